@@ -1,0 +1,44 @@
+/*
+ * NAME
+ *	conf 3h - load and check sluice.conf (libconfuse)
+ * SYNOPSIS
+ *	sl_conf *c = sl_conf_load(path);   NULL after logging every error
+ *	cfg_t *cfg = c->cfg;               typed access with cfg_get*()
+ *	sl_conf_free(c);
+ * DESCRIPTION
+ *	One file configures every Sluice program; each program reads its own
+ *	section (milter, policyd, feedback, ctl) and the shared ones (redis,
+ *	domain, category, tenant). The schema lives in conf_schema.c.
+ *	Syntax errors stop libconfuse at the first one; semantic checks after
+ *	parsing (references, key file permissions, networks) report every
+ *	problem at once, each as "file:line: message".
+ * OWNERSHIP
+ *	The sl_conf owns its cfg_t; strings from cfg_get*() live as long as it.
+ */
+#ifndef SL_CONF_H
+#define SL_CONF_H
+
+#include <confuse.h>
+#include <stddef.h>
+
+#include "redis.h"
+
+#define SL_CONF_DEFAULT_PATH "/etc/sluice/sluice.conf"
+
+typedef struct sl_conf {
+	cfg_t  *cfg;
+	char   *path;
+	int	errors;			/* semantic errors found by checks */
+} sl_conf;
+
+sl_conf *sl_conf_load(const char *path);
+void	sl_conf_free(sl_conf *c);
+void	sl_conf_error(sl_conf *c, cfg_t *sec, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+void	sl_conf_redis_opts(const sl_conf *c, sl_redis_opts *opts);
+int	sl_conf_read_secret(const char *path, unsigned char *buf, size_t size,
+			    size_t *len, char *err, size_t errlen);
+int	sl_conf_check_private_file(const char *path, char *err, size_t errlen);
+
+#endif

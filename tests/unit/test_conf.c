@@ -1,0 +1,144 @@
+/*
+ * NAME
+ *	test_conf - sluice.conf loading: good files load, bad ones say file:line
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "conf.h"
+#include "log.h"
+
+static char dir[] = "/tmp/sluice-test-conf-XXXXXX";
+
+/* write_file - create a file with content and mode */
+static void
+write_file(const char *name, const char *text, mode_t mode)
+{
+	char	path[256];
+	FILE   *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+/* load - load dir/name, capturing stderr into dir/err */
+static sl_conf *
+load(const char *name, char *errtext, size_t size)
+{
+	char	path[256], errpath[256];
+	int	saved = dup(2), fd;
+	sl_conf *c;
+	FILE   *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(errpath, sizeof(errpath), "%s/err", dir);
+	fd = creat(errpath, 0600);
+	dup2(fd, 2);
+	c = sl_conf_load(path);
+	dup2(saved, 2);
+	close(fd);
+	close(saved);
+	f = fopen(errpath, "r");
+	size_t	n = fread(errtext, 1, size - 1, f);
+
+	errtext[n] = '\0';
+	fclose(f);
+	return c;
+}
+
+/* setup - a temp dir with one private and one world-readable key */
+static int
+setup(void **state)
+{
+	(void) state;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	write_file("private.pem", "x", 0600);
+	write_file("public.pem", "x", 0644);
+	return 0;
+}
+
+/* test_good - a complete file loads and values come through */
+static void
+test_good(void **state)
+{
+	char	errs[4096], text[1024];
+	sl_conf *c;
+
+	(void) state;
+	snprintf(text, sizeof(text),
+		 "redis { socket = \"/tmp/r.sock\" prefix = \"t1:\" }\n"
+		 "category marketing { subdomain = news list_unsubscribe = true }\n"
+		 "domain example.com {\n default_category = marketing\n"
+		 " dkim s1 { algorithm = rsa-sha256 key = \"%s/private.pem\" }\n}\n", dir);
+	write_file("good.conf", text, 0644);
+	c = load("good.conf", errs, sizeof(errs));
+	assert_non_null(c);
+	assert_string_equal(cfg_getstr(cfg_getsec(c->cfg, "redis"), "prefix"), "t1:");
+	assert_non_null(cfg_gettsec(c->cfg, "category", "marketing"));
+	sl_redis_opts o;
+
+	sl_conf_redis_opts(c, &o);
+	assert_string_equal(o.unix_path, "/tmp/r.sock");
+	sl_conf_free(c);
+}
+
+/* test_all_errors_at_once - every semantic error is reported with its line */
+static void
+test_all_errors_at_once(void **state)
+{
+	char	errs[4096], text[1024];
+
+	(void) state;
+	snprintf(text, sizeof(text),
+		 "log_level = loud\n"
+		 "category Bad-Name { }\n"
+		 "domain example.com {\n default_category = nosuch\n"
+		 " dkim s1 { algorithm = rsa-sha1 key = \"%s/public.pem\" }\n}\n", dir);
+	write_file("bad.conf", text, 0644);
+	assert_null(load("bad.conf", errs, sizeof(errs)));
+	assert_non_null(strstr(errs, "log_level \"loud\""));
+	assert_non_null(strstr(errs, "bad.conf:2: category \"Bad-Name\""));
+	assert_non_null(strstr(errs, "bad.conf:3: domain example.com: default_category \"nosuch\""));
+	assert_non_null(strstr(errs, "algorithm \"rsa-sha1\""));
+	assert_non_null(strstr(errs, "readable by group or others"));
+	assert_non_null(strstr(errs, "5 errors"));
+}
+
+/* test_syntax_error - libconfuse's error carries file:line */
+static void
+test_syntax_error(void **state)
+{
+	char	errs[4096];
+
+	(void) state;
+	write_file("syntax.conf", "redis {\n  port = 6379\n  bogus = 1\n}\n", 0644);
+	assert_null(load("syntax.conf", errs, sizeof(errs)));
+	assert_non_null(strstr(errs, "syntax.conf:3:"));
+	assert_null(load("missing.conf", errs, sizeof(errs)));
+	assert_non_null(strstr(errs, "cannot read"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_all_errors_at_once),
+		cmocka_unit_test(test_syntax_error),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
