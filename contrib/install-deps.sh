@@ -1,0 +1,36 @@
+#!/bin/sh
+# install-deps.sh - install what Sluice needs to build, test and run on Debian 12 (as root)
+#
+# Idempotent: packages already installed are left alone, and the package
+# lists are refreshed only when something is missing. Postfix is preseeded
+# to "No configuration" so that installing it starts nothing and writes no
+# main.cf; Sluice's tests and quick start run their own Postfix instances.
+set -eu
+
+PACKAGES="build-essential autoconf automake libtool pkg-config
+ libmilter-dev libopendkim-dev libopendmarc-dev libspf2-dev libhiredis-dev
+ libssl-dev libevent-dev libconfuse-dev libpsl-dev publicsuffix
+ libgmime-3.0-dev libxml2-dev zlib1g-dev libzip-dev libcmocka-dev
+ redis-server redis-tools postfix libsasl2-modules sasl2-bin miltertest
+ opendkim-tools python3 python3-dkim python3-nacl python3-pytest libmail-dkim-perl
+ swaks curl openssl clang libclang-rt-14-dev dnsmasq-base bind9-dnsutils"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps.sh: run as root (apt-get install)" >&2
+	exit 1
+fi
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	echo "install-deps.sh: all packages present"
+	exit 0
+fi
+echo "install-deps.sh: installing:$missing"
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "install-deps.sh: done"
