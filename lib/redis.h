@@ -21,6 +21,26 @@
  *	Functions return 0 on success and -1 on failure; the handle's
  *	errstr says why ("connection refused", "timeout", ...). A Redis error
  *	reply (SL_REPLY_ERROR) is a success at this layer: check reply->type.
+ *	While the client waits to reconnect (backoff), sync calls fail at
+ *	once with errstr "redis unavailable (reconnecting)".
+ * ARGUMENTS
+ *	argvlen may be NULL: the arguments are then NUL-terminated strings.
+ *	In sl_*_eval(), argv holds the nkeys keys first, then the other
+ *	arguments; argc counts both. The sl_script must outlive the calls
+ *	(a static is the normal case).
+ * SIGNALS
+ *	sl_redis_new() and sl_aredis_new() set SIGPIPE to SIG_IGN if it is
+ *	SIG_DFL: hiredis writes with write(2), and a dead server must not
+ *	kill the process.
+ * THREADS
+ *	A handle is not thread-safe: one per thread (or a lock around it).
+ *	sl_script_sha1() writes script->sha1 on first use: call it once at
+ *	start-up for a script that several threads share.
+ * HISTORY
+ *	Refinements after the first contract, all compatible additions:
+ *	sl_script_sha1(), sl_redis_prefix(), sl_redis_connected(),
+ *	sl_aredis_errstr(), sl_aredis_prefix(); the return value of
+ *	sl_aredis_cmdv()/sl_aredis_eval() is specified below.
  */
 #ifndef SL_REDIS_H
 #define SL_REDIS_H
@@ -53,7 +73,7 @@ typedef struct sl_redis_opts {
 	const char *password;		/* NULL: no AUTH */
 	int	db;			/* SELECT when > 0 */
 	int	connect_timeout_ms;	/* default 1000 */
-	int	command_timeout_ms;	/* sync flavour; default 1000 */
+	int	command_timeout_ms;	/* sync; async when timeout_ms <= 0; 1000 */
 	const char *prefix;		/* key prefix, default "sluice:" */
 } sl_redis_opts;
 
@@ -63,12 +83,28 @@ typedef struct sl_script {
 	char	sha1[41];
 } sl_script;
 
-/* Synchronous flavour. */
+/* The SHA1 (40 hex digits) of script->source, computed on first use. */
+const char *sl_script_sha1(sl_script *script);
+
+/*
+ * Synchronous flavour. sl_redis_new() copies opts (NULL: all defaults),
+ * tries to connect at once and always returns a handle: a failed first
+ * connection shows in the first call. Each call waits at most the
+ * connect timeout plus the command timeout. After an I/O error or a
+ * timeout the connection is dropped and the handle backs off (100 ms
+ * doubling to 5 s); a failed command is not retried (it may have run),
+ * except EVALSHA after NOSCRIPT, which is sent again once as EVAL.
+ * sl_redis_cmd() takes a hiredis format: %s (C string) and %b (pointer,
+ * size_t length) for arguments, never user data in the format itself.
+ * reply may be NULL when the caller does not want it.
+ */
 typedef struct sl_redis sl_redis;
 
 sl_redis *sl_redis_new(const sl_redis_opts *opts);
 void	sl_redis_free(sl_redis *r);
 const char *sl_redis_errstr(const sl_redis *r);
+const char *sl_redis_prefix(const sl_redis *r);
+int	sl_redis_connected(const sl_redis *r);
 int	sl_redis_cmd(sl_redis *r, sl_reply **reply, const char *fmt, ...);
 int	sl_redis_cmdv(sl_redis *r, sl_reply **reply, int argc,
 		      const char **argv, const size_t *argvlen);
@@ -76,18 +112,37 @@ int	sl_redis_eval(sl_redis *r, sl_script *script, sl_reply **reply,
 		      int nkeys, int argc, const char **argv,
 		      const size_t *argvlen);
 
-/* Asynchronous flavour (libevent). */
+/*
+ * Asynchronous flavour (libevent). sl_aredis_new() copies opts and starts
+ * connecting at once (it returns NULL only when base is NULL); AUTH and
+ * SELECT are pipelined behind the connect. sl_aredis_connected() is true
+ * once their replies are in. Until then, and while reconnecting after a
+ * loss (backoff 100 ms doubling to 5 s), requests fail fast with "not
+ * connected". sl_aredis_errstr() says why the handle is not connected.
+ *
+ * sl_aredis_cmdv() and sl_aredis_eval() return 0 when the request was
+ * taken: cb will then be called exactly once, never from inside the call
+ * itself (a fail-fast answer comes from a zero-delay timer). They return
+ * -1, and cb is never called, only for bad arguments or once
+ * sl_aredis_free() has begun. timeout_ms <= 0 means the configured
+ * command_timeout_ms. A reply arriving after its timeout is dropped.
+ * sl_aredis_free() answers every pending request with "shutting down"
+ * before it returns; it may be called from inside a callback.
+ */
 typedef struct sl_aredis sl_aredis;
 
 /*
  * Called exactly once per request: with the reply, or with reply NULL and
- * err saying why (timeout, disconnected, not connected).
+ * err saying why ("timeout", "disconnected", "not connected", "shutting
+ * down"). The reply is borrowed: it is freed when the callback returns.
  */
 typedef void sl_aredis_cb(const sl_reply *reply, const char *err, void *arg);
 
 sl_aredis *sl_aredis_new(struct event_base *base, const sl_redis_opts *opts);
 void	sl_aredis_free(sl_aredis *ar);
 int	sl_aredis_connected(const sl_aredis *ar);
+const char *sl_aredis_errstr(const sl_aredis *ar);
+const char *sl_aredis_prefix(const sl_aredis *ar);
 int	sl_aredis_cmdv(sl_aredis *ar, int timeout_ms, sl_aredis_cb *cb,
 		       void *arg, int argc, const char **argv,
 		       const size_t *argvlen);

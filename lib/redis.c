@@ -1,0 +1,525 @@
+/*
+ * NAME
+ *	redis 3 - synchronous Redis client, replies and scripts
+ * SYNOPSIS
+ *	#include "redis.h"
+ *
+ *	sl_redis *r = sl_redis_new(&opts);
+ *	if (sl_redis_cmd(r, &reply, "HGET %s %s", key, field) < 0)
+ *		tempfail(sl_redis_errstr(r));
+ * DESCRIPTION
+ *	One blocking hiredis connection with a connect timeout and a command
+ *	timeout (redisSetTimeout). The first connection is tried at once by
+ *	sl_redis_new(). After any I/O error or timeout the connection is
+ *	dropped (its state is unknown) and the handle enters backoff: until
+ *	the retry time, every call fails at once with errstr "redis
+ *	unavailable (reconnecting)"; the first call after it connects again
+ *	(AUTH, SELECT). The delay starts at 100 ms and doubles up to 5 s with
+ *	each failed attempt; a successful connection resets it. So no call
+ *	waits longer than connect timeout + command timeout.
+ *
+ *	A failed command is never retried here (it may have run): the
+ *	caller decides. sl_redis_eval() is the exception for NOSCRIPT, which
+ *	means the script did not run: it is sent again once as EVAL.
+ *
+ *	This file also holds what both flavours share (redis_int.h): reply
+ *	conversion, option copies, backoff, the EVALSHA argument vector.
+ * THREADS
+ *	A handle is not thread-safe: one per thread, or a lock around it.
+ * SEE ALSO
+ *	redis_async.c, doc/redis-client.md
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "redis_int.h"
+
+struct sl_redis {
+	struct sl_redis_conf conf;
+	redisContext *c;		/* NULL: down */
+	long long retry_at;		/* no attempt before (monotonic ms) */
+	int	backoff_ms;		/* next delay */
+	int	lost;			/* was up, is down: log the recovery */
+	char	errstr[SL_REDIS_ERRSTR_LEN];
+};
+
+/* sl_reply_free - free a reply and everything below it */
+void
+sl_reply_free(sl_reply *reply)
+{
+	if (reply == NULL)
+		return;
+	for (size_t i = 0; i < reply->elements; i++)
+		sl_reply_free(reply->element[i]);
+	free(reply->element);
+	free(reply->str);
+	free(reply);
+}
+
+/* sl_redis_reply_copy - deep copy of a hiredis reply */
+sl_reply *
+sl_redis_reply_copy(const redisReply *r)
+{
+	sl_reply *out = sl_calloc(1, sizeof(*out));
+
+	switch (r->type) {
+	case REDIS_REPLY_STRING:
+		out->type = SL_REPLY_STRING;
+		break;
+	case REDIS_REPLY_STATUS:
+		out->type = SL_REPLY_STATUS;
+		break;
+	case REDIS_REPLY_ERROR:
+		out->type = SL_REPLY_ERROR;
+		break;
+	case REDIS_REPLY_INTEGER:
+		out->type = SL_REPLY_INTEGER;
+		out->integer = r->integer;
+		return out;
+	case REDIS_REPLY_ARRAY:
+		out->type = SL_REPLY_ARRAY;
+		out->elements = r->elements;
+		out->element = sl_calloc(r->elements ? r->elements : 1,
+					 sizeof(*out->element));
+		for (size_t i = 0; i < r->elements; i++)
+			out->element[i] = sl_redis_reply_copy(r->element[i]);
+		return out;
+	default:			/* NIL, and anything newer */
+		out->type = SL_REPLY_NIL;
+		return out;
+	}
+	out->len = r->str ? (size_t) r->len : 0;
+	out->str = sl_malloc(out->len + 1);
+	if (out->len)
+		memcpy(out->str, r->str, out->len);
+	out->str[out->len] = '\0';
+	return out;
+}
+
+/* sl_redis_is_noscript - is this the error "script not in the cache"? */
+int
+sl_redis_is_noscript(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR && r->str != NULL
+	    && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/* dupnull - strdup that keeps NULL and empty as NULL */
+static char *
+dupnull(const char *s)
+{
+	return s && *s ? sl_strdup(s) : NULL;
+}
+
+/* sl_redis_conf_init - copy options, filling in the defaults */
+void
+sl_redis_conf_init(struct sl_redis_conf *conf, const sl_redis_opts *opts)
+{
+	static const sl_redis_opts none;
+	char	buf[512];
+
+	if (opts == NULL)
+		opts = &none;
+	conf->unix_path = dupnull(opts->unix_path);
+	conf->host = sl_strdup(opts->host && *opts->host ? opts->host : "127.0.0.1");
+	conf->port = opts->port > 0 ? opts->port : 6379;
+	conf->user = dupnull(opts->user);
+	conf->password = dupnull(opts->password);
+	conf->db = opts->db > 0 ? opts->db : 0;
+	conf->connect_timeout_ms = opts->connect_timeout_ms > 0 ?
+	    opts->connect_timeout_ms : 1000;
+	conf->command_timeout_ms = opts->command_timeout_ms > 0 ?
+	    opts->command_timeout_ms : 1000;
+	conf->prefix = sl_strdup(opts->prefix ? opts->prefix : "sluice:");
+	if (conf->unix_path)
+		snprintf(buf, sizeof(buf), "unix:%s", conf->unix_path);
+	else
+		snprintf(buf, sizeof(buf), "%s:%d", conf->host, conf->port);
+	conf->where = sl_strdup(buf);
+}
+
+/* sl_redis_conf_free - release the copied options */
+void
+sl_redis_conf_free(struct sl_redis_conf *conf)
+{
+	free(conf->unix_path);
+	free(conf->host);
+	free(conf->user);
+	if (conf->password)
+		memset(conf->password, 0, strlen(conf->password));
+	free(conf->password);
+	free(conf->prefix);
+	free(conf->where);
+}
+
+/* sl_redis_now_ms - monotonic clock in milliseconds */
+long long
+sl_redis_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* sl_redis_backoff_next - the delay after this one: doubled, capped */
+int
+sl_redis_backoff_next(int backoff_ms)
+{
+	if (backoff_ms < SL_REDIS_BACKOFF_MIN_MS)
+		return SL_REDIS_BACKOFF_MIN_MS;
+	return backoff_ms >= SL_REDIS_BACKOFF_MAX_MS / 2 ?
+	    SL_REDIS_BACKOFF_MAX_MS : backoff_ms * 2;
+}
+
+/* sl_redis_ignore_sigpipe - a dead server must not kill us by SIGPIPE */
+void
+sl_redis_ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	/* hiredis 0.14 writes with write(2), not send(MSG_NOSIGNAL). */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
+}
+
+/* sl_script_sha1 - the script's SHA1 in hex, computed on first use */
+const char *
+sl_script_sha1(sl_script *script)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char	buf[41];
+
+	if (script->sha1[0] != '\0')
+		return script->sha1;
+	if (!EVP_Digest(script->source, strlen(script->source), md, &mdlen,
+			EVP_sha1(), NULL) || mdlen != 20)
+		sl_panic("redis: EVP_Digest(sha1) failed");
+	for (unsigned int i = 0; i < mdlen; i++) {
+		buf[2 * i] = hex[md[i] >> 4];
+		buf[2 * i + 1] = hex[md[i] & 15];
+	}
+	buf[40] = '\0';
+	memcpy(script->sha1, buf, sizeof(buf));
+	return script->sha1;
+}
+
+/* sl_redis_evalv_init - EVALSHA sha1 nkeys args..., arguments copied */
+void
+sl_redis_evalv_init(struct sl_redis_evalv *ev, sl_script *script,
+		    int nkeys, int argc, const char **argv,
+		    const size_t *argvlen)
+{
+	size_t	total = 0, len;
+	char   *p;
+
+	if (argc < 0)
+		argc = 0;
+	for (int i = 0; i < argc; i++)
+		total += argvlen ? argvlen[i] : strlen(argv[i]);
+	ev->argc = argc + 3;
+	ev->argv = sl_malloc(ev->argc * sizeof(*ev->argv) + total + 1);
+	ev->argvlen = sl_malloc(ev->argc * sizeof(*ev->argvlen));
+	snprintf(ev->nkeys, sizeof(ev->nkeys), "%d", nkeys);
+	ev->argv[0] = "EVALSHA";
+	ev->argv[1] = sl_script_sha1(script);
+	ev->argv[2] = ev->nkeys;
+	ev->argvlen[0] = 7;
+	ev->argvlen[1] = 40;
+	ev->argvlen[2] = strlen(ev->nkeys);
+	p = (char *) (ev->argv + ev->argc);
+	for (int i = 0; i < argc; i++) {
+		len = argvlen ? argvlen[i] : strlen(argv[i]);
+		if (len)
+			memcpy(p, argv[i], len);
+		ev->argv[i + 3] = p;
+		ev->argvlen[i + 3] = len;
+		p += len;
+	}
+}
+
+/* sl_redis_evalv_to_eval - turn the vector into EVAL source nkeys ... */
+void
+sl_redis_evalv_to_eval(struct sl_redis_evalv *ev, const sl_script *script)
+{
+	ev->argv[0] = "EVAL";
+	ev->argvlen[0] = 4;
+	ev->argv[1] = script->source;
+	ev->argvlen[1] = strlen(script->source);
+}
+
+/* sl_redis_evalv_free - release the vector (one block plus lengths) */
+void
+sl_redis_evalv_free(struct sl_redis_evalv *ev)
+{
+	free(ev->argv);
+	free(ev->argvlen);
+	ev->argv = NULL;
+	ev->argvlen = NULL;
+}
+
+/* ms_timeval - milliseconds as a struct timeval */
+static struct timeval
+ms_timeval(int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+	return tv;
+}
+
+/* redis_ioerr - describe a failed context: "timeout" or its errstr */
+static void
+redis_ioerr(sl_redis *r, const char *what, const redisContext *c)
+{
+	const char *why;
+
+	if (c == NULL)
+		why = "out of memory";
+	else if (c->err == REDIS_ERR_IO && (strcmp(c->errstr, strerror(EAGAIN)) == 0
+		 || strcmp(c->errstr, strerror(ETIMEDOUT)) == 0
+		 || strcmp(c->errstr, strerror(EINPROGRESS)) == 0))
+		why = "timeout";
+	else if (c->err == REDIS_ERR_EOF)
+		why = "connection closed by server";
+	else
+		why = c->errstr[0] ? c->errstr : "unknown error";
+	snprintf(r->errstr, sizeof(r->errstr), "%s%s%s", what ? what : "",
+		 what ? ": " : "", why);
+}
+
+/* redis_down - drop the connection and schedule the next attempt */
+static void
+redis_down(sl_redis *r)
+{
+	if (r->c != NULL) {
+		sl_warn("redis %s: connection lost: %s", r->conf.where, r->errstr);
+		redisFree(r->c);
+		r->c = NULL;
+		r->lost = 1;
+	}
+	r->retry_at = sl_redis_now_ms() + r->backoff_ms;
+	r->backoff_ms = sl_redis_backoff_next(r->backoff_ms);
+}
+
+/* redis_setup - AUTH and SELECT on a fresh connection */
+static int
+redis_setup(sl_redis *r, redisContext *c)
+{
+	redisReply *rep = NULL;
+	const char *what = NULL;
+
+	if (r->conf.password) {
+		what = "AUTH";
+		if (r->conf.user)
+			rep = redisCommand(c, "AUTH %s %s", r->conf.user, r->conf.password);
+		else
+			rep = redisCommand(c, "AUTH %s", r->conf.password);
+		if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
+			goto fail;
+		freeReplyObject(rep);
+	}
+	if (r->conf.db > 0) {
+		what = "SELECT";
+		rep = redisCommand(c, "SELECT %d", r->conf.db);
+		if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
+			goto fail;
+		freeReplyObject(rep);
+	}
+	return 0;
+fail:
+	if (rep == NULL)
+		redis_ioerr(r, what, c);
+	else
+		snprintf(r->errstr, sizeof(r->errstr), "%s failed: %s", what, rep->str);
+	freeReplyObject(rep);
+	return -1;
+}
+
+/* redis_connect - one attempt: connect, timeouts, AUTH, SELECT */
+static int
+redis_connect(sl_redis *r)
+{
+	struct timeval ctv = ms_timeval(r->conf.connect_timeout_ms);
+	struct timeval ttv = ms_timeval(r->conf.command_timeout_ms);
+	redisContext *c;
+
+	if (r->conf.unix_path)
+		c = redisConnectUnixWithTimeout(r->conf.unix_path, ctv);
+	else
+		c = redisConnectWithTimeout(r->conf.host, r->conf.port, ctv);
+	if (c == NULL || c->err) {
+		redis_ioerr(r, "connect", c);
+		goto fail;
+	}
+	if (redisSetTimeout(c, ttv) != REDIS_OK) {
+		redis_ioerr(r, "timeout", c);
+		goto fail;
+	}
+	if (redis_setup(r, c) < 0)
+		goto fail;
+	r->c = c;
+	r->backoff_ms = SL_REDIS_BACKOFF_MIN_MS;
+	if (r->lost)
+		sl_info("redis %s: reconnected", r->conf.where);
+	r->lost = 0;
+	return 0;
+fail:
+	if (c)
+		redisFree(c);
+	if (!r->lost)
+		sl_warn("redis %s: %s", r->conf.where, r->errstr);
+	else
+		sl_debug("redis %s: reconnect failed: %s", r->conf.where, r->errstr);
+	r->lost = 1;
+	redis_down(r);
+	return -1;
+}
+
+/* redis_ready - a live connection, a new one, or fail fast in backoff */
+static int
+redis_ready(sl_redis *r)
+{
+	if (r->c != NULL)
+		return 0;
+	if (sl_redis_now_ms() < r->retry_at) {
+		snprintf(r->errstr, sizeof(r->errstr), "redis unavailable (reconnecting)");
+		return -1;
+	}
+	return redis_connect(r);
+}
+
+/* redis_result - hand over a reply, or record why there is none */
+static int
+redis_result(sl_redis *r, redisReply *rep, sl_reply **reply)
+{
+	if (reply)
+		*reply = NULL;
+	if (rep == NULL) {
+		redis_ioerr(r, NULL, r->c);
+		redis_down(r);
+		return -1;
+	}
+	if (reply)
+		*reply = sl_redis_reply_copy(rep);
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* sl_redis_new - a handle; the first connection is tried at once */
+sl_redis *
+sl_redis_new(const sl_redis_opts *opts)
+{
+	sl_redis *r = sl_calloc(1, sizeof(*r));
+
+	sl_redis_ignore_sigpipe();
+	sl_redis_conf_init(&r->conf, opts);
+	r->backoff_ms = SL_REDIS_BACKOFF_MIN_MS;
+	(void) redis_connect(r);
+	return r;
+}
+
+/* sl_redis_free - close and release */
+void
+sl_redis_free(sl_redis *r)
+{
+	if (r == NULL)
+		return;
+	if (r->c)
+		redisFree(r->c);
+	sl_redis_conf_free(&r->conf);
+	free(r);
+}
+
+/* sl_redis_errstr - why the last call failed */
+const char *
+sl_redis_errstr(const sl_redis *r)
+{
+	return r->errstr;
+}
+
+/* sl_redis_prefix - the configured key prefix */
+const char *
+sl_redis_prefix(const sl_redis *r)
+{
+	return r->conf.prefix;
+}
+
+/* sl_redis_connected - is there a live connection right now? */
+int
+sl_redis_connected(const sl_redis *r)
+{
+	return r->c != NULL;
+}
+
+/* sl_redis_cmd - one command, hiredis printf-like format */
+int
+sl_redis_cmd(sl_redis *r, sl_reply **reply, const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *rep;
+
+	if (reply)
+		*reply = NULL;
+	if (redis_ready(r) < 0)
+		return -1;
+	va_start(ap, fmt);
+	rep = redisvCommand(r->c, fmt, ap);
+	va_end(ap);
+	return redis_result(r, rep, reply);
+}
+
+/* sl_redis_cmdv - one command as an argument vector */
+int
+sl_redis_cmdv(sl_redis *r, sl_reply **reply, int argc, const char **argv,
+	      const size_t *argvlen)
+{
+	if (reply)
+		*reply = NULL;
+	if (argc <= 0 || argv == NULL) {
+		snprintf(r->errstr, sizeof(r->errstr), "empty command");
+		return -1;
+	}
+	if (redis_ready(r) < 0)
+		return -1;
+	return redis_result(r, redisCommandArgv(r->c, argc, argv, argvlen), reply);
+}
+
+/* sl_redis_eval - EVALSHA; after NOSCRIPT, once more as EVAL */
+int
+sl_redis_eval(sl_redis *r, sl_script *script, sl_reply **reply, int nkeys,
+	      int argc, const char **argv, const size_t *argvlen)
+{
+	struct sl_redis_evalv ev;
+	redisReply *rep;
+	int	ret = -1;
+
+	if (reply)
+		*reply = NULL;
+	if (redis_ready(r) < 0)
+		return -1;
+	sl_redis_evalv_init(&ev, script, nkeys, argc, argv, argvlen);
+	rep = redisCommandArgv(r->c, ev.argc, ev.argv, ev.argvlen);
+	if (rep != NULL && sl_redis_is_noscript(rep)) {
+		freeReplyObject(rep);
+		sl_redis_evalv_to_eval(&ev, script);
+		rep = redisCommandArgv(r->c, ev.argc, ev.argv, ev.argvlen);
+	}
+	ret = redis_result(r, rep, reply);
+	sl_redis_evalv_free(&ev);
+	return ret;
+}

@@ -1,0 +1,565 @@
+/*
+ * NAME
+ *	redis_async 3 - asynchronous Redis client on libevent
+ * SYNOPSIS
+ *	#include "redis.h"
+ *
+ *	sl_aredis *ar = sl_aredis_new(base, &opts);
+ *	sl_aredis_eval(ar, &script, 50, done, ctx, 1, 3, argv, NULL);
+ * DESCRIPTION
+ *	One hiredis async connection attached to the caller's event_base
+ *	through hiredis' libevent adapter. hiredis 0.14 has neither command
+ *	timeouts nor reconnection, so this file adds both:
+ *
+ *	Each request is a record (struct aredis_req) with a libevent timer.
+ *	The caller's callback runs exactly once: with the reply, or with
+ *	reply NULL and err "timeout", "disconnected", "not connected" or
+ *	"shutting down". After a timeout the record stays alive, with no
+ *	callback, until hiredis hands back its reply (or NULL on
+ *	disconnect); only then is it freed. A late reply is ignored.
+ *
+ *	Connecting is asynchronous: AUTH and SELECT are pipelined right
+ *	behind the connect, and the handle is "connected" once their replies
+ *	are in (or at once when neither is configured). The connect attempt
+ *	is abandoned after connect_timeout_ms. Until connected, and during
+ *	backoff, requests fail fast: the callback gets "not connected" from a
+ *	zero-delay timer, never from inside sl_aredis_cmdv(). After a loss
+ *	the next attempt comes after 100 ms, doubling to 5 s while attempts
+ *	fail. Loss is logged with sl_warn, recovery with sl_info.
+ *
+ *	A server that stops answering (no reply for STALL_MS while requests
+ *	are outstanding) is treated as lost: the connection is dropped, so
+ *	timed-out records do not pile up behind a hung server.
+ *
+ *	NOSCRIPT after EVALSHA (Redis restarted, SCRIPT FLUSH): the request
+ *	is sent once more as EVAL, within the same timeout.
+ * OWNERSHIP
+ *	The reply passed to a callback is borrowed: freed when it returns.
+ *	Callbacks may issue new requests and may call sl_aredis_free().
+ * BUGS
+ *	No pub/sub: every command must get exactly one reply.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "log.h"
+#include "redis_int.h"
+
+#define STALL_MS	5000	/* no reply for this long: connection is dead */
+
+enum aredis_state { AR_DOWN, AR_CONNECTING, AR_READY };
+
+struct aredis_req {
+	struct aredis_req *prev, *next;	/* ar->reqs while ar owns us */
+	sl_aredis *ar;			/* NULL once detached by free */
+	sl_aredis_cb *cb;		/* NULL once the caller was answered */
+	void   *arg;
+	struct event *timer;		/* timeout, or zero-delay fail-fast */
+	const char *fail;		/* error the timer delivers (fail-fast) */
+	int	in_hiredis;		/* hiredis will call aredis_reply_cb */
+	int	retried;		/* NOSCRIPT retry done */
+	sl_script *script;		/* eval requests only */
+	struct sl_redis_evalv ev;	/* eval requests only */
+};
+
+struct sl_aredis {
+	struct event_base *base;
+	struct sl_redis_conf conf;
+	redisAsyncContext *ac;		/* NULL: down (backoff) */
+	enum aredis_state state;
+	int	setup_pending;		/* AUTH/SELECT replies still due */
+	int	backoff_ms;
+	int	lost;			/* was up: log the recovery */
+	int	was_up;			/* ever connected (wording of logs) */
+	int	closing;		/* sl_aredis_free() in progress */
+	int	inflight;		/* requests in hiredis' queue */
+	long long progress_ms;		/* last reply, or first of a busy period */
+	struct event *retry_timer;
+	struct event *connect_timer;
+	struct aredis_req *reqs;	/* all records we still own */
+	char	errstr[SL_REDIS_ERRSTR_LEN];
+};
+
+static void aredis_connect(sl_aredis *ar);
+
+/* ms_timeval - milliseconds as a struct timeval */
+static struct timeval
+ms_timeval(int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+	return tv;
+}
+
+/* req_unlink - take a record off the handle's list */
+static void
+req_unlink(struct aredis_req *req)
+{
+	sl_aredis *ar = req->ar;
+
+	if (ar == NULL)
+		return;
+	if (req->prev)
+		req->prev->next = req->next;
+	else
+		ar->reqs = req->next;
+	if (req->next)
+		req->next->prev = req->prev;
+	req->prev = req->next = NULL;
+}
+
+/* req_release - free a record once answered and out of hiredis */
+static void
+req_release(struct aredis_req *req)
+{
+	if (req->timer)
+		evtimer_del(req->timer);
+	if (req->cb != NULL || req->in_hiredis)
+		return;
+	req_unlink(req);
+	if (req->timer)
+		event_free(req->timer);
+	if (req->script)
+		sl_redis_evalv_free(&req->ev);
+	free(req);
+}
+
+/* req_answer - call the caller back once, then let go of the record */
+static void
+req_answer(struct aredis_req *req, const sl_reply *reply, const char *err)
+{
+	sl_aredis_cb *cb = req->cb;
+	void   *arg = req->arg;
+
+	req->cb = NULL;
+	req_release(req);
+	cb(reply, err, arg);
+}
+
+/* aredis_retry_later - arm the reconnect timer with the current backoff */
+static void
+aredis_retry_later(sl_aredis *ar)
+{
+	struct timeval tv = ms_timeval(ar->backoff_ms);
+
+	ar->state = AR_DOWN;
+	if (ar->closing)
+		return;
+	ar->backoff_ms = sl_redis_backoff_next(ar->backoff_ms);
+	evtimer_add(ar->retry_timer, &tv);
+}
+
+/* aredis_lost - note why the connection went away, log once */
+static void
+aredis_lost(sl_aredis *ar, const char *why)
+{
+	snprintf(ar->errstr, sizeof(ar->errstr), "%s", why);
+	if (!ar->lost)
+		sl_warn("redis %s: %s: %s", ar->conf.where,
+			ar->was_up ? "connection lost" : "cannot connect", why);
+	else
+		sl_debug("redis %s: reconnect failed: %s", ar->conf.where, why);
+	ar->lost = 1;
+}
+
+/* aredis_drop - close our connection (pending requests: "disconnected") */
+static void
+aredis_drop(sl_aredis *ar, const char *why)
+{
+	redisAsyncContext *ac = ar->ac;
+
+	if (ac == NULL)
+		return;
+	ar->ac = NULL;
+	ac->data = NULL;		/* our hiredis callbacks ignore it now */
+	evtimer_del(ar->connect_timer);
+	aredis_lost(ar, why);
+	aredis_retry_later(ar);
+	/* Inside a hiredis callback this is deferred until it returns. */
+	redisAsyncFree(ac);
+}
+
+/* aredis_ready - handshake complete: requests may flow */
+static void
+aredis_ready(sl_aredis *ar)
+{
+	ar->state = AR_READY;
+	ar->backoff_ms = SL_REDIS_BACKOFF_MIN_MS;
+	ar->errstr[0] = '\0';
+	evtimer_del(ar->connect_timer);
+	if (ar->lost)
+		sl_info("redis %s: reconnected", ar->conf.where);
+	ar->lost = 0;
+	ar->was_up = 1;
+}
+
+/* aredis_progress - the server answered something */
+static void
+aredis_progress(sl_aredis *ar)
+{
+	ar->progress_ms = sl_redis_now_ms();
+}
+
+/* aredis_setup_cb - reply to AUTH or SELECT (privdata: its name) */
+static void
+aredis_setup_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+	sl_aredis *ar = ac->data;
+	redisReply *reply = r;
+	char	why[SL_REDIS_ERRSTR_LEN];
+
+	if (ar == NULL || reply == NULL)
+		return;			/* dropped: handled elsewhere */
+	aredis_progress(ar);
+	if (reply->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof(why), "%s failed: %s", (char *) privdata,
+			 reply->str);
+		aredis_drop(ar, why);
+		return;
+	}
+	if (--ar->setup_pending == 0 && ar->state == AR_CONNECTING
+	    && (ac->c.flags & REDIS_CONNECTED))
+		aredis_ready(ar);
+}
+
+/* aredis_on_connect - the socket connected, or failed to */
+static void
+aredis_on_connect(const redisAsyncContext *ac, int status)
+{
+	sl_aredis *ar = ac->data;
+
+	if (ar == NULL)
+		return;
+	if (status != REDIS_OK) {
+		/* hiredis frees ac right after this returns: do not free it. */
+		ar->ac = NULL;
+		((redisAsyncContext *) ac)->data = NULL;
+		evtimer_del(ar->connect_timer);
+		aredis_lost(ar, ac->c.errstr[0] ? ac->c.errstr : "connect failed");
+		aredis_retry_later(ar);
+		return;
+	}
+	if (ar->setup_pending == 0)
+		aredis_ready(ar);
+}
+
+/* aredis_on_disconnect - the server or an I/O error closed the connection */
+static void
+aredis_on_disconnect(const redisAsyncContext *ac, int status)
+{
+	sl_aredis *ar = ac->data;
+
+	(void) status;
+	if (ar == NULL)
+		return;			/* our own aredis_drop() */
+	ar->ac = NULL;
+	evtimer_del(ar->connect_timer);
+	aredis_lost(ar, ac->c.errstr[0] ? ac->c.errstr : "connection closed");
+	aredis_retry_later(ar);
+}
+
+/* aredis_setup_send - pipeline AUTH and SELECT behind the connect */
+static int
+aredis_setup_send(sl_aredis *ar, redisAsyncContext *ac)
+{
+	static char auth[] = "AUTH", select[] = "SELECT";
+	const struct sl_redis_conf *c = &ar->conf;
+	int	rc = REDIS_OK;
+
+	ar->setup_pending = 0;
+	if (c->password && c->user)
+		rc = redisAsyncCommand(ac, aredis_setup_cb, auth, "AUTH %s %s",
+				       c->user, c->password);
+	else if (c->password)
+		rc = redisAsyncCommand(ac, aredis_setup_cb, auth, "AUTH %s",
+				       c->password);
+	ar->setup_pending += c->password != NULL;
+	if (rc == REDIS_OK && c->db > 0) {
+		rc = redisAsyncCommand(ac, aredis_setup_cb, select, "SELECT %d", c->db);
+		ar->setup_pending++;
+	}
+	return rc == REDIS_OK ? 0 : -1;
+}
+
+/* aredis_connect - start one asynchronous connection attempt */
+static void
+aredis_connect(sl_aredis *ar)
+{
+	struct timeval tv = ms_timeval(ar->conf.connect_timeout_ms);
+	redisAsyncContext *ac;
+
+	if (ar->conf.unix_path)
+		ac = redisAsyncConnectUnix(ar->conf.unix_path);
+	else
+		ac = redisAsyncConnect(ar->conf.host, ar->conf.port);
+	if (ac == NULL || ac->err) {
+		aredis_lost(ar, ac ? ac->errstr : "out of memory");
+		if (ac)
+			redisAsyncFree(ac);
+		aredis_retry_later(ar);
+		return;
+	}
+	ac->data = ar;
+	ar->ac = ac;
+	ar->state = AR_CONNECTING;
+	ar->inflight = 0;
+	if (redisLibeventAttach(ac, ar->base) != REDIS_OK
+	    || redisAsyncSetConnectCallback(ac, aredis_on_connect) != REDIS_OK
+	    || redisAsyncSetDisconnectCallback(ac, aredis_on_disconnect) != REDIS_OK
+	    || aredis_setup_send(ar, ac) < 0) {
+		aredis_drop(ar, "cannot set up the connection");
+		return;
+	}
+	evtimer_add(ar->connect_timer, &tv);
+}
+
+/* aredis_retry_cb - backoff over: try again */
+static void
+aredis_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void) fd;
+	(void) what;
+	aredis_connect(arg);
+}
+
+/* aredis_connect_timeout_cb - the connect or handshake took too long */
+static void
+aredis_connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void) fd;
+	(void) what;
+	aredis_drop(arg, "connect timeout");
+}
+
+/* aredis_stalled - no reply for STALL_MS while requests are outstanding */
+static int
+aredis_stalled(const sl_aredis *ar)
+{
+	return ar->ac != NULL && ar->inflight > 0
+	    && sl_redis_now_ms() - ar->progress_ms > STALL_MS;
+}
+
+/* req_timer_cb - request timeout, or delivery of a fail-fast error */
+static void
+req_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct aredis_req *req = arg;
+	sl_aredis *ar = req->ar;
+	sl_aredis_cb *cb = req->cb;
+	const char *err = req->fail ? req->fail : "timeout";
+	int	stalled;
+
+	(void) fd;
+	(void) what;
+	if (cb == NULL || ar == NULL)
+		return;
+	stalled = req->fail == NULL && aredis_stalled(ar);
+	arg = req->arg;
+	req->cb = NULL;
+	req_release(req);		/* req may be gone from here on */
+	if (stalled)
+		aredis_drop(ar, "server not answering");
+	cb(NULL, err, arg);
+}
+
+/* aredis_reply_cb - hiredis hands back a request's reply (NULL: gone) */
+static void
+aredis_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct aredis_req *req = privdata;
+	sl_aredis *ar = req->ar;
+	redisReply *reply = r;
+	sl_reply *copy;
+
+	req->in_hiredis = 0;
+	if (ar != NULL) {
+		ar->inflight--;
+		if (reply)
+			aredis_progress(ar);
+	}
+	if (req->cb == NULL) {		/* timed out, or shut down: ignore */
+		req_release(req);
+		return;
+	}
+	if (reply == NULL) {
+		req_answer(req, NULL, "disconnected");
+		return;
+	}
+	if (req->script && !req->retried && sl_redis_is_noscript(reply)
+	    && ac == ar->ac) {
+		req->retried = 1;
+		sl_redis_evalv_to_eval(&req->ev, req->script);
+		if (redisAsyncCommandArgv(ac, aredis_reply_cb, req, req->ev.argc,
+				req->ev.argv, req->ev.argvlen) == REDIS_OK) {
+			req->in_hiredis = 1;
+			ar->inflight++;
+			return;
+		}
+	}
+	copy = sl_redis_reply_copy(reply);
+	req_answer(req, copy, NULL);
+	sl_reply_free(copy);
+}
+
+/* req_new - a record owned by the handle */
+static struct aredis_req *
+req_new(sl_aredis *ar, sl_aredis_cb *cb, void *arg)
+{
+	struct aredis_req *req = sl_calloc(1, sizeof(*req));
+
+	req->ar = ar;
+	req->cb = cb;
+	req->arg = arg;
+	req->timer = evtimer_new(ar->base, req_timer_cb, req);
+	if (req->timer == NULL)
+		sl_panic("redis: evtimer_new failed");
+	req->next = ar->reqs;
+	if (ar->reqs)
+		ar->reqs->prev = req;
+	ar->reqs = req;
+	return req;
+}
+
+/* req_send - queue in hiredis with the timeout, or fail fast */
+static void
+req_send(sl_aredis *ar, struct aredis_req *req, int timeout_ms, int argc,
+	 const char **argv, const size_t *argvlen)
+{
+	struct timeval tv = ms_timeval(timeout_ms > 0 ? timeout_ms :
+				       ar->conf.command_timeout_ms);
+
+	if (ar->state != AR_READY || ar->ac == NULL
+	    || redisAsyncCommandArgv(ar->ac, aredis_reply_cb, req, argc, argv,
+				     argvlen) != REDIS_OK) {
+		req->fail = "not connected";
+		tv = ms_timeval(0);
+	} else {
+		req->in_hiredis = 1;
+		if (ar->inflight++ == 0)
+			aredis_progress(ar);
+	}
+	evtimer_add(req->timer, &tv);
+}
+
+/* sl_aredis_new - a handle on base; connecting starts at once */
+sl_aredis *
+sl_aredis_new(struct event_base *base, const sl_redis_opts *opts)
+{
+	sl_aredis *ar;
+
+	if (base == NULL)
+		return NULL;
+	ar = sl_calloc(1, sizeof(*ar));
+	sl_redis_ignore_sigpipe();
+	ar->base = base;
+	sl_redis_conf_init(&ar->conf, opts);
+	ar->backoff_ms = SL_REDIS_BACKOFF_MIN_MS;
+	ar->retry_timer = evtimer_new(base, aredis_retry_cb, ar);
+	ar->connect_timer = evtimer_new(base, aredis_connect_timeout_cb, ar);
+	if (ar->retry_timer == NULL || ar->connect_timer == NULL)
+		sl_panic("redis: evtimer_new failed");
+	snprintf(ar->errstr, sizeof(ar->errstr), "connecting");
+	aredis_connect(ar);
+	return ar;
+}
+
+/* aredis_detach_all - answer "shutting down", cut records loose */
+static void
+aredis_detach_all(sl_aredis *ar)
+{
+	struct aredis_req *req, *next;
+	sl_aredis_cb *cb;
+	void   *arg;
+
+	next = ar->reqs;
+	ar->reqs = NULL;
+	for (req = next; req != NULL; req = next) {
+		next = req->next;
+		req->prev = req->next = NULL;
+		req->ar = NULL;
+		cb = req->cb;
+		arg = req->arg;
+		req->cb = NULL;
+		req_release(req);	/* freed unless hiredis still holds it */
+		if (cb)
+			cb(NULL, "shutting down", arg);
+	}
+}
+
+/* sl_aredis_free - close; pending callbacks get "shutting down" */
+void
+sl_aredis_free(sl_aredis *ar)
+{
+	redisAsyncContext *ac;
+
+	if (ar == NULL)
+		return;
+	ar->closing = 1;
+	aredis_detach_all(ar);
+	if ((ac = ar->ac) != NULL) {
+		ar->ac = NULL;
+		ac->data = NULL;
+		redisAsyncFree(ac);	/* deferred inside a hiredis callback */
+	}
+	event_free(ar->retry_timer);
+	event_free(ar->connect_timer);
+	sl_redis_conf_free(&ar->conf);
+	free(ar);
+}
+
+/* sl_aredis_connected - connected and authenticated right now? */
+int
+sl_aredis_connected(const sl_aredis *ar)
+{
+	return ar->state == AR_READY && ar->ac != NULL;
+}
+
+/* sl_aredis_errstr - why the handle is not connected ("" when it is) */
+const char *
+sl_aredis_errstr(const sl_aredis *ar)
+{
+	return ar->errstr;
+}
+
+/* sl_aredis_prefix - the configured key prefix */
+const char *
+sl_aredis_prefix(const sl_aredis *ar)
+{
+	return ar->conf.prefix;
+}
+
+/* sl_aredis_cmdv - one command; cb is called exactly once, later */
+int
+sl_aredis_cmdv(sl_aredis *ar, int timeout_ms, sl_aredis_cb *cb, void *arg,
+	       int argc, const char **argv, const size_t *argvlen)
+{
+	if (ar == NULL || ar->closing || cb == NULL || argc <= 0 || argv == NULL)
+		return -1;
+	req_send(ar, req_new(ar, cb, arg), timeout_ms, argc, argv, argvlen);
+	return 0;
+}
+
+/* sl_aredis_eval - EVALSHA; after NOSCRIPT, once more as EVAL */
+int
+sl_aredis_eval(sl_aredis *ar, sl_script *script, int timeout_ms,
+	       sl_aredis_cb *cb, void *arg, int nkeys, int argc,
+	       const char **argv, const size_t *argvlen)
+{
+	struct aredis_req *req;
+
+	if (ar == NULL || ar->closing || cb == NULL || script == NULL
+	    || script->source == NULL || argc < 0 || (argc > 0 && argv == NULL))
+		return -1;
+	req = req_new(ar, cb, arg);
+	req->script = script;
+	sl_redis_evalv_init(&req->ev, script, nkeys, argc, argv, argvlen);
+	req_send(ar, req, timeout_ms, req->ev.argc, req->ev.argv, req->ev.argvlen);
+	return 0;
+}

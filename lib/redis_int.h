@@ -1,0 +1,57 @@
+/*
+ * NAME
+ *	redis_int 3h - private to lib/redis.c and lib/redis_async.c
+ * DESCRIPTION
+ *	What the synchronous and asynchronous clients share: a private copy
+ *	of the options, the backoff schedule, the reply conversion and the
+ *	EVALSHA/EVAL argument vectors. Only redis.c and redis_async.c
+ *	include this header (it includes hiredis); nothing else may.
+ */
+#ifndef SL_REDIS_INT_H
+#define SL_REDIS_INT_H
+
+#include <hiredis/hiredis.h>
+
+#include "redis.h"
+
+#define SL_REDIS_BACKOFF_MIN_MS	100	/* first reconnect delay */
+#define SL_REDIS_BACKOFF_MAX_MS	5000	/* doubling stops here */
+#define SL_REDIS_ERRSTR_LEN	160
+
+/* Options, copied: the caller's strings (config) may go away on reload. */
+struct sl_redis_conf {
+	char   *unix_path;
+	char   *host;
+	int	port;
+	char   *user;
+	char   *password;
+	int	db;
+	int	connect_timeout_ms;
+	int	command_timeout_ms;
+	char   *prefix;
+	char   *where;			/* "unix:/path" or "host:port", for logs */
+};
+
+/* An EVALSHA (argv[0..1] = "EVALSHA", sha1) that can turn into EVAL. */
+struct sl_redis_evalv {
+	int	argc;
+	const char **argv;
+	size_t *argvlen;
+	char	nkeys[24];
+};
+
+/* redis.c: shared helpers. */
+void	sl_redis_conf_init(struct sl_redis_conf *conf, const sl_redis_opts *opts);
+void	sl_redis_conf_free(struct sl_redis_conf *conf);
+long long sl_redis_now_ms(void);
+int	sl_redis_backoff_next(int backoff_ms);
+void	sl_redis_ignore_sigpipe(void);
+sl_reply *sl_redis_reply_copy(const redisReply *r);
+int	sl_redis_is_noscript(const redisReply *r);
+void	sl_redis_evalv_init(struct sl_redis_evalv *ev, sl_script *script,
+			    int nkeys, int argc, const char **argv,
+			    const size_t *argvlen);
+void	sl_redis_evalv_to_eval(struct sl_redis_evalv *ev, const sl_script *script);
+void	sl_redis_evalv_free(struct sl_redis_evalv *ev);
+
+#endif

@@ -1,0 +1,875 @@
+/*
+ * NAME
+ *	test_redis - unit tests of the Redis client (lib/redis.c, redis_async.c)
+ * DESCRIPTION
+ *	Runs a throwaway redis-server (unix socket in a mkdtemp directory, no
+ *	TCP unless a test asks for it, no persistence), started by fork/exec
+ *	and stopped by pid, and tests both flavours through the real
+ *	protocol: reply types, EVALSHA after SCRIPT FLUSH, ACL AUTH, SELECT,
+ *	timeouts, server death and restart, fail-fast, shutdown with
+ *	requests pending. Meant to run clean under ASan+UBSan and valgrind.
+ * ENVIRONMENT
+ *	REDIS_SERVER: the redis-server binary (default: redis-server on PATH).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "redis.h"
+
+static char dir[64];
+static char sock[100];
+static pid_t srv_pid = -1;		/* the unix socket server */
+
+/* now_ms - monotonic milliseconds */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* sleep_ms - nap */
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ping_unix - is a server answering PING on this socket? */
+static int
+ping_unix(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char	buf[16] = "";
+	int	fd, ok = 0;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+		return 0;
+	if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) == 0
+	    && write(fd, "PING\r\n", 6) == 6 && read(fd, buf, sizeof(buf) - 1) > 0)
+		ok = strncmp(buf, "+PONG", 5) == 0;
+	close(fd);
+	return ok;
+}
+
+/* ping_tcp - is a server answering PING on 127.0.0.1:port? */
+static int
+ping_tcp(int port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	char	buf[16] = "";
+	int	fd, ok = 0;
+
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return 0;
+	if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0
+	    && write(fd, "PING\r\n", 6) == 6 && read(fd, buf, sizeof(buf) - 1) > 0)
+		ok = strncmp(buf, "+PONG", 5) == 0;
+	close(fd);
+	return ok;
+}
+
+/* spawn - fork/exec redis-server with a unix socket or a loopback port */
+static pid_t
+spawn(const char *unix_path, int port, const char *log)
+{
+	const char *bin = getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "redis-server";
+	char	portstr[16];
+	pid_t	pid;
+	int	fd;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if ((pid = fork()) != 0)
+		return pid;
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	if (unix_path)
+		execlp(bin, bin, "--port", "0", "--unixsocket", unix_path,
+		       "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+		       "--daemonize", "no", "--enable-debug-command", "yes",
+		       "--dir", dir, (char *) NULL);
+	else
+		execlp(bin, bin, "--port", portstr, "--bind", "127.0.0.1",
+		       "--save", "", "--appendonly", "no", "--daemonize", "no",
+		       "--dir", dir, (char *) NULL);
+	_exit(127);
+}
+
+/* srv_start - start the unix socket server and wait until it answers */
+static int
+srv_start(void)
+{
+	char	log[160];
+
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	srv_pid = spawn(sock, 0, log);
+	if (srv_pid < 0)
+		return -1;
+	for (int i = 0; i < 500; i++) {
+		if (ping_unix(sock))
+			return 0;
+		sleep_ms(10);
+	}
+	return -1;
+}
+
+/* srv_stop - stop a server we started, by pid */
+static void
+srv_stop(pid_t *pid, int sig)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, sig);
+	waitpid(*pid, NULL, 0);
+	*pid = -1;
+}
+
+/* group_setup - temp dir and server */
+static int
+group_setup(void **state)
+{
+	(void) state;
+	signal(SIGPIPE, SIG_IGN);
+	sl_log_init("test_redis", SL_LOG_STDERR, SL_LOG_WARN);
+	snprintf(dir, sizeof(dir), "/tmp/sl-redis-test.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+	return srv_start();
+}
+
+/* group_teardown - stop the server, remove the temp dir */
+static int
+group_teardown(void **state)
+{
+	char	path[192];
+
+	(void) state;
+	srv_stop(&srv_pid, SIGTERM);
+	unlink(sock);
+	snprintf(path, sizeof(path), "%s/redis.log", dir);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+/* opts_unix - options for the test server */
+static sl_redis_opts
+opts_unix(void)
+{
+	sl_redis_opts o = {.unix_path = sock, .connect_timeout_ms = 1000,
+	.command_timeout_ms = 1000};
+
+	return o;
+}
+
+/* admin - a sync command that must succeed; returns the reply */
+static sl_reply *
+admin(sl_redis *r, const char *fmt, const char *a1, const char *a2)
+{
+	sl_reply *rep = NULL;
+
+	assert_int_equal(sl_redis_cmd(r, &rep, fmt, a1, a2), 0);
+	assert_non_null(rep);
+	return rep;
+}
+
+/* expect_str - reply is a string/status with this text */
+static void
+expect_str(const sl_reply *rep, enum sl_reply_type type, const char *s)
+{
+	assert_non_null(rep);
+	assert_int_equal(rep->type, type);
+	assert_string_equal(rep->str, s);
+	assert_int_equal(rep->len, strlen(s));
+}
+
+/* test_reply_types - every reply type converts, deep and binary safe */
+static void
+test_reply_types(void **state)
+{
+	sl_redis_opts o = opts_unix();
+	sl_redis *r = sl_redis_new(&o);
+	sl_reply *rep;
+	const char *argv[] = {"RPUSH", "t:list", "a", "b\0c"};
+	const size_t argvlen[] = {5, 6, 1, 3};
+
+	(void) state;
+	assert_true(sl_redis_connected(r));
+	assert_string_equal(sl_redis_prefix(r), "sluice:");
+	sl_reply_free(NULL);
+	rep = admin(r, "SET %s %s", "t:k", "v1");
+	expect_str(rep, SL_REPLY_STATUS, "OK");
+	sl_reply_free(rep);
+	rep = admin(r, "GET %s", "t:k", NULL);
+	expect_str(rep, SL_REPLY_STRING, "v1");
+	sl_reply_free(rep);
+	rep = admin(r, "GET %s", "t:missing", NULL);
+	assert_int_equal(rep->type, SL_REPLY_NIL);
+	sl_reply_free(rep);
+	rep = admin(r, "INCRBY %s %s", "t:n", "-42");
+	assert_int_equal(rep->type, SL_REPLY_INTEGER);
+	assert_int_equal(rep->integer, -42);
+	sl_reply_free(rep);
+	rep = admin(r, "LPUSH %s %s", "t:k", "x");
+	assert_int_equal(rep->type, SL_REPLY_ERROR);
+	assert_non_null(strstr(rep->str, "WRONGTYPE"));
+	sl_reply_free(rep);
+
+	/* Binary-safe vector, and an array back. */
+	assert_int_equal(sl_redis_cmdv(r, &rep, 4, argv, argvlen), 0);
+	assert_int_equal(rep->integer, 2);
+	sl_reply_free(rep);
+	rep = admin(r, "LRANGE %s 0 -1", "t:list", NULL);
+	assert_int_equal(rep->type, SL_REPLY_ARRAY);
+	assert_int_equal(rep->elements, 2);
+	expect_str(rep->element[0], SL_REPLY_STRING, "a");
+	assert_int_equal(rep->element[1]->len, 3);
+	assert_memory_equal(rep->element[1]->str, "b\0c", 4);
+	sl_reply_free(rep);
+
+	/* Nested arrays, empty array, NULL argvlen. */
+	{
+		const char *ev[] = {"EVAL", "return {1, 'x', {2, {}}}", "0"};
+
+		assert_int_equal(sl_redis_cmdv(r, &rep, 3, ev, NULL), 0);
+	}
+	assert_int_equal(rep->type, SL_REPLY_ARRAY);
+	assert_int_equal(rep->elements, 3);
+	assert_int_equal(rep->element[0]->integer, 1);
+	expect_str(rep->element[1], SL_REPLY_STRING, "x");
+	assert_int_equal(rep->element[2]->type, SL_REPLY_ARRAY);
+	assert_int_equal(rep->element[2]->element[1]->type, SL_REPLY_ARRAY);
+	assert_int_equal(rep->element[2]->element[1]->elements, 0);
+	sl_reply_free(rep);
+
+	/* Empty command is refused; reply may be NULL. */
+	assert_int_equal(sl_redis_cmdv(r, &rep, 0, argv, NULL), -1);
+	assert_null(rep);
+	assert_int_equal(sl_redis_cmd(r, NULL, "DEL t:k t:n t:list"), 0);
+	sl_redis_free(r);
+	sl_redis_free(NULL);
+}
+
+static sl_script echo_script = {
+	.source = "return {KEYS[1], ARGV[1], #KEYS, #ARGV}"
+};
+
+/* expect_echo - the reply of echo_script for key k and arg a */
+static void
+expect_echo(const sl_reply *rep, const char *k, const char *a)
+{
+	assert_non_null(rep);
+	assert_int_equal(rep->type, SL_REPLY_ARRAY);
+	assert_int_equal(rep->elements, 4);
+	expect_str(rep->element[0], SL_REPLY_STRING, k);
+	expect_str(rep->element[1], SL_REPLY_STRING, a);
+	assert_int_equal(rep->element[2]->integer, 1);
+	assert_int_equal(rep->element[3]->integer, 1);
+}
+
+/* test_eval_noscript - EVALSHA, SHA1 as Redis computes it, NOSCRIPT retry */
+static void
+test_eval_noscript(void **state)
+{
+	sl_redis_opts o = opts_unix();
+	sl_redis *r = sl_redis_new(&o);
+	sl_script bad = {.source = "return redis.call('NOSUCHCMD')"};
+	const char *argv[] = {"key1", "arg1"};
+	sl_reply *rep;
+
+	(void) state;
+	rep = admin(r, "SCRIPT LOAD %s", echo_script.source, NULL);
+	expect_str(rep, SL_REPLY_STRING, sl_script_sha1(&echo_script));
+	sl_reply_free(rep);
+	assert_int_equal(sl_redis_eval(r, &echo_script, &rep, 1, 2, argv, NULL), 0);
+	expect_echo(rep, "key1", "arg1");
+	sl_reply_free(rep);
+
+	/* After SCRIPT FLUSH: NOSCRIPT, then EVAL, which caches it again. */
+	sl_reply_free(admin(r, "SCRIPT FLUSH", NULL, NULL));
+	rep = admin(r, "SCRIPT EXISTS %s", echo_script.sha1, NULL);
+	assert_int_equal(rep->element[0]->integer, 0);
+	sl_reply_free(rep);
+	assert_int_equal(sl_redis_eval(r, &echo_script, &rep, 1, 2, argv, NULL), 0);
+	expect_echo(rep, "key1", "arg1");
+	sl_reply_free(rep);
+	rep = admin(r, "SCRIPT EXISTS %s", echo_script.sha1, NULL);
+	assert_int_equal(rep->element[0]->integer, 1);
+	sl_reply_free(rep);
+
+	/* A script error is an error reply, not a failure. */
+	assert_int_equal(sl_redis_eval(r, &bad, &rep, 0, 0, NULL, NULL), 0);
+	assert_int_equal(rep->type, SL_REPLY_ERROR);
+	sl_reply_free(rep);
+	sl_redis_free(r);
+}
+
+/* test_auth_acl - AUTH user pass, wrong password, AUTH pass, SELECT */
+static void
+test_auth_acl(void **state)
+{
+	sl_redis_opts o = opts_unix();
+	sl_redis *adm = sl_redis_new(&o), *r;
+	sl_reply *rep;
+
+	(void) state;
+	sl_reply_free(admin(adm, "ACL SETUSER sltest on >%s ~* &* +@all", "s3cret", NULL));
+
+	o.user = "sltest";
+	o.password = "s3cret";
+	r = sl_redis_new(&o);
+	rep = admin(r, "ACL WHOAMI", NULL, NULL);
+	expect_str(rep, SL_REPLY_STRING, "sltest");
+	sl_reply_free(rep);
+	sl_redis_free(r);
+
+	o.password = "wrong";
+	r = sl_redis_new(&o);
+	assert_false(sl_redis_connected(r));
+	assert_int_equal(sl_redis_cmd(r, &rep, "PING"), -1);
+	assert_null(rep);
+	assert_non_null(strstr(sl_redis_errstr(r), "redis unavailable"));
+	sleep_ms(150);
+	assert_int_equal(sl_redis_cmd(r, &rep, "PING"), -1);
+	assert_non_null(strstr(sl_redis_errstr(r), "AUTH failed: WRONGPASS"));
+	sl_redis_free(r);
+
+	/* Password only: the default user with requirepass. */
+	sl_reply_free(admin(adm, "CONFIG SET requirepass %s", "pw0", NULL));
+	o = opts_unix();
+	o.password = "pw0";
+	o.db = 3;
+	r = sl_redis_new(&o);
+	rep = admin(r, "ACL WHOAMI", NULL, NULL);
+	expect_str(rep, SL_REPLY_STRING, "default");
+	sl_reply_free(rep);
+	sl_reply_free(admin(r, "SET %s %s", "t:db", "three"));
+	sl_redis_free(r);
+	o.password = NULL;
+	r = sl_redis_new(&o);		/* SELECT without AUTH: NOAUTH */
+	assert_int_equal(sl_redis_cmd(r, NULL, "PING"), -1);
+	sleep_ms(150);
+	assert_int_equal(sl_redis_cmd(r, NULL, "PING"), -1);
+	assert_non_null(strstr(sl_redis_errstr(r), "NOAUTH"));
+	sl_redis_free(r);
+	sl_reply_free(admin(adm, "CONFIG SET requirepass %s", "", NULL));
+
+	/* SELECT: the key is in db 3, not in db 0. */
+	rep = admin(adm, "GET %s", "t:db", NULL);
+	assert_int_equal(rep->type, SL_REPLY_NIL);
+	sl_reply_free(rep);
+	sl_reply_free(admin(adm, "SELECT 3", NULL, NULL));
+	rep = admin(adm, "GETDEL %s", "t:db", NULL);
+	expect_str(rep, SL_REPLY_STRING, "three");
+	sl_reply_free(rep);
+	sl_reply_free(admin(adm, "ACL DELUSER sltest", NULL, NULL));
+	sl_redis_free(adm);
+}
+
+/* test_sync_timeout - a slow command times out, the handle recovers */
+static void
+test_sync_timeout(void **state)
+{
+	sl_redis_opts o = opts_unix();
+	sl_redis *r;
+	long long t0, dt;
+	sl_reply *rep;
+
+	(void) state;
+	o.command_timeout_ms = 100;
+	r = sl_redis_new(&o);
+	t0 = now_ms();
+	assert_int_equal(sl_redis_cmd(r, &rep, "DEBUG SLEEP 0.5"), -1);
+	dt = now_ms() - t0;
+	print_message("sync timeout after %lld ms: %s\n", dt, sl_redis_errstr(r));
+	assert_string_equal(sl_redis_errstr(r), "timeout");
+	assert_in_range(dt, 90, 300);
+	t0 = now_ms();
+	assert_int_equal(sl_redis_cmd(r, &rep, "PING"), -1);
+	assert_string_equal(sl_redis_errstr(r), "redis unavailable (reconnecting)");
+	assert_in_range(now_ms() - t0, 0, 20);
+	sleep_ms(600);			/* the server sleeps 0.5 s */
+	assert_int_equal(sl_redis_cmd(r, &rep, "PING"), 0);
+	expect_str(rep, SL_REPLY_STATUS, "PONG");
+	sl_reply_free(rep);
+	sl_redis_free(r);
+}
+
+/* test_sync_reconnect - server killed: fail fast; restarted: works */
+static void
+test_sync_reconnect(void **state)
+{
+	sl_redis_opts o = opts_unix();
+	sl_redis *r = sl_redis_new(&o);
+	long long t0, dt, worst = 0;
+	sl_reply *rep = NULL;
+	int	ok = 0, calls = 0, fast = 0;
+
+	(void) state;
+	assert_int_equal(sl_redis_cmd(r, NULL, "PING"), 0);
+	srv_stop(&srv_pid, SIGKILL);
+	t0 = now_ms();
+	assert_int_equal(sl_redis_cmd(r, &rep, "PING"), -1);
+	assert_null(rep);
+	print_message("after kill: %s\n", sl_redis_errstr(r));
+	assert_int_equal(sl_redis_cmd(r, NULL, "PING"), -1);
+	assert_string_equal(sl_redis_errstr(r), "redis unavailable (reconnecting)");
+	assert_in_range(now_ms() - t0, 0, 100);
+	/* While down: every call fails, none waits, attempts back off. */
+	for (t0 = now_ms(); now_ms() - t0 < 800; sleep_ms(10)) {
+		long long c0 = now_ms();
+
+		assert_int_equal(sl_redis_cmd(r, NULL, "PING"), -1);
+		worst = now_ms() - c0 > worst ? now_ms() - c0 : worst;
+		calls++;
+		fast += strcmp(sl_redis_errstr(r), "redis unavailable (reconnecting)") == 0;
+	}
+	print_message("down 800 ms: %d calls, %d fail-fast, %d attempts (%s), "
+		      "slowest %lld ms\n", calls, fast, calls - fast,
+		      sl_redis_errstr(r), worst);
+	/* attempts at about 100, 300, 700 ms: backoff 100, 200, 400 */
+	assert_in_range(calls - fast, 2, 4);
+	assert_in_range(worst, 0, 50);
+	calls = fast = 0;
+	assert_int_equal(srv_start(), 0);
+	t0 = now_ms();
+	while (now_ms() - t0 < 8000) {
+		long long c0 = now_ms();
+
+		ok = sl_redis_cmd(r, &rep, "PING") == 0;
+		dt = now_ms() - c0;
+		worst = dt > worst ? dt : worst;
+		calls++;
+		if (ok)
+			break;
+		fast += strcmp(sl_redis_errstr(r), "redis unavailable (reconnecting)") == 0;
+		sleep_ms(20);
+	}
+	print_message("reconnected after %lld ms, %d calls (%d fail-fast), "
+		      "slowest call %lld ms\n", now_ms() - t0, calls, fast, worst);
+	assert_true(ok);
+	expect_str(rep, SL_REPLY_STATUS, "PONG");
+	sl_reply_free(rep);
+	assert_in_range(now_ms() - t0, 0, 5500);
+	assert_in_range(worst, 0, 200);
+	sl_redis_free(r);
+}
+
+/* test_tcp - host:port, and a refused port fails without waiting */
+static void
+test_tcp(void **state)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	sl_redis_opts o = {.host = "127.0.0.1"};
+	char	log[160];
+	pid_t	pid;
+	sl_redis *r;
+	sl_reply *rep;
+	long long t0;
+	int	fd;
+
+	(void) state;
+	/* A free loopback port: bind 0, read it back, close. */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *) &sin, &len), 0);
+	close(fd);
+	o.port = ntohs(sin.sin_port);
+
+	t0 = now_ms();
+	r = sl_redis_new(&o);
+	assert_int_equal(sl_redis_cmd(r, NULL, "PING"), -1);
+	assert_string_equal(sl_redis_errstr(r), "redis unavailable (reconnecting)");
+	sleep_ms(120);
+	assert_int_equal(sl_redis_cmd(r, NULL, "PING"), -1);
+	print_message("refused port: %s\n", sl_redis_errstr(r));
+	assert_non_null(strstr(sl_redis_errstr(r), "refused"));
+	assert_in_range(now_ms() - t0, 0, 300);
+	sl_redis_free(r);
+
+	snprintf(log, sizeof(log), "%s/redis-tcp.log", dir);
+	pid = spawn(NULL, o.port, log);
+	for (int i = 0; i < 500 && !ping_tcp(o.port); i++)
+		sleep_ms(10);
+	r = sl_redis_new(&o);
+	assert_int_equal(sl_redis_cmd(r, &rep, "PING"), 0);
+	expect_str(rep, SL_REPLY_STATUS, "PONG");
+	sl_reply_free(rep);
+	sl_redis_free(r);
+	srv_stop(&pid, SIGTERM);
+	unlink(log);
+}
+
+/* Async tests: a callback log per request. */
+struct acall {
+	int	calls;
+	long long at;			/* when answered */
+	char	err[32];
+	enum sl_reply_type type;
+	char	str[64];
+	long long integer;
+	size_t	elements;
+	int	echo_ok;		/* reply matched expect_echo */
+	sl_aredis *free_me;		/* free the handle from the callback */
+};
+
+/* acb - record what the callback got */
+static void
+acb(const sl_reply *reply, const char *err, void *arg)
+{
+	struct acall *c = arg;
+
+	c->calls++;
+	c->at = now_ms();
+	snprintf(c->err, sizeof(c->err), "%s", err ? err : "");
+	if (reply) {
+		c->type = reply->type;
+		snprintf(c->str, sizeof(c->str), "%s", reply->str ? reply->str : "");
+		c->integer = reply->integer;
+		c->elements = reply->elements;
+		c->echo_ok = reply->type == SL_REPLY_ARRAY && reply->elements == 4
+		    && strcmp(reply->element[0]->str, "k") == 0
+		    && strcmp(reply->element[1]->str, "a") == 0;
+	}
+	if (c->free_me) {
+		sl_aredis *ar = c->free_me;
+
+		c->free_me = NULL;
+		sl_aredis_free(ar);
+	}
+}
+
+/* run_until - run the loop until *flag or max_ms */
+static void
+run_until(struct event_base *base, const int *flag, int max_ms)
+{
+	long long end = now_ms() + max_ms;
+	struct timeval tv = {0, 5000};
+
+	while (!*flag && now_ms() < end) {
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+/* run_for - run the loop for ms */
+static void
+run_for(struct event_base *base, int ms)
+{
+	int	never = 0;
+
+	run_until(base, &never, ms);
+}
+
+/* wait_connected - run the loop until the handle is connected */
+static int
+wait_connected(struct event_base *base, sl_aredis *ar, int max_ms)
+{
+	long long end = now_ms() + max_ms;
+
+	while (!sl_aredis_connected(ar) && now_ms() < end)
+		run_for(base, 5);
+	return sl_aredis_connected(ar);
+}
+
+/* acmd - send a NUL-terminated command */
+static void
+acmd(sl_aredis *ar, int timeout_ms, struct acall *c, int argc, const char **argv)
+{
+	assert_int_equal(sl_aredis_cmdv(ar, timeout_ms, acb, c, argc, argv, NULL), 0);
+}
+
+/* test_async_cmds - commands and reply types through the async client */
+static void
+test_async_cmds(void **state)
+{
+	struct event_base *base = event_base_new();
+	sl_redis_opts o = opts_unix();
+	sl_aredis *ar = sl_aredis_new(base, &o);
+	struct acall set = {0}, get = {0}, nil = {0}, inc = {0}, err = {0}, arr = {0};
+	const char *a_set[] = {"SET", "t:ak", "hello"}, *a_get[] = {"GET", "t:ak"};
+	const char *a_nil[] = {"GET", "t:nope"}, *a_inc[] = {"INCR", "t:an"};
+	const char *a_err[] = {"LPUSH", "t:ak", "x"}, *a_arr[] = {"MGET", "t:ak", "t:nope"};
+	const char *a_del[] = {"DEL", "t:ak", "t:an"};
+	struct acall del = {0};
+
+	(void) state;
+	assert_false(sl_aredis_connected(ar));
+	assert_true(wait_connected(base, ar, 2000));
+	assert_string_equal(sl_aredis_prefix(ar), "sluice:");
+	acmd(ar, 1000, &set, 3, a_set);
+	acmd(ar, 1000, &get, 2, a_get);
+	acmd(ar, 1000, &nil, 2, a_nil);
+	acmd(ar, 1000, &inc, 2, a_inc);
+	acmd(ar, 1000, &err, 3, a_err);
+	acmd(ar, 0, &arr, 3, a_arr);
+	acmd(ar, 1000, &del, 3, a_del);
+	assert_int_equal(set.calls, 0);	/* never answered from inside the call */
+	run_until(base, &del.calls, 2000);
+	run_for(base, 20);
+	assert_int_equal(set.calls + get.calls + nil.calls + inc.calls
+			 + err.calls + arr.calls + del.calls, 7);
+	assert_int_equal(set.type, SL_REPLY_STATUS);
+	assert_string_equal(set.str, "OK");
+	assert_int_equal(get.type, SL_REPLY_STRING);
+	assert_string_equal(get.str, "hello");
+	assert_int_equal(nil.type, SL_REPLY_NIL);
+	assert_int_equal(inc.type, SL_REPLY_INTEGER);
+	assert_int_equal(inc.integer, 1);
+	assert_int_equal(err.type, SL_REPLY_ERROR);
+	assert_string_equal(err.err, "");
+	assert_int_equal(arr.type, SL_REPLY_ARRAY);
+	assert_int_equal(arr.elements, 2);
+	assert_int_equal(del.integer, 2);
+	assert_int_equal(sl_aredis_cmdv(ar, 100, NULL, NULL, 1, a_get, NULL), -1);
+	sl_aredis_free(ar);
+	event_base_free(base);
+}
+
+/* test_async_noscript - EVALSHA, and EVAL again after SCRIPT FLUSH */
+static void
+test_async_noscript(void **state)
+{
+	struct event_base *base = event_base_new();
+	sl_redis_opts o = opts_unix();
+	sl_aredis *ar = sl_aredis_new(base, &o);
+	sl_redis *r = sl_redis_new(&o);
+	struct acall c1 = {0}, c2 = {0}, c3 = {0};
+	const char *argv[] = {"k", "a"};
+	char	key[8] = "k", val[8] = "a";
+	const char *argv2[] = {key, val};
+
+	(void) state;
+	assert_true(wait_connected(base, ar, 2000));
+	assert_int_equal(sl_aredis_eval(ar, &echo_script, 1000, acb, &c1, 1, 2, argv, NULL), 0);
+	run_until(base, &c1.calls, 2000);
+	assert_true(c1.echo_ok);
+	sl_reply_free(admin(r, "SCRIPT FLUSH", NULL, NULL));
+	/* The retry must not depend on the caller's argv staying alive. */
+	assert_int_equal(sl_aredis_eval(ar, &echo_script, 1000, acb, &c2, 1, 2, argv2, NULL), 0);
+	assert_int_equal(sl_aredis_eval(ar, &echo_script, 1000, acb, &c3, 1, 2, argv, NULL), 0);
+	memset(key, 'X', sizeof(key) - 1);
+	memset(val, 'Y', sizeof(val) - 1);
+	run_until(base, &c3.calls, 2000);
+	assert_int_equal(c2.calls, 1);
+	assert_string_equal(c2.err, "");
+	assert_true(c2.echo_ok);
+	assert_true(c3.echo_ok);
+	sl_redis_free(r);
+	sl_aredis_free(ar);
+	event_base_free(base);
+}
+
+/* test_async_timeout - the callback gets "timeout", the late reply is dropped */
+static void
+test_async_timeout(void **state)
+{
+	struct event_base *base = event_base_new();
+	sl_redis_opts o = opts_unix();
+	sl_aredis *ar = sl_aredis_new(base, &o);
+	struct acall slow = {0}, ping = {0};
+	const char *a_sleep[] = {"DEBUG", "SLEEP", "0.5"}, *a_ping[] = {"PING"};
+	long long t0;
+
+	(void) state;
+	assert_true(wait_connected(base, ar, 2000));
+	t0 = now_ms();
+	acmd(ar, 100, &slow, 3, a_sleep);
+	run_until(base, &slow.calls, 2000);
+	print_message("async timeout after %lld ms\n", slow.at - t0);
+	assert_string_equal(slow.err, "timeout");
+	assert_in_range(slow.at - t0, 90, 250);
+	/* Queued behind the sleep: answered when the server wakes up. */
+	acmd(ar, 2000, &ping, 1, a_ping);
+	run_until(base, &ping.calls, 2000);
+	run_for(base, 50);
+	assert_int_equal(slow.calls, 1);
+	assert_int_equal(ping.calls, 1);
+	assert_string_equal(ping.str, "PONG");
+	assert_true(sl_aredis_connected(ar));
+	sl_aredis_free(ar);
+	event_base_free(base);
+}
+
+/* test_async_disconnect - pending get "disconnected", fail fast, reconnect */
+static void
+test_async_disconnect(void **state)
+{
+	struct event_base *base = event_base_new();
+	sl_redis_opts o = opts_unix();
+	sl_aredis *ar = sl_aredis_new(base, &o);
+	struct acall blk = {0}, down = {0}, ping = {0};
+	const char *a_blpop[] = {"BLPOP", "t:never", "10"}, *a_ping[] = {"PING"};
+	long long t0;
+
+	(void) state;
+	assert_true(wait_connected(base, ar, 2000));
+	acmd(ar, 5000, &blk, 3, a_blpop);
+	run_for(base, 50);
+	srv_stop(&srv_pid, SIGKILL);
+	t0 = now_ms();
+	run_until(base, &blk.calls, 2000);
+	assert_int_equal(blk.calls, 1);
+	assert_string_equal(blk.err, "disconnected");
+	assert_in_range(blk.at - t0, 0, 200);
+	assert_false(sl_aredis_connected(ar));
+	print_message("down: %s\n", sl_aredis_errstr(ar));
+	assert_true(sl_aredis_errstr(ar)[0] != '\0');
+
+	t0 = now_ms();
+	acmd(ar, 1000, &down, 1, a_ping);
+	assert_int_equal(down.calls, 0);	/* not re-entrant */
+	run_until(base, &down.calls, 1000);
+	assert_string_equal(down.err, "not connected");
+	assert_in_range(down.at - t0, 0, 50);
+
+	run_for(base, 700);		/* a few failed attempts: backoff grows */
+	assert_int_equal(srv_start(), 0);
+	t0 = now_ms();
+	assert_true(wait_connected(base, ar, 6000));
+	print_message("async reconnected %lld ms after restart\n", now_ms() - t0);
+	acmd(ar, 1000, &ping, 1, a_ping);
+	run_until(base, &ping.calls, 2000);
+	assert_string_equal(ping.str, "PONG");
+	run_for(base, 20);
+	assert_int_equal(blk.calls + down.calls + ping.calls, 3);
+	sl_aredis_free(ar);
+	event_base_free(base);
+}
+
+/* test_async_free_pending - free with requests in every state */
+static void
+test_async_free_pending(void **state)
+{
+	struct event_base *base = event_base_new();
+	sl_redis_opts o = opts_unix(), bad = opts_unix();
+	sl_aredis *ar = sl_aredis_new(base, &o), *dead;
+	struct acall blk = {0}, slow = {0}, ff = {0}, self = {0}, after = {0};
+	const char *a_blpop[] = {"BLPOP", "t:never", "10"};
+	const char *a_sleep[] = {"DEBUG", "SLEEP", "0.3"}, *a_ping[] = {"PING"};
+	char	nosock[192];
+
+	(void) state;
+	snprintf(nosock, sizeof(nosock), "%s/no-such.sock", dir);
+	bad.unix_path = nosock;
+	dead = sl_aredis_new(base, &bad);
+	assert_true(wait_connected(base, ar, 2000));
+	acmd(ar, 50, &slow, 3, a_sleep);	/* times out, stays in hiredis */
+	run_until(base, &slow.calls, 1000);
+	assert_string_equal(slow.err, "timeout");
+	acmd(ar, 5000, &blk, 3, a_blpop);	/* pending in hiredis */
+	acmd(dead, 1000, &ff, 1, a_ping);	/* fail-fast timer not yet run */
+	sl_aredis_free(ar);
+	sl_aredis_free(dead);
+	assert_int_equal(blk.calls, 1);
+	assert_string_equal(blk.err, "shutting down");
+	assert_int_equal(ff.calls, 1);
+	assert_string_equal(ff.err, "shutting down");
+	run_for(base, 400);		/* nothing may fire any more */
+	assert_int_equal(slow.calls, 1);
+	assert_int_equal(blk.calls, 1);
+	assert_int_equal(ff.calls, 1);
+
+	/* Free from inside a reply callback, with another request behind it. */
+	ar = sl_aredis_new(base, &o);
+	assert_true(wait_connected(base, ar, 2000));
+	self.free_me = ar;
+	acmd(ar, 1000, &self, 1, a_ping);
+	acmd(ar, 1000, &after, 3, a_blpop);
+	run_until(base, &self.calls, 2000);
+	assert_string_equal(self.str, "PONG");
+	assert_int_equal(after.calls, 1);
+	assert_string_equal(after.err, "shutting down");
+	run_for(base, 50);
+	assert_int_equal(self.calls + after.calls, 2);
+	event_base_free(base);
+}
+
+/* test_async_auth - ACL user connects; a wrong password never does */
+static void
+test_async_auth(void **state)
+{
+	struct event_base *base = event_base_new();
+	sl_redis_opts o = opts_unix();
+	sl_redis *adm = sl_redis_new(&o);
+	sl_aredis *ar;
+	struct acall who = {0}, nope = {0};
+	const char *a_who[] = {"ACL", "WHOAMI"};
+
+	(void) state;
+	sl_reply_free(admin(adm, "ACL SETUSER sltest2 on >%s ~* &* +@all", "pw2", NULL));
+	o.user = "sltest2";
+	o.password = "pw2";
+	o.db = 2;
+	ar = sl_aredis_new(base, &o);
+	assert_true(wait_connected(base, ar, 2000));
+	acmd(ar, 1000, &who, 2, a_who);
+	run_until(base, &who.calls, 2000);
+	assert_string_equal(who.str, "sltest2");
+	sl_aredis_free(ar);
+
+	o.password = "wrong";
+	ar = sl_aredis_new(base, &o);
+	assert_false(wait_connected(base, ar, 300));
+	print_message("wrong password: %s\n", sl_aredis_errstr(ar));
+	assert_non_null(strstr(sl_aredis_errstr(ar), "AUTH failed: WRONGPASS"));
+	acmd(ar, 1000, &nope, 2, a_who);
+	run_until(base, &nope.calls, 1000);
+	assert_string_equal(nope.err, "not connected");
+	sl_aredis_free(ar);
+	sl_reply_free(admin(adm, "ACL DELUSER sltest2", NULL, NULL));
+	sl_redis_free(adm);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reply_types),
+		cmocka_unit_test(test_eval_noscript),
+		cmocka_unit_test(test_auth_acl),
+		cmocka_unit_test(test_sync_timeout),
+		cmocka_unit_test(test_sync_reconnect),
+		cmocka_unit_test(test_tcp),
+		cmocka_unit_test(test_async_cmds),
+		cmocka_unit_test(test_async_noscript),
+		cmocka_unit_test(test_async_timeout),
+		cmocka_unit_test(test_async_disconnect),
+		cmocka_unit_test(test_async_free_pending),
+		cmocka_unit_test(test_async_auth),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
