@@ -1,0 +1,194 @@
+/*
+ * NAME
+ *	feedback 3h - private interfaces of sluice-feedback
+ * DESCRIPTION
+ *	sluice-feedback reads one message (a bounce, a complaint, an
+ *	unsubscribe request, an auto-reply or a DMARC aggregate report) and
+ *	turns it into an fb_result. Every parser here is a pure function
+ *	over a buffer with an explicit size cap: no I/O, no Redis, no
+ *	global state beyond the libraries' one-time initialisation. The
+ *	effects (Redis) live in feedback_effects.c, the wiring in
+ *	feedback_main.c.
+ *
+ *	One section per file below. Outside libraries are confined:
+ *	GMime to feedback_mime.c, libxml2, zlib and libzip to
+ *	feedback_dmarc.c, the Redis client to feedback_effects.c.
+ * OWNERSHIP
+ *	An fb_result owns everything it points to: fb_result_free().
+ *	An fb_mail owns its strings: fb_mail_free(). fb_*_free(NULL) is a
+ *	no-op.
+ */
+#ifndef SLUICE_FEEDBACK_H
+#define SLUICE_FEEDBACK_H
+
+#include <stddef.h>
+
+/* Size caps: anything larger is refused or truncated, never trusted. */
+#define FB_MAX_INPUT	(32u << 20)	/* one message or report file */
+#define FB_MAX_TEXT	(2u << 20)	/* human-readable text kept per mail */
+#define FB_MAX_PARTS	256		/* MIME leaves looked at */
+#define FB_MAX_RCPTS	200		/* recipient records per message */
+#define FB_MAX_UNPACK	(64u << 20)	/* decompressed DMARC report */
+#define FB_MAX_DMARC_RECORDS 100000	/* <record>s per DMARC report */
+#define FB_ADDR_MAX	321		/* RFC 5321 path plus NUL */
+#define FB_DIAG_MAX	1024		/* diagnostic text per recipient */
+
+enum fb_kind {
+	FB_KIND_UNKNOWN = 0,
+	FB_KIND_BOUNCE,
+	FB_KIND_COMPLAINT,
+	FB_KIND_UNSUBSCRIBE,
+	FB_KIND_DMARC,
+	FB_KIND_AUTOREPLY,
+};
+
+/* One failed (or delayed, or delivered) recipient of a bounce. */
+typedef struct fb_rcpt {
+	char	addr[FB_ADDR_MAX];
+	char	status[16];		/* enhanced status code as found */
+	char	reply_code[4];		/* SMTP reply code as found */
+	char	action[16];		/* DSN Action: failed, delayed, ... */
+	char	command[8];		/* SMTP command that failed: RCPT, DATA, ... */
+	char	diag_type[16];		/* Diagnostic-Code type: smtp, x-unix, ... */
+	char	reason[20];		/* taxonomy name, see feedback_reason.c */
+	int	hard;			/* 1: the address will never work */
+	char	diag[FB_DIAG_MAX];	/* diagnostic text, one line */
+} fb_rcpt;
+
+/* ARF (RFC 5965) fields. */
+typedef struct fb_arf {
+	char	feedback_type[32];
+	char	user_agent[128];
+	char	original_rcpt[FB_ADDR_MAX];
+	char	original_mail_from[FB_ADDR_MAX];
+	char	source_ip[64];
+	char	reported_domain[256];
+	char	arrival_date[64];
+} fb_arf;
+
+/* One <record> of a DMARC aggregate report. */
+typedef struct fb_dmarc_rec {
+	char	source_ip[64];
+	long long count;
+	char	disposition[16];
+	char	dkim[16];
+	char	spf[16];
+	char	header_from[256];
+} fb_dmarc_rec;
+
+/* A DMARC aggregate report (RFC 7489 appendix C). */
+typedef struct fb_dmarc {
+	char	org_name[256];
+	char	report_id[256];
+	long long begin;
+	long long end;
+	char	domain[256];
+	char	p[16];
+	char	sp[16];
+	char	pct[8];			/* "" when absent */
+	char	adkim[4];
+	char	aspf[4];
+	size_t	nrec;
+	fb_dmarc_rec *rec;
+} fb_dmarc;
+
+/* What one message or file turned out to be. */
+typedef struct fb_result {
+	enum fb_kind kind;
+	char	why[256];		/* kind unknown: why; otherwise a note */
+	size_t	nrcpt;
+	fb_rcpt *rcpt;			/* bounces, complaint, autoreply, unsub */
+	fb_arf	arf;			/* kind complaint */
+	fb_dmarc *dmarc;		/* kind dmarc-aggregate */
+	char	orig_from[FB_ADDR_MAX];	/* envelope/header sender of the original */
+} fb_result;
+
+/* feedback.c-wide helpers (feedback_json.c hosts them) */
+fb_result *fb_result_new(void);
+void	fb_result_free(fb_result *res);
+fb_rcpt *fb_result_add(fb_result *res);
+const char *fb_kind_name(enum fb_kind kind);
+void	fb_strlcpy(char *dst, const char *src, size_t size);
+void	fb_strlower(char *s);
+
+/*
+ * feedback_mime.c - the only GMime user: turns a raw message into plain
+ * strings the other parsers read. Text parts are converted to UTF-8
+ * (ISO-2022-JP and friends included); transfer encodings are undone.
+ */
+typedef struct fb_header {
+	char   *name;			/* as found */
+	char   *value;			/* unfolded, RFC 2047 decoded */
+} fb_header;
+
+typedef struct fb_attach {
+	char   *type;			/* lowercased media type */
+	char   *filename;		/* may be "" */
+	unsigned char *data;		/* decoded bytes */
+	size_t	len;
+} fb_attach;
+
+typedef struct fb_mail {
+	fb_header *hdr;			/* top-level header fields */
+	size_t	nhdr;
+	char   *type;			/* top-level media type, lowercased */
+	char   *report_type;		/* multipart/report report-type */
+	char   *text;			/* text leaves outside the original */
+	char   *dsn;			/* message/delivery-status content */
+	char   *feedback;		/* message/feedback-report content */
+	char   *orig;			/* original message: headers (and body) */
+	fb_attach *att;			/* application leaves (DMARC) */
+	size_t	natt;
+} fb_mail;
+
+fb_mail *fb_mail_parse(const char *buf, size_t len, char *err, size_t errlen);
+void	fb_mail_free(fb_mail *m);
+const char *fb_mail_header(const fb_mail *m, const char *name);
+int	fb_mime_is_mail(const char *buf, size_t len);
+
+/*
+ * feedback_dsn.c - RFC 3464 delivery status notifications, plus the
+ * shared helpers that read addresses and codes out of free text.
+ */
+int	fb_dsn_parse(const fb_mail *m, fb_result *res);
+int	fb_text_find_addr(const char *s, char *out, size_t outlen);
+int	fb_text_find_status(const char *s, char out[16]);
+int	fb_text_find_reply(const char *s, char out[4]);
+void	fb_text_find_command(const char *s, char out[8]);
+void	fb_text_squeeze(char *dst, size_t dstlen, const char *src, size_t n);
+const char *fb_strcasestr(const char *hay, const char *needle);
+
+/*
+ * feedback_vendor.c - non-standard bounces (qmail, Exim, Sendmail
+ * without a DSN, Exchange, Japanese carriers, ...): a table of
+ * formats, each with the markers that start and end its error section.
+ */
+int	fb_vendor_parse(const fb_mail *m, fb_result *res);
+const char *fb_vendor_format(const fb_mail *m);
+
+/*
+ * feedback_reason.c - classify one recipient record into the reason
+ * taxonomy (compatible with sisimai's names) and hard/soft.
+ */
+void	fb_reason_classify(fb_rcpt *r);
+const char *fb_reason_from_text(const char *text);
+const char *fb_reason_from_status(const char *status);
+int	fb_reason_is_hard(const char *reason, const char *status);
+
+/* feedback_arf.c - ARF complaints (RFC 5965) and auto-replies (RFC 3834). */
+int	fb_arf_parse(const fb_mail *m, fb_result *res);
+int	fb_autoreply_detect(const fb_mail *m, fb_result *res);
+
+/* feedback_dmarc.c - DMARC aggregate reports: XML, gzip, zip or in a mail. */
+int	fb_dmarc_parse_buf(const unsigned char *buf, size_t len,
+			   const char *name, fb_result *res);
+int	fb_dmarc_from_mail(const fb_mail *m, fb_result *res);
+int	fb_dmarc_looks_like(const unsigned char *buf, size_t len);
+
+/* feedback_classify.c - one entry point: bytes in, fb_result out. */
+fb_result *fb_classify(const char *buf, size_t len, const char *name);
+
+/* feedback_json.c - the --classify output, one JSON object per line. */
+char   *fb_json_result(const fb_result *res, const char *file);
+
+#endif

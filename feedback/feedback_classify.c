@@ -1,0 +1,129 @@
+/*
+ * NAME
+ *	feedback_classify 3 - bytes in, fb_result out
+ * SYNOPSIS
+ *	fb_result *res = fb_classify(buf, len, name);
+ * DESCRIPTION
+ *	Decides what one input is and calls the parser for it, in this
+ *	order: a bare DMARC report (XML, gzip, zip); then, for a mail, an
+ *	ARF complaint, an RFC 3464 DSN, an attached DMARC report, a
+ *	free-text bounce (feedback_vendor.c), an unsubscribe request, an
+ *	auto-reply. Every bounce record is then classified
+ *	(feedback_reason.c). Anything else is kind unknown with a reason in
+ *	res->why. Never fails: the result is always returned.
+ */
+#define _GNU_SOURCE 1
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "feedback.h"
+
+/* from_daemon - is the mail from a mailer daemon or postmaster? */
+static int
+from_daemon(const fb_mail *m)
+{
+	const char *from = fb_mail_header(m, "From");
+
+	if (from == NULL)
+		return 1;		/* bounces are often sent with an empty From */
+	return fb_strcasestr(from, "mailer-daemon") != NULL
+	    || fb_strcasestr(from, "postmaster") != NULL
+	    || fb_strcasestr(from, "mail delivery") != NULL
+	    || fb_strcasestr(from, "maildelivery") != NULL;
+}
+
+/* unsub_detect - a mailto unsubscribe request (u1-token address or subject) */
+static int
+unsub_detect(const fb_mail *m, fb_result *res)
+{
+	const char *to = fb_mail_header(m, "To");
+	const char *subj = fb_mail_header(m, "Subject");
+	const char *from = fb_mail_header(m, "From");
+	char	addr[FB_ADDR_MAX] = "";
+	fb_rcpt *r;
+
+	if (to != NULL)
+		fb_text_find_addr(to, addr, sizeof(addr));
+	if (strncasecmp(addr, "u1-", 3) != 0
+	    && (subj == NULL || strncasecmp(subj, "unsubscribe", 11) != 0))
+		return 0;
+	res->kind = FB_KIND_UNSUBSCRIBE;
+	r = fb_result_add(res);
+	if (from != NULL)
+		fb_text_find_addr(from, r->addr, sizeof(r->addr));
+	fb_strlcpy(r->reason, "unsubscribe", sizeof(r->reason));
+	return 1;
+}
+
+/* classify_bounce - DSN or free text; 1 when records were found */
+static int
+classify_bounce(const fb_mail *m, fb_result *res)
+{
+	size_t	i;
+
+	if (m->dsn[0] == 0 || fb_dsn_parse(m, res) == 0) {
+		if (!from_daemon(m) && fb_vendor_format(m) == NULL)
+			return 0;
+		if (fb_vendor_parse(m, res) == 0)
+			return 0;
+	}
+	res->kind = FB_KIND_BOUNCE;
+	for (i = 0; i < res->nrcpt; i++)
+		fb_reason_classify(&res->rcpt[i]);
+	return 1;
+}
+
+/* classify_mail - everything that arrives as a mail */
+static void
+classify_mail(const char *buf, size_t len, fb_result *res)
+{
+	fb_mail *m = fb_mail_parse(buf, len, res->why, sizeof(res->why));
+	int	rc;
+
+	if (m == NULL)
+		return;
+	if (fb_arf_parse(m, res))
+		goto done;
+	if (m->dsn[0] && classify_bounce(m, res))
+		goto done;
+	if ((rc = fb_dmarc_from_mail(m, res)) != 0) {
+		if (rc < 0)
+			res->kind = FB_KIND_UNKNOWN;
+		goto done;
+	}
+	if (unsub_detect(m, res))
+		goto done;
+	if ((from_daemon(m) || fb_vendor_format(m) != NULL) && classify_bounce(m, res))
+		goto done;
+	if (fb_autoreply_detect(m, res))
+		goto done;
+	fb_strlcpy(res->why, "not a bounce, complaint, report or auto-reply", sizeof(res->why));
+done:
+	fb_mail_free(m);
+}
+
+/* fb_classify - what one input is */
+fb_result *
+fb_classify(const char *buf, size_t len, const char *name)
+{
+	fb_result *res = fb_result_new();
+
+	if (len == 0) {
+		fb_strlcpy(res->why, "empty input", sizeof(res->why));
+		return res;
+	}
+	if (len > FB_MAX_INPUT) {
+		fb_strlcpy(res->why, "input larger than the size limit", sizeof(res->why));
+		return res;
+	}
+	if (!fb_mime_is_mail(buf, len)) {
+		if (fb_dmarc_parse_buf((const unsigned char *) buf, len, name, res) < 0)
+			res->kind = FB_KIND_UNKNOWN;
+		return res;
+	}
+	classify_mail(buf, len, res);
+	return res;
+}

@@ -1,0 +1,401 @@
+/*
+ * NAME
+ *	feedback_dsn 3 - delivery status notifications (RFC 3464)
+ * SYNOPSIS
+ *	n = fb_dsn_parse(mail, res);	records added, 0 when no DSN
+ * DESCRIPTION
+ *	Reads the message/delivery-status part: one record per
+ *	per-recipient block (Final-Recipient, else Original-Recipient),
+ *	with Action, Status and Diagnostic-Code. When the DSN carries no
+ *	diagnostic, the paragraph of the human-readable part that names
+ *	the recipient is used instead (Postfix writes the remote reply
+ *	there). Also hosts the helpers that find addresses, enhanced
+ *	status codes, reply codes and SMTP commands in free text, shared
+ *	with feedback_vendor.c.
+ * LIMITS
+ *	At most FB_MAX_RCPTS records; diagnostics are squeezed to one line
+ *	of at most FB_DIAG_MAX bytes.
+ */
+#define _GNU_SOURCE 1
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "feedback.h"
+
+#define DSN_FIELD_MAX 4096
+
+/* fb_strcasestr - case-insensitive strstr for ASCII */
+const char *
+fb_strcasestr(const char *hay, const char *needle)
+{
+	size_t	n = strlen(needle);
+
+	if (n == 0)
+		return hay;
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return hay;
+	return NULL;
+}
+
+/* is_local_char - may this byte appear in an unquoted local part? */
+static int
+is_local_char(int c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+/=?^_`{|}~.-", c) != NULL);
+}
+
+/* is_domain_char - may this byte appear in a domain? */
+static int
+is_domain_char(int c)
+{
+	return isalnum(c) || c == '.' || c == '-' || c == '_';
+}
+
+/* addr_at - the address around the '@' at p, or 0 */
+static int
+addr_at(const char *start, const char *p, char *out, size_t outlen)
+{
+	const char *l = p, *r = p + 1;
+	size_t	n;
+
+	while (l > start && is_local_char((unsigned char) l[-1]))
+		l--;
+	while (*r && is_domain_char((unsigned char) *r))
+		r++;
+	while (r > p + 1 && (r[-1] == '.' || r[-1] == '-'))
+		r--;
+	while (l < p && *l == '.')
+		l++;
+	if (l == p || r == p + 1 || memchr(p + 1, '.', r - p - 1) == NULL)
+		return 0;
+	n = r - l;
+	if (n >= outlen)
+		return 0;
+	memcpy(out, l, n);
+	out[n] = 0;
+	return 1;
+}
+
+/* fb_text_find_addr - the first plausible mail address in s */
+int
+fb_text_find_addr(const char *s, char *out, size_t outlen)
+{
+	const char *p;
+
+	for (p = s; (p = strchr(p, '@')) != NULL; p++)
+		if (addr_at(s, p, out, outlen))
+			return 1;
+	return 0;
+}
+
+/* status_at - an enhanced status code starting at p, or 0 */
+static size_t
+status_at(const char *s, const char *p)
+{
+	const char *q = p + 2;
+	int	d;
+
+	if (p > s && (isdigit((unsigned char) p[-1]) || p[-1] == '.'))
+		return 0;
+	if (!(p[0] == '2' || p[0] == '4' || p[0] == '5') || p[1] != '.')
+		return 0;
+	for (d = 0; isdigit((unsigned char) *q) && d < 3; q++, d++)
+		;
+	if (d == 0 || *q != '.')
+		return 0;
+	q++;
+	for (d = 0; isdigit((unsigned char) *q) && d < 3; q++, d++)
+		;
+	if (d == 0 || isdigit((unsigned char) *q) || (*q == '.' && isdigit((unsigned char) q[1])))
+		return 0;
+	return q - p;
+}
+
+/* fb_text_find_status - the first enhanced status code (x.y.z) in s */
+int
+fb_text_find_status(const char *s, char out[16])
+{
+	const char *p;
+	size_t	n;
+
+	for (p = s; *p; p++)
+		if ((n = status_at(s, p)) > 0 && n < 16) {
+			memcpy(out, p, n);
+			out[n] = 0;
+			return 1;
+		}
+	return 0;
+}
+
+/* fb_text_find_reply - the first SMTP reply code (2xx..5xx) in s */
+int
+fb_text_find_reply(const char *s, char out[4])
+{
+	const char *p;
+
+	for (p = s; *p; p++) {
+		if (p > s && (isalnum((unsigned char) p[-1]) || p[-1] == '.'
+			      || p[-1] == '#' || p[-1] == '-' || p[-1] == ':'))
+			continue;
+		if ((*p == '2' || *p == '4' || *p == '5')
+		    && isdigit((unsigned char) p[1]) && isdigit((unsigned char) p[2])
+		    && p[1] <= '5' && (p[3] == ' ' || p[3] == '-' || p[3] == 0)) {
+			memcpy(out, p, 3);
+			out[3] = 0;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* fb_text_find_command - the SMTP command a diagnostic blames */
+void
+fb_text_find_command(const char *s, char out[8])
+{
+	static const struct { const char *pat; const char *cmd; } tab[] = {
+		{ "in reply to rcpt to", "RCPT" }, { "after rcpt to", "RCPT" },
+		{ ">>> rcpt to", "RCPT" }, { "rcpt to response", "RCPT" },
+		{ "in reply to mail from", "MAIL" }, { "after mail from", "MAIL" },
+		{ ">>> mail from", "MAIL" },
+		{ "in reply to end of data", "DATA" }, { "after end of data", "DATA" },
+		{ "in reply to data", "DATA" }, { "after data", "DATA" },
+		{ ">>> data", "DATA" },
+		{ "in reply to ehlo", "EHLO" }, { "in reply to helo", "HELO" },
+		{ "after initial connection", "CONN" },
+	};
+	size_t	i;
+
+	out[0] = 0;
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (fb_strcasestr(s, tab[i].pat) != NULL) {
+			fb_strlcpy(out, tab[i].cmd, 8);
+			return;
+		}
+}
+
+/* fb_text_squeeze - copy n bytes as one line with single spaces */
+void
+fb_text_squeeze(char *dst, size_t dstlen, const char *src, size_t n)
+{
+	size_t	o = 0, i;
+	int	sp = 1;
+
+	for (i = 0; i < n && src[i] && o + 1 < dstlen; i++) {
+		if (isspace((unsigned char) src[i])) {
+			if (!sp)
+				dst[o++] = ' ';
+			sp = 1;
+		} else {
+			dst[o++] = src[i];
+			sp = 0;
+		}
+	}
+	while (o > 0 && dst[o - 1] == ' ')
+		o--;
+	dst[o] = 0;
+}
+
+/* A DSN field, unfolded. */
+typedef struct dsn_field {
+	char	name[64];
+	char	value[DSN_FIELD_MAX];
+} dsn_field;
+
+/* dsn_next_field - read one (folded) field; returns bytes used, 0 at end */
+static size_t
+dsn_next_field(const char *s, dsn_field *f, int *blank)
+{
+	const char *p = s, *colon, *eol;
+	char	buf[DSN_FIELD_MAX];
+	size_t	n = 0;
+
+	*blank = 0;
+	if (*p == 0)
+		return 0;
+	if (*p == '\n') {
+		*blank = 1;
+		return 1;
+	}
+	eol = strchr(p, '\n');
+	if (eol == NULL)
+		eol = p + strlen(p);
+	for (;;) {
+		size_t	len = eol - p;
+
+		if (n + len + 1 < sizeof(buf)) {
+			memcpy(buf + n, p, len);
+			n += len;
+			buf[n++] = ' ';
+		}
+		p = *eol ? eol + 1 : eol;
+		if (!(*p == ' ' || *p == '\t'))
+			break;
+		eol = strchr(p, '\n');
+		if (eol == NULL)
+			eol = p + strlen(p);
+	}
+	buf[n] = 0;
+	f->name[0] = f->value[0] = 0;
+	colon = strchr(buf, ':');
+	if (colon != NULL && (size_t) (colon - buf) < sizeof(f->name)) {
+		memcpy(f->name, buf, colon - buf);
+		f->name[colon - buf] = 0;
+		fb_text_squeeze(f->value, sizeof(f->value), colon + 1, strlen(colon + 1));
+	} else if (n > 0 && (buf[0] == ' ' || buf[0] == '\t')) {
+		*blank = 0;
+	}
+	return p - s;
+}
+
+/* dsn_addr - the address of "rfc822; <addr>" */
+static void
+dsn_addr(const char *v, char *out, size_t outlen)
+{
+	const char *semi = strchr(v, ';');
+	char	tmp[FB_ADDR_MAX];
+
+	if (semi != NULL)
+		v = semi + 1;
+	if (fb_text_find_addr(v, tmp, sizeof(tmp)))
+		fb_strlcpy(out, tmp, outlen);
+}
+
+/* dsn_status - the code of "5.1.1 (comment)" */
+static void
+dsn_status(const char *v, char out[16])
+{
+	char	tmp[16];
+
+	if (fb_text_find_status(v, tmp))
+		fb_strlcpy(out, tmp, 16);
+}
+
+/* dsn_diag - "smtp; 550 ..." into type and text */
+static void
+dsn_diag(const char *v, fb_rcpt *r)
+{
+	const char *semi = strchr(v, ';');
+
+	if (semi != NULL && semi - v < 16 && semi > v) {
+		size_t	n = semi - v;
+
+		memcpy(r->diag_type, v, n);
+		r->diag_type[n] = 0;
+		fb_strlower(r->diag_type);
+		v = semi + 1;
+		while (*v == ' ')
+			v++;
+	}
+	if (r->diag[0] == 0)
+		fb_strlcpy(r->diag, v, sizeof(r->diag));
+}
+
+/* dsn_apply - put one per-recipient field into the record */
+static void
+dsn_apply(const dsn_field *f, fb_rcpt *r, char *orig, size_t origlen)
+{
+	if (strcasecmp(f->name, "Final-Recipient") == 0)
+		dsn_addr(f->value, r->addr, sizeof(r->addr));
+	else if (strcasecmp(f->name, "Original-Recipient") == 0)
+		dsn_addr(f->value, orig, origlen);
+	else if (strcasecmp(f->name, "Action") == 0) {
+		fb_text_squeeze(r->action, sizeof(r->action), f->value, strlen(f->value));
+		fb_strlower(r->action);
+	} else if (strcasecmp(f->name, "Status") == 0)
+		dsn_status(f->value, r->status);
+	else if (strcasecmp(f->name, "Diagnostic-Code") == 0)
+		dsn_diag(f->value, r);
+}
+
+/* dsn_paragraph - the human-readable paragraph that names addr */
+static void
+dsn_paragraph(const char *text, const char *addr, char *out, size_t outlen)
+{
+	const char *p = fb_strcasestr(text, addr), *start, *end;
+
+	out[0] = 0;
+	if (p == NULL || *addr == 0)
+		return;
+	start = p;
+	while (start > text && !(start[-1] == '\n' && start - 1 > text && start[-2] == '\n'))
+		start--;
+	end = strstr(p, "\n\n");
+	if (end == NULL)
+		end = p + strlen(p);
+	fb_text_squeeze(out, outlen, start, end - start);
+}
+
+/* dsn_finish - fill what the DSN fields left out */
+static void
+dsn_finish(const fb_mail *m, fb_rcpt *r, const char *orig)
+{
+	char	para[FB_DIAG_MAX];
+	char	st[16];
+
+	if (r->addr[0] == 0)
+		fb_strlcpy(r->addr, orig, sizeof(r->addr));
+	dsn_paragraph(m->text, r->addr, para, sizeof(para));
+	if (r->diag[0] == 0 || (strlen(r->diag) < 8 && para[0]))
+		fb_strlcpy(r->diag, para, sizeof(r->diag));
+	if (r->command[0] == 0)
+		fb_text_find_command(r->diag, r->command);
+	if (r->command[0] == 0 && para[0])
+		fb_text_find_command(para, r->command);
+	if (r->reply_code[0] == 0)
+		fb_text_find_reply(r->diag, r->reply_code);
+	if (r->status[0] == 0 && fb_text_find_status(r->diag, st))
+		fb_strlcpy(r->status, st, sizeof(r->status));
+	else if (strlen(r->status) == 5 && strcmp(r->status + 1, ".0.0") == 0
+		 && fb_text_find_status(r->diag, st) && st[0] == r->status[0])
+		fb_strlcpy(r->status, st, sizeof(r->status));
+}
+
+/* fb_dsn_parse - one record per per-recipient block of the DSN */
+int
+fb_dsn_parse(const fb_mail *m, fb_result *res)
+{
+	const char *p = m->dsn;
+	dsn_field f;
+	fb_rcpt *r = NULL;
+	char	orig[FB_ADDR_MAX] = "";
+	int	blank, added = 0;
+	size_t	n;
+
+	while ((n = dsn_next_field(p, &f, &blank)) > 0) {
+		p += n;
+		if (blank) {
+			if (r != NULL)
+				dsn_finish(m, r, orig);
+			r = NULL;
+			orig[0] = 0;
+			continue;
+		}
+		if (f.name[0] == 0)
+			continue;
+		if (r == NULL && (strcasecmp(f.name, "Final-Recipient") == 0
+				  || strcasecmp(f.name, "Original-Recipient") == 0)) {
+			if (res->nrcpt >= FB_MAX_RCPTS)
+				break;
+			r = fb_result_add(res);
+			added++;
+		} else if (r != NULL && r->addr[0] && strcasecmp(f.name, "Final-Recipient") == 0) {
+			dsn_finish(m, r, orig);
+			orig[0] = 0;
+			if (res->nrcpt >= FB_MAX_RCPTS)
+				break;
+			r = fb_result_add(res);
+			added++;
+		}
+		if (r != NULL)
+			dsn_apply(&f, r, orig, sizeof(orig));
+	}
+	if (r != NULL)
+		dsn_finish(m, r, orig);
+	return added;
+}

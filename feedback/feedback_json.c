@@ -1,0 +1,252 @@
+/*
+ * NAME
+ *	feedback_json 3 - fb_result helpers and the --classify output
+ * SYNOPSIS
+ *	char *lines = fb_json_result(res, file);  one JSON object per line
+ * DESCRIPTION
+ *	Bounces, complaints, auto-replies and unsubscribes give one object
+ *	per recipient record: file, kind, recipient, status, reply_code,
+ *	reason, hard (and feedback_type for complaints). A DMARC report
+ *	gives one object with the report's metadata, policy and records.
+ *	Anything else gives one object of kind unknown with a reason.
+ *	Strings are escaped per RFC 8259; bytes that are not valid UTF-8
+ *	are replaced, so the output always parses.
+ * OWNERSHIP
+ *	The caller frees the returned string.
+ */
+#define _GNU_SOURCE 1
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "feedback.h"
+
+/* A growing output string. */
+typedef struct jbuf {
+	char   *s;
+	size_t	len;
+	size_t	cap;
+} jbuf;
+
+/* fb_strlcpy - bounded copy that always terminates */
+void
+fb_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t	n;
+
+	if (size == 0)
+		return;
+	n = strlen(src);
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+/* fb_strlower - ASCII lowercase in place */
+void
+fb_strlower(char *s)
+{
+	for (; s && *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s += 'a' - 'A';
+}
+
+/* fb_result_new - an empty result (kind unknown) */
+fb_result *
+fb_result_new(void)
+{
+	return sl_calloc(1, sizeof(fb_result));
+}
+
+/* fb_result_add - append a zeroed recipient record */
+fb_rcpt *
+fb_result_add(fb_result *res)
+{
+	res->rcpt = sl_realloc(res->rcpt, (res->nrcpt + 1) * sizeof(*res->rcpt));
+	memset(&res->rcpt[res->nrcpt], 0, sizeof(*res->rcpt));
+	return &res->rcpt[res->nrcpt++];
+}
+
+/* fb_result_free - release a result */
+void
+fb_result_free(fb_result *res)
+{
+	if (res == NULL)
+		return;
+	if (res->dmarc != NULL)
+		free(res->dmarc->rec);
+	free(res->dmarc);
+	free(res->rcpt);
+	free(res);
+}
+
+/* fb_kind_name - the kind as printed */
+const char *
+fb_kind_name(enum fb_kind kind)
+{
+	switch (kind) {
+	case FB_KIND_BOUNCE:
+		return "bounce";
+	case FB_KIND_COMPLAINT:
+		return "complaint";
+	case FB_KIND_UNSUBSCRIBE:
+		return "unsubscribe";
+	case FB_KIND_DMARC:
+		return "dmarc-aggregate";
+	case FB_KIND_AUTOREPLY:
+		return "autoreply";
+	default:
+		return "unknown";
+	}
+}
+
+/* jb_add - append bytes */
+static void
+jb_add(jbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = sl_realloc(b->s, b->cap);
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = 0;
+}
+
+/* jb_printf - append formatted text */
+static void SL_PRINTF(2, 3)
+jb_printf(jbuf *b, const char *fmt, ...)
+{
+	char	tmp[512];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		jb_add(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n : sizeof(tmp) - 1);
+}
+
+/* jb_str - append a JSON string */
+static void
+jb_str(jbuf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	char	esc[8];
+
+	jb_add(b, "\"", 1);
+	for (; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = *p;
+			jb_add(b, esc, 2);
+		} else if (*p < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			jb_add(b, esc, 6);
+		} else if (*p >= 0x80) {
+			size_t	l = (*p >= 0xc2 && *p <= 0xdf) ? 2 : (*p >= 0xe0 && *p <= 0xef) ? 3
+			    : (*p >= 0xf0 && *p <= 0xf4) ? 4 : 0;
+			size_t	i;
+
+			for (i = 1; i < l && (p[i] & 0xc0) == 0x80; i++)
+				;
+			if (l == 0 || i < l) {
+				jb_add(b, "\\ufffd", 6);
+				continue;
+			}
+			jb_add(b, (const char *) p, l);
+			p += l - 1;
+		} else
+			jb_add(b, (const char *) p, 1);
+	}
+	jb_add(b, "\"", 1);
+}
+
+/* jb_kv - append "key":"value" with a leading comma */
+static void
+jb_kv(jbuf *b, const char *key, const char *val)
+{
+	jb_printf(b, ",\"%s\":", key);
+	jb_str(b, val);
+}
+
+/* json_rcpt - one recipient record */
+static void
+json_rcpt(jbuf *b, const fb_result *res, const fb_rcpt *r, const char *file)
+{
+	jb_add(b, "{\"file\":", 8);
+	jb_str(b, file);
+	jb_kv(b, "kind", fb_kind_name(res->kind));
+	jb_kv(b, "recipient", r->addr);
+	jb_kv(b, "status", r->status);
+	jb_kv(b, "reply_code", r->reply_code);
+	jb_kv(b, "reason", r->reason);
+	jb_printf(b, ",\"hard\":%s", r->hard ? "true" : "false");
+	if (res->kind == FB_KIND_COMPLAINT)
+		jb_kv(b, "feedback_type", res->arf.feedback_type);
+	if (r->diag[0])
+		jb_kv(b, "diagnostic", r->diag);
+	jb_add(b, "}\n", 2);
+}
+
+/* json_dmarc - one DMARC report */
+static void
+json_dmarc(jbuf *b, const fb_dmarc *d, const char *file)
+{
+	size_t	i;
+
+	jb_add(b, "{\"file\":", 8);
+	jb_str(b, file);
+	jb_kv(b, "kind", "dmarc-aggregate");
+	jb_kv(b, "org_name", d->org_name);
+	jb_kv(b, "report_id", d->report_id);
+	jb_printf(b, ",\"begin\":%lld,\"end\":%lld,\"policy_published\":{\"domain\":", d->begin, d->end);
+	jb_str(b, d->domain);
+	jb_kv(b, "p", d->p);
+	jb_kv(b, "sp", d->sp);
+	jb_kv(b, "pct", d->pct);
+	jb_kv(b, "adkim", d->adkim);
+	jb_kv(b, "aspf", d->aspf);
+	jb_add(b, "},\"records\":[", 13);
+	for (i = 0; i < d->nrec; i++) {
+		const fb_dmarc_rec *r = &d->rec[i];
+
+		jb_add(b, i ? ",{\"source_ip\":" : "{\"source_ip\":", i ? 14 : 13);
+		jb_str(b, r->source_ip);
+		jb_printf(b, ",\"count\":%lld", r->count);
+		jb_kv(b, "disposition", r->disposition);
+		jb_kv(b, "dkim", r->dkim);
+		jb_kv(b, "spf", r->spf);
+		jb_kv(b, "header_from", r->header_from);
+		jb_add(b, "}", 1);
+	}
+	jb_add(b, "]}\n", 3);
+}
+
+/* fb_json_result - the --classify lines of one result */
+char *
+fb_json_result(const fb_result *res, const char *file)
+{
+	jbuf	b = { 0 };
+	size_t	i;
+
+	if (res->kind == FB_KIND_DMARC && res->dmarc != NULL)
+		json_dmarc(&b, res->dmarc, file);
+	else if (res->kind != FB_KIND_UNKNOWN && res->nrcpt > 0)
+		for (i = 0; i < res->nrcpt; i++)
+			json_rcpt(&b, res, &res->rcpt[i], file);
+	else {
+		jb_add(&b, "{\"file\":", 8);
+		jb_str(&b, file);
+		jb_kv(&b, "kind", fb_kind_name(res->kind));
+		jb_kv(&b, "reason", res->why[0] ? res->why : "no recipient found");
+		jb_add(&b, "}\n", 2);
+	}
+	return b.s;
+}

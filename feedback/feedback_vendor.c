@@ -1,0 +1,300 @@
+/*
+ * NAME
+ *	feedback_vendor 3 - bounces without a delivery-status part
+ * SYNOPSIS
+ *	n = fb_vendor_parse(mail, res);	records added, 0 when none
+ * DESCRIPTION
+ *	Many MTAs and providers (qmail, Exim, old Sendmail, Gmail, Yahoo,
+ *	Exchange, Japanese mobile carriers, mailing-list hosts, ...) write
+ *	their bounces as free text. Their text has the same shape: an
+ *	introduction, then per recipient a line that names the address
+ *	followed by the remote server's reply, then a copy of the original
+ *	message. The vendor table below lists, per format, the phrases
+ *	that say "this is a bounce" (used to tell a bounce from other
+ *	mail) and the markers where the returned copy starts. Between the
+ *	start of the text and the first such marker, a line that is
+ *	mostly an address starts a recipient record and the lines up to
+ *	the next one are its diagnostic. When no line names a recipient,
+ *	the To: of the returned original is used.
+ * LIMITS
+ *	Lines are looked at up to FB_MAX_TEXT bytes; at most FB_MAX_RCPTS
+ *	records.
+ */
+#define _GNU_SOURCE 1
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "feedback.h"
+
+/* One known format: how to tell it is a bounce. */
+typedef struct vendor_fmt {
+	const char *name;
+	const char *const *says;	/* any phrase: this text is a bounce */
+} vendor_fmt;
+
+#define V(...) (const char *const []){ __VA_ARGS__, NULL }
+
+static const vendor_fmt vendor_tab[] = {
+	{ .name = "Postfix", .says = V("this is the mail system at host",
+	    "i'm sorry to have to inform you that your message could not") },
+	{ .name = "qmail", .says = V("this is the qmail-send program",
+	    "i wasn't able to deliver your message", "this is a permanent error; i've given up") },
+	{ .name = "Exim", .says = V("this message was created automatically by mail delivery software",
+	    "the following address(es) failed", "could not be delivered to one or more of its") },
+	{ .name = "Sendmail", .says = V("----- transcript of session follows -----",
+	    "the following addresses had permanent fatal errors", "----- unsent message follows -----",
+	    "the original message was received at") },
+	{ .name = "Gmail", .says = V("delivery to the following recipient failed",
+	    "delivery to the following recipients failed", "technical details of permanent failure",
+	    "the response from the remote server was", "address not found") },
+	{ .name = "Google Groups", .says = V("google groups", "couldn't be delivered to") },
+	{ .name = "Yahoo", .says = V("sorry, we were unable to deliver your message",
+	    "unable to deliver message to the following address") },
+	{ .name = "Exchange/Office 365", .says = V("your message did not reach some or all of the intended recipients",
+	    "delivery has failed to these recipients or groups", "the following recipient(s) cannot be reached",
+	    "your message couldn't be delivered", "delivery has failed to these recipients") },
+	{ .name = "Domino/Notes", .says = V("your message was not delivered to", "was not delivered to:") },
+	{ .name = "mail.ru/Yandex", .says = V("message was not delivered", "this is the mail delivery agent at",
+	    "message could not be delivered") },
+	{ .name = "Japanese carriers", .says = V("送信できませんでした", "届きませんでした",
+	    "宛先", "配信できませんでした", "the user(s) account is disabled", "could not be delivered to the following") },
+	{ .name = "generic", .says = V("undeliverable", "delivery failure", "delivery status notification",
+	    "mail delivery failed", "returned mail", "failure notice", "could not be delivered",
+	    "permanent error", "delivery failed", "message not delivered", "was not delivered",
+	    "non-delivery", "unable to deliver", "undelivered mail") },
+};
+
+/* Where the returned copy of the original starts. */
+static const char *const vendor_stop[] = {
+	"--- below this line is a copy of the message",
+	"------ this is a copy of the message",
+	"----- original message -----",
+	"------ original message ------",
+	"-----original message-----",
+	"original message follows",
+	"--- original message follows",
+	"----- unsent message follows -----",
+	"----- message header follows -----",
+	"------- returned message --------",
+	"--- the header of the original message is following",
+	"original message header:",
+	"content-type: message/rfc822",
+	"------ forwarded message",
+	"----- the following is a copy of the message",
+	"the original message headers are included",
+	"\nreturn-path: <",
+	"\nreceived: from ",
+	"\nreceived: by ",
+	NULL,
+};
+
+/* vendor_says - does the text read like a bounce? the format name or NULL */
+static const char *
+vendor_says(const char *s)
+{
+	size_t	i, j;
+
+	for (i = 0; i < sizeof(vendor_tab) / sizeof(vendor_tab[0]); i++)
+		for (j = 0; vendor_tab[i].says[j]; j++)
+			if (fb_strcasestr(s, vendor_tab[i].says[j]) != NULL)
+				return vendor_tab[i].name;
+	return NULL;
+}
+
+/* vendor_cut - length of the text before the returned original */
+static size_t
+vendor_cut(const char *s)
+{
+	size_t	best = strlen(s), i;
+	const char *p;
+
+	for (i = 0; vendor_stop[i]; i++)
+		if ((p = fb_strcasestr(s, vendor_stop[i])) != NULL && (size_t) (p - s) < best
+		    && p - s > 16)
+			best = p - s;
+	return best;
+}
+
+/* is_sender_line - a line naming the sender, not a recipient */
+static int
+is_sender_line(const char *l)
+{
+	static const char *const pfx[] = { ">>> mail from", "mail from:", "from:",
+	    "return-path:", "sender:", "reply-to:", "envelope-from", "x-", "received:",
+	    "message-id:", "date:", NULL };
+	size_t	i;
+
+	while (*l == ' ' || *l == '\t')
+		l++;
+	for (i = 0; pfx[i]; i++)
+		if (strncasecmp(l, pfx[i], strlen(pfx[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* is_rcpt_line - is this line mostly one address (a recipient heading)? */
+static int
+is_rcpt_line(const char *l, size_t n, char *addr, size_t addrlen)
+{
+	char	line[1024], rest[1024];
+	char   *at, *a, *b;
+	size_t	words = 0, i;
+
+	if (n >= sizeof(line) || n == 0)
+		return 0;
+	memcpy(line, l, n);
+	line[n] = 0;
+	if (is_sender_line(line) || !fb_text_find_addr(line, addr, addrlen))
+		return 0;
+	at = (char *) fb_strcasestr(line, addr);
+	a = at;
+	b = at + strlen(addr);
+	if (a > line && (a[-1] == '<' || a[-1] == '(' || a[-1] == '"'))
+		a--;
+	if (*b == '>' || *b == ')' || *b == '"')
+		b++;
+	snprintf(rest, sizeof(rest), "%.*s", (int) (a - line), line);
+	/* before the address: nothing, or a short label ending in ':' */
+	for (i = 0; rest[i]; i++)
+		if (!isspace((unsigned char) rest[i]) && (i == 0 || isspace((unsigned char) rest[i - 1])))
+			words++;
+	if (words > 0) {
+		char   *e = rest + strlen(rest);
+
+		while (e > rest && isspace((unsigned char) e[-1]))
+			e--;
+		if (e == rest || (e[-1] != ':' && e[-1] != ';') || words > 4)
+			return 0;
+	}
+	/* after the address: nothing, punctuation, or "...", ":" then text */
+	while (*b == ' ' || *b == '\t')
+		b++;
+	if (*b == 0 || *b == ':' || *b == ',' || strncmp(b, "...", 3) == 0)
+		return 1;
+	if (*b == '(' || *b == '[')
+		return 1;
+	return 0;
+}
+
+/* A recipient heading found in the text. */
+typedef struct vendor_hit {
+	char	addr[FB_ADDR_MAX];
+	size_t	off;			/* line start */
+	size_t	body;			/* after the line */
+} vendor_hit;
+
+/* vendor_scan - find recipient headings in s[0..n) */
+static size_t
+vendor_scan(const char *s, size_t n, vendor_hit *hits, size_t max)
+{
+	size_t	off = 0, nh = 0, i;
+
+	while (off < n && nh < max) {
+		const char *eol = memchr(s + off, '\n', n - off);
+		size_t	len = eol ? (size_t) (eol - (s + off)) : n - off;
+		char	addr[FB_ADDR_MAX];
+
+		if (is_rcpt_line(s + off, len, addr, sizeof(addr))) {
+			for (i = 0; i < nh; i++)
+				if (strcasecmp(hits[i].addr, addr) == 0)
+					break;
+			if (i == nh) {
+				fb_strlcpy(hits[nh].addr, addr, sizeof(hits[nh].addr));
+				hits[nh].off = off;
+				hits[nh].body = off + len;
+				nh++;
+			}
+		}
+		off += len + 1;
+	}
+	return nh;
+}
+
+/* vendor_orig_to - the To: of the returned original message */
+static int
+vendor_orig_to(const fb_mail *m, char *out, size_t outlen)
+{
+	const char *p = m->orig;
+	const char *text_to;
+
+	while (p && *p) {
+		if (strncasecmp(p, "To:", 3) == 0)
+			return fb_text_find_addr(p + 3, out, outlen);
+		if (*p == '\n')
+			break;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	/* an inline copy in the text */
+	text_to = fb_strcasestr(m->text, "\nTo:");
+	if (text_to != NULL) {
+		char	line[512];
+		const char *eol = strchr(text_to + 1, '\n');
+		size_t	len = eol ? (size_t) (eol - text_to) : strlen(text_to);
+
+		snprintf(line, sizeof(line), "%.*s", (int) len, text_to + 4);
+		return fb_text_find_addr(line, out, outlen);
+	}
+	return 0;
+}
+
+/* vendor_record - one record with its diagnostic text */
+static void
+vendor_record(fb_result *res, const char *addr, const char *diag, size_t dlen)
+{
+	fb_rcpt *r;
+
+	if (res->nrcpt >= FB_MAX_RCPTS)
+		return;
+	r = fb_result_add(res);
+	fb_strlcpy(r->addr, addr, sizeof(r->addr));
+	fb_text_squeeze(r->diag, sizeof(r->diag), diag, dlen);
+	fb_text_find_command(r->diag, r->command);
+	fb_text_find_status(r->diag, r->status);
+	fb_text_find_reply(r->diag, r->reply_code);
+	fb_strlcpy(r->action, "failed", sizeof(r->action));
+}
+
+/* fb_vendor_parse - records from a free-text bounce */
+int
+fb_vendor_parse(const fb_mail *m, fb_result *res)
+{
+	vendor_hit *hits;
+	const char *s = m->text;
+	size_t	n = vendor_cut(s), nh, i, before = res->nrcpt;
+	char	addr[FB_ADDR_MAX];
+
+	hits = sl_calloc(FB_MAX_RCPTS, sizeof(*hits));
+	nh = vendor_scan(s, n, hits, FB_MAX_RCPTS);
+	for (i = 0; i < nh; i++) {
+		size_t	end = i + 1 < nh ? hits[i + 1].off : n;
+		size_t	from = hits[i].off;
+
+		/* a list of bare addresses first, reasons after: share the tail */
+		if (end - hits[i].body < 4 && i + 1 < nh)
+			end = n;
+		vendor_record(res, hits[i].addr, s + from, end - from);
+	}
+	if (nh == 0 && vendor_orig_to(m, addr, sizeof(addr)))
+		vendor_record(res, addr, s, n);
+	free(hits);
+	return (int) (res->nrcpt - before);
+}
+
+/* fb_vendor_format - the format whose phrases the mail has, or NULL */
+const char *
+fb_vendor_format(const fb_mail *m)
+{
+	const char *subj = fb_mail_header(m, "Subject");
+	const char *v = vendor_says(m->text);
+
+	if (v == NULL && subj != NULL)
+		v = vendor_says(subj);
+	return v;
+}
