@@ -71,8 +71,10 @@ classify_bounce(const fb_mail *m, fb_result *res)
 			return 0;
 	}
 	res->kind = FB_KIND_BOUNCE;
-	for (i = 0; i < res->nrcpt; i++)
+	for (i = 0; i < res->nrcpt; i++) {
+		fb_vendor_reason(m, &res->rcpt[i]);
 		fb_reason_classify(&res->rcpt[i]);
+	}
 	return 1;
 }
 

@@ -161,6 +161,8 @@ fb_text_find_command(const char *s, char out[8])
 	static const struct { const char *pat; const char *cmd; } tab[] = {
 		{ "in reply to rcpt to", "RCPT" }, { "after rcpt to", "RCPT" },
 		{ ">>> rcpt to", "RCPT" }, { "rcpt to response", "RCPT" },
+		{ "does not like recipient", "RCPT" }, { "did not like our rcpt", "RCPT" },
+		{ "did not like our final data", "DATA" }, { "[rcpt_to]", "RCPT" },
 		{ "in reply to mail from", "MAIL" }, { "after mail from", "MAIL" },
 		{ ">>> mail from", "MAIL" },
 		{ "in reply to end of data", "DATA" }, { "after end of data", "DATA" },

@@ -100,20 +100,20 @@ static const char *const ph_userunknown[] = {
 	"unknown local part", "unknown address", "no such address", "no such person",
 	"recipient does not exist", "mailbox doesn't exist", "user doesn't exist", "is not a valid user", "not our customer",
 	"bad destination mailbox address", "invalid address", "account does not exist",
-	"recipient rejected", "user not known", "not a known user", "unknown or illegal alias",
+	"user not known", "not a known user", "unknown or illegal alias",
 	"no account by that name", "invalid user", "user unknown in", "nonexistent user",
 	"non-existent user", "addressee unknown", "no such local user", "unrouteable address",
-	"bad recipient", "badrcptto", "no valid recipients", "recipient address rejected: user",
+	"bad recipient", "badrcptto", "no valid recipients",
 	"recipient address rejected: undeliverable address", "undeliverable address",
 	"no mail box available", "mailbox is unavailable", "email account that you tried to reach does not exist",
 	"user is unknown", "not a valid recipient", "is not a known user", "unknown mailbox",
-	"recipient is not local", "no such account", "recipient address rejected", "user not exist",
+	"recipient is not local", "no such account", "user not exist",
 	"not listed in", "this user doesn't have a", "mailbox not available",
 	"mailbox unavaiable", "account is unavailable", "no existe", "utilisateur inconnu",
 	"invalid or unknown virtual user", "destination addresses were unknown",
-	"the following recipients was undeliverable", "address rejected",
+	"the following recipients was undeliverable",
 	"this address no longer accepts mail", "there is no one at this address",
-	"could not be found", "was not found", "not found in directory",
+	"could not be found", "couldn't be found", "was not found", "not found in directory",
 	"is not a valid e-mail address", "resolver.adr.recipnotfound",
 	"resolver.adr.recipientnotfound", "recipient not ok", "user missing home directory",
 	NULL };
@@ -150,7 +150,7 @@ static const char *const ph_rejected[] = {
 static const char *const ph_hostunknown[] = {
 	"host unknown", "host not found", "unknown host", "domain not found", "no such domain",
 	"domain does not exist", "name or service not known", "unrouteable mail domain",
-	"host or domain name not found", "recipient domain", "domain is not",
+	"host or domain name not found", "dns lookup failure",
 	"no mx", "mx record", "name server", "unknown domain", "nxdomain",
 	"domain name not found", "invalid domain", "domain unknown", "hostname lookup failed",
 	"domain could not be found", "no such host", "not a valid domain", NULL };
@@ -183,9 +183,9 @@ static const char *const ph_systemerror[] = {
 	"temporary failure", "temporary error", "internal server error", "mailbox lookup failed",
 	"unable to connect", "system is unavailable", NULL };
 static const char *const ph_networkerror[] = {
-	"network error", "dns lookup", "dns failure", "lost connection", "connection timed out",
-	"connection reset", "network is unreachable", "no route to host", "timeout",
-	"timed out", "could not connect", "connection closed", "broken pipe", NULL };
+	"network error", "dns lookup", "dns failure", "lost connection",
+	"connection reset", "network is unreachable", "no route to host",
+	"could not connect", "connection closed", "broken pipe", NULL };
 static const char *const ph_systemfull[] = {
 	"system full", "mail system full", "disk full", "insufficient system storage",
 	"out of disk", NULL };
@@ -197,7 +197,8 @@ static const char *const ph_expired[] = {
 	"delivery period expired", "queue time expired", "too long in queue",
 	"has been delayed", "could not be delivered for", "gave up", "given up",
 	"message timed out", "expired after", "retry limit", "unable to deliver for",
-	"was not delivered within", "delivery expired", NULL };
+	"was not delivered within", "delivery expired", "connection timed out", "timed out",
+	"retry timeout exceeded", "did not accept our requests to connect", NULL };
 static const char *const ph_securityerror[] = {
 	"authentication required", "authentication failed", "must authenticate",
 	"requires authentication", "starttls", "tls required", "must issue a starttls",
@@ -379,7 +380,10 @@ probe(const fb_rcpt *r, const char *st, const char *low, const char *x)
 					return 0;
 			return 1;
 		}
-		return strcmp(r->command, "RCPT") == 0 && text_is(low, x);
+		/* no command named: a user-unknown text means RCPT time */
+		return (strcmp(r->command, "RCPT") == 0
+			|| (r->command[0] == 0 && !(st != NULL && strcmp(st, "filtered") == 0)))
+		    && text_is(low, x);
 	}
 	if (strcmp(x, "filtered") == 0) {
 		if (st != NULL && strcmp(st, x) == 0)

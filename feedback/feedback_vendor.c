@@ -89,6 +89,9 @@ static const char *const vendor_stop[] = {
 	"the original message headers are included",
 	"\nreturn-path: <",
 	"\nreceived: from ",
+	"\nreceived:from ",
+	"original message:",
+	"original message headers:",
 	"\nreceived: by ",
 	NULL,
 };
@@ -139,7 +142,7 @@ is_sender_line(const char *l)
 
 /* is_rcpt_line - is this line mostly one address (a recipient heading)? */
 static int
-is_rcpt_line(const char *l, size_t n, char *addr, size_t addrlen)
+is_rcpt_line(const char *l, size_t n, char *addr, size_t addrlen, int weak)
 {
 	char	line[1024], rest[1024];
 	char   *at, *a, *b;
@@ -163,6 +166,9 @@ is_rcpt_line(const char *l, size_t n, char *addr, size_t addrlen)
 	for (i = 0; rest[i]; i++)
 		if (!isspace((unsigned char) rest[i]) && (i == 0 || isspace((unsigned char) rest[i - 1])))
 			words++;
+	if (!weak && words > 0 && (strncasecmp(rest, "to:", 3) == 0
+				   || fb_strcasestr(rest, " to:") != NULL))
+		return 0;
 	if (words > 0) {
 		char   *e = rest + strlen(rest);
 
@@ -176,9 +182,11 @@ is_rcpt_line(const char *l, size_t n, char *addr, size_t addrlen)
 		b++;
 	if (*b == 0 || *b == ':' || *b == ',' || strncmp(b, "...", 3) == 0)
 		return 1;
-	if (*b == '(' || *b == '[')
+	if (*b == '(' || *b == '[' || strncmp(b, "on ", 3) == 0)
 		return 1;
-	return 0;
+	/* an address opening the line, then its error text */
+	return words == 0 && a == line + strspn(line, " \t") && b > at + strlen(addr) - 1
+	    && isalpha((unsigned char) *b) && !weak;
 }
 
 /* A recipient heading found in the text. */
@@ -190,7 +198,7 @@ typedef struct vendor_hit {
 
 /* vendor_scan - find recipient headings in s[0..n) */
 static size_t
-vendor_scan(const char *s, size_t n, vendor_hit *hits, size_t max)
+vendor_scan(const char *s, size_t n, vendor_hit *hits, size_t max, int weak)
 {
 	size_t	off = 0, nh = 0, i;
 
@@ -199,7 +207,7 @@ vendor_scan(const char *s, size_t n, vendor_hit *hits, size_t max)
 		size_t	len = eol ? (size_t) (eol - (s + off)) : n - off;
 		char	addr[FB_ADDR_MAX];
 
-		if (is_rcpt_line(s + off, len, addr, sizeof(addr))) {
+		if (is_rcpt_line(s + off, len, addr, sizeof(addr), weak)) {
 			for (i = 0; i < nh; i++)
 				if (strcasecmp(hits[i].addr, addr) == 0)
 					break;
@@ -271,7 +279,9 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 	char	addr[FB_ADDR_MAX];
 
 	hits = sl_calloc(FB_MAX_RCPTS, sizeof(*hits));
-	nh = vendor_scan(s, n, hits, FB_MAX_RCPTS);
+	nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 0);
+	if (nh == 0)
+		nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 1);
 	for (i = 0; i < nh; i++) {
 		size_t	end = i + 1 < nh ? hits[i + 1].off : n;
 		size_t	from = hits[i].off;
@@ -285,6 +295,58 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 		vendor_record(res, addr, s, n);
 	free(hits);
 	return (int) (res->nrcpt - before);
+}
+
+/*
+ * What some senders mean, whatever their words: a rule applies when the
+ * mail (From, Subject, headers' vendor marks or text) has "where" and the
+ * recipient's diagnostic has "what" (NULL: anything).
+ */
+static const struct vendor_reason {
+	const char *where;
+	const char *what;
+	const char *reason;
+} vendor_reason_tab[] = {
+	{ "googlegroups.com", NULL, "rejected" },	/* not a member / no such group */
+	{ "'send mail as'", NULL, "rejected" },		/* Google Workspace alias misconfigured */
+	{ "mcafee", "unknown user", "filtered" },	/* appliance filter, not the mailbox */
+	{ "surfcontrol", "no such user", "filtered" },
+	{ "---the following addresses had delivery errors---", "user unknown", "filtered" },
+	{ "domino directory", NULL, "userunknown" },
+	{ "the recipient name is not recognized", NULL, "userunknown" },
+	{ "unknown user:", NULL, "userunknown" },	/* IMail */
+};
+
+/* vendor_where - does the mail carry the mark? */
+static int
+vendor_where(const fb_mail *m, const char *mark)
+{
+	size_t	i;
+
+	if (fb_strcasestr(m->text, mark) != NULL)
+		return 1;
+	for (i = 0; i < m->nhdr; i++)
+		if (strcasecmp(m->hdr[i].name, "Received") != 0
+		    && fb_strcasestr(m->hdr[i].value, mark) != NULL)
+			return 1;
+	return 0;
+}
+
+/* fb_vendor_reason - a sender-specific reason for one record, if any */
+void
+fb_vendor_reason(const fb_mail *m, fb_rcpt *r)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(vendor_reason_tab) / sizeof(vendor_reason_tab[0]); i++) {
+		const struct vendor_reason *v = &vendor_reason_tab[i];
+
+		if ((v->what == NULL || fb_strcasestr(r->diag, v->what) != NULL)
+		    && vendor_where(m, v->where)) {
+			fb_strlcpy(r->reason, v->reason, sizeof(r->reason));
+			return;
+		}
+	}
 }
 
 /* fb_vendor_format - the format whose phrases the mail has, or NULL */
