@@ -18,10 +18,10 @@
  *	callback, until hiredis hands back its reply (or NULL on
  *	disconnect); only then is it freed. A late reply is ignored.
  *
- *	Connecting is asynchronous: AUTH and SELECT are pipelined right
- *	behind the connect, and the handle is "connected" once their replies
- *	are in (or at once when neither is configured). The connect attempt
- *	is abandoned after connect_timeout_ms. Until connected, and during
+ *	Connecting is asynchronous: AUTH and SELECT (PING when neither is
+ *	configured) are pipelined right behind the connect, and the handle is
+ *	"connected" once their replies are in. The attempt is abandoned
+ *	after connect_timeout_ms, so a frozen server is never "connected". Until connected, and during
  *	backoff, requests fail fast: the callback gets "not connected" from a
  *	zero-delay timer, never from inside sl_aredis_cmdv(). After a loss
  *	the next attempt comes after 100 ms, doubling to 5 s while attempts
@@ -265,11 +265,11 @@ aredis_on_disconnect(const redisAsyncContext *ac, int status)
 	aredis_retry_later(ar);
 }
 
-/* aredis_setup_send - pipeline AUTH and SELECT behind the connect */
+/* aredis_setup_send - pipeline AUTH and SELECT (or PING) behind the connect */
 static int
 aredis_setup_send(sl_aredis *ar, redisAsyncContext *ac)
 {
-	static char auth[] = "AUTH", select[] = "SELECT";
+	static char auth[] = "AUTH", select[] = "SELECT", ping[] = "PING";
 	const struct sl_redis_conf *c = &ar->conf;
 	int	rc = REDIS_OK;
 
@@ -283,6 +283,11 @@ aredis_setup_send(sl_aredis *ar, redisAsyncContext *ac)
 	ar->setup_pending += c->password != NULL;
 	if (rc == REDIS_OK && c->db > 0) {
 		rc = redisAsyncCommand(ac, aredis_setup_cb, select, "SELECT %d", c->db);
+		ar->setup_pending++;
+	}
+	/* A server must answer before we call it up (a frozen one would not). */
+	if (rc == REDIS_OK && ar->setup_pending == 0) {
+		rc = redisAsyncCommand(ac, aredis_setup_cb, ping, "PING");
 		ar->setup_pending++;
 	}
 	return rc == REDIS_OK ? 0 : -1;

@@ -148,6 +148,7 @@ srv_stop(pid_t *pid, int sig)
 	if (*pid <= 0)
 		return;
 	kill(*pid, sig);
+	kill(*pid, SIGCONT);		/* in case a test left it stopped */
 	waitpid(*pid, NULL, 0);
 	*pid = -1;
 }
@@ -853,6 +854,50 @@ test_async_auth(void **state)
 	event_base_free(base);
 }
 
+/* test_async_stall - a frozen server is dropped, then found again */
+static void
+test_async_stall(void **state)
+{
+	struct event_base *base = event_base_new();
+	sl_redis_opts o = opts_unix();
+	sl_aredis *ar;
+	struct acall c[80], ping = {0};
+	const char *a_ping[] = {"PING"};
+	long long t0, lost = 0;
+	int	n = 0, answered = 0;
+
+	(void) state;
+	o.connect_timeout_ms = 300;
+	ar = sl_aredis_new(base, &o);
+	memset(c, 0, sizeof(c));
+	assert_true(wait_connected(base, ar, 2000));
+	kill(srv_pid, SIGSTOP);
+	t0 = now_ms();
+	while (now_ms() - t0 < 7000 && n < 80) {
+		acmd(ar, 200, &c[n++], 1, a_ping);
+		run_for(base, 100);
+		if (!lost && !sl_aredis_connected(ar))
+			lost = now_ms() - t0;
+	}
+	print_message("frozen server dropped after %lld ms (%s), %d requests\n",
+		      lost, sl_aredis_errstr(ar), n);
+	assert_in_range(lost, 4900, 6500);
+	assert_false(sl_aredis_connected(ar));	/* handshake cannot finish */
+	kill(srv_pid, SIGCONT);
+	assert_true(wait_connected(base, ar, 6000));
+	acmd(ar, 1000, &ping, 1, a_ping);
+	run_until(base, &ping.calls, 2000);
+	assert_string_equal(ping.str, "PONG");
+	run_for(base, 50);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(c[i].calls, 1);
+		answered += c[i].err[0] != '\0';
+	}
+	assert_int_equal(answered, n);	/* all timeout / not connected */
+	sl_aredis_free(ar);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -869,6 +914,7 @@ main(void)
 		cmocka_unit_test(test_async_disconnect),
 		cmocka_unit_test(test_async_free_pending),
 		cmocka_unit_test(test_async_auth),
+		cmocka_unit_test(test_async_stall),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
