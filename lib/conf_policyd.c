@@ -4,12 +4,63 @@
  * DESCRIPTION
  *	Options read by sluice-policyd only. Owned by the policyd code; kept in lib/
  *	because every program parses the whole file with one schema.
+ *	Semantic checks (values, listeners, limits) are in policyd_main.c,
+ *	which reports every problem with file:line. See doc/sluice-policyd.8.
+ *
+ *	policyd {
+ *	  listen = { "unix:/run/sluice/policyd.sock", "inet:127.0.0.1:10040" }
+ *	  socket_mode = "0666"
+ *	  http_listen = "127.0.0.1:8025"
+ *	  timeout = 100                      # ms per request
+ *	  limit_fail_action = dunno          # or defer (DEFER_IF_PERMIT)
+ *	  suppression_fail_action = dunno
+ *	  default_action = "DUNNO"           # answer to a malformed request
+ *	  mode = enforce                     # enforce | monitor | off
+ *	  strip_tag = true                   # user+tag@ -> user@ for suppression
+ *	  discard_scopes = { }               # global, category, tenant
+ *	  time_zone = "UTC"
+ *	  limit "gmail-bulk" { key = "${sender_orgdomain}" ... }   # seeds
+ *	}
  */
 #include "config.h"
 
 #include <confuse.h>
 
+/* Seeds of sluice:limit:<name>; written only when the hash is absent. */
+static cfg_opt_t limit_opts[] = {
+	CFG_STR("key", "", CFGF_NONE),
+	CFG_STR("match", "", CFGF_NONE),
+	CFG_STR("rate", "", CFGF_NONE),
+	CFG_STR("burst", "", CFGF_NONE),
+	CFG_STR("window", "", CFGF_NONE),
+	CFG_STR("max", "", CFGF_NONE),
+	CFG_STR("unit", "", CFGF_NONE),
+	CFG_STR("action", "", CFGF_NONE),
+	CFG_STR("mode", "", CFGF_NONE),
+	CFG_STR("warn", "", CFGF_NONE),
+	CFG_STR("text", "", CFGF_NONE),
+	CFG_END()
+};
+
 cfg_opt_t sl_conf_policyd_opts[] = {
-	CFG_STR("socket", "", CFGF_NONE),
+	CFG_STR("socket", "", CFGF_NONE),	/* short for listen = unix:PATH */
+	CFG_STR_LIST("listen", "{}", CFGF_NONE),
+	CFG_STR("socket_mode", "0666", CFGF_NONE),
+	CFG_STR("http_listen", "", CFGF_NONE),
+	CFG_INT("timeout", 100, CFGF_NONE),
+	CFG_STR("limit_fail_action", "dunno", CFGF_NONE),
+	CFG_STR("suppression_fail_action", "dunno", CFGF_NONE),
+	CFG_STR("default_action", "DUNNO", CFGF_NONE),
+	CFG_STR("mode", "enforce", CFGF_NONE),
+	CFG_BOOL("strip_tag", cfg_true, CFGF_NONE),
+	CFG_BOOL("lowercase_local_part", cfg_false, CFGF_NONE),
+	CFG_STR_LIST("discard_scopes", "{}", CFGF_NONE),
+	CFG_INT("breaker_failures", 5, CFGF_NONE),
+	CFG_INT("breaker_cooldown", 1000, CFGF_NONE),
+	CFG_INT("poll_interval", 500, CFGF_NONE),
+	CFG_INT("max_connections", 1000, CFGF_NONE),
+	CFG_INT("pipeline_max", 64, CFGF_NONE),
+	CFG_STR("time_zone", "UTC", CFGF_NONE),
+	CFG_SEC("limit", limit_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
 };

@@ -1,0 +1,48 @@
+"""
+NAME
+    test_policyd_basic - sluice-policyd is consulted by Postfix for every recipient
+
+DESCRIPTION
+    The walking skeleton: a throwaway Postfix with check_policy_service
+    pointing at sluice-policyd; a message to three recipients makes three
+    RCPT requests, each answered and logged on one line, and the message
+    reaches smtp-sink with all three recipients.
+"""
+import harness
+from test_policyd_util import start_policyd, policy_query, request_lines
+
+
+def test_consulted_for_every_recipient(root_env):
+    env = root_env
+    redis = env.redis()
+    sink = env.sink()
+    proc, sock, _ = start_policyd(env, redis)
+    pf = env.postfix(relay=sink, policy="unix:%s" % sock)
+    rcpts = ["one@dest.test", "two@dest.test", "three@other.test"]
+    refused = pf.send("sender@example.com", rcpts,
+                      b"Subject: hello\r\nFrom: sender@example.com\r\n\r\nhi\r\n")
+    assert refused == {}
+    envelope, _ = sink.wait(1)[0]
+    assert sorted(envelope["rcpts"]) == sorted(rcpts)
+    lines = [l for l in request_lines(proc) if "state=RCPT" in l]
+    assert len(lines) == 3, proc.output()
+    for r in rcpts:
+        assert sum("to=<%s>" % r in l for l in lines) == 1, lines
+    assert all("action=DUNNO" in l for l in lines)
+
+
+def test_check_config_flag(env):
+    redis = env.redis()
+    proc, sock, _ = start_policyd(env, redis)
+    import subprocess
+    ok = subprocess.run([harness.program("policyd", "sluice-policyd"), "-n", "-c", proc.conf_path],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = env.file("bad.conf", redis.conf_section() + 'policyd {\n listen = { "tcp:x" }\n'
+                   ' timeout = 0\n mode = "loud"\n}\n')
+    r = subprocess.run([harness.program("policyd", "sluice-policyd"), "-n", "-c", bad],
+                       capture_output=True, text=True)
+    assert r.returncode != 0
+    # every problem reported at once, each with file:line
+    assert "listen" in r.stderr and "timeout" in r.stderr and "mode" in r.stderr, r.stderr
+    assert policy_query(sock, {}) == "DUNNO"
