@@ -103,7 +103,9 @@ fb_arf_parse(const fb_mail *m, fb_result *res)
 	} else
 		fb_strlcpy(a->feedback_type, "abuse", sizeof(a->feedback_type));
 	arf_field(m->feedback, "User-Agent", a->user_agent, sizeof(a->user_agent));
-	arf_addr_field(m->feedback, "Original-Rcpt-To", a->original_rcpt, sizeof(a->original_rcpt));
+	if (!arf_addr_field(m->feedback, "Original-Rcpt-To", a->original_rcpt, sizeof(a->original_rcpt)))
+		arf_addr_field(m->feedback, "Removal-Recipient", a->original_rcpt,
+			       sizeof(a->original_rcpt));
 	arf_addr_field(m->feedback, "Original-Mail-From", a->original_mail_from,
 		       sizeof(a->original_mail_from));
 	arf_field(m->feedback, "Source-IP", a->source_ip, sizeof(a->source_ip));

@@ -220,23 +220,27 @@ utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
-/* utf8_clean - copy with invalid UTF-8 bytes replaced by '?' */
+/* utf8_clean - copy with each invalid UTF-8 byte replaced by U+FFFD */
 static unsigned char *
-utf8_clean(const unsigned char *in, size_t n)
+utf8_clean(const unsigned char *in, size_t n, size_t *outlen)
 {
-	unsigned char *out = sl_malloc(n + 1);
-	size_t	i = 0, l;
+	unsigned char *out = sl_malloc(3 * n + 1);
+	size_t	i = 0, o = 0, l;
 
 	while (i < n) {
 		l = utf8_len(in + i, n - i);
 		if (l == 0) {
-			out[i++] = '?';
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
 			continue;
 		}
-		memcpy(out + i, in + i, l);
+		memcpy(out + o, in + i, l);
 		i += l;
+		o += l;
 	}
-	out[n] = 0;
+	out[o] = 0;
+	*outlen = o;
 	return out;
 }
 
@@ -334,23 +338,72 @@ xml_silent(void *ctx, const char *msg, ...)
 	(void) msg;
 }
 
+/* xml_find - the first element named name, depth first */
+static xmlNode *
+xml_find(xmlNode *n, const char *name)
+{
+	xmlNode *c, *f;
+
+	for (c = n; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (strcmp((const char *) c->name, name) == 0)
+			return c;
+		if ((f = xml_find(c->children, name)) != NULL)
+			return f;
+	}
+	return NULL;
+}
+
+/* xml_read - parse leniently: no network, no entities, recover */
+static xmlDoc *
+xml_read(const unsigned char *buf, size_t len)
+{
+	if (len > (size_t) 0x7fffffff)
+		return NULL;
+	return xmlReadMemory((const char *) buf, (int) len, "report.xml", NULL,
+			     XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOERROR
+			     | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
+}
+
+/* xml_feedback - the <feedback> element: the root, nested, or cut out */
+static xmlNode *
+xml_feedback(const unsigned char *buf, size_t len, xmlDoc **doc)
+{
+	xmlNode *root = *doc ? xmlDocGetRootElement(*doc) : NULL;
+	const unsigned char *start;
+	xmlNode *f;
+
+	if (root != NULL && (f = xml_find(root, "feedback")) != NULL)
+		return f;
+	/* a report appended after another document: read it on its own */
+	start = memmem(buf, len, "<feedback", 9);
+	if (start == NULL || start == buf)
+		return NULL;
+	if (*doc)
+		xmlFreeDoc(*doc);
+	*doc = xml_read(start, len - (start - buf));
+	root = *doc ? xmlDocGetRootElement(*doc) : NULL;
+	return root ? xml_find(root, "feedback") : NULL;
+}
+
 /* dmarc_xml - parse one XML report */
 static int
 dmarc_xml(const unsigned char *buf, size_t len, fb_result *res)
 {
-	unsigned char *clean = utf8_clean(buf, len);
+	size_t	clen;
+	unsigned char *clean = utf8_clean(buf, len, &clen);
 	xmlDoc *doc;
 	xmlNode *root;
 
 	xmlSetGenericErrorFunc(NULL, xml_silent);
-	doc = xmlReadMemory((const char *) clean, (int) len, "report.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOERROR
-			    | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
+	doc = xml_read(clean, clen);
+	root = xml_feedback(clean, clen, &doc);
 	free(clean);
-	root = doc ? xmlDocGetRootElement(doc) : NULL;
-	if (root == NULL || strcmp((const char *) root->name, "feedback") != 0) {
+	if (root == NULL) {
 		snprintf(res->why, sizeof(res->why), "dmarc: %s",
-			 root ? "XML root element is not <feedback>" : "no XML element found");
+			 doc && xmlDocGetRootElement(doc) ? "no <feedback> element in the XML"
+			 : "no XML element found");
 		if (doc)
 			xmlFreeDoc(doc);
 		return -1;
