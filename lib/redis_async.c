@@ -492,6 +492,8 @@ aredis_detach_all(sl_aredis *ar)
 		cb = req->cb;
 		arg = req->arg;
 		req->cb = NULL;
+		event_free(req->timer);	/* now: the base may go before hiredis */
+		req->timer = NULL;
 		req_release(req);	/* freed unless hiredis still holds it */
 		if (cb)
 			cb(NULL, "shutting down", arg);

@@ -485,53 +485,6 @@ test_sync_reconnect(void **state)
 	sl_redis_free(r);
 }
 
-/* test_tcp - host:port, and a refused port fails without waiting */
-static void
-test_tcp(void **state)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sin);
-	sl_redis_opts o = {.host = "127.0.0.1"};
-	char	log[160];
-	pid_t	pid;
-	sl_redis *r;
-	sl_reply *rep;
-	long long t0;
-	int	fd;
-
-	(void) state;
-	/* A free loopback port: bind 0, read it back, close. */
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *) &sin, &len), 0);
-	close(fd);
-	o.port = ntohs(sin.sin_port);
-
-	t0 = now_ms();
-	r = sl_redis_new(&o);
-	assert_int_equal(sl_redis_cmd(r, NULL, "PING"), -1);
-	assert_string_equal(sl_redis_errstr(r), "redis unavailable (reconnecting)");
-	sleep_ms(120);
-	assert_int_equal(sl_redis_cmd(r, NULL, "PING"), -1);
-	print_message("refused port: %s\n", sl_redis_errstr(r));
-	assert_non_null(strstr(sl_redis_errstr(r), "refused"));
-	assert_in_range(now_ms() - t0, 0, 300);
-	sl_redis_free(r);
-
-	snprintf(log, sizeof(log), "%s/redis-tcp.log", dir);
-	pid = spawn(NULL, o.port, log);
-	for (int i = 0; i < 500 && !ping_tcp(o.port); i++)
-		sleep_ms(10);
-	r = sl_redis_new(&o);
-	assert_int_equal(sl_redis_cmd(r, &rep, "PING"), 0);
-	expect_str(rep, SL_REPLY_STATUS, "PONG");
-	sl_reply_free(rep);
-	sl_redis_free(r);
-	srv_stop(&pid, SIGTERM);
-	unlink(log);
-}
-
 /* Async tests: a callback log per request. */
 struct acall {
 	int	calls;
@@ -609,6 +562,70 @@ static void
 acmd(sl_aredis *ar, int timeout_ms, struct acall *c, int argc, const char **argv)
 {
 	assert_int_equal(sl_aredis_cmdv(ar, timeout_ms, acb, c, argc, argv, NULL), 0);
+}
+
+/* test_tcp - host:port, and a refused port fails without waiting */
+static void
+test_tcp(void **state)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	sl_redis_opts o = {.host = "127.0.0.1"};
+	char	log[160];
+	pid_t	pid;
+	sl_redis *r;
+	sl_reply *rep;
+	long long t0;
+	int	fd;
+	struct event_base *base;
+	sl_aredis *ar;
+	struct acall ping = {0};
+	const char *a_ping[] = {"PING"};
+
+	(void) state;
+	/* A free loopback port: bind 0, read it back, close. */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *) &sin, &len), 0);
+	close(fd);
+	o.port = ntohs(sin.sin_port);
+
+	t0 = now_ms();
+	r = sl_redis_new(&o);
+	assert_int_equal(sl_redis_cmd(r, NULL, "PING"), -1);
+	assert_string_equal(sl_redis_errstr(r), "redis unavailable (reconnecting)");
+	sleep_ms(120);
+	assert_int_equal(sl_redis_cmd(r, NULL, "PING"), -1);
+	print_message("refused port: %s\n", sl_redis_errstr(r));
+	assert_non_null(strstr(sl_redis_errstr(r), "refused"));
+	assert_in_range(now_ms() - t0, 0, 300);
+	sl_redis_free(r);
+
+	/* The async flavour too: refused, then the server appears. */
+	base = event_base_new();
+	ar = sl_aredis_new(base, &o);
+	assert_false(wait_connected(base, ar, 300));
+	print_message("async refused port: %s\n", sl_aredis_errstr(ar));
+	assert_non_null(strstr(sl_aredis_errstr(ar), "refused"));
+
+	snprintf(log, sizeof(log), "%s/redis-tcp.log", dir);
+	pid = spawn(NULL, o.port, log);
+	for (int i = 0; i < 500 && !ping_tcp(o.port); i++)
+		sleep_ms(10);
+	r = sl_redis_new(&o);
+	assert_int_equal(sl_redis_cmd(r, &rep, "PING"), 0);
+	expect_str(rep, SL_REPLY_STATUS, "PONG");
+	sl_reply_free(rep);
+	sl_redis_free(r);
+	assert_true(wait_connected(base, ar, 6000));
+	acmd(ar, 1000, &ping, 1, a_ping);
+	run_until(base, &ping.calls, 2000);
+	assert_string_equal(ping.str, "PONG");
+	sl_aredis_free(ar);
+	event_base_free(base);
+	srv_stop(&pid, SIGTERM);
+	unlink(log);
 }
 
 /* test_async_cmds - commands and reply types through the async client */
