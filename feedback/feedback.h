@@ -101,6 +101,7 @@ typedef struct fb_result {
 	fb_arf	arf;			/* kind complaint */
 	fb_dmarc *dmarc;		/* kind dmarc-aggregate */
 	char	orig_from[FB_ADDR_MAX];	/* envelope/header sender of the original */
+	char	orig_token[FB_ADDR_MAX]; /* a b1-/u1- token address in the report */
 } fb_result;
 
 /* feedback.c-wide helpers (feedback_json.c hosts them) */
@@ -188,6 +189,45 @@ int	fb_dmarc_looks_like(const unsigned char *buf, size_t len);
 
 /* feedback_classify.c - one entry point: bytes in, fb_result out. */
 fb_result *fb_classify(const char *buf, size_t len, const char *name);
+
+/*
+ * feedback_effects.c - the only Redis user: suppression entries,
+ * counters, tenant pause, DMARC summaries and events.
+ */
+struct sl_redis;
+
+enum { FB_SCOPE_GLOBAL, FB_SCOPE_CATEGORY, FB_SCOPE_TENANT };
+enum { FB_MODE_ENFORCE, FB_MODE_MONITOR, FB_MODE_OFF };
+
+typedef struct fb_conf {
+	int	hard_scope;		/* FB_SCOPE_* of hard bounces */
+	long	hard_ttl;		/* seconds, 0: forever */
+	long	soft_threshold;
+	long	soft_window;		/* seconds */
+	long	soft_ttl;
+	long	complaint_ttl;
+	long	unsub_ttl;
+	int	pause_mode;		/* FB_MODE_* */
+	double	pause_bounce_rate;	/* percent */
+	double	pause_complaint_rate;	/* percent */
+	long	pause_window;		/* days */
+	long	pause_min_sent;
+	long	events_maxlen;
+} fb_conf;
+
+/* Whom the message was about, from the signed token. */
+typedef struct fb_origin {
+	int	verified;
+	char	why[128];		/* unverified: why */
+	char	kind;			/* 'b' bounce address, 'u' unsubscribe */
+	char	category[16];
+	char	tenant[16];		/* "" for none */
+	unsigned day;
+	char	msgid[9];
+} fb_origin;
+
+int	fb_effects_apply(struct sl_redis *r, const fb_conf *c, const fb_result *res,
+			 const fb_origin *o, long long now);
 
 /* feedback_json.c - the --classify output, one JSON object per line. */
 char   *fb_json_result(const fb_result *res, const char *file);

@@ -78,6 +78,23 @@ classify_bounce(const fb_mail *m, fb_result *res)
 	return 1;
 }
 
+/* find_token - the first b1-/u1- token address in s, if any */
+static void
+find_token(const char *s, char *out, size_t outlen)
+{
+	const char *p;
+
+	for (p = s; p && (p = fb_strcasestr(p, "1-")) != NULL; p += 2) {
+		if (p == s || !(p[-1] == 'b' || p[-1] == 'B' || p[-1] == 'u' || p[-1] == 'U'))
+			continue;
+		if (p - 1 > s && !strchr("<: \t\n\"'=", p[-2]))
+			continue;
+		if (fb_text_find_addr(p - 1, out, outlen) && strncasecmp(out, p - 1, 3) == 0)
+			return;
+	}
+	out[0] = 0;
+}
+
 /* classify_mail - everything that arrives as a mail */
 static void
 classify_mail(const char *buf, size_t len, fb_result *res)
@@ -87,6 +104,9 @@ classify_mail(const char *buf, size_t len, fb_result *res)
 
 	if (m == NULL)
 		return;
+	find_token(m->orig, res->orig_token, sizeof(res->orig_token));
+	if (res->orig_token[0] == 0)
+		find_token(m->feedback, res->orig_token, sizeof(res->orig_token));
 	if (fb_arf_parse(m, res))
 		goto done;
 	if (m->dsn[0] && classify_bounce(m, res))

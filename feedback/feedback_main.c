@@ -1,34 +1,340 @@
+/*
+ * NAME
+ *	sluice-feedback 8 - bounces, complaints, unsubscribes and DMARC reports into Redis
+ * SYNOPSIS
+ *	sluice-feedback [-c config] [-v] recipient < message	(Postfix pipe(8))
+ *	sluice-feedback -n [-c config]				(check the config)
+ *	sluice-feedback --classify file...			(no Redis, no config)
+ * DESCRIPTION
+ *	Normal mode reads one message on standard input (at most
+ *	FB_MAX_INPUT bytes), classifies it (feedback_classify.c), verifies
+ *	the signed token of the bounce or unsubscribe address given as the
+ *	recipient argument (or, for a complaint, found in the returned
+ *	original), and records the outcome in Redis (feedback_effects.c).
+ *	--classify prints one JSON object per line per file
+ *	(feedback_json.c) for tests and operators.
+ * EXIT STATUS
+ *	0 when the message was handled, including a message nobody can
+ *	classify (recorded as such) and a forged token (recorded as
+ *	unverified). 75 (EX_TEMPFAIL) when Redis is unreachable or the
+ *	configuration cannot be used, so Postfix keeps the message and
+ *	retries. Never anything that would make Postfix bounce a bounce.
+ *	-n exits 0 for a good configuration, 1 otherwise; --classify exits 0
+ *	unless a file cannot be read (then 1, after printing kind unknown).
+ */
 #define _GNU_SOURCE 1
 #include "config.h"
+
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
 #include "log.h"
+#include "redis.h"
+#include "token.h"
 #include "feedback.h"
 
+/* read_all - read a stream up to max bytes; *over set when there was more */
 static char *
-slurp(const char *path, size_t *len)
+read_all(FILE *fp, size_t max, size_t *len, int *over)
 {
-	FILE *fp = fopen(path, "rb");
-	char *buf; size_t cap = 65536, n = 0, got;
-	if (!fp) return NULL;
-	buf = sl_malloc(cap + 1);
+	size_t	cap = 65536, n = 0, got;
+	char   *buf = sl_malloc(cap + 1);
+
+	*over = 0;
 	while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
 		n += got;
-		if (n == cap) { if (cap > FB_MAX_INPUT) break; cap *= 2; buf = sl_realloc(buf, cap + 1); }
+		if (n > max) {
+			*over = 1;
+			n = max;
+			break;
+		}
+		if (n == cap) {
+			cap *= 2;
+			buf = sl_realloc(buf, cap + 1);
+		}
 	}
-	fclose(fp); buf[n] = 0; *len = n; return buf;
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* classify_files - the --classify mode */
+static int
+classify_files(int argc, char **argv)
+{
+	int	i, rc = 0;
+
+	for (i = 0; i < argc; i++) {
+		FILE   *fp = fopen(argv[i], "rb");
+		size_t	len = 0;
+		int	over = 0;
+		char   *buf = fp ? read_all(fp, FB_MAX_INPUT, &len, &over) : NULL;
+		fb_result *res;
+		char   *json;
+
+		if (fp)
+			fclose(fp);
+		if (buf == NULL || over) {
+			res = fb_result_new();
+			fb_strlcpy(res->why, buf ? "file larger than the size limit" : "cannot read the file",
+				   sizeof(res->why));
+			rc = buf ? rc : 1;
+		} else
+			res = fb_classify(buf, len, argv[i]);
+		json = fb_json_result(res, argv[i]);
+		fputs(json, stdout);
+		free(json);
+		fb_result_free(res);
+		free(buf);
+	}
+	return rc;
+}
+
+/* conf_enum - map a string option to a value; -1 when unknown */
+static int
+conf_enum(const char *v, const char *const *names)
+{
+	int	i;
+
+	for (i = 0; names[i]; i++)
+		if (strcmp(v, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* conf_nonneg - a non-negative integer option, reported when bad */
+static long
+conf_nonneg(sl_conf *c, cfg_t *sec, const char *name)
+{
+	long	v = cfg_getint(sec, name);
+
+	if (v < 0)
+		sl_conf_error(c, sec, "feedback: %s must not be negative", name);
+	return v;
+}
+
+/* conf_read - the feedback section into fb_conf; every error reported */
+static void
+conf_read(sl_conf *c, fb_conf *fc)
+{
+	static const char *const scopes[] = { "global", "category", "tenant", NULL };
+	static const char *const modes[] = { "enforce", "monitor", "off", NULL };
+	cfg_t  *sec = cfg_getsec(c->cfg, "feedback");
+
+	if ((fc->hard_scope = conf_enum(cfg_getstr(sec, "hard_bounce_scope"), scopes)) < 0)
+		sl_conf_error(c, sec, "feedback: hard_bounce_scope must be global, category or tenant");
+	if ((fc->pause_mode = conf_enum(cfg_getstr(sec, "pause_mode"), modes)) < 0)
+		sl_conf_error(c, sec, "feedback: pause_mode must be enforce, monitor or off");
+	fc->hard_ttl = conf_nonneg(c, sec, "hard_bounce_ttl");
+	fc->soft_threshold = conf_nonneg(c, sec, "soft_bounce_threshold");
+	fc->soft_window = conf_nonneg(c, sec, "soft_bounce_window");
+	fc->soft_ttl = conf_nonneg(c, sec, "soft_bounce_ttl");
+	fc->complaint_ttl = conf_nonneg(c, sec, "complaint_ttl");
+	fc->unsub_ttl = conf_nonneg(c, sec, "unsubscribe_ttl");
+	fc->pause_window = conf_nonneg(c, sec, "pause_window");
+	fc->pause_min_sent = conf_nonneg(c, sec, "pause_min_sent");
+	fc->events_maxlen = conf_nonneg(c, sec, "events_maxlen");
+	fc->pause_bounce_rate = cfg_getfloat(sec, "pause_bounce_rate");
+	fc->pause_complaint_rate = cfg_getfloat(sec, "pause_complaint_rate");
+	if (fc->soft_threshold < 1 || fc->soft_window < 1)
+		sl_conf_error(c, sec, "feedback: soft_bounce_threshold and soft_bounce_window must be at least 1");
+	if (fc->pause_window < 1 || fc->pause_window > 31)
+		sl_conf_error(c, sec, "feedback: pause_window must be 1 to 31 days");
+	if (fc->pause_bounce_rate <= 0 || fc->pause_complaint_rate <= 0)
+		sl_conf_error(c, sec, "feedback: pause rates must be positive percentages");
+}
+
+/* conf_key - the token secret */
+static void
+conf_key(sl_conf *c, sl_token_key *key)
+{
+	const char *path = cfg_getstr(c->cfg, "secret_file");
+	char	err[256];
+
+	if (*path == 0) {
+		sl_conf_error(c, c->cfg, "secret_file: required to verify bounce tokens");
+		return;
+	}
+	if (sl_conf_read_secret(path, key->secret, sizeof(key->secret), &key->len,
+				err, sizeof(err)) < 0)
+		sl_conf_error(c, c->cfg, "secret_file: %s", err);
+}
+
+/* origin_from - verify the token of one address into o; 1 when it had one */
+static int
+origin_from(const char *addr, const sl_token_key *key, fb_origin *o)
+{
+	char	local[SL_TOKEN_LOCAL_MAX + 1], err[96];
+	const char *at = strrchr(addr, '@');
+	size_t	n = at ? (size_t) (at - addr) : strlen(addr);
+	sl_token t;
+
+	if (n < 3 || !(strncasecmp(addr, "b1-", 3) == 0 || strncasecmp(addr, "u1-", 3) == 0))
+		return 0;
+	if (n >= sizeof(local)) {
+		fb_strlcpy(o->why, "token too long", sizeof(o->why));
+		return 1;
+	}
+	memcpy(local, addr, n);
+	local[n] = 0;
+	if (sl_token_parse_local(local, key, &t, err, sizeof(err)) != SL_TOKEN_OK) {
+		snprintf(o->why, sizeof(o->why), "bad token: %s", err);
+		return 1;
+	}
+	o->verified = 1;
+	o->kind = t.kind;
+	fb_strlcpy(o->category, t.category, sizeof(o->category));
+	fb_strlcpy(o->tenant, t.tenant, sizeof(o->tenant));
+	o->day = t.day;
+	fb_strlcpy(o->msgid, t.msgid, sizeof(o->msgid));
+	return 1;
+}
+
+/* origin_find - the token of the recipient argument, else of the report */
+static void
+origin_find(const char *rcpt, const fb_result *res, const sl_token_key *key, fb_origin *o)
+{
+	memset(o, 0, sizeof(*o));
+	fb_strlcpy(o->why, "no token", sizeof(o->why));
+	if (rcpt != NULL && origin_from(rcpt, key, o))
+		return;
+	if (res->orig_token[0])
+		origin_from(res->orig_token, key, o);
+}
+
+/* as_unsubscribe - mail to a verified u1- address is an unsubscribe */
+static void
+as_unsubscribe(fb_result *res, const fb_origin *o, const char *from)
+{
+	fb_rcpt *r;
+
+	if (!o->verified || o->kind != 'u' || res->kind == FB_KIND_UNSUBSCRIBE)
+		return;
+	res->kind = FB_KIND_UNSUBSCRIBE;
+	res->nrcpt = 0;
+	r = fb_result_add(res);
+	fb_text_find_addr(from, r->addr, sizeof(r->addr));
+	fb_strlcpy(r->reason, "unsubscribe", sizeof(r->reason));
+}
+
+/* header_from - the From: of a raw message, for unsubscribe requests */
+static void
+header_from(const char *buf, size_t len, char *out, size_t outlen)
+{
+	char	err[64];
+	fb_mail *m = fb_mail_parse(buf, len, err, sizeof(err));
+	const char *f = m ? fb_mail_header(m, "From") : NULL;
+
+	fb_strlcpy(out, f ? f : "", outlen);
+	fb_mail_free(m);
+}
+
+/* run - normal mode: one message from stdin */
+static int
+run(sl_conf *c, const fb_conf *fc, const sl_token_key *key, const char *rcpt)
+{
+	size_t	len;
+	int	over, rc;
+	char   *buf = read_all(stdin, FB_MAX_INPUT, &len, &over);
+	fb_result *res = over ? fb_result_new() : fb_classify(buf, len, "stdin");
+	sl_redis_opts ro;
+	sl_redis *r;
+	fb_origin o;
+	char	from[FB_ADDR_MAX];
+
+	if (over)
+		fb_strlcpy(res->why, "message larger than the size limit", sizeof(res->why));
+	origin_find(rcpt, res, key, &o);
+	if (o.verified && o.kind == 'u') {
+		header_from(buf, len, from, sizeof(from));
+		as_unsubscribe(res, &o, from);
+	}
+	sl_conf_redis_opts(c, &ro);
+	r = sl_redis_new(&ro);
+	rc = fb_effects_apply(r, fc, res, &o, (long long) time(NULL));
+	if (rc < 0)
+		sl_warn("to=<%s> kind=%s: Redis unavailable (%s), deferring", rcpt,
+			fb_kind_name(res->kind), sl_redis_errstr(r));
+	else
+		sl_info("to=<%s> kind=%s records=%zu token=%s%s%s", rcpt, fb_kind_name(res->kind),
+			res->nrcpt, o.verified ? "verified" : o.why,
+			res->kind == FB_KIND_UNKNOWN ? " why=" : "",
+			res->kind == FB_KIND_UNKNOWN ? res->why : "");
+	sl_redis_free(r);
+	fb_result_free(res);
+	free(buf);
+	return rc < 0 ? EX_TEMPFAIL : 0;
+}
+
+/* usage - say how to call it; exits EX_TEMPFAIL so Postfix never bounces */
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sluice-feedback [-c config] [-v] recipient < message\n"
+		"       sluice-feedback -n [-c config]\n"
+		"       sluice-feedback --classify file...\n");
+	exit(EX_TEMPFAIL);
 }
 
 int
 main(int argc, char **argv)
 {
-	int i;
-	for (i = 2; i < argc; i++) {
-		size_t len; char *buf = slurp(argv[i], &len);
-		fb_result *res = fb_classify(buf ? buf : "", buf ? len : 0, argv[i]);
-		char *j = fb_json_result(res, argv[i]);
-		fputs(j, stdout); free(j); fb_result_free(res); free(buf);
+	static const struct option longopts[] = {
+		{ "classify", no_argument, NULL, 'C' },
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = SL_CONF_DEFAULT_PATH;
+	int	ch, check = 0, classify = 0, verbose = 0;
+	fb_conf	fc = { 0 };
+	sl_token_key key = { 0 };
+	sl_conf *c;
+
+	while ((ch = getopt_long(argc, argv, "c:nv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'C':
+			classify = 1;
+			break;
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
 	}
-	return 0;
+	if (classify)
+		return classify_files(argc - optind, argv + optind);
+	sl_log_init("sluice-feedback", SL_LOG_SYSLOG | (check || verbose || isatty(2) ? SL_LOG_STDERR : 0),
+		    verbose ? SL_LOG_DEBUG : SL_LOG_INFO);
+	if (!check && argc - optind != 1)
+		usage();
+	if ((c = sl_conf_load(path)) == NULL)
+		return check ? 1 : EX_TEMPFAIL;
+	conf_read(c, &fc);
+	conf_key(c, &key);
+	if (c->errors) {
+		sl_error("%s: %d configuration error(s)%s", path, c->errors,
+			 check ? "" : "; deferring the message");
+		sl_conf_free(c);
+		return check ? 1 : EX_TEMPFAIL;
+	}
+	if (check) {
+		sl_conf_free(c);
+		return 0;
+	}
+	ch = run(c, &fc, &key, argv[optind]);
+	sl_conf_free(c);
+	return ch;
 }

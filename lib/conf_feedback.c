@@ -4,6 +4,23 @@
  * DESCRIPTION
  *	Options read by sluice-feedback only. Owned by the feedback code; kept in lib/
  *	because every program parses the whole file with one schema.
+ *
+ *	feedback {
+ *	    hard_bounce_scope = global	# global | category | tenant
+ *	    hard_bounce_ttl = 0		# seconds a hard-bounce entry lives; 0: forever
+ *	    soft_bounce_threshold = 3	# soft bounces of one address ...
+ *	    soft_bounce_window = 604800	# ... within this many seconds suppress it
+ *	    soft_bounce_ttl = 2592000	# seconds that suppression lives; 0: forever
+ *	    complaint_ttl = 0		# category-scope entry of a complaint
+ *	    unsubscribe_ttl = 0		# category-scope entry of an unsubscribe
+ *	    pause_mode = enforce	# enforce | monitor | off (automatic tenant pause)
+ *	    pause_bounce_rate = 5.0	# percent of sent, over pause_window days
+ *	    pause_complaint_rate = 0.1	# percent of sent, over pause_window days
+ *	    pause_window = 1		# days, today included
+ *	    pause_min_sent = 100	# no rate is judged on fewer messages
+ *	    events_maxlen = 100000	# approximate length of the events stream
+ *	}
+ *	The values are checked by sluice-feedback (-n reports every bad one).
  */
 #include "config.h"
 
@@ -11,5 +28,18 @@
 
 cfg_opt_t sl_conf_feedback_opts[] = {
 	CFG_STR("socket", "", CFGF_NONE),
+	CFG_STR("hard_bounce_scope", "global", CFGF_NONE),
+	CFG_INT("hard_bounce_ttl", 0, CFGF_NONE),
+	CFG_INT("soft_bounce_threshold", 3, CFGF_NONE),
+	CFG_INT("soft_bounce_window", 7 * 86400, CFGF_NONE),
+	CFG_INT("soft_bounce_ttl", 30 * 86400, CFGF_NONE),
+	CFG_INT("complaint_ttl", 0, CFGF_NONE),
+	CFG_INT("unsubscribe_ttl", 0, CFGF_NONE),
+	CFG_STR("pause_mode", "enforce", CFGF_NONE),
+	CFG_FLOAT("pause_bounce_rate", 5.0, CFGF_NONE),
+	CFG_FLOAT("pause_complaint_rate", 0.1, CFGF_NONE),
+	CFG_INT("pause_window", 1, CFGF_NONE),
+	CFG_INT("pause_min_sent", 100, CFGF_NONE),
+	CFG_INT("events_maxlen", 100000, CFGF_NONE),
 	CFG_END()
 };
