@@ -1,0 +1,317 @@
+"""
+NAME
+    test_feedback_effects - sluice-feedback in normal mode against a real redis-server
+
+DESCRIPTION
+    Feeds messages written here (not corpus copies) to sluice-feedback on
+    standard input, the way Postfix's pipe(8) does, with a throwaway
+    redis-server, and checks what lands in Redis: suppression entries,
+    the soft-bounce threshold, complaints and unsubscribes in the
+    category's scope, DMARC summaries, counters, the automatic tenant
+    pause, the events stream, and the exit codes (0 handled, 75 without
+    Redis, 0 for a forged token or an unparseable message). Tokens are
+    minted here from doc/tokens.md's definition, independently of the C
+    code. Needs no root.
+"""
+import base64
+import gzip
+import hashlib
+import hmac
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+B32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def base36(n):
+    s = ""
+    while True:
+        s = "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36] + s
+        n //= 36
+        if n == 0:
+            return s
+
+
+def mint(secret, kind="b", category="news", tenant="shop1", msgid="abcd2345", day=None):
+    """A token local part: <kind>1-<category>-<tenant|_>-<day36>-<msgid>-<mac>."""
+    day = int(time.time() // 86400) if day is None else day
+    fields = "%s1-%s-%s-%s-%s" % (kind, category, tenant or "_", base36(day), msgid)
+    md = hmac.new(secret, fields.encode(), hashlib.sha256).digest()
+    bits = int.from_bytes(md[:8], "big") >> 4        # first 60 bits
+    mac = "".join(B32[(bits >> (55 - 5 * i)) & 31] for i in range(12))
+    return fields + "-" + mac
+
+
+def dsn(rcpt, status="5.1.1", diag="550 5.1.1 <%s>: Recipient address rejected: User unknown",
+        action="failed", token="b1-x@bounce.example.com"):
+    """A Postfix-style DSN for one recipient."""
+    diag = diag % rcpt if "%s" in diag else diag
+    return ("""From: MAILER-DAEMON@mx.example.com (Mail Delivery System)
+To: %(token)s
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="BB"
+
+--BB
+Content-Type: text/plain
+
+This is the mail system at host mx.example.com.
+
+<%(rcpt)s>: host mx.example.net[192.0.2.1] said: %(diag)s (in reply to RCPT TO command)
+
+--BB
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; %(rcpt)s
+Action: %(action)s
+Status: %(status)s
+Diagnostic-Code: smtp; %(diag)s
+
+--BB
+Content-Type: text/rfc822-headers
+
+Return-Path: <%(token)s>
+From: shop@example.com
+To: %(rcpt)s
+Subject: hello
+
+--BB--
+""" % {"rcpt": rcpt, "status": status, "diag": diag, "action": action, "token": token}).encode()
+
+
+def arf(rcpt, token):
+    return ("""From: fbl@isp.example.net
+To: fbl@feedback.example.com
+Subject: complaint
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="AA"
+
+--AA
+Content-Type: text/plain
+
+This is an abuse report.
+
+--AA
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: TestFBL/1.0
+Version: 1
+Original-Rcpt-To: %s
+
+--AA
+Content-Type: message/rfc822
+
+Return-Path: <%s>
+From: shop@example.com
+To: %s
+Subject: buy now
+
+body
+--AA--
+""" % (rcpt, token, rcpt)).encode()
+
+
+DMARC_XML = b"""<?xml version="1.0"?>
+<feedback>
+  <report_metadata><org_name>isp.example</org_name><email>d@isp.example</email>
+    <report_id>r-1</report_id><date_range><begin>1700000000</begin><end>1700086399</end></date_range>
+  </report_metadata>
+  <policy_published><domain>example.com</domain><adkim>r</adkim><aspf>r</aspf><p>none</p><sp>none</sp><pct>100</pct></policy_published>
+  <record><row><source_ip>192.0.2.10</source_ip><count>7</count>
+    <policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row>
+    <identifiers><header_from>example.com</header_from></identifiers></record>
+  <record><row><source_ip>198.51.100.9</source_ip><count>3</count>
+    <policy_evaluated><disposition>none</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row>
+    <identifiers><header_from>example.com</header_from></identifiers></record>
+</feedback>
+"""
+
+
+def dmarc_mail():
+    payload = base64.encodebytes(gzip.compress(DMARC_XML)).decode()
+    return ("""From: noreply-dmarc@isp.example
+To: rua@feedback.example.com
+Subject: Report Domain: example.com Submitter: isp.example Report-ID: r-1
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="CC"
+
+--CC
+Content-Type: text/plain
+
+DMARC aggregate report.
+
+--CC
+Content-Type: application/gzip; name="isp.example!example.com!1700000000!1700086399.xml.gz"
+Content-Transfer-Encoding: base64
+
+%s
+--CC--
+""" % payload).encode()
+
+
+class World:
+    def __init__(self, env, extra=""):
+        self.env = env
+        self.redis = env.redis()
+        self.secret_path = env.secret()
+        with open(self.secret_path, "rb") as f:
+            self.secret = f.read().rstrip(b"\n")
+        self.conf = env.file("sluice.conf", self.redis.conf_section() +
+                             'secret_file = "%s"\nfeedback {\n  pause_min_sent = 10\n%s}\n'
+                             % (self.secret_path, extra))
+        self.exe = harness.program("feedback", "sluice-feedback")
+
+    def feed(self, data, rcpt):
+        p = subprocess.run([self.exe, "-c", self.conf, rcpt], input=data,
+                           capture_output=True, timeout=30)
+        return p.returncode, p.stderr.decode(errors="replace")
+
+    def cli(self, *a):
+        return self.redis.cli(*a)
+
+    def hgetall(self, key):
+        out = self.cli("HGETALL", key).split("\n")
+        return dict(zip(out[0::2], out[1::2])) if out != [""] else {}
+
+    def events(self):
+        out = self.cli("XRANGE", "sluice:events", "-", "+")
+        return out
+
+
+def today():
+    return time.strftime("%Y%m%d", time.gmtime())
+
+
+@pytest.fixture
+def world(env):
+    return World(env)
+
+
+def test_check_config(world):
+    p = subprocess.run([world.exe, "-n", "-c", world.conf], capture_output=True)
+    assert p.returncode == 0, p.stderr
+    bad = world.env.file("bad.conf", 'secret_file = "%s"\nfeedback {\n hard_bounce_scope = planet\n'
+                         ' pause_window = 0\n}\n' % world.secret_path)
+    p = subprocess.run([world.exe, "-n", "-c", bad], capture_output=True, text=True)
+    assert p.returncode == 1
+    assert "hard_bounce_scope" in p.stderr and "pause_window" in p.stderr
+
+
+def test_hard_bounce_suppresses(world):
+    tok = mint(world.secret) + "@bounce.example.com"
+    rc, err = world.feed(dsn("Gone@Example.NET", token=tok), tok)
+    assert rc == 0, err
+    e = world.hgetall("sluice:supp:global:gone@example.net")
+    assert e["reason"] == "userunknown" and e["source"] == "bounce", e
+    assert abs(int(e["added"]) - time.time()) < 60
+    assert "expires" not in e and world.cli("TTL", "sluice:supp:global:gone@example.net") == "-1"
+    st = world.hgetall("sluice:stats:%s:shop1:news" % today())
+    assert st.get("hard") == "1", st
+    assert "suppressed" in world.events()
+
+
+def test_forged_and_missing_token_suppress_nobody(world):
+    tok = mint(world.secret)
+    forged = tok[:-1] + ("a" if tok[-1] != "a" else "b") + "@bounce.example.com"
+    rc, err = world.feed(dsn("victim@example.net", token=forged), forged)
+    assert rc == 0, err
+    rc, err = world.feed(dsn("victim@example.net", token="shop@example.com"),
+                         "postmaster@bounce.example.com")
+    assert rc == 0, err
+    assert world.cli("KEYS", "sluice:supp:*") == ""
+    ev = world.events()
+    assert ev.count("unverified") == 2 and "MAC does not verify" in ev and "no token" in ev
+
+
+def test_soft_bounces_reach_threshold(world):
+    key = "sluice:supp:global:full@example.net"
+    for i in range(3):
+        tok = mint(world.secret, msgid="abcd234%d" % (i + 2)) + "@bounce.example.com"
+        rc, err = world.feed(dsn("full@example.net", status="5.2.2",
+                                 diag="552 5.2.2 <%s>: Mailbox full"), tok)
+        assert rc == 0, err
+        if i < 2:
+            assert world.cli("EXISTS", key) == "0", "suppressed after %d soft bounces" % (i + 1)
+    e = world.hgetall(key)
+    assert e["reason"] == "soft-bounce-threshold", e
+    assert 0 < int(world.cli("TTL", key)) <= 30 * 86400
+    assert world.hgetall("sluice:stats:%s:shop1:news" % today())["soft"] == "3"
+
+
+def test_complaint_category_scope(world):
+    tok = mint(world.secret, category="promo") + "@bounce.example.com"
+    rc, err = world.feed(arf("angry@example.org", tok), "fbl@feedback.example.com")
+    assert rc == 0, err
+    e = world.hgetall("sluice:supp:cat:promo:angry@example.org")
+    assert e["reason"] == "complaint" and e["detail"] == "abuse", e
+    assert world.cli("EXISTS", "sluice:supp:global:angry@example.org") == "0"
+    assert world.hgetall("sluice:stats:%s:shop1:promo" % today())["complaint"] == "1"
+
+
+def test_unsubscribe_by_mail(world):
+    tok = mint(world.secret, kind="u", category="letters") + "@unsub.example.com"
+    msg = b"From: Reader <reader@example.org>\nTo: " + tok.encode() + \
+        b"\nSubject: unsubscribe\n\nplease\n"
+    rc, err = world.feed(msg, tok)
+    assert rc == 0, err
+    e = world.hgetall("sluice:supp:cat:letters:reader@example.org")
+    assert e["reason"] == "unsubscribe", e
+    assert world.hgetall("sluice:stats:%s:shop1:letters" % today())["unsub"] == "1"
+
+
+def test_dmarc_summary(world):
+    rc, err = world.feed(dmarc_mail(), "rua@feedback.example.com")
+    assert rc == 0, err
+    day = time.strftime("%Y%m%d", time.gmtime(1700000000))
+    s = world.hgetall("sluice:dmarc:example.com:%s" % day)
+    assert s["reports"] == "1" and s["messages"] == "10" and s["pass"] == "7" and s["fail"] == "3", s
+    assert s["src:198.51.100.9:fail"] == "3" and s["src:192.0.2.10:pass"] == "7"
+    assert world.cli("SMEMBERS", "sluice:dmarc:example.com:%s:unauth" % day) == "198.51.100.9"
+
+
+def test_tenant_pause(world):
+    world.cli("HSET", "sluice:stats:%s:shop1:news" % today(), "sent", "10")
+    world.cli("HSET", "sluice:tenant:shop1", "status", "active")
+    tok = mint(world.secret) + "@bounce.example.com"
+    rc, err = world.feed(dsn("nobody@example.net", token=tok), tok)
+    assert rc == 0, err
+    t = world.hgetall("sluice:tenant:shop1")
+    assert t["status"] == "paused" and "bounce rate 10.00%" in t["status_reason"], t
+    assert "tenant-paused" in world.events()
+
+
+def test_tenant_pause_monitor_mode(env):
+    w = World(env, extra="  pause_mode = monitor\n")
+    w.cli("HSET", "sluice:stats:%s:shop1:news" % today(), "sent", "10")
+    tok = mint(w.secret) + "@bounce.example.com"
+    rc, err = w.feed(dsn("nobody@example.net", token=tok), tok)
+    assert rc == 0, err
+    assert w.cli("HGET", "sluice:tenant:shop1", "status") == ""
+    assert "would-pause" in w.events()
+
+
+def test_unparseable_is_recorded_and_accepted(world):
+    rc, err = world.feed(b"\x00\x01 this is not mail at all", "b1-junk@bounce.example.com")
+    assert rc == 0, err
+    assert "unknown" in world.events()
+    assert world.cli("KEYS", "sluice:supp:*") == ""
+
+
+def test_redis_down_tempfails(world):
+    world.redis.stop()
+    tok = mint(world.secret) + "@bounce.example.com"
+    t0 = time.time()
+    rc, err = world.feed(dsn("gone@example.net", token=tok), tok)
+    assert rc == 75, (rc, err)
+    assert time.time() - t0 < 10
