@@ -413,7 +413,7 @@ test_sync_timeout(void **state)
 	dt = now_ms() - t0;
 	print_message("sync timeout after %lld ms: %s\n", dt, sl_redis_errstr(r));
 	assert_string_equal(sl_redis_errstr(r), "timeout");
-	assert_in_range(dt, 90, 300);
+	assert_in_range(dt, 90, 400);
 	t0 = now_ms();
 	assert_int_equal(sl_redis_cmd(r, &rep, "PING"), -1);
 	assert_string_equal(sl_redis_errstr(r), "redis unavailable (reconnecting)");
@@ -727,7 +727,7 @@ test_async_timeout(void **state)
 	run_until(base, &slow.calls, 2000);
 	print_message("async timeout after %lld ms\n", slow.at - t0);
 	assert_string_equal(slow.err, "timeout");
-	assert_in_range(slow.at - t0, 90, 250);
+	assert_in_range(slow.at - t0, 90, 400);
 	/* Queued behind the sleep: answered when the server wakes up. */
 	acmd(ar, 2000, &ping, 1, a_ping);
 	run_until(base, &ping.calls, 2000);
@@ -760,7 +760,7 @@ test_async_disconnect(void **state)
 	run_until(base, &blk.calls, 2000);
 	assert_int_equal(blk.calls, 1);
 	assert_string_equal(blk.err, "disconnected");
-	assert_in_range(blk.at - t0, 0, 200);
+	assert_in_range(blk.at - t0, 0, 500);
 	assert_false(sl_aredis_connected(ar));
 	print_message("down: %s\n", sl_aredis_errstr(ar));
 	assert_true(sl_aredis_errstr(ar)[0] != '\0');
@@ -770,7 +770,7 @@ test_async_disconnect(void **state)
 	assert_int_equal(down.calls, 0);	/* not re-entrant */
 	run_until(base, &down.calls, 1000);
 	assert_string_equal(down.err, "not connected");
-	assert_in_range(down.at - t0, 0, 50);
+	assert_in_range(down.at - t0, 0, 100);
 
 	run_for(base, 700);		/* a few failed attempts: backoff grows */
 	assert_int_equal(srv_start(), 0);
