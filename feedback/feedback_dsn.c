@@ -358,6 +358,26 @@ dsn_finish(const fb_mail *m, fb_rcpt *r, const char *orig)
 		fb_strlcpy(r->status, st, sizeof(r->status));
 }
 
+/* dsn_drop_empty - remove records (from index first on) that name nobody */
+static int
+dsn_drop_empty(fb_result *res, size_t first)
+{
+	size_t	i, o = first;
+	int	dropped = 0;
+
+	for (i = first; i < res->nrcpt; i++) {
+		if (res->rcpt[i].addr[0] == 0) {
+			dropped++;
+			continue;
+		}
+		if (o != i)
+			res->rcpt[o] = res->rcpt[i];
+		o++;
+	}
+	res->nrcpt = o;
+	return dropped;
+}
+
 /* fb_dsn_parse - one record per per-recipient block of the DSN */
 int
 fb_dsn_parse(const fb_mail *m, fb_result *res)
@@ -399,5 +419,5 @@ fb_dsn_parse(const fb_mail *m, fb_result *res)
 	}
 	if (r != NULL)
 		dsn_finish(m, r, orig);
-	return added;
+	return added - dsn_drop_empty(res, res->nrcpt - added);
 }

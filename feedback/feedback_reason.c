@@ -122,7 +122,7 @@ static const char *const ph_filtered[] = {
 	"refuses to receive", "refused due to recipient preferences", "has restricted",
 	"blocked by the recipient", "is not accepting any mail", "is only accepting mail from",
 	"not accepted by user", "recipient id refuse", "account is protected", "filtered",
-	"content filter", "user refuses", NULL };
+	"user refuses", NULL };
 static const char *const ph_requireptr[] = {
 	"no ptr record", "ptr record", "reverse dns", "reverse lookup", "no reverse",
 	"cannot find your hostname", "cannot resolve your address", "unresolvable",
@@ -155,7 +155,10 @@ static const char *const ph_hostunknown[] = {
 	"domain name not found", "invalid domain", "domain unknown", "hostname lookup failed",
 	"domain could not be found", "no such host", "not a valid domain", NULL };
 static const char *const ph_spamdetected[] = {
-	"spam", "junk mail", "message content rejected", "unsolicited", "bulk mail",
+	"as spam", "spam detected", "detected spam", "is spam", "like spam", "spam score",
+	"spam content", "spammy", "spam filter", "suspected spam", "spam message",
+	"considered spam", "classified as spam", "spam policy", "spam rejected",
+	"junk mail", "message content rejected", "unsolicited", "bulk mail",
 	"content rejected", "scored too high", "identified as junk", "classified as junk",
 	"rejected as junk", "suspicious", "reputation", "high probability of", "barracuda",
 	"message looks like", "detected as", "has been rejected by the spam", NULL };
