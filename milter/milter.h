@@ -1,0 +1,259 @@
+/*
+ * NAME
+ *	milter 3h - private header of sluice-milter, one section per file
+ * DESCRIPTION
+ *	milter_main.c		options, sockets, privileges, SIGHUP reload
+ *	milter_callbacks.c	libmilter callbacks (the only libmilter user)
+ *	milter_conf.c		typed, validated, reference-counted config
+ *	milter_dkim.c		DKIM keys and signing (the only libopendkim user)
+ *	milter_category.c	category, tenant and SASL binding decisions
+ *	milter_rewrite.c	envelope sender and header From rewriting
+ *	milter_headers.c	List-Unsubscribe, Feedback-ID, internal headers
+ *	milter_redis.c		SASL entries, per-message records, counters
+ *	No libmilter or libopendkim type appears here, so unit tests link
+ *	every file but the callbacks and main.
+ */
+#ifndef SLUICE_MILTER_H
+#define SLUICE_MILTER_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "redis.h"
+#include "token.h"
+
+#define ML_DOMAIN_MAX	256
+
+/* ---- milter_conf.c ---- */
+
+enum ml_alg { ML_ALG_RSA = 0, ML_ALG_ED25519 = 1 };
+
+typedef struct ml_key {
+	const char *selector;
+	enum ml_alg alg;
+	const char *path;
+	unsigned char *data;		/* what libopendkim takes (PEM text) */
+	size_t	len;
+} ml_key;
+
+typedef struct ml_domain {
+	const char *name;
+	const char *default_category;
+	int	sign_parent;
+	ml_key *keys;
+	size_t	nkeys;
+} ml_domain;
+
+typedef struct ml_category {
+	const char *name;
+	const char *subdomain;		/* "" for none */
+	int	rewrite_from;
+	int	list_unsubscribe;
+	int	lu_replace;		/* existing List-Unsubscribe: 1 replace, 0 keep */
+	const char *unsubscribe_url;	/* https template with %t, or "" */
+	const char *feedback_type;	/* Feedback-ID message type */
+	int	sign_parent;
+	const char **sign_domains;	/* "subdomain", "from" or a domain */
+	size_t	nsign_domains;
+} ml_category;
+
+typedef struct ml_tenant {
+	const char *name;
+	const char *subdomain;
+	const char *default_category;
+	const char *sender_id;
+	const char **domains;
+	size_t	ndomains;
+	const char **sasl_users;
+	size_t	nsasl_users;
+} ml_tenant;
+
+typedef struct ml_rule {
+	const char *name;
+	const char **senders;		/* fnmatch patterns, lowercase */
+	size_t	nsenders;
+	const char **froms;
+	size_t	nfroms;
+	sl_netlist *clients;		/* NULL: any */
+	const ml_category *category;
+	const ml_tenant *tenant;
+} ml_rule;
+
+enum ml_answer { ML_TEMPFAIL = 0, ML_ACCEPT = 1 };
+
+typedef struct ml_redis_pool ml_redis_pool;
+
+typedef struct ml_conf {
+	int	refs;			/* atomic; freed when it drops to 0 */
+	sl_conf *conf;			/* owns every borrowed string below */
+	const char *path;
+	const char *socket;
+	int	socket_mode;
+	int	timeout;		/* libmilter I/O timeout, seconds */
+	const char *user;
+	sl_netlist *internal;
+	enum ml_answer on_internal_error;
+	int	unknown_reject;		/* unknown category header: reject */
+	int	sasl_monitor;		/* binding violations: log only */
+	const char *category_header;
+	const char *default_category;
+	const char *sender_id;
+	int	use_redis;
+	int	stats;
+	long	msg_ttl;
+	int	have_key;
+	sl_token_key key;
+	sl_redis_opts redis;
+	ml_redis_pool *pool;
+	ml_domain *domains;
+	size_t	ndomains;
+	ml_category *categories;
+	size_t	ncategories;
+	ml_tenant *tenants;
+	size_t	ntenants;
+	ml_rule *rules;
+	size_t	nrules;
+} ml_conf;
+
+ml_conf *ml_conf_load(const char *path);
+ml_conf *ml_conf_ref(ml_conf *c);
+void	ml_conf_unref(ml_conf *c);
+void	ml_conf_install(ml_conf *c);
+ml_conf *ml_conf_current(void);
+const ml_category *ml_conf_category(const ml_conf *c, const char *name);
+const ml_tenant *ml_conf_tenant(const ml_conf *c, const char *name);
+const ml_domain *ml_conf_domain(const ml_conf *c, const char *name);
+const ml_domain *ml_conf_base_domain(const ml_conf *c, const char *domain);
+const ml_domain *ml_conf_key_domain(const ml_conf *c, const char *domain);
+
+/* ---- milter_dkim.c ---- */
+
+#define ML_SIG_MAX	8		/* signatures per message */
+
+typedef struct ml_signer ml_signer;
+
+int	ml_dkim_init(char *err, size_t errlen);
+void	ml_dkim_shutdown(void);
+int	ml_key_load(ml_key *k, char *err, size_t errlen);
+void	ml_key_free(ml_key *k);
+ml_signer *ml_signer_new(const ml_key *key, const char *domain,
+			 const char *id, char *err, size_t errlen);
+int	ml_signer_header(ml_signer *s, const char *name, const char *value);
+int	ml_signer_eoh(ml_signer *s);
+int	ml_signer_body(ml_signer *s, const unsigned char *buf, size_t len);
+int	ml_signer_finish(ml_signer *s, char *out, size_t outlen);
+const char *ml_signer_error(const ml_signer *s);
+const char *ml_signer_domain(const ml_signer *s);
+const char *ml_signer_selector(const ml_signer *s);
+const char *ml_signer_alg(const ml_signer *s);
+void	ml_signer_free(ml_signer *s);
+
+/* ---- milter_category.c ---- */
+
+typedef struct ml_sasl_entry {
+	int	found;			/* the hash exists in Redis */
+	char	category[SL_TOKEN_LABEL_MAX + 1];
+	char	tenant[SL_TOKEN_LABEL_MAX + 1];
+	char	domains[1024];		/* comma-separated */
+} ml_sasl_entry;
+
+typedef struct ml_input {
+	const char *sasl_user;		/* NULL or "": not authenticated */
+	const char *client_addr;
+	const char *env_from;		/* normalized, "" for the null sender */
+	const char *from_addr;		/* header From address */
+	const char *header_category;	/* NULL when absent */
+	const ml_sasl_entry *sasl;	/* NULL when not looked up */
+} ml_input;
+
+enum ml_verdict { ML_OK = 0, ML_REJECT, ML_UNSIGNED };
+
+typedef struct ml_decision {
+	enum ml_verdict verdict;
+	char	reply[320];		/* text of a rejection, or why unsigned */
+	const ml_category *category;
+	const ml_tenant *tenant;		/* NULL for none, or a Redis-only tenant */
+	char	tenant_name[SL_TOKEN_LABEL_MAX + 1];	/* "" for none */
+	const ml_domain *base;		/* configured domain of the From */
+	char	from_domain[ML_DOMAIN_MAX];
+	char	send_domain[ML_DOMAIN_MAX];	/* category/tenant subdomain */
+	const char *sign_domains[4];
+	size_t	nsign;
+} ml_decision;
+
+int	ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d);
+int	ml_sasl_allows(const ml_conf *c, const ml_input *in,
+		       const char *from_domain);
+int	ml_domain_listed(const char *list, const char *domain);
+int	ml_domain_in(const char **list, size_t n, const char *domain);
+
+/* ---- milter_rewrite.c ---- */
+
+int	ml_header_address(const char *value, char *addr, size_t addrlen);
+int	ml_rewrite_sender(const ml_conf *c, const ml_decision *d,
+			  const char *msgid, unsigned day,
+			  char *out, size_t outlen);
+int	ml_rewrite_from(const char *value, const char *domain,
+			char *from, size_t fromlen,
+			char *reply_to, size_t rtlen);
+void	ml_token_fill(sl_token *t, char kind, const ml_decision *d,
+		      const char *msgid, unsigned day);
+
+/* ---- milter_headers.c ---- */
+
+typedef struct ml_header {
+	char   *name;
+	char   *value;
+} ml_header;
+
+enum ml_edit_op { ML_HDR_ADD, ML_HDR_CHANGE, ML_HDR_DELETE };
+
+typedef struct ml_edit {
+	enum ml_edit_op op;
+	char   *name;
+	int	index;			/* 1-based occurrence for CHANGE/DELETE */
+	char   *value;
+} ml_edit;
+
+typedef struct ml_plan {
+	ml_edit *edits;
+	size_t	nedits;
+	ml_header *final;		/* the header set after the edits */
+	size_t	nfinal;
+} ml_plan;
+
+typedef struct ml_hdr_input {
+	const ml_header *headers;
+	size_t	nheaders;
+	size_t	nrcpt;
+	const char *rcpt;		/* the only recipient when nrcpt == 1 */
+	const char *msgid;
+	unsigned day;
+	int	full;			/* category processing (not only cleanup) */
+} ml_hdr_input;
+
+int	ml_headers_plan(const ml_conf *c, const ml_decision *d,
+			const ml_hdr_input *in, ml_plan *plan);
+void	ml_plan_free(ml_plan *plan);
+size_t	ml_header_count(const ml_header *h, size_t n, const char *name);
+const char *ml_header_get(const ml_header *h, size_t n, const char *name);
+int	ml_header_internal(const ml_conf *c, const char *name);
+
+/* ---- milter_redis.c ---- */
+
+ml_redis_pool *ml_redis_pool_new(const sl_redis_opts *opts);
+void	ml_redis_pool_free(ml_redis_pool *p);
+int	ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e,
+		       char *err, size_t errlen);
+void	ml_record_message(const ml_conf *c, const ml_decision *d,
+			  const char *qid, const char *sasl,
+			  const char *sender, size_t nrcpt);
+
+/* ---- milter_callbacks.c ---- */
+
+int	ml_milter_setup(const ml_conf *c, char *err, size_t errlen);
+int	ml_milter_run(void);
+
+#endif

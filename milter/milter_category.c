@@ -1,0 +1,312 @@
+/*
+ * NAME
+ *	milter_category 3 - category, tenant and SASL binding of one message
+ * SYNOPSIS
+ *	ml_decide(conf, input, &decision)
+ * DESCRIPTION
+ *	A pure function of the config snapshot and what the message told
+ *	us (SASL user and its Redis entry, client address, envelope sender,
+ *	header From address, category header), so unit tests need no MTA.
+ *
+ *	SASL binding first: an authenticated user may only send as the From
+ *	domains of its Redis entry ("domains"), else of its tenant (Redis
+ *	entry "tenant", or the config tenant listing the user). A violation
+ *	is a 5.7.1 rejection, or in monitor mode a message left unsigned.
+ *
+ *	Tenant, first found: the Redis entry, the config tenant of the SASL
+ *	user, the first matching rule that names one, the config tenant
+ *	listing the From domain.
+ *	Category, first found: the category header (unknown name: reject or
+ *	ignore, per unknown_category), the Redis entry, the first matching
+ *	rule that names one, the tenant's default, the From domain's default,
+ *	the milter default. No category at all: the message is only signed
+ *	for its From domain.
+ *
+ *	The sending domain is the tenant's subdomain, else the category's,
+ *	under the configured domain of the From address; the signing
+ *	domains follow the category's sign_domains (default: the sending
+ *	domain, plus the From domain with sign_parent).
+ */
+#define _GNU_SOURCE 1		/* FNM_CASEFOLD */
+#include "config.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "milter.h"
+
+/* domain_match - one allowed-domain entry: exact, or "*.parent" below it */
+static int
+domain_match(const char *entry, size_t len, const char *domain)
+{
+	char	buf[ML_DOMAIN_MAX];
+
+	if (len == 0 || len >= sizeof(buf))
+		return 0;
+	memcpy(buf, entry, len);
+	buf[len] = '\0';
+	if (strncmp(buf, "*.", 2) == 0)
+		return sl_domain_is_under(domain, buf + 2) && strcasecmp(domain, buf + 2) != 0;
+	return strcasecmp(buf, domain) == 0;
+}
+
+/* ml_domain_listed - domain is in a comma-separated list of entries */
+int
+ml_domain_listed(const char *list, const char *domain)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		size_t	n;
+
+		p += strspn(p, ", \t");
+		n = strcspn(p, ", \t");
+		if (domain_match(p, n, domain))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* ml_domain_in - domain is in an array of entries */
+int
+ml_domain_in(const char **list, size_t n, const char *domain)
+{
+	for (size_t i = 0; i < n; i++)
+		if (domain_match(list[i], strlen(list[i]), domain))
+			return 1;
+	return 0;
+}
+
+/* tenant_of_user - the config tenant listing a SASL user */
+static const ml_tenant *
+tenant_of_user(const ml_conf *c, const char *user)
+{
+	for (size_t i = 0; user && *user && i < c->ntenants; i++)
+		for (size_t k = 0; k < c->tenants[i].nsasl_users; k++)
+			if (strcmp(c->tenants[i].sasl_users[k], user) == 0)
+				return &c->tenants[i];
+	return NULL;
+}
+
+/* tenant_of_domain - the config tenant listing a From domain */
+static const ml_tenant *
+tenant_of_domain(const ml_conf *c, const char *domain)
+{
+	for (size_t i = 0; i < c->ntenants; i++)
+		if (ml_domain_in(c->tenants[i].domains, c->tenants[i].ndomains, domain))
+			return &c->tenants[i];
+	return NULL;
+}
+
+/* ml_sasl_allows - the authenticated user may send as this From domain */
+int
+ml_sasl_allows(const ml_conf *c, const ml_input *in, const char *from_domain)
+{
+	const ml_sasl_entry *e = in->sasl;
+	const ml_tenant *t = NULL;
+
+	if (e && e->found && e->domains[0])
+		return ml_domain_listed(e->domains, from_domain);
+	if (e && e->found && e->tenant[0])
+		t = ml_conf_tenant(c, e->tenant);
+	if (t == NULL)
+		t = tenant_of_user(c, in->sasl_user);
+	return t != NULL && ml_domain_in(t->domains, t->ndomains, from_domain);
+}
+
+/* patterns_match - no patterns, or one matches the address */
+static int
+patterns_match(const char **pat, size_t n, const char *addr)
+{
+	if (n == 0)
+		return 1;
+	for (size_t i = 0; addr && i < n; i++)
+		if (fnmatch(pat[i], addr, FNM_CASEFOLD) == 0)
+			return 1;
+	return 0;
+}
+
+/* rule_match - every condition the rule sets holds */
+static int
+rule_match(const ml_rule *r, const ml_input *in)
+{
+	return patterns_match(r->senders, r->nsenders, in->env_from)
+	    && patterns_match(r->froms, r->nfroms, in->from_addr)
+	    && (r->clients == NULL || sl_netlist_match(r->clients, in->client_addr));
+}
+
+/* set_tenant - record the tenant by name, with its config section if any */
+static void
+set_tenant(const ml_conf *c, ml_decision *d, const char *name)
+{
+	d->tenant = ml_conf_tenant(c, name);
+	snprintf(d->tenant_name, sizeof(d->tenant_name), "%s", name);
+}
+
+/* label_ok - a Redis-provided tenant or category name usable in tokens */
+static int
+label_ok(const char *s)
+{
+	size_t	n = strlen(s);
+
+	if (n == 0 || n > SL_TOKEN_LABEL_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!islower((unsigned char) *s) && !isdigit((unsigned char) *s))
+			return 0;
+	return 1;
+}
+
+/* choose_tenant - the tenant sources, in order */
+static void
+choose_tenant(const ml_conf *c, const ml_input *in, ml_decision *d)
+{
+	const ml_tenant *t;
+
+	if (in->sasl && in->sasl->found && in->sasl->tenant[0]) {
+		if (label_ok(in->sasl->tenant)) {
+			set_tenant(c, d, in->sasl->tenant);
+			return;
+		}
+		sl_warn("sasl user %s: tenant \"%s\" in Redis is not a valid name, ignored",
+			in->sasl_user, in->sasl->tenant);
+	}
+	if ((t = tenant_of_user(c, in->sasl_user)) != NULL) {
+		set_tenant(c, d, t->name);
+		return;
+	}
+	for (size_t i = 0; i < c->nrules; i++)
+		if (c->rules[i].tenant && rule_match(&c->rules[i], in)) {
+			set_tenant(c, d, c->rules[i].tenant->name);
+			return;
+		}
+	if ((t = tenant_of_domain(c, d->from_domain)) != NULL)
+		set_tenant(c, d, t->name);
+}
+
+/* category_from_header - the explicit header; -1 when it causes a rejection */
+static int
+category_from_header(const ml_conf *c, const ml_input *in, ml_decision *d)
+{
+	const char *h = in->header_category;
+	char	name[64];
+	size_t	n;
+
+	if (h == NULL)
+		return 0;
+	h += strspn(h, " \t");
+	n = strcspn(h, " \t\r\n");
+	snprintf(name, sizeof(name), "%.*s", (int) (n < 63 ? n : 63), h);
+	for (char *p = name; *p; p++)
+		*p = (char) tolower((unsigned char) *p);
+	if ((d->category = ml_conf_category(c, name)) != NULL)
+		return 0;
+	if (c->unknown_reject) {
+		d->verdict = ML_REJECT;
+		snprintf(d->reply, sizeof(d->reply), "5.7.0 unknown category \"%s\" in %s",
+			 name, c->category_header);
+		return -1;
+	}
+	sl_info("unknown category \"%s\" in %s: using the default", name, c->category_header);
+	return 0;
+}
+
+/* choose_category - the category sources after the header, in order */
+static void
+choose_category(const ml_conf *c, const ml_input *in, ml_decision *d)
+{
+	if (d->category == NULL && in->sasl && in->sasl->found && in->sasl->category[0]) {
+		if ((d->category = ml_conf_category(c, in->sasl->category)) == NULL)
+			sl_warn("sasl user %s: category \"%s\" in Redis is not configured, ignored",
+				in->sasl_user, in->sasl->category);
+	}
+	for (size_t i = 0; d->category == NULL && i < c->nrules; i++)
+		if (c->rules[i].category && rule_match(&c->rules[i], in))
+			d->category = c->rules[i].category;
+	if (d->category == NULL && d->tenant && *d->tenant->default_category)
+		d->category = ml_conf_category(c, d->tenant->default_category);
+	if (d->category == NULL && d->base && *d->base->default_category)
+		d->category = ml_conf_category(c, d->base->default_category);
+	if (d->category == NULL && *c->default_category)
+		d->category = ml_conf_category(c, c->default_category);
+}
+
+/* add_sign - add a signing domain once */
+static void
+add_sign(ml_decision *d, const char *domain)
+{
+	for (size_t i = 0; i < d->nsign; i++)
+		if (strcasecmp(d->sign_domains[i], domain) == 0)
+			return;
+	if (d->nsign < sizeof(d->sign_domains) / sizeof(d->sign_domains[0]))
+		d->sign_domains[d->nsign++] = domain;
+}
+
+/* choose_domains - sending domain and signing domains */
+static void
+choose_domains(ml_decision *d)
+{
+	const char *label = "";
+	const ml_category *cat = d->category;
+
+	if (d->tenant && *d->tenant->subdomain)
+		label = d->tenant->subdomain;
+	else if (cat && *cat->subdomain)
+		label = cat->subdomain;
+	if (*label && cat)
+		snprintf(d->send_domain, sizeof(d->send_domain), "%s.%s", label, d->base->name);
+	else
+		snprintf(d->send_domain, sizeof(d->send_domain), "%s", d->from_domain);
+	if (cat == NULL || cat->nsign_domains == 0) {
+		add_sign(d, d->send_domain);
+		if ((cat && cat->sign_parent) || d->base->sign_parent)
+			add_sign(d, d->from_domain);
+		return;
+	}
+	for (size_t i = 0; i < cat->nsign_domains; i++) {
+		const char *s = cat->sign_domains[i];
+
+		add_sign(d, strcmp(s, "subdomain") == 0 ? d->send_domain
+			 : strcmp(s, "from") == 0 ? d->from_domain : s);
+	}
+}
+
+/* ml_decide - everything the milter needs to know about one message */
+int
+ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d)
+{
+	const char *dom = in->from_addr ? sl_addr_domain(in->from_addr) : "";
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->from_domain, sizeof(d->from_domain), "%s", dom);
+	for (char *p = d->from_domain; *p; p++)
+		*p = (char) tolower((unsigned char) *p);
+	if (d->from_domain[0] == '\0') {
+		d->verdict = ML_REJECT;
+		snprintf(d->reply, sizeof(d->reply), "5.6.0 no address in the From header field");
+		return 0;
+	}
+	if (in->sasl_user && *in->sasl_user && !ml_sasl_allows(c, in, d->from_domain)) {
+		d->verdict = c->sasl_monitor ? ML_UNSIGNED : ML_REJECT;
+		snprintf(d->reply, sizeof(d->reply), "5.7.1 user %s may not send mail from domain %s",
+			 in->sasl_user, d->from_domain);
+		return 0;
+	}
+	if ((d->base = ml_conf_base_domain(c, d->from_domain)) == NULL) {
+		d->verdict = ML_UNSIGNED;
+		snprintf(d->reply, sizeof(d->reply), "From domain %s is not configured", d->from_domain);
+		return 0;
+	}
+	if (category_from_header(c, in, d) < 0)
+		return 0;
+	choose_tenant(c, in, d);
+	choose_category(c, in, d);
+	choose_domains(d);
+	d->verdict = ML_OK;
+	return 0;
+}

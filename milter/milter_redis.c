@@ -1,0 +1,178 @@
+/*
+ * NAME
+ *	milter_redis 3 - the milter's Redis keys: SASL entries, records, counters
+ * SYNOPSIS
+ *	ml_sasl_lookup(conf, user, &entry, err, len)	0, or -1 when Redis failed
+ *	ml_record_message(conf, qid, decision, sasl, sender, nrcpt)
+ * DESCRIPTION
+ *	Keys (prefix from the redis section, default "sluice:"):
+ *	  <prefix>sasl:<user>	hash, written by the operator: category,
+ *				tenant, domains (comma-separated From domains)
+ *	  <prefix>msg:<qid>	hash written per outbound message: category,
+ *				tenant, sasl, sender; expires after message_ttl
+ *				(default 7 days); read by sluice-logd
+ *	  <prefix>stats:<yyyymmdd>:<tenant|->:<category|->
+ *				hash; field "sent" += recipients (UTC day);
+ *				sluice-feedback counts bounces in the same hash
+ *	Handles come from a small pool per config snapshot (a handle is not
+ *	thread-safe; libmilter runs a thread per connection), so a reload
+ *	that changes the redis section takes effect for new messages.
+ * ERRORS
+ *	A failed SASL lookup is internal trouble: the caller applies
+ *	on_internal_error. A failed record is logged and otherwise ignored:
+ *	counting must never hold mail back.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "milter.h"
+
+#define POOL_IDLE_MAX	16
+
+struct ml_redis_pool {
+	pthread_mutex_t lock;
+	sl_redis_opts opts;		/* strings borrowed from the snapshot */
+	sl_redis *idle[POOL_IDLE_MAX];
+	int	nidle;
+};
+
+static sl_script record_script = {
+	.source =
+	"redis.call('HINCRBY', KEYS[1], 'sent', ARGV[1])\n"
+	"redis.call('HSET', KEYS[2], 'category', ARGV[2], 'tenant', ARGV[3],"
+	" 'sasl', ARGV[4], 'sender', ARGV[5])\n"
+	"redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
+	"return 1\n",
+};
+
+/* ml_redis_pool_new - an empty pool; handles connect on first use */
+ml_redis_pool *
+ml_redis_pool_new(const sl_redis_opts *opts)
+{
+	ml_redis_pool *p = sl_calloc(1, sizeof(*p));
+
+	pthread_mutex_init(&p->lock, NULL);
+	p->opts = *opts;
+	return p;
+}
+
+/* ml_redis_pool_free - close every idle handle; NULL is a no-op */
+void
+ml_redis_pool_free(ml_redis_pool *p)
+{
+	if (p == NULL)
+		return;
+	for (int i = 0; i < p->nidle; i++)
+		sl_redis_free(p->idle[i]);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/* pool_get - an idle handle, or a new one */
+static sl_redis *
+pool_get(ml_redis_pool *p)
+{
+	sl_redis *r = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->nidle > 0)
+		r = p->idle[--p->nidle];
+	pthread_mutex_unlock(&p->lock);
+	return r ? r : sl_redis_new(&p->opts);
+}
+
+/* pool_put - give a handle back (closed when the pool is full) */
+static void
+pool_put(ml_redis_pool *p, sl_redis *r)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->nidle < POOL_IDLE_MAX) {
+		p->idle[p->nidle++] = r;
+		r = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	sl_redis_free(r);
+}
+
+/* entry_field - copy one HGETALL field into the entry */
+static void
+entry_field(ml_sasl_entry *e, const char *name, const char *value)
+{
+	if (strcmp(name, "category") == 0)
+		snprintf(e->category, sizeof(e->category), "%s", value);
+	else if (strcmp(name, "tenant") == 0)
+		snprintf(e->tenant, sizeof(e->tenant), "%s", value);
+	else if (strcmp(name, "domains") == 0)
+		snprintf(e->domains, sizeof(e->domains), "%s", value);
+}
+
+/* ml_sasl_lookup - the Redis entry of a SASL user; -1 on Redis trouble */
+int
+ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, size_t errlen)
+{
+	char	key[512];
+	const char *argv[2] = {"HGETALL", key};
+	sl_reply *rep = NULL;
+	sl_redis *r;
+	int	rc = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (c->pool == NULL)
+		return 0;
+	snprintf(key, sizeof(key), "%ssasl:%s", c->redis.prefix, user);
+	r = pool_get(c->pool);
+	if (sl_redis_cmdv(r, &rep, 2, argv, NULL) < 0) {
+		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
+		rc = -1;
+	} else if (rep->type != SL_REPLY_ARRAY) {
+		snprintf(err, errlen, "redis HGETALL %s: %s", key,
+			 rep->type == SL_REPLY_ERROR ? rep->str : "unexpected reply");
+		rc = -1;
+	} else {
+		e->found = rep->elements > 0;
+		for (size_t i = 0; i + 1 < rep->elements; i += 2)
+			if (rep->element[i]->str && rep->element[i + 1]->str)
+				entry_field(e, rep->element[i]->str, rep->element[i + 1]->str);
+	}
+	sl_reply_free(rep);
+	pool_put(c->pool, r);
+	return rc;
+}
+
+/* ml_record_message - count the message and remember its queue id */
+void
+ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid,
+		  const char *sasl, const char *sender, size_t nrcpt)
+{
+	char	stats[256], msg[256], day[16], n[32], ttl[32];
+	time_t	now = time(NULL);
+	struct tm tm;
+	const char *argv[8];
+	sl_reply *rep = NULL;
+	sl_redis *r;
+
+	if (c->pool == NULL || !c->stats || qid == NULL || *qid == '\0')
+		return;
+	gmtime_r(&now, &tm);
+	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	snprintf(stats, sizeof(stats), "%sstats:%s:%s:%s", c->redis.prefix, day,
+		 d->tenant_name[0] ? d->tenant_name : "-", d->category ? d->category->name : "-");
+	snprintf(msg, sizeof(msg), "%smsg:%s", c->redis.prefix, qid);
+	snprintf(n, sizeof(n), "%zu", nrcpt);
+	snprintf(ttl, sizeof(ttl), "%ld", c->msg_ttl);
+	argv[0] = stats, argv[1] = msg, argv[2] = n;
+	argv[3] = d->category ? d->category->name : "";
+	argv[4] = d->tenant_name, argv[5] = sasl ? sasl : "", argv[6] = sender, argv[7] = ttl;
+	r = pool_get(c->pool);
+	if (sl_redis_eval(r, &record_script, &rep, 2, 8, argv, NULL) < 0)
+		sl_warn("redis: message not counted: %s", sl_redis_errstr(r));
+	else if (rep->type == SL_REPLY_ERROR)
+		sl_warn("redis: message not counted: %s", rep->str);
+	sl_reply_free(rep);
+	pool_put(c->pool, r);
+}
