@@ -1,0 +1,146 @@
+/*
+ * NAME
+ *	ctl 3h - private interfaces of sluicectl, one section per file
+ * DESCRIPTION
+ *	sluicectl is one file of wiring (ctl_main.c: options, config, the
+ *	command table) plus one file per concern. Commands get a ctl_ctx and
+ *	their own argv (argv[0] is the subcommand's name, for getopt_long)
+ *	and return an exit status: 0, 1 (a negative answer: not suppressed,
+ *	not found, token does not verify), or one of sysexits(3).
+ * ERRORS
+ *	Redis trouble ends the process with EX_TEMPFAIL (75) after one
+ *	clear message (ctl_redis.c); bad arguments end it with EX_USAGE
+ *	(64) and the command's usage line (ctl_usage()).
+ */
+#ifndef SL_CTL_H
+#define SL_CTL_H
+
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "conf.h"
+#include "redis.h"
+
+/* Exit statuses beyond sysexits(3). */
+#define CTL_NO		1		/* a negative answer */
+
+/*
+ * ctl_main.c - options, config, dispatch.
+ */
+typedef struct ctl_ctx {
+	const char *conf_path;		/* -c, or the default */
+	sl_conf *conf;			/* loaded before any command runs */
+	sl_redis *redis;		/* connected on first use */
+	const char *prefix;		/* key prefix, "sluice:" by default */
+	const char *usage;		/* "suppress add ADDRESS [...]" */
+} ctl_ctx;
+
+typedef int ctl_fn(ctl_ctx *ctx, int argc, char **argv);
+
+void	ctl_usage(const ctl_ctx *ctx) __attribute__((noreturn));
+void	ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * ctl_util.c - arguments, names, time, output helpers (no Redis).
+ */
+int	ctl_label_ok(const char *s);
+int	ctl_scope_parse(const char *in, char *out, size_t outlen);
+int	ctl_parse_long(const char *s, long long min, long long max, long long *out);
+void	ctl_age(time_t then, time_t now, char *out, size_t outlen);
+void	ctl_iso_time(time_t t, char *out, size_t outlen);
+void	ctl_glob_escape(const char *in, char *out, size_t outlen);
+void	ctl_print_value(FILE *fp, const char *s);
+
+/*
+ * ctl_redis.c - the Redis side: keys, commands that exit on failure, SCAN.
+ */
+#define CTL_KEY_MAX 1024
+
+int	ctl_key(const ctl_ctx *ctx, char *out, size_t outlen, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+sl_reply *ctl_cmdv(ctl_ctx *ctx, int argc, const char **argv);
+sl_reply *ctl_cmd_ok(ctl_ctx *ctx, int argc, const char **argv);
+sl_reply *ctl_eval(ctl_ctx *ctx, sl_script *script, int nkeys, int argc,
+		   const char **argv);
+sl_reply *ctl_hgetall(ctl_ctx *ctx, const char *key);
+const char *ctl_hget(const sl_reply *hash, const char *field);
+typedef int ctl_scan_fn(ctl_ctx *ctx, const char *key, void *arg);
+int	ctl_scan(ctl_ctx *ctx, const char *pattern, ctl_scan_fn *fn, void *arg);
+void	ctl_print_hash(FILE *fp, const sl_reply *hash, const char *indent);
+
+/*
+ * ctl_csv.c - the suppression-list reader (pure: no Redis, no config).
+ * Reads a file line by line; the first non-blank line decides the
+ * layout: a header naming an address column (our own export, Amazon
+ * SES, Postmark, SendGrid, Mailgun, Mailchimp ...) or data whose first
+ * column is the address. Bad lines are handed to the bad callback with
+ * their line number; blank lines and "#" comments are skipped.
+ */
+#define CTL_CSV_LINE_MAX	4096	/* longer lines are bad lines */
+#define CTL_CSV_FIELDS		64
+
+typedef struct ctl_csv_row {
+	int	nfields;
+	char   *field[CTL_CSV_FIELDS];
+	char	buf[CTL_CSV_LINE_MAX + 1];
+} ctl_csv_row;
+
+typedef struct ctl_csv_layout {
+	char	delim;			/* ',' ';' or '\t' */
+	int	header;			/* the first line was a header */
+	int	addr_col;		/* 0-based */
+	int	reason_col;		/* -1: none */
+	int	time_col;		/* -1: none */
+	const char *vendor;		/* "sluice", "ses", "postmark", ... */
+} ctl_csv_layout;
+
+typedef struct ctl_csv_rec {
+	long	line;
+	char	addr[321];		/* normalized (domain lowercased) */
+	const char *reason;		/* mapped from the file, NULL: use default */
+	time_t	added;			/* from the file, 0: now */
+	char	vendor_reason[64];	/* the file's own reason text, for detail */
+} ctl_csv_rec;
+
+typedef struct ctl_csv_stats {
+	long	lines, records, bad, skipped;
+} ctl_csv_stats;
+
+typedef int ctl_csv_rec_fn(const ctl_csv_rec *rec, void *arg);
+typedef void ctl_csv_bad_fn(long line, const char *why, void *arg);
+
+int	ctl_csv_split(const char *line, char delim, ctl_csv_row *row,
+		      const char **err);
+char	ctl_csv_delim(const char *line);
+void	ctl_csv_detect(const char *line, ctl_csv_layout *lay);
+int	ctl_csv_addr(const char *in, char *out, size_t outlen, const char **err);
+const char *ctl_csv_reason(const char *vendor_reason);
+time_t	ctl_csv_time(const char *s);
+int	ctl_csv_record(const ctl_csv_layout *lay, const char *line,
+		       ctl_csv_rec *rec, const char **err);
+int	ctl_csv_read(FILE *fp, ctl_csv_layout *lay, ctl_csv_rec_fn *rec_fn,
+		     ctl_csv_bad_fn *bad_fn, void *arg, ctl_csv_stats *st);
+
+/*
+ * ctl_dkim.c - DKIM keys (OpenSSL 3): generate, and the DNS TXT value.
+ */
+int	ctl_dkim_txt_file(const char *path, char *out, size_t outlen,
+			  char *err, size_t errlen);
+void	ctl_dkim_print_txt(FILE *fp, const char *name, const char *value);
+
+/*
+ * The commands, one file per concern.
+ */
+ctl_fn	ctl_suppress_add, ctl_suppress_remove, ctl_suppress_check,
+	ctl_suppress_list, ctl_suppress_import, ctl_suppress_export;
+ctl_fn	ctl_tenant_status, ctl_tenant_list;
+ctl_fn	ctl_sasl_set, ctl_sasl_show;
+ctl_fn	ctl_limits_list, ctl_limits_show;
+ctl_fn	ctl_stats;
+ctl_fn	ctl_events;
+ctl_fn	ctl_token_decode, ctl_token_encode;
+ctl_fn	ctl_dkim_keygen;
+ctl_fn	ctl_dns;
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * NAME
+ *	sluicectl 8 - the operator's command line over Sluice's Redis keyspace
+ * SYNOPSIS
+ *	sluicectl [-c config] [-n] COMMAND [SUBCOMMAND] [ARGS...]
+ * DESCRIPTION
+ *	This file is the wiring: global options, the config file, and the
+ *	command table. Each command lives in ctl_<concern>.c. See
+ *	doc/sluicectl.8 for the commands and doc/redis-keys.md for the keys.
+ *
+ *	Without -c, a missing /etc/sluice/sluice.conf means built-in
+ *	defaults (Redis on 127.0.0.1:6379, prefix "sluice:"), so commands
+ *	that need no config (dkim keygen) work anywhere. With -c the file
+ *	must exist.
+ * ERRORS
+ *	Exit 64 with usage on bad arguments, 78 on a bad config, 75 when
+ *	Redis is unreachable, 1 for a negative answer, 0 otherwise.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "log.h"
+
+typedef struct ctl_cmd {
+	const char *group;		/* "suppress" */
+	const char *name;		/* "add", or NULL for a one-word command */
+	ctl_fn *fn;
+	const char *args;		/* usage after the command words */
+	int	hidden;			/* not in the general usage */
+} ctl_cmd;
+
+static const ctl_cmd ctl_cmds[] = {
+	{.group = "suppress", .name = "add", .fn = ctl_suppress_add,
+	 .args = "ADDRESS [--scope global|cat:NAME|tenant:NAME] [--reason R] [--ttl SECONDS] [--detail TEXT]"},
+	{.group = "suppress", .name = "remove", .fn = ctl_suppress_remove,
+	 .args = "ADDRESS [--scope S | --all]"},
+	{.group = "suppress", .name = "check", .fn = ctl_suppress_check,
+	 .args = "ADDRESS [--scope S]"},
+	{.group = "suppress", .name = "list", .fn = ctl_suppress_list,
+	 .args = "[--scope S]"},
+	{.group = "suppress", .name = "import", .fn = ctl_suppress_import,
+	 .args = "FILE|- [--scope S] [--reason R] [--ttl SECONDS] [--replace] [--dry-run]"},
+	{.group = "suppress", .name = "export", .fn = ctl_suppress_export,
+	 .args = "[--scope S]"},
+	{.group = "tenant", .name = "status", .fn = ctl_tenant_status,
+	 .args = "NAME [active|paused|suspended] [--reason TEXT]"},
+	{.group = "tenant", .name = "list", .fn = ctl_tenant_list, .args = ""},
+	{.group = "sasl", .name = "set", .fn = ctl_sasl_set,
+	 .args = "USER [--category C] [--tenant T] [--domains a,b]"},
+	{.group = "sasl", .name = "show", .fn = ctl_sasl_show, .args = "USER"},
+	{.group = "limits", .name = "list", .fn = ctl_limits_list, .args = ""},
+	{.group = "limits", .name = "show", .fn = ctl_limits_show, .args = "NAME"},
+	{.group = "stats", .fn = ctl_stats, .args = "[--day YYYYMMDD] [--tenant T]"},
+	{.group = "events", .fn = ctl_events, .args = "[--count N] [--follow]"},
+	{.group = "token", .name = "decode", .fn = ctl_token_decode,
+	 .args = "LOCALPART|ADDRESS|URL-TOKEN"},
+	{.group = "token", .name = "encode", .fn = ctl_token_encode, .hidden = 1,
+	 .args = "--category C [--tenant T] [--kind b|u] [--day N] [--msgid ID] [--rcpt ADDRESS]"},
+	{.group = "dkim", .name = "keygen", .fn = ctl_dkim_keygen,
+	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--out DIR]"},
+	{.group = "dns", .fn = ctl_dns, .args = "DOMAIN [--mx HOST] [--rua ADDRESS]"},
+};
+
+#define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+/* ctl_err - one line on stderr, prefixed with the program name */
+void
+ctl_err(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fputs("sluicectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ctl_usage - the current command's usage line, then exit 64 */
+void
+ctl_usage(const ctl_ctx *ctx)
+{
+	fprintf(stderr, "usage: sluicectl %s\n", ctx->usage);
+	exit(EX_USAGE);
+}
+
+/* usage_all - every public command, then exit 64 */
+static void __attribute__((noreturn))
+usage_all(void)
+{
+	fputs("usage: sluicectl [-c config] [-n] COMMAND ...\ncommands:\n", stderr);
+	for (size_t i = 0; i < CTL_NCMDS; i++)
+		if (!ctl_cmds[i].hidden)
+			fprintf(stderr, "  %s%s%s %s\n", ctl_cmds[i].group,
+				ctl_cmds[i].name ? " " : "",
+				ctl_cmds[i].name ? ctl_cmds[i].name : "", ctl_cmds[i].args);
+	exit(EX_USAGE);
+}
+
+/* find_cmd - the table entry for argv[0] (and argv[1]), or NULL */
+static const ctl_cmd *
+find_cmd(int argc, char **argv)
+{
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		const ctl_cmd *c = &ctl_cmds[i];
+
+		if (strcmp(c->group, argv[0]) != 0)
+			continue;
+		if (c->name == NULL || (argc > 1 && strcmp(c->name, argv[1]) == 0))
+			return c;
+	}
+	return NULL;
+}
+
+/* load_conf - the explicit config, the default one, or built-in defaults */
+static sl_conf *
+load_conf(const char *path, int explicit)
+{
+	if (!explicit && access(path, F_OK) != 0)
+		return sl_conf_load("/dev/null");
+	return sl_conf_load(path);
+}
+
+/* run_cmd - give the command its argv (its own name first) and run it */
+static int
+run_cmd(ctl_ctx *ctx, const ctl_cmd *c, int argc, char **argv)
+{
+	static char usage[512];
+	int	skip = c->name ? 1 : 0;
+
+	snprintf(usage, sizeof(usage), "%s%s%s %s", c->group, c->name ? " " : "",
+		 c->name ? c->name : "", c->args);
+	ctx->usage = usage;
+	optind = 0;			/* GNU: restart getopt for the command */
+	return c->fn(ctx, argc - skip, argv + skip);
+}
+
+/* main - global options, config, then the command */
+int
+main(int argc, char **argv)
+{
+	ctl_ctx	ctx = {.conf_path = SL_CONF_DEFAULT_PATH, .prefix = "sluice:"};
+	const ctl_cmd *c = NULL;
+	int	ch, check = 0, explicit = 0, rc;
+
+	sl_log_init("sluicectl", SL_LOG_STDERR, SL_LOG_WARN);
+	while ((ch = getopt(argc, argv, "+c:nh")) != -1) {
+		switch (ch) {
+		case 'c':
+			ctx.conf_path = optarg;
+			explicit = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		default:
+			usage_all();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (!check && (argc == 0 || (c = find_cmd(argc, argv)) == NULL))
+		usage_all();
+	if ((ctx.conf = load_conf(ctx.conf_path, explicit || check)) == NULL)
+		return EX_CONFIG;
+	if (check) {
+		printf("%s: configuration OK\n", ctx.conf_path);
+		sl_conf_free(ctx.conf);
+		return 0;
+	}
+	ctx.prefix = cfg_getstr(cfg_getsec(ctx.conf->cfg, "redis"), "prefix");
+	rc = run_cmd(&ctx, c, argc, argv);
+	if (fflush(stdout) != 0 && rc == 0)
+		rc = EX_IOERR;
+	sl_redis_free(ctx.redis);
+	sl_conf_free(ctx.conf);
+	return rc;
+}

@@ -1,0 +1,221 @@
+/*
+ * NAME
+ *	ctl_redis 3 - sluicectl's side of Redis: keys, commands, SCAN
+ * DESCRIPTION
+ *	ctl_key() builds a key under the configured prefix. ctl_cmdv()
+ *	runs one command on the lazily connected handle and returns its
+ *	reply (any type, never NULL); ctl_cmd_ok() also refuses a Redis
+ *	error reply. ctl_scan() walks the keys matching a pattern with SCAN
+ *	(never KEYS, which blocks the server the daemons depend on).
+ * OWNERSHIP
+ *	Replies belong to the caller (sl_reply_free()). ctl_hget() returns
+ *	a pointer into the reply it was given.
+ * ERRORS
+ *	A command that cannot reach Redis ends the process: one message
+ *	naming the server, then exit 75 (EX_TEMPFAIL), like the other
+ *	Sluice programs, so scripts can retry. A Redis error reply in
+ *	ctl_cmd_ok() ends it with 70 (EX_SOFTWARE).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+
+/* ctl_key - prefix + formatted name; -1 when it does not fit */
+int
+ctl_key(const ctl_ctx *ctx, char *out, size_t outlen, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n, m;
+
+	n = snprintf(out, outlen, "%s", ctx->prefix);
+	if (n < 0 || (size_t) n >= outlen)
+		return -1;
+	va_start(ap, fmt);
+	m = vsnprintf(out + n, outlen - (size_t) n, fmt, ap);
+	va_end(ap);
+	return m < 0 || (size_t) (n + m) >= outlen ? -1 : 0;
+}
+
+/* read_password_file - the redis password from password_file, if set */
+static char *
+read_password_file(const char *path)
+{
+	char	buf[512];
+	FILE   *fp;
+	size_t	n;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		ctl_err("redis password_file %s: cannot read it", path);
+		exit(EX_CONFIG);
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return strdup(buf);
+}
+
+/* server_name - "unix socket PATH" or "HOST:PORT", for messages */
+static void
+server_name(const sl_redis_opts *o, char *out, size_t outlen)
+{
+	if (o->unix_path)
+		snprintf(out, outlen, "%s", o->unix_path);
+	else
+		snprintf(out, outlen, "%s:%d", o->host, o->port);
+}
+
+/* ctl_redis - the handle, connected on first use */
+static sl_redis *
+ctl_redis(ctl_ctx *ctx)
+{
+	static char *password;
+	sl_redis_opts o;
+	const char *pwfile;
+
+	if (ctx->redis)
+		return ctx->redis;
+	sl_conf_redis_opts(ctx->conf, &o);
+	pwfile = cfg_getstr(cfg_getsec(ctx->conf->cfg, "redis"), "password_file");
+	if (o.password == NULL && *pwfile) {
+		password = read_password_file(pwfile);
+		o.password = password;
+	}
+	ctx->redis = sl_redis_new(&o);
+	return ctx->redis;
+}
+
+/* fail_unreachable - one clear message and exit 75 */
+static void __attribute__((noreturn))
+fail_unreachable(ctl_ctx *ctx)
+{
+	sl_redis_opts o;
+	char	name[300];
+
+	sl_conf_redis_opts(ctx->conf, &o);
+	server_name(&o, name, sizeof(name));
+	ctl_err("redis at %s: %s", name, sl_redis_errstr(ctx->redis));
+	exit(EX_TEMPFAIL);
+}
+
+/* ctl_cmdv - run one command; any reply type comes back, never NULL */
+sl_reply *
+ctl_cmdv(ctl_ctx *ctx, int argc, const char **argv)
+{
+	sl_reply *reply = NULL;
+
+	if (sl_redis_cmdv(ctl_redis(ctx), &reply, argc, argv, NULL) < 0 || reply == NULL)
+		fail_unreachable(ctx);
+	return reply;
+}
+
+/* ctl_cmd_ok - ctl_cmdv() that also ends the process on an error reply */
+sl_reply *
+ctl_cmd_ok(ctl_ctx *ctx, int argc, const char **argv)
+{
+	sl_reply *reply = ctl_cmdv(ctx, argc, argv);
+
+	if (reply->type == SL_REPLY_ERROR) {
+		ctl_err("redis %s: %s", argv[0], reply->str);
+		sl_reply_free(reply);
+		exit(EX_SOFTWARE);
+	}
+	return reply;
+}
+
+/* ctl_eval - run a script; an error reply ends the process like ctl_cmd_ok */
+sl_reply *
+ctl_eval(ctl_ctx *ctx, sl_script *script, int nkeys, int argc, const char **argv)
+{
+	sl_reply *reply = NULL;
+
+	if (sl_redis_eval(ctl_redis(ctx), script, &reply, nkeys, argc, argv, NULL) < 0
+	    || reply == NULL)
+		fail_unreachable(ctx);
+	if (reply->type == SL_REPLY_ERROR) {
+		ctl_err("redis script: %s", reply->str);
+		sl_reply_free(reply);
+		exit(EX_SOFTWARE);
+	}
+	return reply;
+}
+
+/* ctl_hgetall - HGETALL key; NULL when the key is missing or not a hash */
+sl_reply *
+ctl_hgetall(ctl_ctx *ctx, const char *key)
+{
+	const char *argv[] = {"HGETALL", key};
+	sl_reply *r = ctl_cmdv(ctx, 2, argv);
+
+	if (r->type != SL_REPLY_ARRAY || r->elements == 0) {
+		sl_reply_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ctl_hget - a field of an HGETALL reply, or NULL */
+const char *
+ctl_hget(const sl_reply *hash, const char *field)
+{
+	if (hash == NULL || hash->type != SL_REPLY_ARRAY)
+		return NULL;
+	for (size_t i = 0; i + 1 < hash->elements; i += 2)
+		if (hash->element[i]->str && strcmp(hash->element[i]->str, field) == 0)
+			return hash->element[i + 1]->str;
+	return NULL;
+}
+
+/* ctl_print_hash - "field: value" lines of an HGETALL reply */
+void
+ctl_print_hash(FILE *fp, const sl_reply *hash, const char *indent)
+{
+	for (size_t i = 0; i + 1 < hash->elements; i += 2) {
+		fprintf(fp, "%s%s: ", indent, hash->element[i]->str);
+		ctl_print_value(fp, hash->element[i + 1]->str ? hash->element[i + 1]->str : "");
+		fputc('\n', fp);
+	}
+}
+
+/* scan_batch - one SCAN step: call fn per key, return the next cursor */
+static int
+scan_batch(ctl_ctx *ctx, const char *pattern, char *cursor, size_t curlen,
+	   ctl_scan_fn *fn, void *arg)
+{
+	const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+	sl_reply *r = ctl_cmd_ok(ctx, 6, argv);
+	const sl_reply *keys;
+	int	stop = 0;
+
+	if (r->type != SL_REPLY_ARRAY || r->elements != 2
+	    || r->element[0]->str == NULL || r->element[1]->type != SL_REPLY_ARRAY) {
+		ctl_err("redis SCAN: unexpected reply");
+		exit(EX_SOFTWARE);
+	}
+	snprintf(cursor, curlen, "%s", r->element[0]->str);
+	keys = r->element[1];
+	for (size_t i = 0; i < keys->elements && !stop; i++)
+		if (keys->element[i]->str)
+			stop = fn(ctx, keys->element[i]->str, arg);
+	sl_reply_free(r);
+	return stop;
+}
+
+/* ctl_scan - call fn for every key matching pattern; fn != 0 stops early */
+int
+ctl_scan(ctl_ctx *ctx, const char *pattern, ctl_scan_fn *fn, void *arg)
+{
+	char	cursor[32] = "0";
+	int	stop;
+
+	do {
+		stop = scan_batch(ctx, pattern, cursor, sizeof(cursor), fn, arg);
+	} while (!stop && strcmp(cursor, "0") != 0);
+	return stop;
+}

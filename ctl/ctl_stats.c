@@ -1,0 +1,164 @@
+/*
+ * NAME
+ *	ctl_stats 3 - sluicectl stats: the day's counters per tenant and category
+ * DESCRIPTION
+ *	Counters are the hashes <prefix>stats:<yyyymmdd>:<tenant>:<category>
+ *	("-" for none) with the fields sent, hard, soft, complaint and
+ *	unsub, written by the daemons with HINCRBY. This prints one row per
+ *	hash of the day (UTC, today by default), sorted, with the hard bounce
+ *	and complaint rates over sent, and a total row.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+
+static const char *const stat_fields[] = {"sent", "hard", "soft", "complaint", "unsub"};
+#define NSTAT (sizeof(stat_fields) / sizeof(stat_fields[0]))
+
+typedef struct stat_row {
+	char	tenant[64], category[64];
+	long long v[NSTAT];
+} stat_row;
+
+typedef struct stat_rows {
+	stat_row *rows;
+	size_t	n, cap;
+	size_t	plen;			/* length of "<prefix>stats:<day>:" */
+} stat_rows;
+
+static const struct option stats_longopts[] = {
+	{"day", required_argument, NULL, 'd'},
+	{"tenant", required_argument, NULL, 't'},
+	{NULL, 0, NULL, 0}
+};
+
+/* row_new - append an empty row */
+static stat_row *
+row_new(stat_rows *s)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 32;
+		if ((s->rows = realloc(s->rows, s->cap * sizeof(stat_row))) == NULL)
+			abort();
+	}
+	memset(&s->rows[s->n], 0, sizeof(stat_row));
+	return &s->rows[s->n++];
+}
+
+/* stats_scan - SCAN callback: one row per counter hash */
+static int
+stats_scan(ctl_ctx *ctx, const char *key, void *arg)
+{
+	stat_rows *s = arg;
+	const char *rest = key + s->plen, *colon = strchr(rest, ':'), *v;
+	sl_reply *h;
+	stat_row *r;
+
+	if (colon == NULL || strchr(colon + 1, ':') || (h = ctl_hgetall(ctx, key)) == NULL)
+		return 0;
+	r = row_new(s);
+	snprintf(r->tenant, sizeof(r->tenant), "%.*s", (int) (colon - rest), rest);
+	snprintf(r->category, sizeof(r->category), "%s", colon + 1);
+	for (size_t i = 0; i < NSTAT; i++)
+		if ((v = ctl_hget(h, stat_fields[i])) != NULL)
+			r->v[i] = atoll(v);
+	sl_reply_free(h);
+	return 0;
+}
+
+/* cmp_rows - by tenant, then category */
+static int
+cmp_rows(const void *a, const void *b)
+{
+	const stat_row *x = a, *y = b;
+	int	c = strcmp(x->tenant, y->tenant);
+
+	return c ? c : strcmp(x->category, y->category);
+}
+
+/* pct - a rate over sent, as text */
+static void
+pct(long long n, long long sent, char *out, size_t outlen)
+{
+	if (sent <= 0)
+		snprintf(out, outlen, "-");
+	else
+		snprintf(out, outlen, "%.2f%%", 100.0 * (double) n / (double) sent);
+}
+
+/* print_row - one line of the table */
+static void
+print_row(const stat_row *r)
+{
+	char	hr[16], cr[16];
+
+	pct(r->v[1], r->v[0], hr, sizeof(hr));
+	pct(r->v[3], r->v[0], cr, sizeof(cr));
+	printf("%-16s %-16s %9lld %7lld %7lld %9lld %7lld %8s %8s\n", r->tenant, r->category,
+	       r->v[0], r->v[1], r->v[2], r->v[3], r->v[4], hr, cr);
+}
+
+/* print_table - header, rows, total */
+static void
+print_table(stat_rows *s, const char *day)
+{
+	stat_row total = {.tenant = "TOTAL", .category = ""};
+
+	printf("day %s (UTC)\n", day);
+	printf("%-16s %-16s %9s %7s %7s %9s %7s %8s %8s\n", "TENANT", "CATEGORY", "SENT",
+	       "HARD", "SOFT", "COMPLAINT", "UNSUB", "HARD%", "COMPL%");
+	if (s->n > 1)
+		qsort(s->rows, s->n, sizeof(stat_row), cmp_rows);
+	for (size_t i = 0; i < s->n; i++) {
+		print_row(&s->rows[i]);
+		for (size_t k = 0; k < NSTAT; k++)
+			total.v[k] += s->rows[i].v[k];
+	}
+	print_row(&total);
+}
+
+/* today - yyyymmdd in UTC */
+static void
+today(char *out, size_t outlen)
+{
+	time_t	now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(out, outlen, "%Y%m%d", &tm);
+}
+
+/* ctl_stats - the counters of one day, optionally of one tenant */
+int
+ctl_stats(ctl_ctx *ctx, int argc, char **argv)
+{
+	char	day[16] = "", pattern[CTL_KEY_MAX], p[256], t[64] = "*";
+	stat_rows s = {0};
+	int	ch;
+
+	while ((ch = getopt_long(argc, argv, "", stats_longopts, NULL)) != -1) {
+		if (ch == 'd' && strlen(optarg) == 8 && strspn(optarg, "0123456789") == 8)
+			snprintf(day, sizeof(day), "%s", optarg);
+		else if (ch == 't' && (ctl_label_ok(optarg) || strcmp(optarg, "-") == 0))
+			ctl_glob_escape(optarg, t, sizeof(t));
+		else
+			ctl_usage(ctx);
+	}
+	if (optind != argc)
+		ctl_usage(ctx);
+	if (day[0] == '\0')
+		today(day, sizeof(day));
+	ctl_glob_escape(ctx->prefix, p, sizeof(p));
+	snprintf(pattern, sizeof(pattern), "%sstats:%s:%s:*", p, day, t);
+	s.plen = strlen(ctx->prefix) + strlen("stats:") + 9;
+	ctl_scan(ctx, pattern, stats_scan, &s);
+	print_table(&s, day);
+	free(s.rows);
+	return 0;
+}

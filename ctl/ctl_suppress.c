@@ -1,0 +1,617 @@
+/*
+ * NAME
+ *	ctl_suppress 3 - sluicectl suppress add|remove|check|list|import|export
+ * DESCRIPTION
+ *	A suppression entry is the hash <prefix>supp:<scope>:<address> with
+ *	the fields reason, source, added (unix time), detail (optional) and
+ *	expires (unix time, optional, also the key's TTL); scope is "global",
+ *	"cat:<category>" or "tenant:<tenant>". Addresses are normalized with
+ *	sl_addr_normalize() (domain lowercased), as sluice-policyd looks
+ *	them up. Entries are written by one Lua script (ctl_supp_script), so
+ *	an entry is never seen half written, and an import sends them in
+ *	batches of CTL_SUPP_BATCH. "add" replaces an entry; "import" keeps
+ *	existing entries (their reason is better evidence) unless --replace.
+ *	Listing, checking and exporting use SCAN, never KEYS.
+ * BUGS
+ *	A batch touches many keys in one script: fine on one Redis (and
+ *	Sentinel); a Redis Cluster would need batches grouped by hash slot.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "addr.h"
+#include "ctl.h"
+
+#define CTL_SUPP_BATCH 256
+
+static const char *const supp_reasons[] = {
+	"hard-bounce", "soft-bounce-threshold", "complaint", "unsubscribe",
+	"manual", "import", NULL
+};
+
+/*
+ * KEYS: the entries. ARGV: source, now, ttl (0: none), mode ("replace" or
+ * "keep"), then per key: reason, added, detail. Returns how many it wrote.
+ */
+static sl_script supp_script = {.source =
+	"local src, now, ttl, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]\n"
+	"local n = 0\n"
+	"for i, key in ipairs(KEYS) do\n"
+	"  local b = 4 + (i - 1) * 3\n"
+	"  if mode == 'replace' or redis.call('EXISTS', key) == 0 then\n"
+	"    redis.call('DEL', key)\n"
+	"    redis.call('HSET', key, 'reason', ARGV[b + 1], 'source', src, 'added', ARGV[b + 2])\n"
+	"    if ARGV[b + 3] ~= '' then redis.call('HSET', key, 'detail', ARGV[b + 3]) end\n"
+	"    if ttl > 0 then\n"
+	"      redis.call('HSET', key, 'expires', tostring(now + ttl))\n"
+	"      redis.call('EXPIRE', key, ttl)\n"
+	"    end\n"
+	"    n = n + 1\n"
+	"  end\n"
+	"end\n"
+	"return n\n"
+};
+
+enum {
+	O_SCOPE = 1, O_REASON = 2, O_TTL = 4, O_DETAIL = 8, O_ALL = 16,
+	O_REPLACE = 32, O_DRY = 64
+};
+
+typedef struct supp_opts {
+	char	scope[64];
+	int	scope_set;
+	const char *reason;		/* NULL: not given */
+	long long ttl;
+	const char *detail;
+	int	all, replace, dry_run;
+} supp_opts;
+
+static const struct option supp_longopts[] = {
+	{"scope", required_argument, NULL, 's'},
+	{"reason", required_argument, NULL, 'r'},
+	{"ttl", required_argument, NULL, 't'},
+	{"detail", required_argument, NULL, 'd'},
+	{"all", no_argument, NULL, 'a'},
+	{"replace", no_argument, NULL, 'R'},
+	{"dry-run", no_argument, NULL, 'D'},
+	{NULL, 0, NULL, 0}
+};
+
+/* reason_ok - one of the documented reasons */
+static int
+reason_ok(const char *r)
+{
+	for (const char *const *p = supp_reasons; *p; p++)
+		if (strcmp(*p, r) == 0)
+			return 1;
+	return 0;
+}
+
+/* supp_opt - apply one option; -1 when it is bad or not allowed here */
+static int
+supp_opt(int ch, int allowed, supp_opts *o)
+{
+	static const struct { int ch, bit; } bits[] = {
+		{'s', O_SCOPE}, {'r', O_REASON}, {'t', O_TTL}, {'d', O_DETAIL},
+		{'a', O_ALL}, {'R', O_REPLACE}, {'D', O_DRY},
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(bits) / sizeof(bits[0]) && bits[i].ch != ch; i++)
+		;
+	if (i == sizeof(bits) / sizeof(bits[0]) || !(allowed & bits[i].bit))
+		return -1;
+	switch (ch) {
+	case 's':
+		o->scope_set = 1;
+		if (ctl_scope_parse(optarg, o->scope, sizeof(o->scope)) < 0) {
+			ctl_err("bad scope \"%s\": use global, cat:NAME or tenant:NAME", optarg);
+			return -1;
+		}
+		return 0;
+	case 'r':
+		o->reason = optarg;
+		if (!reason_ok(optarg)) {
+			ctl_err("bad reason \"%s\": use hard-bounce, soft-bounce-threshold, "
+				"complaint, unsubscribe, manual or import", optarg);
+			return -1;
+		}
+		return 0;
+	case 't':
+		if (ctl_parse_long(optarg, 1, 20LL * 365 * 86400, &o->ttl) < 0) {
+			ctl_err("bad --ttl \"%s\": a number of seconds", optarg);
+			return -1;
+		}
+		return 0;
+	case 'd':
+		o->detail = optarg;
+		return 0;
+	}
+	o->all |= ch == 'a', o->replace |= ch == 'R', o->dry_run |= ch == 'D';
+	return 0;
+}
+
+/* supp_parse - options of one subcommand; exits with usage when bad */
+static int
+supp_parse(ctl_ctx *ctx, int argc, char **argv, int allowed, int npos, supp_opts *o)
+{
+	int	ch;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(o->scope, sizeof(o->scope), "global");
+	while ((ch = getopt_long(argc, argv, "", supp_longopts, NULL)) != -1)
+		if (ch == '?' || supp_opt(ch, allowed, o) < 0)
+			ctl_usage(ctx);
+	if (argc - optind != npos)
+		ctl_usage(ctx);
+	return optind;
+}
+
+/* normalize_arg - the address argument, normalized, or exit 64 */
+static void
+normalize_arg(ctl_ctx *ctx, const char *in, char *out, size_t outlen)
+{
+	const char *err;
+
+	if (ctl_csv_addr(in, out, outlen, &err) < 0) {
+		ctl_err("\"%s\": %s", in, err);
+		ctl_usage(ctx);
+	}
+}
+
+/* supp_key - <prefix>supp:<scope>:<address> */
+static void
+supp_key(const ctl_ctx *ctx, const char *scope, const char *addr, char *key, size_t len)
+{
+	if (ctl_key(ctx, key, len, "supp:%s:%s", scope, addr) < 0) {
+		ctl_err("key for %s too long", addr);
+		exit(EX_DATAERR);
+	}
+}
+
+/*
+ * supp_key_split - scope and address of a suppression key; -1 when the
+ * key is not one (a hand-made key with another shape).
+ */
+static int
+supp_key_split(const ctl_ctx *ctx, const char *key, char *scope, size_t slen,
+	       const char **addr)
+{
+	const char *rest = key + strlen(ctx->prefix) + 5, *colon;
+
+	if (strncmp(key, ctx->prefix, strlen(ctx->prefix)) != 0
+	    || strncmp(key + strlen(ctx->prefix), "supp:", 5) != 0)
+		return -1;
+	if (strncmp(rest, "global:", 7) == 0) {
+		snprintf(scope, slen, "global");
+		*addr = rest + 7;
+		return **addr ? 0 : -1;
+	}
+	if (strncmp(rest, "cat:", 4) != 0 && strncmp(rest, "tenant:", 7) != 0)
+		return -1;
+	colon = strchr(rest, ':');
+	if ((colon = strchr(colon + 1, ':')) == NULL || (size_t) (colon - rest) >= slen)
+		return -1;
+	snprintf(scope, slen, "%.*s", (int) (colon - rest), rest);
+	*addr = colon + 1;
+	return **addr ? 0 : -1;
+}
+
+/*
+ * A batch of entries for supp_script, with the strings it owns.
+ */
+typedef struct supp_batch {
+	const char *source;
+	long long ttl;
+	int	replace;
+	int	n;
+	char   *keys[CTL_SUPP_BATCH];
+	char   *vals[CTL_SUPP_BATCH * 3];
+	long	written, sent;
+} supp_batch;
+
+/* batch_flush - write the batch with one script call */
+static void
+batch_flush(ctl_ctx *ctx, supp_batch *b)
+{
+	const char *argv[4 + CTL_SUPP_BATCH * 4];
+	char	now[32], ttl[32];
+	sl_reply *r;
+	int	a = 0;
+
+	if (b->n == 0)
+		return;
+	snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+	snprintf(ttl, sizeof(ttl), "%lld", b->ttl);
+	for (int i = 0; i < b->n; i++)
+		argv[a++] = b->keys[i];
+	argv[a++] = b->source, argv[a++] = now, argv[a++] = ttl;
+	argv[a++] = b->replace ? "replace" : "keep";
+	for (int i = 0; i < b->n * 3; i++)
+		argv[a++] = b->vals[i];
+	r = ctl_eval(ctx, &supp_script, b->n, a, argv);
+	b->written += r->type == SL_REPLY_INTEGER ? r->integer : 0;
+	b->sent += b->n;
+	sl_reply_free(r);
+	for (int i = 0; i < b->n; i++)
+		free(b->keys[i]);
+	for (int i = 0; i < b->n * 3; i++)
+		free(b->vals[i]);
+	b->n = 0;
+}
+
+/* batch_add - queue one entry; flushes when the batch is full */
+static void
+batch_add(ctl_ctx *ctx, supp_batch *b, const char *key, const char *reason,
+	  time_t added, const char *detail)
+{
+	char	t[32];
+
+	snprintf(t, sizeof(t), "%lld", (long long) added);
+	b->keys[b->n] = strdup(key);
+	b->vals[b->n * 3] = strdup(reason);
+	b->vals[b->n * 3 + 1] = strdup(t);
+	b->vals[b->n * 3 + 2] = strdup(detail ? detail : "");
+	if (++b->n == CTL_SUPP_BATCH)
+		batch_flush(ctx, b);
+}
+
+/* ctl_suppress_add - add or replace one entry */
+int
+ctl_suppress_add(ctl_ctx *ctx, int argc, char **argv)
+{
+	supp_batch b = {.source = "sluicectl", .replace = 1};
+	char	addr[SL_ADDR_MAX + 1], key[CTL_KEY_MAX];
+	supp_opts o;
+	int	i = supp_parse(ctx, argc, argv, O_SCOPE | O_REASON | O_TTL | O_DETAIL, 1, &o);
+
+	normalize_arg(ctx, argv[i], addr, sizeof(addr));
+	supp_key(ctx, o.scope, addr, key, sizeof(key));
+	b.ttl = o.ttl;
+	batch_add(ctx, &b, key, o.reason ? o.reason : "manual", time(NULL), o.detail);
+	batch_flush(ctx, &b);
+	printf("suppressed %s in %s (%s%s)\n", addr, o.scope, o.reason ? o.reason : "manual",
+	       o.ttl ? ", with a TTL" : "");
+	return 0;
+}
+
+/* remove_one - DEL one key; 1 when it existed */
+static int
+remove_one(ctl_ctx *ctx, const char *key)
+{
+	const char *argv[] = {"DEL", key};
+	sl_reply *r = ctl_cmd_ok(ctx, 2, argv);
+	int	n = r->type == SL_REPLY_INTEGER && r->integer > 0;
+
+	sl_reply_free(r);
+	return n;
+}
+
+/* addr_pattern - SCAN pattern for one address in every scope */
+static void
+addr_pattern(const ctl_ctx *ctx, const char *addr, char *out, size_t outlen)
+{
+	char	p[256], a[2 * SL_ADDR_MAX + 2];
+
+	ctl_glob_escape(ctx->prefix, p, sizeof(p));
+	ctl_glob_escape(addr, a, sizeof(a));
+	snprintf(out, outlen, "%ssupp:*:%s", p, a);
+}
+
+typedef struct supp_walk {
+	const char *addr;		/* only this address, or NULL */
+	long	count;
+	time_t	now;
+	FILE   *fp;
+} supp_walk;
+
+/* remove_scan - SCAN callback of remove --all */
+static int
+remove_scan(ctl_ctx *ctx, const char *key, void *arg)
+{
+	supp_walk *w = arg;
+	const char *addr;
+	char	scope[64];
+
+	if (supp_key_split(ctx, key, scope, sizeof(scope), &addr) == 0
+	    && strcmp(addr, w->addr) == 0 && remove_one(ctx, key)) {
+		printf("removed %s from %s\n", addr, scope);
+		w->count++;
+	}
+	return 0;
+}
+
+/* ctl_suppress_remove - delete an entry from one scope, or from all */
+int
+ctl_suppress_remove(ctl_ctx *ctx, int argc, char **argv)
+{
+	char	addr[SL_ADDR_MAX + 1], key[CTL_KEY_MAX];
+	supp_walk w = {.addr = addr};
+	supp_opts o;
+	int	i = supp_parse(ctx, argc, argv, O_SCOPE | O_ALL, 1, &o);
+
+	if (o.all && o.scope_set)
+		ctl_usage(ctx);
+	normalize_arg(ctx, argv[i], addr, sizeof(addr));
+	if (o.all) {
+		addr_pattern(ctx, addr, key, sizeof(key));
+		ctl_scan(ctx, key, remove_scan, &w);
+		if (w.count == 0)
+			printf("%s was not suppressed in any scope\n", addr);
+		return w.count ? 0 : CTL_NO;
+	}
+	supp_key(ctx, o.scope, addr, key, sizeof(key));
+	if (!remove_one(ctx, key)) {
+		printf("%s was not suppressed in %s\n", addr, o.scope);
+		return CTL_NO;
+	}
+	printf("removed %s from %s\n", addr, o.scope);
+	return 0;
+}
+
+/* print_entry - one line: scope, address, reason, age, expiry, source, detail */
+static void
+print_entry(FILE *fp, const char *scope, const char *addr, const sl_reply *h, time_t now)
+{
+	const char *added = ctl_hget(h, "added"), *exp = ctl_hget(h, "expires");
+	const char *detail = ctl_hget(h, "detail");
+	char	age[32], left[32] = "-";
+
+	ctl_age(added ? (time_t) atoll(added) : 0, now, age, sizeof(age));
+	if (exp && atoll(exp) > now)
+		ctl_age(now - (atoll(exp) - now), now, left, sizeof(left));
+	fprintf(fp, "%-16s %-32s %-22s %-8s %-8s %s", scope, addr,
+		ctl_hget(h, "reason") ? ctl_hget(h, "reason") : "?", age, left,
+		ctl_hget(h, "source") ? ctl_hget(h, "source") : "-");
+	if (detail && *detail) {
+		fputc(' ', fp);
+		ctl_print_value(fp, detail);
+	}
+	fputc('\n', fp);
+}
+
+/* print_header - the column names of print_entry */
+static void
+print_header(FILE *fp)
+{
+	fprintf(fp, "%-16s %-32s %-22s %-8s %-8s %s\n", "SCOPE", "ADDRESS", "REASON",
+		"AGE", "EXPIRES", "SOURCE DETAIL");
+}
+
+/* list_scan - SCAN callback of check and list: print each live entry */
+static int
+list_scan(ctl_ctx *ctx, const char *key, void *arg)
+{
+	supp_walk *w = arg;
+	const char *addr;
+	char	scope[64];
+	sl_reply *h;
+
+	if (supp_key_split(ctx, key, scope, sizeof(scope), &addr) < 0
+	    || (w->addr && strcmp(addr, w->addr) != 0))
+		return 0;
+	if ((h = ctl_hgetall(ctx, key)) == NULL)
+		return 0;			/* expired or not a hash */
+	if (w->count++ == 0)
+		print_header(w->fp);
+	print_entry(w->fp, scope, addr, h, w->now);
+	sl_reply_free(h);
+	return 0;
+}
+
+/* ctl_suppress_check - every scope an address is suppressed in; 1 if none */
+int
+ctl_suppress_check(ctl_ctx *ctx, int argc, char **argv)
+{
+	char	addr[SL_ADDR_MAX + 1], key[CTL_KEY_MAX];
+	supp_walk w = {.addr = addr, .now = time(NULL), .fp = stdout};
+	supp_opts o;
+	int	i = supp_parse(ctx, argc, argv, O_SCOPE, 1, &o);
+
+	normalize_arg(ctx, argv[i], addr, sizeof(addr));
+	if (o.scope_set) {
+		supp_key(ctx, o.scope, addr, key, sizeof(key));
+		list_scan(ctx, key, &w);
+	} else {
+		addr_pattern(ctx, addr, key, sizeof(key));
+		ctl_scan(ctx, key, list_scan, &w);
+	}
+	if (w.count == 0)
+		printf("%s is not suppressed%s%s\n", addr, o.scope_set ? " in " : "",
+		       o.scope_set ? o.scope : "");
+	return w.count ? 0 : CTL_NO;
+}
+
+/* scope_pattern - SCAN pattern of one scope's entries, or of all */
+static void
+scope_pattern(const ctl_ctx *ctx, const supp_opts *o, char *out, size_t outlen)
+{
+	char	p[256];
+
+	ctl_glob_escape(ctx->prefix, p, sizeof(p));
+	if (o->scope_set)
+		snprintf(out, outlen, "%ssupp:%s:*", p, o->scope);
+	else
+		snprintf(out, outlen, "%ssupp:*", p);
+}
+
+/* ctl_suppress_list - every entry (of one scope), as a table */
+int
+ctl_suppress_list(ctl_ctx *ctx, int argc, char **argv)
+{
+	supp_walk w = {.now = time(NULL), .fp = stdout};
+	char	pattern[CTL_KEY_MAX];
+	supp_opts o;
+
+	supp_parse(ctx, argc, argv, O_SCOPE, 0, &o);
+	scope_pattern(ctx, &o, pattern, sizeof(pattern));
+	ctl_scan(ctx, pattern, list_scan, &w);
+	fprintf(stderr, "%ld entr%s\n", w.count, w.count == 1 ? "y" : "ies");
+	return 0;
+}
+
+/* csv_field - one CSV field, quoted when it needs to be */
+static void
+csv_field(FILE *fp, const char *s, int last)
+{
+	if (s == NULL)
+		s = "";
+	if (strpbrk(s, ",\"\r\n") == NULL)
+		fputs(s, fp);
+	else {
+		fputc('"', fp);
+		for (; *s; s++) {
+			if (*s == '"')
+				fputc('"', fp);
+			fputc(*s, fp);
+		}
+		fputc('"', fp);
+	}
+	fputc(last ? '\n' : ',', fp);
+}
+
+/* export_scan - SCAN callback of export: one CSV row per live entry */
+static int
+export_scan(ctl_ctx *ctx, const char *key, void *arg)
+{
+	supp_walk *w = arg;
+	const char *addr, *added, *exp;
+	char	scope[64], a[32] = "", e[32] = "";
+	sl_reply *h;
+
+	if (supp_key_split(ctx, key, scope, sizeof(scope), &addr) < 0
+	    || (h = ctl_hgetall(ctx, key)) == NULL)
+		return 0;
+	if ((added = ctl_hget(h, "added")) != NULL)
+		ctl_iso_time((time_t) atoll(added), a, sizeof(a));
+	if ((exp = ctl_hget(h, "expires")) != NULL)
+		ctl_iso_time((time_t) atoll(exp), e, sizeof(e));
+	csv_field(w->fp, addr, 0);
+	csv_field(w->fp, scope, 0);
+	csv_field(w->fp, ctl_hget(h, "reason"), 0);
+	csv_field(w->fp, a, 0);
+	csv_field(w->fp, e, 0);
+	csv_field(w->fp, ctl_hget(h, "source"), 0);
+	csv_field(w->fp, ctl_hget(h, "detail"), 1);
+	w->count++;
+	sl_reply_free(h);
+	return 0;
+}
+
+/* ctl_suppress_export - CSV on stdout, readable by suppress import */
+int
+ctl_suppress_export(ctl_ctx *ctx, int argc, char **argv)
+{
+	supp_walk w = {.fp = stdout};
+	char	pattern[CTL_KEY_MAX];
+	supp_opts o;
+
+	supp_parse(ctx, argc, argv, O_SCOPE, 0, &o);
+	scope_pattern(ctx, &o, pattern, sizeof(pattern));
+	fputs("address,scope,reason,added,expires,source,detail\n", stdout);
+	ctl_scan(ctx, pattern, export_scan, &w);
+	fprintf(stderr, "exported %ld entr%s\n", w.count, w.count == 1 ? "y" : "ies");
+	return 0;
+}
+
+/*
+ * Import: the CSV reader (ctl_csv.c) calls these back.
+ */
+typedef struct supp_import {
+	ctl_ctx *ctx;
+	const supp_opts *o;
+	const char *file;		/* for messages */
+	const ctl_csv_layout *lay;
+	supp_batch b;
+} supp_import;
+
+/* import_rec - queue one record for writing */
+static int
+import_rec(const ctl_csv_rec *rec, void *arg)
+{
+	supp_import *im = arg;
+	char	key[CTL_KEY_MAX], detail[256];
+	const char *reason = im->o->reason ? im->o->reason : rec->reason ? rec->reason : "import";
+
+	if (im->o->dry_run)
+		return 0;
+	if (ctl_key(im->ctx, key, sizeof(key), "supp:%s:%s", im->o->scope, rec->addr) < 0)
+		return 0;
+	detail[0] = '\0';
+	if (rec->vendor_reason[0])
+		snprintf(detail, sizeof(detail), "%s reason: %s", im->lay->vendor, rec->vendor_reason);
+	batch_add(im->ctx, &im->b, key, reason, rec->added > 0 ? rec->added : time(NULL), detail);
+	return 0;
+}
+
+/* import_bad - report one bad line and go on */
+static void
+import_bad(long line, const char *why, void *arg)
+{
+	supp_import *im = arg;
+
+	fprintf(stderr, "sluicectl: %s:%ld: %s (skipped)\n", im->file, line, why);
+}
+
+/* import_open - the file, or stdin for "-" */
+static FILE *
+import_open(const char *path)
+{
+	FILE   *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+
+	if (fp == NULL) {
+		ctl_err("%s: cannot open it", path);
+		exit(EX_NOINPUT);
+	}
+	return fp;
+}
+
+/* import_summary - one line saying what happened */
+static void
+import_summary(const supp_import *im, const ctl_csv_layout *lay, const ctl_csv_stats *st)
+{
+	printf("%s: %s, %ld line%s: %ld address%s, ", im->file,
+	       lay->delim ? lay->vendor : "empty", st->lines, st->lines == 1 ? "" : "s",
+	       st->records, st->records == 1 ? "" : "es");
+	if (im->o->dry_run)
+		printf("nothing written (dry run)");
+	else
+		printf("%ld added to %s, %ld already suppressed", im->b.written, im->o->scope,
+		       im->b.sent - im->b.written);
+	printf(", %ld bad line%s skipped\n", st->bad, st->bad == 1 ? "" : "s");
+}
+
+/* ctl_suppress_import - read a list or another provider's export */
+int
+ctl_suppress_import(ctl_ctx *ctx, int argc, char **argv)
+{
+	supp_import im = {.ctx = ctx};
+	ctl_csv_layout lay = {0};
+	ctl_csv_stats st;
+	char	source[160];
+	supp_opts o;
+	int	i = supp_parse(ctx, argc, argv, O_SCOPE | O_REASON | O_TTL | O_REPLACE | O_DRY, 1, &o);
+	FILE   *fp = import_open(argv[i]);
+	const char *base = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
+
+	im.o = &o;
+	im.file = strcmp(argv[i], "-") == 0 ? "stdin" : argv[i];
+	snprintf(source, sizeof(source), "import:%s", strcmp(base, "-") == 0 ? "stdin" : base);
+	im.lay = &lay;
+	im.b.source = source, im.b.ttl = o.ttl, im.b.replace = o.replace;
+	if (ctl_csv_read(fp, &lay, import_rec, import_bad, &im, &st) < 0) {
+		ctl_err("%s: read error", im.file);
+		return EX_IOERR;
+	}
+	if (fp != stdin)
+		fclose(fp);
+	batch_flush(ctx, &im.b);
+	import_summary(&im, &lay, &st);
+	return st.bad ? EX_DATAERR : 0;
+}

@@ -1,0 +1,204 @@
+/*
+ * NAME
+ *	ctl_tenant 3 - sluicectl tenant status|list
+ * DESCRIPTION
+ *	A tenant's state is the hash <prefix>tenant:<name> with the fields
+ *	status (active, paused or suspended), status_reason and
+ *	status_changed (unix time). No hash means active. sluice-policyd
+ *	defers the mail of a paused or suspended tenant; it may also pause a
+ *	tenant by itself, writing the same fields. Setting a status also
+ *	appends an event (type tenant-status) to <prefix>events, so the
+ *	change is on record.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+
+static const struct option tenant_longopts[] = {
+	{"reason", required_argument, NULL, 'r'},
+	{NULL, 0, NULL, 0}
+};
+
+/* status_ok - one of the three states */
+static int
+status_ok(const char *s)
+{
+	return strcmp(s, "active") == 0 || strcmp(s, "paused") == 0
+	    || strcmp(s, "suspended") == 0;
+}
+
+/* configured - is the tenant defined in sluice.conf */
+static int
+configured(const ctl_ctx *ctx, const char *name)
+{
+	return cfg_gettsec(ctx->conf->cfg, "tenant", name) != NULL;
+}
+
+/* show_status - print a tenant's hash, "active" when there is none */
+static int
+show_status(ctl_ctx *ctx, const char *name, const char *key)
+{
+	sl_reply *h = ctl_hgetall(ctx, key);
+
+	printf("tenant: %s%s\n", name, configured(ctx, name) ? "" : " (not in the config file)");
+	if (h == NULL) {
+		printf("status: active (no entry)\n");
+		return 0;
+	}
+	ctl_print_hash(stdout, h, "");
+	sl_reply_free(h);
+	return 0;
+}
+
+/* log_event - record the change on the events stream */
+static void
+log_event(ctl_ctx *ctx, const char *name, const char *status, const char *reason)
+{
+	char	key[CTL_KEY_MAX];
+	const char *argv[] = {"XADD", key, "*", "type", "tenant-status", "tenant", name,
+			      "status", status, "reason", reason ? reason : "",
+			      "source", "sluicectl"};
+
+	if (ctl_key(ctx, key, sizeof(key), "events") == 0)
+		sl_reply_free(ctl_cmd_ok(ctx, 13, argv));
+}
+
+/* set_status - write status, reason and time in one HSET */
+static int
+set_status(ctl_ctx *ctx, const char *name, const char *key, const char *status,
+	   const char *reason)
+{
+	char	now[32];
+	const char *hset[] = {"HSET", key, "status", status, "status_changed", now,
+			      "status_reason", reason};
+	const char *hdel[] = {"HDEL", key, "status_reason"};
+
+	snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+	sl_reply_free(ctl_cmd_ok(ctx, reason ? 8 : 6, hset));
+	if (reason == NULL)
+		sl_reply_free(ctl_cmd_ok(ctx, 3, hdel));
+	log_event(ctx, name, status, reason);
+	printf("tenant %s: %s%s%s\n", name, status, reason ? " - " : "", reason ? reason : "");
+	if (!configured(ctx, name))
+		ctl_err("note: tenant %s is not defined in %s", name, ctx->conf_path);
+	return 0;
+}
+
+/* ctl_tenant_status - show or set a tenant's status */
+int
+ctl_tenant_status(ctl_ctx *ctx, int argc, char **argv)
+{
+	const char *reason = NULL, *name, *status;
+	char	key[CTL_KEY_MAX];
+	int	ch;
+
+	while ((ch = getopt_long(argc, argv, "", tenant_longopts, NULL)) != -1) {
+		if (ch != 'r')
+			ctl_usage(ctx);
+		reason = optarg;
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		ctl_usage(ctx);
+	name = argv[optind];
+	status = argc - optind == 2 ? argv[optind + 1] : NULL;
+	if (!ctl_label_ok(name)) {
+		ctl_err("tenant \"%s\": a name is 1-15 characters a-z 0-9", name);
+		ctl_usage(ctx);
+	}
+	if ((status && !status_ok(status)) || (reason && !status))
+		ctl_usage(ctx);
+	ctl_key(ctx, key, sizeof(key), "tenant:%s", name);
+	return status ? set_status(ctx, name, key, status, reason) : show_status(ctx, name, key);
+}
+
+typedef struct name_list {
+	char  **names;
+	size_t	n, cap;
+} name_list;
+
+/* names_add - collect a name once */
+static void
+names_add(name_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->names[i], name) == 0)
+			return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->names = realloc(l->names, l->cap * sizeof(char *));
+		if (l->names == NULL)
+			abort();
+	}
+	l->names[l->n++] = strdup(name);
+}
+
+/* tenant_scan - SCAN callback: tenant names from tenant:<name> keys */
+static int
+tenant_scan(ctl_ctx *ctx, const char *key, void *arg)
+{
+	const char *name = key + strlen(ctx->prefix) + 7;
+
+	if (strchr(name, ':') == NULL && *name)
+		names_add(arg, name);
+	return 0;
+}
+
+/* cmp_names - qsort order */
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* print_tenant - one row of tenant list */
+static void
+print_tenant(ctl_ctx *ctx, const char *name)
+{
+	char	key[CTL_KEY_MAX], age[32] = "-";
+	sl_reply *h;
+	const char *status = "active", *reason = "", *changed;
+
+	ctl_key(ctx, key, sizeof(key), "tenant:%s", name);
+	h = ctl_hgetall(ctx, key);
+	if (h && ctl_hget(h, "status"))
+		status = ctl_hget(h, "status");
+	if (h && ctl_hget(h, "status_reason"))
+		reason = ctl_hget(h, "status_reason");
+	if (h && (changed = ctl_hget(h, "status_changed")) != NULL)
+		ctl_age((time_t) atoll(changed), time(NULL), age, sizeof(age));
+	printf("%-16s %-10s %-8s %-4s %s\n", name, status, age,
+	       configured(ctx, name) ? "yes" : "no", reason);
+	sl_reply_free(h);
+}
+
+/* ctl_tenant_list - every tenant in the config or in Redis, with status */
+int
+ctl_tenant_list(ctl_ctx *ctx, int argc, char **argv)
+{
+	name_list l = {0};
+	char	pattern[CTL_KEY_MAX], p[256];
+
+	if (argc != 1)
+		ctl_usage(ctx);
+	(void) argv;
+	for (unsigned i = 0; i < cfg_size(ctx->conf->cfg, "tenant"); i++)
+		names_add(&l, cfg_title(cfg_getnsec(ctx->conf->cfg, "tenant", i)));
+	ctl_glob_escape(ctx->prefix, p, sizeof(p));
+	snprintf(pattern, sizeof(pattern), "%stenant:*", p);
+	ctl_scan(ctx, pattern, tenant_scan, &l);
+	if (l.n > 1)
+		qsort(l.names, l.n, sizeof(char *), cmp_names);
+	printf("%-16s %-10s %-8s %-4s %s\n", "TENANT", "STATUS", "CHANGED", "CONF", "REASON");
+	for (size_t i = 0; i < l.n; i++) {
+		print_tenant(ctx, l.names[i]);
+		free(l.names[i]);
+	}
+	free(l.names);
+	return 0;
+}
