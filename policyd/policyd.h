@@ -268,7 +268,8 @@ int	pd_breaker_allow(pd_breaker *b, const pd_config *cfg, long long now_ms);
 void	pd_breaker_result(pd_breaker *b, const pd_config *cfg, int ok,
 			  long long now_ms);
 enum pd_breaker_state pd_breaker_state(const pd_breaker *b);
-const char *pd_fail_action(const pd_config *cfg, char *out, size_t outlen);
+const char *pd_fail_action(const pd_config *cfg, int limits, int suppression,
+			       char *out, size_t outlen);
 long long pd_now_ms(void);
 
 /*

@@ -6,28 +6,452 @@
  *
  *	void pd_check_start(pd_server *srv, const pd_request *req,
  *			    int first_rcpt, pd_done_fn *done, void *arg)
+ *	const char *pd_facts_get(const pd_facts *f, const char *name)
  * DESCRIPTION
- *	Walking skeleton: every request is answered DUNNO and logged on one
- *	line. The Redis-backed checks replace this in the next commits.
+ *	At RCPT, a request goes through at most two Redis round trips, and
+ *	usually one: the SASL user's tenant and category (cached for a
+ *	second, policyd_tenant.c), then one EVALSHA of pd_decide_script that
+ *	checks the tenant's status, the recipient's suppression scopes and
+ *	every applicable limit, charging the limits only when nothing
+ *	enforced refuses. Other protocol states are answered DUNNO.
+ *
+ *	Each check has a mode (enforce, monitor, off; pd_mode_for()). In
+ *	monitor mode the script still evaluates the check and reports what
+ *	it would have done; the answer is DUNNO and the would-be action is
+ *	counted per rule.
+ *
+ *	Every Redis request carries what is left of the per-request timeout;
+ *	on timeout, error or an open circuit breaker the request gets the
+ *	configured fail action. done() is called exactly once per request,
+ *	possibly before pd_check_start() returns, and one log line is
+ *	written per request.
+ * OWNERSHIP
+ *	A query pins the config snapshot and the limits table it started
+ *	with, and owns copies of the request attributes it needs.
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "policyd.h"
 
+#define QUERY_LIMITS	32		/* limits applied to one request, at most */
+#define KEY_MAX		700
+
+typedef struct pd_query {
+	pd_server *srv;
+	pd_config *cfg;
+	pd_limits *limits;
+	pd_facts f;
+	int	first_rcpt;
+	pd_done_fn *done;
+	void   *arg;
+	long long start_ms;
+	struct timespec t0, r0;		/* request start, Redis request start */
+	pd_scope scope[PD_SCOPES];
+	int	nscope;
+	int	lim[QUERY_LIMITS];	/* indexes into limits->limit */
+	int	nlim;
+	enum pd_mode tmode, smode;
+	char	note[300];		/* what monitor mode saw, warnings */
+	int	charged;
+} pd_query;
+
+/* elapsed - seconds since t0 */
+static double
+elapsed(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double) (t.tv_sec - t0->tv_sec) + (double) (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* pd_facts_get - a request attribute or derived value by name, NULL if unknown */
+const char *
+pd_facts_get(const pd_facts *f, const char *name)
+{
+	const struct {
+		const char *name;
+		const char *value;
+	}	map[] = {
+		{"sasl_username", f->sasl_username}, {"sender", f->sender},
+		{"sender_domain", f->sender_domain}, {"sender_orgdomain", f->sender_orgdomain},
+		{"recipient", f->recipient}, {"recipient_domain", f->recipient_domain},
+		{"recipient_orgdomain", f->recipient_orgdomain},
+		{"client_address", f->client_address}, {"client_name", f->client_name},
+		{"helo_name", f->helo_name}, {"tenant", f->tenant}, {"category", f->category},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
+		if (strcmp(map[i].name, name) == 0)
+			return map[i].value ? map[i].value : "";
+	return NULL;
+}
+
+/* facts_addr - normalised address with its domain and organizational domain */
+static void
+facts_addr(const char *in, char *addr, size_t addrlen, char *dom, size_t domlen, char *org,
+	   size_t orglen)
+{
+	addr[0] = dom[0] = org[0] = '\0';
+	if (*in == '\0' || sl_addr_normalize(in, addr, addrlen, 0) < 0) {
+		addr[0] = '\0';
+		return;
+	}
+	snprintf(dom, domlen, "%s", sl_addr_domain(addr));
+	if (sl_orgdomain(dom, org, orglen) < 0)
+		snprintf(org, orglen, "%s", dom);
+}
+
+/* facts_from_request - copy and derive what the checks use */
+static void
+facts_from_request(pd_facts *f, const pd_request *req)
+{
+	f->protocol_state = sl_strdup(pd_request_str(req, "protocol_state"));
+	f->instance = sl_strdup(pd_request_str(req, "instance"));
+	f->client_address = sl_strdup(pd_request_str(req, "client_address"));
+	f->client_name = sl_strdup(pd_request_str(req, "client_name"));
+	f->helo_name = sl_strdup(pd_request_str(req, "helo_name"));
+	f->sasl_username = sl_strdup(pd_request_str(req, "sasl_username"));
+	facts_addr(pd_request_str(req, "sender"), f->sender, sizeof(f->sender), f->sender_domain,
+		   sizeof(f->sender_domain), f->sender_orgdomain, sizeof(f->sender_orgdomain));
+	facts_addr(pd_request_str(req, "recipient"), f->recipient, sizeof(f->recipient),
+		   f->recipient_domain, sizeof(f->recipient_domain), f->recipient_orgdomain,
+		   sizeof(f->recipient_orgdomain));
+}
+
+/* query_free - release a finished query */
+static void
+query_free(pd_query *q)
+{
+	free(q->f.protocol_state);
+	free(q->f.instance);
+	free(q->f.client_address);
+	free(q->f.client_name);
+	free(q->f.helo_name);
+	free(q->f.sasl_username);
+	pd_limits_unref(q->limits);
+	pd_config_unref(q->cfg);
+	free(q);
+}
+
+/* finish - log one line, answer the connection, free the query */
+static void
+finish(pd_query *q, const char *action, const char *why)
+{
+	pd_metrics_action(action);
+	sl_info("request: state=%s client=%s sasl=%s tenant=%s from=<%s> to=<%s> action=\"%s\"%s%s%s%s"
+		" %.1fms", q->f.protocol_state, q->f.client_address,
+		*q->f.sasl_username ? q->f.sasl_username : "-", *q->f.tenant ? q->f.tenant : "-",
+		q->f.sender, q->f.recipient, action, why ? " (" : "", why ? why : "", why ? ")" : "",
+		q->note, elapsed(&q->t0) * 1000);
+	q->done(action, q->charged, q->arg);
+	query_free(q);
+}
+
+/* fail - Redis could not help: the configured fail action */
+static void
+fail(pd_query *q, const char *why)
+{
+	char	action[PD_ANSWER_MAX], reason[200];
+
+	pd_fail_action(q->cfg, q->nlim > 0 || q->tmode != PD_MODE_OFF, q->smode != PD_MODE_OFF,
+		       action, sizeof(action));
+	snprintf(reason, sizeof(reason), "redis: %s", why);
+	finish(q, action, reason);
+}
+
+/* remaining_ms - what is left of the per-request timeout (at least 1) */
+static int
+remaining_ms(const pd_query *q)
+{
+	long long left = q->cfg->timeout_ms - (pd_now_ms() - q->start_ms);
+
+	return left < 1 ? 1 : (int) left;
+}
+
+/* note_add - append to the query's log note */
+static void
+note_add(pd_query *q, const char *fmt, const char *a, const char *b)
+{
+	size_t	len = strlen(q->note);
+
+	snprintf(q->note + len, sizeof(q->note) - len, fmt, a, b);
+}
+
+/* mode_flag - the script's letter for a mode: e, m or x (skip) */
+static const char *
+mode_flag(enum pd_mode m)
+{
+	return m == PD_MODE_ENFORCE ? "e" : m == PD_MODE_MONITOR ? "m" : "x";
+}
+
+/* plan_limits - the limits that apply to this request */
+static void
+plan_limits(pd_query *q)
+{
+	const pd_limits *t = q->limits;
+	char	key[PD_TEMPLATE_MAX];
+
+	for (int i = 0; t && i < t->n && q->nlim < QUERY_LIMITS; i++) {
+		const pd_limit *l = &t->limit[i];
+
+		if (!l->valid || (!l->per_recipient && !q->first_rcpt) || !pd_match(l->match, &q->f)
+		    || pd_mode_for(q->srv, t, l->mode, &q->f) == PD_MODE_OFF)
+			continue;
+		if (pd_template_expand(l->key, &q->f, key, sizeof(key)) < 0)
+			continue;
+		q->lim[q->nlim++] = i;
+	}
+}
+
+/* limit_args - KEYS and ARGV of one limit; -1 when it cannot be keyed */
+static int
+limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], const char **mode)
+{
+	const pd_limit *l = &q->limits->limit[q->lim[i]];
+	const char *p = q->cfg->redis.prefix;
+	char	value[PD_TEMPLATE_MAX], period[32];
+	time_t	end;
+
+	pd_template_expand(l->key, &q->f, value, sizeof(value));
+	snprintf(stats, KEY_MAX, "%srulestats:%s", p, l->name);
+	snprintf(num[0], 32, "%d", 1);
+	if (l->kind == PD_LIMIT_RATE) {
+		snprintf(counter, KEY_MAX, "%srate:%s:%s", p, l->name, value);
+		snprintf(num[1], 32, "%.3f", l->interval_ms);
+		snprintf(num[2], 32, "%lld", l->burst);
+	} else {
+		if (pd_window_id(l->window, time(NULL), period, sizeof(period), &end) < 0)
+			return -1;
+		snprintf(counter, KEY_MAX, "%squota:%s:%s:%s", p, l->name, period, value);
+		snprintf(num[1], 32, "%lld", l->max);
+		snprintf(num[2], 32, "%lld", (long long) end);
+	}
+	snprintf(num[3], 32, "%lld", l->warn);
+	*mode = mode_flag(pd_mode_for(q->srv, q->limits, l->mode, &q->f));
+	return 0;
+}
+
+static void decide_cb(const sl_reply *r, const char *err, void *arg);
+
+/* decide - send the one EVALSHA for tenant, suppression and limits */
+static void
+decide(pd_query *q)
+{
+	static char keys[1 + PD_SCOPES + 2 * QUERY_LIMITS][KEY_MAX];
+	static char num[QUERY_LIMITS][5][32];
+	const char *argv[1 + PD_SCOPES + 2 * QUERY_LIMITS + 4 + 7 * QUERY_LIMITS];
+	char	ns[16], nl[16];
+	int	nkeys = 0, n, a = 0;
+
+	q->nscope = pd_suppress_scopes(q->cfg, &q->f, q->scope);
+	q->tmode = *q->f.tenant ? pd_mode_for(q->srv, q->limits, PD_MODE_INHERIT, &q->f) : PD_MODE_OFF;
+	q->smode = q->nscope ? pd_mode_for(q->srv, q->limits, PD_MODE_INHERIT, &q->f) : PD_MODE_OFF;
+	plan_limits(q);
+	if (q->tmode == PD_MODE_OFF && q->smode == PD_MODE_OFF && q->nlim == 0) {
+		q->charged = 1;
+		finish(q, "DUNNO", "nothing to check");
+		return;
+	}
+	snprintf(keys[nkeys], KEY_MAX, "%stenant:%s", q->cfg->redis.prefix, q->f.tenant);
+	argv[nkeys] = keys[nkeys], nkeys++;
+	for (int i = 0; i < q->nscope; i++)
+		argv[nkeys++] = q->scope[i].key;
+	snprintf(ns, sizeof(ns), "%d", q->nscope);
+	const char *args[4 + 7 * QUERY_LIMITS];
+	args[a++] = mode_flag(q->tmode), args[a++] = ns, args[a++] = mode_flag(q->smode);
+	args[a++] = nl;
+	for (int i = 0, k = 0; i < q->nlim; i++) {
+		const char *mode;
+		const pd_limit *l = &q->limits->limit[q->lim[i]];
+
+		if (limit_args(q, i, keys[nkeys], keys[nkeys + 1], num[i], &mode) < 0)
+			continue;
+		argv[nkeys] = keys[nkeys], argv[nkeys + 1] = keys[nkeys + 1], nkeys += 2;
+		args[a++] = l->kind == PD_LIMIT_RATE ? "r" : "w";
+		args[a++] = num[i][0], args[a++] = num[i][1], args[a++] = num[i][2];
+		args[a++] = mode, args[a++] = num[i][3], args[a++] = l->reject ? "r" : "d";
+		q->lim[k++] = q->lim[i];
+	}
+	n = (nkeys - 1 - q->nscope) / 2;
+	q->nlim = n;
+	snprintf(nl, sizeof(nl), "%d", n);
+	memcpy(argv + nkeys, args, (size_t) a * sizeof(*args));
+	if (!pd_breaker_allow(q->srv->breaker, q->cfg, pd_now_ms())) {
+		fail(q, "circuit breaker open");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &q->r0);
+	if (sl_aredis_eval(q->srv->redis, &pd_decide_script, remaining_ms(q), decide_cb, q, nkeys,
+			   nkeys + a, argv, NULL) < 0)
+		fail(q, "cannot send");
+}
+
+/* limit_name - the name of the i-th (1-based) limit in the script's answer */
+static const pd_limit *
+limit_at(const pd_query *q, const char *idx)
+{
+	int	i = atoi(idx);
+
+	return i >= 1 && i <= q->nlim ? &q->limits->limit[q->lim[i - 1]] : NULL;
+}
+
+/* apply_event - one monitor finding or warning from the script */
+static void
+apply_event(pd_query *q, const char *ev)
+{
+	const pd_limit *l;
+	char	buf[64];
+
+	if (strncmp(ev, "mt:", 3) == 0) {
+		pd_metrics_rule("tenant-status", strcmp(ev + 3, "suspended") == 0 ? "would_reject" : "would_defer");
+		note_add(q, " monitor: tenant %s%s", ev + 3, "");
+	} else if (strncmp(ev, "ms:", 3) == 0) {
+		pd_metrics_rule("suppression", "would_reject");
+		note_add(q, " monitor: suppressed%s%s", "", "");
+	} else if (strncmp(ev, "ml:", 3) == 0 && (l = limit_at(q, ev + 3)) != NULL) {
+		pd_metrics_rule(l->name, l->reject ? "would_reject" : "would_defer");
+		note_add(q, " monitor: limit %s would %s", l->name, l->reject ? "reject" : "defer");
+	} else if (strncmp(ev, "w:", 2) == 0 && (l = limit_at(q, ev + 2)) != NULL) {
+		const char *count = strchr(ev + 2, ':');
+
+		snprintf(buf, sizeof(buf), "%lld", l->warn);
+		sl_warn("limit %s: warning threshold %s reached (count %s)", l->name, buf,
+			count ? count + 1 : "?");
+		pd_metrics_warn(l->name);
+	}
+}
+
+/* answer_limit - a limit refused: defer with a retry hint, or reject */
+static void
+answer_limit(pd_query *q, const char *idx, const char *retry)
+{
+	const pd_limit *l = limit_at(q, idx);
+	char	action[PD_ANSWER_MAX], why[120];
+
+	if (l == NULL) {
+		fail(q, "bad limit index in answer");
+		return;
+	}
+	pd_metrics_rule(l->name, l->reject ? "rejected" : "deferred");
+	if (l->reject)
+		snprintf(action, sizeof(action), "REJECT 5.7.1 %s%s%s", l->text ? l->text : "Quota exceeded (",
+			 l->text ? "" : l->name, l->text ? "" : ")");
+	else
+		snprintf(action, sizeof(action), "DEFER_IF_PERMIT 4.7.1 %s%s%s, try again in %s seconds",
+			 l->text ? l->text : "Rate limit exceeded (", l->text ? "" : l->name,
+			 l->text ? "" : ")", retry);
+	snprintf(why, sizeof(why), "limit %s", l->name);
+	finish(q, action, why);
+}
+
+/* answer_verdict - turn the script's answer into the action */
+static void
+answer_verdict(pd_query *q, const sl_reply *r)
+{
+	const char *v0 = r->element[0]->str, *last = r->element[r->elements - 1]->str;
+	char	action[PD_ANSWER_MAX];
+	size_t	nev = r->elements;
+	int	i;
+
+	if (strcmp(v0, "tenant") == 0 && r->elements == 3) {
+		pd_metrics_rule("tenant-status", strcmp(r->element[1]->str, "suspended") == 0 ? "rejected" : "deferred");
+		pd_tenant_answer(r->element[1]->str, r->element[2]->str, action, sizeof(action));
+		finish(q, action, "tenant status");
+	} else if (strcmp(v0, "supp") == 0 && r->elements == 3
+		   && (i = atoi(r->element[1]->str)) >= 1 && i <= q->nscope) {
+		pd_metrics_rule("suppression", q->scope[i - 1].discard ? "discarded" : "rejected");
+		pd_suppress_answer(&q->scope[i - 1], q->f.recipient, r->element[2]->str, action, sizeof(action));
+		finish(q, action, q->scope[i - 1].kind);
+	} else if (strcmp(last, "ok") == 0) {
+		for (size_t k = 0; k + 1 < nev; k++)
+			apply_event(q, r->element[k]->str);
+		q->charged = 1;
+		finish(q, "DUNNO", NULL);
+	} else if (nev >= 3 && strcmp(r->element[nev - 3]->str, "limit") == 0) {
+		for (size_t k = 0; k + 3 < nev; k++)
+			apply_event(q, r->element[k]->str);
+		answer_limit(q, r->element[nev - 2]->str, r->element[nev - 1]->str);
+	} else {
+		fail(q, "unexpected answer from the script");
+	}
+}
+
+/* decide_cb - the script answered, failed or timed out */
+static void
+decide_cb(const sl_reply *r, const char *err, void *arg)
+{
+	pd_query *q = arg;
+	int	ok = r != NULL && r->type == SL_REPLY_ARRAY && r->elements > 0;
+
+	for (size_t i = 0; ok && i < r->elements; i++)
+		ok = r->element[i]->type == SL_REPLY_STRING;
+	pd_metrics_redis(elapsed(&q->r0), ok);
+	pd_breaker_result(q->srv->breaker, q->cfg, ok, pd_now_ms());
+	if (!ok) {
+		if (r != NULL && r->type == SL_REPLY_ERROR)
+			sl_warn("decision script: %s", r->str);
+		fail(q, err ? err : r && r->type == SL_REPLY_ERROR ? "script error" : "bad reply");
+		return;
+	}
+	answer_verdict(q, r);
+}
+
+/* tenant_cb - the SASL user's entry arrived (or did not) */
+static void
+tenant_cb(const sl_reply *r, const char *err, void *arg)
+{
+	pd_query *q = arg;
+	int	ok = r != NULL && r->type == SL_REPLY_ARRAY;
+
+	pd_metrics_redis(elapsed(&q->r0), ok);
+	pd_breaker_result(q->srv->breaker, q->cfg, ok, pd_now_ms());
+	if (!ok) {
+		fail(q, err ? err : "bad reply to HMGET");
+		return;
+	}
+	pd_tenant_store(q->srv, q->f.sasl_username, r);
+	pd_tenant_lookup(q->srv, q->f.sasl_username, q->f.tenant, q->f.category);
+	decide(q);
+}
+
 /* pd_check_start - decide one request; done() is called exactly once */
 void
-pd_check_start(pd_server *srv, const pd_request *req, int first_rcpt,
-	       pd_done_fn *done, void *arg)
+pd_check_start(pd_server *srv, const pd_request *req, int first_rcpt, pd_done_fn *done, void *arg)
 {
-	(void) srv, (void) first_rcpt;
+	pd_query *q = sl_calloc(1, sizeof(*q));
+
 	pd_metrics_request();
-	sl_info("request: state=%s client=%s sasl=%s from=<%s> to=<%s> action=DUNNO",
-		pd_request_str(req, "protocol_state"), pd_request_str(req, "client_address"),
-		pd_request_str(req, "sasl_username"), pd_request_str(req, "sender"),
-		pd_request_str(req, "recipient"));
-	done("DUNNO", 0, arg);
+	clock_gettime(CLOCK_MONOTONIC, &q->t0);
+	q->start_ms = pd_now_ms();
+	q->srv = srv;
+	q->cfg = pd_config_ref(srv->cfg);
+	q->limits = pd_limits_ref(srv->limits);
+	q->first_rcpt = first_rcpt;
+	q->done = done;
+	q->arg = arg;
+	q->tmode = q->smode = PD_MODE_OFF;
+	facts_from_request(&q->f, req);
+	if (strcmp(q->f.protocol_state, "RCPT") != 0) {
+		finish(q, "DUNNO", "decided at RCPT only");
+		return;
+	}
+	if (*q->f.sasl_username == '\0'
+	    || pd_tenant_lookup(srv, q->f.sasl_username, q->f.tenant, q->f.category)) {
+		decide(q);
+		return;
+	}
+	if (!pd_breaker_allow(srv->breaker, q->cfg, pd_now_ms())) {
+		fail(q, "circuit breaker open");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &q->r0);
+	if (pd_tenant_fetch(srv, q->f.sasl_username, remaining_ms(q), tenant_cb, q) < 0)
+		fail(q, "cannot send");
 }

@@ -28,7 +28,7 @@ def test_consulted_for_every_recipient(root_env):
     assert len(lines) == 3, proc.output()
     for r in rcpts:
         assert sum("to=<%s>" % r in l for l in lines) == 1, lines
-    assert all("action=DUNNO" in l for l in lines)
+    assert all('action="DUNNO"' in l for l in lines), lines
 
 
 def test_check_config_flag(env):

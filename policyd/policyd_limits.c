@@ -1,0 +1,850 @@
+/*
+ * NAME
+ *	policyd_limits 3 - rate limits and quotas: definitions, keys, Lua
+ * SYNOPSIS
+ *	#include "policyd.h"
+ *
+ *	void pd_limits_start(pd_server *srv)
+ *	int pd_limit_parse(pd_limit *l, const char *name, int nfields,
+ *			   const char **field, char *err, size_t errlen)
+ *	int pd_template_expand(const char *tmpl, const pd_facts *f,
+ *			       char *out, size_t outlen)
+ *	int pd_window_id(enum pd_window w, time_t now, char *id,
+ *			 size_t idlen, time_t *end)
+ *	extern sl_script pd_decide_script;
+ * DESCRIPTION
+ *	Limits live in Redis as hashes sluice:limit:<name>, listed in the set
+ *	sluice:limits (doc/redis-keys.md). Every poll_interval (500 ms) one
+ *	EVALSHA reads the set, every limit hash and the sluice:mode hash;
+ *	the result replaces the table, so a change made with redis-cli is in
+ *	force within a second. A limit with an invalid field is logged once
+ *	per distinct content and ignored; the others keep working.
+ *
+ *	Limits from the config file (limit "name" { ... }) are seeds: written
+ *	when the hash does not exist yet (at start-up and after SIGHUP); from
+ *	then on Redis is the truth.
+ *
+ *	A limit is either a rolling rate with a burst ("rate = 50/hour",
+ *	"burst = 50"), kept as a leaky bucket (GCRA in token units: a level
+ *	that drains at the rate; raising the rate with HSET frees room at
+ *	once), or a calendar window ("window = day", "max = 10000") in the
+ *	configured time zone, kept as a counter whose key names the period
+ *	and expires after it. Units are messages (charged at the first
+ *	recipient of a message) or recipients.
+ *
+ *	pd_decide_script checks tenant status, suppression and every
+ *	applicable limit of one request, and charges the limits only when
+ *	no enforced limit refuses: all or nothing, in one round trip.
+ * OWNERSHIP
+ *	The table is reference counted: a query in flight keeps the table it
+ *	started with, so indexes in the script's answer stay meaningful.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "policyd.h"
+
+/*
+ * The decision script. KEYS: tenant hash, suppression hashes, then per
+ * limit its counter and its stats hash. ARGV: tenant mode, number of
+ * scopes, suppression mode, number of limits, then 7 values per limit:
+ * kind (r|w), cost, p1, p2, mode (e|m), warn, action (d|r); for a rate
+ * p1 is the interval in ms and p2 the burst, for a window p1 is the
+ * maximum and p2 the end of the period (unix seconds).
+ * Modes: e enforce, m monitor, x skip.
+ */
+sl_script pd_decide_script = {.source =
+	"local tmode, ns, smode, nl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
+	"local ev = {}\n"
+	"if tmode ~= 'x' then\n"
+	"  local st = redis.call('HMGET', KEYS[1], 'status', 'status_reason')\n"
+	"  if st[1] == 'paused' or st[1] == 'suspended' then\n"
+	"    if tmode == 'e' then return {'tenant', st[1], st[2] or ''} end\n"
+	"    ev[#ev+1] = 'mt:' .. st[1]\n"
+	"  end\n"
+	"end\n"
+	"if smode ~= 'x' then\n"
+	"  for i = 1, ns do\n"
+	"    local r = redis.call('HGET', KEYS[1+i], 'reason')\n"
+	"    if r then\n"
+	"      if smode == 'e' then return {'supp', tostring(i), r} end\n"
+	"      ev[#ev+1] = 'ms:' .. i .. ':' .. r\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	"local res, refuse, retry = {}, nil, 0\n"
+	"for i = 1, nl do\n"
+	"  local a = 4 + (i - 1) * 7\n"
+	"  local kind, cost = ARGV[a+1], tonumber(ARGV[a+2])\n"
+	"  local p1, p2 = tonumber(ARGV[a+3]), tonumber(ARGV[a+4])\n"
+	"  local key = KEYS[1 + ns + 2 * i - 1]\n"
+	"  local new, wait\n"
+	"  if kind == 'r' then\n"
+	"    local h = redis.call('HMGET', key, 'level', 'ts')\n"
+	"    local level = tonumber(h[1]) or 0\n"
+	"    local ts = tonumber(h[2]) or now\n"
+	"    if now > ts then level = level - (now - ts) / p1 end\n"
+	"    if level < 0 then level = 0 end\n"
+	"    new = level + cost\n"
+	"    if new > p2 then wait = math.ceil((new - p2) * p1 / 1000) end\n"
+	"  else\n"
+	"    new = (tonumber(redis.call('GET', key)) or 0) + cost\n"
+	"    if new > p1 then wait = p2 - math.floor(now / 1000) end\n"
+	"  end\n"
+	"  res[i] = {new, wait}\n"
+	"  if wait and ARGV[a+5] == 'e' and (refuse == nil or wait > retry) then\n"
+	"    refuse, retry = i, wait\n"
+	"  end\n"
+	"end\n"
+	"if refuse then\n"
+	"  for i = 1, nl do\n"
+	"    local a = 4 + (i - 1) * 7\n"
+	"    if res[i][2] and ARGV[a+5] == 'e' then\n"
+	"      redis.call('HINCRBY', KEYS[1 + ns + 2 * i], ARGV[a+7] == 'r' and 'rejected' or 'deferred', 1)\n"
+	"    end\n"
+	"  end\n"
+	"  ev[#ev+1] = 'limit'\n"
+	"  ev[#ev+1] = tostring(refuse)\n"
+	"  ev[#ev+1] = tostring(retry)\n"
+	"  return ev\n"
+	"end\n"
+	"for i = 1, nl do\n"
+	"  local a = 4 + (i - 1) * 7\n"
+	"  local key, stats = KEYS[1 + ns + 2 * i - 1], KEYS[1 + ns + 2 * i]\n"
+	"  local cost, p1, p2 = tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), tonumber(ARGV[a+4])\n"
+	"  local new, warn = res[i][1], tonumber(ARGV[a+6])\n"
+	"  if res[i][2] then\n"
+	"    redis.call('HINCRBY', stats, ARGV[a+7] == 'r' and 'would_reject' or 'would_defer', 1)\n"
+	"    ev[#ev+1] = 'ml:' .. i\n"
+	"  else\n"
+	"    if ARGV[a+1] == 'r' then\n"
+	"      redis.call('HSET', key, 'level', tostring(new), 'ts', tostring(now))\n"
+	"      redis.call('PEXPIRE', key, math.ceil(new * p1) + 1000)\n"
+	"    else\n"
+	"      redis.call('INCRBY', key, cost)\n"
+	"      redis.call('EXPIREAT', key, p2 + 3600)\n"
+	"    end\n"
+	"    redis.call('HINCRBY', stats, 'passed', 1)\n"
+	"    if warn > 0 and new >= warn and new - cost < warn then\n"
+	"      redis.call('HINCRBY', stats, 'warned', 1)\n"
+	"      ev[#ev+1] = 'w:' .. i .. ':' .. math.floor(new)\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"ev[#ev+1] = 'ok'\n"
+	"return ev\n"
+};
+
+/* KEYS[1] limits set, KEYS[2] mode hash; ARGV[1] the limit key prefix. */
+static sl_script dump_script = {.source =
+	"local names = redis.call('SMEMBERS', KEYS[1])\n"
+	"table.sort(names)\n"
+	"local out = {redis.call('HGETALL', KEYS[2])}\n"
+	"for _, n in ipairs(names) do\n"
+	"  out[#out+1] = n\n"
+	"  out[#out+1] = redis.call('HGETALL', ARGV[1] .. n)\n"
+	"end\n"
+	"return out\n"
+};
+
+/* KEYS[1] limits set; ARGV[1] limit key prefix, then name, n, fields... */
+static sl_script seed_script = {.source =
+	"local i = 2\n"
+	"while i <= #ARGV do\n"
+	"  local name, n = ARGV[i], tonumber(ARGV[i+1])\n"
+	"  local key = ARGV[1] .. name\n"
+	"  if n > 0 and redis.call('EXISTS', key) == 0 then\n"
+	"    local args = {}\n"
+	"    for j = 1, n do args[j] = ARGV[i+1+j] end\n"
+	"    redis.call('HSET', key, unpack(args))\n"
+	"  end\n"
+	"  redis.call('SADD', KEYS[1], name)\n"
+	"  i = i + 2 + n\n"
+	"end\n"
+	"return 1\n"
+};
+
+static struct event *poll_timer;
+static int poll_busy;
+static int seeds_due = 1;
+static char *mode_raw;			/* sluice:mode content last seen */
+
+/* ---------- key templates and match rules ---------- */
+
+/* template_var - length of the ${name} at s, with the name copied out */
+static int
+template_var(const char *s, char *name, size_t namelen)
+{
+	const char *end;
+
+	if (s[0] != '$' || s[1] != '{' || (end = strchr(s + 2, '}')) == NULL
+	    || (size_t) (end - s - 2) >= namelen || end == s + 2)
+		return -1;
+	memcpy(name, s + 2, (size_t) (end - s - 2));
+	name[end - s - 2] = '\0';
+	return (int) (end - s + 1);
+}
+
+/* pd_template_check - is every ${name} in a template a known attribute? */
+int
+pd_template_check(const char *tmpl, char *err, size_t errlen)
+{
+	static const pd_facts empty;
+	char	name[64];
+	int	n, vars = 0;
+
+	if (*tmpl == '\0' || strlen(tmpl) > 200) {
+		snprintf(err, errlen, "key template is empty or longer than 200 characters");
+		return -1;
+	}
+	for (const char *p = tmpl; *p; p++) {
+		if (*p != '$')
+			continue;
+		if ((n = template_var(p, name, sizeof(name))) < 0 || pd_facts_get(&empty, name) == NULL) {
+			snprintf(err, errlen, "key template \"%s\": unknown or malformed ${...}", tmpl);
+			return -1;
+		}
+		vars++;
+		p += n - 1;
+	}
+	if (vars == 0) {
+		snprintf(err, errlen, "key template \"%s\" names no attribute: use ${sasl_username} etc.", tmpl);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * pd_template_expand - a limit's key for one request. Returns the length,
+ * -1 when an attribute it names is empty (the limit does not apply), -2
+ * when the result does not fit.
+ */
+int
+pd_template_expand(const char *tmpl, const pd_facts *f, char *out, size_t outlen)
+{
+	size_t	o = 0, len;
+	char	name[64];
+	const char *v, *p = tmpl;
+	int	n;
+
+	while (*p) {
+		if (*p == '$' && (n = template_var(p, name, sizeof(name))) > 0) {
+			if ((v = pd_facts_get(f, name)) == NULL || *v == '\0')
+				return -1;
+			if (o + (len = strlen(v)) >= outlen)
+				return -2;
+			memcpy(out + o, v, len);
+			o += len;
+			p += n;
+		} else {
+			if (o + 1 >= outlen)
+				return -2;
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	return (int) o;
+}
+
+/* match_list - does value equal one of the comma-separated items? */
+static int
+match_list(const char *list, size_t len, const char *value)
+{
+	const char *p = list, *end = list + len;
+
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t) (end - p));
+		const char *e = comma ? comma : end;
+		const char *s = p;
+
+		while (s < e && isspace((unsigned char) *s))
+			s++;
+		while (e > s && isspace((unsigned char) e[-1]))
+			e--;
+		if ((size_t) (e - s) == strlen(value) && strncasecmp(s, value, (size_t) (e - s)) == 0)
+			return 1;
+		p = comma ? comma + 1 : end;
+	}
+	return 0;
+}
+
+/*
+ * match_walk - evaluate (f != NULL) or check (f == NULL) a match rule:
+ * "attr=v1,v2; attr2!=v3". Returns 1 match, 0 no match, -1 malformed.
+ */
+static int
+match_walk(const char *match, const pd_facts *f, char *err, size_t errlen)
+{
+	static const pd_facts empty;
+	const char *p = match;
+
+	while (*p) {
+		const char *semi = strchr(p, ';'), *end = semi ? semi : p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t) (end - p));
+		char	name[64];
+		size_t	nl;
+		int	neg, hit;
+
+		while (p < end && isspace((unsigned char) *p))
+			p++;
+		if (p == end) {
+			p = semi ? semi + 1 : end;
+			continue;
+		}
+		neg = eq && eq > p && eq[-1] == '!';
+		nl = eq ? (size_t) (eq - neg - p) : 0;
+		while (nl > 0 && isspace((unsigned char) p[nl - 1]))
+			nl--;
+		if (eq == NULL || nl == 0 || nl >= sizeof(name)) {
+			snprintf(err, errlen, "match \"%s\": use attribute=value,value; ...", match);
+			return -1;
+		}
+		memcpy(name, p, nl);
+		name[nl] = '\0';
+		if (pd_facts_get(f ? f : &empty, name) == NULL) {
+			snprintf(err, errlen, "match \"%s\": unknown attribute \"%s\"", match, name);
+			return -1;
+		}
+		hit = f ? match_list(eq + 1, (size_t) (end - eq - 1), pd_facts_get(f, name)) : 1;
+		if (f && hit == neg)
+			return 0;
+		p = semi ? semi + 1 : end;
+	}
+	return 1;
+}
+
+/* pd_match - does a request satisfy a limit's match rule? */
+int
+pd_match(const char *match, const pd_facts *f)
+{
+	char	err[8];
+
+	return match == NULL || *match == '\0' || match_walk(match, f, err, sizeof(err)) == 1;
+}
+
+/* pd_match_check - is a match rule well formed? */
+int
+pd_match_check(const char *match, char *err, size_t errlen)
+{
+	return match_walk(match, NULL, err, errlen) < 0 ? -1 : 0;
+}
+
+/* ---------- rates and calendar windows ---------- */
+
+/* unit_ms - milliseconds in a period unit name, 0 if unknown */
+static double
+unit_ms(const char *u)
+{
+	static const struct {
+		const char *name;
+		double	ms;
+	}	units[] = {
+		{"s", 1e3}, {"sec", 1e3}, {"second", 1e3}, {"seconds", 1e3},
+		{"m", 6e4}, {"min", 6e4}, {"minute", 6e4}, {"minutes", 6e4},
+		{"h", 3.6e6}, {"hour", 3.6e6}, {"hours", 3.6e6},
+		{"d", 8.64e7}, {"day", 8.64e7}, {"days", 8.64e7},
+	};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
+		if (strcasecmp(u, units[i].name) == 0)
+			return units[i].ms;
+	return 0;
+}
+
+/* pd_rate_parse - "50/hour", "100/10m", "5/s" into a count and a period */
+int
+pd_rate_parse(const char *s, long long *count, double *period_ms)
+{
+	char   *end;
+	long long n, mult = 1;
+	double	u;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno || end == s || n <= 0 || n > 1000000000LL || *end != '/')
+		return -1;
+	s = end + 1;
+	if (isdigit((unsigned char) *s)) {
+		mult = strtoll(s, &end, 10);
+		if (mult <= 0 || mult > 1000000)
+			return -1;
+		s = end;
+	}
+	if ((u = unit_ms(s)) == 0)
+		return -1;
+	*count = n;
+	*period_ms = u * (double) mult;
+	return 0;
+}
+
+static const char *window_names[] = {"", "minute", "hour", "day", "month"};
+
+/* pd_window_parse - "minute", "hour", "day" or "month" */
+int
+pd_window_parse(const char *s, enum pd_window *w)
+{
+	for (int i = PD_WIN_MINUTE; i <= PD_WIN_MONTH; i++)
+		if (strcasecmp(s, window_names[i]) == 0) {
+			*w = (enum pd_window) i;
+			return 0;
+		}
+	return -1;
+}
+
+/* pd_window_name - the name of a calendar window */
+const char *
+pd_window_name(enum pd_window w)
+{
+	return window_names[w];
+}
+
+/*
+ * pd_window_id - the period containing now in local time (TZ is the
+ * configured zone), as a key part such as "20261125" or "2026112514",
+ * and the time the period ends.
+ */
+int
+pd_window_id(enum pd_window w, time_t now, char *id, size_t idlen, time_t *end)
+{
+	static const char *fmt[] = {"", "%Y%m%d%H%M", "%Y%m%d%H", "%Y%m%d", "%Y%m"};
+	struct tm tm, next;
+
+	if (localtime_r(&now, &tm) == NULL || strftime(id, idlen, fmt[w], &tm) == 0)
+		return -1;
+	next = tm;
+	next.tm_sec = 0;
+	next.tm_isdst = -1;
+	switch (w) {
+	case PD_WIN_MINUTE: next.tm_min++; break;
+	case PD_WIN_HOUR: next.tm_min = 0; next.tm_hour++; break;
+	case PD_WIN_DAY: next.tm_min = next.tm_hour = 0; next.tm_mday++; break;
+	case PD_WIN_MONTH: next.tm_min = next.tm_hour = 0; next.tm_mday = 1; next.tm_mon++; break;
+	}
+	*end = mktime(&next);
+	return *end == (time_t) -1 ? -1 : 0;
+}
+
+/* ---------- one limit from its hash fields ---------- */
+
+/* field_count - a positive integer field */
+static int
+field_count(const char *v, long long *out)
+{
+	char   *end;
+
+	errno = 0;
+	*out = strtoll(v, &end, 10);
+	return errno || end == v || *end || *out <= 0 || *out > 1000000000LL ? -1 : 0;
+}
+
+/* text_ok - a reply text: printable ASCII, bounded */
+static int
+text_ok(const char *s)
+{
+	if (strlen(s) > 200)
+		return 0;
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* limit_field - apply one name=value; -1 with err when invalid */
+static int
+limit_field(pd_limit *l, const char *f, const char *v, long long *burst, char *err, size_t errlen)
+{
+	long long count;
+
+	if (strcmp(f, "key") == 0) {
+		if (pd_template_check(v, err, errlen) < 0)
+			return -1;
+		l->key = sl_strdup(v);
+	} else if (strcmp(f, "match") == 0) {
+		if (pd_match_check(v, err, errlen) < 0)
+			return -1;
+		l->match = sl_strdup(v);
+	} else if (strcmp(f, "rate") == 0) {
+		if (pd_rate_parse(v, &count, &l->interval_ms) < 0)
+			goto bad;
+		l->kind = PD_LIMIT_RATE;
+		l->interval_ms /= (double) count;
+		l->burst = count;
+	} else if (strcmp(f, "burst") == 0) {
+		if (field_count(v, burst) < 0)
+			goto bad;
+	} else if (strcmp(f, "window") == 0) {
+		if (pd_window_parse(v, &l->window) < 0)
+			goto bad;
+		l->kind = PD_LIMIT_WINDOW;
+	} else if (strcmp(f, "max") == 0) {
+		if (field_count(v, &l->max) < 0)
+			goto bad;
+	} else if (strcmp(f, "unit") == 0) {
+		if (strcmp(v, "messages") != 0 && strcmp(v, "recipients") != 0)
+			goto bad;
+		l->per_recipient = strcmp(v, "recipients") == 0;
+	} else if (strcmp(f, "action") == 0) {
+		if (strcmp(v, "defer") != 0 && strcmp(v, "reject") != 0)
+			goto bad;
+		l->reject = strcmp(v, "reject") == 0;
+	} else if (strcmp(f, "mode") == 0) {
+		if (*v && pd_mode_parse(v, &l->mode) < 0)
+			goto bad;
+	} else if (strcmp(f, "warn") == 0) {
+		if (field_count(v, &l->warn) < 0)
+			goto bad;
+	} else if (strcmp(f, "text") == 0) {
+		if (!text_ok(v))
+			goto bad;
+		l->text = sl_strdup(v);
+	} else if (strcmp(f, "description") != 0 && strcmp(f, "note") != 0) {
+		snprintf(err, errlen, "unknown field \"%s\"", f);
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid %s \"%.80s\"", f, v);
+	return -1;
+}
+
+/* pd_limit_parse - build a limit from its hash; -1 with err if invalid */
+int
+pd_limit_parse(pd_limit *l, const char *name, int nfields, const char **field,
+	       char *err, size_t errlen)
+{
+	long long burst = 0;
+	int	kinds = 0;
+
+	memset(l, 0, sizeof(*l));
+	l->name = sl_strdup(name);
+	if (*name == '\0' || strlen(name) > 64 || strpbrk(name, " \t\r\n:{}") != NULL) {
+		snprintf(err, errlen, "name: 1-64 characters, no blanks, ':' or braces");
+		return -1;
+	}
+	for (int i = 0; i + 1 < nfields; i += 2)
+		kinds += strcmp(field[i], "rate") == 0 || strcmp(field[i], "window") == 0;
+	if (kinds != 1) {
+		snprintf(err, errlen, "set exactly one of rate (e.g. 50/hour) or window (minute, hour, day, month)");
+		return -1;
+	}
+	for (int i = 0; i + 1 < nfields; i += 2)
+		if (limit_field(l, field[i], field[i + 1], &burst, err, errlen) < 0)
+			return -1;
+	if (l->key == NULL) {
+		snprintf(err, errlen, "no key template (field key)");
+		return -1;
+	}
+	if (l->kind == PD_LIMIT_WINDOW && l->max == 0) {
+		snprintf(err, errlen, "window %s needs max", pd_window_name(l->window));
+		return -1;
+	}
+	if (burst)
+		l->burst = burst;
+	l->valid = 1;
+	return 0;
+}
+
+/* pd_limit_clear - free what a limit holds */
+void
+pd_limit_clear(pd_limit *l)
+{
+	free(l->name);
+	free(l->key);
+	free(l->match);
+	free(l->text);
+	free(l->raw);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---------- the table, refreshed from Redis ---------- */
+
+/* pd_limits_ref - one more user of a table */
+pd_limits *
+pd_limits_ref(pd_limits *t)
+{
+	if (t)
+		t->refs++;
+	return t;
+}
+
+/* pd_limits_unref - free a table when its last user is done */
+void
+pd_limits_unref(pd_limits *t)
+{
+	if (t == NULL || --t->refs > 0)
+		return;
+	for (int i = 0; i < t->n; i++)
+		pd_limit_clear(&t->limit[i]);
+	for (int i = 0; i < t->nmode; i++)
+		free(t->mode_name[i]);
+	free(t->mode_name);
+	free(t->mode_value);
+	free(t->limit);
+	free(t);
+}
+
+/* raw_fields - the fields of a hash as one string, to notice changes */
+static char *
+raw_fields(const sl_reply *h)
+{
+	size_t	len = 1;
+	char   *s;
+
+	for (size_t i = 0; i < h->elements; i++)
+		len += h->element[i]->len + 1;
+	s = sl_malloc(len);
+	s[0] = '\0';
+	for (size_t i = 0; i < h->elements; i++) {
+		strcat(s, h->element[i]->str ? h->element[i]->str : "");
+		strcat(s, i % 2 ? "\n" : "=");
+	}
+	return s;
+}
+
+/* old_raw - the raw content a limit had in the previous table */
+static const char *
+old_raw(const pd_limits *old, const char *name)
+{
+	for (int i = 0; old && i < old->n; i++)
+		if (strcmp(old->limit[i].name, name) == 0)
+			return old->limit[i].raw;
+	return NULL;
+}
+
+/* reply_strings - is every element of an array a string? */
+static int
+reply_strings(const sl_reply *r)
+{
+	if (r == NULL || r->type != SL_REPLY_ARRAY)
+		return 0;
+	for (size_t i = 0; i < r->elements; i++)
+		if (r->element[i]->type != SL_REPLY_STRING)
+			return 0;
+	return 1;
+}
+
+/* limits_load_one - parse one limit; log when its content changed */
+static void
+limits_load_one(pd_limit *l, const char *name, const sl_reply *h, const pd_limits *old)
+{
+	const char *fields[64];
+	const char *prev = old_raw(old, name);
+	char	err[300], *raw = raw_fields(h);
+	int	n = h->elements < 64 ? (int) h->elements : 64, changed;
+
+	for (int i = 0; i < n; i++)
+		fields[i] = h->element[i]->str;
+	changed = prev == NULL || strcmp(prev, raw) != 0;
+	if (h->elements == 0) {
+		memset(l, 0, sizeof(*l));
+		l->name = sl_strdup(name);
+		if (changed)
+			sl_warn("limit %s: listed in limits but its hash is missing: ignored", name);
+	} else if (pd_limit_parse(l, name, n, fields, err, sizeof(err)) < 0) {
+		if (changed)
+			sl_warn("limit %s: %s: limit ignored until fixed", name, err);
+	} else if (changed) {
+		sl_info("limit %s: %s", name, prev ? "changed" : "loaded");
+	}
+	l->raw = raw;
+}
+
+/* limits_load_modes - the sluice:mode hash: global, domain:D, tenant:T */
+static void
+limits_load_modes(pd_limits *t, const sl_reply *h)
+{
+	char   *raw = raw_fields(h);
+	int	log = mode_raw == NULL || strcmp(mode_raw, raw) != 0;
+
+	t->mode_name = sl_calloc(h->elements / 2 + 1, sizeof(char *));
+	t->mode_value = sl_calloc(h->elements / 2 + 1, sizeof(enum pd_mode));
+	for (size_t i = 0; i + 1 < h->elements; i += 2) {
+		enum pd_mode m;
+		const char *f = h->element[i]->str, *v = h->element[i + 1]->str;
+
+		if ((strcmp(f, "global") != 0 && strncmp(f, "domain:", 7) != 0
+		     && strncmp(f, "tenant:", 7) != 0) || pd_mode_parse(v, &m) < 0) {
+			if (log)
+				sl_warn("mode %s=\"%.80s\": use global, domain:<d> or tenant:<t> = "
+					"enforce, monitor or off: ignored", f, v);
+			continue;
+		}
+		t->mode_name[t->nmode] = sl_strdup(f);
+		t->mode_value[t->nmode++] = m;
+	}
+	if (log && mode_raw != NULL)
+		sl_info("modes changed");
+	free(mode_raw);
+	mode_raw = raw;
+}
+
+/* limits_dump_cb - a fresh table from the dump script */
+static void
+limits_dump_cb(const sl_reply *r, const char *err, void *arg)
+{
+	pd_server *srv = arg;
+	pd_limits *t, *old = srv->limits;
+
+	poll_busy = 0;
+	if (r == NULL || r->type != SL_REPLY_ARRAY || r->elements % 2 != 1
+	    || !reply_strings(r->element[0])) {
+		sl_debug("limits refresh failed: %s", err ? err : r && r->str ? r->str : "bad reply");
+		return;
+	}
+	t = sl_calloc(1, sizeof(*t));
+	t->refs = 1;
+	t->limit = sl_calloc(r->elements / 2 + 1, sizeof(pd_limit));
+	limits_load_modes(t, r->element[0]);
+	for (size_t i = 1; i + 1 < r->elements; i += 2) {
+		if (r->element[i]->type != SL_REPLY_STRING || !reply_strings(r->element[i + 1]))
+			continue;
+		limits_load_one(&t->limit[t->n++], r->element[i]->str, r->element[i + 1], old);
+	}
+	for (int i = 0; old && i < old->n; i++) {
+		int	found = 0;
+
+		for (int k = 0; k < t->n; k++)
+			found |= strcmp(t->limit[k].name, old->limit[i].name) == 0;
+		if (!found)
+			sl_info("limit %s: removed", old->limit[i].name);
+	}
+	srv->limits = t;
+	pd_limits_unref(old);
+}
+
+/* limits_seed_cb - seeds written (or not: try again next poll) */
+static void
+limits_seed_cb(const sl_reply *r, const char *err, void *arg)
+{
+	(void) arg;
+	poll_busy = 0;
+	if (r != NULL && r->type == SL_REPLY_INTEGER) {
+		seeds_due = 0;
+		return;
+	}
+	sl_warn("writing limit seeds failed: %s", err ? err : r && r->str ? r->str : "bad reply");
+}
+
+/* limits_seed - write the config's limits that Redis does not have */
+static int
+limits_seed(pd_server *srv)
+{
+	const pd_config *pc = srv->cfg;
+	int	argc = 1, rc;
+	const char **argv;
+	char	set[300], prefix[300], nbuf[64][16];
+
+	snprintf(set, sizeof(set), "%slimits", pc->redis.prefix);
+	snprintf(prefix, sizeof(prefix), "%slimit:", pc->redis.prefix);
+	argv = sl_calloc(3 + (size_t) pc->nseeds * 30, sizeof(char *));
+	argv[0] = set;
+	argv[argc++] = prefix;
+	for (int i = 0; i < pc->nseeds && i < 64; i++) {
+		snprintf(nbuf[i], sizeof(nbuf[i]), "%d", pc->seeds[i].nfields);
+		argv[argc++] = pc->seeds[i].name;
+		argv[argc++] = nbuf[i];
+		for (int k = 0; k < pc->seeds[i].nfields; k++)
+			argv[argc++] = pc->seeds[i].field[k];
+	}
+	rc = sl_aredis_eval(srv->redis, &seed_script, 2000, limits_seed_cb, srv, 1, argc, argv, NULL);
+	free(argv);
+	return rc;
+}
+
+/* limits_dump - ask for the current limits and modes */
+static int
+limits_dump(pd_server *srv)
+{
+	char	set[300], mode[300], prefix[300];
+	const char *argv[3] = {set, mode, prefix};
+	const char *p = srv->cfg->redis.prefix;
+
+	snprintf(set, sizeof(set), "%slimits", p);
+	snprintf(mode, sizeof(mode), "%smode", p);
+	snprintf(prefix, sizeof(prefix), "%slimit:", p);
+	return sl_aredis_eval(srv->redis, &dump_script, 2000, limits_dump_cb, srv, 2, 3, argv, NULL);
+}
+
+/* limits_poll - timer: seed when due, else refresh the table */
+static void
+limits_poll(evutil_socket_t fd, short what, void *arg)
+{
+	pd_server *srv = arg;
+	struct timeval tv = {.tv_sec = srv->cfg->poll_ms / 1000,
+			     .tv_usec = (srv->cfg->poll_ms % 1000) * 1000};
+	int	rc;
+
+	(void) fd, (void) what;
+	evtimer_add(poll_timer, &tv);
+	if (poll_busy || !sl_aredis_connected(srv->redis))
+		return;
+	if (seeds_due && srv->cfg->nseeds > 0)
+		rc = limits_seed(srv);
+	else
+		rc = limits_dump(srv);
+	poll_busy = rc == 0;
+}
+
+/* pd_limits_start - first refresh now, then every poll_interval */
+void
+pd_limits_start(pd_server *srv)
+{
+	struct timeval now = {0, 0};
+
+	poll_timer = evtimer_new(srv->base, limits_poll, srv);
+	evtimer_add(poll_timer, &now);
+}
+
+/* pd_limits_seed_again - after a reload: write new seeds at the next poll */
+void
+pd_limits_seed_again(pd_server *srv)
+{
+	(void) srv;
+	seeds_due = 1;
+}
+
+/* mode_lookup - a mode from the sluice:mode table, INHERIT when unset */
+static enum pd_mode
+mode_lookup(const pd_limits *t, const char *kind, const char *name)
+{
+	char	field[300];
+
+	if (t == NULL || name == NULL || *name == '\0')
+		return PD_MODE_INHERIT;
+	snprintf(field, sizeof(field), "%s%s%s", kind, *kind ? ":" : "", name);
+	for (int i = 0; i < t->nmode; i++)
+		if (strcasecmp(t->mode_name[i], field) == 0)
+			return t->mode_value[i];
+	return PD_MODE_INHERIT;
+}
+
+/*
+ * pd_mode_for - the mode that applies: the rule's own, else the tenant's,
+ * else the sender domain's (exact, then organizational), else the global
+ * one from Redis, else the config file's.
+ */
+enum pd_mode
+pd_mode_for(const pd_server *srv, const pd_limits *t, enum pd_mode rule, const pd_facts *f)
+{
+	enum pd_mode m;
+
+	if (rule != PD_MODE_INHERIT)
+		return rule;
+	if ((m = mode_lookup(t, "tenant", f->tenant)) != PD_MODE_INHERIT
+	    || (m = mode_lookup(t, "domain", f->sender_domain)) != PD_MODE_INHERIT
+	    || (m = mode_lookup(t, "domain", f->sender_orgdomain)) != PD_MODE_INHERIT
+	    || (m = mode_lookup(t, "", "global")) != PD_MODE_INHERIT)
+		return m;
+	return srv->cfg->mode;
+}

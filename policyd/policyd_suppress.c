@@ -1,0 +1,134 @@
+/*
+ * NAME
+ *	policyd_suppress 3 - suppression scopes of a recipient, and additions
+ * SYNOPSIS
+ *	#include "policyd.h"
+ *
+ *	int pd_suppress_scopes(const pd_config *cfg, const pd_facts *f,
+ *			       pd_scope *scopes)
+ *	void pd_suppress_answer(const pd_scope *scope, const char *rcpt,
+ *				const char *reason, char *out, size_t outlen)
+ *	int pd_suppress_add(pd_server *srv, const char *scope,
+ *			    const char *rcpt, const char *reason, ...)
+ * DESCRIPTION
+ *	A suppression entry is the hash sluice:supp:<scope>:<address> with
+ *	the fields reason, source, added, expires and detail; scope is
+ *	"global", "cat:<category>" or "tenant:<tenant>". The address is the
+ *	normalised recipient: domain lowercased, +tag removed when strip_tag
+ *	is set, local part lowercased when lowercase_local_part is set.
+ *
+ *	At RCPT the scopes that apply are global, the tenant of the SASL
+ *	user and the category known for that user (the message's final
+ *	category is decided later by the milter); another tenant's scope is
+ *	never consulted, so its data never shows in an answer.
+ *
+ *	pd_suppress_add() records an entry once (idempotent: an existing
+ *	entry keeps its first reason and time) and counts the unsubscribe in
+ *	the day's stats hash when it was new.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "policyd.h"
+
+/* KEYS[1] entry, KEYS[2] stats hash; ARGV: reason source added detail */
+static sl_script add_script = {.source =
+	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+	"redis.call('HSET', KEYS[1], 'reason', ARGV[1], 'source', ARGV[2],\n"
+	"           'added', ARGV[3], 'detail', ARGV[4])\n"
+	"redis.call('HINCRBY', KEYS[2], 'unsub', 1)\n"
+	"return 1\n"
+};
+
+/* scope_key - sluice:supp:<scope>:<address> */
+static int
+scope_key(char *out, size_t outlen, const char *prefix, const char *scope, const char *rcpt)
+{
+	int	n = snprintf(out, outlen, "%ssupp:%s:%s", prefix, scope, rcpt);
+
+	return n < 0 || (size_t) n >= outlen ? -1 : 0;
+}
+
+/* pd_suppress_scopes - the keys to look up for one recipient */
+int
+pd_suppress_scopes(const pd_config *cfg, const pd_facts *f, pd_scope *scopes)
+{
+	char	addr[SL_ADDR_MAX + 1], scope[64];
+	int	n = 0, flags = 0;
+
+	if (*f->recipient == '\0')
+		return 0;
+	flags |= cfg->strip_tag ? SL_ADDR_STRIP_TAG : 0;
+	flags |= cfg->lower_local ? SL_ADDR_LOWER_LOCAL : 0;
+	if (sl_addr_normalize(f->recipient, addr, sizeof(addr), flags) < 0)
+		return 0;
+	if (scope_key(scopes[n].key, sizeof(scopes[n].key), cfg->redis.prefix, "global", addr) == 0) {
+		scopes[n].kind = "global";
+		scopes[n++].discard = cfg->discard_global;
+	}
+	snprintf(scope, sizeof(scope), "cat:%s", f->category);
+	if (*f->category
+	    && scope_key(scopes[n].key, sizeof(scopes[n].key), cfg->redis.prefix, scope, addr) == 0) {
+		scopes[n].kind = "category";
+		scopes[n++].discard = cfg->discard_category;
+	}
+	snprintf(scope, sizeof(scope), "tenant:%s", f->tenant);
+	if (*f->tenant
+	    && scope_key(scopes[n].key, sizeof(scopes[n].key), cfg->redis.prefix, scope, addr) == 0) {
+		scopes[n].kind = "tenant";
+		scopes[n++].discard = cfg->discard_tenant;
+	}
+	return n;
+}
+
+/* reason_ok - one of the documented reasons, else "suppressed" is shown */
+static const char *
+reason_shown(const char *reason)
+{
+	static const char *known[] = {"hard-bounce", "soft-bounce-threshold", "complaint",
+				      "unsubscribe", "manual", "import"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
+		if (strcmp(reason, known[i]) == 0)
+			return known[i];
+	return "suppressed";
+}
+
+/* pd_suppress_answer - REJECT naming the reason, or DISCARD per scope */
+void
+pd_suppress_answer(const pd_scope *scope, const char *rcpt, const char *reason,
+		   char *out, size_t outlen)
+{
+	const char *why = reason_shown(reason);
+	const char *code = strcmp(why, "hard-bounce") == 0 ? "5.1.1" : "5.7.1";
+	char	addr[SL_ADDR_MAX + 1];
+
+	snprintf(addr, sizeof(addr), "%s", rcpt);
+	for (char *p = addr; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			*p = '?';
+	if (scope->discard)
+		snprintf(out, outlen, "DISCARD recipient <%s> is suppressed (%s)", addr, why);
+	else
+		snprintf(out, outlen, "REJECT %s <%s>: recipient address suppressed (%s, %s list)",
+			 code, addr, why, scope->kind);
+}
+
+/* pd_suppress_add - record a suppression entry unless it exists */
+int
+pd_suppress_add(pd_server *srv, const char *scope, const char *rcpt, const char *reason,
+		const char *source, const char *detail, const char *stats_key,
+		sl_aredis_cb *cb, void *arg)
+{
+	char	key[700], added[32];
+	const char *argv[6] = {key, stats_key, reason, source, added, detail};
+
+	if (scope_key(key, sizeof(key), srv->cfg->redis.prefix, scope, rcpt) < 0)
+		return -1;
+	snprintf(added, sizeof(added), "%lld", (long long) time(NULL));
+	return sl_aredis_eval(srv->redis, &add_script, 1000, cb, arg, 2, 6, argv, NULL);
+}
