@@ -92,7 +92,8 @@ typedef struct ctl_csv_layout {
 	int	addr_col;		/* 0-based */
 	int	reason_col;		/* -1: none */
 	int	time_col;		/* -1: none */
-	const char *vendor;		/* "sluice", "ses", "postmark", ... */
+	const char *vendor;		/* "Amazon SES", "Postmark", ... */
+	int	addr_flags;		/* sl_addr_normalize() flags, set by the caller */
 } ctl_csv_layout;
 
 typedef struct ctl_csv_rec {
@@ -114,7 +115,8 @@ int	ctl_csv_split(const char *line, char delim, ctl_csv_row *row,
 		      const char **err);
 char	ctl_csv_delim(const char *line);
 void	ctl_csv_detect(const char *line, ctl_csv_layout *lay);
-int	ctl_csv_addr(const char *in, char *out, size_t outlen, const char **err);
+int	ctl_csv_addr(const char *in, int flags, char *out, size_t outlen,
+		     const char **err);
 const char *ctl_csv_reason(const char *vendor_reason);
 time_t	ctl_csv_time(const char *s);
 int	ctl_csv_record(const ctl_csv_layout *lay, const char *line,

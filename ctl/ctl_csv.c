@@ -285,9 +285,9 @@ domain_ok(const char *d)
 	return label > 0 && dots > 0;
 }
 
-/* ctl_csv_addr - normalize and check one address (domain lowercased) */
+/* ctl_csv_addr - normalize (domain lowercased, flags as policyd) and check */
 int
-ctl_csv_addr(const char *in, char *out, size_t outlen, const char **err)
+ctl_csv_addr(const char *in, int flags, char *out, size_t outlen, const char **err)
 {
 	const char *at;
 
@@ -297,7 +297,7 @@ ctl_csv_addr(const char *in, char *out, size_t outlen, const char **err)
 		*err = "no address";
 		return -1;
 	}
-	if (sl_addr_normalize(in, out, outlen, 0) < 0) {
+	if (sl_addr_normalize(in, out, outlen, flags) < 0) {
 		*err = "not an e-mail address";
 		return -1;
 	}
@@ -409,7 +409,7 @@ ctl_csv_record(const ctl_csv_layout *lay, const char *line, ctl_csv_rec *rec,
 		*err = "no address in the address column";
 		goto out;
 	}
-	if (ctl_csv_addr(row->field[lay->addr_col], rec->addr, sizeof(rec->addr), err) < 0)
+	if (ctl_csv_addr(row->field[lay->addr_col], lay->addr_flags, rec->addr, sizeof(rec->addr), err) < 0)
 		goto out;
 	if (lay->reason_col >= 0 && row->nfields > lay->reason_col) {
 		snprintf(rec->vendor_reason, sizeof(rec->vendor_reason), "%s", row->field[lay->reason_col]);

@@ -3,10 +3,14 @@
  *	ctl_limits 3 - sluicectl limits list|show
  * DESCRIPTION
  *	A limit is the hash <prefix>limit:<name>, defined by sluice-policyd
- *	(doc/redis-keys.md): fields such as key, rate, burst, window, unit,
- *	mode. sluicectl shows them as they are (HGETALL), so a field added
- *	by policyd later shows up without a change here. Keys below a limit
- *	(<prefix>limit:<name>:...) and keys that are not hashes are skipped.
+ *	(doc/redis-keys.md): fields such as key, match, rate, burst, window,
+ *	max, unit, action, mode. policyd enforces the limits named in the set
+ *	<prefix>limits; a hash whose name is not in the set is shown as
+ *	"inactive". The modes (hash <prefix>mode: global, domain:<d>,
+ *	tenant:<t>) are shown after the limits. Fields are printed as they
+ *	are (HGETALL), so a field added by policyd later shows up without a
+ *	change here. Counter keys below a limit (<prefix>limit:<name>:...)
+ *	and keys that are not hashes are skipped.
  */
 #include "config.h"
 
@@ -16,43 +20,156 @@
 
 #include "ctl.h"
 
-/* limit_scan - SCAN callback: one line per limit, its fields inline */
+typedef struct limit_names {
+	char  **name;
+	int    *active;
+	size_t	n, cap;
+} limit_names;
+
+/* names_add - remember a limit name once; mark it active when in the set */
+static void
+names_add(limit_names *l, const char *name, int active)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->name[i], name) == 0) {
+			l->active[i] |= active;
+			return;
+		}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->name = realloc(l->name, l->cap * sizeof(char *));
+		l->active = realloc(l->active, l->cap * sizeof(int));
+		if (l->name == NULL || l->active == NULL)
+			abort();
+	}
+	l->name[l->n] = strdup(name);
+	l->active[l->n++] = active;
+}
+
+/* limit_scan - SCAN callback: names of limit hashes */
 static int
 limit_scan(ctl_ctx *ctx, const char *key, void *arg)
 {
 	const char *name = key + strlen(ctx->prefix) + 6;
-	long   *count = arg;
-	sl_reply *h;
 
-	if (*name == '\0' || strchr(name, ':') || (h = ctl_hgetall(ctx, key)) == NULL)
-		return 0;
-	printf("%-24s", name);
+	if (*name && strchr(name, ':') == NULL)
+		names_add(arg, name, 0);
+	return 0;
+}
+
+/* set_members - the names in <prefix>limits */
+static void
+set_members(ctl_ctx *ctx, limit_names *l)
+{
+	char	key[CTL_KEY_MAX];
+	const char *argv[] = {"SMEMBERS", key};
+	sl_reply *r;
+
+	ctl_key(ctx, key, sizeof(key), "limits");
+	r = ctl_cmdv(ctx, 2, argv);
+	for (size_t i = 0; r->type == SL_REPLY_ARRAY && i < r->elements; i++)
+		if (r->element[i]->str)
+			names_add(l, r->element[i]->str, 1);
+	sl_reply_free(r);
+}
+
+/* print_fields - " field=value" for each pair of a hash */
+static void
+print_fields(const sl_reply *h)
+{
 	for (size_t i = 0; i + 1 < h->elements; i += 2) {
 		printf(" %s=", h->element[i]->str);
 		ctl_print_value(stdout, h->element[i + 1]->str ? h->element[i + 1]->str : "");
 	}
-	putchar('\n');
-	(*count)++;
-	sl_reply_free(h);
-	return 0;
 }
 
-/* ctl_limits_list - every limit with its fields */
+/* print_limit - one line: name, state, fields */
+static void
+print_limit(ctl_ctx *ctx, const char *name, int active)
+{
+	char	key[CTL_KEY_MAX];
+	sl_reply *h;
+
+	if (ctl_key(ctx, key, sizeof(key), "limit:%s", name) < 0)
+		return;
+	h = ctl_hgetall(ctx, key);
+	printf("%-24s %-8s", name, h == NULL ? "missing" : active ? "active" : "inactive");
+	if (h)
+		print_fields(h);
+	putchar('\n');
+	sl_reply_free(h);
+}
+
+/* print_modes - the mode table, if any */
+static void
+print_modes(ctl_ctx *ctx)
+{
+	char	key[CTL_KEY_MAX];
+	sl_reply *h;
+
+	ctl_key(ctx, key, sizeof(key), "mode");
+	if ((h = ctl_hgetall(ctx, key)) == NULL)
+		return;
+	printf("modes:");
+	print_fields(h);
+	putchar('\n');
+	sl_reply_free(h);
+}
+
+/* cmp_idx - qsort helper over names (index array) */
+static const limit_names *sort_names;
+static int
+cmp_idx(const void *a, const void *b)
+{
+	return strcmp(sort_names->name[*(const size_t *) a], sort_names->name[*(const size_t *) b]);
+}
+
+/* ctl_limits_list - every limit with its fields, then the modes */
 int
 ctl_limits_list(ctl_ctx *ctx, int argc, char **argv)
 {
 	char	pattern[CTL_KEY_MAX], p[256];
-	long	count = 0;
+	limit_names l = {0};
+	size_t *idx;
 
 	(void) argv;
 	if (argc != 1)
 		ctl_usage(ctx);
+	set_members(ctx, &l);
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
 	snprintf(pattern, sizeof(pattern), "%slimit:*", p);
-	ctl_scan(ctx, pattern, limit_scan, &count);
-	if (count == 0)
+	ctl_scan(ctx, pattern, limit_scan, &l);
+	idx = calloc(l.n + 1, sizeof(size_t));
+	for (size_t i = 0; i < l.n; i++)
+		idx[i] = i;
+	sort_names = &l;
+	if (l.n > 1)
+		qsort(idx, l.n, sizeof(size_t), cmp_idx);
+	for (size_t i = 0; i < l.n; i++)
+		print_limit(ctx, l.name[idx[i]], l.active[idx[i]]);
+	if (l.n == 0)
 		printf("no limits defined\n");
+	print_modes(ctx);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.name[i]);
+	free(l.name), free(l.active), free(idx);
 	return 0;
+}
+
+/* in_set - is name a member of <prefix>limits */
+static int
+in_set(ctl_ctx *ctx, const char *name)
+{
+	char	key[CTL_KEY_MAX];
+	const char *argv[] = {"SISMEMBER", key, name};
+	sl_reply *r;
+	int	yes;
+
+	ctl_key(ctx, key, sizeof(key), "limits");
+	r = ctl_cmdv(ctx, 3, argv);
+	yes = r->type == SL_REPLY_INTEGER && r->integer == 1;
+	sl_reply_free(r);
+	return yes;
 }
 
 /* ctl_limits_show - one limit, a field per line; 1 when there is none */
@@ -69,6 +186,8 @@ ctl_limits_show(ctl_ctx *ctx, int argc, char **argv)
 		return CTL_NO;
 	}
 	printf("limit: %s\n", argv[1]);
+	printf("  state: %s\n", in_set(ctx, argv[1]) ? "active (in the limits set)"
+	       : "inactive (not in the limits set: SADD it to enforce)");
 	ctl_print_hash(stdout, h, "  ");
 	sl_reply_free(h);
 	return 0;

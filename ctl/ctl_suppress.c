@@ -6,8 +6,9 @@
  *	the fields reason, source, added (unix time), detail (optional) and
  *	expires (unix time, optional, also the key's TTL); scope is "global",
  *	"cat:<category>" or "tenant:<tenant>". Addresses are normalized with
- *	sl_addr_normalize() (domain lowercased), as sluice-policyd looks
- *	them up. Entries are written by one Lua script (ctl_supp_script), so
+ *	sl_addr_normalize() exactly as sluice-policyd looks them up: domain
+ *	lowercased, +tag removed (policyd strip_tag, default on), local part
+ *	lowercased when policyd lowercase_local_part is on. Entries are written by one Lua script (ctl_supp_script), so
  *	an entry is never seen half written, and an import sends them in
  *	batches of CTL_SUPP_BATCH. "add" replaces an entry; "import" keeps
  *	existing entries (their reason is better evidence) unless --replace.
@@ -153,13 +154,26 @@ supp_parse(ctl_ctx *ctx, int argc, char **argv, int allowed, int npos, supp_opts
 	return optind;
 }
 
+/*
+ * addr_flags - normalize as sluice-policyd looks addresses up: its
+ * strip_tag (default on) and lowercase_local_part (default off).
+ */
+static int
+addr_flags(const ctl_ctx *ctx)
+{
+	cfg_t  *pd = cfg_getsec(ctx->conf->cfg, "policyd");
+
+	return (cfg_getbool(pd, "strip_tag") ? SL_ADDR_STRIP_TAG : 0)
+	    | (cfg_getbool(pd, "lowercase_local_part") ? SL_ADDR_LOWER_LOCAL : 0);
+}
+
 /* normalize_arg - the address argument, normalized, or exit 64 */
 static void
 normalize_arg(ctl_ctx *ctx, const char *in, char *out, size_t outlen)
 {
 	const char *err;
 
-	if (ctl_csv_addr(in, out, outlen, &err) < 0) {
+	if (ctl_csv_addr(in, addr_flags(ctx), out, outlen, &err) < 0) {
 		ctl_err("\"%s\": %s", in, err);
 		ctl_usage(ctx);
 	}
@@ -604,6 +618,7 @@ ctl_suppress_import(ctl_ctx *ctx, int argc, char **argv)
 	im.file = strcmp(argv[i], "-") == 0 ? "stdin" : argv[i];
 	snprintf(source, sizeof(source), "import:%s", strcmp(base, "-") == 0 ? "stdin" : base);
 	im.lay = &lay;
+	lay.addr_flags = addr_flags(ctx);
 	im.b.source = source, im.b.ttl = o.ttl, im.b.replace = o.replace;
 	if (ctl_csv_read(fp, &lay, import_rec, import_bad, &im, &st) < 0) {
 		ctl_err("%s: read error", im.file);
