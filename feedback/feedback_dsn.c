@@ -163,6 +163,7 @@ fb_text_find_command(const char *s, char out[8])
 		{ ">>> rcpt to", "RCPT" }, { "rcpt to response", "RCPT" },
 		{ "does not like recipient", "RCPT" }, { "did not like our rcpt", "RCPT" },
 		{ "did not like our final data", "DATA" }, { "[rcpt_to]", "RCPT" },
+		{ "smtp command data", "DATA" }, { "smtp command rcpt", "RCPT" },
 		{ "in reply to mail from", "MAIL" }, { "after mail from", "MAIL" },
 		{ ">>> mail from", "MAIL" },
 		{ "in reply to end of data", "DATA" }, { "after end of data", "DATA" },

@@ -56,12 +56,12 @@ static const char *const ph_mailboxfull[] = {
 	"is over its quota", "message would exceed quota", NULL };
 static const char *const ph_mesgtoobig[] = {
 	"message too large", "message too big", "message size exceeds", "message is too large",
-	"exceeds maximum message size", "message length exceeds", "size limit exceeded",
+	"exceeds maximum message size", "size limit exceeded",
 	"message exceeds maximum", "exceeded maximum message size", "mail size limit",
 	"message size is larger than", "too big for system", "message is larger than",
 	NULL };
 static const char *const ph_exceedlimit[] = {
-	"message length exceeds administrative limit", "message too large for this user",
+	"message length exceeds", "message too large for this user",
 	"exceeds the size limit", NULL };
 static const char *const ph_suspend[] = {
 	"account disabled", "account has been disabled", "account is disabled",
@@ -81,13 +81,13 @@ static const char *const ph_norelaying[] = {
 	"relaying denied", "relay denied", "relay access denied", "relaying not permitted",
 	"unable to relay", "we do not relay", "not permitted to relay", "relay not permitted",
 	"not allowed to relay", "relaying mail to", "is not permitted to relay", "no relaying",
-	"relay prohibited", "relay not allowed", "relaying is prohibited", "relaying disallowed",
+	"relay prohibited", "relay not allowed", "not configured to relay", "relaying is prohibited", "relaying disallowed",
 	"that domain isn't in my list of allowed rcpthosts", "mail relay denied", NULL };
 static const char *const ph_authfailure[] = {
 	"spf check failed", "spf fail", "spf validation failed", "did not pass spf",
 	"dkim check failed", "dkim validation failed", "failed dkim", "dmarc policy",
 	"dmarc validation", "failed dmarc", "due to dmarc", "sender policy framework",
-	"spf record", "not authorized by spf", "unauthenticated email", "dkim signature",
+	"not authorized by spf", "unauthenticated email", "dkim signature",
 	"5.7.26", "5.7.23", "5.7.20", "5.7.21", "5.7.22", "is not authorized to send",
 	"authentication results", "spf: ", "spf/dkim", "dmarc reject", NULL };
 static const char *const ph_userunknown[] = {
@@ -113,7 +113,7 @@ static const char *const ph_userunknown[] = {
 	"invalid or unknown virtual user", "destination addresses were unknown",
 	"the following recipients was undeliverable",
 	"this address no longer accepts mail", "there is no one at this address",
-	"could not be found", "couldn't be found", "was not found", "not found in directory",
+	"could not be found", "couldn't be found", "was not found", "not found in directory", "recipient address rejected: access denied",
 	"is not a valid e-mail address", "resolver.adr.recipnotfound",
 	"resolver.adr.recipientnotfound", "recipient not ok", "user missing home directory",
 	NULL };
@@ -137,27 +137,29 @@ static const char *const ph_notcompliantrfc[] = {
 static const char *const ph_contenterror[] = {
 	"header error", "header size exceeds", "illegal attachment", "invalid header",
 	"message contains invalid", "header line is too long", "line too long",
-	"improper use of 8-bit data", "invalid mime", "content error", "message header",
+	"improper use of 8-bit data", "invalid mime", "content error",
 	NULL };
 static const char *const ph_rejected[] = {
 	"sender rejected", "sender address rejected", "sender domain", "sender not allowed",
 	"bad sender", "sender verify failed", "sender blocked", "sender is blacklisted",
-	"sender denied", "envelope sender", "mail from", "domain of sender address",
-	"sender address does not exist", "sender unknown", "return path", "return-path",
-	"your email address has been blacklisted", "from address", "address has been blacklisted",
+	"sender denied", "envelope sender", "domain of sender address",
+	"sender address does not exist", "sender unknown", "sender was rejected",
+	"your email address has been blacklisted", "address has been blacklisted",
+	"address that has been blacklisted",
 	"you are not allowed to send", "we do not accept mail from", "not accepted from",
 	"sender's domain", "senders domain", "sender ip", "address is blacklisted", NULL };
 static const char *const ph_hostunknown[] = {
 	"host unknown", "host not found", "unknown host", "domain not found", "no such domain",
 	"domain does not exist", "name or service not known", "unrouteable mail domain",
 	"host or domain name not found", "dns lookup failure",
-	"no mx", "mx record", "name server", "unknown domain", "nxdomain",
-	"domain name not found", "invalid domain", "domain unknown", "hostname lookup failed",
+	"unknown domain", "nxdomain",
+	"domain name not found", "domain unknown", "hostname lookup failed",
 	"domain could not be found", "no such host", "not a valid domain", NULL };
 static const char *const ph_spamdetected[] = {
 	"as spam", "spam detected", "detected spam", "is spam", "like spam", "spam score",
 	"spam content", "spammy", "spam filter", "suspected spam", "spam message",
 	"considered spam", "classified as spam", "spam policy", "spam rejected",
+	"spam classification",
 	"junk mail", "message content rejected", "unsolicited", "bulk mail",
 	"content rejected", "scored too high", "identified as junk", "classified as junk",
 	"rejected as junk", "suspicious", "reputation", "high probability of", "barracuda",
@@ -166,14 +168,17 @@ static const char *const ph_toomanyconn[] = {
 	"too many connections", "too many concurrent", "connection limit", "too many simultaneous",
 	"too many recipients", "too many messages", "rate limit", "ratelimit", "throttl",
 	"exceeded the rate", "sending too fast", "try again later", "too many sessions",
-	"too much load", "slow down", "temporarily deferred", "too many emails", NULL };
+	"too much load", "slow down", "temporarily deferred", "too many emails",
+	"frequency limited", NULL };
 static const char *const ph_blocked[] = {
-	"blocked", "blacklist", "block list", "blocklist", "rbl", "dnsbl", "spamhaus",
+	"blocked using", "blocked by", "blocked ip", "ip blocked", "is blocked", "been blocked",
+	"you are blocked", "blocked - see", "blocked for", "blacklist", "block list", "blocklist", "rbl", "dnsbl", "spamhaus",
 	"spamcop", "sorbs", "listed at", "listed in", "client host rejected", "your ip",
 	"ip address", "access denied", "connection refused", "not allowed to connect",
 	"banned", "dynamic ip", "dial-up", "dialup", "helo command rejected",
 	"refused to talk to me", "poor reputation", "bad reputation", "go away",
-	"service not available", "connection dropped", "reset by peer", NULL };
+	"service not available", "connection dropped", "reset by peer", "service refused",
+	"my name was rejected", NULL };
 static const char *const ph_policyviolation[] = {
 	"policy violation", "violates our", "violation of", "policy reasons", "policy rejection",
 	"prohibited", "not permitted by policy", "our policy", "policy", "not allowed by", NULL };
@@ -182,18 +187,19 @@ static const char *const ph_virusdetected[] = {
 	"malicious", NULL };
 static const char *const ph_systemerror[] = {
 	"system error", "server error", "internal error", "local error", "configuration error",
-	"mail loop", "loops back to myself", "routing loop", "too many hops", "hop count exceeded",
-	"temporary failure", "temporary error", "internal server error", "mailbox lookup failed",
+	"loops back to myself", "internal server error", "mailbox lookup failed",
 	"unable to connect", "system is unavailable", NULL };
 static const char *const ph_networkerror[] = {
 	"network error", "dns lookup", "dns failure", "lost connection",
-	"connection reset", "network is unreachable", "no route to host",
+	"connection reset", "network is unreachable", "no route to host", "dns error",
+	"name service error", "routing loop", "mail loop", "too many hops", "hop count exceeded",
 	"could not connect", "connection closed", "broken pipe", NULL };
 static const char *const ph_systemfull[] = {
 	"system full", "mail system full", "disk full", "insufficient system storage",
 	"out of disk", NULL };
 static const char *const ph_notaccept[] = {
-	"does not accept mail", "not accepting mail", "null mx", "does not accept any mail",
+	"does not accept mail", "not accepting mail", "null mx", "does not accept any mail", "no mx",
+	"indicated no smtp service", "couldn't find a mail exchanger",
 	"no mail accepted", "accepts no mail", "not accept any email", NULL };
 static const char *const ph_expired[] = {
 	"delivery time expired", "message expired", "retry time exceeded", "retry timeout exceeded",
@@ -205,13 +211,14 @@ static const char *const ph_expired[] = {
 static const char *const ph_securityerror[] = {
 	"authentication required", "authentication failed", "must authenticate",
 	"requires authentication", "starttls", "tls required", "must issue a starttls",
-	"encryption required", "certificate", "not authorized", "unauthorized", NULL };
+	"encryption required", "certificate", "not authorized", "unauthorized",
+	"unauthenticated senders", NULL };
 static const char *const ph_mailererror[] = {
 	"mailer error", "command failed", "exit code", "x-unix", "procmail", "pipe to",
 	"command died", "unknown mailer error", "local delivery failed", NULL };
 static const char *const ph_syntaxerror[] = {
 	"syntax error", "command unrecognized", "unrecognized command", "bad command",
-	"command not recognized", "invalid command", NULL };
+	"command not recognized", "invalid command", "parameter not implemented", NULL };
 static const char *const ph_vacation[] = {
 	"out of office", "out of the office", "on vacation", "auto-reply", "autoreply",
 	"automatic reply", "away from", "i will be back", "i am away", NULL };
@@ -338,8 +345,8 @@ fb_reason_is_hard(const char *reason, const char *status)
 static const char *const probe_order[] = {
 	"mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying",
 	"authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc",
-	"contenterror", "rejected", "hostunknown", "spamdetected", "toomanyconn", "blocked",
-	NULL };
+	"contenterror", "rejected", "notaccept", "hostunknown", "spamdetected", "toomanyconn",
+	"blocked", NULL };
 
 /* Phrases tried when the status code alone is vague. */
 static const char *const vague_order[] = {
@@ -395,6 +402,8 @@ probe(const fb_rcpt *r, const char *st, const char *low, const char *x)
 			return 0;
 		return text_is(low, x) || text_is(low, "userunknown");
 	}
+	if (strcmp(x, "hostunknown") == 0 && text_is(low, "networkerror"))
+		return 0;
 	return (st != NULL && strcmp(st, x) == 0) || text_is(low, x);
 }
 

@@ -315,6 +315,7 @@ static const struct vendor_reason {
 	{ "domino directory", NULL, "userunknown" },
 	{ "the recipient name is not recognized", NULL, "userunknown" },
 	{ "unknown user:", NULL, "userunknown" },	/* IMail */
+	{ "ezweb.ne.jp", "was rejected by a remote mail server", "filtered" },
 };
 
 /* vendor_where - does the mail carry the mark? */
