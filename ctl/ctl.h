@@ -101,7 +101,7 @@ typedef struct ctl_csv_rec {
 	char	addr[321];		/* normalized (domain lowercased) */
 	const char *reason;		/* mapped from the file, NULL: use default */
 	time_t	added;			/* from the file, 0: now */
-	char	vendor_reason[64];	/* the file's own reason text, for detail */
+	char	vendor_reason[256];	/* the file's own reason text, for detail */
 } ctl_csv_rec;
 
 typedef struct ctl_csv_stats {

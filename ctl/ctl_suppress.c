@@ -550,7 +550,7 @@ static int
 import_rec(const ctl_csv_rec *rec, void *arg)
 {
 	supp_import *im = arg;
-	char	key[CTL_KEY_MAX], detail[256];
+	char	key[CTL_KEY_MAX], detail[320];
 	const char *reason = im->o->reason ? im->o->reason : rec->reason ? rec->reason : "import";
 
 	if (im->o->dry_run)
