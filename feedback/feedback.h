@@ -152,6 +152,8 @@ int	fb_mime_is_mail(const char *buf, size_t len);
  * shared helpers that read addresses and codes out of free text.
  */
 int	fb_dsn_parse(const fb_mail *m, fb_result *res);
+int	fb_dsn_parse_text(const fb_mail *m, const char *dsn, fb_result *res);
+const char *fb_dsn_in_text(const char *text);
 int	fb_text_find_addr(const char *s, char *out, size_t outlen);
 int	fb_text_find_status(const char *s, char out[16]);
 int	fb_text_find_reply(const char *s, char out[4]);

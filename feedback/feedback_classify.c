@@ -64,10 +64,14 @@ classify_bounce(const fb_mail *m, fb_result *res)
 {
 	size_t	i;
 
+	const char *fwd;
+
 	if (m->dsn[0] == 0 || fb_dsn_parse(m, res) == 0) {
 		if (!from_daemon(m) && fb_vendor_format(m) == NULL)
 			return 0;
-		if (fb_vendor_parse(m, res) == 0)
+		fwd = fb_dsn_in_text(m->text);
+		if ((fwd == NULL || fb_dsn_parse_text(m, fwd, res) == 0)
+		    && fb_vendor_parse(m, res) == 0)
 			return 0;
 	}
 	res->kind = FB_KIND_BOUNCE;

@@ -383,7 +383,27 @@ dsn_drop_empty(fb_result *res, size_t first)
 int
 fb_dsn_parse(const fb_mail *m, fb_result *res)
 {
-	const char *p = m->dsn;
+	return fb_dsn_parse_text(m, m->dsn, res);
+}
+
+/* fb_dsn_in_text - where DSN fields start in free text (a forwarded DSN), or NULL */
+const char *
+fb_dsn_in_text(const char *text)
+{
+	const char *p = fb_strcasestr(text, "\nReporting-MTA:");
+
+	if (p == NULL)
+		p = fb_strcasestr(text, "\nFinal-Recipient:");
+	if (p == NULL || fb_strcasestr(p, "\nStatus:") == NULL)
+		return NULL;
+	return p + 1;
+}
+
+/* fb_dsn_parse_text - the per-recipient blocks of DSN fields in dsn */
+int
+fb_dsn_parse_text(const fb_mail *m, const char *dsn, fb_result *res)
+{
+	const char *p = dsn;
 	dsn_field f;
 	fb_rcpt *r = NULL;
 	char	orig[FB_ADDR_MAX] = "";

@@ -46,7 +46,7 @@ static const vendor_fmt vendor_tab[] = {
 	    "i wasn't able to deliver your message", "this is a permanent error; i've given up") },
 	{ .name = "Exim", .says = V("this message was created automatically by mail delivery software",
 	    "the following address(es) failed", "could not be delivered to one or more of its") },
-	{ .name = "Sendmail", .says = V("----- transcript of session follows -----",
+	{ .name = "Sendmail", .says = V("transcript of session follows",
 	    "the following addresses had permanent fatal errors", "----- unsent message follows -----",
 	    "the original message was received at") },
 	{ .name = "Gmail", .says = V("delivery to the following recipient failed",
@@ -140,6 +140,29 @@ is_sender_line(const char *l)
 	return 0;
 }
 
+/* vendor_unbullet - blank out list bullets and a leading reply code */
+static void
+vendor_unbullet(char *line)
+{
+	char   *p = line + strspn(line, " \t");
+
+	while (*p == '*' || *p == '-' || *p == '#' || (unsigned char) *p == 0xe2) {
+		if ((unsigned char) *p == 0xe2 && (unsigned char) p[1] == 0x80
+		    && (unsigned char) p[2] == 0xa2) {	/* U+2022 bullet */
+			memset(p, ' ', 3);
+			p += 3;
+		} else if ((unsigned char) *p == 0xe2)
+			break;
+		else
+			*p++ = ' ';
+		p += strspn(p, " \t");
+	}
+	/* sendmail v5: "554 <addr>... 550 Host unknown" */
+	if (isdigit((unsigned char) p[0]) && isdigit((unsigned char) p[1])
+	    && isdigit((unsigned char) p[2]) && p[3] == ' ' && p[4] == '<')
+		memset(p, ' ', 3);
+}
+
 /* is_rcpt_line - is this line mostly one address (a recipient heading)? */
 static int
 is_rcpt_line(const char *l, size_t n, char *addr, size_t addrlen, int weak)
@@ -152,6 +175,7 @@ is_rcpt_line(const char *l, size_t n, char *addr, size_t addrlen, int weak)
 		return 0;
 	memcpy(line, l, n);
 	line[n] = 0;
+	vendor_unbullet(line);
 	if (is_sender_line(line) || !fb_text_find_addr(line, addr, addrlen))
 		return 0;
 	at = (char *) fb_strcasestr(line, addr);
@@ -196,9 +220,52 @@ typedef struct vendor_hit {
 	size_t	body;			/* after the line */
 } vendor_hit;
 
+/* A few addresses that name the sender of the original, never a recipient. */
+typedef struct vendor_senders {
+	char	addr[4][FB_ADDR_MAX];
+	int	n;
+} vendor_senders;
+
+/* senders_add - remember the address of a header-like "Name: value" in s */
+static void
+senders_add(vendor_senders *vs, const char *s, const char *name)
+{
+	const char *p = s;
+	size_t	nl = strlen(name);
+
+	while (p && *p && vs->n < 4) {
+		if (strncasecmp(p, name, nl) == 0) {
+			char	line[512];
+			const char *eol = strchr(p, '\n');
+			size_t	len = eol ? (size_t) (eol - p) : strlen(p);
+
+			snprintf(line, sizeof(line), "%.*s", (int) len, p + nl);
+			if (fb_text_find_addr(line, vs->addr[vs->n], FB_ADDR_MAX))
+				vs->n++;
+			return;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+}
+
+/* is_sender - is addr one of the original's senders? */
+static int
+is_sender(const vendor_senders *vs, const char *addr)
+{
+	int	i;
+
+	for (i = 0; i < vs->n; i++)
+		if (strcasecmp(vs->addr[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
 /* vendor_scan - find recipient headings in s[0..n) */
 static size_t
-vendor_scan(const char *s, size_t n, vendor_hit *hits, size_t max, int weak)
+vendor_scan(const char *s, size_t n, vendor_hit *hits, size_t max, int weak,
+	    const vendor_senders *vs)
 {
 	size_t	off = 0, nh = 0, i;
 
@@ -207,7 +274,7 @@ vendor_scan(const char *s, size_t n, vendor_hit *hits, size_t max, int weak)
 		size_t	len = eol ? (size_t) (eol - (s + off)) : n - off;
 		char	addr[FB_ADDR_MAX];
 
-		if (is_rcpt_line(s + off, len, addr, sizeof(addr), weak)) {
+		if (is_rcpt_line(s + off, len, addr, sizeof(addr), weak) && !is_sender(vs, addr)) {
 			for (i = 0; i < nh; i++)
 				if (strcasecmp(hits[i].addr, addr) == 0)
 					break;
@@ -277,11 +344,17 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 	const char *s = m->text;
 	size_t	n = vendor_cut(s), nh, i, before = res->nrcpt;
 	char	addr[FB_ADDR_MAX];
+	vendor_senders vs = { .n = 0 };
+	const char *to = fb_mail_header(m, "To");
 
+	if (to != NULL && fb_text_find_addr(to, vs.addr[0], FB_ADDR_MAX))
+		vs.n++;
+	senders_add(&vs, s + n, "Return-path:");
+	senders_add(&vs, m->orig, "Return-path:");
 	hits = sl_calloc(FB_MAX_RCPTS, sizeof(*hits));
-	nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 0);
+	nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 0, &vs);
 	if (nh == 0)
-		nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 1);
+		nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 1, &vs);
 	for (i = 0; i < nh; i++) {
 		size_t	end = i + 1 < nh ? hits[i + 1].off : n;
 		size_t	from = hits[i].off;
