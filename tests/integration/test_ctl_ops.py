@@ -1,0 +1,191 @@
+"""
+NAME
+    test_ctl_ops - sluicectl tenant, sasl, limits, stats, events, -n, exit codes
+
+DESCRIPTION
+    Against a real redis-server from the harness (no Postfix, no root).
+    Values written by sluicectl are read back with redis-cli and values
+    written with redis-cli are shown by sluicectl: the keyspace is the
+    interface.
+"""
+import os
+import select
+import subprocess
+import time
+
+import harness
+
+CONF_EXTRA = """
+category "news" { subdomain = "news" }
+tenant "shop42" { subdomain = "shop42" }
+"""
+
+
+def ctl(conf, *args, input=None):
+    """Run sluicectl -c conf ARGS; returns the CompletedProcess (text)."""
+    argv = [harness.program("ctl", "sluicectl"), "-c", conf] + [str(a) for a in args]
+    return subprocess.run(argv, capture_output=True, text=True, input=input, timeout=60)
+
+
+def start(env, extra=CONF_EXTRA):
+    redis = env.redis()
+    return redis, env.file("sluice.conf", redis.conf_section() + extra)
+
+
+def hgetall(redis, key):
+    out = redis.cli("HGETALL", key).split("\n")
+    return dict(zip(out[0::2], out[1::2])) if out != [""] else {}
+
+
+def test_tenant_status_show_set_list(env):
+    redis, conf = start(env)
+    r = ctl(conf, "tenant", "status", "shop42")
+    assert r.returncode == 0 and "status: active (no entry)" in r.stdout
+    r = ctl(conf, "tenant", "status", "shop42", "paused", "--reason", "complaint rate 0.4%")
+    assert r.returncode == 0, r.stderr
+    h = hgetall(redis, "sluice:tenant:shop42")
+    assert h["status"] == "paused" and h["status_reason"] == "complaint rate 0.4%"
+    assert abs(int(h["status_changed"]) - time.time()) < 5
+    r = ctl(conf, "tenant", "status", "shop42")
+    assert "status: paused" in r.stdout and 'status_reason: "complaint rate 0.4%"' in r.stdout
+    # Back to active without a reason: the old reason goes away.
+    assert ctl(conf, "tenant", "status", "shop42", "active").returncode == 0
+    assert "status_reason" not in hgetall(redis, "sluice:tenant:shop42")
+    # Each change is on the events stream.
+    ev = redis.cli("XRANGE", "sluice:events", "-", "+").split("\n")
+    assert ev.count("tenant-status") == 2 and "paused" in ev and "active" in ev
+    # A tenant set by hand with redis-cli, and one unknown to the config.
+    redis.cli("HSET", "sluice:tenant:mall7", "status", "suspended", "status_reason", "unpaid")
+    r = ctl(conf, "tenant", "status", "ghost", "paused")
+    assert r.returncode == 0 and "not defined" in r.stderr
+    r = ctl(conf, "tenant", "list")
+    rows = [l.split() for l in r.stdout.strip().split("\n")[1:]]
+    assert [(x[0], x[1], x[3]) for x in rows] == [
+        ("ghost", "paused", "no"), ("mall7", "suspended", "no"), ("shop42", "active", "yes")]
+    assert rows[1][4:] == ["unpaid"]
+    for bad in (["tenant", "status", "shop42", "sleeping"], ["tenant", "status", "Shop_42"],
+                ["tenant", "status", "shop42", "--reason", "x"], ["tenant", "list", "x"]):
+        assert ctl(conf, *bad).returncode == 64, bad
+
+
+def test_sasl_set_show(env):
+    redis, conf = start(env)
+    r = ctl(conf, "sasl", "show", "alice@shop42")
+    assert r.returncode == 1 and "no entry" in r.stdout
+    r = ctl(conf, "sasl", "set", "alice@shop42", "--category", "news", "--tenant", "shop42",
+            "--domains", "Shop42.example, mail.shop42.example")
+    assert r.returncode == 0, r.stderr
+    assert hgetall(redis, "sluice:sasl:alice@shop42") == {
+        "category": "news", "tenant": "shop42", "domains": "shop42.example,mail.shop42.example"}
+    # Only the given fields change; an empty value removes a field.
+    assert ctl(conf, "sasl", "set", "alice@shop42", "--tenant", "").returncode == 0
+    assert hgetall(redis, "sluice:sasl:alice@shop42") == {
+        "category": "news", "domains": "shop42.example,mail.shop42.example"}
+    r = ctl(conf, "sasl", "show", "alice@shop42")
+    assert r.returncode == 0
+    assert r.stdout.split("\n")[:3] == ["user: alice@shop42", "category: news",
+                                        "domains: shop42.example,mail.shop42.example"]
+    r = ctl(conf, "sasl", "set", "bob", "--category", "promo")
+    assert r.returncode == 0 and "not defined" in r.stderr      # warned, still written
+    for bad in (["sasl", "set", "bob"], ["sasl", "set", "bob", "--category", "Bad!"],
+                ["sasl", "set", "bob", "--domains", "a..b"], ["sasl", "show"]):
+        assert ctl(conf, *bad).returncode == 64, bad
+
+
+def test_limits_list_show(env):
+    redis, conf = start(env)
+    r = ctl(conf, "limits", "list")
+    assert r.returncode == 0 and "no limits defined" in r.stdout
+    redis.cli("HSET", "sluice:limit:gmail-bulk", "key", "${sender_orgdomain}", "rate", "50/hour",
+              "burst", "50", "unit", "messages", "mode", "enforce")
+    redis.cli("SADD", "sluice:limits", "gmail-bulk")
+    redis.cli("HSET", "sluice:limit:draft", "window", "day", "max", "10000")
+    redis.cli("SET", "sluice:limit:gmail-bulk:counter", "3")        # not a limit
+    redis.cli("HSET", "sluice:mode", "global", "enforce", "tenant:shop42", "monitor")
+    r = ctl(conf, "limits", "list")
+    lines = r.stdout.strip().split("\n")
+    assert lines[0].split()[:2] == ["draft", "inactive"] and "max=10000" in lines[0]
+    assert lines[1].split()[:2] == ["gmail-bulk", "active"]
+    assert "key=${sender_orgdomain}" in lines[1] and "rate=50/hour" in lines[1]
+    assert lines[2] == "modes: global=enforce tenant:shop42=monitor"
+    assert len(lines) == 3
+    r = ctl(conf, "limits", "show", "gmail-bulk")
+    assert r.returncode == 0
+    assert "  rate: 50/hour" in r.stdout and "state: active" in r.stdout
+    assert "inactive" in ctl(conf, "limits", "show", "draft").stdout
+    assert ctl(conf, "limits", "show", "nope").returncode == 1
+
+
+def test_stats_table(env):
+    redis, conf = start(env)
+    day = time.strftime("%Y%m%d", time.gmtime())
+    redis.cli("HSET", "sluice:stats:%s:shop42:news" % day, "sent", "1000", "hard", "12",
+              "soft", "3", "complaint", "1", "unsub", "4")
+    redis.cli("HSET", "sluice:stats:%s:-:-" % day, "sent", "50")
+    redis.cli("HSET", "sluice:stats:20240101:shop42:news", "sent", "7", "hard", "7")
+    r = ctl(conf, "stats")
+    assert r.returncode == 0
+    rows = [l.split() for l in r.stdout.strip().split("\n")]
+    assert rows[0] == ["day", day, "(UTC)"]
+    assert rows[2] == ["-", "-", "50", "0", "0", "0", "0", "0.00%", "0.00%"]
+    assert rows[3] == ["shop42", "news", "1000", "12", "3", "1", "4", "1.20%", "0.10%"]
+    assert rows[4] == ["TOTAL", "1050", "12", "3", "1", "4", "1.14%", "0.10%"]
+    r = ctl(conf, "stats", "--day", "20240101", "--tenant", "shop42")
+    rows = [l.split() for l in r.stdout.strip().split("\n")]
+    assert rows[2] == ["shop42", "news", "7", "7", "0", "0", "0", "100.00%", "0.00%"]
+    assert len(rows) == 4
+    assert ctl(conf, "stats", "--day", "2024-01-01").returncode == 64
+
+
+def test_events_last_and_follow(env):
+    redis, conf = start(env)
+    assert ctl(conf, "events").stdout == ""
+    for i in range(5):
+        redis.cli("XADD", "sluice:events", "*", "type", "hard-bounce", "rcpt", "u%d@example.com" % i,
+                  "detail", "550 5.1.1 user unknown")
+    r = ctl(conf, "events", "--count", "2")
+    lines = r.stdout.strip().split("\n")
+    assert len(lines) == 2
+    assert "rcpt=u3@example.com" in lines[0] and "rcpt=u4@example.com" in lines[1]
+    assert 'detail="550 5.1.1 user unknown"' in lines[1]
+    assert lines[0][:4] == time.strftime("%Y", time.gmtime())
+
+    p = subprocess.Popen([harness.program("ctl", "sluicectl"), "-c", conf, "events", "--count", "0",
+                          "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.2)               # several XREAD BLOCK rounds (command_timeout is 500 ms)
+        assert p.poll() is None, p.stderr.read()
+        redis.cli("XADD", "sluice:events", "*", "type", "unsubscribe", "rcpt", "new@example.com")
+        ready, _, _ = select.select([p.stdout], [], [], 5)
+        assert ready, "no event printed by --follow"
+        line = p.stdout.readline()
+        assert "type=unsubscribe" in line and "rcpt=new@example.com" in line
+        assert "u4@example.com" not in line
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_config_check_and_errors(env):
+    redis, conf = start(env)
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", conf, "-n"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "configuration OK" in r.stdout
+    bad = env.file("bad.conf", 'redis {\n  port = "many"\n}\n')
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", bad, "-n"],
+                       capture_output=True, text=True)
+    assert r.returncode == 78 and "bad.conf" in r.stderr
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", os.path.join(env.dir, "none.conf"),
+                        "tenant", "list"], capture_output=True, text=True)
+    assert r.returncode == 78
+    r = subprocess.run([harness.program("ctl", "sluicectl")], capture_output=True, text=True)
+    assert r.returncode == 64 and "suppress add" in r.stderr
+    r = ctl(conf, "frobnicate")
+    assert r.returncode == 64
+    down = env.file("down.conf", 'redis {\n  host = "127.0.0.1"\n  port = %d\n  connect_timeout = 300\n}\n'
+                    % harness.free_port())
+    for args in (["tenant", "list"], ["sasl", "show", "x"], ["limits", "list"], ["stats"],
+                 ["events"], ["tenant", "status", "shop42", "paused"]):
+        r = ctl(down, *args)
+        assert r.returncode == 75, (args, r.stderr)
+        assert "redis at 127.0.0.1:" in r.stderr
