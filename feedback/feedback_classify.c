@@ -124,7 +124,7 @@ classify_mail(const char *buf, size_t len, fb_result *res)
 		goto done;
 	if ((from_daemon(m) || fb_vendor_format(m) != NULL) && classify_bounce(m, res))
 		goto done;
-	if (fb_autoreply_detect(m, res))
+	if (!from_daemon(m) && fb_autoreply_detect(m, res))
 		goto done;
 	fb_strlcpy(res->why, "not a bounce, complaint, report or auto-reply", sizeof(res->why));
 done:

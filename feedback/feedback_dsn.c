@@ -28,6 +28,7 @@
 #include "feedback.h"
 
 #define DSN_FIELD_MAX 4096
+#define DSN_BLOCK_FIELDS 64
 
 /* fb_strcasestr - case-insensitive strstr for ASCII */
 const char *
@@ -379,6 +380,50 @@ dsn_drop_empty(fb_result *res, size_t first)
 	return dropped;
 }
 
+/* is_rcpt_field - does this field name a recipient? */
+static int
+is_rcpt_field(const dsn_field *f)
+{
+	return strcasecmp(f->name, "Final-Recipient") == 0
+	    || strcasecmp(f->name, "Original-Recipient") == 0;
+}
+
+/*
+ * dsn_block - the records of one blank-line separated block. Fields may
+ * come in any order; a block naming several Final-Recipients (a broken
+ * DSN) starts a record at each.
+ */
+static void
+dsn_block(const fb_mail *m, const dsn_field *f, size_t nf, fb_result *res)
+{
+	size_t	i, finals = 0;
+	fb_rcpt *r = NULL;
+	char	orig[FB_ADDR_MAX] = "";
+
+	for (i = 0; i < nf; i++)
+		finals += strcasecmp(f[i].name, "Final-Recipient") == 0;
+	for (i = 0; i < nf; i++) {
+		if (r == NULL && !is_rcpt_field(&f[i]) && finals <= 1)
+			continue;
+		if (r == NULL || (finals > 1 && r->addr[0]
+				  && strcasecmp(f[i].name, "Final-Recipient") == 0)) {
+			if (r != NULL)
+				dsn_finish(m, r, orig);
+			if (res->nrcpt >= FB_MAX_RCPTS)
+				return;
+			r = fb_result_add(res);
+			orig[0] = 0;
+		}
+		dsn_apply(&f[i], r, orig, sizeof(orig));
+	}
+	if (r == NULL)
+		return;
+	if (finals <= 1)		/* fields before the recipient belong to it too */
+		for (i = 0; i < nf && !is_rcpt_field(&f[i]); i++)
+			dsn_apply(&f[i], r, orig, sizeof(orig));
+	dsn_finish(m, r, orig);
+}
+
 /* fb_dsn_parse - one record per per-recipient block of the DSN */
 int
 fb_dsn_parse(const fb_mail *m, fb_result *res)
@@ -404,41 +449,23 @@ int
 fb_dsn_parse_text(const fb_mail *m, const char *dsn, fb_result *res)
 {
 	const char *p = dsn;
-	dsn_field f;
-	fb_rcpt *r = NULL;
-	char	orig[FB_ADDR_MAX] = "";
-	int	blank, added = 0;
-	size_t	n;
+	dsn_field *f = sl_malloc(DSN_BLOCK_FIELDS * sizeof(*f));
+	size_t	nf = 0, n, before = res->nrcpt;
+	int	blank;
 
-	while ((n = dsn_next_field(p, &f, &blank)) > 0) {
+	for (;;) {
+		n = dsn_next_field(p, &f[nf], &blank);
 		p += n;
-		if (blank) {
-			if (r != NULL)
-				dsn_finish(m, r, orig);
-			r = NULL;
-			orig[0] = 0;
+		if (n == 0 || blank) {
+			dsn_block(m, f, nf, res);
+			nf = 0;
+			if (n == 0)
+				break;
 			continue;
 		}
-		if (f.name[0] == 0)
-			continue;
-		if (r == NULL && (strcasecmp(f.name, "Final-Recipient") == 0
-				  || strcasecmp(f.name, "Original-Recipient") == 0)) {
-			if (res->nrcpt >= FB_MAX_RCPTS)
-				break;
-			r = fb_result_add(res);
-			added++;
-		} else if (r != NULL && r->addr[0] && strcasecmp(f.name, "Final-Recipient") == 0) {
-			dsn_finish(m, r, orig);
-			orig[0] = 0;
-			if (res->nrcpt >= FB_MAX_RCPTS)
-				break;
-			r = fb_result_add(res);
-			added++;
-		}
-		if (r != NULL)
-			dsn_apply(&f, r, orig, sizeof(orig));
+		if (f[nf].name[0] && nf + 1 < DSN_BLOCK_FIELDS)
+			nf++;
 	}
-	if (r != NULL)
-		dsn_finish(m, r, orig);
-	return added - dsn_drop_empty(res, res->nrcpt - added);
+	free(f);
+	return (int) (res->nrcpt - before) - dsn_drop_empty(res, before);
 }

@@ -85,7 +85,8 @@ static const char *const ph_norelaying[] = {
 	"that domain isn't in my list of allowed rcpthosts", "mail relay denied", NULL };
 static const char *const ph_authfailure[] = {
 	"spf check failed", "spf fail", "spf validation failed", "did not pass spf",
-	"dkim check failed", "dkim validation failed", "failed dkim", "dmarc policy",
+	"dkim check failed", "dkim validation failed", "failed dkim", "per it's spf record",
+	"per its spf record", "dmarc policy",
 	"dmarc validation", "failed dmarc", "due to dmarc", "sender policy framework",
 	"not authorized by spf", "unauthenticated email", "dkim signature",
 	"5.7.26", "5.7.23", "5.7.20", "5.7.21", "5.7.22", "is not authorized to send",
@@ -178,10 +179,11 @@ static const char *const ph_blocked[] = {
 	"banned", "dynamic ip", "dial-up", "dialup", "helo command rejected",
 	"refused to talk to me", "poor reputation", "bad reputation", "go away",
 	"service not available", "connection dropped", "reset by peer", "service refused",
+	"please use the smtp server of your isp",
 	"my name was rejected", NULL };
 static const char *const ph_policyviolation[] = {
 	"policy violation", "violates our", "violation of", "policy reasons", "policy rejection",
-	"prohibited", "not permitted by policy", "our policy", "policy", "not allowed by", NULL };
+	"prohibited", "not permitted by policy", "content presents a potential security issue", "our policy", "policy", "not allowed by", NULL };
 static const char *const ph_virusdetected[] = {
 	"virus", "malware", "infected", "dangerous content", "banned attachment",
 	"malicious", NULL };
@@ -190,7 +192,7 @@ static const char *const ph_systemerror[] = {
 	"loops back to myself", "internal server error", "mailbox lookup failed",
 	"unable to connect", "system is unavailable", NULL };
 static const char *const ph_networkerror[] = {
-	"network error", "dns lookup", "dns failure", "lost connection",
+	"network error", "dns failure", "lost connection",
 	"connection reset", "network is unreachable", "no route to host", "dns error",
 	"name service error", "routing loop", "mail loop", "too many hops", "hop count exceeded",
 	"could not connect", "connection closed", "broken pipe", NULL };
@@ -207,7 +209,8 @@ static const char *const ph_expired[] = {
 	"has been delayed", "could not be delivered for", "gave up", "given up",
 	"message timed out", "expired after", "retry limit", "unable to deliver for",
 	"was not delivered within", "delivery expired", "connection timed out", "timed out",
-	"retry timeout exceeded", "did not accept our requests to connect", NULL };
+	"retry timeout exceeded", "did not accept our requests to connect",
+	"have been failing for a long time", NULL };
 static const char *const ph_securityerror[] = {
 	"authentication required", "authentication failed", "must authenticate",
 	"requires authentication", "starttls", "tls required", "must issue a starttls",
@@ -403,7 +406,9 @@ probe(const fb_rcpt *r, const char *st, const char *low, const char *x)
 		return text_is(low, x) || text_is(low, "userunknown");
 	}
 	if (strcmp(x, "hostunknown") == 0 && text_is(low, "networkerror"))
-		return 0;
+		return text_is(low, x);
+	if (strcmp(x, "notaccept") == 0)	/* x.3.2 alone is too vague */
+		return text_is(low, x);
 	return (st != NULL && strcmp(st, x) == 0) || text_is(low, x);
 }
 
@@ -440,7 +445,7 @@ reason_pick(const fb_rcpt *r)
 	const char *st = fb_reason_from_status(r->status);
 	char	low[FB_DIAG_MAX];
 	const char *x;
-	int	smtp = r->diag_type[0] == 0 || strcmp(r->diag_type, "smtp") == 0;
+	int	smtp = strncmp(r->diag_type, "x-unix", 6) != 0;
 	size_t	i;
 
 	if (st != NULL && strcmp(st, "delivered") == 0)
@@ -451,6 +456,8 @@ reason_pick(const fb_rcpt *r)
 		for (i = 0; probe_order[i]; i++)
 			if (probe(r, st, low, probe_order[i]))
 				return probe_order[i];
+	if (strcmp(r->action, "delayed") == 0)
+		return "expired";
 	if (st != NULL && smtp && !in_list(st, status_vague))
 		return st;
 	if ((x = reason_vague(r, st, low)) != NULL)

@@ -353,6 +353,10 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 	senders_add(&vs, m->orig, "Return-path:");
 	hits = sl_calloc(FB_MAX_RCPTS, sizeof(*hits));
 	nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 0, &vs);
+	if (nh == 0) {			/* a bounce to oneself names the sender */
+		vs.n = 0;
+		nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 0, &vs);
+	}
 	if (nh == 0)
 		nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 1, &vs);
 	for (i = 0; i < nh; i++) {
