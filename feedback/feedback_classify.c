@@ -58,11 +58,24 @@ unsub_detect(const fb_mail *m, fb_result *res)
 	return 1;
 }
 
+/* classify_records - the reason of every bounce record */
+static void
+classify_records(const fb_mail *m, fb_result *res)
+{
+	size_t	i;
+
+	for (i = 0; i < res->nrcpt; i++) {
+		if (res->kind == FB_KIND_COMPLAINT)
+			continue;
+		fb_vendor_reason(m, &res->rcpt[i]);
+		fb_reason_classify(&res->rcpt[i]);
+	}
+}
+
 /* classify_bounce - DSN or free text; 1 when records were found */
 static int
 classify_bounce(const fb_mail *m, fb_result *res)
 {
-	size_t	i;
 
 	const char *fwd;
 
@@ -75,10 +88,7 @@ classify_bounce(const fb_mail *m, fb_result *res)
 			return 0;
 	}
 	res->kind = FB_KIND_BOUNCE;
-	for (i = 0; i < res->nrcpt; i++) {
-		fb_vendor_reason(m, &res->rcpt[i]);
-		fb_reason_classify(&res->rcpt[i]);
-	}
+	classify_records(m, res);
 	return 1;
 }
 
@@ -118,6 +128,10 @@ classify_mail(const char *buf, size_t len, fb_result *res)
 	if ((rc = fb_dmarc_from_mail(m, res)) != 0) {
 		if (rc < 0)
 			res->kind = FB_KIND_UNKNOWN;
+		goto done;
+	}
+	if (fb_vendor_ses(m, res) > 0) {
+		classify_records(m, res);
 		goto done;
 	}
 	if (unsub_detect(m, res))

@@ -203,6 +203,8 @@ static const char *const ph_notaccept[] = {
 	"does not accept mail", "not accepting mail", "null mx", "does not accept any mail", "no mx",
 	"indicated no smtp service", "couldn't find a mail exchanger",
 	"no mail accepted", "accepts no mail", "not accept any email", NULL };
+static const char *const ph_notaccept_mx[] = {
+	"no mx", "null mx", "indicated no smtp service", "couldn't find a mail exchanger", NULL };
 static const char *const ph_expired[] = {
 	"delivery time expired", "message expired", "retry time exceeded", "retry timeout exceeded",
 	"delivery period expired", "queue time expired", "too long in queue",
@@ -383,7 +385,7 @@ static int
 probe(const fb_rcpt *r, const char *st, const char *low, const char *x)
 {
 	static const char *const not_user[] = { "blocked", "mailboxfull", "hasmoved",
-	    "rejected", "notaccept", NULL };
+	    "rejected", "notaccept", "filtered", NULL };
 	size_t	i;
 
 	if (strcmp(x, "userunknown") == 0) {
@@ -476,4 +478,12 @@ fb_reason_classify(fb_rcpt *r)
 	if (r->reason[0] == 0)
 		fb_strlcpy(r->reason, reason_pick(r), sizeof(r->reason));
 	r->hard = fb_reason_is_hard(r->reason, r->status);
+	/* a domain that publishes no (or a null) MX will never take mail */
+	if (strcmp(r->reason, "notaccept") == 0 && !r->hard) {
+		char	low[FB_DIAG_MAX];
+
+		fb_strlcpy(low, r->diag, sizeof(low));
+		fb_strlower(low);
+		r->hard = phrase_match(low, ph_notaccept_mx);
+	}
 }
