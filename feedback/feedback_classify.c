@@ -72,6 +72,27 @@ classify_records(const fb_mail *m, fb_result *res)
 	}
 }
 
+/*
+ * vague_drop - free text that names an address but no status, no reply
+ * code and no known reason is no bounce we can act on: 0, records dropped.
+ */
+static int
+vague_drop(fb_result *res)
+{
+	size_t	i;
+
+	for (i = 0; i < res->nrcpt; i++) {
+		const fb_rcpt *r = &res->rcpt[i];
+
+		if (r->status[0] || r->reply_code[0] || (strcmp(r->reason, "onhold") != 0
+							  && strcmp(r->reason, "undefined") != 0))
+			return 1;
+	}
+	res->nrcpt = 0;
+	res->kind = FB_KIND_UNKNOWN;
+	return 0;
+}
+
 /* classify_bounce - DSN or free text; 1 when records were found */
 static int
 classify_bounce(const fb_mail *m, fb_result *res)
@@ -83,9 +104,13 @@ classify_bounce(const fb_mail *m, fb_result *res)
 		if (!from_daemon(m) && fb_vendor_format(m) == NULL)
 			return 0;
 		fwd = fb_dsn_in_text(m->text);
-		if ((fwd == NULL || fb_dsn_parse_text(m, fwd, res) == 0)
-		    && fb_vendor_parse(m, res) == 0)
-			return 0;
+		if (fwd == NULL || fb_dsn_parse_text(m, fwd, res) == 0) {
+			if (fb_vendor_parse(m, res) == 0)
+				return 0;
+			res->kind = FB_KIND_BOUNCE;
+			classify_records(m, res);
+			return fb_vendor_format(m) != NULL || vague_drop(res);
+		}
 	}
 	res->kind = FB_KIND_BOUNCE;
 	classify_records(m, res);

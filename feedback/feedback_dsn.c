@@ -155,6 +155,36 @@ fb_text_find_reply(const char *s, char out[4])
 	return 0;
 }
 
+/*
+ * transcript_command - in a session transcript (">>> RCPT To:<a>" then
+ * "<<< 550 ..."), the last command sent before the first 4xx/5xx reply.
+ */
+static int
+transcript_command(const char *s, char out[8])
+{
+	const char *err = s, *p, *last = NULL;
+	size_t	n;
+
+	while ((err = strstr(err, "<<< ")) != NULL && !(err[4] == '4' || err[4] == '5'))
+		err += 4;
+	if (err == NULL)
+		return 0;
+	for (p = s; (p = strstr(p, ">>> ")) != NULL && p < err; p += 4)
+		last = p + 4;
+	if (last == NULL)
+		return 0;
+	n = strspn(last, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+	if (n == 0 || n > 4)
+		return 0;
+	memcpy(out, last, n);
+	out[n] = 0;
+	for (p = out; *p; p++)
+		out[p - out] = (char) toupper((unsigned char) *p);
+	if (strcmp(out, "HELO") == 0)
+		strcpy(out, "EHLO");
+	return 1;
+}
+
 /* fb_text_find_command - the SMTP command a diagnostic blames */
 void
 fb_text_find_command(const char *s, char out[8])
@@ -176,6 +206,8 @@ fb_text_find_command(const char *s, char out[8])
 	size_t	i;
 
 	out[0] = 0;
+	if (transcript_command(s, out))
+		return;
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (fb_strcasestr(s, tab[i].pat) != NULL) {
 			fb_strlcpy(out, tab[i].cmd, 8);
@@ -317,7 +349,26 @@ dsn_apply(const dsn_field *f, fb_rcpt *r, char *orig, size_t origlen)
 		dsn_diag(f->value, r);
 }
 
-/* dsn_paragraph - the human-readable paragraph that names addr */
+/* line_names_other - does the line start with an address other than addr? */
+static int
+line_names_other(const char *line, const char *addr)
+{
+	char	a[FB_ADDR_MAX];
+	const char *p = line + strspn(line, " \t<");
+	const char *eol = strchr(p, '\n');
+	size_t	len = eol ? (size_t) (eol - p) : strlen(p);
+	char	buf[FB_ADDR_MAX + 8];
+
+	snprintf(buf, sizeof(buf), "%.*s", (int) (len < FB_ADDR_MAX ? len : FB_ADDR_MAX), p);
+	if (!fb_text_find_addr(buf, a, sizeof(a)) || strncasecmp(buf, a, strlen(a)) != 0)
+		return 0;
+	return strcasecmp(a, addr) != 0;
+}
+
+/*
+ * dsn_paragraph - the human-readable lines about addr: from the line that
+ * names it to a blank line or a line starting with another address.
+ */
 static void
 dsn_paragraph(const char *text, const char *addr, char *out, size_t outlen)
 {
@@ -327,9 +378,11 @@ dsn_paragraph(const char *text, const char *addr, char *out, size_t outlen)
 	if (p == NULL || *addr == 0)
 		return;
 	start = p;
-	while (start > text && !(start[-1] == '\n' && start - 1 > text && start[-2] == '\n'))
+	while (start > text && start[-1] != '\n')
 		start--;
-	end = strstr(p, "\n\n");
+	for (end = strchr(p, '\n'); end != NULL; end = strchr(end + 1, '\n'))
+		if (end[1] == '\n' || end[1] == 0 || line_names_other(end + 1, addr))
+			break;
 	if (end == NULL)
 		end = p + strlen(p);
 	fb_text_squeeze(out, outlen, start, end - start);
@@ -351,6 +404,8 @@ dsn_finish(const fb_mail *m, fb_rcpt *r, const char *orig)
 		fb_text_find_command(r->diag, r->command);
 	if (r->command[0] == 0 && para[0])
 		fb_text_find_command(para, r->command);
+	if (r->command[0] == 0)
+		transcript_command(m->text, r->command);
 	if (r->reply_code[0] == 0)
 		fb_text_find_reply(r->diag, r->reply_code);
 	if (r->status[0] == 0 && fb_text_find_status(r->diag, st))

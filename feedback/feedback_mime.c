@@ -278,6 +278,19 @@ mime_leaf(fb_walk *w, GMimeObject *obj, const char *type)
 		mime_attach(w, obj, type);
 }
 
+/* mime_prologue - the text of a multipart whose parts were not found */
+static void
+mime_prologue(fb_walk *w, GMimeMultipart *mp)
+{
+	const char *pro = g_mime_multipart_get_prologue(mp);
+	const char *epi = g_mime_multipart_get_epilogue(mp);
+
+	if (pro != NULL)
+		sbuf_add(&w->text, pro, strlen(pro));
+	if (epi != NULL)
+		sbuf_add(&w->text, epi, strlen(epi));
+}
+
 /* mime_walk - visit a MIME tree depth first */
 static void
 mime_walk(fb_walk *w, GMimeObject *obj, int depth)
@@ -293,6 +306,8 @@ mime_walk(fb_walk *w, GMimeObject *obj, int depth)
 	}
 	if (GMIME_IS_MULTIPART(obj)) {
 		n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+		if (n == 0)			/* boundary never found: read it as text */
+			mime_prologue(w, GMIME_MULTIPART(obj));
 		for (i = 0; i < n; i++)
 			mime_walk(w, g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), depth + 1);
 	} else if (GMIME_IS_MESSAGE_PART(obj))
