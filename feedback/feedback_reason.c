@@ -115,6 +115,7 @@ static const char *const ph_userunknown[] = {
 	"the following recipients was undeliverable",
 	"this address no longer accepts mail", "there is no one at this address",
 	"could not be found", "couldn't be found", "was not found", "not found in directory", "recipient address rejected: access denied",
+	"check if address is correct",
 	"is not a valid e-mail address", "resolver.adr.recipnotfound",
 	"resolver.adr.recipientnotfound", "recipient not ok", "user missing home directory",
 	NULL };
@@ -183,7 +184,7 @@ static const char *const ph_blocked[] = {
 	"my name was rejected", NULL };
 static const char *const ph_policyviolation[] = {
 	"policy violation", "violates our", "violation of", "policy reasons", "policy rejection",
-	"prohibited", "not permitted by policy", "content presents a potential security issue", "our policy", "policy", "not allowed by", NULL };
+	"prohibited", "not permitted by policy", "content presents a potential", "our policy", "policy", "not allowed by", NULL };
 static const char *const ph_virusdetected[] = {
 	"virus", "malware", "infected", "dangerous content", "banned attachment",
 	"malicious", NULL };
@@ -217,7 +218,7 @@ static const char *const ph_securityerror[] = {
 	"authentication required", "authentication failed", "must authenticate",
 	"requires authentication", "starttls", "tls required", "must issue a starttls",
 	"encryption required", "certificate", "not authorized", "unauthorized",
-	"unauthenticated senders", NULL };
+	"unauthenticated senders", "smtp authentication", NULL };
 static const char *const ph_mailererror[] = {
 	"mailer error", "command failed", "exit code", "x-unix", "procmail", "pipe to",
 	"command died", "unknown mailer error", "local delivery failed", NULL };
@@ -411,6 +412,8 @@ probe(const fb_rcpt *r, const char *st, const char *low, const char *x)
 		return text_is(low, x);
 	if (strcmp(x, "notaccept") == 0)	/* x.3.2 alone is too vague */
 		return text_is(low, x);
+	if (strcmp(x, "contenterror") == 0 && text_is(low, "spamdetected"))
+		return 0;
 	return (st != NULL && strcmp(st, x) == 0) || text_is(low, x);
 }
 
@@ -423,6 +426,8 @@ reason_vague(const fb_rcpt *r, const char *st, const char *low)
 	for (i = 0; vague_order[i]; i++)
 		if (text_is(low, vague_order[i]))
 			return vague_order[i];
+	if (strcmp(r->action, "delayed") == 0)
+		return "expired";
 	if (st != NULL)
 		return st;
 	if (r->status[0] && r->status[1] == '.' && r->status[2] == '6')
@@ -458,8 +463,6 @@ reason_pick(const fb_rcpt *r)
 		for (i = 0; probe_order[i]; i++)
 			if (probe(r, st, low, probe_order[i]))
 				return probe_order[i];
-	if (strcmp(r->action, "delayed") == 0)
-		return "expired";
 	if (st != NULL && smtp && !in_list(st, status_vague))
 		return st;
 	if ((x = reason_vague(r, st, low)) != NULL)
