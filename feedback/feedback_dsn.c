@@ -388,12 +388,40 @@ dsn_paragraph(const char *text, const char *addr, char *out, size_t outlen)
 	fb_text_squeeze(out, outlen, start, end - start);
 }
 
+/*
+ * quoted_status - the enhanced code of a quoted remote reply inside a
+ * summary ("5.1.0 - Unknown address error 550-'5.7.1 ..."): a reply
+ * code, a space, dash or quote, then the code. 0 when there is none
+ * or the diagnostic starts with it (then it is the summary itself);
+ * else where the quoted reply starts.
+ */
+static const char *
+quoted_status(const char *d, char out[16])
+{
+	const char *p;
+
+	for (p = d; *p; p++) {
+		if (p > d && p[-1] >= '0' && p[-1] <= '9')
+			continue;
+		if ((p[0] == '4' || p[0] == '5') && isdigit((unsigned char) p[1])
+		    && isdigit((unsigned char) p[2]) && (p[3] == ' ' || p[3] == '-')
+		    && p > d + 4) {
+			const char *q = p + 4 + (p[4] == '\'' || p[4] == '"');
+
+			if (fb_text_find_status(q, out) && strncmp(q, out, strlen(out)) == 0)
+				return p;
+		}
+	}
+	return NULL;
+}
+
 /* dsn_finish - fill what the DSN fields left out */
 static void
 dsn_finish(const fb_mail *m, fb_rcpt *r, const char *orig)
 {
 	char	para[FB_DIAG_MAX];
 	char	st[16];
+	const char *q;
 
 	if (r->addr[0] == 0)
 		fb_strlcpy(r->addr, orig, sizeof(r->addr));
@@ -410,6 +438,12 @@ dsn_finish(const fb_mail *m, fb_rcpt *r, const char *orig)
 		fb_text_find_reply(r->diag, r->reply_code);
 	if (r->status[0] == 0 && fb_text_find_status(r->diag, st))
 		fb_strlcpy(r->status, st, sizeof(r->status));
+	else if ((q = quoted_status(r->diag, st)) != NULL && st[0] == r->status[0]
+		 && strcmp(st, r->status) != 0) {
+		/* the remote server's own words, not the relay's summary of them */
+		fb_strlcpy(r->status, st, sizeof(r->status));
+		memmove(r->diag, q, strlen(q) + 1);
+	}
 	else if (strlen(r->status) == 5 && strcmp(r->status + 1, ".0.0") == 0
 		 && fb_text_find_status(r->diag, st) && st[0] == r->status[0])
 		fb_strlcpy(r->status, st, sizeof(r->status));

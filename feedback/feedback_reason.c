@@ -176,7 +176,7 @@ static const char *const ph_blocked[] = {
 	"blocked using", "blocked by", "blocked ip", "ip blocked", "is blocked", "been blocked",
 	"you are blocked", "blocked - see", "blocked for", "blacklist", "block list", "blocklist", "rbl", "dnsbl", "spamhaus",
 	"spamcop", "sorbs", "listed at", "listed in", "client host rejected", "your ip",
-	"ip address", "access denied", "connection refused", "not allowed to connect",
+	"ip address", "connection refused", "not allowed to connect",
 	"banned", "dynamic ip", "dial-up", "dialup", "helo command rejected",
 	"refused to talk to me", "poor reputation", "bad reputation", "go away",
 	"service not available", "connection dropped", "reset by peer", "service refused",
@@ -426,6 +426,8 @@ reason_vague(const fb_rcpt *r, const char *st, const char *low)
 	for (i = 0; vague_order[i]; i++)
 		if (text_is(low, vague_order[i]))
 			return vague_order[i];
+	if (strncmp(r->diag_type, "x-unix", 6) == 0)
+		return "mailererror";
 	if (strcmp(r->action, "delayed") == 0)
 		return "expired";
 	if (st != NULL)
