@@ -144,5 +144,6 @@ ctl_fn	ctl_events;
 ctl_fn	ctl_token_decode, ctl_token_encode;
 ctl_fn	ctl_dkim_keygen;
 ctl_fn	ctl_dns;
+ctl_fn	ctl_dmarc;
 
 #endif

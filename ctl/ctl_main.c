@@ -67,6 +67,7 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "dkim", .name = "keygen", .fn = ctl_dkim_keygen,
 	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--out DIR]"},
 	{.group = "dns", .fn = ctl_dns, .args = "DOMAIN [--mx HOST] [--rua ADDRESS]"},
+	{.group = "dmarc", .fn = ctl_dmarc, .args = "DOMAIN [--days N]"},
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

@@ -189,3 +189,33 @@ def test_config_check_and_errors(env):
         r = ctl(down, *args)
         assert r.returncode == 75, (args, r.stderr)
         assert "redis at 127.0.0.1:" in r.stderr
+
+
+def test_dmarc_summary(env):
+    redis, conf = start(env)
+    now = time.time()
+    today = time.strftime("%Y%m%d", time.gmtime(now))
+    yesterday = time.strftime("%Y%m%d", time.gmtime(now - 86400))
+    old = time.strftime("%Y%m%d", time.gmtime(now - 30 * 86400))
+    # As sluice-feedback writes them (HINCRBY per record of a report).
+    redis.cli("HSET", "sluice:dmarc:example.com:%s" % today, "reports", "2", "messages", "120",
+              "pass", "118", "fail", "2", "src:192.0.2.1:pass", "100", "src:2001:db8::1:pass", "18",
+              "src:198.51.100.7:fail", "2")
+    redis.cli("HSET", "sluice:dmarc:example.com:%s" % yesterday, "reports", "1", "messages", "10",
+              "pass", "10", "fail", "0", "src:192.0.2.1:pass", "10")
+    redis.cli("HSET", "sluice:dmarc:example.com:%s" % old, "reports", "9", "messages", "999")
+    r = ctl(conf, "dmarc", "Example.COM", "--days", "3")
+    assert r.returncode == 0, r.stderr
+    rows = [l.split() for l in r.stdout.strip().split("\n")]
+    assert rows[2] == [yesterday, "1", "10", "10", "0", "100.00%"]
+    assert rows[3] == [today, "2", "120", "118", "2", "98.33%"]
+    assert rows[4] == ["TOTAL", "3", "130", "128", "2", "98.46%"]
+    assert rows[5] == [] and rows[6] == ["SOURCE", "PASS", "FAIL"]
+    assert rows[7] == ["192.0.2.1", "110", "0"]
+    assert rows[8] == ["2001:db8::1", "18", "0"]
+    assert rows[9][:3] == ["198.51.100.7", "0", "2"] and "not authenticated" in r.stdout
+    r = ctl(conf, "dmarc", "example.com", "--days", "31")
+    total = [l.split() for l in r.stdout.split("\n") if l.startswith("TOTAL")][0]
+    assert total[:3] == ["TOTAL", "12", "1129"]
+    assert ctl(conf, "dmarc").returncode == 64
+    assert ctl(conf, "dmarc", "example.com", "--days", "0").returncode == 64

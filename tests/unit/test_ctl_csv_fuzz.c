@@ -4,7 +4,7 @@
  * SYNOPSIS
  *	test_ctl_csv_fuzz [iterations]		(ordinary test: seeds + mutations)
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -DSL_LIBFUZZER \
- *	    -Ilib -Ictl -I. tests/unit/test_ctl_csv_fuzz.c ctl/ctl_csv.c \
+ *	    -Ilib -Ictl -I$BUILDDIR tests/unit/test_ctl_csv_fuzz.c ctl/ctl_csv.c \
  *	    ctl/ctl_util.c lib/addr.c lib/log.c -lpsl -o fuzz_ctl_csv
  * DESCRIPTION
  *	LLVMFuzzerTestOneInput() reads the input as a whole file with
