@@ -182,6 +182,13 @@ transcript_command(const char *s, char out[8])
 		out[p - out] = (char) toupper((unsigned char) *p);
 	if (strcmp(out, "HELO") == 0)
 		strcpy(out, "EHLO");
+	/*
+	 * PIPELINING: the client sends RCPT and DATA before reading replies,
+	 * so a recipient's rejection shows after ">>> DATA", and the DATA
+	 * reply that follows says there is no valid recipient.
+	 */
+	if (strcmp(out, "DATA") == 0 && fb_strcasestr(err + 4, "no valid recipients") != NULL)
+		strcpy(out, "RCPT");
 	return 1;
 }
 
@@ -365,19 +372,12 @@ line_names_other(const char *line, const char *addr)
 	return strcasecmp(a, addr) != 0;
 }
 
-/*
- * dsn_paragraph - the human-readable lines about addr: from the line that
- * names it to a blank line or a line starting with another address.
- */
+/* dsn_lines - the lines from the one holding p to a blank line or another address */
 static void
-dsn_paragraph(const char *text, const char *addr, char *out, size_t outlen)
+dsn_lines(const char *text, const char *p, const char *addr, char *out, size_t outlen)
 {
-	const char *p = fb_strcasestr(text, addr), *start, *end;
+	const char *start = p, *end;
 
-	out[0] = 0;
-	if (p == NULL || *addr == 0)
-		return;
-	start = p;
 	while (start > text && start[-1] != '\n')
 		start--;
 	for (end = strchr(p, '\n'); end != NULL; end = strchr(end + 1, '\n'))
@@ -386,6 +386,26 @@ dsn_paragraph(const char *text, const char *addr, char *out, size_t outlen)
 	if (end == NULL)
 		end = p + strlen(p);
 	fb_text_squeeze(out, outlen, start, end - start);
+}
+
+/*
+ * dsn_paragraph - the human-readable lines about addr: from the line that
+ * names it to a blank line or a line starting with another address. When
+ * that says nothing beyond the address (a list of bare addresses first),
+ * a later mention that says more is used.
+ */
+static void
+dsn_paragraph(const char *text, const char *addr, char *out, size_t outlen)
+{
+	const char *p = fb_strcasestr(text, addr);
+	size_t	alen = strlen(addr);
+
+	out[0] = 0;
+	if (p == NULL || *addr == 0)
+		return;
+	dsn_lines(text, p, addr, out, outlen);
+	while (strlen(out) <= alen + 12 && (p = fb_strcasestr(p + alen, addr)) != NULL)
+		dsn_lines(text, p, addr, out, outlen);
 }
 
 /*

@@ -190,12 +190,12 @@ static const char *const ph_virusdetected[] = {
 	"malicious", NULL };
 static const char *const ph_systemerror[] = {
 	"system error", "server error", "internal error", "local error", "configuration error",
-	"loops back to myself", "internal server error", "mailbox lookup failed",
+	"loops back to myself", "internal server error", "insufficient permission", "mailbox lookup failed",
 	"unable to connect", "system is unavailable", NULL };
 static const char *const ph_networkerror[] = {
 	"network error", "dns failure", "lost connection",
 	"connection reset", "network is unreachable", "no route to host", "dns error",
-	"name service error", "routing loop", "mail loop", "too many hops", "hop count exceeded",
+	"name service error", "lookup failure", "routing loop", "mail loop", "too many hops", "hop count exceeded",
 	"could not connect", "connection closed", "broken pipe", NULL };
 static const char *const ph_systemfull[] = {
 	"system full", "mail system full", "disk full", "insufficient system storage",
