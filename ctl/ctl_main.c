@@ -93,13 +93,17 @@ ctl_usage(const ctl_ctx *ctx)
 	exit(EX_USAGE);
 }
 
-/* usage_all - every public command, then exit 64 */
+/* usage_all - the public commands (of one group, when known), then exit 64 */
 static void __attribute__((noreturn))
-usage_all(void)
+usage_all(const char *group)
 {
+	int	known = 0;
+
+	for (size_t i = 0; group && i < CTL_NCMDS; i++)
+		known |= strcmp(ctl_cmds[i].group, group) == 0;
 	fputs("usage: sluicectl [-c config] [-n] COMMAND ...\ncommands:\n", stderr);
 	for (size_t i = 0; i < CTL_NCMDS; i++)
-		if (!ctl_cmds[i].hidden)
+		if (!ctl_cmds[i].hidden && (!known || strcmp(ctl_cmds[i].group, group) == 0))
 			fprintf(stderr, "  %s%s%s %s\n", ctl_cmds[i].group,
 				ctl_cmds[i].name ? " " : "",
 				ctl_cmds[i].name ? ctl_cmds[i].name : "", ctl_cmds[i].args);
@@ -163,13 +167,13 @@ main(int argc, char **argv)
 			check = 1;
 			break;
 		default:
-			usage_all();
+			usage_all(NULL);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (!check && (argc == 0 || (c = find_cmd(argc, argv)) == NULL))
-		usage_all();
+		usage_all(argc ? argv[0] : NULL);
 	if ((ctx.conf = load_conf(ctx.conf_path, explicit || check)) == NULL)
 		return EX_CONFIG;
 	if (check) {
