@@ -1,0 +1,117 @@
+"""
+NAME
+    test_ctl_policyd - what sluicectl writes, sluice-policyd enforces
+
+DESCRIPTION
+    The keyspace is the contract between the CLI and the daemons. Here one
+    sluice.conf serves both: sluicectl writes suppression entries, SASL
+    users and tenant states into a real redis-server, and sluice-policyd,
+    asked over the Postfix policy protocol (no Postfix, no root), answers
+    accordingly; limits seeded by policyd from the config show up in
+    "sluicectl limits list" as active.
+"""
+import os
+import socket
+import subprocess
+import time
+
+import harness
+
+POLICYD_WAIT = 1.3        # policyd caches SASL entries for one second
+
+
+def ctl(conf, *args):
+    argv = [harness.program("ctl", "sluicectl"), "-c", conf] + [str(a) for a in args]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    return r
+
+
+def start(env):
+    """One config for both programs; sluice-policyd in the foreground."""
+    redis = env.redis()
+    sock = os.path.join(env.dir, "policyd.sock")
+    conf = env.file("sluice.conf", (
+        'secret_file = "%s"\n%s'
+        'category "news" { subdomain = "news" }\n'
+        'tenant "shop42" { subdomain = "shop42" }\n'
+        'policyd {\n  listen = { "unix:%s" }\n  strip_tag = true\n'
+        '  lowercase_local_part = false\n'
+        '  limit "perdomain" { key = \'${recipient_domain}\'  rate = "1000/hour"  burst = "1000" }\n'
+        '}\n') % (env.secret(), redis.conf_section(), sock))
+    env.daemon("policyd", [harness.program("policyd", "sluice-policyd"), "-f", "-c", conf],
+               ready=lambda: harness.can_connect(sock))
+    return redis, conf, sock
+
+
+def ask(sock, recipient, sasl=""):
+    """One RCPT policy request; returns the action."""
+    attrs = {"request": "smtpd_access_policy", "protocol_state": "RCPT",
+             "protocol_name": "ESMTP", "client_address": "127.0.0.1",
+             "client_name": "localhost", "helo_name": "client.test", "queue_id": "",
+             "instance": "%x.%x" % (os.getpid(), int(time.monotonic() * 1e6)),
+             "sender": "app@example.com", "recipient": recipient, "sasl_username": sasl}
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(sock)
+        s.sendall("".join("%s=%s\n" % kv for kv in attrs.items()).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n\n"):
+            chunk = s.recv(4096)
+            assert chunk, "policyd closed the connection: %r" % buf
+            buf += chunk
+    line = buf.decode().split("\n")[0]
+    assert line.startswith("action=")
+    return line[len("action="):]
+
+
+def test_suppression_written_by_ctl_is_enforced(env):
+    redis, conf, sock = start(env)
+    assert ask(sock, "bob@Example.NET").upper().startswith("DUNNO")
+    assert ctl(conf, "suppress", "add", "bob+promo@example.net", "--reason", "complaint").returncode == 0
+    action = ask(sock, "bob@Example.NET")
+    assert action.startswith("REJECT") and "complaint" in action, action
+    assert ask(sock, "bob+other@example.net").startswith("REJECT")     # +tag stripped alike
+    # lowercase_local_part = false: another spelling of the local part is another address.
+    assert ask(sock, "Bob@example.net").upper().startswith("DUNNO")
+    assert ctl(conf, "suppress", "remove", "bob@example.net").returncode == 0
+    assert ask(sock, "bob@Example.NET").upper().startswith("DUNNO")
+
+
+def test_category_scope_follows_sasl_entry(env):
+    redis, conf, sock = start(env)
+    assert ctl(conf, "sasl", "set", "app1", "--category", "news").returncode == 0
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", conf, "suppress", "import", "-",
+                        "--scope", "cat:news", "--reason", "unsubscribe"],
+                       input="email\ncarol@example.org\n", capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    time.sleep(POLICYD_WAIT)
+    action = ask(sock, "carol@example.org", sasl="app1")
+    assert action.startswith("REJECT") and "unsubscribe" in action, action
+    # Another user's mail (no category) is not concerned by the news list.
+    assert ask(sock, "carol@example.org", sasl="other").upper().startswith("DUNNO")
+
+
+def test_tenant_status_set_by_ctl_is_enforced(env):
+    redis, conf, sock = start(env)
+    assert ctl(conf, "sasl", "set", "shopuser", "--tenant", "shop42").returncode == 0
+    time.sleep(POLICYD_WAIT)
+    assert ask(sock, "dave@example.com", sasl="shopuser").upper().startswith("DUNNO")
+    assert ctl(conf, "tenant", "status", "shop42", "paused", "--reason", "too many complaints").returncode == 0
+    action = ask(sock, "dave@example.com", sasl="shopuser")
+    assert action.startswith("DEFER_IF_PERMIT") and "too many complaints" in action, action
+    assert ctl(conf, "tenant", "status", "shop42", "suspended").returncode == 0
+    assert ask(sock, "dave@example.com", sasl="shopuser").startswith("REJECT")
+    assert ctl(conf, "tenant", "status", "shop42", "active").returncode == 0
+    assert ask(sock, "dave@example.com", sasl="shopuser").upper().startswith("DUNNO")
+
+
+def test_limits_seeded_by_policyd_are_listed(env):
+    redis, conf, sock = start(env)
+    harness.wait_for(lambda: redis.cli("EXISTS", "sluice:limit:perdomain") == "1", 10,
+                     "policyd to seed its limit")
+    r = ctl(conf, "limits", "list")
+    assert r.returncode == 0
+    line = [l for l in r.stdout.split("\n") if l.startswith("perdomain")][0]
+    assert line.split()[1] == "active" and "rate=1000/hour" in line
+    r = ctl(conf, "limits", "show", "perdomain")
+    assert "  key: ${recipient_domain}" in r.stdout
