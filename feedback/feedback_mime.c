@@ -54,7 +54,7 @@ typedef struct fb_walk {
 static void
 sbuf_add(fb_sbuf *b, const char *s, size_t n)
 {
-	if (b->len >= FB_MAX_TEXT)
+	if (b->len >= FB_MAX_TEXT || n == 0)
 		return;
 	if (n > FB_MAX_TEXT - b->len)
 		n = FB_MAX_TEXT - b->len;
@@ -136,7 +136,8 @@ mime_iso2022(const char *s, size_t n)
 	iconv_t cd;
 	char   *out;
 
-	if (memmem(s, n, "\033$B", 3) == NULL && memmem(s, n, "\033$@", 3) == NULL)
+	if (s == NULL || n == 0
+	    || (memmem(s, n, "\033$B", 3) == NULL && memmem(s, n, "\033$@", 3) == NULL))
 		return NULL;
 	cd = g_mime_iconv_open("UTF-8", "ISO-2022-JP");
 	if (cd == (iconv_t) -1)
@@ -231,7 +232,8 @@ mime_attach(fb_walk *w, GMimeObject *obj, const char *type)
 		a->type = sl_strdup(type);
 		a->filename = sl_strdup(fn ? fn : "");
 		a->data = sl_malloc(ba->len + 1);
-		memcpy(a->data, ba->data, ba->len);
+		if (ba->len > 0)
+			memcpy(a->data, ba->data, ba->len);
 		a->data[ba->len] = 0;
 		a->len = ba->len;
 	}
