@@ -363,7 +363,7 @@ xml_read(const unsigned char *buf, size_t len)
 		return NULL;
 	return xmlReadMemory((const char *) buf, (int) len, "report.xml", NULL,
 			     XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOERROR
-			     | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
+			     | XML_PARSE_NOWARNING);
 }
 
 /* xml_feedback - the <feedback> element: the root, nested, or cut out */

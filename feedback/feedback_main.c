@@ -282,6 +282,7 @@ usage(void)
 	exit(EX_TEMPFAIL);
 }
 
+/* main - options, then --classify, -n or one message from Postfix */
 int
 main(int argc, char **argv)
 {
