@@ -138,7 +138,8 @@ ctl_fn	ctl_suppress_add, ctl_suppress_remove, ctl_suppress_check,
 	ctl_suppress_list, ctl_suppress_import, ctl_suppress_export;
 ctl_fn	ctl_tenant_status, ctl_tenant_list;
 ctl_fn	ctl_sasl_set, ctl_sasl_show;
-ctl_fn	ctl_limits_list, ctl_limits_show;
+ctl_fn	ctl_limits_list, ctl_limits_show, ctl_limits_set, ctl_limits_remove;
+ctl_fn	ctl_mode;
 ctl_fn	ctl_stats;
 ctl_fn	ctl_events;
 ctl_fn	ctl_token_decode, ctl_token_encode;

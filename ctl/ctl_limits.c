@@ -11,12 +11,20 @@
  *	are (HGETALL), so a field added by policyd later shows up without a
  *	change here. Counter keys below a limit (<prefix>limit:<name>:...)
  *	and keys that are not hashes are skipped.
+ *
+ *	"limits set" writes fields (field=value; an empty value removes the
+ *	field) and adds the name to the set, after checking the result the
+ *	way policyd will (a key template, exactly one of rate and window, a
+ *	max for a window): a limit policyd would ignore is refused here.
+ *	"limits remove" takes it out of the set and deletes the hash. "mode"
+ *	shows or sets the mode table.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "ctl.h"
 
@@ -190,5 +198,169 @@ ctl_limits_show(ctl_ctx *ctx, int argc, char **argv)
 	       : "inactive (not in the limits set: SADD it to enforce)");
 	ctl_print_hash(stdout, h, "  ");
 	sl_reply_free(h);
+	return 0;
+}
+
+static const char *const limit_fields[] = {
+	"key", "match", "rate", "burst", "window", "max", "unit", "action", "mode",
+	"warn", "text", "description", "note", NULL
+};
+
+/* limit_name_ok - policyd's rule: 1-64 characters, no blanks, ':' or braces */
+static int
+limit_name_ok(const char *n)
+{
+	return *n && *n != '-' && strlen(n) <= 64 && strpbrk(n, " \t\r\n:{}") == NULL;
+}
+
+/* field_known - one of the fields policyd reads */
+static int
+field_known(const char *f, size_t len)
+{
+	for (const char *const *p = limit_fields; *p; p++)
+		if (strlen(*p) == len && strncmp(*p, f, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* final_has - the value a field will have after the changes, or NULL */
+static const char *
+final_has(const sl_reply *h, int nset, char **set, const char *field)
+{
+	const char *v = ctl_hget(h, field);
+
+	for (int i = 0; i < nset; i++) {
+		size_t	fl = strcspn(set[i], "=");
+
+		if (strlen(field) == fl && strncmp(set[i], field, fl) == 0)
+			v = set[i] + fl + 1;
+	}
+	return v && *v ? v : NULL;
+}
+
+/* check_final - refuse a limit policyd would ignore */
+static int
+check_final(const sl_reply *h, int nset, char **set)
+{
+	int	rate = final_has(h, nset, set, "rate") != NULL;
+	int	window = final_has(h, nset, set, "window") != NULL;
+
+	if (final_has(h, nset, set, "key") == NULL) {
+		ctl_err("a limit needs a key template (key=...)");
+		return -1;
+	}
+	if (rate + window != 1) {
+		ctl_err("a limit has exactly one of rate (e.g. rate=50/hour) or window (e.g. window=day)");
+		return -1;
+	}
+	if (window && final_has(h, nset, set, "max") == NULL) {
+		ctl_err("a window limit needs max=N");
+		return -1;
+	}
+	return 0;
+}
+
+/* write_fields - HSET or HDEL each field=value */
+static void
+write_fields(ctl_ctx *ctx, const char *key, int nset, char **set)
+{
+	for (int i = 0; i < nset; i++) {
+		size_t	fl = strcspn(set[i], "=");
+		char	field[32];
+		const char *v = set[i] + fl + 1;
+		const char *hset[] = {"HSET", key, field, v};
+		const char *hdel[] = {"HDEL", key, field};
+
+		snprintf(field, sizeof(field), "%.*s", (int) fl, set[i]);
+		sl_reply_free(ctl_cmd_ok(ctx, *v ? 4 : 3, *v ? hset : hdel));
+	}
+}
+
+/* ctl_limits_set - write a limit's fields and make it active */
+int
+ctl_limits_set(ctl_ctx *ctx, int argc, char **argv)
+{
+	char	key[CTL_KEY_MAX], set[CTL_KEY_MAX];
+	const char *sadd[] = {"SADD", set, argc > 1 ? argv[1] : ""};
+	sl_reply *h;
+
+	if (argc < 3 || !limit_name_ok(argv[1]))
+		ctl_usage(ctx);
+	for (int i = 2; i < argc; i++)
+		if (strchr(argv[i], '=') == NULL || !field_known(argv[i], strcspn(argv[i], "="))) {
+			ctl_err("\"%s\": use field=value with a field among key, match, rate, burst, "
+				"window, max, unit, action, mode, warn, text, description, note", argv[i]);
+			ctl_usage(ctx);
+		}
+	ctl_key(ctx, key, sizeof(key), "limit:%s", argv[1]);
+	ctl_key(ctx, set, sizeof(set), "limits");
+	h = ctl_hgetall(ctx, key);
+	if (check_final(h, argc - 2, argv + 2) < 0) {
+		sl_reply_free(h);
+		return EX_DATAERR;
+	}
+	sl_reply_free(h);
+	write_fields(ctx, key, argc - 2, argv + 2);
+	sl_reply_free(ctl_cmd_ok(ctx, 3, sadd));
+	printf("limit %s set and active\n", argv[1]);
+	return 0;
+}
+
+/* ctl_limits_remove - take a limit out of the set and delete it */
+int
+ctl_limits_remove(ctl_ctx *ctx, int argc, char **argv)
+{
+	char	key[CTL_KEY_MAX], set[CTL_KEY_MAX];
+	const char *srem[] = {"SREM", set, argc > 1 ? argv[1] : ""};
+	const char *del[] = {"DEL", key};
+	sl_reply *a, *b;
+	int	found;
+
+	if (argc != 2 || !limit_name_ok(argv[1]))
+		ctl_usage(ctx);
+	ctl_key(ctx, key, sizeof(key), "limit:%s", argv[1]);
+	ctl_key(ctx, set, sizeof(set), "limits");
+	a = ctl_cmd_ok(ctx, 3, srem);
+	b = ctl_cmd_ok(ctx, 2, del);
+	found = a->integer > 0 || b->integer > 0;
+	sl_reply_free(a);
+	sl_reply_free(b);
+	printf("limit %s %s\n", argv[1], found ? "removed" : "did not exist");
+	return found ? 0 : CTL_NO;
+}
+
+/* mode_scope_ok - global, domain:<d> or tenant:<t> */
+static int
+mode_scope_ok(const char *s)
+{
+	return strcmp(s, "global") == 0 || (strncmp(s, "domain:", 7) == 0 && s[7])
+	    || (strncmp(s, "tenant:", 7) == 0 && ctl_label_ok(s + 7));
+}
+
+/* ctl_mode - show the mode table, or set (inherit: remove) one scope's mode */
+int
+ctl_mode(ctl_ctx *ctx, int argc, char **argv)
+{
+	char	key[CTL_KEY_MAX];
+	const char *v = argc == 3 ? argv[2] : "";
+	const char *hset[] = {"HSET", key, argc > 1 ? argv[1] : "", v};
+	const char *hdel[] = {"HDEL", key, argc > 1 ? argv[1] : ""};
+	sl_reply *h;
+
+	ctl_key(ctx, key, sizeof(key), "mode");
+	if (argc == 1) {
+		if ((h = ctl_hgetall(ctx, key)) == NULL) {
+			printf("no modes set: every check is enforced\n");
+			return 0;
+		}
+		ctl_print_hash(stdout, h, "");
+		sl_reply_free(h);
+		return 0;
+	}
+	if (argc != 3 || !mode_scope_ok(argv[1]) || (strcmp(v, "enforce") != 0 && strcmp(v, "monitor") != 0
+	    && strcmp(v, "off") != 0 && strcmp(v, "inherit") != 0))
+		ctl_usage(ctx);
+	sl_reply_free(ctl_cmd_ok(ctx, 3 + (strcmp(v, "inherit") != 0), strcmp(v, "inherit") ? hset : hdel));
+	printf("mode %s: %s\n", argv[1], v);
 	return 0;
 }

@@ -219,3 +219,41 @@ def test_dmarc_summary(env):
     assert total[:3] == ["TOTAL", "12", "1129"]
     assert ctl(conf, "dmarc").returncode == 64
     assert ctl(conf, "dmarc", "example.com", "--days", "0").returncode == 64
+
+
+def test_limits_set_remove_and_modes(env):
+    redis, conf = start(env)
+    r = ctl(conf, "limits", "set", "per-user", "key=${sasl_username}", "rate=100/hour", "burst=20",
+            "unit=recipients")
+    assert r.returncode == 0, r.stderr
+    assert hgetall(redis, "sluice:limit:per-user") == {
+        "key": "${sasl_username}", "rate": "100/hour", "burst": "20", "unit": "recipients"}
+    assert redis.cli("SISMEMBER", "sluice:limits", "per-user") == "1"
+    # Switch it to a calendar window: rate removed (empty value), window and max set.
+    assert ctl(conf, "limits", "set", "per-user", "rate=", "burst=", "window=day",
+               "max=5000").returncode == 0
+    assert hgetall(redis, "sluice:limit:per-user") == {
+        "key": "${sasl_username}", "unit": "recipients", "window": "day", "max": "5000"}
+    # What policyd would ignore is refused, and nothing is written.
+    for args, msg in ((["nokey", "rate=1/hour"], "key template"),
+                      (["both", "key=x", "rate=1/hour", "window=day", "max=3"], "exactly one"),
+                      (["nomax", "key=x", "window=day"], "needs max")):
+        r = ctl(conf, "limits", "set", *args)
+        assert r.returncode == 65 and msg in r.stderr, args
+        assert redis.cli("EXISTS", "sluice:limit:" + args[0]) == "0"
+    for bad in (["limits", "set", "x"], ["limits", "set", "a:b", "key=x"],
+                ["limits", "set", "x", "colour=blue"], ["limits", "set", "x", "novalue"]):
+        assert ctl(conf, *bad).returncode == 64, bad
+    assert ctl(conf, "limits", "remove", "per-user").returncode == 0
+    assert redis.cli("EXISTS", "sluice:limit:per-user") == "0"
+    assert redis.cli("SISMEMBER", "sluice:limits", "per-user") == "0"
+    assert ctl(conf, "limits", "remove", "per-user").returncode == 1
+
+    assert "every check is enforced" in ctl(conf, "mode").stdout
+    assert ctl(conf, "mode", "tenant:shop42", "monitor").returncode == 0
+    assert ctl(conf, "mode", "domain:example.com", "off").returncode == 0
+    assert hgetall(redis, "sluice:mode") == {"tenant:shop42": "monitor", "domain:example.com": "off"}
+    assert ctl(conf, "mode", "domain:example.com", "inherit").returncode == 0
+    assert ctl(conf, "mode").stdout == "tenant:shop42: monitor\n"
+    for bad in (["mode", "tenant:shop42", "loud"], ["mode", "planet:x", "off"], ["mode", "global"]):
+        assert ctl(conf, *bad).returncode == 64, bad

@@ -115,3 +115,21 @@ def test_limits_seeded_by_policyd_are_listed(env):
     assert line.split()[1] == "active" and "rate=1000/hour" in line
     r = ctl(conf, "limits", "show", "perdomain")
     assert "  key: ${recipient_domain}" in r.stdout
+
+
+def test_limit_and_mode_set_by_ctl_are_enforced(env):
+    redis, conf, sock = start(env)
+    r = ctl(conf, "limits", "set", "tiny", "key=${recipient_domain}", "rate=1/hour", "burst=1")
+    assert r.returncode == 0, r.stderr
+    time.sleep(1.0)                    # policyd reloads its limit table every 500 ms
+    assert ask(sock, "a@tiny.example").upper().startswith("DUNNO")
+    action = ask(sock, "b@tiny.example")
+    assert action.startswith("DEFER_IF_PERMIT"), action
+    # Monitor mode for the whole install: the limit is counted, not enforced.
+    assert ctl(conf, "mode", "global", "monitor").returncode == 0
+    time.sleep(1.0)
+    assert ask(sock, "c@tiny.example").upper().startswith("DUNNO")
+    assert ctl(conf, "mode", "global", "inherit").returncode == 0
+    assert ctl(conf, "limits", "remove", "tiny").returncode == 0
+    time.sleep(1.0)
+    assert ask(sock, "d@tiny.example").upper().startswith("DUNNO")
