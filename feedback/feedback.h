@@ -32,6 +32,7 @@
 #define FB_MAX_DMARC_RECORDS 100000	/* <record>s per DMARC report */
 #define FB_ADDR_MAX	321		/* RFC 5321 path plus NUL */
 #define FB_DIAG_MAX	1024		/* diagnostic text per recipient */
+#define FB_MAX_CATEGORIES 64		/* categories summed for a tenant's rates */
 
 enum fb_kind {
 	FB_KIND_UNKNOWN = 0,
@@ -216,6 +217,8 @@ typedef struct fb_conf {
 	long	pause_window;		/* days */
 	long	pause_min_sent;
 	long	events_maxlen;
+	const char *categories[FB_MAX_CATEGORIES]; /* configured ones; borrowed */
+	size_t	ncategories;
 } fb_conf;
 
 /* Whom the message was about, from the signed token. */

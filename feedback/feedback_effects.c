@@ -175,18 +175,18 @@ fx_count(fx *x, const char *field)
 	fx_cmd(x, NULL, "HINCRBY", key, field, "1", (const char *) NULL);
 }
 
-/* fx_hget_ll - an integer field of a hash, 0 when absent */
-static long long
-fx_hget_ll(fx *x, const char *key, const char *field)
+/* fx_category_configured - is the token's category among the configured ones? */
+static int
+fx_category_configured(const fx *x)
 {
-	sl_reply *rep = NULL;
-	long long v = 0;
+	size_t	c;
 
-	if (fx_cmd(x, &rep, "HGET", key, field, (const char *) NULL) == 0 && rep != NULL
-	    && rep->type == SL_REPLY_STRING)
-		v = strtoll(rep->str, NULL, 10);
-	sl_reply_free(rep);
-	return v;
+	if (x->o->category[0] == 0)
+		return 1;		/* "-" is always summed */
+	for (c = 0; c < x->c->ncategories; c++)
+		if (strcmp(x->c->categories[c], x->o->category) == 0)
+			return 1;
+	return 0;
 }
 
 /* fx_pause - pause the tenant (or only say so in monitor mode) */
@@ -215,13 +215,40 @@ fx_pause(fx *x, const char *why)
 	sl_warn("tenant %s paused: %s", x->o->tenant, why);
 }
 
-/* fx_check_rates - automatic tenant pause on bounce or complaint rate */
+/* fx_day_counts - add one stats hash's sent, bounces and complaints */
+static void
+fx_day_counts(fx *x, const char *key, long long *sent, long long *bounced, long long *complained)
+{
+	sl_reply *rep = NULL;
+
+	if (fx_cmd(x, &rep, "HMGET", key, "sent", "hard", "soft", "complaint",
+		   (const char *) NULL) == 0 && rep != NULL && rep->type == SL_REPLY_ARRAY
+	    && rep->elements == 4) {
+		long long v[4] = { 0 };
+		size_t	i;
+
+		for (i = 0; i < 4; i++)
+			if (rep->element[i]->type == SL_REPLY_STRING)
+				v[i] = strtoll(rep->element[i]->str, NULL, 10);
+		*sent += v[0];
+		*bounced += v[1] + v[2];
+		*complained += v[3];
+	}
+	sl_reply_free(rep);
+}
+
+/*
+ * fx_check_rates - automatic tenant pause on bounce or complaint rate,
+ * summed over the tenant's configured categories (and "-", none) and the
+ * days of the window.
+ */
 static void
 fx_check_rates(fx *x)
 {
 	long long sent = 0, bounced = 0, complained = 0;
 	char	key[512], day[9], why[256];
 	long	d;
+	size_t	c;
 
 	if (x->c->pause_mode == FB_MODE_OFF || x->o->tenant[0] == 0)
 		return;
@@ -231,10 +258,18 @@ fx_check_rates(fx *x)
 
 		gmtime_r(&t, &tm);
 		strftime(day, sizeof(day), "%Y%m%d", &tm);
-		fx_stats_key(x, day, key, sizeof(key));
-		sent += fx_hget_ll(x, key, "sent");
-		bounced += fx_hget_ll(x, key, "hard") + fx_hget_ll(x, key, "soft");
-		complained += fx_hget_ll(x, key, "complaint");
+		for (c = 0; c <= x->c->ncategories && !x->failed; c++) {
+			const char *cat = c < x->c->ncategories ? x->c->categories[c] : "-";
+
+			if (c < x->c->ncategories && strcmp(cat, "-") == 0)
+				continue;
+			fx_key(x, key, sizeof(key), "stats:%s:%s:%s", day, x->o->tenant, cat);
+			fx_day_counts(x, key, &sent, &bounced, &complained);
+		}
+		if (!fx_category_configured(x)) {
+			fx_stats_key(x, day, key, sizeof(key));
+			fx_day_counts(x, key, &sent, &bounced, &complained);
+		}
 	}
 	if (x->failed || sent < x->c->pause_min_sent || sent <= 0)
 		return;

@@ -119,6 +119,19 @@ conf_nonneg(sl_conf *c, cfg_t *sec, const char *name)
 	return v;
 }
 
+/* conf_categories - the configured category names, for a tenant's rates */
+static void
+conf_categories(sl_conf *c, fb_conf *fc)
+{
+	unsigned i, n = cfg_size(c->cfg, "category");
+
+	if (n > FB_MAX_CATEGORIES)
+		sl_warn("%s: more than %d categories: a tenant's pause rates count only the first %d",
+			c->path, FB_MAX_CATEGORIES, FB_MAX_CATEGORIES);
+	for (i = 0; i < n && fc->ncategories < FB_MAX_CATEGORIES; i++)
+		fc->categories[fc->ncategories++] = cfg_title(cfg_getnsec(c->cfg, "category", i));
+}
+
 /* conf_read - the feedback section into fb_conf; every error reported */
 static void
 conf_read(sl_conf *c, fb_conf *fc)
@@ -148,6 +161,7 @@ conf_read(sl_conf *c, fb_conf *fc)
 		sl_conf_error(c, sec, "feedback: pause_window must be 1 to 31 days");
 	if (fc->pause_bounce_rate <= 0 || fc->pause_complaint_rate <= 0)
 		sl_conf_error(c, sec, "feedback: pause rates must be positive percentages");
+	conf_categories(c, fc);
 }
 
 /* conf_key - the token secret */

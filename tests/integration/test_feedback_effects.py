@@ -301,6 +301,22 @@ def test_tenant_pause_monitor_mode(env):
     assert "would-pause" in w.events()
 
 
+def test_tenant_pause_sums_categories(env):
+    # 1 bounce of 20 messages over two categories is 5%: paused; the
+    # bounced category alone (5 sent) is under pause_min_sent (10)
+    w = World(env, extra="")
+    with open(w.conf, "a") as f:
+        f.write('category "news" {\n}\ncategory "promo" {\n}\n')
+    day = today()
+    w.cli("HSET", "sluice:stats:%s:shop1:news" % day, "sent", "15")
+    w.cli("HSET", "sluice:stats:%s:shop1:promo" % day, "sent", "5")
+    tok = mint(w.secret, category="promo") + "@bounce.example.com"
+    rc, err = w.feed(dsn("nobody@example.net", token=tok), tok)
+    assert rc == 0, err
+    t = w.hgetall("sluice:tenant:shop1")
+    assert t.get("status") == "paused" and "(1 of 20)" in t["status_reason"], t
+
+
 def test_unparseable_is_recorded_and_accepted(world):
     rc, err = world.feed(b"\x00\x01 this is not mail at all", "b1-junk@bounce.example.com")
     assert rc == 0, err
