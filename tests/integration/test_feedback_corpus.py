@@ -121,7 +121,7 @@ def bounce_compare(verbose=False):
             ok = (got.get(r["local_file"], [{}])[0].get("kind") == "unknown")
             checks = {"recipient": ok, "reason": ok, "hard": ok}
         else:
-            checks["recipient"] = o.get("recipient", "").lower() == r["recipient"].lower()
+            checks["recipient"] = o.get("recipient", "") == r["recipient"]
             if not pseudo:
                 checks["status"] = o.get("status", "") == r["expected_status"]
             checks["reason"] = o.get("reason") == reason
