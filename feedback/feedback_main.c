@@ -50,8 +50,13 @@ read_all(FILE *fp, size_t max, size_t *len, int *over)
 	while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
 		n += got;
 		if (n > max) {
+			char	sink[65536];
+
 			*over = 1;
 			n = max;
+			/* drain the rest: the writer (pipe(8)) must not see a broken pipe */
+			while (fread(sink, 1, sizeof(sink), fp) > 0)
+				;
 			break;
 		}
 		if (n == cap) {
