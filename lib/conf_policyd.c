@@ -53,7 +53,7 @@ cfg_opt_t sl_conf_policyd_opts[] = {
 	CFG_STR("default_action", "DUNNO", CFGF_NONE),
 	CFG_STR("mode", "enforce", CFGF_NONE),
 	CFG_BOOL("strip_tag", cfg_true, CFGF_NONE),
-	CFG_BOOL("lowercase_local_part", cfg_false, CFGF_NONE),
+	CFG_BOOL("lowercase_local_part", cfg_true, CFGF_NONE),
 	CFG_STR_LIST("discard_scopes", "{}", CFGF_NONE),
 	CFG_INT("breaker_failures", 5, CFGF_NONE),
 	CFG_INT("breaker_cooldown", 1000, CFGF_NONE),

@@ -164,7 +164,7 @@ const char *pd_facts_get(const pd_facts *f, const char *name);
 /*
  * policyd_suppress.c: suppression scopes of a recipient and the answer.
  */
-#define PD_SCOPES	3
+#define PD_SCOPES	12		/* 3 scopes x 4 address forms */
 typedef struct pd_scope {
 	char	key[600];
 	const char *kind;		/* "global", "category", "tenant" */

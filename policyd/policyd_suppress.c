@@ -14,8 +14,11 @@
  *	A suppression entry is the hash sluice:supp:<scope>:<address> with
  *	the fields reason, source, added, expires and detail; scope is
  *	"global", "cat:<category>" or "tenant:<tenant>". The address is the
- *	normalised recipient: domain lowercased, +tag removed when strip_tag
- *	is set, local part lowercased when lowercase_local_part is set.
+ *	normalised recipient. Writers differ in how much they normalise
+ *	(sluicectl keeps the local part as written, sluice-feedback lowercases
+ *	it), so every form is looked up: as written with the domain
+ *	lowercased, with the local part lowercased (lowercase_local_part,
+ *	default yes), and without a +tag (strip_tag, default yes).
  *
  *	At RCPT the scopes that apply are global, the tenant of the SASL
  *	user and the category known for that user (the message's final
@@ -53,34 +56,55 @@ scope_key(char *out, size_t outlen, const char *prefix, const char *scope, const
 	return n < 0 || (size_t) n >= outlen ? -1 : 0;
 }
 
-/* pd_suppress_scopes - the keys to look up for one recipient */
+/* address_variants - the stored forms a recipient may have; returns count */
+static int
+address_variants(const pd_config *cfg, const char *rcpt, char out[4][SL_ADDR_MAX + 1])
+{
+	int	flags[4] = {0, SL_ADDR_LOWER_LOCAL, SL_ADDR_STRIP_TAG,
+			    SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL};
+	int	n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if (((flags[i] & SL_ADDR_STRIP_TAG) && !cfg->strip_tag)
+		    || ((flags[i] & SL_ADDR_LOWER_LOCAL) && !cfg->lower_local)
+		    || sl_addr_normalize(rcpt, out[n], SL_ADDR_MAX + 1, flags[i]) < 0)
+			continue;
+		for (int k = 0; k < n; k++)
+			if (strcmp(out[k], out[n]) == 0) {
+				n--;
+				break;
+			}
+		n++;
+	}
+	return n;
+}
+
+/*
+ * pd_suppress_scopes - the keys to look up for one recipient: each scope
+ * that applies, times each form the address may be stored in (as
+ * written with the domain lowercased; lowercased; without +tag).
+ */
 int
 pd_suppress_scopes(const pd_config *cfg, const pd_facts *f, pd_scope *scopes)
 {
-	char	addr[SL_ADDR_MAX + 1], scope[64];
-	int	n = 0, flags = 0;
+	char	addr[4][SL_ADDR_MAX + 1], scope[3][64];
+	const char *kind[3] = {"global", "category", "tenant"};
+	int	discard[3] = {cfg->discard_global, cfg->discard_category, cfg->discard_tenant};
+	int	n = 0, na;
 
-	if (*f->recipient == '\0')
+	if (*f->recipient == '\0' || (na = address_variants(cfg, f->recipient, addr)) == 0)
 		return 0;
-	flags |= cfg->strip_tag ? SL_ADDR_STRIP_TAG : 0;
-	flags |= cfg->lower_local ? SL_ADDR_LOWER_LOCAL : 0;
-	if (sl_addr_normalize(f->recipient, addr, sizeof(addr), flags) < 0)
-		return 0;
-	if (scope_key(scopes[n].key, sizeof(scopes[n].key), cfg->redis.prefix, "global", addr) == 0) {
-		scopes[n].kind = "global";
-		scopes[n++].discard = cfg->discard_global;
-	}
-	snprintf(scope, sizeof(scope), "cat:%s", f->category);
-	if (*f->category
-	    && scope_key(scopes[n].key, sizeof(scopes[n].key), cfg->redis.prefix, scope, addr) == 0) {
-		scopes[n].kind = "category";
-		scopes[n++].discard = cfg->discard_category;
-	}
-	snprintf(scope, sizeof(scope), "tenant:%s", f->tenant);
-	if (*f->tenant
-	    && scope_key(scopes[n].key, sizeof(scopes[n].key), cfg->redis.prefix, scope, addr) == 0) {
-		scopes[n].kind = "tenant";
-		scopes[n++].discard = cfg->discard_tenant;
+	snprintf(scope[0], sizeof(scope[0]), "global");
+	snprintf(scope[1], sizeof(scope[1]), "%s%s", *f->category ? "cat:" : "", f->category);
+	snprintf(scope[2], sizeof(scope[2]), "%s%s", *f->tenant ? "tenant:" : "", f->tenant);
+	for (int s = 0; s < 3; s++) {
+		for (int a = 0; *scope[s] && a < na; a++) {
+			if (scope_key(scopes[n].key, sizeof(scopes[n].key), cfg->redis.prefix,
+				      scope[s], addr[a]) < 0)
+				continue;
+			scopes[n].kind = kind[s];
+			scopes[n++].discard = discard[s];
+		}
 	}
 	return n;
 }
@@ -98,7 +122,7 @@ reason_shown(const char *reason)
 	return "suppressed";
 }
 
-/* pd_suppress_answer - REJECT naming the reason, or DISCARD per scope */
+/* pd_suppress_answer - 550 naming the reason, or DISCARD per scope */
 void
 pd_suppress_answer(const pd_scope *scope, const char *rcpt, const char *reason,
 		   char *out, size_t outlen)
@@ -114,8 +138,7 @@ pd_suppress_answer(const pd_scope *scope, const char *rcpt, const char *reason,
 	if (scope->discard)
 		snprintf(out, outlen, "DISCARD recipient <%s> is suppressed (%s)", addr, why);
 	else
-		snprintf(out, outlen, "REJECT %s <%s>: recipient address suppressed (%s, %s list)",
-			 code, addr, why, scope->kind);
+		snprintf(out, outlen, "550 %s Suppressed: %s (%s list)", code, why, scope->kind);
 }
 
 /* pd_suppress_add - record a suppression entry unless it exists */

@@ -85,3 +85,28 @@ def http_get(port, path, data=None, method=None):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+XCLIENT_MAIN = {"smtpd_authorized_xclient_hosts": "127.0.0.0/8"}
+
+
+def send_as(pf, user, mail_from, rcpts, data=b"Subject: t\r\n\r\nbody\r\n"):
+    """Send one message as SASL user `user` (set with Postfix XCLIENT LOGIN=).
+
+    The harness's Cyrus SASL setup (sasl_users=) fails here with "unable to
+    open Berkeley db /etc/sasldb2"; XCLIENT LOGIN gives smtpd the same
+    sasl_username for policy requests. Returns (accepted, {rcpt: (code, text)}).
+    """
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", pf.port, local_hostname="client.sluice.test", timeout=60) as s:
+        s.ehlo()
+        code, msg = s.docmd("XCLIENT", "LOGIN=%s" % user)
+        assert code == 220, (code, msg)
+        s.ehlo_resp = None
+        s.ehlo()
+        try:
+            refused = s.sendmail(mail_from, rcpts, data)
+        except smtplib.SMTPRecipientsRefused as e:
+            refused = e.recipients
+    refused = {k: (c, t.decode()) for k, (c, t) in refused.items()}
+    return [r for r in rcpts if r not in refused], refused

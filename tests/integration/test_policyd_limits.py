@@ -1,0 +1,176 @@
+"""
+NAME
+    test_policyd_limits - rate limits and quotas through Postfix and a real Redis
+
+DESCRIPTION
+    smtp-source authenticates nobody, so the 200-message test keys its
+    limit on the envelope sender (${sender}); the SASL variant keys on
+    ${sasl_username} with fewer messages, the login set with XCLIENT.
+    Deferrals are counted from Postfix's log (NOQUEUE: reject: RCPT ...
+    450), acceptances from smtp-sink.
+"""
+import re
+import time
+
+from test_policyd_util import (start_policyd, policy_query, policy_on, send_as, XCLIENT_MAIN,
+                               http_get)
+
+
+def define(redis, name, **fields):
+    args = []
+    for k, v in fields.items():
+        args += [k, v]
+    redis.cli("DEL", "sluice:limit:" + name)
+    redis.cli("HSET", "sluice:limit:" + name, *args)
+    redis.cli("SADD", "sluice:limits", name)
+
+
+def wait_loaded(proc, name, what="loaded", count=1):
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if proc.output().count("limit %s: %s" % (name, what)) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError("limit %s not %s:\n%s" % (name, what, proc.output()))
+
+
+def deferred(pf, sender):
+    return len([l for l in pf.log().splitlines()
+                if "NOQUEUE: reject: RCPT" in l and " 450 4.7.1" in l and "from=<%s>" % sender in l])
+
+
+def delivered(sink, sender):
+    return len([e for e, _ in sink.messages() if e["mail_from"] == sender])
+
+
+def settle(sink, sender, expect):
+    """Wait for expect deliveries, then make sure no more arrive."""
+    sink.wait(0)
+    deadline = time.monotonic() + 30
+    while delivered(sink, sender) < expect and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    return delivered(sink, sender)
+
+
+def test_200_messages_50_per_hour_then_live_change_and_monitor(root_env):
+    env = root_env
+    redis = env.redis()
+    sink = env.sink()
+    proc, sock, http = start_policyd(env, redis, http=True)
+    pf = env.postfix(relay=sink, policy="unix:%s" % sock)
+    define(redis, "per-sender", key="${sender}", rate="50/hour", match="sender=a@src.test")
+    define(redis, "watch", key="${sender}", rate="50/hour", match="sender=m@src.test",
+           mode="monitor")
+    wait_loaded(proc, "per-sender")
+    wait_loaded(proc, "watch")
+
+    r = pf.smtp_source("-A", "-s", "4", "-m", "200", "-f", "a@src.test", "-t", "r@dest.test")
+    assert r.returncode == 0, r.stderr
+    assert settle(sink, "a@src.test", 50) == 50
+    assert deferred(pf, "a@src.test") == 150
+    assert redis.cli("HGET", "sluice:rulestats:per-sender", "deferred") == "150"
+
+    # raising the limit with redis-cli takes effect for the next message
+    redis.cli("HSET", "sluice:limit:per-sender", "rate", "60/hour")
+    wait_loaded(proc, "per-sender", "changed")
+    q = {"sender": "a@src.test", "recipient": "r@dest.test"}
+    assert policy_query(sock, q) == "DUNNO"
+
+    # monitor mode: everything passes, 150 counted as would-defer
+    r = pf.smtp_source("-A", "-s", "4", "-m", "200", "-f", "m@src.test", "-t", "r@dest.test")
+    assert r.returncode == 0, r.stderr
+    assert settle(sink, "m@src.test", 200) == 200
+    assert deferred(pf, "m@src.test") == 0
+    assert redis.cli("HGET", "sluice:rulestats:watch", "would_defer") == "150"
+    status, body = http_get(http, "/metrics")
+    assert status == 200
+    assert 'sluice_policyd_rule_total{rule="watch",result="would_defer"} 150' in body, body
+    assert 'sluice_policyd_rule_total{rule="per-sender",result="deferred"} 150' in body, body
+
+
+def test_sasl_user_limit(root_env):
+    env = root_env
+    redis = env.redis()
+    sink = env.sink()
+    proc, sock, _ = start_policyd(env, redis, 'limit "per-user" {\n key = \'${sasl_username}\'\n'
+                                  ' rate = "5/hour"\n unit = "recipients"\n}\n')
+    pf = env.postfix(relay=sink, policy="unix:%s" % sock, main=XCLIENT_MAIN)
+    wait_loaded(proc, "per-user")     # seeded from the config file
+    assert redis.cli("HGET", "sluice:limit:per-user", "rate") == "5/hour"
+    results = [send_as(pf, "alice", "alice@shop.test", ["r%d@dest.test" % i]) for i in range(8)]
+    accepted = sum(1 for ok, _ in results if ok)
+    refused = [list(ref.values())[0] for ok, ref in results if not ok]
+    assert accepted == 5 and len(refused) == 3
+    assert all(code == 450 and "Rate limit exceeded (per-user)" in text
+               and re.search(r"try again in \d+ seconds", text) for code, text in refused), refused
+    # another user has its own bucket
+    assert send_as(pf, "bob", "bob@shop.test", ["x@dest.test"])[0] == ["x@dest.test"]
+    sink.wait(6)
+
+
+def test_all_or_nothing(env):
+    redis = env.redis()
+    proc, sock, _ = start_policyd(env, redis)
+    define(redis, "wide", key="${client_address}", rate="100/hour")
+    define(redis, "narrow", key="${sender}", rate="2/hour")
+    wait_loaded(proc, "wide")
+    wait_loaded(proc, "narrow")
+    answers = [policy_query(sock, {"sender": "s@src.test"}) for _ in range(5)]
+    assert answers[:2] == ["DUNNO", "DUNNO"]
+    assert all(a.startswith("DEFER_IF_PERMIT 4.7.1 Rate limit exceeded (narrow)") for a in answers[2:])
+    # the refused requests charged nothing: "wide" holds 2, not 5
+    level = float(redis.cli("HGET", "sluice:rate:wide:127.0.0.1", "level"))
+    assert 1.9 < level <= 2.0, level
+    assert redis.cli("HGET", "sluice:rulestats:narrow", "deferred") == "3"
+
+
+def test_calendar_window_reject_and_messages_unit(env):
+    redis = env.redis()
+    proc, sock, _ = start_policyd(env, redis, 'time_zone = "Asia/Tokyo"\n')
+    define(redis, "daily", key="${sender_domain}", window="day", max="3", action="reject",
+           unit="messages", text="Daily quota reached")
+    wait_loaded(proc, "daily")
+    import socket
+    answers = []
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(sock)
+        # one message with three recipients counts once (unit messages)
+        for rcpt in ("a@x.test", "b@x.test", "c@x.test"):
+            answers.append(policy_on(s, {"sender": "u@Src.TEST", "recipient": rcpt,
+                                         "instance": "msg1"}))
+        for i in range(4):
+            answers.append(policy_on(s, {"sender": "u@src.test", "instance": "msg%d" % (i + 2)}))
+    assert answers[:5] == ["DUNNO"] * 5, answers
+    assert answers[5:] == ["REJECT 5.7.1 Daily quota reached"] * 2
+    day = time.strftime("%Y%m%d", time.gmtime(time.time() + 9 * 3600))
+    key = "sluice:quota:daily:%s:src.test" % day
+    assert redis.cli("GET", key) == "3"
+    assert int(redis.cli("TTL", key)) > 3600
+
+
+def test_invalid_value_logged_and_ignored(env):
+    redis = env.redis()
+    proc, sock, _ = start_policyd(env, redis)
+    define(redis, "good", key="${sender}", rate="1/hour", match="sender=z@src.test")
+    define(redis, "bad", key="${sender}", rate="lots")
+    wait_loaded(proc, "good")
+    time.sleep(0.6)
+    assert "limit bad: invalid rate" in proc.output()
+    assert policy_query(sock, {"sender": "z@src.test"}) == "DUNNO"
+    assert policy_query(sock, {"sender": "z@src.test"}).startswith("DEFER_IF_PERMIT")
+    redis.cli("HSET", "sluice:mode", "global", "sideways")
+    time.sleep(1.1)
+    assert proc.alive()
+    assert proc.output().count("limit bad: invalid rate") == 1   # logged once, not every poll
+    assert "mode global=\"sideways\"" in proc.output()
+    # a warning threshold is logged and exported
+    define(redis, "bulk", key="${sender_orgdomain}", window="day", max="1000", warn="2",
+           match="recipient_domain=gmail.com,googlemail.com", mode="monitor")
+    wait_loaded(proc, "bulk")
+    for rcpt in ("a@gmail.com", "b@googlemail.com", "c@example.org"):
+        policy_query(sock, {"sender": "news@mail.shop.co.uk", "recipient": rcpt})
+    time.sleep(0.2)
+    assert "limit bulk: warning threshold 2 reached" in proc.output()
+    day = time.strftime("%Y%m%d", time.gmtime())
+    assert redis.cli("GET", "sluice:quota:bulk:%s:shop.co.uk" % day) == "2"

@@ -1,0 +1,85 @@
+"""
+NAME
+    test_policyd_suppress - suppression at RCPT through Postfix, per tenant scope
+
+DESCRIPTION
+    Two tenants, each with a SASL user (sluice:sasl:<user> in Redis; the
+    SMTP client sets the SASL login with XCLIENT, see test_policyd_util). A
+    recipient suppressed in tenant t1's scope is rejected at RCPT for t1's
+    user with its reason; the same address is accepted for t2's user,
+    whose scope does not list it, and the answer never shows t1's data.
+    Also: the global scope, +tag and case forms, tenant status (paused
+    defers, suspended rejects) and DISCARD scopes.
+"""
+from test_policyd_util import start_policyd, policy_query, send_as, XCLIENT_MAIN
+
+
+def sasl_entries(redis):
+    # Postfix reports the user with the SASL realm; write both spellings.
+    for user, tenant in (("alice", "t1"), ("bob", "t2")):
+        for name in (user, user + "@sluice.test"):
+            redis.cli("HSET", "sluice:sasl:" + name, "tenant", tenant, "category", "news",
+                      "domains", "shop.test")
+
+
+def send(pf, user, rcpts):
+    """(accepted recipients, {refused rcpt: (code, text)}) as a SASL user."""
+    return send_as(pf, user, "a@shop.test", rcpts)
+
+
+def test_suppressed_in_own_tenant_only(root_env):
+    env = root_env
+    redis = env.redis()
+    sink = env.sink()
+    sasl_entries(redis)
+    redis.cli("HSET", "sluice:supp:tenant:t1:gone@dest.test", "reason", "hard-bounce",
+              "source", "test", "added", "1700000000", "detail", "550 5.1.1 t1-private-detail")
+    redis.cli("HSET", "sluice:supp:global:blocked@dest.test", "reason", "manual", "source", "test")
+    redis.cli("HSET", "sluice:supp:cat:news:unsub@dest.test", "reason", "unsubscribe")
+    proc, sock, _ = start_policyd(env, redis)
+    pf = env.postfix(relay=sink, policy="unix:%s" % sock, main=XCLIENT_MAIN)
+
+    ok, refused = send(pf, "alice", ["gone@dest.test", "Gone+promo@DEST.test", "fine@dest.test"])
+    assert ok == ["fine@dest.test"]
+    code, text = refused["gone@dest.test"]
+    assert code == 550 and "5.1.1" in text and "hard-bounce" in text, text
+    assert refused["Gone+promo@DEST.test"][0] == 550
+    # bob is tenant t2: t1's suppression does not apply, and nothing of t1 leaks
+    ok, refused = send(pf, "bob", ["gone@dest.test"])
+    assert ok == ["gone@dest.test"] and refused == {}
+    # global applies to everyone, the category scope to the user's category
+    for user in ("alice", "bob"):
+        ok, refused = send(pf, user, ["blocked@dest.test", "unsub@dest.test"])
+        assert ok == [], refused
+        assert "manual" in refused["blocked@dest.test"][1]
+        assert "unsubscribe" in refused["unsub@dest.test"][1]
+        assert "t1-private-detail" not in str(refused)
+    sink.wait(2)
+    delivered = sorted(r for e, _ in sink.messages() for r in e["rcpts"])
+    assert delivered == ["fine@dest.test", "gone@dest.test"]
+
+
+def test_tenant_status_and_discard(env):
+    redis = env.redis()
+    redis.cli("HSET", "sluice:sasl:carol", "tenant", "t3", "category", "news")
+    proc, sock, _ = start_policyd(env, redis, 'discard_scopes = { "category" }\n')
+    q = {"sasl_username": "carol", "recipient": "x@dest.test"}
+    assert policy_query(sock, q) == "DUNNO"
+    redis.cli("HSET", "sluice:tenant:t3", "status", "paused", "status_reason", "bounce rate 9%")
+    import time
+    time.sleep(1.1)   # the SASL entry cache lives a second; status is read every time
+    a = policy_query(sock, q)
+    assert a.startswith("DEFER_IF_PERMIT 4.7.1") and "paused" in a and "bounce rate 9%" in a, a
+    redis.cli("HSET", "sluice:tenant:t3", "status", "suspended")
+    a = policy_query(sock, q)
+    assert a.startswith("REJECT 5.7.1") and "suspended" in a, a
+    redis.cli("HSET", "sluice:tenant:t3", "status", "active")
+    assert policy_query(sock, q) == "DUNNO"
+    redis.cli("HSET", "sluice:supp:cat:news:x@dest.test", "reason", "complaint")
+    a = policy_query(sock, q)
+    assert a.startswith("DISCARD") and "complaint" in a, a
+    # monitor mode for the tenant: DUNNO, but counted
+    redis.cli("HSET", "sluice:mode", "tenant:t3", "monitor")
+    time.sleep(1.1)
+    assert policy_query(sock, q) == "DUNNO"
+    assert "monitor: suppressed" in proc.output()
