@@ -132,6 +132,40 @@ int	ctl_dkim_txt_file(const char *path, char *out, size_t outlen,
 void	ctl_dkim_print_txt(FILE *fp, const char *name, const char *value);
 
 /*
+ * ctl_dns.c - the records a configured domain needs (printed by dns,
+ * looked up by doctor).
+ */
+enum ctl_rr_kind { CTL_RR_NOTE, CTL_RR_DKIM, CTL_RR_MX, CTL_RR_SPF, CTL_RR_DMARC };
+
+typedef struct ctl_rr {
+	enum ctl_rr_kind kind;
+	char	name[300];		/* owner name, no trailing dot */
+	char	value[2048];		/* TXT value, or the MX host */
+	char	comment[200];		/* printed before it; all of a NOTE */
+} ctl_rr;
+
+typedef struct ctl_dns_plan {
+	ctl_rr *rr;
+	int	n, cap;
+	int	errors;			/* key files that could not be read */
+} ctl_dns_plan;
+
+int	ctl_dns_plan_make(const ctl_ctx *ctx, const char *domain, const char *mx,
+		     const char *rua, ctl_dns_plan *p);
+void	ctl_dns_plan_free(ctl_dns_plan *p);
+const char *ctl_dns_host(const char *mx, char *buf, size_t buflen);
+
+/*
+ * ctl_resolv.c - DNS lookups (libresolv), optionally at one given server.
+ */
+typedef struct ctl_resolver ctl_resolver;
+
+ctl_resolver *ctl_resolv_new(const char *server, char *err, size_t errlen);
+void	ctl_resolv_free(ctl_resolver *r);
+int	ctl_resolv(ctl_resolver *r, const char *name, int type, char **out, int max,
+		   char *err, size_t errlen);
+
+/*
  * The commands, one file per concern.
  */
 ctl_fn	ctl_suppress_add, ctl_suppress_remove, ctl_suppress_check,
@@ -144,7 +178,7 @@ ctl_fn	ctl_stats;
 ctl_fn	ctl_events;
 ctl_fn	ctl_token_decode, ctl_token_encode;
 ctl_fn	ctl_dkim_keygen;
-ctl_fn	ctl_dns;
+ctl_fn	ctl_dns, ctl_doctor;
 ctl_fn	ctl_dmarc;
 
 #endif

@@ -12,6 +12,8 @@
  *	whose aggregate reports go to sluice-feedback on the first subdomain
  *	(--rua overrides). The domain's own SPF record stays the owner's:
  *	a comment says what to add to it.
+ *	ctl_dns_plan_make() computes those records once, for this command and for
+ *	"sluicectl doctor", which looks them up (ctl_doctor.c).
  * ERRORS
  *	Exit 1 when the domain is not configured or a key file cannot be
  *	read (the other records are still printed).
@@ -112,69 +114,146 @@ collect_subs(cfg_t *cfg, const char *domain, dns_names *d)
 	}
 }
 
-/* print_dkim - every selector's TXT at the domain and each subdomain */
-static int
-print_dkim(cfg_t *dom, const char *domain, const dns_names *d)
+/* plan_add - append a record (or a comment alone with kind CTL_RR_NOTE) */
+static void
+plan_add(ctl_dns_plan *p, enum ctl_rr_kind kind, const char *name, const char *value,
+	 const char *comment)
 {
-	char	txt[2048], err[512], name[600];
-	int	rc = 0;
+	ctl_rr *rr;
 
-	printf("; DKIM: one record per selector, at each signing domain\n");
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 16;
+		if ((p->rr = realloc(p->rr, (size_t) p->cap * sizeof(ctl_rr))) == NULL)
+			abort();
+	}
+	rr = &p->rr[p->n++];
+	memset(rr, 0, sizeof(*rr));
+	rr->kind = kind;
+	snprintf(rr->name, sizeof(rr->name), "%s", name ? name : "");
+	snprintf(rr->value, sizeof(rr->value), "%s", value ? value : "");
+	snprintf(rr->comment, sizeof(rr->comment), "%s", comment ? comment : "");
+}
+
+/* plan_dkim - every selector's TXT at the domain and each subdomain */
+static void
+plan_dkim(ctl_dns_plan *p, cfg_t *dom, const char *domain, const dns_names *d)
+{
+	char	txt[2048], err[512], name[600], note[160];
+	const char *first = "DKIM: one record per selector, at each signing domain";
+
 	for (unsigned k = 0; k < cfg_size(dom, "dkim"); k++) {
 		cfg_t  *key = cfg_getnsec(dom, "dkim", k);
 
 		if (ctl_dkim_txt_file(cfg_getstr(key, "key"), txt, sizeof(txt), err, sizeof(err)) < 0) {
 			ctl_err("dkim %s: %s", cfg_title(key), err);
-			printf("; selector %s: key file unreadable, record not computed\n", cfg_title(key));
-			rc = CTL_NO;
+			snprintf(note, sizeof(note), "selector %s: key file unreadable, record not computed",
+				 cfg_title(key));
+			plan_add(p, CTL_RR_NOTE, NULL, NULL, note);
+			p->errors++;
 			continue;
 		}
-		snprintf(name, sizeof(name), "%s._domainkey.%s", cfg_title(key), domain);
-		ctl_dkim_print_txt(stdout, name, txt);
-		for (int i = 0; i < d->n; i++) {
-			snprintf(name, sizeof(name), "%s._domainkey.%s", cfg_title(key), d->sub[i]);
-			ctl_dkim_print_txt(stdout, name, txt);
+		for (int i = -1; i < d->n; i++) {
+			snprintf(name, sizeof(name), "%s._domainkey.%s", cfg_title(key), i < 0 ? domain : d->sub[i]);
+			plan_add(p, CTL_RR_DKIM, name, txt, first);
+			first = NULL;
 		}
 	}
-	if (cfg_size(dom, "dkim") == 0)
-		printf("; no dkim selector configured for %s\n", domain);
-	return rc;
+	if (cfg_size(dom, "dkim") == 0) {
+		snprintf(note, sizeof(note), "no dkim selector configured for %s", domain);
+		plan_add(p, CTL_RR_NOTE, NULL, NULL, note);
+	}
 }
 
-/* print_subs - MX and SPF of each envelope-sender subdomain */
+/* plan_subs - MX and SPF of each envelope-sender subdomain */
 static void
-print_subs(const dns_names *d, const char *mx)
+plan_subs(ctl_dns_plan *p, const dns_names *d, const char *mx)
 {
-	char	spf[600];
+	char	spf[600], note[160];
 
-	printf("; envelope-sender subdomains: bounces and feedback come back to %s\n", mx);
+	snprintf(note, sizeof(note), "envelope-sender subdomains: bounces and feedback come back to %s", mx);
+	plan_add(p, CTL_RR_NOTE, NULL, NULL, note);
 	for (int i = 0; i < d->n; i++) {
-		printf("; %s\n", d->why[i]);
-		printf("%s. %d IN MX 10 %s.\n", d->sub[i], DNS_TTL, mx);
+		plan_add(p, CTL_RR_MX, d->sub[i], mx, d->why[i]);
 		snprintf(spf, sizeof(spf), "v=spf1 a:%s -all", mx);
-		ctl_dkim_print_txt(stdout, d->sub[i], spf);
+		plan_add(p, CTL_RR_SPF, d->sub[i], spf, NULL);
 	}
 	if (d->n == 0)
-		printf("; no category or tenant subdomain under this domain\n");
+		plan_add(p, CTL_RR_NOTE, NULL, NULL, "no category or tenant subdomain under this domain");
 }
 
-/* print_dmarc - the domain's DMARC record and a note on its SPF */
+/* plan_dmarc - the domain's DMARC record and a note on its SPF */
 static void
-print_dmarc(const char *domain, const dns_names *d, const char *rua, const char *mx)
+plan_dmarc(ctl_dns_plan *p, const char *domain, const dns_names *d, const char *rua, const char *mx)
 {
-	char	name[300], val[700], def[300];
+	char	name[300], val[700], def[300], note[200];
 
 	if (rua == NULL) {
 		snprintf(def, sizeof(def), "dmarc@%s", d->n ? d->sub[0] : domain);
 		rua = def;
 	}
-	printf("; DMARC: start with p=none, read the reports, then quarantine or reject\n");
 	snprintf(name, sizeof(name), "_dmarc.%s", domain);
 	snprintf(val, sizeof(val), "v=DMARC1; p=none; rua=mailto:%s; adkim=r; aspf=r",
 		 strncmp(rua, "mailto:", 7) == 0 ? rua + 7 : rua);
-	ctl_dkim_print_txt(stdout, name, val);
-	printf("; %s: keep its own SPF record; add \"a:%s\" to it only if mail leaves "
-	       "with %s itself as envelope sender\n", domain, mx, domain);
+	plan_add(p, CTL_RR_DMARC, name, val,
+		 "DMARC: start with p=none, read the reports, then quarantine or reject");
+	snprintf(note, sizeof(note), "%s: keep its own SPF record; add \"a:%s\" to it only if mail "
+		 "leaves with %s itself as envelope sender", domain, mx, domain);
+	plan_add(p, CTL_RR_NOTE, NULL, NULL, note);
+}
+
+/* ctl_dns_plan_make - the records a configured domain needs; -1 if not configured */
+int
+ctl_dns_plan_make(const ctl_ctx *ctx, const char *domain, const char *mx, const char *rua,
+	     ctl_dns_plan *p)
+{
+	dns_names d = {.n = 0};
+	cfg_t  *dom;
+
+	memset(p, 0, sizeof(*p));
+	if ((dom = cfg_gettsec(ctx->conf->cfg, "domain", domain)) == NULL) {
+		ctl_err("domain %s is not configured in %s", domain, ctx->conf_path);
+		return -1;
+	}
+	collect_subs(ctx->conf->cfg, domain, &d);
+	plan_dkim(p, dom, domain, &d);
+	plan_subs(p, &d, mx);
+	plan_dmarc(p, domain, &d, rua, mx);
+	for (int i = 0; i < d.n; i++)
+		free(d.sub[i]);
+	return 0;
+}
+
+/* ctl_dns_plan_free - release a plan */
+void
+ctl_dns_plan_free(ctl_dns_plan *p)
+{
+	free(p->rr);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ctl_dns_host - the --mx host, or this host's name (with a note) */
+const char *
+ctl_dns_host(const char *mx, char *buf, size_t buflen)
+{
+	if (mx)
+		return mx;
+	if (gethostname(buf, buflen) < 0)
+		snprintf(buf, buflen, "localhost");
+	buf[buflen - 1] = '\0';
+	ctl_err("note: no --mx given, using this host's name %s", buf);
+	return buf;
+}
+
+/* print_rr - one record as a zone-file line, its comment first */
+static void
+print_rr(const ctl_rr *rr)
+{
+	if (rr->comment[0])
+		printf("; %s\n", rr->comment);
+	if (rr->kind == CTL_RR_MX)
+		printf("%s. %d IN MX 10 %s.\n", rr->name, DNS_TTL, rr->value);
+	else if (rr->kind != CTL_RR_NOTE)
+		ctl_dkim_print_txt(stdout, rr->name, rr->value);
 }
 
 /* ctl_dns - the records to publish for a configured domain */
@@ -183,8 +262,7 @@ ctl_dns(ctl_ctx *ctx, int argc, char **argv)
 {
 	const char *mx = NULL, *rua = NULL;
 	char	host[256];
-	dns_names d = {.n = 0};
-	cfg_t  *dom;
+	ctl_dns_plan p;
 	int	ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "", dns_longopts, NULL)) != -1) {
@@ -197,23 +275,13 @@ ctl_dns(ctl_ctx *ctx, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		ctl_usage(ctx);
-	if ((dom = cfg_gettsec(ctx->conf->cfg, "domain", argv[optind])) == NULL) {
-		ctl_err("domain %s is not configured in %s", argv[optind], ctx->conf_path);
+	mx = ctl_dns_host(mx, host, sizeof(host));
+	if (ctl_dns_plan_make(ctx, argv[optind], mx, rua, &p) < 0)
 		return CTL_NO;
-	}
-	if (mx == NULL) {
-		if (gethostname(host, sizeof(host)) < 0)
-			snprintf(host, sizeof(host), "localhost");
-		host[sizeof(host) - 1] = '\0';
-		mx = host;
-		ctl_err("note: no --mx given, using this host's name %s", mx);
-	}
 	printf("; DNS records for %s (from %s)\n", argv[optind], ctx->conf_path);
-	collect_subs(ctx->conf->cfg, argv[optind], &d);
-	rc = print_dkim(dom, argv[optind], &d);
-	print_subs(&d, mx);
-	print_dmarc(argv[optind], &d, rua, mx);
-	for (int i = 0; i < d.n; i++)
-		free(d.sub[i]);
+	for (int i = 0; i < p.n; i++)
+		print_rr(&p.rr[i]);
+	rc = p.errors ? CTL_NO : 0;
+	ctl_dns_plan_free(&p);
 	return rc;
 }

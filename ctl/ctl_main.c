@@ -71,6 +71,8 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "dkim", .name = "keygen", .fn = ctl_dkim_keygen,
 	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--out DIR]"},
 	{.group = "dns", .fn = ctl_dns, .args = "DOMAIN [--mx HOST] [--rua ADDRESS]"},
+	{.group = "doctor", .fn = ctl_doctor,
+	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--nameserver IP[:PORT]]"},
 	{.group = "dmarc", .fn = ctl_dmarc, .args = "DOMAIN [--days N]"},
 };
 

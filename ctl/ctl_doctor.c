@@ -1,0 +1,272 @@
+/*
+ * NAME
+ *	ctl_doctor 3 - sluicectl doctor DOMAIN: is what must be published, published?
+ * DESCRIPTION
+ *	Takes the records "sluicectl dns" would print (ctl_dns_plan_make()) and
+ *	looks each one up, through the system's resolver or the server given
+ *	with --nameserver:
+ *	  DKIM   a TXT record at <selector>._domainkey.<name> whose p= is the
+ *	         public half of the configured key file (another key: FAIL);
+ *	  MX     the subdomain's MX includes the --mx host;
+ *	  SPF    exactly one v=spf1 record (two are a permerror); a warning
+ *	         when it names neither the host (a:HOST) nor mx;
+ *	  DMARC  a v=DMARC1 record at _dmarc.<domain>; its policy is shown.
+ *	One line per check (ok, warn, FAIL, ERROR) and a summary.
+ * ERRORS
+ *	Exit 0 when nothing failed (warnings allowed), 1 when a record is
+ *	missing or wrong, 75 when lookups failed (DNS unreachable), 1 when
+ *	the domain is not configured.
+ */
+#define _GNU_SOURCE 1			/* strcasestr */
+#include "config.h"
+
+#include <arpa/nameser.h>
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+
+#define DOC_MAX_ANSWERS 16
+
+static const struct option doctor_longopts[] = {
+	{"mx", required_argument, NULL, 'm'},
+	{"rua", required_argument, NULL, 'r'},
+	{"nameserver", required_argument, NULL, 'n'},
+	{NULL, 0, NULL, 0}
+};
+
+enum { DOC_OK, DOC_WARN, DOC_FAIL, DOC_ERROR };
+
+typedef struct doc_run {
+	ctl_resolver *res;
+	int	count[4];
+} doc_run;
+
+typedef struct doc_answers {
+	char   *a[DOC_MAX_ANSWERS];
+	int	n;				/* -1: lookup failed */
+	char	err[256];
+} doc_answers;
+
+/* report - one result line */
+static void
+report(doc_run *run, int status, const char *name, const char *type, const char *msg)
+{
+	static const char *const words[] = {"ok", "warn", "FAIL", "ERROR"};
+
+	run->count[status]++;
+	printf("%-5s %-48s %-5s %s\n", words[status], name, type, msg);
+}
+
+/* lookup - answers of one type; the caller calls answers_free() */
+static void
+lookup(doc_run *run, const char *name, int type, doc_answers *d)
+{
+	d->err[0] = '\0';
+	d->n = ctl_resolv(run->res, name, type, d->a, DOC_MAX_ANSWERS, d->err, sizeof(d->err));
+}
+
+/* answers_free - free the answer strings */
+static void
+answers_free(doc_answers *d)
+{
+	for (int i = 0; i < d->n; i++)
+		free(d->a[i]);
+	d->n = 0;
+}
+
+/* tag_value - the value of tag t= in a tag list ("v=DKIM1; k=rsa; p=..."), blanks removed */
+static void
+tag_value(const char *rec, const char *tag, char *out, size_t outlen)
+{
+	size_t	tl = strlen(tag), o = 0;
+	const char *p = rec;
+
+	out[0] = '\0';
+	while (*p) {
+		p += strspn(p, " \t;");
+		if (strncmp(p, tag, tl) == 0 && p[tl + strspn(p + tl, " \t")] == '=') {
+			for (p += tl + strspn(p + tl, " \t") + 1; *p && *p != ';' && o + 1 < outlen; p++)
+				if (!isspace((unsigned char) *p))
+					out[o++] = *p;
+			out[o] = '\0';
+			return;
+		}
+		p += strcspn(p, ";");
+	}
+}
+
+/* check_dkim - the published key is the configured one */
+static void
+check_dkim(doc_run *run, const ctl_rr *rr)
+{
+	char	want[2048], got[2048], msg[200];
+	doc_answers d;
+	int	other = 0;
+
+	tag_value(rr->value, "p", want, sizeof(want));
+	lookup(run, rr->name, ns_t_txt, &d);
+	if (d.n < 0) {
+		report(run, DOC_ERROR, rr->name, "TXT", d.err);
+		return;
+	}
+	for (int i = 0; i < d.n; i++) {
+		tag_value(d.a[i], "p", got, sizeof(got));
+		if (strcmp(got, want) == 0) {
+			report(run, DOC_OK, rr->name, "TXT", "DKIM key matches the key file");
+			answers_free(&d);
+			return;
+		}
+		other |= got[0] != '\0';
+	}
+	snprintf(msg, sizeof(msg), "%s", other ? "DKIM key published is not the configured key"
+		 : "no DKIM record: publish it (sluicectl dns)");
+	report(run, DOC_FAIL, rr->name, "TXT", msg);
+	answers_free(&d);
+}
+
+/* check_mx - the subdomain's MX names the host */
+static void
+check_mx(doc_run *run, const ctl_rr *rr)
+{
+	char	msg[600];
+	doc_answers d;
+
+	lookup(run, rr->name, ns_t_mx, &d);
+	if (d.n < 0) {
+		report(run, DOC_ERROR, rr->name, "MX", d.err);
+		return;
+	}
+	for (int i = 0; i < d.n; i++)
+		if (strcasecmp(d.a[i], rr->value) == 0) {
+			snprintf(msg, sizeof(msg), "MX %.250s: bounces come back here", rr->value);
+			report(run, DOC_OK, rr->name, "MX", msg);
+			answers_free(&d);
+			return;
+		}
+	snprintf(msg, sizeof(msg), "%s%.250s: bounces and complaints will not reach sluice-feedback",
+		 d.n ? "MX does not include " : "no MX for ", d.n ? rr->value : "the subdomain");
+	report(run, DOC_FAIL, rr->name, "MX", msg);
+	answers_free(&d);
+}
+
+/* check_spf - exactly one SPF record, naming the host */
+static void
+check_spf(doc_run *run, const ctl_rr *rr, const char *host)
+{
+	char	msg[600], mech[300];
+	const char *spf = NULL;
+	doc_answers d;
+	int	n = 0;
+
+	lookup(run, rr->name, ns_t_txt, &d);
+	if (d.n < 0) {
+		report(run, DOC_ERROR, rr->name, "TXT", d.err);
+		return;
+	}
+	for (int i = 0; i < d.n; i++)
+		if (strncasecmp(d.a[i], "v=spf1", 6) == 0 && (d.a[i][6] == ' ' || d.a[i][6] == '\0'))
+			spf = d.a[i], n++;
+	snprintf(mech, sizeof(mech), "a:%s", host);
+	if (n == 0)
+		report(run, DOC_FAIL, rr->name, "TXT", "no SPF record");
+	else if (n > 1)
+		report(run, DOC_FAIL, rr->name, "TXT", "several SPF records (a permerror for receivers)");
+	else if (strcasestr(spf, mech) == NULL && strcasestr(spf, " mx") == NULL) {
+		snprintf(msg, sizeof(msg), "SPF \"%.200s\" names neither %s nor mx", spf, mech);
+		report(run, DOC_WARN, rr->name, "TXT", msg);
+	} else {
+		snprintf(msg, sizeof(msg), "SPF \"%.200s\"", spf);
+		report(run, DOC_OK, rr->name, "TXT", msg);
+	}
+	answers_free(&d);
+}
+
+/* check_dmarc - a DMARC record exists; show its policy */
+static void
+check_dmarc(doc_run *run, const ctl_rr *rr)
+{
+	char	msg[300], p[64], rua[200];
+	doc_answers d;
+
+	lookup(run, rr->name, ns_t_txt, &d);
+	if (d.n < 0) {
+		report(run, DOC_ERROR, rr->name, "TXT", d.err);
+		return;
+	}
+	for (int i = 0; i < d.n; i++)
+		if (strncasecmp(d.a[i], "v=DMARC1", 8) == 0) {
+			tag_value(d.a[i], "p", p, sizeof(p));
+			tag_value(d.a[i], "rua", rua, sizeof(rua));
+			snprintf(msg, sizeof(msg), "DMARC p=%s%s%s", p[0] ? p : "?",
+				 rua[0] ? ", reports to " : ", no aggregate reports (rua)", rua);
+			report(run, rua[0] ? DOC_OK : DOC_WARN, rr->name, "TXT", msg);
+			answers_free(&d);
+			return;
+		}
+	report(run, DOC_FAIL, rr->name, "TXT", "no DMARC record");
+	answers_free(&d);
+}
+
+/* run_checks - every record of the plan */
+static void
+run_checks(doc_run *run, const ctl_dns_plan *p, const char *host)
+{
+	for (int i = 0; i < p->n; i++) {
+		const ctl_rr *rr = &p->rr[i];
+
+		if (rr->kind == CTL_RR_DKIM)
+			check_dkim(run, rr);
+		else if (rr->kind == CTL_RR_MX)
+			check_mx(run, rr);
+		else if (rr->kind == CTL_RR_SPF)
+			check_spf(run, rr, host);
+		else if (rr->kind == CTL_RR_DMARC)
+			check_dmarc(run, rr);
+	}
+}
+
+/* ctl_doctor - look up what the domain needs and say what is wrong */
+int
+ctl_doctor(ctl_ctx *ctx, int argc, char **argv)
+{
+	const char *mx = NULL, *rua = NULL, *server = NULL;
+	char	host[256], err[256];
+	doc_run	run = {0};
+	ctl_dns_plan p;
+	int	ch;
+
+	while ((ch = getopt_long(argc, argv, "", doctor_longopts, NULL)) != -1) {
+		if (ch == 'm')
+			mx = optarg;
+		else if (ch == 'r')
+			rua = optarg;
+		else if (ch == 'n')
+			server = optarg;
+		else
+			ctl_usage(ctx);
+	}
+	if (argc - optind != 1)
+		ctl_usage(ctx);
+	if ((run.res = ctl_resolv_new(server, err, sizeof(err))) == NULL) {
+		ctl_err("%s", err);
+		ctl_usage(ctx);
+	}
+	mx = ctl_dns_host(mx, host, sizeof(host));
+	if (ctl_dns_plan_make(ctx, argv[optind], mx, rua, &p) < 0) {
+		ctl_resolv_free(run.res);
+		return CTL_NO;
+	}
+	run_checks(&run, &p, mx);
+	printf("%d ok, %d warning%s, %d failed, %d lookup error%s\n", run.count[DOC_OK],
+	       run.count[DOC_WARN], run.count[DOC_WARN] == 1 ? "" : "s", run.count[DOC_FAIL],
+	       run.count[DOC_ERROR], run.count[DOC_ERROR] == 1 ? "" : "s");
+	ctl_dns_plan_free(&p);
+	ctl_resolv_free(run.res);
+	return run.count[DOC_FAIL] || p.errors ? CTL_NO : run.count[DOC_ERROR] ? EX_TEMPFAIL : 0;
+}
