@@ -290,7 +290,8 @@ http_unsub_post(struct evhttp_request *req, pd_server *srv, const char *token)
 	if (!srv->cfg->have_token_key
 	    || sl_token_parse_url(token, &srv->cfg->token_key, &t, err, sizeof(err)) != SL_TOKEN_OK
 	    || sl_addr_normalize(t.rcpt, rcpt, sizeof(rcpt),
-				 srv->cfg->strip_tag ? SL_ADDR_STRIP_TAG : 0) < 0) {
+				 (srv->cfg->strip_tag ? SL_ADDR_STRIP_TAG : 0)
+				 | (srv->cfg->lower_local ? SL_ADDR_LOWER_LOCAL : 0)) < 0) {
 		m.unsub_bad++;
 		sl_warn("one-click unsubscribe refused: %s", srv->cfg->have_token_key ? err : "no key");
 		reply_text(req, 400, "Bad Request", "text/plain", "This unsubscribe link is not valid.\n");

@@ -1,0 +1,85 @@
+"""
+NAME
+    test_policyd_redis_down - Redis killed or frozen under load: answers keep coming
+
+DESCRIPTION
+    With the default fail actions (DUNNO), killing redis-server while
+    smtp-source pushes mail through Postfix loses nothing: every message
+    reaches smtp-sink, every policy answer is logged within the timeout
+    (100 ms) plus scheduling slack, the circuit breaker opens, and
+    decisions resume once redis-server is back. A frozen Redis (SIGSTOP)
+    exercises the per-request timeout; suppression_fail_action = defer
+    answers DEFER_IF_PERMIT.
+"""
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import harness
+from test_policyd_util import start_policyd, policy_query, request_lines
+
+SLACK_MS = 60     # event loop and logging on a loaded 2-core machine
+
+
+def times_ms(proc):
+    return [float(m.group(1)) for l in request_lines(proc)
+            for m in [re.search(r" ([0-9.]+)ms$", l)] if m]
+
+
+def test_kill_redis_under_load(root_env):
+    env = root_env
+    redis = env.redis()
+    sink = env.sink()
+    proc, sock, _ = start_policyd(env, redis)
+    redis.cli("HSET", "sluice:limit:load", "key", "${sender}", "rate", "1000000/hour")
+    redis.cli("SADD", "sluice:limits", "load")
+    pf = env.postfix(relay=sink, policy="unix:%s" % sock)
+    time.sleep(0.6)
+    argv = ["smtp-source", "-A", "-s", "5", "-m", "600", "-f", "load@src.test", "-t", "r@dest.test",
+            "127.0.0.1:%d" % pf.port]
+    src = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    harness.wait_for(lambda: len(request_lines(proc)) >= 60, 20, "some answered requests")
+    redis.kill()
+    killed_at = len(request_lines(proc))
+    time.sleep(1.5)
+    redis.start()
+    assert src.wait(120) == 0, src.stderr.read()
+    total = len(request_lines(proc))
+    assert total >= 600 and total > killed_at
+    # no mail lost: every message accepted and delivered
+    deadline = time.monotonic() + 60
+    while len(sink.files()) < 600 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(sink.files()) == 600
+    out = proc.output()
+    assert "(redis: " in out, "no request was answered without redis"
+    assert "circuit breaker open" in out
+    assert max(times_ms(proc)) < 100 + SLACK_MS, sorted(times_ms(proc))[-5:]
+    # decisions resume when Redis is back
+    redis.cli("HSET", "sluice:supp:global:back@dest.test", "reason", "manual")
+    harness.wait_for(lambda: policy_query(sock, {"recipient": "back@dest.test"}).startswith("550"),
+                     15, "decisions after redis restart", interval=0.2)
+    assert "circuit breaker closed" in proc.output()
+
+
+def test_frozen_redis_timeout_and_defer(env):
+    redis = env.redis()
+    proc, sock, _ = start_policyd(env, redis, "suppression_fail_action = defer\n"
+                                  "timeout = 100\nbreaker_failures = 3\nbreaker_cooldown = 500\n")
+    assert policy_query(sock, {}) == "DUNNO"
+    redis.proc.signal(signal.SIGSTOP)
+    try:
+        for i in range(6):
+            t0 = time.monotonic()
+            a = policy_query(sock, {"recipient": "x%d@dest.test" % i})
+            took = time.monotonic() - t0
+            assert a.startswith("DEFER_IF_PERMIT 4.3.0"), a
+            assert took < 0.1 + SLACK_MS / 1000.0, took
+    finally:
+        redis.proc.signal(signal.SIGCONT)
+    out = proc.output()
+    assert "(redis: timeout)" in out
+    assert "(redis: circuit breaker open)" in out   # later requests did not wait at all
+    harness.wait_for(lambda: policy_query(sock, {}) == "DUNNO", 15, "recovery", interval=0.2)
