@@ -1,0 +1,275 @@
+/*
+ * NAME
+ *	test_milter_headers - From parsing and rewriting, bounce tokens, header plans
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "test_milter_util.h"
+
+static const char *conf_text =
+	"secret_file = \"@DIR@/secret\"\n"
+	"domain \"example.com\" { dkim \"e1\" { algorithm = \"ed25519-sha256\" key = \"@DIR@/ed.pem\" } }\n"
+	"category \"transactional\" { subdomain = \"mail\" }\n"
+	"category \"marketing\" { subdomain = \"news\" list_unsubscribe = true rewrite_from = true\n"
+	"  unsubscribe_url = \"https://u.example.com/x/%t?a=1\" feedback_type = \"promo\" }\n"
+	"category \"keepers\" { subdomain = \"news\" list_unsubscribe = true\n"
+	"  list_unsubscribe_existing = \"keep\" }\n"
+	"tenant \"shop1\" { domains = {\"example.com\"} sender_id = \"s-1\" }\n"
+	"milter { redis = false }\n";
+
+static ml_conf *conf;
+
+/* setup - temp files and the config */
+static int
+setup(void **state)
+{
+	tu_setup(state);
+	conf = tu_conf(conf_text);
+	return conf ? 0 : -1;
+}
+
+/* teardown - free the config and the files */
+static int
+teardown(void **state)
+{
+	ml_conf_unref(conf);
+	return tu_teardown(state);
+}
+
+/* decision - a decision for a category and tenant on example.com */
+static ml_decision
+decision(const char *category, const char *tenant)
+{
+	ml_decision d;
+
+	memset(&d, 0, sizeof(d));
+	d.verdict = ML_OK;
+	d.category = ml_conf_category(conf, category);
+	d.tenant = tenant ? ml_conf_tenant(conf, tenant) : NULL;
+	snprintf(d.tenant_name, sizeof(d.tenant_name), "%s", tenant ? tenant : "");
+	d.base = ml_conf_domain(conf, "example.com");
+	strcpy(d.from_domain, "example.com");
+	snprintf(d.send_domain, sizeof(d.send_domain), "%s.example.com", d.category->subdomain);
+	return d;
+}
+
+/* test_header_address - the address of From values */
+static void
+test_header_address(void **state)
+{
+	char	a[SL_ADDR_MAX + 1];
+
+	(void) state;
+	assert_int_equal(ml_header_address("\"Doe, John\" <john@Example.COM>", a, sizeof(a)), 0);
+	assert_string_equal(a, "john@example.com");
+	assert_int_equal(ml_header_address("john@example.com (John Doe)", a, sizeof(a)), 0);
+	assert_string_equal(a, "john@example.com");
+	assert_int_equal(ml_header_address("\"a <x@y.test>\" <real@z.test>", a, sizeof(a)), 0);
+	assert_string_equal(a, "real@z.test");
+	assert_int_equal(ml_header_address("=?utf-8?q?J=C3=B6rg?=\n\t<j@x.test>", a, sizeof(a)), 0);
+	assert_string_equal(a, "j@x.test");
+	assert_int_equal(ml_header_address("no address here", a, sizeof(a)), -1);
+	assert_int_equal(ml_header_address("<>", a, sizeof(a)), -1);
+	assert_int_equal(ml_header_address("", a, sizeof(a)), -1);
+	assert_int_equal(ml_header_address("<unterminated@x.test", a, sizeof(a)), -1);
+}
+
+/* test_rewrite_from - display name and local part kept, Reply-To is the original */
+static void
+test_rewrite_from(void **state)
+{
+	char	from[512], rt[512];
+
+	(void) state;
+	assert_int_equal(ml_rewrite_from("\"Shop, Inc\" <sales@example.com>", "news.example.com",
+					 from, sizeof(from), rt, sizeof(rt)), 0);
+	assert_string_equal(from, "\"Shop, Inc\" <sales@news.example.com>");
+	assert_string_equal(rt, "\"Shop, Inc\" <sales@example.com>");
+	assert_int_equal(ml_rewrite_from("sales@example.com", "news.example.com",
+					 from, sizeof(from), rt, sizeof(rt)), 0);
+	assert_string_equal(from, "<sales@news.example.com>");
+	assert_int_equal(ml_rewrite_from("garbage", "news.example.com", from, sizeof(from),
+					 rt, sizeof(rt)), -1);
+}
+
+/* test_sender_token - the bounce address decodes; any changed character fails */
+static void
+test_sender_token(void **state)
+{
+	ml_decision d = decision("marketing", "shop1");
+	char	addr[SL_ADDR_MAX + 1], local[SL_TOKEN_LOCAL_MAX], err[128];
+	const char *alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	sl_token t;
+
+	(void) state;
+	assert_int_equal(ml_rewrite_sender(conf, &d, "abcdefgh", 20417, addr, sizeof(addr)), 0);
+	assert_non_null(strstr(addr, "@news.example.com"));
+	snprintf(local, sizeof(local), "%.*s", (int) (strchr(addr, '@') - addr), addr);
+	assert_int_equal(strncmp(local, "b1-marketing-shop1-", 19), 0);
+	assert_int_equal(sl_token_parse_local(local, &conf->key, &t, err, sizeof(err)), SL_TOKEN_OK);
+	assert_string_equal(t.category, "marketing");
+	assert_string_equal(t.tenant, "shop1");
+	assert_int_equal(t.day, 20417);
+	assert_string_equal(t.msgid, "abcdefgh");
+	for (size_t i = 0; i < strlen(local); i++) {
+		char	bad[SL_TOKEN_LOCAL_MAX];
+		const char *pos = strchr(alphabet, local[i]);
+
+		strcpy(bad, local);
+		bad[i] = alphabet[((size_t) (pos - alphabet) + 5) % strlen(alphabet)];
+		assert_int_not_equal(sl_token_parse_local(bad, &conf->key, &t, err, sizeof(err)), SL_TOKEN_OK);
+	}
+	/* no category, no rewrite */
+	d.category = NULL;
+	assert_int_equal(ml_rewrite_sender(conf, &d, "abcdefgh", 20417, addr, sizeof(addr)), -1);
+}
+
+/* find_edit - the nth edit of an operation on a header name, or NULL */
+static const ml_edit *
+find_edit(const ml_plan *p, enum ml_edit_op op, const char *name)
+{
+	for (size_t i = 0; i < p->nedits; i++)
+		if (p->edits[i].op == op && strcasecmp(p->edits[i].name, name) == 0)
+			return &p->edits[i];
+	return NULL;
+}
+
+/* test_plan_marketing - LU with URL, Post, Feedback-ID, From, internal headers */
+static void
+test_plan_marketing(void **state)
+{
+	ml_header h[] = {
+		{"From", "Shop <sales@example.com>"}, {"X-Sluice-Category", "marketing"},
+		{"Subject", "hi"}, {"X-Sluice-Internal", "1"}, {"x-sluice-category", "again"},
+		{"Feedback-ID", "app:own"},
+	};
+	ml_hdr_input in = {.headers = h, .nheaders = 6, .nrcpt = 1, .rcpt = "r@remote.test",
+			   .msgid = "abcdefgh", .day = 20417, .full = 1};
+	ml_decision d = decision("marketing", "shop1");
+	const ml_edit *e;
+	ml_plan p;
+	sl_token t;
+	char	err[128], tok[SL_TOKEN_URL_MAX];
+
+	(void) state;
+	assert_int_equal(ml_headers_plan(conf, &d, &in, &p), 0);
+	/* X-Sluice-Category twice: deleted last first */
+	assert_int_equal(p.edits[0].op, ML_HDR_DELETE);
+	assert_string_equal(p.edits[0].name, "X-Sluice-Category");
+	assert_int_equal(p.edits[0].index, 2);
+	assert_int_equal(p.edits[1].index, 1);
+	assert_non_null(find_edit(&p, ML_HDR_DELETE, "X-Sluice-Internal"));
+	e = find_edit(&p, ML_HDR_CHANGE, "From");
+	assert_non_null(e);
+	assert_string_equal(e->value, "Shop <sales@news.example.com>");
+	assert_string_equal(find_edit(&p, ML_HDR_ADD, "Reply-To")->value, "Shop <sales@example.com>");
+	e = find_edit(&p, ML_HDR_ADD, "List-Unsubscribe");
+	assert_non_null(e);
+	assert_int_equal(strncmp(e->value, "<mailto:u1-marketing-shop1-", 27), 0);
+	assert_non_null(strstr(e->value, "@news.example.com?subject=unsubscribe>,\n\t<https://u.example.com/x/"));
+	assert_non_null(strstr(e->value, "?a=1>"));
+	sscanf(strstr(e->value, "/x/") + 3, "%[^?]", tok);
+	assert_int_equal(sl_token_parse_url(tok, &conf->key, &t, err, sizeof(err)), SL_TOKEN_OK);
+	assert_string_equal(t.rcpt, "r@remote.test");
+	assert_int_equal(t.kind, 'u');
+	assert_string_equal(find_edit(&p, ML_HDR_ADD, "List-Unsubscribe-Post")->value,
+			    "List-Unsubscribe=One-Click");
+	assert_non_null(find_edit(&p, ML_HDR_DELETE, "Feedback-ID"));
+	assert_string_equal(find_edit(&p, ML_HDR_ADD, "Feedback-ID")->value, "promo:marketing:shop1:s-1");
+	/* the final set: what DKIM signs */
+	assert_int_equal(ml_header_count(p.final, p.nfinal, "X-Sluice-Category"), 0);
+	assert_int_equal(ml_header_count(p.final, p.nfinal, "X-Sluice-Internal"), 0);
+	assert_int_equal(ml_header_count(p.final, p.nfinal, "Feedback-ID"), 1);
+	assert_int_equal(ml_header_count(p.final, p.nfinal, "List-Unsubscribe"), 1);
+	assert_string_equal(ml_header_get(p.final, p.nfinal, "From"), "Shop <sales@news.example.com>");
+	assert_int_equal(p.nfinal, 2 + 4);	/* From, Subject + Reply-To, LU, LUP, Feedback-ID */
+	ml_plan_free(&p);
+}
+
+/* test_plan_two_recipients - mailto only, no Post (RFC 8058 needs https) */
+static void
+test_plan_two_recipients(void **state)
+{
+	ml_header h[] = {{"From", "sales@example.com"}};
+	ml_hdr_input in = {.headers = h, .nheaders = 1, .nrcpt = 2, .rcpt = "r@remote.test",
+			   .msgid = "abcdefgh", .day = 20417, .full = 1};
+	ml_decision d = decision("marketing", NULL);
+	ml_plan p;
+
+	(void) state;
+	assert_int_equal(ml_headers_plan(conf, &d, &in, &p), 0);
+	assert_null(strstr(find_edit(&p, ML_HDR_ADD, "List-Unsubscribe")->value, "https"));
+	assert_null(find_edit(&p, ML_HDR_ADD, "List-Unsubscribe-Post"));
+	assert_string_equal(find_edit(&p, ML_HDR_ADD, "Feedback-ID")->value, "promo:marketing::example.com");
+	ml_plan_free(&p);
+}
+
+/* test_plan_existing - keep keeps one, replace replaces all: never two */
+static void
+test_plan_existing(void **state)
+{
+	ml_header h[] = {{"From", "sales@example.com"}, {"List-Unsubscribe", "<mailto:a@x.test>"},
+			 {"List-Unsubscribe", "<mailto:b@x.test>"}};
+	ml_hdr_input in = {.headers = h, .nheaders = 3, .nrcpt = 1, .rcpt = "r@remote.test",
+			   .msgid = "abcdefgh", .day = 20417, .full = 1};
+	ml_decision keep = decision("keepers", NULL), repl = decision("marketing", NULL);
+	ml_plan p;
+
+	(void) state;
+	assert_int_equal(ml_headers_plan(conf, &keep, &in, &p), 0);
+	assert_null(find_edit(&p, ML_HDR_ADD, "List-Unsubscribe"));
+	assert_int_equal(find_edit(&p, ML_HDR_DELETE, "List-Unsubscribe")->index, 2);
+	assert_int_equal(ml_header_count(p.final, p.nfinal, "List-Unsubscribe"), 1);
+	assert_string_equal(ml_header_get(p.final, p.nfinal, "List-Unsubscribe"), "<mailto:a@x.test>");
+	ml_plan_free(&p);
+	assert_int_equal(ml_headers_plan(conf, &repl, &in, &p), 0);
+	assert_int_equal(ml_header_count(p.final, p.nfinal, "List-Unsubscribe"), 1);
+	assert_non_null(strstr(ml_header_get(p.final, p.nfinal, "List-Unsubscribe"), "u1-marketing"));
+	ml_plan_free(&p);
+}
+
+/* test_plan_cleanup_only - no category work, internal headers still go */
+static void
+test_plan_cleanup_only(void **state)
+{
+	ml_header h[] = {{"From", "sales@example.com"}, {"X-Sluice-Category", "marketing"}};
+	ml_hdr_input in = {.headers = h, .nheaders = 2, .nrcpt = 1, .msgid = "abcdefgh", .full = 0};
+	ml_decision d = decision("transactional", NULL);
+	ml_plan p;
+
+	(void) state;
+	assert_int_equal(ml_headers_plan(conf, &d, &in, &p), 0);
+	assert_int_equal(p.nedits, 1);
+	assert_int_equal(p.edits[0].op, ML_HDR_DELETE);
+	assert_int_equal(p.nfinal, 1);
+	ml_plan_free(&p);
+	/* transactional, full: Feedback-ID only */
+	in.full = 1;
+	assert_int_equal(ml_headers_plan(conf, &d, &in, &p), 0);
+	assert_null(find_edit(&p, ML_HDR_ADD, "List-Unsubscribe"));
+	assert_null(find_edit(&p, ML_HDR_CHANGE, "From"));
+	assert_string_equal(find_edit(&p, ML_HDR_ADD, "Feedback-ID")->value,
+			    "transactional:transactional::example.com");
+	ml_plan_free(&p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_address),
+		cmocka_unit_test(test_rewrite_from),
+		cmocka_unit_test(test_sender_token),
+		cmocka_unit_test(test_plan_marketing),
+		cmocka_unit_test(test_plan_two_recipients),
+		cmocka_unit_test(test_plan_existing),
+		cmocka_unit_test(test_plan_cleanup_only),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
