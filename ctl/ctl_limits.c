@@ -124,8 +124,9 @@ print_modes(ctl_ctx *ctx)
 	sl_reply_free(h);
 }
 
+static const limit_names *sort_names;	/* what cmp_idx() sorts by */
+
 /* cmp_idx - qsort helper over names (index array) */
-static const limit_names *sort_names;
 static int
 cmp_idx(const void *a, const void *b)
 {
