@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -179,6 +180,32 @@ static struct event *poll_timer;
 static int poll_busy;
 static int seeds_due = 1;
 static char *mode_raw;			/* sluice:mode content last seen */
+
+/* ---------- modes ---------- */
+
+/* pd_mode_parse - "enforce", "monitor" or "off" */
+int
+pd_mode_parse(const char *s, enum pd_mode *mode)
+{
+	if (strcasecmp(s, "enforce") == 0)
+		*mode = PD_MODE_ENFORCE;
+	else if (strcasecmp(s, "monitor") == 0)
+		*mode = PD_MODE_MONITOR;
+	else if (strcasecmp(s, "off") == 0)
+		*mode = PD_MODE_OFF;
+	else
+		return -1;
+	return 0;
+}
+
+/* pd_mode_name - the name of a mode, for logs and metrics */
+const char *
+pd_mode_name(enum pd_mode mode)
+{
+	static const char *names[] = {"inherit", "enforce", "monitor", "off"};
+
+	return names[mode];
+}
 
 /* ---------- key templates and match rules ---------- */
 
