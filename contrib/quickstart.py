@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""
+NAME
+    quickstart.py - run Sluice in front of a real Postfix and Redis, show it working
+
+SYNOPSIS
+    contrib/quickstart.sh [--keep]      (builds first, then runs this)
+
+DESCRIPTION
+    Starts, in a temporary directory and on loopback and unix sockets only:
+    redis-server, smtp-sink (standing in for the Internet), sluice-policyd,
+    sluice-milter and a throwaway Postfix instance wired to both. Then it
+    sends sample mail with plain SMTP and shows what a receiver would see:
+    the rewritten envelope sender with its signed bounce token, the headers
+    Sluice added, each DKIM signature checked by dkimpy, and what the policy
+    server answered for a suppressed recipient, a rate limit and a one-click
+    unsubscribe. Everything is stopped by pid at the end, unless --keep.
+"""
+import os
+import smtplib
+import subprocess
+import sys
+import time
+import urllib.request
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+os.environ.setdefault("SLUICE_BUILDDIR", os.path.join(TOP, "build"))
+import harness  # noqa: E402
+
+CONF = """
+log_level = "info"
+secret_file = "%(secret)s"
+%(redis)s
+category "transactional" { subdomain = "mail"  feedback_type = "tx" }
+category "marketing" {
+  subdomain = "news"
+  list_unsubscribe = true
+  unsubscribe_url = "https://unsubscribe.example.com/u/%%t"
+  feedback_type = "mkt"
+}
+domain "example.com" {
+  default_category = "transactional"
+  dkim "r2026" { algorithm = "rsa-sha256"      key = "%(rsa)s" }
+  dkim "e2026" { algorithm = "ed25519-sha256"  key = "%(ed)s" }
+}
+milter { socket = "unix:%(msock)s"  socket_mode = "0666" }
+policyd {
+  listen = { "unix:%(psock)s" }
+  http_listen = "127.0.0.1:%(http)d"
+}
+"""
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def step(n, text):
+    say("\n\033[1m%d. %s\033[0m" % (n, text))
+
+
+def start(env):
+    """Every server on loopback; returns a dict of what the steps need."""
+    w = {"redis": env.redis(), "sink": env.sink(), "http": harness.free_port()}
+    rsa, w["rsa_txt"] = harness.dkim_keypair(env, "example.com", "rsa")
+    ed, w["ed_txt"] = harness.dkim_keypair(env, "example.com", "ed25519")
+    msock, psock = os.path.join(env.dir, "milter.sock"), os.path.join(env.dir, "policy.sock")
+    w["conf"] = env.file("sluice.conf", CONF % {
+        "secret": env.secret(), "redis": w["redis"].conf_section(), "rsa": rsa, "ed": ed,
+        "msock": msock, "psock": psock, "http": w["http"]}, 0o600)
+    say("config      %s" % w["conf"])
+    w["policyd"] = env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"),
+                                                 "-f", "-c", w["conf"]],
+                              ready=lambda: harness.can_connect(psock))
+    w["milter"] = env.daemon("sluice-milter", [harness.program("milter", "sluice-milter"),
+                                               "-f", "-c", w["conf"]],
+                             ready=lambda: harness.can_connect(msock))
+    w["pf"] = env.postfix(relay=w["sink"], milter="unix:" + msock, policy="unix:" + psock)
+    say("redis       %s" % w["redis"].sock)
+    say("policyd     %s, http://127.0.0.1:%d" % (psock, w["http"]))
+    say("milter      %s" % msock)
+    say("postfix     127.0.0.1:%d (config %s)" % (w["pf"].port, w["pf"].etc))
+    say("smtp-sink   127.0.0.1:%d (the 'Internet'; files in %s)" % (w["sink"].port, w["sink"].dir))
+    return w
+
+
+def records(w):
+    """The DKIM TXT records a receiver would find, for the signing subdomains."""
+    out = {}
+    for sub in ("", "mail.", "news."):
+        out["r2026._domainkey.%sexample.com" % sub] = w["rsa_txt"]
+        out["e2026._domainkey.%sexample.com" % sub] = w["ed_txt"]
+    return out
+
+
+def send(w, subject, rcpt, extra=""):
+    """One message from the application; returns the SMTP refusal, or None."""
+    msg = ("From: Example App <app@example.com>\r\nTo: %s\r\nSubject: %s\r\n"
+           "Message-ID: <%s@app.example.com>\r\n%s\r\nHello from the quick start.\r\n"
+           % (rcpt, subject, subject.replace(" ", "-"), extra))
+    try:
+        with smtplib.SMTP("127.0.0.1", w["pf"].port, local_hostname="app.example.com") as s:
+            s.sendmail("app@example.com", [rcpt], msg)
+        return None
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = list(e.recipients.values())[0]
+        return "%d %s" % (code, text.decode())
+
+
+def arrived(w, subject):
+    """Wait for the message with this subject at smtp-sink."""
+    def find():
+        for env, raw in w["sink"].messages():
+            if ("Subject: %s" % subject).encode() in raw:
+                return env, raw
+        return None
+    return harness.wait_for(find, 30, "'%s' at smtp-sink" % subject)
+
+
+def show(w, subject):
+    """Print what a receiver sees of one message."""
+    env, raw = arrived(w, subject)
+    say("   envelope sender  %s" % env["mail_from"])
+    for name in ("From", "Reply-To", "List-Unsubscribe", "List-Unsubscribe-Post", "Feedback-ID"):
+        for v in harness.header_values(raw, name):
+            say("   %-16s %s" % (name, v))
+    for d, s, a, ok in harness.dkim_verify(raw, records(w)):
+        say("   DKIM-Signature   d=%s s=%s a=%s  dkimpy: %s" % (d, s, a, "pass" if ok else "FAIL"))
+    return raw
+
+
+def one_click(w, raw):
+    """POST the List-Unsubscribe URL's token to sluice-policyd, as a proxy would."""
+    lu = harness.header_values(raw, "List-Unsubscribe")[0]
+    url = [p.strip("<> \t") for p in lu.split(",") if "https://" in p][0]
+    token = url.rsplit("/", 1)[1]
+    local = "http://127.0.0.1:%d/u/%s" % (w["http"], token)
+    req = urllib.request.Request(local, data=b"List-Unsubscribe=One-Click", method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return url, r.status
+
+
+def demo(w):
+    """The sample mail and what came of it."""
+    step(1, "A transactional message from app@example.com (client 127.0.0.1, an internal network)")
+    refused = send(w, "Your receipt", "customer@dest.example")
+    say("   refused: %s" % refused) if refused else show(w, "Your receipt")
+    step(2, "A newsletter, marked by the application with X-Sluice-Category: marketing")
+    news = None
+    if send(w, "November news", "reader@dest.example", "X-Sluice-Category: marketing\r\n") is None:
+        news = show(w, "November news")
+    step(3, "An address that bounced: added with redis-cli, refused at RCPT by sluice-policyd")
+    key = "sluice:supp:global:bounced@dest.example"
+    w["redis"].cli("HSET", key, "reason", "hard-bounce", "source", "quickstart", "added", int(time.time()))
+    say("   redis-cli HSET %s reason hard-bounce ..." % key)
+    say("   Postfix answered: %s" % send(w, "To a bounced address", "bounced@dest.example"))
+    if news is not None:
+        step(4, "One-click unsubscribe (RFC 8058) from the newsletter's List-Unsubscribe")
+        url, status = one_click(w, news)
+        say("   POST %s -> HTTP %d" % (url[:72] + "...", status))
+        say("   next newsletter to reader@dest.example: %s" % (
+            send(w, "December news", "reader@dest.example", "X-Sluice-Category: marketing\r\n")
+            or "accepted (suppression is per category: see doc/policyd.md)"))
+        say("   a receipt to the same reader: %s" % (
+            send(w, "Another receipt", "reader@dest.example") or "accepted (transactional mail still flows)"))
+    step(5, "What sluice-policyd logged (one line per request)")
+    for line in w["policyd"].output().splitlines():
+        if " request: " in line:
+            say("   " + line.split(": ", 1)[-1])
+    step(6, "What sluice-milter logged (one line per message)")
+    for line in w["milter"].output().splitlines():
+        if "category=" in line:
+            say("   " + line.split(": ", 1)[-1])
+
+
+def main():
+    keep = "--keep" in sys.argv
+    if os.geteuid() != 0:
+        sys.exit("quickstart: run as root (it starts a throwaway Postfix instance)")
+    env = harness.Env("quickstart")
+    try:
+        say("\033[1mSluice quick start\033[0m: everything below runs in %s" % env.dir)
+        w = start(env)
+        demo(w)
+        if keep:
+            say("\nStill running (--keep). Send mail to 127.0.0.1:%d; stop with: kill %s"
+                % (w["pf"].port, " ".join(str(p.pid) for p in env.procs)))
+            say("and: postfix -c %s stop" % w["pf"].etc)
+            env.procs.clear()
+            env.postfixes.clear()
+            return
+    finally:
+        if not keep:
+            env.close()
+    say("\nAll stopped. Run the tests with: tests/run-all.sh")
+
+
+if __name__ == "__main__":
+    main()
