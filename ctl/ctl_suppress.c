@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
 
@@ -176,6 +177,42 @@ normalize_arg(ctl_ctx *ctx, const char *in, char *out, size_t outlen)
 	if (ctl_csv_addr(in, addr_flags(ctx), out, outlen, &err) < 0) {
 		ctl_err("\"%s\": %s", in, err);
 		ctl_usage(ctx);
+	}
+}
+
+/*
+ * The forms an address may be stored in, as sluice-policyd looks them up:
+ * as written (domain lowercased), local part lowercased, +tag removed,
+ * both; only the transformations its options enable. The last form is
+ * the canonical one, the one sluicectl writes.
+ */
+typedef struct addr_forms {
+	char	a[4][SL_ADDR_MAX + 1];
+	int	n;
+} addr_forms;
+
+/* forms_make - the distinct stored forms of a (valid) address argument */
+static void
+forms_make(ctl_ctx *ctx, const char *in, addr_forms *f)
+{
+	int	all = addr_flags(ctx);
+	const int flags[4] = {0, SL_ADDR_LOWER_LOCAL, SL_ADDR_STRIP_TAG,
+			      SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL};
+
+	f->n = 0;
+	for (int i = 0; i < 4; i++) {
+		int	dup = 0;
+
+		if ((flags[i] & all) != flags[i])
+			continue;
+		normalize_arg(ctx, in, f->a[f->n], sizeof(f->a[0]));
+		if (flags[i] != all)
+			sl_addr_normalize(strncasecmp(in, "mailto:", 7) ? in : in + 7,
+					  f->a[f->n], sizeof(f->a[0]), flags[i]);
+		for (int k = 0; k < f->n; k++)
+			dup |= strcmp(f->a[k], f->a[f->n]) == 0;
+		if (!dup)
+			f->n++;
 	}
 }
 
@@ -341,32 +378,44 @@ remove_scan(ctl_ctx *ctx, const char *key, void *arg)
 	return 0;
 }
 
-/* ctl_suppress_remove - delete an entry from one scope, or from all */
+/* remove_forms - delete every stored form in one scope, or in all (SCAN) */
+static long
+remove_forms(ctl_ctx *ctx, const supp_opts *o, const addr_forms *f)
+{
+	char	key[CTL_KEY_MAX];
+	supp_walk w = {0};
+
+	for (int k = 0; k < f->n; k++) {
+		w.addr = f->a[k];
+		if (o->all) {
+			addr_pattern(ctx, f->a[k], key, sizeof(key));
+			ctl_scan(ctx, key, remove_scan, &w);
+			continue;
+		}
+		supp_key(ctx, o->scope, f->a[k], key, sizeof(key));
+		if (remove_one(ctx, key)) {
+			printf("removed %s from %s\n", f->a[k], o->scope);
+			w.count++;
+		}
+	}
+	return w.count;
+}
+
+/* ctl_suppress_remove - delete an entry (every stored form) from a scope or all */
 int
 ctl_suppress_remove(ctl_ctx *ctx, int argc, char **argv)
 {
-	char	addr[SL_ADDR_MAX + 1], key[CTL_KEY_MAX];
-	supp_walk w = {.addr = addr};
+	addr_forms f;
 	supp_opts o;
 	int	i = supp_parse(ctx, argc, argv, O_SCOPE | O_ALL, 1, &o);
 
 	if (o.all && o.scope_set)
 		ctl_usage(ctx);
-	normalize_arg(ctx, argv[i], addr, sizeof(addr));
-	if (o.all) {
-		addr_pattern(ctx, addr, key, sizeof(key));
-		ctl_scan(ctx, key, remove_scan, &w);
-		if (w.count == 0)
-			printf("%s was not suppressed in any scope\n", addr);
-		return w.count ? 0 : CTL_NO;
-	}
-	supp_key(ctx, o.scope, addr, key, sizeof(key));
-	if (!remove_one(ctx, key)) {
-		printf("%s was not suppressed in %s\n", addr, o.scope);
-		return CTL_NO;
-	}
-	printf("removed %s from %s\n", addr, o.scope);
-	return 0;
+	forms_make(ctx, argv[i], &f);
+	if (remove_forms(ctx, &o, &f) > 0)
+		return 0;
+	printf("%s was not suppressed in %s\n", f.a[f.n - 1], o.all ? "any scope" : o.scope);
+	return CTL_NO;
 }
 
 /* print_entry - one line: scope, address, reason, age, expiry, source, detail */
@@ -419,25 +468,32 @@ list_scan(ctl_ctx *ctx, const char *key, void *arg)
 	return 0;
 }
 
-/* ctl_suppress_check - every scope an address is suppressed in; 1 if none */
+/*
+ * ctl_suppress_check - every scope an address is suppressed in, under any
+ * form policyd looks up; 1 if none.
+ */
 int
 ctl_suppress_check(ctl_ctx *ctx, int argc, char **argv)
 {
-	char	addr[SL_ADDR_MAX + 1], key[CTL_KEY_MAX];
-	supp_walk w = {.addr = addr, .now = time(NULL), .fp = stdout};
+	char	key[CTL_KEY_MAX];
+	supp_walk w = {.now = time(NULL), .fp = stdout};
+	addr_forms f;
 	supp_opts o;
 	int	i = supp_parse(ctx, argc, argv, O_SCOPE, 1, &o);
 
-	normalize_arg(ctx, argv[i], addr, sizeof(addr));
-	if (o.scope_set) {
-		supp_key(ctx, o.scope, addr, key, sizeof(key));
-		list_scan(ctx, key, &w);
-	} else {
-		addr_pattern(ctx, addr, key, sizeof(key));
-		ctl_scan(ctx, key, list_scan, &w);
+	forms_make(ctx, argv[i], &f);
+	for (int k = 0; k < f.n; k++) {
+		w.addr = f.a[k];
+		if (o.scope_set) {
+			supp_key(ctx, o.scope, f.a[k], key, sizeof(key));
+			list_scan(ctx, key, &w);
+		} else {
+			addr_pattern(ctx, f.a[k], key, sizeof(key));
+			ctl_scan(ctx, key, list_scan, &w);
+		}
 	}
 	if (w.count == 0)
-		printf("%s is not suppressed%s%s\n", addr, o.scope_set ? " in " : "",
+		printf("%s is not suppressed%s%s\n", f.a[f.n - 1], o.scope_set ? " in " : "",
 		       o.scope_set ? o.scope : "");
 	return w.count ? 0 : CTL_NO;
 }

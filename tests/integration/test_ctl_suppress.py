@@ -282,3 +282,32 @@ def test_redis_unreachable_exits_75(env):
     assert "redis at" in r.stderr and "nothing.sock" in r.stderr
     r = ctl(conf, "suppress", "import", "-", input="a@example.com\n")
     assert r.returncode == 75
+
+
+def test_check_and_remove_every_form_policyd_looks_up(env):
+    # Writers differ (feedback lowercases and keeps +tags; an operator's
+    # redis-cli keeps case): policyd looks up every form, so must check/remove.
+    redis, conf = start(env, extra="policyd {\n  strip_tag = true\n  lowercase_local_part = true\n}\n")
+    redis.cli("HSET", "sluice:supp:global:carol+news@example.org", "reason", "complaint")
+    redis.cli("HSET", "sluice:supp:global:Carol+News@example.org", "reason", "manual")
+    redis.cli("HSET", "sluice:supp:cat:news:carol@example.org", "reason", "unsubscribe")
+    redis.cli("HSET", "sluice:supp:global:carol+other@example.org", "reason", "manual")
+    r = ctl(conf, "suppress", "check", "Carol+News@EXAMPLE.org")
+    assert r.returncode == 0
+    rows = sorted(tuple(l.split()[:3]) for l in r.stdout.strip().split("\n")[1:])
+    assert rows == [("cat:news", "carol@example.org", "unsubscribe"),
+                    ("global", "Carol+News@example.org", "manual"),
+                    ("global", "carol+news@example.org", "complaint")]
+    r = ctl(conf, "suppress", "remove", "Carol+News@example.org")
+    assert r.returncode == 0
+    assert sorted(r.stdout.strip().split("\n")) == [
+        "removed Carol+News@example.org from global", "removed carol+news@example.org from global"]
+    assert redis.cli("EXISTS", "sluice:supp:cat:news:carol@example.org") == "1"
+    assert redis.cli("EXISTS", "sluice:supp:global:carol+other@example.org") == "1"
+    assert ctl(conf, "suppress", "add", "Carol+Y@Example.org").returncode == 0
+    assert redis.cli("EXISTS", "sluice:supp:global:carol@example.org") == "1"   # canonical form
+    r = ctl(conf, "suppress", "remove", "carol+z@example.org", "--all")
+    assert sorted(r.stdout.strip().split("\n")) == [
+        "removed carol@example.org from cat:news", "removed carol@example.org from global"]
+    r = ctl(conf, "suppress", "check", "CAROL@example.org")
+    assert r.returncode == 1 and "carol@example.org is not suppressed" in r.stdout
