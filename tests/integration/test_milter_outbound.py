@@ -351,3 +351,32 @@ def test_null_sender_not_rewritten(world):
     envelope, raw = received(w, subj)
     assert envelope["mail_from"] == ""
     assert [r[3] for r in dkim_results(raw, w.records)] == [True, True]
+
+
+def test_long_header_8bit_body_verify_after_postfix(world):
+    """A 5000-character header line and an 8-bit body survive Postfix and verify."""
+    w = world
+    body = "Gr\u00fc\u00dfe, J\u00f6rg \u65e5\u672c\r\nno final newline"
+    subject = "t-" + uuid.uuid4().hex[:12]
+    text = ("From: alice@example.com\r\nTo: rcpt@remote.test\r\nSubject: %s\r\n"
+            "X-Long: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n%s" % (subject, "y" * 5000, body))
+    w.pf.send("alice@example.com", ["rcpt@remote.test"], text.encode("utf-8"))
+    _, raw = received(w, subject)
+    assert "J\u00f6rg".encode() in raw
+    results = dkim_results(raw, w.records)
+    assert [r[3] for r in results] == [True, True], results
+
+
+def test_ten_megabytes_verify_after_postfix(world):
+    w = world
+    line = "0123456789abcdef" * 4 + "\r\n"
+    subject = "t-" + uuid.uuid4().hex[:12]
+    text = ("From: alice@example.com\r\nTo: rcpt@remote.test\r\nSubject: %s\r\n\r\n" % subject
+            + line * (10 * 1024 * 1024 // len(line)))
+    w.pf.send("alice@example.com", ["rcpt@remote.test"], text.encode())
+    # smtp-sink writes the file as it receives: wait until it is whole
+    lines = 10 * 1024 * 1024 // len(line)
+    raw = harness.wait_for(lambda: (lambda r: r if r.count(line[:64].encode()) == lines else None)(
+        received(w, subject, timeout=60)[1]), 60, "the whole 10 MB message")
+    assert [r[3] for r in dkim_results(raw, w.records)] == [True, True]

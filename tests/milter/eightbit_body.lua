@@ -1,0 +1,13 @@
+-- eightbit_body: raw 8-bit bytes (UTF-8, Latin-1, NUL-free binary) are signed
+dofile(dir .. "/common.lua")
+local conn = open("<alice@example.com>")
+rcpt(conn, "<bob@remote.test>")
+std_headers(conn, "=?UTF-8?B?SsO2cmc=?= <alice@example.com>")
+header(conn, "Content-Type", "text/plain; charset=utf-8")
+header(conn, "Content-Transfer-Encoding", "8bit")
+eoh(conn)
+body(conn, "Gr\xc3\xbc\xc3\x9fe, J\xc3\xb6rg \xe6\x97\xa5\xe6\x9c\xac\r\nLatin-1: \xe9\xe8\xff\r\n")
+eom(conn)
+signed(conn, "mail.example.com")
+mt.disconnect(conn)
+print("ok")

@@ -1,0 +1,10 @@
+-- empty_body: a message with no body at all is signed
+dofile(dir .. "/common.lua")
+local conn = open("<alice@example.com>")
+rcpt(conn, "<bob@remote.test>")
+std_headers(conn)
+eoh(conn)
+eom(conn)
+signed(conn, "mail.example.com")
+mt.disconnect(conn)
+print("ok")

@@ -1,0 +1,11 @@
+-- no_final_newline: a body whose last line has no CRLF is signed
+dofile(dir .. "/common.lua")
+local conn = open("<alice@example.com>")
+rcpt(conn, "<bob@remote.test>")
+std_headers(conn)
+eoh(conn)
+body(conn, "first line\r\nlast line without newline")
+eom(conn)
+signed(conn, "mail.example.com")
+mt.disconnect(conn)
+print("ok")

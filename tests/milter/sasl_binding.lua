@@ -1,0 +1,18 @@
+-- sasl_binding: an authenticated user (from outside) is refused another
+-- tenant's From domain with 5.7.1 and signed for its own
+dofile(dir .. "/common.lua")
+local conn = open("<x@shop2.mall.test>", "192.0.2.7", "alice")
+expect(conn, SMFIR_CONTINUE, "mail from alice")
+rcpt(conn, "<bob@remote.test>")
+std_headers(conn, "x@shop2.mall.test")
+eoh(conn, SMFIR_REPLYCODE)
+mt.disconnect(conn)
+conn = open("<x@shop1.mall.test>", "192.0.2.7", "alice")
+rcpt(conn, "<bob@remote.test>")
+std_headers(conn, "Shop <x@shop1.mall.test>")
+eoh(conn)
+body(conn, "hi\r\n")
+eom(conn)
+signed(conn, "shop1.mall.test")
+mt.disconnect(conn)
+print("ok")
