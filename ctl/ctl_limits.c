@@ -12,6 +12,9 @@
  *	change here. Counter keys below a limit (<prefix>limit:<name>:...)
  *	and keys that are not hashes are skipped.
  *
+ *	"limits show" adds policyd's counters of the limit (<prefix>rulestats:
+ *	<name>: passed, deferred, rejected, would_defer, would_reject, warned).
+ *
  *	"limits set" writes fields (field=value; an empty value removes the
  *	field) and adds the name to the set, after checking the result the
  *	way policyd will (a key template, exactly one of rate and window, a
@@ -181,7 +184,22 @@ in_set(ctl_ctx *ctx, const char *name)
 	return yes;
 }
 
-/* ctl_limits_show - one limit, a field per line; 1 when there is none */
+/* print_rulestats - policyd's all-time counters of a limit, if any */
+static void
+print_rulestats(ctl_ctx *ctx, const char *name)
+{
+	char	key[CTL_KEY_MAX];
+	sl_reply *h;
+
+	if (ctl_key(ctx, key, sizeof(key), "rulestats:%s", name) < 0
+	    || (h = ctl_hgetall(ctx, key)) == NULL)
+		return;
+	printf("counters (all time, %s):\n", key);
+	ctl_print_hash(stdout, h, "  ");
+	sl_reply_free(h);
+}
+
+/* ctl_limits_show - one limit, a field per line, its counters; 1 when there is none */
 int
 ctl_limits_show(ctl_ctx *ctx, int argc, char **argv)
 {
@@ -199,6 +217,7 @@ ctl_limits_show(ctl_ctx *ctx, int argc, char **argv)
 	       : "inactive (not in the limits set: SADD it to enforce)");
 	ctl_print_hash(stdout, h, "  ");
 	sl_reply_free(h);
+	print_rulestats(ctx, argv[1]);
 	return 0;
 }
 

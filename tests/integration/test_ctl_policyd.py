@@ -144,6 +144,11 @@ def test_limit_and_mode_set_by_ctl_are_enforced(env):
                      "monitor mode set by sluicectl")
     assert ctl(conf, "mode", "global", "inherit").returncode == 0
     harness.wait_for(lambda: deferred(ask(sock, "x@tiny.example")), 10, "enforce mode again")
+    # policyd's counters of the limit, shown by limits show.
+    r = ctl(conf, "limits", "show", "tiny")
+    assert "counters (all time, sluice:rulestats:tiny):" in r.stdout, r.stdout
+    counters = dict(l.strip().split(": ") for l in r.stdout.split("counters")[1].split("\n")[1:] if l.strip())
+    assert int(counters["deferred"]) >= 2 and int(counters["would_defer"]) >= 1, counters
     assert ctl(conf, "limits", "remove", "tiny").returncode == 0
     harness.wait_for(lambda: ask(sock, "x@tiny.example").upper().startswith("DUNNO"), 10,
                      "the limit removed by sluicectl to be gone")
