@@ -2,34 +2,46 @@
 """
 NAME
     bench_e2e - end-to-end throughput: bare Postfix, Postfix + OpenDKIM,
-    Postfix + sluice-milter (+ sluice-policyd), measured in the same run
+    Postfix + sluice-milter, Postfix + sluice-milter + sluice-policyd,
+    measured in the same run
 
 SYNOPSIS
     tests/bench/bench_e2e.py [--messages N] [--rounds R] [--sessions S]
 
 DESCRIPTION
-    For each setup, starts a throwaway Postfix in front of smtp-sink (the
-    harness of the integration tests), injects N messages with smtp-source
-    over S parallel sessions, and times from the first connection until
-    smtp-sink has stored all N. Prints per-round figures, the median
-    messages/s of each setup and its ratio to bare Postfix. Rounds of the
-    setups are interleaved so that machine noise hits them alike.
+    For each setup and round, starts a fresh throwaway Postfix in front of
+    smtp-sink (the harness of the integration tests; smtp-sink writes a
+    file per message), injects N messages of 2 KiB with smtp-source over S
+    parallel sessions, and times from the first connection until smtp-sink
+    has stored all N. The first stored message must carry a DKIM-Signature
+    exactly when the setup signs. Prints per-round figures, the median
+    messages/s of each setup, its ratio to bare Postfix and the peak RSS
+    (VmHWM) of the add-on daemons (redis-server not included). Rounds of
+    the setups are interleaved, order reversed every other round, so that
+    machine noise hits them alike.
+
+    Setups: OpenDKIM (Mode s, one RSA-2048 key); sluice-milter with Redis
+    (category, envelope rewrite with a signed token, Feedback-ID, one
+    RSA-2048 signature, per-message stats in Redis); the same plus
+    sluice-policyd (one rate limit and the suppression check per
+    recipient, in Redis).
     Needs root and a built tree (SLUICE_BUILDDIR, default ./build).
 """
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import harness  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+from benchlib import median  # noqa: E402
 
 
 def setup_bare(env):
     """No milter, no policy server."""
-    return {}
+    return {}, []
 
 
 def setup_opendkim(env):
@@ -40,14 +52,17 @@ def setup_opendkim(env):
                     "Domain example.com\nSelector bench\nKeyFile %s\nSocket local:%s\n"
                     "Canonicalization relaxed/relaxed\nMode s\nUMask 000\nUserID root\n"
                     "Background no\nSyslog no\nInternalHosts 127.0.0.0/8\n"
+                    "RequireSafeKeys false\nOversignHeaders From\n"
                     "PidFile %s/opendkim.pid\n" % (key, sock, env.dir))
-    env.daemon("opendkim", ["opendkim", "-f", "-x", conf],
-               ready=lambda: harness.can_connect(sock))
-    return {"milter": "unix:" + sock}
+    p = env.daemon("opendkim", ["opendkim", "-f", "-x", conf],
+                   ready=lambda: harness.can_connect(sock))
+    return {"milter": "unix:" + sock}, [p]
 
 
 def setup_sluice(env, with_policy=True):
-    """sluice-milter (category rewrite, token, headers, RSA-2048 signature) and sluice-policyd."""
+    """sluice-milter (category, envelope rewrite with a token, Feedback-ID, one RSA-2048
+    signature, per-message stats in Redis) and sluice-policyd (one rate limit and the
+    suppression check, in Redis)."""
     redis = env.redis()
     key, _ = harness.dkim_keypair(env, "example.com", "rsa")
     secret = env.secret()
@@ -55,63 +70,91 @@ def setup_sluice(env, with_policy=True):
     psock = os.path.join(env.dir, "policy.sock")
     conf = env.file("sluice.conf", redis.conf_section() + """
 secret_file = "%s"
-category transactional { subdomain = "tx" }
-domain example.com {
-  default_category = transactional
-  dkim bench { algorithm = rsa-sha256 key = "%s" }
+category "transactional" { subdomain = "tx" }
+domain "example.com" {
+  default_category = "transactional"
+  dkim "bench" { algorithm = "rsa-sha256" key = "%s" }
 }
-milter { socket = "unix:%s" }
-policyd { socket = "unix:%s" }
-""" % (secret, key, msock, psock))
-    env.daemon("sluice-milter", [harness.program("milter", "sluice-milter"), "-f", "-c", conf],
-               ready=lambda: harness.can_connect(msock))
+milter { socket = "unix:%s" socket_mode = "0666" }
+policyd {
+  listen = { "unix:%s" }
+  limit "per-sender" { key = '${sender}' rate = "1000000/hour" burst = "1000000" unit = "recipients" }
+}
+""" % (secret, key, msock, psock), 0o600)
+    procs = [env.daemon("sluice-milter", [harness.program("milter", "sluice-milter"), "-f", "-c", conf],
+                        ready=lambda: harness.can_connect(msock))]
     out = {"milter": "unix:" + msock}
     if with_policy:
-        env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"), "-f", "-c", conf],
-                   ready=lambda: harness.can_connect(psock))
+        procs.append(env.daemon("sluice-policyd",
+                                [harness.program("policyd", "sluice-policyd"), "-f", "-c", conf],
+                                ready=lambda: harness.can_connect(psock)))
         out["policy"] = "unix:" + psock
-    return out
+    return out, procs
 
 
-SETUPS = [("bare postfix", setup_bare), ("postfix+opendkim", setup_opendkim),
-          ("postfix+sluice", setup_sluice)]
+def setup_sluice_milter(env):
+    """sluice-milter alone (no policy server)."""
+    return setup_sluice(env, with_policy=False)
 
 
-def one_round(name, setup, messages, sessions):
-    """Start a fresh world, push messages, return messages per second."""
+SETUPS = [("bare postfix", setup_bare, False), ("postfix+opendkim", setup_opendkim, True),
+          ("postfix+sluice-milter", setup_sluice_milter, True),
+          ("postfix+sluice (milter+policyd)", setup_sluice, True)]
+
+
+def one_round(name, setup, signs, messages, sessions):
+    """Start a fresh world, push messages; returns (messages/s, peak RSS KiB of the add-ons)."""
     env = harness.Env("bench")
     try:
         sink = env.sink()
-        pf = env.postfix(relay=sink, **setup(env))
+        params, procs = setup(env)
+        pf = env.postfix(relay=sink, **params)
         t0 = time.monotonic()
         r = pf.smtp_source("-s", sessions, "-m", messages, "-l", 2048, "-f", "app@example.com",
                            "-t", "rcpt@dest.example", "-d", "-c", timeout=600)
         if r.returncode != 0:
             raise RuntimeError("%s: smtp-source failed: %s" % (name, r.stderr))
         harness.wait_for(lambda: len(sink.files()) >= messages, 600, "all messages at the sink", 0.02)
-        return messages / (time.monotonic() - t0)
+        rate = messages / (time.monotonic() - t0)
+        with open(sink.files()[0], "rb") as f:
+            signed = b"\nDKIM-Signature:" in f.read()
+        if signed != signs:
+            raise RuntimeError("%s: DKIM-Signature %s at the sink" % (name, "found" if signed else "missing"))
+        if "policy" in params:
+            asked = sum(" request: " in l for l in procs[-1].output().splitlines())
+            if asked < messages:
+                raise RuntimeError("%s: sluice-policyd answered %d requests for %d messages"
+                                   % (name, asked, messages))
+        rss = sum(benchlib.tree_hwm(p.pid) for p in procs)
+        return rate, rss
     finally:
         env.close()
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description="end-to-end throughput through Postfix")
     ap.add_argument("--messages", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--sessions", type=int, default=10)
     args = ap.parse_args()
-    figures = {name: [] for name, _ in SETUPS}
+    print("bench_e2e: %d messages x %d rounds, %d sessions; %s" % (
+        args.messages, args.rounds, args.sessions, benchlib.stamp()), flush=True)
+    figures = {name: [] for name, _, _ in SETUPS}
+    rss = {name: 0 for name, _, _ in SETUPS}
     for rnd in range(args.rounds):
-        for name, setup in SETUPS:
-            rate = one_round(name, setup, args.messages, args.sessions)
+        for name, setup, signs in (SETUPS if rnd % 2 == 0 else list(reversed(SETUPS))):
+            rate, peak = one_round(name, setup, signs, args.messages, args.sessions)
             figures[name].append(rate)
-            print("round %d  %-18s %8.1f msg/s" % (rnd + 1, name, rate), flush=True)
-    base = statistics.median(figures["bare postfix"])
-    print("\n%d messages x %d rounds, %d sessions, %s" % (args.messages, args.rounds, args.sessions,
-                                                          time.strftime("%Y-%m-%d %H:%M")))
-    for name, _ in SETUPS:
-        med = statistics.median(figures[name])
-        print("%-18s median %8.1f msg/s  ratio to bare %.2f" % (name, med, med / base))
+            rss[name] = max(rss[name], peak)
+            print("round %d  %-32s %8.1f msg/s" % (rnd + 1, name, rate), flush=True)
+    base = median(figures["bare postfix"])
+    print()
+    rows = []
+    for name, _, _ in SETUPS:
+        med = median(figures[name])
+        rows.append([name, "%.1f" % med, "%.2f" % (med / base),
+                     "%.1f" % (rss[name] / 1024) if rss[name] else "-"])
+    benchlib.table(rows, ["setup", "msg/s (median)", "ratio to bare", "add-on peak RSS MiB"])
 
 
 if __name__ == "__main__":
