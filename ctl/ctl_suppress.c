@@ -468,9 +468,28 @@ list_scan(ctl_ctx *ctx, const char *key, void *arg)
 	return 0;
 }
 
+/* print_soft - the soft bounces sluice-feedback is counting for a form */
+static void
+print_soft(ctl_ctx *ctx, const char *addr, time_t now)
+{
+	char	key[CTL_KEY_MAX], age[32];
+	const char *argv[] = {"ZREVRANGE", key, "0", "-1", "WITHSCORES"};
+	sl_reply *r;
+
+	if (ctl_key(ctx, key, sizeof(key), "soft:%s", addr) < 0)
+		return;
+	r = ctl_cmdv(ctx, 5, argv);
+	if (r->type == SL_REPLY_ARRAY && r->elements >= 2 && r->element[1]->str) {
+		ctl_age((time_t) atoll(r->element[1]->str), now, age, sizeof(age));
+		printf("%s: %zu soft bounce%s counted, the last %s ago\n", addr, r->elements / 2,
+		       r->elements == 2 ? "" : "s", age);
+	}
+	sl_reply_free(r);
+}
+
 /*
  * ctl_suppress_check - every scope an address is suppressed in, under any
- * form policyd looks up; 1 if none.
+ * form policyd looks up, and its soft bounces; 1 if not suppressed.
  */
 int
 ctl_suppress_check(ctl_ctx *ctx, int argc, char **argv)
@@ -495,6 +514,8 @@ ctl_suppress_check(ctl_ctx *ctx, int argc, char **argv)
 	if (w.count == 0)
 		printf("%s is not suppressed%s%s\n", f.a[f.n - 1], o.scope_set ? " in " : "",
 		       o.scope_set ? o.scope : "");
+	for (int k = 0; k < f.n; k++)
+		print_soft(ctx, f.a[k], w.now);
 	return w.count ? 0 : CTL_NO;
 }
 

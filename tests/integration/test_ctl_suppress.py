@@ -69,6 +69,12 @@ def test_add_check_remove(env):
     assert r.returncode == 0 and "complaint" in r.stdout and '"reported by phone"' in r.stdout
     r = ctl(conf, "suppress", "check", "nobody@example.com")
     assert r.returncode == 1 and "not suppressed" in r.stdout
+    # Soft bounces counted by sluice-feedback (sorted set, score = time) are shown.
+    now = int(time.time())
+    redis.cli("ZADD", "sluice:soft:nobody@example.com", now - 7200, "m1", now - 3 * 86400, "m2")
+    r = ctl(conf, "suppress", "check", "nobody@example.com")
+    assert r.returncode == 1
+    assert "nobody@example.com: 2 soft bounces counted, the last 2h0m ago" in r.stdout
     r = ctl(conf, "suppress", "check", "alice@example.com", "--scope", "global")
     assert r.returncode == 1
 
