@@ -46,3 +46,31 @@ def test_check_config_flag(env):
     # every problem reported at once, each with file:line
     assert "listen" in r.stderr and "timeout" in r.stderr and "mode" in r.stderr, r.stderr
     assert policy_query(sock, {}) == "DUNNO"
+
+
+def test_sighup_reload_and_sigterm(env):
+    import signal
+    import time
+    from test_policyd_util import policy_query
+    redis = env.redis()
+    redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "manual")
+    proc, sock, _ = start_policyd(env, redis)
+    q = {"recipient": "gone@dest.test"}
+    assert policy_query(sock, q).startswith("550 5.7.1 Suppressed: manual")
+    with open(proc.conf_path) as f:
+        good = f.read()
+    # a broken file is refused and the running configuration kept
+    with open(proc.conf_path, "w") as f:
+        f.write(good.replace("policyd {", 'policyd {\n  mode = "sideways"'))
+    proc.signal(signal.SIGHUP)
+    harness.wait_for(lambda: "reload failed" in proc.output(), 5, "reload failure")
+    assert policy_query(sock, q).startswith("550")
+    # a good one takes effect: monitor mode answers DUNNO and counts
+    with open(proc.conf_path, "w") as f:
+        f.write(good.replace("policyd {", 'policyd {\n  mode = "monitor"'))
+    proc.signal(signal.SIGHUP)
+    harness.wait_for(lambda: "configuration reloaded" in proc.output(), 5, "reload")
+    assert policy_query(sock, q) == "DUNNO"
+    assert "monitor: suppressed" in proc.output()
+    assert proc.stop() == 0
+    assert "stopped" in proc.output()
