@@ -66,9 +66,11 @@ ctl_parse_long(const char *s, long long min, long long max, long long *out)
 	char   *end;
 	long long v;
 
+	if (!isdigit((unsigned char) *s) && !(*s == '-' && isdigit((unsigned char) s[1])))
+		return -1;			/* no blanks or "+" before it */
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+	if (*end != '\0' || errno != 0 || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
