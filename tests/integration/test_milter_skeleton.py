@@ -54,3 +54,28 @@ milter { socket = "{socket}"  socket_mode = "0666"  redis = false }
     assert dkim_results(raw, records) == [("example.com", "sel1", "rsa-sha256", True)]
     tampered = raw.replace(b"body", b"bodY")
     assert dkim_results(tampered, records) == [("example.com", "sel1", "rsa-sha256", False)]
+
+
+def test_inbound_passes_untouched(root_env):
+    """No SASL, client outside the internal networks: nothing changes."""
+    env = root_env
+    key, txt = harness.dkim_keypair(env, "example")
+    conf, sock = write_conf(env, """
+secret_file = "%s"
+domain "example.com" {
+  default_category = "transactional"
+  dkim "sel1" { algorithm = "rsa-sha256"  key = "%s" }
+}
+category "transactional" { subdomain = "mail" }
+milter { socket = "{socket}"  socket_mode = "0666"  redis = false  internal_networks = {} }
+""" % (env.secret(), key))
+    _, spec = start_milter(env, conf, sock)
+    sink = env.sink()
+    pf = env.postfix(relay=sink, milter=spec)
+    pf.send("someone@example.com", ["bob@remote.test"],
+            "From: someone@example.com\r\nTo: bob@remote.test\r\nSubject: in\r\n"
+            "X-Sluice-Category: transactional\r\n\r\nbody\r\n")
+    (envelope, raw), = sink.wait(1)
+    assert envelope["mail_from"] == "someone@example.com"
+    assert harness.header_values(raw, "DKIM-Signature") == []
+    assert harness.header_values(raw, "X-Sluice-Category") == ["transactional"]
