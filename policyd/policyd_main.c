@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,7 @@ int
 main(int argc, char **argv)
 {
 	const char *path = SL_CONF_DEFAULT_PATH;
+	static char abspath[PATH_MAX];
 	int	ch, check_only = 0, foreground = 0;
 	pd_config *pc;
 
@@ -149,6 +151,9 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* daemon() changes to /: keep a path SIGHUP can still open */
+	if (path[0] != '/' && realpath(path, abspath) != NULL)
+		path = abspath;
 	sl_log_init("sluice-policyd", foreground || check_only ? SL_LOG_STDERR : SL_LOG_SYSLOG,
 		    SL_LOG_INFO);
 	if ((pc = pd_config_load(path)) == NULL)

@@ -174,3 +174,19 @@ def test_invalid_value_logged_and_ignored(env):
     assert "limit bulk: warning threshold 2 reached" in proc.output()
     day = time.strftime("%Y%m%d", time.gmtime())
     assert redis.cli("GET", "sluice:quota:bulk:%s:shop.co.uk" % day) == "2"
+
+
+def test_rate_refills(env):
+    """GCRA: 1 a second with a burst of 2; the bucket drains at the rate."""
+    redis = env.redis()
+    proc, sock, _ = start_policyd(env, redis)
+    define(redis, "fast", key="${client_address}", rate="60/minute", burst="2")
+    wait_loaded(proc, "fast")
+    got = [policy_query(sock, {}) for _ in range(3)]
+    assert got[:2] == ["DUNNO", "DUNNO"]
+    assert got[2] == "DEFER_IF_PERMIT 4.7.1 Rate limit exceeded (fast), try again in 1 seconds"
+    time.sleep(1.05)
+    assert policy_query(sock, {}) == "DUNNO"
+    assert policy_query(sock, {}).startswith("DEFER_IF_PERMIT")
+    ttl = int(redis.cli("PTTL", "sluice:rate:fast:127.0.0.1"))
+    assert 0 < ttl <= 3100, ttl          # the key lives as long as the bucket takes to drain
