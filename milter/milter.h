@@ -179,7 +179,7 @@ typedef struct ml_decision {
 	const ml_domain *base;		/* configured domain of the From */
 	char	from_domain[ML_DOMAIN_MAX];
 	char	send_domain[ML_DOMAIN_MAX];	/* category/tenant subdomain */
-	const char *sign_domains[4];
+	char	sign_domains[4][ML_DOMAIN_MAX];	/* copies: the decision may be copied */
 	size_t	nsign;
 } ml_decision;
 

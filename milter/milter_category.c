@@ -244,7 +244,7 @@ add_sign(ml_decision *d, const char *domain)
 		if (strcasecmp(d->sign_domains[i], domain) == 0)
 			return;
 	if (d->nsign < sizeof(d->sign_domains) / sizeof(d->sign_domains[0]))
-		d->sign_domains[d->nsign++] = domain;
+		snprintf(d->sign_domains[d->nsign++], sizeof(d->sign_domains[0]), "%s", domain);
 }
 
 /* choose_domains - sending domain and signing domains */
