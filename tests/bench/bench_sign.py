@@ -6,7 +6,7 @@ NAME
 
 SYNOPSIS
     tests/bench/bench_sign.py [--messages N] [--rounds R] [--connections C]
-                              [--no-callgrind] [--rspamd]
+                              [--no-callgrind] [--no-rspamd]
 
 DESCRIPTION
     Starts each milter once, on a unix socket in a temporary directory:
@@ -30,14 +30,17 @@ DESCRIPTION
     (20 and 120 messages, one connection) and the difference is divided
     by 100, so start-up and key loading cancel out.
 
-    --rspamd adds rspamd 3.4 (proxy worker in milter mode, the
-    dkim_signing module, every network module disabled), RSA only; it is
-    slow to start and signs through a scanner, see doc/benchmarks.md.
+    rspamd 3.4 joins when installed (--no-rspamd leaves it out): two proxy
+    workers in milter mode scanning themselves, with a settings rule that
+    enables only the dkim_signing module (a full scan here would wait for
+    DNS timeouts: no network). No callgrind figure for it (several
+    processes, a long start-up).
 
     Needs a built tree (SLUICE_BUILDDIR, default ./build), opendkim,
     valgrind (optional), python3-dkim.
 """
 import argparse
+import base64
 import multiprocessing
 import os
 import shutil
@@ -121,50 +124,51 @@ def opendkim_starter(key, alg):
 
 
 def rspamd_starter(key, alg):
-    """rspamd: a proxy worker speaking milter, self-scanning, dkim_signing only."""
+    """rspamd: Debian's rspamd.conf with our own local.d/override.d (--var LOCAL_CONFDIR):
+    two proxy workers speaking milter and scanning themselves (self_scan), normal
+    and controller workers off, DNS pointed at a closed port, and a settings rule
+    that enables only DKIM_SIGNED (the dkim_signing module) for 127.0.0.0/8."""
     def start(env, wrap):
         sock = fresh(env, "rspamd")
         d = os.path.join(env.dir, "rspamd-%d" % _serial[0])
-        os.makedirs(os.path.join(d, "local.d"))
-        os.makedirs(os.path.join(d, "db"))
-        shutil.chown(os.path.join(d, "db"), "_rspamd", "_rspamd")
-        shutil.copy(key, os.path.join(d, "dkim.key"))
-        shutil.chown(os.path.join(d, "dkim.key"), "_rspamd", "_rspamd")
-        env.file("rspamd-%d/local.d/dkim_signing.conf" % _serial[0], rspamd_dkim_conf(d))
-        conf = env.file("rspamd-%d/rspamd.conf" % _serial[0], rspamd_conf(d, sock))
-        p = harness.Proc(env, "rspamd-%d" % _serial[0],
-                         wrap + ["rspamd", "-f", "-u", "_rspamd", "-g", "_rspamd", "-c", conf])
-        wait_socket(env, p, sock, 120 if wrap else 60)
+        for sub in ("local.d", "override.d", "run", "db", "log"):
+            os.makedirs(os.path.join(d, sub))
+        if alg == "rsa":
+            shutil.copy(key, os.path.join(d, "dkim.key"))
+        else:   # rspamd wants libsodium's 64-byte secret key (seed, public key) in base64
+            seed = subprocess.run(["openssl", "pkey", "-in", key, "-outform", "DER"],
+                                  check=True, capture_output=True).stdout[-32:]
+            pub = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"],
+                                 check=True, capture_output=True).stdout[-32:]
+            env.file(os.path.join(os.path.basename(d), "dkim.key"),
+                     base64.b64encode(seed + pub).decode() + "\n")
+        files = {
+            "override.d/worker-normal.inc": "enabled = false;\n",
+            "override.d/worker-controller.inc": "enabled = false;\n",
+            "override.d/worker-proxy.inc": 'bind_socket = "%s mode=0666";\nmilter = yes;\ntimeout = 120s;\n'
+                                           'upstream "local" { default = yes; self_scan = yes; }\n'
+                                           'count = 2;\n' % sock,
+            "local.d/options.inc": 'local_addrs = "127.0.0.0/8";\n'
+                                   'dns { nameserver = ["127.0.0.1:1"]; timeout = 0.1s; retransmits = 0; }\n',
+            "local.d/logging.inc": 'level = "error";\n',
+            "local.d/dkim_signing.conf": 'enabled = true;\nsign_local = true;\nallow_hdrfrom_mismatch = true;\n'
+                                         'allow_username_mismatch = true;\nuse_domain = "header";\n'
+                                         'use_esld = false;\ntry_fallback = false;\n'
+                                         'domain { example.com { selector = "b1"; path = "%s/dkim.key"; } }\n' % d,
+            "local.d/settings.conf": 'bench { priority = high; ip = "127.0.0.0/8";'
+                                     ' apply { symbols_enabled = ["DKIM_SIGNED"]; } }\n',
+        }
+        for name, text in files.items():
+            env.file(os.path.join(os.path.basename(d), name), text)
+        subprocess.run(["chown", "-R", "_rspamd:_rspamd", d], check=True)
+        argv = ["rspamd", "-f", "-u", "_rspamd", "-g", "_rspamd", "-c", "/etc/rspamd/rspamd.conf"]
+        for var, val in (("LOCAL_CONFDIR", d), ("RUNDIR", d + "/run"), ("DBDIR", d + "/db"),
+                         ("LOGDIR", d + "/log")):
+            argv += ["--var", "%s=%s" % (var, val)]
+        p = harness.Proc(env, "rspamd-%d" % _serial[0], wrap + argv)
+        wait_socket(env, p, sock, 120)
         return p, sock
     return start
-
-
-def rspamd_dkim_conf(d):
-    return """
-enabled = true;
-sign_local = true;
-sign_inbound = true;
-allow_hdrfrom_mismatch = true;
-allow_username_mismatch = true;
-use_domain = "header";
-use_esld = false;
-try_fallback = false;
-selector = "b1";
-path = "%s/dkim.key";
-domain { example.com { selector = "b1"; path = "%s/dkim.key"; } }
-""" % (d, d)
-
-
-def rspamd_conf(d, sock):
-    """A self-contained rspamd.conf: no DNS servers reachable, most modules off."""
-    return """
-.include "$CONFDIR/common.conf"
-options { pidfile = "%(d)s/rspamd.pid"; dns { nameserver = ["127.0.0.1:1"]; timeout = 0.1s; retransmits = 0; }
-  local_addrs = "127.0.0.0/8"; filters = "dkim_signing"; }
-logging { type = "file"; filename = "%(d)s/rspamd.log"; level = "error"; }
-worker "rspamd_proxy" { bind_socket = "%(sock)s mode=0666"; milter = yes; timeout = 120s;
-  upstream "local" { default = yes; self_scan = yes; } count = 1; }
-""" % {"d": d, "sock": sock}
 
 
 def verify_once(setup, key_txt):
@@ -256,7 +260,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=2)
     ap.add_argument("--no-callgrind", action="store_true")
-    ap.add_argument("--rspamd", action="store_true")
+    ap.add_argument("--no-rspamd", action="store_true")
     args = ap.parse_args()
     env = harness.Env("bench-sign")
     try:
@@ -267,8 +271,8 @@ def main():
             key = keys[alg][0]
             setups.append(Setup("opendkim " + alg, alg, opendkim_starter(key, alg)))
             setups.append(Setup("sluice-milter " + alg, alg, sluice_starter(key, alg)))
-        if args.rspamd:
-            setups.append(Setup("rspamd rsa", "rsa", rspamd_starter(keys["rsa"][0], "rsa")))
+            if not args.no_rspamd and benchlib.have("rspamd"):
+                setups.append(Setup("rspamd " + alg, alg, rspamd_starter(key, alg)))
         for s in setups:
             s.start(env)
             verify_once(s, keys[s.alg][1])
