@@ -133,10 +133,15 @@ fx_scope(fx *x, int scope, char *out, size_t outlen)
 		snprintf(out, outlen, "global");
 }
 
-/* fx_suppress - write one suppression entry */
+/*
+ * fx_suppress - write one suppression entry. reason is one of the keyspace's
+ * reasons (hard-bounce, soft-bounce-threshold, complaint, unsubscribe);
+ * bclass, when not NULL, is the bounce classifier's finer reason
+ * (userunknown, mailboxfull, ...), stored as field bounce_reason.
+ */
 static void
 fx_suppress(fx *x, int scope, const char *addr, const char *reason,
-	    const char *source, long ttl, const char *detail)
+	    const char *bclass, const char *source, long ttl, const char *detail)
 {
 	char	key[512], sc[64], added[24], expires[24], ttls[24];
 
@@ -145,6 +150,8 @@ fx_suppress(fx *x, int scope, const char *addr, const char *reason,
 	snprintf(added, sizeof(added), "%lld", (long long) x->now);
 	fx_cmd(x, NULL, "HSET", key, "reason", reason, "source", source, "added", added,
 	       "detail", detail ? detail : "", (const char *) NULL);
+	if (bclass != NULL)
+		fx_cmd(x, NULL, "HSET", key, "bounce_reason", bclass, (const char *) NULL);
 	if (ttl > 0) {
 		snprintf(expires, sizeof(expires), "%lld", (long long) x->now + ttl);
 		snprintf(ttls, sizeof(ttls), "%ld", ttl);
@@ -307,7 +314,7 @@ fx_soft(fx *x, const char *addr, const fb_rcpt *rc)
 	fx_count(x, "soft");
 	fx_event(x, "soft-bounce", "bounce", addr, rc->reason, rc->diag);
 	if (n >= x->c->soft_threshold)
-		fx_suppress(x, x->c->hard_scope, addr, "soft-bounce-threshold", "bounce",
+		fx_suppress(x, x->c->hard_scope, addr, "soft-bounce-threshold", rc->reason, "bounce",
 			    x->c->soft_ttl, rc->diag);
 }
 
@@ -329,7 +336,8 @@ fx_bounce(fx *x, const fb_rcpt *rc)
 	}
 	if (rc->hard) {
 		fx_count(x, "hard");
-		fx_suppress(x, x->c->hard_scope, addr, rc->reason, "bounce", x->c->hard_ttl, rc->diag);
+		fx_suppress(x, x->c->hard_scope, addr, "hard-bounce", rc->reason, "bounce",
+			    x->c->hard_ttl, rc->diag);
 	} else
 		fx_soft(x, addr, rc);
 }
@@ -346,7 +354,7 @@ fx_complaint(fx *x, const fb_result *res)
 		fx_event(x, "complaint-no-recipient", "complaint", "", res->arf.feedback_type, "");
 		return;
 	}
-	fx_suppress(x, FB_SCOPE_CATEGORY, addr, "complaint", "complaint", x->c->complaint_ttl,
+	fx_suppress(x, FB_SCOPE_CATEGORY, addr, "complaint", NULL, "complaint", x->c->complaint_ttl,
 		    res->arf.feedback_type);
 }
 
@@ -362,7 +370,7 @@ fx_unsubscribe(fx *x, const fb_result *res)
 		return;
 	}
 	fx_count(x, "unsub");
-	fx_suppress(x, FB_SCOPE_CATEGORY, addr, "unsubscribe", "unsubscribe", x->c->unsub_ttl,
+	fx_suppress(x, FB_SCOPE_CATEGORY, addr, "unsubscribe", NULL, "unsubscribe", x->c->unsub_ttl,
 		    "mailto");
 }
 

@@ -142,8 +142,6 @@ def test_bounce_and_complaint_show_in_sluicectl(env):
     assert day[:4] in r.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="sluice-feedback stores the bounce classifier's reason "
-                   "(e.g. userunknown) where the keyspace agreed on hard-bounce")
 def test_bounce_reason_is_an_agreed_reason(env):
     redis, conf = start(env)
     token = bounce_address(conf)

@@ -213,7 +213,8 @@ def test_hard_bounce_suppresses(world):
     rc, err = world.feed(dsn("Gone@Example.NET", token=tok), tok)
     assert rc == 0, err
     e = world.hgetall("sluice:supp:global:gone@example.net")
-    assert e["reason"] == "userunknown" and e["source"] == "bounce", e
+    assert e["reason"] == "hard-bounce" and e["source"] == "bounce", e
+    assert e["bounce_reason"] == "userunknown", e
     assert abs(int(e["added"]) - time.time()) < 60
     assert "expires" not in e and world.cli("TTL", "sluice:supp:global:gone@example.net") == "-1"
     st = world.hgetall("sluice:stats:%s:shop1:news" % today())
