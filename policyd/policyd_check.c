@@ -57,6 +57,7 @@ typedef struct pd_query {
 	int	lim[QUERY_LIMITS];	/* indexes into limits->limit */
 	int	nlim;
 	enum pd_mode tmode, smode;
+	int	planned;		/* decide() knows which checks apply */
 	char	note[300];		/* what monitor mode saw, warnings */
 	int	charged;
 } pd_query;
@@ -160,8 +161,9 @@ fail(pd_query *q, const char *why)
 {
 	char	action[PD_ANSWER_MAX], reason[200];
 
-	pd_fail_action(q->cfg, q->nlim > 0 || q->tmode != PD_MODE_OFF, q->smode != PD_MODE_OFF,
-		       action, sizeof(action));
+	/* Before the plan (SASL lookup failed) every check counts as applying. */
+	pd_fail_action(q->cfg, !q->planned || q->nlim > 0 || q->tmode != PD_MODE_OFF,
+		       !q->planned || q->smode != PD_MODE_OFF, action, sizeof(action));
 	snprintf(reason, sizeof(reason), "redis: %s", why);
 	finish(q, action, reason);
 }
@@ -254,6 +256,7 @@ decide(pd_query *q)
 	q->tmode = *q->f.tenant ? pd_mode_for(q->srv, q->limits, PD_MODE_INHERIT, &q->f) : PD_MODE_OFF;
 	q->smode = q->nscope ? pd_mode_for(q->srv, q->limits, PD_MODE_INHERIT, &q->f) : PD_MODE_OFF;
 	plan_limits(q);
+	q->planned = 1;
 	if (q->tmode == PD_MODE_OFF && q->smode == PD_MODE_OFF && q->nlim == 0) {
 		q->charged = 1;
 		finish(q, "DUNNO", "nothing to check");
@@ -289,8 +292,10 @@ decide(pd_query *q)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &q->r0);
 	if (sl_aredis_eval(q->srv->redis, &pd_decide_script, remaining_ms(q), decide_cb, q, nkeys,
-			   nkeys + a, argv, NULL) < 0)
+			   nkeys + a, argv, NULL) < 0) {
+		pd_breaker_result(q->srv->breaker, q->cfg, 0, pd_now_ms());
 		fail(q, "cannot send");
+	}
 }
 
 /* limit_name - the name of the i-th (1-based) limit in the script's answer */
@@ -452,6 +457,8 @@ pd_check_start(pd_server *srv, const pd_request *req, int first_rcpt, pd_done_fn
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &q->r0);
-	if (pd_tenant_fetch(srv, q->f.sasl_username, remaining_ms(q), tenant_cb, q) < 0)
+	if (pd_tenant_fetch(srv, q->f.sasl_username, remaining_ms(q), tenant_cb, q) < 0) {
+		pd_breaker_result(srv->breaker, q->cfg, 0, pd_now_ms());
 		fail(q, "cannot send");
+	}
 }

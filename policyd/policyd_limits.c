@@ -21,8 +21,9 @@
  *	per distinct content and ignored; the others keep working.
  *
  *	Limits from the config file (limit "name" { ... }) are seeds: written
- *	when the hash does not exist yet (at start-up and after SIGHUP); from
- *	then on Redis is the truth.
+ *	when the hash does not exist yet (at start-up, after SIGHUP, and when
+ *	the marker sluice:limits:seeded is gone: a restarted or flushed Redis);
+ *	from then on Redis is the truth.
  *
  *	A limit is either a rolling rate with a burst ("rate = 50/hour",
  *	"burst = 50"), kept as a leaky bucket (GCRA in token units: a level
@@ -147,11 +148,15 @@ sl_script pd_decide_script = {.source =
 	"return ev\n"
 };
 
-/* KEYS[1] limits set, KEYS[2] mode hash; ARGV[1] the limit key prefix. */
+/*
+ * KEYS[1] limits set, KEYS[2] mode hash, KEYS[3] the seeds marker; ARGV[1]
+ * the limit key prefix. Returns mode fields, whether the marker exists,
+ * then name and fields of each limit.
+ */
 static sl_script dump_script = {.source =
 	"local names = redis.call('SMEMBERS', KEYS[1])\n"
 	"table.sort(names)\n"
-	"local out = {redis.call('HGETALL', KEYS[2])}\n"
+	"local out = {redis.call('HGETALL', KEYS[2]), redis.call('EXISTS', KEYS[3])}\n"
 	"for _, n in ipairs(names) do\n"
 	"  out[#out+1] = n\n"
 	"  out[#out+1] = redis.call('HGETALL', ARGV[1] .. n)\n"
@@ -159,7 +164,11 @@ static sl_script dump_script = {.source =
 	"return out\n"
 };
 
-/* KEYS[1] limits set; ARGV[1] limit key prefix, then name, n, fields... */
+/*
+ * KEYS[1] limits set, KEYS[2] the seeds marker; ARGV[1] limit key prefix,
+ * then name, n, fields... The marker tells a later poll that this Redis
+ * has the seeds; an emptied or restarted one lacks it and is seeded again.
+ */
 static sl_script seed_script = {.source =
 	"local i = 2\n"
 	"while i <= #ARGV do\n"
@@ -173,12 +182,14 @@ static sl_script seed_script = {.source =
 	"  redis.call('SADD', KEYS[1], name)\n"
 	"  i = i + 2 + n\n"
 	"end\n"
+	"redis.call('SET', KEYS[2], '1')\n"
 	"return 1\n"
 };
 
 static struct event *poll_timer;
 static int poll_busy;
 static int seeds_due = 1;
+static long long seed_retry_ms;		/* after a failed seed: not before */
 static char *mode_raw;			/* sluice:mode content last seen */
 
 /* ---------- modes ---------- */
@@ -724,16 +735,20 @@ limits_dump_cb(const sl_reply *r, const char *err, void *arg)
 	pd_limits *t, *old = srv->limits;
 
 	poll_busy = 0;
-	if (r == NULL || r->type != SL_REPLY_ARRAY || r->elements % 2 != 1
-	    || !reply_strings(r->element[0])) {
+	if (r == NULL || r->type != SL_REPLY_ARRAY || r->elements < 2 || r->elements % 2 != 0
+	    || !reply_strings(r->element[0]) || r->element[1]->type != SL_REPLY_INTEGER) {
 		sl_debug("limits refresh failed: %s", err ? err : r && r->str ? r->str : "bad reply");
 		return;
+	}
+	if (r->element[1]->integer == 0 && srv->cfg->nseeds > 0 && !seeds_due) {
+		sl_info("limit seeds missing in redis (restarted or flushed?): writing them again");
+		seeds_due = 1;
 	}
 	t = sl_calloc(1, sizeof(*t));
 	t->refs = 1;
 	t->limit = sl_calloc(r->elements / 2 + 1, sizeof(pd_limit));
 	limits_load_modes(t, r->element[0]);
-	for (size_t i = 1; i + 1 < r->elements; i += 2) {
+	for (size_t i = 2; i + 1 < r->elements; i += 2) {
 		if (r->element[i]->type != SL_REPLY_STRING || !reply_strings(r->element[i + 1]))
 			continue;
 		limits_load_one(&t->limit[t->n++], r->element[i]->str, r->element[i + 1], old);
@@ -761,6 +776,7 @@ limits_seed_cb(const sl_reply *r, const char *err, void *arg)
 		return;
 	}
 	sl_warn("writing limit seeds failed: %s", err ? err : r && r->str ? r->str : "bad reply");
+	seed_retry_ms = pd_now_ms() + 5000;	/* meanwhile, keep refreshing the table */
 }
 
 /* limits_seed - write the config's limits that Redis does not have */
@@ -770,12 +786,14 @@ limits_seed(pd_server *srv)
 	const pd_config *pc = srv->cfg;
 	int	argc = 1, rc;
 	const char **argv;
-	char	set[300], prefix[300], nbuf[64][16];
+	char	set[300], marker[300], prefix[300], nbuf[64][16];
 
 	snprintf(set, sizeof(set), "%slimits", pc->redis.prefix);
+	snprintf(marker, sizeof(marker), "%slimits:seeded", pc->redis.prefix);
 	snprintf(prefix, sizeof(prefix), "%slimit:", pc->redis.prefix);
-	argv = sl_calloc(3 + (size_t) pc->nseeds * 30, sizeof(char *));
+	argv = sl_calloc(4 + (size_t) pc->nseeds * 30, sizeof(char *));
 	argv[0] = set;
+	argv[argc++] = marker;
 	argv[argc++] = prefix;
 	for (int i = 0; i < pc->nseeds && i < 64; i++) {
 		snprintf(nbuf[i], sizeof(nbuf[i]), "%d", pc->seeds[i].nfields);
@@ -784,7 +802,7 @@ limits_seed(pd_server *srv)
 		for (int k = 0; k < pc->seeds[i].nfields; k++)
 			argv[argc++] = pc->seeds[i].field[k];
 	}
-	rc = sl_aredis_eval(srv->redis, &seed_script, 2000, limits_seed_cb, srv, 1, argc, argv, NULL);
+	rc = sl_aredis_eval(srv->redis, &seed_script, 2000, limits_seed_cb, srv, 2, argc, argv, NULL);
 	free(argv);
 	return rc;
 }
@@ -793,14 +811,15 @@ limits_seed(pd_server *srv)
 static int
 limits_dump(pd_server *srv)
 {
-	char	set[300], mode[300], prefix[300];
-	const char *argv[3] = {set, mode, prefix};
+	char	set[300], mode[300], marker[300], prefix[300];
+	const char *argv[4] = {set, mode, marker, prefix};
 	const char *p = srv->cfg->redis.prefix;
 
 	snprintf(set, sizeof(set), "%slimits", p);
 	snprintf(mode, sizeof(mode), "%smode", p);
+	snprintf(marker, sizeof(marker), "%slimits:seeded", p);
 	snprintf(prefix, sizeof(prefix), "%slimit:", p);
-	return sl_aredis_eval(srv->redis, &dump_script, 2000, limits_dump_cb, srv, 2, 3, argv, NULL);
+	return sl_aredis_eval(srv->redis, &dump_script, 2000, limits_dump_cb, srv, 3, 4, argv, NULL);
 }
 
 /* limits_poll - timer: seed when due, else refresh the table */
@@ -816,7 +835,7 @@ limits_poll(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(poll_timer, &tv);
 	if (poll_busy || !sl_aredis_connected(srv->redis))
 		return;
-	if (seeds_due && srv->cfg->nseeds > 0)
+	if (seeds_due && srv->cfg->nseeds > 0 && pd_now_ms() >= seed_retry_ms)
 		rc = limits_seed(srv);
 	else
 		rc = limits_dump(srv);

@@ -83,3 +83,19 @@ def test_frozen_redis_timeout_and_defer(env):
     assert "(redis: timeout)" in out
     assert "(redis: circuit breaker open)" in out   # later requests did not wait at all
     harness.wait_for(lambda: policy_query(sock, {}) == "DUNNO", 15, "recovery", interval=0.2)
+
+
+def test_seeds_rewritten_after_redis_restart(env):
+    redis = env.redis()
+    proc, sock, _ = start_policyd(env, redis, 'limit "seeded" {\n key = \'${sender}\'\n'
+                                  ' rate = "1/hour"\n}\n')
+    harness.wait_for(lambda: redis.cli("HGET", "sluice:limit:seeded", "rate") == "1/hour", 5, "seed")
+    redis.cli("HSET", "sluice:limit:seeded", "rate", "2/hour")      # Redis is the truth now
+    redis.kill()
+    redis.start()                                                  # empty: no persistence
+    harness.wait_for(lambda: redis.cli("HGET", "sluice:limit:seeded", "rate") == "1/hour", 15,
+                     "seed written again after the restart", interval=0.2)
+    assert redis.cli("SISMEMBER", "sluice:limits", "seeded") == "1"
+    harness.wait_for(lambda: "limit seeded: loaded" in proc.output(), 5, "the table reloaded")
+    assert policy_query(sock, {"sender": "q@src.test"}) == "DUNNO"
+    assert policy_query(sock, {"sender": "q@src.test"}).startswith("DEFER_IF_PERMIT")
