@@ -91,7 +91,7 @@ def test_pipelined_and_trickled(env):
     redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "hard-bounce")
     proc, sock, _ = start_policyd(env, redis)
     s = connect(sock)
-    rcpts = ["ok%d@dest.test" % i if i % 3 else "gone@dest.test" for i in range(30)]
+    rcpts = ["ok%d@dest.test" % i if i % 3 else "gone@dest.test" for i in range(300)]  # > pipeline_max (64)
     s.sendall(b"".join(request_bytes({"recipient": r}) for r in rcpts))
     buf = b""
     while buf.count(b"\n\n") < len(rcpts):
@@ -107,3 +107,23 @@ def test_pipelined_and_trickled(env):
     for b in request_bytes({"recipient": "gone@dest.test"}):
         t.sendall(bytes([b]))
     assert read_answer(t).startswith("550 5.1.1")
+
+
+def test_connection_cap(env):
+    redis = env.redis()
+    proc, sock, _ = start_policyd(env, redis, "max_connections = 2\n")
+    a, b = connect(sock), connect(sock)
+    assert policy_on(a, {}) == "DUNNO" and policy_on(b, {}) == "DUNNO"
+    c = connect(sock)
+    assert drain(c) == b""                       # refused: closed at once
+    assert "too many policy connections" in proc.output()
+    assert policy_on(a, {}) == "DUNNO"
+    a.close()
+    import harness
+
+    def served():
+        try:
+            return policy_on(connect(sock), {}) == "DUNNO"
+        except OSError:
+            return False
+    harness.wait_for(served, 5, "a free slot")
