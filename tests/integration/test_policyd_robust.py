@@ -112,6 +112,7 @@ def test_pipelined_and_trickled(env):
 def test_connection_cap(env):
     redis = env.redis()
     proc, sock, _ = start_policyd(env, redis, "max_connections = 2\n")
+    time.sleep(0.3)            # the readiness probe's connection is gone by now
     a, b = connect(sock), connect(sock)
     assert policy_on(a, {}) == "DUNNO" and policy_on(b, {}) == "DUNNO"
     c = connect(sock)
