@@ -51,6 +51,7 @@ typedef struct fb_rcpt {
 	char	action[16];		/* DSN Action: failed, delayed, ... */
 	char	command[8];		/* SMTP command that failed: RCPT, DATA, ... */
 	char	diag_type[16];		/* Diagnostic-Code type: smtp, x-unix, ... */
+	char	rhost[128];		/* Remote-MTA: the server that answered */
 	char	reason[20];		/* taxonomy name, see feedback_reason.c */
 	int	hard;			/* 1: the address will never work */
 	char	diag[FB_DIAG_MAX];	/* diagnostic text, one line */
@@ -171,6 +172,7 @@ int	fb_vendor_parse(const fb_mail *m, fb_result *res);
 const char *fb_vendor_format(const fb_mail *m);
 void	fb_vendor_reason(const fb_mail *m, fb_rcpt *r);
 int	fb_vendor_ses(const fb_mail *m, fb_result *res);	/* feedback_vendor_ses.c */
+int	fb_vendor_rhost(const fb_mail *m, fb_rcpt *r);	/* feedback_vendor_rhost.c */
 
 /*
  * feedback_reason.c - classify one recipient record into the reason

@@ -68,6 +68,8 @@ classify_records(const fb_mail *m, fb_result *res)
 		if (res->kind == FB_KIND_COMPLAINT)
 			continue;
 		fb_vendor_reason(m, &res->rcpt[i]);
+		if (res->rcpt[i].reason[0] == 0)
+			fb_vendor_rhost(m, &res->rcpt[i]);
 		fb_reason_classify(&res->rcpt[i]);
 	}
 }

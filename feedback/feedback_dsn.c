@@ -182,13 +182,6 @@ transcript_command(const char *s, char out[8])
 		out[p - out] = (char) toupper((unsigned char) *p);
 	if (strcmp(out, "HELO") == 0)
 		strcpy(out, "EHLO");
-	/*
-	 * PIPELINING: the client sends RCPT and DATA before reading replies,
-	 * so a recipient's rejection shows after ">>> DATA", and the DATA
-	 * reply that follows says there is no valid recipient.
-	 */
-	if (strcmp(out, "DATA") == 0 && fb_strcasestr(err + 4, "no valid recipients") != NULL)
-		strcpy(out, "RCPT");
 	return 1;
 }
 
@@ -198,7 +191,7 @@ fb_text_find_command(const char *s, char out[8])
 {
 	static const struct { const char *pat; const char *cmd; } tab[] = {
 		{ "in reply to rcpt to", "RCPT" }, { "after rcpt to", "RCPT" },
-		{ ">>> rcpt to", "RCPT" }, { "rcpt to response", "RCPT" },
+		{ ">>> rcpt to", "RCPT" }, { "rcpt to response", "RCPT" }, { "smtp:rcpt ", "RCPT" },
 		{ "does not like recipient", "RCPT" }, { "did not like our rcpt", "RCPT" },
 		{ "did not like our final data", "DATA" }, { "[rcpt_to]", "RCPT" },
 		{ "smtp command data", "DATA" }, { "smtp command rcpt", "RCPT" },
@@ -354,6 +347,11 @@ dsn_apply(const dsn_field *f, fb_rcpt *r, char *orig, size_t origlen)
 		dsn_status(f->value, r->status);
 	else if (strcasecmp(f->name, "Diagnostic-Code") == 0)
 		dsn_diag(f->value, r);
+	else if (strcasecmp(f->name, "Remote-MTA") == 0) {
+		const char *semi = strchr(f->value, ';');
+
+		fb_strlcpy(r->rhost, semi ? semi + 1 : f->value, sizeof(r->rhost));
+	}
 }
 
 /* line_names_other - does the line start with an address other than addr? */

@@ -204,8 +204,6 @@ static const char *const ph_notaccept[] = {
 	"does not accept mail", "not accepting mail", "null mx", "does not accept any mail", "no mx",
 	"indicated no smtp service", "couldn't find a mail exchanger",
 	"no mail accepted", "accepts no mail", "not accept any email", NULL };
-static const char *const ph_notaccept_mx[] = {
-	"no mx", "null mx", "indicated no smtp service", "couldn't find a mail exchanger", NULL };
 static const char *const ph_expired[] = {
 	"delivery time expired", "message expired", "retry time exceeded", "retry timeout exceeded",
 	"delivery period expired", "queue time expired", "too long in queue",
@@ -335,15 +333,22 @@ fb_reason_from_status(const char *status)
 	return NULL;
 }
 
-/* fb_reason_is_hard - will the address never work? */
+/*
+ * fb_reason_is_hard - will the address never work? userunknown,
+ * hostunknown and hasmoved always; notaccept unless the code (enhanced
+ * status, else reply code) is a 4xx one. Everything else is soft: a
+ * filter, a suspended or full mailbox, a block may all change.
+ * (Operators who want some of those suppressed at once list them in
+ * the hard_reasons option; feedback_effects.c applies it.)
+ */
 int
-fb_reason_is_hard(const char *reason, const char *status)
+fb_reason_is_hard(const char *reason, const char *code)
 {
 	if (strcmp(reason, "userunknown") == 0 || strcmp(reason, "hostunknown") == 0
 	    || strcmp(reason, "hasmoved") == 0)
 		return 1;
 	if (strcmp(reason, "notaccept") == 0)
-		return status == NULL || status[0] != '4';
+		return code == NULL || code[0] != '4';
 	return 0;
 }
 
@@ -396,10 +401,12 @@ probe(const fb_rcpt *r, const char *st, const char *low, const char *x)
 					return 0;
 			return 1;
 		}
-		/* no command named: a user-unknown text means RCPT time */
-		return (strcmp(r->command, "RCPT") == 0
-			|| (r->command[0] == 0 && !(st != NULL && strcmp(st, "filtered") == 0)))
-		    && text_is(low, x);
+		/*
+		 * Without a status that says so, only a reply to RCPT proves
+		 * the mailbox is unknown; the same words after DATA, or with
+		 * no SMTP phase known, are a filter's answer (below).
+		 */
+		return strcmp(r->command, "RCPT") == 0 && text_is(low, x);
 	}
 	if (strcmp(x, "filtered") == 0) {
 		if (st != NULL && strcmp(st, x) == 0)
@@ -482,13 +489,5 @@ fb_reason_classify(fb_rcpt *r)
 {
 	if (r->reason[0] == 0)
 		fb_strlcpy(r->reason, reason_pick(r), sizeof(r->reason));
-	r->hard = fb_reason_is_hard(r->reason, r->status);
-	/* a domain that publishes no (or a null) MX will never take mail */
-	if (strcmp(r->reason, "notaccept") == 0 && !r->hard) {
-		char	low[FB_DIAG_MAX];
-
-		fb_strlcpy(low, r->diag, sizeof(low));
-		fb_strlower(low);
-		r->hard = phrase_match(low, ph_notaccept_mx);
-	}
+	r->hard = fb_reason_is_hard(r->reason, r->status[0] ? r->status : r->reply_code);
 }

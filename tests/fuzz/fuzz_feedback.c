@@ -3,7 +3,7 @@
  *	fuzz_feedback - libFuzzer target for every parser of sluice-feedback
  * SYNOPSIS
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I lib -I feedback -I BUILD \
- *	    tests/fuzz/fuzz_feedback.c feedback/feedback_{mime,dsn,vendor,vendor_ses,reason,arf,dmarc,json,classify}.c \
+ *	    tests/fuzz/fuzz_feedback.c feedback/feedback_{mime,dsn,vendor,vendor_ses,vendor_rhost,reason,arf,dmarc,json,classify}.c \
  *	    lib/log.c $(pkg-config --cflags --libs gmime-3.0 libxml-2.0 zlib libzip) -o fuzz_feedback
  *	./fuzz_feedback tests/fuzz/fuzz_feedback_seeds/
  * DESCRIPTION
