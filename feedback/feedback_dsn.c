@@ -162,7 +162,7 @@ fb_text_find_reply(const char *s, char out[4])
 static int
 transcript_command(const char *s, char out[8])
 {
-	const char *err = s, *p, *last = NULL;
+	const char *err = s, *p, *last = NULL, *talk = NULL;
 	size_t	n;
 
 	while ((err = strstr(err, "<<< ")) != NULL && !(err[4] == '4' || err[4] == '5'))
@@ -171,6 +171,13 @@ transcript_command(const char *s, char out[8])
 		return 0;
 	for (p = s; (p = strstr(p, ">>> ")) != NULL && p < err; p += 4)
 		last = p + 4;
+	/* refused at the greeting: no command sent since "while talking to" */
+	for (p = s; (p = strstr(p, "while talking to ")) != NULL && p < err; p++)
+		talk = p;
+	if (talk != NULL && (last == NULL || last < talk)) {
+		strcpy(out, "CONN");
+		return 1;
+	}
 	if (last == NULL)
 		return 0;
 	n = strspn(last, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
@@ -201,6 +208,7 @@ fb_text_find_command(const char *s, char out[8])
 		{ "in reply to data", "DATA" }, { "after data", "DATA" },
 		{ ">>> data", "DATA" },
 		{ "in reply to ehlo", "EHLO" }, { "in reply to helo", "HELO" },
+		{ "after ehlo", "EHLO" }, { "after helo", "HELO" },
 		{ "after initial connection", "CONN" },
 	};
 	size_t	i;

@@ -131,7 +131,7 @@ static const char *const ph_requireptr[] = {
 	"client host rejected: cannot find your", "does not have a reverse", "rdns",
 	"fcrdns", "name lookup failed", "hostname does not match", "forward-confirmed",
 	"cannot find your reverse", "is not reverse-resolvable", "reverse hostname",
-	NULL };
+	"unverifyable sending ip", NULL };
 static const char *const ph_notcompliantrfc[] = {
 	"not compliant with rfc", "rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822",
 	"duplicate header", "multiple addresses in from", "message is not rfc",
@@ -421,6 +421,10 @@ probe(const fb_rcpt *r, const char *st, const char *low, const char *x)
 		return text_is(low, x);
 	if (strcmp(x, "contenterror") == 0 && text_is(low, "spamdetected"))
 		return 0;
+	/* "access denied" in reply to MAIL FROM refuses the sender */
+	if (strcmp(x, "rejected") == 0 && strcmp(r->command, "MAIL") == 0
+	    && strstr(low, "access denied") != NULL)
+		return 1;
 	return (st != NULL && strcmp(st, x) == 0) || text_is(low, x);
 }
 
@@ -449,7 +453,8 @@ reason_vague(const fb_rcpt *r, const char *st, const char *low)
 		return "syntaxerror";
 	if (strcmp(r->action, "delayed") == 0 || strcmp(r->action, "expired") == 0)
 		return "expired";
-	if (strcmp(r->command, "EHLO") == 0 || strcmp(r->command, "HELO") == 0)
+	if (strcmp(r->command, "EHLO") == 0 || strcmp(r->command, "HELO") == 0
+	    || strcmp(r->command, "CONN") == 0)
 		return "blocked";
 	return NULL;
 }

@@ -393,6 +393,7 @@ static const struct vendor_reason {
 	{ "the recipient name is not recognized", NULL, "userunknown" },
 	{ "unknown user:", NULL, "userunknown" },	/* IMail */
 	{ "ezweb.ne.jp", "was rejected by a remote mail server", "filtered" },
+	{ "the user(s) account is disabled", NULL, "suspend" },	/* au EZweb's own notice */
 	{ "interscan messaging security suite", "check if address is correct", "userunknown" },
 	{ "could not be delivered to mobile", "no valid recipients for this mm", "userunknown" },	/* Verizon MMS */
 };
