@@ -33,6 +33,7 @@
 #define FB_ADDR_MAX	321		/* RFC 5321 path plus NUL */
 #define FB_DIAG_MAX	1024		/* diagnostic text per recipient */
 #define FB_MAX_CATEGORIES 64		/* categories summed for a tenant's rates */
+#define FB_MAX_HARD_REASONS 32		/* entries of the hard_reasons option */
 
 enum fb_kind {
 	FB_KIND_UNKNOWN = 0,
@@ -181,7 +182,8 @@ int	fb_vendor_rhost(const fb_mail *m, fb_rcpt *r);	/* feedback_vendor_rhost.c */
 void	fb_reason_classify(fb_rcpt *r);
 const char *fb_reason_from_text(const char *text);
 const char *fb_reason_from_status(const char *status);
-int	fb_reason_is_hard(const char *reason, const char *status);
+int	fb_reason_is_hard(const char *reason, const char *code);
+int	fb_reason_known(const char *reason);
 
 /* feedback_arf.c - ARF complaints (RFC 5965) and auto-replies (RFC 3834). */
 int	fb_arf_parse(const fb_mail *m, fb_result *res);
@@ -221,6 +223,8 @@ typedef struct fb_conf {
 	long	events_maxlen;
 	const char *categories[FB_MAX_CATEGORIES]; /* configured ones; borrowed */
 	size_t	ncategories;
+	const char *hard_reasons[FB_MAX_HARD_REASONS]; /* also suppressed at once; borrowed */
+	size_t	nhard_reasons;
 } fb_conf;
 
 /* Whom the message was about, from the signed token. */

@@ -318,6 +318,20 @@ fx_soft(fx *x, const char *addr, const fb_rcpt *rc)
 			    x->c->soft_ttl, rc->diag);
 }
 
+/* fx_hard - suppress at once? the classifier's flag, or a reason listed in hard_reasons */
+static int
+fx_hard(const fb_conf *c, const fb_rcpt *rc)
+{
+	size_t	i;
+
+	if (rc->hard)
+		return 1;
+	for (i = 0; i < c->nhard_reasons; i++)
+		if (strcmp(c->hard_reasons[i], rc->reason) == 0)
+			return 1;
+	return 0;
+}
+
 /* fx_bounce - one recipient record of a bounce */
 static void
 fx_bounce(fx *x, const fb_rcpt *rc)
@@ -334,7 +348,7 @@ fx_bounce(fx *x, const fb_rcpt *rc)
 			 "bounce", addr, rc->reason, rc->diag);
 		return;
 	}
-	if (rc->hard) {
+	if (fx_hard(x->c, rc)) {
 		fx_count(x, "hard");
 		fx_suppress(x, x->c->hard_scope, addr, "hard-bounce", rc->reason, "bounce",
 			    x->c->hard_ttl, rc->diag);

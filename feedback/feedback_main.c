@@ -137,6 +137,24 @@ conf_categories(sl_conf *c, fb_conf *fc)
 		fc->categories[fc->ncategories++] = cfg_title(cfg_getnsec(c->cfg, "category", i));
 }
 
+/* conf_hard_reasons - reasons the operator wants suppressed at the first bounce */
+static void
+conf_hard_reasons(sl_conf *c, cfg_t *sec, fb_conf *fc)
+{
+	unsigned i, n = cfg_size(sec, "hard_reasons");
+
+	if (n > FB_MAX_HARD_REASONS)
+		sl_conf_error(c, sec, "feedback: hard_reasons: more than %d reasons", FB_MAX_HARD_REASONS);
+	for (i = 0; i < n && fc->nhard_reasons < FB_MAX_HARD_REASONS; i++) {
+		const char *v = cfg_getnstr(sec, "hard_reasons", i);
+
+		if (!fb_reason_known(v))
+			sl_conf_error(c, sec, "feedback: hard_reasons: unknown reason \"%s\"", v);
+		else
+			fc->hard_reasons[fc->nhard_reasons++] = v;
+	}
+}
+
 /* conf_read - the feedback section into fb_conf; every error reported */
 static void
 conf_read(sl_conf *c, fb_conf *fc)
@@ -167,6 +185,7 @@ conf_read(sl_conf *c, fb_conf *fc)
 	if (fc->pause_bounce_rate <= 0 || fc->pause_complaint_rate <= 0)
 		sl_conf_error(c, sec, "feedback: pause rates must be positive percentages");
 	conf_categories(c, fc);
+	conf_hard_reasons(c, sec, fc);
 }
 
 /* conf_key - the token secret */

@@ -352,6 +352,22 @@ fb_reason_is_hard(const char *reason, const char *code)
 	return 0;
 }
 
+/* Every reason name this classifier gives (the configuration checks against it). */
+static const char *const taxonomy[] = {
+	"userunknown", "hostunknown", "mailboxfull", "mesgtoobig", "exceedlimit", "filtered",
+	"rejected", "blocked", "spamdetected", "virusdetected", "policyviolation",
+	"securityerror", "authfailure", "requireptr", "notcompliantrfc", "contenterror",
+	"norelaying", "notaccept", "hasmoved", "suspend", "toomanyconn", "expired",
+	"networkerror", "systemerror", "systemfull", "mailererror", "syntaxerror", "onhold",
+	"undefined", NULL };
+
+/* fb_reason_known - is this the name of a bounce reason? */
+int
+fb_reason_known(const char *reason)
+{
+	return in_list(reason, taxonomy);
+}
+
 /* Reasons whose phrases are tried first, each also named by the status. */
 static const char *const probe_order[] = {
 	"mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying",

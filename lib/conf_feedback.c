@@ -11,6 +11,10 @@
  *	    soft_bounce_threshold = 3	# soft bounces of one address ...
  *	    soft_bounce_window = 604800	# ... within this many seconds suppress it
  *	    soft_bounce_ttl = 2592000	# seconds that suppression lives; 0: forever
+ *	    hard_reasons = {}		# reasons also suppressed at the first bounce,
+ *					# e.g. {"filtered", "suspend"}; default: only
+ *					# those that are hard bounces (userunknown,
+ *					# hostunknown, hasmoved, permanent notaccept)
  *	    complaint_ttl = 0		# category-scope entry of a complaint
  *	    unsubscribe_ttl = 0		# category-scope entry of an unsubscribe
  *	    pause_mode = enforce	# enforce | monitor | off (automatic tenant pause)
@@ -33,6 +37,7 @@ cfg_opt_t sl_conf_feedback_opts[] = {
 	CFG_INT("soft_bounce_threshold", 3, CFGF_NONE),
 	CFG_INT("soft_bounce_window", 7 * 86400, CFGF_NONE),
 	CFG_INT("soft_bounce_ttl", 30 * 86400, CFGF_NONE),
+	CFG_STR_LIST("hard_reasons", "{}", CFGF_NONE),
 	CFG_INT("complaint_ttl", 0, CFGF_NONE),
 	CFG_INT("unsubscribe_ttl", 0, CFGF_NONE),
 	CFG_STR("pause_mode", "enforce", CFGF_NONE),

@@ -250,6 +250,33 @@ def test_soft_bounces_reach_threshold(world):
     assert world.hgetall("sluice:stats:%s:shop1:news" % today())["soft"] == "3"
 
 
+def filtered_dsn(rcpt, tok):
+    return dsn(rcpt, status="5.2.0", diag="550 5.2.0 <%s>: Message filtered", token=tok)
+
+
+def test_filtered_is_soft_by_default(world):
+    tok = mint(world.secret) + "@bounce.example.com"
+    rc, err = world.feed(filtered_dsn("picky@example.net", tok), tok)
+    assert rc == 0, err
+    assert world.cli("EXISTS", "sluice:supp:global:picky@example.net") == "0"
+    assert world.cli("ZCARD", "sluice:soft:picky@example.net") == "1"
+    assert world.hgetall("sluice:stats:%s:shop1:news" % today())["soft"] == "1"
+
+
+def test_hard_reasons_option(env):
+    w = World(env, extra='  hard_reasons = {"filtered", "suspend"}\n')
+    tok = mint(w.secret) + "@bounce.example.com"
+    rc, err = w.feed(filtered_dsn("picky@example.net", tok), tok)
+    assert rc == 0, err
+    e = w.hgetall("sluice:supp:global:picky@example.net")
+    assert e["reason"] == "hard-bounce" and e["bounce_reason"] == "filtered", e
+    assert w.hgetall("sluice:stats:%s:shop1:news" % today())["hard"] == "1"
+    bad = env.file("bad-reasons.conf", 'secret_file = "%s"\nfeedback {\n hard_reasons = {"nosuch"}\n}\n'
+                   % w.secret_path)
+    p = subprocess.run([w.exe, "-n", "-c", bad], capture_output=True, text=True)
+    assert p.returncode == 1 and "hard_reasons" in p.stderr and "nosuch" in p.stderr, p.stderr
+
+
 def test_complaint_category_scope(world):
     tok = mint(world.secret, category="promo") + "@bounce.example.com"
     rc, err = world.feed(arf("angry@example.org", tok), "fbl@feedback.example.com")
