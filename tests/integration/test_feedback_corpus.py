@@ -12,8 +12,10 @@ DESCRIPTION
                  compared on reason and hard/soft only. Agreement rates are
                  PRINTED for all rows, for the non-dev rows separately, and
                  for all rows with the documented deliberate disagreements
-                 (DELIBERATE, doc/feedback.md) accepted; the last must reach
-                 98% (recipient, hard/soft) and 93% (reason).
+                 (DELIBERATE, doc/feedback.md) accepted. The RAW figures
+                 over all rows must reach 98% (recipient, hard/soft), 93%
+                 (reason) and 97% (status); deliberate rows are not counted
+                 as agreeing there.
       arf/, arf-extra/  kind complaint, feedback type, original recipient.
       dmarc/     every labelled field for parse_ok=true files; parse_ok=false
                  files give kind unknown with a reason.
@@ -21,7 +23,7 @@ DESCRIPTION
     and explained in doc/feedback.md. Needs no root, no Redis.
 
     Run by hand for the figures and the list of mismatches:
-        SLUICE_BUILDDIR=/tmp/build-feedback /usr/bin/python3 \
+        SLUICE_BUILDDIR=/tmp/build-fb2 /usr/bin/python3 \
             tests/integration/test_feedback_corpus.py [-v]
 """
 import json
@@ -45,33 +47,27 @@ NOT_BOUNCE = ("vacation", "delivered", "feedback", "not-a-bounce")
 
 # Deliberate disagreements with a label, explained in doc/feedback.md
 # ("Where we differ from the labels"). Key: (local file, record index);
-# value: what we answer on purpose. A row counts as "agreed or deliberate"
-# only when our answer is exactly this; raw agreement is printed as well.
-USERUNKNOWN = {"reason": "userunknown", "hard": True}
+# value: what we answer on purpose. They do NOT count towards the raw
+# figures, which alone are asserted; a second line prints the figures with
+# these rows accepted, and each row must give exactly this answer.
 DELIBERATE = {
-    # 1. the server says the mailbox does not exist, no SMTP phase known:
-    #    sisimai says filtered (soft), we suppress (hard)
-    ("maildir__bsd__lhost-exchange2003-04.eml", 1): USERUNKNOWN,
-    ("maildir__bsd__lhost-postfix-07.eml", 1): USERUNKNOWN,
-    ("maildir__bsd__lhost-x2-02.eml", 1): USERUNKNOWN,
-    ("maildir__bsd__lhost-x2-02.eml", 3): USERUNKNOWN,
-    ("maildir__bsd__lhost-yahoo-06.eml", 1): USERUNKNOWN,
-    ("maildir__bsd__lhost-zoho-03.eml", 1): USERUNKNOWN,
-    ("maildir__bsd__rhost-gsuite-08.eml", 1): USERUNKNOWN,
-    # 2. "User unknown" replied to RCPT (PIPELINING shows it after DATA)
-    ("maildir__bsd__lhost-sendmail-48.eml", 1): USERUNKNOWN,
-    # 3. "550 user unknown (in reply to RCPT TO command)": sisimai says suspend
-    ("maildir__bsd__lhost-ezweb-02.eml", 1): USERUNKNOWN,
-    # 4. a null MX (RFC 7505) never accepts mail, whatever the DSN's 4.x.x
-    ("maildir__bsd__rhost-gsuite-10.eml", 1): {"reason": "notaccept", "hard": True},
-    # 5. a malformed DNS answer is a network error (lhost-postfix-17 has the
-    #    same text and that label agrees), not a domain refusing mail
-    ("maildir__bsd__rhost-aol-06.eml", 1): {"reason": "networkerror", "hard": False},
-    # 6. "554 5.7.0 Header error": labelled policyviolation here and filtered
-    #    in lhost-gmail-03; we say contenterror for both
+    # 1. the same reply "554 5.7.0 Header error" is labelled policyviolation
+    #    in one sample and filtered in the other: no reading of the message
+    #    can give both; we say contenterror (a header problem) for both
     ("maildir__bsd__lhost-exim-03.eml", 1): {"reason": "contenterror"},
     ("maildir__bsd__lhost-gmail-03.eml", 1): {"reason": "contenterror"},
+    # 2. the DSN says "Action: delayed" and "Status: 4.0.0" for "No MX found
+    #    for domain": a temporary notaccept is soft (sisimai's own rule);
+    #    the label is hard only because its parser of this MTA skips the
+    #    DSN part and sees no code at all
+    ("maildir__bsd__lhost-opensmtpd-12.eml", 1): {"reason": "notaccept", "hard": False},
 }
+
+# Thresholds of the issue, asserted on the raw figures.
+MIN_RECIPIENT = 98.0
+MIN_HARD = 98.0
+MIN_REASON = 93.0
+MIN_STATUS = 97.0
 
 
 def read_tsv(path):
@@ -174,10 +170,25 @@ def test_bounce_agreement(bounce_stats):
     print("\n" + text)
     for m in mism:
         print("MISMATCH", m[0], m[1], sorted(m[2]), m[3], m[4])
-    a = stats["all, deliberate accepted"]
-    assert pct(*a["recipient"]) >= 98.0, text
-    assert pct(*a["hard"]) >= 98.0, text
-    assert pct(*a["reason"]) >= 93.0, text
+    a = stats["all"]
+    assert pct(*a["recipient"]) >= MIN_RECIPIENT, text
+    assert pct(*a["hard"]) >= MIN_HARD, text
+    assert pct(*a["reason"]) >= MIN_REASON, text
+    assert pct(*a["status"]) >= MIN_STATUS, text
+
+
+def test_deliberate_rows_answer_as_documented(bounce_stats):
+    """Every DELIBERATE row gives exactly the documented answer (or agrees with the label)."""
+    _, mism = bounce_stats
+    wrong = []
+    for f, idx, bad, want, got in mism:
+        mine = DELIBERATE.get((f, idx))
+        if mine is None:
+            continue
+        for k in bad:
+            if k not in mine or got.get(k) != mine[k]:
+                wrong.append((f, idx, k, want, got))
+    assert not wrong, wrong
 
 
 def arf_expectations():
