@@ -29,7 +29,7 @@ int	pd_mode_parse(const char *s, enum pd_mode *mode);
 const char *pd_mode_name(enum pd_mode mode);
 
 /*
- * policyd_main.c: the configuration as the daemon uses it. Built from
+ * policyd_config.c: the configuration as the daemon uses it. Built from
  * sluice.conf at start-up and on SIGHUP; reference counted so that a
  * request in flight keeps the snapshot it started with.
  */
@@ -82,7 +82,7 @@ pd_config *pd_config_load(const char *path);
 pd_config *pd_config_ref(pd_config *cfg);
 void	pd_config_unref(pd_config *cfg);
 
-/* The daemon's shared state: one per process. */
+/* The daemon's shared state: one per process (policyd_main.c). */
 typedef struct pd_server {
 	struct event_base *base;
 	pd_config *cfg;
@@ -273,7 +273,8 @@ const char *pd_fail_action(const pd_config *cfg, int limits, int suppression,
 long long pd_now_ms(void);
 
 /*
- * policyd_metrics (in policyd_http.c): counters exported on /metrics.
+ * policyd_http.c: the HTTP listener, and the counters it exports on
+ * /metrics (pd_metrics_*, called from the request path).
  */
 void	pd_metrics_request(void);
 void	pd_metrics_action(const char *action);

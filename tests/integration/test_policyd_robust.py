@@ -89,7 +89,8 @@ def test_garbage_and_huge_line(env):
 def test_pipelined_and_trickled(env):
     redis = env.redis()
     redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "hard-bounce")
-    proc, sock, _ = start_policyd(env, redis)
+    # a generous timeout: this is about order, not speed, on a shared machine
+    proc, sock, _ = start_policyd(env, redis, "timeout = 5000\n")
     s = connect(sock)
     rcpts = ["ok%d@dest.test" % i if i % 3 else "gone@dest.test" for i in range(300)]  # > pipeline_max (64)
     s.sendall(b"".join(request_bytes({"recipient": r}) for r in rcpts))

@@ -78,6 +78,12 @@ def test_tenant_status_and_discard(env):
     redis.cli("HSET", "sluice:supp:cat:news:x@dest.test", "reason", "complaint")
     a = policy_query(sock, q)
     assert a.startswith("DISCARD") and "complaint" in a, a
+    # an entry whose expires has passed no longer applies (even without a TTL)
+    redis.cli("HSET", "sluice:supp:global:old@dest.test", "reason", "manual",
+              "expires", str(int(time.time()) - 10))
+    assert policy_query(sock, {"recipient": "old@dest.test"}) == "DUNNO"
+    redis.cli("HSET", "sluice:supp:global:old@dest.test", "expires", str(int(time.time()) + 3600))
+    assert policy_query(sock, {"recipient": "old@dest.test"}).startswith("550 5.7.1 Suppressed: manual")
     # monitor mode for the tenant: DUNNO, but counted
     redis.cli("HSET", "sluice:mode", "tenant:t3", "monitor")
     time.sleep(1.1)
