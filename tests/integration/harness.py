@@ -269,7 +269,10 @@ class Postfix:
     def _sasl(self, params, users):
         """Cyrus SASL with a private sasldb: PLAIN and LOGIN for the given users."""
         db = os.path.join(self.dir, "sasldb2")
-        with open(os.path.join(self.etc, "smtpd.conf"), "w") as f:
+        # Debian's Postfix reads <config_directory>/sasl/smtpd.conf (its
+        # patch 07_sasl_config), not cyrus_sasl_config_path itself.
+        os.makedirs(os.path.join(self.etc, "sasl"), exist_ok=True)
+        with open(os.path.join(self.etc, "sasl", "smtpd.conf"), "w") as f:
             f.write("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\n"
                     "sasldb_path: %s\n" % db)
         for user, password in users.items():
@@ -278,7 +281,7 @@ class Postfix:
         shutil.chown(db, "postfix", "postfix")
         os.chmod(db, 0o600)
         params.update({"smtpd_sasl_auth_enable": "yes", "smtpd_sasl_type": "cyrus",
-                       "smtpd_sasl_path": "smtpd", "cyrus_sasl_config_path": self.etc,
+                       "smtpd_sasl_path": "smtpd",
                        "smtpd_sasl_local_domain": "sluice.test",
                        "smtpd_sasl_security_options": "noanonymous",
                        "broken_sasl_auth_clients": "no"})
