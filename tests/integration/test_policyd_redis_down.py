@@ -20,7 +20,7 @@ import time
 import harness
 from test_policyd_util import start_policyd, policy_query, request_lines
 
-SLACK_MS = 60     # event loop and logging on a loaded 2-core machine
+SLACK_MS = 100    # event loop, logging and other test suites on a shared 2-core machine
 
 
 def times_ms(proc):

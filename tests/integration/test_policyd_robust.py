@@ -80,7 +80,7 @@ def test_garbage_and_huge_line(env):
         stop.set()
         t.join()
     assert proc.alive()
-    assert worst[0] < 0.1, worst[0]
+    assert worst[0] < 0.2, worst[0]   # a Redis round trip or two, never a stall
     out = proc.output()
     assert "line too long" in out and "too many attributes" in out and "line without '='" in out
     assert policy_on(connect(sock), {}) == "DUNNO"
