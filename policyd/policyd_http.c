@@ -321,14 +321,13 @@ static void
 http_unsub_get(struct evhttp_request *req, const char *token)
 {
 	struct evbuffer *b = evbuffer_new();
-	char   *esc = evhttp_htmlescape(token);
 
+	(void) token;			/* the form posts back to the same URL */
 	evbuffer_add_printf(b, "<!DOCTYPE html><html><head><title>Unsubscribe</title></head><body>"
 			    "<p>Do you want to stop receiving these messages?</p>"
-			    "<form method=\"post\" action=\"/u/%s\">"
+			    "<form method=\"post\" action=\"\">"
 			    "<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
-			    "<button type=\"submit\">Unsubscribe</button></form></body></html>\n", esc);
-	free(esc);
+			    "<button type=\"submit\">Unsubscribe</button></form></body></html>\n");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/html; charset=utf-8");
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
@@ -344,6 +343,8 @@ http_cb(struct evhttp_request *req, void *arg)
 
 	if (path == NULL)
 		path = "/";
+	if (cmd == EVHTTP_REQ_HEAD)	/* evhttp sends no body for HEAD */
+		cmd = EVHTTP_REQ_GET;
 	if (cmd == EVHTTP_REQ_GET && strcmp(path, "/metrics") == 0)
 		http_metrics(req, srv);
 	else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/healthz") == 0)

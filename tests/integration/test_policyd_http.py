@@ -38,7 +38,7 @@ def test_one_click(env):
     url = "http://127.0.0.1:%d/u/%s" % (port, token)
 
     code, body = curl(url)                      # GET: a page with a button, nothing recorded
-    assert code == 200 and "<form method=\"post\"" in body and "Unsubscribe" in body
+    assert code == 200 and "<form method=\"post\" action=\"\">" in body and "Unsubscribe" in body
     assert redis.cli("KEYS", "sluice:supp:*") == ""
 
     code, body = curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", url)
