@@ -92,6 +92,39 @@ conf_check_label(const char *s)
 	return 0;
 }
 
+/* conf_redis_password - read redis { password_file }, which must be private */
+static void
+conf_redis_password(sl_conf *c)
+{
+	cfg_t  *r = cfg_getsec(c->cfg, "redis");
+	const char *path = cfg_getstr(r, "password_file");
+	char	err[256];
+	ssize_t	n;
+	int	fd;
+
+	if (*path == '\0')
+		return;
+	if (*cfg_getstr(r, "password")) {
+		sl_conf_error(c, r, "redis: set password or password_file, not both");
+		return;
+	}
+	if (sl_conf_check_private_file(path, err, sizeof(err)) < 0) {
+		sl_conf_error(c, r, "redis password_file: %s", err);
+		return;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0
+	    || (n = read(fd, c->redis_password, sizeof(c->redis_password) - 1)) < 0) {
+		sl_conf_error(c, r, "redis password_file: %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	while (n > 0 && (c->redis_password[n - 1] == '\n' || c->redis_password[n - 1] == '\r'))
+		n--;
+	c->redis_password[n] = '\0';
+}
+
 /* conf_check_shared - the checks every program needs */
 static void
 conf_check_shared(sl_conf *c)
@@ -131,6 +164,7 @@ conf_check_shared(sl_conf *c)
 				sl_conf_error(c, key, "dkim %s: %s", cfg_title(key), err);
 		}
 	}
+	conf_redis_password(c);
 	if (*cfg_getstr(cfg, "secret_file") &&
 	    sl_conf_check_private_file(cfg_getstr(cfg, "secret_file"), err, sizeof(err)) < 0)
 		sl_conf_error(c, cfg, "secret_file: %s", err);
@@ -194,7 +228,7 @@ sl_conf_redis_opts(const sl_conf *c, sl_redis_opts *o)
 	s = cfg_getstr(r, "user");
 	o->user = *s ? s : NULL;
 	s = cfg_getstr(r, "password");
-	o->password = *s ? s : NULL;
+	o->password = *s ? s : c->redis_password[0] ? c->redis_password : NULL;
 	o->db = (int) cfg_getint(r, "db");
 	o->prefix = cfg_getstr(r, "prefix");
 	o->connect_timeout_ms = (int) cfg_getint(r, "connect_timeout");

@@ -29,6 +29,7 @@ typedef struct sl_conf {
 	cfg_t  *cfg;
 	char   *path;
 	int	errors;			/* semantic errors found by checks */
+	char	redis_password[256];	/* from redis { password_file } */
 } sl_conf;
 
 sl_conf *sl_conf_load(const char *path);

@@ -95,6 +95,28 @@ test_good(void **state)
 	sl_conf_free(c);
 }
 
+/* test_redis_password_file - a private file gives the password; a public one is refused */
+static void
+test_redis_password_file(void **state)
+{
+	char	errs[4096], text[512];
+	sl_redis_opts o;
+	sl_conf *c;
+
+	(void) state;
+	write_file("redis.pw", "s3cret-pass\n", 0600);
+	snprintf(text, sizeof(text), "redis { user = sluice password_file = \"%s/redis.pw\" }\n", dir);
+	write_file("pw.conf", text, 0644);
+	assert_non_null(c = load("pw.conf", errs, sizeof(errs)));
+	sl_conf_redis_opts(c, &o);
+	assert_string_equal(o.password, "s3cret-pass");
+	assert_string_equal(o.user, "sluice");
+	sl_conf_free(c);
+	write_file("redis.pw", "s3cret-pass\n", 0644);
+	assert_null(load("pw.conf", errs, sizeof(errs)));
+	assert_non_null(strstr(errs, "redis password_file"));
+}
+
 /* test_all_errors_at_once - every semantic error is reported with its line */
 static void
 test_all_errors_at_once(void **state)
@@ -136,6 +158,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_redis_password_file),
 		cmocka_unit_test(test_all_errors_at_once),
 		cmocka_unit_test(test_syntax_error),
 	};
