@@ -74,3 +74,20 @@ def test_sighup_reload_and_sigterm(env):
     assert "monitor: suppressed" in proc.output()
     assert proc.stop() == 0
     assert "stopped" in proc.output()
+
+
+def test_tcp_listener(env):
+    import os
+    import socket
+    from test_policyd_util import policy_on
+    redis = env.redis()
+    port = harness.free_port()
+    unix = os.path.join(env.dir, "policyd.sock")
+    # a later "listen" replaces the earlier one: name both listeners
+    proc, sock, _ = start_policyd(env, redis, 'listen = { "unix:%s", "inet:127.0.0.1:%d" }\n'
+                                  % (unix, port))
+    harness.wait_for(lambda: harness.can_connect(("127.0.0.1", port)), 5, "tcp listener")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        assert policy_on(s, {}) == "DUNNO"
+        assert policy_on(s, {"recipient": "second@dest.test"}) == "DUNNO"
+    assert "listening on inet:127.0.0.1:%d" % port in proc.output()
