@@ -358,7 +358,7 @@ which_provider(const fb_mail *m, const fb_rcpt *r)
 
 	if (at != NULL && (pv = provider_of(at + 1)) != NULL)
 		return pv;
-	word_host(r->rhost, host, sizeof(host));
+	word_host(strchr(r->rhost, ';') ? strchr(r->rhost, ';') + 1 : r->rhost, host, sizeof(host));
 	if ((pv = provider_of(host)) != NULL || (pv = match_hosts(r->diag, "host ")) != NULL
 	    || (pv = match_hosts(r->diag, "[")) != NULL)
 		return pv;

@@ -4,7 +4,8 @@
  * DESCRIPTION
  *	fb_reason_classify() on hand-made recipient records (status,
  *	diagnostic, action, command, diagnostic type), the status-code
- *	table, the hard/soft rule, and the text helpers that find
+ *	table, the hard/soft rule, the SMTP-phase rules, the provider
+ *	tables (feedback_vendor_rhost.c) and the text helpers that find
  *	addresses, enhanced status codes, reply codes and commands.
  */
 #include "config.h"
@@ -167,6 +168,177 @@ test_text_helpers(void **state)
 	assert_string_equal(cmd, "");
 }
 
+static void
+test_user_unknown_phase(void **state)
+{
+	fb_rcpt	r;
+
+	(void) state;
+	/* no status, no SMTP phase: sisimai's reading is a filter (soft) */
+	r = classify("", "550 <a@example.org>: User unknown", "failed", "", "smtp");
+	assert_string_equal(r.reason, "filtered");
+	assert_false(r.hard);
+	/* the same words in reply to RCPT name the mailbox */
+	r = classify("", "550 <a@example.org>: User unknown", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "userunknown");
+	assert_true(r.hard);
+	/* x.1.1 says so whatever the phase */
+	r = classify("5.1.1", "550 5.1.1 <a@example.org>: User unknown", "failed", "", "smtp");
+	assert_string_equal(r.reason, "userunknown");
+	assert_true(r.hard);
+}
+
+static void
+test_notaccept_hard_unless_temporary(void **state)
+{
+	fb_rcpt	r;
+
+	(void) state;
+	assert_true(fb_reason_is_hard("notaccept", NULL));
+	assert_true(fb_reason_is_hard("notaccept", "556"));
+	assert_false(fb_reason_is_hard("notaccept", "421"));
+	/* a null MX reported with 4.0.0 is a temporary notaccept: soft */
+	r = classify("4.0.0", "The domain example.org doesn't receive email: returned Null MX",
+		     "failed", "", "smtp");
+	assert_string_equal(r.reason, "notaccept");
+	assert_false(r.hard);
+	r = classify("5.1.10", "556 5.1.10 Recipient address has null MX", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "notaccept");
+	assert_true(r.hard);
+}
+
+static void
+test_phase_rules(void **state)
+{
+	char	cmd[8];
+	fb_rcpt	r;
+
+	(void) state;
+	fb_text_find_command("... while talking to mx.example.org.:\n<<< 554 go away (BL)\n", cmd);
+	assert_string_equal(cmd, "CONN");
+	fb_text_find_command("... while talking to mx.example.org.:\n>>> RCPT To:<a@example.org>\n"
+			     "<<< 550 5.1.1 unknown\n", cmd);
+	assert_string_equal(cmd, "RCPT");
+	fb_text_find_command("SMTP error from remote mail server after EHLO mx.example.org:", cmd);
+	assert_string_equal(cmd, "EHLO");
+	fb_text_find_command("Technical details: SMTP:RCPT host 192.0.2.8: 553 no such user", cmd);
+	assert_string_equal(cmd, "RCPT");
+	/* refused before any command, nothing else said: the client is blocked */
+	r = classify("5.5.0", "554 IP=192.0.2.254 - A problem occurred. (BL)", "failed", "CONN", "smtp");
+	assert_string_equal(r.reason, "blocked");
+	r = classify("5.0.0", "550 Rejected", "failed", "EHLO", "smtp");
+	assert_string_equal(r.reason, "blocked");
+	/* "access denied" in reply to MAIL FROM refuses the sender */
+	r = classify("5.7.1", "550 5.7.1 Access denied", "failed", "MAIL", "smtp");
+	assert_string_equal(r.reason, "rejected");
+	r = classify("5.7.1", "550 5.7.1 Access denied", "failed", "", "smtp");
+	assert_string_equal(r.reason, "securityerror");
+}
+
+/* A record for a provider test: recipient, status, command, diagnostic, Remote-MTA. */
+static fb_rcpt
+rec(const char *addr, const char *status, const char *command, const char *diag,
+    const char *rhost)
+{
+	fb_rcpt	r;
+
+	memset(&r, 0, sizeof(r));
+	fb_strlcpy(r.addr, addr, sizeof(r.addr));
+	fb_strlcpy(r.status, status, sizeof(r.status));
+	fb_strlcpy(r.command, command, sizeof(r.command));
+	fb_strlcpy(r.diag, diag, sizeof(r.diag));
+	fb_strlcpy(r.rhost, rhost, sizeof(r.rhost));
+	return r;
+}
+
+/* rhost - the provider reason of a record in a bare mail ("" when none) */
+static const char *
+rhost(fb_rcpt *r, const char *dsn, fb_header *hdr, size_t nhdr)
+{
+	fb_mail	m;
+
+	memset(&m, 0, sizeof(m));
+	m.text = (char *) "";
+	m.dsn = (char *) dsn;
+	m.orig = (char *) "";
+	m.hdr = hdr;
+	m.nhdr = nhdr;
+	if (!fb_vendor_rhost(&m, r))
+		return "";
+	return r->reason;
+}
+
+static void
+test_provider_codes(void **state)
+{
+	fb_rcpt	r;
+
+	(void) state;
+	/* Spectrum's AUP# codes, whatever the words around them */
+	r = rec("u@charter.net", "5.1.0", "", "550 5.1.0 <x@example.com> sender rejected. AUP#In-1310", "");
+	assert_string_equal(rhost(&r, "", NULL, 0), "toomanyconn");
+	r = rec("u@charter.net", "5.7.1", "", "554 blocked AUP#O-1000", "");
+	assert_string_equal(rhost(&r, "", NULL, 0), "blocked");
+	r = rec("u@charter.net", "5.7.1", "", "554 no code here", "");
+	assert_string_equal(rhost(&r, "", NULL, 0), "");
+	/* a look-alike domain is not the provider */
+	r = rec("u@notcharter.net", "5.1.0", "", "550 AUP#In-1310", "");
+	assert_string_equal(rhost(&r, "", NULL, 0), "");
+	/* Orange / La Poste: the last three digits of the label */
+	r = rec("u@wanadoo.fr", "5.2.0", "DATA", "550 5.2.0 Mail rejete. Mail rejected. OFR_506 [506]", "");
+	assert_string_equal(rhost(&r, "", NULL, 0), "spamdetected");
+	r = rec("u@laposte.net", "5.5.0", "", "550 5.5.0 Invalid recipient. LPN007_416", "");
+	assert_string_equal(rhost(&r, "", NULL, 0), "userunknown");
+	r = rec("u@laposte.net", "5.5.0", "", "550 service refused, please try later. LPN001_108", "");
+	assert_string_equal(rhost(&r, "", NULL, 0), "");
+}
+
+static void
+test_provider_hosts(void **state)
+{
+	fb_header rcv = { (char *) "Received", (char *) "from imb-a04e.mx.aol.com (imb-a04.mx.aol.com "
+			  "[10.72.101.105]) by mtaiw-mcb08.mx.aol.com" };
+	fb_rcpt	r;
+
+	(void) state;
+	/* NTT DOCOMO by Remote-MTA: the SMTP phase decides */
+	r = rec("a@ntt.example.ne.jp", "5.0.0", "DATA", "550 Unknown user a@ntt.example.ne.jp",
+		"dns; mfsmax.docomo.ne.jp");
+	assert_string_equal(rhost(&r, "", NULL, 0), "rejected");
+	r = rec("a@ntt.example.ne.jp", "5.0.0", "RCPT", "550 Unknown user a@ntt.example.ne.jp",
+		" mfsmax.docomo.ne.jp");
+	assert_string_equal(rhost(&r, "", NULL, 0), "userunknown");
+	/* KDDI au by the recipient's domain */
+	r = rec("a@ezweb.ne.jp", "5.0.0", "", "550 : User unknown", "");
+	assert_string_equal(rhost(&r, "", NULL, 0), "filtered");
+	r = rec("a@ezweb.ne.jp", "5.0.0", "", "550 <a@ezweb.ne.jp>: User unknown", "");
+	assert_string_equal(rhost(&r, "", NULL, 0), "userunknown");
+	/* AOL by the bounce's own Received hosts */
+	r = rec("a@example.org", "5.4.4", "", "Name service error for name=example.org type=MX: "
+		"Malformed or unexpected name server reply", "");
+	assert_string_equal(rhost(&r, "", &rcv, 1), "notaccept");
+	assert_string_equal(rhost(&r, "", NULL, 0), "");
+	/* Microsoft by Reporting-MTA */
+	r = rec("a@example.jp", "5.1.351", "", "550 5.1.351 Remote server returned unknown recipient "
+		"or mailbox unavailable", "example.jp");
+	assert_string_equal(rhost(&r, "Reporting-MTA: dns;SG2.mail.protection.outlook.com\n", NULL, 0),
+			    "userunknown");
+	/* the host named in the reply */
+	r = rec("a@example.org", "5.7.1", "", "host smtpin.zoho.com[204.141.33.23] said: 554 5.7.1 Email "
+		"cannot be delivered. Reason: Email flagged as Spam.", "");
+	assert_string_equal(rhost(&r, "", NULL, 0), "rejected");
+}
+
+static void
+test_reason_names(void **state)
+{
+	(void) state;
+	assert_true(fb_reason_known("filtered"));
+	assert_true(fb_reason_known("suspend"));
+	assert_false(fb_reason_known("delivered"));
+	assert_false(fb_reason_known("nosuch"));
+}
+
 int
 main(void)
 {
@@ -180,6 +352,12 @@ main(void)
 		cmocka_unit_test(test_delivered_and_undefined),
 		cmocka_unit_test(test_hard_rule),
 		cmocka_unit_test(test_text_helpers),
+		cmocka_unit_test(test_user_unknown_phase),
+		cmocka_unit_test(test_notaccept_hard_unless_temporary),
+		cmocka_unit_test(test_phase_rules),
+		cmocka_unit_test(test_provider_codes),
+		cmocka_unit_test(test_provider_hosts),
+		cmocka_unit_test(test_reason_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
