@@ -307,6 +307,20 @@ limit_at(const pd_query *q, const char *idx)
 	return i >= 1 && i <= q->nlim ? &q->limits->limit[q->lim[i - 1]] : NULL;
 }
 
+/* warn_bad_key - a hand-written key of the wrong type: say so, not too often */
+static void
+warn_bad_key(const char *key)
+{
+	static long long last_ms;
+	long long now = pd_now_ms();
+
+	if (now - last_ms < 10000)
+		return;
+	last_ms = now;
+	sl_warn("redis key %s has the wrong type or value: ignored (this warning is "
+		"repeated at most every 10 s)", key);
+}
+
 /* apply_event - one monitor finding or warning from the script */
 static void
 apply_event(pd_query *q, const char *ev)
@@ -314,7 +328,9 @@ apply_event(pd_query *q, const char *ev)
 	const pd_limit *l;
 	char	buf[64];
 
-	if (strncmp(ev, "mt:", 3) == 0) {
+	if (strncmp(ev, "bad:", 4) == 0) {
+		warn_bad_key(ev + 4);
+	} else if (strncmp(ev, "mt:", 3) == 0) {
 		pd_metrics_rule("tenant-status", strcmp(ev + 3, "suspended") == 0 ? "would_reject" : "would_defer");
 		note_add(q, " monitor: tenant %s%s", ev + 3, "");
 	} else if (strncmp(ev, "ms:", 3) == 0) {
@@ -398,7 +414,8 @@ decide_cb(const sl_reply *r, const char *err, void *arg)
 	for (size_t i = 0; ok && i < r->elements; i++)
 		ok = r->element[i]->type == SL_REPLY_STRING;
 	pd_metrics_redis(elapsed(&q->r0), ok);
-	pd_breaker_result(q->srv->breaker, q->cfg, ok, pd_now_ms());
+	/* Any reply, even an error, shows Redis is up: only silence opens the breaker. */
+	pd_breaker_result(q->srv->breaker, q->cfg, r != NULL, pd_now_ms());
 	if (!ok) {
 		if (r != NULL && r->type == SL_REPLY_ERROR)
 			sl_warn("decision script: %s", r->str);
@@ -416,7 +433,7 @@ tenant_cb(const sl_reply *r, const char *err, void *arg)
 	int	ok = r != NULL && r->type == SL_REPLY_ARRAY;
 
 	pd_metrics_redis(elapsed(&q->r0), ok);
-	pd_breaker_result(q->srv->breaker, q->cfg, ok, pd_now_ms());
+	pd_breaker_result(q->srv->breaker, q->cfg, r != NULL, pd_now_ms());
 	if (!ok) {
 		fail(q, err ? err : "bad reply to HMGET");
 		return;

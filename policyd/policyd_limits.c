@@ -63,13 +63,23 @@
  * p1 is the interval in ms and p2 the burst, for a window p1 is the
  * maximum and p2 the end of the period (unix seconds).
  * Modes: e enforce, m monitor, x skip.
+ * A key of the wrong type or value (written by hand) is reported as
+ * "bad:<key>" and skipped, never an error for the whole request: reads
+ * and writes go through redis.pcall.
  */
 sl_script pd_decide_script = {.source =
 	"local tmode, ns, smode, nl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
 	"local ev = {}\n"
+	"local function get(...)\n"
+	"  local r = redis.pcall(...)\n"
+	"  if type(r) == 'table' and r.err then return nil end\n"
+	"  return r\n"
+	"end\n"
 	"if tmode ~= 'x' then\n"
-	"  local st = redis.call('HMGET', KEYS[1], 'status', 'status_reason')\n"
-	"  if st[1] == 'paused' or st[1] == 'suspended' then\n"
+	"  local st = get('HMGET', KEYS[1], 'status', 'status_reason')\n"
+	"  if st == nil then\n"
+	"    ev[#ev+1] = 'bad:' .. KEYS[1]\n"
+	"  elseif st[1] == 'paused' or st[1] == 'suspended' then\n"
 	"    if tmode == 'e' then return {'tenant', st[1], st[2] or ''} end\n"
 	"    ev[#ev+1] = 'mt:' .. st[1]\n"
 	"  end\n"
@@ -78,12 +88,16 @@ sl_script pd_decide_script = {.source =
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 	"if smode ~= 'x' then\n"
 	"  for i = 1, ns do\n"
-	"    local e = redis.call('HMGET', KEYS[1+i], 'reason', 'expires')\n"
-	"    local r, x = e[1], tonumber(e[2])\n"
-	"    if r and x and x > 0 and x * 1000 <= now then r = nil end\n"
-	"    if r then\n"
-	"      if smode == 'e' then return {'supp', tostring(i), r} end\n"
-	"      ev[#ev+1] = 'ms:' .. i .. ':' .. r\n"
+	"    local e = get('HMGET', KEYS[1+i], 'reason', 'expires')\n"
+	"    if e == nil then\n"
+	"      ev[#ev+1] = 'bad:' .. KEYS[1+i]\n"
+	"    else\n"
+	"      local r, x = e[1], tonumber(e[2])\n"
+	"      if r and x and x > 0 and x * 1000 <= now then r = nil end\n"
+	"      if r then\n"
+	"        if smode == 'e' then return {'supp', tostring(i), r} end\n"
+	"        ev[#ev+1] = 'ms:' .. i .. ':' .. r\n"
+	"      end\n"
 	"    end\n"
 	"  end\n"
 	"end\n"
@@ -93,20 +107,30 @@ sl_script pd_decide_script = {.source =
 	"  local kind, cost = ARGV[a+1], tonumber(ARGV[a+2])\n"
 	"  local p1, p2 = tonumber(ARGV[a+3]), tonumber(ARGV[a+4])\n"
 	"  local key = KEYS[1 + ns + 2 * i - 1]\n"
-	"  local new, wait\n"
+	"  local new, wait, bad\n"
 	"  if kind == 'r' then\n"
-	"    local h = redis.call('HMGET', key, 'level', 'ts')\n"
-	"    local level = tonumber(h[1]) or 0\n"
-	"    local ts = tonumber(h[2]) or now\n"
-	"    if now > ts then level = level - (now - ts) / p1 end\n"
-	"    if level < 0 then level = 0 end\n"
-	"    new = level + cost\n"
-	"    if new > p2 then wait = math.ceil((new - p2) * p1 / 1000) end\n"
+	"    local h = get('HMGET', key, 'level', 'ts')\n"
+	"    if h == nil or (h[1] and not tonumber(h[1])) then\n"
+	"      bad = true\n"
+	"    else\n"
+	"      local level = tonumber(h[1]) or 0\n"
+	"      local ts = tonumber(h[2]) or now\n"
+	"      if now > ts then level = level - (now - ts) / p1 end\n"
+	"      if level < 0 then level = 0 end\n"
+	"      new = level + cost\n"
+	"      if new > p2 then wait = math.ceil((new - p2) * p1 / 1000) end\n"
+	"    end\n"
 	"  else\n"
-	"    new = (tonumber(redis.call('GET', key)) or 0) + cost\n"
-	"    if new > p1 then wait = p2 - math.floor(now / 1000) end\n"
+	"    local v = get('GET', key)\n"
+	"    if v == nil or (v and not tonumber(v)) then\n"
+	"      bad = true\n"
+	"    else\n"
+	"      new = (tonumber(v) or 0) + cost\n"
+	"      if new > p1 then wait = p2 - math.floor(now / 1000) end\n"
+	"    end\n"
 	"  end\n"
-	"  res[i] = {new, wait}\n"
+	"  res[i] = {new, wait, bad}\n"
+	"  if bad then ev[#ev+1] = 'bad:' .. key end\n"
 	"  if wait and ARGV[a+5] == 'e' and (refuse == nil or wait > retry) then\n"
 	"    refuse, retry = i, wait\n"
 	"  end\n"
@@ -115,7 +139,7 @@ sl_script pd_decide_script = {.source =
 	"  for i = 1, nl do\n"
 	"    local a = 4 + (i - 1) * 7\n"
 	"    if res[i][2] and ARGV[a+5] == 'e' then\n"
-	"      redis.call('HINCRBY', KEYS[1 + ns + 2 * i], ARGV[a+7] == 'r' and 'rejected' or 'deferred', 1)\n"
+	"      redis.pcall('HINCRBY', KEYS[1 + ns + 2 * i], ARGV[a+7] == 'r' and 'rejected' or 'deferred', 1)\n"
 	"    end\n"
 	"  end\n"
 	"  ev[#ev+1] = 'limit'\n"
@@ -128,20 +152,21 @@ sl_script pd_decide_script = {.source =
 	"  local key, stats = KEYS[1 + ns + 2 * i - 1], KEYS[1 + ns + 2 * i]\n"
 	"  local cost, p1, p2 = tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), tonumber(ARGV[a+4])\n"
 	"  local new, warn = res[i][1], tonumber(ARGV[a+6])\n"
-	"  if res[i][2] then\n"
-	"    redis.call('HINCRBY', stats, ARGV[a+7] == 'r' and 'would_reject' or 'would_defer', 1)\n"
+	"  if res[i][3] then\n"
+	"  elseif res[i][2] then\n"
+	"    redis.pcall('HINCRBY', stats, ARGV[a+7] == 'r' and 'would_reject' or 'would_defer', 1)\n"
 	"    ev[#ev+1] = 'ml:' .. i\n"
 	"  else\n"
 	"    if ARGV[a+1] == 'r' then\n"
-	"      redis.call('HSET', key, 'level', tostring(new), 'ts', tostring(now))\n"
-	"      redis.call('PEXPIRE', key, math.ceil(new * p1) + 1000)\n"
+	"      redis.pcall('HSET', key, 'level', tostring(new), 'ts', tostring(now))\n"
+	"      redis.pcall('PEXPIRE', key, math.ceil(new * p1) + 1000)\n"
 	"    else\n"
-	"      redis.call('INCRBY', key, cost)\n"
-	"      redis.call('EXPIREAT', key, p2 + 3600)\n"
+	"      redis.pcall('INCRBY', key, cost)\n"
+	"      redis.pcall('EXPIREAT', key, p2 + 3600)\n"
 	"    end\n"
-	"    redis.call('HINCRBY', stats, 'passed', 1)\n"
+	"    redis.pcall('HINCRBY', stats, 'passed', 1)\n"
 	"    if warn > 0 and new >= warn and new - cost < warn then\n"
-	"      redis.call('HINCRBY', stats, 'warned', 1)\n"
+	"      redis.pcall('HINCRBY', stats, 'warned', 1)\n"
 	"      ev[#ev+1] = 'w:' .. i .. ':' .. math.floor(new)\n"
 	"    end\n"
 	"  end\n"
@@ -156,12 +181,19 @@ sl_script pd_decide_script = {.source =
  * then name and fields of each limit.
  */
 static sl_script dump_script = {.source =
-	"local names = redis.call('SMEMBERS', KEYS[1])\n"
+	"local function hash(k)\n"
+	"  local t = redis.call('TYPE', k).ok\n"
+	"  if t == 'hash' then return redis.call('HGETALL', k) end\n"
+	"  if t == 'none' then return {} end\n"
+	"  return {'__type__', t}\n"
+	"end\n"
+	"local names = {}\n"
+	"if redis.call('TYPE', KEYS[1]).ok == 'set' then names = redis.call('SMEMBERS', KEYS[1]) end\n"
 	"table.sort(names)\n"
-	"local out = {redis.call('HGETALL', KEYS[2]), redis.call('EXISTS', KEYS[3])}\n"
+	"local out = {hash(KEYS[2]), redis.call('EXISTS', KEYS[3])}\n"
 	"for _, n in ipairs(names) do\n"
 	"  out[#out+1] = n\n"
-	"  out[#out+1] = redis.call('HGETALL', ARGV[1] .. n)\n"
+	"  out[#out+1] = hash(ARGV[1] .. n)\n"
 	"end\n"
 	"return out\n"
 };
@@ -686,7 +718,12 @@ limits_load_one(pd_limit *l, const char *name, const sl_reply *h, const pd_limit
 	for (int i = 0; i < n; i++)
 		fields[i] = h->element[i]->str;
 	changed = prev == NULL || strcmp(prev, raw) != 0;
-	if (h->elements == 0) {
+	if (h->elements == 2 && strcmp(fields[0], "__type__") == 0) {
+		memset(l, 0, sizeof(*l));
+		l->name = sl_strdup(name);
+		if (changed)
+			sl_warn("limit %s: the key is a %s, not a hash: ignored", name, fields[1]);
+	} else if (h->elements == 0) {
 		memset(l, 0, sizeof(*l));
 		l->name = sl_strdup(name);
 		if (changed)
@@ -708,6 +745,13 @@ limits_load_modes(pd_limits *t, const sl_reply *h)
 	int	log = mode_raw == NULL || strcmp(mode_raw, raw) != 0;
 
 	t->mode_name = sl_calloc(h->elements / 2 + 1, sizeof(char *));
+	if (h->elements == 2 && strcmp(h->element[0]->str, "__type__") == 0) {
+		if (log)
+			sl_warn("mode: the key is a %s, not a hash: ignored", h->element[1]->str);
+		free(mode_raw);
+		mode_raw = raw;
+		return;
+	}
 	t->mode_value = sl_calloc(h->elements / 2 + 1, sizeof(enum pd_mode));
 	for (size_t i = 0; i + 1 < h->elements; i += 2) {
 		enum pd_mode m;

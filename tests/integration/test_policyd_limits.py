@@ -190,3 +190,32 @@ def test_rate_refills(env):
     assert policy_query(sock, {}).startswith("DEFER_IF_PERMIT")
     ttl = int(redis.cli("PTTL", "sluice:rate:fast:127.0.0.1"))
     assert 0 < ttl <= 3100, ttl          # the key lives as long as the bucket takes to drain
+
+
+def test_keys_of_the_wrong_type(env):
+    """Hand-written keys of the wrong type are skipped; everything else still works."""
+    redis = env.redis()
+    redis.cli("HSET", "sluice:sasl:wt", "tenant", "t9")
+    redis.cli("SET", "sluice:tenant:t9", "paused")                  # not a hash
+    redis.cli("SET", "sluice:supp:global:w@dest.test", "yes")       # not a hash
+    redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "manual")
+    redis.cli("SET", "sluice:mode", "monitor")                      # not a hash
+    redis.cli("SET", "sluice:limit:stringy", "50/hour")
+    redis.cli("SADD", "sluice:limits", "stringy")
+    proc, sock, _ = start_policyd(env, redis)
+    define(redis, "ok1", key="${sasl_username}", rate="2/hour")
+    define(redis, "broken", key="${client_address}", window="day", max="5")
+    wait_loaded(proc, "ok1")
+    day = time.strftime("%Y%m%d", time.gmtime())
+    redis.cli("SET", "sluice:quota:broken:%s:127.0.0.1" % day, "lots")  # not a number
+    q = {"sasl_username": "wt", "recipient": "w@dest.test"}
+    assert policy_query(sock, q) == "DUNNO"
+    assert policy_query(sock, q) == "DUNNO"
+    assert policy_query(sock, q).startswith("DEFER_IF_PERMIT 4.7.1 Rate limit exceeded (ok1)")
+    assert policy_query(sock, {"recipient": "gone@dest.test"}).startswith("550")
+    out = proc.output()
+    assert "limit stringy: the key is a string, not a hash" in out
+    assert "mode: the key is a string, not a hash" in out
+    assert "has the wrong type or value" in out
+    assert "circuit breaker open" not in out
+    assert proc.alive()
