@@ -194,6 +194,9 @@ def test_rsa_verifies_with_mail_dkim(world):
     results = mail_dkim(w, raw)
     rsa = [r for r in results if r[2] == "rsa-sha256"]
     assert rsa == [("notify.example.com", "r1", "rsa-sha256", "pass")], results
+    # notification is not configured for List-Unsubscribe
+    assert harness.header_values(raw, "List-Unsubscribe") == []
+    assert harness.header_values(raw, "List-Unsubscribe-Post") == []
     # A changed header breaks it for Mail::DKIM too.
     assert mail_dkim(w, raw.replace(b"Subject: t-", b"Subject: T-"))[0][3] == "fail"
 
@@ -379,4 +382,17 @@ def test_ten_megabytes_verify_after_postfix(world):
     lines = 10 * 1024 * 1024 // len(line)
     raw = harness.wait_for(lambda: (lambda r: r if r.count(line[:64].encode()) == lines else None)(
         received(w, subject, timeout=60)[1]), 60, "the whole 10 MB message")
+    assert [r[3] for r in dkim_results(raw, w.records)] == [True, True]
+
+
+def test_internal_headers_removed_and_feedback_id_replaced(world):
+    w = world
+    subj = send(w, "alice@example.com", ["rcpt@remote.test"],
+                [("From", "alice@example.com"), ("X-Sluice-Category", "notification"),
+                 ("X-Sluice-Tenant", "whatever"), ("X-Sluice-Category", "marketing"),
+                 ("Feedback-ID", "app:own:ids:x")])
+    envelope, raw = received(w, subj)
+    assert envelope["mail_from"].startswith("b1-notification-")   # the first header counts
+    assert not any(line.lower().startswith(b"x-sluice-") for line in raw.split(b"\n"))
+    assert harness.header_values(raw, "Feedback-ID") == ["notification:notification::example.com"]
     assert [r[3] for r in dkim_results(raw, w.records)] == [True, True]
