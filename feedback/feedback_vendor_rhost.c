@@ -17,8 +17,8 @@
  *	(Received). A host matches a suffix on a label boundary.
  *
  *	A rule applies when all of its set conditions hold: the enhanced
- *	status (exact), the SMTP command, a phrase of the diagnostic
- *	(case-insensitive). The first rule that applies gives the reason;
+ *	status (exact), the SMTP command, the reply code (exact), a phrase
+ *	of the diagnostic (case-insensitive). The first rule that applies gives the reason;
  *	a provider with a code function tries that first. Nothing applies:
  *	0, and the generic classifier decides (feedback_reason.c).
  *
@@ -43,6 +43,7 @@ typedef struct rhost_rule {
 	const char *command;		/* RCPT, DATA, ... */
 	const char *phrase;		/* in the diagnostic, any case */
 	const char *reason;
+	const char *reply;		/* SMTP reply code, exact */
 } rhost_rule;
 
 /* One provider family. */
@@ -54,7 +55,7 @@ typedef struct rhost_provider {
 } rhost_provider;
 
 #define H(...) (const char *const []){ __VA_ARGS__, NULL }
-#define R(...) (const rhost_rule []){ __VA_ARGS__, { NULL, NULL, NULL, NULL } }
+#define R(...) (const rhost_rule []){ __VA_ARGS__, { NULL, NULL, NULL, NULL, NULL } }
 
 /* code_after - the first run of n digits after label in s, as a number; -1 if none */
 static long
@@ -136,7 +137,7 @@ static const struct { int code; const char *reason; } ofr_tab[] = {
 static const char *
 ofr_label(const char *s)
 {
-	static const char *const label[] = { "OFR", "LPN", "OUK", NULL };
+	static const char *const label[] = { "OFR", "LPN", "OUK", NULL, NULL };
 	const char *best = NULL, *p;
 	size_t	i;
 
@@ -174,52 +175,52 @@ static const rhost_provider provider_tab[] = {
 	 * "type=MX: Malformed or unexpected name server reply": the domain
 	 * does not accept mail. */
 	{ "AOL", H("mail.aol.com", "mx.aol.com"), R(
-	    { NULL, NULL, "Host or domain name not found", "hostunknown" },
-	    { NULL, NULL, "type=MX: Malformed or unexpected name server reply", "notaccept" }),
+	    { NULL, NULL, "Host or domain name not found", "hostunknown", NULL },
+	    { NULL, NULL, "type=MX: Malformed or unexpected name server reply", "notaccept", NULL }),
 	  NULL },
-	{ "Spectrum", H("charter.net", "spectrum.net"), R({ NULL, NULL, NULL, NULL }),
+	{ "Spectrum", H("charter.net", "spectrum.net"), R({ NULL, NULL, NULL, NULL, NULL }),
 	  spectrum_codes },
 	{ "Orange/La Poste", H("laposte.net", "orange.fr", "wanadoo.fr"), R(
-	    { NULL, NULL, "spf/dns de votre nom de domaine", "authfailure" }),
+	    { NULL, NULL, "spf/dns de votre nom de domaine", "authfailure", NULL }),
 	  franceptt_codes },
 	/* Zoho Mail (zoho.com/mail/help, "Reasons an email is marked as spam"):
 	 * a message flagged as spam or refused by the destination domain is
 	 * a refusal of the sender. */
 	{ "Zoho", H("zoho.com", "zohomail.com"), R(
-	    { NULL, NULL, "Email rejected per DMARC policy", "authfailure" },
-	    { NULL, NULL, "Greylisted, try again after some time", "blocked" },
-	    { NULL, NULL, "Email cannot be delivered. Reason: Email flagged as Spam", "rejected" },
-	    { NULL, NULL, "Mail rejected by destination domain", "rejected" },
-	    { NULL, NULL, "Email policy violation detected", "policyviolation" },
-	    { NULL, NULL, "Temporary System Error", "systemerror" },
-	    { NULL, NULL, "User does not exist", "userunknown" },
-	    { NULL, NULL, " detected by Zoho Mail", "virusdetected" }),
+	    { NULL, NULL, "Email rejected per DMARC policy", "authfailure", NULL },
+	    { NULL, NULL, "Greylisted, try again after some time", "blocked", NULL },
+	    { NULL, NULL, "Email cannot be delivered. Reason: Email flagged as Spam", "rejected", NULL },
+	    { NULL, NULL, "Mail rejected by destination domain", "rejected", NULL },
+	    { NULL, NULL, "Email policy violation detected", "policyviolation", NULL },
+	    { NULL, NULL, "Temporary System Error", "systemerror", NULL },
+	    { NULL, NULL, "User does not exist", "userunknown", NULL },
+	    { NULL, NULL, " detected by Zoho Mail", "virusdetected", NULL }),
 	  NULL },
 	/* NTT DOCOMO (mfsmax.docomo.ne.jp) answers "550 Unknown user" both
 	 * for a missing mailbox (at RCPT) and for its reception filters,
 	 * which refuse the sender after DATA. */
 	{ "NTT DOCOMO", H("docomo.ne.jp"), R(
-	    { "5.1.1", NULL, NULL, "userunknown" },
-	    { "5.2.0", NULL, NULL, "filtered" },
-	    { NULL, NULL, "552 too much mail data", "mailboxfull" },
-	    { NULL, NULL, "552 too many recipients", "toomanyconn" },
-	    { NULL, NULL, "503 bad sequence of commands", "syntaxerror" },
-	    { NULL, NULL, "504 command parameter not implemented", "syntaxerror" },
-	    { "5.0.0", "RCPT", NULL, "userunknown" },
-	    { "5.0.0", "DATA", NULL, "rejected" },
-	    { NULL, NULL, "550 unknown user", "userunknown" }),
+	    { "5.1.1", NULL, NULL, "userunknown", NULL },
+	    { "5.2.0", NULL, NULL, "filtered", NULL },
+	    { NULL, NULL, "552 too much mail data", "mailboxfull", NULL },
+	    { NULL, NULL, "552 too many recipients", "toomanyconn", NULL },
+	    { NULL, NULL, "503 bad sequence of commands", "syntaxerror", NULL },
+	    { NULL, NULL, "504 command parameter not implemented", "syntaxerror", NULL },
+	    { "5.0.0", "RCPT", NULL, "userunknown", NULL },
+	    { "5.0.0", "DATA", NULL, "rejected", NULL },
+	    { NULL, NULL, "550 unknown user", "userunknown", NULL }),
 	  NULL },
 	/* KDDI au (ezweb.ne.jp, au.com): "550 <addr>: User unknown" names
 	 * the mailbox; "550 : User unknown" with no address is what its
 	 * reception filter answers (au support pages on rejected mail). */
 	{ "KDDI au", H("ezweb.ne.jp", "au.com"), R(
-	    { NULL, NULL, "550 : user unknown", "filtered" },
-	    { NULL, NULL, ">: user unknown", "userunknown" }),
+	    { NULL, NULL, "550 : user unknown", "filtered", NULL },
+	    { NULL, NULL, ">: user unknown", "userunknown", NULL }),
 	  NULL },
 	/* Google Workspace: its own DSN texts. */
 	{ "Google Workspace", H("googlemail.com"), R(
-	    { NULL, NULL, "because the address couldn't be found. Check for typos", "userunknown" },
-	    { NULL, NULL, "Null MX", "notaccept" }),
+	    { NULL, NULL, "because the address couldn't be found. Check for typos", "userunknown", NULL },
+	    { NULL, NULL, "Null MX", "notaccept", NULL }),
 	  NULL },
 	/* Microsoft Exchange Online (learn.microsoft.com, "Email non-delivery
 	 * reports and SMTP errors in Exchange Online"): 5.4.1 "Recipient
@@ -231,46 +232,49 @@ static const rhost_provider provider_tab[] = {
 	 * recipient". */
 	{ "Microsoft", H("prod.outlook.com", "protection.outlook.com", "onmicrosoft.com",
 	    "exchangelabs.com"), R(
-	    { "5.4.1", NULL, "Recipient address rejected: Access denied", "userunknown" },
-	    { NULL, NULL, "Remote server returned unknown recipient", "userunknown" },
-	    { "5.7.23", NULL, "sender policy framework violation", "authfailure" },
-	    { "5.7.509", NULL, "does not pass DMARC verification", "authfailure" },
-	    { "5.7.511", NULL, "banned sender", "blocked" },
-	    { "5.7.513", NULL, "using Customer Block list", "blocked" },
-	    { "5.4.300", NULL, "message expired", "expired" },
-	    { "5.4.316", NULL, "message expired", "expired" },
-	    { "5.3.4", NULL, "message size exceeds fixed maximum message size", "mesgtoobig" }),
+	    { "5.4.1", NULL, "Recipient address rejected: Access denied", "userunknown", NULL },
+	    { NULL, NULL, "Remote server returned unknown recipient", "userunknown", NULL },
+	    { "5.7.23", NULL, "sender policy framework violation", "authfailure", NULL },
+	    { "5.7.509", NULL, "does not pass DMARC verification", "authfailure", NULL },
+	    { "5.7.511", NULL, "banned sender", "blocked", NULL },
+	    { "5.7.513", NULL, "using Customer Block list", "blocked", NULL },
+	    { "5.4.300", NULL, "message expired", "expired", NULL },
+	    { "5.4.316", NULL, "message expired", "expired", NULL },
+	    { "5.3.4", NULL, "message size exceeds fixed maximum message size", "mesgtoobig", NULL }),
 	  NULL },
 	/* Outlook.com/Hotmail: "550 Requested action not taken: mailbox
 	 * unavailable" is its answer for an address that does not exist. */
 	{ "Outlook.com", H("hotmail.com", "outlook.com"), R(
-	    { NULL, NULL, "Requested action not taken: mailbox unavailable", "userunknown" },
-	    { NULL, NULL, "because the domain is not reachable", "hostunknown" }),
+	    { NULL, NULL, "Requested action not taken: mailbox unavailable", "userunknown", NULL },
+	    { NULL, NULL, "because the domain is not reachable", "hostunknown", NULL }),
 	  NULL },
 	/* Symantec/Broadcom Email Security.cloud (MessageLabs), published at
 	 * knowledge.broadcom.com (email error and bounce codes). */
 	{ "MessageLabs", H("messagelabs.com"), R(
-	    { NULL, NULL, "domain authentication fail", "authfailure" },
-	    { NULL, NULL, "Connection rejected by policy", "blocked" },
-	    { NULL, NULL, "mail rejected because your IP is in the PBL", "blocked" },
-	    { NULL, NULL, "your IP address has been ", "blocked" },
-	    { NULL, NULL, "Stray linefeeds in message", "contenterror" },
-	    { NULL, NULL, "TLS/SSLv3 Connection required", "securityerror" },
-	    { NULL, NULL, " as a relay, ", "norelaying" },
-	    { NULL, NULL, "has detected that this message is not RFC 5322", "notcompliantrfc" },
-	    { NULL, NULL, "sender envelope domain not allowed for sender IP address", "rejected" },
-	    { NULL, NULL, "your domain has been blocked", "rejected" },
-	    { NULL, NULL, "your email address has been blocked", "rejected" },
-	    { NULL, NULL, "your envelope sender is in my badmailfrom list", "rejected" },
-	    { NULL, NULL, "has been blacklisted", "rejected" },
-	    { NULL, NULL, "Please turn on SMTP Authentication", "securityerror" },
-	    { NULL, NULL, "filtered by Outbound scanning", "spamdetected" },
-	    { NULL, NULL, "Message Filtered", "spamdetected" },
-	    { NULL, NULL, "Too many recipients received this hour", "toomanyconn" },
-	    { NULL, NULL, "too many messages", "toomanyconn" },
-	    { NULL, NULL, "No such user", "userunknown" },
-	    { NULL, NULL, "Invalid recipient", "userunknown" },
-	    { NULL, NULL, "mailbox is not allowed", "userunknown" }),
+	    { NULL, NULL, "domain authentication fail", "authfailure", NULL },
+	    { NULL, NULL, "Connection rejected by policy", "blocked", NULL },
+	    { NULL, NULL, "mail rejected because your IP is in the PBL", "blocked", NULL },
+	    { NULL, NULL, "your IP address has been ", "blocked", NULL },
+	    { NULL, NULL, "Stray linefeeds in message", "contenterror", NULL },
+	    { NULL, NULL, "TLS/SSLv3 Connection required", "securityerror", NULL },
+	    { NULL, NULL, " as a relay, ", "norelaying", NULL },
+	    { NULL, NULL, "has detected that this message is not RFC 5322", "notcompliantrfc", NULL },
+	    { NULL, NULL, "sender envelope domain not allowed for sender IP address", "rejected", NULL },
+	    { NULL, NULL, "your domain has been blocked", "rejected", NULL },
+	    { NULL, NULL, "your email address has been blocked", "rejected", NULL },
+	    { NULL, NULL, "your envelope sender is in my badmailfrom list", "rejected", NULL },
+	    { NULL, NULL, "has been blacklisted", "rejected", NULL },
+	    { NULL, NULL, "Please turn on SMTP Authentication", "securityerror", NULL },
+	    { NULL, NULL, "filtered by Outbound scanning", "spamdetected", NULL },
+	    { NULL, NULL, "Message Filtered", "spamdetected", NULL },
+	    { NULL, NULL, "Too many recipients received this hour", "toomanyconn", NULL },
+	    { NULL, NULL, "too many messages", "toomanyconn", NULL },
+	    { NULL, NULL, "No such user", "userunknown", NULL },
+	    { NULL, NULL, "Invalid recipient", "userunknown", NULL },
+	    { NULL, NULL, "mailbox is not allowed", "userunknown", NULL },
+	    /* its own DSNs: "542 <address> Rejected" for a recipient the
+	     * customer's directory does not know */
+	    { NULL, NULL, " Rejected", "userunknown", "542" }),
 	  NULL },
 };
 
@@ -375,6 +379,8 @@ rule_holds(const rhost_rule *u, const fb_rcpt *r)
 	if (u->status != NULL && strcmp(u->status, r->status) != 0)
 		return 0;
 	if (u->command != NULL && strcmp(u->command, r->command) != 0)
+		return 0;
+	if (u->reply != NULL && strcmp(u->reply, r->reply_code) != 0)
 		return 0;
 	return u->phrase == NULL || fb_strcasestr(r->diag, u->phrase) != NULL;
 }

@@ -323,6 +323,14 @@ test_provider_hosts(void **state)
 		"or mailbox unavailable", "example.jp");
 	assert_string_equal(rhost(&r, "Reporting-MTA: dns;SG2.mail.protection.outlook.com\n", NULL, 0),
 			    "userunknown");
+	/* MessageLabs by Received: its own "542 <address> Rejected" DSN, reply code and words */
+	rcv.value = (char *) "from mail0.bemta0.messagelabs.com (localhost [127.0.0.1])";
+	r = rec("a@example.com", "5.0.0", "", "542 a@example.com Rejected", "");
+	fb_strlcpy(r.reply_code, "542", sizeof(r.reply_code));
+	assert_string_equal(rhost(&r, "", &rcv, 1), "userunknown");
+	r = rec("a@example.com", "5.0.0", "", "550 a@example.com Rejected", "");
+	fb_strlcpy(r.reply_code, "550", sizeof(r.reply_code));
+	assert_string_equal(rhost(&r, "", &rcv, 1), "");
 	/* the host named in the reply */
 	r = rec("a@example.org", "5.7.1", "", "host smtpin.zoho.com[204.141.33.23] said: 554 5.7.1 Email "
 		"cannot be delivered. Reason: Email flagged as Spam.", "");
