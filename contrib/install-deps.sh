@@ -5,6 +5,10 @@
 # lists are refreshed only when something is missing. Postfix is preseeded
 # to "No configuration" so that installing it starts nothing and writes no
 # main.cf; Sluice's tests and quick start run their own Postfix instances.
+#
+# --bench also installs the tools the benchmarks compare with (OpenDKIM,
+# rspamd, postfwd, policyd-rate-limit, sisimai); their services are
+# stopped again, the benchmarks start their own instances on loopback.
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
@@ -14,6 +18,9 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
  redis-server redis-tools postfix libsasl2-modules sasl2-bin miltertest
  opendkim-tools python3 python3-dkim python3-nacl python3-pytest libmail-dkim-perl
  swaks curl openssl clang libclang-rt-14-dev dnsmasq-base bind9-dnsutils"
+
+BENCH="opendkim rspamd postfwd policyd-rate-limit libsisimai-perl"
+[ "${1:-}" = --bench ] && PACKAGES="$PACKAGES $BENCH"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps.sh: run as root (apt-get install)" >&2
@@ -33,4 +40,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# A package may start its service on install: stop those, keep them off.
+for svc in opendkim rspamd postfwd policyd-rate-limit; do
+	case " $missing " in *" $svc "*) service "$svc" stop >/dev/null 2>&1 || true ;; esac
+done
 echo "install-deps.sh: done"

@@ -13,6 +13,7 @@
 #define SL_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum sl_log_level { SL_LOG_DEBUG, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };
 
