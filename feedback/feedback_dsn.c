@@ -358,7 +358,8 @@ dsn_apply(const dsn_field *f, fb_rcpt *r, char *orig, size_t origlen)
 	else if (strcasecmp(f->name, "Remote-MTA") == 0) {
 		const char *semi = strchr(f->value, ';');
 
-		fb_strlcpy(r->rhost, semi ? semi + 1 : f->value, sizeof(r->rhost));
+		fb_strlcpy(r->rhost, semi ? semi + 1 + strspn(semi + 1, " \t") : f->value,
+			   sizeof(r->rhost));
 	}
 }
 
@@ -441,6 +442,15 @@ quoted_status(const char *d, char out[16])
 	return NULL;
 }
 
+/* specific - an enhanced code with neither subject nor detail zero (5.7.1, not 5.7.0) */
+static int
+specific(const char *st)
+{
+	const char *d = strchr(st + 2, '.');
+
+	return st[2] != '0' && d != NULL && d[1] != '0';
+}
+
 /* dsn_finish - fill what the DSN fields left out */
 static void
 dsn_finish(const fb_mail *m, fb_rcpt *r, const char *orig)
@@ -472,6 +482,13 @@ dsn_finish(const fb_mail *m, fb_rcpt *r, const char *orig)
 	}
 	else if (strlen(r->status) == 5 && strcmp(r->status + 1, ".0.0") == 0
 		 && fb_text_find_status(r->diag, st) && st[0] == r->status[0])
+		fb_strlcpy(r->status, st, sizeof(r->status));
+	else if (fb_text_find_status(r->diag, st) && st[0] == r->status[0] && specific(st))
+		/* the server's reply names a precise code: it wins over the DSN's */
+		fb_strlcpy(r->status, st, sizeof(r->status));
+	else if (r->status[0] == '4' && strcmp(r->action, "failed") == 0 && r->reply_code[0] == '5'
+		 && fb_text_find_status(r->diag, st) && st[0] == '5')
+		/* a 4.x.x Status contradicts its own "failed" and the 5xx reply */
 		fb_strlcpy(r->status, st, sizeof(r->status));
 }
 

@@ -3,7 +3,7 @@
  *	test_feedback_parsers - unit tests of the DSN, ARF, DMARC and free-text parsers
  * DESCRIPTION
  *	fb_classify() on small hand-written inputs: a DSN with fields in an
- *	unusual order, a qmail bounce, an ISO-2022-JP bounce (decoded to
+ *	unusual order, the status a server's reply gives, a qmail bounce, an ISO-2022-JP bounce (decoded to
  *	UTF-8), an ARF report, DMARC reports as XML, gzip of that XML, a
  *	report nested in another document, and refused inputs.
  */
@@ -38,6 +38,16 @@ static const char dsn_odd[] =
 	"Final-Recipient: rfc822; Full@Example.org\n"
 	"Action: failed\n\n"
 	"--b--\n";
+
+/* A one-recipient DSN with the given Status, Action and Diagnostic-Code; Remote-MTA set. */
+#define DSN1(status, action, diag) \
+	"From: MAILER-DAEMON@mx.example.com\nTo: b1-x@bounce.example.com\nSubject: failure\n" \
+	"MIME-Version: 1.0\n" \
+	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n" \
+	"--b\nContent-Type: text/plain\n\nsorry\n\n" \
+	"--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.com\n\n" \
+	"Final-Recipient: rfc822; u@example.org\nAction: " action "\nStatus: " status "\n" \
+	"Remote-MTA: dns; mx1.example.org\nDiagnostic-Code: smtp; " diag "\n\n--b--\n"
 
 static const char qmail[] =
 	"From: MAILER-DAEMON@mx.example.org\nTo: shop@example.com\nSubject: failure notice\n\n"
@@ -215,11 +225,37 @@ test_dmarc_refused(void **state)
 	fb_result_free(r);
 }
 
+static void
+test_dsn_status_from_reply(void **state)
+{
+	fb_result *res;
+
+	(void) state;
+	/* a precise code in the server's reply wins over the DSN's */
+	res = classify(DSN1("5.1.1", "failed", "550 5.7.1 IP address blacklisted by recipient"));
+	assert_int_equal(res->nrcpt, 1);
+	assert_string_equal(res->rcpt[0].status, "5.7.1");
+	assert_string_equal(res->rcpt[0].rhost, "mx1.example.org");
+	fb_result_free(res);
+	/* a vague code in the reply does not */
+	res = classify(DSN1("5.1.1", "failed", "550 5.7.0 <u@example.org>: User unknown"));
+	assert_string_equal(res->rcpt[0].status, "5.1.1");
+	fb_result_free(res);
+	/* a 4.x.x Status contradicting "failed" and a 5xx reply */
+	res = classify(DSN1("4.5.0", "failed", "550 5.5.0 Service refused, please try later"));
+	assert_string_equal(res->rcpt[0].status, "5.5.0");
+	fb_result_free(res);
+	res = classify(DSN1("4.5.0", "delayed", "550 5.5.0 Service refused, please try later"));
+	assert_string_equal(res->rcpt[0].status, "4.5.0");
+	fb_result_free(res);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dsn_fields_any_order),
+		cmocka_unit_test(test_dsn_status_from_reply),
 		cmocka_unit_test(test_qmail),
 		cmocka_unit_test(test_iso2022jp),
 		cmocka_unit_test(test_arf),
