@@ -289,7 +289,7 @@ host_is(const char *host, const char *suffix)
 	return hl == sl || host[hl - sl - 1] == '.';
 }
 
-/* word_host - copy the host name starting at p (letters, digits, '.', '-') */
+/* word_host - copy the host name starting at p (after blanks, "[", "(" or a "dns;" type) */
 static void
 word_host(const char *p, char *out, size_t outlen)
 {
@@ -297,6 +297,9 @@ word_host(const char *p, char *out, size_t outlen)
 
 	while (*p == ' ' || *p == '\t' || *p == '[' || *p == '(')
 		p++;
+	if (strncasecmp(p, "dns;", 4) == 0)
+		for (p += 4; *p == ' ' || *p == '\t'; p++)
+			;
 	while (*p && (isalnum((unsigned char) *p) || *p == '.' || *p == '-') && n + 1 < outlen)
 		out[n++] = (char) tolower((unsigned char) *p++);
 	while (n > 0 && out[n - 1] == '.')
@@ -362,12 +365,11 @@ which_provider(const fb_mail *m, const fb_rcpt *r)
 
 	if (at != NULL && (pv = provider_of(at + 1)) != NULL)
 		return pv;
-	word_host(strchr(r->rhost, ';') ? strchr(r->rhost, ';') + 1 : r->rhost, host, sizeof(host));
+	word_host(r->rhost, host, sizeof(host));
 	if ((pv = provider_of(host)) != NULL || (pv = match_hosts(r->diag, "host ")) != NULL
 	    || (pv = match_hosts(r->diag, "[")) != NULL)
 		return pv;
-	if ((pv = match_hosts(m->dsn, "Reporting-MTA: dns;")) != NULL
-	    || (pv = match_hosts(m->dsn, "Reporting-MTA:dns;")) != NULL)
+	if ((pv = match_hosts(m->dsn, "Reporting-MTA:")) != NULL)
 		return pv;
 	return received_hosts(m);
 }
