@@ -298,6 +298,11 @@ cb_eoh(SMFICTX *ctx)
 		       .from_addr = from, .sasl = &e};
 	size_t	nfrom = ml_header_count(m->headers, m->nheaders, "From");
 
+	if (!m->qid[0]) {
+		/* Postfix creates the queue file at the first valid RCPT by default */
+		snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
+		sl_log_context(m->qid);
+	}
 	if (m->too_big)
 		return reject(ctx, m, "5.3.4 message header too large");
 	if (nfrom != 1) {
