@@ -311,7 +311,7 @@ cb_eoh(SMFICTX *ctx)
 		return reject(ctx, m, text);
 	}
 	if (ml_header_address(ml_header_get(m->headers, m->nheaders, "From"), from, sizeof(from)) < 0)
-		return reject(ctx, m, "5.6.0 cannot find an address in the From header field");
+		return reject(ctx, m, "5.6.0 the From header field must hold exactly one address");
 	in.header_category = ml_header_get(m->headers, m->nheaders, m->conf->category_header);
 	if (lookup_sasl(m, &e, err, sizeof(err)) < 0) {
 		if (internal_trouble(ctx, m, err) == SMFIS_TEMPFAIL)

@@ -95,13 +95,37 @@ bare_address(const char *v, char *out, size_t outlen)
 	return o ? 0 : -1;
 }
 
-/* ml_header_address - the (first) address of a From header value */
+/* several_mailboxes - a comma outside quotes, comments and angle brackets */
+static int
+several_mailboxes(const char *v)
+{
+	int	angle = 0;
+
+	for (const char *p = v; *p;) {
+		if (*p == '"')
+			p = skip_quoted(p);
+		else if (*p == '(')
+			p = skip_comment(p);
+		else {
+			angle += (*p == '<') - (*p == '>');
+			if (*p == ',' && angle <= 0)
+				return 1;
+			p++;
+		}
+	}
+	return 0;
+}
+
+/* ml_header_address - the one address of a From value; -1 for none or several */
 int
 ml_header_address(const char *value, char *addr, size_t addrlen)
 {
 	char	raw[SL_ADDR_MAX + 3];
 	const char *lt = find_angle(value), *gt;
 
+	/* A second author would ride on the first one's signature. */
+	if (several_mailboxes(value))
+		return -1;
 	if (lt != NULL) {
 		if ((gt = strchr(lt, '>')) == NULL || (size_t) (gt - lt - 1) >= sizeof(raw))
 			return -1;

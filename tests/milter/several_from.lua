@@ -1,5 +1,6 @@
--- several_from: two From header fields are refused with 5.6.0 (signing
--- them would let a second author ride on our signature)
+-- several_from: two From header fields, none, or one with two addresses are
+-- refused with 5.6.0 (signing them would let a second author ride on our
+-- signature)
 dofile(dir .. "/common.lua")
 local conn = open("<alice@example.com>")
 rcpt(conn, "<bob@remote.test>")
@@ -12,6 +13,12 @@ mt.disconnect(conn)
 conn = open("<alice@example.com>")
 rcpt(conn, "<bob@remote.test>")
 header(conn, "Subject", "no author")
+eoh(conn, SMFIR_REPLYCODE)
+mt.disconnect(conn)
+-- one From field naming two authors
+conn = open("<alice@example.com>")
+rcpt(conn, "<bob@remote.test>")
+header(conn, "From", "alice@example.com, mallory@evil.test")
 eoh(conn, SMFIR_REPLYCODE)
 mt.disconnect(conn)
 print("ok")

@@ -74,6 +74,9 @@ test_header_address(void **state)
 	assert_int_equal(ml_header_address("=?utf-8?q?J=C3=B6rg?=\n\t<j@x.test>", a, sizeof(a)), 0);
 	assert_string_equal(a, "j@x.test");
 	assert_int_equal(ml_header_address("no address here", a, sizeof(a)), -1);
+	assert_int_equal(ml_header_address("a@x.test, b@y.test", a, sizeof(a)), -1);
+	assert_int_equal(ml_header_address("A <a@x.test>, B <b@y.test>", a, sizeof(a)), -1);
+	assert_int_equal(ml_header_address("\"B, A\" (x, y) <a@x.test>", a, sizeof(a)), 0);
 	assert_int_equal(ml_header_address("<>", a, sizeof(a)), -1);
 	assert_int_equal(ml_header_address("", a, sizeof(a)), -1);
 	assert_int_equal(ml_header_address("<unterminated@x.test", a, sizeof(a)), -1);
