@@ -11,7 +11,7 @@
  *	fb_classify() (MIME, DSN, free-text bounces, reason, ARF, auto-reply,
  *	DMARC XML/gzip/zip) and the JSON writer, exactly as --classify does.
  *	The seeds in fuzz_feedback_seeds/ also run as an ordinary unit test
- *	(unit/test_feedback_seeds, built from fuzz_feedback_main.c).
+ *	(unit/test_feedback_seeds: seeds_main.c with fuzz_feedback_check.c).
  */
 #include "config.h"
 
