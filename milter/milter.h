@@ -6,6 +6,7 @@
  *	milter_callbacks.c	libmilter callbacks (the only libmilter user)
  *	milter_conf.c		typed, validated, reference-counted config
  *	milter_dkim.c		DKIM keys and signing (the only libopendkim user)
+ *	milter_ed25519.c	Ed25519 signatures (OpenSSL; libopendkim leaks them)
  *	milter_category.c	category, tenant and SASL binding decisions
  *	milter_rewrite.c	envelope sender and header From rewriting
  *	milter_headers.c	List-Unsubscribe, Feedback-ID, internal headers
@@ -36,6 +37,7 @@ typedef struct ml_key {
 	const char *path;
 	unsigned char *data;		/* what libopendkim takes (PEM text) */
 	size_t	len;
+	void   *pkey;			/* parsed Ed25519 key (EVP_PKEY), or NULL */
 } ml_key;
 
 typedef struct ml_domain {
@@ -149,6 +151,19 @@ const char *ml_signer_domain(const ml_signer *s);
 const char *ml_signer_selector(const ml_signer *s);
 const char *ml_signer_alg(const ml_signer *s);
 void	ml_signer_free(ml_signer *s);
+
+/* ---- milter_ed25519.c ---- */
+
+typedef struct ml_ed ml_ed;
+
+ml_ed  *ml_ed_new(void *pkey);
+int	ml_ed_header(ml_ed *e, const char *name, const char *value);
+int	ml_ed_body(ml_ed *e, const unsigned char *buf, size_t len);
+int	ml_ed_finish(ml_ed *e, const char *domain, const char *selector,
+		     const char **signhdrs, const char **oversign,
+		     char *out, size_t outlen);
+const char *ml_ed_error(const ml_ed *e);
+void	ml_ed_free(ml_ed *e);
 
 /* ---- milter_category.c ---- */
 

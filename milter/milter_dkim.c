@@ -43,7 +43,8 @@
 #define KEY_FILE_MAX	(64 * 1024)
 
 struct ml_signer {
-	DKIM   *dkim;
+	DKIM   *dkim;			/* RSA: libopendkim */
+	ml_ed  *ed;			/* Ed25519: milter_ed25519.c */
 	const ml_key *key;
 	char	domain[ML_DOMAIN_MAX];
 	char	error[640];
@@ -138,7 +139,7 @@ key_read(const char *path, size_t *len, char *err, size_t errlen)
 
 /* key_check - the key parses and fits the configured algorithm */
 static int
-key_check(const ml_key *k, char *err, size_t errlen)
+key_check(ml_key *k, char *err, size_t errlen)
 {
 	BIO    *bio = BIO_new_mem_buf(k->data, (int) k->len);
 	EVP_PKEY *pk = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
@@ -157,6 +158,10 @@ key_check(const ml_key *k, char *err, size_t errlen)
 		rc = 0;
 	if (rc == 0 && k->alg == ML_ALG_RSA && EVP_PKEY_get_bits(pk) < 2048)
 		sl_warn("%s: RSA key of %d bits: 2048 is recommended", k->path, EVP_PKEY_get_bits(pk));
+	if (rc == 0 && k->alg == ML_ALG_ED25519) {
+		k->pkey = pk;			/* parsed once, signed with many times */
+		pk = NULL;
+	}
 	EVP_PKEY_free(pk);
 	BIO_free(bio);
 	return rc;
@@ -181,7 +186,11 @@ ml_key_load(ml_key *k, char *err, size_t errlen)
 void
 ml_key_free(ml_key *k)
 {
-	if (k == NULL || k->data == NULL)
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pkey);
+	k->pkey = NULL;
+	if (k->data == NULL)
 		return;
 	OPENSSL_cleanse(k->data, k->len);
 	free(k->data);
@@ -210,6 +219,14 @@ ml_signer_new(const ml_key *key, const char *domain, const char *id,
 
 	s->key = key;
 	snprintf(s->domain, sizeof(s->domain), "%s", domain);
+	if (key->alg == ML_ALG_ED25519) {
+		if (key->pkey == NULL || (s->ed = ml_ed_new(key->pkey)) == NULL) {
+			snprintf(err, errlen, "Ed25519 key %s not loaded", key->path);
+			free(s);
+			return NULL;
+		}
+		return s;
+	}
 	if (dkim_lib == NULL) {
 		snprintf(err, errlen, "DKIM library not initialised");
 		free(s);
@@ -237,6 +254,10 @@ ml_signer_header(ml_signer *s, const char *name, const char *value)
 	char   *buf = sl_malloc(n);
 	DKIM_STAT st;
 
+	if (s->ed) {
+		free(buf);
+		return ml_ed_header(s->ed, name, value);
+	}
 	o += (size_t) sprintf(buf, "%s: ", name);
 	for (const char *p = value; *p; p++) {
 		if (*p == '\r')
@@ -255,8 +276,11 @@ ml_signer_header(ml_signer *s, const char *name, const char *value)
 int
 ml_signer_eoh(ml_signer *s)
 {
-	DKIM_STAT st = dkim_eoh(s->dkim);
+	DKIM_STAT st;
 
+	if (s->ed)
+		return 0;
+	st = dkim_eoh(s->dkim);
 	return st == DKIM_STAT_OK ? 0 : signer_fail(s, "end of header", st);
 }
 
@@ -264,8 +288,11 @@ ml_signer_eoh(ml_signer *s)
 int
 ml_signer_body(ml_signer *s, const unsigned char *buf, size_t len)
 {
-	DKIM_STAT st = dkim_body(s->dkim, (u_char *) buf, len);
+	DKIM_STAT st;
 
+	if (s->ed)
+		return ml_ed_body(s->ed, buf, len);
+	st = dkim_body(s->dkim, (u_char *) buf, len);
 	return st == DKIM_STAT_OK ? 0 : signer_fail(s, "body", st);
 }
 
@@ -273,10 +300,19 @@ ml_signer_body(ml_signer *s, const unsigned char *buf, size_t len)
 int
 ml_signer_finish(ml_signer *s, char *out, size_t outlen)
 {
-	DKIM_STAT st = dkim_eom(s->dkim, NULL);
+	DKIM_STAT st;
 	u_char *hdr = NULL;
 	size_t	len = 0, o = 0;
 
+	if (s->ed) {
+		if (ml_ed_finish(s->ed, s->domain, s->key->selector, sign_headers, oversign_headers,
+				 out, outlen) == 0)
+			return 0;
+		snprintf(s->error, sizeof(s->error), "DKIM d=%s s=%s: %s", s->domain,
+			 s->key->selector, ml_ed_error(s->ed));
+		return -1;
+	}
+	st = dkim_eom(s->dkim, NULL);
 	if (st != DKIM_STAT_OK)
 		return signer_fail(s, "end of message", st);
 	st = dkim_getsighdr_d(s->dkim, strlen("DKIM-Signature: "), &hdr, &len);
@@ -330,5 +366,6 @@ ml_signer_free(ml_signer *s)
 		return;
 	if (s->dkim != NULL)
 		dkim_free(s->dkim);
+	ml_ed_free(s->ed);
 	free(s);
 }

@@ -78,6 +78,7 @@ tu_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+#ifndef TU_NO_CONF
 /* tu_conf - load a config text, @DIR@ replaced by the temp dir */
 static ml_conf *
 tu_conf(const char *text)
@@ -100,3 +101,4 @@ tu_conf(const char *text)
 		return ml_conf_load(path);
 	}
 }
+#endif
