@@ -8,17 +8,19 @@
  *	ml_signer_body() per chunk, ml_signer_finish(), ml_signer_free().
  * DESCRIPTION
  *	The only file that includes libopendkim. Signatures are relaxed/
- *	relaxed, RSA-SHA256 or Ed25519-SHA256 (RFC 8463), over From (signed
+ *	relaxed, RSA-SHA256 (libopendkim) or Ed25519-SHA256 (RFC 8463; made
+ *	in milter_ed25519.c, since libopendkim leaks per Ed25519 signature,
+ *	behind the same ml_signer interface), over From (signed
  *	twice so that no From can be added), To, Cc, Subject, Date,
  *	Message-ID, Reply-To, the MIME headers, List-Unsubscribe,
  *	List-Unsubscribe-Post and Feedback-ID.
  *
  *	Keys are read and checked with OpenSSL once, at config load: the
  *	file must be private, parse, and match the configured algorithm
- *	(RSA at least 1024 bits, 2048 recommended). libopendkim offers no way
- *	to hand it a parsed key: it parses the PEM text kept in memory again
- *	for every signature (see NOTES.md); a vanished key file therefore
- *	does not matter until the next reload.
+ *	(RSA at least 1024 bits, 2048 recommended). Ed25519 keys stay parsed;
+ *	libopendkim offers no way to hand it a parsed RSA key: it parses the
+ *	PEM text kept in memory again for every signature (see NOTES.md). A
+ *	vanished key file therefore does not matter until the next reload.
  * ERRORS
  *	Every libopendkim return code is checked; failures leave a message
  *	in ml_signer_error() and the caller applies on_internal_error.
