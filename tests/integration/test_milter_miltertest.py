@@ -13,11 +13,13 @@ DESCRIPTION
     the middle of a message.
 """
 import os
+import pwd
 import shutil
 import subprocess
 
 import pytest
 
+import conftest
 import harness
 from milter_helpers import start_milter, write_conf
 
@@ -140,3 +142,30 @@ def test_bad_reload_keeps_running_config(env, keys):
     r = miltertest("empty_body.lua", spec)
     assert r.returncode == 0, (r.stdout, proc.output())
     assert "not A Label" not in proc.output() and proc.alive()
+
+
+def test_privilege_drop_socket_owner_and_reload(env, keys):
+    """As root with user = nobody: socket owned by nobody, serving as nobody,
+    and a reload reads keys and secret the service user owns."""
+    conftest.require_root()
+    _, rsa, ed, secret = keys
+    own = {}
+    for name, src in (("rsa", rsa), ("ed", ed), ("secret", secret)):
+        own[name] = env.file("nobody-" + name, open(src).read(), 0o600)
+        shutil.chown(own[name], "nobody")
+    text = (CONF % {"secret": own["secret"], "rsa": own["rsa"], "ed": own["ed"], "tx": "mail",
+                    "redis": "", "use_redis": "false", "milter": ""})
+    conf, sock = write_conf(env, 'user = "nobody"\n' + text)
+    shutil.chown(conf, "nobody")
+    proc, spec = start_milter(env, conf, sock)
+    st = os.stat(sock)
+    assert pwd.getpwuid(st.st_uid).pw_name == "nobody"
+    with open("/proc/%d/status" % proc.pid) as f:
+        uids = [line.split()[1:] for line in f if line.startswith("Uid:")][0]
+    assert set(uids) == {str(pwd.getpwnam("nobody").pw_uid)}
+    newconf = env.file("new-nobody.conf", 'user = "nobody"\n' + text.replace(
+        'subdomain = "mail"', 'subdomain = "tx"').replace("{socket}", "unix:" + sock), 0o600)
+    shutil.chown(newconf, "nobody")
+    r = miltertest("sighup.lua", spec, conf=conf, newconf=newconf, pid=proc.pid)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.stdout, proc.output())
+    assert "configuration reloaded" in proc.output()
