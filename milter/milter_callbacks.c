@@ -226,6 +226,16 @@ reject(SMFICTX *ctx, msg_ctx *m, const char *text)
 	return SMFIS_REJECT;
 }
 
+/* feed_headers - the final header set, then end of header */
+static int
+feed_headers(ml_signer *s, const ml_plan *plan)
+{
+	for (size_t h = 0; h < plan->nfinal; h++)
+		if (ml_signer_header(s, plan->final[h].name, plan->final[h].value) < 0)
+			return -1;
+	return ml_signer_eoh(s);
+}
+
 /* start_signers - one signer per signing domain and key, fed the headers */
 static int
 start_signers(msg_ctx *m, char *err, size_t errlen)
@@ -241,17 +251,11 @@ start_signers(msg_ctx *m, char *err, size_t errlen)
 			m->signers[m->nsigners++] = s;
 		}
 	}
-	for (size_t i = 0; i < m->nsigners; i++) {
-		for (size_t h = 0; h < m->plan.nfinal; h++)
-			if (ml_signer_header(m->signers[i], m->plan.final[h].name, m->plan.final[h].value) < 0)
-				goto fail;
-		if (ml_signer_eoh(m->signers[i]) < 0)
-			goto fail;
-		continue;
-fail:
-		snprintf(err, errlen, "%s", ml_signer_error(m->signers[i]));
-		return -1;
-	}
+	for (size_t i = 0; i < m->nsigners; i++)
+		if (feed_headers(m->signers[i], &m->plan) < 0) {
+			snprintf(err, errlen, "%s", ml_signer_error(m->signers[i]));
+			return -1;
+		}
 	return 0;
 }
 
