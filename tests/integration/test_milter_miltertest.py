@@ -169,3 +169,11 @@ def test_privilege_drop_socket_owner_and_reload(env, keys):
     r = miltertest("sighup.lua", spec, conf=conf, newconf=newconf, pid=proc.pid)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.stdout, proc.output())
     assert "configuration reloaded" in proc.output()
+
+
+def test_unknown_category_rejected_when_configured(env, keys):
+    conf, sock = write_conf(env, conf_text(keys, milter='unknown_category = "reject"'))
+    proc, spec = start_milter(env, conf, sock)
+    r = miltertest("unknown_category.lua", spec)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.stdout, proc.output())
+    assert '5.7.0 unknown category "newsletterz" in X-Sluice-Category' in proc.output()
