@@ -177,3 +177,12 @@ def test_unknown_category_rejected_when_configured(env, keys):
     r = miltertest("unknown_category.lua", spec)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.stdout, proc.output())
     assert '5.7.0 unknown category "newsletterz" in X-Sluice-Category' in proc.output()
+
+
+def test_sasl_monitor_mode_logs_and_leaves_unsigned(env, keys):
+    conf, sock = write_conf(env, conf_text(keys, milter='sasl_binding = "monitor"'))
+    proc, spec = start_milter(env, conf, sock)
+    r = miltertest("sasl_monitor.lua", spec)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.stdout, proc.output())
+    assert "not signed: sasl=alice" in proc.output()
+    assert "may not send mail from domain shop2.mall.test" in proc.output()
