@@ -7,7 +7,7 @@
  *	through ml_header_address() and ml_rewrite_from(); the whole set goes
  *	through ml_headers_plan() for a category with List-Unsubscribe, From
  *	rewriting and Feedback-ID, as the milter does at end of header.
- *	Build with clang -fsanitize=fuzzer,address; fuzz_milter_main.c runs
+ *	Build with clang -fsanitize=fuzzer,address; seeds_main.c with fuzz_milter_check.c runs
  *	the seeds as an ordinary test.
  */
 #include "config.h"
