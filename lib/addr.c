@@ -55,6 +55,28 @@ sl_addr_normalize(const char *in, char *out, size_t outlen, int flags)
 	return 0;
 }
 
+/* sl_addr_forms - every distinct stored form of an address, as written first */
+int
+sl_addr_forms(const char *in, int flags, char out[SL_ADDR_FORMS_MAX][SL_ADDR_MAX + 1])
+{
+	static const int step[SL_ADDR_FORMS_MAX] = {0, SL_ADDR_LOWER_LOCAL, SL_ADDR_STRIP_TAG,
+						    SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL};
+	int	n = 0;
+
+	for (int i = 0; i < SL_ADDR_FORMS_MAX; i++) {
+		if ((step[i] & ~flags) != 0
+		    || sl_addr_normalize(in, out[n], SL_ADDR_MAX + 1, step[i]) < 0)
+			continue;
+		n++;
+		for (int k = 0; k < n - 1; k++)
+			if (strcmp(out[k], out[n - 1]) == 0) {
+				n--;
+				break;
+			}
+	}
+	return n;
+}
+
 /* sl_addr_domain - the domain part of an address, or "" when there is none */
 const char *
 sl_addr_domain(const char *addr)

@@ -21,6 +21,16 @@
 #define SL_ADDR_LOWER_LOCAL 2		/* lowercase the local part too */
 
 int	sl_addr_normalize(const char *in, char *out, size_t outlen, int flags);
+
+/*
+ * sl_addr_forms() - the distinct forms a stored address may have, for
+ * suppression lookups: as written (domain lowercased), then, as allowed by
+ * flags (SL_ADDR_LOWER_LOCAL, SL_ADDR_STRIP_TAG), lowercased, without the
+ * +tag, both. Returns how many (0 for a malformed address).
+ */
+#define SL_ADDR_FORMS_MAX 4
+int	sl_addr_forms(const char *in, int flags,
+		      char out[SL_ADDR_FORMS_MAX][SL_ADDR_MAX + 1]);
 const char *sl_addr_domain(const char *addr);
 int	sl_orgdomain(const char *domain, char *out, size_t outlen);
 int	sl_domain_is_under(const char *domain, const char *parent);

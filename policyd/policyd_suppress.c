@@ -56,27 +56,12 @@ scope_key(char *out, size_t outlen, const char *prefix, const char *scope, const
 	return n < 0 || (size_t) n >= outlen ? -1 : 0;
 }
 
-/* address_variants - the stored forms a recipient may have; returns count */
+/* address_variants - the stored forms a recipient may have (lib/addr.c); returns count */
 static int
 address_variants(const pd_config *cfg, const char *rcpt, char out[4][SL_ADDR_MAX + 1])
 {
-	int	flags[4] = {0, SL_ADDR_LOWER_LOCAL, SL_ADDR_STRIP_TAG,
-			    SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL};
-	int	n = 0;
-
-	for (int i = 0; i < 4; i++) {
-		if (((flags[i] & SL_ADDR_STRIP_TAG) && !cfg->strip_tag)
-		    || ((flags[i] & SL_ADDR_LOWER_LOCAL) && !cfg->lower_local)
-		    || sl_addr_normalize(rcpt, out[n], SL_ADDR_MAX + 1, flags[i]) < 0)
-			continue;
-		for (int k = 0; k < n; k++)
-			if (strcmp(out[k], out[n]) == 0) {
-				n--;
-				break;
-			}
-		n++;
-	}
-	return n;
+	return sl_addr_forms(rcpt, (cfg->strip_tag ? SL_ADDR_STRIP_TAG : 0)
+			     | (cfg->lower_local ? SL_ADDR_LOWER_LOCAL : 0), out);
 }
 
 /*

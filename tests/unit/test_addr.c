@@ -56,6 +56,29 @@ test_orgdomain(void **state)
 	assert_false(sl_domain_is_under("badexample.com", "example.com"));
 }
 
+/* test_forms - the stored forms a suppression lookup tries, distinct, as written first */
+static void
+test_forms(void **state)
+{
+	char	f[SL_ADDR_FORMS_MAX][SL_ADDR_MAX + 1];
+
+	(void) state;
+	assert_int_equal(sl_addr_forms("<Bob+News@Example.NET>",
+				       SL_ADDR_LOWER_LOCAL | SL_ADDR_STRIP_TAG, f), 4);
+	assert_string_equal(f[0], "Bob+News@example.net");
+	assert_string_equal(f[1], "bob+news@example.net");
+	assert_string_equal(f[2], "Bob@example.net");
+	assert_string_equal(f[3], "bob@example.net");
+	assert_int_equal(sl_addr_forms("bob@example.net", SL_ADDR_LOWER_LOCAL | SL_ADDR_STRIP_TAG, f), 1);
+	assert_string_equal(f[0], "bob@example.net");
+	assert_int_equal(sl_addr_forms("Bob+x@example.net", SL_ADDR_STRIP_TAG, f), 2);
+	assert_string_equal(f[1], "Bob@example.net");
+	assert_int_equal(sl_addr_forms("Bob+x@example.net", 0, f), 1);
+	assert_int_equal(sl_addr_forms("bob+x@example.net", SL_ADDR_LOWER_LOCAL, f), 1);
+	assert_int_equal(sl_addr_forms("not an address", SL_ADDR_LOWER_LOCAL, f), 0);
+	assert_int_equal(sl_addr_forms("", SL_ADDR_LOWER_LOCAL, f), 0);
+}
+
 /* test_netlist - IPv4, IPv6, v4-mapped, bad input */
 static void
 test_netlist(void **state)
@@ -88,6 +111,7 @@ main(void)
 		cmocka_unit_test(test_normalize),
 		cmocka_unit_test(test_orgdomain),
 		cmocka_unit_test(test_netlist),
+		cmocka_unit_test(test_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
