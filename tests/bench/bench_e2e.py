@@ -17,7 +17,8 @@ DESCRIPTION
     has stored all N. The first stored message must carry a DKIM-Signature
     exactly when the setup signs. Prints per-round figures, the median
     messages/s of each setup, its ratio to bare Postfix and the peak RSS
-    (VmHWM) of the add-on daemons (redis-server not included). Rounds of
+    (VmHWM) and PSS (at the end of the round) of the add-on daemons,
+    summed over their processes (redis-server not included). Rounds of
     the setups are interleaved, order reversed every other round, so that
     machine noise hits them alike.
 
@@ -121,7 +122,7 @@ RSPAMD = ("postfix+rspamd (dkim_signing)", setup_rspamd, True)
 
 
 def one_round(name, setup, signs, messages, sessions):
-    """Start a fresh world, push messages; returns (messages/s, peak RSS KiB of the add-ons)."""
+    """Start a fresh world, push messages; returns (messages/s, peak RSS, PSS in KiB of the add-ons)."""
     env = harness.Env("bench")
     try:
         sink = env.sink()
@@ -144,7 +145,8 @@ def one_round(name, setup, signs, messages, sessions):
                 raise RuntimeError("%s: sluice-policyd answered %d requests for %d messages"
                                    % (name, asked, messages))
         rss = sum(benchlib.tree_hwm(p.pid) for p in procs)
-        return rate, rss
+        pss = sum(benchlib.tree_pss(p.pid) for p in procs)
+        return rate, rss, pss
     finally:
         env.close()
 
@@ -165,17 +167,19 @@ def main():
         args.messages, args.rounds, args.sessions, tempfile.gettempdir(), benchlib.stamp()), flush=True)
     figures = {name: [] for name, _, _ in SETUPS}
     rss = {name: 0 for name, _, _ in SETUPS}
+    pss = {name: 0 for name, _, _ in SETUPS}
     for rnd in range(args.rounds):
         for name, setup, signs in (SETUPS if rnd % 2 == 0 else list(reversed(SETUPS))):
             try:
-                rate, peak = one_round(name, setup, signs, args.messages, args.sessions)
+                rate, peak, share = one_round(name, setup, signs, args.messages, args.sessions)
             except RuntimeError as e:
                 # seen once: "postfix check" failing with no output while other
                 # instances start and stop on the machine; one retry
                 print("round %d  %s: %s; retrying" % (rnd + 1, name, str(e).splitlines()[0]), flush=True)
-                rate, peak = one_round(name, setup, signs, args.messages, args.sessions)
+                rate, peak, share = one_round(name, setup, signs, args.messages, args.sessions)
             figures[name].append(rate)
             rss[name] = max(rss[name], peak)
+            pss[name] = max(pss[name], share)
             print("round %d  %-32s %8.1f msg/s" % (rnd + 1, name, rate), flush=True)
     base = median(figures["bare postfix"])
     print()
@@ -183,8 +187,9 @@ def main():
     for name, _, _ in SETUPS:
         med = median(figures[name])
         rows.append([name, "%.1f" % med, "%.2f" % (med / base),
-                     "%.1f" % (rss[name] / 1024) if rss[name] else "-"])
-    benchlib.table(rows, ["setup", "msg/s (median)", "ratio to bare", "add-on peak RSS MiB"])
+                     "%.1f" % (rss[name] / 1024) if rss[name] else "-",
+                     "%.1f" % (pss[name] / 1024) if pss[name] else "-"])
+    benchlib.table(rows, ["setup", "msg/s (median)", "ratio to bare", "add-on peak RSS MiB", "PSS MiB"])
 
 
 if __name__ == "__main__":

@@ -33,8 +33,10 @@ DESCRIPTION
     recipients, a fresh instance per request). Each round gives each
     server S seconds; rounds interleave the servers, order reversed every
     other round. Prints requests/s per round, the median, the ratio to
-    sluice-policyd, latency p50/p99 over all rounds, peak RSS (VmHWM, all
-    processes of the server; Redis listed apart) and, with valgrind, the
+    sluice-policyd, latency p50/p99 over all rounds, the servers' CPU time
+    per request (utime + stime from /proc, sluice-policyd and its
+    redis-server together), peak RSS (VmHWM, all
+    processes of the server; Redis listed apart), PSS after the rounds and, with valgrind, the
     instructions per request measured by callgrind as the difference of two
     runs (sluice-policyd and redis-server each under callgrind; postfwd's
     processes all under callgrind; policyd-rate-limit's Python).
@@ -366,17 +368,22 @@ def main():
             args.seconds, args.rounds, args.connections, benchlib.stamp()), flush=True)
         rates = {s.name: [] for s in servers}
         lats = {s.name: [] for s in servers}
+        cpu = {s.name: -sum(benchlib.tree_cpu(p) for p in s.pids()) for s in servers}
         for rnd in range(args.rounds):
             for s in (servers if rnd % 2 == 0 else list(reversed(servers))):
                 n, el, lat = load(s.addr, args.connections, seconds=args.seconds, rnd=rnd + 1)
                 rates[s.name].append(n / el)
                 lats[s.name] += lat
                 print("round %d  %-20s %9.1f req/s" % (rnd + 1, s.name, n / el), flush=True)
-        rss = {}
+        for s in servers:
+            cpu[s.name] = (cpu[s.name] + sum(benchlib.tree_cpu(p) for p in s.pids())) / len(lats[s.name])
+        rss, pss = {}, {}
         for s in servers:
             rss[s.name] = benchlib.tree_hwm(s.pid)
+            pss[s.name] = benchlib.tree_pss(s.pid)
             if isinstance(s, Sluice):
                 rss["redis-server"] = benchlib.vm_hwm(s.redis.pid)
+                pss["redis-server"] = benchlib.pss(s.redis.pid)
             s.stop()
         servers = []
         ir = {}
@@ -391,14 +398,15 @@ def main():
             m = median(rates[name])
             rows.append([name, "%.0f" % m, "%.2f" % (m / base),
                          "%.2f" % (pct(lats[name], 50) * 1000), "%.2f" % (pct(lats[name], 99) * 1000),
+                         "%.0f" % (cpu[name] * 1e6),
                          "%.0fk" % (ir[name] / 1000) if name in ir else "-",
-                         "%.1f" % (rss[name] / 1024)])
+                         "%.1f" % (rss[name] / 1024), "%.1f" % (pss[name] / 1024)])
             if name == "sluice-policyd":
-                rows.append(["  + its redis-server", "", "", "", "",
+                rows.append(["  + its redis-server", "", "", "", "", "(incl.)",
                              "%.0fk" % (ir["redis-server"] / 1000) if "redis-server" in ir else "-",
-                             "%.1f" % (rss["redis-server"] / 1024)])
-        benchlib.table(rows, ["server", "req/s (median)", "ratio", "p50 ms", "p99 ms", "instr/req",
-                              "peak RSS MiB"])
+                             "%.1f" % (rss["redis-server"] / 1024), "%.1f" % (pss["redis-server"] / 1024)])
+        benchlib.table(rows, ["server", "req/s (median)", "ratio", "p50 ms", "p99 ms", "CPU us/req", "instr/req",
+                              "peak RSS MiB", "PSS MiB"])
     finally:
         for s in servers:
             s.stop()

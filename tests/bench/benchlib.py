@@ -5,7 +5,9 @@ NAME
 DESCRIPTION
     Figures, not assertions: medians, ratios and a plain table; running a
     program with its wall time and peak RSS (wait4's ru_maxrss); a
-    daemon's peak RSS from /proc/PID/status (VmHWM); callgrind instruction
+    daemon's peak RSS from /proc/PID/status (VmHWM) and its current PSS
+    from /proc/PID/smaps_rollup (summed over its processes, PSS counts a
+    shared page once where RSS counts it in every process); callgrind instruction
     totals; and a small client of the milter protocol (version 6) used to
     drive sluice-milter and OpenDKIM without an MTA.
 
@@ -93,6 +95,38 @@ def tree_hwm(pid):
     for child in children(pid):
         total += tree_hwm(child)
     return total
+
+
+def pss(pid):
+    """Proportional set size (KiB) of a running process: shared pages divided among sharers."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_pss(pid):
+    """Sum of PSS over pid and its descendants (fair for forking daemons)."""
+    return pss(pid) + sum(tree_pss(c) for c in children(pid))
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a running process (all its threads), in seconds."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def tree_cpu(pid):
+    """CPU seconds of pid and its live descendants."""
+    return cpu_seconds(pid) + sum(tree_cpu(c) for c in children(pid))
 
 
 def children(pid):
