@@ -50,7 +50,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import benchlib
