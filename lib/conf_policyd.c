@@ -19,7 +19,8 @@
  *	  strip_tag = true                   # user+tag@ -> user@ for suppression
  *	  discard_scopes = { }               # global, category, tenant
  *	  time_zone = "UTC"
- *	  limit "gmail-bulk" { key = "${sender_orgdomain}" ... }   # seeds
+ *	  limit "gmail-bulk" { key = '${sender_orgdomain}' ... }   # seeds
+ *	  (single quotes: libconfuse expands ${...} inside double quotes)
  *	}
  */
 #include "config.h"
