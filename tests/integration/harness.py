@@ -297,7 +297,14 @@ class Postfix:
         return r
 
     def start(self):
-        self.cmd("check")
+        # "postfix check" was seen to fail once, silently, while other
+        # instances started and stopped: try it again before giving up.
+        for attempt in range(3):
+            if self.cmd("check", check=False).returncode == 0:
+                break
+            time.sleep(0.5)
+        else:
+            self.cmd("check")
         self.cmd("start")
         wait_for(lambda: can_connect(("127.0.0.1", self.port)), what="postfix smtpd")
         with open(os.path.join(self.dir, "spool", "pid", "master.pid")) as f:
