@@ -36,6 +36,9 @@ cfg_opt_t sl_conf_milter_opts[] = {
 	CFG_BOOL("redis", cfg_true, CFGF_NONE),
 	CFG_BOOL("stats", cfg_true, CFGF_NONE),
 	CFG_INT("message_ttl", 7 * 86400, CFGF_NONE),
+	/* recipients suppressed in the message's scopes, at end of message */
+	CFG_BOOL("check_suppression", cfg_true, CFGF_NONE),
+	CFG_STR("suppression_fail", "accept", CFGF_NONE),
 	CFG_SEC("rule", rule_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
 };

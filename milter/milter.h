@@ -11,6 +11,7 @@
  *	milter_rewrite.c	envelope sender and header From rewriting
  *	milter_headers.c	List-Unsubscribe, Feedback-ID, internal headers
  *	milter_redis.c		SASL entries, per-message records, counters
+ *	milter_suppress.c	suppressed recipients, at end of message
  *	No libmilter or libopendkim type appears here, so unit tests link
  *	every file but the callbacks and main.
  */
@@ -105,6 +106,10 @@ typedef struct ml_conf {
 	int	use_redis;
 	int	stats;
 	long	msg_ttl;
+	int	check_supp;		/* look recipients up at end of message */
+	enum ml_answer supp_fail;	/* Redis trouble during that check */
+	int	supp_flags;		/* SL_ADDR_* forms tried (policyd's options) */
+	long	events_maxlen;		/* XADD MAXLEN ~ (feedback's option) */
 	int	have_key;
 	sl_token_key key;
 	sl_redis_opts redis;
@@ -260,11 +265,50 @@ int	ml_header_internal(const ml_conf *c, const char *name);
 
 ml_redis_pool *ml_redis_pool_new(const sl_redis_opts *opts);
 void	ml_redis_pool_free(ml_redis_pool *p);
+sl_redis *ml_redis_get(ml_redis_pool *p);
+void	ml_redis_put(ml_redis_pool *p, sl_redis *r);
 int	ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e,
 		       char *err, size_t errlen);
 void	ml_record_message(const ml_conf *c, const ml_decision *d,
 			  const char *qid, const char *sasl,
 			  const char *sender, size_t nrcpt);
+
+/* ---- milter_suppress.c ---- */
+
+enum ml_scope { ML_SCOPE_GLOBAL = 0, ML_SCOPE_CATEGORY, ML_SCOPE_TENANT, ML_SCOPES };
+
+typedef struct ml_supp_hit {
+	size_t	rcpt;			/* index in the caller's recipient list */
+	enum ml_scope scope;
+	char	addr[SL_ADDR_MAX + 1];	/* the recipient, domain lowercased */
+	char	reason[32];		/* a documented reason, else "suppressed" */
+} ml_supp_hit;
+
+typedef struct ml_supp {
+	char	scope[ML_SCOPES][80];	/* "" when it does not apply */
+	char  **keys;			/* one per recipient, scope and address form */
+	size_t *key_rcpt;
+	enum ml_scope *key_scope;
+	size_t	nkeys;
+	size_t	nrcpt;
+	ml_supp_hit *hits;		/* at most one per recipient, in order */
+	size_t	nhits;
+} ml_supp;
+
+void	ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d,
+		     int flags, const char *const *rcpts, size_t nrcpt);
+int	ml_supp_parse(ml_supp *s, const char *const *rcpts, const sl_reply *rep,
+		      char *err, size_t errlen);
+int	ml_supp_check(const ml_conf *c, const ml_decision *d,
+		      const char *const *rcpts, size_t nrcpt, ml_supp *s,
+		      char *err, size_t errlen);
+const char *ml_supp_reason(const char *reason);
+const char *ml_supp_kind(enum ml_scope scope);
+void	ml_supp_reply(const ml_supp *s, char *out, size_t outlen);
+void	ml_supp_log(const ml_supp *s, int refused);
+void	ml_supp_record(const ml_conf *c, const ml_decision *d, const ml_supp *s,
+		       const char *qid, const char *msgid);
+void	ml_supp_free(ml_supp *s);
 
 /* ---- milter_callbacks.c ---- */
 

@@ -12,13 +12,16 @@
  *	envfrom		pins the current config snapshot for this message;
  *			an unauthenticated client outside the internal
  *			networks is inbound: accepted untouched
- *	envrcpt		counts recipients, keeps the first
+ *	envrcpt		keeps every recipient as given (the first also
+ *			normalized, for the unsubscribe URL)
  *	header		keeps every header field
  *	eoh		decides (milter_category.c), plans the header edits
  *			(milter_headers.c), starts the DKIM signers over the
  *			final header set (milter_dkim.c)
  *	body		feeds the signers
- *	eom		applies envelope sender, header edits, signatures;
+ *	eom		removes suppressed recipients (smfi_delrcpt) or
+ *			refuses the message when all are (milter_suppress.c);
+ *			applies envelope sender, header edits, signatures;
  *			logs one line; records the message (milter_redis.c)
  *	abort, close	release the message, the connection
  *	A reload never changes the snapshot under a message in flight: it is
@@ -26,7 +29,9 @@
  * ERRORS
  *	Internal trouble (Redis down for a SASL lookup, a DKIM failure) gets
  *	on_internal_error: 451 4.3.0, or the message leaves unsigned with
- *	only the internal headers removed. Nothing here exits.
+ *	only the internal headers removed. Redis trouble during the
+ *	suppression check gets suppression_fail: accept (the default, fail
+ *	open like policyd) or 451 4.3.0. Nothing here exits.
  */
 #include "config.h"
 
@@ -56,7 +61,10 @@ typedef struct msg_ctx {
 	char	sasl[256];
 	char	env_from[SL_ADDR_MAX + 1];	/* "" for the null sender */
 	char	rcpt[SL_ADDR_MAX + 1];	/* the first recipient */
+	char  **rcpts;			/* every recipient, as the MTA gave it */
 	size_t	nrcpt;
+	size_t	rcap;
+	size_t	nsupp;			/* recipients removed as suppressed */
 	ml_header *headers;
 	size_t	nheaders;
 	size_t	hcap;
@@ -94,6 +102,9 @@ msg_reset(msg_ctx *m)
 		free(m->headers[i].value);
 	}
 	free(m->headers);
+	for (size_t i = 0; i < m->nrcpt && m->rcpts; i++)
+		free(m->rcpts[i]);
+	free(m->rcpts);
 	for (size_t i = 0; i < m->nsigners; i++)
 		ml_signer_free(m->signers[i]);
 	ml_plan_free(&m->plan);
@@ -185,14 +196,19 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
-/* cb_envrcpt - count recipients; keep the first for the unsubscribe URL */
+/* cb_envrcpt - keep every recipient; the first also for the unsubscribe URL */
 static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
 {
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
 
-	if (m->nrcpt++ == 0 && argv[0])
+	if (m->nrcpt == 0 && argv[0])
 		(void) sl_addr_normalize(argv[0], m->rcpt, sizeof(m->rcpt), 0);
+	if (m->nrcpt == m->rcap) {
+		m->rcap = m->rcap ? 2 * m->rcap : 8;
+		m->rcpts = sl_realloc(m->rcpts, m->rcap * sizeof(*m->rcpts));
+	}
+	m->rcpts[m->nrcpt++] = sl_strdup(argv[0] ? argv[0] : "");
 	return SMFIS_CONTINUE;
 }
 
@@ -411,8 +427,67 @@ log_message(msg_ctx *m)
 	sl_info("outbound: sasl=%s category=%s tenant=%s from=<%s> sender=<%s> rcpts=%zu "
 		"signatures=%zu %s%s", m->sasl[0] ? m->sasl : "-",
 		m->d.category ? m->d.category->name : "-", m->d.tenant_name[0] ? m->d.tenant_name : "-",
-		m->env_from, m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt, m->nsigners,
+		m->env_from, m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp, m->nsigners,
 		sigs, m->degraded ? " (unsigned after internal trouble)" : "");
+}
+
+/* delete_rcpts - remove each suppressed recipient once from the envelope */
+static int
+delete_rcpts(SMFICTX *ctx, msg_ctx *m, const ml_supp *s)
+{
+	for (size_t i = 0; i < s->nhits; i++) {
+		const char *a = m->rcpts[s->hits[i].rcpt];
+		int	dup = 0;
+
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = strcmp(a, m->rcpts[s->hits[k].rcpt]) == 0;
+		if (!dup && smfi_delrcpt(ctx, (char *) a) != MI_SUCCESS)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * suppress - drop the recipients suppressed in the message's scopes; when
+ * that is all of them, refuse the message. Returns SMFIS_CONTINUE to go
+ * on, with m->nrcpt the recipients left, else the final answer (m reset).
+ */
+static sfsistat
+suppress(SMFICTX *ctx, msg_ctx *m)
+{
+	ml_supp s;
+	char	err[512], text[400];
+	sfsistat rc = SMFIS_CONTINUE;
+
+	if (ml_supp_check(m->conf, &m->d, (const char *const *) m->rcpts, m->nrcpt, &s,
+			  err, sizeof(err)) < 0) {
+		ml_supp_free(&s);
+		if (m->conf->supp_fail == ML_ACCEPT) {
+			sl_warn("%s: message accepted (suppression_fail = accept)", err);
+			return SMFIS_CONTINUE;
+		}
+		sl_warn("%s: temporary failure (suppression_fail = tempfail)", err);
+		set_reply(ctx, "451", "4.3.0 temporary local problem, try again later");
+		msg_reset(m);
+		return SMFIS_TEMPFAIL;
+	}
+	if (s.nhits == m->nrcpt && s.nhits > 0) {
+		ml_supp_log(&s, 1);
+		ml_supp_record(m->conf, &m->d, &s, m->qid, m->msgid);
+		ml_supp_reply(&s, text, sizeof(text));
+		rc = reject(ctx, m, text);
+	} else if (s.nhits > 0 && delete_rcpts(ctx, m, &s) < 0) {
+		sl_warn("the MTA refused to remove a suppressed recipient: temporary failure");
+		set_reply(ctx, "451", "4.3.0 temporary local problem, try again later");
+		msg_reset(m);
+		rc = SMFIS_TEMPFAIL;
+	} else if (s.nhits > 0) {
+		ml_supp_log(&s, 0);
+		ml_supp_record(m->conf, &m->d, &s, m->qid, m->msgid);
+		m->nsupp = s.nhits;	/* not counted as sent */
+	}
+	ml_supp_free(&s);
+	return rc;
 }
 
 /* cb_eom - apply everything and sign */
@@ -422,12 +497,15 @@ cb_eom(SMFICTX *ctx)
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
 	static __thread char sigs[ML_SIG_MAX][SIG_VALUE_MAX];
 	char	err[512];
+	sfsistat rc;
 
 	if (m->conf == NULL)
 		return SMFIS_CONTINUE;
 	if (!m->qid[0])
 		snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
 	sl_log_context(m->qid);
+	if ((rc = suppress(ctx, m)) != SMFIS_CONTINUE)
+		return rc;
 	if (finish_signers(m, sigs, err, sizeof(err)) < 0) {
 		if (internal_trouble(ctx, m, err) == SMFIS_TEMPFAIL)
 			return SMFIS_TEMPFAIL;
@@ -442,7 +520,7 @@ cb_eom(SMFICTX *ctx)
 	log_message(m);
 	if (!m->degraded && m->d.verdict == ML_OK)
 		ml_record_message(m->conf, &m->d, m->qid, m->sasl,
-				  m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt);
+				  m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp);
 	msg_reset(m);
 	return SMFIS_CONTINUE;
 fail:
@@ -481,7 +559,7 @@ cb_close(SMFICTX *ctx)
 static struct smfiDesc milter_desc = {
 	.xxfi_name = "sluice-milter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM | SMFIF_DELRCPT,
 	.xxfi_connect = cb_connect,
 	.xxfi_envfrom = cb_envfrom,
 	.xxfi_envrcpt = cb_envrcpt,

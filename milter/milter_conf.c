@@ -302,6 +302,7 @@ load_milter_enums(ml_conf *c, cfg_t *m)
 	static const char *const oie[] = {"tempfail", "accept", NULL};
 	static const char *const unk[] = {"default", "reject", NULL};
 	static const char *const bind[] = {"enforce", "monitor", NULL};
+	static const char *const sfail[] = {"accept", "tempfail", NULL};
 	const char *v;
 	int	i;
 
@@ -314,6 +315,32 @@ load_milter_enums(ml_conf *c, cfg_t *m)
 	if ((i = choose(v = cfg_getstr(m, "sasl_binding"), bind)) < 0)
 		sl_conf_error(c->conf, m, "milter: sasl_binding \"%s\": use enforce or monitor", v);
 	c->sasl_monitor = i == 1;
+	if ((i = choose(v = cfg_getstr(m, "suppression_fail"), sfail)) < 0)
+		sl_conf_error(c->conf, m, "milter: suppression_fail \"%s\": use accept or tempfail", v);
+	c->supp_fail = i == 1 ? ML_TEMPFAIL : ML_ACCEPT;
+}
+
+/*
+ * load_suppression - check_suppression, plus what the milter shares with
+ * the other programs: the address forms policyd tries (policyd { strip_tag,
+ * lowercase_local_part }) and the events stream length (feedback {
+ * events_maxlen }), so every program looks up and writes alike
+ */
+static void
+load_suppression(ml_conf *c, cfg_t *m)
+{
+	cfg_t  *p = cfg_getsec(c->conf->cfg, "policyd");
+	cfg_t  *f = cfg_getsec(c->conf->cfg, "feedback");
+
+	c->check_supp = cfg_getbool(m, "check_suppression");
+	c->supp_flags = SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL;
+	if (p && !cfg_getbool(p, "strip_tag"))
+		c->supp_flags &= ~SL_ADDR_STRIP_TAG;
+	if (p && !cfg_getbool(p, "lowercase_local_part"))
+		c->supp_flags &= ~SL_ADDR_LOWER_LOCAL;
+	c->events_maxlen = f ? cfg_getint(f, "events_maxlen") : 100000;
+	if (c->events_maxlen < 0)
+		c->events_maxlen = 100000;
 }
 
 /* load_milter - the milter { } section */
@@ -350,6 +377,7 @@ load_milter(ml_conf *c)
 	c->use_redis = cfg_getbool(m, "redis");
 	c->stats = cfg_getbool(m, "stats");
 	c->msg_ttl = cfg_getint(m, "message_ttl");
+	load_suppression(c, m);
 	c->nrules = cfg_size(m, "rule");
 	c->rules = sl_calloc(c->nrules + 1, sizeof(*c->rules));
 	for (size_t i = 0; i < c->nrules; i++)

@@ -4,6 +4,7 @@
  * SYNOPSIS
  *	ml_sasl_lookup(conf, user, &entry, err, len)	0, or -1 when Redis failed
  *	ml_record_message(conf, qid, decision, sasl, sender, nrcpt)
+ *	ml_redis_get(pool), ml_redis_put(pool, handle)	borrow a handle
  * DESCRIPTION
  *	Keys (prefix from the redis section, default "sluice:"):
  *	  <prefix>sasl:<user>	hash, written by the operator: category,
@@ -73,9 +74,9 @@ ml_redis_pool_free(ml_redis_pool *p)
 	free(p);
 }
 
-/* pool_get - an idle handle, or a new one */
-static sl_redis *
-pool_get(ml_redis_pool *p)
+/* ml_redis_get - an idle handle of the pool, or a new one */
+sl_redis *
+ml_redis_get(ml_redis_pool *p)
 {
 	sl_redis *r = NULL;
 
@@ -86,9 +87,9 @@ pool_get(ml_redis_pool *p)
 	return r ? r : sl_redis_new(&p->opts);
 }
 
-/* pool_put - give a handle back (closed when the pool is full) */
-static void
-pool_put(ml_redis_pool *p, sl_redis *r)
+/* ml_redis_put - give a handle back (closed when the pool is full) */
+void
+ml_redis_put(ml_redis_pool *p, sl_redis *r)
 {
 	pthread_mutex_lock(&p->lock);
 	if (p->nidle < POOL_IDLE_MAX) {
@@ -125,7 +126,7 @@ ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, 
 	if (c->pool == NULL)
 		return 0;
 	snprintf(key, sizeof(key), "%ssasl:%s", c->redis.prefix, user);
-	r = pool_get(c->pool);
+	r = ml_redis_get(c->pool);
 	if (sl_redis_cmdv(r, &rep, 2, argv, NULL) < 0) {
 		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
 		rc = -1;
@@ -140,7 +141,7 @@ ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, 
 				entry_field(e, rep->element[i]->str, rep->element[i + 1]->str);
 	}
 	sl_reply_free(rep);
-	pool_put(c->pool, r);
+	ml_redis_put(c->pool, r);
 	return rc;
 }
 
@@ -168,11 +169,11 @@ ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid,
 	argv[0] = stats, argv[1] = msg, argv[2] = n;
 	argv[3] = d->category ? d->category->name : "";
 	argv[4] = d->tenant_name, argv[5] = sasl ? sasl : "", argv[6] = sender, argv[7] = ttl;
-	r = pool_get(c->pool);
+	r = ml_redis_get(c->pool);
 	if (sl_redis_eval(r, &record_script, &rep, 2, 8, argv, NULL) < 0)
 		sl_warn("redis: message not counted: %s", sl_redis_errstr(r));
 	else if (rep->type == SL_REPLY_ERROR)
 		sl_warn("redis: message not counted: %s", rep->str);
 	sl_reply_free(rep);
-	pool_put(c->pool, r);
+	ml_redis_put(c->pool, r);
 }
