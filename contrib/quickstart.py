@@ -159,9 +159,13 @@ def demo(w):
         step(4, "One-click unsubscribe (RFC 8058) from the newsletter's List-Unsubscribe")
         url, status = one_click(w, news)
         say("   POST %s -> HTTP %d" % (url[:72] + "...", status))
-        say("   next newsletter to reader@dest.example: %s" % (
-            send(w, "December news", "reader@dest.example", "X-Sluice-Category: marketing\r\n")
-            or "accepted (suppression is per category: see doc/policyd.md)"))
+        try:
+            answer = send(w, "December news", "reader@dest.example", "X-Sluice-Category: marketing\r\n")
+            answer = ("refused at RCPT: %s" % answer) if answer else "accepted (NOT expected: see doc/milter.md)"
+        except smtplib.SMTPDataError as e:
+            answer = ("refused at end of data: %d %s\n   (by sluice-milter: the category is only known from the "
+                      "headers, after RCPT)" % (e.smtp_code, e.smtp_error.decode()))
+        say("   next newsletter to reader@dest.example: %s" % answer)
         say("   a receipt to the same reader: %s" % (
             send(w, "Another receipt", "reader@dest.example") or "accepted (transactional mail still flows)"))
     step(5, "What sluice-policyd logged (one line per request)")
