@@ -267,6 +267,7 @@ ml_redis_pool *ml_redis_pool_new(const sl_redis_opts *opts);
 void	ml_redis_pool_free(ml_redis_pool *p);
 sl_redis *ml_redis_get(ml_redis_pool *p);
 void	ml_redis_put(ml_redis_pool *p, sl_redis *r);
+void	ml_redis_prepare(void);
 int	ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e,
 		       char *err, size_t errlen);
 void	ml_record_message(const ml_conf *c, const ml_decision *d,
@@ -309,6 +310,7 @@ void	ml_supp_log(const ml_supp *s, int refused);
 void	ml_supp_record(const ml_conf *c, const ml_decision *d, const ml_supp *s,
 		       const char *qid, const char *msgid);
 void	ml_supp_free(ml_supp *s);
+void	ml_supp_prepare(void);
 
 /* ---- milter_callbacks.c ---- */
 

@@ -427,8 +427,8 @@ log_message(msg_ctx *m)
 	sl_info("outbound: sasl=%s category=%s tenant=%s from=<%s> sender=<%s> rcpts=%zu "
 		"signatures=%zu %s%s", m->sasl[0] ? m->sasl : "-",
 		m->d.category ? m->d.category->name : "-", m->d.tenant_name[0] ? m->d.tenant_name : "-",
-		m->env_from, m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp, m->nsigners,
-		sigs, m->degraded ? " (unsigned after internal trouble)" : "");
+		m->env_from, m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp,
+		m->nsigners, sigs, m->degraded ? " (unsigned after internal trouble)" : "");
 }
 
 /* delete_rcpts - remove each suppressed recipient once from the envelope */

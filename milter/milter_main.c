@@ -214,6 +214,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	apply_log_level(c);
+	ml_redis_prepare();			/* script SHA1s, before any thread */
 	if (ml_dkim_init(err, sizeof(err)) < 0 || ml_milter_setup(c, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	if (!foreground && daemon(0, 0) < 0)

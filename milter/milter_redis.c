@@ -5,6 +5,7 @@
  *	ml_sasl_lookup(conf, user, &entry, err, len)	0, or -1 when Redis failed
  *	ml_record_message(conf, qid, decision, sasl, sender, nrcpt)
  *	ml_redis_get(pool), ml_redis_put(pool, handle)	borrow a handle
+ *	ml_redis_prepare()	script SHA1s, once before the threads start
  * DESCRIPTION
  *	Keys (prefix from the redis section, default "sluice:"):
  *	  <prefix>sasl:<user>	hash, written by the operator: category,
@@ -50,6 +51,14 @@ static sl_script record_script = {
 	"redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
 	"return 1\n",
 };
+
+/* ml_redis_prepare - compute every script's SHA1 once, before threads share them */
+void
+ml_redis_prepare(void)
+{
+	(void) sl_script_sha1(&record_script);
+	ml_supp_prepare();
+}
 
 /* ml_redis_pool_new - an empty pool; handles connect on first use */
 ml_redis_pool *

@@ -7,6 +7,7 @@
  *	ml_supp_log(&s, refused)		one line per suppressed recipient
  *	ml_supp_record(conf, decision, &s, qid, msgid)	events and counter
  *	ml_supp_free(&s)
+ *	ml_supp_prepare()			script SHA1s, before threads start
  * DESCRIPTION
  *	sluice-policyd checks suppression at RCPT, but the category of a
  *	message is only known here, after its headers (X-Sluice-Category,
@@ -75,6 +76,14 @@ static sl_script record_script = {
 	"if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'suppressed', ARGV[2]) end\n"
 	"return 1\n",
 };
+
+/* ml_supp_prepare - the scripts' SHA1s, computed before threads share them */
+void
+ml_supp_prepare(void)
+{
+	(void) sl_script_sha1(&lookup_script);
+	(void) sl_script_sha1(&record_script);
+}
 
 /* ml_supp_kind - the kind of list a scope is, as policyd names it in replies */
 const char *

@@ -19,6 +19,7 @@ DESCRIPTION
         of a delivered newsletter, then the next newsletter is refused;
       - Redis down: suppression_fail = accept delivers, tempfail gives 451.
 """
+import re
 import smtplib
 import subprocess
 import time
@@ -141,23 +142,19 @@ def stats(w, tenant="-", category="-"):
 
 
 def events(w):
-    """The sluice:events entries as dicts."""
+    """The sluice:events entries as dicts (redis-cli --raw flattens them: id, field, value, ...)."""
     out = subprocess.run(["redis-cli", "-s", w.redis.sock, "--raw", "XRANGE", "sluice:events",
                           "-", "+"], capture_output=True, text=True).stdout.split("\n")
-    evs, cur = [], None
-    i = 0
+    evs, i = [], 0
     while i < len(out):
-        line = out[i]
-        if "-" in line and line.split("-")[0].isdigit() and (i + 1 == len(out) or True):
-            cur = {}
-            evs.append(cur)
+        if re.fullmatch(r"\d+-\d+", out[i]):
+            evs.append({})
             i += 1
-            continue
-        if cur is not None and i + 1 < len(out):
-            cur[line] = out[i + 1]
+        elif evs and i + 1 < len(out):
+            evs[-1][out[i]] = out[i + 1]
             i += 2
-            continue
-        i += 1
+        else:
+            i += 1
     return evs
 
 
