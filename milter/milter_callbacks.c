@@ -450,7 +450,7 @@ delete_rcpts(SMFICTX *ctx, msg_ctx *m, const ml_supp *s)
 /*
  * suppress - drop the recipients suppressed in the message's scopes; when
  * that is all of them, refuse the message. Returns SMFIS_CONTINUE to go
- * on, with m->nrcpt the recipients left, else the final answer (m reset).
+ * on (m->nsupp recipients removed), else the final answer (m reset).
  */
 static sfsistat
 suppress(SMFICTX *ctx, msg_ctx *m)
