@@ -411,7 +411,13 @@ class Env:
         return p
 
     def close(self):
-        """Stop everything by pid; keep the directory when SLUICE_KEEP is set."""
+        """Stop everything by pid; keep the directory when SLUICE_KEEP is set.
+
+        Raises AssertionError, after everything is stopped, when a process
+        we started printed a sanitizer report (ASan, UBSan, LeakSanitizer):
+        with a sanitizer build of Sluice, the integration suite then fails
+        on memory errors the tests' own assertions would not notice.
+        """
         for pf in list(self.postfixes):
             pf.stop()
         for p in reversed(self.procs):
@@ -419,8 +425,26 @@ class Env:
                 p.stop()
             except Exception as e:  # keep stopping the others
                 print("harness: stopping %s: %s" % (p.name, e), file=sys.stderr)
+        reports = [(p.name, sanitizer_report(p.output())) for p in self.procs]
+        reports = [(name, text) for name, text in reports if text]
         if not os.environ.get("SLUICE_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer reports:\n" + "\n".join(
+                "--- %s ---\n%s" % r for r in reports))
+
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: AddressSanitizer")
+
+
+def sanitizer_report(text):
+    """The first lines of a sanitizer report in a process's output, or ""."""
+    for marker in SANITIZER_MARKERS:
+        at = text.find(marker)
+        if at >= 0:
+            return text[max(0, text.rfind("\n", 0, at)):][:3000]
+    return ""
 
 
 def dkim_keypair(env, name, algorithm="rsa"):
