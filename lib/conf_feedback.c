@@ -31,7 +31,6 @@
 #include <confuse.h>
 
 cfg_opt_t sl_conf_feedback_opts[] = {
-	CFG_STR("socket", "", CFGF_NONE),
 	CFG_STR("hard_bounce_scope", "global", CFGF_NONE),
 	CFG_INT("hard_bounce_ttl", 0, CFGF_NONE),
 	CFG_INT("soft_bounce_threshold", 3, CFGF_NONE),

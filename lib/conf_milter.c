@@ -22,7 +22,7 @@ static cfg_opt_t rule_opts[] = {
 };
 
 cfg_opt_t sl_conf_milter_opts[] = {
-	CFG_STR("socket", "unix:/run/sluice/milter.sock", CFGF_NONE),
+	CFG_STR("socket", "unix:/var/spool/postfix/sluice/milter.sock", CFGF_NONE),
 	CFG_STR("socket_mode", "0660", CFGF_NONE),
 	CFG_INT("timeout", 300, CFGF_NONE),
 	/* "inherit": the top-level internal_networks; {} means none */

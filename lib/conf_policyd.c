@@ -8,7 +8,7 @@
  *	which reports every problem with file:line. See doc/sluice-policyd.8.
  *
  *	policyd {
- *	  listen = { "unix:/run/sluice/policyd.sock", "inet:127.0.0.1:10040" }
+ *	  listen = { "unix:/var/spool/postfix/sluice/policy.sock", "inet:127.0.0.1:10040" }
  *	  socket_mode = "0666"
  *	  http_listen = "127.0.0.1:8025"
  *	  timeout = 100                      # ms per request
