@@ -12,9 +12,9 @@ DESCRIPTION
     sluice-milter and a throwaway Postfix instance wired to both. Then it
     sends sample mail with plain SMTP and shows what a receiver would see:
     the rewritten envelope sender with its signed bounce token, the headers
-    Sluice added, each DKIM signature checked by dkimpy, and what the policy
-    server answered for a suppressed recipient, a rate limit and a one-click
-    unsubscribe. Everything is stopped by pid at the end, unless --keep.
+    Sluice added, each DKIM signature checked by dkimpy, and what Sluice
+    answered for a suppressed recipient, a one-click unsubscribe and a rate
+    limit set live with redis-cli. Everything is stopped by pid at the end, unless --keep.
 """
 import os
 import smtplib
@@ -168,11 +168,21 @@ def demo(w):
         say("   next newsletter to reader@dest.example: %s" % answer)
         say("   a receipt to the same reader: %s" % (
             send(w, "Another receipt", "reader@dest.example") or "accepted (transactional mail still flows)"))
-    step(5, "What sluice-policyd logged (one line per request)")
+    step(5, "A rate limit set live with redis-cli: 2 messages an hour from app@example.com")
+    w["redis"].cli("HSET", "sluice:limit:quickstart", "key", "${sender}", "rate", "2/hour",
+                   "match", "sender=app@example.com", "unit", "messages", "action", "defer")
+    w["redis"].cli("SADD", "sluice:limits", "quickstart")
+    say("   redis-cli HSET sluice:limit:quickstart key '${sender}' rate 2/hour match sender=app@example.com ...")
+    say("   redis-cli SADD sluice:limits quickstart")
+    time.sleep(1.2)  # sluice-policyd re-reads limits every 500 ms
+    for n in (1, 2, 3):
+        answer = send(w, "Order update %d" % n, "customer@dest.example")
+        say("   message %d: %s" % (n, answer or "accepted"))
+    step(6, "What sluice-policyd logged (one line per request)")
     for line in w["policyd"].output().splitlines():
         if " request: " in line:
             say("   " + line.split(": ", 1)[-1])
-    step(6, "What sluice-milter logged (one line per message)")
+    step(7, "What sluice-milter logged (one line per message)")
     for line in w["milter"].output().splitlines():
         if "category=" in line:
             say("   " + line.split(": ", 1)[-1])
