@@ -29,13 +29,9 @@
 
 #include "addr.h"
 #include "ctl.h"
+#include "suppress.h"
 
 #define CTL_SUPP_BATCH 256
-
-static const char *const supp_reasons[] = {
-	"hard-bounce", "soft-bounce-threshold", "complaint", "unsubscribe",
-	"manual", "import", NULL
-};
 
 /*
  * KEYS: the entries. ARGV: source, now, ttl (0: none), mode ("replace" or
@@ -89,7 +85,7 @@ static const struct option supp_longopts[] = {
 static int
 reason_ok(const char *r)
 {
-	for (const char *const *p = supp_reasons; *p; p++)
+	for (const char *const *p = sl_supp_reasons; *p; p++)
 		if (strcmp(*p, r) == 0)
 			return 1;
 	return 0;

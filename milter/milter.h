@@ -303,7 +303,6 @@ int	ml_supp_parse(ml_supp *s, const char *const *rcpts, const sl_reply *rep,
 int	ml_supp_check(const ml_conf *c, const ml_decision *d,
 		      const char *const *rcpts, size_t nrcpt, ml_supp *s,
 		      char *err, size_t errlen);
-const char *ml_supp_reason(const char *reason);
 const char *ml_supp_kind(enum ml_scope scope);
 void	ml_supp_reply(const ml_supp *s, char *out, size_t outlen);
 void	ml_supp_log(const ml_supp *s, int refused);

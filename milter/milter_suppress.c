@@ -42,6 +42,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "suppress.h"
 
 /* KEYS: supp:<scope>:<address>...; returns {index, reason, ...} of live entries */
 static sl_script lookup_script = {
@@ -92,19 +93,6 @@ ml_supp_kind(enum ml_scope scope)
 	static const char *kind[ML_SCOPES] = {"global", "category", "tenant"};
 
 	return scope < ML_SCOPES ? kind[scope] : "global";
-}
-
-/* ml_supp_reason - one of the documented reasons, else "suppressed" */
-const char *
-ml_supp_reason(const char *reason)
-{
-	static const char *known[] = {"hard-bounce", "soft-bounce-threshold", "complaint",
-				      "unsubscribe", "manual", "import"};
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
-		if (strcmp(reason, known[i]) == 0)
-			return known[i];
-	return "suppressed";
 }
 
 /* add_key - one more key, for a recipient and a scope */
@@ -189,7 +177,7 @@ ml_supp_parse(ml_supp *s, const char *const *rcpts, const sl_reply *rep, char *e
 		h = &s->hits[s->nhits++];
 		h->rcpt = s->key_rcpt[k];
 		h->scope = s->key_scope[k];
-		snprintf(h->reason, sizeof(h->reason), "%s", ml_supp_reason(why->str));
+		snprintf(h->reason, sizeof(h->reason), "%s", sl_supp_reason_shown(why->str));
 		if (sl_addr_normalize(rcpts[h->rcpt], h->addr, sizeof(h->addr), 0) < 0)
 			snprintf(h->addr, sizeof(h->addr), "?");
 	}

@@ -37,6 +37,7 @@
 
 #include "log.h"
 #include "policyd.h"
+#include "suppress.h"
 
 /* KEYS[1] entry, KEYS[2] stats hash; ARGV: reason source added detail */
 static sl_script add_script = {.source =
@@ -94,25 +95,12 @@ pd_suppress_scopes(const pd_config *cfg, const pd_facts *f, pd_scope *scopes)
 	return n;
 }
 
-/* reason_ok - one of the documented reasons, else "suppressed" is shown */
-static const char *
-reason_shown(const char *reason)
-{
-	static const char *known[] = {"hard-bounce", "soft-bounce-threshold", "complaint",
-				      "unsubscribe", "manual", "import"};
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
-		if (strcmp(reason, known[i]) == 0)
-			return known[i];
-	return "suppressed";
-}
-
 /* pd_suppress_answer - 550 naming the reason, or DISCARD per scope */
 void
 pd_suppress_answer(const pd_scope *scope, const char *rcpt, const char *reason,
 		   char *out, size_t outlen)
 {
-	const char *why = reason_shown(reason);
+	const char *why = sl_supp_reason_shown(reason);
 	const char *code = strcmp(why, "hard-bounce") == 0 ? "5.1.1" : "5.7.1";
 	char	addr[SL_ADDR_MAX + 1];
 

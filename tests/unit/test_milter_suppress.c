@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "test_milter_util.h"
+#include "suppress.h"
 
 #define BASE \
 	"secret_file = \"@DIR@/secret\"\n" \
@@ -181,8 +182,8 @@ test_reply(void **state)
 			    "hard-bounce (global list)");
 	ml_supp_reply(&s, out, 20);		/* truncated, still terminated */
 	assert_int_equal(strlen(out), 19);
-	assert_string_equal(ml_supp_reason("soft-bounce-threshold"), "soft-bounce-threshold");
-	assert_string_equal(ml_supp_reason("<script>"), "suppressed");
+	assert_string_equal(sl_supp_reason_shown("soft-bounce-threshold"), "soft-bounce-threshold");
+	assert_string_equal(sl_supp_reason_shown("<script>"), "suppressed");
 	assert_string_equal(ml_supp_kind(ML_SCOPE_TENANT), "tenant");
 }
 
