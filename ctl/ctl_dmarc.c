@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "log.h"
 
 #define DMARC_SOURCES_SHOWN 20
 
@@ -50,11 +51,7 @@ source_add(dm_sum *s, const char *ip, size_t iplen, int pass, long long n)
 		if (strlen(s->src[i].ip) == iplen && strncmp(s->src[i].ip, ip, iplen) == 0)
 			break;
 	if (i == s->nsrc) {
-		if (s->nsrc == s->cap) {
-			s->cap = s->cap ? s->cap * 2 : 32;
-			if ((s->src = realloc(s->src, s->cap * sizeof(dm_source))) == NULL)
-				abort();
-		}
+		s->src = sl_grow(s->src, s->nsrc, &s->cap, sizeof(dm_source));
 		memset(&s->src[i], 0, sizeof(dm_source));
 		snprintf(s->src[i].ip, sizeof(s->src[i].ip), "%.*s", (int) iplen, ip);
 		s->nsrc++;

@@ -30,6 +30,7 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "log.h"
 
 typedef struct limit_names {
 	char  **name;
@@ -47,13 +48,12 @@ names_add(limit_names *l, const char *name, int active)
 			return;
 		}
 	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->name = realloc(l->name, l->cap * sizeof(char *));
-		l->active = realloc(l->active, l->cap * sizeof(int));
-		if (l->name == NULL || l->active == NULL)
-			abort();
+		size_t	cap = l->cap;
+
+		l->name = sl_grow(l->name, l->n, &cap, sizeof(char *));
+		l->active = sl_grow(l->active, l->n, &l->cap, sizeof(int));
 	}
-	l->name[l->n] = strdup(name);
+	l->name[l->n] = sl_strdup(name);
 	l->active[l->n++] = active;
 }
 

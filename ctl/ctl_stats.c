@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "log.h"
 
 static const char *const stat_fields[] = {"sent", "hard", "soft", "complaint", "unsub"};
 #define NSTAT (sizeof(stat_fields) / sizeof(stat_fields[0]))
@@ -42,11 +43,7 @@ static const struct option stats_longopts[] = {
 static stat_row *
 row_new(stat_rows *s)
 {
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 32;
-		if ((s->rows = realloc(s->rows, s->cap * sizeof(stat_row))) == NULL)
-			abort();
-	}
+	s->rows = sl_grow(s->rows, s->n, &s->cap, sizeof(stat_row));
 	memset(&s->rows[s->n], 0, sizeof(stat_row));
 	return &s->rows[s->n++];
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "log.h"
 
 static const struct option tenant_longopts[] = {
 	{"reason", required_argument, NULL, 'r'},
@@ -129,13 +130,8 @@ names_add(name_list *l, const char *name)
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->names[i], name) == 0)
 			return;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->names = realloc(l->names, l->cap * sizeof(char *));
-		if (l->names == NULL)
-			abort();
-	}
-	l->names[l->n++] = strdup(name);
+	l->names = sl_grow(l->names, l->n, &l->cap, sizeof(char *));
+	l->names[l->n++] = sl_strdup(name);
 }
 
 /* tenant_scan - SCAN callback: tenant names from tenant:<name> keys */

@@ -170,6 +170,18 @@ sl_realloc(void *p, size_t n)
 	return q;
 }
 
+/* sl_grow - room for element n of an array: doubles *cap (from 16) when full */
+void *
+sl_grow(void *p, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap && p != NULL)
+		return p;
+	*cap = *cap ? *cap * 2 : 16;
+	if (*cap <= n)
+		*cap = n + 1;
+	return sl_realloc(p, *cap * size);
+}
+
 /* sl_strdup - copy a string or panic */
 char *
 sl_strdup(const char *s)

@@ -40,5 +40,6 @@ void   *sl_calloc(size_t n, size_t size);
 void   *sl_realloc(void *p, size_t n);
 char   *sl_strdup(const char *s);
 char   *sl_strndup(const char *s, size_t n);
+void   *sl_grow(void *p, size_t n, size_t *cap, size_t size);
 
 #endif
