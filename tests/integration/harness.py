@@ -123,21 +123,32 @@ class Proc:
 
 
 class Redis:
-    """A throwaway redis-server on a unix socket and a loopback port."""
+    """A throwaway redis-server on a unix socket (and a loopback port with tcp=True).
 
-    def __init__(self, env, port=None, sock=None):
+    Without tcp, it listens on no TCP port at all: a port chosen free at
+    start could be taken by someone's outgoing connection by the time a
+    test restarts the server on it.
+    """
+
+    _serial = 0
+
+    def __init__(self, env, port=None, sock=None, tcp=False):
         self.env = env
-        self.sock = sock or os.path.join(env.dir, "redis.sock")
-        self.port = port or free_port()
+        Redis._serial += 1
+        self.name = "redis-%d" % Redis._serial
+        self.sock = sock or os.path.join(env.dir, "%s.sock" % self.name)
+        self.port = port or (free_port() if tcp else None)
         self.start()
 
     def start(self):
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+        argv = ["redis-server", "--port", str(self.port or 0), "--bind", "127.0.0.1",
                 "--unixsocket", self.sock, "--unixsocketperm", "777",
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--dir", self.env.dir]
-        self.proc = Proc(self.env, "redis-%d" % self.port, argv)
-        wait_for(lambda: can_connect(self.sock), what="redis-server socket")
+        self.proc = Proc(self.env, self.name, argv)
+        wait_for(lambda: can_connect(self.sock) or not self.proc.alive(), what="redis-server socket")
+        if not self.proc.alive():
+            raise RuntimeError("redis-server exited:\n" + self.proc.output())
 
     def stop(self):
         self.proc.stop()
