@@ -49,10 +49,22 @@ def program(part, name):
 
 
 def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nobody uses right now.
+
+    Chosen below the kernel's ephemeral range (32768 and up here), so that
+    an outgoing connection cannot take it between now and the server's
+    bind, as a port from bind(0) could be.
+    """
+    import random
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
 def wait_for(cond, timeout=10.0, what="condition", interval=0.05):
