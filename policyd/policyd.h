@@ -129,6 +129,7 @@ int	pd_proto_answer(char *out, size_t outlen, const char *action);
  * policyd_conn.c: listeners and connections (libevent bufferevents).
  */
 int	pd_listen(pd_server *srv, const char *spec, int socket_mode);
+void	pd_listeners_enable(int on);
 void	pd_listeners_close(void);
 
 /*

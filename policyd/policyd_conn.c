@@ -347,6 +347,14 @@ pd_listen(pd_server *srv, const char *spec, int socket_mode)
 	return 0;
 }
 
+/* pd_listeners_enable - accept clients, or leave them waiting in the backlog */
+void
+pd_listeners_enable(int on)
+{
+	for (int i = 0; i < nlisteners; i++)
+		(void) (on ? evconnlistener_enable(listeners[i]) : evconnlistener_disable(listeners[i]));
+}
+
 /* pd_listeners_close - stop accepting (clean exit) */
 void
 pd_listeners_close(void)

@@ -132,6 +132,33 @@ server_setup(pd_config *pc, int foreground)
 	evsignal_add(sig_int, NULL);
 }
 
+/*
+ * wait_for_redis - before answering anyone, give Redis up to its connect
+ * timeout: otherwise the first requests after a start would all get the
+ * fail actions (DUNNO by default) although Redis is about to answer.
+ * Clients that connect meanwhile wait in the listen backlog.
+ */
+static void
+wait_for_redis(int grace_ms)
+{
+	struct timeval slice = {.tv_sec = 0, .tv_usec = 20000};
+	struct timespec t0, t;
+	long	waited = 0;
+
+	pd_listeners_enable(0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!sl_aredis_connected(pd_srv.redis) && waited < grace_ms) {
+		event_base_loopexit(pd_srv.base, &slice);
+		event_base_dispatch(pd_srv.base);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+	}
+	if (!sl_aredis_connected(pd_srv.redis))
+		sl_warn("redis not connected after %ld ms: answering with the fail actions until it is",
+			waited);
+	pd_listeners_enable(1);
+}
+
 /* main - options, config, serve */
 int
 main(int argc, char **argv)
@@ -166,6 +193,7 @@ main(int argc, char **argv)
 	apply_time_zone(pc);
 	apply_log_level(pc);
 	server_setup(pc, foreground);
+	wait_for_redis(pc->redis.connect_timeout_ms > 0 ? pc->redis.connect_timeout_ms : 1000);
 	sl_info("started");
 	event_base_dispatch(pd_srv.base);
 	pd_listeners_close();

@@ -99,3 +99,19 @@ def test_seeds_rewritten_after_redis_restart(env):
     harness.wait_for(lambda: "limit seeded: loaded" in proc.output(), 5, "the table reloaded")
     assert policy_query(sock, {"sender": "q@src.test"}) == "DUNNO"
     assert policy_query(sock, {"sender": "q@src.test"}).startswith("DEFER_IF_PERMIT")
+
+
+def test_start_waits_for_redis_then_answers(env):
+    """The first request after a start gets a decision, not the fail action;
+    with Redis down at start, answers come after the grace, with the fail action."""
+    redis = env.redis()
+    redis.cli("HSET", "sluice:supp:global:first@dest.test", "reason", "hard-bounce")
+    _, sock, _ = start_policyd(env, redis, name="up")
+    assert policy_query(sock, {"recipient": "first@dest.test"}).startswith("550 5.1.1")
+
+    redis.stop()
+    t0 = time.monotonic()
+    proc, sock, _ = start_policyd(env, redis, name="down")
+    assert policy_query(sock, {"recipient": "first@dest.test"}) == "DUNNO"
+    assert time.monotonic() - t0 < 5
+    assert "redis not connected after" in proc.output()
