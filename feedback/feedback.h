@@ -55,6 +55,7 @@ typedef struct fb_rcpt {
 	char	rhost[128];		/* Remote-MTA: the server that answered */
 	char	reason[20];		/* taxonomy name, see feedback_reason.c */
 	int	hard;			/* 1: the address will never work */
+	int	bound;			/* 1: a recipient of the token's message (feedback_verify.c) */
 	char	diag[FB_DIAG_MAX];	/* diagnostic text, one line */
 } fb_rcpt;
 
