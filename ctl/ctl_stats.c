@@ -3,10 +3,13 @@
  *	ctl_stats 3 - sluicectl stats: the day's counters per tenant and category
  * DESCRIPTION
  *	Counters are the hashes <prefix>stats:<yyyymmdd>:<tenant>:<category>
- *	("-" for none) with the fields sent, hard, soft, complaint and
- *	unsub, written by the daemons with HINCRBY. This prints one row per
- *	hash of the day (UTC, today by default), sorted, with the hard bounce
- *	and complaint rates over sent, and a total row.
+ *	("-" for none) with the fields sent, hard, soft, complaint, unsub,
+ *	sender_fault (bounces that were the sender's fault: blocks,
+ *	reputation, rate limits) and unverified (feedback records that moved
+ *	nothing: forged or unbound), written by the daemons with HINCRBY.
+ *	This prints one row per hash of the day (UTC, today by default),
+ *	sorted, with the hard bounce and complaint rates over sent, and a
+ *	total row.
  */
 #include "config.h"
 
@@ -19,7 +22,8 @@
 #include "ctl.h"
 #include "log.h"
 
-static const char *const stat_fields[] = {"sent", "hard", "soft", "complaint", "unsub"};
+static const char *const stat_fields[] = {"sent", "hard", "soft", "complaint", "unsub",
+					  "sender_fault", "unverified"};
 #define NSTAT (sizeof(stat_fields) / sizeof(stat_fields[0]))
 
 typedef struct stat_row {
@@ -97,8 +101,8 @@ print_row(const stat_row *r)
 
 	pct(r->v[1], r->v[0], hr, sizeof(hr));
 	pct(r->v[3], r->v[0], cr, sizeof(cr));
-	printf("%-16s %-16s %9lld %7lld %7lld %9lld %7lld %8s %8s\n", r->tenant, r->category,
-	       r->v[0], r->v[1], r->v[2], r->v[3], r->v[4], hr, cr);
+	printf("%-16s %-16s %9lld %7lld %7lld %9lld %7lld %7lld %7lld %8s %8s\n", r->tenant,
+	       r->category, r->v[0], r->v[1], r->v[2], r->v[3], r->v[4], r->v[5], r->v[6], hr, cr);
 }
 
 /* print_table - header, rows, total */
@@ -108,8 +112,8 @@ print_table(stat_rows *s, const char *day)
 	stat_row total = {.tenant = "TOTAL", .category = ""};
 
 	printf("day %s (UTC)\n", day);
-	printf("%-16s %-16s %9s %7s %7s %9s %7s %8s %8s\n", "TENANT", "CATEGORY", "SENT",
-	       "HARD", "SOFT", "COMPLAINT", "UNSUB", "HARD%", "COMPL%");
+	printf("%-16s %-16s %9s %7s %7s %9s %7s %7s %7s %8s %8s\n", "TENANT", "CATEGORY", "SENT",
+	       "HARD", "SOFT", "COMPLAINT", "UNSUB", "SENDER", "UNVERIF", "HARD%", "COMPL%");
 	if (s->n > 1)
 		qsort(s->rows, s->n, sizeof(stat_row), cmp_rows);
 	for (size_t i = 0; i < s->n; i++) {

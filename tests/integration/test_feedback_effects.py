@@ -177,19 +177,33 @@ Content-Transfer-Encoding: base64
 
 
 class World:
-    def __init__(self, env, extra=""):
+    """A redis-server, a token secret and a sluice.conf for sluice-feedback.
+
+    Several Worlds may share one env: each has its own file names; a World
+    made with secret_from uses that World's secret.
+    """
+    _serial = 0
+
+    def __init__(self, env, extra="", redis=None, secret_from=None):
+        World._serial += 1
+        self.n = World._serial
         self.env = env
-        self.redis = env.redis()
-        self.secret_path = env.secret()
+        self.redis = redis or env.redis()
+        self.secret_path = (secret_from.secret_path if secret_from
+                            else env.secret("token-%d.key" % self.n))
         with open(self.secret_path, "rb") as f:
             self.secret = f.read().rstrip(b"\n")
-        self.conf = env.file("sluice.conf", self.redis.conf_section() +
-                             'secret_file = "%s"\nfeedback {\n  pause_min_sent = 10\n%s}\n'
-                             % (self.secret_path, extra))
+        self.conf = self.config(self.redis.conf_section(), extra)
         self.exe = harness.program("feedback", "sluice-feedback")
 
-    def feed(self, data, rcpt):
-        p = subprocess.run([self.exe, "-c", self.conf, rcpt], input=data,
+    def config(self, redis_section, extra="", name="sluice.conf"):
+        """A sluice.conf with this world's secret and the given redis { } block."""
+        return self.env.file("%d-%s" % (self.n, name), redis_section +
+                             'secret_file = "%s"\nfeedback {\n  pause_min_sent = 10\n%s}\n'
+                             % (self.secret_path, extra))
+
+    def feed(self, data, rcpt, conf=None):
+        p = subprocess.run([self.exe, "-c", conf or self.conf, rcpt], input=data,
                            capture_output=True, timeout=30)
         return p.returncode, p.stderr.decode(errors="replace")
 
