@@ -13,7 +13,11 @@
  *	     (redis.acl_check_cmd), every key it writes has the right type,
  *	     every counter it increments holds an integer; otherwise an error
  *	     reply and nothing written;
- *	  3. apply: the writes, the done marker last.
+ *	  3. apply: the writes, the done marker last. Only a message that
+ *	     counted something (a verified, bound record) or a DMARC report
+ *	     gets a marker: mail that moved nothing (junk, forged and
+ *	     unbound records: events and the capped unverified counter)
+ *	     leaves none, so a flood of it cannot fill Redis with markers.
  *	The "#!lua" line makes Redis 7 refuse the script before it runs when
  *	it is over maxmemory (noeviction) or a read-only replica; Redis runs
  *	a script atomically, so no other client sees half of it, and a
@@ -227,7 +231,10 @@ static sl_script fx_script = {.source =
 	"    end\n"
 	"  end\n"
 	"end\n"
-	"w('SET', done, tostring(now), 'EX', donettl)\n"
+	/* no marker for a message that moved nothing: junk must not fill Redis with markers */
+	"if counted > 0 or kind == 'dmarc-aggregate' then\n"
+	"  w('SET', done, tostring(now), 'EX', donettl)\n"
+	"end\n"
 	/* check every write before the first one */
 	"local want = {HSET = 'hash', HDEL = 'hash', HINCRBY = 'hash', ZADD = 'zset',\n"
 	"  ZREMRANGEBYSCORE = 'zset', SADD = 'set', XADD = 'stream'}\n"

@@ -262,6 +262,25 @@ def test_reply_lost_after_the_script_ran_then_retried(env):
     assert applied == ref
 
 
+def test_redis_killed_after_applying_then_retried(env):
+    # Redis persists every write (AOF, fsync always) and is killed -9 right
+    # after the script ran, before anyone could read anything: after the
+    # restart the effects and the done marker are both there or both not.
+    redis = env.redis(args=["--appendonly", "yes", "--appendfsync", "always",
+                            "--appendfilename", "kill.aof", "--appenddirname", "aof-kill"])
+    w = World(env, redis=redis)
+    msg, tok = genuine(w)
+    rc, err = feed(w, msg, tok)
+    assert rc == 0, err
+    applied = dump(redis)
+    redis.kill()
+    redis.start()
+    assert dump(redis) == applied
+    rc, err = feed(w, msg, tok)                              # the retry
+    assert rc == 0 and "applied before" in err, err
+    assert dump(redis) == applied
+
+
 def test_a_second_report_of_the_same_bounce_counts_once(env):
     # Two different messages (a remote MTA's duplicate DSN, or a replay with
     # new headers) about one original message and recipient: counted once.
