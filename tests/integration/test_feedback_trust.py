@@ -149,6 +149,30 @@ def test_acl_user_without_write_rights_exits_75(env):
     assert w.cli("HGET", "sluice:supp:global:gone@example.net", "reason") == "hard-bounce"
 
 
+def test_key_of_the_wrong_type_exits_75_and_writes_nothing(env):
+    # An operator's hand-written key where a counter hash belongs, then a
+    # counter that is no integer: refused before the first write, and
+    # applied once both are repaired.
+    w = World(env)
+    msg, tok = genuine(w)
+    stats = "sluice:stats:%s:shop1:news" % today()
+    w.cli("SET", stats, "oops")
+    before = dump(w.redis)
+    rc, err = feed(w, msg, tok)
+    assert rc == 75 and "WRONGTYPE" in err and stats in err, (rc, err)
+    assert dump(w.redis) == before
+    w.cli("DEL", stats)
+    w.cli("HSET", stats, "hard", "many")
+    before = dump(w.redis)
+    rc, err = feed(w, msg, tok)
+    assert rc == 75 and "not an integer" in err, (rc, err)
+    assert dump(w.redis) == before
+    w.cli("HSET", stats, "hard", "0")
+    rc, err = feed(w, msg, tok)
+    assert rc == 0, err
+    assert w.hgetall(stats)["hard"] == "1"
+
+
 # --- exactly once -------------------------------------------------------------
 
 def test_run_twice_changes_nothing_the_second_time(env):
