@@ -54,6 +54,10 @@
 #include "feedback.h"
 #include "feedback_effects_lua.h"
 
+/* A DMARC record's count is clamped to this (a negative one to 0): counters
+ * stay far from HINCRBY's overflow and Lua's exact integers (2^53). */
+#define FX_DMARC_COUNT_MAX (1LL << 32)
+
 /* Owned argument strings of one EVALSHA. */
 typedef struct fx_args {
 	char  **v;
@@ -346,9 +350,15 @@ fx_dmarc(fx_args *a, const fb_dmarc *d, time_t now)
 	fx_addf(a, "%zu", d->nrec);
 	for (size_t i = 0; i < d->nrec; i++) {
 		const fb_dmarc_rec *r = &d->rec[i];
+		long long n = r->count < 0 ? 0 : r->count;
 
+		if (n > FX_DMARC_COUNT_MAX) {	/* no reporter sees that many from one IP */
+			sl_warn("DMARC report %s: count %lld for %s taken as %lld", d->report_id, n,
+				r->source_ip, FX_DMARC_COUNT_MAX);
+			n = FX_DMARC_COUNT_MAX;
+		}
 		fx_add(a, r->source_ip);
-		fx_addf(a, "%lld", r->count);
+		fx_addf(a, "%lld", n);
 		fx_add(a, strcmp(r->dkim, "pass") == 0 || strcmp(r->spf, "pass") == 0 ? "1" : "0");
 	}
 }

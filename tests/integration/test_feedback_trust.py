@@ -459,3 +459,20 @@ def test_many_records_one_call(env):
     print("1,000-recipient DSN: %d applied in %.2f s" % (n, took))
     # every record parsed is applied (FB_MAX_RCPTS decides how many are parsed)
     assert n >= 200 and n == len(w.cli("KEYS", "sluice:supp:global:*").split("\n"))
+
+
+def test_dmarc_counts_cannot_go_negative_or_overflow(env, monkeypatch):
+    # DMARC reports need no token: anyone can send one. A negative count
+    # must not take counters down, an absurd one is clamped (2^32).
+    import test_feedback_effects as tfe
+    xml = tfe.DMARC_XML.replace(b"<count>7</count>", b"<count>-1000</count>").replace(
+        b"<count>3</count>", b"<count>99999999999999999</count>")
+    monkeypatch.setattr(tfe, "DMARC_XML", xml)
+    w = World(env)
+    for _ in range(2):                   # two reports (different bytes: new Received lines)
+        rc, err = feed(w, tfe.dmarc_mail() + b"\n" * (_ + 1), "rua@feedback.example.com")
+        assert rc == 0, err
+    day = time.strftime("%Y%m%d", time.gmtime(1700000000))
+    s = w.hgetall("sluice:dmarc:example.com:%s" % day)
+    assert s["reports"] == "2" and s["pass"] == "0" and s["src:192.0.2.10:pass"] == "0", s
+    assert s["messages"] == str(2 * 2 ** 32) and s["fail"] == str(2 * 2 ** 32), s
