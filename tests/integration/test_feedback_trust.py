@@ -344,6 +344,12 @@ def test_three_blocked_do_not_suppress_three_mailboxfull_do(env):
     prov = w.hgetall("sluice:provider:%s:example.net" % today())
     assert prov == {"sender_fault": "3", "sender_fault:blocked": "3",
                     "tenant:shop1:news": "3"}, prov
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf, "stats", "--tenant", "shop1"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    row = [l.split() for l in r.stdout.split("\n") if l.startswith("shop1")][0]
+    assert row[2:9] == ["0", "0", "0", "0", "0", "3", "0"], r.stdout     # SENDER 3
+    assert "example.net" in r.stdout and "blocked 3" in r.stdout, r.stdout
     soft_three(w, "reader@example.net", "5.2.2", FULL, 3345)
     e = w.hgetall("sluice:supp:global:reader@example.net")
     assert e.get("reason") == "soft-bounce-threshold" and e["bounce_reason"] == "mailboxfull", e
