@@ -144,7 +144,8 @@ prov_has_tenant(const sl_reply *h, const char *tenant)
 	for (size_t i = 0; i + 1 < h->elements; i += 2) {
 		const char *f = h->element[i]->str;
 
-		if (strncmp(f, "tenant:", 7) == 0 && strncmp(f + 7, tenant, n) == 0 && f[7 + n] == ':')
+		if (strncmp(f, "tenant:", 7) == 0 && strncmp(f + 7, tenant, n) == 0
+		    && f[7 + n] == ':')
 			return 1;
 	}
 	return 0;
@@ -165,7 +166,8 @@ prov_scan(ctl_ctx *ctx, const char *key, void *arg)
 		return 0;
 	if (p->tenant == NULL || prov_has_tenant(h, p->tenant)) {
 		v = ctl_hget(h, "sender_fault");
-		off = (size_t) snprintf(line, sizeof(line), "%-32s %9s  ", key + p->plen, v ? v : "0");
+		off = (size_t) snprintf(line, sizeof(line), "%-32s %9s  ", key + p->plen,
+					v ? v : "0");
 		for (size_t i = 0; i + 1 < h->elements && off < sizeof(line); i += 2) {
 			const char *f = h->element[i]->str;
 

@@ -297,7 +297,8 @@ fx_bounces(fx_args *a, const fb_conf *c, const fb_result *res, const fb_origin *
 		if (norm < 0 && cls != 'E')
 			fx_record(a, 'X', 0, rc->addr, rc->reason, rc->diag, "", 0);
 		else if (cls == 'E')
-			fx_record(a, 'E', 0, norm < 0 ? rc->addr : addr, rc->reason, rc->diag, event, 0);
+			fx_record(a, 'E', 0, norm < 0 ? rc->addr : addr, rc->reason, rc->diag, event,
+				  0);
 		else
 			fx_record(a, cls, rc->bound, addr, rc->reason, rc->diag, scope,
 				  cls == 'H' ? c->hard_ttl : c->soft_ttl);
@@ -317,11 +318,11 @@ fx_single(fx_args *a, const fb_conf *c, const fb_result *res, const fb_origin *o
 	if (rc == NULL || fx_norm(rc->addr, addr, sizeof(addr)) < 0)
 		fx_record(a, 'X', 0, rc ? rc->addr : "", complaint ? res->arf.feedback_type : "",
 			  "", "", 0);
+	else if (complaint)
+		fx_record(a, 'C', rc->bound, addr, res->arf.feedback_type, res->arf.feedback_type,
+			  scope, c->complaint_ttl);
 	else
-		fx_record(a, complaint ? 'C' : 'U', rc->bound, addr,
-			  complaint ? res->arf.feedback_type : "", complaint ? res->arf.feedback_type
-									: "mailto",
-			  scope, complaint ? c->complaint_ttl : c->unsub_ttl);
+		fx_record(a, 'U', rc->bound, addr, "", "mailto", scope, c->unsub_ttl);
 }
 
 /* fx_events_only - unknown and auto-reply messages: one event */
@@ -445,7 +446,8 @@ fx_outcome(const sl_reply *rep, const char *marker)
 		sl_warn("tenant pause: %s", rep->element[3]->str);
 	if (rep->elements == 4 && rep->element[2]->type == SL_REPLY_STRING
 	    && strcmp(rep->element[2]->str, "0") != 0)
-		sl_info("%s: %s record(s) unverified, suppressing nobody", marker, rep->element[2]->str);
+		sl_info("%s: %s record(s) unverified, suppressing nobody", marker,
+			rep->element[2]->str);
 	return 0;
 }
 
