@@ -12,7 +12,8 @@
  *
  *	One section per file below. Outside libraries are confined:
  *	GMime to feedback_mime.c, libxml2, zlib and libzip to
- *	feedback_dmarc.c, the Redis client to feedback_effects.c.
+ *	feedback_dmarc.c, the Redis client to feedback_effects.c (and,
+ *	until feedback_verify.c lands, the stand-in feedback_bound.c).
  * OWNERSHIP
  *	An fb_result owns everything it points to: fb_result_free().
  *	An fb_mail owns its strings: fb_mail_free(). fb_*_free(NULL) is a
@@ -200,8 +201,8 @@ int	fb_dmarc_looks_like(const unsigned char *buf, size_t len);
 fb_result *fb_classify(const char *buf, size_t len, const char *name);
 
 /*
- * feedback_effects.c - the only Redis user: suppression entries,
- * counters, tenant pause, DMARC summaries and events.
+ * feedback_effects.c - the Redis side: suppression entries, counters,
+ * tenant pause, DMARC summaries and events, one atomic script per message.
  */
 struct sl_redis;
 
