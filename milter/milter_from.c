@@ -360,10 +360,12 @@ phrase(reader *r)
 				return -1;
 			continue;
 		}
+		if (!atext((unsigned char) *r->p))
+			return 0;	/* a word starts with atext; "." only after one */
 		for (start = r->p; atext((unsigned char) *r->p) || *r->p == '.'; r->p++)
 			;
-		if (r->p == start)
-			return 0;
+		if (r->p[-1] == '.' && *r->p != ' ' && *r->p != '\t' && *r->p != '\r' && *r->p != '\n')
+			return fail(r, "\".\" at the end of the display name");
 		if (encoded_words(r, start, (size_t) (r->p - start)) < 0 || text_add(r, " ", 1) < 0)
 			return -1;
 	}
@@ -391,7 +393,9 @@ local_part(reader *r, char *out, size_t outlen, size_t *o)
 		return fail(r, "address too long");
 	memcpy(out + *o, start, (size_t) (r->p - start));
 	*o += (size_t) (r->p - start);
-	return 0;
+	out[*o] = '\0';
+	/* some readers decode encoded-words even there */
+	return strstr(out, "=?") ? fail(r, "encoded-word in the address") : 0;
 }
 
 /* domain_part - dot-separated labels of letters, digits, hyphens or UTF-8 */
