@@ -45,17 +45,17 @@
 #include "log.h"
 #include "milter.h"
 
-#define COMMENT_DEPTH_MAX	8
-#define EW_MAX			512	/* bytes of one decoded encoded-word */
+#define COMMENT_DEPTH_MAX 8
+#define EW_MAX 512 /* bytes of one decoded encoded-word */
 
 static const char NO_ADDRESS[] = "no address";
 
 typedef struct reader {
-	const char *p;			/* next byte of the value */
-	const char *lt;			/* the "<" of the address, or NULL */
-	char	text[ML_FROM_TEXT_MAX];	/* what the receiver may show */
-	size_t	tlen;
-	const char *why;		/* first reason for refusing */
+	const char *p;               /* next byte of the value */
+	const char *lt;              /* the "<" of the address, or NULL */
+	char text[ML_FROM_TEXT_MAX]; /* what the receiver may show */
+	size_t tlen;
+	const char *why; /* first reason for refusing */
 } reader;
 
 /* fail - note the first reason; always returns -1 */
@@ -84,7 +84,7 @@ static int
 text_raw(reader *r, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		size_t	k = i;
+		size_t k = i;
 
 		while (k < n && (s[k] == '\r' || s[k] == '\n'))
 			k++;
@@ -103,7 +103,7 @@ static size_t
 utf8_len(const unsigned char *s)
 {
 	unsigned c = s[0], cp;
-	size_t	n;
+	size_t n;
 
 	if (c < 0x80)
 		return 1;
@@ -120,8 +120,8 @@ utf8_len(const unsigned char *s)
 			return 0;
 		cp = (cp << 6) | (s[i] & 0x3f);
 	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
-	    || (cp >= 0xd800 && cp <= 0xdfff))
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return n;
 }
@@ -152,12 +152,12 @@ comment(reader *r, int depth)
 	if (depth > COMMENT_DEPTH_MAX)
 		return fail(r, "comments nested too deep");
 	r->p++;
-	for (start = r->p; *r->p != ')'; ) {
+	for (start = r->p; *r->p != ')';) {
 		if (*r->p == '\0')
 			return fail(r, "unterminated comment");
 		if (*r->p == '(') {
-			if (encoded_words(r, start, (size_t) (r->p - start)) < 0
-			    || comment(r, depth + 1) < 0)
+			if (encoded_words(r, start, (size_t)(r->p - start)) < 0 ||
+			    comment(r, depth + 1) < 0)
 				return -1;
 			start = r->p;
 			continue;
@@ -166,7 +166,7 @@ comment(reader *r, int depth)
 			r->p++;
 		r->p++;
 	}
-	if (encoded_words(r, start, (size_t) (r->p - start)) < 0 || text_add(r, " ", 1) < 0)
+	if (encoded_words(r, start, (size_t)(r->p - start)) < 0 || text_add(r, " ", 1) < 0)
 		return -1;
 	r->p++;
 	return 0;
@@ -186,7 +186,7 @@ cfws(reader *r)
 static int
 quoted_body(reader *r, char *out, size_t outlen, size_t *olen)
 {
-	size_t	o = 0;
+	size_t o = 0;
 
 	for (r->p++; *r->p != '"'; r->p++) {
 		if (*r->p == '\0')
@@ -194,7 +194,7 @@ quoted_body(reader *r, char *out, size_t outlen, size_t *olen)
 		if (*r->p == '\\' && r->p[1])
 			r->p++;
 		else if (*r->p == '\r' || *r->p == '\n')
-			continue;		/* folding inside the quotes */
+			continue; /* folding inside the quotes */
 		if (o + 1 >= outlen)
 			return fail(r, "quoted string too long");
 		out[o++] = *r->p;
@@ -209,19 +209,20 @@ quoted_body(reader *r, char *out, size_t outlen, size_t *olen)
 static int
 ew_decode_b(const char *s, size_t n, unsigned char *out, size_t *olen)
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	unsigned acc = 0, bits = 0;
-	size_t	o = 0, i;
+	size_t o = 0, i;
 
 	for (i = 0; i < n && s[i] != '='; i++) {
 		const char *c = s[i] ? strchr(b64, s[i]) : NULL;
 
 		if (c == NULL || o >= EW_MAX)
 			return -1;
-		acc = (acc << 6) | (unsigned) (c - b64);
+		acc = (acc << 6) | (unsigned)(c - b64);
 		if ((bits += 6) >= 8) {
 			bits -= 8;
-			out[o++] = (unsigned char) (acc >> bits);
+			out[o++] = (unsigned char)(acc >> bits);
 		}
 	}
 	for (; i < n; i++)
@@ -235,7 +236,7 @@ ew_decode_b(const char *s, size_t n, unsigned char *out, size_t *olen)
 static int
 ew_decode_q(const char *s, size_t n, unsigned char *out, size_t *olen)
 {
-	size_t	o = 0;
+	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned v;
@@ -245,10 +246,10 @@ ew_decode_q(const char *s, size_t n, unsigned char *out, size_t *olen)
 		if (s[i] == '_')
 			out[o++] = ' ';
 		else if (s[i] != '=')
-			out[o++] = (unsigned char) s[i];
-		else if (i + 2 < n && isxdigit((unsigned char) s[i + 1])
-			 && isxdigit((unsigned char) s[i + 2]) && sscanf(s + i + 1, "%2x", &v) == 1) {
-			out[o++] = (unsigned char) v;
+			out[o++] = (unsigned char)s[i];
+		else if (i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+		         isxdigit((unsigned char)s[i + 2]) && sscanf(s + i + 1, "%2x", &v) == 1) {
+			out[o++] = (unsigned char)v;
 			i += 2;
 		} else
 			return -1;
@@ -261,40 +262,41 @@ ew_decode_q(const char *s, size_t n, unsigned char *out, size_t *olen)
 static int
 ew_to_utf8(reader *r, const char *charset, const unsigned char *in, size_t inlen)
 {
-	char	out[4 * EW_MAX + 4], *op = out, *ip = (char *) in;
-	size_t	ileft = inlen, oleft = sizeof(out);
-	iconv_t	cd = iconv_open("UTF-8", charset);
-	size_t	rc;
+	char out[4 * EW_MAX + 4], *op = out, *ip = (char *)in;
+	size_t ileft = inlen, oleft = sizeof(out);
+	iconv_t cd = iconv_open("UTF-8", charset);
+	size_t rc;
 
-	if (cd == (iconv_t) - 1)
+	if (cd == (iconv_t)-1)
 		return fail(r, "encoded-word in an unknown charset");
 	rc = iconv(cd, &ip, &ileft, &op, &oleft);
-	if (rc != (size_t) -1)
+	if (rc != (size_t)-1)
 		rc = iconv(cd, NULL, NULL, &op, &oleft);
 	iconv_close(cd);
-	if (rc == (size_t) -1 || ileft != 0)
+	if (rc == (size_t)-1 || ileft != 0)
 		return fail(r, "encoded-word that does not decode in its charset");
-	return text_add(r, out, (size_t) (op - out));
+	return text_add(r, out, (size_t)(op - out));
 }
 
 /* encoded_word - one =?charset?enc?text?= at s (length n), decoded */
 static int
 encoded_word(reader *r, const char *s, size_t n)
 {
-	char	charset[64];
+	char charset[64];
 	unsigned char bytes[EW_MAX];
-	size_t	clen = strcspn(s + 2, "?"), blen;
+	size_t clen = strcspn(s + 2, "?"), blen;
 	const char *enc = s + 2 + clen, *txt;
 
-	if (clen == 0 || clen >= sizeof(charset) || (size_t) (enc - s) + 5 > n || enc[0] != '?'
-	    || enc[2] != '?')
+	if (clen == 0 || clen >= sizeof(charset) || (size_t)(enc - s) + 5 > n || enc[0] != '?' ||
+	    enc[2] != '?')
 		return fail(r, "malformed encoded-word");
-	snprintf(charset, sizeof(charset), "%.*s", (int) strcspn(s + 2, "?*"), s + 2);
+	snprintf(charset, sizeof(charset), "%.*s", (int)strcspn(s + 2, "?*"), s + 2);
 	txt = enc + 3;
 	if ((enc[1] == 'B' || enc[1] == 'b')
-	    ? ew_decode_b(txt, (size_t) (s + n - 2 - txt), bytes, &blen) < 0
+	        ? ew_decode_b(txt, (size_t)(s + n - 2 - txt), bytes, &blen) < 0
 	    : (enc[1] == 'Q' || enc[1] == 'q')
-	    ? ew_decode_q(txt, (size_t) (s + n - 2 - txt), bytes, &blen) < 0 : 1)
+	        ? ew_decode_q(txt, (size_t)(s + n - 2 - txt), bytes, &blen) < 0
+	        : 1)
 		return fail(r, "malformed encoded-word");
 	return ew_to_utf8(r, charset, bytes, blen);
 }
@@ -303,10 +305,10 @@ encoded_word(reader *r, const char *s, size_t n)
 static size_t
 ew_end(const char *s, size_t n)
 {
-	int	q = 0;
+	int q = 0;
 
 	for (size_t i = 2; i + 1 < n; i++) {
-		if ((unsigned char) s[i] <= ' ' || s[i] == 0x7f)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
 			return 0;
 		if (s[i] == '?' && ++q == 3)
 			return s[i + 1] == '=' ? i + 2 : 0;
@@ -323,10 +325,10 @@ ew_end(const char *s, size_t n)
 static int
 encoded_words(reader *r, const char *s, size_t n)
 {
-	size_t	i = 0, start = 0;
+	size_t i = 0, start = 0;
 
 	while (i + 1 < n) {
-		size_t	len;
+		size_t len;
 
 		if (s[i] != '=' || s[i + 1] != '?') {
 			i++;
@@ -346,8 +348,8 @@ encoded_words(reader *r, const char *s, size_t n)
 static int
 phrase(reader *r)
 {
-	char	q[ML_FROM_TEXT_MAX];
-	size_t	qlen;
+	char q[ML_FROM_TEXT_MAX];
+	size_t qlen;
 
 	for (;;) {
 		const char *start;
@@ -355,18 +357,19 @@ phrase(reader *r)
 		if (cfws(r) < 0)
 			return -1;
 		if (*r->p == '"') {
-			if (quoted_body(r, q, sizeof(q), &qlen) < 0 || encoded_words(r, q, qlen) < 0
-			    || text_add(r, " ", 1) < 0)
+			if (quoted_body(r, q, sizeof(q), &qlen) < 0 ||
+			    encoded_words(r, q, qlen) < 0 || text_add(r, " ", 1) < 0)
 				return -1;
 			continue;
 		}
-		if (!atext((unsigned char) *r->p))
-			return 0;	/* a word starts with atext; "." only after one */
-		for (start = r->p; atext((unsigned char) *r->p) || *r->p == '.'; r->p++)
+		if (!atext((unsigned char)*r->p))
+			return 0; /* a word starts with atext; "." only after one */
+		for (start = r->p; atext((unsigned char)*r->p) || *r->p == '.'; r->p++)
 			;
-		if (r->p[-1] == '.' && *r->p != ' ' && *r->p != '\t' && *r->p != '\r' && *r->p != '\n')
+		if (r->p[-1] == '.' && *r->p != ' ' && *r->p != '\t' && *r->p != '\r' &&
+		    *r->p != '\n')
 			return fail(r, "\".\" at the end of the display name");
-		if (encoded_words(r, start, (size_t) (r->p - start)) < 0 || text_add(r, " ", 1) < 0)
+		if (encoded_words(r, start, (size_t)(r->p - start)) < 0 || text_add(r, " ", 1) < 0)
 			return -1;
 	}
 }
@@ -379,20 +382,21 @@ local_part(reader *r, char *out, size_t outlen, size_t *o)
 
 	if (*r->p == '"') {
 		for (r->p++; *r->p != '"'; r->p++)
-			if ((unsigned char) *r->p <= ' ' || *r->p == '\\' || *r->p == '@' || *r->p == 0x7f)
+			if ((unsigned char)*r->p <= ' ' || *r->p == '\\' || *r->p == '@' ||
+			    *r->p == 0x7f)
 				return fail(r, "quoted local part with spaces, escapes or \"@\"");
 		r->p++;
 	} else {
-		for (; atext((unsigned char) *r->p) || *r->p == '.'; r->p++)
+		for (; atext((unsigned char)*r->p) || *r->p == '.'; r->p++)
 			if (*r->p == '.' && (r->p == start || r->p[1] == '.' || r->p[1] == '@'))
 				return fail(r, "misplaced \".\" in the local part");
 		if (r->p == start)
 			return fail(r, "no local part");
 	}
-	if ((size_t) (r->p - start) + *o >= outlen)
+	if ((size_t)(r->p - start) + *o >= outlen)
 		return fail(r, "address too long");
-	memcpy(out + *o, start, (size_t) (r->p - start));
-	*o += (size_t) (r->p - start);
+	memcpy(out + *o, start, (size_t)(r->p - start));
+	*o += (size_t)(r->p - start);
 	out[*o] = '\0';
 	/* some readers decode encoded-words even there */
 	return strstr(out, "=?") ? fail(r, "encoded-word in the address") : 0;
@@ -409,7 +413,8 @@ domain_part(reader *r, char *out, size_t outlen, size_t *o)
 	for (;;) {
 		const char *label = r->p;
 
-		while (isalnum((unsigned char) *r->p) || *r->p == '-' || (unsigned char) *r->p >= 0x80)
+		while (isalnum((unsigned char)*r->p) || *r->p == '-' ||
+		       (unsigned char)*r->p >= 0x80)
 			r->p++;
 		if (r->p == label)
 			return fail(r, start == r->p ? "no domain" : "empty label in the domain");
@@ -417,10 +422,10 @@ domain_part(reader *r, char *out, size_t outlen, size_t *o)
 			break;
 		r->p++;
 	}
-	if ((size_t) (r->p - start) + *o >= outlen)
+	if ((size_t)(r->p - start) + *o >= outlen)
 		return fail(r, "address too long");
-	memcpy(out + *o, start, (size_t) (r->p - start));
-	*o += (size_t) (r->p - start);
+	memcpy(out + *o, start, (size_t)(r->p - start));
+	*o += (size_t)(r->p - start);
 	out[*o] = '\0';
 	return 0;
 }
@@ -429,7 +434,7 @@ domain_part(reader *r, char *out, size_t outlen, size_t *o)
 static int
 addr_spec(reader *r, char *out, size_t outlen)
 {
-	size_t	o = 0;
+	size_t o = 0;
 
 	if (*r->p == '@')
 		return fail(r, "obsolete route before the address");
@@ -437,7 +442,8 @@ addr_spec(reader *r, char *out, size_t outlen)
 		return -1;
 	if (*r->p != '@')
 		return fail(r, *r->p == ' ' || *r->p == '\t' || *r->p == '(' || *r->p == '\n'
-			    ? "space or comment inside the address" : "no \"@\" in the address");
+		                   ? "space or comment inside the address"
+		                   : "no \"@\" in the address");
 	out[o++] = *r->p++;
 	return domain_part(r, out, outlen, &o);
 }
@@ -447,9 +453,10 @@ static int
 utf8_ok(const char *s, int allow_space)
 {
 	for (size_t n; *s; s += n) {
-		if ((n = utf8_len((const unsigned char *) s)) == 0)
+		if ((n = utf8_len((const unsigned char *)s)) == 0)
 			return 0;
-		if (n == 1 && ((unsigned char) *s < ' ' || *s == 0x7f) && !(allow_space && *s == '\t'))
+		if (n == 1 && ((unsigned char)*s < ' ' || *s == 0x7f) &&
+		    !(allow_space && *s == '\t'))
 			return 0;
 	}
 	return 1;
@@ -459,9 +466,12 @@ utf8_ok(const char *s, int allow_space)
 static int
 lookalike(const char *s, char *ascii)
 {
-	static const struct { const char *utf8; char ascii; } forms[] = {
-		{"\xef\xbc\xa0", '@'}, {"\xef\xb9\xab", '@'}, {"\xef\xbc\x9c", '<'},
-		{"\xef\xbc\x9e", '>'}, {"\xef\xb9\xa4", '<'}, {"\xef\xb9\xa5", '>'},
+	static const struct {
+		const char *utf8;
+		char ascii;
+	} forms[] = {
+	    {"\xef\xbc\xa0", '@'}, {"\xef\xb9\xab", '@'}, {"\xef\xbc\x9c", '<'},
+	    {"\xef\xbc\x9e", '>'}, {"\xef\xb9\xa4", '<'}, {"\xef\xb9\xa5", '>'},
 	};
 
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
@@ -476,11 +486,11 @@ lookalike(const char *s, char *ascii)
 static void
 shown_domain(const char *s, char *out, size_t outlen)
 {
-	size_t	o = 0;
+	size_t o = 0;
 
-	while (*s && o + 1 < outlen && (isalnum((unsigned char) *s) || *s == '.' || *s == '-'
-					|| (unsigned char) *s >= 0x80))
-		out[o++] = (char) tolower((unsigned char) *s++);
+	while (*s && o + 1 < outlen &&
+	       (isalnum((unsigned char)*s) || *s == '.' || *s == '-' || (unsigned char)*s >= 0x80))
+		out[o++] = (char)tolower((unsigned char)*s++);
 	while (o > 0 && out[o - 1] == '.')
 		o--;
 	out[o] = '\0';
@@ -491,10 +501,11 @@ static int
 shown_text_ok(reader *r, const char *domain)
 {
 	if (!utf8_ok(r->text, 1))
-		return fail(r, "control character or 8-bit text that is not UTF-8 in the display name");
+		return fail(
+		    r, "control character or 8-bit text that is not UTF-8 in the display name");
 	for (const char *s = r->text; *s; s++) {
-		char	c = *s, dom[ML_DOMAIN_MAX];
-		int	n = lookalike(s, &c);
+		char c = *s, dom[ML_DOMAIN_MAX];
+		int n = lookalike(s, &c);
 
 		if (c == '<' || c == '>')
 			return fail(r, "\"<\" or \">\" in the display name or a comment");
@@ -502,7 +513,8 @@ shown_text_ok(reader *r, const char *domain)
 			continue;
 		shown_domain(s + (n ? n : 1), dom, sizeof(dom));
 		if (strchr(dom, '.') && strcasecmp(dom, domain) != 0)
-			return fail(r, "the display name or a comment shows an address on another domain");
+			return fail(
+			    r, "the display name or a comment shows an address on another domain");
 	}
 	return 0;
 }
@@ -511,7 +523,7 @@ shown_text_ok(reader *r, const char *domain)
 static int
 top_level_comma(const char *v)
 {
-	int	angle = 0, depth = 0;
+	int angle = 0, depth = 0;
 
 	for (const char *p = v; *p; p++) {
 		if (*p == '\\' && p[1])
@@ -553,7 +565,8 @@ angle_form(reader *r, char *raw, size_t rawlen)
 	if (*r->p == '@')
 		return fail(r, "unquoted \"@\" in the display name");
 	if (*r->p != '<')
-		return fail(r, *r->p ? "unquoted special character in the display name" : NO_ADDRESS);
+		return fail(r,
+		            *r->p ? "unquoted special character in the display name" : NO_ADDRESS);
 	r->lt = r->p++;
 	skip_fws(r);
 	if (*r->p == '>')
@@ -562,7 +575,8 @@ angle_form(reader *r, char *raw, size_t rawlen)
 		return -1;
 	skip_fws(r);
 	if (*r->p != '>')
-		return fail(r, *r->p ? "text inside <...> after the address" : "unterminated <...>");
+		return fail(r,
+		            *r->p ? "text inside <...> after the address" : "unterminated <...>");
 	r->p++;
 	if (cfws(r) < 0)
 		return -1;
@@ -577,13 +591,13 @@ display_copy(const char *value, const char *lt, ml_from *f)
 {
 	const char *s = value, *e = lt;
 
-	while (s < e && isspace((unsigned char) *s))
+	while (s < e && isspace((unsigned char)*s))
 		s++;
-	while (e > s && isspace((unsigned char) e[-1]))
+	while (e > s && isspace((unsigned char)e[-1]))
 		e--;
-	if ((size_t) (e - s) >= sizeof(f->display))
+	if ((size_t)(e - s) >= sizeof(f->display))
 		return -1;
-	memcpy(f->display, s, (size_t) (e - s));
+	memcpy(f->display, s, (size_t)(e - s));
 	f->display[e - s] = '\0';
 	return 0;
 }
@@ -602,8 +616,8 @@ int
 ml_from_parse(const char *value, ml_from *f)
 {
 	static const reader zero;
-	reader	r = zero;
-	char	raw[SL_ADDR_MAX + 2];
+	reader r = zero;
+	char raw[SL_ADDR_MAX + 2];
 
 	memset(f, 0, sizeof(*f));
 	if (top_level_comma(value))

@@ -21,7 +21,7 @@
 static int
 unhex(char *s)
 {
-	size_t	n = strcspn(s, "\r\n"), o = 0;
+	size_t n = strcspn(s, "\r\n"), o = 0;
 	unsigned v;
 
 	if (n % 2)
@@ -29,7 +29,7 @@ unhex(char *s)
 	for (size_t i = 0; i < n; i += 2) {
 		if (sscanf(s + i, "%2x", &v) != 1)
 			return -1;
-		s[o++] = (char) v;
+		s[o++] = (char)v;
 	}
 	s[o] = '\0';
 	return 0;
