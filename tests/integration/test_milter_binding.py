@@ -16,6 +16,8 @@ DESCRIPTION
     - A category named in X-Sluice-Category (the sender writes it) whose
       sign_domains hold the operator's domain or another tenant's gives
       the tenant no signature of that domain, only its own.
+    - A NUL in the From: Postfix cuts the header there for the milter and
+      the receiver alike.
     - Redis down (the last test): the config still refuses mail as another
       tenant (451 4.7.1) and a user known only in Redis (451), and still
       delivers the tenant's own mail (unsigned, the accept policy).
@@ -153,6 +155,20 @@ def test_normal_from_accepted_and_signed_for_what_python_reads(world, value):
     results = dkim_results(raw, w.records)
     assert results == [("shop1.mall.test", "m1", "rsa-sha256", True)], results
     assert python_from_domain(raw) == "shop1.mall.test"
+
+
+def test_nul_in_from_cut_alike_for_milter_and_receiver(world):
+    """Postfix cuts a header at a NUL byte before the milter sees it and
+    delivers it cut the same way: the signed domain is the one delivered."""
+    w = world
+    subject = "n-" + uuid.uuid4().hex[:12]
+    w.pf.send("app@shop1.mall.test", ["rcpt@remote.test"],
+              b"From: a@shop1.mall.test\x00ceo@shop2.mall.test\r\nTo: rcpt@remote.test\r\n"
+              b"Subject: " + subject.encode() + b"\r\n\r\nHello.\r\n", auth=("alice", "alicepw"))
+    _, raw = received(w, subject)
+    assert b"shop2" not in raw
+    assert python_from_domain(raw) == "shop1.mall.test"
+    assert [r[0] for r in dkim_results(raw, w.records)] == ["shop1.mall.test"]
 
 
 def test_internal_client_ambiguous_from_leaves_unsigned(world):
