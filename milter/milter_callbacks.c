@@ -352,7 +352,8 @@ cb_eoh(SMFICTX *ctx)
 	in.from_ambiguous = frc == ML_FROM_AMBIGUOUS ? f.why : NULL;
 	in.header_category = ml_header_get(m->headers, m->nheaders, m->conf->category_header);
 	if (lookup_sasl(m, &e, err, sizeof(err)) < 0) {
-		in.sasl = NULL;		/* the config alone decides the binding */
+		sl_warn("%s: SASL binding decided from the config alone", err);
+		in.sasl = NULL;
 		in.sasl_down = 1;
 	}
 	ml_decide(m->conf, &in, &m->d);

@@ -58,7 +58,11 @@ milter {
 }
 """
 
-SASL = {"alice": "alicepw", "bob": "bobpw", "carol": "carolpw"}
+SASL = {"alice": "alicepw", "bob": "bobpw", "carol": "carolpw", "dave": "davepw"}
+
+# dave's entry allows only shop1.mall.testx; cut at 1023 bytes it would
+# read as allowing shop1.mall.test
+DAVE_DOMAINS = "p" * (1023 - len(",shop1.mall.test")) + ",shop1.mall.testx"
 
 
 class World:
@@ -74,6 +78,7 @@ def world():
         w.env = env
         w.redis = env.redis()
         w.redis.cli("HSET", "sluice:sasl:carol", "tenant", "shop3", "domains", "shop1.mall.test")
+        w.redis.cli("HSET", "sluice:sasl:dave", "domains", DAVE_DOMAINS)
         op, op_txt = harness.dkim_keypair(env, "op", "rsa")
         mall, mall_txt = harness.dkim_keypair(env, "mall", "rsa")
         shop2, shop2_txt = harness.dkim_keypair(env, "shop2", "rsa")
@@ -203,6 +208,14 @@ def test_operator_category_still_signs_for_internal_client(world):
     results = sorted(dkim_results(raw, w.records))
     assert results == [("example.com", "op1", "rsa-sha256", True),
                        ("op.example.com", "op1", "rsa-sha256", True)], results
+
+
+def test_oversized_redis_entry_is_an_error_not_cut(world):
+    """A domains field longer than the milter holds is Redis trouble (here
+    accept, and dave is in no config tenant: 451), never a cut list."""
+    code, text = refused(world, "d@shop1.mall.test", auth=("dave", "davepw"))
+    assert code == 451 and "cannot check what user dave may send" in text, (code, text)
+    assert "redis HGETALL sluice:sasl:dave: field domains too long" in world.milter.output()
 
 
 def test_redis_down_still_enforces_binding_from_config(world):
