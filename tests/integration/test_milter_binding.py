@@ -18,13 +18,15 @@ DESCRIPTION
       the tenant no signature of that domain, only its own.
     - A NUL in the From: Postfix cuts the header there for the milter and
       the receiver alike.
-    - Redis down (the last test): the config still refuses mail as another
+    - Redis down (the last Postfix test): the config still refuses mail as another
       tenant (451 4.7.1) and a user known only in Redis (451), and still
       delivers the tenant's own mail (unsigned, the accept policy).
 """
 import email
 import email.policy
+import os
 import smtplib
+import stat
 import uuid
 
 import pytest
@@ -82,6 +84,7 @@ def world():
         op, op_txt = harness.dkim_keypair(env, "op", "rsa")
         mall, mall_txt = harness.dkim_keypair(env, "mall", "rsa")
         shop2, shop2_txt = harness.dkim_keypair(env, "shop2", "rsa")
+        w.keys = (op, mall, shop2)
         conf, sock = write_conf(env, CONF % {"secret": env.secret(), "op": op, "mall": mall,
                                              "shop2": shop2}, redis=w.redis)
         w.milter, spec = start_milter(env, conf, sock)
@@ -238,3 +241,14 @@ def test_redis_down_still_enforces_binding_from_config(world):
         assert "accepted unsigned (on_internal_error = accept)" in w.milter.output()
     finally:
         w.redis.start()
+
+
+def test_default_socket_mode_is_0660(world):
+    """Without socket_mode the unix socket is 0660: Postfix (in the service
+    user's group) can reach it, other local users cannot forge SASL logins."""
+    w = world
+    text = CONF.replace('socket_mode = "0666"', "") % {
+        "secret": w.env.secret("s2.key"), "op": w.keys[0], "mall": w.keys[1], "shop2": w.keys[2]}
+    conf, sock = write_conf(w.env, text)
+    start_milter(w.env, conf, sock)
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o660

@@ -86,7 +86,7 @@ def milter(keys):
 @pytest.mark.parametrize("script", [
     "empty_body.lua", "no_final_newline.lua", "eightbit_body.lua", "long_header.lua",
     "hundred_rcpts.lua", "several_from.lua", "ten_megabytes.lua", "already_signed.lua",
-    "inbound.lua", "sasl_binding.lua",
+    "inbound.lua", "sasl_binding.lua", "too_many_headers.lua",
 ])
 def test_scenario(milter, script):
     proc, spec = milter
