@@ -132,10 +132,26 @@ test_from_ambiguous(void **state)
 		"a@shop1.example; b@shop2.example",
 	};
 
+	static char big[4096];
+
 	(void) state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (strcmp(from_addr(bad[i]), "AMBIGUOUS") != 0)
 			fail_msg("accepted: %s -> %s", bad[i], from_addr(bad[i]));
+	/* the caps: nesting 8, a decoded encoded-word 512 bytes, shown text 2048 */
+	assert_string_equal(from_addr("a@x.test ((((((((x))))))))"), "a@x.test");
+	assert_string_equal(from_addr("a@x.test (((((((((x)))))))))"), "AMBIGUOUS");
+	snprintf(big, sizeof(big), "=?utf-8?q?%0512d?= <a@x.test>", 0);
+	assert_string_equal(from_addr(big), "a@x.test");
+	snprintf(big, sizeof(big), "=?utf-8?q?%0513d?= <a@x.test>", 0);
+	assert_string_equal(from_addr(big), "AMBIGUOUS");
+	snprintf(big, sizeof(big), "\"%02040d\" <a@x.test>", 0);
+	assert_string_equal(from_addr(big), "a@x.test");
+	snprintf(big, sizeof(big), "\"%02050d\" <a@x.test>", 0);
+	assert_string_equal(from_addr(big), "AMBIGUOUS");
+	memset(big, 'a', 400);
+	snprintf(big + 400, sizeof(big) - 400, "@x.test");
+	assert_string_equal(from_addr(big), "AMBIGUOUS");
 }
 
 /* test_rewrite_from - display name and local part kept, Reply-To is the original */
