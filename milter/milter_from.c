@@ -79,17 +79,32 @@ text_add(reader *r, const char *s, size_t n)
 	return 0;
 }
 
-/* text_raw - append shown text as written, unfolded (CRLF before white space dropped) */
+/*
+ * fold_len - the line break of a folding at s (CRLF or LF, then a space or
+ * tab): its length, else 0. A bare CR, or a break not followed by white
+ * space, is no folding: readers differ on it, so it is refused. Reads at
+ * most three bytes of a NUL-terminated string.
+ */
+static size_t
+fold_len(const char *s)
+{
+	size_t n = s[0] == '\r';
+
+	if (s[n] != '\n')
+		return 0;
+	n++;
+	return s[n] == ' ' || s[n] == '\t' ? n : 0;
+}
+
+/* text_raw - append shown text as written, unfolded */
 static int
 text_raw(reader *r, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		size_t k = i;
+		size_t k = fold_len(s + i);
 
-		while (k < n && (s[k] == '\r' || s[k] == '\n'))
-			k++;
-		if (k > i && k < n && (s[k] == ' ' || s[k] == '\t')) {
-			i = k - 1;
+		if (k > 0) {
+			i += k - 1;
 			continue;
 		}
 		if (text_add(r, s + i, 1) < 0)
@@ -137,8 +152,13 @@ atext(int c)
 static void
 skip_fws(reader *r)
 {
-	while (*r->p == ' ' || *r->p == '\t' || *r->p == '\r' || *r->p == '\n')
-		r->p++;
+	for (;;) {
+		size_t k = fold_len(r->p);
+
+		if (k == 0 && *r->p != ' ' && *r->p != '\t')
+			return;
+		r->p += k ? k : 1;
+	}
 }
 
 static int encoded_words(reader *r, const char *s, size_t n);
@@ -193,8 +213,8 @@ quoted_body(reader *r, char *out, size_t outlen, size_t *olen)
 			return fail(r, "unterminated quoted string");
 		if (*r->p == '\\' && r->p[1])
 			r->p++;
-		else if (*r->p == '\r' || *r->p == '\n')
-			continue; /* folding inside the quotes */
+		else if (fold_len(r->p) > 0)
+			continue; /* folding inside the quotes: the break goes */
 		if (o + 1 >= outlen)
 			return fail(r, "quoted string too long");
 		out[o++] = *r->p;
@@ -564,6 +584,8 @@ angle_form(reader *r, char *raw, size_t rawlen)
 		return fail(r, "group syntax");
 	if (*r->p == '@')
 		return fail(r, "unquoted \"@\" in the display name");
+	if ((unsigned char)*r->p < ' ' && *r->p != '\0')
+		return fail(r, "control character or bare line break");
 	if (*r->p != '<')
 		return fail(r,
 		            *r->p ? "unquoted special character in the display name" : NO_ADDRESS);

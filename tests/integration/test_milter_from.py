@@ -63,6 +63,9 @@ AMBIGUOUS = [
     '"ceo\uff20shop2.example" <a@shop1.example>',
     'Name\x01 <a@shop1.example>',
     '"Unterminated <a@shop1.example>',
+    'Name\r <a@shop1.example>',                 # a bare CR is no folding
+    '"a\rb" <a@shop1.example>',
+    'Name\n<a@shop1.example>',
 ]
 
 NONE = ['', '<>', 'no address', 'a@shop1.example, b@shop2.example',
@@ -71,7 +74,7 @@ NONE = ['', '<>', 'no address', 'a@shop1.example, b@shop2.example',
 PIECES = ['a', 'Name', ' ', '\t', '"', '<', '>', '(', ')', '@', ',', ':', ';', '.', '\\', '[', ']',
           'a@shop1.example', '<a@shop1.example>', 'ceo@shop2.example', '=?utf-8?q?', '=?utf-8?b?',
           '?=', '=40', '=3C', 'QA==', '_', '\u00e9', '\uff20', '\r\n\t', 'shop2.example', '=?',
-          '"x"', '(c)', '<>', '\x7f', '*', 'x@', '@shop1.example']
+          '"x"', '(c)', '<>', '\x7f', '*', 'x@', '@shop1.example', '\r', '\n', '\r\n ']
 
 
 def probe(values):
