@@ -7,7 +7,7 @@ DESCRIPTION
     the MTA. Each Lua scenario prints "ok" at its end; a Lua error exits 1.
     After the scenarios the milter must still be alive (never a crash).
     Scenarios: empty body, body without final newline, 8-bit body, header
-    lines over 998 characters, 100 recipients, several From headers, a
+    lines over 998 characters, more than 10000 header fields, 100 recipients, several From headers, a
     10 MB message, a message already carrying a DKIM-Signature, inbound
     pass-through, SASL binding, Redis down (tempfail and accept, the binding
     still decided from the config), SIGHUP in
