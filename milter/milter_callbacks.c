@@ -29,7 +29,9 @@
  * ERRORS
  *	Internal trouble (Redis down for a SASL lookup, a DKIM failure) gets
  *	on_internal_error: 451 4.3.0, or the message leaves unsigned with
- *	only the internal headers removed. Redis trouble during the
+ *	only the internal headers removed; with Redis down the SASL binding
+ *	is still decided from the config first (milter_category.c), and
+ *	what it cannot allow gets 451 4.7.1. Redis trouble during the
  *	suppression check gets suppression_fail: accept (the default, fail
  *	open like policyd) or 451 4.3.0. Nothing here exits.
  */
@@ -242,6 +244,16 @@ reject(SMFICTX *ctx, msg_ctx *m, const char *text)
 	return SMFIS_REJECT;
 }
 
+/* defer - a temporary refusal with the decision's text */
+static sfsistat
+defer(SMFICTX *ctx, msg_ctx *m, const char *text)
+{
+	sl_warn("deferred: sasl=%s from=<%s>: %s", m->sasl, m->env_from, text);
+	set_reply(ctx, "451", text);
+	msg_reset(m);
+	return SMFIS_TEMPFAIL;
+}
+
 /* feed_headers - the final header set, then end of header */
 static int
 feed_headers(ml_signer *s, const ml_plan *plan)
@@ -314,11 +326,13 @@ cb_eoh(SMFICTX *ctx)
 {
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
 	conn_ctx *c = smfi_getpriv(ctx);
-	char	from[SL_ADDR_MAX + 1] = "", err[512], text[128];
+	char	err[512], text[128];
 	ml_sasl_entry e;
+	ml_from f;
 	ml_input in = {.sasl_user = m->sasl, .client_addr = c->addr, .env_from = m->env_from,
-		       .from_addr = from, .sasl = &e};
+		       .from_addr = f.addr, .sasl = &e};
 	size_t	nfrom = ml_header_count(m->headers, m->nheaders, "From");
+	int	frc;
 
 	if (!m->qid[0]) {
 		/* Postfix creates the queue file at the first valid RCPT by default */
@@ -332,20 +346,29 @@ cb_eoh(SMFICTX *ctx)
 			 "RFC 5322 wants exactly one", nfrom);
 		return reject(ctx, m, text);
 	}
-	if (ml_header_address(ml_header_get(m->headers, m->nheaders, "From"), from, sizeof(from)) < 0)
+	frc = ml_from_parse(ml_header_get(m->headers, m->nheaders, "From"), &f);
+	if (frc == ML_FROM_NONE)
 		return reject(ctx, m, "5.6.0 the From header field must hold exactly one address");
+	in.from_ambiguous = frc == ML_FROM_AMBIGUOUS ? f.why : NULL;
 	in.header_category = ml_header_get(m->headers, m->nheaders, m->conf->category_header);
 	if (lookup_sasl(m, &e, err, sizeof(err)) < 0) {
+		sl_warn("%s: SASL binding decided from the config alone", err);
+		in.sasl = NULL;
+		in.sasl_down = 1;
+	}
+	ml_decide(m->conf, &in, &m->d);
+	if (m->d.verdict == ML_REJECT)
+		return reject(ctx, m, m->d.reply);
+	if (m->d.verdict == ML_DEFER)
+		return defer(ctx, m, m->d.reply);
+	if (in.sasl_down) {
 		if (internal_trouble(ctx, m, err) == SMFIS_TEMPFAIL)
 			return SMFIS_TEMPFAIL;
 		(void) plan_message(m, 0, err, sizeof(err));
 		return SMFIS_CONTINUE;
 	}
-	ml_decide(m->conf, &in, &m->d);
-	if (m->d.verdict == ML_REJECT)
-		return reject(ctx, m, m->d.reply);
 	if (m->d.verdict == ML_UNSIGNED)
-		sl_info("not signed: sasl=%s from=<%s>: %s", m->sasl, from, m->d.reply);
+		sl_info("not signed: sasl=%s from=<%s>: %s", m->sasl, f.addr, m->d.reply);
 	if (plan_message(m, m->d.verdict == ML_OK, err, sizeof(err)) < 0
 	    || (m->d.verdict == ML_OK && start_signers(m, err, sizeof(err)) < 0)) {
 		if (internal_trouble(ctx, m, err) == SMFIS_TEMPFAIL)
