@@ -11,7 +11,10 @@ DESCRIPTION
     pause, the events stream, and the exit codes (0 handled, 75 without
     Redis, 0 for a forged token or an unparseable message). Tokens are
     minted here from doc/tokens.md's definition, independently of the C
-    code. Needs no root.
+    code, and a genuine message's recipients are recorded the way
+    sluice-milter does (bind_recipients). Needs no root. The trust rules
+    (binding, who is at fault, exactly once, Redis refusals) are tested
+    in test_feedback_trust.py.
 """
 import base64
 import gzip

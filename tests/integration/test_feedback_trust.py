@@ -19,7 +19,9 @@ DESCRIPTION
       - rates forgers cannot move: a forged DSN naming 60 addresses and a
         forged complaint, both to a genuine token, suppress nobody and do
         not pause the tenant (counted as unverified, at most 50 per
-        message); genuine ones still do; sluicectl stats shows both.
+        message); genuine ones still do; sluicectl stats shows both; a
+        mailto unsubscribe from a non-recipient suppresses nobody;
+      - DMARC counts (no token needed) cannot go negative or overflow.
     "Genuine" means the token verifies and the address is in the token
     message's recipient record (bind_recipients, written as sluice-milter
     does by the design in doc/tokens.md).
@@ -482,3 +484,17 @@ def test_dmarc_counts_cannot_go_negative_or_overflow(env, monkeypatch):
     s = w.hgetall("sluice:dmarc:example.com:%s" % day)
     assert s["reports"] == "2" and s["pass"] == "0" and s["src:192.0.2.10:pass"] == "0", s
     assert s["messages"] == str(2 * 2 ** 32) and s["fail"] == str(2 * 2 ** 32), s
+
+
+def test_mailto_unsubscribe_from_a_non_recipient_suppresses_nobody(env):
+    w = World(env)
+    w.bind("abcd2345", "reader@example.org")
+    tok = mint(w.secret, kind="u", category="letters") + "@unsub.example.com"
+    for sender, suppressed in (("stranger@example.org", False), ("reader@example.org", True)):
+        msg = ("From: <%s>\nTo: %s\nSubject: unsubscribe\n\nplease\n" % (sender, tok)).encode()
+        rc, err = feed(w, msg, tok)
+        assert rc == 0, err
+        key = "sluice:supp:cat:letters:" + sender
+        assert w.cli("EXISTS", key) == ("1" if suppressed else "0"), sender
+    st = w.hgetall("sluice:stats:%s:shop1:letters" % today())
+    assert st == {"unverified": "1", "unsub": "1"}, st
