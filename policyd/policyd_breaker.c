@@ -133,8 +133,8 @@ pd_fail_action(const pd_config *cfg, int limits, int suppression, char *out, siz
 
 /*
  * pd_redis_error - an error reply from Redis (the message names the key):
- * counted on /metrics, logged at most once a second with how many were
- * not logged, so a Redis at maxmemory cannot flood the log
+ * logged at most once a second, saying when more were not, so a Redis at
+ * maxmemory cannot flood the log (lib/redis_async.c counts the replies)
  */
 void
 pd_redis_error(const char *what, const char *msg)
@@ -143,7 +143,6 @@ pd_redis_error(const char *what, const char *msg)
 	static unsigned long unlogged;
 	long long now = pd_now_ms();
 
-	pd_metrics_redis_error_reply();
 	if (now - last_ms < 1000) {
 		unlogged++;
 		return;

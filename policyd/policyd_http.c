@@ -80,7 +80,7 @@ pd_metrics_proto_error(void)
 	m.proto_errors++;
 }
 
-/* pd_metrics_redis_error_reply - one error reply from Redis (OOM, ...) */
+/* pd_metrics_redis_error_reply - an error the decision script reported and survived */
 void
 pd_metrics_redis_error_reply(void)
 {
@@ -197,7 +197,8 @@ metrics_body(pd_server *srv, struct evbuffer *b)
 	evbuffer_add_printf(b, "# HELP sluice_policyd_redis_error_replies_total Error replies from Redis "
 			    "(OOM at maxmemory, ...), inside the decision script or not.\n"
 			    "# TYPE sluice_policyd_redis_error_replies_total counter\n"
-			    "sluice_policyd_redis_error_replies_total %llu\n", m.redis_error_replies);
+			    "sluice_policyd_redis_error_replies_total %llu\n",
+			    sl_aredis_error_replies(srv->redis) + m.redis_error_replies);
 	evbuffer_add_printf(b, "# HELP sluice_policyd_redis_connected 1 when connected to Redis.\n"
 			    "# TYPE sluice_policyd_redis_connected gauge\n"
 			    "sluice_policyd_redis_connected %d\n", sl_aredis_connected(srv->redis));

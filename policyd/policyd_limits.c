@@ -797,6 +797,11 @@ limits_dump_cb(const sl_reply *r, const char *err, void *arg)
 	pd_limits *t, *old = srv->limits;
 
 	poll_busy = 0;
+	if (r != NULL && r->type == SL_REPLY_ERROR) {
+		pd_redis_error("limits refresh", r->str);
+		pd_breaker_result(srv->breaker, srv->cfg, 0, pd_now_ms());
+		return;
+	}
 	if (r == NULL || r->type != SL_REPLY_ARRAY || r->elements < 2 || r->elements % 2 != 0
 	    || !reply_strings(r->element[0]) || r->element[1]->type != SL_REPLY_INTEGER) {
 		sl_debug("limits refresh failed: %s", err ? err : r && r->str ? r->str : "bad reply");
@@ -831,13 +836,18 @@ limits_dump_cb(const sl_reply *r, const char *err, void *arg)
 static void
 limits_seed_cb(const sl_reply *r, const char *err, void *arg)
 {
-	(void) arg;
+	pd_server *srv = arg;
+
 	poll_busy = 0;
 	if (r != NULL && r->type == SL_REPLY_INTEGER) {
 		seeds_due = 0;
 		return;
 	}
-	sl_warn("writing limit seeds failed: %s", err ? err : r && r->str ? r->str : "bad reply");
+	if (r != NULL && r->type == SL_REPLY_ERROR) {
+		pd_redis_error("writing limit seeds", r->str);
+		pd_breaker_result(srv->breaker, srv->cfg, 0, pd_now_ms());
+	} else
+		sl_warn("writing limit seeds failed: %s", err ? err : "bad reply");
 	seed_retry_ms = pd_now_ms() + 5000;	/* meanwhile, keep refreshing the table */
 }
 

@@ -43,3 +43,27 @@ def test_maxmemory_defers_and_logs(env):
     status, body = http_get(http, "/metrics")
     line = [l for l in body.splitlines() if l.startswith("sluice_policyd_redis_error_replies_total")]
     assert line and int(line[0].split()[1]) >= 1, line
+
+
+def test_maxmemory_when_the_limit_refuses(env):
+    """Over the limit, a failed statistics write is reported but the refusal stands."""
+    redis = env.redis()
+    proc, sock, http = start_policyd(env, redis, "limit_fail_action = dunno\n", http=True)
+    redis.cli("HSET", "sluice:limit:cap3", "key", "${sasl_username}", "window", "day", "max", "3")
+    redis.cli("SADD", "sluice:limits", "cap3")
+    deadline = time.monotonic() + 3
+    while "limit cap3: loaded" not in proc.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ok = [policy_query(sock, {"sasl_username": "bob", "recipient": "r%d@dest.test" % i})
+          for i in range(3)]
+    assert ok == ["DUNNO"] * 3
+    redis.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    redis.cli("CONFIG", "SET", "maxmemory", "1")
+    over = policy_query(sock, {"sasl_username": "bob", "recipient": "x@dest.test"})
+    redis.cli("CONFIG", "SET", "maxmemory", "0")
+    print("\nover the limit at maxmemory: %s" % over)
+    assert over.startswith("DEFER") and "cap3" in proc.output(), over   # not the dunno fail action
+    assert "redis error reply (decision script)" in proc.output()
+    status, body = http_get(http, "/metrics")
+    line = [l for l in body.splitlines() if l.startswith("sluice_policyd_redis_error_replies_total")]
+    assert int(line[0].split()[1]) >= 1
