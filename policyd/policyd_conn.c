@@ -302,7 +302,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 	(void) l, (void) sa, (void) salen;
 	if (srv->nconns >= srv->cfg->max_conns) {
-		evutil_closesocket(fd);
 		refused++;
 		if (time(NULL) - last_refused_log >= LOG_INTERVAL_S) {
 			sl_warn("too many policy connections (%d, max_connections): refused %lu",
@@ -310,6 +309,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 			last_refused_log = time(NULL);
 			refused = 0;
 		}
+		evutil_closesocket(fd);		/* after the log line: a test reads it at EOF */
 		return;
 	}
 	c = sl_calloc(1, sizeof(*c));

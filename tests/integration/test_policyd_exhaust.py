@@ -114,16 +114,15 @@ def test_slow_http_crowd_leaves_policy_answering(env):
     with SlowCrowd(port, 1100) as crowd:
         time.sleep(3)                               # the crowd connects and trickles
         busy = latencies(sock, 100)
-        lines_during = len(proc.output().splitlines()) - lines_before
         got_503 = crowd.got_503
-    print("\npolicy latency, median/max ms: quiet %.2f/%.2f, 1,100 slow HTTP clients %.2f/%.2f; "
-          "%d stderr lines; %d answered 503"
-          % (1000 * statistics.median(quiet), 1000 * max(quiet), 1000 * statistics.median(busy),
-             1000 * max(busy), lines_during, got_503))
-    assert proc.alive()
-    assert max(busy) < 1.0, busy                      # every answer within 1 s
     # request lines are logged at info; everything else is the rate-limited warnings
     noise = [l for l in proc.output().splitlines()[lines_before:] if " request: " not in l]
+    print("\npolicy latency, median/max ms: quiet %.2f/%.2f, 1,100 slow HTTP clients %.2f/%.2f; "
+          "%d stderr lines besides the request log; %d connections answered 503"
+          % (1000 * statistics.median(quiet), 1000 * max(quiet), 1000 * statistics.median(busy),
+             1000 * max(busy), len(noise), got_503))
+    assert proc.alive()
+    assert max(busy) < 1.0, busy                      # every answer within 1 s
     assert len(noise) <= 5, noise[:20]
     assert got_503 > 0                               # past http_max_connections: 503
     status, _ = http_get(port, "/healthz")            # the listener recovers after the crowd
@@ -170,6 +169,12 @@ def test_metrics_listen_apart(env):
     assert http_get(mport, "/healthz")[0] in (200, 503)
 
 
+def sanitized(binary):
+    """An ASan build: its allocator's quarantine makes RSS figures meaningless."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -206,7 +211,9 @@ def test_non_reading_pipeliner_bounded(env):
     growth = rss_kb(proc.pid) - before
     print("\nnon-reading pipeliner: sent %.1f MB of requests in %.1f s; RSS growth %.1f MB"
           % (total / 1048576, time.monotonic() - t0, growth / 1024))
-    assert growth < 16 * 1024, growth                  # doc/security.md: 16 MB
+    assert total < limit                               # reading stopped: the client blocked
+    if not sanitized(harness.program("policyd", "sluice-policyd")):
+        assert growth < 16 * 1024, growth              # doc/security.md: 16 MB
     assert policy_query(sock, {}) == "DUNNO"            # others are still served
     # the connection still works: it reads again as the client reads
     s.setblocking(True)
