@@ -226,3 +226,38 @@ def test_non_reading_pipeliner_bounded(env):
         tail = (tail + data)[-1:]
     s.close()
     assert proc.alive()
+
+
+def raw_http(port, data, timeout=5):
+    """Send raw bytes, return the status line (or '' when closed without one)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        buf = b""
+        while b"\r\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        buf = b""
+    finally:
+        s.close()
+    return buf.split(b"\r\n")[0].decode()
+
+
+def test_http_size_caps(env):
+    """Headers over 8 KB and bodies over 4 KB are refused, nothing is buffered past them."""
+    redis = env.redis()
+    proc, sock, port = start_policyd(env, redis, http=True)
+    big_header = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"
+    status = raw_http(port, big_header)
+    print("\n9 KB of headers: %r" % status)
+    assert not status.startswith("HTTP/1.1 200"), status
+    big_body = (b"POST /u/AAAA HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"b" * 5000)
+    status = raw_http(port, big_body)
+    print("5,000-byte body: %r" % status)
+    assert status.startswith("HTTP/1.1 413"), status
+    assert http_get(port, "/u/" + "A" * 700)[0] == 404          # token longer than 640 bytes
+    assert http_get(port, "/healthz")[0] in (200, 503)
+    assert proc.alive()
