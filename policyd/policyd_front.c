@@ -31,8 +31,10 @@
  *	SWEEP_MS releases those evhttp has let go (their callbacks are
  *	cleared by bufferevent_free) and enforces the deadlines.
  * OWNERSHIP
- *	A front borrows the evhttp; pd_front_free() must come after
- *	evhttp_free() (which lets go of every connection).
+ *	A front borrows the evhttp, which owns the listening socket (through
+ *	evhttp_bind_listener). pd_front_free() comes before evhttp_free(): it
+ *	closes the 503 listener while the socket is still open and drops its
+ *	references; evhttp_free() then frees the connections for good.
  */
 #include "config.h"
 
@@ -321,7 +323,7 @@ pd_front_count(const pd_front *f)
 	return f ? f->nconns : 0;
 }
 
-/* pd_front_free - after evhttp_free(): release what is left */
+/* pd_front_free - before evhttp_free(): stop the sweep, drop our references */
 void
 pd_front_free(pd_front *f)
 {

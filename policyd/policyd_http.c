@@ -443,12 +443,12 @@ pd_http_start(pd_server *srv)
 void
 pd_http_stop(pd_server *srv)
 {
+	pd_front_free(srv->http_front);		/* before evhttp frees the socket */
+	pd_front_free(srv->metrics_front);
 	if (srv->http)
 		evhttp_free(srv->http);
 	if (srv->metrics_http)
 		evhttp_free(srv->metrics_http);
-	pd_front_free(srv->http_front);
-	pd_front_free(srv->metrics_front);
 	srv->http = srv->metrics_http = NULL;
 	srv->http_front = srv->metrics_front = NULL;
 }

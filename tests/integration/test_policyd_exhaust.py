@@ -12,10 +12,13 @@ DESCRIPTION
       deadline (http_timeout), not kept alive by its trickle;
     - /metrics apart from the public /u/ path (metrics_listen);
     - a policy client that pipelines requests and never reads its answers
-      leaves sluice-policyd's RSS bounded: reading from it stops.
+      leaves sluice-policyd's RSS bounded: reading from it stops;
+    - HTTP size caps; accept errors at the fd limit back off and log once;
+      a hard fd limit below the caps' needs is warned about at start.
     Figures are printed (pytest -s) for doc/security.md.
 """
 import os
+import subprocess
 import resource
 import selectors
 import socket
@@ -261,3 +264,36 @@ def test_http_size_caps(env):
     assert http_get(port, "/u/" + "A" * 700)[0] == 404          # token longer than 640 bytes
     assert http_get(port, "/healthz")[0] in (200, 503)
     assert proc.alive()
+
+
+def test_accept_errors_back_off(env):
+    """Out of descriptors (limit lowered under the running daemon, HTTP cap above
+    it): accept errors pause the listener and are logged once per interval, not
+    once per failed accept() in a busy loop; service comes back afterwards."""
+    raise_own_fd_limit(4096)
+    redis = env.redis()
+    proc, sock, port = start_policyd(env, redis, "http_max_connections = 2000\n", http=True)
+    subprocess.run(["prlimit", "--pid", str(proc.pid), "--nofile=120:120"], check=True)
+    before = len(proc.output().splitlines())
+    with SlowCrowd(port, 400):
+        time.sleep(4)
+        lines = proc.output().splitlines()[before:]
+    accept_lines = [l for l in lines if "accept" in l]
+    print("\nat the fd limit: %d log lines in 4 s (%d about accept): %s"
+          % (len(lines), len(accept_lines), accept_lines[:2]))
+    assert 1 <= len(accept_lines) <= 2, lines[:20]
+    assert len(lines) <= 6, lines[:20]
+    assert proc.alive()
+    harness.wait_for(lambda: http_get(port, "/healthz")[0] in (200, 503), 10, "http back")
+    harness.wait_for(lambda: policy_query(sock, {}) == "DUNNO", 10, "policy back")
+
+
+def test_fd_limit_warning(env):
+    """A hard limit below what the caps need is said clearly at start."""
+    redis = env.redis()
+    proc, sock, _ = start_policyd(env, redis, wrap=("prlimit", "--nofile=64:64", "--",
+                                                    "setpriv", "--reuid=0", "--inh-caps=-all",
+                                                    "--bounding-set=-sys_resource", "--"))
+    out = proc.output()
+    assert "file descriptor limit 64 is below the 1064" in out, out
+    assert policy_query(sock, {}) == "DUNNO"
