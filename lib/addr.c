@@ -8,8 +8,9 @@
  *	user@example.com), and internationalised labels (U-labels) become
  *	their A-labels with libidn2 (IDNA2008 with the UTS #46 mapping), so
  *	user@bücher.example and user@xn--bcher-kva.example are one address;
- *	the local part is kept as written unless asked otherwise. The organizational domain comes from libpsl and the
- *	public suffix list Debian ships (package publicsuffix).
+ *	the local part is kept as written unless asked otherwise. The
+ *	organizational domain comes from libpsl and the public suffix list
+ *	Debian ships (package publicsuffix).
  */
 #include "config.h"
 
@@ -27,18 +28,18 @@
 static int
 domain_canon(char *dom, size_t room)
 {
-	size_t	len = strlen(dom);
-	int	ascii = 1;
-	char   *alabel = NULL;
+	size_t len = strlen(dom);
+	int ascii = 1;
+	char *alabel = NULL;
 
 	if (len > 0 && dom[len - 1] == '.')
 		dom[--len] = '\0';
 	if (len == 0 || dom[len - 1] == '.' || dom[0] == '.')
 		return -1;
 	for (char *o = dom; *o; o++) {
-		if ((unsigned char) *o >= 0x80)
+		if ((unsigned char)*o >= 0x80)
 			ascii = 0;
-		*o = (char) tolower((unsigned char) *o);
+		*o = (char)tolower((unsigned char)*o);
 	}
 	if (ascii)
 		return 0;
@@ -50,7 +51,7 @@ domain_canon(char *dom, size_t room)
 		return -1;
 	}
 	for (size_t i = 0; i <= len; i++)
-		dom[i] = (char) tolower((unsigned char) alabel[i]);
+		dom[i] = (char)tolower((unsigned char)alabel[i]);
 	idn2_free(alabel);
 	return 0;
 }
@@ -81,8 +82,8 @@ sl_addr_normalize(const char *in, char *out, size_t outlen, int flags)
 	for (o = out; *o; o++)
 		if ((unsigned char) *o < 0x21 || *o == '<' || *o == '>')
 			return -1;
-	if (domain_canon((char *) at + 1, outlen - (size_t) (at + 1 - out)) < 0
-	    || strlen(out) > SL_ADDR_MAX)
+	if (domain_canon((char *)at + 1, outlen - (size_t)(at + 1 - out)) < 0 ||
+	    strlen(out) > SL_ADDR_MAX)
 		return -1;
 	if (flags & SL_ADDR_LOWER_LOCAL)
 		for (o = out; o < at; o++)

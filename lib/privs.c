@@ -47,12 +47,12 @@ sl_drop_privileges(const char *user, char *err, size_t errlen)
  */
 int
 sl_socket_owner(const char *path, const char *user, const char *group, int mode, char *err,
-		size_t errlen, char *warn, size_t warnlen)
+                size_t errlen, char *warn, size_t warnlen)
 {
 	struct passwd *pw = NULL;
 	struct group *gr = NULL;
-	uid_t	uid = (uid_t) -1;
-	gid_t	gid = (gid_t) -1;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
 
 	if (warn && warnlen)
 		*warn = '\0';
@@ -70,16 +70,18 @@ sl_socket_owner(const char *path, const char *user, const char *group, int mode,
 	}
 	if (gr)
 		gid = gr->gr_gid;
-	if (geteuid() == 0 && (uid != (uid_t) -1 || gid != (gid_t) -1) && chown(path, uid, gid) < 0) {
+	if (geteuid() == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
 		snprintf(err, errlen, "%s: chown: %s", path, strerror(errno));
 		return -1;
 	}
-	if (chmod(path, (mode_t) mode) < 0) {
+	if (chmod(path, (mode_t)mode) < 0) {
 		snprintf(err, errlen, "%s: chmod: %s", path, strerror(errno));
 		return -1;
 	}
 	if ((mode & 0007) && warn && warnlen)
-		snprintf(warn, warnlen, "%s: socket mode %04o lets every local user connect; "
-			 "use 0660 and put the MTA's user in the socket's group", path, mode);
+		snprintf(warn, warnlen,
+		         "%s: socket mode %04o lets every local user connect; "
+		         "use 0660 and put the MTA's user in the socket's group",
+		         path, mode);
 	return 0;
 }

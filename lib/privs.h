@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 int	sl_drop_privileges(const char *user, char *err, size_t errlen);
-int	sl_socket_owner(const char *path, const char *user, const char *group, int mode,
-			char *err, size_t errlen, char *warn, size_t warnlen);
+int sl_socket_owner(const char *path, const char *user, const char *group, int mode, char *err,
+                    size_t errlen, char *warn, size_t warnlen);
 
 #endif

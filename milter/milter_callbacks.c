@@ -600,7 +600,8 @@ ml_milter_setup(const ml_conf *c, char *err, size_t errlen)
 		return -1;
 	}
 	/* the service user and its group: Postfix reaches it with 0660 once in that group */
-	return path ? sl_socket_owner(path, c->user, NULL, c->socket_mode, err, errlen, NULL, 0) : 0;
+	return path ? sl_socket_owner(path, c->user, NULL, c->socket_mode, err, errlen, NULL, 0)
+	            : 0;
 }
 
 /* ml_milter_run - serve until libmilter is told to stop */

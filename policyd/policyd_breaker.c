@@ -147,7 +147,8 @@ pd_redis_error(const char *what, const char *msg)
 		unlogged++;
 		return;
 	}
-	sl_warn("redis error reply (%s): %s%s", what, msg, unlogged ? " (and more not logged)" : "");
+	sl_warn("redis error reply (%s): %s%s", what, msg,
+	        unlogged ? " (and more not logged)" : "");
 	last_ms = now;
 	unlogged = 0;
 }

@@ -331,7 +331,7 @@ apply_event(pd_query *q, const char *ev)
 	if (strncmp(ev, "bad:", 4) == 0) {
 		warn_bad_key(ev + 4);
 	} else if (strncmp(ev, "err:", 4) == 0) {
-		pd_metrics_redis_error_reply();	/* inside the script: not a reply of its own */
+		pd_metrics_redis_error_reply(); /* inside the script: not a reply of its own */
 		pd_redis_error("decision script", ev + 4);
 		pd_breaker_result(q->srv->breaker, q->cfg, 0, pd_now_ms());
 	} else if (strncmp(ev, "mt:", 3) == 0) {

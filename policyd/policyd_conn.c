@@ -58,7 +58,7 @@
 #define IDLE_TIMEOUT_S	1000		/* Postfix drops idle ones at 300 s */
 #define MAX_LISTENERS	8
 #define ACCEPT_BACKOFF_MS 250
-#define LOG_INTERVAL_S	10
+#define LOG_INTERVAL_S 10
 
 typedef struct pd_conn pd_conn;
 
@@ -82,8 +82,8 @@ struct pd_conn {
 
 static struct evconnlistener *listeners[MAX_LISTENERS];
 static int nlisteners;
-static int listeners_on = 1;		/* pd_listeners_enable() */
-static struct event *resume_ev;		/* end of an accept back-off */
+static int listeners_on = 1;    /* pd_listeners_enable() */
+static struct event *resume_ev; /* end of an accept back-off */
 static unsigned long accept_errors, refused;
 static time_t last_error_log, last_refused_log;
 static unsigned long conn_ids;
@@ -102,8 +102,8 @@ conn_output_full(pd_conn *c)
 static void
 conn_resume(pd_conn *c)
 {
-	if (!c->closing && c->npending < c->srv->cfg->pipeline_max && !conn_output_full(c)
-	    && !(bufferevent_get_enabled(c->bev) & EV_READ)) {
+	if (!c->closing && c->npending < c->srv->cfg->pipeline_max && !conn_output_full(c) &&
+	    !(bufferevent_get_enabled(c->bev) & EV_READ)) {
 		bufferevent_enable(c->bev, EV_READ);
 		conn_read_cb(c->bev, c);
 	}
@@ -305,11 +305,11 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		refused++;
 		if (time(NULL) - last_refused_log >= LOG_INTERVAL_S) {
 			sl_warn("too many policy connections (%d, max_connections): refused %lu",
-				srv->nconns, refused);
+			        srv->nconns, refused);
 			last_refused_log = time(NULL);
 			refused = 0;
 		}
-		evutil_closesocket(fd);		/* after the log line: a test reads it at EOF */
+		evutil_closesocket(fd); /* after the log line: a test reads it at EOF */
 		return;
 	}
 	c = sl_calloc(1, sizeof(*c));
@@ -334,14 +334,15 @@ static void
 listeners_set(int on)
 {
 	for (int i = 0; i < nlisteners; i++)
-		(void) (on ? evconnlistener_enable(listeners[i]) : evconnlistener_disable(listeners[i]));
+		(void)(on ? evconnlistener_enable(listeners[i])
+		          : evconnlistener_disable(listeners[i]));
 }
 
 /* accept_resume - the back-off is over: accept again (unless paused) */
 static void
 accept_resume(evutil_socket_t fd, short what, void *arg)
 {
-	(void) fd, (void) what, (void) arg;
+	(void)fd, (void)what, (void)arg;
 	listeners_set(listeners_on);
 }
 
@@ -349,11 +350,11 @@ accept_resume(evutil_socket_t fd, short what, void *arg)
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	int	err = errno;
+	int err = errno;
 	pd_server *srv = arg;
 	struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_BACKOFF_MS * 1000};
 
-	(void) l;
+	(void)l;
 	accept_errors++;
 	if (resume_ev == NULL)
 		resume_ev = evtimer_new(srv->base, accept_resume, NULL);
@@ -361,7 +362,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	evtimer_add(resume_ev, &tv);
 	if (time(NULL) - last_error_log >= LOG_INTERVAL_S) {
 		sl_warn("policy listener: accept: %s (%lu in the last %d s): pausing %d ms",
-			strerror(err), accept_errors, LOG_INTERVAL_S, ACCEPT_BACKOFF_MS);
+		        strerror(err), accept_errors, LOG_INTERVAL_S, ACCEPT_BACKOFF_MS);
 		last_error_log = time(NULL);
 		accept_errors = 0;
 	}
@@ -372,7 +373,7 @@ static int
 listen_unix(const pd_config *pc, const char *path)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	char	err[300], warn[300];
+	char err[300], warn[300];
 	int	fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -383,13 +384,13 @@ listen_unix(const pd_config *pc, const char *path)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 		return -1;
 	(void) unlink(path);
-	if (bind(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0 || listen(fd, 256) < 0) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 256) < 0) {
 		sl_error("unix:%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (sl_socket_owner(path, pc->user, pc->socket_group, pc->socket_mode, err, sizeof(err),
-			    warn, sizeof(warn)) < 0) {
+	                    warn, sizeof(warn)) < 0) {
 		sl_error("unix:%s: %s", path, err);
 		close(fd);
 		return -1;

@@ -54,7 +54,7 @@ static const double buckets[NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.0
 
 static struct {
 	unsigned long long requests, proto_errors, redis_errors, redis_error_replies, unsub_ok,
-		unsub_bad;
+	    unsub_bad;
 	unsigned long long dunno, defer, reject, discard, other;
 	unsigned long long lat_bucket[NBUCKETS], lat_count;
 	double	lat_sum;
@@ -194,11 +194,13 @@ metrics_body(pd_server *srv, struct evbuffer *b)
 	evbuffer_add_printf(b, "# HELP sluice_policyd_redis_errors_total Redis requests that failed or timed out.\n"
 			    "# TYPE sluice_policyd_redis_errors_total counter\n"
 			    "sluice_policyd_redis_errors_total %llu\n", m.redis_errors);
-	evbuffer_add_printf(b, "# HELP sluice_policyd_redis_error_replies_total Error replies from Redis "
-			    "(OOM at maxmemory, ...), inside the decision script or not.\n"
-			    "# TYPE sluice_policyd_redis_error_replies_total counter\n"
-			    "sluice_policyd_redis_error_replies_total %llu\n",
-			    sl_aredis_error_replies(srv->redis) + m.redis_error_replies);
+	evbuffer_add_printf(
+	    b,
+	    "# HELP sluice_policyd_redis_error_replies_total Error replies from Redis "
+	    "(OOM at maxmemory, ...), inside the decision script or not.\n"
+	    "# TYPE sluice_policyd_redis_error_replies_total counter\n"
+	    "sluice_policyd_redis_error_replies_total %llu\n",
+	    sl_aredis_error_replies(srv->redis) + m.redis_error_replies);
 	evbuffer_add_printf(b, "# HELP sluice_policyd_redis_connected 1 when connected to Redis.\n"
 			    "# TYPE sluice_policyd_redis_connected gauge\n"
 			    "sluice_policyd_redis_connected %d\n", sl_aredis_connected(srv->redis));
@@ -208,11 +210,12 @@ metrics_body(pd_server *srv, struct evbuffer *b)
 	evbuffer_add_printf(b, "# HELP sluice_policyd_connections Open policy connections.\n"
 			    "# TYPE sluice_policyd_connections gauge\n"
 			    "sluice_policyd_connections %d\n", srv->nconns);
-	evbuffer_add_printf(b, "# HELP sluice_policyd_http_connections Open HTTP connections.\n"
-			    "# TYPE sluice_policyd_http_connections gauge\n"
-			    "sluice_policyd_http_connections{listener=\"http\"} %d\n"
-			    "sluice_policyd_http_connections{listener=\"metrics\"} %d\n",
-			    pd_front_count(srv->http_front), pd_front_count(srv->metrics_front));
+	evbuffer_add_printf(b,
+	                    "# HELP sluice_policyd_http_connections Open HTTP connections.\n"
+	                    "# TYPE sluice_policyd_http_connections gauge\n"
+	                    "sluice_policyd_http_connections{listener=\"http\"} %d\n"
+	                    "sluice_policyd_http_connections{listener=\"metrics\"} %d\n",
+	                    pd_front_count(srv->http_front), pd_front_count(srv->metrics_front));
 	evbuffer_add_printf(b, "# HELP sluice_policyd_unsubscribe_total One-click unsubscribe POSTs.\n"
 			    "# TYPE sluice_policyd_unsubscribe_total counter\n"
 			    "sluice_policyd_unsubscribe_total{result=\"ok\"} %llu\n"
@@ -365,11 +368,11 @@ http_metrics_cb(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 
 	pd_front_touch(req);
-	if (path != NULL && (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)
-	    && strcmp(path, "/metrics") == 0)
+	if (path != NULL && (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) &&
+	    strcmp(path, "/metrics") == 0)
 		http_metrics(req, srv);
-	else if (path != NULL && (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)
-		 && strcmp(path, "/healthz") == 0)
+	else if (path != NULL && (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) &&
+	         strcmp(path, "/healthz") == 0)
 		http_healthz(req, srv);
 	else
 		reply_text(req, 404, "Not Found", "text/plain", "not found\n");
@@ -405,7 +408,7 @@ http_cb(struct evhttp_request *req, void *arg)
 /* http_new - an evhttp with the size caps, behind a capped front */
 static struct evhttp *
 http_new(pd_server *srv, const char *listen, void (*cb)(struct evhttp_request *, void *),
-	 struct pd_front **front)
+         struct pd_front **front)
 {
 	struct evhttp *http = evhttp_new(srv->base);
 
@@ -414,7 +417,8 @@ http_new(pd_server *srv, const char *listen, void (*cb)(struct evhttp_request *,
 	evhttp_set_timeout(http, srv->cfg->http_timeout_s);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(http, cb, srv);
-	*front = pd_front_new(srv, http, listen, srv->cfg->http_max_conns, srv->cfg->http_timeout_s);
+	*front =
+	    pd_front_new(srv, http, listen, srv->cfg->http_max_conns, srv->cfg->http_timeout_s);
 	if (*front == NULL) {
 		evhttp_free(http);
 		return NULL;
@@ -429,12 +433,12 @@ pd_http_start(pd_server *srv)
 {
 	const pd_config *pc = srv->cfg;
 
-	if (*pc->http_listen
-	    && (srv->http = http_new(srv, pc->http_listen, http_cb, &srv->http_front)) == NULL)
+	if (*pc->http_listen &&
+	    (srv->http = http_new(srv, pc->http_listen, http_cb, &srv->http_front)) == NULL)
 		return -1;
-	if (*pc->metrics_listen
-	    && (srv->metrics_http = http_new(srv, pc->metrics_listen, http_metrics_cb,
-					     &srv->metrics_front)) == NULL)
+	if (*pc->metrics_listen &&
+	    (srv->metrics_http =
+	         http_new(srv, pc->metrics_listen, http_metrics_cb, &srv->metrics_front)) == NULL)
 		return -1;
 	return 0;
 }
@@ -443,7 +447,7 @@ pd_http_start(pd_server *srv)
 void
 pd_http_stop(pd_server *srv)
 {
-	pd_front_free(srv->http_front);		/* before evhttp frees the socket */
+	pd_front_free(srv->http_front); /* before evhttp frees the socket */
 	pd_front_free(srv->metrics_front);
 	if (srv->http)
 		evhttp_free(srv->http);

@@ -73,9 +73,9 @@ on_hup(evutil_socket_t fd, short what, void *arg)
 		sl_warn("reload failed: keeping the running configuration");
 		return;
 	}
-	if (strcmp(pc->http_listen, pd_srv.cfg->http_listen) != 0
-	    || strcmp(pc->metrics_listen, pd_srv.cfg->metrics_listen) != 0
-	    || pc->nlisten != pd_srv.cfg->nlisten)
+	if (strcmp(pc->http_listen, pd_srv.cfg->http_listen) != 0 ||
+	    strcmp(pc->metrics_listen, pd_srv.cfg->metrics_listen) != 0 ||
+	    pc->nlisten != pd_srv.cfg->nlisten)
 		sl_warn("listener changes take effect at the next restart");
 	pd_config_unref(pd_srv.cfg);
 	pd_srv.cfg = pc;
@@ -103,7 +103,7 @@ usage(void)
 	exit(2);
 }
 
-#define FD_RESERVE	64		/* Redis, logging, listeners, slack */
+#define FD_RESERVE 64 /* Redis, logging, listeners, slack */
 
 /*
  * raise_fd_limit - RLIMIT_NOFILE for what the caps need: every policy
@@ -114,9 +114,9 @@ static void
 raise_fd_limit(const pd_config *pc)
 {
 	struct rlimit rl;
-	int	nhttp = (*pc->http_listen != '\0') + (*pc->metrics_listen != '\0');
-	rlim_t	need = (rlim_t) pc->max_conns + (rlim_t) nhttp * (rlim_t) pc->http_max_conns
-		       + FD_RESERVE;
+	int nhttp = (*pc->http_listen != '\0') + (*pc->metrics_listen != '\0');
+	rlim_t need =
+	    (rlim_t)pc->max_conns + (rlim_t)nhttp * (rlim_t)pc->http_max_conns + FD_RESERVE;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
 		return;
@@ -127,13 +127,14 @@ raise_fd_limit(const pd_config *pc)
 			return;
 	}
 	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-	(void) setrlimit(RLIMIT_NOFILE, &rl);
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur < need)
-		sl_warn("file descriptor limit %llu is below the %llu that max_connections (%d) and "
-			"http_max_connections (%d x %d) need: raise the hard limit (LimitNOFILE= in "
-			"systemd) or lower the caps",
-			(unsigned long long) rl.rlim_cur, (unsigned long long) need, pc->max_conns,
-			nhttp, pc->http_max_conns);
+		sl_warn(
+		    "file descriptor limit %llu is below the %llu that max_connections (%d) and "
+		    "http_max_connections (%d x %d) need: raise the hard limit (LimitNOFILE= in "
+		    "systemd) or lower the caps",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need, pc->max_conns, nhttp,
+		    pc->http_max_conns);
 }
 
 /* server_setup - listeners, privileges, Redis, timers, signals */

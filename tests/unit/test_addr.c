@@ -43,16 +43,22 @@ test_normalize(void **state)
 static void
 test_normalize_dot_idna(void **state)
 {
-	(void) state;
+	(void)state;
 	assert_string_equal(norm("user@example.com.", 0), "user@example.com");
 	assert_string_equal(norm("<user@Example.COM.>", 0), "user@example.com");
 	assert_string_equal(norm("user@example.com..", 0), "ERR");
 	assert_string_equal(norm("user@.", 0), "ERR");
 	assert_string_equal(norm("user@.example.com", 0), "ERR");
-	assert_string_equal(norm("user@b\xc3\xbc" "cher.example", 0), "user@xn--bcher-kva.example");
-	assert_string_equal(norm("user@B\xc3\x9c" "CHER.example.", 0), "user@xn--bcher-kva.example");
+	assert_string_equal(norm("user@b\xc3\xbc"
+	                         "cher.example",
+	                         0),
+	                    "user@xn--bcher-kva.example");
+	assert_string_equal(norm("user@B\xc3\x9c"
+	                         "CHER.example.",
+	                         0),
+	                    "user@xn--bcher-kva.example");
 	assert_string_equal(norm("user@XN--BCHER-KVA.example", 0), "user@xn--bcher-kva.example");
-	assert_string_equal(norm("user@\xff\xfe.example", 0), "ERR");	/* not UTF-8 */
+	assert_string_equal(norm("user@\xff\xfe.example", 0), "ERR"); /* not UTF-8 */
 }
 
 static void
@@ -124,11 +130,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_normalize),
-		cmocka_unit_test(test_normalize_dot_idna),
-		cmocka_unit_test(test_orgdomain),
-		cmocka_unit_test(test_netlist),
-		cmocka_unit_test(test_forms),
+	    cmocka_unit_test(test_normalize), cmocka_unit_test(test_normalize_dot_idna),
+	    cmocka_unit_test(test_orgdomain), cmocka_unit_test(test_netlist),
+	    cmocka_unit_test(test_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
