@@ -108,10 +108,12 @@ usage(void)
 /*
  * raise_fd_limit - RLIMIT_NOFILE for what the caps need: every policy
  * connection, every HTTP connection of each listener, and a reserve, so
- * that a full HTTP listener can never take the policy socket's share
+ * that a full HTTP listener can never take the policy socket's share.
+ * When the hard limit is lower, the HTTP cap shrinks to what is left
+ * after the policy connections and the reserve.
  */
 static void
-raise_fd_limit(const pd_config *pc)
+raise_fd_limit(pd_config *pc)
 {
 	struct rlimit rl;
 	int nhttp = (*pc->http_listen != '\0') + (*pc->metrics_listen != '\0');
@@ -135,6 +137,13 @@ raise_fd_limit(const pd_config *pc)
 		    "systemd) or lower the caps",
 		    (unsigned long long)rl.rlim_cur, (unsigned long long)need, pc->max_conns, nhttp,
 		    pc->http_max_conns);
+	if (rl.rlim_cur < need && nhttp > 0) {
+		long left = ((long)rl.rlim_cur - pc->max_conns - FD_RESERVE) / nhttp;
+
+		pc->http_max_conns = left < 4 ? 4 : (int)left;
+		sl_warn("http_max_connections lowered to %d per listener: HTTP must not take the "
+			"policy connections' descriptors", pc->http_max_conns);
+	}
 }
 
 /* server_setup - listeners, privileges, Redis, timers, signals */

@@ -297,3 +297,20 @@ def test_fd_limit_warning(env):
     out = proc.output()
     assert "file descriptor limit 64 is below the 1064" in out, out
     assert policy_query(sock, {}) == "DUNNO"
+
+
+def test_fd_limit_short_shrinks_http_cap(env):
+    """Without the right to raise the hard limit, HTTP gets what is left after
+    the policy connections and the reserve: it still cannot starve them."""
+    redis = env.redis()
+    proc, sock, port = start_policyd(env, redis, "max_connections = 300\n", http=True,
+                                     wrap=("prlimit", "--nofile=600:600", "--", "setpriv",
+                                           "--reuid=0", "--inh-caps=-all",
+                                           "--bounding-set=-sys_resource", "--"))
+    assert "http_max_connections lowered to 236 per listener" in proc.output(), proc.output()
+    raise_own_fd_limit(4096)
+    with SlowCrowd(port, 500) as crowd:
+        time.sleep(2)
+        answers = latencies(sock, 20)
+        got_503 = crowd.got_503
+    assert max(answers) < 1.0 and got_503 > 0
