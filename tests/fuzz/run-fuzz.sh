@@ -12,8 +12,9 @@
 #	(tests/fuzz/<target>_seeds) for TOTAL_SECONDS divided among the
 #	targets (-max_total_time). A crash, leak or sanitizer report fails the
 #	run; the input that caused it is copied into the target's seeds
-#	directory as crash-<sha1> so that the ordinary seed tests (make check)
-#	keep it as a regression seed once it is fixed. Commit it.
+#	directory as crash-<sha1> so that the ordinary seed tests (make check,
+#	seeds_main.c: a crash-* seed must only not crash) keep it as a
+#	regression seed once it is fixed. Commit it.
 #	Prints one line per target and exits non-zero when any target failed.
 set -u
 total=${1:-60}
