@@ -7,7 +7,10 @@
  *	qualified name (Postfix delivers user@example.com. to
  *	user@example.com), and internationalised labels (U-labels) become
  *	their A-labels with libidn2 (IDNA2008 with the UTS #46 mapping), so
- *	user@bücher.example and user@xn--bcher-kva.example are one address;
+ *	user@bücher.example and user@xn--bcher-kva.example are one address
+ *	(a UTF-8 domain that IDNA2008 refuses, such as one with a symbol, is
+ *	kept as written, lowercased in ASCII only; a domain that is not UTF-8
+ *	is malformed);
  *	the local part is kept as written unless asked otherwise. The
  *	organizational domain comes from libpsl and the public suffix list
  *	Debian ships (package publicsuffix).
@@ -29,7 +32,7 @@ static int
 domain_canon(char *dom, size_t room)
 {
 	size_t len = strlen(dom);
-	int ascii = 1;
+	int ascii = 1, rc;
 	char *alabel = NULL;
 
 	if (len > 0 && dom[len - 1] == '.')
@@ -43,8 +46,11 @@ domain_canon(char *dom, size_t room)
 	}
 	if (ascii)
 		return 0;
-	if (idn2_to_ascii_8z(dom, &alabel, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK)
-		return -1;
+	rc = idn2_to_ascii_8z(dom, &alabel, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+	if (rc == IDN2_ENCODING_ERROR)
+		return -1;		/* not UTF-8: Postfix refuses it too */
+	if (rc != IDN2_OK)
+		return 0;		/* valid UTF-8, not IDNA2008 (a symbol): as written */
 	len = strlen(alabel);
 	if (len >= room) {
 		idn2_free(alabel);

@@ -59,6 +59,8 @@ test_normalize_dot_idna(void **state)
 	                    "user@xn--bcher-kva.example");
 	assert_string_equal(norm("user@XN--BCHER-KVA.example", 0), "user@xn--bcher-kva.example");
 	assert_string_equal(norm("user@\xff\xfe.example", 0), "ERR"); /* not UTF-8 */
+	/* valid UTF-8 that IDNA2008 refuses (a snowman): kept as written */
+	assert_string_equal(norm("user@\xe2\x98\x83.EXAMPLE", 0), "user@\xe2\x98\x83.example");
 }
 
 static void
