@@ -384,14 +384,21 @@ listen_unix(const pd_config *pc, const char *path)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 		return -1;
 	(void) unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 256) < 0) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		sl_error("unix:%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
+	/* owner and mode before listen(): nobody connects while they are wrong */
 	if (sl_socket_owner(path, pc->user, pc->socket_group, pc->socket_mode, err, sizeof(err),
 	                    warn, sizeof(warn)) < 0) {
 		sl_error("unix:%s: %s", path, err);
+		close(fd);
+		(void) unlink(path);
+		return -1;
+	}
+	if (listen(fd, 256) < 0) {
+		sl_error("unix:%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
