@@ -391,7 +391,7 @@ http_cb(struct evhttp_request *req, void *arg)
 	if (cmd == EVHTTP_REQ_HEAD)	/* evhttp sends no body for HEAD */
 		cmd = EVHTTP_REQ_GET;
 	pd_front_touch(req);
-	if (cmd == EVHTTP_REQ_GET && strcmp(path, "/metrics") == 0 && !*srv->cfg->metrics_listen)
+	if (cmd == EVHTTP_REQ_GET && strcmp(path, "/metrics") == 0 && srv->metrics_http == NULL)
 		http_metrics(req, srv);
 	else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/healthz") == 0)
 		http_healthz(req, srv);
