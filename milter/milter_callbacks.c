@@ -38,10 +38,8 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +50,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "privs.h"
 
 #define HEADER_BYTES_MAX	(4 * 1024 * 1024)
 #define HEADERS_MAX		10000
@@ -605,29 +604,6 @@ socket_path(const char *spec)
 	return NULL;
 }
 
-/*
- * socket_owner - give a unix socket to the service user and its group, so
- * that Postfix reaches it with socket_mode 0660 once user postfix is in
- * that group
- */
-static int
-socket_owner(const char *path, const char *user, char *err, size_t errlen)
-{
-	struct passwd *pw;
-
-	if (user == NULL || *user == '\0' || geteuid() != 0)
-		return 0;
-	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(err, errlen, "user \"%s\" does not exist", user);
-		return -1;
-	}
-	if (chown(path, pw->pw_uid, pw->pw_gid) < 0) {
-		snprintf(err, errlen, "%s: chown: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* ml_milter_setup - register and bind; run as root before dropping privileges */
 int
 ml_milter_setup(const ml_conf *c, char *err, size_t errlen)
@@ -646,11 +622,9 @@ ml_milter_setup(const ml_conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot open the milter socket", c->socket);
 		return -1;
 	}
-	if (path && chmod(path, (mode_t) c->socket_mode) < 0) {
-		snprintf(err, errlen, "%s: chmod: %s", path, strerror(errno));
-		return -1;
-	}
-	return path ? socket_owner(path, c->user, err, errlen) : 0;
+	/* the service user and its group: Postfix reaches it with 0660 once in that group */
+	return path ? sl_socket_owner(path, c->user, NULL, c->socket_mode, err, errlen, NULL, 0)
+	            : 0;
 }
 
 /* ml_milter_run - serve until libmilter is told to stop */
