@@ -71,8 +71,9 @@ test_status_only(void **state)
 	assert_true(r.hard);
 	r = classify("5.3.4", "", "failed", "", "smtp");
 	assert_string_equal(r.reason, "mesgtoobig");
+	/* X.7.1 "delivery not authorized, message refused" */
 	r = classify("5.7.1", "", "failed", "", "smtp");
-	assert_string_equal(r.reason, "securityerror");
+	assert_string_equal(r.reason, "rejected");
 	assert_false(r.hard);
 }
 
@@ -174,8 +175,12 @@ test_user_unknown_phase(void **state)
 	fb_rcpt	r;
 
 	(void) state;
-	/* no status, no SMTP phase: sisimai's reading is a filter (soft) */
+	/* no status, no SMTP phase: the words name the mailbox */
 	r = classify("", "550 <a@example.org>: User unknown", "failed", "", "smtp");
+	assert_string_equal(r.reason, "userunknown");
+	assert_true(r.hard);
+	/* after DATA the same words are a filter's verdict on the message: soft */
+	r = classify("", "550 <a@example.org>: User unknown", "failed", "DATA", "smtp");
 	assert_string_equal(r.reason, "filtered");
 	assert_false(r.hard);
 	/* the same words in reply to RCPT name the mailbox */
@@ -231,8 +236,191 @@ test_phase_rules(void **state)
 	/* "access denied" in reply to MAIL FROM refuses the sender */
 	r = classify("5.7.1", "550 5.7.1 Access denied", "failed", "MAIL", "smtp");
 	assert_string_equal(r.reason, "rejected");
+	/* no phase: the status code's own reading */
 	r = classify("5.7.1", "550 5.7.1 Access denied", "failed", "", "smtp");
-	assert_string_equal(r.reason, "securityerror");
+	assert_string_equal(r.reason, "rejected");
+}
+
+/*
+ * The precedence of doc/feedback.md, on replies written from the
+ * standards and the vendors' documentation.
+ */
+static void
+test_firm_status_beats_reply_and_text(void **state)
+{
+	fb_rcpt	r, m;
+
+	(void) state;
+	/* RFC 3463 X.2.2 decides, whatever the words */
+	r = classify("5.2.2", "552 5.2.2 <a@example.org>: user unknown", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "mailboxfull");
+	assert_false(r.hard);
+	/* X.3.4 beats a 552 (RFC 5321 "exceeded storage allocation") */
+	memset(&m, 0, sizeof(m));
+	fb_strlcpy(m.status, "5.3.4", sizeof(m.status));
+	fb_strlcpy(m.reply_code, "552", sizeof(m.reply_code));
+	fb_strlcpy(m.diag, "552 5.3.4 Error: message file too big", sizeof(m.diag));
+	fb_reason_classify(&m);
+	assert_string_equal(m.reason, "mesgtoobig");
+	/* a firm reply code beats the text when the status says nothing */
+	memset(&m, 0, sizeof(m));
+	fb_strlcpy(m.status, "5.0.0", sizeof(m.status));
+	fb_strlcpy(m.reply_code, "556", sizeof(m.reply_code));
+	fb_strlcpy(m.diag, "556 Domain example.org refused: user unknown", sizeof(m.diag));
+	fb_reason_classify(&m);
+	assert_string_equal(m.reason, "notaccept");
+	assert_true(m.hard);
+	/* Exchange Online 5.7.606-649: banned sending IP */
+	r = classify("5.7.620", "550 5.7.620 Access denied, banned sending IP [192.0.2.1]",
+		     "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "blocked");
+}
+
+static void
+test_generic_status_defers_to_text(void **state)
+{
+	fb_rcpt	r;
+
+	(void) state;
+	/* Postfix without a remote enhanced code writes Status 5.0.0 */
+	r = classify("5.0.0", "host mx.example.org[192.0.2.1] said: 550 <a@example.org>: "
+		     "Recipient address rejected: User unknown in local recipient table "
+		     "(in reply to RCPT TO command)", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "userunknown");
+	assert_true(r.hard);
+	/* the same reply with no enhanced code and no phase at all */
+	r = classify("", "550 <a@example.org>: Recipient address rejected: User unknown in "
+		     "local recipient table", "failed", "", "smtp");
+	assert_string_equal(r.reason, "userunknown");
+	assert_true(r.hard);
+	/* X.7.1 is generic: Gmail's spam verdict decides */
+	r = classify("5.7.1", "550-5.7.1 Our system has detected that this message is likely "
+		     "unsolicited mail", "failed", "DATA", "smtp");
+	assert_string_equal(r.reason, "spamdetected");
+	/* X.5.0 is generic: Yahoo's policy text decides */
+	r = classify("5.5.0", "554 5.7.9 Message not accepted for policy reasons", "failed", "DATA",
+		     "smtp");
+	assert_string_equal(r.reason, "policyviolation");
+	/* X.1.0 with relaying refused (Sendmail "Relaying denied") */
+	r = classify("5.1.0", "550 5.1.0 <a@example.org>... Relaying denied", "failed", "RCPT",
+		     "smtp");
+	assert_string_equal(r.reason, "norelaying");
+	assert_false(r.hard);
+	/* nothing identifies the reason: onhold, soft */
+	r = classify("5.0.0", "554 Transaction failed", "failed", "", "smtp");
+	assert_string_equal(r.reason, "onhold");
+	assert_false(r.hard);
+}
+
+static void
+test_unsure_is_soft(void **state)
+{
+	fb_rcpt	r;
+
+	(void) state;
+	/* X.1.1 but the text says the mailbox is over quota: soft */
+	r = classify("5.1.1", "552 sorry, mailbox a@example.org is over quota (#5.1.1)", "failed",
+		     "RCPT", "smtp");
+	assert_string_equal(r.reason, "mailboxfull");
+	assert_false(r.hard);
+	/* a 4xx "user unknown" (Postfix unverified recipient) is not for ever */
+	r = classify("4.1.1", "450 4.1.1 <a@example.org>: Recipient address rejected: "
+		     "User unknown in virtual mailbox table", "delayed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "userunknown");
+	assert_false(r.hard);
+	/* "no such domain" in reply to MAIL FROM is about the sender */
+	r = classify("5.0.0", "550 No such domain example.net", "failed", "MAIL", "smtp");
+	assert_string_equal(r.reason, "rejected");
+	assert_false(r.hard);
+	/* RFC 7505 X.7.27 is the SENDER's null MX: never hard for the recipient */
+	r = classify("5.7.27", "550 5.7.27 Sender address has null MX", "failed", "MAIL", "smtp");
+	assert_string_equal(r.reason, "rejected");
+	assert_false(r.hard);
+}
+
+static void
+test_network_error_is_soft(void **state)
+{
+	fb_rcpt	r;
+
+	(void) state;
+	/* Postfix smtp(8): a temporary DNS failure, even with X.1.2/X.4.4 */
+	r = classify("5.4.4", "Host or domain name not found. Name service error for "
+		     "name=example.org type=MX: Host not found, try again", "failed", "", "x-postfix");
+	assert_string_equal(r.reason, "networkerror");
+	assert_false(r.hard);
+	r = classify("5.1.2", "Name service error for name=example.org type=MX: Malformed or "
+		     "unexpected name server reply", "failed", "", "smtp");
+	assert_string_equal(r.reason, "networkerror");
+	assert_false(r.hard);
+	/* while the permanent NXDOMAIN reading is hard */
+	r = classify("5.4.4", "Host or domain name not found. Name service error for "
+		     "name=example.org type=A: Host not found", "failed", "", "x-postfix");
+	assert_string_equal(r.reason, "hostunknown");
+	assert_true(r.hard);
+	/* connection refused with a permanent code */
+	r = classify("5.4.1", "connect to mx.example.org[192.0.2.1]:25: Connection refused",
+		     "failed", "", "x-postfix");
+	assert_string_equal(r.reason, "networkerror");
+	assert_false(r.hard);
+}
+
+static void
+test_expired(void **state)
+{
+	fb_rcpt	r;
+
+	(void) state;
+	/* RFC 3463 X.4.7 */
+	r = classify("4.4.7", "delivery time expired", "failed", "", "x-postfix");
+	assert_string_equal(r.reason, "expired");
+	/* Postfix returns the last temporary error when the queue lifetime ends */
+	r = classify("4.4.1", "connect to mx.example.org[192.0.2.1]:25: Connection timed out",
+		     "failed", "", "x-postfix");
+	assert_string_equal(r.reason, "expired");
+	/* Exim's documented "retry timeout exceeded" */
+	r = classify("", "retry timeout exceeded", "failed", "", "");
+	assert_string_equal(r.reason, "expired");
+	/* qmail: "this message has been in the queue too long" */
+	r = classify("", "I'm not going to try again; this message has been in the queue too long.",
+		     "failed", "", "");
+	assert_string_equal(r.reason, "expired");
+	/* a delay notice */
+	r = classify("4.0.0", "", "delayed", "", "smtp");
+	assert_string_equal(r.reason, "expired");
+	assert_false(r.hard);
+}
+
+static void
+test_blocks_vs_rejected(void **state)
+{
+	fb_rcpt	r;
+
+	(void) state;
+	/* Postfix reject_rbl_client: the sending IP, blocked */
+	r = classify("5.7.1", "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
+		     "zen.spamhaus.org", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "blocked");
+	/* Microsoft S3150 */
+	r = classify("5.7.1", "550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent. "
+		     "Please contact your Internet service provider since part of their network "
+		     "is on our block list (S3150).", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "blocked");
+	/* Postfix reject_unknown_sender_domain: the sender's address, rejected */
+	r = classify("4.1.8", "450 4.1.8 <s@example.net>: Sender address rejected: Domain not found",
+		     "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "rejected");
+	assert_false(r.hard);
+	/* Exim sender verification */
+	r = classify("5.0.0", "550 Sender verify failed", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "rejected");
+	/* a refusal at the greeting with no reason: the sending host */
+	r = classify("5.0.0", "554 No SMTP service here", "failed", "CONN", "smtp");
+	assert_string_equal(r.reason, "blocked");
+	/* rate limits are not blocks (Yahoo TSS04) */
+	r = classify("4.7.0", "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to "
+		     "unexpected volume or user complaints", "delayed", "CONN", "smtp");
+	assert_string_equal(r.reason, "toomanyconn");
 }
 
 /* A record for a provider test: recipient, status, command, diagnostic, Remote-MTA. */
@@ -363,6 +551,12 @@ main(void)
 		cmocka_unit_test(test_user_unknown_phase),
 		cmocka_unit_test(test_notaccept_hard_unless_temporary),
 		cmocka_unit_test(test_phase_rules),
+		cmocka_unit_test(test_firm_status_beats_reply_and_text),
+		cmocka_unit_test(test_generic_status_defers_to_text),
+		cmocka_unit_test(test_unsure_is_soft),
+		cmocka_unit_test(test_network_error_is_soft),
+		cmocka_unit_test(test_expired),
+		cmocka_unit_test(test_blocks_vs_rejected),
 		cmocka_unit_test(test_provider_codes),
 		cmocka_unit_test(test_provider_hosts),
 		cmocka_unit_test(test_reason_names),
