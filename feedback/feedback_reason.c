@@ -60,12 +60,12 @@
 typedef struct status_rule {
 	const char *code;
 	const char *reason;
-	int	firm;
+	int	firm;			/* 1 firm, 0 fallback, -1 generic fallback */
 } status_rule;
 
 static const status_rule status_tab[] = {
 	/* X.1 addressing */
-	{ "1.0", NULL, 0 },			/* other address status */
+	{ "1.0", NULL, -1 },			/* other address status */
 	{ "1.1", "userunknown", 0 },		/* bad destination mailbox address */
 	{ "1.2", "hostunknown", 0 },		/* bad destination system address */
 	{ "1.3", "syntaxerror", 0 },		/* bad destination mailbox address syntax */
@@ -76,20 +76,20 @@ static const status_rule status_tab[] = {
 	{ "1.9", "systemerror", 0 },		/* message relayed to non-compliant mailer */
 	{ "1.10", "notaccept", 0 },		/* RFC 7505 null MX; Exchange: recipient not found */
 	/* X.2 mailbox */
-	{ "2.0", "filtered", 0 },		/* other or undefined mailbox status */
+	{ "2.0", "filtered", -1 },		/* other or undefined mailbox status */
 	{ "2.1", "suspend", 0 },		/* mailbox disabled, not accepting messages */
 	{ "2.2", "mailboxfull", 1 },		/* mailbox full */
 	{ "2.3", "exceedlimit", 1 },		/* message length exceeds administrative limit */
 	{ "2.4", "systemerror", 0 },		/* mailing list expansion problem */
 	/* X.3 mail system */
-	{ "3.0", NULL, 0 },			/* other or undefined mail system status */
+	{ "3.0", NULL, -1 },			/* other or undefined mail system status */
 	{ "3.1", "systemfull", 1 },		/* mail system full */
 	{ "3.2", "systemerror", 0 },		/* system not accepting network messages */
 	{ "3.3", "systemerror", 0 },		/* system not capable of selected features */
 	{ "3.4", "mesgtoobig", 1 },		/* message too big for system */
 	{ "3.5", "systemerror", 0 },		/* system incorrectly configured */
 	/* X.4 network and routing */
-	{ "4.0", NULL, 0 },			/* other or undefined network or routing status */
+	{ "4.0", NULL, -1 },			/* other or undefined network or routing status */
 	{ "4.1", "networkerror", 0 },		/* no answer from host */
 	{ "4.2", "networkerror", 0 },		/* bad connection */
 	{ "4.3", "systemerror", 0 },		/* directory server failure */
@@ -100,7 +100,7 @@ static const status_rule status_tab[] = {
 	{ "4.300", "expired", 1 },		/* Exchange: message expired */
 	{ "4.316", "expired", 1 },		/* Exchange: message expired */
 	/* X.5 mail delivery protocol */
-	{ "5.0", NULL, 0 },			/* other or undefined protocol status */
+	{ "5.0", NULL, -1 },			/* other or undefined protocol status */
 	{ "5.1", "syntaxerror", 0 },		/* invalid command */
 	{ "5.2", "syntaxerror", 0 },		/* syntax error */
 	{ "5.3", "toomanyconn", 1 },		/* too many recipients */
@@ -108,7 +108,7 @@ static const status_rule status_tab[] = {
 	{ "5.5", "systemerror", 0 },		/* wrong protocol version */
 	{ "5.6", "securityerror", 0 },		/* authentication exchange line too long */
 	/* X.6 message content or media */
-	{ "6.0", "contenterror", 0 },		/* other or undefined media error */
+	{ "6.0", "contenterror", -1 },		/* other or undefined media error */
 	{ "6.1", "contenterror", 0 },		/* media not supported */
 	{ "6.2", "contenterror", 0 },		/* conversion required and prohibited */
 	{ "6.3", "contenterror", 0 },		/* conversion required but not supported */
@@ -119,8 +119,8 @@ static const status_rule status_tab[] = {
 	{ "6.8", "contenterror", 0 },		/* UTF-8 string reply required */
 	{ "6.9", "contenterror", 0 },		/* UTF-8 header message cannot be transferred */
 	/* X.7 security or policy */
-	{ "7.0", "securityerror", 0 },		/* other or undefined security status */
-	{ "7.1", "rejected", 0 },		/* delivery not authorized, message refused */
+	{ "7.0", "securityerror", -1 },		/* other or undefined security status */
+	{ "7.1", "rejected", -1 },		/* delivery not authorized, message refused */
 	{ "7.2", "securityerror", 0 },		/* mailing list expansion prohibited */
 	{ "7.3", "securityerror", 0 },		/* security conversion required */
 	{ "7.4", "securityerror", 0 },		/* security features not supported */
@@ -158,6 +158,9 @@ static const status_rule status_tab[] = {
 /* Exchange Online 5.7.606-5.7.649: "Access denied, banned sending IP". */
 #define EXO_BANNED_LO 606
 #define EXO_BANNED_HI 649
+/* Exchange Online 5.7.700-5.7.750: the sending tenant or IP refused. */
+#define EXO_TENANT_LO 700
+#define EXO_TENANT_HI 750
 
 /*
  * SMTP reply codes (RFC 5321 4.2.2, RFC 4954 6, RFC 7504, RFC 3207).
@@ -230,7 +233,7 @@ static const text_rule text_tab[] = {
 	    "sender unknown", "unknown sender", "bad sender", "invalid sender",
 	    "sender address has null mx", "not accepted from this sender",
 	    "address that has been blacklisted", "address has been blacklisted",
-	    "address is blacklisted"), 0 },
+	    "address is blacklisted", "sender was rejected"), 0 },
 	/* Relaying refused: Postfix "Relay access denied", Sendmail
 	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
 	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
@@ -247,8 +250,13 @@ static const text_rule text_tab[] = {
 	 * %s"; Spamhaus, SpamCop, Barracuda BRBL, SORBS, UCEPROTECT texts
 	 * ("listed at", "is listed"); Exchange 5.7.606-649 "banned sending
 	 * IP", S3150 "on our block list"; Yahoo [BL21]-[BL23]; Cisco IronPort
-	 * "rejected by the SBRS" */
-	{ "blocked", P("blocked using", "spamhaus", "spamcop", "barracuda", "sorbs",
+	 * "rejected by the SBRS"; Proofpoint "ipcheck.proofpoint.com". Also
+	 * the refusals of the sending host itself, whatever they quote:
+	 * Postfix smtpd(8) "Client host rejected", "Helo command rejected",
+	 * smtp(8) "refused to talk to me"; qmail "my name was rejected" */
+	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
+	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
+	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs",
 	    "uceprotect", "senderscore", "dnsbl", " rbl", "rbl:", "blacklist", "black list",
 	    "blocklist", "block list", "denylist", "deny list", "listed at", "listed on",
 	    "listed by", "is listed", "are listed", "was listed", "banned sending ip", "sbrs"), 0 },
@@ -263,7 +271,8 @@ static const text_rule text_tab[] = {
 	    "exceeded quota", "exceeds quota", "exceed quota", "exceeded the quota", "quota full",
 	    "quota exceed", "quota limit", "disk quota", "storage quota", "over its quota",
 	    "out of storage space", "exceeded storage allocation", "exceeded its storage",
-	    "mailbox size limit", "mailbox limit", "mailbox exceeds", "mailfolder is full", "inbox is full",
+	    "mailbox size limit", "mailbox limit", "mailbox exceeds", "over the allowed quota",
+	    "error writing message: file too large", "mailfolder is full", "inbox is full",
 	    "user's space has been used up", "too much mail data", "insufficient quota",
 	    "mailbox is over", "account is over", "would exceed mailbox", "boite pleine",
 	    "boite du destinataire pleine"), 0 },
@@ -362,7 +371,10 @@ static const text_rule text_tab[] = {
 	 * refused / timed out", "lost connection with ... while", "conversation
 	 * with ... timed out", "No route to host"; Exim "retry time not
 	 * reached", "Connection refused"; RFC 3463 X.4.1-X.4.6 texts;
-	 * Postfix "mail forwarding loop", Exchange 5.4.14 "hop count exceeded" */
+	 * Postfix "mail forwarding loop", Exchange 5.4.14 "hop count exceeded";
+	 * Exim "host lookup did not complete"; Sendmail "Name server timeout";
+	 * qmail "I wasn't able to establish an SMTP connection", "This message
+	 * is looping" */
 	{ "networkerror", P("not found, try again", "name server reply",
 	    "did not accept our requests to connect", "temporary failure in name resolution",
 	    "temporary dns", "dns temporary", "dns timeout", "servfail", "server failure",
@@ -372,12 +384,15 @@ static const text_rule text_tab[] = {
 	    "unable to connect", "failed to connect", "connection closed", "broken pipe",
 	    "network error", "mail forwarding loop", "routing loop", "mail loop",
 	    "loop detected", "too many hops", "hop count exceeded", "no answer from host",
-	    "bad connection"), 0 },
+	    "bad connection", "host lookup did not complete", "name server timeout",
+	    "wasn't able to establish an smtp connection", "message is looping"), 0 },
 	/* Unknown domain (permanent): RFC 3463 X.1.2 "bad destination system
 	 * address"; Postfix smtpd(8) "Recipient address rejected: Domain not
 	 * found", smtp(8) "Host or domain name not found"; Sendmail "Host
 	 * unknown"; Exim "Unrouteable mail domain", "all relevant MX records
-	 * point to non-existent hosts" */
+	 * point to non-existent hosts"; qmail "Sorry, I couldn't find any
+	 * host named", "couldn't find a mail exchanger or IP address";
+	 * Exchange 5.4.310 "DNS domain does not exist" */
 	{ "hostunknown", P("host unknown", "unknown host", "host not found", "domain not found",
 	    "domain unknown", "unknown domain", "no such domain", "no such host",
 	    "domain does not exist", "domain doesn't exist", "domain name not found",
@@ -385,7 +400,8 @@ static const text_rule text_tab[] = {
 	    "unrouteable domain", "nxdomain", "name or service not known",
 	    "bad destination system address", "non-existent host", "nonexistent host",
 	    "not a valid domain", "invalid domain", "domain is not reachable",
-	    "dns lookup failure"), 0 },
+	    "dns lookup failure", "couldn't find any host", "could not find any host",
+	    "couldn't find a mail exchanger", "could not find a mail exchanger"), 0 },
 	/* Viruses: ClamAV/amavisd "virus", "INFECTED", Exchange, Gmail 5.7.0
 	 * "a virus detected" */
 	{ "virusdetected", P("virus", "malware", "infected", "trojan", "worm detected"), 0 },
@@ -408,20 +424,26 @@ static const text_rule text_tab[] = {
 	    "too many emails", "rate limit", "ratelimit", "rate-limit", "rate limited",
 	    "unusual rate", "sending rate", "exceeded the rate", "throttl", "slow down",
 	    "too fast", "unexpected volume", "exceeded permitted limits", "server busy",
-	    "limit exceeded", "frequency limited"), 0 },
+	    "limit exceeded", "frequency limited", "receiving mail at a rate",
+	    "receiving mail too quickly"), 0 },
 	/* The sending host refused for what it is, not for this message:
 	 * Postfix smtpd(8) "Client host rejected" (check_client_access,
 	 * reject_unknown_client_hostname), "Helo command rejected"; Gmail
 	 * 4.7.0/5.7.1 "IP reputation", "low reputation"; Yahoo [TS01]-[TS03]
-	 * and [TSS09] "permanently deferred"; Microsoft "part of their
-	 * network is on our block list"; dynamic/dial-up address policies */
-	{ "blocked", P("client host rejected", "client host blocked", "ip blocked",
+	 * and [TSS09] "permanently deferred", [GL01] "user complaints";
+	 * AOL "RTR:" and "DYN:T1" codes; Gmail "Please use the SMTP relay at
+	 * your service provider"; Exchange 5.7.708/5.7.750 "traffic not
+	 * accepted from this IP"; greylisting (postgrey, Zoho "Greylisted");
+	 * dynamic/dial-up address policies */
+	{ "blocked", P("ip blocked",
 	    "ip address blocked", "ip is blocked", "ip address is blocked", "ip has been blocked",
 	    "ip address has been", "your ip", "sending ip", "poor reputation", "bad reputation",
 	    "low reputation", "ip reputation", "reputation", "permanently deferred",
-	    "connection refused by", "connections will not be accepted", "not allowed to connect",
-	    "helo command rejected", "refused to talk to me", "dynamic ip", "dial-up", "dialup",
-	    "residential ip", "smtp server of your isp", "service refused"), 0 },
+	    "connections will not be accepted", "not allowed to connect", "dynamic ip", "dial-up", "dialup",
+	    "residential ip", "smtp server of your isp", "smtp relay at your service provider",
+	    "not authorized to send email directly", "service refused", "user complaints",
+	    "not accepted from this ip", "greylist", "graylist", "[ts01]", "[ts02]", "[ts03]",
+	    "[tss01]", "[tss09]", "[bl21]", "[bl22]", "[bl23]", "[gl01]", "rtr:", "dyn:t1"), 0 },
 	/* Spam verdicts on the content: Gmail 5.7.1 "likely unsolicited
 	 * mail", "spam"; Yahoo "[GL01]" "unsolicited"; Microsoft "spam";
 	 * SpamAssassin/rspamd "spam score", "high spam"; Proofpoint/Trend
@@ -439,7 +461,8 @@ static const text_rule text_tab[] = {
 	 * Gmail "violates" / "policy"; Postfix check_*_access texts; Exchange
 	 * 5.7.1 "prohibited" */
 	{ "policyviolation", P("policy violation", "policy reasons", "violates", "violation",
-	    "prohibited", "not permitted by policy", "against our policy", "content presents",
+	    "prohibited", "prohibition", "not permitted by policy", "against our policy",
+	    "content presents",
 	    "policy"), 0 },
 	/* TLS and SMTP AUTH: RFC 3207 530 "Must issue a STARTTLS command
 	 * first", RFC 4954 530/535/538, Exchange 5.7.57 "Client was not
@@ -465,13 +488,18 @@ static const text_rule text_tab[] = {
 	{ "systemerror", P("loops back to myself", "local error", "system error", "internal error",
 	    "server error", "configuration error", "misconfigured", "transport unavailable",
 	    "mail transport error", "queue file write error", "lookup failure",
-	    "service unavailable", "i/o error",
+	    "service unavailable", "i/o error", "insufficient permission",
+	    "operating system error", "internal software error", "system file missing",
+	    "can't create output", "local configuration error", "best-preference mx",
+	    "unable to chdir",
 	    "resources temporarily unavailable"), 0 },
 	/* SMTP syntax: RFC 5321 500-504 texts; Postfix "Bad recipient address
-	 * syntax", "Bad sender address syntax" */
+	 * syntax", reject_non_fqdn_recipient "need fully-qualified address";
+	 * Exim "malformed address" */
 	{ "syntaxerror", P("syntax error", "address syntax", "command unrecognized",
 	    "unrecognized command", "command not recognized", "bad sequence of commands",
-	    "command not implemented", "parameter not implemented", "invalid command"), 0 },
+	    "command not implemented", "parameter not implemented", "invalid command",
+	    "fully-qualified address", "malformed address"), 0 },
 	/* Last: the bare words of a refusal ("blocked", "banned", "Access
 	 * denied") that no row above explained; the SMTP phase decides
 	 * first (text_reason) */
@@ -494,6 +522,9 @@ static const text_rule weak_tab[] = {
 static const char *const ph_vacation[] = {
 	"out of office", "out of the office", "on vacation", "auto-reply", "autoreply",
 	"automatic reply", "i am away", "i will be back", NULL };
+
+/* What a local delivery program's failure can be besides a mailer error. */
+static const char *const local_reasons[] = { "mailboxfull", "systemerror", "systemfull", NULL };
 
 /* Commands before DATA that the sending host itself is refused at. */
 static const char *const host_commands[] = { "CONN", "EHLO", "HELO", NULL };
@@ -568,6 +599,7 @@ static const status_rule *
 status_rule_of(const char *status)
 {
 	static const status_rule banned = { "7.6xx", "blocked", 1 };
+	static const status_rule tenant = { "7.7xx", "blocked", 0 };
 	size_t	i;
 	long	d;
 
@@ -580,6 +612,8 @@ status_rule_of(const char *status)
 		d = strtol(status + 4, NULL, 10);
 		if (d >= EXO_BANNED_LO && d <= EXO_BANNED_HI)
 			return &banned;
+		if (d >= EXO_TENANT_LO && d <= EXO_TENANT_HI)
+			return &tenant;
 	}
 	return NULL;
 }
@@ -685,7 +719,7 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 		const char *x = structure_reason(r);
 
 		/* a status code with a meaning says more than "blocked" */
-		if (s != NULL && s->reason != NULL)
+		if (s != NULL && s->reason != NULL && s->firm == 0)
 			return status_fallback(r, s);
 
 		if (x != NULL && strcmp(x, "expired") != 0)
@@ -710,11 +744,16 @@ reason_pick(const fb_rcpt *r)
 	if (r->status[0] == '2' && r->status[1] == '.')
 		return "delivered";
 	lower_copy(low, r->diag);
-	/* a local delivery program's own output (RFC 3464 "X-Unix" type) */
-	if (strncmp(r->diag_type, "x-unix", 6) == 0)
-		return (x = text_reason(r, low, s)) != NULL && strcmp(x, "mailboxfull") == 0
-		    ? x : "mailererror";
-	if (s != NULL && s->firm)
+	/*
+	 * A local delivery program's own output (RFC 3464 "X-Unix" type):
+	 * a mailer error unless it names a full mailbox or a fault of the
+	 * system (Sendmail's sysexits texts)
+	 */
+	if (strncmp(r->diag_type, "x-unix", 6) == 0) {
+		x = text_reason(r, low, s);
+		return x != NULL && in_list(x, local_reasons) ? x : "mailererror";
+	}
+	if (s != NULL && s->firm > 0)
 		return s->reason;
 	/* a non-standard but explicit Action (SendGrid and others) */
 	if (strcmp(r->action, "expired") == 0)
