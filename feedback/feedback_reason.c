@@ -120,7 +120,7 @@ static const status_rule status_tab[] = {
 	{ "6.9", "contenterror", 0 },		/* UTF-8 header message cannot be transferred */
 	/* X.7 security or policy */
 	{ "7.0", "securityerror", -1 },		/* other or undefined security status */
-	{ "7.1", "rejected", -1 },		/* delivery not authorized, message refused */
+	{ "7.1", "securityerror", -1 },	/* delivery not authorized, message refused */
 	{ "7.2", "securityerror", 0 },		/* mailing list expansion prohibited */
 	{ "7.3", "securityerror", 0 },		/* security conversion required */
 	{ "7.4", "securityerror", 0 },		/* security features not supported */
@@ -206,8 +206,13 @@ typedef struct text_rule {
 static const text_rule text_tab[] = {
 	/* RFC 7505 null MX and RFC 7504 556/521 texts; Postfix smtp(8)
 	 * "Domain %s does not accept mail (nullMX)"; Sendmail "Host does
-	 * not accept mail"; Gmail "The domain has a null MX record" */
+	 * not accept mail"; Gmail "The domain has a null MX record"; Exim
+	 * "an MX or SRV record indicated no SMTP service"; qmail "I couldn't
+	 * find a mail exchanger or IP address" (no MX and no address: RFC
+	 * 5321 5.1, nowhere to deliver) */
 	{ "notaccept", P("null mx", "nullmx", "does not accept mail", "accepts no mail", "no mx found",
+	    "indicated no smtp service", "couldn't find a mail exchanger",
+	    "could not find a mail exchanger",
 	    "not accepting network messages", "no mail service"), 0 },
 	/* Reverse DNS of the sending host: Postfix smtpd(8)
 	 * reject_unknown_client_hostname "cannot find your hostname",
@@ -316,9 +321,14 @@ static const text_rule text_tab[] = {
 	 * "unauthenticated email ... DMARC policy"; Microsoft 5.7.23/5.7.509;
 	 * Yahoo "not accepted due to domain's DMARC policy"; Symantec "domain
 	 * authentication fail" */
-	{ "authfailure", P("spf", "dkim", "dmarc", "sender policy framework",
-	    "authentication checks", "domain authentication fail", "arc validation",
-	    "unauthenticated email", "does not have authentication information"), 0 },
+	{ "authfailure", P("spf check", "spf fail", "spf validation", "spf verification",
+	    "failed spf", "fails spf", "not pass spf", "spf softfail", "spf=fail", "spf: fail",
+	    "spf record of", "per its spf", "per it's spf", "not authorized by spf",
+	    "sender policy framework", "dkim check", "dkim fail", "dkim validation",
+	    "dkim verification", "failed dkim", "fails dkim", "no passing dkim", "dkim=fail",
+	    "invalid dkim", "dkim signature", "dmarc", "authentication checks",
+	    "domain authentication fail", "arc validation", "unauthenticated email",
+	    "does not have authentication information"), 0 },
 	/* Unknown mailbox: RFC 3463 X.1.1 "bad destination mailbox address";
 	 * Postfix smtpd(8) "User unknown in local recipient table" / "in
 	 * virtual mailbox table" / "in virtual alias table" / "in relay
@@ -391,7 +401,7 @@ static const text_rule text_tab[] = {
 	 * found", smtp(8) "Host or domain name not found"; Sendmail "Host
 	 * unknown"; Exim "Unrouteable mail domain", "all relevant MX records
 	 * point to non-existent hosts"; qmail "Sorry, I couldn't find any
-	 * host named", "couldn't find a mail exchanger or IP address";
+	 * host named";
 	 * Exchange 5.4.310 "DNS domain does not exist" */
 	{ "hostunknown", P("host unknown", "unknown host", "host not found", "domain not found",
 	    "domain unknown", "unknown domain", "no such domain", "no such host",
@@ -400,8 +410,7 @@ static const text_rule text_tab[] = {
 	    "unrouteable domain", "nxdomain", "name or service not known",
 	    "bad destination system address", "non-existent host", "nonexistent host",
 	    "not a valid domain", "invalid domain", "domain is not reachable",
-	    "dns lookup failure", "couldn't find any host", "could not find any host",
-	    "couldn't find a mail exchanger", "could not find a mail exchanger"), 0 },
+	    "dns lookup failure", "couldn't find any host", "could not find any host"), 0 },
 	/* Viruses: ClamAV/amavisd "virus", "INFECTED", Exchange, Gmail 5.7.0
 	 * "a virus detected" */
 	{ "virusdetected", P("virus", "malware", "infected", "trojan", "worm detected"), 0 },
@@ -651,12 +660,11 @@ temp_class(const fb_rcpt *r)
 	return r->reply_code[0] == '4';
 }
 
-/* gave_up - the DSN Action says the MTA stopped trying or is still trying */
+/* gave_up - the DSN Action says the MTA stopped trying (RFC 3464 2.3.3) */
 static int
 gave_up(const fb_rcpt *r)
 {
-	return strcmp(r->action, "failed") == 0 || strcmp(r->action, "expired") == 0
-	    || strcmp(r->action, "delayed") == 0;
+	return strcmp(r->action, "failed") == 0 || strcmp(r->action, "expired") == 0;
 }
 
 /* structure_reason - what the DSN Action and the SMTP phase say, or NULL */
@@ -687,7 +695,20 @@ status_fallback(const fb_rcpt *r, const status_rule *s)
 	return s->reason;
 }
 
-/* text_reason - what the diagnostic's phrases say, adjusted by the SMTP phase */
+/* bare_reason - words of refusal alone: the SMTP phase, then the status, say whom */
+static const char *
+bare_reason(const fb_rcpt *r, const status_rule *s, const char *t)
+{
+	const char *x = structure_reason(r);
+
+	if (x != NULL && strcmp(x, "expired") != 0)
+		return x;
+	if ((x = status_fallback(r, s)) != NULL)
+		return x;
+	return t;
+}
+
+/* text_reason - what the diagnostic's phrases say, adjusted by the other signals */
 static const char *
 text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 {
@@ -699,36 +720,40 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 	if (row == NULL)
 		return NULL;
 	t = row->reason;
-	/*
-	 * Recipients are checked at RCPT (RFC 5321 3.3); "user unknown" in
-	 * reply to DATA is a filter's verdict on this message, not a proof
-	 * that the mailbox is gone: soft.
-	 */
-	if (strcmp(t, "userunknown") == 0 && strcmp(r->command, "DATA") == 0)
-		return "filtered";
-	/* a reply to MAIL FROM is about the reverse-path: the sender */
-	if (strcmp(r->command, "MAIL") == 0 && in_list(t, hard_reasons))
-		return "rejected";
-	/* a connection failure is retried (RFC 5321 4.5.4.1): reported
-	 * failed, with no permanent code, the MTA gave up */
-	if (strcmp(t, "networkerror") == 0 && !r->status[0] && r->reply_code[0] != '5'
-	    && gave_up(r))
-		return "expired";
-	/* bare words of refusal: the phase says whom */
-	if (row->bare) {
-		const char *x = structure_reason(r);
-
-		/* a status code with a meaning says more than "blocked" */
-		if (s != NULL && s->reason != NULL && s->firm == 0)
-			return status_fallback(r, s);
-
-		if (x != NULL && strcmp(x, "expired") != 0)
-			return x;
+	if (row->bare)
+		return bare_reason(r, s, t);
+	if (in_list(t, hard_reasons)) {
+		/*
+		 * Recipients are checked at RCPT (RFC 5321 3.3): "user unknown"
+		 * in reply to DATA is a filter's verdict on this message, not
+		 * a proof that the mailbox is gone.
+		 */
+		if (strcmp(t, "userunknown") == 0 && strcmp(r->command, "DATA") == 0)
+			return "filtered";
+		/* a reply to MAIL FROM is about the reverse-path: the sender */
+		if (strcmp(r->command, "MAIL") == 0)
+			return "rejected";
+		/*
+		 * A mailbox status (X.2.x) says the mailbox exists: against a
+		 * text that says it does not, the soft reading wins.
+		 */
+		if (s != NULL && s->firm == 0 && s->code[0] == '2' && s->reason != NULL
+		    && !in_list(s->reason, hard_reasons))
+			return s->reason;
+		return t;
 	}
-	/* a temporary failure the MTA retried until it gave up (RFC 3464 2.3.3) */
-	if ((strcmp(t, "networkerror") == 0 || strcmp(t, "systemerror") == 0)
-	    && temp_class(r) && gave_up(r))
-		return "expired";
+	if (strcmp(t, "networkerror") == 0 || strcmp(t, "systemerror") == 0) {
+		/* a temporary failure the MTA retried until it gave up */
+		if (temp_class(r) && gave_up(r))
+			return "expired";
+		/*
+		 * A connection failure is always retried (RFC 5321 4.5.4.1):
+		 * reported with no permanent code, the MTA gave up.
+		 */
+		if (strcmp(t, "networkerror") == 0 && !r->status[0] && r->reply_code[0] != '5'
+		    && (gave_up(r) || strcmp(r->action, "delayed") == 0))
+			return "expired";
+	}
 	return t;
 }
 

@@ -71,9 +71,9 @@ test_status_only(void **state)
 	assert_true(r.hard);
 	r = classify("5.3.4", "", "failed", "", "smtp");
 	assert_string_equal(r.reason, "mesgtoobig");
-	/* X.7.1 "delivery not authorized, message refused" */
+	/* X.7.1 "delivery not authorized, message refused": the X.7 class */
 	r = classify("5.7.1", "", "failed", "", "smtp");
-	assert_string_equal(r.reason, "rejected");
+	assert_string_equal(r.reason, "securityerror");
 	assert_false(r.hard);
 }
 
@@ -238,7 +238,11 @@ test_phase_rules(void **state)
 	assert_string_equal(r.reason, "rejected");
 	/* no phase: the status code's own reading */
 	r = classify("5.7.1", "550 5.7.1 Access denied", "failed", "", "smtp");
-	assert_string_equal(r.reason, "rejected");
+	assert_string_equal(r.reason, "securityerror");
+	/* a mailbox status against "user unknown": the soft reading wins */
+	r = classify("5.2.1", "550 5.2.1 <a@example.org>... User Unknown", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "suspend");
+	assert_false(r.hard);
 }
 
 /*
