@@ -365,6 +365,71 @@ vendor_failed_header(const fb_mail *m, fb_result *res, const char *s, size_t n)
 	return added;
 }
 
+/* transcript_reply - the first 4xx/5xx reply line of a session transcript, or NULL */
+static const char *
+transcript_reply(const char *s, size_t n, size_t *len)
+{
+	static const char *const mark[] = { "\n Out: ", "\n<<< ", NULL };
+	const char *best = NULL, *p, *eol;
+	size_t	i;
+
+	for (i = 0; mark[i]; i++)
+		for (p = s; (p = strstr(p, mark[i])) != NULL && (size_t) (p - s) < n; p++) {
+			const char *c = p + strlen(mark[i]);
+
+			/* Postfix's smtpd notices are about a session it received:
+			 * only its own temporary errors (resource, software) */
+			if ((c[0] == '4' || (c[0] == '5' && i > 0)) && isdigit((unsigned char) c[1])
+			    && isdigit((unsigned char) c[2])) {
+				if (best == NULL || c < best)
+					best = c;
+				break;
+			}
+		}
+	if (best == NULL)
+		return NULL;
+	eol = strchr(best, '\n');
+	*len = eol ? (size_t) (eol - best) : strlen(best);
+	return best;
+}
+
+/*
+ * vendor_transcript - a session transcript with nobody named otherwise
+ * (Postfix's notices "Transcript of session follows" with " In:" and
+ * " Out:" lines, Sendmail's ">>>" and "<<<"): one record per address of
+ * a RCPT TO command, with the first error reply as diagnostic
+ */
+static void
+vendor_transcript(fb_result *res, const char *s, size_t n)
+{
+	const char *p, *reply;
+	char	addr[FB_ADDR_MAX], seen[4][FB_ADDR_MAX];
+	size_t	len = 0, ns = 0, i;
+
+	if ((reply = transcript_reply(s, n, &len)) == NULL)
+		return;
+	for (p = s; (p = fb_strcasestr(p, "RCPT TO:<")) != NULL && (size_t) (p - s) < n; p += 9) {
+		const char *gt = strchr(p + 9, '>');
+		char	one[FB_ADDR_MAX];
+
+		if (gt == NULL || (size_t) (gt - p - 9) >= sizeof(one))
+			continue;
+		memcpy(one, p + 9, gt - p - 9);
+		one[gt - p - 9] = 0;
+		if (!fb_text_find_addr(one, addr, sizeof(addr)))
+			continue;
+		for (i = 0; i < ns && strcasecmp(seen[i], addr) != 0; i++)
+			;
+		if (i < ns || ns == 4)
+			continue;
+		fb_strlcpy(seen[ns++], addr, FB_ADDR_MAX);
+		vendor_record(res, addr, reply, len);
+		/* a notice of one session, not an MTA that gave up on a queue */
+		if (res->nrcpt > 0)
+			res->rcpt[res->nrcpt - 1].action[0] = 0;
+	}
+}
+
 /* fb_vendor_parse - records from a free-text bounce */
 int
 fb_vendor_parse(const fb_mail *m, fb_result *res)
@@ -404,8 +469,8 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 	/* nobody named in the text: the original's To, else X-Failed-Recipients */
 	if (nh == 0 && vendor_orig_to(m, addr, sizeof(addr)))
 		vendor_record(res, addr, s, n);
-	else if (nh == 0)
-		vendor_failed_header(m, res, s, n);
+	else if (nh == 0 && vendor_failed_header(m, res, s, n) == 0)
+		vendor_transcript(res, s, n);
 	free(hits);
 	return (int) (res->nrcpt - before);
 }
