@@ -6,7 +6,11 @@
  *	diagnostic, action, command, diagnostic type), the status-code
  *	table, the hard/soft rule, the SMTP-phase rules, the provider
  *	tables (feedback_vendor_rhost.c) and the text helpers that find
- *	addresses, enhanced status codes, reply codes and commands.
+ *	addresses, enhanced status codes, reply codes and commands; the
+ *	precedence of doc/feedback.md on replies written from the standards
+ *	and vendors' documentation; recipient extraction through
+ *	fb_classify() (DSN forms, the bounce's own From, X-Failed-Recipients,
+ *	transcripts).
  */
 #include "config.h"
 
@@ -427,6 +431,87 @@ test_blocks_vs_rejected(void **state)
 	assert_string_equal(r.reason, "toomanyconn");
 }
 
+/* parse - fb_classify() on a NUL-terminated message */
+static fb_result *
+parse(const char *msg)
+{
+	return fb_classify(msg, strlen(msg), "test");
+}
+
+static void
+test_recipients_dsn_forms(void **state)
+{
+	fb_result *res;
+
+	(void) state;
+	/* odd case and spacing, angle brackets */
+	res = parse("From: MAILER-DAEMON@mx.example.com\nTo: b1-x@bounce.example.com\n"
+		    "Subject: failure\nMIME-Version: 1.0\nContent-Type: multipart/report; "
+		    "report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n"
+		    "sorry\n\n--b\nContent-Type: message/delivery-status\n\n"
+		    "Reporting-MTA: dns; mx.example.com\n\n"
+		    "Final-Recipient: RFC822;<User@Example.org>\nAction: failed\nStatus: 5.1.1\n\n"
+		    "Original-Recipient: rfc822;second@example.net\nAction: failed\nStatus: 5.2.2\n\n"
+		    "--b--\n");
+	assert_int_equal(res->kind, FB_KIND_BOUNCE);
+	assert_int_equal(res->nrcpt, 2);
+	assert_string_equal(res->rcpt[0].addr, "User@Example.org");
+	assert_string_equal(res->rcpt[0].reason, "userunknown");
+	/* no Final-Recipient: the Original-Recipient */
+	assert_string_equal(res->rcpt[1].addr, "second@example.net");
+	assert_string_equal(res->rcpt[1].reason, "mailboxfull");
+	fb_result_free(res);
+}
+
+static void
+test_recipients_free_text(void **state)
+{
+	fb_result *res;
+
+	(void) state;
+	/* the bounce's own From is never a recipient */
+	res = parse("From: postmaster@mx.example.org\nTo: b1-x@bounce.example.com\n"
+		    "Subject: Undeliverable mail\n\n"
+		    "This is the mail delivery agent at mx.example.org.\n"
+		    "Questions to:\n postmaster@mx.example.org:\n\n"
+		    "<gone@example.org>:\n550 5.1.1 No such user here\n");
+	assert_int_equal(res->kind, FB_KIND_BOUNCE);
+	assert_int_equal(res->nrcpt, 1);
+	assert_string_equal(res->rcpt[0].addr, "gone@example.org");
+	assert_true(res->rcpt[0].hard);
+	fb_result_free(res);
+	/* nobody named in the text, no original: Exim's X-Failed-Recipients */
+	res = parse("From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n"
+		    "To: b1-x@bounce.example.com\nX-Failed-Recipients: one@example.org,\n"
+		    " two@example.net\nSubject: Mail delivery failed: returning message to sender\n\n"
+		    "This message was created automatically by mail delivery software.\n\n"
+		    "A message that you sent could not be delivered to one or more of its\n"
+		    "recipients. This is a permanent error.\n\n  retry timeout exceeded\n");
+	assert_int_equal(res->kind, FB_KIND_BOUNCE);
+	assert_int_equal(res->nrcpt, 2);
+	assert_string_equal(res->rcpt[0].addr, "one@example.org");
+	assert_string_equal(res->rcpt[1].addr, "two@example.net");
+	assert_string_equal(res->rcpt[0].reason, "expired");
+	assert_false(res->rcpt[0].hard);
+	fb_result_free(res);
+}
+
+static void
+test_recipients_transcript(void **state)
+{
+	char	cmd[8];
+
+	(void) state;
+	/* PIPELINING: the RCPT replies come after DATA, then "503 need RCPT" */
+	fb_text_find_command("... while talking to mx.example.org.:\n>>> DATA\n"
+			     "<<< 550 5.1.1 <a@example.org>... User unknown\n"
+			     "<<< 503 5.0.0 Need RCPT (recipient)\n", cmd);
+	assert_string_equal(cmd, "RCPT");
+	fb_text_find_command("... while talking to mx.example.org.:\n>>> DATA\n"
+			     "<<< 554 5.7.1 Message rejected as spam\n", cmd);
+	assert_string_equal(cmd, "DATA");
+}
+
 /* A record for a provider test: recipient, status, command, diagnostic, Remote-MTA. */
 static fb_rcpt
 rec(const char *addr, const char *status, const char *command, const char *diag,
@@ -561,6 +646,9 @@ main(void)
 		cmocka_unit_test(test_network_error_is_soft),
 		cmocka_unit_test(test_expired),
 		cmocka_unit_test(test_blocks_vs_rejected),
+		cmocka_unit_test(test_recipients_dsn_forms),
+		cmocka_unit_test(test_recipients_free_text),
+		cmocka_unit_test(test_recipients_transcript),
 		cmocka_unit_test(test_provider_codes),
 		cmocka_unit_test(test_provider_hosts),
 		cmocka_unit_test(test_reason_names),
