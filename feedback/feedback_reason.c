@@ -172,7 +172,7 @@ static const struct reply_rule {
 	const char *reason;
 	int	firm;
 } reply_tab[] = {
-	{ "521", "notaccept", 1 },		/* RFC 7504: host does not accept mail */
+	{ "521", "notaccept", 0 },		/* RFC 7504: host does not accept mail (AOL: a block) */
 	{ "556", "notaccept", 1 },		/* RFC 7504: domain does not accept mail */
 	{ "500", "syntaxerror", 1 },		/* syntax error, command unrecognized */
 	{ "501", "syntaxerror", 0 },		/* syntax error in parameters or arguments */
@@ -264,7 +264,14 @@ static const text_rule text_tab[] = {
 	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs",
 	    "uceprotect", "senderscore", "dnsbl", " rbl", "rbl:", "blacklist", "black list",
 	    "blocklist", "block list", "denylist", "deny list", "listed at", "listed on",
-	    "listed by", "is listed", "are listed", "was listed", "banned sending ip", "sbrs"), 0 },
+	    "listed by", "is listed", "are listed", "was listed", "banned sending ip", "sbrs",
+	    "abuseat", "psbl", "spamrats", "mailspike", "invaluement", "surbl", "uribl",
+	    "mail-abuse", "originating from your ip", "invalid helo"), 0 },
+	/* The SENDER's quotas, before the recipient's "quota exceeded":
+	 * Gmail 5.4.5 "Daily sending quota exceeded", Exchange 5.1.90 "daily
+	 * limit for message recipients", 5.2.121/5.2.122 receive limits */
+	{ "toomanyconn", P("sending quota", "daily sending", "sending limit", "daily limit",
+	    "receive limit", "exceeded their limit", "submission quota"), 0 },
 	/* Mailbox full: RFC 5321 552 "exceeded storage allocation"; Postfix
 	 * local(8)/virtual(8) "cannot update mailbox ... Disk quota
 	 * exceeded", "mailbox size limit"; Dovecot LMTP "Quota exceeded
@@ -315,7 +322,8 @@ static const text_rule text_tab[] = {
 	 * LF"; Microsoft 5.7.512; Symantec "Stray linefeeds" */
 	{ "notcompliantrfc", P("rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822",
 	    "rfc822 compliant", "not rfc compliant", "rfc compliant", "duplicate header",
-	    "multiple from", "bare lf", "bare linefeed", "stray linefeed"), 0 },
+	    "multiple from", "multiple addresses in from", "bare lf", "bare linefeed",
+	    "stray linefeed"), 0 },
 	/* Sender authentication: RFC 7208 SPF, RFC 6376 DKIM, RFC 7489
 	 * DMARC; Gmail 5.7.26 "fails to pass authentication checks",
 	 * "unauthenticated email ... DMARC policy"; Microsoft 5.7.23/5.7.509;
@@ -328,7 +336,8 @@ static const text_rule text_tab[] = {
 	    "dkim verification", "failed dkim", "fails dkim", "no passing dkim", "dkim=fail",
 	    "invalid dkim", "dkim signature", "dmarc", "authentication checks",
 	    "domain authentication fail", "arc validation", "unauthenticated email",
-	    "does not have authentication information"), 0 },
+	    "does not have authentication information", "sender is unauthenticated",
+	    "authenticate with either spf or dkim"), 0 },
 	/* Unknown mailbox: RFC 3463 X.1.1 "bad destination mailbox address";
 	 * Postfix smtpd(8) "User unknown in local recipient table" / "in
 	 * virtual mailbox table" / "in virtual alias table" / "in relay
@@ -361,7 +370,8 @@ static const text_rule text_tab[] = {
 	    "there is no one at this address", "no longer accepts mail", "bad recipient",
 	    "invalid address", "address couldn't be found", "address could not be found",
 	    "recipient could not be found", "not listed in domino directory", "utilisateur inconnu",
-	    "usuario desconocido", "recipient address rejected: access denied"), 0 },
+	    "usuario desconocido", "recipient address rejected: access denied",
+	    "unknown local-part", "\xe5\xae\x9b\xe5\x85\x88\xe4\xb8\x8d\xe6\x98\x8e"), 0 },
 	/* Delivery gave up: RFC 3463 X.4.7; Postfix "delivery time expired"
 	 * when maximal_queue_lifetime ran out; Exim "retry timeout exceeded",
 	 * "retry time not reached for any host after a long failure period";
@@ -374,7 +384,8 @@ static const text_rule text_tab[] = {
 	    "cannot send message for", "could not be delivered for", "in the queue too long",
 	    "too long in queue", "queue too long", "gave up", "given up", "giving up",
 	    "has been delayed", "message delayed", "not delivered within", "retry limit",
-	    "have been failing for a long time"), 0 },
+	    "have been failing for a long time", "could not send message for",
+	    "cannot send message within"), 0 },
 	/* A temporary DNS or network failure (soft, before the permanent
 	 * readings below): Postfix smtp(8) "Host or domain name not found.
 	 * Name service error ... try again", "connect to ...: Connection
@@ -410,7 +421,8 @@ static const text_rule text_tab[] = {
 	    "unrouteable domain", "nxdomain", "name or service not known",
 	    "bad destination system address", "non-existent host", "nonexistent host",
 	    "not a valid domain", "invalid domain", "domain is not reachable",
-	    "dns lookup failure", "couldn't find any host", "could not find any host"), 0 },
+	    "dns lookup failure", "couldn't find any host", "could not find any host",
+	    "find the recipient domain"), 0 },
 	/* Viruses: ClamAV/amavisd "virus", "INFECTED", Exchange, Gmail 5.7.0
 	 * "a virus detected" */
 	{ "virusdetected", P("virus", "malware", "infected", "trojan", "worm detected"), 0 },
@@ -449,7 +461,8 @@ static const text_rule text_tab[] = {
 	    "ip address has been", "your ip", "sending ip", "poor reputation", "bad reputation",
 	    "low reputation", "ip reputation", "reputation", "permanently deferred",
 	    "connections will not be accepted", "not allowed to connect", "dynamic ip", "dial-up", "dialup",
-	    "residential ip", "smtp server of your isp", "smtp relay at your service provider",
+	    "residential ip", "will not accept delivery", "con:b1", "hvu:b1",
+	    "smtp server of your isp", "smtp relay at your service provider",
 	    "not authorized to send email directly", "service refused", "user complaints",
 	    "not accepted from this ip", "greylist", "graylist", "[ts01]", "[ts02]", "[ts03]",
 	    "[tss01]", "[tss09]", "[bl21]", "[bl22]", "[bl23]", "[gl01]", "rtr:", "dyn:t1"), 0 },
@@ -465,7 +478,7 @@ static const text_rule text_tab[] = {
 	    "header length exceeds", "header too long", "header line is too long", "line too long",
 	    "header syntax", "malformed header", "invalid mime", "mime error",
 	    "improper use of 8-bit", "8-bit data", "8bit data", "illegal attachment",
-	    "media not supported", "content error"), 0 },
+	    "media not supported", "content error", "message is malformed", "malformed mime"), 0 },
 	/* Policies: Yahoo 5.7.9 "Message not accepted for policy reasons";
 	 * Gmail "violates" / "policy"; Postfix check_*_access texts; Exchange
 	 * 5.7.1 "prohibited" */
@@ -493,22 +506,28 @@ static const text_rule text_tab[] = {
 	/* Other errors of the receiving system: RFC 5321 451 "local error in
 	 * processing"; Postfix "mail for %s loops back to myself", "mail
 	 * transport unavailable", "unknown mail transport error", "queue file
-	 * write error", "temporary lookup failure"; Exchange "internal error" */
+	 * write error", "temporary lookup failure", local(8) "cannot update
+	 * mailbox", "cannot access mailbox ... Resource temporarily
+	 * unavailable"; Exim "lowest numbered MX record points to local
+	 * host"; Sendmail's sysexits texts ("Insufficient permission",
+	 * "Operating system error", ...); qmail "unable to chdir to maildir",
+	 * "best-preference MX"; Exchange "internal error" */
 	{ "systemerror", P("loops back to myself", "local error", "system error", "internal error",
 	    "server error", "configuration error", "misconfigured", "transport unavailable",
 	    "mail transport error", "queue file write error", "lookup failure",
-	    "service unavailable", "i/o error", "insufficient permission",
+	    "service unavailable", "i/o error", "insufficient permission", "points to local host",
+	    "is the local host", "cannot update mailbox", "cannot access mailbox",
+	    "resource temporarily unavailable", "permission denied",
 	    "operating system error", "internal software error", "system file missing",
 	    "can't create output", "local configuration error", "best-preference mx",
-	    "unable to chdir",
-	    "resources temporarily unavailable"), 0 },
+	    "unable to chdir"), 0 },
 	/* SMTP syntax: RFC 5321 500-504 texts; Postfix "Bad recipient address
 	 * syntax", reject_non_fqdn_recipient "need fully-qualified address";
 	 * Exim "malformed address" */
 	{ "syntaxerror", P("syntax error", "address syntax", "command unrecognized",
 	    "unrecognized command", "command not recognized", "bad sequence of commands",
 	    "command not implemented", "parameter not implemented", "invalid command",
-	    "fully-qualified address", "malformed address"), 0 },
+	    "fully-qualified address", "malformed address", "unbalanced"), 0 },
 	/* Last: the bare words of a refusal ("blocked", "banned", "Access
 	 * denied") that no row above explained; the SMTP phase decides
 	 * first (text_reason) */
@@ -783,13 +802,16 @@ reason_pick(const fb_rcpt *r)
 	/* a non-standard but explicit Action (SendGrid and others) */
 	if (strcmp(r->action, "expired") == 0)
 		return "expired";
-	if ((s == NULL || s->reason == NULL) && rp != NULL && rp->firm)
+	if ((s == NULL || s->reason == NULL || s->firm < 0) && rp != NULL && rp->firm)
 		return rp->reason;
 	if ((x = text_reason(r, low, s)) != NULL)
 		return x;
-	if ((x = status_fallback(r, s)) != NULL)
+	/* a code with a meaning, then the structure, then a generic code's class */
+	if (s != NULL && s->firm == 0 && (x = status_fallback(r, s)) != NULL)
 		return x;
 	if ((x = structure_reason(r)) != NULL)
+		return x;
+	if ((x = status_fallback(r, s)) != NULL)
 		return x;
 	if (rp != NULL)
 		return rp->reason;

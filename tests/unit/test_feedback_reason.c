@@ -400,6 +400,51 @@ test_expired(void **state)
 }
 
 static void
+test_vendor_documented_texts(void **state)
+{
+	fb_rcpt	r, m;
+
+	(void) state;
+	/* Postfix reject_invalid_helo_hostname-like: the host, not the domain */
+	r = classify("5.7.1", "504 5.7.1 <mx.example.net>: Helo command rejected: Host not found",
+		     "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "blocked");
+	assert_false(r.hard);
+	/* Gmail 5.4.5: the sender's own quota, not a full mailbox */
+	r = classify("5.4.5", "550 5.4.5 Daily sending quota exceeded", "failed", "MAIL", "smtp");
+	assert_string_equal(r.reason, "toomanyconn");
+	/* Gmail 4.2.1 under X.2.1: receiving too fast, not a disabled mailbox */
+	r = classify("4.2.1", "450 4.2.1 The user you are trying to contact is receiving mail at a "
+		     "rate that prevents additional messages from being delivered", "delayed", "RCPT",
+		     "smtp");
+	assert_string_equal(r.reason, "toomanyconn");
+	/* AOL's 521 is a block of this message: never a hard notaccept */
+	memset(&m, 0, sizeof(m));
+	fb_strlcpy(m.reply_code, "521", sizeof(m.reply_code));
+	fb_strlcpy(m.diag, "521 5.2.1 : (CON:B1) AOL will not accept delivery of this message",
+		   sizeof(m.diag));
+	fb_reason_classify(&m);
+	assert_string_equal(m.reason, "blocked");
+	assert_false(m.hard);
+	/* Exim's null MX text */
+	r = classify("", "an MX or SRV record indicated no SMTP service", "failed", "", "");
+	assert_string_equal(r.reason, "notaccept");
+	/* Exchange Online: directory-based edge blocking, the recipient is not there */
+	r = classify("5.4.1", "550 5.4.1 Recipient address rejected: Access denied. "
+		     "AS(201806281)", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "userunknown");
+	/* Yahoo: unauthenticated sender */
+	r = classify("5.7.9", "550 5.7.9 This mail has been blocked because the sender is "
+		     "unauthenticated. Yahoo requires all senders to authenticate with either SPF "
+		     "or DKIM.", "failed", "DATA", "smtp");
+	assert_string_equal(r.reason, "authfailure");
+	/* local(8) with a full disk */
+	r = classify("4.3.0", "cannot update mailbox /var/mail/u for user u. error writing message: "
+		     "No space left on device", "delayed", "", "x-postfix");
+	assert_string_equal(r.reason, "systemfull");
+}
+
+static void
 test_blocks_vs_rejected(void **state)
 {
 	fb_rcpt	r;
@@ -646,6 +691,7 @@ main(void)
 		cmocka_unit_test(test_network_error_is_soft),
 		cmocka_unit_test(test_expired),
 		cmocka_unit_test(test_blocks_vs_rejected),
+		cmocka_unit_test(test_vendor_documented_texts),
 		cmocka_unit_test(test_recipients_dsn_forms),
 		cmocka_unit_test(test_recipients_free_text),
 		cmocka_unit_test(test_recipients_transcript),
