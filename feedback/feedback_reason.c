@@ -336,7 +336,7 @@ static const text_rule text_tab[] = {
 	    "dkim verification", "failed dkim", "fails dkim", "no passing dkim", "dkim=fail",
 	    "invalid dkim", "dkim signature", "dmarc", "authentication checks",
 	    "domain authentication fail", "arc validation", "unauthenticated email",
-	    "does not have authentication information", "sender is unauthenticated",
+	    "does not have authentication information", "sender is unauthenticated", "openspf",
 	    "authenticate with either spf or dkim"), 0 },
 	/* Unknown mailbox: RFC 3463 X.1.1 "bad destination mailbox address";
 	 * Postfix smtpd(8) "User unknown in local recipient table" / "in

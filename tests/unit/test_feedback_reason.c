@@ -444,6 +444,42 @@ test_vendor_documented_texts(void **state)
 	assert_string_equal(r.reason, "systemfull");
 }
 
+/* Postfix's own DSN texts (bounce(8), smtp(8), local(8)), the form Sluice gets most */
+static void
+test_postfix_dsn_texts(void **state)
+{
+	static const struct { const char *status, *action, *type, *diag, *reason; int hard; } t[] = {
+		{ "5.7.1", "failed", "smtp", "554 5.7.1 <u@example.org>: Relay access denied",
+		  "norelaying", 0 },
+		{ "5.3.4", "failed", "x-postfix", "message size 30000000 exceeds size limit 10240000 "
+		  "of server mx.example.org[192.0.2.1]", "mesgtoobig", 0 },
+		{ "5.4.6", "failed", "x-postfix", "mail forwarding loop for u@example.org",
+		  "networkerror", 0 },
+		{ "5.0.0", "failed", "x-postfix", "mail for example.org loops back to myself",
+		  "systemerror", 0 },
+		{ "5.1.0", "failed", "x-postfix", "Domain example.org does not accept mail (nullMX)",
+		  "notaccept", 1 },
+		{ "4.4.2", "failed", "x-postfix", "lost connection with mx.example.org[192.0.2.1] "
+		  "while receiving the initial server greeting", "expired", 0 },
+		{ "5.2.2", "failed", "smtp", "552 5.2.2 <u@example.org>: Recipient address rejected: "
+		  "Mailbox full", "mailboxfull", 0 },
+		{ "5.1.1", "failed", "x-postfix", "unknown user: \"u\"", "userunknown", 1 },
+		{ "5.0.0", "failed", "smtp", "550 5.7.1 Service unavailable; client [192.0.2.9] "
+		  "blocked using zen.spamhaus.org", "blocked", 0 },
+		{ "5.1.1", "failed", "smtp", "550 5.1.1 <u@example.org>: Recipient address rejected: "
+		  "User unknown in virtual alias table", "userunknown", 1 },
+	};
+	size_t	i;
+
+	(void) state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		fb_rcpt	r = classify(t[i].status, t[i].diag, t[i].action, "", t[i].type);
+
+		assert_string_equal(r.reason, t[i].reason);
+		assert_int_equal(r.hard, t[i].hard);
+	}
+}
+
 static void
 test_blocks_vs_rejected(void **state)
 {
@@ -691,6 +727,7 @@ main(void)
 		cmocka_unit_test(test_network_error_is_soft),
 		cmocka_unit_test(test_expired),
 		cmocka_unit_test(test_blocks_vs_rejected),
+		cmocka_unit_test(test_postfix_dsn_texts),
 		cmocka_unit_test(test_vendor_documented_texts),
 		cmocka_unit_test(test_recipients_dsn_forms),
 		cmocka_unit_test(test_recipients_free_text),
