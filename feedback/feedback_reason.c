@@ -434,7 +434,8 @@ static const text_rule text_tab[] = {
 	    "blocked by the recipient", "recipient has blocked", "due to user rules",
 	    "user refuses", "not accepting mail from", "only accepting mail from",
 	    "is not allowed to send to", "filtered", "recipient rejected"), 0 },
-	/* Rate limits: RFC 3463 X.5.3 / X.4.5; Postfix/Exim "too many
+	/* Rate limits: RFC 3463 X.5.3 / X.4.5; Gmail 4.4.5 "Server busy", 4.2.1
+	 * "Peak SMTP relay limit exceeded"; Postfix/Exim "too many
 	 * connections", "too many recipients"; Gmail 4.7.28 / 4.2.1 "unusual
 	 * rate" / "rate limit"; Yahoo [TSS04]/[TSS05] "temporarily deferred
 	 * due to unexpected volume"; Exchange 4.7.500 "server busy", 5.7.508 "has
@@ -461,7 +462,7 @@ static const text_rule text_tab[] = {
 	    "ip address has been", "your ip", "sending ip", "poor reputation", "bad reputation",
 	    "low reputation", "ip reputation", "reputation", "permanently deferred",
 	    "connections will not be accepted", "not allowed to connect", "dynamic ip", "dial-up", "dialup",
-	    "residential ip", "will not accept delivery", "con:b1", "hvu:b1",
+	    "residential ip", "will not accept delivery", "not in whitelist", "not whitelisted", "con:b1", "hvu:b1",
 	    "smtp server of your isp", "smtp relay at your service provider",
 	    "not authorized to send email directly", "service refused", "user complaints",
 	    "not accepted from this ip", "greylist", "graylist", "[ts01]", "[ts02]", "[ts03]",
@@ -479,6 +480,9 @@ static const text_rule text_tab[] = {
 	    "header syntax", "malformed header", "invalid mime", "mime error",
 	    "improper use of 8-bit", "8-bit data", "8bit data", "illegal attachment",
 	    "media not supported", "content error", "message is malformed", "malformed mime"), 0 },
+	/* RFC 5321 violations named as such (Gmail 4.5.0 "SMTP protocol
+	 * violation"), before the word "violation" below */
+	{ "syntaxerror", P("protocol violation"), 0 },
 	/* Policies: Yahoo 5.7.9 "Message not accepted for policy reasons";
 	 * Gmail "violates" / "policy"; Postfix check_*_access texts; Exchange
 	 * 5.7.1 "prohibited" */
@@ -515,7 +519,8 @@ static const text_rule text_tab[] = {
 	{ "systemerror", P("loops back to myself", "local error", "system error", "internal error",
 	    "server error", "configuration error", "misconfigured", "transport unavailable",
 	    "mail transport error", "queue file write error", "lookup failure",
-	    "service unavailable", "i/o error", "insufficient permission", "points to local host",
+	    "service unavailable", "system problem", "i/o error", "insufficient permission",
+	    "points to local host",
 	    "is the local host", "cannot update mailbox", "cannot access mailbox",
 	    "resource temporarily unavailable", "permission denied",
 	    "operating system error", "internal software error", "system file missing",
