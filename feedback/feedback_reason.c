@@ -370,7 +370,8 @@ static const text_rule text_tab[] = {
 	    "there is no one at this address", "no longer accepts mail", "bad recipient",
 	    "invalid address", "address couldn't be found", "address could not be found",
 	    "recipient could not be found", "not listed in domino directory", "utilisateur inconnu",
-	    "usuario desconocido", "recipient address rejected: access denied",
+	    "usuario desconocido", "benutzer unbekannt", "unbekannter benutzer",
+	    "recipient address rejected: access denied",
 	    "unknown local-part", "\xe5\xae\x9b\xe5\x85\x88\xe4\xb8\x8d\xe6\x98\x8e"), 0 },
 	/* Delivery gave up: RFC 3463 X.4.7; Postfix "delivery time expired"
 	 * when maximal_queue_lifetime ran out; Exim "retry timeout exceeded",
@@ -542,13 +543,18 @@ static const text_rule text_tab[] = {
 
 /*
  * Weak phrases: they name a reason only for a reply to RCPT (or when the
- * SMTP phase is unknown). RFC 5321's own text for 550 and 450, "mailbox
- * unavailable", is what Outlook.com and many servers answer for an
- * unknown address, but it also covers "no access" and policy refusals.
+ * SMTP phase is unknown), and only when no row of text_tab matched (so
+ * "domain does not exist" stays hostunknown, "sender ... does not exist"
+ * rejected). RFC 5321's own text for 550 and 450, "mailbox unavailable",
+ * is what Outlook.com and many servers answer for an unknown address,
+ * but it also covers "no access" and policy refusals; "<addr> does not
+ * exist", "no such ..." are the words of many small MTAs.
  */
 static const text_rule weak_tab[] = {
 	{ "userunknown", P("mailbox unavailable", "mailbox not available",
-	    "recipient address rejected", "address rejected", "recipient rejected"), 0 },
+	    "recipient address rejected", "address rejected", "recipient rejected",
+	    "does not exist", "doesn't exist", "no such", "could not be found",
+	    "couldn't be found", "was not found", "not known here"), 0 },
 };
 
 /* Automatic replies (RFC 3834): only when the record has no code at all. */

@@ -314,7 +314,14 @@ test_generic_status_defers_to_text(void **state)
 		     "smtp");
 	assert_string_equal(r.reason, "norelaying");
 	assert_false(r.hard);
-	/* nothing identifies the reason: onhold, soft */
+	/* a small MTA's words, at RCPT: the mailbox; the same after DATA: not */
+	r = classify("", "550 Mailbox u@example.org does not exist", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "userunknown");
+	r = classify("", "550 Mailbox u@example.org does not exist", "failed", "DATA", "smtp");
+	assert_false(r.hard);
+	r = classify("5.0.0", "550 Domain example.org does not exist", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "hostunknown");
+		/* nothing identifies the reason: onhold, soft */
 	r = classify("5.0.0", "554 Transaction failed", "failed", "", "smtp");
 	assert_string_equal(r.reason, "onhold");
 	assert_false(r.hard);
