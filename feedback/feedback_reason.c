@@ -191,7 +191,8 @@ static const struct reply_rule {
 
 /*
  * Phrases of the diagnostic, lowercase, tried row by row: the first row
- * with a phrase in the text gives the reason. Rows are ordered so that
+ * with a phrase in the text gives the reason; a "*" in a phrase stands
+ * for one word (the address or domain a server names there). Rows are ordered so that
  * the more precise reading comes first (the sender's address refused
  * before "domain not found", a temporary DNS failure before "host not
  * found", blocklists before the word "spam"). weak rows only count when
@@ -371,6 +372,9 @@ static const text_rule text_tab[] = {
 	    "invalid address", "address couldn't be found", "address could not be found",
 	    "recipient could not be found", "not listed in domino directory", "utilisateur inconnu",
 	    "usuario desconocido", "benutzer unbekannt", "unbekannter benutzer",
+	    "mailbox * does not exist", "user * does not exist", "recipient * does not exist",
+	    "address * does not exist", "user * not found", "mailbox * not found",
+	    "recipient * not found", "user * unknown", "recipient * unknown",
 	    "recipient address rejected: access denied",
 	    "unknown local-part", "\xe5\xae\x9b\xe5\x85\x88\xe4\xb8\x8d\xe6\x98\x8e"), 0 },
 	/* Delivery gave up: RFC 3463 X.4.7; Postfix "delivery time expired"
@@ -423,6 +427,7 @@ static const text_rule text_tab[] = {
 	    "bad destination system address", "non-existent host", "nonexistent host",
 	    "not a valid domain", "invalid domain", "domain is not reachable",
 	    "dns lookup failure", "couldn't find any host", "could not find any host",
+	    "domain * does not exist", "domain * not found", "host * not found",
 	    "find the recipient domain"), 0 },
 	/* Viruses: ClamAV/amavisd "virus", "INFECTED", Exchange, Gmail 5.7.0
 	 * "a virus detected" */
@@ -591,13 +596,39 @@ in_list(const char *s, const char *const *list)
 	return 0;
 }
 
+/*
+ * gap_match - does text contain pattern, whose one "*" stands for one word
+ * (a run of non-blanks: an address, a domain, a quoted name)?
+ */
+static int
+gap_match(const char *text, const char *pat, const char *star)
+{
+	size_t	pre = (size_t) (star - pat), post = strlen(star + 1);
+	const char *p = text, *w;
+
+	while (pre > 0 && (p = memmem(p, strlen(p), pat, pre)) != NULL) {
+		for (w = p + pre; *w && *w != ' '; w++)
+			;
+		if (w > p + pre && strncmp(w, star + 1, post) == 0)
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
 /* phrase_match - does the lowercased text contain a phrase of the list? */
 static int
 phrase_match(const char *text, const char *const *list)
 {
-	for (; *list; list++)
-		if (strstr(text, *list) != NULL)
+	const char *star;
+
+	for (; *list; list++) {
+		if ((star = strchr(*list, '*')) == NULL) {
+			if (strstr(text, *list) != NULL)
+				return 1;
+		} else if (gap_match(text, *list, star))
 			return 1;
+	}
 	return 0;
 }
 
