@@ -22,15 +22,19 @@
  *	   needs the text not to name a soft reason (a false hard loses a
  *	   reader for ever; a false soft costs a retry).
  *	2. The SMTP reply code (RFC 5321 4.2.2, RFC 7504): FIRM for the
- *	   few that identify a reason (521/556 no mail accepted, 50x
- *	   syntax, 530/535 authentication), else a fallback after the text.
+ *	   few that identify a reason (556 no mail accepted, 50x syntax,
+ *	   530/535 authentication), else a fallback after the text.
  *	3. Phrases of the diagnostic, one ordered table (text_tab), each
  *	   family commented with the documentation it comes from.
  *	4. The DSN Action and the MTA's own structure: a local delivery
  *	   program's output (x-unix), a temporary failure the MTA gave up
  *	   on (4.x.x with Action failed), a delay notice, a refusal at the
  *	   greeting or EHLO (the sending host), at MAIL FROM (the sender).
- *	onhold only when nothing identifies the reason.
+ *	onhold only when nothing identifies the reason. One exception to
+ *	the order: an X-Unix diagnostic comes first, since its Status is
+ *	only the local program's exit code translated (sysexits), not a
+ *	receiving system's verdict. Where signals disagree on hard or
+ *	soft, soft wins (a mailbox status X.2.x against "user unknown").
  *
  *	Hard (the address will never work): userunknown, hostunknown,
  *	hasmoved and notaccept, and only when no code says the failure
