@@ -20,8 +20,8 @@ DESCRIPTION
                  validation split the MIN_VAL_* ones: both are what the
                  classifier reached, so that any loss shows.
     Validation split: the corpus is split by family, the "lhost-X" or
-    "rhost-X" part of the file name (else the name without its "-NN.eml"
-    number). A family is in the VALIDATION split when the first byte of
+    "rhost-X" part of the file name (else its last "__" part without a
+    "-NN.eml" number, if it has one). A family is in the VALIDATION split when the first byte of
     SHA-256(family name) is divisible by 3 (21 of the 71 families, 78 of
     312 rows), else in the DEV split. Classifier rules are written from
     the documentation and checked against the dev split only; the
