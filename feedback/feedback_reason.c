@@ -228,6 +228,16 @@ static const text_rule text_tab[] = {
 	    "reverse dns", "reverse lookup", "ptr record", "no ptr", "rdns", "fcrdns",
 	    "not reverse-resolvable", "reverse-resolve", "reverse resolve", "reverse hostname",
 	    "forward-confirmed", "does not resolve to your ip", "cannot resolve your address"), 0 },
+	/* Relaying refused: Postfix "Relay access denied", Sendmail
+	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
+	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
+	 * "Unable to relay" */
+	{ "norelaying", P("relay access denied", "relaying denied", "relay denied",
+	    "relay not permitted", "relaying not permitted", "not permitted to relay",
+	    "unable to relay", "relay not allowed", "relaying not allowed", "not allowed to relay",
+	    "relaying is not allowed", "relaying disallowed", "relay prohibited", "no relaying",
+	    "we do not relay", "allowed rcpthosts", "configured to relay", "relaying to",
+	    "open relay"), 0 },
 	/* The SENDER refused, before any phrase about domains: Postfix
 	 * smtpd(8) "Sender address rejected" (reject_unknown_sender_domain,
 	 * reject_unlisted_sender, check_sender_access), Exim "sender verify
@@ -244,16 +254,6 @@ static const text_rule text_tab[] = {
 	    "sender address has null mx", "not accepted from this sender",
 	    "address that has been blacklisted", "address has been blacklisted",
 	    "address is blacklisted", "sender was rejected"), 0 },
-	/* Relaying refused: Postfix "Relay access denied", Sendmail
-	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
-	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
-	 * "Unable to relay" */
-	{ "norelaying", P("relay access denied", "relaying denied", "relay denied",
-	    "relay not permitted", "relaying not permitted", "not permitted to relay",
-	    "unable to relay", "relay not allowed", "relaying not allowed", "not allowed to relay",
-	    "relaying is not allowed", "relaying disallowed", "relay prohibited", "no relaying",
-	    "we do not relay", "allowed rcpthosts", "configured to relay", "relaying to",
-	    "open relay"), 0 },
 	/* The sending IP on a DNS blocklist (strong: before the readings of
 	 * the recipient below, whose texts blocklist replies often quote):
 	 * Postfix smtpd(8) reject_rbl_client "Client host [%s] blocked using
