@@ -397,7 +397,8 @@ transcript_reply(const char *s, size_t n, size_t *len)
  * vendor_transcript - a session transcript with nobody named otherwise
  * (Postfix's notices "Transcript of session follows" with " In:" and
  * " Out:" lines, Sendmail's ">>>" and "<<<"): one record per address of
- * a RCPT TO command, with the first error reply as diagnostic
+ * a RCPT TO command (the first four), with the first error reply as
+ * diagnostic
  */
 static void
 vendor_transcript(fb_result *res, const char *s, size_t n)
@@ -422,11 +423,12 @@ vendor_transcript(fb_result *res, const char *s, size_t n)
 			;
 		if (i < ns || ns == 4)
 			continue;
+		if (res->nrcpt >= FB_MAX_RCPTS)
+			break;
 		fb_strlcpy(seen[ns++], addr, FB_ADDR_MAX);
 		vendor_record(res, addr, reply, len);
 		/* a notice of one session, not an MTA that gave up on a queue */
-		if (res->nrcpt > 0)
-			res->rcpt[res->nrcpt - 1].action[0] = 0;
+		res->rcpt[res->nrcpt - 1].action[0] = 0;
 	}
 }
 
