@@ -228,6 +228,26 @@ static const text_rule text_tab[] = {
 	    "reverse dns", "reverse lookup", "ptr record", "no ptr", "rdns", "fcrdns",
 	    "not reverse-resolvable", "reverse-resolve", "reverse resolve", "reverse hostname",
 	    "forward-confirmed", "does not resolve to your ip", "cannot resolve your address"), 0 },
+	/* RFC 5322 conformance: Gmail 5.7.1 "not RFC 5322 compliant", "bare
+	 * LF"; Microsoft 5.7.512; Symantec "Stray linefeeds" */
+	{ "notcompliantrfc", P("rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822",
+	    "rfc822 compliant", "not rfc compliant", "rfc compliant", "duplicate header",
+	    "multiple from", "multiple addresses in from", "bare lf", "bare linefeed",
+	    "stray linefeed"), 0 },
+	/* Sender authentication: RFC 7208 SPF, RFC 6376 DKIM, RFC 7489
+	 * DMARC; Gmail 5.7.26 "fails to pass authentication checks",
+	 * "unauthenticated email ... DMARC policy"; Microsoft 5.7.23/5.7.509;
+	 * Yahoo "not accepted due to domain's DMARC policy"; Symantec "domain
+	 * authentication fail" */
+	{ "authfailure", P("spf check", "spf fail", "spf validation", "spf verification",
+	    "failed spf", "fails spf", "not pass spf", "spf softfail", "spf=fail", "spf: fail",
+	    "spf record of", "per its spf", "per it's spf", "not authorized by spf",
+	    "sender policy framework", "dkim check", "dkim fail", "dkim validation",
+	    "dkim verification", "failed dkim", "fails dkim", "no passing dkim", "dkim=fail",
+	    "invalid dkim", "dkim signature", "dmarc", "authentication checks",
+	    "domain authentication fail", "arc validation", "unauthenticated email",
+	    "does not have authentication information", "sender is unauthenticated", "openspf",
+	    "authenticate with either spf or dkim"), 0 },
 	/* Relaying refused: Postfix "Relay access denied", Sendmail
 	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
 	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
@@ -323,26 +343,6 @@ static const text_rule text_tab[] = {
 	 * X.1.6 "destination mailbox has moved" */
 	{ "hasmoved", P("has moved", "has been moved", "user not local; please try",
 	    "address has changed", "no longer valid; new address", "no longer on server"), 0 },
-	/* RFC 5322 conformance: Gmail 5.7.1 "not RFC 5322 compliant", "bare
-	 * LF"; Microsoft 5.7.512; Symantec "Stray linefeeds" */
-	{ "notcompliantrfc", P("rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822",
-	    "rfc822 compliant", "not rfc compliant", "rfc compliant", "duplicate header",
-	    "multiple from", "multiple addresses in from", "bare lf", "bare linefeed",
-	    "stray linefeed"), 0 },
-	/* Sender authentication: RFC 7208 SPF, RFC 6376 DKIM, RFC 7489
-	 * DMARC; Gmail 5.7.26 "fails to pass authentication checks",
-	 * "unauthenticated email ... DMARC policy"; Microsoft 5.7.23/5.7.509;
-	 * Yahoo "not accepted due to domain's DMARC policy"; Symantec "domain
-	 * authentication fail" */
-	{ "authfailure", P("spf check", "spf fail", "spf validation", "spf verification",
-	    "failed spf", "fails spf", "not pass spf", "spf softfail", "spf=fail", "spf: fail",
-	    "spf record of", "per its spf", "per it's spf", "not authorized by spf",
-	    "sender policy framework", "dkim check", "dkim fail", "dkim validation",
-	    "dkim verification", "failed dkim", "fails dkim", "no passing dkim", "dkim=fail",
-	    "invalid dkim", "dkim signature", "dmarc", "authentication checks",
-	    "domain authentication fail", "arc validation", "unauthenticated email",
-	    "does not have authentication information", "sender is unauthenticated", "openspf",
-	    "authenticate with either spf or dkim"), 0 },
 	/* Unknown mailbox: RFC 3463 X.1.1 "bad destination mailbox address";
 	 * Postfix smtpd(8) "User unknown in local recipient table" / "in
 	 * virtual mailbox table" / "in virtual alias table" / "in relay
@@ -391,7 +391,7 @@ static const text_rule text_tab[] = {
 	{ "expired", P("time expired", "message expired", "delivery expired", "has expired",
 	    "expired after", "queue expired", "retry timeout exceeded", "long failure period",
 	    "cannot send message for", "could not be delivered for", "in the queue too long",
-	    "too long in queue", "queue too long", "gave up", "given up", "giving up",
+	    "too long in queue", "queue too long", "gave up", "given up", "stopped trying",
 	    "has been delayed", "message delayed", "not delivered within", "retry limit",
 	    "have been failing for a long time", "could not send message for",
 	    "cannot send message within"), 0 },

@@ -445,7 +445,15 @@ test_vendor_documented_texts(void **state)
 		     "unauthenticated. Yahoo requires all senders to authenticate with either SPF "
 		     "or DKIM.", "failed", "DATA", "smtp");
 	assert_string_equal(r.reason, "authfailure");
-	/* local(8) with a full disk */
+	/* policyd-spf through Postfix: an authentication failure, not a sender refusal */
+	r = classify("5.7.1", "550 5.7.1 <s@example.net>: Sender address rejected: Message rejected "
+		     "due to: SPF fail - not authorized", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "authfailure");
+	/* qmail's "Giving up on <ip>" ends every permanent failure: not expired */
+	r = classify("", "192.0.2.1 does not like recipient. Remote host said: 554 Transaction "
+		     "failed Giving up on 192.0.2.1.", "failed", "RCPT", "");
+	assert_string_not_equal(r.reason, "expired");
+		/* local(8) with a full disk */
 	r = classify("4.3.0", "cannot update mailbox /var/mail/u for user u. error writing message: "
 		     "No space left on device", "delayed", "", "x-postfix");
 	assert_string_equal(r.reason, "systemfull");
