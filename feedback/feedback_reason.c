@@ -561,7 +561,7 @@ static const text_rule text_tab[] = {
  */
 static const text_rule weak_tab[] = {
 	{ "userunknown", P("mailbox unavailable", "mailbox not available",
-	    "recipient address rejected", "address rejected", "recipient rejected",
+	    "recipient address rejected", "address rejected",
 	    "does not exist", "doesn't exist", "no such", "could not be found",
 	    "couldn't be found", "was not found", "not known here"), 0 },
 };
