@@ -248,6 +248,21 @@ static const text_rule text_tab[] = {
 	    "domain authentication fail", "arc validation", "unauthenticated email",
 	    "does not have authentication information", "sender is unauthenticated", "openspf",
 	    "authenticate with either spf or dkim"), 0 },
+	/* DNS blocklists by name and refusals of the sending host itself
+	 * (before the sender's address: "Sender blocked using
+	 * zen.spamhaus.org" is the IP): Postfix smtpd(8) reject_rbl_client
+	 * "blocked using", "Client host rejected", "Helo command rejected",
+	 * smtp(8) "refused to talk to me"; qmail "my name was rejected";
+	 * Spamhaus, SpamCop, Barracuda BRBL, SORBS, UCEPROTECT, CBL
+	 * (abuseat), PSBL, SpamRATS, Mailspike, Invaluement, SURBL, URIBL,
+	 * MAPS (mail-abuse); Proofpoint "ipcheck.proofpoint.com"; Cisco
+	 * IronPort SBRS; Exchange "banned sending IP"; Mimecast "Invalid HELO" */
+	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
+	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
+	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs", "uceprotect",
+	    "senderscore", "dnsbl", " rbl", "rbl:", "banned sending ip", "sbrs", "abuseat",
+	    "psbl", "spamrats", "mailspike", "invaluement", "surbl", "uribl", "mail-abuse",
+	    "invalid helo"), 0 },
 	/* Relaying refused: Postfix "Relay access denied", Sendmail
 	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
 	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
@@ -274,24 +289,14 @@ static const text_rule text_tab[] = {
 	    "sender address has null mx", "not accepted from this sender",
 	    "address that has been blacklisted", "address has been blacklisted",
 	    "address is blacklisted", "sender was rejected"), 0 },
-	/* The sending IP on a DNS blocklist (strong: before the readings of
-	 * the recipient below, whose texts blocklist replies often quote):
-	 * Postfix smtpd(8) reject_rbl_client "Client host [%s] blocked using
-	 * %s"; Spamhaus, SpamCop, Barracuda BRBL, SORBS, UCEPROTECT texts
-	 * ("listed at", "is listed"); Exchange 5.7.606-649 "banned sending
-	 * IP", S3150 "on our block list"; Yahoo [BL21]-[BL23]; Cisco IronPort
-	 * "rejected by the SBRS"; Proofpoint "ipcheck.proofpoint.com". Also
-	 * the refusals of the sending host itself, whatever they quote:
-	 * Postfix smtpd(8) "Client host rejected", "Helo command rejected",
-	 * smtp(8) "refused to talk to me"; qmail "my name was rejected" */
-	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
-	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
-	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs",
-	    "uceprotect", "senderscore", "dnsbl", " rbl", "rbl:", "blacklist", "black list",
-	    "blocklist", "block list", "denylist", "deny list", "listed at", "listed on",
-	    "listed by", "is listed", "are listed", "was listed", "banned sending ip", "sbrs",
-	    "abuseat", "psbl", "spamrats", "mailspike", "invaluement", "surbl", "uribl",
-	    "mail-abuse", "originating from your ip", "invalid helo"), 0 },
+	/* Listed on a blocklist, the words without a list's name (after the
+	 * sender's address: "your email address has been blacklisted" is
+	 * the sender): "listed at", "is listed"; Microsoft S3150 "on our
+	 * block list"; Gmail 4.7.0 "unsolicited mail originating from your IP
+	 * address" */
+	{ "blocked", P("blacklist", "black list", "blocklist", "block list", "denylist",
+	    "deny list", "listed at", "listed on", "listed by", "is listed", "are listed",
+	    "was listed", "originating from your ip"), 0 },
 	/* The SENDER's quotas, before the recipient's "quota exceeded":
 	 * Gmail 5.4.5 "Daily sending quota exceeded", Exchange 5.1.90 "daily
 	 * limit for message recipients", 5.2.121/5.2.122 receive limits */
