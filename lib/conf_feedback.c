@@ -45,5 +45,6 @@ cfg_opt_t sl_conf_feedback_opts[] = {
 	CFG_INT("pause_window", 1, CFGF_NONE),
 	CFG_INT("pause_min_sent", 100, CFGF_NONE),
 	CFG_INT("events_maxlen", 100000, CFGF_NONE),
+	CFG_STR("authserv_id", "", CFGF_NONE),
 	CFG_END()
 };
