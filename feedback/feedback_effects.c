@@ -417,6 +417,17 @@ fx_dmarc(fx *x, const fb_dmarc *d)
 	fx_event(x, "dmarc-report", "dmarc-aggregate", "", d->org_name, d->report_id);
 }
 
+/* fx_unbound - a record naming someone the token's message did not go to (feedback_verify.c) */
+static int
+fx_unbound(fx *x, const fb_result *res, const fb_rcpt *rc)
+{
+	if (rc == NULL || rc->bound)
+		return 0;
+	fx_event(x, "unverified", fb_kind_name(res->kind), rc->addr, rc->reason,
+		 "not a recipient of the token's message");
+	return 1;
+}
+
 /* fx_verified - the effects that need a verified token */
 static void
 fx_verified(fx *x, const fb_result *res)
@@ -426,13 +437,16 @@ fx_verified(fx *x, const fb_result *res)
 	switch (res->kind) {
 	case FB_KIND_BOUNCE:
 		for (i = 0; i < res->nrcpt && !x->failed; i++)
-			fx_bounce(x, &res->rcpt[i]);
+			if (!fx_unbound(x, res, &res->rcpt[i]))
+				fx_bounce(x, &res->rcpt[i]);
 		break;
 	case FB_KIND_COMPLAINT:
-		fx_complaint(x, res);
+		if (!fx_unbound(x, res, res->nrcpt ? &res->rcpt[0] : NULL))
+			fx_complaint(x, res);
 		break;
 	case FB_KIND_UNSUBSCRIBE:
-		fx_unsubscribe(x, res);
+		if (!fx_unbound(x, res, res->nrcpt ? &res->rcpt[0] : NULL))
+			fx_unsubscribe(x, res);
 		break;
 	default:
 		break;

@@ -18,11 +18,15 @@ import time
 import pytest
 
 import harness
+import token_helpers
 
 
 def ctl(conf, *args, input=None):
     argv = [harness.program("ctl", "sluicectl"), "-c", conf] + [str(a) for a in args]
     return subprocess.run(argv, capture_output=True, text=True, input=input, timeout=60)
+
+
+REDIS = {}
 
 
 def start(env):
@@ -34,10 +38,14 @@ def start(env):
         'tenant "shop1" { subdomain = "shop1" }\n'
         'policyd {\n  strip_tag = true\n  lowercase_local_part = true\n}\n')
         % (env.secret(), redis.conf_section()))
+    REDIS[conf] = redis
     return redis, conf
 
 
 def feed(conf, data, rcpt):
+    # as sluice-milter would have: the token's message went to the addresses the report names
+    path = open(conf).read().split('secret_file = "')[1].split('"')[0]
+    token_helpers.bind_report(REDIS[conf], token_helpers.read_ring(path)[0], rcpt, data)
     r = subprocess.run([harness.program("feedback", "sluice-feedback"), "-c", conf, rcpt],
                        input=data, capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr.decode(errors="replace")

@@ -4,7 +4,8 @@ NAME
 
 DESCRIPTION
     A message whose envelope sender is a signed bounce address
-    (b1-<token>@bounce.sluice.test, minted here as sluice-milter would)
+    (b2a-<token>@bounce.sluice.test, minted here as sluice-milter would,
+    with the recipient record sluice-milter writes)
     goes through Postfix to smtp-sink, which rejects every recipient with
     550 5.1.1. Postfix's own bounce goes back to the token address, which
     transport_maps route to sluice-feedback as a pipe(8) transport
@@ -21,6 +22,7 @@ import smtplib
 import time
 
 import harness
+import token_helpers
 from test_feedback_effects import mint
 from test_policyd_util import start_policyd
 
@@ -60,6 +62,7 @@ def test_bounce_suppresses_and_policyd_rejects(root_env):
     proc, sock, _ = start_policyd(env, redis)
     pf, secret = feedback_postfix(env, redis, policy="unix:%s" % sock)
     token = mint(secret, category="news", tenant="shop1") + "@bounce.sluice.test"
+    token_helpers.bind(redis, secret, "abcd2345", ["gone@dest.test"])   # as sluice-milter would
     assert send(pf, token, "gone@dest.test") is None
     key = "sluice:supp:global:gone@dest.test"
     try:
@@ -89,12 +92,13 @@ def test_redis_down_keeps_bounce_queued(root_env):
     assert send(pf, token, "late@dest.test") is None
     try:
         harness.wait_for(lambda: "status=deferred" in pf.log() and "sluice-feedback" in pf.log()
-                         and any(r["address"].startswith("b1-") for q in pf.queue()
+                         and any(r["address"].startswith("b2a-") for q in pf.queue()
                                  for r in q.get("recipients", [])),
                          60, "bounce deferred by sluice-feedback")
     except TimeoutError:
         raise AssertionError("bounce not deferred; postfix log:\n" + pf.log()[-4000:])
     redis.start()
+    token_helpers.bind(redis, secret, "zzzz2345", ["late@dest.test"])   # as sluice-milter did (no RDB here)
     pf.flush()
     key = "sluice:supp:global:late@dest.test"
     harness.wait_for(lambda: redis.cli("EXISTS", key) == "1", 60, "suppression after Redis is back")

@@ -19,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import time
 
 from cryptography.hazmat.primitives import hashes
@@ -100,3 +101,23 @@ def bind(redis, secret, msgid, addrs, prefix="sluice:", ttl=31 * 86400):
     key = "%srcpts:%s" % (prefix, msgid)
     redis.cli("SADD", key, *[rcpt_hash(secret, msgid, a) for a in addrs])
     redis.cli("EXPIRE", key, ttl)
+
+
+TOKEN_RE = re.compile(r"\b[bu]2[a-z2-7]-[a-z0-9_]+-[a-z0-9_]+-[a-z0-9]+-[a-z2-7]{8}-[a-z2-7]{12}", re.I)
+ADDR_RE = re.compile(r"[A-Za-z0-9.+_-]+@[A-Za-z0-9.-]+[A-Za-z]")
+
+
+def bind_report(redis, keys, rcpt, data, prefix="sluice:"):
+    """Play sluice-milter for a hand-written report: the message of its token
+    (the recipient argument's, else the first in the report) went to every
+    address the report names. keys: {kid: secret} (read_ring()). Returns the
+    addresses bound ([] when there is no version 2 token)."""
+    text = data.decode("latin-1") if isinstance(data, bytes) else data
+    m = TOKEN_RE.search(rcpt) or TOKEN_RE.search(text)
+    if m is None or m.group(0)[2].lower() not in keys:
+        return []
+    tok = m.group(0).lower()
+    addrs = sorted(set(a for a in ADDR_RE.findall(text) if not TOKEN_RE.match(a)))
+    if addrs:
+        bind(redis, keys[tok[2]], tok.split("-")[4], addrs, prefix)
+    return addrs
