@@ -218,6 +218,15 @@ def test_record_written_per_message(world):
     assert "one@dest.test" not in w.redis.cli("KEYS", "*")       # hashes only, no addresses
 
 
+def test_suppressed_recipient_not_in_the_record(world):
+    """A recipient the milter removed as suppressed did not get the message: not bound."""
+    w = world
+    w.redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "manual")
+    bounce, _, msgid = send(w, ["gone@dest.test", "here@dest.test"])
+    keys, _ = th.read_ring(w.secret)
+    assert w.redis.cli("SMEMBERS", "sluice:rcpts:" + msgid) == th.rcpt_hash(keys["a"], msgid, "here@dest.test")
+
+
 def test_genuine_dsn_suppresses_its_recipient_only(world):
     w = world
     bounce, _, _ = send(w, ["real1@dest.test", "real2@dest.test"])
