@@ -10,6 +10,8 @@ DESCRIPTION
     stored, and the milter's recipient record (rcpts:<msgid>) from Redis.
     Reports written here in the form Postfix, an FBL or a reader sends
     them are piped into sluice-feedback as pipe(8) would. Checked:
+      - the milter writes the record (hashes of the final recipients only),
+        and tempfails a message when Redis refuses that write;
       - a DSN for a real recipient suppresses it; the same DSN naming
         another address suppresses nobody and is an "unverified" event;
       - a complaint for a non-recipient and a mailto unsubscribe from a
@@ -216,6 +218,23 @@ def test_record_written_per_message(world):
     assert members == sorted(th.rcpt_hash(keys["a"], msgid, a) for a in ("one@dest.test", "two@dest.test"))
     assert 30 * 86400 < int(w.redis.cli("TTL", "sluice:rcpts:" + msgid)) <= 31 * 86400
     assert "one@dest.test" not in w.redis.cli("KEYS", "*")       # hashes only, no addresses
+
+
+def test_milter_tempfails_when_redis_refuses_the_record(world):
+    """Redis up but refusing writes (maxmemory, noeviction): no record, so no mail (451, retried)."""
+    import smtplib
+    w = world
+    w.redis.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    w.redis.cli("CONFIG", "SET", "maxmemory", "1")
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            w.pf.send("shop@example.com", ["full@dest.test"],
+                      b"From: shop@example.com\r\nTo: full@dest.test\r\nSubject: oom\r\n\r\nhi\r\n")
+        assert e.value.smtp_code == 451, e.value
+    finally:
+        w.redis.cli("CONFIG", "SET", "maxmemory", "0")
+    assert "recipient record not written: temporary failure" in w.milter.output()
+    assert "OOM" in w.milter.output()
 
 
 def test_suppressed_recipient_not_in_the_record(world):
