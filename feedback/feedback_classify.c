@@ -36,7 +36,7 @@ from_daemon(const fb_mail *m)
 	    || fb_strcasestr(from, "maildelivery") != NULL;
 }
 
-/* unsub_detect - a mailto unsubscribe request (u1-token address or subject) */
+/* unsub_detect - a mailto unsubscribe request (u2-/u1- token address or subject) */
 static int
 unsub_detect(const fb_mail *m, fb_result *res)
 {
@@ -48,7 +48,7 @@ unsub_detect(const fb_mail *m, fb_result *res)
 
 	if (to != NULL)
 		fb_text_find_addr(to, addr, sizeof(addr));
-	if (strncasecmp(addr, "u1-", 3) != 0
+	if (!(sl_token_prefix(addr) > 0 && (addr[0] == 'u' || addr[0] == 'U'))
 	    && (subj == NULL || strncasecmp(subj, "unsubscribe", 11) != 0))
 		return 0;
 	res->kind = FB_KIND_UNSUBSCRIBE;

@@ -254,7 +254,31 @@ unsub_authres(const fb_conf *fc, fb_result *res, const char *buf, size_t len)
 	fb_mail_free(m);
 }
 
-/* fb_verify_bind - set every record's bound flag; -1 on Redis trouble */
+/* first_unbound - the address of the first unbound record */
+static const char *
+first_unbound(const fb_result *res)
+{
+	for (size_t i = 0; i < res->nrcpt; i++)
+		if (!res->rcpt[i].bound)
+			return res->rcpt[i].addr;
+	return "";
+}
+
+/* log_unbound - one line when a verified report names someone the message did not go to */
+static void
+log_unbound(const fb_result *res, const fb_origin *o)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < res->nrcpt; i++)
+		n += !res->rcpt[i].bound;
+	if (n > 0)
+		sl_info(
+		    "msgid=%s: %zu of %zu record%s not a recipient of the message (first <%s>): "
+		    "unverified",
+		    o->msgid, n, res->nrcpt, res->nrcpt == 1 ? "" : "s", first_unbound(res));
+}
+
 int
 fb_verify_bind(sl_redis *r, const sl_token_ring *ring, const fb_conf *fc, fb_result *res,
                const fb_origin *o, const char *buf, size_t len)
@@ -266,5 +290,6 @@ fb_verify_bind(sl_redis *r, const sl_token_ring *ring, const fb_conf *fc, fb_res
 	if (bind_records(r, ring, res, o) < 0)
 		return -1;
 	unsub_authres(fc, res, buf, len);
+	log_unbound(res, o);
 	return 0;
 }
