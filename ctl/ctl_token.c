@@ -3,16 +3,16 @@
  *	ctl_token 3 - sluicectl token decode|encode: bounce and unsubscribe tokens
  * DESCRIPTION
  *	"decode" verifies a token with the keyring of the config's
- *	secret_file and prints its fields (an expired one too, saying so). It takes a bounce or unsubscribe
- *	address, its local part, a one-click URL token, or the whole
- *	unsubscribe URL (the token is its last path segment, or the value of
- *	its query parameter). "encode" (not in the short usage: for tests and
+ *	secret_file and prints its fields (an expired one too, saying so).
+ *	It takes a bounce or unsubscribe address, its local part, a one-click
+ *	URL token, or the whole unsubscribe URL (the token is its last path
+ *	segment, or the value of its query parameter). "encode" (not in the short usage: for tests and
  *	for operators checking a setup) makes a token with lib/token.c: the
  *	local part, and the URL token too when --rcpt is given.
  * ERRORS
  *	decode exits 1 when the token is malformed, does not verify, names an
- *	unknown or retired key or is expired, 78
- *	when there is no usable secret_file.
+ *	unknown or retired key or is expired, 78 when there is no usable
+ *	secret_file.
  */
 #include "config.h"
 
