@@ -206,3 +206,12 @@ def test_secret_rotate_converts_a_single_secret(env):
     assert cur == "b" and keys["a"] == secret
     assert ctl(conf, "token", "decode", v1).returncode == 0
     assert ctl(conf, "token", "decode", v2).returncode == 0
+
+
+def test_lifetime_option_checked(env):
+    path = env.secret()
+    for bad in ("0", "366"):
+        conf = env.file("life-%s.conf" % bad, 'secret_file = "%s"\ntoken_lifetime_days = %s\n' % (path, bad))
+        r = subprocess.run([harness.program("ctl", "sluicectl"), "-n", "-c", conf],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "token_lifetime_days" in r.stderr, (bad, r.stderr)
