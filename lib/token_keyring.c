@@ -151,15 +151,19 @@ ring_line(sl_token_ring *ring, char *line, char *err, size_t errlen)
 	return 0;
 }
 
-/* parse_legacy - the old single raw secret, as current key 'a' */
+/*
+ * parse_legacy - the old single raw secret, as current key 'a': as the old
+ * reader did, its first SL_TOKEN_SECRET_MAX bytes, trailing newlines dropped
+ */
 static int
 parse_legacy(const char *buf, size_t len, sl_token_ring *ring, char *err, size_t errlen)
 {
+	if (len > SL_TOKEN_SECRET_MAX)
+		len = SL_TOKEN_SECRET_MAX;
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;
-	if (len < 16 || len > SL_TOKEN_SECRET_MAX) {
-		snprintf(err, errlen, "secret shorter than 16 bytes or longer than %d",
-		         SL_TOKEN_SECRET_MAX);
+	if (len < 16) {
+		snprintf(err, errlen, "secret shorter than 16 bytes");
 		return -1;
 	}
 	memcpy(ring->key[0].secret, buf, len);

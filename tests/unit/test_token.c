@@ -451,6 +451,14 @@ test_ring_parse(void **state)
 	assert_int_equal(r.legacy, 1);
 	assert_int_equal(r.key[0].kid, 'a');
 	assert_int_equal(r.key[0].len, 20);
+	/* as the old reader: a longer file is its first 256 bytes */
+	{
+		char	big[300];
+
+		memset(big, 'x', sizeof(big));
+		assert_int_equal(sl_token_ring_parse(big, sizeof(big), &r, err, sizeof(err)), 0);
+		assert_int_equal(r.key[0].len, SL_TOKEN_SECRET_MAX);
+	}
 }
 
 /* test_ring_rotate - rotation keeps old tokens verifying, retires past the lifetime, round-trips */
