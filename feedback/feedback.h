@@ -12,8 +12,8 @@
  *
  *	One section per file below. Outside libraries are confined:
  *	GMime to feedback_mime.c, libxml2, zlib and libzip to
- *	feedback_dmarc.c, the Redis client to feedback_effects.c (and,
- *	until feedback_verify.c lands, the stand-in feedback_bound.c).
+ *	feedback_dmarc.c, the Redis client to feedback_effects.c and
+ *	feedback_verify.c (the recipient record).
  * OWNERSHIP
  *	An fb_result owns everything it points to: fb_result_free().
  *	An fb_mail owns its strings: fb_mail_free(). fb_*_free(NULL) is a
@@ -106,7 +106,7 @@ typedef struct fb_result {
 	fb_arf	arf;			/* kind complaint */
 	fb_dmarc *dmarc;		/* kind dmarc-aggregate */
 	char	orig_from[FB_ADDR_MAX];	/* envelope/header sender of the original */
-	char	orig_token[FB_ADDR_MAX]; /* a b1-/u1- token address in the report */
+	char	orig_token[FB_ADDR_MAX]; /* a token address (b2x-, b1-, ...) in the report */
 } fb_result;
 
 /* feedback.c-wide helpers (feedback_json.c hosts them) */
@@ -229,6 +229,7 @@ typedef struct fb_conf {
 	size_t	ncategories;
 	const char *hard_reasons[FB_MAX_HARD_REASONS]; /* also suppressed at once; borrowed */
 	size_t	nhard_reasons;
+	const char *authserv_id;	/* our Authentication-Results id; borrowed */
 } fb_conf;
 
 /* Whom the message was about, from the signed token. */
@@ -240,6 +241,8 @@ typedef struct fb_origin {
 	char	tenant[16];		/* "" for none */
 	unsigned day;
 	char	msgid[9];
+	int	version;		/* token format: 2, or 1 (no key id, never bound) */
+	char	kid;			/* version 2: the key that signed it */
 } fb_origin;
 
 /* Who is at fault for a bounce reason: only the recipient's soft reasons
@@ -263,6 +266,18 @@ int	fb_effects_fault(const char *reason);
 #define FB_RCPT_HASH_HEX 16		/* first 64 bits of the HMAC, in hex */
 int	fb_bound_standin(struct sl_redis *r, const unsigned char *secret, size_t secretlen,
 			 const fb_origin *o, fb_result *res);
+
+/*
+ * feedback_verify.c - the token (age, key) and the binding of each record
+ * to a recipient of the token's message (the milter's rcpts:<msgid>).
+ */
+struct sl_token_ring;
+void	fb_verify_origin(const char *rcpt, const fb_result *res,
+			 const struct sl_token_ring *ring, fb_origin *o);
+int	fb_verify_bind(struct sl_redis *r, const struct sl_token_ring *ring, const fb_conf *fc,
+		       fb_result *res, const fb_origin *o, const char *buf, size_t len);
+int	fb_verify_authres(const fb_header *hdr, size_t nhdr, const char *authserv_id,
+			  const char *from);
 
 /* feedback_json.c - the --classify output, one JSON object per line. */
 char   *fb_json_result(const fb_result *res, const char *file);

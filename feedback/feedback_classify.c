@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "token.h"
 #include "feedback.h"
 
 /* from_daemon - is the mail from a mailer daemon or postmaster? */
@@ -35,7 +36,7 @@ from_daemon(const fb_mail *m)
 	    || fb_strcasestr(from, "maildelivery") != NULL;
 }
 
-/* unsub_detect - a mailto unsubscribe request (u1-token address or subject) */
+/* unsub_detect - a mailto unsubscribe request (u2-/u1- token address or subject) */
 static int
 unsub_detect(const fb_mail *m, fb_result *res)
 {
@@ -47,7 +48,7 @@ unsub_detect(const fb_mail *m, fb_result *res)
 
 	if (to != NULL)
 		fb_text_find_addr(to, addr, sizeof(addr));
-	if (strncasecmp(addr, "u1-", 3) != 0
+	if (!(sl_token_prefix(addr) > 0 && (addr[0] == 'u' || addr[0] == 'U'))
 	    && (subj == NULL || strncasecmp(subj, "unsubscribe", 11) != 0))
 		return 0;
 	res->kind = FB_KIND_UNSUBSCRIBE;
@@ -119,18 +120,16 @@ classify_bounce(const fb_mail *m, fb_result *res)
 	return 1;
 }
 
-/* find_token - the first b1-/u1- token address in s, if any */
+/* find_token - the first token address (b2x-, u2x-, b1-, u1-) in s, if any */
 static void
 find_token(const char *s, char *out, size_t outlen)
 {
 	const char *p;
 
-	for (p = s; p && (p = fb_strcasestr(p, "1-")) != NULL; p += 2) {
-		if (p == s || !(p[-1] == 'b' || p[-1] == 'B' || p[-1] == 'u' || p[-1] == 'U'))
+	for (p = s; p && *p; p++) {
+		if (sl_token_prefix(p) == 0 || (p > s && !strchr("<: \t\n\"'=", p[-1])))
 			continue;
-		if (p - 1 > s && !strchr("<: \t\n\"'=", p[-2]))
-			continue;
-		if (fb_text_find_addr(p - 1, out, outlen) && strncasecmp(out, p - 1, 3) == 0)
+		if (fb_text_find_addr(p, out, outlen) && strncasecmp(out, p, (size_t) sl_token_prefix(p)) == 0)
 			return;
 	}
 	out[0] = 0;

@@ -197,67 +197,23 @@ conf_read(sl_conf *c, fb_conf *fc)
 		sl_conf_error(c, sec, "feedback: pause rates must be positive percentages");
 	conf_categories(c, fc);
 	conf_hard_reasons(c, sec, fc);
+	fc->authserv_id = cfg_getstr(sec, "authserv_id");
 }
 
-/* conf_key - the token secret */
+/* conf_ring - the token keyring */
 static void
-conf_key(sl_conf *c, sl_token_key *key)
+conf_ring(sl_conf *c, sl_token_ring *ring)
 {
-	const char *path = cfg_getstr(c->cfg, "secret_file");
 	char	err[256];
+	int	rc = sl_conf_token_ring(c, ring, err, sizeof(err));
 
-	if (*path == 0) {
+	if (rc == 1)
 		sl_conf_error(c, c->cfg, "secret_file: required to verify bounce tokens");
-		return;
-	}
-	if (sl_conf_read_secret(path, key->secret, sizeof(key->secret), &key->len,
-				err, sizeof(err)) < 0)
+	else if (rc < 0)
 		sl_conf_error(c, c->cfg, "secret_file: %s", err);
 }
 
-/* origin_from - verify the token of one address into o; 1 when it had one */
-static int
-origin_from(const char *addr, const sl_token_key *key, fb_origin *o)
-{
-	char	local[SL_TOKEN_LOCAL_MAX + 1], err[96];
-	const char *at = strrchr(addr, '@');
-	size_t	n = at ? (size_t) (at - addr) : strlen(addr);
-	sl_token t;
-
-	if (n < 3 || !(strncasecmp(addr, "b1-", 3) == 0 || strncasecmp(addr, "u1-", 3) == 0))
-		return 0;
-	if (n >= sizeof(local)) {
-		fb_strlcpy(o->why, "token too long", sizeof(o->why));
-		return 1;
-	}
-	memcpy(local, addr, n);
-	local[n] = 0;
-	if (sl_token_parse_local(local, key, &t, err, sizeof(err)) != SL_TOKEN_OK) {
-		snprintf(o->why, sizeof(o->why), "bad token: %s", err);
-		return 1;
-	}
-	o->verified = 1;
-	o->kind = t.kind;
-	fb_strlcpy(o->category, t.category, sizeof(o->category));
-	fb_strlcpy(o->tenant, t.tenant, sizeof(o->tenant));
-	o->day = t.day;
-	fb_strlcpy(o->msgid, t.msgid, sizeof(o->msgid));
-	return 1;
-}
-
-/* origin_find - the token of the recipient argument, else of the report */
-static void
-origin_find(const char *rcpt, const fb_result *res, const sl_token_key *key, fb_origin *o)
-{
-	memset(o, 0, sizeof(*o));
-	fb_strlcpy(o->why, "no token", sizeof(o->why));
-	if (rcpt != NULL && origin_from(rcpt, key, o))
-		return;
-	if (res->orig_token[0])
-		origin_from(res->orig_token, key, o);
-}
-
-/* as_unsubscribe - mail to a verified u1- address is an unsubscribe */
+/* as_unsubscribe - mail to a verified u2- (or u1-) address is an unsubscribe */
 static void
 as_unsubscribe(fb_result *res, const fb_origin *o, const char *from)
 {
@@ -311,8 +267,8 @@ message_id(const char *rcpt, const char *buf, size_t len, char out[65])
 
 /* effects - bind the records, then apply them; -1 when Redis failed or refused */
 static int
-effects(sl_conf *c, const fb_conf *fc, const sl_token_key *key, fb_result *res,
-	const fb_origin *o, const char *id)
+effects(sl_conf *c, const fb_conf *fc, const sl_token_ring *ring, fb_result *res,
+	const fb_origin *o, const char *id, const char *buf, size_t len)
 {
 	sl_redis_opts ro;
 	sl_redis *r;
@@ -320,8 +276,7 @@ effects(sl_conf *c, const fb_conf *fc, const sl_token_key *key, fb_result *res,
 
 	sl_conf_redis_opts(c, &ro);
 	r = sl_redis_new(&ro);
-	/* STAND-IN until feedback_verify.c lands (see feedback_bound.c) */
-	rc = fb_bound_standin(r, key->secret, key->len, o, res);
+	rc = fb_verify_bind(r, ring, fc, res, o, buf, len);
 	if (rc == 0)
 		rc = fb_effects_apply(r, fc, res, o, id, (long long) time(NULL));
 	sl_redis_free(r);
@@ -330,7 +285,7 @@ effects(sl_conf *c, const fb_conf *fc, const sl_token_key *key, fb_result *res,
 
 /* run - normal mode: one message from stdin */
 static int
-run(sl_conf *c, const fb_conf *fc, const sl_token_key *key, const char *rcpt)
+run(sl_conf *c, const fb_conf *fc, const sl_token_ring *ring, const char *rcpt)
 {
 	size_t	len;
 	int	over, rc;
@@ -342,12 +297,12 @@ run(sl_conf *c, const fb_conf *fc, const sl_token_key *key, const char *rcpt)
 	if (over)
 		fb_strlcpy(res->why, "message larger than the size limit", sizeof(res->why));
 	message_id(rcpt, buf, len, id);
-	origin_find(rcpt, res, key, &o);
+	fb_verify_origin(rcpt, res, ring, &o);
 	if (o.verified && o.kind == 'u') {
 		header_from(buf, len, from, sizeof(from));
 		as_unsubscribe(res, &o, from);
 	}
-	rc = effects(c, fc, key, res, &o, id);
+	rc = effects(c, fc, ring, res, &o, id, buf, len);
 	if (rc < 0)
 		sl_warn("to=<%s> kind=%s id=%.16s: Redis failed or refused the writes (see above), "
 			"deferring", rcpt, fb_kind_name(res->kind), id);
@@ -383,7 +338,7 @@ main(int argc, char **argv)
 	const char *path = SL_CONF_DEFAULT_PATH;
 	int	ch, check = 0, classify = 0, verbose = 0;
 	fb_conf	fc = { 0 };
-	sl_token_key key = { 0 };
+	static sl_token_ring ring;
 	sl_conf *c;
 
 	while ((ch = getopt_long(argc, argv, "c:nv", longopts, NULL)) != -1) {
@@ -413,7 +368,7 @@ main(int argc, char **argv)
 	if ((c = sl_conf_load(path)) == NULL)
 		return check ? 1 : EX_TEMPFAIL;
 	conf_read(c, &fc);
-	conf_key(c, &key);
+	conf_ring(c, &ring);
 	if (c->errors) {
 		sl_error("%s: %d configuration error(s)%s", path, c->errors,
 			 check ? "" : "; deferring the message");
@@ -424,7 +379,7 @@ main(int argc, char **argv)
 		sl_conf_free(c);
 		return 0;
 	}
-	ch = run(c, &fc, &key, argv[optind]);
+	ch = run(c, &fc, &ring, argv[optind]);
 	sl_conf_free(c);
 	return ch;
 }

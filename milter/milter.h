@@ -112,7 +112,7 @@ typedef struct ml_conf {
 	int	supp_flags;		/* SL_ADDR_* forms tried (policyd's options) */
 	long	events_maxlen;		/* XADD MAXLEN ~ (feedback's option) */
 	int	have_key;
-	sl_token_key key;
+	sl_token_ring ring;		/* secret_file: signs tokens, keys recipient hashes */
 	sl_redis_opts redis;
 	ml_redis_pool *pool;
 	ml_domain *domains;
@@ -287,9 +287,9 @@ void	ml_redis_put(ml_redis_pool *p, sl_redis *r);
 void	ml_redis_prepare(void);
 int	ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e,
 		       char *err, size_t errlen);
-void	ml_record_message(const ml_conf *c, const ml_decision *d,
-			  const char *qid, const char *sasl,
-			  const char *sender, size_t nrcpt);
+int	ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid,
+			  const char *sasl, const char *sender, size_t nsent,
+			  const char *msgid, const char *const *rcpts, size_t nrcpt);
 
 /* ---- milter_suppress.c ---- */
 

@@ -507,9 +507,37 @@ suppress(SMFICTX *ctx, msg_ctx *m)
 		ml_supp_log(&s, 0);
 		ml_supp_record(m->conf, &m->d, &s, m->qid, m->msgid);
 		m->nsupp = s.nhits;	/* not counted as sent */
+		for (size_t i = 0; i < s.nhits; i++) {	/* nor in the recipient record */
+			free(m->rcpts[s.hits[i].rcpt]);
+			m->rcpts[s.hits[i].rcpt] = NULL;
+		}
 	}
 	ml_supp_free(&s);
 	return rc;
+}
+
+/*
+ * record - count the message and write its recipient record (the keyed
+ * hashes sluice-feedback binds bounces to); without that record its
+ * bounces could suppress nobody, so a failure is on_internal_error's
+ */
+static sfsistat
+record(SMFICTX *ctx, msg_ctx *m)
+{
+	if (m->degraded || m->d.verdict != ML_OK
+	    || ml_record_message(m->conf, &m->d, m->qid, m->sasl,
+				 m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp,
+				 m->msgid, (const char *const *) m->rcpts, m->nrcpt) == 0)
+		return SMFIS_CONTINUE;
+	if (m->conf->on_internal_error == ML_ACCEPT) {
+		sl_warn("recipient record not written: message accepted, its bounces will suppress "
+			"nobody (on_internal_error = accept)");
+		return SMFIS_CONTINUE;
+	}
+	sl_warn("recipient record not written: temporary failure (on_internal_error = tempfail)");
+	set_reply(ctx, "451", "4.3.0 temporary local problem, try again later");
+	msg_reset(m);
+	return SMFIS_TEMPFAIL;
 }
 
 /* cb_eom - apply everything and sign */
@@ -534,15 +562,14 @@ cb_eom(SMFICTX *ctx)
 		m->new_sender[0] = '\0';
 		(void) plan_message(m, 0, err, sizeof(err));
 	}
+	if ((rc = record(ctx, m)) != SMFIS_CONTINUE)
+		return rc;
 	if (apply_edits(ctx, m) < 0)
 		goto fail;
 	for (size_t i = m->nsigners; i > 0; i--)
 		if (smfi_insheader(ctx, 0, "DKIM-Signature", sigs[i - 1]) != MI_SUCCESS)
 			goto fail;
 	log_message(m);
-	if (!m->degraded && m->d.verdict == ML_OK)
-		ml_record_message(m->conf, &m->d, m->qid, m->sasl,
-				  m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp);
 	msg_reset(m);
 	return SMFIS_CONTINUE;
 fail:

@@ -29,6 +29,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import token_helpers  # noqa: E402
 
 B32 = "abcdefghijklmnopqrstuvwxyz234567"
 
@@ -43,13 +44,8 @@ def base36(n):
 
 
 def mint(secret, kind="b", category="news", tenant="shop1", msgid="abcd2345", day=None):
-    """A token local part: <kind>1-<category>-<tenant|_>-<day36>-<msgid>-<mac>."""
-    day = int(time.time() // 86400) if day is None else day
-    fields = "%s1-%s-%s-%s-%s" % (kind, category, tenant or "_", base36(day), msgid)
-    md = hmac.new(secret, fields.encode(), hashlib.sha256).digest()
-    bits = int.from_bytes(md[:8], "big") >> 4        # first 60 bits
-    mac = "".join(B32[(bits >> (55 - 5 * i)) & 31] for i in range(12))
-    return fields + "-" + mac
+    """A version 2 token local part (doc/tokens.md; key 'a' of a single-secret file)."""
+    return token_helpers.local(secret, kind, category, tenant, day, msgid)
 
 
 def bind_recipients(redis, secret, msgid, *addrs, prefix="sluice:", ttl=30 * 86400):

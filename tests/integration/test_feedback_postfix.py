@@ -4,7 +4,8 @@ NAME
 
 DESCRIPTION
     A message whose envelope sender is a signed bounce address
-    (b1-<token>@bounce.sluice.test, minted here as sluice-milter would)
+    (b2a-<token>@bounce.sluice.test, minted here as sluice-milter would,
+    with the recipient record sluice-milter writes)
     goes through Postfix to smtp-sink, which rejects every recipient with
     550 5.1.1. Postfix's own bounce goes back to the token address, which
     transport_maps route to sluice-feedback as a pipe(8) transport
@@ -87,9 +88,9 @@ def test_bounce_suppresses_and_policyd_rejects(root_env):
 
 
 def deferred_by_feedback(pf):
-    """Postfix deferred a bounce to a b1- address through sluice-feedback; it is still queued."""
+    """Postfix deferred a bounce to a b2a- address through sluice-feedback; it is still queued."""
     return ("status=deferred" in pf.log() and "sluice-feedback" in pf.log()
-            and any(r["address"].startswith("b1-") for q in pf.queue()
+            and any(r["address"].startswith("b2a-") for q in pf.queue()
                     for r in q.get("recipients", [])))
 
 
