@@ -259,15 +259,6 @@ int	fb_effects_apply(struct sl_redis *r, const fb_conf *c, const fb_result *res,
 int	fb_effects_fault(const char *reason);
 
 /*
- * feedback_bound.c - STAND-IN for feedback_verify.c (another branch):
- * sets rcpt->bound from the milter's per-message recipient record
- * <prefix>rcpts:<msgid>. Remove when feedback_verify.c lands.
- */
-#define FB_RCPT_HASH_HEX 16		/* first 64 bits of the HMAC, in hex */
-int	fb_bound_standin(struct sl_redis *r, const unsigned char *secret, size_t secretlen,
-			 const fb_origin *o, fb_result *res);
-
-/*
  * feedback_verify.c - the token (age, key) and the binding of each record
  * to a recipient of the token's message (the milter's rcpts:<msgid>).
  */

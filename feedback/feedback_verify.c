@@ -18,8 +18,9 @@
  *	record's address is a recipient of the token's message, i.e. its
  *	keyed hash (sl_token_rcpt_hash()) is in the set <prefix>rcpts:<msgid>
  *	sluice-milter wrote at the end of that message (one SMISMEMBER for
- *	all records). Bounces bind their recipient records, complaints the
- *	original recipient, mailto unsubscribes the From of the request.
+ *	all records). Bounces bind every recipient record, complaints the
+ *	original recipient (record 0), mailto unsubscribes the From of the
+ *	request (record 0); other kinds bind nothing.
  *	For a mailto unsubscribe that carries this site's own
  *	Authentication-Results (feedback authserv_id), the From is bound only
  *	when those results hold an aligned dmarc=pass (header.from is the
@@ -190,9 +191,9 @@ fb_verify_authres(const fb_header *hdr, size_t nhdr, const char *authserv_id, co
 static int
 bind_reply(fb_result *res, const size_t *rec, size_t n, const sl_reply *rep)
 {
-	if (rep->type != SL_REPLY_ARRAY || rep->elements != n) {
+	if (rep == NULL || rep->type != SL_REPLY_ARRAY || rep->elements != n) {
 		sl_warn("redis SMISMEMBER: %s",
-		        rep->type == SL_REPLY_ERROR ? rep->str : "unexpected reply");
+		        rep && rep->type == SL_REPLY_ERROR ? rep->str : "unexpected reply");
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -205,27 +206,44 @@ bind_reply(fb_result *res, const size_t *rec, size_t n, const sl_reply *rep)
 	return 0;
 }
 
+/* bind_count - the records that may be bound: all of a bounce, the first of a complaint or
+ * unsubscribe, none of anything else */
+static size_t
+bind_count(const fb_result *res)
+{
+	switch (res->kind) {
+	case FB_KIND_BOUNCE:
+		return res->nrcpt;
+	case FB_KIND_COMPLAINT:
+	case FB_KIND_UNSUBSCRIBE:
+		return res->nrcpt ? 1 : 0;
+	default:
+		return 0;
+	}
+}
+
 /* bind_records - look every record's hash up in the message's recipient set */
 static int
 bind_records(sl_redis *r, const sl_token_ring *ring, fb_result *res, const fb_origin *o)
 {
-	char key[256],
-	    (*hash)[SL_TOKEN_RCPT_HASH_LEN + 1] = sl_calloc(res->nrcpt + 1, sizeof(*hash));
-	const char **argv = sl_calloc(res->nrcpt + 2, sizeof(*argv));
-	size_t *rec = sl_calloc(res->nrcpt + 1, sizeof(*rec)), n = 0;
+	size_t m = bind_count(res);
+	char key[256], (*hash)[SL_TOKEN_RCPT_HASH_LEN + 1] = sl_calloc(m + 1, sizeof(*hash));
+	const char **argv = sl_calloc(m + 2, sizeof(*argv));
+	size_t *rec = sl_calloc(m + 1, sizeof(*rec)), n = 0;
 	sl_reply *rep = NULL;
 	int rc = 0;
 
-	for (size_t i = 0; i < res->nrcpt; i++)
+	for (size_t i = 0; i < m; i++)
 		if (sl_token_rcpt_hash(ring, o->kid, o->msgid, res->rcpt[i].addr, hash[n]) == 0) {
 			argv[2 + n] = hash[n];
 			rec[n++] = i;
 		}
 	snprintf(key, sizeof(key), "%srcpts:%s", sl_redis_prefix(r), o->msgid);
 	argv[0] = "SMISMEMBER", argv[1] = key;
-	if (n > 0 && sl_redis_cmdv(r, &rep, (int)n + 2, argv, NULL) < 0)
+	if (n > 0 && sl_redis_cmdv(r, &rep, (int)n + 2, argv, NULL) < 0) {
+		sl_warn("redis SMISMEMBER %s: %s", key, sl_redis_errstr(r));
 		rc = -1;
-	else if (n > 0)
+	} else if (n > 0)
 		rc = bind_reply(res, rec, n, rep);
 	sl_reply_free(rep);
 	free(hash);
@@ -268,17 +286,18 @@ first_unbound(const fb_result *res)
 static void
 log_unbound(const fb_result *res, const fb_origin *o)
 {
-	size_t n = 0;
+	size_t n = 0, m = bind_count(res);
 
-	for (size_t i = 0; i < res->nrcpt; i++)
+	for (size_t i = 0; i < m; i++)
 		n += !res->rcpt[i].bound;
 	if (n > 0)
 		sl_info(
 		    "msgid=%s: %zu of %zu record%s not a recipient of the message (first <%s>): "
 		    "unverified",
-		    o->msgid, n, res->nrcpt, res->nrcpt == 1 ? "" : "s", first_unbound(res));
+		    o->msgid, n, m, m == 1 ? "" : "s", first_unbound(res));
 }
 
+/* fb_verify_bind - set every record's bound flag; -1 when Redis failed or refused */
 int
 fb_verify_bind(sl_redis *r, const sl_token_ring *ring, const fb_conf *fc, fb_result *res,
                const fb_origin *o, const char *buf, size_t len)
