@@ -225,6 +225,7 @@ typedef struct fb_conf {
 	long	events_maxlen;
 	long	dedup_ttl;		/* seconds a message's done marker lives */
 	long	max_unverified;		/* unverified records counted per message */
+	long	seen_ttl;		/* seconds fbseen:<msgid> lives (token lifetime + 5 days) */
 	const char *categories[FB_MAX_CATEGORIES]; /* configured ones; borrowed */
 	size_t	ncategories;
 	const char *hard_reasons[FB_MAX_HARD_REASONS]; /* also suppressed at once; borrowed */
@@ -249,8 +250,9 @@ typedef struct fb_origin {
  * count towards its soft-bounce threshold (doc/feedback.md). */
 enum { FB_FAULT_NEUTRAL, FB_FAULT_RECIPIENT, FB_FAULT_SENDER };
 
-/* How long the recipients counted for one original message are remembered:
- * longer than the token lifetime (30 days). */
+/* How long the recipients counted for one original message are remembered,
+ * at least: fb_conf.seen_ttl, longer than token_lifetime_days, when that is
+ * more (a report about a message is verified for the token's lifetime). */
 #define FB_SEEN_TTL	(35L * 86400)
 
 /* id: the feedback message's identity (hex), see feedback_main.c */

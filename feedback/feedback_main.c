@@ -369,6 +369,7 @@ main(int argc, char **argv)
 		return check ? 1 : EX_TEMPFAIL;
 	conf_read(c, &fc);
 	conf_ring(c, &ring);
+	fc.seen_ttl = ((long) sl_token_ring_lifetime(&ring) + 5) * 86400L;
 	if (c->errors) {
 		sl_error("%s: %d configuration error(s)%s", path, c->errors,
 			 check ? "" : "; deferring the message");
