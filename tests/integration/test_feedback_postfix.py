@@ -17,7 +17,7 @@ DESCRIPTION
       - the same with Redis up but refusing writes (at maxmemory with
         noeviction): the error reply is an error, not a success.
     Each recipient is recorded as one of its message's recipients the way
-    sluice-milter does (bind_recipients), or the bounce would suppress
+    sluice-milter does (token_helpers.bind), or the bounce would suppress
     nobody.
     Needs root (Postfix).
 """
@@ -27,7 +27,8 @@ import smtplib
 import time
 
 import harness
-from test_feedback_effects import bind_recipients, mint
+import token_helpers
+from test_feedback_effects import mint
 from test_policyd_util import start_policyd
 
 SINK_REPLY = "550 5.1.1 Recipient address rejected: User unknown in local recipient table"
@@ -66,7 +67,7 @@ def test_bounce_suppresses_and_policyd_rejects(root_env):
     proc, sock, _ = start_policyd(env, redis)
     pf, secret = feedback_postfix(env, redis, policy="unix:%s" % sock)
     token = mint(secret, category="news", tenant="shop1") + "@bounce.sluice.test"
-    bind_recipients(redis, secret, "abcd2345", "gone@dest.test")
+    token_helpers.bind(redis, secret, "abcd2345", ["gone@dest.test"])
     assert send(pf, token, "gone@dest.test") is None
     key = "sluice:supp:global:gone@dest.test"
     try:
@@ -106,7 +107,7 @@ def test_redis_down_keeps_bounce_queued(root_env):
     except TimeoutError:
         raise AssertionError("bounce not deferred; postfix log:\n" + pf.log()[-4000:])
     redis.start()               # empty: it keeps nothing on disk
-    bind_recipients(redis, secret, "zzzz2345", "late@dest.test")
+    token_helpers.bind(redis, secret, "zzzz2345", ["late@dest.test"])
     pf.flush()
     key = "sluice:supp:global:late@dest.test"
     harness.wait_for(lambda: redis.cli("EXISTS", key) == "1", 60, "suppression after Redis is back")
@@ -120,7 +121,7 @@ def test_redis_at_maxmemory_keeps_bounce_queued(root_env):
     env = root_env
     redis = env.redis()
     pf, secret = feedback_postfix(env, redis)
-    bind_recipients(redis, secret, "oomm2345", "full@dest.test")
+    token_helpers.bind(redis, secret, "oomm2345", ["full@dest.test"])
     assert redis.cli("CONFIG", "GET", "maxmemory-policy").split("\n")[1] == "noeviction"
     redis.cli("CONFIG", "SET", "maxmemory", "1")
     token = mint(secret, category="news", tenant="shop1", msgid="oomm2345") + "@bounce.sluice.test"

@@ -23,8 +23,8 @@ DESCRIPTION
         mailto unsubscribe from a non-recipient suppresses nobody;
       - DMARC counts (no token needed) cannot go negative or overflow.
     "Genuine" means the token verifies and the address is in the token
-    message's recipient record (bind_recipients, written as sluice-milter
-    does by the design in doc/tokens.md).
+    message's recipient record (World.bind: token_helpers.bind, written as
+    sluice-milter does by doc/tokens.md).
 """
 import os
 import socket
