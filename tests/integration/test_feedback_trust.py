@@ -319,6 +319,21 @@ def test_a_second_report_of_the_same_bounce_counts_once(env):
     assert "duplicate" in w.events()
 
 
+def test_counted_recipients_remembered_as_long_as_tokens_verify(env):
+    # A token verifies for token_lifetime_days, so a report about its message
+    # can come (or be replayed) that late: the seen set must outlive it.
+    w = World(env)
+    msg, tok = genuine(w)
+    assert feed(w, msg, tok)[0] == 0
+    ttl = int(w.cli("TTL", "sluice:fbseen:abcd2345"))
+    assert 34 * 86400 < ttl <= 35 * 86400, ttl                    # default lifetime 30 days
+    long_conf = w.env.file("%d-long.conf" % w.n, "token_lifetime_days = 100\n" + open(w.conf).read())
+    msg, tok = genuine(w, rcpt="late@example.net", msgid="ffff2345")
+    assert feed(w, msg, tok, conf=long_conf)[0] == 0
+    ttl = int(w.cli("TTL", "sluice:fbseen:ffff2345"))
+    assert 104 * 86400 < ttl <= 105 * 86400, ttl
+
+
 # --- thresholds by who is at fault -------------------------------------------
 
 BLOCKED = "550 5.7.1 Service unavailable; client host [192.0.2.7] blocked using zen.spamhaus.org"
