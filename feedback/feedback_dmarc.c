@@ -8,14 +8,34 @@
  *	A report arrives as XML, gzip (possibly gzip of gzip), zip, or
  *	attached to a mail in any of those forms. The container is told by
  *	its magic bytes, not by its name or media type (reporters get both
- *	wrong). XML is read with libxml2 in recover mode, without network
- *	access or entity expansion, after invalid UTF-8 has been replaced:
- *	slightly malformed real-world reports are read, an input with no
- *	<feedback> element is refused with a clear error.
+ *	wrong); a zip is read whatever its entries are called (streamed
+ *	zips have an entry with an empty name).
+ *
+ *	The XML must be well-formed: libxml2 reads it without recover
+ *	mode, without network access, without loading a DTD and without
+ *	substituting entities, and a document with a DTD (<!DOCTYPE>, the
+ *	only place entities can be declared) is refused before parsing: a
+ *	DMARC report has none, and this is what stops entity bombs. Field
+ *	text is read from text nodes only, never through entity
+ *	references. Tolerated, because real reporters send them and the
+ *	report itself is intact: invalid UTF-8 bytes in a document declared
+ *	(or defaulting to) UTF-8, replaced by U+FFFD before parsing; a
+ *	well-formed <feedback> element inside or after other text (an
+ *	unclosed wrapper element, trailing bytes), which is then parsed on
+ *	its own; namespaces (elements are matched by local name), a BOM,
+ *	any declared encoding libxml2 knows, missing optional elements.
+ *	Anything else not well-formed is refused with libxml2's reason.
+ *
+ *	Fields: RFC 7489 appendix C and RFC 9990 (np, testing,
+ *	discovery_method, generator), every <reason> and <auth_results>
+ *	entry (dkim with selector and human_result, spf with scope).
+ *	Extensions and unknown elements are skipped.
  * LIMITS
  *	Compressed input is expanded to at most FB_MAX_UNPACK bytes,
- *	containers nest at most 3 deep, at most FB_MAX_DMARC_RECORDS
- *	records are kept.
+ *	containers nest at most 3 deep; a report with more than
+ *	FB_MAX_DMARC_RECORDS records is refused; per record at most
+ *	FB_MAX_DMARC_AUTH auth_results entries and FB_MAX_DMARC_REASONS
+ *	reasons are kept (the rest is informational and skipped).
  */
 #define _GNU_SOURCE 1
 #include "config.h"
@@ -29,6 +49,7 @@
 #include <zlib.h>
 
 #include "log.h"
+#include "utf8.h"
 #include "feedback.h"
 
 #define DMARC_DEPTH 3
@@ -119,18 +140,18 @@ fail:
 	return NULL;
 }
 
-/* unzip_pick - the index of the first .xml entry, else the first file */
+/* unzip_pick - the first .xml or .xml.gz entry, else the first file, whatever its name */
 static zip_int64_t
 unzip_pick(zip_t *za)
 {
 	zip_int64_t i, n = zip_get_num_entries(za, 0), first = -1;
 
 	for (i = 0; i < n; i++) {
-		const char *name = zip_get_name(za, i, 0);
+		const char *name = zip_get_name(za, i, ZIP_FL_ENC_RAW);
 		size_t	l = name ? strlen(name) : 0;
 
-		if (l == 0 || name[l - 1] == '/')
-			continue;
+		if (l > 0 && name[l - 1] == '/')
+			continue;	/* a directory; an empty name is a streamed file */
 		if (first < 0)
 			first = i;
 		if (l > 4 && (strcasecmp(name + l - 4, ".xml") == 0
@@ -196,54 +217,6 @@ unzip(const unsigned char *in, size_t inlen, size_t *outlen, char *err, size_t e
 	return out;
 }
 
-/* utf8_len - length of a valid UTF-8 sequence at p, or 0 */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	size_t	len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
-/* utf8_clean - copy with each invalid UTF-8 byte replaced by U+FFFD */
-static unsigned char *
-utf8_clean(const unsigned char *in, size_t n, size_t *outlen)
-{
-	unsigned char *out = sl_malloc(3 * n + 1);
-	size_t	i = 0, o = 0, l;
-
-	while (i < n) {
-		l = utf8_len(in + i, n - i);
-		if (l == 0) {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-			continue;
-		}
-		memcpy(out + o, in + i, l);
-		i += l;
-		o += l;
-	}
-	out[o] = 0;
-	*outlen = o;
-	return out;
-}
-
 /* xml_child - the first element child named name (namespaces ignored) */
 static xmlNode *
 xml_child(xmlNode *n, const char *name)
@@ -256,18 +229,37 @@ xml_child(xmlNode *n, const char *name)
 	return NULL;
 }
 
-/* xml_text - the stripped text of a child element into out */
+/*
+ * node_text - the stripped text of an element into out: its text and
+ * CDATA children only, at most outlen bytes gathered (never
+ * xmlNodeGetContent(), which expands entity references without a limit).
+ */
+static void
+node_text(xmlNode *c, char *out, size_t outlen)
+{
+	char	buf[1024];
+	size_t	n = 0, l;
+	xmlNode *t;
+
+	out[0] = 0;
+	for (t = c ? c->children : NULL; t && n + 1 < sizeof(buf); t = t->next) {
+		if ((t->type != XML_TEXT_NODE && t->type != XML_CDATA_SECTION_NODE) || t->content == NULL)
+			continue;
+		l = strlen((const char *) t->content);
+		if (l > sizeof(buf) - 1 - n)
+			l = sizeof(buf) - 1 - n;
+		memcpy(buf + n, t->content, l);
+		n += l;
+	}
+	buf[n] = 0;
+	fb_text_squeeze(out, outlen, buf, n);
+}
+
+/* xml_text - the stripped text of the first child element named name */
 static void
 xml_text(xmlNode *n, const char *name, char *out, size_t outlen)
 {
-	xmlNode *c = xml_child(n, name);
-	xmlChar *s;
-
-	out[0] = 0;
-	if (c == NULL || (s = xmlNodeGetContent(c)) == NULL)
-		return;
-	fb_text_squeeze(out, outlen, (const char *) s, strlen((const char *) s));
-	xmlFree(s);
+	node_text(xml_child(n, name), out, outlen);
 }
 
 /* xml_ll - a child element as an integer */
@@ -280,6 +272,49 @@ xml_ll(xmlNode *n, const char *name)
 	return strtoll(v, NULL, 10);
 }
 
+/* dmarc_auth - the <dkim> and <spf> entries of <auth_results> */
+static void
+dmarc_auth(xmlNode *ar, fb_dmarc_rec *r)
+{
+	xmlNode *c;
+
+	for (c = ar ? ar->children : NULL; c && r->nauth < FB_MAX_DMARC_AUTH; c = c->next) {
+		fb_dmarc_auth *a;
+
+		if (c->type != XML_ELEMENT_NODE || (strcmp((const char *) c->name, "dkim") != 0
+						    && strcmp((const char *) c->name, "spf") != 0))
+			continue;
+		if (r->auth == NULL)
+			r->auth = sl_calloc(FB_MAX_DMARC_AUTH, sizeof(*r->auth));
+		a = &r->auth[r->nauth++];
+		fb_strlcpy(a->method, (const char *) c->name, sizeof(a->method));
+		xml_text(c, "domain", a->domain, sizeof(a->domain));
+		xml_text(c, "selector", a->selector, sizeof(a->selector));
+		xml_text(c, "scope", a->scope, sizeof(a->scope));
+		xml_text(c, "result", a->result, sizeof(a->result));
+		xml_text(c, "human_result", a->human_result, sizeof(a->human_result));
+	}
+}
+
+/* dmarc_reasons - the <reason>s of <policy_evaluated> */
+static void
+dmarc_reasons(xmlNode *pe, fb_dmarc_rec *r)
+{
+	xmlNode *c;
+
+	for (c = pe ? pe->children : NULL; c && r->nreason < FB_MAX_DMARC_REASONS; c = c->next) {
+		fb_dmarc_reason *e;
+
+		if (c->type != XML_ELEMENT_NODE || strcmp((const char *) c->name, "reason") != 0)
+			continue;
+		if (r->reason == NULL)
+			r->reason = sl_calloc(FB_MAX_DMARC_REASONS, sizeof(*r->reason));
+		e = &r->reason[r->nreason++];
+		xml_text(c, "type", e->type, sizeof(e->type));
+		xml_text(c, "comment", e->comment, sizeof(e->comment));
+	}
+}
+
 /* dmarc_record - one <record> */
 static void
 dmarc_record(xmlNode *rec, fb_dmarc_rec *r)
@@ -288,17 +323,23 @@ dmarc_record(xmlNode *rec, fb_dmarc_rec *r)
 	xmlNode *pe = xml_child(row, "policy_evaluated");
 	xmlNode *id = xml_child(rec, "identifiers");
 
+	if (id == NULL)
+		id = xml_child(rec, "identities");	/* early drafts */
 	xml_text(row, "source_ip", r->source_ip, sizeof(r->source_ip));
 	r->count = xml_ll(row, "count");
 	xml_text(pe, "disposition", r->disposition, sizeof(r->disposition));
 	xml_text(pe, "dkim", r->dkim, sizeof(r->dkim));
 	xml_text(pe, "spf", r->spf, sizeof(r->spf));
+	dmarc_reasons(pe, r);
 	xml_text(id, "header_from", r->header_from, sizeof(r->header_from));
+	xml_text(id, "envelope_from", r->envelope_from, sizeof(r->envelope_from));
+	xml_text(id, "envelope_to", r->envelope_to, sizeof(r->envelope_to));
+	dmarc_auth(xml_child(rec, "auth_results"), r);
 }
 
-/* dmarc_doc - fill the report from a parsed document */
-static void
-dmarc_doc(xmlNode *root, fb_dmarc *d)
+/* dmarc_doc - fill the report from a parsed document; -1 with why when too many records */
+static int
+dmarc_doc(xmlNode *root, fb_dmarc *d, char *why, size_t whylen)
 {
 	xmlNode *meta = xml_child(root, "report_metadata");
 	xmlNode *range = xml_child(meta, "date_range");
@@ -306,21 +347,30 @@ dmarc_doc(xmlNode *root, fb_dmarc *d)
 	xmlNode *c;
 	size_t	cap = 0;
 
+	xml_text(root, "version", d->version, sizeof(d->version));
 	xml_text(meta, "org_name", d->org_name, sizeof(d->org_name));
+	xml_text(meta, "email", d->email, sizeof(d->email));
 	xml_text(meta, "report_id", d->report_id, sizeof(d->report_id));
+	xml_text(meta, "generator", d->generator, sizeof(d->generator));
 	d->begin = xml_ll(range, "begin");
 	d->end = xml_ll(range, "end");
 	xml_text(pp, "domain", d->domain, sizeof(d->domain));
 	xml_text(pp, "p", d->p, sizeof(d->p));
 	xml_text(pp, "sp", d->sp, sizeof(d->sp));
+	xml_text(pp, "np", d->np, sizeof(d->np));
 	xml_text(pp, "pct", d->pct, sizeof(d->pct));
 	xml_text(pp, "adkim", d->adkim, sizeof(d->adkim));
 	xml_text(pp, "aspf", d->aspf, sizeof(d->aspf));
+	xml_text(pp, "fo", d->fo, sizeof(d->fo));
+	xml_text(pp, "testing", d->testing, sizeof(d->testing));
+	xml_text(pp, "discovery_method", d->discovery_method, sizeof(d->discovery_method));
 	for (c = root->children; c; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE || strcmp((const char *) c->name, "record") != 0)
 			continue;
-		if (d->nrec >= FB_MAX_DMARC_RECORDS)
-			break;
+		if (d->nrec >= FB_MAX_DMARC_RECORDS) {
+			snprintf(why, whylen, "dmarc: more than %d records", FB_MAX_DMARC_RECORDS);
+			return -1;
+		}
 		if (d->nrec == cap) {
 			cap = cap ? cap * 2 : 16;
 			d->rec = sl_realloc(d->rec, cap * sizeof(*d->rec));
@@ -328,6 +378,7 @@ dmarc_doc(xmlNode *root, fb_dmarc *d)
 		memset(&d->rec[d->nrec], 0, sizeof(d->rec[0]));
 		dmarc_record(c, &d->rec[d->nrec++]);
 	}
+	return 0;
 }
 
 /* xml_silent - keep libxml2 from printing to stderr */
@@ -355,64 +406,179 @@ xml_find(xmlNode *n, const char *name)
 	return NULL;
 }
 
-/* xml_read - parse leniently: no network, no entities, recover */
-static xmlDoc *
-xml_read(const unsigned char *buf, size_t len)
+/* xml_encoding - the encoding named by the XML declaration into out, "" when none */
+static void
+xml_encoding(const unsigned char *buf, size_t len, char *out, size_t outlen)
 {
-	if (len > (size_t) 0x7fffffff)
-		return NULL;
-	return xmlReadMemory((const char *) buf, (int) len, "report.xml", NULL,
-			     XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOERROR
-			     | XML_PARSE_NOWARNING);
+	const unsigned char *end, *p;
+	size_t	n;
+
+	out[0] = 0;
+	if (len >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf)
+		buf += 3, len -= 3;
+	if (len < 5 || memcmp(buf, "<?xml", 5) != 0 || (end = memmem(buf, len, "?>", 2)) == NULL)
+		return;
+	p = memmem(buf, end - buf, "encoding", 8);
+	if (p == NULL)
+		return;
+	for (p += 8; p < end && (*p == ' ' || *p == '=' || *p == '\t' || *p == '\r' || *p == '\n'); p++)
+		;
+	if (p >= end || (*p != '"' && *p != '\''))
+		return;
+	for (n = 0, p++; p < end && *p != '"' && *p != '\'' && n + 1 < outlen; p++)
+		out[n++] = *p;
+	out[n] = 0;
 }
 
-/* xml_feedback - the <feedback> element: the root, nested, or cut out */
-static xmlNode *
-xml_feedback(const unsigned char *buf, size_t len, xmlDoc **doc)
+/* xml_has_dtd - does the document declare a DTD (and so, maybe, entities)? */
+static int
+xml_has_dtd(const unsigned char *buf, size_t len)
 {
-	xmlNode *root = *doc ? xmlDocGetRootElement(*doc) : NULL;
-	const unsigned char *start;
-	xmlNode *f;
+	return memmem(buf, len, "<!DOCTYPE", 9) != NULL || memmem(buf, len, "<!ENTITY", 8) != NULL;
+}
 
-	if (root != NULL && (f = xml_find(root, "feedback")) != NULL)
-		return f;
-	/* a report appended after another document: read it on its own */
-	start = memmem(buf, len, "<feedback", 9);
-	if (start == NULL || start == buf)
+/*
+ * xml_read - parse strictly: well-formed or NULL with the reason in why.
+ * No recover, no network, no DTD loading, no entity substitution.
+ */
+static xmlDoc *
+xml_read(const unsigned char *buf, size_t len, const char *enc, char *why, size_t whylen)
+{
+	xmlParserCtxt *ctxt;
+	xmlDoc *doc;
+	const xmlError *e;
+
+	if (len > (size_t) 0x7fffffff || (ctxt = xmlNewParserCtxt()) == NULL) {
+		fb_strlcpy(why, "dmarc: cannot parse the XML", whylen);
 		return NULL;
-	if (*doc)
-		xmlFreeDoc(*doc);
-	*doc = xml_read(start, len - (start - buf));
-	root = *doc ? xmlDocGetRootElement(*doc) : NULL;
-	return root ? xml_find(root, "feedback") : NULL;
+	}
+	doc = xmlCtxtReadMemory(ctxt, (const char *) buf, (int) len, "report.xml", enc[0] ? enc : NULL,
+				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
+				| XML_PARSE_NOCDATA);
+	if (doc == NULL || !ctxt->wellFormed) {
+		e = xmlCtxtGetLastError(ctxt);
+		snprintf(why, whylen, "dmarc: not well-formed XML: line %d: %.*s", e ? e->line : 0,
+			 e && e->message ? (int) strcspn(e->message, "\n") : 7,
+			 e && e->message ? e->message : "unknown");
+		if (doc)
+			xmlFreeDoc(doc);
+		doc = NULL;
+	} else if (doc->intSubset != NULL || doc->extSubset != NULL) {
+		fb_strlcpy(why, "dmarc: the XML has a DTD (a DMARC report has none)", whylen);
+		xmlFreeDoc(doc);
+		doc = NULL;
+	}
+	xmlFreeParserCtxt(ctxt);
+	return doc;
+}
+
+/* xml_cutout - the span from the first <feedback to the end of the last </feedback>, or NULL */
+static const unsigned char *
+xml_cutout(const unsigned char *buf, size_t len, size_t *outlen)
+{
+	const unsigned char *start = buf, *end = NULL, *p = buf;
+
+	for (;;) {
+		start = memmem(start, len - (start - buf), "<feedback", 9);
+		if (start == NULL)
+			return NULL;
+		if (start + 9 < buf + len && (start[9] == '>' || start[9] == ' ' || start[9] == '\t'
+					      || start[9] == '\r' || start[9] == '\n'))
+			break;
+		start += 9;
+	}
+	while ((p = memmem(p, len - (p - buf), "</feedback>", 11)) != NULL)
+		end = p, p += 11;
+	if (end == NULL || end < start)
+		return NULL;
+	*outlen = end + 11 - start;
+	return start;
+}
+
+/*
+ * xml_parse - the document holding a <feedback> element: the whole
+ * input, else the <feedback> element cut out (a wrapper or trailing
+ * bytes around a well-formed report); NULL with why.
+ */
+static xmlDoc *
+xml_parse(const unsigned char *buf, size_t len, const char *enc, xmlNode **fb, char *why,
+	  size_t whylen)
+{
+	xmlDoc *doc = xml_read(buf, len, enc, why, whylen);
+	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+	const unsigned char *inner;
+	size_t	ilen;
+	char	why2[sizeof(((fb_result *) 0)->why)];
+
+	if (root != NULL && (*fb = xml_find(root, "feedback")) != NULL)
+		return doc;
+	if (doc != NULL) {
+		xmlFreeDoc(doc);
+		fb_strlcpy(why, "dmarc: no <feedback> element in the XML", whylen);
+	}
+	inner = xml_cutout(buf, len, &ilen);
+	if (inner == NULL || inner == buf)
+		return NULL;
+	if ((doc = xml_read(inner, ilen, enc, why2, sizeof(why2))) == NULL)
+		return NULL;	/* keep the reason of the whole document */
+	root = xmlDocGetRootElement(doc);
+	if (root != NULL && (*fb = xml_find(root, "feedback")) != NULL)
+		return doc;
+	xmlFreeDoc(doc);
+	return NULL;
+}
+
+/* is_utf8_name - does an encoding name mean UTF-8 (or its ASCII subset)? */
+static int
+is_utf8_name(const char *enc)
+{
+	return enc[0] == 0 || strcasecmp(enc, "utf-8") == 0 || strcasecmp(enc, "utf8") == 0
+	    || strcasecmp(enc, "us-ascii") == 0 || strcasecmp(enc, "ascii") == 0;
 }
 
 /* dmarc_xml - parse one XML report */
 static int
 dmarc_xml(const unsigned char *buf, size_t len, fb_result *res)
 {
-	size_t	clen;
-	unsigned char *clean = utf8_clean(buf, len, &clen);
+	char	enc[40];
+	unsigned char *clean = NULL;
+	size_t	clen = len;
 	xmlDoc *doc;
-	xmlNode *root;
+	xmlNode *root = NULL;
+	int	rc;
 
-	xmlSetGenericErrorFunc(NULL, xml_silent);
-	doc = xml_read(clean, clen);
-	root = xml_feedback(clean, clen, &doc);
-	free(clean);
-	if (root == NULL) {
-		snprintf(res->why, sizeof(res->why), "dmarc: %s",
-			 doc && xmlDocGetRootElement(doc) ? "no <feedback> element in the XML"
-			 : "no XML element found");
-		if (doc)
-			xmlFreeDoc(doc);
+	if (xml_has_dtd(buf, len)) {
+		fb_strlcpy(res->why, "dmarc: the XML has a DTD or entity declarations (a DMARC report has none)",
+			   sizeof(res->why));
 		return -1;
 	}
-	res->kind = FB_KIND_DMARC;
+	xml_encoding(buf, len, enc, sizeof(enc));
+	if (is_utf8_name(enc) && !sl_utf8_valid((const char *) buf, len)) {
+		clean = (unsigned char *) sl_utf8_clean((const char *) buf, len, &clen);
+		buf = clean;
+	}
+	xmlSetGenericErrorFunc(NULL, xml_silent);
+	doc = xml_parse(buf, clen, is_utf8_name(enc) ? "" : enc, &root, res->why, sizeof(res->why));
+	free(clean);
+	if (doc == NULL)
+		return -1;
 	res->dmarc = sl_calloc(1, sizeof(*res->dmarc));
-	dmarc_doc(root, res->dmarc);
+	rc = dmarc_doc(root, res->dmarc, res->why, sizeof(res->why));
 	xmlFreeDoc(doc);
-	return 0;
+	if (rc == 0) {
+		res->kind = FB_KIND_DMARC;
+		res->why[0] = 0;
+	} else {
+		fb_dmarc *d = res->dmarc;
+		size_t	i;
+
+		for (i = 0; i < d->nrec; i++)
+			free(d->rec[i].auth), free(d->rec[i].reason);
+		free(d->rec);
+		free(d);
+		res->dmarc = NULL;
+	}
+	return rc;
 }
 
 /* dmarc_parse - a report in any container */
