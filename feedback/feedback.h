@@ -31,7 +31,7 @@
 #define FB_MAX_TEXT	(2u << 20)	/* human-readable text kept per mail */
 #define FB_MAX_DSN	(16u << 20)	/* delivery-status or feedback-report part; more defers */
 #define FB_MAX_PARTS	256		/* MIME leaves looked at */
-#define FB_MAX_RCPTS	10000		/* recipient records per message; more defers */
+#define FB_MAX_RCPTS	2000		/* recipient records per message; that many defers (doc/feedback.md) */
 #define FB_MAX_UNPACK	(64u << 20)	/* decompressed DMARC report */
 #define FB_MAX_DMARC_RECORDS 100000	/* <record>s per DMARC report; more refuses it */
 #define FB_MAX_DMARC_AUTH 16		/* <auth_results> entries kept per record */

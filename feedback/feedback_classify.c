@@ -76,6 +76,8 @@ classify_records(const fb_mail *m, fb_result *res)
 {
 	size_t	i;
 
+	if (res->nrcpt >= FB_MAX_RCPTS)
+		return;			/* deferred anyway (fb_classify_cut): spare the work */
 	for (i = 0; i < res->nrcpt; i++) {
 		if (res->kind == FB_KIND_COMPLAINT)
 			continue;
