@@ -11,7 +11,9 @@ DESCRIPTION
 
     - a DSN returning a 50 MB original (more than FB_MAX_INPUT, 32 MB) is
       acted on from its first 32 MB, since its delivery-status part comes
-      before the original; a message over the cap whose records part is
+      before the original: written here, and (root) Postfix's own DSN
+      through a throwaway Postfix with bounce_size_limit raised so it
+      returns the whole original, delivered by pipe(8); a message over the cap whose records part is
       not whole in the first 32 MB, or that is nothing recognisable there,
       is deferred (exit 75) with a log line and writes nothing;
     - a DSN with 1,000 recipient records gives 1,000 records (--classify)
@@ -27,7 +29,7 @@ DESCRIPTION
     The 1,000-recipient end-to-end check assumes every named recipient is
     suppressed; with recipient binding (feedback_verify.c) the test must
     first write the message's recipient record, as the milter does.
-    Needs no root.
+    Needs no root, except test_real_postfix_dsn_with_50mb_original.
 """
 import os
 import subprocess
@@ -174,6 +176,35 @@ def test_dsn_with_50mb_original_is_acted_on(world):
     assert "judged from its first" in err, err
     e = world.hgetall("sluice:supp:global:gone@example.net")
     assert e.get("reason") == "hard-bounce", (e, err)
+
+
+def test_real_postfix_dsn_with_50mb_original(root_env):
+    """Postfix's own DSN, returning the whole 50 MB original (bounce_size_limit raised),
+    reaches sluice-feedback through pipe(8) and suppresses the recipient."""
+    from test_feedback_postfix import feedback_postfix
+    env = root_env
+    redis = env.redis()
+    pf, secret = feedback_postfix(env, redis, main_extra={
+        "message_size_limit": "120000000", "mailbox_size_limit": "0",
+        "bounce_size_limit": "60000000"})
+    token = mint(secret, category="news", tenant="shop1", msgid="bigg2345") + "@bounce.sluice.test"
+    body = (b"Subject: the catalogue\r\nFrom: shop@shop.test\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64_body(50 * MB).replace(b"\n", b"\r\n"))
+    try:
+        pf.send(token, ["gone@dest.test"], body)
+    except Exception as e:  # the sink refuses the recipient: Postfix queues a bounce
+        raise AssertionError("Postfix did not take the message: %r" % e)
+    key = "sluice:supp:global:gone@dest.test"
+    try:
+        harness.wait_for(lambda: redis.cli("EXISTS", key) == "1", 180, "suppression entry")
+    except TimeoutError:
+        raise AssertionError("no suppression; postfix log:\n" + pf.log()[-4000:])
+    assert redis.cli("HGET", key, "reason") == "hard-bounce"
+    log = pf.log()
+    sizes = [int(w[5:].rstrip(",")) for w in log.split() if w.startswith("size=")]
+    assert max(sizes) > 50 * MB, sizes      # the DSN carried the whole original
+    harness.wait_for(lambda: not pf.queue(), 60, "empty queue")
 
 
 def test_over_cap_without_whole_records_defers(world):
