@@ -31,7 +31,7 @@
 #include "log.h"
 #include "feedback.h"
 
-#define MiB(n) ((unsigned) ((n) >> 20))
+#define MiB(n) ((unsigned)((n) >> 20))
 
 /* from_daemon - is the mail from a mailer daemon or postmaster? */
 static int
@@ -77,7 +77,7 @@ classify_records(const fb_mail *m, fb_result *res)
 	size_t	i;
 
 	if (res->nrcpt >= FB_MAX_RCPTS)
-		return;			/* deferred anyway (fb_classify_cut): spare the work */
+		return; /* deferred anyway (fb_classify_cut): spare the work */
 	for (i = 0; i < res->nrcpt; i++) {
 		if (res->kind == FB_KIND_COMPLAINT)
 			continue;
@@ -161,7 +161,7 @@ cut_part(const fb_mail *m, const fb_result *res)
 		return FB_CUT_FEEDBACK;
 	case FB_KIND_UNSUBSCRIBE:
 	case FB_KIND_AUTOREPLY:
-	case FB_KIND_DMARC:		/* a report that parsed was whole */
+	case FB_KIND_DMARC: /* a report that parsed was whole */
 		return 0;
 	default:
 		return -1;
@@ -172,20 +172,22 @@ cut_part(const fb_mail *m, const fb_result *res)
 static void
 cut_judge(const fb_mail *m, fb_result *res, int cut)
 {
-	int	part = cut_part(m, res);
+	int part = cut_part(m, res);
 
 	if (part > 0 && (m->cut & part & (FB_CUT_DSN | FB_CUT_FEEDBACK)))
 		snprintf(res->defer, sizeof(res->defer), "%s part larger than %u MB",
-			 part == FB_CUT_DSN ? "delivery-status" : "feedback-report", MiB(FB_MAX_DSN));
+		         part == FB_CUT_DSN ? "delivery-status" : "feedback-report",
+		         MiB(FB_MAX_DSN));
 	else if (cut && part < 0)
 		snprintf(res->defer, sizeof(res->defer),
-			 "message larger than %u MB and not recognised from its first %u MB",
-			 MiB(FB_MAX_INPUT), MiB(FB_MAX_INPUT));
+		         "message larger than %u MB and not recognised from its first %u MB",
+		         MiB(FB_MAX_INPUT), MiB(FB_MAX_INPUT));
 	else if (cut && part > 0 && m->last == part)
 		snprintf(res->defer, sizeof(res->defer),
-			 "message larger than %u MB, cut inside its %s part", MiB(FB_MAX_INPUT),
-			 part == FB_CUT_DSN ? "delivery-status" : part == FB_CUT_TEXT ? "text"
-			 : "feedback-report");
+		         "message larger than %u MB, cut inside its %s part", MiB(FB_MAX_INPUT),
+		         part == FB_CUT_DSN    ? "delivery-status"
+		         : part == FB_CUT_TEXT ? "text"
+		                               : "feedback-report");
 }
 
 /* classify_mail - everything that arrives as a mail */
@@ -197,8 +199,9 @@ classify_mail(const char *buf, size_t len, fb_result *res, int cut)
 
 	if (m == NULL) {
 		if (cut)
-			snprintf(res->defer, sizeof(res->defer), "message larger than %u MB and not a MIME message",
-				 MiB(FB_MAX_INPUT));
+			snprintf(res->defer, sizeof(res->defer),
+			         "message larger than %u MB and not a MIME message",
+			         MiB(FB_MAX_INPUT));
 		return;
 	}
 	find_token(m->orig, res->orig_token, sizeof(res->orig_token));
@@ -243,11 +246,11 @@ classify_any(const char *buf, size_t len, const char *name, fb_result *res, int 
 		return;
 	}
 	if (!fb_mime_is_mail(buf, len)) {
-		if (fb_dmarc_parse_buf((const unsigned char *) buf, len, name, res) < 0) {
+		if (fb_dmarc_parse_buf((const unsigned char *)buf, len, name, res) < 0) {
 			res->kind = FB_KIND_UNKNOWN;
 			if (cut)
-				snprintf(res->defer, sizeof(res->defer),
-					 "report larger than %u MB", MiB(FB_MAX_INPUT));
+				snprintf(res->defer, sizeof(res->defer), "report larger than %u MB",
+				         MiB(FB_MAX_INPUT));
 		}
 		return;
 	}
@@ -263,7 +266,7 @@ fb_classify_cut(const char *buf, size_t len, const char *name, int cut)
 	classify_any(buf, len, name, res, cut);
 	if (res->nrcpt >= FB_MAX_RCPTS && res->defer[0] == 0)
 		snprintf(res->defer, sizeof(res->defer), "%d recipient records or more",
-			 FB_MAX_RCPTS);
+		         FB_MAX_RCPTS);
 	fb_result_sanitize(res);
 	return res;
 }

@@ -151,7 +151,7 @@ unzip_pick(zip_t *za)
 		size_t	l = name ? strlen(name) : 0;
 
 		if (l > 0 && name[l - 1] == '/')
-			continue;	/* a directory; an empty name is a streamed file */
+			continue; /* a directory; an empty name is a streamed file */
 		if (first < 0)
 			first = i;
 		if (l > 4 && (strcasecmp(name + l - 4, ".xml") == 0
@@ -237,15 +237,16 @@ xml_child(xmlNode *n, const char *name)
 static void
 node_text(xmlNode *c, char *out, size_t outlen)
 {
-	char	buf[1024];
-	size_t	n = 0, l;
+	char buf[1024];
+	size_t n = 0, l;
 	xmlNode *t;
 
 	out[0] = 0;
 	for (t = c ? c->children : NULL; t && n + 1 < sizeof(buf); t = t->next) {
-		if ((t->type != XML_TEXT_NODE && t->type != XML_CDATA_SECTION_NODE) || t->content == NULL)
+		if ((t->type != XML_TEXT_NODE && t->type != XML_CDATA_SECTION_NODE) ||
+		    t->content == NULL)
 			continue;
-		l = strlen((const char *) t->content);
+		l = strlen((const char *)t->content);
 		if (l > sizeof(buf) - 1 - n)
 			l = sizeof(buf) - 1 - n;
 		memcpy(buf + n, t->content, l);
@@ -281,13 +282,13 @@ dmarc_auth(xmlNode *ar, fb_dmarc_rec *r)
 	for (c = ar ? ar->children : NULL; c && r->nauth < FB_MAX_DMARC_AUTH; c = c->next) {
 		fb_dmarc_auth *a;
 
-		if (c->type != XML_ELEMENT_NODE || (strcmp((const char *) c->name, "dkim") != 0
-						    && strcmp((const char *) c->name, "spf") != 0))
+		if (c->type != XML_ELEMENT_NODE || (strcmp((const char *)c->name, "dkim") != 0 &&
+		                                    strcmp((const char *)c->name, "spf") != 0))
 			continue;
 		if (r->auth == NULL)
 			r->auth = sl_calloc(FB_MAX_DMARC_AUTH, sizeof(*r->auth));
 		a = &r->auth[r->nauth++];
-		fb_strlcpy(a->method, (const char *) c->name, sizeof(a->method));
+		fb_strlcpy(a->method, (const char *)c->name, sizeof(a->method));
 		xml_text(c, "domain", a->domain, sizeof(a->domain));
 		xml_text(c, "selector", a->selector, sizeof(a->selector));
 		xml_text(c, "scope", a->scope, sizeof(a->scope));
@@ -305,7 +306,7 @@ dmarc_reasons(xmlNode *pe, fb_dmarc_rec *r)
 	for (c = pe ? pe->children : NULL; c && r->nreason < FB_MAX_DMARC_REASONS; c = c->next) {
 		fb_dmarc_reason *e;
 
-		if (c->type != XML_ELEMENT_NODE || strcmp((const char *) c->name, "reason") != 0)
+		if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "reason") != 0)
 			continue;
 		if (r->reason == NULL)
 			r->reason = sl_calloc(FB_MAX_DMARC_REASONS, sizeof(*r->reason));
@@ -324,7 +325,7 @@ dmarc_record(xmlNode *rec, fb_dmarc_rec *r)
 	xmlNode *id = xml_child(rec, "identifiers");
 
 	if (id == NULL)
-		id = xml_child(rec, "identities");	/* early drafts */
+		id = xml_child(rec, "identities"); /* early drafts */
 	xml_text(row, "source_ip", r->source_ip, sizeof(r->source_ip));
 	r->count = xml_ll(row, "count");
 	xml_text(pe, "disposition", r->disposition, sizeof(r->disposition));
@@ -411,7 +412,7 @@ static void
 xml_encoding(const unsigned char *buf, size_t len, char *out, size_t outlen)
 {
 	const unsigned char *end, *p;
-	size_t	n;
+	size_t n;
 
 	out[0] = 0;
 	if (len >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf)
@@ -421,7 +422,8 @@ xml_encoding(const unsigned char *buf, size_t len, char *out, size_t outlen)
 	p = memmem(buf, end - buf, "encoding", 8);
 	if (p == NULL)
 		return;
-	for (p += 8; p < end && (*p == ' ' || *p == '=' || *p == '\t' || *p == '\r' || *p == '\n'); p++)
+	for (p += 8; p < end && (*p == ' ' || *p == '=' || *p == '\t' || *p == '\r' || *p == '\n');
+	     p++)
 		;
 	if (p >= end || (*p != '"' && *p != '\''))
 		return;
@@ -448,18 +450,18 @@ xml_read(const unsigned char *buf, size_t len, const char *enc, char *why, size_
 	xmlDoc *doc;
 	const xmlError *e;
 
-	if (len > (size_t) 0x7fffffff || (ctxt = xmlNewParserCtxt()) == NULL) {
+	if (len > (size_t)0x7fffffff || (ctxt = xmlNewParserCtxt()) == NULL) {
 		fb_strlcpy(why, "dmarc: cannot parse the XML", whylen);
 		return NULL;
 	}
-	doc = xmlCtxtReadMemory(ctxt, (const char *) buf, (int) len, "report.xml", enc[0] ? enc : NULL,
-				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
-				| XML_PARSE_NOCDATA);
+	doc = xmlCtxtReadMemory(
+	    ctxt, (const char *)buf, (int)len, "report.xml", enc[0] ? enc : NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
 	if (doc == NULL || !ctxt->wellFormed) {
 		e = xmlCtxtGetLastError(ctxt);
 		snprintf(why, whylen, "dmarc: not well-formed XML: line %d: %.*s", e ? e->line : 0,
-			 e && e->message ? (int) strcspn(e->message, "\n") : 7,
-			 e && e->message ? e->message : "unknown");
+		         e && e->message ? (int)strcspn(e->message, "\n") : 7,
+		         e && e->message ? e->message : "unknown");
 		if (doc)
 			xmlFreeDoc(doc);
 		doc = NULL;
@@ -482,8 +484,9 @@ xml_cutout(const unsigned char *buf, size_t len, size_t *outlen)
 		start = memmem(start, len - (start - buf), "<feedback", 9);
 		if (start == NULL)
 			return NULL;
-		if (start + 9 < buf + len && (start[9] == '>' || start[9] == ' ' || start[9] == '\t'
-					      || start[9] == '\r' || start[9] == '\n'))
+		if (start + 9 < buf + len &&
+		    (start[9] == '>' || start[9] == ' ' || start[9] == '\t' || start[9] == '\r' ||
+		     start[9] == '\n'))
 			break;
 		start += 9;
 	}
@@ -502,13 +505,13 @@ xml_cutout(const unsigned char *buf, size_t len, size_t *outlen)
  */
 static xmlDoc *
 xml_parse(const unsigned char *buf, size_t len, const char *enc, xmlNode **fb, char *why,
-	  size_t whylen)
+          size_t whylen)
 {
 	xmlDoc *doc = xml_read(buf, len, enc, why, whylen);
 	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
 	const unsigned char *inner;
-	size_t	ilen;
-	char	why2[sizeof(((fb_result *) 0)->why)];
+	size_t ilen;
+	char why2[sizeof(((fb_result *)0)->why)];
 
 	if (root != NULL && (*fb = xml_find(root, "feedback")) != NULL)
 		return doc;
@@ -520,7 +523,7 @@ xml_parse(const unsigned char *buf, size_t len, const char *enc, xmlNode **fb, c
 	if (inner == NULL || inner == buf)
 		return NULL;
 	if ((doc = xml_read(inner, ilen, enc, why2, sizeof(why2))) == NULL)
-		return NULL;	/* keep the reason of the whole document */
+		return NULL; /* keep the reason of the whole document */
 	root = xmlDocGetRootElement(doc);
 	if (root != NULL && (*fb = xml_find(root, "feedback")) != NULL)
 		return doc;
@@ -532,29 +535,31 @@ xml_parse(const unsigned char *buf, size_t len, const char *enc, xmlNode **fb, c
 static int
 is_utf8_name(const char *enc)
 {
-	return enc[0] == 0 || strcasecmp(enc, "utf-8") == 0 || strcasecmp(enc, "utf8") == 0
-	    || strcasecmp(enc, "us-ascii") == 0 || strcasecmp(enc, "ascii") == 0;
+	return enc[0] == 0 || strcasecmp(enc, "utf-8") == 0 || strcasecmp(enc, "utf8") == 0 ||
+	       strcasecmp(enc, "us-ascii") == 0 || strcasecmp(enc, "ascii") == 0;
 }
 
 /* dmarc_xml - parse one XML report */
 static int
 dmarc_xml(const unsigned char *buf, size_t len, fb_result *res)
 {
-	char	enc[40];
+	char enc[40];
 	unsigned char *clean = NULL;
-	size_t	clen = len;
+	size_t clen = len;
 	xmlDoc *doc;
 	xmlNode *root = NULL;
-	int	rc;
+	int rc;
 
 	if (xml_has_dtd(buf, len)) {
-		fb_strlcpy(res->why, "dmarc: the XML has a DTD or entity declarations (a DMARC report has none)",
-			   sizeof(res->why));
+		fb_strlcpy(
+		    res->why,
+		    "dmarc: the XML has a DTD or entity declarations (a DMARC report has none)",
+		    sizeof(res->why));
 		return -1;
 	}
 	xml_encoding(buf, len, enc, sizeof(enc));
-	if (is_utf8_name(enc) && !sl_utf8_valid((const char *) buf, len)) {
-		clean = (unsigned char *) sl_utf8_clean((const char *) buf, len, &clen);
+	if (is_utf8_name(enc) && !sl_utf8_valid((const char *)buf, len)) {
+		clean = (unsigned char *)sl_utf8_clean((const char *)buf, len, &clen);
 		buf = clean;
 	}
 	xmlSetGenericErrorFunc(NULL, xml_silent);
@@ -570,7 +575,7 @@ dmarc_xml(const unsigned char *buf, size_t len, fb_result *res)
 		res->why[0] = 0;
 	} else {
 		fb_dmarc *d = res->dmarc;
-		size_t	i;
+		size_t i;
 
 		for (i = 0; i < d->nrec; i++)
 			free(d->rec[i].auth), free(d->rec[i].reason);

@@ -76,7 +76,7 @@ fb_result_new(void)
 fb_rcpt *
 fb_result_add(fb_result *res)
 {
-	size_t	n = res->nrcpt;
+	size_t n = res->nrcpt;
 
 	if ((n & (n - 1)) == 0)
 		res->rcpt = sl_realloc(res->rcpt, (n ? 2 * n : 1) * sizeof(*res->rcpt));
@@ -88,7 +88,7 @@ fb_result_add(fb_result *res)
 void
 fb_result_free(fb_result *res)
 {
-	size_t	i;
+	size_t i;
 
 	if (res == NULL)
 		return;
@@ -109,7 +109,7 @@ fb_result_free(fb_result *res)
 static void
 sanitize_dmarc(fb_dmarc *d)
 {
-	size_t	i, j;
+	size_t i, j;
 
 	FIX(d->version), FIX(d->org_name), FIX(d->email), FIX(d->generator);
 	FIX(d->report_id), FIX(d->domain), FIX(d->p), FIX(d->sp), FIX(d->pct);
@@ -136,7 +136,7 @@ sanitize_dmarc(fb_dmarc *d)
 void
 fb_result_sanitize(fb_result *res)
 {
-	size_t	i;
+	size_t i;
 
 	FIX(res->why), FIX(res->orig_from), FIX(res->orig_token), FIX(res->defer);
 	FIX(res->arf.feedback_type), FIX(res->arf.user_agent), FIX(res->arf.original_rcpt);
@@ -220,7 +220,7 @@ jb_str(jbuf *b, const char *s)
 			snprintf(esc, sizeof(esc), "\\u%04x", *p);
 			jb_add(b, esc, 6);
 		} else if (*p >= 0x80) {
-			size_t	l = sl_utf8_seq(p, strnlen((const char *) p, 4));
+			size_t l = sl_utf8_seq(p, strnlen((const char *)p, 4));
 
 			if (l == 0) {
 				jb_add(b, "\\ufffd", 6);
@@ -267,8 +267,8 @@ json_rcpt(jbuf *b, const fb_result *res, const fb_rcpt *r, const char *file)
 static void
 json_auth(jbuf *b, const fb_dmarc_rec *r, const char *method)
 {
-	size_t	i;
-	int	n = 0;
+	size_t i;
+	int n = 0;
 
 	jb_printf(b, "\"%s\":[", method);
 	for (i = 0; i < r->nauth; i++) {
@@ -295,7 +295,7 @@ json_auth(jbuf *b, const fb_dmarc_rec *r, const char *method)
 static void
 json_dmarc_rec(jbuf *b, const fb_dmarc_rec *r)
 {
-	size_t	i;
+	size_t i;
 
 	jb_add(b, "{\"source_ip\":", 13);
 	jb_str(b, r->source_ip);

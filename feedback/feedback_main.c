@@ -51,7 +51,7 @@ read_all(FILE *fp, size_t max, size_t *len, size_t *total, int *over)
 {
 	size_t	cap = 65536, n = 0, got;
 	char   *buf = sl_malloc(cap + 1);
-	char	sink[65536];
+	char sink[65536];
 
 	while (n <= max && (got = fread(buf + n, 1, cap - n, fp)) > 0) {
 		n += got;
@@ -79,9 +79,9 @@ classify_files(int argc, char **argv)
 
 	for (i = 0; i < argc; i++) {
 		FILE   *fp = fopen(argv[i], "rb");
-		size_t	len = 0, total = 0;
+		size_t len = 0, total = 0;
 		int	over = 0;
-		char   *buf = fp ? read_all(fp, FB_MAX_INPUT, &len, &total, &over) : NULL;
+		char *buf = fp ? read_all(fp, FB_MAX_INPUT, &len, &total, &over) : NULL;
 		fb_result *res;
 		char   *json;
 
@@ -278,9 +278,9 @@ header_from(const char *buf, size_t len, char *out, size_t outlen)
 static int
 run(sl_conf *c, const fb_conf *fc, const sl_token_key *key, const char *rcpt)
 {
-	size_t	len, total;
+	size_t len, total;
 	int	over, rc;
-	char   *buf = read_all(stdin, FB_MAX_INPUT, &len, &total, &over);
+	char *buf = read_all(stdin, FB_MAX_INPUT, &len, &total, &over);
 	fb_result *res = fb_classify_cut(buf, len, "stdin", over);
 	sl_redis_opts ro;
 	sl_redis *r;
@@ -288,16 +288,17 @@ run(sl_conf *c, const fb_conf *fc, const sl_token_key *key, const char *rcpt)
 	char	from[FB_ADDR_MAX];
 
 	if (res->defer[0]) {
-		/* records may be missing: act on none, let Postfix retry (doc/feedback.md, Limits) */
+		/* records may be missing: act on none, let Postfix retry (doc/feedback.md, Limits)
+		 */
 		sl_warn("to=<%s> size=%zu kind=%s: %s, deferring", rcpt, total,
-			fb_kind_name(res->kind), res->defer);
+		        fb_kind_name(res->kind), res->defer);
 		fb_result_free(res);
 		free(buf);
 		return EX_TEMPFAIL;
 	}
 	if (over)
-		sl_info("to=<%s> size=%zu: larger than %u bytes, judged from its first %u bytes", rcpt,
-			total, FB_MAX_INPUT, FB_MAX_INPUT);
+		sl_info("to=<%s> size=%zu: larger than %u bytes, judged from its first %u bytes",
+		        rcpt, total, FB_MAX_INPUT, FB_MAX_INPUT);
 	origin_find(rcpt, res, key, &o);
 	if (o.verified && o.kind == 'u') {
 		header_from(buf, len, from, sizeof(from));

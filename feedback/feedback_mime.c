@@ -284,7 +284,7 @@ mime_orig(fb_walk *w, GMimeObject *obj)
 static void
 mime_leaf(fb_walk *w, GMimeObject *obj, const char *type)
 {
-	int	last = w->m->last;
+	int last = w->m->last;
 
 	if (strcmp(type, "message/delivery-status") == 0
 	    || strcmp(type, "message/global-delivery-status") == 0

@@ -19,7 +19,7 @@ size_t
 sl_utf8_seq(const unsigned char *p, size_t n)
 {
 	unsigned char lo = 0x80, hi = 0xbf;
-	size_t	len, i;
+	size_t len, i;
 
 	if (n == 0 || p[0] == 0)
 		return 0;
@@ -32,15 +32,15 @@ sl_utf8_seq(const unsigned char *p, size_t n)
 	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
 		len = 4;
 	else
-		return 0;		/* continuation byte, C0, C1, F5..FF */
+		return 0; /* continuation byte, C0, C1, F5..FF */
 	if (p[0] == 0xe0)
-		lo = 0xa0;		/* overlong below U+0800 */
+		lo = 0xa0; /* overlong below U+0800 */
 	else if (p[0] == 0xed)
-		hi = 0x9f;		/* surrogates U+D800..U+DFFF */
+		hi = 0x9f; /* surrogates U+D800..U+DFFF */
 	else if (p[0] == 0xf0)
-		lo = 0x90;		/* overlong below U+10000 */
+		lo = 0x90; /* overlong below U+10000 */
 	else if (p[0] == 0xf4)
-		hi = 0x8f;		/* above U+10FFFF */
+		hi = 0x8f; /* above U+10FFFF */
 	if (len > n || p[1] < lo || p[1] > hi)
 		return 0;
 	for (i = 2; i < len; i++)
@@ -53,8 +53,8 @@ sl_utf8_seq(const unsigned char *p, size_t n)
 int
 sl_utf8_valid(const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *) s;
-	size_t	i = 0, l;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, l;
 
 	while (i < n) {
 		if ((l = sl_utf8_seq(p + i, n - i)) == 0)
@@ -68,9 +68,9 @@ sl_utf8_valid(const char *s, size_t n)
 char *
 sl_utf8_clean(const char *in, size_t n, size_t *outlen)
 {
-	const unsigned char *p = (const unsigned char *) in;
-	char   *out = sl_malloc(3 * n + 1);
-	size_t	i = 0, o = 0, l;
+	const unsigned char *p = (const unsigned char *)in;
+	char *out = sl_malloc(3 * n + 1);
+	size_t i = 0, o = 0, l;
 
 	while (i < n) {
 		if ((l = sl_utf8_seq(p + i, n - i)) == 0) {
@@ -97,14 +97,14 @@ sl_utf8_clean(const char *in, size_t n, size_t *outlen)
 int
 sl_utf8_fix(char *s, size_t size)
 {
-	size_t	n = strlen(s), o = 0, l, i, clen;
-	char   *c;
+	size_t n = strlen(s), o = 0, l, i, clen;
+	char *c;
 
 	if (sl_utf8_valid(s, n))
 		return 0;
 	c = sl_utf8_clean(s, n, &clen);
 	for (i = 0; i < clen && o + 1 < size; i += l) {
-		l = sl_utf8_seq((const unsigned char *) c + i, clen - i);
+		l = sl_utf8_seq((const unsigned char *)c + i, clen - i);
 		if (o + l + 1 > size)
 			break;
 		memcpy(s + o, c + i, l);

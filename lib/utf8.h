@@ -20,9 +20,9 @@
 
 #define SL_UTF8_REPLACEMENT "\xef\xbf\xbd"
 
-size_t	sl_utf8_seq(const unsigned char *p, size_t n);
-int	sl_utf8_valid(const char *s, size_t n);
-char   *sl_utf8_clean(const char *in, size_t n, size_t *outlen);
-int	sl_utf8_fix(char *s, size_t size);
+size_t sl_utf8_seq(const unsigned char *p, size_t n);
+int sl_utf8_valid(const char *s, size_t n);
+char *sl_utf8_clean(const char *in, size_t n, size_t *outlen);
+int sl_utf8_fix(char *s, size_t size);
 
 #endif

@@ -3,12 +3,11 @@
  *	test_feedback_parsers - unit tests of the DSN, ARF, DMARC and free-text parsers
  * DESCRIPTION
  *	fb_classify() on small hand-written inputs: a DSN with fields in an
- *	unusual order, the status a server's reply gives, a qmail bounce, an ISO-2022-JP bounce (decoded to
- *	UTF-8), an ARF report, DMARC reports as XML, gzip of that XML, a
- *	report nested in another document, and refused inputs; strict XML
- *	(a DTD, entities, a document cut short: refused with a reason), the
- *	RFC 9990 fields and every auth_results entry; valid UTF-8 in the
- *	fields and the JSON whatever the message holds.
+ *	unusual order, the status a server's reply gives, a qmail bounce, an ISO-2022-JP bounce
+ *(decoded to UTF-8), an ARF report, DMARC reports as XML, gzip of that XML, a report nested in
+ *another document, and refused inputs; strict XML (a DTD, entities, a document cut short: refused
+ *with a reason), the RFC 9990 fields and every auth_results entry; valid UTF-8 in the fields and
+ *the JSON whatever the message holds.
  */
 #include "config.h"
 
@@ -231,21 +230,24 @@ test_dmarc_refused(void **state)
 }
 
 static const char xml9990[] =
-	"<feedback xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\"><version>1.0</version>"
-	"<report_metadata><org_name>r</org_name><report_id>9</report_id><generator>gen 1</generator>"
-	"<date_range><begin>1</begin><end>2</end></date_range></report_metadata>"
-	"<policy_published><domain>example.com</domain><p>reject</p><np>quarantine</np>"
-	"<testing>y</testing><discovery_method>treewalk</discovery_method></policy_published>"
-	"<record><row><source_ip>192.0.2.1</source_ip><count>2</count><policy_evaluated>"
-	"<disposition>none</disposition><dkim>pass</dkim><spf>fail</spf>"
-	"<reason><type>local_policy</type><comment>arc</comment></reason>"
-	"<reason><type>trusted_forwarder</type></reason></policy_evaluated></row>"
-	"<identifiers><envelope_to>example.net</envelope_to><envelope_from>b.example.com</envelope_from>"
-	"<header_from>example.com</header_from></identifiers>"
-	"<auth_results><dkim><domain>example.com</domain><selector>s1</selector><result>pass</result>"
-	"<human_result>ok</human_result></dkim><dkim><domain>esp.example</domain><result>fail</result></dkim>"
-	"<spf><domain>b.example.com</domain><scope>mfrom</scope><result>fail</result></spf></auth_results>"
-	"<extensions><x:y xmlns:x=\"urn:x\">z</x:y></extensions></record></feedback>";
+    "<feedback xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\"><version>1.0</version>"
+    "<report_metadata><org_name>r</org_name><report_id>9</report_id><generator>gen 1</generator>"
+    "<date_range><begin>1</begin><end>2</end></date_range></report_metadata>"
+    "<policy_published><domain>example.com</domain><p>reject</p><np>quarantine</np>"
+    "<testing>y</testing><discovery_method>treewalk</discovery_method></policy_published>"
+    "<record><row><source_ip>192.0.2.1</source_ip><count>2</count><policy_evaluated>"
+    "<disposition>none</disposition><dkim>pass</dkim><spf>fail</spf>"
+    "<reason><type>local_policy</type><comment>arc</comment></reason>"
+    "<reason><type>trusted_forwarder</type></reason></policy_evaluated></row>"
+    "<identifiers><envelope_to>example.net</envelope_to><envelope_from>b.example.com</"
+    "envelope_from>"
+    "<header_from>example.com</header_from></identifiers>"
+    "<auth_results><dkim><domain>example.com</domain><selector>s1</selector><result>pass</result>"
+    "<human_result>ok</human_result></dkim><dkim><domain>esp.example</domain><result>fail</"
+    "result></dkim>"
+    "<spf><domain>b.example.com</domain><scope>mfrom</scope><result>fail</result></spf></"
+    "auth_results>"
+    "<extensions><x:y xmlns:x=\"urn:x\">z</x:y></extensions></record></feedback>";
 
 static void
 test_dmarc_rfc9990_fields(void **state)
@@ -253,7 +255,7 @@ test_dmarc_rfc9990_fields(void **state)
 	fb_result *r;
 	const fb_dmarc_rec *rec;
 
-	(void) state;
+	(void)state;
 	r = classify(xml9990);
 	assert_int_equal(r->kind, FB_KIND_DMARC);
 	assert_string_equal(r->dmarc->version, "1.0");
@@ -294,17 +296,19 @@ refused(const char *s, const char *what)
 static void
 test_dmarc_strict_xml(void **state)
 {
-	char	buf[sizeof(xml) + 64];
+	char buf[sizeof(xml) + 64];
 	fb_result *r;
 
-	(void) state;
-	refused("<?xml version=\"1.0\"?><!DOCTYPE feedback [<!ENTITY a \"aaaa\">]>"
-		"<feedback><report_metadata><org_name>&a;&a;</org_name></report_metadata></feedback>", "DTD");
+	(void)state;
+	refused(
+	    "<?xml version=\"1.0\"?><!DOCTYPE feedback [<!ENTITY a \"aaaa\">]>"
+	    "<feedback><report_metadata><org_name>&a;&a;</org_name></report_metadata></feedback>",
+	    "DTD");
 	refused("<feedback><report_metadata><org_name>&a;</org_name></report_metadata></feedback>",
-		"not well-formed XML: line 1: Entity 'a' not defined");
+	        "not well-formed XML: line 1: Entity 'a' not defined");
 	refused("<feedback><report_metadata><org_name>AT&T</org_name></report_metadata></feedback>",
-		"not well-formed");
-	snprintf(buf, sizeof(buf), "%.*s", (int) (sizeof(xml) - 40), xml);
+	        "not well-formed");
+	snprintf(buf, sizeof(buf), "%.*s", (int)(sizeof(xml) - 40), xml);
 	refused(buf, "not well-formed XML");
 	refused("<feedback><record></feedback>", "not well-formed XML");
 	/* tolerated: trailing bytes after the report, invalid UTF-8 in a field */
@@ -313,10 +317,11 @@ test_dmarc_strict_xml(void **state)
 	check_report(r);
 	fb_result_free(r);
 	r = classify("<feedback><report_metadata><org_name>bad\xff\xed\xa0\x80</org_name>"
-		     "</report_metadata></feedback>");
+	             "</report_metadata></feedback>");
 	assert_int_equal(r->kind, FB_KIND_DMARC);
-	assert_string_equal(r->dmarc->org_name, "bad" SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT
-			    SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT);
+	assert_string_equal(
+	    r->dmarc->org_name,
+	    "bad" SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT);
 	fb_result_free(r);
 }
 
@@ -324,10 +329,11 @@ static void
 test_utf8_fields_and_json(void **state)
 {
 	fb_result *r;
-	char   *json;
+	char *json;
 
-	(void) state;
-	r = classify(DSN1("5.1.1", "failed", "550 5.1.1 no such user \xed\xa0\x80 \xc0\xaf \xe2\x82"));
+	(void)state;
+	r = classify(
+	    DSN1("5.1.1", "failed", "550 5.1.1 no such user \xed\xa0\x80 \xc0\xaf \xe2\x82"));
 	assert_int_equal(r->kind, FB_KIND_BOUNCE);
 	assert_int_equal(r->nrcpt, 1);
 	assert_true(sl_utf8_valid(r->rcpt[0].diag, strlen(r->rcpt[0].diag)));
@@ -370,16 +376,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dsn_fields_any_order),
-		cmocka_unit_test(test_dsn_status_from_reply),
-		cmocka_unit_test(test_qmail),
-		cmocka_unit_test(test_iso2022jp),
-		cmocka_unit_test(test_arf),
-		cmocka_unit_test(test_dmarc_xml_and_gzip),
-		cmocka_unit_test(test_dmarc_refused),
-		cmocka_unit_test(test_dmarc_rfc9990_fields),
-		cmocka_unit_test(test_dmarc_strict_xml),
-		cmocka_unit_test(test_utf8_fields_and_json),
+	    cmocka_unit_test(test_dsn_fields_any_order),
+	    cmocka_unit_test(test_dsn_status_from_reply),
+	    cmocka_unit_test(test_qmail),
+	    cmocka_unit_test(test_iso2022jp),
+	    cmocka_unit_test(test_arf),
+	    cmocka_unit_test(test_dmarc_xml_and_gzip),
+	    cmocka_unit_test(test_dmarc_refused),
+	    cmocka_unit_test(test_dmarc_rfc9990_fields),
+	    cmocka_unit_test(test_dmarc_strict_xml),
+	    cmocka_unit_test(test_utf8_fields_and_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
