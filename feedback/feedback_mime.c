@@ -13,7 +13,8 @@
  *	RFC 2047 decoded), the human-readable text of the report converted
  *	to UTF-8, the message/delivery-status and message/feedback-report
  *	contents, the returned original message and the non-text
- *	attachments (DMARC reports), each decoded from its transfer
+ *	attachments (DMARC reports; named text parts too, for reports
+ *	sent with the wrong media type), each decoded from its transfer
  *	encoding.
  * LIMITS
  *	Input above FB_MAX_INPUT is refused; text and the original are
@@ -300,9 +301,12 @@ mime_leaf(fb_walk *w, GMimeObject *obj, const char *type)
 		last = FB_CUT_ORIG;
 	} else if (strcmp(type, "text/xml") == 0)
 		mime_attach(w, obj, type), last = FB_CUT_ATTACH;
-	else if (GMIME_IS_TEXT_PART(obj) && strncmp(type, "text/", 5) == 0)
+	else if (GMIME_IS_TEXT_PART(obj) && strncmp(type, "text/", 5) == 0) {
 		mime_text(w, obj, strcmp(type, "text/html") == 0), last = FB_CUT_TEXT;
-	else if (GMIME_IS_PART(obj))
+		/* a named text attachment may be a report with the wrong type (.xml.gz as text/plain) */
+		if (g_mime_part_get_filename(GMIME_PART(obj)) != NULL)
+			mime_attach(w, obj, type);
+	} else if (GMIME_IS_PART(obj))
 		mime_attach(w, obj, type), last = FB_CUT_ATTACH;
 	w->m->last = last;
 }
