@@ -19,8 +19,8 @@
  *	text is read from text nodes only, never through entity
  *	references. Tolerated, because real reporters send them and the
  *	report itself is intact: invalid UTF-8 bytes in a document declared
- *	(or defaulting to) UTF-8, replaced by U+FFFD before parsing; a
- *	well-formed <feedback> element inside or after other text (an
+ *	(or defaulting to) UTF-8, replaced by U+FFFD before parsing, and
+ *	control characters XML forbids, replaced by '?'; a well-formed <feedback> element inside or after other text (an
  *	unclosed wrapper element, trailing bytes), which is then parsed on
  *	its own; namespaces (elements are matched by local name), a BOM,
  *	any declared encoding libxml2 knows, missing optional elements.
@@ -539,6 +539,29 @@ is_utf8_name(const char *enc)
 	       strcasecmp(enc, "us-ascii") == 0 || strcasecmp(enc, "ascii") == 0;
 }
 
+/* has_ctl - a C0 control character XML 1.0 forbids (all but TAB, LF, CR)? */
+static int
+has_ctl(const unsigned char *b, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r')
+			return 1;
+	return 0;
+}
+
+/* ctl_replace - forbidden control characters become '?', like invalid bytes do U+FFFD */
+static void
+ctl_replace(unsigned char *b, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r')
+			b[i] = '?';
+}
+
 /* dmarc_xml - parse one XML report */
 static int
 dmarc_xml(const unsigned char *buf, size_t len, fb_result *res)
@@ -558,8 +581,9 @@ dmarc_xml(const unsigned char *buf, size_t len, fb_result *res)
 		return -1;
 	}
 	xml_encoding(buf, len, enc, sizeof(enc));
-	if (is_utf8_name(enc) && !sl_utf8_valid((const char *)buf, len)) {
+	if (is_utf8_name(enc) && (!sl_utf8_valid((const char *)buf, len) || has_ctl(buf, len))) {
 		clean = (unsigned char *)sl_utf8_clean((const char *)buf, len, &clen);
+		ctl_replace(clean, clen);
 		buf = clean;
 	}
 	xmlSetGenericErrorFunc(NULL, xml_silent);

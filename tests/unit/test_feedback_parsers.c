@@ -323,6 +323,13 @@ test_dmarc_strict_xml(void **state)
 	    r->dmarc->org_name,
 	    "bad" SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT);
 	fb_result_free(r);
+	/* forbidden control characters and NUL: replaced, the report read */
+	r = fb_classify("<feedback><report_metadata><org_name>a\x01b\x00c</org_name>"
+			"</report_metadata></feedback>",
+			82, "ctl.xml");
+	assert_int_equal(r->kind, FB_KIND_DMARC);
+	assert_string_equal(r->dmarc->org_name, "a?b" SL_UTF8_REPLACEMENT "c");
+	fb_result_free(r);
 }
 
 static void
