@@ -324,7 +324,7 @@ test_dmarc_strict_xml(void **state)
 	    "bad" SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT);
 	fb_result_free(r);
 	/* forbidden control characters and NUL: replaced, the report read */
-	r = fb_classify("<feedback><report_metadata><org_name>a\x01b\x00c</org_name>"
+	r = fb_classify("<feedback><report_metadata><org_name>a\x01" "b\x00" "c</org_name>"
 			"</report_metadata></feedback>",
 			82, "ctl.xml");
 	assert_int_equal(r->kind, FB_KIND_DMARC);
