@@ -27,6 +27,7 @@
 #define _GNU_SOURCE 1
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,15 +282,20 @@ run(sl_conf *c, const fb_conf *fc, const sl_token_key *key, const char *rcpt)
 	size_t len, total;
 	int	over, rc;
 	char *buf = read_all(stdin, FB_MAX_INPUT, &len, &total, &over);
-	fb_result *res = fb_classify_cut(buf, len, "stdin", over);
+	fb_result *res;
 	sl_redis_opts ro;
 	sl_redis *r;
 	fb_origin o;
 	char	from[FB_ADDR_MAX];
 
+	if (ferror(stdin)) {
+		sl_warn("to=<%s>: cannot read the message (%s), deferring", rcpt, strerror(errno));
+		free(buf);
+		return EX_TEMPFAIL;
+	}
+	res = fb_classify_cut(buf, len, "stdin", over);
 	if (res->defer[0]) {
-		/* records may be missing: act on none, let Postfix retry (doc/feedback.md, Limits)
-		 */
+		/* records may be missing: act on none, Postfix retries (doc/feedback.md) */
 		sl_warn("to=<%s> size=%zu kind=%s: %s, deferring", rcpt, total,
 		        fb_kind_name(res->kind), res->defer);
 		fb_result_free(res);
