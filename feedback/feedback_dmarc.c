@@ -11,9 +11,12 @@
  *	wrong); a zip is read whatever its entries are called (streamed
  *	zips have an entry with an empty name).
  *
- *	The XML must be well-formed: libxml2 reads it without recover
- *	mode, without network access, without loading a DTD and without
- *	substituting entities, and a document with a DTD (<!DOCTYPE>, the
+ *	The XML must be well-formed: libxml2's streaming reader reads it
+ *	without recover mode, without network access, without loading a
+ *	DTD and without substituting entities; each child of <feedback>
+ *	(each <record>) is expanded alone and released when the reader
+ *	moves on, so memory follows the records kept, not the document
+ *	tree. A document with a DTD (<!DOCTYPE>, the
  *	only place entities can be declared) is refused before parsing: a
  *	DMARC report has none, and this is what stops entity bombs. Field
  *	text is read from text nodes only, never through entity
@@ -42,6 +45,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlreader.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -285,9 +289,10 @@ dmarc_auth(xmlNode *ar, fb_dmarc_rec *r)
 		if (c->type != XML_ELEMENT_NODE || (strcmp((const char *)c->name, "dkim") != 0 &&
 		                                    strcmp((const char *)c->name, "spf") != 0))
 			continue;
-		if (r->auth == NULL)
-			r->auth = sl_calloc(FB_MAX_DMARC_AUTH, sizeof(*r->auth));
+		if ((r->nauth & (r->nauth - 1)) == 0)	/* 0, 1, 2, 4, ...: double */
+			r->auth = sl_realloc(r->auth, (r->nauth ? 2 * r->nauth : 1) * sizeof(*r->auth));
 		a = &r->auth[r->nauth++];
+		memset(a, 0, sizeof(*a));
 		fb_strlcpy(a->method, (const char *)c->name, sizeof(a->method));
 		xml_text(c, "domain", a->domain, sizeof(a->domain));
 		xml_text(c, "selector", a->selector, sizeof(a->selector));
@@ -308,9 +313,11 @@ dmarc_reasons(xmlNode *pe, fb_dmarc_rec *r)
 
 		if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "reason") != 0)
 			continue;
-		if (r->reason == NULL)
-			r->reason = sl_calloc(FB_MAX_DMARC_REASONS, sizeof(*r->reason));
+		if ((r->nreason & (r->nreason - 1)) == 0)
+			r->reason = sl_realloc(r->reason,
+					       (r->nreason ? 2 * r->nreason : 1) * sizeof(*r->reason));
 		e = &r->reason[r->nreason++];
+		memset(e, 0, sizeof(*e));
 		xml_text(c, "type", e->type, sizeof(e->type));
 		xml_text(c, "comment", e->comment, sizeof(e->comment));
 	}
@@ -338,23 +345,24 @@ dmarc_record(xmlNode *rec, fb_dmarc_rec *r)
 	dmarc_auth(xml_child(rec, "auth_results"), r);
 }
 
-/* dmarc_doc - fill the report from a parsed document; -1 with why when too many records */
-static int
-dmarc_doc(xmlNode *root, fb_dmarc *d, char *why, size_t whylen)
+/* dmarc_meta - <report_metadata> */
+static void
+dmarc_meta(xmlNode *meta, fb_dmarc *d)
 {
-	xmlNode *meta = xml_child(root, "report_metadata");
 	xmlNode *range = xml_child(meta, "date_range");
-	xmlNode *pp = xml_child(root, "policy_published");
-	xmlNode *c;
-	size_t	cap = 0;
 
-	xml_text(root, "version", d->version, sizeof(d->version));
 	xml_text(meta, "org_name", d->org_name, sizeof(d->org_name));
 	xml_text(meta, "email", d->email, sizeof(d->email));
 	xml_text(meta, "report_id", d->report_id, sizeof(d->report_id));
 	xml_text(meta, "generator", d->generator, sizeof(d->generator));
 	d->begin = xml_ll(range, "begin");
 	d->end = xml_ll(range, "end");
+}
+
+/* dmarc_policy - <policy_published> */
+static void
+dmarc_policy(xmlNode *pp, fb_dmarc *d)
+{
 	xml_text(pp, "domain", d->domain, sizeof(d->domain));
 	xml_text(pp, "p", d->p, sizeof(d->p));
 	xml_text(pp, "sp", d->sp, sizeof(d->sp));
@@ -365,21 +373,35 @@ dmarc_doc(xmlNode *root, fb_dmarc *d, char *why, size_t whylen)
 	xml_text(pp, "fo", d->fo, sizeof(d->fo));
 	xml_text(pp, "testing", d->testing, sizeof(d->testing));
 	xml_text(pp, "discovery_method", d->discovery_method, sizeof(d->discovery_method));
-	for (c = root->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE || strcmp((const char *) c->name, "record") != 0)
-			continue;
-		if (d->nrec >= FB_MAX_DMARC_RECORDS) {
-			snprintf(why, whylen, "dmarc: more than %d records", FB_MAX_DMARC_RECORDS);
-			return -1;
-		}
-		if (d->nrec == cap) {
-			cap = cap ? cap * 2 : 16;
-			d->rec = sl_realloc(d->rec, cap * sizeof(*d->rec));
-		}
-		memset(&d->rec[d->nrec], 0, sizeof(d->rec[0]));
-		dmarc_record(c, &d->rec[d->nrec++]);
-	}
+}
+
+/* dmarc_add_record - one more <record>; -1 past FB_MAX_DMARC_RECORDS */
+static int
+dmarc_add_record(xmlNode *rec, fb_dmarc *d)
+{
+	size_t	n = d->nrec;
+
+	if (n >= FB_MAX_DMARC_RECORDS)
+		return -1;
+	if ((n & (n - 1)) == 0)		/* 0, 1, 2, 4, ...: double */
+		d->rec = sl_realloc(d->rec, (n ? 2 * n : 1) * sizeof(*d->rec));
+	memset(&d->rec[n], 0, sizeof(d->rec[0]));
+	dmarc_record(rec, &d->rec[n]);
+	d->nrec++;
 	return 0;
+}
+
+/* dmarc_free - release a report */
+static void
+dmarc_free(fb_dmarc *d)
+{
+	size_t	i;
+
+	for (i = 0; d != NULL && i < d->nrec; i++)
+		free(d->rec[i].auth), free(d->rec[i].reason);
+	if (d != NULL)
+		free(d->rec);
+	free(d);
 }
 
 /* xml_silent - keep libxml2 from printing to stderr */
@@ -390,21 +412,133 @@ xml_silent(void *ctx, const char *msg, ...)
 	(void) msg;
 }
 
-/* xml_find - the first element named name, depth first */
-static xmlNode *
-xml_find(xmlNode *n, const char *name)
-{
-	xmlNode *c, *f;
+/* The first error libxml2 reported while reading. */
+typedef struct xml_err {
+	int	set;
+	int	line;
+	char	msg[160];
+} xml_err;
 
-	for (c = n; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE)
-			continue;
-		if (strcmp((const char *) c->name, name) == 0)
-			return c;
-		if ((f = xml_find(c->children, name)) != NULL)
-			return f;
+/* xml_error - keep the first error (warnings are not errors) */
+static void
+xml_error(void *arg, xmlErrorPtr e)
+{
+	xml_err *x = arg;
+
+	if (x->set || e == NULL || e->level < XML_ERR_ERROR)
+		return;
+	x->set = 1;
+	x->line = e->line;
+	snprintf(x->msg, sizeof(x->msg), "%.*s", e->message ? (int) strcspn(e->message, "\n") : 7,
+		 e->message ? e->message : "unknown");
+}
+
+/* The streaming state: where the <feedback> element is, what was filled. */
+typedef struct xml_walk {
+	int	depth;			/* of <feedback>, -1 before it */
+	int	done;			/* its end was passed */
+	fb_dmarc *d;
+} xml_walk;
+
+/* walk_child - one child element of <feedback>: 1 expanded and used, 0 not, -1 too many records */
+static int
+walk_child(xmlTextReaderPtr rd, const char *name, xml_walk *w)
+{
+	xmlNode *n;
+
+	if (strcmp(name, "report_metadata") != 0 && strcmp(name, "policy_published") != 0
+	    && strcmp(name, "record") != 0 && strcmp(name, "version") != 0)
+		return 0;
+	if ((n = xmlTextReaderExpand(rd)) == NULL)
+		return 0;		/* the reader's error says why */
+	if (strcmp(name, "record") == 0)
+		return dmarc_add_record(n, w->d) < 0 ? -1 : 1;
+	if (strcmp(name, "report_metadata") == 0)
+		dmarc_meta(n, w->d);
+	else if (strcmp(name, "policy_published") == 0)
+		dmarc_policy(n, w->d);
+	else
+		node_text(n, w->d->version, sizeof(w->d->version));
+	return 1;
+}
+
+/*
+ * walk_node - look at the reader's current node; 1 when its subtree was
+ * used (the caller skips it), 0 to read on, -1 to stop with why set.
+ */
+static int
+walk_node(xmlTextReaderPtr rd, xml_walk *w, char *why, size_t whylen)
+{
+	int	type = xmlTextReaderNodeType(rd), depth = xmlTextReaderDepth(rd), rc;
+	const char *name;
+
+	if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
+		fb_strlcpy(why, "dmarc: the XML has a DTD (a DMARC report has none)", whylen);
+		return -1;
 	}
-	return NULL;
+	if (type == XML_READER_TYPE_END_ELEMENT && w->depth >= 0 && depth == w->depth)
+		w->done = 1;
+	if (type != XML_READER_TYPE_ELEMENT || w->done)
+		return 0;
+	name = (const char *) xmlTextReaderConstLocalName(rd);
+	if (name == NULL)
+		return 0;
+	if (w->depth < 0) {
+		if (strcmp(name, "feedback") == 0) {
+			w->depth = depth;
+			w->done = xmlTextReaderIsEmptyElement(rd) == 1;
+		}
+		return 0;
+	}
+	if (depth != w->depth + 1)
+		return 0;
+	if ((rc = walk_child(rd, name, w)) < 0)
+		snprintf(why, whylen, "dmarc: more than %d records", FB_MAX_DMARC_RECORDS);
+	return rc;
+}
+
+/*
+ * xml_stream - read one document strictly with libxml2's streaming
+ * reader: no recover, no network, no DTD loading, no entity
+ * substitution. Each child of <feedback> is expanded on its own and
+ * released when the reader moves on, so memory follows the largest
+ * <record>, not the report. The report in *d (NULL when the document
+ * is not well-formed or has no <feedback>, with why set).
+ */
+static fb_dmarc *
+xml_stream(const unsigned char *buf, size_t len, const char *enc, char *why, size_t whylen)
+{
+	xml_walk w = { .depth = -1, .done = 0, .d = sl_calloc(1, sizeof(fb_dmarc)) };
+	xml_err	err = { 0 };
+	xmlTextReaderPtr rd;
+	int	ret, rc = 0;
+
+	if (len > (size_t) 0x7fffffff
+	    || (rd = xmlReaderForMemory((const char *) buf, (int) len, "report.xml", enc[0] ? enc : NULL,
+					XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
+					| XML_PARSE_NOCDATA)) == NULL) {
+		fb_strlcpy(why, "dmarc: cannot parse the XML", whylen);
+		dmarc_free(w.d);
+		return NULL;
+	}
+	xmlTextReaderSetStructuredErrorHandler(rd, xml_error, &err);
+	ret = xmlTextReaderRead(rd);
+	while (ret == 1 && !err.set && (rc = walk_node(rd, &w, why, whylen)) >= 0)
+		ret = rc == 1 ? xmlTextReaderNext(rd) : xmlTextReaderRead(rd);
+	xmlFreeTextReader(rd);
+	if (rc < 0 || ret < 0 || err.set) {
+		if (rc >= 0)
+			snprintf(why, whylen, "dmarc: not well-formed XML: line %d: %s", err.line,
+				 err.set ? err.msg : "unknown error");
+		dmarc_free(w.d);
+		return NULL;
+	}
+	if (w.depth < 0) {
+		fb_strlcpy(why, "dmarc: no <feedback> element in the XML", whylen);
+		dmarc_free(w.d);
+		return NULL;
+	}
+	return w.d;
 }
 
 /* xml_encoding - the encoding named by the XML declaration into out, "" when none */
@@ -439,41 +573,6 @@ xml_has_dtd(const unsigned char *buf, size_t len)
 	return memmem(buf, len, "<!DOCTYPE", 9) != NULL || memmem(buf, len, "<!ENTITY", 8) != NULL;
 }
 
-/*
- * xml_read - parse strictly: well-formed or NULL with the reason in why.
- * No recover, no network, no DTD loading, no entity substitution.
- */
-static xmlDoc *
-xml_read(const unsigned char *buf, size_t len, const char *enc, char *why, size_t whylen)
-{
-	xmlParserCtxt *ctxt;
-	xmlDoc *doc;
-	const xmlError *e;
-
-	if (len > (size_t)0x7fffffff || (ctxt = xmlNewParserCtxt()) == NULL) {
-		fb_strlcpy(why, "dmarc: cannot parse the XML", whylen);
-		return NULL;
-	}
-	doc = xmlCtxtReadMemory(
-	    ctxt, (const char *)buf, (int)len, "report.xml", enc[0] ? enc : NULL,
-	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
-	if (doc == NULL || !ctxt->wellFormed) {
-		e = xmlCtxtGetLastError(ctxt);
-		snprintf(why, whylen, "dmarc: not well-formed XML: line %d: %.*s", e ? e->line : 0,
-		         e && e->message ? (int)strcspn(e->message, "\n") : 7,
-		         e && e->message ? e->message : "unknown");
-		if (doc)
-			xmlFreeDoc(doc);
-		doc = NULL;
-	} else if (doc->intSubset != NULL || doc->extSubset != NULL) {
-		fb_strlcpy(why, "dmarc: the XML has a DTD (a DMARC report has none)", whylen);
-		xmlFreeDoc(doc);
-		doc = NULL;
-	}
-	xmlFreeParserCtxt(ctxt);
-	return doc;
-}
-
 /* xml_cutout - the span from the first <feedback to the end of the last </feedback>, or NULL */
 static const unsigned char *
 xml_cutout(const unsigned char *buf, size_t len, size_t *outlen)
@@ -499,36 +598,24 @@ xml_cutout(const unsigned char *buf, size_t len, size_t *outlen)
 }
 
 /*
- * xml_parse - the document holding a <feedback> element: the whole
- * input, else the <feedback> element cut out (a wrapper or trailing
- * bytes around a well-formed report); NULL with why.
+ * xml_report - the report of the whole input, else of the <feedback>
+ * element cut out (a wrapper or trailing bytes around a well-formed
+ * report); NULL with why (the whole input's reason).
  */
-static xmlDoc *
-xml_parse(const unsigned char *buf, size_t len, const char *enc, xmlNode **fb, char *why,
-          size_t whylen)
+static fb_dmarc *
+xml_report(const unsigned char *buf, size_t len, const char *enc, char *why, size_t whylen)
 {
-	xmlDoc *doc = xml_read(buf, len, enc, why, whylen);
-	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+	fb_dmarc *d = xml_stream(buf, len, enc, why, whylen);
 	const unsigned char *inner;
-	size_t ilen;
-	char why2[sizeof(((fb_result *)0)->why)];
+	size_t	ilen;
+	char	why2[sizeof(((fb_result *) 0)->why)];
 
-	if (root != NULL && (*fb = xml_find(root, "feedback")) != NULL)
-		return doc;
-	if (doc != NULL) {
-		xmlFreeDoc(doc);
-		fb_strlcpy(why, "dmarc: no <feedback> element in the XML", whylen);
-	}
+	if (d != NULL || strstr(why, "records") != NULL || strstr(why, "DTD") != NULL)
+		return d;
 	inner = xml_cutout(buf, len, &ilen);
 	if (inner == NULL || inner == buf)
 		return NULL;
-	if ((doc = xml_read(inner, ilen, enc, why2, sizeof(why2))) == NULL)
-		return NULL; /* keep the reason of the whole document */
-	root = xmlDocGetRootElement(doc);
-	if (root != NULL && (*fb = xml_find(root, "feedback")) != NULL)
-		return doc;
-	xmlFreeDoc(doc);
-	return NULL;
+	return xml_stream(inner, ilen, enc, why2, sizeof(why2));
 }
 
 /* is_utf8_name - does an encoding name mean UTF-8 (or its ASCII subset)? */
@@ -566,48 +653,30 @@ ctl_replace(unsigned char *b, size_t n)
 static int
 dmarc_xml(const unsigned char *buf, size_t len, fb_result *res)
 {
-	char enc[40];
+	char	enc[40];
 	unsigned char *clean = NULL;
-	size_t clen = len;
-	xmlDoc *doc;
-	xmlNode *root = NULL;
-	int rc;
+	size_t	clen = len;
 
 	if (xml_has_dtd(buf, len)) {
-		fb_strlcpy(
-		    res->why,
-		    "dmarc: the XML has a DTD or entity declarations (a DMARC report has none)",
-		    sizeof(res->why));
+		fb_strlcpy(res->why,
+			   "dmarc: the XML has a DTD or entity declarations (a DMARC report has none)",
+			   sizeof(res->why));
 		return -1;
 	}
 	xml_encoding(buf, len, enc, sizeof(enc));
-	if (is_utf8_name(enc) && (!sl_utf8_valid((const char *)buf, len) || has_ctl(buf, len))) {
-		clean = (unsigned char *)sl_utf8_clean((const char *)buf, len, &clen);
+	if (is_utf8_name(enc) && (!sl_utf8_valid((const char *) buf, len) || has_ctl(buf, len))) {
+		clean = (unsigned char *) sl_utf8_clean((const char *) buf, len, &clen);
 		ctl_replace(clean, clen);
 		buf = clean;
 	}
 	xmlSetGenericErrorFunc(NULL, xml_silent);
-	doc = xml_parse(buf, clen, is_utf8_name(enc) ? "" : enc, &root, res->why, sizeof(res->why));
+	res->dmarc = xml_report(buf, clen, is_utf8_name(enc) ? "" : enc, res->why, sizeof(res->why));
 	free(clean);
-	if (doc == NULL)
+	if (res->dmarc == NULL)
 		return -1;
-	res->dmarc = sl_calloc(1, sizeof(*res->dmarc));
-	rc = dmarc_doc(root, res->dmarc, res->why, sizeof(res->why));
-	xmlFreeDoc(doc);
-	if (rc == 0) {
-		res->kind = FB_KIND_DMARC;
-		res->why[0] = 0;
-	} else {
-		fb_dmarc *d = res->dmarc;
-		size_t i;
-
-		for (i = 0; i < d->nrec; i++)
-			free(d->rec[i].auth), free(d->rec[i].reason);
-		free(d->rec);
-		free(d);
-		res->dmarc = NULL;
-	}
-	return rc;
+	res->kind = FB_KIND_DMARC;
+	res->why[0] = 0;
+	return 0;
 }
 
 /* dmarc_parse - a report in any container */
@@ -622,7 +691,7 @@ dmarc_parse(const unsigned char *buf, size_t len, fb_result *res, int depth)
 		fb_strlcpy(res->why, "dmarc: containers nested too deep", sizeof(res->why));
 		return -1;
 	}
-	if (len > FB_MAX_INPUT) {
+	if (len > (depth ? FB_MAX_UNPACK : FB_MAX_INPUT)) {	/* expanded ones: FB_MAX_UNPACK */
 		fb_strlcpy(res->why, "dmarc: report larger than the size limit", sizeof(res->why));
 		return -1;
 	}
