@@ -13,14 +13,13 @@
  *
  *	The XML must be well-formed: libxml2's streaming reader reads it
  *	without recover mode, without network access, without loading a
- *	DTD and without substituting entities; each child of <feedback>
- *	(each <record>) is expanded alone and released when the reader
- *	moves on, so memory follows the records kept, not the document
- *	tree. A document with a DTD (<!DOCTYPE>, the
+ *	DTD and without substituting entities, and builds no tree: each
+ *	field's text is taken as it passes (from text and CDATA nodes, never
+ *	through entity references), so memory follows the records kept,
+ *	not the document's shape. A document with a DTD (<!DOCTYPE>, the
  *	only place entities can be declared) is refused before parsing: a
- *	DMARC report has none, and this is what stops entity bombs. Field
- *	text is read from text nodes only, never through entity
- *	references. Tolerated, because real reporters send them and the
+ *	DMARC report has none, and this is what stops entity bombs.
+ *	Tolerated, because real reporters send them and the
  *	report itself is intact: invalid UTF-8 bytes in a document declared
  *	(or defaulting to) UTF-8, replaced by U+FFFD before parsing, and
  *	control characters XML forbids, replaced by '?'; a well-formed <feedback> element inside or after other text (an
@@ -44,7 +43,6 @@
 #include "config.h"
 
 #include <libxml/parser.h>
-#include <libxml/tree.h>
 #include <libxml/xmlreader.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -221,176 +219,6 @@ unzip(const unsigned char *in, size_t inlen, size_t *outlen, char *err, size_t e
 	return out;
 }
 
-/* xml_child - the first element child named name (namespaces ignored) */
-static xmlNode *
-xml_child(xmlNode *n, const char *name)
-{
-	xmlNode *c;
-
-	for (c = n ? n->children : NULL; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE && strcmp((const char *) c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
-/*
- * node_text - the stripped text of an element into out: its text and
- * CDATA children only, at most outlen bytes gathered (never
- * xmlNodeGetContent(), which expands entity references without a limit).
- */
-static void
-node_text(xmlNode *c, char *out, size_t outlen)
-{
-	char buf[1024];
-	size_t n = 0, l;
-	xmlNode *t;
-
-	out[0] = 0;
-	for (t = c ? c->children : NULL; t && n + 1 < sizeof(buf); t = t->next) {
-		if ((t->type != XML_TEXT_NODE && t->type != XML_CDATA_SECTION_NODE) ||
-		    t->content == NULL)
-			continue;
-		l = strlen((const char *)t->content);
-		if (l > sizeof(buf) - 1 - n)
-			l = sizeof(buf) - 1 - n;
-		memcpy(buf + n, t->content, l);
-		n += l;
-	}
-	buf[n] = 0;
-	fb_text_squeeze(out, outlen, buf, n);
-}
-
-/* xml_text - the stripped text of the first child element named name */
-static void
-xml_text(xmlNode *n, const char *name, char *out, size_t outlen)
-{
-	node_text(xml_child(n, name), out, outlen);
-}
-
-/* xml_ll - a child element as an integer */
-static long long
-xml_ll(xmlNode *n, const char *name)
-{
-	char	v[32];
-
-	xml_text(n, name, v, sizeof(v));
-	return strtoll(v, NULL, 10);
-}
-
-/* dmarc_auth - the <dkim> and <spf> entries of <auth_results> */
-static void
-dmarc_auth(xmlNode *ar, fb_dmarc_rec *r)
-{
-	xmlNode *c;
-
-	for (c = ar ? ar->children : NULL; c && r->nauth < FB_MAX_DMARC_AUTH; c = c->next) {
-		fb_dmarc_auth *a;
-
-		if (c->type != XML_ELEMENT_NODE || (strcmp((const char *)c->name, "dkim") != 0 &&
-		                                    strcmp((const char *)c->name, "spf") != 0))
-			continue;
-		if ((r->nauth & (r->nauth - 1)) == 0)	/* 0, 1, 2, 4, ...: double */
-			r->auth = sl_realloc(r->auth, (r->nauth ? 2 * r->nauth : 1) * sizeof(*r->auth));
-		a = &r->auth[r->nauth++];
-		memset(a, 0, sizeof(*a));
-		fb_strlcpy(a->method, (const char *)c->name, sizeof(a->method));
-		xml_text(c, "domain", a->domain, sizeof(a->domain));
-		xml_text(c, "selector", a->selector, sizeof(a->selector));
-		xml_text(c, "scope", a->scope, sizeof(a->scope));
-		xml_text(c, "result", a->result, sizeof(a->result));
-		xml_text(c, "human_result", a->human_result, sizeof(a->human_result));
-	}
-}
-
-/* dmarc_reasons - the <reason>s of <policy_evaluated> */
-static void
-dmarc_reasons(xmlNode *pe, fb_dmarc_rec *r)
-{
-	xmlNode *c;
-
-	for (c = pe ? pe->children : NULL; c && r->nreason < FB_MAX_DMARC_REASONS; c = c->next) {
-		fb_dmarc_reason *e;
-
-		if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "reason") != 0)
-			continue;
-		if ((r->nreason & (r->nreason - 1)) == 0)
-			r->reason = sl_realloc(r->reason,
-					       (r->nreason ? 2 * r->nreason : 1) * sizeof(*r->reason));
-		e = &r->reason[r->nreason++];
-		memset(e, 0, sizeof(*e));
-		xml_text(c, "type", e->type, sizeof(e->type));
-		xml_text(c, "comment", e->comment, sizeof(e->comment));
-	}
-}
-
-/* dmarc_record - one <record> */
-static void
-dmarc_record(xmlNode *rec, fb_dmarc_rec *r)
-{
-	xmlNode *row = xml_child(rec, "row");
-	xmlNode *pe = xml_child(row, "policy_evaluated");
-	xmlNode *id = xml_child(rec, "identifiers");
-
-	if (id == NULL)
-		id = xml_child(rec, "identities"); /* early drafts */
-	xml_text(row, "source_ip", r->source_ip, sizeof(r->source_ip));
-	r->count = xml_ll(row, "count");
-	xml_text(pe, "disposition", r->disposition, sizeof(r->disposition));
-	xml_text(pe, "dkim", r->dkim, sizeof(r->dkim));
-	xml_text(pe, "spf", r->spf, sizeof(r->spf));
-	dmarc_reasons(pe, r);
-	xml_text(id, "header_from", r->header_from, sizeof(r->header_from));
-	xml_text(id, "envelope_from", r->envelope_from, sizeof(r->envelope_from));
-	xml_text(id, "envelope_to", r->envelope_to, sizeof(r->envelope_to));
-	dmarc_auth(xml_child(rec, "auth_results"), r);
-}
-
-/* dmarc_meta - <report_metadata> */
-static void
-dmarc_meta(xmlNode *meta, fb_dmarc *d)
-{
-	xmlNode *range = xml_child(meta, "date_range");
-
-	xml_text(meta, "org_name", d->org_name, sizeof(d->org_name));
-	xml_text(meta, "email", d->email, sizeof(d->email));
-	xml_text(meta, "report_id", d->report_id, sizeof(d->report_id));
-	xml_text(meta, "generator", d->generator, sizeof(d->generator));
-	d->begin = xml_ll(range, "begin");
-	d->end = xml_ll(range, "end");
-}
-
-/* dmarc_policy - <policy_published> */
-static void
-dmarc_policy(xmlNode *pp, fb_dmarc *d)
-{
-	xml_text(pp, "domain", d->domain, sizeof(d->domain));
-	xml_text(pp, "p", d->p, sizeof(d->p));
-	xml_text(pp, "sp", d->sp, sizeof(d->sp));
-	xml_text(pp, "np", d->np, sizeof(d->np));
-	xml_text(pp, "pct", d->pct, sizeof(d->pct));
-	xml_text(pp, "adkim", d->adkim, sizeof(d->adkim));
-	xml_text(pp, "aspf", d->aspf, sizeof(d->aspf));
-	xml_text(pp, "fo", d->fo, sizeof(d->fo));
-	xml_text(pp, "testing", d->testing, sizeof(d->testing));
-	xml_text(pp, "discovery_method", d->discovery_method, sizeof(d->discovery_method));
-}
-
-/* dmarc_add_record - one more <record>; -1 past FB_MAX_DMARC_RECORDS */
-static int
-dmarc_add_record(xmlNode *rec, fb_dmarc *d)
-{
-	size_t	n = d->nrec;
-
-	if (n >= FB_MAX_DMARC_RECORDS)
-		return -1;
-	if ((n & (n - 1)) == 0)		/* 0, 1, 2, 4, ...: double */
-		d->rec = sl_realloc(d->rec, (n ? 2 * n : 1) * sizeof(*d->rec));
-	memset(&d->rec[n], 0, sizeof(d->rec[0]));
-	dmarc_record(rec, &d->rec[n]);
-	d->nrec++;
-	return 0;
-}
-
 /* dmarc_free - release a report */
 static void
 dmarc_free(fb_dmarc *d)
@@ -433,55 +261,300 @@ xml_error(void *arg, xmlErrorPtr e)
 		 e->message ? e->message : "unknown");
 }
 
-/* The streaming state: where the <feedback> element is, what was filled. */
+#define WALK_DEPTH 6			/* below <feedback>: record/row/policy_evaluated/reason/type */
+
+/*
+ * The streaming state: the element names from <feedback> down to the
+ * current one, and the field the current element's text goes to.
+ */
 typedef struct xml_walk {
 	int	depth;			/* of <feedback>, -1 before it */
 	int	done;			/* its end was passed */
 	fb_dmarc *d;
+	char	path[WALK_DEPTH + 1][24]; /* path[1]: child of <feedback> */
+	char   *dst;			/* field being read, NULL for none */
+	size_t	dstlen;
+	long long *num;			/* numeric field being read */
+	int	dstdepth;		/* relative depth of its element */
+	char	acc[1024];		/* its text so far */
+	size_t	accn;
+	int	auth_ok;		/* the latest <dkim>/<spf> entry was kept (cap) */
+	int	reason_ok;		/* the latest <reason> was kept (cap) */
 } xml_walk;
 
-/* walk_child - one child element of <feedback>: 1 expanded and used, 0 not, -1 too many records */
-static int
-walk_child(xmlTextReaderPtr rd, const char *name, xml_walk *w)
-{
-	xmlNode *n;
+/* is - does path[k] name this element? */
+#define is(w, k, name) (strcmp((w)->path[k], (name)) == 0)
 
-	if (strcmp(name, "report_metadata") != 0 && strcmp(name, "policy_published") != 0
-	    && strcmp(name, "record") != 0 && strcmp(name, "version") != 0)
-		return 0;
-	if ((n = xmlTextReaderExpand(rd)) == NULL)
-		return 0;		/* the reader's error says why */
-	if (strcmp(name, "record") == 0)
-		return dmarc_add_record(n, w->d) < 0 ? -1 : 1;
-	if (strcmp(name, "report_metadata") == 0)
-		dmarc_meta(n, w->d);
-	else if (strcmp(name, "policy_published") == 0)
-		dmarc_policy(n, w->d);
-	else
-		node_text(n, w->d->version, sizeof(w->d->version));
-	return 1;
+/* field_meta - <report_metadata>, its <date_range> and <version>: the field, or NULL */
+static char *
+field_meta(xml_walk *w, int k, size_t *len, long long **num)
+{
+	fb_dmarc *d = w->d;
+
+#define F(field) (*len = sizeof(field), (field))
+	if (k == 1 && is(w, 1, "version"))
+		return F(d->version);
+	if (k == 2 && is(w, 1, "report_metadata")) {
+		if (is(w, 2, "org_name"))
+			return F(d->org_name);
+		if (is(w, 2, "email"))
+			return F(d->email);
+		if (is(w, 2, "report_id"))
+			return F(d->report_id);
+		if (is(w, 2, "generator"))
+			return F(d->generator);
+	}
+	if (k == 3 && is(w, 1, "report_metadata") && is(w, 2, "date_range")
+	    && (is(w, 3, "begin") || is(w, 3, "end"))) {
+		*num = is(w, 3, "begin") ? &d->begin : &d->end;
+		*len = 0;
+		return w->acc;
+	}
+	return NULL;
 }
 
-/*
- * walk_node - look at the reader's current node; 1 when its subtree was
- * used (the caller skips it), 0 to read on, -1 to stop with why set.
- */
+/* field_policy - a <policy_published> field, or NULL */
+static char *
+field_policy(xml_walk *w, int k, size_t *len)
+{
+	fb_dmarc *d = w->d;
+
+	if (k != 2 || !is(w, 1, "policy_published"))
+		return NULL;
+	if (is(w, 2, "domain"))
+		return F(d->domain);
+	if (is(w, 2, "p"))
+		return F(d->p);
+	if (is(w, 2, "sp"))
+		return F(d->sp);
+	if (is(w, 2, "np"))
+		return F(d->np);
+	if (is(w, 2, "pct"))
+		return F(d->pct);
+	if (is(w, 2, "adkim"))
+		return F(d->adkim);
+	if (is(w, 2, "aspf"))
+		return F(d->aspf);
+	if (is(w, 2, "fo"))
+		return F(d->fo);
+	if (is(w, 2, "testing"))
+		return F(d->testing);
+	if (is(w, 2, "discovery_method"))
+		return F(d->discovery_method);
+	return NULL;
+}
+
+/* rec_auth - a new <auth_results> entry of the record, NULL past the cap */
+static fb_dmarc_auth *
+rec_auth(fb_dmarc_rec *r, const char *method)
+{
+	fb_dmarc_auth *a;
+
+	if (r->nauth >= FB_MAX_DMARC_AUTH)
+		return NULL;
+	if ((r->nauth & (r->nauth - 1)) == 0) /* 0, 1, 2, 4, ...: double */
+		r->auth = sl_realloc(r->auth, (r->nauth ? 2 * r->nauth : 1) * sizeof(*r->auth));
+	a = &r->auth[r->nauth++];
+	memset(a, 0, sizeof(*a));
+	fb_strlcpy(a->method, method, sizeof(a->method));
+	return a;
+}
+
+/* rec_reason - a new <reason> of the record, NULL past the cap */
+static fb_dmarc_reason *
+rec_reason(fb_dmarc_rec *r)
+{
+	fb_dmarc_reason *e;
+
+	if (r->nreason >= FB_MAX_DMARC_REASONS)
+		return NULL;
+	if ((r->nreason & (r->nreason - 1)) == 0)
+		r->reason = sl_realloc(r->reason, (r->nreason ? 2 * r->nreason : 1) * sizeof(*r->reason));
+	e = &r->reason[r->nreason++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+/* field_auth - a field of the record's latest <dkim> or <spf> under <auth_results>; starts entries */
+static char *
+field_auth(xml_walk *w, fb_dmarc_rec *r, int k, size_t *len)
+{
+	fb_dmarc_auth *a = r->nauth ? &r->auth[r->nauth - 1] : NULL;
+
+	if (k == 3 && (is(w, 3, "dkim") || is(w, 3, "spf")))	/* a new entry, no text */
+		w->auth_ok = rec_auth(r, w->path[3]) != NULL;
+	if (k != 4 || a == NULL || !w->auth_ok)
+		return NULL;
+	if (is(w, 4, "domain"))
+		return F(a->domain);
+	if (is(w, 4, "selector"))
+		return F(a->selector);
+	if (is(w, 4, "scope"))
+		return F(a->scope);
+	if (is(w, 4, "result"))
+		return F(a->result);
+	if (is(w, 4, "human_result"))
+		return F(a->human_result);
+	return NULL;
+}
+
+/* field_row - a field of the record's <row> and its <policy_evaluated>; starts <reason>s */
+static char *
+field_row(xml_walk *w, fb_dmarc_rec *r, int k, size_t *len, long long **num)
+{
+	if (k == 3 && is(w, 3, "source_ip"))
+		return F(r->source_ip);
+	if (k == 3 && is(w, 3, "count")) {
+		*num = &r->count;
+		*len = 0;
+		return w->acc;
+	}
+	if (k < 4 || !is(w, 3, "policy_evaluated"))
+		return NULL;
+	if (k == 4 && is(w, 4, "disposition"))
+		return F(r->disposition);
+	if (k == 4 && is(w, 4, "dkim"))
+		return F(r->dkim);
+	if (k == 4 && is(w, 4, "spf"))
+		return F(r->spf);
+	if (k == 4 && is(w, 4, "reason"))	/* a new entry, no text */
+		w->reason_ok = rec_reason(r) != NULL;
+	if (k == 5 && is(w, 4, "reason") && r->nreason && w->reason_ok) {
+		if (is(w, 5, "type"))
+			return F(r->reason[r->nreason - 1].type);
+		if (is(w, 5, "comment"))
+			return F(r->reason[r->nreason - 1].comment);
+	}
+	return NULL;
+}
+
+/* field_record - a field of the current <record> */
+static char *
+field_record(xml_walk *w, int k, size_t *len, long long **num)
+{
+	fb_dmarc_rec *r;
+
+	if (!is(w, 1, "record") || k < 2 || w->d->nrec == 0)
+		return NULL;
+	r = &w->d->rec[w->d->nrec - 1];
+	if (is(w, 2, "row"))
+		return field_row(w, r, k, len, num);
+	if (k == 3 && (is(w, 2, "identifiers") || is(w, 2, "identities"))) {	/* early drafts */
+		if (is(w, 3, "header_from"))
+			return F(r->header_from);
+		if (is(w, 3, "envelope_from"))
+			return F(r->envelope_from);
+		if (is(w, 3, "envelope_to"))
+			return F(r->envelope_to);
+	}
+	if (is(w, 2, "auth_results"))
+		return field_auth(w, r, k, len);
+	return NULL;
+#undef F
+}
+
+/* walk_record - a new <record>; -1 past FB_MAX_DMARC_RECORDS */
+static int
+walk_record(fb_dmarc *d)
+{
+	size_t	n = d->nrec;
+
+	if (n >= FB_MAX_DMARC_RECORDS)
+		return -1;
+	if ((n & (n - 1)) == 0)		/* 0, 1, 2, 4, ...: double */
+		d->rec = sl_realloc(d->rec, (n ? 2 * n : 1) * sizeof(*d->rec));
+	memset(&d->rec[n], 0, sizeof(d->rec[0]));
+	d->nrec++;
+	return 0;
+}
+
+/* walk_end - the current field's element ended: store its text */
+static void
+walk_end(xml_walk *w)
+{
+	char	v[32];
+
+	if (w->num != NULL) {
+		fb_text_squeeze(v, sizeof(v), w->acc, w->accn);
+		*w->num = strtoll(v, NULL, 10);
+	} else if (w->dst != NULL)
+		fb_text_squeeze(w->dst, w->dstlen, w->acc, w->accn);
+	w->dst = NULL;
+	w->num = NULL;
+	w->accn = 0;
+}
+
+/* walk_element - an element below <feedback> at relative depth k; -1 too many records */
+static int
+walk_element(xmlTextReaderPtr rd, xml_walk *w, int k, const char *name)
+{
+	size_t	len = 0;
+	long long *num = NULL;
+	char   *dst;
+
+	if (k > WALK_DEPTH)
+		return 0;
+	fb_strlcpy(w->path[k], name, sizeof(w->path[k]));
+	if (k == 1 && is(w, 1, "record"))
+		return walk_record(w->d);
+	dst = field_meta(w, k, &len, &num);
+	if (dst == NULL)
+		dst = field_policy(w, k, &len);
+	if (dst == NULL)
+		dst = field_record(w, k, &len, &num);
+	if (dst == NULL || (num == NULL && dst[0] != 0))
+		return 0;		/* not a field, or the first of its name was read */
+	w->dst = num ? NULL : dst;
+	w->dstlen = len;
+	w->num = num;
+	w->dstdepth = k;
+	w->accn = 0;
+	if (xmlTextReaderIsEmptyElement(rd) == 1)
+		walk_end(w);
+	return 0;
+}
+
+/* walk_text - text (or CDATA) directly inside the current field's element */
+static void
+walk_text(xmlTextReaderPtr rd, xml_walk *w, int k)
+{
+	const char *t = (const char *) xmlTextReaderConstValue(rd);
+	size_t	n = t ? strlen(t) : 0;
+
+	if ((w->dst == NULL && w->num == NULL) || k != w->dstdepth + 1)
+		return;
+	if (n > sizeof(w->acc) - 1 - w->accn)
+		n = sizeof(w->acc) - 1 - w->accn;
+	memcpy(w->acc + w->accn, t, n);
+	w->accn += n;
+}
+
+/* walk_node - the reader's current node; -1 to stop with why set */
 static int
 walk_node(xmlTextReaderPtr rd, xml_walk *w, char *why, size_t whylen)
 {
-	int	type = xmlTextReaderNodeType(rd), depth = xmlTextReaderDepth(rd), rc;
+	int	type = xmlTextReaderNodeType(rd), depth = xmlTextReaderDepth(rd);
 	const char *name;
 
 	if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
 		fb_strlcpy(why, "dmarc: the XML has a DTD (a DMARC report has none)", whylen);
 		return -1;
 	}
-	if (type == XML_READER_TYPE_END_ELEMENT && w->depth >= 0 && depth == w->depth)
-		w->done = 1;
-	if (type != XML_READER_TYPE_ELEMENT || w->done)
+	if (w->done)
 		return 0;
-	name = (const char *) xmlTextReaderConstLocalName(rd);
-	if (name == NULL)
+	if (w->depth >= 0 && (type == XML_READER_TYPE_TEXT || type == XML_READER_TYPE_CDATA
+			      || type == XML_READER_TYPE_SIGNIFICANT_WHITESPACE)) {
+		walk_text(rd, w, depth - w->depth);
+		return 0;
+	}
+	if (type == XML_READER_TYPE_END_ELEMENT && w->depth >= 0) {
+		if (depth == w->depth)
+			w->done = 1;
+		else if (depth - w->depth == w->dstdepth)
+			walk_end(w);
+		return 0;
+	}
+	if (type != XML_READER_TYPE_ELEMENT || (name = (const char *) xmlTextReaderConstLocalName(rd)) == NULL)
 		return 0;
 	if (w->depth < 0) {
 		if (strcmp(name, "feedback") == 0) {
@@ -490,55 +563,59 @@ walk_node(xmlTextReaderPtr rd, xml_walk *w, char *why, size_t whylen)
 		}
 		return 0;
 	}
-	if (depth != w->depth + 1)
-		return 0;
-	if ((rc = walk_child(rd, name, w)) < 0)
+	if (walk_element(rd, w, depth - w->depth, name) < 0) {
 		snprintf(why, whylen, "dmarc: more than %d records", FB_MAX_DMARC_RECORDS);
-	return rc;
+		return -1;
+	}
+	return 0;
 }
 
 /*
  * xml_stream - read one document strictly with libxml2's streaming
  * reader: no recover, no network, no DTD loading, no entity
- * substitution. Each child of <feedback> is expanded on its own and
- * released when the reader moves on, so memory follows the largest
- * <record>, not the report. The report in *d (NULL when the document
- * is not well-formed or has no <feedback>, with why set).
+ * substitution, and no tree: each field's text is taken as it passes,
+ * so memory follows the records kept, whatever the document's shape.
+ * The report, or NULL (not well-formed, no <feedback>) with why set.
  */
 static fb_dmarc *
 xml_stream(const unsigned char *buf, size_t len, const char *enc, char *why, size_t whylen)
 {
-	xml_walk w = { .depth = -1, .done = 0, .d = sl_calloc(1, sizeof(fb_dmarc)) };
+	xml_walk *w = sl_calloc(1, sizeof(*w));
 	xml_err	err = { 0 };
 	xmlTextReaderPtr rd;
+	fb_dmarc *d;
 	int	ret, rc = 0;
 
+	w->depth = -1;
+	w->d = sl_calloc(1, sizeof(fb_dmarc));
 	if (len > (size_t) 0x7fffffff
 	    || (rd = xmlReaderForMemory((const char *) buf, (int) len, "report.xml", enc[0] ? enc : NULL,
 					XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
 					| XML_PARSE_NOCDATA)) == NULL) {
 		fb_strlcpy(why, "dmarc: cannot parse the XML", whylen);
-		dmarc_free(w.d);
-		return NULL;
-	}
-	xmlTextReaderSetStructuredErrorHandler(rd, xml_error, &err);
-	ret = xmlTextReaderRead(rd);
-	while (ret == 1 && !err.set && (rc = walk_node(rd, &w, why, whylen)) >= 0)
-		ret = rc == 1 ? xmlTextReaderNext(rd) : xmlTextReaderRead(rd);
-	xmlFreeTextReader(rd);
-	if (rc < 0 || ret < 0 || err.set) {
-		if (rc >= 0)
+		rc = -1;
+	} else {
+		xmlTextReaderSetStructuredErrorHandler(rd, xml_error, &err);
+		while ((ret = xmlTextReaderRead(rd)) == 1 && !err.set
+		       && (rc = walk_node(rd, w, why, whylen)) == 0)
+			;
+		xmlFreeTextReader(rd);
+		if (rc == 0 && (ret < 0 || err.set)) {
 			snprintf(why, whylen, "dmarc: not well-formed XML: line %d: %s", err.line,
 				 err.set ? err.msg : "unknown error");
-		dmarc_free(w.d);
+			rc = -1;
+		} else if (rc == 0 && w->depth < 0) {
+			fb_strlcpy(why, "dmarc: no <feedback> element in the XML", whylen);
+			rc = -1;
+		}
+	}
+	d = w->d;
+	free(w);
+	if (rc < 0) {
+		dmarc_free(d);
 		return NULL;
 	}
-	if (w.depth < 0) {
-		fb_strlcpy(why, "dmarc: no <feedback> element in the XML", whylen);
-		dmarc_free(w.d);
-		return NULL;
-	}
-	return w.d;
+	return d;
 }
 
 /* xml_encoding - the encoding named by the XML declaration into out, "" when none */

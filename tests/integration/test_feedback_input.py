@@ -21,7 +21,7 @@ DESCRIPTION
       records or more is deferred and writes nothing;
     - a DMARC report with nested internal entities is refused with a clear
       reason and the child's peak RSS (ru_maxrss from wait4) stays under
-      64 MB;
+      64 MB; one giant <record> is read without a document tree;
     - a diagnostic with an encoded surrogate, an overlong form and a
       truncated sequence comes out of --classify and into the Redis
       entry's detail as valid UTF-8.
@@ -300,6 +300,29 @@ def test_dmarc_entity_bomb_bounded(world, kind):
     assert rc == 0, err
     assert rss < RSS_LIMIT_KB
     assert world.cli("KEYS", "sluice:dmarc:*") == ""
+
+
+def test_dmarc_giant_record_bounded(world):
+    """175 KB of gzip expanding to one 60 MB <record> of a million auth_results
+    entries: read without a document tree (16 entries kept), peak RSS near the
+    expanded size (a tree of it took about 1 GB)."""
+    import gzip
+    auth = "<dkim><domain>a.example</domain><result>pass</result></dkim>" * 1000000
+    doc = ("<feedback><report_metadata><org_name>x</org_name><report_id>y</report_id>"
+           "</report_metadata><record><row><source_ip>192.0.2.1</source_ip><count>1</count></row>"
+           "<auth_results>%s</auth_results></record></feedback>" % auth).encode()
+    path = os.path.join(world.env.dir, "giant.xml.gz")
+    with open(path, "wb") as f:
+        f.write(gzip.compress(doc))
+    rc, out, err, rss, _ = run_measured([harness.program("feedback", "sluice-feedback"),
+                                         "--classify", path], b"", world.env.dir)
+    print("\ngiant record (%d bytes expanded): peak RSS %d KB" % (len(doc), rss))
+    assert rc == 0, err
+    import json
+    o = json.loads(out)
+    assert o["kind"] == "dmarc-aggregate" and len(o["records"]) == 1, out[:300]
+    assert len(o["records"][0]["auth_results"]["dkim"]) == 16
+    assert rss < 2 * len(doc) // 1024
 
 
 def test_invalid_utf8_is_replaced(world):
