@@ -19,12 +19,13 @@
  *	not the document's shape. A document with a DTD (<!DOCTYPE>, the
  *	only place entities can be declared) is refused before parsing: a
  *	DMARC report has none, and this is what stops entity bombs.
- *	Tolerated, because real reporters send them and the
- *	report itself is intact: invalid UTF-8 bytes in a document declared
- *	(or defaulting to) UTF-8, replaced by U+FFFD before parsing, and
- *	control characters XML forbids, replaced by '?'; a well-formed <feedback> element inside or after other text (an
- *	unclosed wrapper element, trailing bytes), which is then parsed on
- *	its own; namespaces (elements are matched by local name), a BOM,
+ *	Tolerated, because real reporters send them and the report itself
+ *	is intact: invalid UTF-8 bytes in a document declared (or
+ *	defaulting to) UTF-8, replaced by U+FFFD before parsing, and
+ *	control characters XML forbids, replaced by '?'; a well-formed
+ *	<feedback> element inside or after other text (an unclosed wrapper
+ *	element, trailing bytes), which is then parsed on its own; the
+ *	first of repeated single fields; namespaces (elements are matched by local name), a BOM,
  *	any declared encoding libxml2 knows, missing optional elements.
  *	Anything else not well-formed is refused with libxml2's reason.
  *
@@ -37,7 +38,8 @@
  *	containers nest at most 3 deep; a report with more than
  *	FB_MAX_DMARC_RECORDS records is refused; per record at most
  *	FB_MAX_DMARC_AUTH auth_results entries and FB_MAX_DMARC_REASONS
- *	reasons are kept (the rest is informational and skipped).
+ *	reasons are kept (the rest is informational and skipped); field
+ *	text is gathered up to 1023 bytes, then cut to the field's size.
  */
 #define _GNU_SOURCE 1
 #include "config.h"
