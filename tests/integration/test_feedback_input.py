@@ -254,6 +254,8 @@ def test_dsn_over_recipient_cap_defers(world):
     rcpts = ["u%05d@example.net" % i for i in range(2000)]
     tok = mint(world.secret) + "@bounce.example.com"
     msg = postfix_dsn(rcpts, tok)
+    lines = classify(msg, world.env.dir)
+    assert lines and all(x.get("defer") == "2000 recipient records or more" for x in lines), lines[:2]
     rc, _, err, _, _ = run_measured([world.exe, "-v", "-c", world.conf, tok], msg, world.env.dir)
     assert rc == 75, err
     assert "2000 recipient records or more" in err and "deferring" in err, err
