@@ -6,8 +6,9 @@
  *	sluice-feedback -n [-c config]				(check the config)
  *	sluice-feedback --classify file...			(no Redis, no config)
  * DESCRIPTION
- *	Normal mode reads one message on standard input (at most
- *	FB_MAX_INPUT bytes), classifies it (feedback_classify.c), verifies
+ *	Normal mode reads one message on standard input (the first
+ *	FB_MAX_INPUT bytes of a larger one, which is then judged from them:
+ *	see feedback_classify.c), classifies it (feedback_classify.c), verifies
  *	the signed token of the bounce or unsubscribe address given as the
  *	recipient argument (or, for a complaint, found in the returned
  *	original), and records the outcome in Redis (feedback_effects.c).
@@ -17,16 +18,19 @@
  *	0 when the message was handled, including a message nobody can
  *	classify (recorded as such) and a forged token (recorded as
  *	unverified). 75 (EX_TEMPFAIL) when Redis is unreachable, answers
- *	with any error (OOM at maxmemory, READONLY replica, NOPERM, ...) or
- *	the configuration cannot be used, so Postfix keeps the message and
- *	retries; the retry of a message applied before changes nothing.
- *	Never anything that would make Postfix bounce a bounce.
+ *	with any error (OOM at maxmemory, READONLY replica, NOPERM, ...),
+ *	the configuration cannot be used, standard input cannot be read, or
+ *	records may be missing (a message cut at a cap: fb_result.defer,
+ *	checked before the token and any Redis call), so Postfix keeps the
+ *	message and retries; the retry of a message applied before changes
+ *	nothing. Never anything that would make Postfix bounce a bounce.
  *	-n exits 0 for a good configuration, 1 otherwise; --classify exits 0
  *	unless a file cannot be read (then 1, after printing kind unknown).
  */
 #define _GNU_SOURCE 1
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,31 +47,31 @@
 #include "token.h"
 #include "feedback.h"
 
-/* read_all - read a stream up to max bytes; *over set when there was more */
+/*
+ * read_all - read a stream: at most max bytes are kept, the rest is read
+ * and counted (the writer, pipe(8), must not see a broken pipe); *total
+ * is the whole size, *over set when it was more than max.
+ */
 static char *
-read_all(FILE *fp, size_t max, size_t *len, int *over)
+read_all(FILE *fp, size_t max, size_t *len, size_t *total, int *over)
 {
 	size_t	cap = 65536, n = 0, got;
 	char   *buf = sl_malloc(cap + 1);
+	char sink[65536];
 
-	*over = 0;
-	while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
+	while (n <= max && (got = fread(buf + n, 1, cap - n, fp)) > 0) {
 		n += got;
-		if (n > max) {
-			char	sink[65536];
-
-			*over = 1;
-			n = max;
-			/* drain the rest: the writer (pipe(8)) must not see a broken pipe */
-			while (fread(sink, 1, sizeof(sink), fp) > 0)
-				;
-			break;
-		}
-		if (n == cap) {
-			cap *= 2;
+		if (n == cap && cap <= max) {
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 			buf = sl_realloc(buf, cap + 1);
 		}
 	}
+	*total = n;
+	while ((got = fread(sink, 1, sizeof(sink), fp)) > 0)
+		*total += got;
+	*over = n > max;
+	if (*over)
+		n = max;
 	buf[n] = 0;
 	*len = n;
 	return buf;
@@ -81,21 +85,20 @@ classify_files(int argc, char **argv)
 
 	for (i = 0; i < argc; i++) {
 		FILE   *fp = fopen(argv[i], "rb");
-		size_t	len = 0;
+		size_t len = 0, total = 0;
 		int	over = 0;
-		char   *buf = fp ? read_all(fp, FB_MAX_INPUT, &len, &over) : NULL;
+		char *buf = fp ? read_all(fp, FB_MAX_INPUT, &len, &total, &over) : NULL;
 		fb_result *res;
 		char   *json;
 
 		if (fp)
 			fclose(fp);
-		if (buf == NULL || over) {
+		if (buf == NULL) {
 			res = fb_result_new();
-			fb_strlcpy(res->why, buf ? "file larger than the size limit" : "cannot read the file",
-				   sizeof(res->why));
-			rc = buf ? rc : 1;
+			fb_strlcpy(res->why, "cannot read the file", sizeof(res->why));
+			rc = 1;
 		} else
-			res = fb_classify(buf, len, argv[i]);
+			res = fb_classify_cut(buf, len, argv[i], over);
 		json = fb_json_result(res, argv[i]);
 		fputs(json, stdout);
 		free(json);
@@ -287,20 +290,36 @@ effects(sl_conf *c, const fb_conf *fc, const sl_token_ring *ring, fb_result *res
 static int
 run(sl_conf *c, const fb_conf *fc, const sl_token_ring *ring, const char *rcpt)
 {
-	size_t	len;
+	size_t	len, total;
 	int	over, rc;
-	char   *buf = read_all(stdin, FB_MAX_INPUT, &len, &over);
-	fb_result *res = over ? fb_result_new() : fb_classify(buf, len, "stdin");
+	char   *buf = read_all(stdin, FB_MAX_INPUT, &len, &total, &over);
+	fb_result *res;
 	fb_origin o;
 	char	from[FB_ADDR_MAX], id[65];
 
+	if (ferror(stdin)) {
+		sl_warn("to=<%s>: cannot read the message (%s), deferring", rcpt, strerror(errno));
+		free(buf);
+		return EX_TEMPFAIL;
+	}
+	res = fb_classify_cut(buf, len, "stdin", over);
+	if (res->defer[0]) {
+		/* records may be missing: act on none, Postfix retries (doc/feedback.md) */
+		sl_warn("to=<%s> size=%zu kind=%s: %s, deferring", rcpt, total,
+		        fb_kind_name(res->kind), res->defer);
+		fb_result_free(res);
+		free(buf);
+		return EX_TEMPFAIL;
+	}
 	if (over)
-		fb_strlcpy(res->why, "message larger than the size limit", sizeof(res->why));
+		sl_info("to=<%s> size=%zu: larger than %u bytes, judged from its first %u bytes",
+			rcpt, total, FB_MAX_INPUT, FB_MAX_INPUT);
 	message_id(rcpt, buf, len, id);
 	fb_verify_origin(rcpt, res, ring, &o);
 	if (o.verified && o.kind == 'u') {
 		header_from(buf, len, from, sizeof(from));
 		as_unsubscribe(res, &o, from);
+		fb_result_sanitize(res);
 	}
 	rc = effects(c, fc, ring, res, &o, id, buf, len);
 	if (rc < 0)

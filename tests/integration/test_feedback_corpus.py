@@ -311,6 +311,12 @@ DMARC_REC = {"source_ip": "source_ip", "count": "count", "disposition": "disposi
              "eval_dkim": "dkim", "eval_spf": "spf", "header_from": "header_from"}
 
 
+def dmarc_auth(rec, method):
+    """auth_results entries as the labels write them: domain:result,... (None when empty)"""
+    return ",".join("%s:%s" % (a["domain"] or "None", a["result"] or "None")
+                    for a in rec.get("auth_results", {}).get(method, []))
+
+
 def test_dmarc():
     d = os.path.join(CORPUS, "dmarc")
     if not os.path.isdir(d):
@@ -337,6 +343,10 @@ def test_dmarc():
         rec = o["records"][i] if i < len(o["records"]) else {}
         for k, j in DMARC_REC.items():
             want[k], have[k] = r[k], str(rec.get(j, ""))
+        want["auth_dkim"], have["auth_dkim"] = r["auth_dkim"], dmarc_auth(rec, "dkim")
+        want["auth_spf"], have["auth_spf"] = r["auth_spf"], dmarc_auth(rec, "spf")
+        want["reasons"] = r["reasons"]
+        have["reasons"] = ",".join(x["type"] for x in rec.get("reasons", []))
         fields += len(want)
         diff = {k: (want[k], have[k]) for k in want if want[k] != have[k]}
         if diff:

@@ -34,7 +34,7 @@ from test_policyd_util import start_policyd
 SINK_REPLY = "550 5.1.1 Recipient address rejected: User unknown in local recipient table"
 
 
-def feedback_postfix(env, redis, policy=None):
+def feedback_postfix(env, redis, policy=None, main_extra=None):
     """sluice.conf for sluice-feedback (run as nobody by pipe) and a Postfix routing bounces to it."""
     secret_path = env.secret("feedback.key")
     nobody = pwd.getpwnam("nobody")
@@ -49,6 +49,7 @@ def feedback_postfix(env, redis, policy=None):
               "argv=%s -c %s ${recipient}" % (exe, conf)]
     main = {"transport_maps": "inline:{ bounce.sluice.test=sluice-feedback: }",
             "sluice-feedback_destination_recipient_limit": "1"}
+    main.update(main_extra or {})
     pf = env.postfix(relay=sink, policy=policy, main=main, master=master)
     return pf, secret
 
