@@ -26,9 +26,9 @@ DESCRIPTION
       truncated sequence comes out of --classify and into the Redis
       entry's detail as valid UTF-8.
 
-    The 1,000-recipient end-to-end check assumes every named recipient is
-    suppressed; with recipient binding (feedback_verify.c) the test must
-    first write the message's recipient record, as the milter does.
+    Tests that expect a suppression first write the message's recipient
+    record as sluice-milter does (World.bind, token_helpers.bind): without
+    it feedback_verify.c binds nobody and the bounce suppresses nobody.
     Needs no root, except test_real_postfix_dsn_with_50mb_original.
 """
 import os
@@ -40,6 +40,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import token_helpers  # noqa: E402
 from test_feedback_effects import World, mint  # noqa: E402
 
 MB = 1 << 20
@@ -168,6 +169,7 @@ def supp_keys(world):
 
 def test_dsn_with_50mb_original_is_acted_on(world):
     tok = mint(world.secret) + "@bounce.example.com"
+    world.bind("abcd2345", "gone@example.net")          # as sluice-milter did
     msg = postfix_dsn(["gone@example.net"], tok, base64_body(50 * MB))
     assert len(msg) > 50 * MB
     rc, _, err, rss, secs = run_measured([world.exe, "-v", "-c", world.conf, tok], msg, world.env.dir)
@@ -188,6 +190,7 @@ def test_real_postfix_dsn_with_50mb_original(root_env):
         "message_size_limit": "120000000", "mailbox_size_limit": "0",
         "bounce_size_limit": "60000000"})
     token = mint(secret, category="news", tenant="shop1", msgid="bigg2345") + "@bounce.sluice.test"
+    token_helpers.bind(redis, secret, "bigg2345", ["gone@dest.test"])   # as sluice-milter would
     body = (b"Subject: the catalogue\r\nFrom: shop@shop.test\r\nMIME-Version: 1.0\r\n"
             b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
             + base64_body(50 * MB).replace(b"\n", b"\r\n"))
@@ -240,8 +243,9 @@ def test_dsn_with_1000_recipients_fully_parsed(world):
     assert [x["recipient"] for x in lines] == rcpts
     assert all(x["kind"] == "bounce" and x["hard"] and x["status"] == "5.1.1" for x in lines)
     assert not any("defer" in x for x in lines)
-    # end to end: every record acted on (adapt when recipient binding lands: write the
-    # message's recipient record first)
+    # end to end: every record acted on, the message's recipient record written first
+    # as sluice-milter does at the end of a message
+    world.bind("abcd2345", *rcpts)
     rc, _, err, rss, secs = run_measured([world.exe, "-c", world.conf, tok], msg, world.env.dir)
     print("\n1,000-recipient DSN: exit %d, %.1f s, peak RSS %d MB" % (rc, secs, rss // 1024))
     assert rc == 0, err
@@ -329,6 +333,7 @@ def test_dmarc_giant_record_bounded(world):
 
 def test_invalid_utf8_is_replaced(world):
     tok = mint(world.secret) + "@bounce.example.com"
+    world.bind("abcd2345", "gone@example.net")
     bad = b"550 5.1.1 <%s>: no such user \xed\xa0\x80 \xc0\xaf \xe2\x82"
     msg = postfix_dsn(["gone@example.net"], tok).replace(
         b"550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown",
