@@ -36,13 +36,13 @@
 #include "milter.h"
 
 struct ml_canon {
-	EVP_MD_CTX *md;			/* SHA-256 of the canonical body */
-	size_t	crlfs;			/* line ends not yet hashed */
-	int	wsp;			/* whitespace not yet hashed */
-	int	cr;			/* a CR waiting for its LF */
-	int	content;		/* something was hashed */
-	size_t	nbuf;
-	unsigned char buf[8192];	/* canonical bytes not yet hashed */
+	EVP_MD_CTX *md; /* SHA-256 of the canonical body */
+	size_t crlfs;   /* line ends not yet hashed */
+	int wsp;        /* whitespace not yet hashed */
+	int cr;         /* a CR waiting for its LF */
+	int content;    /* something was hashed */
+	size_t nbuf;
+	unsigned char buf[8192]; /* canonical bytes not yet hashed */
 };
 
 /* ml_canon_new - a body canonicalizer with SHA-256 started */
@@ -110,12 +110,12 @@ static void
 body_byte(ml_canon *b, unsigned char c)
 {
 	if (b->cr && c != '\n')
-		content(b, '\r');		/* a bare CR is ordinary text */
+		content(b, '\r'); /* a bare CR is ordinary text */
 	b->cr = 0;
 	if (c == '\r')
 		b->cr = 1;
 	else if (c == '\n') {
-		b->wsp = 0;			/* trailing whitespace goes */
+		b->wsp = 0; /* trailing whitespace goes */
 		b->crlfs++;
 	} else if (c == ' ' || c == '\t')
 		b->wsp = 1;
@@ -127,10 +127,10 @@ body_byte(ml_canon *b, unsigned char c)
 void
 ml_canon_body(ml_canon *b, const unsigned char *buf, size_t len)
 {
-	size_t	i = 0;
+	size_t i = 0;
 
 	while (i < len) {
-		size_t	run = 0;
+		size_t run = 0;
 
 		body_byte(b, buf[i++]);
 		/* after a content byte, ordinary text goes straight through */
@@ -139,7 +139,7 @@ ml_canon_body(ml_canon *b, const unsigned char *buf, size_t len)
 		while (i + run < len && !special(buf[i + run]))
 			run++;
 		while (run > 0) {
-			size_t	n = sizeof(b->buf) - b->nbuf;
+			size_t n = sizeof(b->buf) - b->nbuf;
 
 			if (n == 0) {
 				flush(b);
@@ -178,12 +178,12 @@ ml_canon_body_hash(ml_canon *b, unsigned char md[32])
 size_t
 ml_canon_header(const char *name, const char *value, char *out)
 {
-	size_t	o = 0;
-	int	wsp = 0;
+	size_t o = 0;
+	int wsp = 0;
 
 	for (const char *p = name; *p; p++)
 		if (*p != ' ' && *p != '\t')
-			out[o++] = (char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+			out[o++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 	out[o++] = ':';
 	for (const char *p = value + strspn(value, " \t\r\n"); *p; p++) {
 		if (*p == '\r' || *p == '\n')

@@ -59,29 +59,39 @@
 #include "log.h"
 #include "milter.h"
 
-#define KEY_FILE_MAX	(64 * 1024)
-#define FOLD_AT		76		/* fold h= before a line gets longer */
+#define KEY_FILE_MAX (64 * 1024)
+#define FOLD_AT 76 /* fold h= before a line gets longer */
 
 typedef struct sig {
 	const ml_key *key;
-	char	domain[ML_DOMAIN_MAX];
-	char   *value;			/* the DKIM-Signature value, after finish */
+	char domain[ML_DOMAIN_MAX];
+	char *value; /* the DKIM-Signature value, after finish */
 } sig;
 
 struct ml_dkim {
-	ml_canon *body;			/* the body hash, shared */
-	EVP_MD_CTX *hdr;		/* SHA-256 of the signed header fields, shared */
-	char   *h;			/* the h= value, folded */
-	sig	sigs[ML_SIG_MAX];
-	size_t	nsigs;
+	ml_canon *body;  /* the body hash, shared */
+	EVP_MD_CTX *hdr; /* SHA-256 of the signed header fields, shared */
+	char *h;         /* the h= value, folded */
+	sig sigs[ML_SIG_MAX];
+	size_t nsigs;
 };
 
-static const char *const sign_headers[] = {
-	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
-	"MIME-Version", "Content-Type", "Content-Transfer-Encoding",
-	"In-Reply-To", "References",
-	"List-Unsubscribe", "List-Unsubscribe-Post", "Feedback-ID", NULL
-};
+static const char *const sign_headers[] = {"From",
+                                           "To",
+                                           "Cc",
+                                           "Subject",
+                                           "Date",
+                                           "Message-ID",
+                                           "Reply-To",
+                                           "MIME-Version",
+                                           "Content-Type",
+                                           "Content-Transfer-Encoding",
+                                           "In-Reply-To",
+                                           "References",
+                                           "List-Unsubscribe",
+                                           "List-Unsubscribe-Post",
+                                           "Feedback-ID",
+                                           NULL};
 
 static const char *const oversign_headers[] = {"From", NULL};
 
@@ -91,29 +101,30 @@ key_read(const char *path, size_t *len, char *err, size_t errlen)
 {
 	unsigned char *buf;
 	struct stat st;
-	ssize_t	n;
-	int	fd;
+	ssize_t n;
+	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > KEY_FILE_MAX) {
-		snprintf(err, errlen, "%s: empty, unreadable or larger than %d bytes", path, KEY_FILE_MAX);
+		snprintf(err, errlen, "%s: empty, unreadable or larger than %d bytes", path,
+		         KEY_FILE_MAX);
 		close(fd);
 		return NULL;
 	}
-	buf = sl_malloc((size_t) st.st_size + 1);
-	n = read(fd, buf, (size_t) st.st_size);
+	buf = sl_malloc((size_t)st.st_size + 1);
+	n = read(fd, buf, (size_t)st.st_size);
 	close(fd);
 	if (n != st.st_size) {
 		snprintf(err, errlen, "%s: short read", path);
-		OPENSSL_cleanse(buf, (size_t) st.st_size);
+		OPENSSL_cleanse(buf, (size_t)st.st_size);
 		free(buf);
 		return NULL;
 	}
 	buf[n] = '\0';
-	*len = (size_t) n;
+	*len = (size_t)n;
 	return buf;
 }
 
@@ -121,16 +132,18 @@ key_read(const char *path, size_t *len, char *err, size_t errlen)
 static int
 key_check(const ml_key *k, EVP_PKEY *pk, char *err, size_t errlen)
 {
-	int	type = EVP_PKEY_get_base_id(pk), bits = EVP_PKEY_get_bits(pk);
+	int type = EVP_PKEY_get_base_id(pk), bits = EVP_PKEY_get_bits(pk);
 
 	if (k->alg == ML_ALG_RSA && type != EVP_PKEY_RSA)
 		snprintf(err, errlen, "%s: algorithm rsa-sha256 needs an RSA key", k->path);
 	else if (k->alg == ML_ALG_ED25519 && type != EVP_PKEY_ED25519)
 		snprintf(err, errlen, "%s: algorithm ed25519-sha256 needs an Ed25519 key", k->path);
 	else if (k->alg == ML_ALG_RSA && bits < 1024)
-		snprintf(err, errlen, "%s: RSA key of %d bits is too short (use 2048)", k->path, bits);
+		snprintf(err, errlen, "%s: RSA key of %d bits is too short (use 2048)", k->path,
+		         bits);
 	else if (k->alg == ML_ALG_RSA && bits > 8192)
-		snprintf(err, errlen, "%s: RSA key of %d bits is too long (use 2048)", k->path, bits);
+		snprintf(err, errlen, "%s: RSA key of %d bits is too long (use 2048)", k->path,
+		         bits);
 	else {
 		if (k->alg == ML_ALG_RSA && bits < 2048)
 			sl_warn("%s: RSA key of %d bits: 2048 is recommended", k->path, bits);
@@ -144,15 +157,15 @@ int
 ml_key_load(ml_key *k, char *err, size_t errlen)
 {
 	unsigned char *pem;
-	size_t	len = 0;
-	BIO    *bio;
+	size_t len = 0;
+	BIO *bio;
 	EVP_PKEY *pk;
 
 	if (sl_conf_check_private_file(k->path, err, errlen) < 0)
 		return -1;
 	if ((pem = key_read(k->path, &len, err, errlen)) == NULL)
 		return -1;
-	bio = BIO_new_mem_buf(pem, (int) len);
+	bio = BIO_new_mem_buf(pem, (int)len);
 	pk = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 	BIO_free(bio);
 	OPENSSL_cleanse(pem, len);
@@ -165,7 +178,7 @@ ml_key_load(ml_key *k, char *err, size_t errlen)
 		EVP_PKEY_free(pk);
 		return -1;
 	}
-	k->pkey = pk;				/* parsed once, signed with many times */
+	k->pkey = pk; /* parsed once, signed with many times */
 	return 0;
 }
 
@@ -207,7 +220,7 @@ ml_dkim_free(ml_dkim *m)
 int
 ml_dkim_add(ml_dkim *m, const ml_key *key, const char *domain, char *err, size_t errlen)
 {
-	sig    *s;
+	sig *s;
 
 	if (key->pkey == NULL) {
 		snprintf(err, errlen, "DKIM key %s not loaded", key->path);
@@ -227,7 +240,7 @@ ml_dkim_add(ml_dkim *m, const ml_key *key, const char *domain, char *err, size_t
 static void
 h_append(char **h, size_t *len, size_t *cap, size_t *line, const char *name)
 {
-	size_t	n = strlen(name);
+	size_t n = strlen(name);
 
 	if (*len + n + 8 > *cap) {
 		*cap = 2 * (*cap + n + 8);
@@ -251,7 +264,7 @@ h_append(char **h, size_t *len, size_t *cap, size_t *line, const char *name)
 static void
 hash_header(ml_dkim *m, const ml_header *hd, char **buf, size_t *cap)
 {
-	size_t	need = strlen(hd->name) + strlen(hd->value) + 4;
+	size_t need = strlen(hd->name) + strlen(hd->value) + 4;
 
 	if (need > *cap) {
 		*cap = need + 256;
@@ -268,13 +281,14 @@ hash_header(ml_dkim *m, const ml_header *hd, char **buf, size_t *cap)
 void
 ml_dkim_headers(ml_dkim *m, const ml_header *hdrs, size_t n)
 {
-	size_t	len = 0, cap = 0, line = 4, bcap = 0;	/* "\th=" starts the line */
-	char   *buf = NULL;
+	size_t len = 0, cap = 0, line = 4, bcap = 0; /* "\th=" starts the line */
+	char *buf = NULL;
 
 	EVP_MD_CTX_free(m->hdr);
 	free(m->h);
 	m->h = NULL;
-	if ((m->hdr = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(m->hdr, EVP_sha256(), NULL) != 1)
+	if ((m->hdr = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(m->hdr, EVP_sha256(), NULL) != 1)
 		sl_panic("SHA-256 unavailable");
 	for (size_t s = 0; sign_headers[s]; s++)
 		for (size_t i = n; i > 0; i--) {
@@ -301,19 +315,19 @@ key_sign(const ml_key *k, const unsigned char *hash, unsigned char *out, size_t 
 {
 	EVP_PKEY_CTX *pc = NULL;
 	EVP_MD_CTX *mc = NULL;
-	int	ok;
+	int ok;
 
 	if (k->alg == ML_ALG_ED25519) {
-		ok = (mc = EVP_MD_CTX_new()) != NULL
-		    && EVP_DigestSignInit(mc, NULL, NULL, NULL, k->pkey) == 1
-		    && EVP_DigestSign(mc, out, siglen, hash, 32) == 1;
+		ok = (mc = EVP_MD_CTX_new()) != NULL &&
+		     EVP_DigestSignInit(mc, NULL, NULL, NULL, k->pkey) == 1 &&
+		     EVP_DigestSign(mc, out, siglen, hash, 32) == 1;
 		EVP_MD_CTX_free(mc);
 		return ok ? 0 : -1;
 	}
-	ok = (pc = EVP_PKEY_CTX_new(k->pkey, NULL)) != NULL && EVP_PKEY_sign_init(pc) == 1
-	    && EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1
-	    && EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1
-	    && EVP_PKEY_sign(pc, out, siglen, hash, 32) == 1;
+	ok = (pc = EVP_PKEY_CTX_new(k->pkey, NULL)) != NULL && EVP_PKEY_sign_init(pc) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1 &&
+	     EVP_PKEY_sign(pc, out, siglen, hash, 32) == 1;
 	EVP_PKEY_CTX_free(pc);
 	return ok ? 0 : -1;
 }
@@ -322,7 +336,7 @@ key_sign(const ml_key *k, const unsigned char *hash, unsigned char *out, size_t 
 static char *
 fold_b(char *value, const char *b)
 {
-	size_t	o = strlen(value), n = strlen(b);
+	size_t o = strlen(value), n = strlen(b);
 
 	value = sl_realloc(value, o + n + 3 * (n / 64 + 1) + 1);
 	for (size_t i = 0; i < n; i += 64) {
@@ -342,32 +356,34 @@ static int
 sign_one(ml_dkim *m, sig *s, const char *bh, long long now, char *err, size_t errlen)
 {
 	const char *alg = ml_alg_name(s->key->alg);
-	size_t	n = strlen(m->h) + strlen(s->domain) + strlen(s->key->selector) + 200, siglen;
-	char   *value = sl_malloc(n), *canon = sl_malloc(n + 20), *b;
+	size_t n = strlen(m->h) + strlen(s->domain) + strlen(s->key->selector) + 200, siglen;
+	char *value = sl_malloc(n), *canon = sl_malloc(n + 20), *b;
 	unsigned char hash[EVP_MAX_MD_SIZE], *raw;
 	unsigned int hashlen = 0;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	size_t	clen;
+	size_t clen;
 
-	snprintf(value, n, "v=1; a=%s; c=relaxed/relaxed; d=%s;\n\ts=%s; t=%lld; bh=%s;\n\th=%s;\n\tb=",
-		 alg, s->domain, s->key->selector, now, bh, m->h);
+	snprintf(value, n,
+	         "v=1; a=%s; c=relaxed/relaxed; d=%s;\n\ts=%s; t=%lld; bh=%s;\n\th=%s;\n\tb=", alg,
+	         s->domain, s->key->selector, now, bh, m->h);
 	/* the field itself, relaxed, without the CRLF and with b= empty */
 	clen = ml_canon_header("DKIM-Signature", value, canon) - 2;
-	if (md == NULL || EVP_MD_CTX_copy_ex(md, m->hdr) != 1 || EVP_DigestUpdate(md, canon, clen) != 1
-	    || EVP_DigestFinal_ex(md, hash, &hashlen) != 1)
+	if (md == NULL || EVP_MD_CTX_copy_ex(md, m->hdr) != 1 ||
+	    EVP_DigestUpdate(md, canon, clen) != 1 || EVP_DigestFinal_ex(md, hash, &hashlen) != 1)
 		sl_panic("SHA-256 unavailable");
 	EVP_MD_CTX_free(md);
 	free(canon);
-	siglen = (size_t) EVP_PKEY_get_size(s->key->pkey);
+	siglen = (size_t)EVP_PKEY_get_size(s->key->pkey);
 	raw = sl_malloc(siglen);
 	if (key_sign(s->key, hash, raw, &siglen) < 0) {
-		snprintf(err, errlen, "DKIM d=%s s=%s: %s signing failed", s->domain, s->key->selector, alg);
+		snprintf(err, errlen, "DKIM d=%s s=%s: %s signing failed", s->domain,
+		         s->key->selector, alg);
 		free(raw);
 		free(value);
 		return -1;
 	}
 	b = sl_malloc(4 * (siglen / 3 + 1) + 1);
-	EVP_EncodeBlock((unsigned char *) b, raw, (int) siglen);
+	EVP_EncodeBlock((unsigned char *)b, raw, (int)siglen);
 	free(raw);
 	s->value = fold_b(value, b);
 	free(b);
@@ -379,15 +395,15 @@ int
 ml_dkim_finish(ml_dkim *m, char *err, size_t errlen)
 {
 	unsigned char md[32];
-	char	bh[48];
-	long long now = (long long) time(NULL);
+	char bh[48];
+	long long now = (long long)time(NULL);
 
 	if (m->hdr == NULL) {
 		snprintf(err, errlen, "DKIM: no header fields given");
 		return -1;
 	}
 	ml_canon_body_hash(m->body, md);
-	EVP_EncodeBlock((unsigned char *) bh, md, (int) sizeof(md));
+	EVP_EncodeBlock((unsigned char *)bh, md, (int)sizeof(md));
 	for (size_t i = 0; i < m->nsigs; i++)
 		if (m->sigs[i].value == NULL && sign_one(m, &m->sigs[i], bh, now, err, errlen) < 0)
 			return -1;
