@@ -8,7 +8,7 @@ NAME
 SYNOPSIS
     tests/bench/bench_milter.py [--messages N] [--rounds R] [--conc 1,4,16]
                                 [--sizes 2048,51200] [--no-callgrind]
-                                [--no-opendkim] [--no-speed]
+                                [--no-opendkim] [--no-speed] [--old-milter PATH]
 
 DESCRIPTION
     Starts, on unix sockets in a temporary directory, sluice-milter with an
@@ -29,6 +29,10 @@ DESCRIPTION
     OpenDKIM with the same key, the median server CPU time per message
     (the figure load disturbs least), and the client's CPU per message
     (to show the client is not what bounds the rate).
+
+    --old-milter PATH adds another sluice-milter binary (say, one built
+    from an earlier commit) as "sluice-old", interleaved like the others:
+    before and after in the same run.
 
     Then, unless --no-callgrind: each milter under callgrind, 20 and 120
     messages at concurrency 1 and 2 KB, the difference divided by 100, so
@@ -56,8 +60,8 @@ def load_client():
     return os.path.join(harness.BUILDDIR, "tests", "bench", "milter_load")
 
 
-def sluice_starter(keys):
-    """sluice-milter with one dkim block per (alg, key path)."""
+def sluice_starter(keys, binary=None):
+    """sluice-milter (this tree's, or binary) with one dkim block per (alg, key path)."""
     def start(env, wrap):
         sock = bench_sign.fresh(env, "sluice")
         blocks = "\n".join('  dkim "b%d" { algorithm = "%s" key = "%s" }'
@@ -73,7 +77,7 @@ category "transactional" { subdomain = "mail" }
 milter { socket = "unix:%s" socket_mode = "0666" redis = false stats = false }
 """ % (env.tokenkey, blocks, sock), 0o600)
         p = harness.Proc(env, "sluice-milter-%d" % bench_sign._serial[0],
-                         wrap + [harness.program("milter", "sluice-milter"), "-f", "-c", conf])
+                         wrap + [binary or harness.program("milter", "sluice-milter"), "-f", "-c", conf])
         bench_sign.wait_socket(env, p, sock, 60 if wrap else 10)
         return p, sock
     return start
@@ -152,6 +156,8 @@ def main():
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--no-opendkim", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--old-milter", metavar="PATH",
+                    help="also run this sluice-milter binary (e.g. built from main) as 'sluice-old'")
     args = ap.parse_args()
     concs = [int(c) for c in args.conc.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -164,6 +170,9 @@ def main():
             if not args.no_opendkim and benchlib.have("opendkim"):
                 setups.append(Setup("opendkim " + alg, alg, bench_sign.opendkim_starter(keys[alg][0], alg), 1))
             setups.append(Setup("sluice-milter " + alg, alg, sluice_starter([(alg, keys[alg][0])]), 1))
+            if args.old_milter:
+                setups.append(Setup("sluice-old " + alg, alg,
+                                    sluice_starter([(alg, keys[alg][0])], args.old_milter), 1))
         setups.append(Setup("sluice-milter both", "both",
                             sluice_starter([("rsa", keys["rsa"][0]), ("ed25519", keys["ed25519"][0])]), 2))
         for s in setups:
