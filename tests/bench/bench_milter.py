@@ -137,10 +137,11 @@ def instructions(env, setup, n1=20, n2=120):
     return (totals[1] - totals[0]) / (n2 - n1)
 
 
-def openssl_speed():
-    """Signatures/s of `openssl speed -multi 2 rsa2048 ed25519` (2 processes, parsed keys)."""
-    r = subprocess.run(["openssl", "speed", "-multi", "2", "-seconds", "3", "rsa2048", "ed25519"],
-                       capture_output=True, text=True, timeout=300)
+def openssl_speed(multi=2, seconds=2):
+    """Signatures/s of `openssl speed -multi 2 rsa2048 ed25519` (parsed keys; summed over the
+    processes; each measures its user CPU time, so with multi=1 1e6/rate is CPU us per signature)."""
+    argv = ["openssl", "speed", "-seconds", str(seconds)] + (["-multi", str(multi)] if multi > 1 else [])
+    r = subprocess.run(argv + ["rsa2048", "ed25519"], capture_output=True, text=True, timeout=300)
     out = r.stdout + r.stderr
     rsa = re.search(r"^rsa 2048 bits\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)", out, re.M)
     ed = re.search(r"^\s*253 bits EdDSA \(Ed25519\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)", out, re.M)
@@ -180,18 +181,26 @@ def main():
             verify(s, [keys["rsa"][1], keys["ed25519"][1]] if s.alg == "both" else [keys[s.alg][1]])
         print("bench_milter: %d messages per run, %d rounds, concurrency %s, bodies %s bytes; %s" % (
             args.messages, args.rounds, args.conc, args.sizes, benchlib.stamp()), flush=True)
-        runs = {}
+        runs, speed = {}, []
         for rnd in range(args.rounds):
+            if not args.no_speed:   # the physical limit, measured in the same rounds
+                speed.append(openssl_speed()[:2])
+                print("round %d  openssl speed -multi 2: %.0f RSA-2048, %.0f Ed25519 signatures/s"
+                      % (rnd + 1, speed[-1][0], speed[-1][1]), flush=True)
             for s in (setups if rnd % 2 == 0 else list(reversed(setups))):
                 for c in concs:
                     for b in sizes:
                         f = drive(s, args.messages, c, b)
                         runs.setdefault((s.name, c, b), []).append(f)
-                        print("round %d  %-22s c=%-2d %6d B %8.1f msg/s %6.0f us CPU/msg (client %4.0f)"
-                              % (rnd + 1, s.name, c, b, f["msg_per_s"], f["server_cpu_us_per_msg"],
-                                 f["client_cpu_us_per_msg"]), flush=True)
+                        print("round %d  %-22s c=%-2d %6d B %8.1f msg/s %6.0f us CPU/msg (kernel %4.0f, "
+                              "client %4.0f)" % (rnd + 1, s.name, c, b, f["msg_per_s"], f["server_cpu_us_per_msg"],
+                                                 f["server_sys_us_per_msg"], f["client_cpu_us_per_msg"]), flush=True)
+        hwm = {s.name: benchlib.tree_hwm(s.proc.pid) for s in setups}
         for s in setups:
             bench_sign.stop(s.proc, 15)
+        print()
+        print("peak RSS (VmHWM) after all rounds: " + ", ".join("%s %.1f MiB" % (s.name, hwm[s.name] / 1024)
+                                                            for s in setups))
         print()
         rows = []
         for s in setups:
@@ -205,23 +214,30 @@ def main():
                                            / max(1.0, median([f["server_cpu_us_per_msg"] for f in rs])))
                                  if base else "-")
                     rows.append([s.name, c, b, "%.0f" % rate, ratio,
-                                 "%.0f" % median([f["server_cpu_us_per_msg"] for f in rs]), cpu_ratio,
+                                 "%.0f" % median([f["server_cpu_us_per_msg"] for f in rs]),
+                                 "%.0f" % median([f["server_sys_us_per_msg"] for f in rs]), cpu_ratio,
                                  "%.0f" % median([f["client_cpu_us_per_msg"] for f in rs])])
         benchlib.table(rows, ["milter", "conc", "body B", "msg/s (median)", "rate vs opendkim",
-                              "server CPU us/msg", "opendkim CPU / this", "client CPU us/msg"])
+                              "server CPU us/msg", "of it kernel", "opendkim CPU / this", "client CPU us/msg"])
         if not args.no_callgrind and benchlib.have("valgrind"):
             print()
             for s in setups:
                 print("callgrind %-22s %.3fM instructions/msg (2 KB, c=1)" % (s.name, instructions(env, s) / 1e6),
                       flush=True)
         if not args.no_speed:
-            rsa, ed, _ = openssl_speed()
+            rsa, ed = median([x[0] for x in speed]), median([x[1] for x in speed])
+            rsa1, ed1, _ = openssl_speed(multi=1)
             print()
-            print("openssl speed -multi 2 rsa2048 ed25519: %.0f RSA-2048 and %.0f Ed25519 signatures/s" % (rsa, ed))
-            for s, lim in (("sluice-milter rsa", rsa), ("sluice-milter ed25519", ed)):
+            print("openssl speed -multi 2 rsa2048 ed25519 (median of the rounds): %.0f RSA-2048 and %.0f "
+                  "Ed25519 signatures/s; one process: %.0f us and %.0f us of CPU per signature"
+                  % (rsa, ed, 1e6 / rsa1, 1e6 / ed1))
+            for s, lim, cpu1 in (("sluice-milter rsa", rsa, 1e6 / rsa1), ("sluice-milter ed25519", ed, 1e6 / ed1)):
                 if (s, 4, 2048) in runs:
                     rate = median([f["msg_per_s"] for f in runs[(s, 4, 2048)]])
-                    print("%s, 2 KB, c=4: %.0f msg/s = %.0f %% of openssl speed" % (s, rate, 100 * rate / lim))
+                    cpu = median([f["server_cpu_us_per_msg"] for f in runs[(s, 4, 2048)]])
+                    print("%s, 2 KB, c=4: %.0f msg/s = %.0f %% of openssl speed's rate; the signature's CPU "
+                          "is %.0f %% of the %.0f us per message" % (s, rate, 100 * rate / lim,
+                                                                    100 * cpu1 / cpu, cpu))
     finally:
         env.close()
 

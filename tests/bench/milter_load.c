@@ -23,7 +23,8 @@
  *
  *	Prints one line: connections, messages, body size, seconds, msg/s,
  *	and with -p the server's CPU time per message (utime + stime of all
- *	its threads from /proc/PID/stat over the measured part), and the
+ *	its threads from /proc/PID/stat over the measured part) and the
+ *	kernel's part of it (stime), and the
  *	client's own CPU time per message, so one can see which side bounds
  *	the rate.
  * EXIT STATUS
@@ -112,9 +113,9 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* server_cpu - utime + stime of a process and all its threads, seconds */
+/* server_cpu - utime + stime of a process and all its threads, seconds; *sys: stime */
 static double
-server_cpu(int pid)
+server_cpu(int pid, double *sys)
 {
 	char path[64], buf[2048], *p;
 	unsigned long long ut = 0, st = 0;
@@ -126,6 +127,7 @@ server_cpu(int pid)
 	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL)
 		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st);
 	fclose(f);
+	*sys = (double)st / (double)sysconf(_SC_CLK_TCK);
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -455,7 +457,7 @@ int
 main(int argc, char **argv)
 {
 	int conns = 1, messages = 1000, pid = 0, warmup = 2, opt, errors = 0, sigs = 0;
-	double t0, t1, s0, s1, c0, c1;
+	double t0, t1, s0, s1, c0, c1, k0 = 0, k1 = 0;
 	job *jobs;
 
 	while ((opt = getopt(argc, argv, "s:c:n:b:p:e:w:")) != -1) {
@@ -486,9 +488,9 @@ main(int argc, char **argv)
 			die("pthread_create");
 	}
 	pthread_barrier_wait(&start_line);
-	t0 = now(), s0 = server_cpu(pid), c0 = client_cpu();
+	t0 = now(), s0 = server_cpu(pid, &k0), c0 = client_cpu();
 	pthread_barrier_wait(&end_line);
-	t1 = now(), s1 = server_cpu(pid), c1 = client_cpu();
+	t1 = now(), s1 = server_cpu(pid, &k1), c1 = client_cpu();
 	for (int i = 0; i < conns; i++) {
 		pthread_join(jobs[i].tid, NULL);
 		errors += jobs[i].errors;
@@ -498,9 +500,11 @@ main(int argc, char **argv)
 				jobs[i].error);
 	}
 	printf("connections=%d messages=%d body_bytes=%zu seconds=%.3f msg_per_s=%.1f "
-	       "server_cpu_us_per_msg=%.0f client_cpu_us_per_msg=%.0f signatures=%d errors=%d\n",
+	       "server_cpu_us_per_msg=%.0f server_sys_us_per_msg=%.0f client_cpu_us_per_msg=%.0f "
+	       "signatures=%d errors=%d\n",
 	       conns, messages, body_bytes, t1 - t0, messages / (t1 - t0),
-	       pid ? (s1 - s0) * 1e6 / messages : -1.0, (c1 - c0) * 1e6 / messages, sigs, errors);
+	       pid ? (s1 - s0) * 1e6 / messages : -1.0, pid ? (k1 - k0) * 1e6 / messages : -1.0,
+	       (c1 - c0) * 1e6 / messages, sigs, errors);
 	free(jobs);
 	return errors ? 1 : 0;
 }
