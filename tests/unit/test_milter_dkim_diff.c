@@ -329,7 +329,8 @@ gen_body(buf *sig, buf *file)
 		size_t start = sig->len;
 
 		body_line(sig);
-		b_add(file, sig->p + start, sig->len - start);
+		if (sig->len > start)
+			b_add(file, sig->p + start, sig->len - start);
 		if (i + 1 == lines && no_final && sig->len > start)
 			;
 		else
