@@ -12,7 +12,8 @@
  *
  *	One section per file below. Outside libraries are confined:
  *	GMime to feedback_mime.c, libxml2, zlib and libzip to
- *	feedback_dmarc.c, the Redis client to feedback_effects.c.
+ *	feedback_dmarc.c, the Redis client to feedback_effects.c (and,
+ *	until feedback_verify.c lands, the stand-in feedback_bound.c).
  * OWNERSHIP
  *	An fb_result owns everything it points to: fb_result_free().
  *	An fb_mail owns its strings: fb_mail_free(). fb_*_free(NULL) is a
@@ -200,8 +201,8 @@ int	fb_dmarc_looks_like(const unsigned char *buf, size_t len);
 fb_result *fb_classify(const char *buf, size_t len, const char *name);
 
 /*
- * feedback_effects.c - the only Redis user: suppression entries,
- * counters, tenant pause, DMARC summaries and events.
+ * feedback_effects.c - the Redis side: suppression entries, counters,
+ * tenant pause, DMARC summaries and events, one atomic script per message.
  */
 struct sl_redis;
 
@@ -222,6 +223,8 @@ typedef struct fb_conf {
 	long	pause_window;		/* days */
 	long	pause_min_sent;
 	long	events_maxlen;
+	long	dedup_ttl;		/* seconds a message's done marker lives */
+	long	max_unverified;		/* unverified records counted per message */
 	const char *categories[FB_MAX_CATEGORIES]; /* configured ones; borrowed */
 	size_t	ncategories;
 	const char *hard_reasons[FB_MAX_HARD_REASONS]; /* also suppressed at once; borrowed */
@@ -239,8 +242,27 @@ typedef struct fb_origin {
 	char	msgid[9];
 } fb_origin;
 
+/* Who is at fault for a bounce reason: only the recipient's soft reasons
+ * count towards its soft-bounce threshold (doc/feedback.md). */
+enum { FB_FAULT_NEUTRAL, FB_FAULT_RECIPIENT, FB_FAULT_SENDER };
+
+/* How long the recipients counted for one original message are remembered:
+ * longer than the token lifetime (30 days). */
+#define FB_SEEN_TTL	(35L * 86400)
+
+/* id: the feedback message's identity (hex), see feedback_main.c */
 int	fb_effects_apply(struct sl_redis *r, const fb_conf *c, const fb_result *res,
-			 const fb_origin *o, long long now);
+			 const fb_origin *o, const char *id, long long now);
+int	fb_effects_fault(const char *reason);
+
+/*
+ * feedback_bound.c - STAND-IN for feedback_verify.c (another branch):
+ * sets rcpt->bound from the milter's per-message recipient record
+ * <prefix>rcpts:<msgid>. Remove when feedback_verify.c lands.
+ */
+#define FB_RCPT_HASH_HEX 16		/* first 64 bits of the HMAC, in hex */
+int	fb_bound_standin(struct sl_redis *r, const unsigned char *secret, size_t secretlen,
+			 const fb_origin *o, fb_result *res);
 
 /* feedback_json.c - the --classify output, one JSON object per line. */
 char   *fb_json_result(const fb_result *res, const char *file);

@@ -177,6 +177,11 @@ transcript_command(const char *s, char out[8])
 	}
 	if (last == NULL)
 		return 0;
+	/* "503 need RCPT" to DATA (RFC 5321 3.3): every RCPT was refused */
+	if (strncasecmp(last, "DATA", 4) == 0 && strstr(err, "<<< 503") != NULL) {
+		strcpy(out, "RCPT");
+		return 1;
+	}
 	n = strspn(last, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 	if (n == 0 || n > 4)
 		return 0;

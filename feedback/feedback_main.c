@@ -16,9 +16,11 @@
  * EXIT STATUS
  *	0 when the message was handled, including a message nobody can
  *	classify (recorded as such) and a forged token (recorded as
- *	unverified). 75 (EX_TEMPFAIL) when Redis is unreachable or the
- *	configuration cannot be used, so Postfix keeps the message and
- *	retries. Never anything that would make Postfix bounce a bounce.
+ *	unverified). 75 (EX_TEMPFAIL) when Redis is unreachable, answers
+ *	with any error (OOM at maxmemory, READONLY replica, NOPERM, ...) or
+ *	the configuration cannot be used, so Postfix keeps the message and
+ *	retries; the retry of a message applied before changes nothing.
+ *	Never anything that would make Postfix bounce a bounce.
  *	-n exits 0 for a good configuration, 1 otherwise; --classify exits 0
  *	unless a file cannot be read (then 1, after printing kind unknown).
  */
@@ -32,6 +34,8 @@
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "conf.h"
 #include "log.h"
@@ -150,6 +154,9 @@ conf_hard_reasons(sl_conf *c, cfg_t *sec, fb_conf *fc)
 
 		if (!fb_reason_known(v))
 			sl_conf_error(c, sec, "feedback: hard_reasons: unknown reason \"%s\"", v);
+		else if (fb_effects_fault(v) == FB_FAULT_SENDER)
+			sl_conf_error(c, sec, "feedback: hard_reasons: \"%s\" is the sender's fault "
+				      "and never suppresses the recipient", v);
 		else
 			fc->hard_reasons[fc->nhard_reasons++] = v;
 	}
@@ -176,10 +183,14 @@ conf_read(sl_conf *c, fb_conf *fc)
 	fc->pause_window = conf_nonneg(c, sec, "pause_window");
 	fc->pause_min_sent = conf_nonneg(c, sec, "pause_min_sent");
 	fc->events_maxlen = conf_nonneg(c, sec, "events_maxlen");
+	fc->dedup_ttl = conf_nonneg(c, sec, "dedup_ttl");
+	fc->max_unverified = conf_nonneg(c, sec, "max_unverified_records");
 	fc->pause_bounce_rate = cfg_getfloat(sec, "pause_bounce_rate");
 	fc->pause_complaint_rate = cfg_getfloat(sec, "pause_complaint_rate");
 	if (fc->soft_threshold < 1 || fc->soft_window < 1)
 		sl_conf_error(c, sec, "feedback: soft_bounce_threshold and soft_bounce_window must be at least 1");
+	if (fc->dedup_ttl < 86400)
+		sl_conf_error(c, sec, "feedback: dedup_ttl must be at least 86400 (longer than Postfix retries)");
 	if (fc->pause_window < 1 || fc->pause_window > 31)
 		sl_conf_error(c, sec, "feedback: pause_window must be 1 to 31 days");
 	if (fc->pause_bounce_rate <= 0 || fc->pause_complaint_rate <= 0)
@@ -273,6 +284,50 @@ header_from(const char *buf, size_t len, char *out, size_t outlen)
 	fb_mail_free(m);
 }
 
+/*
+ * message_id - the identity of one feedback delivery: SHA-256 (hex) of the
+ * recipient argument, a NUL and the message as read. Postfix hands a retry
+ * the same bytes (its own Received: line, with the queue id, included), so
+ * a retry has the same identity and a new message never does.
+ */
+static void
+message_id(const char *rcpt, const char *buf, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1
+	    || EVP_DigestUpdate(ctx, rcpt, strlen(rcpt) + 1) != 1
+	    || EVP_DigestUpdate(ctx, buf, len) != 1 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+	{
+		sl_error("SHA-256 failed; deferring the message");
+		exit(EX_TEMPFAIL);	/* never 1: Postfix would bounce a bounce */
+	}
+	EVP_MD_CTX_free(ctx);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* effects - bind the records, then apply them; -1 when Redis failed or refused */
+static int
+effects(sl_conf *c, const fb_conf *fc, const sl_token_key *key, fb_result *res,
+	const fb_origin *o, const char *id)
+{
+	sl_redis_opts ro;
+	sl_redis *r;
+	int	rc;
+
+	sl_conf_redis_opts(c, &ro);
+	r = sl_redis_new(&ro);
+	/* STAND-IN until feedback_verify.c lands (see feedback_bound.c) */
+	rc = fb_bound_standin(r, key->secret, key->len, o, res);
+	if (rc == 0)
+		rc = fb_effects_apply(r, fc, res, o, id, (long long) time(NULL));
+	sl_redis_free(r);
+	return rc;
+}
+
 /* run - normal mode: one message from stdin */
 static int
 run(sl_conf *c, const fb_conf *fc, const sl_token_key *key, const char *rcpt)
@@ -281,30 +336,26 @@ run(sl_conf *c, const fb_conf *fc, const sl_token_key *key, const char *rcpt)
 	int	over, rc;
 	char   *buf = read_all(stdin, FB_MAX_INPUT, &len, &over);
 	fb_result *res = over ? fb_result_new() : fb_classify(buf, len, "stdin");
-	sl_redis_opts ro;
-	sl_redis *r;
 	fb_origin o;
-	char	from[FB_ADDR_MAX];
+	char	from[FB_ADDR_MAX], id[65];
 
 	if (over)
 		fb_strlcpy(res->why, "message larger than the size limit", sizeof(res->why));
+	message_id(rcpt, buf, len, id);
 	origin_find(rcpt, res, key, &o);
 	if (o.verified && o.kind == 'u') {
 		header_from(buf, len, from, sizeof(from));
 		as_unsubscribe(res, &o, from);
 	}
-	sl_conf_redis_opts(c, &ro);
-	r = sl_redis_new(&ro);
-	rc = fb_effects_apply(r, fc, res, &o, (long long) time(NULL));
+	rc = effects(c, fc, key, res, &o, id);
 	if (rc < 0)
-		sl_warn("to=<%s> kind=%s: Redis unavailable (%s), deferring", rcpt,
-			fb_kind_name(res->kind), sl_redis_errstr(r));
+		sl_warn("to=<%s> kind=%s id=%.16s: Redis failed or refused the writes (see above), "
+			"deferring", rcpt, fb_kind_name(res->kind), id);
 	else
-		sl_info("to=<%s> kind=%s records=%zu token=%s%s%s", rcpt, fb_kind_name(res->kind),
-			res->nrcpt, o.verified ? "verified" : o.why,
+		sl_info("to=<%s> kind=%s id=%.16s records=%zu token=%s%s%s", rcpt,
+			fb_kind_name(res->kind), id, res->nrcpt, o.verified ? "verified" : o.why,
 			res->kind == FB_KIND_UNKNOWN ? " why=" : "",
 			res->kind == FB_KIND_UNKNOWN ? res->why : "");
-	sl_redis_free(r);
 	fb_result_free(res);
 	free(buf);
 	return rc < 0 ? EX_TEMPFAIL : 0;

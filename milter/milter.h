@@ -8,6 +8,7 @@
  *	milter_dkim.c		DKIM keys and signatures (OpenSSL EVP), RSA and Ed25519
  *	milter_canon.c		DKIM relaxed canonicalization (body and header fields)
  *	milter_category.c	category, tenant and SASL binding decisions
+ *	milter_from.c		strict reading of the header From
  *	milter_rewrite.c	envelope sender and header From rewriting
  *	milter_headers.c	List-Unsubscribe, Feedback-ID, internal headers
  *	milter_redis.c		SASL entries, per-message records, counters
@@ -147,15 +148,17 @@ typedef struct ml_input {
 	const char *client_addr;
 	const char *env_from;		/* normalized, "" for the null sender */
 	const char *from_addr;		/* header From address */
+	const char *from_ambiguous;	/* why the From was refused (ml_from_parse), or NULL */
 	const char *header_category;	/* NULL when absent */
 	const ml_sasl_entry *sasl;	/* NULL when not looked up */
+	int	sasl_down;		/* Redis could not answer for the SASL user */
 } ml_input;
 
-enum ml_verdict { ML_OK = 0, ML_REJECT, ML_UNSIGNED };
+enum ml_verdict { ML_OK = 0, ML_REJECT, ML_UNSIGNED, ML_DEFER };
 
 typedef struct ml_decision {
 	enum ml_verdict verdict;
-	char	reply[320];		/* text of a rejection, or why unsigned */
+	char	reply[320];		/* text of a rejection or deferral, or why unsigned */
 	const ml_category *category;
 	const ml_tenant *tenant;		/* NULL for none, or a Redis-only tenant */
 	char	tenant_name[SL_TOKEN_LABEL_MAX + 1];	/* "" for none */
@@ -169,12 +172,26 @@ typedef struct ml_decision {
 int	ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d);
 int	ml_sasl_allows(const ml_conf *c, const ml_input *in,
 		       const char *from_domain);
+int	ml_sasl_signs(const ml_conf *c, const ml_input *in, const char *domain);
 int	ml_domain_listed(const char *list, const char *domain);
 int	ml_domain_in(const char **list, size_t n, const char *domain);
 
+/* ---- milter_from.c ---- */
+
+#define ML_FROM_TEXT_MAX	2048	/* display name and comments, as shown */
+
+enum { ML_FROM_OK = 0, ML_FROM_NONE = -1, ML_FROM_AMBIGUOUS = -2 };
+
+typedef struct ml_from {
+	char	addr[SL_ADDR_MAX + 1];	/* the address, domain lowercased */
+	char	display[ML_FROM_TEXT_MAX];	/* display name as written; "" for none */
+	const char *why;		/* ML_FROM_AMBIGUOUS: static text saying why */
+} ml_from;
+
+int	ml_from_parse(const char *value, ml_from *f);
+
 /* ---- milter_rewrite.c ---- */
 
-int	ml_header_address(const char *value, char *addr, size_t addrlen);
 int	ml_rewrite_sender(const ml_conf *c, const ml_decision *d,
 			  const char *msgid, unsigned day,
 			  char *out, size_t outlen);

@@ -29,17 +29,17 @@
  * ERRORS
  *	Internal trouble (Redis down for a SASL lookup, a DKIM failure) gets
  *	on_internal_error: 451 4.3.0, or the message leaves unsigned with
- *	only the internal headers removed. Redis trouble during the
+ *	only the internal headers removed; with Redis down the SASL binding
+ *	is still decided from the config first (milter_category.c), and
+ *	what it cannot allow gets 451 4.7.1. Redis trouble during the
  *	suppression check gets suppression_fail: accept (the default, fail
  *	open like policyd) or 451 4.3.0. Nothing here exits.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +50,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "privs.h"
 
 #define HEADER_BYTES_MAX	(4 * 1024 * 1024)
 #define HEADERS_MAX		10000
@@ -238,6 +239,16 @@ reject(SMFICTX *ctx, msg_ctx *m, const char *text)
 	return SMFIS_REJECT;
 }
 
+/* defer - a temporary refusal with the decision's text */
+static sfsistat
+defer(SMFICTX *ctx, msg_ctx *m, const char *text)
+{
+	sl_warn("deferred: sasl=%s from=<%s>: %s", m->sasl, m->env_from, text);
+	set_reply(ctx, "451", text);
+	msg_reset(m);
+	return SMFIS_TEMPFAIL;
+}
+
 /*
  * start_signers - one signature per signing domain and key, all sharing
  * one hash of the final header set and of the body
@@ -299,11 +310,13 @@ cb_eoh(SMFICTX *ctx)
 {
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
 	conn_ctx *c = smfi_getpriv(ctx);
-	char	from[SL_ADDR_MAX + 1] = "", err[512], text[128];
+	char	err[512], text[128];
 	ml_sasl_entry e;
+	ml_from f;
 	ml_input in = {.sasl_user = m->sasl, .client_addr = c->addr, .env_from = m->env_from,
-		       .from_addr = from, .sasl = &e};
+		       .from_addr = f.addr, .sasl = &e};
 	size_t	nfrom = ml_header_count(m->headers, m->nheaders, "From");
+	int	frc;
 
 	if (!m->qid[0]) {
 		/* Postfix creates the queue file at the first valid RCPT by default */
@@ -317,20 +330,29 @@ cb_eoh(SMFICTX *ctx)
 			 "RFC 5322 wants exactly one", nfrom);
 		return reject(ctx, m, text);
 	}
-	if (ml_header_address(ml_header_get(m->headers, m->nheaders, "From"), from, sizeof(from)) < 0)
+	frc = ml_from_parse(ml_header_get(m->headers, m->nheaders, "From"), &f);
+	if (frc == ML_FROM_NONE)
 		return reject(ctx, m, "5.6.0 the From header field must hold exactly one address");
+	in.from_ambiguous = frc == ML_FROM_AMBIGUOUS ? f.why : NULL;
 	in.header_category = ml_header_get(m->headers, m->nheaders, m->conf->category_header);
 	if (lookup_sasl(m, &e, err, sizeof(err)) < 0) {
+		sl_warn("%s: SASL binding decided from the config alone", err);
+		in.sasl = NULL;
+		in.sasl_down = 1;
+	}
+	ml_decide(m->conf, &in, &m->d);
+	if (m->d.verdict == ML_REJECT)
+		return reject(ctx, m, m->d.reply);
+	if (m->d.verdict == ML_DEFER)
+		return defer(ctx, m, m->d.reply);
+	if (in.sasl_down) {
 		if (internal_trouble(ctx, m, err) == SMFIS_TEMPFAIL)
 			return SMFIS_TEMPFAIL;
 		(void) plan_message(m, 0, err, sizeof(err));
 		return SMFIS_CONTINUE;
 	}
-	ml_decide(m->conf, &in, &m->d);
-	if (m->d.verdict == ML_REJECT)
-		return reject(ctx, m, m->d.reply);
 	if (m->d.verdict == ML_UNSIGNED)
-		sl_info("not signed: sasl=%s from=<%s>: %s", m->sasl, from, m->d.reply);
+		sl_info("not signed: sasl=%s from=<%s>: %s", m->sasl, f.addr, m->d.reply);
 	if (plan_message(m, m->d.verdict == ML_OK, err, sizeof(err)) < 0
 	    || (m->d.verdict == ML_OK && start_signers(m, err, sizeof(err)) < 0)) {
 		if (internal_trouble(ctx, m, err) == SMFIS_TEMPFAIL)
@@ -594,29 +616,6 @@ socket_path(const char *spec)
 	return NULL;
 }
 
-/*
- * socket_owner - give a unix socket to the service user and its group, so
- * that Postfix reaches it with socket_mode 0660 once user postfix is in
- * that group
- */
-static int
-socket_owner(const char *path, const char *user, char *err, size_t errlen)
-{
-	struct passwd *pw;
-
-	if (user == NULL || *user == '\0' || geteuid() != 0)
-		return 0;
-	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(err, errlen, "user \"%s\" does not exist", user);
-		return -1;
-	}
-	if (chown(path, pw->pw_uid, pw->pw_gid) < 0) {
-		snprintf(err, errlen, "%s: chown: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* ml_milter_setup - register and bind; run as root before dropping privileges */
 int
 ml_milter_setup(const ml_conf *c, char *err, size_t errlen)
@@ -635,11 +634,9 @@ ml_milter_setup(const ml_conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot open the milter socket", c->socket);
 		return -1;
 	}
-	if (path && chmod(path, (mode_t) c->socket_mode) < 0) {
-		snprintf(err, errlen, "%s: chmod: %s", path, strerror(errno));
-		return -1;
-	}
-	return path ? socket_owner(path, c->user, err, errlen) : 0;
+	/* the service user and its group: Postfix reaches it with 0660 once in that group */
+	return path ? sl_socket_owner(path, c->user, NULL, c->socket_mode, err, errlen, NULL, 0)
+	            : 0;
 }
 
 /* ml_milter_run - serve until libmilter is told to stop */

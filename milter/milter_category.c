@@ -8,10 +8,14 @@
  *	us (SASL user and its Redis entry, client address, envelope sender,
  *	header From address, category header), so unit tests need no MTA.
  *
+ *	A From that ml_from_parse() found ambiguous is refused (5.7.1) for
+ *	an authenticated user, left unsigned for an internal client.
  *	SASL binding first: an authenticated user may only send as the From
  *	domains of its Redis entry ("domains"), else of its tenant (Redis
  *	entry "tenant", or the config tenant listing the user). A violation
  *	is a 5.7.1 rejection, or in monitor mode a message left unsigned.
+ *	When Redis cannot answer (in->sasl_down), the config decides for the
+ *	users its tenants list; anything it cannot allow is deferred (4.7.1).
  *
  *	Tenant, first found: the Redis entry, the config tenant of the SASL
  *	user, the first matching rule that names one, the config tenant
@@ -25,7 +29,10 @@
  *	The sending domain is the tenant's subdomain, else the category's,
  *	under the configured domain of the From address; the signing
  *	domains follow the category's sign_domains (default: the sending
- *	domain, plus the From domain with sign_parent).
+ *	domain, plus the From domain with sign_parent); for an authenticated
+ *	user each must be a domain it may use (ml_sasl_signs), else that
+ *	signature is dropped and logged, since the category may come from
+ *	a header the sender wrote.
  */
 #define _GNU_SOURCE 1		/* FNM_CASEFOLD */
 #include "config.h"
@@ -103,20 +110,74 @@ tenant_of_domain(const ml_conf *c, const char *domain)
 	return NULL;
 }
 
+/* user_tenant - the tenant whose domains bind the SASL user, or NULL */
+static const ml_tenant *
+user_tenant(const ml_conf *c, const ml_input *in)
+{
+	const ml_sasl_entry *e = in->sasl;
+	const ml_tenant *t = NULL;
+
+	if (e && e->found && e->tenant[0])
+		t = ml_conf_tenant(c, e->tenant);
+	return t ? t : tenant_of_user(c, in->sasl_user);
+}
+
 /* ml_sasl_allows - the authenticated user may send as this From domain */
 int
 ml_sasl_allows(const ml_conf *c, const ml_input *in, const char *from_domain)
 {
 	const ml_sasl_entry *e = in->sasl;
-	const ml_tenant *t = NULL;
+	const ml_tenant *t;
 
 	if (e && e->found && e->domains[0])
 		return ml_domain_listed(e->domains, from_domain);
-	if (e && e->found && e->tenant[0])
-		t = ml_conf_tenant(c, e->tenant);
-	if (t == NULL)
-		t = tenant_of_user(c, in->sasl_user);
+	t = user_tenant(c, in);
 	return t != NULL && ml_domain_in(t->domains, t->ndomains, from_domain);
+}
+
+/* below_entry - domain is at or below one exact (not "*.") entry of a list */
+static int
+below_entry(const char *entry, size_t len, const char *domain)
+{
+	char	buf[ML_DOMAIN_MAX];
+
+	if (len == 0 || len >= sizeof(buf) || entry[0] == '*')
+		return 0;
+	snprintf(buf, sizeof(buf), "%.*s", (int) len, entry);
+	return sl_domain_is_under(domain, buf);
+}
+
+/*
+ * ml_sasl_signs - the authenticated user may get a signature of this
+ * domain: one it may send as, or a subdomain of such a domain given
+ * exactly (its own zone: mail.example.com for an entry example.com).
+ * Never the operator's domain above it, nor another tenant's.
+ */
+int
+ml_sasl_signs(const ml_conf *c, const ml_input *in, const char *domain)
+{
+	const ml_sasl_entry *e = in->sasl;
+	const ml_tenant *t;
+
+	if (ml_sasl_allows(c, in, domain))
+		return 1;
+	if (e && e->found && e->domains[0]) {
+		for (const char *p = e->domains; *p;) {
+			size_t	n;
+
+			p += strspn(p, ", \t");
+			n = strcspn(p, ", \t");
+			if (below_entry(p, n, domain))
+				return 1;
+			p += n;
+		}
+		return 0;
+	}
+	t = user_tenant(c, in);
+	for (size_t i = 0; t && i < t->ndomains; i++)
+		if (below_entry(t->domains[i], strlen(t->domains[i]), domain))
+			return 1;
+	return 0;
 }
 
 /* patterns_match - no patterns, or one matches the address */
@@ -236,10 +297,20 @@ choose_category(const ml_conf *c, const ml_input *in, ml_decision *d)
 		d->category = ml_conf_category(c, c->default_category);
 }
 
-/* add_sign - add a signing domain once */
+/*
+ * add_sign - add a signing domain once; for an authenticated user only a
+ * domain it may use (ml_sasl_signs): any other is dropped and logged,
+ * whatever category (the sender's own header may name it) asked for it
+ */
 static void
-add_sign(ml_decision *d, const char *domain)
+add_sign(const ml_conf *c, const ml_input *in, ml_decision *d, const char *domain)
 {
+	if (in->sasl_user && *in->sasl_user && !ml_sasl_signs(c, in, domain)) {
+		sl_warn("sasl user %s: no signature for d=%s (category %s): "
+			"not a domain this user may use", in->sasl_user, domain,
+			d->category ? d->category->name : "-");
+		return;
+	}
 	for (size_t i = 0; i < d->nsign; i++)
 		if (strcasecmp(d->sign_domains[i], domain) == 0)
 			return;
@@ -249,7 +320,7 @@ add_sign(ml_decision *d, const char *domain)
 
 /* choose_domains - sending domain and signing domains */
 static void
-choose_domains(ml_decision *d)
+choose_domains(const ml_conf *c, const ml_input *in, ml_decision *d)
 {
 	const char *label = "";
 	const ml_category *cat = d->category;
@@ -263,17 +334,61 @@ choose_domains(ml_decision *d)
 	else
 		snprintf(d->send_domain, sizeof(d->send_domain), "%s", d->from_domain);
 	if (cat == NULL || cat->nsign_domains == 0) {
-		add_sign(d, d->send_domain);
+		add_sign(c, in, d, d->send_domain);
 		if ((cat && cat->sign_parent) || d->base->sign_parent)
-			add_sign(d, d->from_domain);
+			add_sign(c, in, d, d->from_domain);
 		return;
 	}
 	for (size_t i = 0; i < cat->nsign_domains; i++) {
 		const char *s = cat->sign_domains[i];
 
-		add_sign(d, strcmp(s, "subdomain") == 0 ? d->send_domain
+		add_sign(c, in, d, strcmp(s, "subdomain") == 0 ? d->send_domain
 			 : strcmp(s, "from") == 0 ? d->from_domain : s);
 	}
+}
+
+/* ambiguous_from - a From the receiver may read otherwise: refused or unsigned */
+static int
+ambiguous_from(const ml_conf *c, const ml_input *in, ml_decision *d)
+{
+	if (!in->sasl_user || !*in->sasl_user) {
+		/* trusted internal client: may use every domain, but nothing is signed */
+		d->verdict = ML_UNSIGNED;
+		snprintf(d->reply, sizeof(d->reply), "ambiguous From header field (%s)",
+			 in->from_ambiguous);
+		return 0;
+	}
+	d->verdict = c->sasl_monitor ? ML_UNSIGNED : ML_REJECT;
+	snprintf(d->reply, sizeof(d->reply), "5.7.1 ambiguous From header field (%s): "
+		 "write one address, with any display name quoted", in->from_ambiguous);
+	return 0;
+}
+
+/*
+ * binding_offline - Redis could not answer for the SASL user: the config
+ * alone decides for a user a config tenant lists; a user it does not
+ * know, or a From its tenant does not allow (a Redis entry could widen
+ * it), is deferred, never let through
+ */
+static int
+binding_offline(const ml_conf *c, const ml_input *in, ml_decision *d)
+{
+	int	known = tenant_of_user(c, in->sasl_user) != NULL;
+
+	if (known && ml_sasl_allows(c, in, d->from_domain)) {
+		d->verdict = ML_UNSIGNED;
+		snprintf(d->reply, sizeof(d->reply), "Redis unavailable for the SASL lookup");
+		return 0;
+	}
+	d->verdict = c->sasl_monitor ? ML_UNSIGNED : ML_DEFER;
+	if (known)
+		snprintf(d->reply, sizeof(d->reply), "4.7.1 user %.64s may not send mail from domain %.128s "
+			 "by the configuration, Redis is unavailable: try again later",
+			 in->sasl_user, d->from_domain);
+	else
+		snprintf(d->reply, sizeof(d->reply), "4.7.1 cannot check what user %.64s may send "
+			 "(Redis unavailable): try again later", in->sasl_user);
+	return 0;
 }
 
 /* ml_decide - everything the milter needs to know about one message */
@@ -283,6 +398,8 @@ ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d)
 	const char *dom = in->from_addr ? sl_addr_domain(in->from_addr) : "";
 
 	memset(d, 0, sizeof(*d));
+	if (in->from_ambiguous)
+		return ambiguous_from(c, in, d);
 	snprintf(d->from_domain, sizeof(d->from_domain), "%s", dom);
 	for (char *p = d->from_domain; *p; p++)
 		*p = (char) tolower((unsigned char) *p);
@@ -291,6 +408,8 @@ ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d)
 		snprintf(d->reply, sizeof(d->reply), "5.6.0 no address in the From header field");
 		return 0;
 	}
+	if (in->sasl_user && *in->sasl_user && in->sasl_down)
+		return binding_offline(c, in, d);
 	if (in->sasl_user && *in->sasl_user && !ml_sasl_allows(c, in, d->from_domain)) {
 		d->verdict = c->sasl_monitor ? ML_UNSIGNED : ML_REJECT;
 		snprintf(d->reply, sizeof(d->reply), "5.7.1 user %s may not send mail from domain %s",
@@ -306,7 +425,7 @@ ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d)
 		return 0;
 	choose_tenant(c, in, d);
 	choose_category(c, in, d);
-	choose_domains(d);
+	choose_domains(c, in, d);
 	d->verdict = ML_OK;
 	return 0;
 }

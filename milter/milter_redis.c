@@ -21,7 +21,8 @@
  *	that changes the redis section takes effect for new messages.
  * ERRORS
  *	A failed SASL lookup is internal trouble: the caller applies
- *	on_internal_error. A failed record is logged and otherwise ignored:
+ *	on_internal_error. An entry field longer than the milter holds is
+ *	such a failure too, never cut short. A failed record is logged and otherwise ignored:
  *	counting must never hold mail back.
  */
 #include "config.h"
@@ -109,16 +110,21 @@ ml_redis_put(ml_redis_pool *p, sl_redis *r)
 	sl_redis_free(r);
 }
 
-/* entry_field - copy one HGETALL field into the entry */
-static void
+/*
+ * entry_field - copy one HGETALL field into the entry; -1 when it does not
+ * fit (a cut domain list or name could allow another domain or tenant)
+ */
+static int
 entry_field(ml_sasl_entry *e, const char *name, const char *value)
 {
-	if (strcmp(name, "category") == 0)
-		snprintf(e->category, sizeof(e->category), "%s", value);
-	else if (strcmp(name, "tenant") == 0)
-		snprintf(e->tenant, sizeof(e->tenant), "%s", value);
-	else if (strcmp(name, "domains") == 0)
-		snprintf(e->domains, sizeof(e->domains), "%s", value);
+	char   *dst = strcmp(name, "category") == 0 ? e->category
+	    : strcmp(name, "tenant") == 0 ? e->tenant : strcmp(name, "domains") == 0 ? e->domains : NULL;
+	size_t	size = dst == e->domains ? sizeof(e->domains)
+	    : dst == e->tenant ? sizeof(e->tenant) : sizeof(e->category);
+
+	if (dst == NULL)
+		return 0;
+	return (size_t) snprintf(dst, size, "%s", value) < size ? 0 : -1;
 }
 
 /* ml_sasl_lookup - the Redis entry of a SASL user; -1 on Redis trouble */
@@ -145,9 +151,13 @@ ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, 
 		rc = -1;
 	} else {
 		e->found = rep->elements > 0;
-		for (size_t i = 0; i + 1 < rep->elements; i += 2)
-			if (rep->element[i]->str && rep->element[i + 1]->str)
-				entry_field(e, rep->element[i]->str, rep->element[i + 1]->str);
+		for (size_t i = 0; rc == 0 && i + 1 < rep->elements; i += 2)
+			if (rep->element[i]->str && rep->element[i + 1]->str
+			    && entry_field(e, rep->element[i]->str, rep->element[i + 1]->str) < 0) {
+				snprintf(err, errlen, "redis HGETALL %s: field %s too long", key,
+					 rep->element[i]->str);
+				rc = -1;
+			}
 	}
 	sl_reply_free(rep);
 	ml_redis_put(c->pool, r);

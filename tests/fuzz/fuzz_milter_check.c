@@ -2,8 +2,9 @@
  * NAME
  *	fuzz_milter_check - what a milter header seed's name promises
  * DESCRIPTION
- *	Seeds named ok-* must have a From address that ml_header_address()
- *	accepts, seeds named bad-* one it refuses. Run by seeds_main.c.
+ *	Seeds named ok-* must have a From address that ml_from_parse()
+ *	accepts, seeds named bad-* one it refuses (no address, several, or
+ *	ambiguous). Run by seeds_main.c.
  */
 #include "config.h"
 
@@ -20,7 +21,8 @@ int	fuzz_seed_check(const char *name, const char *buf, size_t len);
 static int
 from_ok(const char *buf)
 {
-	char	line[4096], addr[SL_ADDR_MAX + 1];
+	char	line[4096];
+	ml_from f;
 	const char *p = buf;
 
 	while (p && *p) {
@@ -28,7 +30,7 @@ from_ok(const char *buf)
 
 		if (n < sizeof(line) && strncasecmp(p, "From:", 5) == 0) {
 			snprintf(line, sizeof(line), "%.*s", (int) (n - 5), p + 5);
-			return ml_header_address(line + strspn(line, " "), addr, sizeof(addr)) == 0;
+			return ml_from_parse(line + strspn(line, " "), &f) == ML_FROM_OK;
 		}
 		p += n + (p[n] == '\n');
 	}

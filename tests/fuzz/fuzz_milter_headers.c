@@ -45,6 +45,19 @@ split(char *buf, ml_header *h, size_t max)
 	return n;
 }
 
+/* check_rewrite - a rewritten From still holds one address, on the new domain */
+static void
+check_rewrite(const char *value, char *from, size_t fromlen, char *rt, size_t rtlen)
+{
+	ml_from g;
+
+	if (ml_rewrite_from(value, "news.example.com", from, fromlen, rt, rtlen) < 0)
+		return;
+	if (ml_from_parse(from, &g) == ML_FROM_NONE
+	    || (g.why == NULL && strcmp(sl_addr_domain(g.addr), "news.example.com") != 0))
+		abort();
+}
+
 /* LLVMFuzzerTestOneInput - one header section */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -58,7 +71,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ml_decision d = {.verdict = ML_OK, .category = &cat, .base = &base,
 			 .from_domain = "example.com", .send_domain = "news.example.com"};
 	ml_header h[MAX_HEADERS];
-	char   *buf = malloc(size + 1), addr[SL_ADDR_MAX + 1], from[2048], rt[2048];
+	char   *buf = malloc(size + 1), from[4096], rt[4096];
+	ml_from f;
 	ml_hdr_input in = {.headers = h, .nrcpt = 1, .rcpt = "r@remote.test", .msgid = "abcdefgh",
 			   .day = 20417, .full = 1};
 	ml_plan plan;
@@ -69,8 +83,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf[size] = '\0';
 	in.nheaders = split(buf, h, MAX_HEADERS);
 	for (size_t i = 0; i < in.nheaders; i++)
-		if (strcasecmp(h[i].name, "From") == 0 && ml_header_address(h[i].value, addr, sizeof(addr)) == 0)
-			(void) ml_rewrite_from(h[i].value, "news.example.com", from, sizeof(from), rt, sizeof(rt));
+		if (strcasecmp(h[i].name, "From") == 0 && ml_from_parse(h[i].value, &f) == ML_FROM_OK
+		    && f.why == NULL && sl_addr_domain(f.addr)[0] != '\0')
+			check_rewrite(h[i].value, from, sizeof(from), rt, sizeof(rt));
 	if (ml_headers_plan(&conf, &d, &in, &plan) == 0 || plan.final)
 		ml_plan_free(&plan);
 	free(buf);

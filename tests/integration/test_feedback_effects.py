@@ -11,7 +11,10 @@ DESCRIPTION
     pause, the events stream, and the exit codes (0 handled, 75 without
     Redis, 0 for a forged token or an unparseable message). Tokens are
     minted here from doc/tokens.md's definition, independently of the C
-    code. Needs no root.
+    code, and a genuine message's recipients are recorded the way
+    sluice-milter does (bind_recipients). Needs no root. The trust rules
+    (binding, who is at fault, exactly once, Redis refusals) are tested
+    in test_feedback_trust.py.
 """
 import base64
 import gzip
@@ -47,6 +50,22 @@ def mint(secret, kind="b", category="news", tenant="shop1", msgid="abcd2345", da
     bits = int.from_bytes(md[:8], "big") >> 4        # first 60 bits
     mac = "".join(B32[(bits >> (55 - 5 * i)) & 31] for i in range(12))
     return fields + "-" + mac
+
+
+def bind_recipients(redis, secret, msgid, *addrs, prefix="sluice:", ttl=30 * 86400):
+    """Make addrs recipients of message msgid, as sluice-milter records them.
+
+    The per-message recipient record of the design (doc/tokens.md): a set
+    <prefix>rcpts:<msgid> of the first 64 bits, in hex, of
+    HMAC-SHA256(secret, msgid "\\0" lower-cased address), expiring after
+    the token lifetime. Written here independently of the C code; the one
+    place to change if the milter's record changes.
+    """
+    key = prefix + "rcpts:" + msgid
+    for a in addrs:
+        mac = hmac.new(secret, msgid.encode() + b"\0" + a.lower().encode(), hashlib.sha256)
+        redis.cli("SADD", key, mac.hexdigest()[:16])
+    redis.cli("EXPIRE", key, ttl)
 
 
 def dsn(rcpt, status="5.1.1", diag="550 5.1.1 <%s>: Recipient address rejected: User unknown",
@@ -161,24 +180,41 @@ Content-Transfer-Encoding: base64
 
 
 class World:
-    def __init__(self, env, extra=""):
+    """A redis-server, a token secret and a sluice.conf for sluice-feedback.
+
+    Several Worlds may share one env: each has its own file names; a World
+    made with secret_from uses that World's secret.
+    """
+    _serial = 0
+
+    def __init__(self, env, extra="", redis=None, secret_from=None):
+        World._serial += 1
+        self.n = World._serial
         self.env = env
-        self.redis = env.redis()
-        self.secret_path = env.secret()
+        self.redis = redis or env.redis()
+        self.secret_path = (secret_from.secret_path if secret_from
+                            else env.secret("token-%d.key" % self.n))
         with open(self.secret_path, "rb") as f:
             self.secret = f.read().rstrip(b"\n")
-        self.conf = env.file("sluice.conf", self.redis.conf_section() +
-                             'secret_file = "%s"\nfeedback {\n  pause_min_sent = 10\n%s}\n'
-                             % (self.secret_path, extra))
+        self.conf = self.config(self.redis.conf_section(), extra)
         self.exe = harness.program("feedback", "sluice-feedback")
 
-    def feed(self, data, rcpt):
-        p = subprocess.run([self.exe, "-c", self.conf, rcpt], input=data,
+    def config(self, redis_section, extra="", name="sluice.conf"):
+        """A sluice.conf with this world's secret and the given redis { } block."""
+        return self.env.file("%d-%s" % (self.n, name), redis_section +
+                             'secret_file = "%s"\nfeedback {\n  pause_min_sent = 10\n%s}\n'
+                             % (self.secret_path, extra))
+
+    def feed(self, data, rcpt, conf=None):
+        p = subprocess.run([self.exe, "-c", conf or self.conf, rcpt], input=data,
                            capture_output=True, timeout=30)
         return p.returncode, p.stderr.decode(errors="replace")
 
     def cli(self, *a):
         return self.redis.cli(*a)
+
+    def bind(self, msgid, *addrs):
+        bind_recipients(self.redis, self.secret, msgid, *addrs)
 
     def hgetall(self, key):
         out = self.cli("HGETALL", key).split("\n")
@@ -210,6 +246,7 @@ def test_check_config(world):
 
 def test_hard_bounce_suppresses(world):
     tok = mint(world.secret) + "@bounce.example.com"
+    world.bind("abcd2345", "gone@example.net")
     rc, err = world.feed(dsn("Gone@Example.NET", token=tok), tok)
     assert rc == 0, err
     e = world.hgetall("sluice:supp:global:gone@example.net")
@@ -239,6 +276,7 @@ def test_soft_bounces_reach_threshold(world):
     key = "sluice:supp:global:full@example.net"
     for i in range(3):
         tok = mint(world.secret, msgid="abcd234%d" % (i + 2)) + "@bounce.example.com"
+        world.bind("abcd234%d" % (i + 2), "full@example.net")
         rc, err = world.feed(dsn("full@example.net", status="5.2.2",
                                  diag="552 5.2.2 <%s>: Mailbox full"), tok)
         assert rc == 0, err
@@ -256,6 +294,7 @@ def filtered_dsn(rcpt, tok):
 
 def test_filtered_is_soft_by_default(world):
     tok = mint(world.secret) + "@bounce.example.com"
+    world.bind("abcd2345", "picky@example.net")
     rc, err = world.feed(filtered_dsn("picky@example.net", tok), tok)
     assert rc == 0, err
     assert world.cli("EXISTS", "sluice:supp:global:picky@example.net") == "0"
@@ -266,6 +305,7 @@ def test_filtered_is_soft_by_default(world):
 def test_hard_reasons_option(env):
     w = World(env, extra='  hard_reasons = {"filtered", "suspend"}\n')
     tok = mint(w.secret) + "@bounce.example.com"
+    w.bind("abcd2345", "picky@example.net")
     rc, err = w.feed(filtered_dsn("picky@example.net", tok), tok)
     assert rc == 0, err
     e = w.hgetall("sluice:supp:global:picky@example.net")
@@ -279,6 +319,7 @@ def test_hard_reasons_option(env):
 
 def test_complaint_category_scope(world):
     tok = mint(world.secret, category="promo") + "@bounce.example.com"
+    world.bind("abcd2345", "angry@example.org")
     rc, err = world.feed(arf("angry@example.org", tok), "fbl@feedback.example.com")
     assert rc == 0, err
     e = world.hgetall("sluice:supp:cat:promo:angry@example.org")
@@ -289,6 +330,7 @@ def test_complaint_category_scope(world):
 
 def test_unsubscribe_by_mail(world):
     tok = mint(world.secret, kind="u", category="letters") + "@unsub.example.com"
+    world.bind("abcd2345", "reader@example.org")
     msg = b"From: Reader <reader@example.org>\nTo: " + tok.encode() + \
         b"\nSubject: unsubscribe\n\nplease\n"
     rc, err = world.feed(msg, tok)
@@ -312,6 +354,7 @@ def test_tenant_pause(world):
     world.cli("HSET", "sluice:stats:%s:shop1:news" % today(), "sent", "10")
     world.cli("HSET", "sluice:tenant:shop1", "status", "active")
     tok = mint(world.secret) + "@bounce.example.com"
+    world.bind("abcd2345", "nobody@example.net")
     rc, err = world.feed(dsn("nobody@example.net", token=tok), tok)
     assert rc == 0, err
     t = world.hgetall("sluice:tenant:shop1")
@@ -323,6 +366,7 @@ def test_tenant_pause_monitor_mode(env):
     w = World(env, extra="  pause_mode = monitor\n")
     w.cli("HSET", "sluice:stats:%s:shop1:news" % today(), "sent", "10")
     tok = mint(w.secret) + "@bounce.example.com"
+    w.bind("abcd2345", "nobody@example.net")
     rc, err = w.feed(dsn("nobody@example.net", token=tok), tok)
     assert rc == 0, err
     assert w.cli("HGET", "sluice:tenant:shop1", "status") == ""
@@ -339,6 +383,7 @@ def test_tenant_pause_sums_categories(env):
     w.cli("HSET", "sluice:stats:%s:shop1:news" % day, "sent", "15")
     w.cli("HSET", "sluice:stats:%s:shop1:promo" % day, "sent", "5")
     tok = mint(w.secret, category="promo") + "@bounce.example.com"
+    w.bind("abcd2345", "nobody@example.net")
     rc, err = w.feed(dsn("nobody@example.net", token=tok), tok)
     assert rc == 0, err
     t = w.hgetall("sluice:tenant:shop1")

@@ -7,9 +7,10 @@ DESCRIPTION
     the MTA. Each Lua scenario prints "ok" at its end; a Lua error exits 1.
     After the scenarios the milter must still be alive (never a crash).
     Scenarios: empty body, body without final newline, 8-bit body, header
-    lines over 998 characters, 100 recipients, several From headers, a
+    lines over 998 characters, more than 10000 header fields, 100 recipients, several From headers, a
     10 MB message, a message already carrying a DKIM-Signature, inbound
-    pass-through, SASL binding, Redis down (tempfail and accept), SIGHUP in
+    pass-through, SASL binding, Redis down (tempfail and accept, the binding
+    still decided from the config), SIGHUP in
     the middle of a message.
 """
 import os
@@ -85,7 +86,7 @@ def milter(keys):
 @pytest.mark.parametrize("script", [
     "empty_body.lua", "no_final_newline.lua", "eightbit_body.lua", "long_header.lua",
     "hundred_rcpts.lua", "several_from.lua", "ten_megabytes.lua", "already_signed.lua",
-    "inbound.lua", "sasl_binding.lua",
+    "inbound.lua", "sasl_binding.lua", "too_many_headers.lua",
 ])
 def test_scenario(milter, script):
     proc, spec = milter
@@ -186,3 +187,16 @@ def test_sasl_monitor_mode_logs_and_leaves_unsigned(env, keys):
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.stdout, proc.output())
     assert "not signed: sasl=alice" in proc.output()
     assert "may not send mail from domain shop2.mall.test" in proc.output()
+
+
+def test_redis_down_accept_still_binds_from_config(env, keys):
+    conf, sock = write_conf(env, conf_text(keys, use_redis="true", redis=REDIS_GONE,
+                                           milter='on_internal_error = "accept"'))
+    proc, spec = start_milter(env, conf, sock)
+    r = miltertest("redis_down_binding.lua", spec)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.stdout, proc.output())
+    out = proc.output()
+    assert "deferred: sasl=alice from=<x@shop2.mall.test>: 4.7.1 user alice may not send mail " \
+        "from domain shop2.mall.test" in out, out
+    assert "deferred: sasl=zed from=<z@shop1.mall.test>: 4.7.1 cannot check what user zed" in out
+    assert "accepted unsigned (on_internal_error = accept)" in out

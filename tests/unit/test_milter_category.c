@@ -22,6 +22,7 @@
 	"category \"transactional\" { subdomain = \"mail\" }\n" \
 	"category \"marketing\" { subdomain = \"news\" sign_parent = true }\n" \
 	"category \"notification\" { subdomain = \"notify\" sign_domains = {\"from\"} }\n" \
+	"category \"operator\" { subdomain = \"op\" sign_domains = {\"subdomain\", \"example.com\"} }\n" \
 	"tenant \"shop1\" { subdomain = \"shop1\" domains = {\"shop1.mall.test\"}\n" \
 	"  sasl_users = {\"alice\"} default_category = \"marketing\" }\n" \
 	"tenant \"shop2\" { domains = {\"*.two.test\", \"shop2.mall.test\"} sasl_users = {\"bob\"} }\n"
@@ -238,6 +239,94 @@ test_unconfigured_domain(void **state)
 	assert_int_equal(d.verdict, ML_REJECT);
 }
 
+/* test_sign_domains_bound - a SASL user gets no signature of a domain it may not use */
+static void
+test_sign_domains_bound(void **state)
+{
+	ml_sasl_entry e = {.found = 1, .domains = "example.com"};
+	ml_decision d;
+
+	(void) state;
+	/* alice (tenant shop1) names the operator's category in the header */
+	d = decide(conf, "alice", "192.0.2.1", "s@shop1.mall.test", "s@shop1.mall.test", "operator", NULL);
+	assert_int_equal(d.verdict, ML_OK);
+	assert_int_equal(d.nsign, 1);
+	assert_string_equal(d.sign_domains[0], "shop1.mall.test");
+	/* an internal client without SASL may use every configured domain */
+	d = decide(conf, "", "127.0.0.1", "s@shop1.mall.test", "s@shop1.mall.test", "operator", NULL);
+	assert_int_equal(d.nsign, 2);
+	assert_string_equal(d.sign_domains[1], "example.com");
+	/* bob's tenant has no subdomain: mail.mall.test is the operator's, dropped */
+	d = decide(conf, "bob", "192.0.2.1", "b@shop2.mall.test", "b@shop2.mall.test", "transactional", NULL);
+	assert_int_equal(d.verdict, ML_OK);
+	assert_string_equal(d.send_domain, "mail.mall.test");
+	assert_int_equal(d.nsign, 1);
+	assert_string_equal(d.sign_domains[0], "shop2.mall.test");	/* mall.test sign_parent */
+	/* below an exact entry is the user's own zone */
+	d = decide(conf, "carol", "192.0.2.1", "c@example.com", "c@example.com", "transactional", &e);
+	assert_int_equal(d.nsign, 1);
+	assert_string_equal(d.sign_domains[0], "mail.example.com");
+	assert_true(ml_sasl_signs(conf, &(ml_input) {.sasl_user = "carol", .sasl = &e}, "a.example.com"));
+	assert_false(ml_sasl_signs(conf, &(ml_input) {.sasl_user = "carol", .sasl = &e}, "com"));
+	assert_false(ml_sasl_signs(conf, &(ml_input) {.sasl_user = "alice"}, "mall.test"));
+	assert_false(ml_sasl_signs(conf, &(ml_input) {.sasl_user = "alice"}, "shop2.mall.test"));
+	assert_false(ml_sasl_signs(conf, &(ml_input) {.sasl_user = "dave"}, "example.com"));
+}
+
+/* test_redis_down - the config decides for its users, defers the rest */
+static void
+test_redis_down(void **state)
+{
+	ml_input in = {.sasl_user = "alice", .client_addr = "192.0.2.1", .env_from = "",
+		       .from_addr = "s@shop1.mall.test", .sasl_down = 1};
+	ml_conf *mon = load("sasl_binding = \"monitor\"");
+	ml_decision d;
+
+	(void) state;
+	assert_int_equal(ml_decide(conf, &in, &d), 0);
+	assert_int_equal(d.verdict, ML_UNSIGNED);
+	in.from_addr = "s@shop2.mall.test";
+	assert_int_equal(ml_decide(conf, &in, &d), 0);
+	assert_int_equal(d.verdict, ML_DEFER);
+	assert_non_null(strstr(d.reply, "4.7.1 user alice may not send mail from domain shop2.mall.test"));
+	in.sasl_user = "carol";			/* known only in Redis */
+	in.from_addr = "c@example.com";
+	assert_int_equal(ml_decide(conf, &in, &d), 0);
+	assert_int_equal(d.verdict, ML_DEFER);
+	assert_non_null(strstr(d.reply, "4.7.1 cannot check what user carol may send"));
+	assert_non_null(mon);
+	assert_int_equal(ml_decide(mon, &in, &d), 0);
+	assert_int_equal(d.verdict, ML_UNSIGNED);
+	in.sasl_user = "";			/* internal client: no lookup needed */
+	assert_int_equal(ml_decide(conf, &in, &d), 0);
+	assert_int_equal(d.verdict, ML_OK);
+	ml_conf_unref(mon);
+}
+
+/* test_ambiguous_from - refused for SASL users, unsigned for internal clients */
+static void
+test_ambiguous_from(void **state)
+{
+	ml_input in = {.sasl_user = "alice", .client_addr = "192.0.2.1", .env_from = "",
+		       .from_addr = "", .from_ambiguous = "unquoted \"@\" in the display name"};
+	ml_conf *mon = load("sasl_binding = \"monitor\"");
+	ml_decision d;
+
+	(void) state;
+	assert_int_equal(ml_decide(conf, &in, &d), 0);
+	assert_int_equal(d.verdict, ML_REJECT);
+	assert_string_equal(d.reply, "5.7.1 ambiguous From header field (unquoted \"@\" in the "
+			    "display name): write one address, with any display name quoted");
+	assert_non_null(mon);
+	assert_int_equal(ml_decide(mon, &in, &d), 0);
+	assert_int_equal(d.verdict, ML_UNSIGNED);
+	in.sasl_user = NULL;
+	assert_int_equal(ml_decide(conf, &in, &d), 0);
+	assert_int_equal(d.verdict, ML_UNSIGNED);
+	assert_int_equal(d.nsign, 0);
+	ml_conf_unref(mon);
+}
+
 /* test_domain_lists - comma lists and wildcards */
 static void
 test_domain_lists(void **state)
@@ -266,6 +355,9 @@ main(void)
 		cmocka_unit_test(test_sasl_monitor),
 		cmocka_unit_test(test_unconfigured_domain),
 		cmocka_unit_test(test_domain_lists),
+		cmocka_unit_test(test_sign_domains_bound),
+		cmocka_unit_test(test_redis_down),
+		cmocka_unit_test(test_ambiguous_from),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
