@@ -12,12 +12,19 @@ DESCRIPTION
     printed figures must be there. A client expecting a third signature
     must fail, so the check cannot pass by accident. No timing is asserted.
 
+    What sluice-milter negotiates with an MTA offering everything (as
+    Postfix does): no reply for connect, RCPT, headers and body chunks; a
+    reply for MAIL, end of header and end of message (they can refuse);
+    HELO, DATA and unknown commands not sent; only the macros it reads.
+
     The keys are shared by all the milter's threads (one EVP_PKEY per key
     and config snapshot): 8 connections at once, 10 messages each, every
     RSA and Ed25519 signature verified with dkimpy.
 """
 import os
 import re
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -77,6 +84,38 @@ def start(env):
     conf, sock = milter_helpers.write_conf(env, CONF % {"secret": env.secret(), "rsa": rsa, "ed": ed})
     proc, _ = milter_helpers.start_milter(env, conf, sock)
     return proc, sock, {"r1._domainkey.example.com": rsa_txt, "e1._domainkey.example.com": ed_txt}
+
+
+def test_negotiates_no_reply_steps_and_macros(env):
+    proc, sock, _ = start(env)
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sock)
+    s.sendall(struct.pack("!IcIII", 13, b"O", 6, benchlib.ACTIONS_OFFER, benchlib.PROTO_OFFER))
+    data = b""
+    while len(data) < 4 or len(data) < 4 + struct.unpack("!I", data[:4])[0]:
+        chunk = s.recv(4096)
+        assert chunk, "no negotiation reply"
+        data += chunk
+    s.close()
+    n = struct.unpack("!I", data[:4])[0]
+    assert data[4:5] == b"O"
+    _, actions, proto = struct.unpack("!III", data[5:17])
+    no_reply = {"conn": 0x1000, "rcpt": 0x8000, "hdr": 0x80, "body": 0x80000}
+    reply = {"mail": 0x4000, "eoh": 0x40000}
+    skipped = {"helo": 0x2, "data": 0x200, "unknown": 0x100}
+    assert all(proto & bit for bit in no_reply.values()), hex(proto)
+    assert not any(proto & bit for bit in reply.values()), hex(proto)
+    assert all(proto & bit for bit in skipped.values()), hex(proto)
+    assert actions & 0x100, "macro lists (SMFIF_SETSYMLIST) not asked for"
+    lists, o, rest = {}, 0, data[17:4 + n]
+    while o + 4 < len(rest):
+        stage = struct.unpack("!I", rest[o:o + 4])[0]
+        end = rest.index(b"\0", o + 4)
+        lists[stage] = rest[o + 4:end].decode()
+        o = end + 1
+    assert lists.get(2) == "i {auth_authen}" and lists.get(6) == "i" and lists.get(5) == "i", lists
+    assert lists.get(0) == "" and lists.get(3) == "", lists
 
 
 def test_shared_keys_sign_right_from_many_threads(env):
