@@ -219,7 +219,7 @@ main(int argc, char **argv)
 	}
 	apply_log_level(c);
 	ml_redis_prepare();			/* script SHA1s, before any thread */
-	if (ml_dkim_init(err, sizeof(err)) < 0 || ml_milter_setup(c, err, sizeof(err)) < 0)
+	if (ml_milter_setup(c, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
@@ -229,7 +229,6 @@ main(int argc, char **argv)
 	sl_info("listening on %s", c->socket);
 	rc = serve();
 	ml_conf_install(NULL);
-	ml_dkim_shutdown();
 	sl_info("stopped");
 	return rc == 0 ? 0 : 1;
 }
