@@ -786,9 +786,12 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 {
 	const text_rule *row = table_match(low, text_tab, sizeof(text_tab) / sizeof(text_tab[0]));
 	const char *t;
+	int	weak = 0;
 
-	if (row == NULL && (r->command[0] == 0 || strcmp(r->command, "RCPT") == 0))
+	if (row == NULL && (r->command[0] == 0 || strcmp(r->command, "RCPT") == 0)) {
 		row = table_match(low, weak_tab, sizeof(weak_tab) / sizeof(weak_tab[0]));
+		weak = row != NULL;
+	}
 	if (row == NULL)
 		return NULL;
 	t = row->reason;
@@ -807,10 +810,14 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 			return "rejected";
 		/*
 		 * A mailbox status (X.2.x) says the mailbox exists: against a
-		 * text that says it does not, the soft reading wins.
+		 * text that says it does not, the soft reading wins. Except
+		 * X.2.1 ("mailbox disabled") with the MTA's own explicit words
+		 * that the user is unknown (not a weak phrase): the words name
+		 * the reason (doc/feedback.md, "Where we differ").
 		 */
 		if (s != NULL && s->firm == 0 && s->code[0] == '2' && s->reason != NULL
-		    && !in_list(s->reason, hard_reasons))
+		    && !in_list(s->reason, hard_reasons)
+		    && !(strcmp(s->code, "2.1") == 0 && strcmp(t, "userunknown") == 0 && !weak))
 			return s->reason;
 		return t;
 	}

@@ -243,8 +243,21 @@ test_phase_rules(void **state)
 	/* no phase: the status code's own reading */
 	r = classify("5.7.1", "550 5.7.1 Access denied", "failed", "", "smtp");
 	assert_string_equal(r.reason, "securityerror");
-	/* a mailbox status against "user unknown": the soft reading wins */
+	/* X.2.1 with the MTA's explicit "User Unknown": the words name the reason */
 	r = classify("5.2.1", "550 5.2.1 <a@example.org>... User Unknown", "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "userunknown");
+	assert_true(r.hard);
+	r = classify("5.2.1", "550 5.2.1 <a@example.org>: Recipient address rejected: User unknown",
+		     "failed", "RCPT", "smtp");
+	assert_string_equal(r.reason, "userunknown");
+	/* ... but not a weak phrase ("mailbox unavailable"): the status decides, soft */
+	r = classify("5.2.1", "550 5.2.1 Requested action not taken: mailbox unavailable", "failed",
+		     "RCPT", "smtp");
+	assert_string_equal(r.reason, "suspend");
+	assert_false(r.hard);
+	/* Gmail 5.2.1 "The email account that you tried to reach is disabled" */
+	r = classify("5.2.1", "550 5.2.1 The email account that you tried to reach is disabled.",
+		     "failed", "RCPT", "smtp");
 	assert_string_equal(r.reason, "suspend");
 	assert_false(r.hard);
 }
