@@ -148,7 +148,7 @@ static const status_rule status_tab[] = {
 	{ "7.24", "authfailure", 1 },		/* SPF validation error */
 	{ "7.25", "requireptr", 1 },		/* reverse DNS validation failed */
 	{ "7.26", "authfailure", 1 },		/* multiple authentication checks failed */
-	{ "7.27", "rejected", 0 },		/* SENDER address has null MX (RFC 7505) */
+	{ "7.27", "rejected", 0 },		/* SENDER address has null MX (RFC 7505; Gmail: SPF) */
 	{ "7.28", "spamdetected", 0 },		/* mail flood detected (RFC 8651) */
 	{ "7.29", "authfailure", 1 },		/* ARC validation failure (RFC 8617) */
 	{ "7.30", "securityerror", 1 },		/* REQUIRETLS support required (RFC 8689) */
@@ -209,6 +209,11 @@ typedef struct text_rule {
 } text_rule;
 
 static const text_rule text_tab[] = {
+	/* The SENDER's domain has a null MX (RFC 7505 section 4.2, X.7.27;
+	 * Gmail 5.7.27 "the sender domain has a null MX record"), before the
+	 * recipient's null MX below */
+	{ "rejected", P("sender address has null mx", "sender domain has a null mx",
+	    "sender's domain has a null mx"), 0 },
 	/* RFC 7505 null MX and RFC 7504 556/521 texts; Postfix smtp(8)
 	 * "Domain %s does not accept mail (nullMX)"; Sendmail "Host does
 	 * not accept mail"; Gmail "The domain has a null MX record"; Exim
@@ -227,15 +232,12 @@ static const text_rule text_tab[] = {
 	{ "requireptr", P("cannot find your hostname", "cannot find your reverse hostname",
 	    "reverse dns", "reverse lookup", "ptr record", "no ptr", "rdns", "fcrdns",
 	    "not reverse-resolvable", "reverse-resolve", "reverse resolve", "reverse hostname",
-	    "forward-confirmed", "does not resolve to your ip", "cannot resolve your address"), 0 },
-	/* RFC 5322 conformance: Gmail 5.7.1 "not RFC 5322 compliant", "bare
-	 * LF"; Microsoft 5.7.512; Symantec "Stray linefeeds" */
-	{ "notcompliantrfc", P("rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822",
-	    "rfc822 compliant", "not rfc compliant", "rfc compliant", "duplicate header",
-	    "multiple from", "multiple addresses in from", "bare lf", "bare linefeed",
-	    "stray linefeed"), 0 },
-	/* Sender authentication: RFC 7208 SPF, RFC 6376 DKIM, RFC 7489
-	 * DMARC; Gmail 5.7.26 "fails to pass authentication checks",
+	    "forward-confirmed", "does not resolve to your ip", "cannot resolve your address",
+	    "dns ptr"), 0 },
+	/* Sender authentication (before RFC 5322 conformance: Gmail 4.7.32
+	 * "the From: header (RFC5322) ... isn't aligned with either the
+	 * authenticated SPF or DKIM organizational domain" is DMARC
+	 * alignment): RFC 7208 SPF, RFC 6376 DKIM, RFC 7489 DMARC; Gmail 5.7.26 "fails to pass authentication checks",
 	 * "unauthenticated email ... DMARC policy"; Microsoft 5.7.23/5.7.509;
 	 * Yahoo "not accepted due to domain's DMARC policy"; Symantec "domain
 	 * authentication fail" */
@@ -249,7 +251,16 @@ static const text_rule text_tab[] = {
 	    "failed dmarc", "fails dmarc", "not pass dmarc", "dmarc=fail", "authentication checks",
 	    "domain authentication fail", "arc validation", "unauthenticated email",
 	    "does not have authentication information", "sender is unauthenticated", "openspf",
-	    "authenticate with either spf or dkim"), 0 },
+	    "authenticate with either spf or dkim", "aligned with either the authenticated",
+	    "sender policy framework violation"), 0 },
+	/* RFC 5322 conformance: Gmail 5.7.1 "not RFC 5322 compliant", "bare
+	 * LF", "Messages missing a valid address in From: header, or having
+	 * no From: header, are not accepted"; Microsoft 5.7.512; Symantec "Stray linefeeds" */
+	{ "notcompliantrfc", P("rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822",
+	    "rfc822 compliant", "not rfc compliant", "rfc compliant", "duplicate header",
+	    "multiple from", "multiple addresses in from", "bare lf", "bare linefeed",
+	    "stray linefeed", "missing a valid address in from", "no from: header",
+	    "no from header"), 0 },
 	/* DNS blocklists by name and refusals of the sending host itself
 	 * (before the sender's address: "Sender blocked using
 	 * zen.spamhaus.org" is the IP): Postfix smtpd(8) reject_rbl_client
@@ -258,13 +269,23 @@ static const text_rule text_tab[] = {
 	 * Spamhaus, SpamCop, Barracuda BRBL, SORBS, UCEPROTECT, CBL
 	 * (abuseat), PSBL, SpamRATS, Mailspike, Invaluement, SURBL, URIBL,
 	 * MAPS (mail-abuse); Proofpoint "ipcheck.proofpoint.com"; Cisco
-	 * IronPort SBRS; Exchange "banned sending IP"; Mimecast "Invalid HELO" */
+	 * IronPort SBRS; Exchange "banned sending IP", 5.7.506 "Access
+	 * Denied, Bad HELO", 5.7.750 "Client blocked from sending from
+	 * unregistered domains"; Mimecast "Invalid HELO"; Comcast's
+	 * postmaster "smtp-error-codes.php#BL000000" (DNSBL) and BL000001;
+	 * Outlook.com/Hotmail SC-001..SC-004, DY-001/DY-002, OU-001/OU-002
+	 * ("Unfortunately, messages from ... weren't sent. Please contact
+	 * your Internet service provider", "Mail rejected by Windows Live
+	 * Hotmail for policy reasons") */
 	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
 	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
 	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs", "uceprotect",
 	    "senderscore", "dnsbl", " rbl", "rbl:", "banned sending ip", "sbrs", "abuseat",
 	    "psbl", "spamrats", "mailspike", "invaluement", "surbl", "uribl", "mail-abuse",
-	    "invalid helo"), 0 },
+	    "invalid helo", "bad helo", "client blocked", "smtp-error-codes.php#bl",
+	    "sc-001", "sc-002", "sc-003", "sc-004", "dy-001", "dy-002", "ou-001", "ou-002",
+	    "rejected by windows live hotmail", "contact your internet service provider",
+	    "dynamically-assigned ip"), 0 },
 	/* Relaying refused: Postfix "Relay access denied", Sendmail
 	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
 	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
@@ -301,9 +322,11 @@ static const text_rule text_tab[] = {
 	    "was listed", "originating from your ip"), 0 },
 	/* The SENDER's quotas, before the recipient's "quota exceeded":
 	 * Gmail 5.4.5 "Daily sending quota exceeded", Exchange 5.1.90 "daily
-	 * limit for message recipients", 5.2.121/5.2.122 receive limits */
+	 * limit for message recipients", 5.2.121/5.2.122 receive limits;
+	 * Gmail 5.7.1 "Email quota exceeded" (the sending account's) */
 	{ "toomanyconn", P("sending quota", "daily sending", "sending limit", "daily limit",
-	    "receive limit", "exceeded their limit", "submission quota"), 0 },
+	    "receive limit", "exceeded their limit", "submission quota",
+	    "email quota exceeded"), 0 },
 	/* Mailbox full: RFC 5321 552 "exceeded storage allocation"; Postfix
 	 * local(8)/virtual(8) "cannot update mailbox ... Disk quota
 	 * exceeded", "mailbox size limit"; Dovecot LMTP "Quota exceeded
@@ -456,7 +479,8 @@ static const text_rule text_tab[] = {
 	 * connections", "too many recipients"; Gmail 4.7.28 / 4.2.1 "unusual
 	 * rate" / "rate limit"; Yahoo [TSS04]/[TSS05] "temporarily deferred
 	 * due to unexpected volume"; Exchange 4.7.500 "server busy", 5.7.508 "has
-	 * exceeded permitted limits"; Microsoft "throttled" */
+	 * exceeded permitted limits"; Microsoft "throttled"; Comcast's
+	 * postmaster "smtp-error-codes.php#RL000001" (rate limits) */
 	{ "toomanyconn", P("too many connections", "too many concurrent",
 	    "too many simultaneous", "too many sessions", "connection limit",
 	    "connection rate limit", "too many recipients", "too many messages",
@@ -464,7 +488,7 @@ static const text_rule text_tab[] = {
 	    "unusual rate", "sending rate", "exceeded the rate", "throttl", "slow down",
 	    "too fast", "unexpected volume", "exceeded permitted limits", "server busy",
 	    "limit exceeded", "frequency limited", "receiving mail at a rate",
-	    "receiving mail too quickly"), 0 },
+	    "receiving mail too quickly", "smtp-error-codes.php#rl"), 0 },
 	/* The sending host refused for what it is, not for this message:
 	 * Postfix smtpd(8) "Client host rejected" (check_client_access,
 	 * reject_unknown_client_hostname), "Helo command rejected"; Gmail
@@ -580,6 +604,10 @@ static const char *const ph_vacation[] = {
 
 /* What a local delivery program's failure can be besides a mailer error. */
 static const char *const local_reasons[] = { "mailboxfull", "systemerror", "systemfull", NULL };
+
+/* Mail loops (RFC 5321 6.3, Postfix "mail forwarding loop", Exim "Too many
+ * \"Received\" headers - suspected mail loop"): not a connection failure. */
+static const char *const ph_loop[] = { "loop", "too many hops", "hop count", NULL };
 
 /* Commands before DATA that the sending host itself is refused at. */
 static const char *const host_commands[] = { "CONN", "EHLO", "HELO", NULL };
@@ -830,7 +858,7 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 		 * reported with no permanent code, the MTA gave up.
 		 */
 		if (strcmp(t, "networkerror") == 0 && !r->status[0] && r->reply_code[0] != '5'
-		    && (gave_up(r) || strcmp(r->action, "delayed") == 0))
+		    && (gave_up(r) || strcmp(r->action, "delayed") == 0) && !phrase_match(low, ph_loop))
 			return "expired";
 	}
 	return t;
