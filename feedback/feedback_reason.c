@@ -276,12 +276,19 @@ static const text_rule text_tab[] = {
 	 * Outlook.com/Hotmail SC-001..SC-004, DY-001/DY-002, OU-001/OU-002
 	 * ("Unfortunately, messages from ... weren't sent. Please contact
 	 * your Internet service provider", "Mail rejected by Windows Live
-	 * Hotmail for policy reasons") */
+	 * Hotmail for policy reasons"); Trend Micro Email Reputation Services
+	 * "blocked by ERS-RBL" / "ERS-QIL"; Cisco Secure Email (IronPort)
+	 * "Your access to submit messages to this e-mail system has been
+	 * rejected", "Your access to this mail system has been rejected due to
+	 * the sending MTA's poor reputation"; Symantec Email Security.cloud
+	 * (MessageLabs) "Connection rejected by policy [7.7]" */
 	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
 	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
 	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs", "uceprotect",
 	    "senderscore", "dnsbl", " rbl", "rbl:", "banned sending ip", "sbrs", "abuseat",
 	    "psbl", "spamrats", "mailspike", "invaluement", "surbl", "uribl", "mail-abuse",
+	    "ers-rbl", "ers-qil", "ers.trendmicro", "your access to submit messages",
+	    "your access to this mail system", "connection rejected by policy",
 	    "invalid helo", "bad helo", "client blocked", "smtp-error-codes.php#bl",
 	    "sc-001", "sc-002", "sc-003", "sc-004", "dy-001", "dy-002", "ou-001", "ou-002",
 	    "rejected by windows live hotmail", "contact your internet service provider",
@@ -348,11 +355,13 @@ static const text_rule text_tab[] = {
 	    "exceeds the recipient's size limit", "message too large for this user"), 0 },
 	/* RFC 3463 X.3.4, Postfix "message size %d exceeds size limit %d of
 	 * server", Exchange 5.3.4 "message size exceeds fixed maximum message
-	 * size", Gmail 5.3.4 "exceeded Google's message size limits" */
+	 * size", Gmail 5.3.4 "exceeded Google's message size limits"; Mimecast
+	 * 554 "Maximum email size exceeded" */
 	{ "mesgtoobig", P("message size exceeds", "message too large", "message too big",
 	    "message is too large", "message is too big", "exceeds size limit",
 	    "exceeds the size limit", "size limit exceeded", "message size limit",
 	    "maximum message size", "message size is larger", "message exceeds", "too big for system",
+	    "maximum email size", "email size exceeded",
 	    "email is too large", "mail size limit"), 0 },
 	/* Disabled or suspended mailbox: RFC 3463 X.2.1 "mailbox disabled",
 	 * X.7.13 "user account disabled"; Gmail 5.2.1 "The email account that
@@ -432,7 +441,8 @@ static const text_rule text_tab[] = {
 	 * with ... timed out", "No route to host"; Exim "retry time not
 	 * reached", "Connection refused"; RFC 3463 X.4.1-X.4.6 texts;
 	 * Postfix "mail forwarding loop", Exchange 5.4.14 "hop count exceeded";
-	 * Exim "host lookup did not complete"; Sendmail "Name server timeout";
+	 * Exim "host lookup did not complete"; Sendmail "Name server timeout",
+	 * "Name server: %s: host name lookup failure" (a temporary DNS error);
 	 * qmail "I wasn't able to establish an SMTP connection", "This message
 	 * is looping" */
 	{ "networkerror", P("not found, try again", "name server reply",
@@ -445,7 +455,8 @@ static const text_rule text_tab[] = {
 	    "network error", "mail forwarding loop", "routing loop", "mail loop",
 	    "loop detected", "too many hops", "hop count exceeded", "no answer from host",
 	    "bad connection", "host lookup did not complete", "name server timeout",
-	    "wasn't able to establish an smtp connection", "message is looping"), 0 },
+	    "wasn't able to establish an smtp connection", "message is looping",
+	    "host name lookup failure"), 0 },
 	/* Unknown domain (permanent): RFC 3463 X.1.2 "bad destination system
 	 * address"; Postfix smtpd(8) "Recipient address rejected: Domain not
 	 * found", smtp(8) "Host or domain name not found"; Sendmail "Host
@@ -468,12 +479,17 @@ static const text_rule text_tab[] = {
 	{ "virusdetected", P("virus", "malware", "infected", "trojan", "worm detected"), 0 },
 	/* Refused by the recipient's own rules: Facebook "Refused due to
 	 * recipient preferences"; Gmail "The recipient has blocked"; Exchange
-	 * 5.7.1 "is not allowed to send to this recipient" / "restricted";
+	 * 5.7.1 "is not allowed to send to this recipient" / "restricted",
+	 * 5.7.129 "RESOLVER.RST.RestrictedToRecipientsPermission", 5.7.124
+	 * "Sender not in allowed-senders list"; Mimecast "Envelope blocked -
+	 * User Entry" / "User Domain Entry" (the recipient's own block list);
 	 * filters that "filtered" */
 	{ "filtered", P("recipient preferences", "refused by recipient", "rejected by recipient",
 	    "blocked by the recipient", "recipient has blocked", "due to user rules",
 	    "user refuses", "not accepting mail from", "only accepting mail from",
-	    "is not allowed to send to", "filtered", "recipient rejected"), 0 },
+	    "is not allowed to send to", "filtered", "recipient rejected",
+	    "envelope blocked - user", "restrictedtorecipientspermission",
+	    "not authorized to send to this recipient", "allowed-senders list"), 0 },
 	/* Rate limits: RFC 3463 X.5.3 / X.4.5; Gmail 4.4.5 "Server busy", 4.2.1
 	 * "Peak SMTP relay limit exceeded"; Postfix/Exim "too many
 	 * connections", "too many recipients"; Gmail 4.7.28 / 4.2.1 "unusual
@@ -494,7 +510,7 @@ static const text_rule text_tab[] = {
 	 * reject_unknown_client_hostname), "Helo command rejected"; Gmail
 	 * 4.7.0/5.7.1 "IP reputation", "low reputation"; Yahoo [TS01]-[TS03]
 	 * and [TSS09] "permanently deferred", [GL01] "user complaints";
-	 * AOL "RTR:" and "DYN:T1" codes; Gmail "Please use the SMTP relay at
+	 * AOL "RTR:", "DYN:T1"/"DYN:T2" and "RLY:B1".."RLY:B3" codes; Gmail "Please use the SMTP relay at
 	 * your service provider"; Exchange 5.7.708/5.7.750 "traffic not
 	 * accepted from this IP"; greylisting (postgrey, Zoho "Greylisted");
 	 * dynamic/dial-up address policies */
@@ -507,7 +523,8 @@ static const text_rule text_tab[] = {
 	    "smtp server of your isp", "smtp relay at your service provider",
 	    "not authorized to send email directly", "service refused", "user complaints",
 	    "not accepted from this ip", "greylist", "graylist", "[ts01]", "[ts02]", "[ts03]",
-	    "[tss01]", "[tss09]", "[bl21]", "[bl22]", "[bl23]", "[gl01]", "rtr:", "dyn:t1"), 0 },
+	    "[tss01]", "[tss09]", "[bl21]", "[bl22]", "[bl23]", "[gl01]", "rtr:", "dyn:t1",
+	    "dyn:t2", "rly:b"), 0 },
 	/* Spam verdicts on the content: Gmail 5.7.1 "likely unsolicited
 	 * mail", "spam"; Yahoo "[GL01]" "unsolicited"; Microsoft "spam";
 	 * SpamAssassin/rspamd "spam score", "high spam"; Proofpoint/Trend
@@ -515,20 +532,25 @@ static const text_rule text_tab[] = {
 	{ "spamdetected", P("spam", "unsolicited", "junk mail", "junk e-mail", "bulk mail",
 	    "scored too high", "content rejected"), 0 },
 	/* Header and MIME problems: RFC 3463 X.6.x; Postfix "header size
-	 * exceeds", "message header length exceeds"; Exim "header syntax" */
+	 * exceeds", "message header length exceeds"; Exim "header syntax",
+	 * "message has lines too long for transport", the example ACL's
+	 * "potentially executable attachment"; amavisd-new "Reject, id=... -
+	 * BANNED: ..." (a banned part) and "- BAD-HEADER" */
 	{ "contenterror", P("header error", "invalid header", "header size exceeds",
 	    "header length exceeds", "header too long", "header line is too long", "line too long",
 	    "header syntax", "malformed header", "invalid mime", "mime error",
 	    "improper use of 8-bit", "8-bit data", "8bit data", "illegal attachment",
-	    "media not supported", "content error", "message is malformed", "malformed mime"), 0 },
+	    "media not supported", "content error", "message is malformed", "malformed mime",
+	    "- banned:", "bad-header", "executable attachment", "lines too long"), 0 },
 	/* RFC 5321 violations named as such (Gmail 4.5.0 "SMTP protocol
 	 * violation"), before the word "violation" below */
 	{ "syntaxerror", P("protocol violation"), 0 },
 	/* Policies: Yahoo 5.7.9 "Message not accepted for policy reasons";
 	 * Gmail "violates" / "policy"; Postfix check_*_access texts; Exchange
-	 * 5.7.1 "prohibited" */
+	 * 5.7.1 "prohibited"; Mimecast "Email rejected due to security policies",
+	 * "Administrative prohibition" */
 	{ "policyviolation", P("policy violation", "policy reasons", "violates", "violation",
-	    "prohibited", "prohibition", "not permitted by policy", "against our policy",
+	    "prohibited", "prohibition", "not permitted by policy", "against our policy", "policies",
 	    "content presents",
 	    "policy"), 0 },
 	/* TLS and SMTP AUTH: RFC 3207 530 "Must issue a STARTTLS command
@@ -703,6 +725,26 @@ fb_reason_from_text(const char *text)
 	return t ? t->reason : NULL;
 }
 
+/*
+ * subject_rule - the row of X.Y.0 for an unlisted detail: RFC 3463 section
+ * 2, the subject "must be able to be analyzed independently of the
+ * detail" (Exchange's X.7.124, X.7.129, ...), so it reads as X.Y.0
+ */
+static const status_rule *
+subject_rule(const char *status)
+{
+	char	code[8];
+	size_t	i;
+
+	if (!isdigit((unsigned char) status[2]) || status[3] != '.')
+		return NULL;
+	snprintf(code, sizeof(code), "%c.0", status[2]);
+	for (i = 0; i < sizeof(status_tab) / sizeof(status_tab[0]); i++)
+		if (strcmp(code, status_tab[i].code) == 0)
+			return &status_tab[i];
+	return NULL;
+}
+
 /* status_rule_of - the table row of an enhanced status code, or NULL */
 static const status_rule *
 status_rule_of(const char *status)
@@ -724,7 +766,7 @@ status_rule_of(const char *status)
 		if (d >= EXO_TENANT_LO && d <= EXO_TENANT_HI)
 			return &tenant;
 	}
-	return NULL;
+	return subject_rule(status);
 }
 
 /* fb_reason_from_status - the meaning of an enhanced status code, or NULL */
