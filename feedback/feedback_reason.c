@@ -349,7 +349,8 @@ static const text_rule text_tab[] = {
 	    "error writing message: file too large", "mailfolder is full", "inbox is full",
 	    "user's space has been used up", "too much mail data", "insufficient quota",
 	    "mailbox is over", "account is over", "would exceed mailbox", "boite pleine",
-	    "boite du destinataire pleine"), 0 },
+	    "boite du destinataire pleine", "mailbox * is full", "mailbox * full",
+	    "mailbox for user is full"), 0 },
 	/* RFC 3463 X.2.3 "message length exceeds administrative limit" (per recipient) */
 	{ "exceedlimit", P("message length exceeds", "exceeds administrative limit",
 	    "exceeds the recipient's size limit", "message too large for this user"), 0 },
@@ -418,6 +419,9 @@ static const text_rule text_tab[] = {
 	    "mailbox * does not exist", "user * does not exist", "recipient * does not exist",
 	    "address * does not exist", "user * not found", "mailbox * not found",
 	    "recipient * not found", "user * unknown", "recipient * unknown",
+	    "user * is unknown", "recipient * is unknown", "address * is unknown",
+	    "mailbox * is unknown", "user * doesn't exist", "recipient * doesn't exist",
+	    "mailbox * doesn't exist", "address * doesn't exist", "account * does not exist",
 	    "recipient address rejected: access denied",
 	    "unknown local-part", "\xe5\xae\x9b\xe5\x85\x88\xe4\xb8\x8d\xe6\x98\x8e"), 0 },
 	/* Delivery gave up: RFC 3463 X.4.7; Postfix "delivery time expired"

@@ -1221,6 +1221,17 @@ static const struct documented documented[] = {
 	    "530 5.7.57 Client was not authenticated to send anonymous mail during MAIL FROM" },
 	{ "5.7.64", "550", "RCPT", "norelaying",
 	    "550 5.7.64 TenantAttribution; Relay Access Denied" },
+	/* word-order variants of the texts above (a "*" gap for the address) */
+	{ "", "550", "RCPT", "userunknown",
+	    "550 User <a@x.org> is unknown" },
+	{ "", "550", "RCPT", "userunknown",
+	    "550 Recipient a@x.org doesn't exist" },
+	{ "", "550", "RCPT", "userunknown",
+	    "550 account a@x.org does not exist" },
+	{ "", "552", "RCPT", "mailboxfull",
+	    "552 Mailbox <a@x.org> is full" },
+	{ "4.2.2", "452", "RCPT", "mailboxfull",
+	    "452 4.2.2 Quota exceeded (mailbox for user is full)" },
 };
 
 static void
