@@ -308,7 +308,8 @@ static const text_rule text_tab[] = {
 	 * reject_unlisted_sender, check_sender_access), Exim "sender verify
 	 * failed", Sendmail "Sender address ... Domain of sender address
 	 * does not exist", Exchange 5.1.8 "bad outbound sender", Symantec
-	 * "your email address has been blocked" */
+	 * "your email address has been blocked"; GMX "Sender address is not
+	 * allowed"; Google Groups "you may not have permission to post" */
 	{ "rejected", P("sender address rejected", "sender rejected", "sender verify failed",
 	    "sender verification failed", "domain of sender address", "sender domain",
 	    "bad outbound sender", "sender denied", "sender not allowed", "sender is not allowed",
@@ -318,7 +319,8 @@ static const text_rule text_tab[] = {
 	    "sender unknown", "unknown sender", "bad sender", "invalid sender",
 	    "sender address has null mx", "not accepted from this sender",
 	    "address that has been blacklisted", "address has been blacklisted",
-	    "address is blacklisted", "sender was rejected"), 0 },
+	    "address is blacklisted", "sender was rejected", "sender address is not allowed",
+	    "permission to post"), 0 },
 	/* Listed on a blocklist, the words without a list's name (after the
 	 * sender's address: "your email address has been blacklisted" is
 	 * the sender): "listed at", "is listed"; Microsoft S3150 "on our
@@ -394,7 +396,10 @@ static const text_rule text_tab[] = {
 	 * exist"; Yahoo "This user doesn't have a yahoo.com account"; Apple
 	 * iCloud "user does not exist"; docomo/au/SoftBank "Unknown user";
 	 * Mimecast "Invalid Recipient"; Barracuda "No such user"; Proofpoint,
-	 * IronPort, Trend Micro "User unknown" / "Recipient address rejected" */
+	 * IronPort, Trend Micro "User unknown" / "Recipient address rejected";
+	 * Lotus Notes "User not listed in public Name & Address Book"; Exchange
+	 * 2003 "The recipient's e-mail address was not found in the
+	 * recipient's e-mail system" */
 	{ "userunknown", P("user unknown", "unknown user", "user is unknown", "no such user",
 	    "no such recipient", "no such mailbox", "no such address", "no such account",
 	    "no such person", "no such local user", "unknown recipient", "recipient unknown",
@@ -423,7 +428,9 @@ static const text_rule text_tab[] = {
 	    "mailbox * is unknown", "user * doesn't exist", "recipient * doesn't exist",
 	    "mailbox * doesn't exist", "address * doesn't exist", "account * does not exist",
 	    "recipient address rejected: access denied",
-	    "unknown local-part", "\xe5\xae\x9b\xe5\x85\x88\xe4\xb8\x8d\xe6\x98\x8e"), 0 },
+	    "unknown local-part", "not listed in public name & address book",
+	    "not listed in public name and address book", "address was not found",
+	    "not found in the recipient's e-mail system", "\xe5\xae\x9b\xe5\x85\x88\xe4\xb8\x8d\xe6\x98\x8e"), 0 },
 	/* Delivery gave up: RFC 3463 X.4.7; Postfix "delivery time expired"
 	 * when maximal_queue_lifetime ran out; Exim "retry timeout exceeded",
 	 * "retry time not reached for any host after a long failure period";
@@ -447,6 +454,8 @@ static const text_rule text_tab[] = {
 	 * Postfix "mail forwarding loop", Exchange 5.4.14 "hop count exceeded";
 	 * Exim "host lookup did not complete"; Sendmail "Name server timeout",
 	 * "Name server: %s: host name lookup failure" (a temporary DNS error);
+	 * Exchange Online "the recipient's email system refused to accept a
+	 * connection from your email system";
 	 * qmail "I wasn't able to establish an SMTP connection", "This message
 	 * is looping" */
 	{ "networkerror", P("not found, try again", "name server reply",
@@ -460,14 +469,15 @@ static const text_rule text_tab[] = {
 	    "loop detected", "too many hops", "hop count exceeded", "no answer from host",
 	    "bad connection", "host lookup did not complete", "name server timeout",
 	    "wasn't able to establish an smtp connection", "message is looping",
-	    "host name lookup failure"), 0 },
+	    "host name lookup failure", "refused to accept a connection"), 0 },
 	/* Unknown domain (permanent): RFC 3463 X.1.2 "bad destination system
 	 * address"; Postfix smtpd(8) "Recipient address rejected: Domain not
 	 * found", smtp(8) "Host or domain name not found"; Sendmail "Host
 	 * unknown"; Exim "Unrouteable mail domain", "all relevant MX records
 	 * point to non-existent hosts"; qmail "Sorry, I couldn't find any
 	 * host named";
-	 * Exchange 5.4.310 "DNS domain does not exist" */
+	 * Exchange 5.4.310 "DNS domain does not exist", 5.4.4
+	 * "SMTPSEND.DNS.NonExistentDomain; nonexistent domain" */
 	{ "hostunknown", P("host unknown", "unknown host", "host not found", "domain not found",
 	    "domain unknown", "unknown domain", "no such domain", "no such host",
 	    "domain does not exist", "domain doesn't exist", "domain name not found",
@@ -477,7 +487,8 @@ static const text_rule text_tab[] = {
 	    "not a valid domain", "invalid domain", "domain is not reachable",
 	    "dns lookup failure", "couldn't find any host", "could not find any host",
 	    "domain * does not exist", "domain * not found", "host * not found",
-	    "find the recipient domain"), 0 },
+	    "find the recipient domain", "nonexistent domain", "non-existent domain",
+	    "nonexistentdomain"), 0 },
 	/* Viruses: ClamAV/amavisd "virus", "INFECTED", Exchange, Gmail 5.7.0
 	 * "a virus detected" */
 	{ "virusdetected", P("virus", "malware", "infected", "trojan", "worm detected"), 0 },
@@ -485,7 +496,8 @@ static const text_rule text_tab[] = {
 	 * recipient preferences"; Gmail "The recipient has blocked"; Exchange
 	 * 5.7.1 "is not allowed to send to this recipient" / "restricted",
 	 * 5.7.129 "RESOLVER.RST.RestrictedToRecipientsPermission", 5.7.124
-	 * "Sender not in allowed-senders list"; Mimecast "Envelope blocked -
+	 * "Sender not in allowed-senders list", "delivery to this address is
+	 * restricted"; Mimecast "Envelope blocked -
 	 * User Entry" / "User Domain Entry" (the recipient's own block list);
 	 * filters that "filtered" */
 	{ "filtered", P("recipient preferences", "refused by recipient", "rejected by recipient",
@@ -493,7 +505,8 @@ static const text_rule text_tab[] = {
 	    "user refuses", "not accepting mail from", "only accepting mail from",
 	    "is not allowed to send to", "filtered", "recipient rejected",
 	    "envelope blocked - user", "restrictedtorecipientspermission",
-	    "not authorized to send to this recipient", "allowed-senders list"), 0 },
+	    "not authorized to send to this recipient", "allowed-senders list",
+	    "delivery to this address is restricted"), 0 },
 	/* Rate limits: RFC 3463 X.5.3 / X.4.5; Gmail 4.4.5 "Server busy", 4.2.1
 	 * "Peak SMTP relay limit exceeded"; Postfix/Exim "too many
 	 * connections", "too many recipients"; Gmail 4.7.28 / 4.2.1 "unusual
@@ -532,9 +545,9 @@ static const text_rule text_tab[] = {
 	/* Spam verdicts on the content: Gmail 5.7.1 "likely unsolicited
 	 * mail", "spam"; Yahoo "[GL01]" "unsolicited"; Microsoft "spam";
 	 * SpamAssassin/rspamd "spam score", "high spam"; Proofpoint/Trend
-	 * Micro/Cisco "spam" */
+	 * Micro/Cisco "spam"; Tencent QQ "Mail content denied" */
 	{ "spamdetected", P("spam", "unsolicited", "junk mail", "junk e-mail", "bulk mail",
-	    "scored too high", "content rejected"), 0 },
+	    "scored too high", "content rejected", "content denied"), 0 },
 	/* Header and MIME problems: RFC 3463 X.6.x; Postfix "header size
 	 * exceeds", "message header length exceeds"; Exim "header syntax",
 	 * "message has lines too long for transport", the example ACL's
@@ -620,7 +633,7 @@ static const text_rule weak_tab[] = {
 	{ "userunknown", P("mailbox unavailable", "mailbox not available",
 	    "recipient address rejected", "address rejected",
 	    "does not exist", "doesn't exist", "no such", "could not be found",
-	    "couldn't be found", "was not found", "not known here"), 0 },
+	    "couldn't be found", "was not found", "not known here", "wasn't found at"), 0 },
 };
 
 /* Automatic replies (RFC 3834): only when the record has no code at all. */

@@ -1232,6 +1232,23 @@ static const struct documented documented[] = {
 	    "552 Mailbox <a@x.org> is full" },
 	{ "4.2.2", "452", "RCPT", "mailboxfull",
 	    "452 4.2.2 Quota exceeded (mailbox for user is full)" },
+	/* Lotus Notes / Exchange 2003-2019 / Exchange Online NDR texts */
+	{ "", "", "", "userunknown",
+	    "User not listed in public Name & Address Book" },
+	{ "", "", "", "userunknown",
+	    "The recipient's e-mail address was not found in the recipient's e-mail system. Microsoft Exchange will not try to redeliver this message for you." },
+	{ "5.4.4", "554", "", "hostunknown",
+	    "#554 5.4.4 SMTPSEND.DNS.NonExistentDomain; nonexistent domain ##" },
+	{ "", "550", "RCPT", "filtered",
+	    "Your message couldn't be delivered because delivery to this address is restricted." },
+	{ "", "", "", "expired",
+	    "Despite repeated attempts to deliver your message, the recipient's email system refused to accept a connection from your email system." },
+	{ "", "", "", "userunknown",
+	    "Your message to a@x.org couldn't be delivered. a wasn't found at x.org." },
+	{ "", "550", "DATA", "spamdetected",
+	    "550 Mail content denied. http://service.mail.qq.com/cgi-bin/help?subtype=1" },
+	{ "", "550", "MAIL", "rejected",
+	    "550 You may not have permission to post messages to the group." },
 };
 
 static void
