@@ -227,13 +227,14 @@ static const text_rule text_tab[] = {
 	/* Reverse DNS of the sending host: Postfix smtpd(8)
 	 * reject_unknown_client_hostname "cannot find your hostname",
 	 * reject_unknown_reverse_client_hostname "cannot find your reverse
-	 * hostname"; Gmail 5.7.25 "does not have a PTR record"; Microsoft/AOL
+	 * hostname"; Gmail 5.7.25 "does not have a PTR record"; GMX "Bad DNS
+	 * PTR resource record"; AOL "(DNS:NR)"; Microsoft/AOL
 	 * "reverse DNS" texts */
 	{ "requireptr", P("cannot find your hostname", "cannot find your reverse hostname",
 	    "reverse dns", "reverse lookup", "ptr record", "no ptr", "rdns", "fcrdns",
 	    "not reverse-resolvable", "reverse-resolve", "reverse resolve", "reverse hostname",
 	    "forward-confirmed", "does not resolve to your ip", "cannot resolve your address",
-	    "dns ptr"), 0 },
+	    "dns ptr", "dns:nr"), 0 },
 	/* Sender authentication (before RFC 5322 conformance: Gmail 4.7.32
 	 * "the From: header (RFC5322) ... isn't aligned with either the
 	 * authenticated SPF or DKIM organizational domain" is DMARC
@@ -281,7 +282,9 @@ static const text_rule text_tab[] = {
 	 * "Your access to submit messages to this e-mail system has been
 	 * rejected", "Your access to this mail system has been rejected due to
 	 * the sending MTA's poor reputation"; Symantec Email Security.cloud
-	 * (MessageLabs) "Connection rejected by policy [7.7]" */
+	 * (MessageLabs) "Connection rejected by policy [7.7]"; Yahoo [TSS11]
+	 * "Excessive unknown recipients" (the sending host, before "unknown
+	 * recipient") */
 	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
 	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
 	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs", "uceprotect",
@@ -292,7 +295,7 @@ static const text_rule text_tab[] = {
 	    "invalid helo", "bad helo", "client blocked", "smtp-error-codes.php#bl",
 	    "sc-001", "sc-002", "sc-003", "sc-004", "dy-001", "dy-002", "ou-001", "ou-002",
 	    "rejected by windows live hotmail", "contact your internet service provider",
-	    "dynamically-assigned ip"), 0 },
+	    "dynamically-assigned ip", "excessive unknown recipients"), 0 },
 	/* Relaying refused: Postfix "Relay access denied", Sendmail
 	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
 	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
@@ -309,7 +312,9 @@ static const text_rule text_tab[] = {
 	 * failed", Sendmail "Sender address ... Domain of sender address
 	 * does not exist", Exchange 5.1.8 "bad outbound sender", Symantec
 	 * "your email address has been blocked"; GMX "Sender address is not
-	 * allowed"; Google Groups "you may not have permission to post" */
+	 * allowed"; Google Groups "you may not have permission to post";
+	 * Sendmail "Domain name required for sender address"; Yahoo 451
+	 * "temporarily deferred due to unresolvable RFC.5321 from domain" */
 	{ "rejected", P("sender address rejected", "sender rejected", "sender verify failed",
 	    "sender verification failed", "domain of sender address", "sender domain",
 	    "bad outbound sender", "sender denied", "sender not allowed", "sender is not allowed",
@@ -320,7 +325,8 @@ static const text_rule text_tab[] = {
 	    "sender address has null mx", "not accepted from this sender",
 	    "address that has been blacklisted", "address has been blacklisted",
 	    "address is blacklisted", "sender was rejected", "sender address is not allowed",
-	    "permission to post"), 0 },
+	    "permission to post", "domain name required for sender address",
+	    "unresolvable rfc.5321 from"), 0 },
 	/* Listed on a blocklist, the words without a list's name (after the
 	 * sender's address: "your email address has been blacklisted" is
 	 * the sender): "listed at", "is listed"; Microsoft S3150 "on our
@@ -341,7 +347,8 @@ static const text_rule text_tab[] = {
 	 * exceeded", "mailbox size limit"; Dovecot LMTP "Quota exceeded
 	 * (mailbox for user is full)"; Exim "mailbox is full"; Gmail "over
 	 * quota" / "OverQuotaTemp" / "out of storage space"; Yahoo "mailbox
-	 * is full"; Exchange 5.2.2 "Mailbox full"; qmail/vpopmail "over quota" */
+	 * is full"; Exchange 5.2.2 "Mailbox full", "QuotaExceededException";
+	 * qmail/vpopmail "over quota" */
 	{ "mailboxfull", P("mailbox full", "mailbox is full", "mailbox was full", "full mailbox",
 	    "mailbox has exceeded", "mailbox exceeded", "over quota", "overquota", "quota exceeded",
 	    "exceeded quota", "exceeds quota", "exceed quota", "exceeded the quota", "quota full",
@@ -352,19 +359,20 @@ static const text_rule text_tab[] = {
 	    "user's space has been used up", "too much mail data", "insufficient quota",
 	    "mailbox is over", "account is over", "would exceed mailbox", "boite pleine",
 	    "boite du destinataire pleine", "mailbox * is full", "mailbox * full",
-	    "mailbox for user is full"), 0 },
+	    "mailbox for user is full", "quotaexceeded"), 0 },
 	/* RFC 3463 X.2.3 "message length exceeds administrative limit" (per recipient) */
 	{ "exceedlimit", P("message length exceeds", "exceeds administrative limit",
 	    "exceeds the recipient's size limit", "message too large for this user"), 0 },
 	/* RFC 3463 X.3.4, Postfix "message size %d exceeds size limit %d of
 	 * server", Exchange 5.3.4 "message size exceeds fixed maximum message
 	 * size", Gmail 5.3.4 "exceeded Google's message size limits"; Mimecast
-	 * 554 "Maximum email size exceeded" */
+	 * 554 "Maximum email size exceeded"; qmail-smtpd "Sorry, I don't accept
+	 * messages larger than N bytes (#5.3.4)" */
 	{ "mesgtoobig", P("message size exceeds", "message too large", "message too big",
 	    "message is too large", "message is too big", "exceeds size limit",
 	    "exceeds the size limit", "size limit exceeded", "message size limit",
 	    "maximum message size", "message size is larger", "message exceeds", "too big for system",
-	    "maximum email size", "email size exceeded",
+	    "maximum email size", "email size exceeded", "don't accept messages larger than",
 	    "email is too large", "mail size limit"), 0 },
 	/* Disabled or suspended mailbox: RFC 3463 X.2.1 "mailbox disabled",
 	 * X.7.13 "user account disabled"; Gmail 5.2.1 "The email account that
@@ -455,7 +463,9 @@ static const text_rule text_tab[] = {
 	 * Exim "host lookup did not complete"; Sendmail "Name server timeout",
 	 * "Name server: %s: host name lookup failure" (a temporary DNS error);
 	 * Exchange Online "the recipient's email system refused to accept a
-	 * connection from your email system";
+	 * connection from your email system", 5.4.312 "DNS query failed"; Exim
+	 * "Remote host closed connection", "SMTP timeout after ..."; qmail
+	 * "Connected to %s but connection died";
 	 * qmail "I wasn't able to establish an SMTP connection", "This message
 	 * is looping" */
 	{ "networkerror", P("not found, try again", "name server reply",
@@ -469,7 +479,8 @@ static const text_rule text_tab[] = {
 	    "loop detected", "too many hops", "hop count exceeded", "no answer from host",
 	    "bad connection", "host lookup did not complete", "name server timeout",
 	    "wasn't able to establish an smtp connection", "message is looping",
-	    "host name lookup failure", "refused to accept a connection"), 0 },
+	    "host name lookup failure", "refused to accept a connection", "closed connection",
+	    "smtp timeout", "connection died", "dns query failed"), 0 },
 	/* Unknown domain (permanent): RFC 3463 X.1.2 "bad destination system
 	 * address"; Postfix smtpd(8) "Recipient address rejected: Domain not
 	 * found", smtp(8) "Host or domain name not found"; Sendmail "Host
@@ -513,7 +524,10 @@ static const text_rule text_tab[] = {
 	 * rate" / "rate limit"; Yahoo [TSS04]/[TSS05] "temporarily deferred
 	 * due to unexpected volume"; Exchange 4.7.500 "server busy", 5.7.508 "has
 	 * exceeded permitted limits"; Microsoft "throttled"; Comcast's
-	 * postmaster "smtp-error-codes.php#RL000001" (rate limits) */
+	 * postmaster "smtp-error-codes.php#RL000001" (rate limits); Postfix
+	 * smtpd(8) anvil "Error: too much mail from", postscreen(8) "All
+	 * server ports are busy"; Sendmail "Too many open connections"; Yahoo
+	 * "Max message per connection reached" */
 	{ "toomanyconn", P("too many connections", "too many concurrent",
 	    "too many simultaneous", "too many sessions", "connection limit",
 	    "connection rate limit", "too many recipients", "too many messages",
@@ -521,7 +535,9 @@ static const text_rule text_tab[] = {
 	    "unusual rate", "sending rate", "exceeded the rate", "throttl", "slow down",
 	    "too fast", "unexpected volume", "exceeded permitted limits", "server busy",
 	    "limit exceeded", "frequency limited", "receiving mail at a rate",
-	    "receiving mail too quickly", "smtp-error-codes.php#rl"), 0 },
+	    "receiving mail too quickly", "smtp-error-codes.php#rl", "too much mail from",
+	    "all server ports are busy", "too many open connections",
+	    "max message per connection"), 0 },
 	/* The sending host refused for what it is, not for this message:
 	 * Postfix smtpd(8) "Client host rejected" (check_client_access,
 	 * reject_unknown_client_hostname), "Helo command rejected"; Gmail
@@ -568,19 +584,23 @@ static const text_rule text_tab[] = {
 	 * "Administrative prohibition" */
 	{ "policyviolation", P("policy violation", "policy reasons", "violates", "violation",
 	    "prohibited", "prohibition", "not permitted by policy", "against our policy", "policies",
+	    "external forwarding",
 	    "content presents",
 	    "policy"), 0 },
 	/* TLS and SMTP AUTH: RFC 3207 530 "Must issue a STARTTLS command
 	 * first", RFC 4954 530/535/538, Exchange 5.7.57 "Client was not
-	 * authenticated" */
+	 * authenticated"; Exim "a TLS session is required", "TLS negotiation
+	 * failed" */
 	{ "securityerror", P("starttls", "tls required", "must use tls", "encryption required",
 	    "authentication required", "authentication is required", "must authenticate",
 	    "not authenticated", "unauthenticated sender", "authentication failed", "smtp auth",
+	    "tls session is required", "tls negotiation failed", "tls handshake",
 	    "certificate"), 0 },
 	/* RFC 5321 452/RFC 3463 X.3.1 "insufficient system storage", "mail
-	 * system full"; Postfix "No space left on device" */
+	 * system full"; Postfix "No space left on device"; Sendmail 452 4.4.5
+	 * "Insufficient disk space; try again later" */
 	{ "systemfull", P("insufficient system storage", "system full", "no space left",
-	    "disk full", "out of disk", "queue full", "system storage"), 0 },
+	    "disk full", "out of disk", "queue full", "system storage", "insufficient disk space"), 0 },
 	/* Local delivery programs: Postfix pipe(8)/local(8) "Command died with
 	 * status", "Command time limit exceeded"; Sendmail "unknown mailer
 	 * error"; procmail, maildrop */
@@ -595,7 +615,8 @@ static const text_rule text_tab[] = {
 	 * unavailable"; Exim "lowest numbered MX record points to local
 	 * host"; Sendmail's sysexits texts ("Insufficient permission",
 	 * "Operating system error", ...); qmail "unable to chdir to maildir",
-	 * "best-preference MX"; Exchange "internal error" */
+	 * "best-preference MX"; Exchange "internal error"; Sendmail 553 5.3.5
+	 * "system config error" */
 	{ "systemerror", P("loops back to myself", "local error", "system error", "internal error",
 	    "server error", "configuration error", "misconfigured", "transport unavailable",
 	    "mail transport error", "queue file write error", "lookup failure",
@@ -605,14 +626,16 @@ static const text_rule text_tab[] = {
 	    "resource temporarily unavailable", "permission denied",
 	    "operating system error", "internal software error", "system file missing",
 	    "can't create output", "local configuration error", "best-preference mx",
-	    "unable to chdir"), 0 },
+	    "unable to chdir", "config error"), 0 },
 	/* SMTP syntax: RFC 5321 500-504 texts; Postfix "Bad recipient address
 	 * syntax", reject_non_fqdn_recipient "need fully-qualified address";
-	 * Exim "malformed address" */
+	 * Exim "malformed address"; Postfix reject_unauth_pipelining "Improper
+	 * use of SMTP command pipelining" */
 	{ "syntaxerror", P("syntax error", "address syntax", "command unrecognized",
 	    "unrecognized command", "command not recognized", "bad sequence of commands",
 	    "command not implemented", "parameter not implemented", "invalid command",
-	    "fully-qualified address", "malformed address", "unbalanced"), 0 },
+	    "fully-qualified address", "malformed address", "unbalanced",
+	    "improper use of smtp command pipelining"), 0 },
 	/* Last: the bare words of a refusal ("blocked", "banned", "Access
 	 * denied") that no row above explained; the SMTP phase decides
 	 * first (text_reason) */

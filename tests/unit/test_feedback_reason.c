@@ -746,7 +746,9 @@ struct documented {
  * GMX, Orange, docomo, SoftBank, Mimecast, Proofpoint, Barracuda, Trend Micro,
  * Symantec Email Security.cloud, Spamhaus, SpamCop, Cisco IronPort,
  * amavisd, SpamAssassin, policyd-spf, OpenDMARC, postgrey), each with the
- * reason it names; a 4.x.x status is reported with Action delayed.
+ * reason it names; a 4.x.x status is reported with Action delayed, anything
+ * else with Action failed (a connection failure with no code then reads as
+ * expired: the MTA gave up, RFC 5321 4.5.4.1).
  */
 static const struct documented documented[] = {
 	/* Postfix */
@@ -1249,6 +1251,59 @@ static const struct documented documented[] = {
 	    "550 Mail content denied. http://service.mail.qq.com/cgi-bin/help?subtype=1" },
 	{ "", "550", "MAIL", "rejected",
 	    "550 You may not have permission to post messages to the group." },
+	/* Postfix smtpd(8)/postscreen(8) restriction texts */
+	{ "5.5.0", "554", "DATA", "syntaxerror",
+	    "554 5.5.0 Error: improper use of SMTP command pipelining" },
+	{ "4.7.1", "450", "RCPT", "toomanyconn",
+	    "450 4.7.1 Error: too much mail from 192.0.2.1" },
+	{ "4.3.2", "421", "CONN", "toomanyconn",
+	    "421 4.3.2 All server ports are busy" },
+	{ "4.1.2", "450", "RCPT", "hostunknown",
+	    "450 4.1.2 <a@x.org>: Recipient address rejected: Domain not found" },
+	{ "4.7.25", "450", "RCPT", "requireptr",
+	    "450 4.7.25 Client host rejected: cannot find your hostname, [192.0.2.1]" },
+	{ "4.7.1", "450", "RCPT", "blocked",
+	    "450 4.7.1 <a.x.org>: Helo command rejected: Host not found" },
+	{ "5.7.1", "554", "RCPT", "blocked",
+	    "554 5.7.1 Service unavailable; Sender address [s@y.org] blocked using dbl.spamhaus.org" },
+	/* Exim texts */
+	{ "", "", "", "expired",
+	    "SMTP error from remote mail server after initial connection: Remote host closed connection in response to initial connection" },
+	{ "", "", "", "expired",
+	    "SMTP timeout after RCPT TO:<a@x.org>" },
+	{ "5.7.10", "", "", "securityerror",
+	    "a TLS session is required, but an attempt to start TLS failed" },
+	/* Sendmail / qmail texts */
+	{ "4.3.2", "421", "CONN", "toomanyconn",
+	    "421 4.3.2 Too many open connections." },
+	{ "4.4.5", "452", "MAIL", "systemfull",
+	    "452 4.4.5 Insufficient disk space; try again later" },
+	{ "5.3.5", "553", "", "systemerror",
+	    "553 5.3.5 system config error" },
+	{ "5.1.3", "553", "MAIL", "rejected",
+	    "553 5.1.3 <s>... Domain name required for sender address s" },
+	{ "5.3.4", "552", "DATA", "mesgtoobig",
+	    "552 Sorry, I don't accept messages larger than 10485760 bytes (#5.3.4)" },
+	{ "4.4.2", "", "", "networkerror",
+	    "Connected to 192.0.2.1 but connection died. (#4.4.2)" },
+	/* Yahoo / AOL more */
+	{ "", "451", "MAIL", "rejected",
+	    "451 Message temporarily deferred due to unresolvable RFC.5321 from domain" },
+	{ "4.7.0", "421", "", "blocked",
+	    "421 4.7.0 [TSS11] Excessive unknown recipients - possible Open Relay" },
+	{ "", "421", "CONN", "toomanyconn",
+	    "421 Max message per connection reached, closing transmission channel" },
+	{ "", "421", "CONN", "requireptr",
+	    "421 mtaig-aak02.mx.aol.com Service unavailable - try again later (DNS:NR)" },
+	{ "4.7.0", "421", "", "blocked",
+	    "421 4.7.0 [TSS02] Messages from 192.0.2.1 temporarily deferred due to user complaints or because the IP/domain is in the unverified category." },
+	/* Exchange Online more */
+	{ "5.2.0", "554", "DATA", "mailboxfull",
+	    "554 5.2.0 STOREDRV.Deliver.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded" },
+	{ "5.4.312", "550", "", "networkerror",
+	    "550 5.4.312 DNS query failed" },
+	{ "5.7.520", "550", "DATA", "policyviolation",
+	    "550 5.7.520 Access denied, Your organization does not allow external forwarding." },
 };
 
 static void
