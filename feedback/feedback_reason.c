@@ -253,6 +253,7 @@ static const text_rule text_tab[] = {
 	    "domain authentication fail", "arc validation", "unauthenticated email",
 	    "does not have authentication information", "sender is unauthenticated", "openspf",
 	    "authenticate with either spf or dkim", "aligned with either the authenticated",
+	    "spf permanent error", "spf temporary error", "rejected by spf", "spf policy",
 	    "sender policy framework violation"), 0 },
 	/* RFC 5322 conformance: Gmail 5.7.1 "not RFC 5322 compliant", "bare
 	 * LF", "Messages missing a valid address in From: header, or having
@@ -314,7 +315,8 @@ static const text_rule text_tab[] = {
 	 * "your email address has been blocked"; GMX "Sender address is not
 	 * allowed"; Google Groups "you may not have permission to post";
 	 * Sendmail "Domain name required for sender address"; Yahoo 451
-	 * "temporarily deferred due to unresolvable RFC.5321 from domain" */
+	 * "temporarily deferred due to unresolvable RFC.5321 from domain"; the
+	 * sender that "does not exist" (never the weak reading below: hard) */
 	{ "rejected", P("sender address rejected", "sender rejected", "sender verify failed",
 	    "sender verification failed", "domain of sender address", "sender domain",
 	    "bad outbound sender", "sender denied", "sender not allowed", "sender is not allowed",
@@ -326,7 +328,8 @@ static const text_rule text_tab[] = {
 	    "address that has been blacklisted", "address has been blacklisted",
 	    "address is blacklisted", "sender was rejected", "sender address is not allowed",
 	    "permission to post", "domain name required for sender address",
-	    "unresolvable rfc.5321 from"), 0 },
+	    "unresolvable rfc.5321 from", "sender does not exist", "sender address does not exist",
+	    "sender * does not exist"), 0 },
 	/* Listed on a blocklist, the words without a list's name (after the
 	 * sender's address: "your email address has been blacklisted" is
 	 * the sender): "listed at", "is listed"; Microsoft S3150 "on our
@@ -616,7 +619,8 @@ static const text_rule text_tab[] = {
 	 * host"; Sendmail's sysexits texts ("Insufficient permission",
 	 * "Operating system error", ...); qmail "unable to chdir to maildir",
 	 * "best-preference MX"; Exchange "internal error"; Sendmail 553 5.3.5
-	 * "system config error" */
+	 * "system config error"; a local program's "No such file or directory"
+	 * (ENOENT: the system's fault, never the weak "no such" below) */
 	{ "systemerror", P("loops back to myself", "local error", "system error", "internal error",
 	    "server error", "configuration error", "misconfigured", "transport unavailable",
 	    "mail transport error", "queue file write error", "lookup failure",
@@ -626,7 +630,7 @@ static const text_rule text_tab[] = {
 	    "resource temporarily unavailable", "permission denied",
 	    "operating system error", "internal software error", "system file missing",
 	    "can't create output", "local configuration error", "best-preference mx",
-	    "unable to chdir", "config error"), 0 },
+	    "unable to chdir", "config error", "no such file or directory"), 0 },
 	/* SMTP syntax: RFC 5321 500-504 texts; Postfix "Bad recipient address
 	 * syntax", reject_non_fqdn_recipient "need fully-qualified address";
 	 * Exim "malformed address"; Postfix reject_unauth_pipelining "Improper

@@ -1304,6 +1304,13 @@ static const struct documented documented[] = {
 	    "550 5.4.312 DNS query failed" },
 	{ "5.7.520", "550", "DATA", "policyviolation",
 	    "550 5.7.520 Access denied, Your organization does not allow external forwarding." },
+	/* the weak phrases never give a hard verdict for the sender or the system */
+	{ "5.7.1", "550", "RCPT", "authfailure",
+	    "550 5.7.1 <a@x.org>: Recipient address rejected: SPF Permanent Error: Two or more type TXT spf records found." },
+	{ "5.1.0", "550", "RCPT", "rejected",
+	    "550 5.1.0 <s@y.org>: Sender address does not exist" },
+	{ "", "550", "RCPT", "systemerror",
+	    "550 cannot open /var/mail/a: No such file or directory" },
 };
 
 static void
