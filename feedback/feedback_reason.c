@@ -285,7 +285,8 @@ static const text_rule text_tab[] = {
 	 * the sending MTA's poor reputation"; Symantec Email Security.cloud
 	 * (MessageLabs) "Connection rejected by policy [7.7]"; Yahoo [TSS11]
 	 * "Excessive unknown recipients" (the sending host, before "unknown
-	 * recipient") */
+	 * recipient"); FortiMail "Connection refused by FortiGuard AntiSpam"
+	 * (a block, before the network error "connection refused") */
 	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
 	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
 	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs", "uceprotect",
@@ -296,7 +297,7 @@ static const text_rule text_tab[] = {
 	    "invalid helo", "bad helo", "client blocked", "smtp-error-codes.php#bl",
 	    "sc-001", "sc-002", "sc-003", "sc-004", "dy-001", "dy-002", "ou-001", "ou-002",
 	    "rejected by windows live hotmail", "contact your internet service provider",
-	    "dynamically-assigned ip", "excessive unknown recipients"), 0 },
+	    "dynamically-assigned ip", "excessive unknown recipients", "fortiguard"), 0 },
 	/* Relaying refused: Postfix "Relay access denied", Sendmail
 	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
 	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
@@ -316,7 +317,10 @@ static const text_rule text_tab[] = {
 	 * allowed"; Google Groups "you may not have permission to post";
 	 * Sendmail "Domain name required for sender address"; Yahoo 451
 	 * "temporarily deferred due to unresolvable RFC.5321 from domain"; the
-	 * sender that "does not exist" (never the weak reading below: hard) */
+	 * sender that "does not exist" (never the weak reading below: hard);
+	 * mailing list managers (Mailman "You are not allowed to post to this
+	 * mailing list", "Post by non-member to a members-only list", fml "you
+	 * are not a member of this mailing list") */
 	{ "rejected", P("sender address rejected", "sender rejected", "sender verify failed",
 	    "sender verification failed", "domain of sender address", "sender domain",
 	    "bad outbound sender", "sender denied", "sender not allowed", "sender is not allowed",
@@ -329,7 +333,8 @@ static const text_rule text_tab[] = {
 	    "address is blacklisted", "sender was rejected", "sender address is not allowed",
 	    "permission to post", "domain name required for sender address",
 	    "unresolvable rfc.5321 from", "sender does not exist", "sender address does not exist",
-	    "sender * does not exist"), 0 },
+	    "sender * does not exist", "not allowed to post", "not a member of",
+	    "members-only"), 0 },
 	/* Listed on a blocklist, the words without a list's name (after the
 	 * sender's address: "your email address has been blacklisted" is
 	 * the sender): "listed at", "is listed"; Microsoft S3150 "on our
@@ -468,7 +473,8 @@ static const text_rule text_tab[] = {
 	 * Exchange Online "the recipient's email system refused to accept a
 	 * connection from your email system", 5.4.312 "DNS query failed"; Exim
 	 * "Remote host closed connection", "SMTP timeout after ..."; qmail
-	 * "Connected to %s but connection died";
+	 * "Connected to %s but connection died"; OpenSMTPD "Temporary failure in
+	 * MX lookup";
 	 * qmail "I wasn't able to establish an SMTP connection", "This message
 	 * is looping" */
 	{ "networkerror", P("not found, try again", "name server reply",
@@ -483,6 +489,7 @@ static const text_rule text_tab[] = {
 	    "bad connection", "host lookup did not complete", "name server timeout",
 	    "wasn't able to establish an smtp connection", "message is looping",
 	    "host name lookup failure", "refused to accept a connection", "closed connection",
+	    "temporary failure in mx lookup",
 	    "smtp timeout", "connection died", "dns query failed"), 0 },
 	/* Unknown domain (permanent): RFC 3463 X.1.2 "bad destination system
 	 * address"; Postfix smtpd(8) "Recipient address rejected: Domain not
@@ -584,10 +591,11 @@ static const text_rule text_tab[] = {
 	/* Policies: Yahoo 5.7.9 "Message not accepted for policy reasons";
 	 * Gmail "violates" / "policy"; Postfix check_*_access texts; Exchange
 	 * 5.7.1 "prohibited"; Mimecast "Email rejected due to security policies",
-	 * "Administrative prohibition" */
+	 * "Administrative prohibition"; Sophos "rejected due to content
+	 * restrictions" */
 	{ "policyviolation", P("policy violation", "policy reasons", "violates", "violation",
 	    "prohibited", "prohibition", "not permitted by policy", "against our policy", "policies",
-	    "external forwarding",
+	    "external forwarding", "content restriction",
 	    "content presents",
 	    "policy"), 0 },
 	/* TLS and SMTP AUTH: RFC 3207 530 "Must issue a STARTTLS command

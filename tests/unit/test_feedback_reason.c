@@ -1311,6 +1311,28 @@ static const struct documented documented[] = {
 	    "550 5.1.0 <s@y.org>: Sender address does not exist" },
 	{ "", "550", "RCPT", "systemerror",
 	    "550 cannot open /var/mail/a: No such file or directory" },
+	/* security gateways and list managers */
+	{ "5.7.1", "550", "CONN", "blocked",
+	    "550 5.7.1 Connection refused by FortiGuard AntiSpam" },
+	{ "4.4.3", "", "", "networkerror",
+	    "Temporary failure in MX lookup" },
+	{ "5.7.1", "550", "DATA", "policyviolation",
+	    "550 5.7.1 Message rejected due to content restrictions" },
+	{ "", "550", "MAIL", "rejected",
+	    "550 You are not allowed to post to this mailing list, and your message has been automatically rejected." },
+	{ "", "", "", "rejected",
+	    "Post by non-member to a members-only list" },
+	/* Dovecot LMTP, Courier, QQ */
+	{ "5.1.1", "550", "RCPT", "userunknown",
+	    "550 5.1.1 <a@x.org> User doesn't exist: a@x.org" },
+	{ "4.3.0", "451", "RCPT", "systemerror",
+	    "451 4.3.0 <a@x.org> Temporary internal error" },
+	{ "", "550", "RCPT", "userunknown",
+	    "550 Invalid user specified." },
+	{ "", "550", "RCPT", "toomanyconn",
+	    "550 Ip frequency limited. http://service.mail.qq.com/cgi-bin/help?subtype=1" },
+	{ "", "550", "RCPT", "userunknown",
+	    "550 Mailbox not found. http://service.mail.qq.com/cgi-bin/help?subtype=1" },
 };
 
 static void
