@@ -20,7 +20,8 @@
  *	   X.7.1, ...) or whose reading is hard (X.1.1, X.1.2, X.1.10)
  *	   lets the text decide first and is the fallback: a hard verdict
  *	   needs the text not to name a soft reason (a false hard loses a
- *	   reader for ever; a false soft costs a retry).
+ *	   reader for ever; a false soft costs a retry). A detail the
+ *	   table does not list reads as X.Y.0 of its subject (RFC 3463 2).
  *	2. The SMTP reply code (RFC 5321 4.2.2, RFC 7504): FIRM for the
  *	   few that identify a reason (556 no mail accepted, 50x syntax,
  *	   530/535 authentication), else a fallback after the text.
@@ -34,7 +35,9 @@
  *	the order: an X-Unix diagnostic comes first, since its Status is
  *	only the local program's exit code translated (sysexits), not a
  *	receiving system's verdict. Where signals disagree on hard or
- *	soft, soft wins (a mailbox status X.2.x against "user unknown").
+ *	soft, soft wins (a mailbox status X.2.x against "user unknown"),
+ *	except X.2.1 with the MTA's own explicit words that the user is
+ *	unknown: userunknown (doc/feedback.md, "Where we differ", 3).
  *
  *	Hard (the address will never work): userunknown, hostunknown,
  *	hasmoved and notaccept, and only when no code says the failure
