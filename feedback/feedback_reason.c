@@ -226,7 +226,7 @@ static const text_rule text_tab[] = {
 	{ "notaccept", P("null mx", "nullmx", "does not accept mail", "accepts no mail", "no mx found",
 	    "indicated no smtp service", "couldn't find a mail exchanger",
 	    "could not find a mail exchanger",
-	    "not accepting network messages", "no mail service"), 0 },
+	    "no mail service"), 0 },
 	/* Reverse DNS of the sending host: Postfix smtpd(8)
 	 * reject_unknown_client_hostname "cannot find your hostname",
 	 * reject_unknown_reverse_client_hostname "cannot find your reverse
@@ -323,7 +323,8 @@ static const text_rule text_tab[] = {
 	 * sender that "does not exist" (never the weak reading below: hard);
 	 * mailing list managers (Mailman "You are not allowed to post to this
 	 * mailing list", "Post by non-member to a members-only list", fml "you
-	 * are not a member of this mailing list") */
+	 * are not a member of this mailing list"); RFC 3463 X.1.7/X.1.8 "Bad
+	 * sender's mailbox address syntax" / "Bad sender's system address" */
 	{ "rejected", P("sender address rejected", "sender rejected", "sender verify failed",
 	    "sender verification failed", "domain of sender address", "sender domain",
 	    "bad outbound sender", "sender denied", "sender not allowed", "sender is not allowed",
@@ -336,7 +337,7 @@ static const text_rule text_tab[] = {
 	    "address is blacklisted", "sender was rejected", "sender address is not allowed",
 	    "permission to post", "domain name required for sender address",
 	    "unresolvable rfc.5321 from", "sender does not exist", "sender address does not exist",
-	    "sender * does not exist", "not allowed to post", "not a member of",
+	    "sender * does not exist", "not allowed to post", "not a member of", "bad sender's",
 	    "members-only"), 0 },
 	/* Listed on a blocklist, the words without a list's name (after the
 	 * sender's address: "your email address has been blacklisted" is
@@ -581,13 +582,15 @@ static const text_rule text_tab[] = {
 	 * exceeds", "message header length exceeds"; Exim "header syntax",
 	 * "message has lines too long for transport", the example ACL's
 	 * "potentially executable attachment"; amavisd-new "Reject, id=... -
-	 * BANNED: ..." (a banned part) and "- BAD-HEADER" */
+	 * BANNED: ..." (a banned part) and "- BAD-HEADER"; RFC 3463 X.6.2/X.6.3
+	 * "Conversion required ...", X.6.5 "Conversion failed" */
 	{ "contenterror", P("header error", "invalid header", "header size exceeds",
 	    "header length exceeds", "header too long", "header line is too long", "line too long",
 	    "header syntax", "malformed header", "invalid mime", "mime error",
 	    "improper use of 8-bit", "8-bit data", "8bit data", "illegal attachment",
 	    "media not supported", "content error", "message is malformed", "malformed mime",
-	    "- banned:", "bad-header", "executable attachment", "lines too long"), 0 },
+	    "- banned:", "bad-header", "executable attachment", "lines too long",
+	    "conversion required", "conversion failed"), 0 },
 	/* RFC 5321 violations named as such (Gmail 4.5.0 "SMTP protocol
 	 * violation"), before the word "violation" below */
 	{ "syntaxerror", P("protocol violation"), 0 },
@@ -604,11 +607,14 @@ static const text_rule text_tab[] = {
 	/* TLS and SMTP AUTH: RFC 3207 530 "Must issue a STARTTLS command
 	 * first", RFC 4954 530/535/538, Exchange 5.7.57 "Client was not
 	 * authenticated"; Exim "a TLS session is required", "TLS negotiation
-	 * failed" */
+	 * failed"; RFC 3463 X.7.1 "Delivery not authorized, message refused",
+	 * X.7.8 "Authentication credentials invalid", X.7.10 "Encryption
+	 * needed" */
 	{ "securityerror", P("starttls", "tls required", "must use tls", "encryption required",
 	    "authentication required", "authentication is required", "must authenticate",
 	    "not authenticated", "unauthenticated sender", "authentication failed", "smtp auth",
 	    "tls session is required", "tls negotiation failed", "tls handshake",
+	    "delivery not authorized", "credentials invalid", "encryption needed",
 	    "certificate"), 0 },
 	/* RFC 5321 452/RFC 3463 X.3.1 "insufficient system storage", "mail
 	 * system full"; Postfix "No space left on device"; Sendmail 452 4.4.5
@@ -631,7 +637,11 @@ static const text_rule text_tab[] = {
 	 * "Operating system error", ...); qmail "unable to chdir to maildir",
 	 * "best-preference MX"; Exchange "internal error"; Sendmail 553 5.3.5
 	 * "system config error"; a local program's "No such file or directory"
-	 * (ENOENT: the system's fault, never the weak "no such" below) */
+	 * (ENOENT: the system's fault, never the weak "no such" below); the
+	 * RFC 3463 texts of X.3.2 "System not accepting network messages"
+	 * (shutdown, load, maintenance: not a null MX), X.3.5 "System
+	 * incorrectly configured", X.4.3 "Directory server failure", X.2.4
+	 * "Mailing list expansion problem" */
 	{ "systemerror", P("loops back to myself", "local error", "system error", "internal error",
 	    "server error", "configuration error", "misconfigured", "transport unavailable",
 	    "mail transport error", "queue file write error", "lookup failure",
@@ -641,16 +651,19 @@ static const text_rule text_tab[] = {
 	    "resource temporarily unavailable", "permission denied",
 	    "operating system error", "internal software error", "system file missing",
 	    "can't create output", "local configuration error", "best-preference mx",
-	    "unable to chdir", "config error", "no such file or directory"), 0 },
+	    "unable to chdir", "config error", "no such file or directory",
+	    "not accepting network messages", "incorrectly configured", "directory server failure",
+	    "routing server failure", "mailing list expansion problem"), 0 },
 	/* SMTP syntax: RFC 5321 500-504 texts; Postfix "Bad recipient address
 	 * syntax", reject_non_fqdn_recipient "need fully-qualified address";
 	 * Exim "malformed address"; Postfix reject_unauth_pipelining "Improper
-	 * use of SMTP command pipelining" */
+	 * use of SMTP command pipelining"; RFC 5321 555 "MAIL FROM/RCPT TO
+	 * parameters not recognized or not implemented" */
 	{ "syntaxerror", P("syntax error", "address syntax", "command unrecognized",
 	    "unrecognized command", "command not recognized", "bad sequence of commands",
 	    "command not implemented", "parameter not implemented", "invalid command",
 	    "fully-qualified address", "malformed address", "unbalanced",
-	    "improper use of smtp command pipelining"), 0 },
+	    "improper use of smtp command pipelining", "parameters not recognized"), 0 },
 	/* Last: the bare words of a refusal ("blocked", "banned", "Access
 	 * denied") that no row above explained; the SMTP phase decides
 	 * first (text_reason) */

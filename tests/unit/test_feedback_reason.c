@@ -1333,6 +1333,21 @@ static const struct documented documented[] = {
 	    "550 Ip frequency limited. http://service.mail.qq.com/cgi-bin/help?subtype=1" },
 	{ "", "550", "RCPT", "userunknown",
 	    "550 Mailbox not found. http://service.mail.qq.com/cgi-bin/help?subtype=1" },
+	/* RFC 3463 and RFC 5321 texts quoted in replies */
+	{ "4.3.2", "421", "", "systemerror",
+	    "421 4.3.2 System not accepting network messages" },
+	{ "5.3.5", "554", "", "systemerror",
+	    "554 5.3.5 System incorrectly configured" },
+	{ "", "550", "RCPT", "securityerror",
+	    "550 Delivery not authorized, message refused" },
+	{ "", "535", "", "securityerror",
+	    "535 Authentication credentials invalid" },
+	{ "", "554", "DATA", "contenterror",
+	    "554 Conversion required and prohibited" },
+	{ "", "553", "MAIL", "rejected",
+	    "553 Bad sender's system address" },
+	{ "5.5.4", "555", "MAIL", "syntaxerror",
+	    "555 5.5.4 MAIL FROM/RCPT TO parameters not recognized or not implemented" },
 };
 
 static void
