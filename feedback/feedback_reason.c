@@ -217,6 +217,9 @@ static const text_rule text_tab[] = {
 	 * recipient's null MX below */
 	{ "rejected", P("sender address has null mx", "sender domain has a null mx",
 	    "sender's domain has a null mx"), 0 },
+	/* "... does not accept mail from <host or sender>" refuses the
+	 * sender, not the recipient's domain (before the null MX texts) */
+	{ "blocked", P("does not accept mail from", "accepts no mail from"), 0 },
 	/* RFC 7505 null MX and RFC 7504 556/521 texts; Postfix smtp(8)
 	 * "Domain %s does not accept mail (nullMX)"; Sendmail "Host does
 	 * not accept mail"; Gmail "The domain has a null MX record"; Exim

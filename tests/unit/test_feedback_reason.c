@@ -1348,6 +1348,10 @@ static const struct documented documented[] = {
 	    "553 Bad sender's system address" },
 	{ "5.5.4", "555", "MAIL", "syntaxerror",
 	    "555 5.5.4 MAIL FROM/RCPT TO parameters not recognized or not implemented" },
+	{ "", "550", "RCPT", "blocked",
+	    "550 x.org does not accept mail from 192.0.2.1" },
+	{ "", "556", "RCPT", "notaccept",
+	    "556 5.1.10 Domain x.org does not accept mail (nullMX)" },
 };
 
 static void
