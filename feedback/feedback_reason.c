@@ -481,7 +481,9 @@ static const text_rule text_tab[] = {
 	 * connection from your email system", 5.4.312 "DNS query failed"; Exim
 	 * "Remote host closed connection", "SMTP timeout after ..."; qmail
 	 * "Connected to %s but connection died"; OpenSMTPD "Temporary failure in
-	 * MX lookup";
+	 * MX lookup"; Postfix "mail for %s loops back to myself" (which Postfix
+	 * itself reports as X.4.6, a routing loop); Exim "retry time not
+	 * reached for any host" (its hosts kept failing);
 	 * qmail "I wasn't able to establish an SMTP connection", "This message
 	 * is looping" */
 	{ "networkerror", P("not found, try again", "name server reply",
@@ -496,7 +498,7 @@ static const text_rule text_tab[] = {
 	    "bad connection", "host lookup did not complete", "name server timeout",
 	    "wasn't able to establish an smtp connection", "message is looping",
 	    "host name lookup failure", "refused to accept a connection", "closed connection",
-	    "temporary failure in mx lookup",
+	    "temporary failure in mx lookup", "loops back to myself", "retry time not reached",
 	    "smtp timeout", "connection died", "dns query failed"), 0 },
 	/* Unknown domain (permanent): RFC 3463 X.1.2 "bad destination system
 	 * address"; Postfix smtpd(8) "Recipient address rejected: Domain not
@@ -560,9 +562,10 @@ static const text_rule text_tab[] = {
 	 * reject_unknown_client_hostname), "Helo command rejected"; Gmail
 	 * 4.7.0/5.7.1 "IP reputation", "low reputation"; Yahoo [TS01]-[TS03]
 	 * and [TSS09] "permanently deferred", [GL01] "user complaints";
-	 * AOL "RTR:", "DYN:T1"/"DYN:T2" and "RLY:B1".."RLY:B3" codes; Gmail "Please use the SMTP relay at
-	 * your service provider"; Exchange 5.7.708/5.7.750 "traffic not
-	 * accepted from this IP"; greylisting (postgrey, Zoho "Greylisted");
+	 * AOL "RTR:", "DYN:T1"/"DYN:T2" and "RLY:B1".."RLY:B3" codes; Gmail
+	 * "Please use the SMTP relay at your service provider"; Exchange 5.7.708/5.7.750 "traffic not
+	 * accepted from this IP"; greylisting (postgrey, Zoho "Greylisted",
+	 * Mimecast 451 "Internal resource temporarily unavailable");
 	 * dynamic/dial-up address policies */
 	{ "blocked", P("ip blocked",
 	    "ip address blocked", "ip is blocked", "ip address is blocked", "ip has been blocked",
@@ -572,7 +575,7 @@ static const text_rule text_tab[] = {
 	    "residential ip", "will not accept delivery", "not in whitelist", "not whitelisted", "con:b1", "hvu:b1",
 	    "smtp server of your isp", "smtp relay at your service provider",
 	    "not authorized to send email directly", "service refused", "user complaints",
-	    "not accepted from this ip", "greylist", "graylist", "[ts01]", "[ts02]", "[ts03]",
+	    "not accepted from this ip", "greylist", "internal resource temporarily unavailable", "graylist", "[ts01]", "[ts02]", "[ts03]",
 	    "[tss01]", "[tss09]", "[bl21]", "[bl22]", "[bl23]", "[gl01]", "rtr:", "dyn:t1",
 	    "dyn:t2", "rly:b"), 0 },
 	/* Spam verdicts on the content: Gmail 5.7.1 "likely unsolicited
@@ -631,8 +634,8 @@ static const text_rule text_tab[] = {
 	    "exit code", "exit status", "procmail", "maildrop", "local delivery failed",
 	    "pipe to |"), 0 },
 	/* Other errors of the receiving system: RFC 5321 451 "local error in
-	 * processing"; Postfix "mail for %s loops back to myself", "mail
-	 * transport unavailable", "unknown mail transport error", "queue file
+	 * processing"; Postfix "mail transport unavailable", "unknown mail
+	 * transport error", "queue file
 	 * write error", "temporary lookup failure", local(8) "cannot update
 	 * mailbox", "cannot access mailbox ... Resource temporarily
 	 * unavailable"; Exim "lowest numbered MX record points to local
@@ -645,7 +648,7 @@ static const text_rule text_tab[] = {
 	 * (shutdown, load, maintenance: not a null MX), X.3.5 "System
 	 * incorrectly configured", X.4.3 "Directory server failure", X.2.4
 	 * "Mailing list expansion problem" */
-	{ "systemerror", P("loops back to myself", "local error", "system error", "internal error",
+	{ "systemerror", P("local error", "system error", "internal error",
 	    "server error", "configuration error", "misconfigured", "transport unavailable",
 	    "mail transport error", "queue file write error", "lookup failure",
 	    "service unavailable", "system problem", "i/o error", "insufficient permission",

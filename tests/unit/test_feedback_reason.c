@@ -483,8 +483,9 @@ test_postfix_dsn_texts(void **state)
 		  "of server mx.example.org[192.0.2.1]", "mesgtoobig", 0 },
 		{ "5.4.6", "failed", "x-postfix", "mail forwarding loop for u@example.org",
 		  "networkerror", 0 },
+		/* Postfix itself gives this text X.4.6, a routing loop */
 		{ "5.0.0", "failed", "x-postfix", "mail for example.org loops back to myself",
-		  "systemerror", 0 },
+		  "networkerror", 0 },
 		{ "5.1.0", "failed", "x-postfix", "Domain example.org does not accept mail (nullMX)",
 		  "notaccept", 1 },
 		{ "4.4.2", "failed", "x-postfix", "lost connection with mx.example.org[192.0.2.1] "
@@ -1352,6 +1353,14 @@ static const struct documented documented[] = {
 	    "550 x.org does not accept mail from 192.0.2.1" },
 	{ "", "556", "RCPT", "notaccept",
 	    "556 5.1.10 Domain x.org does not accept mail (nullMX)" },
+	{ "", "", "", "expired",
+	    "retry time not reached for any host" },
+	{ "4.0.0", "", "", "networkerror",
+	    "retry time not reached for any host" },
+	{ "", "451", "RCPT", "blocked",
+	    "451 Internal resource temporarily unavailable - https://community.mimecast.com/docs/DOC-1369#451" },
+	{ "", "", "", "networkerror",
+	    "mail for x.org loops back to myself" },
 };
 
 static void
