@@ -363,7 +363,8 @@ static const text_rule text_tab[] = {
 	 * (mailbox for user is full)"; Exim "mailbox is full"; Gmail "over
 	 * quota" / "OverQuotaTemp" / "out of storage space"; Yahoo "mailbox
 	 * is full"; Exchange 5.2.2 "Mailbox full", "QuotaExceededException";
-	 * qmail/vpopmail "over quota" */
+	 * qmail/vpopmail "over quota"; the same in the languages servers
+	 * answer in (German, French, Spanish, Italian, Portuguese) */
 	{ "mailboxfull", P("mailbox full", "mailbox is full", "mailbox was full", "full mailbox",
 	    "mailbox has exceeded", "mailbox exceeded", "over quota", "overquota", "quota exceeded",
 	    "exceeded quota", "exceeds quota", "exceed quota", "exceeded the quota", "quota full",
@@ -374,7 +375,8 @@ static const text_rule text_tab[] = {
 	    "user's space has been used up", "too much mail data", "insufficient quota",
 	    "mailbox is over", "account is over", "would exceed mailbox", "boite pleine",
 	    "boite du destinataire pleine", "mailbox * is full", "mailbox * full",
-	    "mailbox for user is full", "quotaexceeded"), 0 },
+	    "mailbox for user is full", "quotaexceeded", "postfach voll", "postfach ist voll",
+	    "bo\xc3\xaete pleine", "buz\xc3\xb3n lleno", "casella piena", "caixa postal cheia"), 0 },
 	/* RFC 3463 X.2.3 "message length exceeds administrative limit" (per recipient) */
 	{ "exceedlimit", P("message length exceeds", "exceeds administrative limit",
 	    "exceeds the recipient's size limit", "message too large for this user"), 0 },
@@ -443,7 +445,8 @@ static const text_rule text_tab[] = {
 	    "there is no one at this address", "no longer accepts mail", "bad recipient",
 	    "invalid address", "address couldn't be found", "address could not be found",
 	    "recipient could not be found", "not listed in domino directory", "utilisateur inconnu",
-	    "usuario desconocido", "benutzer unbekannt", "unbekannter benutzer",
+	    "usuario desconocido", "benutzer unbekannt", "unbekannter benutzer", "utente sconosciuto",
+	    "usu\xc3\xa1rio desconhecido",
 	    "mailbox * does not exist", "user * does not exist", "recipient * does not exist",
 	    "address * does not exist", "user * not found", "mailbox * not found",
 	    "recipient * not found", "user * unknown", "recipient * unknown",

@@ -1361,6 +1361,13 @@ static const struct documented documented[] = {
 	    "451 Internal resource temporarily unavailable - https://community.mimecast.com/docs/DOC-1369#451" },
 	{ "", "", "", "networkerror",
 	    "mail for x.org loops back to myself" },
+	/* the same texts in other languages */
+	{ "", "550", "RCPT", "mailboxfull",
+	    "550 Postfach voll" },
+	{ "", "550", "RCPT", "mailboxfull",
+	    "550 Bo\xc3\xaete pleine" },
+	{ "", "550", "RCPT", "userunknown",
+	    "550 Utente sconosciuto" },
 };
 
 static void
