@@ -153,8 +153,8 @@ static const status_rule status_tab[] = {
 	{ "7.26", "authfailure", 1 },		/* multiple authentication checks failed */
 	{ "7.27", "rejected", 0 },		/* SENDER address has null MX (RFC 7505; Gmail: SPF) */
 	{ "7.28", "spamdetected", 0 },		/* mail flood detected (RFC 8651) */
-	{ "7.29", "authfailure", 1 },		/* ARC validation failure (RFC 8617) */
-	{ "7.30", "securityerror", 1 },		/* REQUIRETLS support required (RFC 8689) */
+	{ "7.29", "authfailure", 0 },		/* ARC validation failure (RFC 8617); Gmail: no TLS */
+	{ "7.30", "securityerror", 0 },		/* REQUIRETLS support required (RFC 8689); Gmail: DKIM */
 	{ "7.509", "authfailure", 1 },		/* Exchange: DMARC failure */
 	{ "7.510", "securityerror", 0 },	/* Exchange: IPv6 sender without authentication */
 	{ "7.511", "blocked", 1 },		/* Exchange: banned sender */
@@ -260,7 +260,12 @@ static const text_rule text_tab[] = {
 	    "does not have authentication information", "sender is unauthenticated", "openspf",
 	    "authenticate with either spf or dkim", "aligned with either the authenticated",
 	    "spf permanent error", "spf temporary error", "rejected by spf", "spf policy",
+	    "dkim authentication", "spf authentication",
 	    "sender policy framework violation"), 0 },
+	/* Gmail 4.7.29/5.7.29 "Your email has been rate limited (blocked)
+	 * because this message wasn't sent over a TLS connection": a TLS
+	 * requirement, before the words of rate limits */
+	{ "securityerror", P("wasn't sent over a tls connection", "not sent over a tls connection"), 0 },
 	/* RFC 5322 conformance: Gmail 5.7.1 "not RFC 5322 compliant", "bare
 	 * LF", "Messages missing a valid address in From: header, or having
 	 * no From: header, are not accepted"; Microsoft 5.7.512; Symantec "Stray linefeeds" */

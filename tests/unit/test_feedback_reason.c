@@ -1368,6 +1368,17 @@ static const struct documented documented[] = {
 	    "550 Bo\xc3\xaete pleine" },
 	{ "", "550", "RCPT", "userunknown",
 	    "550 Utente sconosciuto" },
+	/* Gmail 2024 sender requirements (its codes differ from the registry) */
+	{ "4.7.29", "421", "DATA", "securityerror",
+	    "421 4.7.29 Your email has been rate limited because this message wasn't sent over a TLS connection." },
+	{ "5.7.29", "550", "DATA", "securityerror",
+	    "550 5.7.29 Your email has been blocked because this message wasn't sent over a TLS connection." },
+	{ "4.7.30", "421", "DATA", "authfailure",
+	    "421 4.7.30 Your email has been rate limited because DKIM authentication didn't pass for this message." },
+	{ "4.7.27", "421", "DATA", "authfailure",
+	    "421 4.7.27 Your email has been rate limited because SPF authentication didn't pass for this message." },
+	{ "5.7.29", "550", "DATA", "authfailure",
+	    "550 5.7.29 ARC validation failure" },
 };
 
 static void
