@@ -295,8 +295,10 @@ static const text_rule text_tab[] = {
 	 * rejected", "Your access to this mail system has been rejected due to
 	 * the sending MTA's poor reputation"; Symantec Email Security.cloud
 	 * (MessageLabs) "Connection rejected by policy [7.7]"; Yahoo [TSS11]
-	 * "Excessive unknown recipients" (the sending host, before "unknown
-	 * recipient"); FortiMail "Connection refused by FortiGuard AntiSpam"
+	 * "Excessive unknown recipients" and the directory-harvest limits of
+	 * many MTAs ("Too many invalid/unknown/bad recipients", Exim's "Too many
+	 * unknown users"): the sending host refused, never this recipient
+	 * unknown (before "unknown recipient", "invalid recipient"); FortiMail "Connection refused by FortiGuard AntiSpam"
 	 * (a block, before the network error "connection refused") */
 	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
 	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
@@ -308,7 +310,9 @@ static const text_rule text_tab[] = {
 	    "invalid helo", "bad helo", "client blocked", "smtp-error-codes.php#bl",
 	    "sc-001", "sc-002", "sc-003", "sc-004", "dy-001", "dy-002", "ou-001", "ou-002",
 	    "rejected by windows live hotmail", "contact your internet service provider",
-	    "dynamically-assigned ip", "excessive unknown recipients", "fortiguard"), 0 },
+	    "dynamically-assigned ip", "excessive unknown recipients", "fortiguard",
+	    "too many invalid recipients", "too many unknown recipients", "too many bad recipients",
+	    "too many unknown users"), 0 },
 	/* Relaying refused: Postfix "Relay access denied", Sendmail
 	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
 	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
@@ -400,7 +404,8 @@ static const text_rule text_tab[] = {
 	 * X.7.13 "user account disabled"; Gmail 5.2.1 "The email account that
 	 * you tried to reach is disabled"; Yahoo "This mailbox is disabled
 	 * (554.30)"; au (KDDI) "the user(s) account is disabled"; Exchange
-	 * "mailbox is disabled"; Courier/Exim "account is locked" */
+	 * "mailbox is disabled"; Courier/Exim "account is locked"; Zimbra "account
+	 * is not active" */
 	{ "suspend", P("account disabled", "account is disabled", "account has been disabled",
 	    "account that you tried to reach is disabled", "mailbox disabled", "mailbox is disabled",
 	    "mailbox has been disabled", "account suspended", "account is suspended",
@@ -410,7 +415,8 @@ static const text_rule text_tab[] = {
 	    "mailbox is inactive", "account is locked", "account locked", "mailbox is frozen",
 	    "account has been deactivated", "account is deactivated", "account expired",
 	    "account has expired", "the user(s) account is disabled", "not accepting messages",
-	    "temporarily disabled", "user account is unavailable"), 0 },
+	    "temporarily disabled", "user account is unavailable", "account is not active",
+	    "account is expired"), 0 },
 	/* RFC 5321 551 "User not local; please try <forward-path>", RFC 3463
 	 * X.1.6 "destination mailbox has moved" */
 	{ "hasmoved", P("has moved", "has been moved", "user not local; please try",

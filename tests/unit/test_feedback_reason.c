@@ -1379,6 +1379,15 @@ static const struct documented documented[] = {
 	    "421 4.7.27 Your email has been rate limited because SPF authentication didn't pass for this message." },
 	{ "5.7.29", "550", "DATA", "authfailure",
 	    "550 5.7.29 ARC validation failure" },
+	/* directory-harvest limits refuse the sending host, not this recipient */
+	{ "5.7.1", "550", "RCPT", "blocked",
+	    "550 5.7.1 Too many invalid recipients" },
+	{ "", "550", "RCPT", "blocked",
+	    "550 Too many bad recipients" },
+	{ "", "550", "RCPT", "blocked",
+	    "550 Too many unknown users" },
+	{ "", "550", "RCPT", "suspend",
+	    "550 Account is not active" },
 };
 
 static void
