@@ -497,7 +497,9 @@ static const text_rule text_tab[] = {
 	 * "Connected to %s but connection died"; OpenSMTPD "Temporary failure in
 	 * MX lookup"; Postfix "mail for %s loops back to myself" (which Postfix
 	 * itself reports as X.4.6, a routing loop); Exim "retry time not
-	 * reached for any host" (its hosts kept failing);
+	 * reached for any host" (its hosts kept failing); Postfix smtpd(8)
+	 * "Recipient address rejected: Malformed DNS server reply"; qmail
+	 * "CNAME lookup failed temporarily. (#4.4.3)";
 	 * qmail "I wasn't able to establish an SMTP connection", "This message
 	 * is looping" */
 	{ "networkerror", P("not found, try again", "name server reply",
@@ -513,6 +515,7 @@ static const text_rule text_tab[] = {
 	    "wasn't able to establish an smtp connection", "message is looping",
 	    "host name lookup failure", "refused to accept a connection", "closed connection",
 	    "temporary failure in mx lookup", "loops back to myself", "retry time not reached",
+	    "malformed dns server reply", "lookup failed temporarily",
 	    "smtp timeout", "connection died", "dns query failed"), 0 },
 	/* Unknown domain (permanent): RFC 3463 X.1.2 "bad destination system
 	 * address"; Postfix smtpd(8) "Recipient address rejected: Domain not
@@ -532,6 +535,7 @@ static const text_rule text_tab[] = {
 	    "dns lookup failure", "couldn't find any host", "could not find any host",
 	    "domain * does not exist", "domain * not found", "host * not found",
 	    "find the recipient domain", "nonexistent domain", "non-existent domain",
+	    "domain could not be found", "domain name could not be found", "host could not be found",
 	    "nonexistentdomain"), 0 },
 	/* Viruses: ClamAV/amavisd "virus", "INFECTED", Exchange, Gmail 5.7.0
 	 * "a virus detected" */

@@ -1388,6 +1388,13 @@ static const struct documented documented[] = {
 	    "550 Too many unknown users" },
 	{ "", "550", "RCPT", "suspend",
 	    "550 Account is not active" },
+	/* DNS texts: temporary failures stay soft, a domain not found is hostunknown, never the weak unknown user */
+	{ "4.1.2", "450", "RCPT", "networkerror",
+	    "450 4.1.2 <a@x.org>: Recipient address rejected: Malformed DNS server reply" },
+	{ "4.4.3", "", "", "networkerror",
+	    "CNAME lookup failed temporarily. (#4.4.3)" },
+	{ "", "550", "RCPT", "hostunknown",
+	    "550 The domain name could not be found" },
 };
 
 static void
