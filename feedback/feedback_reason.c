@@ -473,7 +473,8 @@ static const text_rule text_tab[] = {
 	 * "retry time not reached for any host after a long failure period";
 	 * Sendmail "Cannot send message for 5 days"; qmail "I'm not going to
 	 * try again; this message has been in the queue too long"; Exchange
-	 * 4.4.7 "message expired", "message delayed"; Gmail "delivery to the
+	 * 4.4.7 "message expired", "message delayed"; Sun/Oracle Messaging
+	 * Server "could not be delivered within the time limit"; Gmail "delivery to the
 	 * following recipient has been delayed" */
 	{ "expired", P("time expired", "message expired", "delivery expired", "has expired",
 	    "expired after", "queue expired", "retry timeout exceeded", "long failure period",
@@ -481,7 +482,7 @@ static const text_rule text_tab[] = {
 	    "too long in queue", "queue too long", "gave up", "given up", "stopped trying",
 	    "has been delayed", "message delayed", "not delivered within", "retry limit",
 	    "have been failing for a long time", "could not send message for",
-	    "cannot send message within"), 0 },
+	    "cannot send message within", "within the time limit"), 0 },
 	/* A temporary DNS or network failure (soft, before the permanent
 	 * readings below): Postfix smtp(8) "Host or domain name not found.
 	 * Name service error ... try again", "connect to ...: Connection
@@ -665,7 +666,9 @@ static const text_rule text_tab[] = {
 	 * RFC 3463 texts of X.3.2 "System not accepting network messages"
 	 * (shutdown, load, maintenance: not a null MX), X.3.5 "System
 	 * incorrectly configured", X.4.3 "Directory server failure", X.2.4
-	 * "Mailing list expansion problem" */
+	 * "Mailing list expansion problem"; RFC 5321 451 "Requested action
+	 * aborted: error in processing"; Exim and
+	 * vpopmail "Temporary local problem - please try later" */
 	{ "systemerror", P("local error", "system error", "internal error",
 	    "server error", "configuration error", "misconfigured", "transport unavailable",
 	    "mail transport error", "queue file write error", "lookup failure",
@@ -677,7 +680,9 @@ static const text_rule text_tab[] = {
 	    "can't create output", "local configuration error", "best-preference mx",
 	    "unable to chdir", "config error", "no such file or directory",
 	    "not accepting network messages", "incorrectly configured", "directory server failure",
-	    "routing server failure", "mailing list expansion problem"), 0 },
+	    "routing server failure", "mailing list expansion problem", "temporary local problem",
+	    "error in processing", "service temporarily unavailable",
+	    "service is temporarily unavailable"), 0 },
 	/* SMTP syntax: RFC 5321 500-504 texts; Postfix "Bad recipient address
 	 * syntax", reject_non_fqdn_recipient "need fully-qualified address";
 	 * Exim "malformed address"; Postfix reject_unauth_pipelining "Improper

@@ -1395,6 +1395,13 @@ static const struct documented documented[] = {
 	    "CNAME lookup failed temporarily. (#4.4.3)" },
 	{ "", "550", "RCPT", "hostunknown",
 	    "550 The domain name could not be found" },
+	/* system errors and expiry in the RFC's and MTAs' words */
+	{ "", "451", "DATA", "expired",
+	    "451 Requested action aborted: error in processing" },
+	{ "4.3.0", "451", "RCPT", "systemerror",
+	    "451 4.3.0 Temporary local problem - please try later" },
+	{ "", "", "", "expired",
+	    "The message could not be delivered within the time limit" },
 };
 
 static void
