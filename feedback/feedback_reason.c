@@ -546,7 +546,7 @@ static const text_rule text_tab[] = {
 	 * 5.7.1 "is not allowed to send to this recipient" / "restricted",
 	 * 5.7.129 "RESOLVER.RST.RestrictedToRecipientsPermission", 5.7.124
 	 * "Sender not in allowed-senders list", "delivery to this address is
-	 * restricted"; Mimecast "Envelope blocked -
+	 * restricted", 5.7.505 "Access denied, banned recipient"; Mimecast "Envelope blocked -
 	 * User Entry" / "User Domain Entry" (the recipient's own block list);
 	 * filters that "filtered" */
 	{ "filtered", P("recipient preferences", "refused by recipient", "rejected by recipient",
@@ -555,7 +555,7 @@ static const text_rule text_tab[] = {
 	    "is not allowed to send to", "filtered", "recipient rejected",
 	    "envelope blocked - user", "restrictedtorecipientspermission",
 	    "not authorized to send to this recipient", "allowed-senders list",
-	    "delivery to this address is restricted"), 0 },
+	    "delivery to this address is restricted", "banned recipient"), 0 },
 	/* Rate limits: RFC 3463 X.5.3 / X.4.5; Gmail 4.4.5 "Server busy", 4.2.1
 	 * "Peak SMTP relay limit exceeded"; Postfix/Exim "too many
 	 * connections", "too many recipients"; Gmail 4.7.28 / 4.2.1 "unusual

@@ -1402,6 +1402,8 @@ static const struct documented documented[] = {
 	    "451 4.3.0 Temporary local problem - please try later" },
 	{ "", "", "", "expired",
 	    "The message could not be delivered within the time limit" },
+	{ "5.7.505", "550", "RCPT", "filtered",
+	    "550 5.7.505 Access denied, banned recipient" },
 };
 
 static void
