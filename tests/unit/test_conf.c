@@ -131,10 +131,11 @@ test_all_errors_at_once(void **state)
 		 " dkim s1 { algorithm = rsa-sha1 key = \"%s/public.pem\" }\n}\n", dir);
 	write_file("bad.conf", text, 0644);
 	assert_null(load("bad.conf", errs, sizeof(errs)));
-	assert_non_null(strstr(errs, "log_level \"loud\""));
+	assert_non_null(strstr(errs, "bad.conf:1: log_level \"loud\""));
 	assert_non_null(strstr(errs, "bad.conf:2: category \"Bad-Name\""));
-	assert_non_null(strstr(errs, "bad.conf:3: domain example.com: default_category \"nosuch\""));
-	assert_non_null(strstr(errs, "algorithm \"rsa-sha1\""));
+	assert_non_null(strstr(errs, "bad.conf:4: domain example.com: default_category \"nosuch\""));
+	assert_non_null(strstr(errs, "bad.conf:5: dkim s1: algorithm \"rsa-sha1\""));
+	assert_non_null(strstr(errs, "bad.conf:5: dkim s1: "));
 	assert_non_null(strstr(errs, "readable by group or others"));
 	assert_non_null(strstr(errs, "5 errors"));
 }
