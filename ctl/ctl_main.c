@@ -15,8 +15,9 @@
  *	that need no config (dkim keygen) work anywhere. With -c the file
  *	must exist.
  *	check (and -n) is the one complete check of the file for every
- *	program (lib/conf_check.c); unlike the daemons' -n, Redis not
- *	answering is an error there unless --no-connect.
+ *	program (lib/conf_check.c). With check, Redis not answering is an
+ *	error unless --no-connect; with -n, as with the daemons' -n, a
+ *	warning (the daemons start without Redis and retry).
  * ERRORS
  *	Exit 64 with usage on bad arguments, 78 on a bad config, 75 when
  *	Redis is unreachable, 1 for a negative answer, 0 otherwise (--help
@@ -128,13 +129,13 @@ usage_all(const char *group, int status)
 
 /* check_cmd - sluicectl check [-c FILE] [--no-connect]: the whole-file check */
 static int
-check_cmd(const char *path, int argc, char **argv)
+check_cmd(const char *path, int argc, char **argv, int strict)
 {
 	static const struct option opts[] = {
 		{"no-connect", no_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0},
 	};
-	int	ch, flags = SL_CHECK_REDIS_FATAL;
+	int	ch, flags = strict ? SL_CHECK_REDIS_FATAL : 0;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
@@ -227,9 +228,9 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (check)
-		return check_cmd(ctx.conf_path, argc + 1, argv - 1);
+		return check_cmd(ctx.conf_path, argc + 1, argv - 1, 0);
 	if (argc > 0 && strcmp(argv[0], "check") == 0)
-		return check_cmd(ctx.conf_path, argc, argv);
+		return check_cmd(ctx.conf_path, argc, argv, 1);
 	if (argc == 0 || (c = find_cmd(argc, argv)) == NULL)
 		usage_all(argc ? argv[0] : NULL, EX_USAGE);
 	if ((ctx.conf = load_conf(ctx.conf_path, explicit)) == NULL)

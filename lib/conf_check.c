@@ -21,8 +21,8 @@
  *	  programs' by running them ("-n" with SLUICE_CHECK_SECTION=1 in the
  *	  environment, which makes sl_conf_check_main() run only their own
  *	  checks, the shared errors counted but not logged again). A program
- *	  is asked when its section is written in the file, or it is the
- *	  caller; it is looked for next to the running binary, in the build
+ *	  is asked when its section ("milter { }" ...) is written in the
+ *	  file, or it is the caller; it is looked for next to the running binary, in the build
  *	  tree's sibling directory, then in the configured sbindir and bindir.
  *	Returns 0 (EX_OK) or 78 (EX_CONFIG).
  */
@@ -59,26 +59,14 @@ typedef struct check_user {
 	int ngroups;
 } check_user;
 
-/* each program, and the top-level sections that mean it is in use */
+/* each program whose section can be in the file */
 static const struct {
-	const char *section, *part, *binary, *also[4];
+	const char *section, *part, *binary;
 } check_programs[] = {
-    {"milter", "milter", "sluice-milter", {"domain", "category", "tenant", NULL}},
-    {"policyd", "policyd", "sluice-policyd", {NULL}},
-    {"feedback", "feedback", "sluice-feedback", {NULL}},
+	{"milter", "milter", "sluice-milter"},
+	{"policyd", "policyd", "sluice-policyd"},
+	{"feedback", "feedback", "sluice-feedback"},
 };
-
-/* in_use - is a program's section, or a section it reads, in the file? */
-static int
-in_use(const sl_conf *c, size_t i)
-{
-	if (sl_conf_present(c, check_programs[i].section))
-		return 1;
-	for (int k = 0; check_programs[i].also[k]; k++)
-		if (sl_conf_present(c, check_programs[i].also[k]))
-			return 1;
-	return 0;
-}
 
 /* user_may - may the user read (or search, write) this inode? */
 static int
@@ -345,7 +333,7 @@ sl_conf_check_main(const char *path, const char *self, sl_conf_check_fn *own, in
 
 		if (mine && own_quiet(own, path) != 0)
 			bad++;
-		else if (!mine && in_use(c, i) &&
+		else if (!mine && sl_conf_present(c, check_programs[i].section) &&
 		         run_program(path, check_programs[i].part, check_programs[i].binary) != 0)
 			bad++;
 	}
