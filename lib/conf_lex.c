@@ -49,7 +49,8 @@ enum {
 	T_COMMA,
 	T_EQ,
 	T_PLUSEQ,
-	T_BAD
+	T_BAD,
+	T_COMMENT
 };
 
 typedef struct lex_tok {
@@ -70,6 +71,7 @@ typedef struct lex_state {
 	size_t len, pos;
 	size_t last_end, prev_end; /* end of the last token consumed */
 	int line, quiet;
+	int strict;   /* a # comment here is a token (libconfuse) */
 	lex_tok back; /* one token pushed back */
 	int have_back;
 	lex_edit *edits;
@@ -109,6 +111,9 @@ skip_space(lex_state *s)
 			s->line++, s->pos++;
 		else if (c == ' ' || c == '\t' || c == '\r')
 			s->pos++;
+		else if (s->strict && (c == '#' || (c == '/' && s->pos + 1 < s->len &&
+		                                    s->src[s->pos + 1] == '/')))
+			break;
 		else if (c == '#' || (c == '/' && s->pos + 1 < s->len && s->src[s->pos + 1] == '/'))
 			while (s->pos < s->len && s->src[s->pos] != '\n')
 				s->pos++;
@@ -181,6 +186,11 @@ next_token(lex_state *s, lex_tok *t)
 		s->pos += t->type == T_PLUSEQ ? 2 : 1;
 	} else if (c == '"' || c == '\'') {
 		read_string(s, t, c);
+	} else if (c == '#' || (c == '/' && s->pos + 1 < s->len && s->src[s->pos + 1] == '/')) {
+		/* after a name or '=', libconfuse reads a comment as a value */
+		t->type = T_COMMENT;
+		while (s->pos < s->len && s->src[s->pos] != '\n')
+			s->pos++;
 	} else {
 		while (s->pos < s->len && !strchr(" \t\r\n#=+{}(),\"'", s->src[s->pos]))
 			s->pos++;
@@ -212,9 +222,18 @@ tok_free(lex_tok *t)
 static const char *
 tok_name(const lex_tok *t)
 {
-	static const char *const names[] = {
-	    "end of file",    "", "", "'{'", "'}'", "'('", "')'", "','", "'='", "'+='",
-	    "stray character"};
+	static const char *const names[] = {"end of file",
+	                                    "",
+	                                    "",
+	                                    "'{'",
+	                                    "'}'",
+	                                    "'('",
+	                                    "')'",
+	                                    "','",
+	                                    "'='",
+	                                    "'+='",
+	                                    "stray character",
+	                                    "a comment (libconfuse takes it for a value here)"};
 
 	return t->text ? t->text : names[t->type];
 }
@@ -317,9 +336,9 @@ skip_block(lex_state *s, lex_tok *t)
 	return 0;
 }
 
-/* read_list - { v, v, ... } after '{'; the values checked; -1 on an error */
+/* read_list_values - { v, v, ... } after '{'; the values checked; -1 on an error */
 static int
-read_list(lex_state *s, const cfg_opt_t *opt, lex_tok *t, int open_line)
+read_list_values(lex_state *s, const cfg_opt_t *opt, lex_tok *t, int open_line)
 {
 	int bad = 0;
 
@@ -341,24 +360,46 @@ read_list(lex_state *s, const cfg_opt_t *opt, lex_tok *t, int open_line)
 		if (t->type != T_COMMA) {
 			lex_error(s, t->line, "%s: ',' or '}' expected in the list, found %s",
 			          opt->name, tok_name(t));
-			push_back(s, t);
+			/* the rest of the list, up to its '}', goes with it */
+			while (t->type != T_RBRACE && t->type != T_EOF && t->type != T_LBRACE &&
+			       t->type != T_EQ) {
+				tok_free(t);
+				next_token(s, t);
+			}
+			if (t->type != T_RBRACE)
+				push_back(s, t);
 			return -1;
 		}
 	}
+}
+
+/* read_list - a list, where libconfuse reads a # comment as a value too */
+static int
+read_list(lex_state *s, const cfg_opt_t *opt, lex_tok *t, int open_line)
+{
+	int rc;
+
+	s->strict = 1;
+	rc = read_list_values(s, opt, t, open_line);
+	s->strict = 0;
+	return rc;
 }
 
 /* parse_value - "= value", "= { list }" or "+= ..." of one option */
 static int
 parse_value(lex_state *s, const cfg_opt_t *opt, const lex_tok *name, lex_tok *t)
 {
+	s->strict = 1;
 	next_token(s, t);
 	if (t->type != T_EQ && !(t->type == T_PLUSEQ && (opt->flags & CFGF_LIST))) {
 		lex_error(s, name->line, "%s: '=' expected after the option name, found %s",
 		          opt->name, tok_name(t));
+		s->strict = 0;
 		push_back(s, t);
 		return -1;
 	}
 	next_token(s, t);
+	s->strict = 0;
 	if (t->type == T_LBRACE && (opt->flags & CFGF_LIST))
 		return read_list(s, opt, t, t->line);
 	if (t->type == T_LBRACE) {
@@ -401,7 +442,14 @@ parse_section(lex_state *s, cfg_opt_t **tables, int depth, int si, cfg_opt_t *op
 		if (t.type != T_WORD && t.type != T_STR) {
 			lex_error(s, name->line, "section %s needs a name (%s \"name\" { ... })",
 			          opt->name, opt->name);
-			title.text = sl_strdup("");
+			if (t.type == T_LBRACE && skip_block(s, &t) < 0)
+				lex_error(s, name->line, "section %s: its '{' is never closed",
+				          opt->name);
+			else if (t.type != T_LBRACE)
+				push_back(s, &t);
+			tok_free(&t);
+			lex_edit_add(s, name->start, s->last_end, 0);
+			return;
 		} else {
 			title = t;
 			next_token(s, &t);
@@ -533,7 +581,7 @@ parse_block(lex_state *s, cfg_opt_t **tables, int depth, int si)
 		}
 		if (t.type == T_RBRACE)
 			lex_error(s, t.line, "'}' without a section to close");
-		else if (t.type != T_BAD || s->src[t.start] == '+')
+		else if (t.type != T_COMMENT && (t.type != T_BAD || s->src[t.start] == '+'))
 			lex_error(s, t.line, "unexpected %s %s", tok_name(&t),
 			          sec_label(s, si, where, sizeof(where)));
 		lex_edit_add(s, t.start, t.end, 0);
@@ -556,8 +604,13 @@ build_text(lex_state *s)
 {
 	sl_conf_lex *lx = s->lx;
 	size_t o = 0;
+	char *blank = sl_calloc(s->len + 1, 1);
 
-	qsort(s->edits, s->nedits, sizeof(*s->edits), edit_cmp);
+	if (s->nedits)
+		qsort(s->edits, s->nedits, sizeof(*s->edits), edit_cmp);
+	for (size_t k = 0; k < s->nedits; k++)
+		if (!s->edits[k].insert)
+			memset(blank + s->edits[k].at, 1, s->edits[k].end - s->edits[k].at);
 	lx->buf = sl_malloc(s->len + s->nedits * 2 + 1);
 	for (size_t i = 0, e = 0; i <= s->len; i++) {
 		for (; e < s->nedits && s->edits[e].at == i; e++)
@@ -565,13 +618,9 @@ build_text(lex_state *s)
 				lx->buf[o++] = '}', lx->buf[o++] = ' ';
 		if (i == s->len)
 			break;
-		lx->buf[o] = s->src[i];
-		for (size_t k = 0; k < s->nedits; k++)
-			if (!s->edits[k].insert && i >= s->edits[k].at && i < s->edits[k].end &&
-			    s->src[i] != '\n')
-				lx->buf[o] = ' ';
-		o++;
+		lx->buf[o++] = blank[i] && s->src[i] != '\n' ? ' ' : s->src[i];
 	}
+	free(blank);
 	lx->buf[o] = '\0';
 	lx->len = o;
 }
