@@ -13,7 +13,9 @@
  *	  readable by that user after the privilege drop (owner, group list
  *	  and mode bits of the file and the search bit of each parent
  *	  directory; POSIX ACLs are not read); each unix socket's directory
- *	  exists, is usable by the user and not writable by others; Redis
+ *	  exists and is not writable by others (a warning when the service
+ *	  user could not create the socket there: fine only while the daemon
+ *	  is started as root, not under systemd's User=); Redis
  *	  answers PING (skipped with SL_CHECK_NO_CONNECT; an error with
  *	  SL_CHECK_REDIS_FATAL, else a warning since the daemons start without
  *	  Redis and retry);
@@ -166,11 +168,11 @@ socket_dir(sl_conf *c, cfg_t *sec, const char *opt, const char *spec, const chec
 		sl_conf_error(c, sec, "%s %s: %s for user \"%s\"", opt, spec, why,
 		              *u->name ? u->name : "root");
 	else if (!user_may(u, &st, S_IWUSR | S_IXUSR, S_IWGRP | S_IXGRP, S_IWOTH | S_IXOTH))
-		sl_conf_error(c, sec,
-		              "%s %s: user \"%s\" cannot create the socket in %s "
-		              "(owner %ld, mode %04o)",
-		              opt, spec, *u->name ? u->name : "root", dir, (long)st.st_uid,
-		              (unsigned)(st.st_mode & 07777));
+		sl_warn("%s:%d: %s %s: user \"%s\" cannot create the socket in %s (owner %ld, "
+		        "mode %04o): works only while the daemon is started as root",
+		        c->path, sl_conf_opt_line(c, sec, opt), opt, spec,
+		        *u->name ? u->name : "root", dir, (long)st.st_uid,
+		        (unsigned)(st.st_mode & 07777));
 	else if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
 		sl_conf_error(c, sec,
 		              "%s %s: directory %s is writable by others (mode %04o): "
