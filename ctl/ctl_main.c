@@ -60,6 +60,7 @@ static const ctl_cmd ctl_cmds[] = {
 	 .args = "[--scope S]"},
 	{.group = "tenant", .name = "status", .fn = ctl_tenant_status,
 	 .args = "NAME [active|paused|suspended] [--reason TEXT]"},
+	{.group = "tenant", .name = "show", .fn = ctl_tenant_show, .args = "NAME"},
 	{.group = "tenant", .name = "list", .fn = ctl_tenant_list, .args = ""},
 	{.group = "sasl", .name = "set", .fn = ctl_sasl_set,
 	 .args = "USER [--category C] [--tenant T] [--domains a,b]"},
