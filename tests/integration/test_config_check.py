@@ -270,14 +270,20 @@ def test_sighup_reloads_a_replaced_key_as_the_service_user(env):
     records1 = {"s1._domainkey.mail.example.com": txt1}
     raw = send_and_get()
     assert [ok for *_, ok in harness.dkim_verify(raw, records1)] == [True], proc.output()
-    # the new key, written beside and renamed over the old one, owned by nobody
+    # the new key, renamed over the old one, still root's: -n says why a
+    # reload would fail, and the reload does fail (the milter is nobody now)
     tmp, txt2 = harness.dkim_keypair(env, "hup2")
-    shutil.chown(tmp, "nobody")
     os.replace(tmp, key)
+    r = check_n("milter", "sluice-milter", conf)
+    assert r.returncode == 78 and 'key %s: not readable by user "nobody"' % key in r.stderr, r.stderr
     proc.signal(signal.SIGHUP)
-    harness.wait_for(lambda: "configuration reloaded" in proc.output()
-                     or "reload failed" in proc.output(), 10, "reload")
-    assert "reload failed" not in proc.output(), proc.output()
+    harness.wait_for(lambda: "reload failed" in proc.output(), 10, "reload failure")
+    assert "configuration reloaded" not in proc.output()
+    # made readable by the service user: -n is content, SIGHUP reloads
+    shutil.chown(key, "nobody")
+    assert check_n("milter", "sluice-milter", conf).returncode == 0
+    proc.signal(signal.SIGHUP)
+    harness.wait_for(lambda: "configuration reloaded" in proc.output(), 10, "reload")
     raw = send_and_get()
     records2 = {"s1._domainkey.mail.example.com": txt2}
     assert [ok for *_, ok in harness.dkim_verify(raw, records2)] == [True], proc.output()
