@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "conf_lex.h"
+#include "live.h"
 #include "conf_schema.h"
 #include "log.h"
 
@@ -90,14 +91,7 @@ sl_conf_set_quiet(int quiet)
 static int
 conf_check_label(const char *s)
 {
-	size_t	n = strlen(s);
-
-	if (n == 0 || n > 15)
-		return -1;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-			return -1;
-	return 0;
+	return sl_live_label_ok(s) ? 0 : -1;
 }
 
 /* conf_redis_password - read redis { password_file }, which must be private */

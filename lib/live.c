@@ -12,6 +12,8 @@
  *	sluice-policyd parses limits with these same functions and adds
  *	one check only it can make: that the attributes named in key and
  *	match (${sasl_username} ...) are among those of a policy request.
+ *	A SASL user's entry has category and tenant (names of 1-15 a-z 0-9)
+ *	and domains (comma-separated lowercase domains, "*." allowed first).
  *	sluicectl refuses what fails here; the daemons ignore it, log it
  *	once with key and field, and count it.
  */
@@ -60,10 +62,9 @@ unit_ms(const char *u)
 		const char *name;
 		double ms;
 	} units[] = {
-	    {"s", 1e3},     {"sec", 1e3},    {"second", 1e3}, {"seconds", 1e3},
-	    {"m", 6e4},     {"min", 6e4},    {"minute", 6e4}, {"minutes", 6e4},
-	    {"h", 3.6e6},   {"hour", 3.6e6}, {"hours", 3.6e6}, {"d", 8.64e7},
-	    {"day", 8.64e7}, {"days", 8.64e7},
+	    {"s", 1e3},       {"sec", 1e3},    {"second", 1e3},  {"seconds", 1e3}, {"m", 6e4},
+	    {"min", 6e4},     {"minute", 6e4}, {"minutes", 6e4}, {"h", 3.6e6},     {"hour", 3.6e6},
+	    {"hours", 3.6e6}, {"d", 8.64e7},   {"day", 8.64e7},  {"days", 8.64e7},
 	};
 
 	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
@@ -212,8 +213,9 @@ sl_live_limit_check(int n, const char *const *field, char *err, size_t errlen)
 	int kinds = (has(n, field, "rate") != NULL) + (has(n, field, "window") != NULL);
 
 	if (kinds != 1) {
-		snprintf(err, errlen, "set exactly one of rate (e.g. 50/hour) or window "
-		                      "(minute, hour, day, month)");
+		snprintf(err, errlen,
+		         "set exactly one of rate (e.g. 50/hour) or window "
+		         "(minute, hour, day, month)");
 		return -1;
 	}
 	for (int i = 0; i + 1 < n; i += 2)
@@ -225,6 +227,85 @@ sl_live_limit_check(int n, const char *const *field, char *err, size_t errlen)
 	}
 	if (has(n, field, "window") && has(n, field, "max") == NULL) {
 		snprintf(err, errlen, "window %s needs max", has(n, field, "window"));
+		return -1;
+	}
+	return 0;
+}
+
+/* sl_live_label_ok - a category or tenant name: 1-15 of a-z 0-9 */
+int
+sl_live_label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 15)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") == n;
+}
+
+/* domain_ok - one lowercase domain, maybe "*." first: [a-z0-9.-], no empty label */
+static int
+domain_ok(const char *d, size_t n)
+{
+	if (n > 2 && d[0] == '*' && d[1] == '.')
+		d += 2, n -= 2;
+	if (n == 0 || n > 253 || d[0] == '.' || d[n - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((d[i] == '.' && d[i + 1] == '.') ||
+		    !strchr("abcdefghijklmnopqrstuvwxyz0123456789.-", d[i]))
+			return 0;
+	return 1;
+}
+
+/* sl_live_domains - "A.com, *.b.org" to "a.com,*.b.org"; -1 with the bad one */
+int
+sl_live_domains(const char *in, char *out, size_t outlen, char *bad, size_t badlen)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	while (*in) {
+		size_t skip = strspn(in, ", \t"), n;
+		char d[256];
+
+		in += skip;
+		if ((n = strcspn(in, ", \t")) == 0)
+			break;
+		snprintf(d, sizeof(d), "%.*s", (int)(n < 255 ? n : 255), in);
+		for (char *p = d; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (n > 255 || !domain_ok(d, strlen(d))) {
+			sl_live_printable(d, bad, badlen);
+			return -1;
+		}
+		o +=
+		    (size_t)snprintf(out + o, outlen > o ? outlen - o : 0, "%s%s", o ? "," : "", d);
+		if (o >= outlen) {
+			snprintf(bad, badlen, "(the list is too long)");
+			return -1;
+		}
+		in += n;
+	}
+	return 0;
+}
+
+/* sl_live_sasl_field - one field of sluice:sasl:<user>; -1 with err */
+int
+sl_live_sasl_field(const char *f, const char *v, char *err, size_t errlen)
+{
+	char out[1024], bad[100];
+
+	if ((strcmp(f, "category") == 0 || strcmp(f, "tenant") == 0) && *v &&
+	    !sl_live_label_ok(v)) {
+		sl_live_printable(v, bad, sizeof(bad));
+		snprintf(err, errlen, "invalid %s \"%s\": a name is 1-15 characters a-z 0-9", f,
+		         bad);
+		return -1;
+	}
+	if (strcmp(f, "domains") == 0 &&
+	    sl_live_domains(v, out, sizeof(out), bad, sizeof(bad)) < 0) {
+		snprintf(err, errlen, "invalid domains: \"%s\" is not a domain name", bad);
 		return -1;
 	}
 	return 0;

@@ -20,14 +20,17 @@
 enum sl_tenant_status { SL_TENANT_ACTIVE, SL_TENANT_PAUSED, SL_TENANT_SUSPENDED };
 enum sl_live_mode { SL_LIVE_ENFORCE = 1, SL_LIVE_MONITOR, SL_LIVE_OFF };
 
-int	sl_live_tenant_status(const char *s);
-int	sl_live_mode(const char *s);
-int	sl_live_rate(const char *s, long long *count, double *period_ms);
-int	sl_live_window(const char *s);
-int	sl_live_count(const char *s, long long *out);
-int	sl_live_text_ok(const char *s);
-int	sl_live_limit_field(const char *f, const char *v, char *err, size_t errlen);
-int	sl_live_limit_check(int nfields, const char *const *field, char *err, size_t errlen);
-void	sl_live_printable(const char *in, char *out, size_t outlen);
+int sl_live_tenant_status(const char *s);
+int sl_live_mode(const char *s);
+int sl_live_rate(const char *s, long long *count, double *period_ms);
+int sl_live_window(const char *s);
+int sl_live_count(const char *s, long long *out);
+int sl_live_text_ok(const char *s);
+int sl_live_limit_field(const char *f, const char *v, char *err, size_t errlen);
+int sl_live_limit_check(int nfields, const char *const *field, char *err, size_t errlen);
+int sl_live_label_ok(const char *s);
+int sl_live_domains(const char *in, char *out, size_t outlen, char *bad, size_t badlen);
+int sl_live_sasl_field(const char *f, const char *v, char *err, size_t errlen);
+void sl_live_printable(const char *in, char *out, size_t outlen);
 
 #endif

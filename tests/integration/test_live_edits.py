@@ -88,3 +88,31 @@ def test_hand_written_tenant_status_logged_once_and_shown(env):
         assert policy_query(sock, {"sasl_username": "alice"}) == "DUNNO"
     assert proc.output().count('field status: invalid value "Suspend"') == 1
     assert metric(port, 'sluice_policyd_live_invalid_total{kind="tenant"}') == 2
+
+
+def test_milter_logs_a_bad_sasl_entry_once(env):
+    """sluice:sasl:<user> written by hand with an invalid domain list: the
+    milter logs key and field once, however many messages meet it; sluicectl
+    sasl set refuses the same value."""
+    import os
+    from milter_helpers import start_milter, write_conf
+    redis = env.redis()
+    key, _ = harness.dkim_keypair(env, "sasl")
+    text = ('secret_file = "%s"\ndomain "example.com" {\n  dkim "s1" { key = "%s" }\n}\n'
+            'category "tx" { subdomain = "mail" }\n'
+            'milter {\n  socket = "{socket}"\n  socket_mode = "0666"\n  default_category = "tx"\n}\n'
+            % (env.secret(), key))
+    conf, sock = write_conf(env, text, redis=redis)
+    redis.cli("HSET", "sluice:sasl:carol", "domains", "example.com, b..org", "tenant", "Shop 1")
+    proc, spec = start_milter(env, conf, sock)
+    script = os.path.join(harness.SRCDIR, "tests", "milter", "sasl_redis_entry.lua")
+    for _ in range(3):
+        r = subprocess.run(["miltertest", "-s", script, "-D", "socket=" + spec,
+                            "-D", "dir=" + os.path.dirname(script)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (r.stdout, r.stderr, proc.output())
+    out = proc.output()
+    assert out.count('sluice:sasl:carol field domains: invalid domains: "b..org"') == 1, out
+    assert out.count('sluice:sasl:carol field tenant: invalid tenant "Shop 1"') == 1, out
+    r = ctl(conf, "sasl", "set", "carol", "--domains", "example.com, b..org")
+    assert r.returncode == 64 and '"b..org" is not a domain name' in r.stderr, r.stderr
