@@ -151,9 +151,10 @@ typedef struct ctl_dns_plan {
 } ctl_dns_plan;
 
 int	ctl_dns_plan_make(const ctl_ctx *ctx, const char *domain, const char *mx,
-		     const char *rua, ctl_dns_plan *p);
+		     const char *rua, const char *spf, ctl_dns_plan *p);
 void	ctl_dns_plan_free(ctl_dns_plan *p);
 const char *ctl_dns_host(const char *mx, char *buf, size_t buflen);
+int	ctl_dns_qualified(const char *host);
 
 /*
  * ctl_resolv.c - DNS lookups (libresolv), optionally at one given server.

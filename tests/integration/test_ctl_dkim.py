@@ -14,6 +14,7 @@ import base64
 import os
 import re
 import stat
+import socket
 import subprocess
 import sys
 
@@ -147,8 +148,30 @@ tenant "other" { subdomain = "other"  domains = { "other.example" } }
         "v=DMARC1; p=none; rua=mailto:dmarc@news.example.com; adkim=r; aspf=r"
     r = ctl(conf, "dns", "example.com", "--mx", "mx1.relay.example.net", "--rua", "mailto:rua@example.org")
     assert "rua=mailto:rua@example.org;" in txt_records(r.stdout)["_dmarc.example.com"]
-    r = ctl(conf, "dns", "unknown.example")
+    r = ctl(conf, "dns", "unknown.example", "--mx", "mx1.relay.example.net")
     assert r.returncode == 1 and "not configured" in r.stderr
+    # each record also as one unsplit line for DNS web forms
+    r = ctl(conf, "dns", "example.com", "--mx", "mx1.relay.example.net")
+    single = r.stdout.split("single strings", 1)[1]
+    assert "news.example.com\tMX\t10 mx1.relay.example.net\n" in single
+    assert "s1._domainkey.example.com\tTXT\t%s\n" % records["s1._domainkey.example.com"] in single
+    assert "_dmarc.example.com\tTXT\tv=DMARC1; p=none;" in single
+    # unqualified names are refused, never printed as "MX 10 vm."
+    r = ctl(conf, "dns", "example.com", "--mx", "vm")
+    assert r.returncode == 64 and "fully qualified" in r.stderr and "MX" not in r.stdout
+    if "." not in socket.getfqdn():
+        r = ctl(conf, "dns", "example.com")
+        assert r.returncode == 64 and "not fully qualified" in r.stderr
+    # the relay's outgoing addresses, or a provider's include, make the SPF record
+    r = ctl(conf, "dns", "example.com", "--mx", "mx1.relay.example.net", "--ip4", "192.0.2.10",
+            "--ip6", "2001:db8::/64", "--spf-include", "_spf.relay.example.net")
+    assert r.returncode == 0, r.stderr
+    assert txt_records(r.stdout)["news.example.com"] == \
+        "v=spf1 ip4:192.0.2.10 ip6:2001:db8::/64 include:_spf.relay.example.net -all"
+    for bad in (["--ip4", "300.1.1.1"], ["--ip6", "192.0.2.1"], ["--ip4", "192.0.2.0/33"],
+                ["--spf-include", "relay"]):
+        r = ctl(conf, "dns", "example.com", "--mx", "mx1.relay.example.net", *bad)
+        assert r.returncode == 64, bad
 
 
 def test_dns_reports_unreadable_key(env):
