@@ -78,7 +78,7 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "token", .name = "encode", .fn = ctl_token_encode, .hidden = 1,
 	 .args = "--category C [--tenant T] [--kind b|u] [--day N] [--msgid ID] [--rcpt ADDRESS]"},
 	{.group = "dkim", .name = "keygen", .fn = ctl_dkim_keygen,
-	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--out DIR]"},
+	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--bits N] [--testing] [--owner USER] [--out DIR]"},
 	{.group = "dns", .fn = ctl_dns,
 	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--ip4 A[/N]]... [--ip6 A[/N]]... [--spf-include DOMAIN]..."},
 	{.group = "doctor", .fn = ctl_doctor,

@@ -182,3 +182,38 @@ def test_dns_reports_unreadable_key(env):
     r = ctl(conf, "dns", "example.com", "--mx", "mx.example.net")
     assert r.returncode == 1 and "not a PEM private key" in r.stderr
     assert "_dmarc.example.com" in r.stdout
+
+
+def test_keygen_bits_testing_txt_file_and_owner(env):
+    import pwd
+    out = os.path.join(env.dir, "keys2")
+    os.makedirs(out)
+    empty = env.file("empty.conf", "")
+
+    def gen(selector, *extra):
+        return ctl(empty, "dkim", "keygen", "--domain", "example.com", "--selector", selector,
+                   "--out", out, *extra)
+    r = gen("big", "--bits", "3072", "--testing")
+    assert r.returncode == 0, r.stderr
+    rec = txt_records(r.stdout)["big._domainkey.example.com"]
+    assert rec.startswith("v=DKIM1; k=rsa; t=y; p=")
+    assert len(base64.b64decode(rec.split("p=")[1])) == 422      # RSA-3072 SubjectPublicKeyInfo
+    # the .txt beside the key, as opendkim-genkey writes it: the same record
+    txt = open(os.path.join(out, "example.com.big.txt")).read()
+    assert txt_records(txt) == {"big._domainkey.example.com": rec}
+    key = os.path.join(out, "example.com.big.pem")
+    assert verify(sign(key, "example.com", "big", "rsa"), {"big._domainkey.example.com": rec})
+    for bad in (["--bits", "1024"], ["--bits", "lots"], ["--bits", "8192"],
+                ["--algorithm", "ed25519", "--bits", "3072"]):
+        r = gen("b" + str(len(bad)) + bad[-1], *bad)
+        assert r.returncode == 64, (bad, r.stderr)
+    assert "1024-bit RSA is too weak" in gen("weak", "--bits", "1024").stderr
+    assert not os.path.exists(os.path.join(out, "example.com.weak.pem"))
+    r = gen("nouser", "--owner", "sluice-no-such-user")
+    assert r.returncode == 64 and "no such user" in r.stderr
+    assert not os.path.exists(os.path.join(out, "example.com.nouser.pem"))
+    if os.geteuid() == 0:
+        r = gen("svc", "--owner", "nobody")
+        assert r.returncode == 0, r.stderr
+        st = os.stat(os.path.join(out, "example.com.svc.pem"))
+        assert st.st_uid == pwd.getpwnam("nobody").pw_uid and stat.S_IMODE(st.st_mode) == 0o600
