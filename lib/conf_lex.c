@@ -406,6 +406,14 @@ parse_value(lex_state *s, const cfg_opt_t *opt, const lex_tok *name, lex_tok *t)
 		lex_error(s, t->line, "%s takes one value, not a list", opt->name);
 		return skip_block(s, t), -1;
 	}
+	if (t->type == T_COMMENT) {
+		lex_error(s, name->line,
+		          "%s: a # comment where the value should be (libconfuse "
+		          "reads it as the value): write the value first",
+		          opt->name);
+		push_back(s, t);
+		return -1;
+	}
 	if (t->type != T_WORD && t->type != T_STR) {
 		lex_error(s, name->line, "%s: no value given", opt->name);
 		push_back(s, t);
@@ -493,7 +501,9 @@ parse_unknown(lex_state *s, int si, lex_tok *name)
 	next_token(s, &t);
 	if (t.type == T_EQ || t.type == T_PLUSEQ) {
 		tok_free(&t);
+		s->strict = 1;
 		next_token(s, &t);
+		s->strict = 0;
 		if (t.type == T_LBRACE)
 			skip_block(s, &t);
 		else if (t.type != T_WORD && t.type != T_STR)
