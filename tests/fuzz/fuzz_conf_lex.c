@@ -24,7 +24,7 @@
 static size_t
 newlines(const char *s, size_t len)
 {
-	size_t	n = 0;
+	size_t n = 0;
 
 	for (size_t i = 0; i < len; i++)
 		n += s[i] == '\n';
@@ -35,19 +35,19 @@ newlines(const char *s, size_t len)
 static void
 quiet_errors(cfg_t *cfg, const char *fmt, va_list ap)
 {
-	(void) cfg, (void) fmt, (void) ap;
+	(void)cfg, (void)fmt, (void)ap;
 }
 
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* LLVMFuzzerTestOneInput - one input through the pass and libconfuse */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char   *text = malloc(size + 1);
-	size_t	lines;
+	char *text = malloc(size + 1);
+	size_t lines;
 	sl_conf_lex *lx;
-	cfg_t  *cfg;
+	cfg_t *cfg;
 
 	if (text == NULL || memchr(data, '\0', size) != NULL) {
 		free(text);
@@ -60,8 +60,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (newlines(lx->buf, lx->len) != lines || lx->len < size || strlen(lx->buf) != lx->len)
 		abort();
 	for (size_t i = 1; i < lx->nsecs; i++)
-		if (lx->secs[i].parent < 0 || (size_t) lx->secs[i].parent >= i
-		    || lx->secs[i].open_line < 1 || (size_t) lx->secs[i].open_line > lines + 1)
+		if (lx->secs[i].parent < 0 || (size_t)lx->secs[i].parent >= i ||
+		    lx->secs[i].open_line < 1 || (size_t)lx->secs[i].open_line > lines + 1)
 			abort();
 	cfg = cfg_init(sl_conf_schema(), CFGF_NONE);
 	cfg_set_error_function(cfg, quiet_errors);
