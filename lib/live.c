@@ -9,9 +9,10 @@
  *	optionally burst, max, warn (positive integers up to 10^9), unit
  *	(messages, recipients), action (defer, reject), mode, match, text
  *	(printable ASCII, at most 200), description and note.
- *	sluice-policyd parses limits with these same functions and adds
- *	one check only it can make: that the attributes named in key and
- *	match (${sasl_username} ...) are among those of a policy request.
+ *	key and match may name only the attributes of a policy request
+ *	(sl_live_attributes: ${sasl_username}, recipient_orgdomain=...), the
+ *	ones sluice-policyd's pd_facts_get() knows (a unit test keeps the two
+ *	lists equal). sluice-policyd parses limits with these same functions.
  *	A SASL user's entry has category and tenant (names of 1-15 a-z 0-9)
  *	and domains (comma-separated lowercase domains, "*." allowed first).
  *	sluicectl refuses what fails here; the daemons ignore it, log it
@@ -134,7 +135,24 @@ sl_live_text_ok(const char *s)
 	return 1;
 }
 
-/* template_ok - "${name}" parts well formed and at least one */
+/* the attributes of a policy request a key or match may name (policyd's pd_facts) */
+const char *const sl_live_attributes[] = {
+    "sasl_username", "sender",         "sender_domain", "sender_orgdomain",
+    "recipient",     "recipient_domain", "recipient_orgdomain", "client_address",
+    "client_name",   "helo_name",      "tenant",        "category",
+    NULL};
+
+/* sl_live_attribute - is name (n bytes) an attribute of a policy request? */
+int
+sl_live_attribute(const char *name, size_t n)
+{
+	for (const char *const *a = sl_live_attributes; *a; a++)
+		if (strlen(*a) == n && strncmp(*a, name, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* template_ok - "${name}" parts well formed, known, and at least one */
 static int
 template_ok(const char *t)
 {
@@ -145,11 +163,40 @@ template_ok(const char *t)
 	for (const char *p = strchr(t, '$'); p; p = strchr(p + 1, '$')) {
 		const char *end = strchr(p, '}');
 
-		if (p[1] != '{' || end == NULL || end == p + 2 || end - p > 64)
+		if (p[1] != '{' || end == NULL || end == p + 2 || end - p > 64
+		    || !sl_live_attribute(p + 2, (size_t)(end - p - 2)))
 			return 0;
 		vars++;
 	}
 	return vars > 0;
+}
+
+/* match_ok - "attr=v1,v2; attr2!=v3" with known attributes (empty: all) */
+static int
+match_ok(const char *m)
+{
+	if (strlen(m) > 500)
+		return 0;
+	while (*m) {
+		size_t len = strcspn(m, ";"), n;
+		const char *eq = memchr(m, '=', len), *a = m;
+
+		while (a < m + len && isspace((unsigned char)*a))
+			a++;
+		if (a < m + len) {
+			if (eq == NULL)
+				return 0;
+			n = (size_t)(eq - a);
+			if (n > 0 && a[n - 1] == '!')
+				n--;
+			while (n > 0 && isspace((unsigned char)a[n - 1]))
+				n--;
+			if (n == 0 || !sl_live_attribute(a, n))
+				return 0;
+		}
+		m += len + (m[len] == ';');
+	}
+	return 1;
 }
 
 /* sl_live_limit_field - one field of a limit hash; -1 with err when invalid */
@@ -163,7 +210,7 @@ sl_live_limit_field(const char *f, const char *v, char *err, size_t errlen)
 	if (strcmp(f, "key") == 0)
 		ok = template_ok(v);
 	else if (strcmp(f, "match") == 0)
-		ok = strlen(v) <= 500 && (*v == '\0' || strchr(v, '=') != NULL);
+		ok = match_ok(v);
 	else if (strcmp(f, "rate") == 0)
 		ok = sl_live_rate(v, &n, &d) == 0;
 	else if (strcmp(f, "burst") == 0 || strcmp(f, "max") == 0 || strcmp(f, "warn") == 0)
