@@ -133,7 +133,9 @@ print_limit(ctl_ctx *ctx, const char *name, int active)
 	sl_reply_free(h);
 }
 
-/* print_modes - the mode table, if any */
+static int mode_scope_ok(const char *s);
+
+/* print_modes - the mode table, if any (entries policyd ignores marked) */
 static void
 print_modes(ctl_ctx *ctx)
 {
@@ -145,6 +147,10 @@ print_modes(ctl_ctx *ctx)
 		return;
 	printf("modes:");
 	print_fields(h);
+	for (size_t i = 0; i + 1 < h->elements; i += 2)	/* what policyd ignores */
+		if (h->element[i]->str && h->element[i + 1]->str
+		    && (!mode_scope_ok(h->element[i]->str) || sl_live_mode(h->element[i + 1]->str) < 0))
+			printf("  # ignored by sluice-policyd: %s", h->element[i]->str);
 	putchar('\n');
 	sl_reply_free(h);
 }
@@ -395,8 +401,7 @@ ctl_mode(ctl_ctx *ctx, int argc, char **argv)
 		sl_reply_free(h);
 		return 0;
 	}
-	if (argc != 3 || !mode_scope_ok(argv[1]) || (strcmp(v, "enforce") != 0 && strcmp(v, "monitor") != 0
-	    && strcmp(v, "off") != 0 && strcmp(v, "inherit") != 0))
+	if (argc != 3 || !mode_scope_ok(argv[1]) || (sl_live_mode(v) < 0 && strcmp(v, "inherit") != 0))
 		ctl_usage(ctx);
 	sl_reply_free(ctl_cmd_ok(ctx, 3 + (strcmp(v, "inherit") != 0), strcmp(v, "inherit") ? hset : hdel));
 	printf("mode %s: %s\n", argv[1], v);

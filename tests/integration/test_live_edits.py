@@ -61,6 +61,15 @@ def test_hand_written_limit_shown_ignored_and_logged_once(env):
     r = ctl(proc.conf_path, "limits", "list")
     line = next(l for l in r.stdout.splitlines() if l.startswith("gmail"))
     assert " ignored " in line and 'invalid rate "lots"' in line, r.stdout
+    # a mode written by hand: policyd logs and counts it once, sluicectl marks it
+    redis.cli("HSET", "sluice:mode", "global", "sideways")
+    harness.wait_for(lambda: 'mode global="sideways"' in proc.output(), 10, "mode logged")
+    time.sleep(1.2)
+    assert proc.output().count('mode global="sideways"') == 1
+    assert metric(port, 'sluice_policyd_live_invalid_total{kind="mode"}') == 1
+    r = ctl(proc.conf_path, "limits", "list")
+    assert "ignored by sluice-policyd: global" in r.stdout, r.stdout
+    assert ctl(proc.conf_path, "mode", "global", "sideways").returncode == 64
 
 
 def test_hand_written_tenant_status_logged_once_and_shown(env):
