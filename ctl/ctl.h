@@ -151,9 +151,10 @@ typedef struct ctl_dns_plan {
 } ctl_dns_plan;
 
 int	ctl_dns_plan_make(const ctl_ctx *ctx, const char *domain, const char *mx,
-		     const char *rua, ctl_dns_plan *p);
+		     const char *rua, const char *spf, ctl_dns_plan *p);
 void	ctl_dns_plan_free(ctl_dns_plan *p);
 const char *ctl_dns_host(const char *mx, char *buf, size_t buflen);
+int	ctl_dns_qualified(const char *host);
 
 /*
  * ctl_resolv.c - DNS lookups (libresolv), optionally at one given server.
@@ -170,7 +171,7 @@ int	ctl_resolv(ctl_resolver *r, const char *name, int type, char **out, int max,
  */
 ctl_fn	ctl_suppress_add, ctl_suppress_remove, ctl_suppress_check,
 	ctl_suppress_list, ctl_suppress_import, ctl_suppress_export;
-ctl_fn	ctl_tenant_status, ctl_tenant_list;
+ctl_fn	ctl_tenant_status, ctl_tenant_show, ctl_tenant_list;
 ctl_fn	ctl_sasl_set, ctl_sasl_show;
 ctl_fn	ctl_limits_list, ctl_limits_show, ctl_limits_set, ctl_limits_remove;
 ctl_fn	ctl_mode;

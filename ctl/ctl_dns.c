@@ -8,10 +8,14 @@
  *	subdomain, since the milter signs as the subdomain and, optionally,
  *	the parent; an MX and an SPF record for each subdomain (the envelope
  *	sender domain: bounces and feedback come back to this host, named by
- *	--mx, default the local host name); and a DMARC record for the domain
+ *	--mx, default the local host name, which must be fully qualified; the
+ *	SPF record is "a:<mx>" unless --ip4/--ip6 give the relay's outgoing
+ *	addresses or --spf-include a provider's record); and a DMARC record for the domain
  *	whose aggregate reports go to sluice-feedback on the first subdomain
  *	(--rua overrides). The domain's own SPF record stays the owner's:
- *	a comment says what to add to it.
+ *	a comment says what to add to it. Each record is printed twice: as
+ *	zone-file lines (TXT split in 255-byte strings) and as one line
+ *	"name TAB type TAB value" for DNS providers' web forms.
  *	ctl_dns_plan_make() computes those records once, for this command and for
  *	"sluicectl doctor", which looks them up (ctl_doctor.c).
  * ERRORS
@@ -21,7 +25,9 @@
 #define _GNU_SOURCE 1			/* asprintf */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +42,9 @@
 static const struct option dns_longopts[] = {
 	{"mx", required_argument, NULL, 'm'},
 	{"rua", required_argument, NULL, 'r'},
+	{"ip4", required_argument, NULL, '4'},
+	{"ip6", required_argument, NULL, '6'},
+	{"spf-include", required_argument, NULL, 'i'},
 	{NULL, 0, NULL, 0}
 };
 
@@ -166,7 +175,7 @@ plan_dkim(ctl_dns_plan *p, cfg_t *dom, const char *domain, const dns_names *d)
 
 /* plan_subs - MX and SPF of each envelope-sender subdomain */
 static void
-plan_subs(ctl_dns_plan *p, const dns_names *d, const char *mx)
+plan_subs(ctl_dns_plan *p, const dns_names *d, const char *mx, const char *spfmech)
 {
 	char	spf[600], note[160];
 
@@ -174,7 +183,10 @@ plan_subs(ctl_dns_plan *p, const dns_names *d, const char *mx)
 	plan_add(p, CTL_RR_NOTE, NULL, NULL, note);
 	for (int i = 0; i < d->n; i++) {
 		plan_add(p, CTL_RR_MX, d->sub[i], mx, d->why[i]);
-		snprintf(spf, sizeof(spf), "v=spf1 a:%s -all", mx);
+		if (spfmech && *spfmech)
+			snprintf(spf, sizeof(spf), "v=spf1%s -all", spfmech);
+		else
+			snprintf(spf, sizeof(spf), "v=spf1 a:%s -all", mx);
 		plan_add(p, CTL_RR_SPF, d->sub[i], spf, NULL);
 	}
 	if (d->n == 0)
@@ -204,7 +216,7 @@ plan_dmarc(ctl_dns_plan *p, const char *domain, const dns_names *d, const char *
 /* ctl_dns_plan_make - the records a configured domain needs; -1 if not configured */
 int
 ctl_dns_plan_make(const ctl_ctx *ctx, const char *domain, const char *mx, const char *rua,
-	     ctl_dns_plan *p)
+	     const char *spf, ctl_dns_plan *p)
 {
 	dns_names d = {.n = 0};
 	cfg_t  *dom;
@@ -216,7 +228,7 @@ ctl_dns_plan_make(const ctl_ctx *ctx, const char *domain, const char *mx, const 
 	}
 	collect_subs(ctx->conf->cfg, domain, &d);
 	plan_dkim(p, dom, domain, &d);
-	plan_subs(p, &d, mx);
+	plan_subs(p, &d, mx, spf);
 	plan_dmarc(p, domain, &d, rua, mx);
 	for (int i = 0; i < d.n; i++)
 		free(d.sub[i]);
@@ -231,17 +243,67 @@ ctl_dns_plan_free(ctl_dns_plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* ctl_dns_host - the --mx host, or this host's name (with a note) */
+/* ctl_dns_qualified - a fully qualified host name: two labels or more */
+int
+ctl_dns_qualified(const char *h)
+{
+	size_t	n = strlen(h);
+
+	return n > 2 && n < 254 && strchr(h, '.') != NULL && h[0] != '.' && strstr(h, "..") == NULL
+	    && strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == n;
+}
+
+/* ctl_dns_host - the --mx host, or this host's qualified name; NULL if unqualified */
 const char *
 ctl_dns_host(const char *mx, char *buf, size_t buflen)
 {
-	if (mx)
-		return mx;
+	struct addrinfo hints = {.ai_flags = AI_CANONNAME}, *ai = NULL;
+
+	if (mx) {
+		if (ctl_dns_qualified(mx) && mx[strlen(mx) - 1] != '.')
+			return mx;
+		ctl_err("--mx %s: give a fully qualified host name (mx1.example.net)", mx);
+		return NULL;
+	}
 	if (gethostname(buf, buflen) < 0)
 		snprintf(buf, buflen, "localhost");
 	buf[buflen - 1] = '\0';
+	if (!ctl_dns_qualified(buf) && getaddrinfo(buf, NULL, &hints, &ai) == 0 && ai
+	    && ai->ai_canonname && ctl_dns_qualified(ai->ai_canonname))
+		snprintf(buf, buflen, "%s", ai->ai_canonname);
+	if (ai)
+		freeaddrinfo(ai);
+	if (!ctl_dns_qualified(buf)) {
+		ctl_err("this host's name \"%s\" is not fully qualified: give --mx HOST", buf);
+		return NULL;
+	}
 	ctl_err("note: no --mx given, using this host's name %s", buf);
 	return buf;
+}
+
+/* spf_add - one --ip4, --ip6 or --spf-include as an SPF mechanism; -1 if bad */
+static int
+spf_add(char *spf, size_t size, int kind, const char *v)
+{
+	unsigned char bin[16];
+	char	addr[64];
+	const char *slash = strchr(v, '/');
+	size_t	o = strlen(spf);
+
+	snprintf(addr, sizeof(addr), "%.*s", (int) (slash ? (size_t) (slash - v) : strlen(v)), v);
+	if (kind == 'i' && (strchr(v, '.') == NULL || v[0] == '.' || strstr(v, "..")
+			    || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-._") != strlen(v))) {
+		ctl_err("--spf-include %s: give a fully qualified domain", v);
+		return -1;
+	}
+	if (kind != 'i' && (inet_pton(kind == '4' ? AF_INET : AF_INET6, addr, bin) != 1
+			    || (slash && (atoi(slash + 1) < 1 || atoi(slash + 1) > (kind == '4' ? 32 : 128)
+					  || strspn(slash + 1, "0123456789") != strlen(slash + 1))))) {
+		ctl_err("--ip%c %s: not an IPv%c address or network", kind, v, kind);
+		return -1;
+	}
+	snprintf(spf + o, size - o, " %s:%s", kind == 'i' ? "include" : kind == '4' ? "ip4" : "ip6", v);
+	return strlen(spf) + 1 < size ? 0 : -1;
 }
 
 /* print_rr - one record as a zone-file line, its comment first */
@@ -256,12 +318,22 @@ print_rr(const ctl_rr *rr)
 		ctl_dkim_print_txt(stdout, rr->name, rr->value);
 }
 
+/* print_single - one record as name, type and one unsplit value (web forms) */
+static void
+print_single(const ctl_rr *rr)
+{
+	if (rr->kind == CTL_RR_MX)
+		printf("%s\tMX\t10 %s\n", rr->name, rr->value);
+	else if (rr->kind != CTL_RR_NOTE)
+		printf("%s\tTXT\t%s\n", rr->name, rr->value);
+}
+
 /* ctl_dns - the records to publish for a configured domain */
 int
 ctl_dns(ctl_ctx *ctx, int argc, char **argv)
 {
 	const char *mx = NULL, *rua = NULL;
-	char	host[256];
+	char	host[256], spf[480] = "";
 	ctl_dns_plan p;
 	int	ch, rc;
 
@@ -270,17 +342,23 @@ ctl_dns(ctl_ctx *ctx, int argc, char **argv)
 			mx = optarg;
 		else if (ch == 'r')
 			rua = optarg;
+		else if ((ch == '4' || ch == '6' || ch == 'i') && spf_add(spf, sizeof(spf), ch, optarg) == 0)
+			continue;
 		else
 			ctl_usage(ctx);
 	}
 	if (argc - optind != 1)
 		ctl_usage(ctx);
-	mx = ctl_dns_host(mx, host, sizeof(host));
-	if (ctl_dns_plan_make(ctx, argv[optind], mx, rua, &p) < 0)
+	if ((mx = ctl_dns_host(mx, host, sizeof(host))) == NULL)
+		ctl_usage(ctx);
+	if (ctl_dns_plan_make(ctx, argv[optind], mx, rua, spf, &p) < 0)
 		return CTL_NO;
 	printf("; DNS records for %s (from %s)\n", argv[optind], ctx->conf_path);
 	for (int i = 0; i < p.n; i++)
 		print_rr(&p.rr[i]);
+	printf("\n; the same records as single strings (name, type, value), for DNS web forms:\n");
+	for (int i = 0; i < p.n; i++)
+		print_single(&p.rr[i]);
 	rc = p.errors ? CTL_NO : 0;
 	ctl_dns_plan_free(&p);
 	return rc;

@@ -257,8 +257,11 @@ ctl_doctor(ctl_ctx *ctx, int argc, char **argv)
 		ctl_err("%s", err);
 		ctl_usage(ctx);
 	}
-	mx = ctl_dns_host(mx, host, sizeof(host));
-	if (ctl_dns_plan_make(ctx, argv[optind], mx, rua, &p) < 0) {
+	if ((mx = ctl_dns_host(mx, host, sizeof(host))) == NULL) {
+		ctl_resolv_free(run.res);
+		ctl_usage(ctx);
+	}
+	if (ctl_dns_plan_make(ctx, argv[optind], mx, rua, NULL, &p) < 0) {
 		ctl_resolv_free(run.res);
 		return CTL_NO;
 	}

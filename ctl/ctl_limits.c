@@ -16,9 +16,11 @@
  *	<name>: passed, deferred, rejected, would_defer, would_reject, warned).
  *
  *	"limits set" writes fields (field=value; an empty value removes the
- *	field) and adds the name to the set, after checking the result the
- *	way policyd will (a key template, exactly one of rate and window, a
- *	max for a window): a limit policyd would ignore is refused here.
+ *	field) and adds the name to the set, after checking the result with
+ *	policyd's own validator (lib/live.c: every value, exactly one of rate
+ *	and window, a key template, a max for a window): a limit policyd
+ *	would ignore is refused here (exit 65). "limits list" shows an active
+ *	limit that fails it (written by hand) as "ignored", with the reason.
  *	"limits remove" takes it out of the set and deletes the hash. "mode"
  *	shows or sets the mode table.
  */
@@ -30,6 +32,7 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "live.h"
 #include "log.h"
 
 typedef struct limit_names {
@@ -94,24 +97,45 @@ print_fields(const sl_reply *h)
 	}
 }
 
-/* print_limit - one line: name, state, fields */
+/* limit_invalid - would policyd ignore this hash? why in err */
+static int
+limit_invalid(const sl_reply *h, char *err, size_t errlen)
+{
+	const char **f = sl_calloc(h->elements + 1, sizeof(char *));
+	int	bad;
+
+	for (size_t i = 0; i < h->elements; i++)
+		f[i] = h->element[i]->str ? h->element[i]->str : "";
+	bad = sl_live_limit_check((int) h->elements, f, err, errlen) < 0;
+	free(f);
+	if (!bad)
+		err[0] = '\0';
+	return bad;
+}
+
+/* print_limit - one line: name, state (active, inactive, ignored), fields */
 static void
 print_limit(ctl_ctx *ctx, const char *name, int active)
 {
-	char	key[CTL_KEY_MAX];
+	char	key[CTL_KEY_MAX], why[300] = "";
 	sl_reply *h;
 
 	if (ctl_key(ctx, key, sizeof(key), "limit:%s", name) < 0)
 		return;
 	h = ctl_hgetall(ctx, key);
-	printf("%-24s %-8s", name, h == NULL ? "missing" : active ? "active" : "inactive");
+	printf("%-24s %-8s", name, h == NULL ? "missing" : !active ? "inactive"
+	       : limit_invalid(h, why, sizeof(why)) ? "ignored" : "active");
 	if (h)
 		print_fields(h);
+	if (h && active && why[0])
+		printf("  # ignored by sluice-policyd: %s", why);
 	putchar('\n');
 	sl_reply_free(h);
 }
 
-/* print_modes - the mode table, if any */
+static int mode_scope_ok(const char *s);
+
+/* print_modes - the mode table, if any (entries policyd ignores marked) */
 static void
 print_modes(ctl_ctx *ctx)
 {
@@ -123,6 +147,10 @@ print_modes(ctl_ctx *ctx)
 		return;
 	printf("modes:");
 	print_fields(h);
+	for (size_t i = 0; i + 1 < h->elements; i += 2)	/* what policyd ignores */
+		if (h->element[i]->str && h->element[i + 1]->str
+		    && (!mode_scope_ok(h->element[i]->str) || sl_live_mode(h->element[i + 1]->str) < 0))
+			printf("  # ignored by sluice-policyd: %s", h->element[i]->str);
 	putchar('\n');
 	sl_reply_free(h);
 }
@@ -243,41 +271,37 @@ field_known(const char *f, size_t len)
 	return 0;
 }
 
-/* final_has - the value a field will have after the changes, or NULL */
-static const char *
-final_has(const sl_reply *h, int nset, char **set, const char *field)
-{
-	const char *v = ctl_hget(h, field);
-
-	for (int i = 0; i < nset; i++) {
-		size_t	fl = strcspn(set[i], "=");
-
-		if (strlen(field) == fl && strncmp(set[i], field, fl) == 0)
-			v = set[i] + fl + 1;
-	}
-	return v && *v ? v : NULL;
-}
-
-/* check_final - refuse a limit policyd would ignore */
+/* check_final - refuse a limit policyd would ignore (lib/live.c decides) */
 static int
 check_final(const sl_reply *h, int nset, char **set)
 {
-	int	rate = final_has(h, nset, set, "rate") != NULL;
-	int	window = final_has(h, nset, set, "window") != NULL;
+	const char **f = sl_calloc((h ? h->elements : 0) + 2 * (size_t) nset + 1, sizeof(char *));
+	char	err[300], *names = sl_calloc((size_t) nset + 1, 32);
+	int	n = 0, rc;
 
-	if (final_has(h, nset, set, "key") == NULL) {
-		ctl_err("a limit needs a key template (key=...)");
-		return -1;
+	for (size_t i = 0; h && i + 1 < h->elements; i += 2) {
+		f[n++] = h->element[i]->str;
+		f[n++] = h->element[i + 1]->str ? h->element[i + 1]->str : "";
 	}
-	if (rate + window != 1) {
-		ctl_err("a limit has exactly one of rate (e.g. rate=50/hour) or window (e.g. window=day)");
-		return -1;
+	for (int i = 0; i < nset; i++) {
+		char   *name = names + 32 * i;
+		const char *v = set[i] + strcspn(set[i], "=") + 1;
+
+		snprintf(name, 32, "%.*s", (int) strcspn(set[i], "="), set[i]);
+		for (int k = 0; k + 1 < n; k += 2)	/* the new value replaces the old */
+			if (strcmp(f[k], name) == 0) {
+				memmove(f + k, f + k + 2, (size_t) (n - k - 2) * sizeof(char *));
+				n -= 2;
+				break;
+			}
+		if (*v)				/* an empty value removes the field */
+			f[n++] = name, f[n++] = v;
 	}
-	if (window && final_has(h, nset, set, "max") == NULL) {
-		ctl_err("a window limit needs max=N");
-		return -1;
-	}
-	return 0;
+	if ((rc = sl_live_limit_check(n, f, err, sizeof(err))) < 0)
+		ctl_err("refused: %s (sluice-policyd would ignore this limit)", err);
+	free(f);
+	free(names);
+	return rc;
 }
 
 /* write_fields - HSET or HDEL each field=value */
@@ -377,8 +401,7 @@ ctl_mode(ctl_ctx *ctx, int argc, char **argv)
 		sl_reply_free(h);
 		return 0;
 	}
-	if (argc != 3 || !mode_scope_ok(argv[1]) || (strcmp(v, "enforce") != 0 && strcmp(v, "monitor") != 0
-	    && strcmp(v, "off") != 0 && strcmp(v, "inherit") != 0))
+	if (argc != 3 || !mode_scope_ok(argv[1]) || (sl_live_mode(v) < 0 && strcmp(v, "inherit") != 0))
 		ctl_usage(ctx);
 	sl_reply_free(ctl_cmd_ok(ctx, 3 + (strcmp(v, "inherit") != 0), strcmp(v, "inherit") ? hset : hdel));
 	printf("mode %s: %s\n", argv[1], v);

@@ -3,6 +3,8 @@
  *	sluicectl 8 - the operator's command line over Sluice's Redis keyspace
  * SYNOPSIS
  *	sluicectl [-c config] [-n] COMMAND [SUBCOMMAND] [ARGS...]
+ *	sluicectl check [-c config] [--no-connect]
+ *	sluicectl --version | --help
  * DESCRIPTION
  *	This file is the wiring: global options, the config file, and the
  *	command table. Each command lives in ctl_<concern>.c. See
@@ -12,9 +14,14 @@
  *	defaults (Redis on 127.0.0.1:6379, prefix "sluice:"), so commands
  *	that need no config (dkim keygen) work anywhere. With -c the file
  *	must exist.
+ *	check (and -n) is the one complete check of the file for every
+ *	program (lib/conf_check.c). With check, Redis not answering is an
+ *	error unless --no-connect; with -n, as with the daemons' -n, a
+ *	warning (the daemons start without Redis and retry).
  * ERRORS
  *	Exit 64 with usage on bad arguments, 78 on a bad config, 75 when
- *	Redis is unreachable, 1 for a negative answer, 0 otherwise.
+ *	Redis is unreachable, 1 for a negative answer, 0 otherwise (--help
+ *	included).
  */
 #include "config.h"
 
@@ -26,6 +33,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "conf_check.h"
 #include "ctl.h"
 #include "log.h"
 
@@ -52,6 +60,7 @@ static const ctl_cmd ctl_cmds[] = {
 	 .args = "[--scope S]"},
 	{.group = "tenant", .name = "status", .fn = ctl_tenant_status,
 	 .args = "NAME [active|paused|suspended] [--reason TEXT]"},
+	{.group = "tenant", .name = "show", .fn = ctl_tenant_show, .args = "NAME"},
 	{.group = "tenant", .name = "list", .fn = ctl_tenant_list, .args = ""},
 	{.group = "sasl", .name = "set", .fn = ctl_sasl_set,
 	 .args = "USER [--category C] [--tenant T] [--domains a,b]"},
@@ -72,11 +81,13 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "secret", .name = "rotate", .fn = ctl_secret_rotate, .args = ""},
 	{.group = "secret", .name = "list", .fn = ctl_secret_list, .args = ""},
 	{.group = "dkim", .name = "keygen", .fn = ctl_dkim_keygen,
-	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--out DIR]"},
-	{.group = "dns", .fn = ctl_dns, .args = "DOMAIN [--mx HOST] [--rua ADDRESS]"},
+	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--bits N] [--testing] [--owner USER] [--out DIR]"},
+	{.group = "dns", .fn = ctl_dns,
+	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--ip4 A[/N]]... [--ip6 A[/N]]... [--spf-include DOMAIN]..."},
 	{.group = "doctor", .fn = ctl_doctor,
 	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--nameserver IP[:PORT]]"},
 	{.group = "dmarc", .fn = ctl_dmarc, .args = "DOMAIN [--days N]"},
+	{.group = "check", .fn = NULL, .args = "[-c config] [--no-connect]"},
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -102,21 +113,51 @@ ctl_usage(const ctl_ctx *ctx)
 	exit(EX_USAGE);
 }
 
-/* usage_all - the public commands (of one group, when known), then exit 64 */
+/* usage_all - the public commands (of one group, when known), then exit */
 static void __attribute__((noreturn))
-usage_all(const char *group)
+usage_all(const char *group, int status)
 {
+	FILE   *out = status ? stderr : stdout;
 	int	known = 0;
 
 	for (size_t i = 0; group && i < CTL_NCMDS; i++)
 		known |= strcmp(ctl_cmds[i].group, group) == 0;
-	fputs("usage: sluicectl [-c config] [-n] COMMAND ...\ncommands:\n", stderr);
+	fputs("usage: sluicectl [-c config] [-n] COMMAND ...\n"
+	      "       sluicectl --version | --help\ncommands:\n", out);
 	for (size_t i = 0; i < CTL_NCMDS; i++)
 		if (!ctl_cmds[i].hidden && (!known || strcmp(ctl_cmds[i].group, group) == 0))
-			fprintf(stderr, "  %s%s%s %s\n", ctl_cmds[i].group,
+			fprintf(out, "  %s%s%s %s\n", ctl_cmds[i].group,
 				ctl_cmds[i].name ? " " : "",
 				ctl_cmds[i].name ? ctl_cmds[i].name : "", ctl_cmds[i].args);
-	exit(EX_USAGE);
+	exit(status);
+}
+
+/* check_cmd - sluicectl check [-c FILE] [--no-connect]: the whole-file check */
+static int
+check_cmd(const char *path, int argc, char **argv, int strict)
+{
+	static const struct option opts[] = {
+		{"no-connect", no_argument, NULL, 'N'},
+		{NULL, 0, NULL, 0},
+	};
+	int	ch, flags = strict ? SL_CHECK_REDIS_FATAL : 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (ch == 'c')
+			path = optarg;
+		else if (ch == 'N')
+			flags |= SL_CHECK_NO_CONNECT;
+		else {
+			fputs("usage: sluicectl check [-c config] [--no-connect]\n", stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fputs("usage: sluicectl check [-c config] [--no-connect]\n", stderr);
+		return EX_USAGE;
+	}
+	return sl_conf_check_main(path, NULL, NULL, flags);
 }
 
 /* find_cmd - the table entry for argv[0] (and argv[1]), or NULL */
@@ -163,11 +204,21 @@ main(int argc, char **argv)
 {
 	ctl_ctx	ctx = {.conf_path = SL_CONF_DEFAULT_PATH, .prefix = "sluice:"};
 	const ctl_cmd *c = NULL;
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
 	int	ch, check = 0, explicit = 0, rc;
 
 	sl_log_init("sluicectl", SL_LOG_STDERR, SL_LOG_WARN);
-	while ((ch = getopt(argc, argv, "+c:nh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:nh", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			usage_all(NULL, 0);
+		case 'V':
+			printf("sluicectl %s\n", PACKAGE_VERSION);
+			return 0;
 		case 'c':
 			ctx.conf_path = optarg;
 			explicit = 1;
@@ -176,22 +227,21 @@ main(int argc, char **argv)
 			check = 1;
 			break;
 		default:
-			usage_all(NULL);
+			usage_all(NULL, EX_USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (!check && (argc == 0 || (c = find_cmd(argc, argv)) == NULL))
-		usage_all(argc ? argv[0] : NULL);
+	if (check)
+		return check_cmd(ctx.conf_path, argc + 1, argv - 1, 0);
+	if (argc > 0 && strcmp(argv[0], "check") == 0)
+		return check_cmd(ctx.conf_path, argc, argv, 1);
+	if (argc == 0 || (c = find_cmd(argc, argv)) == NULL)
+		usage_all(argc ? argv[0] : NULL, EX_USAGE);
 	/* secret init creates the secret_file the config names */
-	if ((ctx.conf = load_conf(ctx.conf_path, explicit || check,
-				  c && c->fn == ctl_secret_init ? SL_CONF_SECRET_MAY_BE_MISSING : 0)) == NULL)
+	if ((ctx.conf = load_conf(ctx.conf_path, explicit,
+				  c->fn == ctl_secret_init ? SL_CONF_SECRET_MAY_BE_MISSING : 0)) == NULL)
 		return EX_CONFIG;
-	if (check) {
-		printf("%s: configuration OK\n", ctx.conf_path);
-		sl_conf_free(ctx.conf);
-		return 0;
-	}
 	ctx.prefix = cfg_getstr(cfg_getsec(ctx.conf->cfg, "redis"), "prefix");
 	rc = run_cmd(&ctx, c, argc, argv);
 	if (fflush(stdout) != 0 && rc == 0)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "live.h"
 
 static const struct option sasl_longopts[] = {
 	{"category", required_argument, NULL, 'c'},
@@ -37,34 +38,15 @@ user_ok(const char *u)
 	return 1;
 }
 
-/* domain_label_ok - one domain of --domains: [a-z0-9.-], no empty label */
-static int
-domain_label_ok(const char *d)
-{
-	if (*d == '\0' || *d == '.' || d[strlen(d) - 1] == '.' || strstr(d, ".."))
-		return 0;
-	return strspn(d, "abcdefghijklmnopqrstuvwxyz0123456789.-") == strlen(d);
-}
-
-/* clean_domains - "A.com, b.org" to "a.com,b.org"; -1 on a bad domain */
+/* clean_domains - "A.com, b.org" to "a.com,b.org" (lib/live.c); -1 on a bad domain */
 static int
 clean_domains(const char *in, char *out, size_t outlen)
 {
-	char	buf[1024], *save = NULL, *d;
-	size_t	o = 0;
+	char	bad[100];
 
-	snprintf(buf, sizeof(buf), "%s", in);
-	for (char *p = buf; *p; p++)
-		*p = (char) tolower((unsigned char) *p);
-	out[0] = '\0';
-	for (d = strtok_r(buf, ", \t", &save); d; d = strtok_r(NULL, ", \t", &save)) {
-		if (!domain_label_ok(d)) {
-			ctl_err("--domains: \"%s\" is not a domain name", d);
-			return -1;
-		}
-		o += (size_t) snprintf(out + o, outlen - o, "%s%s", o ? "," : "", d);
-		if (o >= outlen)
-			return -1;
+	if (sl_live_domains(in, out, outlen, bad, sizeof(bad)) < 0) {
+		ctl_err("--domains: \"%s\" is not a domain name", bad);
+		return -1;
 	}
 	return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	ctl_tenant 3 - sluicectl tenant status|list
+ *	ctl_tenant 3 - sluicectl tenant status|show|list
  * DESCRIPTION
  *	A tenant's state is the hash <prefix>tenant:<name> with the fields
  *	status (active, paused or suspended), status_reason and
@@ -8,7 +8,9 @@
  *	defers the mail of a paused or suspended tenant; it may also pause a
  *	tenant by itself, writing the same fields. Setting a status also
  *	appends an event (type tenant-status) to <prefix>events, so the
- *	change is on record.
+ *	change is on record. A status written by hand that is none of the
+ *	three (lib/live.c) is shown as ignored: policyd lets the tenant send
+ *	and logs it once.
  */
 #include "config.h"
 
@@ -19,6 +21,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "live.h"
 #include "log.h"
 
 static const struct option tenant_longopts[] = {
@@ -26,12 +29,24 @@ static const struct option tenant_longopts[] = {
 	{NULL, 0, NULL, 0}
 };
 
-/* status_ok - one of the three states */
+/* status_ok - one of the three states (lib/live.c decides) */
 static int
 status_ok(const char *s)
 {
-	return strcmp(s, "active") == 0 || strcmp(s, "paused") == 0
-	    || strcmp(s, "suspended") == 0;
+	return sl_live_tenant_status(s) >= 0;
+}
+
+/* status_shown - a status for display; a hand-written invalid one marked */
+static const char *
+status_shown(const char *s, char *buf, size_t size)
+{
+	char	v[100];
+
+	if (status_ok(s))
+		return s;
+	sl_live_printable(s, v, sizeof(v));
+	snprintf(buf, size, "%s (invalid: ignored, sends as active)", v);
+	return buf;
 }
 
 /* configured - is the tenant defined in sluice.conf */
@@ -46,6 +61,8 @@ static int
 show_status(ctl_ctx *ctx, const char *name, const char *key)
 {
 	sl_reply *h = ctl_hgetall(ctx, key);
+	const char *st = h ? ctl_hget(h, "status") : NULL;
+	char	buf[160];
 
 	printf("tenant: %s%s\n", name, configured(ctx, name) ? "" : " (not in the config file)");
 	if (h == NULL) {
@@ -53,6 +70,8 @@ show_status(ctl_ctx *ctx, const char *name, const char *key)
 		return 0;
 	}
 	ctl_print_hash(stdout, h, "");
+	if (st && !status_ok(st))
+		printf("warning: status %s\n", status_shown(st, buf, sizeof(buf)));
 	sl_reply_free(h);
 	return 0;
 }
@@ -118,6 +137,18 @@ ctl_tenant_status(ctl_ctx *ctx, int argc, char **argv)
 	return status ? set_status(ctx, name, key, status, reason) : show_status(ctx, name, key);
 }
 
+/* ctl_tenant_show - a tenant's status, a hand-written invalid one marked */
+int
+ctl_tenant_show(ctl_ctx *ctx, int argc, char **argv)
+{
+	char	key[CTL_KEY_MAX];
+
+	if (argc != 2 || !ctl_label_ok(argv[1]))
+		ctl_usage(ctx);
+	ctl_key(ctx, key, sizeof(key), "tenant:%s", argv[1]);
+	return show_status(ctx, argv[1], key);
+}
+
 typedef struct name_list {
 	char  **names;
 	size_t	n, cap;
@@ -156,7 +187,7 @@ cmp_names(const void *a, const void *b)
 static void
 print_tenant(ctl_ctx *ctx, const char *name)
 {
-	char	key[CTL_KEY_MAX], age[32] = "-";
+	char	key[CTL_KEY_MAX], age[32] = "-", buf[160];
 	sl_reply *h;
 	const char *status = "active", *reason = "", *changed;
 
@@ -168,7 +199,7 @@ print_tenant(ctl_ctx *ctx, const char *name)
 		reason = ctl_hget(h, "status_reason");
 	if (h && (changed = ctl_hget(h, "status_changed")) != NULL)
 		ctl_age((time_t) atoll(changed), time(NULL), age, sizeof(age));
-	printf("%-16s %-10s %-8s %-4s %s\n", name, status, age,
+	printf("%-16s %-10s %-8s %-4s %s\n", name, status_shown(status, buf, sizeof(buf)), age,
 	       configured(ctx, name) ? "yes" : "no", reason);
 	sl_reply_free(h);
 }

@@ -22,19 +22,13 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "live.h"
 
-/* ctl_label_ok - a category or tenant name: 1-15 of [a-z0-9] */
+/* ctl_label_ok - a category or tenant name: 1-15 of [a-z0-9] (lib/live.c) */
 int
 ctl_label_ok(const char *s)
 {
-	size_t	n = strlen(s);
-
-	if (n == 0 || n > 15)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
+	return sl_live_label_ok(s);
 }
 
 /* ctl_scope_parse - a suppression scope as written in keys ("cat:news") */

@@ -24,8 +24,11 @@
  *	checked before the token and any Redis call), so Postfix keeps the
  *	message and retries; the retry of a message applied before changes
  *	nothing. Never anything that would make Postfix bounce a bounce.
- *	-n exits 0 for a good configuration, 1 otherwise; --classify exits 0
+ *	-n checks the whole file for every program (conf_check.c) and exits 0
+ *	for a good configuration, 78 (EX_CONFIG) otherwise; --classify exits 0
  *	unless a file cannot be read (then 1, after printing kind unknown).
+ *	--help exits 0, --version prints the version; a wrong argument exits
+ *	64 (EX_USAGE) with -n or --classify, 75 in pipe mode.
  */
 #define _GNU_SOURCE 1
 #include "config.h"
@@ -42,6 +45,7 @@
 #include <openssl/evp.h>
 
 #include "conf.h"
+#include "conf_check.h"
 #include "log.h"
 #include "redis.h"
 #include "token.h"
@@ -335,14 +339,34 @@ run(sl_conf *c, const fb_conf *fc, const sl_token_ring *ring, const char *rcpt)
 	return rc < 0 ? EX_TEMPFAIL : 0;
 }
 
-/* usage - say how to call it; exits EX_TEMPFAIL so Postfix never bounces */
-static void
-usage(void)
+/* usage - say how to call it; in pipe mode EX_TEMPFAIL so Postfix never bounces */
+static void __attribute__((noreturn))
+usage(int status)
 {
-	fprintf(stderr, "usage: sluice-feedback [-c config] [-v] recipient < message\n"
+	fprintf(status ? stderr : stdout, "usage: sluice-feedback [-c config] [-v] recipient < message\n"
 		"       sluice-feedback -n [-c config]\n"
-		"       sluice-feedback --classify file...\n");
-	exit(EX_TEMPFAIL);
+		"       sluice-feedback --classify file...\n"
+		"       sluice-feedback --version | --help\n");
+	exit(status);
+}
+
+/* check_own - feedback's own checks, for sl_conf_check_main() */
+static int
+check_own(const char *path)
+{
+	fb_conf	fc = { 0 };
+	static sl_token_ring ring;
+	sl_conf *c = sl_conf_load(path);
+	int	bad;
+
+	if (c == NULL)
+		return -1;
+	conf_read(c, &fc);
+	conf_ring(c, &ring);
+	if ((bad = c->errors) > 0)
+		sl_error("%s: %d configuration error(s)", path, bad);
+	sl_conf_free(c);
+	return bad ? -1 : 0;
 }
 
 /* main - options, then --classify, -n or one message from Postfix */
@@ -352,6 +376,8 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "classify", no_argument, NULL, 'C' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = SL_CONF_DEFAULT_PATH;
@@ -374,30 +400,32 @@ main(int argc, char **argv)
 		case 'v':
 			verbose = 1;
 			break;
+		case 'h':
+			usage(0);
+		case 'V':
+			printf("sluice-feedback %s\n", PACKAGE_VERSION);
+			return 0;
 		default:
-			usage();
+			usage(check || classify || isatty(0) ? EX_USAGE : EX_TEMPFAIL);
 		}
 	}
 	if (classify)
 		return classify_files(argc - optind, argv + optind);
 	sl_log_init("sluice-feedback", SL_LOG_SYSLOG | (check || verbose || isatty(2) ? SL_LOG_STDERR : 0),
 		    verbose ? SL_LOG_DEBUG : SL_LOG_INFO);
-	if (!check && argc - optind != 1)
-		usage();
+	if (check)
+		return sl_conf_check_main(path, "feedback", check_own, 0);
+	if (argc - optind != 1)
+		usage(isatty(0) ? EX_USAGE : EX_TEMPFAIL);
 	if ((c = sl_conf_load(path)) == NULL)
-		return check ? 1 : EX_TEMPFAIL;
+		return EX_TEMPFAIL;
 	conf_read(c, &fc);
 	conf_ring(c, &ring);
 	fc.seen_ttl = ((long) sl_token_ring_lifetime(&ring) + 5) * 86400L;
 	if (c->errors) {
-		sl_error("%s: %d configuration error(s)%s", path, c->errors,
-			 check ? "" : "; deferring the message");
+		sl_error("%s: %d configuration error(s); deferring the message", path, c->errors);
 		sl_conf_free(c);
-		return check ? 1 : EX_TEMPFAIL;
-	}
-	if (check) {
-		sl_conf_free(c);
-		return 0;
+		return EX_TEMPFAIL;
 	}
 	ch = run(c, &fc, &ring, argv[optind]);
 	sl_conf_free(c);

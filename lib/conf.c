@@ -19,10 +19,16 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_lex.h"
+#include "live.h"
 #include "conf_schema.h"
 #include "log.h"
 
 static __thread const char *conf_parsing;	/* path while cfg_parse() runs */
+static __thread int conf_mute_parser;		/* the syntax pass said it all */
+static int conf_quiet;				/* see sl_conf_set_quiet() */
+
+#define CONF_MAX_SIZE (4 << 20)			/* a larger file is refused */
 
 /* conf_errfunc - libconfuse's syntax errors, written as file:line: text */
 static void
@@ -30,38 +36,11 @@ conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char	msg[1024];
 
+	if (conf_mute_parser)
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	sl_error("%s:%d: %s", conf_parsing ? conf_parsing : "sluice.conf",
 		 cfg ? cfg->line : 0, msg);
-}
-
-/*
- * conf_section_line - the line where a titled section starts. libconfuse
- * records the line of its closing brace; an operator wants the opening.
- */
-static int
-conf_section_line(const sl_conf *c, cfg_t *sec)
-{
-	const char *title = cfg_title(sec);
-	char	line[1024];
-	int	n = 0, found = 0;
-	FILE   *f;
-
-	if (title == NULL || sec->name == NULL || (f = fopen(c->path, "r")) == NULL)
-		return sec->line;
-	while (fgets(line, sizeof(line), f) != NULL && ++n <= sec->line) {
-		char   *p = line + strspn(line, " \t");
-		size_t	nl = strlen(sec->name);
-
-		if (strncmp(p, sec->name, nl) != 0 || !strchr(" \t", p[nl]))
-			continue;
-		p += nl + strspn(p + nl, " \t");
-		p += *p == '"';
-		if (strncmp(p, title, strlen(title)) == 0 && strchr(" \t\"{\n", p[strlen(title)]))
-			found = n;
-	}
-	fclose(f);
-	return found ? found : sec->line;
 }
 
 /* sl_conf_error - report one semantic problem with the section's file:line */
@@ -70,26 +49,49 @@ sl_conf_error(sl_conf *c, cfg_t *sec, const char *fmt, ...)
 {
 	char	msg[1024];
 	va_list	ap;
+	int	line;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	sl_error("%s:%d: %s", c->path, sec ? conf_section_line(c, sec) : 0, msg);
+	if (c->mute) {
+		c->shared_errors++;
+		return;
+	}
+	line = sec ? sl_conf_lex_line(c->lex, sec, msg) : 0;
+	if (line > 0)
+		sl_error("%s:%d: %s", c->path, line, msg);
+	else
+		sl_error("%s: %s", c->path, msg);
 	c->errors++;
+}
+
+/* sl_conf_opt_line - the line that sets an option (its section's if unset) */
+int
+sl_conf_opt_line(const sl_conf *c, cfg_t *sec, const char *opt)
+{
+	return sl_conf_lex_opt_line(c->lex, sec, opt);
+}
+
+/* sl_conf_present - is a top-level section written in the file? */
+int
+sl_conf_present(const sl_conf *c, const char *section)
+{
+	return sl_conf_lex_present(c->lex, section);
+}
+
+/* sl_conf_set_quiet - count syntax and shared errors without logging them */
+void
+sl_conf_set_quiet(int quiet)
+{
+	conf_quiet = quiet;
 }
 
 /* conf_check_label - a category or tenant name usable in tokens and keys */
 static int
 conf_check_label(const char *s)
 {
-	size_t	n = strlen(s);
-
-	if (n == 0 || n > 15)
-		return -1;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-			return -1;
-	return 0;
+	return sl_live_label_ok(s) ? 0 : -1;
 }
 
 /* conf_redis_password - read redis { password_file }, which must be private */
@@ -173,6 +175,76 @@ conf_check_shared(sl_conf *c, int flags)
 		sl_conf_error(c, cfg, "token_lifetime_days: must be 1 to 365");
 }
 
+/* conf_read - a whole config file into memory; NULL after logging */
+static char *
+conf_read(const char *path, size_t *len)
+{
+	FILE   *f = fopen(path, "r");
+	char   *text;
+	size_t	n;
+
+	if (f == NULL) {
+		sl_error("%s: cannot read: %s", path, strerror(errno));
+		return NULL;
+	}
+	text = sl_malloc(CONF_MAX_SIZE + 1);
+	n = fread(text, 1, CONF_MAX_SIZE + 1, f);
+	if (ferror(f) || n > CONF_MAX_SIZE) {
+		sl_error("%s: %s", path, ferror(f) ? strerror(errno) : "larger than 4 MB");
+		fclose(f);
+		free(text);
+		return NULL;
+	}
+	fclose(f);
+	text[n] = '\0';
+	*len = n;
+	return text;
+}
+
+/* conf_parse - parse and check a file with SL_CONF_* flags; NULL only if nothing could be parsed */
+static sl_conf *
+conf_parse(const char *path, int flags)
+{
+	sl_conf *c;
+	size_t	len;
+	char   *text = conf_read(path, &len);
+	int	rc;
+
+	if (text == NULL)
+		return NULL;
+	c = sl_calloc(1, sizeof(*c));
+	c->path = sl_strdup(path);
+	c->lex = sl_conf_lex_run(path, text, len, sl_conf_schema(), conf_quiet);
+	free(text);
+	c->cfg = cfg_init(sl_conf_schema(), CFGF_NONE);
+	cfg_set_error_function(c->cfg, conf_errfunc);
+	conf_parsing = path;
+	conf_mute_parser = conf_quiet || c->lex->errors > 0;
+	rc = cfg_parse_buf(c->cfg, c->lex->buf);
+	conf_parsing = NULL;
+	conf_mute_parser = 0;
+	if (rc != CFG_SUCCESS) {
+		if (c->lex->errors == 0 && conf_quiet == 0)
+			sl_error("%s: not parsed (libconfuse)", path);
+		sl_conf_free(c);
+		return NULL;
+	}
+	sl_conf_lex_bind(c->lex, c->cfg);
+	c->mute = conf_quiet;
+	c->errors = conf_quiet ? 0 : c->lex->errors;
+	c->shared_errors = conf_quiet ? c->lex->errors : 0;
+	conf_check_shared(c, flags);
+	c->mute = 0;
+	return c;
+}
+
+/* sl_conf_parse - parse and check a file; NULL only if nothing could be parsed */
+sl_conf *
+sl_conf_parse(const char *path)
+{
+	return conf_parse(path, 0);
+}
+
 /* sl_conf_load - parse and check a config file; NULL after logging errors */
 sl_conf *
 sl_conf_load(const char *path)
@@ -184,26 +256,9 @@ sl_conf_load(const char *path)
 sl_conf *
 sl_conf_load_opt(const char *path, int flags)
 {
-	sl_conf *c = sl_calloc(1, sizeof(*c));
-	int	rc;
+	sl_conf *c = conf_parse(path, flags);
 
-	c->path = sl_strdup(path);
-	c->cfg = cfg_init(sl_conf_schema(), CFGF_NONE);
-	cfg_set_error_function(c->cfg, conf_errfunc);
-	conf_parsing = path;
-	rc = cfg_parse(c->cfg, path);
-	conf_parsing = NULL;
-	if (rc == CFG_FILE_ERROR) {
-		sl_error("%s: cannot read: %s", path, strerror(errno));
-		sl_conf_free(c);
-		return NULL;
-	}
-	if (rc != CFG_SUCCESS) {
-		sl_conf_free(c);
-		return NULL;
-	}
-	conf_check_shared(c, flags);
-	if (c->errors) {
+	if (c && c->errors) {
 		sl_error("%s: %d error%s", path, c->errors, c->errors == 1 ? "" : "s");
 		sl_conf_free(c);
 		return NULL;
@@ -219,6 +274,7 @@ sl_conf_free(sl_conf *c)
 		return;
 	if (c->cfg)
 		cfg_free(c->cfg);
+	sl_conf_lex_free(c->lex);
 	free(c->path);
 	free(c);
 }

@@ -9,9 +9,15 @@
  *	One file configures every Sluice program; each program reads its own
  *	section (milter, policyd, feedback, ctl) and the shared ones (redis,
  *	domain, category, tenant). The schema lives in conf_schema.c.
- *	Syntax errors stop libconfuse at the first one; semantic checks after
+ *	A syntax pass (conf_lex.c) reports every syntax error at its line and
+ *	repairs the text so libconfuse parses the rest; semantic checks after
  *	parsing (references, key file permissions, networks) report every
- *	problem at once, each as "file:line: message".
+ *	problem at once, each as "file:line: message". sl_conf_load() returns
+ *	NULL when anything was wrong; sl_conf_parse() returns what it could
+ *	parse with c->errors counted, so a program can add its own checks.
+ *	sl_conf_set_quiet(1): the syntax and shared errors are counted apart
+ *	(c->shared_errors) and not logged: the whole-file check (conf_check.c)
+ *	logs them once and asks each program only for its own section.
  * OWNERSHIP
  *	The sl_conf owns its cfg_t; strings from cfg_get*() live as long as it.
  */
@@ -30,6 +36,9 @@ typedef struct sl_conf {
 	cfg_t  *cfg;
 	char   *path;
 	int	errors;			/* semantic errors found by checks */
+	int	shared_errors;		/* quiet mode: syntax and shared ones */
+	int	mute;			/* quiet mode: in the shared checks */
+	struct sl_conf_lex *lex;	/* lines as written (conf_lex.c) */
 	char	redis_password[256];	/* from redis { password_file } */
 } sl_conf;
 
@@ -37,6 +46,10 @@ typedef struct sl_conf {
 
 sl_conf *sl_conf_load(const char *path);
 sl_conf *sl_conf_load_opt(const char *path, int flags);
+sl_conf *sl_conf_parse(const char *path);
+void	sl_conf_set_quiet(int quiet);
+int	sl_conf_present(const sl_conf *c, const char *section);
+int	sl_conf_opt_line(const sl_conf *c, cfg_t *sec, const char *opt);
 void	sl_conf_free(sl_conf *c);
 void	sl_conf_error(sl_conf *c, cfg_t *sec, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

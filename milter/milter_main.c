@@ -9,7 +9,10 @@
  *	signals. The work is in milter_callbacks.c and the files it calls.
  *	-c	config file (default /etc/sluice/sluice.conf)
  *	-f	stay in the foreground and log to stderr
- *	-n	check the config (keys and secret included) and exit
+ *	-n	check the whole config for every program (conf_check.c) and exit
+ *	--version	print the version and exit
+ * EXIT STATUS
+ *	0 ok, 64 (EX_USAGE) bad arguments, 78 (EX_CONFIG) bad configuration.
  *	--decode-token	verify and print a bounce or unsubscribe token
  *
  *	Start-up: load and check the config (as root: keys and secret are
@@ -39,6 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sysexits.h>
+
+#include "conf_check.h"
 #include "log.h"
 #include "milter.h"
 #include "privs.h"
@@ -52,8 +58,21 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 		"usage: sluice-milter [-f] [-n] [-c config]\n"
-		"       sluice-milter -c config --decode-token LOCALPART|URLTOKEN\n");
+		"       sluice-milter -c config --decode-token LOCALPART|URLTOKEN\n"
+		"       sluice-milter --version | --help\n");
 	exit(status);
+}
+
+/* check_own - the milter's own checks, for sl_conf_check_main() */
+static int
+check_own(const char *path)
+{
+	ml_conf *c = ml_conf_load(path);
+
+	if (c == NULL)
+		return -1;
+	ml_conf_unref(c);
+	return 0;
 }
 
 /* on_sighup - async-signal-safe: wake the main thread */
@@ -184,6 +203,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"decode-token", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	int	foreground = 0, check = 0, opt, rc;
@@ -198,24 +218,24 @@ main(int argc, char **argv)
 		case 'n': check = 1; break;
 		case 'D': token = optarg; break;
 		case 'h': usage(0);
-		default: usage(1);
+		case 'V': printf("sluice-milter %s\n", PACKAGE_VERSION); return 0;
+		default: usage(EX_USAGE);
 		}
 	}
 	if (optind != argc)
-		usage(1);
+		usage(EX_USAGE);
 	sl_log_init("sluice-milter", foreground || check || token ? SL_LOG_STDERR : SL_LOG_SYSLOG,
 		    SL_LOG_INFO);
-	if ((c = ml_conf_load(conf_path)) == NULL)
-		sl_fatal("%s: configuration not usable", conf_path);
+	if (check)
+		return sl_conf_check_main(conf_path, "milter", check_own, 0);
+	if ((c = ml_conf_load(conf_path)) == NULL) {
+		sl_error("%s: configuration not usable", conf_path);
+		return EX_CONFIG;
+	}
 	if (token) {
 		rc = decode_token(c, token);
 		ml_conf_unref(c);
 		return rc;
-	}
-	if (check) {
-		printf("%s: configuration OK\n", conf_path);
-		ml_conf_unref(c);
-		return 0;
 	}
 	apply_log_level(c);
 	ml_redis_prepare();			/* script SHA1s, before any thread */

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "live.h"
 #include "log.h"
 #include "milter.h"
 
@@ -147,6 +148,42 @@ entry_field(ml_sasl_entry *e, const char *name, const char *value)
 	return (size_t) snprintf(dst, size, "%s", value) < size ? 0 : -1;
 }
 
+/*
+ * warn_invalid - a field of a SASL entry written by hand that lib/live.c
+ * refuses: logged once per key, field and value (the last SEEN_MAX kept),
+ * not per message. The value is used as written (an invalid category is
+ * unknown, an invalid domain matches nothing): never more than intended.
+ */
+#define SEEN_MAX 256
+static void
+warn_invalid(const char *key, const char *field, const char *value)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char *seen[SEEN_MAX];
+	static int nseen;
+	char	err[300], id[1100];
+	int	found = 0;
+
+	if (sl_live_sasl_field(field, value, err, sizeof(err)) == 0)
+		return;
+	snprintf(id, sizeof(id), "%s\n%s\n%.200s", key, field, value);
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < nseen && !found; i++)
+		found = strcmp(seen[i], id) == 0;
+	if (!found) {
+		if (nseen == SEEN_MAX) {
+			for (int i = 0; i < nseen; i++)
+				free(seen[i]);
+			nseen = 0;
+		}
+		seen[nseen++] = sl_strdup(id);
+	}
+	pthread_mutex_unlock(&lock);
+	if (!found)
+		sl_warn("%s field %s: %s (written by hand? sluicectl sasl set refuses it)", key,
+			field, err);
+}
+
 /* ml_sasl_lookup - the Redis entry of a SASL user; -1 on Redis trouble */
 int
 ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, size_t errlen)
@@ -171,6 +208,9 @@ ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, 
 		rc = -1;
 	} else {
 		e->found = rep->elements > 0;
+		for (size_t i = 0; i + 1 < rep->elements; i += 2)
+			if (rep->element[i]->str && rep->element[i + 1]->str)
+				warn_invalid(key, rep->element[i]->str, rep->element[i + 1]->str);
 		for (size_t i = 0; rc == 0 && i + 1 < rep->elements; i += 2)
 			if (rep->element[i]->str && rep->element[i + 1]->str
 			    && entry_field(e, rep->element[i]->str, rep->element[i + 1]->str) < 0) {

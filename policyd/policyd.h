@@ -306,6 +306,7 @@ void	pd_metrics_redis(double seconds, int ok);
 void	pd_metrics_proto_error(void);
 void	pd_metrics_redis_error_reply(void);
 void	pd_metrics_warn(const char *rule);
+void	pd_metrics_live_invalid(const char *kind);
 int	pd_http_start(pd_server *srv);
 void	pd_http_stop(pd_server *srv);
 

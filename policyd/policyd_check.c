@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "live.h"
 #include "log.h"
 #include "policyd.h"
 
@@ -321,6 +322,37 @@ warn_bad_key(const char *key)
 		"repeated at most every 10 s)", key);
 }
 
+/*
+ * bad_status - a tenant status written by hand that is none of active,
+ * paused, suspended: ignored (the tenant sends), logged once per key and
+ * value, counted on /metrics. The last TS_SEEN ones are remembered.
+ */
+#define TS_SEEN 256
+static void
+bad_status(const char *ev)
+{
+	static char *seen[TS_SEEN];
+	static int nseen;
+	const char *eq = strrchr(ev, '=');
+	char	shown[100];
+
+	if (eq == NULL || sl_live_tenant_status(eq + 1) >= 0)
+		return;
+	for (int i = 0; i < nseen; i++)
+		if (strcmp(seen[i], ev) == 0)
+			return;
+	if (nseen == TS_SEEN) {
+		for (int i = 0; i < nseen; i++)
+			free(seen[i]);
+		nseen = 0;
+	}
+	seen[nseen++] = sl_strdup(ev);
+	sl_live_printable(eq + 1, shown, sizeof(shown));
+	sl_warn("%.*s field status: invalid value \"%s\" (use active, paused or suspended): "
+		"ignored, the tenant sends as active", (int) (eq - ev), ev, shown);
+	pd_metrics_live_invalid("tenant");
+}
+
 /* apply_event - one monitor finding or warning from the script */
 static void
 apply_event(pd_query *q, const char *ev)
@@ -334,6 +366,8 @@ apply_event(pd_query *q, const char *ev)
 		pd_metrics_redis_error_reply(); /* inside the script: not a reply of its own */
 		pd_redis_error("decision script", ev + 4);
 		pd_breaker_result(q->srv->breaker, q->cfg, 0, pd_now_ms());
+	} else if (strncmp(ev, "ts:", 3) == 0) {
+		bad_status(ev + 3);
 	} else if (strncmp(ev, "mt:", 3) == 0) {
 		pd_metrics_rule("tenant-status", strcmp(ev + 3, "suspended") == 0 ? "would_reject" : "would_defer");
 		note_add(q, " monitor: tenant %s%s", ev + 3, "");

@@ -57,6 +57,7 @@ static struct {
 	unsigned long long requests, proto_errors, redis_errors, redis_error_replies, unsub_ok,
 	    unsub_bad;
 	unsigned long long dunno, defer, reject, discard, other;
+	unsigned long long live_invalid_limit, live_invalid_tenant, live_invalid_mode;
 	unsigned long long lat_bucket[NBUCKETS], lat_count;
 	double	lat_sum;
 	int	nrules;
@@ -86,6 +87,18 @@ void
 pd_metrics_redis_error_reply(void)
 {
 	m.redis_error_replies++;
+}
+
+/* pd_metrics_live_invalid - an invalid hand-written value met (once per content) */
+void
+pd_metrics_live_invalid(const char *kind)
+{
+	if (strcmp(kind, "limit") == 0)
+		m.live_invalid_limit++;
+	else if (strcmp(kind, "tenant") == 0)
+		m.live_invalid_tenant++;
+	else
+		m.live_invalid_mode++;
 }
 
 /* pd_metrics_action - count an answer by its kind */
@@ -177,6 +190,13 @@ metrics_body(pd_server *srv, struct evbuffer *b)
 			    "sluice_policyd_actions_total{action=\"discard\"} %llu\n"
 			    "sluice_policyd_actions_total{action=\"other\"} %llu\n",
 			    m.dunno, m.defer, m.reject, m.discard, m.other);
+	evbuffer_add_printf(b, "# HELP sluice_policyd_live_invalid_total Invalid values written "
+			    "in Redis by hand, ignored (each distinct content once).\n"
+			    "# TYPE sluice_policyd_live_invalid_total counter\n"
+			    "sluice_policyd_live_invalid_total{kind=\"limit\"} %llu\n"
+			    "sluice_policyd_live_invalid_total{kind=\"tenant\"} %llu\n"
+			    "sluice_policyd_live_invalid_total{kind=\"mode\"} %llu\n",
+			    m.live_invalid_limit, m.live_invalid_tenant, m.live_invalid_mode);
 	evbuffer_add_printf(b, "# HELP sluice_policyd_rule_total What each rule did (or would have, in monitor mode).\n"
 			    "# TYPE sluice_policyd_rule_total counter\n");
 	for (int i = 0; i < m.nrules; i++) {

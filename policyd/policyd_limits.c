@@ -52,6 +52,7 @@
 
 #include <event2/event.h>
 
+#include "live.h"
 #include "log.h"
 #include "policyd.h"
 
@@ -96,6 +97,8 @@ sl_script pd_decide_script = {.source =
 	"  elseif st[1] == 'paused' or st[1] == 'suspended' then\n"
 	"    if tmode == 'e' then return {'tenant', st[1], st[2] or ''} end\n"
 	"    ev[#ev+1] = 'mt:' .. st[1]\n"
+	"  elseif st[1] and st[1] ~= 'active' then\n"
+	"    ev[#ev+1] = 'ts:' .. KEYS[1] .. '=' .. string.sub(st[1], 1, 80)\n"
 	"  end\n"
 	"end\n"
 	"local t = redis.call('TIME')\n"
@@ -244,18 +247,15 @@ static char *mode_raw;			/* sluice:mode content last seen */
 
 /* ---------- modes ---------- */
 
-/* pd_mode_parse - "enforce", "monitor" or "off" */
+/* pd_mode_parse - "enforce", "monitor" or "off" (lib/live.c decides) */
 int
 pd_mode_parse(const char *s, enum pd_mode *mode)
 {
-	if (strcasecmp(s, "enforce") == 0)
-		*mode = PD_MODE_ENFORCE;
-	else if (strcasecmp(s, "monitor") == 0)
-		*mode = PD_MODE_MONITOR;
-	else if (strcasecmp(s, "off") == 0)
-		*mode = PD_MODE_OFF;
-	else
+	int	m = sl_live_mode(s);
+
+	if (m < 0)
 		return -1;
+	*mode = (enum pd_mode) m;
 	return 0;
 }
 
@@ -430,50 +430,11 @@ pd_match_check(const char *match, char *err, size_t errlen)
 
 /* ---------- rates and calendar windows ---------- */
 
-/* unit_ms - milliseconds in a period unit name, 0 if unknown */
-static double
-unit_ms(const char *u)
-{
-	static const struct {
-		const char *name;
-		double	ms;
-	}	units[] = {
-		{"s", 1e3}, {"sec", 1e3}, {"second", 1e3}, {"seconds", 1e3},
-		{"m", 6e4}, {"min", 6e4}, {"minute", 6e4}, {"minutes", 6e4},
-		{"h", 3.6e6}, {"hour", 3.6e6}, {"hours", 3.6e6},
-		{"d", 8.64e7}, {"day", 8.64e7}, {"days", 8.64e7},
-	};
-
-	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
-		if (strcasecmp(u, units[i].name) == 0)
-			return units[i].ms;
-	return 0;
-}
-
 /* pd_rate_parse - "50/hour", "100/10m", "5/s" into a count and a period */
 int
 pd_rate_parse(const char *s, long long *count, double *period_ms)
 {
-	char   *end;
-	long long n, mult = 1;
-	double	u;
-
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (errno || end == s || n <= 0 || n > 1000000000LL || *end != '/')
-		return -1;
-	s = end + 1;
-	if (isdigit((unsigned char) *s)) {
-		mult = strtoll(s, &end, 10);
-		if (mult <= 0 || mult > 1000000)
-			return -1;
-		s = end;
-	}
-	if ((u = unit_ms(s)) == 0)
-		return -1;
-	*count = n;
-	*period_ms = u * (double) mult;
-	return 0;
+	return sl_live_rate(s, count, period_ms);
 }
 
 static const char *window_names[] = {"", "minute", "hour", "day", "month"};
@@ -482,12 +443,12 @@ static const char *window_names[] = {"", "minute", "hour", "day", "month"};
 int
 pd_window_parse(const char *s, enum pd_window *w)
 {
-	for (int i = PD_WIN_MINUTE; i <= PD_WIN_MONTH; i++)
-		if (strcasecmp(s, window_names[i]) == 0) {
-			*w = (enum pd_window) i;
-			return 0;
-		}
-	return -1;
+	int	i = sl_live_window(s);
+
+	if (i < 0)
+		return -1;
+	*w = (enum pd_window) i;
+	return 0;
 }
 
 /* pd_window_name - the name of a calendar window */
@@ -525,30 +486,7 @@ pd_window_id(enum pd_window w, time_t now, char *id, size_t idlen, time_t *end)
 
 /* ---------- one limit from its hash fields ---------- */
 
-/* field_count - a positive integer field */
-static int
-field_count(const char *v, long long *out)
-{
-	char   *end;
-
-	errno = 0;
-	*out = strtoll(v, &end, 10);
-	return errno || end == v || *end || *out <= 0 || *out > 1000000000LL ? -1 : 0;
-}
-
-/* text_ok - a reply text: printable ASCII, bounded */
-static int
-text_ok(const char *s)
-{
-	if (strlen(s) > 200)
-		return 0;
-	for (; *s; s++)
-		if (*s < 0x20 || *s > 0x7e)
-			return 0;
-	return 1;
-}
-
-/* limit_field - apply one name=value; -1 with err when invalid */
+/* limit_field - apply one name=value (checked by sl_live_limit_check()) */
 static int
 limit_field(pd_limit *l, const char *f, const char *v, long long *burst, char *err, size_t errlen)
 {
@@ -569,14 +507,14 @@ limit_field(pd_limit *l, const char *f, const char *v, long long *burst, char *e
 		l->interval_ms /= (double) count;
 		l->burst = count;
 	} else if (strcmp(f, "burst") == 0) {
-		if (field_count(v, burst) < 0)
+		if (sl_live_count(v, burst) < 0)
 			goto bad;
 	} else if (strcmp(f, "window") == 0) {
 		if (pd_window_parse(v, &l->window) < 0)
 			goto bad;
 		l->kind = PD_LIMIT_WINDOW;
 	} else if (strcmp(f, "max") == 0) {
-		if (field_count(v, &l->max) < 0)
+		if (sl_live_count(v, &l->max) < 0)
 			goto bad;
 	} else if (strcmp(f, "unit") == 0) {
 		if (strcmp(v, "messages") != 0 && strcmp(v, "recipients") != 0)
@@ -590,10 +528,10 @@ limit_field(pd_limit *l, const char *f, const char *v, long long *burst, char *e
 		if (*v && pd_mode_parse(v, &l->mode) < 0)
 			goto bad;
 	} else if (strcmp(f, "warn") == 0) {
-		if (field_count(v, &l->warn) < 0)
+		if (sl_live_count(v, &l->warn) < 0)
 			goto bad;
 	} else if (strcmp(f, "text") == 0) {
-		if (!text_ok(v))
+		if (!sl_live_text_ok(v))
 			goto bad;
 		l->text = sl_strdup(v);
 	} else if (strcmp(f, "description") != 0 && strcmp(f, "note") != 0) {
@@ -612,7 +550,6 @@ pd_limit_parse(pd_limit *l, const char *name, int nfields, const char **field,
 	       char *err, size_t errlen)
 {
 	long long burst = 0;
-	int	kinds = 0;
 
 	memset(l, 0, sizeof(*l));
 	l->name = sl_strdup(name);
@@ -620,12 +557,9 @@ pd_limit_parse(pd_limit *l, const char *name, int nfields, const char **field,
 		snprintf(err, errlen, "name: 1-64 characters, no blanks, ':' or braces");
 		return -1;
 	}
-	for (int i = 0; i + 1 < nfields; i += 2)
-		kinds += strcmp(field[i], "rate") == 0 || strcmp(field[i], "window") == 0;
-	if (kinds != 1) {
-		snprintf(err, errlen, "set exactly one of rate (e.g. 50/hour) or window (minute, hour, day, month)");
+	/* one validator for sluicectl and policyd; then the request attributes */
+	if (sl_live_limit_check(nfields, field, err, errlen) < 0)
 		return -1;
-	}
 	for (int i = 0; i + 1 < nfields; i += 2)
 		if (limit_field(l, field[i], field[i + 1], &burst, err, errlen) < 0)
 			return -1;
@@ -745,8 +679,11 @@ limits_load_one(pd_limit *l, const char *name, const sl_reply *h, const pd_limit
 		if (changed)
 			sl_warn("limit %s: listed in limits but its hash is missing: ignored", name);
 	} else if (pd_limit_parse(l, name, n, fields, err, sizeof(err)) < 0) {
-		if (changed)
-			sl_warn("limit %s: %s: limit ignored until fixed", name, err);
+		if (changed) {
+			sl_warn("limit %s: %s: limit ignored until fixed (hash limit:%s)", name,
+				err, name);
+			pd_metrics_live_invalid("limit");
+		}
 	} else if (changed) {
 		sl_info("limit %s: %s", name, prev ? "changed" : "loaded");
 	}
@@ -775,9 +712,11 @@ limits_load_modes(pd_limits *t, const sl_reply *h)
 
 		if ((strcmp(f, "global") != 0 && strncmp(f, "domain:", 7) != 0
 		     && strncmp(f, "tenant:", 7) != 0) || pd_mode_parse(v, &m) < 0) {
-			if (log)
+			if (log) {
 				sl_warn("mode %s=\"%.80s\": use global, domain:<d> or tenant:<t> = "
 					"enforce, monitor or off: ignored", f, v);
+				pd_metrics_live_invalid("mode");
+			}
 			continue;
 		}
 		t->mode_name[t->nmode] = sl_strdup(f);

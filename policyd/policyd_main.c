@@ -10,7 +10,10 @@
  *	loop. Each concern lives in its own policyd_*.c file.
  *
  *	-c config  configuration file (default /etc/sluice/sluice.conf)
- *	-n         check the configuration and exit (0 when good)
+ *	-n         check the whole configuration for every program and exit
+ *	--version  print the version and exit
+ * EXIT STATUS
+ *	0 ok, 64 (EX_USAGE) bad arguments, 78 (EX_CONFIG) bad configuration.
  *	-f         stay in the foreground and log to stderr
  *
  *	SIGHUP reloads the configuration: timeouts, fail actions, modes,
@@ -23,6 +26,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,11 +34,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "conf_check.h"
 #include "log.h"
 #include "policyd.h"
 #include "privs.h"
@@ -95,12 +101,25 @@ on_term(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(pd_srv.base, NULL);
 }
 
-/* usage - the options, then exit */
+/* usage - the options, then exit (0 for --help, 64 for a mistake) */
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: sluice-policyd [-f] [-n] [-c config]\n");
-	exit(2);
+	fprintf(status ? stderr : stdout, "usage: sluice-policyd [-f] [-n] [-c config]\n"
+		"       sluice-policyd --version | --help\n");
+	exit(status);
+}
+
+/* check_own - policyd's own checks, for sl_conf_check_main() */
+static int
+check_own(const char *path)
+{
+	pd_config *pc = pd_config_load(path);
+
+	if (pc == NULL)
+		return -1;
+	pd_config_unref(pc);
+	return 0;
 }
 
 #define FD_RESERVE 64 /* Redis, logging, listeners, slack */
@@ -210,33 +229,37 @@ wait_for_redis(int grace_ms)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
 	const char *path = SL_CONF_DEFAULT_PATH;
 	static char abspath[PATH_MAX];
 	int	ch, check_only = 0, foreground = 0;
 	pd_config *pc;
 
-	while ((ch = getopt(argc, argv, "c:fn")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'f': foreground = 1; break;
 		case 'n': check_only = 1; break;
-		default: usage();
+		case 'h': usage(0);
+		case 'V': printf("sluice-policyd %s\n", PACKAGE_VERSION); return 0;
+		default: usage(EX_USAGE);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(EX_USAGE);
 	/* daemon() changes to /: keep a path SIGHUP can still open */
-	if (path[0] != '/' && realpath(path, abspath) != NULL)
+	if (!check_only && path[0] != '/' && realpath(path, abspath) != NULL)
 		path = abspath;
 	sl_log_init("sluice-policyd", foreground || check_only ? SL_LOG_STDERR : SL_LOG_SYSLOG,
 		    SL_LOG_INFO);
+	if (check_only)
+		return sl_conf_check_main(path, "policyd", check_own, 0);
 	if ((pc = pd_config_load(path)) == NULL)
-		return 1;
-	if (check_only) {
-		printf("%s: configuration OK\n", path);
-		pd_config_unref(pc);
-		return 0;
-	}
+		return EX_CONFIG;
 	apply_time_zone(pc);
 	apply_log_level(pc);
 	server_setup(pc, foreground);

@@ -29,6 +29,10 @@ def localized(env):
             local = env.secret(os.path.basename(path))
         text = text.replace('"%s"' % path, '"%s"' % local)
     text = text.replace('user = "sluice"', 'user = ""', 1)
+    # the runtime check wants the socket directory to exist (conf_check.c)
+    sockets = os.path.join(env.dir, "spool-sluice")
+    os.makedirs(sockets, mode=0o750, exist_ok=True)
+    text = text.replace("/var/spool/postfix/sluice/", sockets + "/")
     return text
 
 

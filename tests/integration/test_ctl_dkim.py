@@ -14,6 +14,7 @@ import base64
 import os
 import re
 import stat
+import socket
 import subprocess
 import sys
 
@@ -147,8 +148,30 @@ tenant "other" { subdomain = "other"  domains = { "other.example" } }
         "v=DMARC1; p=none; rua=mailto:dmarc@news.example.com; adkim=r; aspf=r"
     r = ctl(conf, "dns", "example.com", "--mx", "mx1.relay.example.net", "--rua", "mailto:rua@example.org")
     assert "rua=mailto:rua@example.org;" in txt_records(r.stdout)["_dmarc.example.com"]
-    r = ctl(conf, "dns", "unknown.example")
+    r = ctl(conf, "dns", "unknown.example", "--mx", "mx1.relay.example.net")
     assert r.returncode == 1 and "not configured" in r.stderr
+    # each record also as one unsplit line for DNS web forms
+    r = ctl(conf, "dns", "example.com", "--mx", "mx1.relay.example.net")
+    single = r.stdout.split("single strings", 1)[1]
+    assert "news.example.com\tMX\t10 mx1.relay.example.net\n" in single
+    assert "s1._domainkey.example.com\tTXT\t%s\n" % records["s1._domainkey.example.com"] in single
+    assert "_dmarc.example.com\tTXT\tv=DMARC1; p=none;" in single
+    # unqualified names are refused, never printed as "MX 10 vm."
+    r = ctl(conf, "dns", "example.com", "--mx", "vm")
+    assert r.returncode == 64 and "fully qualified" in r.stderr and "MX" not in r.stdout
+    if "." not in socket.getfqdn():
+        r = ctl(conf, "dns", "example.com")
+        assert r.returncode == 64 and "not fully qualified" in r.stderr
+    # the relay's outgoing addresses, or a provider's include, make the SPF record
+    r = ctl(conf, "dns", "example.com", "--mx", "mx1.relay.example.net", "--ip4", "192.0.2.10",
+            "--ip6", "2001:db8::/64", "--spf-include", "_spf.relay.example.net")
+    assert r.returncode == 0, r.stderr
+    assert txt_records(r.stdout)["news.example.com"] == \
+        "v=spf1 ip4:192.0.2.10 ip6:2001:db8::/64 include:_spf.relay.example.net -all"
+    for bad in (["--ip4", "300.1.1.1"], ["--ip6", "192.0.2.1"], ["--ip4", "192.0.2.0/33"],
+                ["--spf-include", "relay"]):
+        r = ctl(conf, "dns", "example.com", "--mx", "mx1.relay.example.net", *bad)
+        assert r.returncode == 64, bad
 
 
 def test_dns_reports_unreadable_key(env):
@@ -159,3 +182,38 @@ def test_dns_reports_unreadable_key(env):
     r = ctl(conf, "dns", "example.com", "--mx", "mx.example.net")
     assert r.returncode == 1 and "not a PEM private key" in r.stderr
     assert "_dmarc.example.com" in r.stdout
+
+
+def test_keygen_bits_testing_txt_file_and_owner(env):
+    import pwd
+    out = os.path.join(env.dir, "keys2")
+    os.makedirs(out)
+    empty = env.file("empty.conf", "")
+
+    def gen(selector, *extra):
+        return ctl(empty, "dkim", "keygen", "--domain", "example.com", "--selector", selector,
+                   "--out", out, *extra)
+    r = gen("big", "--bits", "3072", "--testing")
+    assert r.returncode == 0, r.stderr
+    rec = txt_records(r.stdout)["big._domainkey.example.com"]
+    assert rec.startswith("v=DKIM1; k=rsa; t=y; p=")
+    assert len(base64.b64decode(rec.split("p=")[1])) == 422      # RSA-3072 SubjectPublicKeyInfo
+    # the .txt beside the key, as opendkim-genkey writes it: the same record
+    txt = open(os.path.join(out, "example.com.big.txt")).read()
+    assert txt_records(txt) == {"big._domainkey.example.com": rec}
+    key = os.path.join(out, "example.com.big.pem")
+    assert verify(sign(key, "example.com", "big", "rsa"), {"big._domainkey.example.com": rec})
+    for bad in (["--bits", "1024"], ["--bits", "lots"], ["--bits", "8192"],
+                ["--algorithm", "ed25519", "--bits", "3072"]):
+        r = gen("b" + str(len(bad)) + bad[-1], *bad)
+        assert r.returncode == 64, (bad, r.stderr)
+    assert "1024-bit RSA is too weak" in gen("weak", "--bits", "1024").stderr
+    assert not os.path.exists(os.path.join(out, "example.com.weak.pem"))
+    r = gen("nouser", "--owner", "sluice-no-such-user")
+    assert r.returncode == 64 and "no such user" in r.stderr
+    assert not os.path.exists(os.path.join(out, "example.com.nouser.pem"))
+    if os.geteuid() == 0:
+        r = gen("svc", "--owner", "nobody")
+        assert r.returncode == 0, r.stderr
+        st = os.stat(os.path.join(out, "example.com.svc.pem"))
+        assert st.st_uid == pwd.getpwnam("nobody").pw_uid and stat.S_IMODE(st.st_mode) == 0o600

@@ -239,7 +239,12 @@ def test_limits_set_remove_and_modes(env):
     # What policyd would ignore is refused, and nothing is written.
     for args, msg in ((["nokey", "rate=1/hour"], "key template"),
                       (["both", "key=x", "rate=1/hour", "window=day", "max=3"], "exactly one"),
-                      (["nomax", "key=x", "window=day"], "needs max")):
+                      (["nomax", "key=${sender}", "window=day"], "needs max"),
+                      # the values themselves, with policyd's own validator
+                      (["badkey", "key=x", "rate=1/hour"], 'invalid key "x"'),
+                      (["lots", "key=${sender}", "rate=lots"], 'invalid rate "lots"'),
+                      (["badmax", "key=${sender}", "window=day", "max=many"], 'invalid max'),
+                      (["badunit", "key=${sender}", "rate=1/h", "unit=bytes"], 'invalid unit')):
         r = ctl(conf, "limits", "set", *args)
         assert r.returncode == 65 and msg in r.stderr, args
         assert redis.cli("EXISTS", "sluice:limit:" + args[0]) == "0"

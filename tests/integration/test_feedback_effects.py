@@ -208,7 +208,7 @@ def test_check_config(world):
     bad = world.env.file("bad.conf", 'secret_file = "%s"\nfeedback {\n hard_bounce_scope = planet\n'
                          ' pause_window = 0\n}\n' % world.secret_path)
     p = subprocess.run([world.exe, "-n", "-c", bad], capture_output=True, text=True)
-    assert p.returncode == 1
+    assert p.returncode == 78  # EX_CONFIG
     assert "hard_bounce_scope" in p.stderr and "pause_window" in p.stderr
 
 
@@ -282,7 +282,7 @@ def test_hard_reasons_option(env):
     bad = env.file("bad-reasons.conf", 'secret_file = "%s"\nfeedback {\n hard_reasons = {"nosuch"}\n}\n'
                    % w.secret_path)
     p = subprocess.run([w.exe, "-n", "-c", bad], capture_output=True, text=True)
-    assert p.returncode == 1 and "hard_reasons" in p.stderr and "nosuch" in p.stderr, p.stderr
+    assert p.returncode == 78 and "hard_reasons" in p.stderr and "nosuch" in p.stderr, p.stderr
 
 
 def test_complaint_category_scope(world):

@@ -42,7 +42,7 @@ def test_check_config_flag(env):
                    ' timeout = 0\n mode = "loud"\n}\n')
     r = subprocess.run([harness.program("policyd", "sluice-policyd"), "-n", "-c", bad],
                        capture_output=True, text=True)
-    assert r.returncode != 0
+    assert r.returncode == 78
     # every problem reported at once, each with file:line
     assert "listen" in r.stderr and "timeout" in r.stderr and "mode" in r.stderr, r.stderr
     assert policy_query(sock, {}) == "DUNNO"

@@ -33,9 +33,9 @@ write_file(const char *name, const char *text, mode_t mode)
 	chmod(path, mode);
 }
 
-/* load - load dir/name, capturing stderr into dir/err */
+/* capture - run a loader on dir/name, capturing stderr into dir/err */
 static sl_conf *
-load(const char *name, char *errtext, size_t size)
+capture(sl_conf *(*loader)(const char *), const char *name, char *errtext, size_t size)
 {
 	char	path[256], errpath[256];
 	int	saved = dup(2), fd;
@@ -46,7 +46,7 @@ load(const char *name, char *errtext, size_t size)
 	snprintf(errpath, sizeof(errpath), "%s/err", dir);
 	fd = creat(errpath, 0600);
 	dup2(fd, 2);
-	c = sl_conf_load(path);
+	c = loader(path);
 	dup2(saved, 2);
 	close(fd);
 	close(saved);
@@ -56,6 +56,13 @@ load(const char *name, char *errtext, size_t size)
 	errtext[n] = '\0';
 	fclose(f);
 	return c;
+}
+
+/* load - sl_conf_load() on dir/name, its stderr in errtext */
+static sl_conf *
+load(const char *name, char *errtext, size_t size)
+{
+	return capture(sl_conf_load, name, errtext, size);
 }
 
 /* setup - a temp dir with one private and one world-readable key */
@@ -131,10 +138,11 @@ test_all_errors_at_once(void **state)
 		 " dkim s1 { algorithm = rsa-sha1 key = \"%s/public.pem\" }\n}\n", dir);
 	write_file("bad.conf", text, 0644);
 	assert_null(load("bad.conf", errs, sizeof(errs)));
-	assert_non_null(strstr(errs, "log_level \"loud\""));
+	assert_non_null(strstr(errs, "bad.conf:1: log_level \"loud\""));
 	assert_non_null(strstr(errs, "bad.conf:2: category \"Bad-Name\""));
-	assert_non_null(strstr(errs, "bad.conf:3: domain example.com: default_category \"nosuch\""));
-	assert_non_null(strstr(errs, "algorithm \"rsa-sha1\""));
+	assert_non_null(strstr(errs, "bad.conf:4: domain example.com: default_category \"nosuch\""));
+	assert_non_null(strstr(errs, "bad.conf:5: dkim s1: algorithm \"rsa-sha1\""));
+	assert_non_null(strstr(errs, "bad.conf:5: dkim s1: "));
 	assert_non_null(strstr(errs, "readable by group or others"));
 	assert_non_null(strstr(errs, "5 errors"));
 }
@@ -153,6 +161,101 @@ test_syntax_error(void **state)
 	assert_non_null(strstr(errs, "cannot read"));
 }
 
+/* test_syntax_all_at_once - each syntax error class at its own line, one run */
+static void
+test_syntax_all_at_once(void **state)
+{
+	char	errs[8192];
+
+	(void) state;
+	write_file("syntax2.conf",
+		   "# every kind of syntax error, one per line\n"	/* 1 */
+		   "bogus_top = 1\n"					/* 2 unknown top */
+		   "redis {\n"						/* 3 */
+		   "  port = many\n"					/* 4 not an int */
+		   "  hots = \"x\"\n"				/* 5 unknown */
+		   "  db\n"						/* 6 no '=' */
+		   "}\n"
+		   "milter {\n"						/* 8 never closed */
+		   "  timeout = 30\n"
+		   "  frobnicate = yes\n"				/* 10 unknown */
+		   "category \"bulk\" {\n"				/* 11 */
+		   "  rewrite_from = maybe\n"				/* 12 not a bool */
+		   "  sign_domains = { \"a\" \"b\" }\n"		/* 13 no ',' */
+		   "}\n"
+		   "}\n"							/* 15 one too many */
+		   "feedback {\n"					/* 16 */
+		   "  pause_bounce_rate = high\n"			/* 17 not a number */
+		   "  dedup_ttl =\n"					/* 18 no value */
+		   "}\n"
+		   "policyd {\n"						/* 20 not closed at EOF */
+		   "  mode = \"monitor\"\n",
+		   0600);
+	assert_null(load("syntax2.conf", errs, sizeof(errs)));
+	assert_non_null(strstr(errs, "syntax2.conf:2: unknown option \"bogus_top\" at top level"));
+	assert_non_null(strstr(errs, "syntax2.conf:4: port = \"many\": not an integer"));
+	assert_non_null(strstr(errs, "syntax2.conf:5: unknown option \"hots\" in redis"));
+	assert_non_null(strstr(errs, "syntax2.conf:6: db: '=' expected"));
+	assert_non_null(strstr(errs, "syntax2.conf:8: milter { } is not closed: '}' missing before line 11"));
+	assert_non_null(strstr(errs, "syntax2.conf:10: unknown option \"frobnicate\" in milter"));
+	assert_non_null(strstr(errs, "syntax2.conf:12: rewrite_from = \"maybe\": use true or false"));
+	assert_non_null(strstr(errs, "syntax2.conf:13: sign_domains: ',' or '}' expected"));
+	assert_non_null(strstr(errs, "syntax2.conf:15: '}' without a section to close"));
+	assert_non_null(strstr(errs, "syntax2.conf:17: pause_bounce_rate = \"high\": not a number"));
+	assert_non_null(strstr(errs, "syntax2.conf:18: dedup_ttl: no value given"));
+	assert_non_null(strstr(errs, "syntax2.conf:20: policyd { } is not closed: '}' missing at the end"));
+	/* libconfuse's own messages, with its wrong lines, are not shown */
+	assert_null(strstr(errs, "no such option"));
+	assert_non_null(strstr(errs, "12 errors"));
+}
+
+/* test_semantic_after_syntax - a syntax error does not hide a semantic one */
+static void
+test_semantic_after_syntax(void **state)
+{
+	char	errs[4096];
+
+	(void) state;
+	write_file("mixed.conf",
+		   "milter {\n"
+		   "  bogus = 1\n"					/* 2 */
+		   "}\n"
+		   "\n"
+		   "category \"Bad-Name\" {\n"			/* 5 */
+		   "}\n"
+		   "log_level = loud\n",					/* 7 */
+		   0600);
+	assert_null(load("mixed.conf", errs, sizeof(errs)));
+	assert_non_null(strstr(errs, "mixed.conf:2: unknown option \"bogus\""));
+	assert_non_null(strstr(errs, "mixed.conf:5: category \"Bad-Name\""));
+	assert_non_null(strstr(errs, "mixed.conf:7: log_level \"loud\""));
+	assert_non_null(strstr(errs, "3 errors"));
+}
+
+/* test_lines_of_untitled_sections - an option's line, not its section's '}' */
+static void
+test_lines_of_untitled_sections(void **state)
+{
+	char	errs[4096], text[1024];
+	sl_conf *c;
+
+	(void) state;
+	snprintf(text, sizeof(text),
+		 "\n\nredis {\n  port = 1\n}\n\n"
+		 "policyd {\n  mode = x\n\n\n}\n"			/* 7, 8 */
+		 "secret_file = \"%s/public.pem\"\n", dir);		/* 12 */
+	write_file("lines.conf", text, 0600);
+	assert_non_null(c = capture(sl_conf_parse, "lines.conf", errs, sizeof(errs)));
+	assert_non_null(strstr(errs, "lines.conf:12: secret_file: "));
+	assert_int_equal(c->errors, 1);
+	assert_int_equal(sl_conf_opt_line(c, cfg_getsec(c->cfg, "policyd"), "mode"), 8);
+	assert_int_equal(sl_conf_opt_line(c, cfg_getsec(c->cfg, "policyd"), "listen"), 7);
+	assert_int_equal(sl_conf_opt_line(c, cfg_getsec(c->cfg, "redis"), "port"), 4);
+	assert_true(sl_conf_present(c, "policyd"));
+	assert_false(sl_conf_present(c, "milter"));
+	sl_conf_free(c);
+}
+
 int
 main(void)
 {
@@ -161,6 +264,9 @@ main(void)
 		cmocka_unit_test(test_redis_password_file),
 		cmocka_unit_test(test_all_errors_at_once),
 		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_syntax_all_at_once),
+		cmocka_unit_test(test_semantic_after_syntax),
+		cmocka_unit_test(test_lines_of_untitled_sections),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

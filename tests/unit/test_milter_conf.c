@@ -89,13 +89,14 @@ test_all_errors_at_once(void **state)
 	assert_null(c);
 	assert_non_null(strstr(errors, "sluice.conf:2: domain example.com dkim r1:"));
 	assert_non_null(strstr(errors, "needs an RSA key"));
-	assert_non_null(strstr(errors, "sluice.conf:3: category news: subdomain \"Bad_Label\""));
-	assert_non_null(strstr(errors, "unsubscribe_url must start with https://"));
-	assert_non_null(strstr(errors, "list_unsubscribe_existing \"merge\""));
-	assert_non_null(strstr(errors, "socket \"/no/prefix\""));
-	assert_non_null(strstr(errors, "on_internal_error \"ignore\""));
-	assert_non_null(strstr(errors, "default_category \"nope\" is not defined"));
-	assert_non_null(strstr(errors, "rule r: category \"ghost\" is not defined"));
+	/* each at the line of its option (conf_lex.c), not of its section */
+	assert_non_null(strstr(errors, "sluice.conf:4: category news: subdomain \"Bad_Label\""));
+	assert_non_null(strstr(errors, "sluice.conf:5: category news: unsubscribe_url must start with https://"));
+	assert_non_null(strstr(errors, "sluice.conf:6: category news: list_unsubscribe_existing \"merge\""));
+	assert_non_null(strstr(errors, "sluice.conf:9: milter: socket \"/no/prefix\""));
+	assert_non_null(strstr(errors, "sluice.conf:10: milter: on_internal_error \"ignore\""));
+	assert_non_null(strstr(errors, "sluice.conf:11: milter: default_category \"nope\" is not defined"));
+	assert_non_null(strstr(errors, "sluice.conf:12: rule r: category \"ghost\" is not defined"));
 	assert_non_null(strstr(errors, "secret_file: required"));
 }
 

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "live.h"
 #include "policyd.h"
 
 pd_server pd_srv;
@@ -238,11 +239,33 @@ test_suppress_keys(void **state)
 	assert_int_equal(pd_suppress_scopes(&cfg, &facts, sc), 0);
 }
 
+/* test_attributes_agree - lib/live.c's attribute list is policyd's pd_facts */
+static void
+test_attributes_agree(void **state)
+{
+	static const pd_facts empty;
+	char	err[200];
+	size_t	n = 0;
+
+	(void) state;
+	for (const char *const *a = sl_live_attributes; *a; a++, n++)
+		assert_non_null(pd_facts_get(&empty, *a));
+	assert_int_equal(n, 12);	/* as many as pd_facts_get() maps */
+	assert_null(pd_facts_get(&empty, "colour"));
+	/* so sluicectl refuses what policyd would: an unknown attribute */
+	assert_int_equal(sl_live_limit_field("key", "${colour}", err, sizeof(err)), -1);
+	assert_int_equal(sl_live_limit_field("match", "colour=red", err, sizeof(err)), -1);
+	assert_int_equal(sl_live_limit_field("match", "recipient_orgdomain=gmail.com; sender!=a@b",
+					     err, sizeof(err)), 0);
+	assert_int_equal(pd_template_check("${colour}", err, sizeof(err)), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_template),
+		cmocka_unit_test(test_attributes_agree),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_windows),
