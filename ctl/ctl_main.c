@@ -74,6 +74,8 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "doctor", .fn = ctl_doctor,
 	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--nameserver IP[:PORT]]"},
 	{.group = "dmarc", .fn = ctl_dmarc, .args = "DOMAIN [--days N]"},
+	{.group = "verify", .fn = ctl_verify,
+	 .args = "[--zone FILE] [--ip ADDR] [--helo NAME] [--mail-from ADDR] [--authserv-id ID] < message"},
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
