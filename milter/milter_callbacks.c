@@ -52,6 +52,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "milter_verify.h"
 
 #define HEADER_BYTES_MAX	(4 * 1024 * 1024)
 #define HEADERS_MAX		10000
@@ -79,10 +80,12 @@ typedef struct msg_ctx {
 	char	msgid[SL_TOKEN_MSGID_LEN + 1];
 	ml_signer *signers[ML_SIG_MAX];
 	size_t	nsigners;
+	ml_verify *verify;		/* inbound: SPF, DKIM, DMARC; else NULL */
 } msg_ctx;
 
 typedef struct conn_ctx {
 	char	addr[INET6_ADDRSTRLEN];
+	char	helo[256];		/* the client's HELO name, for inbound SPF */
 	msg_ctx	msg;
 } conn_ctx;
 
@@ -110,6 +113,7 @@ msg_reset(msg_ctx *m)
 	for (size_t i = 0; i < m->nsigners; i++)
 		ml_signer_free(m->signers[i]);
 	ml_plan_free(&m->plan);
+	ml_verify_free(m->verify);
 	ml_conf_unref(m->conf);
 	memset(m, 0, sizeof(*m));
 	sl_log_context(NULL);
@@ -175,6 +179,32 @@ cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	return SMFIS_CONTINUE;
 }
 
+/* cb_helo - remember the HELO name (inbound SPF checks it) */
+static sfsistat
+cb_helo(SMFICTX *ctx, char *helo)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+
+	if (c)
+		snprintf(c->helo, sizeof(c->helo), "%s", helo ? helo : "");
+	return SMFIS_CONTINUE;
+}
+
+/* inbound_start - verify this message (milter_verify.c), or accept it untouched */
+static sfsistat
+inbound_start(conn_ctx *c, msg_ctx *m, char **argv)
+{
+	if (!m->conf->vopts->verify) {
+		msg_reset(m);
+		return SMFIS_ACCEPT;
+	}
+	if (argv[0] && strcmp(argv[0], "<>") != 0
+	    && sl_addr_normalize(argv[0], m->env_from, sizeof(m->env_from), 0) < 0)
+		m->env_from[0] = '\0';
+	m->verify = ml_verify_new(m->conf->vdns, m->conf->vopts, m->qid, c->addr, c->helo, m->env_from);
+	return SMFIS_CONTINUE;
+}
+
 /* cb_envfrom - start a message: pin the config, outbound or inbound */
 static sfsistat
 cb_envfrom(SMFICTX *ctx, char **argv)
@@ -188,10 +218,8 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
 	snprintf(m->sasl, sizeof(m->sasl), "%s", macro(ctx, "{auth_authen}"));
 	sl_log_context(m->qid);
-	if (!m->sasl[0] && !sl_netlist_match(m->conf->internal, c->addr)) {
-		msg_reset(m);
-		return SMFIS_ACCEPT;		/* inbound: another issue's business */
-	}
+	if (!m->sasl[0] && !sl_netlist_match(m->conf->internal, c->addr))
+		return inbound_start(c, m, argv);
 	if (argv[0] == NULL || strcmp(argv[0], "<>") == 0
 	    || sl_addr_normalize(argv[0], m->env_from, sizeof(m->env_from), 0) < 0)
 		m->env_from[0] = '\0';
@@ -220,6 +248,15 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
 
+	if (m->verify) {
+		/* libmilter strips the space after the colon; DKIM simple canonicalization wants it */
+		char   *v = sl_malloc(strlen(value) + 2);
+
+		v[0] = ' ';
+		strcpy(v + 1, value);
+		ml_verify_header(m->verify, name, v);
+		free(v);
+	}
 	m->hdrbytes += strlen(name) + strlen(value) + 4;
 	if (m->too_big || m->hdrbytes > HEADER_BYTES_MAX || m->nheaders >= HEADERS_MAX) {
 		m->too_big = 1;
@@ -339,6 +376,10 @@ cb_eoh(SMFICTX *ctx)
 		snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
 		sl_log_context(m->qid);
 	}
+	if (m->verify) {
+		ml_verify_eoh(m->verify);
+		return SMFIS_CONTINUE;
+	}
 	if (m->too_big)
 		return reject(ctx, m, "5.3.4 message header too large");
 	if (nfrom != 1) {
@@ -385,6 +426,8 @@ cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 {
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
 
+	if (m->verify)
+		ml_verify_body(m->verify, buf, len);
 	for (size_t i = 0; i < m->nsigners; i++)
 		if (ml_signer_body(m->signers[i], buf, len) < 0) {
 			char	err[300];
@@ -513,6 +556,58 @@ suppress(SMFICTX *ctx, msg_ctx *m)
 	return rc;
 }
 
+/* inbound_edit - remove forged A-R and quarantine fields, add ours; -1 refused */
+static int
+inbound_edit(SMFICTX *ctx, msg_ctx *m, const ml_vresult *r)
+{
+	size_t	nq = ml_header_count(m->headers, m->nheaders, ML_QUARANTINE_HEADER);
+
+	for (size_t i = r->nforged; i > 0; i--)
+		if (smfi_chgheader(ctx, "Authentication-Results", r->forged[i - 1], NULL) != MI_SUCCESS)
+			return -1;
+	for (size_t i = nq; i > 0; i--)
+		if (smfi_chgheader(ctx, ML_QUARANTINE_HEADER, (int) i, NULL) != MI_SUCCESS)
+			return -1;
+	if (r->disp == ML_DISP_QUARANTINE && r->quarantine == ML_QUAR_HEADER
+	    && smfi_insheader(ctx, 0, ML_QUARANTINE_HEADER, (char *) r->reply) != MI_SUCCESS)
+		return -1;
+	if (r->disp == ML_DISP_QUARANTINE && r->quarantine == ML_QUAR_HOLD
+	    && smfi_quarantine(ctx, (char *) r->reply) != MI_SUCCESS)
+		return -1;
+	return smfi_insheader(ctx, 0, "Authentication-Results", (char *) r->authres) == MI_SUCCESS ? 0 : -1;
+}
+
+/* inbound_eom - the verdict on an inbound message: refuse, or mark and accept */
+static sfsistat
+inbound_eom(SMFICTX *ctx, msg_ctx *m)
+{
+	ml_vresult *r = sl_malloc(sizeof(*r));
+	sfsistat rc = SMFIS_CONTINUE;
+	char	oneline[ML_AR_MAX];
+
+	ml_verify_finish(m->verify, r);
+	snprintf(oneline, sizeof(oneline), "%s", r->authres);
+	for (char *p = oneline; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	sl_info("inbound: from=<%s> client=%s disposition=%s %s", m->env_from, ((conn_ctx *)
+		smfi_getpriv(ctx))->addr, ml_disposition_name(r->disp), oneline);
+	if (r->disp == ML_DISP_REJECT) {
+		set_reply(ctx, "550", r->reply);
+		rc = SMFIS_REJECT;
+	} else if (r->disp == ML_DISP_TEMPFAIL) {
+		set_reply(ctx, "451", r->reply);
+		rc = SMFIS_TEMPFAIL;
+	} else if (inbound_edit(ctx, m, r) < 0) {
+		sl_warn("the MTA refused a message modification: temporary failure");
+		set_reply(ctx, "451", "4.3.0 temporary local problem, try again later");
+		rc = SMFIS_TEMPFAIL;
+	}
+	free(r);
+	msg_reset(m);
+	return rc;
+}
+
 /* cb_eom - apply everything and sign */
 static sfsistat
 cb_eom(SMFICTX *ctx)
@@ -527,6 +622,8 @@ cb_eom(SMFICTX *ctx)
 	if (!m->qid[0])
 		snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
 	sl_log_context(m->qid);
+	if (m->verify)
+		return inbound_eom(ctx, m);
 	if ((rc = suppress(ctx, m)) != SMFIS_CONTINUE)
 		return rc;
 	if (finish_signers(m, sigs, err, sizeof(err)) < 0) {
@@ -582,8 +679,9 @@ cb_close(SMFICTX *ctx)
 static struct smfiDesc milter_desc = {
 	.xxfi_name = "sluice-milter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM | SMFIF_DELRCPT,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM | SMFIF_DELRCPT | SMFIF_QUARANTINE,
 	.xxfi_connect = cb_connect,
+	.xxfi_helo = cb_helo,
 	.xxfi_envfrom = cb_envfrom,
 	.xxfi_envrcpt = cb_envrcpt,
 	.xxfi_header = cb_header,

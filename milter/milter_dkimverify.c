@@ -168,7 +168,7 @@ sig_result(DKIM_SIGINFO *sig, char *why, size_t whylen)
 
 	if ((dkim_sig_getflags(sig) & DKIM_SIGFLAG_PASSED) && dkim_sig_getbh(sig) == DKIM_SIGBH_MATCH)
 		return ML_AUTH_PASS;
-	if (e == DKIM_SIGERROR_OK && dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
+	if ((e == DKIM_SIGERROR_OK || e == DKIM_SIGERROR_BADSIG) && dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
 		snprintf(why, whylen, "body hash did not verify");
 		return ML_AUTH_FAIL;
 	}

@@ -41,6 +41,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "milter_verify.h"
 #include "privs.h"
 
 static int wake_pipe[2] = {-1, -1};
@@ -215,7 +216,8 @@ main(int argc, char **argv)
 	}
 	apply_log_level(c);
 	ml_redis_prepare();			/* script SHA1s, before any thread */
-	if (ml_dkim_init(err, sizeof(err)) < 0 || ml_milter_setup(c, err, sizeof(err)) < 0)
+	if (ml_dkim_init(err, sizeof(err)) < 0 || ml_verify_init(err, sizeof(err)) < 0
+	    || ml_milter_setup(c, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
