@@ -242,21 +242,35 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * inbound_header - one field to the verifier as it was on the wire: libmilter
+ * strips the space after the colon (DKIM simple canonicalization wants it
+ * back; nearly every writer puts one) and folds with a bare LF
+ */
+static void
+inbound_header(ml_verify *v, const char *name, const char *value)
+{
+	char   *w = sl_malloc(2 * strlen(value) + 2), *o = w;
+
+	*o++ = ' ';
+	for (const char *p = value; *p; p++) {
+		if (*p == '\n' && (p == value || p[-1] != '\r'))
+			*o++ = '\r';
+		*o++ = *p;
+	}
+	*o = '\0';
+	ml_verify_header(v, name, w);
+	free(w);
+}
+
 /* cb_header - keep one header field */
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
 
-	if (m->verify) {
-		/* libmilter strips the space after the colon; DKIM simple canonicalization wants it */
-		char   *v = sl_malloc(strlen(value) + 2);
-
-		v[0] = ' ';
-		strcpy(v + 1, value);
-		ml_verify_header(m->verify, name, v);
-		free(v);
-	}
+	if (m->verify)
+		inbound_header(m->verify, name, value);
 	m->hdrbytes += strlen(name) + strlen(value) + 4;
 	if (m->too_big || m->hdrbytes > HEADER_BYTES_MAX || m->nheaders >= HEADERS_MAX) {
 		m->too_big = 1;

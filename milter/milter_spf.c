@@ -13,6 +13,8 @@
  *	make the result permerror (RFC 7208 section 4.6.4), which libspf2
  *	1.2.10 does not do itself. The 10-lookup limit is libspf2's.
  *	The null sender is checked as postmaster@HELO (section 2.4).
+ *	libspf2 passes a loopback client (127.0.0.0/8, ::1) without looking
+ *	("localhost is always allowed"); such clients are internal anyway.
  * ERRORS
  *	On a DNS failure libspf2 may return SPF_RESULT_INVALID with no
  *	Received-SPF value: that is temperror here, as is any result reached
