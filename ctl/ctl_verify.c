@@ -31,24 +31,20 @@
 #include "log.h"
 #include "milter_verify.h"
 
-#define MSG_MAX	(64 * 1024 * 1024)
+#define MSG_MAX (64 * 1024 * 1024)
 
 static const struct option verify_longopts[] = {
-	{"zone", required_argument, NULL, 'z'},
-	{"ip", required_argument, NULL, 'i'},
-	{"helo", required_argument, NULL, 'h'},
-	{"mail-from", required_argument, NULL, 'f'},
-	{"authserv-id", required_argument, NULL, 'a'},
-	{NULL, 0, NULL, 0}
-};
+    {"zone", required_argument, NULL, 'z'},        {"ip", required_argument, NULL, 'i'},
+    {"helo", required_argument, NULL, 'h'},        {"mail-from", required_argument, NULL, 'f'},
+    {"authserv-id", required_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
 
 /* read_crlf - all of stdin with every line ending as CRLF; NULL when too big */
 static char *
 read_crlf(FILE *fp, size_t *lenp)
 {
-	size_t	cap = 65536, n = 0;
-	char   *buf = sl_malloc(cap);
-	int	c, prev = 0;
+	size_t cap = 65536, n = 0;
+	char *buf = sl_malloc(cap);
+	int c, prev = 0;
 
 	while ((c = getc(fp)) != EOF) {
 		if (n + 2 >= cap) {
@@ -60,7 +56,7 @@ read_crlf(FILE *fp, size_t *lenp)
 		}
 		if (c == '\n' && prev != '\r')
 			buf[n++] = '\r';
-		buf[n++] = (char) c;
+		buf[n++] = (char)c;
 		prev = c;
 	}
 	buf[n] = '\0';
@@ -74,15 +70,15 @@ feed_header(ml_verify *v, const char *p)
 {
 	while (*p && strncmp(p, "\r\n", 2) != 0) {
 		const char *colon = strchr(p, ':'), *end = p;
-		char   *name, *value;
+		char *name, *value;
 
 		while ((end = strstr(end, "\r\n")) && (end[2] == ' ' || end[2] == '\t'))
 			end += 2;
 		if (end == NULL)
 			end = p + strlen(p);
 		if (colon && colon < end) {
-			name = strndup(p, (size_t) (colon - p));
-			value = strndup(colon + 1, (size_t) (end - colon - 1));
+			name = strndup(p, (size_t)(colon - p));
+			value = strndup(colon + 1, (size_t)(end - colon - 1));
 			ml_verify_header(v, name, value);
 			free(name);
 			free(value);
@@ -99,10 +95,12 @@ print_result(const ml_vresult *r)
 {
 	printf("Authentication-Results: %s\n", r->authres);
 	for (size_t i = 0; i < r->nforged; i++)
-		printf("removed: Authentication-Results #%d (claims our authserv-id)\n", r->forged[i]);
+		printf("removed: Authentication-Results #%d (claims our authserv-id)\n",
+		       r->forged[i]);
 	printf("disposition: %s", ml_disposition_name(r->disp));
 	if (r->disp == ML_DISP_QUARANTINE)
-		printf(" (%s)", r->quarantine == ML_QUAR_HOLD ? "hold" : "header " ML_QUARANTINE_HEADER);
+		printf(" (%s)",
+		       r->quarantine == ML_QUAR_HOLD ? "hold" : "header " ML_QUARANTINE_HEADER);
 	if (r->disp == ML_DISP_REJECT || r->disp == ML_DISP_TEMPFAIL)
 		printf(" %s %s", r->disp == ML_DISP_REJECT ? "550" : "451", r->reply);
 	else if (r->reply[0])
@@ -115,23 +113,34 @@ int
 ctl_verify(ctl_ctx *ctx, int argc, char **argv)
 {
 	const char *zone = NULL, *ip = "127.0.0.1", *helo = "", *mfrom = "", *id = NULL;
-	char	err[512];
+	char err[512];
 	ml_vopts o;
 	ml_vresult *r;
 	ml_dns *dns;
 	ml_verify *v;
-	char   *msg;
-	size_t	len;
-	int	ch;
+	char *msg;
+	size_t len;
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "", verify_longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'z': zone = optarg; break;
-		case 'i': ip = optarg; break;
-		case 'h': helo = optarg; break;
-		case 'f': mfrom = optarg; break;
-		case 'a': id = optarg; break;
-		default: ctl_usage(ctx);
+		case 'z':
+			zone = optarg;
+			break;
+		case 'i':
+			ip = optarg;
+			break;
+		case 'h':
+			helo = optarg;
+			break;
+		case 'f':
+			mfrom = optarg;
+			break;
+		case 'a':
+			id = optarg;
+			break;
+		default:
+			ctl_usage(ctx);
 		}
 	}
 	if (optind != argc)
@@ -142,8 +151,8 @@ ctl_verify(ctl_ctx *ctx, int argc, char **argv)
 	}
 	if (id)
 		o.authserv_id = id;
-	if (ml_verify_init(err, sizeof(err)) < 0
-	    || (dns = ml_dns_new(zone ? zone : o.dns_zone, o.dns_timeout, err, sizeof(err))) == NULL) {
+	if (ml_verify_init(err, sizeof(err)) < 0 ||
+	    (dns = ml_dns_new(zone ? zone : o.dns_zone, o.dns_timeout, err, sizeof(err))) == NULL) {
 		ctl_err("%s", err);
 		ml_vopts_free(&o);
 		return EX_CONFIG;
@@ -159,7 +168,7 @@ ctl_verify(ctl_ctx *ctx, int argc, char **argv)
 	{
 		const char *body = feed_header(v, msg);
 
-		ml_verify_body(v, (const unsigned char *) body, len - (size_t) (body - msg));
+		ml_verify_body(v, (const unsigned char *)body, len - (size_t)(body - msg));
 	}
 	r = sl_malloc(sizeof(*r));
 	ml_verify_finish(v, r);

@@ -33,7 +33,7 @@ static const char *
 skip_cfws(const char *s)
 {
 	for (;;) {
-		while (isspace((unsigned char) *s))
+		while (isspace((unsigned char)*s))
 			s++;
 		if (*s != '(')
 			return s;
@@ -55,8 +55,8 @@ int
 ml_authres_ours(const char *value, const char *authserv_id)
 {
 	const char *s = skip_cfws(value);
-	size_t	n = strcspn(s, "; \t\r\n(");
-	size_t	idlen = strlen(authserv_id);
+	size_t n = strcspn(s, "; \t\r\n(");
+	size_t idlen = strlen(authserv_id);
 
 	if (n == idlen && strncasecmp(s, authserv_id, n) == 0)
 		return 1;
@@ -76,9 +76,9 @@ ml_authres_begin(char *out, size_t outlen, const char *authserv_id)
 void
 ml_authres_add(char *out, size_t outlen, const char *fmt, ...)
 {
-	char	item[1024];
-	size_t	o = strlen(out);
-	va_list	ap;
+	char item[1024];
+	size_t o = strlen(out);
+	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(item, sizeof(item), fmt, ap);

@@ -37,12 +37,12 @@
 #include "log.h"
 #include "milter_verify.h"
 
-#define KEY_NAME_MAX	(ML_DNS_NAME_MAX + 80)
+#define KEY_NAME_MAX (ML_DNS_NAME_MAX + 80)
 
 struct ml_dkimv {
-	DKIM   *dkim;
+	DKIM *dkim;
 	ml_dns *dns;
-	int	broken;			/* libopendkim refused the message */
+	int broken; /* libopendkim refused the message */
 };
 
 static DKIM_LIB *vlib;
@@ -52,15 +52,15 @@ static DKIM_CBSTAT
 key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *buf, size_t buflen)
 {
 	ml_dkimv *v = dkim_get_user_context(dkim);
-	const char *sel = (const char *) dkim_sig_getselector(sig);
-	const char *dom = (const char *) dkim_sig_getdomain(sig);
-	char	name[KEY_NAME_MAX];
+	const char *sel = (const char *)dkim_sig_getselector(sig);
+	const char *dom = (const char *)dkim_sig_getdomain(sig);
+	char name[KEY_NAME_MAX];
 	ml_dns_ans a = {0};
 	DKIM_CBSTAT rc = DKIM_CBSTAT_NOTFOUND;
 
 	if (v == NULL || sel == NULL || dom == NULL)
 		return DKIM_CBSTAT_ERROR;
-	if ((size_t) snprintf(name, sizeof(name), "%s._domainkey.%s", sel, dom) >= sizeof(name))
+	if ((size_t)snprintf(name, sizeof(name), "%s._domainkey.%s", sel, dom) >= sizeof(name))
 		return DKIM_CBSTAT_NOTFOUND;
 	switch (ml_dns_query(v->dns, name, ML_DNS_TXT, &a)) {
 	case ML_DNS_FOUND:
@@ -92,8 +92,9 @@ ml_dkimv_init(char *err, size_t errlen)
 		snprintf(err, errlen, "libopendkim: dkim_init failed");
 		return -1;
 	}
-	if (dkim_options(vlib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags)) != DKIM_STAT_OK
-	    || dkim_set_key_lookup(vlib, key_lookup) != DKIM_STAT_OK) {
+	if (dkim_options(vlib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags)) !=
+	        DKIM_STAT_OK ||
+	    dkim_set_key_lookup(vlib, key_lookup) != DKIM_STAT_OK) {
 		snprintf(err, errlen, "libopendkim: cannot set the verifier's options");
 		return -1;
 	}
@@ -109,7 +110,7 @@ ml_dkimv_new(ml_dns *d, const char *id)
 
 	v->dns = d;
 	v->broken = 0;
-	v->dkim = dkim_verify(vlib, (const unsigned char *) (id && *id ? id : "sluice"), NULL, &st);
+	v->dkim = dkim_verify(vlib, (const unsigned char *)(id && *id ? id : "sluice"), NULL, &st);
 	if (v->dkim == NULL)
 		v->broken = 1;
 	else
@@ -121,8 +122,8 @@ ml_dkimv_new(ml_dns *d, const char *id)
 int
 ml_dkimv_header(ml_dkimv *v, const char *name, const char *value)
 {
-	size_t	n = strlen(name), m = strlen(value);
-	char   *h;
+	size_t n = strlen(name), m = strlen(value);
+	char *h;
 
 	if (v->broken)
 		return -1;
@@ -130,7 +131,7 @@ ml_dkimv_header(ml_dkimv *v, const char *name, const char *value)
 	memcpy(h, name, n);
 	h[n] = ':';
 	memcpy(h + n + 1, value, m + 1);
-	if (dkim_header(v->dkim, (unsigned char *) h, n + m + 1) != DKIM_STAT_OK)
+	if (dkim_header(v->dkim, (unsigned char *)h, n + m + 1) != DKIM_STAT_OK)
 		sl_debug("dkim: header %s not taken", name);
 	free(h);
 	return 0;
@@ -156,7 +157,7 @@ ml_dkimv_body(ml_dkimv *v, const unsigned char *buf, size_t len)
 {
 	if (v->broken)
 		return -1;
-	(void) dkim_body(v->dkim, (unsigned char *) buf, len);
+	(void)dkim_body(v->dkim, (unsigned char *)buf, len);
 	return 0;
 }
 
@@ -164,11 +165,13 @@ ml_dkimv_body(ml_dkimv *v, const unsigned char *buf, size_t len)
 static enum ml_auth
 sig_result(DKIM_SIGINFO *sig, char *why, size_t whylen)
 {
-	int	e = dkim_sig_geterror(sig);
+	int e = dkim_sig_geterror(sig);
 
-	if ((dkim_sig_getflags(sig) & DKIM_SIGFLAG_PASSED) && dkim_sig_getbh(sig) == DKIM_SIGBH_MATCH)
+	if ((dkim_sig_getflags(sig) & DKIM_SIGFLAG_PASSED) &&
+	    dkim_sig_getbh(sig) == DKIM_SIGBH_MATCH)
 		return ML_AUTH_PASS;
-	if ((e == DKIM_SIGERROR_OK || e == DKIM_SIGERROR_BADSIG) && dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
+	if ((e == DKIM_SIGERROR_OK || e == DKIM_SIGERROR_BADSIG) &&
+	    dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
 		snprintf(why, whylen, "body hash did not verify");
 		return ML_AUTH_FAIL;
 	}
@@ -189,8 +192,8 @@ sig_result(DKIM_SIGINFO *sig, char *why, size_t whylen)
 		snprintf(why, whylen, "no key");
 		return ML_AUTH_PERMERROR;
 	default:
-		snprintf(why, whylen, "%s", e == DKIM_SIGERROR_UNKNOWN ? "not verified"
-			 : dkim_sig_geterrorstr(e));
+		snprintf(why, whylen, "%s",
+		         e == DKIM_SIGERROR_UNKNOWN ? "not verified" : dkim_sig_geterrorstr(e));
 		return ML_AUTH_PERMERROR;
 	}
 }
@@ -199,24 +202,26 @@ sig_result(DKIM_SIGINFO *sig, char *why, size_t whylen)
 static void
 sig_fill(ml_dkimv *v, DKIM_SIGINFO *sig, ml_dkim_vsig *o)
 {
-	const char *d = (const char *) dkim_sig_getdomain(sig);
-	const char *s = (const char *) dkim_sig_getselector(sig);
+	const char *d = (const char *)dkim_sig_getdomain(sig);
+	const char *s = (const char *)dkim_sig_getselector(sig);
 	dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
 	unsigned char b[sizeof(o->b)];
-	size_t	blen = sizeof(b) - 1;
+	size_t blen = sizeof(b) - 1;
 
 	memset(o, 0, sizeof(*o));
 	o->result = sig_result(sig, o->why, sizeof(o->why));
 	snprintf(o->domain, sizeof(o->domain), "%s", d ? d : "");
 	for (char *p = o->domain; *p; p++)
-		*p = (char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 	snprintf(o->selector, sizeof(o->selector), "%s", s ? s : "");
-	(void) dkim_sig_getsignalg(sig, &alg);
-	snprintf(o->alg, sizeof(o->alg), "%s", alg == DKIM_SIGN_ED25519SHA256 ? "ed25519-sha256"
-		 : alg == DKIM_SIGN_RSASHA1 ? "rsa-sha1" : "rsa-sha256");
-	if (dkim_get_sigsubstring(v->dkim, sig, (char *) b, &blen) == DKIM_STAT_OK) {
+	(void)dkim_sig_getsignalg(sig, &alg);
+	snprintf(o->alg, sizeof(o->alg), "%s",
+	         alg == DKIM_SIGN_ED25519SHA256 ? "ed25519-sha256"
+	         : alg == DKIM_SIGN_RSASHA1     ? "rsa-sha1"
+	                                        : "rsa-sha256");
+	if (dkim_get_sigsubstring(v->dkim, sig, (char *)b, &blen) == DKIM_STAT_OK) {
 		b[blen < sizeof(b) ? blen : sizeof(b) - 1] = '\0';
-		snprintf(o->b, sizeof(o->b), "%.8s", (char *) b);
+		snprintf(o->b, sizeof(o->b), "%.8s", (char *)b);
 	}
 }
 
@@ -225,17 +230,17 @@ size_t
 ml_dkimv_finish(ml_dkimv *v, ml_dkim_vsig *out, size_t max)
 {
 	DKIM_SIGINFO **sigs = NULL;
-	int	nsigs = 0;
-	size_t	n = 0;
+	int nsigs = 0;
+	size_t n = 0;
 
 	if (v->broken)
 		return 0;
-	(void) dkim_eom(v->dkim, NULL);
+	(void)dkim_eom(v->dkim, NULL);
 	if (dkim_getsiglist(v->dkim, &sigs, &nsigs) != DKIM_STAT_OK)
 		return 0;
 	for (int i = 0; i < nsigs && n < max; i++) {
 		if ((dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_PROCESSED) == 0)
-			(void) dkim_sig_process(v->dkim, sigs[i]);
+			(void)dkim_sig_process(v->dkim, sigs[i]);
 		sig_fill(v, sigs[i], &out[n++]);
 	}
 	return n;

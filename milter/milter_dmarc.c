@@ -41,7 +41,7 @@
 #include "log.h"
 #include "milter_verify.h"
 
-#define WALK_LABELS_MAX	7
+#define WALK_LABELS_MAX 7
 
 /* ml_dmarc_policy_name - "none", "quarantine", "reject" */
 const char *
@@ -75,19 +75,19 @@ tag_set(ml_dmarc_rec *r, const char *t, size_t tn, const char *v, size_t vn)
 	else if (TAG("np"))
 		r->np = policy_word(v, vn);
 	else if (TAG("adkim"))
-		r->adkim_strict = vn == 1 && tolower((unsigned char) *v) == 's';
+		r->adkim_strict = vn == 1 && tolower((unsigned char)*v) == 's';
 	else if (TAG("aspf"))
-		r->aspf_strict = vn == 1 && tolower((unsigned char) *v) == 's';
+		r->aspf_strict = vn == 1 && tolower((unsigned char)*v) == 's';
 	else if (TAG("t"))
-		r->testing = vn == 1 && tolower((unsigned char) *v) == 'y';
+		r->testing = vn == 1 && tolower((unsigned char)*v) == 'y';
 	else if (TAG("psd") && vn == 1 && strchr("ynYN", *v))
-		r->psd = tolower((unsigned char) *v);
+		r->psd = tolower((unsigned char)*v);
 	else if (TAG("pct") && vn > 0 && vn <= 3 && strspn(v, "0123456789") >= vn) {
-		int	pct = atoi(v);
+		int pct = atoi(v);
 
 		r->pct = pct > 100 ? 100 : pct;
 	} else if (TAG("rua"))
-		snprintf(r->rua, sizeof(r->rua), "%.*s", (int) vn, v);
+		snprintf(r->rua, sizeof(r->rua), "%.*s", (int)vn, v);
 #undef TAG
 }
 
@@ -95,9 +95,9 @@ tag_set(ml_dmarc_rec *r, const char *t, size_t tn, const char *v, size_t vn)
 static void
 trim(const char **s, size_t *n)
 {
-	while (*n && isspace((unsigned char) **s))
+	while (*n && isspace((unsigned char)**s))
 		(*s)++, (*n)--;
-	while (*n && isspace((unsigned char) (*s)[*n - 1]))
+	while (*n && isspace((unsigned char)(*s)[*n - 1]))
 		(*n)--;
 }
 
@@ -106,21 +106,22 @@ int
 ml_dmarc_parse(const char *txt, ml_dmarc_rec *r)
 {
 	const char *s = txt;
-	int	first = 1;
+	int first = 1;
 
 	memset(r, 0, sizeof(*r));
 	r->pct = 100;
 	while (*s) {
-		size_t	len = strcspn(s, ";"), tn, vn;
+		size_t len = strcspn(s, ";"), tn, vn;
 		const char *eq = memchr(s, '=', len), *t = s, *v;
 
 		if (eq) {
-			tn = (size_t) (eq - s);
+			tn = (size_t)(eq - s);
 			v = eq + 1;
 			vn = len - tn - 1;
 			trim(&t, &tn);
 			trim(&v, &vn);
-			if (first && !(tn == 1 && *t == 'v' && vn == 6 && strncmp(v, "DMARC1", 6) == 0))
+			if (first &&
+			    !(tn == 1 && *t == 'v' && vn == 6 && strncmp(v, "DMARC1", 6) == 0))
 				return -1;
 			if (!first)
 				tag_set(r, t, tn, v, vn);
@@ -131,7 +132,7 @@ ml_dmarc_parse(const char *txt, ml_dmarc_rec *r)
 	}
 	if (first)
 		return -1;
-	if (r->p == ML_P_UNSET)		/* RFC 9989: absent or invalid p is none */
+	if (r->p == ML_P_UNSET) /* RFC 9989: absent or invalid p is none */
 		r->p = ML_P_NONE;
 	return 0;
 }
@@ -140,7 +141,7 @@ ml_dmarc_parse(const char *txt, ml_dmarc_rec *r)
 static int
 labels(const char *d)
 {
-	int	n = 1;
+	int n = 1;
 
 	for (; *d; d++)
 		n += *d == '.';
@@ -151,7 +152,7 @@ labels(const char *d)
 static const char *
 suffix(const char *d, int k)
 {
-	int	skip = labels(d) - k;
+	int skip = labels(d) - k;
 
 	while (skip-- > 0 && strchr(d, '.'))
 		d = strchr(d, '.') + 1;
@@ -162,7 +163,7 @@ suffix(const char *d, int k)
 static const char *
 next_target(const char *t)
 {
-	int	n = labels(t);
+	int n = labels(t);
 
 	if (n == 1)
 		return NULL;
@@ -173,12 +174,12 @@ next_target(const char *t)
 static int
 fetch(ml_dns *d, const char *domain, ml_dmarc_rec *r)
 {
-	char	name[ML_DNS_NAME_MAX + 8];
+	char name[ML_DNS_NAME_MAX + 8];
 	ml_dns_ans a = {0};
-	int	found = 0;
+	int found = 0;
 	ml_dmarc_rec tmp;
 
-	if ((size_t) snprintf(name, sizeof(name), "_dmarc.%s", domain) >= sizeof(name))
+	if ((size_t)snprintf(name, sizeof(name), "_dmarc.%s", domain) >= sizeof(name))
 		return 0;
 	if (ml_dns_query(d, name, ML_DNS_TXT, &a) == ML_DNS_TEMP)
 		return -1;
@@ -188,7 +189,7 @@ fetch(ml_dns *d, const char *domain, ml_dmarc_rec *r)
 			found++;
 		}
 	ml_dns_ans_free(&a);
-	return found == 1;		/* several records: as if none (RFC 9989) */
+	return found == 1; /* several records: as if none (RFC 9989) */
 }
 
 /* ml_dmarc_org_domain - the organizational domain by the tree walk; -1 on DNS trouble */
@@ -197,7 +198,7 @@ ml_dmarc_org_domain(ml_dns *d, const char *domain, char *out, size_t outlen)
 {
 	const char *t = domain, *best = NULL;
 	ml_dmarc_rec r;
-	int	rc;
+	int rc;
 
 	snprintf(out, outlen, "%s", domain);
 	for (; t; t = next_target(t)) {
@@ -224,7 +225,7 @@ ml_dmarc_org_domain(ml_dns *d, const char *domain, char *out, size_t outlen)
 static int
 aligned(ml_dns *d, const char *from, const char *from_org, const char *id, int strict)
 {
-	char	org[ML_DNS_NAME_MAX];
+	char org[ML_DNS_NAME_MAX];
 
 	if (*id == '\0')
 		return 0;
@@ -239,7 +240,7 @@ aligned(ml_dns *d, const char *from, const char *from_org, const char *id, int s
 static int
 discover(ml_dns *d, const char *from, ml_dmarc_rec *r, char *where, size_t wlen)
 {
-	int	rc;
+	int rc;
 
 	for (const char *t = from; t; t = next_target(t))
 		if ((rc = fetch(d, t, r)) != 0) {
@@ -265,7 +266,7 @@ choose_policy(ml_dns *d, const ml_dmarc_rec *rec, ml_dmarc_result *r)
 	r->policy = rec->p;
 	r->policy_tag = "p";
 	if (strcasecmp(r->policy_domain, r->from_domain) != 0) {
-		int	nx = ml_dns_query(d, r->from_domain, ML_DNS_A, &a) == ML_DNS_NXDOMAIN;
+		int nx = ml_dns_query(d, r->from_domain, ML_DNS_A, &a) == ML_DNS_NXDOMAIN;
 
 		ml_dns_ans_free(&a);
 		if (nx && rec->np != ML_P_UNSET) {
@@ -284,25 +285,27 @@ choose_policy(ml_dns *d, const ml_dmarc_rec *rec, ml_dmarc_result *r)
 /* ml_dmarc_check - DMARC for from_domain, given the SPF and DKIM results */
 void
 ml_dmarc_check(ml_dns *d, const char *from_domain, const ml_spf_result *spf,
-	       const ml_dkim_vsig *sigs, size_t nsigs, ml_dmarc_result *r)
+               const ml_dkim_vsig *sigs, size_t nsigs, ml_dmarc_result *r)
 {
 	ml_dmarc_rec rec;
-	int	rc;
+	int rc;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->from_domain, sizeof(r->from_domain), "%s", from_domain);
 	r->policy_tag = "p";
-	if ((rc = discover(d, from_domain, &rec, r->policy_domain, sizeof(r->policy_domain))) <= 0
-	    || ml_dmarc_org_domain(d, from_domain, r->org_domain, sizeof(r->org_domain)) < 0) {
+	if ((rc = discover(d, from_domain, &rec, r->policy_domain, sizeof(r->policy_domain))) <=
+	        0 ||
+	    ml_dmarc_org_domain(d, from_domain, r->org_domain, sizeof(r->org_domain)) < 0) {
 		r->result = rc == 0 ? ML_AUTH_NONE : ML_AUTH_TEMPERROR;
 		snprintf(r->why, sizeof(r->why), "%s", rc == 0 ? "no policy" : "DNS lookup failed");
 		return;
 	}
 	choose_policy(d, &rec, r);
-	r->spf_aligned = spf && spf->result == ML_AUTH_PASS
-		&& aligned(d, from_domain, r->org_domain, spf->domain, rec.aspf_strict);
+	r->spf_aligned = spf && spf->result == ML_AUTH_PASS &&
+	                 aligned(d, from_domain, r->org_domain, spf->domain, rec.aspf_strict);
 	for (size_t i = 0; i < nsigs && !r->dkim_aligned; i++)
-		r->dkim_aligned = sigs[i].result == ML_AUTH_PASS
-			&& aligned(d, from_domain, r->org_domain, sigs[i].domain, rec.adkim_strict);
+		r->dkim_aligned =
+		    sigs[i].result == ML_AUTH_PASS &&
+		    aligned(d, from_domain, r->org_domain, sigs[i].domain, rec.adkim_strict);
 	r->result = r->spf_aligned || r->dkim_aligned ? ML_AUTH_PASS : ML_AUTH_FAIL;
 }

@@ -50,54 +50,55 @@
 #include "log.h"
 #include "milter_verify.h"
 
-#define CACHE_SLOTS	1024
-#define CACHE_TTL_MAX	300
-#define CACHE_NEG_TTL	60
-#define ZONE_LINE_MAX	8192
-#define ZONE_TYPE_SERVFAIL	-1
+#define CACHE_SLOTS 1024
+#define CACHE_TTL_MAX 300
+#define CACHE_NEG_TTL 60
+#define ZONE_LINE_MAX 8192
+#define ZONE_TYPE_SERVFAIL -1
 
 typedef struct zone_rr {
-	char   *name;
-	int	type;			/* ml_dns_type or ZONE_TYPE_SERVFAIL */
-	char   *data;
+	char *name;
+	int type; /* ml_dns_type or ZONE_TYPE_SERVFAIL */
+	char *data;
 } zone_rr;
 
 typedef struct cache_ent {
-	char   *name;
-	int	type;
-	time_t	expires;
+	char *name;
+	int type;
+	time_t expires;
 	ml_dns_ans ans;
 } cache_ent;
 
 struct ml_dns {
-	int	timeout;
-	zone_rr *zone;			/* NULL: real DNS */
-	size_t	nzone;
-	int	use_zone;
+	int timeout;
+	zone_rr *zone; /* NULL: real DNS */
+	size_t nzone;
+	int use_zone;
 	pthread_mutex_t lock;
 	cache_ent cache[CACHE_SLOTS];
 };
 
 static const struct {
 	const char *name;
-	int	type;
+	int type;
 } types[] = {
-	{"A", ML_DNS_A}, {"AAAA", ML_DNS_AAAA}, {"MX", ML_DNS_MX}, {"PTR", ML_DNS_PTR},
-	{"TXT", ML_DNS_TXT}, {"SERVFAIL", ZONE_TYPE_SERVFAIL}, {"NXDOMAIN", 0},
+    {"A", ML_DNS_A},     {"AAAA", ML_DNS_AAAA}, {"MX", ML_DNS_MX},
+    {"PTR", ML_DNS_PTR}, {"TXT", ML_DNS_TXT},   {"SERVFAIL", ZONE_TYPE_SERVFAIL},
+    {"NXDOMAIN", 0},
 };
 
 /* norm_name - a lowercase copy without the trailing dot; -1 when too long */
 static int
 norm_name(const char *in, char *out, size_t outlen)
 {
-	size_t	n = strlen(in);
+	size_t n = strlen(in);
 
 	if (n && in[n - 1] == '.')
 		n--;
 	if (n == 0 || n >= outlen || n >= ML_DNS_NAME_MAX)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		out[i] = (char) tolower((unsigned char) in[i]);
+		out[i] = (char)tolower((unsigned char)in[i]);
 	out[n] = '\0';
 	return 0;
 }
@@ -106,7 +107,7 @@ norm_name(const char *in, char *out, size_t outlen)
 static char *
 unquote(const char *s)
 {
-	char   *out = sl_malloc(strlen(s) + 1), *o = out;
+	char *out = sl_malloc(strlen(s) + 1), *o = out;
 
 	if (*s != '"') {
 		strcpy(out, s);
@@ -128,12 +129,12 @@ unquote(const char *s)
 
 /* ml_dns_zone_line - split "name TYPE data"; 0 ok, 1 blank or comment, -1 bad */
 int
-ml_dns_zone_line(const char *line, char *name, size_t namelen,
-		 enum ml_dns_type *type, const char **data)
+ml_dns_zone_line(const char *line, char *name, size_t namelen, enum ml_dns_type *type,
+                 const char **data)
 {
-	char	word[ML_DNS_NAME_MAX + 1], tname[16];
-	size_t	n;
-	int	found = 0;
+	char word[ML_DNS_NAME_MAX + 1], tname[16];
+	size_t n;
+	int found = 0;
 
 	line += strspn(line, " \t");
 	if (*line == '\0' || *line == '#' || *line == '\n' || *line == '\r')
@@ -154,7 +155,7 @@ ml_dns_zone_line(const char *line, char *name, size_t namelen,
 	tname[n] = '\0';
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strcasecmp(types[i].name, tname) == 0) {
-			*type = (enum ml_dns_type) types[i].type;
+			*type = (enum ml_dns_type)types[i].type;
 			found = 1;
 		}
 	line += n;
@@ -166,10 +167,10 @@ ml_dns_zone_line(const char *line, char *name, size_t namelen,
 static void
 zone_add(ml_dns *d, const char *name, int type, const char *data)
 {
-	char	buf[ZONE_LINE_MAX];
-	size_t	n = strcspn(data, "\r\n");
+	char buf[ZONE_LINE_MAX];
+	size_t n = strcspn(data, "\r\n");
 
-	snprintf(buf, sizeof(buf), "%.*s", (int) n, data);
+	snprintf(buf, sizeof(buf), "%.*s", (int)n, data);
 	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
 		buf[--n] = '\0';
 	d->zone = sl_realloc(d->zone, (d->nzone + 1) * sizeof(*d->zone));
@@ -182,11 +183,11 @@ zone_add(ml_dns *d, const char *name, int type, const char *data)
 static int
 zone_load(ml_dns *d, const char *path, char *err, size_t errlen)
 {
-	FILE   *fp = fopen(path, "r");
-	char	line[ZONE_LINE_MAX], name[ML_DNS_NAME_MAX];
+	FILE *fp = fopen(path, "r");
+	char line[ZONE_LINE_MAX], name[ML_DNS_NAME_MAX];
 	enum ml_dns_type type;
 	const char *data;
-	int	lineno = 0, rc;
+	int lineno = 0, rc;
 
 	if (fp == NULL) {
 		snprintf(err, errlen, "zone file %s: cannot open", path);
@@ -195,13 +196,15 @@ zone_load(ml_dns *d, const char *path, char *err, size_t errlen)
 	while (fgets(line, sizeof(line), fp)) {
 		lineno++;
 		if ((rc = ml_dns_zone_line(line, name, sizeof(name), &type, &data)) < 0) {
-			snprintf(err, errlen, "%s:%d: not \"name TYPE data\" (A, AAAA, MX, PTR, TXT, "
-				 "SERVFAIL, NXDOMAIN)", path, lineno);
+			snprintf(err, errlen,
+			         "%s:%d: not \"name TYPE data\" (A, AAAA, MX, PTR, TXT, "
+			         "SERVFAIL, NXDOMAIN)",
+			         path, lineno);
 			fclose(fp);
 			return -1;
 		}
 		if (rc == 0 && type != 0)
-			zone_add(d, name, (int) type, data);
+			zone_add(d, name, (int)type, data);
 	}
 	fclose(fp);
 	d->use_zone = 1;
@@ -259,7 +262,7 @@ ml_dns_free(ml_dns *d)
 static enum ml_dns_status
 zone_query(const ml_dns *d, const char *name, int type, ml_dns_ans *a)
 {
-	int	exists = 0;
+	int exists = 0;
 
 	for (size_t i = 0; i < d->nzone; i++) {
 		if (strcmp(d->zone[i].name, name) != 0)
@@ -282,8 +285,8 @@ static char *
 rr_text(ns_msg *msg, ns_rr *rr)
 {
 	const unsigned char *p = ns_rr_rdata(*rr), *end = p + ns_rr_rdlen(*rr);
-	char	host[NS_MAXDNAME], buf[INET6_ADDRSTRLEN + 8], *out;
-	size_t	o = 0;
+	char host[NS_MAXDNAME], buf[INET6_ADDRSTRLEN + 8], *out;
+	size_t o = 0;
 
 	switch (ns_rr_type(*rr)) {
 	case ns_t_a:
@@ -296,16 +299,16 @@ rr_text(ns_msg *msg, ns_rr *rr)
 	case ns_t_ptr:
 		if (ns_rr_type(*rr) == ns_t_mx && ns_rr_rdlen(*rr) < 3)
 			return NULL;
-		if (dn_expand(ns_msg_base(*msg), ns_msg_end(*msg), p + (ns_rr_type(*rr) == ns_t_mx ? 2 : 0),
-			      host, sizeof(host)) < 0)
+		if (dn_expand(ns_msg_base(*msg), ns_msg_end(*msg),
+		              p + (ns_rr_type(*rr) == ns_t_mx ? 2 : 0), host, sizeof(host)) < 0)
 			return NULL;
 		if (ns_rr_type(*rr) == ns_t_ptr)
 			return sl_strdup(host);
-		snprintf(buf, sizeof(buf), "%u ", (unsigned) ns_get16(p));
+		snprintf(buf, sizeof(buf), "%u ", (unsigned)ns_get16(p));
 		out = sl_malloc(strlen(buf) + strlen(host) + 1);
 		return strcat(strcpy(out, buf), host);
-	default:				/* TXT: <len><bytes>... joined */
-		out = sl_malloc((size_t) (end - p) + 1);
+	default: /* TXT: <len><bytes>... joined */
+		out = sl_malloc((size_t)(end - p) + 1);
 		while (p < end && p + 1 + *p <= end) {
 			if (memchr(p + 1, '\0', *p)) {
 				free(out);
@@ -343,9 +346,9 @@ res_query_answer(ml_dns *d, const char *name, int type, ml_dns_ans *a, unsigned 
 {
 	static __thread unsigned char pkt[65536];
 	res_state rs = thread_res(d->timeout);
-	ns_msg	msg;
-	ns_rr	rr;
-	int	len;
+	ns_msg msg;
+	ns_rr rr;
+	int len;
 
 	*ttl = CACHE_NEG_TTL;
 	if (rs == NULL)
@@ -359,8 +362,8 @@ res_query_answer(ml_dns *d, const char *name, int type, ml_dns_ans *a, unsigned 
 	if (ns_initparse(pkt, len, &msg) < 0)
 		return a->status = ML_DNS_TEMP;
 	for (int i = 0; i < ns_msg_count(msg, ns_s_an) && a->n < ML_DNS_ANS_MAX; i++)
-		if (ns_parserr(&msg, ns_s_an, i, &rr) == 0 && (int) ns_rr_type(rr) == type
-		    && (a->rr[a->n] = rr_text(&msg, &rr)) != NULL) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) == 0 && (int)ns_rr_type(rr) == type &&
+		    (a->rr[a->n] = rr_text(&msg, &rr)) != NULL) {
 			a->n++;
 			if (ns_rr_ttl(rr) < *ttl || a->n == 1)
 				*ttl = ns_rr_ttl(rr);
@@ -374,10 +377,10 @@ res_query_answer(ml_dns *d, const char *name, int type, ml_dns_ans *a, unsigned 
 static size_t
 slot(const char *name, int type)
 {
-	unsigned long h = 5381 + (unsigned long) type;
+	unsigned long h = 5381 + (unsigned long)type;
 
 	for (; *name; name++)
-		h = h * 33 + (unsigned char) *name;
+		h = h * 33 + (unsigned char)*name;
 	return h % CACHE_SLOTS;
 }
 
@@ -396,7 +399,7 @@ static int
 cache_get(ml_dns *d, const char *name, int type, ml_dns_ans *a)
 {
 	cache_ent *e = &d->cache[slot(name, type)];
-	int	hit = 0;
+	int hit = 0;
 
 	pthread_mutex_lock(&d->lock);
 	if (e->name && e->type == type && strcmp(e->name, name) == 0 && e->expires > time(NULL)) {
@@ -420,7 +423,7 @@ cache_put(ml_dns *d, const char *name, int type, const ml_dns_ans *a, unsigned t
 	ml_dns_ans_free(&e->ans);
 	e->name = sl_strdup(name);
 	e->type = type;
-	e->expires = time(NULL) + (time_t) ttl;
+	e->expires = time(NULL) + (time_t)ttl;
 	copy_ans(&e->ans, a);
 	pthread_mutex_unlock(&d->lock);
 }
@@ -429,17 +432,17 @@ cache_put(ml_dns *d, const char *name, int type, const ml_dns_ans *a, unsigned t
 enum ml_dns_status
 ml_dns_query(ml_dns *d, const char *name, enum ml_dns_type type, ml_dns_ans *a)
 {
-	char	n[ML_DNS_NAME_MAX];
+	char n[ML_DNS_NAME_MAX];
 	unsigned ttl;
 
 	a->n = 0;
 	if (norm_name(name, n, sizeof(n)) < 0)
-		return a->status = ML_DNS_NXDOMAIN;	/* no such name can exist */
+		return a->status = ML_DNS_NXDOMAIN; /* no such name can exist */
 	if (d->use_zone)
-		return zone_query(d, n, (int) type, a);
-	if (cache_get(d, n, (int) type, a))
+		return zone_query(d, n, (int)type, a);
+	if (cache_get(d, n, (int)type, a))
 		return a->status;
-	res_query_answer(d, n, (int) type, a, &ttl);
-	cache_put(d, n, (int) type, a, a->status == ML_DNS_TEMP ? 5 : ttl);
+	res_query_answer(d, n, (int)type, a, &ttl);
+	cache_put(d, n, (int)type, a, a->status == ML_DNS_TEMP ? 5 : ttl);
 	return a->status;
 }

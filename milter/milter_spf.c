@@ -36,31 +36,31 @@
 #include "log.h"
 #include "milter_verify.h"
 
-#define VOID_LOOKUPS_MAX	2
+#define VOID_LOOKUPS_MAX 2
 
 typedef struct spf_layer {
-	SPF_dns_server_t srv;		/* first: libspf2 hands this back */
+	SPF_dns_server_t srv; /* first: libspf2 hands this back */
 	ml_dns *dns;
-	int	voids;
-	int	temp;
+	int voids;
+	int temp;
 } spf_layer;
 
 /* ml_auth_name - the RFC 8601 word for a result */
 const char *
 ml_auth_name(enum ml_auth r)
 {
-	static const char *names[] = {"none", "pass", "fail", "softfail", "neutral",
-				      "temperror", "permerror", "policy"};
+	static const char *names[] = {"none",    "pass",      "fail",      "softfail",
+	                              "neutral", "temperror", "permerror", "policy"};
 
-	return (unsigned) r < sizeof(names) / sizeof(names[0]) ? names[r] : "permerror";
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "permerror";
 }
 
 /* spf_log - libspf2's warnings and notes, at debug level */
 static void
 spf_log(const char *file, int line, const char *msg)
 {
-	(void) file;
-	(void) line;
+	(void)file;
+	(void)line;
 	sl_debug("spf: %s", msg);
 }
 
@@ -68,8 +68,8 @@ spf_log(const char *file, int line, const char *msg)
 int
 ml_spf_init(char *err, size_t errlen)
 {
-	(void) err;
-	(void) errlen;
+	(void)err;
+	(void)errlen;
 	SPF_warning_handler = spf_log;
 	SPF_info_handler = spf_log;
 	SPF_debug_handler = spf_log;
@@ -80,19 +80,20 @@ ml_spf_init(char *err, size_t errlen)
 static void
 fill_rr(SPF_dns_rr_t *rr, ns_type type, const ml_dns_ans *a)
 {
-	int	n = 0;
+	int n = 0;
 
 	for (int i = 0; i < a->n; i++) {
 		const char *s = a->rr[i];
 
 		if (type == ns_t_a || type == ns_t_aaaa) {
-			size_t	len = type == ns_t_a ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+			size_t len =
+			    type == ns_t_a ? sizeof(struct in_addr) : sizeof(struct in6_addr);
 
-			if (SPF_dns_rr_buf_realloc(rr, n, len) != SPF_E_SUCCESS
-			    || inet_pton(type == ns_t_a ? AF_INET : AF_INET6, s, rr->rr[n]) != 1)
+			if (SPF_dns_rr_buf_realloc(rr, n, len) != SPF_E_SUCCESS ||
+			    inet_pton(type == ns_t_a ? AF_INET : AF_INET6, s, rr->rr[n]) != 1)
 				continue;
 		} else {
-			if (type == ns_t_mx)	/* "pref host": libspf2 wants the host */
+			if (type == ns_t_mx) /* "pref host": libspf2 wants the host */
 				s = strchr(s, ' ') ? strchr(s, ' ') + 1 : s;
 			if (SPF_dns_rr_buf_realloc(rr, n, strlen(s) + 1) != SPF_E_SUCCESS)
 				continue;
@@ -107,16 +108,16 @@ fill_rr(SPF_dns_rr_t *rr, ns_type type, const ml_dns_ans *a)
 static SPF_dns_rr_t *
 layer_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type, int should_cache)
 {
-	spf_layer *l = (spf_layer *) srv;
+	spf_layer *l = (spf_layer *)srv;
 	ml_dns_ans a = {0};
 	SPF_dns_stat_t herr;
 	SPF_dns_rr_t *rr;
 
-	(void) should_cache;
-	if (type != ns_t_a && type != ns_t_aaaa && type != ns_t_mx && type != ns_t_ptr
-	    && type != ns_t_txt)
+	(void)should_cache;
+	if (type != ns_t_a && type != ns_t_aaaa && type != ns_t_mx && type != ns_t_ptr &&
+	    type != ns_t_txt)
 		return SPF_dns_rr_new_init(srv, domain, type, 0, NO_DATA);
-	switch (ml_dns_query(l->dns, domain, (enum ml_dns_type) type, &a)) {
+	switch (ml_dns_query(l->dns, domain, (enum ml_dns_type)type, &a)) {
 	case ML_DNS_FOUND:
 		herr = NETDB_SUCCESS;
 		break;
@@ -156,13 +157,20 @@ map_result(SPF_response_t *resp, const spf_layer *l, char *why, size_t whylen)
 	if (resp && SPF_response_errcode(resp) == SPF_E_BIG_DNS)
 		snprintf(why, whylen, "too many DNS lookups");
 	switch (r) {
-	case SPF_RESULT_PASS: return ML_AUTH_PASS;
-	case SPF_RESULT_FAIL: return ML_AUTH_FAIL;
-	case SPF_RESULT_SOFTFAIL: return ML_AUTH_SOFTFAIL;
-	case SPF_RESULT_NEUTRAL: return ML_AUTH_NEUTRAL;
-	case SPF_RESULT_NONE: return ML_AUTH_NONE;
-	case SPF_RESULT_TEMPERROR: return ML_AUTH_TEMPERROR;
-	case SPF_RESULT_PERMERROR: return ML_AUTH_PERMERROR;
+	case SPF_RESULT_PASS:
+		return ML_AUTH_PASS;
+	case SPF_RESULT_FAIL:
+		return ML_AUTH_FAIL;
+	case SPF_RESULT_SOFTFAIL:
+		return ML_AUTH_SOFTFAIL;
+	case SPF_RESULT_NEUTRAL:
+		return ML_AUTH_NEUTRAL;
+	case SPF_RESULT_NONE:
+		return ML_AUTH_NONE;
+	case SPF_RESULT_TEMPERROR:
+		return ML_AUTH_TEMPERROR;
+	case SPF_RESULT_PERMERROR:
+		return ML_AUTH_PERMERROR;
 	default:
 		snprintf(why, whylen, "DNS lookup failed");
 		return ML_AUTH_TEMPERROR;
@@ -190,14 +198,15 @@ check_one(ml_dns *d, const char *ip, const char *helo, const char *mail_from, ml
 		snprintf(out->why, sizeof(out->why), "out of memory");
 		return;
 	}
-	if ((strchr(ip, ':') ? SPF_request_set_ipv6_str(req, ip) : SPF_request_set_ipv4_str(req, ip))
-	    != SPF_E_SUCCESS || (helo[0] && SPF_request_set_helo_dom(req, helo) != SPF_E_SUCCESS)
-	    || (*mail_from && SPF_request_set_env_from(req, mail_from) != 0)
-	    || (!*mail_from && !*helo)) {
+	if ((strchr(ip, ':') ? SPF_request_set_ipv6_str(req, ip)
+	                     : SPF_request_set_ipv4_str(req, ip)) != SPF_E_SUCCESS ||
+	    (helo[0] && SPF_request_set_helo_dom(req, helo) != SPF_E_SUCCESS) ||
+	    (*mail_from && SPF_request_set_env_from(req, mail_from) != 0) ||
+	    (!*mail_from && !*helo)) {
 		out->result = ML_AUTH_NONE;
 		snprintf(out->why, sizeof(out->why), "nothing to check");
 	} else {
-		(void) SPF_request_query_mailfrom(req, &resp);
+		(void)SPF_request_query_mailfrom(req, &resp);
 		out->result = map_result(resp, &l, out->why, sizeof(out->why));
 	}
 	SPF_response_free(resp);
@@ -208,9 +217,9 @@ check_one(ml_dns *d, const char *ip, const char *helo, const char *mail_from, ml
 /* ml_spf_check - SPF of MAIL FROM (postmaster@HELO for <>) and of HELO */
 void
 ml_spf_check(ml_dns *d, const char *ip, const char *helo, const char *mail_from,
-	     ml_spf_result *mfrom, ml_spf_result *hres)
+             ml_spf_result *mfrom, ml_spf_result *hres)
 {
-	char	pm[ML_DNS_NAME_MAX + 16];
+	char pm[ML_DNS_NAME_MAX + 16];
 
 	helo = helo ? helo : "";
 	if (mail_from == NULL || *mail_from == '\0') {

@@ -43,15 +43,15 @@
 struct ml_verify {
 	ml_dns *dns;
 	const ml_vopts *o;
-	char	ip[64];
-	char	helo[ML_DNS_NAME_MAX];
-	char	mail_from[SL_ADDR_MAX + 1];
+	char ip[64];
+	char helo[ML_DNS_NAME_MAX];
+	char mail_from[SL_ADDR_MAX + 1];
 	ml_dkimv *dkim;
-	char   *from;			/* the first From value */
-	size_t	nfrom;
-	int	nar;			/* A-R fields seen */
-	int	forged[16];
-	size_t	nforged;
+	char *from; /* the first From value */
+	size_t nfrom;
+	int nar; /* A-R fields seen */
+	int forged[16];
+	size_t nforged;
 };
 
 /* ml_disposition_name - what happens to the message, as logged and printed */
@@ -80,8 +80,8 @@ ml_vopts_load(cfg_t *milter, ml_vopts *o, char *err, size_t errlen)
 	static const char *const rej[] = {"reject", "quarantine", "monitor", NULL};
 	static const char *const quar[] = {"header", "hold", NULL};
 	static const char *const dnse[] = {"accept", "tempfail", NULL};
-	cfg_t  *in = cfg_getsec(milter, "inbound");
-	int	a, b, c;
+	cfg_t *in = cfg_getsec(milter, "inbound");
+	int a, b, c;
 
 	memset(o, 0, sizeof(*o));
 	o->verify = cfg_getbool(in, "verify");
@@ -92,25 +92,29 @@ ml_vopts_load(cfg_t *milter, ml_vopts *o, char *err, size_t errlen)
 		o->authserv_id = o->idbuf;
 	}
 	o->dns_zone = cfg_getstr(in, "dns_zone");
-	o->dns_timeout = (int) cfg_getint(in, "dns_timeout");
+	o->dns_timeout = (int)cfg_getint(in, "dns_timeout");
 	a = pick(cfg_getstr(in, "dmarc_reject"), rej);
 	b = pick(cfg_getstr(in, "quarantine"), quar);
 	c = pick(cfg_getstr(in, "dns_error"), dnse);
-	if (a < 0 || b < 0 || c < 0 || o->dns_timeout < 1 || o->dns_timeout > 60
-	    || strpbrk(o->authserv_id, " \t;()\"\\") != NULL) {
-		snprintf(err, errlen, "milter inbound: %s", a < 0 ? "dmarc_reject: use reject, quarantine "
-			 "or monitor" : b < 0 ? "quarantine: use header or hold" : c < 0 ?
-			 "dns_error: use tempfail or accept" : o->dns_timeout < 1 || o->dns_timeout > 60 ?
-			 "dns_timeout: 1 to 60 seconds" : "authserv_id: no white space, ';', '(', ')' or quotes");
+	if (a < 0 || b < 0 || c < 0 || o->dns_timeout < 1 || o->dns_timeout > 60 ||
+	    strpbrk(o->authserv_id, " \t;()\"\\") != NULL) {
+		snprintf(err, errlen, "milter inbound: %s",
+		         a < 0   ? "dmarc_reject: use reject, quarantine "
+		                   "or monitor"
+		         : b < 0 ? "quarantine: use header or hold"
+		         : c < 0 ? "dns_error: use tempfail or accept"
+		         : o->dns_timeout < 1 || o->dns_timeout > 60
+		             ? "dns_timeout: 1 to 60 seconds"
+		             : "authserv_id: no white space, ';', '(', ')' or quotes");
 		return -1;
 	}
-	o->on_reject = (enum ml_reject_action) a;
-	o->quarantine = (enum ml_quarantine_action) b;
+	o->on_reject = (enum ml_reject_action)a;
+	o->quarantine = (enum ml_quarantine_action)b;
 	o->tempfail_on_dns = c;
 	o->nmonitor = cfg_size(in, "monitor_domains");
 	o->monitor = calloc(o->nmonitor + 1, sizeof(*o->monitor));
 	for (size_t i = 0; i < o->nmonitor; i++)
-		o->monitor[i] = cfg_getnstr(in, "monitor_domains", (unsigned) i);
+		o->monitor[i] = cfg_getnstr(in, "monitor_domains", (unsigned)i);
 	return 0;
 }
 
@@ -131,8 +135,8 @@ ml_verify_init(char *err, size_t errlen)
 
 /* ml_verify_new - start one message */
 ml_verify *
-ml_verify_new(ml_dns *d, const ml_vopts *o, const char *id, const char *ip,
-	      const char *helo, const char *mail_from)
+ml_verify_new(ml_dns *d, const ml_vopts *o, const char *id, const char *ip, const char *helo,
+              const char *mail_from)
 {
 	ml_verify *v = calloc(1, sizeof(*v));
 
@@ -182,8 +186,8 @@ from_domain(const ml_verify *v, char *out, size_t outlen)
 	ml_from f;
 	const char *at;
 
-	if (v->nfrom != 1 || ml_from_parse(v->from, &f) != ML_FROM_OK
-	    || (at = strrchr(f.addr, '@')) == NULL || at[1] == '\0')
+	if (v->nfrom != 1 || ml_from_parse(v->from, &f) != ML_FROM_OK ||
+	    (at = strrchr(f.addr, '@')) == NULL || at[1] == '\0')
 		return -1;
 	snprintf(out, outlen, "%s", at + 1);
 	return 0;
@@ -193,13 +197,14 @@ from_domain(const ml_verify *v, char *out, size_t outlen)
 static int
 monitored(const ml_vopts *o, const char *domain)
 {
-	size_t	dl = strlen(domain);
+	size_t dl = strlen(domain);
 
 	for (size_t i = 0; i < o->nmonitor; i++) {
-		size_t	ml = strlen(o->monitor[i]);
+		size_t ml = strlen(o->monitor[i]);
 
-		if (strcasecmp(domain, o->monitor[i]) == 0
-		    || (dl > ml && domain[dl - ml - 1] == '.' && strcasecmp(domain + dl - ml, o->monitor[i]) == 0))
+		if (strcasecmp(domain, o->monitor[i]) == 0 ||
+		    (dl > ml && domain[dl - ml - 1] == '.' &&
+		     strcasecmp(domain + dl - ml, o->monitor[i]) == 0))
 			return 1;
 	}
 	return 0;
@@ -209,33 +214,36 @@ monitored(const ml_vopts *o, const char *domain)
 static void
 add_results(const ml_verify *v, ml_vresult *r)
 {
-	char   *ar = r->authres;
+	char *ar = r->authres;
 	const ml_dmarc_result *dm = &r->dmarc;
 
 	ml_authres_begin(ar, sizeof(r->authres), v->o->authserv_id);
-	ml_authres_add(ar, sizeof(r->authres), "spf=%s%s%s%s smtp.mailfrom=%s", ml_auth_name(r->spf.result),
-		       r->spf.why[0] ? " (" : "", r->spf.why, r->spf.why[0] ? ")" : "",
-		       v->mail_from[0] ? v->mail_from : r->spf.domain);
+	ml_authres_add(ar, sizeof(r->authres), "spf=%s%s%s%s smtp.mailfrom=%s",
+	               ml_auth_name(r->spf.result), r->spf.why[0] ? " (" : "", r->spf.why,
+	               r->spf.why[0] ? ")" : "", v->mail_from[0] ? v->mail_from : r->spf.domain);
 	if (v->helo[0])
-		ml_authres_add(ar, sizeof(r->authres), "spf=%s smtp.helo=%s", ml_auth_name(r->helo.result),
-			       v->helo);
+		ml_authres_add(ar, sizeof(r->authres), "spf=%s smtp.helo=%s",
+		               ml_auth_name(r->helo.result), v->helo);
 	if (r->nsigs == 0)
 		ml_authres_add(ar, sizeof(r->authres), "dkim=none");
 	for (size_t i = 0; i < r->nsigs; i++)
-		ml_authres_add(ar, sizeof(r->authres), "dkim=%s%s%s%s header.d=%s header.s=%s header.a=%s header.b=%s",
-			       ml_auth_name(r->sigs[i].result), r->sigs[i].why[0] ? " (" : "",
-			       r->sigs[i].why, r->sigs[i].why[0] ? ")" : "", r->sigs[i].domain,
-			       r->sigs[i].selector, r->sigs[i].alg, r->sigs[i].b[0] ? r->sigs[i].b : "none");
+		ml_authres_add(ar, sizeof(r->authres),
+		               "dkim=%s%s%s%s header.d=%s header.s=%s header.a=%s header.b=%s",
+		               ml_auth_name(r->sigs[i].result), r->sigs[i].why[0] ? " (" : "",
+		               r->sigs[i].why, r->sigs[i].why[0] ? ")" : "", r->sigs[i].domain,
+		               r->sigs[i].selector, r->sigs[i].alg,
+		               r->sigs[i].b[0] ? r->sigs[i].b : "none");
 	if (r->from_bad)
 		ml_authres_add(ar, sizeof(r->authres), "dmarc=permerror (%s)", dm->why);
 	else if (dm->result == ML_AUTH_NONE || dm->result == ML_AUTH_TEMPERROR)
 		ml_authres_add(ar, sizeof(r->authres), "dmarc=%s (%s) header.from=%s",
-			       ml_auth_name(dm->result), dm->why, dm->from_domain);
+		               ml_auth_name(dm->result), dm->why, dm->from_domain);
 	else
-		ml_authres_add(ar, sizeof(r->authres), "dmarc=%s (%s=%s dis=%s%s) header.from=%s",
-			       ml_auth_name(dm->result), dm->policy_tag, ml_dmarc_policy_name(dm->policy),
-			       dm->result == ML_AUTH_PASS ? "none" : ml_dmarc_policy_name(dm->applied),
-			       r->monitored ? " monitor" : "", dm->from_domain);
+		ml_authres_add(
+		    ar, sizeof(r->authres), "dmarc=%s (%s=%s dis=%s%s) header.from=%s",
+		    ml_auth_name(dm->result), dm->policy_tag, ml_dmarc_policy_name(dm->policy),
+		    dm->result == ML_AUTH_PASS ? "none" : ml_dmarc_policy_name(dm->applied),
+		    r->monitored ? " monitor" : "", dm->from_domain);
 }
 
 /* transient - could a temporary SPF or DKIM error explain a DMARC fail */
@@ -271,26 +279,28 @@ static void
 decide(const ml_verify *v, ml_vresult *r)
 {
 	const ml_dmarc_result *dm = &r->dmarc;
-	char	why[400];
+	char why[400];
 
 	r->disp = ML_DISP_ACCEPT;
 	if (r->from_bad) {
 		enforce(v, r, ML_P_REJECT, "message must have exactly one From address (RFC 9989)");
 		return;
 	}
-	if (dm->result == ML_AUTH_TEMPERROR || (dm->result == ML_AUTH_FAIL && transient(r)
-						&& dm->applied != ML_P_NONE && !r->monitored)) {
+	if (dm->result == ML_AUTH_TEMPERROR || (dm->result == ML_AUTH_FAIL && transient(r) &&
+	                                        dm->applied != ML_P_NONE && !r->monitored)) {
 		if (v->o->tempfail_on_dns) {
 			r->disp = ML_DISP_TEMPFAIL;
-			snprintf(r->reply, sizeof(r->reply), "4.7.0 DMARC for %s: temporary DNS error, "
-				 "try again later", dm->from_domain);
+			snprintf(r->reply, sizeof(r->reply),
+			         "4.7.0 DMARC for %s: temporary DNS error, "
+			         "try again later",
+			         dm->from_domain);
 		}
 		return;
 	}
 	if (dm->result != ML_AUTH_FAIL)
 		return;
 	snprintf(why, sizeof(why), "DMARC policy of %s: message not authenticated (%s=%s)",
-		 dm->from_domain, dm->policy_tag, ml_dmarc_policy_name(dm->policy));
+	         dm->from_domain, dm->policy_tag, ml_dmarc_policy_name(dm->policy));
 	enforce(v, r, dm->applied, why);
 }
 
@@ -298,7 +308,7 @@ decide(const ml_verify *v, ml_vresult *r)
 void
 ml_verify_finish(ml_verify *v, ml_vresult *r)
 {
-	char	dom[ML_DNS_NAME_MAX];
+	char dom[ML_DNS_NAME_MAX];
 
 	memset(r, 0, sizeof(*r));
 	r->nsigs = ml_dkimv_finish(v->dkim, r->sigs, ML_DKIM_VSIG_MAX);
@@ -310,8 +320,9 @@ ml_verify_finish(ml_verify *v, ml_vresult *r)
 		r->from_bad = 1;
 		r->dmarc.result = ML_AUTH_PERMERROR;
 		snprintf(r->dmarc.why, sizeof(r->dmarc.why), "%s",
-			 v->nfrom == 0 ? "no From field" : v->nfrom > 1 ? "several From fields"
-			 : "From is not exactly one address");
+		         v->nfrom == 0  ? "no From field"
+		         : v->nfrom > 1 ? "several From fields"
+		                        : "From is not exactly one address");
 	} else {
 		ml_dmarc_check(v->dns, dom, &r->spf, r->sigs, r->nsigs, &r->dmarc);
 		r->monitored = monitored(v->o, dom);
