@@ -9,6 +9,9 @@
  *	One header field per message: the authserv-id, then one result per
  *	method, each on its own folded line ("\n\t", as libmilter wants).
  *	With no result at all it says "none" (RFC 8601 section 2.2).
+ *	ml_authres_value() makes any value a token or a quoted-string, so
+ *	that an attacker's MAIL FROM, HELO or d= cannot end our result and
+ *	add one ("a;dmarc=pass@x" stays one quoted value).
  *	ml_authres_ours() reads the authserv-id of an existing field (after
  *	comments and white space, up to ";" or white space, an optional
  *	version number after it) and compares it without case: a field
@@ -63,6 +66,32 @@ ml_authres_ours(const char *value, const char *authserv_id)
 	if (*s == '"' && n == idlen + 2 && strncasecmp(s + 1, authserv_id, idlen) == 0)
 		return 1;
 	return 0;
+}
+
+/* ml_authres_value - a property value as a token, or quoted: never ";", "(", CR or LF loose */
+const char *
+ml_authres_value(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+	int plain = *in != '\0';
+
+	for (const char *p = in; *p; p++)
+		plain &= isalnum((unsigned char)*p) || strchr(".-_@+=/:!#$%&'*^`{|}~?", *p) != NULL;
+	if (plain && strlen(in) < outlen) {
+		memcpy(out, in, strlen(in) + 1);
+		return out;
+	}
+	out[o++] = '"';
+	for (const char *p = in; *p && o + 4 < outlen; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			continue; /* no control character reaches the header */
+		if (*p == '"' || *p == '\\')
+			out[o++] = '\\';
+		out[o++] = *p;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
 }
 
 /* ml_authres_begin - start a header value with our authserv-id */

@@ -269,13 +269,13 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
 
-	if (m->verify)
-		inbound_header(m->verify, name, value);
 	m->hdrbytes += strlen(name) + strlen(value) + 4;
 	if (m->too_big || m->hdrbytes > HEADER_BYTES_MAX || m->nheaders >= HEADERS_MAX) {
 		m->too_big = 1;
 		return SMFIS_CONTINUE;
 	}
+	if (m->verify)
+		inbound_header(m->verify, name, value);
 	if (m->nheaders == m->hcap) {
 		m->hcap = m->hcap ? 2 * m->hcap : 32;
 		m->headers = sl_realloc(m->headers, m->hcap * sizeof(*m->headers));
@@ -390,12 +390,12 @@ cb_eoh(SMFICTX *ctx)
 		snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
 		sl_log_context(m->qid);
 	}
+	if (m->too_big)
+		return reject(ctx, m, "5.3.4 message header too large");
 	if (m->verify) {
 		ml_verify_eoh(m->verify);
 		return SMFIS_CONTINUE;
 	}
-	if (m->too_big)
-		return reject(ctx, m, "5.3.4 message header too large");
 	if (nfrom != 1) {
 		snprintf(text, sizeof(text), "5.6.0 message has %zu From header fields, "
 			 "RFC 5322 wants exactly one", nfrom);

@@ -80,6 +80,16 @@ key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *buf, size_t buflen)
 	return rc;
 }
 
+/* prescreen - evaluate the first ML_DKIM_VSIG_MAX signatures only: each costs a DNS lookup */
+static DKIM_CBSTAT
+prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
+{
+	(void)dkim;
+	for (int i = ML_DKIM_VSIG_MAX; i < nsigs; i++)
+		dkim_sig_ignore(sigs[i]);
+	return DKIM_CBSTAT_CONTINUE;
+}
+
 /* ml_dkimv_init - the process's verifying DKIM_LIB */
 int
 ml_dkimv_init(char *err, size_t errlen)
@@ -94,7 +104,8 @@ ml_dkimv_init(char *err, size_t errlen)
 	}
 	if (dkim_options(vlib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags)) !=
 	        DKIM_STAT_OK ||
-	    dkim_set_key_lookup(vlib, key_lookup) != DKIM_STAT_OK) {
+	    dkim_set_key_lookup(vlib, key_lookup) != DKIM_STAT_OK ||
+	    dkim_set_prescreen(vlib, prescreen) != DKIM_STAT_OK) {
 		snprintf(err, errlen, "libopendkim: cannot set the verifier's options");
 		return -1;
 	}
@@ -239,6 +250,8 @@ ml_dkimv_finish(ml_dkimv *v, ml_dkim_vsig *out, size_t max)
 	if (dkim_getsiglist(v->dkim, &sigs, &nsigs) != DKIM_STAT_OK)
 		return 0;
 	for (int i = 0; i < nsigs && n < max; i++) {
+		if (dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE)
+			continue;
 		if ((dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_PROCESSED) == 0)
 			(void)dkim_sig_process(v->dkim, sigs[i]);
 		sig_fill(v, sigs[i], &out[n++]);

@@ -210,7 +210,33 @@ monitored(const ml_vopts *o, const char *domain)
 	return 0;
 }
 
-/* add_results - the A-R value: SPF, DKIM, DMARC */
+/* qv - a property value made safe for the header (ml_authres_value), in one of a few buffers */
+static const char *
+qv(const char *in)
+{
+	static __thread char buf[6][2 * ML_DNS_NAME_MAX + 16];
+	static __thread unsigned next;
+
+	return ml_authres_value(in, buf[next++ % 6], sizeof(buf[0]));
+}
+
+/* add_dkim - one line per signature, or dkim=none */
+static void
+add_dkim(char *ar, size_t arlen, const ml_vresult *r)
+{
+	if (r->nsigs == 0)
+		ml_authres_add(ar, arlen, "dkim=none");
+	for (size_t i = 0; i < r->nsigs; i++) {
+		const ml_dkim_vsig *g = &r->sigs[i];
+
+		ml_authres_add(
+		    ar, arlen, "dkim=%s%s%s%s header.d=%s header.s=%s header.a=%s header.b=%s",
+		    ml_auth_name(g->result), g->why[0] ? " (" : "", g->why, g->why[0] ? ")" : "",
+		    qv(g->domain), qv(g->selector), g->alg, qv(g->b[0] ? g->b : "none"));
+	}
+}
+
+/* add_results - the A-R value: SPF, DKIM, DMARC; every outside value quoted when needed */
 static void
 add_results(const ml_verify *v, ml_vresult *r)
 {
@@ -220,30 +246,23 @@ add_results(const ml_verify *v, ml_vresult *r)
 	ml_authres_begin(ar, sizeof(r->authres), v->o->authserv_id);
 	ml_authres_add(ar, sizeof(r->authres), "spf=%s%s%s%s smtp.mailfrom=%s",
 	               ml_auth_name(r->spf.result), r->spf.why[0] ? " (" : "", r->spf.why,
-	               r->spf.why[0] ? ")" : "", v->mail_from[0] ? v->mail_from : r->spf.domain);
+	               r->spf.why[0] ? ")" : "",
+	               qv(v->mail_from[0] ? v->mail_from : r->spf.domain));
 	if (v->helo[0])
 		ml_authres_add(ar, sizeof(r->authres), "spf=%s smtp.helo=%s",
-		               ml_auth_name(r->helo.result), v->helo);
-	if (r->nsigs == 0)
-		ml_authres_add(ar, sizeof(r->authres), "dkim=none");
-	for (size_t i = 0; i < r->nsigs; i++)
-		ml_authres_add(ar, sizeof(r->authres),
-		               "dkim=%s%s%s%s header.d=%s header.s=%s header.a=%s header.b=%s",
-		               ml_auth_name(r->sigs[i].result), r->sigs[i].why[0] ? " (" : "",
-		               r->sigs[i].why, r->sigs[i].why[0] ? ")" : "", r->sigs[i].domain,
-		               r->sigs[i].selector, r->sigs[i].alg,
-		               r->sigs[i].b[0] ? r->sigs[i].b : "none");
+		               ml_auth_name(r->helo.result), qv(v->helo));
+	add_dkim(ar, sizeof(r->authres), r);
 	if (r->from_bad)
 		ml_authres_add(ar, sizeof(r->authres), "dmarc=permerror (%s)", dm->why);
 	else if (dm->result == ML_AUTH_NONE || dm->result == ML_AUTH_TEMPERROR)
 		ml_authres_add(ar, sizeof(r->authres), "dmarc=%s (%s) header.from=%s",
-		               ml_auth_name(dm->result), dm->why, dm->from_domain);
+		               ml_auth_name(dm->result), dm->why, qv(dm->from_domain));
 	else
 		ml_authres_add(
 		    ar, sizeof(r->authres), "dmarc=%s (%s=%s dis=%s%s) header.from=%s",
 		    ml_auth_name(dm->result), dm->policy_tag, ml_dmarc_policy_name(dm->policy),
 		    dm->result == ML_AUTH_PASS ? "none" : ml_dmarc_policy_name(dm->applied),
-		    r->monitored ? " monitor" : "", dm->from_domain);
+		    r->monitored ? " monitor" : "", qv(dm->from_domain));
 }
 
 /* transient - could a temporary SPF or DKIM error explain a DMARC fail */

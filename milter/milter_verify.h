@@ -144,6 +144,7 @@ const char *ml_dmarc_policy_name(enum ml_dmarc_policy p);
 #define ML_AR_MAX 4096
 
 int ml_authres_ours(const char *value, const char *authserv_id);
+const char *ml_authres_value(const char *in, char *out, size_t outlen);
 void ml_authres_begin(char *out, size_t outlen, const char *authserv_id);
 void ml_authres_add(char *out, size_t outlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

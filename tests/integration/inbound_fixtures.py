@@ -96,34 +96,75 @@ def message(frm="a@example.com", subject="hello", body="Hello.\r\n", extra=""):
     return text.encode()
 
 
-def strip_comments(s):
-    """s without RFC 5322 comments (nested)."""
-    out, depth = [], 0
-    for ch in s:
-        if ch == "(":
+def split_top(value):
+    """Split an A-R value at ";" outside quoted strings and comments."""
+    parts, cur, depth, quoted, esc = [], [], 0, False, False
+    for ch in value:
+        if esc:
+            cur.append(ch)
+            esc = False
+            continue
+        if ch == "\\" and (quoted or depth):
+            esc = True
+        elif ch == '"' and not depth:
+            quoted = not quoted
+        elif ch == "(" and not quoted:
             depth += 1
-        elif ch == ")" and depth:
+        elif ch == ")" and not quoted and depth:
             depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    return "".join(out)
+        elif ch == ";" and not quoted and not depth:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def words_of(part):
+    """(comment text, words) of one result: comments removed, quoted strings kept whole."""
+    comment, words, cur, depth, quoted, esc = [], [], [], 0, False, False
+    for ch in part + " ":
+        if esc:
+            (comment if depth else cur).append(ch)
+            esc = False
+        elif ch == "\\" and (quoted or depth):
+            esc = True
+        elif depth:
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+            if depth:
+                comment.append(ch)
+        elif ch == '"':
+            quoted = not quoted
+        elif quoted:
+            cur.append(ch)
+        elif ch == "(":
+            depth = 1
+        elif ch.isspace():
+            if cur:
+                words.append("".join(cur))
+                cur = []
+        else:
+            cur.append(ch)
+    return "".join(comment), words
 
 
 def parse_authres(value):
     """(authserv_id, [(method, result, props, comment)]) from an A-R value."""
     value = re.sub(r"\r?\n[ \t]+", " ", value)
-    parts = [p.strip() for p in value.split(";")]
+    parts = split_top(value)
     items = []
     for part in parts[1:]:
-        m = re.search(r"\(([^)]*)\)", part)
-        comment = m.group(1) if m else ""
-        words = strip_comments(part).split()
+        comment, words = words_of(part)
         if not words:
             continue
         method, _, result = words[0].partition("=")
         props = dict(w.split("=", 1) for w in words[1:] if "=" in w)
         items.append((method, result, props, comment))
-    return parts[0].split()[0], items
+    return words_of(parts[0])[1][0], items
 
 
 def results(items, method):

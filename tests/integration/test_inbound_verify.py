@@ -235,3 +235,20 @@ def test_bad_zone_file_is_a_config_error(world):
     r = subprocess.run([harness.program("ctl", "sluicectl"), "verify", "--zone", bad],
                        input=message(), capture_output=True, timeout=30)
     assert r.returncode == 78 and b"bad.zone:1" in r.stderr
+
+
+def test_outside_values_cannot_inject_results(world):
+    """A HELO or MAIL FROM holding ';' or '(' stays one quoted value."""
+    items, _, out = verify(world, message(), ip=BAD_IP, helo="evil;dmarc=pass",
+                           mail_from='"x;dkim=pass(" @example.com')
+    assert [i[1] for i in results(items, "dmarc")] == ["fail"], out
+    assert [i[1] for i in results(items, "dkim")] == ["none"], out
+    assert 'smtp.helo="evil;dmarc=pass"' in out
+
+
+def test_signatures_past_eight_not_evaluated(world):
+    msg = message()
+    for _ in range(10):
+        msg = world.sign(msg, selector="gone")
+    items, _, _ = verify(world, msg, ip=BAD_IP)
+    assert len(dkim_of(items)) == 8
