@@ -31,6 +31,7 @@ static cfg_opt_t inbound_opts[] = {
 	CFG_STR("quarantine", "header", CFGF_NONE),
 	CFG_STR("dns_error", "tempfail", CFGF_NONE),
 	CFG_STR_LIST("monitor_domains", "{}", CFGF_NONE),
+	CFG_STR_LIST("trusted_arc_sealers", "{}", CFGF_NONE),
 	CFG_END()
 };
 

@@ -47,6 +47,7 @@ struct ml_verify {
 	char helo[ML_DNS_NAME_MAX];
 	char mail_from[SL_ADDR_MAX + 1];
 	ml_dkimv *dkim;
+	ml_arc *arc;
 	char *from; /* the first From value */
 	size_t nfrom;
 	int nar; /* A-R fields seen */
@@ -115,6 +116,10 @@ ml_vopts_load(cfg_t *milter, ml_vopts *o, char *err, size_t errlen)
 	o->monitor = calloc(o->nmonitor + 1, sizeof(*o->monitor));
 	for (size_t i = 0; i < o->nmonitor; i++)
 		o->monitor[i] = cfg_getnstr(in, "monitor_domains", (unsigned)i);
+	o->nsealers = cfg_size(in, "trusted_arc_sealers");
+	o->sealers = calloc(o->nsealers + 1, sizeof(*o->sealers));
+	for (size_t i = 0; i < o->nsealers; i++)
+		o->sealers[i] = cfg_getnstr(in, "trusted_arc_sealers", (unsigned)i);
 	return 0;
 }
 
@@ -124,6 +129,8 @@ ml_vopts_free(ml_vopts *o)
 {
 	free(o->monitor);
 	o->monitor = NULL;
+	free(o->sealers);
+	o->sealers = NULL;
 }
 
 /* ml_verify_init - the libraries, once per process */
@@ -148,6 +155,7 @@ ml_verify_new(ml_dns *d, const ml_vopts *o, const char *id, const char *ip, cons
 	snprintf(v->helo, sizeof(v->helo), "%s", helo ? helo : "");
 	snprintf(v->mail_from, sizeof(v->mail_from), "%s", mail_from ? mail_from : "");
 	v->dkim = ml_dkimv_new(d, id);
+	v->arc = ml_arc_new(d);
 	return v;
 }
 
@@ -163,6 +171,7 @@ ml_verify_header(ml_verify *v, const char *name, const char *value)
 			v->forged[v->nforged++] = v->nar;
 	}
 	ml_dkimv_header(v->dkim, name, value);
+	ml_arc_header(v->arc, name, value);
 }
 
 /* ml_verify_eoh - end of the header */
@@ -177,6 +186,7 @@ void
 ml_verify_body(ml_verify *v, const unsigned char *buf, size_t len)
 {
 	ml_dkimv_body(v->dkim, buf, len);
+	ml_arc_body(v->arc, buf, len);
 }
 
 /* from_domain - the domain of the one From address, or -1 */
@@ -252,17 +262,37 @@ add_results(const ml_verify *v, ml_vresult *r)
 		ml_authres_add(ar, sizeof(r->authres), "spf=%s smtp.helo=%s",
 		               ml_auth_name(r->helo.result), qv(v->helo));
 	add_dkim(ar, sizeof(r->authres), r);
+	if (r->arc.result == ML_AUTH_NONE)
+		ml_authres_add(ar, sizeof(r->authres), "arc=none");
+	else
+		ml_authres_add(ar, sizeof(r->authres), "arc=%s (i=%d%s%s) header.d=%s",
+		               ml_auth_name(r->arc.result), r->arc.instance,
+		               r->arc.why[0] ? " " : "", r->arc.why,
+		               qv(r->arc.sealer[0] ? r->arc.sealer : "none"));
 	if (r->from_bad)
 		ml_authres_add(ar, sizeof(r->authres), "dmarc=permerror (%s)", dm->why);
 	else if (dm->result == ML_AUTH_NONE || dm->result == ML_AUTH_TEMPERROR)
 		ml_authres_add(ar, sizeof(r->authres), "dmarc=%s (%s) header.from=%s",
 		               ml_auth_name(dm->result), dm->why, qv(dm->from_domain));
 	else
-		ml_authres_add(
-		    ar, sizeof(r->authres), "dmarc=%s (%s=%s dis=%s%s) header.from=%s",
-		    ml_auth_name(dm->result), dm->policy_tag, ml_dmarc_policy_name(dm->policy),
-		    dm->result == ML_AUTH_PASS ? "none" : ml_dmarc_policy_name(dm->applied),
-		    r->monitored ? " monitor" : "", qv(dm->from_domain));
+		ml_authres_add(ar, sizeof(r->authres), "dmarc=%s (%s=%s dis=%s%s%s) header.from=%s",
+		               ml_auth_name(dm->result), dm->policy_tag,
+		               ml_dmarc_policy_name(dm->policy),
+		               dm->result == ML_AUTH_PASS || r->arc_override
+		                   ? "none"
+		                   : ml_dmarc_policy_name(dm->applied),
+		               r->monitored ? " monitor" : "",
+		               r->arc_override ? " override=arc" : "", qv(dm->from_domain));
+}
+
+/* trusted_sealer - is the chain's last sealer one the operator trusts */
+static int
+trusted_sealer(const ml_vopts *o, const char *d)
+{
+	for (size_t i = 0; i < o->nsealers; i++)
+		if (strcasecmp(o->sealers[i], d) == 0)
+			return 1;
+	return 0;
 }
 
 /* transient - could a temporary SPF or DKIM error explain a DMARC fail */
@@ -316,7 +346,7 @@ decide(const ml_verify *v, ml_vresult *r)
 		}
 		return;
 	}
-	if (dm->result != ML_AUTH_FAIL)
+	if (dm->result != ML_AUTH_FAIL || r->arc_override)
 		return;
 	snprintf(why, sizeof(why), "DMARC policy of %s: message not authenticated (%s=%s)",
 	         dm->from_domain, dm->policy_tag, ml_dmarc_policy_name(dm->policy));
@@ -346,6 +376,9 @@ ml_verify_finish(ml_verify *v, ml_vresult *r)
 		ml_dmarc_check(v->dns, dom, &r->spf, r->sigs, r->nsigs, &r->dmarc);
 		r->monitored = monitored(v->o, dom);
 	}
+	ml_arc_finish(v->arc, &r->arc);
+	r->arc_override = !r->from_bad && r->dmarc.result == ML_AUTH_FAIL &&
+	                  r->arc.result == ML_AUTH_PASS && trusted_sealer(v->o, r->arc.sealer);
 	add_results(v, r);
 	decide(v, r);
 }
@@ -357,6 +390,7 @@ ml_verify_free(ml_verify *v)
 	if (v == NULL)
 		return;
 	ml_dkimv_free(v->dkim);
+	ml_arc_free(v->arc);
 	free(v->from);
 	free(v);
 }

@@ -12,6 +12,7 @@
  *	milter_dkimverify.c	every DKIM signature (libopendkim, keys fetched
  *				through milter_dns.c)
  *	milter_dmarc.c		DMARC (RFC 9989): tree walk, alignment, policy
+ *	milter_arc.c		ARC chain validation (RFC 8617, OpenSSL)
  *	milter_authres.c	the Authentication-Results header: written, and
  *				ours recognised for removal
  *	milter_verify.c		one message through all of them: a result with
@@ -139,6 +140,23 @@ void ml_dmarc_check(ml_dns *d, const char *from_domain, const ml_spf_result *spf
                     const ml_dkim_vsig *sigs, size_t nsigs, ml_dmarc_result *r);
 const char *ml_dmarc_policy_name(enum ml_dmarc_policy p);
 
+/* ---- milter_arc.c ---- */
+
+typedef struct ml_arc_result {
+	enum ml_auth result;          /* NONE, PASS, FAIL, TEMPERROR */
+	int instance;                 /* N, the last instance */
+	char sealer[ML_DNS_NAME_MAX]; /* d= of the instance N seal */
+	char why[96];
+} ml_arc_result;
+
+typedef struct ml_arc ml_arc;
+
+ml_arc *ml_arc_new(ml_dns *d);
+void ml_arc_header(ml_arc *a, const char *name, const char *value);
+void ml_arc_body(ml_arc *a, const unsigned char *buf, size_t len);
+void ml_arc_finish(ml_arc *a, ml_arc_result *r);
+void ml_arc_free(ml_arc *a);
+
 /* ---- milter_authres.c ---- */
 
 #define ML_AR_MAX 4096
@@ -164,6 +182,8 @@ typedef struct ml_vopts {
 	int tempfail_on_dns;  /* temporary DNS errors: 1 tempfail, 0 accept */
 	const char **monitor; /* From domains whose policy is only recorded */
 	size_t nmonitor;
+	const char **sealers; /* trusted ARC sealers (d= of the last seal) */
+	size_t nsealers;
 	char idbuf[256]; /* the host name when authserv_id is "" */
 } ml_vopts;
 
@@ -178,7 +198,9 @@ typedef struct ml_vresult {
 	ml_dkim_vsig sigs[ML_DKIM_VSIG_MAX];
 	size_t nsigs;
 	ml_dmarc_result dmarc;
-	int forged[16]; /* A-R fields claiming our id: 1-based occurrence */
+	ml_arc_result arc;
+	int arc_override; /* DMARC fail accepted: a trusted sealer's valid chain */
+	int forged[16];   /* A-R fields claiming our id: 1-based occurrence */
 	size_t nforged;
 	size_t nfrom;  /* From header fields seen */
 	int from_bad;  /* several addresses, or none, or unreadable */

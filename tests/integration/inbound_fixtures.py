@@ -55,6 +55,10 @@ real.np.test A 192.0.2.1
 mon.test A 192.0.2.1
 _dmarc.mon.test TXT "v=DMARC1; p=reject"
 _dmarc.dnsfail.test SERVFAIL
+# ARC sealers (forwarders)
+a1._domainkey.fwd.test TXT "%(rsa)s"
+a1._domainkey.fwd2.test TXT "%(rsa)s"
+e1._domainkey.fwd2.test TXT "%(ed)s"
 """
 
 
@@ -78,6 +82,33 @@ class World:
                         signature_algorithm=b"ed25519-sha256" if ed else b"rsa-sha256",
                         include_headers=[b"from", b"to", b"subject", b"date"])
         return sig + msg
+
+
+    def arc_seal(self, msg, sealer="fwd.test", selector="a1", ed=False):
+        """msg with one more ARC set by sealer (dkimpy's arc_sign), based on its
+        Authentication-Results field with the sealer as authserv-id."""
+        with open(self.ed if ed else self.rsa, "rb") as f:
+            key = f.read()
+        if ed:
+            key = ed_seed(key)
+        sets = dkim.arc_sign(msg, selector.encode(), sealer.encode(), key, sealer.encode(),
+                             signature_algorithm=b"ed25519-sha256" if ed else b"rsa-sha256")
+        assert sets, "dkimpy made no ARC set"
+        return b"".join(sets) + msg
+
+
+def forwarded(world, sealer="fwd.test", hops=1):
+    """A message signed by example.com, then changed and sealed by forwarders
+    (a mailing list adding a footer breaks the DKIM signature)."""
+    msg = world.sign(message())
+    for hop in range(hops):
+        name = sealer if hop == hops - 1 else "fwd2.test"
+        arc = "; arc=pass" if hop else ""
+        msg = (("Authentication-Results: %s; dkim=pass header.d=example.com; "
+                "dmarc=pass header.from=example.com%s\r\n" % (name, arc)).encode() + msg)
+        msg = msg + b"-- footer added by the list\r\n"
+        msg = world.arc_seal(msg, sealer=name)
+    return msg
 
 
 def ed_seed(pem):

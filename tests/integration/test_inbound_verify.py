@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 import harness
-from inbound_fixtures import BAD_IP, GOOD_IP, World, message, parse_authres, results
+from inbound_fixtures import BAD_IP, GOOD_IP, World, forwarded, message, parse_authres, results
 
 AUTHSERV = "mx.sluice.test"
 
@@ -252,3 +252,53 @@ def test_signatures_past_eight_not_evaluated(world):
         msg = world.sign(msg, selector="gone")
     items, _, _ = verify(world, msg, ip=BAD_IP)
     assert len(dkim_of(items)) == 8
+
+
+TRUSTING = 'milter { inbound { trusted_arc_sealers = {"fwd.test"} } }\n'
+
+
+def test_arc_pass_from_trusted_sealer_overrides_forwarding_fail(world):
+    conf = world.env.file("arc.conf", TRUSTING)
+    items, disp, _ = verify(world, forwarded(world), ip=BAD_IP, conf=conf)
+    assert results(items, "dkim")[0][1] == "fail"          # the footer broke it
+    (arc,) = results(items, "arc")
+    assert arc[1] == "pass" and arc[2]["header.d"] == "fwd.test"
+    dm = results(items, "dmarc")[0]
+    assert dm[1] == "fail" and "override=arc" in dm[3]
+    assert disp == "accept"
+
+
+def test_arc_pass_from_untrusted_sealer_does_not_override(world):
+    conf = world.env.file("arc.conf", TRUSTING)
+    items, disp, _ = verify(world, forwarded(world, sealer="fwd2.test"), ip=BAD_IP, conf=conf)
+    assert results(items, "arc")[0][1] == "pass"
+    assert "override" not in results(items, "dmarc")[0][3]
+    assert disp.startswith("reject 550")
+
+
+def test_arc_two_hops(world):
+    conf = world.env.file("arc.conf", TRUSTING)
+    items, disp, _ = verify(world, forwarded(world, hops=2), ip=BAD_IP, conf=conf)
+    (arc,) = results(items, "arc")
+    assert arc[1] == "pass" and "i=2" in arc[3], items
+    assert disp == "accept"
+
+
+@pytest.mark.parametrize("tamper", ["body", "aar", "seal-cv"])
+def test_arc_chain_broken_is_fail_and_no_override(world, tamper):
+    conf = world.env.file("arc.conf", TRUSTING)
+    msg = forwarded(world)
+    if tamper == "body":
+        msg = msg + b"one more line after the seal\r\n"
+    elif tamper == "aar":
+        msg = msg.replace(b"dmarc=pass header.from=example.com", b"dmarc=pass header.from=examp1e.com", 1)
+    else:
+        msg = msg.replace(b"cv=none", b"cv=pass", 1)
+    items, disp, _ = verify(world, msg, ip=BAD_IP, conf=conf)
+    assert results(items, "arc")[0][1] == "fail", items
+    assert disp.startswith("reject 550")
+
+
+def test_arc_none_without_sets(world):
+    items, _, _ = verify(world, message(), ip=GOOD_IP)
+    assert results(items, "arc")[0][1] == "none"
