@@ -17,7 +17,7 @@ import smtplib
 import pytest
 
 import harness
-from inbound_fixtures import BAD_IP, GOOD_IP, World, message, parse_authres, results
+from inbound_fixtures import BAD_IP, GOOD_IP, World, forwarded, message, parse_authres, results
 from milter_helpers import start_milter, write_conf
 
 AUTHSERV = "mx.sluice.test"
@@ -46,7 +46,8 @@ def world():
             rsa_txt = [line for line in f if line.startswith("r1._domainkey.example.com")][0]
         with open(w.zone, "a") as f:
             f.write(EXTRA_ZONE % {"rsa": rsa_txt.split(" TXT ", 1)[1].strip().strip('"')})
-        conf, sock = write_conf(env, CONF % {"zone": w.zone, "id": AUTHSERV, "extra": ""})
+        conf, sock = write_conf(env, CONF % {"zone": w.zone, "id": AUTHSERV,
+                                       "extra": 'trusted_arc_sealers = {"fwd.test"}'})
         w.milter, spec = start_milter(env, conf, sock)
         w.sink = env.sink()
         w.pf = env.postfix(relay=w.sink, milter=spec, main={
@@ -134,3 +135,12 @@ def test_several_from_refused(world):
     with pytest.raises(smtplib.SMTPDataError) as e:
         send(world, "a@pf.test", world.sign(message(frm="a@pf.test, b@evil.test"), domain="pf.test"))
     assert e.value.smtp_code == 550 and b"exactly one From" in e.value.smtp_error
+
+
+def test_arc_trusted_sealer_accepted_untrusted_refused(world):
+    items, _, _ = deliver(world, "a@example.com", forwarded(world), BAD_IP)
+    assert results(items, "arc")[0][1] == "pass"
+    assert "override=arc" in results(items, "dmarc")[0][3]
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send(world, "a@example.com", forwarded(world, sealer="fwd2.test"), BAD_IP)
+    assert e.value.smtp_code == 550
