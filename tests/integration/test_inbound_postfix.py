@@ -144,3 +144,23 @@ def test_arc_trusted_sealer_accepted_untrusted_refused(world):
     with pytest.raises(smtplib.SMTPDataError) as e:
         send(world, "a@example.com", forwarded(world, sealer="fwd2.test"), BAD_IP)
     assert e.value.smtp_code == 550
+
+
+def test_quarantine_hold_puts_the_message_on_hold():
+    """quarantine = "hold": Postfix's hold queue (smfi_quarantine), nothing delivered."""
+    env = harness.Env("inbound-hold")
+    try:
+        w = World(env)
+        conf, sock = write_conf(env, CONF % {"zone": w.zone, "id": AUTHSERV, "extra": 'quarantine = "hold"'})
+        _, spec = start_milter(env, conf, sock)
+        w.sink = env.sink()
+        w.pf = env.postfix(relay=w.sink, milter=spec, main={
+            "smtpd_authorized_xclient_hosts": "127.0.0.0/8",
+            "mynetworks": "127.0.0.0/8 192.0.2.0/24"})
+        send(w, "a@walk.test", message(frm="a@walk.test"), BAD_IP)
+        harness.wait_for(lambda: any(q.get("queue_name") == "hold" for q in w.pf.queue()), 30,
+                         "the message in the hold queue")
+        assert w.sink.files() == []
+        assert "milter triggers HOLD action" in w.pf.log()
+    finally:
+        env.close()
