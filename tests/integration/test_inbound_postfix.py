@@ -164,3 +164,34 @@ def test_quarantine_hold_puts_the_message_on_hold():
         assert "milter triggers HOLD action" in w.pf.log()
     finally:
         env.close()
+
+
+def test_concurrent_sessions_each_get_their_own_verdict(world):
+    """8 clients at once, 32 messages: signed ones pass, forged ones get 550, none mixed up."""
+    import concurrent.futures
+    before = set(world.sink.files())
+    good = [world.sign(message(frm="a@pf.test", subject="good %d" % i), domain="pf.test",
+                       selector="r1") for i in range(16)]
+    bad = [message(subject="bad %d" % i) for i in range(16)]
+
+    def one(job):
+        kind, msg = job
+        try:
+            send(world, "bounce@pf.test" if kind == "good" else "a@example.com", msg,
+                 GOOD_IP if kind == "good" else BAD_IP)
+            return kind, "sent"
+        except smtplib.SMTPDataError as e:
+            return kind, e.smtp_code
+    jobs = [("good", m) for m in good] + [("bad", m) for m in bad]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(one, jobs))
+    assert got.count(("good", "sent")) == 16 and got.count(("bad", 550)) == 16, got
+    harness.wait_for(lambda: len(set(world.sink.files()) - before) >= 16, 60, "16 deliveries")
+    for path in set(world.sink.files()) - before:
+        with open(path, "rb") as f:
+            raw = harness.parse_sink_file(f.read())[1]
+        ours = [a for a in harness.header_values(raw, "Authentication-Results")
+                if parse_authres(a)[0] == AUTHSERV]
+        items = parse_authres(ours[0])[1]
+        assert [i[1] for i in results(items, "dkim")] == ["pass"], items
+        assert results(items, "dmarc")[0][1] == "pass"
