@@ -72,7 +72,7 @@ static const ctl_cmd ctl_cmds[] = {
 	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--out DIR]"},
 	{.group = "dns", .fn = ctl_dns, .args = "DOMAIN [--mx HOST] [--rua ADDRESS]"},
 	{.group = "doctor", .fn = ctl_doctor,
-	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--nameserver IP[:PORT]]"},
+	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--nameserver IP[:PORT]] [--zone FILE]"},
 	{.group = "dmarc", .fn = ctl_dmarc, .args = "DOMAIN [--days N]"},
 	{.group = "verify", .fn = ctl_verify,
 	 .args = "[--zone FILE] [--ip ADDR] [--helo NAME] [--mail-from ADDR] [--authserv-id ID] < message"},

@@ -35,6 +35,15 @@ static cfg_opt_t inbound_opts[] = {
 	CFG_END()
 };
 
+/* preflight { }: will receivers of outbound mail see DMARC pass (doc/milter.md) */
+static cfg_opt_t preflight_opts[] = {
+	CFG_STR("mode", "monitor", CFGF_NONE),
+	CFG_STR_LIST("relay_addresses", "{}", CFGF_NONE),
+	CFG_INT("log_interval", 3600, CFGF_NONE),
+	CFG_STR_LIST("reject_domains", "{}", CFGF_NONE),
+	CFG_END()
+};
+
 cfg_opt_t sl_conf_milter_opts[] = {
 	CFG_STR("socket", "unix:/var/spool/postfix/sluice/milter.sock", CFGF_NONE),
 	CFG_STR("socket_mode", "0660", CFGF_NONE),
@@ -54,6 +63,7 @@ cfg_opt_t sl_conf_milter_opts[] = {
 	CFG_BOOL("check_suppression", cfg_true, CFGF_NONE),
 	CFG_STR("suppression_fail", "accept", CFGF_NONE),
 	CFG_SEC("inbound", inbound_opts, CFGF_NONE),
+	CFG_SEC("preflight", preflight_opts, CFGF_NONE),
 	CFG_SEC("rule", rule_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
 };

@@ -221,9 +221,9 @@ ml_dmarc_org_domain(ml_dns *d, const char *domain, char *out, size_t outlen)
 	return 0;
 }
 
-/* aligned - does id align with the From domain under strict or relaxed */
-static int
-aligned(ml_dns *d, const char *from, const char *from_org, const char *id, int strict)
+/* ml_dmarc_aligned - does id align with the From domain under strict or relaxed */
+int
+ml_dmarc_aligned(ml_dns *d, const char *from, const char *from_org, const char *id, int strict)
 {
 	char org[ML_DNS_NAME_MAX];
 
@@ -236,9 +236,9 @@ aligned(ml_dns *d, const char *from, const char *from_org, const char *id, int s
 	return strcasecmp(org, from_org) == 0;
 }
 
-/* discover - the policy record by the tree walk; 1 found, 0 none, -1 temp */
-static int
-discover(ml_dns *d, const char *from, ml_dmarc_rec *r, char *where, size_t wlen)
+/* ml_dmarc_discover - the policy record by the tree walk; 1 found, 0 none, -1 temp */
+int
+ml_dmarc_discover(ml_dns *d, const char *from, ml_dmarc_rec *r, char *where, size_t wlen)
 {
 	int rc;
 
@@ -293,7 +293,7 @@ ml_dmarc_check(ml_dns *d, const char *from_domain, const ml_spf_result *spf,
 	memset(r, 0, sizeof(*r));
 	snprintf(r->from_domain, sizeof(r->from_domain), "%s", from_domain);
 	r->policy_tag = "p";
-	if ((rc = discover(d, from_domain, &rec, r->policy_domain, sizeof(r->policy_domain))) <=
+	if ((rc = ml_dmarc_discover(d, from_domain, &rec, r->policy_domain, sizeof(r->policy_domain))) <=
 	        0 ||
 	    ml_dmarc_org_domain(d, from_domain, r->org_domain, sizeof(r->org_domain)) < 0) {
 		r->result = rc == 0 ? ML_AUTH_NONE : ML_AUTH_TEMPERROR;
@@ -302,10 +302,10 @@ ml_dmarc_check(ml_dns *d, const char *from_domain, const ml_spf_result *spf,
 	}
 	choose_policy(d, &rec, r);
 	r->spf_aligned = spf && spf->result == ML_AUTH_PASS &&
-	                 aligned(d, from_domain, r->org_domain, spf->domain, rec.aspf_strict);
+	                 ml_dmarc_aligned(d, from_domain, r->org_domain, spf->domain, rec.aspf_strict);
 	for (size_t i = 0; i < nsigs && !r->dkim_aligned; i++)
 		r->dkim_aligned =
 		    sigs[i].result == ML_AUTH_PASS &&
-		    aligned(d, from_domain, r->org_domain, sigs[i].domain, rec.adkim_strict);
+		    ml_dmarc_aligned(d, from_domain, r->org_domain, sigs[i].domain, rec.adkim_strict);
 	r->result = r->spf_aligned || r->dkim_aligned ? ML_AUTH_PASS : ML_AUTH_FAIL;
 }

@@ -71,6 +71,8 @@ typedef struct cache_ent {
 
 struct ml_dns {
 	int timeout;
+	int has_server;			/* ask only this server (ml_dns_set_server) */
+	struct sockaddr_in server;
 	zone_rr *zone; /* NULL: real DNS */
 	size_t nzone;
 	int use_zone;
@@ -230,6 +232,27 @@ ml_dns_new(const char *zone_file, int timeout, char *err, size_t errlen)
 	return d;
 }
 
+/* ml_dns_set_server - ask only IP[:PORT] (IPv4), not /etc/resolv.conf's servers */
+int
+ml_dns_set_server(ml_dns *d, const char *server, char *err, size_t errlen)
+{
+	char ip[64];
+	const char *colon = strchr(server, ':');
+	long port = colon ? strtol(colon + 1, NULL, 10) : 53;
+
+	snprintf(ip, sizeof(ip), "%.*s", (int)(colon ? (size_t)(colon - server) : strlen(server)),
+	         server);
+	memset(&d->server, 0, sizeof(d->server));
+	d->server.sin_family = AF_INET;
+	if (inet_pton(AF_INET, ip, &d->server.sin_addr) != 1 || port <= 0 || port > 65535) {
+		snprintf(err, errlen, "nameserver \"%s\": use an IPv4 address, optionally :PORT", server);
+		return -1;
+	}
+	d->server.sin_port = htons((unsigned short)port);
+	d->has_server = 1;
+	return 0;
+}
+
 /* ml_dns_ans_free - release an answer's strings */
 void
 ml_dns_ans_free(ml_dns_ans *a)
@@ -353,6 +376,10 @@ res_query_answer(ml_dns *d, const char *name, int type, ml_dns_ans *a, unsigned 
 	*ttl = CACHE_NEG_TTL;
 	if (rs == NULL)
 		return a->status = ML_DNS_TEMP;
+	if (d->has_server) {
+		rs->nsaddr_list[0] = d->server;
+		rs->nscount = 1;
+	}
 	len = res_nquery(rs, name, ns_c_in, type, pkt, sizeof(pkt));
 	if (len < 0) {
 		if (rs->res_h_errno == HOST_NOT_FOUND)

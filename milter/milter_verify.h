@@ -13,6 +13,7 @@
  *				through milter_dns.c)
  *	milter_dmarc.c		DMARC (RFC 9989): tree walk, alignment, policy
  *	milter_arc.c		ARC chain validation (RFC 8617, OpenSSL)
+ *	milter_preflight.c	outbound: will receivers see DMARC pass
  *	milter_authres.c	the Authentication-Results header: written, and
  *				ours recognised for removal
  *	milter_verify.c		one message through all of them: a result with
@@ -56,6 +57,7 @@ typedef struct ml_dns ml_dns;
 
 ml_dns *ml_dns_new(const char *zone_file, int timeout, char *err, size_t errlen);
 void ml_dns_free(ml_dns *d);
+int ml_dns_set_server(ml_dns *d, const char *server, char *err, size_t errlen);
 enum ml_dns_status ml_dns_query(ml_dns *d, const char *name, enum ml_dns_type type, ml_dns_ans *a);
 void ml_dns_ans_free(ml_dns_ans *a);
 int ml_dns_zone_line(const char *line, char *name, size_t namelen, enum ml_dns_type *type,
@@ -136,6 +138,9 @@ typedef struct ml_dmarc_result {
 
 int ml_dmarc_parse(const char *txt, ml_dmarc_rec *r);
 int ml_dmarc_org_domain(ml_dns *d, const char *domain, char *out, size_t outlen);
+int ml_dmarc_discover(ml_dns *d, const char *from, ml_dmarc_rec *r, char *where, size_t wlen);
+int ml_dmarc_aligned(ml_dns *d, const char *from, const char *from_org, const char *id,
+                     int strict);
 void ml_dmarc_check(ml_dns *d, const char *from_domain, const ml_spf_result *spf,
                     const ml_dkim_vsig *sigs, size_t nsigs, ml_dmarc_result *r);
 const char *ml_dmarc_policy_name(enum ml_dmarc_policy p);
@@ -156,6 +161,23 @@ void ml_arc_header(ml_arc *a, const char *name, const char *value);
 void ml_arc_body(ml_arc *a, const unsigned char *buf, size_t len);
 void ml_arc_finish(ml_arc *a, ml_arc_result *r);
 void ml_arc_free(ml_arc *a);
+
+/* ---- milter_preflight.c ---- */
+
+typedef struct ml_preflight {
+	int would_pass;			/* receivers will see DMARC pass (or no policy) */
+	int have_policy;		/* the From domain has a DMARC policy */
+	int adkim_strict, aspf_strict;
+	int dkim_aligned;		/* a signing domain aligns with the From domain */
+	int spf_aligned;		/* the envelope domain aligns with it */
+	int spf_authorized;		/* its SPF passes for every relay address */
+	int temp;			/* a DNS lookup failed: nothing decided */
+	char why[512];
+} ml_preflight;
+
+void ml_preflight_check(ml_dns *d, const char *from_domain, const char *const *sign, size_t nsign,
+                        const char *env_domain, const char *const *relay, size_t nrelay,
+                        ml_preflight *out);
 
 /* ---- milter_authres.c ---- */
 
