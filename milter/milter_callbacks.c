@@ -622,6 +622,40 @@ inbound_eom(SMFICTX *ctx, msg_ctx *m)
 	return rc;
 }
 
+/*
+ * preflight - outbound: will receivers see DMARC pass? Logged once per From
+ * domain and category per interval; refused when configured. 0 go on, -1 refuse.
+ */
+static int
+preflight(SMFICTX *ctx, msg_ctx *m)
+{
+	const ml_pfopts *o = m->conf->pf;
+	const char *sign[4], *sender = m->new_sender[0] ? m->new_sender : m->env_from;
+	const char *at = strrchr(sender, '@');
+	const char *cat = m->d.category ? m->d.category->name : "-";
+	char text[1024];
+	unsigned long n;
+	ml_preflight r;
+
+	if (o->mode == ML_PF_OFF || m->d.verdict != ML_OK || m->degraded || at == NULL)
+		return 0;
+	for (size_t i = 0; i < m->d.nsign && i < 4; i++)
+		sign[i] = m->d.sign_domains[i];
+	ml_preflight_check(m->conf->vdns, m->d.from_domain, sign, m->d.nsign < 4 ? m->d.nsign : 4,
+	                   at + 1, o->relay, o->nrelay, &r);
+	if (r.would_pass || r.temp)
+		return 0;
+	if (ml_preflight_note(m->d.from_domain, cat, o->interval, &n))
+		sl_warn("dmarc pre-flight: from domain %s category %s: receivers will see DMARC fail "
+		        "(%lu message%s): %s", m->d.from_domain, cat, n, n == 1 ? "" : "s", r.why);
+	if (!ml_preflight_refuses(o, m->d.from_domain))
+		return 0;
+	snprintf(text, sizeof(text), "5.7.1 receivers would see DMARC fail for %s: %s",
+	         m->d.from_domain, r.why);
+	set_reply(ctx, "550", text);
+	return -1;
+}
+
 /* cb_eom - apply everything and sign */
 static sfsistat
 cb_eom(SMFICTX *ctx)
@@ -640,6 +674,10 @@ cb_eom(SMFICTX *ctx)
 		return inbound_eom(ctx, m);
 	if ((rc = suppress(ctx, m)) != SMFIS_CONTINUE)
 		return rc;
+	if (preflight(ctx, m) < 0) {
+		msg_reset(m);
+		return SMFIS_REJECT;
+	}
 	if (finish_signers(m, sigs, err, sizeof(err)) < 0) {
 		if (internal_trouble(ctx, m, err) == SMFIS_TEMPFAIL)
 			return SMFIS_TEMPFAIL;

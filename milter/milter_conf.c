@@ -417,7 +417,13 @@ load_inbound(ml_conf *c)
 		sl_conf_error(c->conf, cfg_getsec(m, "inbound"), "%s", err);
 		return;
 	}
-	if (c->vopts->verify && (c->vdns = ml_dns_new(c->vopts->dns_zone, c->vopts->dns_timeout,
+	c->pf = sl_calloc(1, sizeof(*c->pf));
+	if (ml_pfopts_load(m, c->pf, err, sizeof(err)) < 0) {
+		sl_conf_error(c->conf, cfg_getsec(m, "preflight"), "%s", err);
+		return;
+	}
+	if ((c->vopts->verify || c->pf->mode != ML_PF_OFF) &&
+	    (c->vdns = ml_dns_new(c->vopts->dns_zone, c->vopts->dns_timeout,
 						      err, sizeof(err))) == NULL)
 		sl_conf_error(c->conf, cfg_getsec(m, "inbound"), "%s", err);
 }
@@ -460,6 +466,9 @@ conf_free(ml_conf *c)
 	if (c->vopts)
 		ml_vopts_free(c->vopts);
 	free(c->vopts);
+	if (c->pf)
+		ml_pfopts_free(c->pf);
+	free(c->pf);
 	ml_dns_free(c->vdns);
 	for (size_t i = 0; i < c->ndomains; i++) {
 		for (size_t k = 0; k < c->domains[i].nkeys; k++)

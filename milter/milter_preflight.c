@@ -15,15 +15,22 @@
  *	relay address (milter_spf.c). No relay address configured: SPF is
  *	not counted. No DMARC policy: nothing can fail. out->why names each
  *	problem, e.g. "adkim=s: d=mail.example.com is not example.com".
+ *	ml_preflight_note() counts failing messages per From domain and
+ *	category and says when to log (once per interval; a small table,
+ *	the oldest entry replaced when full). ml_preflight_refuses(): mode
+ *	reject, or the domain (or a parent) listed in reject_domains.
  * ERRORS
  *	A DNS failure sets out->temp and would_pass: a lookup problem is
  *	never reported as a policy problem.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "milter_verify.h"
 
@@ -101,4 +108,119 @@ ml_preflight_check(ml_dns *d, const char *from_domain, const char *const *sign, 
 	}
 	out->spf_authorized = rc;
 	out->would_pass = out->dkim_aligned || (out->spf_aligned && out->spf_authorized);
+}
+
+#define NOTE_SLOTS 256
+
+typedef struct note {
+	char key[2 * ML_DNS_NAME_MAX];
+	time_t last;         /* when it was last logged */
+	unsigned long count; /* failing messages since then */
+} note;
+
+static note notes[NOTE_SLOTS];
+static pthread_mutex_t notes_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ml_preflight_note - count one failing message; 1 when it is time to log (count since last) */
+int
+ml_preflight_note(const char *domain, const char *category, long interval, unsigned long *count)
+{
+	char key[2 * ML_DNS_NAME_MAX];
+	time_t now = time(NULL);
+	note *n = NULL, *oldest = &notes[0];
+	int due;
+
+	snprintf(key, sizeof(key), "%s/%s", domain, category);
+	pthread_mutex_lock(&notes_lock);
+	for (size_t i = 0; i < NOTE_SLOTS && n == NULL; i++) {
+		if (strcmp(notes[i].key, key) == 0)
+			n = &notes[i];
+		else if (notes[i].last < oldest->last)
+			oldest = &notes[i];
+	}
+	if (n == NULL) {
+		n = oldest;
+		snprintf(n->key, sizeof(n->key), "%s", key);
+		n->last = 0;
+		n->count = 0;
+	}
+	n->count++;
+	due = n->last == 0 || now - n->last >= interval;
+	*count = n->count;
+	if (due) {
+		n->last = now;
+		n->count = 0;
+	}
+	pthread_mutex_unlock(&notes_lock);
+	return due;
+}
+
+/* ml_preflight_refuses - is a failing message from this domain refused */
+int
+ml_preflight_refuses(const ml_pfopts *o, const char *from_domain)
+{
+	size_t dl = strlen(from_domain);
+
+	if (o->mode == ML_PF_REJECT)
+		return 1;
+	for (size_t i = 0; i < o->nreject; i++) {
+		size_t rl = strlen(o->reject[i]);
+
+		if (strcasecmp(from_domain, o->reject[i]) == 0 ||
+		    (dl > rl && from_domain[dl - rl - 1] == '.' &&
+		     strcasecmp(from_domain + dl - rl, o->reject[i]) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+/* list - a string list option as an array (the strings stay the config's) */
+static const char **
+list(cfg_t *sec, const char *name, size_t *n)
+{
+	const char **v;
+
+	*n = cfg_size(sec, name);
+	v = calloc(*n + 1, sizeof(*v));
+	for (size_t i = 0; v && i < *n; i++)
+		v[i] = cfg_getnstr(sec, name, (unsigned)i);
+	return v;
+}
+
+/* ml_pfopts_load - milter { preflight { } }; -1 with err */
+int
+ml_pfopts_load(cfg_t *milter, ml_pfopts *o, char *err, size_t errlen)
+{
+	cfg_t *pf = cfg_getsec(milter, "preflight");
+	const char *mode = cfg_getstr(pf, "mode");
+
+	memset(o, 0, sizeof(*o));
+	o->mode = strcmp(mode, "off") == 0      ? ML_PF_OFF
+	          : strcmp(mode, "reject") == 0 ? ML_PF_REJECT
+	                                        : ML_PF_MONITOR;
+	o->interval = cfg_getint(pf, "log_interval");
+	o->relay = list(pf, "relay_addresses", &o->nrelay);
+	o->reject = list(pf, "reject_domains", &o->nreject);
+	if (o->nrelay == 0)
+		o->mode = ML_PF_OFF; /* the relay's addresses unknown: nothing to check */
+	if (strcmp(mode, "off") != 0 && strcmp(mode, "monitor") != 0 &&
+	    strcmp(mode, "reject") != 0) {
+		snprintf(err, errlen, "milter preflight: mode \"%s\": use off, monitor or reject",
+		         mode);
+		return -1;
+	}
+	if (o->interval < 1) {
+		snprintf(err, errlen, "milter preflight: log_interval must be at least 1 second");
+		return -1;
+	}
+	return 0;
+}
+
+/* ml_pfopts_free - release what ml_pfopts_load() allocated */
+void
+ml_pfopts_free(ml_pfopts *o)
+{
+	free(o->relay);
+	free(o->reject);
+	o->relay = o->reject = NULL;
 }

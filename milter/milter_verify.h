@@ -139,8 +139,7 @@ typedef struct ml_dmarc_result {
 int ml_dmarc_parse(const char *txt, ml_dmarc_rec *r);
 int ml_dmarc_org_domain(ml_dns *d, const char *domain, char *out, size_t outlen);
 int ml_dmarc_discover(ml_dns *d, const char *from, ml_dmarc_rec *r, char *where, size_t wlen);
-int ml_dmarc_aligned(ml_dns *d, const char *from, const char *from_org, const char *id,
-                     int strict);
+int ml_dmarc_aligned(ml_dns *d, const char *from, const char *from_org, const char *id, int strict);
 void ml_dmarc_check(ml_dns *d, const char *from_domain, const ml_spf_result *spf,
                     const ml_dkim_vsig *sigs, size_t nsigs, ml_dmarc_result *r);
 const char *ml_dmarc_policy_name(enum ml_dmarc_policy p);
@@ -165,16 +164,32 @@ void ml_arc_free(ml_arc *a);
 /* ---- milter_preflight.c ---- */
 
 typedef struct ml_preflight {
-	int would_pass;			/* receivers will see DMARC pass (or no policy) */
-	int have_policy;		/* the From domain has a DMARC policy */
+	int would_pass;  /* receivers will see DMARC pass (or no policy) */
+	int have_policy; /* the From domain has a DMARC policy */
 	int adkim_strict, aspf_strict;
-	int dkim_aligned;		/* a signing domain aligns with the From domain */
-	int spf_aligned;		/* the envelope domain aligns with it */
-	int spf_authorized;		/* its SPF passes for every relay address */
-	int temp;			/* a DNS lookup failed: nothing decided */
+	int dkim_aligned;   /* a signing domain aligns with the From domain */
+	int spf_aligned;    /* the envelope domain aligns with it */
+	int spf_authorized; /* its SPF passes for every relay address */
+	int temp;           /* a DNS lookup failed: nothing decided */
 	char why[512];
 } ml_preflight;
 
+enum ml_pf_mode { ML_PF_OFF = 0, ML_PF_MONITOR, ML_PF_REJECT };
+
+typedef struct ml_pfopts {
+	enum ml_pf_mode mode;
+	const char **relay; /* the relay's outgoing addresses */
+	size_t nrelay;
+	long interval;       /* log a domain and category once per interval, s */
+	const char **reject; /* From domains refused when they would fail */
+	size_t nreject;
+} ml_pfopts;
+
+int ml_pfopts_load(cfg_t *milter, ml_pfopts *o, char *err, size_t errlen);
+void ml_pfopts_free(ml_pfopts *o);
+int ml_preflight_refuses(const ml_pfopts *o, const char *from_domain);
+int ml_preflight_note(const char *domain, const char *category, long interval,
+                      unsigned long *count);
 void ml_preflight_check(ml_dns *d, const char *from_domain, const char *const *sign, size_t nsign,
                         const char *env_domain, const char *const *relay, size_t nrelay,
                         ml_preflight *out);

@@ -79,3 +79,55 @@ def test_from_domain_with_adkim_strict_is_flagged(setup):
         assert "adkim=s: d=%s.strict.test is not strict.test" % sub in lines[cat][1]
         assert "aspf=s" in lines[cat][1]
     assert r.returncode != 0
+
+
+MILTER_CONF = """
+secret_file = "%(secret)s"
+domain "example.com" { dkim "r1" { algorithm = "rsa-sha256"  key = "%(rsa)s" } }
+domain "shop.test" { dkim "r1" { algorithm = "rsa-sha256"  key = "%(rsa)s" } }
+domain "ok.test" { dkim "r1" { algorithm = "rsa-sha256"  key = "%(rsa)s" } }
+category "transactional" { subdomain = "mail" }
+milter {
+  socket = "{socket}"  socket_mode = "0666"  redis = false  default_category = "transactional"
+  inbound { dns_zone = "%(zone)s" }
+  preflight { relay_addresses = {"192.0.2.10"}  reject_domains = {"shop.test"} }
+}
+"""
+
+MILTER_ZONE = """
+_dmarc.example.com TXT "v=DMARC1; p=reject; adkim=s; aspf=s"
+_dmarc.shop.test TXT "v=DMARC1; p=reject; adkim=s"
+_dmarc.ok.test TXT "v=DMARC1; p=reject"
+"""
+
+
+def test_milter_preflight_logs_once_and_refuses_listed_domains():
+    """Outbound through Postfix: signed as mail.<domain>; adkim=s makes receivers fail it."""
+    import smtplib
+    from milter_helpers import start_milter, write_conf
+    env = harness.Env("preflight-milter")
+    try:
+        rsa, _ = harness.dkim_keypair(env, "m", "rsa")
+        zone = env.file("m.zone", MILTER_ZONE)
+        conf, sock = write_conf(env, MILTER_CONF % {"secret": env.secret(), "rsa": rsa, "zone": zone})
+        milter, spec = start_milter(env, conf, sock)
+        sink = env.sink()
+        pf = env.postfix(relay=sink, milter=spec)
+
+        def send(frm, n):
+            msg = "From: %s\r\nTo: b@dest.example\r\nSubject: %d\r\n\r\nHi.\r\n" % (frm, n)
+            pf.send(frm, ["b@dest.example"], msg)
+        send("a@example.com", 1)
+        send("a@example.com", 2)
+        send("a@ok.test", 3)
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            send("a@shop.test", 4)
+        assert e.value.smtp_code == 550 and b"DMARC fail for shop.test" in e.value.smtp_error
+        sink.wait(3)
+        log = milter.output()
+        lines = [l for l in log.splitlines() if "dmarc pre-flight" in l]
+        assert len([l for l in lines if "from domain example.com" in l]) == 1, log   # once per interval
+        assert "adkim=s: d=mail.example.com is not example.com" in lines[0]
+        assert not any("ok.test" in l for l in lines)
+    finally:
+        env.close()
