@@ -421,7 +421,9 @@ ams_ok(ml_arc *a, const arc_hdr *ams)
 	body_hash(brelax ? &a->relaxed : &a->simple, bh, sizeof(bh));
 	if (strcmp(bh, want) != 0)
 		return -1;
-	for (char *name = strtok(h, ":"); name; name = strtok(NULL, ":")) {
+	char *save = NULL;
+
+	for (char *name = strtok_r(h, ":", &save); name; name = strtok_r(NULL, ":", &save)) {
 		for (size_t i = a->nhdrs; i > 0; i--) /* from the bottom, each field once */
 			if (!used[i - 1] && strcasecmp(a->hdrs[i - 1].name, name) == 0) {
 				used[i - 1] = 1;

@@ -302,3 +302,4 @@ def test_arc_chain_broken_is_fail_and_no_override(world, tamper):
 def test_arc_none_without_sets(world):
     items, _, _ = verify(world, message(), ip=GOOD_IP)
     assert results(items, "arc")[0][1] == "none"
+
