@@ -18,10 +18,13 @@
  *					accept (monitor)
  *	  DMARC fail, quarantine	quarantine (header or hold, per config)
  *	  From domain in monitor	accept, the A-R says what happened
- *	  not exactly one From address	(several fields, several addresses,
- *					none, unreadable) dmarc=permerror and
+ *	  no one author domain		(several From fields, none, mailboxes
+ *					of several domains, one the strict
+ *					reader refuses) dmarc=permerror and
  *					treated as a reject: RFC 9989 gives no
- *					author domain to guess, and no bypass
+ *					author domain to guess, and no bypass;
+ *					several mailboxes of one domain are
+ *					evaluated once for that domain
  *	  DMARC temperror, or a DMARC	tempfail when tempfail_on_dns,
  *	  fail that a temporary SPF	else accept
  *	  or DKIM error may explain
@@ -189,17 +192,78 @@ ml_verify_body(ml_verify *v, const unsigned char *buf, size_t len)
 	ml_arc_body(v->arc, buf, len);
 }
 
-/* from_domain - the domain of the one From address, or -1 */
+/* next_mailbox - the length of the first mailbox of a list: up to a comma outside quotes, comments,
+ * <> */
+static size_t
+next_mailbox(const char *s)
+{
+	int depth = 0, quoted = 0, angle = 0;
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (s[i] == '\\' && (quoted || depth) && s[i + 1])
+			i++;
+		else if (quoted)
+			quoted = s[i] != '"';
+		else if (s[i] == '(')
+			depth++;
+		else if (s[i] == ')' && depth)
+			depth--;
+		else if (depth)
+			continue;
+		else if (s[i] == '"')
+			quoted = 1;
+		else if (s[i] == '<')
+			angle = 1;
+		else if (s[i] == '>')
+			angle = 0;
+		else if (s[i] == ',' && !angle)
+			break;
+	}
+	return i;
+}
+
+/* mailbox_domain - the domain of one mailbox read strictly (ml_from_parse), or -1 */
+static int
+mailbox_domain(const char *value, size_t n, char *out, size_t outlen)
+{
+	char *one = strndup(value, n);
+	ml_from f;
+	const char *at;
+	int rc = -1;
+
+	if (one && ml_from_parse(one, &f) == ML_FROM_OK && (at = strrchr(f.addr, '@')) && at[1]) {
+		snprintf(out, outlen, "%s", at + 1);
+		rc = 0;
+	}
+	free(one);
+	return rc;
+}
+
+/*
+ * from_domain - the author domain, or -1: exactly one From field whose
+ * mailboxes (at most 8) each read strictly and all have the same domain;
+ * several domains have no one policy to apply (RFC 9989), so no guess
+ */
 static int
 from_domain(const ml_verify *v, char *out, size_t outlen)
 {
-	ml_from f;
-	const char *at;
+	char dom[ML_DNS_NAME_MAX];
+	const char *p;
+	int n = 0;
 
-	if (v->nfrom != 1 || ml_from_parse(v->from, &f) != ML_FROM_OK ||
-	    (at = strrchr(f.addr, '@')) == NULL || at[1] == '\0')
+	if (v->nfrom != 1)
 		return -1;
-	snprintf(out, outlen, "%s", at + 1);
+	for (p = v->from; n == 0 || *p == ','; n++) {
+		size_t len;
+
+		p += *p == ',';
+		len = next_mailbox(p);
+		if (n == 8 || mailbox_domain(p, len, n ? dom : out, n ? sizeof(dom) : outlen) < 0 ||
+		    (n && strcasecmp(dom, out) != 0))
+			return -1;
+		p += len;
+	}
 	return 0;
 }
 
@@ -332,7 +396,8 @@ decide(const ml_verify *v, ml_vresult *r)
 
 	r->disp = ML_DISP_ACCEPT;
 	if (r->from_bad) {
-		enforce(v, r, ML_P_REJECT, "message must have exactly one From address (RFC 9989)");
+		enforce(v, r, ML_P_REJECT,
+		        "message must have one From field with one author domain (RFC 9989)");
 		return;
 	}
 	if (dm->result == ML_AUTH_TEMPERROR || (dm->result == ML_AUTH_FAIL && transient(r) &&
@@ -371,7 +436,7 @@ ml_verify_finish(ml_verify *v, ml_vresult *r)
 		snprintf(r->dmarc.why, sizeof(r->dmarc.why), "%s",
 		         v->nfrom == 0  ? "no From field"
 		         : v->nfrom > 1 ? "several From fields"
-		                        : "From is not exactly one address");
+		                        : "From has no one author domain");
 	} else {
 		ml_dmarc_check(v->dns, dom, &r->spf, r->sigs, r->nsigs, &r->dmarc);
 		r->monitored = monitored(v->o, dom);

@@ -303,3 +303,13 @@ def test_arc_none_without_sets(world):
     items, _, _ = verify(world, message(), ip=GOOD_IP)
     assert results(items, "arc")[0][1] == "none"
 
+
+
+def test_several_mailboxes_of_one_domain_evaluated_once(world):
+    msg = world.sign(message(frm='a@example.com, "B" <b@example.com>'))
+    items, disp, _ = verify(world, msg, ip=BAD_IP)
+    dm = results(items, "dmarc")[0]
+    assert dm[1] == "pass" and dm[2]["header.from"] == "example.com", items
+    assert disp == "accept"
+    items, disp, _ = verify(world, message(frm="a@example.com, b@example.com"), ip=BAD_IP)
+    assert results(items, "dmarc")[0][1] == "fail" and disp.startswith("reject 550")
