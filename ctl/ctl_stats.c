@@ -3,10 +3,16 @@
  *	ctl_stats 3 - sluicectl stats: the day's counters per tenant and category
  * DESCRIPTION
  *	Counters are the hashes <prefix>stats:<yyyymmdd>:<tenant>:<category>
- *	("-" for none) with the fields sent, hard, soft, complaint and
- *	unsub, written by the daemons with HINCRBY. This prints one row per
- *	hash of the day (UTC, today by default), sorted, with the hard bounce
- *	and complaint rates over sent, and a total row.
+ *	("-" for none) with the fields sent, hard, soft, complaint, unsub,
+ *	sender_fault (bounces that were the sender's fault: blocks,
+ *	reputation, rate limits) and unverified (feedback records that moved
+ *	nothing: forged or unbound), written by the daemons with HINCRBY.
+ *	This prints one row per hash of the day (UTC, today by default),
+ *	sorted, with the hard bounce and complaint rates over sent, and a
+ *	total row; then, from <prefix>provider:<yyyymmdd>:<orgdomain>
+ *	(sluice-feedback), the day's sender-side bounces per destination
+ *	provider and reason (with --tenant: the providers that tenant had
+ *	any at).
  */
 #include "config.h"
 
@@ -19,7 +25,8 @@
 #include "ctl.h"
 #include "log.h"
 
-static const char *const stat_fields[] = {"sent", "hard", "soft", "complaint", "unsub"};
+static const char *const stat_fields[] = {"sent", "hard", "soft", "complaint", "unsub",
+					  "sender_fault", "unverified"};
 #define NSTAT (sizeof(stat_fields) / sizeof(stat_fields[0]))
 
 typedef struct stat_row {
@@ -32,6 +39,14 @@ typedef struct stat_rows {
 	size_t	n, cap;
 	size_t	plen;			/* length of "<prefix>stats:<day>:" */
 } stat_rows;
+
+/* The day's sender-side bounces per destination provider, one line each. */
+typedef struct prov_rows {
+	char  **line;
+	size_t	n, cap;
+	size_t	plen;			/* length of "<prefix>provider:<day>:" */
+	const char *tenant;		/* NULL: every tenant */
+} prov_rows;
 
 static const struct option stats_longopts[] = {
 	{"day", required_argument, NULL, 'd'},
@@ -97,8 +112,8 @@ print_row(const stat_row *r)
 
 	pct(r->v[1], r->v[0], hr, sizeof(hr));
 	pct(r->v[3], r->v[0], cr, sizeof(cr));
-	printf("%-16s %-16s %9lld %7lld %7lld %9lld %7lld %8s %8s\n", r->tenant, r->category,
-	       r->v[0], r->v[1], r->v[2], r->v[3], r->v[4], hr, cr);
+	printf("%-16s %-16s %9lld %7lld %7lld %9lld %7lld %7lld %7lld %8s %8s\n", r->tenant,
+	       r->category, r->v[0], r->v[1], r->v[2], r->v[3], r->v[4], r->v[5], r->v[6], hr, cr);
 }
 
 /* print_table - header, rows, total */
@@ -108,8 +123,8 @@ print_table(stat_rows *s, const char *day)
 	stat_row total = {.tenant = "TOTAL", .category = ""};
 
 	printf("day %s (UTC)\n", day);
-	printf("%-16s %-16s %9s %7s %7s %9s %7s %8s %8s\n", "TENANT", "CATEGORY", "SENT",
-	       "HARD", "SOFT", "COMPLAINT", "UNSUB", "HARD%", "COMPL%");
+	printf("%-16s %-16s %9s %7s %7s %9s %7s %7s %7s %8s %8s\n", "TENANT", "CATEGORY", "SENT",
+	       "HARD", "SOFT", "COMPLAINT", "UNSUB", "SENDER", "UNVERIF", "HARD%", "COMPL%");
 	if (s->n > 1)
 		qsort(s->rows, s->n, sizeof(stat_row), cmp_rows);
 	for (size_t i = 0; i < s->n; i++) {
@@ -118,6 +133,84 @@ print_table(stat_rows *s, const char *day)
 			total.v[k] += s->rows[i].v[k];
 	}
 	print_row(&total);
+}
+
+/* prov_has_tenant - has this provider hash a tenant:<tenant>:<category> field? */
+static int
+prov_has_tenant(const sl_reply *h, const char *tenant)
+{
+	size_t	n = strlen(tenant);
+
+	for (size_t i = 0; i + 1 < h->elements; i += 2) {
+		const char *f = h->element[i]->str;
+
+		if (strncmp(f, "tenant:", 7) == 0 && strncmp(f + 7, tenant, n) == 0
+		    && f[7 + n] == ':')
+			return 1;
+	}
+	return 0;
+}
+
+/* prov_scan - SCAN callback: "provider total  reason n, reason n" per hash */
+static int
+prov_scan(ctl_ctx *ctx, const char *key, void *arg)
+{
+	prov_rows *p = arg;
+	sl_reply *h = ctl_hgetall(ctx, key);
+	const char *v;
+	char	line[1024];
+	size_t	off;
+	int	first = 1;
+
+	if (h == NULL)
+		return 0;
+	if (p->tenant == NULL || prov_has_tenant(h, p->tenant)) {
+		v = ctl_hget(h, "sender_fault");
+		off = (size_t) snprintf(line, sizeof(line), "%-32s %9s  ", key + p->plen,
+					v ? v : "0");
+		for (size_t i = 0; i + 1 < h->elements && off < sizeof(line); i += 2) {
+			const char *f = h->element[i]->str;
+
+			if (strncmp(f, "sender_fault:", 13) != 0)
+				continue;
+			off += (size_t) snprintf(line + off, sizeof(line) - off, "%s%s %s",
+						 first ? "" : ", ", f + 13, h->element[i + 1]->str);
+			first = 0;
+		}
+		p->line = sl_grow(p->line, p->n, &p->cap, sizeof(*p->line));
+		p->line[p->n++] = sl_strdup(line);
+	}
+	sl_reply_free(h);
+	return 0;
+}
+
+/* cmp_lines - alphabetical */
+static int
+cmp_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* print_providers - the day's sender-side bounces per provider, when there are any */
+static void
+print_providers(ctl_ctx *ctx, const char *p, const char *day, const char *tenant)
+{
+	prov_rows r = {.tenant = tenant};
+	char	pattern[CTL_KEY_MAX];
+
+	snprintf(pattern, sizeof(pattern), "%sprovider:%s:*", p, day);
+	r.plen = strlen(ctx->prefix) + strlen("provider:") + 9;
+	ctl_scan(ctx, pattern, prov_scan, &r);
+	if (r.n == 0)
+		return;
+	qsort(r.line, r.n, sizeof(*r.line), cmp_lines);
+	printf("\nsender-side bounces by provider (never suppress; all tenants' reasons)\n");
+	printf("%-32s %9s  %s\n", "PROVIDER", "SENDER", "REASONS");
+	for (size_t i = 0; i < r.n; i++) {
+		printf("%s\n", r.line[i]);
+		free(r.line[i]);
+	}
+	free(r.line);
 }
 
 /* today - yyyymmdd in UTC */
@@ -136,14 +229,17 @@ int
 ctl_stats(ctl_ctx *ctx, int argc, char **argv)
 {
 	char	day[16] = "", pattern[CTL_KEY_MAX], p[256], t[64] = "*";
+	const char *tenant = NULL;
 	stat_rows s = {0};
 	int	ch;
 
 	while ((ch = getopt_long(argc, argv, "", stats_longopts, NULL)) != -1) {
 		if (ch == 'd' && strlen(optarg) == 8 && strspn(optarg, "0123456789") == 8)
 			snprintf(day, sizeof(day), "%s", optarg);
-		else if (ch == 't' && (ctl_label_ok(optarg) || strcmp(optarg, "-") == 0))
+		else if (ch == 't' && (ctl_label_ok(optarg) || strcmp(optarg, "-") == 0)) {
 			ctl_glob_escape(optarg, t, sizeof(t));
+			tenant = optarg;
+		}
 		else
 			ctl_usage(ctx);
 	}
@@ -157,5 +253,6 @@ ctl_stats(ctl_ctx *ctx, int argc, char **argv)
 	ctl_scan(ctx, pattern, stats_scan, &s);
 	print_table(&s, day);
 	free(s.rows);
+	print_providers(ctx, p, day, tenant);
 	return 0;
 }

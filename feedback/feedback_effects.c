@@ -2,27 +2,42 @@
  * NAME
  *	feedback_effects 3 - what a classified message does in Redis
  * SYNOPSIS
- *	rc = fb_effects_apply(redis, conf, res, origin, now);
- *	    0 done, -1 Redis failed (the caller exits 75 so Postfix retries)
+ *	rc = fb_effects_apply(redis, conf, res, origin, id, now);
+ *	    0 done (or done already), -1 Redis failed or refused: nothing
+ *	    was written, the caller exits 75 so Postfix retries
+ *	fault = fb_effects_fault(reason);
  * DESCRIPTION
- *	The only file of sluice-feedback that talks to Redis (through the
- *	sync client of lib/redis.h). Keys, all under the configured prefix
- *	(default "sluice:"), are documented in doc/feedback.md:
- *	  supp:<scope>:<address>	hash reason source added [expires] detail
- *	  soft:<address>		sorted set of soft bounces (score: time)
- *	  stats:<yyyymmdd>:<tenant|->:<category|->  hash sent hard soft complaint unsub
- *	  tenant:<name>			hash status status_reason status_changed
- *	  dmarc:<domain>:<yyyymmdd>	hash reports messages pass fail src:<ip>:pass|fail
- *	  dmarc:<domain>:<yyyymmdd>:unauth  set of sources failing SPF and DKIM
- *	  events			stream, XADD MAXLEN ~ events_maxlen
- *	Only a verified token (origin->verified) lets a bounce, complaint or
- *	unsubscribe suppress anyone or count against a tenant; anything
- *	else becomes an "unverified" event. DMARC reports need no token.
+ *	The Redis side of sluice-feedback: one EVALSHA per message
+ *	(feedback_effects_lua.h) applies every effect of it atomically and
+ *	at most once. Keys, under the configured prefix, are documented in
+ *	doc/feedback.md and doc/redis-keys.md:
+ *	  supp:<scope>:<address>	suppression entry
+ *	  soft:<address>		soft bounces, one member per original message
+ *	  stats:<day>:<tenant|->:<category|->	counters
+ *	  provider:<day>:<orgdomain>	sender-side bounces per provider
+ *	  tenant:<name>			automatic pause
+ *	  dmarc:<domain>:<day>[:unauth]	DMARC summaries
+ *	  fbdone:<id>			this message was applied (expires)
+ *	  fbseen:<msgid>		recipients counted for an original message
+ *	  events			stream
+ *	Who may move what: only a record that is verified (a genuine token)
+ *	and bound (a recipient of the token's message, rcpt->bound) suppresses
+ *	anyone or counts towards a tenant's rates and pause; any other record
+ *	is counted as "unverified", at most max_unverified_records per
+ *	message. A record counts once per original message and recipient,
+ *	however many reports name it. Soft bounces count towards the
+ *	recipient's threshold only when the reason is the recipient's
+ *	(fb_effects_fault()); sender-side ones are counted per tenant,
+ *	category and provider and never suppress.
+ * IDENTITY
+ *	id is the caller's identity of the feedback message (feedback_main.c:
+ *	SHA-256 of the recipient argument and the raw bytes); a retry of the
+ *	same delivery finds fbdone:<id> and changes nothing.
  * ERRORS
- *	Commands are not wrapped in a transaction: a failure half-way
- *	returns -1, Postfix retries the whole message, and counters written
- *	before the failure may be counted twice. Suppression entries are
- *	idempotent (HSET).
+ *	Every Redis failure is an error: no connection, a timeout, and any
+ *	error reply (OOM, READONLY, NOPERM, WRONGTYPE, ...), logged with the
+ *	script and the marker key. The script checks every write before the
+ *	first one, so a refusal writes nothing.
  */
 #define _GNU_SOURCE 1
 #include "config.h"
@@ -37,65 +52,226 @@
 #include "log.h"
 #include "redis.h"
 #include "feedback.h"
+#include "feedback_effects_lua.h"
 
-#define FX_ARGS 32
+/* A DMARC record's count is clamped to this (a negative one to 0): counters
+ * stay far from HINCRBY's overflow and Lua's exact integers (2^53). */
+#define FX_DMARC_COUNT_MAX (1LL << 32)
 
-/* One run of effects. */
-typedef struct fx {
-	sl_redis *r;
-	const fb_conf *c;
-	const fb_origin *o;
-	time_t	now;
-	char	day[9];			/* yyyymmdd, UTC */
-	int	failed;
-} fx;
+/* Owned argument strings of one EVALSHA. */
+typedef struct fx_args {
+	char  **v;
+	size_t	n, cap;
+} fx_args;
 
-/* fx_cmd - run one command given as NULL-terminated strings; -1 on failure */
+/* Who is at fault for a bounce reason (doc/feedback.md, "Who is at fault"). */
+static const char *const fx_recipient_side[] = {
+	"userunknown", "hostunknown", "hasmoved", "mailboxfull", "exceedlimit", "suspend",
+	"filtered", "notaccept", NULL };
+static const char *const fx_sender_side[] = {
+	"blocked", "badreputation", "spamdetected", "virusdetected", "policyviolation",
+	"securityerror", "authfailure", "requireptr", "notcompliantrfc", "contenterror",
+	"mesgtoobig", "rejected", "toomanyconn", "speeding", "ratelimited", "failedstarttls",
+	"syntaxerror", NULL };
+
+/* fx_in - is s one of list? */
 static int
-fx_cmd(fx *x, sl_reply **reply, ...)
+fx_in(const char *s, const char *const *list)
 {
-	const char *argv[FX_ARGS];
-	va_list	ap;
-	int	argc = 0;
-	sl_reply *rep = NULL;
-
-	va_start(ap, reply);
-	while (argc < FX_ARGS && (argv[argc] = va_arg(ap, const char *)) != NULL)
-		argc++;
-	va_end(ap);
-	if (x->failed)
-		return -1;
-	if (sl_redis_cmdv(x->r, &rep, argc, argv, NULL) < 0) {
-		sl_warn("redis %s: %s", argv[0], sl_redis_errstr(x->r));
-		x->failed = 1;
-		return -1;
-	}
-	if (rep != NULL && rep->type == SL_REPLY_ERROR)
-		sl_warn("redis %s: %s", argv[0], rep->str);
-	if (reply != NULL)
-		*reply = rep;
-	else
-		sl_reply_free(rep);
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
 	return 0;
 }
 
-/* fx_key - prefix + formatted name */
-static void SL_PRINTF(4, 5)
-fx_key(fx *x, char *out, size_t outlen, const char *fmt, ...)
+/* fb_effects_fault - FB_FAULT_RECIPIENT, FB_FAULT_SENDER or FB_FAULT_NEUTRAL */
+int
+fb_effects_fault(const char *reason)
 {
-	char	rest[1024];
-	va_list	ap;
-	size_t	n;
-
-	va_start(ap, fmt);
-	vsnprintf(rest, sizeof(rest), fmt, ap);
-	va_end(ap);
-	fb_strlcpy(out, sl_redis_prefix(x->r), outlen);
-	n = strlen(out);
-	fb_strlcpy(out + n, rest, outlen - n);
+	if (fx_in(reason, fx_recipient_side))
+		return FB_FAULT_RECIPIENT;
+	if (fx_in(reason, fx_sender_side))
+		return FB_FAULT_SENDER;
+	return FB_FAULT_NEUTRAL;
 }
 
-/* fx_norm - the address as suppression keys spell it (lowercase) */
+/* fx_add - append a copy of s */
+static void
+fx_add(fx_args *a, const char *s)
+{
+	a->v = sl_grow(a->v, a->n, &a->cap, sizeof(*a->v));
+	a->v[a->n++] = sl_strdup(s ? s : "");
+}
+
+/* fx_addf - append a formatted value */
+static void SL_PRINTF(2, 3)
+fx_addf(fx_args *a, const char *fmt, ...)
+{
+	char	buf[1100];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fx_add(a, buf);
+}
+
+/* fx_free - the strings and the vector */
+static void
+fx_free(fx_args *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+}
+
+/* fx_scope - "global", "cat:<category>" or "tenant:<tenant>" */
+static void
+fx_scope(const fb_origin *o, int scope, char *out, size_t outlen)
+{
+	if (scope == FB_SCOPE_CATEGORY && o->category[0])
+		snprintf(out, outlen, "cat:%s", o->category);
+	else if (scope == FB_SCOPE_TENANT && o->tenant[0])
+		snprintf(out, outlen, "tenant:%s", o->tenant);
+	else
+		snprintf(out, outlen, "global");
+}
+
+/* fx_day - yyyymmdd (UTC) of t */
+static void
+fx_day(time_t t, char out[9])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 9, "%Y%m%d", &tm);
+}
+
+/* fx_suffix - "<tenant|->:<category|->" of a verified token, "-:-" otherwise */
+static void
+fx_suffix(const fb_origin *o, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s:%s", o->verified && o->tenant[0] ? o->tenant : "-",
+		 o->verified && o->category[0] ? o->category : "-");
+}
+
+/* fx_category_configured - is the token's category among the configured ones? */
+static int
+fx_category_configured(const fb_conf *c, const fb_origin *o)
+{
+	if (o->category[0] == 0)
+		return 1;		/* "-" is always summed */
+	for (size_t i = 0; i < c->ncategories; i++)
+		if (strcmp(c->categories[i], o->category) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * fx_rate_keys - the stats hashes summed for the tenant's rates: its
+ * configured categories and "-" (and the token's own category when it is
+ * not configured) over the pause window, as "<day>:<tenant>:<category>".
+ */
+static void
+fx_rate_keys(fx_args *a, const fb_conf *c, const fb_origin *o, time_t now)
+{
+	size_t	at = a->n, n = 0;
+	char	day[9];
+
+	fx_add(a, "0");			/* the count, set below */
+	if (!o->verified || o->tenant[0] == 0 || c->pause_mode == FB_MODE_OFF)
+		return;
+	for (long d = 0; d < c->pause_window; d++) {
+		fx_day(now - d * 86400, day);
+		for (size_t i = 0; i <= c->ncategories; i++) {
+			const char *cat = i < c->ncategories ? c->categories[i] : "-";
+
+			if (i < c->ncategories && strcmp(cat, "-") == 0)
+				continue;
+			fx_addf(a, "%s:%s:%s", day, o->tenant, cat);
+			n++;
+		}
+		if (!fx_category_configured(c, o)) {
+			fx_addf(a, "%s:%s:%s", day, o->tenant, o->category);
+			n++;
+		}
+	}
+	free(a->v[at]);
+	a->v[at] = sl_malloc(24);
+	snprintf(a->v[at], 24, "%zu", n);
+}
+
+/* fx_hard - suppress at once? the classifier's flag, or a reason listed in hard_reasons */
+static int
+fx_hard(const fb_conf *c, const fb_rcpt *rc)
+{
+	if (fb_effects_fault(rc->reason) == FB_FAULT_SENDER)
+		return 0;		/* never the recipient's fault */
+	if (rc->hard)
+		return 1;
+	for (size_t i = 0; i < c->nhard_reasons; i++)
+		if (strcmp(c->hard_reasons[i], rc->reason) == 0)
+			return 1;
+	return 0;
+}
+
+/* fx_bounce_class - the script's class of one bounce record (see feedback_effects_lua.h) */
+static char
+fx_bounce_class(const fb_conf *c, const fb_rcpt *rc, const char **event)
+{
+	if (strcmp(rc->reason, "delivered") == 0) {
+		*event = "delivered";
+		return 'E';
+	}
+	if (strcmp(rc->action, "delayed") == 0 || strcmp(rc->action, "relayed") == 0
+	    || strcmp(rc->action, "expanded") == 0) {
+		*event = "delayed";
+		return 'E';
+	}
+	if (fx_hard(c, rc))
+		return 'H';
+	switch (fb_effects_fault(rc->reason)) {
+	case FB_FAULT_RECIPIENT:
+		return 'R';
+	case FB_FAULT_SENDER:
+		return 'S';
+	default:
+		return 'N';
+	}
+}
+
+/* fx_provider - the organizational domain of an address's domain */
+static void
+fx_provider(const char *addr, char *out, size_t outlen)
+{
+	const char *d = sl_addr_domain(addr);
+
+	if (d == NULL || *d == 0)
+		snprintf(out, outlen, "-");
+	else if (sl_orgdomain(d, out, outlen) < 0)
+		snprintf(out, outlen, "%s", d);
+}
+
+/* fx_record - the 8 values of one record */
+static void
+fx_record(fx_args *a, char cls, int bound, const char *addr, const char *reason,
+	  const char *detail, const char *scope, long ttl)
+{
+	char	prov[256] = "";
+
+	if (cls == 'S')
+		fx_provider(addr, prov, sizeof(prov));
+	fx_addf(a, "%c", cls);
+	fx_add(a, bound ? "1" : "0");
+	fx_add(a, addr);
+	fx_add(a, reason);
+	fx_add(a, detail);
+	fx_add(a, prov);
+	fx_add(a, scope);
+	fx_addf(a, "%ld", ttl);
+}
+
+/* fx_norm - the address as suppression keys spell it (lowercase); -1 if none */
 static int
 fx_norm(const char *in, char *out, size_t outlen)
 {
@@ -104,366 +280,195 @@ fx_norm(const char *in, char *out, size_t outlen)
 	return sl_addr_normalize(in, out, outlen, SL_ADDR_LOWER_LOCAL);
 }
 
-/* fx_event - append one event to the stream */
+/* fx_bounces - every recipient record of a bounce */
 static void
-fx_event(fx *x, const char *type, const char *kind, const char *rcpt,
-	 const char *reason, const char *detail)
+fx_bounces(fx_args *a, const fb_conf *c, const fb_result *res, const fb_origin *o)
 {
-	char	key[256], maxlen[24];
-	const fb_origin *o = x->o;
+	char	scope[64], addr[SL_ADDR_MAX + 1];
 
-	fx_key(x, key, sizeof(key), "events");
-	snprintf(maxlen, sizeof(maxlen), "%ld", x->c->events_maxlen);
-	fx_cmd(x, NULL, "XADD", key, "MAXLEN", "~", maxlen, "*", "type", type,
-	       "kind", kind, "recipient", rcpt ? rcpt : "", "reason", reason ? reason : "",
-	       "category", o->verified ? o->category : "", "tenant", o->verified ? o->tenant : "",
-	       "msgid", o->verified ? o->msgid : "", "detail", detail ? detail : "",
-	       "token", o->verified ? "verified" : o->why, (const char *) NULL);
+	fx_scope(o, c->hard_scope, scope, sizeof(scope));
+	fx_addf(a, "%zu", res->nrcpt);
+	for (size_t i = 0; i < res->nrcpt; i++) {
+		const fb_rcpt *rc = &res->rcpt[i];
+		const char *event = "";
+		char	cls = fx_bounce_class(c, rc, &event);
+		int	norm = fx_norm(rc->addr, addr, sizeof(addr));
+
+		if (norm < 0 && cls != 'E')
+			fx_record(a, 'X', 0, rc->addr, rc->reason, rc->diag, "", 0);
+		else if (cls == 'E')
+			fx_record(a, 'E', 0, norm < 0 ? rc->addr : addr, rc->reason, rc->diag, event,
+				  0);
+		else
+			fx_record(a, cls, rc->bound, addr, rc->reason, rc->diag, scope,
+				  cls == 'H' ? c->hard_ttl : c->soft_ttl);
+	}
 }
 
-/* fx_scope - "global", "cat:<category>" or "tenant:<tenant>" */
+/* fx_single - a complaint or an unsubscribe: one record, category scope */
 static void
-fx_scope(fx *x, int scope, char *out, size_t outlen)
+fx_single(fx_args *a, const fb_conf *c, const fb_result *res, const fb_origin *o)
 {
-	if (scope == FB_SCOPE_CATEGORY && x->o->category[0])
-		snprintf(out, outlen, "cat:%s", x->o->category);
-	else if (scope == FB_SCOPE_TENANT && x->o->tenant[0])
-		snprintf(out, outlen, "tenant:%s", x->o->tenant);
+	const fb_rcpt *rc = res->nrcpt ? &res->rcpt[0] : NULL;
+	int	complaint = res->kind == FB_KIND_COMPLAINT;
+	char	scope[64], addr[SL_ADDR_MAX + 1];
+
+	fx_scope(o, FB_SCOPE_CATEGORY, scope, sizeof(scope));
+	fx_add(a, "1");
+	if (rc == NULL || fx_norm(rc->addr, addr, sizeof(addr)) < 0)
+		fx_record(a, 'X', 0, rc ? rc->addr : "", complaint ? res->arf.feedback_type : "",
+			  "", "", 0);
+	else if (complaint)
+		fx_record(a, 'C', rc->bound, addr, res->arf.feedback_type, res->arf.feedback_type,
+			  scope, c->complaint_ttl);
 	else
-		snprintf(out, outlen, "global");
+		fx_record(a, 'U', rc->bound, addr, "", "mailto", scope, c->unsub_ttl);
 }
 
-/*
- * fx_suppress - write one suppression entry. reason is one of the keyspace's
- * reasons (hard-bounce, soft-bounce-threshold, complaint, unsubscribe);
- * bclass, when not NULL, is the bounce classifier's finer reason
- * (userunknown, mailboxfull, ...), stored as field bounce_reason.
- */
+/* fx_events_only - unknown and auto-reply messages: one event */
 static void
-fx_suppress(fx *x, int scope, const char *addr, const char *reason,
-	    const char *bclass, const char *source, long ttl, const char *detail)
+fx_events_only(fx_args *a, const fb_result *res)
 {
-	char	key[512], sc[64], added[24], expires[24], ttls[24];
+	int	unknown = res->kind == FB_KIND_UNKNOWN;
 
-	fx_scope(x, scope, sc, sizeof(sc));
-	fx_key(x, key, sizeof(key), "supp:%s:%s", sc, addr);
-	snprintf(added, sizeof(added), "%lld", (long long) x->now);
-	fx_cmd(x, NULL, "HSET", key, "reason", reason, "source", source, "added", added,
-	       "detail", detail ? detail : "", (const char *) NULL);
-	if (bclass != NULL)
-		fx_cmd(x, NULL, "HSET", key, "bounce_reason", bclass, (const char *) NULL);
-	if (ttl > 0) {
-		snprintf(expires, sizeof(expires), "%lld", (long long) x->now + ttl);
-		snprintf(ttls, sizeof(ttls), "%ld", ttl);
-		fx_cmd(x, NULL, "HSET", key, "expires", expires, (const char *) NULL);
-		fx_cmd(x, NULL, "EXPIRE", key, ttls, (const char *) NULL);
-	} else {
-		fx_cmd(x, NULL, "HDEL", key, "expires", (const char *) NULL);
-		fx_cmd(x, NULL, "PERSIST", key, (const char *) NULL);
-	}
-	fx_event(x, "suppressed", source, addr, reason, sc);
+	fx_add(a, "1");
+	fx_record(a, 'E', 0, !unknown && res->nrcpt ? res->rcpt[0].addr : "",
+		  unknown ? res->why : "vacation", "", unknown ? "unknown" : "autoreply", 0);
 }
 
-/* fx_stats_key - the counters hash of a day for the token's tenant/category */
+/* fx_dmarc - the report's summary values after an empty record list */
 static void
-fx_stats_key(fx *x, const char *day, char *out, size_t outlen)
+fx_dmarc(fx_args *a, const fb_dmarc *d, time_t now)
 {
-	fx_key(x, out, outlen, "stats:%s:%s:%s", day,
-	       x->o->tenant[0] ? x->o->tenant : "-", x->o->category[0] ? x->o->category : "-");
-}
+	char	day[9];
 
-/* fx_count - add one to a counter of today */
-static void
-fx_count(fx *x, const char *field)
-{
-	char	key[512];
-
-	fx_stats_key(x, x->day, key, sizeof(key));
-	fx_cmd(x, NULL, "HINCRBY", key, field, "1", (const char *) NULL);
-}
-
-/* fx_category_configured - is the token's category among the configured ones? */
-static int
-fx_category_configured(const fx *x)
-{
-	size_t	c;
-
-	if (x->o->category[0] == 0)
-		return 1;		/* "-" is always summed */
-	for (c = 0; c < x->c->ncategories; c++)
-		if (strcmp(x->c->categories[c], x->o->category) == 0)
-			return 1;
-	return 0;
-}
-
-/* fx_pause - pause the tenant (or only say so in monitor mode) */
-static void
-fx_pause(fx *x, const char *why)
-{
-	char	key[256], now[24];
-	sl_reply *rep = NULL;
-	int	active = 1;
-
-	fx_key(x, key, sizeof(key), "tenant:%s", x->o->tenant);
-	if (x->c->pause_mode == FB_MODE_MONITOR) {
-		fx_event(x, "would-pause", "tenant", "", why, x->o->tenant);
-		return;
-	}
-	if (fx_cmd(x, &rep, "HGET", key, "status", (const char *) NULL) == 0 && rep != NULL
-	    && rep->type == SL_REPLY_STRING && strcmp(rep->str, "active") != 0)
-		active = 0;		/* already paused or suspended: leave it */
-	sl_reply_free(rep);
-	if (!active || x->failed)
-		return;
-	snprintf(now, sizeof(now), "%lld", (long long) x->now);
-	fx_cmd(x, NULL, "HSET", key, "status", "paused", "status_reason", why,
-	       "status_changed", now, (const char *) NULL);
-	fx_event(x, "tenant-paused", "tenant", "", why, x->o->tenant);
-	sl_warn("tenant %s paused: %s", x->o->tenant, why);
-}
-
-/* fx_day_counts - add one stats hash's sent, bounces and complaints */
-static void
-fx_day_counts(fx *x, const char *key, long long *sent, long long *bounced, long long *complained)
-{
-	sl_reply *rep = NULL;
-
-	if (fx_cmd(x, &rep, "HMGET", key, "sent", "hard", "soft", "complaint",
-		   (const char *) NULL) == 0 && rep != NULL && rep->type == SL_REPLY_ARRAY
-	    && rep->elements == 4) {
-		long long v[4] = { 0 };
-		size_t	i;
-
-		for (i = 0; i < 4; i++)
-			if (rep->element[i]->type == SL_REPLY_STRING)
-				v[i] = strtoll(rep->element[i]->str, NULL, 10);
-		*sent += v[0];
-		*bounced += v[1] + v[2];
-		*complained += v[3];
-	}
-	sl_reply_free(rep);
-}
-
-/*
- * fx_check_rates - automatic tenant pause on bounce or complaint rate,
- * summed over the tenant's configured categories (and "-", none) and the
- * days of the window.
- */
-static void
-fx_check_rates(fx *x)
-{
-	long long sent = 0, bounced = 0, complained = 0;
-	char	key[512], day[9], why[256];
-	long	d;
-	size_t	c;
-
-	if (x->c->pause_mode == FB_MODE_OFF || x->o->tenant[0] == 0)
-		return;
-	for (d = 0; d < x->c->pause_window && !x->failed; d++) {
-		time_t	t = x->now - d * 86400;
-		struct tm tm;
-
-		gmtime_r(&t, &tm);
-		strftime(day, sizeof(day), "%Y%m%d", &tm);
-		for (c = 0; c <= x->c->ncategories && !x->failed; c++) {
-			const char *cat = c < x->c->ncategories ? x->c->categories[c] : "-";
-
-			if (c < x->c->ncategories && strcmp(cat, "-") == 0)
-				continue;
-			fx_key(x, key, sizeof(key), "stats:%s:%s:%s", day, x->o->tenant, cat);
-			fx_day_counts(x, key, &sent, &bounced, &complained);
-		}
-		if (!fx_category_configured(x)) {
-			fx_stats_key(x, day, key, sizeof(key));
-			fx_day_counts(x, key, &sent, &bounced, &complained);
-		}
-	}
-	if (x->failed || sent < x->c->pause_min_sent || sent <= 0)
-		return;
-	if (100.0 * bounced / sent >= x->c->pause_bounce_rate) {
-		snprintf(why, sizeof(why), "bounce rate %.2f%% (%lld of %lld) over %ld day(s)",
-			 100.0 * bounced / sent, bounced, sent, x->c->pause_window);
-		fx_pause(x, why);
-	} else if (100.0 * complained / sent >= x->c->pause_complaint_rate) {
-		snprintf(why, sizeof(why), "complaint rate %.3f%% (%lld of %lld) over %ld day(s)",
-			 100.0 * complained / sent, complained, sent, x->c->pause_window);
-		fx_pause(x, why);
-	}
-}
-
-/* fx_soft - count a soft bounce; suppress over the threshold */
-static void
-fx_soft(fx *x, const char *addr, const fb_rcpt *rc)
-{
-	char	key[512], now[24], member[64], lo[24], win[24];
-	sl_reply *rep = NULL;
-	long long n = 0;
-
-	fx_key(x, key, sizeof(key), "soft:%s", addr);
-	snprintf(now, sizeof(now), "%lld", (long long) x->now);
-	snprintf(member, sizeof(member), "%lld:%s:%ld", (long long) x->now, x->o->msgid, random());
-	snprintf(lo, sizeof(lo), "%lld", (long long) (x->now - x->c->soft_window));
-	snprintf(win, sizeof(win), "%ld", x->c->soft_window);
-	fx_cmd(x, NULL, "ZADD", key, now, member, (const char *) NULL);
-	fx_cmd(x, NULL, "ZREMRANGEBYSCORE", key, "-inf", lo, (const char *) NULL);
-	fx_cmd(x, NULL, "EXPIRE", key, win, (const char *) NULL);
-	if (fx_cmd(x, &rep, "ZCARD", key, (const char *) NULL) == 0 && rep != NULL
-	    && rep->type == SL_REPLY_INTEGER)
-		n = rep->integer;
-	sl_reply_free(rep);
-	fx_count(x, "soft");
-	fx_event(x, "soft-bounce", "bounce", addr, rc->reason, rc->diag);
-	if (n >= x->c->soft_threshold)
-		fx_suppress(x, x->c->hard_scope, addr, "soft-bounce-threshold", rc->reason, "bounce",
-			    x->c->soft_ttl, rc->diag);
-}
-
-/* fx_hard - suppress at once? the classifier's flag, or a reason listed in hard_reasons */
-static int
-fx_hard(const fb_conf *c, const fb_rcpt *rc)
-{
-	size_t	i;
-
-	if (rc->hard)
-		return 1;
-	for (i = 0; i < c->nhard_reasons; i++)
-		if (strcmp(c->hard_reasons[i], rc->reason) == 0)
-			return 1;
-	return 0;
-}
-
-/* fx_bounce - one recipient record of a bounce */
-static void
-fx_bounce(fx *x, const fb_rcpt *rc)
-{
-	char	addr[SL_ADDR_MAX + 1];
-
-	if (fx_norm(rc->addr, addr, sizeof(addr)) < 0) {
-		fx_event(x, "bounce-no-recipient", "bounce", rc->addr, rc->reason, rc->diag);
-		return;
-	}
-	if (strcmp(rc->reason, "delivered") == 0 || strcmp(rc->action, "delayed") == 0
-	    || strcmp(rc->action, "relayed") == 0 || strcmp(rc->action, "expanded") == 0) {
-		fx_event(x, strcmp(rc->reason, "delivered") == 0 ? "delivered" : "delayed",
-			 "bounce", addr, rc->reason, rc->diag);
-		return;
-	}
-	if (fx_hard(x->c, rc)) {
-		fx_count(x, "hard");
-		fx_suppress(x, x->c->hard_scope, addr, "hard-bounce", rc->reason, "bounce",
-			    x->c->hard_ttl, rc->diag);
-	} else
-		fx_soft(x, addr, rc);
-}
-
-/* fx_complaint - an ARF complaint: category scope */
-static void
-fx_complaint(fx *x, const fb_result *res)
-{
-	char	addr[SL_ADDR_MAX + 1];
-	const char *rcpt = res->nrcpt ? res->rcpt[0].addr : "";
-
-	fx_count(x, "complaint");
-	if (fx_norm(rcpt, addr, sizeof(addr)) < 0) {
-		fx_event(x, "complaint-no-recipient", "complaint", "", res->arf.feedback_type, "");
-		return;
-	}
-	fx_suppress(x, FB_SCOPE_CATEGORY, addr, "complaint", NULL, "complaint", x->c->complaint_ttl,
-		    res->arf.feedback_type);
-}
-
-/* fx_unsubscribe - a mailto unsubscribe: category scope */
-static void
-fx_unsubscribe(fx *x, const fb_result *res)
-{
-	char	addr[SL_ADDR_MAX + 1];
-	const char *rcpt = res->nrcpt ? res->rcpt[0].addr : "";
-
-	if (fx_norm(rcpt, addr, sizeof(addr)) < 0) {
-		fx_event(x, "unsubscribe-no-sender", "unsubscribe", "", "", "");
-		return;
-	}
-	fx_count(x, "unsub");
-	fx_suppress(x, FB_SCOPE_CATEGORY, addr, "unsubscribe", NULL, "unsubscribe", x->c->unsub_ttl,
-		    "mailto");
-}
-
-/* fx_dmarc - per-domain, per-day summary of an aggregate report */
-static void
-fx_dmarc(fx *x, const fb_dmarc *d)
-{
-	char	key[512], ukey[560], day[9], f[128], cnt[24];
-	time_t	t = d->begin > 0 ? (time_t) d->begin : x->now;
-	struct tm tm;
-	size_t	i;
-
-	gmtime_r(&t, &tm);
-	strftime(day, sizeof(day), "%Y%m%d", &tm);
-	fx_key(x, key, sizeof(key), "dmarc:%s:%s", d->domain[0] ? d->domain : "-", day);
-	snprintf(ukey, sizeof(ukey), "%s:unauth", key);
-	fx_cmd(x, NULL, "HINCRBY", key, "reports", "1", (const char *) NULL);
-	for (i = 0; i < d->nrec && !x->failed; i++) {
+	fx_add(a, "0");
+	fx_day(d->begin > 0 ? (time_t) d->begin : now, day);
+	fx_add(a, d->domain[0] ? d->domain : "-");
+	fx_add(a, day);
+	fx_add(a, d->org_name);
+	fx_add(a, d->report_id);
+	fx_addf(a, "%zu", d->nrec);
+	for (size_t i = 0; i < d->nrec; i++) {
 		const fb_dmarc_rec *r = &d->rec[i];
-		int	pass = strcmp(r->dkim, "pass") == 0 || strcmp(r->spf, "pass") == 0;
+		long long n = r->count < 0 ? 0 : r->count;
 
-		snprintf(cnt, sizeof(cnt), "%lld", r->count);
-		snprintf(f, sizeof(f), "src:%s:%s", r->source_ip, pass ? "pass" : "fail");
-		fx_cmd(x, NULL, "HINCRBY", key, "messages", cnt, (const char *) NULL);
-		fx_cmd(x, NULL, "HINCRBY", key, pass ? "pass" : "fail", cnt, (const char *) NULL);
-		fx_cmd(x, NULL, "HINCRBY", key, f, cnt, (const char *) NULL);
-		if (!pass)
-			fx_cmd(x, NULL, "SADD", ukey, r->source_ip, (const char *) NULL);
+		if (n > FX_DMARC_COUNT_MAX) {	/* no reporter sees that many from one IP */
+			sl_warn("DMARC report %s: count %lld for %s taken as %lld", d->report_id, n,
+				r->source_ip, FX_DMARC_COUNT_MAX);
+			n = FX_DMARC_COUNT_MAX;
+		}
+		fx_add(a, r->source_ip);
+		fx_addf(a, "%lld", n);
+		fx_add(a, strcmp(r->dkim, "pass") == 0 || strcmp(r->spf, "pass") == 0 ? "1" : "0");
 	}
-	fx_event(x, "dmarc-report", "dmarc-aggregate", "", d->org_name, d->report_id);
 }
 
-/* fx_verified - the effects that need a verified token */
+/* fx_head - ARGV 1 to 21 (feedback_effects_lua.h) */
 static void
-fx_verified(fx *x, const fb_result *res)
+fx_head(fx_args *a, sl_redis *r, const fb_conf *c, const fb_result *res, const fb_origin *o,
+	const char *id, time_t now)
 {
-	size_t	i;
+	static const char modes[] = {'e', 'm', 'o'};
+	char	day[9], sfx[40];
 
+	fx_day(now, day);
+	fx_suffix(o, sfx, sizeof(sfx));
+	fx_add(a, sl_redis_prefix(r));
+	fx_add(a, id);
+	fx_addf(a, "%lld", (long long) now);
+	fx_add(a, day);
+	fx_add(a, fb_kind_name(res->kind));
+	fx_add(a, o->verified ? "verified" : o->why);
+	fx_add(a, o->tenant);
+	fx_add(a, o->category);
+	fx_add(a, o->msgid);
+	fx_add(a, sfx);
+	fx_addf(a, "%ld", c->soft_threshold);
+	fx_addf(a, "%ld", c->soft_window);
+	fx_addf(a, "%c", modes[c->pause_mode]);
+	fx_addf(a, "%.17g", c->pause_bounce_rate);
+	fx_addf(a, "%.17g", c->pause_complaint_rate);
+	fx_addf(a, "%ld", c->pause_min_sent);
+	fx_addf(a, "%ld", c->events_maxlen);
+	fx_addf(a, "%ld", c->dedup_ttl);
+	fx_addf(a, "%ld", c->max_unverified);
+	fx_addf(a, "%ld", c->seen_ttl > FB_SEEN_TTL ? c->seen_ttl : (long) FB_SEEN_TTL);
+	fx_addf(a, "%ld", c->pause_window);
+}
+
+/* fx_build - every argument of the script for one result */
+static void
+fx_build(fx_args *a, sl_redis *r, const fb_conf *c, const fb_result *res, const fb_origin *o,
+	 const char *id, time_t now)
+{
+	fx_head(a, r, c, res, o, id, now);
+	fx_rate_keys(a, c, o, now);
 	switch (res->kind) {
 	case FB_KIND_BOUNCE:
-		for (i = 0; i < res->nrcpt && !x->failed; i++)
-			fx_bounce(x, &res->rcpt[i]);
+		fx_bounces(a, c, res, o);
 		break;
 	case FB_KIND_COMPLAINT:
-		fx_complaint(x, res);
-		break;
 	case FB_KIND_UNSUBSCRIBE:
-		fx_unsubscribe(x, res);
+		fx_single(a, c, res, o);
 		break;
+	case FB_KIND_DMARC:
+		if (res->dmarc != NULL) {
+			fx_dmarc(a, res->dmarc, now);
+			break;
+		}
+		/* FALLTHROUGH */
 	default:
+		fx_events_only(a, res);
 		break;
 	}
-	fx_check_rates(x);
 }
 
-/* fb_effects_apply - record one result; -1 when Redis failed */
-int
-fb_effects_apply(sl_redis *r, const fb_conf *c, const fb_result *res,
-		 const fb_origin *o, long long when)
+/* fx_outcome - log the script's answer; 0 when it says ok or dup */
+static int
+fx_outcome(const sl_reply *rep, const char *marker)
 {
-	time_t	now = (time_t) when;
-	fx	x = { .r = r, .c = c, .o = o, .now = now };
-	struct tm tm;
-	const char *kind = fb_kind_name(res->kind);
-
-	gmtime_r(&now, &tm);
-	strftime(x.day, sizeof(x.day), "%Y%m%d", &tm);
-	if (fx_cmd(&x, NULL, "PING", (const char *) NULL) < 0)
+	if (rep == NULL || rep->type == SL_REPLY_ERROR) {
+		sl_warn("redis EVALSHA feedback script (%s): %s", marker,
+			rep ? rep->str : "no reply");
 		return -1;
-	if (res->kind == FB_KIND_DMARC && res->dmarc != NULL)
-		fx_dmarc(&x, res->dmarc);
-	else if (res->kind == FB_KIND_UNKNOWN)
-		fx_event(&x, "unknown", kind, "", res->why, "");
-	else if (res->kind == FB_KIND_AUTOREPLY)
-		fx_event(&x, "autoreply", kind, res->nrcpt ? res->rcpt[0].addr : "", "vacation", "");
-	else if (!o->verified)
-		fx_event(&x, "unverified", kind, res->nrcpt ? res->rcpt[0].addr : "",
-			 res->nrcpt ? res->rcpt[0].reason : "", o->why);
-	else
-		fx_verified(&x, res);
-	return x.failed ? -1 : 0;
+	}
+	if (rep->type != SL_REPLY_ARRAY || rep->elements < 1
+	    || rep->element[0]->type != SL_REPLY_STRING) {
+		sl_warn("redis EVALSHA feedback script (%s): unexpected reply", marker);
+		return -1;
+	}
+	if (strcmp(rep->element[0]->str, "dup") == 0) {
+		sl_info("%s: applied before, nothing changed", marker);
+		return 0;
+	}
+	if (rep->elements == 4 && rep->element[3]->type == SL_REPLY_STRING && rep->element[3]->len)
+		sl_warn("tenant pause: %s", rep->element[3]->str);
+	if (rep->elements == 4 && rep->element[2]->type == SL_REPLY_STRING
+	    && strcmp(rep->element[2]->str, "0") != 0)
+		sl_info("%s: %s record(s) unverified, suppressing nobody", marker,
+			rep->element[2]->str);
+	return 0;
+}
+
+/* fb_effects_apply - record one result atomically, at most once; -1 when Redis failed */
+int
+fb_effects_apply(sl_redis *r, const fb_conf *c, const fb_result *res, const fb_origin *o,
+		 const char *id, long long when)
+{
+	fx_args	a = {0};
+	sl_reply *rep = NULL;
+	char	marker[128];
+	int	rc;
+
+	snprintf(marker, sizeof(marker), "%sfbdone:%s", sl_redis_prefix(r), id);
+	fx_build(&a, r, c, res, o, id, (time_t) when);
+	if (sl_redis_eval(r, &fx_script, &rep, 0, (int) a.n, (const char **) a.v, NULL) < 0) {
+		sl_warn("redis EVALSHA feedback script (%s): %s", marker, sl_redis_errstr(r));
+		rc = -1;
+	} else
+		rc = fx_outcome(rep, marker);
+	sl_reply_free(rep);
+	fx_free(&a);
+	return rc;
 }

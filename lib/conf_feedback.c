@@ -23,6 +23,9 @@
  *	    pause_window = 1		# days, today included
  *	    pause_min_sent = 100	# no rate is judged on fewer messages
  *	    events_maxlen = 100000	# approximate length of the events stream
+ *	    dedup_ttl = 864000		# seconds a processed message is remembered
+ *					# (retries within it change nothing twice)
+ *	    max_unverified_records = 50	# unverified records counted per message
  *	}
  *	The values are checked by sluice-feedback (-n reports every bad one).
  */
@@ -45,5 +48,8 @@ cfg_opt_t sl_conf_feedback_opts[] = {
 	CFG_INT("pause_window", 1, CFGF_NONE),
 	CFG_INT("pause_min_sent", 100, CFGF_NONE),
 	CFG_INT("events_maxlen", 100000, CFGF_NONE),
+	CFG_INT("dedup_ttl", 10 * 86400, CFGF_NONE),
+	CFG_INT("max_unverified_records", 50, CFGF_NONE),
+	CFG_STR("authserv_id", "", CFGF_NONE),
 	CFG_END()
 };

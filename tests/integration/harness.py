@@ -144,8 +144,9 @@ class Redis:
 
     _serial = 0
 
-    def __init__(self, env, port=None, sock=None, tcp=False):
+    def __init__(self, env, port=None, sock=None, tcp=False, args=()):
         self.env = env
+        self.args = list(args)          # more redis-server options, after ours
         Redis._serial += 1
         self.name = "redis-%d" % Redis._serial
         self.sock = sock or os.path.join(env.dir, "%s.sock" % self.name)
@@ -156,7 +157,7 @@ class Redis:
         argv = ["redis-server", "--port", str(self.port or 0), "--bind", "127.0.0.1",
                 "--unixsocket", self.sock, "--unixsocketperm", "777",
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
-                "--dir", self.env.dir]
+                "--dir", self.env.dir] + self.args
         self.proc = Proc(self.env, self.name, argv)
         wait_for(lambda: can_connect(self.sock) or not self.proc.alive(), what="redis-server socket")
         if not self.proc.alive():

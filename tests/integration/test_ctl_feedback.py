@@ -18,6 +18,7 @@ import time
 import pytest
 
 import harness
+import token_helpers
 
 
 def ctl(conf, *args, input=None):
@@ -27,14 +28,22 @@ def ctl(conf, *args, input=None):
 
 def start(env):
     redis = env.redis()
+    secret = env.secret()
+    env.token_keys = token_helpers.read_ring(secret)[0]
     conf = env.file("sluice.conf", (
         'secret_file = "%s"\n%s'
         'domain "example.com" { default_category = "news" }\n'
         'category "news" { subdomain = "news" }\n'
         'tenant "shop1" { subdomain = "shop1" }\n'
         'policyd {\n  strip_tag = true\n  lowercase_local_part = true\n}\n')
-        % (env.secret(), redis.conf_section()))
+        % (secret, redis.conf_section()))
     return redis, conf
+
+
+def bind(env, redis, token, *addrs):
+    """Record addrs as recipients of the token's message (as sluice-milter does)."""
+    local = token.split("@")[0]
+    token_helpers.bind(redis, env.token_keys[local[2]], local.split("-")[4], addrs)
 
 
 def feed(conf, data, rcpt):
@@ -121,6 +130,7 @@ def test_bounce_and_complaint_show_in_sluicectl(env):
     redis, conf = start(env)
     token = bounce_address(conf)
     assert ctl(conf, "token", "decode", token).returncode == 0
+    bind(env, redis, token, "gone@example.org", "angry@example.org")
     feed(conf, dsn("gone@example.org", token), token)
     r = ctl(conf, "suppress", "check", "gone@example.org")
     assert r.returncode == 0, (r.stdout, redis.cli("KEYS", "*"))
@@ -145,6 +155,7 @@ def test_bounce_and_complaint_show_in_sluicectl(env):
 def test_bounce_reason_is_an_agreed_reason(env):
     redis, conf = start(env)
     token = bounce_address(conf)
+    bind(env, redis, token, "gone@example.org")
     feed(conf, dsn("gone@example.org", token), token)
     assert redis.cli("HGET", "sluice:supp:global:gone@example.org", "reason") == "hard-bounce"
 
@@ -154,6 +165,7 @@ def test_bounce_of_tagged_address_found_as_policyd_would(env):
     # sluicectl look up every form, so the original spelling finds it.
     redis, conf = start(env)
     token = bounce_address(conf)
+    bind(env, redis, token, "Tagged+List@example.org")
     feed(conf, dsn("Tagged+List@example.org", token), token)
     r = ctl(conf, "suppress", "check", "Tagged+List@Example.org")
     assert r.returncode == 0, (r.stdout, redis.cli("KEYS", "*supp*"))

@@ -120,19 +120,21 @@ def test_stats_table(env):
     redis, conf = start(env)
     day = time.strftime("%Y%m%d", time.gmtime())
     redis.cli("HSET", "sluice:stats:%s:shop42:news" % day, "sent", "1000", "hard", "12",
-              "soft", "3", "complaint", "1", "unsub", "4")
+              "soft", "3", "complaint", "1", "unsub", "4", "sender_fault", "5",
+              "sender_fault:blocked", "5", "unverified", "6")
     redis.cli("HSET", "sluice:stats:%s:-:-" % day, "sent", "50")
     redis.cli("HSET", "sluice:stats:20240101:shop42:news", "sent", "7", "hard", "7")
     r = ctl(conf, "stats")
     assert r.returncode == 0
     rows = [l.split() for l in r.stdout.strip().split("\n")]
     assert rows[0] == ["day", day, "(UTC)"]
-    assert rows[2] == ["-", "-", "50", "0", "0", "0", "0", "0.00%", "0.00%"]
-    assert rows[3] == ["shop42", "news", "1000", "12", "3", "1", "4", "1.20%", "0.10%"]
-    assert rows[4] == ["TOTAL", "1050", "12", "3", "1", "4", "1.14%", "0.10%"]
+    assert rows[1][-4:] == ["SENDER", "UNVERIF", "HARD%", "COMPL%"]
+    assert rows[2] == ["-", "-", "50", "0", "0", "0", "0", "0", "0", "0.00%", "0.00%"]
+    assert rows[3] == ["shop42", "news", "1000", "12", "3", "1", "4", "5", "6", "1.20%", "0.10%"]
+    assert rows[4] == ["TOTAL", "1050", "12", "3", "1", "4", "5", "6", "1.14%", "0.10%"]
     r = ctl(conf, "stats", "--day", "20240101", "--tenant", "shop42")
     rows = [l.split() for l in r.stdout.strip().split("\n")]
-    assert rows[2] == ["shop42", "news", "7", "7", "0", "0", "0", "100.00%", "0.00%"]
+    assert rows[2] == ["shop42", "news", "7", "7", "0", "0", "0", "0", "0", "100.00%", "0.00%"]
     assert len(rows) == 4
     assert ctl(conf, "stats", "--day", "2024-01-01").returncode == 64
 

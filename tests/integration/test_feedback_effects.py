@@ -10,13 +10,14 @@ DESCRIPTION
     category's scope, DMARC summaries, counters, the automatic tenant
     pause, the events stream, and the exit codes (0 handled, 75 without
     Redis, 0 for a forged token or an unparseable message). Tokens are
-    minted here from doc/tokens.md's definition, independently of the C
-    code. Needs no root.
+    minted, and a genuine message's recipients recorded the way
+    sluice-milter does (World.bind), with token_helpers.py, doc/tokens.md's
+    version 2 format written independently of the C code. Needs no root. The trust rules
+    (binding, who is at fault, exactly once, Redis refusals) are tested
+    in test_feedback_trust.py.
 """
 import base64
 import gzip
-import hashlib
-import hmac
 import os
 import subprocess
 import sys
@@ -26,27 +27,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-
-B32 = "abcdefghijklmnopqrstuvwxyz234567"
-
-
-def base36(n):
-    s = ""
-    while True:
-        s = "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36] + s
-        n //= 36
-        if n == 0:
-            return s
+import token_helpers  # noqa: E402
 
 
 def mint(secret, kind="b", category="news", tenant="shop1", msgid="abcd2345", day=None):
-    """A token local part: <kind>1-<category>-<tenant|_>-<day36>-<msgid>-<mac>."""
-    day = int(time.time() // 86400) if day is None else day
-    fields = "%s1-%s-%s-%s-%s" % (kind, category, tenant or "_", base36(day), msgid)
-    md = hmac.new(secret, fields.encode(), hashlib.sha256).digest()
-    bits = int.from_bytes(md[:8], "big") >> 4        # first 60 bits
-    mac = "".join(B32[(bits >> (55 - 5 * i)) & 31] for i in range(12))
-    return fields + "-" + mac
+    """A version 2 token local part (doc/tokens.md; key 'a' of a single-secret file)."""
+    return token_helpers.local(secret, kind, category, tenant, day, msgid)
 
 
 def dsn(rcpt, status="5.1.1", diag="550 5.1.1 <%s>: Recipient address rejected: User unknown",
@@ -161,24 +147,42 @@ Content-Transfer-Encoding: base64
 
 
 class World:
-    def __init__(self, env, extra=""):
+    """A redis-server, a token secret and a sluice.conf for sluice-feedback.
+
+    Several Worlds may share one env: each has its own file names; a World
+    made with secret_from uses that World's secret.
+    """
+    _serial = 0
+
+    def __init__(self, env, extra="", redis=None, secret_from=None):
+        World._serial += 1
+        self.n = World._serial
         self.env = env
-        self.redis = env.redis()
-        self.secret_path = env.secret()
+        self.redis = redis or env.redis()
+        self.secret_path = (secret_from.secret_path if secret_from
+                            else env.secret("token-%d.key" % self.n))
         with open(self.secret_path, "rb") as f:
             self.secret = f.read().rstrip(b"\n")
-        self.conf = env.file("sluice.conf", self.redis.conf_section() +
-                             'secret_file = "%s"\nfeedback {\n  pause_min_sent = 10\n%s}\n'
-                             % (self.secret_path, extra))
+        self.conf = self.config(self.redis.conf_section(), extra)
         self.exe = harness.program("feedback", "sluice-feedback")
 
-    def feed(self, data, rcpt):
-        p = subprocess.run([self.exe, "-c", self.conf, rcpt], input=data,
+    def config(self, redis_section, extra="", name="sluice.conf"):
+        """A sluice.conf with this world's secret and the given redis { } block."""
+        return self.env.file("%d-%s" % (self.n, name), redis_section +
+                             'secret_file = "%s"\nfeedback {\n  pause_min_sent = 10\n%s}\n'
+                             % (self.secret_path, extra))
+
+    def feed(self, data, rcpt, conf=None):
+        p = subprocess.run([self.exe, "-c", conf or self.conf, rcpt], input=data,
                            capture_output=True, timeout=30)
         return p.returncode, p.stderr.decode(errors="replace")
 
     def cli(self, *a):
         return self.redis.cli(*a)
+
+    def bind(self, msgid, *addrs):
+        """Make addrs recipients of message msgid, as sluice-milter records them."""
+        token_helpers.bind(self.redis, self.secret, msgid, addrs)
 
     def hgetall(self, key):
         out = self.cli("HGETALL", key).split("\n")
@@ -210,6 +214,7 @@ def test_check_config(world):
 
 def test_hard_bounce_suppresses(world):
     tok = mint(world.secret) + "@bounce.example.com"
+    world.bind("abcd2345", "gone@example.net")
     rc, err = world.feed(dsn("Gone@Example.NET", token=tok), tok)
     assert rc == 0, err
     e = world.hgetall("sluice:supp:global:gone@example.net")
@@ -239,6 +244,7 @@ def test_soft_bounces_reach_threshold(world):
     key = "sluice:supp:global:full@example.net"
     for i in range(3):
         tok = mint(world.secret, msgid="abcd234%d" % (i + 2)) + "@bounce.example.com"
+        world.bind("abcd234%d" % (i + 2), "full@example.net")
         rc, err = world.feed(dsn("full@example.net", status="5.2.2",
                                  diag="552 5.2.2 <%s>: Mailbox full"), tok)
         assert rc == 0, err
@@ -256,6 +262,7 @@ def filtered_dsn(rcpt, tok):
 
 def test_filtered_is_soft_by_default(world):
     tok = mint(world.secret) + "@bounce.example.com"
+    world.bind("abcd2345", "picky@example.net")
     rc, err = world.feed(filtered_dsn("picky@example.net", tok), tok)
     assert rc == 0, err
     assert world.cli("EXISTS", "sluice:supp:global:picky@example.net") == "0"
@@ -266,6 +273,7 @@ def test_filtered_is_soft_by_default(world):
 def test_hard_reasons_option(env):
     w = World(env, extra='  hard_reasons = {"filtered", "suspend"}\n')
     tok = mint(w.secret) + "@bounce.example.com"
+    w.bind("abcd2345", "picky@example.net")
     rc, err = w.feed(filtered_dsn("picky@example.net", tok), tok)
     assert rc == 0, err
     e = w.hgetall("sluice:supp:global:picky@example.net")
@@ -279,6 +287,7 @@ def test_hard_reasons_option(env):
 
 def test_complaint_category_scope(world):
     tok = mint(world.secret, category="promo") + "@bounce.example.com"
+    world.bind("abcd2345", "angry@example.org")
     rc, err = world.feed(arf("angry@example.org", tok), "fbl@feedback.example.com")
     assert rc == 0, err
     e = world.hgetall("sluice:supp:cat:promo:angry@example.org")
@@ -289,6 +298,7 @@ def test_complaint_category_scope(world):
 
 def test_unsubscribe_by_mail(world):
     tok = mint(world.secret, kind="u", category="letters") + "@unsub.example.com"
+    world.bind("abcd2345", "reader@example.org")
     msg = b"From: Reader <reader@example.org>\nTo: " + tok.encode() + \
         b"\nSubject: unsubscribe\n\nplease\n"
     rc, err = world.feed(msg, tok)
@@ -312,6 +322,7 @@ def test_tenant_pause(world):
     world.cli("HSET", "sluice:stats:%s:shop1:news" % today(), "sent", "10")
     world.cli("HSET", "sluice:tenant:shop1", "status", "active")
     tok = mint(world.secret) + "@bounce.example.com"
+    world.bind("abcd2345", "nobody@example.net")
     rc, err = world.feed(dsn("nobody@example.net", token=tok), tok)
     assert rc == 0, err
     t = world.hgetall("sluice:tenant:shop1")
@@ -323,6 +334,7 @@ def test_tenant_pause_monitor_mode(env):
     w = World(env, extra="  pause_mode = monitor\n")
     w.cli("HSET", "sluice:stats:%s:shop1:news" % today(), "sent", "10")
     tok = mint(w.secret) + "@bounce.example.com"
+    w.bind("abcd2345", "nobody@example.net")
     rc, err = w.feed(dsn("nobody@example.net", token=tok), tok)
     assert rc == 0, err
     assert w.cli("HGET", "sluice:tenant:shop1", "status") == ""
@@ -339,6 +351,7 @@ def test_tenant_pause_sums_categories(env):
     w.cli("HSET", "sluice:stats:%s:shop1:news" % day, "sent", "15")
     w.cli("HSET", "sluice:stats:%s:shop1:promo" % day, "sent", "5")
     tok = mint(w.secret, category="promo") + "@bounce.example.com"
+    w.bind("abcd2345", "nobody@example.net")
     rc, err = w.feed(dsn("nobody@example.net", token=tok), tok)
     assert rc == 0, err
     t = w.hgetall("sluice:tenant:shop1")
