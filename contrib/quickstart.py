@@ -14,7 +14,9 @@ DESCRIPTION
     the rewritten envelope sender with its signed bounce token, the headers
     Sluice added, each DKIM signature checked by dkimpy, and what Sluice
     answered for a suppressed recipient, a one-click unsubscribe and a rate
-    limit set live with redis-cli. Everything is stopped by pid at the end, unless --keep.
+    limit set live with redis-cli. Last, the receiving side: the receipt as
+    delivered goes through "sluicectl verify" (the milter's inbound
+    verification) with a zone file standing in for DNS, then a forged copy. Everything is stopped by pid at the end, unless --keep.
 """
 import os
 import smtplib
@@ -62,7 +64,7 @@ def step(n, text):
 
 def start(env):
     """Every server on loopback; returns a dict of what the steps need."""
-    w = {"redis": env.redis(), "sink": env.sink(), "http": harness.free_port()}
+    w = {"redis": env.redis(), "sink": env.sink(), "http": harness.free_port(), "env": env}
     rsa, w["rsa_txt"] = harness.dkim_keypair(env, "example.com", "rsa")
     ed, w["ed_txt"] = harness.dkim_keypair(env, "example.com", "ed25519")
     msock, psock = os.path.join(env.dir, "milter.sock"), os.path.join(env.dir, "policy.sock")
@@ -145,6 +147,23 @@ def one_click(w, raw):
         return url, r.status
 
 
+def inbound(w, raw):
+    """The delivered receipt, then a forged copy, through sluicectl verify over a zone file."""
+    lines = ['%s TXT "%s"' % (name, txt) for name, txt in records(w).items()]
+    lines += ['_dmarc.example.com TXT "v=DMARC1; p=reject"',
+              'mail.example.com TXT "v=spf1 ip4:192.0.2.10 -all"', "example.com A 192.0.2.10"]
+    zone = w["env"].file("inbound.zone", "\n".join(lines) + "\n")
+    for title, msg, ip in (("as delivered, from the relay 192.0.2.10", raw, "192.0.2.10"),
+                           ("forged: another body, from 198.51.100.7", raw.replace(
+                               b"Hello from the quick start.", b"Please pay this invoice."), "198.51.100.7")):
+        say("   %s:" % title)
+        r = subprocess.run([harness.program("ctl", "sluicectl"), "verify", "--zone", zone, "--ip", ip,
+                            "--helo", "relay.example.com", "--mail-from", "bounce@mail.example.com",
+                            "--authserv-id", "mx.dest.example"], input=msg, capture_output=True, timeout=60)
+        for line in (r.stdout or r.stderr).decode().splitlines():
+            say("     " + line)
+
+
 def demo(w):
     """The sample mail and what came of it."""
     step(1, "A transactional message from app@example.com (client 127.0.0.1, an internal network)")
@@ -190,6 +209,8 @@ def demo(w):
     for line in w["milter"].output().splitlines():
         if "category=" in line:
             say("   " + line.split(": ", 1)[-1])
+    step(8, "The receiving side: sluicectl verify (sluice-milter's inbound SPF, DKIM, DMARC)")
+    inbound(w, arrived(w, "Your receipt")[1])
 
 
 def main():

@@ -184,4 +184,9 @@ ctl_fn	ctl_dkim_keygen;
 ctl_fn	ctl_dns, ctl_doctor;
 ctl_fn	ctl_dmarc;
 
+/*
+ * ctl_verify.c - sluicectl verify: the milter's inbound verdict on one message.
+ */
+ctl_fn	ctl_verify;
+
 #endif

@@ -10,7 +10,15 @@
  *	  MX     the subdomain's MX includes the --mx host;
  *	  SPF    exactly one v=spf1 record (two are a permerror); a warning
  *	         when it names neither the host (a:HOST) nor mx;
- *	  DMARC  a v=DMARC1 record at _dmarc.<domain>; its policy is shown.
+ *	  DMARC  a v=DMARC1 record at _dmarc.<domain>; its policy is shown;
+ *	  DMARC-PREFLIGHT  per category: will receivers see DMARC pass for a
+ *	         From on the domain, signed as the category signs and sent
+ *	         from the category's envelope domain by the relay's
+ *	         milter { preflight { relay_addresses } }
+ *	         (milter_preflight.c, the milter's own check), when those
+ *	         are configured. --zone FILE answers these lookups from a
+ *	         zone file. ok, warn (passes, but DKIM or SPF alone would
+ *	         not), FAIL (receivers see DMARC fail).
  *	One line per check (ok, warn, FAIL, ERROR) and a summary.
  * ERRORS
  *	Exit 0 when nothing failed (warnings allowed), 1 when a record is
@@ -30,6 +38,7 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "milter_verify.h"
 
 #define DOC_MAX_ANSWERS 16
 
@@ -37,6 +46,7 @@ static const struct option doctor_longopts[] = {
 	{"mx", required_argument, NULL, 'm'},
 	{"rua", required_argument, NULL, 'r'},
 	{"nameserver", required_argument, NULL, 'n'},
+	{"zone", required_argument, NULL, 'z'},
 	{NULL, 0, NULL, 0}
 };
 
@@ -231,11 +241,106 @@ run_checks(doc_run *run, const ctl_dns_plan *p, const char *host)
 	}
 }
 
+/* sub_name - a category subdomain as a full name under domain ("" for none) */
+static void
+sub_name(const char *sub, const char *domain, char *out, size_t outlen)
+{
+	size_t sl = strlen(sub), dl = strlen(domain);
+
+	if (*sub == '\0')
+		snprintf(out, outlen, "%s", domain);
+	else if (sl > dl && strcmp(sub + sl - dl, domain) == 0)
+		snprintf(out, outlen, "%s", sub);
+	else
+		snprintf(out, outlen, "%s.%s", sub, domain);
+}
+
+/* category_signs - the domains a category signs a From on domain with */
+static size_t
+category_signs(cfg_t *cat, int domain_parent, const char *domain, const char *sub,
+               char out[][ML_DNS_NAME_MAX], size_t max)
+{
+	size_t n = 0, nd = cfg_size(cat, "sign_domains");
+
+	for (size_t i = 0; i < nd && n < max; i++) {
+		const char *v = cfg_getnstr(cat, "sign_domains", (unsigned)i);
+
+		snprintf(out[n++], ML_DNS_NAME_MAX, "%s", strcmp(v, "subdomain") == 0 ? sub
+		         : strcmp(v, "from") == 0 ? domain : v);
+	}
+	if (nd == 0) {
+		snprintf(out[n++], ML_DNS_NAME_MAX, "%s", sub);
+		if ((cfg_getbool(cat, "sign_parent") || domain_parent) && strcmp(sub, domain) != 0)
+			snprintf(out[n++], ML_DNS_NAME_MAX, "%s", domain);
+	}
+	return n;
+}
+
+/* check_preflight - per category: will receivers see DMARC pass */
+static void
+check_preflight(doc_run *run, ctl_ctx *ctx, const char *domain, ml_dns *dns)
+{
+	cfg_t *pf = cfg_getsec(cfg_getsec(ctx->conf->cfg, "milter"), "preflight"), *dsec = NULL;
+	size_t nrelay = cfg_size(pf, "relay_addresses"), ncat = cfg_size(ctx->conf->cfg, "category");
+	const char *relay[16];
+
+	for (size_t i = 0; i < cfg_size(ctx->conf->cfg, "domain"); i++)
+		if (strcmp(cfg_title(cfg_getnsec(ctx->conf->cfg, "domain", (unsigned)i)), domain) == 0)
+			dsec = cfg_getnsec(ctx->conf->cfg, "domain", (unsigned)i);
+	for (size_t i = 0; i < nrelay && i < 16; i++)
+		relay[i] = cfg_getnstr(pf, "relay_addresses", (unsigned)i);
+	for (size_t c = 0; c < ncat; c++) {
+		cfg_t *cat = cfg_getnsec(ctx->conf->cfg, "category", (unsigned)c);
+		char sub[ML_DNS_NAME_MAX], signs[4][ML_DNS_NAME_MAX], what[ML_DNS_NAME_MAX + 64];
+		const char *sp[4];
+		size_t ns;
+		ml_preflight r;
+
+		sub_name(cfg_getstr(cat, "subdomain"), domain, sub, sizeof(sub));
+		ns = category_signs(cat, dsec && cfg_getbool(dsec, "sign_parent"), domain, sub, signs, 4);
+		for (size_t i = 0; i < ns; i++)
+			sp[i] = signs[i];
+		ml_preflight_check(dns, domain, sp, ns, sub, relay, nrelay < 16 ? nrelay : 16, &r);
+		snprintf(what, sizeof(what), "%s (category %s)", domain, cfg_title(cat));
+		if (r.temp)
+			report(run, DOC_ERROR, what, "DMARC", "pre-flight: DNS lookup failed");
+		else if (!r.have_policy)
+			report(run, DOC_WARN, what, "DMARC", "pre-flight: no DMARC policy to pass");
+		else if (!r.would_pass)
+			report(run, DOC_FAIL, what, "DMARC", r.why);
+		else if (r.why[0])	/* passes, but one of the two would fail alone */
+			report(run, DOC_WARN, what, "DMARC", r.why);
+		else
+			report(run, DOC_OK, what, "DMARC", "pre-flight: DKIM and SPF both aligned");
+	}
+}
+
+/* preflight - the pre-flight checks through the milter's DNS layer */
+static void
+preflight(doc_run *run, ctl_ctx *ctx, const char *domain, const char *zone, const char *server)
+{
+	char err[256];
+	ml_dns *dns;
+
+	if (cfg_size(cfg_getsec(cfg_getsec(ctx->conf->cfg, "milter"), "preflight"), "relay_addresses") == 0)
+		return;			/* not configured: the relay's addresses are unknown */
+	dns = ml_dns_new(zone, 5, err, sizeof(err));
+
+	if (dns == NULL || (server && !zone && ml_dns_set_server(dns, server, err, sizeof(err)) < 0)) {
+		report(run, DOC_ERROR, domain, "DMARC", err);
+		ml_dns_free(dns);
+		return;
+	}
+	if (ml_verify_init(err, sizeof(err)) == 0)
+		check_preflight(run, ctx, domain, dns);
+	ml_dns_free(dns);
+}
+
 /* ctl_doctor - look up what the domain needs and say what is wrong */
 int
 ctl_doctor(ctl_ctx *ctx, int argc, char **argv)
 {
-	const char *mx = NULL, *rua = NULL, *server = NULL;
+	const char *mx = NULL, *rua = NULL, *server = NULL, *zone = NULL;
 	char	host[256], err[256];
 	doc_run	run = {0};
 	ctl_dns_plan p;
@@ -248,6 +353,8 @@ ctl_doctor(ctl_ctx *ctx, int argc, char **argv)
 			rua = optarg;
 		else if (ch == 'n')
 			server = optarg;
+		else if (ch == 'z')
+			zone = optarg;
 		else
 			ctl_usage(ctx);
 	}
@@ -266,6 +373,7 @@ ctl_doctor(ctl_ctx *ctx, int argc, char **argv)
 		return CTL_NO;
 	}
 	run_checks(&run, &p, mx);
+	preflight(&run, ctx, argv[optind], zone, server);
 	printf("%d ok, %d warning%s, %d failed, %d lookup error%s\n", run.count[DOC_OK],
 	       run.count[DOC_WARN], run.count[DOC_WARN] == 1 ? "" : "s", run.count[DOC_FAIL],
 	       run.count[DOC_ERROR], run.count[DOC_ERROR] == 1 ? "" : "s");

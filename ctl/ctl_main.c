@@ -85,9 +85,11 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "dns", .fn = ctl_dns,
 	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--ip4 A[/N]]... [--ip6 A[/N]]... [--spf-include DOMAIN]..."},
 	{.group = "doctor", .fn = ctl_doctor,
-	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--nameserver IP[:PORT]]"},
+	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--nameserver IP[:PORT]] [--zone FILE]"},
 	{.group = "dmarc", .fn = ctl_dmarc, .args = "DOMAIN [--days N]"},
 	{.group = "check", .fn = NULL, .args = "[-c config] [--no-connect]"},
+	{.group = "verify", .fn = ctl_verify,
+	 .args = "[--zone FILE] [--ip ADDR] [--helo NAME] [--mail-from ADDR] [--authserv-id ID] < message"},
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

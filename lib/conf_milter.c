@@ -21,6 +21,29 @@ static cfg_opt_t rule_opts[] = {
 	CFG_END()
 };
 
+/* inbound { }: verification of mail that is not outbound (doc/milter.md) */
+static cfg_opt_t inbound_opts[] = {
+	CFG_BOOL("verify", cfg_false, CFGF_NONE),
+	CFG_STR("authserv_id", "", CFGF_NONE),
+	CFG_STR("dns_zone", "", CFGF_NONE),
+	CFG_INT("dns_timeout", 5, CFGF_NONE),
+	CFG_STR("dmarc_reject", "reject", CFGF_NONE),
+	CFG_STR("quarantine", "header", CFGF_NONE),
+	CFG_STR("dns_error", "tempfail", CFGF_NONE),
+	CFG_STR_LIST("monitor_domains", "{}", CFGF_NONE),
+	CFG_STR_LIST("trusted_arc_sealers", "{}", CFGF_NONE),
+	CFG_END()
+};
+
+/* preflight { }: will receivers of outbound mail see DMARC pass (doc/milter.md) */
+static cfg_opt_t preflight_opts[] = {
+	CFG_STR("mode", "monitor", CFGF_NONE),
+	CFG_STR_LIST("relay_addresses", "{}", CFGF_NONE),
+	CFG_INT("log_interval", 3600, CFGF_NONE),
+	CFG_STR_LIST("reject_domains", "{}", CFGF_NONE),
+	CFG_END()
+};
+
 cfg_opt_t sl_conf_milter_opts[] = {
 	CFG_STR("socket", "unix:/var/spool/postfix/sluice/milter.sock", CFGF_NONE),
 	CFG_STR("socket_mode", "0660", CFGF_NONE),
@@ -39,6 +62,8 @@ cfg_opt_t sl_conf_milter_opts[] = {
 	/* recipients suppressed in the message's scopes, at end of message */
 	CFG_BOOL("check_suppression", cfg_true, CFGF_NONE),
 	CFG_STR("suppression_fail", "accept", CFGF_NONE),
+	CFG_SEC("inbound", inbound_opts, CFGF_NONE),
+	CFG_SEC("preflight", preflight_opts, CFGF_NONE),
 	CFG_SEC("rule", rule_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
 };

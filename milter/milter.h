@@ -13,6 +13,8 @@
  *	milter_headers.c	List-Unsubscribe, Feedback-ID, internal headers
  *	milter_redis.c		SASL entries, per-message records, counters
  *	milter_suppress.c	suppressed recipients, at end of message
+ *	milter_verify.h		inbound verification (SPF, DKIM, DMARC, ARC, A-R),
+ *				shared with sluicectl verify
  *	No libmilter or OpenSSL type appears here, so unit tests link
  *	every file but the callbacks and main.
  */
@@ -121,6 +123,9 @@ typedef struct ml_conf {
 	size_t	ntenants;
 	ml_rule *rules;
 	size_t	nrules;
+	struct ml_vopts *vopts;		/* milter { inbound { } } (milter_verify.h) */
+	struct ml_dns *vdns;		/* its DNS layer; NULL when verify and preflight are off */
+	struct ml_pfopts *pf;		/* milter { preflight { } } (milter_verify.h) */
 } ml_conf;
 
 ml_conf *ml_conf_load(const char *path);

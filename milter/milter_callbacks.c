@@ -50,6 +50,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "milter_verify.h"
 #include "privs.h"
 
 #define HEADER_BYTES_MAX	(4 * 1024 * 1024)
@@ -76,10 +77,12 @@ typedef struct msg_ctx {
 	char	new_sender[SL_ADDR_MAX + 1];
 	char	msgid[SL_TOKEN_MSGID_LEN + 1];
 	ml_dkim *dkim;			/* NULL: not signed */
+	ml_verify *verify;		/* inbound: SPF, DKIM, DMARC; else NULL */
 } msg_ctx;
 
 typedef struct conn_ctx {
 	char	addr[INET6_ADDRSTRLEN];
+	char	helo[256];		/* the client's HELO name, for inbound SPF */
 	msg_ctx	msg;
 } conn_ctx;
 
@@ -106,6 +109,7 @@ msg_reset(msg_ctx *m)
 	free(m->rcpts);
 	ml_dkim_free(m->dkim);
 	ml_plan_free(&m->plan);
+	ml_verify_free(m->verify);
 	ml_conf_unref(m->conf);
 	memset(m, 0, sizeof(*m));
 	sl_log_context(NULL);
@@ -170,6 +174,32 @@ cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	return SMFIS_NOREPLY;
 }
 
+/* cb_helo - remember the HELO name (inbound SPF checks it) */
+static sfsistat
+cb_helo(SMFICTX *ctx, char *helo)
+{
+	conn_ctx *c = smfi_getpriv(ctx);
+
+	if (c)
+		snprintf(c->helo, sizeof(c->helo), "%s", helo ? helo : "");
+	return SMFIS_CONTINUE;
+}
+
+/* inbound_start - verify this message (milter_verify.c), or accept it untouched */
+static sfsistat
+inbound_start(conn_ctx *c, msg_ctx *m, char **argv)
+{
+	if (!m->conf->vopts->verify) {
+		msg_reset(m);
+		return SMFIS_ACCEPT;
+	}
+	if (argv[0] && strcmp(argv[0], "<>") != 0
+	    && sl_addr_normalize(argv[0], m->env_from, sizeof(m->env_from), 0) < 0)
+		m->env_from[0] = '\0';
+	m->verify = ml_verify_new(m->conf->vdns, m->conf->vopts, m->qid, c->addr, c->helo, m->env_from);
+	return SMFIS_CONTINUE;
+}
+
 /* cb_envfrom - start a message: pin the config, outbound or inbound */
 static sfsistat
 cb_envfrom(SMFICTX *ctx, char **argv)
@@ -183,10 +213,8 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
 	snprintf(m->sasl, sizeof(m->sasl), "%s", macro(ctx, "{auth_authen}"));
 	sl_log_context(m->qid);
-	if (!m->sasl[0] && !sl_netlist_match(m->conf->internal, c->addr)) {
-		msg_reset(m);
-		return SMFIS_ACCEPT;		/* inbound: another issue's business */
-	}
+	if (!m->sasl[0] && !sl_netlist_match(m->conf->internal, c->addr))
+		return inbound_start(c, m, argv);
 	if (argv[0] == NULL || strcmp(argv[0], "<>") == 0
 	    || sl_addr_normalize(argv[0], m->env_from, sizeof(m->env_from), 0) < 0)
 		m->env_from[0] = '\0';
@@ -209,6 +237,27 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	return SMFIS_NOREPLY;
 }
 
+/*
+ * inbound_header - one field to the verifier as it was on the wire: libmilter
+ * strips the space after the colon (DKIM simple canonicalization wants it
+ * back; nearly every writer puts one) and folds with a bare LF
+ */
+static void
+inbound_header(ml_verify *v, const char *name, const char *value)
+{
+	char   *w = sl_malloc(2 * strlen(value) + 2), *o = w;
+
+	*o++ = ' ';
+	for (const char *p = value; *p; p++) {
+		if (*p == '\n' && (p == value || p[-1] != '\r'))
+			*o++ = '\r';
+		*o++ = *p;
+	}
+	*o = '\0';
+	ml_verify_header(v, name, w);
+	free(w);
+}
+
 /* cb_header - keep one header field; never answers (too big: decided at eoh) */
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
@@ -220,6 +269,8 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 		m->too_big = 1;
 		return SMFIS_NOREPLY;
 	}
+	if (m->verify)
+		inbound_header(m->verify, name, value);
 	if (m->nheaders == m->hcap) {
 		m->hcap = m->hcap ? 2 * m->hcap : 32;
 		m->headers = sl_realloc(m->headers, m->hcap * sizeof(*m->headers));
@@ -325,6 +376,10 @@ cb_eoh(SMFICTX *ctx)
 	}
 	if (m->too_big)
 		return reject(ctx, m, "5.3.4 message header too large");
+	if (m->verify) {
+		ml_verify_eoh(m->verify);
+		return SMFIS_CONTINUE;
+	}
 	if (nfrom != 1) {
 		snprintf(text, sizeof(text), "5.6.0 message has %zu From header fields, "
 			 "RFC 5322 wants exactly one", nfrom);
@@ -369,6 +424,8 @@ cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 {
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
 
+	if (m->verify)
+		ml_verify_body(m->verify, buf, len);
 	if (m->dkim)
 		ml_dkim_body(m->dkim, buf, len);
 	return SMFIS_NOREPLY;
@@ -480,6 +537,92 @@ suppress(SMFICTX *ctx, msg_ctx *m)
 	return rc;
 }
 
+/* inbound_edit - remove forged A-R and quarantine fields, add ours; -1 refused */
+static int
+inbound_edit(SMFICTX *ctx, msg_ctx *m, const ml_vresult *r)
+{
+	size_t	nq = ml_header_count(m->headers, m->nheaders, ML_QUARANTINE_HEADER);
+
+	for (size_t i = r->nforged; i > 0; i--)
+		if (smfi_chgheader(ctx, "Authentication-Results", r->forged[i - 1], NULL) != MI_SUCCESS)
+			return -1;
+	for (size_t i = nq; i > 0; i--)
+		if (smfi_chgheader(ctx, ML_QUARANTINE_HEADER, (int) i, NULL) != MI_SUCCESS)
+			return -1;
+	if (r->disp == ML_DISP_QUARANTINE && r->quarantine == ML_QUAR_HEADER
+	    && smfi_insheader(ctx, 0, ML_QUARANTINE_HEADER, (char *) r->reply) != MI_SUCCESS)
+		return -1;
+	if (r->disp == ML_DISP_QUARANTINE && r->quarantine == ML_QUAR_HOLD
+	    && smfi_quarantine(ctx, (char *) r->reply) != MI_SUCCESS)
+		return -1;
+	return smfi_insheader(ctx, 0, "Authentication-Results", (char *) r->authres) == MI_SUCCESS ? 0 : -1;
+}
+
+/* inbound_eom - the verdict on an inbound message: refuse, or mark and accept */
+static sfsistat
+inbound_eom(SMFICTX *ctx, msg_ctx *m)
+{
+	ml_vresult *r = sl_malloc(sizeof(*r));
+	sfsistat rc = SMFIS_CONTINUE;
+	char	oneline[ML_AR_MAX];
+
+	ml_verify_finish(m->verify, r);
+	snprintf(oneline, sizeof(oneline), "%s", r->authres);
+	for (char *p = oneline; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	sl_info("inbound: from=<%s> client=%s disposition=%s %s", m->env_from, ((conn_ctx *)
+		smfi_getpriv(ctx))->addr, ml_disposition_name(r->disp), oneline);
+	if (r->disp == ML_DISP_REJECT) {
+		set_reply(ctx, "550", r->reply);
+		rc = SMFIS_REJECT;
+	} else if (r->disp == ML_DISP_TEMPFAIL) {
+		set_reply(ctx, "451", r->reply);
+		rc = SMFIS_TEMPFAIL;
+	} else if (inbound_edit(ctx, m, r) < 0) {
+		sl_warn("the MTA refused a message modification: temporary failure");
+		set_reply(ctx, "451", "4.3.0 temporary local problem, try again later");
+		rc = SMFIS_TEMPFAIL;
+	}
+	free(r);
+	msg_reset(m);
+	return rc;
+}
+
+/*
+ * preflight - outbound: will receivers see DMARC pass? Logged once per From
+ * domain and category per interval; refused when configured. 0 go on, -1 refuse.
+ */
+static int
+preflight(SMFICTX *ctx, msg_ctx *m)
+{
+	const ml_pfopts *o = m->conf->pf;
+	const char *sign[4], *sender = m->new_sender[0] ? m->new_sender : m->env_from;
+	const char *at = strrchr(sender, '@');
+	const char *cat = m->d.category ? m->d.category->name : "-";
+	char text[1024];
+	unsigned long n;
+	ml_preflight r;
+
+	if (o->mode == ML_PF_OFF || m->d.verdict != ML_OK || m->degraded || at == NULL)
+		return 0;
+	for (size_t i = 0; i < m->d.nsign && i < 4; i++)
+		sign[i] = m->d.sign_domains[i];
+	ml_preflight_check(m->conf->vdns, m->d.from_domain, sign, m->d.nsign < 4 ? m->d.nsign : 4,
+	                   at + 1, o->relay, o->nrelay, &r);
+	if (r.would_pass || r.temp)
+		return 0;
+	if (ml_preflight_note(m->d.from_domain, cat, o->interval, &n))
+		sl_warn("dmarc pre-flight: from domain %s category %s: receivers will see DMARC fail "
+		        "(%lu message%s): %s", m->d.from_domain, cat, n, n == 1 ? "" : "s", r.why);
+	if (!ml_preflight_refuses(o, m->d.from_domain))
+		return 0;
+	snprintf(text, sizeof(text), "5.7.1 receivers would see DMARC fail for %s: %s",
+	         m->d.from_domain, r.why);
+	set_reply(ctx, "550", text);
+	return -1;
+}
+
 /*
  * record - count the message and write its recipient record (the keyed
  * hashes sluice-feedback binds bounces to); without that record its
@@ -517,8 +660,14 @@ cb_eom(SMFICTX *ctx)
 	if (!m->qid[0])
 		snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
 	sl_log_context(m->qid);
+	if (m->verify)
+		return inbound_eom(ctx, m);
 	if ((rc = suppress(ctx, m)) != SMFIS_CONTINUE)
 		return rc;
+	if (preflight(ctx, m) < 0) {
+		msg_reset(m);
+		return SMFIS_REJECT;
+	}
 	if (m->dkim && ml_dkim_finish(m->dkim, err, sizeof(err)) < 0) {
 		if (internal_trouble(ctx, m, err) == SMFIS_TEMPFAIL)
 			return SMFIS_TEMPFAIL;
@@ -573,12 +722,13 @@ cb_close(SMFICTX *ctx)
  * Protocol steps whose callbacks only ever continue: negotiated as "no
  * reply", so the MTA does not wait for an answer per header, body chunk
  * or recipient. MAIL (inbound: accept; no snapshot: tempfail), EOH
- * (rejections) and EOM keep their replies. HELO, DATA and unknown
- * commands have no callback and are not sent at all.
+ * (rejections) and EOM keep their replies; so does HELO (kept for inbound
+ * SPF). DATA and unknown commands have no callback and are not sent at all.
  */
 #define NR_STEPS	(SMFIP_NR_CONN | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_BODY)
-#define SKIP_STEPS	(SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOUNKNOWN)
-#define ACTIONS		((unsigned long) (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM | SMFIF_DELRCPT))
+#define SKIP_STEPS	(SMFIP_NODATA | SMFIP_NOUNKNOWN)
+#define ACTIONS		((unsigned long) (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM | SMFIF_DELRCPT | \
+				 SMFIF_QUARANTINE))
 
 /* The macros each stage uses, and only those (smfi_setsymlist). */
 static const struct {
@@ -599,7 +749,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 	(void) f3;
 	if ((f0 & ACTIONS) != ACTIONS) {
 		sl_error("the MTA offers milter actions 0x%lx, sluice-milter needs 0x%lx "
-			 "(add and change headers, change sender, delete recipients)", f0, ACTIONS);
+			 "(add and change headers, change sender, delete recipients, quarantine)", f0, ACTIONS);
 		return SMFIS_REJECT;
 	}
 	*pf0 = ACTIONS | (f0 & SMFIF_SETSYMLIST);
@@ -621,6 +771,7 @@ static struct smfiDesc milter_desc = {
 	.xxfi_version = SMFI_VERSION,
 	.xxfi_flags = ACTIONS,
 	.xxfi_connect = cb_connect,
+	.xxfi_helo = cb_helo,
 	.xxfi_envfrom = cb_envfrom,
 	.xxfi_envrcpt = cb_envrcpt,
 	.xxfi_header = cb_header,

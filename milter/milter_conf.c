@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "milter_verify.h"
 
 static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static ml_conf *conf_current;
@@ -404,6 +405,29 @@ load_secret(ml_conf *c)
 		c->have_key = 1;
 }
 
+/* load_inbound - milter { inbound { } } and, when verify is on, its DNS layer */
+static void
+load_inbound(ml_conf *c)
+{
+	cfg_t  *m = cfg_getsec(c->conf->cfg, "milter");
+	char	err[512];
+
+	c->vopts = sl_calloc(1, sizeof(*c->vopts));
+	if (ml_vopts_load(m, c->vopts, err, sizeof(err)) < 0) {
+		sl_conf_error(c->conf, cfg_getsec(m, "inbound"), "%s", err);
+		return;
+	}
+	c->pf = sl_calloc(1, sizeof(*c->pf));
+	if (ml_pfopts_load(m, c->pf, err, sizeof(err)) < 0) {
+		sl_conf_error(c->conf, cfg_getsec(m, "preflight"), "%s", err);
+		return;
+	}
+	if ((c->vopts->verify || c->pf->mode != ML_PF_OFF) &&
+	    (c->vdns = ml_dns_new(c->vopts->dns_zone, c->vopts->dns_timeout,
+						      err, sizeof(err))) == NULL)
+		sl_conf_error(c->conf, cfg_getsec(m, "inbound"), "%s", err);
+}
+
 /* ml_conf_load - parse, type and check the whole configuration */
 ml_conf *
 ml_conf_load(const char *path)
@@ -422,6 +446,7 @@ ml_conf_load(const char *path)
 	load_categories(c);
 	load_tenants(c);
 	load_milter(c);
+	load_inbound(c);
 	load_secret(c);
 	sl_conf_redis_opts(sc, &c->redis);
 	if (sc->errors) {
@@ -438,6 +463,13 @@ ml_conf_load(const char *path)
 static void
 conf_free(ml_conf *c)
 {
+	if (c->vopts)
+		ml_vopts_free(c->vopts);
+	free(c->vopts);
+	if (c->pf)
+		ml_pfopts_free(c->pf);
+	free(c->pf);
+	ml_dns_free(c->vdns);
 	for (size_t i = 0; i < c->ndomains; i++) {
 		for (size_t k = 0; k < c->domains[i].nkeys; k++)
 			ml_key_free(&c->domains[i].keys[k]);

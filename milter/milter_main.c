@@ -47,6 +47,7 @@
 #include "conf_check.h"
 #include "log.h"
 #include "milter.h"
+#include "milter_verify.h"
 #include "privs.h"
 
 static int wake_pipe[2] = {-1, -1};
@@ -239,7 +240,7 @@ main(int argc, char **argv)
 	}
 	apply_log_level(c);
 	ml_redis_prepare();			/* script SHA1s, before any thread */
-	if (ml_milter_setup(c, err, sizeof(err)) < 0)
+	if (ml_verify_init(err, sizeof(err)) < 0 || ml_milter_setup(c, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));

@@ -22,6 +22,10 @@ function open(sender, ip, user)
 	if conn == nil then fail("cannot connect to " .. socket) end
 	if mt.conninfo(conn, "client.test", ip or "127.0.0.1") ~= nil then fail("conninfo") end
 	expect(conn, SMFIR_CONTINUE, "connect")
+	-- HELO before the MAIL macros, as an MTA does: libmilter clears later
+	-- stages' macros at HELO, and miltertest would send one on its own
+	if mt.helo(conn, "client.test") ~= nil then fail("helo") end
+	expect(conn, SMFIR_CONTINUE, "helo")
 	if user then
 		mt.macro(conn, SMFIC_MAIL, "i", "QID" .. tostring(math.random(100000)), "{auth_authen}", user)
 	else
