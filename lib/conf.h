@@ -30,6 +30,9 @@ typedef struct sl_conf {
 	char   *path;
 	int	errors;			/* semantic errors found by checks */
 	char	redis_password[256];	/* from redis { password_file } */
+	char	sentinel_password[256];	/* from redis { sentinel_password_file } */
+	const char *sentinels[SL_REDIS_MAX_SENTINELS]; /* redis { sentinels } */
+	int	nsentinels;
 } sl_conf;
 
 sl_conf *sl_conf_load(const char *path);

@@ -49,6 +49,7 @@ struct sl_redis {
 	struct sl_redis_conf conf;
 	redisContext *c;		/* NULL: down */
 	long long retry_at;		/* no attempt before (monotonic ms) */
+	long long poll_at;		/* next "who is master?" to a sentinel */
 	int	backoff_ms;		/* next delay */
 	int	lost;			/* was up, is down: log the recovery */
 	char	errstr[SL_REDIS_ERRSTR_LEN];
@@ -122,6 +123,35 @@ dupnull(const char *s)
 	return s && *s ? sl_strdup(s) : NULL;
 }
 
+/* conf_init_sentinels - copy the sentinel addresses (malformed: skipped) */
+static void
+conf_init_sentinels(struct sl_redis_conf *conf, const sl_redis_opts *opts)
+{
+	char	host[256];
+	int	port, n = 0;
+
+	for (int i = 0; i < opts->nsentinels && opts->sentinels; i++) {
+		if (n == SL_REDIS_MAX_SENTINELS
+		    || sl_redis_hostport(opts->sentinels[i], host, sizeof(host),
+					 &port) < 0) {
+			sl_warn("redis: sentinel \"%s\" ignored", opts->sentinels[i]);
+			continue;
+		}
+		conf->sentinel_host[n] = sl_strdup(host);
+		conf->sentinel_port[n++] = port;
+	}
+	conf->nsentinels = n;
+	if (n == 0)
+		return;
+	conf->master_name = sl_strdup(opts->master_name && *opts->master_name ?
+				      opts->master_name : "mymaster");
+	conf->sentinel_user = dupnull(opts->sentinel_user);
+	conf->sentinel_password = dupnull(opts->sentinel_password);
+	conf->backoff_max_ms = SL_REDIS_SENTINEL_BACKOFF_MAX_MS;
+	free(conf->unix_path);		/* the master is on TCP, where told */
+	conf->unix_path = NULL;
+}
+
 /* sl_redis_conf_init - copy options, filling in the defaults */
 void
 sl_redis_conf_init(struct sl_redis_conf *conf, const sl_redis_opts *opts)
@@ -142,7 +172,11 @@ sl_redis_conf_init(struct sl_redis_conf *conf, const sl_redis_opts *opts)
 	conf->command_timeout_ms = opts->command_timeout_ms > 0 ?
 	    opts->command_timeout_ms : 1000;
 	conf->prefix = sl_strdup(opts->prefix ? opts->prefix : "sluice:");
-	if (conf->unix_path)
+	conf->backoff_max_ms = SL_REDIS_BACKOFF_MAX_MS;
+	conf_init_sentinels(conf, opts);
+	if (conf->nsentinels > 0)
+		snprintf(buf, sizeof(buf), "%s@sentinels", conf->master_name);
+	else if (conf->unix_path)
 		snprintf(buf, sizeof(buf), "unix:%s", conf->unix_path);
 	else
 		snprintf(buf, sizeof(buf), "%s:%d", conf->host, conf->port);
@@ -161,6 +195,13 @@ sl_redis_conf_free(struct sl_redis_conf *conf)
 	free(conf->password);
 	free(conf->prefix);
 	free(conf->where);
+	for (int i = 0; i < conf->nsentinels; i++)
+		free(conf->sentinel_host[i]);
+	free(conf->master_name);
+	free(conf->sentinel_user);
+	if (conf->sentinel_password)
+		memset(conf->sentinel_password, 0, strlen(conf->sentinel_password));
+	free(conf->sentinel_password);
 }
 
 /* sl_redis_now_ms - monotonic clock in milliseconds */
@@ -175,12 +216,11 @@ sl_redis_now_ms(void)
 
 /* sl_redis_backoff_next - the delay after this one: doubled, capped */
 int
-sl_redis_backoff_next(int backoff_ms)
+sl_redis_backoff_next(int backoff_ms, int max_ms)
 {
 	if (backoff_ms < SL_REDIS_BACKOFF_MIN_MS)
 		return SL_REDIS_BACKOFF_MIN_MS;
-	return backoff_ms >= SL_REDIS_BACKOFF_MAX_MS / 2 ?
-	    SL_REDIS_BACKOFF_MAX_MS : backoff_ms * 2;
+	return backoff_ms >= max_ms / 2 ? max_ms : backoff_ms * 2;
 }
 
 /* sl_redis_ignore_sigpipe - a dead server must not kill us by SIGPIPE */
@@ -313,7 +353,7 @@ redis_down(sl_redis *r)
 		r->lost = 1;
 	}
 	r->retry_at = sl_redis_now_ms() + r->backoff_ms;
-	r->backoff_ms = sl_redis_backoff_next(r->backoff_ms);
+	r->backoff_ms = sl_redis_backoff_next(r->backoff_ms, r->conf.backoff_max_ms);
 }
 
 /* redis_setup - AUTH and SELECT on a fresh connection */
@@ -340,6 +380,16 @@ redis_setup(sl_redis *r, redisContext *c)
 			goto fail;
 		freeReplyObject(rep);
 	}
+	if (r->conf.nsentinels > 0) {
+		what = "ROLE";
+		if ((rep = redisCommand(c, "ROLE")) == NULL)
+			goto fail;
+		if (sl_redis_role_check(rep, r->errstr, sizeof(r->errstr)) < 0) {
+			freeReplyObject(rep);
+			return -1;
+		}
+		freeReplyObject(rep);
+	}
 	return 0;
 fail:
 	if (rep == NULL)
@@ -356,8 +406,17 @@ redis_connect(sl_redis *r)
 {
 	struct timeval ctv = ms_timeval(r->conf.connect_timeout_ms);
 	struct timeval ttv = ms_timeval(r->conf.command_timeout_ms);
-	redisContext *c;
+	redisContext *c = NULL;
+	char	host[256];
+	int	port;
 
+	if (r->conf.nsentinels > 0) {
+		if (sl_redis_sentinel_discover(&r->conf, host, sizeof(host), &port,
+					       r->errstr, sizeof(r->errstr)) < 0)
+			goto fail;
+		sl_redis_set_master(&r->conf, host, port);
+		r->poll_at = sl_redis_now_ms() + SL_REDIS_SENTINEL_POLL_MS;
+	}
 	if (r->conf.unix_path)
 		c = redisConnectUnixWithTimeout(r->conf.unix_path, ctv);
 	else
@@ -390,10 +449,32 @@ fail:
 	return -1;
 }
 
+/* redis_poll - once a second: have the sentinels moved the master? */
+static void
+redis_poll(sl_redis *r)
+{
+	char	host[256], why[SL_REDIS_ERRSTR_LEN];
+	int	port;
+
+	if (r->conf.nsentinels == 0 || sl_redis_now_ms() < r->poll_at)
+		return;
+	r->poll_at = sl_redis_now_ms() + SL_REDIS_SENTINEL_POLL_MS;
+	if (sl_redis_sentinel_discover(&r->conf, host, sizeof(host), &port, why,
+				       sizeof(why)) < 0
+	    || !sl_redis_master_moved(&r->conf, host, port))
+		return;
+	snprintf(r->errstr, sizeof(r->errstr), "sentinels name %.100s:%d as master",
+		 host, port);
+	redis_down(r);
+	r->retry_at = 0;
+}
+
 /* redis_ready - a live connection, a new one, or fail fast in backoff */
 static int
 redis_ready(sl_redis *r)
 {
+	if (r->c != NULL)
+		redis_poll(r);
 	if (r->c != NULL)
 		return 0;
 	if (sl_redis_now_ms() < r->retry_at) {
@@ -416,6 +497,12 @@ redis_result(sl_redis *r, redisReply *rep, sl_reply **reply)
 	}
 	if (reply)
 		*reply = sl_redis_reply_copy(rep);
+	if (sl_redis_is_readonly(rep)) {
+		/* The master became a replica under us: find the new one. */
+		snprintf(r->errstr, sizeof(r->errstr), "READONLY: server is a replica");
+		redis_down(r);
+		r->retry_at = 0;
+	}
 	freeReplyObject(rep);
 	return 0;
 }

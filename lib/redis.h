@@ -75,7 +75,18 @@ typedef struct sl_redis_opts {
 	int	connect_timeout_ms;	/* default 1000 */
 	int	command_timeout_ms;	/* sync; async when timeout_ms <= 0; 1000 */
 	const char *prefix;		/* key prefix, default "sluice:" */
+	/* Sentinel mode when nsentinels > 0: host/port/unix_path unused. */
+	const char *const *sentinels;	/* "host:port" each */
+	int	nsentinels;
+	const char *master_name;	/* default "mymaster" */
+	const char *sentinel_user;	/* ACL user on the sentinels, or NULL */
+	const char *sentinel_password;	/* NULL: no AUTH to the sentinels */
 } sl_redis_opts;
+
+#define SL_REDIS_MAX_SENTINELS	16
+
+/* Split "host:port" or "[v6]:port"; -1 when malformed (config checks). */
+int	sl_redis_hostport(const char *s, char *host, size_t hostlen, int *port);
 
 /* A Lua script: source plus its SHA1, computed on first use. */
 typedef struct sl_script {

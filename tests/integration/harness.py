@@ -182,6 +182,95 @@ class Redis:
         return 'redis {\n  socket = "%s"\n  prefix = "%s"\n  connect_timeout = 500\n  command_timeout = 500\n}\n' % (self.sock, prefix)
 
 
+class SentinelSet:
+    """A primary, a replica and three redis-sentinel processes on loopback.
+
+    All TCP (Sentinel hands out host:port addresses), all in the test's
+    temp dir, all stopped by pid. The sentinels watch the master as
+    MASTER_NAME with quorum 2 and down-after 1 s, so a test sees a
+    failover within seconds. conf_section() is the sentinel form of the
+    redis { } block; master() is the Redis that is master right now.
+    """
+
+    MASTER_NAME = "sluicemaster"
+
+    def __init__(self, env, sentinel_args=()):
+        self.env = env
+        self.primary = Redis(env, tcp=True)
+        self.replica = Redis(env, tcp=True, args=["--replicaof", "127.0.0.1", str(self.primary.port)])
+        self.nodes = [self.primary, self.replica]
+        wait_for(lambda: "master_link_status:up" in self.replica.cli("INFO", "replication"),
+                 20, "replica in sync")
+        self.sentinels = []
+        for i in range(3):
+            port = free_port()
+            path = env.file("sentinel-%d.conf" % i,
+                            "port %d\nbind 127.0.0.1\ndir %s\n"
+                            "sentinel monitor %s 127.0.0.1 %d 2\n"
+                            "sentinel down-after-milliseconds %s 1000\n"
+                            "sentinel failover-timeout %s 10000\n"
+                            "sentinel parallel-syncs %s 1\n%s"
+                            % (port, env.dir, self.MASTER_NAME, self.primary.port,
+                               self.MASTER_NAME, self.MASTER_NAME, self.MASTER_NAME,
+                               "".join(a + "\n" for a in sentinel_args)))
+            proc = Proc(env, "sentinel-%d" % i, ["redis-server", path, "--sentinel"])
+            wait_for(lambda: can_connect(("127.0.0.1", port)) or not proc.alive(), what="sentinel")
+            self.sentinels.append((port, proc))
+        # every sentinel knows the replica and the other sentinels
+        wait_for(lambda: all(self.sentinel_cli(i, "SENTINEL", "replicas", self.MASTER_NAME).strip()
+                             and int(self._field(i, "num-other-sentinels")) == 2
+                             for i in range(3)), 30, "sentinels to discover each other")
+
+    def sentinel_cli(self, i, *args):
+        r = subprocess.run(["redis-cli", "-p", str(self.sentinels[i][0]), "--raw"] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.rstrip("\n")
+
+    def _field(self, i, name):
+        lines = self.sentinel_cli(i, "SENTINEL", "master", self.MASTER_NAME).split("\n")
+        return lines[lines.index(name) + 1] if name in lines else "0"
+
+    def master_port(self, i=0):
+        """The master's port as sentinel i reports it."""
+        return int(self.sentinel_cli(i, "SENTINEL", "get-master-addr-by-name", self.MASTER_NAME).split("\n")[1])
+
+    def master(self):
+        port = self.master_port()
+        return next(n for n in self.nodes if n.port == port)
+
+    def role(self, node):
+        return node.cli("ROLE").split("\n")[0]
+
+    def failover(self, timeout=30, on_switch=None):
+        """SENTINEL FAILOVER; returns (old master, new master) once both have their new roles.
+
+        on_switch(old, new) is called as soon as every sentinel names the
+        new master (the old one is still a master then: Sentinel demotes
+        it seconds later). self.times holds the monotonic times of the
+        command ("failover"), "switch" and "demoted"."""
+        old = self.master()
+        self.times = {"failover": time.monotonic()}
+        out = self.sentinel_cli(0, "SENTINEL", "FAILOVER", self.MASTER_NAME)
+        if out != "OK":
+            raise RuntimeError("SENTINEL FAILOVER: %s" % out)
+        wait_for(lambda: all(self.master_port(i) != old.port for i in range(3)), timeout, "switch-master",
+                 interval=0.01)
+        self.times["switch"] = time.monotonic()
+        new = self.master()
+        if on_switch:
+            on_switch(old, new)
+        wait_for(lambda: self.role(new) == "master" and self.role(old) == "slave", timeout,
+                 "old master demoted", interval=0.01)
+        self.times["demoted"] = time.monotonic()
+        return old, new
+
+    def conf_section(self, prefix="sluice:", extra=""):
+        return ('redis {\n  sentinels = { %s }\n  master_name = "%s"\n  prefix = "%s"\n'
+                '  connect_timeout = 500\n  command_timeout = 500\n%s}\n'
+                % (", ".join('"127.0.0.1:%d"' % p for p, _ in self.sentinels),
+                   self.MASTER_NAME, prefix, extra))
+
+
 class Sink:
     """Postfix's smtp-sink storing every message as a file with X-Mail-Args etc."""
 
@@ -402,6 +491,9 @@ class Env:
 
     def redis(self, **kw):
         return Redis(self, **kw)
+
+    def sentinels(self, **kw):
+        return SentinelSet(self, **kw)
 
     def sink(self, *extra):
         return Sink(self, extra)
