@@ -163,6 +163,35 @@ conf_redis_sentinels(sl_conf *c)
 			   sizeof(c->sentinel_password));
 }
 
+/* conf_redis_cluster - check redis { cluster_nodes } */
+static void
+conf_redis_cluster(sl_conf *c)
+{
+	cfg_t  *r = cfg_getsec(c->cfg, "redis");
+	unsigned n = cfg_size(r, "cluster_nodes");
+	char	host[256];
+	int	port;
+
+	c->ncluster_nodes = 0;
+	if (n > SL_REDIS_MAX_SENTINELS) {
+		sl_conf_error(c, r, "redis cluster_nodes: at most %d", SL_REDIS_MAX_SENTINELS);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const char *s = cfg_getnstr(r, "cluster_nodes", i);
+
+		if (sl_redis_hostport(s, host, sizeof(host), &port) < 0)
+			sl_conf_error(c, r, "redis cluster_nodes: \"%s\" is not host:port", s);
+		c->cluster_nodes[c->ncluster_nodes++] = s;
+	}
+	if (n == 0)
+		return;
+	if (cfg_size(r, "sentinels") > 0 || *cfg_getstr(r, "socket"))
+		sl_conf_error(c, r, "redis: cluster_nodes exclude sentinels and socket");
+	if (cfg_getint(r, "db") != 0)
+		sl_conf_error(c, r, "redis: a cluster has database 0 only (db = 0)");
+}
+
 /* conf_check_shared - the checks every program needs */
 static void
 conf_check_shared(sl_conf *c)
@@ -204,6 +233,7 @@ conf_check_shared(sl_conf *c)
 	}
 	conf_redis_password(c);
 	conf_redis_sentinels(c);
+	conf_redis_cluster(c);
 	if (*cfg_getstr(cfg, "secret_file") &&
 	    sl_conf_check_private_file(cfg_getstr(cfg, "secret_file"), err, sizeof(err)) < 0)
 		sl_conf_error(c, cfg, "secret_file: %s", err);
@@ -278,6 +308,8 @@ sl_conf_redis_opts(const sl_conf *c, sl_redis_opts *o)
 	s = cfg_getstr(r, "sentinel_user");
 	o->sentinel_user = *s ? s : NULL;
 	o->sentinel_password = c->sentinel_password[0] ? c->sentinel_password : NULL;
+	o->cluster_nodes = c->cluster_nodes;
+	o->ncluster_nodes = c->ncluster_nodes;
 }
 
 /* sl_conf_check_private_file - a key or secret must exist and be private */

@@ -33,6 +33,8 @@ typedef struct sl_conf {
 	char	sentinel_password[256];	/* from redis { sentinel_password_file } */
 	const char *sentinels[SL_REDIS_MAX_SENTINELS]; /* redis { sentinels } */
 	int	nsentinels;
+	const char *cluster_nodes[SL_REDIS_MAX_SENTINELS]; /* redis { cluster_nodes } */
+	int	ncluster_nodes;
 } sl_conf;
 
 sl_conf *sl_conf_load(const char *path);

@@ -31,6 +31,7 @@ static cfg_opt_t redis_opts[] = {
 	CFG_STR("master_name", "mymaster", CFGF_NONE),
 	CFG_STR("sentinel_user", "", CFGF_NONE),
 	CFG_STR("sentinel_password_file", "", CFGF_NONE),
+	CFG_STR_LIST("cluster_nodes", "{}", CFGF_NONE),
 	CFG_END()
 };
 

@@ -81,9 +81,15 @@ typedef struct sl_redis_opts {
 	const char *master_name;	/* default "mymaster" */
 	const char *sentinel_user;	/* ACL user on the sentinels, or NULL */
 	const char *sentinel_password;	/* NULL: no AUTH to the sentinels */
+	/* Cluster mode when ncluster_nodes > 0 (seeds; sync client only). */
+	const char *const *cluster_nodes; /* "host:port" each */
+	int	ncluster_nodes;
 } sl_redis_opts;
 
 #define SL_REDIS_MAX_SENTINELS	16
+
+/* The Redis Cluster slot (0..16383) of a key, hash tags honoured. */
+unsigned sl_redis_keyslot(const char *key, size_t len);
 
 /* Split "host:port" or "[v6]:port"; -1 when malformed (config checks). */
 int	sl_redis_hostport(const char *s, char *host, size_t hostlen, int *port);

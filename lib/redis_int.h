@@ -38,6 +38,22 @@ struct sl_redis_conf {
 	char   *sentinel_user;
 	char   *sentinel_password;
 	int	backoff_max_ms;		/* 5 s; 1 s with sentinels */
+	/* Cluster mode (ncluster > 0): seeds for CLUSTER SLOTS. */
+	int	ncluster;
+	char   *cluster_host[SL_REDIS_MAX_SENTINELS];
+	int	cluster_port[SL_REDIS_MAX_SENTINELS];
+};
+
+#define SL_REDIS_SLOTS		16384
+#define SL_REDIS_MAX_NODES	64	/* masters in a cluster we can track */
+#define SL_REDIS_MAX_REDIRECTS	5
+
+/* redis_cluster.c: which master serves each slot. */
+struct sl_redis_slotmap {
+	int	nnodes;
+	char   *host[SL_REDIS_MAX_NODES];
+	int	port[SL_REDIS_MAX_NODES];
+	short	node[SL_REDIS_SLOTS];	/* index into host/port, -1: unknown */
 };
 
 #define SL_REDIS_SENTINEL_BACKOFF_MAX_MS 1000
@@ -64,6 +80,15 @@ void	sl_redis_evalv_init(struct sl_redis_evalv *ev, sl_script *script,
 			    const size_t *argvlen);
 void	sl_redis_evalv_to_eval(struct sl_redis_evalv *ev, const sl_script *script);
 void	sl_redis_evalv_free(struct sl_redis_evalv *ev);
+
+int	sl_redis_cmd_slot(int argc, const char **argv, const size_t *argvlen);
+int	sl_redis_redirect(const char *err, int *ask, int *slot, char *host,
+			  size_t hostlen, int *port);
+void	sl_redis_slotmap_init(struct sl_redis_slotmap *m);
+void	sl_redis_slotmap_free(struct sl_redis_slotmap *m);
+int	sl_redis_slotmap_node(struct sl_redis_slotmap *m, const char *host, int port);
+int	sl_redis_slotmap_load(struct sl_redis_slotmap *m, const redisReply *r,
+			      char *err, size_t errlen);
 
 /* redis_sentinel.c: what both flavours need for Sentinel mode. */
 int	sl_redis_sentinel_addr(const redisReply *r, char *host, size_t hostlen,
