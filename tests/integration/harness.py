@@ -271,6 +271,58 @@ class SentinelSet:
                    self.MASTER_NAME, prefix, extra))
 
 
+class Cluster:
+    """A 3-master Redis Cluster on loopback (no replicas), in the test's temp dir.
+
+    redis-server --cluster-enabled yes three times, then redis-cli
+    --cluster create; stopped by pid like every Redis here. nodes[i] is
+    a Redis (cli() works on it); owner(key) is the node serving key.
+    """
+
+    def __init__(self, env):
+        self.env = env
+        self.nodes = []
+        for i in range(3):
+            port = free_port()
+            self.nodes.append(Redis(env, port=port, args=[
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", os.path.join(env.dir, "nodes-%d.conf" % port),
+                "--cluster-node-timeout", "2000"]))
+        r = subprocess.run(["redis-cli", "--cluster", "create"]
+                           + ["127.0.0.1:%d" % n.port for n in self.nodes] + ["--cluster-yes"],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("redis-cli --cluster create: %s %s" % (r.stdout, r.stderr))
+        wait_for(lambda: all("cluster_state:ok" in n.cli("CLUSTER", "INFO") for n in self.nodes),
+                 30, "cluster_state:ok")
+
+    def node_id(self, node):
+        return node.cli("CLUSTER", "MYID")
+
+    def keyslot(self, key):
+        return int(self.nodes[0].cli("CLUSTER", "KEYSLOT", key))
+
+    def owner(self, key):
+        slot = self.keyslot(key)
+        for n in self.nodes:
+            for line in n.cli("CLUSTER", "NODES").splitlines():
+                f = line.split()
+                if "myself" not in f[2]:
+                    continue
+                for rng in f[8:]:
+                    if rng.startswith("["):
+                        continue
+                    lo, _, hi = rng.partition("-")
+                    if int(lo) <= slot <= int(hi or lo):
+                        return n
+        raise RuntimeError("no owner for %s" % key)
+
+    def conf_section(self, prefix="sluice:"):
+        return ('redis {\n  cluster_nodes = { %s }\n  prefix = "%s"\n'
+                '  connect_timeout = 500\n  command_timeout = 2000\n}\n'
+                % (", ".join('"127.0.0.1:%d"' % n.port for n in self.nodes), prefix))
+
+
 class Sink:
     """Postfix's smtp-sink storing every message as a file with X-Mail-Args etc."""
 
@@ -494,6 +546,9 @@ class Env:
 
     def sentinels(self, **kw):
         return SentinelSet(self, **kw)
+
+    def cluster(self):
+        return Cluster(self)
 
     def sink(self, *extra):
         return Sink(self, extra)
