@@ -193,3 +193,31 @@ def test_stale_sentinel_answer_is_refused(root_env):
         assert primary.cli("DBSIZE") == "0"
     finally:
         fake.close()
+
+
+def test_mail_through_postfix_during_failover(root_env):
+    """2,000 messages through the throwaway Postfix while Sentinel fails over: all delivered."""
+    from test_policyd_util import request_lines
+    env = root_env
+    ss = env.sentinels()
+    sink = env.sink()
+    proc, sock, _ = start_policyd(env, ss)
+    pf = env.postfix(relay=sink, policy="unix:%s" % sock)
+    time.sleep(0.6)
+    n = 2000
+    src = subprocess.Popen(["smtp-source", "-A", "-s", "5", "-m", str(n), "-f", "load@src.test",
+                            "-t", "r@dest.test", "127.0.0.1:%d" % pf.port],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    harness.wait_for(lambda: len(request_lines(proc)) >= 300, 60, "some answered requests")
+    old, new = ss.failover()
+    before = script_calls(old)
+    assert src.wait(300) == 0, src.stderr.read()
+    harness.wait_for(lambda: len(sink.files()) >= n, 120, "every message delivered")
+    assert len(sink.files()) == n
+    assert script_calls(old) == before
+    # decisions after it come from the new master
+    new.cli("HSET", "sluice:supp:global:" + SUPPRESSED, "reason", "hard-bounce", "source", "test")
+    assert policy_query(sock, {"recipient": SUPPRESSED}).startswith("550 ")
+    lines = request_lines(proc)
+    print("\nmail during failover: %d messages delivered, %d policy answers, %d by the fail action"
+          % (len(sink.files()), len(lines), sum("(redis: " in l for l in lines)))
