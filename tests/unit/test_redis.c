@@ -1123,6 +1123,159 @@ test_slotmap(void **state)
 	sl_redis_slotmap_free(&m);
 }
 
+/* spawn_cluster_node - a cluster-enabled redis-server on 127.0.0.1:port */
+static pid_t
+spawn_cluster_node(int port)
+{
+	const char *bin = getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "redis-server";
+	char	portstr[16], nodes[160], log[160];
+	pid_t	pid;
+	int	fd;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(nodes, sizeof(nodes), "%s/nodes-%d.conf", dir, port);
+	snprintf(log, sizeof(log), "%s/cluster-%d.log", dir, port);
+	if ((pid = fork()) != 0)
+		return pid;
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	execlp(bin, bin, "--port", portstr, "--bind", "127.0.0.1", "--cluster-enabled",
+	       "yes", "--cluster-config-file", nodes, "--cluster-node-timeout", "2000",
+	       "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir,
+	       (char *) NULL);
+	_exit(127);
+}
+
+/* node_str - a one-string reply from one node ("" on failure), to buf */
+static const char *
+node_str(sl_redis *r, char *buf, size_t len, const char *fmt, const char *a1,
+	 const char *a2)
+{
+	sl_reply *rep = NULL;
+
+	buf[0] = '\0';
+	if (sl_redis_cmd(r, &rep, fmt, a1, a2) == 0 && rep->str)
+		snprintf(buf, len, "%s", rep->str);
+	sl_reply_free(rep);
+	return buf;
+}
+
+/*
+ * test_cluster_redirects - one long-lived sync handle on a real 3-master
+ * cluster, one seed given: routing, ASK while a slot migrates, MOVED
+ * once it moved (the handle's map is stale then), EVALSHA on the new
+ * owner (NOSCRIPT there becomes EVAL).
+ */
+static void
+test_cluster_redirects(void **state)
+{
+	static sl_script get_script = {.source = "return redis.call('GET', KEYS[1])"};
+	sl_redis *node[3], *cr;
+	sl_reply *rep = NULL;
+	pid_t	pid[3];
+	int	port[3], src = -1, dst;
+	char	cmd[512], seed[32], buf[4096], ids[3][64], slot[16];
+	const char *seeds[1] = {seed};
+	const char *k[] = {"foo"};
+	sl_redis_opts o = {.command_timeout_ms = 5000};
+
+	(void) state;
+	srand((unsigned) getpid());
+	port[0] = 20000 + rand() % 12000;
+	port[1] = port[0] + 1, port[2] = port[0] + 2;
+	for (int i = 0; i < 3; i++) {
+		pid[i] = spawn_cluster_node(port[i]);
+		for (int t = 0; t < 500 && !ping_tcp(port[i]); t++)
+			sleep_ms(10);
+		assert_true(ping_tcp(port[i]));
+		o.host = "127.0.0.1", o.port = port[i];
+		node[i] = sl_redis_new(&o);
+		node_str(node[i], ids[i], sizeof(ids[i]), "CLUSTER MYID", NULL, NULL);
+	}
+	snprintf(cmd, sizeof(cmd), "redis-cli --cluster create 127.0.0.1:%d 127.0.0.1:%d "
+		 "127.0.0.1:%d --cluster-yes >%s/create.log 2>&1", port[0], port[1], port[2], dir);
+	assert_int_equal(system(cmd), 0);
+	for (int t = 0; t < 300; t++) {
+		int	ok = 0;
+
+		for (int i = 0; i < 3; i++)
+			ok += strstr(node_str(node[i], buf, sizeof(buf), "CLUSTER INFO", NULL,
+					      NULL), "cluster_state:ok") != NULL;
+		if (ok == 3)
+			break;
+		sleep_ms(50);
+	}
+	snprintf(seed, sizeof(seed), "127.0.0.1:%d", port[0]);
+	cr = sl_redis_new(&(sl_redis_opts) {.cluster_nodes = seeds, .ncluster_nodes = 1,
+					    .command_timeout_ms = 5000});
+	assert_int_equal(sl_redis_cmd(cr, &rep, "SET %s %s", "foo", "bar"), 0);
+	assert_int_equal(rep->type, SL_REPLY_STATUS);
+	sl_reply_free(rep);
+	for (int i = 0; i < 3; i++)	/* the owner answers GET, the others MOVED */
+		if (strcmp(node_str(node[i], buf, sizeof(buf), "GET %s", "foo", NULL), "bar") == 0)
+			src = i;
+	assert_true(src >= 0);
+	dst = (src + 1) % 3;
+	/* Migrate slot 12182 (foo) from src to dst, key first: ASK. */
+	snprintf(slot, sizeof(slot), "%u", sl_redis_keyslot("foo", 3));
+	assert_string_equal(slot, "12182");
+	assert_int_equal(sl_redis_cmd(node[dst], NULL, "CLUSTER SETSLOT %s IMPORTING %s", slot,
+				      ids[src]), 0);
+	assert_int_equal(sl_redis_cmd(node[src], NULL, "CLUSTER SETSLOT %s MIGRATING %s", slot,
+				      ids[dst]), 0);
+	snprintf(buf, sizeof(buf), "%d", port[dst]);
+	assert_int_equal(sl_redis_cmd(node[src], &rep, "MIGRATE 127.0.0.1 %s foo 0 5000", buf), 0);
+	assert_string_equal(rep->str, "OK");
+	sl_reply_free(rep);
+	assert_int_equal(strncmp(node_str(node[src], buf, sizeof(buf), "GET %s", "foo", NULL),
+				 "ASK 12182 ", 10), 0);
+	assert_int_equal(sl_redis_cmd(cr, &rep, "GET %s", "foo"), 0);
+	assert_int_equal(rep->type, SL_REPLY_STRING);
+	assert_string_equal(rep->str, "bar");
+	sl_reply_free(rep);
+	/* The slot is dst's now; cr's map still says src: MOVED. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sl_redis_cmd(node[i], NULL, "CLUSTER SETSLOT %s NODE %s", slot,
+					      ids[dst]), 0);
+	assert_int_equal(strncmp(node_str(node[src], buf, sizeof(buf), "GET %s", "foo", NULL),
+				 "MOVED 12182 ", 12), 0);
+	assert_int_equal(sl_redis_cmd(cr, &rep, "GET %s", "foo"), 0);
+	assert_string_equal(rep->str, "bar");
+	sl_reply_free(rep);
+	assert_int_equal(sl_redis_eval(cr, &get_script, &rep, 1, 1, k, NULL), 0);
+	assert_int_equal(rep->type, SL_REPLY_STRING);
+	assert_string_equal(rep->str, "bar");
+	sl_reply_free(rep);
+	/* Keys of two slots in one command: the server's CROSSSLOT, an error reply. */
+	assert_int_equal(sl_redis_cmd(cr, &rep, "MGET %s %s", "foo", "bar"), 0);
+	assert_int_equal(rep->type, SL_REPLY_ERROR);
+	assert_int_equal(strncmp(rep->str, "CROSSSLOT", 9), 0);
+	sl_reply_free(rep);
+	/* A dead node: a clear error at once, then the others still work. */
+	srv_stop(&pid[dst], SIGKILL);
+	assert_int_equal(sl_redis_cmd(cr, &rep, "GET %s", "foo"), -1);
+	print_message("cluster node killed: %s\n", sl_redis_errstr(cr));
+	for (int i = 0; i < 100; i++) {	/* a key src serves */
+		char	key[16];
+
+		snprintf(key, sizeof(key), "k%d", i);
+		if (strncmp(node_str(node[src], buf, sizeof(buf), "GET %s", key, NULL),
+			    "MOVED", 5) == 0)
+			continue;
+		assert_int_equal(sl_redis_cmd(cr, &rep, "SET %s %s", key, "1"), 0);
+		assert_int_equal(rep->type, SL_REPLY_STATUS);
+		sl_reply_free(rep);
+		break;
+	}
+	sl_redis_free(cr);
+	for (int i = 0; i < 3; i++) {
+		sl_redis_free(node[i]);
+		srv_stop(&pid[i], SIGTERM);
+	}
+}
+
 int
 main(void)
 {
@@ -1133,6 +1286,7 @@ main(void)
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_sentinel_replies),
 		cmocka_unit_test(test_slotmap),
+		cmocka_unit_test(test_cluster_redirects),
 		cmocka_unit_test(test_reply_types),
 		cmocka_unit_test(test_eval_noscript),
 		cmocka_unit_test(test_auth_acl),
