@@ -171,7 +171,10 @@ class Redis:
 
     def cli(self, *args, check=True):
         """Run redis-cli against this server; returns stdout without the newline."""
-        r = subprocess.run(["redis-cli", "-s", self.sock, "--no-raw" if False else "--raw"]
+        auth = []
+        if "--requirepass" in self.args:    # the default user's password
+            auth = ["-a", self.args[self.args.index("--requirepass") + 1], "--no-auth-warning"]
+        r = subprocess.run(["redis-cli", "-s", self.sock, "--no-raw" if False else "--raw"] + auth
                            + [str(a) for a in args], capture_output=True, text=True, timeout=10)
         if check and r.returncode != 0:
             raise RuntimeError("redis-cli %s: %s" % (args, r.stderr))
@@ -193,11 +196,23 @@ class SentinelSet:
     """
 
     MASTER_NAME = "sluicemaster"
+    DATA_PW = "data-pw"                  # default user on the data nodes (auth=True)
+    SLUICE_USER, SLUICE_PW = "sluice", "sluice-pw"   # the ACL user Sluice uses
+    SENTINEL_USER, SENTINEL_PW = "watcher", "watch-pw"  # on the sentinels
 
-    def __init__(self, env, sentinel_args=()):
+    def __init__(self, env, sentinel_args=(), auth=False):
         self.env = env
-        self.primary = Redis(env, tcp=True)
-        self.replica = Redis(env, tcp=True, args=["--replicaof", "127.0.0.1", str(self.primary.port)])
+        self.auth = auth
+        data = []
+        sentinel_args = list(sentinel_args)
+        if auth:
+            data = ["--requirepass", self.DATA_PW, "--masterauth", self.DATA_PW,
+                    "--user", self.SLUICE_USER, "on", ">" + self.SLUICE_PW, "~*", "&*", "+@all"]
+            sentinel_args += ["sentinel auth-pass %s %s" % (self.MASTER_NAME, self.DATA_PW),
+                              "requirepass %s" % self.SENTINEL_PW,
+                              "user %s on >%s +@all" % (self.SENTINEL_USER, self.SENTINEL_PW)]
+        self.primary = Redis(env, tcp=True, args=data)
+        self.replica = Redis(env, tcp=True, args=data + ["--replicaof", "127.0.0.1", str(self.primary.port)])
         self.nodes = [self.primary, self.replica]
         wait_for(lambda: "master_link_status:up" in self.replica.cli("INFO", "replication"),
                  20, "replica in sync")
@@ -222,7 +237,8 @@ class SentinelSet:
                              for i in range(3)), 30, "sentinels to discover each other")
 
     def sentinel_cli(self, i, *args):
-        r = subprocess.run(["redis-cli", "-p", str(self.sentinels[i][0]), "--raw"] + [str(a) for a in args],
+        auth = ["--user", self.SENTINEL_USER, "--pass", self.SENTINEL_PW, "--no-auth-warning"] if self.auth else []
+        r = subprocess.run(["redis-cli", "-p", str(self.sentinels[i][0]), "--raw"] + auth + [str(a) for a in args],
                            capture_output=True, text=True, timeout=10)
         return r.stdout.rstrip("\n")
 
@@ -265,6 +281,11 @@ class SentinelSet:
         return old, new
 
     def conf_section(self, prefix="sluice:", extra=""):
+        if self.auth and "sentinel_password_file" not in extra:
+            extra += ('  user = "%s"\n  password = "%s"\n  sentinel_user = "%s"\n'
+                      '  sentinel_password_file = "%s"\n'
+                      % (self.SLUICE_USER, self.SLUICE_PW, self.SENTINEL_USER,
+                         self.env.file("sentinel.pw", self.SENTINEL_PW + "\n", 0o600)))
         return ('redis {\n  sentinels = { %s }\n  master_name = "%s"\n  prefix = "%s"\n'
                 '  connect_timeout = 500\n  command_timeout = 500\n%s}\n'
                 % (", ".join('"127.0.0.1:%d"' % p for p, _ in self.sentinels),

@@ -221,3 +221,59 @@ def test_mail_through_postfix_during_failover(root_env):
     lines = request_lines(proc)
     print("\nmail during failover: %d messages delivered, %d policy answers, %d by the fail action"
           % (len(sink.files()), len(lines), sum("(redis: " in l for l in lines)))
+
+
+def test_sentinel_and_acl_auth(root_env):
+    """Sentinels with an ACL user and password; data nodes with the ACL user Sluice uses."""
+    env = root_env
+    ss = env.sentinels(auth=True)
+    master = ss.master()
+    master.cli("HSET", "sluice:supp:global:" + SUPPRESSED, "reason", "hard-bounce", "source", "test")
+    proc, sock, _ = start_policyd(env, ss)
+    assert policy_query(sock, {"recipient": SUPPRESSED}).startswith("550 ")
+    conf = env.file("ctl.conf", 'secret_file = "%s"\n%s' % (env.secret(), ss.conf_section()))
+    r = ctl(env, conf, "suppress", "add", "acl@dest.test")
+    assert r.returncode == 0, r.stderr
+    assert "cmdstat_hset" in master.cli("INFO", "commandstats")
+    assert ss.master().cli("ACL", "LOG").count("sluice") == 0   # no refused command by our user
+    old, new = ss.failover()
+    harness.wait_for(lambda: policy_query(sock, {"recipient": SUPPRESSED}).startswith("550 "), 15,
+                     "decisions from the new master")
+    r = ctl(env, conf, "suppress", "add", "acl2@dest.test")
+    assert r.returncode == 0, r.stderr
+    assert new.cli("EXISTS", "sluice:supp:global:acl2@dest.test") == "1"
+    # a wrong sentinel password: a clear error, nothing written anywhere
+    bad = env.file("bad.conf", 'secret_file = "%s"\n%s' % (env.secret("b.key"), ss.conf_section(
+        extra='  sentinel_password_file = "%s"\n' % env.file("bad.pw", "wrong\n", 0o600))))
+    r = ctl(env, bad, "suppress", "add", "nope@dest.test")
+    assert r.returncode != 0 and "sentinel" in r.stderr, r.stderr
+    assert new.cli("EXISTS", "sluice:supp:global:nope@dest.test") == "0"
+
+
+def test_master_killed(root_env):
+    """The master dies (SIGKILL): the sentinels elect the replica, policyd follows."""
+    env = root_env
+    ss = env.sentinels()
+    master = ss.master()
+    master.cli("HSET", "sluice:supp:global:" + SUPPRESSED, "reason", "hard-bounce", "source", "test")
+    harness.wait_for(lambda: ss.replica.cli("EXISTS", "sluice:supp:global:" + SUPPRESSED) == "1", 10)
+    proc, sock, _ = start_policyd(env, ss)
+    load = Load(sock)
+    load.start()
+    harness.wait_for(lambda: len(load.answers) >= 500, 60, "answers before the kill")
+    t0 = time.monotonic()
+    master.kill()
+    harness.wait_for(lambda: ss.master_port() != master.port, 60, "switch-master")
+    t_switch = time.monotonic()
+    harness.wait_for(lambda: any(ok and t > t_switch for t, ok in load.answers), 30,
+                     "answers from the new master")
+    t_back = min(t for t, ok in load.answers if ok and t > t_switch)
+    load.stop = True
+    load.join(10)
+    worst = max((t for t, ok in load.answers if not ok), default=t0)
+    print("\nmaster killed: switch-master %.2f s after SIGKILL, first decision from the new "
+          "master %.2f s after switch-master; %d answers by the fail action meanwhile"
+          % (t_switch - t0, t_back - t_switch, sum(not ok for _, ok in load.answers)))
+    assert ss.role(ss.replica) == "master"
+    assert worst >= t0
+    assert policy_query(sock, {"recipient": SUPPRESSED}).startswith("550 ")
