@@ -50,6 +50,7 @@ struct sl_redis {
 	redisContext *c;		/* NULL: down */
 	long long retry_at;		/* no attempt before (monotonic ms) */
 	long long poll_at;		/* next "who is master?" to a sentinel */
+	int	poll_idx;		/* the sentinel polled (next on failure) */
 	/* Cluster mode: one connection per master, by slot map index. */
 	struct sl_redis_slotmap *map;	/* NULL: not in cluster mode */
 	redisContext *nc[SL_REDIS_MAX_NODES];
@@ -485,14 +486,22 @@ static void
 redis_poll(sl_redis *r)
 {
 	char	host[256], why[SL_REDIS_ERRSTR_LEN];
-	int	port;
+	int	port, ms;
 
 	if (r->conf.nsentinels == 0 || sl_redis_now_ms() < r->poll_at)
 		return;
 	r->poll_at = sl_redis_now_ms() + SL_REDIS_SENTINEL_POLL_MS;
-	if (sl_redis_sentinel_discover(&r->conf, host, sizeof(host), &port, why,
-				       sizeof(why)) < 0
-	    || !sl_redis_master_moved(&r->conf, host, port))
+	/* One sentinel per poll, briefly: a dead one must not stall calls. */
+	ms = r->conf.connect_timeout_ms < SL_REDIS_SENTINEL_POLL_CONNECT_MS ?
+	    r->conf.connect_timeout_ms : SL_REDIS_SENTINEL_POLL_CONNECT_MS;
+	if (sl_redis_sentinel_ask(&r->conf, r->poll_idx, ms, host, sizeof(host),
+				  &port, why, sizeof(why)) < 0) {
+		sl_debug("redis sentinel %s:%d: %s", r->conf.sentinel_host[r->poll_idx],
+			 r->conf.sentinel_port[r->poll_idx], why);
+		r->poll_idx = (r->poll_idx + 1) % r->conf.nsentinels;
+		return;
+	}
+	if (!sl_redis_master_moved(&r->conf, host, port))
 		return;
 	snprintf(r->errstr, sizeof(r->errstr), "sentinels name %.100s:%d as master",
 		 host, port);

@@ -80,6 +80,7 @@ struct sl_aredis {
 	int	sentinel_idx;		/* which one */
 	int	master_found;		/* conf.host:port is fresh from a sentinel */
 	int	polling;		/* sac is the once-a-second check */
+	int	poll_idx;		/* the sentinel polled */
 	struct event *poll_timer;	/* SL_REDIS_SENTINEL_POLL_MS, persistent */
 	enum aredis_state state;
 	int	setup_pending;		/* AUTH/SELECT replies still due */
@@ -338,6 +339,7 @@ sentinel_next(sl_aredis *ar, const char *why)
 	sentinel_drop(ar);
 	if (ar->polling) {		/* keep the connection we have */
 		ar->polling = 0;
+		ar->poll_idx = (ar->poll_idx + 1) % c->nsentinels;
 		return;
 	}
 	if (++ar->sentinel_idx < c->nsentinels) {
@@ -476,7 +478,7 @@ aredis_poll_cb(evutil_socket_t fd, short what, void *arg)
 	if (ar->state != AR_READY || ar->sac != NULL)
 		return;
 	ar->polling = 1;
-	ar->sentinel_idx = 0;
+	ar->sentinel_idx = ar->poll_idx;	/* moves on when one fails */
 	sentinel_ask(ar);
 }
 

@@ -58,6 +58,7 @@ struct sl_redis_slotmap {
 
 #define SL_REDIS_SENTINEL_BACKOFF_MAX_MS 1000
 #define SL_REDIS_SENTINEL_POLL_MS	1000	/* ask "who is master?" this often */
+#define SL_REDIS_SENTINEL_POLL_CONNECT_MS 100	/* the sync poll's connect bound */
 
 /* An EVALSHA (argv[0..1] = "EVALSHA", sha1) that can turn into EVAL. */
 struct sl_redis_evalv {
@@ -99,6 +100,9 @@ void	sl_redis_set_master(struct sl_redis_conf *conf, const char *host, int port)
 int	sl_redis_sentinel_discover(const struct sl_redis_conf *conf, char *host,
 				   size_t hostlen, int *port, char *err,
 				   size_t errlen);
+int	sl_redis_sentinel_ask(const struct sl_redis_conf *conf, int i,
+			      int connect_ms, char *host, size_t hostlen,
+			      int *port, char *err, size_t errlen);
 int	sl_redis_master_moved(const struct sl_redis_conf *conf, const char *host,
 			      int port);
 

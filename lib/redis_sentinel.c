@@ -166,17 +166,17 @@ ms_tv(int ms)
 	return tv;
 }
 
-/* sentinel_ask - one sentinel: connect, AUTH, get-master-addr-by-name */
-static int
-sentinel_ask(const struct sl_redis_conf *conf, int i, char *host, size_t hostlen, int *port,
-             char *err, size_t errlen)
+/* sl_redis_sentinel_ask - sentinel i: connect, AUTH, get-master-addr-by-name */
+int
+sl_redis_sentinel_ask(const struct sl_redis_conf *conf, int i, int connect_ms, char *host,
+                      size_t hostlen, int *port, char *err, size_t errlen)
 {
 	redisContext *c;
 	redisReply *rep = NULL;
 	int ret = -1;
 
 	c = redisConnectWithTimeout(conf->sentinel_host[i], conf->sentinel_port[i],
-	                            ms_tv(conf->connect_timeout_ms));
+	                            ms_tv(connect_ms));
 	if (c == NULL || c->err) {
 		snprintf(err, errlen, "%s", c ? c->errstr : "out of memory");
 		goto out;
@@ -215,7 +215,8 @@ sl_redis_sentinel_discover(const struct sl_redis_conf *conf, char *host, size_t 
 	char why[SL_REDIS_ERRSTR_LEN] = "none configured";
 
 	for (int i = 0; i < conf->nsentinels; i++) {
-		if (sentinel_ask(conf, i, host, hostlen, port, why, sizeof(why)) == 0)
+		if (sl_redis_sentinel_ask(conf, i, conf->connect_timeout_ms, host, hostlen, port,
+		                          why, sizeof(why)) == 0)
 			return 0;
 		sl_debug("redis sentinel %s:%d: %s", conf->sentinel_host[i], conf->sentinel_port[i],
 		         why);

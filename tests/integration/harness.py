@@ -246,8 +246,16 @@ class SentinelSet:
         lines = self.sentinel_cli(i, "SENTINEL", "master", self.MASTER_NAME).split("\n")
         return lines[lines.index(name) + 1] if name in lines else "0"
 
-    def master_port(self, i=0):
-        """The master's port as sentinel i reports it."""
+    def alive(self):
+        """Indexes of the sentinels still running."""
+        return [i for i, (_, p) in enumerate(self.sentinels) if p.alive()]
+
+    def stop_sentinel(self, i):
+        self.sentinels[i][1].stop()
+
+    def master_port(self, i=None):
+        """The master's port as sentinel i (default: the first alive) reports it."""
+        i = self.alive()[0] if i is None else i
         return int(self.sentinel_cli(i, "SENTINEL", "get-master-addr-by-name", self.MASTER_NAME).split("\n")[1])
 
     def master(self):
@@ -266,10 +274,10 @@ class SentinelSet:
         command ("failover"), "switch" and "demoted"."""
         old = self.master()
         self.times = {"failover": time.monotonic()}
-        out = self.sentinel_cli(0, "SENTINEL", "FAILOVER", self.MASTER_NAME)
+        out = self.sentinel_cli(self.alive()[0], "SENTINEL", "FAILOVER", self.MASTER_NAME)
         if out != "OK":
             raise RuntimeError("SENTINEL FAILOVER: %s" % out)
-        wait_for(lambda: all(self.master_port(i) != old.port for i in range(3)), timeout, "switch-master",
+        wait_for(lambda: all(self.master_port(i) != old.port for i in self.alive()), timeout, "switch-master",
                  interval=0.01)
         self.times["switch"] = time.monotonic()
         new = self.master()

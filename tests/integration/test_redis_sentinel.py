@@ -277,3 +277,24 @@ def test_master_killed(root_env):
     assert ss.role(ss.replica) == "master"
     assert worst >= t0
     assert policy_query(sock, {"recipient": SUPPRESSED}).startswith("550 ")
+
+
+def test_first_sentinel_down(root_env):
+    """The first configured sentinel is down: discovery and the once-a-second poll use the others."""
+    env = root_env
+    ss = env.sentinels()
+    ss.master().cli("HSET", "sluice:supp:global:" + SUPPRESSED, "reason", "hard-bounce", "source", "test")
+    ss.stop_sentinel(0)
+    proc, sock, _ = start_policyd(env, ss)
+    assert policy_query(sock, {"recipient": SUPPRESSED}).startswith("550 ")
+    conf = env.file("ctl.conf", 'secret_file = "%s"\n%s' % (env.secret(), ss.conf_section()))
+    assert ctl(env, conf, "suppress", "add", "a@dest.test").returncode == 0
+    old, new = ss.failover()
+    # policyd left the old master before its demotion (the poll), not at it
+    assert re.search(r"connection lost: sentinels name 127\.0\.0\.1:%d as master" % new.port,
+                     proc.output()), proc.output()[-2000:]
+    harness.wait_for(lambda: policy_query(sock, {"recipient": SUPPRESSED}).startswith("550 "), 15,
+                     "decisions from the new master")
+    r = ctl(env, conf, "suppress", "add", "b@dest.test")
+    assert r.returncode == 0, r.stderr
+    assert new.cli("EXISTS", "sluice:supp:global:b@dest.test") == "1"
