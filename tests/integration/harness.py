@@ -312,7 +312,7 @@ class Cluster:
         self.env = env
         self.nodes = []
         for i in range(3):
-            port = free_port()
+            port = self._free_pair()
             self.nodes.append(Redis(env, port=port, args=[
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", os.path.join(env.dir, "nodes-%d.conf" % port),
@@ -324,6 +324,23 @@ class Cluster:
             raise RuntimeError("redis-cli --cluster create: %s %s" % (r.stdout, r.stderr))
         wait_for(lambda: all("cluster_state:ok" in n.cli("CLUSTER", "INFO") for n in self.nodes),
                  30, "cluster_state:ok")
+
+    @staticmethod
+    def _free_pair():
+        """A free port whose cluster bus port (+10000) is free too, both
+        below the ephemeral range (32768 and up), so no outgoing
+        connection can take the bus port before the node binds it."""
+        import random
+        for _ in range(200):
+            port = random.randrange(20000, 22700)
+            try:
+                for p in (port, port + 10000):
+                    with socket.socket() as s:
+                        s.bind(("127.0.0.1", p))
+            except OSError:
+                continue
+            return port
+        raise RuntimeError("no free port pair")
 
     def node_id(self, node):
         return node.cli("CLUSTER", "MYID")
