@@ -414,6 +414,8 @@ main(int argc, char **argv)
 		return check ? 1 : EX_TEMPFAIL;
 	conf_read(c, &fc);
 	conf_key(c, &key);
+	sl_conf_refuse_cluster(c, "sluice-feedback", "its effect script does not "
+			       "declare its keys");
 	if (c->errors) {
 		sl_error("%s: %d configuration error(s)%s", path, c->errors,
 			 check ? "" : "; deferring the message");

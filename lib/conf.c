@@ -312,6 +312,16 @@ sl_conf_redis_opts(const sl_conf *c, sl_redis_opts *o)
 	o->ncluster_nodes = c->ncluster_nodes;
 }
 
+/* sl_conf_refuse_cluster - a program whose scripts span slots: cluster_nodes is an error */
+void
+sl_conf_refuse_cluster(sl_conf *c, const char *program, const char *why)
+{
+	if (c->ncluster_nodes > 0)
+		sl_conf_error(c, cfg_getsec(c->cfg, "redis"), "redis cluster_nodes: %s cannot "
+			      "use Redis Cluster yet: %s (doc/redis-client.md, \"Cluster\")",
+			      program, why);
+}
+
 /* sl_conf_check_private_file - a key or secret must exist and be private */
 int
 sl_conf_check_private_file(const char *path, char *err, size_t errlen)

@@ -43,6 +43,7 @@ void	sl_conf_error(sl_conf *c, cfg_t *sec, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
 void	sl_conf_redis_opts(const sl_conf *c, sl_redis_opts *opts);
+void	sl_conf_refuse_cluster(sl_conf *c, const char *program, const char *why);
 int	sl_conf_read_secret(const char *path, unsigned char *buf, size_t size,
 			    size_t *len, char *err, size_t errlen);
 int	sl_conf_check_private_file(const char *path, char *err, size_t errlen);

@@ -9,9 +9,10 @@ DESCRIPTION
     go to the master of the key's slot; during a hand-made slot
     migration an ASK redirect is followed (ASKING + retry); during a
     redis-cli --cluster reshard under load nothing fails and every
-    entry ends up readable on its owner. sluice-policyd refuses
-    cluster_nodes at start with a clear message (its decision reads keys
-    of several slots: doc/redis-keys.md, "Cluster hash tags").
+    entry ends up readable on its owner. sluice-policyd, sluice-milter
+    and sluice-feedback refuse cluster_nodes at start with a clear
+    message (their scripts read keys of several slots:
+    doc/redis-keys.md, "Cluster hash tags").
 """
 import binascii
 import subprocess
@@ -111,12 +112,21 @@ def test_reshard_under_load(root_env):
         assert cl.owner(k).cli("EXISTS", k) == "1", k
 
 
-def test_policyd_refuses_cluster(root_env):
+def test_daemons_refuse_cluster(root_env):
+    """policyd, milter and feedback say at start why they cannot use the cluster yet."""
     env = root_env
     cl = env.cluster()
-    path = env.file("policyd.conf", 'secret_file = "%s"\n%spolicyd {\n  listen = { "unix:%s/p.sock" }\n}\n'
-                    % (env.secret(), cl.conf_section(), env.dir))
-    r = subprocess.run([harness.program("policyd", "sluice-policyd"), "-f", "-c", path],
+    path = env.file("sluice.conf", 'secret_file = "%s"\n%spolicyd {\n  listen = { "unix:%s/p.sock" }\n}\n'
+                    % (env.secret(), cl.conf_section(), env.dir), 0o600)
+    for part, prog, why in (("policyd", "sluice-policyd", "reads keys of several slots"),
+                            ("milter", "sluice-milter", "read keys of several slots"),
+                            ("feedback", "sluice-feedback", "does not declare its keys")):
+        r = subprocess.run([harness.program(part, prog), "-n", "-c", path],
+                           capture_output=True, text=True, timeout=30)
+        out = r.stdout + r.stderr
+        assert r.returncode != 0, (prog, out)
+        assert "%s cannot use Redis Cluster yet" % prog in out and why in out, (prog, out)
+    # sluicectl, with the same file, works
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", path, "suppress", "add", "x@dest.test"],
                        capture_output=True, text=True, timeout=30)
-    assert r.returncode != 0
-    assert "cannot use Redis Cluster" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert r.returncode == 0, r.stderr
