@@ -298,3 +298,38 @@ def test_first_sentinel_down(root_env):
     r = ctl(env, conf, "suppress", "add", "b@dest.test")
     assert r.returncode == 0, r.stderr
     assert new.cli("EXISTS", "sluice:supp:global:b@dest.test") == "1"
+
+
+def test_milter_through_sentinel_failover(root_env):
+    """sluice-milter (the sync client, in a threaded daemon) before and after a failover:
+    suppressed recipients removed, messages delivered, counted on the new master."""
+    import uuid
+    import test_milter_suppress as ms
+    from milter_helpers import start_milter, write_conf
+    env = root_env
+    ss = env.sentinels()
+    w = ms.World()
+    w.env = env
+    rsa, w.rsa_txt = harness.dkim_keypair(env, "example", "rsa")
+    w.http = harness.free_port()
+    psock = "%s/policyd-%s.sock" % (env.dir, uuid.uuid4().hex[:6])
+    w.conf, sock = write_conf(env, ms.CONF % {"secret": env.secret(), "rsa": rsa, "milter": "",
+                                              "psock": psock, "http": w.http}, redis=ss)
+    w.milter, spec = start_milter(env, w.conf, sock)
+    w.sink = env.sink()
+    w.pf = env.postfix(relay=w.sink, milter=spec, sasl_users=ms.SASL)
+
+    def through(gone):
+        w.redis = ss.master()
+        ms.supp(w, "global", gone)
+        subj, err = ms.send(w, ["stay@dest.test", gone], "transactional")
+        assert err is None, err
+        rcpts = sorted(r for e, _ in ms.all_delivered(w, subj, settle=1.0) for r in e["rcpts"])
+        assert rcpts == ["stay@dest.test"], rcpts
+        return int(ms.stats(w, category="transactional").get("suppressed", "0"))
+
+    assert through("gone1@dest.test") == 1
+    old, new = ss.failover()
+    assert through("gone2@dest.test") == 2      # the replica had the first count
+    assert ss.role(old) == "slave"
+    assert "suppressed: rcpt=<gone2@dest.test>" in w.milter.output()
