@@ -22,6 +22,12 @@
  *	caller decides. sl_redis_eval() is the exception for NOSCRIPT, which
  *	means the script did not run: it is sent again once as EVAL.
  *
+ *	Sentinel mode: every connection attempt first asks the sentinels
+ *	(redis_sentinel.c), and ROLE must say master; READONLY drops the
+ *	connection; once a second a sentinel is asked whether the master
+ *	moved. Cluster mode: one connection per master, commands routed by
+ *	their first key's slot, MOVED and ASK followed (redis_cluster.c).
+ *
  *	This file also holds what both flavours share (redis_int.h): reply
  *	conversion, option copies, backoff, the EVALSHA argument vector.
  * THREADS

@@ -35,6 +35,13 @@
  *	is sent once more as EVAL, within the same timeout. Every other
  *	error reply goes to the caller (who must treat it as a failure) and
  *	is counted: sl_aredis_error_replies().
+ *	Sentinel mode: before each connection attempt the sentinels are
+ *	asked in turn, asynchronously (one libevent connection to one
+ *	sentinel at a time, bounded by connect + command timeout), then ROLE
+ *	is pipelined behind AUTH/SELECT and must say master. READONLY drops
+ *	the connection; so does a stall of max(command timeout, 1 s); and
+ *	once a second a sentinel is asked whether the master moved.
+ *	Cluster mode is not implemented here (sluice-policyd refuses it).
  * OWNERSHIP
  *	The reply passed to a callback is borrowed: freed when it returns.
  *	Callbacks may issue new requests and may call sl_aredis_free().
