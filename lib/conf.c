@@ -134,28 +134,34 @@ conf_redis_password(sl_conf *c)
 			   sizeof(c->redis_password));
 }
 
+/* conf_addr_list - a list of "host:port" into out; each one checked */
+static int
+conf_addr_list(sl_conf *c, cfg_t *r, const char *opt, const char **out)
+{
+	unsigned n = cfg_size(r, opt);
+	char	host[256];
+	int	port;
+
+	if (n > SL_REDIS_MAX_SENTINELS) {
+		sl_conf_error(c, r, "redis %s: at most %d", opt, SL_REDIS_MAX_SENTINELS);
+		return 0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = cfg_getnstr(r, opt, i);
+		if (sl_redis_hostport(out[i], host, sizeof(host), &port) < 0)
+			sl_conf_error(c, r, "redis %s: \"%s\" is not host:port", opt, out[i]);
+	}
+	return (int) n;
+}
+
 /* conf_redis_sentinels - check redis { sentinels, master_name, ... } */
 static void
 conf_redis_sentinels(sl_conf *c)
 {
 	cfg_t  *r = cfg_getsec(c->cfg, "redis");
-	unsigned n = cfg_size(r, "sentinels");
-	char	host[256];
-	int	port;
 
-	c->nsentinels = 0;
-	if (n > SL_REDIS_MAX_SENTINELS) {
-		sl_conf_error(c, r, "redis sentinels: at most %d", SL_REDIS_MAX_SENTINELS);
-		return;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		const char *s = cfg_getnstr(r, "sentinels", i);
-
-		if (sl_redis_hostport(s, host, sizeof(host), &port) < 0)
-			sl_conf_error(c, r, "redis sentinels: \"%s\" is not host:port", s);
-		c->sentinels[c->nsentinels++] = s;
-	}
-	if (n > 0 && *cfg_getstr(r, "socket"))
+	c->nsentinels = conf_addr_list(c, r, "sentinels", c->sentinels);
+	if (c->nsentinels > 0 && *cfg_getstr(r, "socket"))
 		sl_conf_error(c, r, "redis: socket and sentinels exclude each other");
 	if (*cfg_getstr(r, "master_name") == '\0')
 		sl_conf_error(c, r, "redis master_name: empty");
@@ -168,23 +174,9 @@ static void
 conf_redis_cluster(sl_conf *c)
 {
 	cfg_t  *r = cfg_getsec(c->cfg, "redis");
-	unsigned n = cfg_size(r, "cluster_nodes");
-	char	host[256];
-	int	port;
 
-	c->ncluster_nodes = 0;
-	if (n > SL_REDIS_MAX_SENTINELS) {
-		sl_conf_error(c, r, "redis cluster_nodes: at most %d", SL_REDIS_MAX_SENTINELS);
-		return;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		const char *s = cfg_getnstr(r, "cluster_nodes", i);
-
-		if (sl_redis_hostport(s, host, sizeof(host), &port) < 0)
-			sl_conf_error(c, r, "redis cluster_nodes: \"%s\" is not host:port", s);
-		c->cluster_nodes[c->ncluster_nodes++] = s;
-	}
-	if (n == 0)
+	c->ncluster_nodes = conf_addr_list(c, r, "cluster_nodes", c->cluster_nodes);
+	if (c->ncluster_nodes == 0)
 		return;
 	if (cfg_size(r, "sentinels") > 0 || *cfg_getstr(r, "socket"))
 		sl_conf_error(c, r, "redis: cluster_nodes exclude sentinels and socket");

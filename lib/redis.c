@@ -136,25 +136,34 @@ dupnull(const char *s)
 	return s && *s ? sl_strdup(s) : NULL;
 }
 
-/* conf_init_sentinels - copy the sentinel addresses (malformed: skipped) */
-static void
-conf_init_sentinels(struct sl_redis_conf *conf, const sl_redis_opts *opts)
+/* conf_init_addrs - copy a list of "host:port" (malformed: skipped) */
+static int
+conf_init_addrs(const char *const *in, int nin, char **hosts, int *ports,
+		const char *what)
 {
 	char	host[256];
 	int	port, n = 0;
 
-	for (int i = 0; i < opts->nsentinels && opts->sentinels; i++) {
+	for (int i = 0; i < nin && in; i++) {
 		if (n == SL_REDIS_MAX_SENTINELS
-		    || sl_redis_hostport(opts->sentinels[i], host, sizeof(host),
-					 &port) < 0) {
-			sl_warn("redis: sentinel \"%s\" ignored", opts->sentinels[i]);
+		    || sl_redis_hostport(in[i], host, sizeof(host), &port) < 0) {
+			sl_warn("redis: %s \"%s\" ignored", what, in[i]);
 			continue;
 		}
-		conf->sentinel_host[n] = sl_strdup(host);
-		conf->sentinel_port[n++] = port;
+		hosts[n] = sl_strdup(host);
+		ports[n++] = port;
 	}
-	conf->nsentinels = n;
-	if (n == 0)
+	return n;
+}
+
+/* conf_init_sentinels - copy the Sentinel options */
+static void
+conf_init_sentinels(struct sl_redis_conf *conf, const sl_redis_opts *opts)
+{
+	conf->nsentinels = conf_init_addrs(opts->sentinels, opts->nsentinels,
+					   conf->sentinel_host, conf->sentinel_port,
+					   "sentinel");
+	if (conf->nsentinels == 0)
 		return;
 	conf->master_name = sl_strdup(opts->master_name && *opts->master_name ?
 				      opts->master_name : "mymaster");
@@ -163,26 +172,6 @@ conf_init_sentinels(struct sl_redis_conf *conf, const sl_redis_opts *opts)
 	conf->backoff_max_ms = SL_REDIS_SENTINEL_BACKOFF_MAX_MS;
 	free(conf->unix_path);		/* the master is on TCP, where told */
 	conf->unix_path = NULL;
-}
-
-/* conf_init_cluster - copy the cluster seed addresses (malformed: skipped) */
-static void
-conf_init_cluster(struct sl_redis_conf *conf, const sl_redis_opts *opts)
-{
-	char	host[256];
-	int	port, n = 0;
-
-	for (int i = 0; i < opts->ncluster_nodes && opts->cluster_nodes; i++) {
-		if (n == SL_REDIS_MAX_SENTINELS
-		    || sl_redis_hostport(opts->cluster_nodes[i], host, sizeof(host),
-					 &port) < 0) {
-			sl_warn("redis: cluster node \"%s\" ignored", opts->cluster_nodes[i]);
-			continue;
-		}
-		conf->cluster_host[n] = sl_strdup(host);
-		conf->cluster_port[n++] = port;
-	}
-	conf->ncluster = n;
 }
 
 /* sl_redis_conf_init - copy options, filling in the defaults */
@@ -207,7 +196,9 @@ sl_redis_conf_init(struct sl_redis_conf *conf, const sl_redis_opts *opts)
 	conf->prefix = sl_strdup(opts->prefix ? opts->prefix : "sluice:");
 	conf->backoff_max_ms = SL_REDIS_BACKOFF_MAX_MS;
 	conf_init_sentinels(conf, opts);
-	conf_init_cluster(conf, opts);
+	conf->ncluster = conf_init_addrs(opts->cluster_nodes, opts->ncluster_nodes,
+					 conf->cluster_host, conf->cluster_port,
+					 "cluster node");
 	if (conf->ncluster > 0)
 		snprintf(buf, sizeof(buf), "cluster");
 	else if (conf->nsentinels > 0)
