@@ -388,6 +388,7 @@ sentinel_reply_cb(redisAsyncContext *sac, void *r, void *privdata)
 		if (ar->ac != NULL && sl_redis_master_moved(&ar->conf, host, port)) {
 			snprintf(why, sizeof(why), "sentinels name %.100s:%d as master",
 				 host, port);
+			ar->backoff_ms = 0;	/* go there at once */
 			aredis_drop(ar, why);
 		}
 		return;
@@ -628,8 +629,10 @@ aredis_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 	if (ar != NULL && reply->type == REDIS_REPLY_ERROR)
 		ar->error_replies++;
 	/* The master became a replica under us: find the new one. */
-	if (ar != NULL && ac == ar->ac && sl_redis_is_readonly(reply))
+	if (ar != NULL && ac == ar->ac && sl_redis_is_readonly(reply)) {
+		ar->backoff_ms = 0;	/* ask the sentinels at once */
 		aredis_drop(ar, "READONLY: server is a replica");
+	}
 	req_answer(req, copy, NULL);
 	sl_reply_free(copy);
 }
