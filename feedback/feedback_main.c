@@ -205,6 +205,8 @@ conf_read(sl_conf *c, fb_conf *fc)
 	conf_categories(c, fc);
 	conf_hard_reasons(c, sec, fc);
 	fc->authserv_id = cfg_getstr(sec, "authserv_id");
+	sl_conf_refuse_cluster(c, "sluice-feedback", "its effect script does not "
+			       "declare its keys");
 }
 
 /* conf_ring - the token keyring */

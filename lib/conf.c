@@ -94,37 +94,96 @@ conf_check_label(const char *s)
 	return sl_live_label_ok(s) ? 0 : -1;
 }
 
-/* conf_redis_password - read redis { password_file }, which must be private */
+/* conf_password_file - read a password file, which must be private */
 static void
-conf_redis_password(sl_conf *c)
+conf_password_file(sl_conf *c, cfg_t *r, const char *opt, char *buf, size_t size)
 {
-	cfg_t  *r = cfg_getsec(c->cfg, "redis");
-	const char *path = cfg_getstr(r, "password_file");
+	const char *path = cfg_getstr(r, opt);
 	char	err[256];
 	ssize_t	n;
 	int	fd;
 
 	if (*path == '\0')
 		return;
-	if (*cfg_getstr(r, "password")) {
-		sl_conf_error(c, r, "redis: set password or password_file, not both");
-		return;
-	}
 	if (sl_conf_check_private_file(path, err, sizeof(err)) < 0) {
-		sl_conf_error(c, r, "redis password_file: %s", err);
+		sl_conf_error(c, r, "redis %s: %s", opt, err);
 		return;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0
-	    || (n = read(fd, c->redis_password, sizeof(c->redis_password) - 1)) < 0) {
-		sl_conf_error(c, r, "redis password_file: %s: %s", path, strerror(errno));
+	    || (n = read(fd, buf, size - 1)) < 0) {
+		sl_conf_error(c, r, "redis %s: %s: %s", opt, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
 	close(fd);
-	while (n > 0 && (c->redis_password[n - 1] == '\n' || c->redis_password[n - 1] == '\r'))
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
-	c->redis_password[n] = '\0';
+	buf[n] = '\0';
+}
+
+/* conf_redis_password - read redis { password_file } */
+static void
+conf_redis_password(sl_conf *c)
+{
+	cfg_t  *r = cfg_getsec(c->cfg, "redis");
+
+	if (*cfg_getstr(r, "password_file") && *cfg_getstr(r, "password")) {
+		sl_conf_error(c, r, "redis: set password or password_file, not both");
+		return;
+	}
+	conf_password_file(c, r, "password_file", c->redis_password,
+			   sizeof(c->redis_password));
+}
+
+/* conf_addr_list - a list of "host:port" into out; each one checked */
+static int
+conf_addr_list(sl_conf *c, cfg_t *r, const char *opt, const char **out)
+{
+	unsigned n = cfg_size(r, opt);
+	char	host[256];
+	int	port;
+
+	if (n > SL_REDIS_MAX_SENTINELS) {
+		sl_conf_error(c, r, "redis %s: at most %d", opt, SL_REDIS_MAX_SENTINELS);
+		return 0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = cfg_getnstr(r, opt, i);
+		if (sl_redis_hostport(out[i], host, sizeof(host), &port) < 0)
+			sl_conf_error(c, r, "redis %s: \"%s\" is not host:port", opt, out[i]);
+	}
+	return (int) n;
+}
+
+/* conf_redis_sentinels - check redis { sentinels, master_name, ... } */
+static void
+conf_redis_sentinels(sl_conf *c)
+{
+	cfg_t  *r = cfg_getsec(c->cfg, "redis");
+
+	c->nsentinels = conf_addr_list(c, r, "sentinels", c->sentinels);
+	if (c->nsentinels > 0 && *cfg_getstr(r, "socket"))
+		sl_conf_error(c, r, "redis: socket and sentinels exclude each other");
+	if (*cfg_getstr(r, "master_name") == '\0')
+		sl_conf_error(c, r, "redis master_name: empty");
+	conf_password_file(c, r, "sentinel_password_file", c->sentinel_password,
+			   sizeof(c->sentinel_password));
+}
+
+/* conf_redis_cluster - check redis { cluster_nodes } */
+static void
+conf_redis_cluster(sl_conf *c)
+{
+	cfg_t  *r = cfg_getsec(c->cfg, "redis");
+
+	c->ncluster_nodes = conf_addr_list(c, r, "cluster_nodes", c->cluster_nodes);
+	if (c->ncluster_nodes == 0)
+		return;
+	if (cfg_size(r, "sentinels") > 0 || *cfg_getstr(r, "socket"))
+		sl_conf_error(c, r, "redis: cluster_nodes exclude sentinels and socket");
+	if (cfg_getint(r, "db") != 0)
+		sl_conf_error(c, r, "redis: a cluster has database 0 only (db = 0)");
 }
 
 /* conf_check_shared - the checks every program needs */
@@ -167,6 +226,8 @@ conf_check_shared(sl_conf *c, int flags)
 		}
 	}
 	conf_redis_password(c);
+	conf_redis_sentinels(c);
+	conf_redis_cluster(c);
 	if (*cfg_getstr(cfg, "secret_file")
 	    && !((flags & SL_CONF_SECRET_MAY_BE_MISSING) && access(cfg_getstr(cfg, "secret_file"), F_OK) != 0)
 	    && sl_conf_check_private_file(cfg_getstr(cfg, "secret_file"), err, sizeof(err)) < 0)
@@ -299,6 +360,24 @@ sl_conf_redis_opts(const sl_conf *c, sl_redis_opts *o)
 	o->prefix = cfg_getstr(r, "prefix");
 	o->connect_timeout_ms = (int) cfg_getint(r, "connect_timeout");
 	o->command_timeout_ms = (int) cfg_getint(r, "command_timeout");
+	o->sentinels = c->sentinels;
+	o->nsentinels = c->nsentinels;
+	o->master_name = cfg_getstr(r, "master_name");
+	s = cfg_getstr(r, "sentinel_user");
+	o->sentinel_user = *s ? s : NULL;
+	o->sentinel_password = c->sentinel_password[0] ? c->sentinel_password : NULL;
+	o->cluster_nodes = c->cluster_nodes;
+	o->ncluster_nodes = c->ncluster_nodes;
+}
+
+/* sl_conf_refuse_cluster - a program whose scripts span slots: cluster_nodes is an error */
+void
+sl_conf_refuse_cluster(sl_conf *c, const char *program, const char *why)
+{
+	if (c->ncluster_nodes > 0)
+		sl_conf_error(c, cfg_getsec(c->cfg, "redis"), "redis cluster_nodes: %s cannot "
+			      "use Redis Cluster yet: %s (doc/redis-client.md, \"Cluster\")",
+			      program, why);
 }
 
 /* sl_conf_check_private_file - a key or secret must exist and be private */

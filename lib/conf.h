@@ -40,6 +40,11 @@ typedef struct sl_conf {
 	int	mute;			/* quiet mode: in the shared checks */
 	struct sl_conf_lex *lex;	/* lines as written (conf_lex.c) */
 	char	redis_password[256];	/* from redis { password_file } */
+	char	sentinel_password[256];	/* from redis { sentinel_password_file } */
+	const char *sentinels[SL_REDIS_MAX_SENTINELS]; /* redis { sentinels } */
+	int	nsentinels;
+	const char *cluster_nodes[SL_REDIS_MAX_SENTINELS]; /* redis { cluster_nodes } */
+	int	ncluster_nodes;
 } sl_conf;
 
 #define SL_CONF_SECRET_MAY_BE_MISSING 1	/* secret_file not created yet */
@@ -56,6 +61,7 @@ void	sl_conf_error(sl_conf *c, cfg_t *sec, const char *fmt, ...)
 
 void	sl_conf_redis_opts(const sl_conf *c, sl_redis_opts *opts);
 int	sl_conf_token_ring(const sl_conf *c, sl_token_ring *ring, char *err, size_t errlen);
+void	sl_conf_refuse_cluster(sl_conf *c, const char *program, const char *why);
 int	sl_conf_check_private_file(const char *path, char *err, size_t errlen);
 
 #endif

@@ -27,6 +27,11 @@ static cfg_opt_t redis_opts[] = {
 	CFG_STR("prefix", "sluice:", CFGF_NONE),
 	CFG_INT("connect_timeout", 1000, CFGF_NONE),
 	CFG_INT("command_timeout", 1000, CFGF_NONE),
+	CFG_STR_LIST("sentinels", "{}", CFGF_NONE),
+	CFG_STR("master_name", "mymaster", CFGF_NONE),
+	CFG_STR("sentinel_user", "", CFGF_NONE),
+	CFG_STR("sentinel_password_file", "", CFGF_NONE),
+	CFG_STR_LIST("cluster_nodes", "{}", CFGF_NONE),
 	CFG_END()
 };
 

@@ -22,6 +22,12 @@
  *	caller decides. sl_redis_eval() is the exception for NOSCRIPT, which
  *	means the script did not run: it is sent again once as EVAL.
  *
+ *	Sentinel mode: every connection attempt first asks the sentinels
+ *	(redis_sentinel.c), and ROLE must say master; READONLY drops the
+ *	connection; once a second a sentinel is asked whether the master
+ *	moved. Cluster mode: one connection per master, commands routed by
+ *	their first key's slot, MOVED and ASK followed (redis_cluster.c).
+ *
  *	This file also holds what both flavours share (redis_int.h): reply
  *	conversion, option copies, backoff, the EVALSHA argument vector.
  * THREADS
@@ -49,6 +55,14 @@ struct sl_redis {
 	struct sl_redis_conf conf;
 	redisContext *c;		/* NULL: down */
 	long long retry_at;		/* no attempt before (monotonic ms) */
+	long long poll_at;		/* next "who is master?" to a sentinel */
+	int	poll_idx;		/* the sentinel polled (next on failure) */
+	/* Cluster mode: one connection per master, by slot map index. */
+	struct sl_redis_slotmap *map;	/* NULL: not in cluster mode */
+	redisContext *nc[SL_REDIS_MAX_NODES];
+	long long nretry_at[SL_REDIS_MAX_NODES];
+	int	stale;			/* refresh the map before the next call */
+	long long refresh_at;		/* not before (a dead node: 100 ms) */
 	int	backoff_ms;		/* next delay */
 	int	lost;			/* was up, is down: log the recovery */
 	char	errstr[SL_REDIS_ERRSTR_LEN];
@@ -122,6 +136,44 @@ dupnull(const char *s)
 	return s && *s ? sl_strdup(s) : NULL;
 }
 
+/* conf_init_addrs - copy a list of "host:port" (malformed: skipped) */
+static int
+conf_init_addrs(const char *const *in, int nin, char **hosts, int *ports,
+		const char *what)
+{
+	char	host[256];
+	int	port, n = 0;
+
+	for (int i = 0; i < nin && in; i++) {
+		if (n == SL_REDIS_MAX_SENTINELS
+		    || sl_redis_hostport(in[i], host, sizeof(host), &port) < 0) {
+			sl_warn("redis: %s \"%s\" ignored", what, in[i]);
+			continue;
+		}
+		hosts[n] = sl_strdup(host);
+		ports[n++] = port;
+	}
+	return n;
+}
+
+/* conf_init_sentinels - copy the Sentinel options */
+static void
+conf_init_sentinels(struct sl_redis_conf *conf, const sl_redis_opts *opts)
+{
+	conf->nsentinels = conf_init_addrs(opts->sentinels, opts->nsentinels,
+					   conf->sentinel_host, conf->sentinel_port,
+					   "sentinel");
+	if (conf->nsentinels == 0)
+		return;
+	conf->master_name = sl_strdup(opts->master_name && *opts->master_name ?
+				      opts->master_name : "mymaster");
+	conf->sentinel_user = dupnull(opts->sentinel_user);
+	conf->sentinel_password = dupnull(opts->sentinel_password);
+	conf->backoff_max_ms = SL_REDIS_SENTINEL_BACKOFF_MAX_MS;
+	free(conf->unix_path);		/* the master is on TCP, where told */
+	conf->unix_path = NULL;
+}
+
 /* sl_redis_conf_init - copy options, filling in the defaults */
 void
 sl_redis_conf_init(struct sl_redis_conf *conf, const sl_redis_opts *opts)
@@ -142,7 +194,16 @@ sl_redis_conf_init(struct sl_redis_conf *conf, const sl_redis_opts *opts)
 	conf->command_timeout_ms = opts->command_timeout_ms > 0 ?
 	    opts->command_timeout_ms : 1000;
 	conf->prefix = sl_strdup(opts->prefix ? opts->prefix : "sluice:");
-	if (conf->unix_path)
+	conf->backoff_max_ms = SL_REDIS_BACKOFF_MAX_MS;
+	conf_init_sentinels(conf, opts);
+	conf->ncluster = conf_init_addrs(opts->cluster_nodes, opts->ncluster_nodes,
+					 conf->cluster_host, conf->cluster_port,
+					 "cluster node");
+	if (conf->ncluster > 0)
+		snprintf(buf, sizeof(buf), "cluster");
+	else if (conf->nsentinels > 0)
+		snprintf(buf, sizeof(buf), "%s@sentinels", conf->master_name);
+	else if (conf->unix_path)
 		snprintf(buf, sizeof(buf), "unix:%s", conf->unix_path);
 	else
 		snprintf(buf, sizeof(buf), "%s:%d", conf->host, conf->port);
@@ -161,6 +222,15 @@ sl_redis_conf_free(struct sl_redis_conf *conf)
 	free(conf->password);
 	free(conf->prefix);
 	free(conf->where);
+	for (int i = 0; i < conf->nsentinels; i++)
+		free(conf->sentinel_host[i]);
+	for (int i = 0; i < conf->ncluster; i++)
+		free(conf->cluster_host[i]);
+	free(conf->master_name);
+	free(conf->sentinel_user);
+	if (conf->sentinel_password)
+		memset(conf->sentinel_password, 0, strlen(conf->sentinel_password));
+	free(conf->sentinel_password);
 }
 
 /* sl_redis_now_ms - monotonic clock in milliseconds */
@@ -175,12 +245,11 @@ sl_redis_now_ms(void)
 
 /* sl_redis_backoff_next - the delay after this one: doubled, capped */
 int
-sl_redis_backoff_next(int backoff_ms)
+sl_redis_backoff_next(int backoff_ms, int max_ms)
 {
 	if (backoff_ms < SL_REDIS_BACKOFF_MIN_MS)
 		return SL_REDIS_BACKOFF_MIN_MS;
-	return backoff_ms >= SL_REDIS_BACKOFF_MAX_MS / 2 ?
-	    SL_REDIS_BACKOFF_MAX_MS : backoff_ms * 2;
+	return backoff_ms >= max_ms / 2 ? max_ms : backoff_ms * 2;
 }
 
 /* sl_redis_ignore_sigpipe - a dead server must not kill us by SIGPIPE */
@@ -313,7 +382,7 @@ redis_down(sl_redis *r)
 		r->lost = 1;
 	}
 	r->retry_at = sl_redis_now_ms() + r->backoff_ms;
-	r->backoff_ms = sl_redis_backoff_next(r->backoff_ms);
+	r->backoff_ms = sl_redis_backoff_next(r->backoff_ms, r->conf.backoff_max_ms);
 }
 
 /* redis_setup - AUTH and SELECT on a fresh connection */
@@ -340,6 +409,16 @@ redis_setup(sl_redis *r, redisContext *c)
 			goto fail;
 		freeReplyObject(rep);
 	}
+	if (r->conf.nsentinels > 0) {
+		what = "ROLE";
+		if ((rep = redisCommand(c, "ROLE")) == NULL)
+			goto fail;
+		if (sl_redis_role_check(rep, r->errstr, sizeof(r->errstr)) < 0) {
+			freeReplyObject(rep);
+			return -1;
+		}
+		freeReplyObject(rep);
+	}
 	return 0;
 fail:
 	if (rep == NULL)
@@ -356,8 +435,17 @@ redis_connect(sl_redis *r)
 {
 	struct timeval ctv = ms_timeval(r->conf.connect_timeout_ms);
 	struct timeval ttv = ms_timeval(r->conf.command_timeout_ms);
-	redisContext *c;
+	redisContext *c = NULL;
+	char	host[256];
+	int	port;
 
+	if (r->conf.nsentinels > 0) {
+		if (sl_redis_sentinel_discover(&r->conf, host, sizeof(host), &port,
+					       r->errstr, sizeof(r->errstr)) < 0)
+			goto fail;
+		sl_redis_set_master(&r->conf, host, port);
+		r->poll_at = sl_redis_now_ms() + SL_REDIS_SENTINEL_POLL_MS;
+	}
 	if (r->conf.unix_path)
 		c = redisConnectUnixWithTimeout(r->conf.unix_path, ctv);
 	else
@@ -390,10 +478,40 @@ fail:
 	return -1;
 }
 
+/* redis_poll - once a second: have the sentinels moved the master? */
+static void
+redis_poll(sl_redis *r)
+{
+	char	host[256], why[SL_REDIS_ERRSTR_LEN];
+	int	port, ms;
+
+	if (r->conf.nsentinels == 0 || sl_redis_now_ms() < r->poll_at)
+		return;
+	r->poll_at = sl_redis_now_ms() + SL_REDIS_SENTINEL_POLL_MS;
+	/* One sentinel per poll, briefly: a dead one must not stall calls. */
+	ms = r->conf.connect_timeout_ms < SL_REDIS_SENTINEL_POLL_CONNECT_MS ?
+	    r->conf.connect_timeout_ms : SL_REDIS_SENTINEL_POLL_CONNECT_MS;
+	if (sl_redis_sentinel_ask(&r->conf, r->poll_idx, ms, host, sizeof(host),
+				  &port, why, sizeof(why)) < 0) {
+		sl_debug("redis sentinel %s:%d: %s", r->conf.sentinel_host[r->poll_idx],
+			 r->conf.sentinel_port[r->poll_idx], why);
+		r->poll_idx = (r->poll_idx + 1) % r->conf.nsentinels;
+		return;
+	}
+	if (!sl_redis_master_moved(&r->conf, host, port))
+		return;
+	snprintf(r->errstr, sizeof(r->errstr), "sentinels name %.100s:%d as master",
+		 host, port);
+	redis_down(r);
+	r->retry_at = 0;
+}
+
 /* redis_ready - a live connection, a new one, or fail fast in backoff */
 static int
 redis_ready(sl_redis *r)
 {
+	if (r->c != NULL)
+		redis_poll(r);
 	if (r->c != NULL)
 		return 0;
 	if (sl_redis_now_ms() < r->retry_at) {
@@ -416,8 +534,257 @@ redis_result(sl_redis *r, redisReply *rep, sl_reply **reply)
 	}
 	if (reply)
 		*reply = sl_redis_reply_copy(rep);
+	if (sl_redis_is_readonly(rep)) {
+		/* The master became a replica under us: find the new one. */
+		snprintf(r->errstr, sizeof(r->errstr), "READONLY: server is a replica");
+		redis_down(r);
+		r->retry_at = 0;
+	}
 	freeReplyObject(rep);
 	return 0;
+}
+
+/*
+ * Cluster mode. Each master gets its own connection, made on first use
+ * (AUTH as configured; no SELECT: a cluster has database 0 only). A
+ * command goes to the master of its first key's slot; MOVED updates the
+ * slot and marks the map stale (CLUSTER SLOTS again before the next
+ * call) and the command is sent again there; ASK sends ASKING and the
+ * command to the named node, once. Redirects are answers, not
+ * executions, so following them never runs a command twice. A
+ * connection error drops that node, marks the map stale and fails the
+ * call (it may have run); the node is not tried again for 100 ms.
+ */
+
+/* cluster_conn - the connection to node i: live, new, or NULL */
+static redisContext *
+cluster_conn(sl_redis *r, int i)
+{
+	struct timeval ctv = ms_timeval(r->conf.connect_timeout_ms);
+	struct timeval ttv = ms_timeval(r->conf.command_timeout_ms);
+	redisContext *c;
+
+	if (r->nc[i] != NULL)
+		return r->nc[i];
+	if (sl_redis_now_ms() < r->nretry_at[i]) {
+		snprintf(r->errstr, sizeof(r->errstr),
+			 "redis %s:%d unavailable (reconnecting)", r->map->host[i],
+			 r->map->port[i]);
+		return NULL;
+	}
+	c = redisConnectWithTimeout(r->map->host[i], r->map->port[i], ctv);
+	if (c == NULL || c->err || redisSetTimeout(c, ttv) != REDIS_OK) {
+		redis_ioerr(r, "connect", c);
+		goto fail;
+	}
+	if (redis_setup(r, c) < 0)
+		goto fail;
+	return r->nc[i] = c;
+fail:
+	sl_warn("redis cluster node %s:%d: %s", r->map->host[i], r->map->port[i],
+		r->errstr);
+	if (c)
+		redisFree(c);
+	r->nretry_at[i] = sl_redis_now_ms() + SL_REDIS_BACKOFF_MIN_MS;
+	r->stale = 1;
+	return NULL;
+}
+
+/* cluster_drop - node i's connection failed: close it, refresh the map */
+static void
+cluster_drop(sl_redis *r, int i)
+{
+	if (r->nc[i] != NULL) {
+		sl_warn("redis cluster node %s:%d: connection lost: %s",
+			r->map->host[i], r->map->port[i], r->errstr);
+		redisFree(r->nc[i]);
+		r->nc[i] = NULL;
+	}
+	r->nretry_at[i] = sl_redis_now_ms() + SL_REDIS_BACKOFF_MIN_MS;
+	r->stale = 1;
+}
+
+/* cluster_refresh_from - CLUSTER SLOTS through node i; 0 when loaded */
+static int
+cluster_refresh_from(sl_redis *r, int i)
+{
+	redisContext *c = cluster_conn(r, i);
+	redisReply *rep;
+	int	ret;
+
+	if (c == NULL)
+		return -1;
+	if ((rep = redisCommand(c, "CLUSTER SLOTS")) == NULL) {
+		redis_ioerr(r, "CLUSTER SLOTS", c);
+		cluster_drop(r, i);
+		return -1;
+	}
+	ret = sl_redis_slotmap_load(r->map, rep, r->errstr, sizeof(r->errstr));
+	freeReplyObject(rep);
+	return ret;
+}
+
+/* cluster_refresh - a fresh slot map from any known node or seed */
+static int
+cluster_refresh(sl_redis *r)
+{
+	for (int i = 0; i < r->map->nnodes; i++)
+		if ((r->nc[i] != NULL || i < r->conf.ncluster)
+		    && cluster_refresh_from(r, i) == 0) {
+			r->stale = 0;
+			return 0;
+		}
+	for (int i = 0; i < r->map->nnodes; i++)
+		if (r->nc[i] == NULL && i >= r->conf.ncluster
+		    && cluster_refresh_from(r, i) == 0) {
+			r->stale = 0;
+			return 0;
+		}
+	return -1;
+}
+
+/* cluster_exec - route one command by its first key, follow redirects */
+static int
+cluster_exec(sl_redis *r, sl_reply **reply, struct sl_redis_evalv *ev,
+	     const sl_script *script, int argc, const char **argv,
+	     const size_t *argvlen)
+{
+	char	host[256];
+	int	slot, node, ask = 0, rslot, port, noscript_done = 0;
+	redisReply *rep;
+	redisContext *c;
+
+	int	refresh_failed = 0;
+
+	if (r->stale && sl_redis_now_ms() >= r->refresh_at) {
+		r->refresh_at = sl_redis_now_ms() + SL_REDIS_BACKOFF_MIN_MS;
+		refresh_failed = cluster_refresh(r) < 0;
+	}
+	slot = sl_redis_cmd_slot(argc, argv, argvlen);
+	node = slot < 0 ? 0 : r->map->node[slot];
+	if (node < 0) {
+		if (!refresh_failed)
+			snprintf(r->errstr, sizeof(r->errstr),
+				 "cluster: no node known for slot %d", slot);
+		r->stale = 1;
+		return -1;
+	}
+	for (int hops = 0; hops <= SL_REDIS_MAX_REDIRECTS; hops++) {
+		if ((c = cluster_conn(r, node)) == NULL)
+			return -1;
+		if (ask) {
+			rep = redisCommand(c, "ASKING");
+			if (rep == NULL) {
+				redis_ioerr(r, "ASKING", c);
+				cluster_drop(r, node);
+				return -1;
+			}
+			freeReplyObject(rep);
+		}
+		rep = redisCommandArgv(c, argc, argv, argvlen);
+		if (rep == NULL) {
+			redis_ioerr(r, NULL, c);
+			cluster_drop(r, node);
+			return -1;
+		}
+		if (ev != NULL && !noscript_done && sl_redis_is_noscript(rep)) {
+			freeReplyObject(rep);
+			sl_redis_evalv_to_eval(ev, script);
+			argv = ev->argv, argvlen = ev->argvlen;
+			noscript_done = 1;
+			hops--;
+			ask = 0;	/* NOSCRIPT came after ASKING: ask again */
+			continue;
+		}
+		if (rep->type != REDIS_REPLY_ERROR
+		    || sl_redis_redirect(rep->str, &ask, &rslot, host, sizeof(host),
+					 &port) != 1) {
+			*reply = sl_redis_reply_copy(rep);
+			freeReplyObject(rep);
+			return 0;
+		}
+		freeReplyObject(rep);
+		if ((node = sl_redis_slotmap_node(r->map, host, port)) < 0) {
+			snprintf(r->errstr, sizeof(r->errstr), "cluster: too many nodes");
+			return -1;
+		}
+		if (!ask) {
+			r->map->node[rslot] = (short) node;
+			r->stale = 1;
+		}
+	}
+	snprintf(r->errstr, sizeof(r->errstr), "cluster: too many redirects");
+	r->stale = 1;
+	return -1;
+}
+
+/* resp_argv - split a formatted command (RESP array) into arguments */
+static int
+resp_argv(char *buf, int len, int *argc, const char ***argv, size_t **argvlen)
+{
+	char   *p = buf, *end = buf + len, *e;
+	long	n, l;
+
+	if (len < 4 || *p != '*' || (n = strtol(p + 1, &e, 10)) <= 0 || e + 2 > end)
+		return -1;
+	p = e + 2;
+	*argv = sl_calloc((size_t) n, sizeof(**argv));
+	*argvlen = sl_calloc((size_t) n, sizeof(**argvlen));
+	for (long i = 0; i < n; i++) {
+		if (p >= end || *p != '$' || (l = strtol(p + 1, &e, 10)) < 0
+		    || e + 2 + l + 2 > end)
+			return -1;
+		(*argv)[i] = e + 2;
+		(*argvlen)[i] = (size_t) l;
+		p = e + 2 + l + 2;
+	}
+	*argc = (int) n;
+	return 0;
+}
+
+/* cluster_vcmd - sl_redis_cmd() in cluster mode: format, split, route */
+static int
+cluster_vcmd(sl_redis *r, sl_reply **reply, const char *fmt, va_list ap)
+{
+	const char **argv = NULL;
+	size_t *argvlen = NULL;
+	char   *buf = NULL;
+	int	len, argc = 0, ret = -1;
+
+	if ((len = redisvFormatCommand(&buf, fmt, ap)) < 0
+	    || resp_argv(buf, len, &argc, &argv, &argvlen) < 0)
+		snprintf(r->errstr, sizeof(r->errstr), "bad command format");
+	else
+		ret = cluster_exec(r, reply, NULL, NULL, argc, argv, argvlen);
+	free(argv);
+	free(argvlen);
+	free(buf);
+	return ret;
+}
+
+/* cluster_new - set up the slot map with the seeds; map on first call */
+static void
+cluster_new(sl_redis *r)
+{
+	r->map = sl_calloc(1, sizeof(*r->map));
+	sl_redis_slotmap_init(r->map);
+	for (int i = 0; i < r->conf.ncluster; i++)
+		(void) sl_redis_slotmap_node(r->map, r->conf.cluster_host[i],
+					     r->conf.cluster_port[i]);
+	r->stale = 1;
+	if (cluster_refresh(r) < 0)
+		sl_warn("redis cluster: %s", r->errstr);
+}
+
+/* cluster_free - close every node connection */
+static void
+cluster_free(sl_redis *r)
+{
+	for (int i = 0; i < SL_REDIS_MAX_NODES; i++)
+		if (r->nc[i])
+			redisFree(r->nc[i]);
+	sl_redis_slotmap_free(r->map);
+	free(r->map);
 }
 
 /* sl_redis_new - a handle; the first connection is tried at once */
@@ -429,7 +796,10 @@ sl_redis_new(const sl_redis_opts *opts)
 	sl_redis_ignore_sigpipe();
 	sl_redis_conf_init(&r->conf, opts);
 	r->backoff_ms = SL_REDIS_BACKOFF_MIN_MS;
-	(void) redis_connect(r);
+	if (r->conf.ncluster > 0)
+		cluster_new(r);
+	else
+		(void) redis_connect(r);
 	return r;
 }
 
@@ -441,6 +811,8 @@ sl_redis_free(sl_redis *r)
 		return;
 	if (r->c)
 		redisFree(r->c);
+	if (r->map)
+		cluster_free(r);
 	sl_redis_conf_free(&r->conf);
 	free(r);
 }
@@ -463,6 +835,12 @@ sl_redis_prefix(const sl_redis *r)
 int
 sl_redis_connected(const sl_redis *r)
 {
+	if (r->map != NULL) {
+		for (int i = 0; i < r->map->nnodes; i++)
+			if (r->nc[i] != NULL)
+				return 1;
+		return 0;
+	}
 	return r->c != NULL;
 }
 
@@ -473,8 +851,18 @@ sl_redis_cmd(sl_redis *r, sl_reply **reply, const char *fmt, ...)
 	va_list ap;
 	redisReply *rep;
 
+	sl_reply *dummy = NULL;
+	int	ret;
+
 	if (reply)
 		*reply = NULL;
+	if (r->map != NULL) {
+		va_start(ap, fmt);
+		ret = cluster_vcmd(r, reply ? reply : &dummy, fmt, ap);
+		va_end(ap);
+		sl_reply_free(dummy);
+		return ret;
+	}
 	if (redis_ready(r) < 0)
 		return -1;
 	va_start(ap, fmt);
@@ -494,6 +882,14 @@ sl_redis_cmdv(sl_redis *r, sl_reply **reply, int argc, const char **argv,
 		snprintf(r->errstr, sizeof(r->errstr), "empty command");
 		return -1;
 	}
+	if (r->map != NULL) {
+		sl_reply *dummy = NULL;
+		int	ret = cluster_exec(r, reply ? reply : &dummy, NULL, NULL, argc,
+					   argv, argvlen);
+
+		sl_reply_free(dummy);
+		return ret;
+	}
 	if (redis_ready(r) < 0)
 		return -1;
 	return redis_result(r, redisCommandArgv(r->c, argc, argv, argvlen), reply);
@@ -510,6 +906,16 @@ sl_redis_eval(sl_redis *r, sl_script *script, sl_reply **reply, int nkeys,
 
 	if (reply)
 		*reply = NULL;
+	if (r->map != NULL) {
+		sl_reply *dummy = NULL;
+
+		sl_redis_evalv_init(&ev, script, nkeys, argc, argv, argvlen);
+		ret = cluster_exec(r, reply ? reply : &dummy, &ev, script, ev.argc,
+				   ev.argv, ev.argvlen);
+		sl_redis_evalv_free(&ev);
+		sl_reply_free(dummy);
+		return ret;
+	}
 	if (redis_ready(r) < 0)
 		return -1;
 	sl_redis_evalv_init(&ev, script, nkeys, argc, argv, argvlen);

@@ -13,6 +13,9 @@
  *	an error. Lua scripts are sent by SHA1 (EVALSHA) and loaded again
  *	after NOSCRIPT. This module is the only place that includes hiredis:
  *	replies are deep-copied into sl_reply so callers never see its types.
+ *	With sentinels set, both flavours find the master through Redis
+ *	Sentinel and follow a failover; with cluster_nodes set, the
+ *	synchronous flavour routes by key slot (doc/redis-client.md).
  * OWNERSHIP
  *	An sl_reply returned to the caller belongs to the caller: free it with
  *	sl_reply_free(). A reply passed to an async callback is borrowed: it
@@ -40,7 +43,9 @@
  *	Refinements after the first contract, all compatible additions:
  *	sl_script_sha1(), sl_redis_prefix(), sl_redis_connected(),
  *	sl_aredis_errstr(), sl_aredis_prefix(); the return value of
- *	sl_aredis_cmdv()/sl_aredis_eval() is specified below.
+ *	sl_aredis_cmdv()/sl_aredis_eval() is specified below. Then the
+ *	Sentinel and Cluster options of sl_redis_opts, sl_redis_keyslot()
+ *	and sl_redis_hostport().
  */
 #ifndef SL_REDIS_H
 #define SL_REDIS_H
@@ -75,7 +80,24 @@ typedef struct sl_redis_opts {
 	int	connect_timeout_ms;	/* default 1000 */
 	int	command_timeout_ms;	/* sync; async when timeout_ms <= 0; 1000 */
 	const char *prefix;		/* key prefix, default "sluice:" */
+	/* Sentinel mode when nsentinels > 0: host/port/unix_path unused. */
+	const char *const *sentinels;	/* "host:port" each */
+	int	nsentinels;
+	const char *master_name;	/* default "mymaster" */
+	const char *sentinel_user;	/* ACL user on the sentinels, or NULL */
+	const char *sentinel_password;	/* NULL: no AUTH to the sentinels */
+	/* Cluster mode when ncluster_nodes > 0 (seeds; sync client only). */
+	const char *const *cluster_nodes; /* "host:port" each */
+	int	ncluster_nodes;
 } sl_redis_opts;
+
+#define SL_REDIS_MAX_SENTINELS	16	/* also the most cluster seeds */
+
+/* The Redis Cluster slot (0..16383) of a key, hash tags honoured. */
+unsigned sl_redis_keyslot(const char *key, size_t len);
+
+/* Split "host:port" or "[v6]:port"; -1 when malformed (config checks). */
+int	sl_redis_hostport(const char *s, char *host, size_t hostlen, int *port);
 
 /* A Lua script: source plus its SHA1, computed on first use. */
 typedef struct sl_script {

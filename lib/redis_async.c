@@ -35,6 +35,13 @@
  *	is sent once more as EVAL, within the same timeout. Every other
  *	error reply goes to the caller (who must treat it as a failure) and
  *	is counted: sl_aredis_error_replies().
+ *	Sentinel mode: before each connection attempt the sentinels are
+ *	asked in turn, asynchronously (one libevent connection to one
+ *	sentinel at a time, bounded by connect + command timeout), then ROLE
+ *	is pipelined behind AUTH/SELECT and must say master. READONLY drops
+ *	the connection; so does a stall of max(command timeout, 1 s); and
+ *	once a second a sentinel is asked whether the master moved.
+ *	Cluster mode is not implemented here (sluice-policyd refuses it).
  * OWNERSHIP
  *	The reply passed to a callback is borrowed: freed when it returns.
  *	Callbacks may issue new requests and may call sl_aredis_free().
@@ -55,8 +62,9 @@
 #include "redis_int.h"
 
 #define STALL_MS	5000	/* no reply for this long: connection is dead */
+#define SENTINEL_STALL_MS 1000	/* the same with sentinels: look elsewhere */
 
-enum aredis_state { AR_DOWN, AR_CONNECTING, AR_READY };
+enum aredis_state { AR_DOWN, AR_DISCOVERING, AR_CONNECTING, AR_READY };
 
 struct aredis_req {
 	struct aredis_req *prev, *next;	/* ar->reqs while ar owns us */
@@ -75,6 +83,12 @@ struct sl_aredis {
 	struct event_base *base;
 	struct sl_redis_conf conf;
 	redisAsyncContext *ac;		/* NULL: down (backoff) */
+	redisAsyncContext *sac;		/* sentinel being asked, or NULL */
+	int	sentinel_idx;		/* which one */
+	int	master_found;		/* conf.host:port is fresh from a sentinel */
+	int	polling;		/* sac is the once-a-second check */
+	int	poll_idx;		/* the sentinel polled */
+	struct event *poll_timer;	/* SL_REDIS_SENTINEL_POLL_MS, persistent */
 	enum aredis_state state;
 	int	setup_pending;		/* AUTH/SELECT replies still due */
 	int	backoff_ms;
@@ -155,7 +169,7 @@ aredis_retry_later(sl_aredis *ar)
 	ar->state = AR_DOWN;
 	if (ar->closing)
 		return;
-	ar->backoff_ms = sl_redis_backoff_next(ar->backoff_ms);
+	ar->backoff_ms = sl_redis_backoff_next(ar->backoff_ms, ar->conf.backoff_max_ms);
 	evtimer_add(ar->retry_timer, &tv);
 }
 
@@ -227,6 +241,11 @@ aredis_setup_cb(redisAsyncContext *ac, void *r, void *privdata)
 		aredis_drop(ar, why);
 		return;
 	}
+	if (strcmp(privdata, "ROLE") == 0
+	    && sl_redis_role_check(reply, why, sizeof(why)) < 0) {
+		aredis_drop(ar, why);
+		return;
+	}
 	if (--ar->setup_pending == 0 && ar->state == AR_CONNECTING
 	    && (ac->c.flags & REDIS_CONNECTED))
 		aredis_ready(ar);
@@ -272,7 +291,8 @@ aredis_on_disconnect(const redisAsyncContext *ac, int status)
 static int
 aredis_setup_send(sl_aredis *ar, redisAsyncContext *ac)
 {
-	static char auth[] = "AUTH", select[] = "SELECT", ping[] = "PING";
+	static char auth[] = "AUTH", select[] = "SELECT", ping[] = "PING",
+	    role[] = "ROLE";
 	const struct sl_redis_conf *c = &ar->conf;
 	int	rc = REDIS_OK;
 
@@ -288,12 +308,186 @@ aredis_setup_send(sl_aredis *ar, redisAsyncContext *ac)
 		rc = redisAsyncCommand(ac, aredis_setup_cb, select, "SELECT %d", c->db);
 		ar->setup_pending++;
 	}
+	/* With sentinels, only a master will do (a stale hint is refused). */
+	if (rc == REDIS_OK && c->nsentinels > 0) {
+		rc = redisAsyncCommand(ac, aredis_setup_cb, role, "ROLE");
+		ar->setup_pending++;
+	}
 	/* A server must answer before we call it up (a frozen one would not). */
 	if (rc == REDIS_OK && ar->setup_pending == 0) {
 		rc = redisAsyncCommand(ac, aredis_setup_cb, ping, "PING");
 		ar->setup_pending++;
 	}
 	return rc == REDIS_OK ? 0 : -1;
+}
+
+/* sentinel_drop - stop asking the current sentinel */
+static void
+sentinel_drop(sl_aredis *ar)
+{
+	redisAsyncContext *sac = ar->sac;
+
+	if (sac == NULL)
+		return;
+	ar->sac = NULL;
+	sac->data = NULL;
+	evtimer_del(ar->connect_timer);
+	redisAsyncFree(sac);		/* deferred inside its callback */
+}
+
+/* sentinel_next - this sentinel failed: ask the next, or back off */
+static void
+sentinel_next(sl_aredis *ar, const char *why)
+{
+	const struct sl_redis_conf *c = &ar->conf;
+
+	sl_debug("redis sentinel %s:%d: %s", c->sentinel_host[ar->sentinel_idx],
+		 c->sentinel_port[ar->sentinel_idx], why);
+	sentinel_drop(ar);
+	if (ar->polling) {		/* keep the connection we have */
+		ar->polling = 0;
+		ar->poll_idx = (ar->poll_idx + 1) % c->nsentinels;
+		return;
+	}
+	if (++ar->sentinel_idx < c->nsentinels) {
+		aredis_connect(ar);
+		return;
+	}
+	ar->sentinel_idx = 0;
+	aredis_lost(ar, "no sentinel gave the master's address");
+	aredis_retry_later(ar);
+}
+
+/* sentinel_reply_cb - the answer to AUTH or get-master-addr-by-name */
+static void
+sentinel_reply_cb(redisAsyncContext *sac, void *r, void *privdata)
+{
+	sl_aredis *ar = sac->data;
+	redisReply *reply = r;
+	char	host[256], why[SL_REDIS_ERRSTR_LEN];
+	int	port;
+
+	if (ar == NULL || ar->sac != sac)
+		return;
+	if (privdata != NULL) {		/* AUTH */
+		if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+			snprintf(why, sizeof(why), "AUTH failed: %s",
+				 reply ? reply->str : "no reply");
+			sentinel_next(ar, why);
+		}
+		return;
+	}
+	if (sl_redis_sentinel_addr(reply, host, sizeof(host), &port, why,
+				   sizeof(why)) < 0) {
+		sentinel_next(ar, why);
+		return;
+	}
+	sentinel_drop(ar);
+	if (ar->polling) {
+		ar->polling = 0;
+		if (ar->ac != NULL && sl_redis_master_moved(&ar->conf, host, port)) {
+			snprintf(why, sizeof(why), "sentinels name %.100s:%d as master",
+				 host, port);
+			ar->backoff_ms = 0;	/* go there at once */
+			aredis_drop(ar, why);
+		}
+		return;
+	}
+	sl_redis_set_master(&ar->conf, host, port);
+	ar->sentinel_idx = 0;
+	ar->master_found = 1;
+	aredis_connect(ar);
+}
+
+/* sentinel_on_connect - the sentinel's socket connected, or failed to */
+static void
+sentinel_on_connect(const redisAsyncContext *sac, int status)
+{
+	sl_aredis *ar = sac->data;
+	char	why[SL_REDIS_ERRSTR_LEN];
+
+	if (ar == NULL || status == REDIS_OK)
+		return;
+	/* hiredis frees sac right after this returns: do not free it. */
+	ar->sac = NULL;
+	((redisAsyncContext *) sac)->data = NULL;
+	evtimer_del(ar->connect_timer);
+	snprintf(why, sizeof(why), "%s", sac->c.errstr[0] ? sac->c.errstr :
+		 "connect failed");
+	sentinel_next(ar, why);
+}
+
+/* sentinel_on_disconnect - the sentinel closed before answering */
+static void
+sentinel_on_disconnect(const redisAsyncContext *sac, int status)
+{
+	sl_aredis *ar = sac->data;
+
+	(void) status;
+	if (ar == NULL)
+		return;
+	ar->sac = NULL;
+	evtimer_del(ar->connect_timer);
+	sentinel_next(ar, "connection closed");
+}
+
+/* sentinel_ask - ask sentinel number ar->sentinel_idx for the master */
+static void
+sentinel_ask(sl_aredis *ar)
+{
+	static char auth[] = "AUTH";
+	struct timeval tv = ms_timeval(ar->conf.connect_timeout_ms
+				       + ar->conf.command_timeout_ms);
+	const struct sl_redis_conf *c = &ar->conf;
+	int	i = ar->sentinel_idx, rc = REDIS_OK;
+	redisAsyncContext *sac;
+
+	if (!ar->polling)
+		ar->state = AR_DISCOVERING;
+	sac = redisAsyncConnect(c->sentinel_host[i], c->sentinel_port[i]);
+	if (sac == NULL || sac->err) {
+		if (sac)
+			redisAsyncFree(sac);
+		sentinel_next(ar, "cannot connect");
+		return;
+	}
+	sac->data = ar;
+	ar->sac = sac;
+	if (redisLibeventAttach(sac, ar->base) != REDIS_OK
+	    || redisAsyncSetConnectCallback(sac, sentinel_on_connect) != REDIS_OK
+	    || redisAsyncSetDisconnectCallback(sac, sentinel_on_disconnect) != REDIS_OK) {
+		sentinel_next(ar, "cannot set up the connection");
+		return;
+	}
+	if (c->sentinel_password && c->sentinel_user)
+		rc = redisAsyncCommand(sac, sentinel_reply_cb, auth, "AUTH %s %s",
+				       c->sentinel_user, c->sentinel_password);
+	else if (c->sentinel_password)
+		rc = redisAsyncCommand(sac, sentinel_reply_cb, auth, "AUTH %s",
+				       c->sentinel_password);
+	if (rc != REDIS_OK
+	    || redisAsyncCommand(sac, sentinel_reply_cb, NULL,
+				 "SENTINEL get-master-addr-by-name %s",
+				 c->master_name) != REDIS_OK) {
+		sentinel_next(ar, "cannot send the question");
+		return;
+	}
+	evtimer_add(ar->connect_timer, &tv);
+}
+
+/* aredis_poll_cb - once a second while connected: ask who is master */
+static void
+aredis_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sl_aredis *ar = arg;
+
+	(void) fd;
+	(void) what;
+	if (ar->state != AR_READY || ar->sac != NULL)
+		return;
+	ar->polling = 1;
+	ar->sentinel_idx = ar->poll_idx;	/* moves on when one fails */
+	sentinel_ask(ar);
 }
 
 /* aredis_connect - start one asynchronous connection attempt */
@@ -303,6 +497,15 @@ aredis_connect(sl_aredis *ar)
 	struct timeval tv = ms_timeval(ar->conf.connect_timeout_ms);
 	redisAsyncContext *ac;
 
+	if (ar->sac != NULL) {		/* a poll in flight: discovery wins */
+		sentinel_drop(ar);
+		ar->polling = 0;
+	}
+	if (ar->conf.nsentinels > 0 && !ar->master_found) {
+		sentinel_ask(ar);
+		return;
+	}
+	ar->master_found = 0;		/* next attempt asks the sentinels again */
 	if (ar->conf.unix_path)
 		ac = redisAsyncConnectUnix(ar->conf.unix_path);
 	else
@@ -341,17 +544,28 @@ aredis_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 aredis_connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
+	sl_aredis *ar = arg;
+
 	(void) fd;
 	(void) what;
-	aredis_drop(arg, "connect timeout");
+	if (ar->sac != NULL)
+		sentinel_next(ar, "timeout");
+	else
+		aredis_drop(ar, "connect timeout");
 }
 
 /* aredis_stalled - no reply for STALL_MS while requests are outstanding */
 static int
 aredis_stalled(const sl_aredis *ar)
 {
+	long long stall = STALL_MS;
+
+	/* With sentinels, a silent master may have failed over: ask sooner. */
+	if (ar->conf.nsentinels > 0)
+		stall = ar->conf.command_timeout_ms > SENTINEL_STALL_MS ?
+		    ar->conf.command_timeout_ms : SENTINEL_STALL_MS;
 	return ar->ac != NULL && ar->inflight > 0
-	    && sl_redis_now_ms() - ar->progress_ms > STALL_MS;
+	    && sl_redis_now_ms() - ar->progress_ms > stall;
 }
 
 /* req_timer_cb - request timeout, or delivery of a fail-fast error */
@@ -414,6 +628,11 @@ aredis_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 	copy = sl_redis_reply_copy(reply);
 	if (ar != NULL && reply->type == REDIS_REPLY_ERROR)
 		ar->error_replies++;
+	/* The master became a replica under us: find the new one. */
+	if (ar != NULL && ac == ar->ac && sl_redis_is_readonly(reply)) {
+		ar->backoff_ms = 0;	/* ask the sentinels at once */
+		aredis_drop(ar, "READONLY: server is a replica");
+	}
 	req_answer(req, copy, NULL);
 	sl_reply_free(copy);
 }
@@ -475,6 +694,14 @@ sl_aredis_new(struct event_base *base, const sl_redis_opts *opts)
 	ar->connect_timer = evtimer_new(base, aredis_connect_timeout_cb, ar);
 	if (ar->retry_timer == NULL || ar->connect_timer == NULL)
 		sl_panic("redis: evtimer_new failed");
+	if (ar->conf.nsentinels > 0) {
+		struct timeval tv = ms_timeval(SL_REDIS_SENTINEL_POLL_MS);
+
+		ar->poll_timer = event_new(base, -1, EV_PERSIST, aredis_poll_cb, ar);
+		if (ar->poll_timer == NULL)
+			sl_panic("redis: event_new failed");
+		evtimer_add(ar->poll_timer, &tv);
+	}
 	snprintf(ar->errstr, sizeof(ar->errstr), "connecting");
 	aredis_connect(ar);
 	return ar;
@@ -520,6 +747,9 @@ sl_aredis_free(sl_aredis *ar)
 		ac->data = NULL;
 		redisAsyncFree(ac);	/* deferred inside a hiredis callback */
 	}
+	sentinel_drop(ar);
+	if (ar->poll_timer)
+		event_free(ar->poll_timer);
 	event_free(ar->retry_timer);
 	event_free(ar->connect_timer);
 	sl_redis_conf_free(&ar->conf);

@@ -171,7 +171,10 @@ class Redis:
 
     def cli(self, *args, check=True):
         """Run redis-cli against this server; returns stdout without the newline."""
-        r = subprocess.run(["redis-cli", "-s", self.sock, "--no-raw" if False else "--raw"]
+        auth = []
+        if "--requirepass" in self.args:    # the default user's password
+            auth = ["-a", self.args[self.args.index("--requirepass") + 1], "--no-auth-warning"]
+        r = subprocess.run(["redis-cli", "-s", self.sock, "--no-raw" if False else "--raw"] + auth
                            + [str(a) for a in args], capture_output=True, text=True, timeout=10)
         if check and r.returncode != 0:
             raise RuntimeError("redis-cli %s: %s" % (args, r.stderr))
@@ -180,6 +183,190 @@ class Redis:
     def conf_section(self, prefix="sluice:"):
         """The redis { } block of sluice.conf for this server."""
         return 'redis {\n  socket = "%s"\n  prefix = "%s"\n  connect_timeout = 500\n  command_timeout = 500\n}\n' % (self.sock, prefix)
+
+
+class SentinelSet:
+    """A primary, a replica and three redis-sentinel processes on loopback.
+
+    All TCP (Sentinel hands out host:port addresses), all in the test's
+    temp dir, all stopped by pid. The sentinels watch the master as
+    MASTER_NAME with quorum 2 and down-after 1 s, so a test sees a
+    failover within seconds. conf_section() is the sentinel form of the
+    redis { } block; master() is the Redis that is master right now.
+    """
+
+    MASTER_NAME = "sluicemaster"
+    DATA_PW = "data-pw"                  # default user on the data nodes (auth=True)
+    SLUICE_USER, SLUICE_PW = "sluice", "sluice-pw"   # the ACL user Sluice uses
+    SENTINEL_USER, SENTINEL_PW = "watcher", "watch-pw"  # on the sentinels
+
+    def __init__(self, env, sentinel_args=(), auth=False):
+        self.env = env
+        self.auth = auth
+        data = []
+        sentinel_args = list(sentinel_args)
+        if auth:
+            data = ["--requirepass", self.DATA_PW, "--masterauth", self.DATA_PW,
+                    "--user", self.SLUICE_USER, "on", ">" + self.SLUICE_PW, "~*", "&*", "+@all"]
+            sentinel_args += ["sentinel auth-pass %s %s" % (self.MASTER_NAME, self.DATA_PW),
+                              "requirepass %s" % self.SENTINEL_PW,
+                              "user %s on >%s +@all" % (self.SENTINEL_USER, self.SENTINEL_PW)]
+        self.primary = Redis(env, tcp=True, args=data)
+        self.replica = Redis(env, tcp=True, args=data + ["--replicaof", "127.0.0.1", str(self.primary.port)])
+        self.nodes = [self.primary, self.replica]
+        wait_for(lambda: "master_link_status:up" in self.replica.cli("INFO", "replication"),
+                 20, "replica in sync")
+        self.sentinels = []
+        for i in range(3):
+            port = free_port()
+            path = env.file("sentinel-%d.conf" % i,
+                            "port %d\nbind 127.0.0.1\ndir %s\n"
+                            "sentinel monitor %s 127.0.0.1 %d 2\n"
+                            "sentinel down-after-milliseconds %s 1000\n"
+                            "sentinel failover-timeout %s 10000\n"
+                            "sentinel parallel-syncs %s 1\n%s"
+                            % (port, env.dir, self.MASTER_NAME, self.primary.port,
+                               self.MASTER_NAME, self.MASTER_NAME, self.MASTER_NAME,
+                               "".join(a + "\n" for a in sentinel_args)))
+            proc = Proc(env, "sentinel-%d" % i, ["redis-server", path, "--sentinel"])
+            wait_for(lambda: can_connect(("127.0.0.1", port)) or not proc.alive(), what="sentinel")
+            self.sentinels.append((port, proc))
+        # every sentinel knows the replica and the other sentinels
+        wait_for(lambda: all(self.sentinel_cli(i, "SENTINEL", "replicas", self.MASTER_NAME).strip()
+                             and int(self._field(i, "num-other-sentinels")) == 2
+                             for i in range(3)), 30, "sentinels to discover each other")
+
+    def sentinel_cli(self, i, *args):
+        auth = ["--user", self.SENTINEL_USER, "--pass", self.SENTINEL_PW, "--no-auth-warning"] if self.auth else []
+        r = subprocess.run(["redis-cli", "-p", str(self.sentinels[i][0]), "--raw"] + auth + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.rstrip("\n")
+
+    def _field(self, i, name):
+        lines = self.sentinel_cli(i, "SENTINEL", "master", self.MASTER_NAME).split("\n")
+        return lines[lines.index(name) + 1] if name in lines else "0"
+
+    def alive(self):
+        """Indexes of the sentinels still running."""
+        return [i for i, (_, p) in enumerate(self.sentinels) if p.alive()]
+
+    def stop_sentinel(self, i):
+        self.sentinels[i][1].stop()
+
+    def master_port(self, i=None):
+        """The master's port as sentinel i (default: the first alive) reports it."""
+        i = self.alive()[0] if i is None else i
+        return int(self.sentinel_cli(i, "SENTINEL", "get-master-addr-by-name", self.MASTER_NAME).split("\n")[1])
+
+    def master(self):
+        port = self.master_port()
+        return next(n for n in self.nodes if n.port == port)
+
+    def role(self, node):
+        return node.cli("ROLE").split("\n")[0]
+
+    def failover(self, timeout=30, on_switch=None):
+        """SENTINEL FAILOVER; returns (old master, new master) once both have their new roles.
+
+        on_switch(old, new) is called as soon as every sentinel names the
+        new master (the old one is still a master then: Sentinel demotes
+        it seconds later). self.times holds the monotonic times of the
+        command ("failover"), "switch" and "demoted"."""
+        old = self.master()
+        self.times = {"failover": time.monotonic()}
+        out = self.sentinel_cli(self.alive()[0], "SENTINEL", "FAILOVER", self.MASTER_NAME)
+        if out != "OK":
+            raise RuntimeError("SENTINEL FAILOVER: %s" % out)
+        wait_for(lambda: all(self.master_port(i) != old.port for i in self.alive()), timeout, "switch-master",
+                 interval=0.01)
+        self.times["switch"] = time.monotonic()
+        new = self.master()
+        if on_switch:
+            on_switch(old, new)
+        wait_for(lambda: self.role(new) == "master" and self.role(old) == "slave", timeout,
+                 "old master demoted", interval=0.01)
+        self.times["demoted"] = time.monotonic()
+        return old, new
+
+    def conf_section(self, prefix="sluice:", extra=""):
+        if self.auth and "sentinel_password_file" not in extra:
+            extra += ('  user = "%s"\n  password = "%s"\n  sentinel_user = "%s"\n'
+                      '  sentinel_password_file = "%s"\n'
+                      % (self.SLUICE_USER, self.SLUICE_PW, self.SENTINEL_USER,
+                         self.env.file("sentinel.pw", self.SENTINEL_PW + "\n", 0o600)))
+        return ('redis {\n  sentinels = { %s }\n  master_name = "%s"\n  prefix = "%s"\n'
+                '  connect_timeout = 500\n  command_timeout = 500\n%s}\n'
+                % (", ".join('"127.0.0.1:%d"' % p for p, _ in self.sentinels),
+                   self.MASTER_NAME, prefix, extra))
+
+
+class Cluster:
+    """A 3-master Redis Cluster on loopback (no replicas), in the test's temp dir.
+
+    redis-server --cluster-enabled yes three times, then redis-cli
+    --cluster create; stopped by pid like every Redis here. nodes[i] is
+    a Redis (cli() works on it); owner(key) is the node serving key.
+    """
+
+    def __init__(self, env):
+        self.env = env
+        self.nodes = []
+        for i in range(3):
+            port = self._free_pair()
+            self.nodes.append(Redis(env, port=port, args=[
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", os.path.join(env.dir, "nodes-%d.conf" % port),
+                "--cluster-node-timeout", "2000"]))
+        r = subprocess.run(["redis-cli", "--cluster", "create"]
+                           + ["127.0.0.1:%d" % n.port for n in self.nodes] + ["--cluster-yes"],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("redis-cli --cluster create: %s %s" % (r.stdout, r.stderr))
+        wait_for(lambda: all("cluster_state:ok" in n.cli("CLUSTER", "INFO") for n in self.nodes),
+                 30, "cluster_state:ok")
+
+    @staticmethod
+    def _free_pair():
+        """A free port whose cluster bus port (+10000) is free too, both
+        below the ephemeral range (32768 and up), so no outgoing
+        connection can take the bus port before the node binds it."""
+        import random
+        for _ in range(200):
+            port = random.randrange(20000, 22700)
+            try:
+                for p in (port, port + 10000):
+                    with socket.socket() as s:
+                        s.bind(("127.0.0.1", p))
+            except OSError:
+                continue
+            return port
+        raise RuntimeError("no free port pair")
+
+    def node_id(self, node):
+        return node.cli("CLUSTER", "MYID")
+
+    def keyslot(self, key):
+        return int(self.nodes[0].cli("CLUSTER", "KEYSLOT", key))
+
+    def owner(self, key):
+        slot = self.keyslot(key)
+        for n in self.nodes:
+            for line in n.cli("CLUSTER", "NODES").splitlines():
+                f = line.split()
+                if "myself" not in f[2]:
+                    continue
+                for rng in f[8:]:
+                    if rng.startswith("["):
+                        continue
+                    lo, _, hi = rng.partition("-")
+                    if int(lo) <= slot <= int(hi or lo):
+                        return n
+        raise RuntimeError("no owner for %s" % key)
+
+    def conf_section(self, prefix="sluice:"):
+        return ('redis {\n  cluster_nodes = { %s }\n  prefix = "%s"\n'
+                '  connect_timeout = 500\n  command_timeout = 2000\n}\n'
+                % (", ".join('"127.0.0.1:%d"' % n.port for n in self.nodes), prefix))
 
 
 class Sink:
@@ -408,6 +595,12 @@ class Env:
 
     def redis(self, **kw):
         return Redis(self, **kw)
+
+    def sentinels(self, **kw):
+        return SentinelSet(self, **kw)
+
+    def cluster(self):
+        return Cluster(self)
 
     def sink(self, *extra):
         return Sink(self, extra)

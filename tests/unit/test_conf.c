@@ -124,6 +124,49 @@ test_redis_password_file(void **state)
 	assert_non_null(strstr(errs, "redis password_file"));
 }
 
+/* test_redis_sentinels_cluster - the Sentinel and Cluster options and their checks */
+static void
+test_redis_sentinels_cluster(void **state)
+{
+	char	errs[4096], text[512];
+	sl_redis_opts o;
+	sl_conf *c;
+
+	(void) state;
+	write_file("sent.pw", "sentinel-pass\n", 0600);
+	snprintf(text, sizeof(text), "redis {\n sentinels = {\"127.0.0.1:26379\", \"[::1]:26380\"}\n"
+		 " master_name = m1\n sentinel_user = watcher\n"
+		 " sentinel_password_file = \"%s/sent.pw\"\n}\n", dir);
+	write_file("sent.conf", text, 0644);
+	assert_non_null(c = load("sent.conf", errs, sizeof(errs)));
+	sl_conf_redis_opts(c, &o);
+	assert_int_equal(o.nsentinels, 2);
+	assert_string_equal(o.sentinels[1], "[::1]:26380");
+	assert_string_equal(o.master_name, "m1");
+	assert_string_equal(o.sentinel_user, "watcher");
+	assert_string_equal(o.sentinel_password, "sentinel-pass");
+	assert_int_equal(o.ncluster_nodes, 0);
+	sl_conf_free(c);
+	write_file("bad-sent.conf", "redis {\n sentinels = {\"nohost\", \"h:0\"}\n"
+		   " socket = \"/run/redis.sock\"\n master_name = \"\"\n}\n", 0644);
+	assert_null(load("bad-sent.conf", errs, sizeof(errs)));
+	assert_non_null(strstr(errs, "\"nohost\" is not host:port"));
+	assert_non_null(strstr(errs, "\"h:0\" is not host:port"));
+	assert_non_null(strstr(errs, "socket and sentinels exclude each other"));
+	assert_non_null(strstr(errs, "master_name: empty"));
+	write_file("cl.conf", "redis { cluster_nodes = {\"10.0.0.1:7000\", \"10.0.0.2:7000\"} }\n", 0644);
+	assert_non_null(c = load("cl.conf", errs, sizeof(errs)));
+	sl_conf_redis_opts(c, &o);
+	assert_int_equal(o.ncluster_nodes, 2);
+	assert_string_equal(o.cluster_nodes[0], "10.0.0.1:7000");
+	sl_conf_free(c);
+	write_file("bad-cl.conf", "redis {\n cluster_nodes = {\"10.0.0.1:7000\"}\n db = 2\n"
+		   " sentinels = {\"127.0.0.1:26379\"}\n}\n", 0644);
+	assert_null(load("bad-cl.conf", errs, sizeof(errs)));
+	assert_non_null(strstr(errs, "cluster_nodes exclude sentinels and socket"));
+	assert_non_null(strstr(errs, "database 0 only"));
+}
+
 /* test_all_errors_at_once - every semantic error is reported with its line */
 static void
 test_all_errors_at_once(void **state)
@@ -262,6 +305,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_redis_password_file),
+		cmocka_unit_test(test_redis_sentinels_cluster),
 		cmocka_unit_test(test_all_errors_at_once),
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_syntax_all_at_once),

@@ -33,6 +33,7 @@
 
 #include "log.h"
 #include "redis.h"
+#include "redis_int.h"		/* Sentinel and Cluster helpers (private) */
 
 static char dir[64];
 static char sock[100];
@@ -915,10 +916,378 @@ test_async_stall(void **state)
 	event_base_free(base);
 }
 
+/* Slots as CLUSTER KEYSLOT printed them (redis-server 7.0.15, cluster-enabled). */
+static void
+test_keyslot(void **state)
+{
+	static const struct {
+		const char *key;
+		unsigned slot;
+	} t[] = {
+		{"", 0}, {"foo", 12182}, {"sluice:supp:global:bob@example.net", 9270},
+		{"{user1000}.following", 3443}, {"foo{}{bar}", 8363},
+		{"foo{{bar}}zap", 4015}, {"foo{bar}{zap}", 5061},
+		{"sluice:{t1}:quota", 8943}, {"123456789", 12739}, {"{}x", 10595},
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		assert_int_equal(sl_redis_keyslot(t[i].key, strlen(t[i].key)), t[i].slot);
+	/* a hash tag: only what is inside the first {...} counts */
+	assert_int_equal(sl_redis_keyslot("a{t1}b", 6), sl_redis_keyslot("t1", 2));
+}
+
+static void
+test_cmd_slot(void **state)
+{
+	const char *get[] = {"GET", "foo"};
+	const char *evsha[] = {"EVALSHA", "0123", "2", "{user1000}.following", "x", "arg"};
+	const char *nokeys[] = {"EVALSHA", "0123", "0", "arg"};
+	const char *ping[] = {"PING"};
+	const char *info[] = {"info", "replication"};
+	size_t	len[] = {3, 3};
+
+	(void) state;
+	assert_int_equal(sl_redis_cmd_slot(2, get, NULL), 12182);
+	assert_int_equal(sl_redis_cmd_slot(2, get, len), 12182);
+	assert_int_equal(sl_redis_cmd_slot(6, evsha, NULL), 3443);
+	assert_int_equal(sl_redis_cmd_slot(4, nokeys, NULL), -1);
+	assert_int_equal(sl_redis_cmd_slot(1, ping, NULL), -1);
+	assert_int_equal(sl_redis_cmd_slot(2, info, NULL), -1);
+}
+
+static void
+test_redirect_parse(void **state)
+{
+	char	host[64];
+	int	ask = -1, slot = -1, port = -1;
+
+	(void) state;
+	assert_int_equal(sl_redis_redirect("MOVED 3999 127.0.0.1:6381", &ask, &slot,
+					   host, sizeof(host), &port), 1);
+	assert_int_equal(ask, 0);
+	assert_int_equal(slot, 3999);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 6381);
+	assert_int_equal(sl_redis_redirect("ASK 0 [::1]:7000", &ask, &slot, host,
+					   sizeof(host), &port), 1);
+	assert_int_equal(ask, 1);
+	assert_int_equal(slot, 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 7000);
+	assert_int_equal(sl_redis_redirect("ERR wrong type", &ask, &slot, host,
+					   sizeof(host), &port), 0);
+	assert_int_equal(sl_redis_redirect("CROSSSLOT Keys in request don't hash", &ask,
+					   &slot, host, sizeof(host), &port), 0);
+	assert_int_equal(sl_redis_redirect("MOVED 16384 127.0.0.1:6381", &ask, &slot,
+					   host, sizeof(host), &port), -1);
+	assert_int_equal(sl_redis_redirect("MOVED 12 127.0.0.1", &ask, &slot, host,
+					   sizeof(host), &port), -1);
+	assert_int_equal(sl_redis_redirect("MOVED x 127.0.0.1:1", &ask, &slot, host,
+					   sizeof(host), &port), -1);
+	assert_int_equal(sl_redis_redirect("MOVED 1 127.0.0.1:99999", &ask, &slot, host,
+					   sizeof(host), &port), -1);
+}
+
+static void
+test_hostport(void **state)
+{
+	char	host[8];
+	int	port;
+
+	(void) state;
+	assert_int_equal(sl_redis_hostport("a:1", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "a");
+	assert_int_equal(port, 1);
+	assert_int_equal(sl_redis_hostport("a", host, sizeof(host), &port), -1);
+	assert_int_equal(sl_redis_hostport(":1", host, sizeof(host), &port), -1);
+	assert_int_equal(sl_redis_hostport("a:0", host, sizeof(host), &port), -1);
+	assert_int_equal(sl_redis_hostport("a:1x", host, sizeof(host), &port), -1);
+	assert_int_equal(sl_redis_hostport("toolonghost:1", host, sizeof(host), &port), -1);
+	assert_int_equal(sl_redis_hostport("a b:1", host, sizeof(host), &port), -1);
+}
+
+/* reply_str - a hand-made hiredis reply (freed with freeReplyObject) */
+static redisReply *
+reply_of(int type, const char *str, long long integer)
+{
+	redisReply *r = calloc(1, sizeof(*r));
+
+	r->type = type;
+	r->integer = integer;
+	if (str) {
+		r->str = strdup(str);
+		r->len = strlen(str);
+	}
+	return r;
+}
+
+/* reply_arr - an array reply of n elements */
+static redisReply *
+reply_arr(size_t n, ...)
+{
+	redisReply *r = reply_of(REDIS_REPLY_ARRAY, NULL, 0);
+	va_list	ap;
+
+	r->elements = n;
+	r->element = calloc(n ? n : 1, sizeof(*r->element));
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		r->element[i] = va_arg(ap, redisReply *);
+	va_end(ap);
+	return r;
+}
+
+static void
+test_sentinel_replies(void **state)
+{
+	char	host[64], err[128];
+	int	port;
+	redisReply *r;
+
+	(void) state;
+	r = reply_arr(2, reply_of(REDIS_REPLY_STRING, "127.0.0.1", 0),
+		      reply_of(REDIS_REPLY_STRING, "6380", 0));
+	assert_int_equal(sl_redis_sentinel_addr(r, host, sizeof(host), &port, err,
+						sizeof(err)), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 6380);
+	freeReplyObject(r);
+	r = reply_of(REDIS_REPLY_NIL, NULL, 0);
+	assert_int_equal(sl_redis_sentinel_addr(r, host, sizeof(host), &port, err,
+						sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown"));
+	freeReplyObject(r);
+	r = reply_arr(2, reply_of(REDIS_REPLY_STRING, "h", 0),
+		      reply_of(REDIS_REPLY_STRING, "70000", 0));
+	assert_int_equal(sl_redis_sentinel_addr(r, host, sizeof(host), &port, err,
+						sizeof(err)), -1);
+	freeReplyObject(r);
+	/* ROLE: master passes, a replica is refused, an error is an error */
+	r = reply_arr(3, reply_of(REDIS_REPLY_STRING, "master", 0),
+		      reply_of(REDIS_REPLY_INTEGER, NULL, 42), reply_arr(0));
+	assert_int_equal(sl_redis_role_check(r, err, sizeof(err)), 0);
+	freeReplyObject(r);
+	r = reply_arr(5, reply_of(REDIS_REPLY_STRING, "slave", 0),
+		      reply_of(REDIS_REPLY_STRING, "127.0.0.1", 0),
+		      reply_of(REDIS_REPLY_INTEGER, NULL, 6379),
+		      reply_of(REDIS_REPLY_STRING, "connected", 0),
+		      reply_of(REDIS_REPLY_INTEGER, NULL, 42));
+	assert_int_equal(sl_redis_role_check(r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not the master"));
+	freeReplyObject(r);
+	r = reply_of(REDIS_REPLY_ERROR, "NOPERM this user has no permissions to run the 'role' command", 0);
+	assert_int_equal(sl_redis_role_check(r, err, sizeof(err)), -1);
+	assert_int_equal(sl_redis_is_readonly(r), 0);
+	freeReplyObject(r);
+	r = reply_of(REDIS_REPLY_ERROR, "READONLY You can't write against a read only replica.", 0);
+	assert_int_equal(sl_redis_is_readonly(r), 1);
+	freeReplyObject(r);
+}
+
+static void
+test_slotmap(void **state)
+{
+	struct sl_redis_slotmap m;
+	char	err[128];
+	redisReply *r;
+
+	(void) state;
+	sl_redis_slotmap_init(&m);
+	r = reply_arr(2,
+		      reply_arr(4, reply_of(REDIS_REPLY_INTEGER, NULL, 0),
+				reply_of(REDIS_REPLY_INTEGER, NULL, 8191),
+				reply_arr(3, reply_of(REDIS_REPLY_STRING, "127.0.0.1", 0),
+					  reply_of(REDIS_REPLY_INTEGER, NULL, 7000),
+					  reply_of(REDIS_REPLY_STRING, "id1", 0)),
+				reply_arr(3, reply_of(REDIS_REPLY_STRING, "127.0.0.1", 0),
+					  reply_of(REDIS_REPLY_INTEGER, NULL, 7003),
+					  reply_of(REDIS_REPLY_STRING, "id4", 0))),
+		      reply_arr(3, reply_of(REDIS_REPLY_INTEGER, NULL, 8192),
+				reply_of(REDIS_REPLY_INTEGER, NULL, 16383),
+				reply_arr(2, reply_of(REDIS_REPLY_STRING, "127.0.0.1", 0),
+					  reply_of(REDIS_REPLY_INTEGER, NULL, 7001))));
+	assert_int_equal(sl_redis_slotmap_load(&m, r, err, sizeof(err)), 0);
+	assert_int_equal(m.nnodes, 2);	/* masters only: the replica 7003 is not used */
+	assert_int_equal(m.port[m.node[0]], 7000);
+	assert_int_equal(m.port[m.node[8191]], 7000);
+	assert_int_equal(m.port[m.node[8192]], 7001);
+	assert_int_equal(m.port[m.node[16383]], 7001);
+	freeReplyObject(r);
+	r = reply_arr(1, reply_arr(3, reply_of(REDIS_REPLY_INTEGER, NULL, 10),
+				   reply_of(REDIS_REPLY_INTEGER, NULL, 16384),
+				   reply_arr(2, reply_of(REDIS_REPLY_STRING, "h", 0),
+					     reply_of(REDIS_REPLY_INTEGER, NULL, 1))));
+	assert_int_equal(sl_redis_slotmap_load(&m, r, err, sizeof(err)), -1);
+	freeReplyObject(r);
+	sl_redis_slotmap_free(&m);
+}
+
+/* spawn_cluster_node - a cluster-enabled redis-server on 127.0.0.1:port */
+static pid_t
+spawn_cluster_node(int port)
+{
+	const char *bin = getenv("REDIS_SERVER") ? getenv("REDIS_SERVER") : "redis-server";
+	char	portstr[16], nodes[160], log[160];
+	pid_t	pid;
+	int	fd;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(nodes, sizeof(nodes), "%s/nodes-%d.conf", dir, port);
+	snprintf(log, sizeof(log), "%s/cluster-%d.log", dir, port);
+	if ((pid = fork()) != 0)
+		return pid;
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	execlp(bin, bin, "--port", portstr, "--bind", "127.0.0.1", "--cluster-enabled",
+	       "yes", "--cluster-config-file", nodes, "--cluster-node-timeout", "2000",
+	       "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir,
+	       (char *) NULL);
+	_exit(127);
+}
+
+/* node_str - a one-string reply from one node ("" on failure), to buf */
+static const char *
+node_str(sl_redis *r, char *buf, size_t len, const char *fmt, const char *a1,
+	 const char *a2)
+{
+	sl_reply *rep = NULL;
+
+	buf[0] = '\0';
+	if (sl_redis_cmd(r, &rep, fmt, a1, a2) == 0 && rep->str)
+		snprintf(buf, len, "%s", rep->str);
+	sl_reply_free(rep);
+	return buf;
+}
+
+/*
+ * test_cluster_redirects - one long-lived sync handle on a real 3-master
+ * cluster, one seed given: routing, ASK while a slot migrates, MOVED
+ * once it moved (the handle's map is stale then), EVALSHA on the new
+ * owner (NOSCRIPT there becomes EVAL).
+ */
+static void
+test_cluster_redirects(void **state)
+{
+	static sl_script get_script = {.source = "return redis.call('GET', KEYS[1])"};
+	sl_redis *node[3], *cr;
+	sl_reply *rep = NULL;
+	pid_t	pid[3];
+	int	port[3], src = -1, dst;
+	char	cmd[512], seed[32], buf[4096], ids[3][64], slot[16];
+	const char *seeds[1] = {seed};
+	const char *k[] = {"foo"};
+	sl_redis_opts o = {.command_timeout_ms = 5000};
+
+	(void) state;
+	srand((unsigned) getpid());
+	/* below 22768: the bus ports (+10000) stay under the ephemeral range */
+	port[0] = 20000 + rand() % 2700;
+	port[1] = port[0] + 1, port[2] = port[0] + 2;
+	for (int i = 0; i < 3; i++) {
+		pid[i] = spawn_cluster_node(port[i]);
+		for (int t = 0; t < 500 && !ping_tcp(port[i]); t++)
+			sleep_ms(10);
+		assert_true(ping_tcp(port[i]));
+		o.host = "127.0.0.1", o.port = port[i];
+		node[i] = sl_redis_new(&o);
+		node_str(node[i], ids[i], sizeof(ids[i]), "CLUSTER MYID", NULL, NULL);
+	}
+	snprintf(cmd, sizeof(cmd), "redis-cli --cluster create 127.0.0.1:%d 127.0.0.1:%d "
+		 "127.0.0.1:%d --cluster-yes >%s/create.log 2>&1", port[0], port[1], port[2], dir);
+	assert_int_equal(system(cmd), 0);
+	for (int t = 0; t < 300; t++) {
+		int	ok = 0;
+
+		for (int i = 0; i < 3; i++)
+			ok += strstr(node_str(node[i], buf, sizeof(buf), "CLUSTER INFO", NULL,
+					      NULL), "cluster_state:ok") != NULL;
+		if (ok == 3)
+			break;
+		sleep_ms(50);
+	}
+	snprintf(seed, sizeof(seed), "127.0.0.1:%d", port[0]);
+	cr = sl_redis_new(&(sl_redis_opts) {.cluster_nodes = seeds, .ncluster_nodes = 1,
+					    .command_timeout_ms = 5000});
+	assert_int_equal(sl_redis_cmd(cr, &rep, "SET %s %s", "foo", "bar"), 0);
+	assert_int_equal(rep->type, SL_REPLY_STATUS);
+	sl_reply_free(rep);
+	for (int i = 0; i < 3; i++)	/* the owner answers GET, the others MOVED */
+		if (strcmp(node_str(node[i], buf, sizeof(buf), "GET %s", "foo", NULL), "bar") == 0)
+			src = i;
+	assert_true(src >= 0);
+	dst = (src + 1) % 3;
+	/* Migrate slot 12182 (foo) from src to dst, key first: ASK. */
+	snprintf(slot, sizeof(slot), "%u", sl_redis_keyslot("foo", 3));
+	assert_string_equal(slot, "12182");
+	assert_int_equal(sl_redis_cmd(node[dst], NULL, "CLUSTER SETSLOT %s IMPORTING %s", slot,
+				      ids[src]), 0);
+	assert_int_equal(sl_redis_cmd(node[src], NULL, "CLUSTER SETSLOT %s MIGRATING %s", slot,
+				      ids[dst]), 0);
+	snprintf(buf, sizeof(buf), "%d", port[dst]);
+	assert_int_equal(sl_redis_cmd(node[src], &rep, "MIGRATE 127.0.0.1 %s foo 0 5000", buf), 0);
+	assert_string_equal(rep->str, "OK");
+	sl_reply_free(rep);
+	assert_int_equal(strncmp(node_str(node[src], buf, sizeof(buf), "GET %s", "foo", NULL),
+				 "ASK 12182 ", 10), 0);
+	assert_int_equal(sl_redis_cmd(cr, &rep, "GET %s", "foo"), 0);
+	assert_int_equal(rep->type, SL_REPLY_STRING);
+	assert_string_equal(rep->str, "bar");
+	sl_reply_free(rep);
+	/* The slot is dst's now; cr's map still says src: MOVED. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sl_redis_cmd(node[i], NULL, "CLUSTER SETSLOT %s NODE %s", slot,
+					      ids[dst]), 0);
+	assert_int_equal(strncmp(node_str(node[src], buf, sizeof(buf), "GET %s", "foo", NULL),
+				 "MOVED 12182 ", 12), 0);
+	assert_int_equal(sl_redis_cmd(cr, &rep, "GET %s", "foo"), 0);
+	assert_string_equal(rep->str, "bar");
+	sl_reply_free(rep);
+	assert_int_equal(sl_redis_eval(cr, &get_script, &rep, 1, 1, k, NULL), 0);
+	assert_int_equal(rep->type, SL_REPLY_STRING);
+	assert_string_equal(rep->str, "bar");
+	sl_reply_free(rep);
+	/* Keys of two slots in one command: the server's CROSSSLOT, an error reply. */
+	assert_int_equal(sl_redis_cmd(cr, &rep, "MGET %s %s", "foo", "bar"), 0);
+	assert_int_equal(rep->type, SL_REPLY_ERROR);
+	assert_int_equal(strncmp(rep->str, "CROSSSLOT", 9), 0);
+	sl_reply_free(rep);
+	/* A dead node: a clear error at once, then the others still work. */
+	srv_stop(&pid[dst], SIGKILL);
+	assert_int_equal(sl_redis_cmd(cr, &rep, "GET %s", "foo"), -1);
+	print_message("cluster node killed: %s\n", sl_redis_errstr(cr));
+	for (int i = 0; i < 100; i++) {	/* a key src serves */
+		char	key[16];
+
+		snprintf(key, sizeof(key), "k%d", i);
+		if (strncmp(node_str(node[src], buf, sizeof(buf), "GET %s", key, NULL),
+			    "MOVED", 5) == 0)
+			continue;
+		assert_int_equal(sl_redis_cmd(cr, &rep, "SET %s %s", key, "1"), 0);
+		assert_int_equal(rep->type, SL_REPLY_STATUS);
+		sl_reply_free(rep);
+		break;
+	}
+	sl_redis_free(cr);
+	for (int i = 0; i < 3; i++) {
+		sl_redis_free(node[i]);
+		srv_stop(&pid[i], SIGTERM);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keyslot),
+		cmocka_unit_test(test_cmd_slot),
+		cmocka_unit_test(test_redirect_parse),
+		cmocka_unit_test(test_hostport),
+		cmocka_unit_test(test_sentinel_replies),
+		cmocka_unit_test(test_slotmap),
+		cmocka_unit_test(test_cluster_redirects),
 		cmocka_unit_test(test_reply_types),
 		cmocka_unit_test(test_eval_noscript),
 		cmocka_unit_test(test_auth_acl),
