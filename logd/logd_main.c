@@ -1,0 +1,322 @@
+/*
+ * NAME
+ *	sluice-logd 8 - Postfix's delivery log into delivery events and counters
+ * SYNOPSIS
+ *	sluice-logd [-f] [-n] [-c config]
+ *	sluice-logd --parse file	(no config, no Redis; "-": stdin)
+ * DESCRIPTION
+ *	The wiring: options, the logd section of sluice.conf, the follower
+ *	(logd_follow.c), the parser and correlation (logd_event.c), the
+ *	Redis sink (logd_redis.c) and the loop. Each poll interval the
+ *	appended lines are parsed, their events queued and written; the
+ *	position is saved once every queued event is in Redis.
+ *
+ *	-c config  configuration file (default /etc/sluice/sluice.conf)
+ *	-n         check the configuration and exit (0 when good)
+ *	-f         stay in the foreground and log to stderr
+ *	--parse F  print the delivery events of a log file as JSON lines
+ *
+ *	SIGTERM and SIGINT write what is queued, save the position and exit.
+ * EXIT STATUS
+ *	0 on a clean stop or a good check; 1 for a bad configuration or a
+ *	file --parse cannot read.
+ * SEE ALSO
+ *	doc/sluice-logd.8, doc/logd.md, doc/redis-keys.md
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "logd.h"
+#include "privs.h"
+
+typedef struct ld_conf {
+	const char *log_file, *state_file, *user;
+	int all_messages;
+	long events_maxlen, buffer_max, queue_max, queue_ttl, poll_ms;
+	ld_providers *providers;
+	sl_redis_opts redis;
+} ld_conf;
+
+typedef struct run {
+	ld_feeder feeder;
+	ld_sink *sink;
+} run;
+
+static volatile sig_atomic_t stopping;
+
+/* usage - the synopsis, then exit 1 */
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sluice-logd [-f] [-n] [-c config]\n"
+	                "       sluice-logd --parse file\n");
+	exit(1);
+}
+
+/* on_signal - ask the loop to stop */
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* conf_int - a bounded integer option, reported when out of range */
+static long
+conf_int(sl_conf *c, cfg_t *sec, const char *name, long min, long max)
+{
+	long v = cfg_getint(sec, name);
+
+	if (v < min || v > max)
+		sl_conf_error(c, sec, "logd: %s must be %ld to %ld", name, min, max);
+	return v;
+}
+
+/* conf_providers - the operator's provider rules, before the defaults */
+static void
+conf_providers(sl_conf *c, cfg_t *sec, ld_conf *lc)
+{
+	char err[256];
+
+	for (unsigned i = 0; i < cfg_size(sec, "provider"); i++) {
+		cfg_t *p = cfg_getnsec(sec, "provider", i);
+
+		for (int mx = 0; mx < 2; mx++)
+			for (unsigned j = 0; j < cfg_size(p, mx ? "mx" : "domains"); j++)
+				if (ld_providers_add(lc->providers, cfg_title(p),
+				                     cfg_getnstr(p, mx ? "mx" : "domains", j), mx,
+				                     err, sizeof(err)) < 0)
+					sl_conf_error(c, p, "logd: %s", err);
+	}
+}
+
+/* conf_read - the logd section into lc; every error reported */
+static void
+conf_read(sl_conf *c, ld_conf *lc)
+{
+	cfg_t *sec = cfg_getsec(c->cfg, "logd");
+
+	lc->log_file = cfg_getstr(sec, "log_file");
+	lc->state_file = cfg_getstr(sec, "state_file");
+	lc->user = cfg_getstr(c->cfg, "user");
+	lc->all_messages = cfg_getbool(sec, "all_messages");
+	lc->events_maxlen = conf_int(c, sec, "events_maxlen", 1, 100000000);
+	lc->buffer_max = conf_int(c, sec, "buffer_max", 1, 10000000);
+	lc->queue_max = conf_int(c, sec, "queue_max", 1, 10000000);
+	lc->queue_ttl = conf_int(c, sec, "queue_ttl", 60, 100 * 86400);
+	lc->poll_ms = conf_int(c, sec, "poll_interval", 10, 60000);
+	if (*lc->log_file == 0)
+		sl_conf_error(c, sec, "logd: log_file: required (Postfix's maillog_file, or -)");
+	if (strcmp(lc->log_file, "-") != 0 && lc->state_file[0] != '/')
+		sl_conf_error(c, sec, "logd: state_file: an absolute path is required");
+	lc->providers = ld_providers_new();
+	conf_providers(c, sec, lc);
+	sl_conf_redis_opts(c, &lc->redis);
+}
+
+/* print_event - the --parse output */
+static void
+print_event(const ld_event *ev, void *arg)
+{
+	(void)arg;
+	ld_event_json(ev, stdout);
+}
+
+/* parse_file - --parse: every event of a file on stdout */
+static int
+parse_file(const char *path)
+{
+	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	ld_providers *prov = ld_providers_new();
+	ld_feeder f = {
+	    .table = ld_table_new(1000000, 100 * 86400), .providers = prov, .cb = print_event};
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (fp == NULL) {
+		fprintf(stderr, "sluice-logd: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while ((n = getline(&line, &cap, fp)) > 0)
+		ld_feed(&f, line, (size_t)n - (line[n - 1] == '\n'), time(NULL));
+	fprintf(stderr,
+	        "sluice-logd: %llu lines, %llu events, %llu skipped, %llu malformed, "
+	        "%llu too long\n",
+	        f.stats.lines, f.stats.events, f.stats.skipped, f.stats.bad, f.stats.toolong);
+	free(line);
+	if (fp != stdin)
+		fclose(fp);
+	ld_table_free(f.table);
+	ld_providers_free(prov);
+	return 0;
+}
+
+/* queue_event - the daemon's event callback: into the sink */
+static void
+queue_event(const ld_event *ev, void *arg)
+{
+	run *r = arg;
+
+	ld_sink_event(r->sink, ev, time(NULL));
+}
+
+/* feed_line - the follower's line callback */
+static void
+feed_line(const char *line, size_t len, void *arg)
+{
+	run *r = arg;
+
+	ld_feed(&r->feeder, line, len, time(NULL));
+}
+
+/* open_log - the followed file; waits (a warning once) until it exists */
+static ld_follow *
+open_log(const ld_conf *lc)
+{
+	char err[512];
+	ld_follow *f;
+	int warned = 0;
+
+	while ((f = ld_follow_open(lc->log_file, lc->state_file, err, sizeof(err))) == NULL &&
+	       !stopping) {
+		if (!warned++)
+			sl_warn("%s; waiting for it", err);
+		sleep(1);
+	}
+	return f;
+}
+
+/* pause_ms - sleep, cut short by a signal */
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* save - the position, once nothing read is still waiting for Redis */
+static void
+save(ld_follow *f, ld_sink *s)
+{
+	ld_sink_stats st;
+	char err[512];
+
+	ld_sink_get_stats(s, &st);
+	if (st.buffered == 0 && ld_follow_save(f, err, sizeof(err)) < 0)
+		sl_warn("state not saved: %s", err);
+}
+
+/* loop - follow, feed, write, save, until a signal or stdin's end */
+static void
+loop(const ld_conf *lc, run *r, ld_follow *f)
+{
+	time_t last_expire = time(NULL);
+	int n = 0;
+
+	while (!stopping && n >= 0) {
+		n = ld_follow_poll(f, feed_line, r);
+		ld_sink_flush(r->sink, time(NULL));
+		save(f, r->sink);
+		if (time(NULL) - last_expire >= 60) {
+			ld_table_expire(r->feeder.table, time(NULL));
+			last_expire = time(NULL);
+		}
+		if (n == 0)
+			pause_ms(lc->poll_ms);
+	}
+}
+
+/* serve - the daemon */
+static int
+serve(const ld_conf *lc, int foreground)
+{
+	run r = {.feeder = {.table = ld_table_new((size_t)lc->queue_max, lc->queue_ttl),
+	                    .providers = lc->providers,
+	                    .cb = queue_event}};
+	ld_follow *f;
+	char err[256];
+
+	r.feeder.arg = &r;
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	if (!foreground && daemon(0, 0) < 0)
+		sl_fatal("daemon: %s", strerror(errno));
+	if ((f = open_log(lc)) == NULL)
+		return 0;
+	if (*lc->user && sl_drop_privileges(lc->user, err, sizeof(err)) < 0)
+		sl_fatal("%s", err);
+	r.sink =
+	    ld_sink_new(&lc->redis, (size_t)lc->buffer_max, lc->events_maxlen, lc->all_messages);
+	sl_info("started: following %s", lc->log_file);
+	loop(lc, &r, f);
+	ld_sink_flush(r.sink, time(NULL));
+	save(f, r.sink);
+	sl_info("stopped: %llu lines, %llu events, %llu malformed", r.feeder.stats.lines,
+	        r.feeder.stats.events, r.feeder.stats.bad);
+	ld_follow_close(f);
+	ld_sink_free(r.sink);
+	ld_table_free(r.feeder.table);
+	return 0;
+}
+
+/* main - options, config, follow */
+int
+main(int argc, char **argv)
+{
+	const char *path = SL_CONF_DEFAULT_PATH;
+	static char abspath[PATH_MAX];
+	int ch, check_only = 0, foreground = 0, rc;
+	ld_conf lc = {0};
+	sl_conf *c;
+
+	if (argc == 3 && strcmp(argv[1], "--parse") == 0)
+		return parse_file(argv[2]);
+	while ((ch = getopt(argc, argv, "c:fn")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (path[0] != '/' && realpath(path, abspath) != NULL)
+		path = abspath;
+	sl_log_init("sluice-logd", foreground || check_only ? SL_LOG_STDERR : SL_LOG_SYSLOG,
+	            SL_LOG_INFO);
+	if ((c = sl_conf_load(path)) == NULL)
+		return 1;
+	conf_read(c, &lc);
+	if (c->errors > 0) {
+		sl_conf_free(c);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: configuration OK\n", path);
+		rc = 0;
+	} else
+		rc = serve(&lc, foreground);
+	ld_providers_free(lc.providers);
+	sl_conf_free(c);
+	return rc;
+}
