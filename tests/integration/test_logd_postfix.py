@@ -1,0 +1,265 @@
+"""
+NAME
+    test_logd_postfix - sluice-logd on a real Postfix's maillog_file
+
+DESCRIPTION
+    One world: redis-server, sluice-milter (tenant shop1 of a mall, SASL
+    user alice, category marketing), a throwaway Postfix writing
+    maillog_file, and three next hops reached through transport_maps:
+    smtp-sink accepting (the relayhost), smtp-sink refusing RCPT with
+    5xx (refuse.test) and smtp-sink refusing RCPT with 4xx (defer.test).
+    sluice-logd follows the maillog. The tests check, against the log
+    itself, that every delivery line of our messages became exactly one
+    event with tenant and category, that the day counters match, and
+    that a rotation during the run and a restart lose and repeat nothing.
+"""
+import gzip
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+import conftest
+import harness
+from milter_helpers import start_milter, write_conf
+
+CONF = """
+secret_file = "%(secret)s"
+domain "mall.test" { default_category = "transactional" }
+category "transactional" { subdomain = "mail" }
+category "marketing" { subdomain = "news" }
+tenant "shop1" {
+  subdomain = "shop1"
+  domains = {"shop1.mall.test"}
+  sasl_users = {"alice"}
+  default_category = "marketing"
+}
+milter {
+  socket = "{socket}"
+  socket_mode = "0666"
+}
+logd {
+  log_file = "%(maillog)s"
+  state_file = "%(state)s"
+  poll_interval = 50
+}
+"""
+
+DELIVERY = re.compile(r"postfix/\w+\[\d+\]: (\w+): to=<([^>]*)>,.* status=(\w+)")
+RESULT = {"sent": "delivered", "deferred": "deferred", "bounced": "bounced"}
+
+
+class World:
+    pass
+
+
+def logd_binary():
+    return harness.program("logd", "sluice-logd")
+
+
+@pytest.fixture(scope="module")
+def world():
+    conftest.require_root()
+    env = harness.Env("logd-postfix")
+    try:
+        w = World()
+        w.env = env
+        w.redis = env.redis()
+        w.ok = env.sink()
+        w.refuse = env.sink("-f", "RCPT")
+        w.defer = env.sink("-r", "RCPT")
+        transport = env.file("transport", "refuse.test smtp:[127.0.0.1]:%d\n"
+                             "defer.test smtp:[127.0.0.1]:%d\n" % (w.refuse.port, w.defer.port))
+        w.state = os.path.join(env.dir, "logd.state")
+        maillog = os.path.join(env.dir, "postfix", "log", "maillog")
+        w.conf, sock = write_conf(env, CONF % {"secret": env.secret(), "maillog": maillog,
+                                               "state": w.state}, redis=w.redis)
+        w.milter, spec = start_milter(env, w.conf, sock)
+        w.pf = env.postfix(relay=w.ok, milter=spec, sasl_users={"alice": "alicepw"},
+                           main={"transport_maps": "texthash:" + transport})
+        assert w.pf.maillog == maillog
+        harness.wait_for(lambda: os.path.exists(maillog), what="maillog")
+        w.logd = start_logd(w)
+        w.qids = []
+        yield w
+    finally:
+        env.close()
+
+
+def start_logd(w):
+    return w.env.daemon("sluice-logd-%d" % time.monotonic_ns(),
+                        [logd_binary(), "-f", "-c", w.conf],
+                        ready=lambda: os.path.exists(w.state))
+
+
+def send(w, rcpts):
+    """A message from alice; returns its queue id (from the milter's msg: record)."""
+    subject = "t-" + uuid.uuid4().hex[:12]
+    text = ("From: Shop <news@shop1.mall.test>\r\nTo: %s\r\nSubject: %s\r\n"
+            "Message-ID: <%s@client.test>\r\n\r\nHello.\r\n" % (rcpts[0], subject, subject))
+    w.pf.send("news@shop1.mall.test", rcpts, text.encode(), auth=("alice", "alicepw"))
+
+    def qid():
+        m = re.search(r"(\w+): message-id=<%s@client.test>" % subject, w.pf.log())
+        return m and m.group(1)
+    q = harness.wait_for(qid, 20, "queue id of %s" % subject)
+    w.qids.append(q)
+    return q
+
+
+def log_lines(w):
+    """(qid, rcpt, result) of every delivery line of our messages, rotated files too."""
+    out = []
+    logdir = os.path.dirname(w.pf.maillog)
+    for name in sorted(os.listdir(logdir)):
+        path = os.path.join(logdir, name)
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rt", errors="replace") as f:
+            for line in f:
+                m = DELIVERY.search(line)
+                if m and m.group(1) in w.qids and m.group(3) in RESULT:
+                    out.append((m.group(1), m.group(2), RESULT[m.group(3)]))
+    return sorted(out)
+
+
+def events(w):
+    """Every delivery event in the stream, as dicts."""
+    out = []
+    raw = subprocess.run(["redis-cli", "-s", w.redis.sock, "--json", "XRANGE", "sluice:events",
+                          "-", "+"], capture_output=True, text=True, check=True).stdout
+    for _id, fields in json.loads(raw or "[]"):
+        d = dict(zip(fields[::2], fields[1::2]))
+        if d.get("type") == "delivery":
+            out.append(d)
+    return out
+
+
+def event_keys(w):
+    return sorted((e["queue_id"], e["recipient"], e["result"]) for e in events(w))
+
+
+def settle(w, timeout=20):
+    """Wait until the events are exactly the log's delivery lines; return them."""
+    def same():
+        want = log_lines(w)
+        return want if event_keys(w) == want else None
+    try:
+        return harness.wait_for(same, timeout, "events matching the maillog")
+    except TimeoutError:
+        raise AssertionError("log %s\nevents %s\nlogd: %s" % (log_lines(w), event_keys(w),
+                                                              w.logd.output()))
+
+
+def stop_retries(w, qid):
+    """Delete a message from the queue, so its deferrals stop."""
+    subprocess.run(["postsuper", "-c", w.pf.etc, "-d", qid], capture_output=True)
+    harness.wait_for(lambda: re.search(r"%s: removed" % qid, w.pf.log()), 20, "removed")
+
+
+def day():
+    return time.strftime("%Y%m%d", time.gmtime())
+
+
+def test_three_next_hops_one_event_per_recipient_and_attempt(world):
+    w = world
+    q = send(w, ["a@accept.test", "b@refuse.test", "c@defer.test"])
+    harness.wait_for(lambda: re.search(r"%s: to=<c@defer.test>.*status=deferred" % q, w.pf.log()),
+                     30, "deferral")
+    stop_retries(w, q)
+    got = settle(w)
+    results = {(r, res) for _q, r, res in got}
+    assert ("a@accept.test", "delivered") in results
+    assert ("b@refuse.test", "bounced") in results
+    assert ("c@defer.test", "deferred") in results
+    for e in events(w):
+        assert e["tenant"] == "shop1" and e["category"] == "marketing", e
+        assert e["sasl"] == "alice"
+        assert e["sender"].endswith("shop1.mall.test") or "mall.test" in e["sender"], e
+        assert e["relay_addr"] == "127.0.0.1", e
+    by_rcpt = {e["recipient"]: e for e in events(w)}
+    assert by_rcpt["b@refuse.test"]["dsn"].startswith("5.")
+    assert "in reply to RCPT TO command" in by_rcpt["b@refuse.test"]["reply"]
+    assert by_rcpt["c@defer.test"]["dsn"].startswith("4.")
+    assert by_rcpt["a@accept.test"]["relay_port"] == str(w.ok.port)
+    stats = w.redis.cli("HGETALL", "sluice:stats:%s:shop1:marketing" % day()).split("\n")
+    stats = dict(zip(stats[::2], stats[1::2]))
+    count = lambda res: str(sum(1 for _q, _r, x in got if x == res))
+    assert stats.get("delivered") == count("delivered") == "1"
+    assert stats.get("bounced") == count("bounced") == "1"
+    assert stats.get("deferred") == count("deferred")
+    assert stats.get("sent") == "3"     # the milter's count of recipients
+
+
+def test_bounce_notices_are_not_counted_as_tenant_mail(world):
+    w = world
+    # the non-delivery notice for b@refuse.test is a message of Postfix's own
+    notice = harness.wait_for(lambda: re.search(r"sender non-delivery notification: (\w+)",
+                                                w.pf.log()), 20, "a bounce notice")
+    nq = notice.group(1)
+    harness.wait_for(lambda: re.search(r"%s: to=<.*status=sent" % nq, w.pf.log()), 20,
+                     "the notice delivered")
+    time.sleep(0.5)
+    assert all(e["queue_id"] != nq for e in events(w))
+
+
+def test_rotation_during_a_run_loses_and_repeats_nothing(world):
+    w = world
+    q1 = send(w, ["r1@accept.test", "r2@accept.test"])
+    w.pf.cmd("logrotate")
+    q2 = send(w, ["r3@accept.test"])
+    harness.wait_for(lambda: len([1 for x in log_lines(w) if x[0] in (q1, q2)]) == 3, 30,
+                     "deliveries")
+    got = settle(w)
+    assert len([1 for x in got if x[0] in (q1, q2)]) == 3
+    assert len(os.listdir(os.path.dirname(w.pf.maillog))) >= 2    # it did rotate
+
+
+def test_restart_continues_where_it_stopped(world):
+    w = world
+    assert w.logd.stop() == 0
+    with open(w.state) as f:
+        ino, off = f.read().split()
+    assert int(ino) == os.stat(w.pf.maillog).st_ino
+    q = send(w, ["s1@accept.test", "s2@accept.test"])
+    harness.wait_for(lambda: len([1 for x in log_lines(w) if x[0] == q]) == 2, 30, "deliveries")
+    w.logd = start_logd(w)
+    got = settle(w)
+    assert len([1 for x in got if x[0] == q]) == 2
+    # and once more after a rotation while it was down: the old file is
+    # found by its inode (not when compressed: see doc/logd.md)
+    w.pf.postconf("maillog_file_compressor=true")
+    assert w.logd.stop() == 0
+    q2 = send(w, ["s3@accept.test"])
+    harness.wait_for(lambda: len([1 for x in log_lines(w) if x[0] == q2]) == 1, 30, "delivery")
+    w.pf.cmd("logrotate")
+    q3 = send(w, ["s4@accept.test"])
+    harness.wait_for(lambda: len([1 for x in log_lines(w) if x[0] == q3]) == 1, 30, "delivery")
+    w.logd = start_logd(w)
+    settle(w)
+
+
+def test_parse_prints_the_events_of_the_log(world):
+    w = world
+    r = subprocess.run([logd_binary(), "--parse", w.pf.maillog], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    evs = [json.loads(l) for l in r.stdout.splitlines()]
+    assert evs and all(e["event"] in ("delivered", "deferred", "bounced", "expired") for e in evs)
+    assert "0 malformed" in r.stderr
+
+
+def test_check_config(world):
+    w = world
+    r = subprocess.run([logd_binary(), "-n", "-c", w.conf], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    bad = w.env.file("bad-logd.conf", 'logd { queue_max = 0  state_file = "rel" '
+                     'provider "Bad Name" { domains = {"x.test"} } }\n')
+    r = subprocess.run([logd_binary(), "-n", "-c", bad], capture_output=True, text=True)
+    assert r.returncode == 1
+    for what in ("queue_max", "state_file", "Bad Name"):
+        assert what in r.stderr, r.stderr
