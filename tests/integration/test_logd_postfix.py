@@ -193,6 +193,11 @@ def test_three_next_hops_one_event_per_recipient_and_attempt(world):
     assert stats.get("bounced") == count("bounced") == "1"
     assert stats.get("deferred") == count("deferred")
     assert stats.get("sent") == "3"     # the milter's count of recipients
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf, "stats"],
+                       capture_output=True, text=True, timeout=30)
+    table = r.stdout.split("deliveries (sluice-logd")[1].split("\n")
+    row = [l.split() for l in table if l.startswith("shop1")][0]
+    assert row == ["shop1", "marketing", "1", count("deferred"), "1", "0", "50.00%", "0.00%"], r.stdout
 
 
 def test_bounce_notices_are_not_counted_as_tenant_mail(world):
