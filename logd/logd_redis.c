@@ -7,7 +7,7 @@
  *	ld_sink_flush(s, now)		write what is queued; -1 if Redis failed
  * DESCRIPTION
  *	One script per event, atomic: it reads the milter's record
- *	<prefix>msg:<queue id> (tenant, category, sasl), adds an entry
+ *	<prefix>msg:<queue id> (tenant, category, sasl, msgid), adds an entry
  *	type=delivery to <prefix>events (XADD MAXLEN ~ events_maxlen) and
  *	counts the result (delivered, deferred, bounced, expired) in
  *	<prefix>stats:<yyyymmdd>:<tenant|->:<category|-> (UTC day of the
@@ -37,7 +37,7 @@
 #define NARGS (2 + 4 + 1 + 2 * NFIELDS)
 
 static sl_script event_script = {
-    .source = "local rec = redis.call('HMGET', KEYS[1], 'tenant', 'category', 'sasl')\n"
+    .source = "local rec = redis.call('HMGET', KEYS[1], 'tenant', 'category', 'sasl', 'msgid')\n"
               "local tenant, cat, sasl = rec[1] or '', rec[2] or '', rec[3] or ''\n"
               "local known = redis.call('EXISTS', KEYS[1]) == 1\n"
               "if not known and ARGV[4] ~= '1' then return 0 end\n"
@@ -46,7 +46,8 @@ static sl_script event_script = {
               "redis.call('HINCRBY', ARGV[1] .. 'stats:' .. ARGV[2] .. ':' .. t .. ':' .. c, "
               "ARGV[5], 1)\n"
               "local a = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'type', 'delivery',\n"
-              "  'result', ARGV[5], 'tenant', tenant, 'category', cat, 'sasl', sasl}\n"
+              "  'result', ARGV[5], 'tenant', tenant, 'category', cat, 'sasl', sasl,\n"
+              "  'msgid', rec[4] or ''}\n"
               "for i = 6, #ARGV do a[#a + 1] = ARGV[i] end\n"
               "redis.call(unpack(a))\n"
               "return known and 1 or 2\n",
@@ -148,7 +149,7 @@ ld_sink_event(ld_sink *s, const ld_event *ev, time_t now)
 	pair(e, "recipient", ev->rcpt);
 	pair(e, "orig_recipient", ev->orig_rcpt);
 	pair(e, "sender", ev->sender);
-	pair(e, "msgid", ev->msgid);
+	pair(e, "message_id", ev->msgid);
 	pair(e, "service", ev->service);
 	pair(e, "relay_host", ev->relay_host);
 	pair(e, "relay_addr", ev->relay_addr);

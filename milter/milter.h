@@ -289,7 +289,7 @@ int	ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e,
 		       char *err, size_t errlen);
 void	ml_record_message(const ml_conf *c, const ml_decision *d,
 			  const char *qid, const char *sasl,
-			  const char *sender, size_t nrcpt);
+			  const char *sender, size_t nrcpt, const char *msgid);
 
 /* ---- milter_suppress.c ---- */
 

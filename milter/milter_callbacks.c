@@ -543,7 +543,8 @@ cb_eom(SMFICTX *ctx)
 	log_message(m);
 	if (!m->degraded && m->d.verdict == ML_OK)
 		ml_record_message(m->conf, &m->d, m->qid, m->sasl,
-				  m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp);
+				  m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp,
+				  m->msgid);
 	msg_reset(m);
 	return SMFIS_CONTINUE;
 fail:

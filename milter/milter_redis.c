@@ -3,7 +3,7 @@
  *	milter_redis 3 - the milter's Redis keys: SASL entries, records, counters
  * SYNOPSIS
  *	ml_sasl_lookup(conf, user, &entry, err, len)	0, or -1 when Redis failed
- *	ml_record_message(conf, qid, decision, sasl, sender, nrcpt)
+ *	ml_record_message(conf, qid, decision, sasl, sender, nrcpt, msgid)
  *	ml_redis_get(pool), ml_redis_put(pool, handle)	borrow a handle
  *	ml_redis_prepare()	script SHA1s, once before the threads start
  * DESCRIPTION
@@ -11,7 +11,8 @@
  *	  <prefix>sasl:<user>	hash, written by the operator: category,
  *				tenant, domains (comma-separated From domains)
  *	  <prefix>msg:<qid>	hash written per outbound message: category,
- *				tenant, sasl, sender; expires after message_ttl
+ *				tenant, sasl, sender, msgid (the token's);
+ *				expires after message_ttl
  *				(default 7 days); read by sluice-logd
  *	  <prefix>stats:<yyyymmdd>:<tenant|->:<category|->
  *				hash; field "sent" += recipients (UTC day);
@@ -48,7 +49,7 @@ static sl_script record_script = {
 	.source =
 	"redis.call('HINCRBY', KEYS[1], 'sent', ARGV[1])\n"
 	"redis.call('HSET', KEYS[2], 'category', ARGV[2], 'tenant', ARGV[3],"
-	" 'sasl', ARGV[4], 'sender', ARGV[5])\n"
+	" 'sasl', ARGV[4], 'sender', ARGV[5], 'msgid', ARGV[7])\n"
 	"redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
 	"return 1\n",
 };
@@ -167,12 +168,12 @@ ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, 
 /* ml_record_message - count the message and remember its queue id */
 void
 ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid,
-		  const char *sasl, const char *sender, size_t nrcpt)
+		  const char *sasl, const char *sender, size_t nrcpt, const char *msgid)
 {
 	char	stats[256], msg[256], day[16], n[32], ttl[32];
 	time_t	now = time(NULL);
 	struct tm tm;
-	const char *argv[8];
+	const char *argv[9];
 	sl_reply *rep = NULL;
 	sl_redis *r;
 
@@ -188,8 +189,9 @@ ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid,
 	argv[0] = stats, argv[1] = msg, argv[2] = n;
 	argv[3] = d->category ? d->category->name : "";
 	argv[4] = d->tenant_name, argv[5] = sasl ? sasl : "", argv[6] = sender, argv[7] = ttl;
+	argv[8] = msgid ? msgid : "";
 	r = ml_redis_get(c->pool);
-	if (sl_redis_eval(r, &record_script, &rep, 2, 8, argv, NULL) < 0)
+	if (sl_redis_eval(r, &record_script, &rep, 2, 9, argv, NULL) < 0)
 		sl_warn("redis: message not counted: %s", sl_redis_errstr(r));
 	else if (rep->type == SL_REPLY_ERROR)
 		sl_warn("redis: message not counted: %s", rep->str);

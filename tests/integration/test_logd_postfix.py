@@ -168,8 +168,9 @@ def day():
 def test_three_next_hops_one_event_per_recipient_and_attempt(world):
     w = world
     q = send(w, ["a@accept.test", "b@refuse.test", "c@defer.test"])
-    harness.wait_for(lambda: re.search(r"%s: to=<c@defer.test>.*status=deferred" % q, w.pf.log()),
-                     30, "deferral")
+    for rcpt, status in (("a@accept", "sent"), ("b@refuse", "bounced"), ("c@defer", "deferred")):
+        harness.wait_for(lambda: re.search(r"%s: to=<%s.test>.*status=%s" % (q, rcpt, status),
+                                           w.pf.log()), 30, "%s %s" % (rcpt, status))
     stop_retries(w, q)
     got = settle(w)
     results = {(r, res) for _q, r, res in got}
@@ -179,6 +180,7 @@ def test_three_next_hops_one_event_per_recipient_and_attempt(world):
     for e in events(w):
         assert e["tenant"] == "shop1" and e["category"] == "marketing", e
         assert e["sasl"] == "alice"
+        assert len(e["msgid"]) >= 8 and e["message_id"].endswith("@client.test"), e
         assert e["sender"].endswith("shop1.mall.test") or "mall.test" in e["sender"], e
         assert e["relay_addr"] == "127.0.0.1", e
     by_rcpt = {e["recipient"]: e for e in events(w)}
