@@ -16,6 +16,11 @@
  *	    queue_max = 20000		# queue ids remembered at once
  *	    queue_ttl = 518400		# seconds a silent queue id is remembered
  *	    poll_interval = 200		# milliseconds between looks at the file
+ *	    block_threshold = 5		# block replies from one provider to one
+ *	    block_window = 600		# sending domain within this many seconds
+ *					# declare a block (block:<provider>:<domain>)
+ *	    block_quiet = 1800		# it ends at a delivery after this quiet time
+ *	    block_ttl = 3600		# or this long after the last block reply
  *	    provider "name" { domains = {...} mx = {...} }	# before the defaults
  *	}
  */

@@ -44,12 +44,15 @@ typedef struct ld_conf {
 	int all_messages;
 	long events_maxlen, buffer_max, queue_max, queue_ttl, poll_ms;
 	ld_providers *providers;
+	ld_block_conf block;
 	sl_redis_opts redis;
 } ld_conf;
 
 typedef struct run {
 	ld_feeder feeder;
 	ld_sink *sink;
+	ld_blocks *blocks;
+	long	block_ttl;
 } run;
 
 static volatile sig_atomic_t stopping;
@@ -115,6 +118,10 @@ conf_read(sl_conf *c, ld_conf *lc)
 	lc->queue_max = conf_int(c, sec, "queue_max", 1, 10000000);
 	lc->queue_ttl = conf_int(c, sec, "queue_ttl", 60, 100 * 86400);
 	lc->poll_ms = conf_int(c, sec, "poll_interval", 10, 60000);
+	lc->block.threshold = (int) conf_int(c, sec, "block_threshold", 1, 1000);
+	lc->block.window = conf_int(c, sec, "block_window", 1, 7 * 86400);
+	lc->block.quiet = conf_int(c, sec, "block_quiet", 0, 7 * 86400);
+	lc->block.ttl = conf_int(c, sec, "block_ttl", 1, 30 * 86400);
 	if (*lc->log_file == 0)
 		sl_conf_error(c, sec, "logd: log_file: required (Postfix's maillog_file, or -)");
 	if (strcmp(lc->log_file, "-") != 0 && lc->state_file[0] != '/')
@@ -162,13 +169,43 @@ parse_file(const char *path)
 	return 0;
 }
 
-/* queue_event - the daemon's event callback: into the sink */
+/* log_block - a block's start or end in the log */
+static void
+log_block(enum ld_block_change ch, const ld_block_info *b)
+{
+	if (ch == LD_BLOCK_START)
+		sl_warn("block start: provider %s, sending domain %s: %d %s replies: %.200s",
+			b->provider, b->source, b->count, b->class_, b->reply);
+	else if (ch == LD_BLOCK_END)
+		sl_info("block end (%s): provider %s, sending domain %s", b->why, b->provider,
+			b->source);
+}
+
+/* queue_event - the daemon's event callback: into the sink, then block detection */
 static void
 queue_event(const ld_event *ev, void *arg)
 {
 	run *r = arg;
+	ld_block_info b;
+	enum ld_block_change ch;
 
 	ld_sink_event(r->sink, ev, time(NULL));
+	if ((ch = ld_blocks_event(r->blocks, ev, time(NULL), &b)) != LD_BLOCK_SAME) {
+		log_block(ch, &b);
+		ld_sink_block(r->sink, ch, &b, r->block_ttl);
+	}
+}
+
+/* tick_blocks - end the blocks whose ttl passed */
+static void
+tick_blocks(run *r)
+{
+	ld_block_info b;
+
+	while (ld_blocks_tick(r->blocks, time(NULL), &b) == LD_BLOCK_END) {
+		log_block(LD_BLOCK_END, &b);
+		ld_sink_block(r->sink, LD_BLOCK_END, &b, r->block_ttl);
+	}
 }
 
 /* feed_line - the follower's line callback */
@@ -227,6 +264,7 @@ loop(const ld_conf *lc, run *r, ld_follow *f)
 
 	while (!stopping && n >= 0) {
 		n = ld_follow_poll(f, feed_line, r);
+		tick_blocks(r);
 		ld_sink_flush(r->sink, time(NULL));
 		save(f, r->sink);
 		if (time(NULL) - last_expire >= 60) {
@@ -249,6 +287,8 @@ serve(const ld_conf *lc, int foreground)
 	char err[256];
 
 	r.feeder.arg = &r;
+	r.blocks = ld_blocks_new(&lc->block);
+	r.block_ttl = lc->block.ttl;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	if (!foreground && daemon(0, 0) < 0)
@@ -268,6 +308,7 @@ serve(const ld_conf *lc, int foreground)
 	ld_follow_close(f);
 	ld_sink_free(r.sink);
 	ld_table_free(r.feeder.table);
+	ld_blocks_free(r.blocks);
 	return 0;
 }
 

@@ -53,7 +53,26 @@ static sl_script event_script = {
               "return known and 1 or 2\n",
 };
 
+static sl_script block_script = {
+    .source = "if ARGV[1] == 'end' then\n"
+              "  redis.call('DEL', KEYS[1])\n"
+              "else\n"
+              "  redis.call('HSET', KEYS[1], 'provider', ARGV[4], 'source', ARGV[5], 'class',\n"
+              "    ARGV[6], 'reply', ARGV[7], 'count', ARGV[8], 'since', ARGV[9], 'until',\n"
+              "    ARGV[11], 'set_by', 'sluice-logd')\n"
+              "  redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+              "end\n"
+              "if ARGV[1] ~= 'going' then\n"
+              "  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'type', 'block-' .. "
+              "ARGV[1],\n"
+              "    'provider', ARGV[4], 'source', ARGV[5], 'class', ARGV[6], 'reply', ARGV[7],\n"
+              "    'count', ARGV[8], 'since', ARGV[9], 'why', ARGV[10])\n"
+              "end\n"
+              "return 1\n",
+};
+
 typedef struct queued {
+	sl_script *script; /* event_script or block_script */
 	char *argv[NARGS];
 	int argc;
 } queued;
@@ -135,6 +154,7 @@ ld_sink_event(ld_sink *s, const ld_event *ev, time_t now)
 		return;
 	}
 	e = &s->q[(s->head + s->n++) % s->max];
+	e->script = &event_script;
 	snprintf(buf, sizeof(buf), "%smsg:%s", s->prefix, ev->qid);
 	push(e, buf);
 	snprintf(buf, sizeof(buf), "%sevents", s->prefix);
@@ -163,6 +183,46 @@ ld_sink_event(ld_sink *s, const ld_event *ev, time_t now)
 	pair(e, "provider", ev->provider);
 	pair(e, "class", ev->class_);
 	pair(e, "log_time", ev->stamp);
+	s->st.buffered = s->n;
+}
+
+/* ld_sink_block - queue a block's start, extension or end */
+void
+ld_sink_block(ld_sink *s, enum ld_block_change change, const ld_block_info *info, long ttl)
+{
+	static const char *const names[] = {[LD_BLOCK_START] = "start", [LD_BLOCK_GOING] = "going",
+					    [LD_BLOCK_END] = "end"};
+	char	buf[512];
+	queued *e;
+
+	if (change == LD_BLOCK_SAME)
+		return;
+	if (s->n >= s->max) {
+		s->st.dropped++, s->dropped_unreported++;
+		return;
+	}
+	e = &s->q[(s->head + s->n++) % s->max];
+	e->script = &block_script;
+	snprintf(buf, sizeof(buf), "%sblock:%s:%s", s->prefix, info->provider, info->source);
+	push(e, buf);
+	snprintf(buf, sizeof(buf), "%sevents", s->prefix);
+	push(e, buf);
+	push(e, names[change]);
+	snprintf(buf, sizeof(buf), "%ld", s->maxlen);
+	push(e, buf);
+	snprintf(buf, sizeof(buf), "%ld", ttl);
+	push(e, buf);
+	push(e, info->provider);
+	push(e, info->source);
+	push(e, info->class_);
+	push(e, info->reply);
+	snprintf(buf, sizeof(buf), "%d", info->count);
+	push(e, buf);
+	snprintf(buf, sizeof(buf), "%lld", (long long) info->since);
+	push(e, buf);
+	push(e, info->why ? info->why : "");
+	snprintf(buf, sizeof(buf), "%lld", (long long) (time(NULL) + ttl));
+	push(e, buf);
 	s->st.buffered = s->n;
 }
 
@@ -199,7 +259,7 @@ write_one(ld_sink *s, queued *e, const char *day)
 	} else if (rep->type == SL_REPLY_ERROR) {
 		sl_error("redis: delivery event of %s skipped: %s", e->argv[8], rep->str);
 		s->st.errors++;
-	} else if (rep->type == SL_REPLY_INTEGER && rep->integer == 1)
+	} else if (e->script == &block_script || (rep->type == SL_REPLY_INTEGER && rep->integer == 1))
 		s->st.written++;
 	else {
 		s->st.unattributed++;

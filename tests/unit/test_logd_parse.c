@@ -447,6 +447,59 @@ test_table_bounds(void **state)
 	ld_table_free(t);
 }
 
+/* bev - a delivery event to a provider from a sender */
+static ld_event
+bev(const char *result, const char *cls, const char *provider, const char *sender)
+{
+	ld_event ev = {.result = result, .class_ = cls, .provider = provider, .sender = sender,
+		       .reply = "421-4.7.28 unusual rate"};
+
+	return ev;
+}
+
+static void
+test_blocks(void **state)
+{
+	ld_block_conf c = {.threshold = 3, .window = 60, .quiet = 100, .ttl = 1000};
+	ld_blocks *b = ld_blocks_new(&c);
+	ld_block_info info;
+	ld_event rate = bev("deferred", "rate-limited", "google", "b1-x@news.shop.example");
+	ld_event other = bev("deferred", "other", "google", "b1-x@news.shop.example");
+	ld_event ok = bev("delivered", "", "google", "b1-x@news.shop.example");
+	ld_event elsewhere = bev("deferred", "rate-limited", "google", "b1-x@mail.shop.example");
+	ld_event unknown = bev("deferred", "rate-limited", "other", "b1-x@news.shop.example");
+
+	(void) state;
+	/* two in the window, one outside it: no block */
+	assert_int_equal(ld_blocks_event(b, &rate, 1000, &info), LD_BLOCK_SAME);
+	assert_int_equal(ld_blocks_event(b, &rate, 1100, &info), LD_BLOCK_SAME);
+	assert_int_equal(ld_blocks_event(b, &other, 1101, &info), LD_BLOCK_SAME);
+	assert_int_equal(ld_blocks_event(b, &elsewhere, 1102, &info), LD_BLOCK_SAME);
+	assert_int_equal(ld_blocks_event(b, &unknown, 1102, &info), LD_BLOCK_SAME);
+	assert_int_equal(ld_blocks_event(b, &unknown, 1102, &info), LD_BLOCK_SAME);
+	assert_int_equal(ld_blocks_event(b, &unknown, 1102, &info), LD_BLOCK_SAME);
+	assert_int_equal(ld_blocks_event(b, &rate, 1110, &info), LD_BLOCK_SAME);
+	assert_int_equal(ld_blocks_event(b, &rate, 1120, &info), LD_BLOCK_START);
+	assert_string_equal(info.provider, "google");
+	assert_string_equal(info.source, "news.shop.example");
+	assert_string_equal(info.class_, "rate-limited");
+	assert_int_equal(info.count, 3);
+	assert_int_equal(ld_blocks_event(b, &rate, 1130, &info), LD_BLOCK_GOING);
+	/* a delivery before the quiet period ends nothing; after it, it ends */
+	assert_int_equal(ld_blocks_event(b, &ok, 1200, &info), LD_BLOCK_SAME);
+	assert_int_equal(ld_blocks_event(b, &ok, 1230, &info), LD_BLOCK_END);
+	assert_string_equal(info.why, "quiet");
+	assert_int_equal(ld_blocks_event(b, &ok, 1240, &info), LD_BLOCK_SAME);
+	/* again, and this time no mail at all: the ttl ends it */
+	for (int i = 0; i < 3; i++)
+		ld_blocks_event(b, &rate, 2000 + i, &info);
+	assert_int_equal(ld_blocks_tick(b, 2500, &info), LD_BLOCK_SAME);
+	assert_int_equal(ld_blocks_tick(b, 3002, &info), LD_BLOCK_END);
+	assert_string_equal(info.why, "expired");
+	assert_int_equal(ld_blocks_tick(b, 3003, &info), LD_BLOCK_SAME);
+	ld_blocks_free(b);
+}
+
 int
 main(void)
 {
@@ -465,6 +518,7 @@ main(void)
 	    cmocka_unit_test(test_providers),
 	    cmocka_unit_test(test_feed_expiry),
 	    cmocka_unit_test(test_table_bounds),
+	    cmocka_unit_test(test_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
