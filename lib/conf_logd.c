@@ -40,5 +40,9 @@ cfg_opt_t sl_conf_logd_opts[] = {
     CFG_INT("queue_max", 20000, CFGF_NONE),
     CFG_INT("queue_ttl", 6 * 86400, CFGF_NONE),
     CFG_INT("poll_interval", 200, CFGF_NONE),
+    CFG_INT("block_threshold", 5, CFGF_NONE),
+    CFG_INT("block_window", 600, CFGF_NONE),
+    CFG_INT("block_quiet", 1800, CFGF_NONE),
+    CFG_INT("block_ttl", 3600, CFGF_NONE),
     CFG_SEC("provider", provider_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END()};

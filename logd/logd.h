@@ -161,28 +161,28 @@ void ld_json_string(FILE *fp, const char *s);
 /* ---- logd_block.c ---- */
 
 typedef struct ld_block_conf {
-	int	threshold;		/* block replies within window to declare */
-	long	window, quiet, ttl;	/* seconds */
+	int threshold;           /* block replies within window to declare */
+	long window, quiet, ttl; /* seconds */
 } ld_block_conf;
 
 enum ld_block_change { LD_BLOCK_SAME = 0, LD_BLOCK_START, LD_BLOCK_GOING, LD_BLOCK_END };
 
 typedef struct ld_block_info {
-	char	provider[32];
-	char	source[LD_HOST_MAX];	/* the sending domain (category subdomain) */
-	char	class_[16];
-	char	reply[512];
-	int	count;			/* block replies in the window */
-	time_t	since;
-	const char *why;		/* of an end: "quiet" or "expired" */
+	char provider[32];
+	char source[LD_HOST_MAX]; /* the sending domain (category subdomain) */
+	char class_[16];
+	char reply[512];
+	int count; /* block replies in the window */
+	time_t since;
+	const char *why; /* of an end: "quiet" or "expired" */
 } ld_block_info;
 
 typedef struct ld_blocks ld_blocks;
 
 ld_blocks *ld_blocks_new(const ld_block_conf *conf);
-void	ld_blocks_free(ld_blocks *b);
+void ld_blocks_free(ld_blocks *b);
 enum ld_block_change ld_blocks_event(ld_blocks *b, const ld_event *ev, time_t now,
-				     ld_block_info *out);
+                                     ld_block_info *out);
 enum ld_block_change ld_blocks_tick(ld_blocks *b, time_t now, ld_block_info *out);
 
 /* ---- logd_follow.c ---- */
@@ -207,8 +207,7 @@ ld_sink *ld_sink_new(const sl_redis_opts *opts, size_t buffer_max, long events_m
                      int all_messages);
 void ld_sink_free(ld_sink *s);
 void ld_sink_event(ld_sink *s, const ld_event *ev, time_t now);
-void ld_sink_block(ld_sink *s, enum ld_block_change change, const ld_block_info *info,
-                   long ttl);
+void ld_sink_block(ld_sink *s, enum ld_block_change change, const ld_block_info *info, long ttl);
 int ld_sink_flush(ld_sink *s, time_t now);
 void ld_sink_get_stats(const ld_sink *s, ld_sink_stats *st);
 

@@ -31,24 +31,24 @@
 #include "log.h"
 #include "logd.h"
 
-#define LD_MAX_BLOCK_KEYS	10000
-#define LD_MAX_THRESHOLD	1000
+#define LD_MAX_BLOCK_KEYS 10000
+#define LD_MAX_THRESHOLD 1000
 
 typedef struct watch {
-	char	provider[32];
-	char	source[LD_HOST_MAX];
-	time_t	times[LD_MAX_THRESHOLD];	/* ring of block reply times */
-	int	ntimes, next;
-	int	blocked;
-	time_t	since, last;
-	char	class_[16];
-	char	reply[512];
+	char provider[32];
+	char source[LD_HOST_MAX];
+	time_t times[LD_MAX_THRESHOLD]; /* ring of block reply times */
+	int ntimes, next;
+	int blocked;
+	time_t since, last;
+	char class_[16];
+	char reply[512];
 } watch;
 
 struct ld_blocks {
 	ld_block_conf c;
 	watch **w;
-	size_t	n;
+	size_t n;
 };
 
 /* ld_blocks_new - no key watched yet */
@@ -81,10 +81,11 @@ ld_blocks_free(ld_blocks *b)
 static watch *
 find(ld_blocks *b, const char *provider, const char *source, int create)
 {
-	watch  *w;
+	watch *w;
 
 	for (size_t i = 0; i < b->n; i++)
-		if (strcmp(b->w[i]->provider, provider) == 0 && strcmp(b->w[i]->source, source) == 0)
+		if (strcmp(b->w[i]->provider, provider) == 0 &&
+		    strcmp(b->w[i]->source, source) == 0)
 			return b->w[i];
 	if (!create || b->n >= LD_MAX_BLOCK_KEYS)
 		return NULL;
@@ -100,7 +101,7 @@ find(ld_blocks *b, const char *provider, const char *source, int create)
 static int
 in_window(const ld_blocks *b, const watch *w, time_t now)
 {
-	int	n = 0;
+	int n = 0;
 
 	for (int i = 0; i < w->ntimes; i++)
 		n += now - w->times[i] <= b->c.window;
@@ -125,8 +126,8 @@ fill(const ld_blocks *b, const watch *w, time_t now, const char *why, ld_block_i
 static int
 is_block_class(const char *c)
 {
-	return strcmp(c, "rate-limited") == 0 || strcmp(c, "reputation") == 0
-	    || strcmp(c, "blocklist") == 0 || strcmp(c, "auth-required") == 0;
+	return strcmp(c, "rate-limited") == 0 || strcmp(c, "reputation") == 0 ||
+	       strcmp(c, "blocklist") == 0 || strcmp(c, "auth-required") == 0;
 }
 
 /* ld_blocks_event - account one delivery event; a start or end when it makes one */
@@ -134,16 +135,15 @@ enum ld_block_change
 ld_blocks_event(ld_blocks *b, const ld_event *ev, time_t now, ld_block_info *out)
 {
 	const char *at = ev->sender ? strrchr(ev->sender, '@') : NULL;
-	const char *source = at ? at + 1 : "";
-	int	hit = is_block_class(ev->class_ ? ev->class_ : "");
-	watch  *w;
+	const char *source = at && at[1] ? at + 1 : "-"; /* "-": sender unknown */
+	int hit = is_block_class(ev->class_ ? ev->class_ : "");
+	watch *w;
 
-	if (strcmp(ev->provider, "other") == 0
-	    || (w = find(b, ev->provider, source, hit)) == NULL)
+	if (strcmp(ev->provider, "other") == 0 || (w = find(b, ev->provider, source, hit)) == NULL)
 		return LD_BLOCK_SAME;
 	if (!hit) {
-		if (w->blocked && strcmp(ev->result, "delivered") == 0
-		    && now - w->last >= b->c.quiet) {
+		if (w->blocked && strcmp(ev->result, "delivered") == 0 &&
+		    now - w->last >= b->c.quiet) {
 			w->blocked = 0, w->ntimes = 0, w->next = 0;
 			fill(b, w, now, "quiet", out);
 			return LD_BLOCK_END;
@@ -158,7 +158,7 @@ ld_blocks_event(ld_blocks *b, const ld_event *ev, time_t now, ld_block_info *out
 	snprintf(w->reply, sizeof(w->reply), "%s", ev->reply ? ev->reply : "");
 	if (w->blocked) {
 		fill(b, w, now, "", out);
-		return LD_BLOCK_GOING;	/* the caller extends the block's expiry */
+		return LD_BLOCK_GOING; /* the caller extends the block's expiry */
 	}
 	if (in_window(b, w, now) < b->c.threshold)
 		return LD_BLOCK_SAME;
@@ -172,7 +172,7 @@ enum ld_block_change
 ld_blocks_tick(ld_blocks *b, time_t now, ld_block_info *out)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		watch  *w = b->w[i];
+		watch *w = b->w[i];
 
 		if (w->blocked && now - w->last >= b->c.ttl) {
 			w->blocked = 0, w->ntimes = 0, w->next = 0;

@@ -52,7 +52,7 @@ typedef struct run {
 	ld_feeder feeder;
 	ld_sink *sink;
 	ld_blocks *blocks;
-	long	block_ttl;
+	long block_ttl;
 } run;
 
 static volatile sig_atomic_t stopping;
@@ -118,7 +118,7 @@ conf_read(sl_conf *c, ld_conf *lc)
 	lc->queue_max = conf_int(c, sec, "queue_max", 1, 10000000);
 	lc->queue_ttl = conf_int(c, sec, "queue_ttl", 60, 100 * 86400);
 	lc->poll_ms = conf_int(c, sec, "poll_interval", 10, 60000);
-	lc->block.threshold = (int) conf_int(c, sec, "block_threshold", 1, 1000);
+	lc->block.threshold = (int)conf_int(c, sec, "block_threshold", 1, 1000);
 	lc->block.window = conf_int(c, sec, "block_window", 1, 7 * 86400);
 	lc->block.quiet = conf_int(c, sec, "block_quiet", 0, 7 * 86400);
 	lc->block.ttl = conf_int(c, sec, "block_ttl", 1, 30 * 86400);
@@ -175,10 +175,10 @@ log_block(enum ld_block_change ch, const ld_block_info *b)
 {
 	if (ch == LD_BLOCK_START)
 		sl_warn("block start: provider %s, sending domain %s: %d %s replies: %.200s",
-			b->provider, b->source, b->count, b->class_, b->reply);
+		        b->provider, b->source, b->count, b->class_, b->reply);
 	else if (ch == LD_BLOCK_END)
 		sl_info("block end (%s): provider %s, sending domain %s", b->why, b->provider,
-			b->source);
+		        b->source);
 }
 
 /* queue_event - the daemon's event callback: into the sink, then block detection */

@@ -101,6 +101,7 @@ ld_sink_new(const sl_redis_opts *opts, size_t buffer_max, long events_maxlen, in
 	s->all = all_messages;
 	snprintf(s->prefix, sizeof(s->prefix), "%s", sl_redis_prefix(s->r));
 	(void)sl_script_sha1(&event_script);
+	(void)sl_script_sha1(&block_script);
 	return s;
 }
 
@@ -190,9 +191,9 @@ ld_sink_event(ld_sink *s, const ld_event *ev, time_t now)
 void
 ld_sink_block(ld_sink *s, enum ld_block_change change, const ld_block_info *info, long ttl)
 {
-	static const char *const names[] = {[LD_BLOCK_START] = "start", [LD_BLOCK_GOING] = "going",
-					    [LD_BLOCK_END] = "end"};
-	char	buf[512];
+	static const char *const names[] = {
+	    [LD_BLOCK_START] = "start", [LD_BLOCK_GOING] = "going", [LD_BLOCK_END] = "end"};
+	char buf[512];
 	queued *e;
 
 	if (change == LD_BLOCK_SAME)
@@ -218,10 +219,10 @@ ld_sink_block(ld_sink *s, enum ld_block_change change, const ld_block_info *info
 	push(e, info->reply);
 	snprintf(buf, sizeof(buf), "%d", info->count);
 	push(e, buf);
-	snprintf(buf, sizeof(buf), "%lld", (long long) info->since);
+	snprintf(buf, sizeof(buf), "%lld", (long long)info->since);
 	push(e, buf);
 	push(e, info->why ? info->why : "");
-	snprintf(buf, sizeof(buf), "%lld", (long long) (time(NULL) + ttl));
+	snprintf(buf, sizeof(buf), "%lld", (long long)(time(NULL) + ttl));
 	push(e, buf);
 	s->st.buffered = s->n;
 }
@@ -246,10 +247,11 @@ write_one(ld_sink *s, queued *e, const char *day)
 	sl_reply *rep = NULL;
 	int done = 1;
 
-	free(e->argv[3]);
-	e->argv[3] = sl_strdup(day);
-	if (sl_redis_eval(s->r, &event_script, &rep, 2, e->argc, (const char **)e->argv, NULL) <
-	    0) {
+	if (e->script == &event_script) {
+		free(e->argv[3]);
+		e->argv[3] = sl_strdup(day);
+	}
+	if (sl_redis_eval(s->r, e->script, &rep, 2, e->argc, (const char **)e->argv, NULL) < 0) {
 		sl_warn("redis: events wait in memory (%zu queued): %s", s->n,
 		        sl_redis_errstr(s->r));
 		done = 0;
@@ -259,7 +261,8 @@ write_one(ld_sink *s, queued *e, const char *day)
 	} else if (rep->type == SL_REPLY_ERROR) {
 		sl_error("redis: delivery event of %s skipped: %s", e->argv[8], rep->str);
 		s->st.errors++;
-	} else if (e->script == &block_script || (rep->type == SL_REPLY_INTEGER && rep->integer == 1))
+	} else if (e->script == &block_script ||
+	           (rep->type == SL_REPLY_INTEGER && rep->integer == 1))
 		s->st.written++;
 	else {
 		s->st.unattributed++;

@@ -18,7 +18,9 @@ import json
 import os
 import re
 import signal
+import socketserver
 import subprocess
+import threading
 import time
 import uuid
 
@@ -47,11 +49,64 @@ logd {
   log_file = "%(maillog)s"
   state_file = "%(state)s"
   poll_interval = 50
+  block_threshold = 3
+  block_window = 600
+  block_quiet = 1
+  provider "fake" { domains = {"fake.test"} }
 }
 """
 
 DELIVERY = re.compile(r"postfix/\w+\[\d+\]: (\w+): to=<([^>]*)>,.* status=(\w+)")
 RESULT = {"sent": "delivered", "deferred": "deferred", "bounced": "bounced"}
+
+
+GOOGLE_4728 = [
+    "421-4.7.28 [127.0.0.1      15] Our system has detected an unusual rate of",
+    "421-4.7.28 unsolicited mail originating from your IP address. To protect our",
+    "421-4.7.28 users from spam, mail sent from your IP address has been temporarily",
+    "421-4.7.28 rate limited. Please visit",
+    "421-4.7.28  https://support.google.com/mail/?p=UnsolicitedRateLimitError to",
+    "421 4.7.28 review our Bulk Email Senders Guidelines. a1si2 - gsmtp",
+]
+
+
+class FakeProvider(socketserver.ThreadingTCPServer):
+    """A tiny SMTP server that answers RCPT with Google's 421-4.7.28 while .refusing."""
+    allow_reuse_address = True
+    daemon_threads = True
+    refusing = True
+    accepted = 0
+
+
+class FakeHandler(socketserver.StreamRequestHandler):
+    def reply(self, *lines):
+        self.wfile.write("".join(l + "\r\n" for l in lines).encode())
+
+    def handle(self):
+        self.reply("220 fake.test ESMTP")
+        in_data = False
+        for raw in self.rfile:
+            line = raw.decode("latin-1").rstrip("\r\n")
+            if in_data:
+                if line == ".":
+                    in_data = False
+                    self.server.accepted += 1
+                    self.reply("250 2.0.0 OK a1si3 - gsmtp")
+                continue
+            verb = line[:4].upper()
+            if verb in ("EHLO", "HELO"):
+                self.reply("250 fake.test")
+            elif verb == "RCPT" and self.server.refusing:
+                self.reply(*GOOGLE_4728)
+                return
+            elif verb == "DATA":
+                in_data = True
+                self.reply("354 go ahead")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("250 OK")
 
 
 class World:
@@ -73,8 +128,11 @@ def world():
         w.ok = env.sink()
         w.refuse = env.sink("-f", "RCPT")
         w.defer = env.sink("-r", "RCPT")
+        w.fake = FakeProvider(("127.0.0.1", 0), FakeHandler)
+        threading.Thread(target=w.fake.serve_forever, daemon=True).start()
         transport = env.file("transport", "refuse.test smtp:[127.0.0.1]:%d\n"
-                             "defer.test smtp:[127.0.0.1]:%d\n" % (w.refuse.port, w.defer.port))
+                             "defer.test smtp:[127.0.0.1]:%d\nfake.test smtp:[127.0.0.1]:%d\n"
+                             % (w.refuse.port, w.defer.port, w.fake.server_address[1]))
         w.state = os.path.join(env.dir, "logd.state")
         maillog = os.path.join(env.dir, "postfix", "log", "maillog")
         w.conf, sock = write_conf(env, CONF % {"secret": env.secret(), "maillog": maillog,
@@ -89,6 +147,8 @@ def world():
         yield w
     finally:
         env.close()
+        if getattr(w, "fake", None):
+            w.fake.shutdown()
 
 
 def start_logd(w):
@@ -248,6 +308,43 @@ def test_restart_continues_where_it_stopped(world):
     harness.wait_for(lambda: len([1 for x in log_lines(w) if x[0] == q3]) == 1, 30, "delivery")
     w.logd = start_logd(w)
     settle(w)
+
+
+def all_events(w, typ):
+    raw = subprocess.run(["redis-cli", "-s", w.redis.sock, "--json", "XRANGE", "sluice:events",
+                          "-", "+"], capture_output=True, text=True, check=True).stdout
+    out = [dict(zip(f[::2], f[1::2])) for _id, f in json.loads(raw or "[]")]
+    return [e for e in out if e.get("type") == typ]
+
+
+def test_google_rate_limit_text_declares_a_block_that_ends_after_deliveries(world):
+    w = world
+    q = send(w, ["x1@fake.test", "x2@fake.test", "x3@fake.test"])
+    start = harness.wait_for(lambda: all_events(w, "block-start"), 30, "block-start event")[0]
+    assert start["provider"] == "fake" and start["class"] == "rate-limited", start
+    assert start["source"] == "shop1.mall.test" or start["source"].endswith("mall.test"), start
+    assert "4.7.28" in start["reply"] and int(start["count"]) >= 3
+    key = "sluice:block:fake:" + start["source"]
+    state = w.redis.cli("HGETALL", key).split("\n")
+    state = dict(zip(state[::2], state[1::2]))
+    assert state["class"] == "rate-limited" and state["set_by"] == "sluice-logd", state
+    assert 0 < int(w.redis.cli("TTL", key)) <= 3600
+    fake = [e for e in events(w) if e["queue_id"] == q]
+    assert {e["result"] for e in fake} == {"deferred"}
+    assert {e["provider"] for e in fake} == {"fake"}
+    # 421 closes the session: the first recipient has the reply, the others a lost connection
+    assert {e["class"] for e in fake if e["recipient"] == "x1@fake.test"} == {"rate-limited"}
+    assert {e["class"] for e in fake if e["recipient"] != "x1@fake.test"} == {"other"}
+    # the provider lifts it; after the quiet period a delivery ends the block
+    w.fake.refusing = False
+    time.sleep(1.2)
+    w.pf.flush()
+    end = harness.wait_for(lambda: all_events(w, "block-end"), 60, "block-end event")[0]
+    assert end["provider"] == "fake" and end["why"] == "quiet", end
+    assert w.redis.cli("EXISTS", key) == "0"
+    assert len(all_events(w, "block-start")) == 1
+    harness.wait_for(lambda: len([e for e in events(w) if e["queue_id"] == q
+                                  and e["result"] == "delivered"]) == 3, 30, "deliveries")
 
 
 def test_parse_prints_the_events_of_the_log(world):

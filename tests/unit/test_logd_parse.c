@@ -451,8 +451,11 @@ test_table_bounds(void **state)
 static ld_event
 bev(const char *result, const char *cls, const char *provider, const char *sender)
 {
-	ld_event ev = {.result = result, .class_ = cls, .provider = provider, .sender = sender,
-		       .reply = "421-4.7.28 unusual rate"};
+	ld_event ev = {.result = result,
+	               .class_ = cls,
+	               .provider = provider,
+	               .sender = sender,
+	               .reply = "421-4.7.28 unusual rate"};
 
 	return ev;
 }
@@ -469,7 +472,7 @@ test_blocks(void **state)
 	ld_event elsewhere = bev("deferred", "rate-limited", "google", "b1-x@mail.shop.example");
 	ld_event unknown = bev("deferred", "rate-limited", "other", "b1-x@news.shop.example");
 
-	(void) state;
+	(void)state;
 	/* two in the window, one outside it: no block */
 	assert_int_equal(ld_blocks_event(b, &rate, 1000, &info), LD_BLOCK_SAME);
 	assert_int_equal(ld_blocks_event(b, &rate, 1100, &info), LD_BLOCK_SAME);
