@@ -347,6 +347,25 @@ def test_google_rate_limit_text_declares_a_block_that_ends_after_deliveries(worl
                                   and e["result"] == "delivered"]) == 3, 30, "deliveries")
 
 
+def test_redis_outage_buffers_events_and_loses_none(world):
+    w = world
+    q = send(w, ["o1@accept.test", "o2@defer.test"])
+    harness.wait_for(lambda: re.search(r"%s: to=<o2@defer.test>.*status=deferred" % q,
+                                       w.pf.log()), 30, "a first deferral")
+    settle(w)
+    w.redis.cli("SAVE")                 # the restarted server loads it (same --dir)
+    w.redis.stop()
+    before = len([1 for x in log_lines(w) if x[0] == q])
+    harness.wait_for(lambda: len([1 for x in log_lines(w) if x[0] == q]) >= before + 2, 40,
+                     "two more deferrals while Redis is down")
+    assert w.logd.alive()
+    w.redis.start()
+    stop_retries(w, q)
+    got = settle(w, timeout=30)
+    assert len([1 for x in got if x[0] == q]) >= 4
+    assert "events wait in memory" in w.logd.output()
+
+
 def test_parse_prints_the_events_of_the_log(world):
     w = world
     r = subprocess.run([logd_binary(), "--parse", w.pf.maillog], capture_output=True, text=True,
