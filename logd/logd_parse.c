@@ -51,6 +51,20 @@ copy_field(char *dst, size_t size, const char *s, size_t n)
 	return 0;
 }
 
+/* number - a decimal number in [s, end), never read past end (no NUL there) */
+static double
+number(const char *s, const char *end)
+{
+	char buf[32];
+	size_t n = 0;
+
+	while (s + n < end && n < sizeof(buf) - 1 && (isdigit((unsigned char)s[n]) || s[n] == '.'))
+		n++;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	return strtod(buf, NULL);
+}
+
 /* skip_spaces - advance past blanks */
 static void
 skip_spaces(cursor *c)
@@ -179,7 +193,7 @@ parse_relay(ld_line *out, const char *v, size_t n)
 	        0)
 		return -1;
 	if (close + 1 < v + n && close[1] == ':')
-		out->relay_port = atoi(close + 2);
+		out->relay_port = (int)number(close + 2, v + n);
 	return 0;
 }
 
@@ -243,7 +257,7 @@ parse_field(cursor *c, ld_line *out)
 	if (IS("relay"))
 		return parse_relay(out, v, n);
 	if (IS("delay"))
-		return (out->delay = strtod(v, NULL)), 0;
+		return (out->delay = number(v, v + n)), 0;
 	if (IS("delays"))
 		return copy_field(out->delays, sizeof(out->delays), v, n);
 	if (IS("dsn"))
@@ -288,9 +302,9 @@ parse_from(cursor *c, ld_line *out)
 		const char *name = c->p;
 
 		if (starts(c, "size="))
-			out->size = strtol(name + 5, NULL, 10);
+			out->size = (long)number(name + 5, c->end);
 		else if (starts(c, "nrcpt="))
-			out->nrcpt = atoi(name + 6);
+			out->nrcpt = (int)number(name + 6, c->end);
 		while (c->p < c->end && *c->p != ',')
 			c->p++;
 		c->p += c->p < c->end;
