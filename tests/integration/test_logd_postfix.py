@@ -347,6 +347,33 @@ def test_google_rate_limit_text_declares_a_block_that_ends_after_deliveries(worl
                                   and e["result"] == "delivered"]) == 3, 30, "deliveries")
 
 
+def ctl(w, *args):
+    return subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf] + list(args),
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_sluicectl_sets_lists_and_clears_a_block(world):
+    w = world
+    r = ctl(w, "block", "set", "google", "news.shop1.mall.test", "--class", "reputation",
+            "--ttl", "600", "--reason", "ticket 42")
+    assert r.returncode == 0, r.stderr
+    key = "sluice:block:google:news.shop1.mall.test"
+    assert w.redis.cli("HGET", key, "class") == "reputation"
+    assert w.redis.cli("HGET", key, "set_by") == "sluicectl"
+    assert 0 < int(w.redis.cli("TTL", key)) <= 600
+    rows = [l.split() for l in ctl(w, "block", "list").stdout.splitlines()]
+    assert ["google", "news.shop1.mall.test", "reputation"] == [x for x in rows if
+                                                                 x[0] == "google"][0][:3]
+    assert ctl(w, "block", "clear", "google", "news.shop1.mall.test").returncode == 0
+    assert w.redis.cli("EXISTS", key) == "0"
+    ends = [e for e in all_events(w, "block-end") if e["source"] == "news.shop1.mall.test"]
+    assert ends and ends[-1]["reply"] == "cleared"
+    for bad in (["block", "set", "Google!", "x.test"], ["block", "set", "google", "a b"],
+                ["block", "set", "google", "x.test", "--class", "nonsense"],
+                ["block", "set", "google", "x.test", "--ttl", "0"]):
+        assert ctl(w, *bad).returncode == 64, bad
+
+
 def test_redis_outage_buffers_events_and_loses_none(world):
     w = world
     q = send(w, ["o1@accept.test", "o2@defer.test"])
