@@ -21,6 +21,8 @@
  *					# declare a block (block:<provider>:<domain>)
  *	    block_quiet = 1800		# it ends at a delivery after this quiet time
  *	    block_ttl = 3600		# or this long after the last block reply
+ *	    block_command = ""		# run on block start and end (no shell)
+ *	    block_command_timeout = 10	# seconds before it is killed
  *	    provider "name" { domains = {...} mx = {...} }	# before the defaults
  *	}
  */
@@ -44,5 +46,7 @@ cfg_opt_t sl_conf_logd_opts[] = {
     CFG_INT("block_window", 600, CFGF_NONE),
     CFG_INT("block_quiet", 1800, CFGF_NONE),
     CFG_INT("block_ttl", 3600, CFGF_NONE),
+    CFG_STR("block_command", "", CFGF_NONE),
+    CFG_INT("block_command_timeout", 10, CFGF_NONE),
     CFG_SEC("provider", provider_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END()};

@@ -9,6 +9,7 @@
  *	  logd_event.c		delivery events and their JSON form
  *	  logd_provider.c	recipient -> provider; reply -> block class
  *	  logd_block.c		blocks per provider and sending domain
+ *	  logd_alert.c		the operator's command on block start and end
  *	  logd_follow.c		a maillog_file followed across rotation, with
  *				a state file (inode + offset); or stdin
  *	  logd_redis.c		events and day counters into Redis, with a
@@ -184,6 +185,15 @@ void ld_blocks_free(ld_blocks *b);
 enum ld_block_change ld_blocks_event(ld_blocks *b, const ld_event *ev, time_t now,
                                      ld_block_info *out);
 enum ld_block_change ld_blocks_tick(ld_blocks *b, time_t now, ld_block_info *out);
+
+/* ---- logd_alert.c ---- */
+
+typedef struct ld_alert ld_alert;
+
+ld_alert *ld_alert_new(const char *command, long timeout);
+void ld_alert_block(ld_alert *a, enum ld_block_change change, const ld_block_info *b);
+void ld_alert_reap(ld_alert *a);
+void ld_alert_free(ld_alert *a);
 
 /* ---- logd_follow.c ---- */
 

@@ -45,6 +45,8 @@ typedef struct ld_conf {
 	long events_maxlen, buffer_max, queue_max, queue_ttl, poll_ms;
 	ld_providers *providers;
 	ld_block_conf block;
+	const char *block_command;
+	long block_command_timeout;
 	sl_redis_opts redis;
 } ld_conf;
 
@@ -52,6 +54,7 @@ typedef struct run {
 	ld_feeder feeder;
 	ld_sink *sink;
 	ld_blocks *blocks;
+	ld_alert *alert;
 	long block_ttl;
 } run;
 
@@ -122,6 +125,12 @@ conf_read(sl_conf *c, ld_conf *lc)
 	lc->block.window = conf_int(c, sec, "block_window", 1, 7 * 86400);
 	lc->block.quiet = conf_int(c, sec, "block_quiet", 0, 7 * 86400);
 	lc->block.ttl = conf_int(c, sec, "block_ttl", 1, 30 * 86400);
+	lc->block_command = cfg_getstr(sec, "block_command");
+	lc->block_command_timeout = conf_int(c, sec, "block_command_timeout", 1, 3600);
+	if (*lc->block_command &&
+	    (lc->block_command[0] != '/' || access(lc->block_command, X_OK) < 0))
+		sl_conf_error(c, sec,
+		              "logd: block_command: an executable given by its absolute path");
 	if (*lc->log_file == 0)
 		sl_conf_error(c, sec, "logd: log_file: required (Postfix's maillog_file, or -)");
 	if (strcmp(lc->log_file, "-") != 0 && lc->state_file[0] != '/')
@@ -192,6 +201,7 @@ queue_event(const ld_event *ev, void *arg)
 	ld_sink_event(r->sink, ev, time(NULL));
 	if ((ch = ld_blocks_event(r->blocks, ev, time(NULL), &b)) != LD_BLOCK_SAME) {
 		log_block(ch, &b);
+		ld_alert_block(r->alert, ch, &b);
 		ld_sink_block(r->sink, ch, &b, r->block_ttl);
 	}
 }
@@ -204,6 +214,7 @@ tick_blocks(run *r)
 
 	while (ld_blocks_tick(r->blocks, time(NULL), &b) == LD_BLOCK_END) {
 		log_block(LD_BLOCK_END, &b);
+		ld_alert_block(r->alert, LD_BLOCK_END, &b);
 		ld_sink_block(r->sink, LD_BLOCK_END, &b, r->block_ttl);
 	}
 }
@@ -265,6 +276,7 @@ loop(const ld_conf *lc, run *r, ld_follow *f)
 	while (!stopping && n >= 0) {
 		n = ld_follow_poll(f, feed_line, r);
 		tick_blocks(r);
+		ld_alert_reap(r->alert);
 		ld_sink_flush(r->sink, time(NULL));
 		save(f, r->sink);
 		if (time(NULL) - last_expire >= 60) {
@@ -288,6 +300,7 @@ serve(const ld_conf *lc, int foreground)
 
 	r.feeder.arg = &r;
 	r.blocks = ld_blocks_new(&lc->block);
+	r.alert = ld_alert_new(lc->block_command, lc->block_command_timeout);
 	r.block_ttl = lc->block.ttl;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -309,6 +322,7 @@ serve(const ld_conf *lc, int foreground)
 	ld_sink_free(r.sink);
 	ld_table_free(r.feeder.table);
 	ld_blocks_free(r.blocks);
+	ld_alert_free(r.alert);
 	return 0;
 }
 

@@ -52,6 +52,7 @@ logd {
   block_threshold = 3
   block_window = 600
   block_quiet = 1
+  block_command = "%(alert)s"
   provider "fake" { domains = {"fake.test"} }
 }
 """
@@ -135,8 +136,11 @@ def world():
                              % (w.refuse.port, w.defer.port, w.fake.server_address[1]))
         w.state = os.path.join(env.dir, "logd.state")
         maillog = os.path.join(env.dir, "postfix", "log", "maillog")
+        w.alerts = os.path.join(env.dir, "alerts")
+        alert = env.file("alert.sh", '#!/bin/sh\necho "$* $SLUICE_BLOCK_COUNT $SLUICE_BLOCK_WHY"'
+                         ' >> %s\n' % w.alerts, 0o755)
         w.conf, sock = write_conf(env, CONF % {"secret": env.secret(), "maillog": maillog,
-                                               "state": w.state}, redis=w.redis)
+                                               "state": w.state, "alert": alert}, redis=w.redis)
         w.milter, spec = start_milter(env, w.conf, sock)
         w.pf = env.postfix(relay=w.ok, milter=spec, sasl_users={"alice": "alicepw"},
                            main={"transport_maps": "texthash:" + transport})
@@ -343,6 +347,12 @@ def test_google_rate_limit_text_declares_a_block_that_ends_after_deliveries(worl
     assert end["provider"] == "fake" and end["why"] == "quiet", end
     assert w.redis.cli("EXISTS", key) == "0"
     assert len(all_events(w, "block-start")) == 1
+    # the operator's block_command ran at the start and at the end
+    lines = harness.wait_for(lambda: os.path.exists(w.alerts) and
+                             len(open(w.alerts).read().splitlines()) == 2 and
+                             open(w.alerts).read().splitlines(), 10, "two alerts")
+    assert lines[0].startswith("start fake %s rate-limited " % start["source"]), lines
+    assert lines[1].startswith("end fake %s" % start["source"]) and lines[1].endswith("quiet")
     harness.wait_for(lambda: len([e for e in events(w) if e["queue_id"] == q
                                   and e["result"] == "delivered"]) == 3, 30, "deliveries")
 
