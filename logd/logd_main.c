@@ -17,6 +17,8 @@
  *	--parse F  print the delivery events of a log file as JSON lines
  *
  *	SIGTERM and SIGINT write what is queued, save the position and exit.
+ *	SIGHUP is ignored: a rotation is noticed without it, and a changed
+ *	configuration needs a restart (which loses and repeats nothing).
  * EXIT STATUS
  *	0 on a clean stop or a good check; 1 for a bad configuration or a
  *	file --parse cannot read.
@@ -304,6 +306,7 @@ serve(const ld_conf *lc, int foreground)
 	r.block_ttl = lc->block.ttl;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	signal(SIGHUP, SIG_IGN); /* rotation is noticed by itself; config changes need a restart */
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
 	if ((f = open_log(lc)) == NULL)
