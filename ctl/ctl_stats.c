@@ -8,7 +8,8 @@
  *	reputation, rate limits) and unverified (feedback records that moved
  *	nothing: forged or unbound), written by the daemons with HINCRBY,
  *	and delivered, deferred, bounced, expired (sluice-logd, shown in a
- *	second table when there are any).
+ *	second table when there are any); without --tenant, also
+ *	sluice-logd's <prefix>pstats:<yyyymmdd>:<provider> per provider.
  *	This prints one row per hash of the day (UTC, today by default),
  *	sorted, with the hard bounce and complaint rates over sent, and a
  *	total row; then, from <prefix>provider:<yyyymmdd>:<orgdomain>
@@ -250,6 +251,62 @@ print_providers(ctl_ctx *ctx, const char *p, const char *day, const char *tenant
 	free(r.line);
 }
 
+/* pstats_scan - SCAN callback: one line per provider of sluice-logd's pstats: hashes */
+static int
+pstats_scan(ctl_ctx *ctx, const char *key, void *arg)
+{
+	prov_rows *p = arg;
+	sl_reply *h = ctl_hgetall(ctx, key);
+	char	line[1024];
+	size_t	off;
+	const char *v;
+	int	first = 1;
+
+	if (h == NULL)
+		return 0;
+	off = (size_t) snprintf(line, sizeof(line), "%-16s", key + p->plen);
+	for (size_t i = 0; i < NDLV; i++)
+		off += (size_t) snprintf(line + off, sizeof(line) - off, " %9s",
+					 (v = ctl_hget(h, dlv_fields[i])) ? v : "0");
+	off += (size_t) snprintf(line + off, sizeof(line) - off, "  ");
+	for (size_t i = 0; i + 1 < h->elements && off < sizeof(line); i += 2) {
+		const char *f = h->element[i]->str;
+
+		if (strncmp(f, "class:", 6) != 0)
+			continue;
+		off += (size_t) snprintf(line + off, sizeof(line) - off, "%s%s %s", first ? "" : ", ",
+					 f + 6, h->element[i + 1]->str);
+		first = 0;
+	}
+	p->line = sl_grow(p->line, p->n, &p->cap, sizeof(*p->line));
+	p->line[p->n++] = sl_strdup(line);
+	sl_reply_free(h);
+	return 0;
+}
+
+/* print_pstats - sluice-logd's deliveries per provider, all tenants, when there are any */
+static void
+print_pstats(ctl_ctx *ctx, const char *p, const char *day)
+{
+	prov_rows r = {0};
+	char	pattern[CTL_KEY_MAX];
+
+	snprintf(pattern, sizeof(pattern), "%spstats:%s:*", p, day);
+	r.plen = strlen(ctx->prefix) + strlen("pstats:") + 9;
+	ctl_scan(ctx, pattern, pstats_scan, &r);
+	if (r.n == 0)
+		return;
+	qsort(r.line, r.n, sizeof(*r.line), cmp_lines);
+	printf("\ndeliveries by provider (sluice-logd, all tenants)\n");
+	printf("%-16s %9s %9s %9s %9s  %s\n", "PROVIDER", "DELIVERED", "DEFERRED", "BOUNCED",
+	       "EXPIRED", "REFUSALS BY CLASS");
+	for (size_t i = 0; i < r.n; i++) {
+		printf("%s\n", r.line[i]);
+		free(r.line[i]);
+	}
+	free(r.line);
+}
+
 /* today - yyyymmdd in UTC */
 static void
 today(char *out, size_t outlen)
@@ -291,5 +348,7 @@ ctl_stats(ctl_ctx *ctx, int argc, char **argv)
 	print_table(&s, day);
 	free(s.rows);
 	print_providers(ctx, p, day, tenant);
+	if (tenant == NULL)
+		print_pstats(ctx, p, day);
 	return 0;
 }

@@ -11,7 +11,9 @@
  *	type=delivery to <prefix>events (XADD MAXLEN ~ events_maxlen) and
  *	counts the result (delivered, deferred, bounced, expired) in
  *	<prefix>stats:<yyyymmdd>:<tenant|->:<category|-> (UTC day of the
- *	write). A queue id without a record (mail that did not pass the
+ *	write), and per provider in <prefix>pstats:<yyyymmdd>:<provider>
+ *	(the result, and class:<class> for a refusal; kept 40 days). A
+ *	queue id without a record (mail that did not pass the
  *	milter: bounces Postfix made, local mail) is counted as
  *	"unattributed" and written only when all_messages is set (under
  *	tenant and category "-").
@@ -48,8 +50,17 @@ static sl_script event_script = {
               "local a = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'type', 'delivery',\n"
               "  'result', ARGV[5], 'tenant', tenant, 'category', cat, 'sasl', sasl,\n"
               "  'msgid', rec[4] or ''}\n"
-              "for i = 6, #ARGV do a[#a + 1] = ARGV[i] end\n"
+              "local f = {}\n"
+              "for i = 6, #ARGV, 2 do\n"
+              "  a[#a + 1] = ARGV[i]; a[#a + 1] = ARGV[i + 1]; f[ARGV[i]] = ARGV[i + 1]\n"
+              "end\n"
               "redis.call(unpack(a))\n"
+              "if known then\n"
+              "  local pk = ARGV[1] .. 'pstats:' .. ARGV[2] .. ':' .. f['provider']\n"
+              "  redis.call('HINCRBY', pk, ARGV[5], 1)\n"
+              "  if f['class'] ~= '' then redis.call('HINCRBY', pk, 'class:' .. f['class'], 1) end\n"
+              "  redis.call('EXPIRE', pk, 40 * 86400)\n"
+              "end\n"
               "return known and 1 or 2\n",
 };
 

@@ -264,6 +264,10 @@ def test_three_next_hops_one_event_per_recipient_and_attempt(world):
     table = r.stdout.split("deliveries (sluice-logd")[1].split("\n")
     row = [l.split() for l in table if l.startswith("shop1")][0]
     assert row == ["shop1", "marketing", "1", count("deferred"), "1", "0", "50.00%", "0.00%"], r.stdout
+    table = r.stdout.split("deliveries by provider")[1].split("\n")
+    row = [l.split() for l in table if l.startswith("other")][0]
+    assert row[:5] == ["other", "1", count("deferred"), "1", "0"], r.stdout
+    assert "other " + str(int(count("deferred")) + 1) in r.stdout.split("deliveries by provider")[1]
 
 
 def test_bounce_notices_are_not_counted_as_tenant_mail(world):
