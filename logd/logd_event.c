@@ -184,7 +184,7 @@ field(FILE *fp, const char *name, const char *v)
 void
 ld_event_json(const ld_event *ev, FILE *fp)
 {
-	fputs("{\"event\":", fp);
+	fputs("{\"type\":\"delivery\",\"result\":", fp);
 	ld_json_string(fp, ev->result);
 	field(fp, "queue_id", ev->qid);
 	field(fp, "recipient", ev->rcpt);
