@@ -4,25 +4,41 @@
  * SYNOPSIS
  *	fb_reason_classify(rcpt);	sets rcpt->reason and rcpt->hard
  * DESCRIPTION
- *	The taxonomy is sisimai's (userunknown, hostunknown, mailboxfull,
- *	filtered, rejected, blocked, spamdetected, expired, suspend,
- *	policyviolation, toomanyconn, ...), so reports can be compared
- *	with that well-known tool; the decision procedure and the phrase
- *	tables are this project's own.
+ *	The reason names are sisimai's taxonomy (userunknown, hostunknown,
+ *	mailboxfull, filtered, rejected, blocked, spamdetected, expired,
+ *	suspend, policyviolation, toomanyconn, ...), so reports compare
+ *	with that well-known tool. The decision procedure and every table
+ *	here are written from the standards and the MTAs' and providers'
+ *	published replies, not fitted to samples (doc/feedback.md,
+ *	"How a bounce is classified").
  *
- *	Evidence, strongest first:
- *	1. The enhanced status code when it is specific (x.2.2 mailbox
- *	   full, x.3.4 too big, x.1.6 moved, ...).
- *	2. Phrases of the diagnostic text, checked in a fixed order of
- *	   reasons (mailbox full before user unknown before blocked ...),
- *	   because remote servers often send 5.1.1 or 5.7.1 for anything.
- *	3. The status code's generic meaning (x.1.1 user unknown, x.7.x
- *	   security error, x.4.7 expired, ...).
- *	4. The DSN Action (delayed: expired), the diagnostic type (x-unix:
- *	   mailer error) and the SMTP command (EHLO: blocked).
- *	Hard means the address itself will never work: userunknown,
- *	hostunknown, hasmoved, and notaccept with a permanent status.
- *	Everything else is soft (counted, suppressed only over a threshold).
+ *	Signals, in this order of precedence:
+ *	1. The enhanced status code (RFC 3463, IANA "SMTP Enhanced Status
+ *	   Codes" registry) of the record, or found in its diagnostic
+ *	   (feedback_dsn.c). A FIRM code decides alone (X.2.2 mailbox
+ *	   full). A code that is generic (X.0.0, X.1.0, X.5.0, X.7.0,
+ *	   X.7.1, ...) or whose reading is hard (X.1.1, X.1.2, X.1.10)
+ *	   lets the text decide first and is the fallback: a hard verdict
+ *	   needs the text not to name a soft reason (a false hard loses a
+ *	   reader for ever; a false soft costs a retry).
+ *	2. The SMTP reply code (RFC 5321 4.2.2, RFC 7504): FIRM for the
+ *	   few that identify a reason (556 no mail accepted, 50x syntax,
+ *	   530/535 authentication), else a fallback after the text.
+ *	3. Phrases of the diagnostic, one ordered table (text_tab), each
+ *	   family commented with the documentation it comes from.
+ *	4. The DSN Action and the MTA's own structure: a local delivery
+ *	   program's output (x-unix), a temporary failure the MTA gave up
+ *	   on (4.x.x with Action failed), a delay notice, a refusal at the
+ *	   greeting or EHLO (the sending host), at MAIL FROM (the sender).
+ *	onhold only when nothing identifies the reason. One exception to
+ *	the order: an X-Unix diagnostic comes first, since its Status is
+ *	only the local program's exit code translated (sysexits), not a
+ *	receiving system's verdict. Where signals disagree on hard or
+ *	soft, soft wins (a mailbox status X.2.x against "user unknown").
+ *
+ *	Hard (the address will never work): userunknown, hostunknown,
+ *	hasmoved and notaccept, and only when no code says the failure
+ *	was temporary (4xx). Everything else is soft.
  */
 #define _GNU_SOURCE 1
 #include "config.h"
@@ -37,250 +53,549 @@
 
 #define P(...) (const char *const []){ __VA_ARGS__, NULL }
 
-/* One reason and the phrases (lowercase) that name it. */
-typedef struct reason_pat {
+/*
+ * Enhanced status codes, subject.detail (RFC 3463 section 3, RFC 4468,
+ * RFC 5248, RFC 7372, RFC 7505, RFC 8601, RFC 8689 and the IANA
+ * registry; Exchange Online's X.7.5xx/X.7.6xx from Microsoft's "Email
+ * non-delivery reports and SMTP errors in Exchange Online"). firm: the
+ * code alone decides. Otherwise reason is the fallback when the text
+ * names nothing (NULL: no fallback, the next signal decides).
+ */
+typedef struct status_rule {
+	const char *code;
+	const char *reason;
+	int	firm;			/* 1 firm, 0 fallback, -1 generic fallback */
+} status_rule;
+
+static const status_rule status_tab[] = {
+	/* X.1 addressing */
+	{ "1.0", NULL, -1 },			/* other address status */
+	{ "1.1", "userunknown", 0 },		/* bad destination mailbox address */
+	{ "1.2", "hostunknown", 0 },		/* bad destination system address */
+	{ "1.3", "syntaxerror", 0 },		/* bad destination mailbox address syntax */
+	{ "1.4", NULL, 0 },			/* destination mailbox address ambiguous */
+	{ "1.6", "hasmoved", 0 },		/* destination mailbox has moved */
+	{ "1.7", "rejected", 1 },		/* bad sender's mailbox address syntax */
+	{ "1.8", "rejected", 1 },		/* bad sender's system address */
+	{ "1.9", "systemerror", 0 },		/* message relayed to non-compliant mailer */
+	{ "1.10", "notaccept", 0 },		/* RFC 7505 null MX; Exchange: recipient not found */
+	/* X.2 mailbox */
+	{ "2.0", "filtered", -1 },		/* other or undefined mailbox status */
+	{ "2.1", "suspend", 0 },		/* mailbox disabled, not accepting messages */
+	{ "2.2", "mailboxfull", 1 },		/* mailbox full */
+	{ "2.3", "exceedlimit", 1 },		/* message length exceeds administrative limit */
+	{ "2.4", "systemerror", 0 },		/* mailing list expansion problem */
+	/* X.3 mail system */
+	{ "3.0", NULL, -1 },			/* other or undefined mail system status */
+	{ "3.1", "systemfull", 1 },		/* mail system full */
+	{ "3.2", "systemerror", 0 },		/* system not accepting network messages */
+	{ "3.3", "systemerror", 0 },		/* system not capable of selected features */
+	{ "3.4", "mesgtoobig", 1 },		/* message too big for system */
+	{ "3.5", "systemerror", 0 },		/* system incorrectly configured */
+	/* X.4 network and routing */
+	{ "4.0", NULL, -1 },			/* other or undefined network or routing status */
+	{ "4.1", "networkerror", 0 },		/* no answer from host */
+	{ "4.2", "networkerror", 0 },		/* bad connection */
+	{ "4.3", "systemerror", 0 },		/* directory server failure */
+	{ "4.4", "hostunknown", 0 },		/* unable to route */
+	{ "4.5", "systemfull", 0 },		/* mail system congestion */
+	{ "4.6", "networkerror", 1 },		/* routing loop detected */
+	{ "4.7", "expired", 1 },		/* delivery time expired */
+	{ "4.300", "expired", 1 },		/* Exchange: message expired */
+	{ "4.316", "expired", 1 },		/* Exchange: message expired */
+	/* X.5 mail delivery protocol */
+	{ "5.0", NULL, -1 },			/* other or undefined protocol status */
+	{ "5.1", "syntaxerror", 0 },		/* invalid command */
+	{ "5.2", "syntaxerror", 0 },		/* syntax error */
+	{ "5.3", "toomanyconn", 1 },		/* too many recipients */
+	{ "5.4", "syntaxerror", 0 },		/* invalid command arguments */
+	{ "5.5", "systemerror", 0 },		/* wrong protocol version */
+	{ "5.6", "securityerror", 0 },		/* authentication exchange line too long */
+	/* X.6 message content or media */
+	{ "6.0", "contenterror", -1 },		/* other or undefined media error */
+	{ "6.1", "contenterror", 0 },		/* media not supported */
+	{ "6.2", "contenterror", 0 },		/* conversion required and prohibited */
+	{ "6.3", "contenterror", 0 },		/* conversion required but not supported */
+	{ "6.4", "contenterror", 0 },		/* conversion with loss performed */
+	{ "6.5", "contenterror", 0 },		/* conversion failed */
+	{ "6.6", "contenterror", 0 },		/* message content not available */
+	{ "6.7", "contenterror", 0 },		/* non-ASCII addresses not permitted */
+	{ "6.8", "contenterror", 0 },		/* UTF-8 string reply required */
+	{ "6.9", "contenterror", 0 },		/* UTF-8 header message cannot be transferred */
+	/* X.7 security or policy */
+	{ "7.0", "securityerror", -1 },		/* other or undefined security status */
+	{ "7.1", "securityerror", -1 },	/* delivery not authorized, message refused */
+	{ "7.2", "securityerror", 0 },		/* mailing list expansion prohibited */
+	{ "7.3", "securityerror", 0 },		/* security conversion required */
+	{ "7.4", "securityerror", 0 },		/* security features not supported */
+	{ "7.5", "securityerror", 0 },		/* cryptographic failure */
+	{ "7.6", "securityerror", 0 },		/* cryptographic algorithm not supported */
+	{ "7.7", "securityerror", 0 },		/* message integrity failure */
+	{ "7.8", "securityerror", 0 },		/* authentication credentials invalid */
+	{ "7.9", "securityerror", 0 },		/* authentication mechanism too weak */
+	{ "7.10", "securityerror", 0 },		/* encryption needed */
+	{ "7.11", "securityerror", 0 },		/* encryption required for mechanism */
+	{ "7.13", "suspend", 1 },		/* user account disabled */
+	{ "7.14", "securityerror", 0 },		/* trust relationship required */
+	{ "7.15", "policyviolation", 0 },	/* priority level too low */
+	{ "7.16", "mesgtoobig", 1 },		/* message too big for priority */
+	{ "7.17", "hasmoved", 0 },		/* mailbox owner has changed */
+	{ "7.18", "hasmoved", 0 },		/* domain owner has changed */
+	{ "7.20", "authfailure", 1 },		/* no passing DKIM signature */
+	{ "7.21", "authfailure", 1 },		/* no acceptable DKIM signature */
+	{ "7.22", "authfailure", 1 },		/* no valid author-matched DKIM signature */
+	{ "7.23", "authfailure", 1 },		/* SPF validation failed */
+	{ "7.24", "authfailure", 1 },		/* SPF validation error */
+	{ "7.25", "requireptr", 1 },		/* reverse DNS validation failed */
+	{ "7.26", "authfailure", 1 },		/* multiple authentication checks failed */
+	{ "7.27", "rejected", 0 },		/* SENDER address has null MX (RFC 7505) */
+	{ "7.28", "spamdetected", 0 },		/* mail flood detected (RFC 8651) */
+	{ "7.29", "authfailure", 1 },		/* ARC validation failure (RFC 8617) */
+	{ "7.30", "securityerror", 1 },		/* REQUIRETLS support required (RFC 8689) */
+	{ "7.509", "authfailure", 1 },		/* Exchange: DMARC failure */
+	{ "7.510", "securityerror", 0 },	/* Exchange: IPv6 sender without authentication */
+	{ "7.511", "blocked", 1 },		/* Exchange: banned sender */
+	{ "7.512", "notcompliantrfc", 1 },	/* Exchange: no valid RFC 5322 From */
+	{ "7.513", "blocked", 1 },		/* Exchange: customer block list */
+};
+
+/* Exchange Online 5.7.606-5.7.649: "Access denied, banned sending IP". */
+#define EXO_BANNED_LO 606
+#define EXO_BANNED_HI 649
+/* Exchange Online 5.7.700-5.7.750: the sending tenant or IP refused. */
+#define EXO_TENANT_LO 700
+#define EXO_TENANT_HI 750
+
+/*
+ * SMTP reply codes (RFC 5321 4.2.2, RFC 4954 6, RFC 7504, RFC 3207).
+ * firm: the code alone decides (the status code did not). Otherwise
+ * the fallback after the text.
+ */
+static const struct reply_rule {
+	const char *code;
+	const char *reason;
+	int	firm;
+} reply_tab[] = {
+	{ "521", "notaccept", 0 },		/* RFC 7504: host does not accept mail (AOL: a block) */
+	{ "556", "notaccept", 1 },		/* RFC 7504: domain does not accept mail */
+	{ "500", "syntaxerror", 1 },		/* syntax error, command unrecognized */
+	{ "501", "syntaxerror", 0 },		/* syntax error in parameters or arguments */
+	{ "502", "syntaxerror", 1 },		/* command not implemented */
+	{ "503", "syntaxerror", 1 },		/* bad sequence of commands */
+	{ "504", "syntaxerror", 1 },		/* command parameter not implemented */
+	{ "530", "securityerror", 1 },		/* authentication required (RFC 4954, 3207) */
+	{ "534", "securityerror", 1 },		/* authentication mechanism too weak */
+	{ "535", "securityerror", 1 },		/* authentication credentials invalid */
+	{ "538", "securityerror", 1 },		/* encryption required */
+	{ "451", "systemerror", 0 },		/* local error in processing */
+	{ "452", "systemfull", 0 },		/* insufficient system storage */
+	{ "552", "mailboxfull", 0 },		/* exceeded storage allocation */
+	{ "421", "systemerror", 0 },		/* service not available */
+};
+
+/*
+ * Phrases of the diagnostic, lowercase, tried row by row: the first row
+ * with a phrase in the text gives the reason; a "*" in a phrase stands
+ * for one word (the address or domain a server names there). Rows are ordered so that
+ * the more precise reading comes first (the sender's address refused
+ * before "domain not found", a temporary DNS failure before "host not
+ * found", blocklists before the word "spam"). weak rows only count when
+ * the SMTP command was RCPT or is unknown.
+ */
+typedef struct text_rule {
 	const char *reason;
 	const char *const *phrase;
-} reason_pat;
+	int	bare;			/* words of refusal only: the SMTP phase decides */
+} text_rule;
 
-static const char *const ph_mailboxfull[] = {
-	"mailbox full", "mailbox is full", "mailbox size limit exceeded", "over quota",
-	"overquota", "quota exceeded", "exceeded storage allocation", "exceeds allowed size",
-	"mailfolder is full", "insufficient disk space", "no space left on device",
-	"user has exceeded quota", "too much mail data", "mail quota exceeded",
-	"exceeded the quota", "quota exceed", "mailbox exceeded", "recipient's mailbox is full",
-	"user's space has been used up", "boite du destinataire pleine",
-	"disk quota", "account is over quota", "full mailbox", "mailbox has exceeded",
-	"has exceeded his/her disk space", "inbox is full", "storage quota",
-	"would exceed mailbox quota", "user's mailbox is full", "mailbox limit exceeded",
-	"is over its quota", "message would exceed quota", NULL };
-static const char *const ph_mesgtoobig[] = {
-	"message too large", "message too big", "message size exceeds", "message is too large",
-	"exceeds maximum message size", "size limit exceeded",
-	"message exceeds maximum", "exceeded maximum message size", "mail size limit",
-	"message size is larger than", "too big for system", "message is larger than",
-	NULL };
-static const char *const ph_exceedlimit[] = {
-	"message length exceeds", "message too large for this user",
-	"exceeds the size limit", NULL };
-static const char *const ph_suspend[] = {
-	"account disabled", "account has been disabled", "account is disabled",
-	"account suspended", "account has been suspended", "account is suspended",
-	"mailbox disabled", "mailbox is disabled", "mailbox has been disabled",
-	"user account disabled", "account inactive", "account is inactive",
-	"account expired", "is inactive", "has been suspended", "mailbox is frozen",
-	"account is locked", "account locked", "this mailbox is disabled",
-	"recipient suspended", "the user(s) account is disabled", "user suspended",
-	"is not active", "deactivated", "inactive user", "account that you tried to reach is disabled",
-	"temporarily unavailable", "mailbox unavailable for this recipient",
-	"unable to deliver to a suspended user", NULL };
-static const char *const ph_hasmoved[] = {
-	"has been moved", "address has changed", "mailbox has moved", "user has moved",
-	"no longer on server", "is no longer valid; new address", NULL };
-static const char *const ph_norelaying[] = {
-	"relaying denied", "relay denied", "relay access denied", "relaying not permitted",
-	"unable to relay", "we do not relay", "not permitted to relay", "relay not permitted",
-	"not allowed to relay", "relaying mail to", "is not permitted to relay", "no relaying",
-	"relay prohibited", "relay not allowed", "not configured to relay", "relaying is prohibited", "relaying disallowed",
-	"that domain isn't in my list of allowed rcpthosts", "mail relay denied", NULL };
-static const char *const ph_authfailure[] = {
-	"spf check failed", "spf fail", "spf validation failed", "did not pass spf",
-	"dkim check failed", "dkim validation failed", "failed dkim", "per it's spf record",
-	"per its spf record", "dmarc policy",
-	"dmarc validation", "failed dmarc", "due to dmarc", "sender policy framework",
-	"not authorized by spf", "unauthenticated email", "dkim signature",
-	"5.7.26", "5.7.23", "5.7.20", "5.7.21", "5.7.22", "is not authorized to send",
-	"authentication results", "spf: ", "spf/dkim", "dmarc reject", NULL };
-static const char *const ph_userunknown[] = {
-	"user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
-	"recipient unknown", "unknown recipient", "mailbox not found", "mailbox unavailable",
-	"mailbox does not exist", "user does not exist", "user not found", "address does not exist",
-	"address unknown", "address not found", "invalid recipient", "invalid mailbox",
-	"recipient not found", "recipient does not exist", "not a valid mailbox",
-	"no mailbox here by that name", "no mailbox by that name", "user doesn't exist",
-	"unknown local part", "unknown address", "no such address", "no such person",
-	"recipient does not exist", "mailbox doesn't exist", "user doesn't exist", "is not a valid user", "not our customer",
-	"bad destination mailbox address", "invalid address", "account does not exist",
-	"user not known", "not a known user", "unknown or illegal alias",
-	"no account by that name", "invalid user", "user unknown in", "nonexistent user",
-	"non-existent user", "addressee unknown", "no such local user", "unrouteable address",
-	"bad recipient", "badrcptto", "no valid recipients",
-	"recipient address rejected: undeliverable address", "undeliverable address",
-	"no mail box available", "mailbox is unavailable", "email account that you tried to reach does not exist",
-	"user is unknown", "not a valid recipient", "is not a known user", "unknown mailbox",
-	"recipient is not local", "no such account", "user not exist",
-	"not listed in", "this user doesn't have a", "mailbox not available",
-	"mailbox unavaiable", "account is unavailable", "no existe", "utilisateur inconnu",
-	"invalid or unknown virtual user", "destination addresses were unknown",
-	"the following recipients was undeliverable",
-	"this address no longer accepts mail", "there is no one at this address",
-	"could not be found", "couldn't be found", "was not found", "not found in directory", "recipient address rejected: access denied",
-	"check if address is correct",
-	"is not a valid e-mail address", "resolver.adr.recipnotfound",
-	"resolver.adr.recipientnotfound", "recipient not ok", "user missing home directory",
-	NULL };
-static const char *const ph_filtered[] = {
-	"due to user rules", "message filtered", "rejected by recipient", "user reject",
-	"refuses to receive", "refused due to recipient preferences", "has restricted",
-	"blocked by the recipient", "is not accepting any mail", "is only accepting mail from",
-	"not accepted by user", "recipient id refuse", "account is protected", "filtered",
-	"user refuses", NULL };
-static const char *const ph_requireptr[] = {
-	"no ptr record", "ptr record", "reverse dns", "reverse lookup", "no reverse",
-	"cannot find your hostname", "cannot resolve your address", "unresolvable",
-	"client host rejected: cannot find your", "does not have a reverse", "rdns",
-	"fcrdns", "name lookup failed", "hostname does not match", "forward-confirmed",
-	"cannot find your reverse", "is not reverse-resolvable", "reverse hostname",
-	"unverifyable sending ip", NULL };
-static const char *const ph_notcompliantrfc[] = {
-	"not compliant with rfc", "rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822",
-	"duplicate header", "multiple addresses in from", "message is not rfc",
-	"headers are not rfc", "multiple from", "bare lf", "bare linefeed", NULL };
-static const char *const ph_contenterror[] = {
-	"header error", "header size exceeds", "illegal attachment", "invalid header",
-	"message contains invalid", "header line is too long", "line too long",
-	"improper use of 8-bit data", "invalid mime", "content error",
-	NULL };
-static const char *const ph_rejected[] = {
-	"sender rejected", "sender address rejected", "sender domain", "sender not allowed",
-	"bad sender", "sender verify failed", "sender blocked", "sender is blacklisted",
-	"sender denied", "envelope sender", "domain of sender address",
-	"sender address does not exist", "sender unknown", "sender was rejected",
-	"your email address has been blacklisted", "address has been blacklisted",
-	"address that has been blacklisted",
-	"you are not allowed to send", "we do not accept mail from", "not accepted from",
-	"sender's domain", "senders domain", "sender ip", "address is blacklisted", NULL };
-static const char *const ph_hostunknown[] = {
-	"host unknown", "host not found", "unknown host", "domain not found", "no such domain",
-	"domain does not exist", "name or service not known", "unrouteable mail domain",
-	"host or domain name not found", "dns lookup failure",
-	"unknown domain", "nxdomain",
-	"domain name not found", "domain unknown", "hostname lookup failed",
-	"domain could not be found", "no such host", "not a valid domain", NULL };
-static const char *const ph_spamdetected[] = {
-	"as spam", "spam detected", "detected spam", "is spam", "like spam", "spam score",
-	"spam content", "spammy", "spam filter", "suspected spam", "spam message",
-	"considered spam", "classified as spam", "spam policy", "spam rejected",
-	"spam classification",
-	"junk mail", "message content rejected", "unsolicited", "bulk mail",
-	"content rejected", "scored too high", "identified as junk", "classified as junk",
-	"rejected as junk", "suspicious", "reputation", "high probability of", "barracuda",
-	"message looks like", "detected as", "has been rejected by the spam", NULL };
-static const char *const ph_toomanyconn[] = {
-	"too many connections", "too many concurrent", "connection limit", "too many simultaneous",
-	"too many recipients", "too many messages", "rate limit", "ratelimit", "throttl",
-	"exceeded the rate", "sending too fast", "try again later", "too many sessions",
-	"too much load", "slow down", "temporarily deferred", "too many emails",
-	"frequency limited", NULL };
-static const char *const ph_blocked[] = {
-	"blocked using", "blocked by", "blocked ip", "ip blocked", "is blocked", "been blocked",
-	"you are blocked", "blocked - see", "blocked for", "blacklist", "block list", "blocklist", "rbl", "dnsbl", "spamhaus",
-	"spamcop", "sorbs", "listed at", "listed in", "client host rejected", "your ip",
-	"ip address", "connection refused", "not allowed to connect",
-	"banned", "dynamic ip", "dial-up", "dialup", "helo command rejected",
-	"refused to talk to me", "poor reputation", "bad reputation", "go away",
-	"service not available", "connection dropped", "reset by peer", "service refused",
-	"please use the smtp server of your isp",
-	"my name was rejected", NULL };
-static const char *const ph_policyviolation[] = {
-	"policy violation", "violates our", "violation of", "policy reasons", "policy rejection",
-	"prohibited", "not permitted by policy", "content presents a potential", "our policy", "policy", "not allowed by", NULL };
-static const char *const ph_virusdetected[] = {
-	"virus", "malware", "infected", "dangerous content", "banned attachment",
-	"malicious", NULL };
-static const char *const ph_systemerror[] = {
-	"system error", "server error", "internal error", "local error", "configuration error",
-	"loops back to myself", "internal server error", "insufficient permission", "mailbox lookup failed",
-	"unable to connect", "system is unavailable", NULL };
-static const char *const ph_networkerror[] = {
-	"network error", "dns failure", "lost connection",
-	"connection reset", "network is unreachable", "no route to host", "dns error",
-	"name service error", "lookup failure", "routing loop", "mail loop", "too many hops", "hop count exceeded",
-	"could not connect", "connection closed", "broken pipe", NULL };
-static const char *const ph_systemfull[] = {
-	"system full", "mail system full", "disk full", "insufficient system storage",
-	"out of disk", NULL };
-static const char *const ph_notaccept[] = {
-	"does not accept mail", "not accepting mail", "null mx", "does not accept any mail", "no mx",
-	"indicated no smtp service", "couldn't find a mail exchanger",
-	"no mail accepted", "accepts no mail", "not accept any email", NULL };
-static const char *const ph_expired[] = {
-	"delivery time expired", "message expired", "retry time exceeded", "retry timeout exceeded",
-	"delivery period expired", "queue time expired", "too long in queue",
-	"has been delayed", "could not be delivered for", "gave up", "given up",
-	"message timed out", "expired after", "retry limit", "unable to deliver for",
-	"was not delivered within", "delivery expired", "connection timed out", "timed out",
-	"retry timeout exceeded", "did not accept our requests to connect",
-	"have been failing for a long time", NULL };
-static const char *const ph_securityerror[] = {
-	"authentication required", "authentication failed", "must authenticate",
-	"requires authentication", "starttls", "tls required", "must issue a starttls",
-	"encryption required", "certificate", "not authorized", "unauthorized",
-	"unauthenticated senders", "smtp authentication", NULL };
-static const char *const ph_mailererror[] = {
-	"mailer error", "command failed", "exit code", "x-unix", "procmail", "pipe to",
-	"command died", "unknown mailer error", "local delivery failed", NULL };
-static const char *const ph_syntaxerror[] = {
-	"syntax error", "command unrecognized", "unrecognized command", "bad command",
-	"command not recognized", "invalid command", "parameter not implemented", NULL };
+static const text_rule text_tab[] = {
+	/* RFC 7505 null MX and RFC 7504 556/521 texts; Postfix smtp(8)
+	 * "Domain %s does not accept mail (nullMX)"; Sendmail "Host does
+	 * not accept mail"; Gmail "The domain has a null MX record"; Exim
+	 * "an MX or SRV record indicated no SMTP service"; qmail "I couldn't
+	 * find a mail exchanger or IP address" (no MX and no address: RFC
+	 * 5321 5.1, nowhere to deliver) */
+	{ "notaccept", P("null mx", "nullmx", "does not accept mail", "accepts no mail", "no mx found",
+	    "indicated no smtp service", "couldn't find a mail exchanger",
+	    "could not find a mail exchanger",
+	    "not accepting network messages", "no mail service"), 0 },
+	/* Reverse DNS of the sending host: Postfix smtpd(8)
+	 * reject_unknown_client_hostname "cannot find your hostname",
+	 * reject_unknown_reverse_client_hostname "cannot find your reverse
+	 * hostname"; Gmail 5.7.25 "does not have a PTR record"; Microsoft/AOL
+	 * "reverse DNS" texts */
+	{ "requireptr", P("cannot find your hostname", "cannot find your reverse hostname",
+	    "reverse dns", "reverse lookup", "ptr record", "no ptr", "rdns", "fcrdns",
+	    "not reverse-resolvable", "reverse-resolve", "reverse resolve", "reverse hostname",
+	    "forward-confirmed", "does not resolve to your ip", "cannot resolve your address"), 0 },
+	/* RFC 5322 conformance: Gmail 5.7.1 "not RFC 5322 compliant", "bare
+	 * LF"; Microsoft 5.7.512; Symantec "Stray linefeeds" */
+	{ "notcompliantrfc", P("rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822",
+	    "rfc822 compliant", "not rfc compliant", "rfc compliant", "duplicate header",
+	    "multiple from", "multiple addresses in from", "bare lf", "bare linefeed",
+	    "stray linefeed"), 0 },
+	/* Sender authentication: RFC 7208 SPF, RFC 6376 DKIM, RFC 7489
+	 * DMARC; Gmail 5.7.26 "fails to pass authentication checks",
+	 * "unauthenticated email ... DMARC policy"; Microsoft 5.7.23/5.7.509;
+	 * Yahoo "not accepted due to domain's DMARC policy"; Symantec "domain
+	 * authentication fail" */
+	{ "authfailure", P("spf check", "spf fail", "spf validation", "spf verification",
+	    "failed spf", "fails spf", "not pass spf", "spf softfail", "spf=fail", "spf: fail",
+	    "spf record of", "per its spf", "per it's spf", "not authorized by spf",
+	    "sender policy framework", "dkim check", "dkim fail", "dkim validation",
+	    "dkim verification", "failed dkim", "fails dkim", "no passing dkim", "dkim=fail",
+	    "invalid dkim", "dkim signature", "dmarc policy", "dmarc fail", "dmarc check",
+	    "dmarc validation", "dmarc verification", "dmarc reject", "due to dmarc",
+	    "failed dmarc", "fails dmarc", "not pass dmarc", "dmarc=fail", "authentication checks",
+	    "domain authentication fail", "arc validation", "unauthenticated email",
+	    "does not have authentication information", "sender is unauthenticated", "openspf",
+	    "authenticate with either spf or dkim"), 0 },
+	/* DNS blocklists by name and refusals of the sending host itself
+	 * (before the sender's address: "Sender blocked using
+	 * zen.spamhaus.org" is the IP): Postfix smtpd(8) reject_rbl_client
+	 * "blocked using", "Client host rejected", "Helo command rejected",
+	 * smtp(8) "refused to talk to me"; qmail "my name was rejected";
+	 * Spamhaus, SpamCop, Barracuda BRBL, SORBS, UCEPROTECT, CBL
+	 * (abuseat), PSBL, SpamRATS, Mailspike, Invaluement, SURBL, URIBL,
+	 * MAPS (mail-abuse); Proofpoint "ipcheck.proofpoint.com"; Cisco
+	 * IronPort SBRS; Exchange "banned sending IP"; Mimecast "Invalid HELO" */
+	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
+	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
+	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs", "uceprotect",
+	    "senderscore", "dnsbl", " rbl", "rbl:", "banned sending ip", "sbrs", "abuseat",
+	    "psbl", "spamrats", "mailspike", "invaluement", "surbl", "uribl", "mail-abuse",
+	    "invalid helo"), 0 },
+	/* Relaying refused: Postfix "Relay access denied", Sendmail
+	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
+	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
+	 * "Unable to relay" */
+	{ "norelaying", P("relay access denied", "relaying denied", "relay denied",
+	    "relay not permitted", "relaying not permitted", "not permitted to relay",
+	    "unable to relay", "relay not allowed", "relaying not allowed", "not allowed to relay",
+	    "relaying is not allowed", "relaying disallowed", "relay prohibited", "no relaying",
+	    "we do not relay", "allowed rcpthosts", "configured to relay", "relaying to",
+	    "open relay"), 0 },
+	/* The SENDER refused, before any phrase about domains: Postfix
+	 * smtpd(8) "Sender address rejected" (reject_unknown_sender_domain,
+	 * reject_unlisted_sender, check_sender_access), Exim "sender verify
+	 * failed", Sendmail "Sender address ... Domain of sender address
+	 * does not exist", Exchange 5.1.8 "bad outbound sender", Symantec
+	 * "your email address has been blocked" */
+	{ "rejected", P("sender address rejected", "sender rejected", "sender verify failed",
+	    "sender verification failed", "domain of sender address", "sender domain",
+	    "bad outbound sender", "sender denied", "sender not allowed", "sender is not allowed",
+	    "sender blocked", "sender address is blocked", "envelope sender",
+	    "your email address has been blocked", "email address is blacklisted",
+	    "sender address has been blacklisted", "address is on the user's blocked",
+	    "sender unknown", "unknown sender", "bad sender", "invalid sender",
+	    "sender address has null mx", "not accepted from this sender",
+	    "address that has been blacklisted", "address has been blacklisted",
+	    "address is blacklisted", "sender was rejected"), 0 },
+	/* Listed on a blocklist, the words without a list's name (after the
+	 * sender's address: "your email address has been blacklisted" is
+	 * the sender): "listed at", "is listed"; Microsoft S3150 "on our
+	 * block list"; Gmail 4.7.0 "unsolicited mail originating from your IP
+	 * address" */
+	{ "blocked", P("blacklist", "black list", "blocklist", "block list", "denylist",
+	    "deny list", "listed at", "listed on", "listed by", "is listed", "are listed",
+	    "was listed", "originating from your ip"), 0 },
+	/* The SENDER's quotas, before the recipient's "quota exceeded":
+	 * Gmail 5.4.5 "Daily sending quota exceeded", Exchange 5.1.90 "daily
+	 * limit for message recipients", 5.2.121/5.2.122 receive limits */
+	{ "toomanyconn", P("sending quota", "daily sending", "sending limit", "daily limit",
+	    "receive limit", "exceeded their limit", "submission quota"), 0 },
+	/* Mailbox full: RFC 5321 552 "exceeded storage allocation"; Postfix
+	 * local(8)/virtual(8) "cannot update mailbox ... Disk quota
+	 * exceeded", "mailbox size limit"; Dovecot LMTP "Quota exceeded
+	 * (mailbox for user is full)"; Exim "mailbox is full"; Gmail "over
+	 * quota" / "OverQuotaTemp" / "out of storage space"; Yahoo "mailbox
+	 * is full"; Exchange 5.2.2 "Mailbox full"; qmail/vpopmail "over quota" */
+	{ "mailboxfull", P("mailbox full", "mailbox is full", "mailbox was full", "full mailbox",
+	    "mailbox has exceeded", "mailbox exceeded", "over quota", "overquota", "quota exceeded",
+	    "exceeded quota", "exceeds quota", "exceed quota", "exceeded the quota", "quota full",
+	    "quota exceed", "quota limit", "disk quota", "storage quota", "over its quota",
+	    "out of storage space", "exceeded storage allocation", "exceeded its storage",
+	    "mailbox size limit", "mailbox limit", "mailbox exceeds", "over the allowed quota",
+	    "error writing message: file too large", "mailfolder is full", "inbox is full",
+	    "user's space has been used up", "too much mail data", "insufficient quota",
+	    "mailbox is over", "account is over", "would exceed mailbox", "boite pleine",
+	    "boite du destinataire pleine"), 0 },
+	/* RFC 3463 X.2.3 "message length exceeds administrative limit" (per recipient) */
+	{ "exceedlimit", P("message length exceeds", "exceeds administrative limit",
+	    "exceeds the recipient's size limit", "message too large for this user"), 0 },
+	/* RFC 3463 X.3.4, Postfix "message size %d exceeds size limit %d of
+	 * server", Exchange 5.3.4 "message size exceeds fixed maximum message
+	 * size", Gmail 5.3.4 "exceeded Google's message size limits" */
+	{ "mesgtoobig", P("message size exceeds", "message too large", "message too big",
+	    "message is too large", "message is too big", "exceeds size limit",
+	    "exceeds the size limit", "size limit exceeded", "message size limit",
+	    "maximum message size", "message size is larger", "message exceeds", "too big for system",
+	    "email is too large", "mail size limit"), 0 },
+	/* Disabled or suspended mailbox: RFC 3463 X.2.1 "mailbox disabled",
+	 * X.7.13 "user account disabled"; Gmail 5.2.1 "The email account that
+	 * you tried to reach is disabled"; Yahoo "This mailbox is disabled
+	 * (554.30)"; au (KDDI) "the user(s) account is disabled"; Exchange
+	 * "mailbox is disabled"; Courier/Exim "account is locked" */
+	{ "suspend", P("account disabled", "account is disabled", "account has been disabled",
+	    "account that you tried to reach is disabled", "mailbox disabled", "mailbox is disabled",
+	    "mailbox has been disabled", "account suspended", "account is suspended",
+	    "account has been suspended", "mailbox suspended", "mailbox is suspended",
+	    "suspended account", "user suspended", "recipient suspended", "suspended user",
+	    "account inactive", "account is inactive", "inactive account", "inactive user",
+	    "mailbox is inactive", "account is locked", "account locked", "mailbox is frozen",
+	    "account has been deactivated", "account is deactivated", "account expired",
+	    "account has expired", "the user(s) account is disabled", "not accepting messages",
+	    "temporarily disabled", "user account is unavailable"), 0 },
+	/* RFC 5321 551 "User not local; please try <forward-path>", RFC 3463
+	 * X.1.6 "destination mailbox has moved" */
+	{ "hasmoved", P("has moved", "has been moved", "user not local; please try",
+	    "address has changed", "no longer valid; new address", "no longer on server"), 0 },
+	/* Unknown mailbox: RFC 3463 X.1.1 "bad destination mailbox address";
+	 * Postfix smtpd(8) "User unknown in local recipient table" / "in
+	 * virtual mailbox table" / "in virtual alias table" / "in relay
+	 * recipient table", local(8) "unknown user"; Exim "Unrouteable
+	 * address", "No Such User Here"; Sendmail "User unknown"; qmail
+	 * "no mailbox here by that name"; Exchange 5.1.1/5.1.10
+	 * "RESOLVER.ADR.RecipNotFound", "Recipient not found by SMTP address
+	 * lookup"; Gmail "The email account that you tried to reach does not
+	 * exist"; Yahoo "This user doesn't have a yahoo.com account"; Apple
+	 * iCloud "user does not exist"; docomo/au/SoftBank "Unknown user";
+	 * Mimecast "Invalid Recipient"; Barracuda "No such user"; Proofpoint,
+	 * IronPort, Trend Micro "User unknown" / "Recipient address rejected" */
+	{ "userunknown", P("user unknown", "unknown user", "user is unknown", "no such user",
+	    "no such recipient", "no such mailbox", "no such address", "no such account",
+	    "no such person", "no such local user", "unknown recipient", "recipient unknown",
+	    "recipient is unknown", "unknown address", "address unknown", "unknown mailbox",
+	    "mailbox unknown", "unknown local part", "unknown or illegal alias", "addressee unknown",
+	    "invalid recipient", "invalid mailbox", "invalid user", "not a valid recipient",
+	    "not a valid mailbox", "not a valid user", "is not a known user", "not a known user",
+	    "user not known", "recipient not found", "user not found", "mailbox not found",
+	    "address not found", "account not found", "recipnotfound", "recipientnotfound",
+	    "recipient does not exist", "user does not exist", "mailbox does not exist",
+	    "address does not exist", "account does not exist", "recipient doesn't exist",
+	    "user doesn't exist", "mailbox doesn't exist", "address doesn't exist",
+	    "account that you tried to reach does not exist", "user doesn't have a", "no mailbox here",
+	    "no mailbox by that name", "no account by that name", "unrouteable address",
+	    "unroutable address", "bad destination mailbox address", "nonexistent user",
+	    "non-existent user", "nonexistent mailbox", "non-existent mailbox",
+	    "no valid recipients", "undeliverable address", "destination addresses were unknown",
+	    "there is no one at this address", "no longer accepts mail", "bad recipient",
+	    "invalid address", "address couldn't be found", "address could not be found",
+	    "recipient could not be found", "not listed in domino directory", "utilisateur inconnu",
+	    "usuario desconocido", "benutzer unbekannt", "unbekannter benutzer",
+	    "mailbox * does not exist", "user * does not exist", "recipient * does not exist",
+	    "address * does not exist", "user * not found", "mailbox * not found",
+	    "recipient * not found", "user * unknown", "recipient * unknown",
+	    "recipient address rejected: access denied",
+	    "unknown local-part", "\xe5\xae\x9b\xe5\x85\x88\xe4\xb8\x8d\xe6\x98\x8e"), 0 },
+	/* Delivery gave up: RFC 3463 X.4.7; Postfix "delivery time expired"
+	 * when maximal_queue_lifetime ran out; Exim "retry timeout exceeded",
+	 * "retry time not reached for any host after a long failure period";
+	 * Sendmail "Cannot send message for 5 days"; qmail "I'm not going to
+	 * try again; this message has been in the queue too long"; Exchange
+	 * 4.4.7 "message expired", "message delayed"; Gmail "delivery to the
+	 * following recipient has been delayed" */
+	{ "expired", P("time expired", "message expired", "delivery expired", "has expired",
+	    "expired after", "queue expired", "retry timeout exceeded", "long failure period",
+	    "cannot send message for", "could not be delivered for", "in the queue too long",
+	    "too long in queue", "queue too long", "gave up", "given up", "stopped trying",
+	    "has been delayed", "message delayed", "not delivered within", "retry limit",
+	    "have been failing for a long time", "could not send message for",
+	    "cannot send message within"), 0 },
+	/* A temporary DNS or network failure (soft, before the permanent
+	 * readings below): Postfix smtp(8) "Host or domain name not found.
+	 * Name service error ... try again", "connect to ...: Connection
+	 * refused / timed out", "lost connection with ... while", "conversation
+	 * with ... timed out", "No route to host"; Exim "retry time not
+	 * reached", "Connection refused"; RFC 3463 X.4.1-X.4.6 texts;
+	 * Postfix "mail forwarding loop", Exchange 5.4.14 "hop count exceeded";
+	 * Exim "host lookup did not complete"; Sendmail "Name server timeout";
+	 * qmail "I wasn't able to establish an SMTP connection", "This message
+	 * is looping" */
+	{ "networkerror", P("not found, try again", "name server reply",
+	    "did not accept our requests to connect", "temporary failure in name resolution",
+	    "temporary dns", "dns temporary", "dns timeout", "servfail", "server failure",
+	    "connection refused", "connection timed out",
+	    "connection reset", "lost connection", "timed out while", "no route to host",
+	    "network is unreachable", "host is unreachable", "could not connect",
+	    "unable to connect", "failed to connect", "connection closed", "broken pipe",
+	    "network error", "mail forwarding loop", "routing loop", "mail loop",
+	    "loop detected", "too many hops", "hop count exceeded", "no answer from host",
+	    "bad connection", "host lookup did not complete", "name server timeout",
+	    "wasn't able to establish an smtp connection", "message is looping"), 0 },
+	/* Unknown domain (permanent): RFC 3463 X.1.2 "bad destination system
+	 * address"; Postfix smtpd(8) "Recipient address rejected: Domain not
+	 * found", smtp(8) "Host or domain name not found"; Sendmail "Host
+	 * unknown"; Exim "Unrouteable mail domain", "all relevant MX records
+	 * point to non-existent hosts"; qmail "Sorry, I couldn't find any
+	 * host named";
+	 * Exchange 5.4.310 "DNS domain does not exist" */
+	{ "hostunknown", P("host unknown", "unknown host", "host not found", "domain not found",
+	    "domain unknown", "unknown domain", "no such domain", "no such host",
+	    "domain does not exist", "domain doesn't exist", "domain name not found",
+	    "host or domain name not found", "unrouteable mail domain", "unroutable mail domain",
+	    "unrouteable domain", "nxdomain", "name or service not known",
+	    "bad destination system address", "non-existent host", "nonexistent host",
+	    "not a valid domain", "invalid domain", "domain is not reachable",
+	    "dns lookup failure", "couldn't find any host", "could not find any host",
+	    "domain * does not exist", "domain * not found", "host * not found",
+	    "find the recipient domain"), 0 },
+	/* Viruses: ClamAV/amavisd "virus", "INFECTED", Exchange, Gmail 5.7.0
+	 * "a virus detected" */
+	{ "virusdetected", P("virus", "malware", "infected", "trojan", "worm detected"), 0 },
+	/* Refused by the recipient's own rules: Facebook "Refused due to
+	 * recipient preferences"; Gmail "The recipient has blocked"; Exchange
+	 * 5.7.1 "is not allowed to send to this recipient" / "restricted";
+	 * filters that "filtered" */
+	{ "filtered", P("recipient preferences", "refused by recipient", "rejected by recipient",
+	    "blocked by the recipient", "recipient has blocked", "due to user rules",
+	    "user refuses", "not accepting mail from", "only accepting mail from",
+	    "is not allowed to send to", "filtered", "recipient rejected"), 0 },
+	/* Rate limits: RFC 3463 X.5.3 / X.4.5; Gmail 4.4.5 "Server busy", 4.2.1
+	 * "Peak SMTP relay limit exceeded"; Postfix/Exim "too many
+	 * connections", "too many recipients"; Gmail 4.7.28 / 4.2.1 "unusual
+	 * rate" / "rate limit"; Yahoo [TSS04]/[TSS05] "temporarily deferred
+	 * due to unexpected volume"; Exchange 4.7.500 "server busy", 5.7.508 "has
+	 * exceeded permitted limits"; Microsoft "throttled" */
+	{ "toomanyconn", P("too many connections", "too many concurrent",
+	    "too many simultaneous", "too many sessions", "connection limit",
+	    "connection rate limit", "too many recipients", "too many messages",
+	    "too many emails", "rate limit", "ratelimit", "rate-limit", "rate limited",
+	    "unusual rate", "sending rate", "exceeded the rate", "throttl", "slow down",
+	    "too fast", "unexpected volume", "exceeded permitted limits", "server busy",
+	    "limit exceeded", "frequency limited", "receiving mail at a rate",
+	    "receiving mail too quickly"), 0 },
+	/* The sending host refused for what it is, not for this message:
+	 * Postfix smtpd(8) "Client host rejected" (check_client_access,
+	 * reject_unknown_client_hostname), "Helo command rejected"; Gmail
+	 * 4.7.0/5.7.1 "IP reputation", "low reputation"; Yahoo [TS01]-[TS03]
+	 * and [TSS09] "permanently deferred", [GL01] "user complaints";
+	 * AOL "RTR:" and "DYN:T1" codes; Gmail "Please use the SMTP relay at
+	 * your service provider"; Exchange 5.7.708/5.7.750 "traffic not
+	 * accepted from this IP"; greylisting (postgrey, Zoho "Greylisted");
+	 * dynamic/dial-up address policies */
+	{ "blocked", P("ip blocked",
+	    "ip address blocked", "ip is blocked", "ip address is blocked", "ip has been blocked",
+	    "ip address has been", "your ip", "sending ip", "poor reputation", "bad reputation",
+	    "low reputation", "ip reputation", "reputation", "permanently deferred",
+	    "connections will not be accepted", "not allowed to connect", "dynamic ip", "dial-up", "dialup",
+	    "residential ip", "will not accept delivery", "not in whitelist", "not whitelisted", "con:b1", "hvu:b1",
+	    "smtp server of your isp", "smtp relay at your service provider",
+	    "not authorized to send email directly", "service refused", "user complaints",
+	    "not accepted from this ip", "greylist", "graylist", "[ts01]", "[ts02]", "[ts03]",
+	    "[tss01]", "[tss09]", "[bl21]", "[bl22]", "[bl23]", "[gl01]", "rtr:", "dyn:t1"), 0 },
+	/* Spam verdicts on the content: Gmail 5.7.1 "likely unsolicited
+	 * mail", "spam"; Yahoo "[GL01]" "unsolicited"; Microsoft "spam";
+	 * SpamAssassin/rspamd "spam score", "high spam"; Proofpoint/Trend
+	 * Micro/Cisco "spam" */
+	{ "spamdetected", P("spam", "unsolicited", "junk mail", "junk e-mail", "bulk mail",
+	    "scored too high", "content rejected"), 0 },
+	/* Header and MIME problems: RFC 3463 X.6.x; Postfix "header size
+	 * exceeds", "message header length exceeds"; Exim "header syntax" */
+	{ "contenterror", P("header error", "invalid header", "header size exceeds",
+	    "header length exceeds", "header too long", "header line is too long", "line too long",
+	    "header syntax", "malformed header", "invalid mime", "mime error",
+	    "improper use of 8-bit", "8-bit data", "8bit data", "illegal attachment",
+	    "media not supported", "content error", "message is malformed", "malformed mime"), 0 },
+	/* RFC 5321 violations named as such (Gmail 4.5.0 "SMTP protocol
+	 * violation"), before the word "violation" below */
+	{ "syntaxerror", P("protocol violation"), 0 },
+	/* Policies: Yahoo 5.7.9 "Message not accepted for policy reasons";
+	 * Gmail "violates" / "policy"; Postfix check_*_access texts; Exchange
+	 * 5.7.1 "prohibited" */
+	{ "policyviolation", P("policy violation", "policy reasons", "violates", "violation",
+	    "prohibited", "prohibition", "not permitted by policy", "against our policy",
+	    "content presents",
+	    "policy"), 0 },
+	/* TLS and SMTP AUTH: RFC 3207 530 "Must issue a STARTTLS command
+	 * first", RFC 4954 530/535/538, Exchange 5.7.57 "Client was not
+	 * authenticated" */
+	{ "securityerror", P("starttls", "tls required", "must use tls", "encryption required",
+	    "authentication required", "authentication is required", "must authenticate",
+	    "not authenticated", "unauthenticated sender", "authentication failed", "smtp auth",
+	    "certificate"), 0 },
+	/* RFC 5321 452/RFC 3463 X.3.1 "insufficient system storage", "mail
+	 * system full"; Postfix "No space left on device" */
+	{ "systemfull", P("insufficient system storage", "system full", "no space left",
+	    "disk full", "out of disk", "queue full", "system storage"), 0 },
+	/* Local delivery programs: Postfix pipe(8)/local(8) "Command died with
+	 * status", "Command time limit exceeded"; Sendmail "unknown mailer
+	 * error"; procmail, maildrop */
+	{ "mailererror", P("mailer error", "command died", "command failed", "command time limit",
+	    "exit code", "exit status", "procmail", "maildrop", "local delivery failed",
+	    "pipe to |"), 0 },
+	/* Other errors of the receiving system: RFC 5321 451 "local error in
+	 * processing"; Postfix "mail for %s loops back to myself", "mail
+	 * transport unavailable", "unknown mail transport error", "queue file
+	 * write error", "temporary lookup failure", local(8) "cannot update
+	 * mailbox", "cannot access mailbox ... Resource temporarily
+	 * unavailable"; Exim "lowest numbered MX record points to local
+	 * host"; Sendmail's sysexits texts ("Insufficient permission",
+	 * "Operating system error", ...); qmail "unable to chdir to maildir",
+	 * "best-preference MX"; Exchange "internal error" */
+	{ "systemerror", P("loops back to myself", "local error", "system error", "internal error",
+	    "server error", "configuration error", "misconfigured", "transport unavailable",
+	    "mail transport error", "queue file write error", "lookup failure",
+	    "service unavailable", "system problem", "i/o error", "insufficient permission",
+	    "points to local host",
+	    "is the local host", "cannot update mailbox", "cannot access mailbox",
+	    "resource temporarily unavailable", "permission denied",
+	    "operating system error", "internal software error", "system file missing",
+	    "can't create output", "local configuration error", "best-preference mx",
+	    "unable to chdir"), 0 },
+	/* SMTP syntax: RFC 5321 500-504 texts; Postfix "Bad recipient address
+	 * syntax", reject_non_fqdn_recipient "need fully-qualified address";
+	 * Exim "malformed address" */
+	{ "syntaxerror", P("syntax error", "address syntax", "command unrecognized",
+	    "unrecognized command", "command not recognized", "bad sequence of commands",
+	    "command not implemented", "parameter not implemented", "invalid command",
+	    "fully-qualified address", "malformed address", "unbalanced"), 0 },
+	/* Last: the bare words of a refusal ("blocked", "banned", "Access
+	 * denied") that no row above explained; the SMTP phase decides
+	 * first (text_reason) */
+	{ "blocked", P("banned", "blocked"), 1 },
+	{ "rejected", P("access denied"), 1 },
+};
+
+/*
+ * Weak phrases: they name a reason only for a reply to RCPT (or when the
+ * SMTP phase is unknown), and only when no row of text_tab matched (so
+ * "domain does not exist" stays hostunknown, "sender ... does not exist"
+ * rejected). RFC 5321's own text for 550 and 450, "mailbox unavailable",
+ * is what Outlook.com and many servers answer for an unknown address,
+ * but it also covers "no access" and policy refusals; "<addr> does not
+ * exist", "no such ..." are the words of many small MTAs.
+ */
+static const text_rule weak_tab[] = {
+	{ "userunknown", P("mailbox unavailable", "mailbox not available",
+	    "recipient address rejected", "address rejected",
+	    "does not exist", "doesn't exist", "no such", "could not be found",
+	    "couldn't be found", "was not found", "not known here"), 0 },
+};
+
+/* Automatic replies (RFC 3834): only when the record has no code at all. */
 static const char *const ph_vacation[] = {
 	"out of office", "out of the office", "on vacation", "auto-reply", "autoreply",
-	"automatic reply", "away from", "i will be back", "i am away", NULL };
+	"automatic reply", "i am away", "i will be back", NULL };
 
-/* The order in which a diagnostic's phrases are tried. */
-static const reason_pat text_order[] = {
-	{ "mailboxfull", ph_mailboxfull },
-	{ "exceedlimit", ph_exceedlimit },
-	{ "mesgtoobig", ph_mesgtoobig },
-	{ "suspend", ph_suspend },
-	{ "hasmoved", ph_hasmoved },
-	{ "norelaying", ph_norelaying },
-	{ "authfailure", ph_authfailure },
-	{ "requireptr", ph_requireptr },
-	{ "userunknown", ph_userunknown },
-	{ "hostunknown", ph_hostunknown },
-	{ "notcompliantrfc", ph_notcompliantrfc },
-	{ "virusdetected", ph_virusdetected },
-	{ "spamdetected", ph_spamdetected },
-	{ "rejected", ph_rejected },
-	{ "filtered", ph_filtered },
-	{ "contenterror", ph_contenterror },
-	{ "toomanyconn", ph_toomanyconn },
-	{ "blocked", ph_blocked },
-	{ "notaccept", ph_notaccept },
-	{ "systemfull", ph_systemfull },
-	{ "expired", ph_expired },
-	{ "networkerror", ph_networkerror },
-	{ "systemerror", ph_systemerror },
-	{ "policyviolation", ph_policyviolation },
-	{ "securityerror", ph_securityerror },
-	{ "mailererror", ph_mailererror },
-	{ "syntaxerror", ph_syntaxerror },
-	{ "vacation", ph_vacation },
-};
+/* What a local delivery program's failure can be besides a mailer error. */
+static const char *const local_reasons[] = { "mailboxfull", "systemerror", "systemfull", NULL };
 
-/* Enhanced status codes with one meaning. */
-static const struct { const char *code; const char *reason; } status_tab[] = {
-	{ "1.1", "userunknown" }, { "1.0", "userunknown" }, { "1.2", "hostunknown" },
-	{ "1.3", "userunknown" }, { "1.4", "filtered" }, { "1.6", "hasmoved" },
-	{ "1.7", "rejected" }, { "1.8", "rejected" }, { "1.9", "systemerror" },
-	{ "1.10", "notaccept" }, { "2.0", "filtered" }, { "2.1", "filtered" },
-	{ "2.2", "mailboxfull" }, { "2.3", "exceedlimit" }, { "2.4", "filtered" },
-	{ "3.0", "systemerror" }, { "3.1", "systemfull" }, { "3.2", "notaccept" },
-	{ "3.3", "systemerror" }, { "3.4", "mesgtoobig" }, { "3.5", "systemerror" },
-	{ "4.0", "networkerror" }, { "4.1", "expired" }, { "4.2", "networkerror" },
-	{ "4.3", "systemerror" }, { "4.4", "hostunknown" }, { "4.5", "systemfull" },
-	{ "4.6", "networkerror" }, { "4.7", "expired" }, { "5.2", "syntaxerror" },
-	{ "5.3", "toomanyconn" }, { "5.4", "systemerror" }, { "5.5", "systemerror" },
-	{ "6.0", "contenterror" }, { "6.1", "contenterror" }, { "6.2", "contenterror" },
-	{ "6.3", "contenterror" }, { "6.5", "contenterror" }, { "7.0", "securityerror" },
-	{ "7.1", "securityerror" }, { "7.2", "securityerror" }, { "7.5", "securityerror" },
-	{ "7.7", "securityerror" }, { "7.8", "securityerror" }, { "7.9", "securityerror" },
-	{ "7.13", "suspend" }, { "7.17", "hasmoved" }, { "7.18", "hasmoved" },
-	{ "7.20", "authfailure" }, { "7.21", "authfailure" }, { "7.22", "authfailure" },
-	{ "7.23", "authfailure" }, { "7.24", "authfailure" }, { "7.25", "requireptr" },
-	{ "7.26", "authfailure" }, { "7.27", "notaccept" }, { "7.28", "spamdetected" },
-};
+/* Commands before DATA that the sending host itself is refused at. */
+static const char *const host_commands[] = { "CONN", "EHLO", "HELO", NULL };
+
+/* Reasons that only a recipient's own address can have: soft or hard. */
+static const char *const hard_reasons[] = { "userunknown", "hostunknown", "hasmoved",
+	"notaccept", NULL };
+
+/* Every reason name this classifier gives (the configuration checks against it). */
+static const char *const taxonomy[] = {
+	"userunknown", "hostunknown", "mailboxfull", "mesgtoobig", "exceedlimit", "filtered",
+	"rejected", "blocked", "spamdetected", "virusdetected", "policyviolation",
+	"securityerror", "authfailure", "requireptr", "notcompliantrfc", "contenterror",
+	"norelaying", "notaccept", "hasmoved", "suspend", "toomanyconn", "expired",
+	"networkerror", "systemerror", "systemfull", "mailererror", "syntaxerror", "onhold",
+	"undefined", NULL };
 
 /* in_list - is s one of the NULL-terminated list? */
 static int
@@ -292,14 +607,60 @@ in_list(const char *s, const char *const *list)
 	return 0;
 }
 
+/*
+ * gap_match - does text contain pattern, whose one "*" stands for one word
+ * (a run of non-blanks: an address, a domain, a quoted name)?
+ */
+static int
+gap_match(const char *text, const char *pat, const char *star)
+{
+	size_t	pre = (size_t) (star - pat), post = strlen(star + 1);
+	const char *p = text, *w;
+
+	while (pre > 0 && (p = memmem(p, strlen(p), pat, pre)) != NULL) {
+		for (w = p + pre; *w && *w != ' '; w++)
+			;
+		if (w > p + pre && strncmp(w, star + 1, post) == 0)
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
 /* phrase_match - does the lowercased text contain a phrase of the list? */
 static int
 phrase_match(const char *text, const char *const *list)
 {
-	for (; *list; list++)
-		if (strstr(text, *list) != NULL)
+	const char *star;
+
+	for (; *list; list++) {
+		if ((star = strchr(*list, '*')) == NULL) {
+			if (strstr(text, *list) != NULL)
+				return 1;
+		} else if (gap_match(text, *list, star))
 			return 1;
+	}
 	return 0;
+}
+
+/* table_match - the first row of tab with a phrase in low, or NULL */
+static const text_rule *
+table_match(const char *low, const text_rule *tab, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (phrase_match(low, tab[i].phrase))
+			return &tab[i];
+	return NULL;
+}
+
+/* lower_copy - the text lowercased into low[FB_DIAG_MAX] */
+static void
+lower_copy(char *low, const char *text)
+{
+	fb_strlcpy(low, text, FB_DIAG_MAX);
+	fb_strlower(low);
 }
 
 /* fb_reason_from_text - the first reason whose phrases the text has, or NULL */
@@ -307,13 +668,34 @@ const char *
 fb_reason_from_text(const char *text)
 {
 	char	low[FB_DIAG_MAX];
-	size_t	i;
+	const text_rule *t;
 
-	fb_strlcpy(low, text, sizeof(low));
-	fb_strlower(low);
-	for (i = 0; i < sizeof(text_order) / sizeof(text_order[0]); i++)
-		if (phrase_match(low, text_order[i].phrase))
-			return text_order[i].reason;
+	lower_copy(low, text);
+	t = table_match(low, text_tab, sizeof(text_tab) / sizeof(text_tab[0]));
+	return t ? t->reason : NULL;
+}
+
+/* status_rule_of - the table row of an enhanced status code, or NULL */
+static const status_rule *
+status_rule_of(const char *status)
+{
+	static const status_rule banned = { "7.6xx", "blocked", 1 };
+	static const status_rule tenant = { "7.7xx", "blocked", 0 };
+	size_t	i;
+	long	d;
+
+	if (status == NULL || strlen(status) < 5 || status[1] != '.')
+		return NULL;
+	for (i = 0; i < sizeof(status_tab) / sizeof(status_tab[0]); i++)
+		if (strcmp(status + 2, status_tab[i].code) == 0)
+			return &status_tab[i];
+	if (strncmp(status + 2, "7.", 2) == 0) {
+		d = strtol(status + 4, NULL, 10);
+		if (d >= EXO_BANNED_LO && d <= EXO_BANNED_HI)
+			return &banned;
+		if (d >= EXO_TENANT_LO && d <= EXO_TENANT_HI)
+			return &tenant;
+	}
 	return NULL;
 }
 
@@ -321,187 +703,197 @@ fb_reason_from_text(const char *text)
 const char *
 fb_reason_from_status(const char *status)
 {
+	const status_rule *s;
+
+	if (status != NULL && status[0] == '2' && status[1] == '.')
+		return "delivered";
+	s = status_rule_of(status);
+	return s ? s->reason : NULL;
+}
+
+/* reply_rule_of - the table row of an SMTP reply code, or NULL */
+static const struct reply_rule *
+reply_rule_of(const char *code)
+{
 	size_t	i;
 
-	if (status == NULL || strlen(status) < 5)
-		return NULL;
-	if (status[0] == '2')
-		return "delivered";
-	for (i = 0; i < sizeof(status_tab) / sizeof(status_tab[0]); i++)
-		if (strcmp(status + 2, status_tab[i].code) == 0)
-			return status_tab[i].reason;
+	for (i = 0; i < sizeof(reply_tab) / sizeof(reply_tab[0]); i++)
+		if (strcmp(code, reply_tab[i].code) == 0)
+			return &reply_tab[i];
 	return NULL;
 }
 
+/* temp_class - the record's codes say the failure was temporary (4.x.x, else 4xx) */
+static int
+temp_class(const fb_rcpt *r)
+{
+	if (r->status[0])
+		return r->status[0] == '4';
+	return r->reply_code[0] == '4';
+}
+
+/* gave_up - the DSN Action says the MTA stopped trying (RFC 3464 2.3.3) */
+static int
+gave_up(const fb_rcpt *r)
+{
+	return strcmp(r->action, "failed") == 0 || strcmp(r->action, "expired") == 0;
+}
+
+/* structure_reason - what the DSN Action and the SMTP phase say, or NULL */
+static const char *
+structure_reason(const fb_rcpt *r)
+{
+	if (strcmp(r->action, "delayed") == 0 || strcmp(r->action, "expired") == 0)
+		return "expired";
+	if (temp_class(r) && gave_up(r))
+		return "expired";
+	if (in_list(r->command, host_commands))
+		return "blocked";
+	if (strcmp(r->command, "MAIL") == 0)
+		return "rejected";
+	return NULL;
+}
+
+/* status_fallback - the status code's own reading when the text named nothing */
+static const char *
+status_fallback(const fb_rcpt *r, const status_rule *s)
+{
+	if (s == NULL || s->reason == NULL)
+		return NULL;
+	/* X.4.1/X.4.2 retried until the queue lifetime ran out */
+	if (temp_class(r) && gave_up(r)
+	    && (strcmp(s->reason, "networkerror") == 0 || strcmp(s->reason, "systemerror") == 0))
+		return "expired";
+	return s->reason;
+}
+
+/* bare_reason - words of refusal alone: the SMTP phase, then the status, say whom */
+static const char *
+bare_reason(const fb_rcpt *r, const status_rule *s, const char *t)
+{
+	const char *x = structure_reason(r);
+
+	if (x != NULL && strcmp(x, "expired") != 0)
+		return x;
+	if ((x = status_fallback(r, s)) != NULL)
+		return x;
+	return t;
+}
+
+/* text_reason - what the diagnostic's phrases say, adjusted by the other signals */
+static const char *
+text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
+{
+	const text_rule *row = table_match(low, text_tab, sizeof(text_tab) / sizeof(text_tab[0]));
+	const char *t;
+
+	if (row == NULL && (r->command[0] == 0 || strcmp(r->command, "RCPT") == 0))
+		row = table_match(low, weak_tab, sizeof(weak_tab) / sizeof(weak_tab[0]));
+	if (row == NULL)
+		return NULL;
+	t = row->reason;
+	if (row->bare)
+		return bare_reason(r, s, t);
+	if (in_list(t, hard_reasons)) {
+		/*
+		 * Recipients are checked at RCPT (RFC 5321 3.3): "user unknown"
+		 * in reply to DATA is a filter's verdict on this message, not
+		 * a proof that the mailbox is gone.
+		 */
+		if (strcmp(t, "userunknown") == 0 && strcmp(r->command, "DATA") == 0)
+			return "filtered";
+		/* a reply to MAIL FROM is about the reverse-path: the sender */
+		if (strcmp(r->command, "MAIL") == 0)
+			return "rejected";
+		/*
+		 * A mailbox status (X.2.x) says the mailbox exists: against a
+		 * text that says it does not, the soft reading wins.
+		 */
+		if (s != NULL && s->firm == 0 && s->code[0] == '2' && s->reason != NULL
+		    && !in_list(s->reason, hard_reasons))
+			return s->reason;
+		return t;
+	}
+	if (strcmp(t, "networkerror") == 0 || strcmp(t, "systemerror") == 0) {
+		/* a temporary failure the MTA retried until it gave up */
+		if (temp_class(r) && gave_up(r))
+			return "expired";
+		/*
+		 * A connection failure is always retried (RFC 5321 4.5.4.1):
+		 * reported with no permanent code, the MTA gave up.
+		 */
+		if (strcmp(t, "networkerror") == 0 && !r->status[0] && r->reply_code[0] != '5'
+		    && (gave_up(r) || strcmp(r->action, "delayed") == 0))
+			return "expired";
+	}
+	return t;
+}
+
+/* reason_pick - the signals in their order of precedence */
+static const char *
+reason_pick(const fb_rcpt *r)
+{
+	const status_rule *s = status_rule_of(r->status);
+	const struct reply_rule *rp = reply_rule_of(r->reply_code);
+	char	low[FB_DIAG_MAX];
+	const char *x;
+
+	if (r->status[0] == '2' && r->status[1] == '.')
+		return "delivered";
+	lower_copy(low, r->diag);
+	/*
+	 * A local delivery program's own output (RFC 3464 "X-Unix" type):
+	 * a mailer error unless it names a full mailbox or a fault of the
+	 * system (Sendmail's sysexits texts)
+	 */
+	if (strncmp(r->diag_type, "x-unix", 6) == 0) {
+		x = text_reason(r, low, s);
+		return x != NULL && in_list(x, local_reasons) ? x : "mailererror";
+	}
+	if (s != NULL && s->firm > 0)
+		return s->reason;
+	/* a non-standard but explicit Action (SendGrid and others) */
+	if (strcmp(r->action, "expired") == 0)
+		return "expired";
+	if ((s == NULL || s->reason == NULL || s->firm < 0) && rp != NULL && rp->firm)
+		return rp->reason;
+	if ((x = text_reason(r, low, s)) != NULL)
+		return x;
+	/* a code with a meaning, then the structure, then a generic code's class */
+	if (s != NULL && s->firm == 0 && (x = status_fallback(r, s)) != NULL)
+		return x;
+	if ((x = structure_reason(r)) != NULL)
+		return x;
+	if ((x = status_fallback(r, s)) != NULL)
+		return x;
+	if (rp != NULL)
+		return rp->reason;
+	if (r->status[0] == 0 && r->reply_code[0] == 0 && phrase_match(low, ph_vacation))
+		return "vacation";
+	return r->diag[0] ? "onhold" : "undefined";
+}
+
 /*
- * fb_reason_is_hard - will the address never work? userunknown,
- * hostunknown and hasmoved always; notaccept unless the code (enhanced
- * status, else reply code) is a 4xx one. Everything else is soft: a
- * filter, a suspended or full mailbox, a block may all change.
- * (Operators who want some of those suppressed at once list them in
- * the hard_reasons option; feedback_effects.c applies it.)
+ * fb_reason_is_hard - will the address never work? Only the reasons
+ * that speak of the address itself (userunknown, hostunknown, hasmoved,
+ * notaccept), and not when the code (enhanced status, else reply code)
+ * is a 4xx one: a temporary failure can go away. Everything else is
+ * soft. (Operators who want some soft reasons suppressed at once list
+ * them in the hard_reasons option; feedback_effects.c applies it.)
  */
 int
 fb_reason_is_hard(const char *reason, const char *code)
 {
-	if (strcmp(reason, "userunknown") == 0 || strcmp(reason, "hostunknown") == 0
-	    || strcmp(reason, "hasmoved") == 0)
-		return 1;
-	if (strcmp(reason, "notaccept") == 0)
-		return code == NULL || code[0] != '4';
-	return 0;
+	if (!in_list(reason, hard_reasons))
+		return 0;
+	return code == NULL || code[0] != '4';
 }
-
-/* Every reason name this classifier gives (the configuration checks against it). */
-static const char *const taxonomy[] = {
-	"userunknown", "hostunknown", "mailboxfull", "mesgtoobig", "exceedlimit", "filtered",
-	"rejected", "blocked", "spamdetected", "virusdetected", "policyviolation",
-	"securityerror", "authfailure", "requireptr", "notcompliantrfc", "contenterror",
-	"norelaying", "notaccept", "hasmoved", "suspend", "toomanyconn", "expired",
-	"networkerror", "systemerror", "systemfull", "mailererror", "syntaxerror", "onhold",
-	"undefined", NULL };
 
 /* fb_reason_known - is this the name of a bounce reason? */
 int
 fb_reason_known(const char *reason)
 {
 	return in_list(reason, taxonomy);
-}
-
-/* Reasons whose phrases are tried first, each also named by the status. */
-static const char *const probe_order[] = {
-	"mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying",
-	"authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc",
-	"contenterror", "rejected", "notaccept", "hostunknown", "spamdetected", "toomanyconn",
-	"blocked", NULL };
-
-/* Phrases tried when the status code alone is vague. */
-static const char *const vague_order[] = {
-	"mailboxfull", "authfailure", "toomanyconn", "spamdetected", "virusdetected",
-	"policyviolation", "norelaying", "systemerror", "networkerror", "suspend",
-	"contenterror", "systemfull", "notaccept", "expired", "securityerror",
-	"mailererror", NULL };
-
-/* Status meanings that say little on their own. */
-static const char *const status_vague[] = {
-	"systemerror", "securityerror", "expired", "networkerror", "hostunknown",
-	"userunknown", NULL };
-
-/* Commands sent before DATA: a rejection there is not content filtering. */
-static const char *const before_data[] = { "HELO", "EHLO", "MAIL", "RCPT", "CONN", NULL };
-
-/* text_is - does the lowercased text carry phrases of reason? */
-static int
-text_is(const char *low, const char *reason)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof(text_order) / sizeof(text_order[0]); i++)
-		if (strcmp(text_order[i].reason, reason) == 0)
-			return phrase_match(low, text_order[i].phrase);
-	return 0;
-}
-
-/* probe - is reason X supported by the status or the text? */
-static int
-probe(const fb_rcpt *r, const char *st, const char *low, const char *x)
-{
-	static const char *const not_user[] = { "blocked", "mailboxfull", "hasmoved",
-	    "rejected", "notaccept", "filtered", NULL };
-	size_t	i;
-
-	if (strcmp(x, "userunknown") == 0) {
-		if (st != NULL && strcmp(st, x) == 0) {
-			for (i = 0; not_user[i]; i++)
-				if (text_is(low, not_user[i]))
-					return 0;
-			return 1;
-		}
-		/*
-		 * Without a status that says so, only a reply to RCPT proves
-		 * the mailbox is unknown; the same words after DATA, or with
-		 * no SMTP phase known, are a filter's answer (below).
-		 */
-		return strcmp(r->command, "RCPT") == 0 && text_is(low, x);
-	}
-	if (strcmp(x, "filtered") == 0) {
-		if (st != NULL && strcmp(st, x) == 0)
-			return text_is(low, "userunknown") || text_is(low, x);
-		if (in_list(r->command, before_data))
-			return 0;
-		return text_is(low, x) || text_is(low, "userunknown");
-	}
-	if (strcmp(x, "hostunknown") == 0 && text_is(low, "networkerror"))
-		return text_is(low, x);
-	if (strcmp(x, "notaccept") == 0)	/* x.3.2 alone is too vague */
-		return text_is(low, x);
-	if (strcmp(x, "contenterror") == 0 && text_is(low, "spamdetected"))
-		return 0;
-	/* "access denied" in reply to MAIL FROM refuses the sender */
-	if (strcmp(x, "rejected") == 0 && strcmp(r->command, "MAIL") == 0
-	    && strstr(low, "access denied") != NULL)
-		return 1;
-	return (st != NULL && strcmp(st, x) == 0) || text_is(low, x);
-}
-
-/* reason_vague - status and text did not decide: weaker evidence */
-static const char *
-reason_vague(const fb_rcpt *r, const char *st, const char *low)
-{
-	size_t	i;
-
-	for (i = 0; vague_order[i]; i++)
-		if (text_is(low, vague_order[i]))
-			return vague_order[i];
-	if (strncmp(r->diag_type, "x-unix", 6) == 0)
-		return "mailererror";
-	if (strcmp(r->action, "delayed") == 0)
-		return "expired";
-	if (st != NULL)
-		return st;
-	if (r->status[0] && r->status[1] == '.' && r->status[2] == '6')
-		return "contenterror";
-	if (r->status[0] && r->status[1] == '.' && r->status[2] == '7')
-		return "securityerror";
-	if (strncmp(r->diag_type, "x-unix", 6) == 0)
-		return "mailererror";
-	if (text_is(low, "syntaxerror"))
-		return "syntaxerror";
-	if (strcmp(r->action, "delayed") == 0 || strcmp(r->action, "expired") == 0)
-		return "expired";
-	if (strcmp(r->command, "EHLO") == 0 || strcmp(r->command, "HELO") == 0
-	    || strcmp(r->command, "CONN") == 0)
-		return "blocked";
-	return NULL;
-}
-
-/* reason_pick - combine status, text and context */
-static const char *
-reason_pick(const fb_rcpt *r)
-{
-	const char *st = fb_reason_from_status(r->status);
-	char	low[FB_DIAG_MAX];
-	const char *x;
-	int	smtp = strncmp(r->diag_type, "x-unix", 6) != 0;
-	size_t	i;
-
-	if (st != NULL && strcmp(st, "delivered") == 0)
-		return st;
-	fb_strlcpy(low, r->diag, sizeof(low));
-	fb_strlower(low);
-	if (smtp)
-		for (i = 0; probe_order[i]; i++)
-			if (probe(r, st, low, probe_order[i]))
-				return probe_order[i];
-	if (st != NULL && smtp && !in_list(st, status_vague))
-		return st;
-	if ((x = reason_vague(r, st, low)) != NULL)
-		return x;
-	if (strcmp(r->action, "delayed") == 0)
-		return "expired";
-	if (text_is(low, "vacation"))
-		return "vacation";
-	return r->diag[0] ? "onhold" : "undefined";
 }
 
 /* fb_reason_classify - set the reason and hard flag of one record */

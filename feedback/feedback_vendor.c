@@ -220,10 +220,15 @@ typedef struct vendor_hit {
 	size_t	body;			/* after the line */
 } vendor_hit;
 
-/* A few addresses that name the sender of the original, never a recipient. */
+/*
+ * A few addresses that are never a recipient: the bounce's own From
+ * (mailer-daemon, postmaster: always, the first "keep" entries) and the
+ * sender of the original (dropped again for a bounce to oneself).
+ */
 typedef struct vendor_senders {
-	char	addr[4][FB_ADDR_MAX];
+	char	addr[5][FB_ADDR_MAX];
 	int	n;
+	int	keep;
 } vendor_senders;
 
 /* senders_add - remember the address of a header-like "Name: value" in s */
@@ -233,7 +238,7 @@ senders_add(vendor_senders *vs, const char *s, const char *name)
 	const char *p = s;
 	size_t	nl = strlen(name);
 
-	while (p && *p && vs->n < 4) {
+	while (p && *p && vs->n < 5) {
 		if (strncasecmp(p, name, nl) == 0) {
 			char	line[512];
 			const char *eol = strchr(p, '\n');
@@ -336,6 +341,97 @@ vendor_record(fb_result *res, const char *addr, const char *diag, size_t dlen)
 	fb_strlcpy(r->action, "failed", sizeof(r->action));
 }
 
+/*
+ * vendor_failed_header - one record per address of X-Failed-Recipients
+ * (Exim adds it to every bounce it writes, and others copy it), with
+ * the whole error section as diagnostic; the number added
+ */
+static int
+vendor_failed_header(const fb_mail *m, fb_result *res, const char *s, size_t n)
+{
+	const char *h = fb_mail_header(m, "X-Failed-Recipients");
+	char	addr[FB_ADDR_MAX];
+	int	added = 0;
+
+	while (h != NULL && *h && fb_text_find_addr(h, addr, sizeof(addr))) {
+		const char *at = fb_strcasestr(h, addr);
+
+		vendor_record(res, addr, s, n);
+		added++;
+		if (at == NULL)
+			break;
+		h = at + strlen(addr);
+	}
+	return added;
+}
+
+/* transcript_reply - the first 4xx/5xx reply line of a session transcript, or NULL */
+static const char *
+transcript_reply(const char *s, size_t n, size_t *len)
+{
+	static const char *const mark[] = { "\n Out: ", "\n<<< ", NULL };
+	const char *best = NULL, *p, *eol;
+	size_t	i;
+
+	for (i = 0; mark[i]; i++)
+		for (p = s; (p = strstr(p, mark[i])) != NULL && (size_t) (p - s) < n; p++) {
+			const char *c = p + strlen(mark[i]);
+
+			/* Postfix's smtpd notices are about a session it received:
+			 * only its own temporary errors (resource, software) */
+			if ((c[0] == '4' || (c[0] == '5' && i > 0)) && isdigit((unsigned char) c[1])
+			    && isdigit((unsigned char) c[2])) {
+				if (best == NULL || c < best)
+					best = c;
+				break;
+			}
+		}
+	if (best == NULL)
+		return NULL;
+	eol = strchr(best, '\n');
+	*len = eol ? (size_t) (eol - best) : strlen(best);
+	return best;
+}
+
+/*
+ * vendor_transcript - a session transcript with nobody named otherwise
+ * (Postfix's notices "Transcript of session follows" with " In:" and
+ * " Out:" lines, Sendmail's ">>>" and "<<<"): one record per address of
+ * a RCPT TO command (the first four), with the first error reply as
+ * diagnostic
+ */
+static void
+vendor_transcript(fb_result *res, const char *s, size_t n)
+{
+	const char *p, *reply;
+	char	addr[FB_ADDR_MAX], seen[4][FB_ADDR_MAX];
+	size_t	len = 0, ns = 0, i;
+
+	if ((reply = transcript_reply(s, n, &len)) == NULL)
+		return;
+	for (p = s; (p = fb_strcasestr(p, "RCPT TO:<")) != NULL && (size_t) (p - s) < n; p += 9) {
+		const char *gt = strchr(p + 9, '>');
+		char	one[FB_ADDR_MAX];
+
+		if (gt == NULL || (size_t) (gt - p - 9) >= sizeof(one))
+			continue;
+		memcpy(one, p + 9, gt - p - 9);
+		one[gt - p - 9] = 0;
+		if (!fb_text_find_addr(one, addr, sizeof(addr)))
+			continue;
+		for (i = 0; i < ns && strcasecmp(seen[i], addr) != 0; i++)
+			;
+		if (i < ns || ns == 4)
+			continue;
+		if (res->nrcpt >= FB_MAX_RCPTS)
+			break;
+		fb_strlcpy(seen[ns++], addr, FB_ADDR_MAX);
+		vendor_record(res, addr, reply, len);
+		/* a notice of one session, not an MTA that gave up on a queue */
+		res->rcpt[res->nrcpt - 1].action[0] = 0;
+	}
+}
+
 /* fb_vendor_parse - records from a free-text bounce */
 int
 fb_vendor_parse(const fb_mail *m, fb_result *res)
@@ -346,15 +442,19 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 	char	addr[FB_ADDR_MAX];
 	vendor_senders vs = { .n = 0 };
 	const char *to = fb_mail_header(m, "To");
+	const char *from = fb_mail_header(m, "From");
 
-	if (to != NULL && fb_text_find_addr(to, vs.addr[0], FB_ADDR_MAX))
+	if (from != NULL && fb_text_find_addr(from, vs.addr[vs.n], FB_ADDR_MAX))
+		vs.n++;
+	vs.keep = vs.n;
+	if (to != NULL && fb_text_find_addr(to, vs.addr[vs.n], FB_ADDR_MAX))
 		vs.n++;
 	senders_add(&vs, s + n, "Return-path:");
 	senders_add(&vs, m->orig, "Return-path:");
 	hits = sl_calloc(FB_MAX_RCPTS, sizeof(*hits));
 	nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 0, &vs);
 	if (nh == 0) {			/* a bounce to oneself names the sender */
-		vs.n = 0;
+		vs.n = vs.keep;
 		nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 0, &vs);
 	}
 	if (nh == 0)
@@ -368,8 +468,11 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 			end = n;
 		vendor_record(res, hits[i].addr, s + from, end - from);
 	}
+	/* nobody named in the text: the original's To, else X-Failed-Recipients */
 	if (nh == 0 && vendor_orig_to(m, addr, sizeof(addr)))
 		vendor_record(res, addr, s, n);
+	else if (nh == 0 && vendor_failed_header(m, res, s, n) == 0)
+		vendor_transcript(res, s, n);
 	free(hits);
 	return (int) (res->nrcpt - before);
 }

@@ -211,11 +211,12 @@ static const rhost_provider provider_tab[] = {
 	    { NULL, NULL, "550 unknown user", "userunknown", NULL }),
 	  NULL },
 	/* KDDI au (ezweb.ne.jp, au.com): "550 <addr>: User unknown" names
-	 * the mailbox; "550 : User unknown" with no address is what its
-	 * reception filter answers (au support pages on rejected mail). */
+	 * the mailbox; ": User unknown" with no address ("550 : User
+	 * unknown", "550: : User unknown") is what its reception filter
+	 * answers (au support pages on rejected mail). */
 	{ "KDDI au", H("ezweb.ne.jp", "au.com"), R(
-	    { NULL, NULL, "550 : user unknown", "filtered", NULL },
-	    { NULL, NULL, ">: user unknown", "userunknown", NULL }),
+	    { NULL, NULL, ">: user unknown", "userunknown", NULL },
+	    { NULL, NULL, ": user unknown", "filtered", NULL }),
 	  NULL },
 	/* Google Workspace: its own DSN texts. */
 	{ "Google Workspace", H("googlemail.com"), R(

@@ -3,20 +3,79 @@
  *	addr 3 - e-mail address and network helpers
  * DESCRIPTION
  *	Normalisation follows what a suppression list needs: the domain is
- *	case-insensitive (RFC 5321), the local part is kept as written unless
- *	asked otherwise. The organizational domain comes from libpsl and the
- *	public suffix list Debian ships (package publicsuffix).
+ *	case-insensitive (RFC 5321), loses the one trailing dot of a fully
+ *	qualified name (Postfix delivers user@example.com. to
+ *	user@example.com), and internationalised labels (U-labels) become
+ *	their A-labels with libidn2 (IDNA2008 with the UTS #46 mapping), so
+ *	user@bücher.example and user@xn--bcher-kva.example are one address
+ *	(a UTF-8 domain that IDNA2008 refuses, such as one with a symbol, is
+ *	kept as written, lowercased in ASCII only, and so is one whose mapping
+ *	gives more than letters, digits and hyphens; a domain that is not UTF-8
+ *	is malformed);
+ *	the local part is kept as written unless asked otherwise. The
+ *	organizational domain comes from libpsl and the public suffix list
+ *	Debian ships (package publicsuffix).
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <idn2.h>
 #include <libpsl.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
 #include "log.h"
+
+/* ldh_only - letters, digits, hyphens, dots (and '_'): what a host name may hold */
+static int
+ldh_only(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.' && *s != '_')
+			return 0;
+	return 1;
+}
+
+/* domain_canon - the domain in place: no trailing dot, A-labels, lowercase */
+static int
+domain_canon(char *dom, size_t room)
+{
+	size_t len = strlen(dom);
+	int ascii = 1, rc;
+	char *alabel = NULL;
+
+	if (len > 0 && dom[len - 1] == '.')
+		dom[--len] = '\0';
+	if (len == 0 || dom[len - 1] == '.' || dom[0] == '.')
+		return -1;
+	for (char *o = dom; *o; o++) {
+		if ((unsigned char)*o >= 0x80)
+			ascii = 0;
+		*o = (char)tolower((unsigned char)*o);
+	}
+	if (ascii)
+		return 0;
+	rc = idn2_to_ascii_8z(dom, &alabel, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+	if (rc == IDN2_ENCODING_ERROR)
+		return -1;		/* not UTF-8: Postfix refuses it too */
+	if (rc != IDN2_OK)
+		return 0;		/* valid UTF-8, not IDNA2008 (a symbol): as written */
+	len = strlen(alabel);
+	if (!ldh_only(alabel)) {	/* UTS #46 mapped a symbol (U+FF20) to ASCII */
+		idn2_free(alabel);
+		return 0;
+	}
+	if (len >= room) {
+		idn2_free(alabel);
+		return -1;
+	}
+	for (size_t i = 0; i <= len; i++)
+		dom[i] = (char)tolower((unsigned char)alabel[i]);
+	idn2_free(alabel);
+	return 0;
+}
 
 /* sl_addr_normalize - canonical form of an address for keys and lookups */
 int
@@ -44,8 +103,9 @@ sl_addr_normalize(const char *in, char *out, size_t outlen, int flags)
 	for (o = out; *o; o++)
 		if ((unsigned char) *o < 0x21 || *o == '<' || *o == '>')
 			return -1;
-	for (o = (char *) at + 1; *o; o++)
-		*o = (char) tolower((unsigned char) *o);
+	if (domain_canon((char *)at + 1, outlen - (size_t)(at + 1 - out)) < 0 ||
+	    strlen(out) > SL_ADDR_MAX)
+		return -1;
 	if (flags & SL_ADDR_LOWER_LOCAL)
 		for (o = out; o < at; o++)
 			*o = (char) tolower((unsigned char) *o);

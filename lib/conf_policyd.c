@@ -9,8 +9,12 @@
  *
  *	policyd {
  *	  listen = { "unix:/var/spool/postfix/sluice/policy.sock", "inet:127.0.0.1:10040" }
- *	  socket_mode = "0666"
- *	  http_listen = "127.0.0.1:8025"
+ *	  socket_mode = "0660"               # warned about when more open
+ *	  socket_group = "postfix"           # group of the unix sockets
+ *	  http_listen = "127.0.0.1:8025"     # one-click unsubscribe /u/
+ *	  metrics_listen = "127.0.0.1:8026"  # /metrics apart (default: on http_listen)
+ *	  http_max_connections = 256         # per HTTP listener; 503 past it
+ *	  http_timeout = 10                  # s: total deadline of one request
  *	  timeout = 100                      # ms per request
  *	  limit_fail_action = dunno          # or defer (DEFER_IF_PERMIT)
  *	  suppression_fail_action = dunno
@@ -46,8 +50,12 @@ static cfg_opt_t limit_opts[] = {
 cfg_opt_t sl_conf_policyd_opts[] = {
 	CFG_STR("socket", "", CFGF_NONE),	/* short for listen = unix:PATH */
 	CFG_STR_LIST("listen", "{}", CFGF_NONE),
-	CFG_STR("socket_mode", "0666", CFGF_NONE),
+	CFG_STR("socket_mode", "0660", CFGF_NONE),
+	CFG_STR("socket_group", "postfix", CFGF_NONE),
 	CFG_STR("http_listen", "", CFGF_NONE),
+	CFG_STR("metrics_listen", "", CFGF_NONE),
+	CFG_INT("http_max_connections", 256, CFGF_NONE),
+	CFG_INT("http_timeout", 10, CFGF_NONE),
 	CFG_INT("timeout", 100, CFGF_NONE),
 	CFG_STR("limit_fail_action", "dunno", CFGF_NONE),
 	CFG_STR("suppression_fail_action", "dunno", CFGF_NONE),

@@ -128,6 +128,7 @@ int	sl_redis_eval(sl_redis *r, sl_script *script, sl_reply **reply,
  * command_timeout_ms. A reply arriving after its timeout is dropped.
  * sl_aredis_free() answers every pending request with "shutting down"
  * before it returns; it may be called from inside a callback.
+ * sl_aredis_error_replies() counts the error replies handed to callbacks.
  */
 typedef struct sl_aredis sl_aredis;
 
@@ -142,6 +143,7 @@ sl_aredis *sl_aredis_new(struct event_base *base, const sl_redis_opts *opts);
 void	sl_aredis_free(sl_aredis *ar);
 int	sl_aredis_connected(const sl_aredis *ar);
 const char *sl_aredis_errstr(const sl_aredis *ar);
+unsigned long long sl_aredis_error_replies(const sl_aredis *ar);
 const char *sl_aredis_prefix(const sl_aredis *ar);
 int	sl_aredis_cmdv(sl_aredis *ar, int timeout_ms, sl_aredis_cb *cb,
 		       void *arg, int argc, const char **argv,

@@ -32,7 +32,9 @@
  *	timed-out records do not pile up behind a hung server.
  *
  *	NOSCRIPT after EVALSHA (Redis restarted, SCRIPT FLUSH): the request
- *	is sent once more as EVAL, within the same timeout.
+ *	is sent once more as EVAL, within the same timeout. Every other
+ *	error reply goes to the caller (who must treat it as a failure) and
+ *	is counted: sl_aredis_error_replies().
  * OWNERSHIP
  *	The reply passed to a callback is borrowed: freed when it returns.
  *	Callbacks may issue new requests and may call sl_aredis_free().
@@ -80,6 +82,7 @@ struct sl_aredis {
 	int	was_up;			/* ever connected (wording of logs) */
 	int	closing;		/* sl_aredis_free() in progress */
 	int	inflight;		/* requests in hiredis' queue */
+	unsigned long long error_replies; /* SL_REPLY_ERROR handed to callers */
 	long long progress_ms;		/* last reply, or first of a busy period */
 	struct event *retry_timer;
 	struct event *connect_timer;
@@ -409,6 +412,8 @@ aredis_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 		}
 	}
 	copy = sl_redis_reply_copy(reply);
+	if (ar != NULL && reply->type == REDIS_REPLY_ERROR)
+		ar->error_replies++;
 	req_answer(req, copy, NULL);
 	sl_reply_free(copy);
 }
@@ -526,6 +531,13 @@ int
 sl_aredis_connected(const sl_aredis *ar)
 {
 	return ar->state == AR_READY && ar->ac != NULL;
+}
+
+/* sl_aredis_error_replies - error replies handed to callers so far (for metrics) */
+unsigned long long
+sl_aredis_error_replies(const sl_aredis *ar)
+{
+	return ar ? ar->error_replies : 0;
 }
 
 /* sl_aredis_errstr - why the handle is not connected ("" when it is) */

@@ -53,6 +53,10 @@ typedef struct pd_config {
 	int	nlisten;
 	int	socket_mode;
 	char   *http_listen;		/* "host:port" or "" */
+	char   *metrics_listen;		/* "host:port" or "": /metrics apart */
+	int	http_max_conns;		/* per HTTP listener */
+	int	http_timeout_s;		/* total deadline of one request */
+	char   *socket_group;		/* group of unix sockets, or "" */
 	char   *user;
 	int	timeout_ms;		/* per request */
 	enum pd_fail limit_fail;
@@ -73,7 +77,7 @@ typedef struct pd_config {
 	pd_seed *seeds;
 	int	nseeds;
 	sl_redis_opts redis;
-	sl_token_key token_key;
+	sl_token_ring token_ring;
 	int	have_token_key;
 	sl_conf *conf;			/* owns the strings above where borrowed */
 } pd_config;
@@ -91,7 +95,8 @@ typedef struct pd_server {
 	struct pd_breaker *breaker;
 	struct pd_metrics *metrics;
 	struct pd_tenant_cache *tenants;
-	struct evhttp *http;
+	struct evhttp *http, *metrics_http;
+	struct pd_front *http_front, *metrics_front;
 	int	nconns;
 } pd_server;
 
@@ -128,7 +133,9 @@ int	pd_proto_answer(char *out, size_t outlen, const char *action);
 /*
  * policyd_conn.c: listeners and connections (libevent bufferevents).
  */
-int	pd_listen(pd_server *srv, const char *spec, int socket_mode);
+#define PD_OUTPUT_MAX	65536		/* answers waiting for a client to read */
+
+int	pd_listen(pd_server *srv, const char *spec);
 void	pd_listeners_enable(int on);
 void	pd_listeners_close(void);
 
@@ -272,6 +279,21 @@ enum pd_breaker_state pd_breaker_state(const pd_breaker *b);
 const char *pd_fail_action(const pd_config *cfg, int limits, int suppression,
 			       char *out, size_t outlen);
 long long pd_now_ms(void);
+void	pd_redis_error(const char *what, const char *msg);
+
+/*
+ * policyd_front.c: an evhttp behind a connection cap (503 past it), a
+ * total deadline per request and an accept back-off.
+ */
+struct evhttp;
+struct evhttp_request;
+typedef struct pd_front pd_front;
+
+pd_front *pd_front_new(pd_server *srv, struct evhttp *http, const char *listen,
+		       int max_conns, int deadline_s);
+void	pd_front_touch(struct evhttp_request *req);
+int	pd_front_count(const pd_front *f);
+void	pd_front_free(pd_front *f);
 
 /*
  * policyd_http.c: the HTTP listener, and the counters it exports on
@@ -282,8 +304,9 @@ void	pd_metrics_action(const char *action);
 void	pd_metrics_rule(const char *rule, const char *result);
 void	pd_metrics_redis(double seconds, int ok);
 void	pd_metrics_proto_error(void);
+void	pd_metrics_redis_error_reply(void);
 void	pd_metrics_warn(const char *rule);
-int	pd_http_start(pd_server *srv, const char *listen);
+int	pd_http_start(pd_server *srv);
 void	pd_http_stop(pd_server *srv);
 
 #endif

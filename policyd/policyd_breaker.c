@@ -130,3 +130,25 @@ pd_fail_action(const pd_config *cfg, int limits, int suppression, char *out, siz
 		snprintf(out, outlen, "DUNNO");
 	return out;
 }
+
+/*
+ * pd_redis_error - an error reply from Redis (the message names the key):
+ * logged at most once a second, saying when more were not, so a Redis at
+ * maxmemory cannot flood the log (lib/redis_async.c counts the replies)
+ */
+void
+pd_redis_error(const char *what, const char *msg)
+{
+	static long long last_ms;
+	static unsigned long unlogged;
+	long long now = pd_now_ms();
+
+	if (now - last_ms < 1000) {
+		unlogged++;
+		return;
+	}
+	sl_warn("redis error reply (%s): %s%s", what, msg,
+	        unlogged ? " (and more not logged)" : "");
+	last_ms = now;
+	unlogged = 0;
+}

@@ -330,6 +330,10 @@ apply_event(pd_query *q, const char *ev)
 
 	if (strncmp(ev, "bad:", 4) == 0) {
 		warn_bad_key(ev + 4);
+	} else if (strncmp(ev, "err:", 4) == 0) {
+		pd_metrics_redis_error_reply(); /* inside the script: not a reply of its own */
+		pd_redis_error("decision script", ev + 4);
+		pd_breaker_result(q->srv->breaker, q->cfg, 0, pd_now_ms());
 	} else if (strncmp(ev, "mt:", 3) == 0) {
 		pd_metrics_rule("tenant-status", strcmp(ev + 3, "suspended") == 0 ? "would_reject" : "would_defer");
 		note_add(q, " monitor: tenant %s%s", ev + 3, "");
@@ -414,12 +418,12 @@ decide_cb(const sl_reply *r, const char *err, void *arg)
 	for (size_t i = 0; ok && i < r->elements; i++)
 		ok = r->element[i]->type == SL_REPLY_STRING;
 	pd_metrics_redis(elapsed(&q->r0), ok);
-	/* Any reply, even an error, shows Redis is up: only silence opens the breaker. */
-	pd_breaker_result(q->srv->breaker, q->cfg, r != NULL, pd_now_ms());
+	/* An error reply (OOM at maxmemory: the charge was not written) is a failure. */
+	pd_breaker_result(q->srv->breaker, q->cfg, ok, pd_now_ms());
 	if (!ok) {
 		if (r != NULL && r->type == SL_REPLY_ERROR)
-			sl_warn("decision script: %s", r->str);
-		fail(q, err ? err : r && r->type == SL_REPLY_ERROR ? "script error" : "bad reply");
+			pd_redis_error("decision script", r->str);
+		fail(q, err ? err : r && r->type == SL_REPLY_ERROR ? "error reply" : "bad reply");
 		return;
 	}
 	answer_verdict(q, r);
@@ -433,8 +437,10 @@ tenant_cb(const sl_reply *r, const char *err, void *arg)
 	int	ok = r != NULL && r->type == SL_REPLY_ARRAY;
 
 	pd_metrics_redis(elapsed(&q->r0), ok);
-	pd_breaker_result(q->srv->breaker, q->cfg, r != NULL, pd_now_ms());
+	pd_breaker_result(q->srv->breaker, q->cfg, ok, pd_now_ms());
 	if (!ok) {
+		if (r != NULL && r->type == SL_REPLY_ERROR)
+			pd_redis_error("HMGET sasl user", r->str);
 		fail(q, err ? err : "bad reply to HMGET");
 		return;
 	}

@@ -135,6 +135,8 @@ config_numbers(pd_config *pc, sl_conf *c, cfg_t *sec)
 		{"poll_interval", &pc->poll_ms, 50, 60000},
 		{"max_connections", &pc->max_conns, 1, 100000},
 		{"pipeline_max", &pc->pipeline_max, 1, 10000},
+		{"http_max_connections", &pc->http_max_conns, 1, 100000},
+		{"http_timeout", &pc->http_timeout_s, 1, 600},
 	};
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(*opts); i++) {
@@ -191,9 +193,10 @@ config_misc(pd_config *pc, sl_conf *c, cfg_t *sec)
 	pc->lower_local = cfg_getbool(sec, "lowercase_local_part");
 	pc->time_zone = sl_strdup(cfg_getstr(sec, "time_zone"));
 	pc->http_listen = sl_strdup(cfg_getstr(sec, "http_listen"));
+	pc->metrics_listen = sl_strdup(cfg_getstr(sec, "metrics_listen"));
+	pc->socket_group = sl_strdup(cfg_getstr(sec, "socket_group"));
 	pc->user = sl_strdup(cfg_getstr(c->cfg, "user"));
-	if (*secret && sl_conf_read_secret(secret, pc->token_key.secret, sizeof(pc->token_key.secret),
-					   &pc->token_key.len, err, sizeof(err)) == 0)
+	if (*secret && sl_conf_token_ring(c, &pc->token_ring, err, sizeof(err)) == 0)
 		pc->have_token_key = 1;
 	else if (*secret)
 		sl_conf_error(c, c->cfg, "secret_file: %s", err);
@@ -269,6 +272,8 @@ pd_config_unref(pd_config *pc)
 	free(pc->default_action);
 	free(pc->time_zone);
 	free(pc->http_listen);
+	free(pc->metrics_listen);
+	free(pc->socket_group);
 	free(pc->user);
 	free(pc->path);
 	sl_conf_free(pc->conf);

@@ -4,7 +4,7 @@
  * SYNOPSIS
  *	#include "policyd.h"
  *
- *	int pd_listen(pd_server *srv, const char *spec, int socket_mode)
+ *	int pd_listen(pd_server *srv, const char *spec)
  *	void pd_listeners_close(void)
  * DESCRIPTION
  *	Listens on "unix:/path" and/or "inet:host:port". Every accepted
@@ -14,8 +14,16 @@
  *	A connection parses every complete request in its input, starts a
  *	check for each and queues an answer slot; answers are written in
  *	request order as their checks finish, so a client may pipeline.
- *	At most pipeline_max answers may be outstanding; beyond that reading
- *	pauses until the queue drains.
+ *	At most pipeline_max answers may be outstanding, and at most
+ *	PD_OUTPUT_MAX bytes of answers may wait for a client that does not
+ *	read them; beyond either, reading pauses until the queue (or the
+ *	output, to half of it) drains, so a client that pipelines without
+ *	reading costs a bounded amount of memory.
+ *
+ *	Accept errors (out of descriptors or memory) pause the listener for
+ *	ACCEPT_BACKOFF_MS and are logged once per LOG_INTERVAL_S; so are
+ *	connections refused past max_connections. Unix sockets belong to
+ *	the service user and socket_group, with socket_mode (lib/privs.c).
  *
  *	A malformed or oversize request is logged, answered with the
  *	configured default action after the answers already due, and the
@@ -35,6 +43,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -44,9 +53,12 @@
 
 #include "log.h"
 #include "policyd.h"
+#include "privs.h"
 
 #define IDLE_TIMEOUT_S	1000		/* Postfix drops idle ones at 300 s */
 #define MAX_LISTENERS	8
+#define ACCEPT_BACKOFF_MS 250
+#define LOG_INTERVAL_S 10
 
 typedef struct pd_conn pd_conn;
 
@@ -70,10 +82,32 @@ struct pd_conn {
 
 static struct evconnlistener *listeners[MAX_LISTENERS];
 static int nlisteners;
+static int listeners_on = 1;    /* pd_listeners_enable() */
+static struct event *resume_ev; /* end of an accept back-off */
+static unsigned long accept_errors, refused;
+static time_t last_error_log, last_refused_log;
 static unsigned long conn_ids;
 static pd_request scratch;		/* single-threaded parse buffer */
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
+
+/* conn_output_full - too many answers wait for the client to read them */
+static int
+conn_output_full(pd_conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) >= PD_OUTPUT_MAX;
+}
+
+/* conn_resume - read again once the queue and the output have room */
+static void
+conn_resume(pd_conn *c)
+{
+	if (!c->closing && c->npending < c->srv->cfg->pipeline_max && !conn_output_full(c) &&
+	    !(bufferevent_get_enabled(c->bev) & EV_READ)) {
+		bufferevent_enable(c->bev, EV_READ);
+		conn_read_cb(c->bev, c);
+	}
+}
 
 /* conn_free - release a connection whose peer and checks are all done */
 static void
@@ -116,11 +150,7 @@ conn_flush(pd_conn *c)
 		conn_free(c);
 		return;
 	}
-	if (!c->closing && c->npending < c->srv->cfg->pipeline_max
-	    && !(bufferevent_get_enabled(c->bev) & EV_READ)) {
-		bufferevent_enable(c->bev, EV_READ);
-		conn_read_cb(c->bev, c);
-	}
+	conn_resume(c);
 }
 
 /* slot_new - queue an answer slot at the tail */
@@ -224,7 +254,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 
 	(void) bev;
 	while (!c->closing && c->bev != NULL) {
-		if (c->npending >= c->srv->cfg->pipeline_max) {
+		if (c->npending >= c->srv->cfg->pipeline_max || conn_output_full(c)) {
 			bufferevent_disable(c->bev, EV_READ);
 			return;
 		}
@@ -233,15 +263,18 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* conn_write_cb - output drained: a closing connection may go now */
+/* conn_write_cb - output drained (to half of PD_OUTPUT_MAX): go or read on */
 static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	pd_conn *c = arg;
 
-	(void) bev;
-	if (c->closing && c->head == NULL)
-		conn_free(c);
+	if (c->closing) {
+		if (c->head == NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	conn_resume(c);
 }
 
 /* conn_event_cb - EOF, error or idle timeout: the peer is gone */
@@ -269,8 +302,14 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 	(void) l, (void) sa, (void) salen;
 	if (srv->nconns >= srv->cfg->max_conns) {
-		sl_warn("too many policy connections (%d): refusing one", srv->nconns);
-		evutil_closesocket(fd);
+		refused++;
+		if (time(NULL) - last_refused_log >= LOG_INTERVAL_S) {
+			sl_warn("too many policy connections (%d, max_connections): refused %lu",
+			        srv->nconns, refused);
+			last_refused_log = time(NULL);
+			refused = 0;
+		}
+		evutil_closesocket(fd); /* after the log line: a test reads it at EOF */
 		return;
 	}
 	c = sl_calloc(1, sizeof(*c));
@@ -286,14 +325,55 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	srv->nconns++;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
+	bufferevent_setwatermark(c->bev, EV_WRITE, PD_OUTPUT_MAX / 2, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
-/* listen_unix - bind a unix socket, replacing a stale one */
+/* listeners_set - enable or disable every policy listener */
+static void
+listeners_set(int on)
+{
+	for (int i = 0; i < nlisteners; i++)
+		(void)(on ? evconnlistener_enable(listeners[i])
+		          : evconnlistener_disable(listeners[i]));
+}
+
+/* accept_resume - the back-off is over: accept again (unless paused) */
+static void
+accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	listeners_set(listeners_on);
+}
+
+/* accept_error_cb - out of descriptors or memory: pause, log once per interval */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	int err = errno;
+	pd_server *srv = arg;
+	struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_BACKOFF_MS * 1000};
+
+	(void)l;
+	accept_errors++;
+	if (resume_ev == NULL)
+		resume_ev = evtimer_new(srv->base, accept_resume, NULL);
+	listeners_set(0);
+	evtimer_add(resume_ev, &tv);
+	if (time(NULL) - last_error_log >= LOG_INTERVAL_S) {
+		sl_warn("policy listener: accept: %s (%lu in the last %d s): pausing %d ms",
+		        strerror(err), accept_errors, LOG_INTERVAL_S, ACCEPT_BACKOFF_MS);
+		last_error_log = time(NULL);
+		accept_errors = 0;
+	}
+}
+
+/* listen_unix - bind a unix socket, replacing a stale one; owner and mode */
 static int
-listen_unix(const char *path, int mode)
+listen_unix(const pd_config *pc, const char *path)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char err[300], warn[300];
 	int	fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -304,18 +384,32 @@ listen_unix(const char *path, int mode)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 		return -1;
 	(void) unlink(path);
-	if (bind(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0 || chmod(path, (mode_t) mode) < 0
-	    || listen(fd, 256) < 0) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		sl_error("unix:%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
+	/* owner and mode before listen(): nobody connects while they are wrong */
+	if (sl_socket_owner(path, pc->user, pc->socket_group, pc->socket_mode, err, sizeof(err),
+	                    warn, sizeof(warn)) < 0) {
+		sl_error("unix:%s: %s", path, err);
+		close(fd);
+		(void) unlink(path);
+		return -1;
+	}
+	if (listen(fd, 256) < 0) {
+		sl_error("unix:%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (*warn)
+		sl_warn("%s", warn);
 	return fd;
 }
 
 /* pd_listen - start accepting policy clients on one listener spec */
 int
-pd_listen(pd_server *srv, const char *spec, int socket_mode)
+pd_listen(pd_server *srv, const char *spec)
 {
 	struct sockaddr_storage ss;
 	int	sslen = sizeof(ss), fd;
@@ -327,7 +421,7 @@ pd_listen(pd_server *srv, const char *spec, int socket_mode)
 		return -1;
 	}
 	if (strncmp(spec, "unix:", 5) == 0) {
-		if ((fd = listen_unix(spec + 5, socket_mode)) < 0)
+		if ((fd = listen_unix(srv->cfg, spec + 5)) < 0)
 			return -1;
 		l = evconnlistener_new(srv->base, accept_cb, srv, flags, -1, fd);
 	} else if (strncmp(spec, "inet:", 5) == 0
@@ -342,6 +436,7 @@ pd_listen(pd_server *srv, const char *spec, int socket_mode)
 		sl_error("%s: cannot listen: %s", spec, strerror(errno));
 		return -1;
 	}
+	evconnlistener_set_error_cb(l, accept_error_cb);
 	listeners[nlisteners++] = l;
 	sl_info("listening on %s", spec);
 	return 0;
@@ -351,8 +446,8 @@ pd_listen(pd_server *srv, const char *spec, int socket_mode)
 void
 pd_listeners_enable(int on)
 {
-	for (int i = 0; i < nlisteners; i++)
-		(void) (on ? evconnlistener_enable(listeners[i]) : evconnlistener_disable(listeners[i]));
+	listeners_on = on;
+	listeners_set(on);
 }
 
 /* pd_listeners_close - stop accepting (clean exit) */
@@ -362,4 +457,7 @@ pd_listeners_close(void)
 	for (int i = 0; i < nlisteners; i++)
 		evconnlistener_free(listeners[i]);
 	nlisteners = 0;
+	if (resume_ev)
+		event_free(resume_ev);
+	resume_ev = NULL;
 }

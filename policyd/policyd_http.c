@@ -4,15 +4,16 @@
  * SYNOPSIS
  *	#include "policyd.h"
  *
- *	int pd_http_start(pd_server *srv, const char *listen)
+ *	int pd_http_start(pd_server *srv)
  *	void pd_metrics_request(void), pd_metrics_action(...), ...
  * DESCRIPTION
  *	A small HTTP listener (libevent's evhttp) for what a reverse proxy
  *	forwards to it; TLS belongs to that proxy.
  *
  *	POST /u/<token>  RFC 8058 one-click unsubscribe. The token comes from
- *	    the List-Unsubscribe URL the milter wrote; its HMAC is verified
- *	    with the secret_file key (lib/token.h). A valid token adds the
+ *	    the List-Unsubscribe URL the milter wrote; it is decrypted and authenticated
+ *	    with the secret_file keyring (lib/token.h; expired tokens and
+ *	    retired keys refused). A valid token adds the
  *	    suppression entry sluice:supp:cat:<category>:<recipient> with
  *	    reason "unsubscribe" (idempotent) and answers 200; a bad token
  *	    gets 400 and changes nothing; Redis trouble gets 503 so that the
@@ -23,6 +24,11 @@
  *	    per rule, Redis latency histogram and errors, breaker state.
  *	GET /healthz     200 "ok" when Redis is connected and the breaker
  *	    closed, else 503 with the reason.
+ *
+ *	With metrics_listen set, /metrics is served only there (with
+ *	/healthz), apart from the public /u/ path. Each listener sits behind
+ *	a front (policyd_front.c): a connection cap with 503 past it, a total
+ *	deadline per request, and accept errors that back off.
  *
  *	The metrics counters live here too: pd_metrics_*() are called from
  *	the request path and only add to memory.
@@ -48,7 +54,8 @@
 static const double buckets[NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
 
 static struct {
-	unsigned long long requests, proto_errors, redis_errors, unsub_ok, unsub_bad;
+	unsigned long long requests, proto_errors, redis_errors, redis_error_replies, unsub_ok,
+	    unsub_bad;
 	unsigned long long dunno, defer, reject, discard, other;
 	unsigned long long lat_bucket[NBUCKETS], lat_count;
 	double	lat_sum;
@@ -72,6 +79,13 @@ void
 pd_metrics_proto_error(void)
 {
 	m.proto_errors++;
+}
+
+/* pd_metrics_redis_error_reply - an error the decision script reported and survived */
+void
+pd_metrics_redis_error_reply(void)
+{
+	m.redis_error_replies++;
 }
 
 /* pd_metrics_action - count an answer by its kind */
@@ -181,6 +195,13 @@ metrics_body(pd_server *srv, struct evbuffer *b)
 	evbuffer_add_printf(b, "# HELP sluice_policyd_redis_errors_total Redis requests that failed or timed out.\n"
 			    "# TYPE sluice_policyd_redis_errors_total counter\n"
 			    "sluice_policyd_redis_errors_total %llu\n", m.redis_errors);
+	evbuffer_add_printf(
+	    b,
+	    "# HELP sluice_policyd_redis_error_replies_total Error replies from Redis "
+	    "(OOM at maxmemory, ...), inside the decision script or not.\n"
+	    "# TYPE sluice_policyd_redis_error_replies_total counter\n"
+	    "sluice_policyd_redis_error_replies_total %llu\n",
+	    sl_aredis_error_replies(srv->redis) + m.redis_error_replies);
 	evbuffer_add_printf(b, "# HELP sluice_policyd_redis_connected 1 when connected to Redis.\n"
 			    "# TYPE sluice_policyd_redis_connected gauge\n"
 			    "sluice_policyd_redis_connected %d\n", sl_aredis_connected(srv->redis));
@@ -190,6 +211,12 @@ metrics_body(pd_server *srv, struct evbuffer *b)
 	evbuffer_add_printf(b, "# HELP sluice_policyd_connections Open policy connections.\n"
 			    "# TYPE sluice_policyd_connections gauge\n"
 			    "sluice_policyd_connections %d\n", srv->nconns);
+	evbuffer_add_printf(b,
+	                    "# HELP sluice_policyd_http_connections Open HTTP connections.\n"
+	                    "# TYPE sluice_policyd_http_connections gauge\n"
+	                    "sluice_policyd_http_connections{listener=\"http\"} %d\n"
+	                    "sluice_policyd_http_connections{listener=\"metrics\"} %d\n",
+	                    pd_front_count(srv->http_front), pd_front_count(srv->metrics_front));
 	evbuffer_add_printf(b, "# HELP sluice_policyd_unsubscribe_total One-click unsubscribe POSTs.\n"
 			    "# TYPE sluice_policyd_unsubscribe_total counter\n"
 			    "sluice_policyd_unsubscribe_total{result=\"ok\"} %llu\n"
@@ -288,7 +315,7 @@ http_unsub_post(struct evhttp_request *req, pd_server *srv, const char *token)
 	unsub_ctx *ctx;
 
 	if (!srv->cfg->have_token_key
-	    || sl_token_parse_url(token, &srv->cfg->token_key, &t, err, sizeof(err)) != SL_TOKEN_OK
+	    || sl_token_parse_url(token, &srv->cfg->token_ring, &t, err, sizeof(err)) != SL_TOKEN_OK
 	    || sl_addr_normalize(t.rcpt, rcpt, sizeof(rcpt),
 				 (srv->cfg->strip_tag ? SL_ADDR_STRIP_TAG : 0)
 				 | (srv->cfg->lower_local ? SL_ADDR_LOWER_LOCAL : 0)) < 0) {
@@ -333,6 +360,25 @@ http_unsub_get(struct evhttp_request *req, const char *token)
 	evbuffer_free(b);
 }
 
+/* http_metrics_cb - route one request of the metrics_listen listener */
+static void
+http_metrics_cb(struct evhttp_request *req, void *arg)
+{
+	pd_server *srv = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	pd_front_touch(req);
+	if (path != NULL && (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) &&
+	    strcmp(path, "/metrics") == 0)
+		http_metrics(req, srv);
+	else if (path != NULL && (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) &&
+	         strcmp(path, "/healthz") == 0)
+		http_healthz(req, srv);
+	else
+		reply_text(req, 404, "Not Found", "text/plain", "not found\n");
+}
+
 /* http_cb - route one request */
 static void
 http_cb(struct evhttp_request *req, void *arg)
@@ -345,7 +391,8 @@ http_cb(struct evhttp_request *req, void *arg)
 		path = "/";
 	if (cmd == EVHTTP_REQ_HEAD)	/* evhttp sends no body for HEAD */
 		cmd = EVHTTP_REQ_GET;
-	if (cmd == EVHTTP_REQ_GET && strcmp(path, "/metrics") == 0)
+	pd_front_touch(req);
+	if (cmd == EVHTTP_REQ_GET && strcmp(path, "/metrics") == 0 && srv->metrics_http == NULL)
 		http_metrics(req, srv);
 	else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/healthz") == 0)
 		http_healthz(req, srv);
@@ -359,44 +406,54 @@ http_cb(struct evhttp_request *req, void *arg)
 		reply_text(req, 404, "Not Found", "text/plain", "not found\n");
 }
 
-/* pd_http_start - listen on host:port */
-int
-pd_http_start(pd_server *srv, const char *listen)
+/* http_new - an evhttp with the size caps, behind a capped front */
+static struct evhttp *
+http_new(pd_server *srv, const char *listen, void (*cb)(struct evhttp_request *, void *),
+         struct pd_front **front)
 {
-	char	host[256];
-	const char *colon = strrchr(listen, ':');
-	int	port;
+	struct evhttp *http = evhttp_new(srv->base);
 
-	if (colon == NULL || (size_t) (colon - listen) >= sizeof(host) || (port = atoi(colon + 1)) <= 0
-	    || port > 65535) {
-		sl_error("http_listen \"%s\": use host:port", listen);
-		return -1;
-	}
-	memcpy(host, listen, (size_t) (colon - listen));
-	host[colon - listen] = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	srv->http = evhttp_new(srv->base);
-	evhttp_set_max_headers_size(srv->http, 8192);
-	evhttp_set_max_body_size(srv->http, 4096);
-	evhttp_set_timeout(srv->http, 10);
-	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(srv->http, http_cb, srv);
-	if (evhttp_bind_socket(srv->http, host, (ev_uint16_t) port) < 0) {
-		sl_error("http_listen %s: cannot bind", listen);
-		return -1;
+	evhttp_set_max_headers_size(http, 8192);
+	evhttp_set_max_body_size(http, 4096);
+	evhttp_set_timeout(http, srv->cfg->http_timeout_s);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(http, cb, srv);
+	*front =
+	    pd_front_new(srv, http, listen, srv->cfg->http_max_conns, srv->cfg->http_timeout_s);
+	if (*front == NULL) {
+		evhttp_free(http);
+		return NULL;
 	}
 	sl_info("http listening on %s", listen);
+	return http;
+}
+
+/* pd_http_start - listen on http_listen and metrics_listen, those set */
+int
+pd_http_start(pd_server *srv)
+{
+	const pd_config *pc = srv->cfg;
+
+	if (*pc->http_listen &&
+	    (srv->http = http_new(srv, pc->http_listen, http_cb, &srv->http_front)) == NULL)
+		return -1;
+	if (*pc->metrics_listen &&
+	    (srv->metrics_http =
+	         http_new(srv, pc->metrics_listen, http_metrics_cb, &srv->metrics_front)) == NULL)
+		return -1;
 	return 0;
 }
 
-/* pd_http_stop - close the listener */
+/* pd_http_stop - close the listeners */
 void
 pd_http_stop(pd_server *srv)
 {
+	pd_front_free(srv->http_front); /* before evhttp frees the socket */
+	pd_front_free(srv->metrics_front);
 	if (srv->http)
 		evhttp_free(srv->http);
-	srv->http = NULL;
+	if (srv->metrics_http)
+		evhttp_free(srv->metrics_http);
+	srv->http = srv->metrics_http = NULL;
+	srv->http_front = srv->metrics_front = NULL;
 }

@@ -65,15 +65,29 @@
  * Modes: e enforce, m monitor, x skip.
  * A key of the wrong type or value (written by hand) is reported as
  * "bad:<key>" and skipped, never an error for the whole request: reads
- * and writes go through redis.pcall.
+ * go through redis.pcall. Any other error reply (a write refused with
+ * OOM at maxmemory, a read failing for another reason) aborts the
+ * script with an error naming the key: the charge did not happen, and
+ * the caller must count Redis as failed and answer the fail action.
+ * When a limit refuses, a failed statistics write is only reported
+ * ("err:<command> <key>: <error>"): the refusal stands.
  */
 sl_script pd_decide_script = {.source =
 	"local tmode, ns, smode, nl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
 	"local ev = {}\n"
-	"local function get(...)\n"
-	"  local r = redis.pcall(...)\n"
-	"  if type(r) == 'table' and r.err then return nil end\n"
+	"local function get(cmd, key, ...)\n"
+	"  local r = redis.pcall(cmd, key, ...)\n"
+	"  if type(r) == 'table' and r.err then\n"
+	"    if string.sub(r.err, 1, 9) == 'WRONGTYPE' then return nil end\n"
+	"    error('SLUICE ' .. cmd .. ' ' .. key .. ': ' .. r.err)\n"
+	"  end\n"
 	"  return r\n"
+	"end\n"
+	"local function put(cmd, key, ...)\n"
+	"  local r = redis.pcall(cmd, key, ...)\n"
+	"  if type(r) == 'table' and r.err then\n"
+	"    error('SLUICE ' .. cmd .. ' ' .. key .. ': ' .. r.err)\n"
+	"  end\n"
 	"end\n"
 	"if tmode ~= 'x' then\n"
 	"  local st = get('HMGET', KEYS[1], 'status', 'status_reason')\n"
@@ -139,7 +153,9 @@ sl_script pd_decide_script = {.source =
 	"  for i = 1, nl do\n"
 	"    local a = 4 + (i - 1) * 7\n"
 	"    if res[i][2] and ARGV[a+5] == 'e' then\n"
-	"      redis.pcall('HINCRBY', KEYS[1 + ns + 2 * i], ARGV[a+7] == 'r' and 'rejected' or 'deferred', 1)\n"
+	"      local k = KEYS[1 + ns + 2 * i]\n"
+	"      local r = redis.pcall('HINCRBY', k, ARGV[a+7] == 'r' and 'rejected' or 'deferred', 1)\n"
+	"      if type(r) == 'table' and r.err then ev[#ev+1] = 'err:HINCRBY ' .. k .. ': ' .. r.err end\n"
 	"    end\n"
 	"  end\n"
 	"  ev[#ev+1] = 'limit'\n"
@@ -154,19 +170,19 @@ sl_script pd_decide_script = {.source =
 	"  local new, warn = res[i][1], tonumber(ARGV[a+6])\n"
 	"  if res[i][3] then\n"
 	"  elseif res[i][2] then\n"
-	"    redis.pcall('HINCRBY', stats, ARGV[a+7] == 'r' and 'would_reject' or 'would_defer', 1)\n"
+	"    put('HINCRBY', stats, ARGV[a+7] == 'r' and 'would_reject' or 'would_defer', 1)\n"
 	"    ev[#ev+1] = 'ml:' .. i\n"
 	"  else\n"
 	"    if ARGV[a+1] == 'r' then\n"
-	"      redis.pcall('HSET', key, 'level', tostring(new), 'ts', tostring(now))\n"
-	"      redis.pcall('PEXPIRE', key, math.ceil(new * p1) + 1000)\n"
+	"      put('HSET', key, 'level', tostring(new), 'ts', tostring(now))\n"
+	"      put('PEXPIRE', key, math.ceil(new * p1) + 1000)\n"
 	"    else\n"
-	"      redis.pcall('INCRBY', key, cost)\n"
-	"      redis.pcall('EXPIREAT', key, p2 + 3600)\n"
+	"      put('INCRBY', key, cost)\n"
+	"      put('EXPIREAT', key, p2 + 3600)\n"
 	"    end\n"
-	"    redis.pcall('HINCRBY', stats, 'passed', 1)\n"
+	"    put('HINCRBY', stats, 'passed', 1)\n"
 	"    if warn > 0 and new >= warn and new - cost < warn then\n"
-	"      redis.pcall('HINCRBY', stats, 'warned', 1)\n"
+	"      put('HINCRBY', stats, 'warned', 1)\n"
 	"      ev[#ev+1] = 'w:' .. i .. ':' .. math.floor(new)\n"
 	"    end\n"
 	"  end\n"
@@ -781,6 +797,11 @@ limits_dump_cb(const sl_reply *r, const char *err, void *arg)
 	pd_limits *t, *old = srv->limits;
 
 	poll_busy = 0;
+	if (r != NULL && r->type == SL_REPLY_ERROR) {
+		pd_redis_error("limits refresh", r->str);
+		pd_breaker_result(srv->breaker, srv->cfg, 0, pd_now_ms());
+		return;
+	}
 	if (r == NULL || r->type != SL_REPLY_ARRAY || r->elements < 2 || r->elements % 2 != 0
 	    || !reply_strings(r->element[0]) || r->element[1]->type != SL_REPLY_INTEGER) {
 		sl_debug("limits refresh failed: %s", err ? err : r && r->str ? r->str : "bad reply");
@@ -815,13 +836,18 @@ limits_dump_cb(const sl_reply *r, const char *err, void *arg)
 static void
 limits_seed_cb(const sl_reply *r, const char *err, void *arg)
 {
-	(void) arg;
+	pd_server *srv = arg;
+
 	poll_busy = 0;
 	if (r != NULL && r->type == SL_REPLY_INTEGER) {
 		seeds_due = 0;
 		return;
 	}
-	sl_warn("writing limit seeds failed: %s", err ? err : r && r->str ? r->str : "bad reply");
+	if (r != NULL && r->type == SL_REPLY_ERROR) {
+		pd_redis_error("writing limit seeds", r->str);
+		pd_breaker_result(srv->breaker, srv->cfg, 0, pd_now_ms());
+	} else
+		sl_warn("writing limit seeds failed: %s", err ? err : "bad reply");
 	seed_retry_ms = pd_now_ms() + 5000;	/* meanwhile, keep refreshing the table */
 }
 

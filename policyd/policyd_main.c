@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,7 +73,9 @@ on_hup(evutil_socket_t fd, short what, void *arg)
 		sl_warn("reload failed: keeping the running configuration");
 		return;
 	}
-	if (strcmp(pc->http_listen, pd_srv.cfg->http_listen) != 0 || pc->nlisten != pd_srv.cfg->nlisten)
+	if (strcmp(pc->http_listen, pd_srv.cfg->http_listen) != 0 ||
+	    strcmp(pc->metrics_listen, pd_srv.cfg->metrics_listen) != 0 ||
+	    pc->nlisten != pd_srv.cfg->nlisten)
 		sl_warn("listener changes take effect at the next restart");
 	pd_config_unref(pd_srv.cfg);
 	pd_srv.cfg = pc;
@@ -100,6 +103,49 @@ usage(void)
 	exit(2);
 }
 
+#define FD_RESERVE 64 /* Redis, logging, listeners, slack */
+
+/*
+ * raise_fd_limit - RLIMIT_NOFILE for what the caps need: every policy
+ * connection, every HTTP connection of each listener, and a reserve, so
+ * that a full HTTP listener can never take the policy socket's share.
+ * When the hard limit is lower, the HTTP cap shrinks to what is left
+ * after the policy connections and the reserve.
+ */
+static void
+raise_fd_limit(pd_config *pc)
+{
+	struct rlimit rl;
+	int nhttp = (*pc->http_listen != '\0') + (*pc->metrics_listen != '\0');
+	rlim_t need =
+	    (rlim_t)pc->max_conns + (rlim_t)nhttp * (rlim_t)pc->http_max_conns + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max < need && geteuid() == 0) {
+		struct rlimit want = {.rlim_cur = need, .rlim_max = need};
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < need)
+		sl_warn(
+		    "file descriptor limit %llu is below the %llu that max_connections (%d) and "
+		    "http_max_connections (%d x %d) need: raise the hard limit (LimitNOFILE= in "
+		    "systemd) or lower the caps",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need, pc->max_conns, nhttp,
+		    pc->http_max_conns);
+	if (rl.rlim_cur < need && nhttp > 0) {
+		long left = ((long)rl.rlim_cur - pc->max_conns - FD_RESERVE) / nhttp;
+
+		pc->http_max_conns = left < 4 ? 4 : (int)left;
+		sl_warn("http_max_connections lowered to %d per listener: HTTP must not take the "
+			"policy connections' descriptors", pc->http_max_conns);
+	}
+}
+
 /* server_setup - listeners, privileges, Redis, timers, signals */
 static void
 server_setup(pd_config *pc, int foreground)
@@ -110,11 +156,12 @@ server_setup(pd_config *pc, int foreground)
 	if (pd_srv.base == NULL)
 		sl_fatal("cannot create an event base");
 	pd_srv.cfg = pc;
+	raise_fd_limit(pc);
 	for (int i = 0; i < pc->nlisten; i++)
-		if (pd_listen(&pd_srv, pc->listen[i], pc->socket_mode) < 0)
+		if (pd_listen(&pd_srv, pc->listen[i]) < 0)
 			sl_fatal("cannot listen on %s", pc->listen[i]);
-	if (*pc->http_listen && pd_http_start(&pd_srv, pc->http_listen) < 0)
-		sl_fatal("cannot listen on http %s", pc->http_listen);
+	if (pd_http_start(&pd_srv) < 0)
+		sl_fatal("cannot start the http listeners");
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("cannot detach: %s", strerror(errno));
 	if (sl_drop_privileges(pc->user, err, sizeof(err)) < 0)

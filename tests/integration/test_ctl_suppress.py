@@ -116,6 +116,14 @@ def test_normalization_follows_policyd(env):
                          "policyd {\n  strip_tag = false\n  lowercase_local_part = true\n}\n")
     assert ctl(env2_conf, "suppress", "add", "Dan+X@Example.ORG").returncode == 0
     assert redis.cli("EXISTS", "sluice:supp:global:dan+x@example.org") == "1"
+    # issue 10: the trailing dot and U-labels are stored in policyd's canonical form
+    assert ctl(conf, "suppress", "add", "eve@Example.ORG.").returncode == 0
+    assert redis.cli("EXISTS", "sluice:supp:global:eve@example.org") == "1"
+    assert ctl(conf, "suppress", "add", "fay@b\u00fccher.example").returncode == 0
+    assert redis.cli("EXISTS", "sluice:supp:global:fay@xn--bcher-kva.example") == "1"
+    imported = ctl(conf, "suppress", "import", "-", input="gil@B\u00dcCHER.example.\n")
+    assert imported.returncode == 0, imported.stderr
+    assert redis.cli("EXISTS", "sluice:supp:global:gil@xn--bcher-kva.example") == "1"
 
 
 def test_bad_arguments(env):

@@ -89,3 +89,32 @@ def test_tenant_status_and_discard(env):
     time.sleep(1.1)
     assert policy_query(sock, q) == "DUNNO"
     assert "monitor: suppressed" in proc.output()
+
+
+def test_trailing_dot_and_idna_forms(root_env):
+    """Issue 10: user@dest.test. is the suppressed user@dest.test (Postfix
+    delivers it there), and a U-label domain (SMTPUTF8) is its A-label."""
+    import smtplib
+    env = root_env
+    redis = env.redis()
+    sink = env.sink()
+    sasl_entries(redis)
+    redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "hard-bounce", "source", "test")
+    redis.cli("HSET", "sluice:supp:global:user@xn--bcher-kva.example", "reason", "complaint",
+              "source", "test")
+    proc, sock, _ = start_policyd(env, redis)
+    pf = env.postfix(relay=sink, policy="unix:%s" % sock,
+                     main=dict(XCLIENT_MAIN, smtputf8_enable="yes"))
+    ok, refused = send(pf, "alice", ["gone@dest.test.", "fine@dest.test"])
+    assert ok == ["fine@dest.test"], refused
+    assert refused["gone@dest.test."][0] == 550 and "hard-bounce" in refused["gone@dest.test."][1]
+    with smtplib.SMTP("127.0.0.1", pf.port, local_hostname="client.sluice.test", timeout=60) as s:
+        s.ehlo()
+        assert s.docmd("XCLIENT", "LOGIN=alice")[0] == 220
+        s.ehlo_resp = None
+        s.ehlo()
+        assert s.has_extn("smtputf8")
+        assert s.mail("a@shop.test", ["SMTPUTF8"])[0] == 250
+        code, text = s.rcpt("user@bücher.example")
+        assert code == 550 and b"complaint" in text, (code, text)
+        s.rset()

@@ -16,8 +16,11 @@ import urllib.request
 import harness
 
 
-def start_policyd(env, redis, policyd_extra="", top_extra="", http=False, name="policyd"):
-    """Start sluice-policyd; returns (proc, socket path, http port or None)."""
+def start_policyd(env, redis, policyd_extra="", top_extra="", http=False, name="policyd",
+                  wrap=()):
+    """Start sluice-policyd; returns (proc, socket path, http port or None).
+
+    wrap: a command put in front (e.g. prlimit) that execs sluice-policyd."""
     sock = os.path.join(env.dir, "%s.sock" % name)
     http_port = harness.free_port() if http else None
     secret = env.secret("%s-token.key" % name)
@@ -27,7 +30,7 @@ def start_policyd(env, redis, policyd_extra="", top_extra="", http=False, name="
                '  http_listen = "127.0.0.1:%d"\n' % http_port if http else "",
                policyd_extra))
     path = env.file("%s.conf" % name, conf)
-    proc = env.daemon(name, [harness.program("policyd", "sluice-policyd"), "-f", "-c", path],
+    proc = env.daemon(name, list(wrap) + [harness.program("policyd", "sluice-policyd"), "-f", "-c", path],
                       ready=lambda: harness.can_connect(sock)
                       and (not http or harness.can_connect(("127.0.0.1", http_port))))
     proc.conf_path = path

@@ -39,6 +39,32 @@ test_normalize(void **state)
 }
 
 /* test_orgdomain - registrable domains from the public suffix list */
+/* issue 10: a trailing dot and IDNA give the same canonical address */
+static void
+test_normalize_dot_idna(void **state)
+{
+	(void)state;
+	assert_string_equal(norm("user@example.com.", 0), "user@example.com");
+	assert_string_equal(norm("<user@Example.COM.>", 0), "user@example.com");
+	assert_string_equal(norm("user@example.com..", 0), "ERR");
+	assert_string_equal(norm("user@.", 0), "ERR");
+	assert_string_equal(norm("user@.example.com", 0), "ERR");
+	assert_string_equal(norm("user@b\xc3\xbc"
+	                         "cher.example",
+	                         0),
+	                    "user@xn--bcher-kva.example");
+	assert_string_equal(norm("user@B\xc3\x9c"
+	                         "CHER.example.",
+	                         0),
+	                    "user@xn--bcher-kva.example");
+	assert_string_equal(norm("user@XN--BCHER-KVA.example", 0), "user@xn--bcher-kva.example");
+	assert_string_equal(norm("user@\xff\xfe.example", 0), "ERR"); /* not UTF-8 */
+	/* valid UTF-8 that IDNA2008 refuses (a snowman): kept as written */
+	assert_string_equal(norm("user@\xe2\x98\x83.EXAMPLE", 0), "user@\xe2\x98\x83.example");
+	/* a full-width '@' (U+FF20) that UTS #46 maps to '@' is no label: as written */
+	assert_string_equal(norm("user@shop1.example\xef\xbc\xa0", 0), "user@shop1.example\xef\xbc\xa0");
+}
+
 static void
 test_orgdomain(void **state)
 {
@@ -108,10 +134,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_normalize),
-		cmocka_unit_test(test_orgdomain),
-		cmocka_unit_test(test_netlist),
-		cmocka_unit_test(test_forms),
+	    cmocka_unit_test(test_normalize), cmocka_unit_test(test_normalize_dot_idna),
+	    cmocka_unit_test(test_orgdomain), cmocka_unit_test(test_netlist),
+	    cmocka_unit_test(test_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

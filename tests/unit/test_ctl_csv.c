@@ -202,7 +202,8 @@ test_addr(void **state)
 	assert_null(addr("a@exa_mple.com", 0));
 	assert_null(addr("a@example..com", 0));
 	assert_null(addr("a@.example.com", 0));
-	assert_null(addr("a@example.com.", 0));
+	assert_string_equal(addr("a@example.com.", 0),
+	                    "a@example.com"); /* canonical: no trailing dot */
 	assert_null(addr("a,b@example.com", 0));
 	assert_string_equal(addr_err, "invalid local part");
 	assert_null(addr("\"a b\"@example.com", 0));

@@ -93,6 +93,9 @@ test_malformed(void **state)
 	expect_error("a=1\na=2\n\n", 9, "duplicate");
 	expect_error("a=1\0\n\n", 6, "NUL");
 	expect_error("a=1\rx\n\n", 7, "carriage return");
+	/* a name of PD_NAME_MAX + 1 characters (doc/security.md caps table) */
+	expect_error("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=v\n\n", 69,
+	             "bad attribute name");
 }
 
 static void
