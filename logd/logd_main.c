@@ -60,6 +60,8 @@ typedef struct run {
 	long block_ttl;
 } run;
 
+#define STATS_EVERY 300 /* seconds between two counter lines in the log */
+
 static volatile sig_atomic_t stopping;
 
 /* usage - the synopsis, then exit 1 */
@@ -268,11 +270,29 @@ save(ld_follow *f, ld_sink *s)
 		sl_warn("state not saved: %s", err);
 }
 
+/* log_stats - the counters, every STATS_EVERY seconds and at the stop */
+static void
+log_stats(const run *r, const char *when)
+{
+	ld_sink_stats ss;
+	ld_table_stats ts;
+	const ld_feed_stats *f = &r->feeder.stats;
+
+	ld_sink_get_stats(r->sink, &ss);
+	ld_table_get_stats(r->feeder.table, &ts);
+	sl_info("%s: %llu lines (%llu skipped, %llu malformed, %llu too long), %llu events: "
+	        "%llu written, %llu unattributed, %llu waiting, %llu dropped, %llu errors; "
+	        "%zu queue ids (%llu evicted, %llu expired)",
+	        when, f->lines, f->skipped, f->bad, f->toolong, f->events, ss.written,
+	        ss.unattributed, ss.buffered, ss.dropped, ss.errors, ts.entries, ts.evicted,
+	        ts.expired);
+}
+
 /* loop - follow, feed, write, save, until a signal or stdin's end */
 static void
 loop(const ld_conf *lc, run *r, ld_follow *f)
 {
-	time_t last_expire = time(NULL);
+	time_t last_expire = time(NULL), last_stats = time(NULL);
 	int n = 0;
 
 	while (!stopping && n >= 0) {
@@ -284,6 +304,10 @@ loop(const ld_conf *lc, run *r, ld_follow *f)
 		if (time(NULL) - last_expire >= 60) {
 			ld_table_expire(r->feeder.table, time(NULL));
 			last_expire = time(NULL);
+		}
+		if (time(NULL) - last_stats >= STATS_EVERY) {
+			log_stats(r, "counters");
+			last_stats = time(NULL);
 		}
 		if (n == 0)
 			pause_ms(lc->poll_ms);
@@ -319,8 +343,7 @@ serve(const ld_conf *lc, int foreground)
 	loop(lc, &r, f);
 	ld_sink_flush(r.sink, time(NULL));
 	save(f, r.sink);
-	sl_info("stopped: %llu lines, %llu events, %llu malformed", r.feeder.stats.lines,
-	        r.feeder.stats.events, r.feeder.stats.bad);
+	log_stats(&r, "stopped");
 	ld_follow_close(f);
 	ld_sink_free(r.sink);
 	ld_table_free(r.feeder.table);
