@@ -328,7 +328,8 @@ def test_dmarc_giant_record_bounded(world):
     o = json.loads(out)
     assert o["kind"] == "dmarc-aggregate" and len(o["records"]) == 1, out[:300]
     assert len(o["records"][0]["auth_results"]["dkim"]) == 16
-    assert rss < 2 * len(doc) // 1024
+    if not harness.sanitized(harness.program("feedback", "sluice-feedback")):
+        assert rss < 2 * len(doc) // 1024   # ASan's quarantine keeps freed memory
 
 
 def test_invalid_utf8_is_replaced(world):
