@@ -6,7 +6,10 @@
  *	("-" for none) with the fields sent, hard, soft, complaint, unsub,
  *	sender_fault (bounces that were the sender's fault: blocks,
  *	reputation, rate limits) and unverified (feedback records that moved
- *	nothing: forged or unbound), written by the daemons with HINCRBY.
+ *	nothing: forged or unbound), written by the daemons with HINCRBY,
+ *	and delivered, deferred, bounced, expired (sluice-logd, shown in a
+ *	second table when there are any); without --tenant, also
+ *	sluice-logd's <prefix>pstats:<yyyymmdd>:<provider> per provider.
  *	This prints one row per hash of the day (UTC, today by default),
  *	sorted, with the hard bounce and complaint rates over sent, and a
  *	total row; then, from <prefix>provider:<yyyymmdd>:<orgdomain>
@@ -28,10 +31,14 @@
 static const char *const stat_fields[] = {"sent", "hard", "soft", "complaint", "unsub",
 					  "sender_fault", "unverified"};
 #define NSTAT (sizeof(stat_fields) / sizeof(stat_fields[0]))
+/* Written by sluice-logd from Postfix's log: recipients per final or retried attempt. */
+static const char *const dlv_fields[] = {"delivered", "deferred", "bounced", "expired"};
+#define NDLV (sizeof(dlv_fields) / sizeof(dlv_fields[0]))
 
 typedef struct stat_row {
 	char	tenant[64], category[64];
 	long long v[NSTAT];
+	long long d[NDLV];
 } stat_row;
 
 typedef struct stat_rows {
@@ -80,6 +87,9 @@ stats_scan(ctl_ctx *ctx, const char *key, void *arg)
 	for (size_t i = 0; i < NSTAT; i++)
 		if ((v = ctl_hget(h, stat_fields[i])) != NULL)
 			r->v[i] = atoll(v);
+	for (size_t i = 0; i < NDLV; i++)
+		if ((v = ctl_hget(h, dlv_fields[i])) != NULL)
+			r->d[i] = atoll(v);
 	sl_reply_free(h);
 	return 0;
 }
@@ -116,6 +126,31 @@ print_row(const stat_row *r)
 	       r->category, r->v[0], r->v[1], r->v[2], r->v[3], r->v[4], r->v[5], r->v[6], hr, cr);
 }
 
+/*
+ * print_deliveries - sluice-logd's counters, when it runs: the complaint
+ * rate over delivered recipients, the bounce rate (Postfix's own bounced)
+ * over delivered + bounced
+ */
+static void
+print_deliveries(const stat_rows *s, const stat_row *total)
+{
+	char	br[16], cr[16];
+
+	if (total->d[0] + total->d[1] + total->d[2] + total->d[3] == 0)
+		return;
+	printf("\ndeliveries (sluice-logd, from Postfix's log)\n");
+	printf("%-16s %-16s %9s %9s %9s %9s %8s %8s\n", "TENANT", "CATEGORY", "DELIVERED",
+	       "DEFERRED", "BOUNCED", "EXPIRED", "BOUNCE%", "COMPL%");
+	for (size_t i = 0; i <= s->n; i++) {
+		const stat_row *r = i < s->n ? &s->rows[i] : total;
+
+		pct(r->d[2], r->d[0] + r->d[2], br, sizeof(br));
+		pct(r->v[3], r->d[0], cr, sizeof(cr));
+		printf("%-16s %-16s %9lld %9lld %9lld %9lld %8s %8s\n", r->tenant, r->category,
+		       r->d[0], r->d[1], r->d[2], r->d[3], br, cr);
+	}
+}
+
 /* print_table - header, rows, total */
 static void
 print_table(stat_rows *s, const char *day)
@@ -131,8 +166,11 @@ print_table(stat_rows *s, const char *day)
 		print_row(&s->rows[i]);
 		for (size_t k = 0; k < NSTAT; k++)
 			total.v[k] += s->rows[i].v[k];
+		for (size_t k = 0; k < NDLV; k++)
+			total.d[k] += s->rows[i].d[k];
 	}
 	print_row(&total);
+	print_deliveries(s, &total);
 }
 
 /* prov_has_tenant - has this provider hash a tenant:<tenant>:<category> field? */
@@ -213,6 +251,62 @@ print_providers(ctl_ctx *ctx, const char *p, const char *day, const char *tenant
 	free(r.line);
 }
 
+/* pstats_scan - SCAN callback: one line per provider of sluice-logd's pstats: hashes */
+static int
+pstats_scan(ctl_ctx *ctx, const char *key, void *arg)
+{
+	prov_rows *p = arg;
+	sl_reply *h = ctl_hgetall(ctx, key);
+	char	line[1024];
+	size_t	off;
+	const char *v;
+	int	first = 1;
+
+	if (h == NULL)
+		return 0;
+	off = (size_t) snprintf(line, sizeof(line), "%-16s", key + p->plen);
+	for (size_t i = 0; i < NDLV; i++)
+		off += (size_t) snprintf(line + off, sizeof(line) - off, " %9s",
+					 (v = ctl_hget(h, dlv_fields[i])) ? v : "0");
+	off += (size_t) snprintf(line + off, sizeof(line) - off, "  ");
+	for (size_t i = 0; i + 1 < h->elements && off < sizeof(line); i += 2) {
+		const char *f = h->element[i]->str;
+
+		if (strncmp(f, "class:", 6) != 0)
+			continue;
+		off += (size_t) snprintf(line + off, sizeof(line) - off, "%s%s %s", first ? "" : ", ",
+					 f + 6, h->element[i + 1]->str);
+		first = 0;
+	}
+	p->line = sl_grow(p->line, p->n, &p->cap, sizeof(*p->line));
+	p->line[p->n++] = sl_strdup(line);
+	sl_reply_free(h);
+	return 0;
+}
+
+/* print_pstats - sluice-logd's deliveries per provider, all tenants, when there are any */
+static void
+print_pstats(ctl_ctx *ctx, const char *p, const char *day)
+{
+	prov_rows r = {0};
+	char	pattern[CTL_KEY_MAX];
+
+	snprintf(pattern, sizeof(pattern), "%spstats:%s:*", p, day);
+	r.plen = strlen(ctx->prefix) + strlen("pstats:") + 9;
+	ctl_scan(ctx, pattern, pstats_scan, &r);
+	if (r.n == 0)
+		return;
+	qsort(r.line, r.n, sizeof(*r.line), cmp_lines);
+	printf("\ndeliveries by provider (sluice-logd, all tenants)\n");
+	printf("%-16s %9s %9s %9s %9s  %s\n", "PROVIDER", "DELIVERED", "DEFERRED", "BOUNCED",
+	       "EXPIRED", "REFUSALS BY CLASS");
+	for (size_t i = 0; i < r.n; i++) {
+		printf("%s\n", r.line[i]);
+		free(r.line[i]);
+	}
+	free(r.line);
+}
+
 /* today - yyyymmdd in UTC */
 static void
 today(char *out, size_t outlen)
@@ -254,5 +348,7 @@ ctl_stats(ctl_ctx *ctx, int argc, char **argv)
 	print_table(&s, day);
 	free(s.rows);
 	print_providers(ctx, p, day, tenant);
+	if (tenant == NULL)
+		print_pstats(ctx, p, day);
 	return 0;
 }

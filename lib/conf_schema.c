@@ -4,7 +4,7 @@
  * DESCRIPTION
  *	Shared sections are defined here: top-level options, redis, domain,
  *	category and tenant. Each program's own section comes from its file
- *	(conf_milter.c, conf_policyd.c, conf_feedback.c). See doc/sluice.conf.5.
+ *	(conf_milter.c, conf_policyd.c, conf_feedback.c, conf_logd.c). See doc/sluice.conf.5.
  */
 #include "config.h"
 
@@ -15,6 +15,7 @@
 extern cfg_opt_t sl_conf_milter_opts[];
 extern cfg_opt_t sl_conf_policyd_opts[];
 extern cfg_opt_t sl_conf_feedback_opts[];
+extern cfg_opt_t sl_conf_logd_opts[];
 
 static cfg_opt_t redis_opts[] = {
 	CFG_STR("socket", "", CFGF_NONE),
@@ -83,6 +84,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_SEC("milter", sl_conf_milter_opts, CFGF_NONE),
 	CFG_SEC("policyd", sl_conf_policyd_opts, CFGF_NONE),
 	CFG_SEC("feedback", sl_conf_feedback_opts, CFGF_NONE),
+	CFG_SEC("logd", sl_conf_logd_opts, CFGF_NONE),
 	CFG_END()
 };
 

@@ -12,7 +12,8 @@
  *	  <prefix>sasl:<user>	hash, written by the operator: category,
  *				tenant, domains (comma-separated From domains)
  *	  <prefix>msg:<qid>	hash written per outbound message: category,
- *				tenant, sasl, sender; expires after message_ttl
+ *				tenant, sasl, sender, msgid (the token's);
+ *				expires after message_ttl
  *				(default 7 days); read by sluice-logd
  *	  <prefix>stats:<yyyymmdd>:<tenant|->:<category|->
  *				hash; field "sent" += recipients (UTC day);
@@ -55,18 +56,18 @@ struct ml_redis_pool {
 
 /*
  * KEYS stats, msg, rcpts; ARGV n, category, tenant, sasl, sender, msg ttl,
- * count ('1' or '0'), rcpts ttl, then the recipient hashes (maybe none)
+ * count ('1' or '0'), rcpts ttl, msgid, then the recipient hashes (maybe none)
  */
 static sl_script record_script = {
 	.source =
 	"if ARGV[7] == '1' then\n"
 	"  redis.call('HINCRBY', KEYS[1], 'sent', ARGV[1])\n"
 	"  redis.call('HSET', KEYS[2], 'category', ARGV[2], 'tenant', ARGV[3],"
-	" 'sasl', ARGV[4], 'sender', ARGV[5])\n"
+	" 'sasl', ARGV[4], 'sender', ARGV[5], 'msgid', ARGV[9])\n"
 	"  redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
 	"end\n"
-	"if #ARGV >= 9 then\n"
-	"  for i = 9, #ARGV, 100 do\n"
+	"if #ARGV >= 10 then\n"
+	"  for i = 10, #ARGV, 100 do\n"
 	"    redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 99, #ARGV)))\n"
 	"  end\n"
 	"  redis.call('EXPIRE', KEYS[3], ARGV[8])\n"
@@ -254,7 +255,7 @@ ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid, const
 {
 	char	stats[256], msg[256], rkey[256], day[16], n[32], ttl[32], rttl[32];
 	char	(*hash)[SL_TOKEN_RCPT_HASH_LEN + 1] = sl_calloc(nrcpt + 1, sizeof(*hash));
-	const char **argv = sl_calloc(11 + nrcpt, sizeof(*argv));
+	const char **argv = sl_calloc(12 + nrcpt, sizeof(*argv));
 	int	count = c->stats && qid != NULL && *qid != '\0', rc = 0;
 	size_t	nhash = 0;
 	time_t	now = time(NULL);
@@ -263,7 +264,7 @@ ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid, const
 	sl_redis *r;
 
 	if (c->pool != NULL && c->have_key && d->category && msgid && *msgid)
-		nhash = rcpt_hashes(c, msgid, rcpts, nrcpt, hash, argv + 11);
+		nhash = rcpt_hashes(c, msgid, rcpts, nrcpt, hash, argv + 12);
 	if (c->pool == NULL || (!count && nhash == 0))
 		goto done;
 	gmtime_r(&now, &tm);
@@ -279,9 +280,9 @@ ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid, const
 	argv[0] = stats, argv[1] = msg, argv[2] = rkey, argv[3] = n;
 	argv[4] = d->category ? d->category->name : "", argv[5] = d->tenant_name;
 	argv[6] = sasl ? sasl : "", argv[7] = sender, argv[8] = ttl;
-	argv[9] = count ? "1" : "0", argv[10] = rttl;
+	argv[9] = count ? "1" : "0", argv[10] = rttl, argv[11] = msgid ? msgid : "";
 	r = ml_redis_get(c->pool);
-	if (sl_redis_eval(r, &record_script, &rep, 3, (int) (11 + nhash), argv, NULL) < 0)
+	if (sl_redis_eval(r, &record_script, &rep, 3, (int) (12 + nhash), argv, NULL) < 0)
 		rc = -1, sl_warn("redis: message not recorded: %s", sl_redis_errstr(r));
 	else if (rep->type == SL_REPLY_ERROR)
 		rc = -1, sl_warn("redis: message not recorded: %s", rep->str);

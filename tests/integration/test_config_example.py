@@ -15,7 +15,7 @@ import harness
 
 EXAMPLE = os.path.join(harness.SRCDIR, "contrib", "sluice.conf.example")
 PROGRAMS = [("milter", "sluice-milter"), ("policyd", "sluice-policyd"),
-            ("feedback", "sluice-feedback"), ("ctl", "sluicectl")]
+            ("feedback", "sluice-feedback"), ("logd", "sluice-logd"), ("ctl", "sluicectl")]
 
 
 def localized(env):

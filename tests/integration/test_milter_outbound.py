@@ -329,8 +329,10 @@ def test_message_recorded_in_redis(world):
     assert qid, w.milter.output()
     rec = w.redis.cli("HGETALL", "sluice:msg:" + qid).splitlines()
     rec = dict(zip(rec[::2], rec[1::2]))
+    rc, out = decode_token(w.conf, envelope["mail_from"].split("@")[0])
+    assert rc == 0, out
     assert rec == {"category": "notification", "tenant": "", "sasl": "",
-                   "sender": envelope["mail_from"]}
+                   "sender": envelope["mail_from"], "msgid": out.split("msgid=")[1].split()[0]}
     ttl = int(w.redis.cli("TTL", "sluice:msg:" + qid))
     assert 6 * 86400 < ttl <= 7 * 86400
     import time

@@ -1,0 +1,168 @@
+/*
+ * NAME
+ *	ctl_block 3 - sluicectl block list|set|clear: provider blocks
+ * DESCRIPTION
+ *	A block is the hash <prefix>block:<provider>:<sending domain> with
+ *	an expiry, written by sluice-logd when a provider refuses or
+ *	throttles mail from that domain (doc/logd.md, doc/redis-keys.md).
+ *	"set" declares one by hand (fields provider, source, class, reply,
+ *	since, until, set_by=sluicectl; EXPIRE ttl), "clear" deletes it;
+ *	both add an event (block-start / block-end, source sluicectl).
+ *	sluice-logd keeps its own view in memory: a block it detected and
+ *	an operator cleared is declared again only by new block replies.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "log.h"
+
+static const struct option block_longopts[] = {
+	{"class", required_argument, NULL, 'c'},
+	{"ttl", required_argument, NULL, 't'},
+	{"reason", required_argument, NULL, 'r'},
+	{NULL, 0, NULL, 0}
+};
+
+/* name_ok - a provider name (1-31 of a-z 0-9 - _) or a domain (a-z 0-9 . -), or "-" */
+static int
+name_ok(const char *s, int domain)
+{
+	size_t	n = strlen(s);
+
+	if (n == 0 || n > (domain ? 253u : 31u))
+		return 0;
+	for (; *s; s++)
+		if (!(islower((unsigned char) *s) || isdigit((unsigned char) *s) || *s == '-'
+		      || (domain ? *s == '.' : *s == '_')))
+			return 0;
+	return 1;
+}
+
+/* class_ok - one of sluice-logd's block classes */
+static int
+class_ok(const char *c)
+{
+	return strcmp(c, "rate-limited") == 0 || strcmp(c, "reputation") == 0
+	    || strcmp(c, "blocklist") == 0 || strcmp(c, "auth-required") == 0
+	    || strcmp(c, "other") == 0;
+}
+
+/* block_event - block-start or block-end on the events stream */
+static void
+block_event(ctl_ctx *ctx, const char *type, const char *prov, const char *dom, const char *cls,
+	    const char *reason)
+{
+	char	key[CTL_KEY_MAX];
+	const char *argv[] = {"XADD", key, "*", "type", type, "provider", prov, "source", dom,
+			      "class", cls, "reply", reason, "why", "sluicectl", "set_by", "sluicectl"};
+
+	if (ctl_key(ctx, key, sizeof(key), "events") == 0)
+		sl_reply_free(ctl_cmd_ok(ctx, 17, argv));
+}
+
+/* block_scan - SCAN callback: one line per block */
+static int
+block_scan(ctl_ctx *ctx, const char *key, void *arg)
+{
+	const char *ttlv[] = {"TTL", key};
+	sl_reply *h = ctl_hgetall(ctx, key), *ttl;
+	const char *p, *s, *c, *by;
+
+	(void) arg;
+	if (h == NULL)
+		return 0;
+	ttl = ctl_cmd_ok(ctx, 2, ttlv);
+	p = ctl_hget(h, "provider"), s = ctl_hget(h, "source"), c = ctl_hget(h, "class");
+	by = ctl_hget(h, "set_by");
+	printf("%-12s %-32s %-14s %8lld  ", p ? p : "?", s ? s : "?", c ? c : "?",
+	       ttl && ttl->type == SL_REPLY_INTEGER ? ttl->integer : -1);
+	ctl_print_value(stdout, by ? by : "");
+	printf("\n");
+	sl_reply_free(ttl);
+	sl_reply_free(h);
+	return 0;
+}
+
+/* block_list - every block in force */
+static int
+block_list(ctl_ctx *ctx)
+{
+	char	p[256], pattern[CTL_KEY_MAX];
+
+	ctl_glob_escape(ctx->prefix, p, sizeof(p));
+	snprintf(pattern, sizeof(pattern), "%sblock:*", p);
+	printf("%-12s %-32s %-14s %8s  %s\n", "PROVIDER", "SOURCE", "CLASS", "TTL", "SET BY");
+	return ctl_scan(ctx, pattern, block_scan, NULL) < 0 ? 1 : 0;
+}
+
+/* block_set - declare a block by hand */
+static int
+block_set(ctl_ctx *ctx, const char *key, const char *prov, const char *dom, const char *cls,
+	  long long ttl, const char *reason)
+{
+	char	since[32], until[32], ttls[32];
+	const char *hset[] = {"HSET", key, "provider", prov, "source", dom, "class", cls, "reply",
+			      reason, "since", since, "until", until, "set_by", "sluicectl"};
+	const char *exp[] = {"EXPIRE", key, ttls};
+
+	snprintf(since, sizeof(since), "%lld", (long long) time(NULL));
+	snprintf(until, sizeof(until), "%lld", (long long) time(NULL) + ttl);
+	snprintf(ttls, sizeof(ttls), "%lld", ttl);
+	sl_reply_free(ctl_cmd_ok(ctx, 16, hset));
+	sl_reply_free(ctl_cmd_ok(ctx, 3, exp));
+	block_event(ctx, "block-start", prov, dom, cls, reason);
+	printf("block %s %s: %s for %lld s\n", prov, dom, cls, ttl);
+	return 0;
+}
+
+/* ctl_block - list, set or clear provider blocks */
+int
+ctl_block(ctl_ctx *ctx, int argc, char **argv)
+{
+	const char *cls = "reputation", *reason = "set by an operator", *what;
+	long long ttl = 3600;
+	char	key[CTL_KEY_MAX];
+	int	ch;
+
+	while ((ch = getopt_long(argc, argv, "", block_longopts, NULL)) != -1) {
+		if (ch == 'c' && class_ok(optarg))
+			cls = optarg;
+		else if (ch == 't' && ctl_parse_long(optarg, 1, 30 * 86400, &ttl) == 0)
+			;
+		else if (ch == 'r')
+			reason = optarg;
+		else
+			ctl_usage(ctx);
+	}
+	if (optind >= argc)
+		ctl_usage(ctx);
+	what = argv[optind];
+	if (strcmp(what, "list") == 0 && argc - optind == 1)
+		return block_list(ctx);
+	if (argc - optind != 3 || !name_ok(argv[optind + 1], 0) || !name_ok(argv[optind + 2], 1)
+	    || ctl_key(ctx, key, sizeof(key), "block:%s:%s", argv[optind + 1], argv[optind + 2]) < 0)
+		ctl_usage(ctx);
+	if (strcmp(what, "set") == 0)
+		return block_set(ctx, key, argv[optind + 1], argv[optind + 2], cls, ttl, reason);
+	if (strcmp(what, "clear") != 0)
+		ctl_usage(ctx);
+	{
+		const char *del[] = {"DEL", key};
+		sl_reply *r = ctl_cmd_ok(ctx, 2, del);
+		long long n = r && r->type == SL_REPLY_INTEGER ? r->integer : 0;
+
+		sl_reply_free(r);
+		if (n > 0)
+			block_event(ctx, "block-end", argv[optind + 1], argv[optind + 2], "", "cleared");
+		printf("block %s %s: %s\n", argv[optind + 1], argv[optind + 2],
+		       n > 0 ? "cleared" : "none was in force");
+	}
+	return 0;
+}
