@@ -2,7 +2,7 @@
  * NAME
  *	sluice-milter 8 - outbound categories, bounce tokens and DKIM signing
  * SYNOPSIS
- *	sluice-milter [-f] [-n] [-c config]
+ *	sluice-milter [-f] [-n] [-c config] [-p pidfile]
  *	sluice-milter -c config --decode-token LOCALPART|URLTOKEN
  * DESCRIPTION
  *	Wiring only: options, config, the milter socket, privileges,
@@ -10,6 +10,7 @@
  *	-c	config file (default /etc/sluice/sluice.conf)
  *	-f	stay in the foreground and log to stderr
  *	-n	check the config (keys and secret included) and exit
+ *	-p	write the daemon's pid to this file (removed at exit)
  *	--decode-token	verify and print a bounce or unsubscribe token
  *
  *	Start-up: load and check the config (as root: keys and secret are
@@ -25,6 +26,8 @@
  *	keeps the running config; one that succeeds serves new messages
  *	while messages in flight keep their snapshot. Reloading reads the
  *	keys as the service user: make them readable by it (mode 600).
+ *	Under systemd (Type=notify) READY=1 is sent once the socket is bound
+ *	and privileges are dropped, RELOADING=1 and READY=1 around a reload.
  */
 #include "config.h"
 
@@ -42,6 +45,7 @@
 #include "log.h"
 #include "milter.h"
 #include "privs.h"
+#include "service.h"
 
 static int wake_pipe[2] = {-1, -1};
 static const char *conf_path = SL_CONF_DEFAULT_PATH;
@@ -51,7 +55,7 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-		"usage: sluice-milter [-f] [-n] [-c config]\n"
+		"usage: sluice-milter [-f] [-n] [-c config] [-p pidfile]\n"
 		"       sluice-milter -c config --decode-token LOCALPART|URLTOKEN\n");
 	exit(status);
 }
@@ -92,8 +96,10 @@ apply_log_level(const ml_conf *c)
 static void
 reload(void)
 {
-	ml_conf *old = ml_conf_current(), *c = ml_conf_load(conf_path);
+	ml_conf *old = ml_conf_current(), *c;
 
+	sl_notify("RELOADING=1");
+	c = ml_conf_load(conf_path);
 	if (c == NULL) {
 		sl_error("%s: reload failed, keeping the running configuration", conf_path);
 	} else {
@@ -104,6 +110,7 @@ reload(void)
 		sl_info("%s: configuration reloaded", conf_path);
 	}
 	ml_conf_unref(old);
+	sl_notify("READY=1");
 }
 
 /* serve - run libmilter in a thread; reload on SIGHUP until it stops */
@@ -183,15 +190,16 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int	foreground = 0, check = 0, opt, rc;
-	const char *token = NULL;
+	const char *token = NULL, *pidfile = NULL;
 	char	err[512];
 	ml_conf *c;
 
-	while ((opt = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fnhp:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf_path = optarg; break;
 		case 'f': foreground = 1; break;
 		case 'n': check = 1; break;
+		case 'p': pidfile = optarg; break;
 		case 'D': token = optarg; break;
 		case 'h': usage(0);
 		default: usage(1);
@@ -219,13 +227,18 @@ main(int argc, char **argv)
 		sl_fatal("%s", err);
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
+	if (pidfile && sl_pidfile_write(pidfile, err, sizeof(err)) < 0)
+		sl_fatal("%s", err);
 	if (sl_drop_privileges(c->user, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	ml_conf_install(c);
 	sl_info("listening on %s", c->socket);
+	sl_notify("READY=1");
 	rc = serve();
+	sl_notify("STOPPING=1");
 	ml_conf_install(NULL);
 	ml_dkim_shutdown();
+	sl_pidfile_remove(pidfile);
 	sl_info("stopped");
 	return rc == 0 ? 0 : 1;
 }

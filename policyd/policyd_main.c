@@ -2,7 +2,7 @@
  * NAME
  *	sluice-policyd 8 - Postfix policy server: limits, suppression, tenants
  * SYNOPSIS
- *	sluice-policyd [-f] [-n] [-c config]
+ *	sluice-policyd [-f] [-n] [-c config] [-p pidfile]
  * DESCRIPTION
  *	The wiring of the daemon: options, configuration (pd_config, built
  *	from sluice.conf and checked with every problem reported at once),
@@ -12,11 +12,13 @@
  *	-c config  configuration file (default /etc/sluice/sluice.conf)
  *	-n         check the configuration and exit (0 when good)
  *	-f         stay in the foreground and log to stderr
+ *	-p pidfile write the daemon's pid there (removed at exit)
  *
  *	SIGHUP reloads the configuration: timeouts, fail actions, modes,
  *	tenants, limit seeds and the time zone change at once; listeners
  *	and the service user need a restart. SIGTERM and SIGINT stop
- *	accepting and exit cleanly.
+ *	accepting and exit cleanly. Under systemd (Type=notify) READY=1 is
+ *	sent when the listeners accept, RELOADING=1 and READY=1 around a reload.
  * SEE ALSO
  *	doc/sluice-policyd.8, doc/policyd.md, doc/redis-keys.md
  */
@@ -38,10 +40,12 @@
 #include "log.h"
 #include "policyd.h"
 #include "privs.h"
+#include "service.h"
 
 pd_server pd_srv;
 
 static struct event *sig_hup, *sig_term, *sig_int;
+static const char *pidfile;
 
 /* apply_time_zone - calendar windows use the configured zone */
 static void
@@ -69,8 +73,10 @@ on_hup(evutil_socket_t fd, short what, void *arg)
 
 	(void) fd, (void) what, (void) arg;
 	sl_info("SIGHUP: reloading %s", pd_srv.cfg->path);
+	sl_notify("RELOADING=1");
 	if ((pc = pd_config_load(pd_srv.cfg->path)) == NULL) {
 		sl_warn("reload failed: keeping the running configuration");
+		sl_notify("READY=1");
 		return;
 	}
 	if (strcmp(pc->http_listen, pd_srv.cfg->http_listen) != 0 ||
@@ -84,6 +90,7 @@ on_hup(evutil_socket_t fd, short what, void *arg)
 	pd_tenant_cache_clear(pd_srv.tenants);
 	pd_limits_seed_again(&pd_srv);
 	sl_info("configuration reloaded");
+	sl_notify("READY=1");
 }
 
 /* on_term - stop accepting and leave the loop */
@@ -99,7 +106,7 @@ on_term(evutil_socket_t fd, short what, void *arg)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: sluice-policyd [-f] [-n] [-c config]\n");
+	fprintf(stderr, "usage: sluice-policyd [-f] [-n] [-c config] [-p pidfile]\n");
 	exit(2);
 }
 
@@ -164,6 +171,8 @@ server_setup(pd_config *pc, int foreground)
 		sl_fatal("cannot start the http listeners");
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("cannot detach: %s", strerror(errno));
+	if (pidfile && sl_pidfile_write(pidfile, err, sizeof(err)) < 0)
+		sl_fatal("%s", err);
 	if (sl_drop_privileges(pc->user, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	pd_srv.redis = sl_aredis_new(pd_srv.base, &pc->redis);
@@ -215,11 +224,12 @@ main(int argc, char **argv)
 	int	ch, check_only = 0, foreground = 0;
 	pd_config *pc;
 
-	while ((ch = getopt(argc, argv, "c:fn")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fnp:")) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'f': foreground = 1; break;
 		case 'n': check_only = 1; break;
+		case 'p': pidfile = optarg; break;
 		default: usage();
 		}
 	}
@@ -242,9 +252,12 @@ main(int argc, char **argv)
 	server_setup(pc, foreground);
 	wait_for_redis(pc->redis.connect_timeout_ms > 0 ? pc->redis.connect_timeout_ms : 1000);
 	sl_info("started");
+	sl_notify("READY=1");
 	event_base_dispatch(pd_srv.base);
+	sl_notify("STOPPING=1");
 	pd_listeners_close();
 	pd_http_stop(&pd_srv);
+	sl_pidfile_remove(pidfile);
 	sl_info("stopped");
 	return 0;
 }
