@@ -30,10 +30,10 @@
 static long
 pid_alive(const char *path)
 {
-	char	buf[32];
-	ssize_t	n;
-	long	pid;
-	int	fd;
+	char buf[32];
+	ssize_t n;
+	long pid;
+	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
@@ -43,21 +43,22 @@ pid_alive(const char *path)
 		return 0;
 	buf[n] = '\0';
 	pid = strtol(buf, NULL, 10);
-	if (pid <= 1 || pid == (long) getpid())
+	if (pid <= 1 || pid == (long)getpid())
 		return 0;
-	return kill((pid_t) pid, 0) == 0 || errno == EPERM ? pid : 0;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM ? pid : 0;
 }
 
 /* sl_pidfile_write - record our pid in path; refuse a live one */
 int
 sl_pidfile_write(const char *path, char *err, size_t errlen)
 {
-	char	buf[32];
-	long	other;
-	int	fd, len;
+	char buf[32];
+	long other;
+	int fd, len;
 
 	if (path[0] != '/') {
-		snprintf(err, errlen, "pidfile %s: give an absolute path (the daemon changes to /)", path);
+		snprintf(err, errlen, "pidfile %s: give an absolute path (the daemon changes to /)",
+		         path);
 		return -1;
 	}
 	if ((other = pid_alive(path)) != 0) {
@@ -69,8 +70,8 @@ sl_pidfile_write(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "pidfile %s: %s", path, strerror(errno));
 		return -1;
 	}
-	len = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
-	if (write(fd, buf, (size_t) len) != len || close(fd) < 0) {
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)len) != len || close(fd) < 0) {
 		snprintf(err, errlen, "pidfile %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -82,7 +83,7 @@ void
 sl_pidfile_remove(const char *path)
 {
 	if (path && *path && pid_alive(path) == 0)
-		(void) unlink(path);
+		(void)unlink(path);
 }
 
 /* sl_notify - one state line to systemd's notification socket */
@@ -90,8 +91,8 @@ void
 sl_notify(const char *state)
 {
 #ifdef HAVE_LIBSYSTEMD
-	(void) sd_notify(0, state);
+	(void)sd_notify(0, state);
 #else
-	(void) state;
+	(void)state;
 #endif
 }

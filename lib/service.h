@@ -14,8 +14,8 @@
 
 #include <stddef.h>
 
-int	sl_pidfile_write(const char *path, char *err, size_t errlen);
-void	sl_pidfile_remove(const char *path);
-void	sl_notify(const char *state);
+int sl_pidfile_write(const char *path, char *err, size_t errlen);
+void sl_pidfile_remove(const char *path);
+void sl_notify(const char *state);
 
 #endif
