@@ -18,7 +18,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
  redis-server redis-tools postfix libsasl2-modules sasl2-bin miltertest
  opendkim-tools python3 python3-dkim python3-nacl python3-pytest libmail-dkim-perl
  swaks curl openssl clang libclang-rt-14-dev dnsmasq-base bind9-dnsutils
- libsystemd-dev systemd debhelper lintian"
+ libsystemd-dev systemd debhelper lintian m4 util-linux"
 
 BENCH="opendkim rspamd postfwd policyd-rate-limit libsisimai-perl"
 [ "${1:-}" = --bench ] && PACKAGES="$PACKAGES $BENCH"
