@@ -139,6 +139,7 @@ serve(void)
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_UNBLOCK, &hup, NULL);
+	sl_notify("READY=1");			/* bound, privileges dropped, SIGHUP handled */
 	for (;;) {
 		ssize_t	n = read(wake_pipe[0], &ch, 1);
 
@@ -233,7 +234,6 @@ main(int argc, char **argv)
 		sl_fatal("%s", err);
 	ml_conf_install(c);
 	sl_info("listening on %s", c->socket);
-	sl_notify("READY=1");
 	rc = serve();
 	sl_notify("STOPPING=1");
 	ml_conf_install(NULL);
