@@ -37,6 +37,7 @@ import tempfile
 import pytest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Every unit the package ships (sluice-logd.service joins when logd/ lands)
 UNITS = ["sluice-milter.service", "sluice-policyd.service"]
 # systemd-analyze security: what the units score today is 1.5 ("OK");
 # loosening the sandbox past this fails the test.

@@ -25,7 +25,7 @@ static char path[64];
 static void
 put(const char *text)
 {
-	FILE   *f = fopen(path, "w");
+	FILE *f = fopen(path, "w");
 
 	assert_non_null(f);
 	fputs(text, f);
@@ -36,8 +36,8 @@ put(const char *text)
 static long
 pid_in_file(void)
 {
-	FILE   *f = fopen(path, "r");
-	long	pid = -1;
+	FILE *f = fopen(path, "r");
+	long pid = -1;
 
 	if (f == NULL)
 		return -1;
@@ -51,13 +51,13 @@ pid_in_file(void)
 static void
 test_write_and_remove(void **state)
 {
-	char	err[256];
+	char err[256];
 	struct stat st;
 
-	(void) state;
+	(void)state;
 	unlink(path);
 	assert_int_equal(sl_pidfile_write(path, err, sizeof(err)), 0);
-	assert_int_equal(pid_in_file(), (long) getpid());
+	assert_int_equal(pid_in_file(), (long)getpid());
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0644);
 	sl_pidfile_remove(path);
@@ -68,25 +68,25 @@ test_write_and_remove(void **state)
 static void
 test_live_refused(void **state)
 {
-	char	err[256], text[32];
-	pid_t	child = fork();
+	char err[256], text[32];
+	pid_t child = fork();
 
-	(void) state;
+	(void)state;
 	if (child == 0) {
 		pause();
 		_exit(0);
 	}
-	snprintf(text, sizeof(text), "%ld\n", (long) child);
+	snprintf(text, sizeof(text), "%ld\n", (long)child);
 	put(text);
 	assert_int_equal(sl_pidfile_write(path, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "running already"));
-	sl_pidfile_remove(path);		/* not ours: kept */
-	assert_int_equal(pid_in_file(), (long) child);
+	sl_pidfile_remove(path); /* not ours: kept */
+	assert_int_equal(pid_in_file(), (long)child);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	/* now stale: replaced */
 	assert_int_equal(sl_pidfile_write(path, err, sizeof(err)), 0);
-	assert_int_equal(pid_in_file(), (long) getpid());
+	assert_int_equal(pid_in_file(), (long)getpid());
 	unlink(path);
 }
 
@@ -94,12 +94,12 @@ test_live_refused(void **state)
 static void
 test_garbage_replaced(void **state)
 {
-	char	err[256];
+	char err[256];
 
-	(void) state;
+	(void)state;
 	put("not a pid\n");
 	assert_int_equal(sl_pidfile_write(path, err, sizeof(err)), 0);
-	assert_int_equal(pid_in_file(), (long) getpid());
+	assert_int_equal(pid_in_file(), (long)getpid());
 	unlink(path);
 }
 
@@ -107,9 +107,9 @@ test_garbage_replaced(void **state)
 static void
 test_relative_and_unwritable(void **state)
 {
-	char	err[256];
+	char err[256];
 
-	(void) state;
+	(void)state;
 	assert_int_equal(sl_pidfile_write("sluice.pid", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "absolute"));
 	assert_int_equal(sl_pidfile_write("/nonexistent-dir/x.pid", err, sizeof(err)), -1);
@@ -120,9 +120,9 @@ test_relative_and_unwritable(void **state)
 static void
 test_symlink_refused(void **state)
 {
-	char	err[256], target[80];
+	char err[256], target[80];
 
-	(void) state;
+	(void)state;
 	snprintf(target, sizeof(target), "%s/target", dir);
 	unlink(path);
 	assert_int_equal(symlink(target, path), 0);
@@ -135,13 +135,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_write_and_remove),
-		cmocka_unit_test(test_live_refused),
-		cmocka_unit_test(test_garbage_replaced),
-		cmocka_unit_test(test_relative_and_unwritable),
-		cmocka_unit_test(test_symlink_refused),
+	    cmocka_unit_test(test_write_and_remove), cmocka_unit_test(test_live_refused),
+	    cmocka_unit_test(test_garbage_replaced), cmocka_unit_test(test_relative_and_unwritable),
+	    cmocka_unit_test(test_symlink_refused),
 	};
-	int	rc;
+	int rc;
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
