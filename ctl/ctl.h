@@ -180,5 +180,6 @@ ctl_fn	ctl_token_decode, ctl_token_encode;
 ctl_fn	ctl_dkim_keygen;
 ctl_fn	ctl_dns, ctl_doctor;
 ctl_fn	ctl_dmarc;
+ctl_fn	ctl_import_opendkim;
 
 #endif

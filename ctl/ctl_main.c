@@ -74,6 +74,7 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "doctor", .fn = ctl_doctor,
 	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--nameserver IP[:PORT]]"},
 	{.group = "dmarc", .fn = ctl_dmarc, .args = "DOMAIN [--days N]"},
+	{.group = "import-opendkim", .fn = ctl_import_opendkim, .args = "[--out FILE] OPENDKIM.CONF"},
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
