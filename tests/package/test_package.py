@@ -175,8 +175,18 @@ def test_daemons_run_as_sluice_and_postfix_reaches_the_sockets(root):
 mkdir -p /run/sluice-policyd /run/sluice-milter
 chown sluice /run/sluice-policyd /run/sluice-milter
 cd /
-runuser -u sluice -- sluice-policyd -f -c /etc/sluice/sluice.conf -p /run/sluice-policyd/p.pid 2>/tmp/p.log &
-runuser -u sluice -- sluice-milter -f -c /etc/sluice/sluice.conf -p /run/sluice-milter/m.pid 2>/tmp/m.log &
+# Whatever fails below, the daemons are stopped (and hold no pipe open)
+stop() {
+	pids=$(cat /run/sluice-policyd/p.pid /run/sluice-milter/m.pid 2>/dev/null || true)
+	[ -n "$pids" ] || return 0
+	kill $pids 2>/dev/null || true
+	n=0
+	while [ $n -lt 150 ] && kill -0 $pids 2>/dev/null; do sleep 0.1; n=$((n+1)); done
+	kill -9 $pids 2>/dev/null || true
+}
+trap stop EXIT
+runuser -u sluice -- sluice-policyd -f -c /etc/sluice/sluice.conf -p /run/sluice-policyd/p.pid >/tmp/p.log 2>&1 &
+runuser -u sluice -- sluice-milter -f -c /etc/sluice/sluice.conf -p /run/sluice-milter/m.pid >/tmp/m.log 2>&1 &
 i=0
 while [ $i -lt 100 ] && ! { [ -S /var/spool/postfix/sluice/policy.sock ] && [ -S /var/spool/postfix/sluice/milter.sock ] && [ -s /run/sluice-policyd/p.pid ] && [ -s /run/sluice-milter/m.pid ]; }; do
 	sleep 0.1; i=$((i+1))
