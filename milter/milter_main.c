@@ -26,6 +26,11 @@
  *	keeps the running config; one that succeeds serves new messages
  *	while messages in flight keep their snapshot. Reloading reads the
  *	keys as the service user: make them readable by it (mode 600).
+ *	SIGUSR1 reloads too, and always: libmilter's thread sigwaits for
+ *	SIGHUP as well, and the kernel hands a process-directed signal to
+ *	another thread that takes it when the main thread has a signal
+ *	pending already, so a SIGHUP can (rarely) stop the milter instead.
+ *	No other thread takes SIGUSR1; the systemd unit reloads with it.
  *	Under systemd (Type=notify) READY=1 is sent once the socket is bound
  *	and privileges are dropped, RELOADING=1 and READY=1 around a reload.
  */
@@ -130,14 +135,17 @@ serve(void)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((errno = pthread_create(&tid, NULL, milter_thread, &rc)) != 0)
 		sl_fatal("pthread_create: %s", strerror(errno));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
+	sigaddset(&hup, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &hup, NULL);
 	sl_notify("READY=1");			/* bound, privileges dropped, SIGHUP handled */
 	for (;;) {

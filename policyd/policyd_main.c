@@ -46,6 +46,7 @@ pd_server pd_srv;
 
 static struct event *sig_hup, *sig_term, *sig_int;
 static const char *pidfile;
+static volatile int terminating;	/* SIGTERM or SIGINT seen, maybe before the loop runs */
 
 /* apply_time_zone - calendar windows use the configured zone */
 static void
@@ -99,6 +100,7 @@ on_term(evutil_socket_t fd, short what, void *arg)
 {
 	(void) fd, (void) what, (void) arg;
 	sl_info("terminating on signal");
+	terminating = 1;
 	event_base_loopexit(pd_srv.base, NULL);
 }
 
@@ -203,13 +205,13 @@ wait_for_redis(int grace_ms)
 
 	pd_listeners_enable(0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!sl_aredis_connected(pd_srv.redis) && waited < grace_ms) {
+	while (!sl_aredis_connected(pd_srv.redis) && waited < grace_ms && !terminating) {
 		event_base_loopexit(pd_srv.base, &slice);
 		event_base_dispatch(pd_srv.base);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
 	}
-	if (!sl_aredis_connected(pd_srv.redis))
+	if (!sl_aredis_connected(pd_srv.redis) && !terminating)
 		sl_warn("redis not connected after %ld ms: answering with the fail actions until it is",
 			waited);
 	pd_listeners_enable(1);
@@ -251,9 +253,11 @@ main(int argc, char **argv)
 	apply_log_level(pc);
 	server_setup(pc, foreground);
 	wait_for_redis(pc->redis.connect_timeout_ms > 0 ? pc->redis.connect_timeout_ms : 1000);
-	sl_info("started");
-	sl_notify("READY=1");
-	event_base_dispatch(pd_srv.base);
+	if (!terminating) {			/* a SIGTERM while waiting for Redis stops here */
+		sl_info("started");
+		sl_notify("READY=1");
+		event_base_dispatch(pd_srv.base);
+	}
 	sl_notify("STOPPING=1");
 	pd_listeners_close();
 	pd_http_stop(&pd_srv);

@@ -7,7 +7,8 @@ DESCRIPTION
     Each daemon runs with NOTIFY_SOCKET pointing at a datagram socket the
     test binds, as systemd does for Type=notify. READY=1 must come only
     when the daemon's socket accepts connections; a SIGHUP must be framed
-    by RELOADING=1 and READY=1 (also when the new configuration is bad);
+    by RELOADING=1 and READY=1 (also when the new configuration is bad;
+    the milter's unit reloads with SIGUSR1, see sluice-milter(8));
     SIGTERM sends STOPPING=1. The pidfile names the serving process and is
     gone after a clean stop.
 """
@@ -77,9 +78,36 @@ def test_milter_ready_reload_stop_and_pidfile(env):
     assert harness.can_connect(sock)
     with open(pidfile) as f:
         assert int(f.read()) == proc.pid
-    proc.signal(signal.SIGHUP)
-    assert messages(ns, 2) == ["RELOADING=1", "READY=1"]
+    # The unit reloads with SIGUSR1, which only the reloading thread takes:
+    # every one of these must reload, none may stop the milter
+    for _ in range(20):
+        proc.signal(signal.SIGUSR1)
+        assert messages(ns, 2) == ["RELOADING=1", "READY=1"]
+    assert proc.alive()
     proc.signal(signal.SIGTERM)
     assert messages(ns, 1) == ["STOPPING=1"]
     proc.popen.wait(30)
     assert not os.path.exists(pidfile)
+
+
+def test_policyd_stops_on_sigterm_while_waiting_for_redis(env):
+    """SIGTERM in the start-up wait for Redis ends the daemon (it was lost, and it ran on)."""
+    conftest.require_root()
+    ns, nspath = notify_socket(env)
+    sock = os.path.join(env.dir, "policyd.sock")
+    conf = env.file("policyd.conf", (
+        'secret_file = "%s"\nredis {\n  host = "127.0.0.1"\n  port = %d\n'
+        '  connect_timeout = 20000\n}\npolicyd {\n  listen = { "unix:%s" }\n}\n'
+        % (env.secret(), harness.free_port(), sock)))  # a closed port: no Redis
+    proc = env.daemon("policyd", ["env", "NOTIFY_SOCKET=" + nspath,
+                                  harness.program("policyd", "sluice-policyd"), "-f", "-c", conf],
+                      ready=lambda: harness.can_connect(sock))
+    proc.signal(signal.SIGTERM)
+    proc.popen.wait(10)                  # well before the 20 s Redis grace
+    assert proc.popen.returncode == 0, proc.output()
+    ns.settimeout(0.5)
+    try:
+        got = messages(ns, 1)
+    except TimeoutError:
+        got = []
+    assert "READY=1" not in got, got
