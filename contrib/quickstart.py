@@ -66,10 +66,14 @@ def start(env):
     rsa, w["rsa_txt"] = harness.dkim_keypair(env, "example.com", "rsa")
     ed, w["ed_txt"] = harness.dkim_keypair(env, "example.com", "ed25519")
     msock, psock = os.path.join(env.dir, "milter.sock"), os.path.join(env.dir, "policy.sock")
+    secret = os.path.join(env.dir, "token.key")
     w["conf"] = env.file("sluice.conf", CONF % {
-        "secret": env.secret(), "redis": w["redis"].conf_section(), "rsa": rsa, "ed": ed,
+        "secret": secret, "redis": w["redis"].conf_section(), "rsa": rsa, "ed": ed,
         "msock": msock, "psock": psock, "http": w["http"]}, 0o600)
     say("config      %s" % w["conf"])
+    subprocess.run([harness.program("ctl", "sluicectl"), "-c", w["conf"], "secret", "init"], check=True,
+                   stdout=subprocess.DEVNULL)
+    say("keyring     %s (sluicectl secret init: the key of the bounce and unsubscribe tokens)" % secret)
     w["policyd"] = env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"),
                                                  "-f", "-c", w["conf"]],
                               ready=lambda: harness.can_connect(psock))

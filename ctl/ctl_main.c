@@ -67,7 +67,10 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "token", .name = "decode", .fn = ctl_token_decode,
 	 .args = "LOCALPART|ADDRESS|URL-TOKEN"},
 	{.group = "token", .name = "encode", .fn = ctl_token_encode, .hidden = 1,
-	 .args = "--category C [--tenant T] [--kind b|u] [--day N] [--msgid ID] [--rcpt ADDRESS]"},
+	 .args = "--category C [--tenant T] [--kind b|u] [--day N] [--msgid ID] [--rcpt ADDRESS] [--version 1|2]"},
+	{.group = "secret", .name = "init", .fn = ctl_secret_init, .args = "[--force]"},
+	{.group = "secret", .name = "rotate", .fn = ctl_secret_rotate, .args = ""},
+	{.group = "secret", .name = "list", .fn = ctl_secret_list, .args = ""},
 	{.group = "dkim", .name = "keygen", .fn = ctl_dkim_keygen,
 	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--out DIR]"},
 	{.group = "dns", .fn = ctl_dns, .args = "DOMAIN [--mx HOST] [--rua ADDRESS]"},
@@ -134,11 +137,11 @@ find_cmd(int argc, char **argv)
 
 /* load_conf - the explicit config, the default one, or built-in defaults */
 static sl_conf *
-load_conf(const char *path, int explicit)
+load_conf(const char *path, int explicit, int flags)
 {
 	if (!explicit && access(path, F_OK) != 0)
 		return sl_conf_load("/dev/null");
-	return sl_conf_load(path);
+	return sl_conf_load_opt(path, flags);
 }
 
 /* run_cmd - give the command its argv (its own name first) and run it */
@@ -181,7 +184,9 @@ main(int argc, char **argv)
 	argv += optind;
 	if (!check && (argc == 0 || (c = find_cmd(argc, argv)) == NULL))
 		usage_all(argc ? argv[0] : NULL);
-	if ((ctx.conf = load_conf(ctx.conf_path, explicit || check)) == NULL)
+	/* secret init creates the secret_file the config names */
+	if ((ctx.conf = load_conf(ctx.conf_path, explicit || check,
+				  c && c->fn == ctl_secret_init ? SL_CONF_SECRET_MAY_BE_MISSING : 0)) == NULL)
 		return EX_CONFIG;
 	if (check) {
 		printf("%s: configuration OK\n", ctx.conf_path);

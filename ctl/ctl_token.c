@@ -2,16 +2,17 @@
  * NAME
  *	ctl_token 3 - sluicectl token decode|encode: bounce and unsubscribe tokens
  * DESCRIPTION
- *	"decode" verifies a token with the secret of the config's
- *	secret_file and prints its fields. It takes a bounce or unsubscribe
- *	address, its local part, a one-click URL token, or the whole
- *	unsubscribe URL (the token is its last path segment, or the value of
- *	its query parameter). "encode" (not in the short usage: for tests and
+ *	"decode" verifies a token with the keyring of the config's
+ *	secret_file and prints its fields (an expired one too, saying so).
+ *	It takes a bounce or unsubscribe address, its local part, a one-click
+ *	URL token, or the whole unsubscribe URL (the token is its last path
+ *	segment, or the value of its query parameter). "encode" (not in the short usage: for tests and
  *	for operators checking a setup) makes a token with lib/token.c: the
  *	local part, and the URL token too when --rcpt is given.
  * ERRORS
- *	decode exits 1 when the token is malformed or does not verify, 78
- *	when there is no usable secret_file.
+ *	decode exits 1 when the token is malformed, does not verify, names an
+ *	unknown or retired key or is expired, 78 when there is no usable
+ *	secret_file.
  */
 #include "config.h"
 
@@ -32,22 +33,22 @@ static const struct option encode_longopts[] = {
 	{"day", required_argument, NULL, 'd'},
 	{"msgid", required_argument, NULL, 'm'},
 	{"rcpt", required_argument, NULL, 'r'},
+	{"version", required_argument, NULL, 'v'},
 	{NULL, 0, NULL, 0}
 };
 
-/* load_key - the token secret from secret_file, or exit 78 */
-static void
-load_key(const ctl_ctx *ctx, sl_token_key *key)
+/* ctl_token_ring - the token keyring of secret_file, or exit 78 */
+void
+ctl_token_ring(const ctl_ctx *ctx, sl_token_ring *ring)
 {
-	const char *path = cfg_getstr(ctx->conf->cfg, "secret_file");
 	char	err[512];
+	int	rc = sl_conf_token_ring(ctx->conf, ring, err, sizeof(err));
 
-	if (path == NULL || *path == '\0') {
+	if (rc == 1) {
 		ctl_err("%s: no secret_file set: tokens cannot be checked", ctx->conf_path);
 		exit(EX_CONFIG);
 	}
-	if (sl_conf_read_secret(path, key->secret, sizeof(key->secret), &key->len,
-				err, sizeof(err)) < 0) {
+	if (rc < 0) {
 		ctl_err("secret_file %s", err);
 		exit(EX_CONFIG);
 	}
@@ -85,6 +86,9 @@ print_token(const sl_token *t, int url)
 	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
 	printf("form: %s\n", url ? "url" : "address");
 	printf("kind: %s\n", t->kind == 'b' ? "bounce" : "unsubscribe");
+	printf("version: %d\n", t->version);
+	if (t->version >= 2)
+		printf("key: %c\n", t->kid);
 	printf("category: %s\n", t->category);
 	printf("tenant: %s\n", t->tenant[0] ? t->tenant : "-");
 	printf("day: %u (%s)\n", t->day, date);
@@ -98,13 +102,13 @@ int
 ctl_token_decode(ctl_ctx *ctx, int argc, char **argv)
 {
 	char	buf[SL_TOKEN_URL_MAX + 1], err[256], *at;
-	sl_token_key key;
+	sl_token_ring ring;
 	sl_token t;
 	int	url, rc;
 
 	if (argc != 2)
 		ctl_usage(ctx);
-	load_key(ctx, &key);
+	ctl_token_ring(ctx, &ring);
 	if (strstr(argv[1], "://"))
 		url_token(argv[1], buf, sizeof(buf));
 	else
@@ -112,15 +116,19 @@ ctl_token_decode(ctl_ctx *ctx, int argc, char **argv)
 	if ((at = strrchr(buf, '@')) != NULL)
 		*at = '\0';
 	url = at == NULL && strchr(buf, '.') != NULL;
-	rc = url ? sl_token_parse_url(buf, &key, &t, err, sizeof(err))
-		 : sl_token_parse_local(buf, &key, &t, err, sizeof(err));
-	if (rc != SL_TOKEN_OK) {
-		printf("%s: %s\n", buf, rc == SL_TOKEN_BADMAC ? "does not verify" : "malformed");
+	rc = url ? sl_token_parse_url(buf, &ring, &t, err, sizeof(err))
+		 : sl_token_parse_local(buf, &ring, &t, err, sizeof(err));
+	if (rc == SL_TOKEN_EXPIRED) {
+		print_token(&t, url);
+		printf("expired: yes\n");
+	} else if (rc != SL_TOKEN_OK)
+		printf("%s: %s\n", buf, rc == SL_TOKEN_BADMAC ? "does not verify"
+		       : rc == SL_TOKEN_BADKEY ? "unknown or retired key" : "malformed");
+	else
+		print_token(&t, url);
+	if (rc != SL_TOKEN_OK)
 		ctl_err("%s", err);
-		return CTL_NO;
-	}
-	print_token(&t, url);
-	return 0;
+	return rc == SL_TOKEN_OK ? 0 : CTL_NO;
 }
 
 /* encode_opt - one option of encode into t; -1 when bad */
@@ -146,6 +154,9 @@ encode_opt(int ch, sl_token *t)
 		return snprintf(t->msgid, sizeof(t->msgid), "%s", optarg) < (int) sizeof(t->msgid) ? 0 : -1;
 	case 'r':
 		return snprintf(t->rcpt, sizeof(t->rcpt), "%s", optarg) < (int) sizeof(t->rcpt) ? 0 : -1;
+	case 'v':	/* 1: the old format, for migration tests */
+		t->version = optarg[0] - '0';
+		return (optarg[0] == '1' || optarg[0] == '2') && optarg[1] == '\0' ? 0 : -1;
 	}
 	return -1;
 }
@@ -156,7 +167,7 @@ ctl_token_encode(ctl_ctx *ctx, int argc, char **argv)
 {
 	sl_token t = {.kind = 'b', .day = sl_token_today()};
 	char	local[SL_TOKEN_LOCAL_MAX], url[SL_TOKEN_URL_MAX];
-	sl_token_key key;
+	sl_token_ring ring;
 	int	ch;
 
 	sl_token_new_msgid(t.msgid);
@@ -165,14 +176,18 @@ ctl_token_encode(ctl_ctx *ctx, int argc, char **argv)
 			ctl_usage(ctx);
 	if (optind != argc || t.category[0] == '\0')
 		ctl_usage(ctx);
-	load_key(ctx, &key);
-	if (sl_token_local(&t, &key, local, sizeof(local)) < 0) {
+	ctl_token_ring(ctx, &ring);
+	if (sl_token_local(&t, &ring, local, sizeof(local)) < 0) {
 		ctl_err("cannot make a token of these fields (names are 1-15 of a-z 0-9, "
 			"msgid 8 of a-z 2-7)");
 		return EX_USAGE;
 	}
 	printf("%s\n", local);
-	if (t.rcpt[0] && sl_token_url(&t, &key, url, sizeof(url)) < 0) {
+	if (t.rcpt[0] && t.version == 1) {
+		ctl_err("--rcpt: version 1 URL tokens are no longer made");
+		return EX_USAGE;
+	}
+	if (t.rcpt[0] && sl_token_url(&t, &ring, url, sizeof(url)) < 0) {
 		ctl_err("cannot make a URL token for %s", t.rcpt);
 		return EX_USAGE;
 	}

@@ -12,8 +12,8 @@
  *
  *	One section per file below. Outside libraries are confined:
  *	GMime to feedback_mime.c, libxml2, zlib and libzip to
- *	feedback_dmarc.c, the Redis client to feedback_effects.c (and,
- *	until feedback_verify.c lands, the stand-in feedback_bound.c).
+ *	feedback_dmarc.c, the Redis client to feedback_effects.c and
+ *	feedback_verify.c (the recipient record).
  * OWNERSHIP
  *	An fb_result owns everything it points to: fb_result_free().
  *	An fb_mail owns its strings: fb_mail_free(). fb_*_free(NULL) is a
@@ -24,13 +24,19 @@
 
 #include <stddef.h>
 
-/* Size caps: anything larger is refused or truncated, never trusted. */
-#define FB_MAX_INPUT	(32u << 20)	/* one message or report file */
+/*
+ * Size caps: anything larger is refused, read in part or deferred,
+ * never trusted and never silently dropped (doc/feedback.md, "Limits").
+ */
+#define FB_MAX_INPUT	(32u << 20)	/* bytes of one message read; the rest is judged from this prefix */
 #define FB_MAX_TEXT	(2u << 20)	/* human-readable text kept per mail */
+#define FB_MAX_DSN	(16u << 20)	/* delivery-status or feedback-report part; more defers */
 #define FB_MAX_PARTS	256		/* MIME leaves looked at */
-#define FB_MAX_RCPTS	200		/* recipient records per message */
+#define FB_MAX_RCPTS	2000		/* recipient records per message; that many defers (doc/feedback.md) */
 #define FB_MAX_UNPACK	(64u << 20)	/* decompressed DMARC report */
-#define FB_MAX_DMARC_RECORDS 100000	/* <record>s per DMARC report */
+#define FB_MAX_DMARC_RECORDS 100000	/* <record>s per DMARC report; more refuses it */
+#define FB_MAX_DMARC_AUTH 16		/* <auth_results> entries kept per record */
+#define FB_MAX_DMARC_REASONS 8		/* <reason>s kept per record */
 #define FB_ADDR_MAX	321		/* RFC 5321 path plus NUL */
 #define FB_DIAG_MAX	1024		/* diagnostic text per recipient */
 #define FB_MAX_CATEGORIES 64		/* categories summed for a tenant's rates */
@@ -71,6 +77,22 @@ typedef struct fb_arf {
 	char	arrival_date[64];
 } fb_arf;
 
+/* One <auth_results> entry of a DMARC record: <dkim> or <spf>. */
+typedef struct fb_dmarc_auth {
+	char	method[8];		/* "dkim" or "spf" */
+	char	domain[256];
+	char	selector[64];		/* dkim */
+	char	scope[16];		/* spf: helo or mfrom */
+	char	result[16];
+	char	human_result[256];	/* dkim */
+} fb_dmarc_auth;
+
+/* A <policy_evaluated><reason> of a DMARC record. */
+typedef struct fb_dmarc_reason {
+	char	type[32];
+	char	comment[256];
+} fb_dmarc_reason;
+
 /* One <record> of a DMARC aggregate report. */
 typedef struct fb_dmarc_rec {
 	char	source_ip[64];
@@ -79,11 +101,20 @@ typedef struct fb_dmarc_rec {
 	char	dkim[16];
 	char	spf[16];
 	char	header_from[256];
+	char	envelope_from[256];
+	char	envelope_to[256];
+	size_t	nreason;
+	fb_dmarc_reason *reason;	/* nreason entries, at most FB_MAX_DMARC_REASONS */
+	size_t	nauth;
+	fb_dmarc_auth *auth;		/* nauth entries, at most FB_MAX_DMARC_AUTH */
 } fb_dmarc_rec;
 
-/* A DMARC aggregate report (RFC 7489 appendix C). */
+/* A DMARC aggregate report (RFC 7489 appendix C, RFC 9990). */
 typedef struct fb_dmarc {
+	char	version[16];
 	char	org_name[256];
+	char	email[256];
+	char	generator[256];		/* RFC 9990 */
 	char	report_id[256];
 	long long begin;
 	long long end;
@@ -93,6 +124,10 @@ typedef struct fb_dmarc {
 	char	pct[8];			/* "" when absent */
 	char	adkim[4];
 	char	aspf[4];
+	char	np[16];			/* RFC 9990 */
+	char	fo[16];
+	char	testing[4];		/* RFC 9990 */
+	char	discovery_method[16];	/* RFC 9990 */
 	size_t	nrec;
 	fb_dmarc_rec *rec;
 } fb_dmarc;
@@ -106,7 +141,8 @@ typedef struct fb_result {
 	fb_arf	arf;			/* kind complaint */
 	fb_dmarc *dmarc;		/* kind dmarc-aggregate */
 	char	orig_from[FB_ADDR_MAX];	/* envelope/header sender of the original */
-	char	orig_token[FB_ADDR_MAX]; /* a b1-/u1- token address in the report */
+	char	orig_token[FB_ADDR_MAX]; /* a token address (b2x-, b1-, ...) in the report */
+	char	defer[128];		/* non-empty: records may be missing (a cap was hit): defer, act on none */
 } fb_result;
 
 /* feedback.c-wide helpers (feedback_json.c hosts them) */
@@ -116,6 +152,7 @@ fb_rcpt *fb_result_add(fb_result *res);
 const char *fb_kind_name(enum fb_kind kind);
 void	fb_strlcpy(char *dst, const char *src, size_t size);
 void	fb_strlower(char *s);
+void	fb_result_sanitize(fb_result *res);
 
 /*
  * feedback_mime.c - the only GMime user: turns a raw message into plain
@@ -145,7 +182,15 @@ typedef struct fb_mail {
 	char   *orig;			/* original message: headers (and body) */
 	fb_attach *att;			/* application leaves (DMARC) */
 	size_t	natt;
+	int	cut;			/* FB_CUT_* bits: a part was not read whole */
+	int	last;			/* FB_CUT_* bit of the part seen last */
 } fb_mail;
+
+#define FB_CUT_TEXT	1		/* text truncated at FB_MAX_TEXT */
+#define FB_CUT_DSN	2		/* delivery-status part truncated at FB_MAX_DSN */
+#define FB_CUT_FEEDBACK	4		/* feedback-report part truncated at FB_MAX_DSN */
+#define FB_CUT_ORIG	8		/* returned original truncated */
+#define FB_CUT_ATTACH	16		/* attachment over FB_MAX_INPUT, not kept */
 
 fb_mail *fb_mail_parse(const char *buf, size_t len, char *err, size_t errlen);
 void	fb_mail_free(fb_mail *m);
@@ -199,6 +244,7 @@ int	fb_dmarc_looks_like(const unsigned char *buf, size_t len);
 
 /* feedback_classify.c - one entry point: bytes in, fb_result out. */
 fb_result *fb_classify(const char *buf, size_t len, const char *name);
+fb_result *fb_classify_cut(const char *buf, size_t len, const char *name, int cut);
 
 /*
  * feedback_effects.c - the Redis side: suppression entries, counters,
@@ -225,10 +271,12 @@ typedef struct fb_conf {
 	long	events_maxlen;
 	long	dedup_ttl;		/* seconds a message's done marker lives */
 	long	max_unverified;		/* unverified records counted per message */
+	long	seen_ttl;		/* seconds fbseen:<msgid> lives (token lifetime + 5 days) */
 	const char *categories[FB_MAX_CATEGORIES]; /* configured ones; borrowed */
 	size_t	ncategories;
 	const char *hard_reasons[FB_MAX_HARD_REASONS]; /* also suppressed at once; borrowed */
 	size_t	nhard_reasons;
+	const char *authserv_id;	/* our Authentication-Results id; borrowed */
 } fb_conf;
 
 /* Whom the message was about, from the signed token. */
@@ -240,14 +288,17 @@ typedef struct fb_origin {
 	char	tenant[16];		/* "" for none */
 	unsigned day;
 	char	msgid[9];
+	int	version;		/* token format: 2, or 1 (no key id, never bound) */
+	char	kid;			/* version 2: the key that signed it */
 } fb_origin;
 
 /* Who is at fault for a bounce reason: only the recipient's soft reasons
  * count towards its soft-bounce threshold (doc/feedback.md). */
 enum { FB_FAULT_NEUTRAL, FB_FAULT_RECIPIENT, FB_FAULT_SENDER };
 
-/* How long the recipients counted for one original message are remembered:
- * longer than the token lifetime (30 days). */
+/* How long the recipients counted for one original message are remembered,
+ * at least: fb_conf.seen_ttl, longer than token_lifetime_days, when that is
+ * more (a report about a message is verified for the token's lifetime). */
 #define FB_SEEN_TTL	(35L * 86400)
 
 /* id: the feedback message's identity (hex), see feedback_main.c */
@@ -256,13 +307,16 @@ int	fb_effects_apply(struct sl_redis *r, const fb_conf *c, const fb_result *res,
 int	fb_effects_fault(const char *reason);
 
 /*
- * feedback_bound.c - STAND-IN for feedback_verify.c (another branch):
- * sets rcpt->bound from the milter's per-message recipient record
- * <prefix>rcpts:<msgid>. Remove when feedback_verify.c lands.
+ * feedback_verify.c - the token (age, key) and the binding of each record
+ * to a recipient of the token's message (the milter's rcpts:<msgid>).
  */
-#define FB_RCPT_HASH_HEX 16		/* first 64 bits of the HMAC, in hex */
-int	fb_bound_standin(struct sl_redis *r, const unsigned char *secret, size_t secretlen,
-			 const fb_origin *o, fb_result *res);
+struct sl_token_ring;
+void	fb_verify_origin(const char *rcpt, const fb_result *res,
+			 const struct sl_token_ring *ring, fb_origin *o);
+int	fb_verify_bind(struct sl_redis *r, const struct sl_token_ring *ring, const fb_conf *fc,
+		       fb_result *res, const fb_origin *o, const char *buf, size_t len);
+int	fb_verify_authres(const fb_header *hdr, size_t nhdr, const char *authserv_id,
+			  const char *from);
 
 /* feedback_json.c - the --classify output, one JSON object per line. */
 char   *fb_json_result(const fb_result *res, const char *file);

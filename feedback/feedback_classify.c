@@ -11,6 +11,16 @@
  *	auto-reply. Every bounce record is then classified
  *	(feedback_reason.c). Anything else is kind unknown with a reason in
  *	res->why. Never fails: the result is always returned.
+ *
+ *	fb_classify_cut() reads the first FB_MAX_INPUT bytes of a larger
+ *	input: the result stands when the part it comes from was read whole
+ *	(a DSN's delivery-status part, an ARF report, which come before the
+ *	returned original; an unsubscribe or auto-reply, from the headers;
+ *	a DMARC report that parsed, since a cut one cannot). Otherwise
+ *	res->defer says why the message must be deferred: nothing is acted
+ *	on and sluice-feedback exits 75. The same holds, whole input or not,
+ *	for a delivery-status or feedback-report part cut at FB_MAX_DSN and
+ *	for FB_MAX_RCPTS records or more.
  */
 #define _GNU_SOURCE 1
 #include "config.h"
@@ -19,7 +29,10 @@
 #include <string.h>
 
 #include "log.h"
+#include "token.h"
 #include "feedback.h"
+
+#define MiB(n) ((unsigned)((n) >> 20))
 
 /* from_daemon - is the mail from a mailer daemon or postmaster? */
 static int
@@ -35,7 +48,7 @@ from_daemon(const fb_mail *m)
 	    || fb_strcasestr(from, "maildelivery") != NULL;
 }
 
-/* unsub_detect - a mailto unsubscribe request (u1-token address or subject) */
+/* unsub_detect - a mailto unsubscribe request (u2-/u1- token address or subject) */
 static int
 unsub_detect(const fb_mail *m, fb_result *res)
 {
@@ -47,7 +60,7 @@ unsub_detect(const fb_mail *m, fb_result *res)
 
 	if (to != NULL)
 		fb_text_find_addr(to, addr, sizeof(addr));
-	if (strncasecmp(addr, "u1-", 3) != 0
+	if (!(sl_token_prefix(addr) > 0 && (addr[0] == 'u' || addr[0] == 'U'))
 	    && (subj == NULL || strncasecmp(subj, "unsubscribe", 11) != 0))
 		return 0;
 	res->kind = FB_KIND_UNSUBSCRIBE;
@@ -64,6 +77,8 @@ classify_records(const fb_mail *m, fb_result *res)
 {
 	size_t	i;
 
+	if (res->nrcpt >= FB_MAX_RCPTS)
+		return; /* deferred anyway (fb_classify_cut): spare the work */
 	for (i = 0; i < res->nrcpt; i++) {
 		if (res->kind == FB_KIND_COMPLAINT)
 			continue;
@@ -119,32 +134,75 @@ classify_bounce(const fb_mail *m, fb_result *res)
 	return 1;
 }
 
-/* find_token - the first b1-/u1- token address in s, if any */
+/* find_token - the first token address (b2x-, u2x-, b1-, u1-) in s, if any */
 static void
 find_token(const char *s, char *out, size_t outlen)
 {
 	const char *p;
 
-	for (p = s; p && (p = fb_strcasestr(p, "1-")) != NULL; p += 2) {
-		if (p == s || !(p[-1] == 'b' || p[-1] == 'B' || p[-1] == 'u' || p[-1] == 'U'))
+	for (p = s; p && *p; p++) {
+		if (sl_token_prefix(p) == 0 || (p > s && !strchr("<: \t\n\"'=", p[-1])))
 			continue;
-		if (p - 1 > s && !strchr("<: \t\n\"'=", p[-2]))
-			continue;
-		if (fb_text_find_addr(p - 1, out, outlen) && strncasecmp(out, p - 1, 3) == 0)
+		if (fb_text_find_addr(p, out, outlen) && strncasecmp(out, p, (size_t) sl_token_prefix(p)) == 0)
 			return;
 	}
 	out[0] = 0;
 }
 
+/* cut_part - the FB_CUT_* bit of the part a result of this kind comes from; 0: headers */
+static int
+cut_part(const fb_mail *m, const fb_result *res)
+{
+	switch (res->kind) {
+	case FB_KIND_BOUNCE:
+		return m->dsn[0] ? FB_CUT_DSN : FB_CUT_TEXT;
+	case FB_KIND_COMPLAINT:
+		return FB_CUT_FEEDBACK;
+	case FB_KIND_UNSUBSCRIBE:
+	case FB_KIND_AUTOREPLY:
+	case FB_KIND_DMARC: /* a report that parsed was whole */
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* cut_judge - set res->defer when the records may be incomplete */
+static void
+cut_judge(const fb_mail *m, fb_result *res, int cut)
+{
+	int part = cut_part(m, res);
+
+	if (part > 0 && (m->cut & part & (FB_CUT_DSN | FB_CUT_FEEDBACK)))
+		snprintf(res->defer, sizeof(res->defer), "%s part larger than %u MB",
+		         part == FB_CUT_DSN ? "delivery-status" : "feedback-report",
+		         MiB(FB_MAX_DSN));
+	else if (cut && part < 0)
+		snprintf(res->defer, sizeof(res->defer),
+		         "message larger than %u MB and not recognised from its first %u MB",
+		         MiB(FB_MAX_INPUT), MiB(FB_MAX_INPUT));
+	else if (cut && part > 0 && m->last == part)
+		snprintf(res->defer, sizeof(res->defer),
+		         "message larger than %u MB, cut inside its %s part", MiB(FB_MAX_INPUT),
+		         part == FB_CUT_DSN    ? "delivery-status"
+		         : part == FB_CUT_TEXT ? "text"
+		                               : "feedback-report");
+}
+
 /* classify_mail - everything that arrives as a mail */
 static void
-classify_mail(const char *buf, size_t len, fb_result *res)
+classify_mail(const char *buf, size_t len, fb_result *res, int cut)
 {
 	fb_mail *m = fb_mail_parse(buf, len, res->why, sizeof(res->why));
 	int	rc;
 
-	if (m == NULL)
+	if (m == NULL) {
+		if (cut)
+			snprintf(res->defer, sizeof(res->defer),
+			         "message larger than %u MB and not a MIME message",
+			         MiB(FB_MAX_INPUT));
 		return;
+	}
 	find_token(m->orig, res->orig_token, sizeof(res->orig_token));
 	if (res->orig_token[0] == 0)
 		find_token(m->feedback, res->orig_token, sizeof(res->orig_token));
@@ -169,28 +227,52 @@ classify_mail(const char *buf, size_t len, fb_result *res)
 		goto done;
 	fb_strlcpy(res->why, "not a bounce, complaint, report or auto-reply", sizeof(res->why));
 done:
+	cut_judge(m, res, cut);
 	fb_mail_free(m);
 }
 
-/* fb_classify - what one input is */
-fb_result *
-fb_classify(const char *buf, size_t len, const char *name)
+/* classify_any - a bare report or a mail */
+static void
+classify_any(const char *buf, size_t len, const char *name, fb_result *res, int cut)
 {
-	fb_result *res = fb_result_new();
-
 	if (len == 0) {
 		fb_strlcpy(res->why, "empty input", sizeof(res->why));
-		return res;
+		return;
 	}
 	if (len > FB_MAX_INPUT) {
 		fb_strlcpy(res->why, "input larger than the size limit", sizeof(res->why));
-		return res;
+		fb_strlcpy(res->defer, res->why, sizeof(res->defer));
+		return;
 	}
 	if (!fb_mime_is_mail(buf, len)) {
-		if (fb_dmarc_parse_buf((const unsigned char *) buf, len, name, res) < 0)
+		if (fb_dmarc_parse_buf((const unsigned char *)buf, len, name, res) < 0) {
 			res->kind = FB_KIND_UNKNOWN;
-		return res;
+			if (cut)
+				snprintf(res->defer, sizeof(res->defer), "report larger than %u MB",
+				         MiB(FB_MAX_INPUT));
+		}
+		return;
 	}
-	classify_mail(buf, len, res);
+	classify_mail(buf, len, res, cut);
+}
+
+/* fb_classify_cut - what one input is; cut: buf holds only its first FB_MAX_INPUT bytes */
+fb_result *
+fb_classify_cut(const char *buf, size_t len, const char *name, int cut)
+{
+	fb_result *res = fb_result_new();
+
+	classify_any(buf, len, name, res, cut);
+	if (res->nrcpt >= FB_MAX_RCPTS && res->defer[0] == 0)
+		snprintf(res->defer, sizeof(res->defer), "%d recipient records or more",
+		         FB_MAX_RCPTS);
+	fb_result_sanitize(res);
 	return res;
+}
+
+/* fb_classify - what one whole input is */
+fb_result *
+fb_classify(const char *buf, size_t len, const char *name)
+{
+	return fb_classify_cut(buf, len, name, 0);
 }

@@ -13,8 +13,9 @@
  *	status codes, reply codes and SMTP commands in free text, shared
  *	with feedback_vendor.c.
  * LIMITS
- *	At most FB_MAX_RCPTS records; diagnostics are squeezed to one line
- *	of at most FB_DIAG_MAX bytes.
+ *	At most FB_MAX_RCPTS records (fb_classify() defers a message that
+ *	reaches it); diagnostics are squeezed to one line of at most
+ *	FB_DIAG_MAX bytes.
  */
 #define _GNU_SOURCE 1
 #include "config.h"
@@ -596,6 +597,12 @@ fb_dsn_parse_text(const fb_mail *m, const char *dsn, fb_result *res)
 			if (n == 0)
 				break;
 			continue;
+		}
+		if (f[nf].name[0] && nf + 1 == DSN_BLOCK_FIELDS && is_rcpt_field(&f[nf])) {
+			/* a full block meets one more recipient: keep it, in a new block */
+			dsn_block(m, f, nf, res);
+			f[0] = f[nf];
+			nf = 0;
 		}
 		if (f[nf].name[0] && nf + 1 < DSN_BLOCK_FIELDS)
 			nf++;

@@ -393,7 +393,7 @@ fx_head(fx_args *a, sl_redis *r, const fb_conf *c, const fb_result *res, const f
 	fx_addf(a, "%ld", c->events_maxlen);
 	fx_addf(a, "%ld", c->dedup_ttl);
 	fx_addf(a, "%ld", c->max_unverified);
-	fx_addf(a, "%ld", (long) FB_SEEN_TTL);
+	fx_addf(a, "%ld", c->seen_ttl > FB_SEEN_TTL ? c->seen_ttl : (long) FB_SEEN_TTL);
 	fx_addf(a, "%ld", c->pause_window);
 }
 

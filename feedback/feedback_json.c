@@ -10,7 +10,11 @@
  *	gives one object with the report's metadata, policy and records.
  *	Anything else gives one object of kind unknown with a reason.
  *	Strings are escaped per RFC 8259; bytes that are not valid UTF-8
- *	are replaced, so the output always parses.
+ *	(lib/utf8.c: overlong forms, surrogates and truncated sequences
+ *	included) are replaced by U+FFFD, so the output always parses.
+ *	fb_result_sanitize() applies the same validator to every text field
+ *	of a result, so what feedback_effects.c stores in Redis is valid
+ *	UTF-8 too; fb_classify() calls it on every result it returns.
  * OWNERSHIP
  *	The caller frees the returned string.
  */
@@ -23,6 +27,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "utf8.h"
 #include "feedback.h"
 
 /* A growing output string. */
@@ -63,11 +68,18 @@ fb_result_new(void)
 	return sl_calloc(1, sizeof(fb_result));
 }
 
-/* fb_result_add - append a zeroed recipient record */
+/*
+ * fb_result_add - append a zeroed recipient record. The array doubles
+ * when nrcpt reaches a power of two, so thousands of records cost no
+ * quadratic copying; callers that shrink nrcpt keep a large enough array.
+ */
 fb_rcpt *
 fb_result_add(fb_result *res)
 {
-	res->rcpt = sl_realloc(res->rcpt, (res->nrcpt + 1) * sizeof(*res->rcpt));
+	size_t n = res->nrcpt;
+
+	if ((n & (n - 1)) == 0)
+		res->rcpt = sl_realloc(res->rcpt, (n ? 2 * n : 1) * sizeof(*res->rcpt));
 	memset(&res->rcpt[res->nrcpt], 0, sizeof(*res->rcpt));
 	return &res->rcpt[res->nrcpt++];
 }
@@ -76,14 +88,72 @@ fb_result_add(fb_result *res)
 void
 fb_result_free(fb_result *res)
 {
+	size_t i;
+
 	if (res == NULL)
 		return;
+	for (i = 0; res->dmarc != NULL && i < res->dmarc->nrec; i++) {
+		free(res->dmarc->rec[i].auth);
+		free(res->dmarc->rec[i].reason);
+	}
 	if (res->dmarc != NULL)
 		free(res->dmarc->rec);
 	free(res->dmarc);
 	free(res->rcpt);
 	free(res);
 }
+
+#define FIX(f) sl_utf8_fix((f), sizeof(f))
+
+/* sanitize_dmarc - valid UTF-8 in every text field of a DMARC report */
+static void
+sanitize_dmarc(fb_dmarc *d)
+{
+	size_t i, j;
+
+	FIX(d->version), FIX(d->org_name), FIX(d->email), FIX(d->generator);
+	FIX(d->report_id), FIX(d->domain), FIX(d->p), FIX(d->sp), FIX(d->pct);
+	FIX(d->adkim), FIX(d->aspf), FIX(d->np), FIX(d->fo), FIX(d->testing);
+	FIX(d->discovery_method);
+	for (i = 0; i < d->nrec; i++) {
+		fb_dmarc_rec *r = &d->rec[i];
+
+		FIX(r->source_ip), FIX(r->disposition), FIX(r->dkim), FIX(r->spf);
+		FIX(r->header_from), FIX(r->envelope_from), FIX(r->envelope_to);
+		for (j = 0; j < r->nreason; j++)
+			FIX(r->reason[j].type), FIX(r->reason[j].comment);
+		for (j = 0; j < r->nauth; j++) {
+			FIX(r->auth[j].domain), FIX(r->auth[j].selector), FIX(r->auth[j].scope);
+			FIX(r->auth[j].result), FIX(r->auth[j].human_result);
+		}
+	}
+}
+
+/*
+ * fb_result_sanitize - valid UTF-8 in every text field, in place: the
+ * parsers copy bytes from the message and cut them at fixed sizes.
+ */
+void
+fb_result_sanitize(fb_result *res)
+{
+	size_t i;
+
+	FIX(res->why), FIX(res->orig_from), FIX(res->orig_token), FIX(res->defer);
+	FIX(res->arf.feedback_type), FIX(res->arf.user_agent), FIX(res->arf.original_rcpt);
+	FIX(res->arf.original_mail_from), FIX(res->arf.source_ip);
+	FIX(res->arf.reported_domain), FIX(res->arf.arrival_date);
+	for (i = 0; i < res->nrcpt; i++) {
+		fb_rcpt *r = &res->rcpt[i];
+
+		FIX(r->addr), FIX(r->status), FIX(r->reply_code), FIX(r->action);
+		FIX(r->command), FIX(r->diag_type), FIX(r->rhost), FIX(r->reason);
+		FIX(r->diag);
+	}
+	if (res->dmarc != NULL)
+		sanitize_dmarc(res->dmarc);
+}
+
+#undef FIX
 
 /* fb_kind_name - the kind as printed */
 const char *
@@ -150,13 +220,9 @@ jb_str(jbuf *b, const char *s)
 			snprintf(esc, sizeof(esc), "\\u%04x", *p);
 			jb_add(b, esc, 6);
 		} else if (*p >= 0x80) {
-			size_t	l = (*p >= 0xc2 && *p <= 0xdf) ? 2 : (*p >= 0xe0 && *p <= 0xef) ? 3
-			    : (*p >= 0xf0 && *p <= 0xf4) ? 4 : 0;
-			size_t	i;
+			size_t l = sl_utf8_seq(p, strnlen((const char *)p, 4));
 
-			for (i = 1; i < l && (p[i] & 0xc0) == 0x80; i++)
-				;
-			if (l == 0 || i < l) {
+			if (l == 0) {
 				jb_add(b, "\\ufffd", 6);
 				continue;
 			}
@@ -188,11 +254,71 @@ json_rcpt(jbuf *b, const fb_result *res, const fb_rcpt *r, const char *file)
 	jb_kv(b, "reply_code", r->reply_code);
 	jb_kv(b, "reason", r->reason);
 	jb_printf(b, ",\"hard\":%s", r->hard ? "true" : "false");
+	if (res->defer[0])
+		jb_kv(b, "defer", res->defer);
 	if (res->kind == FB_KIND_COMPLAINT)
 		jb_kv(b, "feedback_type", res->arf.feedback_type);
 	if (r->diag[0])
 		jb_kv(b, "diagnostic", r->diag);
 	jb_add(b, "}\n", 2);
+}
+
+/* json_auth - the <auth_results> entries of one method as a JSON array */
+static void
+json_auth(jbuf *b, const fb_dmarc_rec *r, const char *method)
+{
+	size_t i;
+	int n = 0;
+
+	jb_printf(b, "\"%s\":[", method);
+	for (i = 0; i < r->nauth; i++) {
+		const fb_dmarc_auth *a = &r->auth[i];
+
+		if (strcmp(a->method, method) != 0)
+			continue;
+		if (n++)
+			jb_add(b, ",", 1);
+		jb_add(b, "{\"domain\":", 10);
+		jb_str(b, a->domain);
+		if (strcmp(method, "dkim") == 0) {
+			jb_kv(b, "selector", a->selector);
+			jb_kv(b, "human_result", a->human_result);
+		} else
+			jb_kv(b, "scope", a->scope);
+		jb_kv(b, "result", a->result);
+		jb_add(b, "}", 1);
+	}
+	jb_add(b, "]", 1);
+}
+
+/* json_dmarc_rec - one <record> */
+static void
+json_dmarc_rec(jbuf *b, const fb_dmarc_rec *r)
+{
+	size_t i;
+
+	jb_add(b, "{\"source_ip\":", 13);
+	jb_str(b, r->source_ip);
+	jb_printf(b, ",\"count\":%lld", r->count);
+	jb_kv(b, "disposition", r->disposition);
+	jb_kv(b, "dkim", r->dkim);
+	jb_kv(b, "spf", r->spf);
+	jb_add(b, ",\"reasons\":[", 12);
+	for (i = 0; i < r->nreason; i++) {
+		jb_add(b, i ? ",{\"type\":" : "{\"type\":", i ? 9 : 8);
+		jb_str(b, r->reason[i].type);
+		jb_kv(b, "comment", r->reason[i].comment);
+		jb_add(b, "}", 1);
+	}
+	jb_add(b, "]", 1);
+	jb_kv(b, "header_from", r->header_from);
+	jb_kv(b, "envelope_from", r->envelope_from);
+	jb_kv(b, "envelope_to", r->envelope_to);
+	jb_add(b, ",\"auth_results\":{", 17);
+	json_auth(b, r, "dkim");
+	jb_add(b, ",", 1);
+	json_auth(b, r, "spf");
+	jb_add(b, "}}", 2);
 }
 
 /* json_dmarc - one DMARC report */
@@ -204,27 +330,27 @@ json_dmarc(jbuf *b, const fb_dmarc *d, const char *file)
 	jb_add(b, "{\"file\":", 8);
 	jb_str(b, file);
 	jb_kv(b, "kind", "dmarc-aggregate");
+	jb_kv(b, "version", d->version);
 	jb_kv(b, "org_name", d->org_name);
+	jb_kv(b, "email", d->email);
 	jb_kv(b, "report_id", d->report_id);
+	jb_kv(b, "generator", d->generator);
 	jb_printf(b, ",\"begin\":%lld,\"end\":%lld,\"policy_published\":{\"domain\":", d->begin, d->end);
 	jb_str(b, d->domain);
 	jb_kv(b, "p", d->p);
 	jb_kv(b, "sp", d->sp);
+	jb_kv(b, "np", d->np);
 	jb_kv(b, "pct", d->pct);
 	jb_kv(b, "adkim", d->adkim);
 	jb_kv(b, "aspf", d->aspf);
+	jb_kv(b, "fo", d->fo);
+	jb_kv(b, "testing", d->testing);
+	jb_kv(b, "discovery_method", d->discovery_method);
 	jb_add(b, "},\"records\":[", 13);
 	for (i = 0; i < d->nrec; i++) {
-		const fb_dmarc_rec *r = &d->rec[i];
-
-		jb_add(b, i ? ",{\"source_ip\":" : "{\"source_ip\":", i ? 14 : 13);
-		jb_str(b, r->source_ip);
-		jb_printf(b, ",\"count\":%lld", r->count);
-		jb_kv(b, "disposition", r->disposition);
-		jb_kv(b, "dkim", r->dkim);
-		jb_kv(b, "spf", r->spf);
-		jb_kv(b, "header_from", r->header_from);
-		jb_add(b, "}", 1);
+		if (i)
+			jb_add(b, ",", 1);
+		json_dmarc_rec(b, &d->rec[i]);
 	}
 	jb_add(b, "]}\n", 3);
 }
@@ -246,6 +372,8 @@ fb_json_result(const fb_result *res, const char *file)
 		jb_str(&b, file);
 		jb_kv(&b, "kind", fb_kind_name(res->kind));
 		jb_kv(&b, "reason", res->why[0] ? res->why : "no recipient found");
+		if (res->defer[0])
+			jb_kv(&b, "defer", res->defer);
 		jb_add(&b, "}\n", 2);
 	}
 	return b.s;

@@ -6,8 +6,9 @@
  *	sluice-feedback -n [-c config]				(check the config)
  *	sluice-feedback --classify file...			(no Redis, no config)
  * DESCRIPTION
- *	Normal mode reads one message on standard input (at most
- *	FB_MAX_INPUT bytes), classifies it (feedback_classify.c), verifies
+ *	Normal mode reads one message on standard input (the first
+ *	FB_MAX_INPUT bytes of a larger one, which is then judged from them:
+ *	see feedback_classify.c), classifies it (feedback_classify.c), verifies
  *	the signed token of the bounce or unsubscribe address given as the
  *	recipient argument (or, for a complaint, found in the returned
  *	original), and records the outcome in Redis (feedback_effects.c).
@@ -17,16 +18,19 @@
  *	0 when the message was handled, including a message nobody can
  *	classify (recorded as such) and a forged token (recorded as
  *	unverified). 75 (EX_TEMPFAIL) when Redis is unreachable, answers
- *	with any error (OOM at maxmemory, READONLY replica, NOPERM, ...) or
- *	the configuration cannot be used, so Postfix keeps the message and
- *	retries; the retry of a message applied before changes nothing.
- *	Never anything that would make Postfix bounce a bounce.
+ *	with any error (OOM at maxmemory, READONLY replica, NOPERM, ...),
+ *	the configuration cannot be used, standard input cannot be read, or
+ *	records may be missing (a message cut at a cap: fb_result.defer,
+ *	checked before the token and any Redis call), so Postfix keeps the
+ *	message and retries; the retry of a message applied before changes
+ *	nothing. Never anything that would make Postfix bounce a bounce.
  *	-n exits 0 for a good configuration, 1 otherwise; --classify exits 0
  *	unless a file cannot be read (then 1, after printing kind unknown).
  */
 #define _GNU_SOURCE 1
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,31 +47,31 @@
 #include "token.h"
 #include "feedback.h"
 
-/* read_all - read a stream up to max bytes; *over set when there was more */
+/*
+ * read_all - read a stream: at most max bytes are kept, the rest is read
+ * and counted (the writer, pipe(8), must not see a broken pipe); *total
+ * is the whole size, *over set when it was more than max.
+ */
 static char *
-read_all(FILE *fp, size_t max, size_t *len, int *over)
+read_all(FILE *fp, size_t max, size_t *len, size_t *total, int *over)
 {
 	size_t	cap = 65536, n = 0, got;
 	char   *buf = sl_malloc(cap + 1);
+	char sink[65536];
 
-	*over = 0;
-	while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
+	while (n <= max && (got = fread(buf + n, 1, cap - n, fp)) > 0) {
 		n += got;
-		if (n > max) {
-			char	sink[65536];
-
-			*over = 1;
-			n = max;
-			/* drain the rest: the writer (pipe(8)) must not see a broken pipe */
-			while (fread(sink, 1, sizeof(sink), fp) > 0)
-				;
-			break;
-		}
-		if (n == cap) {
-			cap *= 2;
+		if (n == cap && cap <= max) {
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 			buf = sl_realloc(buf, cap + 1);
 		}
 	}
+	*total = n;
+	while ((got = fread(sink, 1, sizeof(sink), fp)) > 0)
+		*total += got;
+	*over = n > max;
+	if (*over)
+		n = max;
 	buf[n] = 0;
 	*len = n;
 	return buf;
@@ -81,21 +85,20 @@ classify_files(int argc, char **argv)
 
 	for (i = 0; i < argc; i++) {
 		FILE   *fp = fopen(argv[i], "rb");
-		size_t	len = 0;
+		size_t len = 0, total = 0;
 		int	over = 0;
-		char   *buf = fp ? read_all(fp, FB_MAX_INPUT, &len, &over) : NULL;
+		char *buf = fp ? read_all(fp, FB_MAX_INPUT, &len, &total, &over) : NULL;
 		fb_result *res;
 		char   *json;
 
 		if (fp)
 			fclose(fp);
-		if (buf == NULL || over) {
+		if (buf == NULL) {
 			res = fb_result_new();
-			fb_strlcpy(res->why, buf ? "file larger than the size limit" : "cannot read the file",
-				   sizeof(res->why));
-			rc = buf ? rc : 1;
+			fb_strlcpy(res->why, "cannot read the file", sizeof(res->why));
+			rc = 1;
 		} else
-			res = fb_classify(buf, len, argv[i]);
+			res = fb_classify_cut(buf, len, argv[i], over);
 		json = fb_json_result(res, argv[i]);
 		fputs(json, stdout);
 		free(json);
@@ -197,67 +200,23 @@ conf_read(sl_conf *c, fb_conf *fc)
 		sl_conf_error(c, sec, "feedback: pause rates must be positive percentages");
 	conf_categories(c, fc);
 	conf_hard_reasons(c, sec, fc);
+	fc->authserv_id = cfg_getstr(sec, "authserv_id");
 }
 
-/* conf_key - the token secret */
+/* conf_ring - the token keyring */
 static void
-conf_key(sl_conf *c, sl_token_key *key)
+conf_ring(sl_conf *c, sl_token_ring *ring)
 {
-	const char *path = cfg_getstr(c->cfg, "secret_file");
 	char	err[256];
+	int	rc = sl_conf_token_ring(c, ring, err, sizeof(err));
 
-	if (*path == 0) {
+	if (rc == 1)
 		sl_conf_error(c, c->cfg, "secret_file: required to verify bounce tokens");
-		return;
-	}
-	if (sl_conf_read_secret(path, key->secret, sizeof(key->secret), &key->len,
-				err, sizeof(err)) < 0)
+	else if (rc < 0)
 		sl_conf_error(c, c->cfg, "secret_file: %s", err);
 }
 
-/* origin_from - verify the token of one address into o; 1 when it had one */
-static int
-origin_from(const char *addr, const sl_token_key *key, fb_origin *o)
-{
-	char	local[SL_TOKEN_LOCAL_MAX + 1], err[96];
-	const char *at = strrchr(addr, '@');
-	size_t	n = at ? (size_t) (at - addr) : strlen(addr);
-	sl_token t;
-
-	if (n < 3 || !(strncasecmp(addr, "b1-", 3) == 0 || strncasecmp(addr, "u1-", 3) == 0))
-		return 0;
-	if (n >= sizeof(local)) {
-		fb_strlcpy(o->why, "token too long", sizeof(o->why));
-		return 1;
-	}
-	memcpy(local, addr, n);
-	local[n] = 0;
-	if (sl_token_parse_local(local, key, &t, err, sizeof(err)) != SL_TOKEN_OK) {
-		snprintf(o->why, sizeof(o->why), "bad token: %s", err);
-		return 1;
-	}
-	o->verified = 1;
-	o->kind = t.kind;
-	fb_strlcpy(o->category, t.category, sizeof(o->category));
-	fb_strlcpy(o->tenant, t.tenant, sizeof(o->tenant));
-	o->day = t.day;
-	fb_strlcpy(o->msgid, t.msgid, sizeof(o->msgid));
-	return 1;
-}
-
-/* origin_find - the token of the recipient argument, else of the report */
-static void
-origin_find(const char *rcpt, const fb_result *res, const sl_token_key *key, fb_origin *o)
-{
-	memset(o, 0, sizeof(*o));
-	fb_strlcpy(o->why, "no token", sizeof(o->why));
-	if (rcpt != NULL && origin_from(rcpt, key, o))
-		return;
-	if (res->orig_token[0])
-		origin_from(res->orig_token, key, o);
-}
-
-/* as_unsubscribe - mail to a verified u1- address is an unsubscribe */
+/* as_unsubscribe - mail to a verified u2- (or u1-) address is an unsubscribe */
 static void
 as_unsubscribe(fb_result *res, const fb_origin *o, const char *from)
 {
@@ -311,8 +270,8 @@ message_id(const char *rcpt, const char *buf, size_t len, char out[65])
 
 /* effects - bind the records, then apply them; -1 when Redis failed or refused */
 static int
-effects(sl_conf *c, const fb_conf *fc, const sl_token_key *key, fb_result *res,
-	const fb_origin *o, const char *id)
+effects(sl_conf *c, const fb_conf *fc, const sl_token_ring *ring, fb_result *res,
+	const fb_origin *o, const char *id, const char *buf, size_t len)
 {
 	sl_redis_opts ro;
 	sl_redis *r;
@@ -320,8 +279,7 @@ effects(sl_conf *c, const fb_conf *fc, const sl_token_key *key, fb_result *res,
 
 	sl_conf_redis_opts(c, &ro);
 	r = sl_redis_new(&ro);
-	/* STAND-IN until feedback_verify.c lands (see feedback_bound.c) */
-	rc = fb_bound_standin(r, key->secret, key->len, o, res);
+	rc = fb_verify_bind(r, ring, fc, res, o, buf, len);
 	if (rc == 0)
 		rc = fb_effects_apply(r, fc, res, o, id, (long long) time(NULL));
 	sl_redis_free(r);
@@ -330,24 +288,40 @@ effects(sl_conf *c, const fb_conf *fc, const sl_token_key *key, fb_result *res,
 
 /* run - normal mode: one message from stdin */
 static int
-run(sl_conf *c, const fb_conf *fc, const sl_token_key *key, const char *rcpt)
+run(sl_conf *c, const fb_conf *fc, const sl_token_ring *ring, const char *rcpt)
 {
-	size_t	len;
+	size_t	len, total;
 	int	over, rc;
-	char   *buf = read_all(stdin, FB_MAX_INPUT, &len, &over);
-	fb_result *res = over ? fb_result_new() : fb_classify(buf, len, "stdin");
+	char   *buf = read_all(stdin, FB_MAX_INPUT, &len, &total, &over);
+	fb_result *res;
 	fb_origin o;
 	char	from[FB_ADDR_MAX], id[65];
 
+	if (ferror(stdin)) {
+		sl_warn("to=<%s>: cannot read the message (%s), deferring", rcpt, strerror(errno));
+		free(buf);
+		return EX_TEMPFAIL;
+	}
+	res = fb_classify_cut(buf, len, "stdin", over);
+	if (res->defer[0]) {
+		/* records may be missing: act on none, Postfix retries (doc/feedback.md) */
+		sl_warn("to=<%s> size=%zu kind=%s: %s, deferring", rcpt, total,
+		        fb_kind_name(res->kind), res->defer);
+		fb_result_free(res);
+		free(buf);
+		return EX_TEMPFAIL;
+	}
 	if (over)
-		fb_strlcpy(res->why, "message larger than the size limit", sizeof(res->why));
+		sl_info("to=<%s> size=%zu: larger than %u bytes, judged from its first %u bytes",
+			rcpt, total, FB_MAX_INPUT, FB_MAX_INPUT);
 	message_id(rcpt, buf, len, id);
-	origin_find(rcpt, res, key, &o);
+	fb_verify_origin(rcpt, res, ring, &o);
 	if (o.verified && o.kind == 'u') {
 		header_from(buf, len, from, sizeof(from));
 		as_unsubscribe(res, &o, from);
+		fb_result_sanitize(res);
 	}
-	rc = effects(c, fc, key, res, &o, id);
+	rc = effects(c, fc, ring, res, &o, id, buf, len);
 	if (rc < 0)
 		sl_warn("to=<%s> kind=%s id=%.16s: Redis failed or refused the writes (see above), "
 			"deferring", rcpt, fb_kind_name(res->kind), id);
@@ -383,7 +357,7 @@ main(int argc, char **argv)
 	const char *path = SL_CONF_DEFAULT_PATH;
 	int	ch, check = 0, classify = 0, verbose = 0;
 	fb_conf	fc = { 0 };
-	sl_token_key key = { 0 };
+	static sl_token_ring ring;
 	sl_conf *c;
 
 	while ((ch = getopt_long(argc, argv, "c:nv", longopts, NULL)) != -1) {
@@ -413,7 +387,8 @@ main(int argc, char **argv)
 	if ((c = sl_conf_load(path)) == NULL)
 		return check ? 1 : EX_TEMPFAIL;
 	conf_read(c, &fc);
-	conf_key(c, &key);
+	conf_ring(c, &ring);
+	fc.seen_ttl = ((long) sl_token_ring_lifetime(&ring) + 5) * 86400L;
 	if (c->errors) {
 		sl_error("%s: %d configuration error(s)%s", path, c->errors,
 			 check ? "" : "; deferring the message");
@@ -424,7 +399,7 @@ main(int argc, char **argv)
 		sl_conf_free(c);
 		return 0;
 	}
-	ch = run(c, &fc, &key, argv[optind]);
+	ch = run(c, &fc, &ring, argv[optind]);
 	sl_conf_free(c);
 	return ch;
 }

@@ -13,11 +13,17 @@
  *	RFC 2047 decoded), the human-readable text of the report converted
  *	to UTF-8, the message/delivery-status and message/feedback-report
  *	contents, the returned original message and the non-text
- *	attachments (DMARC reports), each decoded from its transfer
+ *	attachments (DMARC reports; named text parts too, for reports
+ *	sent with the wrong media type), each decoded from its transfer
  *	encoding.
  * LIMITS
- *	Input above FB_MAX_INPUT is refused; text is truncated at
- *	FB_MAX_TEXT; at most FB_MAX_PARTS leaves are looked at.
+ *	Input above FB_MAX_INPUT is refused; text and the original are
+ *	truncated at FB_MAX_TEXT, the delivery-status and feedback-report
+ *	parts at FB_MAX_DSN, attachments above FB_MAX_INPUT are not kept;
+ *	at most FB_MAX_PARTS leaves are looked at. Every truncation is
+ *	recorded in m->cut and the kind of the part seen last in m->last,
+ *	so the caller can tell whether the part it acts on was read whole
+ *	(feedback_classify.c defers when it was not).
  * ERRORS
  *	fb_mail_parse() returns NULL with err set when GMime finds no
  *	message at all; anything it can read is returned.
@@ -33,11 +39,14 @@
 #include "log.h"
 #include "feedback.h"
 
-/* A growing string with a cap. */
+/* A growing string with a cap; cut bit set in *cut when it is reached. */
 typedef struct fb_sbuf {
 	char   *s;
 	size_t	len;
 	size_t	cap;
+	size_t	max;
+	int	bit;
+	int    *cut;
 } fb_sbuf;
 
 /* Walk state. */
@@ -50,14 +59,18 @@ typedef struct fb_walk {
 	int	leaves;
 } fb_walk;
 
-/* sbuf_add - append n bytes, silently truncating at FB_MAX_TEXT */
+/* sbuf_add - append n bytes, truncating at the buffer's cap (recorded) */
 static void
 sbuf_add(fb_sbuf *b, const char *s, size_t n)
 {
-	if (b->len >= FB_MAX_TEXT || n == 0)
+	if (n == 0)
 		return;
-	if (n > FB_MAX_TEXT - b->len)
-		n = FB_MAX_TEXT - b->len;
+	if (n > b->max - b->len) {
+		*b->cut |= b->bit;
+		n = b->max - b->len;
+		if (n == 0)
+			return;
+	}
 	if (b->len + n + 1 > b->cap) {
 		b->cap = (b->len + n + 1) * 2;
 		b->s = sl_realloc(b->s, b->cap);
@@ -65,6 +78,15 @@ sbuf_add(fb_sbuf *b, const char *s, size_t n)
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
 	b->s[b->len] = 0;
+}
+
+/* sbuf_init - an empty buffer holding at most max bytes */
+static void
+sbuf_init(fb_sbuf *b, size_t max, int bit, int *cut)
+{
+	b->max = max;
+	b->bit = bit;
+	b->cut = cut;
 }
 
 /* sbuf_take - the string, "" when empty; the caller owns it */
@@ -226,6 +248,8 @@ mime_attach(fb_walk *w, GMimeObject *obj, const char *type)
 	const char *fn = g_mime_part_get_filename(GMIME_PART(obj));
 	fb_attach *a;
 
+	if (ba != NULL && ba->len > FB_MAX_INPUT)
+		m->cut |= FB_CUT_ATTACH;
 	if (ba != NULL && ba->len <= FB_MAX_INPUT) {
 		m->att = sl_realloc(m->att, (m->natt + 1) * sizeof(*m->att));
 		a = &m->att[m->natt++];
@@ -261,23 +285,30 @@ mime_orig(fb_walk *w, GMimeObject *obj)
 static void
 mime_leaf(fb_walk *w, GMimeObject *obj, const char *type)
 {
+	int last = w->m->last;
+
 	if (strcmp(type, "message/delivery-status") == 0
 	    || strcmp(type, "message/global-delivery-status") == 0
 	    || strcmp(type, "text/delivery-status") == 0)
-		mime_raw(&w->dsn, obj);
+		mime_raw(&w->dsn, obj), last = FB_CUT_DSN;
 	else if (strcmp(type, "message/feedback-report") == 0)
-		mime_raw(&w->feedback, obj);
+		mime_raw(&w->feedback, obj), last = FB_CUT_FEEDBACK;
 	else if (strcmp(type, "text/rfc822-headers") == 0
 		 || strcmp(type, "message/rfc822-headers") == 0
 		 || strcmp(type, "message/global-headers") == 0) {
 		if (w->orig.len == 0)
 			mime_raw(&w->orig, obj);
+		last = FB_CUT_ORIG;
 	} else if (strcmp(type, "text/xml") == 0)
-		mime_attach(w, obj, type);
-	else if (GMIME_IS_TEXT_PART(obj) && strncmp(type, "text/", 5) == 0)
-		mime_text(w, obj, strcmp(type, "text/html") == 0);
-	else if (GMIME_IS_PART(obj))
-		mime_attach(w, obj, type);
+		mime_attach(w, obj, type), last = FB_CUT_ATTACH;
+	else if (GMIME_IS_TEXT_PART(obj) && strncmp(type, "text/", 5) == 0) {
+		mime_text(w, obj, strcmp(type, "text/html") == 0), last = FB_CUT_TEXT;
+		/* a named text attachment may be a report with the wrong type (.xml.gz as text/plain) */
+		if (g_mime_part_get_filename(GMIME_PART(obj)) != NULL)
+			mime_attach(w, obj, type);
+	} else if (GMIME_IS_PART(obj))
+		mime_attach(w, obj, type), last = FB_CUT_ATTACH;
+	w->m->last = last;
 }
 
 /* mime_prologue - the text of a multipart whose parts were not found */
@@ -312,9 +343,10 @@ mime_walk(fb_walk *w, GMimeObject *obj, int depth)
 			mime_prologue(w, GMIME_MULTIPART(obj));
 		for (i = 0; i < n; i++)
 			mime_walk(w, g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), depth + 1);
-	} else if (GMIME_IS_MESSAGE_PART(obj))
+	} else if (GMIME_IS_MESSAGE_PART(obj)) {
 		mime_orig(w, obj);
-	else
+		w->m->last = FB_CUT_ORIG;
+	} else
 		mime_leaf(w, obj, type);
 	g_free(type);
 }
@@ -398,6 +430,10 @@ fb_mail_parse(const char *buf, size_t len, char *err, size_t errlen)
 		return NULL;
 	}
 	w.m = sl_calloc(1, sizeof(*w.m));
+	sbuf_init(&w.text, FB_MAX_TEXT, FB_CUT_TEXT, &w.m->cut);
+	sbuf_init(&w.dsn, FB_MAX_DSN, FB_CUT_DSN, &w.m->cut);
+	sbuf_init(&w.feedback, FB_MAX_DSN, FB_CUT_FEEDBACK, &w.m->cut);
+	sbuf_init(&w.orig, FB_MAX_TEXT, FB_CUT_ORIG, &w.m->cut);
 	mime_headers(w.m, msg);
 	mime_toptype(w.m, msg);
 	if (g_mime_message_get_mime_part(msg) != NULL)

@@ -20,7 +20,8 @@
  *	   X.7.1, ...) or whose reading is hard (X.1.1, X.1.2, X.1.10)
  *	   lets the text decide first and is the fallback: a hard verdict
  *	   needs the text not to name a soft reason (a false hard loses a
- *	   reader for ever; a false soft costs a retry).
+ *	   reader for ever; a false soft costs a retry). A detail the
+ *	   table does not list reads as X.Y.0 of its subject (RFC 3463 2).
  *	2. The SMTP reply code (RFC 5321 4.2.2, RFC 7504): FIRM for the
  *	   few that identify a reason (556 no mail accepted, 50x syntax,
  *	   530/535 authentication), else a fallback after the text.
@@ -34,7 +35,9 @@
  *	the order: an X-Unix diagnostic comes first, since its Status is
  *	only the local program's exit code translated (sysexits), not a
  *	receiving system's verdict. Where signals disagree on hard or
- *	soft, soft wins (a mailbox status X.2.x against "user unknown").
+ *	soft, soft wins (a mailbox status X.2.x against "user unknown"),
+ *	except X.2.1 with the MTA's own explicit words that the user is
+ *	unknown: userunknown (doc/feedback.md, "Where we differ", 3).
  *
  *	Hard (the address will never work): userunknown, hostunknown,
  *	hasmoved and notaccept, and only when no code says the failure
@@ -148,10 +151,10 @@ static const status_rule status_tab[] = {
 	{ "7.24", "authfailure", 1 },		/* SPF validation error */
 	{ "7.25", "requireptr", 1 },		/* reverse DNS validation failed */
 	{ "7.26", "authfailure", 1 },		/* multiple authentication checks failed */
-	{ "7.27", "rejected", 0 },		/* SENDER address has null MX (RFC 7505) */
+	{ "7.27", "rejected", 0 },		/* SENDER address has null MX (RFC 7505; Gmail: SPF) */
 	{ "7.28", "spamdetected", 0 },		/* mail flood detected (RFC 8651) */
-	{ "7.29", "authfailure", 1 },		/* ARC validation failure (RFC 8617) */
-	{ "7.30", "securityerror", 1 },		/* REQUIRETLS support required (RFC 8689) */
+	{ "7.29", "authfailure", 0 },		/* ARC validation failure (RFC 8617); Gmail: no TLS */
+	{ "7.30", "securityerror", 0 },		/* REQUIRETLS support required (RFC 8689); Gmail: DKIM */
 	{ "7.509", "authfailure", 1 },		/* Exchange: DMARC failure */
 	{ "7.510", "securityerror", 0 },	/* Exchange: IPv6 sender without authentication */
 	{ "7.511", "blocked", 1 },		/* Exchange: banned sender */
@@ -209,6 +212,14 @@ typedef struct text_rule {
 } text_rule;
 
 static const text_rule text_tab[] = {
+	/* The SENDER's domain has a null MX (RFC 7505 section 4.2, X.7.27;
+	 * Gmail 5.7.27 "the sender domain has a null MX record"), before the
+	 * recipient's null MX below */
+	{ "rejected", P("sender address has null mx", "sender domain has a null mx",
+	    "sender's domain has a null mx"), 0 },
+	/* "... does not accept mail from <host or sender>" refuses the
+	 * sender, not the recipient's domain (before the null MX texts) */
+	{ "blocked", P("does not accept mail from", "accepts no mail from"), 0 },
 	/* RFC 7505 null MX and RFC 7504 556/521 texts; Postfix smtp(8)
 	 * "Domain %s does not accept mail (nullMX)"; Sendmail "Host does
 	 * not accept mail"; Gmail "The domain has a null MX record"; Exim
@@ -218,24 +229,22 @@ static const text_rule text_tab[] = {
 	{ "notaccept", P("null mx", "nullmx", "does not accept mail", "accepts no mail", "no mx found",
 	    "indicated no smtp service", "couldn't find a mail exchanger",
 	    "could not find a mail exchanger",
-	    "not accepting network messages", "no mail service"), 0 },
+	    "no mail service"), 0 },
 	/* Reverse DNS of the sending host: Postfix smtpd(8)
 	 * reject_unknown_client_hostname "cannot find your hostname",
 	 * reject_unknown_reverse_client_hostname "cannot find your reverse
-	 * hostname"; Gmail 5.7.25 "does not have a PTR record"; Microsoft/AOL
+	 * hostname"; Gmail 5.7.25 "does not have a PTR record"; GMX "Bad DNS
+	 * PTR resource record"; AOL "(DNS:NR)"; Microsoft/AOL
 	 * "reverse DNS" texts */
 	{ "requireptr", P("cannot find your hostname", "cannot find your reverse hostname",
 	    "reverse dns", "reverse lookup", "ptr record", "no ptr", "rdns", "fcrdns",
 	    "not reverse-resolvable", "reverse-resolve", "reverse resolve", "reverse hostname",
-	    "forward-confirmed", "does not resolve to your ip", "cannot resolve your address"), 0 },
-	/* RFC 5322 conformance: Gmail 5.7.1 "not RFC 5322 compliant", "bare
-	 * LF"; Microsoft 5.7.512; Symantec "Stray linefeeds" */
-	{ "notcompliantrfc", P("rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822",
-	    "rfc822 compliant", "not rfc compliant", "rfc compliant", "duplicate header",
-	    "multiple from", "multiple addresses in from", "bare lf", "bare linefeed",
-	    "stray linefeed"), 0 },
-	/* Sender authentication: RFC 7208 SPF, RFC 6376 DKIM, RFC 7489
-	 * DMARC; Gmail 5.7.26 "fails to pass authentication checks",
+	    "forward-confirmed", "does not resolve to your ip", "cannot resolve your address",
+	    "dns ptr", "dns:nr"), 0 },
+	/* Sender authentication (before RFC 5322 conformance: Gmail 4.7.32
+	 * "the From: header (RFC5322) ... isn't aligned with either the
+	 * authenticated SPF or DKIM organizational domain" is DMARC
+	 * alignment): RFC 7208 SPF, RFC 6376 DKIM, RFC 7489 DMARC; Gmail 5.7.26 "fails to pass authentication checks",
 	 * "unauthenticated email ... DMARC policy"; Microsoft 5.7.23/5.7.509;
 	 * Yahoo "not accepted due to domain's DMARC policy"; Symantec "domain
 	 * authentication fail" */
@@ -249,7 +258,22 @@ static const text_rule text_tab[] = {
 	    "failed dmarc", "fails dmarc", "not pass dmarc", "dmarc=fail", "authentication checks",
 	    "domain authentication fail", "arc validation", "unauthenticated email",
 	    "does not have authentication information", "sender is unauthenticated", "openspf",
-	    "authenticate with either spf or dkim"), 0 },
+	    "authenticate with either spf or dkim", "aligned with either the authenticated",
+	    "spf permanent error", "spf temporary error", "rejected by spf", "spf policy",
+	    "dkim authentication", "spf authentication",
+	    "sender policy framework violation"), 0 },
+	/* Gmail 4.7.29/5.7.29 "Your email has been rate limited (blocked)
+	 * because this message wasn't sent over a TLS connection": a TLS
+	 * requirement, before the words of rate limits */
+	{ "securityerror", P("wasn't sent over a tls connection", "not sent over a tls connection"), 0 },
+	/* RFC 5322 conformance: Gmail 5.7.1 "not RFC 5322 compliant", "bare
+	 * LF", "Messages missing a valid address in From: header, or having
+	 * no From: header, are not accepted"; Microsoft 5.7.512; Symantec "Stray linefeeds" */
+	{ "notcompliantrfc", P("rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822",
+	    "rfc822 compliant", "not rfc compliant", "rfc compliant", "duplicate header",
+	    "multiple from", "multiple addresses in from", "bare lf", "bare linefeed",
+	    "stray linefeed", "missing a valid address in from", "no from: header",
+	    "no from header"), 0 },
 	/* DNS blocklists by name and refusals of the sending host itself
 	 * (before the sender's address: "Sender blocked using
 	 * zen.spamhaus.org" is the IP): Postfix smtpd(8) reject_rbl_client
@@ -258,13 +282,37 @@ static const text_rule text_tab[] = {
 	 * Spamhaus, SpamCop, Barracuda BRBL, SORBS, UCEPROTECT, CBL
 	 * (abuseat), PSBL, SpamRATS, Mailspike, Invaluement, SURBL, URIBL,
 	 * MAPS (mail-abuse); Proofpoint "ipcheck.proofpoint.com"; Cisco
-	 * IronPort SBRS; Exchange "banned sending IP"; Mimecast "Invalid HELO" */
+	 * IronPort SBRS; Exchange "banned sending IP", 5.7.506 "Access
+	 * Denied, Bad HELO", 5.7.750 "Client blocked from sending from
+	 * unregistered domains"; Mimecast "Invalid HELO"; Comcast's
+	 * postmaster "smtp-error-codes.php#BL000000" (DNSBL) and BL000001;
+	 * Outlook.com/Hotmail SC-001..SC-004, DY-001/DY-002, OU-001/OU-002
+	 * ("Unfortunately, messages from ... weren't sent. Please contact
+	 * your Internet service provider", "Mail rejected by Windows Live
+	 * Hotmail for policy reasons"); Trend Micro Email Reputation Services
+	 * "blocked by ERS-RBL" / "ERS-QIL"; Cisco Secure Email (IronPort)
+	 * "Your access to submit messages to this e-mail system has been
+	 * rejected", "Your access to this mail system has been rejected due to
+	 * the sending MTA's poor reputation"; Symantec Email Security.cloud
+	 * (MessageLabs) "Connection rejected by policy [7.7]"; Yahoo [TSS11]
+	 * "Excessive unknown recipients" and the directory-harvest limits of
+	 * many MTAs ("Too many invalid/unknown/bad recipients", Exim's "Too many
+	 * unknown users"): the sending host refused, never this recipient
+	 * unknown (before "unknown recipient", "invalid recipient"); FortiMail "Connection refused by FortiGuard AntiSpam"
+	 * (a block, before the network error "connection refused") */
 	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
 	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
 	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs", "uceprotect",
 	    "senderscore", "dnsbl", " rbl", "rbl:", "banned sending ip", "sbrs", "abuseat",
 	    "psbl", "spamrats", "mailspike", "invaluement", "surbl", "uribl", "mail-abuse",
-	    "invalid helo"), 0 },
+	    "ers-rbl", "ers-qil", "ers.trendmicro", "your access to submit messages",
+	    "your access to this mail system", "connection rejected by policy",
+	    "invalid helo", "bad helo", "client blocked", "smtp-error-codes.php#bl",
+	    "sc-001", "sc-002", "sc-003", "sc-004", "dy-001", "dy-002", "ou-001", "ou-002",
+	    "rejected by windows live hotmail", "contact your internet service provider",
+	    "dynamically-assigned ip", "excessive unknown recipients", "fortiguard",
+	    "too many invalid recipients", "too many unknown recipients", "too many bad recipients",
+	    "too many unknown users"), 0 },
 	/* Relaying refused: Postfix "Relay access denied", Sendmail
 	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
 	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
@@ -280,7 +328,15 @@ static const text_rule text_tab[] = {
 	 * reject_unlisted_sender, check_sender_access), Exim "sender verify
 	 * failed", Sendmail "Sender address ... Domain of sender address
 	 * does not exist", Exchange 5.1.8 "bad outbound sender", Symantec
-	 * "your email address has been blocked" */
+	 * "your email address has been blocked"; GMX "Sender address is not
+	 * allowed"; Google Groups "you may not have permission to post";
+	 * Sendmail "Domain name required for sender address"; Yahoo 451
+	 * "temporarily deferred due to unresolvable RFC.5321 from domain"; the
+	 * sender that "does not exist" (never the weak reading below: hard);
+	 * mailing list managers (Mailman "You are not allowed to post to this
+	 * mailing list", "Post by non-member to a members-only list", fml "you
+	 * are not a member of this mailing list"); RFC 3463 X.1.7/X.1.8 "Bad
+	 * sender's mailbox address syntax" / "Bad sender's system address" */
 	{ "rejected", P("sender address rejected", "sender rejected", "sender verify failed",
 	    "sender verification failed", "domain of sender address", "sender domain",
 	    "bad outbound sender", "sender denied", "sender not allowed", "sender is not allowed",
@@ -290,7 +346,11 @@ static const text_rule text_tab[] = {
 	    "sender unknown", "unknown sender", "bad sender", "invalid sender",
 	    "sender address has null mx", "not accepted from this sender",
 	    "address that has been blacklisted", "address has been blacklisted",
-	    "address is blacklisted", "sender was rejected"), 0 },
+	    "address is blacklisted", "sender was rejected", "sender address is not allowed",
+	    "permission to post", "domain name required for sender address",
+	    "unresolvable rfc.5321 from", "sender does not exist", "sender address does not exist",
+	    "sender * does not exist", "not allowed to post", "not a member of", "bad sender's",
+	    "members-only"), 0 },
 	/* Listed on a blocklist, the words without a list's name (after the
 	 * sender's address: "your email address has been blacklisted" is
 	 * the sender): "listed at", "is listed"; Microsoft S3150 "on our
@@ -301,15 +361,19 @@ static const text_rule text_tab[] = {
 	    "was listed", "originating from your ip"), 0 },
 	/* The SENDER's quotas, before the recipient's "quota exceeded":
 	 * Gmail 5.4.5 "Daily sending quota exceeded", Exchange 5.1.90 "daily
-	 * limit for message recipients", 5.2.121/5.2.122 receive limits */
+	 * limit for message recipients", 5.2.121/5.2.122 receive limits;
+	 * Gmail 5.7.1 "Email quota exceeded" (the sending account's) */
 	{ "toomanyconn", P("sending quota", "daily sending", "sending limit", "daily limit",
-	    "receive limit", "exceeded their limit", "submission quota"), 0 },
+	    "receive limit", "exceeded their limit", "submission quota",
+	    "email quota exceeded"), 0 },
 	/* Mailbox full: RFC 5321 552 "exceeded storage allocation"; Postfix
 	 * local(8)/virtual(8) "cannot update mailbox ... Disk quota
 	 * exceeded", "mailbox size limit"; Dovecot LMTP "Quota exceeded
 	 * (mailbox for user is full)"; Exim "mailbox is full"; Gmail "over
 	 * quota" / "OverQuotaTemp" / "out of storage space"; Yahoo "mailbox
-	 * is full"; Exchange 5.2.2 "Mailbox full"; qmail/vpopmail "over quota" */
+	 * is full"; Exchange 5.2.2 "Mailbox full", "QuotaExceededException";
+	 * qmail/vpopmail "over quota"; the same in the languages servers
+	 * answer in (German, French, Spanish, Italian, Portuguese) */
 	{ "mailboxfull", P("mailbox full", "mailbox is full", "mailbox was full", "full mailbox",
 	    "mailbox has exceeded", "mailbox exceeded", "over quota", "overquota", "quota exceeded",
 	    "exceeded quota", "exceeds quota", "exceed quota", "exceeded the quota", "quota full",
@@ -319,23 +383,29 @@ static const text_rule text_tab[] = {
 	    "error writing message: file too large", "mailfolder is full", "inbox is full",
 	    "user's space has been used up", "too much mail data", "insufficient quota",
 	    "mailbox is over", "account is over", "would exceed mailbox", "boite pleine",
-	    "boite du destinataire pleine"), 0 },
+	    "boite du destinataire pleine", "mailbox * is full", "mailbox * full",
+	    "mailbox for user is full", "quotaexceeded", "postfach voll", "postfach ist voll",
+	    "bo\xc3\xaete pleine", "buz\xc3\xb3n lleno", "casella piena", "caixa postal cheia"), 0 },
 	/* RFC 3463 X.2.3 "message length exceeds administrative limit" (per recipient) */
 	{ "exceedlimit", P("message length exceeds", "exceeds administrative limit",
 	    "exceeds the recipient's size limit", "message too large for this user"), 0 },
 	/* RFC 3463 X.3.4, Postfix "message size %d exceeds size limit %d of
 	 * server", Exchange 5.3.4 "message size exceeds fixed maximum message
-	 * size", Gmail 5.3.4 "exceeded Google's message size limits" */
+	 * size", Gmail 5.3.4 "exceeded Google's message size limits"; Mimecast
+	 * 554 "Maximum email size exceeded"; qmail-smtpd "Sorry, I don't accept
+	 * messages larger than N bytes (#5.3.4)" */
 	{ "mesgtoobig", P("message size exceeds", "message too large", "message too big",
 	    "message is too large", "message is too big", "exceeds size limit",
 	    "exceeds the size limit", "size limit exceeded", "message size limit",
 	    "maximum message size", "message size is larger", "message exceeds", "too big for system",
+	    "maximum email size", "email size exceeded", "don't accept messages larger than",
 	    "email is too large", "mail size limit"), 0 },
 	/* Disabled or suspended mailbox: RFC 3463 X.2.1 "mailbox disabled",
 	 * X.7.13 "user account disabled"; Gmail 5.2.1 "The email account that
 	 * you tried to reach is disabled"; Yahoo "This mailbox is disabled
 	 * (554.30)"; au (KDDI) "the user(s) account is disabled"; Exchange
-	 * "mailbox is disabled"; Courier/Exim "account is locked" */
+	 * "mailbox is disabled"; Courier/Exim "account is locked"; Zimbra "account
+	 * is not active" */
 	{ "suspend", P("account disabled", "account is disabled", "account has been disabled",
 	    "account that you tried to reach is disabled", "mailbox disabled", "mailbox is disabled",
 	    "mailbox has been disabled", "account suspended", "account is suspended",
@@ -345,7 +415,8 @@ static const text_rule text_tab[] = {
 	    "mailbox is inactive", "account is locked", "account locked", "mailbox is frozen",
 	    "account has been deactivated", "account is deactivated", "account expired",
 	    "account has expired", "the user(s) account is disabled", "not accepting messages",
-	    "temporarily disabled", "user account is unavailable"), 0 },
+	    "temporarily disabled", "user account is unavailable", "account is not active",
+	    "account is expired"), 0 },
 	/* RFC 5321 551 "User not local; please try <forward-path>", RFC 3463
 	 * X.1.6 "destination mailbox has moved" */
 	{ "hasmoved", P("has moved", "has been moved", "user not local; please try",
@@ -361,7 +432,10 @@ static const text_rule text_tab[] = {
 	 * exist"; Yahoo "This user doesn't have a yahoo.com account"; Apple
 	 * iCloud "user does not exist"; docomo/au/SoftBank "Unknown user";
 	 * Mimecast "Invalid Recipient"; Barracuda "No such user"; Proofpoint,
-	 * IronPort, Trend Micro "User unknown" / "Recipient address rejected" */
+	 * IronPort, Trend Micro "User unknown" / "Recipient address rejected";
+	 * Lotus Notes "User not listed in public Name & Address Book"; Exchange
+	 * 2003 "The recipient's e-mail address was not found in the
+	 * recipient's e-mail system" */
 	{ "userunknown", P("user unknown", "unknown user", "user is unknown", "no such user",
 	    "no such recipient", "no such mailbox", "no such address", "no such account",
 	    "no such person", "no such local user", "unknown recipient", "recipient unknown",
@@ -382,18 +456,25 @@ static const text_rule text_tab[] = {
 	    "there is no one at this address", "no longer accepts mail", "bad recipient",
 	    "invalid address", "address couldn't be found", "address could not be found",
 	    "recipient could not be found", "not listed in domino directory", "utilisateur inconnu",
-	    "usuario desconocido", "benutzer unbekannt", "unbekannter benutzer",
+	    "usuario desconocido", "benutzer unbekannt", "unbekannter benutzer", "utente sconosciuto",
+	    "usu\xc3\xa1rio desconhecido",
 	    "mailbox * does not exist", "user * does not exist", "recipient * does not exist",
 	    "address * does not exist", "user * not found", "mailbox * not found",
 	    "recipient * not found", "user * unknown", "recipient * unknown",
+	    "user * is unknown", "recipient * is unknown", "address * is unknown",
+	    "mailbox * is unknown", "user * doesn't exist", "recipient * doesn't exist",
+	    "mailbox * doesn't exist", "address * doesn't exist", "account * does not exist",
 	    "recipient address rejected: access denied",
-	    "unknown local-part", "\xe5\xae\x9b\xe5\x85\x88\xe4\xb8\x8d\xe6\x98\x8e"), 0 },
+	    "unknown local-part", "not listed in public name & address book",
+	    "not listed in public name and address book", "address was not found",
+	    "not found in the recipient's e-mail system", "\xe5\xae\x9b\xe5\x85\x88\xe4\xb8\x8d\xe6\x98\x8e"), 0 },
 	/* Delivery gave up: RFC 3463 X.4.7; Postfix "delivery time expired"
 	 * when maximal_queue_lifetime ran out; Exim "retry timeout exceeded",
 	 * "retry time not reached for any host after a long failure period";
 	 * Sendmail "Cannot send message for 5 days"; qmail "I'm not going to
 	 * try again; this message has been in the queue too long"; Exchange
-	 * 4.4.7 "message expired", "message delayed"; Gmail "delivery to the
+	 * 4.4.7 "message expired", "message delayed"; Sun/Oracle Messaging
+	 * Server "could not be delivered within the time limit"; Gmail "delivery to the
 	 * following recipient has been delayed" */
 	{ "expired", P("time expired", "message expired", "delivery expired", "has expired",
 	    "expired after", "queue expired", "retry timeout exceeded", "long failure period",
@@ -401,7 +482,7 @@ static const text_rule text_tab[] = {
 	    "too long in queue", "queue too long", "gave up", "given up", "stopped trying",
 	    "has been delayed", "message delayed", "not delivered within", "retry limit",
 	    "have been failing for a long time", "could not send message for",
-	    "cannot send message within"), 0 },
+	    "cannot send message within", "within the time limit"), 0 },
 	/* A temporary DNS or network failure (soft, before the permanent
 	 * readings below): Postfix smtp(8) "Host or domain name not found.
 	 * Name service error ... try again", "connect to ...: Connection
@@ -409,7 +490,17 @@ static const text_rule text_tab[] = {
 	 * with ... timed out", "No route to host"; Exim "retry time not
 	 * reached", "Connection refused"; RFC 3463 X.4.1-X.4.6 texts;
 	 * Postfix "mail forwarding loop", Exchange 5.4.14 "hop count exceeded";
-	 * Exim "host lookup did not complete"; Sendmail "Name server timeout";
+	 * Exim "host lookup did not complete"; Sendmail "Name server timeout",
+	 * "Name server: %s: host name lookup failure" (a temporary DNS error);
+	 * Exchange Online "the recipient's email system refused to accept a
+	 * connection from your email system", 5.4.312 "DNS query failed"; Exim
+	 * "Remote host closed connection", "SMTP timeout after ..."; qmail
+	 * "Connected to %s but connection died"; OpenSMTPD "Temporary failure in
+	 * MX lookup"; Postfix "mail for %s loops back to myself" (which Postfix
+	 * itself reports as X.4.6, a routing loop); Exim "retry time not
+	 * reached for any host" (its hosts kept failing); Postfix smtpd(8)
+	 * "Recipient address rejected: Malformed DNS server reply"; qmail
+	 * "CNAME lookup failed temporarily. (#4.4.3)";
 	 * qmail "I wasn't able to establish an SMTP connection", "This message
 	 * is looping" */
 	{ "networkerror", P("not found, try again", "name server reply",
@@ -422,14 +513,19 @@ static const text_rule text_tab[] = {
 	    "network error", "mail forwarding loop", "routing loop", "mail loop",
 	    "loop detected", "too many hops", "hop count exceeded", "no answer from host",
 	    "bad connection", "host lookup did not complete", "name server timeout",
-	    "wasn't able to establish an smtp connection", "message is looping"), 0 },
+	    "wasn't able to establish an smtp connection", "message is looping",
+	    "host name lookup failure", "refused to accept a connection", "closed connection",
+	    "temporary failure in mx lookup", "loops back to myself", "retry time not reached",
+	    "malformed dns server reply", "lookup failed temporarily",
+	    "smtp timeout", "connection died", "dns query failed"), 0 },
 	/* Unknown domain (permanent): RFC 3463 X.1.2 "bad destination system
 	 * address"; Postfix smtpd(8) "Recipient address rejected: Domain not
 	 * found", smtp(8) "Host or domain name not found"; Sendmail "Host
 	 * unknown"; Exim "Unrouteable mail domain", "all relevant MX records
 	 * point to non-existent hosts"; qmail "Sorry, I couldn't find any
 	 * host named";
-	 * Exchange 5.4.310 "DNS domain does not exist" */
+	 * Exchange 5.4.310 "DNS domain does not exist", 5.4.4
+	 * "SMTPSEND.DNS.NonExistentDomain; nonexistent domain" */
 	{ "hostunknown", P("host unknown", "unknown host", "host not found", "domain not found",
 	    "domain unknown", "unknown domain", "no such domain", "no such host",
 	    "domain does not exist", "domain doesn't exist", "domain name not found",
@@ -439,24 +535,37 @@ static const text_rule text_tab[] = {
 	    "not a valid domain", "invalid domain", "domain is not reachable",
 	    "dns lookup failure", "couldn't find any host", "could not find any host",
 	    "domain * does not exist", "domain * not found", "host * not found",
-	    "find the recipient domain"), 0 },
+	    "find the recipient domain", "nonexistent domain", "non-existent domain",
+	    "domain could not be found", "domain name could not be found", "host could not be found",
+	    "nonexistentdomain"), 0 },
 	/* Viruses: ClamAV/amavisd "virus", "INFECTED", Exchange, Gmail 5.7.0
 	 * "a virus detected" */
 	{ "virusdetected", P("virus", "malware", "infected", "trojan", "worm detected"), 0 },
 	/* Refused by the recipient's own rules: Facebook "Refused due to
 	 * recipient preferences"; Gmail "The recipient has blocked"; Exchange
-	 * 5.7.1 "is not allowed to send to this recipient" / "restricted";
+	 * 5.7.1 "is not allowed to send to this recipient" / "restricted",
+	 * 5.7.129 "RESOLVER.RST.RestrictedToRecipientsPermission", 5.7.124
+	 * "Sender not in allowed-senders list", "delivery to this address is
+	 * restricted", 5.7.505 "Access denied, banned recipient"; Mimecast "Envelope blocked -
+	 * User Entry" / "User Domain Entry" (the recipient's own block list);
 	 * filters that "filtered" */
 	{ "filtered", P("recipient preferences", "refused by recipient", "rejected by recipient",
 	    "blocked by the recipient", "recipient has blocked", "due to user rules",
 	    "user refuses", "not accepting mail from", "only accepting mail from",
-	    "is not allowed to send to", "filtered", "recipient rejected"), 0 },
+	    "is not allowed to send to", "filtered", "recipient rejected",
+	    "envelope blocked - user", "restrictedtorecipientspermission",
+	    "not authorized to send to this recipient", "allowed-senders list",
+	    "delivery to this address is restricted", "banned recipient"), 0 },
 	/* Rate limits: RFC 3463 X.5.3 / X.4.5; Gmail 4.4.5 "Server busy", 4.2.1
 	 * "Peak SMTP relay limit exceeded"; Postfix/Exim "too many
 	 * connections", "too many recipients"; Gmail 4.7.28 / 4.2.1 "unusual
 	 * rate" / "rate limit"; Yahoo [TSS04]/[TSS05] "temporarily deferred
 	 * due to unexpected volume"; Exchange 4.7.500 "server busy", 5.7.508 "has
-	 * exceeded permitted limits"; Microsoft "throttled" */
+	 * exceeded permitted limits"; Microsoft "throttled"; Comcast's
+	 * postmaster "smtp-error-codes.php#RL000001" (rate limits); Postfix
+	 * smtpd(8) anvil "Error: too much mail from", postscreen(8) "All
+	 * server ports are busy"; Sendmail "Too many open connections"; Yahoo
+	 * "Max message per connection reached" */
 	{ "toomanyconn", P("too many connections", "too many concurrent",
 	    "too many simultaneous", "too many sessions", "connection limit",
 	    "connection rate limit", "too many recipients", "too many messages",
@@ -464,15 +573,18 @@ static const text_rule text_tab[] = {
 	    "unusual rate", "sending rate", "exceeded the rate", "throttl", "slow down",
 	    "too fast", "unexpected volume", "exceeded permitted limits", "server busy",
 	    "limit exceeded", "frequency limited", "receiving mail at a rate",
-	    "receiving mail too quickly"), 0 },
+	    "receiving mail too quickly", "smtp-error-codes.php#rl", "too much mail from",
+	    "all server ports are busy", "too many open connections",
+	    "max message per connection"), 0 },
 	/* The sending host refused for what it is, not for this message:
 	 * Postfix smtpd(8) "Client host rejected" (check_client_access,
 	 * reject_unknown_client_hostname), "Helo command rejected"; Gmail
 	 * 4.7.0/5.7.1 "IP reputation", "low reputation"; Yahoo [TS01]-[TS03]
 	 * and [TSS09] "permanently deferred", [GL01] "user complaints";
-	 * AOL "RTR:" and "DYN:T1" codes; Gmail "Please use the SMTP relay at
-	 * your service provider"; Exchange 5.7.708/5.7.750 "traffic not
-	 * accepted from this IP"; greylisting (postgrey, Zoho "Greylisted");
+	 * AOL "RTR:", "DYN:T1"/"DYN:T2" and "RLY:B1".."RLY:B3" codes; Gmail
+	 * "Please use the SMTP relay at your service provider"; Exchange 5.7.708/5.7.750 "traffic not
+	 * accepted from this IP"; greylisting (postgrey, Zoho "Greylisted",
+	 * Mimecast 451 "Internal resource temporarily unavailable");
 	 * dynamic/dial-up address policies */
 	{ "blocked", P("ip blocked",
 	    "ip address blocked", "ip is blocked", "ip address is blocked", "ip has been blocked",
@@ -482,42 +594,58 @@ static const text_rule text_tab[] = {
 	    "residential ip", "will not accept delivery", "not in whitelist", "not whitelisted", "con:b1", "hvu:b1",
 	    "smtp server of your isp", "smtp relay at your service provider",
 	    "not authorized to send email directly", "service refused", "user complaints",
-	    "not accepted from this ip", "greylist", "graylist", "[ts01]", "[ts02]", "[ts03]",
-	    "[tss01]", "[tss09]", "[bl21]", "[bl22]", "[bl23]", "[gl01]", "rtr:", "dyn:t1"), 0 },
+	    "not accepted from this ip", "greylist", "internal resource temporarily unavailable", "graylist", "[ts01]", "[ts02]", "[ts03]",
+	    "[tss01]", "[tss09]", "[bl21]", "[bl22]", "[bl23]", "[gl01]", "rtr:", "dyn:t1",
+	    "dyn:t2", "rly:b"), 0 },
 	/* Spam verdicts on the content: Gmail 5.7.1 "likely unsolicited
 	 * mail", "spam"; Yahoo "[GL01]" "unsolicited"; Microsoft "spam";
 	 * SpamAssassin/rspamd "spam score", "high spam"; Proofpoint/Trend
-	 * Micro/Cisco "spam" */
+	 * Micro/Cisco "spam"; Tencent QQ "Mail content denied" */
 	{ "spamdetected", P("spam", "unsolicited", "junk mail", "junk e-mail", "bulk mail",
-	    "scored too high", "content rejected"), 0 },
+	    "scored too high", "content rejected", "content denied"), 0 },
 	/* Header and MIME problems: RFC 3463 X.6.x; Postfix "header size
-	 * exceeds", "message header length exceeds"; Exim "header syntax" */
+	 * exceeds", "message header length exceeds"; Exim "header syntax",
+	 * "message has lines too long for transport", the example ACL's
+	 * "potentially executable attachment"; amavisd-new "Reject, id=... -
+	 * BANNED: ..." (a banned part) and "- BAD-HEADER"; RFC 3463 X.6.2/X.6.3
+	 * "Conversion required ...", X.6.5 "Conversion failed" */
 	{ "contenterror", P("header error", "invalid header", "header size exceeds",
 	    "header length exceeds", "header too long", "header line is too long", "line too long",
 	    "header syntax", "malformed header", "invalid mime", "mime error",
 	    "improper use of 8-bit", "8-bit data", "8bit data", "illegal attachment",
-	    "media not supported", "content error", "message is malformed", "malformed mime"), 0 },
+	    "media not supported", "content error", "message is malformed", "malformed mime",
+	    "- banned:", "bad-header", "executable attachment", "lines too long",
+	    "conversion required", "conversion failed"), 0 },
 	/* RFC 5321 violations named as such (Gmail 4.5.0 "SMTP protocol
 	 * violation"), before the word "violation" below */
 	{ "syntaxerror", P("protocol violation"), 0 },
 	/* Policies: Yahoo 5.7.9 "Message not accepted for policy reasons";
 	 * Gmail "violates" / "policy"; Postfix check_*_access texts; Exchange
-	 * 5.7.1 "prohibited" */
+	 * 5.7.1 "prohibited"; Mimecast "Email rejected due to security policies",
+	 * "Administrative prohibition"; Sophos "rejected due to content
+	 * restrictions" */
 	{ "policyviolation", P("policy violation", "policy reasons", "violates", "violation",
-	    "prohibited", "prohibition", "not permitted by policy", "against our policy",
+	    "prohibited", "prohibition", "not permitted by policy", "against our policy", "policies",
+	    "external forwarding", "content restriction",
 	    "content presents",
 	    "policy"), 0 },
 	/* TLS and SMTP AUTH: RFC 3207 530 "Must issue a STARTTLS command
 	 * first", RFC 4954 530/535/538, Exchange 5.7.57 "Client was not
-	 * authenticated" */
+	 * authenticated"; Exim "a TLS session is required", "TLS negotiation
+	 * failed"; RFC 3463 X.7.1 "Delivery not authorized, message refused",
+	 * X.7.8 "Authentication credentials invalid", X.7.10 "Encryption
+	 * needed" */
 	{ "securityerror", P("starttls", "tls required", "must use tls", "encryption required",
 	    "authentication required", "authentication is required", "must authenticate",
 	    "not authenticated", "unauthenticated sender", "authentication failed", "smtp auth",
+	    "tls session is required", "tls negotiation failed", "tls handshake",
+	    "delivery not authorized", "credentials invalid", "encryption needed",
 	    "certificate"), 0 },
 	/* RFC 5321 452/RFC 3463 X.3.1 "insufficient system storage", "mail
-	 * system full"; Postfix "No space left on device" */
+	 * system full"; Postfix "No space left on device"; Sendmail 452 4.4.5
+	 * "Insufficient disk space; try again later" */
 	{ "systemfull", P("insufficient system storage", "system full", "no space left",
-	    "disk full", "out of disk", "queue full", "system storage"), 0 },
+	    "disk full", "out of disk", "queue full", "system storage", "insufficient disk space"), 0 },
 	/* Local delivery programs: Postfix pipe(8)/local(8) "Command died with
 	 * status", "Command time limit exceeded"; Sendmail "unknown mailer
 	 * error"; procmail, maildrop */
@@ -525,15 +653,23 @@ static const text_rule text_tab[] = {
 	    "exit code", "exit status", "procmail", "maildrop", "local delivery failed",
 	    "pipe to |"), 0 },
 	/* Other errors of the receiving system: RFC 5321 451 "local error in
-	 * processing"; Postfix "mail for %s loops back to myself", "mail
-	 * transport unavailable", "unknown mail transport error", "queue file
+	 * processing"; Postfix "mail transport unavailable", "unknown mail
+	 * transport error", "queue file
 	 * write error", "temporary lookup failure", local(8) "cannot update
 	 * mailbox", "cannot access mailbox ... Resource temporarily
 	 * unavailable"; Exim "lowest numbered MX record points to local
 	 * host"; Sendmail's sysexits texts ("Insufficient permission",
 	 * "Operating system error", ...); qmail "unable to chdir to maildir",
-	 * "best-preference MX"; Exchange "internal error" */
-	{ "systemerror", P("loops back to myself", "local error", "system error", "internal error",
+	 * "best-preference MX"; Exchange "internal error"; Sendmail 553 5.3.5
+	 * "system config error"; a local program's "No such file or directory"
+	 * (ENOENT: the system's fault, never the weak "no such" below); the
+	 * RFC 3463 texts of X.3.2 "System not accepting network messages"
+	 * (shutdown, load, maintenance: not a null MX), X.3.5 "System
+	 * incorrectly configured", X.4.3 "Directory server failure", X.2.4
+	 * "Mailing list expansion problem"; RFC 5321 451 "Requested action
+	 * aborted: error in processing"; Exim and
+	 * vpopmail "Temporary local problem - please try later" */
+	{ "systemerror", P("local error", "system error", "internal error",
 	    "server error", "configuration error", "misconfigured", "transport unavailable",
 	    "mail transport error", "queue file write error", "lookup failure",
 	    "service unavailable", "system problem", "i/o error", "insufficient permission",
@@ -542,14 +678,21 @@ static const text_rule text_tab[] = {
 	    "resource temporarily unavailable", "permission denied",
 	    "operating system error", "internal software error", "system file missing",
 	    "can't create output", "local configuration error", "best-preference mx",
-	    "unable to chdir"), 0 },
+	    "unable to chdir", "config error", "no such file or directory",
+	    "not accepting network messages", "incorrectly configured", "directory server failure",
+	    "routing server failure", "mailing list expansion problem", "temporary local problem",
+	    "error in processing", "service temporarily unavailable",
+	    "service is temporarily unavailable"), 0 },
 	/* SMTP syntax: RFC 5321 500-504 texts; Postfix "Bad recipient address
 	 * syntax", reject_non_fqdn_recipient "need fully-qualified address";
-	 * Exim "malformed address" */
+	 * Exim "malformed address"; Postfix reject_unauth_pipelining "Improper
+	 * use of SMTP command pipelining"; RFC 5321 555 "MAIL FROM/RCPT TO
+	 * parameters not recognized or not implemented" */
 	{ "syntaxerror", P("syntax error", "address syntax", "command unrecognized",
 	    "unrecognized command", "command not recognized", "bad sequence of commands",
 	    "command not implemented", "parameter not implemented", "invalid command",
-	    "fully-qualified address", "malformed address", "unbalanced"), 0 },
+	    "fully-qualified address", "malformed address", "unbalanced",
+	    "improper use of smtp command pipelining", "parameters not recognized"), 0 },
 	/* Last: the bare words of a refusal ("blocked", "banned", "Access
 	 * denied") that no row above explained; the SMTP phase decides
 	 * first (text_reason) */
@@ -570,7 +713,7 @@ static const text_rule weak_tab[] = {
 	{ "userunknown", P("mailbox unavailable", "mailbox not available",
 	    "recipient address rejected", "address rejected",
 	    "does not exist", "doesn't exist", "no such", "could not be found",
-	    "couldn't be found", "was not found", "not known here"), 0 },
+	    "couldn't be found", "was not found", "not known here", "wasn't found at"), 0 },
 };
 
 /* Automatic replies (RFC 3834): only when the record has no code at all. */
@@ -580,6 +723,10 @@ static const char *const ph_vacation[] = {
 
 /* What a local delivery program's failure can be besides a mailer error. */
 static const char *const local_reasons[] = { "mailboxfull", "systemerror", "systemfull", NULL };
+
+/* Mail loops (RFC 5321 6.3, Postfix "mail forwarding loop", Exim "Too many
+ * \"Received\" headers - suspected mail loop"): not a connection failure. */
+static const char *const ph_loop[] = { "loop", "too many hops", "hop count", NULL };
 
 /* Commands before DATA that the sending host itself is refused at. */
 static const char *const host_commands[] = { "CONN", "EHLO", "HELO", NULL };
@@ -675,6 +822,26 @@ fb_reason_from_text(const char *text)
 	return t ? t->reason : NULL;
 }
 
+/*
+ * subject_rule - the row of X.Y.0 for an unlisted detail: RFC 3463 section
+ * 2, the subject "must be able to be analyzed independently of the
+ * detail" (Exchange's X.7.124, X.7.129, ...), so it reads as X.Y.0
+ */
+static const status_rule *
+subject_rule(const char *status)
+{
+	char	code[8];
+	size_t	i;
+
+	if (!isdigit((unsigned char) status[2]) || status[3] != '.')
+		return NULL;
+	snprintf(code, sizeof(code), "%c.0", status[2]);
+	for (i = 0; i < sizeof(status_tab) / sizeof(status_tab[0]); i++)
+		if (strcmp(code, status_tab[i].code) == 0)
+			return &status_tab[i];
+	return NULL;
+}
+
 /* status_rule_of - the table row of an enhanced status code, or NULL */
 static const status_rule *
 status_rule_of(const char *status)
@@ -696,7 +863,7 @@ status_rule_of(const char *status)
 		if (d >= EXO_TENANT_LO && d <= EXO_TENANT_HI)
 			return &tenant;
 	}
-	return NULL;
+	return subject_rule(status);
 }
 
 /* fb_reason_from_status - the meaning of an enhanced status code, or NULL */
@@ -786,9 +953,12 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 {
 	const text_rule *row = table_match(low, text_tab, sizeof(text_tab) / sizeof(text_tab[0]));
 	const char *t;
+	int	weak = 0;
 
-	if (row == NULL && (r->command[0] == 0 || strcmp(r->command, "RCPT") == 0))
+	if (row == NULL && (r->command[0] == 0 || strcmp(r->command, "RCPT") == 0)) {
 		row = table_match(low, weak_tab, sizeof(weak_tab) / sizeof(weak_tab[0]));
+		weak = row != NULL;
+	}
 	if (row == NULL)
 		return NULL;
 	t = row->reason;
@@ -807,10 +977,14 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 			return "rejected";
 		/*
 		 * A mailbox status (X.2.x) says the mailbox exists: against a
-		 * text that says it does not, the soft reading wins.
+		 * text that says it does not, the soft reading wins. Except
+		 * X.2.1 ("mailbox disabled") with the MTA's own explicit words
+		 * that the user is unknown (not a weak phrase): the words name
+		 * the reason (doc/feedback.md, "Where we differ").
 		 */
 		if (s != NULL && s->firm == 0 && s->code[0] == '2' && s->reason != NULL
-		    && !in_list(s->reason, hard_reasons))
+		    && !in_list(s->reason, hard_reasons)
+		    && !(strcmp(s->code, "2.1") == 0 && strcmp(t, "userunknown") == 0 && !weak))
 			return s->reason;
 		return t;
 	}
@@ -823,7 +997,7 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 		 * reported with no permanent code, the MTA gave up.
 		 */
 		if (strcmp(t, "networkerror") == 0 && !r->status[0] && r->reply_code[0] != '5'
-		    && (gave_up(r) || strcmp(r->action, "delayed") == 0))
+		    && (gave_up(r) || strcmp(r->action, "delayed") == 0) && !phrase_match(low, ph_loop))
 			return "expired";
 	}
 	return t;

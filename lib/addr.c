@@ -9,7 +9,8 @@
  *	their A-labels with libidn2 (IDNA2008 with the UTS #46 mapping), so
  *	user@bücher.example and user@xn--bcher-kva.example are one address
  *	(a UTF-8 domain that IDNA2008 refuses, such as one with a symbol, is
- *	kept as written, lowercased in ASCII only; a domain that is not UTF-8
+ *	kept as written, lowercased in ASCII only, and so is one whose mapping
+ *	gives more than letters, digits and hyphens; a domain that is not UTF-8
  *	is malformed);
  *	the local part is kept as written unless asked otherwise. The
  *	organizational domain comes from libpsl and the public suffix list
@@ -26,6 +27,16 @@
 
 #include "addr.h"
 #include "log.h"
+
+/* ldh_only - letters, digits, hyphens, dots (and '_'): what a host name may hold */
+static int
+ldh_only(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.' && *s != '_')
+			return 0;
+	return 1;
+}
 
 /* domain_canon - the domain in place: no trailing dot, A-labels, lowercase */
 static int
@@ -52,6 +63,10 @@ domain_canon(char *dom, size_t room)
 	if (rc != IDN2_OK)
 		return 0;		/* valid UTF-8, not IDNA2008 (a symbol): as written */
 	len = strlen(alabel);
+	if (!ldh_only(alabel)) {	/* UTS #46 mapped a symbol (U+FF20) to ASCII */
+		idn2_free(alabel);
+		return 0;
+	}
 	if (len >= room) {
 		idn2_free(alabel);
 		return -1;

@@ -127,7 +127,7 @@ conf_redis_password(sl_conf *c)
 
 /* conf_check_shared - the checks every program needs */
 static void
-conf_check_shared(sl_conf *c)
+conf_check_shared(sl_conf *c, int flags)
 {
 	cfg_t  *cfg = c->cfg;
 	const char *level = cfg_getstr(cfg, "log_level");
@@ -165,14 +165,24 @@ conf_check_shared(sl_conf *c)
 		}
 	}
 	conf_redis_password(c);
-	if (*cfg_getstr(cfg, "secret_file") &&
-	    sl_conf_check_private_file(cfg_getstr(cfg, "secret_file"), err, sizeof(err)) < 0)
+	if (*cfg_getstr(cfg, "secret_file")
+	    && !((flags & SL_CONF_SECRET_MAY_BE_MISSING) && access(cfg_getstr(cfg, "secret_file"), F_OK) != 0)
+	    && sl_conf_check_private_file(cfg_getstr(cfg, "secret_file"), err, sizeof(err)) < 0)
 		sl_conf_error(c, cfg, "secret_file: %s", err);
+	if (cfg_getint(cfg, "token_lifetime_days") < 1 || cfg_getint(cfg, "token_lifetime_days") > 365)
+		sl_conf_error(c, cfg, "token_lifetime_days: must be 1 to 365");
 }
 
 /* sl_conf_load - parse and check a config file; NULL after logging errors */
 sl_conf *
 sl_conf_load(const char *path)
+{
+	return sl_conf_load_opt(path, 0);
+}
+
+/* sl_conf_load_opt - sl_conf_load() with SL_CONF_* flags (sluicectl secret init) */
+sl_conf *
+sl_conf_load_opt(const char *path, int flags)
 {
 	sl_conf *c = sl_calloc(1, sizeof(*c));
 	int	rc;
@@ -192,7 +202,7 @@ sl_conf_load(const char *path)
 		sl_conf_free(c);
 		return NULL;
 	}
-	conf_check_shared(c);
+	conf_check_shared(c, flags);
 	if (c->errors) {
 		sl_error("%s: %d error%s", path, c->errors, c->errors == 1 ? "" : "s");
 		sl_conf_free(c);
@@ -257,32 +267,19 @@ sl_conf_check_private_file(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* sl_conf_read_secret - read a private secret file, trailing newline removed */
+/*
+ * sl_conf_token_ring - the token keyring of secret_file, with the
+ * token_lifetime_days of the config: 0, 1 when no secret_file is set,
+ * -1 with err when it cannot be used
+ */
 int
-sl_conf_read_secret(const char *path, unsigned char *buf, size_t size,
-		    size_t *len, char *err, size_t errlen)
+sl_conf_token_ring(const sl_conf *c, sl_token_ring *ring, char *err, size_t errlen)
 {
-	ssize_t	n;
-	int	fd;
+	const char *path = cfg_getstr(c->cfg, "secret_file");
 
-	if (sl_conf_check_private_file(path, err, errlen) < 0)
-		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	n = read(fd, buf, size);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n < 16) {
-		snprintf(err, errlen, "%s: secret shorter than 16 bytes", path);
-		return -1;
-	}
-	*len = (size_t) n;
-	return 0;
+	memset(ring, 0, sizeof(*ring));
+	if (*path == '\0')
+		return 1;
+	return sl_token_ring_load(path, (unsigned) cfg_getint(c->cfg, "token_lifetime_days"),
+				  ring, err, errlen);
 }

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "redis.h"
+#include "token.h"
 
 #define SL_CONF_DEFAULT_PATH "/etc/sluice/sluice.conf"
 
@@ -32,14 +33,16 @@ typedef struct sl_conf {
 	char	redis_password[256];	/* from redis { password_file } */
 } sl_conf;
 
+#define SL_CONF_SECRET_MAY_BE_MISSING 1	/* secret_file not created yet */
+
 sl_conf *sl_conf_load(const char *path);
+sl_conf *sl_conf_load_opt(const char *path, int flags);
 void	sl_conf_free(sl_conf *c);
 void	sl_conf_error(sl_conf *c, cfg_t *sec, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
 void	sl_conf_redis_opts(const sl_conf *c, sl_redis_opts *opts);
-int	sl_conf_read_secret(const char *path, unsigned char *buf, size_t size,
-			    size_t *len, char *err, size_t errlen);
+int	sl_conf_token_ring(const sl_conf *c, sl_token_ring *ring, char *err, size_t errlen);
 int	sl_conf_check_private_file(const char *path, char *err, size_t errlen);
 
 #endif

@@ -50,5 +50,6 @@ cfg_opt_t sl_conf_feedback_opts[] = {
 	CFG_INT("events_maxlen", 100000, CFGF_NONE),
 	CFG_INT("dedup_ttl", 10 * 86400, CFGF_NONE),
 	CFG_INT("max_unverified_records", 50, CFGF_NONE),
+	CFG_STR("authserv_id", "", CFGF_NONE),
 	CFG_END()
 };

@@ -69,6 +69,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_STR("log_level", "info", CFGF_NONE),
 	CFG_STR("user", "", CFGF_NONE),
 	CFG_STR("secret_file", "", CFGF_NONE),
+	CFG_INT("token_lifetime_days", 30, CFGF_NONE),
 	CFG_STR_LIST("internal_networks", "{127.0.0.0/8, ::1/128}", CFGF_NONE),
 	CFG_SEC("redis", redis_opts, CFGF_NONE),
 	CFG_SEC("domain", domain_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),

@@ -5,15 +5,15 @@
  *	milter_main.c		options, sockets, privileges, SIGHUP reload
  *	milter_callbacks.c	libmilter callbacks (the only libmilter user)
  *	milter_conf.c		typed, validated, reference-counted config
- *	milter_dkim.c		DKIM keys and signing (the only libopendkim user)
- *	milter_ed25519.c	Ed25519 signatures (OpenSSL; libopendkim leaks them)
+ *	milter_dkim.c		DKIM keys and signatures (OpenSSL EVP), RSA and Ed25519
+ *	milter_canon.c		DKIM relaxed canonicalization (body and header fields)
  *	milter_category.c	category, tenant and SASL binding decisions
  *	milter_from.c		strict reading of the header From
  *	milter_rewrite.c	envelope sender and header From rewriting
  *	milter_headers.c	List-Unsubscribe, Feedback-ID, internal headers
  *	milter_redis.c		SASL entries, per-message records, counters
  *	milter_suppress.c	suppressed recipients, at end of message
- *	No libmilter or libopendkim type appears here, so unit tests link
+ *	No libmilter or OpenSSL type appears here, so unit tests link
  *	every file but the callbacks and main.
  */
 #ifndef SLUICE_MILTER_H
@@ -37,9 +37,7 @@ typedef struct ml_key {
 	const char *selector;
 	enum ml_alg alg;
 	const char *path;
-	unsigned char *data;		/* what libopendkim takes (PEM text) */
-	size_t	len;
-	void   *pkey;			/* parsed Ed25519 key (EVP_PKEY), or NULL */
+	void   *pkey;			/* parsed key (EVP_PKEY), shared read-only; or NULL */
 } ml_key;
 
 typedef struct ml_domain {
@@ -112,7 +110,7 @@ typedef struct ml_conf {
 	int	supp_flags;		/* SL_ADDR_* forms tried (policyd's options) */
 	long	events_maxlen;		/* XADD MAXLEN ~ (feedback's option) */
 	int	have_key;
-	sl_token_key key;
+	sl_token_ring ring;		/* secret_file: signs tokens, keys recipient hashes */
 	sl_redis_opts redis;
 	ml_redis_pool *pool;
 	ml_domain *domains;
@@ -135,41 +133,6 @@ const ml_tenant *ml_conf_tenant(const ml_conf *c, const char *name);
 const ml_domain *ml_conf_domain(const ml_conf *c, const char *name);
 const ml_domain *ml_conf_base_domain(const ml_conf *c, const char *domain);
 const ml_domain *ml_conf_key_domain(const ml_conf *c, const char *domain);
-
-/* ---- milter_dkim.c ---- */
-
-#define ML_SIG_MAX	8		/* signatures per message */
-
-typedef struct ml_signer ml_signer;
-
-int	ml_dkim_init(char *err, size_t errlen);
-void	ml_dkim_shutdown(void);
-int	ml_key_load(ml_key *k, char *err, size_t errlen);
-void	ml_key_free(ml_key *k);
-ml_signer *ml_signer_new(const ml_key *key, const char *domain,
-			 const char *id, char *err, size_t errlen);
-int	ml_signer_header(ml_signer *s, const char *name, const char *value);
-int	ml_signer_eoh(ml_signer *s);
-int	ml_signer_body(ml_signer *s, const unsigned char *buf, size_t len);
-int	ml_signer_finish(ml_signer *s, char *out, size_t outlen);
-const char *ml_signer_error(const ml_signer *s);
-const char *ml_signer_domain(const ml_signer *s);
-const char *ml_signer_selector(const ml_signer *s);
-const char *ml_signer_alg(const ml_signer *s);
-void	ml_signer_free(ml_signer *s);
-
-/* ---- milter_ed25519.c ---- */
-
-typedef struct ml_ed ml_ed;
-
-ml_ed  *ml_ed_new(void *pkey);
-int	ml_ed_header(ml_ed *e, const char *name, const char *value);
-int	ml_ed_body(ml_ed *e, const unsigned char *buf, size_t len);
-int	ml_ed_finish(ml_ed *e, const char *domain, const char *selector,
-		     const char **signhdrs, const char **oversign,
-		     char *out, size_t outlen);
-const char *ml_ed_error(const ml_ed *e);
-void	ml_ed_free(ml_ed *e);
 
 /* ---- milter_category.c ---- */
 
@@ -278,6 +241,38 @@ size_t	ml_header_count(const ml_header *h, size_t n, const char *name);
 const char *ml_header_get(const ml_header *h, size_t n, const char *name);
 int	ml_header_internal(const ml_conf *c, const char *name);
 
+/* ---- milter_canon.c ---- */
+
+typedef struct ml_canon ml_canon;
+
+ml_canon *ml_canon_new(void);
+void	ml_canon_body(ml_canon *b, const unsigned char *buf, size_t len);
+void	ml_canon_body_hash(ml_canon *b, unsigned char md[32]);
+void	ml_canon_free(ml_canon *b);
+size_t	ml_canon_header(const char *name, const char *value, char *out);
+
+/* ---- milter_dkim.c ---- */
+
+#define ML_SIG_MAX	8		/* signatures per message */
+
+typedef struct ml_dkim ml_dkim;
+
+int	ml_key_load(ml_key *k, char *err, size_t errlen);
+void	ml_key_free(ml_key *k);
+const char *ml_alg_name(enum ml_alg alg);
+ml_dkim *ml_dkim_new(void);
+int	ml_dkim_add(ml_dkim *m, const ml_key *key, const char *domain,
+		    char *err, size_t errlen);
+void	ml_dkim_headers(ml_dkim *m, const ml_header *hdrs, size_t n);
+void	ml_dkim_body(ml_dkim *m, const unsigned char *buf, size_t len);
+int	ml_dkim_finish(ml_dkim *m, char *err, size_t errlen);
+size_t	ml_dkim_count(const ml_dkim *m);
+const char *ml_dkim_value(const ml_dkim *m, size_t i);
+const char *ml_dkim_domain(const ml_dkim *m, size_t i);
+const char *ml_dkim_selector(const ml_dkim *m, size_t i);
+const char *ml_dkim_alg(const ml_dkim *m, size_t i);
+void	ml_dkim_free(ml_dkim *m);
+
 /* ---- milter_redis.c ---- */
 
 ml_redis_pool *ml_redis_pool_new(const sl_redis_opts *opts);
@@ -287,9 +282,9 @@ void	ml_redis_put(ml_redis_pool *p, sl_redis *r);
 void	ml_redis_prepare(void);
 int	ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e,
 		       char *err, size_t errlen);
-void	ml_record_message(const ml_conf *c, const ml_decision *d,
-			  const char *qid, const char *sasl,
-			  const char *sender, size_t nrcpt);
+int	ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid,
+			  const char *sasl, const char *sender, size_t nsent,
+			  const char *msgid, const char *const *rcpts, size_t nrcpt);
 
 /* ---- milter_suppress.c ---- */
 

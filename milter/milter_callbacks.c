@@ -54,7 +54,6 @@
 
 #define HEADER_BYTES_MAX	(4 * 1024 * 1024)
 #define HEADERS_MAX		10000
-#define SIG_VALUE_MAX		4096
 
 typedef struct msg_ctx {
 	ml_conf *conf;			/* pinned snapshot, NULL between messages */
@@ -76,8 +75,7 @@ typedef struct msg_ctx {
 	ml_plan plan;
 	char	new_sender[SL_ADDR_MAX + 1];
 	char	msgid[SL_TOKEN_MSGID_LEN + 1];
-	ml_signer *signers[ML_SIG_MAX];
-	size_t	nsigners;
+	ml_dkim *dkim;			/* NULL: not signed */
 } msg_ctx;
 
 typedef struct conn_ctx {
@@ -106,8 +104,7 @@ msg_reset(msg_ctx *m)
 	for (size_t i = 0; i < m->nrcpt && m->rcpts; i++)
 		free(m->rcpts[i]);
 	free(m->rcpts);
-	for (size_t i = 0; i < m->nsigners; i++)
-		ml_signer_free(m->signers[i]);
+	ml_dkim_free(m->dkim);
 	ml_plan_free(&m->plan);
 	ml_conf_unref(m->conf);
 	memset(m, 0, sizeof(*m));
@@ -118,9 +115,8 @@ msg_reset(msg_ctx *m)
 static void
 drop_signers(msg_ctx *m)
 {
-	for (size_t i = 0; i < m->nsigners; i++)
-		ml_signer_free(m->signers[i]);
-	m->nsigners = 0;
+	ml_dkim_free(m->dkim);
+	m->dkim = NULL;
 }
 
 /* set_reply - an SMTP reply from "x.y.z text" and a reply code */
@@ -159,7 +155,7 @@ internal_trouble(SMFICTX *ctx, msg_ctx *m, const char *why)
 	return SMFIS_TEMPFAIL;
 }
 
-/* cb_connect - remember the client address */
+/* cb_connect - remember the client address; never answers */
 static sfsistat
 cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
@@ -171,7 +167,7 @@ cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	else if (sa && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *) sa)->sin6_addr, c->addr, sizeof(c->addr));
 	smfi_setpriv(ctx, c);
-	return SMFIS_CONTINUE;
+	return SMFIS_NOREPLY;
 }
 
 /* cb_envfrom - start a message: pin the config, outbound or inbound */
@@ -197,7 +193,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
-/* cb_envrcpt - keep every recipient; the first also for the unsubscribe URL */
+/* cb_envrcpt - keep every recipient (the first also normalized); never answers */
 static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
 {
@@ -210,10 +206,10 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 		m->rcpts = sl_realloc(m->rcpts, m->rcap * sizeof(*m->rcpts));
 	}
 	m->rcpts[m->nrcpt++] = sl_strdup(argv[0] ? argv[0] : "");
-	return SMFIS_CONTINUE;
+	return SMFIS_NOREPLY;
 }
 
-/* cb_header - keep one header field */
+/* cb_header - keep one header field; never answers (too big: decided at eoh) */
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -222,7 +218,7 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	m->hdrbytes += strlen(name) + strlen(value) + 4;
 	if (m->too_big || m->hdrbytes > HEADER_BYTES_MAX || m->nheaders >= HEADERS_MAX) {
 		m->too_big = 1;
-		return SMFIS_CONTINUE;
+		return SMFIS_NOREPLY;
 	}
 	if (m->nheaders == m->hcap) {
 		m->hcap = m->hcap ? 2 * m->hcap : 32;
@@ -230,7 +226,7 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	}
 	m->headers[m->nheaders].name = sl_strdup(name);
 	m->headers[m->nheaders++].value = sl_strdup(value);
-	return SMFIS_CONTINUE;
+	return SMFIS_NOREPLY;
 }
 
 /* reject - a permanent rejection with the decision's text */
@@ -253,36 +249,25 @@ defer(SMFICTX *ctx, msg_ctx *m, const char *text)
 	return SMFIS_TEMPFAIL;
 }
 
-/* feed_headers - the final header set, then end of header */
-static int
-feed_headers(ml_signer *s, const ml_plan *plan)
-{
-	for (size_t h = 0; h < plan->nfinal; h++)
-		if (ml_signer_header(s, plan->final[h].name, plan->final[h].value) < 0)
-			return -1;
-	return ml_signer_eoh(s);
-}
-
-/* start_signers - one signer per signing domain and key, fed the headers */
+/*
+ * start_signers - one signature per signing domain and key, all sharing
+ * one hash of the final header set and of the body
+ */
 static int
 start_signers(msg_ctx *m, char *err, size_t errlen)
 {
+	m->dkim = ml_dkim_new();
 	for (size_t i = 0; i < m->d.nsign; i++) {
 		const ml_domain *kd = ml_conf_key_domain(m->conf, m->d.sign_domains[i]);
 
-		for (size_t k = 0; kd && k < kd->nkeys && m->nsigners < ML_SIG_MAX; k++) {
-			ml_signer *s = ml_signer_new(&kd->keys[k], m->d.sign_domains[i], m->qid, err, errlen);
-
-			if (s == NULL)
+		for (size_t k = 0; kd && k < kd->nkeys && ml_dkim_count(m->dkim) < ML_SIG_MAX; k++)
+			if (ml_dkim_add(m->dkim, &kd->keys[k], m->d.sign_domains[i], err, errlen) < 0)
 				return -1;
-			m->signers[m->nsigners++] = s;
-		}
 	}
-	for (size_t i = 0; i < m->nsigners; i++)
-		if (feed_headers(m->signers[i], &m->plan) < 0) {
-			snprintf(err, errlen, "%s", ml_signer_error(m->signers[i]));
-			return -1;
-		}
+	if (ml_dkim_count(m->dkim) == 0)
+		drop_signers(m);
+	else
+		ml_dkim_headers(m->dkim, m->plan.final, m->plan.nfinal);
 	return 0;
 }
 
@@ -378,24 +363,15 @@ cb_eoh(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* cb_body - feed one body chunk to every signer */
+/* cb_body - feed one body chunk to the message's body hash; never answers */
 static sfsistat
 cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 {
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
 
-	for (size_t i = 0; i < m->nsigners; i++)
-		if (ml_signer_body(m->signers[i], buf, len) < 0) {
-			char	err[300];
-
-			snprintf(err, sizeof(err), "%s", ml_signer_error(m->signers[i]));
-			if (internal_trouble(ctx, m, err) == SMFIS_TEMPFAIL)
-				return SMFIS_TEMPFAIL;
-			m->new_sender[0] = '\0';
-			(void) plan_message(m, 0, err, sizeof(err));
-			break;
-		}
-	return SMFIS_CONTINUE;
+	if (m->dkim)
+		ml_dkim_body(m->dkim, buf, len);
+	return SMFIS_NOREPLY;
 }
 
 /* apply_edits - envelope sender and header edits, in plan order */
@@ -423,18 +399,6 @@ apply_edits(SMFICTX *ctx, msg_ctx *m)
 	return 0;
 }
 
-/* finish_signers - every signature value, or -1 with err */
-static int
-finish_signers(msg_ctx *m, char sigs[][SIG_VALUE_MAX], char *err, size_t errlen)
-{
-	for (size_t i = 0; i < m->nsigners; i++)
-		if (ml_signer_finish(m->signers[i], sigs[i], SIG_VALUE_MAX) < 0) {
-			snprintf(err, errlen, "%s", ml_signer_error(m->signers[i]));
-			return -1;
-		}
-	return 0;
-}
-
 /* log_message - the one line per outbound message */
 static void
 log_message(msg_ctx *m)
@@ -442,15 +406,15 @@ log_message(msg_ctx *m)
 	char	sigs[1024] = "";
 	size_t	o = 0;
 
-	for (size_t i = 0; i < m->nsigners && o < sizeof(sigs); i++)
+	for (size_t i = 0; i < ml_dkim_count(m->dkim) && o < sizeof(sigs); i++)
 		o += (size_t) snprintf(sigs + o, sizeof(sigs) - o, "%s(d=%s s=%s a=%s)", i ? " " : "",
-				       ml_signer_domain(m->signers[i]), ml_signer_selector(m->signers[i]),
-				       ml_signer_alg(m->signers[i]));
+				       ml_dkim_domain(m->dkim, i), ml_dkim_selector(m->dkim, i),
+				       ml_dkim_alg(m->dkim, i));
 	sl_info("outbound: sasl=%s category=%s tenant=%s from=<%s> sender=<%s> rcpts=%zu "
 		"signatures=%zu %s%s", m->sasl[0] ? m->sasl : "-",
 		m->d.category ? m->d.category->name : "-", m->d.tenant_name[0] ? m->d.tenant_name : "-",
 		m->env_from, m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp,
-		m->nsigners, sigs, m->degraded ? " (unsigned after internal trouble)" : "");
+		ml_dkim_count(m->dkim), sigs, m->degraded ? " (unsigned after internal trouble)" : "");
 }
 
 /* delete_rcpts - remove each suppressed recipient once from the envelope */
@@ -507,9 +471,37 @@ suppress(SMFICTX *ctx, msg_ctx *m)
 		ml_supp_log(&s, 0);
 		ml_supp_record(m->conf, &m->d, &s, m->qid, m->msgid);
 		m->nsupp = s.nhits;	/* not counted as sent */
+		for (size_t i = 0; i < s.nhits; i++) {	/* nor in the recipient record */
+			free(m->rcpts[s.hits[i].rcpt]);
+			m->rcpts[s.hits[i].rcpt] = NULL;
+		}
 	}
 	ml_supp_free(&s);
 	return rc;
+}
+
+/*
+ * record - count the message and write its recipient record (the keyed
+ * hashes sluice-feedback binds bounces to); without that record its
+ * bounces could suppress nobody, so a failure is on_internal_error's
+ */
+static sfsistat
+record(SMFICTX *ctx, msg_ctx *m)
+{
+	if (m->degraded || m->d.verdict != ML_OK
+	    || ml_record_message(m->conf, &m->d, m->qid, m->sasl,
+				 m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp,
+				 m->msgid, (const char *const *) m->rcpts, m->nrcpt) == 0)
+		return SMFIS_CONTINUE;
+	if (m->conf->on_internal_error == ML_ACCEPT) {
+		sl_warn("recipient record not written: message accepted, its bounces will suppress "
+			"nobody (on_internal_error = accept)");
+		return SMFIS_CONTINUE;
+	}
+	sl_warn("recipient record not written: temporary failure (on_internal_error = tempfail)");
+	set_reply(ctx, "451", "4.3.0 temporary local problem, try again later");
+	msg_reset(m);
+	return SMFIS_TEMPFAIL;
 }
 
 /* cb_eom - apply everything and sign */
@@ -517,7 +509,6 @@ static sfsistat
 cb_eom(SMFICTX *ctx)
 {
 	msg_ctx *m = &((conn_ctx *) smfi_getpriv(ctx))->msg;
-	static __thread char sigs[ML_SIG_MAX][SIG_VALUE_MAX];
 	char	err[512];
 	sfsistat rc;
 
@@ -528,21 +519,21 @@ cb_eom(SMFICTX *ctx)
 	sl_log_context(m->qid);
 	if ((rc = suppress(ctx, m)) != SMFIS_CONTINUE)
 		return rc;
-	if (finish_signers(m, sigs, err, sizeof(err)) < 0) {
+	if (m->dkim && ml_dkim_finish(m->dkim, err, sizeof(err)) < 0) {
 		if (internal_trouble(ctx, m, err) == SMFIS_TEMPFAIL)
 			return SMFIS_TEMPFAIL;
 		m->new_sender[0] = '\0';
 		(void) plan_message(m, 0, err, sizeof(err));
 	}
+	if ((rc = record(ctx, m)) != SMFIS_CONTINUE)
+		return rc;
 	if (apply_edits(ctx, m) < 0)
 		goto fail;
-	for (size_t i = m->nsigners; i > 0; i--)
-		if (smfi_insheader(ctx, 0, "DKIM-Signature", sigs[i - 1]) != MI_SUCCESS)
+	for (size_t i = ml_dkim_count(m->dkim); i > 0; i--)
+		if (smfi_insheader(ctx, 0, "DKIM-Signature", (char *) ml_dkim_value(m->dkim, i - 1))
+		    != MI_SUCCESS)
 			goto fail;
 	log_message(m);
-	if (!m->degraded && m->d.verdict == ML_OK)
-		ml_record_message(m->conf, &m->d, m->qid, m->sasl,
-				  m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp);
 	msg_reset(m);
 	return SMFIS_CONTINUE;
 fail:
@@ -578,10 +569,57 @@ cb_close(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * Protocol steps whose callbacks only ever continue: negotiated as "no
+ * reply", so the MTA does not wait for an answer per header, body chunk
+ * or recipient. MAIL (inbound: accept; no snapshot: tempfail), EOH
+ * (rejections) and EOM keep their replies. HELO, DATA and unknown
+ * commands have no callback and are not sent at all.
+ */
+#define NR_STEPS	(SMFIP_NR_CONN | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_BODY)
+#define SKIP_STEPS	(SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOUNKNOWN)
+#define ACTIONS		((unsigned long) (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM | SMFIF_DELRCPT))
+
+/* The macros each stage uses, and only those (smfi_setsymlist). */
+static const struct {
+	int	stage;
+	const char *macros;
+} symlists[] = {
+	{SMFIM_CONNECT, ""}, {SMFIM_HELO, ""}, {SMFIM_ENVFROM, "i {auth_authen}"},
+	{SMFIM_ENVRCPT, ""}, {SMFIM_DATA, ""}, {SMFIM_EOH, "i"}, {SMFIM_EOM, "i"},
+};
+
+/* cb_negotiate - the actions we need, no-reply steps, skipped steps, macros */
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+	     unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
+	     unsigned long *pf3)
+{
+	(void) f2;
+	(void) f3;
+	if ((f0 & ACTIONS) != ACTIONS) {
+		sl_error("the MTA offers milter actions 0x%lx, sluice-milter needs 0x%lx "
+			 "(add and change headers, change sender, delete recipients)", f0, ACTIONS);
+		return SMFIS_REJECT;
+	}
+	*pf0 = ACTIONS | (f0 & SMFIF_SETSYMLIST);
+	/* libmilter offers every NR step, faking those an old MTA lacks */
+	*pf1 = (f1 & NR_STEPS) | (f1 & SKIP_STEPS);
+	*pf2 = *pf3 = 0;
+	if ((*pf1 & NR_STEPS) != NR_STEPS) {
+		sl_error("libmilter does not offer the no-reply steps 0x%lx", NR_STEPS & ~f1);
+		return SMFIS_REJECT;
+	}
+	for (size_t i = 0; (f0 & SMFIF_SETSYMLIST) && i < sizeof(symlists) / sizeof(symlists[0]); i++)
+		if (smfi_setsymlist(ctx, symlists[i].stage, (char *) symlists[i].macros) != MI_SUCCESS)
+			sl_warn("cannot ask the MTA for the macros \"%s\" only", symlists[i].macros);
+	return SMFIS_CONTINUE;
+}
+
 static struct smfiDesc milter_desc = {
 	.xxfi_name = "sluice-milter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM | SMFIF_DELRCPT,
+	.xxfi_flags = ACTIONS,
 	.xxfi_connect = cb_connect,
 	.xxfi_envfrom = cb_envfrom,
 	.xxfi_envrcpt = cb_envrcpt,
@@ -591,6 +629,7 @@ static struct smfiDesc milter_desc = {
 	.xxfi_eom = cb_eom,
 	.xxfi_abort = cb_abort,
 	.xxfi_close = cb_close,
+	.xxfi_negotiate = cb_negotiate,
 };
 
 /* socket_path - the file of a unix: or local: socket, or NULL */

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,8 +398,7 @@ load_secret(ml_conf *c)
 				      "tokens of categories");
 		return;
 	}
-	if (sl_conf_read_secret(path, c->key.secret, sizeof(c->key.secret), &c->key.len,
-				err, sizeof(err)) < 0)
+	if (sl_conf_token_ring(c->conf, &c->ring, err, sizeof(err)) < 0)
 		sl_conf_error(c->conf, c->conf->cfg, "secret_file: %s", err);
 	else
 		c->have_key = 1;
@@ -461,7 +461,7 @@ conf_free(ml_conf *c)
 	free(c->tenants);
 	free(c->rules);
 	sl_conf_free(c->conf);
-	memset(&c->key, 0, sizeof(c->key));
+	OPENSSL_cleanse(&c->ring, sizeof(c->ring));
 	free(c);
 }
 

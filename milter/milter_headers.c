@@ -132,7 +132,7 @@ unsubscribe_url(const ml_conf *c, const ml_decision *d, const ml_hdr_input *in,
 	ml_token_fill(&t, 'u', d, in->msgid, in->day);
 	if (in->rcpt == NULL || pct == NULL
 	    || sl_addr_normalize(in->rcpt, t.rcpt, sizeof(t.rcpt), 0) < 0
-	    || sl_token_url(&t, &c->key, tok, sizeof(tok)) < 0)
+	    || sl_token_url(&t, &c->ring, tok, sizeof(tok)) < 0)
 		return -1;
 	n = snprintf(out, outlen, "%.*s%s%s", (int) (pct - tpl), tpl, tok, pct + 2);
 	return n < 0 || (size_t) n >= outlen ? -1 : 0;
@@ -155,7 +155,7 @@ plan_unsubscribe(const ml_conf *c, const ml_decision *d, const ml_hdr_input *in,
 	plan_delete_all(p, in, "List-Unsubscribe", 0);
 	plan_delete_all(p, in, "List-Unsubscribe-Post", 0);
 	ml_token_fill(&t, 'u', d, in->msgid, in->day);
-	if (sl_token_local(&t, &c->key, local, sizeof(local)) < 0)
+	if (sl_token_local(&t, &c->ring, local, sizeof(local)) < 0)
 		return -1;
 	have_url = *d->category->unsubscribe_url && in->nrcpt == 1
 	    && unsubscribe_url(c, d, in, url, sizeof(url)) == 0;

@@ -176,17 +176,21 @@ decode_token(const ml_conf *c, const char *arg)
 		return 1;
 	}
 	snprintf(local, sizeof(local), "%.*s", at ? (int) (at - arg) : (int) strlen(arg), arg);
-	rc = strchr(local, '.') ? sl_token_parse_url(local, &c->key, &t, err, sizeof(err))
-	    : sl_token_parse_local(local, &c->key, &t, err, sizeof(err));
-	if (rc != SL_TOKEN_OK) {
+	rc = strchr(local, '.') ? sl_token_parse_url(local, &c->ring, &t, err, sizeof(err))
+	    : sl_token_parse_local(local, &c->ring, &t, err, sizeof(err));
+	if (rc != SL_TOKEN_OK && rc != SL_TOKEN_EXPIRED) {
 		fprintf(stderr, "sluice-milter: %s: %s\n", arg, err);
-		return rc == SL_TOKEN_BADMAC ? 2 : 1;
+		return rc == SL_TOKEN_BADMAC || rc == SL_TOKEN_BADKEY ? 2 : 1;
 	}
 	when = (time_t) t.day * 86400;
 	strftime(date, sizeof(date), "%Y-%m-%d", gmtime(&when));
-	printf("kind=%c category=%s tenant=%s day=%u date=%s msgid=%s%s%s\n", t.kind, t.category,
-	       t.tenant[0] ? t.tenant : "-", t.day, date, t.msgid, t.rcpt[0] ? " rcpt=" : "", t.rcpt);
-	return 0;
+	printf("kind=%c category=%s tenant=%s day=%u date=%s msgid=%s%s%s version=%d key=%c%s\n",
+	       t.kind, t.category, t.tenant[0] ? t.tenant : "-", t.day, date, t.msgid,
+	       t.rcpt[0] ? " rcpt=" : "", t.rcpt, t.version, t.kid ? t.kid : '-',
+	       rc == SL_TOKEN_EXPIRED ? " expired" : "");
+	if (rc == SL_TOKEN_EXPIRED)
+		fprintf(stderr, "sluice-milter: %s: %s\n", arg, err);
+	return rc == SL_TOKEN_EXPIRED ? 3 : 0;
 }
 
 /* main - options, config, socket, privileges, serve */
@@ -232,7 +236,7 @@ main(int argc, char **argv)
 	}
 	apply_log_level(c);
 	ml_redis_prepare();			/* script SHA1s, before any thread */
-	if (ml_dkim_init(err, sizeof(err)) < 0 || ml_milter_setup(c, err, sizeof(err)) < 0)
+	if (ml_milter_setup(c, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
@@ -245,7 +249,6 @@ main(int argc, char **argv)
 	rc = serve();
 	sl_notify("STOPPING=1");
 	ml_conf_install(NULL);
-	ml_dkim_shutdown();
 	sl_pidfile_remove(pidfile);
 	sl_info("stopped");
 	return rc == 0 ? 0 : 1;

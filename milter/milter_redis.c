@@ -3,7 +3,8 @@
  *	milter_redis 3 - the milter's Redis keys: SASL entries, records, counters
  * SYNOPSIS
  *	ml_sasl_lookup(conf, user, &entry, err, len)	0, or -1 when Redis failed
- *	ml_record_message(conf, qid, decision, sasl, sender, nrcpt)
+ *	ml_record_message(conf, decision, qid, sasl, sender, nsent, msgid,
+ *			  rcpts, nrcpt)		-1 when the recipient record failed
  *	ml_redis_get(pool), ml_redis_put(pool, handle)	borrow a handle
  *	ml_redis_prepare()	script SHA1s, once before the threads start
  * DESCRIPTION
@@ -16,14 +17,21 @@
  *	  <prefix>stats:<yyyymmdd>:<tenant|->:<category|->
  *				hash; field "sent" += recipients (UTC day);
  *				sluice-feedback counts bounces in the same hash
+ *	  <prefix>rcpts:<msgid>	set of the keyed hashes (sl_token_rcpt_hash())
+ *				of the message's final recipients, for a
+ *				message with tokens; expires after the token
+ *				lifetime plus a day; read by sluice-feedback
+ *				to bind a bounce to a real recipient
  *	Handles come from a small pool per config snapshot (a handle is not
  *	thread-safe; libmilter runs a thread per connection), so a reload
  *	that changes the redis section takes effect for new messages.
  * ERRORS
  *	A failed SASL lookup is internal trouble: the caller applies
  *	on_internal_error. An entry field longer than the milter holds is
- *	such a failure too, never cut short. A failed record is logged and otherwise ignored:
- *	counting must never hold mail back.
+ *	such a failure too, never cut short. A failed count is logged and
+ *	otherwise ignored: counting must never hold mail back. The recipient
+ *	record of a message with tokens is written in the same script (one
+ *	round trip); when it fails, the caller applies on_internal_error too.
  */
 #include "config.h"
 
@@ -44,12 +52,24 @@ struct ml_redis_pool {
 	int	nidle;
 };
 
+/*
+ * KEYS stats, msg, rcpts; ARGV n, category, tenant, sasl, sender, msg ttl,
+ * count ('1' or '0'), rcpts ttl, then the recipient hashes (maybe none)
+ */
 static sl_script record_script = {
 	.source =
-	"redis.call('HINCRBY', KEYS[1], 'sent', ARGV[1])\n"
-	"redis.call('HSET', KEYS[2], 'category', ARGV[2], 'tenant', ARGV[3],"
+	"if ARGV[7] == '1' then\n"
+	"  redis.call('HINCRBY', KEYS[1], 'sent', ARGV[1])\n"
+	"  redis.call('HSET', KEYS[2], 'category', ARGV[2], 'tenant', ARGV[3],"
 	" 'sasl', ARGV[4], 'sender', ARGV[5])\n"
-	"redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
+	"  redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
+	"end\n"
+	"if #ARGV >= 9 then\n"
+	"  for i = 9, #ARGV, 100 do\n"
+	"    redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 99, #ARGV)))\n"
+	"  end\n"
+	"  redis.call('EXPIRE', KEYS[3], ARGV[8])\n"
+	"end\n"
 	"return 1\n",
 };
 
@@ -164,35 +184,71 @@ ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, 
 	return rc;
 }
 
-/* ml_record_message - count the message and remember its queue id */
-void
-ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid,
-		  const char *sasl, const char *sender, size_t nrcpt)
+/* rcpt_hashes - argv entries for the recipient record; how many were added */
+static size_t
+rcpt_hashes(const ml_conf *c, const char *msgid, const char *const *rcpts, size_t nrcpt,
+	    char (*hash)[SL_TOKEN_RCPT_HASH_LEN + 1], const char **argv)
 {
-	char	stats[256], msg[256], day[16], n[32], ttl[32];
+	char	kid = c->ring.key[c->ring.current].kid;
+	size_t	n = 0;
+
+	for (size_t i = 0; i < nrcpt; i++)
+		if (rcpts[i] && sl_token_rcpt_hash(&c->ring, kid, msgid, rcpts[i], hash[n]) == 0) {
+			argv[n] = hash[n];
+			n++;
+		}
+	return n;
+}
+
+/*
+ * ml_record_message - count the message, remember its queue id and, when
+ * it carries tokens (a category), write the keyed hashes of its final
+ * recipients (NULL entries of rcpts are the suppressed ones) under
+ * rcpts:<msgid> for sluice-feedback. -1 when that record failed: the
+ * caller applies on_internal_error. A failed count alone is only logged.
+ */
+int
+ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid, const char *sasl,
+		  const char *sender, size_t nsent, const char *msgid,
+		  const char *const *rcpts, size_t nrcpt)
+{
+	char	stats[256], msg[256], rkey[256], day[16], n[32], ttl[32], rttl[32];
+	char	(*hash)[SL_TOKEN_RCPT_HASH_LEN + 1] = sl_calloc(nrcpt + 1, sizeof(*hash));
+	const char **argv = sl_calloc(11 + nrcpt, sizeof(*argv));
+	int	count = c->stats && qid != NULL && *qid != '\0', rc = 0;
+	size_t	nhash = 0;
 	time_t	now = time(NULL);
 	struct tm tm;
-	const char *argv[8];
 	sl_reply *rep = NULL;
 	sl_redis *r;
 
-	if (c->pool == NULL || !c->stats || qid == NULL || *qid == '\0')
-		return;
+	if (c->pool != NULL && c->have_key && d->category && msgid && *msgid)
+		nhash = rcpt_hashes(c, msgid, rcpts, nrcpt, hash, argv + 11);
+	if (c->pool == NULL || (!count && nhash == 0))
+		goto done;
 	gmtime_r(&now, &tm);
 	strftime(day, sizeof(day), "%Y%m%d", &tm);
 	snprintf(stats, sizeof(stats), "%sstats:%s:%s:%s", c->redis.prefix, day,
 		 d->tenant_name[0] ? d->tenant_name : "-", d->category ? d->category->name : "-");
-	snprintf(msg, sizeof(msg), "%smsg:%s", c->redis.prefix, qid);
-	snprintf(n, sizeof(n), "%zu", nrcpt);
+	snprintf(msg, sizeof(msg), "%smsg:%s", c->redis.prefix, qid ? qid : "");
+	snprintf(rkey, sizeof(rkey), "%srcpts:%s", c->redis.prefix, msgid ? msgid : "");
+	snprintf(n, sizeof(n), "%zu", nsent);
 	snprintf(ttl, sizeof(ttl), "%ld", c->msg_ttl);
-	argv[0] = stats, argv[1] = msg, argv[2] = n;
-	argv[3] = d->category ? d->category->name : "";
-	argv[4] = d->tenant_name, argv[5] = sasl ? sasl : "", argv[6] = sender, argv[7] = ttl;
+	/* a day more than the lifetime: a bounce on a token's last valid day still finds it */
+	snprintf(rttl, sizeof(rttl), "%ld", ((long) sl_token_ring_lifetime(&c->ring) + 1) * 86400L);
+	argv[0] = stats, argv[1] = msg, argv[2] = rkey, argv[3] = n;
+	argv[4] = d->category ? d->category->name : "", argv[5] = d->tenant_name;
+	argv[6] = sasl ? sasl : "", argv[7] = sender, argv[8] = ttl;
+	argv[9] = count ? "1" : "0", argv[10] = rttl;
 	r = ml_redis_get(c->pool);
-	if (sl_redis_eval(r, &record_script, &rep, 2, 8, argv, NULL) < 0)
-		sl_warn("redis: message not counted: %s", sl_redis_errstr(r));
+	if (sl_redis_eval(r, &record_script, &rep, 3, (int) (11 + nhash), argv, NULL) < 0)
+		rc = -1, sl_warn("redis: message not recorded: %s", sl_redis_errstr(r));
 	else if (rep->type == SL_REPLY_ERROR)
-		sl_warn("redis: message not counted: %s", rep->str);
+		rc = -1, sl_warn("redis: message not recorded: %s", rep->str);
 	sl_reply_free(rep);
 	ml_redis_put(c->pool, r);
+done:
+	free(hash);
+	free(argv);
+	return nhash > 0 ? rc : 0;
 }

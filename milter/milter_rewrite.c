@@ -50,7 +50,7 @@ ml_rewrite_sender(const ml_conf *c, const ml_decision *d, const char *msgid,
 	if (!c->have_key || d->category == NULL)
 		return -1;
 	ml_token_fill(&t, 'b', d, msgid, day);
-	if (sl_token_local(&t, &c->key, local, sizeof(local)) < 0)
+	if (sl_token_local(&t, &c->ring, local, sizeof(local)) < 0)
 		return -1;
 	n = snprintf(out, outlen, "%s@%s", local, d->send_domain);
 	return n < 0 || (size_t) n >= outlen || n > SL_ADDR_MAX ? -1 : 0;

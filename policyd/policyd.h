@@ -77,7 +77,7 @@ typedef struct pd_config {
 	pd_seed *seeds;
 	int	nseeds;
 	sl_redis_opts redis;
-	sl_token_key token_key;
+	sl_token_ring token_ring;
 	int	have_token_key;
 	sl_conf *conf;			/* owns the strings above where borrowed */
 } pd_config;

@@ -196,8 +196,7 @@ config_misc(pd_config *pc, sl_conf *c, cfg_t *sec)
 	pc->metrics_listen = sl_strdup(cfg_getstr(sec, "metrics_listen"));
 	pc->socket_group = sl_strdup(cfg_getstr(sec, "socket_group"));
 	pc->user = sl_strdup(cfg_getstr(c->cfg, "user"));
-	if (*secret && sl_conf_read_secret(secret, pc->token_key.secret, sizeof(pc->token_key.secret),
-					   &pc->token_key.len, err, sizeof(err)) == 0)
+	if (*secret && sl_conf_token_ring(c, &pc->token_ring, err, sizeof(err)) == 0)
 		pc->have_token_key = 1;
 	else if (*secret)
 		sl_conf_error(c, c->cfg, "secret_file: %s", err);

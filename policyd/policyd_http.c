@@ -11,8 +11,9 @@
  *	forwards to it; TLS belongs to that proxy.
  *
  *	POST /u/<token>  RFC 8058 one-click unsubscribe. The token comes from
- *	    the List-Unsubscribe URL the milter wrote; its HMAC is verified
- *	    with the secret_file key (lib/token.h). A valid token adds the
+ *	    the List-Unsubscribe URL the milter wrote; it is decrypted and authenticated
+ *	    with the secret_file keyring (lib/token.h; expired tokens and
+ *	    retired keys refused). A valid token adds the
  *	    suppression entry sluice:supp:cat:<category>:<recipient> with
  *	    reason "unsubscribe" (idempotent) and answers 200; a bad token
  *	    gets 400 and changes nothing; Redis trouble gets 503 so that the
@@ -314,7 +315,7 @@ http_unsub_post(struct evhttp_request *req, pd_server *srv, const char *token)
 	unsub_ctx *ctx;
 
 	if (!srv->cfg->have_token_key
-	    || sl_token_parse_url(token, &srv->cfg->token_key, &t, err, sizeof(err)) != SL_TOKEN_OK
+	    || sl_token_parse_url(token, &srv->cfg->token_ring, &t, err, sizeof(err)) != SL_TOKEN_OK
 	    || sl_addr_normalize(t.rcpt, rcpt, sizeof(rcpt),
 				 (srv->cfg->strip_tag ? SL_ADDR_STRIP_TAG : 0)
 				 | (srv->cfg->lower_local ? SL_ADDR_LOWER_LOCAL : 0)) < 0) {

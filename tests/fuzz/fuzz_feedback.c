@@ -4,7 +4,7 @@
  * SYNOPSIS
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I lib -I feedback -I BUILD \
  *	    tests/fuzz/fuzz_feedback.c feedback/feedback_{mime,dsn,vendor,vendor_ses,vendor_rhost,reason,arf,dmarc,json,classify}.c \
- *	    lib/log.c $(pkg-config --cflags --libs gmime-3.0 libxml-2.0 zlib libzip) -o fuzz_feedback
+ *	    lib/log.c lib/utf8.c $(pkg-config --cflags --libs gmime-3.0 libxml-2.0 zlib libzip) -o fuzz_feedback
  *	./fuzz_feedback tests/fuzz/fuzz_feedback_seeds/
  * DESCRIPTION
  *	One input is one message or report file: it goes through

@@ -67,7 +67,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				  .list_unsubscribe = 1, .lu_replace = 1,
 				  .unsubscribe_url = "https://u.example.com/%t", .feedback_type = "promo"};
 	static ml_conf conf = {.category_header = "X-Sluice-Category", .sender_id = "",
-			       .have_key = 1, .key = {.secret = "0123456789abcdef", .len = 16}};
+			       .have_key = 1,
+			       .ring = {.nkeys = 1, .key = {{.kid = 'a', .secret = "0123456789abcdef", .len = 16}}}};
 	ml_decision d = {.verdict = ML_OK, .category = &cat, .base = &base,
 			 .from_domain = "example.com", .send_domain = "news.example.com"};
 	ml_header h[MAX_HEADERS];

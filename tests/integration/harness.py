@@ -383,6 +383,12 @@ class Postfix:
             return s.sendmail(mail_from, rcpts, data)
 
 
+def sanitized(binary):
+    """An ASan build: its allocator's quarantine makes RSS figures meaningless."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)

@@ -18,7 +18,7 @@ import time
 import pytest
 
 import harness
-from test_feedback_effects import bind_recipients
+import token_helpers
 
 
 def ctl(conf, *args, input=None):
@@ -29,8 +29,7 @@ def ctl(conf, *args, input=None):
 def start(env):
     redis = env.redis()
     secret = env.secret()
-    with open(secret, "rb") as f:
-        env.token_secret = f.read().rstrip(b"\n")
+    env.token_keys = token_helpers.read_ring(secret)[0]
     conf = env.file("sluice.conf", (
         'secret_file = "%s"\n%s'
         'domain "example.com" { default_category = "news" }\n'
@@ -43,7 +42,8 @@ def start(env):
 
 def bind(env, redis, token, *addrs):
     """Record addrs as recipients of the token's message (as sluice-milter does)."""
-    bind_recipients(redis, env.token_secret, token.split("@")[0].split("-")[4], *addrs)
+    local = token.split("@")[0]
+    token_helpers.bind(redis, env.token_keys[local[2]], local.split("-")[4], addrs)
 
 
 def feed(conf, data, rcpt):

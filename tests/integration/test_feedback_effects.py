@@ -10,16 +10,14 @@ DESCRIPTION
     category's scope, DMARC summaries, counters, the automatic tenant
     pause, the events stream, and the exit codes (0 handled, 75 without
     Redis, 0 for a forged token or an unparseable message). Tokens are
-    minted here from doc/tokens.md's definition, independently of the C
-    code, and a genuine message's recipients are recorded the way
-    sluice-milter does (bind_recipients). Needs no root. The trust rules
+    minted, and a genuine message's recipients recorded the way
+    sluice-milter does (World.bind), with token_helpers.py, doc/tokens.md's
+    version 2 format written independently of the C code. Needs no root. The trust rules
     (binding, who is at fault, exactly once, Redis refusals) are tested
     in test_feedback_trust.py.
 """
 import base64
 import gzip
-import hashlib
-import hmac
 import os
 import subprocess
 import sys
@@ -29,43 +27,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-
-B32 = "abcdefghijklmnopqrstuvwxyz234567"
-
-
-def base36(n):
-    s = ""
-    while True:
-        s = "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36] + s
-        n //= 36
-        if n == 0:
-            return s
+import token_helpers  # noqa: E402
 
 
 def mint(secret, kind="b", category="news", tenant="shop1", msgid="abcd2345", day=None):
-    """A token local part: <kind>1-<category>-<tenant|_>-<day36>-<msgid>-<mac>."""
-    day = int(time.time() // 86400) if day is None else day
-    fields = "%s1-%s-%s-%s-%s" % (kind, category, tenant or "_", base36(day), msgid)
-    md = hmac.new(secret, fields.encode(), hashlib.sha256).digest()
-    bits = int.from_bytes(md[:8], "big") >> 4        # first 60 bits
-    mac = "".join(B32[(bits >> (55 - 5 * i)) & 31] for i in range(12))
-    return fields + "-" + mac
-
-
-def bind_recipients(redis, secret, msgid, *addrs, prefix="sluice:", ttl=30 * 86400):
-    """Make addrs recipients of message msgid, as sluice-milter records them.
-
-    The per-message recipient record of the design (doc/tokens.md): a set
-    <prefix>rcpts:<msgid> of the first 64 bits, in hex, of
-    HMAC-SHA256(secret, msgid "\\0" lower-cased address), expiring after
-    the token lifetime. Written here independently of the C code; the one
-    place to change if the milter's record changes.
-    """
-    key = prefix + "rcpts:" + msgid
-    for a in addrs:
-        mac = hmac.new(secret, msgid.encode() + b"\0" + a.lower().encode(), hashlib.sha256)
-        redis.cli("SADD", key, mac.hexdigest()[:16])
-    redis.cli("EXPIRE", key, ttl)
+    """A version 2 token local part (doc/tokens.md; key 'a' of a single-secret file)."""
+    return token_helpers.local(secret, kind, category, tenant, day, msgid)
 
 
 def dsn(rcpt, status="5.1.1", diag="550 5.1.1 <%s>: Recipient address rejected: User unknown",
@@ -214,7 +181,8 @@ class World:
         return self.redis.cli(*a)
 
     def bind(self, msgid, *addrs):
-        bind_recipients(self.redis, self.secret, msgid, *addrs)
+        """Make addrs recipients of message msgid, as sluice-milter records them."""
+        token_helpers.bind(self.redis, self.secret, msgid, addrs)
 
     def hgetall(self, key):
         out = self.cli("HGETALL", key).split("\n")

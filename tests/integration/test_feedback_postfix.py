@@ -4,7 +4,8 @@ NAME
 
 DESCRIPTION
     A message whose envelope sender is a signed bounce address
-    (b1-<token>@bounce.sluice.test, minted here as sluice-milter would)
+    (b2a-<token>@bounce.sluice.test, minted here as sluice-milter would,
+    with the recipient record sluice-milter writes)
     goes through Postfix to smtp-sink, which rejects every recipient with
     550 5.1.1. Postfix's own bounce goes back to the token address, which
     transport_maps route to sluice-feedback as a pipe(8) transport
@@ -16,7 +17,7 @@ DESCRIPTION
       - the same with Redis up but refusing writes (at maxmemory with
         noeviction): the error reply is an error, not a success.
     Each recipient is recorded as one of its message's recipients the way
-    sluice-milter does (bind_recipients), or the bounce would suppress
+    sluice-milter does (token_helpers.bind), or the bounce would suppress
     nobody.
     Needs root (Postfix).
 """
@@ -26,13 +27,14 @@ import smtplib
 import time
 
 import harness
-from test_feedback_effects import bind_recipients, mint
+import token_helpers
+from test_feedback_effects import mint
 from test_policyd_util import start_policyd
 
 SINK_REPLY = "550 5.1.1 Recipient address rejected: User unknown in local recipient table"
 
 
-def feedback_postfix(env, redis, policy=None):
+def feedback_postfix(env, redis, policy=None, main_extra=None):
     """sluice.conf for sluice-feedback (run as nobody by pipe) and a Postfix routing bounces to it."""
     secret_path = env.secret("feedback.key")
     nobody = pwd.getpwnam("nobody")
@@ -47,6 +49,7 @@ def feedback_postfix(env, redis, policy=None):
               "argv=%s -c %s ${recipient}" % (exe, conf)]
     main = {"transport_maps": "inline:{ bounce.sluice.test=sluice-feedback: }",
             "sluice-feedback_destination_recipient_limit": "1"}
+    main.update(main_extra or {})
     pf = env.postfix(relay=sink, policy=policy, main=main, master=master)
     return pf, secret
 
@@ -65,7 +68,7 @@ def test_bounce_suppresses_and_policyd_rejects(root_env):
     proc, sock, _ = start_policyd(env, redis)
     pf, secret = feedback_postfix(env, redis, policy="unix:%s" % sock)
     token = mint(secret, category="news", tenant="shop1") + "@bounce.sluice.test"
-    bind_recipients(redis, secret, "abcd2345", "gone@dest.test")
+    token_helpers.bind(redis, secret, "abcd2345", ["gone@dest.test"])
     assert send(pf, token, "gone@dest.test") is None
     key = "sluice:supp:global:gone@dest.test"
     try:
@@ -87,9 +90,9 @@ def test_bounce_suppresses_and_policyd_rejects(root_env):
 
 
 def deferred_by_feedback(pf):
-    """Postfix deferred a bounce to a b1- address through sluice-feedback; it is still queued."""
+    """Postfix deferred a bounce to a b2a- address through sluice-feedback; it is still queued."""
     return ("status=deferred" in pf.log() and "sluice-feedback" in pf.log()
-            and any(r["address"].startswith("b1-") for q in pf.queue()
+            and any(r["address"].startswith("b2a-") for q in pf.queue()
                     for r in q.get("recipients", [])))
 
 
@@ -105,7 +108,7 @@ def test_redis_down_keeps_bounce_queued(root_env):
     except TimeoutError:
         raise AssertionError("bounce not deferred; postfix log:\n" + pf.log()[-4000:])
     redis.start()               # empty: it keeps nothing on disk
-    bind_recipients(redis, secret, "zzzz2345", "late@dest.test")
+    token_helpers.bind(redis, secret, "zzzz2345", ["late@dest.test"])
     pf.flush()
     key = "sluice:supp:global:late@dest.test"
     harness.wait_for(lambda: redis.cli("EXISTS", key) == "1", 60, "suppression after Redis is back")
@@ -119,7 +122,7 @@ def test_redis_at_maxmemory_keeps_bounce_queued(root_env):
     env = root_env
     redis = env.redis()
     pf, secret = feedback_postfix(env, redis)
-    bind_recipients(redis, secret, "oomm2345", "full@dest.test")
+    token_helpers.bind(redis, secret, "oomm2345", ["full@dest.test"])
     assert redis.cli("CONFIG", "GET", "maxmemory-policy").split("\n")[1] == "noeviction"
     redis.cli("CONFIG", "SET", "maxmemory", "1")
     token = mint(secret, category="news", tenant="shop1", msgid="oomm2345") + "@bounce.sluice.test"

@@ -23,8 +23,8 @@ DESCRIPTION
         mailto unsubscribe from a non-recipient suppresses nobody;
       - DMARC counts (no token needed) cannot go negative or overflow.
     "Genuine" means the token verifies and the address is in the token
-    message's recipient record (bind_recipients, written as sluice-milter
-    does by the design in doc/tokens.md).
+    message's recipient record (World.bind: token_helpers.bind, written as
+    sluice-milter does by doc/tokens.md).
 """
 import os
 import socket
@@ -317,6 +317,21 @@ def test_a_second_report_of_the_same_bounce_counts_once(env):
     assert rc == 0, err
     assert w.hgetall("sluice:stats:%s:shop1:news" % today())["hard"] == "1"
     assert "duplicate" in w.events()
+
+
+def test_counted_recipients_remembered_as_long_as_tokens_verify(env):
+    # A token verifies for token_lifetime_days, so a report about its message
+    # can come (or be replayed) that late: the seen set must outlive it.
+    w = World(env)
+    msg, tok = genuine(w)
+    assert feed(w, msg, tok)[0] == 0
+    ttl = int(w.cli("TTL", "sluice:fbseen:abcd2345"))
+    assert 34 * 86400 < ttl <= 35 * 86400, ttl                    # default lifetime 30 days
+    long_conf = w.env.file("%d-long.conf" % w.n, "token_lifetime_days = 100\n" + open(w.conf).read())
+    msg, tok = genuine(w, rcpt="late@example.net", msgid="ffff2345")
+    assert feed(w, msg, tok, conf=long_conf)[0] == 0
+    ttl = int(w.cli("TTL", "sluice:fbseen:ffff2345"))
+    assert 104 * 86400 < ttl <= 105 * 86400, ttl
 
 
 # --- thresholds by who is at fault -------------------------------------------

@@ -94,7 +94,16 @@ def same_address(ours, theirs):
     if len(local) > 1 and local[0] == local[-1] == '"':
         local = local[1:-1]
     tl, _, td = theirs.rpartition("@")
-    return local == tl.strip('"') and domain == td.lower()
+    return local == tl.strip('"') and domain == a_label(td)
+
+
+def a_label(domain):
+    """The domain as lib/addr.c stores it: lowercase, U-labels as A-labels."""
+    try:
+        alabel = domain.lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain.lower()
+    return alabel if re.fullmatch(r"[a-z0-9._-]*", alabel) else domain.lower()
 
 
 def python_reading(value):

@@ -140,7 +140,7 @@ def test_rsa_and_ed25519_signatures_verify(world):
     assert sorted(results) == [("mail.example.com", "e1", "ed25519-sha256", True),
                                ("mail.example.com", "r1", "rsa-sha256", True)], results
     assert harness.header_values(raw, "X-Sluice-Category") == []
-    assert envelope["mail_from"].startswith("b1-transactional-_-")
+    assert envelope["mail_from"].startswith("b2a-transactional-_-")
     assert envelope["mail_from"].endswith("@mail.example.com")
     assert harness.header_values(raw, "List-Unsubscribe") == []
     assert harness.header_values(raw, "Feedback-ID") == ["transactional:transactional::example.com"]
@@ -214,7 +214,7 @@ def test_two_signing_domains_and_unsubscribe_headers(world):
     assert [r[3] for r in mail_dkim(w, raw) if r[2] == "rsa-sha256"] == ["pass", "pass"]
     lu = harness.header_values(raw, "List-Unsubscribe")
     assert len(lu) == 1
-    assert "<mailto:u1-marketing-_-" in lu[0] and "@news.example.com?subject=unsubscribe>" in lu[0]
+    assert "<mailto:u2a-marketing-_-" in lu[0] and "@news.example.com?subject=unsubscribe>" in lu[0]
     assert "<https://unsub.example.com/one-click/" in lu[0]
     assert harness.header_values(raw, "List-Unsubscribe-Post") == ["List-Unsubscribe=One-Click"]
     for tags in sig_tags(raw):
@@ -240,7 +240,7 @@ def test_unsubscribe_url_only_for_one_recipient(world):
     lu = harness.header_values(raw, "List-Unsubscribe")
     assert len(lu) == 1 and "mailto:" in lu[0] and "https:" not in lu[0]
     assert harness.header_values(raw, "List-Unsubscribe-Post") == []
-    assert envelope["mail_from"].startswith("b1-marketing-")   # chosen by the rule
+    assert envelope["mail_from"].startswith("b2a-marketing-")   # chosen by the rule
 
 
 def test_existing_list_unsubscribe_replaced_never_two(world):
@@ -251,7 +251,7 @@ def test_existing_list_unsubscribe_replaced_never_two(world):
                  ("List-Unsubscribe", "<https://app.example.com/u>")])
     _, raw = received(w, subj)
     lu = harness.header_values(raw, "List-Unsubscribe")
-    assert len(lu) == 1 and "app@example.com" not in lu[0] and "u1-marketing" in lu[0]
+    assert len(lu) == 1 and "app@example.com" not in lu[0] and "u2a-marketing" in lu[0]
 
 
 def test_token_decodes_and_any_changed_character_fails(world):
@@ -276,7 +276,7 @@ def test_tenant_subdomain_and_token(world):
     subj = send(w, "shop@shop1.mall.test", ["rcpt@remote.test"],
                 [("From", "Shop One <shop@shop1.mall.test>")], auth=("alice", "alicepw"))
     envelope, raw = received(w, subj)
-    assert envelope["mail_from"].startswith("b1-marketing-shop1-")
+    assert envelope["mail_from"].startswith("b2a-marketing-shop1-")
     assert envelope["mail_from"].endswith("@shop1.mall.test")
     rc, out = decode_token(w.conf, envelope["mail_from"])
     assert rc == 0 and "category=marketing tenant=shop1" in out, out
@@ -300,7 +300,7 @@ def test_sasl_user_cannot_sign_for_another_tenant(world):
                 [("From", "shop@shop2.mall.test"), ("X-Sluice-Category", "transactional")],
                 auth=("bob", "bobpw"))
     envelope, raw = received(w, subj)
-    assert envelope["mail_from"].startswith("b1-transactional-shop2-")
+    assert envelope["mail_from"].startswith("b2a-transactional-shop2-")
     assert [r[3] for r in dkim_results(raw, w.records)] == [True]
 
 
@@ -309,7 +309,7 @@ def test_sasl_entry_in_redis(world):
     subj = send(w, "carol@example.com", ["rcpt@remote.test"], [("From", "carol@example.com")],
                 auth=("carol", "carolpw"))
     envelope, raw = received(w, subj)
-    assert envelope["mail_from"].startswith("b1-notification-shop3-")
+    assert envelope["mail_from"].startswith("b2a-notification-shop3-")
     assert envelope["mail_from"].endswith("@notify.example.com")
     with pytest.raises(smtplib.SMTPDataError) as e:
         send(w, "carol@shop1.mall.test", ["rcpt@remote.test"],
@@ -343,7 +343,7 @@ def test_unknown_category_header_uses_default(world):
     subj = send(w, "alice@example.com", ["rcpt@remote.test"],
                 [("From", "alice@example.com"), ("X-Sluice-Category", "nosuchthing")])
     envelope, raw = received(w, subj)
-    assert envelope["mail_from"].startswith("b1-transactional-")   # the domain default
+    assert envelope["mail_from"].startswith("b2a-transactional-")   # the domain default
     assert harness.header_values(raw, "X-Sluice-Category") == []
 
 
@@ -392,7 +392,7 @@ def test_internal_headers_removed_and_feedback_id_replaced(world):
                  ("X-Sluice-Tenant", "whatever"), ("X-Sluice-Category", "marketing"),
                  ("Feedback-ID", "app:own:ids:x")])
     envelope, raw = received(w, subj)
-    assert envelope["mail_from"].startswith("b1-notification-")   # the first header counts
+    assert envelope["mail_from"].startswith("b2a-notification-")   # the first header counts
     assert not any(line.lower().startswith(b"x-sluice-") for line in raw.split(b"\n"))
     assert harness.header_values(raw, "Feedback-ID") == ["notification:notification::example.com"]
     assert [r[3] for r in dkim_results(raw, w.records)] == [True, True]

@@ -266,10 +266,18 @@ def redis_down(env, mode):
         assert err is not None and err[0] == 451 and err[1].startswith("4.3.0"), err
         assert "temporary failure (suppression_fail = tempfail)" in milter_log(w)
         assert w.pf.queue() == []
+    elif "on_internal_error" not in mode:
+        # accepted past the suppression check, but its recipient record (what binds
+        # its bounces) cannot be written: on_internal_error (tempfail by default)
+        assert err is not None and err[0] == 451, err
+        assert "message accepted (suppression_fail = accept)" in milter_log(w)
+        assert "recipient record not written: temporary failure" in milter_log(w)
+        assert w.pf.queue() == []
     else:
         assert err is None
         delivered(w, subj)
         assert "message accepted (suppression_fail = accept)" in milter_log(w)
+        assert "recipient record not written: message accepted" in milter_log(w)
 
 
 # (not parametrized: the test name becomes the temp dir name, and smtp-sink's
@@ -280,6 +288,10 @@ def test_redis_down_default_accepts(root_env):
 
 def test_redis_down_accept(root_env):
     redis_down(root_env, 'suppression_fail = "accept"')
+
+
+def test_redis_down_accept_everything(root_env):
+    redis_down(root_env, 'suppression_fail = "accept"\non_internal_error = "accept"')
 
 
 def test_redis_down_tempfail(root_env):

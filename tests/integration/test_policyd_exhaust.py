@@ -172,12 +172,6 @@ def test_metrics_listen_apart(env):
     assert http_get(mport, "/healthz")[0] in (200, 503)
 
 
-def sanitized(binary):
-    """An ASan build: its allocator's quarantine makes RSS figures meaningless."""
-    with open(binary, "rb") as f:
-        return b"__asan_init" in f.read()
-
-
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -215,7 +209,7 @@ def test_non_reading_pipeliner_bounded(env):
     print("\nnon-reading pipeliner: sent %.1f MB of requests in %.1f s; RSS growth %.1f MB"
           % (total / 1048576, time.monotonic() - t0, growth / 1024))
     assert total < limit                               # reading stopped: the client blocked
-    if not sanitized(harness.program("policyd", "sluice-policyd")):
+    if not harness.sanitized(harness.program("policyd", "sluice-policyd")):
         assert growth < 16 * 1024, growth              # doc/security.md: 16 MB
     assert policy_query(sock, {}) == "DUNNO"            # others are still served
     # the connection still works: it reads again as the client reads

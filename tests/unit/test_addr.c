@@ -61,6 +61,8 @@ test_normalize_dot_idna(void **state)
 	assert_string_equal(norm("user@\xff\xfe.example", 0), "ERR"); /* not UTF-8 */
 	/* valid UTF-8 that IDNA2008 refuses (a snowman): kept as written */
 	assert_string_equal(norm("user@\xe2\x98\x83.EXAMPLE", 0), "user@\xe2\x98\x83.example");
+	/* a full-width '@' (U+FF20) that UTS #46 maps to '@' is no label: as written */
+	assert_string_equal(norm("user@shop1.example\xef\xbc\xa0", 0), "user@shop1.example\xef\xbc\xa0");
 }
 
 static void

@@ -3,9 +3,11 @@
  *	test_feedback_parsers - unit tests of the DSN, ARF, DMARC and free-text parsers
  * DESCRIPTION
  *	fb_classify() on small hand-written inputs: a DSN with fields in an
- *	unusual order, the status a server's reply gives, a qmail bounce, an ISO-2022-JP bounce (decoded to
- *	UTF-8), an ARF report, DMARC reports as XML, gzip of that XML, a
- *	report nested in another document, and refused inputs.
+ *	unusual order, the status a server's reply gives, a qmail bounce, an ISO-2022-JP bounce
+ *(decoded to UTF-8), an ARF report, DMARC reports as XML, gzip of that XML, a report nested in
+ *another document, and refused inputs; strict XML (a DTD, entities, a document cut short: refused
+ *with a reason), the RFC 9990 fields and every auth_results entry; valid UTF-8 in the fields and
+ *the JSON whatever the message holds.
  */
 #include "config.h"
 
@@ -14,11 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 #include <cmocka.h>
 
 #include "feedback.h"
+#include "utf8.h"
 
 /* "宛先不明です" in ISO-2022-JP, and its first four characters in UTF-8 */
 #define JP_TEXT "\x1b\x24\x42\x30\x38\x40\x68\x49\x54\x4c\x40\x24\x47\x24\x39\x1b\x28\x42\x0a"
@@ -225,6 +229,131 @@ test_dmarc_refused(void **state)
 	fb_result_free(r);
 }
 
+static const char xml9990[] =
+    "<feedback xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\"><version>1.0</version>"
+    "<report_metadata><org_name>r</org_name><report_id>9</report_id><generator>gen 1</generator>"
+    "<date_range><begin>1</begin><end>2</end></date_range></report_metadata>"
+    "<policy_published><domain>example.com</domain><p>reject</p><np>quarantine</np>"
+    "<testing>y</testing><discovery_method>treewalk</discovery_method></policy_published>"
+    "<record><row><source_ip>192.0.2.1</source_ip><count>2</count><policy_evaluated>"
+    "<disposition>none</disposition><dkim>pass</dkim><spf>fail</spf>"
+    "<reason><type>local_policy</type><comment>arc</comment></reason>"
+    "<reason><type>trusted_forwarder</type></reason></policy_evaluated></row>"
+    "<identifiers><envelope_to>example.net</envelope_to><envelope_from>b.example.com</"
+    "envelope_from>"
+    "<header_from>example.com</header_from></identifiers>"
+    "<auth_results><dkim><domain>example.com</domain><selector>s1</selector><result>pass</result>"
+    "<human_result>ok</human_result></dkim><dkim><domain>esp.example</domain><result>fail</"
+    "result></dkim>"
+    "<spf><domain>b.example.com</domain><scope>mfrom</scope><result>fail</result></spf></"
+    "auth_results>"
+    "<extensions><x:y xmlns:x=\"urn:x\">z</x:y></extensions></record></feedback>";
+
+static void
+test_dmarc_rfc9990_fields(void **state)
+{
+	fb_result *r;
+	const fb_dmarc_rec *rec;
+
+	(void)state;
+	r = classify(xml9990);
+	assert_int_equal(r->kind, FB_KIND_DMARC);
+	assert_string_equal(r->dmarc->version, "1.0");
+	assert_string_equal(r->dmarc->generator, "gen 1");
+	assert_string_equal(r->dmarc->np, "quarantine");
+	assert_string_equal(r->dmarc->testing, "y");
+	assert_string_equal(r->dmarc->discovery_method, "treewalk");
+	assert_int_equal(r->dmarc->nrec, 1);
+	rec = &r->dmarc->rec[0];
+	assert_int_equal(rec->nreason, 2);
+	assert_string_equal(rec->reason[0].type, "local_policy");
+	assert_string_equal(rec->reason[0].comment, "arc");
+	assert_string_equal(rec->reason[1].type, "trusted_forwarder");
+	assert_string_equal(rec->envelope_to, "example.net");
+	assert_string_equal(rec->envelope_from, "b.example.com");
+	assert_int_equal(rec->nauth, 3);
+	assert_string_equal(rec->auth[0].selector, "s1");
+	assert_string_equal(rec->auth[0].human_result, "ok");
+	assert_string_equal(rec->auth[1].domain, "esp.example");
+	assert_string_equal(rec->auth[2].method, "spf");
+	assert_string_equal(rec->auth[2].scope, "mfrom");
+	fb_result_free(r);
+}
+
+/* refused - classify s, expect kind unknown with why containing what */
+static void
+refused(const char *s, const char *what)
+{
+	fb_result *r = classify(s);
+
+	assert_int_equal(r->kind, FB_KIND_UNKNOWN);
+	if (strstr(r->why, what) == NULL)
+		fail_msg("why \"%s\" lacks \"%s\"", r->why, what);
+	assert_null(r->dmarc);
+	fb_result_free(r);
+}
+
+static void
+test_dmarc_strict_xml(void **state)
+{
+	char buf[sizeof(xml) + 64];
+	fb_result *r;
+
+	(void)state;
+	refused(
+	    "<?xml version=\"1.0\"?><!DOCTYPE feedback [<!ENTITY a \"aaaa\">]>"
+	    "<feedback><report_metadata><org_name>&a;&a;</org_name></report_metadata></feedback>",
+	    "DTD");
+	refused("<feedback><report_metadata><org_name>&a;</org_name></report_metadata></feedback>",
+	        "not well-formed XML: line 1: Entity 'a' not defined");
+	refused("<feedback><report_metadata><org_name>AT&T</org_name></report_metadata></feedback>",
+	        "not well-formed");
+	snprintf(buf, sizeof(buf), "%.*s", (int)(sizeof(xml) - 40), xml);
+	refused(buf, "not well-formed XML");
+	refused("<feedback><record></feedback>", "not well-formed XML");
+	/* tolerated: trailing bytes after the report, invalid UTF-8 in a field */
+	snprintf(buf, sizeof(buf), "%sjunk<", xml);
+	r = classify(buf);
+	check_report(r);
+	fb_result_free(r);
+	r = classify("<feedback><report_metadata><org_name>bad\xff\xed\xa0\x80</org_name>"
+	             "</report_metadata></feedback>");
+	assert_int_equal(r->kind, FB_KIND_DMARC);
+	assert_string_equal(
+	    r->dmarc->org_name,
+	    "bad" SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT SL_UTF8_REPLACEMENT);
+	fb_result_free(r);
+	/* forbidden control characters and NUL: replaced, the report read */
+	r = fb_classify("<feedback><report_metadata><org_name>a\x01" "b\x00" "c</org_name>"
+			"</report_metadata></feedback>",
+			82, "ctl.xml");
+	assert_int_equal(r->kind, FB_KIND_DMARC);
+	assert_string_equal(r->dmarc->org_name, "a?b" SL_UTF8_REPLACEMENT "c");
+	fb_result_free(r);
+}
+
+static void
+test_utf8_fields_and_json(void **state)
+{
+	fb_result *r;
+	char *json;
+
+	(void)state;
+	r = classify(
+	    DSN1("5.1.1", "failed", "550 5.1.1 no such user \xed\xa0\x80 \xc0\xaf \xe2\x82"));
+	assert_int_equal(r->kind, FB_KIND_BOUNCE);
+	assert_int_equal(r->nrcpt, 1);
+	assert_true(sl_utf8_valid(r->rcpt[0].diag, strlen(r->rcpt[0].diag)));
+	assert_non_null(strstr(r->rcpt[0].diag, SL_UTF8_REPLACEMENT));
+	assert_null(strstr(r->rcpt[0].diag, "\xed\xa0\x80"));
+	json = fb_json_result(r, "f\xc0\xafile");
+	assert_true(sl_utf8_valid(json, strlen(json)));
+	assert_null(strstr(json, "\xed\xa0"));
+	assert_non_null(strstr(json, "\"file\":\"f\\ufffd\\ufffdile\""));
+	free(json);
+	fb_result_free(r);
+}
+
 static void
 test_dsn_status_from_reply(void **state)
 {
@@ -254,13 +383,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dsn_fields_any_order),
-		cmocka_unit_test(test_dsn_status_from_reply),
-		cmocka_unit_test(test_qmail),
-		cmocka_unit_test(test_iso2022jp),
-		cmocka_unit_test(test_arf),
-		cmocka_unit_test(test_dmarc_xml_and_gzip),
-		cmocka_unit_test(test_dmarc_refused),
+	    cmocka_unit_test(test_dsn_fields_any_order),
+	    cmocka_unit_test(test_dsn_status_from_reply),
+	    cmocka_unit_test(test_qmail),
+	    cmocka_unit_test(test_iso2022jp),
+	    cmocka_unit_test(test_arf),
+	    cmocka_unit_test(test_dmarc_xml_and_gzip),
+	    cmocka_unit_test(test_dmarc_refused),
+	    cmocka_unit_test(test_dmarc_rfc9990_fields),
+	    cmocka_unit_test(test_dmarc_strict_xml),
+	    cmocka_unit_test(test_utf8_fields_and_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,7 +60,7 @@ test_valid(void **state)
 	assert_int_equal(c->ndomains, 1);
 	assert_int_equal(c->domains[0].nkeys, 2);
 	assert_int_equal(c->domains[0].keys[1].alg, ML_ALG_ED25519);
-	assert_non_null(c->domains[0].keys[0].data);
+	assert_non_null(c->domains[0].keys[0].pkey);
 	assert_true(sl_netlist_match(c->internal, "10.2.3.4"));
 	assert_false(sl_netlist_match(c->internal, "127.0.0.1"));
 	ml_conf_unref(c);
