@@ -182,7 +182,7 @@ cb_helo(SMFICTX *ctx, char *helo)
 
 	if (c)
 		snprintf(c->helo, sizeof(c->helo), "%s", helo ? helo : "");
-	return SMFIS_CONTINUE;
+	return SMFIS_NOREPLY;		/* negotiated: HELO only records the name */
 }
 
 /* inbound_start - verify this message (milter_verify.c), or accept it untouched */
@@ -725,7 +725,7 @@ cb_close(SMFICTX *ctx)
  * (rejections) and EOM keep their replies; so does HELO (kept for inbound
  * SPF). DATA and unknown commands have no callback and are not sent at all.
  */
-#define NR_STEPS	(SMFIP_NR_CONN | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_BODY)
+#define NR_STEPS	(SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_BODY)
 #define SKIP_STEPS	(SMFIP_NODATA | SMFIP_NOUNKNOWN)
 #define ACTIONS		((unsigned long) (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGFROM | SMFIF_DELRCPT | \
 				 SMFIF_QUARANTINE))

@@ -54,7 +54,7 @@ def dead_port():
 
 
 def doctor(conf, zone, domain):
-    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", conf, "doctor", domain, "--zone", zone,
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", conf, "doctor", domain, "--zone", zone, "--mx", "mx.example.com",
                         "--nameserver", "127.0.0.1:%d" % dead_port()], capture_output=True, text=True,
                        timeout=120)
     lines = {}
