@@ -60,10 +60,12 @@ add(char *out, size_t outlen, const char *s, int first)
 	clean(out, outlen, s);
 }
 
-/* disposition - what was applied, in RFC 9990 words */
+/* disposition - what was applied, in RFC 9990 words ("pass": passed an enforcing policy) */
 static const char *
 disposition(const ml_vresult *r)
 {
+	if (r->dmarc.result == ML_AUTH_PASS && r->dmarc.applied != ML_P_NONE)
+		return "pass";
 	if (r->disp == ML_DISP_REJECT)
 		return "reject";
 	if (r->disp == ML_DISP_QUARANTINE)

@@ -73,7 +73,7 @@ def test_milter_counts_rows_and_policy(world):
     counts = dict(zip(rows[0::2], rows[1::2]))
     assert len(counts) == 2, counts
     fields = sorted(r.split("\t") for r in counts)
-    assert fields[0][:9] == ["192.0.2.1", "example.com", "example.com", "none", "fail", "pass", "",
+    assert fields[0][:9] == ["192.0.2.1", "example.com", "example.com", "pass", "fail", "pass", "",
                              "example.com", "pass"]
     assert fields[1][:9] == ["192.0.2.99", "example.com", "example.com", "reject", "fail", "fail", "",
                              "example.com", "fail"]
@@ -113,7 +113,7 @@ def test_dry_run_report_reads_back_field_for_field(world):
     recs = sorted(rep["records"], key=lambda x: x["source_ip"])
     assert [(x["source_ip"], x["count"], x["disposition"], x["dkim"], x["spf"], x["header_from"],
              x["envelope_from"]) for x in recs] == [
-        ("192.0.2.1", 1, "none", "fail", "pass", "example.com", "example.com"),
+        ("192.0.2.1", 1, "pass", "fail", "pass", "example.com", "example.com"),
         ("192.0.2.99", 1, "reject", "fail", "fail", "example.com", "example.com")]
     assert recs[0]["auth_results"]["spf"] == [{"domain": "example.com", "scope": "mfrom", "result": "pass"}]
     assert recs[1]["auth_results"]["spf"] == [{"domain": "example.com", "scope": "mfrom", "result": "fail"}]
