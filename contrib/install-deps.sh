@@ -17,7 +17,8 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
  libgmime-3.0-dev libxml2-dev zlib1g-dev libzip-dev libcmocka-dev
  redis-server redis-tools postfix libsasl2-modules sasl2-bin miltertest
  opendkim-tools python3 python3-dkim python3-authres python3-nacl python3-pytest python3-cryptography libmail-dkim-perl
- swaks curl openssl clang libclang-rt-14-dev dnsmasq-base bind9-dnsutils"
+ swaks curl openssl clang libclang-rt-14-dev dnsmasq-base bind9-dnsutils
+ libsystemd-dev systemd debhelper lintian m4 util-linux"
 
 BENCH="opendkim rspamd postfwd policyd-rate-limit libsisimai-perl"
 [ "${1:-}" = --bench ] && PACKAGES="$PACKAGES $BENCH"

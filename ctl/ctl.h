@@ -185,6 +185,7 @@ ctl_fn	ctl_dkim_keygen;
 ctl_fn	ctl_dns, ctl_doctor;
 ctl_fn	ctl_dmarc;
 ctl_fn	ctl_dmarc_send;
+ctl_fn	ctl_import_opendkim;
 
 /*
  * ctl_verify.c - sluicectl verify: the milter's inbound verdict on one message.

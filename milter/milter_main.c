@@ -2,7 +2,7 @@
  * NAME
  *	sluice-milter 8 - outbound categories, bounce tokens and DKIM signing
  * SYNOPSIS
- *	sluice-milter [-f] [-n] [-c config]
+ *	sluice-milter [-f] [-n] [-c config] [-p pidfile]
  *	sluice-milter -c config --decode-token LOCALPART|URLTOKEN
  * DESCRIPTION
  *	Wiring only: options, config, the milter socket, privileges,
@@ -10,6 +10,7 @@
  *	-c	config file (default /etc/sluice/sluice.conf)
  *	-f	stay in the foreground and log to stderr
  *	-n	check the whole config for every program (conf_check.c) and exit
+ *	-p	write the daemon's pid to this file (removed at exit)
  *	--version	print the version and exit
  * EXIT STATUS
  *	0 ok, 64 (EX_USAGE) bad arguments, 78 (EX_CONFIG) bad configuration.
@@ -28,6 +29,13 @@
  *	keeps the running config; one that succeeds serves new messages
  *	while messages in flight keep their snapshot. Reloading reads the
  *	keys as the service user: make them readable by it (mode 600).
+ *	SIGUSR1 reloads too, and always: libmilter's thread sigwaits for
+ *	SIGHUP as well, and the kernel hands a process-directed signal to
+ *	another thread that takes it when the main thread has a signal
+ *	pending already, so a SIGHUP can (rarely) stop the milter instead.
+ *	No other thread takes SIGUSR1; the systemd unit reloads with it.
+ *	Under systemd (Type=notify) READY=1 is sent once the socket is bound
+ *	and privileges are dropped, RELOADING=1 and READY=1 around a reload.
  */
 #include "config.h"
 
@@ -49,6 +57,7 @@
 #include "milter.h"
 #include "milter_verify.h"
 #include "privs.h"
+#include "service.h"
 
 static int wake_pipe[2] = {-1, -1};
 static const char *conf_path = SL_CONF_DEFAULT_PATH;
@@ -58,7 +67,7 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-		"usage: sluice-milter [-f] [-n] [-c config]\n"
+		"usage: sluice-milter [-f] [-n] [-c config] [-p pidfile]\n"
 		"       sluice-milter -c config --decode-token LOCALPART|URLTOKEN\n"
 		"       sluice-milter --version | --help\n");
 	exit(status);
@@ -112,8 +121,10 @@ apply_log_level(const ml_conf *c)
 static void
 reload(void)
 {
-	ml_conf *old = ml_conf_current(), *c = ml_conf_load(conf_path);
+	ml_conf *old = ml_conf_current(), *c;
 
+	sl_notify("RELOADING=1");
+	c = ml_conf_load(conf_path);
 	if (c == NULL) {
 		sl_error("%s: reload failed, keeping the running configuration", conf_path);
 	} else {
@@ -124,6 +135,7 @@ reload(void)
 		sl_info("%s: configuration reloaded", conf_path);
 	}
 	ml_conf_unref(old);
+	sl_notify("READY=1");
 }
 
 /* serve - run libmilter in a thread; reload on SIGHUP until it stops */
@@ -143,15 +155,19 @@ serve(void)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((errno = pthread_create(&tid, NULL, milter_thread, &rc)) != 0)
 		sl_fatal("pthread_create: %s", strerror(errno));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
+	sigaddset(&hup, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &hup, NULL);
+	sl_notify("READY=1");			/* bound, privileges dropped, SIGHUP handled */
 	for (;;) {
 		ssize_t	n = read(wake_pipe[0], &ch, 1);
 
@@ -208,15 +224,16 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int	foreground = 0, check = 0, opt, rc;
-	const char *token = NULL;
+	const char *token = NULL, *pidfile = NULL;
 	char	err[512];
 	ml_conf *c;
 
-	while ((opt = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fnhp:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf_path = optarg; break;
 		case 'f': foreground = 1; break;
 		case 'n': check = 1; break;
+		case 'p': pidfile = optarg; break;
 		case 'D': token = optarg; break;
 		case 'h': usage(0);
 		case 'V': printf("sluice-milter %s\n", PACKAGE_VERSION); return 0;
@@ -244,12 +261,16 @@ main(int argc, char **argv)
 		sl_fatal("%s", err);
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
+	if (pidfile && sl_pidfile_write(pidfile, err, sizeof(err)) < 0)
+		sl_fatal("%s", err);
 	if (sl_drop_privileges(c->user, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	ml_conf_install(c);
 	sl_info("listening on %s", c->socket);
 	rc = serve();
+	sl_notify("STOPPING=1");
 	ml_conf_install(NULL);
+	sl_pidfile_remove(pidfile);
 	sl_info("stopped");
 	return rc == 0 ? 0 : 1;
 }

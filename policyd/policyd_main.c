@@ -2,7 +2,7 @@
  * NAME
  *	sluice-policyd 8 - Postfix policy server: limits, suppression, tenants
  * SYNOPSIS
- *	sluice-policyd [-f] [-n] [-c config]
+ *	sluice-policyd [-f] [-n] [-c config] [-p pidfile]
  * DESCRIPTION
  *	The wiring of the daemon: options, configuration (pd_config, built
  *	from sluice.conf and checked with every problem reported at once),
@@ -15,11 +15,13 @@
  * EXIT STATUS
  *	0 ok, 64 (EX_USAGE) bad arguments, 78 (EX_CONFIG) bad configuration.
  *	-f         stay in the foreground and log to stderr
+ *	-p pidfile write the daemon's pid there (removed at exit)
  *
  *	SIGHUP reloads the configuration: timeouts, fail actions, modes,
  *	tenants, limit seeds and the time zone change at once; listeners
  *	and the service user need a restart. SIGTERM and SIGINT stop
- *	accepting and exit cleanly.
+ *	accepting and exit cleanly. Under systemd (Type=notify) READY=1 is
+ *	sent when the listeners accept, RELOADING=1 and READY=1 around a reload.
  * SEE ALSO
  *	doc/sluice-policyd.8, doc/policyd.md, doc/redis-keys.md
  */
@@ -44,10 +46,13 @@
 #include "log.h"
 #include "policyd.h"
 #include "privs.h"
+#include "service.h"
 
 pd_server pd_srv;
 
 static struct event *sig_hup, *sig_term, *sig_int;
+static const char *pidfile;
+static volatile int terminating;	/* SIGTERM or SIGINT seen, maybe before the loop runs */
 
 /* apply_time_zone - calendar windows use the configured zone */
 static void
@@ -75,8 +80,10 @@ on_hup(evutil_socket_t fd, short what, void *arg)
 
 	(void) fd, (void) what, (void) arg;
 	sl_info("SIGHUP: reloading %s", pd_srv.cfg->path);
+	sl_notify("RELOADING=1");
 	if ((pc = pd_config_load(pd_srv.cfg->path)) == NULL) {
 		sl_warn("reload failed: keeping the running configuration");
+		sl_notify("READY=1");
 		return;
 	}
 	if (strcmp(pc->http_listen, pd_srv.cfg->http_listen) != 0 ||
@@ -90,6 +97,7 @@ on_hup(evutil_socket_t fd, short what, void *arg)
 	pd_tenant_cache_clear(pd_srv.tenants);
 	pd_limits_seed_again(&pd_srv);
 	sl_info("configuration reloaded");
+	sl_notify("READY=1");
 }
 
 /* on_term - stop accepting and leave the loop */
@@ -98,6 +106,7 @@ on_term(evutil_socket_t fd, short what, void *arg)
 {
 	(void) fd, (void) what, (void) arg;
 	sl_info("terminating on signal");
+	terminating = 1;
 	event_base_loopexit(pd_srv.base, NULL);
 }
 
@@ -105,7 +114,7 @@ on_term(evutil_socket_t fd, short what, void *arg)
 static void __attribute__((noreturn))
 usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: sluice-policyd [-f] [-n] [-c config]\n"
+	fprintf(status ? stderr : stdout, "usage: sluice-policyd [-f] [-n] [-c config] [-p pidfile]\n"
 		"       sluice-policyd --version | --help\n");
 	exit(status);
 }
@@ -183,6 +192,8 @@ server_setup(pd_config *pc, int foreground)
 		sl_fatal("cannot start the http listeners");
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("cannot detach: %s", strerror(errno));
+	if (pidfile && sl_pidfile_write(pidfile, err, sizeof(err)) < 0)
+		sl_fatal("%s", err);
 	if (sl_drop_privileges(pc->user, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	pd_srv.redis = sl_aredis_new(pd_srv.base, &pc->redis);
@@ -213,13 +224,13 @@ wait_for_redis(int grace_ms)
 
 	pd_listeners_enable(0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!sl_aredis_connected(pd_srv.redis) && waited < grace_ms) {
+	while (!sl_aredis_connected(pd_srv.redis) && waited < grace_ms && !terminating) {
 		event_base_loopexit(pd_srv.base, &slice);
 		event_base_dispatch(pd_srv.base);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
 	}
-	if (!sl_aredis_connected(pd_srv.redis))
+	if (!sl_aredis_connected(pd_srv.redis) && !terminating)
 		sl_warn("redis not connected after %ld ms: answering with the fail actions until it is",
 			waited);
 	pd_listeners_enable(1);
@@ -239,11 +250,12 @@ main(int argc, char **argv)
 	int	ch, check_only = 0, foreground = 0;
 	pd_config *pc;
 
-	while ((ch = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fnhp:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'f': foreground = 1; break;
 		case 'n': check_only = 1; break;
+		case 'p': pidfile = optarg; break;
 		case 'h': usage(0);
 		case 'V': printf("sluice-policyd %s\n", PACKAGE_VERSION); return 0;
 		default: usage(EX_USAGE);
@@ -264,10 +276,15 @@ main(int argc, char **argv)
 	apply_log_level(pc);
 	server_setup(pc, foreground);
 	wait_for_redis(pc->redis.connect_timeout_ms > 0 ? pc->redis.connect_timeout_ms : 1000);
-	sl_info("started");
-	event_base_dispatch(pd_srv.base);
+	if (!terminating) {			/* a SIGTERM while waiting for Redis stops here */
+		sl_info("started");
+		sl_notify("READY=1");
+		event_base_dispatch(pd_srv.base);
+	}
+	sl_notify("STOPPING=1");
 	pd_listeners_close();
 	pd_http_stop(&pd_srv);
+	sl_pidfile_remove(pidfile);
 	sl_info("stopped");
 	return 0;
 }
