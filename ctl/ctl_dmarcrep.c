@@ -205,7 +205,7 @@ static void
 report_xml(const rep_run *run, const char *domain, const char *id, const sl_reply *pol,
            const sl_reply *agg, rep_buf *b)
 {
-	const char *v;
+	const char *v, *p;
 	char num[32];
 
 	put(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", 39);
@@ -225,9 +225,8 @@ report_xml(const rep_run *run, const char *domain, const char *id, const sl_repl
 	put(b, "</report_metadata>\n<policy_published>", 37);
 	elem(b, "domain", domain);
 	elem(b, "discovery_method", "treewalk");
-	elem(b, "p", (v = ctl_hget(pol, "p")) ? v : "none");
-	if ((v = ctl_hget(pol, "sp")) && *v)
-		elem(b, "sp", v);
+	elem(b, "p", (p = ctl_hget(pol, "p")) ? p : "none");
+	elem(b, "sp", (v = ctl_hget(pol, "sp")) && *v ? v : p ? p : "none"); /* required */
 	if ((v = ctl_hget(pol, "np")) && *v)
 		elem(b, "np", v);
 	elem(b, "adkim", (v = ctl_hget(pol, "adkim")) ? v : "r");

@@ -149,3 +149,31 @@ def test_failed_sendmail_leaves_the_day_unmarked(world):
     r = ctl(world.conf, "dmarc", "send-reports", "--day", world.day, "--sendmail", "/bin/false")
     assert r.returncode == 1 and "did not accept" in r.stderr
     assert world.redis.cli("EXISTS", "sluice:dmarcsent:%s:example.com" % world.day) == "0"
+
+
+def test_markup_in_a_row_is_escaped_and_read_back(world):
+    """A selector is the sender's text: XML markup in it stays text."""
+    day = "20261101"
+    world.redis.cli("HSET", "sluice:dmarcpol:%s:example.com" % day, "p", "none", "rua", "mailto:d@example.com")
+    world.redis.cli("HSET", "sluice:dmarcagg:%s:example.com" % day,
+                    "192.0.2.7\texample.com\texample.com\tnone\tfail\tfail\t\texample.com\tfail\t"
+                    "example.com/a<b>&c\"/fail", "3")
+    out = os.path.join(world.env.dir, "dry2")
+    os.makedirs(out, exist_ok=True)
+    r = ctl(world.conf, "dmarc", "send-reports", "--day", day, "--dry-run", out)
+    assert r.returncode == 0, r.stderr
+    path = os.path.join(out, os.listdir(out)[0])
+    c = subprocess.run([harness.program("feedback", "sluice-feedback"), "--classify", path],
+                       capture_output=True, text=True, timeout=60)
+    rec = json.loads(c.stdout.splitlines()[0])["records"][0]
+    assert rec["count"] == 3 and rec["auth_results"]["dkim"][0]["selector"] == 'a<b>&c"'
+    assert json.loads(c.stdout.splitlines()[0])["policy_published"]["sp"] == "none"  # required
+
+
+def test_bad_day_and_missing_sender_are_refused(world):
+    r = ctl(world.conf, "dmarc", "send-reports", "--day", "2026-12-01")
+    assert r.returncode != 0 and "usage" in r.stderr
+    conf = world.env.file("nosender.conf", open(world.conf).read().replace(
+        'dmarc_report_sender = "%s"' % SENDER, ""), 0o600)
+    r = ctl(conf, "dmarc", "send-reports", "--dry-run", world.env.dir)
+    assert r.returncode == 2 and "dmarc_report_sender" in r.stderr
