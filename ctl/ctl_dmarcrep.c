@@ -437,8 +437,12 @@ deliver(rep_run *run, const char *domain, const char *id, const rep_buf *gz,
 	         (long long)run->begin, (long long)run->end, id);
 	if (run->dry) {
 		snprintf(path, sizeof(path), "%s/%s", run->dry, fname);
-		if ((fp = fopen(path, "w")) == NULL || fwrite(gz->s, 1, gz->n, fp) != gz->n ||
-		    fclose(fp) != 0) {
+		if ((fp = fopen(path, "w")) == NULL) {
+			ctl_err("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		rc = fwrite(gz->s, 1, gz->n, fp) == gz->n ? 0 : -1;
+		if (fclose(fp) != 0 || rc < 0) {
 			ctl_err("%s: %s", path, strerror(errno));
 			return -1;
 		}

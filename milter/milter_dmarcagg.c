@@ -15,7 +15,8 @@
  *	from a message (a domain, a selector) is written as '?'.
  * ERRORS
  *	Counting never changes what happens to the message: a Redis error
- *	is logged, the message goes on.
+ *	is logged, the message goes on. A tempfailed message is not counted
+ *	(it comes back).
  */
 #include "config.h"
 
@@ -134,7 +135,8 @@ ml_dmarcagg_count(const ml_conf *c, const char *ip, const char *env_from, const 
 	sl_redis *rd;
 	int n = 0;
 
-	if (!c->vopts->dmarc_reports || c->pool == NULL ||
+	/* a tempfailed message comes back: it is counted when it is decided */
+	if (!c->vopts->dmarc_reports || c->pool == NULL || r->disp == ML_DISP_TEMPFAIL ||
 	    (dm->result != ML_AUTH_PASS && dm->result != ML_AUTH_FAIL) || !dm->policy_domain[0])
 		return;
 	gmtime_r(&now, &tm);
