@@ -177,3 +177,50 @@ def test_bad_day_and_missing_sender_are_refused(world):
         'dmarc_report_sender = "%s"' % SENDER, ""), 0o600)
     r = ctl(conf, "dmarc", "send-reports", "--dry-run", world.env.dir)
     assert r.returncode == 2 and "dmarc_report_sender" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def pfworld():
+    """Real Postfix in front of the milter: DKIM rows and the ARC override reason."""
+    env = harness.Env("dmarcrep-pf")
+    try:
+        w = World(env)
+        w.redis = env.redis()
+        w.conf, sock = write_conf(env, 'milter { socket = "{socket}" socket_mode = "0666" '
+                                  'internal_networks = {} inbound { verify = true dns_zone = "%s" '
+                                  'authserv_id = "%s" dmarc_reports = true dmarc_report_sender = "%s" '
+                                  'dmarc_report_org = "%s" trusted_arc_sealers = {"fwd.test"} } }\n'
+                                  % (w.zone, AUTHSERV, SENDER, ORG), redis=w.redis)
+        w.milter, spec = start_milter(env, w.conf, sock)
+        w.sink = env.sink()
+        w.pf = env.postfix(relay=w.sink, milter=spec, main={
+            "smtpd_authorized_xclient_hosts": "127.0.0.0/8", "mynetworks": "127.0.0.0/8 192.0.2.0/24"})
+        w.env = env
+        yield w
+    finally:
+        env.close()
+
+
+def test_dkim_rows_and_arc_override_reason_through_postfix(pfworld):
+    from inbound_fixtures import BAD_IP, forwarded, message
+    from test_inbound_postfix import deliver
+    deliver(pfworld, "a@example.com", pfworld.sign(message()), BAD_IP)   # DKIM only
+    deliver(pfworld, "a@example.com", forwarded(pfworld), BAD_IP)        # ARC override
+    day = time.strftime("%Y%m%d", time.gmtime())
+    out = os.path.join(pfworld.env.dir, "dry")
+    os.makedirs(out, exist_ok=True)
+    r = ctl(pfworld.conf, "dmarc", "send-reports", "--day", day, "--dry-run", out)
+    assert r.returncode == 0, r.stderr
+    path = os.path.join(out, os.listdir(out)[0])
+    c = subprocess.run([harness.program("feedback", "sluice-feedback"), "--classify", path],
+                       capture_output=True, text=True, timeout=60)
+    recs = json.loads(c.stdout.splitlines()[0])["records"]
+    assert len(recs) == 2, recs
+    dk = [x for x in recs if x["dkim"] == "pass"][0]
+    arc = [x for x in recs if x["dkim"] == "fail"][0]
+    assert (dk["disposition"], dk["spf"], dk["reasons"]) == ("pass", "fail", [])
+    assert dk["auth_results"]["dkim"] == [{"domain": "example.com", "selector": "r1", "human_result": "",
+                                          "result": "pass"}]
+    assert arc["disposition"] == "none" and arc["source_ip"] == BAD_IP
+    assert arc["reasons"] == [{"type": "trusted_forwarder", "comment": "arc=pass sealer=fwd.test"}]
+    assert arc["auth_results"]["dkim"][0]["result"] == "fail"
