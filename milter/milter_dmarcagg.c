@@ -12,7 +12,10 @@
  *	trip. "sluicectl dmarc send-reports" turns them into RFC 9990
  *	reports. The row format is doc/redis-keys.md's, ML_AGG_* fields
  *	separated by tabs; a tab, a newline or a control character coming
- *	from a message (a domain, a selector) is written as '?'.
+ *	from a message (a domain, a selector) is written as '?'. At most
+ *	ML_DMARCAGG_ROWS_MAX distinct rows per domain and day (a sender
+ *	varying its selectors must not grow Redis without bound): further
+ *	new rows are counted in the field "overflow", which is not reported.
  * ERRORS
  *	Counting never changes what happens to the message: a Redis error
  *	is logged, the message goes on. A tempfailed message is not counted
@@ -31,11 +34,16 @@
 
 #define ML_DMARCAGG_TTL (4 * 86400) /* rows kept 4 days: a missed run is retried */
 
-/* KEYS agg, pol; ARGV row, ttl, then field/value pairs of the policy */
+#define ML_DMARCAGG_ROWS_MAX "10000" /* distinct rows per domain and day; then "overflow" */
+
+/* KEYS agg, pol; ARGV row, ttl, rows max, then field/value pairs of the policy */
 static sl_script agg_script = {
-    .source = "redis.call('HINCRBY', KEYS[1], ARGV[1], 1)\n"
+    .source = "local f = ARGV[1]\n"
+              "if redis.call('HEXISTS', KEYS[1], f) == 0 and "
+              "redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then f = 'overflow' end\n"
+              "redis.call('HINCRBY', KEYS[1], f, 1)\n"
               "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
-              "redis.call('HSET', KEYS[2], unpack(ARGV, 3))\n"
+              "redis.call('HSET', KEYS[2], unpack(ARGV, 4))\n"
               "redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
               "return 1\n",
 };
@@ -148,6 +156,7 @@ ml_dmarcagg_count(const ml_conf *c, const char *ip, const char *env_from, const 
 	snprintf(pct, sizeof(pct), "%d", p->pct);
 	snprintf(t, sizeof(t), "%s", p->testing ? "y" : "n");
 	argv[n++] = agg, argv[n++] = pol, argv[n++] = row, argv[n++] = ttl;
+	argv[n++] = ML_DMARCAGG_ROWS_MAX;
 	argv[n++] = "p", argv[n++] = ml_dmarc_policy_name(p->p);
 	argv[n++] = "sp", argv[n++] = ml_dmarc_policy_name(p->sp != ML_P_UNSET ? p->sp : p->p);
 	argv[n++] = "np", argv[n++] = p->np != ML_P_UNSET ? ml_dmarc_policy_name(p->np) : "";

@@ -57,6 +57,7 @@ def world():
                                 redis=w.redis)
         w.conf = conf
         w.proc, spec = start_milter(env, conf, sock)
+        w.proc_sock = sock
         r = subprocess.run(["miltertest", "-s", os.path.join(LUA, "inbound_verify.lua"), "-D",
                             "socket=" + spec, "-D", "dir=" + LUA, "-D", "authserv=" + AUTHSERV],
                            capture_output=True, text=True, timeout=120)
@@ -224,3 +225,25 @@ def test_dkim_rows_and_arc_override_reason_through_postfix(pfworld):
     assert arc["disposition"] == "none" and arc["source_ip"] == BAD_IP
     assert arc["reasons"] == [{"type": "trusted_forwarder", "comment": "arc=pass sealer=fwd.test"}]
     assert arc["auth_results"]["dkim"][0]["result"] == "fail"
+
+
+def test_rows_are_capped_per_domain_and_day(world):
+    """A sender varying what it sends cannot grow the hash without bound."""
+    key = "sluice:dmarcagg:%s:example.com" % world.day
+    world.redis.cli("EVAL", "for i = 1, 10000 do redis.call('HSET', KEYS[1], 'filler' .. i, 1) end", 1, key)
+    before = int(world.redis.cli("HLEN", key))
+    r = subprocess.run(["miltertest", "-s", os.path.join(LUA, "inbound_verify.lua"), "-D",
+                        "socket=unix:" + world.proc_sock, "-D", "dir=" + LUA, "-D", "authserv=" + AUTHSERV],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    # the two known rows are counted again, nothing new is added but "overflow"
+    assert int(world.redis.cli("HLEN", key)) == before
+    rows = [f for f in world.redis.cli("HKEYS", key).split("\n") if f.startswith("192.0.2.")]
+    assert sorted(world.redis.cli("HGET", key, f) for f in rows) == ["2", "2"]
+    world.redis.cli("HDEL", key, rows[0])
+    world.redis.cli("EVAL", "redis.call('HSET', KEYS[1], 'filler0', 1)", 1, key)
+    r = subprocess.run(["miltertest", "-s", os.path.join(LUA, "inbound_verify.lua"), "-D",
+                        "socket=unix:" + world.proc_sock, "-D", "dir=" + LUA, "-D", "authserv=" + AUTHSERV],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    assert world.redis.cli("HGET", key, "overflow") == "1"
