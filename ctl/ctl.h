@@ -184,6 +184,7 @@ ctl_fn	ctl_secret_init, ctl_secret_rotate, ctl_secret_list;	/* ctl_secret.c */
 ctl_fn	ctl_dkim_keygen;
 ctl_fn	ctl_dns, ctl_doctor;
 ctl_fn	ctl_dmarc;
+ctl_fn	ctl_dmarc_send;
 ctl_fn	ctl_import_opendkim;
 
 /*

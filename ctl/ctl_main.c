@@ -88,6 +88,8 @@ static const ctl_cmd ctl_cmds[] = {
 	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--ip4 A[/N]]... [--ip6 A[/N]]... [--spf-include DOMAIN]..."},
 	{.group = "doctor", .fn = ctl_doctor,
 	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--nameserver IP[:PORT]] [--zone FILE]"},
+	{.group = "dmarc", .name = "send-reports", .fn = ctl_dmarc_send,
+	 .args = "[--day YYYYMMDD] [--dry-run DIR] [--sendmail PATH] [--zone FILE]"},
 	{.group = "dmarc", .fn = ctl_dmarc, .args = "DOMAIN [--days N]"},
 	{.group = "check", .fn = NULL, .args = "[-c config] [--no-connect]"},
 	{.group = "verify", .fn = ctl_verify,

@@ -32,6 +32,10 @@ static cfg_opt_t inbound_opts[] = {
 	CFG_STR("dns_error", "tempfail", CFGF_NONE),
 	CFG_STR_LIST("monitor_domains", "{}", CFGF_NONE),
 	CFG_STR_LIST("trusted_arc_sealers", "{}", CFGF_NONE),
+	/* DMARC aggregate reports sent (doc/milter.md "DMARC aggregate reports") */
+	CFG_BOOL("dmarc_reports", cfg_false, CFGF_NONE),
+	CFG_STR("dmarc_report_sender", "", CFGF_NONE),
+	CFG_STR("dmarc_report_org", "", CFGF_NONE),
 	CFG_END()
 };
 

@@ -285,6 +285,13 @@ void	ml_redis_pool_free(ml_redis_pool *p);
 sl_redis *ml_redis_get(ml_redis_pool *p);
 void	ml_redis_put(ml_redis_pool *p, sl_redis *r);
 void	ml_redis_prepare(void);
+
+/* ---- milter_dmarcagg.c ---- */
+
+struct ml_vresult;
+void	ml_dmarcagg_prepare(void);
+void	ml_dmarcagg_count(const ml_conf *c, const char *ip, const char *env_from,
+			  const struct ml_vresult *r);
 int	ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e,
 		       char *err, size_t errlen);
 int	ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid,

@@ -567,6 +567,7 @@ inbound_eom(SMFICTX *ctx, msg_ctx *m)
 	char	oneline[ML_AR_MAX];
 
 	ml_verify_finish(m->verify, r);
+	ml_dmarcagg_count(m->conf, ((conn_ctx *) smfi_getpriv(ctx))->addr, m->env_from, r);
 	snprintf(oneline, sizeof(oneline), "%s", r->authres);
 	for (char *p = oneline; *p; p++)
 		if (*p == '\n' || *p == '\t')

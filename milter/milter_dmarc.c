@@ -300,6 +300,7 @@ ml_dmarc_check(ml_dns *d, const char *from_domain, const ml_spf_result *spf,
 		snprintf(r->why, sizeof(r->why), "%s", rc == 0 ? "no policy" : "DNS lookup failed");
 		return;
 	}
+	r->rec = rec;
 	choose_policy(d, &rec, r);
 	r->spf_aligned = spf && spf->result == ML_AUTH_PASS &&
 	                 ml_dmarc_aligned(d, from_domain, r->org_domain, spf->domain, rec.aspf_strict);

@@ -81,6 +81,7 @@ ml_redis_prepare(void)
 {
 	(void) sl_script_sha1(&record_script);
 	ml_supp_prepare();
+	ml_dmarcagg_prepare();
 }
 
 /* ml_redis_pool_new - an empty pool; handles connect on first use */

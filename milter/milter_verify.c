@@ -115,6 +115,7 @@ ml_vopts_load(cfg_t *milter, ml_vopts *o, char *err, size_t errlen)
 	o->on_reject = (enum ml_reject_action)a;
 	o->quarantine = (enum ml_quarantine_action)b;
 	o->tempfail_on_dns = c;
+	o->dmarc_reports = cfg_getbool(in, "dmarc_reports");
 	o->nmonitor = cfg_size(in, "monitor_domains");
 	o->monitor = calloc(o->nmonitor + 1, sizeof(*o->monitor));
 	for (size_t i = 0; i < o->nmonitor; i++)

@@ -134,6 +134,7 @@ typedef struct ml_dmarc_result {
 	const char *policy_tag;       /* "p", "sp" or "np" */
 	int spf_aligned, dkim_aligned;
 	char why[128];
+	ml_dmarc_rec rec; /* the record published at policy_domain */
 } ml_dmarc_result;
 
 int ml_dmarc_parse(const char *txt, ml_dmarc_rec *r);
@@ -221,6 +222,7 @@ typedef struct ml_vopts {
 	size_t nmonitor;
 	const char **sealers; /* trusted ARC sealers (d= of the last seal) */
 	size_t nsealers;
+	int dmarc_reports; /* count evaluations for aggregate reports */
 	char idbuf[256]; /* the host name when authserv_id is "" */
 } ml_vopts;
 
