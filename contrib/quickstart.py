@@ -164,6 +164,38 @@ def inbound(w, raw):
             say("     " + line)
 
 
+DSN = """From: MAILER-DAEMON@mx.dest.example (Mail Delivery System)\r
+To: %(token)s\r
+Subject: Undelivered Mail Returned to Sender\r
+MIME-Version: 1.0\r
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r
+\r
+--b\r
+Content-Type: text/plain\r
+\r
+I'm sorry to have to inform you that your message could not be delivered.\r
+--b\r
+Content-Type: message/delivery-status\r
+\r
+Reporting-MTA: dns; mx.dest.example\r
+\r
+Final-Recipient: rfc822; %(rcpt)s\r
+Action: failed\r
+Status: 5.1.1\r
+Diagnostic-Code: smtp; 550 5.1.1 <%(rcpt)s>: Recipient address rejected: User unknown in local recipient table\r
+--b--\r
+"""
+
+
+def bounce(w, token, rcpt):
+    """A DSN to the token address, through sluice-feedback as Postfix's pipe(8) runs it."""
+    r = subprocess.run([harness.program("feedback", "sluice-feedback"), "-c", w["conf"], token],
+                       input=(DSN % {"token": token, "rcpt": rcpt}).encode(), capture_output=True, timeout=60)
+    entry = w["redis"].cli("HGET", "sluice:supp:global:" + rcpt, "reason").strip()
+    say("   DSN naming %s: exit %d, %s" % (rcpt, r.returncode,
+        ("suppressed (%s)" % entry) if entry else "nobody suppressed"))
+
+
 def demo(w):
     """The sample mail and what came of it."""
     step(1, "A transactional message from app@example.com (client 127.0.0.1, an internal network)")
@@ -210,7 +242,16 @@ def demo(w):
         if "category=" in line:
             say("   " + line.split(": ", 1)[-1])
     step(8, "The receiving side: sluicectl verify (sluice-milter's inbound SPF, DKIM, DMARC)")
-    inbound(w, arrived(w, "Your receipt")[1])
+    env, raw = arrived(w, "Your receipt")
+    inbound(w, raw)
+    step(9, "A bounce comes back to the receipt's signed envelope sender (sluice-feedback)")
+    token = env["mail_from"].strip("<>")
+    say("   to %s" % token)
+    bounce(w, token, "stranger@dest.example")
+    say("   (a forged DSN: the token is genuine, but stranger@ was not a recipient of that message)")
+    bounce(w, token, "customer@dest.example")
+    say("   (the message's real recipient: suppressed globally; sluice-policyd refuses it from now on)")
+    say("   Postfix answers: %s" % send(w, "After the bounce", "customer@dest.example"))
 
 
 def main():
