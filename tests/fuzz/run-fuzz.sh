@@ -32,7 +32,7 @@ for d in lib policyd milter feedback logd; do
 	make -j2 -C "$d" >make-$d.log 2>&1 || { tail -30 make-$d.log; exit 1; }
 done
 libs="$(pkg-config --libs hiredis libevent libcrypto libconfuse libpsl libidn2 opendkim milter \
-	gmime-3.0 libxml-2.0 zlib libzip) -lopendmarc -lspf2 -lpthread"
+	gmime-3.0 libxml-2.0 zlib libzip) $(pkg-config --libs libsystemd 2>/dev/null) -lopendmarc -lspf2 -lresolv -lpthread"
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -I$top/lib \
 	-I$top/policyd -I$top/milter -I$top/feedback -I$top/logd -I$build $(pkg-config --cflags gmime-3.0 libxml-2.0 libconfuse libevent)"
 targets=$(grep -l LLVMFuzzerTestOneInput "$top"/tests/fuzz/fuzz_*.c)
@@ -47,7 +47,7 @@ for src in $targets; do
 	milter) archive=milter/libmilter_core.a ;;
 	feedback) archive=feedback/libfeedback.a ;;
 	logd) archive=logd/liblogd.a ;;
-	token) archive= ;;		# lib/token.c, in libsluice.a
+	token|conf) archive= ;;		# lib/token.c, lib/conf_lex.c: in libsluice.a
 	*) echo "$name: no library for part $part"; failed=$((failed + 1)); continue ;;
 	esac
 	seeds=$top/tests/fuzz/${name}_seeds
