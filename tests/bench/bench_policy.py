@@ -174,6 +174,10 @@ class Server:
     def pids(self):
         return [self.pid]
 
+    def all_pids(self):
+        """Every process of the server (postfwd forks a cache and children)."""
+        return [q for p in self.pids() for q in [p] + descendants(p)]
+
     def rss(self):
         return sum(benchlib.tree_hwm(p) for p in self.pids())
 
@@ -350,63 +354,177 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(p / 100.0 * len(xs)))] if xs else float("nan")
 
 
+POLICY_LOAD = os.path.join(harness.BUILDDIR, "tests", "bench", "policy_load")
+
+
+def load_c(srv, connections, seconds, rnd):
+    """One run of the C client (tests/bench/policy_load.c); returns its figures as a dict."""
+    where = ["-s", srv.addr] if isinstance(srv.addr, str) else ["-t", "%s:%d" % srv.addr]
+    argv = [POLICY_LOAD] + where + ["-c", str(connections), "-d", str(seconds), "-k", str(rnd),
+                                    "-p", ",".join(str(p) for p in srv.all_pids())]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds * 10 + 120)
+    if r.returncode != 0:
+        raise RuntimeError("%s: policy_load failed: %s %s" % (srv.name, r.stdout, r.stderr))
+    return {k: float(v) for k, v in (f.split("=", 1) for f in r.stdout.split())}
+
+
+def redis_info(sock, section):
+    out = subprocess.run(["redis-cli", "-s", sock, "INFO", section], capture_output=True,
+                         text=True, check=True).stdout
+    return dict(l.split(":", 1) for l in out.splitlines() if ":" in l)
+
+
+def commandstats(sock):
+    """{command: (calls, usec)} from INFO commandstats."""
+    out = {}
+    for k, v in redis_info(sock, "commandstats").items():
+        if k.startswith("cmdstat_"):
+            f = dict(x.split("=") for x in v.split(","))
+            out[k[8:]] = (int(f["calls"]), int(f["usec"]))
+    return out
+
+
+def script_cost(before, after):
+    """Commands run per EVALSHA and Redis microseconds per EVALSHA between two commandstats."""
+    d = {c: (after[c][0] - before.get(c, (0, 0))[0], after[c][1] - before.get(c, (0, 0))[1])
+         for c in after}
+    ev = d.get("evalsha", (0, 0))
+    if ev[0] == 0:
+        return float("nan"), float("nan")
+    inner = sum(n for c, (n, _) in d.items() if c not in ("evalsha", "info", "monitor"))
+    return inner / ev[0], ev[1] / ev[0]
+
+
+def capture_evalsha(srv):
+    """The EVALSHA sluice-policyd sends for one request of the stream (seen with MONITOR)."""
+    import shlex
+    mon = subprocess.Popen(["redis-cli", "-s", srv.redis_sock, "MONITOR"], stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        mon.stdout.readline()           # OK
+        ask(srv.addr, [request(0, 97)])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            line = mon.stdout.readline()
+            if '"EVALSHA"' in line or '"evalsha"' in line:
+                return shlex.split(line.split("]", 1)[1])
+        raise RuntimeError("no EVALSHA seen from sluice-policyd")
+    finally:
+        mon.kill()
+        mon.wait()
+
+
+class EvalSha(Server):
+    """redis-benchmark sending sluice-policyd's own decision EVALSHA (same keys and
+    arguments, sender and recipient numbered at random) straight to the same Redis:
+    the rate of the script alone, without policyd and the policy protocol."""
+    name = "bare EVALSHA (redis-benchmark)"
+
+    def __init__(self, sluice):
+        self.sluice = sluice
+        self.redis_sock = sluice.redis_sock
+        cmd = capture_evalsha(sluice)
+        sender, rcpt = request_addrs(0)
+        self.cmd = [a.replace(sender, "user__rand_int__@sender0.example")
+                    .replace(rcpt, "rcpt__rand_int__@dest0.example") for a in cmd]
+        self.n = 50000
+
+    def all_pids(self):
+        return [self.sluice.redis.pid]
+
+    def run(self, connections, seconds):
+        cpu0 = benchlib.cpu_seconds(self.sluice.redis.pid)
+        t0 = time.monotonic()
+        r = subprocess.run(["redis-benchmark", "-s", self.redis_sock, "-c", str(connections),
+                            "-n", str(self.n), "-r", "100000", "--csv"] + self.cmd,
+                           capture_output=True, text=True, timeout=600)
+        el = time.monotonic() - t0
+        cpu = benchlib.cpu_seconds(self.sluice.redis.pid) - cpu0
+        rows = [l for l in r.stdout.splitlines() if l.startswith('"') and not l.startswith('"test"')]
+        if r.returncode != 0 or not rows:
+            raise RuntimeError("redis-benchmark failed: %s %s" % (r.stdout, r.stderr))
+        rate = float(rows[-1].split(",")[1].strip('"'))
+        n = self.n
+        self.n = max(5000, int(rate * seconds))     # about `seconds` for the next round
+        return {"req_per_s": rate, "requests": n, "server_cpu_us_per_req": cpu * 1e6 / n,
+                "seconds": el}
+
+
+def request_addrs(i):
+    return "user%d@sender%d.example" % (i % 100, i % 10), "rcpt%d@dest%d.example" % (i, i % 37)
+
+
 def main():
-    ap = argparse.ArgumentParser(description="policy servers: sluice-policyd vs postfwd vs policyd-rate-limit")
+    ap = argparse.ArgumentParser(description="policy servers: sluice-policyd vs postfwd, "
+                                 "policyd-rate-limit and the bare decision EVALSHA")
     ap.add_argument("--seconds", type=float, default=3.0, help="per server per round")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--connections", default="8", help="comma-separated, e.g. 8,64")
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--no-rate-limit", action="store_true", help="leave policyd-rate-limit out")
     args = ap.parse_args()
+    conc = [int(c) for c in args.connections.split(",")]
     env = harness.Env("bench-policy")
     servers = []
     try:
         env.tokenkey = env.secret()
-        servers = [cls(env) for cls in (Sluice, Postfwd, RateLimit)]
+        classes = (Sluice, Postfwd) if args.no_rate_limit else (Sluice, Postfwd, RateLimit)
+        servers = [cls(env) for cls in classes]
         for s in servers:
             check_limits(s)
-        print("bench_policy: %.0f s per server per round, %d rounds, %d connections; %s" % (
+        sluice = servers[0]
+        peers = servers + [EvalSha(sluice)]
+        print("bench_policy: %.0f s per server per round, %d rounds, connections %s, C client; %s" % (
             args.seconds, args.rounds, args.connections, benchlib.stamp()), flush=True)
-        rates = {s.name: [] for s in servers}
-        lats = {s.name: [] for s in servers}
-        cpu = {s.name: -sum(benchlib.tree_cpu(p) for p in s.pids()) for s in servers}
+        print("bare EVALSHA command: %s" % " ".join(peers[-1].cmd)[:400], flush=True)
+        keys = [(p.name, c) for c in conc for p in peers]
+        fig = {k: [] for k in keys}
+        cost = {k: [] for k in keys}
+        loads = []
         for rnd in range(args.rounds):
-            for s in (servers if rnd % 2 == 0 else list(reversed(servers))):
-                n, el, lat = load(s.addr, args.connections, seconds=args.seconds, rnd=rnd + 1)
-                rates[s.name].append(n / el)
-                lats[s.name] += lat
-                print("round %d  %-20s %9.1f req/s" % (rnd + 1, s.name, n / el), flush=True)
+            for p in (peers if rnd % 2 == 0 else list(reversed(peers))):
+                for c in conc:
+                    before = commandstats(sluice.redis_sock) if p in (sluice, peers[-1]) else None
+                    r = p.run(c, args.seconds) if isinstance(p, EvalSha) else load_c(p, c, args.seconds, rnd + 1)
+                    if before is not None:
+                        cost[(p.name, c)].append(script_cost(before, commandstats(sluice.redis_sock)))
+                    fig[(p.name, c)].append(r)
+                    print("round %d  %-32s c=%-3d %9.1f req/s  %6.1f us CPU/req" % (
+                        rnd + 1, p.name, c, r["req_per_s"], r["server_cpu_us_per_req"]), flush=True)
+            loads.append(open("/proc/loadavg").read().split()[0])
+        print("load average (1 min) after each round: %s" % " ".join(loads))
+        rss = {s.name: benchlib.tree_hwm(s.pid) for s in servers}
+        rss["redis-server"] = benchlib.vm_hwm(sluice.redis.pid)
         for s in servers:
-            cpu[s.name] = (cpu[s.name] + sum(benchlib.tree_cpu(p) for p in s.pids())) / len(lats[s.name])
-        rss, pss = {}, {}
-        for s in servers:
-            rss[s.name] = benchlib.tree_hwm(s.pid)
-            pss[s.name] = benchlib.tree_pss(s.pid)
-            if isinstance(s, Sluice):
-                rss["redis-server"] = benchlib.vm_hwm(s.redis.pid)
-                pss["redis-server"] = benchlib.pss(s.redis.pid)
             s.stop()
         servers = []
         ir = {}
         if not args.no_callgrind and benchlib.have("valgrind"):
             ir.update(instructions(env, Sluice, 500, 2500))
             ir.update(instructions(env, Postfwd, 100, 500))
-            ir.update(instructions(env, RateLimit, 100, 300))
         print()
-        base = median(rates["sluice-policyd"])
         rows = []
-        for name in rates:
-            m = median(rates[name])
-            rows.append([name, "%.0f" % m, "%.2f" % (m / base),
-                         "%.2f" % (pct(lats[name], 50) * 1000), "%.2f" % (pct(lats[name], 99) * 1000),
-                         "%.0f" % (cpu[name] * 1e6),
-                         "%.0fk" % (ir[name] / 1000) if name in ir else "-",
-                         "%.1f" % (rss[name] / 1024), "%.1f" % (pss[name] / 1024)])
-            if name == "sluice-policyd":
-                rows.append(["  + its redis-server", "", "", "", "", "(incl.)",
-                             "%.0fk" % (ir["redis-server"] / 1000) if "redis-server" in ir else "-",
-                             "%.1f" % (rss["redis-server"] / 1024), "%.1f" % (pss["redis-server"] / 1024)])
-        benchlib.table(rows, ["server", "req/s (median)", "ratio", "p50 ms", "p99 ms", "CPU us/req", "instr/req",
-                              "peak RSS MiB", "PSS MiB"])
+        for c in conc:
+            base = median([r["req_per_s"] for r in fig[("sluice-policyd", c)]])
+            for name, _ in [k for k in keys if k[1] == c]:
+                rs = fig[(name, c)]
+                m = median([r["req_per_s"] for r in rs])
+                cc = cost[(name, c)]
+                rows.append([name, c, "%.0f" % m, "%.2f" % (base / m),
+                             "%.2f" % median([r.get("p50_ms", float("nan")) for r in rs]),
+                             "%.2f" % median([r.get("p99_ms", float("nan")) for r in rs]),
+                             "%.0f" % median([r["server_cpu_us_per_req"] for r in rs]),
+                             "%.0f" % median([r.get("client_cpu_us_per_req", float("nan")) for r in rs]),
+                             "%.1f" % median([x[0] for x in cc]) if cc else "-",
+                             "%.1f" % median([x[1] for x in cc]) if cc else "-",
+                             "%.0fk" % (ir[name] / 1000) if name in ir else "-",
+                             "%.1f" % (rss[name] / 1024) if name in rss else "-"])
+        benchlib.table(rows, ["server", "conns", "req/s (median)", "sluice / this", "p50 ms", "p99 ms",
+                              "server CPU us/req", "client CPU us/req", "redis cmds/EVALSHA",
+                              "redis us/EVALSHA", "instr/req", "peak RSS MiB"])
+        if "redis-server" in ir:
+            print("callgrind: redis-server %.0fk instructions per sluice-policyd request" % (ir["redis-server"] / 1000))
+        print("peak RSS: redis-server %.1f MiB" % (rss["redis-server"] / 1024))
     finally:
         for s in servers:
             s.stop()
