@@ -19,10 +19,12 @@
  *			(milter_headers.c), starts the DKIM signers over the
  *			final header set (milter_dkim.c)
  *	body		feeds the signers
- *	eom		removes suppressed recipients (smfi_delrcpt) or
- *			refuses the message when all are (milter_suppress.c);
- *			applies envelope sender, header edits, signatures;
- *			logs one line; records the message (milter_redis.c)
+ *	eom		finishes the signatures; in one Redis round trip
+ *			(milter_redis.c) checks suppression and records the
+ *			message; removes suppressed recipients (smfi_delrcpt)
+ *			or refuses the message when all are
+ *			(milter_suppress.c); applies envelope sender, header
+ *			edits, signatures; logs one line
  *	abort, close	release the message, the connection
  *	A reload never changes the snapshot under a message in flight: it is
  *	pinned in envfrom and released at eom or abort.
@@ -491,28 +493,55 @@ delete_rcpts(SMFICTX *ctx, msg_ctx *m, const ml_supp *s)
 }
 
 /*
- * suppress - drop the recipients suppressed in the message's scopes; when
- * that is all of them, refuse the message. Returns SMFIS_CONTINUE to go
- * on (m->nsupp recipients removed), else the final answer (m reset).
+ * redis_trouble - the end of message script failed: tempfail when the
+ * suppression check or the recipient record was due and its option says
+ * so (suppression_fail, on_internal_error), else go on with a warning.
+ * Returns SMFIS_CONTINUE or SMFIS_TEMPFAIL (m reset).
  */
 static sfsistat
-suppress(SMFICTX *ctx, msg_ctx *m)
+redis_trouble(SMFICTX *ctx, msg_ctx *m, int unchecked, int lost, const char *err)
 {
+	int	tf_supp = unchecked && m->conf->supp_fail != ML_ACCEPT;
+	int	tf_rec = lost && m->conf->on_internal_error != ML_ACCEPT;
+
+	if (unchecked)
+		sl_warn("%s: suppression not checked: %s (suppression_fail = %s)", err,
+			tf_supp ? "temporary failure" : "message accepted", tf_supp ? "tempfail" : "accept");
+	if (lost)
+		sl_warn("recipient record not written: %s (on_internal_error = %s)",
+			tf_rec ? "temporary failure"
+			       : "message accepted, its bounces will suppress nobody",
+			tf_rec ? "tempfail" : "accept");
+	if (!tf_supp && !tf_rec)
+		return SMFIS_CONTINUE;
+	set_reply(ctx, "451", "4.3.0 temporary local problem, try again later");
+	msg_reset(m);
+	return SMFIS_TEMPFAIL;
+}
+
+/*
+ * end_message - the one Redis round trip of a message: drop the recipients
+ * suppressed in the message's scopes (when that is all of them, refuse the
+ * message), count it and write its recipient record (the keyed hashes
+ * sluice-feedback binds bounces to; without it its bounces could suppress
+ * nobody). Returns SMFIS_CONTINUE to go on (m->nsupp recipients removed),
+ * else the final answer (m reset).
+ */
+static sfsistat
+end_message(SMFICTX *ctx, msg_ctx *m)
+{
+	ml_msginfo mi = {.qid = m->qid, .sasl = m->sasl, .msgid = m->msgid,
+			 .sender = m->new_sender[0] ? m->new_sender : m->env_from,
+			 .record = !m->degraded && m->d.verdict == ML_OK};
 	ml_supp s;
 	char	err[512], text[400];
+	int	unchecked, lost;
 	sfsistat rc = SMFIS_CONTINUE;
 
-	if (ml_supp_check(m->conf, &m->d, (const char *const *) m->rcpts, m->nrcpt, &s,
-			  err, sizeof(err)) < 0) {
+	if (ml_end_message(m->conf, &m->d, &mi, (const char *const *) m->rcpts, m->nrcpt, &s,
+			   &unchecked, &lost, err, sizeof(err)) < 0) {
 		ml_supp_free(&s);
-		if (m->conf->supp_fail == ML_ACCEPT) {
-			sl_warn("%s: message accepted (suppression_fail = accept)", err);
-			return SMFIS_CONTINUE;
-		}
-		sl_warn("%s: temporary failure (suppression_fail = tempfail)", err);
-		set_reply(ctx, "451", "4.3.0 temporary local problem, try again later");
-		msg_reset(m);
-		return SMFIS_TEMPFAIL;
+		return redis_trouble(ctx, m, unchecked, lost, err);
 	}
 	if (s.nhits == m->nrcpt && s.nhits > 0) {
 		ml_supp_log(&s, 1);
@@ -528,10 +557,6 @@ suppress(SMFICTX *ctx, msg_ctx *m)
 		ml_supp_log(&s, 0);
 		ml_supp_record(m->conf, &m->d, &s, m->qid, m->msgid);
 		m->nsupp = s.nhits;	/* not counted as sent */
-		for (size_t i = 0; i < s.nhits; i++) {	/* nor in the recipient record */
-			free(m->rcpts[s.hits[i].rcpt]);
-			m->rcpts[s.hits[i].rcpt] = NULL;
-		}
 	}
 	ml_supp_free(&s);
 	return rc;
@@ -624,30 +649,6 @@ preflight(SMFICTX *ctx, msg_ctx *m)
 	return -1;
 }
 
-/*
- * record - count the message and write its recipient record (the keyed
- * hashes sluice-feedback binds bounces to); without that record its
- * bounces could suppress nobody, so a failure is on_internal_error's
- */
-static sfsistat
-record(SMFICTX *ctx, msg_ctx *m)
-{
-	if (m->degraded || m->d.verdict != ML_OK
-	    || ml_record_message(m->conf, &m->d, m->qid, m->sasl,
-				 m->new_sender[0] ? m->new_sender : m->env_from, m->nrcpt - m->nsupp,
-				 m->msgid, (const char *const *) m->rcpts, m->nrcpt) == 0)
-		return SMFIS_CONTINUE;
-	if (m->conf->on_internal_error == ML_ACCEPT) {
-		sl_warn("recipient record not written: message accepted, its bounces will suppress "
-			"nobody (on_internal_error = accept)");
-		return SMFIS_CONTINUE;
-	}
-	sl_warn("recipient record not written: temporary failure (on_internal_error = tempfail)");
-	set_reply(ctx, "451", "4.3.0 temporary local problem, try again later");
-	msg_reset(m);
-	return SMFIS_TEMPFAIL;
-}
-
 /* cb_eom - apply everything and sign */
 static sfsistat
 cb_eom(SMFICTX *ctx)
@@ -663,8 +664,6 @@ cb_eom(SMFICTX *ctx)
 	sl_log_context(m->qid);
 	if (m->verify)
 		return inbound_eom(ctx, m);
-	if ((rc = suppress(ctx, m)) != SMFIS_CONTINUE)
-		return rc;
 	if (preflight(ctx, m) < 0) {
 		msg_reset(m);
 		return SMFIS_REJECT;
@@ -675,7 +674,8 @@ cb_eom(SMFICTX *ctx)
 		m->new_sender[0] = '\0';
 		(void) plan_message(m, 0, err, sizeof(err));
 	}
-	if ((rc = record(ctx, m)) != SMFIS_CONTINUE)
+	/* after signing: the record is written only for a message that leaves as planned */
+	if ((rc = end_message(ctx, m)) != SMFIS_CONTINUE)
 		return rc;
 	if (apply_edits(ctx, m) < 0)
 		goto fail;

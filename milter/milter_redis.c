@@ -3,8 +3,8 @@
  *	milter_redis 3 - the milter's Redis keys: SASL entries, records, counters
  * SYNOPSIS
  *	ml_sasl_lookup(conf, user, &entry, err, len)	0, or -1 when Redis failed
- *	ml_record_message(conf, decision, qid, sasl, sender, nsent, msgid,
- *			  rcpts, nrcpt)		-1 when the recipient record failed
+ *	ml_end_message(conf, decision, info, rcpts, nrcpt, &supp, &unchecked,
+ *		       &lost, err, len)	suppression and record, one round trip
  *	ml_redis_get(pool), ml_redis_put(pool, handle)	borrow a handle
  *	ml_redis_prepare()	script SHA1s, once before the threads start
  * DESCRIPTION
@@ -23,6 +23,11 @@
  *				message with tokens; expires after the token
  *				lifetime plus a day; read by sluice-feedback
  *				to bind a bounce to a real recipient
+ *	At end of message one script (one round trip, none when there is
+ *	nothing to look up or write) looks the recipients up in their
+ *	suppression scopes (milter_suppress.c builds the keys and reads the
+ *	answer) and writes the record of the message without the suppressed
+ *	ones: the stats count, msg:<qid> and rcpts:<msgid>.
  *	Handles come from a small pool per config snapshot (a handle is not
  *	thread-safe; libmilter runs a thread per connection), so a reload
  *	that changes the redis section takes effect for new messages.
@@ -30,9 +35,11 @@
  *	A failed SASL lookup is internal trouble: the caller applies
  *	on_internal_error. An entry field longer than the milter holds is
  *	such a failure too, never cut short. A failed count is logged and
- *	otherwise ignored: counting must never hold mail back. The recipient
- *	record of a message with tokens is written in the same script (one
- *	round trip); when it fails, the caller applies on_internal_error too.
+ *	otherwise ignored: counting must never hold mail back. When the end
+ *	of message script fails, the caller applies suppression_fail (the
+ *	lookup was due) and on_internal_error (the recipient record of a
+ *	message with tokens was due). A message tempfailed after the script
+ *	(the MTA refused to remove a suppressed recipient) stays counted.
  */
 #include "config.h"
 
@@ -55,31 +62,60 @@ struct ml_redis_pool {
 };
 
 /*
- * KEYS stats, msg, rcpts; ARGV n, category, tenant, sasl, sender, msg ttl,
- * count ('1' or '0'), rcpts ttl, msgid, then the recipient hashes (maybe none)
+ * The one round trip at end of message: the suppression lookup, then the
+ * record of what is sent. KEYS stats, msg, rcpts, then the suppression
+ * keys (supp:<scope>:<address>...). ARGV category, tenant, sasl, sender,
+ * msg ttl, count ('1' or '0'), rcpts ttl, msgid, the number of
+ * recipients R, then R recipient hashes ('' for none), then for each
+ * suppression key the (1-based) recipient it is for. A suppression entry
+ * counts when it has a reason and its expires field (if any, > 0) is
+ * still in the future by Redis' clock, as in policyd. Suppressed
+ * recipients are neither counted nor recorded; when all are, nothing is
+ * (the message is refused). Returns {key index, reason, ...} of the live
+ * entries.
  */
-static sl_script record_script = {
+static sl_script eom_script = {
 	.source =
-	"if ARGV[7] == '1' then\n"
-	"  redis.call('HINCRBY', KEYS[1], 'sent', ARGV[1])\n"
-	"  redis.call('HSET', KEYS[2], 'category', ARGV[2], 'tenant', ARGV[3],"
-	" 'sasl', ARGV[4], 'sender', ARGV[5], 'msgid', ARGV[9])\n"
-	"  redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
-	"end\n"
-	"if #ARGV >= 10 then\n"
-	"  for i = 10, #ARGV, 100 do\n"
-	"    redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 99, #ARGV)))\n"
+	"local nr = tonumber(ARGV[9])\n"
+	"local out, hit, nhit = {}, {}, 0\n"
+	"if #KEYS > 3 then\n"
+	"  local now = tonumber(redis.call('TIME')[1])\n"
+	"  for i = 4, #KEYS do\n"
+	"    local e = redis.pcall('HMGET', KEYS[i], 'reason', 'expires')\n"
+	"    if type(e) == 'table' then\n"
+	"      local r, x = e[1], tonumber(e[2])\n"
+	"      if r and x and x > 0 and x <= now then r = nil end\n"
+	"      if r then\n"
+	"        local k = tonumber(ARGV[9 + nr + i - 3])\n"
+	"        out[#out+1] = i - 3; out[#out+1] = r\n"
+	"        if not hit[k] then hit[k] = true; nhit = nhit + 1 end\n"
+	"      end\n"
+	"    end\n"
 	"  end\n"
-	"  redis.call('EXPIRE', KEYS[3], ARGV[8])\n"
 	"end\n"
-	"return 1\n",
+	"if nr > 0 and nhit == nr then return out end\n"
+	"if ARGV[6] == '1' then\n"
+	"  redis.call('HINCRBY', KEYS[1], 'sent', nr - nhit)\n"
+	"  redis.call('HSET', KEYS[2], 'category', ARGV[1], 'tenant', ARGV[2],"
+	" 'sasl', ARGV[3], 'sender', ARGV[4], 'msgid', ARGV[8])\n"
+	"  redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
+	"end\n"
+	"local h = {}\n"
+	"for i = 1, nr do\n"
+	"  if ARGV[9 + i] ~= '' and not hit[i] then h[#h+1] = ARGV[9 + i] end\n"
+	"end\n"
+	"for i = 1, #h, 100 do\n"
+	"  redis.call('SADD', KEYS[3], unpack(h, i, math.min(i + 99, #h)))\n"
+	"end\n"
+	"if #h > 0 then redis.call('EXPIRE', KEYS[3], ARGV[7]) end\n"
+	"return out\n",
 };
 
 /* ml_redis_prepare - compute every script's SHA1 once, before threads share them */
 void
 ml_redis_prepare(void)
 {
-	(void) sl_script_sha1(&record_script);
+	(void) sl_script_sha1(&eom_script);
 	ml_supp_prepare();
 	ml_dmarcagg_prepare();
 }
@@ -226,7 +262,7 @@ ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, 
 	return rc;
 }
 
-/* rcpt_hashes - argv entries for the recipient record; how many were added */
+/* rcpt_hashes - the keyed hash of each recipient as argv entries ("" when none); how many */
 static size_t
 rcpt_hashes(const ml_conf *c, const char *msgid, const char *const *rcpts, size_t nrcpt,
 	    char (*hash)[SL_TOKEN_RCPT_HASH_LEN + 1], const char **argv)
@@ -234,63 +270,112 @@ rcpt_hashes(const ml_conf *c, const char *msgid, const char *const *rcpts, size_
 	char	kid = c->ring.key[c->ring.current].kid;
 	size_t	n = 0;
 
-	for (size_t i = 0; i < nrcpt; i++)
-		if (rcpts[i] && sl_token_rcpt_hash(&c->ring, kid, msgid, rcpts[i], hash[n]) == 0) {
-			argv[n] = hash[n];
+	for (size_t i = 0; i < nrcpt; i++) {
+		if (rcpts[i] && sl_token_rcpt_hash(&c->ring, kid, msgid, rcpts[i], hash[i]) == 0)
 			n++;
-		}
+		else
+			hash[i][0] = '\0';
+		argv[i] = hash[i];
+	}
 	return n;
 }
 
+/* eom_call - run eom_script; the reply, or NULL with err */
+static sl_reply *
+eom_call(const ml_conf *c, int nkeys, int argc, const char **argv, char *err, size_t errlen)
+{
+	sl_reply *rep = NULL;
+	sl_redis *r = ml_redis_get(c->pool);
+
+	if (sl_redis_eval(r, &eom_script, &rep, nkeys, argc, argv, NULL) < 0) {
+		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
+		sl_reply_free(rep);
+		rep = NULL;
+	} else if (rep->type == SL_REPLY_ERROR) {
+		snprintf(err, errlen, "redis: %s", rep->str);
+		sl_reply_free(rep);
+		rep = NULL;
+	}
+	ml_redis_put(c->pool, r);
+	return rep;
+}
+
 /*
- * ml_record_message - count the message, remember its queue id and, when
- * it carries tokens (a category), write the keyed hashes of its final
- * recipients (NULL entries of rcpts are the suppressed ones) under
- * rcpts:<msgid> for sluice-feedback. -1 when that record failed: the
- * caller applies on_internal_error. A failed count alone is only logged.
+ * ml_end_message - at end of message, in one round trip: look every
+ * recipient up in the message's suppression scopes (hits in s, to be
+ * freed with ml_supp_free()) and, when m->record, count the message,
+ * remember its queue id and, when it carries tokens (a category), write
+ * the keyed hashes of its final recipients under rcpts:<msgid> for
+ * sluice-feedback. Suppressed recipients are not counted or recorded.
+ * No call at all when there is nothing to look up or write. -1 with err
+ * when Redis failed: *unchecked says the suppression was due, *lost that
+ * the recipient record was (the caller applies suppression_fail and
+ * on_internal_error); a failed count alone is only logged.
  */
 int
-ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid, const char *sasl,
-		  const char *sender, size_t nsent, const char *msgid,
-		  const char *const *rcpts, size_t nrcpt)
+ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
+	       const char *const *rcpts, size_t nrcpt, ml_supp *s, int *unchecked, int *lost,
+	       char *err, size_t errlen)
 {
-	char	stats[256], msg[256], rkey[256], day[16], n[32], ttl[32], rttl[32];
+	char	stats[256], msg[256], rkey[256], day[16], n[32], ttl[32], rttl[32], *ix = NULL;
 	char	(*hash)[SL_TOKEN_RCPT_HASH_LEN + 1] = sl_calloc(nrcpt + 1, sizeof(*hash));
-	const char **argv = sl_calloc(12 + nrcpt, sizeof(*argv));
-	int	count = c->stats && qid != NULL && *qid != '\0', rc = 0;
-	size_t	nhash = 0;
+	int	count = m->record && c->stats && m->qid != NULL && *m->qid != '\0', rc = 0;
+	size_t	nhash = 0, nk, argc = 9 + nrcpt;
+	const char **argv;
 	time_t	now = time(NULL);
 	struct tm tm;
-	sl_reply *rep = NULL;
-	sl_redis *r;
+	sl_reply *rep;
 
-	if (c->pool != NULL && c->have_key && d->category && msgid && *msgid)
-		nhash = rcpt_hashes(c, msgid, rcpts, nrcpt, hash, argv + 12);
-	if (c->pool == NULL || (!count && nhash == 0))
+	memset(s, 0, sizeof(*s));
+	*unchecked = *lost = 0;
+	if (c->pool != NULL && c->check_supp)
+		ml_supp_init(s, c->redis.prefix ? c->redis.prefix : "sluice:", d, c->supp_flags, rcpts,
+			     nrcpt);
+	nk = s->nkeys;
+	argv = sl_calloc(3 + nk + argc + nk + 1, sizeof(*argv));
+	if (c->pool != NULL && m->record && c->have_key && d->category && m->msgid && *m->msgid)
+		nhash = rcpt_hashes(c, m->msgid, rcpts, nrcpt, hash, argv + 3 + nk + 9);
+	else
+		for (size_t i = 0; i < nrcpt; i++)
+			argv[3 + nk + 9 + i] = "";
+	if (c->pool == NULL || (!count && nhash == 0 && nk == 0))
 		goto done;
 	gmtime_r(&now, &tm);
 	strftime(day, sizeof(day), "%Y%m%d", &tm);
 	snprintf(stats, sizeof(stats), "%sstats:%s:%s:%s", c->redis.prefix, day,
 		 d->tenant_name[0] ? d->tenant_name : "-", d->category ? d->category->name : "-");
-	snprintf(msg, sizeof(msg), "%smsg:%s", c->redis.prefix, qid ? qid : "");
-	snprintf(rkey, sizeof(rkey), "%srcpts:%s", c->redis.prefix, msgid ? msgid : "");
-	snprintf(n, sizeof(n), "%zu", nsent);
+	snprintf(msg, sizeof(msg), "%smsg:%s", c->redis.prefix, m->qid ? m->qid : "");
+	snprintf(rkey, sizeof(rkey), "%srcpts:%s", c->redis.prefix, m->msgid ? m->msgid : "");
+	snprintf(n, sizeof(n), "%zu", nrcpt);
 	snprintf(ttl, sizeof(ttl), "%ld", c->msg_ttl);
 	/* a day more than the lifetime: a bounce on a token's last valid day still finds it */
 	snprintf(rttl, sizeof(rttl), "%ld", ((long) sl_token_ring_lifetime(&c->ring) + 1) * 86400L);
-	argv[0] = stats, argv[1] = msg, argv[2] = rkey, argv[3] = n;
-	argv[4] = d->category ? d->category->name : "", argv[5] = d->tenant_name;
-	argv[6] = sasl ? sasl : "", argv[7] = sender, argv[8] = ttl;
-	argv[9] = count ? "1" : "0", argv[10] = rttl, argv[11] = msgid ? msgid : "";
-	r = ml_redis_get(c->pool);
-	if (sl_redis_eval(r, &record_script, &rep, 3, (int) (12 + nhash), argv, NULL) < 0)
-		rc = -1, sl_warn("redis: message not recorded: %s", sl_redis_errstr(r));
-	else if (rep->type == SL_REPLY_ERROR)
-		rc = -1, sl_warn("redis: message not recorded: %s", rep->str);
-	sl_reply_free(rep);
-	ml_redis_put(c->pool, r);
+	argv[0] = stats, argv[1] = msg, argv[2] = rkey;
+	for (size_t i = 0; i < nk; i++)
+		argv[3 + i] = s->keys[i];
+	const char **a = argv + 3 + nk;
+	a[0] = d->category ? d->category->name : "", a[1] = d->tenant_name;
+	a[2] = m->sasl ? m->sasl : "", a[3] = m->sender, a[4] = ttl, a[5] = count ? "1" : "0";
+	a[6] = rttl, a[7] = m->msgid ? m->msgid : "", a[8] = n;
+	ix = sl_calloc(nk + 1, 24);
+	for (size_t i = 0; i < nk; i++) {
+		snprintf(ix + 24 * i, 24, "%zu", s->key_rcpt[i] + 1);
+		a[9 + nrcpt + i] = ix + 24 * i;
+	}
+	if ((rep = eom_call(c, (int) (3 + nk), (int) (3 + nk + argc + nk), argv, err, errlen)) == NULL) {
+		*unchecked = nk > 0;
+		*lost = nhash > 0;
+		if (!*unchecked && !*lost)
+			sl_warn("%s: message not counted", err);
+		rc = *unchecked || *lost ? -1 : 0;
+	} else {
+		rc = ml_supp_parse(s, rcpts, rep, err, errlen);
+		*unchecked = rc < 0;
+		sl_reply_free(rep);
+	}
 done:
+	free(ix);
 	free(hash);
 	free(argv);
-	return nhash > 0 ? rc : 0;
+	return rc;
 }

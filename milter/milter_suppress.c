@@ -2,7 +2,8 @@
  * NAME
  *	milter_suppress 3 - suppressed recipients, checked at end of message
  * SYNOPSIS
- *	ml_supp_check(conf, decision, rcpts, n, &s, err, len)	0, -1 Redis
+ *	ml_supp_init(&s, prefix, decision, flags, rcpts, n)	the keys
+ *	ml_supp_parse(&s, rcpts, reply, err, len)	the hits, -1 malformed
  *	ml_supp_reply(&s, text, len)		"5.7.1 ..." when all are suppressed
  *	ml_supp_log(&s, refused)		one line per suppressed recipient
  *	ml_supp_record(conf, decision, &s, qid, msgid)	events and counter
@@ -19,9 +20,11 @@
  *	with the domain lowercased, lowercased, without +tag, as policyd's
  *	strip_tag and lowercase_local_part allow).
  *
- *	All keys go to one Lua script: one round trip per message. An entry
- *	counts when it has a reason and its expires field (if any, > 0) is
- *	still in the future by Redis' clock, as in policyd.
+ *	All keys go to the milter's one script at end of message
+ *	(ml_end_message(), milter_redis.c), with the message's record: one
+ *	round trip per message. An entry counts when it has a reason and its
+ *	expires field (if any, > 0) is still in the future by Redis' clock,
+ *	as in policyd.
  *
  *	ml_supp_init() and ml_supp_parse() are pure (keys from a decision,
  *	hits from a script reply) so unit tests need no Redis.
@@ -29,8 +32,8 @@
  *	An ml_supp owns its keys and hits; ml_supp_free() releases them (a
  *	zeroed ml_supp is fine). The recipient strings are the caller's.
  * ERRORS
- *	ml_supp_check() returns -1 with err when Redis failed or answered
- *	nonsense: the caller applies suppression_fail. ml_supp_record() logs
+ *	ml_supp_parse() returns -1 with err when Redis answered nonsense:
+ *	the caller applies suppression_fail. ml_supp_record() logs
  *	a failure and goes on: counting never holds mail back.
  */
 #include "config.h"
@@ -43,23 +46,6 @@
 #include "log.h"
 #include "milter.h"
 #include "suppress.h"
-
-/* KEYS: supp:<scope>:<address>...; returns {index, reason, ...} of live entries */
-static sl_script lookup_script = {
-	.source =
-	"local t = redis.call('TIME')\n"
-	"local now = tonumber(t[1])\n"
-	"local out = {}\n"
-	"for i = 1, #KEYS do\n"
-	"  local e = redis.pcall('HMGET', KEYS[i], 'reason', 'expires')\n"
-	"  if type(e) == 'table' then\n"
-	"    local r, x = e[1], tonumber(e[2])\n"
-	"    if r and x and x > 0 and x <= now then r = nil end\n"
-	"    if r then out[#out+1] = i; out[#out+1] = r end\n"
-	"  end\n"
-	"end\n"
-	"return out\n",
-};
 
 /*
  * KEYS[1] events stream, KEYS[2] stats hash; ARGV: maxlen, count (0: do
@@ -82,7 +68,6 @@ static sl_script record_script = {
 void
 ml_supp_prepare(void)
 {
-	(void) sl_script_sha1(&lookup_script);
 	(void) sl_script_sha1(&record_script);
 }
 
@@ -151,7 +136,7 @@ already_hit(const ml_supp *s, size_t rcpt)
 	return 0;
 }
 
-/* ml_supp_parse - the hits in a lookup_script reply; -1 on a malformed one */
+/* ml_supp_parse - the hits in the end of message script's reply; -1 on a malformed one */
 int
 ml_supp_parse(ml_supp *s, const char *const *rcpts, const sl_reply *rep, char *err, size_t errlen)
 {
@@ -182,35 +167,6 @@ ml_supp_parse(ml_supp *s, const char *const *rcpts, const sl_reply *rep, char *e
 			snprintf(h->addr, sizeof(h->addr), "?");
 	}
 	return 0;
-}
-
-/* ml_supp_check - look every recipient up in one round trip; -1: Redis trouble */
-int
-ml_supp_check(const ml_conf *c, const ml_decision *d, const char *const *rcpts, size_t nrcpt,
-	      ml_supp *s, char *err, size_t errlen)
-{
-	sl_reply *rep = NULL;
-	sl_redis *r;
-	int	rc;
-
-	if (c->pool == NULL || !c->check_supp) {
-		memset(s, 0, sizeof(*s));
-		return 0;
-	}
-	ml_supp_init(s, c->redis.prefix ? c->redis.prefix : "sluice:", d, c->supp_flags,
-		     rcpts, nrcpt);
-	if (s->nkeys == 0)
-		return 0;
-	r = ml_redis_get(c->pool);
-	if (sl_redis_eval(r, &lookup_script, &rep, (int) s->nkeys, (int) s->nkeys,
-			  (const char **) s->keys, NULL) < 0) {
-		snprintf(err, errlen, "redis: suppression not checked: %s", sl_redis_errstr(r));
-		rc = -1;
-	} else
-		rc = ml_supp_parse(s, rcpts, rep, err, errlen);
-	sl_reply_free(rep);
-	ml_redis_put(c->pool, r);
-	return rc;
 }
 
 /* pair_seen - was this reason and scope kind listed before hit i? */
