@@ -259,6 +259,9 @@ pd_limits *pd_limits_ref(pd_limits *t);
 void	pd_limits_unref(pd_limits *t);
 void	pd_limits_start(pd_server *srv);
 void	pd_limits_seed_again(pd_server *srv);
+void	pd_limits_passed(const char *name);
+int	pd_limits_flush(pd_server *srv);
+void	pd_rulestats_key(const pd_config *pc, const char *name, char *out, size_t outlen);
 enum pd_mode pd_mode_for(const pd_server *srv, const pd_limits *t,
 			 enum pd_mode rule, const pd_facts *f);
 

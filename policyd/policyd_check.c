@@ -223,7 +223,7 @@ limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], cons
 	time_t	end;
 
 	pd_template_expand(l->key, &q->f, value, sizeof(value));
-	snprintf(stats, KEY_MAX, "%srulestats:%s", p, l->name);
+	pd_rulestats_key(q->cfg, l->name, stats, KEY_MAX);
 	snprintf(num[0], 32, "%d", 1);
 	if (l->kind == PD_LIMIT_RATE) {
 		snprintf(counter, KEY_MAX, "%srate:%s:%s", p, l->name, value);
@@ -377,6 +377,8 @@ apply_event(pd_query *q, const char *ev)
 	} else if (strncmp(ev, "ml:", 3) == 0 && (l = limit_at(q, ev + 3)) != NULL) {
 		pd_metrics_rule(l->name, l->reject ? "would_reject" : "would_defer");
 		note_add(q, " monitor: limit %s would %s", l->name, l->reject ? "reject" : "defer");
+	} else if (strncmp(ev, "p:", 2) == 0 && (l = limit_at(q, ev + 2)) != NULL) {
+		pd_limits_passed(l->name);
 	} else if (strncmp(ev, "w:", 2) == 0 && (l = limit_at(q, ev + 2)) != NULL) {
 		const char *count = strchr(ev + 2, ':');
 

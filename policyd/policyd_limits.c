@@ -11,6 +11,8 @@
  *			       char *out, size_t outlen)
  *	int pd_window_id(enum pd_window w, time_t now, char *id,
  *			 size_t idlen, time_t *end)
+ *	void pd_limits_passed(const char *name)
+ *	int pd_limits_flush(pd_server *srv)
  *	extern sl_script pd_decide_script;
  * DESCRIPTION
  *	Limits live in Redis as hashes sluice:limit:<name>, listed in the set
@@ -35,7 +37,11 @@
  *
  *	pd_decide_script checks tenant status, suppression and every
  *	applicable limit of one request, and charges the limits only when
- *	no enforced limit refuses: all or nothing, in one round trip.
+ *	no enforced limit refuses: all or nothing, in one round trip. The
+ *	"passed" counter of rulestats:<name> is not written per request:
+ *	passes are added up here and written every poll_interval and at the
+ *	stop (pd_limits_flush()), so a crash loses at most one interval of
+ *	them; every other counter is written by the script itself.
  * OWNERSHIP
  *	The table is reference counted: a query in flight keeps the table it
  *	started with, so indexes in the script's answer stay meaningful.
@@ -71,7 +77,10 @@
  * script with an error naming the key: the charge did not happen, and
  * the caller must count Redis as failed and answer the fail action.
  * When a limit refuses, a failed statistics write is only reported
- * ("err:<command> <key>: <error>"): the refusal stands.
+ * ("err:<command> <key>: <error>"): the refusal stands. A limit that
+ * passed is reported as "p:<index>", not counted here: policyd adds the
+ * passes up and writes them every poll interval (pd_limits_passed()),
+ * one call per request less on the decision path.
  */
 sl_script pd_decide_script = {.source =
 	"local tmode, ns, smode, nl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
@@ -183,7 +192,7 @@ sl_script pd_decide_script = {.source =
 	"      put('INCRBY', key, cost)\n"
 	"      put('EXPIREAT', key, p2 + 3600)\n"
 	"    end\n"
-	"    put('HINCRBY', stats, 'passed', 1)\n"
+	"    ev[#ev+1] = 'p:' .. i\n"
 	"    if warn > 0 and new >= warn and new - cost < warn then\n"
 	"      put('HINCRBY', stats, 'warned', 1)\n"
 	"      ev[#ev+1] = 'w:' .. i .. ':' .. math.floor(new)\n"
@@ -244,6 +253,118 @@ static int poll_busy;
 static int seeds_due = 1;
 static long long seed_retry_ms;		/* after a failed seed: not before */
 static char *mode_raw;			/* sluice:mode content last seen */
+
+/* ---------- passes, counted off the decision path ---------- */
+
+/* KEYS the rulestats hashes, ARGV the passes to add to each */
+static sl_script passed_script = {.source =
+	"for i = 1, #KEYS do redis.call('HINCRBY', KEYS[i], 'passed', ARGV[i]) end\n"
+	"return 1\n"
+};
+
+typedef struct passed_count {
+	char   *name;
+	long long n;
+} passed_count;
+
+static passed_count *pending, *inflight;	/* by limit name; inflight: being written */
+static int npending, ninflight;
+
+/* pd_rulestats_key - the key of a limit's all-time counters */
+void
+pd_rulestats_key(const pd_config *pc, const char *name, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%srulestats:%s", pc->redis.prefix, name);
+}
+
+/* passed_add - n more passes of a limit in the pending table */
+static void
+passed_add(const char *name, long long n)
+{
+	for (int i = 0; i < npending; i++)
+		if (strcmp(pending[i].name, name) == 0) {
+			pending[i].n += n;
+			return;
+		}
+	pending = sl_realloc(pending, (size_t) (npending + 1) * sizeof(*pending));
+	pending[npending].name = sl_strdup(name);
+	pending[npending++].n = n;
+}
+
+/* pd_limits_passed - a request passed this limit (written at the next poll) */
+void
+pd_limits_passed(const char *name)
+{
+	passed_add(name, 1);
+}
+
+/* passed_free - release a table of counts */
+static void
+passed_free(passed_count *t, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(t[i].name);
+	free(t);
+}
+
+/* passed_cb - written; or refused (counted again next time); or lost with the reply */
+static void
+passed_cb(const sl_reply *r, const char *err, void *arg)
+{
+	pd_server *srv = arg;
+
+	if (r != NULL && r->type == SL_REPLY_ERROR) {
+		pd_redis_error("limit pass counters", r->str);
+		pd_breaker_result(srv->breaker, srv->cfg, 0, pd_now_ms());
+		for (int i = 0; i < ninflight; i++)
+			passed_add(inflight[i].name, inflight[i].n);
+	} else if (r == NULL) {
+		long long lost = 0;
+
+		for (int i = 0; i < ninflight; i++)
+			lost += inflight[i].n;
+		sl_warn("limit pass counters: %s: %lld passes not counted", err ? err : "no reply", lost);
+	}
+	passed_free(inflight, ninflight);
+	inflight = NULL;
+	ninflight = 0;
+}
+
+/* pd_limits_flush - write the pending passes; 1 when a write is in flight */
+int
+pd_limits_flush(pd_server *srv)
+{
+	char  (*keys)[300];
+	char  (*nums)[24];
+	const char **argv;
+
+	if (inflight != NULL)
+		return 1;
+	if (npending == 0 || !sl_aredis_connected(srv->redis))
+		return 0;
+	keys = sl_calloc((size_t) npending, sizeof(*keys));
+	nums = sl_calloc((size_t) npending, sizeof(*nums));
+	argv = sl_calloc(2 * (size_t) npending, sizeof(*argv));
+	for (int i = 0; i < npending; i++) {
+		pd_rulestats_key(srv->cfg, pending[i].name, keys[i], sizeof(keys[i]));
+		snprintf(nums[i], sizeof(nums[i]), "%lld", pending[i].n);
+		argv[i] = keys[i];
+		argv[npending + i] = nums[i];
+	}
+	inflight = pending, ninflight = npending;
+	pending = NULL, npending = 0;
+	if (sl_aredis_eval(srv->redis, &passed_script, 2000, passed_cb, srv, ninflight, 2 * ninflight,
+			   argv, NULL) < 0) {
+		for (int i = 0; i < ninflight; i++)
+			passed_add(inflight[i].name, inflight[i].n);
+		passed_free(inflight, ninflight);
+		inflight = NULL, ninflight = 0;
+	}
+	free(keys);
+	free(nums);
+	free(argv);
+	return inflight != NULL;
+}
 
 /* ---------- modes ---------- */
 
@@ -844,6 +965,7 @@ limits_poll(evutil_socket_t fd, short what, void *arg)
 
 	(void) fd, (void) what;
 	evtimer_add(poll_timer, &tv);
+	(void) pd_limits_flush(srv);
 	if (poll_busy || !sl_aredis_connected(srv->redis))
 		return;
 	if (seeds_due && srv->cfg->nseeds > 0 && pd_now_ms() >= seed_retry_ms)

@@ -245,6 +245,18 @@ wait_for_redis(int grace_ms)
 	pd_listeners_enable(1);
 }
 
+/* flush_counters - at the stop: the limits' pending pass counters, waiting up to 1 s */
+static void
+flush_counters(void)
+{
+	struct timeval slice = {.tv_sec = 0, .tv_usec = 20000};
+
+	for (int i = 0; i < 50 && pd_limits_flush(&pd_srv); i++) {
+		event_base_loopexit(pd_srv.base, &slice);
+		event_base_dispatch(pd_srv.base);
+	}
+}
+
 /* main - options, config, serve */
 int
 main(int argc, char **argv)
@@ -292,6 +304,7 @@ main(int argc, char **argv)
 	}
 	sl_notify("STOPPING=1");
 	pd_listeners_close();
+	flush_counters();
 	pd_http_stop(&pd_srv);
 	sl_pidfile_remove(pidfile);
 	sl_info("stopped");

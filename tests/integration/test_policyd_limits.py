@@ -219,3 +219,29 @@ def test_keys_of_the_wrong_type(env):
     assert "has the wrong type or value" in out
     assert "circuit breaker open" not in out
     assert proc.alive()
+
+
+def test_passes_counted_off_the_decision_path_same_totals(env):
+    """The decision script reports passes; policyd adds them up and writes
+    rulestats:<name> passed every poll interval and at the stop: the totals
+    are those of one write per request, none lost at a clean stop."""
+    import os
+    import signal
+    import subprocess
+    import harness
+    redis = env.redis()
+    define(redis, "count", key="${sender}", rate="1000/hour", burst="1000")
+    # a poll every 3 s: the last passes are still pending at the SIGTERM below
+    proc, sock, _ = start_policyd(env, redis, policyd_extra="  poll_interval = 3000\n")
+    wait_loaded(proc, "count")
+    load = os.path.join(harness.BUILDDIR, "tests", "bench", "policy_load")
+    r = subprocess.run([load, "-s", sock, "-c", "4", "-n", "400", "-w", "0"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and "dunno=400" in r.stdout, r.stdout + r.stderr
+    harness.wait_for(lambda: redis.cli("HGET", "sluice:rulestats:count", "passed") == "400", 10,
+                     "400 passes counted")
+    for i in range(7):
+        assert policy_query(sock, {"sender": "s%d@src.test" % i}) == "DUNNO"
+    proc.signal(signal.SIGTERM)
+    assert proc.stop() == 0
+    assert redis.cli("HGET", "sluice:rulestats:count", "passed") == "407"
