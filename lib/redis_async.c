@@ -656,6 +656,55 @@ req_new(sl_aredis *ar, sl_aredis_cb *cb, void *arg)
 	return req;
 }
 
+/* put_len - "<c><n>\r\n" at p; past it */
+static char *
+put_len(char *p, char c, size_t n)
+{
+	char digits[24];
+	int k = 0;
+
+	*p++ = c;
+	do
+		digits[k++] = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	while (k > 0)
+		*p++ = digits[--k];
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+/*
+ * async_argv - redisAsyncCommandArgv() with the command written here in
+ * RESP: hiredis' own formatter (sdscatfmt per argument) was a sixth of
+ * sluice-policyd's instructions per request
+ */
+static int
+async_argv(redisAsyncContext *ac, struct aredis_req *req, int argc, const char **argv,
+           const size_t *argvlen)
+{
+	size_t total = 32;
+	char *cmd, *p;
+	int rc;
+
+	for (int i = 0; i < argc; i++)
+		total += (argvlen ? argvlen[i] : strlen(argv[i])) + 32;
+	p = cmd = sl_malloc(total);
+	p = put_len(p, '*', (size_t)argc);
+	for (int i = 0; i < argc; i++) {
+		size_t len = argvlen ? argvlen[i] : strlen(argv[i]);
+
+		p = put_len(p, '$', len);
+		memcpy(p, argv[i], len);
+		p += len;
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	rc = redisAsyncFormattedCommand(ac, aredis_reply_cb, req, cmd, (size_t)(p - cmd));
+	free(cmd);
+	return rc;
+}
+
 /* req_send - queue in hiredis with the timeout, or fail fast */
 static void
 req_send(sl_aredis *ar, struct aredis_req *req, int timeout_ms, int argc,
@@ -664,9 +713,8 @@ req_send(sl_aredis *ar, struct aredis_req *req, int timeout_ms, int argc,
 	struct timeval tv = ms_timeval(timeout_ms > 0 ? timeout_ms :
 				       ar->conf.command_timeout_ms);
 
-	if (ar->state != AR_READY || ar->ac == NULL
-	    || redisAsyncCommandArgv(ar->ac, aredis_reply_cb, req, argc, argv,
-				     argvlen) != REDIS_OK) {
+	if (ar->state != AR_READY || ar->ac == NULL ||
+	    async_argv(ar->ac, req, argc, argv, argvlen) != REDIS_OK) {
 		req->fail = "not connected";
 		tv = ms_timeval(0);
 	} else {

@@ -292,8 +292,7 @@ struct ml_vresult;
 void	ml_dmarcagg_prepare(void);
 void	ml_dmarcagg_count(const ml_conf *c, const char *ip, const char *env_from,
 			  const struct ml_vresult *r);
-int	ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e,
-		       char *err, size_t errlen);
+int ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, size_t errlen);
 /* ---- milter_suppress.c ---- */
 
 enum ml_scope { ML_SCOPE_GLOBAL = 0, ML_SCOPE_CATEGORY, ML_SCOPE_TENANT, ML_SCOPES };
@@ -319,16 +318,16 @@ typedef struct ml_supp {
 /* what the end of message script records (milter_redis.c) */
 typedef struct ml_msginfo {
 	const char *qid, *sasl, *sender, *msgid;
-	int	record;			/* 0: look up suppression only */
+	int record; /* 0: look up suppression only */
 } ml_msginfo;
 
-int	ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
-		       const char *const *rcpts, size_t nrcpt, ml_supp *s, int *unchecked,
-		       int *lost, char *err, size_t errlen);
+int ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
+                   const char *const *rcpts, size_t nrcpt, ml_supp *s, int *unchecked, int *lost,
+                   char *err, size_t errlen);
 void	ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d,
 		     int flags, const char *const *rcpts, size_t nrcpt);
-int	ml_supp_parse(ml_supp *s, const char *const *rcpts, const sl_reply *rep,
-		      char *err, size_t errlen);
+int ml_supp_parse(ml_supp *s, const char *const *rcpts, const sl_reply *rep, char *err,
+                  size_t errlen);
 const char *ml_supp_kind(enum ml_scope scope);
 void	ml_supp_reply(const ml_supp *s, char *out, size_t outlen);
 void	ml_supp_log(const ml_supp *s, int refused);

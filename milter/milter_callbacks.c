@@ -501,17 +501,18 @@ delete_rcpts(SMFICTX *ctx, msg_ctx *m, const ml_supp *s)
 static sfsistat
 redis_trouble(SMFICTX *ctx, msg_ctx *m, int unchecked, int lost, const char *err)
 {
-	int	tf_supp = unchecked && m->conf->supp_fail != ML_ACCEPT;
-	int	tf_rec = lost && m->conf->on_internal_error != ML_ACCEPT;
+	int tf_supp = unchecked && m->conf->supp_fail != ML_ACCEPT;
+	int tf_rec = lost && m->conf->on_internal_error != ML_ACCEPT;
 
 	if (unchecked)
 		sl_warn("%s: suppression not checked: %s (suppression_fail = %s)", err,
-			tf_supp ? "temporary failure" : "message accepted", tf_supp ? "tempfail" : "accept");
+		        tf_supp ? "temporary failure" : "message accepted",
+		        tf_supp ? "tempfail" : "accept");
 	if (lost)
 		sl_warn("recipient record not written: %s (on_internal_error = %s)",
-			tf_rec ? "temporary failure"
-			       : "message accepted, its bounces will suppress nobody",
-			tf_rec ? "tempfail" : "accept");
+		        tf_rec ? "temporary failure"
+		               : "message accepted, its bounces will suppress nobody",
+		        tf_rec ? "tempfail" : "accept");
 	if (!tf_supp && !tf_rec)
 		return SMFIS_CONTINUE;
 	set_reply(ctx, "451", "4.3.0 temporary local problem, try again later");
@@ -530,16 +531,18 @@ redis_trouble(SMFICTX *ctx, msg_ctx *m, int unchecked, int lost, const char *err
 static sfsistat
 end_message(SMFICTX *ctx, msg_ctx *m)
 {
-	ml_msginfo mi = {.qid = m->qid, .sasl = m->sasl, .msgid = m->msgid,
-			 .sender = m->new_sender[0] ? m->new_sender : m->env_from,
-			 .record = !m->degraded && m->d.verdict == ML_OK};
+	ml_msginfo mi = {.qid = m->qid,
+	                 .sasl = m->sasl,
+	                 .msgid = m->msgid,
+	                 .sender = m->new_sender[0] ? m->new_sender : m->env_from,
+	                 .record = !m->degraded && m->d.verdict == ML_OK};
 	ml_supp s;
 	char	err[512], text[400];
-	int	unchecked, lost;
+	int unchecked, lost;
 	sfsistat rc = SMFIS_CONTINUE;
 
-	if (ml_end_message(m->conf, &m->d, &mi, (const char *const *) m->rcpts, m->nrcpt, &s,
-			   &unchecked, &lost, err, sizeof(err)) < 0) {
+	if (ml_end_message(m->conf, &m->d, &mi, (const char *const *)m->rcpts, m->nrcpt, &s,
+	                   &unchecked, &lost, err, sizeof(err)) < 0) {
 		ml_supp_free(&s);
 		return redis_trouble(ctx, m, unchecked, lost, err);
 	}
@@ -556,7 +559,7 @@ end_message(SMFICTX *ctx, msg_ctx *m)
 	} else if (s.nhits > 0) {
 		ml_supp_log(&s, 0);
 		ml_supp_record(m->conf, &m->d, &s, m->qid, m->msgid);
-		m->nsupp = s.nhits;	/* not counted as sent */
+		m->nsupp = s.nhits; /* not counted as sent */
 	}
 	ml_supp_free(&s);
 	return rc;

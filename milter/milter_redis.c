@@ -314,13 +314,13 @@ eom_call(const ml_conf *c, int nkeys, int argc, const char **argv, char *err, si
  */
 int
 ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
-	       const char *const *rcpts, size_t nrcpt, ml_supp *s, int *unchecked, int *lost,
-	       char *err, size_t errlen)
+               const char *const *rcpts, size_t nrcpt, ml_supp *s, int *unchecked, int *lost,
+               char *err, size_t errlen)
 {
-	char	stats[256], msg[256], rkey[256], day[16], n[32], ttl[32], rttl[32], *ix = NULL;
+	char stats[256], msg[256], rkey[256], day[16], n[32], ttl[32], rttl[32], *ix = NULL;
 	char	(*hash)[SL_TOKEN_RCPT_HASH_LEN + 1] = sl_calloc(nrcpt + 1, sizeof(*hash));
-	int	count = m->record && c->stats && m->qid != NULL && *m->qid != '\0', rc = 0;
-	size_t	nhash = 0, nk, argc = 9 + nrcpt;
+	int count = m->record && c->stats && m->qid != NULL && *m->qid != '\0', rc = 0;
+	size_t nhash = 0, nk, argc = 9 + nrcpt;
 	const char **argv;
 	time_t	now = time(NULL);
 	struct tm tm;
@@ -329,8 +329,8 @@ ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
 	memset(s, 0, sizeof(*s));
 	*unchecked = *lost = 0;
 	if (c->pool != NULL && c->check_supp)
-		ml_supp_init(s, c->redis.prefix ? c->redis.prefix : "sluice:", d, c->supp_flags, rcpts,
-			     nrcpt);
+		ml_supp_init(s, c->redis.prefix ? c->redis.prefix : "sluice:", d, c->supp_flags,
+		             rcpts, nrcpt);
 	nk = s->nkeys;
 	argv = sl_calloc(3 + nk + argc + nk + 1, sizeof(*argv));
 	if (c->pool != NULL && m->record && c->have_key && d->category && m->msgid && *m->msgid)
@@ -362,7 +362,8 @@ ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
 		snprintf(ix + 24 * i, 24, "%zu", s->key_rcpt[i] + 1);
 		a[9 + nrcpt + i] = ix + 24 * i;
 	}
-	if ((rep = eom_call(c, (int) (3 + nk), (int) (3 + nk + argc + nk), argv, err, errlen)) == NULL) {
+	if ((rep = eom_call(c, (int)(3 + nk), (int)(3 + nk + argc + nk), argv, err, errlen)) ==
+	    NULL) {
 		*unchecked = nk > 0;
 		*lost = nhash > 0;
 		if (!*unchecked && !*lost)

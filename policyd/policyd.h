@@ -229,6 +229,7 @@ typedef struct pd_limit {
 	char   *text;			/* optional reply text */
 	char   *raw;			/* fields as read, to log changes once */
 	int	valid;
+	char arg_p1[32], arg_p2[32], arg_warn[32]; /* the script's ARGV, made once */
 } pd_limit;
 
 typedef struct pd_limits {
@@ -259,9 +260,9 @@ pd_limits *pd_limits_ref(pd_limits *t);
 void	pd_limits_unref(pd_limits *t);
 void	pd_limits_start(pd_server *srv);
 void	pd_limits_seed_again(pd_server *srv);
-void	pd_limits_passed(const char *name);
-int	pd_limits_flush(pd_server *srv);
-void	pd_rulestats_key(const pd_config *pc, const char *name, char *out, size_t outlen);
+void pd_limits_passed(const char *name);
+int pd_limits_flush(pd_server *srv);
+void pd_rulestats_key(const pd_config *pc, const char *name, char *out, size_t outlen);
 enum pd_mode pd_mode_for(const pd_server *srv, const pd_limits *t,
 			 enum pd_mode rule, const pd_facts *f);
 

@@ -31,6 +31,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,7 @@ typedef struct pd_query {
 	pd_done_fn *done;
 	void   *arg;
 	long long start_ms;
-	struct timespec t0, r0;		/* request start, Redis request start */
-	pd_scope scope[PD_SCOPES];
+	struct timespec t0, r0; /* request start, Redis request start */
 	int	nscope;
 	int	lim[QUERY_LIMITS];	/* indexes into limits->limit */
 	int	nlim;
@@ -61,6 +61,7 @@ typedef struct pd_query {
 	int	planned;		/* decide() knows which checks apply */
 	char	note[300];		/* what monitor mode saw, warnings */
 	int	charged;
+	pd_scope scope[PD_SCOPES]; /* last: not zeroed, only nscope are set */
 } pd_query;
 
 /* elapsed - seconds since t0 */
@@ -95,6 +96,37 @@ pd_facts_get(const pd_facts *f, const char *name)
 	return NULL;
 }
 
+/*
+ * orgdomain - sl_orgdomain() through a small cache: the public suffix
+ * list walk was a tenth of a request's instructions, and mail repeats
+ * its domains (policyd is single-threaded)
+ */
+#define ORG_CACHE 64
+static int
+orgdomain(const char *dom, char *org, size_t orglen)
+{
+	static struct {
+		char dom[256], org[256];
+		int rc;
+	} cache[ORG_CACHE];
+	unsigned h = 5381;
+	size_t len = strlen(dom);
+
+	if (len >= sizeof(cache[0].dom))
+		return sl_orgdomain(dom, org, orglen);
+	for (const char *p = dom; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	h %= ORG_CACHE;
+	if (strcmp(cache[h].dom, dom) != 0) {
+		cache[h].rc = sl_orgdomain(dom, cache[h].org, sizeof(cache[h].org));
+		memcpy(cache[h].dom, dom, len + 1);
+	}
+	if (cache[h].rc < 0 || strlen(cache[h].org) >= orglen)
+		return -1;
+	memcpy(org, cache[h].org, strlen(cache[h].org) + 1);
+	return 0;
+}
+
 /* facts_addr - normalised address with its domain and organizational domain */
 static void
 facts_addr(const char *in, char *addr, size_t addrlen, char *dom, size_t domlen, char *org,
@@ -106,7 +138,7 @@ facts_addr(const char *in, char *addr, size_t addrlen, char *dom, size_t domlen,
 		return;
 	}
 	snprintf(dom, domlen, "%s", sl_addr_domain(addr));
-	if (sl_orgdomain(dom, org, orglen) < 0)
+	if (orgdomain(dom, org, orglen) < 0)
 		snprintf(org, orglen, "%s", dom);
 }
 
@@ -213,9 +245,14 @@ plan_limits(pd_query *q)
 	}
 }
 
-/* limit_args - KEYS and ARGV of one limit; -1 when it cannot be keyed */
+/*
+ * limit_args - KEYS and ARGV of one limit (num[0..3]: cost, p1, p2, warn;
+ * the constant ones were formatted when the limit was loaded); -1 when it
+ * cannot be keyed
+ */
 static int
-limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], const char **mode)
+limit_args(pd_query *q, int i, char *counter, char *stats, const char *num[4], char *end_s,
+           const char **mode)
 {
 	const pd_limit *l = &q->limits->limit[q->lim[i]];
 	const char *p = q->cfg->redis.prefix;
@@ -224,19 +261,16 @@ limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], cons
 
 	pd_template_expand(l->key, &q->f, value, sizeof(value));
 	pd_rulestats_key(q->cfg, l->name, stats, KEY_MAX);
-	snprintf(num[0], 32, "%d", 1);
+	num[0] = "1", num[1] = l->arg_p1, num[2] = l->arg_p2, num[3] = l->arg_warn;
 	if (l->kind == PD_LIMIT_RATE) {
 		snprintf(counter, KEY_MAX, "%srate:%s:%s", p, l->name, value);
-		snprintf(num[1], 32, "%.3f", l->interval_ms);
-		snprintf(num[2], 32, "%lld", l->burst);
 	} else {
 		if (pd_window_id(l->window, time(NULL), period, sizeof(period), &end) < 0)
 			return -1;
 		snprintf(counter, KEY_MAX, "%squota:%s:%s:%s", p, l->name, period, value);
-		snprintf(num[1], 32, "%lld", l->max);
-		snprintf(num[2], 32, "%lld", (long long) end);
+		snprintf(end_s, 32, "%lld", (long long)end);
+		num[2] = end_s;
 	}
-	snprintf(num[3], 32, "%lld", l->warn);
 	*mode = mode_flag(pd_mode_for(q->srv, q->limits, l->mode, &q->f));
 	return 0;
 }
@@ -248,7 +282,8 @@ static void
 decide(pd_query *q)
 {
 	static char keys[1 + PD_SCOPES + 2 * QUERY_LIMITS][KEY_MAX];
-	static char num[QUERY_LIMITS][5][32];
+	static char end_s[QUERY_LIMITS][32];
+	const char *num[QUERY_LIMITS][4];
 	const char *argv[1 + PD_SCOPES + 2 * QUERY_LIMITS + 4 + 7 * QUERY_LIMITS];
 	char	ns[16], nl[16];
 	int	nkeys = 0, n, a = 0;
@@ -275,7 +310,7 @@ decide(pd_query *q)
 		const char *mode;
 		const pd_limit *l = &q->limits->limit[q->lim[i]];
 
-		if (limit_args(q, i, keys[nkeys], keys[nkeys + 1], num[i], &mode) < 0)
+		if (limit_args(q, i, keys[nkeys], keys[nkeys + 1], num[i], end_s[i], &mode) < 0)
 			continue;
 		argv[nkeys] = keys[nkeys], argv[nkeys + 1] = keys[nkeys + 1], nkeys += 2;
 		args[a++] = l->kind == PD_LIMIT_RATE ? "r" : "w";
@@ -489,8 +524,9 @@ tenant_cb(const sl_reply *r, const char *err, void *arg)
 void
 pd_check_start(pd_server *srv, const pd_request *req, int first_rcpt, pd_done_fn *done, void *arg)
 {
-	pd_query *q = sl_calloc(1, sizeof(*q));
+	pd_query *q = sl_malloc(sizeof(*q));
 
+	memset(q, 0, offsetof(pd_query, scope)); /* 7 KB of scope keys need no zeroing */
 	pd_metrics_request();
 	clock_gettime(CLOCK_MONOTONIC, &q->t0);
 	q->start_ms = pd_now_ms();

@@ -138,15 +138,15 @@ static void
 conn_write(pd_conn *c, const char *data, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	ssize_t	n = 0;
+	ssize_t n = 0;
 
 	if (evbuffer_get_length(out) == 0) {
 		n = send(bufferevent_getfd(c->bev), data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0)
-			n = 0;		/* EAGAIN, or an error the write event reports */
+			n = 0; /* EAGAIN, or an error the write event reports */
 	}
-	if ((size_t) n < len)
-		evbuffer_add(out, data + n, len - (size_t) n);
+	if ((size_t)n < len)
+		evbuffer_add(out, data + n, len - (size_t)n);
 }
 
 /* conn_flush - write every finished answer at the head of the queue */

@@ -257,17 +257,16 @@ static char *mode_raw;			/* sluice:mode content last seen */
 /* ---------- passes, counted off the decision path ---------- */
 
 /* KEYS the rulestats hashes, ARGV the passes to add to each */
-static sl_script passed_script = {.source =
-	"for i = 1, #KEYS do redis.call('HINCRBY', KEYS[i], 'passed', ARGV[i]) end\n"
-	"return 1\n"
-};
+static sl_script passed_script = {
+    .source = "for i = 1, #KEYS do redis.call('HINCRBY', KEYS[i], 'passed', ARGV[i]) end\n"
+              "return 1\n"};
 
 typedef struct passed_count {
-	char   *name;
+	char *name;
 	long long n;
 } passed_count;
 
-static passed_count *pending, *inflight;	/* by limit name; inflight: being written */
+static passed_count *pending, *inflight; /* by limit name; inflight: being written */
 static int npending, ninflight;
 
 /* pd_rulestats_key - the key of a limit's all-time counters */
@@ -286,7 +285,7 @@ passed_add(const char *name, long long n)
 			pending[i].n += n;
 			return;
 		}
-	pending = sl_realloc(pending, (size_t) (npending + 1) * sizeof(*pending));
+	pending = sl_realloc(pending, (size_t)(npending + 1) * sizeof(*pending));
 	pending[npending].name = sl_strdup(name);
 	pending[npending++].n = n;
 }
@@ -323,7 +322,8 @@ passed_cb(const sl_reply *r, const char *err, void *arg)
 
 		for (int i = 0; i < ninflight; i++)
 			lost += inflight[i].n;
-		sl_warn("limit pass counters: %s: %lld passes not counted", err ? err : "no reply", lost);
+		sl_warn("limit pass counters: %s: %lld passes not counted", err ? err : "no reply",
+		        lost);
 	}
 	passed_free(inflight, ninflight);
 	inflight = NULL;
@@ -334,17 +334,17 @@ passed_cb(const sl_reply *r, const char *err, void *arg)
 int
 pd_limits_flush(pd_server *srv)
 {
-	char  (*keys)[300];
-	char  (*nums)[24];
+	char(*keys)[300];
+	char(*nums)[24];
 	const char **argv;
 
 	if (inflight != NULL)
 		return 1;
 	if (npending == 0 || !sl_aredis_connected(srv->redis))
 		return 0;
-	keys = sl_calloc((size_t) npending, sizeof(*keys));
-	nums = sl_calloc((size_t) npending, sizeof(*nums));
-	argv = sl_calloc(2 * (size_t) npending, sizeof(*argv));
+	keys = sl_calloc((size_t)npending, sizeof(*keys));
+	nums = sl_calloc((size_t)npending, sizeof(*nums));
+	argv = sl_calloc(2 * (size_t)npending, sizeof(*argv));
 	for (int i = 0; i < npending; i++) {
 		pd_rulestats_key(srv->cfg, pending[i].name, keys[i], sizeof(keys[i]));
 		snprintf(nums[i], sizeof(nums[i]), "%lld", pending[i].n);
@@ -353,8 +353,8 @@ pd_limits_flush(pd_server *srv)
 	}
 	inflight = pending, ninflight = npending;
 	pending = NULL, npending = 0;
-	if (sl_aredis_eval(srv->redis, &passed_script, 2000, passed_cb, srv, ninflight, 2 * ninflight,
-			   argv, NULL) < 0) {
+	if (sl_aredis_eval(srv->redis, &passed_script, 2000, passed_cb, srv, ninflight,
+	                   2 * ninflight, argv, NULL) < 0) {
 		for (int i = 0; i < ninflight; i++)
 			passed_add(inflight[i].name, inflight[i].n);
 		passed_free(inflight, ninflight);
@@ -694,6 +694,13 @@ pd_limit_parse(pd_limit *l, const char *name, int nfields, const char **field,
 	}
 	if (burst)
 		l->burst = burst;
+	/* what the decision script gets for this limit, formatted once per table */
+	if (l->kind == PD_LIMIT_RATE) {
+		snprintf(l->arg_p1, sizeof(l->arg_p1), "%.3f", l->interval_ms);
+		snprintf(l->arg_p2, sizeof(l->arg_p2), "%lld", l->burst);
+	} else
+		snprintf(l->arg_p1, sizeof(l->arg_p1), "%lld", l->max);
+	snprintf(l->arg_warn, sizeof(l->arg_warn), "%lld", l->warn);
 	l->valid = 1;
 	return 0;
 }
@@ -965,7 +972,7 @@ limits_poll(evutil_socket_t fd, short what, void *arg)
 
 	(void) fd, (void) what;
 	evtimer_add(poll_timer, &tv);
-	(void) pd_limits_flush(srv);
+	(void)pd_limits_flush(srv);
 	if (poll_busy || !sl_aredis_connected(srv->redis))
 		return;
 	if (seeds_due && srv->cfg->nseeds > 0 && pd_now_ms() >= seed_retry_ms)
@@ -997,14 +1004,19 @@ pd_limits_seed_again(pd_server *srv)
 static enum pd_mode
 mode_lookup(const pd_limits *t, const char *kind, const char *name)
 {
-	char	field[300];
+	size_t klen = strlen(kind);
 
-	if (t == NULL || name == NULL || *name == '\0')
+	if (t == NULL || t->nmode == 0 || name == NULL || *name == '\0')
 		return PD_MODE_INHERIT;
-	snprintf(field, sizeof(field), "%s%s%s", kind, *kind ? ":" : "", name);
-	for (int i = 0; i < t->nmode; i++)
-		if (strcasecmp(t->mode_name[i], field) == 0)
+	/* the field "<kind>:<name>" (or "<name>" for an empty kind), compared in place */
+	for (int i = 0; i < t->nmode; i++) {
+		const char *f = t->mode_name[i];
+
+		if (klen > 0 && (strncasecmp(f, kind, klen) != 0 || f[klen] != ':'))
+			continue;
+		if (strcasecmp(f + (klen ? klen + 1 : 0), name) == 0)
 			return t->mode_value[i];
+	}
 	return PD_MODE_INHERIT;
 }
 

@@ -1,43 +1,71 @@
 #!/usr/bin/python3
 """
 NAME
-    bench_e2e - end-to-end throughput: bare Postfix, Postfix + OpenDKIM,
-    Postfix + sluice-milter, Postfix + sluice-milter + sluice-policyd,
-    measured in the same run
+    bench_e2e - end-to-end throughput through Postfix: bare Postfix against
+    Postfix + Sluice (milter, policyd, Redis) and the other signers, in one
+    interleaved run, with the CPU time each process spends per message
 
 SYNOPSIS
-    tests/bench/bench_e2e.py [--messages N] [--rounds R] [--sessions S] [--no-rspamd]
-                             [--tmpdir DIR]
+    tests/bench/bench_e2e.py [--messages N] [--rounds R] [--sessions S]
+                             [--recipients K] [--setups a,b,...] [--tmpdir DIR]
 
 DESCRIPTION
     For each setup and round, starts a fresh throwaway Postfix in front of
     smtp-sink (the harness of the integration tests; smtp-sink writes a
-    file per message), injects N messages of 2 KiB with smtp-source over S
-    parallel sessions, and times from the first connection until smtp-sink
-    has stored all N. The first stored message must carry a DKIM-Signature
-    exactly when the setup signs. Prints per-round figures, the median
-    messages/s of each setup, its ratio to bare Postfix and the peak RSS
-    (VmHWM) and PSS (at the end of the round) of the add-on daemons,
-    summed over their processes (redis-server not included). Rounds of
-    the setups are interleaved, order reversed every other round, so that
-    machine noise hits them alike.
+    file per message), injects N messages of 2 KiB with K recipients each
+    with smtp-source over S parallel sessions (persistent, -d), and times
+    from the first connection until smtp-sink has stored all N. Rounds
+    interleave the setups (A B C ..., the order reversed every other
+    round), so machine noise hits them alike.
+
+    Setups (--setups picks some, by the names in brackets):
+      bare postfix [bare]       no milter, no policy server
+      sluice rsa+ed25519 [sluice]
+                                sluice-milter (category, envelope rewrite
+                                with a signed token, Feedback-ID, an
+                                RSA-2048 and an Ed25519 signature, the
+                                suppression check, the message and
+                                recipient record in Redis) and
+                                sluice-policyd (a rate limit and the
+                                suppression check per recipient), one
+                                redis-server on a unix socket
+      sluice rsa [sluice-rsa]   the same with the RSA-2048 key only (like
+                                for like with the one-key signers)
+      rspamd rsa [rspamd]       rspamd 3.4 as a milter, only dkim_signing
+                                (the set-up of bench_sign.py)
+      opendkim rsa [opendkim]   OpenDKIM 2.11, Mode s
+    Every setup gets the same Postfix (harness defaults plus max_use =
+    10000, so that processes live through the round and their CPU time
+    can be read; see below).
+
+    Checks that make the fast path the real path: the first message at the
+    sink must carry the setup's DKIM signatures, each verified with dkimpy
+    against the setup's public keys (Sluice: one RSA-2048 and one Ed25519);
+    bare Postfix must not sign; sluice-policyd's log must show a decision
+    (a "request: state=RCPT" line with its action) for every recipient of
+    every message, and sluice-milter's an "outbound:" line per message.
+
+    CPU time per message: at the start and the end of the timed part, the
+    utime + stime of every process of the setup (the Postfix master and
+    its children, the milter, policyd, redis-server, smtp-sink), grouped
+    by program; processes born during the round count from zero; the CPU
+    of Postfix processes that exited meanwhile is the growth of the
+    master's cutime + cstime ("postfix, exited"); smtp-source's own from
+    wait4(). Divided by N. This moves less with the machine's load than
+    the rate does.
+
+    Prints every round, then per setup the median messages/s, the ratio to
+    bare Postfix's median, the range of the per-round ratios (each round's
+    rate over that round's bare rate) and the CPU table.
 
     The worlds (Postfix queue, smtp-sink's files, sockets) live in --tmpdir,
     by default /dev/shm: on disk, Postfix's fsync per queue file dominates
-    and hides the milters' CPU cost (and adds much noise); --tmpdir /tmp
-    measures that case.
-
-    Setups: OpenDKIM (Mode s, one RSA-2048 key); sluice-milter with Redis
-    (category, envelope rewrite with a signed token, Feedback-ID, one
-    RSA-2048 signature, per-message stats in Redis); the same plus
-    sluice-policyd (one rate limit and the suppression check per
-    recipient, in Redis); rspamd 3.4 when installed (--no-rspamd leaves it
-    out), as a milter with only its dkim_signing module enabled (the set-up
-    of bench_sign.py; it takes about 10 s to start, not timed).
+    and hides the milters' CPU cost (and adds much noise).
     Needs root and a built tree (SLUICE_BUILDDIR, default ./build).
 """
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,15 +76,27 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
 from benchlib import median  # noqa: E402
 
+POSTFIX_MAIN = {"max_use": "10000"}
+SENDER = "app@example.com"
+
+
+class Setup:
+    """What a setup started: Postfix parameters, daemons by program, the signatures to expect."""
+
+    def __init__(self, params=None, procs=None, records=None, algs=()):
+        self.params = params or {}
+        self.procs = procs or {}        # program name -> harness.Proc
+        self.records = records or {}    # selector._domainkey.domain -> TXT
+        self.algs = sorted(algs)
+
 
 def setup_bare(env):
-    """No milter, no policy server."""
-    return {}, []
+    return Setup()
 
 
 def setup_opendkim(env):
     """OpenDKIM signing every message with one RSA-2048 key, over a unix socket."""
-    key, _ = harness.dkim_keypair(env, "example.com", "rsa")
+    key, txt = harness.dkim_keypair(env, "example.com", "rsa")
     sock = os.path.join(env.dir, "opendkim.sock")
     conf = env.file("opendkim.conf",
                     "Domain example.com\nSelector bench\nKeyFile %s\nSocket local:%s\n"
@@ -66,130 +106,253 @@ def setup_opendkim(env):
                     "PidFile %s/opendkim.pid\n" % (key, sock, env.dir))
     p = env.daemon("opendkim", ["opendkim", "-f", "-x", conf],
                    ready=lambda: harness.can_connect(sock))
-    return {"milter": "unix:" + sock}, [p]
+    return Setup({"milter": "unix:" + sock}, {"opendkim": p},
+                 {"bench._domainkey.example.com": txt}, ["rsa-sha256"])
 
 
-def setup_sluice(env, with_policy=True):
-    """sluice-milter (category, envelope rewrite with a token, Feedback-ID, one RSA-2048
-    signature, per-message stats in Redis) and sluice-policyd (one rate limit and the
-    suppression check, in Redis)."""
+def setup_sluice(env, ed25519=True):
+    """sluice-milter and sluice-policyd against one redis-server (see DESCRIPTION)."""
     redis = env.redis()
-    key, _ = harness.dkim_keypair(env, "example.com", "rsa")
-    secret = env.secret()
+    rsa, rsa_txt = harness.dkim_keypair(env, "example.com", "rsa")
+    keys = 'dkim "r1" { algorithm = "rsa-sha256" key = "%s" }\n' % rsa
+    # the category's subdomain signs (d=tx.example.com); the same keys under both names
+    records = {"r1._domainkey.example.com": rsa_txt, "r1._domainkey.tx.example.com": rsa_txt}
+    algs = ["rsa-sha256"]
+    if ed25519:
+        ed, ed_txt = harness.dkim_keypair(env, "example.com", "ed25519")
+        keys += '  dkim "e1" { algorithm = "ed25519-sha256" key = "%s" }\n' % ed
+        records["e1._domainkey.example.com"] = records["e1._domainkey.tx.example.com"] = ed_txt
+        algs.append("ed25519-sha256")
     msock = os.path.join(env.dir, "milter.sock")
     psock = os.path.join(env.dir, "policy.sock")
     conf = env.file("sluice.conf", redis.conf_section() + """
+log_level = "info"
 secret_file = "%s"
 category "transactional" { subdomain = "tx" }
 domain "example.com" {
   default_category = "transactional"
-  dkim "bench" { algorithm = "rsa-sha256" key = "%s" }
-}
+  %s}
 milter { socket = "unix:%s" socket_mode = "0666" }
 policyd {
   listen = { "unix:%s" }
   limit "per-sender" { key = '${sender}' rate = "1000000/hour" burst = "1000000" unit = "recipients" }
 }
-""" % (secret, key, msock, psock), 0o600)
-    procs = [env.daemon("sluice-milter", [harness.program("milter", "sluice-milter"), "-f", "-c", conf],
-                        ready=lambda: harness.can_connect(msock))]
-    out = {"milter": "unix:" + msock}
-    if with_policy:
-        procs.append(env.daemon("sluice-policyd",
-                                [harness.program("policyd", "sluice-policyd"), "-f", "-c", conf],
-                                ready=lambda: harness.can_connect(psock)))
-        out["policy"] = "unix:" + psock
-    return out, procs
+""" % (env.secret(), keys, msock, psock), 0o600)
+    procs = {"sluice-milter": env.daemon("sluice-milter", [harness.program("milter", "sluice-milter"),
+                                                           "-f", "-c", conf],
+                                         ready=lambda: harness.can_connect(msock)),
+             "sluice-policyd": env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"),
+                                                             "-f", "-c", conf],
+                                          ready=lambda: harness.can_connect(psock)),
+             "redis-server": redis.proc}
+    return Setup({"milter": "unix:" + msock, "policy": "unix:" + psock}, procs, records, algs)
 
 
-def setup_sluice_milter(env):
-    """sluice-milter alone (no policy server)."""
-    return setup_sluice(env, with_policy=False)
+def setup_sluice_rsa(env):
+    return setup_sluice(env, ed25519=False)
 
 
 def setup_rspamd(env):
     """rspamd as a milter, only its dkim_signing module enabled (see bench_sign.py)."""
     import bench_sign
-    key, _ = harness.dkim_keypair(env, "example.com", "rsa")
+    key, txt = harness.dkim_keypair(env, "example.com", "rsa")
     proc, sock = bench_sign.rspamd_starter(key, "rsa")(env, [])
-    return {"milter": "unix:" + sock}, [proc]
+    return Setup({"milter": "unix:" + sock}, {"rspamd": proc}, {"b1._domainkey.example.com": txt},
+                 ["rsa-sha256"])
 
 
-SETUPS = [("bare postfix", setup_bare, False), ("postfix+opendkim", setup_opendkim, True),
-          ("postfix+sluice-milter", setup_sluice_milter, True),
-          ("postfix+sluice (milter+policyd)", setup_sluice, True)]
-RSPAMD = ("postfix+rspamd (dkim_signing)", setup_rspamd, True)
+SETUPS = {"bare": ("bare postfix", setup_bare), "sluice": ("sluice rsa+ed25519", setup_sluice),
+          "sluice-rsa": ("sluice rsa", setup_sluice_rsa), "rspamd": ("rspamd rsa", setup_rspamd),
+          "opendkim": ("opendkim rsa", setup_opendkim)}
 
 
-def one_round(name, setup, signs, messages, sessions):
-    """Start a fresh world, push messages; returns (messages/s, peak RSS, PSS in KiB of the add-ons)."""
+def stat(pid):
+    """(comm, starttime, utime+stime, cutime+cstime) in seconds, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    comm = s[s.index("(") + 1:s.rindex(")")]
+    f = s.rsplit(")", 1)[1].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    return comm, int(f[19]), (int(f[11]) + int(f[12])) / hz, (int(f[13]) + int(f[14])) / hz
+
+
+def snapshot(setup, pf, sink):
+    """{(pid, start): (group, CPU s)} of every process of the setup, and the master's children CPU."""
+    out = {}
+    roots = [("postfix", pf.master_pid), ("smtp-sink", sink.proc.pid)]
+    roots += [(name, p.pid) for name, p in setup.procs.items()]
+    master_children = 0.0
+    for group, root in roots:
+        for pid in [root] + descendants(root):
+            st = stat(pid)
+            if st is None:
+                continue
+            comm, start, cpu, ccpu = st
+            g = comm if group == "postfix" else group
+            out[(pid, start)] = (g, cpu)
+            if pid == pf.master_pid:
+                master_children = ccpu
+    return out, master_children
+
+
+def descendants(pid):
+    out = []
+    for c in benchlib.children(pid):
+        out += [c] + descendants(c)
+    return out
+
+
+def cpu_delta(before, after):
+    """CPU seconds per group between two snapshots (exited processes are not in after)."""
+    (b, bc), (a, ac) = before, after
+    groups = {}
+    for k, (g, cpu) in a.items():
+        groups[g] = groups.get(g, 0.0) + cpu - (b[k][1] if k in b else 0.0)
+    groups["postfix, exited"] = ac - bc
+    return groups
+
+
+def smtp_source(pf, messages, sessions, recipients):
+    """Run smtp-source; returns (exit status, stderr, its CPU seconds)."""
+    argv = ["smtp-source", "-s", str(sessions), "-m", str(messages), "-l", "2048", "-f", SENDER,
+            "-t", "rcpt@dest.example", "-r", str(recipients), "-d", "-c", "127.0.0.1:%d" % pf.port]
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    return os.waitstatus_to_exitcode(status), err.decode(errors="replace"), ru.ru_utime + ru.ru_stime
+
+
+def check_first(name, setup, sink):
+    """The first message at the sink carries exactly the setup's signatures, all valid (dkimpy)."""
+    env, raw = harness.parse_sink_file(open(sink.files()[0], "rb").read())
+    res = harness.dkim_verify(raw, setup.records) if b"\nDKIM-Signature:" in b"\n" + raw else []
+    algs = sorted(r[2] for r in res)
+    if algs != setup.algs or not all(r[3] for r in res):
+        raise RuntimeError("%s: signatures at the sink %s, want %s all valid" % (name, res, setup.algs))
+    return res
+
+
+def check_logs(name, setup, messages, recipients):
+    """sluice-policyd decided every recipient, sluice-milter logged every message."""
+    if "sluice-policyd" in setup.procs:
+        lines = [l for l in setup.procs["sluice-policyd"].output().splitlines()
+                 if " request: state=RCPT " in l and " action=" in l]
+        if len(lines) < messages * recipients:
+            raise RuntimeError("%s: sluice-policyd logged %d decisions for %d recipients"
+                               % (name, len(lines), messages * recipients))
+    if "sluice-milter" in setup.procs:
+        n = sum(" outbound: " in l and "signatures=%d" % len(setup.algs) in l
+                for l in setup.procs["sluice-milter"].output().splitlines())
+        if n < messages:
+            raise RuntimeError("%s: sluice-milter signed %d of %d messages" % (name, n, messages))
+
+
+def one_round(name, start, messages, sessions, recipients):
+    """A fresh world, N messages through it; returns (msg/s, {group: CPU s}, signatures seen)."""
     env = harness.Env("bench")
     try:
         sink = env.sink()
-        params, procs = setup(env)
-        pf = env.postfix(relay=sink, **params)
+        setup = start(env)
+        main = dict(POSTFIX_MAIN)
+        pf = env.postfix(relay=sink, main=main, **setup.params)
+        before = snapshot(setup, pf, sink)
         t0 = time.monotonic()
-        r = pf.smtp_source("-s", sessions, "-m", messages, "-l", 2048, "-f", "app@example.com",
-                           "-t", "rcpt@dest.example", "-d", "-c", timeout=600)
-        if r.returncode != 0:
-            raise RuntimeError("%s: smtp-source failed: %s" % (name, r.stderr))
+        rc, err, src_cpu = smtp_source(pf, messages, sessions, recipients)
+        if rc != 0:
+            raise RuntimeError("%s: smtp-source failed: %s" % (name, err))
         harness.wait_for(lambda: len(sink.files()) >= messages, 600, "all messages at the sink", 0.02)
         rate = messages / (time.monotonic() - t0)
-        with open(sink.files()[0], "rb") as f:
-            signed = b"\nDKIM-Signature:" in f.read()
-        if signed != signs:
-            raise RuntimeError("%s: DKIM-Signature %s at the sink" % (name, "found" if signed else "missing"))
-        if "policy" in params:
-            asked = sum(" request: " in l for l in procs[-1].output().splitlines())
-            if asked < messages:
-                raise RuntimeError("%s: sluice-policyd answered %d requests for %d messages"
-                                   % (name, asked, messages))
-        rss = sum(benchlib.tree_hwm(p.pid) for p in procs)
-        pss = sum(benchlib.tree_pss(p.pid) for p in procs)
-        return rate, rss, pss
+        cpu = cpu_delta(before, snapshot(setup, pf, sink))
+        cpu["smtp-source"] = src_cpu
+        sigs = check_first(name, setup, sink)
+        # the log lines are written as the messages pass: give the last ones a moment
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                check_logs(name, setup, messages, recipients)
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        return rate, cpu, sigs
     finally:
         env.close()
+
+
+ORDER = ["smtpd", "cleanup", "qmgr", "smtp", "trivial-rewrite", "master", "postfix, exited",
+         "sluice-milter", "sluice-policyd", "redis-server", "rspamd", "opendkim", "smtp-sink",
+         "smtp-source"]
 
 
 def main():
     ap = argparse.ArgumentParser(description="end-to-end throughput through Postfix")
     ap.add_argument("--messages", type=int, default=2000)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--sessions", type=int, default=20)
-    ap.add_argument("--no-rspamd", action="store_true")
+    ap.add_argument("--recipients", type=int, default=1)
+    ap.add_argument("--setups", default="bare,sluice,sluice-rsa,rspamd,opendkim")
     ap.add_argument("--tmpdir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where the worlds live (default /dev/shm: the queue on tmpfs)")
     args = ap.parse_args()
     tempfile.tempdir = args.tmpdir
-    if not args.no_rspamd and benchlib.have("rspamd"):
-        SETUPS.append(RSPAMD)
-    print("bench_e2e: %d messages x %d rounds, %d sessions, in %s; %s" % (
-        args.messages, args.rounds, args.sessions, tempfile.gettempdir(), benchlib.stamp()), flush=True)
-    figures = {name: [] for name, _, _ in SETUPS}
-    rss = {name: 0 for name, _, _ in SETUPS}
-    pss = {name: 0 for name, _, _ in SETUPS}
+    keys = [k for k in args.setups.split(",") if k]
+    if "rspamd" in keys and not benchlib.have("rspamd"):
+        keys.remove("rspamd")
+    if "opendkim" in keys and not benchlib.have("opendkim"):
+        keys.remove("opendkim")
+    if "bare" not in keys:
+        keys.insert(0, "bare")
+    print("bench_e2e: %d messages x %d recipients x %d rounds, %d sessions, in %s; %s" % (
+        args.messages, args.recipients, args.rounds, args.sessions, tempfile.gettempdir(),
+        benchlib.stamp()), flush=True)
+    rates = {k: [] for k in keys}
+    cpus = {k: {} for k in keys}
+    loads = []
     for rnd in range(args.rounds):
-        for name, setup, signs in (SETUPS if rnd % 2 == 0 else list(reversed(SETUPS))):
+        for k in (keys if rnd % 2 == 0 else list(reversed(keys))):
+            name, start = SETUPS[k]
             try:
-                rate, peak, share = one_round(name, setup, signs, args.messages, args.sessions)
+                rate, cpu, sigs = one_round(name, start, args.messages, args.sessions, args.recipients)
             except RuntimeError as e:
                 # seen once: "postfix check" failing with no output while other
                 # instances start and stop on the machine; one retry
                 print("round %d  %s: %s; retrying" % (rnd + 1, name, str(e).splitlines()[0]), flush=True)
-                rate, peak, share = one_round(name, setup, signs, args.messages, args.sessions)
-            figures[name].append(rate)
-            rss[name] = max(rss[name], peak)
-            pss[name] = max(pss[name], share)
-            print("round %d  %-32s %8.1f msg/s" % (rnd + 1, name, rate), flush=True)
-    base = median(figures["bare postfix"])
+                rate, cpu, sigs = one_round(name, start, args.messages, args.sessions, args.recipients)
+            rates[k].append(rate)
+            for g, s in cpu.items():
+                cpus[k][g] = cpus[k].get(g, 0.0) + s
+            if rnd == 0 and sigs:
+                print("round 1  %s: first message at the sink: %s" % (name, ", ".join(
+                    "%s d=%s s=%s %s" % (a, d, s, "valid" if ok else "INVALID") for d, s, a, ok in sigs)))
+            print("round %d  %-22s %8.1f msg/s  load %s" % (
+                rnd + 1, name, rate, open("/proc/loadavg").read().split()[0]), flush=True)
+        loads.append(float(open("/proc/loadavg").read().split()[0]))
+    print("load average (1 min) after each round: %s" % " ".join("%.2f" % x for x in loads))
     print()
+    base = median(rates["bare"])
     rows = []
-    for name, _, _ in SETUPS:
-        med = median(figures[name])
-        rows.append([name, "%.1f" % med, "%.2f" % (med / base),
-                     "%.1f" % (rss[name] / 1024) if rss[name] else "-",
-                     "%.1f" % (pss[name] / 1024) if pss[name] else "-"])
-    benchlib.table(rows, ["setup", "msg/s (median)", "ratio to bare", "add-on peak RSS MiB", "PSS MiB"])
+    for k in keys:
+        per_round = [r / b for r, b in zip(rates[k], rates["bare"])]
+        rows.append([SETUPS[k][0], "%.1f" % median(rates[k]), "%.2f" % (median(rates[k]) / base),
+                     "%.2f-%.2f" % (min(per_round), max(per_round)),
+                     " ".join("%.0f" % r for r in rates[k])])
+    benchlib.table(rows, ["setup", "msg/s (median)", "ratio to bare", "per-round ratios", "msg/s per round"])
+    print()
+    groups = [g for g in ORDER if any(g in cpus[k] for k in keys)]
+    groups += sorted({g for k in keys for g in cpus[k]} - set(groups))
+    n = args.messages * args.rounds
+    rows = []
+    for g in groups:
+        rows.append([g] + ["%.0f" % (cpus[k][g] * 1e6 / n) if g in cpus[k] else "-" for k in keys])
+    rows.append(["total (all processes)"] + ["%.0f" % (sum(cpus[k].values()) * 1e6 / n) for k in keys])
+    rows.append(["total without smtp-source/sink"] + [
+        "%.0f" % (sum(v for g, v in cpus[k].items() if g not in ("smtp-source", "smtp-sink")) * 1e6 / n)
+        for k in keys])
+    benchlib.table(rows, ["CPU us per message"] + [SETUPS[k][0] for k in keys])
 
 
 if __name__ == "__main__":

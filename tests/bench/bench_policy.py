@@ -1,16 +1,16 @@
 #!/usr/bin/python3
 """
 NAME
-    bench_policy - policy delegation: sluice-policyd (Redis) against postfwd
-    and policyd-rate-limit, same request stream
+    bench_policy - policy delegation: sluice-policyd (Redis) against postfwd,
+    policyd-rate-limit and the bare decision script, same request stream
 
 SYNOPSIS
-    tests/bench/bench_policy.py [--seconds S] [--rounds R] [--connections N]
-                                [--no-callgrind]
+    tests/bench/bench_policy.py [--seconds S] [--rounds R] [--connections N[,N...]]
+                                [--no-callgrind] [--no-rate-limit]
 
 DESCRIPTION
-    Three policy servers, each with the same two rate limits, started on
-    loopback or unix sockets in a temporary directory:
+    Policy servers with the same two rate limits, started on loopback or
+    unix sockets in a temporary directory:
       sluice-policyd    against a throwaway redis-server (unix socket):
                         limit "per-sender" (${sender}, 1000000/hour, burst
                         1000000, unit recipients) and limit "low" (match
@@ -20,29 +20,38 @@ DESCRIPTION
       postfwd2 1.35     rules rate(sender/1000000/3600/...) and, for
                         sender==limited@bench.example, rate(sender/3/3600/...);
                         its request cache off (-c 0), no DNS (-n)
-      policyd-rate-limit 1.0.1, sqlite3 backend (Debian's version has no
-                        Redis or memory backend), limit_by_sender,
-                        [1000000, 3600] and 3/hour for limited@bench.example
+      policyd-rate-limit 1.0.1 (unless --no-rate-limit), sqlite3 backend
+                        on tmpfs (Debian's version has no Redis or memory
+                        backend), limit_by_sender, [1000000, 3600] and
+                        3/hour for limited@bench.example
+      bare EVALSHA      redis-benchmark sending the very EVALSHA that
+                        sluice-policyd sends for a request of the stream
+                        (caught with MONITOR: same script, keys and
+                        arguments; sender and recipient numbered at random)
+                        to the same redis-server: what the decision costs
+                        Redis alone, without policyd and the protocol
     Before timing, each server must defer the 4th request of
     limited@bench.example (so the limits really count) and sluice-policyd
     must refuse a suppressed recipient.
 
-    Client: one Python process holding N persistent connections, one
-    request in flight per connection (as Postfix's smtpd does), the same
+    Client: tests/bench/policy_load (C, one thread per connection, one
+    request in flight per connection as Postfix's smtpd does), the same
     deterministic request stream for every server (100 senders, varied
     recipients, a fresh instance per request). Each round gives each
-    server S seconds; rounds interleave the servers, order reversed every
-    other round. Prints requests/s per round, the median, the ratio to
-    sluice-policyd, latency p50/p99 over all rounds, the servers' CPU time
-    per request (utime + stime from /proc, sluice-policyd and its
-    redis-server together), peak RSS (VmHWM, all
-    processes of the server; Redis listed apart), PSS after the rounds and, with valgrind, the
-    instructions per request measured by callgrind as the difference of two
-    runs (sluice-policyd and redis-server each under callgrind; postfwd's
-    processes all under callgrind; policyd-rate-limit's Python).
+    server S seconds at each concurrency; rounds interleave the servers,
+    order reversed every other round. Prints requests/s per round, the
+    median, sluice-policyd's rate over each peer's, latency p50/p99 (the
+    medians over rounds), the servers' CPU time per request (utime + stime
+    from /proc of all their processes; sluice-policyd with its
+    redis-server), the client's, Redis' commands per EVALSHA and
+    microseconds per EVALSHA (INFO commandstats), peak RSS (VmHWM), and
+    with valgrind the instructions per request measured by callgrind as
+    the difference of two runs (sluice-policyd and redis-server each
+    under callgrind; postfwd's processes all under callgrind).
 
     Needs root (the Debian daemons want to drop privileges), a built tree
-    (SLUICE_BUILDDIR), redis-server, postfwd, policyd-rate-limit.
+    (SLUICE_BUILDDIR; make check builds tests/bench/policy_load),
+    redis-server, redis-benchmark, postfwd, policyd-rate-limit.
 """
 import argparse
 import os

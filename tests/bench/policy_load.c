@@ -45,7 +45,7 @@
 #include <arpa/inet.h>
 
 #define MAX_PIDS 16
-#define LAT_MAX  (1 << 22)
+#define LAT_MAX (1 << 22)
 
 typedef struct job {
 	pthread_t tid;
@@ -70,7 +70,7 @@ now(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* dial - one connection to the policy server, or -1 */
@@ -83,7 +83,8 @@ dial(void)
 		struct sockaddr_un a = {.sun_family = AF_UNIX};
 
 		snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock_path);
-		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 || connect(fd, (void *) &a, sizeof(a)) < 0)
+		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
+		    connect(fd, (void *)&a, sizeof(a)) < 0)
 			return -1;
 		return fd;
 	}
@@ -91,13 +92,13 @@ dial(void)
 	char host[64];
 	const char *colon = strrchr(tcp_addr, ':');
 
-	if (colon == NULL || (size_t) (colon - tcp_addr) >= sizeof(host))
+	if (colon == NULL || (size_t)(colon - tcp_addr) >= sizeof(host))
 		return -1;
-	memcpy(host, tcp_addr, (size_t) (colon - tcp_addr));
+	memcpy(host, tcp_addr, (size_t)(colon - tcp_addr));
 	host[colon - tcp_addr] = '\0';
-	a.sin_port = htons((unsigned short) atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &a.sin_addr) != 1 || (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0
-	    || connect(fd, (void *) &a, sizeof(a)) < 0)
+	a.sin_port = htons((unsigned short)atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
+	    (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(fd, (void *)&a, sizeof(a)) < 0)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
@@ -120,14 +121,14 @@ take(void)
 static int
 format(char *buf, size_t len, long i)
 {
-	return snprintf(buf, len,
-			"request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
-			"client_address=127.0.0.%ld\nclient_name=client%ld.test\nhelo_name=client%ld.test\n"
-			"queue_id=\ninstance=%x.%x.%lx\nsender=user%ld@sender%ld.example\n"
-			"recipient=rcpt%ld@dest%ld.example\nrecipient_count=0\nsize=2048\n"
-			"sasl_username=\n\n",
-			1 + i % 50, i % 50, i % 50, (unsigned) getpid(), seed, i, i % 100, i % 10, i,
-			i % 37);
+	return snprintf(
+	    buf, len,
+	    "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
+	    "client_address=127.0.0.%ld\nclient_name=client%ld.test\nhelo_name=client%ld.test\n"
+	    "queue_id=\ninstance=%x.%x.%lx\nsender=user%ld@sender%ld.example\n"
+	    "recipient=rcpt%ld@dest%ld.example\nrecipient_count=0\nsize=2048\n"
+	    "sasl_username=\n\n",
+	    1 + i % 50, i % 50, i % 50, (unsigned)getpid(), seed, i, i % 100, i % 10, i, i % 37);
 }
 
 /* kind - 0 dunno/ok, 1 defer, 2 reject, 3 other */
@@ -153,13 +154,13 @@ ask(job *j, int fd, long i, int measured)
 	double t0 = now();
 
 	for (int off = 0; off < n;) {
-		ssize_t w = write(fd, req + off, (size_t) (n - off));
+		ssize_t w = write(fd, req + off, (size_t)(n - off));
 
 		if (w <= 0) {
 			snprintf(j->error, sizeof(j->error), "write: %s", strerror(errno));
 			return -1;
 		}
-		off += (int) w;
+		off += (int)w;
 	}
 	while (inlen < 2 || memcmp(in + inlen - 2, "\n\n", 2) != 0) {
 		ssize_t r = read(fd, in + inlen, sizeof(in) - 1 - inlen);
@@ -168,7 +169,7 @@ ask(job *j, int fd, long i, int measured)
 			snprintf(j->error, sizeof(j->error), "server closed the connection");
 			return -1;
 		}
-		inlen += (size_t) r;
+		inlen += (size_t)r;
 		if (inlen >= sizeof(in) - 1) {
 			snprintf(j->error, sizeof(j->error), "answer too long");
 			return -1;
@@ -180,7 +181,7 @@ ask(job *j, int fd, long i, int measured)
 		return -1;
 	}
 	if (measured) {
-		float ms = (float) ((now() - t0) * 1000);
+		float ms = (float)((now() - t0) * 1000);
 
 		j->kinds[kind(in + 7)]++;
 		j->done++;
@@ -232,10 +233,10 @@ cpu_of(int pid)
 		return 0;
 	p = fgets(buf, sizeof(buf), f);
 	fclose(f);
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL
-	    || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return 0;
-	return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* servers_cpu - summed CPU seconds of the listed pids */
@@ -256,14 +257,14 @@ self_cpu(void)
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
-	return (double) ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double) ru.ru_stime.tv_sec
-	       + ru.ru_stime.tv_usec / 1e6;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
 }
 
 static int
 cmp_float(const void *a, const void *b)
 {
-	float x = *(const float *) a, y = *(const float *) b;
+	float x = *(const float *)a, y = *(const float *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -271,8 +272,10 @@ cmp_float(const void *a, const void *b)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: policy_load (-s socket | -t host:port) [-c conns] [-n requests | -d seconds] "
-			"[-p pid,...] [-w warmup] [-k seed]\n");
+	fprintf(
+	    stderr,
+	    "usage: policy_load (-s socket | -t host:port) [-c conns] [-n requests | -d seconds] "
+	    "[-p pid,...] [-w warmup] [-k seed]\n");
 	exit(2);
 }
 
@@ -286,28 +289,44 @@ main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "s:t:c:n:d:p:w:k:")) != -1) {
 		switch (opt) {
-		case 's': sock_path = optarg; break;
-		case 't': tcp_addr = optarg; break;
-		case 'c': conns = atoi(optarg); break;
-		case 'n': total = atol(optarg); break;
-		case 'd': run_seconds = atof(optarg); break;
-		case 'w': warmup = atoi(optarg); break;
-		case 'k': seed = (unsigned) atoi(optarg); break;
+		case 's':
+			sock_path = optarg;
+			break;
+		case 't':
+			tcp_addr = optarg;
+			break;
+		case 'c':
+			conns = atoi(optarg);
+			break;
+		case 'n':
+			total = atol(optarg);
+			break;
+		case 'd':
+			run_seconds = atof(optarg);
+			break;
+		case 'w':
+			warmup = atoi(optarg);
+			break;
+		case 'k':
+			seed = (unsigned)atoi(optarg);
+			break;
 		case 'p':
-			for (char *t = strtok(optarg, ","); t && npids < MAX_PIDS; t = strtok(NULL, ","))
+			for (char *t = strtok(optarg, ","); t && npids < MAX_PIDS;
+			     t = strtok(NULL, ","))
 				pids[npids++] = atoi(t);
 			break;
-		default: usage();
+		default:
+			usage();
 		}
 	}
 	if ((sock_path == NULL) == (tcp_addr == NULL) || conns < 1 || conns > 4096 || total < 1)
 		usage();
 	lat = malloc(sizeof(*lat) * LAT_MAX);
-	jobs = calloc((size_t) conns, sizeof(*jobs));
+	jobs = calloc((size_t)conns, sizeof(*jobs));
 	if (lat == NULL || jobs == NULL)
 		return 2;
-	pthread_barrier_init(&warmed, NULL, (unsigned) conns + 1);
-	pthread_barrier_init(&start_line, NULL, (unsigned) conns + 1);
+	pthread_barrier_init(&warmed, NULL, (unsigned)conns + 1);
+	pthread_barrier_init(&start_line, NULL, (unsigned)conns + 1);
 	for (int i = 0; i < conns; i++) {
 		jobs[i].id = i;
 		jobs[i].warmup = warmup;
@@ -333,12 +352,15 @@ main(int argc, char **argv)
 	t1 = now();
 	s1 = servers_cpu(pids, npids);
 	c1 = self_cpu();
-	qsort(lat, (size_t) nlat, sizeof(*lat), cmp_float);
-	printf("connections=%d requests=%ld seconds=%.3f req_per_s=%.1f dunno=%ld defer=%ld reject=%ld "
-	       "other=%ld p50_ms=%.3f p99_ms=%.3f server_cpu_us_per_req=%.1f client_cpu_us_per_req=%.1f "
+	qsort(lat, (size_t)nlat, sizeof(*lat), cmp_float);
+	printf("connections=%d requests=%ld seconds=%.3f req_per_s=%.1f dunno=%ld defer=%ld "
+	       "reject=%ld "
+	       "other=%ld p50_ms=%.3f p99_ms=%.3f server_cpu_us_per_req=%.1f "
+	       "client_cpu_us_per_req=%.1f "
 	       "errors=%d\n",
 	       conns, done, t1 - t0, done / (t1 - t0), kinds[0], kinds[1], kinds[2], kinds[3],
-	       nlat ? lat[nlat / 2] : 0, nlat ? lat[(long) (nlat * 0.99)] : 0,
-	       npids && done ? (s1 - s0) * 1e6 / done : 0, done ? (c1 - c0) * 1e6 / done : 0, errors);
+	       nlat ? lat[nlat / 2] : 0, nlat ? lat[(long)(nlat * 0.99)] : 0,
+	       npids && done ? (s1 - s0) * 1e6 / done : 0, done ? (c1 - c0) * 1e6 / done : 0,
+	       errors);
 	return errors ? 1 : 0;
 }

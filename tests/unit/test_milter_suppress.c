@@ -223,27 +223,30 @@ test_redis_unreachable(void **state)
 	const char *rcpts[] = {"a@x.test"};
 	ml_category cat = {.name = "news"};
 	ml_decision d = {.category = &cat};
-	ml_msginfo mi = {.qid = "", .sasl = "", .sender = "s@x.test", .msgid = "abcdefgh", .record = 0};
+	ml_msginfo mi = {
+	    .qid = "", .sasl = "", .sender = "s@x.test", .msgid = "abcdefgh", .record = 0};
 	ml_supp s;
 	char	err[256] = "";
-	int	unchecked, lost;
+	int unchecked, lost;
 
 	(void) state;
 	assert_non_null(c);
-	assert_int_equal(ml_end_message(c, &d, &mi, rcpts, 1, &s, &unchecked, &lost, err, sizeof(err)), -1);
+	assert_int_equal(
+	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &unchecked, &lost, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "redis"));
 	assert_true(unchecked);
 	assert_false(lost);
 	ml_supp_free(&s);
 	c->check_supp = 0;
-	assert_int_equal(ml_end_message(c, &d, &mi, rcpts, 1, &s, &unchecked, &lost, err, sizeof(err)), 0);
+	assert_int_equal(
+	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &unchecked, &lost, err, sizeof(err)), 0);
 	assert_int_equal(s.nhits, 0);
 	assert_false(unchecked || lost);
 	ml_supp_free(&s);
 	assert_true(c->have_key);
 	mi.record = 1;
-	assert_int_equal(ml_end_message(c, &d, &mi, rcpts, 1, &s, &unchecked, &lost, err, sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &unchecked, &lost, err, sizeof(err)), -1);
 	assert_false(unchecked);
 	assert_true(lost);
 	ml_supp_free(&s);

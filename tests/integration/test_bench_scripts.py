@@ -1,0 +1,53 @@
+"""
+NAME
+    test_bench_scripts - tiny runs of bench_e2e.py and bench_policy.py, so
+    the benchmark scripts keep working
+
+DESCRIPTION
+    bench_e2e.py: 20 messages, one round, bare Postfix and Postfix with
+    Sluice (milter, policyd, Redis, RSA and Ed25519): the script itself
+    checks that the first message at the sink carries both signatures,
+    valid by dkimpy, and that policyd logged a decision per recipient; here
+    the summary and CPU tables must be printed. bench_policy.py (when
+    postfwd is installed, contrib/install-deps.sh --bench): a fraction of a
+    second per server, sluice-policyd, postfwd and the bare EVALSHA, each
+    with its line in the table. Figures are not asserted, only printed.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import harness
+
+BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench")
+
+
+def run(script, *args, timeout=600):
+    env = dict(os.environ, SLUICE_BUILDDIR=harness.BUILDDIR)
+    r = subprocess.run([sys.executable, os.path.join(BENCH, script)] + list(args), env=env,
+                       capture_output=True, text=True, timeout=timeout)
+    print(r.stdout[-3000:])
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r.stdout
+
+
+def test_bench_e2e_tiny(env):
+    out = run("bench_e2e.py", "--messages", "20", "--rounds", "1", "--setups", "bare,sluice",
+              "--sessions", "4", "--tmpdir", env.dir)
+    assert "first message at the sink: rsa-sha256 d=tx.example.com s=r1 valid, " \
+           "ed25519-sha256 d=tx.example.com s=e1 valid" in out, out
+    for row in ("bare postfix ", "sluice rsa+ed25519 ", "sluice-milter ", "sluice-policyd ",
+                "redis-server ", "smtpd ", "cleanup ", "total (all processes) "):
+        assert "\n" + row in out, row
+
+
+@pytest.mark.skipif(shutil.which("postfwd2") is None, reason="postfwd not installed (install-deps.sh --bench)")
+def test_bench_policy_tiny(env):
+    out = run("bench_policy.py", "--seconds", "0.3", "--rounds", "1", "--no-callgrind",
+              "--no-rate-limit")
+    for row in ("sluice-policyd ", "postfwd2 ", "bare EVALSHA (redis-benchmark) "):
+        assert "\n" + row in out, row
+    assert "bare EVALSHA command: EVALSHA " in out, out
