@@ -110,7 +110,10 @@ def setup_opendkim(env):
                  {"bench._domainkey.example.com": txt}, ["rsa-sha256"])
 
 
-def setup_sluice(env, ed25519=True):
+OLD_BUILD = None        # --old-build: another build tree's daemons
+
+
+def setup_sluice(env, ed25519=True, build=None):
     """sluice-milter and sluice-policyd against one redis-server (see DESCRIPTION)."""
     redis = env.redis()
     rsa, rsa_txt = harness.dkim_keypair(env, "example.com", "rsa")
@@ -138,18 +141,27 @@ policyd {
   limit "per-sender" { key = '${sender}' rate = "1000000/hour" burst = "1000000" unit = "recipients" }
 }
 """ % (env.secret(), keys, msock, psock), 0o600)
-    procs = {"sluice-milter": env.daemon("sluice-milter", [harness.program("milter", "sluice-milter"),
+    def prog(part, name):
+        return os.path.join(build, part, name) if build else harness.program(part, name)
+
+    procs = {"sluice-milter": env.daemon("sluice-milter", [prog("milter", "sluice-milter"),
                                                            "-f", "-c", conf],
                                          ready=lambda: harness.can_connect(msock)),
-             "sluice-policyd": env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"),
+             "sluice-policyd": env.daemon("sluice-policyd", [prog("policyd", "sluice-policyd"),
                                                              "-f", "-c", conf],
                                           ready=lambda: harness.can_connect(psock)),
              "redis-server": redis.proc}
-    return Setup({"milter": "unix:" + msock, "policy": "unix:" + psock}, procs, records, algs)
+    st = Setup({"milter": "unix:" + msock, "policy": "unix:" + psock}, procs, records, algs)
+    st.redis = redis
+    return st
 
 
 def setup_sluice_rsa(env):
     return setup_sluice(env, ed25519=False)
+
+
+def setup_sluice_old(env):
+    return setup_sluice(env, build=OLD_BUILD)
 
 
 def setup_rspamd(env):
@@ -163,7 +175,8 @@ def setup_rspamd(env):
 
 SETUPS = {"bare": ("bare postfix", setup_bare), "sluice": ("sluice rsa+ed25519", setup_sluice),
           "sluice-rsa": ("sluice rsa", setup_sluice_rsa), "rspamd": ("rspamd rsa", setup_rspamd),
-          "opendkim": ("opendkim rsa", setup_opendkim)}
+          "opendkim": ("opendkim rsa", setup_opendkim),
+          "sluice-old": ("sluice rsa+ed25519 (old)", setup_sluice_old)}
 
 
 def stat(pid):
@@ -250,6 +263,23 @@ def check_logs(name, setup, messages, recipients):
             raise RuntimeError("%s: sluice-milter signed %d of %d messages" % (name, n, messages))
 
 
+def redis_counts(redis, messages):
+    """EVALSHA calls (round trips: the daemons send nothing else per message) and the
+    commands run inside them, per message, from INFO commandstats; returned as
+    pseudo-groups "#..." (not CPU). sluice-policyd's limits poll (one EVALSHA every
+    500 ms) is counted too."""
+    out = subprocess.run(["redis-cli", "-s", redis.sock, "INFO", "commandstats"],
+                         capture_output=True, text=True).stdout
+    calls = {}
+    for line in out.splitlines():
+        if line.startswith("cmdstat_"):
+            name, rest = line[8:].split(":", 1)
+            calls[name] = int(rest.split("calls=")[1].split(",")[0])
+    inner = sum(n for c, n in calls.items() if c not in ("evalsha", "eval", "info", "ping", "role",
+                                                           "hello", "client", "select", "script"))
+    return {"#EVALSHA": calls.get("evalsha", 0) / messages, "#commands in scripts": inner / messages}
+
+
 def one_round(name, start, messages, sessions, recipients):
     """A fresh world, N messages through it; returns (msg/s, {group: CPU s}, signatures seen)."""
     env = harness.Env("bench")
@@ -268,6 +298,8 @@ def one_round(name, start, messages, sessions, recipients):
         cpu = cpu_delta(before, snapshot(setup, pf, sink))
         cpu["smtp-source"] = src_cpu
         sigs = check_first(name, setup, sink)
+        if getattr(setup, "redis", None) is not None:
+            cpu.update(redis_counts(setup.redis, messages))
         # the log lines are written as the messages pass: give the last ones a moment
         deadline = time.monotonic() + 10
         while True:
@@ -295,9 +327,12 @@ def main():
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--recipients", type=int, default=1)
     ap.add_argument("--setups", default="bare,sluice,sluice-rsa,rspamd,opendkim")
+    ap.add_argument("--old-build", help="a build tree (e.g. of main) for the setup sluice-old")
     ap.add_argument("--tmpdir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where the worlds live (default /dev/shm: the queue on tmpfs)")
     args = ap.parse_args()
+    global OLD_BUILD
+    OLD_BUILD = args.old_build
     tempfile.tempdir = args.tmpdir
     keys = [k for k in args.setups.split(",") if k]
     if "rspamd" in keys and not benchlib.have("rspamd"):
@@ -312,6 +347,7 @@ def main():
     rates = {k: [] for k in keys}
     cpus = {k: {} for k in keys}
     loads = []
+    counts = {}
     for rnd in range(args.rounds):
         for k in (keys if rnd % 2 == 0 else list(reversed(keys))):
             name, start = SETUPS[k]
@@ -324,7 +360,10 @@ def main():
                 rate, cpu, sigs = one_round(name, start, args.messages, args.sessions, args.recipients)
             rates[k].append(rate)
             for g, s in cpu.items():
-                cpus[k][g] = cpus[k].get(g, 0.0) + s
+                if g.startswith("#"):
+                    counts.setdefault(k, {}).setdefault(g, []).append(s)
+                else:
+                    cpus[k][g] = cpus[k].get(g, 0.0) + s
             if rnd == 0 and sigs:
                 print("round 1  %s: first message at the sink: %s" % (name, ", ".join(
                     "%s d=%s s=%s %s" % (a, d, s, "valid" if ok else "INVALID") for d, s, a, ok in sigs)))
@@ -353,6 +392,9 @@ def main():
         "%.0f" % (sum(v for g, v in cpus[k].items() if g not in ("smtp-source", "smtp-sink")) * 1e6 / n)
         for k in keys])
     benchlib.table(rows, ["CPU us per message"] + [SETUPS[k][0] for k in keys])
+    for k, c in counts.items():
+        print("redis, per message (%s): %s" % (SETUPS[k][0], ", ".join(
+            "%s %.2f" % (g[1:], median(v)) for g, v in sorted(c.items()))))
 
 
 if __name__ == "__main__":

@@ -205,6 +205,7 @@ def serial():
 
 class Sluice(Server):
     name = "sluice-policyd"
+    program = None      # another build's sluice-policyd (--old-policyd)
 
     def start(self):
         n = serial()
@@ -231,7 +232,7 @@ policyd {
 }
 """ % (env.tokenkey, self.redis_sock, self.addr, LIMITED))
         self.proc = harness.Proc(env, "sluice-policyd-%d" % n, self.wrap + [
-            harness.program("policyd", "sluice-policyd"), "-f", "-c", conf])
+            self.program or harness.program("policyd", "sluice-policyd"), "-f", "-c", conf])
         harness.wait_for(lambda: harness.can_connect(self.addr) or not self.proc.alive(), 60,
                          "sluice-policyd")
         if not self.proc.alive():
@@ -471,13 +472,17 @@ def main():
     ap.add_argument("--connections", default="8", help="comma-separated, e.g. 8,64")
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--no-rate-limit", action="store_true", help="leave policyd-rate-limit out")
+    ap.add_argument("--old-policyd", help="also run this sluice-policyd binary (e.g. main's build)")
     args = ap.parse_args()
     conc = [int(c) for c in args.connections.split(",")]
     env = harness.Env("bench-policy")
     servers = []
     try:
         env.tokenkey = env.secret()
-        classes = (Sluice, Postfwd) if args.no_rate_limit else (Sluice, Postfwd, RateLimit)
+        classes = [Sluice, Postfwd] if args.no_rate_limit else [Sluice, Postfwd, RateLimit]
+        if args.old_policyd:
+            classes.append(type("OldSluice", (Sluice,), {"name": "sluice-policyd (old)",
+                                                          "program": args.old_policyd}))
         servers = [cls(env) for cls in classes]
         for s in servers:
             check_limits(s)
@@ -493,10 +498,11 @@ def main():
         for rnd in range(args.rounds):
             for p in (peers if rnd % 2 == 0 else list(reversed(peers))):
                 for c in conc:
-                    before = commandstats(sluice.redis_sock) if p in (sluice, peers[-1]) else None
+                    rsock = getattr(p, "redis_sock", None)
+                    before = commandstats(rsock) if rsock else None
                     r = p.run(c, args.seconds) if isinstance(p, EvalSha) else load_c(p, c, args.seconds, rnd + 1)
                     if before is not None:
-                        cost[(p.name, c)].append(script_cost(before, commandstats(sluice.redis_sock)))
+                        cost[(p.name, c)].append(script_cost(before, commandstats(rsock)))
                     fig[(p.name, c)].append(r)
                     print("round %d  %-32s c=%-3d %9.1f req/s  %6.1f us CPU/req" % (
                         rnd + 1, p.name, c, r["req_per_s"], r["server_cpu_us_per_req"]), flush=True)
@@ -504,6 +510,9 @@ def main():
         print("load average (1 min) after each round: %s" % " ".join(loads))
         rss = {s.name: benchlib.tree_hwm(s.pid) for s in servers}
         rss["redis-server"] = benchlib.vm_hwm(sluice.redis.pid)
+        for s in servers:
+            if isinstance(s, Sluice):
+                rss[s.name] = benchlib.vm_hwm(s.pid)
         for s in servers:
             s.stop()
         servers = []
