@@ -353,7 +353,7 @@ def instructions(env, cls, n1, n2):
                     if line.startswith("cmd:"):
                         cmd = line.split()[1] if len(line.split()) > 1 else ""
                         break
-            kind = "redis-server" if "redis" in cmd else cls.name
+            kind = ("redis-server (%s)" % cls.name) if "redis" in cmd else cls.name
             kinds[kind] = kinds.get(kind, 0) + benchlib.callgrind_total(path)
         totals.append(kinds)
     return {k: (totals[1].get(k, 0) - totals[0].get(k, 0)) / (n2 - n1) for k in totals[1]}
@@ -488,7 +488,7 @@ def main():
             check_limits(s)
         sluice = servers[0]
         peers = servers + [EvalSha(sluice)]
-        print("bench_policy: %.0f s per server per round, %d rounds, connections %s, C client; %s" % (
+        print("bench_policy: %g s per server per round, %d rounds, connections %s, C client; %s" % (
             args.seconds, args.rounds, args.connections, benchlib.stamp()), flush=True)
         print("bare EVALSHA command: %s" % " ".join(peers[-1].cmd)[:400], flush=True)
         keys = [(p.name, c) for c in conc for p in peers]
@@ -518,8 +518,10 @@ def main():
         servers = []
         ir = {}
         if not args.no_callgrind and benchlib.have("valgrind"):
-            ir.update(instructions(env, Sluice, 500, 2500))
-            ir.update(instructions(env, Postfwd, 100, 500))
+            for cls in classes:
+                if cls is not RateLimit:
+                    ir.update(instructions(env, cls, 100, 500) if cls is Postfwd
+                              else instructions(env, cls, 500, 2500))
         print()
         rows = []
         for c in conc:
@@ -540,8 +542,9 @@ def main():
         benchlib.table(rows, ["server", "conns", "req/s (median)", "sluice / this", "p50 ms", "p99 ms",
                               "server CPU us/req", "client CPU us/req", "redis cmds/EVALSHA",
                               "redis us/EVALSHA", "instr/req", "peak RSS MiB"])
-        if "redis-server" in ir:
-            print("callgrind: redis-server %.0fk instructions per sluice-policyd request" % (ir["redis-server"] / 1000))
+        for name in sorted(ir):
+            if name.startswith("redis-server"):
+                print("callgrind: %s %.0fk instructions per request" % (name, ir[name] / 1000))
         print("peak RSS: redis-server %.1f MiB" % (rss["redis-server"] / 1024))
     finally:
         for s in servers:
