@@ -3,7 +3,7 @@ NAME
     inbound_fixtures - test zone, keys and signed messages for inbound verification
 
 DESCRIPTION
-    World(env) writes a zone file (milter_dns.c's "name TYPE data" format)
+    World(env) writes a zone file (lib/dns_zone.c's "name TYPE data" format)
     with SPF, DKIM and DMARC records for every case, generates RSA and
     Ed25519 keys, and signs messages with dkimpy (an independent signer).
     parse_authres(value) reads an Authentication-Results value back into
