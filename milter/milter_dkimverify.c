@@ -43,6 +43,8 @@ struct ml_dkimv {
 	DKIM *dkim;
 	sl_dns *dns;
 	int broken; /* libopendkim refused the message */
+	DKIM_SIGINFO *temp[ML_DKIM_VSIG_MAX]; /* key lookup failed temporarily */
+	size_t ntemp;
 };
 
 static DKIM_LIB *vlib;
@@ -70,7 +72,9 @@ key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *buf, size_t buflen)
 		} else
 			rc = DKIM_CBSTAT_ERROR;
 		break;
-	case SL_DNS_TEMP:
+	case SL_DNS_TEMP: /* libopendkim leaves the signature "unknown": remember it */
+		if (v->ntemp < ML_DKIM_VSIG_MAX)
+			v->temp[v->ntemp++] = sig;
 		rc = DKIM_CBSTAT_TRYAGAIN;
 		break;
 	default:
@@ -121,6 +125,7 @@ ml_dkimv_new(sl_dns *d, const char *id)
 
 	v->dns = d;
 	v->broken = 0;
+	v->ntemp = 0;
 	v->dkim = dkim_verify(vlib, (const unsigned char *)(id && *id ? id : "sluice"), NULL, &st);
 	if (v->dkim == NULL)
 		v->broken = 1;
@@ -221,6 +226,11 @@ sig_fill(ml_dkimv *v, DKIM_SIGINFO *sig, ml_dkim_vsig *o)
 
 	memset(o, 0, sizeof(*o));
 	o->result = sig_result(sig, o->why, sizeof(o->why));
+	for (size_t i = 0; i < v->ntemp && o->result != ML_AUTH_PASS; i++)
+		if (v->temp[i] == sig) {
+			o->result = ML_AUTH_TEMPERROR;
+			snprintf(o->why, sizeof(o->why), "key lookup failed");
+		}
 	snprintf(o->domain, sizeof(o->domain), "%s", d ? d : "");
 	for (char *p = o->domain; *p; p++)
 		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
