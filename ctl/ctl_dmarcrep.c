@@ -224,14 +224,16 @@ report_xml(const rep_run *run, const char *domain, const char *id, const sl_repl
 	put(b, "</date_range>", 13);
 	elem(b, "generator", "Sluice " PACKAGE_VERSION);
 	put(b, "</report_metadata>\n<policy_published>", 37);
+	/* any order is valid (xs:all); RFC 7489's elements first, so that a
+	 * consumer validating against its schema checks them before the new ones */
 	elem(b, "domain", domain);
-	elem(b, "discovery_method", "treewalk");
-	elem(b, "p", (p = ctl_hget(pol, "p")) ? p : "none");
-	elem(b, "sp", (v = ctl_hget(pol, "sp")) && *v ? v : p ? p : "none"); /* required */
-	if ((v = ctl_hget(pol, "np")) && *v)
-		elem(b, "np", v);
 	elem(b, "adkim", (v = ctl_hget(pol, "adkim")) ? v : "r");
 	elem(b, "aspf", (v = ctl_hget(pol, "aspf")) ? v : "r");
+	elem(b, "p", (p = ctl_hget(pol, "p")) ? p : "none");
+	elem(b, "sp", (v = ctl_hget(pol, "sp")) && *v ? v : p ? p : "none"); /* required */
+	elem(b, "discovery_method", "treewalk");
+	if ((v = ctl_hget(pol, "np")) && *v)
+		elem(b, "np", v);
 	elem(b, "testing", (v = ctl_hget(pol, "testing")) && *v == 'y' ? "y" : "n");
 	put(b, "</policy_published>\n", 20);
 	for (size_t i = 0; agg && i + 1 < agg->elements; i += 2) {
