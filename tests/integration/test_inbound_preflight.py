@@ -123,6 +123,8 @@ def test_milter_preflight_logs_once_and_refuses_listed_domains():
         lines = [l for l in log.splitlines() if "dmarc pre-flight" in l]
         assert len([l for l in lines if "from domain example.com" in l]) == 1, log   # once per interval
         assert "adkim=s: d=mail.example.com is not example.com" in lines[0]
+        assert "from domain example.com category transactional: receivers will see DMARC fail (1 message)" \
+            in lines[0], lines
         assert not any("ok.test" in l for l in lines)
     finally:
         env.close()
