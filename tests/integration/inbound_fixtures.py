@@ -55,6 +55,14 @@ real.np.test A 192.0.2.1
 mon.test A 192.0.2.1
 _dmarc.mon.test TXT "v=DMARC1; p=reject"
 _dmarc.dnsfail.test SERVFAIL
+testing.test A 192.0.2.1
+_dmarc.testing.test TXT "v=DMARC1; p=reject; t=y"
+pct0.test A 192.0.2.1
+_dmarc.pct0.test TXT "v=DMARC1; p=reject; pct=0"
+_dmarc.psd.test TXT "v=DMARC1; p=reject; psd=y"
+mail.shop.psd.test A 192.0.2.1
+r1._domainkey.shop.psd.test TXT "%(rsa)s"
+r1._domainkey.psd.test TXT "%(rsa)s"
 # ARC sealers (forwarders)
 a1._domainkey.fwd.test TXT "%(rsa)s"
 e1._domainkey.fwd.test TXT "%(ed)s"

@@ -484,3 +484,23 @@ def test_arc_ed25519_seal_checked_by_dkimpy_too(world):
     assert "override=arc" in results(items, "dmarc")[0][3] and disp == "accept"
     items, disp, _ = verify(world, bad, ip=BAD_IP, conf=conf)
     assert results(items, "arc")[0][1] == "fail" and disp.startswith("reject 550"), items
+
+
+@pytest.mark.parametrize("domain", ["testing.test", "pct0.test"])
+def test_testing_mode_and_pct_zero_apply_the_next_lower_policy(world, domain):
+    """t=y (RFC 9989) and pct=0 (RFC 7489, still honoured): a reject policy is applied as quarantine."""
+    items, disp, _ = verify(world, message(frm="a@" + domain), ip=BAD_IP, mail_from="a@" + domain)
+    assert results(items, "dmarc")[0][1] == "fail", items
+    assert disp.startswith("quarantine"), disp
+
+
+def test_psd_record_stops_the_tree_walk_at_the_public_suffix(world):
+    """_dmarc.psd.test has psd=y: the organizational domain of mail.shop.psd.test is shop.psd.test.
+    d=shop.psd.test aligns (relaxed); d=psd.test, the public suffix domain itself, must not."""
+    frm = message(frm="a@mail.shop.psd.test")
+    items, disp, _ = verify(world, world.sign(frm, domain="shop.psd.test"), ip=BAD_IP, mail_from="a@x.test")
+    assert results(items, "dkim")[0][1] == "pass" and results(items, "dmarc")[0][1] == "pass", items
+    assert disp == "accept"
+    items, disp, _ = verify(world, world.sign(frm, domain="psd.test"), ip=BAD_IP, mail_from="a@x.test")
+    assert results(items, "dkim")[0][1] == "pass" and results(items, "dmarc")[0][1] == "fail", items
+    assert disp.startswith("reject 550")
