@@ -153,3 +153,10 @@ def test_doctor_without_zone_or_nameserver_asks_only_the_guard(env, guard):
                         "mx.example.net"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 75 and "lookup failed" in r.stdout, r.stdout + r.stderr
     assert {"_dmarc.example.com", "r1._domainkey.example.com", "mail.example.com"} <= guard.names()
+
+
+def test_bad_dns_nameserver_is_a_config_error(env):
+    conf, _ = conf_without_dns(env, 'dns_nameserver = "resolver.example"')
+    r = subprocess.run([harness.program("milter", "sluice-milter"), "-n", "-c", conf], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 78 and 'nameserver "resolver.example": use an IPv4 address' in r.stderr, r.stderr
