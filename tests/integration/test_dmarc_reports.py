@@ -379,3 +379,28 @@ def test_report_read_by_dmarc_cat(rows_report):
         assert (cols[1], cols[2], cols[-1]) == (count, f[1], f[8]), cols
         if f[9]:
             assert cols[-2] == f[9].split(",")[-1].split("/")[2], cols
+
+
+def test_rows_report_read_back_by_sluice_feedback(world, rows_report):
+    """The same report through our own reader: every field, np, IPv6, a null envelope_from, two DKIM rows."""
+    path = world.env.file("rows.xml", rows_report)
+    c = subprocess.run([harness.program("feedback", "sluice-feedback"), "--classify", path],
+                       capture_output=True, text=True, timeout=60)
+    assert c.returncode == 0, c.stderr
+    rep = json.loads(c.stdout.splitlines()[0])
+    pp = rep["policy_published"]
+    assert (pp["domain"], pp["p"], pp["sp"], pp["np"], pp["adkim"], pp["aspf"], pp["testing"],
+            pp["discovery_method"]) == ("example.com", "reject", "quarantine", "reject", "s", "r", "n", "treewalk")
+    recs = {x["source_ip"]: x for x in rep["records"]}
+    assert set(recs) == {"192.0.2.7", "2001:db8::5", "192.0.2.9"}
+    for row, count in ROWS.items():
+        f = row.split("\t")
+        x = recs[f[0]]
+        assert (x["count"], x["header_from"], x["envelope_from"], x["disposition"], x["dkim"], x["spf"]) == \
+            (int(count), f[1], f[2], f[3], f[4], f[5]), x
+        assert x["reasons"] == ([{"type": "trusted_forwarder", "comment": "arc=pass sealer=fwd.test"}]
+                                if f[6] else [])
+        assert x["auth_results"]["spf"] == [{"domain": f[7], "scope": "mfrom", "result": f[8]}]
+        sigs = [s.split("/") for s in f[9].split(",")] if f[9] else []
+        assert [(s["domain"], s["selector"], s["result"]) for s in x["auth_results"]["dkim"]] == \
+            [tuple(s) for s in sigs]
