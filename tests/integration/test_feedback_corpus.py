@@ -21,13 +21,16 @@ DESCRIPTION
                  classifier reached, so that any loss shows.
     Validation split: the corpus is split by family, the "lhost-X" or
     "rhost-X" part of the file name (else its last "__" part without a
-    "-NN.eml" number, if it has one). A family is in the VALIDATION split when the first byte of
-    SHA-256(family name) is divisible by 3 (21 of the 71 families, 78 of
-    312 rows), else in the DEV split. Classifier rules are written from
-    the documentation and checked against the dev split only; the
-    validation figures measure how the rules do on families they were
-    not tuned on. Run with -v for the dev mismatches; --show-validation
-    also lists the validation ones (look only after the rules are done).
+    "-NN.eml" number, if it has one). 30 % of the 71 families (21, 76 of
+    312 rows) were drawn once with random.Random(VALIDATION_SEED).sample
+    over the sorted family names and are written out in
+    VALIDATION_FAMILIES, so the split stays fixed if the corpus grows;
+    every other family is the DEV split. Classifier rules are written
+    from the documentation and checked against the dev split only; the
+    validation rows are only measured (their mismatches are not printed
+    unless --show-validation is given), so their figures estimate how the
+    rules do on families they were not tuned on. Run with -v for the dev
+    mismatches.
       arf/, arf-extra/  kind complaint, feedback type, original recipient.
       dmarc/     every labelled field for parse_ok=true files; parse_ok=false
                  files give kind unknown with a reason.
@@ -38,7 +41,6 @@ DESCRIPTION
         SLUICE_BUILDDIR=/tmp/build-fb2 /usr/bin/python3 \
             tests/integration/test_feedback_corpus.py [-v]
 """
-import hashlib
 import json
 import os
 import re
@@ -157,10 +159,20 @@ def family(local_file):
     return re.sub(r"-\d+\.eml$", "", local_file.split("__")[-1])
 
 
+# The validation families: random.Random(VALIDATION_SEED).sample(sorted
+# families, round(0.3 * 71)), drawn once (issue 9) and fixed here.
+VALIDATION_SEED = 20261203
+VALIDATION_FAMILIES = frozenset((
+    "lhost-biglobe", "lhost-dragonfly", "lhost-exchange2003", "lhost-exchange2007",
+    "lhost-googlegroups", "lhost-mcafee", "lhost-notes", "lhost-office365",
+    "lhost-receivingses", "lhost-v5sendmail", "lhost-verizon", "lhost-x3", "lhost-x4",
+    "lhost-yahoo", "lhost-yandex", "rhost-exchangeonline", "rhost-godaddy", "rhost-iua",
+    "rhost-outlook", "rhost-spectrum", "rhost-tencentqq"))
+
+
 def split_of(local_file):
-    """'validation' for a third of the families (stable hash), else 'dev'."""
-    h = hashlib.sha256(family(local_file).encode()).digest()
-    return "validation" if h[0] % 3 == 0 else "dev"
+    """'validation' for the held-out families (VALIDATION_FAMILIES), else 'dev'."""
+    return "validation" if family(local_file) in VALIDATION_FAMILIES else "dev"
 
 
 def pct(ok, n):
