@@ -208,7 +208,8 @@ static const struct reply_rule {
 typedef struct text_rule {
 	const char *reason;
 	const char *const *phrase;
-	int	bare;			/* words of refusal only: the SMTP phase decides */
+	int	bare;			/* 1 words of refusal only: the SMTP phase decides;
+					 * 2 the MTA's own lookup: no phase needed */
 } text_rule;
 
 static const text_rule text_tab[] = {
@@ -436,6 +437,18 @@ static const text_rule text_tab[] = {
 	 * Lotus Notes "User not listed in public Name & Address Book"; Exchange
 	 * 2003 "The recipient's e-mail address was not found in the
 	 * recipient's e-mail system" */
+	/* The MTA's own directory lookup, not a remote server's reply, so no
+	 * SMTP phase is needed: Lotus Notes/Domino router "User not listed
+	 * in public Name & Address Book", "... not listed in Domino
+	 * Directory"; qmail-local "Sorry, no mailbox here by that name";
+	 * Exchange 2000/2003 NDR "The recipient's e-mail address was not found
+	 * in the recipient's e-mail system"; Exchange Online's NDR for
+	 * RecipientNotFound "Your message to <a> couldn't be delivered. <a>
+	 * wasn't found at <domain>." */
+	{ "userunknown", P("not listed in public name & address book",
+	    "not listed in public name and address book", "not listed in domino directory",
+	    "no mailbox here by that name", "not found in the recipient's e-mail system",
+	    "wasn't found at"), 2 },
 	{ "userunknown", P("user unknown", "unknown user", "user is unknown", "no such user",
 	    "no such recipient", "no such mailbox", "no such address", "no such account",
 	    "no such person", "no such local user", "unknown recipient", "recipient unknown",
@@ -713,7 +726,7 @@ static const text_rule weak_tab[] = {
 	{ "userunknown", P("mailbox unavailable", "mailbox not available",
 	    "recipient address rejected", "address rejected",
 	    "does not exist", "doesn't exist", "no such", "could not be found",
-	    "couldn't be found", "was not found", "not known here", "wasn't found at"), 0 },
+	    "couldn't be found", "was not found", "not known here"), 0 },
 };
 
 /* Automatic replies (RFC 3834): only when the record has no code at all. */
@@ -727,6 +740,17 @@ static const char *const local_reasons[] = { "mailboxfull", "systemerror", "syst
 /* Mail loops (RFC 5321 6.3, Postfix "mail forwarding loop", Exim "Too many
  * \"Received\" headers - suspected mail loop"): not a connection failure. */
 static const char *const ph_loop[] = { "loop", "too many hops", "hop count", NULL };
+
+/*
+ * Texts that only a refusal at RCPT has: Postfix smtpd(8) writes "Recipient
+ * address rejected" for its recipient restrictions, which run at RCPT TO,
+ * and reject_unlisted_recipient's "User unknown in local recipient table"
+ * (virtual mailbox, virtual alias, relay recipient); Microsoft's "RCPT TO"
+ * texts name the command.
+ */
+static const char *const ph_rcpt_only[] = {
+	"recipient address rejected", "in local recipient table", "in virtual mailbox table",
+	"in virtual alias table", "in relay recipient table", "rcpt to", NULL };
 
 /* Commands before DATA that the sending host itself is refused at. */
 static const char *const host_commands[] = { "CONN", "EHLO", "HELO", NULL };
@@ -947,6 +971,29 @@ bare_reason(const fb_rcpt *r, const status_rule *s, const char *t)
 	return t;
 }
 
+/* rcpt_phase - was this the reply to RCPT TO, by the phase found or the reply's own words? */
+static int
+rcpt_phase(const fb_rcpt *r, const char *low)
+{
+	if (r->command[0])
+		return strcmp(r->command, "RCPT") == 0;
+	return phrase_match(low, ph_rcpt_only);
+}
+
+/* says_user_unknown - does an addressing status (X.1.1), the record's or in the text, say so? */
+static int
+says_user_unknown(const fb_rcpt *r, const status_rule *s)
+{
+	char	st[16];
+
+	if (s != NULL && s->reason != NULL && strcmp(s->reason, "userunknown") == 0)
+		return 1;
+	if (r->status[0] || !fb_text_find_status(r->diag, st))
+		return 0;
+	s = status_rule_of(st);
+	return s != NULL && s->reason != NULL && strcmp(s->reason, "userunknown") == 0;
+}
+
 /* text_reason - what the diagnostic's phrases say, adjusted by the other signals */
 static const char *
 text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
@@ -962,8 +1009,10 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 	if (row == NULL)
 		return NULL;
 	t = row->reason;
-	if (row->bare)
+	if (row->bare == 1)
 		return bare_reason(r, s, t);
+	if (row->bare == 2)
+		return t;
 	if (in_list(t, hard_reasons)) {
 		/*
 		 * Recipients are checked at RCPT (RFC 5321 3.3): "user unknown"
@@ -984,8 +1033,17 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 		 */
 		if (s != NULL && s->firm == 0 && s->code[0] == '2' && s->reason != NULL
 		    && !in_list(s->reason, hard_reasons)
-		    && !(strcmp(s->code, "2.1") == 0 && strcmp(t, "userunknown") == 0 && !weak))
+		    && !(strcmp(s->code, "2.1") == 0 && strcmp(t, "userunknown") == 0 && !weak
+			 && rcpt_phase(r, low)))
 			return s->reason;
+		/*
+		 * Words alone that the user is unknown, with nothing showing
+		 * they answered RCPT (RFC 5321 3.3: where recipients are
+		 * checked) and no addressing status (X.1.1) saying so: a
+		 * filter's verdict may read the same, so the soft reading
+		 */
+		if (strcmp(t, "userunknown") == 0 && !rcpt_phase(r, low) && !says_user_unknown(r, s))
+			return "filtered";
 		return t;
 	}
 	if (strcmp(t, "networkerror") == 0 || strcmp(t, "systemerror") == 0) {
