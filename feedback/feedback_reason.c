@@ -565,7 +565,7 @@ static const text_rule text_tab[] = {
 	{ "filtered", P("recipient preferences", "refused by recipient", "rejected by recipient",
 	    "blocked by the recipient", "recipient has blocked", "due to user rules",
 	    "user refuses", "not accepting mail from", "only accepting mail from",
-	    "is not allowed to send to", "filtered", "recipient rejected",
+	    "is not allowed to send to", "filtered",
 	    "envelope blocked - user", "restrictedtorecipientspermission",
 	    "not authorized to send to this recipient", "allowed-senders list",
 	    "delivery to this address is restricted", "banned recipient"), 0 },
@@ -980,18 +980,19 @@ rcpt_phase(const fb_rcpt *r, const char *low)
 	return phrase_match(low, ph_rcpt_only);
 }
 
-/* says_user_unknown - does an addressing status (X.1.1), the record's or in the text, say so? */
+/*
+ * addressing_status - is the code, the record's or else one in its text,
+ * an addressing one (RFC 3463 X.1.x: X.1.1 bad mailbox, Exchange's X.1.10
+ * RecipientNotFound, ...), which blames the address and not the message?
+ */
 static int
-says_user_unknown(const fb_rcpt *r, const status_rule *s)
+addressing_status(const fb_rcpt *r)
 {
 	char	st[16];
 
-	if (s != NULL && s->reason != NULL && strcmp(s->reason, "userunknown") == 0)
-		return 1;
-	if (r->status[0] || !fb_text_find_status(r->diag, st))
-		return 0;
-	s = status_rule_of(st);
-	return s != NULL && s->reason != NULL && strcmp(s->reason, "userunknown") == 0;
+	if (r->status[0])
+		return r->status[2] == '1' && r->status[3] == '.';
+	return fb_text_find_status(r->diag, st) && st[2] == '1' && st[3] == '.';
 }
 
 /* text_reason - what the diagnostic's phrases say, adjusted by the other signals */
@@ -1005,6 +1006,9 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 	if (row == NULL && (r->command[0] == 0 || strcmp(r->command, "RCPT") == 0)) {
 		row = table_match(low, weak_tab, sizeof(weak_tab) / sizeof(weak_tab[0]));
 		weak = row != NULL;
+		/* a security or policy status (X.7.x) says why a generic refusal was made */
+		if (weak && r->status[0] && r->status[2] == '7' && r->status[3] == '.')
+			return NULL;
 	}
 	if (row == NULL)
 		return NULL;
@@ -1039,10 +1043,10 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 		/*
 		 * Words alone that the user is unknown, with nothing showing
 		 * they answered RCPT (RFC 5321 3.3: where recipients are
-		 * checked) and no addressing status (X.1.1) saying so: a
+		 * checked) and no addressing status (X.1.x) saying so: a
 		 * filter's verdict may read the same, so the soft reading
 		 */
-		if (strcmp(t, "userunknown") == 0 && !rcpt_phase(r, low) && !says_user_unknown(r, s))
+		if (strcmp(t, "userunknown") == 0 && !rcpt_phase(r, low) && !addressing_status(r))
 			return "filtered";
 		return t;
 	}

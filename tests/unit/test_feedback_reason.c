@@ -1433,6 +1433,12 @@ static const struct documented documented[] = {
 	    "The message could not be delivered within the time limit" },
 	{ "5.7.505", "550", "RCPT", "filtered",
 	    "550 5.7.505 Access denied, banned recipient" },
+	/* no SMTP phase: an addressing status (X.1.x) still names the address */
+	{ "5.1.10", "550", "", "userunknown",
+	    "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup" },
+	{ "5.1.1", "550", "", "userunknown", "550 5.1.1 <a@example.org>: recipient rejected" },
+	/* a generic refusal at RCPT with a policy status: the status says why, soft */
+	{ "5.7.1", "550", "RCPT", "securityerror", "550 5.7.1 <a@example.org>: mailbox unavailable" },
 };
 
 static void
