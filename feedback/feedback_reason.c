@@ -299,7 +299,9 @@ static const text_rule text_tab[] = {
 	 * "Excessive unknown recipients" and the directory-harvest limits of
 	 * many MTAs ("Too many invalid/unknown/bad recipients", Exim's "Too many
 	 * unknown users"): the sending host refused, never this recipient
-	 * unknown (before "unknown recipient", "invalid recipient"); FortiMail "Connection refused by FortiGuard AntiSpam"
+	 * unknown (before "unknown recipient", "invalid recipient"); Cox
+	 * postmaster error codes CXBL, CDRBL (the sending IP blocked) and
+	 * IPBLnnnn (listed in a DNSBL); FortiMail "Connection refused by FortiGuard AntiSpam"
 	 * (a block, before the network error "connection refused") */
 	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
 	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
@@ -313,7 +315,7 @@ static const text_rule text_tab[] = {
 	    "rejected by windows live hotmail", "contact your internet service provider",
 	    "dynamically-assigned ip", "excessive unknown recipients", "fortiguard",
 	    "too many invalid recipients", "too many unknown recipients", "too many bad recipients",
-	    "too many unknown users"), 0 },
+	    "too many unknown users", "cxbl", "cdrbl", "ipbl0", "ipbl1"), 0 },
 	/* Relaying refused: Postfix "Relay access denied", Sendmail
 	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
 	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
@@ -337,7 +339,8 @@ static const text_rule text_tab[] = {
 	 * mailing list managers (Mailman "You are not allowed to post to this
 	 * mailing list", "Post by non-member to a members-only list", fml "you
 	 * are not a member of this mailing list"); RFC 3463 X.1.7/X.1.8 "Bad
-	 * sender's mailbox address syntax" / "Bad sender's system address" */
+	 * sender's mailbox address syntax" / "Bad sender's system address";
+	 * Cox AUP#CXSNDR (the sender's domain has no valid MX or A record) */
 	{ "rejected", P("sender address rejected", "sender rejected", "sender verify failed",
 	    "sender verification failed", "domain of sender address", "sender domain",
 	    "bad outbound sender", "sender denied", "sender not allowed", "sender is not allowed",
@@ -351,7 +354,7 @@ static const text_rule text_tab[] = {
 	    "permission to post", "domain name required for sender address",
 	    "unresolvable rfc.5321 from", "sender does not exist", "sender address does not exist",
 	    "sender * does not exist", "not allowed to post", "not a member of", "bad sender's",
-	    "members-only"), 0 },
+	    "members-only", "cxsndr"), 0 },
 	/* Listed on a blocklist, the words without a list's name (after the
 	 * sender's address: "your email address has been blacklisted" is
 	 * the sender): "listed at", "is listed"; Microsoft S3150 "on our
@@ -363,10 +366,11 @@ static const text_rule text_tab[] = {
 	/* The SENDER's quotas, before the recipient's "quota exceeded":
 	 * Gmail 5.4.5 "Daily sending quota exceeded", Exchange 5.1.90 "daily
 	 * limit for message recipients", 5.2.121/5.2.122 receive limits;
-	 * Gmail 5.7.1 "Email quota exceeded" (the sending account's) */
+	 * Gmail 5.7.1 "Email quota exceeded" (the sending account's); Cox
+	 * AUP#CXMXRT (the sender exceeded the messages allowed) */
 	{ "toomanyconn", P("sending quota", "daily sending", "sending limit", "daily limit",
 	    "receive limit", "exceeded their limit", "submission quota",
-	    "email quota exceeded"), 0 },
+	    "email quota exceeded", "cxmxrt"), 0 },
 	/* Mailbox full: RFC 5321 552 "exceeded storage allocation"; Postfix
 	 * local(8)/virtual(8) "cannot update mailbox ... Disk quota
 	 * exceeded", "mailbox size limit"; Dovecot LMTP "Quota exceeded

@@ -1433,6 +1433,10 @@ static const struct documented documented[] = {
 	    "The message could not be delivered within the time limit" },
 	{ "5.7.505", "550", "RCPT", "filtered",
 	    "550 5.7.505 Access denied, banned recipient" },
+	/* Cox's postmaster error codes */
+	{ "5.7.1", "554", "CONN", "blocked", "554 5.7.1 192.0.2.1 rejected - CXBL" },
+	{ "", "421", "MAIL", "toomanyconn", "421 mx.cox.net too many messages AUP#CXMXRT" },
+	{ "", "550", "MAIL", "rejected", "550 <s@example.net> sender rejected AUP#CXSNDR" },
 	/* no SMTP phase: an addressing status (X.1.x) still names the address */
 	{ "5.1.10", "550", "", "userunknown",
 	    "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup" },
