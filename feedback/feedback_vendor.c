@@ -331,21 +331,32 @@ vendor_orig_to(const fb_mail *m, char *out, size_t outlen)
 	return 0;
 }
 
-/* vendor_record - one record with its diagnostic text */
+/* vendor_fill - set a record from its address and diagnostic text */
 static void
-vendor_record(fb_result *res, const char *addr, const char *diag, size_t dlen)
+vendor_fill(fb_rcpt *r, const char *addr, const char *diag, size_t dlen)
 {
-	fb_rcpt *r;
-
-	if (res->nrcpt >= FB_MAX_RCPTS)
-		return;
-	r = fb_result_add(res);
+	memset(r, 0, sizeof(*r));
 	fb_strlcpy(r->addr, addr, sizeof(r->addr));
 	fb_text_squeeze(r->diag, sizeof(r->diag), diag, dlen);
 	fb_text_find_command(r->diag, r->command);
 	fb_text_find_status(r->diag, r->status);
 	fb_text_find_reply(r->diag, r->reply_code);
 	fb_strlcpy(r->action, "failed", sizeof(r->action));
+}
+
+/* vendor_record - one record with its diagnostic text */
+static void
+vendor_record(fb_result *res, const char *addr, const char *diag, size_t dlen)
+{
+	if (res->nrcpt < FB_MAX_RCPTS)
+		vendor_fill(fb_result_add(res), addr, diag, dlen);
+}
+
+/* vendor_says_nothing - does a record's diagnostic name no code and no reason? */
+static int
+vendor_says_nothing(const fb_rcpt *r)
+{
+	return !r->status[0] && !r->reply_code[0] && fb_reason_from_text(r->diag) == NULL;
 }
 
 /*
@@ -474,6 +485,14 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 		if (end - hits[i].body < 4 && i + 1 < nh)
 			end = n;
 		vendor_record(res, hits[i].addr, s + from, end - from);
+		/*
+		 * One recipient listed after the reason (MailMarshal: "Could
+		 * not be delivered because of <reply>", then "The following
+		 * recipients were affected"): when its own lines name no
+		 * code and no reason, the whole notice is its diagnostic
+		 */
+		if (nh == 1 && res->nrcpt > before && vendor_says_nothing(&res->rcpt[res->nrcpt - 1]))
+			vendor_fill(&res->rcpt[res->nrcpt - 1], hits[i].addr, s, n);
 	}
 	/* nobody named in the text: the original's To, else X-Failed-Recipients */
 	if (nh == 0 && vendor_orig_to(m, addr, sizeof(addr)))

@@ -633,6 +633,17 @@ test_recipients_free_text(void **state)
 	assert_string_equal(res->rcpt[0].addr, "user@example.org");
 	assert_string_equal(res->rcpt[0].reason, "mailboxfull");
 	fb_result_free(res);
+	/* MailMarshal: the reason first, the recipient listed after it */
+	res = parse("From: postmaster@mx.example.org\nTo: b1-x@bounce.example.com\n"
+		    "Subject: Undeliverable Mail\n\nYour message:\n   From:    s@example.net\n"
+		    "   Subject: hi\n\nCould not be delivered because of\n\n"
+		    "550 5.1.1 User unknown\n\nThe following recipients were affected:\n"
+		    "    gone@example.org\n");
+	assert_int_equal(res->nrcpt, 1);
+	assert_string_equal(res->rcpt[0].addr, "gone@example.org");
+	assert_string_equal(res->rcpt[0].status, "5.1.1");
+	assert_string_equal(res->rcpt[0].reason, "userunknown");
+	fb_result_free(res);
 }
 
 static void
