@@ -450,6 +450,42 @@ vendor_transcript(fb_result *res, const char *s, size_t n)
 	}
 }
 
+/*
+ * vendor_lone_addr - the one address of s[0..n) that is no sender's, when
+ * there is exactly one (a notice that names its recipient only inside a
+ * sentence: "The following message to <a@example.org> was undeliverable")
+ */
+static int
+vendor_lone_addr(const char *s, size_t n, const vendor_senders *vs, char *out, size_t outlen)
+{
+	char	one[FB_ADDR_MAX], line[1024];
+	size_t	off = 0;
+	int	found = 0;
+
+	while (off < n) {
+		const char *eol = memchr(s + off, '\n', n - off);
+		size_t	len = eol ? (size_t) (eol - (s + off)) : n - off;
+		const char *p = line;
+
+		snprintf(line, sizeof(line), "%.*s", (int) len, s + off);
+		while (!is_sender_line(line) && fb_text_find_addr(p, one, sizeof(one))) {
+			const char *at = fb_strcasestr(p, one);
+
+			if (!is_sender(vs, one)) {
+				if (found && strcasecmp(out, one) != 0)
+					return 0;
+				fb_strlcpy(out, one, outlen);
+				found = 1;
+			}
+			if (at == NULL)
+				break;
+			p = at + strlen(one);
+		}
+		off += len + 1;
+	}
+	return found;
+}
+
 /* fb_vendor_parse - records from a free-text bounce */
 int
 fb_vendor_parse(const fb_mail *m, fb_result *res)
@@ -458,7 +494,7 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 	const char *s = m->text;
 	size_t	n = vendor_cut(s), nh, i, before = res->nrcpt;
 	char	addr[FB_ADDR_MAX];
-	vendor_senders vs = { .n = 0 };
+	vendor_senders vs = { .n = 0 }, all;
 	const char *to = fb_mail_header(m, "To");
 	const char *from = fb_mail_header(m, "From");
 
@@ -469,6 +505,7 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 		vs.n++;
 	senders_add(&vs, s + n, "Return-path:");
 	senders_add(&vs, m->orig, "Return-path:");
+	all = vs;
 	hits = sl_calloc(FB_MAX_RCPTS, sizeof(*hits));
 	nh = vendor_scan(s, n, hits, FB_MAX_RCPTS, 0, &vs);
 	if (nh == 0) {			/* a bounce to oneself names the sender */
@@ -499,6 +536,8 @@ fb_vendor_parse(const fb_mail *m, fb_result *res)
 		vendor_record(res, addr, s, n);
 	else if (nh == 0 && vendor_failed_header(m, res, s, n) == 0)
 		vendor_transcript(res, s, n);
+	if (res->nrcpt == before && vendor_lone_addr(s, n, &all, addr, sizeof(addr)))
+		vendor_record(res, addr, s, n);
 	free(hits);
 	return (int) (res->nrcpt - before);
 }

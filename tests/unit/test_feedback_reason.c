@@ -644,6 +644,15 @@ test_recipients_free_text(void **state)
 	assert_string_equal(res->rcpt[0].status, "5.1.1");
 	assert_string_equal(res->rcpt[0].reason, "userunknown");
 	fb_result_free(res);
+	/* the recipient named only inside a sentence, the sender's address beside it */
+	res = parse("From: postmaster@mx.example.org\nTo: b1-x@bounce.example.com\n"
+		    "Subject: Undeliverable Mail\n\nThe following message to <gone@example.org> "
+		    "from <b1-x@bounce.example.com> was undeliverable.\nThe reason for the problem:\n"
+		    "5.2.2 - mailbox full\n");
+	assert_int_equal(res->nrcpt, 1);
+	assert_string_equal(res->rcpt[0].addr, "gone@example.org");
+	assert_string_equal(res->rcpt[0].reason, "mailboxfull");
+	fb_result_free(res);
 }
 
 static void
