@@ -45,7 +45,8 @@ static const vendor_fmt vendor_tab[] = {
 	{ .name = "qmail", .says = V("this is the qmail-send program",
 	    "i wasn't able to deliver your message", "this is a permanent error; i've given up") },
 	{ .name = "Exim", .says = V("this message was created automatically by mail delivery software",
-	    "the following address(es) failed", "could not be delivered to one or more of its") },
+	    "the following address(es) failed", "could not be delivered to one or more of its",
+	    "recipient addresses that were incorrectly constructed") },
 	{ .name = "Sendmail", .says = V("transcript of session follows",
 	    "the following addresses had permanent fatal errors", "----- unsent message follows -----",
 	    "the original message was received at") },
@@ -181,6 +182,24 @@ is_rcpt_line(const char *l, size_t n, char *addr, size_t addrlen, int weak)
 	at = (char *) fb_strcasestr(line, addr);
 	a = at;
 	b = at + strlen(addr);
+	/*
+	 * "phrase <addr-spec>" (RFC 5322 3.4): the address is the bracketed
+	 * one, even when the phrase looks like an address (Exim's notice of
+	 * an incorrectly constructed recipient: "a@x <b@y>: malformed address")
+	 */
+	if (*b == ' ' && b[1] == '<' && strchr(b + 2, '>') != NULL) {
+		char	inner[FB_ADDR_MAX];
+		size_t	il = (size_t) (strchr(b + 2, '>') - (b + 2));
+
+		if (il < sizeof(inner)) {
+			memcpy(inner, b + 2, il);
+			inner[il] = 0;
+			if (fb_text_find_addr(inner, addr, addrlen) && strlen(addr) == il) {
+				at = b + 2;
+				b = at + il;
+			}
+		}
+	}
 	if (a > line && (a[-1] == '<' || a[-1] == '(' || a[-1] == '"'))
 		a--;
 	if (*b == '>' || *b == ')' || *b == '"')

@@ -87,6 +87,11 @@ DELIBERATE = {
     #    record with no phase at all is the status's suspend, not filtered
     ("maildir__bsd__lhost-sendmail-02.eml", 2): {"reason": "userunknown", "hard": True},
     ("maildir__bsd__lhost-messagingserver-06.eml", 1): {"reason": "suspend"},
+    # 4. a bounce by any reading, labelled not-a-bounce: a postmaster's
+    #    "email bounce notification", "reject reason: Mailbox full",
+    #    "target mail address: <addr>": a soft mailboxfull for that address
+    ("maildir__not__rb-issue-368-bug.eml", 1): {"recipient": "xxxx@yyyyyy.net",
+                                                "reason": "mailboxfull", "hard": False},
     # 5. the words of the reply name the reason: "Recipient address
     #    rejected: Policy violation" (policyviolation, labelled
     #    securityerror); "Missing reverse DNS" (requireptr, labelled

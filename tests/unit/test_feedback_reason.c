@@ -644,6 +644,17 @@ test_recipients_free_text(void **state)
 	assert_string_equal(res->rcpt[0].status, "5.1.1");
 	assert_string_equal(res->rcpt[0].reason, "userunknown");
 	fb_result_free(res);
+	/* Exim's notice of a malformed recipient: "phrase <addr>" names the bracketed one */
+	res = parse("From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n"
+		    "To: b1-x@bounce.example.com\nSubject: Mail failure - malformed recipient address\n\n"
+		    "A message that you sent contained one or more recipient addresses that were\n"
+		    "incorrectly constructed:\n\n"
+		    "  a@example.com <b@example.net>: malformed address: <b@example.net> may not follow a@example.com\n\n"
+		    "This address has been ignored.\n");
+	assert_int_equal(res->nrcpt, 1);
+	assert_string_equal(res->rcpt[0].addr, "b@example.net");
+	assert_string_equal(res->rcpt[0].reason, "syntaxerror");
+	fb_result_free(res);
 	/* the recipient named only inside a sentence, the sender's address beside it */
 	res = parse("From: postmaster@mx.example.org\nTo: b1-x@bounce.example.com\n"
 		    "Subject: Undeliverable Mail\n\nThe following message to <gone@example.org> "
