@@ -417,6 +417,7 @@ static const text_rule text_tab[] = {
 	    "account has been suspended", "mailbox suspended", "mailbox is suspended",
 	    "suspended account", "user suspended", "recipient suspended", "suspended user",
 	    "account inactive", "account is inactive", "inactive account", "inactive user",
+	    "mailbox inactive", "inactive mailbox",
 	    "mailbox is inactive", "account is locked", "account locked", "mailbox is frozen",
 	    "account has been deactivated", "account is deactivated", "account expired",
 	    "account has expired", "the user(s) account is disabled", "not accepting messages",
