@@ -37,7 +37,10 @@
  *	receiving system's verdict. Where signals disagree on hard or
  *	soft, soft wins (a mailbox status X.2.x against "user unknown"),
  *	except X.2.1 with the MTA's own explicit words that the user is
- *	unknown: userunknown (doc/feedback.md, "Where we differ", 3).
+ *	unknown in reply to RCPT: userunknown (doc/feedback.md, "Where we
+ *	differ", 3). Words alone that the user is unknown are userunknown
+ *	only at RCPT (RFC 5321 3.3), under an addressing status (X.1.x) or
+ *	in the MTA's own directory lookup; otherwise filtered, soft.
  *
  *	Hard (the address will never work): userunknown, hostunknown,
  *	hasmoved and notaccept, and only when no code says the failure
@@ -427,21 +430,6 @@ static const text_rule text_tab[] = {
 	 * X.1.6 "destination mailbox has moved" */
 	{ "hasmoved", P("has moved", "has been moved", "user not local; please try",
 	    "address has changed", "no longer valid; new address", "no longer on server"), 0 },
-	/* Unknown mailbox: RFC 3463 X.1.1 "bad destination mailbox address";
-	 * Postfix smtpd(8) "User unknown in local recipient table" / "in
-	 * virtual mailbox table" / "in virtual alias table" / "in relay
-	 * recipient table", local(8) "unknown user"; Exim "Unrouteable
-	 * address", "No Such User Here"; Sendmail "User unknown"; qmail
-	 * "no mailbox here by that name"; Exchange 5.1.1/5.1.10
-	 * "RESOLVER.ADR.RecipNotFound", "Recipient not found by SMTP address
-	 * lookup"; Gmail "The email account that you tried to reach does not
-	 * exist"; Yahoo "This user doesn't have a yahoo.com account"; Apple
-	 * iCloud "user does not exist"; docomo/au/SoftBank "Unknown user";
-	 * Mimecast "Invalid Recipient"; Barracuda "No such user"; Proofpoint,
-	 * IronPort, Trend Micro "User unknown" / "Recipient address rejected";
-	 * Lotus Notes "User not listed in public Name & Address Book"; Exchange
-	 * 2003 "The recipient's e-mail address was not found in the
-	 * recipient's e-mail system" */
 	/* The MTA's own directory lookup, not a remote server's reply, so no
 	 * SMTP phase is needed: Lotus Notes/Domino router "User not listed
 	 * in public Name & Address Book", "... not listed in Domino
@@ -454,6 +442,19 @@ static const text_rule text_tab[] = {
 	    "not listed in public name and address book", "not listed in domino directory",
 	    "no mailbox here by that name", "not found in the recipient's e-mail system",
 	    "wasn't found at"), 2 },
+	/* Unknown mailbox: RFC 3463 X.1.1 "bad destination mailbox address";
+	 * Postfix smtpd(8) "User unknown in local recipient table" / "in
+	 * virtual mailbox table" / "in virtual alias table" / "in relay
+	 * recipient table", local(8) "unknown user"; Exim "Unrouteable
+	 * address", "No Such User Here"; Sendmail "User unknown"; qmail
+	 * "no mailbox here by that name"; Exchange 5.1.1/5.1.10
+	 * "RESOLVER.ADR.RecipNotFound", "Recipient not found by SMTP address
+	 * lookup"; Gmail "The email account that you tried to reach does not
+	 * exist"; Yahoo "This user doesn't have a yahoo.com account"; Apple
+	 * iCloud "user does not exist"; docomo/au/SoftBank "Unknown user";
+	 * Mimecast "Invalid Recipient"; Barracuda "No such user"; Proofpoint,
+	 * IronPort, Trend Micro "User unknown" / "Recipient address rejected" (the
+	 * phase decides these: text_reason) */
 	{ "userunknown", P("user unknown", "unknown user", "user is unknown", "no such user",
 	    "no such recipient", "no such mailbox", "no such address", "no such account",
 	    "no such person", "no such local user", "unknown recipient", "recipient unknown",
@@ -750,8 +751,8 @@ static const char *const ph_loop[] = { "loop", "too many hops", "hop count", NUL
  * Texts that only a refusal at RCPT has: Postfix smtpd(8) writes "Recipient
  * address rejected" for its recipient restrictions, which run at RCPT TO,
  * and reject_unlisted_recipient's "User unknown in local recipient table"
- * (virtual mailbox, virtual alias, relay recipient); Microsoft's "RCPT TO"
- * texts name the command.
+ * (virtual mailbox, virtual alias, relay recipient); and any text that
+ * names "RCPT TO" as the command refused (read only when no phase was found).
  */
 static const char *const ph_rcpt_only[] = {
 	"recipient address rejected", "in local recipient table", "in virtual mailbox table",
