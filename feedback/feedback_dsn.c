@@ -213,6 +213,9 @@ fb_text_find_command(const char *s, char out[8])
 		{ "in reply to ehlo", "EHLO" }, { "in reply to helo", "HELO" },
 		{ "after ehlo", "EHLO" }, { "after helo", "HELO" },
 		{ "after initial connection", "CONN" },
+		/* qmail-remote's own words for each step */
+		{ "failed after i sent the message", "DATA" }, { "but sender was rejected", "MAIL" },
+		{ "but greeting failed", "CONN" }, { "but my name was rejected", "EHLO" },
 	};
 	size_t	i;
 
