@@ -213,6 +213,10 @@ fb_text_find_command(const char *s, char out[8])
 		{ "in reply to ehlo", "EHLO" }, { "in reply to helo", "HELO" },
 		{ "after ehlo", "EHLO" }, { "after helo", "HELO" },
 		{ "after initial connection", "CONN" },
+		/* Exim with PIPELINING: "SMTP error from remote mail server
+		 * after pipelined RCPT TO:<a>" */
+		{ "after pipelined rcpt to", "RCPT" }, { "after pipelined mail from", "MAIL" },
+		{ "after pipelined end of data", "DATA" }, { "after pipelined data", "DATA" },
 		/* qmail-remote's own words for each step */
 		{ "failed after i sent the message", "DATA" }, { "but sender was rejected", "MAIL" },
 		{ "but greeting failed", "CONN" }, { "but my name was rejected", "EHLO" },

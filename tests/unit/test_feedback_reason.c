@@ -171,6 +171,9 @@ test_text_helpers(void **state)
 	assert_string_equal(cmd, "DATA");
 	fb_text_find_command("nothing", cmd);
 	assert_string_equal(cmd, "");
+	fb_text_find_command("SMTP error from remote mail server after pipelined RCPT TO:<a@x>: "
+			     "550 User unknown", cmd);
+	assert_string_equal(cmd, "RCPT");
 	/* qmail-remote's words for the step that failed */
 	fb_text_find_command("192.0.2.1 failed after I sent the message. Remote host said: 554 "
 			     "User unknown", cmd);
