@@ -221,13 +221,17 @@ fb_text_find_command(const char *s, char out[8])
 		{ "failed after i sent the message", "DATA" }, { "but sender was rejected", "MAIL" },
 		{ "but greeting failed", "CONN" }, { "but my name was rejected", "EHLO" },
 	};
+	char	low[FB_DIAG_MAX];
 	size_t	i;
 
 	out[0] = 0;
 	if (transcript_command(s, out))
 		return;
+	/* one lowercased copy (a diagnostic is at most FB_DIAG_MAX), then plain searches */
+	fb_strlcpy(low, s, sizeof(low));
+	fb_strlower(low);
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (fb_strcasestr(s, tab[i].pat) != NULL) {
+		if (strstr(low, tab[i].pat) != NULL) {
 			fb_strlcpy(out, tab[i].cmd, 8);
 			return;
 		}

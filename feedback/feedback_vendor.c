@@ -185,7 +185,8 @@ is_rcpt_line(const char *l, size_t n, char *addr, size_t addrlen, int weak)
 	/*
 	 * "phrase <addr-spec>" (RFC 5322 3.4): the address is the bracketed
 	 * one, even when the phrase looks like an address (Exim's notice of
-	 * an incorrectly constructed recipient: "a@x <b@y>: malformed address")
+	 * an incorrectly constructed recipient: "a@x <b@y>: malformed address");
+	 * a stays at the phrase, which is part of the heading, not words before it
 	 */
 	if (*b == ' ' && b[1] == '<' && strchr(b + 2, '>') != NULL) {
 		char	inner[FB_ADDR_MAX];
