@@ -280,6 +280,15 @@ def test_deliberate_rows_answer_as_documented(bounce_stats):
     assert not wrong, wrong
 
 
+def test_hard_follows_reason(bounce_stats):
+    """hard/soft is a function of the reason (and the code's class), as in the labels:
+    no row agrees on the reason and disagrees on hard/soft, except a documented one."""
+    _, mism = bounce_stats
+    wrong = [(f, idx, want, got) for _, f, idx, bad, want, got in mism
+             if "hard" in bad and "reason" not in bad and (f, idx) not in DELIBERATE]
+    assert not wrong, wrong
+
+
 def arf_expectations():
     exp = []
     for r in read_tsv(os.path.join(CORPUS, "arf", "labels.tsv")):
