@@ -23,9 +23,10 @@ DESCRIPTION
                     Python), one HSET per address; read back with FCALL
       rate, quota   a limit counter per key (policyd's GCRA hash with its
                     PEXPIRE; a calendar window's integer with EXPIREAT)
-      message       what sluice-milter writes per message: msg:<qid> hash
-                    and rcpts:<msgid> set of two recipient hashes, both
-                    with TTLs
+      msg-record    what sluice-milter writes per message for sluice-logd:
+                    the msg:<qid> hash (7-day TTL)
+      rcpts-record  its recipient record for sluice-feedback: the
+                    rcpts:<msgid> set, one recipient hash (31-day TTL)
       charge        a charge record of one transaction in flight (two
                     recipients, three limits)
 
@@ -148,6 +149,7 @@ def quota(n, now):
 
 
 def message(n, now):
+    """msg:<qid> as sluice-milter writes it (read by sluice-logd), 7-day TTL."""
     out = []
     for i in range(n):
         qid, mid = "4PQR%09dZ" % i, "m%07d" % i
@@ -155,9 +157,13 @@ def message(n, now):
                         "sasl", "alice@shop1.example", "sender",
                         "b2a-news-shop1-g1i-%s-6kem6rxivxg4@news.example.com" % mid, "msgid", mid))
         out.append(resp("EXPIRE", "sluice:msg:" + qid, 604800))
-        out.append(resp("SADD", "sluice:rcpts:" + mid, "%016x" % (i * 7919), "%016x" % (i * 104729)))
-        out.append(resp("EXPIRE", "sluice:rcpts:" + mid, 31 * 86400))
     return "".join(out)
+
+
+def rcpts(n, now):
+    """rcpts:<msgid> of a one-recipient message (token lifetime + 1 day)."""
+    return "".join(resp("SADD", "sluice:rcpts:m%07d" % i, "%016x" % (i * 7919))
+                   + resp("EXPIRE", "sluice:rcpts:m%07d" % i, 31 * 86400) for i in range(n))
 
 
 def charge(n, now):
@@ -207,7 +213,8 @@ def main():
             return
         measure(srv, "rate", a.records, rate(a.records, now), "key")
         measure(srv, "quota", a.records, quota(a.records, now), "key")
-        measure(srv, "message", a.records, message(a.records, now), "message")
+        measure(srv, "msg-record", a.records, message(a.records, now), "message")
+        measure(srv, "rcpts-record", a.records, rcpts(a.records, now), "message")
         measure(srv, "charge", a.records, charge(a.records, now), "record")
     finally:
         srv.close()
