@@ -163,7 +163,7 @@ claim(sl_redis *r, const char *key, int accepted, const char *const *final, size
 	argv[argc++] = key;
 	argv[argc++] = accepted ? "c" : "a";
 	for (size_t i = 0; accepted && i < nfinal; i++)
-		if (final[i] && *final[i])
+		if (final[i])
 			argv[argc++] = final[i];
 	if (sl_redis_eval(r, &claim_script, rep, 1, (int)argc, argv, NULL) < 0) {
 		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));

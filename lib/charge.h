@@ -32,7 +32,8 @@ int sl_charge_key(const char *prefix, const char *client_addr, const char *clien
 /*
  * Settle a transaction's charges. accepted: the message leaves for the
  * nfinal addresses in final (normalised with sl_addr_normalize(..., 0),
- * as policyd saw them): charges for other recipients are refunded, the
+ * as policyd saw them; "" for one that does not normalise, which policyd
+ * keeps under "" too): charges for other recipients are refunded, the
  * per-message ones kept. Not accepted: everything is refunded. The
  * record is gone afterwards either way. Returns the number of charges
  * refunded, or -1.

@@ -37,9 +37,13 @@ ml_charge_settle(const ml_conf *c, const char *key, int accepted, char *const *r
 
 	if (c->pool == NULL || key == NULL || *key == '\0')
 		goto done;
+	/* policyd keeps an address it cannot normalise under "" too: so do we */
 	for (size_t i = 0; accepted && i < nrcpt; i++)
-		if (rcpts[i] && sl_addr_normalize(rcpts[i], addr[n], sizeof(addr[n]), 0) == 0)
+		if (rcpts[i]) {
+			if (sl_addr_normalize(rcpts[i], addr[n], sizeof(addr[n]), 0) < 0)
+				addr[n][0] = '\0';
 			final[n] = addr[n], n++;
+		}
 	r = ml_redis_get(c->pool);
 	rc = sl_charge_settle(r, key, accepted, final, n, err, sizeof(err));
 	ml_redis_put(c->pool, r);

@@ -209,6 +209,18 @@ def test_recipient_refused_by_a_later_restriction_is_refunded(world):
     assert_same(before, counters(w), rcpts=1, msgs=1)
 
 
+def test_unqualified_recipient_stays_charged(world):
+    """An address policyd cannot normalise (no domain: Postfix appends
+    $myorigin later) is charged under "" and kept: no way around a limit."""
+    w = world
+    before = counters(w)
+    subject, refused = send(w, ["plainbob", "q@dest.test"])
+    assert refused == {}, refused
+    assert len(delivered(w, subject)["rcpts"]) == 2
+    assert_same(before, counters(w), rcpts=2, msgs=1)
+    assert no_records(w)
+
+
 @pytest.mark.parametrize("how", ["disconnect", "rset"])
 def test_client_gone_after_rcpt_is_refunded(world, how):
     """Postfix tells the milter of a disconnect at once; of an RSET only with
