@@ -23,7 +23,9 @@ DESCRIPTION
         others and the message stay charged;
       - a recipient refused by a later restriction after policyd charged
         it is refunded;
-      - a client that disconnects after RCPT, or sends RSET, is refunded.
+      - a client that disconnects after RCPT, or sends RSET, is refunded;
+      - so is one whose address and port a front proxy set with XCLIENT
+        (policyd and the milter both see the client it names).
 """
 import smtplib
 import socket
@@ -83,6 +85,7 @@ def world():
         w.milter, spec = start_milter(env, w.conf, sock)
         w.sink = env.sink()
         w.pf = env.postfix(relay=w.sink, milter=spec, sasl_users=SASL, main={
+            "smtpd_authorized_xclient_hosts": "127.0.0.0/8",
             "smtpd_recipient_restrictions":
                 "check_policy_service { unix:%s, default_action=DUNNO }, "
                 "check_recipient_access inline:{ %s=REJECT }, "
@@ -246,4 +249,25 @@ def test_client_gone_after_rcpt_is_refunded(world, how):
         assert s.data(message(["d4@dest.test"])[1])[0] == 250
         s.quit()
         assert_same(before, counters(w), rcpts=1, msgs=1)
+    assert no_records(w)
+
+
+def test_client_named_by_xclient_is_refunded(world):
+    """A front proxy that hands Postfix the real client's address and port
+    (XCLIENT): policyd and the milter both see the client it names."""
+    w = world
+    before = counters(w)
+    s = smtplib.SMTP("127.0.0.1", w.pf.port, local_hostname="client.sluice.test", timeout=30)
+    s.ehlo()
+    assert s.docmd("XCLIENT", "ADDR=192.0.2.9 PORT=4444 NAME=[UNAVAILABLE]")[0] == 220
+    s.ehlo_resp = None
+    s.ehlo()
+    s.login(*AUTH)
+    assert s.mail("app@shop1.example.com")[0] == 250
+    assert s.rcpt("x1@dest.test")[0] == 250
+    assert_same(before, counters(w), rcpts=1, msgs=1)
+    assert w.redis.cli("EXISTS", "sluice:charge:192.0.2.9/4444,127.0.0.1/%d" % w.pf.port) == "1"
+    s.sock.shutdown(socket.SHUT_RDWR)
+    s.sock.close()
+    settled_to(w, before)
     assert no_records(w)
