@@ -252,7 +252,8 @@ static int
 charge_args(pd_query *q, char *key, const char **argv, int *nkeys, const char **args, int a,
 	    char *ttl)
 {
-	int	rec = q->charge[0] && q->f.instance && *q->f.instance && q->nlim > 0;
+	int	rec = q->cfg->refunds && q->charge[0] && q->f.instance && *q->f.instance
+	    && q->nlim > 0;
 
 	if (rec) {
 		snprintf(key, KEY_MAX, "%s", q->charge);

@@ -271,3 +271,20 @@ def test_client_named_by_xclient_is_refunded(world):
     s.sock.close()
     settled_to(w, before)
     assert no_records(w)
+
+
+@pytest.mark.parametrize("refunds", [True, False])
+def test_refunds_off_writes_no_charge_record(env, refunds):
+    """policyd without a milter: refunds = false keeps Redis free of records nobody settles."""
+    from test_policyd_util import policy_query, start_policyd
+    redis = env.redis()
+    proc, sock, _ = start_policyd(env, redis, (
+        'refunds = %s\n limit "per-sender" { key = \'${sender}\' window = "day" max = "10" }\n'
+        % ("true" if refunds else "false")))
+    harness.wait_for(lambda: "limit per-sender: loaded" in proc.output(), 5, "limit loaded")
+    attrs = {"client_port": "40000", "server_address": "127.0.0.1", "server_port": "587",
+             "instance": "1.2.3.4"}
+    assert policy_query(sock, attrs) == "DUNNO"
+    assert redis.cli("EXISTS", "sluice:charge:127.0.0.1/40000,127.0.0.1/587") == ("1" if refunds else "0")
+    day = time.strftime("%Y%m%d", time.gmtime())
+    assert redis.cli("GET", "sluice:quota:per-sender:%s:alice@example.com" % day) == "1"
