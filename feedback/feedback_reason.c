@@ -494,14 +494,14 @@ static const text_rule text_tab[] = {
 	 * try again; this message has been in the queue too long"; Exchange
 	 * 4.4.7 "message expired", "message delayed"; Sun/Oracle Messaging
 	 * Server "could not be delivered within the time limit"; Gmail "delivery to the
-	 * following recipient has been delayed" */
+	 * following recipient has been delayed"; OpenSMTPD "Envelope expired" */
 	{ "expired", P("time expired", "message expired", "delivery expired", "has expired",
 	    "expired after", "queue expired", "retry timeout exceeded", "long failure period",
 	    "cannot send message for", "could not be delivered for", "in the queue too long",
 	    "too long in queue", "queue too long", "gave up", "given up", "stopped trying",
 	    "has been delayed", "message delayed", "not delivered within", "retry limit",
 	    "have been failing for a long time", "could not send message for",
-	    "cannot send message within", "within the time limit"), 0 },
+	    "cannot send message within", "within the time limit", "envelope expired"), 0 },
 	/* A temporary DNS or network failure (soft, before the permanent
 	 * readings below): Postfix smtp(8) "Host or domain name not found.
 	 * Name service error ... try again", "connect to ...: Connection
@@ -584,7 +584,8 @@ static const text_rule text_tab[] = {
 	 * postmaster "smtp-error-codes.php#RL000001" (rate limits); Postfix
 	 * smtpd(8) anvil "Error: too much mail from", postscreen(8) "All
 	 * server ports are busy"; Sendmail "Too many open connections"; Yahoo
-	 * "Max message per connection reached" */
+	 * "Max message per connection reached"; Outlook.com RP-001..RP-003
+	 * ("limits for how many messages can be sent per hour and per day") */
 	{ "toomanyconn", P("too many connections", "too many concurrent",
 	    "too many simultaneous", "too many sessions", "connection limit",
 	    "connection rate limit", "too many recipients", "too many messages",
@@ -594,7 +595,7 @@ static const text_rule text_tab[] = {
 	    "limit exceeded", "frequency limited", "receiving mail at a rate",
 	    "receiving mail too quickly", "smtp-error-codes.php#rl", "too much mail from",
 	    "all server ports are busy", "too many open connections",
-	    "max message per connection"), 0 },
+	    "max message per connection", "rp-001", "rp-002", "rp-003"), 0 },
 	/* The sending host refused for what it is, not for this message:
 	 * Postfix smtpd(8) "Client host rejected" (check_client_access,
 	 * reject_unknown_client_hostname), "Helo command rejected"; Gmail
@@ -651,7 +652,10 @@ static const text_rule text_tab[] = {
 	/* TLS and SMTP AUTH: RFC 3207 530 "Must issue a STARTTLS command
 	 * first", RFC 4954 530/535/538, Exchange 5.7.57 "Client was not
 	 * authenticated"; Exim "a TLS session is required", "TLS negotiation
-	 * failed"; RFC 3463 X.7.1 "Delivery not authorized, message refused",
+	 * failed"; RFC 3207 4 454 "TLS not available due to temporary reason"
+	 * (Postfix smtpd "... due to local problem"), Postfix smtp(8) "TLS is
+	 * required, but host %s refused to start TLS"; RFC 3463 X.7.1 "Delivery
+	 * not authorized, message refused",
 	 * X.7.8 "Authentication credentials invalid", X.7.10 "Encryption
 	 * needed" */
 	{ "securityerror", P("starttls", "tls required", "must use tls", "encryption required",
@@ -659,7 +663,7 @@ static const text_rule text_tab[] = {
 	    "not authenticated", "unauthenticated sender", "authentication failed", "smtp auth",
 	    "tls session is required", "tls negotiation failed", "tls handshake",
 	    "delivery not authorized", "credentials invalid", "encryption needed",
-	    "certificate"), 0 },
+	    "certificate", "tls not available", "refused to start tls"), 0 },
 	/* RFC 5321 452/RFC 3463 X.3.1 "insufficient system storage", "mail
 	 * system full"; Postfix "No space left on device"; Sendmail 452 4.4.5
 	 * "Insufficient disk space; try again later" */
@@ -832,12 +836,63 @@ table_match(const char *low, const text_rule *tab, size_t n)
 	return NULL;
 }
 
-/* lower_copy - the text lowercased into low[FB_DIAG_MAX] */
+/*
+ * reply_prefix_len - the length of a reply line's prefix at p ("550-5.1.1 ",
+ * "550 5.1.1 ": RFC 5321 4.2.1 code, "-" on continuation lines, then an
+ * RFC 3463 status), else 0; *code gets its three digits
+ */
+static size_t
+reply_prefix_len(const char *p, char code[4])
+{
+	const char *q = p + 4;
+	int dots = 0;
+
+	if (p[0] < '2' || p[0] > '5' || !isdigit((unsigned char)p[1]) ||
+	    !isdigit((unsigned char)p[2]) || (p[3] != '-' && p[3] != ' ') || *q != p[0])
+		return 0;
+	for (q++; isdigit((unsigned char)*q) || (*q == '.' && dots++ < 2); q++)
+		;
+	if (dots != 2 || q[-1] == '.' || (*q != ' ' && *q != 0))
+		return 0;
+	memcpy(code, p, 3);
+	code[3] = 0;
+	return (size_t)(q - p) + (*q == ' ');
+}
+
+/*
+ * strip_continuations - remove the line prefixes of a multiline reply that
+ * its MTA joined into one line (Postfix smtp(8) joins "550-5.7.26 ...",
+ * "550 5.7.26 ..." with spaces), so that a phrase split across the lines
+ * matches: every "NNN-X.Y.Z " after the start, and the last line's "NNN
+ * X.Y.Z " once a continuation of that code was seen
+ */
+static void
+strip_continuations(char *low)
+{
+	char code[4], seen[4] = "";
+	char *w = low, *p = low;
+	size_t n;
+
+	while (*p) {
+		if (p > low && p[-1] == ' ' && (n = reply_prefix_len(p, code)) > 0 &&
+		    (p[3] == '-' || strcmp(code, seen) == 0)) {
+			if (p[3] == '-')
+				memcpy(seen, code, sizeof(seen));
+			p += n;
+			continue;
+		}
+		*w++ = *p++;
+	}
+	*w = 0;
+}
+
+/* lower_copy - the text lowercased into low[FB_DIAG_MAX], reply prefixes joined */
 static void
 lower_copy(char *low, const char *text)
 {
 	fb_strlcpy(low, text, FB_DIAG_MAX);
 	fb_strlower(low);
+	strip_continuations(low);
 }
 
 /* fb_reason_from_text - the first reason whose phrases the text has, or NULL */

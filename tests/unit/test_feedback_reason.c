@@ -1483,6 +1483,20 @@ static const struct documented documented[] = {
 	{ "5.1.1", "550", "", "userunknown", "550 5.1.1 <a@example.org>: recipient rejected" },
 	/* a generic refusal at RCPT with a policy status: the status says why, soft */
 	{ "5.7.1", "550", "RCPT", "securityerror", "550 5.7.1 <a@example.org>: mailbox unavailable" },
+	/* a multiline reply joined by Postfix: the line prefixes split a phrase */
+	{ "5.7.32", "550", "DATA", "authfailure",
+	    "550-5.7.32 Your email has been rejected because the From: header isn't aligned "
+	    "550-5.7.32 with either the authenticated SPF or DKIM organizational domain. "
+	    "550 5.7.32 https://support.google.com/mail/answer/81126#authentication - gsmtp" },
+	/* RFC 3207 4; Postfix smtp(8) */
+	{ "4.7.0", "454", "", "securityerror", "454 4.7.0 TLS not available due to local problem" },
+	{ "4.7.4", "", "", "securityerror",
+	    "TLS is required, but host mx.example.com[192.0.2.1] refused to start TLS" },
+	/* OpenSMTPD; Outlook.com RP-001 */
+	{ "", "", "", "expired", "Envelope expired" },
+	{ "4.7.0", "421", "MAIL", "toomanyconn",
+	    "421 RP-001 (BAY004-MC1F1) Unfortunately, some messages from 192.0.2.1 weren't sent. "
+	    "Please try again. We have limits for how many messages can be sent per hour and per day." },
 };
 
 static void
