@@ -752,6 +752,28 @@ static const char *const local_reasons[] = { "mailboxfull", "systemerror", "syst
 static const char *const ph_loop[] = { "loop", "too many hops", "hop count", NULL };
 
 /*
+ * A directory (DNS) failure, RFC 3463 X.4.3 "directory server failure":
+ * Postfix smtp(8) "Name service error ... Host not found, try again",
+ * "Malformed or unexpected name server reply"; Sendmail "Name server:
+ * %s: host name lookup failure", "Name server timeout"; qmail "CNAME
+ * lookup failed temporarily"; resolver "Temporary failure in name
+ * resolution", SERVFAIL
+ */
+static const char *const ph_dns_temp[] = {"name service error",
+                                          "name server",
+                                          "host name lookup failure",
+                                          "lookup failed temporarily",
+                                          "temporary failure in name resolution",
+                                          "servfail",
+                                          "dns timeout",
+                                          "temporary dns",
+                                          "dns temporary",
+                                          "dns query failed",
+                                          "temporary failure in mx lookup",
+                                          "host lookup did not complete",
+                                          NULL};
+
+/*
  * Texts that only a refusal at RCPT has: Postfix smtpd(8) writes "Recipient
  * address rejected" for its recipient restrictions, which run at RCPT TO,
  * and reject_unlisted_recipient's "User unknown in local recipient table"
@@ -1112,7 +1134,13 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 		return t;
 	}
 	if (strcmp(t, "networkerror") == 0 || strcmp(t, "systemerror") == 0) {
-		/* a temporary failure the MTA retried until it gave up */
+		/*
+		 * A temporary failure the MTA retried until it gave up; but a
+		 * lookup of the destination that kept failing (X.4.3) names its
+		 * network cause, which the expiry does not replace
+		 */
+		if (strcmp(t, "networkerror") == 0 && phrase_match(low, ph_dns_temp))
+			return t;
 		if (temp_class(r) && gave_up(r))
 			return "expired";
 		/*

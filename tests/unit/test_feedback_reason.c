@@ -443,6 +443,14 @@ test_expired(void **state)
 	r = classify("4.0.0", "", "delayed", "", "smtp");
 	assert_string_equal(r.reason, "expired");
 	assert_false(r.hard);
+	/* a DNS lookup that kept failing (X.4.3) names its cause after the expiry */
+	r = classify("4.4.3", "Host or domain name not found. Name service error for "
+		     "name=example.org type=MX: Host not found, try again", "failed", "", "x-postfix");
+	assert_string_equal(r.reason, "networkerror");
+	assert_false(r.hard);
+	r = classify("4.4.3", "Name service error for name=example.org type=MX: Malformed or "
+		     "unexpected name server reply", "failed", "", "x-postfix");
+	assert_string_equal(r.reason, "networkerror");
 }
 
 static void
