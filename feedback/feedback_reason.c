@@ -1133,6 +1133,15 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 			return "filtered";
 		return t;
 	}
+	/*
+	 * A permanent refusal before any transaction (the greeting, HELO or
+	 * EHLO) refuses this client: a server that cannot serve answers 421
+	 * (RFC 5321 3.8, 4.2.3), and 554 at the greeting is "No SMTP service
+	 * here" for the client (RFC 5321 3.1)
+	 */
+	if (strcmp(t, "systemerror") == 0 && in_list(r->command, host_commands) && !temp_class(r)
+	    && (r->status[0] == '5' || r->reply_code[0] == '5'))
+		return "blocked";
 	if (strcmp(t, "networkerror") == 0 || strcmp(t, "systemerror") == 0) {
 		/*
 		 * A temporary failure the MTA retried until it gave up; but a

@@ -453,6 +453,22 @@ test_expired(void **state)
 	assert_string_equal(r.reason, "networkerror");
 }
 
+/* a 5xx "service unavailable" at the greeting refuses the client; 421 is the server's */
+static void
+test_refusal_at_greeting(void **state)
+{
+	fb_rcpt	r;
+
+	(void) state;
+	r = classify("5.0.0", "554 5.0.0 Service unavailable", "failed", "CONN", "smtp");
+	assert_string_equal(r.reason, "blocked");
+	r = classify("4.3.2", "421 4.3.2 Service unavailable, try again later", "delayed", "CONN",
+		     "smtp");
+	assert_string_not_equal(r.reason, "blocked");
+	r = classify("5.0.0", "554 5.0.0 Service unavailable", "failed", "DATA", "smtp");
+	assert_string_equal(r.reason, "systemerror");
+}
+
 static void
 test_vendor_documented_texts(void **state)
 {
@@ -1564,6 +1580,7 @@ main(void)
 		cmocka_unit_test(test_provider_hosts),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_documented_replies),
+		cmocka_unit_test(test_refusal_at_greeting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
