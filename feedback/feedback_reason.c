@@ -281,8 +281,10 @@ static const text_rule text_tab[] = {
 	/* DNS blocklists by name and refusals of the sending host itself
 	 * (before the sender's address: "Sender blocked using
 	 * zen.spamhaus.org" is the IP): Postfix smtpd(8) reject_rbl_client
-	 * "blocked using", "Client host rejected", "Helo command rejected",
-	 * smtp(8) "refused to talk to me"; qmail "my name was rejected";
+	 * "blocked using", "Client host rejected", "Helo command rejected";
+	 * qmail "my name was rejected" (Postfix smtp(8)'s "refused to talk
+	 * to me: <reply>" comes with the host-level blocks below, after the
+	 * rate limits: its reply may say why);
 	 * Spamhaus, SpamCop, Barracuda BRBL, SORBS, UCEPROTECT, CBL
 	 * (abuseat), PSBL, SpamRATS, Mailspike, Invaluement, SURBL, URIBL,
 	 * MAPS (mail-abuse); Proofpoint "ipcheck.proofpoint.com"; Cisco
@@ -307,7 +309,7 @@ static const text_rule text_tab[] = {
 	 * IPBLnnnn (listed in a DNSBL); FortiMail "Connection refused by FortiGuard AntiSpam"
 	 * (a block, before the network error "connection refused") */
 	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
-	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
+	    "my name was rejected", "ipcheck.proofpoint",
 	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs", "uceprotect",
 	    "senderscore", "dnsbl", " rbl", "rbl:", "banned sending ip", "sbrs", "abuseat",
 	    "psbl", "spamrats", "mailspike", "invaluement", "surbl", "uribl", "mail-abuse",
@@ -605,8 +607,9 @@ static const text_rule text_tab[] = {
 	 * "Please use the SMTP relay at your service provider"; Exchange 5.7.708/5.7.750 "traffic not
 	 * accepted from this IP"; greylisting (postgrey, Zoho "Greylisted",
 	 * Mimecast 451 "Internal resource temporarily unavailable");
-	 * dynamic/dial-up address policies */
-	{ "blocked", P("ip blocked",
+	 * dynamic/dial-up address policies; Postfix smtp(8) "host %s refused
+	 * to talk to me" (a greeting that was not 2xx) */
+	{ "blocked", P("refused to talk to me", "ip blocked",
 	    "ip address blocked", "ip is blocked", "ip address is blocked", "ip has been blocked",
 	    "ip address has been", "your ip", "sending ip", "poor reputation", "bad reputation",
 	    "low reputation", "ip reputation", "reputation", "permanently deferred",
@@ -786,6 +789,10 @@ static const char *const ph_rcpt_only[] = {
 
 /* Commands before DATA that the sending host itself is refused at. */
 static const char *const host_commands[] = { "CONN", "EHLO", "HELO", NULL };
+
+/* Readings of a recipient's mailbox or domain, which only RCPT and later can name */
+static const char *const mailbox_reasons[] = { "userunknown", "hostunknown", "hasmoved",
+	"suspend", "mailboxfull", "filtered", NULL };
 
 /* Reasons that only a recipient's own address can have: soft or hard. */
 static const char *const hard_reasons[] = { "userunknown", "hostunknown", "hasmoved",
@@ -1096,6 +1103,13 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 	if (row == NULL)
 		return NULL;
 	t = row->reason;
+	/*
+	 * No recipient is named before RCPT TO (RFC 5321 3.3): the words of
+	 * a mailbox's state in reply to the greeting or HELO/EHLO refuse the
+	 * client ("554 ... not accepting messages")
+	 */
+	if (in_list(t, mailbox_reasons) && in_list(r->command, host_commands))
+		return "blocked";
 	if (row->bare == 1)
 		return bare_reason(r, s, t);
 	if (row->bare == 2)

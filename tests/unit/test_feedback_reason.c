@@ -180,6 +180,8 @@ test_text_helpers(void **state)
 	assert_string_equal(cmd, "DATA");
 	fb_text_find_command("Connected to 192.0.2.1 but sender was rejected.", cmd);
 	assert_string_equal(cmd, "MAIL");
+	fb_text_find_command("host mx.example.org[192.0.2.1] refused to talk to me: 554 no", cmd);
+	assert_string_equal(cmd, "CONN");
 }
 
 static void
@@ -453,7 +455,7 @@ test_expired(void **state)
 	assert_string_equal(r.reason, "networkerror");
 }
 
-/* a 5xx "service unavailable" at the greeting refuses the client; 421 is the server's */
+/* a refusal at the greeting or HELO/EHLO: the client is refused */
 static void
 test_refusal_at_greeting(void **state)
 {
@@ -462,11 +464,20 @@ test_refusal_at_greeting(void **state)
 	(void) state;
 	r = classify("5.0.0", "554 5.0.0 Service unavailable", "failed", "CONN", "smtp");
 	assert_string_equal(r.reason, "blocked");
-	r = classify("4.3.2", "421 4.3.2 Service unavailable, try again later", "delayed", "CONN",
-		     "smtp");
-	assert_string_not_equal(r.reason, "blocked");
 	r = classify("5.0.0", "554 5.0.0 Service unavailable", "failed", "DATA", "smtp");
 	assert_string_equal(r.reason, "systemerror");
+	/* no mailbox is named before RCPT: a mailbox's state at the greeting refuses the client */
+	r = classify("", "Connected to 192.0.2.1 but greeting failed. Remote host said: 554 "
+		     "mx.example.com ESMTP not accepting messages", "failed", "CONN", "");
+	assert_string_equal(r.reason, "blocked");
+	/* Postfix's "refused to talk to me" names the greeting; its reply says why */
+	r = classify("4.7.0", "host mx.example.com[192.0.2.1] refused to talk to me: 421 4.7.0 "
+		     "mx.example.com Error: too many connections from 192.0.2.9", "delayed", "", "x-postfix");
+	assert_string_equal(r.reason, "toomanyconn");
+	r = classify("5.0.0", "host mx.example.com[192.0.2.1] refused to talk to me: 554 "
+		     "mx.example.com ESMTP not accepting messages from 192.0.2.9", "failed", "CONN",
+		     "x-postfix");
+	assert_string_equal(r.reason, "blocked");
 }
 
 static void

@@ -65,14 +65,15 @@ def wrap4(text):
 # Postfix bounce(5) default failure template and its DSN (bounce_notify_util.c):
 # the "host X said: ... (in reply to CMD command)" form of smtp(8), and
 # local(8)/virtual(8)/smtp(8) own texts with Diagnostic-Code X-Postfix.
-def postfix(rcpt, status, text, host=None, cmd="RCPT TO", action="failed", delay=False):
+def postfix(rcpt, status, text, host=None, cmd="RCPT TO", action="failed", delay=False,
+            dtype="X-Postfix"):
     me = "mail.sluice.example"
     if host:
         said = f"host {host}[192.0.2.25] said: {text}" + (f" (in reply to {cmd} command)" if cmd else "")
         diag = f"Diagnostic-Code: smtp; {text}\n"
         rmta = f"Remote-MTA: dns; {host}\n"
     else:
-        said, diag, rmta = text, f"Diagnostic-Code: X-Postfix; {text}\n", ""
+        said, diag, rmta = text, f"Diagnostic-Code: {dtype}; {text}\n", ""
     if delay:
         head = ("####################################################################\n"
                 "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n"
@@ -601,6 +602,43 @@ SAMPLES = [
      ("5.2.121", "550 5.2.121 RecipientThrottling; Recipient's per hour message receive limit from specific sender exceeded."), {}),
     ("ms-exrecip-2007", X, "gone@contoso.example", "userunknown", "Exchange Server 2007/2010 NDR ('#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##')",
      ("5.1.1", "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##", "EX2010.contoso.example", False), {}),
+    # --- third round
+    ("postfix-pipe-died", P, "prog@sluice-local.example", "mailererror", SRC_PF + " pipe(8): 'Command died with status %d: \"%s\"' (Diagnostic-Code x-unix)",
+     ("5.3.0", "Command died with status 1: \"/usr/bin/procmail\". Command output: procmail: Error while writing to \"/var/mail/prog\""), {"dtype": "x-unix"}),
+    ("postfix-nodata", P, "a@nodata.example", "hostunknown", SRC_PF + " smtp(8) 'Host found but no data record of requested type'",
+     ("5.4.4", "Host or domain name not found. Name service error for name=nodata.example type=AAAA: Host found but no data record of requested type"), {}),
+    ("postfix-delay-too-many-conn", P, "tc@example.com", "toomanyconn", SRC_PF + " smtp(8) 'host %s refused to talk to me: %s' with a remote Postfix anvil 421",
+     ("4.7.0", "host mx.example.com[192.0.2.25] refused to talk to me: 421 4.7.0 mx.example.com Error: too many connections from 198.51.100.7"), {"action": "delayed", "delay": True}),
+    ("exim-tls-required", E, "tls@example.de", "securityerror", "Exim smtp transport hosts_require_tls: 'a TLS session is required, but the server did not offer TLS support'",
+     ("a TLS session is required, but the server did not offer TLS support",), {}),
+    ("exim-received-loop", E, "loop2@example.de", "networkerror", "Exim received_headers_max: 'Too many \"Received\" headers - suspected mail loop'",
+     ("Too many \"Received\" headers - suspected mail loop",), {}),
+    ("qmail-no-mx-no-ip", Q, "x@nomx.example", "notaccept", SRC_QM + " qmail-remote 'Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)'",
+     ("Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)",), {}),
+    ("qmail-greeting-failed", Q, "g@example.com", "blocked", SRC_QM + " qmail-remote 'Connected to %s but greeting failed.'",
+     ("Connected to 192.0.2.25 but greeting failed.\nRemote host said: 554 mx.example.com ESMTP not accepting messages",), {}),
+    ("qmail-helo-rejected", Q, "h@example.com", "blocked", SRC_QM + " qmail-remote 'Connected to %s but my name was rejected.'",
+     ("Connected to 192.0.2.25 but my name was rejected.\nRemote host said: 550 5.7.1 Helo command rejected: Host not found",), {}),
+    ("ms-unable-to-relay", X, "x@fabrikam2.example", "norelaying", "Exchange Server 2010/2013 receive connector: '550 5.7.1 Unable to relay'",
+     ("5.7.1", "550 5.7.1 Unable to relay"), {}),
+    ("ms-invalid-mime", X, "m@contoso.example", "contenterror", SRC_MS + " 5.6.211 'Invalid MIME Content'",
+     ("5.6.211", "554 5.6.211 Invalid MIME Content: Single text value size (32868) exceeded allowed maximum (32768) for the 'Subject' header"), {}),
+    ("gmail-auth-checks", P, "u15@gmail.example", "authfailure", SRC_GM + " 550 5.7.1 'does not have authentication information or fails to pass authentication checks'",
+     ("5.7.1", "550-5.7.1 This message does not have authentication information or fails to 550-5.7.1 pass authentication checks (SPF or DKIM). To best protect our users 550-5.7.1 from spam, the message has been blocked. 550 5.7.1 https://support.google.com/mail/answer/81126#authentication a1si141 - gsmtp", "gmail-smtp-in.l.google.com", "END-OF-MESSAGE"), {}),
+    ("gmail-auth-checks-temp", P, "u16@gmail.example", "authfailure", SRC_GM + " 421 4.7.0 same text, temporary",
+     ("4.7.0", "421-4.7.0 This message does not have authentication information or fails to 421-4.7.0 pass authentication checks (SPF or DKIM). To best protect our users 421-4.7.0 from spam, the message has been blocked. 421 4.7.0 https://support.google.com/mail/answer/81126#authentication a1si142 - gsmtp", "gmail-smtp-in.l.google.com", "END-OF-MESSAGE"), {"action": "delayed", "delay": True}),
+    ("gmail-domain-policy", P, "u17@gmail.example", "policyviolation", SRC_GM + " 550 5.7.1 'The user or domain that you are sending to (or from) has a policy that prohibited the mail'",
+     ("5.7.1", "550-5.7.1 The user or domain that you are sending to (or from) has a policy that 550-5.7.1 prohibited the mail that you sent. Please contact your domain 550-5.7.1 administrator for further details. For more information, go to 550 5.7.1 https://support.google.com/a/answer/172179 a1si143 - gsmtp", "aspmx.l.google.com", "END-OF-MESSAGE"), {}),
+    ("yahoo-tss01", P, "y7@yahoo.example", "blocked", SRC_YH + " 421 4.7.0 [TSS01]",
+     ("4.7.0", "421 4.7.0 [TSS01] Messages from 198.51.100.7 temporarily deferred due to user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes", "mta7.am0.yahoodns.net", "MAIL FROM"), {"action": "delayed", "delay": True}),
+    ("aol-will-not-accept", P, "a2@aol.example", "blocked", "AOL postmaster error codes: '521 5.2.1 : AOL will not accept delivery of this message.'",
+     ("5.2.1", "521 5.2.1 :  AOL will not accept delivery of this message.", "mx-aol.mail.gm0.yahoodns.net", None), {}),
+    ("barracuda-no-such-user", P, "n3@bc.example", "userunknown", "Barracuda Email Security Gateway: '550 No such user (%s)'",
+     ("5.0.0", "550 No such user (n3@bc.example)", "d123.ess.barracudanetworks.com"), {}),
+    ("mimecast-greylist", P, "n3@mc.example", "blocked", "Mimecast SMTP error codes: '451 Internal resource temporarily unavailable' (greylisting)",
+     ("4.0.0", "451 Internal resource temporarily unavailable - https://community.mimecast.com/docs/DOC-1369#451", "eu-smtp-inbound-1.mimecast.com"), {"action": "delayed", "delay": True}),
+    ("mimecast-user-entry", P, "n4@mc.example", "filtered", "Mimecast SMTP error codes: '550 Envelope blocked - User Entry' (the recipient's personal block list)",
+     ("5.0.0", "550 Envelope blocked - User Entry - https://community.mimecast.com/docs/DOC-1369#550 [abcdEFgh-03]", "eu-smtp-inbound-1.mimecast.com"), {}),
 ]
 
 
