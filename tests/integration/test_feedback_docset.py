@@ -33,8 +33,8 @@ DOCSET = os.path.join(HERE, "..", "data", "bounces-doc")
 
 # The figures reached (doc/feedback.md), so that any loss shows.
 MIN_RECIPIENT = 100.0
-MIN_REASON = 97.5
-MIN_HARD = 99.3
+MIN_REASON = 97.9
+MIN_HARD = 99.4
 
 
 def manifest():
