@@ -221,13 +221,26 @@ def domino(rcpt, why):
     return plain("Postmaster@domino.sluice.example", f"DELIVERY FAILURE: {why}", body, rcpt)
 
 
+# Exchange 2000/2003 NDR (Microsoft KB 284204 "NDR codes in Exchange
+# 2003": "Your message did not reach some or all of the intended
+# recipients.", "The following recipient(s) could not be reached:", the
+# text and "<host #X.Y.Z>").
+def exchange2003(rcpt, why):
+    body = ("Your message did not reach some or all of the intended recipients.\n\n"
+            "      Subject:\tnewsletter\n      Sent:\t12/3/2026 10:00 AM\n\n"
+            "The following recipient(s) could not be reached:\n\n"
+            f"      {rcpt} on 12/3/2026 10:01 AM\n            {why}\n")
+    return plain("System Administrator <postmaster@ex2003.sluice.example>",
+                 "Undeliverable: newsletter", body, rcpt)
+
+
 FORMATS = {"postfix": postfix, "exim": exim, "sendmail": sendmail, "qmail": qmail,
            "opensmtpd": opensmtpd, "exchange": exchange,
-           "courier": courier, "domino": domino}
+           "courier": courier, "domino": domino, "exchange2003": exchange2003}
 
 # (name, format, recipient, reason, source, positional args, keyword args)
 P, E, S, Q, O, X = "postfix", "exim", "sendmail", "qmail", "opensmtpd", "exchange"
-C, D = "courier", "domino"
+C, D, X3 = "courier", "domino", "exchange2003"
 SRC_PF = "Postfix 3.7 binaries /usr/lib/postfix/sbin/{smtp,smtpd,local,virtual} (strings); postconf(5)"
 SRC_GM = "https://support.google.com/a/answer/3726730 (Gmail SMTP errors and codes)"
 SRC_MS = "https://learn.microsoft.com/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online"
@@ -639,6 +652,39 @@ SAMPLES = [
      ("4.0.0", "451 Internal resource temporarily unavailable - https://community.mimecast.com/docs/DOC-1369#451", "eu-smtp-inbound-1.mimecast.com"), {"action": "delayed", "delay": True}),
     ("mimecast-user-entry", P, "n4@mc.example", "filtered", "Mimecast SMTP error codes: '550 Envelope blocked - User Entry' (the recipient's personal block list)",
      ("5.0.0", "550 Envelope blocked - User Entry - https://community.mimecast.com/docs/DOC-1369#550 [abcdEFgh-03]", "eu-smtp-inbound-1.mimecast.com"), {}),
+    # --- fourth round (labels written before the first run)
+    ("postfix-delay-conn-refused", P, "d1@example.com", "expired", SRC_PF + " bounce(5) delay template; smtp(8) 'connect to %s: Connection refused'",
+     ("4.4.1", "delivery temporarily suspended: connect to mx.example.com[192.0.2.25]:25: Connection refused"), {"action": "delayed", "delay": True}),
+    ("postfix-delay-mailbox-full", P, "d2@example.com", "mailboxfull", SRC_PF + " bounce(5) delay template; RFC 3463 X.2.2 remote reply",
+     ("4.2.2", "452 4.2.2 <d2@example.com>: Mailbox full", "mx.example.com"), {"action": "delayed", "delay": True}),
+    ("postfix-content-filter-spam", P, "d3@example.com", "spamdetected", "A content filter's reply relayed by Postfix smtp(8) ('Message rejected as spam')",
+     ("5.7.1", "550 5.7.1 Message rejected as spam by Content Filtering.", "mx.example.com", "END-OF-MESSAGE"), {}),
+    ("ex2003-no-account", X3, "gone@ex2003.example", "userunknown", "Microsoft KB 284204 (Exchange 2003 NDR 5.1.1: 'The e-mail account does not exist at the organization this message was sent to')",
+     ("The e-mail account does not exist at the organization this message was sent to.  Check the e-mail address, or contact the recipient directly to find out the correct address.\n            <ex2003.example #5.1.1>",), {}),
+    ("ex2003-mailbox-full", X3, "full@ex2003.example", "mailboxfull", "Microsoft KB 284204 (Exchange 2003 NDR 5.2.2: 'The recipient's mailbox is full')",
+     ("The recipient's mailbox is full and can't accept messages now.  Please try resending this message later, or contact the recipient directly.\n            <ex2003.example #5.2.2>",), {}),
+    ("gmail-low-reputation", P, "u18@gmail.example", "blocked", SRC_GM + " 550 5.7.1 'likely suspicious due to the very low reputation of the sending IP address'",
+     ("5.7.1", "550-5.7.1 [198.51.100.7] Gmail has detected that this message is likely 550-5.7.1 suspicious due to the very low reputation of the sending IP address. 550-5.7.1 To best protect our users from spam, the message has been blocked. 550 5.7.1 https://support.google.com/mail/answer/188131 a1si144 - gsmtp", "gmail-smtp-in.l.google.com", "END-OF-MESSAGE"), {}),
+    ("gmail-hops", P, "u19@gmail.example", "networkerror", SRC_GM + " 554 'Message exceeded 50 hops, this may indicate a mail loop'",
+     ("5.4.6", "554-5.4.6 Message exceeded 50 hops, this may indicate a mail loop. 554 5.4.6 https://support.google.com/mail/?p=MailLoop a1si145 - gsmtp", "gmail-smtp-in.l.google.com", "END-OF-MESSAGE"), {}),
+    ("gmail-unauth-domain", P, "u20@gmail.example", "authfailure", SRC_GM + " 550 5.7.1 'Unauthenticated email is not accepted from this domain'",
+     ("5.7.1", "550 5.7.1 Unauthenticated email is not accepted from this domain. a1si146 - gsmtp", "gmail-smtp-in.l.google.com", "END-OF-MESSAGE"), {}),
+    ("gmail-temp-rejected", P, "u21@gmail.example", "systemerror", SRC_GM + " 451 4.3.0 'Mail server temporarily rejected message'",
+     ("4.3.0", "451 4.3.0 Mail server temporarily rejected message. a1si147 - gsmtp", "gmail-smtp-in.l.google.com", "END-OF-MESSAGE"), {"action": "delayed", "delay": True}),
+    ("yahoo-ts03", P, "y8@yahoo.example", "blocked", SRC_YH + " 421 4.7.1 [TS03]",
+     ("4.7.1", "421 4.7.1 [TS03] All messages from 198.51.100.7 will be permanently deferred; Retrying will NOT succeed. See https://postmaster.yahooinc.com/error-codes", "mta7.am0.yahoodns.net", None), {"action": "delayed", "delay": True}),
+    ("outlook-s3140", P, "o5@outlook.example", "blocked", "Microsoft postmaster (sendersupport.olc.protection.outlook.com) S3140",
+     ("5.7.1", "550 5.7.1 Unfortunately, messages from [198.51.100.7] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3140). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors.", "outlook-com.olc.protection.outlook.com", "MAIL FROM"), {}),
+    ("zoho-greylisted", P, "z1@zoho.example", "blocked", "Zoho Mail help 'SMTP error codes': '451 4.7.1 Greylisted, try again after some time'",
+     ("4.7.1", "451 4.7.1 Greylisted, try again after some time", "mx.zoho.com"), {"action": "delayed", "delay": True}),
+    ("zoho-mailbox-full", P, "z2@zoho.example", "mailboxfull", "Zoho Mail help 'SMTP error codes': '552 5.2.2 Mailbox size limit exceeded'",
+     ("5.2.2", "552 5.2.2 Mailbox size limit exceeded", "mx.zoho.com"), {}),
+    ("gmx-blocklisted", P, "n4@gmx.example", "blocked", "GMX/WEB.DE postmaster error messages: '554 IP address is block listed' at the greeting",
+     ("5.0.0", "554-gmx.net (mxgmx104) Nemesis ESMTP Service not available 554-No SMTP service 554-IP address is block listed. 554 For explanation visit https://postmaster.gmx.net/en/case?c=r0602", "mx00.emig.gmx.net", None), {}),
+    ("sendmail-read-error-expired", S, "late2@example.jp", "expired", SRC_SM + " 'reply: read error from %s' deferred, then Timeout.queuereturn",
+     ("4.4.7", "Deferred: 451 4.4.1 reply: read error from mx.example.jp.", None, "RCPT To", "Message could not be delivered for 5 days\nMessage will be deleted from queue"), {}),
+    ("sendmail-relay-forged", S, "x3@elsewhere.example", "norelaying", SRC_SM + " check_rcpt '550 5.7.1 %s... Relaying denied. IP name possibly forged [%s]'",
+     ("5.7.1", "550 5.7.1 <x3@elsewhere.example>... Relaying denied. IP name possibly forged [198.51.100.7]", "mx.example.jp"), {}),
 ]
 
 
@@ -647,7 +693,7 @@ def main():
     for name, fmt, rcpt, reason, source, args, kw in SAMPLES:
         if fmt in (P, S):
             kw = dict(kw)
-        if fmt in (Q, O, C, D):
+        if fmt in (Q, O, C, D, X3):
             body = FORMATS[fmt](rcpt, *args)
         else:
             body = FORMATS[fmt](rcpt, *args, **kw)
