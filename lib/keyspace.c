@@ -86,18 +86,28 @@ put(char *out, size_t outlen, size_t *o, const char *s, size_t len)
 int
 sl_key(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind, ...)
 {
+	va_list ap;
+	int rc;
+
+	va_start(ap, kind);
+	rc = sl_keyv(out, outlen, prefix, kind, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* sl_keyv - sl_key() with a va_list */
+int
+sl_keyv(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind, va_list ap)
+{
 	const char *part[SL_KEY_PARTS] = {NULL}, *t = sl_key_template(kind);
 	int n = sl_key_nparts(kind);
 	size_t o = 0;
-	va_list ap;
 
 	if (outlen == 0 || *t == '\0')
 		return -1;
 	out[0] = '\0';
-	va_start(ap, kind);
 	for (int i = 0; i < n; i++)
 		part[i] = va_arg(ap, const char *);
-	va_end(ap);
 	if (put(out, outlen, &o, prefix ? prefix : "", prefix ? strlen(prefix) : 0) < 0)
 		return -1;
 	for (; *t; t++) {
@@ -111,6 +121,15 @@ sl_key(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind, ...)
 			return -1;
 	}
 	return 0;
+}
+
+/* sl_key_template_full - prefix + template, for sl_key_fill() in a script */
+int
+sl_key_template_full(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind)
+{
+	int n = snprintf(out, outlen, "%s%s", prefix ? prefix : "", sl_key_template(kind));
+
+	return n < 0 || (size_t)n >= outlen || *sl_key_template(kind) == '\0' ? -1 : 0;
 }
 
 /* literal_len - length of the literal text at t, up to the next part or the end */
@@ -193,6 +212,15 @@ sl_key_parse(const char *key, const char *prefix, enum sl_key_kind kind, sl_key_
 		p->n++;
 	}
 	return *k == '\0' && p->n == n ? 0 : -1;
+}
+
+/* sl_key_provider_field - "tenant:<tenant|->:<category|->" (doc/redis-keys.md) */
+int
+sl_key_provider_field(char *out, size_t outlen, const char *tenant, const char *category)
+{
+	int n = snprintf(out, outlen, "tenant:%s:%s", tenant, category);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
 /* sl_key_day - yyyymmdd (UTC) of t, as stats and day keys carry it */

@@ -37,6 +37,7 @@
 #ifndef SL_KEYSPACE_H
 #define SL_KEYSPACE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define SL_KEY_MAX 1024 /* a key name, prefix included, at most */
@@ -83,6 +84,14 @@ int sl_key_nparts(enum sl_key_kind kind);
 
 /* prefix + the kind's template with its parts (const char *, as many as it takes) */
 int sl_key(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind, ...);
+int sl_keyv(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind, va_list ap);
+
+/*
+ * prefix + the kind's template ("sluice:stats:$1:$2:$3"), for a script
+ * that must name a key from what it reads (sl_key_fill() in
+ * keyspace_keys.lua, SL_LUA_KEYS in keyspace_lua.h).
+ */
+int sl_key_template_full(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind);
 
 /* The parts of a key of that kind; -1 when the key is not one. */
 int sl_key_parse(const char *key, const char *prefix, enum sl_key_kind kind, sl_key_parts *p);
@@ -101,6 +110,9 @@ int sl_key_parse(const char *key, const char *prefix, enum sl_key_kind kind, sl_
 #define SL_STAT_LOGD_DROPPED "logd_dropped"
 #define SL_STAT_UNVERIFIED "unverified"
 #define SL_STAT_SENDER_FAULT "sender_fault"
+
+/* The field of provider:<day>:<org> counting one tenant and category. */
+int sl_key_provider_field(char *out, size_t outlen, const char *tenant, const char *category);
 
 /* The day of a stats key: yyyymmdd, UTC, of t. */
 void sl_key_day(long long t, char out[9]);
