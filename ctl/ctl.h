@@ -168,6 +168,7 @@ ctl_fn	ctl_mode;
 ctl_fn	ctl_stats;
 ctl_fn	ctl_block;
 ctl_fn	ctl_events;
+ctl_fn	ctl_migrate;					/* ctl_migrate.c */
 ctl_fn	ctl_token_decode, ctl_token_encode;
 void	ctl_token_ring(const ctl_ctx *ctx, sl_token_ring *ring);	/* or exit 78 */
 ctl_fn	ctl_secret_init, ctl_secret_rotate, ctl_secret_list;	/* ctl_secret.c */

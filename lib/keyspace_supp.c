@@ -25,6 +25,7 @@
 
 sl_script sl_supp_get_script = {.source = SL_LUA_SUPP SL_LUA_SUPP_GET};
 sl_script sl_supp_put_script = {.source = SL_LUA_SUPP SL_LUA_SUPP_PUT};
+sl_script sl_supp_move_script = {.source = SL_LUA_SUPP_MOVE};
 
 /* sl_supp_key - prefix + supp:<scope>:<address> */
 int

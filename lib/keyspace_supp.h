@@ -11,6 +11,11 @@
  *	none), then reason, added and detail per entry. Returns how many
  *	entries it wrote; the counter goes up by as many.
  *
+ *	sl_supp_move_script: KEYS pairs (an entry under another form of its
+ *	address, the entry of the canonical form); moves each to the
+ *	canonical name, the longer-lasting entry winning when both exist.
+ *	Returns {moved, merged} (sluicectl migrate).
+ *
  *	SL_LUA_SUPP: the Lua functions sl_supp_read(key, now) and
  *	sl_supp_write(key, reason, source, added, detail, bounce_reason,
  *	expires) for scripts that read or write entries among other work.
@@ -28,5 +33,6 @@
 
 extern sl_script sl_supp_get_script;
 extern sl_script sl_supp_put_script;
+extern sl_script sl_supp_move_script;
 
 #endif
