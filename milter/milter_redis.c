@@ -48,6 +48,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "charge.h"
+#include "keyspace_supp.h"
 #include "live.h"
 #include "log.h"
 #include "milter.h"
@@ -75,21 +77,17 @@ struct ml_redis_pool {
  * entries.
  */
 static sl_script eom_script = {
-	.source =
+	.source = SL_LUA_SUPP
 	"local nr = tonumber(ARGV[9])\n"
 	"local out, hit, nhit = {}, {}, 0\n"
 	"if #KEYS > 3 then\n"
 	"  local now = tonumber(redis.call('TIME')[1])\n"
 	"  for i = 4, #KEYS do\n"
-	"    local e = redis.pcall('HMGET', KEYS[i], 'reason', 'expires')\n"
-	"    if type(e) == 'table' then\n"
-	"      local r, x = e[1], tonumber(e[2])\n"
-	"      if r and x and x > 0 and x <= now then r = nil end\n"
-	"      if r then\n"
-	"        local k = tonumber(ARGV[9 + nr + i - 3])\n"
-	"        out[#out+1] = i - 3; out[#out+1] = r\n"
-	"        if not hit[k] then hit[k] = true; nhit = nhit + 1 end\n"
-	"      end\n"
+	"    local r = sl_supp_read(KEYS[i], now)\n"
+	"    if r then\n"
+	"      local k = tonumber(ARGV[9 + nr + i - 3])\n"
+	"      out[#out+1] = i - 3; out[#out+1] = r\n"
+	"      if not hit[k] then hit[k] = true; nhit = nhit + 1 end\n"
 	"    end\n"
 	"  end\n"
 	"end\n"
@@ -116,6 +114,7 @@ void
 ml_redis_prepare(void)
 {
 	(void) sl_script_sha1(&eom_script);
+	sl_charge_prepare();
 	ml_supp_prepare();
 	ml_dmarcagg_prepare();
 }
@@ -235,7 +234,8 @@ ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, 
 	memset(e, 0, sizeof(*e));
 	if (c->pool == NULL)
 		return 0;
-	snprintf(key, sizeof(key), "%ssasl:%s", c->redis.prefix, user);
+	if (sl_key(key, sizeof(key), c->redis.prefix, SL_KEY_SASL, user) < 0)
+		return 0;
 	r = ml_redis_get(c->pool);
 	if (sl_redis_cmdv(r, &rep, 2, argv, NULL) < 0) {
 		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
@@ -317,13 +317,13 @@ ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
                const char *const *rcpts, size_t nrcpt, ml_supp *s, int *unchecked, int *lost,
                char *err, size_t errlen)
 {
-	char stats[256], msg[256], rkey[256], day[16], n[32], ttl[32], rttl[32], *ix = NULL;
+	char	stats[SL_KEY_MAX], msg[SL_KEY_MAX], rkey[SL_KEY_MAX], day[16], n[32], ttl[32],
+		rttl[32], *ix = NULL;
 	char	(*hash)[SL_TOKEN_RCPT_HASH_LEN + 1] = sl_calloc(nrcpt + 1, sizeof(*hash));
 	int count = m->record && c->stats && m->qid != NULL && *m->qid != '\0', rc = 0;
 	size_t nhash = 0, nk, argc = 9 + nrcpt;
 	const char **argv;
 	time_t	now = time(NULL);
-	struct tm tm;
 	sl_reply *rep;
 
 	memset(s, 0, sizeof(*s));
@@ -340,12 +340,13 @@ ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
 			argv[3 + nk + 9 + i] = "";
 	if (c->pool == NULL || (!count && nhash == 0 && nk == 0))
 		goto done;
-	gmtime_r(&now, &tm);
-	strftime(day, sizeof(day), "%Y%m%d", &tm);
-	snprintf(stats, sizeof(stats), "%sstats:%s:%s:%s", c->redis.prefix, day,
-		 d->tenant_name[0] ? d->tenant_name : "-", d->category ? d->category->name : "-");
-	snprintf(msg, sizeof(msg), "%smsg:%s", c->redis.prefix, m->qid ? m->qid : "");
-	snprintf(rkey, sizeof(rkey), "%srcpts:%s", c->redis.prefix, m->msgid ? m->msgid : "");
+	sl_key_day(now, day);
+	sl_key(stats, sizeof(stats), c->redis.prefix, SL_KEY_STATS, day,
+	       d->tenant_name[0] ? d->tenant_name : "-", d->category ? d->category->name : "-");
+	/* "-": not written (no queue id: not counted; no msgid: no hashes) */
+	sl_key(msg, sizeof(msg), c->redis.prefix, SL_KEY_MSG, m->qid && *m->qid ? m->qid : "-");
+	sl_key(rkey, sizeof(rkey), c->redis.prefix, SL_KEY_RCPTS,
+	       m->msgid && *m->msgid ? m->msgid : "-");
 	snprintf(n, sizeof(n), "%zu", nrcpt);
 	snprintf(ttl, sizeof(ttl), "%ld", c->msg_ttl);
 	/* a day more than the lifetime: a bounce on a token's last valid day still finds it */

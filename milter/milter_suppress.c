@@ -21,10 +21,11 @@
  *	strip_tag and lowercase_local_part allow).
  *
  *	All keys go to the milter's one script at end of message
- *	(ml_end_message(), milter_redis.c), with the message's record: one
- *	round trip per message. An entry counts when it has a reason and its
- *	expires field (if any, > 0) is still in the future by Redis' clock,
- *	as in policyd.
+ *	(ml_end_message(), milter_redis.c), which reads each entry with the
+ *	keyspace's sl_supp_read() (lib/keyspace_supp.lua) and writes the
+ *	message's record: one round trip per message. An entry counts when it
+ *	has a reason and its expires field (if any, > 0) is still in the
+ *	future by Redis' clock, as in policyd.
  *
  *	ml_supp_init() and ml_supp_parse() are pure (keys from a decision,
  *	hits from a script reply) so unit tests need no Redis.
@@ -43,6 +44,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "keyspace_supp.h"
 #include "log.h"
 #include "milter.h"
 #include "suppress.h"
@@ -75,9 +77,10 @@ ml_supp_prepare(void)
 const char *
 ml_supp_kind(enum ml_scope scope)
 {
-	static const char *kind[ML_SCOPES] = {"global", "category", "tenant"};
+	static const enum sl_scope_kind kind[ML_SCOPES] = {SL_SCOPE_GLOBAL, SL_SCOPE_CATEGORY,
+							   SL_SCOPE_TENANT};
 
-	return scope < ML_SCOPES ? kind[scope] : "global";
+	return sl_scope_kind_name(scope < ML_SCOPES ? kind[scope] : SL_SCOPE_GLOBAL);
 }
 
 /* add_key - one more key, for a recipient and a scope */
@@ -100,13 +103,18 @@ ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d, int flags,
 {
 	char	forms[SL_ADDR_FORMS_MAX][SL_ADDR_MAX + 1];
 	size_t	cap = nrcpt * ML_SCOPES * SL_ADDR_FORMS_MAX;
+	sl_scope scs[ML_SCOPES];
 
 	memset(s, 0, sizeof(*s));
-	snprintf(s->scope[ML_SCOPE_GLOBAL], sizeof(s->scope[0]), "global");
+	memset(scs, 0, sizeof(scs));
+	sl_scope_make(&scs[ML_SCOPE_GLOBAL], SL_SCOPE_GLOBAL, NULL);
 	if (d && d->category)
-		snprintf(s->scope[ML_SCOPE_CATEGORY], sizeof(s->scope[0]), "cat:%s", d->category->name);
+		sl_scope_make(&scs[ML_SCOPE_CATEGORY], SL_SCOPE_CATEGORY, d->category->name);
 	if (d && d->tenant_name[0])
-		snprintf(s->scope[ML_SCOPE_TENANT], sizeof(s->scope[0]), "tenant:%s", d->tenant_name);
+		sl_scope_make(&scs[ML_SCOPE_TENANT], SL_SCOPE_TENANT, d->tenant_name);
+	for (int i = 0; i < ML_SCOPES; i++)
+		if (i == ML_SCOPE_GLOBAL || *scs[i].name)
+			sl_scope_format(&scs[i], s->scope[i], sizeof(s->scope[0]));
 	s->nrcpt = nrcpt;
 	s->keys = sl_calloc(cap + 1, sizeof(*s->keys));
 	s->key_rcpt = sl_calloc(cap + 1, sizeof(*s->key_rcpt));
@@ -117,11 +125,10 @@ ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d, int flags,
 
 		for (int sc = 0; sc < ML_SCOPES; sc++)
 			for (int f = 0; *s->scope[sc] && f < nf; f++) {
-				size_t	len = strlen(prefix) + strlen(s->scope[sc]) + strlen(forms[f]) + 8;
-				char   *key = sl_malloc(len);
+				char	key[SL_KEY_MAX];
 
-				snprintf(key, len, "%ssupp:%s:%s", prefix, s->scope[sc], forms[f]);
-				add_key(s, cap, key, r, (enum ml_scope) sc);
+				if (sl_supp_key(key, sizeof(key), prefix, &scs[sc], forms[f]) == 0)
+					add_key(s, cap, sl_strdup(key), r, (enum ml_scope) sc);
 			}
 	}
 }
@@ -217,23 +224,20 @@ void
 ml_supp_record(const ml_conf *c, const ml_decision *d, const ml_supp *s,
 	       const char *qid, const char *msgid)
 {
-	char	events[256], stats[256], day[16], maxlen[24], count[24];
+	char	events[SL_KEY_MAX], stats[SL_KEY_MAX], day[16], maxlen[24], count[24];
 	const char *prefix = c->redis.prefix ? c->redis.prefix : "sluice:";
 	size_t	argc = 8 + 3 * s->nhits;
 	const char **argv;
-	time_t	now = time(NULL);
-	struct tm tm;
 	sl_reply *rep = NULL;
 	sl_redis *r;
 
 	if (c->pool == NULL || s->nhits == 0)
 		return;
-	gmtime_r(&now, &tm);
-	strftime(day, sizeof(day), "%Y%m%d", &tm);
-	snprintf(events, sizeof(events), "%sevents", prefix);
-	snprintf(stats, sizeof(stats), "%sstats:%s:%s:%s", prefix, day,
-		 d && d->tenant_name[0] ? d->tenant_name : "-",
-		 d && d->category ? d->category->name : "-");
+	sl_key_day(time(NULL), day);
+	sl_key(events, sizeof(events), prefix, SL_KEY_EVENTS);
+	sl_key(stats, sizeof(stats), prefix, SL_KEY_STATS, day,
+	       d && d->tenant_name[0] ? d->tenant_name : "-",
+	       d && d->category ? d->category->name : "-");
 	snprintf(maxlen, sizeof(maxlen), "%ld", c->events_maxlen);
 	snprintf(count, sizeof(count), "%zu", c->stats ? s->nhits : 0);
 	argv = sl_calloc(argc, sizeof(*argv));
