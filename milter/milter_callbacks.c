@@ -594,7 +594,11 @@ end_message(SMFICTX *ctx, msg_ctx *m)
 	} else if (s.nhits > 0) {
 		ml_supp_log(&s, 0);
 		ml_supp_record(m->conf, &m->d, &s, m->qid, m->msgid);
-		m->nsupp = s.nhits; /* not counted as sent */
+		m->nsupp = s.nhits; /* not counted as sent (the script left them out) */
+		for (size_t i = 0; i < s.nhits; i++) { /* their limit charges are refunded */
+			free(m->rcpts[s.hits[i].rcpt]);
+			m->rcpts[s.hits[i].rcpt] = NULL;
+		}
 	}
 	ml_supp_free(&s);
 	return rc;
