@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "conf_lex.h"
+#include "tenant_map.h"
 #include "live.h"
 #include "conf_schema.h"
 #include "log.h"
@@ -225,6 +226,7 @@ conf_check_shared(sl_conf *c, int flags)
 				sl_conf_error(c, key, "dkim %s: %s", cfg_title(key), err);
 		}
 	}
+	sl_tenant_map_check(c);
 	conf_redis_password(c);
 	conf_redis_sentinels(c);
 	conf_redis_cluster(c);

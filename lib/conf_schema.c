@@ -68,6 +68,9 @@ static cfg_opt_t tenant_opts[] = {
 	CFG_STR_LIST("sasl_users", "{}", CFGF_NONE),
 	CFG_STR("default_category", "", CFGF_NONE),
 	CFG_STR("sender_id", "", CFGF_NONE),
+	CFG_STR_LIST("clients", "{}", CFGF_NONE),	/* tenant_map.c */
+	CFG_BOOL("require_tls", cfg_false, CFGF_NONE),
+	CFG_STR("allowed_senders", "", CFGF_NONE),
 	CFG_END()
 };
 

@@ -15,6 +15,8 @@
  *	lists equal). sluice-policyd parses limits with these same functions.
  *	A SASL user's entry has category and tenant (names of 1-15 a-z 0-9)
  *	and domains (comma-separated lowercase domains, "*." allowed first).
+ *	A tenant hash may also carry the relay policy (tenant_map.c):
+ *	require_tls (yes, no) and allowed_senders (domains, users, any).
  *	sluicectl refuses what fails here; the daemons ignore it, log it
  *	once with key and field, and count it.
  */
@@ -28,6 +30,7 @@
 #include <strings.h>
 
 #include "live.h"
+#include "tenant_map.h"
 
 /* sl_live_tenant_status - the status named, -1 when it is none of the three */
 int
@@ -39,6 +42,40 @@ sl_live_tenant_status(const char *s)
 		return SL_TENANT_PAUSED;
 	if (strcmp(s, "suspended") == 0)
 		return SL_TENANT_SUSPENDED;
+	return -1;
+}
+
+/* sl_live_yesno - 1 for yes, 0 for no, -1 otherwise */
+int
+sl_live_yesno(const char *s)
+{
+	if (strcmp(s, "yes") == 0)
+		return 1;
+	if (strcmp(s, "no") == 0)
+		return 0;
+	return -1;
+}
+
+/* sl_live_tenant_field - a relay policy field of sluice:tenant:<t>; -1 with err */
+int
+sl_live_tenant_field(const char *f, const char *v, char *err, size_t errlen)
+{
+	char shown[84];
+	int ok = 1;
+
+	if (strcmp(f, "require_tls") == 0)
+		ok = sl_live_yesno(v) >= 0;
+	else if (strcmp(f, "allowed_senders") == 0)
+		ok = *v && sl_tenant_senders_parse(v) > 0;
+	else if (strcmp(f, "status") == 0)
+		ok = sl_live_tenant_status(v) >= 0;
+	if (ok)
+		return 0;
+	sl_live_printable(v, shown, sizeof(shown));
+	snprintf(err, errlen, "invalid %s \"%s\" (%s)", f, shown,
+	         strcmp(f, "require_tls") == 0       ? "use yes or no"
+	         : strcmp(f, "allowed_senders") == 0 ? "use domains, users or any"
+	                                             : "use active, paused or suspended");
 	return -1;
 }
 

@@ -10,7 +10,7 @@
  *	One place decides what a valid live value is, for sluicectl (which
  *	refuses it) and for the daemons (which ignore it, say so once and
  *	count it): the hashes sluice:limit:<name>, sluice:tenant:<name>
- *	(status) and the modes of sluice:mode. See live.c.
+ *	(status, require_tls, allowed_senders) and the modes of sluice:mode. See live.c.
  */
 #ifndef SL_LIVE_H
 #define SL_LIVE_H
@@ -22,6 +22,8 @@ enum sl_live_mode { SL_LIVE_ENFORCE = 1, SL_LIVE_MONITOR, SL_LIVE_OFF };
 
 int sl_live_tenant_status(const char *s);
 int sl_live_mode(const char *s);
+int sl_live_yesno(const char *s);
+int sl_live_tenant_field(const char *f, const char *v, char *err, size_t errlen);
 int sl_live_rate(const char *s, long long *count, double *period_ms);
 int sl_live_window(const char *s);
 int sl_live_count(const char *s, long long *out);

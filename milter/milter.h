@@ -27,6 +27,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "redis.h"
+#include "tenant_map.h"
 #include "token.h"
 
 #define ML_DOMAIN_MAX	256
@@ -121,6 +122,7 @@ typedef struct ml_conf {
 	size_t	ncategories;
 	ml_tenant *tenants;
 	size_t	ntenants;
+	sl_tenant_map *tmap;		/* tenant mapping shared with policyd (lib/) */
 	ml_rule *rules;
 	size_t	nrules;
 	struct ml_vopts *vopts;		/* milter { inbound { } } (milter_verify.h) */
@@ -175,6 +177,8 @@ typedef struct ml_decision {
 } ml_decision;
 
 int	ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d);
+const sl_tenant_rule *ml_ip_tenant(const ml_conf *c, const char *sasl_user,
+				   const char *client_addr);
 int	ml_sasl_allows(const ml_conf *c, const ml_input *in,
 		       const char *from_domain);
 int	ml_sasl_signs(const ml_conf *c, const ml_input *in, const char *domain);

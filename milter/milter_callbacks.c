@@ -213,7 +213,8 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
 	snprintf(m->sasl, sizeof(m->sasl), "%s", macro(ctx, "{auth_authen}"));
 	sl_log_context(m->qid);
-	if (!m->sasl[0] && !sl_netlist_match(m->conf->internal, c->addr))
+	if (!m->sasl[0] && !sl_netlist_match(m->conf->internal, c->addr)
+	    && ml_ip_tenant(m->conf, NULL, c->addr) == NULL)
 		return inbound_start(c, m, argv);
 	if (argv[0] == NULL || strcmp(argv[0], "<>") == 0
 	    || sl_addr_normalize(argv[0], m->env_from, sizeof(m->env_from), 0) < 0)

@@ -33,13 +33,6 @@ const char *pd_mode_name(enum pd_mode mode);
  * sluice.conf at start-up and on SIGHUP; reference counted so that a
  * request in flight keeps the snapshot it started with.
  */
-typedef struct pd_tenant_conf {
-	char   *name;
-	char   *category;		/* default_category, may be "" */
-	char  **sasl_users;
-	int	nsasl;
-} pd_tenant_conf;
-
 typedef struct pd_seed {
 	char   *name;
 	int	nfields;
@@ -72,8 +65,7 @@ typedef struct pd_config {
 	int	max_conns;
 	int	pipeline_max;
 	char   *time_zone;
-	pd_tenant_conf *tenants;
-	int	ntenants;
+	struct sl_tenant_map *tmap;	/* tenant sections (lib/tenant_map.c) */
 	pd_seed *seeds;
 	int	nseeds;
 	sl_redis_opts redis;
@@ -154,6 +146,7 @@ typedef struct pd_facts {
 	char   *client_name;
 	char   *helo_name;
 	char   *sasl_username;
+	char   *encryption_protocol;	/* "" for a plain-text session */
 	char	sender[SL_ADDR_MAX + 1];
 	char	sender_domain[256];
 	char	sender_orgdomain[256];
@@ -200,10 +193,20 @@ void	pd_tenant_cache_clear(pd_tenant_cache *tc);
 int	pd_tenant_lookup(pd_server *srv, const char *user, char *tenant,
 			 char *category);
 void	pd_tenant_store(pd_server *srv, const char *user, const sl_reply *r);
+const char *pd_tenant_domains(pd_server *srv, const char *user);
 int	pd_tenant_fetch(pd_server *srv, const char *user, int timeout_ms,
 			sl_aredis_cb *cb, void *arg);
 void	pd_tenant_answer(const char *status, const char *reason, char *out,
 			 size_t outlen);
+
+/*
+ * policyd_relay.c: per-tenant relay policies at RCPT (IP-authenticated
+ * clients mapped to their tenant, TLS required, allowed senders).
+ */
+typedef void pd_relay_fn(void *arg, int rc, const char *text);
+
+void	pd_relay_check(pd_server *srv, pd_config *cfg, struct pd_limits *limits,
+		       pd_facts *f, int timeout_ms, pd_relay_fn *cb, void *arg);
 
 /*
  * policyd_limits.c: the limits table (from Redis, seeded from config,

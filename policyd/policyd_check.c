@@ -8,9 +8,10 @@
  *			    int first_rcpt, pd_done_fn *done, void *arg)
  *	const char *pd_facts_get(const pd_facts *f, const char *name)
  * DESCRIPTION
- *	At RCPT, a request goes through at most two Redis round trips, and
+ *	At RCPT, a request goes through at most three Redis round trips, and
  *	usually one: the SASL user's tenant and category (cached for a
- *	second, policyd_tenant.c), then one EVALSHA of pd_decide_script that
+ *	second, policyd_tenant.c), the tenant's relay policy (cached for a
+ *	second, policyd_relay.c), then one EVALSHA of pd_decide_script that
  *	checks the tenant's status, the recipient's suppression scopes and
  *	every applicable limit, charging the limits only when nothing
  *	enforced refuses. Other protocol states are answered DUNNO.
@@ -120,6 +121,7 @@ facts_from_request(pd_facts *f, const pd_request *req)
 	f->client_name = sl_strdup(pd_request_str(req, "client_name"));
 	f->helo_name = sl_strdup(pd_request_str(req, "helo_name"));
 	f->sasl_username = sl_strdup(pd_request_str(req, "sasl_username"));
+	f->encryption_protocol = sl_strdup(pd_request_str(req, "encryption_protocol"));
 	facts_addr(pd_request_str(req, "sender"), f->sender, sizeof(f->sender), f->sender_domain,
 		   sizeof(f->sender_domain), f->sender_orgdomain, sizeof(f->sender_orgdomain));
 	facts_addr(pd_request_str(req, "recipient"), f->recipient, sizeof(f->recipient),
@@ -137,6 +139,7 @@ query_free(pd_query *q)
 	free(q->f.client_name);
 	free(q->f.helo_name);
 	free(q->f.sasl_username);
+	free(q->f.encryption_protocol);
 	pd_limits_unref(q->limits);
 	pd_config_unref(q->cfg);
 	free(q);
@@ -463,6 +466,27 @@ decide_cb(const sl_reply *r, const char *err, void *arg)
 	answer_verdict(q, r);
 }
 
+/* relay_cb - the tenant's relay policy passed (0), refused (1) or failed (-1) */
+static void
+relay_cb(void *arg, int rc, const char *text)
+{
+	pd_query *q = arg;
+
+	if (rc == 0)
+		decide(q);
+	else if (rc > 0)
+		finish(q, text, "relay policy");
+	else
+		fail(q, text);
+}
+
+/* relay_then_decide - relay policies (policyd_relay.c), then the script */
+static void
+relay_then_decide(pd_query *q)
+{
+	pd_relay_check(q->srv, q->cfg, q->limits, &q->f, remaining_ms(q), relay_cb, q);
+}
+
 /* tenant_cb - the SASL user's entry arrived (or did not) */
 static void
 tenant_cb(const sl_reply *r, const char *err, void *arg)
@@ -480,7 +504,7 @@ tenant_cb(const sl_reply *r, const char *err, void *arg)
 	}
 	pd_tenant_store(q->srv, q->f.sasl_username, r);
 	pd_tenant_lookup(q->srv, q->f.sasl_username, q->f.tenant, q->f.category);
-	decide(q);
+	relay_then_decide(q);
 }
 
 /* pd_check_start - decide one request; done() is called exactly once */
@@ -506,7 +530,7 @@ pd_check_start(pd_server *srv, const pd_request *req, int first_rcpt, pd_done_fn
 	}
 	if (*q->f.sasl_username == '\0'
 	    || pd_tenant_lookup(srv, q->f.sasl_username, q->f.tenant, q->f.category)) {
-		decide(q);
+		relay_then_decide(q);
 		return;
 	}
 	if (!pd_breaker_allow(srv->breaker, q->cfg, pd_now_ms())) {
