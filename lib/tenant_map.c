@@ -21,6 +21,8 @@
  *	clients contain its address (*by_ip is then 1). An authenticated
  *	client is never mapped by address.
  *
+ *	For an IP-authenticated client, unset allowed_senders means domains
+ *	(sl_tenant_senders_effective()): it has no other binding.
  *	sl_tenant_sender_ok() applies allowed_senders to one address (the
  *	envelope sender in sluice-policyd, the header From in sluice-milter):
  *	domains: its domain is one of the SASL user's Redis "domains" when it
@@ -237,6 +239,13 @@ sl_tenant_domain_ok(const char **list, size_t n, const char *csv, const char *do
 		if (entry_match(list[i], strlen(list[i]), domain))
 			return 1;
 	return 0;
+}
+
+/* sl_tenant_senders_effective - unset means domains for an IP-authenticated client */
+enum sl_senders
+sl_tenant_senders_effective(enum sl_senders s, int by_ip)
+{
+	return s == SL_SENDERS_UNSET && by_ip ? SL_SENDERS_DOMAINS : s;
 }
 
 /* sl_tenant_sender_ok - may this client send as address (see DESCRIPTION)? */

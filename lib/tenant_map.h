@@ -46,6 +46,7 @@ const sl_tenant_rule *sl_tenant_map_find(const sl_tenant_map *m, const char *red
 int sl_tenant_senders_parse(const char *s);
 const char *sl_tenant_senders_name(enum sl_senders s);
 int sl_tenant_domain_ok(const char **list, size_t n, const char *csv, const char *domain);
+enum sl_senders sl_tenant_senders_effective(enum sl_senders s, int by_ip);
 int sl_tenant_sender_ok(const sl_tenant_rule *t, enum sl_senders senders, const char *sasl_user,
                         const char *address, const char *sasl_domains);
 

@@ -470,8 +470,8 @@ ip_sender_ok(const ml_conf *c, const ml_input *in)
 
 	if (t == NULL)
 		return 1;
-	return sl_tenant_sender_ok(t, t->senders == SL_SENDERS_UNSET ? SL_SENDERS_DOMAINS
-				   : t->senders, NULL, in->from_addr, NULL);
+	return sl_tenant_sender_ok(t, sl_tenant_senders_effective(t->senders, 1), NULL,
+				   in->from_addr, NULL);
 }
 
 /* ml_decide - everything the milter needs to know about one message */

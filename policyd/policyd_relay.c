@@ -130,6 +130,8 @@ evaluate(relay_req *rq, const relay_entry *e)
 	pd_facts *f = rq->f;
 	int tls = e->require_tls >= 0 ? e->require_tls : t ? t->require_tls : 0;
 	int snd = e->senders >= 0 ? e->senders : t ? (int)t->senders : SL_SENDERS_UNSET;
+	/* a tenant without SASL here was mapped by address (map_by_address) */
+	int by_ip = *f->sasl_username == '\0';
 	char action[PD_ANSWER_MAX];
 
 	if (pd_mode_for(rq->srv, rq->limits, PD_MODE_INHERIT, f) == PD_MODE_OFF) {
@@ -143,6 +145,7 @@ evaluate(relay_req *rq, const relay_entry *e)
 		if (refuse(rq, "relay-tls", action))
 			return;
 	}
+	snd = (int)sl_tenant_senders_effective((enum sl_senders)snd, by_ip);
 	if (!sl_tenant_sender_ok(t, (enum sl_senders)snd, f->sasl_username, f->sender,
 	                         pd_tenant_domains(rq->srv, f->sasl_username))) {
 		snprintf(action, sizeof(action),
