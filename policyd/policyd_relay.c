@@ -158,16 +158,34 @@ evaluate(relay_req *rq, const relay_entry *e)
 	rq->cb(rq->arg, 0, NULL);
 }
 
+/* wrong_type - sluice:tenant:<t> is not a hash (written by hand): say so, then ignore it */
+static int
+wrong_type(const sl_reply *r, const char *tenant)
+{
+	static long long last_ms;
+
+	if (r == NULL || r->type != SL_REPLY_ERROR || strncmp(r->str, "WRONGTYPE", 9) != 0)
+		return 0;
+	if (pd_now_ms() - last_ms >= 10000) {
+		last_ms = pd_now_ms();
+		sl_warn("redis key tenant:%s has the wrong type: its relay policy fields are "
+		        "ignored (this warning is repeated at most every 10 s)",
+		        tenant);
+	}
+	return 1;
+}
+
 /* fetched - HMGET sluice:tenant:<t> require_tls allowed_senders answered */
 static void
 fetched(const sl_reply *r, const char *err, void *arg)
 {
 	relay_req *rq = arg;
 	int ok = r != NULL && r->type == SL_REPLY_ARRAY && r->elements == 2;
+	int bad = !ok && wrong_type(r, rq->f->tenant);
 	relay_entry *e;
 
-	pd_breaker_result(rq->srv->breaker, rq->cfg, ok, pd_now_ms());
-	if (!ok) {
+	pd_breaker_result(rq->srv->breaker, rq->cfg, ok || bad, pd_now_ms());
+	if (!ok && !bad) {
 		if (r != NULL && r->type == SL_REPLY_ERROR)
 			pd_redis_error("HMGET tenant policy", r->str);
 		rq->cb(rq->arg, -1, err ? err : "bad reply to HMGET tenant policy");
@@ -175,8 +193,8 @@ fetched(const sl_reply *r, const char *err, void *arg)
 		return;
 	}
 	e = cache_get(rq->f->tenant);
-	e->require_tls = live_value(e, 0, "require_tls", r->element[0]);
-	e->senders = live_value(e, 1, "allowed_senders", r->element[1]);
+	e->require_tls = ok ? live_value(e, 0, "require_tls", r->element[0]) : -1;
+	e->senders = ok ? live_value(e, 1, "allowed_senders", r->element[1]) : -1;
 	e->fetched_ms = pd_now_ms();
 	evaluate(rq, e);
 	free(rq);
