@@ -172,6 +172,7 @@ int	ctl_resolv(ctl_resolver *r, const char *name, int type, char **out, int max,
 ctl_fn	ctl_suppress_add, ctl_suppress_remove, ctl_suppress_check,
 	ctl_suppress_list, ctl_suppress_import, ctl_suppress_export;
 ctl_fn	ctl_tenant_status, ctl_tenant_show, ctl_tenant_list;
+ctl_fn	ctl_tenant_policy;	/* ctl_relay.c */
 ctl_fn	ctl_sasl_set, ctl_sasl_show;
 ctl_fn	ctl_limits_list, ctl_limits_show, ctl_limits_set, ctl_limits_remove;
 ctl_fn	ctl_mode;

@@ -62,6 +62,8 @@ static const ctl_cmd ctl_cmds[] = {
 	 .args = "NAME [active|paused|suspended] [--reason TEXT]"},
 	{.group = "tenant", .name = "show", .fn = ctl_tenant_show, .args = "NAME"},
 	{.group = "tenant", .name = "list", .fn = ctl_tenant_list, .args = ""},
+	{.group = "tenant", .name = "policy", .fn = ctl_tenant_policy,
+	 .args = "NAME [require_tls=yes|no|default] [allowed_senders=domains|users|any|default]"},
 	{.group = "sasl", .name = "set", .fn = ctl_sasl_set,
 	 .args = "USER [--category C] [--tenant T] [--domains a,b]"},
 	{.group = "sasl", .name = "show", .fn = ctl_sasl_show, .args = "USER"},

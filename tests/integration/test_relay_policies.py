@@ -287,3 +287,33 @@ def test_config_errors_at_their_lines(env):
     assert r.returncode == 78, r.stderr
     assert ('%s:%d: tenant a: clients "10.0.0.0/33"' % (path, first)) in r.stderr, r.stderr
     assert ('%s:%d: tenant b: allowed_senders "everyone"' % (path, second)) in r.stderr, r.stderr
+
+
+def sluicectl(w, *args):
+    return subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf] + list(args),
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_sluicectl_tenant_policy(world):
+    try:
+        r = sluicectl(world, "tenant", "policy", "office", "require_tls=maybe")
+        assert r.returncode == 65 and 'invalid require_tls "maybe"' in r.stderr, r
+        assert world.redis.cli("HEXISTS", "sluice:tenant:office", "require_tls") == "0"
+        r = sluicectl(world, "tenant", "policy", "office")
+        assert r.returncode == 0, r
+        assert "require_tls: no (config)" in r.stdout, r.stdout
+        assert "allowed_senders: unset (domains for IP clients) (config)" in r.stdout, r.stdout
+        assert "clients: 127.0.0.2/32" in r.stdout, r.stdout
+        r = sluicectl(world, "tenant", "policy", "office", "require_tls=yes", "allowed_senders=any")
+        assert r.returncode == 0, r
+        assert "require_tls: yes (redis)" in r.stdout and "allowed_senders: any (redis)" in r.stdout
+        assert world.redis.cli("HGET", "sluice:tenant:office", "allowed_senders") == "any"
+        world.redis.cli("HSET", "sluice:tenant:office", "allowed_senders", "everyone")
+        r = sluicectl(world, "tenant", "policy", "office")
+        assert "allowed_senders: unset (domains for IP clients) (config; redis value ignored" in r.stdout
+        r = sluicectl(world, "tenant", "policy", "office", "require_tls=default",
+                      "allowed_senders=default")
+        assert r.returncode == 0 and "require_tls: no (config)" in r.stdout, r
+        assert world.redis.cli("EXISTS", "sluice:tenant:office") == "0"
+    finally:
+        world.redis.cli("DEL", "sluice:tenant:office")
