@@ -12,7 +12,8 @@
  *	domain, with every selector OpenDKIM would sign it with, keys left
  *	where OpenDKIM keeps them (the algorithm is read from each key).
  *	The output goes to FILE (created, never over an existing file) or
- *	standard output, to be appended to sluice.conf.
+ *	standard output, for a file that sluice.conf includes
+ *	(an include line, lib/conf_include.c) or to append.
  *
  *	What has no equivalent is not imported, and each case is named on
  *	standard error: a SigningTable pattern for one sender or a wildcard
