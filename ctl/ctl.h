@@ -183,6 +183,7 @@ ctl_fn	ctl_token_decode, ctl_token_encode;
 void	ctl_token_ring(const ctl_ctx *ctx, sl_token_ring *ring);	/* or exit 78 */
 ctl_fn	ctl_secret_init, ctl_secret_rotate, ctl_secret_list;	/* ctl_secret.c */
 ctl_fn	ctl_dkim_keygen;
+ctl_fn	ctl_dkim_rotate;	/* ctl_rotate.c */
 ctl_fn	ctl_dns, ctl_doctor;
 ctl_fn	ctl_dmarc;
 ctl_fn	ctl_dmarc_send;

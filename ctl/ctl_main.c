@@ -86,6 +86,8 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "secret", .name = "list", .fn = ctl_secret_list, .args = ""},
 	{.group = "dkim", .name = "keygen", .fn = ctl_dkim_keygen,
 	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--bits N] [--testing] [--owner USER] [--out DIR]"},
+	{.group = "dkim", .name = "rotate", .fn = ctl_dkim_rotate,
+	 .args = "DOMAIN [--selector NEW [--algorithm A] [--bits N] [--owner U] [--key-dir DIR] | --switch [--nameserver IP[:PORT]] | --retire]"},
 	{.group = "dns", .fn = ctl_dns,
 	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--ip4 A[/N]]... [--ip6 A[/N]]... [--spf-include DOMAIN]..."},
 	{.group = "doctor", .fn = ctl_doctor,
