@@ -40,6 +40,7 @@
 #include "log.h"
 #include "logd.h"
 #include "privs.h"
+#include "service.h"
 
 typedef struct ld_conf {
 	const char *log_file, *state_file, *user;
@@ -340,6 +341,7 @@ serve(const ld_conf *lc, int foreground)
 	r.sink =
 	    ld_sink_new(&lc->redis, (size_t)lc->buffer_max, lc->events_maxlen, lc->all_messages);
 	sl_info("started: following %s", lc->log_file);
+	sl_notify("READY=1"); /* Type=notify in contrib/systemd/sluice-logd.service */
 	loop(lc, &r, f);
 	ld_sink_flush(r.sink, time(NULL));
 	save(f, r.sink);
