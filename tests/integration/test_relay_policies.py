@@ -317,3 +317,38 @@ def test_sluicectl_tenant_policy(world):
         assert world.redis.cli("EXISTS", "sluice:tenant:office") == "0"
     finally:
         world.redis.cli("DEL", "sluice:tenant:office")
+
+
+def test_google_workspace_example_loads_and_acts(env):
+    """contrib/google-workspace/google-workspace.conf: Google's addresses are the tenant, TLS, senders."""
+    from test_policyd_util import policy_query
+    redis = env.redis()
+    text = open(os.path.join(harness.SRCDIR, "contrib", "google-workspace", "google-workspace.conf")).read()
+    key, _ = harness.dkim_keypair(env, "gw2026", "rsa")
+    psock = os.path.join(env.dir, "gw-policy.sock")
+    msock = os.path.join(env.dir, "gw-milter.sock")
+    text = text.replace('"/etc/sluice/keys/example.com.gw2026.pem"', '"%s"' % key)
+    text = text.replace("unix:/var/spool/postfix/sluice/policy.sock", "unix:" + psock)
+    assert key in text and psock in text
+    conf = env.file("gw.conf", redis.conf_section() + 'secret_file = "%s"\n' % env.secret() + text
+                    + 'milter {\n  socket = "unix:%s"\n}\n' % msock, 0o600)
+    for part, name in (("policyd", "sluice-policyd"), ("milter", "sluice-milter")):
+        r = subprocess.run([harness.program(part, name), "-n", "-c", conf], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, (name, r.stderr)
+    proc = env.daemon("gw-policyd", [harness.program("policyd", "sluice-policyd"), "-f", "-c", conf],
+                      ready=lambda: harness.can_connect(psock))
+    harness.wait_for(lambda: "limit gw-user-day: loaded" in proc.output(), 10, "limits seeded")
+    google = {"client_address": "209.85.220.41", "sender": "ann@example.com",
+              "recipient": "bob@remote.test"}
+    assert policy_query(psock, google).startswith("530 5.7.10")
+    tls = dict(google, encryption_protocol="TLSv1.3")
+    assert policy_query(psock, tls) == "DUNNO"
+    assert policy_query(psock, dict(tls, client_address="2607:f8b0:4864:20::62b")) == "DUNNO"
+    assert policy_query(psock, dict(tls, sender="eve@gmail.com")).startswith("550 5.7.1")
+    # another address is not the tenant: none of its rules apply
+    assert policy_query(psock, dict(google, client_address="198.51.100.1")) == "DUNNO"
+    lines = [l for l in proc.output().splitlines() if " request: " in l]
+    assert "tenant=workspace" in lines[1] and "tenant=-" in lines[-1], lines
+    # the tenant's limits were charged for the accepted recipients
+    assert redis.cli("EXISTS", "sluice:rate:gw-user-day:ann@example.com") == "1"
