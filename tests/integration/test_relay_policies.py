@@ -311,6 +311,8 @@ def test_sluicectl_tenant_policy(world):
         world.redis.cli("HSET", "sluice:tenant:office", "allowed_senders", "everyone")
         r = sluicectl(world, "tenant", "policy", "office")
         assert "allowed_senders: unset (domains for IP clients) (config; redis value ignored" in r.stdout
+        r = sluicectl(world, "tenant", "show", "office")
+        assert 'warning: invalid allowed_senders "everyone"' in r.stdout, r.stdout
         r = sluicectl(world, "tenant", "policy", "office", "require_tls=default",
                       "allowed_senders=default")
         assert r.returncode == 0 and "require_tls: no (config)" in r.stdout, r
