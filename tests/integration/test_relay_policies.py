@@ -354,3 +354,25 @@ def test_google_workspace_example_loads_and_acts(env):
     assert "tenant=workspace" in lines[1] and "tenant=-" in lines[-1], lines
     # the tenant's limits were charged for the accepted recipients
     assert redis.cli("EXISTS", "sluice:rate:gw-user-day:ann@example.com") == "1"
+
+
+def test_monitor_mode_logs_instead_of_refusing(world):
+    from test_policyd_util import policy_query
+    sock = os.path.join(world.env.dir, "policyd.sock")
+    plain = {"client_address": "127.0.0.2", "sender": "printer@other.test",
+             "recipient": "rcpt@remote.test"}
+    world.redis.cli("HSET", "sluice:tenant:office", "require_tls", "yes")
+    try:
+        harness.wait_for(lambda: policy_query(sock, plain).startswith("530 5.7.10"), 10,
+                         "live require_tls")
+        world.redis.cli("HSET", "sluice:mode", "tenant:office", "monitor")
+        harness.wait_for(lambda: policy_query(sock, plain) == "DUNNO", 10, "monitor mode")
+        out = world.policyd.output()
+        assert "monitor: tenant office: relay-tls would be refused" in out, out
+        assert "monitor: tenant office: relay-sender would be refused" in out, out
+        world.redis.cli("HSET", "sluice:mode", "tenant:office", "enforce")
+        harness.wait_for(lambda: policy_query(sock, plain).startswith("530"), 10, "enforce again")
+    finally:
+        world.redis.cli("HDEL", "sluice:mode", "tenant:office")
+        world.redis.cli("DEL", "sluice:tenant:office")
+        reset_quota(world)
