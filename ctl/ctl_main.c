@@ -98,7 +98,7 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "check", .fn = NULL, .args = "[-c config] [--no-connect]"},
 	{.group = "verify", .fn = ctl_verify,
 	 .args = "[--zone FILE] [--ip ADDR] [--helo NAME] [--mail-from ADDR] [--authserv-id ID] < message"},
-	{.group = "import-opendkim", .fn = ctl_import_opendkim, .args = "[--out FILE] OPENDKIM.CONF"},
+	{.group = "import-opendkim", .fn = ctl_import_opendkim, .args = "[--out FILE | --out-dir DIR] OPENDKIM.CONF"},
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

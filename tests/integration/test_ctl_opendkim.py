@@ -153,3 +153,21 @@ def test_missing_key_writes_nothing(env):
     assert rc == 65, err
     assert "%s:1:" % signing in err and "nonexistent.private" in err, err
     assert not os.path.exists(out)
+
+
+def test_import_one_file_per_domain_for_rotation(env, site):
+    """--out-dir: one included file per domain, each one dkim rotate can rewrite."""
+    confd = os.path.join(env.dir, "conf.d")
+    os.makedirs(confd)
+    rc, _, err = sluicectl("import-opendkim", "--out-dir", confd, site["conf"])
+    assert rc == 1, err                  # the same entries left out as with --out
+    assert sorted(os.listdir(confd)) == ["example.com.conf", "shop.test.conf"]
+    assert 'dkim "mail"' in open(os.path.join(confd, "shop.test.conf")).read()
+    conf = env.file("sluice.conf", 'include "conf.d/*.conf"\n')
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", conf, "dkim", "rotate",
+                        "example.com"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "signing with: s2024 e2024" in r.stdout or "signing with: e2024 s2024" in r.stdout, r.stdout
+    # a second import writes nothing over the first
+    rc, _, err = sluicectl("import-opendkim", "--out-dir", confd, site["conf"])
+    assert rc == 73 and "exists (nothing written)" in err, err
