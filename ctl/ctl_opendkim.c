@@ -397,12 +397,13 @@ write_domain(const od_state *st, FILE *fp, size_t i)
 static void
 write_head(const od_state *st, FILE *fp)
 {
-	fprintf(fp,
-	        "# sluice.conf domain sections imported from %s by sluicectl import-opendkim.\n"
-	        "# Include from sluice.conf (include \"conf.d/NAME.conf\") or append; the keys stay\n"
-	        "# where OpenDKIM had them: make them readable by Sluice's service user only\n"
-	        "# (chown sluice KEY; chmod 600 KEY).\n",
-	        st->conf);
+	fprintf(
+	    fp,
+	    "# sluice.conf domain sections imported from %s by sluicectl import-opendkim.\n"
+	    "# Include from sluice.conf (include \"conf.d/NAME.conf\") or append; the keys stay\n"
+	    "# where OpenDKIM had them: make them readable by Sluice's service user only\n"
+	    "# (chown sluice KEY; chmod 600 KEY).\n",
+	    st->conf);
 }
 
 /* write_out - the domain sections, grouped by domain in order of appearance */
