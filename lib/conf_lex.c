@@ -89,7 +89,8 @@ static void SL_PRINTF(3, 4) lex_error(lex_state *s, int line, const char *fmt, .
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (!s->quiet)
-		sl_error("%s: %s", sl_conf_src_place(NULL, s->path, line, where, sizeof(where)), msg);
+		sl_error("%s: %s", sl_conf_src_place(NULL, s->path, line, where, sizeof(where)),
+		         msg);
 	s->lx->errors++;
 }
 
