@@ -69,6 +69,7 @@ static cfg_opt_t tenant_opts[] = {
 	CFG_STR("default_category", "", CFGF_NONE),
 	CFG_STR("sender_id", "", CFGF_NONE),
 	CFG_STR_LIST("clients", "{}", CFGF_NONE),	/* tenant_map.c */
+	CFG_STR_LIST("client_ports", "{}", CFGF_NONE),
 	CFG_BOOL("require_tls", cfg_false, CFGF_NONE),
 	CFG_STR("allowed_senders", "", CFGF_NONE),
 	CFG_END()

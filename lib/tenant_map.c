@@ -10,6 +10,7 @@
  *	    domains = { "shop1.example", "*.shop1.example" }
  *	    sasl_users = { "shop1" }
  *	    clients = { "192.0.2.0/28", "2001:db8:5::/48" }  # IP-authenticated
+ *	    client_ports = { 2525 }    # only on this listener (default: all)
  *	    require_tls = yes          # plain-text submissions refused (5.7.10)
  *	    allowed_senders = domains  # domains | users | any (unset: From binding only)
  *	  }
@@ -18,8 +19,12 @@
  *	found: the tenant of the SASL user's Redis entry (sluice:sasl:<user>
  *	tenant), the tenant whose sasl_users lists the user; for a client
  *	that did not authenticate, the first tenant (in file order) whose
- *	clients contain its address (*by_ip is then 1). An authenticated
- *	client is never mapped by address.
+ *	clients contain its address (*by_ip is then 1), on a listener port
+ *	its client_ports lists when it lists any (the policy request's
+ *	server_port, the milter's {daemon_port}; unknown: no match). So a
+ *	shared provider's servers, which also deliver inbound mail, are a
+ *	tenant only on the port its route uses. An authenticated client is
+ *	never mapped by address.
  *
  *	For an IP-authenticated client, unset allowed_senders means domains
  *	(sl_tenant_senders_effective()): it has no other binding.
@@ -104,6 +109,38 @@ load_clients(sl_conf *c, cfg_t *sec, int report)
 	return nl;
 }
 
+/* load_ports - client_ports as strings (compared with server_port), checked */
+static const char **
+load_ports(sl_conf *c, cfg_t *sec, int report, size_t *n)
+{
+	const char **v = str_list(sec, "client_ports", n);
+
+	for (size_t i = 0; i < *n; i++) {
+		size_t len = strlen(v[i]);
+		long p = strtol(v[i], NULL, 10);
+
+		if (report && (len == 0 || len > 5 || strspn(v[i], "0123456789") != len || p < 1 ||
+		               p > 65535))
+			sl_conf_error(c, sec, "tenant %s: client_ports \"%s\": not a port number",
+			              cfg_title(sec), v[i]);
+	}
+	if (report && *n && cfg_size(sec, "clients") == 0)
+		sl_conf_error(c, sec, "tenant %s: client_ports without clients", cfg_title(sec));
+	return v;
+}
+
+/* port_ok - the listener port is one of the tenant's client_ports (or it has none) */
+static int
+port_ok(const sl_tenant_rule *t, const char *port)
+{
+	if (t->nports == 0)
+		return 1;
+	for (size_t i = 0; port && *port && i < t->nports; i++)
+		if (strcmp(t->ports[i], port) == 0)
+			return 1;
+	return 0;
+}
+
 /* map_build - the table from the tenant sections; report: say what is wrong */
 static sl_tenant_map *
 map_build(sl_conf *c, int report)
@@ -124,6 +161,7 @@ map_build(sl_conf *c, int report)
 		t->domains = str_list(sec, "domains", &t->ndomains);
 		t->users = str_list(sec, "sasl_users", &t->nusers);
 		t->clients = load_clients(c, sec, report);
+		t->ports = load_ports(c, sec, report, &t->nports);
 		t->require_tls = cfg_getbool(sec, "require_tls") ? 1 : 0;
 		t->senders = s < 0 ? SL_SENDERS_UNSET : (enum sl_senders)s;
 		if (s < 0 && report)
@@ -163,6 +201,7 @@ sl_tenant_map_free(sl_tenant_map *m)
 	for (size_t i = 0; i < m->n; i++) {
 		free(m->t[i].domains);
 		free(m->t[i].users);
+		free(m->t[i].ports);
 		sl_netlist_free(m->t[i].clients);
 	}
 	free(m->t);
@@ -182,7 +221,7 @@ sl_tenant_map_get(const sl_tenant_map *m, const char *name)
 /* sl_tenant_map_find - the tenant of a client (see DESCRIPTION); NULL: none in config */
 const sl_tenant_rule *
 sl_tenant_map_find(const sl_tenant_map *m, const char *redis_tenant, const char *sasl_user,
-                   const char *client_addr, int *by_ip)
+                   const char *client_addr, const char *server_port, int *by_ip)
 {
 	*by_ip = 0;
 	if (m == NULL)
@@ -197,7 +236,8 @@ sl_tenant_map_find(const sl_tenant_map *m, const char *redis_tenant, const char 
 		return NULL;
 	}
 	for (size_t i = 0; client_addr && *client_addr && i < m->n; i++)
-		if (m->t[i].clients && sl_netlist_match(m->t[i].clients, client_addr)) {
+		if (m->t[i].clients && sl_netlist_match(m->t[i].clients, client_addr) &&
+		    port_ok(&m->t[i], server_port)) {
 			*by_ip = 1;
 			return &m->t[i];
 		}

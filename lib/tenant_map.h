@@ -3,7 +3,7 @@
  *	tenant_map 3h - which tenant a client is, and what it may send
  * SYNOPSIS
  *	sl_tenant_map *m = sl_tenant_map_load(conf);   errors via sl_conf_error
- *	const sl_tenant_rule *t = sl_tenant_map_find(m, redis_tenant, sasl, addr, &by_ip);
+ *	const sl_tenant_rule *t = sl_tenant_map_find(m, redis_tenant, sasl, addr, port, &by_ip);
  *	sl_tenant_sender_ok(t, senders, sasl, address, sasl_domains)
  *	sl_tenant_map_free(m);
  * DESCRIPTION
@@ -30,7 +30,9 @@ typedef struct sl_tenant_rule {
 	const char **users; /* sasl_users */
 	size_t nusers;
 	sl_netlist *clients; /* NULL: not IP-authenticated */
-	int require_tls;     /* 1: plain-text submissions refused */
+	const char **ports;  /* client_ports: the listeners where clients count; none: all */
+	size_t nports;
+	int require_tls; /* 1: plain-text submissions refused */
 	enum sl_senders senders;
 } sl_tenant_rule;
 
@@ -42,7 +44,7 @@ void sl_tenant_map_free(sl_tenant_map *m);
 const sl_tenant_rule *sl_tenant_map_get(const sl_tenant_map *m, const char *name);
 const sl_tenant_rule *sl_tenant_map_find(const sl_tenant_map *m, const char *redis_tenant,
                                          const char *sasl_user, const char *client_addr,
-                                         int *by_ip);
+                                         const char *server_port, int *by_ip);
 int sl_tenant_senders_parse(const char *s);
 const char *sl_tenant_senders_name(enum sl_senders s);
 int sl_tenant_domain_ok(const char **list, size_t n, const char *csv, const char *domain);

@@ -153,6 +153,7 @@ typedef struct ml_sasl_entry {
 typedef struct ml_input {
 	const char *sasl_user;		/* NULL or "": not authenticated */
 	const char *client_addr;
+	const char *daemon_port;	/* {daemon_port}: the listener (client_ports) */
 	const char *env_from;		/* normalized, "" for the null sender */
 	const char *from_addr;		/* header From address */
 	const char *from_ambiguous;	/* why the From was refused (ml_from_parse), or NULL */
@@ -178,7 +179,7 @@ typedef struct ml_decision {
 
 int	ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d);
 const sl_tenant_rule *ml_ip_tenant(const ml_conf *c, const char *sasl_user,
-				   const char *client_addr);
+				   const char *client_addr, const char *daemon_port);
 int	ml_sasl_allows(const ml_conf *c, const ml_input *in,
 		       const char *from_domain);
 int	ml_sasl_signs(const ml_conf *c, const ml_input *in, const char *domain);

@@ -82,6 +82,7 @@ typedef struct msg_ctx {
 
 typedef struct conn_ctx {
 	char	addr[INET6_ADDRSTRLEN];
+	char	port[8];		/* {daemon_port}, for client_ports */
 	char	helo[256];		/* the client's HELO name, for inbound SPF */
 	msg_ctx	msg;
 } conn_ctx;
@@ -212,9 +213,10 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
 	snprintf(m->sasl, sizeof(m->sasl), "%s", macro(ctx, "{auth_authen}"));
+	snprintf(c->port, sizeof(c->port), "%s", macro(ctx, "{daemon_port}"));
 	sl_log_context(m->qid);
 	if (!m->sasl[0] && !sl_netlist_match(m->conf->internal, c->addr)
-	    && ml_ip_tenant(m->conf, NULL, c->addr) == NULL)
+	    && ml_ip_tenant(m->conf, NULL, c->addr, c->port) == NULL)
 		return inbound_start(c, m, argv);
 	if (argv[0] == NULL || strcmp(argv[0], "<>") == 0
 	    || sl_addr_normalize(argv[0], m->env_from, sizeof(m->env_from), 0) < 0)
@@ -365,7 +367,8 @@ cb_eoh(SMFICTX *ctx)
 	char	err[512], text[128];
 	ml_sasl_entry e;
 	ml_from f;
-	ml_input in = {.sasl_user = m->sasl, .client_addr = c->addr, .env_from = m->env_from,
+	ml_input in = {.sasl_user = m->sasl, .client_addr = c->addr, .daemon_port = c->port,
+		       .env_from = m->env_from,
 		       .from_addr = f.addr, .sasl = &e};
 	size_t	nfrom = ml_header_count(m->headers, m->nheaders, "From");
 	int	frc;
@@ -737,7 +740,7 @@ static const struct {
 	int	stage;
 	const char *macros;
 } symlists[] = {
-	{SMFIM_CONNECT, ""}, {SMFIM_HELO, ""}, {SMFIM_ENVFROM, "i {auth_authen}"},
+	{SMFIM_CONNECT, ""}, {SMFIM_HELO, ""}, {SMFIM_ENVFROM, "i {auth_authen} {daemon_port}"},
 	{SMFIM_ENVRCPT, ""}, {SMFIM_DATA, ""}, {SMFIM_EOH, "i"}, {SMFIM_EOM, "i"},
 };
 

@@ -103,19 +103,20 @@ tenant_of_user(const ml_conf *c, const char *user)
 
 	if (user == NULL || *user == '\0')
 		return NULL;
-	t = sl_tenant_map_find(c->tmap, NULL, user, NULL, &by_ip);
+	t = sl_tenant_map_find(c->tmap, NULL, user, NULL, NULL, &by_ip);
 	return t ? ml_conf_tenant(c, t->name) : NULL;
 }
 
 /* ml_ip_tenant - a client that did not authenticate: its tenant by address, or NULL */
 const sl_tenant_rule *
-ml_ip_tenant(const ml_conf *c, const char *sasl_user, const char *client_addr)
+ml_ip_tenant(const ml_conf *c, const char *sasl_user, const char *client_addr,
+	     const char *daemon_port)
 {
 	int	by_ip;
 
 	if (sasl_user && *sasl_user)
 		return NULL;
-	return sl_tenant_map_find(c->tmap, NULL, NULL, client_addr, &by_ip);
+	return sl_tenant_map_find(c->tmap, NULL, NULL, client_addr, daemon_port, &by_ip);
 }
 
 /* tenant_senders - the allowed_senders of a tenant's section; unset for none */
@@ -269,7 +270,7 @@ choose_tenant(const ml_conf *c, const ml_input *in, ml_decision *d)
 		set_tenant(c, d, t->name);
 		return;
 	}
-	if ((ipt = ml_ip_tenant(c, in->sasl_user, in->client_addr)) != NULL) {
+	if ((ipt = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port)) != NULL) {
 		set_tenant(c, d, ipt->name);
 		return;
 	}
@@ -349,7 +350,7 @@ ip_signs(const sl_tenant_rule *t, const char *domain)
 static void
 add_sign(const ml_conf *c, const ml_input *in, ml_decision *d, const char *domain)
 {
-	const sl_tenant_rule *ipt = ml_ip_tenant(c, in->sasl_user, in->client_addr);
+	const sl_tenant_rule *ipt = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
 
 	if (in->sasl_user && *in->sasl_user && !ml_sasl_signs(c, in, domain)) {
 		sl_warn("sasl user %s: no signature for d=%s (category %s): "
@@ -466,7 +467,7 @@ sasl_sender_ok(const ml_conf *c, const ml_input *in, const char *from_domain)
 static int
 ip_sender_ok(const ml_conf *c, const ml_input *in)
 {
-	const sl_tenant_rule *t = ml_ip_tenant(c, in->sasl_user, in->client_addr);
+	const sl_tenant_rule *t = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
 
 	if (t == NULL)
 		return 1;

@@ -147,6 +147,7 @@ typedef struct pd_facts {
 	char   *helo_name;
 	char   *sasl_username;
 	char   *encryption_protocol;	/* "" for a plain-text session */
+	char   *server_port;		/* the listener's port (client_ports) */
 	char	sender[SL_ADDR_MAX + 1];
 	char	sender_domain[256];
 	char	sender_orgdomain[256];

@@ -122,6 +122,7 @@ facts_from_request(pd_facts *f, const pd_request *req)
 	f->helo_name = sl_strdup(pd_request_str(req, "helo_name"));
 	f->sasl_username = sl_strdup(pd_request_str(req, "sasl_username"));
 	f->encryption_protocol = sl_strdup(pd_request_str(req, "encryption_protocol"));
+	f->server_port = sl_strdup(pd_request_str(req, "server_port"));
 	facts_addr(pd_request_str(req, "sender"), f->sender, sizeof(f->sender), f->sender_domain,
 		   sizeof(f->sender_domain), f->sender_orgdomain, sizeof(f->sender_orgdomain));
 	facts_addr(pd_request_str(req, "recipient"), f->recipient, sizeof(f->recipient),
@@ -140,6 +141,7 @@ query_free(pd_query *q)
 	free(q->f.helo_name);
 	free(q->f.sasl_username);
 	free(q->f.encryption_protocol);
+	free(q->f.server_port);
 	pd_limits_unref(q->limits);
 	pd_config_unref(q->cfg);
 	free(q);

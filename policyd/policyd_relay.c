@@ -209,7 +209,7 @@ map_by_address(const pd_config *cfg, pd_facts *f)
 
 	if (*f->tenant || *f->sasl_username)
 		return;
-	t = sl_tenant_map_find(cfg->tmap, NULL, NULL, f->client_address, &by_ip);
+	t = sl_tenant_map_find(cfg->tmap, NULL, NULL, f->client_address, f->server_port, &by_ip);
 	if (t == NULL)
 		return;
 	snprintf(f->tenant, sizeof(f->tenant), "%s", t->name);

@@ -62,6 +62,11 @@ tenant "office" {
   clients = { "127.0.0.2/32" }
   default_category = "transactional"
 }
+tenant "lab" {
+  domains = { "lab.test" }
+  clients = { "127.0.0.3" }
+  client_ports = { %(lab_port)d }
+}
 policyd {
   listen = { "unix:%(psock)s" }
   limit "office-day" {
@@ -111,9 +116,11 @@ def world():
                      "x1._domainkey.other.test": keys[2][1]}
         psock = os.path.join(env.dir, "policyd.sock")
         msock = os.path.join(env.dir, "milter.sock")
+        w.lab_port = harness.free_port()     # a second smtpd: the only one where lab maps
         w.conf = env.file("sluice.conf", CONF % {
             "secret": env.secret(), "redis": w.redis.conf_section(), "k1": keys[0][0],
-            "k2": keys[1][0], "k3": keys[2][0], "psock": psock, "msock": msock}, 0o600)
+            "k2": keys[1][0], "k3": keys[2][0], "psock": psock, "msock": msock,
+            "lab_port": w.lab_port}, 0o600)
         w.policyd = env.daemon("policyd", [harness.program("policyd", "sluice-policyd"), "-f",
                                            "-c", w.conf], ready=lambda: harness.can_connect(psock))
         w.milter = env.daemon("milter", [harness.program("milter", "sluice-milter"), "-f", "-c",
@@ -122,6 +129,8 @@ def world():
         cert, key = make_cert(env)
         w.pf = env.postfix(relay=w.sink, milter="unix:" + msock, policy="unix:" + psock,
                            sasl_users=SASL,
+                           master=["127.0.0.1:%d/inet=127.0.0.1:%d inet n - n - - smtpd"
+                                   % (w.lab_port, w.lab_port)],
                            main={"smtpd_tls_security_level": "may",
                                  "smtpd_tls_cert_file": cert, "smtpd_tls_key_file": key,
                                  "smtpd_tls_loglevel": "1"})
@@ -135,10 +144,10 @@ def message(from_addr, subject):
             "\r\nHello.\r\n" % (from_addr, subject, subject)).encode()
 
 
-def send(w, env_from, from_addr=None, tls=False, auth=None, source="127.0.0.1"):
+def send(w, env_from, from_addr=None, tls=False, auth=None, source="127.0.0.1", port=None):
     """One message; returns its Subject. SMTP errors propagate."""
     subject = "r-" + uuid.uuid4().hex[:12]
-    with smtplib.SMTP("127.0.0.1", w.pf.port, local_hostname="client.sluice.test", timeout=60,
+    with smtplib.SMTP("127.0.0.1", port or w.pf.port, local_hostname="client.sluice.test", timeout=60,
                       source_address=(source, 0)) as s:
         if tls:
             ctx = ssl.create_default_context()
@@ -232,6 +241,24 @@ def test_ip_client_foreign_senders_refused(world):
     reset_quota(world)
 
 
+def test_client_ports_scope_the_mapping(world):
+    """lab's address is lab only on its listener (policy server_port, milter {daemon_port})."""
+    harness.wait_for(lambda: harness.can_connect(("127.0.0.1", world.lab_port)), 10, "lab smtpd")
+    subject = send(world, "bot@lab.test", source="127.0.0.3", port=world.lab_port)
+    received(world, subject)
+    line = policyd_line(world, "from=<bot@lab.test>")[-1]
+    assert "tenant=lab" in line, line
+    # the From must be lab's: the milter binds it on that listener
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send(world, "bot@lab.test", from_addr="x@office.test", source="127.0.0.3",
+             port=world.lab_port)
+    assert e.value.smtp_code == 550 and b"client 127.0.0.3" in e.value.smtp_error, e.value
+    # on the main listener the same address is an internal client, no tenant
+    send(world, "bot@lab.test", from_addr="x@office.test", source="127.0.0.3")
+    line = policyd_line(world, "from=<bot@lab.test>")[-1]
+    assert "tenant=-" in line, line
+
+
 def test_other_address_not_mapped(world):
     subject = send(world, "printer@office.test")   # from 127.0.0.1: internal, not office
     received(world, subject)
@@ -278,15 +305,18 @@ def test_config_errors_at_their_lines(env):
     redis = env.redis()
     text = (redis.conf_section() + 'tenant "a" {\n  clients = { "10.0.0.0/33" }\n}\n'
             'tenant "b" {\n  allowed_senders = "everyone"\n}\n'
+            'tenant "c" {\n  clients = { "10.0.0.0/8" }\n  client_ports = { "smtp" }\n}\n'
             'policyd {\n  listen = { "unix:%s" }\n}\n' % os.path.join(env.dir, "p.sock"))
     first = text.count("\n", 0, text.index("clients")) + 1
     second = text.count("\n", 0, text.index("allowed_senders")) + 1
+    third = text.count("\n", 0, text.index("client_ports")) + 1
     path = env.file("bad.conf", text)
     r = subprocess.run([harness.program("policyd", "sluice-policyd"), "-n", "-c", path],
                        capture_output=True, text=True)
     assert r.returncode == 78, r.stderr
     assert ('%s:%d: tenant a: clients "10.0.0.0/33"' % (path, first)) in r.stderr, r.stderr
     assert ('%s:%d: tenant b: allowed_senders "everyone"' % (path, second)) in r.stderr, r.stderr
+    assert ('%s:%d: tenant c: client_ports "smtp"' % (path, third)) in r.stderr, r.stderr
 
 
 def sluicectl(w, *args):
@@ -342,13 +372,14 @@ def test_google_workspace_example_loads_and_acts(env):
                       ready=lambda: harness.can_connect(psock))
     harness.wait_for(lambda: "limit gw-user-day: loaded" in proc.output(), 10, "limits seeded")
     google = {"client_address": "209.85.220.41", "sender": "ann@example.com",
-              "recipient": "bob@remote.test"}
+              "recipient": "bob@remote.test", "server_port": "2525"}
     assert policy_query(psock, google).startswith("530 5.7.10")
     tls = dict(google, encryption_protocol="TLSv1.3")
     assert policy_query(psock, tls) == "DUNNO"
     assert policy_query(psock, dict(tls, client_address="2607:f8b0:4864:20::62b")) == "DUNNO"
     assert policy_query(psock, dict(tls, sender="eve@gmail.com")).startswith("550 5.7.1")
-    # another address is not the tenant: none of its rules apply
+    # Google on port 25 (inbound mail), or another address: not the tenant
+    assert policy_query(psock, dict(google, server_port="25", sender="x@gmail.com")) == "DUNNO"
     assert policy_query(psock, dict(google, client_address="198.51.100.1")) == "DUNNO"
     lines = [l for l in proc.output().splitlines() if " request: " in l]
     assert "tenant=workspace" in lines[1] and "tenant=-" in lines[-1], lines

@@ -337,9 +337,9 @@ test_ip_tenant(void **state)
 	ml_decision d;
 
 	(void) state;
-	assert_non_null(ml_ip_tenant(conf, NULL, "198.51.100.7"));
-	assert_null(ml_ip_tenant(conf, "alice", "198.51.100.7"));
-	assert_null(ml_ip_tenant(conf, NULL, "192.0.2.1"));
+	assert_non_null(ml_ip_tenant(conf, NULL, "198.51.100.7", NULL));
+	assert_null(ml_ip_tenant(conf, "alice", "198.51.100.7", NULL));
+	assert_null(ml_ip_tenant(conf, NULL, "192.0.2.1", NULL));
 	d = decide(conf, "", "198.51.100.7", "a@two.test", "a@two.test", NULL, NULL);
 	assert_int_equal(d.verdict, ML_OK);
 	assert_string_equal(d.tenant_name, "lan");

@@ -22,7 +22,8 @@
 	"  require_tls = yes allowed_senders = \"users\" }\n"                                      \
 	"tenant \"office\" { domains = {\"office.test\"} clients = {\"192.0.2.0/28\", "            \
 	"\"2001:db8::/32\"} }\n"                                                                   \
-	"tenant \"wide\" { clients = {\"192.0.2.0/24\"} allowed_senders = \"any\" }\n"
+	"tenant \"wide\" { clients = {\"192.0.2.0/24\"} allowed_senders = \"any\" }\n"             \
+	"tenant \"gw\" { clients = {\"203.0.113.0/24\"} client_ports = { 2525, \"587\" } }\n"
 
 static char path[] = "/tmp/sluice-test-tmap-XXXXXX";
 static sl_conf *conf;
@@ -63,25 +64,31 @@ test_find_order(void **state)
 	const sl_tenant_rule *t;
 
 	(void)state;
-	t = sl_tenant_map_find(map, "office", "alice", "192.0.2.1", &by_ip);
+	t = sl_tenant_map_find(map, "office", "alice", "192.0.2.1", NULL, &by_ip);
 	assert_string_equal(t->name, "office");
 	assert_int_equal(by_ip, 0);
-	t = sl_tenant_map_find(map, NULL, "alice", "192.0.2.1", &by_ip);
+	t = sl_tenant_map_find(map, NULL, "alice", "192.0.2.1", NULL, &by_ip);
 	assert_string_equal(t->name, "shop1");
 	assert_int_equal(by_ip, 0);
 	/* an authenticated user no tenant lists is never mapped by its address */
-	assert_null(sl_tenant_map_find(map, NULL, "mallory", "192.0.2.1", &by_ip));
-	t = sl_tenant_map_find(map, NULL, "", "192.0.2.1", &by_ip);
+	assert_null(sl_tenant_map_find(map, NULL, "mallory", "192.0.2.1", NULL, &by_ip));
+	t = sl_tenant_map_find(map, NULL, "", "192.0.2.1", NULL, &by_ip);
 	assert_string_equal(t->name, "office"); /* first in file order */
 	assert_int_equal(by_ip, 1);
-	t = sl_tenant_map_find(map, NULL, NULL, "192.0.2.200", &by_ip);
+	t = sl_tenant_map_find(map, NULL, NULL, "192.0.2.200", NULL, &by_ip);
 	assert_string_equal(t->name, "wide");
-	t = sl_tenant_map_find(map, NULL, NULL, "2001:db8:1::5", &by_ip);
+	t = sl_tenant_map_find(map, NULL, NULL, "2001:db8:1::5", NULL, &by_ip);
 	assert_string_equal(t->name, "office");
-	assert_null(sl_tenant_map_find(map, NULL, NULL, "198.51.100.1", &by_ip));
+	assert_null(sl_tenant_map_find(map, NULL, NULL, "198.51.100.1", NULL, &by_ip));
 	assert_int_equal(by_ip, 0);
-	assert_null(sl_tenant_map_find(map, NULL, NULL, "not-an-address", &by_ip));
-	assert_null(sl_tenant_map_find(map, "nosuch", NULL, "192.0.2.1", &by_ip));
+	assert_null(sl_tenant_map_find(map, NULL, NULL, "not-an-address", NULL, &by_ip));
+	assert_null(sl_tenant_map_find(map, "nosuch", NULL, "192.0.2.1", NULL, &by_ip));
+	/* client_ports: only on those listeners; an unknown port matches none */
+	t = sl_tenant_map_find(map, NULL, NULL, "203.0.113.9", "2525", &by_ip);
+	assert_string_equal(t->name, "gw");
+	assert_non_null(sl_tenant_map_find(map, NULL, NULL, "203.0.113.9", "587", &by_ip));
+	assert_null(sl_tenant_map_find(map, NULL, NULL, "203.0.113.9", "25", &by_ip));
+	assert_null(sl_tenant_map_find(map, NULL, NULL, "203.0.113.9", NULL, &by_ip));
 }
 
 /* test_policy_read - require_tls and allowed_senders as configured */
