@@ -35,7 +35,6 @@
  */
 #include "config.h"
 
-#include <arpa/nameser.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -48,6 +47,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "dns.h"
 #include "log.h"
 
 #define STATE_TAG "# sluicectl-rotate:"
@@ -335,32 +335,34 @@ publish(ctl_ctx *ctx, rot_domain *d, const char *sel, const char *alg, const cha
 static int
 published(const rot_domain *d, const char *server)
 {
-	char want[2048], err[256], name[600], *ans[8];
+	char want[2048], err[256], name[600];
 	const char *p;
-	ctl_resolver *r = ctl_resolv_new(server, err, sizeof(err));
-	int n, found = 0;
+	sl_dns *dns = sl_dns_new(NULL, 5, err, sizeof(err));
+	sl_dns_ans ans = {0};
+	enum sl_dns_status st;
+	int found = 0;
 
-	if (r == NULL ||
+	if (dns == NULL || (server && sl_dns_set_server(dns, server, err, sizeof(err)) < 0) ||
 	    ctl_dkim_txt_file(d->st.next.path, want, sizeof(want), err, sizeof(err)) < 0) {
 		ctl_err("%s", err);
-		ctl_resolv_free(r);
+		sl_dns_free(dns);
 		return EX_DATAERR;
 	}
 	snprintf(name, sizeof(name), "%s._domainkey.%s", d->st.next.sel, d->name);
-	n = ctl_resolv(r, name, ns_t_txt, ans, 8, err, sizeof(err));
-	ctl_resolv_free(r);
-	if (n < 0) {
-		ctl_err("%s TXT: %s", name, err);
+	st = sl_dns_query(dns, name, SL_DNS_TXT, &ans);
+	sl_dns_free(dns);
+	if (st == SL_DNS_TEMP) {
+		ctl_err("%s TXT: no answer from DNS (try again, or --nameserver)", name);
+		sl_dns_ans_free(&ans);
 		return EX_TEMPFAIL;
 	}
 	p = strstr(want, "p=");
-	for (int i = 0; i < n; i++) {
-		found |= p && strstr(ans[i], p) != NULL;
-		free(ans[i]);
-	}
+	for (int i = 0; st == SL_DNS_FOUND && i < ans.n; i++)
+		found |= p && strstr(ans.rr[i], p) != NULL;
+	sl_dns_ans_free(&ans);
 	if (!found) {
 		ctl_err("%s TXT: %s: publish the record first (or wait for it to propagate)", name,
-		        n ? "another key is published" : "no record");
+		        st == SL_DNS_FOUND ? "another key is published" : "no record");
 		return EX_DATAERR;
 	}
 	return 0;
