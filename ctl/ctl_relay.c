@@ -87,7 +87,7 @@ ctl_tenant_policy(ctl_ctx *ctx, int argc, char **argv)
 
 	if (argc < 2 || !ctl_label_ok(argv[1]))
 		ctl_usage(ctx);
-	ctl_key(ctx, key, sizeof(key), "tenant:%s", argv[1]);
+	ctl_key(ctx, key, sizeof(key), SL_KEY_TENANT, argv[1]);
 	hset[0] = "HSET", hdel[0] = "HDEL", hset[1] = hdel[1] = key;
 	for (int i = 2; i < argc; i++) {
 		size_t n = strcspn(argv[i], "=");

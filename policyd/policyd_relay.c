@@ -98,8 +98,9 @@ live_value(relay_entry *e, int idx, const char *field, const sl_reply *v)
 		return idx == 0 ? sl_live_yesno(v->str) : sl_tenant_senders_parse(v->str);
 	if (strncmp(e->warned[idx], v->str, sizeof(e->warned[idx]) - 1) != 0) {
 		snprintf(e->warned[idx], sizeof(e->warned[idx]), "%s", v->str);
-		sl_warn("tenant:%s field %s: %s: ignored, the configuration applies", e->tenant,
-		        field, err);
+		sl_warn("tenant %s (its Redis hash) field %s: %s: ignored, the configuration "
+		        "applies",
+		        e->tenant, field, err);
 		pd_metrics_live_invalid("tenant");
 	}
 	return -1;
@@ -241,7 +242,10 @@ pd_relay_check(pd_server *srv, pd_config *cfg, pd_limits *limits, pd_facts *f, i
 		cb(arg, -1, "circuit breaker open");
 		return;
 	}
-	snprintf(key, sizeof(key), "%stenant:%s", cfg->redis.prefix, f->tenant);
+	if (sl_key(key, sizeof(key), cfg->redis.prefix, SL_KEY_TENANT, f->tenant) < 0) {
+		cb(arg, -1, "tenant key too long");
+		return;
+	}
 	rq = sl_malloc(sizeof(*rq));
 	*rq = rq0;
 	if (sl_aredis_cmdv(srv->redis, timeout_ms, fetched, rq, 4, argv, NULL) < 0) {

@@ -171,7 +171,8 @@ store_domains(tenant_entry *e, const sl_reply *v, const char *user)
 	if (v == NULL || v->type != SL_REPLY_STRING)
 		return;
 	if (sl_live_domains(v->str, e->domains, sizeof(e->domains), bad, sizeof(bad)) < 0) {
-		sl_warn("sasl:%s: domains: \"%s\" is not a domain name: field ignored", user, bad);
+		sl_warn("SASL user %s (its Redis hash): domains: \"%s\" is not a domain name: "
+			"field ignored", user, bad);
 		e->domains[0] = '\0';
 	}
 }

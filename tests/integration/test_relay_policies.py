@@ -36,6 +36,7 @@ import pytest
 
 import conftest
 import harness
+import keys
 
 CONF = """
 log_level = "info"
@@ -179,7 +180,7 @@ def received(w, subject, timeout=20):
 
 def reset_quota(w):
     """Forget the office's day counter (the tests share one world)."""
-    for k in w.redis.cli("KEYS", "sluice:quota:office-day:*").split():
+    for k in w.redis.cli("KEYS", keys.key("quota", "office-day", "*", "*")).split():
         w.redis.cli("DEL", k)
 
 
@@ -268,7 +269,7 @@ def test_other_address_not_mapped(world):
 
 def test_live_require_tls(world):
     reset_quota(world)
-    world.redis.cli("HSET", "sluice:tenant:office", "require_tls", "yes")
+    world.redis.cli("HSET", keys.key("tenant", "office"), "require_tls", "yes")
     try:
         def refused():
             reset_quota(world)
@@ -281,7 +282,7 @@ def test_live_require_tls(world):
         subject = send(world, "printer@office.test", tls=True, source="127.0.0.2")
         received(world, subject)
         # an invalid value: logged once with key and field, the config (no TLS) applies
-        world.redis.cli("HSET", "sluice:tenant:office", "require_tls", "maybe")
+        world.redis.cli("HSET", keys.key("tenant", "office"), "require_tls", "maybe")
 
         def accepted():
             reset_quota(world)
@@ -291,13 +292,13 @@ def test_live_require_tls(world):
             except smtplib.SMTPRecipientsRefused:
                 return False
         harness.wait_for(accepted, 10, "invalid live value ignored")
-        assert 'tenant:office field require_tls: invalid require_tls "maybe"' in world.policyd.output()
+        assert 'tenant office (its Redis hash) field require_tls: invalid require_tls "maybe"' in world.policyd.output()
         reset_quota(world)
         send(world, "printer@office.test", source="127.0.0.2")
         send(world, "printer@office.test", source="127.0.0.2")
         assert world.policyd.output().count('invalid require_tls "maybe"') == 1
     finally:
-        world.redis.cli("DEL", "sluice:tenant:office")
+        world.redis.cli("DEL", keys.key("tenant", "office"))
         reset_quota(world)
 
 
@@ -328,7 +329,7 @@ def test_sluicectl_tenant_policy(world):
     try:
         r = sluicectl(world, "tenant", "policy", "office", "require_tls=maybe")
         assert r.returncode == 65 and 'invalid require_tls "maybe"' in r.stderr, r
-        assert world.redis.cli("HEXISTS", "sluice:tenant:office", "require_tls") == "0"
+        assert world.redis.cli("HEXISTS", keys.key("tenant", "office"), "require_tls") == "0"
         r = sluicectl(world, "tenant", "policy", "office")
         assert r.returncode == 0, r
         assert "require_tls: no (config)" in r.stdout, r.stdout
@@ -337,8 +338,8 @@ def test_sluicectl_tenant_policy(world):
         r = sluicectl(world, "tenant", "policy", "office", "require_tls=yes", "allowed_senders=any")
         assert r.returncode == 0, r
         assert "require_tls: yes (redis)" in r.stdout and "allowed_senders: any (redis)" in r.stdout
-        assert world.redis.cli("HGET", "sluice:tenant:office", "allowed_senders") == "any"
-        world.redis.cli("HSET", "sluice:tenant:office", "allowed_senders", "everyone")
+        assert world.redis.cli("HGET", keys.key("tenant", "office"), "allowed_senders") == "any"
+        world.redis.cli("HSET", keys.key("tenant", "office"), "allowed_senders", "everyone")
         r = sluicectl(world, "tenant", "policy", "office")
         assert "allowed_senders: unset (domains for IP clients) (config; redis value ignored" in r.stdout
         r = sluicectl(world, "tenant", "show", "office")
@@ -346,9 +347,9 @@ def test_sluicectl_tenant_policy(world):
         r = sluicectl(world, "tenant", "policy", "office", "require_tls=default",
                       "allowed_senders=default")
         assert r.returncode == 0 and "require_tls: no (config)" in r.stdout, r
-        assert world.redis.cli("EXISTS", "sluice:tenant:office") == "0"
+        assert world.redis.cli("EXISTS", keys.key("tenant", "office")) == "0"
     finally:
-        world.redis.cli("DEL", "sluice:tenant:office")
+        world.redis.cli("DEL", keys.key("tenant", "office"))
 
 
 def test_google_workspace_example_loads_and_acts(env):
@@ -384,7 +385,7 @@ def test_google_workspace_example_loads_and_acts(env):
     lines = [l for l in proc.output().splitlines() if " request: " in l]
     assert "tenant=workspace" in lines[1] and "tenant=-" in lines[-1], lines
     # the tenant's limits were charged for the accepted recipients
-    assert redis.cli("EXISTS", "sluice:rate:gw-user-day:ann@example.com") == "1"
+    assert redis.cli("EXISTS", keys.key("rate", "gw-user-day", "ann@example.com")) == "1"
 
 
 def test_monitor_mode_logs_instead_of_refusing(world):
@@ -392,18 +393,18 @@ def test_monitor_mode_logs_instead_of_refusing(world):
     sock = os.path.join(world.env.dir, "policyd.sock")
     plain = {"client_address": "127.0.0.2", "sender": "printer@other.test",
              "recipient": "rcpt@remote.test"}
-    world.redis.cli("HSET", "sluice:tenant:office", "require_tls", "yes")
+    world.redis.cli("HSET", keys.key("tenant", "office"), "require_tls", "yes")
     try:
         harness.wait_for(lambda: policy_query(sock, plain).startswith("530 5.7.10"), 10,
                          "live require_tls")
-        world.redis.cli("HSET", "sluice:mode", "tenant:office", "monitor")
+        world.redis.cli("HSET", keys.key("mode"), "tenant:office", "monitor")
         harness.wait_for(lambda: policy_query(sock, plain) == "DUNNO", 10, "monitor mode")
         out = world.policyd.output()
         assert "monitor: tenant office: relay-tls would be refused" in out, out
         assert "monitor: tenant office: relay-sender would be refused" in out, out
-        world.redis.cli("HSET", "sluice:mode", "tenant:office", "enforce")
+        world.redis.cli("HSET", keys.key("mode"), "tenant:office", "enforce")
         harness.wait_for(lambda: policy_query(sock, plain).startswith("530"), 10, "enforce again")
     finally:
-        world.redis.cli("HDEL", "sluice:mode", "tenant:office")
-        world.redis.cli("DEL", "sluice:tenant:office")
+        world.redis.cli("HDEL", keys.key("mode"), "tenant:office")
+        world.redis.cli("DEL", keys.key("tenant", "office"))
         reset_quota(world)
