@@ -44,6 +44,7 @@ static const char *const templates[SL_KEYS] = {
     [SL_KEY_FBDONE] = "fbdone:$1",
     [SL_KEY_FBSEEN] = "fbseen:$1",
     [SL_KEY_EVENTS] = "events",
+    [SL_KEY_CHARGE] = "charge:$1",
 };
 
 /* Parts that are a scope ("cat:news" holds a colon): bit i for part i+1. */

@@ -68,6 +68,7 @@ enum sl_key_kind {
 	SL_KEY_FBDONE,        /* fbdone:<id> (string) */
 	SL_KEY_FBSEEN,        /* fbseen:<msgid> (set) */
 	SL_KEY_EVENTS,        /* events (stream) */
+	SL_KEY_CHARGE,        /* charge:<client>/<port>,<server>/<port> (hash) */
 	SL_KEYS
 };
 

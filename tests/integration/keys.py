@@ -35,6 +35,7 @@ TEMPLATES = {
     "fbdone": "fbdone:$1",
     "fbseen": "fbseen:$1",
     "events": "events",
+    "charge": "charge:$1",
 }
 
 
