@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "provider.h"
 #include "redis.h"
 
 /* Longest log line handled; a longer one is counted and skipped. */
@@ -91,13 +92,7 @@ enum ld_class {
 	LD_CLASS_OTHER
 };
 
-typedef struct ld_providers ld_providers;
-
-ld_providers *ld_providers_new(void);
-void ld_providers_free(ld_providers *p);
-int ld_providers_add(ld_providers *p, const char *name, const char *pattern, int mx, char *err,
-                     size_t errlen);
-const char *ld_provider_of(const ld_providers *p, const char *rcpt, const char *relay_host);
+const char *ld_provider_of(const sl_providers *p, const char *rcpt, const char *relay_host);
 enum ld_class ld_classify_reply(const char *dsn, const char *reply);
 const char *ld_class_name(enum ld_class c);
 
@@ -149,7 +144,7 @@ typedef struct ld_feed_stats {
 
 typedef struct ld_feeder {
 	ld_table *table;
-	const ld_providers *providers;
+	const sl_providers *providers;
 	ld_event_cb *cb;
 	void *arg;
 	ld_feed_stats stats;

@@ -45,7 +45,7 @@ typedef struct ld_conf {
 	const char *log_file, *state_file, *user;
 	int all_messages;
 	long events_maxlen, buffer_max, queue_max, queue_ttl, poll_ms;
-	ld_providers *providers;
+	sl_providers *providers;
 	ld_block_conf block;
 	const char *block_command;
 	long block_command_timeout;
@@ -98,16 +98,8 @@ conf_providers(sl_conf *c, cfg_t *sec, ld_conf *lc)
 {
 	char err[256];
 
-	for (unsigned i = 0; i < cfg_size(sec, "provider"); i++) {
-		cfg_t *p = cfg_getnsec(sec, "provider", i);
-
-		for (int mx = 0; mx < 2; mx++)
-			for (unsigned j = 0; j < cfg_size(p, mx ? "mx" : "domains"); j++)
-				if (ld_providers_add(lc->providers, cfg_title(p),
-				                     cfg_getnstr(p, mx ? "mx" : "domains", j), mx,
-				                     err, sizeof(err)) < 0)
-					sl_conf_error(c, p, "logd: %s", err);
-	}
+	if (sl_providers_conf(lc->providers, sec, err, sizeof(err)) < 0)
+		sl_conf_error(c, sec, "logd: %s", err);
 }
 
 /* conf_read - the logd section into lc; every error reported */
@@ -139,7 +131,7 @@ conf_read(sl_conf *c, ld_conf *lc)
 		sl_conf_error(c, sec, "logd: log_file: required (Postfix's maillog_file, or -)");
 	if (strcmp(lc->log_file, "-") != 0 && lc->state_file[0] != '/')
 		sl_conf_error(c, sec, "logd: state_file: an absolute path is required");
-	lc->providers = ld_providers_new();
+	lc->providers = sl_providers_new();
 	conf_providers(c, sec, lc);
 	sl_conf_redis_opts(c, &lc->redis);
 }
@@ -157,7 +149,7 @@ static int
 parse_file(const char *path)
 {
 	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	ld_providers *prov = ld_providers_new();
+	sl_providers *prov = sl_providers_new();
 	ld_feeder f = {
 	    .table = ld_table_new(1000000, 100 * 86400), .providers = prov, .cb = print_event};
 	char *line = NULL;
@@ -178,7 +170,7 @@ parse_file(const char *path)
 	if (fp != stdin)
 		fclose(fp);
 	ld_table_free(f.table);
-	ld_providers_free(prov);
+	sl_providers_free(prov);
 	return 0;
 }
 
@@ -397,7 +389,7 @@ main(int argc, char **argv)
 		rc = 0;
 	} else
 		rc = serve(&lc, foreground);
-	ld_providers_free(lc.providers);
+	sl_providers_free(lc.providers);
 	sl_conf_free(c);
 	return rc;
 }

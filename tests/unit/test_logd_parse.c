@@ -316,7 +316,7 @@ test_classify(void **state)
 static void
 test_providers(void **state)
 {
-	ld_providers *p = ld_providers_new();
+	sl_providers *p = sl_providers_new();
 	char err[128];
 
 	(void)state;
@@ -334,14 +334,14 @@ test_providers(void **state)
 	assert_string_equal(ld_provider_of(p, "a@i.softbank.jp", ""), "softbank");
 	assert_string_equal(ld_provider_of(p, "a@notgmail.com", ""), "other");
 	assert_string_equal(ld_provider_of(p, "a@example.com", "evilgoogle.com"), "other");
-	assert_int_equal(ld_providers_add(p, "fake", ".fake.test", 0, err, sizeof(err)), 0);
-	assert_int_equal(ld_providers_add(p, "gmx", "gmx.net", 0, err, sizeof(err)), 0);
+	assert_int_equal(sl_providers_add(p, "fake", ".fake.test", 0, err, sizeof(err)), 0);
+	assert_int_equal(sl_providers_add(p, "gmx", "gmx.net", 0, err, sizeof(err)), 0);
 	assert_string_equal(ld_provider_of(p, "a@mx.fake.test", ""), "fake");
 	assert_string_equal(ld_provider_of(p, "a@fake.test", ""), "fake");
 	assert_string_equal(ld_provider_of(p, "a@gmx.net", ""), "gmx");
-	assert_int_equal(ld_providers_add(p, "Bad Name", "x.test", 0, err, sizeof(err)), -1);
-	assert_int_equal(ld_providers_add(p, "ok", "a@x.test", 0, err, sizeof(err)), -1);
-	ld_providers_free(p);
+	assert_int_equal(sl_providers_add(p, "Bad Name", "x.test", 0, err, sizeof(err)), -1);
+	assert_int_equal(sl_providers_add(p, "ok", "a@x.test", 0, err, sizeof(err)), -1);
+	sl_providers_free(p);
 }
 
 typedef struct seen {
@@ -375,7 +375,7 @@ static void
 test_feed_expiry(void **state)
 {
 	seen s = {0};
-	ld_providers *p = ld_providers_new();
+	sl_providers *p = sl_providers_new();
 	ld_feeder f = {.table = ld_table_new(100, 3600), .providers = p, .cb = collect, .arg = &s};
 
 	(void)state;
@@ -415,7 +415,7 @@ test_feed_expiry(void **state)
 	assert_int_equal(f.stats.skipped, 1);
 	assert_null(ld_table_get(f.table, "3F2A41C0124", 0, 0)); /* removed */
 	ld_table_free(f.table);
-	ld_providers_free(p);
+	sl_providers_free(p);
 }
 
 static void
