@@ -111,12 +111,17 @@ block_set(ctl_ctx *ctx, const char *key, const char *prov, const char *dom, cons
 	const char *hset[] = {"HSET", key, "provider", prov, "source", dom, "class", cls, "reply",
 			      reason, "since", since, "until", until, "set_by", "sluicectl"};
 	const char *exp[] = {"EXPIRE", key, ttls};
+	char	member[300], set[CTL_KEY_MAX];
+	const char *sadd[] = {"SADD", set, member};
 
 	snprintf(since, sizeof(since), "%lld", (long long) time(NULL));
 	snprintf(until, sizeof(until), "%lld", (long long) time(NULL) + ttl);
 	snprintf(ttls, sizeof(ttls), "%lld", ttl);
 	sl_reply_free(ctl_cmd_ok(ctx, 16, hset));
 	sl_reply_free(ctl_cmd_ok(ctx, 3, exp));
+	snprintf(member, sizeof(member), "%s:%s", prov, dom);
+	if (ctl_key(ctx, set, sizeof(set), "blocks") == 0)	/* sluice-policyd's index */
+		sl_reply_free(ctl_cmd_ok(ctx, 3, sadd));
 	block_event(ctx, "block-start", prov, dom, cls, reason);
 	printf("block %s %s: %s for %lld s\n", prov, dom, cls, ttl);
 	return 0;
@@ -146,7 +151,7 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 	what = argv[optind];
 	if (strcmp(what, "list") == 0 && argc - optind == 1)
 		return block_list(ctx);
-	if (argc - optind != 3 || !name_ok(argv[optind + 1], 0) || !name_ok(argv[optind + 2], 1)
+	if (argc - optind != 3 || !name_ok(argv[optind + 1], 0) || !(name_ok(argv[optind + 2], 1) || strcmp(argv[optind + 2], "*") == 0)
 	    || ctl_key(ctx, key, sizeof(key), "block:%s:%s", argv[optind + 1], argv[optind + 2]) < 0)
 		ctl_usage(ctx);
 	if (strcmp(what, "set") == 0)

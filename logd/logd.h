@@ -133,6 +133,7 @@ typedef struct ld_event {
 	const char *dsn, *reply, *delays, *stamp;
 	double delay;
 	const char *sender, *msgid, *provider, *class_;
+	const char *learnt; /* the recipient domain when only the MX told its provider */
 } ld_event;
 
 /* Called once per event; ld_feed() fills the event from the line. */

@@ -79,6 +79,7 @@ typedef struct pd_config {
 	sl_redis_opts redis;
 	sl_token_ring token_ring;
 	int	have_token_key;
+	struct pd_react_conf *react;	/* provider block reactions */
 	sl_conf *conf;			/* owns the strings above where borrowed */
 } pd_config;
 
@@ -263,6 +264,21 @@ enum pd_mode pd_mode_for(const pd_server *srv, const pd_limits *t,
 			 enum pd_mode rule, const pd_facts *f);
 
 extern sl_script pd_decide_script;
+
+/*
+ * policyd_provider.c: reactions to a provider block (block:<provider>:
+ * <source>, written by sluice-logd): defer, FILTER to another transport,
+ * and the ramp after the block ends; decided from memory, refreshed
+ * every poll_ms.
+ */
+typedef struct pd_react_conf pd_react_conf;
+enum pd_rx { PD_RX_NONE = 0, PD_RX_DEFER, PD_RX_FILTER, PD_RX_MONITOR };
+
+pd_react_conf *pd_provider_config(sl_conf *c, cfg_t *sec);
+void	pd_provider_config_free(pd_react_conf *rc);
+void	pd_provider_start(pd_server *srv);
+enum pd_rx pd_provider_react(const pd_config *cfg, const pd_facts *f, char *action,
+			     size_t len, char *why, size_t whylen);
 
 /*
  * policyd_breaker.c: the circuit breaker in front of Redis.

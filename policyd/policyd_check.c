@@ -61,6 +61,7 @@ typedef struct pd_query {
 	int	planned;		/* decide() knows which checks apply */
 	char	note[300];		/* what monitor mode saw, warnings */
 	int	charged;
+	char	filter[PD_ANSWER_MAX];	/* a provider block's FILTER, else "" */
 } pd_query;
 
 /* elapsed - seconds since t0 */
@@ -243,6 +244,35 @@ limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], cons
 
 static void decide_cb(const sl_reply *r, const char *err, void *arg);
 
+/* provider_block - a provider block's reaction: 1 when it answered (defer) */
+static int
+provider_block(pd_query *q)
+{
+	char	action[PD_ANSWER_MAX], why[400];
+
+	switch (pd_provider_react(q->cfg, &q->f, action, sizeof(action), why, sizeof(why))) {
+	case PD_RX_DEFER:
+		finish(q, action, why);
+		return 1;
+	case PD_RX_FILTER:
+		snprintf(q->filter, sizeof(q->filter), "%s", action);
+		note_add(q, " %s: %s", why, action);
+		return 0;
+	case PD_RX_MONITOR:
+		note_add(q, " monitor: %s would defer%s", why, "");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* permit - what a request that nothing refused gets: DUNNO, or a block's FILTER */
+static const char *
+permit(const pd_query *q)
+{
+	return *q->filter ? q->filter : "DUNNO";
+}
+
 /* decide - send the one EVALSHA for tenant, suppression and limits */
 static void
 decide(pd_query *q)
@@ -253,6 +283,8 @@ decide(pd_query *q)
 	char	ns[16], nl[16];
 	int	nkeys = 0, n, a = 0;
 
+	if (provider_block(q))
+		return;
 	q->nscope = pd_suppress_scopes(q->cfg, &q->f, q->scope);
 	q->tmode = *q->f.tenant ? pd_mode_for(q->srv, q->limits, PD_MODE_INHERIT, &q->f) : PD_MODE_OFF;
 	q->smode = q->nscope ? pd_mode_for(q->srv, q->limits, PD_MODE_INHERIT, &q->f) : PD_MODE_OFF;
@@ -260,7 +292,7 @@ decide(pd_query *q)
 	q->planned = 1;
 	if (q->tmode == PD_MODE_OFF && q->smode == PD_MODE_OFF && q->nlim == 0) {
 		q->charged = 1;
-		finish(q, "DUNNO", "nothing to check");
+		finish(q, permit(q), "nothing to check");
 		return;
 	}
 	snprintf(keys[nkeys], KEY_MAX, "%stenant:%s", q->cfg->redis.prefix, q->f.tenant);
@@ -432,7 +464,7 @@ answer_verdict(pd_query *q, const sl_reply *r)
 		for (size_t k = 0; k + 1 < nev; k++)
 			apply_event(q, r->element[k]->str);
 		q->charged = 1;
-		finish(q, "DUNNO", NULL);
+		finish(q, permit(q), NULL);
 	} else if (nev >= 3 && strcmp(r->element[nev - 3]->str, "limit") == 0) {
 		for (size_t k = 0; k + 3 < nev; k++)
 			apply_event(q, r->element[k]->str);

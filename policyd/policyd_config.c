@@ -225,6 +225,7 @@ pd_config_load(const char *path)
 	config_misc(pc, c, sec);
 	config_tenants(pc, c);
 	config_seeds(pc, c, sec);
+	pc->react = pd_provider_config(c, sec);
 	sl_conf_redis_opts(c, &pc->redis);
 	sl_conf_refuse_cluster(c, "sluice-policyd", "its decision reads keys of "
 			       "several slots, and the asynchronous client does not route");
@@ -271,6 +272,7 @@ pd_config_unref(pd_config *pc)
 		strv_free(pc->seeds[i].field, pc->seeds[i].nfields);
 	}
 	free(pc->seeds);
+	pd_provider_config_free(pc->react);
 	free(pc->default_action);
 	free(pc->time_zone);
 	free(pc->http_listen);

@@ -1,0 +1,250 @@
+"""
+NAME
+    test_logd_reactions - sluice-policyd reacting to the blocks sluice-logd declares
+
+DESCRIPTION
+    One world: redis-server, sluice-milter (tenant shop1, SASL user alice),
+    sluice-logd following the maillog, sluice-policyd at RCPT, a throwaway
+    Postfix, and these next hops:
+      - smtp-sink "ok", the relayhost (provider "other");
+      - two fake providers (small SMTP servers in this process) reached
+        through transport_maps: fake.test (provider "fake", reaction
+        defer) and fake2.test (provider "fake2", reaction filter to the
+        master.cf service "alt");
+      - smtp-sink "alt", reached by alt (smtp_bind_address 127.0.0.2), the
+        switch transport.
+    Each fake provider answers Google's 421-4.7.28 text until told not to;
+    sluice-logd declares the block; sluice-policyd then defers (fake) or
+    re-routes (fake2) new mail to that provider only, while mail to other
+    providers goes on as before; after redis-cli DEL the traffic resumes
+    along the ramp (one recipient at first, all once the ramp is over).
+"""
+import os
+import re
+import smtplib
+import subprocess
+import threading
+import uuid
+
+import pytest
+
+import conftest
+import harness
+from milter_helpers import start_milter, write_conf
+from test_logd_postfix import FakeHandler, FakeProvider, all_events
+
+CONF = """
+log_level = "info"
+secret_file = "%(secret)s"
+domain "mall.test" { default_category = "transactional" }
+category "transactional" { subdomain = "mail" }
+category "marketing" { subdomain = "news" }
+tenant "shop1" {
+  subdomain = "shop1"
+  domains = {"shop1.mall.test"}
+  sasl_users = {"alice"}
+  default_category = "marketing"
+}
+milter {
+  socket = "{socket}"
+  socket_mode = "0666"
+}
+policyd {
+  listen = { "unix:%(policy)s" }
+  socket_mode = "0666"
+  poll_interval = 100
+  block_reaction "fake" { mode = "defer" retry = 300 }
+  block_reaction "fake2" { mode = "filter" transport = "alt:[127.0.0.1]:%(alt)d" }
+  block_ramp = %(ramp)d
+  block_ramp_start = 1
+  block_ramp_step = 3600
+}
+logd {
+  log_file = "%(maillog)s"
+  state_file = "%(state)s"
+  poll_interval = 50
+  block_threshold = 3
+  block_window = 600
+  block_quiet = 1
+  provider "fake" { domains = {"fake.test"} }
+  provider "fake2" { domains = {"fake2.test"} }
+}
+"""
+
+RAMP = 15        # seconds of ramp after a block ends
+
+
+class World:
+    pass
+
+
+def fake_server():
+    srv = FakeProvider(("127.0.0.1", 0), FakeHandler)
+    srv.refusing = True
+    srv.accepted = 0
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+@pytest.fixture(scope="module")
+def world():
+    conftest.require_root()
+    env = harness.Env("logd-reactions")
+    w = World()
+    try:
+        w.env = env
+        w.redis = env.redis()
+        w.ok = env.sink()
+        w.alt = env.sink()
+        w.fake, w.fake2 = fake_server(), fake_server()
+        transport = env.file("transport", "fake.test smtp:[127.0.0.1]:%d\n"
+                             "fake2.test smtp:[127.0.0.1]:%d\n"
+                             % (w.fake.server_address[1], w.fake2.server_address[1]))
+        maillog = os.path.join(env.dir, "postfix", "log", "maillog")
+        w.state = os.path.join(env.dir, "logd.state")
+        w.policy = os.path.join(env.dir, "policy.sock")
+        w.conf, sock = write_conf(env, CONF % {
+            "secret": env.secret(), "maillog": maillog, "state": w.state, "policy": w.policy,
+            "alt": w.alt.port, "ramp": RAMP}, redis=w.redis)
+        w.milter, spec = start_milter(env, w.conf, sock)
+        w.policyd = env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"),
+                                                   "-f", "-c", w.conf],
+                               ready=lambda: harness.can_connect(w.policy))
+        w.pf = env.postfix(relay=w.ok, milter=spec, policy="unix:" + w.policy,
+                           sasl_users={"alice": "alicepw"},
+                           main={"transport_maps": "texthash:" + transport},
+                           master=["alt/unix=alt unix - - n - - smtp "
+                                   "-o smtp_bind_address=127.0.0.2"])
+        harness.wait_for(lambda: os.path.exists(maillog), what="maillog")
+        w.logd = env.daemon("sluice-logd", [harness.program("logd", "sluice-logd"), "-f", "-c",
+                                            w.conf], ready=lambda: os.path.exists(w.state))
+        yield w
+    finally:
+        env.close()
+        for s in ("fake", "fake2"):
+            if getattr(w, s, None):
+                getattr(w, s).shutdown()
+
+
+def send(w, rcpts):
+    """One message from alice; returns {rcpt: (code, text)} of the refused ones."""
+    subject = "t-" + uuid.uuid4().hex[:12]
+    text = ("From: Shop <news@shop1.mall.test>\r\nTo: %s\r\nSubject: %s\r\n"
+            "Message-ID: <%s@client.test>\r\n\r\nHello.\r\n" % (rcpts[0], subject, subject))
+    try:
+        refused = w.pf.send("news@shop1.mall.test", rcpts, text.encode(), auth=("alice", "alicepw"))
+    except smtplib.SMTPRecipientsRefused as e:
+        refused = e.recipients
+    return {k: (c, t.decode()) for k, (c, t) in refused.items()}
+
+
+def block_of(w, provider, srv):
+    """Let the fake provider refuse three recipients: sluice-logd declares the block."""
+    assert send(w, ["x1@%s" % srv, "x2@%s" % srv, "x3@%s" % srv]) == {}
+    start = harness.wait_for(lambda: [e for e in all_events(w, "block-start")
+                                      if e["provider"] == provider], 40, "block-start")[0]
+    assert start["source"] == "shop1.mall.test", start
+    assert start["class"] == "rate-limited"
+    key = "sluice:block:%s:shop1.mall.test" % provider
+    assert w.redis.cli("SISMEMBER", "sluice:blocks", "%s:shop1.mall.test" % provider) == "1"
+    return key
+
+
+def client_addr(sink, rcpt):
+    """The address the sink saw the message to rcpt come from (smtp-sink's X-Client-Addr)."""
+    for path in sink.files():
+        data = open(path, "rb").read()
+        if ("<%s>" % rcpt).encode() in data.split(b"\n\n")[0] or rcpt.encode() in data[:2000]:
+            for line in data.split(b"\n"):
+                if line.startswith(b"X-Client-Addr:"):
+                    return line.split(b":", 1)[1].strip().decode()
+    return None
+
+
+def in_force(w, provider):
+    """Wait until sluice-policyd has the block in memory (it logs it)."""
+    harness.wait_for(lambda: "provider block in force: %s:shop1.mall.test" % provider
+                     in w.policyd.output(), 20, "policyd sees the block")
+
+
+def ramping(w, provider):
+    """Wait until the block is gone and sluice-policyd ramps up (one ramp for every node)."""
+    member = "%s:shop1.mall.test" % provider
+    harness.wait_for(lambda: w.redis.cli("ZSCORE", "sluice:ramps", member), 10, "the ramp")
+    harness.wait_for(lambda: "ramping up: " + member in w.policyd.output(), 10,
+                     "policyd ramping up")
+
+
+def delivered_to(sink, rcpt):
+    return [env for env, _raw in sink.messages() if rcpt in env["rcpts"]]
+
+
+def test_defer_mode_holds_back_that_provider_only(world):
+    w = world
+    key = block_of(w, "fake", "fake.test")
+    in_force(w, "fake")
+    # new mail to fake.test is deferred at RCPT
+    refused = send(w, ["y1@fake.test"])
+    code, text = refused["y1@fake.test"]
+    assert code == 450 and text.startswith("4.7.1 ") and "Mail to fake is held back" in text, refused
+    assert "try again in" in text
+    # the same sender's mail to another provider flows unchanged (also in one message)
+    refused = send(w, ["other1@accept.test", "y2@fake.test"])
+    assert list(refused) == ["y2@fake.test"], refused
+    w.ok.wait(1)
+    env = harness.wait_for(lambda: delivered_to(w.ok, "other1@accept.test"), 30, "delivery")[0]
+    assert env["mail_from"].endswith("@shop1.mall.test")
+    # the block is lifted by hand: the traffic resumes along the ramp
+    w.fake.refusing = False
+    assert w.redis.cli("DEL", key) == "1"
+    ramping(w, "fake")
+    refused = send(w, ["r1@fake.test", "r2@fake.test", "r3@fake.test", "r4@fake.test"])
+    assert sorted(refused) == ["r2@fake.test", "r3@fake.test", "r4@fake.test"], refused
+    assert all(c == 450 and "while delivery resumes after a block" in t
+               for c, t in refused.values()), refused
+    # the ramp ends after block_ramp seconds: everything passes again
+    harness.wait_for(lambda: send(w, ["s1@fake.test", "s2@fake.test"]) == {}, RAMP + 20,
+                     "the end of the ramp")
+    assert w.redis.cli("ZSCORE", "sluice:ramps", "fake:shop1.mall.test") == ""
+    harness.wait_for(lambda: w.fake.accepted >= 2, 60, "mail at the fake provider again")
+
+
+def test_filter_mode_switches_that_provider_to_the_other_transport(world):
+    w = world
+    key = block_of(w, "fake2", "fake2.test")
+    before = w.fake2.accepted
+    in_force(w, "fake2")
+    # accepted at RCPT (FILTER alt:...), delivered by the alt transport from 127.0.0.2
+    assert send(w, ["z1@fake2.test"]) == {}
+    env = harness.wait_for(lambda: delivered_to(w.alt, "z1@fake2.test"), 30, "z1 at alt")[0]
+    assert env["mail_from"].endswith("@shop1.mall.test")
+    assert client_addr(w.alt, "z1@fake2.test") == "127.0.0.2"
+    assert w.fake2.accepted == before
+    # mail to another provider still leaves through the normal route
+    assert send(w, ["other2@accept.test"]) == {}
+    harness.wait_for(lambda: delivered_to(w.ok, "other2@accept.test"), 30, "other2 at ok")
+    assert not delivered_to(w.alt, "other2@accept.test")
+    # lifted: during the ramp the first recipient goes the normal way, the rest still via alt
+    w.fake2.refusing = False
+    assert w.redis.cli("DEL", key) == "1"
+    ramping(w, "fake2")
+    for r in ("q1@fake2.test", "q2@fake2.test"):
+        assert send(w, [r]) == {}
+    harness.wait_for(lambda: delivered_to(w.alt, "q2@fake2.test"), 30, "q2 at alt")
+    assert not delivered_to(w.alt, "q1@fake2.test")
+    harness.wait_for(lambda: re.search(r"to=<q1@fake2.test>, relay=127.0.0.1\[127.0.0.1\]:%d,.*"
+                                       r"status=sent" % w.fake2.server_address[1], w.pf.log()),
+                     60, "q1 at fake2")
+
+
+def test_policyd_check_refuses_bad_reactions(world):
+    w = world
+    bad = w.env.file("bad-react.conf", 'policyd { listen = { "unix:/tmp/x.sock" }\n'
+                     ' block_reaction "google" { mode = "switch" }\n'
+                     ' block_reaction "yahoo" { mode = "filter" transport = "no colon" }\n'
+                     ' block_ramp_start = 0 }\n')
+    r = subprocess.run([harness.program("policyd", "sluice-policyd"), "-n", "-c", bad],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    for what in ('mode "switch"', "mode filter needs transport", "block_ramp_start"):
+        assert what in r.stderr, r.stderr
