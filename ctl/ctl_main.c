@@ -75,6 +75,7 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "events", .fn = ctl_events, .args = "[--count N] [--follow]"},
 	{.group = "block", .fn = ctl_block,
 	 .args = "list | set PROVIDER DOMAIN [--class C] [--ttl S] [--reason T] | clear PROVIDER DOMAIN"},
+	{.group = "transports", .fn = ctl_transports, .args = ""},
 	{.group = "token", .name = "decode", .fn = ctl_token_decode,
 	 .args = "LOCALPART|ADDRESS|URL-TOKEN"},
 	{.group = "token", .name = "encode", .fn = ctl_token_encode, .hidden = 1,
