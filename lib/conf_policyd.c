@@ -47,6 +47,8 @@ static cfg_opt_t limit_opts[] = {
 	CFG_STR("mode", "", CFGF_NONE),
 	CFG_STR("warn", "", CFGF_NONE),
 	CFG_STR("text", "", CFGF_NONE),
+	CFG_STR("schedule", "", CFGF_NONE),	/* warm-up: "50,100,200" per day */
+	CFG_STR("schedule_start", "", CFGF_NONE),	/* YYYYMMDD of its first day */
 	CFG_END()
 };
 

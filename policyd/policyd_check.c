@@ -88,6 +88,7 @@ pd_facts_get(const pd_facts *f, const char *name)
 		{"recipient_orgdomain", f->recipient_orgdomain},
 		{"client_address", f->client_address}, {"client_name", f->client_name},
 		{"helo_name", f->helo_name}, {"tenant", f->tenant}, {"category", f->category},
+		{"recipient_provider", f->recipient_provider}, {"sending_domain", f->sending_domain},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
@@ -234,7 +235,7 @@ limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], cons
 		if (pd_window_id(l->window, time(NULL), period, sizeof(period), &end) < 0)
 			return -1;
 		snprintf(counter, KEY_MAX, "%squota:%s:%s:%s", p, l->name, period, value);
-		snprintf(num[1], 32, "%lld", l->max);
+		snprintf(num[1], 32, "%lld", pd_limit_max(l, period));
 		snprintf(num[2], 32, "%lld", (long long) end);
 	}
 	snprintf(num[3], 32, "%lld", l->warn);
@@ -283,6 +284,7 @@ decide(pd_query *q)
 	char	ns[16], nl[16];
 	int	nkeys = 0, n, a = 0;
 
+	pd_provider_facts(q->cfg, &q->f);
 	if (provider_block(q))
 		return;
 	q->nscope = pd_suppress_scopes(q->cfg, &q->f, q->scope);

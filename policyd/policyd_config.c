@@ -95,7 +95,8 @@ static void
 config_seeds(pd_config *pc, sl_conf *c, cfg_t *sec)
 {
 	static const char *fields[] = {"key", "match", "rate", "burst", "window", "max",
-				       "unit", "action", "mode", "warn", "text"};
+				       "unit", "action", "mode", "warn", "text", "schedule",
+				       "schedule_start"};
 	unsigned n = cfg_size(sec, "limit");
 
 	pc->seeds = sl_calloc(n + 1, sizeof(*pc->seeds));

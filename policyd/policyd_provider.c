@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "live.h"
 #include "log.h"
 #include "policyd.h"
 #include "provider.h"
@@ -457,6 +458,37 @@ ramp_take(const pd_react_conf *rc, active *e, long long now)
 	return 1;
 }
 
+/* pd_provider_facts - the recipient's provider and the likely sending domain, for templates too */
+void
+pd_provider_facts(const pd_config *cfg, pd_facts *f)
+{
+	if (cfg->react == NULL)
+		return;
+	snprintf(f->recipient_provider, sizeof(f->recipient_provider), "%s",
+	         *f->recipient_domain ? provider_of(cfg->react, f->recipient_domain) : "");
+	predict_source(cfg->react, f, f->sending_domain, sizeof(f->sending_domain));
+}
+
+/*
+ * pd_limit_max - a window limit's maximum in the period day_id: with a
+ * warm-up schedule, the figure of the day (days since schedule_start; the
+ * first figure before it, the last one after the schedule's end)
+ */
+long long
+pd_limit_max(const pd_limit *l, const char *day_id)
+{
+	long long today, i;
+	char day[9];
+
+	if (l->nschedule == 0)
+		return l->max;
+	snprintf(day, sizeof(day), "%s", day_id); /* YYYYMMDD of the period */
+	if (sl_live_day(day, &today) < 0)
+		return l->schedule[0];
+	i = today - l->schedule_day0;
+	return l->schedule[i < 0 ? 0 : i >= l->nschedule ? l->nschedule - 1 : i];
+}
+
 /* pd_provider_react - the reaction to a block (or ramp) for this recipient, if any */
 enum pd_rx
 pd_provider_react(const pd_config *cfg, const pd_facts *f, char *action, size_t len, char *why,
@@ -472,10 +504,10 @@ pd_provider_react(const pd_config *cfg, const pd_facts *f, char *action, size_t 
 
 	if (nact == 0 || rc == NULL || *f->recipient_domain == '\0')
 		return PD_RX_NONE;
-	provider = provider_of(rc, f->recipient_domain);
-	if (strcmp(provider, "other") == 0)
+	provider = f->recipient_provider;
+	if (*provider == '\0' || strcmp(provider, "other") == 0)
 		return PD_RX_NONE;
-	predict_source(rc, f, cand[0], sizeof(cand[0]));
+	snprintf(cand[0], sizeof(cand[0]), "%s", f->sending_domain);
 	snprintf(cand[1], sizeof(cand[1]), "%s", f->sender_domain);
 	snprintf(cand[2], sizeof(cand[2]), "*");
 	for (int i = 0; i < 3 && e == NULL; i++) {

@@ -24,6 +24,7 @@ import re
 import smtplib
 import subprocess
 import threading
+import time
 import uuid
 
 import pytest
@@ -58,6 +59,14 @@ policyd {
   block_ramp = %(ramp)d
   block_ramp_start = 1
   block_ramp_step = 3600
+  limit "warmup" {
+    key = '${sending_domain}'
+    match = 'recipient_provider=fake3'
+    window = "day"
+    schedule = "3,6,12"
+    schedule_start = "%(today)s"
+    unit = "recipients"
+  }
 }
 logd {
   log_file = "%(maillog)s"
@@ -68,10 +77,16 @@ logd {
   block_quiet = 1
   provider "fake" { domains = {"fake.test"} }
   provider "fake2" { domains = {"fake2.test"} }
+  provider "fake3" { domains = {"fake3.test"} }
 }
 """
 
 RAMP = 15        # seconds of ramp after a block ends
+
+
+def day(offset):
+    """YYYYMMDD of today (UTC, policyd's time_zone) plus offset days."""
+    return time.strftime("%Y%m%d", time.gmtime(time.time() + offset * 86400))
 
 
 class World:
@@ -105,7 +120,7 @@ def world():
         w.policy = os.path.join(env.dir, "policy.sock")
         w.conf, sock = write_conf(env, CONF % {
             "secret": env.secret(), "maillog": maillog, "state": w.state, "policy": w.policy,
-            "alt": w.alt.port, "ramp": RAMP}, redis=w.redis)
+            "alt": w.alt.port, "ramp": RAMP, "today": day(0)}, redis=w.redis)
         w.milter, spec = start_milter(env, w.conf, sock)
         w.policyd = env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"),
                                                    "-f", "-c", w.conf],
@@ -235,6 +250,30 @@ def test_filter_mode_switches_that_provider_to_the_other_transport(world):
     harness.wait_for(lambda: re.search(r"to=<q1@fake2.test>, relay=127.0.0.1\[127.0.0.1\]:%d,.*"
                                        r"status=sent" % w.fake2.server_address[1], w.pf.log()),
                      60, "q1 at fake2")
+
+
+def test_warmup_schedule_caps_the_day_and_rises_the_next(world):
+    w = world
+    rcpts = ["w%d@fake3.test" % i for i in range(5)]
+    refused = send(w, rcpts)
+    # day 0 of the schedule: 3 recipients for shop1.mall.test at provider fake3
+    assert sorted(refused) == rcpts[3:], refused
+    assert all(c == 450 and "Rate limit exceeded (warmup)" in t for c, t in refused.values())
+    # other providers and other limits are not touched
+    assert send(w, ["warm-other@accept.test"]) == {}
+    used = w.redis.cli("GET", "sluice:quota:warmup:%s:shop1.mall.test" % day(0))
+    assert used == "3", used
+    # the next (simulated) day: the schedule started yesterday, so today is day 1: 6
+    w.redis.cli("HSET", "sluice:limit:warmup", "schedule_start", day(-1))
+    harness.wait_for(lambda: send(w, [rcpts[3]]) == {}, 10, "the day-1 figure in force")
+    refused = send(w, rcpts[4:] + ["w5@fake3.test", "w6@fake3.test"])
+    assert sorted(refused) == ["w6@fake3.test"], refused
+    assert w.redis.cli("GET", "sluice:quota:warmup:%s:shop1.mall.test" % day(0)) == "6"
+    # a bad schedule written by hand is refused by sluicectl and ignored by policyd
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf, "limits", "set",
+                        "warmup", "schedule=3,,6"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 65, (r.returncode, r.stderr)
+    assert "schedule" in r.stderr
 
 
 def test_policyd_check_refuses_bad_reactions(world):
