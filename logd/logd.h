@@ -14,6 +14,7 @@
  *				a state file (inode + offset); or stdin
  *	  logd_redis.c		events and day counters into Redis, with a
  *				bounded buffer during an outage
+ *	  logd_metrics.c	GET /metrics (Prometheus text) in the loop's pause
  *	  logd_main.c		options, config, the loop
  * OWNERSHIP
  *	Parsed fields point into caller-owned fixed buffers of ld_line;
@@ -216,5 +217,21 @@ void ld_sink_event(ld_sink *s, const ld_event *ev, time_t now);
 void ld_sink_block(ld_sink *s, enum ld_block_change change, const ld_block_info *info, long ttl);
 int ld_sink_flush(ld_sink *s, time_t now);
 void ld_sink_get_stats(const ld_sink *s, ld_sink_stats *st);
+
+/* ---- logd_metrics.c ---- */
+
+typedef struct ld_metrics ld_metrics;
+typedef struct ld_metrics_view {
+	const ld_feed_stats *feed;
+	ld_sink_stats sink;
+	ld_table_stats table;
+} ld_metrics_view;
+
+ld_metrics *ld_metrics_new(const char *listen_on, char *err, size_t errlen);
+void ld_metrics_free(ld_metrics *m);
+void ld_metrics_delivery(ld_metrics *m, const char *provider, const char *result,
+                         const char *class_);
+void ld_metrics_block(ld_metrics *m, enum ld_block_change change);
+void ld_metrics_wait(ld_metrics *m, long ms, const ld_metrics_view *v);
 
 #endif

@@ -47,7 +47,7 @@ typedef struct ld_conf {
 	long events_maxlen, buffer_max, queue_max, queue_ttl, poll_ms;
 	sl_providers *providers;
 	ld_block_conf block;
-	const char *block_command;
+	const char *block_command, *metrics_listen;
 	long block_command_timeout;
 	sl_redis_opts redis;
 } ld_conf;
@@ -57,6 +57,7 @@ typedef struct run {
 	ld_sink *sink;
 	ld_blocks *blocks;
 	ld_alert *alert;
+	ld_metrics *metrics; /* NULL without metrics_listen */
 	long block_ttl;
 } run;
 
@@ -123,6 +124,16 @@ conf_read(sl_conf *c, ld_conf *lc)
 	lc->block.ttl = conf_int(c, sec, "block_ttl", 1, 30 * 86400);
 	lc->block_command = cfg_getstr(sec, "block_command");
 	lc->block_command_timeout = conf_int(c, sec, "block_command_timeout", 1, 3600);
+	lc->metrics_listen = cfg_getstr(sec, "metrics_listen");
+	{
+		char host[256];
+		int port;
+
+		if (*lc->metrics_listen &&
+		    sl_redis_hostport(lc->metrics_listen, host, sizeof(host), &port) < 0)
+			sl_conf_error(c, sec, "logd: metrics_listen \"%s\": use host:port",
+			              lc->metrics_listen);
+	}
 	if (*lc->block_command &&
 	    (lc->block_command[0] != '/' || access(lc->block_command, X_OK) < 0))
 		sl_conf_error(c, sec,
@@ -195,8 +206,10 @@ queue_event(const ld_event *ev, void *arg)
 	enum ld_block_change ch;
 
 	ld_sink_event(r->sink, ev, time(NULL));
+	ld_metrics_delivery(r->metrics, ev->provider, ev->result, ev->class_);
 	if ((ch = ld_blocks_event(r->blocks, ev, time(NULL), &b)) != LD_BLOCK_SAME) {
 		log_block(ch, &b);
+		ld_metrics_block(r->metrics, ch);
 		ld_alert_block(r->alert, ch, &b);
 		ld_sink_block(r->sink, ch, &b, r->block_ttl);
 	}
@@ -210,6 +223,7 @@ tick_blocks(run *r)
 
 	while (ld_blocks_tick(r->blocks, time(NULL), &b) == LD_BLOCK_END) {
 		log_block(LD_BLOCK_END, &b);
+		ld_metrics_block(r->metrics, LD_BLOCK_END);
 		ld_alert_block(r->alert, LD_BLOCK_END, &b);
 		ld_sink_block(r->sink, LD_BLOCK_END, &b, r->block_ttl);
 	}
@@ -301,7 +315,13 @@ loop(const ld_conf *lc, run *r, ld_follow *f)
 			log_stats(r, "counters");
 			last_stats = time(NULL);
 		}
-		if (n == 0)
+		if (r->metrics) {
+			ld_metrics_view v = {.feed = &r->feeder.stats};
+
+			ld_sink_get_stats(r->sink, &v.sink);
+			ld_table_get_stats(r->feeder.table, &v.table);
+			ld_metrics_wait(r->metrics, n == 0 ? lc->poll_ms : 0, &v); /* serves too */
+		} else if (n == 0)
 			pause_ms(lc->poll_ms);
 	}
 }
@@ -323,6 +343,9 @@ serve(const ld_conf *lc, int foreground)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGHUP, SIG_IGN); /* rotation is noticed by itself; config changes need a restart */
+	if (*lc->metrics_listen &&
+	    (r.metrics = ld_metrics_new(lc->metrics_listen, err, sizeof(err))) == NULL)
+		sl_fatal("%s", err);
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
 	if ((f = open_log(lc)) == NULL)
@@ -341,6 +364,7 @@ serve(const ld_conf *lc, int foreground)
 	ld_table_free(r.feeder.table);
 	ld_blocks_free(r.blocks);
 	ld_alert_free(r.alert);
+	ld_metrics_free(r.metrics);
 	return 0;
 }
 

@@ -25,6 +25,8 @@ import smtplib
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -78,6 +80,7 @@ logd {
   provider "fake" { domains = {"fake.test"} }
   provider "fake2" { domains = {"fake2.test"} }
   provider "fake3" { domains = {"fake3.test"} }
+  metrics_listen = "127.0.0.1:%(metrics)d"
 }
 """
 
@@ -118,9 +121,12 @@ def world():
         maillog = os.path.join(env.dir, "postfix", "log", "maillog")
         w.state = os.path.join(env.dir, "logd.state")
         w.policy = os.path.join(env.dir, "policy.sock")
+        w.metrics_port = harness.free_port()
+        w.blocks_declared = 0
         w.conf, sock = write_conf(env, CONF % {
             "secret": env.secret(), "maillog": maillog, "state": w.state, "policy": w.policy,
-            "alt": w.alt.port, "ramp": RAMP, "today": day(0)}, redis=w.redis)
+            "alt": w.alt.port, "ramp": RAMP, "today": day(0),
+            "metrics": w.metrics_port}, redis=w.redis)
         w.milter, spec = start_milter(env, w.conf, sock)
         w.policyd = env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"),
                                                    "-f", "-c", w.conf],
@@ -160,6 +166,7 @@ def block_of(w, provider, srv):
                                       if e["provider"] == provider], 40, "block-start")[0]
     assert start["source"] == "shop1.mall.test", start
     assert start["class"] == "rate-limited"
+    w.blocks_declared += 1
     key = "sluice:block:%s:shop1.mall.test" % provider
     assert w.redis.cli("SISMEMBER", "sluice:blocks", "%s:shop1.mall.test" % provider) == "1"
     return key
@@ -287,3 +294,39 @@ def test_policyd_check_refuses_bad_reactions(world):
     assert r.returncode != 0
     for what in ('mode "switch"', "mode filter needs transport", "block_ramp_start"):
         assert what in r.stderr, r.stderr
+
+
+def metrics(w, path="/metrics"):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (w.metrics_port, path),
+                                timeout=10) as r:
+        return r.read().decode()
+
+
+def series(text, name):
+    """{labels: value} of one metric family."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            labels, value = line[len(name):].rsplit(" ", 1)
+            out[labels] = float(value)
+    return out
+
+
+def test_logd_metrics_count_deliveries_per_provider_and_blocks(world):
+    w = world
+    key = '{provider="other",result="delivered"}'
+    before = series(metrics(w), "sluice_logd_deliveries_total").get(key, 0)
+    assert send(w, ["metrics1@accept.test", "metrics2@accept.test"]) == {}
+    harness.wait_for(lambda: series(metrics(w), "sluice_logd_deliveries_total").get(key, 0)
+                     >= before + 2, 30, "two more deliveries on /metrics")
+    text = metrics(w)
+    assert "# TYPE sluice_logd_deliveries_total counter" in text
+    assert series(text, "sluice_logd_lines_total")['{kind="read"}'] > 0
+    assert series(text, "sluice_logd_blocks_total")['{change="start"}'] >= w.blocks_declared
+    if w.blocks_declared:
+        refusals = series(text, "sluice_logd_refusals_total")
+        assert any('class="rate-limited"' in k and v > 0 for k, v in refusals.items()), refusals
+    assert metrics(w, "/healthz") == "ok\n"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        metrics(w, "/nothing")
+    assert e.value.code == 404
