@@ -521,7 +521,7 @@ pd_provider_react(const pd_config *cfg, const pd_facts *f, char *action, size_t 
 	left = e->ramp ? 60 : e->value - (now - e->seen) / 1000;
 	if (left < 1)
 		left = 1;
-	if (left > rx->retry)
+	if (left > rx->retry || (!e->ramp && e->value < 0)) /* TTL -1: set by hand, no expiry */
 		left = rx->retry;
 	snprintf(rule, sizeof(rule), "block:%s", provider);
 	snprintf(why, whylen, "%s %s", e->ramp ? "ramp after the block of" : "block of", member);
