@@ -178,6 +178,7 @@ ctl_fn	ctl_mode;
 ctl_fn	ctl_stats;
 ctl_fn	ctl_block;
 ctl_fn	ctl_transports;
+ctl_fn	ctl_subdomain;
 ctl_fn	ctl_events;
 ctl_fn	ctl_token_decode, ctl_token_encode;
 void	ctl_token_ring(const ctl_ctx *ctx, sl_token_ring *ring);	/* or exit 78 */

@@ -76,6 +76,8 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "block", .fn = ctl_block,
 	 .args = "list | set PROVIDER DOMAIN [--class C] [--ttl S] [--reason T] | clear PROVIDER DOMAIN"},
 	{.group = "transports", .fn = ctl_transports, .args = ""},
+	{.group = "subdomain", .fn = ctl_subdomain,
+	 .args = "plan|move category|tenant NAME LABEL [--mx HOST] | revert category|tenant NAME | list"},
 	{.group = "token", .name = "decode", .fn = ctl_token_decode,
 	 .args = "LOCALPART|ADDRESS|URL-TOKEN"},
 	{.group = "token", .name = "encode", .fn = ctl_token_encode, .hidden = 1,

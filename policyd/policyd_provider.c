@@ -65,6 +65,7 @@
 #define ACTIVE_MAX 10000 /* blocks and ramps kept in memory */
 #define LEARNT_MAX 10000 /* learnt domains per provider read */
 #define LEARN_EVERY 10   /* polls between two reads of the learnt domains */
+#define RELABEL_MAX 256  /* subdomain overrides (relabel) kept */
 
 enum rx_mode { RX_MONITOR = 0, RX_DEFER, RX_FILTER, RX_OFF };
 
@@ -101,6 +102,11 @@ static active *act;
 static int nact;
 static learnt *lrn;
 static int nlrn;
+static struct {
+	char field[40]; /* "category:<name>", "tenant:<name>" */
+	char label[64];
+} relabels[RELABEL_MAX];
+static int nrelabels;
 static struct event *timer;
 static int busy, polls;
 
@@ -134,6 +140,10 @@ static sl_script refresh_script = {
               "      end\n"
               "    end\n"
               "  end\n"
+              "end\n"
+              "local rl = redis.call('HGETALL', ARGV[5])\n"
+              "for i = 1, #rl, 2 do\n"
+              "  out[#out + 1] = 'l'; out[#out + 1] = rl[i]; out[#out + 1] = rl[i + 1]\n"
               "end\n"
               "return out\n",
 };
@@ -286,6 +296,16 @@ static void
 load_entry(const char *kind, const char *a, const char *b, active *next, int *nnext, learnt *nl,
            int *nnl, long long now)
 {
+	if (*kind == 'l') {
+		if (nrelabels < RELABEL_MAX && strlen(a) < sizeof(relabels[0].field) && *b &&
+		    strlen(b) < sizeof(relabels[0].label) &&
+		    strspn(b, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(b)) {
+			snprintf(relabels[nrelabels].field, sizeof(relabels[0].field), "%s", a);
+			snprintf(relabels[nrelabels].label, sizeof(relabels[0].label), "%s", b);
+			nrelabels++;
+		}
+		return;
+	}
 	if (*kind == 'd') {
 		if (*nnl < LEARNT_MAX && sl_provider_name_ok(b)) {
 			nl[*nnl].domain = sl_strdup(a);
@@ -336,6 +356,7 @@ refresh_cb(const sl_reply *r, const char *err, void *arg)
 	next = sl_calloc(r->elements / 3 + 1, sizeof(*next));
 	if (learn)
 		nl = sl_calloc(r->elements / 3 + 1, sizeof(*nl));
+	nrelabels = 0; /* reloaded below */
 	for (size_t i = 0; i < r->elements; i += 3)
 		load_entry(r->element[i]->str, r->element[i + 1]->str, r->element[i + 2]->str, next,
 		           &nnext, nl, &nnl, now);
@@ -359,8 +380,8 @@ react_poll(evutil_socket_t fd, short what, void *arg)
 	const pd_react_conf *rc = srv->cfg->react;
 	struct timeval tv = {.tv_sec = srv->cfg->poll_ms / 1000,
 	                     .tv_usec = (srv->cfg->poll_ms % 1000) * 1000};
-	char keys[2][256], ramp[32], most[32];
-	const char *p = srv->cfg->redis.prefix, *argv[6];
+	char keys[2][256], ramp[32], most[32], relabel[256];
+	const char *p = srv->cfg->redis.prefix, *argv[7];
 	int learn = polls++ % LEARN_EVERY == 0;
 
 	(void)fd, (void)what;
@@ -372,8 +393,9 @@ react_poll(evutil_socket_t fd, short what, void *arg)
 	snprintf(ramp, sizeof(ramp), "%ld", rc->ramp);
 	snprintf(most, sizeof(most), "%d", LEARNT_MAX);
 	argv[0] = keys[0], argv[1] = keys[1], argv[2] = p, argv[3] = ramp;
-	argv[4] = learn ? "1" : "0", argv[5] = most;
-	busy = sl_aredis_eval(srv->redis, &refresh_script, 0, refresh_cb, learn ? srv : NULL, 2, 6,
+	snprintf(relabel, sizeof(relabel), "%srelabel", p); /* sluicectl subdomain move */
+	argv[4] = learn ? "1" : "0", argv[5] = most, argv[6] = relabel;
+	busy = sl_aredis_eval(srv->redis, &refresh_script, 0, refresh_cb, learn ? srv : NULL, 2, 7,
 	                      argv, NULL) == 0;
 }
 
@@ -402,12 +424,17 @@ provider_of(const pd_react_conf *rc, const char *domain)
 	return hit ? hit->provider : "other";
 }
 
-/* label_of - the subdomain option of a titled section, or "" */
+/* label_of - a category's or tenant's label: sluicectl subdomain move's, else the config's */
 static const char *
 label_of(cfg_t *root, const char *section, const char *name)
 {
 	cfg_t *s = *name ? cfg_gettsec(root, section, name) : NULL;
+	char field[40];
 
+	snprintf(field, sizeof(field), "%s:%s", section, name);
+	for (int i = 0; *name && i < nrelabels; i++)
+		if (strcmp(relabels[i].field, field) == 0)
+			return relabels[i].label;
 	return s ? cfg_getstr(s, "subdomain") : "";
 }
 

@@ -132,3 +132,46 @@ def test_bad_transport_is_refused(world):
     r = ctl(path, "transports")
     assert r.returncode == 65, (r.returncode, r.stderr)
     assert 'transport "smtp news"' in r.stderr and '"not-an-ip"' in r.stderr, r.stderr
+
+
+def test_subdomain_move_replaces_a_burnt_subdomain_in_one_step(world):
+    """sluicectl subdomain move: new mail of the category leaves from the new label."""
+    env, conf, pf, sink, _out = world
+    r = ctl(conf, "subdomain", "plan", "category", "marketing", "news2", "--mx", "mx.mall.test")
+    assert r.returncode == 0, r.stderr
+    assert "news2.mall.test.\tMX\t10 mx.mall.test." in r.stdout, r.stdout
+    assert "@news2.mall.test\tsmtp-news" in r.stdout      # the transport map line to add
+    assert "news.mall.test.\tMX" not in r.stdout           # only the new name's records
+    assert ctl(conf, "subdomain", "list").stdout.count("\n") == 1   # plan changed nothing
+    r = ctl(conf, "subdomain", "move", "category", "marketing", "news2", "--mx", "mx.mall.test")
+    assert r.returncode == 0, r.stderr
+    assert "category:marketing" in ctl(conf, "subdomain", "list").stdout
+
+    def moved():
+        rcpt = "mv-%s@example.net" % uuid.uuid4().hex[:6]
+        send(pf, "marketing", rcpt)
+        env_ = harness.wait_for(lambda: [e for e, _r in sink.messages() if rcpt in e["rcpts"]],
+                                30, rcpt)[0]
+        return env_["mail_from"].endswith("@news2.mall.test") and env_
+    env_ = harness.wait_for(moved, 20, "marketing mail from news2.mall.test")
+    # transactional mail is not moved
+    send(pf, "transactional", "t2@example.net")
+    t2 = harness.wait_for(lambda: [e for e, _r in sink.messages() if "t2@example.net" in e["rcpts"]],
+                          30, "t2")[0]
+    assert t2["mail_from"].endswith("@mail.mall.test")
+    # bad arguments, then back to the configured label
+    for bad in (["subdomain", "move", "category", "nosuch", "x"],
+                ["subdomain", "move", "category", "marketing", "Bad_Label"],
+                ["subdomain", "move", "category", "marketing", "news2"],      # in force already
+                ["subdomain", "move", "colour", "marketing", "x"]):
+        assert ctl(conf, *bad).returncode == 64, bad
+    assert ctl(conf, "subdomain", "revert", "category", "marketing").returncode == 0
+
+    def back():
+        rcpt = "rv-%s@example.net" % uuid.uuid4().hex[:6]
+        send(pf, "marketing", rcpt)
+        e = harness.wait_for(lambda: [e for e, _r in sink.messages() if rcpt in e["rcpts"]],
+                             30, rcpt)[0]
+        return e["mail_from"].endswith("@news.mall.test")
+    harness.wait_for(back, 20, "marketing mail from news.mall.test again")
+    assert env_

@@ -330,3 +330,26 @@ def test_logd_metrics_count_deliveries_per_provider_and_blocks(world):
     with pytest.raises(urllib.error.HTTPError) as e:
         metrics(w, "/nothing")
     assert e.value.code == 404
+
+
+def test_policyd_follows_a_moved_subdomain(world):
+    """After sluicectl subdomain move, a block on the new subdomain is the one that applies."""
+    w = world
+    ctl = lambda *a: subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf] + list(a),
+                                    capture_output=True, text=True, timeout=30)
+    assert ctl("subdomain", "move", "tenant", "shop1", "shop1b", "--mx", "mx.mall.test").returncode == 0
+    try:
+        r = ctl("block", "set", "fake", "shop1b.mall.test", "--class", "reputation", "--ttl", "600")
+        assert r.returncode == 0, r.stderr
+        harness.wait_for(lambda: "provider block in force: fake:shop1b.mall.test"
+                         in w.policyd.output(), 20, "policyd sees the block")
+        refused = harness.wait_for(lambda: send(w, ["mv1@fake.test"]) or None, 20,
+                                   "a deferral for the moved tenant")
+        assert "Mail to fake is held back" in refused["mv1@fake.test"][1]
+        # the old subdomain's mail is not what the block names: the milter sends from shop1b
+        assert ctl("subdomain", "revert", "tenant", "shop1").returncode == 0
+        harness.wait_for(lambda: send(w, ["mv2@fake.test"]) == {}, 20,
+                         "no deferral once the tenant is back on shop1")
+    finally:
+        ctl("subdomain", "revert", "tenant", "shop1")
+        ctl("block", "clear", "fake", "shop1b.mall.test")
