@@ -160,13 +160,3 @@ sl_provider_of(const sl_providers *p, const char *domain, const char *relay_host
 			return p->r[i].name;
 	return "other";
 }
-
-/* sl_provider_by_mx - the provider whose MX rule matches a relay host, or NULL */
-const char *
-sl_provider_by_mx(const sl_providers *p, const char *relay_host)
-{
-	for (size_t i = 0; p && relay_host && i < p->n; i++)
-		if (p->r[i].mx && matches(relay_host, p->r[i].pattern))
-			return p->r[i].name;
-	return NULL;
-}

@@ -6,7 +6,6 @@
  *	sl_providers_add(p, name, pattern, mx, err, len)	an operator rule
  *	sl_providers_conf(p, sec, err, len)		the rules of logd { provider }
  *	name = sl_provider_of(p, domain, relay_host)	"other" when none matches
- *	name = sl_provider_by_mx(p, relay_host)		NULL when no MX rule matches
  * DESCRIPTION
  *	Shared by sluice-logd (events, blocks) and sluice-policyd (reactions
  *	to a block at RCPT), so both group recipients the same way. A rule
@@ -37,7 +36,6 @@ int sl_providers_add(sl_providers *p, const char *name, const char *pattern, int
                      size_t errlen);
 int sl_providers_conf(sl_providers *p, cfg_t *logd_sec, char *err, size_t errlen);
 const char *sl_provider_of(const sl_providers *p, const char *domain, const char *relay_host);
-const char *sl_provider_by_mx(const sl_providers *p, const char *relay_host);
 int sl_provider_name_ok(const char *s);
 
 #endif

@@ -463,16 +463,23 @@ predict_source(const pd_react_conf *rc, const pd_facts *f, char *out, size_t out
 		snprintf(out, outlen, "%s", f->sender_domain);
 }
 
+/* pd_ramp_rate - recipients a minute age_s seconds into a ramp: start, doubling every step */
+double
+pd_ramp_rate(long start, long step, double age_s)
+{
+	double steps = age_s > 0 ? age_s / (double)step : 0, per_min = (double)start;
+
+	for (; steps >= 1.0 && per_min < 1e9; steps -= 1.0)
+		per_min *= 2.0;                             /* doubles every step seconds ... */
+	return per_min * (1.0 + (steps < 1.0 ? steps : 0)); /* ... and grows in between */
+}
+
 /* ramp_take - one recipient through a ramp's bucket; 1 when it passes */
 static int
 ramp_take(const pd_react_conf *rc, active *e, long long now)
 {
 	double age_s = (double)(e->value + (now - e->seen)) / 1000.0;
-	double steps = age_s / (double)rc->ramp_step, per_min = (double)rc->ramp_start;
-
-	for (; steps >= 1.0 && per_min < 1e9; steps -= 1.0)
-		per_min *= 2.0; /* doubles every ramp_step seconds ... */
-	per_min *= 1.0 + steps; /* ... and grows in between */
+	double per_min = pd_ramp_rate(rc->ramp_start, rc->ramp_step, age_s);
 	double burst = per_min / 6.0 < 1.0 ? 1.0 : per_min / 6.0; /* ten seconds' worth */
 
 	e->tokens += (double)(now - e->filled) / 60000.0 * per_min;

@@ -140,6 +140,26 @@ parse(pd_limit *l, const char **fields, int n, char *err)
 	return pd_limit_parse(l, "t", n, fields, err, 200);
 }
 
+/* test_ramp_rate - after a block: start a minute, doubling every step, growing in between */
+static void
+test_ramp_rate(void **state)
+{
+	(void) state;
+	assert_true(pd_ramp_rate(10, 300, 0) == 10.0);
+	assert_true(pd_ramp_rate(10, 300, -5) == 10.0);		/* clock skew between nodes */
+	assert_true(pd_ramp_rate(10, 300, 150) == 15.0);
+	assert_true(pd_ramp_rate(10, 300, 300) == 20.0);
+	assert_true(pd_ramp_rate(10, 300, 450) == 30.0);
+	assert_true(pd_ramp_rate(10, 300, 1500) == 320.0);
+	for (double t = 0, last = 0; t < 7200; t += 37) {	/* never falls */
+		double r = pd_ramp_rate(10, 300, t);
+
+		assert_true(r >= last);
+		last = r;
+	}
+	assert_true(pd_ramp_rate(1, 1, 1e6) < 3e9);		/* capped, no overflow */
+}
+
 /* test_warmup_schedule - a day-indexed maximum, and what is refused */
 static void
 test_warmup_schedule(void **state)
@@ -313,6 +333,7 @@ main(void)
 		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_limit_parse),
 		cmocka_unit_test(test_warmup_schedule),
+		cmocka_unit_test(test_ramp_rate),
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_suppress_keys),
 	};
