@@ -67,15 +67,55 @@ def free_port():
     raise RuntimeError("no free port in 20000-32000")
 
 
+class TransientError(RuntimeError):
+    """A server could not be reached just now (refused, reset, closed, still loading).
+
+    Raised by Redis.cli() and SentinelSet.sentinel_cli(); wait_for() takes
+    it as "not yet", like a connection error of the test's own sockets."""
+
+
+# redis-cli's words for a server that is restarting, being reconfigured or
+# not listening yet: a poll retries these, a one-shot command fails on them.
+TRANSIENT_MARKERS = ("Connection reset", "Connection refused", "Could not connect",
+                     "Server closed the connection", "Broken pipe", "LOADING",
+                     "No such file or directory", "I/O error", "Connection timed out")
+
+# What a condition polled by wait_for() may raise and still mean "not yet".
+NOT_YET = (TransientError, OSError, subprocess.TimeoutExpired)
+
+
+def redis_cli_failed(what, r):
+    """The exception for a failed redis-cli run: TransientError when it could not talk to the server."""
+    text = (r.stderr or "") + (r.stdout or "")
+    cls = TransientError if any(m in text for m in TRANSIENT_MARKERS) else RuntimeError
+    return cls("redis-cli %s: %s" % (what, (r.stderr or r.stdout).strip()))
+
+
+# The shortest wait: the suite runs in parallel on a loaded 2-core machine,
+# where a daemon can take seconds to answer; a wait only ends early.
+MIN_WAIT = float(os.environ.get("SLUICE_MIN_WAIT", "30"))
+
+
 def wait_for(cond, timeout=10.0, what="condition", interval=0.05):
-    """Poll cond() until it returns a true value; raise with what on timeout."""
+    """Poll cond() until it returns a true value; raise with what on timeout.
+
+    A connection error inside cond() (NOT_YET: a server restarting or being
+    reconfigured) counts as "not yet"; the last one is named on timeout.
+    Load on the machine only makes the wait longer, never a failure, so
+    timeouts here are generous upper bounds, not expectations."""
+    timeout = max(timeout, MIN_WAIT)
     deadline = time.monotonic() + timeout
+    last = None
     while True:
-        value = cond()
+        try:
+            value = cond()
+        except NOT_YET as e:
+            value, last = None, e
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError("timed out after %.1fs waiting for %s" % (timeout, what))
+            raise TimeoutError("timed out after %.1fs waiting for %s%s" % (
+                timeout, what, " (last error: %r)" % last if last else ""))
         time.sleep(interval)
 
 
@@ -177,7 +217,7 @@ class Redis:
         r = subprocess.run(["redis-cli", "-s", self.sock, "--no-raw" if False else "--raw"] + auth
                            + [str(a) for a in args], capture_output=True, text=True, timeout=10)
         if check and r.returncode != 0:
-            raise RuntimeError("redis-cli %s: %s" % (args, r.stderr))
+            raise redis_cli_failed(args, r)
         return r.stdout.rstrip("\n")
 
     def conf_section(self, prefix="sluice:"):
@@ -240,6 +280,8 @@ class SentinelSet:
         auth = ["--user", self.SENTINEL_USER, "--pass", self.SENTINEL_PW, "--no-auth-warning"] if self.auth else []
         r = subprocess.run(["redis-cli", "-p", str(self.sentinels[i][0]), "--raw"] + auth + [str(a) for a in args],
                            capture_output=True, text=True, timeout=10)
+        if r.returncode != 0 and any(m in r.stderr + r.stdout for m in TRANSIENT_MARKERS):
+            raise redis_cli_failed(args, r)
         return r.stdout.rstrip("\n")
 
     def _field(self, i, name):
@@ -256,7 +298,10 @@ class SentinelSet:
     def master_port(self, i=None):
         """The master's port as sentinel i (default: the first alive) reports it."""
         i = self.alive()[0] if i is None else i
-        return int(self.sentinel_cli(i, "SENTINEL", "get-master-addr-by-name", self.MASTER_NAME).split("\n")[1])
+        out = self.sentinel_cli(i, "SENTINEL", "get-master-addr-by-name", self.MASTER_NAME).split("\n")
+        if len(out) < 2 or not out[1].isdigit():
+            raise TransientError("sentinel %d has no master address: %r" % (i, out))
+        return int(out[1])
 
     def master(self):
         port = self.master_port()
