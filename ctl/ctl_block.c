@@ -27,6 +27,7 @@ static const struct option block_longopts[] = {
 	{"class", required_argument, NULL, 'c'},
 	{"ttl", required_argument, NULL, 't'},
 	{"reason", required_argument, NULL, 'r'},
+	{"no-ramp", no_argument, NULL, 'n'},
 	{NULL, 0, NULL, 0}
 };
 
@@ -90,7 +91,29 @@ block_scan(ctl_ctx *ctx, const char *key, void *arg)
 	return 0;
 }
 
-/* block_list - every block in force */
+/* ramp_list - the ramps after blocks (sluice-policyd's sorted set ramps) */
+static int
+ramp_list(ctl_ctx *ctx)
+{
+	char	key[CTL_KEY_MAX], when[64];
+	const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+	sl_reply *r;
+
+	if (ctl_key(ctx, key, sizeof(key), "ramps") < 0)
+		return 1;
+	r = ctl_cmd_ok(ctx, 5, argv);
+	for (size_t i = 0; r->type == SL_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+		if (i == 0)
+			printf("\nramping up after a block (sluice-policyd, block_ramp):\n");
+		ctl_age((time_t) atoll(r->element[i + 1]->str ? r->element[i + 1]->str : "0"),
+			time(NULL), when, sizeof(when));
+		printf("  %-45s since %s\n", r->element[i]->str ? r->element[i]->str : "?", when);
+	}
+	sl_reply_free(r);
+	return 0;
+}
+
+/* block_list - every block in force, then the ramps */
 static int
 block_list(ctl_ctx *ctx)
 {
@@ -99,7 +122,9 @@ block_list(ctl_ctx *ctx)
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
 	snprintf(pattern, sizeof(pattern), "%sblock:*", p);
 	printf("%-12s %-32s %-14s %8s  %s\n", "PROVIDER", "SOURCE", "CLASS", "TTL", "SET BY");
-	return ctl_scan(ctx, pattern, block_scan, NULL) < 0 ? 1 : 0;
+	if (ctl_scan(ctx, pattern, block_scan, NULL) < 0)
+		return 1;
+	return ramp_list(ctx);
 }
 
 /* block_set - declare a block by hand */
@@ -127,6 +152,26 @@ block_set(ctl_ctx *ctx, const char *key, const char *prov, const char *dom, cons
 	return 0;
 }
 
+/* drop_ramp - --no-ramp: out of sluice-policyd's index and ramps, so full speed at once */
+static long long
+drop_ramp(ctl_ctx *ctx, const char *prov, const char *dom)
+{
+	char	member[300], set[CTL_KEY_MAX], zset[CTL_KEY_MAX];
+	const char *srem[] = {"SREM", set, member}, *zrem[] = {"ZREM", zset, member};
+	long long n = 0;
+	sl_reply *r;
+
+	snprintf(member, sizeof(member), "%s:%s", prov, dom);
+	if (ctl_key(ctx, set, sizeof(set), "blocks") < 0
+	    || ctl_key(ctx, zset, sizeof(zset), "ramps") < 0)
+		return 0;
+	sl_reply_free(ctl_cmd_ok(ctx, 3, srem));
+	r = ctl_cmd_ok(ctx, 3, zrem);
+	n = r->type == SL_REPLY_INTEGER ? r->integer : 0;
+	sl_reply_free(r);
+	return n;
+}
+
 /* ctl_block - list, set or clear provider blocks */
 int
 ctl_block(ctl_ctx *ctx, int argc, char **argv)
@@ -134,7 +179,7 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 	const char *cls = "reputation", *reason = "set by an operator", *what;
 	long long ttl = 3600;
 	char	key[CTL_KEY_MAX];
-	int	ch;
+	int	ch, no_ramp = 0;
 
 	while ((ch = getopt_long(argc, argv, "", block_longopts, NULL)) != -1) {
 		if (ch == 'c' && class_ok(optarg))
@@ -143,6 +188,8 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 			;
 		else if (ch == 'r')
 			reason = optarg;
+		else if (ch == 'n')
+			no_ramp = 1;
 		else
 			ctl_usage(ctx);
 	}
@@ -151,7 +198,8 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 	what = argv[optind];
 	if (strcmp(what, "list") == 0 && argc - optind == 1)
 		return block_list(ctx);
-	if (argc - optind != 3 || !name_ok(argv[optind + 1], 0) || !(name_ok(argv[optind + 2], 1) || strcmp(argv[optind + 2], "*") == 0)
+	if (argc - optind != 3 || !name_ok(argv[optind + 1], 0)
+	    || !(name_ok(argv[optind + 2], 1) || strcmp(argv[optind + 2], "*") == 0)
 	    || ctl_key(ctx, key, sizeof(key), "block:%s:%s", argv[optind + 1], argv[optind + 2]) < 0)
 		ctl_usage(ctx);
 	if (strcmp(what, "set") == 0)
@@ -164,6 +212,8 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 		long long n = r && r->type == SL_REPLY_INTEGER ? r->integer : 0;
 
 		sl_reply_free(r);
+		if (no_ramp)
+			n += drop_ramp(ctx, argv[optind + 1], argv[optind + 2]);
 		if (n > 0)
 			block_event(ctx, "block-end", argv[optind + 1], argv[optind + 2], "", "cleared");
 		printf("block %s %s: %s\n", argv[optind + 1], argv[optind + 2],

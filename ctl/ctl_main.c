@@ -74,7 +74,7 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "stats", .fn = ctl_stats, .args = "[--day YYYYMMDD] [--tenant T]"},
 	{.group = "events", .fn = ctl_events, .args = "[--count N] [--follow]"},
 	{.group = "block", .fn = ctl_block,
-	 .args = "list | set PROVIDER DOMAIN [--class C] [--ttl S] [--reason T] | clear PROVIDER DOMAIN"},
+	 .args = "list | set PROVIDER DOMAIN [--class C] [--ttl S] [--reason T] | clear PROVIDER DOMAIN [--no-ramp]"},
 	{.group = "transports", .fn = ctl_transports, .args = ""},
 	{.group = "subdomain", .fn = ctl_subdomain,
 	 .args = "plan|move category|tenant NAME LABEL [--mx HOST] | revert category|tenant NAME | list"},

@@ -220,6 +220,9 @@ def test_defer_mode_holds_back_that_provider_only(world):
     w.fake.refusing = False
     assert w.redis.cli("DEL", key) == "1"
     ramping(w, "fake")
+    listed = subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf, "block", "list"],
+                            capture_output=True, text=True, timeout=30).stdout
+    assert "ramping up after a block" in listed and "fake:shop1.mall.test" in listed, listed
     refused = send(w, ["r1@fake.test", "r2@fake.test", "r3@fake.test", "r4@fake.test"])
     assert sorted(refused) == ["r2@fake.test", "r3@fake.test", "r4@fake.test"], refused
     assert all(c == 450 and "while delivery resumes after a block" in t
@@ -353,3 +356,22 @@ def test_policyd_follows_a_moved_subdomain(world):
     finally:
         ctl("subdomain", "revert", "tenant", "shop1")
         ctl("block", "clear", "fake", "shop1b.mall.test")
+
+
+def test_sluicectl_block_set_and_clear_without_ramp(world):
+    """A block set with sluicectl applies; cleared with --no-ramp, mail flows at full speed."""
+    w = world
+    ctl = lambda *a: subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf] + list(a),
+                                    capture_output=True, text=True, timeout=30)
+    r = ctl("block", "set", "fake", "*", "--class", "blocklist", "--ttl", "600")
+    assert r.returncode == 0, r.stderr
+    harness.wait_for(lambda: "provider block in force: fake:*" in w.policyd.output(), 20,
+                     "policyd sees the provider-wide block")
+    refused = send(w, ["nr1@fake.test", "nr-other@accept.test"])
+    assert list(refused) == ["nr1@fake.test"], refused
+    assert ctl("block", "clear", "fake", "*", "--no-ramp").returncode == 0
+    assert w.redis.cli("SISMEMBER", "sluice:blocks", "fake:*") == "0"
+    harness.wait_for(lambda: "provider block and ramp over: fake:*" in w.policyd.output(), 20,
+                     "policyd drops it")
+    assert send(w, ["nr%d@fake.test" % i for i in range(2, 6)]) == {}
+    assert w.redis.cli("ZSCORE", "sluice:ramps", "fake:*") == ""
