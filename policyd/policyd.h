@@ -283,7 +283,7 @@ pd_react_conf *pd_provider_config(sl_conf *c, cfg_t *sec);
 void	pd_provider_config_free(pd_react_conf *rc);
 void	pd_provider_start(pd_server *srv);
 void	pd_provider_facts(const pd_config *cfg, pd_facts *f);
-long long pd_limit_max(const pd_limit *l, const char *day_id);
+long long pd_limit_max(const pd_limit *l, const char *day_id, const char *source);
 double	pd_ramp_rate(long start, long step, double age_s);
 enum pd_rx pd_provider_react(const pd_config *cfg, const pd_facts *f, char *action,
 			     size_t len, char *why, size_t whylen);

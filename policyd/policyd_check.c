@@ -235,7 +235,7 @@ limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], cons
 		if (pd_window_id(l->window, time(NULL), period, sizeof(period), &end) < 0)
 			return -1;
 		snprintf(counter, KEY_MAX, "%squota:%s:%s:%s", p, l->name, period, value);
-		snprintf(num[1], 32, "%lld", pd_limit_max(l, period));
+		snprintf(num[1], 32, "%lld", pd_limit_max(l, period, q->f.sending_domain));
 		snprintf(num[2], 32, "%lld", (long long) end);
 	}
 	snprintf(num[3], 32, "%lld", l->warn);

@@ -107,6 +107,12 @@ static struct {
 	char label[64];
 } relabels[RELABEL_MAX];
 static int nrelabels;
+typedef struct hold {
+	char *source; /* a sending domain */
+	char *days;   /* "yyyymmdd,yyyymmdd,...": days a block was in force */
+} hold;
+static hold *holds;
+static int nholds;
 static struct event *timer;
 static int busy, polls;
 
@@ -123,6 +129,15 @@ static sl_script refresh_script = {
         "    if redis.call('ZSCORE', KEYS[2], m) then redis.call('ZREM', KEYS[2], m) end\n"
         "    out[#out + 1] = 'b'; out[#out + 1] = m; out[#out + 1] = tostring(ttl)\n"
         "    provs[string.match(m, '^[^:]*')] = 1\n"
+        "    local src = string.match(m, ':(.*)$')\n"
+        "    if src and src ~= '*' then -- warm-up schedules hold on a day with a block\n"
+        "      local h = redis.call('HGET', KEYS[3], src) or ''\n"
+        "      if not string.find(',' .. h .. ',', ',' .. ARGV[6] .. ',', 1, true) then\n"
+        "        h = h == '' and ARGV[6] or h .. ',' .. ARGV[6]\n"
+        "        if #h > 365 * 9 then h = string.sub(h, #h - 365 * 9 + 2) end\n"
+        "        redis.call('HSET', KEYS[3], src, h)\n"
+        "      end\n"
+        "    end\n"
         "  end\n"
         "end\n"
         "if redis.call('ZCARD', KEYS[2]) > 0 then -- no write at all when idle (maxmemory)\n"
@@ -135,6 +150,10 @@ static sl_script refresh_script = {
         "  provs[string.match(r[i], '^[^:]*')] = 1\n"
         "end\n"
         "if ARGV[3] == '1' then\n"
+        "  local hd = redis.call('HGETALL', KEYS[3])\n"
+        "  for i = 1, #hd, 2 do\n"
+        "    out[#out + 1] = 'h'; out[#out + 1] = hd[i]; out[#out + 1] = hd[i + 1]\n"
+        "  end\n"
         "  for p in pairs(provs) do\n"
         "    local k = ARGV[1] .. 'pdomains:' .. p\n"
         "    if redis.call('SCARD', k) <= tonumber(ARGV[4]) then\n"
@@ -294,6 +313,39 @@ learnt_free(void)
 	lrn = NULL, nlrn = 0;
 }
 
+/* holds_free - forget the days with blocks */
+static void
+holds_free(void)
+{
+	for (int i = 0; i < nholds; i++)
+		free(holds[i].source), free(holds[i].days);
+	free(holds);
+	holds = NULL, nholds = 0;
+}
+
+/* held_days - days in [day0, today) on which a block of source was in force */
+static long long
+held_days(const char *source, long long day0, long long today)
+{
+	long long n = 0, d;
+
+	for (int i = 0; source && *source && i < nholds; i++) {
+		const char *s = holds[i].days;
+		char one[9];
+
+		if (strcmp(holds[i].source, source) != 0)
+			continue;
+		while (strlen(s) >= 8) {
+			memcpy(one, s, 8), one[8] = '\0';
+			if (sl_live_day(one, &d) == 0 && d >= day0 && d < today)
+				n++;
+			s += 8;
+			s += *s == ',';
+		}
+	}
+	return n;
+}
+
 /* load_entry - one triple of the refresh answer into the new tables */
 static void
 load_entry(const char *kind, const char *a, const char *b, active *next, int *nnext, learnt *nl,
@@ -306,6 +358,14 @@ load_entry(const char *kind, const char *a, const char *b, active *next, int *nn
 			snprintf(relabels[nrelabels].field, sizeof(relabels[0].field), "%s", a);
 			snprintf(relabels[nrelabels].label, sizeof(relabels[0].label), "%s", b);
 			nrelabels++;
+		}
+		return;
+	}
+	if (*kind == 'h') {
+		if (nl && nholds < LEARNT_MAX) { /* read with the learnt domains */
+			holds = sl_realloc(holds, (size_t)(nholds + 1) * sizeof(*holds));
+			holds[nholds].source = sl_strdup(a), holds[nholds].days = sl_strdup(b);
+			nholds++;
 		}
 		return;
 	}
@@ -357,8 +417,10 @@ refresh_cb(const sl_reply *r, const char *err, void *arg)
 		if (r->element[i]->type != SL_REPLY_STRING)
 			return;
 	next = sl_calloc(r->elements / 3 + 1, sizeof(*next));
-	if (learn)
+	if (learn) {
 		nl = sl_calloc(r->elements / 3 + 1, sizeof(*nl));
+		holds_free(); /* read again below */
+	}
 	nrelabels = 0; /* reloaded below */
 	for (size_t i = 0; i < r->elements; i += 3)
 		load_entry(r->element[i]->str, r->element[i + 1]->str, r->element[i + 2]->str, next,
@@ -383,8 +445,9 @@ react_poll(evutil_socket_t fd, short what, void *arg)
 	const pd_react_conf *rc = srv->cfg->react;
 	struct timeval tv = {.tv_sec = srv->cfg->poll_ms / 1000,
 	                     .tv_usec = (srv->cfg->poll_ms % 1000) * 1000};
-	char keys[2][256], ramp[32], most[32], relabel[256];
-	const char *p = srv->cfg->redis.prefix, *argv[7];
+	char keys[3][256], ramp[32], most[32], relabel[256], today[32];
+	const char *p = srv->cfg->redis.prefix, *argv[9];
+	time_t end;
 	int learn = polls++ % LEARN_EVERY == 0;
 
 	(void)fd, (void)what;
@@ -395,10 +458,13 @@ react_poll(evutil_socket_t fd, short what, void *arg)
 	snprintf(keys[1], sizeof(keys[1]), "%sramps", p);
 	snprintf(ramp, sizeof(ramp), "%ld", rc->ramp);
 	snprintf(most, sizeof(most), "%d", LEARNT_MAX);
-	argv[0] = keys[0], argv[1] = keys[1], argv[2] = p, argv[3] = ramp;
+	snprintf(keys[2], sizeof(keys[2]), "%sholds", p);
+	if (pd_window_id(PD_WIN_DAY, time(NULL), today, sizeof(today), &end) < 0)
+		return;
+	argv[0] = keys[0], argv[1] = keys[1], argv[2] = keys[2], argv[3] = p, argv[4] = ramp;
 	snprintf(relabel, sizeof(relabel), "%srelabel", p); /* sluicectl subdomain move */
-	argv[4] = learn ? "1" : "0", argv[5] = most, argv[6] = relabel;
-	busy = sl_aredis_eval(srv->redis, &refresh_script, 0, refresh_cb, learn ? srv : NULL, 2, 7,
+	argv[5] = learn ? "1" : "0", argv[6] = most, argv[7] = relabel, argv[8] = today;
+	busy = sl_aredis_eval(srv->redis, &refresh_script, 0, refresh_cb, learn ? srv : NULL, 3, 9,
 	                      argv, NULL) == 0;
 }
 
@@ -508,11 +574,12 @@ pd_provider_facts(const pd_config *cfg, pd_facts *f)
 
 /*
  * pd_limit_max - a window limit's maximum in the period day_id: with a
- * warm-up schedule, the figure of the day (days since schedule_start; the
- * first figure before it, the last one after the schedule's end)
+ * warm-up schedule, the figure of the day (days since schedule_start, less
+ * the days on which a block of source was in force: the schedule holds;
+ * the first figure before it, the last one after the schedule's end)
  */
 long long
-pd_limit_max(const pd_limit *l, const char *day_id)
+pd_limit_max(const pd_limit *l, const char *day_id, const char *source)
 {
 	long long today, i;
 	char day[9];
@@ -522,7 +589,7 @@ pd_limit_max(const pd_limit *l, const char *day_id)
 	snprintf(day, sizeof(day), "%s", day_id); /* YYYYMMDD of the period */
 	if (sl_live_day(day, &today) < 0)
 		return l->schedule[0];
-	i = today - l->schedule_day0;
+	i = today - l->schedule_day0 - held_days(source, l->schedule_day0, today);
 	return l->schedule[i < 0 ? 0 : i >= l->nschedule ? l->nschedule - 1 : i];
 }
 

@@ -279,6 +279,22 @@ def test_warmup_schedule_caps_the_day_and_rises_the_next(world):
     refused = send(w, rcpts[4:] + ["w5@fake3.test", "w6@fake3.test"])
     assert sorted(refused) == ["w6@fake3.test"], refused
     assert w.redis.cli("GET", "sluice:quota:warmup:%s:shop1.mall.test" % day(0)) == "6"
+    # a block on a day holds the schedule: sluice-policyd notes the day in holds ...
+    ctl = lambda *a: subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf] + list(a),
+                                    capture_output=True, text=True, timeout=30)
+    assert ctl("block", "set", "fake3", "shop1.mall.test", "--ttl", "600").returncode == 0
+    harness.wait_for(lambda: day(0) in w.redis.cli("HGET", "sluice:holds", "shop1.mall.test"),
+                     20, "today noted as a day with a block")
+    assert ctl("block", "clear", "fake3", "shop1.mall.test", "--no-ramp").returncode == 0
+    # ... and such a day before today does not count: started 2 days ago with yesterday
+    # held, today is day 1 (6, all used), not day 2 (12)
+    w.redis.cli("HSET", "sluice:holds", "shop1.mall.test", day(-1))
+    w.redis.cli("HSET", "sluice:limit:warmup", "schedule_start", day(-2))
+    refused = harness.wait_for(lambda: send(w, ["w7@fake3.test"]) or None, 20,
+                               "the held schedule's day-1 figure")
+    assert "Rate limit exceeded (warmup)" in refused["w7@fake3.test"][1]
+    w.redis.cli("HDEL", "sluice:holds", "shop1.mall.test")
+    harness.wait_for(lambda: send(w, ["w8@fake3.test"]) == {}, 20, "day 2 without the hold")
     # a bad schedule written by hand is refused by sluicectl and ignored by policyd
     r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf, "limits", "set",
                         "warmup", "schedule=3,,6"], capture_output=True, text=True, timeout=30)

@@ -180,11 +180,11 @@ test_warmup_schedule(void **state)
 	(void) state;
 	assert_int_equal(parse(&l, ok, 10, err), 0);
 	assert_int_equal(l.nschedule, 3);
-	assert_int_equal(pd_limit_max(&l, "20261202"), 50);	/* before: the first figure */
-	assert_int_equal(pd_limit_max(&l, "20261203"), 50);
-	assert_int_equal(pd_limit_max(&l, "20261204"), 100);
-	assert_int_equal(pd_limit_max(&l, "20261205"), 200);
-	assert_int_equal(pd_limit_max(&l, "20270101"), 200);	/* after: the last one */
+	assert_int_equal(pd_limit_max(&l, "20261202", NULL), 50);	/* before: the first figure */
+	assert_int_equal(pd_limit_max(&l, "20261203", NULL), 50);
+	assert_int_equal(pd_limit_max(&l, "20261204", NULL), 100);
+	assert_int_equal(pd_limit_max(&l, "20261205", NULL), 200);
+	assert_int_equal(pd_limit_max(&l, "20270101", NULL), 200);	/* after: the last one */
 	pd_limit_clear(&l);
 	assert_int_equal(parse(&l, nostart, 6, err), -1);
 	pd_limit_clear(&l);
