@@ -28,19 +28,10 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "live.h"
 
 static const struct option subdomain_longopts[] = {{"mx", required_argument, NULL, 'm'},
                                                    {NULL, 0, NULL, 0}};
-
-/* dns_label_ok - 1-63 of a-z 0-9 -, no leading or trailing - */
-static int
-dns_label_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n > 0 && n < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
-	       s[0] != '-' && s[n - 1] != '-';
-}
 
 /* current_label - the label in force: the override, else the configured one */
 static const char *
@@ -200,7 +191,7 @@ ctl_subdomain(ctl_ctx *ctx, int argc, char **argv)
 		return 0;
 	}
 	if ((strcmp(what, "move") != 0 && strcmp(what, "plan") != 0) || argc - optind != 4 ||
-	    !dns_label_ok(argv[optind + 3]))
+	    !sl_live_dns_label_ok(argv[optind + 3]))
 		ctl_usage(ctx);
 	if (strcmp(argv[optind + 3], old) == 0) {
 		ctl_err("%s already sends from the label %s", field, old);

@@ -351,6 +351,16 @@ sl_live_label_ok(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") == n;
 }
 
+/* sl_live_dns_label_ok - a subdomain label: 1-63 of a-z 0-9 -, no leading or trailing - */
+int
+sl_live_dns_label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
+	       s[0] != '-' && s[n - 1] != '-';
+}
+
 /* domain_ok - one lowercase domain, maybe "*." first: [a-z0-9.-], no empty label */
 static int
 domain_ok(const char *d, size_t n)

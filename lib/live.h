@@ -34,6 +34,7 @@ int sl_live_day(const char *s, long long *days);
 extern const char *const sl_live_attributes[];
 int sl_live_attribute(const char *name, size_t n);
 int sl_live_label_ok(const char *s);
+int sl_live_dns_label_ok(const char *s);
 int sl_live_domains(const char *in, char *out, size_t outlen, char *bad, size_t badlen);
 int sl_live_sasl_field(const char *f, const char *v, char *err, size_t errlen);
 void sl_live_printable(const char *in, char *out, size_t outlen);

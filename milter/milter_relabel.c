@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "live.h"
 #include "log.h"
 #include "milter.h"
 
@@ -46,16 +47,6 @@ static int ntable;
 static time_t fetched, warned;
 static int fetching;
 
-/* label_ok - a DNS label: 1-63 of a-z 0-9 -, no leading or trailing - */
-static int
-label_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n > 0 && n < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
-	       s[0] != '-' && s[n - 1] != '-';
-}
-
 /* load - the hash's fields into a new table (the caller holds nothing) */
 static int
 load(const sl_reply *rep, relabel *t)
@@ -68,7 +59,7 @@ load(const sl_reply *rep, relabel *t)
 		if (f == NULL || v == NULL || strlen(f) >= NAME_MAX_ ||
 		    (strncmp(f, "category:", 9) != 0 && strncmp(f, "tenant:", 7) != 0))
 			continue;
-		if (!label_ok(v)) {
+		if (!sl_live_dns_label_ok(v)) {
 			sl_warn("relabel %s = \"%.63s\": not a DNS label, ignored", f, v);
 			continue;
 		}

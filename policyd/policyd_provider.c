@@ -352,9 +352,8 @@ load_entry(const char *kind, const char *a, const char *b, active *next, int *nn
            int *nnl, long long now)
 {
 	if (*kind == 'l') {
-		if (nrelabels < RELABEL_MAX && strlen(a) < sizeof(relabels[0].field) && *b &&
-		    strlen(b) < sizeof(relabels[0].label) &&
-		    strspn(b, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(b)) {
+		if (nrelabels < RELABEL_MAX && strlen(a) < sizeof(relabels[0].field) &&
+		    sl_live_dns_label_ok(b)) {
 			snprintf(relabels[nrelabels].field, sizeof(relabels[0].field), "%s", a);
 			snprintf(relabels[nrelabels].label, sizeof(relabels[0].label), "%s", b);
 			nrelabels++;
