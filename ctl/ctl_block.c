@@ -13,7 +13,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "provider.h"
 
 static const struct option block_longopts[] = {
 	{"class", required_argument, NULL, 'c'},
@@ -31,19 +31,14 @@ static const struct option block_longopts[] = {
 	{NULL, 0, NULL, 0}
 };
 
-/* name_ok - a provider name (1-31 of a-z 0-9 - _) or a domain (a-z 0-9 . -), or "-" */
+/* source_ok - a sending domain (a-z 0-9 . -, at most 253), "-" (unknown) or "*" (all) */
 static int
-name_ok(const char *s, int domain)
+source_ok(const char *s)
 {
 	size_t	n = strlen(s);
 
-	if (n == 0 || n > (domain ? 253u : 31u))
-		return 0;
-	for (; *s; s++)
-		if (!(islower((unsigned char) *s) || isdigit((unsigned char) *s) || *s == '-'
-		      || (domain ? *s == '.' : *s == '_')))
-			return 0;
-	return 1;
+	return strcmp(s, "*") == 0
+	    || (n > 0 && n <= 253 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n);
 }
 
 /* class_ok - one of sluice-logd's block classes */
@@ -198,8 +193,7 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 	what = argv[optind];
 	if (strcmp(what, "list") == 0 && argc - optind == 1)
 		return block_list(ctx);
-	if (argc - optind != 3 || !name_ok(argv[optind + 1], 0)
-	    || !(name_ok(argv[optind + 2], 1) || strcmp(argv[optind + 2], "*") == 0)
+	if (argc - optind != 3 || !sl_provider_name_ok(argv[optind + 1]) || !source_ok(argv[optind + 2])
 	    || ctl_key(ctx, key, sizeof(key), "block:%s:%s", argv[optind + 1], argv[optind + 2]) < 0)
 		ctl_usage(ctx);
 	if (strcmp(what, "set") == 0)
