@@ -291,6 +291,11 @@ sl_redis *ml_redis_get(ml_redis_pool *p);
 void	ml_redis_put(ml_redis_pool *p, sl_redis *r);
 void	ml_redis_prepare(void);
 
+/* ---- milter_charge.c ---- */
+
+void	ml_charge_settle(const ml_conf *c, const char *key, int accepted,
+			 char *const *rcpts, size_t nrcpt);
+
 /* ---- milter_dmarcagg.c ---- */
 
 struct ml_vresult;

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "charge.h"
 #include "live.h"
 #include "log.h"
 #include "milter.h"
@@ -80,6 +81,7 @@ void
 ml_redis_prepare(void)
 {
 	(void) sl_script_sha1(&record_script);
+	sl_charge_prepare();
 	ml_supp_prepare();
 	ml_dmarcagg_prepare();
 }

@@ -64,6 +64,7 @@ typedef struct pd_config {
 	char   *default_action;		/* answer to malformed requests */
 	enum pd_mode mode;		/* global default */
 	int	strip_tag;		/* +tag handling for suppression */
+	int	refunds;		/* write charge records (lib/charge.c) */
 	int	lower_local;
 	int	discard_global, discard_category, discard_tenant;
 	int	breaker_failures;	/* consecutive failures that open it */

@@ -58,11 +58,16 @@
 
 /*
  * The decision script. KEYS: tenant hash, suppression hashes, then per
- * limit its counter and its stats hash. ARGV: tenant mode, number of
+ * limit its counter and its stats hash, then the connection's charge
+ * record when ARGV names an instance. ARGV: tenant mode, number of
  * scopes, suppression mode, number of limits, then 7 values per limit:
  * kind (r|w), cost, p1, p2, mode (e|m), warn, action (d|r); for a rate
  * p1 is the interval in ms and p2 the burst, for a window p1 is the
- * maximum and p2 the end of the period (unix seconds).
+ * maximum and p2 the end of the period (unix seconds). Then Postfix's
+ * instance ('' for no charge record), the recipient, and per limit its
+ * unit (m|r). Each charge is appended to the record (lib/charge.c has
+ * its format), which sluice-milter settles when the transaction ends;
+ * a record of another instance is a transaction that ended: dropped.
  * Modes: e enforce, m monitor, x skip.
  * A key of the wrong type or value (written by hand) is reported as
  * "bad:<key>" and skipped, never an error for the whole request: reads
@@ -76,6 +81,9 @@
 sl_script pd_decide_script = {.source =
 	"local tmode, ns, smode, nl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
 	"local ev = {}\n"
+	"local ra = 4 + 7 * nl\n"
+	"local inst, rcpt = ARGV[ra + 1] or '', ARGV[ra + 2] or ''\n"
+	"local rec = inst ~= '' and KEYS[2 + ns + 2 * nl] or nil\n"
 	"local function get(cmd, key, ...)\n"
 	"  local r = redis.pcall(cmd, key, ...)\n"
 	"  if type(r) == 'table' and r.err then\n"
@@ -89,6 +97,10 @@ sl_script pd_decide_script = {.source =
 	"  if type(r) == 'table' and r.err then\n"
 	"    error('SLUICE ' .. cmd .. ' ' .. key .. ': ' .. r.err)\n"
 	"  end\n"
+	"end\n"
+	"if rec then\n"
+	"  local cur = get('HGET', rec, 'instance')\n"
+	"  if cur ~= false and cur ~= inst then put('DEL', rec) end\n"
 	"end\n"
 	"if tmode ~= 'x' then\n"
 	"  local st = get('HMGET', KEYS[1], 'status', 'status_reason')\n"
@@ -184,6 +196,13 @@ sl_script pd_decide_script = {.source =
 	"      put('EXPIREAT', key, p2 + 3600)\n"
 	"    end\n"
 	"    put('HINCRBY', stats, 'passed', 1)\n"
+	"    if rec then\n"
+	"      local f = ARGV[ra + 2 + i] == 'm' and 'm' or 'r:' .. rcpt\n"
+	"      local was = get('HGET', rec, f) or ''\n"
+	"      put('HSET', rec, 'instance', inst, f, was .. ARGV[a+1] .. ' ' .. cost .. ' ' .. p1 .. ' '\n"
+	"          .. stats .. ' ' .. key .. '\\n')\n"
+	"      put('EXPIRE', rec, ARGV[ra + 3 + nl])\n"
+	"    end\n"
 	"    if warn > 0 and new >= warn and new - cost < warn then\n"
 	"      put('HINCRBY', stats, 'warned', 1)\n"
 	"      ev[#ev+1] = 'w:' .. i .. ':' .. math.floor(new)\n"
