@@ -59,7 +59,7 @@ block_event(ctl_ctx *ctx, const char *type, const char *prov, const char *dom, c
 	const char *argv[] = {"XADD", key, "*", "type", type, "provider", prov, "source", dom,
 			      "class", cls, "reply", reason, "why", "sluicectl", "set_by", "sluicectl"};
 
-	if (ctl_key(ctx, key, sizeof(key), "events") == 0)
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_EVENTS) == 0)
 		sl_reply_free(ctl_cmd_ok(ctx, 17, argv));
 }
 
@@ -94,7 +94,7 @@ ramp_list(ctl_ctx *ctx)
 	const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
 	sl_reply *r;
 
-	if (ctl_key(ctx, key, sizeof(key), "ramps") < 0)
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_RAMPS) < 0)
 		return 1;
 	r = ctl_cmd_ok(ctx, 5, argv);
 	for (size_t i = 0; r->type == SL_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
@@ -115,7 +115,7 @@ block_list(ctl_ctx *ctx)
 	char	p[256], pattern[CTL_KEY_MAX];
 
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
-	snprintf(pattern, sizeof(pattern), "%sblock:*", p);
+	sl_key(pattern, sizeof(pattern), p, SL_KEY_BLOCK, "*", "*");
 	printf("%-12s %-32s %-14s %8s  %s\n", "PROVIDER", "SOURCE", "CLASS", "TTL", "SET BY");
 	if (ctl_scan(ctx, pattern, block_scan, NULL) < 0)
 		return 1;
@@ -140,7 +140,7 @@ block_set(ctl_ctx *ctx, const char *key, const char *prov, const char *dom, cons
 	sl_reply_free(ctl_cmd_ok(ctx, 16, hset));
 	sl_reply_free(ctl_cmd_ok(ctx, 3, exp));
 	snprintf(member, sizeof(member), "%s:%s", prov, dom);
-	if (ctl_key(ctx, set, sizeof(set), "blocks") == 0)	/* sluice-policyd's index */
+	if (ctl_key(ctx, set, sizeof(set), SL_KEY_BLOCKS) == 0)	/* sluice-policyd's index */
 		sl_reply_free(ctl_cmd_ok(ctx, 3, sadd));
 	block_event(ctx, "block-start", prov, dom, cls, reason);
 	printf("block %s %s: %s for %lld s\n", prov, dom, cls, ttl);
@@ -157,8 +157,8 @@ drop_ramp(ctl_ctx *ctx, const char *prov, const char *dom)
 	sl_reply *r;
 
 	snprintf(member, sizeof(member), "%s:%s", prov, dom);
-	if (ctl_key(ctx, set, sizeof(set), "blocks") < 0
-	    || ctl_key(ctx, zset, sizeof(zset), "ramps") < 0)
+	if (ctl_key(ctx, set, sizeof(set), SL_KEY_BLOCKS) < 0
+	    || ctl_key(ctx, zset, sizeof(zset), SL_KEY_RAMPS) < 0)
 		return 0;
 	sl_reply_free(ctl_cmd_ok(ctx, 3, srem));
 	r = ctl_cmd_ok(ctx, 3, zrem);
@@ -194,7 +194,7 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 	if (strcmp(what, "list") == 0 && argc - optind == 1)
 		return block_list(ctx);
 	if (argc - optind != 3 || !sl_provider_name_ok(argv[optind + 1]) || !source_ok(argv[optind + 2])
-	    || ctl_key(ctx, key, sizeof(key), "block:%s:%s", argv[optind + 1], argv[optind + 2]) < 0)
+	    || ctl_key(ctx, key, sizeof(key), SL_KEY_BLOCK, argv[optind + 1], argv[optind + 2]) < 0)
 		ctl_usage(ctx);
 	if (strcmp(what, "set") == 0)
 		return block_set(ctx, key, argv[optind + 1], argv[optind + 2], cls, ttl, reason);

@@ -41,7 +41,7 @@ current_label(ctl_ctx *ctx, const char *field, const char *configured, char *buf
 	const char *argv[] = {"HGET", key, field};
 	sl_reply *r;
 
-	if (ctl_key(ctx, key, sizeof(key), "relabel") < 0)
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_RELABEL) < 0)
 		return configured;
 	r = ctl_cmd_ok(ctx, 3, argv);
 	if (r->type == SL_REPLY_STRING)
@@ -116,7 +116,7 @@ event(ctl_ctx *ctx, const char *type, const char *field, const char *old, const 
 	const char *argv[] = {"XADD", key, "*",   "type", type,     "what",     field,
 	                      "old",  old, "new", new,    "set_by", "sluicectl"};
 
-	if (ctl_key(ctx, key, sizeof(key), "events") == 0)
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_EVENTS) == 0)
 		sl_reply_free(ctl_cmd_ok(ctx, 13, argv));
 }
 
@@ -143,7 +143,7 @@ list(ctl_ctx *ctx)
 	char key[CTL_KEY_MAX];
 	sl_reply *h;
 
-	if (ctl_key(ctx, key, sizeof(key), "relabel") < 0)
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_RELABEL) < 0)
 		return 1;
 	h = ctl_hgetall(ctx, key);
 	printf("%-28s %s\n", "CATEGORY OR TENANT", "SUBDOMAIN LABEL");
@@ -174,7 +174,7 @@ ctl_subdomain(ctl_ctx *ctx, int argc, char **argv)
 	what = argv[optind];
 	if (strcmp(what, "list") == 0 && argc - optind == 1)
 		return list(ctx);
-	if (argc - optind < 3 || ctl_key(ctx, key, sizeof(key), "relabel") < 0)
+	if (argc - optind < 3 || ctl_key(ctx, key, sizeof(key), SL_KEY_RELABEL) < 0)
 		ctl_usage(ctx);
 	kind = argv[optind + 1], name = argv[optind + 2];
 	if (strcmp(kind, "category") != 0 && strcmp(kind, "tenant") != 0)

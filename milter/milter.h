@@ -26,6 +26,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "keyspace.h"
 #include "redis.h"
 #include "token.h"
 

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "keyspace.h"
 #include "live.h"
 #include "log.h"
 #include "milter.h"
@@ -75,7 +76,7 @@ void
 ml_relabel_refresh(const ml_conf *c)
 {
 	static relabel next[RELABEL_MAX];
-	char key[512];
+	char key[SL_KEY_MAX];
 	const char *argv[2] = {"HGETALL", key};
 	sl_reply *rep = NULL;
 	time_t now = time(NULL);
@@ -91,7 +92,12 @@ ml_relabel_refresh(const ml_conf *c)
 	}
 	fetching = 1;
 	pthread_mutex_unlock(&lock);
-	snprintf(key, sizeof(key), "%srelabel", c->redis.prefix);
+	if (sl_key(key, sizeof(key), c->redis.prefix, SL_KEY_RELABEL) < 0) {
+		pthread_mutex_lock(&lock);
+		fetching = 0;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
 	r = ml_redis_get(c->pool);
 	if (sl_redis_cmdv(r, &rep, 2, argv, NULL) == 0 && rep->type == SL_REPLY_ARRAY)
 		n = load(rep, next); /* only this thread fetches: next is ours */

@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "keyspace.h"
 #include "redis.h"
 #include "token.h"
 
@@ -187,7 +188,7 @@ int	pd_suppress_scopes(const pd_config *cfg, const pd_facts *f,
 			   pd_scope *scopes);
 void	pd_suppress_answer(const pd_scope *scope, const char *rcpt,
 			   const char *reason, char *out, size_t outlen);
-int	pd_suppress_add(pd_server *srv, const char *scope, const char *rcpt,
+int	pd_suppress_add(pd_server *srv, const sl_scope *scope, const char *rcpt,
 			const char *reason, const char *source,
 			const char *detail, const char *stats_key,
 			sl_aredis_cb *cb, void *arg);

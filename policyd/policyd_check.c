@@ -227,16 +227,19 @@ limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], cons
 	time_t	end;
 
 	pd_template_expand(l->key, &q->f, value, sizeof(value));
-	snprintf(stats, KEY_MAX, "%srulestats:%s", p, l->name);
+	if (sl_key(stats, KEY_MAX, p, SL_KEY_RULESTATS, l->name) < 0)
+		return -1;
 	snprintf(num[0], 32, "%d", 1);
 	if (l->kind == PD_LIMIT_RATE) {
-		snprintf(counter, KEY_MAX, "%srate:%s:%s", p, l->name, value);
+		if (sl_key(counter, KEY_MAX, p, SL_KEY_RATE, l->name, value) < 0)
+			return -1;
 		snprintf(num[1], 32, "%.3f", l->interval_ms);
 		snprintf(num[2], 32, "%lld", l->burst);
 	} else {
 		if (pd_window_id(l->window, time(NULL), period, sizeof(period), &end) < 0)
 			return -1;
-		snprintf(counter, KEY_MAX, "%squota:%s:%s:%s", p, l->name, period, value);
+		if (sl_key(counter, KEY_MAX, p, SL_KEY_QUOTA, l->name, period, value) < 0)
+			return -1;
 		snprintf(num[1], 32, "%lld", pd_limit_max(l, period, q->f.sending_domain));
 		snprintf(num[2], 32, "%lld", (long long) end);
 	}
@@ -324,7 +327,9 @@ decide(pd_query *q)
 		finish(q, permit(q), "nothing to check");
 		return;
 	}
-	snprintf(keys[nkeys], KEY_MAX, "%stenant:%s", q->cfg->redis.prefix, q->f.tenant);
+	/* without a tenant the key is not read (tmode x): any name does */
+	(void) sl_key(keys[nkeys], KEY_MAX, q->cfg->redis.prefix, SL_KEY_TENANT,
+		      *q->f.tenant ? q->f.tenant : "-");
 	argv[nkeys] = keys[nkeys], nkeys++;
 	for (int i = 0; i < q->nscope; i++)
 		argv[nkeys++] = q->scope[i].key;

@@ -56,6 +56,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyspace.h"
+#include "lib/keyspace_lua.h"
 #include "live.h"
 #include "log.h"
 #include "policyd.h"
@@ -117,57 +119,58 @@ static struct event *timer;
 static int busy, polls;
 
 static sl_script refresh_script = {
-    .source =
-        "local now = tonumber(redis.call('TIME')[1])\n"
-        "local out, provs = {}, {}\n"
-        "for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
-        "  local ttl = redis.call('TTL', ARGV[1] .. 'block:' .. m)\n"
-        "  if ttl == -2 then\n"
-        "    redis.call('SREM', KEYS[1], m)\n"
-        "    redis.call('ZADD', KEYS[2], 'NX', now, m)\n"
-        "  else\n"
-        "    if redis.call('ZSCORE', KEYS[2], m) then redis.call('ZREM', KEYS[2], m) end\n"
-        "    out[#out + 1] = 'b'; out[#out + 1] = m; out[#out + 1] = tostring(ttl)\n"
-        "    provs[string.match(m, '^[^:]*')] = 1\n"
-        "    local src = string.match(m, ':(.*)$')\n"
-        "    if src and src ~= '*' then -- warm-up schedules hold on a day with a block\n"
-        "      local h = redis.call('HGET', KEYS[3], src) or ''\n"
-        "      if not string.find(',' .. h .. ',', ',' .. ARGV[6] .. ',', 1, true) then\n"
-        "        h = h == '' and ARGV[6] or h .. ',' .. ARGV[6]\n"
-        "        if #h > 365 * 9 then h = string.sub(h, #h - 365 * 9 + 2) end\n"
-        "        redis.call('HSET', KEYS[3], src, h)\n"
-        "      end\n"
-        "    end\n"
-        "  end\n"
-        "end\n"
-        "if redis.call('ZCARD', KEYS[2]) > 0 then -- no write at all when idle (maxmemory)\n"
-        "  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - tonumber(ARGV[2])))\n"
-        "end\n"
-        "local r = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')\n"
-        "for i = 1, #r, 2 do\n"
-        "  out[#out + 1] = 'r'; out[#out + 1] = r[i]\n"
-        "  out[#out + 1] = tostring(now - tonumber(r[i + 1]))\n"
-        "  provs[string.match(r[i], '^[^:]*')] = 1\n"
-        "end\n"
-        "if ARGV[3] == '1' then\n"
-        "  local hd = redis.call('HGETALL', KEYS[3])\n"
-        "  for i = 1, #hd, 2 do\n"
-        "    out[#out + 1] = 'h'; out[#out + 1] = hd[i]; out[#out + 1] = hd[i + 1]\n"
-        "  end\n"
-        "  for p in pairs(provs) do\n"
-        "    local k = ARGV[1] .. 'pdomains:' .. p\n"
-        "    if redis.call('SCARD', k) <= tonumber(ARGV[4]) then\n"
-        "      for _, d in ipairs(redis.call('SMEMBERS', k)) do\n"
-        "        out[#out + 1] = 'd'; out[#out + 1] = d; out[#out + 1] = p\n"
-        "      end\n"
-        "    end\n"
-        "  end\n"
-        "end\n"
-        "local rl = redis.call('HGETALL', ARGV[5])\n"
-        "for i = 1, #rl, 2 do\n"
-        "  out[#out + 1] = 'l'; out[#out + 1] = rl[i]; out[#out + 1] = rl[i + 1]\n"
-        "end\n"
-        "return out\n",
+    .source = SL_LUA_KEYS
+    "local now = tonumber(redis.call('TIME')[1])\n"
+    "local out, provs = {}, {}\n"
+    "for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+    "  local mp, ms = string.match(m, '^([^:]*):(.*)$')\n"
+    "  local ttl = mp and redis.call('TTL', sl_key_fill(ARGV[1], mp, ms)) or -2\n"
+    "  if ttl == -2 then\n"
+    "    redis.call('SREM', KEYS[1], m)\n"
+    "    redis.call('ZADD', KEYS[2], 'NX', now, m)\n"
+    "  else\n"
+    "    if redis.call('ZSCORE', KEYS[2], m) then redis.call('ZREM', KEYS[2], m) end\n"
+    "    out[#out + 1] = 'b'; out[#out + 1] = m; out[#out + 1] = tostring(ttl)\n"
+    "    provs[string.match(m, '^[^:]*')] = 1\n"
+    "    local src = string.match(m, ':(.*)$')\n"
+    "    if src and src ~= '*' then -- warm-up schedules hold on a day with a block\n"
+    "      local h = redis.call('HGET', KEYS[3], src) or ''\n"
+    "      if not string.find(',' .. h .. ',', ',' .. ARGV[6] .. ',', 1, true) then\n"
+    "        h = h == '' and ARGV[6] or h .. ',' .. ARGV[6]\n"
+    "        if #h > 365 * 9 then h = string.sub(h, #h - 365 * 9 + 2) end\n"
+    "        redis.call('HSET', KEYS[3], src, h)\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if redis.call('ZCARD', KEYS[2]) > 0 then -- no write at all when idle (maxmemory)\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - tonumber(ARGV[2])))\n"
+    "end\n"
+    "local r = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')\n"
+    "for i = 1, #r, 2 do\n"
+    "  out[#out + 1] = 'r'; out[#out + 1] = r[i]\n"
+    "  out[#out + 1] = tostring(now - tonumber(r[i + 1]))\n"
+    "  provs[string.match(r[i], '^[^:]*')] = 1\n"
+    "end\n"
+    "if ARGV[3] == '1' then\n"
+    "  local hd = redis.call('HGETALL', KEYS[3])\n"
+    "  for i = 1, #hd, 2 do\n"
+    "    out[#out + 1] = 'h'; out[#out + 1] = hd[i]; out[#out + 1] = hd[i + 1]\n"
+    "  end\n"
+    "  for p in pairs(provs) do\n"
+    "    local k = sl_key_fill(ARGV[7], p)\n"
+    "    if redis.call('SCARD', k) <= tonumber(ARGV[4]) then\n"
+    "      for _, d in ipairs(redis.call('SMEMBERS', k)) do\n"
+    "        out[#out + 1] = 'd'; out[#out + 1] = d; out[#out + 1] = p\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local rl = redis.call('HGETALL', ARGV[5])\n"
+    "for i = 1, #rl, 2 do\n"
+    "  out[#out + 1] = 'l'; out[#out + 1] = rl[i]; out[#out + 1] = rl[i + 1]\n"
+    "end\n"
+    "return out\n",
 };
 
 /* ---------- configuration ---------- */
@@ -444,8 +447,9 @@ react_poll(evutil_socket_t fd, short what, void *arg)
 	const pd_react_conf *rc = srv->cfg->react;
 	struct timeval tv = {.tv_sec = srv->cfg->poll_ms / 1000,
 	                     .tv_usec = (srv->cfg->poll_ms % 1000) * 1000};
-	char keys[3][256], ramp[32], most[32], relabel[256], today[32];
-	const char *p = srv->cfg->redis.prefix, *argv[9];
+	char keys[3][SL_KEY_MAX], block[SL_KEY_MAX], pdom[SL_KEY_MAX], relabel[SL_KEY_MAX];
+	char ramp[32], most[32], today[32];
+	const char *p = srv->cfg->redis.prefix, *argv[10];
 	time_t end;
 	int learn = polls++ % LEARN_EVERY == 0;
 
@@ -453,17 +457,21 @@ react_poll(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(timer, &tv);
 	if (busy || !sl_aredis_connected(srv->redis))
 		return;
-	snprintf(keys[0], sizeof(keys[0]), "%sblocks", p);
-	snprintf(keys[1], sizeof(keys[1]), "%sramps", p);
+	if (sl_key(keys[0], sizeof(keys[0]), p, SL_KEY_BLOCKS) < 0 ||
+	    sl_key(keys[1], sizeof(keys[1]), p, SL_KEY_RAMPS) < 0 ||
+	    sl_key(keys[2], sizeof(keys[2]), p, SL_KEY_HOLDS) < 0 ||
+	    sl_key(relabel, sizeof(relabel), p, SL_KEY_RELABEL) <
+	        0 || /* sluicectl subdomain move */
+	    sl_key_template_full(block, sizeof(block), p, SL_KEY_BLOCK) < 0 ||
+	    sl_key_template_full(pdom, sizeof(pdom), p, SL_KEY_PDOMAINS) < 0 ||
+	    pd_window_id(PD_WIN_DAY, time(NULL), today, sizeof(today), &end) < 0)
+		return;
 	snprintf(ramp, sizeof(ramp), "%ld", rc->ramp);
 	snprintf(most, sizeof(most), "%d", LEARNT_MAX);
-	snprintf(keys[2], sizeof(keys[2]), "%sholds", p);
-	if (pd_window_id(PD_WIN_DAY, time(NULL), today, sizeof(today), &end) < 0)
-		return;
-	argv[0] = keys[0], argv[1] = keys[1], argv[2] = keys[2], argv[3] = p, argv[4] = ramp;
-	snprintf(relabel, sizeof(relabel), "%srelabel", p); /* sluicectl subdomain move */
+	argv[0] = keys[0], argv[1] = keys[1], argv[2] = keys[2], argv[3] = block, argv[4] = ramp;
 	argv[5] = learn ? "1" : "0", argv[6] = most, argv[7] = relabel, argv[8] = today;
-	busy = sl_aredis_eval(srv->redis, &refresh_script, 0, refresh_cb, learn ? srv : NULL, 3, 9,
+	argv[9] = pdom;
+	busy = sl_aredis_eval(srv->redis, &refresh_script, 0, refresh_cb, learn ? srv : NULL, 3, 10,
 	                      argv, NULL) == 0;
 }
 
@@ -626,7 +634,7 @@ pd_provider_react(const pd_config *cfg, const pd_facts *f, char *action, size_t 
 		left = 1;
 	if (left > rx->retry || (!e->ramp && e->value < 0)) /* TTL -1: set by hand, no expiry */
 		left = rx->retry;
-	snprintf(rule, sizeof(rule), "block:%s", provider);
+	snprintf(rule, sizeof(rule), "provider-block:%s", provider);
 	snprintf(why, whylen, "%s %s", e->ramp ? "ramp after the block of" : "block of", member);
 	if (rx->mode == RX_FILTER) {
 		snprintf(action, len, "FILTER %s", rx->transport);

@@ -33,6 +33,7 @@ import pytest
 
 import conftest
 import harness
+import keys
 from milter_helpers import start_milter, write_conf
 from test_logd_postfix import FakeHandler, FakeProvider, all_events
 
@@ -167,8 +168,8 @@ def block_of(w, provider, srv):
     assert start["source"] == "shop1.mall.test", start
     assert start["class"] == "rate-limited"
     w.blocks_declared += 1
-    key = "sluice:block:%s:shop1.mall.test" % provider
-    assert w.redis.cli("SISMEMBER", "sluice:blocks", "%s:shop1.mall.test" % provider) == "1"
+    key = keys.key("block", provider, "shop1.mall.test")
+    assert w.redis.cli("SISMEMBER", keys.key("blocks"), "%s:shop1.mall.test" % provider) == "1"
     return key
 
 
@@ -192,7 +193,7 @@ def in_force(w, provider):
 def ramping(w, provider):
     """Wait until the block is gone and sluice-policyd ramps up (one ramp for every node)."""
     member = "%s:shop1.mall.test" % provider
-    harness.wait_for(lambda: w.redis.cli("ZSCORE", "sluice:ramps", member), 10, "the ramp")
+    harness.wait_for(lambda: w.redis.cli("ZSCORE", keys.key("ramps"), member), 10, "the ramp")
     harness.wait_for(lambda: "ramping up: " + member in w.policyd.output(), 10,
                      "policyd ramping up")
 
@@ -230,7 +231,7 @@ def test_defer_mode_holds_back_that_provider_only(world):
     # the ramp ends after block_ramp seconds: everything passes again
     harness.wait_for(lambda: send(w, ["s1@fake.test", "s2@fake.test"]) == {}, RAMP + 20,
                      "the end of the ramp")
-    assert w.redis.cli("ZSCORE", "sluice:ramps", "fake:shop1.mall.test") == ""
+    assert w.redis.cli("ZSCORE", keys.key("ramps"), "fake:shop1.mall.test") == ""
     harness.wait_for(lambda: w.fake.accepted >= 2, 60, "mail at the fake provider again")
 
 
@@ -271,29 +272,29 @@ def test_warmup_schedule_caps_the_day_and_rises_the_next(world):
     assert all(c == 450 and "Rate limit exceeded (warmup)" in t for c, t in refused.values())
     # other providers and other limits are not touched
     assert send(w, ["warm-other@accept.test"]) == {}
-    used = w.redis.cli("GET", "sluice:quota:warmup:%s:shop1.mall.test" % day(0))
+    used = w.redis.cli("GET", keys.key("quota", "warmup", day(0), "shop1.mall.test"))
     assert used == "3", used
     # the next (simulated) day: the schedule started yesterday, so today is day 1: 6
-    w.redis.cli("HSET", "sluice:limit:warmup", "schedule_start", day(-1))
+    w.redis.cli("HSET", keys.key("limit", "warmup"), "schedule_start", day(-1))
     harness.wait_for(lambda: send(w, [rcpts[3]]) == {}, 10, "the day-1 figure in force")
     refused = send(w, rcpts[4:] + ["w5@fake3.test", "w6@fake3.test"])
     assert sorted(refused) == ["w6@fake3.test"], refused
-    assert w.redis.cli("GET", "sluice:quota:warmup:%s:shop1.mall.test" % day(0)) == "6"
+    assert w.redis.cli("GET", keys.key("quota", "warmup", day(0), "shop1.mall.test")) == "6"
     # a block on a day holds the schedule: sluice-policyd notes the day in holds ...
     ctl = lambda *a: subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf] + list(a),
                                     capture_output=True, text=True, timeout=30)
     assert ctl("block", "set", "fake3", "shop1.mall.test", "--ttl", "600").returncode == 0
-    harness.wait_for(lambda: day(0) in w.redis.cli("HGET", "sluice:holds", "shop1.mall.test"),
+    harness.wait_for(lambda: day(0) in w.redis.cli("HGET", keys.key("holds"), "shop1.mall.test"),
                      20, "today noted as a day with a block")
     assert ctl("block", "clear", "fake3", "shop1.mall.test", "--no-ramp").returncode == 0
     # ... and such a day before today does not count: started 2 days ago with yesterday
     # held, today is day 1 (6, all used), not day 2 (12)
-    w.redis.cli("HSET", "sluice:holds", "shop1.mall.test", day(-1))
-    w.redis.cli("HSET", "sluice:limit:warmup", "schedule_start", day(-2))
+    w.redis.cli("HSET", keys.key("holds"), "shop1.mall.test", day(-1))
+    w.redis.cli("HSET", keys.key("limit", "warmup"), "schedule_start", day(-2))
     refused = harness.wait_for(lambda: send(w, ["w7@fake3.test"]) or None, 20,
                                "the held schedule's day-1 figure")
     assert "Rate limit exceeded (warmup)" in refused["w7@fake3.test"][1]
-    w.redis.cli("HDEL", "sluice:holds", "shop1.mall.test")
+    w.redis.cli("HDEL", keys.key("holds"), "shop1.mall.test")
     harness.wait_for(lambda: send(w, ["w8@fake3.test"]) == {}, 20, "day 2 without the hold")
     # a bad schedule written by hand is refused by sluicectl and ignored by policyd
     r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf, "limits", "set",
@@ -386,8 +387,8 @@ def test_sluicectl_block_set_and_clear_without_ramp(world):
     refused = send(w, ["nr1@fake.test", "nr-other@accept.test"])
     assert list(refused) == ["nr1@fake.test"], refused
     assert ctl("block", "clear", "fake", "*", "--no-ramp").returncode == 0
-    assert w.redis.cli("SISMEMBER", "sluice:blocks", "fake:*") == "0"
+    assert w.redis.cli("SISMEMBER", keys.key("blocks"), "fake:*") == "0"
     harness.wait_for(lambda: "provider block and ramp over: fake:*" in w.policyd.output(), 20,
                      "policyd drops it")
     assert send(w, ["nr%d@fake.test" % i for i in range(2, 6)]) == {}
-    assert w.redis.cli("ZSCORE", "sluice:ramps", "fake:*") == ""
+    assert w.redis.cli("ZSCORE", keys.key("ramps"), "fake:*") == ""
