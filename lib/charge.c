@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "charge.h"
+#include "keyspace.h"
 #include "log.h"
 
 #define REFUND_BATCH 256 /* charges per refund call */
@@ -133,14 +134,17 @@ int
 sl_charge_key(const char *prefix, const char *client_addr, const char *client_port,
               const char *server_addr, const char *server_port, char *out, size_t outlen)
 {
+	char conn[SL_KEY_MAX];
 	int n;
 
 	if (!part_ok(client_addr) || !part_ok(client_port) || !part_ok(server_addr) ||
 	    !part_ok(server_port))
 		return -1;
-	n = snprintf(out, outlen, "%scharge:%s/%s,%s/%s", prefix, client_addr, client_port,
-	             server_addr, server_port);
-	return n > 0 && (size_t)n < outlen ? 0 : -1;
+	n = snprintf(conn, sizeof(conn), "%s/%s,%s/%s", client_addr, client_port, server_addr,
+	             server_port);
+	if (n <= 0 || (size_t)n >= sizeof(conn))
+		return -1;
+	return sl_key(out, outlen, prefix, SL_KEY_CHARGE, conn);
 }
 
 /* sl_charge_prepare - the scripts' SHA1s, once before threads share them */

@@ -49,6 +49,7 @@ static const char *const templates[SL_KEYS] = {
     [SL_KEY_PDOMAINS] = "pdomains:$1",
     [SL_KEY_HOLDS] = "holds",
     [SL_KEY_RELABEL] = "relabel",
+    [SL_KEY_CHARGE] = "charge:$1",
 };
 
 /* Parts that are a scope ("cat:news" holds a colon): bit i for part i+1. */

@@ -73,6 +73,7 @@ enum sl_key_kind {
 	SL_KEY_PDOMAINS,      /* pdomains:<provider> (set) */
 	SL_KEY_HOLDS,         /* holds (hash) */
 	SL_KEY_RELABEL,       /* relabel (hash) */
+	SL_KEY_CHARGE,        /* charge:<client>/<port>,<server>/<port> (hash) */
 	SL_KEYS
 };
 

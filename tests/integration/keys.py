@@ -40,6 +40,7 @@ TEMPLATES = {
     "pdomains": "pdomains:$1",
     "holds": "holds",
     "relabel": "relabel",
+    "charge": "charge:$1",
 }
 
 

@@ -36,6 +36,7 @@ import pytest
 
 import conftest
 import harness
+import keys
 from milter_helpers import start_milter, write_conf
 
 CONF = """
@@ -142,7 +143,7 @@ def delivered(w, subject, timeout=20):
 
 
 def no_records(w):
-    return w.redis.cli("--scan", "--pattern", "sluice:charge:*") == ""
+    return w.redis.cli("--scan", "--pattern", keys.key("charge", "*")) == ""
 
 
 def settled_to(w, expect, timeout=10):
@@ -266,7 +267,7 @@ def test_client_named_by_xclient_is_refunded(world):
     assert s.mail("app@shop1.example.com")[0] == 250
     assert s.rcpt("x1@dest.test")[0] == 250
     assert_same(before, counters(w), rcpts=1, msgs=1)
-    assert w.redis.cli("EXISTS", "sluice:charge:192.0.2.9/4444,127.0.0.1/%d" % w.pf.port) == "1"
+    assert w.redis.cli("EXISTS", keys.key("charge", "192.0.2.9/4444,127.0.0.1/%d" % w.pf.port)) == "1"
     s.sock.shutdown(socket.SHUT_RDWR)
     s.sock.close()
     settled_to(w, before)
@@ -285,6 +286,6 @@ def test_refunds_off_writes_no_charge_record(env, refunds):
     attrs = {"client_port": "40000", "server_address": "127.0.0.1", "server_port": "587",
              "instance": "1.2.3.4"}
     assert policy_query(sock, attrs) == "DUNNO"
-    assert redis.cli("EXISTS", "sluice:charge:127.0.0.1/40000,127.0.0.1/587") == ("1" if refunds else "0")
+    assert redis.cli("EXISTS", keys.key("charge", "127.0.0.1/40000,127.0.0.1/587")) == ("1" if refunds else "0")
     day = time.strftime("%Y%m%d", time.gmtime())
     assert redis.cli("GET", "sluice:quota:per-sender:%s:alice@example.com" % day) == "1"
