@@ -168,6 +168,8 @@ ctl_fn	ctl_limits_list, ctl_limits_show, ctl_limits_set, ctl_limits_remove;
 ctl_fn	ctl_mode;
 ctl_fn	ctl_stats;
 ctl_fn	ctl_block;
+ctl_fn	ctl_transports;
+ctl_fn	ctl_subdomain;
 ctl_fn	ctl_events;
 ctl_fn	ctl_migrate;					/* ctl_migrate.c */
 ctl_fn	ctl_token_decode, ctl_token_encode;

@@ -30,9 +30,13 @@ int sl_live_count(const char *s, long long *out);
 int sl_live_text_ok(const char *s);
 int sl_live_limit_field(const char *f, const char *v, char *err, size_t errlen);
 int sl_live_limit_check(int nfields, const char *const *field, char *err, size_t errlen);
+#define SL_LIVE_SCHEDULE_MAX 365 /* days in a warm-up schedule */
+int sl_live_schedule(const char *s, long long *out, int max);
+int sl_live_day(const char *s, long long *days);
 extern const char *const sl_live_attributes[];
 int sl_live_attribute(const char *name, size_t n);
 int sl_live_label_ok(const char *s);
+int sl_live_dns_label_ok(const char *s);
 int sl_live_domains(const char *in, char *out, size_t outlen, char *bad, size_t badlen);
 int sl_live_sasl_field(const char *f, const char *v, char *err, size_t errlen);
 void sl_live_printable(const char *in, char *out, size_t outlen);

@@ -181,6 +181,11 @@ typedef struct ml_decision {
 int	ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d);
 const sl_tenant_rule *ml_ip_tenant(const ml_conf *c, const char *sasl_user,
 				   const char *client_addr, const char *daemon_port);
+
+/* milter_relabel.c: subdomains replaced live (sluice:relabel) */
+void	ml_relabel_refresh(const ml_conf *c);
+const char *ml_relabel_label(const char *kind, const char *name, const char *configured,
+			     char *buf, size_t len);
 int	ml_sasl_allows(const ml_conf *c, const ml_input *in,
 		       const char *from_domain);
 int	ml_sasl_signs(const ml_conf *c, const ml_input *in, const char *domain);

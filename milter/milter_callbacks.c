@@ -432,6 +432,7 @@ cb_eoh(SMFICTX *ctx)
 		in.sasl = NULL;
 		in.sasl_down = 1;
 	}
+	ml_relabel_refresh(m->conf);
 	ml_decide(m->conf, &in, &m->d);
 	if (m->d.verdict == ML_REJECT)
 		return reject(ctx, m, m->d.reply);

@@ -374,13 +374,18 @@ add_sign(const ml_conf *c, const ml_input *in, ml_decision *d, const char *domai
 static void
 choose_domains(const ml_conf *c, const ml_input *in, ml_decision *d)
 {
-	const char *label = "";
+	const char *label = "", *tl = "";
 	const ml_category *cat = d->category;
+	char	tbuf[64], cbuf[64];
 
-	if (d->tenant && *d->tenant->subdomain)
-		label = d->tenant->subdomain;
-	else if (cat && *cat->subdomain)
-		label = cat->subdomain;
+	/* the configured labels, unless sluicectl subdomain move replaced one (milter_relabel.c) */
+	if (d->tenant_name[0])
+		tl = ml_relabel_label("tenant", d->tenant_name, d->tenant ? d->tenant->subdomain : "",
+				      tbuf, sizeof(tbuf));
+	if (*tl)
+		label = tl;
+	else if (cat)
+		label = ml_relabel_label("category", cat->name, cat->subdomain, cbuf, sizeof(cbuf));
 	if (*label && cat)
 		snprintf(d->send_domain, sizeof(d->send_domain), "%s.%s", label, d->base->name);
 	else

@@ -63,6 +63,7 @@ typedef struct pd_query {
 	int	planned;		/* decide() knows which checks apply */
 	char	note[300];		/* what monitor mode saw, warnings */
 	int	charged;
+	char	filter[PD_ANSWER_MAX];	/* a provider block's FILTER, else "" */
 	char	charge[SL_CHARGE_KEY_MAX];	/* the connection's charge record, or "" */
 } pd_query;
 
@@ -90,6 +91,7 @@ pd_facts_get(const pd_facts *f, const char *name)
 		{"recipient_orgdomain", f->recipient_orgdomain},
 		{"client_address", f->client_address}, {"client_name", f->client_name},
 		{"helo_name", f->helo_name}, {"tenant", f->tenant}, {"category", f->category},
+		{"recipient_provider", f->recipient_provider}, {"sending_domain", f->sending_domain},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
@@ -243,7 +245,7 @@ limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], cons
 			return -1;
 		if (sl_key(counter, KEY_MAX, p, SL_KEY_QUOTA, l->name, period, value) < 0)
 			return -1;
-		snprintf(num[1], 32, "%lld", l->max);
+		snprintf(num[1], 32, "%lld", pd_limit_max(l, period, q->f.sending_domain));
 		snprintf(num[2], 32, "%lld", (long long) end);
 	}
 	snprintf(num[3], 32, "%lld", l->warn);
@@ -278,6 +280,35 @@ charge_args(pd_query *q, char *key, const char **argv, int *nkeys, const char **
 
 static void decide_cb(const sl_reply *r, const char *err, void *arg);
 
+/* provider_block - a provider block's reaction: 1 when it answered (defer) */
+static int
+provider_block(pd_query *q)
+{
+	char	action[PD_ANSWER_MAX], why[400];
+
+	switch (pd_provider_react(q->cfg, &q->f, action, sizeof(action), why, sizeof(why))) {
+	case PD_RX_DEFER:
+		finish(q, action, why);
+		return 1;
+	case PD_RX_FILTER:
+		snprintf(q->filter, sizeof(q->filter), "%s", action);
+		note_add(q, " %s: %s", why, action);
+		return 0;
+	case PD_RX_MONITOR:
+		note_add(q, " monitor: %s would defer%s", why, "");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* permit - what a request that nothing refused gets: DUNNO, or a block's FILTER */
+static const char *
+permit(const pd_query *q)
+{
+	return *q->filter ? q->filter : "DUNNO";
+}
+
 /* decide - send the one EVALSHA for tenant, suppression and limits */
 static void
 decide(pd_query *q)
@@ -288,6 +319,9 @@ decide(pd_query *q)
 	char	ns[16], nl[16], ttl[16];
 	int	nkeys = 0, n, a = 0;
 
+	pd_provider_facts(q->cfg, &q->f);
+	if (provider_block(q))
+		return;
 	q->nscope = pd_suppress_scopes(q->cfg, &q->f, q->scope);
 	q->tmode = *q->f.tenant ? pd_mode_for(q->srv, q->limits, PD_MODE_INHERIT, &q->f) : PD_MODE_OFF;
 	q->smode = q->nscope ? pd_mode_for(q->srv, q->limits, PD_MODE_INHERIT, &q->f) : PD_MODE_OFF;
@@ -295,7 +329,7 @@ decide(pd_query *q)
 	q->planned = 1;
 	if (q->tmode == PD_MODE_OFF && q->smode == PD_MODE_OFF && q->nlim == 0) {
 		q->charged = 1;
-		finish(q, "DUNNO", "nothing to check");
+		finish(q, permit(q), "nothing to check");
 		return;
 	}
 	/* without a tenant the key is not read (tmode x): any name does */
@@ -470,7 +504,7 @@ answer_verdict(pd_query *q, const sl_reply *r)
 		for (size_t k = 0; k + 1 < nev; k++)
 			apply_event(q, r->element[k]->str);
 		q->charged = 1;
-		finish(q, "DUNNO", NULL);
+		finish(q, permit(q), NULL);
 	} else if (nev >= 3 && strcmp(r->element[nev - 3]->str, "limit") == 0) {
 		for (size_t k = 0; k + 3 < nev; k++)
 			apply_event(q, r->element[k]->str);

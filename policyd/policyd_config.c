@@ -76,7 +76,8 @@ static void
 config_seeds(pd_config *pc, sl_conf *c, cfg_t *sec)
 {
 	static const char *fields[] = {"key", "match", "rate", "burst", "window", "max",
-				       "unit", "action", "mode", "warn", "text"};
+				       "unit", "action", "mode", "warn", "text", "schedule",
+				       "schedule_start"};
 	unsigned n = cfg_size(sec, "limit");
 
 	pc->seeds = sl_calloc(n + 1, sizeof(*pc->seeds));
@@ -207,6 +208,7 @@ pd_config_load(const char *path)
 	config_misc(pc, c, sec);
 	pc->tmap = sl_tenant_map_load(c);
 	config_seeds(pc, c, sec);
+	pc->react = pd_provider_config(c, sec);
 	sl_conf_redis_opts(c, &pc->redis);
 	sl_conf_refuse_cluster(c, "sluice-policyd", "its decision reads keys of "
 			       "several slots, and the asynchronous client does not route");
@@ -248,6 +250,7 @@ pd_config_unref(pd_config *pc)
 		strv_free(pc->seeds[i].field, pc->seeds[i].nfields);
 	}
 	free(pc->seeds);
+	pd_provider_config_free(pc->react);
 	free(pc->default_action);
 	free(pc->time_zone);
 	free(pc->http_listen);
