@@ -48,23 +48,46 @@ def program(part, name):
     return path
 
 
+def _port_range():
+    """The TCP ports this process hands out: its own slice under pytest-xdist.
+
+    Each xdist worker (PYTEST_XDIST_WORKER=gwN) gets 1000 ports of its own
+    in 20000-31999, so two workers never pick the same port; a run without
+    xdist uses the whole range. All of it is below the kernel's ephemeral
+    range (32768 and up here), so that an outgoing connection cannot take a
+    port between the check and the server's bind, as a port from bind(0)
+    could be."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        lo = 20000 + (int(worker[2:]) % 12) * 1000
+        return lo, lo + 1000
+    return 20000, 32000
+
+
+_next_port = [None]
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nobody uses right now.
 
-    Chosen below the kernel's ephemeral range (32768 and up here), so that
-    an outgoing connection cannot take it between now and the server's
-    bind, as a port from bind(0) could be.
-    """
+    Ports are handed out in turn from this process's range (_port_range),
+    starting at a random place, so one test never gets the same port twice
+    before it binds it, and each is checked free by binding it (other
+    engineers' runs share the machine)."""
     import random
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
+    lo, hi = _port_range()
+    if _next_port[0] is None:
+        _next_port[0] = random.randrange(lo, hi)
+    for _ in range(hi - lo):
+        port = _next_port[0]
+        _next_port[0] = lo + (port + 1 - lo) % (hi - lo)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 20000-32000")
+    raise RuntimeError("no free port in %d-%d" % (lo, hi - 1))
 
 
 class TransientError(RuntimeError):
@@ -147,19 +170,41 @@ class Proc:
     def alive(self):
         return self.popen.poll() is None
 
+    def catches(self, sig):
+        """True when the process's main thread has a handler for sig and does not block it.
+
+        A daemon binds its socket before it installs its SIGHUP handler
+        (sluice-milter: libmilter's signal thread would take a SIGHUP that
+        comes earlier, and stop); /proc tells when a reload signal is safe."""
+        try:
+            with open("/proc/%d/status" % self.pid) as f:
+                fields = dict(l.split(":", 1) for l in f if ":" in l)
+        except OSError:
+            return False
+        bit = 1 << (sig - 1)
+        return bool(int(fields["SigCgt"], 16) & bit) and not int(fields["SigBlk"], 16) & bit
+
     def signal(self, sig):
+        """Send sig; a reload signal (SIGHUP, SIGUSR1) once the process handles it."""
+        if sig in (signal.SIGHUP, signal.SIGUSR1) and self.alive():
+            wait_for(lambda: self.catches(sig) or not self.alive(), what="%s to handle %s" % (
+                self.name, signal.Signals(sig).name))
         if self.alive():
             os.kill(self.pid, sig)
 
-    def stop(self, timeout=10.0):
-        """SIGTERM, then SIGKILL after timeout; returns the exit status."""
+    def terminate(self):
+        """Send SIGTERM without waiting (Env.close() stops everything at once)."""
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL after timeout; returns the exit status."""
+        self.terminate()
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
         self.logf.close()
         return self.popen.returncode
 
@@ -199,6 +244,7 @@ class Redis:
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--dir", self.env.dir] + self.args
         self.proc = Proc(self.env, self.name, argv)
+        self.proc.server = True          # stopped after the daemons (Env.close)
         wait_for(lambda: can_connect(self.sock) or not self.proc.alive(), what="redis-server socket")
         if not self.proc.alive():
             raise RuntimeError("redis-server exited:\n" + self.proc.output())
@@ -269,6 +315,7 @@ class SentinelSet:
                                self.MASTER_NAME, self.MASTER_NAME, self.MASTER_NAME,
                                "".join(a + "\n" for a in sentinel_args)))
             proc = Proc(env, "sentinel-%d" % i, ["redis-server", path, "--sentinel"])
+            proc.server = True
             wait_for(lambda: can_connect(("127.0.0.1", port)) or not proc.alive(), what="sentinel")
             self.sentinels.append((port, proc))
         # every sentinel knows the replica and the other sentinels
@@ -357,9 +404,9 @@ class Cluster:
         self.env = env
         self.nodes = []
         for i in range(3):
-            port = self._free_pair()
+            port, bus = free_port(), free_port()
             self.nodes.append(Redis(env, port=port, args=[
-                "--cluster-enabled", "yes",
+                "--cluster-enabled", "yes", "--cluster-port", str(bus),
                 "--cluster-config-file", os.path.join(env.dir, "nodes-%d.conf" % port),
                 "--cluster-node-timeout", "2000"]))
         r = subprocess.run(["redis-cli", "--cluster", "create"]
@@ -369,23 +416,6 @@ class Cluster:
             raise RuntimeError("redis-cli --cluster create: %s %s" % (r.stdout, r.stderr))
         wait_for(lambda: all("cluster_state:ok" in n.cli("CLUSTER", "INFO") for n in self.nodes),
                  30, "cluster_state:ok")
-
-    @staticmethod
-    def _free_pair():
-        """A free port whose cluster bus port (+10000) is free too, both
-        below the ephemeral range (32768 and up), so no outgoing
-        connection can take the bus port before the node binds it."""
-        import random
-        for _ in range(200):
-            port = random.randrange(20000, 22700)
-            try:
-                for p in (port, port + 10000):
-                    with socket.socket() as s:
-                        s.bind(("127.0.0.1", p))
-            except OSError:
-                continue
-            return port
-        raise RuntimeError("no free port pair")
 
     def node_id(self, node):
         return node.cli("CLUSTER", "MYID")
@@ -428,7 +458,19 @@ class Sink:
         wait_for(lambda: can_connect(("127.0.0.1", self.port)), what="smtp-sink")
 
     def files(self):
-        return sorted(glob.glob(os.path.join(self.dir, "*")))
+        """The messages smtp-sink has written and closed (it writes a file as the data comes)."""
+        found = glob.glob(os.path.join(self.dir, "*"))
+        fds = "/proc/%d/fd" % self.proc.pid
+        writing = set()
+        try:
+            for fd in os.listdir(fds):
+                try:
+                    writing.add(os.readlink(os.path.join(fds, fd)))
+                except OSError:
+                    pass
+        except OSError:
+            pass                # smtp-sink stopped: every file is closed
+        return sorted(f for f in found if os.path.realpath(f) not in writing)
 
     def messages(self):
         """Every stored message as (envelope dict, raw bytes of the message)."""
@@ -568,11 +610,25 @@ class Postfix:
         self.env.postfixes.append(self)
 
     def stop(self):
+        """postfix stop, and wait for the master to exit (SIGKILL after 30 s)."""
+        self.stop_begin()
+        self.stop_wait()
+
+    def stop_begin(self):
+        """SIGTERM to the master, as postfix stop does, without its wait of a second or more."""
         if self in self.env.postfixes:
             self.env.postfixes.remove(self)
-            self.cmd("stop", check=False)
             try:
-                wait_for(lambda: not pid_alive(self.master_pid), 15, "postfix master exit")
+                os.kill(self.master_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            self.stopping = True
+
+    def stop_wait(self):
+        if getattr(self, "stopping", False):
+            self.stopping = False
+            try:
+                wait_for(lambda: not pid_alive(self.master_pid), 30, "postfix master exit")
             except TimeoutError:
                 os.kill(self.master_pid, signal.SIGKILL)
 
@@ -686,13 +742,23 @@ class Env:
         with a sanitizer build of Sluice, the integration suite then fails
         on memory errors the tests' own assertions would not notice.
         """
-        for pf in list(self.postfixes):
-            pf.stop()
-        for p in reversed(self.procs):
-            try:
-                p.stop()
-            except Exception as e:  # keep stopping the others
-                print("harness: stopping %s: %s" % (p.name, e), file=sys.stderr)
+        # At once, not one after the other: libmilter takes seconds to exit
+        # after SIGTERM, Postfix's master too. The Redis servers go last, so
+        # no daemon sees its Redis vanish while it shuts down.
+        pfs = list(self.postfixes)
+        for pf in pfs:
+            pf.stop_begin()
+        servers = [p for p in self.procs if getattr(p, "server", False)]
+        for group in ([p for p in self.procs if p not in servers], servers):
+            for p in group:
+                p.terminate()
+            for p in reversed(group):
+                try:
+                    p.stop()
+                except Exception as e:  # keep stopping the others
+                    print("harness: stopping %s: %s" % (p.name, e), file=sys.stderr)
+            for pf in pfs:
+                pf.stop_wait()
         reports = [(p.name, sanitizer_report(p.output())) for p in self.procs]
         reports = [(name, text) for name, text in reports if text]
         if not os.environ.get("SLUICE_KEEP"):

@@ -13,6 +13,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from test_policyd_util import start_policyd, policy_on, read_answer, request_bytes
 
 
@@ -36,6 +38,7 @@ def drain(s):
         return data
 
 
+@pytest.mark.serial     # asserts no stall over 0.2 s: idle machine
 def test_garbage_and_huge_line(env):
     redis = env.redis()
     proc, sock, _ = start_policyd(env, redis)
