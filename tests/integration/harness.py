@@ -266,9 +266,10 @@ class Redis:
             raise redis_cli_failed(args, r)
         return r.stdout.rstrip("\n")
 
-    def conf_section(self, prefix="sluice:"):
+    def conf_section(self, prefix="sluice:", command_timeout=500):
         """The redis { } block of sluice.conf for this server."""
-        return 'redis {\n  socket = "%s"\n  prefix = "%s"\n  connect_timeout = 500\n  command_timeout = 500\n}\n' % (self.sock, prefix)
+        return ('redis {\n  socket = "%s"\n  prefix = "%s"\n  connect_timeout = 500\n'
+                '  command_timeout = %d\n}\n' % (self.sock, prefix, command_timeout))
 
 
 class SentinelSet:
