@@ -192,19 +192,32 @@ class Proc:
         if self.alive():
             os.kill(self.pid, sig)
 
+    # A socket to connect to after SIGTERM (set by milter_helpers.start_milter):
+    # libmilter's listener polls its socket with a 5 s timeout and looks at
+    # its stop flag only when the poll returns, so a connection wakes it.
+    wake = None
+
     def terminate(self):
         """Send SIGTERM without waiting (Env.close() stops everything at once)."""
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
+            if self.wake:
+                can_connect(self.wake)
 
     def stop(self, timeout=10.0):
         """SIGTERM, then SIGKILL after timeout; returns the exit status."""
         self.terminate()
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.popen.wait(0.2 if self.wake else timeout)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    self.popen.kill()
+                    self.popen.wait()
+                    break
+                can_connect(self.wake)  # the stop flag was set after the last wake-up
         self.logf.close()
         return self.popen.returncode
 

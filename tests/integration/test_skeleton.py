@@ -29,7 +29,7 @@ policyd { listen = { "unix:%s" } }
     policyd = env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"), "-f", "-c", conf],
                          ready=lambda: harness.can_connect(psock))
     env.daemon("sluice-milter", [harness.program("milter", "sluice-milter"), "-f", "-c", conf],
-               ready=lambda: harness.can_connect(msock))
+               ready=lambda: harness.can_connect(msock)).wake = msock
     pf = env.postfix(relay=sink, milter="unix:" + msock, policy="unix:" + psock)
 
     # 5 messages x 3 recipients, over 2 sessions
