@@ -36,11 +36,10 @@ import uuid
 
 import pytest
 
-import conftest
 import feedback_helpers
 import harness
 import token_helpers as th
-from milter_helpers import start_milter, write_conf
+from milter_helpers import milter_world, start_milter, write_conf
 
 CONF = """
 log_level = "info"
@@ -60,10 +59,6 @@ feedback {
 """
 
 
-class World:
-    pass
-
-
 def ctl(w, *args):
     return subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf] + [str(a) for a in args],
                           capture_output=True, text=True, timeout=30)
@@ -71,23 +66,16 @@ def ctl(w, *args):
 
 @pytest.fixture(scope="module")
 def world():
-    conftest.require_root()
-    env = harness.Env("feedback-binding")
-    try:
-        w = World()
-        w.env = env
-        w.redis = env.redis()
-        rsa, _ = harness.dkim_keypair(env, "example", "rsa")
-        w.secret = os.path.join(env.dir, "token.key")
-        w.conf, sock = write_conf(env, CONF % {"secret": w.secret, "rsa": rsa}, redis=w.redis)
+    with milter_world("feedback-binding") as w:
+        rsa, _ = harness.dkim_keypair(w.env, "example", "rsa")
+        w.secret = os.path.join(w.env.dir, "token.key")
+        w.conf, sock = write_conf(w.env, CONF % {"secret": w.secret, "rsa": rsa}, redis=w.redis)
         r = ctl(w, "secret", "init")
         assert r.returncode == 0, r.stderr
-        w.milter, spec = start_milter(env, w.conf, sock)
-        w.sink = env.sink()
-        w.pf = env.postfix(relay=w.sink, milter=spec)
+        w.milter, spec = start_milter(w.env, w.conf, sock)
+        w.sink = w.env.sink()
+        w.pf = w.env.postfix(relay=w.sink, milter=spec)
         yield w
-    finally:
-        env.close()
 
 
 def send(w, rcpts):
