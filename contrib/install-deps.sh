@@ -18,6 +18,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
  redis-server redis-tools postfix libsasl2-modules sasl2-bin miltertest
  opendkim-tools python3 python3-dkim python3-authres python3-nacl python3-pytest python3-pytest-xdist python3-cryptography libmail-dkim-perl
  swaks curl openssl clang libclang-rt-14-dev dnsmasq-base bind9-dnsutils
+ libxml2-utils libmail-dmarc-perl dmarc-cat
  libsystemd-dev systemd debhelper lintian m4 util-linux"
 
 BENCH="opendkim rspamd postfwd policyd-rate-limit libsisimai-perl"
@@ -26,6 +27,15 @@ BENCH="opendkim rspamd postfwd policyd-rate-limit libsisimai-perl"
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps.sh: run as root (apt-get install)" >&2
 	exit 1
+fi
+# test_sendmail.py runs Debian's Sendmail unpacked, not installed (it would
+# take over port 25 and /usr/sbin/sendmail): its .debs are fetched here, as
+# tests reach no resolver or network (tests/integration/resolver_guard.py).
+SENDMAIL_DEBS=/var/cache/sluice-tests/sendmail
+if ! ls "$SENDMAIL_DEBS"/sendmail-bin_*.deb >/dev/null 2>&1; then
+	mkdir -p "$SENDMAIL_DEBS" && chmod 777 "$SENDMAIL_DEBS"	# apt's _apt user writes there
+	(cd "$SENDMAIL_DEBS" && apt-get download sendmail-bin sendmail-base sendmail-cf libwrap0 liblockfile1 >/dev/null) ||
+		{ apt-get update -qq && (cd "$SENDMAIL_DEBS" && apt-get download sendmail-bin sendmail-base sendmail-cf libwrap0 liblockfile1 >/dev/null); }
 fi
 missing=""
 for p in $PACKAGES; do

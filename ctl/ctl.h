@@ -157,16 +157,6 @@ const char *ctl_dns_host(const char *mx, char *buf, size_t buflen);
 int	ctl_dns_qualified(const char *host);
 
 /*
- * ctl_resolv.c - DNS lookups (libresolv), optionally at one given server.
- */
-typedef struct ctl_resolver ctl_resolver;
-
-ctl_resolver *ctl_resolv_new(const char *server, char *err, size_t errlen);
-void	ctl_resolv_free(ctl_resolver *r);
-int	ctl_resolv(ctl_resolver *r, const char *name, int type, char **out, int max,
-		   char *err, size_t errlen);
-
-/*
  * The commands, one file per concern.
  */
 ctl_fn	ctl_suppress_add, ctl_suppress_remove, ctl_suppress_check,

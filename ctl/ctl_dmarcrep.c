@@ -16,7 +16,8 @@
  *	URI whose domain has another organizational domain than the policy
  *	domain is used only when <policy domain>._report._dmarc.<rua domain>
  *	has a TXT record starting with v=DMARC1 (RFC 9990 section on
- *	external destinations), looked up through the milter's DNS layer.
+ *	external destinations), looked up through lib/dns.c (milter inbound dns_zone or
+ *	dns_nameserver apply, --zone first).
  *	A domain sent is marked <prefix>dmarcsent:<day>:<domain> (4 days):
  *	a rerun sends nothing twice. --dry-run DIR writes the .xml.gz files
  *	into DIR and prints the recipients, sends and marks nothing.
@@ -62,7 +63,7 @@ typedef struct rep_buf {
 typedef struct rep_run {
 	const char *day, *dry, *sendmail, *sender, *org;
 	time_t begin, end;
-	ml_dns *dns;
+	sl_dns *dns;
 	int failed, sent;
 } rep_run;
 
@@ -116,7 +117,7 @@ elem(rep_buf *b, const char *name, const char *text)
 static int
 host_ok(const char *s)
 {
-	if (!*s || strlen(s) >= ML_DNS_NAME_MAX)
+	if (!*s || strlen(s) >= SL_DNS_NAME_MAX)
 		return 0;
 	for (; *s; s++)
 		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '-' && *s != '_')
@@ -168,7 +169,7 @@ row_xml(rep_buf *b, char *row, const char *count)
 		put(b, "<reason>", 8);
 		elem(b, "type", arc ? "trusted_forwarder" : f[6]);
 		if (arc) {
-			char c[ML_DNS_NAME_MAX + 32];
+			char c[SL_DNS_NAME_MAX + 32];
 
 			snprintf(c, sizeof(c), "arc=pass sealer=%s", f[6] + 4);
 			elem(b, "comment", c);
@@ -223,14 +224,16 @@ report_xml(const rep_run *run, const char *domain, const char *id, const sl_repl
 	put(b, "</date_range>", 13);
 	elem(b, "generator", "Sluice " PACKAGE_VERSION);
 	put(b, "</report_metadata>\n<policy_published>", 37);
+	/* any order is valid (xs:all); RFC 7489's elements first, so that a
+	 * consumer validating against its schema checks them before the new ones */
 	elem(b, "domain", domain);
-	elem(b, "discovery_method", "treewalk");
-	elem(b, "p", (p = ctl_hget(pol, "p")) ? p : "none");
-	elem(b, "sp", (v = ctl_hget(pol, "sp")) && *v ? v : p ? p : "none"); /* required */
-	if ((v = ctl_hget(pol, "np")) && *v)
-		elem(b, "np", v);
 	elem(b, "adkim", (v = ctl_hget(pol, "adkim")) ? v : "r");
 	elem(b, "aspf", (v = ctl_hget(pol, "aspf")) ? v : "r");
+	elem(b, "p", (p = ctl_hget(pol, "p")) ? p : "none");
+	elem(b, "sp", (v = ctl_hget(pol, "sp")) && *v ? v : p ? p : "none"); /* required */
+	elem(b, "discovery_method", "treewalk");
+	if ((v = ctl_hget(pol, "np")) && *v)
+		elem(b, "np", v);
 	elem(b, "testing", (v = ctl_hget(pol, "testing")) && *v == 'y' ? "y" : "n");
 	put(b, "</policy_published>\n", 20);
 	for (size_t i = 0; agg && i + 1 < agg->elements; i += 2) {
@@ -277,8 +280,8 @@ org_of(rep_run *run, const char *d, char *out, size_t outlen)
 static int
 authorized(rep_run *run, const char *domain, const char *rua_domain)
 {
-	char a[ML_DNS_NAME_MAX], b[ML_DNS_NAME_MAX], q[2 * ML_DNS_NAME_MAX + 16];
-	ml_dns_ans ans = {0};
+	char a[SL_DNS_NAME_MAX], b[SL_DNS_NAME_MAX], q[2 * SL_DNS_NAME_MAX + 16];
+	sl_dns_ans ans = {0};
 	int ok = 0;
 
 	if (org_of(run, domain, a, sizeof(a)) < 0 || org_of(run, rua_domain, b, sizeof(b)) < 0)
@@ -286,18 +289,18 @@ authorized(rep_run *run, const char *domain, const char *rua_domain)
 	if (strcasecmp(a, b) == 0)
 		return 1;
 	snprintf(q, sizeof(q), "%s._report._dmarc.%s", domain, rua_domain);
-	if (ml_dns_query(run->dns, q, ML_DNS_TXT, &ans) == ML_DNS_TEMP)
+	if (sl_dns_query(run->dns, q, SL_DNS_TXT, &ans) == SL_DNS_TEMP)
 		ok = -1;
 	for (int i = 0; i < ans.n && ok == 0; i++)
 		ok = strncmp(ans.rr[i], "v=DMARC1", 8) == 0 &&
 		     (ans.rr[i][8] == '\0' || ans.rr[i][8] == ';' || ans.rr[i][8] == ' ');
-	ml_dns_ans_free(&ans);
+	sl_dns_ans_free(&ans);
 	return ok;
 }
 
 /* recipients - the mailto: addresses of rua allowed to get the report */
 static size_t
-recipients(rep_run *run, const char *domain, const char *rua, char rcpt[][ML_DNS_NAME_MAX * 2])
+recipients(rep_run *run, const char *domain, const char *rua, char rcpt[][SL_DNS_NAME_MAX * 2])
 {
 	char buf[512], *save = NULL;
 	size_t n = 0;
@@ -317,7 +320,7 @@ recipients(rep_run *run, const char *domain, const char *rua, char rcpt[][ML_DNS
 			*bang = '\0';
 		u[strcspn(u, " \t")] = '\0';
 		if ((at = strrchr(u, '@')) == NULL || at == u || !host_ok(at + 1) ||
-		    strpbrk(u, "\"\\<>()[],;: ") != NULL || strlen(u) >= ML_DNS_NAME_MAX * 2 ||
+		    strpbrk(u, "\"\\<>()[],;: ") != NULL || strlen(u) >= SL_DNS_NAME_MAX * 2 ||
 		    *u == '-') {
 			sl_warn("%s: rua %s: not an address, skipped", domain, u);
 			continue;
@@ -329,7 +332,7 @@ recipients(rep_run *run, const char *domain, const char *rua, char rcpt[][ML_DNS
 			                 "record, skipped");
 			continue;
 		}
-		snprintf(rcpt[n++], ML_DNS_NAME_MAX * 2, "%s", u);
+		snprintf(rcpt[n++], SL_DNS_NAME_MAX * 2, "%s", u);
 	}
 	return n;
 }
@@ -356,7 +359,7 @@ b64(rep_buf *out, const rep_buf *in)
 /* message - the RFC 9990 mail carrying the report */
 static void
 message(const rep_run *run, const char *domain, const char *id, const char *fname,
-        char rcpt[][ML_DNS_NAME_MAX * 2], size_t nrcpt, const rep_buf *gz, rep_buf *m)
+        char rcpt[][SL_DNS_NAME_MAX * 2], size_t nrcpt, const rep_buf *gz, rep_buf *m)
 {
 	char date[64], host[128] = "localhost";
 	time_t now = time(NULL);
@@ -387,7 +390,7 @@ message(const rep_run *run, const char *domain, const char *id, const char *fnam
 
 /* sendmail - hand m to sendmail; 0 when it accepted the message */
 static int
-sendmail(const rep_run *run, char rcpt[][ML_DNS_NAME_MAX * 2], size_t nrcpt, const rep_buf *m)
+sendmail(const rep_run *run, char rcpt[][SL_DNS_NAME_MAX * 2], size_t nrcpt, const rep_buf *m)
 {
 	const char *argv[REP_RUA_MAX + 8];
 	int fd[2], st = 0, n = 0;
@@ -426,7 +429,7 @@ sendmail(const rep_run *run, char rcpt[][ML_DNS_NAME_MAX * 2], size_t nrcpt, con
 /* deliver - write (dry run) or mail one domain's report; 0 done */
 static int
 deliver(rep_run *run, const char *domain, const char *id, const rep_buf *gz,
-        char rcpt[][ML_DNS_NAME_MAX * 2], size_t nrcpt)
+        char rcpt[][SL_DNS_NAME_MAX * 2], size_t nrcpt)
 {
 	char fname[1024], path[2048];
 	rep_buf m = {0};
@@ -467,7 +470,7 @@ one_domain(ctl_ctx *ctx, const char *key, void *arg)
 {
 	rep_run *run = arg;
 	const char *domain = strrchr(key, ':') + 1;
-	char akey[CTL_KEY_MAX], skey[CTL_KEY_MAX], id[512], rcpt[REP_RUA_MAX][ML_DNS_NAME_MAX * 2];
+	char akey[CTL_KEY_MAX], skey[CTL_KEY_MAX], id[512], rcpt[REP_RUA_MAX][SL_DNS_NAME_MAX * 2];
 	const char *ex[2], *set[6];
 	rep_buf xml = {0}, gz = {0};
 	sl_reply *pol, *agg, *r;
@@ -534,6 +537,7 @@ ctl_dmarc_send(ctl_ctx *ctx, int argc, char **argv)
 	rep_run run = {.sendmail = "/usr/sbin/sendmail"};
 	const char *zone = NULL;
 	char day[16], pat[CTL_KEY_MAX], err[256], host[256] = "localhost";
+	ml_vopts vo;
 	time_t y = time(NULL) - 86400;
 	struct tm tm;
 	int ch;
@@ -567,15 +571,17 @@ ctl_dmarc_send(ctl_ctx *ctx, int argc, char **argv)
 		        "handles) and dmarc_report_org (a host name)");
 		return 2;
 	}
-	if ((run.dns = ml_dns_new(zone ? zone : cfg_getstr(in, "dns_zone"), 5, err, sizeof(err))) ==
-	    NULL) {
+	if (ml_vopts_load(cfg_getsec(ctx->conf->cfg, "milter"), &vo, err, sizeof(err)) < 0 ||
+	    (run.dns = ml_vopts_dns(&vo, zone, NULL, err, sizeof(err))) == NULL) {
 		ctl_err("%s", err);
+		ml_vopts_free(&vo);
 		return 1;
 	}
+	ml_vopts_free(&vo);
 	if (ctl_key(ctx, pat, sizeof(pat), "dmarcpol:%s:*", run.day) < 0)
 		ctl_usage(ctx);
 	ctl_scan(ctx, pat, one_domain, &run);
-	ml_dns_free(run.dns);
+	sl_dns_free(run.dns);
 	printf("%d report%s %s, %d failed\n", run.sent, run.sent == 1 ? "" : "s",
 	       run.dry ? "written" : "sent", run.failed);
 	return run.failed ? 1 : 0;

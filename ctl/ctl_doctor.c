@@ -3,8 +3,9 @@
  *	ctl_doctor 3 - sluicectl doctor DOMAIN: is what must be published, published?
  * DESCRIPTION
  *	Takes the records "sluicectl dns" would print (ctl_dns_plan_make()) and
- *	looks each one up, through the system's resolver or the server given
- *	with --nameserver:
+ *	looks each one up through lib/dns.c: the zone file of --zone (or
+ *	milter { inbound { dns_zone } }), else the server of --nameserver (or
+ *	dns_nameserver), else the system's resolver:
  *	  DKIM   a TXT record at <selector>._domainkey.<name> whose p= is the
  *	         public half of the configured key file (another key: FAIL);
  *	  MX     the subdomain's MX includes the --mx host;
@@ -16,9 +17,8 @@
  *	         from the category's envelope domain by the relay's
  *	         milter { preflight { relay_addresses } }
  *	         (milter_preflight.c, the milter's own check), when those
- *	         are configured. --zone FILE answers these lookups from a
- *	         zone file. ok, warn (passes, but DKIM or SPF alone would
- *	         not), FAIL (receivers see DMARC fail).
+ *	         are configured. ok, warn (passes, but DKIM or SPF alone
+ *	         would not), FAIL (receivers see DMARC fail).
  *	One line per check (ok, warn, FAIL, ERROR) and a summary.
  * ERRORS
  *	Exit 0 when nothing failed (warnings allowed), 1 when a record is
@@ -28,7 +28,6 @@
 #define _GNU_SOURCE 1			/* strcasestr */
 #include "config.h"
 
-#include <arpa/nameser.h>
 #include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -38,6 +37,7 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "log.h"
 #include "milter_verify.h"
 
 #define DOC_MAX_ANSWERS 16
@@ -53,7 +53,7 @@ static const struct option doctor_longopts[] = {
 enum { DOC_OK, DOC_WARN, DOC_FAIL, DOC_ERROR };
 
 typedef struct doc_run {
-	ctl_resolver *res;
+	sl_dns *dns;
 	int	count[4];
 } doc_run;
 
@@ -73,12 +73,26 @@ report(doc_run *run, int status, const char *name, const char *type, const char 
 	printf("%-5s %-48s %-5s %s\n", words[status], name, type, msg);
 }
 
-/* lookup - answers of one type; the caller calls answers_free() */
+/* lookup - answers of one type (an MX as its host); the caller calls answers_free() */
 static void
-lookup(doc_run *run, const char *name, int type, doc_answers *d)
+lookup(doc_run *run, const char *name, enum sl_dns_type type, doc_answers *d)
 {
+	sl_dns_ans a;
+
 	d->err[0] = '\0';
-	d->n = ctl_resolv(run->res, name, type, d->a, DOC_MAX_ANSWERS, d->err, sizeof(d->err));
+	d->n = 0;
+	if (sl_dns_query(run->dns, name, type, &a) == SL_DNS_TEMP) {
+		snprintf(d->err, sizeof(d->err), "%s: lookup failed (timeout or server failure)", name);
+		d->n = -1;
+		return;
+	}
+	for (int i = 0; i < a.n && d->n < DOC_MAX_ANSWERS; i++) {
+		const char *host = type == SL_DNS_MX && strchr(a.rr[i], ' ') ? strchr(a.rr[i], ' ') + 1
+		                                                             : a.rr[i];
+
+		d->a[d->n++] = sl_strdup(host);
+	}
+	sl_dns_ans_free(&a);
 }
 
 /* answers_free - free the answer strings */
@@ -120,7 +134,7 @@ check_dkim(doc_run *run, const ctl_rr *rr)
 	int	other = 0;
 
 	tag_value(rr->value, "p", want, sizeof(want));
-	lookup(run, rr->name, ns_t_txt, &d);
+	lookup(run, rr->name, SL_DNS_TXT, &d);
 	if (d.n < 0) {
 		report(run, DOC_ERROR, rr->name, "TXT", d.err);
 		return;
@@ -147,7 +161,7 @@ check_mx(doc_run *run, const ctl_rr *rr)
 	char	msg[600];
 	doc_answers d;
 
-	lookup(run, rr->name, ns_t_mx, &d);
+	lookup(run, rr->name, SL_DNS_MX, &d);
 	if (d.n < 0) {
 		report(run, DOC_ERROR, rr->name, "MX", d.err);
 		return;
@@ -174,7 +188,7 @@ check_spf(doc_run *run, const ctl_rr *rr, const char *host)
 	doc_answers d;
 	int	n = 0;
 
-	lookup(run, rr->name, ns_t_txt, &d);
+	lookup(run, rr->name, SL_DNS_TXT, &d);
 	if (d.n < 0) {
 		report(run, DOC_ERROR, rr->name, "TXT", d.err);
 		return;
@@ -204,7 +218,7 @@ check_dmarc(doc_run *run, const ctl_rr *rr)
 	char	msg[300], p[64], rua[200];
 	doc_answers d;
 
-	lookup(run, rr->name, ns_t_txt, &d);
+	lookup(run, rr->name, SL_DNS_TXT, &d);
 	if (d.n < 0) {
 		report(run, DOC_ERROR, rr->name, "TXT", d.err);
 		return;
@@ -258,27 +272,27 @@ sub_name(const char *sub, const char *domain, char *out, size_t outlen)
 /* category_signs - the domains a category signs a From on domain with */
 static size_t
 category_signs(cfg_t *cat, int domain_parent, const char *domain, const char *sub,
-               char out[][ML_DNS_NAME_MAX], size_t max)
+               char out[][SL_DNS_NAME_MAX], size_t max)
 {
 	size_t n = 0, nd = cfg_size(cat, "sign_domains");
 
 	for (size_t i = 0; i < nd && n < max; i++) {
 		const char *v = cfg_getnstr(cat, "sign_domains", (unsigned)i);
 
-		snprintf(out[n++], ML_DNS_NAME_MAX, "%s", strcmp(v, "subdomain") == 0 ? sub
+		snprintf(out[n++], SL_DNS_NAME_MAX, "%s", strcmp(v, "subdomain") == 0 ? sub
 		         : strcmp(v, "from") == 0 ? domain : v);
 	}
 	if (nd == 0) {
-		snprintf(out[n++], ML_DNS_NAME_MAX, "%s", sub);
+		snprintf(out[n++], SL_DNS_NAME_MAX, "%s", sub);
 		if ((cfg_getbool(cat, "sign_parent") || domain_parent) && strcmp(sub, domain) != 0)
-			snprintf(out[n++], ML_DNS_NAME_MAX, "%s", domain);
+			snprintf(out[n++], SL_DNS_NAME_MAX, "%s", domain);
 	}
 	return n;
 }
 
 /* check_preflight - per category: will receivers see DMARC pass */
 static void
-check_preflight(doc_run *run, ctl_ctx *ctx, const char *domain, ml_dns *dns)
+check_preflight(doc_run *run, ctl_ctx *ctx, const char *domain, sl_dns *dns)
 {
 	cfg_t *pf = cfg_getsec(cfg_getsec(ctx->conf->cfg, "milter"), "preflight"), *dsec = NULL;
 	size_t nrelay = cfg_size(pf, "relay_addresses"), ncat = cfg_size(ctx->conf->cfg, "category");
@@ -291,7 +305,7 @@ check_preflight(doc_run *run, ctl_ctx *ctx, const char *domain, ml_dns *dns)
 		relay[i] = cfg_getnstr(pf, "relay_addresses", (unsigned)i);
 	for (size_t c = 0; c < ncat; c++) {
 		cfg_t *cat = cfg_getnsec(ctx->conf->cfg, "category", (unsigned)c);
-		char sub[ML_DNS_NAME_MAX], signs[4][ML_DNS_NAME_MAX], what[ML_DNS_NAME_MAX + 64];
+		char sub[SL_DNS_NAME_MAX], signs[4][SL_DNS_NAME_MAX], what[SL_DNS_NAME_MAX + 64];
 		const char *sp[4];
 		size_t ns;
 		ml_preflight r;
@@ -315,25 +329,19 @@ check_preflight(doc_run *run, ctl_ctx *ctx, const char *domain, ml_dns *dns)
 	}
 }
 
-/* preflight - the pre-flight checks through the milter's DNS layer */
+/* preflight - the pre-flight checks, when the relay's addresses are configured */
 static void
-preflight(doc_run *run, ctl_ctx *ctx, const char *domain, const char *zone, const char *server)
+preflight(doc_run *run, ctl_ctx *ctx, const char *domain)
 {
 	char err[256];
-	ml_dns *dns;
 
 	if (cfg_size(cfg_getsec(cfg_getsec(ctx->conf->cfg, "milter"), "preflight"), "relay_addresses") == 0)
 		return;			/* not configured: the relay's addresses are unknown */
-	dns = ml_dns_new(zone, 5, err, sizeof(err));
-
-	if (dns == NULL || (server && !zone && ml_dns_set_server(dns, server, err, sizeof(err)) < 0)) {
+	if (ml_verify_init(err, sizeof(err)) < 0) {
 		report(run, DOC_ERROR, domain, "DMARC", err);
-		ml_dns_free(dns);
 		return;
 	}
-	if (ml_verify_init(err, sizeof(err)) == 0)
-		check_preflight(run, ctx, domain, dns);
-	ml_dns_free(dns);
+	check_preflight(run, ctx, domain, run->dns);
 }
 
 /* ctl_doctor - look up what the domain needs and say what is wrong */
@@ -343,6 +351,7 @@ ctl_doctor(ctl_ctx *ctx, int argc, char **argv)
 	const char *mx = NULL, *rua = NULL, *server = NULL, *zone = NULL;
 	char	host[256], err[256];
 	doc_run	run = {0};
+	ml_vopts vo;
 	ctl_dns_plan p;
 	int	ch;
 
@@ -360,24 +369,30 @@ ctl_doctor(ctl_ctx *ctx, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		ctl_usage(ctx);
-	if ((run.res = ctl_resolv_new(server, err, sizeof(err))) == NULL) {
+	if (ml_vopts_load(cfg_getsec(ctx->conf->cfg, "milter"), &vo, err, sizeof(err)) < 0) {
+		ctl_err("%s", err);
+		return EX_CONFIG;
+	}
+	run.dns = ml_vopts_dns(&vo, zone, server, err, sizeof(err));
+	ml_vopts_free(&vo);
+	if (run.dns == NULL) {
 		ctl_err("%s", err);
 		ctl_usage(ctx);
 	}
 	if ((mx = ctl_dns_host(mx, host, sizeof(host))) == NULL) {
-		ctl_resolv_free(run.res);
+		sl_dns_free(run.dns);
 		ctl_usage(ctx);
 	}
 	if (ctl_dns_plan_make(ctx, argv[optind], mx, rua, NULL, &p) < 0) {
-		ctl_resolv_free(run.res);
+		sl_dns_free(run.dns);
 		return CTL_NO;
 	}
 	run_checks(&run, &p, mx);
-	preflight(&run, ctx, argv[optind], zone, server);
+	preflight(&run, ctx, argv[optind]);
 	printf("%d ok, %d warning%s, %d failed, %d lookup error%s\n", run.count[DOC_OK],
 	       run.count[DOC_WARN], run.count[DOC_WARN] == 1 ? "" : "s", run.count[DOC_FAIL],
 	       run.count[DOC_ERROR], run.count[DOC_ERROR] == 1 ? "" : "s");
 	ctl_dns_plan_free(&p);
-	ctl_resolv_free(run.res);
+	sl_dns_free(run.dns);
 	return run.count[DOC_FAIL] || p.errors ? CTL_NO : run.count[DOC_ERROR] ? EX_TEMPFAIL : 0;
 }

@@ -93,7 +93,7 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "dmarc", .fn = ctl_dmarc, .args = "DOMAIN [--days N]"},
 	{.group = "check", .fn = NULL, .args = "[-c config] [--no-connect]"},
 	{.group = "verify", .fn = ctl_verify,
-	 .args = "[--zone FILE] [--ip ADDR] [--helo NAME] [--mail-from ADDR] [--authserv-id ID] < message"},
+	 .args = "[--zone FILE | --nameserver IP[:PORT]] [--ip ADDR] [--helo NAME] [--mail-from ADDR] [--authserv-id ID] < message"},
 	{.group = "import-opendkim", .fn = ctl_import_opendkim, .args = "[--out FILE] OPENDKIM.CONF"},
 };
 

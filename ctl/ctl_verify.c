@@ -2,8 +2,8 @@
  * NAME
  *	ctl_verify 3 - sluicectl verify: what sluice-milter decides for a message
  * SYNOPSIS
- *	sluicectl verify [--zone FILE] [--ip ADDR] [--helo NAME]
- *			 [--mail-from ADDR] [--authserv-id ID] < message
+ *	sluicectl verify [--zone FILE | --nameserver IP[:PORT]] [--ip ADDR]
+ *			 [--helo NAME] [--mail-from ADDR] [--authserv-id ID] < message
  * DESCRIPTION
  *	Reads one message (RFC 5322, LF or CRLF line ends) and runs it
  *	through the milter's own verification module (milter_verify.c):
@@ -12,8 +12,10 @@
  *	the milter would add, the fields it would remove (forged: they claim
  *	our authserv-id), and the disposition with its SMTP reply. Options
  *	not given come from the config's milter { inbound { } } section
- *	(authserv_id, dns_zone, dmarc_reject, quarantine, dns_error,
- *	monitor_domains). With --zone (or dns_zone) nothing is asked of DNS.
+ *	(authserv_id, dns_zone, dns_nameserver, dmarc_reject, quarantine,
+ *	dns_error, monitor_domains). With --zone (or dns_zone) nothing is
+ *	asked of DNS; --nameserver (or dns_nameserver) asks that one server
+ *	instead of /etc/resolv.conf's.
  * ERRORS
  *	Exit 0 when the message was verified (whatever the disposition),
  *	64 on bad arguments, 65 for input that is not a message, 78 for a bad
@@ -36,7 +38,8 @@
 static const struct option verify_longopts[] = {
     {"zone", required_argument, NULL, 'z'},        {"ip", required_argument, NULL, 'i'},
     {"helo", required_argument, NULL, 'h'},        {"mail-from", required_argument, NULL, 'f'},
-    {"authserv-id", required_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+    {"authserv-id", required_argument, NULL, 'a'}, {"nameserver", required_argument, NULL, 'n'},
+    {NULL, 0, NULL, 0}};
 
 /* read_crlf - all of stdin with every line ending as CRLF; NULL when too big */
 static char *
@@ -112,11 +115,12 @@ print_result(const ml_vresult *r)
 int
 ctl_verify(ctl_ctx *ctx, int argc, char **argv)
 {
-	const char *zone = NULL, *ip = "127.0.0.1", *helo = "", *mfrom = "", *id = NULL;
+	const char *zone = NULL, *server = NULL, *ip = "127.0.0.1", *helo = "", *mfrom = "",
+		   *id = NULL;
 	char err[512];
 	ml_vopts o;
 	ml_vresult *r;
-	ml_dns *dns;
+	sl_dns *dns;
 	ml_verify *v;
 	char *msg;
 	size_t len;
@@ -139,6 +143,9 @@ ctl_verify(ctl_ctx *ctx, int argc, char **argv)
 		case 'a':
 			id = optarg;
 			break;
+		case 'n':
+			server = optarg;
+			break;
 		default:
 			ctl_usage(ctx);
 		}
@@ -152,7 +159,7 @@ ctl_verify(ctl_ctx *ctx, int argc, char **argv)
 	if (id)
 		o.authserv_id = id;
 	if (ml_verify_init(err, sizeof(err)) < 0 ||
-	    (dns = ml_dns_new(zone ? zone : o.dns_zone, o.dns_timeout, err, sizeof(err))) == NULL) {
+	    (dns = ml_vopts_dns(&o, zone, server, err, sizeof(err))) == NULL) {
 		ctl_err("%s", err);
 		ml_vopts_free(&o);
 		return EX_CONFIG;
@@ -160,7 +167,7 @@ ctl_verify(ctl_ctx *ctx, int argc, char **argv)
 	if ((msg = read_crlf(stdin, &len)) == NULL || len == 0) {
 		ctl_err("standard input: %s", msg ? "empty" : "message too large");
 		free(msg);
-		ml_dns_free(dns);
+		sl_dns_free(dns);
 		ml_vopts_free(&o);
 		return EX_DATAERR;
 	}
@@ -176,7 +183,7 @@ ctl_verify(ctl_ctx *ctx, int argc, char **argv)
 	free(r);
 	ml_verify_free(v);
 	free(msg);
-	ml_dns_free(dns);
+	sl_dns_free(dns);
 	ml_vopts_free(&o);
 	return 0;
 }

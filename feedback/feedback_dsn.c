@@ -213,14 +213,25 @@ fb_text_find_command(const char *s, char out[8])
 		{ "in reply to ehlo", "EHLO" }, { "in reply to helo", "HELO" },
 		{ "after ehlo", "EHLO" }, { "after helo", "HELO" },
 		{ "after initial connection", "CONN" },
+		/* Exim with PIPELINING: "SMTP error from remote mail server
+		 * after pipelined RCPT TO:<a>" */
+		{ "after pipelined rcpt to", "RCPT" }, { "after pipelined mail from", "MAIL" },
+		{ "after pipelined end of data", "DATA" }, { "after pipelined data", "DATA" },
+		/* qmail-remote's own words for each step */
+		{ "failed after i sent the message", "DATA" }, { "but sender was rejected", "MAIL" },
+		{ "but greeting failed", "CONN" }, { "but my name was rejected", "EHLO" },
 	};
+	char	low[FB_DIAG_MAX];
 	size_t	i;
 
 	out[0] = 0;
 	if (transcript_command(s, out))
 		return;
+	/* one lowercased copy (a diagnostic is at most FB_DIAG_MAX), then plain searches */
+	fb_strlcpy(low, s, sizeof(low));
+	fb_strlower(low);
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (fb_strcasestr(s, tab[i].pat) != NULL) {
+		if (strstr(low, tab[i].pat) != NULL) {
 			fb_strlcpy(out, tab[i].cmd, 8);
 			return;
 		}

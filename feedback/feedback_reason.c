@@ -37,7 +37,10 @@
  *	receiving system's verdict. Where signals disagree on hard or
  *	soft, soft wins (a mailbox status X.2.x against "user unknown"),
  *	except X.2.1 with the MTA's own explicit words that the user is
- *	unknown: userunknown (doc/feedback.md, "Where we differ", 3).
+ *	unknown in reply to RCPT: userunknown (doc/feedback.md, "Where we
+ *	differ", 3). Words alone that the user is unknown are userunknown
+ *	only at RCPT (RFC 5321 3.3), under an addressing status (X.1.x) or
+ *	in the MTA's own directory lookup; otherwise filtered, soft.
  *
  *	Hard (the address will never work): userunknown, hostunknown,
  *	hasmoved and notaccept, and only when no code says the failure
@@ -208,7 +211,8 @@ static const struct reply_rule {
 typedef struct text_rule {
 	const char *reason;
 	const char *const *phrase;
-	int	bare;			/* words of refusal only: the SMTP phase decides */
+	int	bare;			/* 1 words of refusal only: the SMTP phase decides;
+					 * 2 the MTA's own lookup: no phase needed */
 } text_rule;
 
 static const text_rule text_tab[] = {
@@ -298,7 +302,9 @@ static const text_rule text_tab[] = {
 	 * "Excessive unknown recipients" and the directory-harvest limits of
 	 * many MTAs ("Too many invalid/unknown/bad recipients", Exim's "Too many
 	 * unknown users"): the sending host refused, never this recipient
-	 * unknown (before "unknown recipient", "invalid recipient"); FortiMail "Connection refused by FortiGuard AntiSpam"
+	 * unknown (before "unknown recipient", "invalid recipient"); Cox
+	 * postmaster error codes CXBL, CDRBL (the sending IP blocked) and
+	 * IPBLnnnn (listed in a DNSBL); FortiMail "Connection refused by FortiGuard AntiSpam"
 	 * (a block, before the network error "connection refused") */
 	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
 	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
@@ -312,7 +318,7 @@ static const text_rule text_tab[] = {
 	    "rejected by windows live hotmail", "contact your internet service provider",
 	    "dynamically-assigned ip", "excessive unknown recipients", "fortiguard",
 	    "too many invalid recipients", "too many unknown recipients", "too many bad recipients",
-	    "too many unknown users"), 0 },
+	    "too many unknown users", "cxbl", "cdrbl", "ipbl0", "ipbl1"), 0 },
 	/* Relaying refused: Postfix "Relay access denied", Sendmail
 	 * "Relaying denied", Exim "relay not permitted", qmail "that domain
 	 * isn't in my list of allowed rcpthosts", Exchange 5.7.54/5.7.1
@@ -336,7 +342,8 @@ static const text_rule text_tab[] = {
 	 * mailing list managers (Mailman "You are not allowed to post to this
 	 * mailing list", "Post by non-member to a members-only list", fml "you
 	 * are not a member of this mailing list"); RFC 3463 X.1.7/X.1.8 "Bad
-	 * sender's mailbox address syntax" / "Bad sender's system address" */
+	 * sender's mailbox address syntax" / "Bad sender's system address";
+	 * Cox AUP#CXSNDR (the sender's domain has no valid MX or A record) */
 	{ "rejected", P("sender address rejected", "sender rejected", "sender verify failed",
 	    "sender verification failed", "domain of sender address", "sender domain",
 	    "bad outbound sender", "sender denied", "sender not allowed", "sender is not allowed",
@@ -350,7 +357,7 @@ static const text_rule text_tab[] = {
 	    "permission to post", "domain name required for sender address",
 	    "unresolvable rfc.5321 from", "sender does not exist", "sender address does not exist",
 	    "sender * does not exist", "not allowed to post", "not a member of", "bad sender's",
-	    "members-only"), 0 },
+	    "members-only", "cxsndr"), 0 },
 	/* Listed on a blocklist, the words without a list's name (after the
 	 * sender's address: "your email address has been blacklisted" is
 	 * the sender): "listed at", "is listed"; Microsoft S3150 "on our
@@ -362,10 +369,11 @@ static const text_rule text_tab[] = {
 	/* The SENDER's quotas, before the recipient's "quota exceeded":
 	 * Gmail 5.4.5 "Daily sending quota exceeded", Exchange 5.1.90 "daily
 	 * limit for message recipients", 5.2.121/5.2.122 receive limits;
-	 * Gmail 5.7.1 "Email quota exceeded" (the sending account's) */
+	 * Gmail 5.7.1 "Email quota exceeded" (the sending account's); Cox
+	 * AUP#CXMXRT (the sender exceeded the messages allowed) */
 	{ "toomanyconn", P("sending quota", "daily sending", "sending limit", "daily limit",
 	    "receive limit", "exceeded their limit", "submission quota",
-	    "email quota exceeded"), 0 },
+	    "email quota exceeded", "cxmxrt"), 0 },
 	/* Mailbox full: RFC 5321 552 "exceeded storage allocation"; Postfix
 	 * local(8)/virtual(8) "cannot update mailbox ... Disk quota
 	 * exceeded", "mailbox size limit"; Dovecot LMTP "Quota exceeded
@@ -412,6 +420,7 @@ static const text_rule text_tab[] = {
 	    "account has been suspended", "mailbox suspended", "mailbox is suspended",
 	    "suspended account", "user suspended", "recipient suspended", "suspended user",
 	    "account inactive", "account is inactive", "inactive account", "inactive user",
+	    "mailbox inactive", "inactive mailbox",
 	    "mailbox is inactive", "account is locked", "account locked", "mailbox is frozen",
 	    "account has been deactivated", "account is deactivated", "account expired",
 	    "account has expired", "the user(s) account is disabled", "not accepting messages",
@@ -421,6 +430,18 @@ static const text_rule text_tab[] = {
 	 * X.1.6 "destination mailbox has moved" */
 	{ "hasmoved", P("has moved", "has been moved", "user not local; please try",
 	    "address has changed", "no longer valid; new address", "no longer on server"), 0 },
+	/* The MTA's own directory lookup, not a remote server's reply, so no
+	 * SMTP phase is needed: Lotus Notes/Domino router "User not listed
+	 * in public Name & Address Book", "... not listed in Domino
+	 * Directory"; qmail-local "Sorry, no mailbox here by that name";
+	 * Exchange 2000/2003 NDR "The recipient's e-mail address was not found
+	 * in the recipient's e-mail system"; Exchange Online's NDR for
+	 * RecipientNotFound "Your message to <a> couldn't be delivered. <a>
+	 * wasn't found at <domain>." */
+	{ "userunknown", P("not listed in public name & address book",
+	    "not listed in public name and address book", "not listed in domino directory",
+	    "no mailbox here by that name", "not found in the recipient's e-mail system",
+	    "wasn't found at"), 2 },
 	/* Unknown mailbox: RFC 3463 X.1.1 "bad destination mailbox address";
 	 * Postfix smtpd(8) "User unknown in local recipient table" / "in
 	 * virtual mailbox table" / "in virtual alias table" / "in relay
@@ -432,10 +453,8 @@ static const text_rule text_tab[] = {
 	 * exist"; Yahoo "This user doesn't have a yahoo.com account"; Apple
 	 * iCloud "user does not exist"; docomo/au/SoftBank "Unknown user";
 	 * Mimecast "Invalid Recipient"; Barracuda "No such user"; Proofpoint,
-	 * IronPort, Trend Micro "User unknown" / "Recipient address rejected";
-	 * Lotus Notes "User not listed in public Name & Address Book"; Exchange
-	 * 2003 "The recipient's e-mail address was not found in the
-	 * recipient's e-mail system" */
+	 * IronPort, Trend Micro "User unknown" / "Recipient address rejected" (the
+	 * phase decides these: text_reason) */
 	{ "userunknown", P("user unknown", "unknown user", "user is unknown", "no such user",
 	    "no such recipient", "no such mailbox", "no such address", "no such account",
 	    "no such person", "no such local user", "unknown recipient", "recipient unknown",
@@ -552,7 +571,7 @@ static const text_rule text_tab[] = {
 	{ "filtered", P("recipient preferences", "refused by recipient", "rejected by recipient",
 	    "blocked by the recipient", "recipient has blocked", "due to user rules",
 	    "user refuses", "not accepting mail from", "only accepting mail from",
-	    "is not allowed to send to", "filtered", "recipient rejected",
+	    "is not allowed to send to", "filtered",
 	    "envelope blocked - user", "restrictedtorecipientspermission",
 	    "not authorized to send to this recipient", "allowed-senders list",
 	    "delivery to this address is restricted", "banned recipient"), 0 },
@@ -713,7 +732,7 @@ static const text_rule weak_tab[] = {
 	{ "userunknown", P("mailbox unavailable", "mailbox not available",
 	    "recipient address rejected", "address rejected",
 	    "does not exist", "doesn't exist", "no such", "could not be found",
-	    "couldn't be found", "was not found", "not known here", "wasn't found at"), 0 },
+	    "couldn't be found", "was not found", "not known here"), 0 },
 };
 
 /* Automatic replies (RFC 3834): only when the record has no code at all. */
@@ -727,6 +746,17 @@ static const char *const local_reasons[] = { "mailboxfull", "systemerror", "syst
 /* Mail loops (RFC 5321 6.3, Postfix "mail forwarding loop", Exim "Too many
  * \"Received\" headers - suspected mail loop"): not a connection failure. */
 static const char *const ph_loop[] = { "loop", "too many hops", "hop count", NULL };
+
+/*
+ * Texts that only a refusal at RCPT has: Postfix smtpd(8) writes "Recipient
+ * address rejected" for its recipient restrictions, which run at RCPT TO,
+ * and reject_unlisted_recipient's "User unknown in local recipient table"
+ * (virtual mailbox, virtual alias, relay recipient); and any text that
+ * names "RCPT TO" as the command refused (read only when no phase was found).
+ */
+static const char *const ph_rcpt_only[] = {
+	"recipient address rejected", "in local recipient table", "in virtual mailbox table",
+	"in virtual alias table", "in relay recipient table", "rcpt to", NULL };
 
 /* Commands before DATA that the sending host itself is refused at. */
 static const char *const host_commands[] = { "CONN", "EHLO", "HELO", NULL };
@@ -947,6 +977,30 @@ bare_reason(const fb_rcpt *r, const status_rule *s, const char *t)
 	return t;
 }
 
+/* rcpt_phase - was this the reply to RCPT TO, by the phase found or the reply's own words? */
+static int
+rcpt_phase(const fb_rcpt *r, const char *low)
+{
+	if (r->command[0])
+		return strcmp(r->command, "RCPT") == 0;
+	return phrase_match(low, ph_rcpt_only);
+}
+
+/*
+ * addressing_status - is the code, the record's or else one in its text,
+ * an addressing one (RFC 3463 X.1.x: X.1.1 bad mailbox, Exchange's X.1.10
+ * RecipientNotFound, ...), which blames the address and not the message?
+ */
+static int
+addressing_status(const fb_rcpt *r)
+{
+	char	st[16];
+
+	if (r->status[0])
+		return r->status[2] == '1' && r->status[3] == '.';
+	return fb_text_find_status(r->diag, st) && st[2] == '1' && st[3] == '.';
+}
+
 /* text_reason - what the diagnostic's phrases say, adjusted by the other signals */
 static const char *
 text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
@@ -958,12 +1012,17 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 	if (row == NULL && (r->command[0] == 0 || strcmp(r->command, "RCPT") == 0)) {
 		row = table_match(low, weak_tab, sizeof(weak_tab) / sizeof(weak_tab[0]));
 		weak = row != NULL;
+		/* a security or policy status (X.7.x) says why a generic refusal was made */
+		if (weak && r->status[0] && r->status[2] == '7' && r->status[3] == '.')
+			return NULL;
 	}
 	if (row == NULL)
 		return NULL;
 	t = row->reason;
-	if (row->bare)
+	if (row->bare == 1)
 		return bare_reason(r, s, t);
+	if (row->bare == 2)
+		return t;
 	if (in_list(t, hard_reasons)) {
 		/*
 		 * Recipients are checked at RCPT (RFC 5321 3.3): "user unknown"
@@ -984,8 +1043,17 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 		 */
 		if (s != NULL && s->firm == 0 && s->code[0] == '2' && s->reason != NULL
 		    && !in_list(s->reason, hard_reasons)
-		    && !(strcmp(s->code, "2.1") == 0 && strcmp(t, "userunknown") == 0 && !weak))
+		    && !(strcmp(s->code, "2.1") == 0 && strcmp(t, "userunknown") == 0 && !weak
+			 && rcpt_phase(r, low)))
 			return s->reason;
+		/*
+		 * Words alone that the user is unknown, with nothing showing
+		 * they answered RCPT (RFC 5321 3.3: where recipients are
+		 * checked) and no addressing status (X.1.x) saying so: a
+		 * filter's verdict may read the same, so the soft reading
+		 */
+		if (strcmp(t, "userunknown") == 0 && !rcpt_phase(r, low) && !addressing_status(r))
+			return "filtered";
 		return t;
 	}
 	if (strcmp(t, "networkerror") == 0 || strcmp(t, "systemerror") == 0) {

@@ -26,6 +26,7 @@ static cfg_opt_t inbound_opts[] = {
 	CFG_BOOL("verify", cfg_false, CFGF_NONE),
 	CFG_STR("authserv_id", "", CFGF_NONE),
 	CFG_STR("dns_zone", "", CFGF_NONE),
+	CFG_STR("dns_nameserver", "", CFGF_NONE),
 	CFG_INT("dns_timeout", 5, CFGF_NONE),
 	CFG_STR("dmarc_reject", "reject", CFGF_NONE),
 	CFG_STR("quarantine", "header", CFGF_NONE),

@@ -124,7 +124,7 @@ typedef struct ml_conf {
 	ml_rule *rules;
 	size_t	nrules;
 	struct ml_vopts *vopts;		/* milter { inbound { } } (milter_verify.h) */
-	struct ml_dns *vdns;		/* its DNS layer; NULL when verify and preflight are off */
+	struct sl_dns *vdns;		/* its DNS layer; NULL when verify and preflight are off */
 	struct ml_pfopts *pf;		/* milter { preflight { } } (milter_verify.h) */
 } ml_conf;
 

@@ -15,7 +15,7 @@
  *	the bottom, relaxed or simple canonicalization, bh= over the body);
  *	every ARC-Seal must verify over the sets up to its own (relaxed
  *	header canonicalization, its own b= empty). Keys come through
- *	milter_dns.c. RSA-SHA256 and Ed25519-SHA256 (OpenSSL EVP). libopendkim
+ *	lib/dns.c. RSA-SHA256 and Ed25519-SHA256 (OpenSSL EVP). libopendkim
  *	cannot do this: the signed header names differ and the seal covers
  *	other fields. result->sealer is the d= of the instance N seal: the
  *	caller compares it with the trusted sealers.
@@ -56,7 +56,7 @@ typedef struct body_canon {
 } body_canon;
 
 struct ml_arc {
-	ml_dns *dns;
+	sl_dns *dns;
 	arc_hdr hdrs[ARC_HDRS_MAX];
 	size_t nhdrs;
 	body_canon simple, relaxed; /* the AMS's c= is known only at the end */
@@ -64,7 +64,7 @@ struct ml_arc {
 
 /* ml_arc_new - a validator for one message */
 ml_arc *
-ml_arc_new(ml_dns *d)
+ml_arc_new(sl_dns *d)
 {
 	ml_arc *a = calloc(1, sizeof(*a));
 
@@ -288,16 +288,16 @@ without_b(const char *value)
 
 /* get_key - the public key of s._domainkey.d; 0 ok, -1 fail, -2 temporary */
 static int
-get_key(ml_dns *dns, const char *d, const char *s, EVP_PKEY **key)
+get_key(sl_dns *dns, const char *d, const char *s, EVP_PKEY **key)
 {
-	char name[ML_DNS_NAME_MAX + 80], p[4096], k[16] = "rsa";
+	char name[SL_DNS_NAME_MAX + 80], p[4096], k[16] = "rsa";
 	unsigned char der[4096];
-	ml_dns_ans a = {0};
+	sl_dns_ans a = {0};
 	int len, rc = -1;
 
 	*key = NULL;
 	snprintf(name, sizeof(name), "%s._domainkey.%s", s, d);
-	if (ml_dns_query(dns, name, ML_DNS_TXT, &a) == ML_DNS_TEMP)
+	if (sl_dns_query(dns, name, SL_DNS_TXT, &a) == SL_DNS_TEMP)
 		return -2;
 	if (a.n >= 1 && tag(a.rr[0], "p", p, sizeof(p)) == 0 && p[0]) {
 		(void)tag(a.rr[0], "k", k, sizeof(k));
@@ -313,15 +313,15 @@ get_key(ml_dns *dns, const char *d, const char *s, EVP_PKEY **key)
 		}
 		rc = *key ? 0 : -1;
 	}
-	ml_dns_ans_free(&a);
+	sl_dns_ans_free(&a);
 	return rc;
 }
 
 /* sig_ok - does b= (base64) sign data under the key; 0 ok, -1 fail, -2 temporary */
 static int
-sig_ok(ml_dns *dns, const char *tags, const char *data, size_t len)
+sig_ok(sl_dns *dns, const char *tags, const char *data, size_t len)
 {
-	char alg[32], d[ML_DNS_NAME_MAX], s[64], b64[2048];
+	char alg[32], d[SL_DNS_NAME_MAX], s[64], b64[2048];
 	unsigned char sig[1536], md[32];
 	EVP_PKEY *key;
 	EVP_MD_CTX *ctx;

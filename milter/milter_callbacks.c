@@ -572,8 +572,11 @@ inbound_eom(SMFICTX *ctx, msg_ctx *m)
 	for (char *p = oneline; *p; p++)
 		if (*p == '\n' || *p == '\t')
 			*p = ' ';
-	sl_info("inbound: from=<%s> client=%s disposition=%s %s", m->env_from, ((conn_ctx *)
-		smfi_getpriv(ctx))->addr, ml_disposition_name(r->disp), oneline);
+	sl_info("inbound: from=<%s> client=%s disposition=%s %s%s%s%s", m->env_from, ((conn_ctx *)
+		smfi_getpriv(ctx))->addr, ml_disposition_name(r->disp), oneline,
+		r->disp != ML_DISP_ACCEPT && r->reply[0] ? " reply=\"" : "",
+		r->disp != ML_DISP_ACCEPT ? r->reply : "",
+		r->disp != ML_DISP_ACCEPT && r->reply[0] ? "\"" : "");
 	if (r->disp == ML_DISP_REJECT) {
 		set_reply(ctx, "550", r->reply);
 		rc = SMFIS_REJECT;

@@ -423,8 +423,7 @@ load_inbound(ml_conf *c)
 		return;
 	}
 	if ((c->vopts->verify || c->pf->mode != ML_PF_OFF) &&
-	    (c->vdns = ml_dns_new(c->vopts->dns_zone, c->vopts->dns_timeout,
-						      err, sizeof(err))) == NULL)
+	    (c->vdns = ml_vopts_dns(c->vopts, NULL, NULL, err, sizeof(err))) == NULL)
 		sl_conf_error(c->conf, cfg_getsec(m, "inbound"), "%s", err);
 }
 
@@ -471,7 +470,7 @@ conf_free(ml_conf *c)
 	if (c->pf)
 		ml_pfopts_free(c->pf);
 	free(c->pf);
-	ml_dns_free(c->vdns);
+	sl_dns_free(c->vdns);
 	for (size_t i = 0; i < c->ndomains; i++) {
 		for (size_t k = 0; k < c->domains[i].nkeys; k++)
 			ml_key_free(&c->domains[i].keys[k]);

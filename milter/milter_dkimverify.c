@@ -13,7 +13,7 @@
  *	ml_dkimv_init(). libopendkim's own resolver shares one res_state
  *	per DKIM_LIB, which is not safe for concurrent messages, so it is
  *	never used: a key lookup callback (dkim_set_key_lookup) fetches
- *	selector._domainkey.domain through milter_dns.c, the same cached,
+ *	selector._domainkey.domain through lib/dns.c, the same cached,
  *	thread-safe layer (or zone file) SPF and DMARC use. That callback
  *	replaces the whole query path for keys, so libopendkim needs no raw
  *	DNS packets (which the zone file cannot give).
@@ -37,17 +37,19 @@
 #include "log.h"
 #include "milter_verify.h"
 
-#define KEY_NAME_MAX (ML_DNS_NAME_MAX + 80)
+#define KEY_NAME_MAX (SL_DNS_NAME_MAX + 80)
 
 struct ml_dkimv {
 	DKIM *dkim;
-	ml_dns *dns;
+	sl_dns *dns;
 	int broken; /* libopendkim refused the message */
+	DKIM_SIGINFO *temp[ML_DKIM_VSIG_MAX]; /* key lookup failed temporarily */
+	size_t ntemp;
 };
 
 static DKIM_LIB *vlib;
 
-/* key_lookup - the key record of one signature, from milter_dns.c */
+/* key_lookup - the key record of one signature, from lib/dns.c */
 static DKIM_CBSTAT
 key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *buf, size_t buflen)
 {
@@ -55,28 +57,30 @@ key_lookup(DKIM *dkim, DKIM_SIGINFO *sig, unsigned char *buf, size_t buflen)
 	const char *sel = (const char *)dkim_sig_getselector(sig);
 	const char *dom = (const char *)dkim_sig_getdomain(sig);
 	char name[KEY_NAME_MAX];
-	ml_dns_ans a = {0};
+	sl_dns_ans a = {0};
 	DKIM_CBSTAT rc = DKIM_CBSTAT_NOTFOUND;
 
 	if (v == NULL || sel == NULL || dom == NULL)
 		return DKIM_CBSTAT_ERROR;
 	if ((size_t)snprintf(name, sizeof(name), "%s._domainkey.%s", sel, dom) >= sizeof(name))
 		return DKIM_CBSTAT_NOTFOUND;
-	switch (ml_dns_query(v->dns, name, ML_DNS_TXT, &a)) {
-	case ML_DNS_FOUND:
+	switch (sl_dns_query(v->dns, name, SL_DNS_TXT, &a)) {
+	case SL_DNS_FOUND:
 		if (strlen(a.rr[0]) < buflen) {
 			memcpy(buf, a.rr[0], strlen(a.rr[0]) + 1);
 			rc = DKIM_CBSTAT_CONTINUE;
 		} else
 			rc = DKIM_CBSTAT_ERROR;
 		break;
-	case ML_DNS_TEMP:
+	case SL_DNS_TEMP: /* libopendkim leaves the signature "unknown": remember it */
+		if (v->ntemp < ML_DKIM_VSIG_MAX)
+			v->temp[v->ntemp++] = sig;
 		rc = DKIM_CBSTAT_TRYAGAIN;
 		break;
 	default:
 		break;
 	}
-	ml_dns_ans_free(&a);
+	sl_dns_ans_free(&a);
 	return rc;
 }
 
@@ -114,13 +118,14 @@ ml_dkimv_init(char *err, size_t errlen)
 
 /* ml_dkimv_new - a verifier for one message */
 ml_dkimv *
-ml_dkimv_new(ml_dns *d, const char *id)
+ml_dkimv_new(sl_dns *d, const char *id)
 {
 	ml_dkimv *v = sl_malloc(sizeof(*v));
 	DKIM_STAT st;
 
 	v->dns = d;
 	v->broken = 0;
+	v->ntemp = 0;
 	v->dkim = dkim_verify(vlib, (const unsigned char *)(id && *id ? id : "sluice"), NULL, &st);
 	if (v->dkim == NULL)
 		v->broken = 1;
@@ -221,6 +226,11 @@ sig_fill(ml_dkimv *v, DKIM_SIGINFO *sig, ml_dkim_vsig *o)
 
 	memset(o, 0, sizeof(*o));
 	o->result = sig_result(sig, o->why, sizeof(o->why));
+	for (size_t i = 0; i < v->ntemp && o->result != ML_AUTH_PASS; i++)
+		if (v->temp[i] == sig) {
+			o->result = ML_AUTH_TEMPERROR;
+			snprintf(o->why, sizeof(o->why), "key lookup failed");
+		}
 	snprintf(o->domain, sizeof(o->domain), "%s", d ? d : "");
 	for (char *p = o->domain; *p; p++)
 		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);

@@ -172,29 +172,29 @@ next_target(const char *t)
 
 /* fetch - the one valid DMARC record at _dmarc.domain: 1 found, 0 none, -1 temp */
 static int
-fetch(ml_dns *d, const char *domain, ml_dmarc_rec *r)
+fetch(sl_dns *d, const char *domain, ml_dmarc_rec *r)
 {
-	char name[ML_DNS_NAME_MAX + 8];
-	ml_dns_ans a = {0};
+	char name[SL_DNS_NAME_MAX + 8];
+	sl_dns_ans a = {0};
 	int found = 0;
 	ml_dmarc_rec tmp;
 
 	if ((size_t)snprintf(name, sizeof(name), "_dmarc.%s", domain) >= sizeof(name))
 		return 0;
-	if (ml_dns_query(d, name, ML_DNS_TXT, &a) == ML_DNS_TEMP)
+	if (sl_dns_query(d, name, SL_DNS_TXT, &a) == SL_DNS_TEMP)
 		return -1;
 	for (int i = 0; i < a.n; i++)
 		if (ml_dmarc_parse(a.rr[i], &tmp) == 0) {
 			*r = tmp;
 			found++;
 		}
-	ml_dns_ans_free(&a);
+	sl_dns_ans_free(&a);
 	return found == 1; /* several records: as if none (RFC 9989) */
 }
 
 /* ml_dmarc_org_domain - the organizational domain by the tree walk; -1 on DNS trouble */
 int
-ml_dmarc_org_domain(ml_dns *d, const char *domain, char *out, size_t outlen)
+ml_dmarc_org_domain(sl_dns *d, const char *domain, char *out, size_t outlen)
 {
 	const char *t = domain, *best = NULL;
 	ml_dmarc_rec r;
@@ -223,9 +223,9 @@ ml_dmarc_org_domain(ml_dns *d, const char *domain, char *out, size_t outlen)
 
 /* ml_dmarc_aligned - does id align with the From domain under strict or relaxed */
 int
-ml_dmarc_aligned(ml_dns *d, const char *from, const char *from_org, const char *id, int strict)
+ml_dmarc_aligned(sl_dns *d, const char *from, const char *from_org, const char *id, int strict)
 {
-	char org[ML_DNS_NAME_MAX];
+	char org[SL_DNS_NAME_MAX];
 
 	if (*id == '\0')
 		return 0;
@@ -238,7 +238,7 @@ ml_dmarc_aligned(ml_dns *d, const char *from, const char *from_org, const char *
 
 /* ml_dmarc_discover - the policy record by the tree walk; 1 found, 0 none, -1 temp */
 int
-ml_dmarc_discover(ml_dns *d, const char *from, ml_dmarc_rec *r, char *where, size_t wlen)
+ml_dmarc_discover(sl_dns *d, const char *from, ml_dmarc_rec *r, char *where, size_t wlen)
 {
 	int rc;
 
@@ -259,16 +259,16 @@ lower(enum ml_dmarc_policy p)
 
 /* choose_policy - p, sp or np, then pct and t=y */
 static void
-choose_policy(ml_dns *d, const ml_dmarc_rec *rec, ml_dmarc_result *r)
+choose_policy(sl_dns *d, const ml_dmarc_rec *rec, ml_dmarc_result *r)
 {
-	ml_dns_ans a = {0};
+	sl_dns_ans a = {0};
 
 	r->policy = rec->p;
 	r->policy_tag = "p";
 	if (strcasecmp(r->policy_domain, r->from_domain) != 0) {
-		int nx = ml_dns_query(d, r->from_domain, ML_DNS_A, &a) == ML_DNS_NXDOMAIN;
+		int nx = sl_dns_query(d, r->from_domain, SL_DNS_A, &a) == SL_DNS_NXDOMAIN;
 
-		ml_dns_ans_free(&a);
+		sl_dns_ans_free(&a);
 		if (nx && rec->np != ML_P_UNSET) {
 			r->policy = rec->np;
 			r->policy_tag = "np";
@@ -284,7 +284,7 @@ choose_policy(ml_dns *d, const ml_dmarc_rec *rec, ml_dmarc_result *r)
 
 /* ml_dmarc_check - DMARC for from_domain, given the SPF and DKIM results */
 void
-ml_dmarc_check(ml_dns *d, const char *from_domain, const ml_spf_result *spf,
+ml_dmarc_check(sl_dns *d, const char *from_domain, const ml_spf_result *spf,
                const ml_dkim_vsig *sigs, size_t nsigs, ml_dmarc_result *r)
 {
 	ml_dmarc_rec rec;

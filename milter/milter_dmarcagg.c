@@ -88,7 +88,7 @@ build_row(const char *ip, const char *env_from, const ml_vresult *r, char *row, 
 {
 	const ml_dmarc_result *dm = &r->dmarc;
 	const char *at = env_from ? strrchr(env_from, '@') : NULL;
-	char reasons[ML_DNS_NAME_MAX + 32] = "", dkim[1024] = "", one[ML_DNS_NAME_MAX + 96];
+	char reasons[SL_DNS_NAME_MAX + 32] = "", dkim[1024] = "", one[SL_DNS_NAME_MAX + 96];
 
 	row[0] = '\0';
 	if (r->arc_override)

@@ -47,10 +47,10 @@ why_add(ml_preflight *out, const char *fmt, const char *a, const char *b)
 
 /* spf_for_relays - SPF of env_domain for every relay address: 1 all pass, 0 not, -1 DNS trouble */
 static int
-spf_for_relays(ml_dns *d, const char *env_domain, const char *const *relay, size_t nrelay,
+spf_for_relays(sl_dns *d, const char *env_domain, const char *const *relay, size_t nrelay,
                ml_preflight *out)
 {
-	char from[ML_DNS_NAME_MAX + 16];
+	char from[SL_DNS_NAME_MAX + 16];
 	ml_spf_result r;
 	int ok = 1;
 
@@ -69,11 +69,11 @@ spf_for_relays(ml_dns *d, const char *env_domain, const char *const *relay, size
 
 /* ml_preflight_check - what a receiver's DMARC check will say of this message */
 void
-ml_preflight_check(ml_dns *d, const char *from_domain, const char *const *sign, size_t nsign,
+ml_preflight_check(sl_dns *d, const char *from_domain, const char *const *sign, size_t nsign,
                    const char *env_domain, const char *const *relay, size_t nrelay,
                    ml_preflight *out)
 {
-	char where[ML_DNS_NAME_MAX], org[ML_DNS_NAME_MAX];
+	char where[SL_DNS_NAME_MAX], org[SL_DNS_NAME_MAX];
 	ml_dmarc_rec rec;
 	int rc;
 
@@ -113,7 +113,7 @@ ml_preflight_check(ml_dns *d, const char *from_domain, const char *const *sign, 
 #define NOTE_SLOTS 256
 
 typedef struct note {
-	char key[2 * ML_DNS_NAME_MAX];
+	char key[2 * SL_DNS_NAME_MAX];
 	time_t last;         /* when it was last logged */
 	unsigned long count; /* failing messages since then */
 } note;
@@ -125,7 +125,7 @@ static pthread_mutex_t notes_lock = PTHREAD_MUTEX_INITIALIZER;
 int
 ml_preflight_note(const char *domain, const char *category, long interval, unsigned long *count)
 {
-	char key[2 * ML_DNS_NAME_MAX];
+	char key[2 * SL_DNS_NAME_MAX];
 	time_t now = time(NULL);
 	note *n = NULL, *oldest = &notes[0];
 	int due;

@@ -7,7 +7,7 @@
  * DESCRIPTION
  *	The only file that includes libspf2. Its resolver layer cannot be
  *	pointed at another server and shares state, so each check gets its
- *	own SPF_dns_server_t whose lookup calls milter_dns.c (cached, with
+ *	own SPF_dns_server_t whose lookup calls lib/dns.c (cached, with
  *	timeouts, or the zone file). That layer also counts void lookups
  *	(answers with no records, or names that do not exist): more than two
  *	make the result permerror (RFC 7208 section 4.6.4), which libspf2
@@ -40,7 +40,7 @@
 
 typedef struct spf_layer {
 	SPF_dns_server_t srv; /* first: libspf2 hands this back */
-	ml_dns *dns;
+	sl_dns *dns;
 	int voids;
 	int temp;
 } spf_layer;
@@ -78,7 +78,7 @@ ml_spf_init(char *err, size_t errlen)
 
 /* fill_rr - copy our answer into libspf2's record set */
 static void
-fill_rr(SPF_dns_rr_t *rr, ns_type type, const ml_dns_ans *a)
+fill_rr(SPF_dns_rr_t *rr, ns_type type, const sl_dns_ans *a)
 {
 	int n = 0;
 
@@ -104,12 +104,12 @@ fill_rr(SPF_dns_rr_t *rr, ns_type type, const ml_dns_ans *a)
 	rr->num_rr = n;
 }
 
-/* layer_lookup - libspf2's DNS lookup, answered by milter_dns.c */
+/* layer_lookup - libspf2's DNS lookup, answered by lib/dns.c */
 static SPF_dns_rr_t *
 layer_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type, int should_cache)
 {
 	spf_layer *l = (spf_layer *)srv;
-	ml_dns_ans a = {0};
+	sl_dns_ans a = {0};
 	SPF_dns_stat_t herr;
 	SPF_dns_rr_t *rr;
 
@@ -117,15 +117,15 @@ layer_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type, int should
 	if (type != ns_t_a && type != ns_t_aaaa && type != ns_t_mx && type != ns_t_ptr &&
 	    type != ns_t_txt)
 		return SPF_dns_rr_new_init(srv, domain, type, 0, NO_DATA);
-	switch (ml_dns_query(l->dns, domain, (enum ml_dns_type)type, &a)) {
-	case ML_DNS_FOUND:
+	switch (sl_dns_query(l->dns, domain, (enum sl_dns_type)type, &a)) {
+	case SL_DNS_FOUND:
 		herr = NETDB_SUCCESS;
 		break;
-	case ML_DNS_NODATA:
+	case SL_DNS_NODATA:
 		herr = NO_DATA;
 		l->voids++;
 		break;
-	case ML_DNS_NXDOMAIN:
+	case SL_DNS_NXDOMAIN:
 		herr = HOST_NOT_FOUND;
 		l->voids++;
 		break;
@@ -136,7 +136,7 @@ layer_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type, int should
 	rr = SPF_dns_rr_new_init(srv, domain, type, 0, herr);
 	if (rr && herr == NETDB_SUCCESS)
 		fill_rr(rr, type, &a);
-	ml_dns_ans_free(&a);
+	sl_dns_ans_free(&a);
 	return rr;
 }
 
@@ -179,7 +179,7 @@ map_result(SPF_response_t *resp, const spf_layer *l, char *why, size_t whylen)
 
 /* check_one - one identity: mail_from "" checks the HELO name */
 static void
-check_one(ml_dns *d, const char *ip, const char *helo, const char *mail_from, ml_spf_result *out)
+check_one(sl_dns *d, const char *ip, const char *helo, const char *mail_from, ml_spf_result *out)
 {
 	spf_layer l = {.dns = d};
 	SPF_server_t *srv;
@@ -216,10 +216,10 @@ check_one(ml_dns *d, const char *ip, const char *helo, const char *mail_from, ml
 
 /* ml_spf_check - SPF of MAIL FROM (postmaster@HELO for <>) and of HELO */
 void
-ml_spf_check(ml_dns *d, const char *ip, const char *helo, const char *mail_from,
+ml_spf_check(sl_dns *d, const char *ip, const char *helo, const char *mail_from,
              ml_spf_result *mfrom, ml_spf_result *hres)
 {
-	char pm[ML_DNS_NAME_MAX + 16];
+	char pm[SL_DNS_NAME_MAX + 16];
 
 	helo = helo ? helo : "";
 	if (mail_from == NULL || *mail_from == '\0') {

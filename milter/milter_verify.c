@@ -44,10 +44,10 @@
 #include "milter_verify.h"
 
 struct ml_verify {
-	ml_dns *dns;
+	sl_dns *dns;
 	const ml_vopts *o;
 	char ip[64];
-	char helo[ML_DNS_NAME_MAX];
+	char helo[SL_DNS_NAME_MAX];
 	char mail_from[SL_ADDR_MAX + 1];
 	ml_dkimv *dkim;
 	ml_arc *arc;
@@ -96,6 +96,7 @@ ml_vopts_load(cfg_t *milter, ml_vopts *o, char *err, size_t errlen)
 		o->authserv_id = o->idbuf;
 	}
 	o->dns_zone = cfg_getstr(in, "dns_zone");
+	o->dns_nameserver = cfg_getstr(in, "dns_nameserver");
 	o->dns_timeout = (int)cfg_getint(in, "dns_timeout");
 	a = pick(cfg_getstr(in, "dmarc_reject"), rej);
 	b = pick(cfg_getstr(in, "quarantine"), quar);
@@ -127,6 +128,23 @@ ml_vopts_load(cfg_t *milter, ml_vopts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/* ml_vopts_dns - the resolver: zone (or dns_zone), else server (or dns_nameserver) */
+sl_dns *
+ml_vopts_dns(const ml_vopts *o, const char *zone, const char *server, char *err, size_t errlen)
+{
+	sl_dns *d;
+
+	zone = zone ? zone : o->dns_zone;
+	server = server ? server : o->dns_nameserver;
+	if ((d = sl_dns_new(zone, o->dns_timeout, err, errlen)) == NULL)
+		return NULL;
+	if (!*zone && *server && sl_dns_set_server(d, server, err, errlen) < 0) {
+		sl_dns_free(d);
+		return NULL;
+	}
+	return d;
+}
+
 /* ml_vopts_free - release what ml_vopts_load() allocated */
 void
 ml_vopts_free(ml_vopts *o)
@@ -146,7 +164,7 @@ ml_verify_init(char *err, size_t errlen)
 
 /* ml_verify_new - start one message */
 ml_verify *
-ml_verify_new(ml_dns *d, const ml_vopts *o, const char *id, const char *ip, const char *helo,
+ml_verify_new(sl_dns *d, const ml_vopts *o, const char *id, const char *ip, const char *helo,
               const char *mail_from)
 {
 	ml_verify *v = calloc(1, sizeof(*v));
@@ -249,7 +267,7 @@ mailbox_domain(const char *value, size_t n, char *out, size_t outlen)
 static int
 from_domain(const ml_verify *v, char *out, size_t outlen)
 {
-	char dom[ML_DNS_NAME_MAX];
+	char dom[SL_DNS_NAME_MAX];
 	const char *p;
 	int n = 0;
 
@@ -289,7 +307,7 @@ monitored(const ml_vopts *o, const char *domain)
 static const char *
 qv(const char *in)
 {
-	static __thread char buf[6][2 * ML_DNS_NAME_MAX + 16];
+	static __thread char buf[6][2 * SL_DNS_NAME_MAX + 16];
 	static __thread unsigned next;
 
 	return ml_authres_value(in, buf[next++ % 6], sizeof(buf[0]));
@@ -423,7 +441,7 @@ decide(const ml_verify *v, ml_vresult *r)
 void
 ml_verify_finish(ml_verify *v, ml_vresult *r)
 {
-	char dom[ML_DNS_NAME_MAX];
+	char dom[SL_DNS_NAME_MAX];
 
 	memset(r, 0, sizeof(*r));
 	r->nsigs = ml_dkimv_finish(v->dkim, r->sigs, ML_DKIM_VSIG_MAX);

@@ -5,12 +5,12 @@
  *	The verification module of sluice-milter, shared with "sluicectl
  *	verify". It never includes libmilter (milter_callbacks.c drives it)
  *	and needs no config snapshot: the caller fills an ml_vopts.
- *	milter_dns.c		the one DNS layer: libresolv per thread, a small
+ *	lib/dns.c		the one DNS layer: libresolv per thread, a small
  *				cache, timeouts, or a zone file instead of DNS
  *	milter_spf.c		SPF for MAIL FROM and HELO (libspf2, fed by
- *				milter_dns.c; void-lookup limit added here)
+ *				lib/dns.c; void-lookup limit added here)
  *	milter_dkimverify.c	every DKIM signature (libopendkim, keys fetched
- *				through milter_dns.c)
+ *				through lib/dns.c)
  *	milter_dmarc.c		DMARC (RFC 9989): tree walk, alignment, policy
  *	milter_arc.c		ARC chain validation (RFC 8617, OpenSSL)
  *	milter_preflight.c	outbound: will receivers see DMARC pass
@@ -25,43 +25,7 @@
 #include <confuse.h>
 #include <stddef.h>
 
-#define ML_DNS_NAME_MAX 254
-
-/* ---- milter_dns.c ---- */
-
-enum ml_dns_type {
-	ML_DNS_A = 1,
-	ML_DNS_PTR = 12,
-	ML_DNS_MX = 15,
-	ML_DNS_TXT = 16,
-	ML_DNS_AAAA = 28
-};
-
-enum ml_dns_status {
-	ML_DNS_FOUND = 0, /* at least one answer of the type */
-	ML_DNS_NODATA,    /* the name exists, no record of the type */
-	ML_DNS_NXDOMAIN,  /* the name does not exist */
-	ML_DNS_TEMP       /* timeout, SERVFAIL, malformed answer */
-};
-
-#define ML_DNS_ANS_MAX 32 /* answers kept per query */
-
-typedef struct ml_dns_ans {
-	enum ml_dns_status status;
-	int n;
-	char *rr[ML_DNS_ANS_MAX]; /* text: TXT strings joined, A/AAAA as
-	                           * addresses, MX "pref host", PTR host */
-} ml_dns_ans;
-
-typedef struct ml_dns ml_dns;
-
-ml_dns *ml_dns_new(const char *zone_file, int timeout, char *err, size_t errlen);
-void ml_dns_free(ml_dns *d);
-int ml_dns_set_server(ml_dns *d, const char *server, char *err, size_t errlen);
-enum ml_dns_status ml_dns_query(ml_dns *d, const char *name, enum ml_dns_type type, ml_dns_ans *a);
-void ml_dns_ans_free(ml_dns_ans *a);
-int ml_dns_zone_line(const char *line, char *name, size_t namelen, enum ml_dns_type *type,
-                     const char **data);
+#include "dns.h"
 
 /* ---- milter_spf.c ---- */
 
@@ -80,12 +44,12 @@ const char *ml_auth_name(enum ml_auth r);
 
 typedef struct ml_spf_result {
 	enum ml_auth result;
-	char domain[ML_DNS_NAME_MAX]; /* the domain checked */
+	char domain[SL_DNS_NAME_MAX]; /* the domain checked */
 	char why[128];                /* a comment, or "" */
 } ml_spf_result;
 
 int ml_spf_init(char *err, size_t errlen);
-void ml_spf_check(ml_dns *d, const char *ip, const char *helo, const char *mail_from,
+void ml_spf_check(sl_dns *d, const char *ip, const char *helo, const char *mail_from,
                   ml_spf_result *mfrom, ml_spf_result *hres);
 
 /* ---- milter_dkimverify.c ---- */
@@ -94,7 +58,7 @@ void ml_spf_check(ml_dns *d, const char *ip, const char *helo, const char *mail_
 
 typedef struct ml_dkim_vsig {
 	enum ml_auth result;
-	char domain[ML_DNS_NAME_MAX];
+	char domain[SL_DNS_NAME_MAX];
 	char selector[64];
 	char alg[24];
 	char b[16]; /* first characters of b=, to tell signatures apart */
@@ -104,7 +68,7 @@ typedef struct ml_dkim_vsig {
 typedef struct ml_dkimv ml_dkimv;
 
 int ml_dkimv_init(char *err, size_t errlen);
-ml_dkimv *ml_dkimv_new(ml_dns *d, const char *id);
+ml_dkimv *ml_dkimv_new(sl_dns *d, const char *id);
 int ml_dkimv_header(ml_dkimv *v, const char *name, const char *value);
 int ml_dkimv_eoh(ml_dkimv *v);
 int ml_dkimv_body(ml_dkimv *v, const unsigned char *buf, size_t len);
@@ -126,9 +90,9 @@ typedef struct ml_dmarc_rec {
 
 typedef struct ml_dmarc_result {
 	enum ml_auth result; /* NONE, PASS, FAIL, TEMPERROR, PERMERROR */
-	char from_domain[ML_DNS_NAME_MAX];
-	char policy_domain[ML_DNS_NAME_MAX]; /* where the record was found */
-	char org_domain[ML_DNS_NAME_MAX];
+	char from_domain[SL_DNS_NAME_MAX];
+	char policy_domain[SL_DNS_NAME_MAX]; /* where the record was found */
+	char org_domain[SL_DNS_NAME_MAX];
 	enum ml_dmarc_policy policy;  /* the one that applies (p, sp or np) */
 	enum ml_dmarc_policy applied; /* after pct and t=y */
 	const char *policy_tag;       /* "p", "sp" or "np" */
@@ -138,10 +102,10 @@ typedef struct ml_dmarc_result {
 } ml_dmarc_result;
 
 int ml_dmarc_parse(const char *txt, ml_dmarc_rec *r);
-int ml_dmarc_org_domain(ml_dns *d, const char *domain, char *out, size_t outlen);
-int ml_dmarc_discover(ml_dns *d, const char *from, ml_dmarc_rec *r, char *where, size_t wlen);
-int ml_dmarc_aligned(ml_dns *d, const char *from, const char *from_org, const char *id, int strict);
-void ml_dmarc_check(ml_dns *d, const char *from_domain, const ml_spf_result *spf,
+int ml_dmarc_org_domain(sl_dns *d, const char *domain, char *out, size_t outlen);
+int ml_dmarc_discover(sl_dns *d, const char *from, ml_dmarc_rec *r, char *where, size_t wlen);
+int ml_dmarc_aligned(sl_dns *d, const char *from, const char *from_org, const char *id, int strict);
+void ml_dmarc_check(sl_dns *d, const char *from_domain, const ml_spf_result *spf,
                     const ml_dkim_vsig *sigs, size_t nsigs, ml_dmarc_result *r);
 const char *ml_dmarc_policy_name(enum ml_dmarc_policy p);
 
@@ -150,13 +114,13 @@ const char *ml_dmarc_policy_name(enum ml_dmarc_policy p);
 typedef struct ml_arc_result {
 	enum ml_auth result;          /* NONE, PASS, FAIL, TEMPERROR */
 	int instance;                 /* N, the last instance */
-	char sealer[ML_DNS_NAME_MAX]; /* d= of the instance N seal */
+	char sealer[SL_DNS_NAME_MAX]; /* d= of the instance N seal */
 	char why[96];
 } ml_arc_result;
 
 typedef struct ml_arc ml_arc;
 
-ml_arc *ml_arc_new(ml_dns *d);
+ml_arc *ml_arc_new(sl_dns *d);
 void ml_arc_header(ml_arc *a, const char *name, const char *value);
 void ml_arc_body(ml_arc *a, const unsigned char *buf, size_t len);
 void ml_arc_finish(ml_arc *a, ml_arc_result *r);
@@ -191,7 +155,7 @@ void ml_pfopts_free(ml_pfopts *o);
 int ml_preflight_refuses(const ml_pfopts *o, const char *from_domain);
 int ml_preflight_note(const char *domain, const char *category, long interval,
                       unsigned long *count);
-void ml_preflight_check(ml_dns *d, const char *from_domain, const char *const *sign, size_t nsign,
+void ml_preflight_check(sl_dns *d, const char *from_domain, const char *const *sign, size_t nsign,
                         const char *env_domain, const char *const *relay, size_t nrelay,
                         ml_preflight *out);
 
@@ -213,7 +177,8 @@ enum ml_quarantine_action { ML_QUAR_HEADER = 0, ML_QUAR_HOLD };
 typedef struct ml_vopts {
 	int verify; /* inbound verification on */
 	const char *authserv_id;
-	const char *dns_zone; /* "" for real DNS */
+	const char *dns_zone;       /* "" for real DNS */
+	const char *dns_nameserver; /* "" for /etc/resolv.conf's */
 	int dns_timeout;
 	enum ml_reject_action on_reject;
 	enum ml_quarantine_action quarantine;
@@ -252,8 +217,10 @@ typedef struct ml_verify ml_verify;
 
 int ml_vopts_load(cfg_t *milter, ml_vopts *o, char *err, size_t errlen);
 void ml_vopts_free(ml_vopts *o);
+sl_dns *ml_vopts_dns(const ml_vopts *o, const char *zone, const char *server, char *err,
+                     size_t errlen);
 int ml_verify_init(char *err, size_t errlen);
-ml_verify *ml_verify_new(ml_dns *d, const ml_vopts *o, const char *id, const char *ip,
+ml_verify *ml_verify_new(sl_dns *d, const ml_vopts *o, const char *id, const char *ip,
                          const char *helo, const char *mail_from);
 void ml_verify_header(ml_verify *v, const char *name, const char *value);
 void ml_verify_eoh(ml_verify *v);

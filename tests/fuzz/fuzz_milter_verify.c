@@ -77,13 +77,13 @@ fuzz_verify_run(const char *buf, size_t len, ml_vresult *r)
 	static ml_vopts o = {.authserv_id = "mx.fuzz.test", .tempfail_on_dns = 1};
 	const char *nl = memchr(buf, '\n', len), *end = buf + len;
 	char	path[64], err[256];
-	ml_dns *d;
+	sl_dns *d;
 	ml_verify *v;
 
 	if (nl == NULL || memchr(buf, '\0', (size_t) (nl - buf)) || ml_verify_init(err, sizeof(err)) < 0
 	    || write_zone(buf, (size_t) (nl - buf), path, sizeof(path)) < 0)
 		return -1;
-	d = ml_dns_new(path, 5, err, sizeof(err));
+	d = sl_dns_new(path, 5, err, sizeof(err));
 	unlink(path);
 	if (d == NULL)
 		return -1;
@@ -91,7 +91,7 @@ fuzz_verify_run(const char *buf, size_t len, ml_vresult *r)
 	feed(v, nl + 1, end);
 	ml_verify_finish(v, r);
 	ml_verify_free(v);
-	ml_dns_free(d);
+	sl_dns_free(d);
 	return 0;
 }
 

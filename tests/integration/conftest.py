@@ -6,7 +6,8 @@ DESCRIPTION
     env: a harness.Env per test, closed (every process stopped by pid)
     after the test, whether it passed or failed. Tests that need root say
     so: without root they are skipped locally, and fail under CI=true, so
-    CI never passes by skipping them.
+    CI never passes by skipping them. resolver_guard.enter() first gives the
+    whole run a resolv.conf that points nowhere real.
 
     The suite runs in parallel (pytest-xdist, run-integration). Markers:
     serial: the test needs an idle machine (a crowd of clients, an fd
@@ -23,6 +24,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import resolver_guard  # noqa: E402
+
+resolver_guard.enter()  # before any daemon: no test reaches the machine's resolver
 
 
 # Files that take the longest, longest first; the rest keep their order.

@@ -3,7 +3,7 @@ NAME
     inbound_fixtures - test zone, keys and signed messages for inbound verification
 
 DESCRIPTION
-    World(env) writes a zone file (milter_dns.c's "name TYPE data" format)
+    World(env) writes a zone file (lib/dns_zone.c's "name TYPE data" format)
     with SPF, DKIM and DMARC records for every case, generates RSA and
     Ed25519 keys, and signs messages with dkimpy (an independent signer).
     parse_authres(value) reads an Authentication-Results value back into
@@ -55,8 +55,17 @@ real.np.test A 192.0.2.1
 mon.test A 192.0.2.1
 _dmarc.mon.test TXT "v=DMARC1; p=reject"
 _dmarc.dnsfail.test SERVFAIL
+testing.test A 192.0.2.1
+_dmarc.testing.test TXT "v=DMARC1; p=reject; t=y"
+pct0.test A 192.0.2.1
+_dmarc.pct0.test TXT "v=DMARC1; p=reject; pct=0"
+_dmarc.psd.test TXT "v=DMARC1; p=reject; psd=y"
+mail.shop.psd.test A 192.0.2.1
+r1._domainkey.shop.psd.test TXT "%(rsa)s"
+r1._domainkey.psd.test TXT "%(rsa)s"
 # ARC sealers (forwarders)
 a1._domainkey.fwd.test TXT "%(rsa)s"
+e1._domainkey.fwd.test TXT "%(ed)s"
 a1._domainkey.fwd2.test TXT "%(rsa)s"
 e1._domainkey.fwd2.test TXT "%(ed)s"
 """
@@ -85,19 +94,41 @@ class World:
 
 
     def arc_seal(self, msg, sealer="fwd.test", selector="a1", ed=False):
-        """msg with one more ARC set by sealer (dkimpy's arc_sign), based on its
-        Authentication-Results field with the sealer as authserv-id."""
+        """msg with one more ARC set by sealer (dkimpy's ARC signer), based on its
+        Authentication-Results field with the sealer as authserv-id. dkimpy's
+        ARC.sign parses an RSA PEM key only; for Ed25519 (RFC 8463) its key
+        parser is swapped for PyNaCl's during the call: dkimpy still
+        canonicalizes, hashes and writes the set, gen_header signs with
+        the Ed25519 key as it does for DKIM."""
         with open(self.ed if ed else self.rsa, "rb") as f:
             key = f.read()
-        if ed:
-            key = ed_seed(key)
-        sets = dkim.arc_sign(msg, selector.encode(), sealer.encode(), key, sealer.encode(),
-                             signature_algorithm=b"ed25519-sha256" if ed else b"rsa-sha256")
+        if not ed:
+            sets = dkim.arc_sign(msg, selector.encode(), sealer.encode(), key, sealer.encode())
+        else:
+            import nacl.encoding
+            import nacl.signing
+            real = dkim.parse_pem_private_key
+            dkim.parse_pem_private_key = lambda k: nacl.signing.SigningKey(k, encoder=nacl.encoding.Base64Encoder)
+            try:
+                sets = dkim.ARC(msg, signature_algorithm=b"ed25519-sha256").sign(
+                    selector.encode(), sealer.encode(), ed_seed(key), sealer.encode())
+            finally:
+                dkim.parse_pem_private_key = real
         assert sets, "dkimpy made no ARC set"
         return b"".join(sets) + msg
 
+    def txt(self, name, timeout=5):
+        """A dnsfunc for dkimpy: the zone file's TXT record of name (bytes), or b""."""
+        name = (name.decode() if isinstance(name, bytes) else name).rstrip(".").lower()
+        with open(self.zone) as f:
+            for line in f:
+                parts = line.split(None, 2)
+                if len(parts) == 3 and parts[0].lower() == name and parts[1] == "TXT":
+                    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', parts[2])).encode()
+        return b""
 
-def forwarded(world, sealer="fwd.test", hops=1):
+
+def forwarded(world, sealer="fwd.test", hops=1, ed=False):
     """A message signed by example.com, then changed and sealed by forwarders
     (a mailing list adding a footer breaks the DKIM signature)."""
     msg = world.sign(message())
@@ -107,7 +138,7 @@ def forwarded(world, sealer="fwd.test", hops=1):
         msg = (("Authentication-Results: %s; dkim=pass header.d=example.com; "
                 "dmarc=pass header.from=example.com%s\r\n" % (name, arc)).encode() + msg)
         msg = msg + b"-- footer added by the list\r\n"
-        msg = world.arc_seal(msg, sealer=name)
+        msg = world.arc_seal(msg, sealer=name, selector="e1" if ed else "a1", ed=ed)
     return msg
 
 

@@ -247,3 +247,160 @@ def test_rows_are_capped_per_domain_and_day(world):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0
     assert world.redis.cli("HGET", key, "overflow") == "1"
+
+
+# ---- the report read by parsers Sluice did not write (Debian's) ----
+#
+# Debian 12 ships no RFC 9990 (dmarc-2.0) schema. libmail-dmarc-perl ships
+# RFC 7489 Appendix C's (namespace http://dmarc.org/dmarc-xml/0.1), which
+# libxml2 cannot compile as published (its type references have no
+# namespace prefix and no default namespace is declared): the test adds
+# that declaration and elementFormDefault="qualified" to a temporary copy,
+# moves a copy of the report into that namespace and validates. Every
+# error left must be one of RFC 9990's changes to RFC 7489 (ALLOWED); any
+# other (an element out of order, a bad value, a missing element) fails.
+XSD_7489 = "/usr/share/perl5/auto/share/dist/Mail-DMARC/rua-schema.xsd"
+NS_7489 = "http://dmarc.org/dmarc-xml/0.1"
+ALLOWED = {
+    ("generator", "not expected"),        # RFC 9990 adds report_metadata/generator
+    ("discovery_method", "not expected"),  # ... and policy_published/discovery_method, np, testing
+    ("source_ip", "pattern"),              # ... and IPv6 with zero compression (RFC 5952)
+    ("identifiers", "missing"),            # ... and makes envelope_from optional
+    ("disposition", "enumeration"),        # ... and the disposition "pass"
+}
+ROWS_DAY = "20261102"
+ROWS = {
+    # ip, header_from, envelope_from, disposition, dkim, spf, reason, spf domain, spf result, sigs
+    "192.0.2.7\texample.com\texample.com\tpass\tpass\tfail\t\texample.com\tsoftfail\t"
+    "example.com/s1/pass,other.test/s2/fail": "3",
+    "2001:db8::5\tsub.example.com\t\treject\tfail\tfail\t\thelo.test\tnone\t": "1",
+    "192.0.2.9\texample.com\tfwd.test\tnone\tfail\tfail\tarc=fwd.test\tfwd.test\tpass\texample.com/s1/fail": "2",
+}
+
+# Mail::DMARC's report parser, printing what it read as JSON
+MAIL_DMARC = r'''
+use Mail::DMARC::Report::Receive; use JSON::PP; use Scalar::Util qw(reftype);
+sub plain { my $x = shift; my $t = reftype($x) // "";
+  return [map { plain($_) } @$x] if $t eq "ARRAY";
+  return {map { ($_ => plain($x->{$_})) } keys %$x} if $t eq "HASH"; return $x }
+local $/; my $xml = <STDIN>; my $r = Mail::DMARC::Report::Receive->new; $r->handle_body($xml);
+my $a = $r->report->aggregate;
+print JSON::PP->new->canonical->encode({meta => plain($a->metadata), pp => plain($a->policy_published),
+  records => plain($a->record)});
+'''
+
+
+@pytest.fixture(scope="module")
+def rows_report(world):
+    """The report of ROWS: its XML text."""
+    world.redis.cli("HSET", "sluice:dmarcpol:%s:example.com" % ROWS_DAY, "p", "reject", "sp", "quarantine",
+                    "np", "reject", "adkim", "s", "aspf", "r", "testing", "n", "rua", "mailto:d@example.com")
+    for row, count in ROWS.items():
+        world.redis.cli("HSET", "sluice:dmarcagg:%s:example.com" % ROWS_DAY, row, count)
+    out = os.path.join(world.env.dir, "dry-rows")
+    os.makedirs(out, exist_ok=True)
+    r = ctl(world.conf, "dmarc", "send-reports", "--day", ROWS_DAY, "--dry-run", out)
+    assert r.returncode == 0, r.stderr
+    return gzip.open(os.path.join(out, os.listdir(out)[0])).read().decode()
+
+
+def test_report_against_debians_rfc7489_schema(world, rows_report):
+    d = world.env.dir
+    xsd = open(XSD_7489).read().replace('targetNamespace="%s"' % NS_7489, 'xmlns="%s" elementFormDefault="qualified" '
+                                        'targetNamespace="%s"' % (NS_7489, NS_7489), 1)
+    assert 'xmlns="%s"' % NS_7489 in xsd
+    xsd_path = world.env.file("rua-7489.xsd", xsd)
+    assert rows_report.count('xmlns="urn:ietf:params:xml:ns:dmarc-2.0"') == 1
+    doc = world.env.file("report-7489ns.xml", rows_report.replace("urn:ietf:params:xml:ns:dmarc-2.0", NS_7489))
+    r = subprocess.run(["xmllint", "--noout", "--schema", xsd_path, doc], capture_output=True, text=True,
+                       timeout=60, cwd=d)
+    errors = set()
+    for line in r.stderr.splitlines():
+        if "Schemas validity error" not in line:
+            continue
+        elem = line.split(" element ", 1)[1].split(":", 1)[0]
+        kind = ("not expected" if "is not expected" in line else "pattern" if "'pattern'" in line
+                else "enumeration" if "'enumeration'" in line else "missing" if "Missing child" in line
+                else line)
+        errors.add((elem, kind))
+    assert "Schemas parser error" not in r.stderr, r.stderr
+    assert errors == ALLOWED, r.stderr
+
+
+def test_report_read_by_mail_dmarc(rows_report):
+    """libmail-dmarc-perl's parser (RFC 7489 era: it matches names in no namespace, so it reads a copy
+    without the xmlns attribute) finds every field it knows."""
+    r = subprocess.run(["perl", "-e", MAIL_DMARC], input=rows_report.replace(
+        ' xmlns="urn:ietf:params:xml:ns:dmarc-2.0"', "", 1), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    m = got["meta"]
+    assert (m["org_name"], m["email"], m["report_id"]) == (ORG, SENDER, "%s.example.com.%s" % (ROWS_DAY, ORG))
+    assert int(m["date_range"]["end"]) - int(m["date_range"]["begin"]) == 86399
+    pp = got["pp"]
+    assert (pp["domain"], pp["p"], pp["sp"], pp["adkim"], pp["aspf"]) == ("example.com", "reject", "quarantine",
+                                                                       "s", "r")
+    recs = {x["row"]["source_ip"]: x for x in got["records"]}
+    assert set(recs) == {"192.0.2.7", "2001:db8::5", "192.0.2.9"}
+    for row, count in ROWS.items():
+        f = row.split("\t")
+        x = recs[f[0]]
+        pe = x["row"]["policy_evaluated"]
+        assert x["row"]["count"] == count
+        # Mail::DMARC knows RFC 7489's dispositions only: RFC 9990's "pass" reads as "none"
+        assert pe["disposition"] == (f[3] if f[3] != "pass" else "none")
+        assert (pe["dkim"], pe["spf"]) == (f[4], f[5])
+        assert pe["reason"] == ([{"type": "trusted_forwarder", "comment": "arc=pass sealer=fwd.test"}]
+                                if f[6] else [])
+        assert (x["identifiers"]["header_from"], x["identifiers"]["envelope_from"] or "") == (f[1], f[2])
+        assert x["auth_results"]["spf"] == [{"domain": f[7], "scope": "mfrom", "result": f[8]}]
+        sigs = [s.split("/") for s in f[9].split(",")] if f[9] else []
+        # its DKIM loop reads every <dkim> element's fields from the first one (Mail::DMARC 1.20211209)
+        assert [(s["domain"], s["selector"], s["result"]) for s in x["auth_results"]["dkim"]] == \
+            ([tuple(sigs[0])] * len(sigs) if sigs else [])
+
+
+def test_report_read_by_dmarc_cat(rows_report):
+    """dmarc-cat (Go, namespace-blind) reads the report as sent; -N: no DNS lookups of the addresses."""
+    r = subprocess.run(["dmarc-cat", "-N", "-t", "xml", "-"], input=rows_report, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "Reporting by: %s — %s" % (ORG, SENDER) in out
+    assert "From 2026-11-02 00:00:00 +0000 UTC to 2026-11-02 23:59:59 +0000 UTC" in out
+    assert "Domain: example.com" in out and "Policy: p=reject; dkim=s; spf=r" in out
+    table = {l.split()[0]: l.split() for l in out.splitlines()[out.splitlines().index(
+        [l for l in out.splitlines() if l.startswith("IP ")][0]) + 1:] if l.strip()}
+    assert set(table) == {"192.0.2.7", "2001:db8::5", "192.0.2.9"}
+    for row, count in ROWS.items():
+        f = row.split("\t")
+        cols = table[f[0]]
+        # IP Count From ... RSPF: the count, the header From, the SPF result; RDKIM the last signature's
+        assert (cols[1], cols[2], cols[-1]) == (count, f[1], f[8]), cols
+        if f[9]:
+            assert cols[-2] == f[9].split(",")[-1].split("/")[2], cols
+
+
+def test_rows_report_read_back_by_sluice_feedback(world, rows_report):
+    """The same report through our own reader: every field, np, IPv6, a null envelope_from, two DKIM rows."""
+    path = world.env.file("rows.xml", rows_report)
+    c = subprocess.run([harness.program("feedback", "sluice-feedback"), "--classify", path],
+                       capture_output=True, text=True, timeout=60)
+    assert c.returncode == 0, c.stderr
+    rep = json.loads(c.stdout.splitlines()[0])
+    pp = rep["policy_published"]
+    assert (pp["domain"], pp["p"], pp["sp"], pp["np"], pp["adkim"], pp["aspf"], pp["testing"],
+            pp["discovery_method"]) == ("example.com", "reject", "quarantine", "reject", "s", "r", "n", "treewalk")
+    recs = {x["source_ip"]: x for x in rep["records"]}
+    assert set(recs) == {"192.0.2.7", "2001:db8::5", "192.0.2.9"}
+    for row, count in ROWS.items():
+        f = row.split("\t")
+        x = recs[f[0]]
+        assert (x["count"], x["header_from"], x["envelope_from"], x["disposition"], x["dkim"], x["spf"]) == \
+            (int(count), f[1], f[2], f[3], f[4], f[5]), x
+        assert x["reasons"] == ([{"type": "trusted_forwarder", "comment": "arc=pass sealer=fwd.test"}]
+                                if f[6] else [])
+        assert x["auth_results"]["spf"] == [{"domain": f[7], "scope": "mfrom", "result": f[8]}]
+        sigs = [s.split("/") for s in f[9].split(",")] if f[9] else []
+        assert [(s["domain"], s["selector"], s["result"]) for s in x["auth_results"]["dkim"]] == \
+            [tuple(s) for s in sigs]

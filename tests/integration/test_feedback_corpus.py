@@ -21,13 +21,16 @@ DESCRIPTION
                  classifier reached, so that any loss shows.
     Validation split: the corpus is split by family, the "lhost-X" or
     "rhost-X" part of the file name (else its last "__" part without a
-    "-NN.eml" number, if it has one). A family is in the VALIDATION split when the first byte of
-    SHA-256(family name) is divisible by 3 (21 of the 71 families, 78 of
-    312 rows), else in the DEV split. Classifier rules are written from
-    the documentation and checked against the dev split only; the
-    validation figures measure how the rules do on families they were
-    not tuned on. Run with -v for the dev mismatches; --show-validation
-    also lists the validation ones (look only after the rules are done).
+    "-NN.eml" number, if it has one). 30 % of the 71 families (21, 76 of
+    312 rows) were drawn once with random.Random(20261203).sample over
+    the sorted family names and are written out in
+    VALIDATION_FAMILIES, so the split stays fixed if the corpus grows;
+    every other family is the DEV split. Classifier rules are written
+    from the documentation and checked against the dev split only; the
+    validation rows are only measured (their mismatches are not printed
+    unless --show-validation is given), so their figures estimate how the
+    rules do on families they were not tuned on. Run with -v for the dev
+    mismatches.
       arf/, arf-extra/  kind complaint, feedback type, original recipient.
       dmarc/     every labelled field for parse_ok=true files; parse_ok=false
                  files give kind unknown with a reason.
@@ -38,7 +41,6 @@ DESCRIPTION
         SLUICE_BUILDDIR=/tmp/build-fb2 /usr/bin/python3 \
             tests/integration/test_feedback_corpus.py [-v]
 """
-import hashlib
 import json
 import os
 import re
@@ -76,25 +78,20 @@ DELIBERATE = {
     #    DSN part and sees no code at all
     ("maildir__bsd__lhost-opensmtpd-12.eml", 1): {"reason": "notaccept", "hard": False},
     # 3. "550 5.2.1 <addr>... User Unknown": the status says the mailbox
-    #    is disabled (RFC 3463 X.2.1), the MTA's own words that the user is
-    #    unknown. The labels give this same reply userunknown (hard) six
-    #    times, filtered twice and suspend three times; we follow the words
-    #    (and the majority): userunknown (hard) every time
-    ("maildir__bsd__lhost-powermta-01.eml", 1): {"reason": "userunknown", "hard": True},
-    ("maildir__dos__lhost-powermta-01.eml", 1): {"reason": "userunknown", "hard": True},
-    ("maildir__mac__lhost-powermta-01.eml", 1): {"reason": "userunknown", "hard": True},
-    ("maildir__bsd__lhost-messagingserver-06.eml", 1): {"reason": "userunknown", "hard": True},
+    #    is disabled (RFC 3463 X.2.1), the words that the user is unknown.
+    #    The labels follow the words when the reply answered RCPT
+    #    (userunknown, six times) and the status otherwise (suspend three
+    #    times, filtered twice); so do we, with suspend for the status.
+    #    Here the DSN's transcript pipelines RCPT then DATA and ends with
+    #    "503 Need RCPT", so the 550 answered RCPT: userunknown; and a
+    #    record with no phase at all is the status's suspend, not filtered
     ("maildir__bsd__lhost-sendmail-02.eml", 2): {"reason": "userunknown", "hard": True},
-    # 4. a reply that says the recipient does not exist, with no SMTP
-    #    phase that makes it a content filter's verdict (not after DATA):
-    #    userunknown, as the same words are everywhere else in the corpus
-    #    ("550 <addr>: User unknown", Exchange "Recipient Not Found",
-    #    "This user doesn't have a ... account", "Invalid Address")
-    ("maildir__bsd__lhost-postfix-07.eml", 1): {"reason": "userunknown", "hard": True},
-    ("maildir__bsd__lhost-exchange2003-04.eml", 1): {"reason": "userunknown", "hard": True},
-    ("maildir__bsd__lhost-zoho-03.eml", 1): {"reason": "userunknown", "hard": True},
-    ("maildir__bsd__lhost-x2-02.eml", 1): {"reason": "userunknown", "hard": True},
-    ("maildir__bsd__lhost-x2-02.eml", 3): {"reason": "userunknown", "hard": True},
+    ("maildir__bsd__lhost-messagingserver-06.eml", 1): {"reason": "suspend"},
+    # 4. a bounce by any reading, labelled not-a-bounce: a postmaster's
+    #    "email bounce notification", "reject reason: Mailbox full",
+    #    "target mail address: <addr>": a soft mailboxfull for that address
+    ("maildir__not__rb-issue-368-bug.eml", 1): {"recipient": "xxxx@yyyyyy.net",
+                                                "reason": "mailboxfull", "hard": False},
     # 5. the words of the reply name the reason: "Recipient address
     #    rejected: Policy violation" (policyviolation, labelled
     #    securityerror); "Missing reverse DNS" (requireptr, labelled
@@ -115,16 +112,16 @@ MIN_REASON = 93.0
 MIN_STATUS = 97.0
 # Raw figures over all rows (deliberate rows counted as disagreeing), at
 # what the classifier reached (doc/feedback.md, "Measured").
-MIN_RAW_RECIPIENT = 98.0
-MIN_RAW_HARD = 95.8
-MIN_RAW_REASON = 93.2
-MIN_RAW_STATUS = 97.0
+MIN_RAW_RECIPIENT = 99.3
+MIN_RAW_HARD = 98.7
+MIN_RAW_REASON = 95.8
+MIN_RAW_STATUS = 99.1
 # The validation split (families the rules were not written against), at
 # what the classifier reached there (doc/feedback.md, "Measured").
 MIN_VAL_RECIPIENT = 100.0
-MIN_VAL_HARD = 93.5
-MIN_VAL_REASON = 92.3
-MIN_VAL_STATUS = 98.4
+MIN_VAL_HARD = 100.0
+MIN_VAL_REASON = 97.3
+MIN_VAL_STATUS = 97.7
 
 
 def read_tsv(path):
@@ -157,10 +154,19 @@ def family(local_file):
     return re.sub(r"-\d+\.eml$", "", local_file.split("__")[-1])
 
 
+# The validation families: random.Random(20261203).sample(sorted(the 71
+# families of the corpus), 21), 30 %, drawn once (issue 9) and fixed here.
+VALIDATION_FAMILIES = frozenset((
+    "lhost-biglobe", "lhost-dragonfly", "lhost-exchange2003", "lhost-exchange2007",
+    "lhost-googlegroups", "lhost-mcafee", "lhost-notes", "lhost-office365",
+    "lhost-receivingses", "lhost-v5sendmail", "lhost-verizon", "lhost-x3", "lhost-x4",
+    "lhost-yahoo", "lhost-yandex", "rhost-exchangeonline", "rhost-godaddy", "rhost-iua",
+    "rhost-outlook", "rhost-spectrum", "rhost-tencentqq"))
+
+
 def split_of(local_file):
-    """'validation' for a third of the families (stable hash), else 'dev'."""
-    h = hashlib.sha256(family(local_file).encode()).digest()
-    return "validation" if h[0] % 3 == 0 else "dev"
+    """'validation' for the held-out families (VALIDATION_FAMILIES), else 'dev'."""
+    return "validation" if family(local_file) in VALIDATION_FAMILIES else "dev"
 
 
 def pct(ok, n):
@@ -270,6 +276,15 @@ def test_deliberate_rows_answer_as_documented(bounce_stats):
         for k in bad:
             if k not in mine or got.get(k) != mine[k]:
                 wrong.append((f, idx, k, want, got))
+    assert not wrong, wrong
+
+
+def test_hard_follows_reason(bounce_stats):
+    """hard/soft is a function of the reason (and the code's class), as in the labels:
+    no row agrees on the reason and disagrees on hard/soft, except a documented one."""
+    _, mism = bounce_stats
+    wrong = [(f, idx, want, got) for _, f, idx, bad, want, got in mism
+             if "hard" in bad and "reason" not in bad and (f, idx) not in DELIBERATE]
     assert not wrong, wrong
 
 

@@ -7,7 +7,7 @@ DESCRIPTION
     namespace (unshare -m -n: only a loopback, /etc/resolv.conf bind-mounted
     to name 127.0.0.1; nothing can leave it, NOTES.md). "sluicectl verify"
     runs inside that namespace (nsenter) without --zone, so every answer
-    goes through milter_dns.c's res_nquery path: TXT records split into
+    goes through lib/dns.c's res_nquery path: TXT records split into
     several strings, A, MX, NXDOMAIN against NODATA, and a name whose
     server never answers (temperror after the timeout). Each case's
     Authentication-Results must equal the one the zone file gives.

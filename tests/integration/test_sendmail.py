@@ -4,8 +4,8 @@ NAME
 
 DESCRIPTION
     Debian's sendmail-bin conflicts with postfix, so the packages are
-    fetched with apt-get download and unpacked with dpkg -x into the test's
-    folder (NOTES.md). A sendmail.cf is built with m4 from the unpacked
+    fetched by contrib/install-deps.sh (apt-get download; tests reach no
+    network) and unpacked with dpkg -x into the test's folder (NOTES.md). A sendmail.cf is built with m4 from the unpacked
     cf/m4/cf.m4 and contrib/sendmail/sluice.mc's INPUT_MAIL_FILTER line
     (only the socket path changed), with a smart host on smtp-sink and a
     daemon on a loopback port. Sendmail runs in the foreground (-bD) with
@@ -37,6 +37,7 @@ from milter_helpers import decode_token, dkim_results, start_milter, write_conf
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGES = ["sendmail-bin", "sendmail-base", "sendmail-cf", "libwrap0", "liblockfile1"]
+DEBS = "/var/cache/sluice-tests/sendmail"  # contrib/install-deps.sh fills it
 
 CONF = """
 secret_file = "%(secret)s"
@@ -80,18 +81,14 @@ MAILER(`smtp')dnl
 
 
 def unpack_sendmail(dest):
-    """apt-get download the packages and dpkg -x them into dest."""
-    debs = os.path.join(dest, "debs")
-    os.makedirs(debs)
-    os.chmod(debs, 0o777)  # apt's _apt user writes there
-    r = subprocess.run(["apt-get", "download"] + PACKAGES, cwd=debs, capture_output=True,
-                       text=True, timeout=120)
-    if r.returncode != 0:
-        pytest.fail("apt-get download %s failed (run apt-get update?): %s"
-                    % (" ".join(PACKAGES), r.stderr))
+    """dpkg -x the packages contrib/install-deps.sh downloaded (tests reach no network) into dest."""
+    debs = [glob.glob(os.path.join(DEBS, p + "_*.deb")) for p in PACKAGES]
+    if not all(debs):
+        pytest.fail("%s lacks %s: run contrib/install-deps.sh" % (DEBS, " ".join(PACKAGES)))
     root = os.path.join(dest, "root")
-    for deb in glob.glob(os.path.join(debs, "*.deb")):
-        subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+    os.makedirs(root)
+    for deb in debs:
+        subprocess.run(["dpkg-deb", "-x", deb[0], root], check=True)
     binary = os.path.join(root, "usr/libexec/sendmail/sendmail")
     os.chmod(binary, 0o755)  # no set-group-id: the loader must honour LD_LIBRARY_PATH
     return root, binary

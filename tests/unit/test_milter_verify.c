@@ -2,7 +2,7 @@
  * NAME
  *	test_milter_verify - inbound verification units over a zone file
  * DESCRIPTION
- *	milter_dns.c (zone format, NODATA vs NXDOMAIN, SERVFAIL, bad lines),
+ *	lib/dns.c (zone format, NODATA vs NXDOMAIN, SERVFAIL, bad lines),
  *	milter_spf.c (results, the void-lookup limit, temperror),
  *	milter_dmarc.c (record parsing, the tree walk, psd=, organizational
  *	domains, strict and relaxed alignment, p/sp/np) and milter_authres.c
@@ -41,7 +41,7 @@ static const char zone_text[] =
     "_dmarc.two.test TXT \"v=DMARC1; p=none\"\n";
 
 static char zone_path[64];
-static ml_dns *dns;
+static sl_dns *dns;
 
 /* setup - the zone file and a resolver on it */
 static int
@@ -57,7 +57,7 @@ setup(void **state)
 		return -1;
 	fputs(zone_text, fp);
 	fclose(fp);
-	dns = ml_dns_new(zone_path, 5, err, sizeof(err));
+	dns = sl_dns_new(zone_path, 5, err, sizeof(err));
 	if (dns == NULL)
 		fprintf(stderr, "%s\n", err);
 	return dns ? ml_verify_init(err, sizeof(err)) : -1;
@@ -68,7 +68,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	ml_dns_free(dns);
+	sl_dns_free(dns);
 	unlink(zone_path);
 	return 0;
 }
@@ -77,43 +77,43 @@ teardown(void **state)
 static void
 test_zone_answers(void **state)
 {
-	ml_dns_ans a = {0};
+	sl_dns_ans a = {0};
 
 	(void)state;
-	assert_int_equal(ml_dns_query(dns, "EXAMPLE.com.", ML_DNS_TXT, &a), ML_DNS_FOUND);
+	assert_int_equal(sl_dns_query(dns, "EXAMPLE.com.", SL_DNS_TXT, &a), SL_DNS_FOUND);
 	assert_int_equal(a.n, 1);
 	assert_string_equal(a.rr[0], "v=spf1 ip4:192.0.2.1 -all"); /* strings joined */
-	ml_dns_ans_free(&a);
-	assert_int_equal(ml_dns_query(dns, "example.com", ML_DNS_MX, &a), ML_DNS_FOUND);
+	sl_dns_ans_free(&a);
+	assert_int_equal(sl_dns_query(dns, "example.com", SL_DNS_MX, &a), SL_DNS_FOUND);
 	assert_string_equal(a.rr[0], "10 mx.example.com");
-	ml_dns_ans_free(&a);
-	assert_int_equal(ml_dns_query(dns, "example.com", ML_DNS_AAAA, &a), ML_DNS_NODATA);
-	assert_int_equal(ml_dns_query(dns, "nowhere.example.com", ML_DNS_A, &a), ML_DNS_NXDOMAIN);
-	assert_int_equal(ml_dns_query(dns, "broken.test", ML_DNS_TXT, &a), ML_DNS_TEMP);
-	assert_int_equal(ml_dns_query(dns, "soft.test", ML_DNS_TXT, &a), ML_DNS_FOUND);
+	sl_dns_ans_free(&a);
+	assert_int_equal(sl_dns_query(dns, "example.com", SL_DNS_AAAA, &a), SL_DNS_NODATA);
+	assert_int_equal(sl_dns_query(dns, "nowhere.example.com", SL_DNS_A, &a), SL_DNS_NXDOMAIN);
+	assert_int_equal(sl_dns_query(dns, "broken.test", SL_DNS_TXT, &a), SL_DNS_TEMP);
+	assert_int_equal(sl_dns_query(dns, "soft.test", SL_DNS_TXT, &a), SL_DNS_FOUND);
 	assert_string_equal(a.rr[0], "v=spf1 ~all"); /* unquoted data */
-	ml_dns_ans_free(&a);
+	sl_dns_ans_free(&a);
 }
 
 /* test_zone_bad_lines - a bad line is refused with file:line */
 static void
 test_zone_bad_lines(void **state)
 {
-	char name[ML_DNS_NAME_MAX], err[256], path[64] = "/tmp/test_verify_badXXXXXX";
-	enum ml_dns_type t;
+	char name[SL_DNS_NAME_MAX], err[256], path[64] = "/tmp/test_verify_badXXXXXX";
+	enum sl_dns_type t;
 	const char *data;
 	int fd = mkstemp(path);
 
 	(void)state;
-	assert_int_equal(ml_dns_zone_line("x.test BOGUS 1", name, sizeof(name), &t, &data), -1);
-	assert_int_equal(ml_dns_zone_line("x.test", name, sizeof(name), &t, &data), -1);
-	assert_int_equal(ml_dns_zone_line("   # c", name, sizeof(name), &t, &data), 1);
-	assert_int_equal(ml_dns_zone_line("X.Test. a 192.0.2.1", name, sizeof(name), &t, &data), 0);
+	assert_int_equal(sl_dns_zone_line("x.test BOGUS 1", name, sizeof(name), &t, &data), -1);
+	assert_int_equal(sl_dns_zone_line("x.test", name, sizeof(name), &t, &data), -1);
+	assert_int_equal(sl_dns_zone_line("   # c", name, sizeof(name), &t, &data), 1);
+	assert_int_equal(sl_dns_zone_line("X.Test. a 192.0.2.1", name, sizeof(name), &t, &data), 0);
 	assert_string_equal(name, "x.test");
-	assert_int_equal(t, ML_DNS_A);
+	assert_int_equal(t, SL_DNS_A);
 	assert_true(write(fd, "ok.test A 192.0.2.1\nbad line here\n", 34) == 34);
 	close(fd);
-	assert_null(ml_dns_new(path, 5, err, sizeof(err)));
+	assert_null(sl_dns_new(path, 5, err, sizeof(err)));
 	assert_non_null(strstr(err, ":2:"));
 	unlink(path);
 }
@@ -174,7 +174,7 @@ test_dmarc_parse(void **state)
 static void
 test_org_domain(void **state)
 {
-	char org[ML_DNS_NAME_MAX];
+	char org[SL_DNS_NAME_MAX];
 
 	(void)state;
 	assert_int_equal(ml_dmarc_org_domain(dns, "a.b.org.test", org, sizeof(org)), 0);
