@@ -67,26 +67,30 @@ def _port_range():
 _next_port = [None]
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nobody uses right now.
+def free_port(udp=False):
+    """A TCP port on 127.0.0.1 that nobody uses right now (and UDP too with udp=True).
 
     Ports are handed out in turn from this process's range (_port_range),
     starting at a random place, so one test never gets the same port twice
     before it binds it, and each is checked free by binding it (other
-    engineers' runs share the machine)."""
+    engineers' runs share the machine). A DNS server (dnsmasq) takes the
+    UDP and the TCP port: never one from bind(0), whose TCP twin an
+    outgoing connection may hold."""
     import random
     lo, hi = _port_range()
     if _next_port[0] is None:
         _next_port[0] = random.randrange(lo, hi)
+    kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if udp else (socket.SOCK_STREAM,)
     for _ in range(hi - lo):
         port = _next_port[0]
         _next_port[0] = lo + (port + 1 - lo) % (hi - lo)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
+        try:
+            for kind in kinds:
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
     raise RuntimeError("no free port in %d-%d" % (lo, hi - 1))
 
 

@@ -106,7 +106,10 @@ class World:
                             else env.secret("token-%d.key" % self.n))
         with open(self.secret_path, "rb") as f:
             self.secret = f.read().rstrip(b"\n")
-        self.conf = self.config(self.redis.conf_section(), extra)
+        # 20 s: a script over hundreds of records on a loaded machine may
+        # take seconds, and 75 (try again) would be right then; the tests of
+        # a lost reply write their own redis { } block
+        self.conf = self.config(self.redis.conf_section(command_timeout=20000), extra)
         self.exe = harness.program("feedback", "sluice-feedback")
 
     def config(self, redis_section, extra="", name="sluice.conf"):

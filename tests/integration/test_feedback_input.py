@@ -159,11 +159,7 @@ def classify(data, tmp, name="msg.eml"):
 
 @pytest.fixture
 def world(env):
-    w = World(env)
-    # a 1,000-record script or a 50 MB message on a loaded machine: a
-    # command may take seconds, and 75 (try again) would be right then
-    w.conf = w.config(w.redis.conf_section(command_timeout=20000))
-    return w
+    return World(env)
 
 
 def supp_keys(world):

@@ -20,7 +20,7 @@ import time
 import pytest
 
 import harness
-from test_policyd_util import start_policyd, policy_query, request_lines
+from test_policyd_util import start_policyd_product_timeout as start_policyd, policy_query, request_lines
 
 SLACK_MS = 100    # event loop, logging and other test suites on a shared 2-core machine
 
