@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "keyspace.h"
 #include "redis.h"
 
 /* Exit statuses beyond sysexits(3). */
@@ -57,8 +58,7 @@ void	ctl_print_value(FILE *fp, const char *s);
  */
 #define CTL_KEY_MAX 1024
 
-int	ctl_key(const ctl_ctx *ctx, char *out, size_t outlen, const char *fmt, ...)
-	    __attribute__((format(printf, 4, 5)));
+int	ctl_key(const ctl_ctx *ctx, char *out, size_t outlen, enum sl_key_kind kind, ...);
 sl_reply *ctl_cmdv(ctl_ctx *ctx, int argc, const char **argv);
 sl_reply *ctl_cmd_ok(ctl_ctx *ctx, int argc, const char **argv);
 sl_reply *ctl_eval(ctl_ctx *ctx, sl_script *script, int nkeys, int argc,
@@ -168,6 +168,7 @@ ctl_fn	ctl_mode;
 ctl_fn	ctl_stats;
 ctl_fn	ctl_block;
 ctl_fn	ctl_events;
+ctl_fn	ctl_migrate;					/* ctl_migrate.c */
 ctl_fn	ctl_token_decode, ctl_token_encode;
 void	ctl_token_ring(const ctl_ctx *ctx, sl_token_ring *ring);	/* or exit 78 */
 ctl_fn	ctl_secret_init, ctl_secret_rotate, ctl_secret_list;	/* ctl_secret.c */

@@ -63,7 +63,7 @@ block_event(ctl_ctx *ctx, const char *type, const char *prov, const char *dom, c
 	const char *argv[] = {"XADD", key, "*", "type", type, "provider", prov, "source", dom,
 			      "class", cls, "reply", reason, "why", "sluicectl", "set_by", "sluicectl"};
 
-	if (ctl_key(ctx, key, sizeof(key), "events") == 0)
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_EVENTS) == 0)
 		sl_reply_free(ctl_cmd_ok(ctx, 17, argv));
 }
 
@@ -97,7 +97,7 @@ block_list(ctl_ctx *ctx)
 	char	p[256], pattern[CTL_KEY_MAX];
 
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
-	snprintf(pattern, sizeof(pattern), "%sblock:*", p);
+	sl_key(pattern, sizeof(pattern), p, SL_KEY_BLOCK, "*", "*");
 	printf("%-12s %-32s %-14s %8s  %s\n", "PROVIDER", "SOURCE", "CLASS", "TTL", "SET BY");
 	return ctl_scan(ctx, pattern, block_scan, NULL) < 0 ? 1 : 0;
 }
@@ -147,7 +147,7 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 	if (strcmp(what, "list") == 0 && argc - optind == 1)
 		return block_list(ctx);
 	if (argc - optind != 3 || !name_ok(argv[optind + 1], 0) || !name_ok(argv[optind + 2], 1)
-	    || ctl_key(ctx, key, sizeof(key), "block:%s:%s", argv[optind + 1], argv[optind + 2]) < 0)
+	    || ctl_key(ctx, key, sizeof(key), SL_KEY_BLOCK, argv[optind + 1], argv[optind + 2]) < 0)
 		ctl_usage(ctx);
 	if (strcmp(what, "set") == 0)
 		return block_set(ctx, key, argv[optind + 1], argv[optind + 2], cls, ttl, reason);

@@ -90,7 +90,7 @@ one_day(ctl_ctx *ctx, const char *domain, const char *day, dm_sum *total)
 	static const char *const names[] = {"reports", "messages", "pass", "fail"};
 	sl_reply *h;
 
-	if (ctl_key(ctx, key, sizeof(key), "dmarc:%s:%s", domain, day) < 0
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_DMARC, domain, day) < 0
 	    || (h = ctl_hgetall(ctx, key)) == NULL)
 		return;
 	for (int i = 0; i < 4; i++)

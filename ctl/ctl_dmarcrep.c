@@ -480,8 +480,8 @@ one_domain(ctl_ctx *ctx, const char *key, void *arg)
 		sl_warn("%s: not a domain name, skipped", key);
 		return 0;
 	}
-	if (ctl_key(ctx, akey, sizeof(akey), "dmarcagg:%s:%s", run->day, domain) < 0 ||
-	    ctl_key(ctx, skey, sizeof(skey), "dmarcsent:%s:%s", run->day, domain) < 0)
+	if (ctl_key(ctx, akey, sizeof(akey), SL_KEY_DMARCAGG, run->day, domain) < 0 ||
+	    ctl_key(ctx, skey, sizeof(skey), SL_KEY_DMARCSENT, run->day, domain) < 0)
 		return 0;
 	ex[0] = "EXISTS", ex[1] = skey;
 	r = ctl_cmd_ok(ctx, 2, ex);
@@ -578,7 +578,7 @@ ctl_dmarc_send(ctl_ctx *ctx, int argc, char **argv)
 		return 1;
 	}
 	ml_vopts_free(&vo);
-	if (ctl_key(ctx, pat, sizeof(pat), "dmarcpol:%s:*", run.day) < 0)
+	if (ctl_key(ctx, pat, sizeof(pat), SL_KEY_DMARCPOL, run.day, "*") < 0)
 		ctl_usage(ctx);
 	ctl_scan(ctx, pat, one_domain, &run);
 	sl_dns_free(run.dns);

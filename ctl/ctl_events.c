@@ -96,7 +96,7 @@ ctl_events(ctl_ctx *ctx, int argc, char **argv)
 		else
 			ctl_usage(ctx);
 	}
-	if (optind != argc || ctl_key(ctx, key, sizeof(key), "events") < 0)
+	if (optind != argc || ctl_key(ctx, key, sizeof(key), SL_KEY_EVENTS) < 0)
 		ctl_usage(ctx);
 	last_events(ctx, key, count, last, sizeof(last));
 	if (!follow)

@@ -79,7 +79,7 @@ set_members(ctl_ctx *ctx, limit_names *l)
 	const char *argv[] = {"SMEMBERS", key};
 	sl_reply *r;
 
-	ctl_key(ctx, key, sizeof(key), "limits");
+	ctl_key(ctx, key, sizeof(key), SL_KEY_LIMITS);
 	r = ctl_cmdv(ctx, 2, argv);
 	for (size_t i = 0; r->type == SL_REPLY_ARRAY && i < r->elements; i++)
 		if (r->element[i]->str)
@@ -120,7 +120,7 @@ print_limit(ctl_ctx *ctx, const char *name, int active)
 	char	key[CTL_KEY_MAX], why[300] = "";
 	sl_reply *h;
 
-	if (ctl_key(ctx, key, sizeof(key), "limit:%s", name) < 0)
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_LIMIT, name) < 0)
 		return;
 	h = ctl_hgetall(ctx, key);
 	printf("%-24s %-8s", name, h == NULL ? "missing" : !active ? "inactive"
@@ -142,7 +142,7 @@ print_modes(ctl_ctx *ctx)
 	char	key[CTL_KEY_MAX];
 	sl_reply *h;
 
-	ctl_key(ctx, key, sizeof(key), "mode");
+	ctl_key(ctx, key, sizeof(key), SL_KEY_MODE);
 	if ((h = ctl_hgetall(ctx, key)) == NULL)
 		return;
 	printf("modes:");
@@ -177,7 +177,7 @@ ctl_limits_list(ctl_ctx *ctx, int argc, char **argv)
 		ctl_usage(ctx);
 	set_members(ctx, &l);
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
-	snprintf(pattern, sizeof(pattern), "%slimit:*", p);
+	sl_key(pattern, sizeof(pattern), p, SL_KEY_LIMIT, "*");
 	ctl_scan(ctx, pattern, limit_scan, &l);
 	idx = calloc(l.n + 1, sizeof(size_t));
 	for (size_t i = 0; i < l.n; i++)
@@ -205,7 +205,7 @@ in_set(ctl_ctx *ctx, const char *name)
 	sl_reply *r;
 	int	yes;
 
-	ctl_key(ctx, key, sizeof(key), "limits");
+	ctl_key(ctx, key, sizeof(key), SL_KEY_LIMITS);
 	r = ctl_cmdv(ctx, 3, argv);
 	yes = r->type == SL_REPLY_INTEGER && r->integer == 1;
 	sl_reply_free(r);
@@ -219,7 +219,7 @@ print_rulestats(ctl_ctx *ctx, const char *name)
 	char	key[CTL_KEY_MAX];
 	sl_reply *h;
 
-	if (ctl_key(ctx, key, sizeof(key), "rulestats:%s", name) < 0
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_RULESTATS, name) < 0
 	    || (h = ctl_hgetall(ctx, key)) == NULL)
 		return;
 	printf("counters (all time, %s):\n", key);
@@ -234,7 +234,7 @@ ctl_limits_show(ctl_ctx *ctx, int argc, char **argv)
 	char	key[CTL_KEY_MAX];
 	sl_reply *h;
 
-	if (argc != 2 || argv[1][0] == '-' || ctl_key(ctx, key, sizeof(key), "limit:%s", argv[1]) < 0)
+	if (argc != 2 || argv[1][0] == '-' || ctl_key(ctx, key, sizeof(key), SL_KEY_LIMIT, argv[1]) < 0)
 		ctl_usage(ctx);
 	if ((h = ctl_hgetall(ctx, key)) == NULL) {
 		printf("limit %s: no such limit\n", argv[1]);
@@ -336,8 +336,8 @@ ctl_limits_set(ctl_ctx *ctx, int argc, char **argv)
 				"window, max, unit, action, mode, warn, text, description, note", argv[i]);
 			ctl_usage(ctx);
 		}
-	ctl_key(ctx, key, sizeof(key), "limit:%s", argv[1]);
-	ctl_key(ctx, set, sizeof(set), "limits");
+	ctl_key(ctx, key, sizeof(key), SL_KEY_LIMIT, argv[1]);
+	ctl_key(ctx, set, sizeof(set), SL_KEY_LIMITS);
 	h = ctl_hgetall(ctx, key);
 	if (check_final(h, argc - 2, argv + 2) < 0) {
 		sl_reply_free(h);
@@ -362,8 +362,8 @@ ctl_limits_remove(ctl_ctx *ctx, int argc, char **argv)
 
 	if (argc != 2 || !limit_name_ok(argv[1]))
 		ctl_usage(ctx);
-	ctl_key(ctx, key, sizeof(key), "limit:%s", argv[1]);
-	ctl_key(ctx, set, sizeof(set), "limits");
+	ctl_key(ctx, key, sizeof(key), SL_KEY_LIMIT, argv[1]);
+	ctl_key(ctx, set, sizeof(set), SL_KEY_LIMITS);
 	a = ctl_cmd_ok(ctx, 3, srem);
 	b = ctl_cmd_ok(ctx, 2, del);
 	found = a->integer > 0 || b->integer > 0;
@@ -391,7 +391,7 @@ ctl_mode(ctl_ctx *ctx, int argc, char **argv)
 	const char *hdel[] = {"HDEL", key, argc > 1 ? argv[1] : ""};
 	sl_reply *h;
 
-	ctl_key(ctx, key, sizeof(key), "mode");
+	ctl_key(ctx, key, sizeof(key), SL_KEY_MODE);
 	if (argc == 1) {
 		if ((h = ctl_hgetall(ctx, key)) == NULL) {
 			printf("no modes set: every check is enforced\n");

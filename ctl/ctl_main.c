@@ -73,6 +73,7 @@ static const ctl_cmd ctl_cmds[] = {
 	 .args = "[global|domain:D|tenant:T enforce|monitor|off|inherit]"},
 	{.group = "stats", .fn = ctl_stats, .args = "[--day YYYYMMDD] [--tenant T]"},
 	{.group = "events", .fn = ctl_events, .args = "[--count N] [--follow]"},
+	{.group = "migrate", .fn = ctl_migrate, .args = "[--dry-run]"},
 	{.group = "block", .fn = ctl_block,
 	 .args = "list | set PROVIDER DOMAIN [--class C] [--ttl S] [--reason T] | clear PROVIDER DOMAIN"},
 	{.group = "token", .name = "decode", .fn = ctl_token_decode,

@@ -26,20 +26,17 @@
 
 #include "ctl.h"
 
-/* ctl_key - prefix + formatted name; -1 when it does not fit */
+/* ctl_key - prefix + the key of a kind (lib/keyspace.c); -1 when it does not fit */
 int
-ctl_key(const ctl_ctx *ctx, char *out, size_t outlen, const char *fmt, ...)
+ctl_key(const ctl_ctx *ctx, char *out, size_t outlen, enum sl_key_kind kind, ...)
 {
 	va_list	ap;
-	int	n, m;
+	int	rc;
 
-	n = snprintf(out, outlen, "%s", ctx->prefix);
-	if (n < 0 || (size_t) n >= outlen)
-		return -1;
-	va_start(ap, fmt);
-	m = vsnprintf(out + n, outlen - (size_t) n, fmt, ap);
+	va_start(ap, kind);
+	rc = sl_keyv(out, outlen, ctx->prefix, kind, ap);
 	va_end(ap);
-	return m < 0 || (size_t) (n + m) >= outlen ? -1 : 0;
+	return rc;
 }
 
 /* read_password_file - the redis password from password_file, if set */

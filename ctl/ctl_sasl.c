@@ -105,7 +105,7 @@ ctl_sasl_set(ctl_ctx *ctx, int argc, char **argv)
 		ctl_usage(ctx);
 	if (check_names(ctx, cat, tenant) < 0 || (domains && clean_domains(domains, dom, sizeof(dom)) < 0))
 		ctl_usage(ctx);
-	if (ctl_key(ctx, key, sizeof(key), "sasl:%s", argv[optind]) < 0)
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_SASL, argv[optind]) < 0)
 		ctl_usage(ctx);
 	if (cat)
 		set_field(ctx, key, "category", cat);
@@ -124,7 +124,7 @@ ctl_sasl_show(ctl_ctx *ctx, int argc, char **argv)
 	char	key[CTL_KEY_MAX];
 	sl_reply *h;
 
-	if (argc != 2 || !user_ok(argv[1]) || ctl_key(ctx, key, sizeof(key), "sasl:%s", argv[1]) < 0)
+	if (argc != 2 || !user_ok(argv[1]) || ctl_key(ctx, key, sizeof(key), SL_KEY_SASL, argv[1]) < 0)
 		ctl_usage(ctx);
 	if ((h = ctl_hgetall(ctx, key)) == NULL) {
 		printf("sasl user %s: no entry\n", argv[1]);

@@ -222,6 +222,21 @@ prov_scan(ctl_ctx *ctx, const char *key, void *arg)
 	return 0;
 }
 
+/*
+ * part_offset - where the part after the day starts in a key of kind
+ * (lib/keyspace.c): the rows are named by what follows
+ */
+static size_t
+part_offset(const ctl_ctx *ctx, enum sl_key_kind kind, const char *day)
+{
+	char	key[CTL_KEY_MAX], *m;
+
+	if (sl_key(key, sizeof(key), ctx->prefix, kind, day, "\001", "\001") < 0
+	    || (m = strchr(key, '\001')) == NULL)
+		return strlen(ctx->prefix);
+	return (size_t) (m - key);
+}
+
 /* cmp_lines - alphabetical */
 static int
 cmp_lines(const void *a, const void *b)
@@ -236,8 +251,8 @@ print_providers(ctl_ctx *ctx, const char *p, const char *day, const char *tenant
 	prov_rows r = {.tenant = tenant};
 	char	pattern[CTL_KEY_MAX];
 
-	snprintf(pattern, sizeof(pattern), "%sprovider:%s:*", p, day);
-	r.plen = strlen(ctx->prefix) + strlen("provider:") + 9;
+	sl_key(pattern, sizeof(pattern), p, SL_KEY_PROVIDER, day, "*");
+	r.plen = part_offset(ctx, SL_KEY_PROVIDER, day);
 	ctl_scan(ctx, pattern, prov_scan, &r);
 	if (r.n == 0)
 		return;
@@ -291,8 +306,8 @@ print_pstats(ctl_ctx *ctx, const char *p, const char *day)
 	prov_rows r = {0};
 	char	pattern[CTL_KEY_MAX];
 
-	snprintf(pattern, sizeof(pattern), "%spstats:%s:*", p, day);
-	r.plen = strlen(ctx->prefix) + strlen("pstats:") + 9;
+	sl_key(pattern, sizeof(pattern), p, SL_KEY_PSTATS, day, "*");
+	r.plen = part_offset(ctx, SL_KEY_PSTATS, day);
 	ctl_scan(ctx, pattern, pstats_scan, &r);
 	if (r.n == 0)
 		return;
@@ -342,8 +357,8 @@ ctl_stats(ctl_ctx *ctx, int argc, char **argv)
 	if (day[0] == '\0')
 		today(day, sizeof(day));
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
-	snprintf(pattern, sizeof(pattern), "%sstats:%s:%s:*", p, day, t);
-	s.plen = strlen(ctx->prefix) + strlen("stats:") + 9;
+	sl_key(pattern, sizeof(pattern), p, SL_KEY_STATS, day, t, "*");
+	s.plen = part_offset(ctx, SL_KEY_STATS, day);
 	ctl_scan(ctx, pattern, stats_scan, &s);
 	print_table(&s, day);
 	free(s.rows);

@@ -8,7 +8,9 @@
  *	"cat:<category>" or "tenant:<tenant>". Addresses are normalized with
  *	sl_addr_normalize() exactly as sluice-policyd looks them up: domain
  *	lowercased, +tag removed (policyd strip_tag, default on), local part
- *	lowercased when policyd lowercase_local_part is on. Entries are written by one Lua script (ctl_supp_script), so
+ *	lowercased when policyd lowercase_local_part is on (sl_supp_canon(),
+ *	lib/keyspace_supp.c). Entries are written by the keyspace's one
+ *	writer (sl_supp_put_script), so
  *	an entry is never seen half written, and an import sends them in
  *	batches of CTL_SUPP_BATCH. "add" replaces an entry; "import" keeps
  *	existing entries (their reason is better evidence) unless --replace.
@@ -29,32 +31,10 @@
 
 #include "addr.h"
 #include "ctl.h"
+#include "keyspace_supp.h"
 #include "suppress.h"
 
 #define CTL_SUPP_BATCH 256
-
-/*
- * KEYS: the entries. ARGV: source, now, ttl (0: none), mode ("replace" or
- * "keep"), then per key: reason, added, detail. Returns how many it wrote.
- */
-static sl_script supp_script = {.source =
-	"local src, now, ttl, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]\n"
-	"local n = 0\n"
-	"for i, key in ipairs(KEYS) do\n"
-	"  local b = 4 + (i - 1) * 3\n"
-	"  if mode == 'replace' or redis.call('EXISTS', key) == 0 then\n"
-	"    redis.call('DEL', key)\n"
-	"    redis.call('HSET', key, 'reason', ARGV[b + 1], 'source', src, 'added', ARGV[b + 2])\n"
-	"    if ARGV[b + 3] ~= '' then redis.call('HSET', key, 'detail', ARGV[b + 3]) end\n"
-	"    if ttl > 0 then\n"
-	"      redis.call('HSET', key, 'expires', tostring(now + ttl))\n"
-	"      redis.call('EXPIRE', key, ttl)\n"
-	"    end\n"
-	"    n = n + 1\n"
-	"  end\n"
-	"end\n"
-	"return n\n"
-};
 
 enum {
 	O_SCOPE = 1, O_REASON = 2, O_TTL = 4, O_DETAIL = 8, O_ALL = 16,
@@ -158,10 +138,7 @@ supp_parse(ctl_ctx *ctx, int argc, char **argv, int allowed, int npos, supp_opts
 static int
 addr_flags(const ctl_ctx *ctx)
 {
-	cfg_t  *pd = cfg_getsec(ctx->conf->cfg, "policyd");
-
-	return (cfg_getbool(pd, "strip_tag") ? SL_ADDR_STRIP_TAG : 0)
-	    | (cfg_getbool(pd, "lowercase_local_part") ? SL_ADDR_LOWER_LOCAL : 0);
+	return sl_supp_flags(cfg_getsec(ctx->conf->cfg, "policyd"));
 }
 
 /* normalize_arg - the address argument, normalized, or exit 64 */
@@ -212,11 +189,13 @@ forms_make(ctl_ctx *ctx, const char *in, addr_forms *f)
 	}
 }
 
-/* supp_key - <prefix>supp:<scope>:<address> */
+/* supp_key - the key of an entry (lib/keyspace.c), or exit 65 */
 static void
 supp_key(const ctl_ctx *ctx, const char *scope, const char *addr, char *key, size_t len)
 {
-	if (ctl_key(ctx, key, len, "supp:%s:%s", scope, addr) < 0) {
+	sl_scope sc;
+
+	if (sl_scope_parse(scope, &sc) < 0 || sl_supp_key(key, len, ctx->prefix, &sc, addr) < 0) {
 		ctl_err("key for %s too long", addr);
 		exit(EX_DATAERR);
 	}
@@ -227,31 +206,18 @@ supp_key(const ctl_ctx *ctx, const char *scope, const char *addr, char *key, siz
  * key is not one (a hand-made key with another shape).
  */
 static int
-supp_key_split(const ctl_ctx *ctx, const char *key, char *scope, size_t slen,
-	       const char **addr)
+supp_key_split(const ctl_ctx *ctx, const char *key, char *scope, size_t slen, char *addr,
+	       size_t alen)
 {
-	const char *rest = key + strlen(ctx->prefix) + 5, *colon;
+	sl_scope sc;
 
-	if (strncmp(key, ctx->prefix, strlen(ctx->prefix)) != 0
-	    || strncmp(key + strlen(ctx->prefix), "supp:", 5) != 0)
+	if (sl_supp_key_parse(key, ctx->prefix, &sc, addr, alen) < 0)
 		return -1;
-	if (strncmp(rest, "global:", 7) == 0) {
-		snprintf(scope, slen, "global");
-		*addr = rest + 7;
-		return **addr ? 0 : -1;
-	}
-	if (strncmp(rest, "cat:", 4) != 0 && strncmp(rest, "tenant:", 7) != 0)
-		return -1;
-	colon = strchr(rest, ':');
-	if ((colon = strchr(colon + 1, ':')) == NULL || (size_t) (colon - rest) >= slen)
-		return -1;
-	snprintf(scope, slen, "%.*s", (int) (colon - rest), rest);
-	*addr = colon + 1;
-	return **addr ? 0 : -1;
+	return sl_scope_format(&sc, scope, slen);
 }
 
 /*
- * A batch of entries for supp_script, with the strings it owns.
+ * A batch of entries for sl_supp_put_script, with the strings it owns.
  */
 typedef struct supp_batch {
 	const char *source;
@@ -268,21 +234,20 @@ static void
 batch_flush(ctl_ctx *ctx, supp_batch *b)
 {
 	const char *argv[4 + CTL_SUPP_BATCH * 4];
-	char	now[32], ttl[32];
+	char	expires[32];
 	sl_reply *r;
 	int	a = 0;
 
 	if (b->n == 0)
 		return;
-	snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
-	snprintf(ttl, sizeof(ttl), "%lld", b->ttl);
+	snprintf(expires, sizeof(expires), "%lld", b->ttl > 0 ? (long long) time(NULL) + b->ttl : 0);
 	for (int i = 0; i < b->n; i++)
 		argv[a++] = b->keys[i];
-	argv[a++] = b->source, argv[a++] = now, argv[a++] = ttl;
 	argv[a++] = b->replace ? "replace" : "keep";
+	argv[a++] = expires, argv[a++] = b->source, argv[a++] = "";
 	for (int i = 0; i < b->n * 3; i++)
 		argv[a++] = b->vals[i];
-	r = ctl_eval(ctx, &supp_script, b->n, a, argv);
+	r = ctl_eval(ctx, &sl_supp_put_script, b->n, a, argv);
 	b->written += r->type == SL_REPLY_INTEGER ? r->integer : 0;
 	b->sent += b->n;
 	sl_reply_free(r);
@@ -348,7 +313,7 @@ addr_pattern(const ctl_ctx *ctx, const char *addr, char *out, size_t outlen)
 
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
 	ctl_glob_escape(addr, a, sizeof(a));
-	snprintf(out, outlen, "%ssupp:*:%s", p, a);
+	sl_key(out, outlen, p, SL_KEY_SUPP, "*", a);
 }
 
 typedef struct supp_walk {
@@ -363,10 +328,10 @@ static int
 remove_scan(ctl_ctx *ctx, const char *key, void *arg)
 {
 	supp_walk *w = arg;
-	const char *addr;
+	char	addr[SL_ADDR_MAX + 1];
 	char	scope[64];
 
-	if (supp_key_split(ctx, key, scope, sizeof(scope), &addr) == 0
+	if (supp_key_split(ctx, key, scope, sizeof(scope), addr, sizeof(addr)) == 0
 	    && strcmp(addr, w->addr) == 0 && remove_one(ctx, key)) {
 		printf("removed %s from %s\n", addr, scope);
 		w->count++;
@@ -448,11 +413,11 @@ static int
 list_scan(ctl_ctx *ctx, const char *key, void *arg)
 {
 	supp_walk *w = arg;
-	const char *addr;
+	char	addr[SL_ADDR_MAX + 1];
 	char	scope[64];
 	sl_reply *h;
 
-	if (supp_key_split(ctx, key, scope, sizeof(scope), &addr) < 0
+	if (supp_key_split(ctx, key, scope, sizeof(scope), addr, sizeof(addr)) < 0
 	    || (w->addr && strcmp(addr, w->addr) != 0))
 		return 0;
 	if ((h = ctl_hgetall(ctx, key)) == NULL)
@@ -472,7 +437,7 @@ print_soft(ctl_ctx *ctx, const char *addr, time_t now)
 	const char *argv[] = {"ZREVRANGE", key, "0", "-1", "WITHSCORES"};
 	sl_reply *r;
 
-	if (ctl_key(ctx, key, sizeof(key), "soft:%s", addr) < 0)
+	if (sl_key(key, sizeof(key), ctx->prefix, SL_KEY_SOFT, addr) < 0)
 		return;
 	r = ctl_cmdv(ctx, 5, argv);
 	if (r->type == SL_REPLY_ARRAY && r->elements >= 2 && r->element[1]->str) {
@@ -522,10 +487,7 @@ scope_pattern(const ctl_ctx *ctx, const supp_opts *o, char *out, size_t outlen)
 	char	p[256];
 
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
-	if (o->scope_set)
-		snprintf(out, outlen, "%ssupp:%s:*", p, o->scope);
-	else
-		snprintf(out, outlen, "%ssupp:*", p);
+	sl_key(out, outlen, p, SL_KEY_SUPP, o->scope_set ? o->scope : "*", "*");
 }
 
 /* ctl_suppress_list - every entry (of one scope), as a table */
@@ -568,11 +530,12 @@ static int
 export_scan(ctl_ctx *ctx, const char *key, void *arg)
 {
 	supp_walk *w = arg;
-	const char *addr, *added, *exp;
+	const char *added, *exp;
+	char	addr[SL_ADDR_MAX + 1];
 	char	scope[64], a[32] = "", e[32] = "";
 	sl_reply *h;
 
-	if (supp_key_split(ctx, key, scope, sizeof(scope), &addr) < 0
+	if (supp_key_split(ctx, key, scope, sizeof(scope), addr, sizeof(addr)) < 0
 	    || (h = ctl_hgetall(ctx, key)) == NULL)
 		return 0;
 	if ((added = ctl_hget(h, "added")) != NULL)
@@ -628,8 +591,7 @@ import_rec(const ctl_csv_rec *rec, void *arg)
 
 	if (im->o->dry_run)
 		return 0;
-	if (ctl_key(im->ctx, key, sizeof(key), "supp:%s:%s", im->o->scope, rec->addr) < 0)
-		return 0;
+	supp_key(im->ctx, im->o->scope, rec->addr, key, sizeof(key));
 	detail[0] = '\0';
 	if (rec->vendor_reason[0])
 		snprintf(detail, sizeof(detail), "%s reason: %s", im->lay->vendor, rec->vendor_reason);

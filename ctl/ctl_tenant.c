@@ -85,7 +85,7 @@ log_event(ctl_ctx *ctx, const char *name, const char *status, const char *reason
 			      "status", status, "reason", reason ? reason : "",
 			      "source", "sluicectl"};
 
-	if (ctl_key(ctx, key, sizeof(key), "events") == 0)
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_EVENTS) == 0)
 		sl_reply_free(ctl_cmd_ok(ctx, 13, argv));
 }
 
@@ -133,7 +133,7 @@ ctl_tenant_status(ctl_ctx *ctx, int argc, char **argv)
 	}
 	if ((status && !status_ok(status)) || (reason && !status))
 		ctl_usage(ctx);
-	ctl_key(ctx, key, sizeof(key), "tenant:%s", name);
+	ctl_key(ctx, key, sizeof(key), SL_KEY_TENANT, name);
 	return status ? set_status(ctx, name, key, status, reason) : show_status(ctx, name, key);
 }
 
@@ -145,7 +145,7 @@ ctl_tenant_show(ctl_ctx *ctx, int argc, char **argv)
 
 	if (argc != 2 || !ctl_label_ok(argv[1]))
 		ctl_usage(ctx);
-	ctl_key(ctx, key, sizeof(key), "tenant:%s", argv[1]);
+	ctl_key(ctx, key, sizeof(key), SL_KEY_TENANT, argv[1]);
 	return show_status(ctx, argv[1], key);
 }
 
@@ -191,7 +191,7 @@ print_tenant(ctl_ctx *ctx, const char *name)
 	sl_reply *h;
 	const char *status = "active", *reason = "", *changed;
 
-	ctl_key(ctx, key, sizeof(key), "tenant:%s", name);
+	ctl_key(ctx, key, sizeof(key), SL_KEY_TENANT, name);
 	h = ctl_hgetall(ctx, key);
 	if (h && ctl_hget(h, "status"))
 		status = ctl_hget(h, "status");
@@ -217,7 +217,7 @@ ctl_tenant_list(ctl_ctx *ctx, int argc, char **argv)
 	for (unsigned i = 0; i < cfg_size(ctx->conf->cfg, "tenant"); i++)
 		names_add(&l, cfg_title(cfg_getnsec(ctx->conf->cfg, "tenant", i)));
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
-	snprintf(pattern, sizeof(pattern), "%stenant:*", p);
+	sl_key(pattern, sizeof(pattern), p, SL_KEY_TENANT, "*");
 	ctl_scan(ctx, pattern, tenant_scan, &l);
 	if (l.n > 1)
 		qsort(l.names, l.n, sizeof(char *), cmp_names);

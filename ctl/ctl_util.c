@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "keyspace.h"
 #include "live.h"
 
 /* ctl_label_ok - a category or tenant name: 1-15 of [a-z0-9] (lib/live.c) */
@@ -31,26 +32,13 @@ ctl_label_ok(const char *s)
 	return sl_live_label_ok(s);
 }
 
-/* ctl_scope_parse - a suppression scope as written in keys ("cat:news") */
+/* ctl_scope_parse - a suppression scope as written in keys ("cat:news"; lib/keyspace.c) */
 int
 ctl_scope_parse(const char *in, char *out, size_t outlen)
 {
-	const char *name = NULL, *kind = NULL;
+	sl_scope s;
 
-	if (strcmp(in, "global") == 0) {
-		snprintf(out, outlen, "global");
-		return 0;
-	}
-	if (strncmp(in, "cat:", 4) == 0)
-		kind = "cat", name = in + 4;
-	else if (strncmp(in, "category:", 9) == 0)
-		kind = "cat", name = in + 9;
-	else if (strncmp(in, "tenant:", 7) == 0)
-		kind = "tenant", name = in + 7;
-	if (kind == NULL || !ctl_label_ok(name))
-		return -1;
-	snprintf(out, outlen, "%s:%s", kind, name);
-	return 0;
+	return sl_scope_parse(in, &s) < 0 ? -1 : sl_scope_format(&s, out, outlen);
 }
 
 /* ctl_parse_long - a whole decimal number within [min, max] */

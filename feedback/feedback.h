@@ -272,6 +272,7 @@ typedef struct fb_conf {
 	long	dedup_ttl;		/* seconds a message's done marker lives */
 	long	max_unverified;		/* unverified records counted per message */
 	long	seen_ttl;		/* seconds fbseen:<msgid> lives (token lifetime + 5 days) */
+	int	supp_flags;		/* canonical address of entries (sl_supp_flags()) */
 	const char *categories[FB_MAX_CATEGORIES]; /* configured ones; borrowed */
 	size_t	ncategories;
 	const char *hard_reasons[FB_MAX_HARD_REASONS]; /* also suppressed at once; borrowed */

@@ -220,6 +220,8 @@ fb_text_find_command(const char *s, char out[8])
 		/* qmail-remote's own words for each step */
 		{ "failed after i sent the message", "DATA" }, { "but sender was rejected", "MAIL" },
 		{ "but greeting failed", "CONN" }, { "but my name was rejected", "EHLO" },
+		/* Postfix smtp(8): the server's greeting was not 2xx */
+		{ "refused to talk to me", "CONN" },
 	};
 	char	low[FB_DIAG_MAX];
 	size_t	i;

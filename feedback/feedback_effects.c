@@ -49,6 +49,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "keyspace_supp.h"
 #include "log.h"
 #include "redis.h"
 #include "feedback.h"
@@ -58,10 +59,17 @@
  * stay far from HINCRBY's overflow and Lua's exact integers (2^53). */
 #define FX_DMARC_COUNT_MAX (1LL << 32)
 
-/* Owned argument strings of one EVALSHA. */
+/*
+ * Owned argument strings of one EVALSHA, and its key names (lib/keyspace.c)
+ * in their own vector: they go first, as KEYS.
+ */
 typedef struct fx_args {
 	char  **v;
 	size_t	n, cap;
+	struct fx_args *keys;
+	const char *prefix;
+	int	supp_flags;
+	char	day[9];
 } fx_args;
 
 /* Who is at fault for a bounce reason (doc/feedback.md, "Who is at fault"). */
@@ -125,15 +133,32 @@ fx_free(fx_args *a)
 	free(a->v);
 }
 
-/* fx_scope - "global", "cat:<category>" or "tenant:<tenant>" */
+/* fx_key - append a key name of a kind (its parts as sl_key() takes them); "" if none */
+static void
+fx_key(fx_args *a, enum sl_key_kind kind, const char *p1, const char *p2, const char *p3)
+{
+	char	key[SL_KEY_MAX];
+
+	if (sl_key(key, sizeof(key), a->prefix, kind, p1, p2, p3) < 0)
+		key[0] = '\0';
+	fx_add(a->keys, key);
+}
+
+/* fx_scope - "global", "cat:<category>" or "tenant:<tenant>" (lib/keyspace.c) */
 static void
 fx_scope(const fb_origin *o, int scope, char *out, size_t outlen)
 {
-	if (scope == FB_SCOPE_CATEGORY && o->category[0])
-		snprintf(out, outlen, "cat:%s", o->category);
-	else if (scope == FB_SCOPE_TENANT && o->tenant[0])
-		snprintf(out, outlen, "tenant:%s", o->tenant);
+	sl_scope s;
+
+	if (scope == FB_SCOPE_CATEGORY && o->category[0]
+	    && sl_scope_make(&s, SL_SCOPE_CATEGORY, o->category) == 0)
+		;
+	else if (scope == FB_SCOPE_TENANT && o->tenant[0]
+		 && sl_scope_make(&s, SL_SCOPE_TENANT, o->tenant) == 0)
+		;
 	else
+		sl_scope_make(&s, SL_SCOPE_GLOBAL, NULL);
+	if (sl_scope_format(&s, out, outlen) < 0)
 		snprintf(out, outlen, "global");
 }
 
@@ -141,18 +166,15 @@ fx_scope(const fb_origin *o, int scope, char *out, size_t outlen)
 static void
 fx_day(time_t t, char out[9])
 {
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 9, "%Y%m%d", &tm);
+	sl_key_day((long long) t, out);
 }
 
-/* fx_suffix - "<tenant|->:<category|->" of a verified token, "-:-" otherwise */
+/* fx_suffix - the provider hash's field of a verified token's tenant and category */
 static void
 fx_suffix(const fb_origin *o, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%s:%s", o->verified && o->tenant[0] ? o->tenant : "-",
-		 o->verified && o->category[0] ? o->category : "-");
+	sl_key_provider_field(out, outlen, o->verified && o->tenant[0] ? o->tenant : "-",
+			      o->verified && o->category[0] ? o->category : "-");
 }
 
 /* fx_category_configured - is the token's category among the configured ones? */
@@ -188,11 +210,11 @@ fx_rate_keys(fx_args *a, const fb_conf *c, const fb_origin *o, time_t now)
 
 			if (i < c->ncategories && strcmp(cat, "-") == 0)
 				continue;
-			fx_addf(a, "%s:%s:%s", day, o->tenant, cat);
+			fx_key(a, SL_KEY_STATS, day, o->tenant, cat);
 			n++;
 		}
 		if (!fx_category_configured(c, o)) {
-			fx_addf(a, "%s:%s:%s", day, o->tenant, o->category);
+			fx_key(a, SL_KEY_STATS, day, o->tenant, o->category);
 			n++;
 		}
 	}
@@ -252,15 +274,26 @@ fx_provider(const char *addr, char *out, size_t outlen)
 		snprintf(out, outlen, "%s", d);
 }
 
-/* fx_record - the 8 values of one record */
+/*
+ * fx_record - the 8 values of one record, and its 3 keys: the suppression
+ * entry (of the canonical address), the soft-bounce set, the provider hash
+ */
 static void
 fx_record(fx_args *a, char cls, int bound, const char *addr, const char *reason,
 	  const char *detail, const char *scope, long ttl)
 {
-	char	prov[256] = "";
+	char	prov[256] = "", canon[SL_ADDR_MAX + 1], key[SL_KEY_MAX] = "";
+	sl_scope sc;
 
 	if (cls == 'S')
 		fx_provider(addr, prov, sizeof(prov));
+	if (strchr("HRCU", cls) && sl_scope_parse(scope, &sc) == 0
+	    && sl_supp_canon(addr, a->supp_flags, canon, sizeof(canon)) == 0
+	    && sl_supp_key(key, sizeof(key), a->prefix, &sc, canon) < 0)
+		key[0] = '\0';
+	fx_add(a->keys, key);
+	fx_key(a, SL_KEY_SOFT, strchr("HRCU", cls) ? addr : NULL, NULL, NULL);
+	fx_key(a, SL_KEY_PROVIDER, a->day, cls == 'S' ? prov : NULL, NULL);
 	fx_addf(a, "%c", cls);
 	fx_add(a, bound ? "1" : "0");
 	fx_add(a, addr);
@@ -344,6 +377,8 @@ fx_dmarc(fx_args *a, const fb_dmarc *d, time_t now)
 
 	fx_add(a, "0");
 	fx_day(d->begin > 0 ? (time_t) d->begin : now, day);
+	fx_key(a, SL_KEY_DMARC, d->domain[0] ? d->domain : "-", day, NULL);
+	fx_key(a, SL_KEY_DMARC_UNAUTH, d->domain[0] ? d->domain : "-", day, NULL);
 	fx_add(a, d->domain[0] ? d->domain : "-");
 	fx_add(a, day);
 	fx_add(a, d->org_name);
@@ -370,11 +405,20 @@ fx_head(fx_args *a, sl_redis *r, const fb_conf *c, const fb_result *res, const f
 	const char *id, time_t now)
 {
 	static const char modes[] = {'e', 'm', 'o'};
-	char	day[9], sfx[40];
+	char	day[9], sfx[64];
 
 	fx_day(now, day);
+	fx_day(now, a->day);
+	a->prefix = sl_redis_prefix(r);
+	a->supp_flags = c->supp_flags;
 	fx_suffix(o, sfx, sizeof(sfx));
-	fx_add(a, sl_redis_prefix(r));
+	fx_key(a, SL_KEY_FBDONE, id, NULL, NULL);
+	fx_key(a, SL_KEY_STATS, day, o->verified && o->tenant[0] ? o->tenant : "-",
+	       o->verified && o->category[0] ? o->category : "-");
+	fx_key(a, SL_KEY_EVENTS, NULL, NULL, NULL);
+	fx_key(a, SL_KEY_FBSEEN, o->msgid[0] ? o->msgid : "-", NULL, NULL);
+	fx_key(a, SL_KEY_TENANT, o->tenant[0] ? o->tenant : "-", NULL, NULL);
+	fx_add(a, "");			/* was the key prefix: keys come as KEYS now */
 	fx_add(a, id);
 	fx_addf(a, "%lld", (long long) now);
 	fx_add(a, day);
@@ -456,19 +500,24 @@ int
 fb_effects_apply(sl_redis *r, const fb_conf *c, const fb_result *res, const fb_origin *o,
 		 const char *id, long long when)
 {
-	fx_args	a = {0};
+	fx_args	keys = {0}, a = {.keys = &keys};
 	sl_reply *rep = NULL;
-	char	marker[128];
+	char	marker[SL_KEY_MAX];
 	int	rc;
 
-	snprintf(marker, sizeof(marker), "%sfbdone:%s", sl_redis_prefix(r), id);
+	if (sl_key(marker, sizeof(marker), sl_redis_prefix(r), SL_KEY_FBDONE, id) < 0)
+		snprintf(marker, sizeof(marker), "%s", id);
 	fx_build(&a, r, c, res, o, id, (time_t) when);
-	if (sl_redis_eval(r, &fx_script, &rep, 0, (int) a.n, (const char **) a.v, NULL) < 0) {
+	for (size_t i = 0; i < a.n; i++)	/* KEYS, then ARGV */
+		fx_add(&keys, a.v[i]);
+	if (sl_redis_eval(r, &fx_script, &rep, (int) (keys.n - a.n), (int) keys.n,
+			  (const char **) keys.v, NULL) < 0) {
 		sl_warn("redis EVALSHA feedback script (%s): %s", marker, sl_redis_errstr(r));
 		rc = -1;
 	} else
 		rc = fx_outcome(rep, marker);
 	sl_reply_free(rep);
 	fx_free(&a);
+	fx_free(&keys);
 	return rc;
 }

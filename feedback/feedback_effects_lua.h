@@ -3,7 +3,9 @@
  *	feedback_effects_lua 3h - the Lua script that applies one feedback message
  * DESCRIPTION
  *	Included once, by feedback_effects.c, the way policyd_limits.c keeps
- *	its scripts: a C string in an sl_script, sent by EVALSHA. It applies
+ *	its scripts: a C string in an sl_script, sent by EVALSHA, after the
+ *	keyspace's suppression functions (SL_LUA_SUPP, lib/keyspace_supp.lua):
+ *	an entry is written by sl_supp_write(), as by every other writer. It applies
  *	every effect of one feedback message in one call, in three phases:
  *
  *	  1. plan: reads only (the done marker, soft-bounce sets, the seen
@@ -23,16 +25,24 @@
  *	a script atomically, so no other client sees half of it, and a
  *	persisted or replicated script is all or nothing.
  *
+ *	KEYS (lib/keyspace.c, every one built in C; "" where a record has
+ *	none): 1 the done marker fbdone:<id>, 2 the day's stats hash, 3 the
+ *	events stream, 4 the seen set fbseen:<msgid>, 5 the tenant hash,
+ *	then the n stats hashes summed for the rates, then 3 per record:
+ *	its suppression entry (canonical address, scope of the record), its
+ *	soft-bounce set, its provider hash; then, for a DMARC report, the
+ *	report hash and its unauth set.
+ *
  *	ARGV (every value a string; "" for none):
- *	  1 prefix  2 id (message identity)  3 now  4 day (yyyymmdd)
+ *	  1 "" (was the key prefix)  2 id (message identity)  3 now  4 day (yyyymmdd)
  *	  5 kind name  6 token (verified, or why not)  7 tenant  8 category
- *	  9 msgid  10 stats key suffix "<tenant|->:<category|->"
+ *	  9 msgid  10 the provider hash's field of this tenant and category
+ *	     (sl_key_provider_field(): "tenant:<tenant|->:<category|->")
  *	  11 soft_threshold  12 soft_window  13 pause mode (e, m, o)
  *	  14 pause_bounce_rate  15 pause_complaint_rate  16 pause_min_sent
  *	  17 events_maxlen  18 done marker TTL  19 unverified cap
  *	  20 seen set TTL  21 pause window (days)
- *	  22 n: stats keys summed for the rates, then n suffixes
- *	     ("<day>:<tenant>:<category>")
+ *	  22 n: stats keys summed for the rates (they are KEYS 6 to 5+n)
  *	  then m: records, then 8 values per record:
  *	     class  H hard, R soft recipient-side, N soft neutral,
  *	            S sender-side, C complaint, U unsubscribe,
@@ -60,8 +70,9 @@
 
 static sl_script fx_script = {.source =
 	"#!lua\n"
-	"local P, id, now, day = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
-	"local done = P .. 'fbdone:' .. id\n"
+	SL_LUA_SUPP
+	"local id, now, day = ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
+	"local done, events, tk = KEYS[1], KEYS[3], KEYS[5]\n"
 	/* rd: a read; an error reply (a key of the wrong type) names the command and key */
 	"local function rd(cmd, key, ...)\n"
 	"  local v = redis.pcall(cmd, key, ...)\n"
@@ -72,7 +83,7 @@ static sl_script fx_script = {.source =
 	"end\n"
 	"if rd('EXISTS', done) == 1 then return {'dup'} end\n"
 	"local kind, token, tenant, cat, msgid = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]\n"
-	"local stats = P .. 'stats:' .. day .. ':' .. ARGV[10]\n"
+	"local stats = KEYS[2]\n"
 	"local thr, win, pmode = tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13]\n"
 	"local brate, crate, minsent = tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16])\n"
 	"local maxlen, donettl, cap, seenttl = ARGV[17], ARGV[18], tonumber(ARGV[19]), ARGV[20]\n"
@@ -85,29 +96,23 @@ static sl_script fx_script = {.source =
 	"  inc[f] = inc[f] + n\n"
 	"end\n"
 	"local function event(typ, rcpt, reason, detail)\n"
-	"  w('XADD', P .. 'events', 'MAXLEN', '~', maxlen, '*', 'type', typ, 'kind', kind,\n"
+	"  w('XADD', events, 'MAXLEN', '~', maxlen, '*', 'type', typ, 'kind', kind,\n"
 	"    'recipient', rcpt, 'reason', reason, 'category', verified and cat or '',\n"
 	"    'tenant', verified and tenant or '', 'msgid', verified and msgid or '',\n"
 	"    'detail', detail, 'token', token)\n"
 	"end\n"
-	"local function suppress(scope, addr, reason, bclass, source, ttl, detail)\n"
-	"  local key = P .. 'supp:' .. scope .. ':' .. addr\n"
+	/* suppress: the keyspace's one writer (lib/keyspace_supp.lua), queued */
+	"local function suppress(key, scope, addr, reason, bclass, source, ttl, detail)\n"
 	"  ttl = tonumber(ttl)\n"
-	"  local h = {'HSET', key, 'reason', reason, 'source', source, 'added', tostring(now), 'detail', detail}\n"
-	"  if bclass ~= '' then h[#h + 1] = 'bounce_reason'; h[#h + 1] = bclass end\n"
-	"  if ttl > 0 then h[#h + 1] = 'expires'; h[#h + 1] = tostring(now + ttl) end\n"
-	"  plan[#plan + 1] = h\n"
-	"  if ttl > 0 then\n"
-	"    w('EXPIRE', key, tostring(ttl))\n"
-	"  else\n"
-	"    w('HDEL', key, 'expires')\n"
-	"    w('PERSIST', key)\n"
+	"  for _, c in ipairs(sl_supp_write(key, reason, source, now, detail, bclass,\n"
+	"                                   ttl > 0 and now + ttl or 0)) do\n"
+	"    plan[#plan + 1] = c\n"
 	"  end\n"
 	"  event('suppressed', addr, reason, scope)\n"
 	"end\n"
 	/* soft: the distinct original messages (token msgid) that soft-bounced in the window */
-	"local function soft(addr, reason, detail, scope, ttl)\n"
-	"  local key, lo = P .. 'soft:' .. addr, now - win\n"
+	"local function soft(skey, key, addr, reason, detail, scope, ttl)\n"
+	"  local lo = now - win\n"
 	"  local n = rd('ZCOUNT', key, '(' .. lo, '+inf')\n"
 	"  local old = rd('ZSCORE', key, msgid)\n"
 	"  if not (old and tonumber(old) > lo) then n = n + 1 end\n"
@@ -115,18 +120,17 @@ static sl_script fx_script = {.source =
 	"  w('ZREMRANGEBYSCORE', key, '-inf', tostring(lo))\n"
 	"  w('EXPIRE', key, tostring(win))\n"
 	"  event('soft-bounce', addr, reason, detail)\n"
-	"  if n >= thr then suppress(scope, addr, 'soft-bounce-threshold', reason, 'bounce', ttl, detail) end\n"
+	"  if n >= thr then suppress(skey, scope, addr, 'soft-bounce-threshold', reason, 'bounce', ttl, detail) end\n"
 	"end\n"
-	"local function senderfault(addr, reason, detail, provider)\n"
-	"  local pk = P .. 'provider:' .. day .. ':' .. provider\n"
+	"local function senderfault(pk, addr, reason, detail)\n"
 	"  count('sender_fault', 1)\n"
 	"  count('sender_fault:' .. reason, 1)\n"
 	"  w('HINCRBY', pk, 'sender_fault', '1')\n"
 	"  w('HINCRBY', pk, 'sender_fault:' .. reason, '1')\n"
-	"  w('HINCRBY', pk, 'tenant:' .. ARGV[10], '1')\n"
+	"  w('HINCRBY', pk, ARGV[10], '1')\n"
 	"  event('sender-fault', addr, reason, detail)\n"
 	"end\n"
-	"local seenkey, seen, seenadd = P .. 'fbseen:' .. msgid, {}, {}\n"
+	"local seenkey, seen, seenadd = KEYS[4], {}, {}\n"
 	/* first: counted already, by an earlier message about the same original, or in this one */
 	"local function first(member)\n"
 	"  if seen[member] ~= nil then return false end\n"
@@ -144,12 +148,14 @@ static sl_script fx_script = {.source =
 	"  event('unverified', addr, reason, why)\n"
 	"end\n"
 	"local a = 22\n"
-	"local nrate = tonumber(ARGV[a]); local rate0 = a + 1; a = a + nrate + 1\n"
+	"local nrate = tonumber(ARGV[a]); a = a + 1\n"
 	"local nrec = tonumber(ARGV[a]); a = a + 1\n"
+	"local k = 5 + nrate\n"
 	"for i = 1, nrec do\n"
 	"  local cls, bound, addr, reason = ARGV[a], ARGV[a + 1] == '1', ARGV[a + 2], ARGV[a + 3]\n"
-	"  local detail, provider, scope, ttl = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]\n"
-	"  a = a + 8\n"
+	"  local detail, scope, ttl = ARGV[a + 4], ARGV[a + 6], ARGV[a + 7]\n"
+	"  local skey, softkey, pk = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]\n"
+	"  a, k = a + 8, k + 3\n"
 	"  if cls == 'E' then\n"
 	"    event(scope, addr, reason, detail)\n"
 	"  elseif cls == 'X' and (kind == 'bounce' and verified) then\n"
@@ -162,21 +168,21 @@ static sl_script fx_script = {.source =
 	"    counted = counted + 1\n"
 	"    if cls == 'H' then\n"
 	"      count('hard', 1)\n"
-	"      suppress(scope, addr, 'hard-bounce', reason, 'bounce', ttl, detail)\n"
+	"      suppress(skey, scope, addr, 'hard-bounce', reason, 'bounce', ttl, detail)\n"
 	"    elseif cls == 'R' then\n"
 	"      count('soft', 1)\n"
-	"      soft(addr, reason, detail, scope, ttl)\n"
+	"      soft(skey, softkey, addr, reason, detail, scope, ttl)\n"
 	"    elseif cls == 'N' then\n"
 	"      count('soft', 1)\n"
 	"      event('soft-bounce', addr, reason, detail)\n"
 	"    elseif cls == 'S' then\n"
-	"      senderfault(addr, reason, detail, provider)\n"
+	"      senderfault(pk, addr, reason, detail)\n"
 	"    elseif cls == 'C' then\n"
 	"      count('complaint', 1)\n"
-	"      suppress(scope, addr, 'complaint', '', 'complaint', ttl, detail)\n"
+	"      suppress(skey, scope, addr, 'complaint', '', 'complaint', ttl, detail)\n"
 	"    elseif cls == 'U' then\n"
 	"      count('unsub', 1)\n"
-	"      suppress(scope, addr, 'unsubscribe', '', 'unsubscribe', ttl, detail)\n"
+	"      suppress(skey, scope, addr, 'unsubscribe', '', 'unsubscribe', ttl, detail)\n"
 	"    end\n"
 	"  end\n"
 	"end\n"
@@ -185,7 +191,7 @@ static sl_script fx_script = {.source =
 	"  event('unverified-capped', '', '', (unverified - cap) .. ' more not shown')\n"
 	"end\n"
 	"if kind == 'dmarc-aggregate' then\n"
-	"  local key = P .. 'dmarc:' .. ARGV[a] .. ':' .. ARGV[a + 1]\n"
+	"  local key, unauthkey = KEYS[k + 1], KEYS[k + 2]\n"
 	"  local org, rid, k = ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])\n"
 	"  local sums, order, unauth = {}, {}, {}\n"
 	"  local function add(f, n)\n"
@@ -200,7 +206,7 @@ static sl_script fx_script = {.source =
 	"    add('messages', n)\n"
 	"    add(pass and 'pass' or 'fail', n)\n"
 	"    add('src:' .. ip .. ':' .. (pass and 'pass' or 'fail'), n)\n"
-	"    if not pass and unauth[ip] == nil then unauth[ip] = true; w('SADD', key .. ':unauth', ip) end\n"
+	"    if not pass and unauth[ip] == nil then unauth[ip] = true; w('SADD', unauthkey, ip) end\n"
 	"  end\n"
 	"  for _, f in ipairs(order) do w('HINCRBY', key, f, string.format('%d', sums[f])) end\n"
 	"  event('dmarc-report', '', org, rid)\n"
@@ -213,7 +219,7 @@ static sl_script fx_script = {.source =
 	"if counted > 0 and pmode ~= 'o' and tenant ~= '' then\n"
 	"  local sent, bounced, complained = 0, 0, 0\n"
 	"  for i = 0, nrate - 1 do\n"
-	"    local v = rd('HMGET', P .. 'stats:' .. ARGV[rate0 + i], 'sent', 'hard', 'soft', 'complaint')\n"
+	"    local v = rd('HMGET', KEYS[6 + i], 'sent', 'hard', 'soft', 'complaint')\n"
 	"    sent = sent + (tonumber(v[1]) or 0)\n"
 	"    bounced = bounced + (tonumber(v[2]) or 0) + (tonumber(v[3]) or 0)\n"
 	"    complained = complained + (tonumber(v[4]) or 0)\n"
@@ -230,7 +236,7 @@ static sl_script fx_script = {.source =
 	"  if pause ~= '' and pmode == 'm' then\n"
 	"    event('would-pause', '', pause, tenant)\n"
 	"  elseif pause ~= '' then\n"
-	"    local tk = P .. 'tenant:' .. tenant\n"
+	
 	"    local st = rd('HGET', tk, 'status')\n"
 	"    if st and st ~= 'active' then\n"
 	"      pause = ''\n"

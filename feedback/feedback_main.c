@@ -46,6 +46,7 @@
 
 #include "conf.h"
 #include "conf_check.h"
+#include "keyspace.h"
 #include "log.h"
 #include "redis.h"
 #include "token.h"
@@ -194,6 +195,7 @@ conf_read(sl_conf *c, fb_conf *fc)
 	fc->max_unverified = conf_nonneg(c, sec, "max_unverified_records");
 	fc->pause_bounce_rate = cfg_getfloat(sec, "pause_bounce_rate");
 	fc->pause_complaint_rate = cfg_getfloat(sec, "pause_complaint_rate");
+	fc->supp_flags = sl_supp_flags(cfg_getsec(c->cfg, "policyd"));
 	if (fc->soft_threshold < 1 || fc->soft_window < 1)
 		sl_conf_error(c, sec, "feedback: soft_bounce_threshold and soft_bounce_window must be at least 1");
 	if (fc->dedup_ttl < 86400)

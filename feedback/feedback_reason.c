@@ -281,8 +281,10 @@ static const text_rule text_tab[] = {
 	/* DNS blocklists by name and refusals of the sending host itself
 	 * (before the sender's address: "Sender blocked using
 	 * zen.spamhaus.org" is the IP): Postfix smtpd(8) reject_rbl_client
-	 * "blocked using", "Client host rejected", "Helo command rejected",
-	 * smtp(8) "refused to talk to me"; qmail "my name was rejected";
+	 * "blocked using", "Client host rejected", "Helo command rejected";
+	 * qmail "my name was rejected" (Postfix smtp(8)'s "refused to talk
+	 * to me: <reply>" comes with the host-level blocks below, after the
+	 * rate limits: its reply may say why);
 	 * Spamhaus, SpamCop, Barracuda BRBL, SORBS, UCEPROTECT, CBL
 	 * (abuseat), PSBL, SpamRATS, Mailspike, Invaluement, SURBL, URIBL,
 	 * MAPS (mail-abuse); Proofpoint "ipcheck.proofpoint.com"; Cisco
@@ -307,7 +309,7 @@ static const text_rule text_tab[] = {
 	 * IPBLnnnn (listed in a DNSBL); FortiMail "Connection refused by FortiGuard AntiSpam"
 	 * (a block, before the network error "connection refused") */
 	{ "blocked", P("client host rejected", "client host blocked", "helo command rejected",
-	    "refused to talk to me", "my name was rejected", "ipcheck.proofpoint",
+	    "my name was rejected", "ipcheck.proofpoint",
 	    "blocked using", "spamhaus", "spamcop", "barracuda", "sorbs", "uceprotect",
 	    "senderscore", "dnsbl", " rbl", "rbl:", "banned sending ip", "sbrs", "abuseat",
 	    "psbl", "spamrats", "mailspike", "invaluement", "surbl", "uribl", "mail-abuse",
@@ -494,14 +496,14 @@ static const text_rule text_tab[] = {
 	 * try again; this message has been in the queue too long"; Exchange
 	 * 4.4.7 "message expired", "message delayed"; Sun/Oracle Messaging
 	 * Server "could not be delivered within the time limit"; Gmail "delivery to the
-	 * following recipient has been delayed" */
+	 * following recipient has been delayed"; OpenSMTPD "Envelope expired" */
 	{ "expired", P("time expired", "message expired", "delivery expired", "has expired",
 	    "expired after", "queue expired", "retry timeout exceeded", "long failure period",
 	    "cannot send message for", "could not be delivered for", "in the queue too long",
 	    "too long in queue", "queue too long", "gave up", "given up", "stopped trying",
 	    "has been delayed", "message delayed", "not delivered within", "retry limit",
 	    "have been failing for a long time", "could not send message for",
-	    "cannot send message within", "within the time limit"), 0 },
+	    "cannot send message within", "within the time limit", "envelope expired"), 0 },
 	/* A temporary DNS or network failure (soft, before the permanent
 	 * readings below): Postfix smtp(8) "Host or domain name not found.
 	 * Name service error ... try again", "connect to ...: Connection
@@ -584,7 +586,8 @@ static const text_rule text_tab[] = {
 	 * postmaster "smtp-error-codes.php#RL000001" (rate limits); Postfix
 	 * smtpd(8) anvil "Error: too much mail from", postscreen(8) "All
 	 * server ports are busy"; Sendmail "Too many open connections"; Yahoo
-	 * "Max message per connection reached" */
+	 * "Max message per connection reached"; Outlook.com RP-001..RP-003
+	 * ("limits for how many messages can be sent per hour and per day") */
 	{ "toomanyconn", P("too many connections", "too many concurrent",
 	    "too many simultaneous", "too many sessions", "connection limit",
 	    "connection rate limit", "too many recipients", "too many messages",
@@ -594,7 +597,7 @@ static const text_rule text_tab[] = {
 	    "limit exceeded", "frequency limited", "receiving mail at a rate",
 	    "receiving mail too quickly", "smtp-error-codes.php#rl", "too much mail from",
 	    "all server ports are busy", "too many open connections",
-	    "max message per connection"), 0 },
+	    "max message per connection", "rp-001", "rp-002", "rp-003"), 0 },
 	/* The sending host refused for what it is, not for this message:
 	 * Postfix smtpd(8) "Client host rejected" (check_client_access,
 	 * reject_unknown_client_hostname), "Helo command rejected"; Gmail
@@ -604,8 +607,9 @@ static const text_rule text_tab[] = {
 	 * "Please use the SMTP relay at your service provider"; Exchange 5.7.708/5.7.750 "traffic not
 	 * accepted from this IP"; greylisting (postgrey, Zoho "Greylisted",
 	 * Mimecast 451 "Internal resource temporarily unavailable");
-	 * dynamic/dial-up address policies */
-	{ "blocked", P("ip blocked",
+	 * dynamic/dial-up address policies; Postfix smtp(8) "host %s refused
+	 * to talk to me" (a greeting that was not 2xx) */
+	{ "blocked", P("refused to talk to me", "ip blocked",
 	    "ip address blocked", "ip is blocked", "ip address is blocked", "ip has been blocked",
 	    "ip address has been", "your ip", "sending ip", "poor reputation", "bad reputation",
 	    "low reputation", "ip reputation", "reputation", "permanently deferred",
@@ -651,7 +655,10 @@ static const text_rule text_tab[] = {
 	/* TLS and SMTP AUTH: RFC 3207 530 "Must issue a STARTTLS command
 	 * first", RFC 4954 530/535/538, Exchange 5.7.57 "Client was not
 	 * authenticated"; Exim "a TLS session is required", "TLS negotiation
-	 * failed"; RFC 3463 X.7.1 "Delivery not authorized, message refused",
+	 * failed"; RFC 3207 4 454 "TLS not available due to temporary reason"
+	 * (Postfix smtpd "... due to local problem"), Postfix smtp(8) "TLS is
+	 * required, but host %s refused to start TLS"; RFC 3463 X.7.1 "Delivery
+	 * not authorized, message refused",
 	 * X.7.8 "Authentication credentials invalid", X.7.10 "Encryption
 	 * needed" */
 	{ "securityerror", P("starttls", "tls required", "must use tls", "encryption required",
@@ -659,7 +666,7 @@ static const text_rule text_tab[] = {
 	    "not authenticated", "unauthenticated sender", "authentication failed", "smtp auth",
 	    "tls session is required", "tls negotiation failed", "tls handshake",
 	    "delivery not authorized", "credentials invalid", "encryption needed",
-	    "certificate"), 0 },
+	    "certificate", "tls not available", "refused to start tls"), 0 },
 	/* RFC 5321 452/RFC 3463 X.3.1 "insufficient system storage", "mail
 	 * system full"; Postfix "No space left on device"; Sendmail 452 4.4.5
 	 * "Insufficient disk space; try again later" */
@@ -748,6 +755,28 @@ static const char *const local_reasons[] = { "mailboxfull", "systemerror", "syst
 static const char *const ph_loop[] = { "loop", "too many hops", "hop count", NULL };
 
 /*
+ * A directory (DNS) failure, RFC 3463 X.4.3 "directory server failure":
+ * Postfix smtp(8) "Name service error ... Host not found, try again",
+ * "Malformed or unexpected name server reply"; Sendmail "Name server:
+ * %s: host name lookup failure", "Name server timeout"; qmail "CNAME
+ * lookup failed temporarily"; resolver "Temporary failure in name
+ * resolution", SERVFAIL
+ */
+static const char *const ph_dns_temp[] = {"name service error",
+                                          "name server",
+                                          "host name lookup failure",
+                                          "lookup failed temporarily",
+                                          "temporary failure in name resolution",
+                                          "servfail",
+                                          "dns timeout",
+                                          "temporary dns",
+                                          "dns temporary",
+                                          "dns query failed",
+                                          "temporary failure in mx lookup",
+                                          "host lookup did not complete",
+                                          NULL};
+
+/*
  * Texts that only a refusal at RCPT has: Postfix smtpd(8) writes "Recipient
  * address rejected" for its recipient restrictions, which run at RCPT TO,
  * and reject_unlisted_recipient's "User unknown in local recipient table"
@@ -760,6 +789,10 @@ static const char *const ph_rcpt_only[] = {
 
 /* Commands before DATA that the sending host itself is refused at. */
 static const char *const host_commands[] = { "CONN", "EHLO", "HELO", NULL };
+
+/* Readings of a recipient's mailbox or domain, which only RCPT and later can name */
+static const char *const mailbox_reasons[] = { "userunknown", "hostunknown", "hasmoved",
+	"suspend", "mailboxfull", "filtered", NULL };
 
 /* Reasons that only a recipient's own address can have: soft or hard. */
 static const char *const hard_reasons[] = { "userunknown", "hostunknown", "hasmoved",
@@ -832,12 +865,63 @@ table_match(const char *low, const text_rule *tab, size_t n)
 	return NULL;
 }
 
-/* lower_copy - the text lowercased into low[FB_DIAG_MAX] */
+/*
+ * reply_prefix_len - the length of a reply line's prefix at p ("550-5.1.1 ",
+ * "550 5.1.1 ": RFC 5321 4.2.1 code, "-" on continuation lines, then an
+ * RFC 3463 status), else 0; *code gets its three digits
+ */
+static size_t
+reply_prefix_len(const char *p, char code[4])
+{
+	const char *q = p + 4;
+	int dots = 0;
+
+	if (p[0] < '2' || p[0] > '5' || !isdigit((unsigned char)p[1]) ||
+	    !isdigit((unsigned char)p[2]) || (p[3] != '-' && p[3] != ' ') || *q != p[0])
+		return 0;
+	for (q++; isdigit((unsigned char)*q) || (*q == '.' && dots++ < 2); q++)
+		;
+	if (dots != 2 || q[-1] == '.' || (*q != ' ' && *q != 0))
+		return 0;
+	memcpy(code, p, 3);
+	code[3] = 0;
+	return (size_t)(q - p) + (*q == ' ');
+}
+
+/*
+ * strip_continuations - remove the line prefixes of a multiline reply that
+ * its MTA joined into one line (Postfix smtp(8) joins "550-5.7.26 ...",
+ * "550 5.7.26 ..." with spaces), so that a phrase split across the lines
+ * matches: every "NNN-X.Y.Z " after the start, and the last line's "NNN
+ * X.Y.Z " once a continuation of that code was seen
+ */
+static void
+strip_continuations(char *low)
+{
+	char code[4], seen[4] = "";
+	char *w = low, *p = low;
+	size_t n;
+
+	while (*p) {
+		if (p > low && p[-1] == ' ' && (n = reply_prefix_len(p, code)) > 0 &&
+		    (p[3] == '-' || strcmp(code, seen) == 0)) {
+			if (p[3] == '-')
+				memcpy(seen, code, sizeof(seen));
+			p += n;
+			continue;
+		}
+		*w++ = *p++;
+	}
+	*w = 0;
+}
+
+/* lower_copy - the text lowercased into low[FB_DIAG_MAX], reply prefixes joined */
 static void
 lower_copy(char *low, const char *text)
 {
 	fb_strlcpy(low, text, FB_DIAG_MAX);
 	fb_strlower(low);
+	strip_continuations(low);
 }
 
 /* fb_reason_from_text - the first reason whose phrases the text has, or NULL */
@@ -1019,6 +1103,13 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 	if (row == NULL)
 		return NULL;
 	t = row->reason;
+	/*
+	 * No recipient is named before RCPT TO (RFC 5321 3.3): the words of
+	 * a mailbox's state in reply to the greeting or HELO/EHLO refuse the
+	 * client ("554 ... not accepting messages")
+	 */
+	if (in_list(t, mailbox_reasons) && in_list(r->command, host_commands))
+		return "blocked";
 	if (row->bare == 1)
 		return bare_reason(r, s, t);
 	if (row->bare == 2)
@@ -1056,8 +1147,23 @@ text_reason(const fb_rcpt *r, const char *low, const status_rule *s)
 			return "filtered";
 		return t;
 	}
+	/*
+	 * A permanent refusal before any transaction (the greeting, HELO or
+	 * EHLO) refuses this client: a server that cannot serve answers 421
+	 * (RFC 5321 3.8, 4.2.3), and 554 at the greeting is "No SMTP service
+	 * here" for the client (RFC 5321 3.1)
+	 */
+	if (strcmp(t, "systemerror") == 0 && in_list(r->command, host_commands) && !temp_class(r)
+	    && (r->status[0] == '5' || r->reply_code[0] == '5'))
+		return "blocked";
 	if (strcmp(t, "networkerror") == 0 || strcmp(t, "systemerror") == 0) {
-		/* a temporary failure the MTA retried until it gave up */
+		/*
+		 * A temporary failure the MTA retried until it gave up; but a
+		 * lookup of the destination that kept failing (X.4.3) names its
+		 * network cause, which the expiry does not replace
+		 */
+		if (strcmp(t, "networkerror") == 0 && phrase_match(low, ph_dns_temp))
+			return t;
 		if (temp_class(r) && gave_up(r))
 			return "expired";
 		/*

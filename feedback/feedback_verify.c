@@ -41,6 +41,7 @@
 #include <strings.h>
 
 #include "addr.h"
+#include "keyspace.h"
 #include "log.h"
 #include "redis.h"
 #include "token.h"
@@ -238,7 +239,8 @@ bind_records(sl_redis *r, const sl_token_ring *ring, fb_result *res, const fb_or
 			argv[2 + n] = hash[n];
 			rec[n++] = i;
 		}
-	snprintf(key, sizeof(key), "%srcpts:%s", sl_redis_prefix(r), o->msgid);
+	if (sl_key(key, sizeof(key), sl_redis_prefix(r), SL_KEY_RCPTS, o->msgid) < 0)
+		n = 0;			/* no msgid: nothing can be bound */
 	argv[0] = "SMISMEMBER", argv[1] = key;
 	if (n > 0 && sl_redis_cmdv(r, &rep, (int)n + 2, argv, NULL) < 0) {
 		sl_warn("redis SMISMEMBER %s: %s", key, sl_redis_errstr(r));

@@ -21,6 +21,7 @@
  *	  default_action = "DUNNO"           # answer to a malformed request
  *	  mode = enforce                     # enforce | monitor | off
  *	  strip_tag = true                   # user+tag@ -> user@ for suppression
+ *	  refunds = true                     # charge records the milter settles
  *	  discard_scopes = { }               # global, category, tenant
  *	  time_zone = "UTC"
  *	  limit "gmail-bulk" { key = '${sender_orgdomain}' ... }   # seeds
@@ -63,6 +64,7 @@ cfg_opt_t sl_conf_policyd_opts[] = {
 	CFG_STR("mode", "enforce", CFGF_NONE),
 	CFG_BOOL("strip_tag", cfg_true, CFGF_NONE),
 	CFG_BOOL("lowercase_local_part", cfg_true, CFGF_NONE),
+	CFG_BOOL("refunds", cfg_true, CFGF_NONE),	/* charge records for the milter */
 	CFG_STR_LIST("discard_scopes", "{}", CFGF_NONE),
 	CFG_INT("breaker_failures", 5, CFGF_NONE),
 	CFG_INT("breaker_cooldown", 1000, CFGF_NONE),

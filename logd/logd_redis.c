@@ -32,31 +32,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyspace.h"
+#include "lib/keyspace_lua.h"
 #include "log.h"
 #include "logd.h"
 
 #define NFIELDS 17 /* event field pairs (name, value) */
-#define NARGS (2 + 4 + 1 + 2 * NFIELDS)
+#define NARGS (2 + 6 + 2 * NFIELDS)
 
 static sl_script event_script = {
-    .source = "local rec = redis.call('HMGET', KEYS[1], 'tenant', 'category', 'sasl', 'msgid')\n"
+    .source = SL_LUA_KEYS "local rec = redis.call('HMGET', KEYS[1], 'tenant', 'category', 'sasl', 'msgid')\n"
               "local tenant, cat, sasl = rec[1] or '', rec[2] or '', rec[3] or ''\n"
               "local known = redis.call('EXISTS', KEYS[1]) == 1\n"
               "if not known and ARGV[4] ~= '1' then return 0 end\n"
               "local t = tenant ~= '' and tenant or '-'\n"
               "local c = cat ~= '' and cat or '-'\n"
-              "redis.call('HINCRBY', ARGV[1] .. 'stats:' .. ARGV[2] .. ':' .. t .. ':' .. c, "
-              "ARGV[5], 1)\n"
+              "redis.call('HINCRBY', sl_key_fill(ARGV[1], ARGV[2], t, c), ARGV[5], 1)\n"
               "local a = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'type', 'delivery',\n"
               "  'result', ARGV[5], 'tenant', tenant, 'category', cat, 'sasl', sasl,\n"
               "  'msgid', rec[4] or ''}\n"
               "local f = {}\n"
-              "for i = 6, #ARGV, 2 do\n"
+              "for i = 7, #ARGV, 2 do\n"
               "  a[#a + 1] = ARGV[i]; a[#a + 1] = ARGV[i + 1]; f[ARGV[i]] = ARGV[i + 1]\n"
               "end\n"
               "redis.call(unpack(a))\n"
               "if known then\n"
-              "  local pk = ARGV[1] .. 'pstats:' .. ARGV[2] .. ':' .. f['provider']\n"
+              "  local pk = sl_key_fill(ARGV[6], ARGV[2], f['provider'])\n"
               "  redis.call('HINCRBY', pk, ARGV[5], 1)\n"
               "  if f['class'] ~= '' then redis.call('HINCRBY', pk, 'class:' .. f['class'], 1) end\n"
               "  redis.call('EXPIRE', pk, 40 * 86400)\n"
@@ -167,16 +168,20 @@ ld_sink_event(ld_sink *s, const ld_event *ev, time_t now)
 	}
 	e = &s->q[(s->head + s->n++) % s->max];
 	e->script = &event_script;
-	snprintf(buf, sizeof(buf), "%smsg:%s", s->prefix, ev->qid);
+	sl_key(buf, sizeof(buf), s->prefix, SL_KEY_MSG, *ev->qid ? ev->qid : "-");
 	push(e, buf);
-	snprintf(buf, sizeof(buf), "%sevents", s->prefix);
+	sl_key(buf, sizeof(buf), s->prefix, SL_KEY_EVENTS);
 	push(e, buf);
-	push(e, s->prefix);
+	/* named by the record the script reads, so filled in there (lib/keyspace_keys.lua) */
+	sl_key_template_full(buf, sizeof(buf), s->prefix, SL_KEY_STATS);
+	push(e, buf);
 	push(e, ""); /* the day, filled when written */
 	snprintf(buf, sizeof(buf), "%ld", s->maxlen);
 	push(e, buf);
 	push(e, s->all ? "1" : "0");
 	push(e, ev->result);
+	sl_key_template_full(buf, sizeof(buf), s->prefix, SL_KEY_PSTATS);
+	push(e, buf);
 	pair(e, "queue_id", ev->qid);
 	pair(e, "recipient", ev->rcpt);
 	pair(e, "orig_recipient", ev->orig_rcpt);
@@ -215,9 +220,9 @@ ld_sink_block(ld_sink *s, enum ld_block_change change, const ld_block_info *info
 	}
 	e = &s->q[(s->head + s->n++) % s->max];
 	e->script = &block_script;
-	snprintf(buf, sizeof(buf), "%sblock:%s:%s", s->prefix, info->provider, info->source);
+	sl_key(buf, sizeof(buf), s->prefix, SL_KEY_BLOCK, info->provider, info->source);
 	push(e, buf);
-	snprintf(buf, sizeof(buf), "%sevents", s->prefix);
+	sl_key(buf, sizeof(buf), s->prefix, SL_KEY_EVENTS);
 	push(e, buf);
 	push(e, names[change]);
 	snprintf(buf, sizeof(buf), "%ld", s->maxlen);
@@ -287,15 +292,15 @@ write_one(ld_sink *s, queued *e, const char *day)
 static void
 report_dropped(ld_sink *s, const char *day)
 {
-	char key[256], n[32];
-	const char *argv[4] = {"HINCRBY", key, "logd_dropped", n};
+	char key[SL_KEY_MAX], n[32];
+	const char *argv[4] = {"HINCRBY", key, SL_STAT_LOGD_DROPPED, n};
 	sl_reply *rep = NULL;
 
 	if (s->dropped_unreported == 0)
 		return;
 	sl_warn("%llu delivery events were dropped while Redis was unavailable",
 	        s->dropped_unreported);
-	snprintf(key, sizeof(key), "%sstats:%s:-:-", s->prefix, day);
+	sl_key(key, sizeof(key), s->prefix, SL_KEY_STATS, day, "-", "-");
 	snprintf(n, sizeof(n), "%llu", s->dropped_unreported);
 	if (sl_redis_cmdv(s->r, &rep, 4, argv, NULL) == 0 && rep->type == SL_REPLY_INTEGER)
 		s->dropped_unreported = 0;

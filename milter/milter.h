@@ -26,6 +26,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "keyspace.h"
 #include "redis.h"
 #include "token.h"
 
@@ -285,6 +286,11 @@ void	ml_redis_pool_free(ml_redis_pool *p);
 sl_redis *ml_redis_get(ml_redis_pool *p);
 void	ml_redis_put(ml_redis_pool *p, sl_redis *r);
 void	ml_redis_prepare(void);
+
+/* ---- milter_charge.c ---- */
+
+void	ml_charge_settle(const ml_conf *c, const char *key, int accepted,
+			 char *const *rcpts, size_t nrcpt);
 
 /* ---- milter_dmarcagg.c ---- */
 

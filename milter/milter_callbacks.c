@@ -24,6 +24,9 @@
  *			applies envelope sender, header edits, signatures;
  *			logs one line; records the message (milter_redis.c)
  *	abort, close	release the message, the connection
+ *	When a message ends, sluice-policyd's limit charges of it are settled
+ *	(milter_charge.c): kept for the recipients that leave, refunded for
+ *	the others and for a message refused, tempfailed or abandoned.
  *	A reload never changes the snapshot under a message in flight: it is
  *	pinned in envfrom and released at eom or abort.
  * ERRORS
@@ -48,6 +51,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "charge.h"
 #include "log.h"
 #include "milter.h"
 #include "milter_verify.h"
@@ -78,11 +82,13 @@ typedef struct msg_ctx {
 	char	msgid[SL_TOKEN_MSGID_LEN + 1];
 	ml_dkim *dkim;			/* NULL: not signed */
 	ml_verify *verify;		/* inbound: SPF, DKIM, DMARC; else NULL */
+	char	charge[SL_CHARGE_KEY_MAX];	/* policyd's charge record, "" once settled */
 } msg_ctx;
 
 typedef struct conn_ctx {
 	char	addr[INET6_ADDRSTRLEN];
 	char	helo[256];		/* the client's HELO name, for inbound SPF */
+	char	tuple[4][72];		/* client addr, port, server addr, port (macros) */
 	msg_ctx	msg;
 } conn_ctx;
 
@@ -95,10 +101,23 @@ macro(SMFICTX *ctx, const char *name)
 	return v ? v : "";
 }
 
-/* msg_reset - free the message state and unpin its snapshot */
+/*
+ * settle - end the message's limit charges: keep those of the recipients
+ * that leave (accepted), or refund them all (milter_charge.c)
+ */
+static void
+settle(msg_ctx *m, int accepted)
+{
+	if (m->charge[0] && m->conf)
+		ml_charge_settle(m->conf, m->charge, accepted, m->rcpts, m->nrcpt);
+	m->charge[0] = '\0';
+}
+
+/* msg_reset - refund what is unsettled, free the message state, unpin its snapshot */
 static void
 msg_reset(msg_ctx *m)
 {
+	settle(m, 0);
 	for (size_t i = 0; i < m->nheaders; i++) {
 		free(m->headers[i].name);
 		free(m->headers[i].value);
@@ -170,8 +189,22 @@ cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 		inet_ntop(AF_INET, &((struct sockaddr_in *) sa)->sin_addr, c->addr, sizeof(c->addr));
 	else if (sa && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *) sa)->sin6_addr, c->addr, sizeof(c->addr));
+	snprintf(c->tuple[0], sizeof(c->tuple[0]), "%s",
+		 *macro(ctx, "{client_addr}") ? macro(ctx, "{client_addr}") : c->addr);
+	snprintf(c->tuple[1], sizeof(c->tuple[1]), "%s", macro(ctx, "{client_port}"));
+	snprintf(c->tuple[2], sizeof(c->tuple[2]), "%s", macro(ctx, "{daemon_addr}"));
+	snprintf(c->tuple[3], sizeof(c->tuple[3]), "%s", macro(ctx, "{daemon_port}"));
 	smfi_setpriv(ctx, c);
 	return SMFIS_NOREPLY;
+}
+
+/* charge_key - name the connection's charge record for this message ("" if unnamed) */
+static void
+charge_key(conn_ctx *c, msg_ctx *m)
+{
+	if (sl_charge_key(m->conf->redis.prefix, c->tuple[0], c->tuple[1], c->tuple[2], c->tuple[3],
+			  m->charge, sizeof(m->charge)) < 0)
+		m->charge[0] = '\0';
 }
 
 /* cb_helo - remember the HELO name (inbound SPF checks it) */
@@ -197,6 +230,7 @@ inbound_start(conn_ctx *c, msg_ctx *m, char **argv)
 	    && sl_addr_normalize(argv[0], m->env_from, sizeof(m->env_from), 0) < 0)
 		m->env_from[0] = '\0';
 	m->verify = ml_verify_new(m->conf->vdns, m->conf->vopts, m->qid, c->addr, c->helo, m->env_from);
+	charge_key(c, m);
 	return SMFIS_CONTINUE;
 }
 
@@ -218,6 +252,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	if (argv[0] == NULL || strcmp(argv[0], "<>") == 0
 	    || sl_addr_normalize(argv[0], m->env_from, sizeof(m->env_from), 0) < 0)
 		m->env_from[0] = '\0';
+	charge_key(c, m);
 	return SMFIS_CONTINUE;
 }
 
@@ -589,6 +624,7 @@ inbound_eom(SMFICTX *ctx, msg_ctx *m)
 		rc = SMFIS_TEMPFAIL;
 	}
 	free(r);
+	settle(m, rc == SMFIS_CONTINUE);
 	msg_reset(m);
 	return rc;
 }
@@ -687,6 +723,7 @@ cb_eom(SMFICTX *ctx)
 		    != MI_SUCCESS)
 			goto fail;
 	log_message(m);
+	settle(m, 1);			/* suppressed recipients are NULL in m->rcpts */
 	msg_reset(m);
 	return SMFIS_CONTINUE;
 fail:
@@ -739,7 +776,9 @@ static const struct {
 	int	stage;
 	const char *macros;
 } symlists[] = {
-	{SMFIM_CONNECT, ""}, {SMFIM_HELO, ""}, {SMFIM_ENVFROM, "i {auth_authen}"},
+	/* the connection's name for policyd's charge record (milter_charge.c) */
+	{SMFIM_CONNECT, "{client_addr} {client_port} {daemon_addr} {daemon_port}"},
+	{SMFIM_HELO, ""}, {SMFIM_ENVFROM, "i {auth_authen}"},
 	{SMFIM_ENVRCPT, ""}, {SMFIM_DATA, ""}, {SMFIM_EOH, "i"}, {SMFIM_EOM, "i"},
 };
 

@@ -335,11 +335,7 @@ load_suppression(ml_conf *c, cfg_t *m)
 	cfg_t  *f = cfg_getsec(c->conf->cfg, "feedback");
 
 	c->check_supp = cfg_getbool(m, "check_suppression");
-	c->supp_flags = SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL;
-	if (p && !cfg_getbool(p, "strip_tag"))
-		c->supp_flags &= ~SL_ADDR_STRIP_TAG;
-	if (p && !cfg_getbool(p, "lowercase_local_part"))
-		c->supp_flags &= ~SL_ADDR_LOWER_LOCAL;
+	c->supp_flags = sl_supp_flags(p);
 	c->events_maxlen = f ? cfg_getint(f, "events_maxlen") : 100000;
 	if (c->events_maxlen < 0)
 		c->events_maxlen = 100000;

@@ -138,7 +138,6 @@ ml_dmarcagg_count(const ml_conf *c, const char *ip, const char *env_from, const 
 	char agg[512], pol[512], day[16], row[2048], ttl[16], pct[8], t[4];
 	const char *argv[24];
 	time_t now = time(NULL);
-	struct tm tm;
 	sl_reply *rep = NULL;
 	sl_redis *rd;
 	int n = 0;
@@ -147,10 +146,10 @@ ml_dmarcagg_count(const ml_conf *c, const char *ip, const char *env_from, const 
 	if (!c->vopts->dmarc_reports || c->pool == NULL || r->disp == ML_DISP_TEMPFAIL ||
 	    (dm->result != ML_AUTH_PASS && dm->result != ML_AUTH_FAIL) || !dm->policy_domain[0])
 		return;
-	gmtime_r(&now, &tm);
-	strftime(day, sizeof(day), "%Y%m%d", &tm);
-	snprintf(agg, sizeof(agg), "%sdmarcagg:%s:%s", c->redis.prefix, day, dm->policy_domain);
-	snprintf(pol, sizeof(pol), "%sdmarcpol:%s:%s", c->redis.prefix, day, dm->policy_domain);
+	sl_key_day(now, day);
+	if (sl_key(agg, sizeof(agg), c->redis.prefix, SL_KEY_DMARCAGG, day, dm->policy_domain) < 0
+	    || sl_key(pol, sizeof(pol), c->redis.prefix, SL_KEY_DMARCPOL, day, dm->policy_domain) < 0)
+		return;
 	build_row(ip, env_from, r, row, sizeof(row));
 	snprintf(ttl, sizeof(ttl), "%d", ML_DMARCAGG_TTL);
 	snprintf(pct, sizeof(pct), "%d", p->pct);

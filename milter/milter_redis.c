@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "charge.h"
 #include "live.h"
 #include "log.h"
 #include "milter.h"
@@ -80,6 +81,7 @@ void
 ml_redis_prepare(void)
 {
 	(void) sl_script_sha1(&record_script);
+	sl_charge_prepare();
 	ml_supp_prepare();
 	ml_dmarcagg_prepare();
 }
@@ -199,7 +201,8 @@ ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, 
 	memset(e, 0, sizeof(*e));
 	if (c->pool == NULL)
 		return 0;
-	snprintf(key, sizeof(key), "%ssasl:%s", c->redis.prefix, user);
+	if (sl_key(key, sizeof(key), c->redis.prefix, SL_KEY_SASL, user) < 0)
+		return 0;
 	r = ml_redis_get(c->pool);
 	if (sl_redis_cmdv(r, &rep, 2, argv, NULL) < 0) {
 		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
@@ -254,13 +257,13 @@ ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid, const
 		  const char *sender, size_t nsent, const char *msgid,
 		  const char *const *rcpts, size_t nrcpt)
 {
-	char	stats[256], msg[256], rkey[256], day[16], n[32], ttl[32], rttl[32];
+	char	stats[SL_KEY_MAX], msg[SL_KEY_MAX], rkey[SL_KEY_MAX], day[16], n[32], ttl[32],
+		rttl[32];
 	char	(*hash)[SL_TOKEN_RCPT_HASH_LEN + 1] = sl_calloc(nrcpt + 1, sizeof(*hash));
 	const char **argv = sl_calloc(12 + nrcpt, sizeof(*argv));
 	int	count = c->stats && qid != NULL && *qid != '\0', rc = 0;
 	size_t	nhash = 0;
 	time_t	now = time(NULL);
-	struct tm tm;
 	sl_reply *rep = NULL;
 	sl_redis *r;
 
@@ -268,12 +271,12 @@ ml_record_message(const ml_conf *c, const ml_decision *d, const char *qid, const
 		nhash = rcpt_hashes(c, msgid, rcpts, nrcpt, hash, argv + 12);
 	if (c->pool == NULL || (!count && nhash == 0))
 		goto done;
-	gmtime_r(&now, &tm);
-	strftime(day, sizeof(day), "%Y%m%d", &tm);
-	snprintf(stats, sizeof(stats), "%sstats:%s:%s:%s", c->redis.prefix, day,
-		 d->tenant_name[0] ? d->tenant_name : "-", d->category ? d->category->name : "-");
-	snprintf(msg, sizeof(msg), "%smsg:%s", c->redis.prefix, qid ? qid : "");
-	snprintf(rkey, sizeof(rkey), "%srcpts:%s", c->redis.prefix, msgid ? msgid : "");
+	sl_key_day(now, day);
+	sl_key(stats, sizeof(stats), c->redis.prefix, SL_KEY_STATS, day,
+	       d->tenant_name[0] ? d->tenant_name : "-", d->category ? d->category->name : "-");
+	/* "-": not written (no queue id: not counted; no msgid: no hashes) */
+	sl_key(msg, sizeof(msg), c->redis.prefix, SL_KEY_MSG, qid && *qid ? qid : "-");
+	sl_key(rkey, sizeof(rkey), c->redis.prefix, SL_KEY_RCPTS, msgid && *msgid ? msgid : "-");
 	snprintf(n, sizeof(n), "%zu", nsent);
 	snprintf(ttl, sizeof(ttl), "%ld", c->msg_ttl);
 	/* a day more than the lifetime: a bounce on a token's last valid day still finds it */

@@ -19,7 +19,8 @@
  *	with the domain lowercased, lowercased, without +tag, as policyd's
  *	strip_tag and lowercase_local_part allow).
  *
- *	All keys go to one Lua script: one round trip per message. An entry
+ *	All keys go to the keyspace's one lookup (sl_supp_get_script,
+ *	lib/keyspace_supp_get.lua): one round trip per message. An entry
  *	counts when it has a reason and its expires field (if any, > 0) is
  *	still in the future by Redis' clock, as in policyd.
  *
@@ -40,26 +41,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "keyspace_supp.h"
 #include "log.h"
 #include "milter.h"
 #include "suppress.h"
-
-/* KEYS: supp:<scope>:<address>...; returns {index, reason, ...} of live entries */
-static sl_script lookup_script = {
-	.source =
-	"local t = redis.call('TIME')\n"
-	"local now = tonumber(t[1])\n"
-	"local out = {}\n"
-	"for i = 1, #KEYS do\n"
-	"  local e = redis.pcall('HMGET', KEYS[i], 'reason', 'expires')\n"
-	"  if type(e) == 'table' then\n"
-	"    local r, x = e[1], tonumber(e[2])\n"
-	"    if r and x and x > 0 and x <= now then r = nil end\n"
-	"    if r then out[#out+1] = i; out[#out+1] = r end\n"
-	"  end\n"
-	"end\n"
-	"return out\n",
-};
 
 /*
  * KEYS[1] events stream, KEYS[2] stats hash; ARGV: maxlen, count (0: do
@@ -82,7 +67,7 @@ static sl_script record_script = {
 void
 ml_supp_prepare(void)
 {
-	(void) sl_script_sha1(&lookup_script);
+	(void) sl_script_sha1(&sl_supp_get_script);
 	(void) sl_script_sha1(&record_script);
 }
 
@@ -90,9 +75,10 @@ ml_supp_prepare(void)
 const char *
 ml_supp_kind(enum ml_scope scope)
 {
-	static const char *kind[ML_SCOPES] = {"global", "category", "tenant"};
+	static const enum sl_scope_kind kind[ML_SCOPES] = {SL_SCOPE_GLOBAL, SL_SCOPE_CATEGORY,
+							   SL_SCOPE_TENANT};
 
-	return scope < ML_SCOPES ? kind[scope] : "global";
+	return sl_scope_kind_name(scope < ML_SCOPES ? kind[scope] : SL_SCOPE_GLOBAL);
 }
 
 /* add_key - one more key, for a recipient and a scope */
@@ -115,13 +101,18 @@ ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d, int flags,
 {
 	char	forms[SL_ADDR_FORMS_MAX][SL_ADDR_MAX + 1];
 	size_t	cap = nrcpt * ML_SCOPES * SL_ADDR_FORMS_MAX;
+	sl_scope scs[ML_SCOPES];
 
 	memset(s, 0, sizeof(*s));
-	snprintf(s->scope[ML_SCOPE_GLOBAL], sizeof(s->scope[0]), "global");
+	memset(scs, 0, sizeof(scs));
+	sl_scope_make(&scs[ML_SCOPE_GLOBAL], SL_SCOPE_GLOBAL, NULL);
 	if (d && d->category)
-		snprintf(s->scope[ML_SCOPE_CATEGORY], sizeof(s->scope[0]), "cat:%s", d->category->name);
+		sl_scope_make(&scs[ML_SCOPE_CATEGORY], SL_SCOPE_CATEGORY, d->category->name);
 	if (d && d->tenant_name[0])
-		snprintf(s->scope[ML_SCOPE_TENANT], sizeof(s->scope[0]), "tenant:%s", d->tenant_name);
+		sl_scope_make(&scs[ML_SCOPE_TENANT], SL_SCOPE_TENANT, d->tenant_name);
+	for (int i = 0; i < ML_SCOPES; i++)
+		if (i == ML_SCOPE_GLOBAL || *scs[i].name)
+			sl_scope_format(&scs[i], s->scope[i], sizeof(s->scope[0]));
 	s->nrcpt = nrcpt;
 	s->keys = sl_calloc(cap + 1, sizeof(*s->keys));
 	s->key_rcpt = sl_calloc(cap + 1, sizeof(*s->key_rcpt));
@@ -132,11 +123,10 @@ ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d, int flags,
 
 		for (int sc = 0; sc < ML_SCOPES; sc++)
 			for (int f = 0; *s->scope[sc] && f < nf; f++) {
-				size_t	len = strlen(prefix) + strlen(s->scope[sc]) + strlen(forms[f]) + 8;
-				char   *key = sl_malloc(len);
+				char	key[SL_KEY_MAX];
 
-				snprintf(key, len, "%ssupp:%s:%s", prefix, s->scope[sc], forms[f]);
-				add_key(s, cap, key, r, (enum ml_scope) sc);
+				if (sl_supp_key(key, sizeof(key), prefix, &scs[sc], forms[f]) == 0)
+					add_key(s, cap, sl_strdup(key), r, (enum ml_scope) sc);
 			}
 	}
 }
@@ -151,7 +141,7 @@ already_hit(const ml_supp *s, size_t rcpt)
 	return 0;
 }
 
-/* ml_supp_parse - the hits in a lookup_script reply; -1 on a malformed one */
+/* ml_supp_parse - the hits in a sl_supp_get_script reply; -1 on a malformed one */
 int
 ml_supp_parse(ml_supp *s, const char *const *rcpts, const sl_reply *rep, char *err, size_t errlen)
 {
@@ -202,7 +192,7 @@ ml_supp_check(const ml_conf *c, const ml_decision *d, const char *const *rcpts, 
 	if (s->nkeys == 0)
 		return 0;
 	r = ml_redis_get(c->pool);
-	if (sl_redis_eval(r, &lookup_script, &rep, (int) s->nkeys, (int) s->nkeys,
+	if (sl_redis_eval(r, &sl_supp_get_script, &rep, (int) s->nkeys, (int) s->nkeys,
 			  (const char **) s->keys, NULL) < 0) {
 		snprintf(err, errlen, "redis: suppression not checked: %s", sl_redis_errstr(r));
 		rc = -1;
@@ -261,23 +251,20 @@ void
 ml_supp_record(const ml_conf *c, const ml_decision *d, const ml_supp *s,
 	       const char *qid, const char *msgid)
 {
-	char	events[256], stats[256], day[16], maxlen[24], count[24];
+	char	events[SL_KEY_MAX], stats[SL_KEY_MAX], day[16], maxlen[24], count[24];
 	const char *prefix = c->redis.prefix ? c->redis.prefix : "sluice:";
 	size_t	argc = 8 + 3 * s->nhits;
 	const char **argv;
-	time_t	now = time(NULL);
-	struct tm tm;
 	sl_reply *rep = NULL;
 	sl_redis *r;
 
 	if (c->pool == NULL || s->nhits == 0)
 		return;
-	gmtime_r(&now, &tm);
-	strftime(day, sizeof(day), "%Y%m%d", &tm);
-	snprintf(events, sizeof(events), "%sevents", prefix);
-	snprintf(stats, sizeof(stats), "%sstats:%s:%s:%s", prefix, day,
-		 d && d->tenant_name[0] ? d->tenant_name : "-",
-		 d && d->category ? d->category->name : "-");
+	sl_key_day(time(NULL), day);
+	sl_key(events, sizeof(events), prefix, SL_KEY_EVENTS);
+	sl_key(stats, sizeof(stats), prefix, SL_KEY_STATS, day,
+	       d && d->tenant_name[0] ? d->tenant_name : "-",
+	       d && d->category ? d->category->name : "-");
 	snprintf(maxlen, sizeof(maxlen), "%ld", c->events_maxlen);
 	snprintf(count, sizeof(count), "%zu", c->stats ? s->nhits : 0);
 	argv = sl_calloc(argc, sizeof(*argv));

@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "keyspace.h"
 #include "redis.h"
 #include "token.h"
 
@@ -64,6 +65,7 @@ typedef struct pd_config {
 	char   *default_action;		/* answer to malformed requests */
 	enum pd_mode mode;		/* global default */
 	int	strip_tag;		/* +tag handling for suppression */
+	int	refunds;		/* write charge records (lib/charge.c) */
 	int	lower_local;
 	int	discard_global, discard_category, discard_tenant;
 	int	breaker_failures;	/* consecutive failures that open it */
@@ -183,7 +185,7 @@ int	pd_suppress_scopes(const pd_config *cfg, const pd_facts *f,
 			   pd_scope *scopes);
 void	pd_suppress_answer(const pd_scope *scope, const char *rcpt,
 			   const char *reason, char *out, size_t outlen);
-int	pd_suppress_add(pd_server *srv, const char *scope, const char *rcpt,
+int	pd_suppress_add(pd_server *srv, const sl_scope *scope, const char *rcpt,
 			const char *reason, const char *source,
 			const char *detail, const char *stats_key,
 			sl_aredis_cb *cb, void *arg);

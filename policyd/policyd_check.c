@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "charge.h"
 #include "live.h"
 #include "log.h"
 #include "policyd.h"
@@ -61,6 +62,7 @@ typedef struct pd_query {
 	int	planned;		/* decide() knows which checks apply */
 	char	note[300];		/* what monitor mode saw, warnings */
 	int	charged;
+	char	charge[SL_CHARGE_KEY_MAX];	/* the connection's charge record, or "" */
 } pd_query;
 
 /* elapsed - seconds since t0 */
@@ -223,16 +225,19 @@ limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], cons
 	time_t	end;
 
 	pd_template_expand(l->key, &q->f, value, sizeof(value));
-	snprintf(stats, KEY_MAX, "%srulestats:%s", p, l->name);
+	if (sl_key(stats, KEY_MAX, p, SL_KEY_RULESTATS, l->name) < 0)
+		return -1;
 	snprintf(num[0], 32, "%d", 1);
 	if (l->kind == PD_LIMIT_RATE) {
-		snprintf(counter, KEY_MAX, "%srate:%s:%s", p, l->name, value);
+		if (sl_key(counter, KEY_MAX, p, SL_KEY_RATE, l->name, value) < 0)
+			return -1;
 		snprintf(num[1], 32, "%.3f", l->interval_ms);
 		snprintf(num[2], 32, "%lld", l->burst);
 	} else {
 		if (pd_window_id(l->window, time(NULL), period, sizeof(period), &end) < 0)
 			return -1;
-		snprintf(counter, KEY_MAX, "%squota:%s:%s:%s", p, l->name, period, value);
+		if (sl_key(counter, KEY_MAX, p, SL_KEY_QUOTA, l->name, period, value) < 0)
+			return -1;
 		snprintf(num[1], 32, "%lld", l->max);
 		snprintf(num[2], 32, "%lld", (long long) end);
 	}
@@ -241,16 +246,41 @@ limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], cons
 	return 0;
 }
 
+/*
+ * charge_args - the charge record (a KEY) and the script's tail of ARGV:
+ * instance ("" for none), recipient, each limit's unit, the record's TTL.
+ * Returns the new count of args.
+ */
+static int
+charge_args(pd_query *q, char *key, const char **argv, int *nkeys, const char **args, int a,
+	    char *ttl)
+{
+	int	rec = q->cfg->refunds && q->charge[0] && q->f.instance && *q->f.instance
+	    && q->nlim > 0;
+
+	if (rec) {
+		snprintf(key, KEY_MAX, "%s", q->charge);
+		argv[*nkeys] = key, (*nkeys)++;
+	}
+	args[a++] = rec ? q->f.instance : "";
+	args[a++] = q->f.recipient;
+	for (int i = 0; i < q->nlim; i++)
+		args[a++] = q->limits->limit[q->lim[i]].per_recipient ? "r" : "m";
+	snprintf(ttl, 16, "%d", SL_CHARGE_TTL_S);
+	args[a++] = ttl;
+	return a;
+}
+
 static void decide_cb(const sl_reply *r, const char *err, void *arg);
 
 /* decide - send the one EVALSHA for tenant, suppression and limits */
 static void
 decide(pd_query *q)
 {
-	static char keys[1 + PD_SCOPES + 2 * QUERY_LIMITS][KEY_MAX];
+	static char keys[2 + PD_SCOPES + 2 * QUERY_LIMITS][KEY_MAX];
 	static char num[QUERY_LIMITS][5][32];
-	const char *argv[1 + PD_SCOPES + 2 * QUERY_LIMITS + 4 + 7 * QUERY_LIMITS];
-	char	ns[16], nl[16];
+	const char *argv[2 + PD_SCOPES + 2 * QUERY_LIMITS + 7 + 8 * QUERY_LIMITS];
+	char	ns[16], nl[16], ttl[16];
 	int	nkeys = 0, n, a = 0;
 
 	q->nscope = pd_suppress_scopes(q->cfg, &q->f, q->scope);
@@ -263,12 +293,14 @@ decide(pd_query *q)
 		finish(q, "DUNNO", "nothing to check");
 		return;
 	}
-	snprintf(keys[nkeys], KEY_MAX, "%stenant:%s", q->cfg->redis.prefix, q->f.tenant);
+	/* without a tenant the key is not read (tmode x): any name does */
+	(void) sl_key(keys[nkeys], KEY_MAX, q->cfg->redis.prefix, SL_KEY_TENANT,
+		      *q->f.tenant ? q->f.tenant : "-");
 	argv[nkeys] = keys[nkeys], nkeys++;
 	for (int i = 0; i < q->nscope; i++)
 		argv[nkeys++] = q->scope[i].key;
 	snprintf(ns, sizeof(ns), "%d", q->nscope);
-	const char *args[4 + 7 * QUERY_LIMITS];
+	const char *args[7 + 8 * QUERY_LIMITS];
 	args[a++] = mode_flag(q->tmode), args[a++] = ns, args[a++] = mode_flag(q->smode);
 	args[a++] = nl;
 	for (int i = 0, k = 0; i < q->nlim; i++) {
@@ -286,6 +318,7 @@ decide(pd_query *q)
 	n = (nkeys - 1 - q->nscope) / 2;
 	q->nlim = n;
 	snprintf(nl, sizeof(nl), "%d", n);
+	a = charge_args(q, keys[nkeys], argv, &nkeys, args, a, ttl);
 	memcpy(argv + nkeys, args, (size_t) a * sizeof(*args));
 	if (!pd_breaker_allow(q->srv->breaker, q->cfg, pd_now_ms())) {
 		fail(q, "circuit breaker open");
@@ -500,6 +533,10 @@ pd_check_start(pd_server *srv, const pd_request *req, int first_rcpt, pd_done_fn
 	q->arg = arg;
 	q->tmode = q->smode = PD_MODE_OFF;
 	facts_from_request(&q->f, req);
+	if (sl_charge_key(q->cfg->redis.prefix, q->f.client_address,
+			  pd_request_str(req, "client_port"), pd_request_str(req, "server_address"),
+			  pd_request_str(req, "server_port"), q->charge, sizeof(q->charge)) < 0)
+		q->charge[0] = '\0';
 	if (strcmp(q->f.protocol_state, "RCPT") != 0) {
 		finish(q, "DUNNO", "decided at RCPT only");
 		return;

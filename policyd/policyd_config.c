@@ -190,6 +190,7 @@ config_misc(pd_config *pc, sl_conf *c, cfg_t *sec)
 	config_fail(c, sec, "limit_fail_action", &pc->limit_fail);
 	config_fail(c, sec, "suppression_fail_action", &pc->suppress_fail);
 	pc->strip_tag = cfg_getbool(sec, "strip_tag");
+	pc->refunds = cfg_getbool(sec, "refunds");
 	pc->lower_local = cfg_getbool(sec, "lowercase_local_part");
 	pc->time_zone = sl_strdup(cfg_getstr(sec, "time_zone"));
 	pc->http_listen = sl_strdup(cfg_getstr(sec, "http_listen"));

@@ -329,32 +329,29 @@ static void
 http_unsub_post(struct evhttp_request *req, pd_server *srv, const char *token)
 {
 	sl_token t;
-	char	err[200], scope[64], stats[300], detail[128], day[16], rcpt[SL_ADDR_MAX + 1];
-	time_t	now = time(NULL);
-	struct tm tm;
+	char	err[200], stats[SL_KEY_MAX], detail[128], day[16], rcpt[SL_ADDR_MAX + 1];
+	sl_scope scope;
 	unsub_ctx *ctx;
 
 	if (!srv->cfg->have_token_key
 	    || sl_token_parse_url(token, &srv->cfg->token_ring, &t, err, sizeof(err)) != SL_TOKEN_OK
-	    || sl_addr_normalize(t.rcpt, rcpt, sizeof(rcpt),
-				 (srv->cfg->strip_tag ? SL_ADDR_STRIP_TAG : 0)
-				 | (srv->cfg->lower_local ? SL_ADDR_LOWER_LOCAL : 0)) < 0) {
+	    || sl_supp_canon(t.rcpt, (srv->cfg->strip_tag ? SL_ADDR_STRIP_TAG : 0)
+			     | (srv->cfg->lower_local ? SL_ADDR_LOWER_LOCAL : 0), rcpt, sizeof(rcpt)) < 0
+	    || sl_scope_make(&scope, SL_SCOPE_CATEGORY, t.category) < 0) {
 		m.unsub_bad++;
 		sl_warn("one-click unsubscribe refused: %s", srv->cfg->have_token_key ? err : "no key");
 		reply_text(req, 400, "Bad Request", "text/plain", "This unsubscribe link is not valid.\n");
 		return;
 	}
-	gmtime_r(&now, &tm);
-	strftime(day, sizeof(day), "%Y%m%d", &tm);
-	snprintf(scope, sizeof(scope), "cat:%s", t.category);
-	snprintf(stats, sizeof(stats), "%sstats:%s:%s:%s", srv->cfg->redis.prefix, day,
-		 *t.tenant ? t.tenant : "-", t.category);
+	sl_key_day(time(NULL), day);
+	sl_key(stats, sizeof(stats), srv->cfg->redis.prefix, SL_KEY_STATS, day,
+	       *t.tenant ? t.tenant : "-", t.category);
 	snprintf(detail, sizeof(detail), "one-click msgid=%s tenant=%s", t.msgid,
 		 *t.tenant ? t.tenant : "-");
 	sl_info("one-click unsubscribe: <%s> from category %s", rcpt, t.category);
 	ctx = sl_calloc(1, sizeof(*ctx));
 	ctx->req = req;
-	if (pd_suppress_add(srv, scope, rcpt, "unsubscribe", "one-click", detail, stats,
+	if (pd_suppress_add(srv, &scope, rcpt, "unsubscribe", "one-click", detail, stats,
 			    unsub_cb, ctx) < 0) {
 		free(ctx);
 		reply_text(req, 503, "Service Unavailable", "text/plain", "Try again later.\n");

@@ -53,16 +53,22 @@
 #include <event2/event.h>
 
 #include "live.h"
+#include "keyspace_supp.h"
 #include "log.h"
 #include "policyd.h"
 
 /*
  * The decision script. KEYS: tenant hash, suppression hashes, then per
- * limit its counter and its stats hash. ARGV: tenant mode, number of
+ * limit its counter and its stats hash, then the connection's charge
+ * record when ARGV names an instance. ARGV: tenant mode, number of
  * scopes, suppression mode, number of limits, then 7 values per limit:
  * kind (r|w), cost, p1, p2, mode (e|m), warn, action (d|r); for a rate
  * p1 is the interval in ms and p2 the burst, for a window p1 is the
- * maximum and p2 the end of the period (unix seconds).
+ * maximum and p2 the end of the period (unix seconds). Then Postfix's
+ * instance ('' for no charge record), the recipient, and per limit its
+ * unit (m|r). Each charge is appended to the record (lib/charge.c has
+ * its format), which sluice-milter settles when the transaction ends;
+ * a record of another instance is a transaction that ended: dropped.
  * Modes: e enforce, m monitor, x skip.
  * A key of the wrong type or value (written by hand) is reported as
  * "bad:<key>" and skipped, never an error for the whole request: reads
@@ -73,9 +79,12 @@
  * When a limit refuses, a failed statistics write is only reported
  * ("err:<command> <key>: <error>"): the refusal stands.
  */
-sl_script pd_decide_script = {.source =
+sl_script pd_decide_script = {.source = SL_LUA_SUPP
 	"local tmode, ns, smode, nl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])\n"
 	"local ev = {}\n"
+	"local ra = 4 + 7 * nl\n"
+	"local inst, rcpt = ARGV[ra + 1] or '', ARGV[ra + 2] or ''\n"
+	"local rec = inst ~= '' and KEYS[2 + ns + 2 * nl] or nil\n"
 	"local function get(cmd, key, ...)\n"
 	"  local r = redis.pcall(cmd, key, ...)\n"
 	"  if type(r) == 'table' and r.err then\n"
@@ -89,6 +98,10 @@ sl_script pd_decide_script = {.source =
 	"  if type(r) == 'table' and r.err then\n"
 	"    error('SLUICE ' .. cmd .. ' ' .. key .. ': ' .. r.err)\n"
 	"  end\n"
+	"end\n"
+	"if rec then\n"
+	"  local cur = get('HGET', rec, 'instance')\n"
+	"  if cur ~= false and cur ~= inst then put('DEL', rec) end\n"
 	"end\n"
 	"if tmode ~= 'x' then\n"
 	"  local st = get('HMGET', KEYS[1], 'status', 'status_reason')\n"
@@ -105,16 +118,14 @@ sl_script pd_decide_script = {.source =
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 	"if smode ~= 'x' then\n"
 	"  for i = 1, ns do\n"
-	"    local e = get('HMGET', KEYS[1+i], 'reason', 'expires')\n"
-	"    if e == nil then\n"
+	"    local r, err = sl_supp_read(KEYS[1+i], now / 1000)\n"
+	"    if err and string.sub(err, 1, 9) ~= 'WRONGTYPE' then\n"
+	"      error('SLUICE HMGET ' .. KEYS[1+i] .. ': ' .. err)\n"
+	"    elseif err then\n"
 	"      ev[#ev+1] = 'bad:' .. KEYS[1+i]\n"
-	"    else\n"
-	"      local r, x = e[1], tonumber(e[2])\n"
-	"      if r and x and x > 0 and x * 1000 <= now then r = nil end\n"
-	"      if r then\n"
-	"        if smode == 'e' then return {'supp', tostring(i), r} end\n"
-	"        ev[#ev+1] = 'ms:' .. i .. ':' .. r\n"
-	"      end\n"
+	"    elseif r then\n"
+	"      if smode == 'e' then return {'supp', tostring(i), r} end\n"
+	"      ev[#ev+1] = 'ms:' .. i .. ':' .. r\n"
 	"    end\n"
 	"  end\n"
 	"end\n"
@@ -184,6 +195,13 @@ sl_script pd_decide_script = {.source =
 	"      put('EXPIREAT', key, p2 + 3600)\n"
 	"    end\n"
 	"    put('HINCRBY', stats, 'passed', 1)\n"
+	"    if rec then\n"
+	"      local f = ARGV[ra + 2 + i] == 'm' and 'm' or 'r:' .. rcpt\n"
+	"      local was = get('HGET', rec, f) or ''\n"
+	"      put('HSET', rec, 'instance', inst, f, was .. ARGV[a+1] .. ' ' .. cost .. ' ' .. p1 .. ' '\n"
+	"          .. stats .. ' ' .. key .. '\\n')\n"
+	"      put('EXPIRE', rec, ARGV[ra + 3 + nl])\n"
+	"    end\n"
 	"    if warn > 0 and new >= warn and new - cost < warn then\n"
 	"      put('HINCRBY', stats, 'warned', 1)\n"
 	"      ev[#ev+1] = 'w:' .. i .. ':' .. math.floor(new)\n"
@@ -196,7 +214,9 @@ sl_script pd_decide_script = {.source =
 
 /*
  * KEYS[1] limits set, KEYS[2] mode hash, KEYS[3] the seeds marker; ARGV[1]
- * the limit key prefix. Returns mode fields, whether the marker exists,
+ * and ARGV[2] what comes before and after a name in a limit's key
+ * (limit_affixes()): the names are read here, so the keys are built here,
+ * from affixes that lib/keyspace.c makes. Returns mode fields, whether the marker exists,
  * then name and fields of each limit.
  */
 static sl_script dump_script = {.source =
@@ -212,21 +232,21 @@ static sl_script dump_script = {.source =
 	"local out = {hash(KEYS[2]), redis.call('EXISTS', KEYS[3])}\n"
 	"for _, n in ipairs(names) do\n"
 	"  out[#out+1] = n\n"
-	"  out[#out+1] = hash(ARGV[1] .. n)\n"
+	"  out[#out+1] = hash(ARGV[1] .. n .. ARGV[2])\n"
 	"end\n"
 	"return out\n"
 };
 
 /*
- * KEYS[1] limits set, KEYS[2] the seeds marker; ARGV[1] limit key prefix,
- * then name, n, fields... The marker tells a later poll that this Redis
+ * KEYS[1] limits set, KEYS[2] the seeds marker; ARGV[1], ARGV[2] the
+ * affixes of a limit's key (as in dump_script), then name, n, fields... The marker tells a later poll that this Redis
  * has the seeds; an emptied or restarted one lacks it and is seeded again.
  */
 static sl_script seed_script = {.source =
-	"local i = 2\n"
+	"local i = 3\n"
 	"while i <= #ARGV do\n"
 	"  local name, n = ARGV[i], tonumber(ARGV[i+1])\n"
-	"  local key = ARGV[1] .. name\n"
+	"  local key = ARGV[1] .. name .. ARGV[2]\n"
 	"  if n > 0 and redis.call('EXISTS', key) == 0 then\n"
 	"    local args = {}\n"
 	"    for j = 1, n do args[j] = ARGV[i+1+j] end\n"
@@ -790,6 +810,25 @@ limits_seed_cb(const sl_reply *r, const char *err, void *arg)
 	seed_retry_ms = pd_now_ms() + 5000;	/* meanwhile, keep refreshing the table */
 }
 
+/*
+ * limit_affixes - what comes before and after a name in a limit's key,
+ * from the keyspace's template (a marker name split off)
+ */
+static void
+limit_affixes(const char *prefix, char *pre, char *post, size_t len)
+{
+	static const char marker[] = "\001";
+	char	key[SL_KEY_MAX];
+	const char *m;
+
+	pre[0] = post[0] = '\0';
+	if (sl_key(key, sizeof(key), prefix, SL_KEY_LIMIT, marker) < 0
+	    || (m = strstr(key, marker)) == NULL)
+		return;
+	snprintf(pre, len, "%.*s", (int) (m - key), key);
+	snprintf(post, len, "%s", m + 1);
+}
+
 /* limits_seed - write the config's limits that Redis does not have */
 static int
 limits_seed(pd_server *srv)
@@ -797,15 +836,16 @@ limits_seed(pd_server *srv)
 	const pd_config *pc = srv->cfg;
 	int	argc = 1, rc;
 	const char **argv;
-	char	set[300], marker[300], prefix[300], nbuf[64][16];
+	char	set[SL_KEY_MAX], marker[SL_KEY_MAX], pre[SL_KEY_MAX], post[SL_KEY_MAX], nbuf[64][16];
 
-	snprintf(set, sizeof(set), "%slimits", pc->redis.prefix);
-	snprintf(marker, sizeof(marker), "%slimits:seeded", pc->redis.prefix);
-	snprintf(prefix, sizeof(prefix), "%slimit:", pc->redis.prefix);
-	argv = sl_calloc(4 + (size_t) pc->nseeds * 30, sizeof(char *));
+	sl_key(set, sizeof(set), pc->redis.prefix, SL_KEY_LIMITS);
+	sl_key(marker, sizeof(marker), pc->redis.prefix, SL_KEY_LIMITS_SEEDED);
+	limit_affixes(pc->redis.prefix, pre, post, sizeof(pre));
+	argv = sl_calloc(5 + (size_t) pc->nseeds * 30, sizeof(char *));
 	argv[0] = set;
 	argv[argc++] = marker;
-	argv[argc++] = prefix;
+	argv[argc++] = pre;
+	argv[argc++] = post;
 	for (int i = 0; i < pc->nseeds && i < 64; i++) {
 		snprintf(nbuf[i], sizeof(nbuf[i]), "%d", pc->seeds[i].nfields);
 		argv[argc++] = pc->seeds[i].name;
@@ -822,15 +862,16 @@ limits_seed(pd_server *srv)
 static int
 limits_dump(pd_server *srv)
 {
-	char	set[300], mode[300], marker[300], prefix[300];
-	const char *argv[4] = {set, mode, marker, prefix};
+	char	set[SL_KEY_MAX], mode[SL_KEY_MAX], marker[SL_KEY_MAX], pre[SL_KEY_MAX],
+		post[SL_KEY_MAX];
+	const char *argv[5] = {set, mode, marker, pre, post};
 	const char *p = srv->cfg->redis.prefix;
 
-	snprintf(set, sizeof(set), "%slimits", p);
-	snprintf(mode, sizeof(mode), "%smode", p);
-	snprintf(marker, sizeof(marker), "%slimits:seeded", p);
-	snprintf(prefix, sizeof(prefix), "%slimit:", p);
-	return sl_aredis_eval(srv->redis, &dump_script, 2000, limits_dump_cb, srv, 3, 4, argv, NULL);
+	sl_key(set, sizeof(set), p, SL_KEY_LIMITS);
+	sl_key(mode, sizeof(mode), p, SL_KEY_MODE);
+	sl_key(marker, sizeof(marker), p, SL_KEY_LIMITS_SEEDED);
+	limit_affixes(p, pre, post, sizeof(pre));
+	return sl_aredis_eval(srv->redis, &dump_script, 2000, limits_dump_cb, srv, 3, 5, argv, NULL);
 }
 
 /* limits_poll - timer: seed when due, else refresh the table */

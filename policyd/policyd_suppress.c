@@ -8,26 +8,27 @@
  *			       pd_scope *scopes)
  *	void pd_suppress_answer(const pd_scope *scope, const char *rcpt,
  *				const char *reason, char *out, size_t outlen)
- *	int pd_suppress_add(pd_server *srv, const char *scope,
+ *	int pd_suppress_add(pd_server *srv, const sl_scope *scope,
  *			    const char *rcpt, const char *reason, ...)
  * DESCRIPTION
- *	A suppression entry is the hash sluice:supp:<scope>:<address> with
- *	the fields reason, source, added, expires and detail; scope is
- *	"global", "cat:<category>" or "tenant:<tenant>". The address is the
- *	normalised recipient. Writers differ in how much they normalise
- *	(sluicectl keeps the local part as written, sluice-feedback lowercases
- *	it), so every form is looked up: as written with the domain
- *	lowercased, with the local part lowercased (lowercase_local_part,
- *	default yes), and without a +tag (strip_tag, default yes).
+ *	A suppression entry is the hash named by lib/keyspace.c
+ *	(sl_supp_key(): supp:<scope>:<address>) with the fields reason,
+ *	source, added, expires and detail. Writers store the canonical
+ *	address (sl_supp_canon()), but entries written by hand or by an
+ *	older version may hold another form, so every form is looked up: as
+ *	written with the domain lowercased, with the local part lowercased
+ *	(lowercase_local_part, default yes), and without a +tag (strip_tag,
+ *	default yes).
  *
  *	At RCPT the scopes that apply are global, the tenant of the SASL
  *	user and the category known for that user (the message's final
  *	category is decided later by the milter); another tenant's scope is
  *	never consulted, so its data never shows in an answer.
  *
- *	pd_suppress_add() records an entry once (idempotent: an existing
- *	entry keeps its first reason and time) and counts the unsubscribe in
- *	the day's stats hash when it was new.
+ *	pd_suppress_add() records an entry once with the keyspace's one
+ *	writer (sl_supp_put_script, mode keep: an existing entry keeps its
+ *	first reason and time) and counts the unsubscribe in the day's stats
+ *	hash when it was new.
  */
 #include "config.h"
 
@@ -35,27 +36,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "keyspace_supp.h"
 #include "log.h"
 #include "policyd.h"
 #include "suppress.h"
-
-/* KEYS[1] entry, KEYS[2] stats hash; ARGV: reason source added detail */
-static sl_script add_script = {.source =
-	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-	"redis.call('HSET', KEYS[1], 'reason', ARGV[1], 'source', ARGV[2],\n"
-	"           'added', ARGV[3], 'detail', ARGV[4])\n"
-	"redis.call('HINCRBY', KEYS[2], 'unsub', 1)\n"
-	"return 1\n"
-};
-
-/* scope_key - sluice:supp:<scope>:<address> */
-static int
-scope_key(char *out, size_t outlen, const char *prefix, const char *scope, const char *rcpt)
-{
-	int	n = snprintf(out, outlen, "%ssupp:%s:%s", prefix, scope, rcpt);
-
-	return n < 0 || (size_t) n >= outlen ? -1 : 0;
-}
 
 /* address_variants - the stored forms a recipient may have (lib/addr.c); returns count */
 static int
@@ -73,22 +57,22 @@ address_variants(const pd_config *cfg, const char *rcpt, char out[4][SL_ADDR_MAX
 int
 pd_suppress_scopes(const pd_config *cfg, const pd_facts *f, pd_scope *scopes)
 {
-	char	addr[4][SL_ADDR_MAX + 1], scope[3][64];
-	const char *kind[3] = {"global", "category", "tenant"};
-	int	discard[3] = {cfg->discard_global, cfg->discard_category, cfg->discard_tenant};
+	char	addr[4][SL_ADDR_MAX + 1];
+	sl_scope scope[3];
+	int	have[3], discard[3] = {cfg->discard_global, cfg->discard_category, cfg->discard_tenant};
 	int	n = 0, na;
 
 	if (*f->recipient == '\0' || (na = address_variants(cfg, f->recipient, addr)) == 0)
 		return 0;
-	snprintf(scope[0], sizeof(scope[0]), "global");
-	snprintf(scope[1], sizeof(scope[1]), "%s%s", *f->category ? "cat:" : "", f->category);
-	snprintf(scope[2], sizeof(scope[2]), "%s%s", *f->tenant ? "tenant:" : "", f->tenant);
+	have[0] = sl_scope_make(&scope[0], SL_SCOPE_GLOBAL, NULL) == 0;
+	have[1] = *f->category && sl_scope_make(&scope[1], SL_SCOPE_CATEGORY, f->category) == 0;
+	have[2] = *f->tenant && sl_scope_make(&scope[2], SL_SCOPE_TENANT, f->tenant) == 0;
 	for (int s = 0; s < 3; s++) {
-		for (int a = 0; *scope[s] && a < na; a++) {
-			if (scope_key(scopes[n].key, sizeof(scopes[n].key), cfg->redis.prefix,
-				      scope[s], addr[a]) < 0)
+		for (int a = 0; have[s] && a < na; a++) {
+			if (sl_supp_key(scopes[n].key, sizeof(scopes[n].key), cfg->redis.prefix,
+					&scope[s], addr[a]) < 0)
 				continue;
-			scopes[n].kind = kind[s];
+			scopes[n].kind = sl_scope_kind_name(scope[s].kind);
 			scopes[n++].discard = discard[s];
 		}
 	}
@@ -116,15 +100,16 @@ pd_suppress_answer(const pd_scope *scope, const char *rcpt, const char *reason,
 
 /* pd_suppress_add - record a suppression entry unless it exists */
 int
-pd_suppress_add(pd_server *srv, const char *scope, const char *rcpt, const char *reason,
+pd_suppress_add(pd_server *srv, const sl_scope *scope, const char *rcpt, const char *reason,
 		const char *source, const char *detail, const char *stats_key,
 		sl_aredis_cb *cb, void *arg)
 {
-	char	key[700], added[32];
-	const char *argv[6] = {key, stats_key, reason, source, added, detail};
+	char	key[SL_KEY_MAX], now[32];
+	const char *argv[9] = {key, stats_key, "keep", "0", source, SL_STAT_UNSUB, reason, now,
+			       detail};
 
-	if (scope_key(key, sizeof(key), srv->cfg->redis.prefix, scope, rcpt) < 0)
+	if (sl_supp_key(key, sizeof(key), srv->cfg->redis.prefix, scope, rcpt) < 0)
 		return -1;
-	snprintf(added, sizeof(added), "%lld", (long long) time(NULL));
-	return sl_aredis_eval(srv->redis, &add_script, 1000, cb, arg, 2, 6, argv, NULL);
+	snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+	return sl_aredis_eval(srv->redis, &sl_supp_put_script, 1000, cb, arg, 2, 9, argv, NULL);
 }

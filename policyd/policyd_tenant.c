@@ -161,7 +161,8 @@ store_field(char *dst, const sl_reply *v, const char *user, const char *what)
 	if (v == NULL || v->type != SL_REPLY_STRING)
 		return;
 	if (!label_ok(v->str, v->len)) {
-		sl_warn("sasl:%s: %s \"%.40s\" is not 1-15 of a-z 0-9: ignored", user, what, v->str);
+		sl_warn("SASL user %s (its Redis hash): %s \"%.40s\" is not 1-15 of a-z 0-9: ignored",
+			user, what, v->str);
 		return;
 	}
 	memcpy(dst, v->str, v->len + 1);
@@ -199,7 +200,7 @@ pd_tenant_fetch(pd_server *srv, const char *user, int timeout_ms, sl_aredis_cb *
 	char	key[600];
 	const char *argv[] = {"HMGET", key, "tenant", "category"};
 
-	if (snprintf(key, sizeof(key), "%ssasl:%s", srv->cfg->redis.prefix, user) >= (int) sizeof(key))
+	if (sl_key(key, sizeof(key), srv->cfg->redis.prefix, SL_KEY_SASL, user) < 0)
 		return -1;
 	return sl_aredis_cmdv(srv->redis, timeout_ms, cb, arg, 4, argv, NULL);
 }

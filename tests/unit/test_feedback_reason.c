@@ -180,6 +180,8 @@ test_text_helpers(void **state)
 	assert_string_equal(cmd, "DATA");
 	fb_text_find_command("Connected to 192.0.2.1 but sender was rejected.", cmd);
 	assert_string_equal(cmd, "MAIL");
+	fb_text_find_command("host mx.example.org[192.0.2.1] refused to talk to me: 554 no", cmd);
+	assert_string_equal(cmd, "CONN");
 }
 
 static void
@@ -443,6 +445,39 @@ test_expired(void **state)
 	r = classify("4.0.0", "", "delayed", "", "smtp");
 	assert_string_equal(r.reason, "expired");
 	assert_false(r.hard);
+	/* a DNS lookup that kept failing (X.4.3) names its cause after the expiry */
+	r = classify("4.4.3", "Host or domain name not found. Name service error for "
+		     "name=example.org type=MX: Host not found, try again", "failed", "", "x-postfix");
+	assert_string_equal(r.reason, "networkerror");
+	assert_false(r.hard);
+	r = classify("4.4.3", "Name service error for name=example.org type=MX: Malformed or "
+		     "unexpected name server reply", "failed", "", "x-postfix");
+	assert_string_equal(r.reason, "networkerror");
+}
+
+/* a refusal at the greeting or HELO/EHLO: the client is refused */
+static void
+test_refusal_at_greeting(void **state)
+{
+	fb_rcpt	r;
+
+	(void) state;
+	r = classify("5.0.0", "554 5.0.0 Service unavailable", "failed", "CONN", "smtp");
+	assert_string_equal(r.reason, "blocked");
+	r = classify("5.0.0", "554 5.0.0 Service unavailable", "failed", "DATA", "smtp");
+	assert_string_equal(r.reason, "systemerror");
+	/* no mailbox is named before RCPT: a mailbox's state at the greeting refuses the client */
+	r = classify("", "Connected to 192.0.2.1 but greeting failed. Remote host said: 554 "
+		     "mx.example.com ESMTP not accepting messages", "failed", "CONN", "");
+	assert_string_equal(r.reason, "blocked");
+	/* Postfix's "refused to talk to me" names the greeting; its reply says why */
+	r = classify("4.7.0", "host mx.example.com[192.0.2.1] refused to talk to me: 421 4.7.0 "
+		     "mx.example.com Error: too many connections from 192.0.2.9", "delayed", "", "x-postfix");
+	assert_string_equal(r.reason, "toomanyconn");
+	r = classify("5.0.0", "host mx.example.com[192.0.2.1] refused to talk to me: 554 "
+		     "mx.example.com ESMTP not accepting messages from 192.0.2.9", "failed", "CONN",
+		     "x-postfix");
+	assert_string_equal(r.reason, "blocked");
 }
 
 static void
@@ -1483,6 +1518,20 @@ static const struct documented documented[] = {
 	{ "5.1.1", "550", "", "userunknown", "550 5.1.1 <a@example.org>: recipient rejected" },
 	/* a generic refusal at RCPT with a policy status: the status says why, soft */
 	{ "5.7.1", "550", "RCPT", "securityerror", "550 5.7.1 <a@example.org>: mailbox unavailable" },
+	/* a multiline reply joined by Postfix: the line prefixes split a phrase */
+	{ "5.7.32", "550", "DATA", "authfailure",
+	    "550-5.7.32 Your email has been rejected because the From: header isn't aligned "
+	    "550-5.7.32 with either the authenticated SPF or DKIM organizational domain. "
+	    "550 5.7.32 https://support.google.com/mail/answer/81126#authentication - gsmtp" },
+	/* RFC 3207 4; Postfix smtp(8) */
+	{ "4.7.0", "454", "", "securityerror", "454 4.7.0 TLS not available due to local problem" },
+	{ "4.7.4", "", "", "securityerror",
+	    "TLS is required, but host mx.example.com[192.0.2.1] refused to start TLS" },
+	/* OpenSMTPD; Outlook.com RP-001 */
+	{ "", "", "", "expired", "Envelope expired" },
+	{ "4.7.0", "421", "MAIL", "toomanyconn",
+	    "421 RP-001 (BAY004-MC1F1) Unfortunately, some messages from 192.0.2.1 weren't sent. "
+	    "Please try again. We have limits for how many messages can be sent per hour and per day." },
 };
 
 static void
@@ -1542,6 +1591,7 @@ main(void)
 		cmocka_unit_test(test_provider_hosts),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_documented_replies),
+		cmocka_unit_test(test_refusal_at_greeting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,250 @@
+/*
+ * NAME
+ *	test_keyspace - the key names of lib/keyspace.c against doc/redis-keys.md
+ * DESCRIPTION
+ *	Every example key of doc/redis-keys.md is formatted from its parts
+ *	and parsed back to them (the table below); and every key named in
+ *	a redis-cli line of the document is read from the file itself and
+ *	must parse as some kind and format back to the same name, so an
+ *	example the module cannot make fails here. Scopes round-trip, bad
+ *	scopes and names that do not fit are refused, and suppression keys
+ *	split into scope and address.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "addr.h"
+#include "keyspace.h"
+
+#define P "sluice:"
+
+/* The examples of doc/redis-keys.md, with their parts. */
+static const struct example {
+	enum sl_key_kind kind;
+	const char *key;
+	const char *part[SL_KEY_PARTS];
+} examples[] = {
+    {SL_KEY_SUPP, P "supp:global:bob@example.net", {"global", "bob@example.net"}},
+    {SL_KEY_SUPP, P "supp:tenant:shop1:carol@example.org", {"tenant:shop1", "carol@example.org"}},
+    {SL_KEY_SUPP, P "supp:cat:news:dave@example.com", {"cat:news", "dave@example.com"}},
+    {SL_KEY_SOFT, P "soft:erin@example.net", {"erin@example.net"}},
+    {SL_KEY_TENANT, P "tenant:shop1", {"shop1"}},
+    {SL_KEY_SASL, P "sasl:alice@shop1.example", {"alice@shop1.example"}},
+    {SL_KEY_STATS, P "stats:20261125:shop1:news", {"20261125", "shop1", "news"}},
+    {SL_KEY_STATS, P "stats:20261125:-:-", {"20261125", "-", "-"}},
+    {SL_KEY_LIMITS, P "limits", {NULL}},
+    {SL_KEY_LIMIT, P "limit:per-user", {"per-user"}},
+    {SL_KEY_LIMIT, P "limit:tenant-month", {"tenant-month"}},
+    {SL_KEY_LIMIT, P "limit:docomo", {"docomo"}},
+    {SL_KEY_LIMIT, P "limit:gmail-bulk", {"gmail-bulk"}},
+    {SL_KEY_LIMIT, P "limit:hourly", {"hourly"}},
+    {SL_KEY_LIMITS_SEEDED, P "limits:seeded", {NULL}},
+    {SL_KEY_MODE, P "mode", {NULL}},
+    {SL_KEY_RATE, P "rate:hourly:alice@shop1.example", {"hourly", "alice@shop1.example"}},
+    {SL_KEY_RATE, P "rate:t:shop1:gmail.com", {"t", "shop1:gmail.com"}},
+    {SL_KEY_QUOTA,
+     P "quota:gmail-bulk:20261125:shop1.example",
+     {"gmail-bulk", "20261125", "shop1.example"}},
+    {SL_KEY_RULESTATS, P "rulestats:hourly", {"hourly"}},
+    {SL_KEY_MSG, P "msg:4PQR1x2Y3Zz8AB", {"4PQR1x2Y3Zz8AB"}},
+    {SL_KEY_BLOCK, P "block:google:news.example.com", {"google", "news.example.com"}},
+    {SL_KEY_PSTATS, P "pstats:20261203:google", {"20261203", "google"}},
+    {SL_KEY_RCPTS, P "rcpts:a7x2m9qd", {"a7x2m9qd"}},
+    {SL_KEY_DMARC, P "dmarc:example.com:20261125", {"example.com", "20261125"}},
+    {SL_KEY_DMARC_UNAUTH, P "dmarc:example.com:20261125:unauth", {"example.com", "20261125"}},
+    {SL_KEY_DMARCAGG, P "dmarcagg:20261203:example.org", {"20261203", "example.org"}},
+    {SL_KEY_DMARCPOL, P "dmarcpol:20261203:example.org", {"20261203", "example.org"}},
+    {SL_KEY_DMARCSENT, P "dmarcsent:20261203:example.org", {"20261203", "example.org"}},
+    {SL_KEY_PROVIDER, P "provider:20261203:gmail.com", {"20261203", "gmail.com"}},
+    {SL_KEY_FBDONE, P "fbdone:0123abcd", {"0123abcd"}},
+    {SL_KEY_FBSEEN, P "fbseen:a7x2m9qd", {"a7x2m9qd"}},
+    {SL_KEY_EVENTS, P "events", {NULL}},
+};
+
+/* format - sl_key with up to three parts */
+static int
+format(char *out, size_t len, const char *prefix, enum sl_key_kind k, const char *const *part)
+{
+	return sl_key(out, len, prefix, k, part[0], part[1], part[2]);
+}
+
+/* test_examples - each example formatted from its parts and parsed back */
+static void
+test_examples(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(examples) / sizeof(*examples); i++) {
+		const struct example *e = &examples[i];
+		char key[SL_KEY_MAX];
+		sl_key_parts p;
+
+		assert_int_equal(format(key, sizeof(key), P, e->kind, e->part), 0);
+		assert_string_equal(key, e->key);
+		assert_int_equal(sl_key_parse(e->key, P, e->kind, &p), 0);
+		assert_int_equal(p.n, sl_key_nparts(e->kind));
+		for (int k = 0; k < p.n; k++)
+			assert_string_equal(p.part[k], e->part[k]);
+	}
+}
+
+/* round_trips - some kind parses key and formats it back identically */
+static int
+round_trips(const char *key)
+{
+	for (int k = 0; k < SL_KEYS; k++) {
+		sl_key_parts p;
+		const char *part[SL_KEY_PARTS];
+		char again[SL_KEY_MAX];
+
+		if (sl_key_parse(key, P, (enum sl_key_kind)k, &p) < 0)
+			continue;
+		for (int i = 0; i < SL_KEY_PARTS; i++)
+			part[i] = p.part[i];
+		if (format(again, sizeof(again), P, (enum sl_key_kind)k, part) == 0 &&
+		    strcmp(again, key) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* test_doc_examples - every sluice: key in a redis-cli line of the document */
+static void
+test_doc_examples(void **state)
+{
+	const char *top = getenv("top_srcdir");
+	char path[4096], line[4096];
+	FILE *fp;
+	int n = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/doc/redis-keys.md", top ? top : "..");
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp)) {
+		char *s = line, *k;
+
+		if (strstr(line, "redis-cli") == NULL)
+			continue;
+		while ((k = strstr(s, P)) != NULL) {
+			size_t len = strcspn(k, " \t\r\n'\"`)|");
+			char key[SL_KEY_MAX];
+
+			snprintf(key, sizeof(key), "%.*s", (int)len, k);
+			if (!round_trips(key))
+				fail_msg("doc/redis-keys.md: %s is no key lib/keyspace.c makes",
+				         key);
+			n++;
+			s = k + len;
+		}
+	}
+	fclose(fp);
+	assert_true(n >= 20);
+}
+
+/* test_scope - format and parse of the three kinds; bad ones refused */
+static void
+test_scope(void **state)
+{
+	const char *good[] = {"global", "cat:news", "tenant:shop1"};
+	const char *bad[] = {"",         "globalx",    "cat:",   "tenant:",
+	                     "cat:News", "tenant:a:b", "user:x", "cat:abcdefghijklmnop"};
+	sl_scope s;
+	char out[SL_SCOPE_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		assert_int_equal(sl_scope_parse(good[i], &s), 0);
+		assert_int_equal(sl_scope_format(&s, out, sizeof(out)), 0);
+		assert_string_equal(out, good[i]);
+	}
+	assert_int_equal(sl_scope_parse("category:news", &s), 0);
+	assert_int_equal(s.kind, SL_SCOPE_CATEGORY);
+	assert_string_equal(s.name, "news");
+	assert_string_equal(sl_scope_kind_name(s.kind), "category");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(sl_scope_parse(bad[i], &s), -1);
+}
+
+/* test_supp_key - entries named and split, the canonical address */
+static void
+test_supp_key(void **state)
+{
+	char key[SL_KEY_MAX], addr[SL_ADDR_MAX + 1], out[SL_SCOPE_MAX];
+	sl_scope s;
+
+	(void)state;
+	assert_int_equal(sl_scope_make(&s, SL_SCOPE_TENANT, "shop1"), 0);
+	assert_int_equal(sl_supp_key(key, sizeof(key), "x:", &s, "a:b@example.org"), 0);
+	assert_string_equal(key, "x:supp:tenant:shop1:a:b@example.org");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(sl_supp_key_parse(key, "x:", &s, addr, sizeof(addr)), 0);
+	assert_int_equal(s.kind, SL_SCOPE_TENANT);
+	assert_string_equal(addr, "a:b@example.org");
+	assert_int_equal(
+	    sl_supp_key_parse("x:supp:global:a@b.example", "x:", &s, addr, sizeof(addr)), 0);
+	assert_int_equal(sl_scope_format(&s, out, sizeof(out)), 0);
+	assert_string_equal(out, "global");
+	assert_int_equal(sl_supp_key_parse("x:supp:user:u:a@b", "x:", &s, addr, sizeof(addr)), -1);
+	assert_int_equal(sl_supp_key_parse("y:supp:global:a@b", "x:", &s, addr, sizeof(addr)), -1);
+	assert_int_equal(sl_supp_key_parse("x:supp:global:", "x:", &s, addr, sizeof(addr)), -1);
+	assert_int_equal(sl_supp_canon("<Bob+News@Example.NET>",
+	                               SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL, addr, sizeof(addr)),
+	                 0);
+	assert_string_equal(addr, "bob@example.net");
+	assert_int_equal(sl_supp_canon("Bob+News@Example.NET", 0, addr, sizeof(addr)), 0);
+	assert_string_equal(addr, "Bob+News@example.net");
+	assert_int_equal(sl_supp_canon("no-at-sign", 0, addr, sizeof(addr)), -1);
+}
+
+/* test_refused - missing or empty parts, names that do not fit, wrong shapes */
+static void
+test_refused(void **state)
+{
+	char key[SL_KEY_MAX], small[12];
+	sl_key_parts p;
+
+	(void)state;
+	assert_int_equal(sl_key(key, sizeof(key), P, SL_KEY_TENANT, ""), -1);
+	assert_int_equal(sl_key(key, sizeof(key), P, SL_KEY_STATS, "20261125", NULL, "x"), -1);
+	assert_int_equal(sl_key(small, sizeof(small), P, SL_KEY_TENANT, "shop1"), -1);
+	assert_int_equal(sl_key(key, sizeof(key), P, SL_KEYS), -1);
+	assert_int_equal(sl_key_parse(P "tenant:", P, SL_KEY_TENANT, &p), -1);
+	assert_int_equal(sl_key_parse(P "stats:20261125:x", P, SL_KEY_STATS, &p), -1);
+	assert_int_equal(sl_key_parse(P "dmarc:d:1", P, SL_KEY_DMARC_UNAUTH, &p), -1);
+	assert_int_equal(sl_key_parse(P "limitsx", P, SL_KEY_LIMITS, &p), -1);
+	assert_int_equal(sl_key(key, sizeof(key), P, SL_KEY_SUPP, "*", "a@b"), 0);
+	assert_string_equal(key, P "supp:*:a@b");
+	assert_int_equal(sl_key(key, sizeof(key), NULL, SL_KEY_EVENTS), 0);
+	assert_string_equal(key, "events");
+}
+
+/* test_day - the UTC day of stats keys */
+static void
+test_day(void **state)
+{
+	char day[9];
+
+	(void)state;
+	sl_key_day(1764720000LL, day); /* 2025-12-03 00:00:00 UTC */
+	assert_string_equal(day, "20251203");
+	sl_key_day(1764719999LL, day);
+	assert_string_equal(day, "20251202");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_examples), cmocka_unit_test(test_doc_examples),
+	    cmocka_unit_test(test_scope),    cmocka_unit_test(test_supp_key),
+	    cmocka_unit_test(test_refused),  cmocka_unit_test(test_day),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
