@@ -689,10 +689,15 @@ class Postfix:
             return s.sendmail(mail_from, rcpts, data)
 
 
+_sanitized = {}
+
+
 def sanitized(binary):
     """An ASan build: its allocator's quarantine makes RSS figures meaningless."""
-    with open(binary, "rb") as f:
-        return b"__asan_init" in f.read()
+    if binary not in _sanitized:
+        with open(binary, "rb") as f:
+            _sanitized[binary] = b"__asan_init" in f.read()
+    return _sanitized[binary]
 
 
 def pid_alive(pid):
