@@ -116,7 +116,9 @@ def test_negotiates_no_reply_steps_and_macros(env):
         lists[stage] = rest[o + 4:end].decode()
         o = end + 1
     assert lists.get(2) == "i {auth_authen}" and lists.get(6) == "i" and lists.get(5) == "i", lists
-    assert lists.get(0) == "" and lists.get(3) == "", lists
+    # the connection's four-tuple names its limit charge record (limit refunds)
+    assert lists.get(0) == "{client_addr} {client_port} {daemon_addr} {daemon_port}", lists
+    assert lists.get(3) == "", lists
 
 
 def test_shared_keys_sign_right_from_many_threads(env):
