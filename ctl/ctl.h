@@ -162,17 +162,21 @@ int	ctl_dns_qualified(const char *host);
 ctl_fn	ctl_suppress_add, ctl_suppress_remove, ctl_suppress_check,
 	ctl_suppress_list, ctl_suppress_import, ctl_suppress_export;
 ctl_fn	ctl_tenant_status, ctl_tenant_show, ctl_tenant_list;
+ctl_fn	ctl_tenant_policy;	/* ctl_relay.c */
 ctl_fn	ctl_sasl_set, ctl_sasl_show;
 ctl_fn	ctl_limits_list, ctl_limits_show, ctl_limits_set, ctl_limits_remove;
 ctl_fn	ctl_mode;
 ctl_fn	ctl_stats;
 ctl_fn	ctl_block;
+ctl_fn	ctl_transports;
+ctl_fn	ctl_subdomain;
 ctl_fn	ctl_events;
 ctl_fn	ctl_migrate;					/* ctl_migrate.c */
 ctl_fn	ctl_token_decode, ctl_token_encode;
 void	ctl_token_ring(const ctl_ctx *ctx, sl_token_ring *ring);	/* or exit 78 */
 ctl_fn	ctl_secret_init, ctl_secret_rotate, ctl_secret_list;	/* ctl_secret.c */
 ctl_fn	ctl_dkim_keygen;
+ctl_fn	ctl_dkim_rotate;	/* ctl_rotate.c */
 ctl_fn	ctl_dns, ctl_doctor;
 ctl_fn	ctl_dmarc;
 ctl_fn	ctl_dmarc_send;

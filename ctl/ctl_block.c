@@ -13,7 +13,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,27 +21,24 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "provider.h"
 
 static const struct option block_longopts[] = {
 	{"class", required_argument, NULL, 'c'},
 	{"ttl", required_argument, NULL, 't'},
 	{"reason", required_argument, NULL, 'r'},
+	{"no-ramp", no_argument, NULL, 'n'},
 	{NULL, 0, NULL, 0}
 };
 
-/* name_ok - a provider name (1-31 of a-z 0-9 - _) or a domain (a-z 0-9 . -), or "-" */
+/* source_ok - a sending domain (a-z 0-9 . -, at most 253), "-" (unknown) or "*" (all) */
 static int
-name_ok(const char *s, int domain)
+source_ok(const char *s)
 {
 	size_t	n = strlen(s);
 
-	if (n == 0 || n > (domain ? 253u : 31u))
-		return 0;
-	for (; *s; s++)
-		if (!(islower((unsigned char) *s) || isdigit((unsigned char) *s) || *s == '-'
-		      || (domain ? *s == '.' : *s == '_')))
-			return 0;
-	return 1;
+	return strcmp(s, "*") == 0
+	    || (n > 0 && n <= 253 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n);
 }
 
 /* class_ok - one of sluice-logd's block classes */
@@ -90,7 +86,29 @@ block_scan(ctl_ctx *ctx, const char *key, void *arg)
 	return 0;
 }
 
-/* block_list - every block in force */
+/* ramp_list - the ramps after blocks (sluice-policyd's sorted set ramps) */
+static int
+ramp_list(ctl_ctx *ctx)
+{
+	char	key[CTL_KEY_MAX], when[64];
+	const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+	sl_reply *r;
+
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_RAMPS) < 0)
+		return 1;
+	r = ctl_cmd_ok(ctx, 5, argv);
+	for (size_t i = 0; r->type == SL_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+		if (i == 0)
+			printf("\nramping up after a block (sluice-policyd, block_ramp):\n");
+		ctl_age((time_t) atoll(r->element[i + 1]->str ? r->element[i + 1]->str : "0"),
+			time(NULL), when, sizeof(when));
+		printf("  %-45s since %s\n", r->element[i]->str ? r->element[i]->str : "?", when);
+	}
+	sl_reply_free(r);
+	return 0;
+}
+
+/* block_list - every block in force, then the ramps */
 static int
 block_list(ctl_ctx *ctx)
 {
@@ -99,7 +117,9 @@ block_list(ctl_ctx *ctx)
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
 	sl_key(pattern, sizeof(pattern), p, SL_KEY_BLOCK, "*", "*");
 	printf("%-12s %-32s %-14s %8s  %s\n", "PROVIDER", "SOURCE", "CLASS", "TTL", "SET BY");
-	return ctl_scan(ctx, pattern, block_scan, NULL) < 0 ? 1 : 0;
+	if (ctl_scan(ctx, pattern, block_scan, NULL) < 0)
+		return 1;
+	return ramp_list(ctx);
 }
 
 /* block_set - declare a block by hand */
@@ -111,15 +131,40 @@ block_set(ctl_ctx *ctx, const char *key, const char *prov, const char *dom, cons
 	const char *hset[] = {"HSET", key, "provider", prov, "source", dom, "class", cls, "reply",
 			      reason, "since", since, "until", until, "set_by", "sluicectl"};
 	const char *exp[] = {"EXPIRE", key, ttls};
+	char	member[300], set[CTL_KEY_MAX];
+	const char *sadd[] = {"SADD", set, member};
 
 	snprintf(since, sizeof(since), "%lld", (long long) time(NULL));
 	snprintf(until, sizeof(until), "%lld", (long long) time(NULL) + ttl);
 	snprintf(ttls, sizeof(ttls), "%lld", ttl);
 	sl_reply_free(ctl_cmd_ok(ctx, 16, hset));
 	sl_reply_free(ctl_cmd_ok(ctx, 3, exp));
+	snprintf(member, sizeof(member), "%s:%s", prov, dom);
+	if (ctl_key(ctx, set, sizeof(set), SL_KEY_BLOCKS) == 0)	/* sluice-policyd's index */
+		sl_reply_free(ctl_cmd_ok(ctx, 3, sadd));
 	block_event(ctx, "block-start", prov, dom, cls, reason);
 	printf("block %s %s: %s for %lld s\n", prov, dom, cls, ttl);
 	return 0;
+}
+
+/* drop_ramp - --no-ramp: out of sluice-policyd's index and ramps, so full speed at once */
+static long long
+drop_ramp(ctl_ctx *ctx, const char *prov, const char *dom)
+{
+	char	member[300], set[CTL_KEY_MAX], zset[CTL_KEY_MAX];
+	const char *srem[] = {"SREM", set, member}, *zrem[] = {"ZREM", zset, member};
+	long long n = 0;
+	sl_reply *r;
+
+	snprintf(member, sizeof(member), "%s:%s", prov, dom);
+	if (ctl_key(ctx, set, sizeof(set), SL_KEY_BLOCKS) < 0
+	    || ctl_key(ctx, zset, sizeof(zset), SL_KEY_RAMPS) < 0)
+		return 0;
+	sl_reply_free(ctl_cmd_ok(ctx, 3, srem));
+	r = ctl_cmd_ok(ctx, 3, zrem);
+	n = r->type == SL_REPLY_INTEGER ? r->integer : 0;
+	sl_reply_free(r);
+	return n;
 }
 
 /* ctl_block - list, set or clear provider blocks */
@@ -129,7 +174,7 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 	const char *cls = "reputation", *reason = "set by an operator", *what;
 	long long ttl = 3600;
 	char	key[CTL_KEY_MAX];
-	int	ch;
+	int	ch, no_ramp = 0;
 
 	while ((ch = getopt_long(argc, argv, "", block_longopts, NULL)) != -1) {
 		if (ch == 'c' && class_ok(optarg))
@@ -138,6 +183,8 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 			;
 		else if (ch == 'r')
 			reason = optarg;
+		else if (ch == 'n')
+			no_ramp = 1;
 		else
 			ctl_usage(ctx);
 	}
@@ -146,7 +193,7 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 	what = argv[optind];
 	if (strcmp(what, "list") == 0 && argc - optind == 1)
 		return block_list(ctx);
-	if (argc - optind != 3 || !name_ok(argv[optind + 1], 0) || !name_ok(argv[optind + 2], 1)
+	if (argc - optind != 3 || !sl_provider_name_ok(argv[optind + 1]) || !source_ok(argv[optind + 2])
 	    || ctl_key(ctx, key, sizeof(key), SL_KEY_BLOCK, argv[optind + 1], argv[optind + 2]) < 0)
 		ctl_usage(ctx);
 	if (strcmp(what, "set") == 0)
@@ -159,6 +206,8 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 		long long n = r && r->type == SL_REPLY_INTEGER ? r->integer : 0;
 
 		sl_reply_free(r);
+		if (no_ramp)
+			n += drop_ramp(ctx, argv[optind + 1], argv[optind + 2]);
 		if (n > 0)
 			block_event(ctx, "block-end", argv[optind + 1], argv[optind + 2], "", "cleared");
 		printf("block %s %s: %s\n", argv[optind + 1], argv[optind + 2],

@@ -251,7 +251,7 @@ ctl_limits_show(ctl_ctx *ctx, int argc, char **argv)
 
 static const char *const limit_fields[] = {
 	"key", "match", "rate", "burst", "window", "max", "unit", "action", "mode",
-	"warn", "text", "description", "note", NULL
+	"warn", "text", "schedule", "schedule_start", "description", "note", NULL
 };
 
 /* limit_name_ok - policyd's rule: 1-64 characters, no blanks, ':' or braces */
@@ -333,7 +333,8 @@ ctl_limits_set(ctl_ctx *ctx, int argc, char **argv)
 	for (int i = 2; i < argc; i++)
 		if (strchr(argv[i], '=') == NULL || !field_known(argv[i], strcspn(argv[i], "="))) {
 			ctl_err("\"%s\": use field=value with a field among key, match, rate, burst, "
-				"window, max, unit, action, mode, warn, text, description, note", argv[i]);
+				"window, max, unit, action, mode, warn, text, schedule, schedule_start, "
+				"description, note", argv[i]);
 			ctl_usage(ctx);
 		}
 	ctl_key(ctx, key, sizeof(key), SL_KEY_LIMIT, argv[1]);

@@ -62,6 +62,8 @@ static const ctl_cmd ctl_cmds[] = {
 	 .args = "NAME [active|paused|suspended] [--reason TEXT]"},
 	{.group = "tenant", .name = "show", .fn = ctl_tenant_show, .args = "NAME"},
 	{.group = "tenant", .name = "list", .fn = ctl_tenant_list, .args = ""},
+	{.group = "tenant", .name = "policy", .fn = ctl_tenant_policy,
+	 .args = "NAME [require_tls=yes|no|default] [allowed_senders=domains|users|any|default]"},
 	{.group = "sasl", .name = "set", .fn = ctl_sasl_set,
 	 .args = "USER [--category C] [--tenant T] [--domains a,b]"},
 	{.group = "sasl", .name = "show", .fn = ctl_sasl_show, .args = "USER"},
@@ -75,7 +77,10 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "events", .fn = ctl_events, .args = "[--count N] [--follow]"},
 	{.group = "migrate", .fn = ctl_migrate, .args = "[--dry-run]"},
 	{.group = "block", .fn = ctl_block,
-	 .args = "list | set PROVIDER DOMAIN [--class C] [--ttl S] [--reason T] | clear PROVIDER DOMAIN"},
+	 .args = "list | set PROVIDER DOMAIN [--class C] [--ttl S] [--reason T] | clear PROVIDER DOMAIN [--no-ramp]"},
+	{.group = "transports", .fn = ctl_transports, .args = ""},
+	{.group = "subdomain", .fn = ctl_subdomain,
+	 .args = "plan|move category|tenant NAME LABEL [--mx HOST] | revert category|tenant NAME | list"},
 	{.group = "token", .name = "decode", .fn = ctl_token_decode,
 	 .args = "LOCALPART|ADDRESS|URL-TOKEN"},
 	{.group = "token", .name = "encode", .fn = ctl_token_encode, .hidden = 1,
@@ -85,6 +90,8 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "secret", .name = "list", .fn = ctl_secret_list, .args = ""},
 	{.group = "dkim", .name = "keygen", .fn = ctl_dkim_keygen,
 	 .args = "--domain D --selector S [--algorithm rsa|ed25519] [--bits N] [--testing] [--owner USER] [--out DIR]"},
+	{.group = "dkim", .name = "rotate", .fn = ctl_dkim_rotate,
+	 .args = "DOMAIN [--selector NEW [--algorithm A] [--bits N] [--owner U] [--key-dir DIR] | --switch [--nameserver IP[:PORT]] | --retire]"},
 	{.group = "dns", .fn = ctl_dns,
 	 .args = "DOMAIN [--mx HOST] [--rua ADDRESS] [--ip4 A[/N]]... [--ip6 A[/N]]... [--spf-include DOMAIN]..."},
 	{.group = "doctor", .fn = ctl_doctor,
@@ -95,7 +102,7 @@ static const ctl_cmd ctl_cmds[] = {
 	{.group = "check", .fn = NULL, .args = "[-c config] [--no-connect]"},
 	{.group = "verify", .fn = ctl_verify,
 	 .args = "[--zone FILE | --nameserver IP[:PORT]] [--ip ADDR] [--helo NAME] [--mail-from ADDR] [--authserv-id ID] < message"},
-	{.group = "import-opendkim", .fn = ctl_import_opendkim, .args = "[--out FILE] OPENDKIM.CONF"},
+	{.group = "import-opendkim", .fn = ctl_import_opendkim, .args = "[--out FILE | --out-dir DIR] OPENDKIM.CONF"},
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

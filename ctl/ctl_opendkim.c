@@ -3,7 +3,7 @@
  *	ctl_opendkim 3 - sluicectl import-opendkim: OpenDKIM's signing setup
  *	as sluice.conf domain sections
  * SYNOPSIS
- *	sluicectl import-opendkim [--out FILE] /etc/opendkim.conf
+ *	sluicectl import-opendkim [--out FILE | --out-dir DIR] /etc/opendkim.conf
  * DESCRIPTION
  *	Reads opendkim.conf's Domain, Selector and KeyFile (one key for a
  *	list of domains) and KeyTable with SigningTable (file: or refile:
@@ -11,8 +11,11 @@
  *	domain "D" { dkim "S" { algorithm key } } section per signing
  *	domain, with every selector OpenDKIM would sign it with, keys left
  *	where OpenDKIM keeps them (the algorithm is read from each key).
+ *	--out-dir DIR writes one DIR/<domain>.conf per domain instead (none
+ *	when one exists already), the layout sluicectl dkim rotate rewrites.
  *	The output goes to FILE (created, never over an existing file) or
- *	standard output, to be appended to sluice.conf.
+ *	standard output, for a file that sluice.conf includes
+ *	(an include line, lib/conf_include.c) or to append.
  *
  *	What has no equivalent is not imported, and each case is named on
  *	standard error: a SigningTable pattern for one sender or a wildcard
@@ -30,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +66,7 @@ typedef struct od_state {
 
 static const struct option od_longopts[] = {
     {"out", required_argument, NULL, 'o'},
+    {"out-dir", required_argument, NULL, 'd'},
     {NULL, 0, NULL, 0},
 };
 
@@ -366,32 +371,95 @@ import_tables(od_state *st, const od_conf *oc)
 		read_table(st, stb, srefile, sign_line);
 }
 
+/* first_of_domain - sigs[i] is the first signature of its domain */
+static int
+first_of_domain(const od_state *st, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcasecmp(st->sigs[j].domain, st->sigs[i].domain) == 0)
+			return 0;
+	return 1;
+}
+
+/* write_domain - the section of sigs[i]'s domain, with every selector of it */
+static void
+write_domain(const od_state *st, FILE *fp, size_t i)
+{
+	fprintf(fp, "domain \"%s\" {\n", st->sigs[i].domain);
+	for (size_t j = i; j < st->nsigs; j++)
+		if (strcasecmp(st->sigs[j].domain, st->sigs[i].domain) == 0)
+			fprintf(fp, "  dkim \"%s\" { algorithm = \"%s\"  key = \"%s\" }\n",
+			        st->sigs[j].selector, st->sigs[j].algorithm, st->sigs[j].path);
+	fprintf(fp, "}\n");
+}
+
+/* write_head - what the file is, and what to do with the keys */
+static void
+write_head(const od_state *st, FILE *fp)
+{
+	fprintf(
+	    fp,
+	    "# sluice.conf domain sections imported from %s by sluicectl import-opendkim.\n"
+	    "# Include from sluice.conf (include \"conf.d/NAME.conf\") or append; the keys stay\n"
+	    "# where OpenDKIM had them: make them readable by Sluice's service user only\n"
+	    "# (chown sluice KEY; chmod 600 KEY).\n",
+	    st->conf);
+}
+
 /* write_out - the domain sections, grouped by domain in order of appearance */
 static int
 write_out(const od_state *st, FILE *fp)
 {
-	fprintf(fp,
-	        "# sluice.conf domain sections imported from %s by sluicectl import-opendkim.\n"
-	        "# Append to sluice.conf; the keys stay where OpenDKIM had them: make them\n"
-	        "# readable by Sluice's service user only (chown sluice KEY; chmod 600 KEY).\n",
-	        st->conf);
-	for (size_t i = 0; i < st->nsigs; i++) {
-		size_t j;
-
-		for (j = 0; j < i; j++)
-			if (strcasecmp(st->sigs[j].domain, st->sigs[i].domain) == 0)
-				break;
-		if (j < i)
-			continue;
-		fprintf(fp, "domain \"%s\" {\n", st->sigs[i].domain);
-		for (j = i; j < st->nsigs; j++)
-			if (strcasecmp(st->sigs[j].domain, st->sigs[i].domain) == 0)
-				fprintf(fp, "  dkim \"%s\" { algorithm = \"%s\"  key = \"%s\" }\n",
-				        st->sigs[j].selector, st->sigs[j].algorithm,
-				        st->sigs[j].path);
-		fprintf(fp, "}\n");
-	}
+	write_head(st, fp);
+	for (size_t i = 0; i < st->nsigs; i++)
+		if (first_of_domain(st, i))
+			write_domain(st, fp, i);
 	return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
+}
+
+/* domain_path - DIR/<domain>.conf; -1 when too long */
+static int
+domain_path(const char *dir, const char *domain, char *out, size_t size)
+{
+	return snprintf(out, size, "%s/%s.conf", dir, domain) < (int)size ? 0 : -1;
+}
+
+/*
+ * write_dir - one file per domain in dir (what dkim rotate rewrites),
+ * created new; when one exists already, nothing is written
+ */
+static int
+write_dir(const od_state *st, const char *dir)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < st->nsigs; i++)
+		if (first_of_domain(st, i) &&
+		    (domain_path(dir, st->sigs[i].domain, path, sizeof(path)) < 0 ||
+		     access(path, F_OK) == 0)) {
+			fprintf(stderr, "sluicectl: %s: exists (nothing written)\n", path);
+			return EX_CANTCREAT;
+		}
+	for (size_t i = 0; i < st->nsigs; i++) {
+		int fd;
+		FILE *fp;
+
+		if (!first_of_domain(st, i))
+			continue;
+		domain_path(dir, st->sigs[i].domain, path, sizeof(path));
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 ||
+		    (fp = fdopen(fd, "w")) == NULL) {
+			fprintf(stderr, "sluicectl: %s: %s\n", path, strerror(errno));
+			return EX_CANTCREAT;
+		}
+		write_head(st, fp);
+		write_domain(st, fp, i);
+		if (fclose(fp) != 0) {
+			fprintf(stderr, "sluicectl: %s: %s\n", path, strerror(errno));
+			return EX_IOERR;
+		}
+	}
+	return 0;
 }
 
 /* free_state - everything read */
@@ -434,16 +502,19 @@ ctl_import_opendkim(ctl_ctx *ctx, int argc, char **argv)
 {
 	od_state st = {0};
 	od_conf oc = {0};
-	const char *out = NULL;
+	const char *out = NULL, *dir = NULL;
 	FILE *fp;
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "", od_longopts, NULL)) != -1) {
-		if (ch != 'o')
+		if (ch == 'o')
+			out = optarg;
+		else if (ch == 'd')
+			dir = optarg;
+		else
 			ctl_usage(ctx);
-		out = optarg;
 	}
-	if (optind != argc - 1)
+	if (optind != argc - 1 || (out && dir))
 		ctl_usage(ctx);
 	st.conf = argv[optind];
 	if (read_conf(&st, st.conf, &oc) == 0) {
@@ -459,13 +530,17 @@ ctl_import_opendkim(ctl_ctx *ctx, int argc, char **argv)
 		free_state(&st);
 		return EX_DATAERR;
 	}
-	if ((fp = open_out(out)) == NULL) {
+	if (dir) {
+		rc = write_dir(&st, dir);
+		rc = rc ? rc : st.skipped ? CTL_NO : 0;
+	} else if ((fp = open_out(out)) == NULL) {
 		free_state(&st);
 		return EX_CANTCREAT;
+	} else {
+		rc = write_out(&st, fp) < 0 ? EX_IOERR : st.skipped ? CTL_NO : 0;
+		if (fp != stdout && fclose(fp) != 0)
+			rc = EX_IOERR;
 	}
-	rc = write_out(&st, fp) < 0 ? EX_IOERR : st.skipped ? CTL_NO : 0;
-	if (fp != stdout && fclose(fp) != 0)
-		rc = EX_IOERR;
 	if (st.nsigs == 0)
 		fprintf(stderr, "sluicectl: %s: no domain imported\n", st.conf);
 	free_state(&st);

@@ -72,6 +72,12 @@ show_status(ctl_ctx *ctx, const char *name, const char *key)
 	ctl_print_hash(stdout, h, "");
 	if (st && !status_ok(st))
 		printf("warning: status %s\n", status_shown(st, buf, sizeof(buf)));
+	for (int i = 0; i < 2; i++) { /* the relay policy fields (ctl_relay.c) */
+		const char *f = i ? "allowed_senders" : "require_tls", *v = ctl_hget(h, f);
+
+		if (v && sl_live_tenant_field(f, v, buf, sizeof(buf)) < 0)
+			printf("warning: %s (ignored: the configuration applies)\n", buf);
+	}
 	sl_reply_free(h);
 	return 0;
 }

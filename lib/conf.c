@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_include.h"
 #include "conf_lex.h"
+#include "tenant_map.h"
 #include "live.h"
 #include "conf_schema.h"
 #include "log.h"
@@ -28,26 +30,25 @@ static __thread const char *conf_parsing;	/* path while cfg_parse() runs */
 static __thread int conf_mute_parser;		/* the syntax pass said it all */
 static int conf_quiet;				/* see sl_conf_set_quiet() */
 
-#define CONF_MAX_SIZE (4 << 20)			/* a larger file is refused */
 
 /* conf_errfunc - libconfuse's syntax errors, written as file:line: text */
 static void
 conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
-	char	msg[1024];
+	char	msg[1024], where[4200];
 
 	if (conf_mute_parser)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	sl_error("%s:%d: %s", conf_parsing ? conf_parsing : "sluice.conf",
-		 cfg ? cfg->line : 0, msg);
+	sl_error("%s: %s", sl_conf_src_place(NULL, conf_parsing ? conf_parsing : "sluice.conf",
+					     cfg ? cfg->line : 0, where, sizeof(where)), msg);
 }
 
 /* sl_conf_error - report one semantic problem with the section's file:line */
 void
 sl_conf_error(sl_conf *c, cfg_t *sec, const char *fmt, ...)
 {
-	char	msg[1024];
+	char	msg[1024], where[4200];
 	va_list	ap;
 	int	line;
 
@@ -60,10 +61,26 @@ sl_conf_error(sl_conf *c, cfg_t *sec, const char *fmt, ...)
 	}
 	line = sec ? sl_conf_lex_line(c->lex, sec, msg) : 0;
 	if (line > 0)
-		sl_error("%s:%d: %s", c->path, line, msg);
+		sl_error("%s: %s", sl_conf_src_place(c->src, c->path, line, where, sizeof(where)), msg);
 	else
 		sl_error("%s: %s", c->path, msg);
 	c->errors++;
+}
+
+/* sl_conf_place - "file:line" of a line of the parsed text (includes expanded) */
+const char *
+sl_conf_place(const sl_conf *c, int line, char *buf, size_t size)
+{
+	return sl_conf_src_place(c->src, c->path, line, buf, size);
+}
+
+/* sl_conf_file_of - the file a section was written in (sluice.conf or an included one) */
+const char *
+sl_conf_file_of(const sl_conf *c, cfg_t *sec)
+{
+	const char *f = sl_conf_src_file_of(c->src, sec ? sl_conf_lex_line(c->lex, sec, "") : 0);
+
+	return f ? f : c->path;
 }
 
 /* sl_conf_opt_line - the line that sets an option (its section's if unset) */
@@ -225,6 +242,7 @@ conf_check_shared(sl_conf *c, int flags)
 				sl_conf_error(c, key, "dkim %s: %s", cfg_title(key), err);
 		}
 	}
+	sl_tenant_map_check(c);
 	conf_redis_password(c);
 	conf_redis_sentinels(c);
 	conf_redis_cluster(c);
@@ -236,45 +254,22 @@ conf_check_shared(sl_conf *c, int flags)
 		sl_conf_error(c, cfg, "token_lifetime_days: must be 1 to 365");
 }
 
-/* conf_read - a whole config file into memory; NULL after logging */
-static char *
-conf_read(const char *path, size_t *len)
-{
-	FILE   *f = fopen(path, "r");
-	char   *text;
-	size_t	n;
-
-	if (f == NULL) {
-		sl_error("%s: cannot read: %s", path, strerror(errno));
-		return NULL;
-	}
-	text = sl_malloc(CONF_MAX_SIZE + 1);
-	n = fread(text, 1, CONF_MAX_SIZE + 1, f);
-	if (ferror(f) || n > CONF_MAX_SIZE) {
-		sl_error("%s: %s", path, ferror(f) ? strerror(errno) : "larger than 4 MB");
-		fclose(f);
-		free(text);
-		return NULL;
-	}
-	fclose(f);
-	text[n] = '\0';
-	*len = n;
-	return text;
-}
-
 /* conf_parse - parse and check a file with SL_CONF_* flags; NULL only if nothing could be parsed */
 static sl_conf *
 conf_parse(const char *path, int flags)
 {
 	sl_conf *c;
 	size_t	len;
-	char   *text = conf_read(path, &len);
+	sl_conf_src *src = NULL;
+	char   *text = sl_conf_include_expand(path, &len, &src);
 	int	rc;
 
 	if (text == NULL)
 		return NULL;
 	c = sl_calloc(1, sizeof(*c));
 	c->path = sl_strdup(path);
+	c->src = src;
+	sl_conf_src_set_current(src);
 	c->lex = sl_conf_lex_run(path, text, len, sl_conf_schema(), conf_quiet);
 	free(text);
 	c->cfg = cfg_init(sl_conf_schema(), CFGF_NONE);
@@ -284,6 +279,7 @@ conf_parse(const char *path, int flags)
 	rc = cfg_parse_buf(c->cfg, c->lex->buf);
 	conf_parsing = NULL;
 	conf_mute_parser = 0;
+	sl_conf_src_set_current(NULL);
 	if (rc != CFG_SUCCESS) {
 		if (c->lex->errors == 0 && conf_quiet == 0)
 			sl_error("%s: not parsed (libconfuse)", path);
@@ -336,6 +332,7 @@ sl_conf_free(sl_conf *c)
 	if (c->cfg)
 		cfg_free(c->cfg);
 	sl_conf_lex_free(c->lex);
+	sl_conf_src_free(c->src);
 	free(c->path);
 	free(c);
 }

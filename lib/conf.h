@@ -9,6 +9,8 @@
  *	One file configures every Sluice program; each program reads its own
  *	section (milter, policyd, feedback, ctl) and the shared ones (redis,
  *	domain, category, tenant). The schema lives in conf_schema.c.
+ *	include "file" lines (conf_include.c) are expanded first, and every
+ *	message names the file and line the text came from.
  *	A syntax pass (conf_lex.c) reports every syntax error at its line and
  *	repairs the text so libconfuse parses the rest; semantic checks after
  *	parsing (references, key file permissions, networks) report every
@@ -39,6 +41,7 @@ typedef struct sl_conf {
 	int	shared_errors;		/* quiet mode: syntax and shared ones */
 	int	mute;			/* quiet mode: in the shared checks */
 	struct sl_conf_lex *lex;	/* lines as written (conf_lex.c) */
+	struct sl_conf_src *src;	/* lines back to their files (conf_include.c) */
 	char	redis_password[256];	/* from redis { password_file } */
 	char	sentinel_password[256];	/* from redis { sentinel_password_file } */
 	const char *sentinels[SL_REDIS_MAX_SENTINELS]; /* redis { sentinels } */
@@ -55,6 +58,8 @@ sl_conf *sl_conf_parse(const char *path);
 void	sl_conf_set_quiet(int quiet);
 int	sl_conf_present(const sl_conf *c, const char *section);
 int	sl_conf_opt_line(const sl_conf *c, cfg_t *sec, const char *opt);
+const char *sl_conf_place(const sl_conf *c, int line, char *buf, size_t size);
+const char *sl_conf_file_of(const sl_conf *c, cfg_t *sec);
 void	sl_conf_free(sl_conf *c);
 void	sl_conf_error(sl_conf *c, cfg_t *sec, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

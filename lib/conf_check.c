@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "conf_check.h"
+#include "conf_include.h"
 #include "log.h"
 #include "redis.h"
 
@@ -145,13 +146,16 @@ check_files(sl_conf *c, const check_user *u)
 	}
 	if (realpath(c->path, abs) != NULL)
 		check_readable(c, NULL, "the configuration file", abs, u);
+	for (size_t i = 1; sl_conf_src_file(c->src, i); i++)
+		if (realpath(sl_conf_src_file(c->src, i), abs) != NULL)
+			check_readable(c, NULL, "an included file", abs, u);
 }
 
 /* socket_dir - a unix socket's directory: there, usable, not open to others */
 static void
 socket_dir(sl_conf *c, cfg_t *sec, const char *opt, const char *spec, const check_user *u)
 {
-	char path[PATH_MAX], why[PATH_MAX + 100];
+	char path[PATH_MAX], why[PATH_MAX + 100], where[PATH_MAX + 20];
 	const char *dir;
 	struct stat st;
 
@@ -168,9 +172,9 @@ socket_dir(sl_conf *c, cfg_t *sec, const char *opt, const char *spec, const chec
 		sl_conf_error(c, sec, "%s %s: %s for user \"%s\"", opt, spec, why,
 		              *u->name ? u->name : "root");
 	else if (!user_may(u, &st, S_IWUSR | S_IXUSR, S_IWGRP | S_IXGRP, S_IWOTH | S_IXOTH))
-		sl_warn("%s:%d: %s %s: user \"%s\" cannot create the socket in %s (owner %ld, "
+		sl_warn("%s: %s %s: user \"%s\" cannot create the socket in %s (owner %ld, "
 		        "mode %04o): works only while the daemon is started as root",
-		        c->path, sl_conf_opt_line(c, sec, opt), opt, spec,
+		        sl_conf_place(c, sl_conf_opt_line(c, sec, opt), where, sizeof(where)), opt, spec,
 		        *u->name ? u->name : "root", dir, (long)st.st_uid,
 		        (unsigned)(st.st_mode & 07777));
 	else if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))

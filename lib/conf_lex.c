@@ -35,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf_include.h"
 #include "conf_lex.h"
 #include "log.h"
 
@@ -81,14 +82,15 @@ typedef struct lex_state {
 /* lex_error - one syntax error at its line */
 static void SL_PRINTF(3, 4) lex_error(lex_state *s, int line, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], where[4200];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (!s->quiet)
-		sl_error("%s:%d: %s", s->path, line, msg);
+		sl_error("%s: %s", sl_conf_src_place(NULL, s->path, line, where, sizeof(where)),
+		         msg);
 	s->lx->errors++;
 }
 

@@ -23,6 +23,7 @@
  *	    block_ttl = 3600		# or this long after the last block reply
  *	    block_command = ""		# run on block start and end (no shell)
  *	    block_command_timeout = 10	# seconds before it is killed
+ *	    metrics_listen = ""		# host:port of GET /metrics (loopback)
  *	    provider "name" { domains = {...} mx = {...} }	# before the defaults
  *	}
  */
@@ -48,5 +49,6 @@ cfg_opt_t sl_conf_logd_opts[] = {
     CFG_INT("block_ttl", 3600, CFGF_NONE),
     CFG_STR("block_command", "", CFGF_NONE),
     CFG_INT("block_command_timeout", 10, CFGF_NONE),
+    CFG_STR("metrics_listen", "", CFGF_NONE),
     CFG_SEC("provider", provider_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END()};

@@ -25,6 +25,9 @@
  *	  discard_scopes = { }               # global, category, tenant
  *	  time_zone = "UTC"
  *	  limit "gmail-bulk" { key = '${sender_orgdomain}' ... }   # seeds
+ *	  block_reaction "google" { mode = defer|filter|monitor|off transport = "smtp-b:" retry = 900 }
+ *	  block_ramp = 1800  block_ramp_start = 10  block_ramp_step = 300
+ *	  (reactions to sluice-logd's provider blocks; see doc/policyd.md)
  *	  (single quotes: libconfuse expands ${...} inside double quotes)
  *	}
  */
@@ -45,6 +48,16 @@ static cfg_opt_t limit_opts[] = {
 	CFG_STR("mode", "", CFGF_NONE),
 	CFG_STR("warn", "", CFGF_NONE),
 	CFG_STR("text", "", CFGF_NONE),
+	CFG_STR("schedule", "", CFGF_NONE),	/* warm-up: "50,100,200" per day */
+	CFG_STR("schedule_start", "", CFGF_NONE),	/* YYYYMMDD of its first day */
+	CFG_END()
+};
+
+/* Reactions to a provider block (policyd_provider.c, doc/policyd.md). */
+static cfg_opt_t reaction_opts[] = {
+	CFG_STR("mode", "monitor", CFGF_NONE),	/* defer | filter | monitor | off */
+	CFG_STR("transport", "", CFGF_NONE),	/* filter: "name:" or "name:nexthop" */
+	CFG_INT("retry", 900, CFGF_NONE),	/* defer: at most this retry hint, s */
 	CFG_END()
 };
 
@@ -73,5 +86,9 @@ cfg_opt_t sl_conf_policyd_opts[] = {
 	CFG_INT("pipeline_max", 64, CFGF_NONE),
 	CFG_STR("time_zone", "UTC", CFGF_NONE),
 	CFG_SEC("limit", limit_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("block_reaction", reaction_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_INT("block_ramp", 1800, CFGF_NONE),		/* s of ramp after a block */
+	CFG_INT("block_ramp_start", 10, CFGF_NONE),	/* recipients a minute, at first */
+	CFG_INT("block_ramp_step", 300, CFGF_NONE),	/* s: the rate doubles */
 	CFG_END()
 };

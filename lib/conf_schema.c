@@ -59,6 +59,7 @@ static cfg_opt_t category_opts[] = {
 	CFG_STR("feedback_type", "", CFGF_NONE),
 	CFG_BOOL("sign_parent", cfg_false, CFGF_NONE),
 	CFG_STR_LIST("sign_domains", "{}", CFGF_NONE),
+	CFG_STR("transport", "", CFGF_NONE),	/* master.cf service (sluicectl transports) */
 	CFG_END()
 };
 
@@ -68,6 +69,19 @@ static cfg_opt_t tenant_opts[] = {
 	CFG_STR_LIST("sasl_users", "{}", CFGF_NONE),
 	CFG_STR("default_category", "", CFGF_NONE),
 	CFG_STR("sender_id", "", CFGF_NONE),
+	CFG_STR_LIST("clients", "{}", CFGF_NONE),	/* tenant_map.c */
+	CFG_STR_LIST("client_ports", "{}", CFGF_NONE),
+	CFG_BOOL("require_tls", cfg_false, CFGF_NONE),
+	CFG_STR("allowed_senders", "", CFGF_NONE),
+	CFG_STR("transport", "", CFGF_NONE),
+	CFG_END()
+};
+
+/* An outgoing transport's source address and HELO name (sluicectl transports). */
+static cfg_opt_t transport_opts[] = {
+	CFG_STR("bind_address", "", CFGF_NONE),
+	CFG_STR("bind_address6", "", CFGF_NONE),
+	CFG_STR("helo_name", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -81,6 +95,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_SEC("domain", domain_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("category", category_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("tenant", tenant_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("transport", transport_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("milter", sl_conf_milter_opts, CFGF_NONE),
 	CFG_SEC("policyd", sl_conf_policyd_opts, CFGF_NONE),
 	CFG_SEC("feedback", sl_conf_feedback_opts, CFGF_NONE),

@@ -44,6 +44,11 @@ static const char *const templates[SL_KEYS] = {
     [SL_KEY_FBDONE] = "fbdone:$1",
     [SL_KEY_FBSEEN] = "fbseen:$1",
     [SL_KEY_EVENTS] = "events",
+    [SL_KEY_BLOCKS] = "blocks",
+    [SL_KEY_RAMPS] = "ramps",
+    [SL_KEY_PDOMAINS] = "pdomains:$1",
+    [SL_KEY_HOLDS] = "holds",
+    [SL_KEY_RELABEL] = "relabel",
     [SL_KEY_CHARGE] = "charge:$1",
 };
 

@@ -68,6 +68,11 @@ enum sl_key_kind {
 	SL_KEY_FBDONE,        /* fbdone:<id> (string) */
 	SL_KEY_FBSEEN,        /* fbseen:<msgid> (set) */
 	SL_KEY_EVENTS,        /* events (stream) */
+	SL_KEY_BLOCKS,        /* blocks (set of <provider>:<sending domain>) */
+	SL_KEY_RAMPS,         /* ramps (sorted set) */
+	SL_KEY_PDOMAINS,      /* pdomains:<provider> (set) */
+	SL_KEY_HOLDS,         /* holds (hash) */
+	SL_KEY_RELABEL,       /* relabel (hash) */
 	SL_KEY_CHARGE,        /* charge:<client>/<port>,<server>/<port> (hash) */
 	SL_KEYS
 };

@@ -15,6 +15,8 @@
  *	lists equal). sluice-policyd parses limits with these same functions.
  *	A SASL user's entry has category and tenant (names of 1-15 a-z 0-9)
  *	and domains (comma-separated lowercase domains, "*." allowed first).
+ *	A tenant hash may also carry the relay policy (tenant_map.c):
+ *	require_tls (yes, no) and allowed_senders (domains, users, any).
  *	sluicectl refuses what fails here; the daemons ignore it, log it
  *	once with key and field, and count it.
  */
@@ -28,6 +30,7 @@
 #include <strings.h>
 
 #include "live.h"
+#include "tenant_map.h"
 
 /* sl_live_tenant_status - the status named, -1 when it is none of the three */
 int
@@ -39,6 +42,40 @@ sl_live_tenant_status(const char *s)
 		return SL_TENANT_PAUSED;
 	if (strcmp(s, "suspended") == 0)
 		return SL_TENANT_SUSPENDED;
+	return -1;
+}
+
+/* sl_live_yesno - 1 for yes, 0 for no, -1 otherwise */
+int
+sl_live_yesno(const char *s)
+{
+	if (strcmp(s, "yes") == 0)
+		return 1;
+	if (strcmp(s, "no") == 0)
+		return 0;
+	return -1;
+}
+
+/* sl_live_tenant_field - a relay policy field of sluice:tenant:<t>; -1 with err */
+int
+sl_live_tenant_field(const char *f, const char *v, char *err, size_t errlen)
+{
+	char shown[84];
+	int ok = 1;
+
+	if (strcmp(f, "require_tls") == 0)
+		ok = sl_live_yesno(v) >= 0;
+	else if (strcmp(f, "allowed_senders") == 0)
+		ok = *v && sl_tenant_senders_parse(v) > 0;
+	else if (strcmp(f, "status") == 0)
+		ok = sl_live_tenant_status(v) >= 0;
+	if (ok)
+		return 0;
+	sl_live_printable(v, shown, sizeof(shown));
+	snprintf(err, errlen, "invalid %s \"%s\" (%s)", f, shown,
+	         strcmp(f, "require_tls") == 0       ? "use yes or no"
+	         : strcmp(f, "allowed_senders") == 0 ? "use domains, users or any"
+	                                             : "use active, paused or suspended");
 	return -1;
 }
 
@@ -140,6 +177,7 @@ const char *const sl_live_attributes[] = {
     "sasl_username", "sender",         "sender_domain", "sender_orgdomain",
     "recipient",     "recipient_domain", "recipient_orgdomain", "client_address",
     "client_name",   "helo_name",      "tenant",        "category",
+    "recipient_provider", "sending_domain", /* policyd_provider.c */
     NULL};
 
 /* sl_live_attribute - is name (n bytes) an attribute of a policy request? */
@@ -225,6 +263,10 @@ sl_live_limit_field(const char *f, const char *v, char *err, size_t errlen)
 		ok = *v == '\0' || sl_live_mode(v) > 0;
 	else if (strcmp(f, "text") == 0)
 		ok = sl_live_text_ok(v);
+	else if (strcmp(f, "schedule") == 0)
+		ok = sl_live_schedule(v, NULL, 0) > 0;
+	else if (strcmp(f, "schedule_start") == 0)
+		ok = sl_live_day(v, &n) == 0;
 	else if (strcmp(f, "description") == 0 || strcmp(f, "note") == 0)
 		ok = 1;
 	else {
@@ -238,6 +280,56 @@ sl_live_limit_field(const char *f, const char *v, char *err, size_t errlen)
 		snprintf(err, errlen, "invalid %s \"%s\"", f, shown);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * sl_live_schedule - a warm-up schedule "50,100,200" (1-365 day figures,
+ * each a count): how many, stored into out[0..max-1] when out is given;
+ * -1 when malformed
+ */
+int
+sl_live_schedule(const char *s, long long *out, int max)
+{
+	int n = 0;
+
+	while (*s) {
+		char num[32];
+		size_t len = strcspn(s, ",");
+		long long v;
+
+		if (len == 0 || len >= sizeof(num) || n >= SL_LIVE_SCHEDULE_MAX)
+			return -1;
+		memcpy(num, s, len), num[len] = '\0';
+		if (sl_live_count(num, &v) < 0)
+			return -1;
+		if (out && n < max)
+			out[n] = v;
+		n++;
+		s += len;
+		if (*s == ',' && *++s == '\0')
+			return -1;
+	}
+	return n > 0 ? n : -1;
+}
+
+/* sl_live_day - "YYYYMMDD" to days since 1970-01-01; -1 when malformed */
+int
+sl_live_day(const char *s, long long *days)
+{
+	int y, m, d;
+	char end;
+	static const int cum[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (strlen(s) != 8 || strspn(s, "0123456789") != 8 ||
+	    sscanf(s, "%4d%2d%2d%c", &y, &m, &d, &end) != 3 || y < 1970 || m < 1 || m > 12 ||
+	    d < 1 || d > mdays[m - 1])
+		return -1;
+	if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return -1;
+	*days = (long long)(y - 1970) * 365 + (y - 1969) / 4 - (y - 1901) / 100 + (y - 1601) / 400 +
+	        cum[m - 1] + (m > 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) + d - 1;
 	return 0;
 }
 
@@ -272,7 +364,13 @@ sl_live_limit_check(int n, const char *const *field, char *err, size_t errlen)
 		snprintf(err, errlen, "no key template (field key)");
 		return -1;
 	}
-	if (has(n, field, "window") && has(n, field, "max") == NULL) {
+	if (has(n, field, "schedule") &&
+	    (has(n, field, "window") == NULL || strcmp(has(n, field, "window"), "day") != 0 ||
+	     has(n, field, "schedule_start") == NULL)) {
+		snprintf(err, errlen, "schedule needs window day and schedule_start (YYYYMMDD)");
+		return -1;
+	}
+	if (has(n, field, "window") && has(n, field, "max") == NULL && !has(n, field, "schedule")) {
 		snprintf(err, errlen, "window %s needs max", has(n, field, "window"));
 		return -1;
 	}
@@ -288,6 +386,16 @@ sl_live_label_ok(const char *s)
 	if (n == 0 || n > 15)
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") == n;
+}
+
+/* sl_live_dns_label_ok - a subdomain label: 1-63 of a-z 0-9 -, no leading or trailing - */
+int
+sl_live_dns_label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n &&
+	       s[0] != '-' && s[n - 1] != '-';
 }
 
 /* domain_ok - one lowercase domain, maybe "*." first: [a-z0-9.-], no empty label */

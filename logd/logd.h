@@ -14,6 +14,7 @@
  *				a state file (inode + offset); or stdin
  *	  logd_redis.c		events and day counters into Redis, with a
  *				bounded buffer during an outage
+ *	  logd_metrics.c	GET /metrics (Prometheus text) in the loop's pause
  *	  logd_main.c		options, config, the loop
  * OWNERSHIP
  *	Parsed fields point into caller-owned fixed buffers of ld_line;
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "provider.h"
 #include "redis.h"
 
 /* Longest log line handled; a longer one is counted and skipped. */
@@ -91,13 +93,7 @@ enum ld_class {
 	LD_CLASS_OTHER
 };
 
-typedef struct ld_providers ld_providers;
-
-ld_providers *ld_providers_new(void);
-void ld_providers_free(ld_providers *p);
-int ld_providers_add(ld_providers *p, const char *name, const char *pattern, int mx, char *err,
-                     size_t errlen);
-const char *ld_provider_of(const ld_providers *p, const char *rcpt, const char *relay_host);
+const char *ld_provider_of(const sl_providers *p, const char *rcpt, const char *relay_host);
 enum ld_class ld_classify_reply(const char *dsn, const char *reply);
 const char *ld_class_name(enum ld_class c);
 
@@ -138,6 +134,7 @@ typedef struct ld_event {
 	const char *dsn, *reply, *delays, *stamp;
 	double delay;
 	const char *sender, *msgid, *provider, *class_;
+	const char *learnt; /* the recipient domain when only the MX told its provider */
 } ld_event;
 
 /* Called once per event; ld_feed() fills the event from the line. */
@@ -149,7 +146,7 @@ typedef struct ld_feed_stats {
 
 typedef struct ld_feeder {
 	ld_table *table;
-	const ld_providers *providers;
+	const sl_providers *providers;
 	ld_event_cb *cb;
 	void *arg;
 	ld_feed_stats stats;
@@ -220,5 +217,21 @@ void ld_sink_event(ld_sink *s, const ld_event *ev, time_t now);
 void ld_sink_block(ld_sink *s, enum ld_block_change change, const ld_block_info *info, long ttl);
 int ld_sink_flush(ld_sink *s, time_t now);
 void ld_sink_get_stats(const ld_sink *s, ld_sink_stats *st);
+
+/* ---- logd_metrics.c ---- */
+
+typedef struct ld_metrics ld_metrics;
+typedef struct ld_metrics_view {
+	const ld_feed_stats *feed;
+	ld_sink_stats sink;
+	ld_table_stats table;
+} ld_metrics_view;
+
+ld_metrics *ld_metrics_new(const char *listen_on, char *err, size_t errlen);
+void ld_metrics_free(ld_metrics *m);
+void ld_metrics_delivery(ld_metrics *m, const char *provider, const char *result,
+                         const char *class_);
+void ld_metrics_block(ld_metrics *m, enum ld_block_change change);
+void ld_metrics_wait(ld_metrics *m, long ms, const ld_metrics_view *v);
 
 #endif

@@ -27,7 +27,13 @@
 static void
 emit(ld_feeder *f, ld_event *ev)
 {
+	const char *at = ev->rcpt ? strrchr(ev->rcpt, '@') : NULL;
+
 	ev->provider = ld_provider_of(f->providers, ev->rcpt, ev->relay_host);
+	ev->learnt = NULL;
+	if (at && at[1] && strcmp(ev->provider, "other") != 0 &&
+	    strcmp(sl_provider_of(f->providers, at + 1, NULL), "other") == 0)
+		ev->learnt = at + 1; /* e.g. a Google Workspace domain: policyd learns it */
 	ev->class_ =
 	    ld_class_name(strcmp(ev->result, "deferred") != 0 && strcmp(ev->result, "bounced") != 0
 	                      ? LD_CLASS_NONE

@@ -40,14 +40,15 @@
 #include "log.h"
 #include "logd.h"
 #include "privs.h"
+#include "service.h"
 
 typedef struct ld_conf {
 	const char *log_file, *state_file, *user;
 	int all_messages;
 	long events_maxlen, buffer_max, queue_max, queue_ttl, poll_ms;
-	ld_providers *providers;
+	sl_providers *providers;
 	ld_block_conf block;
-	const char *block_command;
+	const char *block_command, *metrics_listen;
 	long block_command_timeout;
 	sl_redis_opts redis;
 } ld_conf;
@@ -57,6 +58,7 @@ typedef struct run {
 	ld_sink *sink;
 	ld_blocks *blocks;
 	ld_alert *alert;
+	ld_metrics *metrics; /* NULL without metrics_listen */
 	long block_ttl;
 } run;
 
@@ -98,16 +100,8 @@ conf_providers(sl_conf *c, cfg_t *sec, ld_conf *lc)
 {
 	char err[256];
 
-	for (unsigned i = 0; i < cfg_size(sec, "provider"); i++) {
-		cfg_t *p = cfg_getnsec(sec, "provider", i);
-
-		for (int mx = 0; mx < 2; mx++)
-			for (unsigned j = 0; j < cfg_size(p, mx ? "mx" : "domains"); j++)
-				if (ld_providers_add(lc->providers, cfg_title(p),
-				                     cfg_getnstr(p, mx ? "mx" : "domains", j), mx,
-				                     err, sizeof(err)) < 0)
-					sl_conf_error(c, p, "logd: %s", err);
-	}
+	if (sl_providers_conf(lc->providers, sec, err, sizeof(err)) < 0)
+		sl_conf_error(c, sec, "logd: %s", err);
 }
 
 /* conf_read - the logd section into lc; every error reported */
@@ -131,6 +125,16 @@ conf_read(sl_conf *c, ld_conf *lc)
 	lc->block.ttl = conf_int(c, sec, "block_ttl", 1, 30 * 86400);
 	lc->block_command = cfg_getstr(sec, "block_command");
 	lc->block_command_timeout = conf_int(c, sec, "block_command_timeout", 1, 3600);
+	lc->metrics_listen = cfg_getstr(sec, "metrics_listen");
+	{
+		char host[256];
+		int port;
+
+		if (*lc->metrics_listen &&
+		    sl_redis_hostport(lc->metrics_listen, host, sizeof(host), &port) < 0)
+			sl_conf_error(c, sec, "logd: metrics_listen \"%s\": use host:port",
+			              lc->metrics_listen);
+	}
 	if (*lc->block_command &&
 	    (lc->block_command[0] != '/' || access(lc->block_command, X_OK) < 0))
 		sl_conf_error(c, sec,
@@ -139,7 +143,7 @@ conf_read(sl_conf *c, ld_conf *lc)
 		sl_conf_error(c, sec, "logd: log_file: required (Postfix's maillog_file, or -)");
 	if (strcmp(lc->log_file, "-") != 0 && lc->state_file[0] != '/')
 		sl_conf_error(c, sec, "logd: state_file: an absolute path is required");
-	lc->providers = ld_providers_new();
+	lc->providers = sl_providers_new();
 	conf_providers(c, sec, lc);
 	sl_conf_redis_opts(c, &lc->redis);
 }
@@ -157,7 +161,7 @@ static int
 parse_file(const char *path)
 {
 	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	ld_providers *prov = ld_providers_new();
+	sl_providers *prov = sl_providers_new();
 	ld_feeder f = {
 	    .table = ld_table_new(1000000, 100 * 86400), .providers = prov, .cb = print_event};
 	char *line = NULL;
@@ -178,7 +182,7 @@ parse_file(const char *path)
 	if (fp != stdin)
 		fclose(fp);
 	ld_table_free(f.table);
-	ld_providers_free(prov);
+	sl_providers_free(prov);
 	return 0;
 }
 
@@ -203,8 +207,10 @@ queue_event(const ld_event *ev, void *arg)
 	enum ld_block_change ch;
 
 	ld_sink_event(r->sink, ev, time(NULL));
+	ld_metrics_delivery(r->metrics, ev->provider, ev->result, ev->class_);
 	if ((ch = ld_blocks_event(r->blocks, ev, time(NULL), &b)) != LD_BLOCK_SAME) {
 		log_block(ch, &b);
+		ld_metrics_block(r->metrics, ch);
 		ld_alert_block(r->alert, ch, &b);
 		ld_sink_block(r->sink, ch, &b, r->block_ttl);
 	}
@@ -218,6 +224,7 @@ tick_blocks(run *r)
 
 	while (ld_blocks_tick(r->blocks, time(NULL), &b) == LD_BLOCK_END) {
 		log_block(LD_BLOCK_END, &b);
+		ld_metrics_block(r->metrics, LD_BLOCK_END);
 		ld_alert_block(r->alert, LD_BLOCK_END, &b);
 		ld_sink_block(r->sink, LD_BLOCK_END, &b, r->block_ttl);
 	}
@@ -309,7 +316,13 @@ loop(const ld_conf *lc, run *r, ld_follow *f)
 			log_stats(r, "counters");
 			last_stats = time(NULL);
 		}
-		if (n == 0)
+		if (r->metrics) {
+			ld_metrics_view v = {.feed = &r->feeder.stats};
+
+			ld_sink_get_stats(r->sink, &v.sink);
+			ld_table_get_stats(r->feeder.table, &v.table);
+			ld_metrics_wait(r->metrics, n == 0 ? lc->poll_ms : 0, &v); /* serves too */
+		} else if (n == 0)
 			pause_ms(lc->poll_ms);
 	}
 }
@@ -331,6 +344,9 @@ serve(const ld_conf *lc, int foreground)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGHUP, SIG_IGN); /* rotation is noticed by itself; config changes need a restart */
+	if (*lc->metrics_listen &&
+	    (r.metrics = ld_metrics_new(lc->metrics_listen, err, sizeof(err))) == NULL)
+		sl_fatal("%s", err);
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
 	if ((f = open_log(lc)) == NULL)
@@ -340,6 +356,7 @@ serve(const ld_conf *lc, int foreground)
 	r.sink =
 	    ld_sink_new(&lc->redis, (size_t)lc->buffer_max, lc->events_maxlen, lc->all_messages);
 	sl_info("started: following %s", lc->log_file);
+	sl_notify("READY=1"); /* Type=notify in contrib/systemd/sluice-logd.service */
 	loop(lc, &r, f);
 	ld_sink_flush(r.sink, time(NULL));
 	save(f, r.sink);
@@ -349,6 +366,7 @@ serve(const ld_conf *lc, int foreground)
 	ld_table_free(r.feeder.table);
 	ld_blocks_free(r.blocks);
 	ld_alert_free(r.alert);
+	ld_metrics_free(r.metrics);
 	return 0;
 }
 
@@ -397,7 +415,7 @@ main(int argc, char **argv)
 		rc = 0;
 	} else
 		rc = serve(&lc, foreground);
-	ld_providers_free(lc.providers);
+	sl_providers_free(lc.providers);
 	sl_conf_free(c);
 	return rc;
 }

@@ -16,7 +16,13 @@
  *	queue id without a record (mail that did not pass the
  *	milter: bounces Postfix made, local mail) is counted as
  *	"unattributed" and written only when all_messages is set (under
- *	tenant and category "-").
+ *	tenant and category "-"). A recipient domain whose provider only
+ *	its MX host told (a Google Workspace domain) is added to
+ *	<prefix>pdomains:<provider> (a set of at most 100000, kept 30 days
+ *	after the last addition), which sluice-policyd reads at RCPT.
+ *	A block's start also adds "<provider>:<source>" to <prefix>blocks,
+ *	the index sluice-policyd reads; its end only deletes the hash
+ *	(sluice-policyd notices, and ramps up).
  * OUTAGE
  *	Events wait in a queue of at most buffer_max while Redis cannot be
  *	reached or answers a transient error (OOM, READONLY, LOADING, BUSY,
@@ -38,10 +44,14 @@
 #include "logd.h"
 
 #define NFIELDS 17 /* event field pairs (name, value) */
-#define NARGS (2 + 6 + 2 * NFIELDS)
+#define NARGS (2 + 8 + 2 * NFIELDS)
 
 static sl_script event_script = {
-    .source = SL_LUA_KEYS "local rec = redis.call('HMGET', KEYS[1], 'tenant', 'category', 'sasl', 'msgid')\n"
+    .source = SL_LUA_KEYS "if ARGV[7] ~= '' then -- a domain only its MX maps: for sluice-policyd\n"
+              "  if redis.call('SCARD', ARGV[8]) < 100000 then redis.call('SADD', ARGV[8], ARGV[7]) end\n"
+              "  redis.call('EXPIRE', ARGV[8], 30 * 86400)\n"
+              "end\n"
+              "local rec = redis.call('HMGET', KEYS[1], 'tenant', 'category', 'sasl', 'msgid')\n"
               "local tenant, cat, sasl = rec[1] or '', rec[2] or '', rec[3] or ''\n"
               "local known = redis.call('EXISTS', KEYS[1]) == 1\n"
               "if not known and ARGV[4] ~= '1' then return 0 end\n"
@@ -52,7 +62,7 @@ static sl_script event_script = {
               "  'result', ARGV[5], 'tenant', tenant, 'category', cat, 'sasl', sasl,\n"
               "  'msgid', rec[4] or ''}\n"
               "local f = {}\n"
-              "for i = 7, #ARGV, 2 do\n"
+              "for i = 9, #ARGV, 2 do\n"
               "  a[#a + 1] = ARGV[i]; a[#a + 1] = ARGV[i + 1]; f[ARGV[i]] = ARGV[i + 1]\n"
               "end\n"
               "redis.call(unpack(a))\n"
@@ -73,6 +83,7 @@ static sl_script block_script = {
               "    ARGV[6], 'reply', ARGV[7], 'count', ARGV[8], 'since', ARGV[9], 'until',\n"
               "    ARGV[11], 'set_by', 'sluice-logd')\n"
               "  redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+              "  redis.call('SADD', ARGV[12], ARGV[4] .. ':' .. ARGV[5])\n"
               "end\n"
               "if ARGV[1] ~= 'going' then\n"
               "  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'type', 'block-' .. "
@@ -182,6 +193,9 @@ ld_sink_event(ld_sink *s, const ld_event *ev, time_t now)
 	push(e, ev->result);
 	sl_key_template_full(buf, sizeof(buf), s->prefix, SL_KEY_PSTATS);
 	push(e, buf);
+	push(e, ev->learnt ? ev->learnt : ""); /* pdomains:<provider>, for sluice-policyd */
+	sl_key(buf, sizeof(buf), s->prefix, SL_KEY_PDOMAINS, ev->provider);
+	push(e, buf);
 	pair(e, "queue_id", ev->qid);
 	pair(e, "recipient", ev->rcpt);
 	pair(e, "orig_recipient", ev->orig_rcpt);
@@ -240,6 +254,8 @@ ld_sink_block(ld_sink *s, enum ld_block_change change, const ld_block_info *info
 	push(e, info->why ? info->why : "");
 	snprintf(buf, sizeof(buf), "%lld", (long long)(time(NULL) + ttl));
 	push(e, buf);
+	sl_key(buf, sizeof(buf), s->prefix, SL_KEY_BLOCKS); /* what sluice-policyd reads */
+	push(e, buf);
 	s->st.buffered = s->n;
 }
 
@@ -275,7 +291,7 @@ write_one(ld_sink *s, queued *e, const char *day)
 		sl_warn("redis: events wait in memory (%zu queued): %s", s->n, rep->str);
 		done = 0;
 	} else if (rep->type == SL_REPLY_ERROR) {
-		sl_error("redis: delivery event of %s skipped: %s", e->argv[8], rep->str);
+		sl_error("redis: delivery event of %s skipped: %s", e->argv[11], rep->str);
 		s->st.errors++;
 	} else if (e->script == &block_script ||
 	           (rep->type == SL_REPLY_INTEGER && rep->integer == 1))

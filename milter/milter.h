@@ -28,6 +28,7 @@
 #include "conf.h"
 #include "keyspace.h"
 #include "redis.h"
+#include "tenant_map.h"
 #include "token.h"
 
 #define ML_DOMAIN_MAX	256
@@ -122,6 +123,7 @@ typedef struct ml_conf {
 	size_t	ncategories;
 	ml_tenant *tenants;
 	size_t	ntenants;
+	sl_tenant_map *tmap;		/* tenant mapping shared with policyd (lib/) */
 	ml_rule *rules;
 	size_t	nrules;
 	struct ml_vopts *vopts;		/* milter { inbound { } } (milter_verify.h) */
@@ -152,6 +154,7 @@ typedef struct ml_sasl_entry {
 typedef struct ml_input {
 	const char *sasl_user;		/* NULL or "": not authenticated */
 	const char *client_addr;
+	const char *daemon_port;	/* {daemon_port}: the listener (client_ports) */
 	const char *env_from;		/* normalized, "" for the null sender */
 	const char *from_addr;		/* header From address */
 	const char *from_ambiguous;	/* why the From was refused (ml_from_parse), or NULL */
@@ -176,6 +179,13 @@ typedef struct ml_decision {
 } ml_decision;
 
 int	ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d);
+const sl_tenant_rule *ml_ip_tenant(const ml_conf *c, const char *sasl_user,
+				   const char *client_addr, const char *daemon_port);
+
+/* milter_relabel.c: subdomains replaced live (sluice:relabel) */
+void	ml_relabel_refresh(const ml_conf *c);
+const char *ml_relabel_label(const char *kind, const char *name, const char *configured,
+			     char *buf, size_t len);
 int	ml_sasl_allows(const ml_conf *c, const ml_input *in,
 		       const char *from_domain);
 int	ml_sasl_signs(const ml_conf *c, const ml_input *in, const char *domain);

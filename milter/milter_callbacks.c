@@ -247,7 +247,8 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	snprintf(m->qid, sizeof(m->qid), "%s", macro(ctx, "i"));
 	snprintf(m->sasl, sizeof(m->sasl), "%s", macro(ctx, "{auth_authen}"));
 	sl_log_context(m->qid);
-	if (!m->sasl[0] && !sl_netlist_match(m->conf->internal, c->addr))
+	if (!m->sasl[0] && !sl_netlist_match(m->conf->internal, c->addr)
+	    && ml_ip_tenant(m->conf, NULL, c->addr, c->tuple[3]) == NULL)
 		return inbound_start(c, m, argv);
 	if (argv[0] == NULL || strcmp(argv[0], "<>") == 0
 	    || sl_addr_normalize(argv[0], m->env_from, sizeof(m->env_from), 0) < 0)
@@ -399,7 +400,8 @@ cb_eoh(SMFICTX *ctx)
 	char	err[512], text[128];
 	ml_sasl_entry e;
 	ml_from f;
-	ml_input in = {.sasl_user = m->sasl, .client_addr = c->addr, .env_from = m->env_from,
+	ml_input in = {.sasl_user = m->sasl, .client_addr = c->addr, .daemon_port = c->tuple[3],
+		       .env_from = m->env_from,
 		       .from_addr = f.addr, .sasl = &e};
 	size_t	nfrom = ml_header_count(m->headers, m->nheaders, "From");
 	int	frc;
@@ -430,6 +432,7 @@ cb_eoh(SMFICTX *ctx)
 		in.sasl = NULL;
 		in.sasl_down = 1;
 	}
+	ml_relabel_refresh(m->conf);
 	ml_decide(m->conf, &in, &m->d);
 	if (m->d.verdict == ML_REJECT)
 		return reject(ctx, m, m->d.reply);
@@ -776,7 +779,8 @@ static const struct {
 	int	stage;
 	const char *macros;
 } symlists[] = {
-	/* the connection's name for policyd's charge record (milter_charge.c) */
+	/* the connection's name for policyd's charge record (milter_charge.c);
+	 * {daemon_port} is also the listener of client_ports (lib/tenant_map.c) */
 	{SMFIM_CONNECT, "{client_addr} {client_port} {daemon_addr} {daemon_port}"},
 	{SMFIM_HELO, ""}, {SMFIM_ENVFROM, "i {auth_authen}"},
 	{SMFIM_ENVRCPT, ""}, {SMFIM_DATA, ""}, {SMFIM_EOH, "i"}, {SMFIM_EOM, "i"},

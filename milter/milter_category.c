@@ -16,9 +16,14 @@
  *	is a 5.7.1 rejection, or in monitor mode a message left unsigned.
  *	When Redis cannot answer (in->sasl_down), the config decides for the
  *	users its tenants list; anything it cannot allow is deferred (4.7.1).
+ *	A tenant's allowed_senders (lib/tenant_map.c) widens this to any
+ *	From, or narrows it to its users' own addresses. A client that did
+ *	not authenticate but is in a tenant's clients (ml_ip_tenant()) is
+ *	bound the same way: its From must pass allowed_senders (unset:
+ *	domains), and it is signed only for the tenant's domains.
  *
  *	Tenant, first found: the Redis entry, the config tenant of the SASL
- *	user, the first matching rule that names one, the config tenant
+ *	user, the tenant of an IP-authenticated client, the first matching rule that names one, the config tenant
  *	listing the From domain.
  *	Category, first found: the category header (unknown name: reject or
  *	ignore, per unknown_category), the Redis entry, the first matching
@@ -89,15 +94,38 @@ ml_domain_in(const char **list, size_t n, const char *domain)
 	return 0;
 }
 
-/* tenant_of_user - the config tenant listing a SASL user */
+/* tenant_of_user - the config tenant listing a SASL user (lib/tenant_map.c) */
 static const ml_tenant *
 tenant_of_user(const ml_conf *c, const char *user)
 {
-	for (size_t i = 0; user && *user && i < c->ntenants; i++)
-		for (size_t k = 0; k < c->tenants[i].nsasl_users; k++)
-			if (strcmp(c->tenants[i].sasl_users[k], user) == 0)
-				return &c->tenants[i];
-	return NULL;
+	const sl_tenant_rule *t;
+	int	by_ip;
+
+	if (user == NULL || *user == '\0')
+		return NULL;
+	t = sl_tenant_map_find(c->tmap, NULL, user, NULL, NULL, &by_ip);
+	return t ? ml_conf_tenant(c, t->name) : NULL;
+}
+
+/* ml_ip_tenant - a client that did not authenticate: its tenant by address, or NULL */
+const sl_tenant_rule *
+ml_ip_tenant(const ml_conf *c, const char *sasl_user, const char *client_addr,
+	     const char *daemon_port)
+{
+	int	by_ip;
+
+	if (sasl_user && *sasl_user)
+		return NULL;
+	return sl_tenant_map_find(c->tmap, NULL, NULL, client_addr, daemon_port, &by_ip);
+}
+
+/* tenant_senders - the allowed_senders of a tenant's section; unset for none */
+static enum sl_senders
+tenant_senders(const ml_conf *c, const char *name)
+{
+	const sl_tenant_rule *t = sl_tenant_map_get(c->tmap, name);
+
+	return t ? t->senders : SL_SENDERS_UNSET;
 }
 
 /* tenant_of_domain - the config tenant listing a From domain */
@@ -228,6 +256,7 @@ static void
 choose_tenant(const ml_conf *c, const ml_input *in, ml_decision *d)
 {
 	const ml_tenant *t;
+	const sl_tenant_rule *ipt;
 
 	if (in->sasl && in->sasl->found && in->sasl->tenant[0]) {
 		if (label_ok(in->sasl->tenant)) {
@@ -239,6 +268,10 @@ choose_tenant(const ml_conf *c, const ml_input *in, ml_decision *d)
 	}
 	if ((t = tenant_of_user(c, in->sasl_user)) != NULL) {
 		set_tenant(c, d, t->name);
+		return;
+	}
+	if ((ipt = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port)) != NULL) {
+		set_tenant(c, d, ipt->name);
 		return;
 	}
 	for (size_t i = 0; i < c->nrules; i++)
@@ -297,6 +330,18 @@ choose_category(const ml_conf *c, const ml_input *in, ml_decision *d)
 		d->category = ml_conf_category(c, c->default_category);
 }
 
+/* ip_signs - an IP-authenticated tenant's domain, or an exact subdomain of one */
+static int
+ip_signs(const sl_tenant_rule *t, const char *domain)
+{
+	if (sl_tenant_domain_ok(t->domains, t->ndomains, NULL, domain))
+		return 1;
+	for (size_t i = 0; i < t->ndomains; i++)
+		if (below_entry(t->domains[i], strlen(t->domains[i]), domain))
+			return 1;
+	return 0;
+}
+
 /*
  * add_sign - add a signing domain once; for an authenticated user only a
  * domain it may use (ml_sasl_signs): any other is dropped and logged,
@@ -305,10 +350,17 @@ choose_category(const ml_conf *c, const ml_input *in, ml_decision *d)
 static void
 add_sign(const ml_conf *c, const ml_input *in, ml_decision *d, const char *domain)
 {
+	const sl_tenant_rule *ipt = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
+
 	if (in->sasl_user && *in->sasl_user && !ml_sasl_signs(c, in, domain)) {
 		sl_warn("sasl user %s: no signature for d=%s (category %s): "
 			"not a domain this user may use", in->sasl_user, domain,
 			d->category ? d->category->name : "-");
+		return;
+	}
+	if (ipt && !ip_signs(ipt, domain)) {
+		sl_warn("client %s (tenant %s): no signature for d=%s: not a domain of "
+			"the tenant", in->client_addr, ipt->name, domain);
 		return;
 	}
 	for (size_t i = 0; i < d->nsign; i++)
@@ -322,13 +374,18 @@ add_sign(const ml_conf *c, const ml_input *in, ml_decision *d, const char *domai
 static void
 choose_domains(const ml_conf *c, const ml_input *in, ml_decision *d)
 {
-	const char *label = "";
+	const char *label = "", *tl = "";
 	const ml_category *cat = d->category;
+	char	tbuf[64], cbuf[64];
 
-	if (d->tenant && *d->tenant->subdomain)
-		label = d->tenant->subdomain;
-	else if (cat && *cat->subdomain)
-		label = cat->subdomain;
+	/* the configured labels, unless sluicectl subdomain move replaced one (milter_relabel.c) */
+	if (d->tenant_name[0])
+		tl = ml_relabel_label("tenant", d->tenant_name, d->tenant ? d->tenant->subdomain : "",
+				      tbuf, sizeof(tbuf));
+	if (*tl)
+		label = tl;
+	else if (cat)
+		label = ml_relabel_label("category", cat->name, cat->subdomain, cbuf, sizeof(cbuf));
 	if (*label && cat)
 		snprintf(d->send_domain, sizeof(d->send_domain), "%s.%s", label, d->base->name);
 	else
@@ -391,6 +448,38 @@ binding_offline(const ml_conf *c, const ml_input *in, ml_decision *d)
 	return 0;
 }
 
+/*
+ * sasl_sender_ok - the From an authenticated user may use: its domains
+ * (ml_sasl_allows) unless its tenant's allowed_senders says any; with
+ * users, also the address itself (lib/tenant_map.c)
+ */
+static int
+sasl_sender_ok(const ml_conf *c, const ml_input *in, const char *from_domain)
+{
+	const ml_tenant *t = user_tenant(c, in);
+	enum sl_senders s = t ? tenant_senders(c, t->name) : SL_SENDERS_UNSET;
+
+	if (s == SL_SENDERS_ANY)
+		return 1;
+	if (!ml_sasl_allows(c, in, from_domain))
+		return 0;
+	return s != SL_SENDERS_USERS
+	    || sl_tenant_sender_ok(sl_tenant_map_get(c->tmap, t->name), s, in->sasl_user,
+				   in->from_addr, NULL);
+}
+
+/* ip_sender_ok - an IP-authenticated client's From: allowed_senders (unset: domains) */
+static int
+ip_sender_ok(const ml_conf *c, const ml_input *in)
+{
+	const sl_tenant_rule *t = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
+
+	if (t == NULL)
+		return 1;
+	return sl_tenant_sender_ok(t, sl_tenant_senders_effective(t->senders, 1), NULL,
+				   in->from_addr, NULL);
+}
+
 /* ml_decide - everything the milter needs to know about one message */
 int
 ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d)
@@ -410,10 +499,16 @@ ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d)
 	}
 	if (in->sasl_user && *in->sasl_user && in->sasl_down)
 		return binding_offline(c, in, d);
-	if (in->sasl_user && *in->sasl_user && !ml_sasl_allows(c, in, d->from_domain)) {
+	if (in->sasl_user && *in->sasl_user && !sasl_sender_ok(c, in, d->from_domain)) {
 		d->verdict = c->sasl_monitor ? ML_UNSIGNED : ML_REJECT;
 		snprintf(d->reply, sizeof(d->reply), "5.7.1 user %s may not send mail from domain %s",
 			 in->sasl_user, d->from_domain);
+		return 0;
+	}
+	if (!ip_sender_ok(c, in)) {
+		d->verdict = c->sasl_monitor ? ML_UNSIGNED : ML_REJECT;
+		snprintf(d->reply, sizeof(d->reply), "5.7.1 client %s may not send mail from %s",
+			 in->client_addr, in->from_addr);
 		return 0;
 	}
 	if ((d->base = ml_conf_base_domain(c, d->from_domain)) == NULL) {

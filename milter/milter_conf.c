@@ -440,6 +440,7 @@ ml_conf_load(const char *path)
 	load_domains(c);
 	load_categories(c);
 	load_tenants(c);
+	c->tmap = sl_tenant_map_load(c->conf);
 	load_milter(c);
 	load_inbound(c);
 	load_secret(c);
@@ -488,6 +489,7 @@ conf_free(ml_conf *c)
 	free(c->domains);
 	free(c->categories);
 	free(c->tenants);
+	sl_tenant_map_free(c->tmap);
 	free(c->rules);
 	sl_conf_free(c->conf);
 	OPENSSL_cleanse(&c->ring, sizeof(c->ring));

@@ -34,13 +34,6 @@ const char *pd_mode_name(enum pd_mode mode);
  * sluice.conf at start-up and on SIGHUP; reference counted so that a
  * request in flight keeps the snapshot it started with.
  */
-typedef struct pd_tenant_conf {
-	char   *name;
-	char   *category;		/* default_category, may be "" */
-	char  **sasl_users;
-	int	nsasl;
-} pd_tenant_conf;
-
 typedef struct pd_seed {
 	char   *name;
 	int	nfields;
@@ -74,13 +67,13 @@ typedef struct pd_config {
 	int	max_conns;
 	int	pipeline_max;
 	char   *time_zone;
-	pd_tenant_conf *tenants;
-	int	ntenants;
+	struct sl_tenant_map *tmap;	/* tenant sections (lib/tenant_map.c) */
 	pd_seed *seeds;
 	int	nseeds;
 	sl_redis_opts redis;
 	sl_token_ring token_ring;
 	int	have_token_key;
+	struct pd_react_conf *react;	/* provider block reactions */
 	sl_conf *conf;			/* owns the strings above where borrowed */
 } pd_config;
 
@@ -156,6 +149,8 @@ typedef struct pd_facts {
 	char   *client_name;
 	char   *helo_name;
 	char   *sasl_username;
+	char   *encryption_protocol;	/* "" for a plain-text session */
+	char   *server_port;		/* the listener's port (client_ports) */
 	char	sender[SL_ADDR_MAX + 1];
 	char	sender_domain[256];
 	char	sender_orgdomain[256];
@@ -164,6 +159,8 @@ typedef struct pd_facts {
 	char	recipient_orgdomain[256];
 	char	tenant[SL_TOKEN_LABEL_MAX + 1];
 	char	category[SL_TOKEN_LABEL_MAX + 1];
+	char	recipient_provider[32];	/* policyd_provider.c */
+	char	sending_domain[256];	/* the milter's likely envelope domain */
 	int	first_rcpt;		/* first recipient of this instance */
 } pd_facts;
 
@@ -202,10 +199,20 @@ void	pd_tenant_cache_clear(pd_tenant_cache *tc);
 int	pd_tenant_lookup(pd_server *srv, const char *user, char *tenant,
 			 char *category);
 void	pd_tenant_store(pd_server *srv, const char *user, const sl_reply *r);
+const char *pd_tenant_domains(pd_server *srv, const char *user);
 int	pd_tenant_fetch(pd_server *srv, const char *user, int timeout_ms,
 			sl_aredis_cb *cb, void *arg);
 void	pd_tenant_answer(const char *status, const char *reason, char *out,
 			 size_t outlen);
+
+/*
+ * policyd_relay.c: per-tenant relay policies at RCPT (IP-authenticated
+ * clients mapped to their tenant, TLS required, allowed senders).
+ */
+typedef void pd_relay_fn(void *arg, int rc, const char *text);
+
+void	pd_relay_check(pd_server *srv, pd_config *cfg, struct pd_limits *limits,
+		       pd_facts *f, int timeout_ms, pd_relay_fn *cb, void *arg);
 
 /*
  * policyd_limits.c: the limits table (from Redis, seeded from config,
@@ -229,6 +236,9 @@ typedef struct pd_limit {
 	enum pd_mode mode;
 	long long warn;			/* 0: none */
 	char   *text;			/* optional reply text */
+	long long *schedule;		/* warm-up: max per day of the schedule */
+	int	nschedule;
+	long long schedule_day0;	/* its first day, days since 1970 */
 	char   *raw;			/* fields as read, to log changes once */
 	int	valid;
 } pd_limit;
@@ -265,6 +275,24 @@ enum pd_mode pd_mode_for(const pd_server *srv, const pd_limits *t,
 			 enum pd_mode rule, const pd_facts *f);
 
 extern sl_script pd_decide_script;
+
+/*
+ * policyd_provider.c: reactions to a provider block (block:<provider>:
+ * <source>, written by sluice-logd): defer, FILTER to another transport,
+ * and the ramp after the block ends; decided from memory, refreshed
+ * every poll_ms.
+ */
+typedef struct pd_react_conf pd_react_conf;
+enum pd_rx { PD_RX_NONE = 0, PD_RX_DEFER, PD_RX_FILTER, PD_RX_MONITOR };
+
+pd_react_conf *pd_provider_config(sl_conf *c, cfg_t *sec);
+void	pd_provider_config_free(pd_react_conf *rc);
+void	pd_provider_start(pd_server *srv);
+void	pd_provider_facts(const pd_config *cfg, pd_facts *f);
+long long pd_limit_max(const pd_limit *l, const char *day_id, const char *source);
+double	pd_ramp_rate(long start, long step, double age_s);
+enum pd_rx pd_provider_react(const pd_config *cfg, const pd_facts *f, char *action,
+			     size_t len, char *why, size_t whylen);
 
 /*
  * policyd_breaker.c: the circuit breaker in front of Redis.

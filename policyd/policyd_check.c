@@ -8,9 +8,10 @@
  *			    int first_rcpt, pd_done_fn *done, void *arg)
  *	const char *pd_facts_get(const pd_facts *f, const char *name)
  * DESCRIPTION
- *	At RCPT, a request goes through at most two Redis round trips, and
+ *	At RCPT, a request goes through at most three Redis round trips, and
  *	usually one: the SASL user's tenant and category (cached for a
- *	second, policyd_tenant.c), then one EVALSHA of pd_decide_script that
+ *	second, policyd_tenant.c), the tenant's relay policy (cached for a
+ *	second, policyd_relay.c), then one EVALSHA of pd_decide_script that
  *	checks the tenant's status, the recipient's suppression scopes and
  *	every applicable limit, charging the limits only when nothing
  *	enforced refuses. Other protocol states are answered DUNNO.
@@ -62,6 +63,7 @@ typedef struct pd_query {
 	int	planned;		/* decide() knows which checks apply */
 	char	note[300];		/* what monitor mode saw, warnings */
 	int	charged;
+	char	filter[PD_ANSWER_MAX];	/* a provider block's FILTER, else "" */
 	char	charge[SL_CHARGE_KEY_MAX];	/* the connection's charge record, or "" */
 } pd_query;
 
@@ -89,6 +91,7 @@ pd_facts_get(const pd_facts *f, const char *name)
 		{"recipient_orgdomain", f->recipient_orgdomain},
 		{"client_address", f->client_address}, {"client_name", f->client_name},
 		{"helo_name", f->helo_name}, {"tenant", f->tenant}, {"category", f->category},
+		{"recipient_provider", f->recipient_provider}, {"sending_domain", f->sending_domain},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
@@ -122,6 +125,8 @@ facts_from_request(pd_facts *f, const pd_request *req)
 	f->client_name = sl_strdup(pd_request_str(req, "client_name"));
 	f->helo_name = sl_strdup(pd_request_str(req, "helo_name"));
 	f->sasl_username = sl_strdup(pd_request_str(req, "sasl_username"));
+	f->encryption_protocol = sl_strdup(pd_request_str(req, "encryption_protocol"));
+	f->server_port = sl_strdup(pd_request_str(req, "server_port"));
 	facts_addr(pd_request_str(req, "sender"), f->sender, sizeof(f->sender), f->sender_domain,
 		   sizeof(f->sender_domain), f->sender_orgdomain, sizeof(f->sender_orgdomain));
 	facts_addr(pd_request_str(req, "recipient"), f->recipient, sizeof(f->recipient),
@@ -139,6 +144,8 @@ query_free(pd_query *q)
 	free(q->f.client_name);
 	free(q->f.helo_name);
 	free(q->f.sasl_username);
+	free(q->f.encryption_protocol);
+	free(q->f.server_port);
 	pd_limits_unref(q->limits);
 	pd_config_unref(q->cfg);
 	free(q);
@@ -238,7 +245,7 @@ limit_args(pd_query *q, int i, char *counter, char *stats, char num[5][32], cons
 			return -1;
 		if (sl_key(counter, KEY_MAX, p, SL_KEY_QUOTA, l->name, period, value) < 0)
 			return -1;
-		snprintf(num[1], 32, "%lld", l->max);
+		snprintf(num[1], 32, "%lld", pd_limit_max(l, period, q->f.sending_domain));
 		snprintf(num[2], 32, "%lld", (long long) end);
 	}
 	snprintf(num[3], 32, "%lld", l->warn);
@@ -273,6 +280,35 @@ charge_args(pd_query *q, char *key, const char **argv, int *nkeys, const char **
 
 static void decide_cb(const sl_reply *r, const char *err, void *arg);
 
+/* provider_block - a provider block's reaction: 1 when it answered (defer) */
+static int
+provider_block(pd_query *q)
+{
+	char	action[PD_ANSWER_MAX], why[400];
+
+	switch (pd_provider_react(q->cfg, &q->f, action, sizeof(action), why, sizeof(why))) {
+	case PD_RX_DEFER:
+		finish(q, action, why);
+		return 1;
+	case PD_RX_FILTER:
+		snprintf(q->filter, sizeof(q->filter), "%s", action);
+		note_add(q, " %s: %s", why, action);
+		return 0;
+	case PD_RX_MONITOR:
+		note_add(q, " monitor: %s would defer%s", why, "");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* permit - what a request that nothing refused gets: DUNNO, or a block's FILTER */
+static const char *
+permit(const pd_query *q)
+{
+	return *q->filter ? q->filter : "DUNNO";
+}
+
 /* decide - send the one EVALSHA for tenant, suppression and limits */
 static void
 decide(pd_query *q)
@@ -283,6 +319,9 @@ decide(pd_query *q)
 	char	ns[16], nl[16], ttl[16];
 	int	nkeys = 0, n, a = 0;
 
+	pd_provider_facts(q->cfg, &q->f);
+	if (provider_block(q))
+		return;
 	q->nscope = pd_suppress_scopes(q->cfg, &q->f, q->scope);
 	q->tmode = *q->f.tenant ? pd_mode_for(q->srv, q->limits, PD_MODE_INHERIT, &q->f) : PD_MODE_OFF;
 	q->smode = q->nscope ? pd_mode_for(q->srv, q->limits, PD_MODE_INHERIT, &q->f) : PD_MODE_OFF;
@@ -290,7 +329,7 @@ decide(pd_query *q)
 	q->planned = 1;
 	if (q->tmode == PD_MODE_OFF && q->smode == PD_MODE_OFF && q->nlim == 0) {
 		q->charged = 1;
-		finish(q, "DUNNO", "nothing to check");
+		finish(q, permit(q), "nothing to check");
 		return;
 	}
 	/* without a tenant the key is not read (tmode x): any name does */
@@ -465,7 +504,7 @@ answer_verdict(pd_query *q, const sl_reply *r)
 		for (size_t k = 0; k + 1 < nev; k++)
 			apply_event(q, r->element[k]->str);
 		q->charged = 1;
-		finish(q, "DUNNO", NULL);
+		finish(q, permit(q), NULL);
 	} else if (nev >= 3 && strcmp(r->element[nev - 3]->str, "limit") == 0) {
 		for (size_t k = 0; k + 3 < nev; k++)
 			apply_event(q, r->element[k]->str);
@@ -496,6 +535,27 @@ decide_cb(const sl_reply *r, const char *err, void *arg)
 	answer_verdict(q, r);
 }
 
+/* relay_cb - the tenant's relay policy passed (0), refused (1) or failed (-1) */
+static void
+relay_cb(void *arg, int rc, const char *text)
+{
+	pd_query *q = arg;
+
+	if (rc == 0)
+		decide(q);
+	else if (rc > 0)
+		finish(q, text, "relay policy");
+	else
+		fail(q, text);
+}
+
+/* relay_then_decide - relay policies (policyd_relay.c), then the script */
+static void
+relay_then_decide(pd_query *q)
+{
+	pd_relay_check(q->srv, q->cfg, q->limits, &q->f, remaining_ms(q), relay_cb, q);
+}
+
 /* tenant_cb - the SASL user's entry arrived (or did not) */
 static void
 tenant_cb(const sl_reply *r, const char *err, void *arg)
@@ -513,7 +573,7 @@ tenant_cb(const sl_reply *r, const char *err, void *arg)
 	}
 	pd_tenant_store(q->srv, q->f.sasl_username, r);
 	pd_tenant_lookup(q->srv, q->f.sasl_username, q->f.tenant, q->f.category);
-	decide(q);
+	relay_then_decide(q);
 }
 
 /* pd_check_start - decide one request; done() is called exactly once */
@@ -543,7 +603,7 @@ pd_check_start(pd_server *srv, const pd_request *req, int first_rcpt, pd_done_fn
 	}
 	if (*q->f.sasl_username == '\0'
 	    || pd_tenant_lookup(srv, q->f.sasl_username, q->f.tenant, q->f.category)) {
-		decide(q);
+		relay_then_decide(q);
 		return;
 	}
 	if (!pd_breaker_allow(srv->breaker, q->cfg, pd_now_ms())) {

@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "policyd.h"
+#include "tenant_map.h"
 
 /* config_fail - parse "dunno" or "defer" */
 static int
@@ -70,32 +71,13 @@ config_listeners(pd_config *pc, sl_conf *c, cfg_t *sec)
 		sl_conf_error(c, sec, "policyd: no listener (set listen or socket)");
 }
 
-/* config_tenants - the tenant sections: name, sasl users, category */
-static void
-config_tenants(pd_config *pc, sl_conf *c)
-{
-	unsigned n = cfg_size(c->cfg, "tenant");
-
-	pc->tenants = sl_calloc(n + 1, sizeof(*pc->tenants));
-	for (unsigned i = 0; i < n; i++) {
-		cfg_t  *t = cfg_getnsec(c->cfg, "tenant", i);
-		pd_tenant_conf *tc = &pc->tenants[pc->ntenants++];
-
-		tc->name = sl_strdup(cfg_title(t));
-		tc->category = sl_strdup(cfg_getstr(t, "default_category"));
-		tc->nsasl = (int) cfg_size(t, "sasl_users");
-		tc->sasl_users = sl_calloc((size_t) tc->nsasl + 1, sizeof(char *));
-		for (int k = 0; k < tc->nsasl; k++)
-			tc->sasl_users[k] = sl_strdup(cfg_getnstr(t, "sasl_users", (unsigned) k));
-	}
-}
-
 /* config_seeds - limit sections: checked now, written to Redis later */
 static void
 config_seeds(pd_config *pc, sl_conf *c, cfg_t *sec)
 {
 	static const char *fields[] = {"key", "match", "rate", "burst", "window", "max",
-				       "unit", "action", "mode", "warn", "text"};
+				       "unit", "action", "mode", "warn", "text", "schedule",
+				       "schedule_start"};
 	unsigned n = cfg_size(sec, "limit");
 
 	pc->seeds = sl_calloc(n + 1, sizeof(*pc->seeds));
@@ -224,8 +206,9 @@ pd_config_load(const char *path)
 	config_numbers(pc, c, sec);
 	config_scopes(pc, c, sec);
 	config_misc(pc, c, sec);
-	config_tenants(pc, c);
+	pc->tmap = sl_tenant_map_load(c);
 	config_seeds(pc, c, sec);
+	pc->react = pd_provider_config(c, sec);
 	sl_conf_redis_opts(c, &pc->redis);
 	sl_conf_refuse_cluster(c, "sluice-policyd", "its decision reads keys of "
 			       "several slots, and the asynchronous client does not route");
@@ -261,17 +244,13 @@ pd_config_unref(pd_config *pc)
 	if (pc == NULL || --pc->refs > 0)
 		return;
 	strv_free(pc->listen, pc->nlisten);
-	for (int i = 0; i < pc->ntenants; i++) {
-		free(pc->tenants[i].name);
-		free(pc->tenants[i].category);
-		strv_free(pc->tenants[i].sasl_users, pc->tenants[i].nsasl);
-	}
-	free(pc->tenants);
+	sl_tenant_map_free(pc->tmap);
 	for (int i = 0; i < pc->nseeds; i++) {
 		free(pc->seeds[i].name);
 		strv_free(pc->seeds[i].field, pc->seeds[i].nfields);
 	}
 	free(pc->seeds);
+	pd_provider_config_free(pc->react);
 	free(pc->default_action);
 	free(pc->time_zone);
 	free(pc->http_listen);

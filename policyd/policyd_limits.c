@@ -554,6 +554,16 @@ limit_field(pd_limit *l, const char *f, const char *v, long long *burst, char *e
 		if (!sl_live_text_ok(v))
 			goto bad;
 		l->text = sl_strdup(v);
+	} else if (strcmp(f, "schedule") == 0) {	/* warm-up (policyd_provider.c) */
+		l->nschedule = sl_live_schedule(v, NULL, 0);
+		if (l->nschedule < 1)
+			goto bad;
+		free(l->schedule);
+		l->schedule = sl_calloc((size_t) l->nschedule, sizeof(*l->schedule));
+		sl_live_schedule(v, l->schedule, l->nschedule);
+	} else if (strcmp(f, "schedule_start") == 0) {
+		if (sl_live_day(v, &l->schedule_day0) < 0)
+			goto bad;
 	} else if (strcmp(f, "description") != 0 && strcmp(f, "note") != 0) {
 		snprintf(err, errlen, "unknown field \"%s\"", f);
 		return -1;
@@ -587,7 +597,7 @@ pd_limit_parse(pd_limit *l, const char *name, int nfields, const char **field,
 		snprintf(err, errlen, "no key template (field key)");
 		return -1;
 	}
-	if (l->kind == PD_LIMIT_WINDOW && l->max == 0) {
+	if (l->kind == PD_LIMIT_WINDOW && l->max == 0 && l->nschedule == 0) {
 		snprintf(err, errlen, "window %s needs max", pd_window_name(l->window));
 		return -1;
 	}
@@ -605,6 +615,7 @@ pd_limit_clear(pd_limit *l)
 	free(l->key);
 	free(l->match);
 	free(l->text);
+	free(l->schedule);
 	free(l->raw);
 	memset(l, 0, sizeof(*l));
 }

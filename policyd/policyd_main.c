@@ -200,6 +200,7 @@ server_setup(pd_config *pc, int foreground)
 	pd_srv.breaker = pd_breaker_new();
 	pd_srv.tenants = pd_tenant_cache_new();
 	pd_limits_start(&pd_srv);
+	pd_provider_start(&pd_srv);
 	signal(SIGPIPE, SIG_IGN);
 	sig_hup = evsignal_new(pd_srv.base, SIGHUP, on_hup, NULL);
 	sig_term = evsignal_new(pd_srv.base, SIGTERM, on_term, NULL);

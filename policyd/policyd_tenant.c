@@ -15,9 +15,10 @@
  * DESCRIPTION
  *	At RCPT time the message's category is not decided yet (the milter
  *	does that from the headers, later); what policyd knows is the SASL
- *	user. Its Redis entry sluice:sasl:<user> (fields tenant, category)
- *	wins; otherwise a tenant section of sluice.conf listing the user in
- *	sasl_users gives the tenant and its default_category.
+ *	user. Its Redis entry sluice:sasl:<user> (fields tenant, category;
+ *	domains is kept for allowed_senders, policyd_relay.c) wins; otherwise a tenant section of sluice.conf listing the user in
+ *	sasl_users gives the tenant and its default_category (the one
+ *	mapping of lib/tenant_map.c).
  *
  *	Redis entries are cached for CACHE_MS (one second), so most requests
  *	need a single round trip and a change made with redis-cli is seen
@@ -36,8 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "live.h"
 #include "log.h"
 #include "policyd.h"
+#include "tenant_map.h"
 
 #define CACHE_MS	1000
 #define CACHE_BUCKETS	1024
@@ -48,6 +51,7 @@ typedef struct tenant_entry {
 	char   *user;
 	char	tenant[SL_TOKEN_LABEL_MAX + 1];
 	char	category[SL_TOKEN_LABEL_MAX + 1];
+	char	domains[1024];		/* the user's own domains (allowed_senders) */
 	long long fetched_ms;
 } tenant_entry;
 
@@ -122,33 +126,23 @@ label_ok(const char *s, size_t len)
 	return 1;
 }
 
-/* config_tenant - the tenant section listing a SASL user, or NULL */
-static const pd_tenant_conf *
-config_tenant(const pd_config *pc, const char *user)
-{
-	for (int i = 0; i < pc->ntenants; i++)
-		for (int k = 0; k < pc->tenants[i].nsasl; k++)
-			if (strcmp(pc->tenants[i].sasl_users[k], user) == 0)
-				return &pc->tenants[i];
-	return NULL;
-}
-
 /* pd_tenant_lookup - tenant and category of a user; 0: fetch first */
 int
 pd_tenant_lookup(pd_server *srv, const char *user, char *tenant, char *category)
 {
 	tenant_entry *e = cache_find(srv->tenants, user);
-	const pd_tenant_conf *tc;
+	const sl_tenant_rule *tc;
+	int	by_ip;
 
 	tenant[0] = category[0] = '\0';
 	if (e == NULL || pd_now_ms() - e->fetched_ms > CACHE_MS)
 		return 0;
 	strcpy(tenant, e->tenant);
 	strcpy(category, e->category);
-	if (*tenant == '\0' && (tc = config_tenant(srv->cfg, user)) != NULL) {
+	if (*tenant == '\0' && (tc = sl_tenant_map_find(srv->cfg->tmap, NULL, user, NULL, NULL, &by_ip))) {
 		snprintf(tenant, SL_TOKEN_LABEL_MAX + 1, "%s", tc->name);
 		if (*category == '\0')
-			snprintf(category, SL_TOKEN_LABEL_MAX + 1, "%s", tc->category);
+			snprintf(category, SL_TOKEN_LABEL_MAX + 1, "%s", tc->default_category);
 	}
 	return 1;
 }
@@ -168,6 +162,30 @@ store_field(char *dst, const sl_reply *v, const char *user, const char *what)
 	memcpy(dst, v->str, v->len + 1);
 }
 
+/* store_domains - the user's domains field, when valid (lib/live.c) */
+static void
+store_domains(tenant_entry *e, const sl_reply *v, const char *user)
+{
+	char	bad[100];
+
+	if (v == NULL || v->type != SL_REPLY_STRING)
+		return;
+	if (sl_live_domains(v->str, e->domains, sizeof(e->domains), bad, sizeof(bad)) < 0) {
+		sl_warn("SASL user %s (its Redis hash): domains: \"%s\" is not a domain name: "
+			"field ignored", user, bad);
+		e->domains[0] = '\0';
+	}
+}
+
+/* pd_tenant_domains - the cached domains of a user's Redis entry, "" for none */
+const char *
+pd_tenant_domains(pd_server *srv, const char *user)
+{
+	tenant_entry *e = user && *user ? cache_find(srv->tenants, user) : NULL;
+
+	return e ? e->domains : "";
+}
+
 /* pd_tenant_store - remember a user's Redis entry (HMGET tenant category) */
 void
 pd_tenant_store(pd_server *srv, const char *user, const sl_reply *r)
@@ -184,9 +202,11 @@ pd_tenant_store(pd_server *srv, const char *user, const sl_reply *r)
 		tc->bucket[cache_hash(user)] = e;
 		tc->count++;
 	}
-	if (r != NULL && r->type == SL_REPLY_ARRAY && r->elements == 2) {
+	e->domains[0] = '\0';
+	if (r != NULL && r->type == SL_REPLY_ARRAY && r->elements == 3) {
 		store_field(e->tenant, r->element[0], user, "tenant");
 		store_field(e->category, r->element[1], user, "category");
+		store_domains(e, r->element[2], user);
 	} else {
 		e->tenant[0] = e->category[0] = '\0';
 	}
@@ -198,11 +218,11 @@ int
 pd_tenant_fetch(pd_server *srv, const char *user, int timeout_ms, sl_aredis_cb *cb, void *arg)
 {
 	char	key[600];
-	const char *argv[] = {"HMGET", key, "tenant", "category"};
+	const char *argv[] = {"HMGET", key, "tenant", "category", "domains"};
 
 	if (sl_key(key, sizeof(key), srv->cfg->redis.prefix, SL_KEY_SASL, user) < 0)
 		return -1;
-	return sl_aredis_cmdv(srv->redis, timeout_ms, cb, arg, 4, argv, NULL);
+	return sl_aredis_cmdv(srv->redis, timeout_ms, cb, arg, 5, argv, NULL);
 }
 
 /* clean_text - copy printable ASCII only, bounded */

@@ -13,8 +13,8 @@
 # lib/keyspace*. Run by make check (tests/Makefile.am).
 set -u
 top=${top_srcdir:-$(dirname "$0")/..}
-names='supp|soft|stats|rate|quota|tenant|sasl|limits?|mode|rulestats|msg|rcpts|block|pstats|dmarc|dmarcagg|dmarcpol|dmarcsent|provider|fbdone|fbseen|events'
-colon='supp|soft|stats|rate|quota|tenant|sasl|limit|limits|rulestats|msg|rcpts|block|pstats|dmarc|dmarcagg|dmarcpol|dmarcsent|provider|fbdone|fbseen'
+names='supp|soft|stats|rate|quota|tenant|sasl|limits?|mode|rulestats|msg|rcpts|block|blocks|ramps|pdomains|holds|relabel|pstats|dmarc|dmarcagg|dmarcpol|dmarcsent|provider|fbdone|fbseen|events'
+colon='supp|soft|stats|rate|quota|tenant|sasl|limit|limits|rulestats|msg|rcpts|block|pdomains|pstats|dmarc|dmarcagg|dmarcpol|dmarcsent|provider|fbdone|fbseen'
 pat="%s($names)\\b|\"($colon):(%|\\*)|'($colon):' *\\.\\.|\\.\\. *'($names)'|\"(cat|tenant):%s\""
 cd "$top" || exit 99
 files=$(find milter policyd feedback logd ctl lib contrib \

@@ -47,14 +47,14 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static ld_providers *prov;
+	static sl_providers *prov;
 	ld_block_conf bc = {.threshold = 2, .window = 60, .quiet = 0, .ttl = 10};
 	ld_feeder f = {.table = ld_table_new(4, 60), .cb = check};
 	const char *p = (const char *) data, *end = p + size;
 	ld_block_info info;
 
 	if (prov == NULL)
-		prov = ld_providers_new();
+		prov = sl_providers_new();
 	f.providers = prov;
 	blocks = ld_blocks_new(&bc);
 	while (p < end) {

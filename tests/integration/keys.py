@@ -35,6 +35,11 @@ TEMPLATES = {
     "fbdone": "fbdone:$1",
     "fbseen": "fbseen:$1",
     "events": "events",
+    "blocks": "blocks",
+    "ramps": "ramps",
+    "pdomains": "pdomains:$1",
+    "holds": "holds",
+    "relabel": "relabel",
     "charge": "charge:$1",
 }
 

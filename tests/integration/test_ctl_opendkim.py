@@ -9,7 +9,7 @@ DESCRIPTION
     holding what has an equivalent (two domains, one with two selectors)
     and what has none (a single sender, a wildcard subdomain, a key whose
     d= is another domain), each of which must be named on standard error
-    with its file:line. The imported sections, appended to a sluice.conf,
+    with its file:line. The imported sections, in a file sluice.conf includes,
     must pass sluice-milter -n, and the milter behind Postfix must sign
     each domain with the same d= and selectors, verified by dkimpy from
     the records opendkim-genkey wrote. The single-key form (Domain,
@@ -97,13 +97,16 @@ def test_import_names_what_it_leaves_out(env, site):
 
 def test_imported_sluice_signs_like_opendkim(root_env, site):
     env = root_env
-    out = os.path.join(env.dir, "imported.conf")
+    os.makedirs(os.path.join(env.dir, "conf.d"))
+    out = os.path.join(env.dir, "conf.d", "opendkim.conf")
     rc, _, err = sluicectl("import-opendkim", "--out", out, site["conf"])
     assert rc == 1, err
     redis = env.redis()
+    # the imported sections stay in their own file, which sluice.conf includes
     base = ('secret_file = "%s"\ninternal_networks = { "127.0.0.0/8" }\n'
+            'include "conf.d/*.conf"\n'
             'milter {\n  socket = "{socket}"\n  socket_mode = "0666"\n}\n' % env.secret())
-    conf, sock = write_conf(env, base + open(out).read(), redis=redis)
+    conf, sock = write_conf(env, base, redis=redis)
     rc, text = check_conf(conf)
     assert rc == 0, text
     milter, spec = start_milter(env, conf, sock)
@@ -150,3 +153,21 @@ def test_missing_key_writes_nothing(env):
     assert rc == 65, err
     assert "%s:1:" % signing in err and "nonexistent.private" in err, err
     assert not os.path.exists(out)
+
+
+def test_import_one_file_per_domain_for_rotation(env, site):
+    """--out-dir: one included file per domain, each one dkim rotate can rewrite."""
+    confd = os.path.join(env.dir, "conf.d")
+    os.makedirs(confd)
+    rc, _, err = sluicectl("import-opendkim", "--out-dir", confd, site["conf"])
+    assert rc == 1, err                  # the same entries left out as with --out
+    assert sorted(os.listdir(confd)) == ["example.com.conf", "shop.test.conf"]
+    assert 'dkim "mail"' in open(os.path.join(confd, "shop.test.conf")).read()
+    conf = env.file("sluice.conf", 'include "conf.d/*.conf"\n')
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", conf, "dkim", "rotate",
+                        "example.com"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "signing with: s2024 e2024" in r.stdout or "signing with: e2024 s2024" in r.stdout, r.stdout
+    # a second import writes nothing over the first
+    rc, _, err = sluicectl("import-opendkim", "--out-dir", confd, site["conf"])
+    assert rc == 73 and "exists (nothing written)" in err, err

@@ -299,6 +299,51 @@ test_lines_of_untitled_sections(void **state)
 	sl_conf_free(c);
 }
 
+/* test_include - included files: their sections load, errors name their own file and line */
+static void
+test_include(void **state)
+{
+	char	errs[8192], text[1024], want[512];
+	sl_conf *c;
+
+	(void) state;
+	mkdir((snprintf(text, sizeof(text), "%s/conf.d", dir), text), 0755);
+	write_file("conf.d/a.conf", "# a\ncategory news { subdomain = news }\n", 0644);
+	write_file("conf.d/b.conf", "tenant shop1 {\n  clients = { \"10.0.0.0/8\" }\n}\n", 0644);
+	write_file("inc-good.conf", "log_level = info\ninclude \"conf.d/*.conf\"   # domains\n"
+		   "include(\"conf.d/none-*.conf\")\ndomain example.com { default_category = news }\n",
+		   0644);
+	assert_non_null(c = load("inc-good.conf", errs, sizeof(errs)));
+	assert_non_null(cfg_gettsec(c->cfg, "category", "news"));
+	assert_non_null(cfg_gettsec(c->cfg, "tenant", "shop1"));
+	snprintf(want, sizeof(want), "%s/conf.d/b.conf", dir);
+	assert_string_equal(sl_conf_file_of(c, cfg_gettsec(c->cfg, "tenant", "shop1")), want);
+	snprintf(want, sizeof(want), "%s/inc-good.conf", dir);
+	assert_string_equal(sl_conf_file_of(c, cfg_gettsec(c->cfg, "domain", "example.com")), want);
+	sl_conf_free(c);
+
+	/* a syntax error and a semantic one in an included file, one in the main file */
+	write_file("conf.d/bad.inc", "category x {\n  subdomain = x\n  colour = red\n}\n"
+		   "tenant t {\n  allowed_senders = \"all\"\n}\n", 0644);
+	write_file("inc-bad.conf", "log_level = info\ninclude \"conf.d/bad.inc\"\nbogus = 1\n", 0644);
+	assert_null(load("inc-bad.conf", errs, sizeof(errs)));
+	snprintf(want, sizeof(want), "%s/conf.d/bad.inc:3: ", dir);
+	assert_non_null(strstr(errs, want));
+	snprintf(want, sizeof(want), "%s/conf.d/bad.inc:6: tenant t: allowed_senders", dir);
+	assert_non_null(strstr(errs, want));
+	snprintf(want, sizeof(want), "%s/inc-bad.conf:3: ", dir);
+	assert_non_null(strstr(errs, want));
+
+	/* a missing file: at the include line; a file including itself: stopped */
+	write_file("inc-missing.conf", "\n\ninclude \"conf.d/nosuch.conf\"\n", 0644);
+	assert_null(load("inc-missing.conf", errs, sizeof(errs)));
+	snprintf(want, sizeof(want), "%s/inc-missing.conf:3: include", dir);
+	assert_non_null(strstr(errs, want));
+	write_file("inc-loop.conf", "include \"inc-loop.conf\"\n", 0644);
+	assert_null(load("inc-loop.conf", errs, sizeof(errs)));
+	assert_non_null(strstr(errs, "nested more than 8 deep"));
+}
+
 int
 main(void)
 {
@@ -311,6 +356,7 @@ main(void)
 		cmocka_unit_test(test_syntax_all_at_once),
 		cmocka_unit_test(test_semantic_after_syntax),
 		cmocka_unit_test(test_lines_of_untitled_sections),
+		cmocka_unit_test(test_include),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -65,6 +65,12 @@ static const struct example {
     {SL_KEY_FBDONE, P "fbdone:0123abcd", {"0123abcd"}},
     {SL_KEY_FBSEEN, P "fbseen:a7x2m9qd", {"a7x2m9qd"}},
     {SL_KEY_EVENTS, P "events", {NULL}},
+    {SL_KEY_BLOCKS, P "blocks", {NULL}},
+    {SL_KEY_RAMPS, P "ramps", {NULL}},
+    {SL_KEY_PDOMAINS, P "pdomains:google", {"google"}},
+    {SL_KEY_HOLDS, P "holds", {NULL}},
+    {SL_KEY_RELABEL, P "relabel", {NULL}},
+    {SL_KEY_LIMIT, P "limit:warm-gmail", {"warm-gmail"}},
 };
 
 /* format - sl_key with up to three parts */

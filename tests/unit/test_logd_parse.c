@@ -316,7 +316,7 @@ test_classify(void **state)
 static void
 test_providers(void **state)
 {
-	ld_providers *p = ld_providers_new();
+	sl_providers *p = sl_providers_new();
 	char err[128];
 
 	(void)state;
@@ -334,19 +334,20 @@ test_providers(void **state)
 	assert_string_equal(ld_provider_of(p, "a@i.softbank.jp", ""), "softbank");
 	assert_string_equal(ld_provider_of(p, "a@notgmail.com", ""), "other");
 	assert_string_equal(ld_provider_of(p, "a@example.com", "evilgoogle.com"), "other");
-	assert_int_equal(ld_providers_add(p, "fake", ".fake.test", 0, err, sizeof(err)), 0);
-	assert_int_equal(ld_providers_add(p, "gmx", "gmx.net", 0, err, sizeof(err)), 0);
+	assert_int_equal(sl_providers_add(p, "fake", ".fake.test", 0, err, sizeof(err)), 0);
+	assert_int_equal(sl_providers_add(p, "gmx", "gmx.net", 0, err, sizeof(err)), 0);
 	assert_string_equal(ld_provider_of(p, "a@mx.fake.test", ""), "fake");
 	assert_string_equal(ld_provider_of(p, "a@fake.test", ""), "fake");
 	assert_string_equal(ld_provider_of(p, "a@gmx.net", ""), "gmx");
-	assert_int_equal(ld_providers_add(p, "Bad Name", "x.test", 0, err, sizeof(err)), -1);
-	assert_int_equal(ld_providers_add(p, "ok", "a@x.test", 0, err, sizeof(err)), -1);
-	ld_providers_free(p);
+	assert_int_equal(sl_providers_add(p, "Bad Name", "x.test", 0, err, sizeof(err)), -1);
+	assert_int_equal(sl_providers_add(p, "ok", "a@x.test", 0, err, sizeof(err)), -1);
+	sl_providers_free(p);
 }
 
 typedef struct seen {
 	int n;
 	char result[8][16], rcpt[8][64], sender[8][64], msgid[8][64], cls[8][32];
+	char learnt[8][64];
 } seen;
 
 /* collect - an ld_feed() callback recording events */
@@ -361,6 +362,7 @@ collect(const ld_event *ev, void *arg)
 	snprintf(s->sender[s->n], 64, "%s", ev->sender);
 	snprintf(s->msgid[s->n], 64, "%s", ev->msgid);
 	snprintf(s->cls[s->n], 32, "%s", ev->class_);
+	snprintf(s->learnt[s->n], 64, "%s", ev->learnt ? ev->learnt : "");
 	s->n++;
 }
 
@@ -371,11 +373,41 @@ feed(ld_feeder *f, const char *s)
 	ld_feed(f, s, strlen(s), 1000);
 }
 
+/* test_feed_learns_mx_hosted_domains - a domain only its MX maps is learnt (pdomains:) */
+static void
+test_feed_learns_mx_hosted_domains(void **state)
+{
+	seen s = {0};
+	sl_providers *p = sl_providers_new();
+	ld_feeder f = {.table = ld_table_new(100, 3600), .providers = p, .cb = collect, .arg = &s};
+
+	(void)state;
+	feed(&f, H "smtp[2]: 4A1B21C0124: to=<a@corp.example>, "
+	           "relay=aspmx.l.google.com[142.250.1.26]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, "
+	           "status=sent (250 ok)");
+	feed(&f, H "smtp[2]: 4A1B21C0124: to=<b@gmail.com>, "
+	           "relay=gmail-smtp-in.l.google.com[142.250.1.26]:25, delay=1, delays=0/0/0/1, "
+	           "dsn=2.0.0, status=sent (250 ok)");
+	feed(&f,
+	     H "smtp[2]: 4A1B21C0124: to=<c@other.example>, relay=mx.other.example[192.0.2.7]:25, "
+	       "delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)");
+	feed(&f, H "smtp[2]: 4A1B21C0124: to=<d@evil.example>, "
+	           "relay=google.com.evil.example[192.0.2.8]:25, "
+	           "delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)");
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.learnt[0], "corp.example"); /* Google Workspace: learnt */
+	assert_string_equal(s.learnt[1], "");             /* gmail.com: a domain rule knows it */
+	assert_string_equal(s.learnt[2], "");             /* provider other: nothing */
+	assert_string_equal(s.learnt[3], "");             /* a look-alike MX name is no Google */
+	ld_table_free(f.table);
+	sl_providers_free(p);
+}
+
 static void
 test_feed_expiry(void **state)
 {
 	seen s = {0};
-	ld_providers *p = ld_providers_new();
+	sl_providers *p = sl_providers_new();
 	ld_feeder f = {.table = ld_table_new(100, 3600), .providers = p, .cb = collect, .arg = &s};
 
 	(void)state;
@@ -415,7 +447,7 @@ test_feed_expiry(void **state)
 	assert_int_equal(f.stats.skipped, 1);
 	assert_null(ld_table_get(f.table, "3F2A41C0124", 0, 0)); /* removed */
 	ld_table_free(f.table);
-	ld_providers_free(p);
+	sl_providers_free(p);
 }
 
 static void
@@ -520,6 +552,7 @@ main(void)
 	    cmocka_unit_test(test_classify),
 	    cmocka_unit_test(test_providers),
 	    cmocka_unit_test(test_feed_expiry),
+	    cmocka_unit_test(test_feed_learns_mx_hosted_domains),
 	    cmocka_unit_test(test_table_bounds),
 	    cmocka_unit_test(test_blocks),
 	};

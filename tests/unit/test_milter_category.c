@@ -25,7 +25,10 @@
 	"category \"operator\" { subdomain = \"op\" sign_domains = {\"subdomain\", \"example.com\"} }\n" \
 	"tenant \"shop1\" { subdomain = \"shop1\" domains = {\"shop1.mall.test\"}\n" \
 	"  sasl_users = {\"alice\"} default_category = \"marketing\" }\n" \
-	"tenant \"shop2\" { domains = {\"*.two.test\", \"shop2.mall.test\"} sasl_users = {\"bob\"} }\n"
+	"tenant \"shop2\" { domains = {\"*.two.test\", \"shop2.mall.test\"} sasl_users = {\"bob\"} }\n" \
+	"tenant \"lan\" { domains = {\"two.test\"} clients = {\"198.51.100.0/24\"} }\n" \
+	"tenant \"anyone\" { domains = {\"mall.test\"} clients = {\"203.0.113.0/24\"}\n" \
+	"  allowed_senders = \"any\" }\n"
 
 #define MILTER \
 	"milter { redis = false\n" \
@@ -327,6 +330,39 @@ test_ambiguous_from(void **state)
 	ml_conf_unref(mon);
 }
 
+/* test_ip_tenant - a client mapped by address: tenant, From binding, signing */
+static void
+test_ip_tenant(void **state)
+{
+	ml_decision d;
+
+	(void) state;
+	assert_non_null(ml_ip_tenant(conf, NULL, "198.51.100.7", NULL));
+	assert_null(ml_ip_tenant(conf, "alice", "198.51.100.7", NULL));
+	assert_null(ml_ip_tenant(conf, NULL, "192.0.2.1", NULL));
+	d = decide(conf, "", "198.51.100.7", "a@two.test", "a@two.test", NULL, NULL);
+	assert_int_equal(d.verdict, ML_OK);
+	assert_string_equal(d.tenant_name, "lan");
+	assert_int_equal(d.nsign, 1);
+	assert_string_equal(d.sign_domains[0], "two.test");
+	/* unset allowed_senders: the tenant's domains only */
+	d = decide(conf, "", "198.51.100.7", "a@two.test", "a@example.com", NULL, NULL);
+	assert_int_equal(d.verdict, ML_REJECT);
+	assert_non_null(strstr(d.reply, "5.7.1 client 198.51.100.7 may not send mail from a@example.com"));
+	/* any: delivered, but signed only for the tenant's own domains */
+	d = decide(conf, "", "203.0.113.9", "a@example.com", "a@example.com", NULL, NULL);
+	assert_int_equal(d.verdict, ML_OK);
+	assert_string_equal(d.tenant_name, "anyone");
+	assert_int_equal(d.nsign, 0);
+	d = decide(conf, "", "203.0.113.9", "x@mall.test", "x@mall.test", NULL, NULL);
+	assert_int_equal(d.verdict, ML_OK);
+	assert_int_equal(d.nsign, 1);
+	assert_string_equal(d.sign_domains[0], "mall.test");
+	/* an authenticated user is its own tenant, whatever its address */
+	d = decide(conf, "alice", "198.51.100.7", "s@shop1.mall.test", "s@shop1.mall.test", NULL, NULL);
+	assert_string_equal(d.tenant_name, "shop1");
+}
+
 /* test_domain_lists - comma lists and wildcards */
 static void
 test_domain_lists(void **state)
@@ -355,6 +391,7 @@ main(void)
 		cmocka_unit_test(test_sasl_monitor),
 		cmocka_unit_test(test_unconfigured_domain),
 		cmocka_unit_test(test_domain_lists),
+		cmocka_unit_test(test_ip_tenant),
 		cmocka_unit_test(test_sign_domains_bound),
 		cmocka_unit_test(test_redis_down),
 		cmocka_unit_test(test_ambiguous_from),

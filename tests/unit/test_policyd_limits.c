@@ -140,6 +140,68 @@ parse(pd_limit *l, const char **fields, int n, char *err)
 	return pd_limit_parse(l, "t", n, fields, err, 200);
 }
 
+/* test_ramp_rate - after a block: start a minute, doubling every step, growing in between */
+static void
+test_ramp_rate(void **state)
+{
+	(void) state;
+	assert_true(pd_ramp_rate(10, 300, 0) == 10.0);
+	assert_true(pd_ramp_rate(10, 300, -5) == 10.0);		/* clock skew between nodes */
+	assert_true(pd_ramp_rate(10, 300, 150) == 15.0);
+	assert_true(pd_ramp_rate(10, 300, 300) == 20.0);
+	assert_true(pd_ramp_rate(10, 300, 450) == 30.0);
+	assert_true(pd_ramp_rate(10, 300, 1500) == 320.0);
+	for (double t = 0, last = 0; t < 7200; t += 37) {	/* never falls */
+		double r = pd_ramp_rate(10, 300, t);
+
+		assert_true(r >= last);
+		last = r;
+	}
+	assert_true(pd_ramp_rate(1, 1, 1e6) < 3e9);		/* capped, no overflow */
+}
+
+/* test_warmup_schedule - a day-indexed maximum, and what is refused */
+static void
+test_warmup_schedule(void **state)
+{
+	const char *ok[] = {"key", "${sending_domain}", "window", "day", "schedule", "50,100,200",
+			    "schedule_start", "20261203", "unit", "recipients"};
+	const char *nostart[] = {"key", "${sender}", "window", "day", "schedule", "5"};
+	const char *hour[] = {"key", "${sender}", "window", "hour", "schedule", "5",
+			      "schedule_start", "20261203"};
+	const char *bad[][2] = {{"schedule", ""}, {"schedule", "5,"}, {"schedule", ",5"},
+				{"schedule", "5,x"}, {"schedule", "-1"}, {"schedule_start", "2026123"},
+				{"schedule_start", "20261301"}, {"schedule_start", "20250229"},
+				{"schedule_start", "2026-12-03"}};
+	char	err[200];
+	long long d;
+	pd_limit l;
+
+	(void) state;
+	assert_int_equal(parse(&l, ok, 10, err), 0);
+	assert_int_equal(l.nschedule, 3);
+	assert_int_equal(pd_limit_max(&l, "20261202", NULL), 50);	/* before: the first figure */
+	assert_int_equal(pd_limit_max(&l, "20261203", NULL), 50);
+	assert_int_equal(pd_limit_max(&l, "20261204", NULL), 100);
+	assert_int_equal(pd_limit_max(&l, "20261205", NULL), 200);
+	assert_int_equal(pd_limit_max(&l, "20270101", NULL), 200);	/* after: the last one */
+	pd_limit_clear(&l);
+	assert_int_equal(parse(&l, nostart, 6, err), -1);
+	pd_limit_clear(&l);
+	assert_int_equal(parse(&l, hour, 8, err), -1);
+	pd_limit_clear(&l);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sl_live_limit_field(bad[i][0], bad[i][1], err, sizeof(err)), -1);
+	assert_int_equal(sl_live_day("19700101", &d), 0);
+	assert_int_equal(d, 0);
+	assert_int_equal(sl_live_day("20261203", &d), 0);
+	assert_int_equal(d, 20790);
+	assert_int_equal(sl_live_day("20240229", &d), 0);
+	assert_int_equal(d, 19782);
+	assert_int_equal(sl_live_day("21000301", &d), 0);
+	assert_int_equal(d, 47541);
+}
+
 static void
 test_limit_parse(void **state)
 {
@@ -250,7 +312,7 @@ test_attributes_agree(void **state)
 	(void) state;
 	for (const char *const *a = sl_live_attributes; *a; a++, n++)
 		assert_non_null(pd_facts_get(&empty, *a));
-	assert_int_equal(n, 12);	/* as many as pd_facts_get() maps */
+	assert_int_equal(n, 14);	/* as many as pd_facts_get() maps */
 	assert_null(pd_facts_get(&empty, "colour"));
 	/* so sluicectl refuses what policyd would: an unknown attribute */
 	assert_int_equal(sl_live_limit_field("key", "${colour}", err, sizeof(err)), -1);
@@ -270,6 +332,8 @@ main(void)
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_limit_parse),
+		cmocka_unit_test(test_warmup_schedule),
+		cmocka_unit_test(test_ramp_rate),
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_suppress_keys),
 	};
