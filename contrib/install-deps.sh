@@ -16,7 +16,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
  libssl-dev libevent-dev libconfuse-dev libpsl-dev libidn2-dev publicsuffix
  libgmime-3.0-dev libxml2-dev zlib1g-dev libzip-dev libcmocka-dev
  redis-server redis-tools postfix libsasl2-modules sasl2-bin miltertest
- opendkim-tools python3 python3-dkim python3-authres python3-nacl python3-pytest python3-cryptography libmail-dkim-perl
+ opendkim-tools python3 python3-dkim python3-authres python3-nacl python3-pytest python3-pytest-xdist python3-cryptography libmail-dkim-perl
  swaks curl openssl clang libclang-rt-14-dev dnsmasq-base bind9-dnsutils
  libxml2-utils libmail-dmarc-perl dmarc-cat
  libsystemd-dev systemd debhelper lintian m4 util-linux"

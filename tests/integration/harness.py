@@ -48,23 +48,50 @@ def program(part, name):
     return path
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nobody uses right now.
+def _port_range():
+    """The TCP ports this process hands out: its own slice under pytest-xdist.
 
-    Chosen below the kernel's ephemeral range (32768 and up here), so that
-    an outgoing connection cannot take it between now and the server's
-    bind, as a port from bind(0) could be.
-    """
+    Each xdist worker (PYTEST_XDIST_WORKER=gwN) gets 1000 ports of its own
+    in 20000-31999, so two workers never pick the same port; a run without
+    xdist uses the whole range. All of it is below the kernel's ephemeral
+    range (32768 and up here), so that an outgoing connection cannot take a
+    port between the check and the server's bind, as a port from bind(0)
+    could be."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        lo = 20000 + (int(worker[2:]) % 12) * 1000
+        return lo, lo + 1000
+    return 20000, 32000
+
+
+_next_port = [None]
+
+
+def free_port(udp=False):
+    """A TCP port on 127.0.0.1 that nobody uses right now (and UDP too with udp=True).
+
+    Ports are handed out in turn from this process's range (_port_range),
+    starting at a random place, so one test never gets the same port twice
+    before it binds it, and each is checked free by binding it (other
+    engineers' runs share the machine). A DNS server (dnsmasq) takes the
+    UDP and the TCP port: never one from bind(0), whose TCP twin an
+    outgoing connection may hold."""
     import random
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000-32000")
+    lo, hi = _port_range()
+    if _next_port[0] is None:
+        _next_port[0] = random.randrange(lo, hi)
+    kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if udp else (socket.SOCK_STREAM,)
+    for _ in range(hi - lo):
+        port = _next_port[0]
+        _next_port[0] = lo + (port + 1 - lo) % (hi - lo)
+        try:
+            for kind in kinds:
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port in %d-%d" % (lo, hi - 1))
 
 
 class TransientError(RuntimeError):
@@ -147,19 +174,54 @@ class Proc:
     def alive(self):
         return self.popen.poll() is None
 
+    def catches(self, sig):
+        """True when the process's main thread has a handler for sig and does not block it.
+
+        A daemon binds its socket before it installs its SIGHUP handler
+        (sluice-milter: libmilter's signal thread would take a SIGHUP that
+        comes earlier, and stop); /proc tells when a reload signal is safe."""
+        try:
+            with open("/proc/%d/status" % self.pid) as f:
+                fields = dict(l.split(":", 1) for l in f if ":" in l)
+        except OSError:
+            return False
+        bit = 1 << (sig - 1)
+        return bool(int(fields["SigCgt"], 16) & bit) and not int(fields["SigBlk"], 16) & bit
+
     def signal(self, sig):
+        """Send sig; a reload signal (SIGHUP, SIGUSR1) once the process handles it."""
+        if sig in (signal.SIGHUP, signal.SIGUSR1) and self.alive():
+            wait_for(lambda: self.catches(sig) or not self.alive(), what="%s to handle %s" % (
+                self.name, signal.Signals(sig).name))
         if self.alive():
             os.kill(self.pid, sig)
 
-    def stop(self, timeout=10.0):
-        """SIGTERM, then SIGKILL after timeout; returns the exit status."""
+    # A socket to connect to after SIGTERM (set by milter_helpers.start_milter):
+    # libmilter's listener polls its socket with a 5 s timeout and looks at
+    # its stop flag only when the poll returns, so a connection wakes it.
+    wake = None
+
+    def terminate(self):
+        """Send SIGTERM without waiting (Env.close() stops everything at once)."""
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
+            if self.wake:
+                can_connect(self.wake)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL after timeout; returns the exit status."""
+        self.terminate()
+        deadline = time.monotonic() + timeout
+        while True:
             try:
-                self.popen.wait(timeout)
+                self.popen.wait(0.2 if self.wake else timeout)
+                break
             except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+                if time.monotonic() > deadline:
+                    self.popen.kill()
+                    self.popen.wait()
+                    break
+                can_connect(self.wake)  # the stop flag was set after the last wake-up
         self.logf.close()
         return self.popen.returncode
 
@@ -199,6 +261,7 @@ class Redis:
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--dir", self.env.dir] + self.args
         self.proc = Proc(self.env, self.name, argv)
+        self.proc.server = True          # stopped after the daemons (Env.close)
         wait_for(lambda: can_connect(self.sock) or not self.proc.alive(), what="redis-server socket")
         if not self.proc.alive():
             raise RuntimeError("redis-server exited:\n" + self.proc.output())
@@ -220,9 +283,10 @@ class Redis:
             raise redis_cli_failed(args, r)
         return r.stdout.rstrip("\n")
 
-    def conf_section(self, prefix="sluice:"):
+    def conf_section(self, prefix="sluice:", command_timeout=500):
         """The redis { } block of sluice.conf for this server."""
-        return 'redis {\n  socket = "%s"\n  prefix = "%s"\n  connect_timeout = 500\n  command_timeout = 500\n}\n' % (self.sock, prefix)
+        return ('redis {\n  socket = "%s"\n  prefix = "%s"\n  connect_timeout = 500\n'
+                '  command_timeout = %d\n}\n' % (self.sock, prefix, command_timeout))
 
 
 class SentinelSet:
@@ -269,6 +333,7 @@ class SentinelSet:
                                self.MASTER_NAME, self.MASTER_NAME, self.MASTER_NAME,
                                "".join(a + "\n" for a in sentinel_args)))
             proc = Proc(env, "sentinel-%d" % i, ["redis-server", path, "--sentinel"])
+            proc.server = True
             wait_for(lambda: can_connect(("127.0.0.1", port)) or not proc.alive(), what="sentinel")
             self.sentinels.append((port, proc))
         # every sentinel knows the replica and the other sentinels
@@ -357,9 +422,9 @@ class Cluster:
         self.env = env
         self.nodes = []
         for i in range(3):
-            port = self._free_pair()
+            port, bus = free_port(), free_port()
             self.nodes.append(Redis(env, port=port, args=[
-                "--cluster-enabled", "yes",
+                "--cluster-enabled", "yes", "--cluster-port", str(bus),
                 "--cluster-config-file", os.path.join(env.dir, "nodes-%d.conf" % port),
                 "--cluster-node-timeout", "2000"]))
         r = subprocess.run(["redis-cli", "--cluster", "create"]
@@ -369,23 +434,6 @@ class Cluster:
             raise RuntimeError("redis-cli --cluster create: %s %s" % (r.stdout, r.stderr))
         wait_for(lambda: all("cluster_state:ok" in n.cli("CLUSTER", "INFO") for n in self.nodes),
                  30, "cluster_state:ok")
-
-    @staticmethod
-    def _free_pair():
-        """A free port whose cluster bus port (+10000) is free too, both
-        below the ephemeral range (32768 and up), so no outgoing
-        connection can take the bus port before the node binds it."""
-        import random
-        for _ in range(200):
-            port = random.randrange(20000, 22700)
-            try:
-                for p in (port, port + 10000):
-                    with socket.socket() as s:
-                        s.bind(("127.0.0.1", p))
-            except OSError:
-                continue
-            return port
-        raise RuntimeError("no free port pair")
 
     def node_id(self, node):
         return node.cli("CLUSTER", "MYID")
@@ -428,7 +476,19 @@ class Sink:
         wait_for(lambda: can_connect(("127.0.0.1", self.port)), what="smtp-sink")
 
     def files(self):
-        return sorted(glob.glob(os.path.join(self.dir, "*")))
+        """The messages smtp-sink has written and closed (it writes a file as the data comes)."""
+        found = glob.glob(os.path.join(self.dir, "*"))
+        fds = "/proc/%d/fd" % self.proc.pid
+        writing = set()
+        try:
+            for fd in os.listdir(fds):
+                try:
+                    writing.add(os.readlink(os.path.join(fds, fd)))
+                except OSError:
+                    pass
+        except OSError:
+            pass                # smtp-sink stopped: every file is closed
+        return sorted(f for f in found if os.path.realpath(f) not in writing)
 
     def messages(self):
         """Every stored message as (envelope dict, raw bytes of the message)."""
@@ -568,11 +628,25 @@ class Postfix:
         self.env.postfixes.append(self)
 
     def stop(self):
+        """postfix stop, and wait for the master to exit (SIGKILL after 30 s)."""
+        self.stop_begin()
+        self.stop_wait()
+
+    def stop_begin(self):
+        """SIGTERM to the master, as postfix stop does, without its wait of a second or more."""
         if self in self.env.postfixes:
             self.env.postfixes.remove(self)
-            self.cmd("stop", check=False)
             try:
-                wait_for(lambda: not pid_alive(self.master_pid), 15, "postfix master exit")
+                os.kill(self.master_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            self.stopping = True
+
+    def stop_wait(self):
+        if getattr(self, "stopping", False):
+            self.stopping = False
+            try:
+                wait_for(lambda: not pid_alive(self.master_pid), 30, "postfix master exit")
             except TimeoutError:
                 os.kill(self.master_pid, signal.SIGKILL)
 
@@ -615,10 +689,15 @@ class Postfix:
             return s.sendmail(mail_from, rcpts, data)
 
 
+_sanitized = {}
+
+
 def sanitized(binary):
     """An ASan build: its allocator's quarantine makes RSS figures meaningless."""
-    with open(binary, "rb") as f:
-        return b"__asan_init" in f.read()
+    if binary not in _sanitized:
+        with open(binary, "rb") as f:
+            _sanitized[binary] = b"__asan_init" in f.read()
+    return _sanitized[binary]
 
 
 def pid_alive(pid):
@@ -686,13 +765,23 @@ class Env:
         with a sanitizer build of Sluice, the integration suite then fails
         on memory errors the tests' own assertions would not notice.
         """
-        for pf in list(self.postfixes):
-            pf.stop()
-        for p in reversed(self.procs):
-            try:
-                p.stop()
-            except Exception as e:  # keep stopping the others
-                print("harness: stopping %s: %s" % (p.name, e), file=sys.stderr)
+        # At once, not one after the other: libmilter takes seconds to exit
+        # after SIGTERM, Postfix's master too. The Redis servers go last, so
+        # no daemon sees its Redis vanish while it shuts down.
+        pfs = list(self.postfixes)
+        for pf in pfs:
+            pf.stop_begin()
+        servers = [p for p in self.procs if getattr(p, "server", False)]
+        for group in ([p for p in self.procs if p not in servers], servers):
+            for p in group:
+                p.terminate()
+            for p in reversed(group):
+                try:
+                    p.stop()
+                except Exception as e:  # keep stopping the others
+                    print("harness: stopping %s: %s" % (p.name, e), file=sys.stderr)
+            for pf in pfs:
+                pf.stop_wait()
         reports = [(p.name, sanitizer_report(p.output())) for p in self.procs]
         reports = [(name, text) for name, text in reports if text]
         if not os.environ.get("SLUICE_KEEP"):

@@ -12,7 +12,6 @@ DESCRIPTION
 import os
 import re
 import shutil
-import socket
 import subprocess
 
 import pytest
@@ -26,9 +25,8 @@ def ctl(conf, *args):
 
 
 def udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for dnsmasq, which binds it for UDP and TCP."""
+    return harness.free_port(udp=True)
 
 
 def zone(text):

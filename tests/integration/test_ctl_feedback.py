@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+import feedback_helpers
 import harness
 import keys
 import token_helpers
@@ -48,8 +49,7 @@ def bind(env, redis, token, *addrs):
 
 
 def feed(conf, data, rcpt):
-    r = subprocess.run([harness.program("feedback", "sluice-feedback"), "-c", conf, rcpt],
-                       input=data, capture_output=True, timeout=30)
+    r = feedback_helpers.run_feedback(conf, data, rcpt)
     assert r.returncode == 0, r.stderr.decode(errors="replace")
 
 
@@ -60,71 +60,14 @@ def bounce_address(conf, tenant="shop1"):
 
 
 def dsn(rcpt, token):
-    return ("""From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
-To: %(token)s
-Subject: Undelivered Mail Returned to Sender
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="BB"
-
---BB
-Content-Type: text/plain
-
-<%(rcpt)s>: host mx.example.net[192.0.2.1] said: 550 5.1.1 User unknown
-
---BB
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.net
-
-Final-Recipient: rfc822; %(rcpt)s
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <%(rcpt)s>: Recipient address rejected: User unknown
-
---BB
-Content-Type: text/rfc822-headers
-
-Return-Path: <%(token)s>
-From: shop@example.com
-To: %(rcpt)s
-Subject: hello
-
---BB--
-""" % {"rcpt": rcpt, "token": token}).encode()
+    return feedback_helpers.dsn(
+        token, feedback_helpers.dsn_record(rcpt, "550 5.1.1 <%s>: Recipient address rejected: User unknown" % rcpt),
+        "<%s>: host mx.example.net[192.0.2.1] said: 550 5.1.1 User unknown\n" % rcpt,
+        mta="mx.example.net", to=rcpt)
 
 
 def arf(rcpt, token):
-    return ("""From: fbl@isp.example.net
-To: %(token)s
-Subject: complaint
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="AA"
-
---AA
-Content-Type: text/plain
-
-This is an abuse report.
-
---AA
-Content-Type: message/feedback-report
-
-Feedback-Type: abuse
-User-Agent: TestFBL/1.0
-Version: 1
-Original-Rcpt-To: %(rcpt)s
-
---AA
-Content-Type: message/rfc822
-
-Return-Path: <%(token)s>
-From: shop@example.com
-To: %(rcpt)s
-Subject: buy now
-
-body
---AA--
-""" % {"rcpt": rcpt, "token": token}).encode()
+    return feedback_helpers.arf(token, rcpt, to=token)
 
 
 def test_bounce_and_complaint_show_in_sluicectl(env):

@@ -36,10 +36,10 @@ import uuid
 
 import pytest
 
-import conftest
+import feedback_helpers
 import harness
 import token_helpers as th
-from milter_helpers import start_milter, write_conf
+from milter_helpers import milter_world, start_milter, write_conf
 
 CONF = """
 log_level = "info"
@@ -59,10 +59,6 @@ feedback {
 """
 
 
-class World:
-    pass
-
-
 def ctl(w, *args):
     return subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf] + [str(a) for a in args],
                           capture_output=True, text=True, timeout=30)
@@ -70,23 +66,16 @@ def ctl(w, *args):
 
 @pytest.fixture(scope="module")
 def world():
-    conftest.require_root()
-    env = harness.Env("feedback-binding")
-    try:
-        w = World()
-        w.env = env
-        w.redis = env.redis()
-        rsa, _ = harness.dkim_keypair(env, "example", "rsa")
-        w.secret = os.path.join(env.dir, "token.key")
-        w.conf, sock = write_conf(env, CONF % {"secret": w.secret, "rsa": rsa}, redis=w.redis)
+    with milter_world("feedback-binding") as w:
+        rsa, _ = harness.dkim_keypair(w.env, "example", "rsa")
+        w.secret = os.path.join(w.env.dir, "token.key")
+        w.conf, sock = write_conf(w.env, CONF % {"secret": w.secret, "rsa": rsa}, redis=w.redis)
         r = ctl(w, "secret", "init")
         assert r.returncode == 0, r.stderr
-        w.milter, spec = start_milter(env, w.conf, sock)
-        w.sink = env.sink()
-        w.pf = env.postfix(relay=w.sink, milter=spec)
+        w.milter, spec = start_milter(w.env, w.conf, sock)
+        w.sink = w.env.sink()
+        w.pf = w.env.postfix(relay=w.sink, milter=spec)
         yield w
-    finally:
-        env.close()
 
 
 def send(w, rcpts):
@@ -109,68 +98,17 @@ def send(w, rcpts):
 
 def dsn(token, *rcpts):
     """A Postfix DSN to the bounce address, one failed record per recipient."""
-    records = "".join("Final-Recipient: rfc822; %s\nAction: failed\nStatus: 5.1.1\n"
-                      "Diagnostic-Code: smtp; 550 5.1.1 <%s>: Recipient address rejected: "
-                      "User unknown in local recipient table\n\n" % (r, r) for r in rcpts)
-    return ("""From: MAILER-DAEMON@mx.dest.test (Mail Delivery System)
-To: %(token)s
-Subject: Undelivered Mail Returned to Sender
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="BB"
-
---BB
-Content-Type: text/plain
-
-This is the mail system at host mx.dest.test. Your message could not be delivered.
-
---BB
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.dest.test
-
-%(records)s--BB
-Content-Type: text/rfc822-headers
-
-Return-Path: <%(token)s>
-From: shop@example.com
-Subject: hi
-
---BB--
-""" % {"token": token, "records": records}).encode()
+    records = "".join(feedback_helpers.dsn_record(
+        r, "550 5.1.1 <%s>: Recipient address rejected: User unknown in local recipient table" % r)
+        for r in rcpts)
+    return feedback_helpers.dsn(
+        token, records, "This is the mail system at host mx.dest.test. Your message could not be delivered.\n",
+        mta="mx.dest.test", subject="hi")
 
 
 def arf(token, rcpt):
-    return ("""From: fbl@isp.test
-To: fbl@news.example.com
-Subject: complaint
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="AA"
-
---AA
-Content-Type: text/plain
-
-This is an abuse report.
-
---AA
-Content-Type: message/feedback-report
-
-Feedback-Type: abuse
-User-Agent: TestFBL/1.0
-Version: 1
-Original-Rcpt-To: %(rcpt)s
-
---AA
-Content-Type: message/rfc822
-
-Return-Path: <%(token)s>
-From: shop@example.com
-To: %(rcpt)s
-Subject: hi
-
-hi
---AA--
-""" % {"token": token, "rcpt": rcpt}).encode()
+    return feedback_helpers.arf(token, rcpt, sender="fbl@isp.test", to="fbl@news.example.com",
+                                subject="hi", body="hi")
 
 
 def unsubscribe(token, sender, authres=None):
@@ -179,8 +117,7 @@ def unsubscribe(token, sender, authres=None):
 
 
 def feed(w, data, rcpt, want=0):
-    r = subprocess.run([harness.program("feedback", "sluice-feedback"), "-c", w.conf, rcpt],
-                       input=data, capture_output=True, timeout=30)
+    r = feedback_helpers.run_feedback(w.conf, data, rcpt)
     assert r.returncode == want, r.stderr.decode(errors="replace")
     return r.stderr.decode(errors="replace")
 

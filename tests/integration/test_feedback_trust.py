@@ -32,6 +32,7 @@ import subprocess
 import threading
 import time
 
+import feedback_helpers
 import harness
 from test_feedback_effects import World, arf, dsn, mint, today
 
@@ -40,8 +41,7 @@ DOMAIN = "bounce.example.com"
 
 def feed(w, data, rcpt, conf=None):
     """Run sluice-feedback -v as pipe(8) would; (exit status, log)."""
-    p = subprocess.run([w.exe, "-v", "-c", conf or w.conf, rcpt], input=data,
-                       capture_output=True, timeout=30)
+    p = feedback_helpers.run_feedback(conf or w.conf, data, rcpt, ["-v"])
     return p.returncode, p.stderr.decode(errors="replace")
 
 
@@ -384,33 +384,9 @@ def test_sender_side_reason_refused_in_hard_reasons(env):
 
 def multi_dsn(rcpts, token):
     """One DSN naming every address of rcpts, each a 5.1.1 user unknown."""
-    fields = "".join("Final-Recipient: rfc822; %s\nAction: failed\nStatus: 5.1.1\n"
-                     "Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n" % r for r in rcpts)
-    return ("""From: MAILER-DAEMON@mx.example.com
-To: %(t)s
-Subject: Undelivered Mail Returned to Sender
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="BB"
-
---BB
-Content-Type: text/plain
-
-Delivery failed.
-
---BB
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.com
-
-%(f)s--BB
-Content-Type: text/rfc822-headers
-
-Return-Path: <%(t)s>
-From: shop@example.com
-Subject: hello
-
---BB--
-""" % {"t": token, "f": fields}).encode()
+    return feedback_helpers.dsn(token, "".join(feedback_helpers.dsn_record(r, "550 5.1.1 User unknown")
+                                               for r in rcpts),
+                                "Delivery failed.\n", mailer_comment=False, auto_submitted=False)
 
 
 def test_forged_reports_with_a_genuine_token_move_nothing(env):

@@ -32,9 +32,8 @@ import uuid
 
 import pytest
 
-import conftest
 import harness
-from milter_helpers import dkim_results, start_milter, write_conf
+from milter_helpers import dkim_results, milter_world, received, start_milter, start_world, write_conf
 
 CONF = """
 secret_file = "%(secret)s"
@@ -68,30 +67,16 @@ SASL = {"alice": "alicepw", "bob": "bobpw", "carol": "carolpw", "dave": "davepw"
 DAVE_DOMAINS = "p" * (1023 - len(",shop1.mall.test")) + ",shop1.mall.testx"
 
 
-class World:
-    pass
-
-
 @pytest.fixture(scope="module")
 def world():
-    conftest.require_root()
-    env = harness.Env("milter-binding")
-    try:
-        w = World()
-        w.env = env
-        w.redis = env.redis()
+    with milter_world("milter-binding") as w:
         w.redis.cli("HSET", "sluice:sasl:carol", "tenant", "shop3", "domains", "shop1.mall.test")
         w.redis.cli("HSET", "sluice:sasl:dave", "domains", DAVE_DOMAINS)
-        op, op_txt = harness.dkim_keypair(env, "op", "rsa")
-        mall, mall_txt = harness.dkim_keypair(env, "mall", "rsa")
-        shop2, shop2_txt = harness.dkim_keypair(env, "shop2", "rsa")
+        op, op_txt = harness.dkim_keypair(w.env, "op", "rsa")
+        mall, mall_txt = harness.dkim_keypair(w.env, "mall", "rsa")
+        shop2, shop2_txt = harness.dkim_keypair(w.env, "shop2", "rsa")
         w.keys = (op, mall, shop2)
-        conf, sock = write_conf(env, CONF % {"secret": env.secret(), "op": op, "mall": mall,
-                                             "shop2": shop2}, redis=w.redis)
-        w.milter, spec = start_milter(env, conf, sock)
-        w.sink = env.sink()
-        w.pf = env.postfix(relay=w.sink, milter=spec, sasl_users=SASL)
-        w.records = {}
+        start_world(w, CONF % {"secret": w.env.secret(), "op": op, "mall": mall, "shop2": shop2}, SASL)
         for d in ("example.com", "op.example.com", "op.shop1.mall.test"):
             w.records["op1._domainkey." + d] = op_txt
         for d in ("shop1.mall.test", "mail.mall.test", "mall.test"):
@@ -99,8 +84,6 @@ def world():
         for d in ("shop2.mall.test", "shop2.shop2.mall.test"):
             w.records["s2._domainkey." + d] = shop2_txt
         yield w
-    finally:
-        env.close()
 
 
 def send(w, from_value, auth=("alice", "alicepw"), category=None, env_from="app@shop1.mall.test"):
@@ -112,15 +95,6 @@ def send(w, from_value, auth=("alice", "alicepw"), category=None, env_from="app@
         text += "X-Sluice-Category: %s\r\n" % category
     w.pf.send(env_from, ["rcpt@remote.test"], (text + "\r\nHello.\r\n").encode(), auth=auth)
     return subject
-
-
-def received(w, subject, timeout=20):
-    def find():
-        for envelope, raw in w.sink.messages():
-            if ("Subject: " + subject).encode() in raw:
-                return envelope, raw
-        return None
-    return harness.wait_for(find, timeout, "message %s at smtp-sink" % subject)
 
 
 def refused(w, from_value, **kw):

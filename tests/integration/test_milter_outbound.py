@@ -18,9 +18,9 @@ import uuid
 
 import pytest
 
-import conftest
 import harness
-from milter_helpers import decode_token, dkim_results, start_milter, write_conf
+from milter_helpers import (decode_token, dkim_results, milter_world, received, start_milter,
+                            start_world, write_conf)
 
 CONF = """
 secret_file = "%(secret)s"
@@ -64,38 +64,22 @@ milter {
 SASL = {"alice": "alicepw", "bob": "bobpw", "carol": "carolpw"}
 
 
-class World:
-    pass
-
-
 @pytest.fixture(scope="module")
 def world():
-    conftest.require_root()
-    env = harness.Env("milter-outbound")
-    try:
-        w = World()
-        w.env = env
-        w.redis = env.redis()
+    with milter_world("milter-outbound") as w:
         w.redis.cli("HSET", "sluice:sasl:carol", "category", "notification", "tenant", "shop3",
                     "domains", "example.com, *.example.net")
-        rsa, w.rsa_txt = harness.dkim_keypair(env, "example", "rsa")
-        ed, w.ed_txt = harness.dkim_keypair(env, "example", "ed25519")
-        mall, w.mall_txt = harness.dkim_keypair(env, "mall", "rsa")
-        w.secret = env.secret()
-        w.conf, sock = write_conf(env, CONF % {"secret": w.secret, "rsa": rsa, "ed": ed, "mall": mall},
-                                  redis=w.redis)
-        w.milter, spec = start_milter(env, w.conf, sock)
-        w.sink = env.sink()
-        w.pf = env.postfix(relay=w.sink, milter=spec, sasl_users=SASL)
-        w.records = {}
+        rsa, w.rsa_txt = harness.dkim_keypair(w.env, "example", "rsa")
+        ed, w.ed_txt = harness.dkim_keypair(w.env, "example", "ed25519")
+        mall, w.mall_txt = harness.dkim_keypair(w.env, "mall", "rsa")
+        w.secret = w.env.secret()
+        start_world(w, CONF % {"secret": w.secret, "rsa": rsa, "ed": ed, "mall": mall}, SASL)
         for sub in ("", "mail.", "news.", "notify."):
             w.records["r1._domainkey.%sexample.com" % sub] = w.rsa_txt
             w.records["e1._domainkey.%sexample.com" % sub] = w.ed_txt
         for sub in ("", "shop1.", "shop2."):
             w.records["m1._domainkey.%small.test" % sub] = w.mall_txt
         yield w
-    finally:
-        env.close()
 
 
 def send(w, mail_from, rcpts, headers, body="Hello.\r\n", auth=None):
@@ -106,16 +90,6 @@ def send(w, mail_from, rcpts, headers, body="Hello.\r\n", auth=None):
         rcpts[0], subject, subject, body)
     w.pf.send(mail_from, rcpts, text.encode(), auth=auth)
     return subject
-
-
-def received(w, subject, timeout=20):
-    """The (envelope, raw) that reached smtp-sink with this Subject."""
-    def find():
-        for envelope, raw in w.sink.messages():
-            if ("Subject: " + subject).encode() in raw:
-                return envelope, raw
-        return None
-    return harness.wait_for(find, timeout, "message %s at smtp-sink" % subject)
 
 
 def sig_tags(raw):

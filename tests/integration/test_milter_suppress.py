@@ -31,6 +31,7 @@ import pytest
 import conftest
 import harness
 from milter_helpers import dkim_results, start_milter, write_conf
+from milter_helpers import received as delivered
 
 CONF = """
 log_level = "info"
@@ -107,16 +108,6 @@ def send(w, rcpts, category=None, sender="app@example.com", auth=None):
         return subject, None
     except smtplib.SMTPDataError as e:
         return subject, (e.smtp_code, e.smtp_error.decode())
-
-
-def delivered(w, subject, timeout=20):
-    """The (envelope, raw) of the message with this Subject at smtp-sink."""
-    def find():
-        for envelope, raw in w.sink.messages():
-            if ("Subject: " + subject).encode() in raw:
-                return envelope, raw
-        return None
-    return harness.wait_for(find, timeout, "message %s at smtp-sink" % subject)
 
 
 def all_delivered(w, subject, settle=3.0):

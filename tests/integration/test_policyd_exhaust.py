@@ -26,8 +26,13 @@ import statistics
 import threading
 import time
 
+import pytest
+
 import harness
-from test_policyd_util import start_policyd, policy_query, http_get, request_bytes
+from test_policyd_util import start_policyd_product_timeout as start_policyd, policy_query, http_get, request_bytes
+
+# 1,100 clients, fd limits and latency bounds: only on an otherwise idle machine.
+pytestmark = pytest.mark.serial
 
 
 def raise_own_fd_limit(n):

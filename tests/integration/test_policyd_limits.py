@@ -12,6 +12,7 @@ DESCRIPTION
 import re
 import time
 
+import harness
 from test_policyd_util import (start_policyd, policy_query, policy_on, send_as, XCLIENT_MAIN,
                                http_get)
 
@@ -26,12 +27,11 @@ def define(redis, name, **fields):
 
 
 def wait_loaded(proc, name, what="loaded", count=1):
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        if proc.output().count("limit %s: %s" % (name, what)) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError("limit %s not %s:\n%s" % (name, what, proc.output()))
+    try:
+        harness.wait_for(lambda: proc.output().count("limit %s: %s" % (name, what)) >= count,
+                         what="limit %s %s" % (name, what))
+    except TimeoutError:
+        raise AssertionError("limit %s not %s:\n%s" % (name, what, proc.output()))
 
 
 def deferred(pf, sender):

@@ -17,8 +17,10 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 import harness
-from test_policyd_util import start_policyd, policy_query, request_lines
+from test_policyd_util import start_policyd_product_timeout as start_policyd, policy_query, request_lines
 
 SLACK_MS = 100    # event loop, logging and other test suites on a shared 2-core machine
 
@@ -64,6 +66,7 @@ def test_kill_redis_under_load(root_env):
     assert "circuit breaker closed" in proc.output()
 
 
+@pytest.mark.serial     # times each answer: idle machine
 def test_frozen_redis_timeout_and_defer(env):
     redis = env.redis()
     proc, sock, _ = start_policyd(env, redis, "suppression_fail_action = defer\n"
@@ -101,6 +104,7 @@ def test_seeds_rewritten_after_redis_restart(env):
     assert policy_query(sock, {"sender": "q@src.test"}).startswith("DEFER_IF_PERMIT")
 
 
+@pytest.mark.serial     # times each answer: idle machine
 def test_start_waits_for_redis_then_answers(env):
     """The first request after a start gets a decision, not the fail action;
     with Redis down at start, answers come after the grace, with the fail action."""

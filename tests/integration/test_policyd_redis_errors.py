@@ -10,8 +10,7 @@ DESCRIPTION
     limit_fail_action (defer here), logs the key (rate limited), counts the
     error reply on /metrics, and the circuit breaker sees a failure.
 """
-import time
-
+import harness
 from test_policyd_util import start_policyd, policy_query, http_get
 
 
@@ -20,9 +19,7 @@ def test_maxmemory_defers_and_logs(env):
     proc, sock, http = start_policyd(env, redis, "limit_fail_action = defer\n", http=True)
     redis.cli("HSET", "sluice:limit:cap3", "key", "${sasl_username}", "window", "day", "max", "3")
     redis.cli("SADD", "sluice:limits", "cap3")
-    deadline = time.monotonic() + 3
-    while "limit cap3: loaded" not in proc.output() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    harness.wait_for(lambda: "limit cap3: loaded" in proc.output(), what="limit cap3 loaded")
     assert "limit cap3: loaded" in proc.output()
     # fill it, then forbid writes
     for i in range(200):
@@ -51,9 +48,7 @@ def test_maxmemory_when_the_limit_refuses(env):
     proc, sock, http = start_policyd(env, redis, "limit_fail_action = dunno\n", http=True)
     redis.cli("HSET", "sluice:limit:cap3", "key", "${sasl_username}", "window", "day", "max", "3")
     redis.cli("SADD", "sluice:limits", "cap3")
-    deadline = time.monotonic() + 3
-    while "limit cap3: loaded" not in proc.output() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    harness.wait_for(lambda: "limit cap3: loaded" in proc.output(), what="limit cap3 loaded")
     ok = [policy_query(sock, {"sasl_username": "bob", "recipient": "r%d@dest.test" % i})
           for i in range(3)]
     assert ok == ["DUNNO"] * 3

@@ -13,6 +13,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from test_policyd_util import start_policyd, policy_on, read_answer, request_bytes
 
 
@@ -36,9 +38,10 @@ def drain(s):
         return data
 
 
+@pytest.mark.serial     # asserts no stall over 0.2 s: idle machine
 def test_garbage_and_huge_line(env):
     redis = env.redis()
-    proc, sock, _ = start_policyd(env, redis)
+    proc, sock, _ = start_policyd(env, redis, deadline_ms=None)   # the 100 ms deadline bounds worst
     good = connect(sock)
     assert policy_on(good, {}) == "DUNNO"
     stop = threading.Event()
@@ -116,7 +119,7 @@ def test_connection_cap(env):
 
     def served_connection():
         # the readiness probe's connection may still hold a slot for a moment
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while True:
             try:
                 s = connect(sock)

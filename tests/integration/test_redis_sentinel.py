@@ -20,7 +20,7 @@ import threading
 import time
 
 import harness
-from test_policyd_util import start_policyd, policy_query, policy_on
+from test_policyd_util import start_policyd_product_timeout as start_policyd, policy_query, policy_on
 
 SUPPRESSED = "gone@dest.test"
 

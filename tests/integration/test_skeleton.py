@@ -28,8 +28,10 @@ policyd { listen = { "unix:%s" } }
 """ % (env.secret(), key, msock, psock), 0o600)
     policyd = env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"), "-f", "-c", conf],
                          ready=lambda: harness.can_connect(psock))
-    env.daemon("sluice-milter", [harness.program("milter", "sluice-milter"), "-f", "-c", conf],
-               ready=lambda: harness.can_connect(msock))
+    milter = env.daemon("sluice-milter", [harness.program("milter", "sluice-milter"), "-f", "-c", conf],
+                        ready=lambda: harness.can_connect(msock))
+    if not harness.sanitized(harness.program("milter", "sluice-milter")):
+        milter.wake = msock     # as milter_helpers.start_milter does
     pf = env.postfix(relay=sink, milter="unix:" + msock, policy="unix:" + psock)
 
     # 5 messages x 3 recipients, over 2 sessions
