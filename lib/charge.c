@@ -33,6 +33,11 @@
  *	limit's rulestats counts "refunded". A counter that has expired
  *	meanwhile is left alone. Because the claim removes the record
  *	first, a charge is refunded at most once, whoever settles.
+ *
+ *	A caller's own script may claim instead (SL_LUA_CHARGE_CLAIM in
+ *	charge.h: sluice-milter's end of message script, so that a message
+ *	costs it one round trip); it gets the charges to refund and those
+ *	kept, and gives back with sl_charge_refund() what it must.
  * ERRORS
  *	Any failure leaves the charges standing: an over-count, never an
  *	under-count.
@@ -53,28 +58,14 @@
  * KEYS[1] the record; ARGV[1] 'c' (the message leaves) or 'a' (it does
  * not), then the final recipients. Returns 5 strings per charge to refund.
  */
-static sl_script claim_script = {
-    .source = "local h = redis.call('HGETALL', KEYS[1])\n"
-              "if #h == 0 then return {} end\n"
-              "redis.call('DEL', KEYS[1])\n"
-              "local keep = {}\n"
-              "if ARGV[1] == 'c' and #ARGV >= 2 then\n"
-              "  keep['m'] = true\n"
-              "  for i = 2, #ARGV do keep['r:' .. ARGV[i]] = true end\n"
-              "end\n"
-              "local out = {}\n"
-              "for i = 1, #h, 2 do\n"
-              "  if h[i] ~= 'instance' and not keep[h[i]] then\n"
-              "    for line in string.gmatch(h[i + 1], '[^\\n]+') do\n"
-              "      local k, c, p, s, key = string.match(line, '^(%S+) (%S+) (%S+) (%S+) (.+)$')\n"
-              "      if key then\n"
-              "        out[#out + 1] = k; out[#out + 1] = c; out[#out + 1] = p\n"
-              "        out[#out + 1] = s; out[#out + 1] = key\n"
-              "      end\n"
-              "    end\n"
-              "  end\n"
-              "end\n"
-              "return out\n"};
+static sl_script claim_script = {.source = SL_LUA_CHARGE_CLAIM
+                                 "local keep = nil\n"
+                                 "if ARGV[1] == 'c' and #ARGV >= 2 then\n"
+                                 "  keep = {m = true}\n"
+                                 "  for i = 2, #ARGV do keep['r:' .. ARGV[i]] = true end\n"
+                                 "end\n"
+                                 "local out = sl_charge_claim(KEYS[1], keep)\n"
+                                 "return out\n"};
 
 /*
  * KEYS counter, stats per charge; ARGV kind, cost, p1 per charge. A key of
@@ -181,9 +172,9 @@ claim(sl_redis *r, const char *key, int accepted, const char *const *final, size
 	return rc;
 }
 
-/* refund_batch - give back charges [from, to) of a claim reply */
+/* refund_batch - give back charges [from, to) of 5 strings each */
 static int
-refund_batch(sl_redis *r, const sl_reply *c, size_t from, size_t to, char *err, size_t errlen)
+refund_batch(sl_redis *r, const char *const *c, size_t from, size_t to, char *err, size_t errlen)
 {
 	size_t n = to - from, k = 0;
 	const char **argv = sl_calloc(5 * n, sizeof(*argv));
@@ -191,12 +182,12 @@ refund_batch(sl_redis *r, const sl_reply *c, size_t from, size_t to, char *err, 
 	int rc = 0;
 
 	for (size_t i = from; i < to; i++) {
-		argv[k++] = c->element[5 * i + 4]->str; /* counter */
-		argv[k++] = c->element[5 * i + 3]->str; /* rulestats */
+		argv[k++] = c[5 * i + 4]; /* counter */
+		argv[k++] = c[5 * i + 3]; /* rulestats */
 	}
 	for (size_t i = from; i < to; i++)
 		for (size_t f = 0; f < 3; f++)
-			argv[k++] = c->element[5 * i + f]->str;
+			argv[k++] = c[5 * i + f];
 	if (sl_redis_eval(r, &refund_script, &rep, (int)(2 * n), (int)k, argv, NULL) < 0) {
 		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
 		rc = -1;
@@ -210,29 +201,62 @@ refund_batch(sl_redis *r, const sl_reply *c, size_t from, size_t to, char *err, 
 	return rc;
 }
 
+/* sl_charge_refund - give back n claimed charges (5 strings each); -1 on Redis trouble */
+int
+sl_charge_refund(sl_redis *r, const char *const *charges, size_t n, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i += REFUND_BATCH)
+		rc = refund_batch(r, charges, i, i + REFUND_BATCH < n ? i + REFUND_BATCH : n, err,
+		                  errlen);
+	return rc < 0 ? -1 : (int)n;
+}
+
+/* sl_charge_strings - the 5n strings of a claimed list; NULL (err) if malformed */
+const char **
+sl_charge_strings(const sl_reply *list, size_t *n, char *err, size_t errlen)
+{
+	const char **s;
+
+	if (list == NULL || list->type != SL_REPLY_ARRAY || list->elements % 5 != 0) {
+		snprintf(err, errlen, "redis: claiming charges: %s",
+		         list && list->type == SL_REPLY_ERROR ? list->str : "unexpected reply");
+		return NULL;
+	}
+	s = sl_calloc(list->elements + 1, sizeof(*s));
+	for (size_t i = 0; i < list->elements; i++) {
+		if (list->element[i]->type != SL_REPLY_STRING) {
+			snprintf(err, errlen, "redis: claiming charges: unexpected reply");
+			free(s);
+			return NULL;
+		}
+		s[i] = list->element[i]->str;
+	}
+	*n = list->elements / 5;
+	return s;
+}
+
 /* sl_charge_settle - keep what left, refund the rest; -1 on Redis trouble */
 int
 sl_charge_settle(sl_redis *r, const char *key, int accepted, const char *const *final,
                  size_t nfinal, char *err, size_t errlen)
 {
 	sl_reply *c = NULL;
-	size_t n;
-	int rc = 0;
+	const char **s;
+	size_t n = 0;
+	int rc;
 
 	if (claim(r, key, accepted, final, nfinal, &c, err, errlen) < 0) {
 		sl_reply_free(c);
 		return -1;
 	}
-	n = c->elements / 5;
-	for (size_t i = 0; i < c->elements; i++)
-		if (c->element[i]->type != SL_REPLY_STRING) {
-			snprintf(err, errlen, "redis: claiming %s: unexpected reply", key);
-			sl_reply_free(c);
-			return -1;
-		}
-	for (size_t i = 0; rc == 0 && i < n; i += REFUND_BATCH)
-		rc =
-		    refund_batch(r, c, i, i + REFUND_BATCH < n ? i + REFUND_BATCH : n, err, errlen);
+	if ((s = sl_charge_strings(c, &n, err, errlen)) == NULL) {
+		sl_reply_free(c);
+		return -1;
+	}
+	rc = sl_charge_refund(r, s, n, err, errlen);
+	free(s);
 	sl_reply_free(c);
-	return rc < 0 ? -1 : (int)n;
+	return rc;
 }

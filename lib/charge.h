@@ -42,4 +42,37 @@ int sl_charge_settle(sl_redis *r, const char *key, int accepted, const char *con
                      size_t nfinal, char *err, size_t errlen);
 void sl_charge_prepare(void);
 
+/*
+ * For a caller whose own script claims the record (sluice-milter's end of
+ * message script): SL_LUA_CHARGE_CLAIM defines the Lua function
+ * sl_charge_claim(key, keep), which takes the record away (DEL) and
+ * returns two lists of 5 strings per charge: those to refund and those
+ * kept (keep: a set of the fields kept, "m" and "r:<address>"; nil keeps
+ * none). sl_charge_strings() checks such a list from the reply and gives
+ * its strings (free() the array); sl_charge_refund() gives back n charges
+ * of them. Returns the number refunded, or -1.
+ */
+#define SL_LUA_CHARGE_CLAIM                                                                        \
+	"local function sl_charge_claim(key, keep)\n"                                              \
+	"  local h = redis.call('HGETALL', key)\n"                                                 \
+	"  local out, kept = {}, {}\n"                                                             \
+	"  if #h == 0 then return out, kept end\n"                                                 \
+	"  redis.call('DEL', key)\n"                                                               \
+	"  for i = 1, #h, 2 do\n"                                                                  \
+	"    if h[i] ~= 'instance' then\n"                                                         \
+	"      local dst = (keep and keep[h[i]]) and kept or out\n"                                \
+	"      for line in string.gmatch(h[i + 1], '[^\\n]+') do\n"                                \
+	"        local k, c, p, s, key = string.match(line, '^(%S+) (%S+) (%S+) (%S+) (.+)$')\n"   \
+	"        if key then\n"                                                                    \
+	"          dst[#dst + 1] = k; dst[#dst + 1] = c; dst[#dst + 1] = p\n"                      \
+	"          dst[#dst + 1] = s; dst[#dst + 1] = key\n"                                       \
+	"        end\n"                                                                            \
+	"      end\n"                                                                              \
+	"    end\n"                                                                                \
+	"  end\n"                                                                                  \
+	"  return out, kept\n"                                                                     \
+	"end\n"
+const char **sl_charge_strings(const sl_reply *list, size_t *n, char *err, size_t errlen);
+int sl_charge_refund(sl_redis *r, const char *const *charges, size_t n, char *err, size_t errlen);
+
 #endif

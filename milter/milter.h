@@ -301,6 +301,17 @@ void	ml_redis_prepare(void);
 
 void	ml_charge_settle(const ml_conf *c, const char *key, int accepted,
 			 char *const *rcpts, size_t nrcpt);
+size_t	ml_charge_final(const char *const *rcpts, size_t nrcpt, char (*addr)[SL_ADDR_MAX + 1],
+			const char **final);
+
+/* limit charges the end of message script claimed (milter_charge.c settles them) */
+typedef struct ml_claim {
+	sl_reply *rep;			/* the script's reply; NULL: nothing claimed */
+	const char **refund, **kept;	/* 5 strings per charge, pointing into rep */
+	size_t	nrefund, nkept;
+} ml_claim;
+
+void	ml_charge_finish(const ml_conf *c, ml_claim *cl, int accepted);
 
 /* ---- milter_dmarcagg.c ---- */
 
@@ -334,12 +345,13 @@ typedef struct ml_supp {
 /* what the end of message script records (milter_redis.c) */
 typedef struct ml_msginfo {
 	const char *qid, *sasl, *sender, *msgid;
+	const char *charge; /* policyd's charge record to claim, NULL or "": none */
 	int record; /* 0: look up suppression only */
 } ml_msginfo;
 
 int ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
-                   const char *const *rcpts, size_t nrcpt, ml_supp *s, int *unchecked, int *lost,
-                   char *err, size_t errlen);
+                   const char *const *rcpts, size_t nrcpt, ml_supp *s, ml_claim *cl,
+                   int *unchecked, int *lost, char *err, size_t errlen);
 void	ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d,
 		     int flags, const char *const *rcpts, size_t nrcpt);
 int ml_supp_parse(ml_supp *s, const char *const *rcpts, const sl_reply *rep, char *err,

@@ -84,7 +84,8 @@ typedef struct msg_ctx {
 	char	msgid[SL_TOKEN_MSGID_LEN + 1];
 	ml_dkim *dkim;			/* NULL: not signed */
 	ml_verify *verify;		/* inbound: SPF, DKIM, DMARC; else NULL */
-	char	charge[SL_CHARGE_KEY_MAX];	/* policyd's charge record, "" once settled */
+	char	charge[SL_CHARGE_KEY_MAX];	/* policyd's charge record, "" once claimed */
+	ml_claim claim;			/* what the end of message script claimed */
 } msg_ctx;
 
 typedef struct conn_ctx {
@@ -110,7 +111,9 @@ macro(SMFICTX *ctx, const char *name)
 static void
 settle(msg_ctx *m, int accepted)
 {
-	if (m->charge[0] && m->conf)
+	if (m->claim.rep)
+		ml_charge_finish(m->conf, &m->claim, accepted);
+	else if (m->charge[0] && m->conf)
 		ml_charge_settle(m->conf, m->charge, accepted, m->rcpts, m->nrcpt);
 	m->charge[0] = '\0';
 }
@@ -563,8 +566,10 @@ redis_trouble(SMFICTX *ctx, msg_ctx *m, int unchecked, int lost, const char *err
  * suppressed in the message's scopes (when that is all of them, refuse the
  * message), count it and write its recipient record (the keyed hashes
  * sluice-feedback binds bounces to; without it its bounces could suppress
- * nobody). Returns SMFIS_CONTINUE to go on (m->nsupp recipients removed),
- * else the final answer (m reset).
+ * nobody), and claim policyd's limit charges (m->claim, settled when the
+ * message ends: the suppressed recipients' are refunded, all are when it
+ * does not leave after all). Returns SMFIS_CONTINUE to go on (m->nsupp
+ * recipients removed), else the final answer (m reset).
  */
 static sfsistat
 end_message(SMFICTX *ctx, msg_ctx *m)
@@ -573,14 +578,19 @@ end_message(SMFICTX *ctx, msg_ctx *m)
 	                 .sasl = m->sasl,
 	                 .msgid = m->msgid,
 	                 .sender = m->new_sender[0] ? m->new_sender : m->env_from,
+	                 .charge = m->charge,
 	                 .record = !m->degraded && m->d.verdict == ML_OK};
 	ml_supp s;
 	char	err[512], text[400];
 	int unchecked, lost;
 	sfsistat rc = SMFIS_CONTINUE;
 
-	if (ml_end_message(m->conf, &m->d, &mi, (const char *const *)m->rcpts, m->nrcpt, &s,
-	                   &unchecked, &lost, err, sizeof(err)) < 0) {
+	int failed = ml_end_message(m->conf, &m->d, &mi, (const char *const *)m->rcpts, m->nrcpt,
+	                            &s, &m->claim, &unchecked, &lost, err, sizeof(err)) < 0;
+
+	if (m->claim.rep) /* claimed: settled from m->claim when the message ends */
+		m->charge[0] = '\0';
+	if (failed) {
 		ml_supp_free(&s);
 		return redis_trouble(ctx, m, unchecked, lost, err);
 	}

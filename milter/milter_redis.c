@@ -26,8 +26,9 @@
  *	At end of message one script (one round trip, none when there is
  *	nothing to look up or write) looks the recipients up in their
  *	suppression scopes (milter_suppress.c builds the keys and reads the
- *	answer) and writes the record of the message without the suppressed
- *	ones: the stats count, msg:<qid> and rcpts:<msgid>.
+ *	answer), writes the record of the message without the suppressed
+ *	ones (the stats count, msg:<qid> and rcpts:<msgid>) and claims the
+ *	connection's charge record (lib/charge.c, milter_charge.c).
  *	Handles come from a small pool per config snapshot (a handle is not
  *	thread-safe; libmilter runs a thread per connection), so a reload
  *	that changes the redis section takes effect for new messages.
@@ -64,34 +65,53 @@ struct ml_redis_pool {
 };
 
 /*
- * The one round trip at end of message: the suppression lookup, then the
- * record of what is sent. KEYS stats, msg, rcpts, then the suppression
- * keys (supp:<scope>:<address>...). ARGV category, tenant, sasl, sender,
- * msg ttl, count ('1' or '0'), rcpts ttl, msgid, the number of
- * recipients R, then R recipient hashes ('' for none), then for each
- * suppression key the (1-based) recipient it is for. A suppression entry
- * counts when it has a reason and its expires field (if any, > 0) is
- * still in the future by Redis' clock, as in policyd. Suppressed
- * recipients are neither counted nor recorded; when all are, nothing is
- * (the message is refused). Returns {key index, reason, ...} of the live
- * entries.
+ * The one round trip at end of message: the suppression lookup, the
+ * record of what is sent, and the claim of policyd's limit charges. KEYS
+ * stats, msg, rcpts, the charge record, then the suppression keys
+ * (supp:<scope>:<address>...). ARGV category, tenant, sasl, sender, msg
+ * ttl, count ('1' or '0'), rcpts ttl, msgid, the number of recipients R,
+ * claim ('1' or '0'), then R recipient hashes ('' for none), then for each
+ * suppression key the (1-based) recipient it is for, then the R
+ * recipients normalised as policyd saw them. A suppression entry counts
+ * when it has a reason and its expires field (if any, > 0) is still in
+ * the future by Redis' clock, as in policyd. Suppressed recipients are
+ * neither counted nor recorded; when all are, nothing is (the message is
+ * refused). The charge record is claimed last (after every write that
+ * could fail): the charges of the recipients that stay and the
+ * per-message ones are kept, the others to be refunded; all when none
+ * stays. Returns {{key index, reason, ...} of the live entries, charges
+ * to refund, charges kept}.
  */
 static sl_script eom_script = {
-	.source = SL_LUA_SUPP
-	"local nr = tonumber(ARGV[9])\n"
+	.source = SL_LUA_SUPP SL_LUA_CHARGE_CLAIM
+	"local nr, nk = tonumber(ARGV[9]), #KEYS - 4\n"
 	"local out, hit, nhit = {}, {}, 0\n"
-	"if #KEYS > 3 then\n"
+	"local function claim()\n"
+	"  if ARGV[10] ~= '1' then return {}, {} end\n"
+	"  local keep = nil\n"
+	"  if nhit < nr then\n"
+	"    keep = {m = true}\n"
+	"    for i = 1, nr do\n"
+	"      if not hit[i] then keep['r:' .. ARGV[10 + nr + nk + i]] = true end\n"
+	"    end\n"
+	"  end\n"
+	"  return sl_charge_claim(KEYS[4], keep)\n"
+	"end\n"
+	"if nk > 0 then\n"
 	"  local now = tonumber(redis.call('TIME')[1])\n"
-	"  for i = 4, #KEYS do\n"
+	"  for i = 5, #KEYS do\n"
 	"    local r = sl_supp_read(KEYS[i], now)\n"
 	"    if r then\n"
-	"      local k = tonumber(ARGV[9 + nr + i - 3])\n"
-	"      out[#out+1] = i - 3; out[#out+1] = r\n"
+	"      local k = tonumber(ARGV[10 + nr + i - 4])\n"
+	"      out[#out+1] = i - 4; out[#out+1] = r\n"
 	"      if not hit[k] then hit[k] = true; nhit = nhit + 1 end\n"
 	"    end\n"
 	"  end\n"
 	"end\n"
-	"if nr > 0 and nhit == nr then return out end\n"
+	"if nr > 0 and nhit == nr then\n"
+	"  local refund, kept = claim()\n"
+	"  return {out, refund, kept}\n"
+	"end\n"
 	"if ARGV[6] == '1' then\n"
 	"  redis.call('HINCRBY', KEYS[1], 'sent', nr - nhit)\n"
 	"  redis.call('HSET', KEYS[2], 'category', ARGV[1], 'tenant', ARGV[2],"
@@ -100,13 +120,14 @@ static sl_script eom_script = {
 	"end\n"
 	"local h = {}\n"
 	"for i = 1, nr do\n"
-	"  if ARGV[9 + i] ~= '' and not hit[i] then h[#h+1] = ARGV[9 + i] end\n"
+	"  if ARGV[10 + i] ~= '' and not hit[i] then h[#h+1] = ARGV[10 + i] end\n"
 	"end\n"
 	"for i = 1, #h, 100 do\n"
 	"  redis.call('SADD', KEYS[3], unpack(h, i, math.min(i + 99, #h)))\n"
 	"end\n"
 	"if #h > 0 then redis.call('EXPIRE', KEYS[3], ARGV[7]) end\n"
-	"return out\n",
+	"local refund, kept = claim()\n"
+	"return {out, refund, kept}\n",
 };
 
 /* ml_redis_prepare - compute every script's SHA1 once, before threads share them */
@@ -300,45 +321,68 @@ eom_call(const ml_conf *c, int nkeys, int argc, const char **argv, char *err, si
 	return rep;
 }
 
+/* claimed - take the claim lists out of the reply (which cl then owns); -1 if malformed */
+static int
+claimed(sl_reply *rep, ml_claim *cl, char *err, size_t errlen)
+{
+	cl->refund = sl_charge_strings(rep->element[1], &cl->nrefund, err, errlen);
+	cl->kept = sl_charge_strings(rep->element[2], &cl->nkept, err, errlen);
+	if (cl->refund == NULL || cl->kept == NULL) {
+		free(cl->refund);
+		free(cl->kept);
+		memset(cl, 0, sizeof(*cl));
+		return -1;
+	}
+	cl->rep = rep;
+	return 0;
+}
+
 /*
  * ml_end_message - at end of message, in one round trip: look every
  * recipient up in the message's suppression scopes (hits in s, to be
  * freed with ml_supp_free()) and, when m->record, count the message,
  * remember its queue id and, when it carries tokens (a category), write
  * the keyed hashes of its final recipients under rcpts:<msgid> for
- * sluice-feedback. Suppressed recipients are not counted or recorded.
- * No call at all when there is nothing to look up or write. -1 with err
- * when Redis failed: *unchecked says the suppression was due, *lost that
- * the recipient record was (the caller applies suppression_fail and
- * on_internal_error); a failed count alone is only logged.
+ * sluice-feedback; claim m->charge, policyd's limit charges (in cl, for
+ * ml_charge_finish(); cl->rep NULL when not claimed). Suppressed
+ * recipients are not counted or recorded, their charges are to refund.
+ * No call at all when there is nothing to look up, write or claim. -1
+ * with err when Redis failed: *unchecked says the suppression was due,
+ * *lost that the recipient record was (the caller applies
+ * suppression_fail and on_internal_error); a failed count alone is only
+ * logged. A failed claim leaves the record for ml_charge_settle().
  */
 int
 ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
-               const char *const *rcpts, size_t nrcpt, ml_supp *s, int *unchecked, int *lost,
-               char *err, size_t errlen)
+               const char *const *rcpts, size_t nrcpt, ml_supp *s, ml_claim *cl, int *unchecked,
+               int *lost, char *err, size_t errlen)
 {
 	char	stats[SL_KEY_MAX], msg[SL_KEY_MAX], rkey[SL_KEY_MAX], day[16], n[32], ttl[32],
 		rttl[32], *ix = NULL;
 	char	(*hash)[SL_TOKEN_RCPT_HASH_LEN + 1] = sl_calloc(nrcpt + 1, sizeof(*hash));
+	char	(*addr)[SL_ADDR_MAX + 1] = sl_calloc(nrcpt + 1, sizeof(*addr));
 	int count = m->record && c->stats && m->qid != NULL && *m->qid != '\0', rc = 0;
-	size_t nhash = 0, nk, argc = 9 + nrcpt;
-	const char **argv;
+	int claim = c->pool != NULL && m->charge != NULL && *m->charge != '\0';
+	size_t nhash = 0, nk, argc = 10 + 2 * nrcpt;
+	const char **argv, **a;
 	time_t	now = time(NULL);
 	sl_reply *rep;
 
 	memset(s, 0, sizeof(*s));
+	memset(cl, 0, sizeof(*cl));
 	*unchecked = *lost = 0;
 	if (c->pool != NULL && c->check_supp)
 		ml_supp_init(s, c->redis.prefix ? c->redis.prefix : "sluice:", d, c->supp_flags,
 		             rcpts, nrcpt);
 	nk = s->nkeys;
-	argv = sl_calloc(3 + nk + argc + nk + 1, sizeof(*argv));
+	argv = sl_calloc(4 + nk + argc + nk + 1, sizeof(*argv));
+	a = argv + 4 + nk;
 	if (c->pool != NULL && m->record && c->have_key && d->category && m->msgid && *m->msgid)
-		nhash = rcpt_hashes(c, m->msgid, rcpts, nrcpt, hash, argv + 3 + nk + 9);
+		nhash = rcpt_hashes(c, m->msgid, rcpts, nrcpt, hash, a + 10);
 	else
 		for (size_t i = 0; i < nrcpt; i++)
-			argv[3 + nk + 9 + i] = "";
-	if (c->pool == NULL || (!count && nhash == 0 && nk == 0))
+			a[10 + i] = "";
+	if (c->pool == NULL || (!count && nhash == 0 && nk == 0 && !claim))
 		goto done;
 	sl_key_day(now, day);
 	sl_key(stats, sizeof(stats), c->redis.prefix, SL_KEY_STATS, day,
@@ -352,32 +396,45 @@ ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
 	/* a day more than the lifetime: a bounce on a token's last valid day still finds it */
 	snprintf(rttl, sizeof(rttl), "%ld", ((long) sl_token_ring_lifetime(&c->ring) + 1) * 86400L);
 	argv[0] = stats, argv[1] = msg, argv[2] = rkey;
+	argv[3] = claim ? m->charge : msg; /* not touched without a claim */
 	for (size_t i = 0; i < nk; i++)
-		argv[3 + i] = s->keys[i];
-	const char **a = argv + 3 + nk;
+		argv[4 + i] = s->keys[i];
 	a[0] = d->category ? d->category->name : "", a[1] = d->tenant_name;
 	a[2] = m->sasl ? m->sasl : "", a[3] = m->sender, a[4] = ttl, a[5] = count ? "1" : "0";
-	a[6] = rttl, a[7] = m->msgid ? m->msgid : "", a[8] = n;
+	a[6] = rttl, a[7] = m->msgid ? m->msgid : "", a[8] = n, a[9] = claim ? "1" : "0";
 	ix = sl_calloc(nk + 1, 24);
 	for (size_t i = 0; i < nk; i++) {
 		snprintf(ix + 24 * i, 24, "%zu", s->key_rcpt[i] + 1);
-		a[9 + nrcpt + i] = ix + 24 * i;
+		a[10 + nrcpt + i] = ix + 24 * i;
 	}
-	if ((rep = eom_call(c, (int)(3 + nk), (int)(3 + nk + argc + nk), argv, err, errlen)) ==
+	for (size_t i = 0; i < nrcpt; i++) /* one by one: the i-th stays the i-th */
+		if (ml_charge_final(rcpts + i, 1, addr + i, a + 10 + nrcpt + nk + i) == 0)
+			a[10 + nrcpt + nk + i] = "";
+	if ((rep = eom_call(c, (int)(4 + nk), (int)(4 + nk + argc + nk), argv, err, errlen)) ==
 	    NULL) {
 		*unchecked = nk > 0;
 		*lost = nhash > 0;
 		if (!*unchecked && !*lost)
-			sl_warn("%s: message not counted", err);
+			sl_warn("%s: message not counted%s", err,
+			        claim ? ", limit charges left for the end of the transaction" : "");
 		rc = *unchecked || *lost ? -1 : 0;
-	} else {
-		rc = ml_supp_parse(s, rcpts, rep, err, errlen);
-		*unchecked = rc < 0;
+	} else if (rep->type != SL_REPLY_ARRAY || rep->elements != 3) {
+		snprintf(err, errlen, "redis: end of message: unexpected reply");
+		*unchecked = nk > 0;
+		rc = nk > 0 ? -1 : 0;
 		sl_reply_free(rep);
+	} else {
+		rc = ml_supp_parse(s, rcpts, rep->element[0], err, errlen);
+		*unchecked = rc < 0;
+		if (claimed(rep, cl, err, errlen) < 0) {
+			sl_warn("%s: limit charges not settled (they stand)", err);
+			sl_reply_free(rep);
+		}
 	}
 done:
 	free(ix);
 	free(hash);
+	free(addr);
 	free(argv);
 	return rc;
 }

@@ -14,6 +14,9 @@ DESCRIPTION
 
       - normal mail is charged exactly once per recipient and message,
         and leaves no charge record behind;
+      - the milter claims the charge record inside its one end of message
+        script: a message that leaves whole costs no claim or refund call
+        of its own, one with a suppressed recipient one refund call;
       - a message the milter refuses at end of headers (From of another
         tenant: the SASL binding) leaves every counter where it was;
       - one whose only recipient is suppressed in the message's final
@@ -27,8 +30,10 @@ DESCRIPTION
       - so is one whose address and port a front proxy set with XCLIENT
         (policyd and the milter both see the client it names).
 """
+import shlex
 import smtplib
 import socket
+import subprocess
 import time
 import uuid
 
@@ -170,6 +175,57 @@ def test_normal_mail_is_charged_exactly_once(world):
     assert_same(before, counters(w), rcpts=6, msgs=3)
     assert no_records(w)
     assert w.redis.cli("HGET", "sluice:rulestats:rcpts", "refunded") in ("", "0")
+
+
+def milter_settling_calls(w, rcpts, **kw):
+    """Send one message under redis-cli MONITOR; the EVALSHAs that settle
+    charges apart from the end of message script: ("claim", n) for
+    lib/charge.c's claim (1 key: a charge record), ("refund", n) for its
+    refund (keys counter, rulestats ...)."""
+    mon = subprocess.Popen(["redis-cli", "-s", w.redis.sock, "MONITOR"], stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        assert mon.stdout.readline().strip() == "OK"
+        subject, refused = send(w, rcpts, **kw)
+        delivered(w, subject)
+        w.redis.cli("SET", "sluice:test-monitor-end", "1")
+        lines = []
+        for line in mon.stdout:
+            lines.append(line)
+            if "test-monitor-end" in line:
+                break
+    finally:
+        mon.kill()
+        mon.wait()
+    calls = []
+    for line in lines:
+        args = shlex.split(line.split("]", 1)[1]) if "]" in line else []
+        if len(args) < 4 or args[0].lower() != "evalsha":
+            continue
+        if args[2] == "1" and args[3].startswith(keys.key("charge", "")):
+            calls.append(("claim", 1))
+        elif len(args) > 4 and args[4].startswith(keys.key("rulestats", "")):
+            calls.append(("refund", (int(args[2])) // 2))
+    return subject, refused, calls
+
+
+def test_end_of_message_script_claims_the_charges(world):
+    """Issue 12's one round trip per message: the claim rides on the end of
+    message script; a refund is a call of its own only when there is one."""
+    w = world
+    before = counters(w)
+    subject, refused, calls = milter_settling_calls(w, ["c1@dest.test", "c2@dest.test"])
+    assert refused == {} and calls == [], calls
+    assert_same(before, counters(w), rcpts=2, msgs=1)
+    assert no_records(w)
+    w.redis.cli("HSET", "sluice:supp:cat:marketing:gone@dest.test", "reason", "unsubscribe",
+                "source", "test", "added", str(int(time.time())))
+    before = counters(w)
+    subject, refused, calls = milter_settling_calls(w, ["c3@dest.test", "gone@dest.test"],
+                                                    category="marketing")
+    assert calls == [("refund", 2)], calls         # gone's recipients charge and rate, one call
+    assert_same(before, counters(w), rcpts=1, msgs=1)
+    assert no_records(w)
 
 
 def test_refused_by_the_milter_at_end_of_headers_is_refunded(world):

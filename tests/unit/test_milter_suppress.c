@@ -226,29 +226,39 @@ test_redis_unreachable(void **state)
 	ml_msginfo mi = {
 	    .qid = "", .sasl = "", .sender = "s@x.test", .msgid = "abcdefgh", .record = 0};
 	ml_supp s;
+	ml_claim cl;
 	char	err[256] = "";
 	int unchecked, lost;
 
 	(void) state;
 	assert_non_null(c);
 	assert_int_equal(
-	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &unchecked, &lost, err, sizeof(err)), -1);
+	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &cl, &unchecked, &lost, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "redis"));
 	assert_true(unchecked);
 	assert_false(lost);
 	ml_supp_free(&s);
 	c->check_supp = 0;
 	assert_int_equal(
-	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &unchecked, &lost, err, sizeof(err)), 0);
+	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &cl, &unchecked, &lost, err, sizeof(err)), 0);
 	assert_int_equal(s.nhits, 0);
 	assert_false(unchecked || lost);
 	ml_supp_free(&s);
 	assert_true(c->have_key);
 	mi.record = 1;
 	assert_int_equal(
-	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &unchecked, &lost, err, sizeof(err)), -1);
+	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &cl, &unchecked, &lost, err, sizeof(err)), -1);
 	assert_false(unchecked);
 	assert_true(lost);
+	assert_null(cl.rep);
+	ml_supp_free(&s);
+	/* a charge record to claim needs the call too: its failure leaves it standing */
+	mi.record = 0;
+	mi.charge = "sluice:charge:192.0.2.7/50820,192.0.2.1/587";
+	assert_int_equal(
+	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &cl, &unchecked, &lost, err, sizeof(err)), 0);
+	assert_false(unchecked || lost);
+	assert_null(cl.rep);
 	ml_supp_free(&s);
 	ml_conf_unref(c);
 }
