@@ -223,7 +223,7 @@ ses_find(const char *text, char *why, size_t whylen)
 	const char *p = text;
 	json_error_t err;
 	json_t *doc, *ses;
-	int tries;
+	int tries, bad;
 
 	why[0] = 0;
 	for (tries = 0; tries < SES_MAX_TRIES && (p = ses_next(text, p)) != NULL; tries++, p++) {
@@ -231,11 +231,12 @@ ses_find(const char *text, char *why, size_t whylen)
 
 		doc = ses_load(p, len < SES_MAX_JSON ? len : SES_MAX_JSON, &err);
 		ses = json_is_object(doc) ? ses_unwrap(doc, &err) : NULL;
+		bad = doc == NULL || ses == NULL; /* not JSON, or SNS's Message is not */
 		json_decref(doc);
 		if (ses != NULL && json_object_get(ses, "notificationType") != NULL)
 			return ses;
 		json_decref(ses);
-		if (why[0] == 0 && (doc == NULL || ses == NULL) && strstr(p, "notificationType"))
+		if (why[0] == 0 && bad && strstr(p, "notificationType"))
 			snprintf(why, whylen,
 			         "ses: invalid JSON notification: %s (line %d, column %d)",
 			         err.text, err.line, err.column);
