@@ -14,7 +14,7 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
  libmilter-dev libopendkim-dev libopendmarc-dev libspf2-dev libhiredis-dev
  libssl-dev libevent-dev libconfuse-dev libpsl-dev libidn2-dev publicsuffix
- libgmime-3.0-dev libxml2-dev zlib1g-dev libzip-dev libcmocka-dev
+ libgmime-3.0-dev libxml2-dev zlib1g-dev libzip-dev libjansson-dev libcmocka-dev
  redis-server redis-tools postfix libsasl2-modules sasl2-bin miltertest
  opendkim-tools python3 python3-dkim python3-authres python3-nacl python3-pytest python3-pytest-xdist python3-cryptography libmail-dkim-perl
  swaks curl openssl clang libclang-rt-14-dev dnsmasq-base bind9-dnsutils

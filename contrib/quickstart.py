@@ -16,7 +16,12 @@ DESCRIPTION
     answered for a suppressed recipient, a one-click unsubscribe and a rate
     limit set live with redis-cli. Last, the receiving side: the receipt as
     delivered goes through "sluicectl verify" (the milter's inbound
-    verification) with a zone file standing in for DNS, then a forged copy. Everything is stopped by pid at the end, unless --keep.
+    verification) with a zone file standing in for DNS, then a forged copy,
+    and a bounce to the signed envelope sender through sluice-feedback.
+    Then, with sluicectl: a provider block deferring mail to Gmail only, an
+    IP-authenticated tenant's relay policy (TLS required, allowed senders),
+    and a limit's charge refunded when the milter refuses the message.
+    Everything is stopped by pid at the end, unless --keep.
 """
 import os
 import smtplib
@@ -50,6 +55,11 @@ milter { socket = "unix:%(msock)s"  socket_mode = "0666" }
 policyd {
   listen = { "unix:%(psock)s" }
   http_listen = "127.0.0.1:%(http)d"
+  block_reaction "google" { mode = "defer" }
+}
+tenant "office" {
+  domains = { "office.example" }
+  clients = { "127.0.0.2" }
 }
 """
 
@@ -100,14 +110,15 @@ def records(w):
     return out
 
 
-def send(w, subject, rcpt, extra=""):
-    """One message from the application; returns the SMTP refusal, or None."""
-    msg = ("From: Example App <app@example.com>\r\nTo: %s\r\nSubject: %s\r\n"
+def send(w, subject, rcpt, extra="", sender="app@example.com", client="127.0.0.1"):
+    """One message from the application (from address client); returns the SMTP refusal, or None."""
+    msg = ("From: Example App <%s>\r\nTo: %s\r\nSubject: %s\r\n"
            "Message-ID: <%s@app.example.com>\r\n%s\r\nHello from the quick start.\r\n"
-           % (rcpt, subject, subject.replace(" ", "-"), extra))
+           % (sender, rcpt, subject, subject.replace(" ", "-"), extra))
     try:
-        with smtplib.SMTP("127.0.0.1", w["pf"].port, local_hostname="app.example.com") as s:
-            s.sendmail("app@example.com", [rcpt], msg)
+        with smtplib.SMTP("127.0.0.1", w["pf"].port, local_hostname="app.example.com",
+                          source_address=(client, 0)) as s:
+            s.sendmail(sender, [rcpt], msg)
         return None
     except smtplib.SMTPRecipientsRefused as e:
         code, text = list(e.recipients.values())[0]
@@ -196,6 +207,85 @@ def bounce(w, token, rcpt):
         ("suppressed (%s)" % entry) if entry else "nobody suppressed"))
 
 
+def ctl(w, *args, show=True):
+    """Run sluicectl as an admin would, print the command line and what it printed."""
+    say("   # sluicectl %s" % " ".join(("'%s'" % a) if set(a) & set("*${} ") else a for a in args))
+    r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", w["conf"]] + list(args),
+                       capture_output=True, timeout=60)
+    if r.returncode != 0:
+        sys.exit("quickstart: sluicectl %s: exit %d: %s" % (" ".join(args), r.returncode, r.stderr.decode()))
+    if show:
+        for line in r.stdout.decode().splitlines():
+            say("     " + line)
+    return r.stdout.decode()
+
+
+def delivered(w, subject):
+    """'delivered to smtp-sink' once the message with this subject arrived there."""
+    arrived(w, subject)
+    return "accepted, delivered to smtp-sink"
+
+
+def provider_block(w):
+    """Step 10: a provider block set by hand, its deferral at RCPT, then cleared."""
+    ctl(w, "block", "set", "google", "*", "--ttl", "3600", "--reason", "421 4.7.28 unusual rate (quick start)")
+    ctl(w, "block", "list")
+    time.sleep(1.2)  # sluice-policyd re-reads blocks every 500 ms
+    for rcpt in ("friend@gmail.com", "partner@dest.example"):
+        subject = "Alert to %s" % rcpt.split("@")[1]
+        answer = send(w, subject, rcpt, sender="alerts@example.com")
+        say("   to %-21s %s" % (rcpt + ":", answer or delivered(w, subject)))
+    ctl(w, "block", "clear", "google", "*", "--no-ramp")
+    time.sleep(1.2)
+    answer = send(w, "After the block", "friend@gmail.com", sender="alerts@example.com")
+    say("   to %-21s %s" % ("friend@gmail.com:", answer or delivered(w, "After the block")))
+
+
+def tenant_policy(w):
+    """Step 11: an IP-authenticated tenant that must use STARTTLS, then only its own domains."""
+    ctl(w, "tenant", "policy", "office", "require_tls=yes")
+    time.sleep(1.2)  # a tenant's policy is cached one second
+    say("   plain-text SMTP from 127.0.0.2, scanner@office.example:")
+    say("     %s" % (send(w, "Scan 1", "partner@dest.example", sender="scanner@office.example",
+                          client="127.0.0.2") or "accepted (NOT expected)"))
+    ctl(w, "tenant", "policy", "office", "require_tls=default", show=False)
+    time.sleep(1.2)
+    say("   TLS no longer required; from 127.0.0.2, a sender outside the tenant's domains:")
+    say("     %s" % (send(w, "Scan 2", "partner@dest.example", sender="app@example.com",
+                          client="127.0.0.2") or "accepted (NOT expected)"))
+
+
+def quota(w):
+    """The redis-cli command that shows the billing limit's counter today, and its value."""
+    key = w["redis"].cli("--scan", "--pattern", "sluice:*quota*billing*").split("\n")[0]
+    say("   # redis-cli GET %s" % key)
+    say("     %s" % (w["redis"].cli("GET", key) if key else "(nil)"))
+
+
+def refund(w):
+    """Step 12: a message the milter refuses after RCPT costs nothing."""
+    ctl(w, "limits", "set", "billing", "key=${sender}", "match=sender=billing@example.com",
+        "window=day", "max=1000")
+    time.sleep(1.2)  # sluice-policyd re-reads limits every 500 ms
+    say("   an invoice from billing@example.com: %s" % (
+        send(w, "Invoice 1", "payer@dest.example", sender="billing@example.com") or "accepted"))
+    quota(w)
+    try:
+        answer = send(w, "Billing news", "reader@dest.example", "X-Sluice-Category: marketing\r\n",
+                      sender="billing@example.com") or "accepted (NOT expected)"
+    except smtplib.SMTPDataError as e:
+        answer = "charged at RCPT, then refused by sluice-milter:\n     %d %s" % (
+            e.smtp_code, e.smtp_error.decode())
+    say("   its newsletter to reader@dest.example (unsubscribed in step 4): %s" % answer)
+    quota(w)
+    time.sleep(1.2)  # sluice-policyd writes its statistics every 500 ms
+    out = ctl(w, "limits", "show", "billing", show=False)
+    counts = dict(line.strip().split(": ", 1) for line in out.splitlines()
+                  if line.strip().startswith(("passed:", "refunded:")))
+    say("     counters: passed %s, refunded %s (two charged at RCPT, one given back)"
+        % (counts.get("passed", "0"), counts.get("refunded", "0")))
+
+
 def demo(w):
     """The sample mail and what came of it."""
     step(1, "A transactional message from app@example.com (client 127.0.0.1, an internal network)")
@@ -252,6 +342,14 @@ def demo(w):
     bounce(w, token, "customer@dest.example")
     say("   (the message's real recipient: suppressed globally; sluice-policyd refuses it from now on)")
     say("   Postfix answers: %s" % send(w, "After the bounce", "customer@dest.example"))
+    step(10, "Google blocks our mail: block_reaction \"google\" { mode = \"defer\" } holds it back")
+    say("   (sluice-logd sets blocks from Postfix's log; here one is set by hand)")
+    provider_block(w)
+    step(11, "A tenant's relay policy: tenant \"office\" { clients = { \"127.0.0.2\" } }, no SMTP AUTH")
+    tenant_policy(w)
+    if news is not None:
+        step(12, "A limit refund: a message the milter refuses after RCPT leaves the counter unchanged")
+        refund(w)
 
 
 def main():

@@ -219,7 +219,7 @@ const char *fb_strcasestr(const char *hay, const char *needle);
 int	fb_vendor_parse(const fb_mail *m, fb_result *res);
 const char *fb_vendor_format(const fb_mail *m);
 void	fb_vendor_reason(const fb_mail *m, fb_rcpt *r);
-int	fb_vendor_ses(const fb_mail *m, fb_result *res);	/* feedback_vendor_ses.c */
+int	fb_vendor_ses(const fb_mail *m, fb_result *res);	/* feedback_vendor_ses.c; -1: refused */
 int	fb_vendor_rhost(const fb_mail *m, fb_rcpt *r);	/* feedback_vendor_rhost.c */
 
 /*

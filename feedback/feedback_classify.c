@@ -215,8 +215,11 @@ classify_mail(const char *buf, size_t len, fb_result *res, int cut)
 			res->kind = FB_KIND_UNKNOWN;
 		goto done;
 	}
-	if (fb_vendor_ses(m, res) > 0) {
-		classify_records(m, res);
+	if ((rc = fb_vendor_ses(m, res)) != 0) {
+		if (rc < 0)
+			res->kind = FB_KIND_UNKNOWN;	/* res->why: what jansson refused */
+		else
+			classify_records(m, res);
 		goto done;
 	}
 	if (unsub_detect(m, res))

@@ -362,5 +362,7 @@ main(int argc, char **argv)
 	       nlat ? lat[nlat / 2] : 0, nlat ? lat[(long)(nlat * 0.99)] : 0,
 	       npids && done ? (s1 - s0) * 1e6 / done : 0, done ? (c1 - c0) * 1e6 / done : 0,
 	       errors);
+	free(jobs);
+	free(lat);
 	return errors ? 1 : 0;
 }

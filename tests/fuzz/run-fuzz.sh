@@ -34,7 +34,7 @@ for d in lib policyd milter feedback logd; do
 done
 [ "$total" = --build ] && exit 0	# libraries only (.ci/run builds them ahead)
 libs="$(pkg-config --libs hiredis libevent libcrypto libconfuse libpsl libidn2 opendkim milter \
-	gmime-3.0 libxml-2.0 zlib libzip) $(pkg-config --libs libsystemd 2>/dev/null) -lopendmarc -lspf2 -lresolv -lpthread"
+	gmime-3.0 libxml-2.0 zlib libzip jansson) $(pkg-config --libs libsystemd 2>/dev/null) -lopendmarc -lspf2 -lresolv -lpthread"
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -I$top/lib \
 	-I$top/policyd -I$top/milter -I$top/feedback -I$top/logd -I$build $(pkg-config --cflags gmime-3.0 libxml-2.0 libconfuse libevent)"
 targets=$(grep -l LLVMFuzzerTestOneInput "$top"/tests/fuzz/fuzz_*.c)
