@@ -35,6 +35,7 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "milter.h"
 #include "milter_verify.h"
 
 #define ARC_MAX 50
@@ -217,35 +218,16 @@ tag(const char *list, const char *t, char *out, size_t outlen)
 	return -1;
 }
 
-/* relaxed_header - "name:value\r\n" per RFC 6376 relaxed, appended to out */
+/* relaxed_header - "name:value\r\n" per RFC 6376 relaxed (ml_canon_header), appended to out */
 static void
 relaxed_header(const char *name, const char *value, char **out, size_t *len, int crlf)
 {
-	size_t n = strlen(name) + strlen(value) + 4, o = *len;
-	int wsp = 0;
+	size_t o = *len;
 
-	*out = sl_realloc(*out, o + n + 1);
-	for (const char *p = name; *p; p++)
-		(*out)[o++] = (char)tolower((unsigned char)*p);
-	(*out)[o++] = ':';
-	while (*value == ' ' || *value == '\t' || *value == '\r' || *value == '\n')
-		value++;
-	for (const char *p = value; *p; p++) {
-		if (*p == '\r' || *p == '\n')
-			continue;
-		if (*p == ' ' || *p == '\t') {
-			wsp = 1;
-			continue;
-		}
-		if (wsp)
-			(*out)[o++] = ' ';
-		wsp = 0;
-		(*out)[o++] = *p;
-	}
-	if (crlf) {
-		(*out)[o++] = '\r';
-		(*out)[o++] = '\n';
-	}
+	*out = sl_realloc(*out, o + strlen(name) + strlen(value) + 5);
+	o += ml_canon_header(name, value, *out + o);
+	if (!crlf)
+		o -= 2;
 	(*out)[o] = '\0';
 	*len = o;
 }
