@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "logd.h"
+#include "utf8.h"
 
 /* emit - fill the provider and class of an event and hand it on */
 static void
@@ -136,24 +137,6 @@ ld_feed(ld_feeder *f, const char *line, size_t len, time_t now)
 	}
 }
 
-/* utf8_len - length of a valid UTF-8 sequence at s (at most n bytes), 0 if invalid */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-
-	if (len == 0 || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((len == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||
-	    (len == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
-	    (len == 4 && s[0] == 0xf4 && s[1] > 0x8f) || (len == 3 && s[0] == 0xed && s[1] > 0x9f))
-		return 0;
-	return len;
-}
-
 /* ld_json_string - a JSON string; invalid UTF-8 becomes U+FFFD */
 void
 ld_json_string(FILE *fp, const char *s)
@@ -169,7 +152,7 @@ ld_json_string(FILE *fp, const char *s)
 			fprintf(fp, "\\u%04x", p[i]);
 		else if (p[i] < 0x80)
 			putc(p[i], fp);
-		else if ((k = utf8_len(p + i, n - i)) > 0) {
+		else if ((k = sl_utf8_seq(p + i, n - i)) > 0) {
 			fwrite(p + i, 1, k, fp);
 			i += k - 1;
 		} else
