@@ -114,7 +114,9 @@ NOT_YET = (TransientError, OSError, subprocess.TimeoutExpired)
 def redis_cli_failed(what, r):
     """The exception for a failed redis-cli run: TransientError when it could not talk to the server."""
     text = (r.stderr or "") + (r.stdout or "")
-    cls = TransientError if any(m in text for m in TRANSIENT_MARKERS) else RuntimeError
+    # killed by SIGPIPE: it wrote to a server that closed the connection ("Broken pipe")
+    transient = r.returncode == -signal.SIGPIPE or any(m in text for m in TRANSIENT_MARKERS)
+    cls = TransientError if transient else RuntimeError
     return cls("redis-cli %s: %s" % (what, (r.stderr or r.stdout).strip()))
 
 
