@@ -202,11 +202,23 @@ def milter_settling_calls(w, rcpts, **kw):
         args = shlex.split(line.split("]", 1)[1]) if "]" in line else []
         if len(args) < 4 or args[0].lower() != "evalsha":
             continue
-        if args[2] == "1" and args[3].startswith(keys.key("charge", "")):
+        nkeys = int(args[2])
+        ks = args[3:3 + nkeys]
+        if nkeys == 1 and ks[0].startswith(keys.key("charge", "")):
             calls.append(("claim", 1))
-        elif len(args) > 4 and args[4].startswith(keys.key("rulestats", "")):
-            calls.append(("refund", (int(args[2])) // 2))
+        elif is_refund(ks):
+            calls.append(("refund", nkeys // 2))
     return subject, refused, calls
+
+
+def is_refund(ks):
+    """lib/charge.c's refund: keys in pairs (counter, its rulestats). Not
+    policyd's pass-counter flush, whose keys are all rulestats hashes and
+    which runs every poll_interval, so it may fall inside the window."""
+    stats = keys.key("rulestats", "")
+    return (len(ks) >= 2 and len(ks) % 2 == 0
+            and all(k.startswith(stats) for k in ks[1::2])
+            and not any(k.startswith(stats) for k in ks[0::2]))
 
 
 def test_end_of_message_script_claims_the_charges(world):

@@ -15,6 +15,7 @@ import pwd
 import stat
 import subprocess
 
+from harness import wait_for
 from test_policyd_util import start_policyd, policy_query
 
 PROBE = ("import socket,sys\ns=socket.socket(socket.AF_UNIX)\n"
@@ -49,7 +50,9 @@ def test_open_mode_is_warned(env):
     redis = env.redis()
     proc, sock, _ = start_policyd(env, redis, 'socket_mode = "0666"\n')
     assert stat.S_IMODE(os.stat(sock).st_mode) == 0o666
-    assert "socket mode 0666 lets every local user connect" in proc.output()
+    # the warning is logged just after chmod, so it may trail the socket by a moment
+    wait_for(lambda: "socket mode 0666 lets every local user connect" in proc.output(),
+             what="the open-mode warning in policyd's log")
     assert connect_as("daemon", sock) == "connected"
 
 
