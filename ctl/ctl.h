@@ -161,6 +161,11 @@ int	ctl_dns_qualified(const char *host);
  */
 ctl_fn	ctl_suppress_add, ctl_suppress_remove, ctl_suppress_check,
 	ctl_suppress_list, ctl_suppress_import, ctl_suppress_export;
+ctl_fn	ctl_suppress_functions, ctl_suppress_prune, ctl_suppress_migrate; /* ctl_suppress_migrate.c */
+struct sl_supp_layout;
+void	ctl_supp_layout(ctl_ctx *ctx, struct sl_supp_layout *l);	/* suppression { } */
+int	ctl_supp_load_functions(ctl_ctx *ctx, int quiet);	/* FCALL sluice_supp_*; 0 or -1 */
+void	ctl_supp_pattern(const ctl_ctx *ctx, char *out, size_t outlen); /* SCAN: both layouts */
 ctl_fn	ctl_tenant_status, ctl_tenant_show, ctl_tenant_list;
 ctl_fn	ctl_tenant_policy;	/* ctl_relay.c */
 ctl_fn	ctl_sasl_set, ctl_sasl_show;

@@ -2,10 +2,15 @@
  * NAME
  *	ctl_suppress 3 - sluicectl suppress add|remove|check|list|import|export
  * DESCRIPTION
- *	A suppression entry is the hash <prefix>supp:<scope>:<address> with
- *	the fields reason, source, added (unix time), detail (optional) and
- *	expires (unix time, optional, also the key's TTL); scope is "global",
- *	"cat:<category>" or "tenant:<tenant>". Addresses are normalized with
+ *	A suppression entry is, in the hash layout, the hash
+ *	<prefix>supp:<scope>:<address> with the fields reason, source, added
+ *	(unix time), detail (optional) and expires (unix time, optional, also
+ *	the key's TTL); in the compact layout (suppression { layout =
+ *	compact }), a field of the bucket <prefix>suppb:{<bucket>}:<scope>
+ *	(lib/keyspace_supp.c says where). Scope is "global",
+ *	"cat:<category>" or "tenant:<tenant>". add and import write the
+ *	configured layout; remove, check, list and export read both, so they
+ *	work during and after a migration (ctl_suppress_migrate.c). Addresses are normalized with
  *	sl_addr_normalize() exactly as sluice-policyd looks them up: domain
  *	lowercased, +tag removed (policyd strip_tag, default on), local part
  *	lowercased when policyd lowercase_local_part is on (sl_supp_canon(),
@@ -32,6 +37,7 @@
 #include "addr.h"
 #include "ctl.h"
 #include "keyspace_supp.h"
+#include "log.h"
 #include "suppress.h"
 
 #define CTL_SUPP_BATCH 256
@@ -189,16 +195,55 @@ forms_make(ctl_ctx *ctx, const char *in, addr_forms *f)
 	}
 }
 
-/* supp_key - the key of an entry (lib/keyspace.c), or exit 65 */
-static void
-supp_key(const ctl_ctx *ctx, const char *scope, const char *addr, char *key, size_t len)
+/* ctl_supp_layout - the configured layout (suppression { }, checked when the file was loaded) */
+void
+ctl_supp_layout(ctl_ctx *ctx, sl_supp_layout *l)
 {
-	sl_scope sc;
+	(void) sl_supp_layout_conf(ctx->conf, l);
+}
 
-	if (sl_scope_parse(scope, &sc) < 0 || sl_supp_key(key, len, ctx->prefix, &sc, addr) < 0) {
+/*
+ * supp_locate - where an entry is (lib/keyspace_supp.c), or exit 65:
+ * the configured layout's place first, with both the other's second
+ */
+static int
+supp_locate(ctl_ctx *ctx, const char *scope, const char *addr, int both, sl_supp_loc loc[2])
+{
+	sl_supp_layout l;
+	sl_scope sc;
+	int	n;
+
+	ctl_supp_layout(ctx, &l);
+	l.migrating |= both;
+	if (sl_scope_parse(scope, &sc) < 0
+	    || (n = sl_supp_locate(&l, ctx->prefix, &sc, addr, loc)) < 0) {
 		ctl_err("key for %s too long", addr);
 		exit(EX_DATAERR);
 	}
+	return n;
+}
+
+/* ctl_supp_load_functions - FUNCTION LOAD REPLACE the compact layout's library; 0 or -1 */
+int
+ctl_supp_load_functions(ctl_ctx *ctx, int quiet)
+{
+	const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", NULL};
+	sl_supp_layout l;
+	sl_reply *r;
+	char   *lib;
+	int	rc;
+
+	ctl_supp_layout(ctx, &l);
+	if ((lib = sl_supp_library(&l, ctx->prefix)) == NULL)
+		return -1;
+	argv[3] = lib;
+	r = ctl_cmdv(ctx, 4, argv);
+	rc = r->type == SL_REPLY_ERROR ? -1 : 0;
+	if (rc < 0)
+		fprintf(stderr, "sluicectl: %sFUNCTION LOAD: %s\n", quiet ? "warning: " : "", r->str);
+	sl_reply_free(r);
+	free(lib);
+	return rc;
 }
 
 /*
@@ -225,7 +270,7 @@ typedef struct supp_batch {
 	int	replace;
 	int	n;
 	char   *keys[CTL_SUPP_BATCH];
-	char   *vals[CTL_SUPP_BATCH * 3];
+	char   *vals[CTL_SUPP_BATCH * 4];	/* reason, added, detail, field */
 	long	written, sent;
 } supp_batch;
 
@@ -233,7 +278,7 @@ typedef struct supp_batch {
 static void
 batch_flush(ctl_ctx *ctx, supp_batch *b)
 {
-	const char *argv[4 + CTL_SUPP_BATCH * 4];
+	const char *argv[4 + CTL_SUPP_BATCH * 5];
 	char	expires[32];
 	sl_reply *r;
 	int	a = 0;
@@ -245,7 +290,7 @@ batch_flush(ctl_ctx *ctx, supp_batch *b)
 		argv[a++] = b->keys[i];
 	argv[a++] = b->replace ? "replace" : "keep";
 	argv[a++] = expires, argv[a++] = b->source, argv[a++] = "";
-	for (int i = 0; i < b->n * 3; i++)
+	for (int i = 0; i < b->n * 4; i++)
 		argv[a++] = b->vals[i];
 	r = ctl_eval(ctx, &sl_supp_put_script, b->n, a, argv);
 	b->written += r->type == SL_REPLY_INTEGER ? r->integer : 0;
@@ -253,23 +298,24 @@ batch_flush(ctl_ctx *ctx, supp_batch *b)
 	sl_reply_free(r);
 	for (int i = 0; i < b->n; i++)
 		free(b->keys[i]);
-	for (int i = 0; i < b->n * 3; i++)
+	for (int i = 0; i < b->n * 4; i++)
 		free(b->vals[i]);
 	b->n = 0;
 }
 
-/* batch_add - queue one entry; flushes when the batch is full */
+/* batch_add - queue one entry (its place in the layout written); flushes when the batch is full */
 static void
-batch_add(ctl_ctx *ctx, supp_batch *b, const char *key, const char *reason,
+batch_add(ctl_ctx *ctx, supp_batch *b, const sl_supp_loc *loc, const char *reason,
 	  time_t added, const char *detail)
 {
 	char	t[32];
 
 	snprintf(t, sizeof(t), "%lld", (long long) added);
-	b->keys[b->n] = strdup(key);
-	b->vals[b->n * 3] = strdup(reason);
-	b->vals[b->n * 3 + 1] = strdup(t);
-	b->vals[b->n * 3 + 2] = strdup(detail ? detail : "");
+	b->keys[b->n] = sl_strdup(loc->key);
+	b->vals[b->n * 4] = sl_strdup(reason);
+	b->vals[b->n * 4 + 1] = sl_strdup(t);
+	b->vals[b->n * 4 + 2] = sl_strdup(detail ? detail : "");
+	b->vals[b->n * 4 + 3] = sl_strdup(loc->field);
 	if (++b->n == CTL_SUPP_BATCH)
 		batch_flush(ctx, b);
 }
@@ -279,26 +325,27 @@ int
 ctl_suppress_add(ctl_ctx *ctx, int argc, char **argv)
 {
 	supp_batch b = {.source = "sluicectl", .replace = 1};
-	char	addr[SL_ADDR_MAX + 1], key[CTL_KEY_MAX];
+	char	addr[SL_ADDR_MAX + 1];
+	sl_supp_loc loc[2];
 	supp_opts o;
 	int	i = supp_parse(ctx, argc, argv, O_SCOPE | O_REASON | O_TTL | O_DETAIL, 1, &o);
 
 	normalize_arg(ctx, argv[i], addr, sizeof(addr));
-	supp_key(ctx, o.scope, addr, key, sizeof(key));
+	supp_locate(ctx, o.scope, addr, 0, loc);
 	b.ttl = o.ttl;
-	batch_add(ctx, &b, key, o.reason ? o.reason : "manual", time(NULL), o.detail);
+	batch_add(ctx, &b, &loc[0], o.reason ? o.reason : "manual", time(NULL), o.detail);
 	batch_flush(ctx, &b);
 	printf("suppressed %s in %s (%s%s)\n", addr, o.scope, o.reason ? o.reason : "manual",
 	       o.ttl ? ", with a TTL" : "");
 	return 0;
 }
 
-/* remove_one - DEL one key; 1 when it existed */
+/* remove_one - DEL one entry's key, or HDEL its field; 1 when it existed */
 static int
-remove_one(ctl_ctx *ctx, const char *key)
+remove_one(ctl_ctx *ctx, const sl_supp_loc *loc)
 {
-	const char *argv[] = {"DEL", key};
-	sl_reply *r = ctl_cmd_ok(ctx, 2, argv);
+	const char *argv[] = {*loc->field ? "HDEL" : "DEL", loc->key, loc->field};
+	sl_reply *r = ctl_cmd_ok(ctx, *loc->field ? 3 : 2, argv);
 	int	n = r->type == SL_REPLY_INTEGER && r->integer > 0;
 
 	sl_reply_free(r);
@@ -316,11 +363,27 @@ addr_pattern(const ctl_ctx *ctx, const char *addr, char *out, size_t outlen)
 	sl_key(out, outlen, p, SL_KEY_SUPP, "*", a);
 }
 
+/* bucket_pattern - SCAN pattern for the buckets of one address in every scope */
+static void
+bucket_pattern(const ctl_ctx *ctx, const char *addr, char *out, size_t outlen)
+{
+	char	p[256], f[SL_SUPP_FIELD_MAX], b[24];
+	sl_supp_layout l;
+
+	ctl_supp_layout((ctl_ctx *) ctx, &l);
+	ctl_glob_escape(ctx->prefix, p, sizeof(p));
+	sl_supp_field(addr, f);
+	snprintf(b, sizeof(b), "%lu", sl_supp_bucket(f, l.buckets));
+	sl_key(out, outlen, p, SL_KEY_SUPPB, b, "*");
+}
+
 typedef struct supp_walk {
 	const char *addr;		/* only this address, or NULL */
-	long	count;
+	const char *scope;		/* only this scope, or NULL */
+	long	count, hashed;
 	time_t	now;
 	FILE   *fp;
+	int	export;
 } supp_walk;
 
 /* remove_scan - SCAN callback of remove --all */
@@ -331,8 +394,21 @@ remove_scan(ctl_ctx *ctx, const char *key, void *arg)
 	char	addr[SL_ADDR_MAX + 1];
 	char	scope[64];
 
-	if (supp_key_split(ctx, key, scope, sizeof(scope), addr, sizeof(addr)) == 0
-	    && strcmp(addr, w->addr) == 0 && remove_one(ctx, key)) {
+	unsigned long b;
+	sl_supp_loc loc;
+	sl_scope sc;
+
+	snprintf(loc.key, sizeof(loc.key), "%s", key);
+	loc.field[0] = '\0';
+	if (sl_supp_bucket_key_parse(key, ctx->prefix, &b, &sc) == 0) {
+		sl_supp_field(w->addr, loc.field);
+		snprintf(addr, sizeof(addr), "%s", w->addr);
+		if (sl_scope_format(&sc, scope, sizeof(scope)) < 0)
+			return 0;
+	} else if (supp_key_split(ctx, key, scope, sizeof(scope), addr, sizeof(addr)) < 0
+		   || strcmp(addr, w->addr) != 0)
+		return 0;
+	if (remove_one(ctx, &loc)) {
 		printf("removed %s from %s\n", addr, scope);
 		w->count++;
 	}
@@ -347,17 +423,23 @@ remove_forms(ctl_ctx *ctx, const supp_opts *o, const addr_forms *f)
 	supp_walk w = {0};
 
 	for (int k = 0; k < f->n; k++) {
+		sl_supp_loc loc[2];
+		int	nl;
+
 		w.addr = f->a[k];
 		if (o->all) {
 			addr_pattern(ctx, f->a[k], key, sizeof(key));
 			ctl_scan(ctx, key, remove_scan, &w);
+			bucket_pattern(ctx, f->a[k], key, sizeof(key));
+			ctl_scan(ctx, key, remove_scan, &w);
 			continue;
 		}
-		supp_key(ctx, o->scope, f->a[k], key, sizeof(key));
-		if (remove_one(ctx, key)) {
-			printf("removed %s from %s\n", f->a[k], o->scope);
-			w.count++;
-		}
+		nl = supp_locate(ctx, o->scope, f->a[k], 1, loc);
+		for (int l = 0; l < nl; l++)
+			if (remove_one(ctx, &loc[l])) {
+				printf("removed %s from %s\n", f->a[k], o->scope);
+				w.count++;
+			}
 	}
 	return w.count;
 }
@@ -379,20 +461,34 @@ ctl_suppress_remove(ctl_ctx *ctx, int argc, char **argv)
 	return CTL_NO;
 }
 
+/* An entry as check, list and export show it, in either layout (NULL: none). */
+typedef struct supp_entry {
+	const char *reason, *source, *added, *expires, *detail;
+} supp_entry;
+
+/* entry_of_hash - the entry of an HGETALL reply (hash layout) */
+static supp_entry
+entry_of_hash(const sl_reply *h)
+{
+	supp_entry e = {ctl_hget(h, "reason"), ctl_hget(h, "source"), ctl_hget(h, "added"),
+			ctl_hget(h, "expires"), ctl_hget(h, "detail")};
+
+	return e;
+}
+
 /* print_entry - one line: scope, address, reason, age, expiry, source, detail */
 static void
-print_entry(FILE *fp, const char *scope, const char *addr, const sl_reply *h, time_t now)
+print_entry(FILE *fp, const char *scope, const char *addr, const supp_entry *h, time_t now)
 {
-	const char *added = ctl_hget(h, "added"), *exp = ctl_hget(h, "expires");
-	const char *detail = ctl_hget(h, "detail");
+	const char *added = h->added, *exp = h->expires;
+	const char *detail = h->detail;
 	char	age[32], left[32] = "-";
 
-	ctl_age(added ? (time_t) atoll(added) : 0, now, age, sizeof(age));
+	ctl_age(added && *added ? (time_t) atoll(added) : 0, now, age, sizeof(age));
 	if (exp && atoll(exp) > now)
 		ctl_age(now - (atoll(exp) - now), now, left, sizeof(left));
-	fprintf(fp, "%-16s %-32s %-22s %-8s %-8s %s", scope, addr,
-		ctl_hget(h, "reason") ? ctl_hget(h, "reason") : "?", age, left,
-		ctl_hget(h, "source") ? ctl_hget(h, "source") : "-");
+	fprintf(fp, "%-16s %-32s %-22s %-8s %-8s %s", scope, addr, h->reason ? h->reason : "?",
+		age, left, h->source && *h->source ? h->source : "-");
 	if (detail && *detail) {
 		fputc(' ', fp);
 		ctl_print_value(fp, detail);
@@ -408,23 +504,77 @@ print_header(FILE *fp)
 		"AGE", "EXPIRES", "SOURCE DETAIL");
 }
 
-/* list_scan - SCAN callback of check and list: print each live entry */
+static void export_row(supp_walk *w, const char *scope, const char *addr, const supp_entry *e);
+
+/* show - one live entry to the walk's output: a table row, or a CSV row */
+static void
+show(supp_walk *w, const char *scope, const char *addr, const supp_entry *e)
+{
+	if (w->scope && strcmp(scope, w->scope) != 0)
+		return;
+	if (*addr == '#') {		/* a long address, stored hashed */
+		w->hashed++;
+		if (w->export)
+			return;
+	}
+	if (w->export) {
+		export_row(w, scope, addr, e);
+		return;
+	}
+	if (w->count++ == 0)
+		print_header(w->fp);
+	print_entry(w->fp, scope, addr, e, w->now);
+}
+
+/* bucket_show - the live entries of a bucket (field "*": all), through the show script */
+static void
+bucket_show(ctl_ctx *ctx, supp_walk *w, const char *key, const char *field, const char *scope)
+{
+	const char *argv[] = {key, field};
+	sl_reply *r = ctl_eval(ctx, &sl_supp_show_script, 1, 2, argv);
+
+	for (size_t i = 0; r->type == SL_REPLY_ARRAY && i + 7 <= r->elements; i += 7) {
+		const sl_reply *const *v = (const sl_reply *const *) r->element + i;
+		supp_entry e = {v[2]->str, v[3]->str, v[4]->str, v[5]->str, v[6]->str};
+
+		if (v[1]->str == NULL || e.reason == NULL)
+			continue;
+		show(w, scope, *field == '*' ? v[1]->str : w->addr, &e);
+	}
+	sl_reply_free(r);
+}
+
+/* list_scan - SCAN callback of check, list and export: show each live entry */
 static int
 list_scan(ctl_ctx *ctx, const char *key, void *arg)
 {
 	supp_walk *w = arg;
-	char	addr[SL_ADDR_MAX + 1];
+	char	addr[SL_ADDR_MAX + 1], field[SL_SUPP_FIELD_MAX];
 	char	scope[64];
+	unsigned long b;
+	sl_scope sc;
 	sl_reply *h;
 
+	if (sl_supp_bucket_key_parse(key, ctx->prefix, &b, &sc) == 0) {
+		if (sl_scope_format(&sc, scope, sizeof(scope)) < 0)
+			return 0;
+		if (w->addr)
+			sl_supp_field(w->addr, field);
+		bucket_show(ctx, w, key, w->addr ? field : "*", scope);
+		return 0;
+	}
 	if (supp_key_split(ctx, key, scope, sizeof(scope), addr, sizeof(addr)) < 0
 	    || (w->addr && strcmp(addr, w->addr) != 0))
 		return 0;
 	if ((h = ctl_hgetall(ctx, key)) == NULL)
 		return 0;			/* expired or not a hash */
-	if (w->count++ == 0)
-		print_header(w->fp);
-	print_entry(w->fp, scope, addr, h, w->now);
+	{
+		supp_entry e = entry_of_hash(h);
+		const char *x = e.expires;
+
+		if (e.reason && !(x && atoll(x) > 0 && atoll(x) <= w->now))
+			show(w, scope, addr, &e);
+	}
 	sl_reply_free(h);
 	return 0;
 }
@@ -465,10 +615,15 @@ ctl_suppress_check(ctl_ctx *ctx, int argc, char **argv)
 	for (int k = 0; k < f.n; k++) {
 		w.addr = f.a[k];
 		if (o.scope_set) {
-			supp_key(ctx, o.scope, f.a[k], key, sizeof(key));
-			list_scan(ctx, key, &w);
+			sl_supp_loc loc[2];
+			int	nl = supp_locate(ctx, o.scope, f.a[k], 1, loc);
+
+			for (int l = 0; l < nl; l++)
+				list_scan(ctx, loc[l].key, &w);
 		} else {
 			addr_pattern(ctx, f.a[k], key, sizeof(key));
+			ctl_scan(ctx, key, list_scan, &w);
+			bucket_pattern(ctx, f.a[k], key, sizeof(key));
 			ctl_scan(ctx, key, list_scan, &w);
 		}
 	}
@@ -480,14 +635,22 @@ ctl_suppress_check(ctl_ctx *ctx, int argc, char **argv)
 	return w.count ? 0 : CTL_NO;
 }
 
-/* scope_pattern - SCAN pattern of one scope's entries, or of all */
-static void
-scope_pattern(const ctl_ctx *ctx, const supp_opts *o, char *out, size_t outlen)
+/*
+ * all_pattern - SCAN pattern of every entry and bucket of both layouts:
+ * the common beginning of their names, then "*" (one walk of the keyspace)
+ */
+void
+ctl_supp_pattern(const ctl_ctx *ctx, char *out, size_t outlen)
 {
-	char	p[256];
+	char	p[256], b[CTL_KEY_MAX];
+	size_t	n = 0;
 
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
-	sl_key(out, outlen, p, SL_KEY_SUPP, o->scope_set ? o->scope : "*", "*");
+	sl_key(out, outlen, p, SL_KEY_SUPP, "*", "*");
+	sl_key(b, sizeof(b), p, SL_KEY_SUPPB, "*", "*");
+	while (out[n] && out[n] == b[n] && out[n] != '*')
+		n++;
+	snprintf(out + n, outlen - n, "*");
 }
 
 /* ctl_suppress_list - every entry (of one scope), as a table */
@@ -499,9 +662,13 @@ ctl_suppress_list(ctl_ctx *ctx, int argc, char **argv)
 	supp_opts o;
 
 	supp_parse(ctx, argc, argv, O_SCOPE, 0, &o);
-	scope_pattern(ctx, &o, pattern, sizeof(pattern));
+	w.scope = o.scope_set ? o.scope : NULL;
+	ctl_supp_pattern(ctx, pattern, sizeof(pattern));
 	ctl_scan(ctx, pattern, list_scan, &w);
 	fprintf(stderr, "%ld entr%s\n", w.count, w.count == 1 ? "y" : "ies");
+	if (w.hashed)
+		fprintf(stderr, "%ld of them under a hashed address (over 48 bytes, compact layout)\n",
+			w.hashed);
 	return 0;
 }
 
@@ -525,48 +692,46 @@ csv_field(FILE *fp, const char *s, int last)
 	fputc(last ? '\n' : ',', fp);
 }
 
-/* export_scan - SCAN callback of export: one CSV row per live entry */
-static int
-export_scan(ctl_ctx *ctx, const char *key, void *arg)
+/* export_row - one CSV row */
+static void
+export_row(supp_walk *w, const char *scope, const char *addr, const supp_entry *h)
 {
-	supp_walk *w = arg;
-	const char *added, *exp;
-	char	addr[SL_ADDR_MAX + 1];
-	char	scope[64], a[32] = "", e[32] = "";
-	sl_reply *h;
+	char	a[32] = "", e[32] = "";
 
-	if (supp_key_split(ctx, key, scope, sizeof(scope), addr, sizeof(addr)) < 0
-	    || (h = ctl_hgetall(ctx, key)) == NULL)
-		return 0;
-	if ((added = ctl_hget(h, "added")) != NULL)
-		ctl_iso_time((time_t) atoll(added), a, sizeof(a));
-	if ((exp = ctl_hget(h, "expires")) != NULL)
-		ctl_iso_time((time_t) atoll(exp), e, sizeof(e));
+	if (h->added && *h->added)
+		ctl_iso_time((time_t) atoll(h->added), a, sizeof(a));
+	if (h->expires && *h->expires)
+		ctl_iso_time((time_t) atoll(h->expires), e, sizeof(e));
 	csv_field(w->fp, addr, 0);
 	csv_field(w->fp, scope, 0);
-	csv_field(w->fp, ctl_hget(h, "reason"), 0);
+	csv_field(w->fp, h->reason, 0);
 	csv_field(w->fp, a, 0);
 	csv_field(w->fp, e, 0);
-	csv_field(w->fp, ctl_hget(h, "source"), 0);
-	csv_field(w->fp, ctl_hget(h, "detail"), 1);
+	csv_field(w->fp, h->source, 0);
+	csv_field(w->fp, h->detail, 1);
 	w->count++;
-	sl_reply_free(h);
-	return 0;
 }
 
 /* ctl_suppress_export - CSV on stdout, readable by suppress import */
 int
 ctl_suppress_export(ctl_ctx *ctx, int argc, char **argv)
 {
-	supp_walk w = {.fp = stdout};
+	supp_walk w = {.fp = stdout, .export = 1, .now = time(NULL)};
 	char	pattern[CTL_KEY_MAX];
 	supp_opts o;
 
 	supp_parse(ctx, argc, argv, O_SCOPE, 0, &o);
-	scope_pattern(ctx, &o, pattern, sizeof(pattern));
+	w.scope = o.scope_set ? o.scope : NULL;
+	ctl_supp_pattern(ctx, pattern, sizeof(pattern));
 	fputs("address,scope,reason,added,expires,source,detail\n", stdout);
-	ctl_scan(ctx, pattern, export_scan, &w);
+	ctl_scan(ctx, pattern, list_scan, &w);
 	fprintf(stderr, "exported %ld entr%s\n", w.count, w.count == 1 ? "y" : "ies");
+	if (w.hashed) {
+		fprintf(stderr, "sluicectl: %ld entr%s under a hashed address (over 48 bytes, compact "
+			"layout) not exported: the address is not stored\n",
+			w.hashed, w.hashed == 1 ? "y" : "ies");
+		return CTL_NO;
+	}
 	return 0;
 }
 
@@ -586,16 +751,17 @@ static int
 import_rec(const ctl_csv_rec *rec, void *arg)
 {
 	supp_import *im = arg;
-	char	key[CTL_KEY_MAX], detail[320];
+	char	detail[320];
 	const char *reason = im->o->reason ? im->o->reason : rec->reason ? rec->reason : "import";
+	sl_supp_loc loc[2];
 
 	if (im->o->dry_run)
 		return 0;
-	supp_key(im->ctx, im->o->scope, rec->addr, key, sizeof(key));
+	supp_locate(im->ctx, im->o->scope, rec->addr, 0, loc);
 	detail[0] = '\0';
 	if (rec->vendor_reason[0])
 		snprintf(detail, sizeof(detail), "%s reason: %s", im->lay->vendor, rec->vendor_reason);
-	batch_add(im->ctx, &im->b, key, reason, rec->added > 0 ? rec->added : time(NULL), detail);
+	batch_add(im->ctx, &im->b, &loc[0], reason, rec->added > 0 ? rec->added : time(NULL), detail);
 	return 0;
 }
 
@@ -655,6 +821,13 @@ ctl_suppress_import(ctl_ctx *ctx, int argc, char **argv)
 	im.lay = &lay;
 	lay.addr_flags = addr_flags(ctx);
 	im.b.source = source, im.b.ttl = o.ttl, im.b.replace = o.replace;
+	{
+		sl_supp_layout l;
+
+		ctl_supp_layout(ctx, &l);
+		if (l.compact && !o.dry_run)
+			(void) ctl_supp_load_functions(ctx, 1);
+	}
 	if (ctl_csv_read(fp, &lay, import_rec, import_bad, &im, &st) < 0) {
 		ctl_err("%s: read error", im.file);
 		return EX_IOERR;

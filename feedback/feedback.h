@@ -24,6 +24,8 @@
 
 #include <stddef.h>
 
+#include "keyspace_supp.h"
+
 /*
  * Size caps: anything larger is refused, read in part or deferred,
  * never trusted and never silently dropped (doc/feedback.md, "Limits").
@@ -273,6 +275,7 @@ typedef struct fb_conf {
 	long	max_unverified;		/* unverified records counted per message */
 	long	seen_ttl;		/* seconds fbseen:<msgid> lives (token lifetime + 5 days) */
 	int	supp_flags;		/* canonical address of entries (sl_supp_flags()) */
+	sl_supp_layout supp_layout;	/* suppression { } (lib/keyspace_supp.c) */
 	const char *categories[FB_MAX_CATEGORIES]; /* configured ones; borrowed */
 	size_t	ncategories;
 	const char *hard_reasons[FB_MAX_HARD_REASONS]; /* also suppressed at once; borrowed */

@@ -69,6 +69,7 @@ typedef struct fx_args {
 	struct fx_args *keys;
 	const char *prefix;
 	int	supp_flags;
+	const sl_supp_layout *supp_layout;
 	char	day[9];
 } fx_args;
 
@@ -275,23 +276,25 @@ fx_provider(const char *addr, char *out, size_t outlen)
 }
 
 /*
- * fx_record - the 8 values of one record, and its 3 keys: the suppression
- * entry (of the canonical address), the soft-bounce set, the provider hash
+ * fx_record - the 9 values of one record, and its 3 keys: the suppression
+ * entry (of the canonical address, in the configured layout: a key and a
+ * field), the soft-bounce set, the provider hash
  */
 static void
 fx_record(fx_args *a, char cls, int bound, const char *addr, const char *reason,
 	  const char *detail, const char *scope, long ttl)
 {
-	char	prov[256] = "", canon[SL_ADDR_MAX + 1], key[SL_KEY_MAX] = "";
+	char	prov[256] = "", canon[SL_ADDR_MAX + 1];
+	sl_supp_loc loc[2] = {{"", ""}};
 	sl_scope sc;
 
 	if (cls == 'S')
 		fx_provider(addr, prov, sizeof(prov));
 	if (strchr("HRCU", cls) && sl_scope_parse(scope, &sc) == 0
 	    && sl_supp_canon(addr, a->supp_flags, canon, sizeof(canon)) == 0
-	    && sl_supp_key(key, sizeof(key), a->prefix, &sc, canon) < 0)
-		key[0] = '\0';
-	fx_add(a->keys, key);
+	    && sl_supp_locate(a->supp_layout, a->prefix, &sc, canon, loc) < 0)
+		loc[0].key[0] = loc[0].field[0] = '\0';
+	fx_add(a->keys, loc[0].key);
 	fx_key(a, SL_KEY_SOFT, strchr("HRCU", cls) ? addr : NULL, NULL, NULL);
 	fx_key(a, SL_KEY_PROVIDER, a->day, cls == 'S' ? prov : NULL, NULL);
 	fx_addf(a, "%c", cls);
@@ -302,6 +305,7 @@ fx_record(fx_args *a, char cls, int bound, const char *addr, const char *reason,
 	fx_add(a, prov);
 	fx_add(a, scope);
 	fx_addf(a, "%ld", ttl);
+	fx_add(a, loc[0].field);
 }
 
 /* fx_norm - the address as suppression keys spell it (lowercase); -1 if none */
@@ -411,6 +415,7 @@ fx_head(fx_args *a, sl_redis *r, const fb_conf *c, const fb_result *res, const f
 	fx_day(now, a->day);
 	a->prefix = sl_redis_prefix(r);
 	a->supp_flags = c->supp_flags;
+	a->supp_layout = &c->supp_layout;
 	fx_suffix(o, sfx, sizeof(sfx));
 	fx_key(a, SL_KEY_FBDONE, id, NULL, NULL);
 	fx_key(a, SL_KEY_STATS, day, o->verified && o->tenant[0] ? o->tenant : "-",

@@ -43,13 +43,15 @@
  *	  17 events_maxlen  18 done marker TTL  19 unverified cap
  *	  20 seen set TTL  21 pause window (days)
  *	  22 n: stats keys summed for the rates (they are KEYS 6 to 5+n)
- *	  then m: records, then 8 values per record:
+ *	  then m: records, then 9 values per record:
  *	     class  H hard, R soft recipient-side, N soft neutral,
  *	            S sender-side, C complaint, U unsubscribe,
  *	            E event only, X no usable recipient
  *	     bound (1 or 0), address, reason, detail, provider (the
  *	     recipient's organizational domain), scope (of a suppression),
- *	     ttl (of a suppression, seconds, 0 forever); for class E the
+ *	     ttl (of a suppression, seconds, 0 forever), field (of the
+ *	     suppression entry in the compact layout, '' in the hash
+ *	     layout; lib/keyspace_supp.c); for class E the
  *	     scope slot holds the event type (delivered, delayed, unknown,
  *	     autoreply)
  *	  then, for kind dmarc-aggregate: domain, report day, org_name,
@@ -102,16 +104,16 @@ static sl_script fx_script = {.source =
 	"    'detail', detail, 'token', token)\n"
 	"end\n"
 	/* suppress: the keyspace's one writer (lib/keyspace_supp.lua), queued */
-	"local function suppress(key, scope, addr, reason, bclass, source, ttl, detail)\n"
+	"local function suppress(key, field, scope, addr, reason, bclass, source, ttl, detail)\n"
 	"  ttl = tonumber(ttl)\n"
-	"  for _, c in ipairs(sl_supp_write(key, reason, source, now, detail, bclass,\n"
+	"  for _, c in ipairs(sl_supp_write(key, field, reason, source, now, detail, bclass,\n"
 	"                                   ttl > 0 and now + ttl or 0)) do\n"
 	"    plan[#plan + 1] = c\n"
 	"  end\n"
 	"  event('suppressed', addr, reason, scope)\n"
 	"end\n"
 	/* soft: the distinct original messages (token msgid) that soft-bounced in the window */
-	"local function soft(skey, key, addr, reason, detail, scope, ttl)\n"
+	"local function soft(skey, sfield, key, addr, reason, detail, scope, ttl)\n"
 	"  local lo = now - win\n"
 	"  local n = rd('ZCOUNT', key, '(' .. lo, '+inf')\n"
 	"  local old = rd('ZSCORE', key, msgid)\n"
@@ -120,7 +122,7 @@ static sl_script fx_script = {.source =
 	"  w('ZREMRANGEBYSCORE', key, '-inf', tostring(lo))\n"
 	"  w('EXPIRE', key, tostring(win))\n"
 	"  event('soft-bounce', addr, reason, detail)\n"
-	"  if n >= thr then suppress(skey, scope, addr, 'soft-bounce-threshold', reason, 'bounce', ttl, detail) end\n"
+	"  if n >= thr then suppress(skey, sfield, scope, addr, 'soft-bounce-threshold', reason, 'bounce', ttl, detail) end\n"
 	"end\n"
 	"local function senderfault(pk, addr, reason, detail)\n"
 	"  count('sender_fault', 1)\n"
@@ -153,9 +155,9 @@ static sl_script fx_script = {.source =
 	"local k = 5 + nrate\n"
 	"for i = 1, nrec do\n"
 	"  local cls, bound, addr, reason = ARGV[a], ARGV[a + 1] == '1', ARGV[a + 2], ARGV[a + 3]\n"
-	"  local detail, scope, ttl = ARGV[a + 4], ARGV[a + 6], ARGV[a + 7]\n"
+	"  local detail, scope, ttl, sfield = ARGV[a + 4], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]\n"
 	"  local skey, softkey, pk = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]\n"
-	"  a, k = a + 8, k + 3\n"
+	"  a, k = a + 9, k + 3\n"
 	"  if cls == 'E' then\n"
 	"    event(scope, addr, reason, detail)\n"
 	"  elseif cls == 'X' and (kind == 'bounce' and verified) then\n"
@@ -168,10 +170,10 @@ static sl_script fx_script = {.source =
 	"    counted = counted + 1\n"
 	"    if cls == 'H' then\n"
 	"      count('hard', 1)\n"
-	"      suppress(skey, scope, addr, 'hard-bounce', reason, 'bounce', ttl, detail)\n"
+	"      suppress(skey, sfield, scope, addr, 'hard-bounce', reason, 'bounce', ttl, detail)\n"
 	"    elseif cls == 'R' then\n"
 	"      count('soft', 1)\n"
-	"      soft(skey, softkey, addr, reason, detail, scope, ttl)\n"
+	"      soft(skey, sfield, softkey, addr, reason, detail, scope, ttl)\n"
 	"    elseif cls == 'N' then\n"
 	"      count('soft', 1)\n"
 	"      event('soft-bounce', addr, reason, detail)\n"
@@ -179,10 +181,10 @@ static sl_script fx_script = {.source =
 	"      senderfault(pk, addr, reason, detail)\n"
 	"    elseif cls == 'C' then\n"
 	"      count('complaint', 1)\n"
-	"      suppress(skey, scope, addr, 'complaint', '', 'complaint', ttl, detail)\n"
+	"      suppress(skey, sfield, scope, addr, 'complaint', '', 'complaint', ttl, detail)\n"
 	"    elseif cls == 'U' then\n"
 	"      count('unsub', 1)\n"
-	"      suppress(skey, scope, addr, 'unsubscribe', '', 'unsubscribe', ttl, detail)\n"
+	"      suppress(skey, sfield, scope, addr, 'unsubscribe', '', 'unsubscribe', ttl, detail)\n"
 	"    end\n"
 	"  end\n"
 	"end\n"

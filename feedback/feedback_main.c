@@ -196,6 +196,7 @@ conf_read(sl_conf *c, fb_conf *fc)
 	fc->pause_bounce_rate = cfg_getfloat(sec, "pause_bounce_rate");
 	fc->pause_complaint_rate = cfg_getfloat(sec, "pause_complaint_rate");
 	fc->supp_flags = sl_supp_flags(cfg_getsec(c->cfg, "policyd"));
+	(void) sl_supp_layout_conf(c, &fc->supp_layout);
 	if (fc->soft_threshold < 1 || fc->soft_window < 1)
 		sl_conf_error(c, sec, "feedback: soft_bounce_threshold and soft_bounce_window must be at least 1");
 	if (fc->dedup_ttl < 86400)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "keyspace_supp.h"
 #include "conf_include.h"
 #include "conf_lex.h"
 #include "tenant_map.h"
@@ -210,6 +211,7 @@ conf_check_shared(sl_conf *c, int flags)
 	cfg_t  *cfg = c->cfg;
 	const char *level = cfg_getstr(cfg, "log_level");
 	enum sl_log_level lv;
+	sl_supp_layout layout;
 	char	err[256];
 
 	if (sl_log_parse_level(level, &lv) < 0)
@@ -246,6 +248,7 @@ conf_check_shared(sl_conf *c, int flags)
 	conf_redis_password(c);
 	conf_redis_sentinels(c);
 	conf_redis_cluster(c);
+	(void)sl_supp_layout_conf(c, &layout);
 	if (*cfg_getstr(cfg, "secret_file")
 	    && !((flags & SL_CONF_SECRET_MAY_BE_MISSING) && access(cfg_getstr(cfg, "secret_file"), F_OK) != 0)
 	    && sl_conf_check_private_file(cfg_getstr(cfg, "secret_file"), err, sizeof(err)) < 0)

@@ -85,6 +85,14 @@ static cfg_opt_t transport_opts[] = {
 	CFG_END()
 };
 
+/* The suppression layout every program reads and writes (keyspace_supp.c, doc/redis-keys.md). */
+static cfg_opt_t suppression_opts[] = {
+	CFG_STR("layout", "hash", CFGF_NONE),
+	CFG_INT("buckets", 4096, CFGF_NONE),
+	CFG_BOOL("migrating", cfg_false, CFGF_NONE),
+	CFG_END()
+};
+
 static cfg_opt_t top_opts[] = {
 	CFG_STR("log_level", "info", CFGF_NONE),
 	CFG_STR("user", "", CFGF_NONE),
@@ -92,6 +100,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_INT("token_lifetime_days", 30, CFGF_NONE),
 	CFG_STR_LIST("internal_networks", "{127.0.0.0/8, ::1/128}", CFGF_NONE),
 	CFG_SEC("redis", redis_opts, CFGF_NONE),
+	CFG_SEC("suppression", suppression_opts, CFGF_NONE),
 	CFG_SEC("domain", domain_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("category", category_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("tenant", tenant_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),

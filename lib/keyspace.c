@@ -50,6 +50,7 @@ static const char *const templates[SL_KEYS] = {
     [SL_KEY_HOLDS] = "holds",
     [SL_KEY_RELABEL] = "relabel",
     [SL_KEY_CHARGE] = "charge:$1",
+    [SL_KEY_SUPPB] = "suppb:{$1}:$2",
 };
 
 /* Parts that are a scope ("cat:news" holds a colon): bit i for part i+1. */

@@ -74,6 +74,7 @@ enum sl_key_kind {
 	SL_KEY_HOLDS,         /* holds (hash) */
 	SL_KEY_RELABEL,       /* relabel (hash) */
 	SL_KEY_CHARGE,        /* charge:<client>/<port>,<server>/<port> (hash) */
+	SL_KEY_SUPPB,         /* suppb:{<bucket>}:<scope> (hash, compact layout) */
 	SL_KEYS
 };
 

@@ -27,6 +27,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "keyspace.h"
+#include "keyspace_supp.h"
 #include "redis.h"
 #include "tenant_map.h"
 #include "token.h"
@@ -112,6 +113,7 @@ typedef struct ml_conf {
 	int	check_supp;		/* look recipients up at end of message */
 	enum ml_answer supp_fail;	/* Redis trouble during that check */
 	int	supp_flags;		/* SL_ADDR_* forms tried (policyd's options) */
+	sl_supp_layout supp_layout;	/* suppression { } (lib/keyspace_supp.c) */
 	long	events_maxlen;		/* XADD MAXLEN ~ (feedback's option) */
 	int	have_key;
 	sl_token_ring ring;		/* secret_file: signs tokens, keys recipient hashes */
@@ -333,7 +335,8 @@ typedef struct ml_supp_hit {
 
 typedef struct ml_supp {
 	char	scope[ML_SCOPES][80];	/* "" when it does not apply */
-	char  **keys;			/* one per recipient, scope and address form */
+	char  **keys;			/* one per recipient, scope, address form, layout */
+	char  **fields;			/* the field of each ("" in the hash layout) */
 	size_t *key_rcpt;
 	enum ml_scope *key_scope;
 	size_t	nkeys;
@@ -352,8 +355,8 @@ typedef struct ml_msginfo {
 int ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
                    const char *const *rcpts, size_t nrcpt, ml_supp *s, ml_claim *cl,
                    int *unchecked, int *lost, char *err, size_t errlen);
-void	ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d,
-		     int flags, const char *const *rcpts, size_t nrcpt);
+void	ml_supp_init(ml_supp *s, const sl_supp_layout *layout, const char *prefix,
+		     const ml_decision *d, int flags, const char *const *rcpts, size_t nrcpt);
 int ml_supp_parse(ml_supp *s, const char *const *rcpts, const sl_reply *rep, char *err,
                   size_t errlen);
 const char *ml_supp_kind(enum ml_scope scope);

@@ -336,6 +336,7 @@ load_suppression(ml_conf *c, cfg_t *m)
 
 	c->check_supp = cfg_getbool(m, "check_suppression");
 	c->supp_flags = sl_supp_flags(p);
+	(void) sl_supp_layout_conf(c->conf, &c->supp_layout);
 	c->events_maxlen = f ? cfg_getint(f, "events_maxlen") : 100000;
 	if (c->events_maxlen < 0)
 		c->events_maxlen = 100000;

@@ -68,11 +68,12 @@ struct ml_redis_pool {
  * The one round trip at end of message: the suppression lookup, the
  * record of what is sent, and the claim of policyd's limit charges. KEYS
  * stats, msg, rcpts, the charge record, then the suppression keys
- * (supp:<scope>:<address>...). ARGV category, tenant, sasl, sender, msg
+ * (supp:<scope>:<address> or suppb:{<bucket>}:<scope>, lib/keyspace_supp.c). ARGV category, tenant, sasl, sender, msg
  * ttl, count ('1' or '0'), rcpts ttl, msgid, the number of recipients R,
  * claim ('1' or '0'), then R recipient hashes ('' for none), then for each
  * suppression key the (1-based) recipient it is for, then the R
- * recipients normalised as policyd saw them. A suppression entry counts
+ * recipients normalised as policyd saw them, then each suppression key's
+ * field ('' in the hash layout). A suppression entry counts
  * when it has a reason and its expires field (if any, > 0) is still in
  * the future by Redis' clock, as in policyd. Suppressed recipients are
  * neither counted nor recorded; when all are, nothing is (the message is
@@ -100,7 +101,7 @@ static sl_script eom_script = {
 	"if nk > 0 then\n"
 	"  local now = tonumber(redis.call('TIME')[1])\n"
 	"  for i = 5, #KEYS do\n"
-	"    local r = sl_supp_read(KEYS[i], now)\n"
+	"    local r = sl_supp_read(KEYS[i], ARGV[10 + 2 * nr + nk + i - 4] or '', now)\n"
 	"    if r then\n"
 	"      local k = tonumber(ARGV[10 + nr + i - 4])\n"
 	"      out[#out+1] = i - 4; out[#out+1] = r\n"
@@ -372,10 +373,10 @@ ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
 	memset(cl, 0, sizeof(*cl));
 	*unchecked = *lost = 0;
 	if (c->pool != NULL && c->check_supp)
-		ml_supp_init(s, c->redis.prefix ? c->redis.prefix : "sluice:", d, c->supp_flags,
-		             rcpts, nrcpt);
+		ml_supp_init(s, &c->supp_layout, c->redis.prefix ? c->redis.prefix : "sluice:", d,
+		             c->supp_flags, rcpts, nrcpt);
 	nk = s->nkeys;
-	argv = sl_calloc(4 + nk + argc + nk + 1, sizeof(*argv));
+	argv = sl_calloc(4 + nk + argc + 2 * nk + 1, sizeof(*argv));
 	a = argv + 4 + nk;
 	if (c->pool != NULL && m->record && c->have_key && d->category && m->msgid && *m->msgid)
 		nhash = rcpt_hashes(c, m->msgid, rcpts, nrcpt, hash, a + 10);
@@ -410,7 +411,9 @@ ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
 	for (size_t i = 0; i < nrcpt; i++) /* one by one: the i-th stays the i-th */
 		if (ml_charge_final(rcpts + i, 1, addr + i, a + 10 + nrcpt + nk + i) == 0)
 			a[10 + nrcpt + nk + i] = "";
-	if ((rep = eom_call(c, (int)(4 + nk), (int)(4 + nk + argc + nk), argv, err, errlen)) ==
+	for (size_t i = 0; i < nk; i++)
+		a[10 + 2 * nrcpt + nk + i] = s->fields[i];
+	if ((rep = eom_call(c, (int)(4 + nk), (int)(4 + nk + argc + 2 * nk), argv, err, errlen)) ==
 	    NULL) {
 		*unchecked = nk > 0;
 		*lost = nhash > 0;

@@ -2,7 +2,7 @@
  * NAME
  *	milter_suppress 3 - suppressed recipients, checked at end of message
  * SYNOPSIS
- *	ml_supp_init(&s, prefix, decision, flags, rcpts, n)	the keys
+ *	ml_supp_init(&s, layout, prefix, decision, flags, rcpts, n)	the keys
  *	ml_supp_parse(&s, rcpts, reply, err, len)	the hits, -1 malformed
  *	ml_supp_reply(&s, text, len)		"5.7.1 ..." when all are suppressed
  *	ml_supp_log(&s, refused)		one line per suppressed recipient
@@ -18,7 +18,9 @@
  *	read, so its data never shows in a log line or a reply). Each scope
  *	is tried with every form policyd tries (sl_addr_forms(): as written
  *	with the domain lowercased, lowercased, without +tag, as policyd's
- *	strip_tag and lowercase_local_part allow).
+ *	strip_tag and lowercase_local_part allow), in the configured layout
+ *	(lib/keyspace_supp.c's sl_supp_locate(): a key and a field; both
+ *	layouts while a migration runs).
  *
  *	All keys go to the milter's one script at end of message
  *	(ml_end_message(), milter_redis.c), which reads each entry with the
@@ -83,26 +85,25 @@ ml_supp_kind(enum ml_scope scope)
 	return sl_scope_kind_name(scope < ML_SCOPES ? kind[scope] : SL_SCOPE_GLOBAL);
 }
 
-/* add_key - one more key, for a recipient and a scope */
+/* add_key - one more key and field, for a recipient and a scope */
 static void
-add_key(ml_supp *s, size_t cap, char *key, size_t rcpt, enum ml_scope scope)
+add_key(ml_supp *s, size_t cap, const sl_supp_loc *loc, size_t rcpt, enum ml_scope scope)
 {
-	if (s->nkeys == cap) {
-		free(key);
+	if (s->nkeys == cap)
 		return;
-	}
-	s->keys[s->nkeys] = key;
+	s->keys[s->nkeys] = sl_strdup(loc->key);
+	s->fields[s->nkeys] = sl_strdup(loc->field);
 	s->key_rcpt[s->nkeys] = rcpt;
 	s->key_scope[s->nkeys++] = scope;
 }
 
 /* ml_supp_init - the scopes of a message and every key to look up */
 void
-ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d, int flags,
-	     const char *const *rcpts, size_t nrcpt)
+ml_supp_init(ml_supp *s, const sl_supp_layout *layout, const char *prefix, const ml_decision *d,
+	     int flags, const char *const *rcpts, size_t nrcpt)
 {
 	char	forms[SL_ADDR_FORMS_MAX][SL_ADDR_MAX + 1];
-	size_t	cap = nrcpt * ML_SCOPES * SL_ADDR_FORMS_MAX;
+	size_t	cap = nrcpt * ML_SCOPES * SL_ADDR_FORMS_MAX * 2;
 	sl_scope scs[ML_SCOPES];
 
 	memset(s, 0, sizeof(*s));
@@ -117,6 +118,7 @@ ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d, int flags,
 			sl_scope_format(&scs[i], s->scope[i], sizeof(s->scope[0]));
 	s->nrcpt = nrcpt;
 	s->keys = sl_calloc(cap + 1, sizeof(*s->keys));
+	s->fields = sl_calloc(cap + 1, sizeof(*s->fields));
 	s->key_rcpt = sl_calloc(cap + 1, sizeof(*s->key_rcpt));
 	s->key_scope = sl_calloc(cap + 1, sizeof(*s->key_scope));
 	s->hits = sl_calloc(nrcpt + 1, sizeof(*s->hits));
@@ -125,10 +127,11 @@ ml_supp_init(ml_supp *s, const char *prefix, const ml_decision *d, int flags,
 
 		for (int sc = 0; sc < ML_SCOPES; sc++)
 			for (int f = 0; *s->scope[sc] && f < nf; f++) {
-				char	key[SL_KEY_MAX];
+				sl_supp_loc loc[2];
+				int	nl = sl_supp_locate(layout, prefix, &scs[sc], forms[f], loc);
 
-				if (sl_supp_key(key, sizeof(key), prefix, &scs[sc], forms[f]) == 0)
-					add_key(s, cap, sl_strdup(key), r, (enum ml_scope) sc);
+				for (int l = 0; l < nl; l++)
+					add_key(s, cap, &loc[l], r, (enum ml_scope) sc);
 			}
 	}
 }
@@ -263,9 +266,12 @@ ml_supp_record(const ml_conf *c, const ml_decision *d, const ml_supp *s,
 void
 ml_supp_free(ml_supp *s)
 {
-	for (size_t i = 0; i < s->nkeys; i++)
+	for (size_t i = 0; i < s->nkeys; i++) {
 		free(s->keys[i]);
+		free(s->fields[i]);
+	}
 	free(s->keys);
+	free(s->fields);
 	free(s->key_rcpt);
 	free(s->key_scope);
 	free(s->hits);

@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "keyspace.h"
+#include "keyspace_supp.h"
 #include "redis.h"
 #include "token.h"
 
@@ -60,6 +61,7 @@ typedef struct pd_config {
 	int	strip_tag;		/* +tag handling for suppression */
 	int	refunds;		/* write charge records (lib/charge.c) */
 	int	lower_local;
+	sl_supp_layout supp_layout;	/* suppression { } (lib/keyspace_supp.c) */
 	int	discard_global, discard_category, discard_tenant;
 	int	breaker_failures;	/* consecutive failures that open it */
 	int	breaker_cooldown_ms;
@@ -171,9 +173,10 @@ const char *pd_facts_get(const pd_facts *f, const char *name);
 /*
  * policyd_suppress.c: suppression scopes of a recipient and the answer.
  */
-#define PD_SCOPES	12		/* 3 scopes x 4 address forms */
+#define PD_SCOPES	24		/* 3 scopes x 4 address forms x 2 layouts */
 typedef struct pd_scope {
-	char	key[600];
+	char	key[SL_KEY_MAX];
+	char	field[SL_SUPP_FIELD_MAX];	/* "" in the hash layout */
 	const char *kind;		/* "global", "category", "tenant" */
 	int	discard;
 } pd_scope;

@@ -353,7 +353,7 @@ decide(pd_query *q)
 	static char keys[2 + PD_SCOPES + 2 * QUERY_LIMITS][KEY_MAX];
 	static char nbuf[QUERY_LIMITS][2][32];
 	const char *num[QUERY_LIMITS][4];
-	const char *argv[2 + PD_SCOPES + 2 * QUERY_LIMITS + 7 + 8 * QUERY_LIMITS];
+	const char *argv[2 + PD_SCOPES + 2 * QUERY_LIMITS + 7 + 8 * QUERY_LIMITS + PD_SCOPES];
 	char	ns[16], nl[16], ttl[16];
 	int	nkeys = 0, n, a = 0;
 
@@ -377,7 +377,7 @@ decide(pd_query *q)
 	for (int i = 0; i < q->nscope; i++)
 		argv[nkeys++] = q->scope[i].key;
 	snprintf(ns, sizeof(ns), "%d", q->nscope);
-	const char *args[7 + 8 * QUERY_LIMITS];
+	const char *args[7 + 8 * QUERY_LIMITS + PD_SCOPES];
 	args[a++] = mode_flag(q->tmode), args[a++] = ns, args[a++] = mode_flag(q->smode);
 	args[a++] = nl;
 	for (int i = 0, k = 0; i < q->nlim; i++) {
@@ -396,6 +396,8 @@ decide(pd_query *q)
 	q->nlim = n;
 	snprintf(nl, sizeof(nl), "%d", n);
 	a = charge_args(q, keys[nkeys], argv, &nkeys, args, a, ttl);
+	for (int i = 0; i < q->nscope; i++)
+		args[a++] = q->scope[i].field;
 	memcpy(argv + nkeys, args, (size_t) a * sizeof(*args));
 	if (!pd_breaker_allow(q->srv->breaker, q->cfg, pd_now_ms())) {
 		fail(q, "circuit breaker open");

@@ -174,6 +174,7 @@ config_misc(pd_config *pc, sl_conf *c, cfg_t *sec)
 	pc->strip_tag = cfg_getbool(sec, "strip_tag");
 	pc->refunds = cfg_getbool(sec, "refunds");
 	pc->lower_local = cfg_getbool(sec, "lowercase_local_part");
+	(void) sl_supp_layout_conf(c, &pc->supp_layout);
 	pc->time_zone = sl_strdup(cfg_getstr(sec, "time_zone"));
 	pc->http_listen = sl_strdup(cfg_getstr(sec, "http_listen"));
 	pc->metrics_listen = sl_strdup(cfg_getstr(sec, "metrics_listen"));

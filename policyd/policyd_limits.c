@@ -71,8 +71,9 @@
  * kind (r|w), cost, p1, p2, mode (e|m), warn, action (d|r); for a rate
  * p1 is the interval in ms and p2 the burst, for a window p1 is the
  * maximum and p2 the end of the period (unix seconds). Then Postfix's
- * instance ('' for no charge record), the recipient, and per limit its
- * unit (m|r). Each charge is appended to the record (lib/charge.c has
+ * instance ('' for no charge record), the recipient, per limit its
+ * unit (m|r), the charge record's TTL, and per suppression key its field
+ * ('' in the hash layout; lib/keyspace_supp.c). Each charge is appended to the record (lib/charge.c has
  * its format), which sluice-milter settles when the transaction ends;
  * a record of another instance is a transaction that ended: dropped.
  * Modes: e enforce, m monitor, x skip.
@@ -127,7 +128,7 @@ sl_script pd_decide_script = {.source = SL_LUA_SUPP
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 	"if smode ~= 'x' then\n"
 	"  for i = 1, ns do\n"
-	"    local r, err = sl_supp_read(KEYS[1+i], now / 1000)\n"
+	"    local r, err = sl_supp_read(KEYS[1+i], ARGV[ra + 3 + nl + i] or '', now / 1000)\n"
 	"    if err and string.sub(err, 1, 9) ~= 'WRONGTYPE' then\n"
 	"      error('SLUICE HMGET ' .. KEYS[1+i] .. ': ' .. err)\n"
 	"    elseif err then\n"

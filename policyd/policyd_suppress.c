@@ -11,9 +11,10 @@
  *	int pd_suppress_add(pd_server *srv, const sl_scope *scope,
  *			    const char *rcpt, const char *reason, ...)
  * DESCRIPTION
- *	A suppression entry is the hash named by lib/keyspace.c
- *	(sl_supp_key(): supp:<scope>:<address>) with the fields reason,
- *	source, added, expires and detail. Writers store the canonical
+ *	A suppression entry is where lib/keyspace_supp.c says for the
+ *	configured layout (sl_supp_locate(): the hash supp:<scope>:<address>,
+ *	or a field of the bucket suppb:{<bucket>}:<scope>; both while a
+ *	migration runs). Writers store the canonical
  *	address (sl_supp_canon()), but entries written by hand or by an
  *	older version may hold another form, so every form is looked up: as
  *	written with the domain lowercased, with the local part lowercased
@@ -69,11 +70,16 @@ pd_suppress_scopes(const pd_config *cfg, const pd_facts *f, pd_scope *scopes)
 	have[2] = *f->tenant && sl_scope_make(&scope[2], SL_SCOPE_TENANT, f->tenant) == 0;
 	for (int s = 0; s < 3; s++) {
 		for (int a = 0; have[s] && a < na; a++) {
-			if (sl_supp_key(scopes[n].key, sizeof(scopes[n].key), cfg->redis.prefix,
-					&scope[s], addr[a]) < 0)
-				continue;
-			scopes[n].kind = sl_scope_kind_name(scope[s].kind);
-			scopes[n++].discard = discard[s];
+			sl_supp_loc loc[2];
+			int	nl = sl_supp_locate(&cfg->supp_layout, cfg->redis.prefix, &scope[s],
+						    addr[a], loc);
+
+			for (int l = 0; l < nl && n < PD_SCOPES; l++) {
+				memcpy(scopes[n].key, loc[l].key, sizeof(scopes[n].key));
+				memcpy(scopes[n].field, loc[l].field, sizeof(scopes[n].field));
+				scopes[n].kind = sl_scope_kind_name(scope[s].kind);
+				scopes[n++].discard = discard[s];
+			}
 		}
 	}
 	return n;
@@ -104,12 +110,13 @@ pd_suppress_add(pd_server *srv, const sl_scope *scope, const char *rcpt, const c
 		const char *source, const char *detail, const char *stats_key,
 		sl_aredis_cb *cb, void *arg)
 {
-	char	key[SL_KEY_MAX], now[32];
-	const char *argv[9] = {key, stats_key, "keep", "0", source, SL_STAT_UNSUB, reason, now,
-			       detail};
+	char	now[32];
+	sl_supp_loc loc[2];
+	const char *argv[10] = {loc[0].key, stats_key, "keep", "0", source, SL_STAT_UNSUB, reason,
+				now, detail, loc[0].field};
 
-	if (sl_supp_key(key, sizeof(key), srv->cfg->redis.prefix, scope, rcpt) < 0)
+	if (sl_supp_locate(&srv->cfg->supp_layout, srv->cfg->redis.prefix, scope, rcpt, loc) < 0)
 		return -1;
 	snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
-	return sl_aredis_eval(srv->redis, &sl_supp_put_script, 1000, cb, arg, 2, 9, argv, NULL);
+	return sl_aredis_eval(srv->redis, &sl_supp_put_script, 1000, cb, arg, 2, 10, argv, NULL);
 }

@@ -41,6 +41,7 @@ TEMPLATES = {
     "holds": "holds",
     "relabel": "relabel",
     "charge": "charge:$1",
+    "suppb": "suppb:{$1}:$2",
 }
 
 

@@ -58,7 +58,7 @@ test_keys_scopes_and_forms(void **state)
 	assert_non_null(c);
 	d.category = ml_conf_category(c, "news");
 	snprintf(d.tenant_name, sizeof(d.tenant_name), "shop1");
-	ml_supp_init(&s, "sluice:", &d, SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL, rcpts, 3);
+	ml_supp_init(&s, NULL, "sluice:", &d, SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL, rcpts, 3);
 	assert_string_equal(s.scope[ML_SCOPE_GLOBAL], "global");
 	assert_string_equal(s.scope[ML_SCOPE_CATEGORY], "cat:news");
 	assert_string_equal(s.scope[ML_SCOPE_TENANT], "tenant:shop1");
@@ -72,7 +72,7 @@ test_keys_scopes_and_forms(void **state)
 	ml_supp_free(&s);
 
 	/* no category, no tenant: global only; policyd's strip_tag = false */
-	ml_supp_init(&s, "p:", NULL, SL_ADDR_LOWER_LOCAL, rcpts, 1);
+	ml_supp_init(&s, NULL, "p:", NULL, SL_ADDR_LOWER_LOCAL, rcpts, 1);
 	assert_string_equal(s.scope[ML_SCOPE_CATEGORY], "");
 	assert_string_equal(s.scope[ML_SCOPE_TENANT], "");
 	assert_int_equal(s.nkeys, 2);
@@ -126,7 +126,7 @@ test_parse(void **state)
 
 	(void) state;
 	snprintf(d.tenant_name, sizeof(d.tenant_name), "t1");
-	ml_supp_init(&s, "sluice:", &d, SL_ADDR_LOWER_LOCAL, rcpts, 3);
+	ml_supp_init(&s, NULL, "sluice:", &d, SL_ADDR_LOWER_LOCAL, rcpts, 3);
 	/* keys: a global(1) tenant(2); B global(3,4) tenant(5,6); c global(7) tenant(8) */
 	assert_int_equal(s.nkeys, 8);
 	rep_pair(r, 4, "complaint");		/* B, global, lowercased form */
