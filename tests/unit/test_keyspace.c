@@ -17,10 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "addr.h"
+#include "conf.h"
 #include "keyspace.h"
+#include "keyspace_supp.h"
 
 #define P "sluice:"
 
@@ -33,6 +36,8 @@ static const struct example {
     {SL_KEY_SUPP, P "supp:global:bob@example.net", {"global", "bob@example.net"}},
     {SL_KEY_SUPP, P "supp:tenant:shop1:carol@example.org", {"tenant:shop1", "carol@example.org"}},
     {SL_KEY_SUPP, P "supp:cat:news:dave@example.com", {"cat:news", "dave@example.com"}},
+    {SL_KEY_SUPPB, P "suppb:{1754}:global", {"1754", "global"}},
+    {SL_KEY_SUPPB, P "suppb:{2479}:tenant:shop1", {"2479", "tenant:shop1"}},
     {SL_KEY_SOFT, P "soft:erin@example.net", {"erin@example.net"}},
     {SL_KEY_TENANT, P "tenant:shop1", {"shop1"}},
     {SL_KEY_SASL, P "sasl:alice@shop1.example", {"alice@shop1.example"}},
@@ -208,6 +213,111 @@ test_supp_key(void **state)
 	assert_int_equal(sl_supp_canon("no-at-sign", 0, addr, sizeof(addr)), -1);
 }
 
+/* test_supp_compact - fields, buckets, bucket keys and the places of an entry (doc/redis-keys.md) */
+static void
+test_supp_compact(void **state)
+{
+	char field[SL_SUPP_FIELD_MAX], key[SL_KEY_MAX], *lib;
+	sl_supp_layout l = {.compact = 1, .buckets = 4096};
+	sl_supp_loc loc[2];
+	unsigned long b;
+	sl_scope s;
+
+	(void)state;
+	sl_supp_field("bob@example.net", field);
+	assert_string_equal(field, "bob@example.net");
+	assert_int_equal(sl_supp_bucket(field, 4096), 1754);
+	assert_int_equal(sl_supp_bucket("carol@example.org", 4096), 2479);
+	assert_int_equal(sl_supp_bucket("dave@example.com", 64), 52);
+	sl_supp_field("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com", field);
+	assert_string_equal(field, "#b9de1af63f92472c19b389ce657fa29f");
+	/* 48 bytes is still a field of its own */
+	sl_supp_field("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com", field);
+	assert_string_equal(field, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com");
+
+	assert_int_equal(sl_scope_make(&s, SL_SCOPE_TENANT, "shop1"), 0);
+	assert_int_equal(sl_supp_bucket_key(key, sizeof(key), P, 2479, &s), 0);
+	assert_string_equal(key, P "suppb:{2479}:tenant:shop1");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(sl_supp_bucket_key_parse(key, P, &b, &s), 0);
+	assert_int_equal(b, 2479);
+	assert_int_equal(s.kind, SL_SCOPE_TENANT);
+	assert_string_equal(s.name, "shop1");
+	assert_int_equal(sl_supp_bucket_key_parse(P "suppb:{x1}:global", P, &b, &s), -1);
+	assert_int_equal(sl_supp_bucket_key_parse(P "suppb:{}:global", P, &b, &s), -1);
+	assert_int_equal(sl_supp_bucket_key_parse(P "supp:global:a@b", P, &b, &s), -1);
+
+	/* all scopes of one address: buckets of the same number, one hash tag */
+	assert_int_equal(sl_scope_make(&s, SL_SCOPE_GLOBAL, NULL), 0);
+	assert_int_equal(sl_supp_locate(&l, P, &s, "bob@example.net", loc), 1);
+	assert_string_equal(loc[0].key, P "suppb:{1754}:global");
+	assert_string_equal(loc[0].field, "bob@example.net");
+	l.migrating = 1;
+	assert_int_equal(sl_supp_locate(&l, P, &s, "bob@example.net", loc), 2);
+	assert_string_equal(loc[1].key, P "supp:global:bob@example.net");
+	assert_string_equal(loc[1].field, "");
+	l.compact = 0;
+	assert_int_equal(sl_supp_locate(&l, P, &s, "bob@example.net", loc), 2);
+	assert_string_equal(loc[0].key, P "supp:global:bob@example.net");
+	assert_string_equal(loc[1].key, P "suppb:{1754}:global");
+	assert_int_equal(sl_supp_locate(NULL, P, &s, "bob@example.net", loc), 1);
+	assert_string_equal(loc[0].key, P "supp:global:bob@example.net");
+
+	/* the function library: its settings, then the shared Lua */
+	l.buckets = 65536;
+	lib = sl_supp_library(&l, "it's:");
+	assert_non_null(lib);
+	assert_true(strncmp(lib, "#!lua name=sluice_supp\n", 23) == 0);
+	assert_non_null(strstr(lib, "local BUCKETS, SUPPB, PREFIX = 65536, 'suppb:{$1}:$2', 'it\\'s:'\n"));
+	assert_non_null(strstr(lib, "local function sl_supp_decode("));
+	assert_non_null(strstr(lib, "sluice_supp_get"));
+	free(lib);
+}
+
+/* conf_of - a config file with this text, loaded (NULL when refused) */
+static sl_conf *
+conf_of(const char *text)
+{
+	char path[] = "/tmp/test_keyspace-XXXXXX";
+	int fd = mkstemp(path);
+	sl_conf *c;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	c = sl_conf_load(path);
+	unlink(path);
+	return c;
+}
+
+/* test_supp_layout_conf - the suppression { } section: defaults, values, refusals */
+static void
+test_supp_layout_conf(void **state)
+{
+	sl_supp_layout l;
+	sl_conf *c;
+
+	(void)state;
+	c = conf_of("log_level = info\n");
+	assert_non_null(c);
+	assert_int_equal(sl_supp_layout_conf(c, &l), 0);
+	assert_int_equal(l.compact, 0);
+	assert_int_equal(l.migrating, 0);
+	assert_int_equal(l.buckets, 4096);
+	sl_conf_free(c);
+	c = conf_of("suppression {\n layout = compact\n buckets = 524288\n migrating = yes\n}\n");
+	assert_non_null(c);
+	assert_int_equal(sl_supp_layout_conf(c, &l), 0);
+	assert_int_equal(l.compact, 1);
+	assert_int_equal(l.migrating, 1);
+	assert_int_equal(l.buckets, 524288);
+	sl_conf_free(c);
+	assert_null(conf_of("suppression {\n layout = bucketed\n}\n"));
+	assert_null(conf_of("suppression {\n buckets = 1000\n}\n"));
+	assert_null(conf_of("suppression {\n buckets = 8\n}\n"));
+	assert_null(conf_of("suppression {\n buckets = 33554432\n}\n"));
+}
+
 /* test_refused - missing or empty parts, names that do not fit, wrong shapes */
 static void
 test_refused(void **state)
@@ -250,6 +360,7 @@ main(void)
 	    cmocka_unit_test(test_examples), cmocka_unit_test(test_doc_examples),
 	    cmocka_unit_test(test_scope),    cmocka_unit_test(test_supp_key),
 	    cmocka_unit_test(test_refused),  cmocka_unit_test(test_day),
+	    cmocka_unit_test(test_supp_compact), cmocka_unit_test(test_supp_layout_conf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
