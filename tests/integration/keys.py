@@ -57,3 +57,19 @@ def key(kind, *parts, prefix=PREFIX):
 def supp(scope, address, prefix=PREFIX):
     """A suppression entry: scope "global", "cat:<c>" or "tenant:<t>"."""
     return key("supp", scope, address, prefix=prefix)
+
+
+def supp_field(address):
+    """The field of an address in a compact bucket (lib/keyspace_supp.c's sl_supp_field())."""
+    import hashlib
+    if len(address.encode()) > 48:
+        return "#" + hashlib.sha1(address.encode()).hexdigest()[:32]
+    return address
+
+
+def suppb(scope, address, buckets=4096, prefix=PREFIX):
+    """The compact layout's bucket of an address in a scope (sl_supp_bucket_key())."""
+    import hashlib
+    field = supp_field(address)
+    bucket = int(hashlib.sha1(field.encode()).hexdigest()[:8], 16) % buckets
+    return key("suppb", bucket, scope, prefix=prefix)
