@@ -4,23 +4,25 @@ NAME
     bench_capacity - Redis memory per suppressed address, limit key, message and charge record
 
 SYNOPSIS
-    /usr/bin/python3 tests/bench/bench_capacity.py [-n ADDRESSES] [--records N] [--bits B]
+    SLUICE_BUILDDIR=build /usr/bin/python3 tests/bench/bench_capacity.py [-n ADDRESSES]
+        [--records N] [--buckets B] [--only-supp]
 
 DESCRIPTION
     Starts a throwaway redis-server (unix socket in a temp dir, no
     persistence, stopped by pid) and, for each layout or record, prints
     used_memory before and after writing it and the bytes per item:
 
-      supp-hash     today's layout: one hash supp:global:<address> per
-                    address, with the fields sluicectl suppress import
-                    writes (reason, source, added)
-      supp-compact  the bucketed layout of lib/supp_compact.lua (Redis 7
-                    functions): entries as fields of small hashes kept as
-                    listpacks, written with FCALL sluice_supp_put;
-                    checked afterwards with FCALL sluice_supp_get
-      supp-import   the same layout written as an importer would: bucket
-                    and value computed by the client (SHA-1 here in
-                    Python), one HSET per address; read back with FCALL
+      ctl-hash      sluicectl suppress import of a CSV of N addresses in
+                    the hash layout (suppression { layout = "hash" }, the
+                    default): one hash supp:global:<address> each
+      ctl-compact   the same import in the compact layout (layout =
+                    "compact", --buckets): fields of the bucket hashes
+                    suppb:{<bucket>}:global, kept as listpacks; checked
+                    afterwards with FCALL sluice_supp_get, loaded by
+                    sluicectl suppress functions
+      supp-hash     the hash layout written directly (redis-cli --pipe)
+      supp-compact  the compact layout written with FCALL sluice_supp_put
+                    through redis-cli --pipe, as an operator's script would
       rate, quota   a limit counter per key (policyd's GCRA hash with its
                     PEXPIRE; a calendar window's integer with EXPIREAT)
       msg-record    what sluice-milter writes per message for sluice-logd:
@@ -30,19 +32,22 @@ DESCRIPTION
       charge        a charge record of one transaction in flight (two
                     recipients, three limits)
 
-    Writes go through redis-cli --pipe (what an importer does); the time
-    of each import is printed too. Figures only, no assertions.
+    The sluicectl rows print the import's wall time and the CPU seconds of
+    sluicectl and of redis-server (INFO cpu) during it; the others go
+    through redis-cli --pipe and print its time. Figures only, no
+    assertions. Needs a built tree (SLUICE_BUILDDIR, default ./build).
 """
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-LUA = os.path.join(HERE, "..", "..", "lib", "supp_compact.lua")
+BUILD = os.environ.get("SLUICE_BUILDDIR", "build")
+SLUICECTL = os.path.join(BUILD, "ctl", "sluicectl")
 
 
 def resp(*args):
@@ -77,6 +82,19 @@ class Server:
             raise RuntimeError(r.stdout.decode())
         return time.monotonic() - t0
 
+    def cpu(self):
+        """redis-server's CPU seconds so far (user + system)."""
+        info = dict(l.split(":", 1) for l in self.cli("INFO", "cpu").split("\n") if ":" in l)
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    def conf(self, layout, buckets):
+        """A sluice.conf for sluicectl: this server, the layout."""
+        path = os.path.join(self.dir, "sluice-%s.conf" % layout)
+        with open(path, "w") as f:
+            f.write('redis { socket = "%s" }\nsuppression { layout = "%s"  buckets = %d }\n'
+                    % (self.sock, layout, buckets))
+        return path
+
     def used(self):
         for line in self.cli("INFO", "memory").split("\n"):
             if line.startswith("used_memory:"):
@@ -105,6 +123,28 @@ def measure(srv, name, n, commands, unit):
     return (after - before) / n
 
 
+def ctl_import(srv, layout, n, csv, buckets):
+    """sluicectl suppress import of the CSV in a layout: used_memory, wall time, CPU."""
+    conf = srv.conf(layout, buckets)
+    srv.cli("FLUSHALL")
+    before, rcpu = srv.used(), srv.cpu()
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    r = subprocess.run([SLUICECTL, "-c", conf, "suppress", "import", csv], capture_output=True,
+                       text=True)
+    secs = time.monotonic() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode != 0 or "%d added" % n not in r.stdout:
+        raise RuntimeError("sluicectl: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+    after, rcpu = srv.used(), srv.cpu() - rcpu
+    ccpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+    print("%-13s %10d addresses used_memory before %11d after %11d  %6.1f bytes/address  "
+          "imported in %5.1f s (CPU: sluicectl %.1f s, redis-server %.1f s)"
+          % ("ctl-" + layout, n, before, after, (after - before) / n, secs, ccpu, rcpu))
+    sys.stdout.flush()
+    return conf
+
+
 def supp_hash(n, now):
     return "".join(resp("HSET", "sluice:supp:global:" + address(i), "reason", "import",
                         "source", "list.csv", "added", now) for i in range(n))
@@ -113,26 +153,6 @@ def supp_hash(n, now):
 def supp_compact(n, now):
     return "".join(resp("FCALL", "sluice_supp_put", 0, address(i), "import", now, 0, "list.csv")
                    for i in range(n))
-
-
-def b36(n):
-    s = ""
-    while True:
-        n, d = divmod(n, 36)
-        s = "0123456789abcdefghijklmnopqrstuvwxyz"[d] + s
-        if n == 0:
-            return s
-
-
-def supp_import(n, now, buckets):
-    import hashlib
-    out = []
-    value = "i%s::list.csv" % b36(now)
-    for i in range(n):
-        f = address(i)
-        b = int(hashlib.sha1(f.encode()).hexdigest()[:8], 16) % buckets
-        out.append(resp("HSET", "sluice:suppb:global:%d" % b, f, value))
-    return "".join(out)
 
 
 def rate(n, now):
@@ -186,18 +206,23 @@ def main():
     ap.add_argument("--buckets", type=int, default=4096, help="buckets of the compact layout")
     ap.add_argument("--only-supp", action="store_true", help="the two suppression layouts only")
     a = ap.parse_args()
+    if not os.access(SLUICECTL, os.X_OK):
+        sys.exit("no %s: build first (SLUICE_BUILDDIR)" % SLUICECTL)
     now = int(time.time())
     srv = Server()
     try:
         version = srv.cli("INFO", "server").split("redis_version:")[1].split("\n")[0].strip()
-        print("bench_capacity: redis %s, %s UTC, listpack limits %s" % (
+        print("bench_capacity: redis %s, %s UTC, listpack limits %s, load average %s" % (
             version, time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-            " ".join(srv.cli("CONFIG", "GET", "hash-max-listpack-*").split("\n"))))
-        with open(LUA) as f:
-            lib = f.read().replace("local BUCKETS = 4096", "local BUCKETS = %d" % a.buckets)
-        srv.cli("FUNCTION", "LOAD", "REPLACE", lib)
-        measure(srv, "supp-hash", a.n, supp_hash(a.n, now), "address")
-        measure(srv, "supp-compact", a.n, supp_compact(a.n, now), "address")
+            " ".join(srv.cli("CONFIG", "GET", "hash-max-listpack-*").split("\n")),
+            " ".join("%.1f" % x for x in os.getloadavg())))
+        csv = os.path.join(srv.dir, "list.csv")
+        with open(csv, "w") as f:
+            f.write("email\n" + "".join(address(i) + "\n" for i in range(a.n)))
+        ctl_import(srv, "hash", a.n, csv, a.buckets)
+        conf = ctl_import(srv, "compact", a.n, csv, a.buckets)
+        subprocess.run([SLUICECTL, "-c", conf, "suppress", "functions"], check=True,
+                       capture_output=True)
         enc = {}
         for k in srv.cli("SCAN", 0, "COUNT", 2000).split("\n")[1:]:
             e = srv.cli("OBJECT", "ENCODING", k)
@@ -206,9 +231,8 @@ def main():
               % (int(srv.cli("DBSIZE")), enc,
                  srv.cli("FCALL", "sluice_supp_get", 0, address(a.n // 2)).replace("\n", " "),
                  srv.cli("FCALL", "sluice_supp_get", 0, "nobody@example.com") or "(nil)"))
-        measure(srv, "supp-import", a.n, supp_import(a.n, now, a.buckets), "address")
-        print("              lookup of the same entry with FCALL: %s"
-              % srv.cli("FCALL", "sluice_supp_get", 0, address(a.n // 2)).replace("\n", " "))
+        measure(srv, "supp-hash", a.n, supp_hash(a.n, now), "address")
+        measure(srv, "supp-compact", a.n, supp_compact(a.n, now), "address")
         if a.only_supp:
             return
         measure(srv, "rate", a.records, rate(a.records, now), "key")
