@@ -39,6 +39,7 @@ import pwd
 import re
 import smtplib
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -63,7 +64,11 @@ domain "example.com" {
   default_category = "transactional"
 }
 category "transactional" { subdomain = "mail" }
-category "marketing" { subdomain = "news" }
+category "marketing" {
+  subdomain = "news"
+  list_unsubscribe = true
+  unsubscribe_url = "https://unsub.example.com/u/%%t"
+}
 tenant "shop1" { domains = {"shop1.example.com"}  sasl_users = {"alice"} }
 milter {
   socket = "{socket}"
@@ -71,6 +76,7 @@ milter {
 }
 policyd {
   listen = { "unix:%(psock)s" }
+  http_listen = "127.0.0.1:%(http)d"
 }
 feedback {
 }
@@ -92,7 +98,8 @@ def ctl(w, *args, check=True, input=None):
 
 
 def conf_text(w, layout, migrating=False):
-    return CONF % {"secret": w.secret, "psock": w.psock, "layout": layout, "buckets": BUCKETS,
+    return CONF % {"secret": w.secret, "psock": w.psock, "http": w.http, "layout": layout,
+                   "buckets": BUCKETS,
                    "migrating": "yes" if migrating else "no"}
 
 
@@ -101,10 +108,13 @@ def make_world(env, layout="compact"):
     w = type("World", (), {})()
     w.env = env
     w.redis = env.redis()
+    # set once, before policyd starts: it caches SASL entries for a second
+    w.redis.cli("HSET", keys.key("sasl", "alice"), "category", "marketing", "tenant", "shop1")
     w.secret = env.secret("token.key")
     nobody = pwd.getpwnam("nobody")
     os.chown(w.secret, nobody.pw_uid, nobody.pw_gid)
     w.psock = os.path.join(env.dir, "policyd-%s.sock" % uuid.uuid4().hex[:6])
+    w.http = harness.free_port()
     w.conf, sock = write_conf(env, conf_text(w, layout), redis=w.redis)
     os.chmod(w.conf, 0o644)                 # sluice-feedback runs as nobody (pipe user=)
     w.conf_body_sock = sock
@@ -120,6 +130,7 @@ def make_world(env, layout="compact"):
     w.pf = env.postfix(relay=w.sink, milter=spec, policy="unix:" + w.psock, sasl_users=SASL,
                        master=master, main={
                            "transport_maps": "inline:{ mail.example.com=sluice-feedback:, "
+                                             "news.example.com=sluice-feedback:, "
                                              "gone.test=smtp:[127.0.0.1]:%d }" % w.refusing.port,
                            "sluice-feedback_destination_recipient_limit": "1"})
     return w
@@ -233,23 +244,19 @@ def test_functions_scopes_expiry_long_address_and_bad_reason(world):
 
 def test_policyd_refuses_every_scope_at_rcpt(world):
     w = world
-    w.redis.cli("HSET", keys.key("sasl", "alice"), "category", "marketing", "tenant", "shop1")
     ctl(w, "suppress", "add", "g1@dest.test", "--reason", "hard-bounce")
     ctl(w, "suppress", "add", "c1@dest.test", "--scope", "cat:marketing", "--reason", "unsubscribe")
     ctl(w, "suppress", "add", "T1+News@Dest.test", "--scope", "tenant:shop1", "--reason", "complaint")
-    try:
-        assert refused_at_rcpt(w, "g1@dest.test") == (550, "5.1.1 Suppressed: hard-bounce (global list)")
-        assert refused_at_rcpt(w, "c1@dest.test") == (
-            550, "5.7.1 Suppressed: unsubscribe (category list)")
-        assert refused_at_rcpt(w, "t1@dest.test") == (550, "5.7.1 Suppressed: complaint (tenant list)")
-        assert refused_at_rcpt(w, "free1@dest.test") is None
-        # written as bucket fields only, readable with the documented function
-        assert hash_entries(w) == []
-        assert w.redis.cli("HEXISTS", keys.suppb("tenant:shop1", "t1@dest.test", BUCKETS),
-                           "t1@dest.test") == "1"
-        assert fcall(w, "sluice_supp_get", "c1@dest.test", "cat:marketing")[0] == "unsubscribe"
-    finally:
-        w.redis.cli("DEL", keys.key("sasl", "alice"))
+    # alice's category (marketing) and tenant (shop1) are known at RCPT: sasl:alice
+    assert refused_at_rcpt(w, "g1@dest.test") == (550, "5.1.1 Suppressed: hard-bounce (global list)")
+    assert refused_at_rcpt(w, "c1@dest.test") == (550, "5.7.1 Suppressed: unsubscribe (category list)")
+    assert refused_at_rcpt(w, "t1@dest.test") == (550, "5.7.1 Suppressed: complaint (tenant list)")
+    assert refused_at_rcpt(w, "free1@dest.test") is None
+    # written as bucket fields only, readable with the documented function
+    assert hash_entries(w) == []
+    assert w.redis.cli("HEXISTS", keys.suppb("tenant:shop1", "t1@dest.test", BUCKETS),
+                       "t1@dest.test") == "1"
+    assert fcall(w, "sluice_supp_get", "c1@dest.test", "cat:marketing")[0] == "unsubscribe"
 
 
 def test_milter_removes_a_category_entry_at_end_of_message(world):
@@ -283,6 +290,24 @@ def test_bounce_through_feedback_lands_in_a_bucket_and_is_enforced(world):
     assert "hard-bounce" in r.stdout and "bounce" in r.stdout
 
 
+def test_one_click_unsubscribe_lands_in_a_bucket(world):
+    w = world
+    rcpt = "reader@loop.test"
+    subject = "s-" + uuid.uuid4().hex[:12]
+    w.pf.send("app@shop1.example.com", [rcpt], message(rcpt, subject), auth=AUTH)
+    _, raw = delivered(w, subject)
+    lu = harness.header_values(raw, "List-Unsubscribe")[0]
+    token = [p.strip("<> \t\r\n") for p in lu.split(",") if "https://" in p][0].rsplit("/", 1)[1]
+    req = urllib.request.Request("http://127.0.0.1:%d/u/%s" % (w.http, token),
+                                 data=b"List-Unsubscribe=One-Click", method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200
+    got = fcall(w, "sluice_supp_get", rcpt, "cat:marketing")
+    assert got[0] == "unsubscribe" and got[3] == "one-click", got
+    assert w.redis.cli("EXISTS", keys.supp("cat:marketing", rcpt)) == "0"
+    assert refused_at_rcpt(w, rcpt) == (550, "5.7.1 Suppressed: unsubscribe (category list)")
+
+
 def test_import_check_export_expiry_and_prune(world):
     w = world
     addrs = ["imp%04d@list.test" % i for i in range(600)]
@@ -300,11 +325,7 @@ def test_import_check_export_expiry_and_prune(world):
     assert all(row[2] == "import" and row[5].startswith("import:list-") for row in rows
                if row[0].endswith("@list.test"))
     # the import is read by the daemons too
-    w.redis.cli("HSET", keys.key("sasl", "alice"), "category", "marketing", "tenant", "shop1")
-    try:
-        assert refused_at_rcpt(w, "imp0599@list.test")[0] == 550
-    finally:
-        w.redis.cli("DEL", keys.key("sasl", "alice"))
+    assert refused_at_rcpt(w, "imp0599@list.test")[0] == 550
     # an expired field reads as absent everywhere, and prune reclaims it
     now = int(time.time())
     fcall(w, "sluice_supp_put", "exp1@dest.test", "manual", now - 10, now - 1, "ops")
@@ -325,11 +346,7 @@ def test_long_address_is_enforced_but_not_exported(world):
     w = world
     long = "l" * 50 + "@dest.test"
     ctl(w, "suppress", "add", long, "--scope", "tenant:shop1")
-    w.redis.cli("HSET", keys.key("sasl", "alice"), "tenant", "shop1")
-    try:
-        assert refused_at_rcpt(w, long)[0] == 550
-    finally:
-        w.redis.cli("DEL", keys.key("sasl", "alice"))
+    assert refused_at_rcpt(w, long)[0] == 550
     assert "tenant:shop1" in ctl(w, "suppress", "check", long).stdout
     r = ctl(w, "suppress", "export", "--scope", "tenant:shop1", check=False)
     assert r.returncode == 1 and "not exported" in r.stderr, (r.returncode, r.stderr)
@@ -339,7 +356,6 @@ def test_long_address_is_enforced_but_not_exported(world):
 
 def test_migrate_hash_to_compact_and_back_with_mail_flowing(root_env):
     w = make_world(root_env, layout="hash")
-    w.redis.cli("HSET", keys.key("sasl", "alice"), "category", "marketing", "tenant", "shop1")
     ctl(w, "suppress", "add", "h1@dest.test", "--reason", "hard-bounce", "--detail", "5.1.1 gone")
     ctl(w, "suppress", "add", "h2@dest.test", "--scope", "cat:marketing", "--reason", "unsubscribe")
     ctl(w, "suppress", "add", "h3@dest.test", "--scope", "tenant:shop1", "--ttl", "3600")
