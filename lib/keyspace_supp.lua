@@ -15,7 +15,9 @@
 --   field f   the compact layout: field f of the bucket hash
 --             suppb:{<bucket>}:<scope>, whose value is
 --             "<reason code><added>:<expires>:<source>" (times in base
---             36, expires empty for ever, source cut to 24 bytes).
+--             36, expires empty for ever, source cut to 24 bytes); the
+--             code in upper case stands for a source "import:<source>"
+--             (sluicectl suppress import's), 7 bytes less per entry.
 
 local sl_supp_codes = {['hard-bounce'] = 'h', ['soft-bounce-threshold'] = 's', complaint = 'c',
                        unsubscribe = 'u', manual = 'm', import = 'i'}
@@ -40,16 +42,23 @@ end
 local function sl_supp_encode(reason, added, expires, source)
   local code = sl_supp_codes[reason]
   if not code then return nil end
-  expires = tonumber(expires) or 0
+  expires, source = tonumber(expires) or 0, source or ''
+  if string.sub(source, 1, 7) == 'import:' then
+    code, source = string.upper(code), string.sub(source, 8)
+  end
   return code .. sl_supp_b36(added) .. ':' .. (expires > 0 and sl_supp_b36(expires) or '')
-      .. ':' .. string.sub(source or '', 1, 24)
+      .. ':' .. string.sub(source, 1, 24)
 end
 
 -- sl_supp_decode(v): reason, added, expires (0: for ever), source of a
 -- compact value; nil when v is not one
 local function sl_supp_decode(v)
   local code, added, expires, source = string.match(v, '^(%a)(%w*):(%w*):(.*)$')
-  if not code or not sl_supp_names[code] then return nil end
+  if not code then return nil end
+  if not sl_supp_names[code] then
+    code, source = string.lower(code), 'import:' .. source
+    if not sl_supp_names[code] then return nil end
+  end
   return sl_supp_names[code], tonumber(added, 36) or 0, tonumber(expires, 36) or 0, source
 end
 
