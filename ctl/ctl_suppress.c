@@ -40,7 +40,7 @@
 #include "log.h"
 #include "suppress.h"
 
-#define CTL_SUPP_BATCH 256
+#define CTL_SUPP_BATCH 1000
 
 enum {
 	O_SCOPE = 1, O_REASON = 2, O_TTL = 4, O_DETAIL = 8, O_ALL = 16,

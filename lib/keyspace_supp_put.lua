@@ -10,19 +10,21 @@ local now = tonumber(redis.call('TIME')[1])
 for i = 1, n do
   local key, b = KEYS[i], 4 + 4 * (i - 1)
   local f, live = ARGV[b + 4], false
-  if mode ~= 'replace' then
-    if f == '' then
-      live = redis.call('EXISTS', key) == 1
+  local cmds = sl_supp_write(key, f, ARGV[b + 1], src, ARGV[b + 2], ARGV[b + 3], '', expires)
+  if mode ~= 'replace' and f == '' then
+    live = redis.call('EXISTS', key) == 1
+  elseif mode ~= 'replace' then
+    -- one pass over the bucket for a new entry; an expired one is replaced
+    if redis.call('HSETNX', key, f, cmds[1][4]) == 1 then
+      cmds, wrote = {}, wrote + 1
     else
       local e, err = sl_supp_entry(key, f, now)
       if err then return redis.error_reply(err) end
       live = e ~= nil
     end
   end
-  if not live then
-    for _, c in ipairs(sl_supp_write(key, f, ARGV[b + 1], src, ARGV[b + 2], ARGV[b + 3], '', expires)) do
-      redis.call(unpack(c))
-    end
+  if not live and #cmds > 0 then
+    for _, c in ipairs(cmds) do redis.call(unpack(c)) end
     wrote = wrote + 1
   end
 end

@@ -130,7 +130,7 @@ sl_script pd_decide_script = {.source = SL_LUA_SUPP
 	"  for i = 1, ns do\n"
 	"    local r, err = sl_supp_read(KEYS[1+i], ARGV[ra + 3 + nl + i] or '', now / 1000)\n"
 	"    if err and string.sub(err, 1, 9) ~= 'WRONGTYPE' then\n"
-	"      error('SLUICE HMGET ' .. KEYS[1+i] .. ': ' .. err)\n"
+	"      error('SLUICE ' .. ((ARGV[ra + 3 + nl + i] or '') == '' and 'HMGET ' or 'HGET ') .. KEYS[1+i] .. ': ' .. err)\n"
 	"    elseif err then\n"
 	"      ev[#ev+1] = 'bad:' .. KEYS[1+i]\n"
 	"    elseif r then\n"
