@@ -366,6 +366,12 @@ def test_migrate_hash_to_compact_and_back_with_mail_flowing(root_env):
         assert refused_at_rcpt(w, "h2@dest.test")[0] == 550
         assert refused_at_rcpt(w, "h3@dest.test")[0] == 550
         assert refused_at_rcpt(w, "free@dest.test") is None
+        # no SASL user: the category entry is the milter's to enforce, at end of message
+        subject = "s-" + uuid.uuid4().hex[:12]
+        w.pf.send("app@example.com", ["h2@dest.test", "free@dest.test"],
+                  message("h2@dest.test", subject, "marketing", sender="app@example.com"))
+        envelope, _ = delivered(w, subject)
+        assert envelope["rcpts"] == ["free@dest.test"], envelope
     enforced()
 
     # compact, reading the hash layout too while the entries move
