@@ -45,6 +45,7 @@
 #include "log.h"
 
 #define CTL_RELAYOUT_BATCH 128
+#define CTL_PRUNE_BATCH 16 /* buckets per call: about 4000 fields, a few ms of Redis */
 
 typedef struct relayout {
 	int to_compact, dry, flags;
@@ -194,10 +195,10 @@ ctl_suppress_migrate(ctl_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
-/* prune_scan - SCAN callback: queue a bucket, prune a batch of them at once */
+/* The buckets queued for one prune call, and the counts. */
 typedef struct prune {
 	int n;
-	char *keys[CTL_RELAYOUT_BATCH];
+	char *keys[CTL_PRUNE_BATCH];
 	long buckets, dropped;
 } prune;
 
@@ -229,7 +230,7 @@ prune_scan(ctl_ctx *ctx, const char *key, void *arg)
 		return 0;
 	p->buckets++;
 	p->keys[p->n++] = sl_strdup(key);
-	if (p->n == CTL_RELAYOUT_BATCH)
+	if (p->n == CTL_PRUNE_BATCH)
 		prune_flush(ctx, p);
 	return 0;
 }

@@ -331,12 +331,15 @@ def test_import_check_export_expiry_and_prune(world):
     fcall(w, "sluice_supp_put", "exp1@dest.test", "manual", now - 10, now - 1, "ops")
     bucket = keys.suppb("global", "exp1@dest.test", BUCKETS)
     assert w.redis.cli("HEXISTS", bucket, "exp1@dest.test") == "1"
+    w.redis.cli("HSET", bucket, "junk@dest.test", "not an entry")       # written by hand
     assert ctl(w, "suppress", "check", "exp1@dest.test", check=False).returncode == 1
     assert refused_at_rcpt(w, "exp1@dest.test") is None
     r = ctl(w, "suppress", "prune")
     m = re.search(r"(\d+) expired entries removed", r.stdout)
     assert m and int(m.group(1)) >= 1, r.stdout       # this one, and any an earlier test left
     assert w.redis.cli("HEXISTS", bucket, "exp1@dest.test") == "0"
+    assert w.redis.cli("HGET", bucket, "junk@dest.test") == "not an entry"  # not ours to drop
+    assert fcall(w, "sluice_supp_get", "junk@dest.test") is None
     # remove takes it out of its bucket
     ctl(w, "suppress", "remove", "imp0001@list.test", "--scope", "cat:marketing")
     assert ctl(w, "suppress", "check", "imp0001@list.test", check=False).returncode == 1
