@@ -155,7 +155,7 @@ int
 ctl_suppress_migrate(ctl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"to", required_argument, NULL, 't'}, {"dry-run", no_argument, NULL, 'n'}, {0}};
+	    {"to", required_argument, NULL, 't'}, {"dry-run", no_argument, NULL, 'n'}, {0}};
 	relayout *m = sl_calloc(1, sizeof(*m));
 	char pattern[CTL_KEY_MAX], p[256];
 	const char *to = NULL;
@@ -182,15 +182,18 @@ ctl_suppress_migrate(ctl_ctx *ctx, int argc, char **argv)
 	if (m->dry)
 		printf("%ld suppression entries would move to the %s layout\n", m->seen, to);
 	else
-		printf("%ld suppression entries: %ld moved to the %s layout, %ld merged with an entry "
-		       "already there, %ld skipped (a reason without a compact code)\n",
-		       m->seen, m->moved, to, m->merged, m->skipped);
+		printf(
+		    "%ld suppression entries: %ld moved to the %s layout, %ld merged with an entry "
+		    "already there, %ld skipped (a reason without a compact code)\n",
+		    m->seen, m->moved, to, m->merged, m->skipped);
 	if (m->hashed)
-		printf("%ld entries under a hashed address (over 48 bytes) stay in the compact layout\n",
+		printf("%ld entries under a hashed address (over 48 bytes) stay in the compact "
+		       "layout\n",
 		       m->hashed);
 	if (!m->layout.migrating)
-		fprintf(stderr, "sluicectl: note: suppression { migrating = yes } makes the daemons "
-		                "read both layouts while this runs\n");
+		fprintf(stderr,
+		        "sluicectl: note: suppression { migrating = yes } makes the daemons "
+		        "read both layouts while this runs\n");
 	free(m);
 	return 0;
 }

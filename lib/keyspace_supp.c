@@ -52,8 +52,8 @@ sl_supp_layout_conf(sl_conf *c, sl_supp_layout *l)
 		sl_conf_error(c, sec, "suppression layout \"%s\": use hash or compact", layout);
 	if (buckets < SL_SUPP_BUCKETS_MIN || buckets > SL_SUPP_BUCKETS_MAX ||
 	    (buckets & (buckets - 1)) != 0)
-		sl_conf_error(c, sec, "suppression buckets %ld: a power of two from %d to %d", buckets,
-		              SL_SUPP_BUCKETS_MIN, SL_SUPP_BUCKETS_MAX);
+		sl_conf_error(c, sec, "suppression buckets %ld: a power of two from %d to %d",
+		              buckets, SL_SUPP_BUCKETS_MIN, SL_SUPP_BUCKETS_MAX);
 	else
 		l->buckets = (unsigned long)buckets;
 	l->migrating = sec && cfg_getbool(sec, "migrating");
@@ -140,8 +140,8 @@ one_loc(int compact, unsigned long buckets, const char *prefix, const sl_scope *
 
 /* sl_supp_locate - where an entry is read: the layout's place, and the other's while migrating */
 int
-sl_supp_locate(const sl_supp_layout *l, const char *prefix, const sl_scope *s,
-               const char *address, sl_supp_loc locs[2])
+sl_supp_locate(const sl_supp_layout *l, const char *prefix, const sl_scope *s, const char *address,
+               sl_supp_loc locs[2])
 {
 	unsigned long buckets = l && l->buckets ? l->buckets : 4096;
 	int compact = l && l->compact;
@@ -165,7 +165,8 @@ sl_supp_library(const sl_supp_layout *l, const char *prefix)
 
 	if (out == NULL)
 		return NULL;
-	o = (size_t)snprintf(out, len, "#!lua name=sluice_supp\nlocal BUCKETS, SUPPB, PREFIX = %lu, '%s', '",
+	o = (size_t)snprintf(out, len,
+	                     "#!lua name=sluice_supp\nlocal BUCKETS, SUPPB, PREFIX = %lu, '%s', '",
 	                     l && l->buckets ? l->buckets : 4096UL, t);
 	for (const char *p = prefix ? prefix : ""; *p && o + 2 < len; p++) {
 		if (*p == '\'' || *p == '\\')

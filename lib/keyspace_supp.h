@@ -57,13 +57,13 @@
 #include "lib/keyspace_lua.h"
 #include "redis.h"
 
-#define SL_SUPP_FIELD_MAX 49	     /* a field, NUL included: 48 bytes of address */
+#define SL_SUPP_FIELD_MAX 49 /* a field, NUL included: 48 bytes of address */
 #define SL_SUPP_BUCKETS_MIN 16
 #define SL_SUPP_BUCKETS_MAX 16777216 /* 2^24 */
 
 typedef struct sl_supp_layout {
-	int compact;	       /* entries written to suppb: buckets */
-	int migrating;	       /* the other layout read too */
+	int compact;           /* entries written to suppb: buckets */
+	int migrating;         /* the other layout read too */
 	unsigned long buckets; /* a power of two */
 } sl_supp_layout;
 

@@ -213,7 +213,8 @@ test_supp_key(void **state)
 	assert_int_equal(sl_supp_canon("no-at-sign", 0, addr, sizeof(addr)), -1);
 }
 
-/* test_supp_compact - fields, buckets, bucket keys and the places of an entry (doc/redis-keys.md) */
+/* test_supp_compact - fields, buckets, bucket keys and the places of an entry (doc/redis-keys.md)
+ */
 static void
 test_supp_compact(void **state)
 {
@@ -268,7 +269,8 @@ test_supp_compact(void **state)
 	lib = sl_supp_library(&l, "it's:");
 	assert_non_null(lib);
 	assert_true(strncmp(lib, "#!lua name=sluice_supp\n", 23) == 0);
-	assert_non_null(strstr(lib, "local BUCKETS, SUPPB, PREFIX = 65536, 'suppb:{$1}:$2', 'it\\'s:'\n"));
+	assert_non_null(
+	    strstr(lib, "local BUCKETS, SUPPB, PREFIX = 65536, 'suppb:{$1}:$2', 'it\\'s:'\n"));
 	assert_non_null(strstr(lib, "local function sl_supp_decode("));
 	assert_non_null(strstr(lib, "sluice_supp_get"));
 	free(lib);
@@ -357,9 +359,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_examples), cmocka_unit_test(test_doc_examples),
-	    cmocka_unit_test(test_scope),    cmocka_unit_test(test_supp_key),
-	    cmocka_unit_test(test_refused),  cmocka_unit_test(test_day),
+	    cmocka_unit_test(test_examples),     cmocka_unit_test(test_doc_examples),
+	    cmocka_unit_test(test_scope),        cmocka_unit_test(test_supp_key),
+	    cmocka_unit_test(test_refused),      cmocka_unit_test(test_day),
 	    cmocka_unit_test(test_supp_compact), cmocka_unit_test(test_supp_layout_conf),
 	};
 
