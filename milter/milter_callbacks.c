@@ -373,6 +373,24 @@ lookup_sasl(msg_ctx *m, ml_sasl_entry *e, char *err, size_t errlen)
 	return ml_sasl_lookup(m->conf, m->sasl, e, err, errlen);
 }
 
+/*
+ * lookup_live - the live allowed_senders of the message's tenant into in;
+ * -1 on Redis trouble
+ */
+static int
+lookup_live(msg_ctx *m, ml_input *in, char *err, size_t errlen)
+{
+	int	senders;
+
+	if (!m->conf->use_redis)
+		return 0;
+	if (ml_tenant_senders(m->conf, ml_policy_tenant(m->conf, in), &senders, err, errlen) < 0)
+		return -1;
+	in->live_set = senders >= 0;
+	in->live_senders = senders >= 0 ? (enum sl_senders) senders : SL_SENDERS_UNSET;
+	return 0;
+}
+
 /* plan_message - header edits and the new envelope sender */
 static int
 plan_message(msg_ctx *m, int full, char *err, size_t errlen)
@@ -434,6 +452,10 @@ cb_eoh(SMFICTX *ctx)
 	in.header_category = ml_header_get(m->headers, m->nheaders, m->conf->category_header);
 	if (lookup_sasl(m, &e, err, sizeof(err)) < 0) {
 		sl_warn("%s: SASL binding decided from the config alone", err);
+		in.sasl = NULL;
+		in.sasl_down = 1;
+	} else if (lookup_live(m, &in, err, sizeof(err)) < 0) {
+		sl_warn("%s: allowed senders decided from the config alone", err);
 		in.sasl = NULL;
 		in.sasl_down = 1;
 	}
