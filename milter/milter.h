@@ -373,5 +373,6 @@ void	ml_supp_prepare(void);
 
 int	ml_milter_setup(const ml_conf *c, char *err, size_t errlen);
 int	ml_milter_run(void);
+int	ml_milter_drain(int wait_ms);
 
 #endif
