@@ -158,6 +158,15 @@ drop_ramp(ctl_ctx *ctx, const char *prov, const char *dom)
 	return n;
 }
 
+/* ttl_ok - a block's lifetime in seconds: 1 to 30 days */
+static int
+ttl_ok(const char *s)
+{
+	long long v;
+
+	return ctl_parse_long(s, 1, 30 * 86400, &v) == 0;
+}
+
 /* ctl_block - list, set or clear provider blocks */
 int
 ctl_block(ctl_ctx *ctx, int argc, char **argv)
@@ -166,15 +175,15 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 	long long ttl = 3600;
 	char	key[CTL_KEY_MAX];
 	int	no_ramp = 0, i;
-	const ctl_opt opts[] = {CTL_ARG("class", &cls),
-				CTL_ARG("ttl", &ttl_arg),
+	const ctl_opt opts[] = {CTL_CHECKED("class", &cls, class_ok),
+				CTL_CHECKED("ttl", &ttl_arg, ttl_ok),
 				CTL_ARG("reason", &reason),
 				CTL_FLAG("no-ramp", &no_ramp),
 				CTL_OPT_END};
 
 	i = ctl_getopt(ctx, argc, argv, opts, 1, 3);
-	if (!class_ok(cls) || (ttl_arg && ctl_parse_long(ttl_arg, 1, 30 * 86400, &ttl) < 0))
-		ctl_usage(ctx);
+	if (ttl_arg)
+		(void) ctl_parse_long(ttl_arg, 1, 30 * 86400, &ttl);
 	argc -= i, argv += i;
 	what = argv[0];
 	if (strcmp(what, "list") == 0 && argc == 1)

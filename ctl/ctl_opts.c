@@ -8,10 +8,12 @@
  * DESCRIPTION
  *	The one getopt_long loop of the subcommands that only store their
  *	options: each table entry says where "--name VALUE" goes, or which
- *	flag "--name" sets. An unknown option, a missing value, or an
- *	operand count outside min_args..max_args (CTL_ANY_ARGS: no upper
- *	bound) is the command's usage line and exit 64 (ctl_usage), as
- *	before; checking the values is the command's own business.
+ *	flag "--name" sets; a value is checked as it comes when the entry
+ *	names a validator (CTL_CHECKED), so the first bad one stops the
+ *	parse as the hand-written loops did. An unknown option, a missing or
+ *	invalid value, or an operand count outside min_args..max_args
+ *	(CTL_ANY_ARGS: no upper bound) is the command's usage line and exit
+ *	64 (ctl_usage); what the values mean is the command's business.
  */
 #include "config.h"
 
@@ -42,6 +44,8 @@ ctl_getopt(const ctl_ctx *ctx, int argc, char **argv, const ctl_opt *opts, int m
 	lo[n] = (struct option){NULL, 0, NULL, 0};
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (ch < 256 || (size_t) (ch - 256) >= n)
+			ctl_usage(ctx);
+		if (opts[ch - 256].valid && !opts[ch - 256].valid(optarg))
 			ctl_usage(ctx);
 		if (opts[ch - 256].arg)
 			*opts[ch - 256].arg = optarg;

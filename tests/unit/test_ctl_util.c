@@ -175,12 +175,19 @@ ctl_usage(const ctl_ctx *ctx)
 static const char *sel, *dir;
 static int sw;
 
+/* short_ok - the test's validator: at most 3 characters */
+static int
+short_ok(const char *s)
+{
+	return strlen(s) <= 3;
+}
+
 /* getopt_run - ctl_getopt on a NULL-terminated argv; -1 when it called usage */
 static int
 getopt_run(int min_args, int max_args, char **argv)
 {
 	static ctl_ctx ctx = {.usage = "test"};
-	const ctl_opt opts[] = {CTL_ARG("selector", &sel), CTL_ARG("key-dir", &dir),
+	const ctl_opt opts[] = {CTL_CHECKED("selector", &sel, short_ok), CTL_ARG("key-dir", &dir),
 				CTL_FLAG("switch", &sw), CTL_OPT_END};
 	volatile int argc = 0;
 
@@ -206,6 +213,8 @@ test_getopt(void **state)
 	char *a6[] = {"rotate", "a", "b", NULL};
 	char *a7[] = {"rotate", "--switch=yes", "a", NULL};
 	char *a8[] = {"rotate", "--", "--switch", NULL};
+	char *a9[] = {"rotate", "--selector", "toolong", "--selector", "s2", "a", NULL};
+	char *a10[] = {"rotate", "--selector", "s1", "--selector", "s2", "a", NULL};
 
 	(void) state;
 	assert_int_equal(getopt_run(1, 1, a1), 4);
@@ -225,6 +234,10 @@ test_getopt(void **state)
 	assert_int_equal(getopt_run(1, 1, a7), -1); /* a flag takes no value */
 	assert_int_equal(getopt_run(1, 1, a8), 2);  /* after --, an operand */
 	assert_int_equal(sw, 0);
+	/* each value is checked as it comes: a later good one does not excuse it */
+	assert_int_equal(getopt_run(1, 1, a9), -1);
+	assert_int_equal(getopt_run(1, 1, a10), 5);
+	assert_string_equal(sel, "s2");
 }
 
 int
