@@ -19,7 +19,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +58,6 @@ typedef struct prov_rows {
 	size_t	plen;			/* length of "<prefix>provider:<day>:" */
 	const char *tenant;		/* NULL: every tenant */
 } prov_rows;
-
-static const struct option stats_longopts[] = {
-	{"day", required_argument, NULL, 'd'},
-	{"tenant", required_argument, NULL, 't'},
-	{NULL, 0, NULL, 0}
-};
 
 /* row_new - append an empty row */
 static stat_row *
@@ -369,28 +362,36 @@ today(char *out, size_t outlen)
 	strftime(out, outlen, "%Y%m%d", &tm);
 }
 
+/* day_ok - a day as yyyymmdd */
+static int
+day_ok(const char *s)
+{
+	return strlen(s) == 8 && strspn(s, "0123456789") == 8;
+}
+
+/* tenant_ok - a tenant name, or "-" for mail of no tenant */
+static int
+tenant_ok(const char *s)
+{
+	return ctl_label_ok(s) || strcmp(s, "-") == 0;
+}
+
 /* ctl_stats - the counters of one day, optionally of one tenant */
 int
 ctl_stats(ctl_ctx *ctx, int argc, char **argv)
 {
 	char	day[16] = "", pattern[CTL_KEY_MAX], p[256], t[64] = "*";
-	const char *tenant = NULL;
+	const char *tenant = NULL, *day_arg = NULL;
 	stat_rows s = {0};
-	int	ch;
+	const ctl_opt opts[] = {CTL_CHECKED("day", &day_arg, day_ok),
+				CTL_CHECKED("tenant", &tenant, tenant_ok), CTL_OPT_END};
 
-	while ((ch = getopt_long(argc, argv, "", stats_longopts, NULL)) != -1) {
-		if (ch == 'd' && strlen(optarg) == 8 && strspn(optarg, "0123456789") == 8)
-			snprintf(day, sizeof(day), "%s", optarg);
-		else if (ch == 't' && (ctl_label_ok(optarg) || strcmp(optarg, "-") == 0)) {
-			ctl_glob_escape(optarg, t, sizeof(t));
-			tenant = optarg;
-		}
-		else
-			ctl_usage(ctx);
-	}
-	if (optind != argc)
-		ctl_usage(ctx);
-	if (day[0] == '\0')
+	ctl_getopt(ctx, argc, argv, opts, 0, 0);
+	if (tenant)
+		ctl_glob_escape(tenant, t, sizeof(t));
+	if (day_arg)
+		snprintf(day, sizeof(day), "%s", day_arg);
+	else
 		today(day, sizeof(day));
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
 	sl_key(pattern, sizeof(pattern), p, SL_KEY_STATS, day, t, "*");
