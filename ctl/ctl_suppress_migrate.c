@@ -33,7 +33,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,25 +149,25 @@ to_hash(ctl_ctx *ctx, const char *key, void *arg)
 	return 0;
 }
 
+/* layout_ok - a layout named by --to */
+static int
+layout_ok(const char *v)
+{
+	return strcmp(v, "compact") == 0 || strcmp(v, "hash") == 0;
+}
+
 /* ctl_suppress_migrate - move every entry to the other layout */
 int
 ctl_suppress_migrate(ctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"to", required_argument, NULL, 't'}, {"dry-run", no_argument, NULL, 'n'}, {0}};
-	relayout *m = sl_calloc(1, sizeof(*m));
-	char pattern[CTL_KEY_MAX], p[256];
 	const char *to = NULL;
-	int ch;
+	relayout *m = sl_calloc(1, sizeof(*m));
+	const ctl_opt opts[] = {CTL_CHECKED("to", &to, layout_ok), CTL_FLAG("dry-run", &m->dry),
+	                        CTL_OPT_END};
+	char pattern[CTL_KEY_MAX], p[256];
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		if (ch == 'n')
-			m->dry = 1;
-		else if (ch == 't')
-			to = optarg;
-		else
-			ctl_usage(ctx);
-	if (optind != argc || to == NULL || (strcmp(to, "compact") && strcmp(to, "hash")))
+	ctl_getopt(ctx, argc, argv, opts, 0, 0);
+	if (to == NULL)
 		ctl_usage(ctx);
 	m->to_compact = strcmp(to, "compact") == 0;
 	m->flags = sl_supp_flags(cfg_getsec(ctx->conf->cfg, "policyd"));
@@ -242,12 +241,11 @@ prune_scan(ctl_ctx *ctx, const char *key, void *arg)
 int
 ctl_suppress_prune(ctl_ctx *ctx, int argc, char **argv)
 {
-	prune p = {0};
+	const ctl_opt opts[] = {CTL_OPT_END};
 	char pattern[CTL_KEY_MAX], pfx[256];
+	prune p = {0};
 
-	(void)argv;
-	if (argc != 1)
-		ctl_usage(ctx);
+	ctl_getopt(ctx, argc, argv, opts, 0, 0);
 	ctl_glob_escape(ctx->prefix, pfx, sizeof(pfx));
 	sl_key(pattern, sizeof(pattern), pfx, SL_KEY_SUPPB, "*", "*");
 	ctl_scan(ctx, pattern, prune_scan, &p);
@@ -260,22 +258,22 @@ ctl_suppress_prune(ctl_ctx *ctx, int argc, char **argv)
 int
 ctl_suppress_functions(ctl_ctx *ctx, int argc, char **argv)
 {
+	int print = 0;
+	const ctl_opt opts[] = {CTL_FLAG("print", &print), CTL_OPT_END};
 	sl_supp_layout l;
 	char *lib;
 
-	if (argc == 2 && strcmp(argv[1], "--print") == 0) {
-		ctl_supp_layout(ctx, &l);
+	ctl_getopt(ctx, argc, argv, opts, 0, 0);
+	ctl_supp_layout(ctx, &l);
+	if (print) {
 		if ((lib = sl_supp_library(&l, ctx->prefix)) == NULL)
 			return EX_OSERR;
 		fputs(lib, stdout);
 		free(lib);
 		return 0;
 	}
-	if (argc != 1)
-		ctl_usage(ctx);
 	if (ctl_supp_load_functions(ctx, 0) < 0)
 		return EX_SOFTWARE;
-	ctl_supp_layout(ctx, &l);
 	printf("loaded FCALL sluice_supp_get|put|del|key (%lu buckets)\n", l.buckets);
 	return 0;
 }
