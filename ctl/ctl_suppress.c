@@ -22,7 +22,8 @@
  *	Listing, checking and exporting use SCAN, never KEYS.
  * BUGS
  *	A batch touches many keys in one script: fine on one Redis (and
- *	Sentinel); a Redis Cluster would need batches grouped by hash slot.
+ *	Sentinel); a Redis Cluster would need batches grouped by hash slot
+ *	(in the compact layout: by bucket, whose hash tag is the slot).
  */
 #include "config.h"
 

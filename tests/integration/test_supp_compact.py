@@ -240,6 +240,18 @@ def test_functions_scopes_expiry_long_address_and_bad_reason(world):
     fcall(w, "sluice_supp_del", "fn-dave@example.com", "cat:news")
 
 
+def test_nonsense_refused_at_its_line(env):
+    import subprocess
+    path = env.file("bad.conf", 'log_level = "info"\nsuppression {\n  layout = "bucketed"\n'
+                    '  buckets = 1000\n}\n')
+    for argv in ([harness.program("ctl", "sluicectl"), "-c", path, "suppress", "list"],
+                 [harness.program("policyd", "sluice-policyd"), "-n", "-c", path]):
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 78, (argv, r.returncode, r.stderr)
+        assert 'bad.conf:3: suppression layout "bucketed": use hash or compact' in r.stderr, r.stderr
+        assert "bad.conf:4: suppression buckets 1000: a power of two from 16 to 16777216" in r.stderr
+
+
 # --- the daemons
 
 def test_policyd_refuses_every_scope_at_rcpt(world):
