@@ -20,10 +20,13 @@
  *	batches of CTL_SUPP_BATCH. "add" replaces an entry; "import" keeps
  *	existing entries (their reason is better evidence) unless --replace.
  *	Listing, checking and exporting use SCAN, never KEYS.
+ *	On Redis Cluster (redis { cluster_nodes }) a batch holds the entries
+ *	of one slot only: consecutive entries of the same slot go together,
+ *	any other starts a new batch.
  * BUGS
- *	A batch touches many keys in one script: fine on one Redis (and
- *	Sentinel); a Redis Cluster would need batches grouped by hash slot
- *	(in the compact layout: by bucket, whose hash tag is the slot).
+ *	So an unsorted list on Cluster costs about one round trip per
+ *	address; grouping a whole import by slot (in the compact layout, by
+ *	bucket: its hash tag is the slot) would need the list in memory.
  */
 #include "config.h"
 
@@ -234,6 +237,12 @@ ctl_supp_load_functions(ctl_ctx *ctx, int quiet)
 	char   *lib;
 	int	rc;
 
+	if (ctx->conf->ncluster_nodes > 0) {	/* one node would get it: load it on each */
+		fprintf(stderr, "sluicectl: %son Redis Cluster, load the functions on every master: "
+			"redis-cli --cluster call HOST:PORT FUNCTION LOAD REPLACE "
+			"\"$(sluicectl suppress functions --print)\"\n", quiet ? "note: " : "");
+		return -1;
+	}
 	ctl_supp_layout(ctx, &l);
 	if ((lib = sl_supp_library(&l, ctx->prefix)) == NULL)
 		return -1;
@@ -269,6 +278,8 @@ typedef struct supp_batch {
 	const char *source;
 	long long ttl;
 	int	replace;
+	int	cluster;		/* Redis Cluster: one slot per batch */
+	unsigned slot;			/* the batch's, on Cluster */
 	int	n;
 	char   *keys[CTL_SUPP_BATCH];
 	char   *vals[CTL_SUPP_BATCH * 4];	/* reason, added, detail, field */
@@ -310,7 +321,11 @@ batch_add(ctl_ctx *ctx, supp_batch *b, const sl_supp_loc *loc, const char *reaso
 	  time_t added, const char *detail)
 {
 	char	t[32];
+	unsigned slot = b->cluster ? sl_redis_keyslot(loc->key, strlen(loc->key)) : 0;
 
+	if (b->n > 0 && slot != b->slot)	/* a script's keys share one slot */
+		batch_flush(ctx, b);
+	b->slot = slot;
 	snprintf(t, sizeof(t), "%lld", (long long) added);
 	b->keys[b->n] = sl_strdup(loc->key);
 	b->vals[b->n * 4] = sl_strdup(reason);
@@ -822,6 +837,7 @@ ctl_suppress_import(ctl_ctx *ctx, int argc, char **argv)
 	im.lay = &lay;
 	lay.addr_flags = addr_flags(ctx);
 	im.b.source = source, im.b.ttl = o.ttl, im.b.replace = o.replace;
+	im.b.cluster = ctx->conf->ncluster_nodes > 0;
 	{
 		sl_supp_layout l;
 

@@ -415,3 +415,24 @@ def test_migrate_hash_to_compact_and_back_with_mail_flowing(root_env):
     relayout(w, "hash", migrating=False)
     enforced()
     assert refused_at_rcpt(w, "n1@dest.test")[0] == 550
+
+
+def test_import_on_a_cluster_batches_by_slot(root_env):
+    """sluicectl on a 3-master Redis Cluster: each script's keys in one slot (no CROSSSLOT)."""
+    cl = root_env.cluster()
+    conf = root_env.file("ctl.conf", 'secret_file = "%s"\n%ssuppression {\n  layout = "compact"\n'
+                         '  buckets = %d\n}\n' % (root_env.secret(), cl.conf_section(), BUCKETS))
+    w = type("W", (), {"conf": conf})()
+    addrs = ["cl%03d@dest.test" % i for i in range(300)]
+    path = root_env.file("list.csv", "\n".join(addrs) + "\n")
+    r = ctl(w, "suppress", "import", path)
+    assert "300 added to global" in r.stdout, (r.stdout, r.stderr)
+    assert "on Redis Cluster, load the functions on every master" in r.stderr
+    owners = {cl.owner(keys.suppb("global", a, BUCKETS)).port for a in addrs}
+    assert len(owners) == 3, owners
+    for a in addrs[::50]:
+        k = keys.suppb("global", a, BUCKETS)
+        assert cl.owner(k).cli("HGET", k, a).startswith("I"), a
+        assert "import" in ctl(w, "suppress", "check", "--scope", "global", a).stdout
+    r = ctl(w, "suppress", "remove", "--scope", "global", addrs[0])
+    assert ctl(w, "suppress", "check", "--scope", "global", addrs[0], check=False).returncode == 1
