@@ -30,6 +30,10 @@
  *	functions loads the function library (FCALL sluice_supp_get|put|del|
  *	key) with the configured bucket count and prefix, FUNCTION LOAD
  *	REPLACE; --print writes it to stdout instead, for redis-cli.
+ * BUGS
+ *	On Redis Cluster a move's two keys (supp:<scope>:<address> and its
+ *	bucket) are in different slots, so migrate fails with CROSSSLOT
+ *	there: migrate on one Redis (or before resharding).
  */
 #include "config.h"
 
