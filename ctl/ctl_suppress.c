@@ -528,7 +528,7 @@ show(supp_walk *w, const char *scope, const char *addr, const supp_entry *e)
 {
 	if (w->scope && strcmp(scope, w->scope) != 0)
 		return;
-	if (*addr == '#') {		/* a long address, stored hashed */
+	if (*addr == '#' && strchr(addr, '@') == NULL) { /* a long address, stored hashed */
 		w->hashed++;
 		if (w->export)
 			return;

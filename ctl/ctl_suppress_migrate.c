@@ -140,7 +140,7 @@ to_hash(ctl_ctx *ctx, const char *key, void *arg)
 
 		if (f == NULL || strlen(f) >= SL_SUPP_FIELD_MAX)
 			continue;
-		if (*f == '#') {
+		if (*f == '#' && strchr(f, '@') == NULL) { /* a long address, stored hashed */
 			m->hashed++;
 			continue;
 		}

@@ -79,7 +79,10 @@ typedef struct sl_supp_loc {
  */
 int sl_supp_layout_conf(sl_conf *c, sl_supp_layout *l);
 
-/* The field of a (canonical) address: itself, or '#' and 32 hex digits of its SHA-1. */
+/*
+ * The field of a (canonical) address: itself, or (over 48 bytes) '#' and 32
+ * hex digits of its SHA-1, which has no '@' (an address may begin with '#').
+ */
 void sl_supp_field(const char *address, char field[SL_SUPP_FIELD_MAX]);
 
 /* The bucket of a field: its SHA-1's first 4 bytes (big-endian) modulo buckets. */

@@ -367,6 +367,11 @@ def test_long_address_is_enforced_but_not_exported(world):
     assert r.returncode == 1 and "not exported" in r.stderr, (r.returncode, r.stderr)
     assert long not in r.stdout
     ctl(w, "suppress", "remove", long, "--scope", "tenant:shop1")
+    # an address may begin with '#': it is no hashed one
+    ctl(w, "suppress", "add", "#hash@dest.test", "--scope", "tenant:shop1")
+    r = ctl(w, "suppress", "export", "--scope", "tenant:shop1")
+    assert "#hash@dest.test,tenant:shop1,manual," in r.stdout, r.stdout
+    ctl(w, "suppress", "remove", "#hash@dest.test", "--scope", "tenant:shop1")
 
 
 def test_migrate_hash_to_compact_and_back_with_mail_flowing(root_env):
