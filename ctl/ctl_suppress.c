@@ -652,7 +652,7 @@ ctl_suppress_check(ctl_ctx *ctx, int argc, char **argv)
 }
 
 /*
- * all_pattern - SCAN pattern of every entry and bucket of both layouts:
+ * ctl_supp_pattern - SCAN pattern of every entry and bucket of both layouts:
  * the common beginning of their names, then "*" (one walk of the keyspace)
  */
 void
