@@ -441,3 +441,37 @@ def test_import_on_a_cluster_batches_by_slot(root_env):
         assert "import" in ctl(w, "suppress", "check", "--scope", "global", a).stdout
     r = ctl(w, "suppress", "remove", "--scope", "global", addrs[0])
     assert ctl(w, "suppress", "check", "--scope", "global", addrs[0], check=False).returncode == 1
+
+
+def test_feedback_writes_every_kind_into_buckets(env):
+    """sluice-feedback alone (stdin, as pipe(8) runs it): bounce, soft threshold, complaint, unsubscribe."""
+    from test_feedback_effects import World as FbWorld, arf, dsn, mint
+    w = FbWorld(env)
+    w.conf = w.config(w.redis.conf_section(command_timeout=20000)
+                      + 'suppression {\n  layout = "compact"\n  buckets = %d\n}\n' % BUCKETS,
+                      name="compact.conf")
+    def entry(addr, scope="global"):
+        k = keys.suppb(scope, addr, BUCKETS)
+        return w.cli("HGET", k, addr)
+
+    tok = mint(w.secret) + "@bounce.example.com"
+    w.bind("abcd2345", "gone@example.net")
+    assert w.feed(dsn("Gone@Example.NET", token=tok), tok)[0] == 0
+    assert entry("gone@example.net").startswith("h"), entry("gone@example.net")
+    for i in range(3):
+        tok = mint(w.secret, msgid="abcd234%d" % (i + 2)) + "@bounce.example.com"
+        w.bind("abcd234%d" % (i + 2), "full@example.net")
+        assert w.feed(dsn("full@example.net", status="5.2.2",
+                          diag="552 5.2.2 <%s>: Mailbox full"), tok)[0] == 0
+    v = entry("full@example.net")
+    assert v.startswith("s") and v.split(":")[1] != "", v       # with its expiry
+    tok = mint(w.secret, category="promo") + "@bounce.example.com"
+    w.bind("abcd2345", "angry@example.org")
+    assert w.feed(arf("angry@example.org", tok), "fbl@feedback.example.com")[0] == 0
+    assert entry("angry@example.org", "cat:promo").startswith("c")
+    tok = mint(w.secret, kind="u", category="letters") + "@unsub.example.com"
+    w.bind("abcd2345", "reader@example.org")
+    msg = b"From: Reader <reader@example.org>\nTo: " + tok.encode() + b"\nSubject: unsubscribe\n\nplease\n"
+    assert w.feed(msg, tok)[0] == 0
+    assert entry("reader@example.org", "cat:letters").startswith("u")
+    assert w.cli("KEYS", keys.key("supp", "*", "*")) == ""
