@@ -9,6 +9,7 @@ NAME
 SYNOPSIS
     tests/bench/bench_feedback_pipe.py [--bounces N] [--rounds R]
                                        [--conc C[,C...]] [--no-sisimai]
+                                       [--no-callgrind]
 
 DESCRIPTION
     Postfix's pipe(8) starts the transport's command once per message,
@@ -46,10 +47,16 @@ DESCRIPTION
     the batch; median over rounds), CPU time per bounce (utime + stime of
     the command's processes from wait4, plus for sluice-feedback
     redis-server's from /proc/PID/stat over the batch; median over
-    rounds), and peak RSS of one process (ru_maxrss). CPU time per bounce
+    rounds; "of it kernel" is the stime part), and peak RSS of one process
+    (ru_maxrss). CPU time per bounce
     is what the machine's load disturbs least; at concurrency 1 the rate
     is a latency (one process after the other), at higher concurrency it
-    is bound by the two cores and by whatever else runs on them.
+    is bound by the two cores and by whatever else runs on them. With
+    valgrind (unless --no-callgrind), each command also runs once under
+    callgrind on one more bounce (sluice-feedback on a fresh genuine one):
+    the instructions per bounce, from process start to exit, which load
+    does not change, and the share of them spent in the dynamic linker
+    (ld-linux: loading and relocating the shared libraries).
 
     Needs a built tree (SLUICE_BUILDDIR, default ./build), redis-server,
     libsisimai-perl (unless --no-sisimai). No root. Figures only: nothing
@@ -81,7 +88,7 @@ PIPE_LOAD = os.path.join(harness.BUILDDIR, "tests", "bench", "pipe_load")
 
 def batch(cmd, jobs, conc, tmp):
     """Run cmd once per (path, extra args) job through pipe_load over conc processes;
-    (wall s, CPU s of the commands, peak maxrss KiB)."""
+    (wall s, CPU s of the commands, of it in the kernel, peak maxrss KiB)."""
     jobfile = os.path.join(tmp, "jobs")
     errlog = os.path.join(tmp, "errors")
     with open(jobfile, "w") as f:
@@ -96,7 +103,27 @@ def batch(cmd, jobs, conc, tmp):
         raise RuntimeError("%s: pipe_load exited %d: %s %s %s" % (cmd[0], r.returncode, r.stdout,
                                                                   r.stderr, err))
     f = {k: float(v) for k, v in (x.split("=", 1) for x in r.stdout.split())}
-    return f["seconds"], f["cpu_us_per_file"] * f["files"] / 1e6, f["maxrss_kib"]
+    return (f["seconds"], f["cpu_us_per_file"] * f["files"] / 1e6,
+            f["sys_us_per_file"] * f["files"] / 1e6, f["maxrss_kib"])
+
+
+def callgrind_one(argv, path, tmp, name):
+    """(instructions, of them in ld-linux) of one run of argv on the file at path."""
+    out = os.path.join(tmp, "cg.%s" % name)
+    with open(path, "rb") as inp:
+        r = subprocess.run(benchlib.callgrind_argv(out) + argv, stdin=inp, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=600)
+    if r.returncode != 0:
+        return None, None
+    total = benchlib.callgrind_total(out)
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", out], capture_output=True,
+                         text=True).stdout
+    dl = 0
+    for line in ann.splitlines():        # _dl_start: the dynamic linker's own work before main
+        if "rtld.c:_dl_start " in line or line.rstrip().endswith("rtld.c:_dl_start"):
+            dl = int(line.split()[0].replace(",", ""))
+            break
+    return total, dl
 
 
 def b32(i, width=8):
@@ -141,6 +168,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--conc", default="1,4", help="parallel pipe(8) processes, e.g. 1,4")
     ap.add_argument("--no-sisimai", action="store_true")
+    ap.add_argument("--no-callgrind", action="store_true")
     args = ap.parse_args()
     conc = [int(c) for c in args.conc.split(",")]
     env = harness.Env("bench-fbpipe")
@@ -171,17 +199,18 @@ def main():
                         cmd = ["/bin/cat"] if tool == "cat (floor)" else ["/usr/bin/perl", script]
                         jobs = [(p, []) for p, _, _ in bounces]
                     r0 = benchlib.cpu_seconds(rpid)
-                    wall, cpu, rss = batch(cmd, jobs, c, tmp)
+                    wall, cpu, ksys, rss = batch(cmd, jobs, c, tmp)
                     rcpu = benchlib.cpu_seconds(rpid) - r0 if tool == "sluice-feedback" else 0.0
                     if tool == "sluice-feedback":
                         got = suppressed(w, [r for _, _, r in bounces])
                         if got != len(bounces):
                             raise RuntimeError("only %d of %d bounced recipients suppressed"
                                                % (got, len(bounces)))
-                    f = fig.setdefault((tool, c), {"rate": [], "cpu": [], "rcpu": [], "rss": 0})
+                    f = fig.setdefault((tool, c), {"rate": [], "cpu": [], "sys": [], "rcpu": [], "rss": 0})
                     n = len(jobs)
                     f["rate"].append(n / wall)
                     f["cpu"].append(cpu * 1e6 / n)
+                    f["sys"].append(ksys * 1e6 / n)
                     f["rcpu"].append(rcpu * 1e6 / n)
                     f["rss"] = max(f["rss"], rss)
                     print("round %d  c=%-2d %-16s %8.1f files/s  %7.0f us CPU/bounce%s" % (
@@ -191,6 +220,14 @@ def main():
                     os.unlink(p)
             loads.append(open("/proc/loadavg").read().split()[0])
         print("load average (1 min) after each round: %s" % " ".join(loads))
+        ir = {}
+        if not args.no_callgrind and benchlib.have("valgrind"):
+            serial += 1
+            (path, tok, _), = make_bounces(w, tmp, 1, serial)
+            ir["sluice-feedback"] = callgrind_one([exe, "-c", w.conf, tok], path, tmp, "sluice")
+            ir["cat (floor)"] = callgrind_one(["/bin/cat"], path, tmp, "cat")
+            if "sisimai" in tools:
+                ir["sisimai"] = callgrind_one(["/usr/bin/perl", script], path, tmp, "sisimai")
         print()
         rows = []
         for c in conc:
@@ -201,11 +238,15 @@ def main():
                 rc = median(f["rcpu"])
                 rows.append([tool, c, "%.0f" % median(f["rate"]), "%.2f" % (median(f["rate"]) / base),
                              " ".join("%.0f" % x for x in f["rate"]), "%.0f" % cpu,
+                             "%.0f" % median(f["sys"]),
                              "%.0f" % rc if rc else "-", "%.0f" % (cpu + rc),
-                             "%.0f" % (1e6 / (cpu + rc)), "%.1f" % (f["rss"] / 1024)])
+                             "%.0f" % (1e6 / (cpu + rc)), "%.1f" % (f["rss"] / 1024),
+                             "%.2fM" % (ir[tool][0] / 1e6) if ir.get(tool, (None,))[0] else "-",
+                             "%.0f %%" % (100.0 * ir[tool][1] / ir[tool][0])
+                             if ir.get(tool, (None,))[0] else "-"])
         benchlib.table(rows, ["command", "conc", "files/s (median)", "rate / sluice", "files/s per round",
-                              "CPU us/bounce", "+ redis us", "total CPU us", "files/s per core (CPU)",
-                              "peak RSS MiB"])
+                              "CPU us/bounce", "of it kernel", "+ redis us", "total CPU us", "files/s per core (CPU)",
+                              "peak RSS MiB", "instr/bounce", "of it ld.so"])
         print("(all %d bounces of every sluice-feedback batch were suppressed in Redis)" % args.bounces)
     finally:
         env.close()

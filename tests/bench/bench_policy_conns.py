@@ -26,20 +26,23 @@ DESCRIPTION
     connections level by level on the same instance (0, then up to 100,
     then up to 1,000: the ones of the level before stay open), and at
     each level:
+      0. opens the connections and, after 2 s, reads the memory figures
+         below ("idle": connected, no request sent on the new ones yet);
       1. sends one request on every open connection and waits up to 30 s
          (10 s for postfwd's defaults) for the answers: "answered" counts
          them (the ones that did not answer stay open, unanswered);
       2. runs a closed loop for S seconds over every answered connection
          (one request in flight on each, as smtpd does); the rate is the
          client's (one niced Python process), not a figure of merit;
-      3. then, the connections held open and idle, reads every process of
+      3. then ("active"), the connections held open, each having served
+         requests, reads every process of
          the server: the number of processes, RSS (VmRSS, summed: counts a
          shared page once per process), PSS (summed: shared pages divided
          among their sharers, the fair total for a prefork server) and,
          for sluice-policyd, its VmHWM (peak).
-    After the last level all connections are closed and the figures read
-    once more ("closed"). Memory per connection is (PSS at the level -
-    PSS at 0) / level, in KiB. sluice-policyd's redis-server holds no
+    The first figures are read before any connection ("start"), the last
+    after all connections are closed ("closed"). Memory per connection is
+    (figure at the level - figure at start) / level, in KiB. sluice-policyd's redis-server holds no
     connection of the clients (policyd has its own one or two); its RSS
     is printed apart.
 
@@ -199,6 +202,7 @@ def main():
         "name": "postfwd2", "args": ("--max_servers", str(max(top + 10, 60)))})]
     if not args.no_postfwd_default:
         classes.append(type("PostfwdDefault", (Postfwd,), {"name": "postfwd2 (defaults)"}))
+    steps = [(0, "start")] + [(n, ph) for n in levels if n for ph in ("idle", "active")] + [(0, "closed")]
     env = harness.Env("bench-pconns")
     env.tokenkey = env.secret()
     fig = {}
@@ -217,23 +221,26 @@ def main():
                         niced = True
                     cl = Client(srv.addr)
                     wait = 10 if cls.name.endswith("(defaults)") else 30
-                    for n in levels + ["closed"]:
-                        if n == "closed":
+                    for step in steps:
+                        n, phase = step
+                        answered, rate = 0, 0.0
+                        if phase == "closed":
                             cl.close()
                             time.sleep(2)
-                            answered, rate = 0, 0.0
-                        else:
+                        elif phase == "idle":
                             cl.open_to(n)
-                            answered = cl.answer_all(wait) if n else 0
-                            rate = cl.loop(args.seconds) if n else 0.0
+                            time.sleep(2)
+                        elif phase == "active":
+                            answered = cl.answer_all(wait)
+                            rate = cl.loop(args.seconds)
                             time.sleep(0.5)
                         m = memory(srv)
                         m.update(answered=answered, rate=rate)
                         if isinstance(srv, Sluice):
                             m["redis"] = status_kib(srv.redis.pid, "VmRSS")
-                        fig.setdefault((cls.name, n), []).append(m)
-                        print("round %d  %-20s %7s conns  answered %4d  %6.0f req/s  procs %4d  RSS %8.1f MiB"
-                              "  PSS %7.1f MiB" % (rnd + 1, cls.name, n, answered, rate, m["procs"],
+                        fig.setdefault((cls.name, step), []).append(m)
+                        print("round %d  %-20s %5s %-6s  answered %4d  %6.0f req/s  procs %4d  RSS %8.1f MiB"
+                              "  PSS %7.1f MiB" % (rnd + 1, cls.name, n, phase, answered, rate, m["procs"],
                                                    m["rss"] / 1024, m["pss"] / 1024), flush=True)
                     cl.close()
                 finally:
@@ -245,19 +252,21 @@ def main():
     print()
     rows = []
     for cls in classes:
-        base = median([m["pss"] for m in fig[(cls.name, 0)]])
-        base_rss = median([m["rss"] for m in fig[(cls.name, 0)]])
-        for n in levels + ["closed"]:
-            ms = fig[(cls.name, n)]
+        base = median([m["pss"] for m in fig[(cls.name, (0, "start"))]])
+        base_rss = median([m["rss"] for m in fig[(cls.name, (0, "start"))]])
+        for step in steps:
+            n, phase = step
+            ms = fig[(cls.name, step)]
             pss = median([m["pss"] for m in ms])
             rss = median([m["rss"] for m in ms])
-            per = "%.1f" % ((pss - base) / n) if n not in (0, "closed") else "-"
-            per_rss = "%.1f" % ((rss - base_rss) / n) if n not in (0, "closed") else "-"
-            rows.append([cls.name, n, "%d" % median([m["answered"] for m in ms]),
+            per = "%.1f" % ((pss - base) / n) if n else "-"
+            per_rss = "%.1f" % ((rss - base_rss) / n) if n else "-"
+            rows.append([cls.name, n, phase,
+                         "%d" % median([m["answered"] for m in ms]) if phase == "active" else "-",
                          "%d" % median([m["procs"] for m in ms]), "%.1f" % (rss / 1024),
                          "%.1f" % (pss / 1024), per_rss, per,
                          "%.1f" % (median([m["hwm"] for m in ms]) / 1024) if ms[0]["hwm"] else "-"])
-    benchlib.table(rows, ["server", "conns", "answered", "processes", "RSS MiB (sum)", "PSS MiB (sum)",
+    benchlib.table(rows, ["server", "conns", "state", "answered", "processes", "RSS MiB (sum)", "PSS MiB (sum)",
                           "RSS KiB/conn", "PSS KiB/conn", "peak RSS MiB"])
     reds = [m["redis"] for k, ms in fig.items() if k[0] == "sluice-policyd" for m in ms]
     print("sluice-policyd's redis-server: RSS %.1f-%.1f MiB at every level (no client connection reaches it)"
