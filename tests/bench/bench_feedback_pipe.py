@@ -243,7 +243,7 @@ def main():
                              "%.0f" % (1e6 / (cpu + rc)), "%.1f" % (f["rss"] / 1024),
                              "%.2fM" % (ir[tool][0] / 1e6) if ir.get(tool, (None,))[0] else "-",
                              "%.0f %%" % (100.0 * ir[tool][1] / ir[tool][0])
-                             if ir.get(tool, (None,))[0] else "-"])
+                             if ir.get(tool, (None,))[0] and ir[tool][1] else "-"])
         benchlib.table(rows, ["command", "conc", "files/s (median)", "rate / sluice", "files/s per round",
                               "CPU us/bounce", "of it kernel", "+ redis us", "total CPU us", "files/s per core (CPU)",
                               "peak RSS MiB", "instr/bounce", "of it ld.so"])

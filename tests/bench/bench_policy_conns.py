@@ -99,8 +99,11 @@ class Client:
 
     def open_to(self, n):
         while len(self.conns) < n:
-            s = socket.socket(socket.AF_UNIX if isinstance(self.addr, str) else socket.AF_INET)
-            s.settimeout(10)
+            unix = isinstance(self.addr, str)
+            s = socket.socket(socket.AF_UNIX if unix else socket.AF_INET)
+            # a unix connect with a timeout fails at once (EAGAIN) while the
+            # listen queue is full; a blocking one waits for the server
+            s.settimeout(None if unix else 10)
             try:
                 s.connect(self.addr)
             except OSError:
@@ -244,7 +247,12 @@ def main():
                                                    m["rss"] / 1024, m["pss"] / 1024), flush=True)
                     cl.close()
                 finally:
+                    pids = srv.all_pids()
                     srv.stop()
+                    # postfwd's master reaps hundreds of children slowly: the
+                    # next server must not start beside them
+                    harness.wait_for(lambda: not any(harness.pid_alive(p) for p in pids), 180,
+                                     "%s's processes to exit" % cls.name)
             loads.append(open("/proc/loadavg").read().split()[0])
     finally:
         env.close()
