@@ -46,6 +46,10 @@ DESCRIPTION
     connection of the clients (policyd has its own one or two); its RSS
     is printed apart.
 
+    At 1,000 connections postfwd forks hundreds of Perl children (about
+    3 GiB PSS and a load average past 100 on 2 cores): on a machine shared
+    with others, --levels 0,100 keeps it light.
+
     The load generator is this process, run at nice 10 once the servers
     are up (the servers are not niced); it changes no memory figure.
     Needs root (postfwd drops privileges), a built tree (SLUICE_BUILDDIR),
