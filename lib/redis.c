@@ -610,6 +610,7 @@ cluster_refresh_from(sl_redis *r, int i)
 {
 	redisContext *c = cluster_conn(r, i);
 	redisReply *rep;
+	sl_reply *copy;
 	int	ret;
 
 	if (c == NULL)
@@ -619,8 +620,10 @@ cluster_refresh_from(sl_redis *r, int i)
 		cluster_drop(r, i);
 		return -1;
 	}
-	ret = sl_redis_slotmap_load(r->map, rep, r->errstr, sizeof(r->errstr));
+	copy = sl_redis_reply_copy(rep);
 	freeReplyObject(rep);
+	ret = sl_redis_slotmap_load(r->map, copy, r->errstr, sizeof(r->errstr));
+	sl_reply_free(copy);
 	return ret;
 }
 

@@ -88,7 +88,7 @@ int	sl_redis_redirect(const char *err, int *ask, int *slot, char *host,
 void	sl_redis_slotmap_init(struct sl_redis_slotmap *m);
 void	sl_redis_slotmap_free(struct sl_redis_slotmap *m);
 int	sl_redis_slotmap_node(struct sl_redis_slotmap *m, const char *host, int port);
-int	sl_redis_slotmap_load(struct sl_redis_slotmap *m, const redisReply *r,
+int	sl_redis_slotmap_load(struct sl_redis_slotmap *m, const sl_reply *r,
 			      char *err, size_t errlen);
 
 /* redis_sentinel.c: what both flavours need for Sentinel mode. */
