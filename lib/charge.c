@@ -31,7 +31,9 @@
  *	rate's level drained to now and lowered by the cost (never below 0:
  *	exactly the level it would have had without the charge), and the
  *	limit's rulestats counts "refunded". A counter that has expired
- *	meanwhile is left alone. Because the claim removes the record
+ *	meanwhile is left alone (sl_charge_refund_script, also used by
+ *	sluice-policyd on Redis Cluster to give back what a decision split
+ *	by slot charged before a later step refused). Because the claim removes the record
  *	first, a charge is refunded at most once, whoever settles.
  *
  *	A caller's own script may claim instead (SL_LUA_CHARGE_CLAIM in
@@ -68,16 +70,18 @@ static sl_script claim_script = {.source = SL_LUA_CHARGE_CLAIM
                                  "return out\n"};
 
 /*
- * KEYS counter, stats per charge; ARGV kind, cost, p1 per charge. A key of
- * the wrong type (written by hand) is skipped. Returns how many were given
- * back.
+ * KEYS: the n counters, then (optional) their n stats hashes; ARGV kind,
+ * cost, p1 per charge (n = #ARGV / 3). Without the stats hashes every
+ * key may be in one Cluster slot (sluice-policyd gives back a decision's
+ * own charges with it, counted nowhere). A key of the wrong type (written
+ * by hand) is skipped. Returns how many were given back.
  */
-static sl_script refund_script = {
+sl_script sl_charge_refund_script = {
     .source = "local t = redis.call('TIME')\n"
               "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-              "local n = 0\n"
-              "for i = 1, #KEYS / 2 do\n"
-              "  local key, stats = KEYS[2 * i - 1], KEYS[2 * i]\n"
+              "local n, nc = 0, #ARGV / 3\n"
+              "for i = 1, nc do\n"
+              "  local key, stats = KEYS[i], KEYS[nc + i]\n"
               "  local kind, cost, p1 = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), "
               "tonumber(ARGV[3 * i])\n"
               "  local done = false\n"
@@ -103,7 +107,7 @@ static sl_script refund_script = {
               "  end\n"
               "  if done then\n"
               "    n = n + 1\n"
-              "    redis.pcall('HINCRBY', stats, 'refunded', 1)\n"
+              "    if stats then redis.pcall('HINCRBY', stats, 'refunded', 1) end\n"
               "  end\n"
               "end\n"
               "return n\n"};
@@ -143,7 +147,7 @@ void
 sl_charge_prepare(void)
 {
 	(void)sl_script_sha1(&claim_script);
-	(void)sl_script_sha1(&refund_script);
+	(void)sl_script_sha1(&sl_charge_refund_script);
 }
 
 /* claim - take the record away; the reply lists what to refund */
@@ -181,14 +185,14 @@ refund_batch(sl_redis *r, const char *const *c, size_t from, size_t to, char *er
 	sl_reply *rep = NULL;
 	int rc = 0;
 
-	for (size_t i = from; i < to; i++) {
+	for (size_t i = from; i < to; i++)
 		argv[k++] = c[5 * i + 4]; /* counter */
+	for (size_t i = from; i < to; i++)
 		argv[k++] = c[5 * i + 3]; /* rulestats */
-	}
 	for (size_t i = from; i < to; i++)
 		for (size_t f = 0; f < 3; f++)
 			argv[k++] = c[5 * i + f];
-	if (sl_redis_eval(r, &refund_script, &rep, (int)(2 * n), (int)k, argv, NULL) < 0) {
+	if (sl_redis_eval(r, &sl_charge_refund_script, &rep, (int)(2 * n), (int)k, argv, NULL) < 0) {
 		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
 		rc = -1;
 	} else if (rep->type != SL_REPLY_INTEGER) {
