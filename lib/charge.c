@@ -70,8 +70,8 @@ static sl_script claim_script = {.source = SL_LUA_CHARGE_CLAIM
                                  "return out\n"};
 
 /*
- * KEYS: the n counters, then (optional) their n stats hashes; ARGV kind,
- * cost, p1 per charge (n = #ARGV / 3). Without the stats hashes every
+ * KEYS: counter, stats per charge, or (for 2n keys) only the n counters;
+ * ARGV kind, cost, p1 per charge (n = #ARGV / 3). Without the stats hashes every
  * key may be in one Cluster slot (sluice-policyd gives back a decision's
  * own charges with it, counted nowhere). A key of the wrong type (written
  * by hand) is skipped. Returns how many were given back.
@@ -80,8 +80,10 @@ sl_script sl_charge_refund_script = {
     .source = "local t = redis.call('TIME')\n"
               "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
               "local n, nc = 0, #ARGV / 3\n"
+              "local paired = #KEYS == 2 * nc\n"
               "for i = 1, nc do\n"
-              "  local key, stats = KEYS[i], KEYS[nc + i]\n"
+              "  local key = paired and KEYS[2 * i - 1] or KEYS[i]\n"
+              "  local stats = paired and KEYS[2 * i] or nil\n"
               "  local kind, cost, p1 = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), "
               "tonumber(ARGV[3 * i])\n"
               "  local done = false\n"
@@ -185,10 +187,10 @@ refund_batch(sl_redis *r, const char *const *c, size_t from, size_t to, char *er
 	sl_reply *rep = NULL;
 	int rc = 0;
 
-	for (size_t i = from; i < to; i++)
+	for (size_t i = from; i < to; i++) {
 		argv[k++] = c[5 * i + 4]; /* counter */
-	for (size_t i = from; i < to; i++)
 		argv[k++] = c[5 * i + 3]; /* rulestats */
+	}
 	for (size_t i = from; i < to; i++)
 		for (size_t f = 0; f < 3; f++)
 			argv[k++] = c[5 * i + f];
