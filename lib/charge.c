@@ -207,11 +207,46 @@ refund_batch(sl_redis *r, const char *const *c, size_t from, size_t to, char *er
 	return rc;
 }
 
+/*
+ * refund_one_slot - on Redis Cluster: charge i alone (its counter), then
+ * its "refunded" statistic by its own call (another slot)
+ */
+static int
+refund_one_slot(sl_redis *r, const char *const *c, size_t i, char *err, size_t errlen)
+{
+	const char *argv[4] = {c[5 * i + 4], c[5 * i], c[5 * i + 1], c[5 * i + 2]};
+	sl_reply *rep = NULL;
+	int rc = 0;
+
+	if (sl_redis_eval(r, &sl_charge_refund_script, &rep, 1, 4, argv, NULL) < 0) {
+		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
+		rc = -1;
+	} else if (rep->type != SL_REPLY_INTEGER) {
+		snprintf(err, errlen, "redis: refund: %s",
+		         rep->type == SL_REPLY_ERROR ? rep->str : "unexpected reply");
+		rc = -1;
+	} else if (rep->integer == 1) {
+		sl_reply_free(rep);
+		rep = NULL;
+		if (sl_redis_cmd(r, &rep, "HINCRBY %s refunded 1", c[5 * i + 3]) < 0 ||
+		    rep->type == SL_REPLY_ERROR)
+			sl_warn("redis: refund of %s not counted in %s", c[5 * i + 4], c[5 * i + 3]);
+	}
+	sl_reply_free(rep);
+	return rc;
+}
+
 /* sl_charge_refund - give back n claimed charges (5 strings each); -1 on Redis trouble */
 int
 sl_charge_refund(sl_redis *r, const char *const *charges, size_t n, char *err, size_t errlen)
 {
 	int rc = 0;
+
+	if (sl_redis_cluster(r)) { /* each charge's keys are in slots of their own */
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = refund_one_slot(r, charges, i, err, errlen);
+		return rc < 0 ? -1 : (int)n;
+	}
 
 	for (size_t i = 0; rc == 0 && i < n; i += REFUND_BATCH)
 		rc = refund_batch(r, charges, i, i + REFUND_BATCH < n ? i + REFUND_BATCH : n, err,

@@ -847,6 +847,13 @@ sl_redis_connected(const sl_redis *r)
 	return r->c != NULL;
 }
 
+/* sl_redis_cluster - is this handle in Redis Cluster mode? */
+int
+sl_redis_cluster(const sl_redis *r)
+{
+	return r != NULL && r->map != NULL;
+}
+
 /* sl_redis_cmd - one command, hiredis printf-like format */
 int
 sl_redis_cmd(sl_redis *r, sl_reply **reply, const char *fmt, ...)

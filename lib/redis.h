@@ -127,6 +127,7 @@ void	sl_redis_free(sl_redis *r);
 const char *sl_redis_errstr(const sl_redis *r);
 const char *sl_redis_prefix(const sl_redis *r);
 int	sl_redis_connected(const sl_redis *r);
+int	sl_redis_cluster(const sl_redis *r);	/* in Redis Cluster mode? */
 int	sl_redis_cmd(sl_redis *r, sl_reply **reply, const char *fmt, ...);
 int	sl_redis_cmdv(sl_redis *r, sl_reply **reply, int argc,
 		      const char **argv, const size_t *argvlen);

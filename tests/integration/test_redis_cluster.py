@@ -23,13 +23,16 @@ DESCRIPTION
     clear message.
 """
 import binascii
+import smtplib
 import socket
 import subprocess
 import threading
 import time
+import uuid
 
 import harness
 import keys
+from milter_helpers import start_milter, write_conf
 from test_policyd_util import start_policyd, policy_query, policy_on
 
 
@@ -250,7 +253,6 @@ def test_policyd_limit_exact_during_a_reshard(root_env):
     # a decision that met its slot mid-move and failed would answer the
     # fail action (limit_fail_action, DUNNO by default) and log "(redis: ..."
     failed = proc.output().count("(redis: ")
-    print("reshard: %d requests, %d passed, %d failed" % (len(answers), passed, failed))
     assert not other, other[:5]
     assert failed == 0, proc.output()[-3000:]
     # 60 of the burst, plus at most one the bucket drained (one a minute)
@@ -258,8 +260,123 @@ def test_policyd_limit_exact_during_a_reshard(root_env):
     assert on(cl, counter, "EXISTS", counter) == "1"
 
 
+MILTER_CONF = """
+log_level = "info"
+secret_file = "%(secret)s"
+domain "example.com" {
+  default_category = "transactional"
+}
+category "transactional" { subdomain = "mail" }
+category "marketing" { subdomain = "news" }
+tenant "shop1" { domains = {"shop1.example.com"}  sasl_users = {"alice"} }
+milter {
+  socket = "{socket}"
+  socket_mode = "0666"
+}
+policyd {
+  listen = { "unix:%(psock)s" }
+  limit "rcpts" { key = '${sasl_username}' window = "day" max = "100000" unit = "recipients" }
+  limit "msgs" { key = '${sasl_username}' window = "day" max = "100000" unit = "messages" }
+}
+"""
+
+
+def scan(cl, pattern):
+    """Keys matching pattern on every master."""
+    return sorted(k for n in cl.nodes for k in n.cli("--scan", "--pattern", pattern).split())
+
+
+def test_milter_records_suppression_and_refunds_through_the_cluster(root_env):
+    """A real Postfix with sluice-policyd and sluice-milter on the cluster: the
+    message record (stats:, msg:, rcpts:), a recipient suppressed in the
+    message's final category removed by the milter and its limit charge
+    refunded, an all-suppressed message refused and refunded, no charge
+    record left behind; the keys of each message on several masters."""
+    env = root_env
+    cl = env.cluster()
+    psock = "%s/policyd-%s.sock" % (env.dir, uuid.uuid4().hex[:6])
+    conf, sock = write_conf(env, MILTER_CONF % {"secret": env.secret(), "psock": psock}, redis=cl)
+    policyd = env.daemon("sluice-policyd", [harness.program("policyd", "sluice-policyd"),
+                                            "-f", "-c", conf], ready=lambda: harness.can_connect(psock))
+    milter, spec = start_milter(env, conf, sock)
+    sink = env.sink()
+    pf = env.postfix(relay=sink, milter=spec, policy="unix:" + psock,
+                     sasl_users={"alice": "alicepw"})
+    limits = keys.key("limits")
+    harness.wait_for(lambda: on(cl, limits, "SCARD", limits) == "2", 30, "limit seeds")
+    day = time.strftime("%Y%m%d", time.localtime())
+    rk, mk = keys.key("quota", "rcpts", day, "alice"), keys.key("quota", "msgs", day, "alice")
+
+    def counters():
+        return int(on(cl, rk, "GET", rk) or 0), int(on(cl, mk, "GET", mk) or 0)
+
+    def send(rcpts, category=None):
+        subject = "c-" + uuid.uuid4().hex[:12]
+        hdr = "X-Sluice-Category: %s\r\n" % category if category else ""
+        data = ("From: App <app@shop1.example.com>\r\nTo: %s\r\nSubject: %s\r\n"
+                "Message-ID: <%s@app.test>\r\n%s\r\nHello.\r\n" % (rcpts[0], subject, subject, hdr))
+        try:
+            return subject, pf.send("app@shop1.example.com", rcpts, data.encode(),
+                                    auth=("alice", "alicepw"))
+        except smtplib.SMTPDataError as e:
+            return subject, (e.smtp_code, e.smtp_error.decode())
+
+    def delivered(subject):
+        def find():
+            for envelope, raw in sink.messages():
+                if ("Subject: " + subject).encode() in raw:
+                    return envelope
+            return None
+        return harness.wait_for(find, 30, "message %s at smtp-sink" % subject)
+
+    def settled(expect):
+        try:
+            harness.wait_for(lambda: counters() == expect, 15, "counters %s" % (expect,))
+        except TimeoutError:
+            raise AssertionError("counters %s, expected %s\n%s" % (counters(), expect,
+                                                                  milter.output()[-3000:]))
+
+    # a message that leaves whole: recorded, charged once, no record left
+    subject, refused = send(["n1@dest.test", "n2@dest.test"])
+    assert refused == {}, refused
+    assert sorted(delivered(subject)["rcpts"]) == ["n1@dest.test", "n2@dest.test"]
+    settled((2, 1))
+    stats = keys.key("stats", time.strftime("%Y%m%d", time.gmtime()), "shop1", "transactional")
+    harness.wait_for(lambda: on(cl, stats, "HGET", stats, "sent") == "2", 15, "sent counted")
+    msgs = scan(cl, keys.key("msg", "*"))
+    assert len(msgs) == 1, msgs
+    assert on(cl, msgs[0], "HGET", msgs[0], "tenant") == "shop1"
+    assert on(cl, msgs[0], "HGET", msgs[0], "category") == "transactional"
+    rcpts = scan(cl, keys.key("rcpts", "*"))
+    assert len(rcpts) == 1 and on(cl, rcpts[0], "SCARD", rcpts[0]) == "2", rcpts
+    # the record's keys are spread over the masters (the split is exercised)
+    assert len({cl.owner(k).port for k in (stats, msgs[0], rcpts[0])}) >= 2
+    assert scan(cl, keys.key("charge", "*")) == []
+    # a recipient suppressed in the final category: removed, its charge refunded
+    left = keys.supp("cat:marketing", "left@dest.test")
+    on(cl, left, "HSET", left, "reason", "unsubscribe", "source", "test",
+       "added", str(int(time.time())))
+    subject, refused = send(["stay@dest.test", "left@dest.test"], category="marketing")
+    assert refused == {}, refused           # policyd cannot know the category: accepted at RCPT
+    assert delivered(subject)["rcpts"] == ["stay@dest.test"]
+    settled((3, 2))
+    mstats = keys.key("stats", time.strftime("%Y%m%d", time.gmtime()), "shop1", "marketing")
+    harness.wait_for(lambda: on(cl, mstats, "HGET", mstats, "sent") == "1", 15, "marketing sent")
+    harness.wait_for(lambda: on(cl, mstats, "HGET", mstats, "suppressed") == "1", 15,
+                     "marketing suppressed")
+    # every recipient suppressed: refused at end of data, nothing charged
+    subject, refused = send(["left@dest.test"], category="marketing")
+    assert isinstance(refused, tuple) and refused[0] == 550, refused
+    settled((3, 2))
+    harness.wait_for(lambda: scan(cl, keys.key("charge", "*")) == [], 15, "no charge record left")
+    refunded = keys.key("rulestats", "rcpts")
+    assert int(on(cl, refunded, "HGET", refunded, "refunded") or 0) == 2
+    for out in (milter.output(), policyd.output()):
+        assert "CROSSSLOT" not in out, out[-3000:]
+
+
 def test_daemons_refuse_cluster(root_env):
-    """milter, feedback, and policyd with provider reactions, say at start why they cannot use the cluster yet."""
+    """feedback, and policyd with provider reactions, say at start why they cannot use the cluster yet."""
     env = root_env
     cl = env.cluster()
     path = env.file("sluice.conf", 'secret_file = "%s"\n%spolicyd {\n  listen = { "unix:%s/p.sock" }\n}\n'
@@ -268,7 +385,6 @@ def test_daemons_refuse_cluster(root_env):
                      '  block_reaction "google" { mode = defer }\n}\n'
                      % (env.secret(), cl.conf_section(), env.dir), 0o600)
     for part, prog, conf, why in (
-            ("milter", "sluice-milter", path, "sluice-milter cannot use Redis Cluster yet"),
             ("feedback", "sluice-feedback", path, "sluice-feedback cannot use Redis Cluster yet"),
             ("policyd", "sluice-policyd", react,
              "sluice-policyd with block_reaction cannot use Redis Cluster yet")):
@@ -277,10 +393,11 @@ def test_daemons_refuse_cluster(root_env):
         out = r.stdout + r.stderr
         assert r.returncode != 0, (prog, out)
         assert why in out, (prog, out)
-    # sluice-policyd without provider reactions accepts the same file
-    r = subprocess.run([harness.program("policyd", "sluice-policyd"), "-n", "-c", path],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stdout + r.stderr
+    # sluice-policyd without provider reactions, and sluice-milter, accept the same file
+    for part, prog in (("policyd", "sluice-policyd"), ("milter", "sluice-milter")):
+        r = subprocess.run([harness.program(part, prog), "-n", "-c", path],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, (prog, r.stdout + r.stderr)
     # sluicectl, with the same file, works
     r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", path, "suppress", "add", "x@dest.test"],
                        capture_output=True, text=True, timeout=30)
