@@ -375,6 +375,39 @@ def test_milter_records_suppression_and_refunds_through_the_cluster(root_env):
         assert "CROSSSLOT" not in out, out[-3000:]
 
 
+def test_two_nodes_share_an_exact_limit_on_the_cluster(root_env):
+    """test_multinode's exact limit with the cluster as the shared Redis: two
+    Postfix nodes, each with its own policyd and milter, 300 messages as one
+    SASL user, 150 through each, six clients at once: exactly 100 pass."""
+    import test_multinode as mn
+    env = root_env
+    cl = env.cluster()
+    secret, sink = env.secret("shared-token.key"), env.sink()
+    a = mn.Node(env, "a", cl, secret, sink, main=mn.MANY_ERRORS)
+    b = mn.Node(env, "b", cl, secret, sink, main=mn.MANY_ERRORS)
+    limit = keys.key("limit", "hourly")
+    harness.wait_for(lambda: on(cl, limit, "HGET", limit, "rate") == "100/hour", 30, "limit seeded")
+    results, threads = [], []
+    start = time.monotonic()
+    for node in (a, b, a, b, a, b):
+        threads.append(threading.Thread(target=mn.sender_thread, args=(node.pf, 50, results)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    elapsed = time.monotonic() - start
+    assert len(results) == 300, len(results)
+    accepted = [r for r in results if r[2] == 250]
+    drained = int(elapsed * 100 / 3600)
+    assert 100 <= len(accepted) <= 100 + max(1, drained), (len(accepted), elapsed)
+    assert all(code == 450 for _, _, code in results if code != 250), \
+        sorted(set(c for _, _, c in results))
+    assert {port for port, _, _ in accepted} == {a.pf.port, b.pf.port}
+    sink.wait(len(accepted), timeout=120)
+    got = {r for e, _ in sink.messages() for r in e["rcpts"]}
+    assert got == {rcpt for _, rcpt, _ in accepted}
+
+
 def test_daemons_refuse_cluster(root_env):
     """feedback, and policyd with provider reactions, say at start why they cannot use the cluster yet."""
     env = root_env
