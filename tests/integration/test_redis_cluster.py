@@ -399,6 +399,7 @@ def test_two_nodes_share_an_exact_limit_on_the_cluster(root_env):
     assert len(results) == 300, len(results)
     accepted = [r for r in results if r[2] == 250]
     drained = int(elapsed * 100 / 3600)
+    print("cluster: accepted %d of 300 in %.1f s" % (len(accepted), elapsed))
     assert 100 <= len(accepted) <= 100 + max(1, drained), (len(accepted), elapsed)
     assert all(code == 450 for _, _, code in results if code != 250), \
         sorted(set(c for _, _, c in results))
