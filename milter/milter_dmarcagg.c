@@ -142,7 +142,8 @@ agg_cluster(sl_redis *rd, const char **argv, int n)
 	sl_reply *rep = NULL;
 	int k = 0;
 
-	if (sl_redis_eval(rd, &agg_script, &rep, 2, 5, row, NULL) < 0 || rep->type == SL_REPLY_ERROR)
+	if (sl_redis_eval(rd, &agg_script, &rep, 2, 5, row, NULL) < 0 ||
+	    rep->type == SL_REPLY_ERROR)
 		sl_warn("redis: dmarc report row not counted: %s",
 		        rep ? rep->str : sl_redis_errstr(rd));
 	sl_reply_free(rep);
@@ -150,12 +151,16 @@ agg_cluster(sl_redis *rd, const char **argv, int n)
 	pol[k++] = "HSET", pol[k++] = argv[1];
 	for (int i = 5; i < n; i++)
 		pol[k++] = argv[i];
-	if (sl_redis_cmdv(rd, &rep, k, pol, NULL) < 0 || rep->type == SL_REPLY_ERROR ||
-	    (sl_reply_free(rep), rep = NULL, sl_redis_cmdv(rd, &rep, 3, exp, NULL) < 0) ||
-	    rep->type == SL_REPLY_ERROR)
-		sl_warn("redis: dmarc report policy not recorded: %s",
-		        rep ? rep->str : sl_redis_errstr(rd));
-	sl_reply_free(rep);
+	for (int step = 0; step < 2; step++) { /* HSET, then EXPIRE */
+		if (sl_redis_cmdv(rd, &rep, step ? 3 : k, step ? exp : pol, NULL) < 0 ||
+		    rep->type == SL_REPLY_ERROR) {
+			sl_warn("redis: dmarc report policy not recorded: %s",
+			        rep ? rep->str : sl_redis_errstr(rd));
+			step = 2;
+		}
+		sl_reply_free(rep);
+		rep = NULL;
+	}
 	free(pol);
 }
 
