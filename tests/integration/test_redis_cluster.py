@@ -1,6 +1,6 @@
 """
 NAME
-    test_redis_cluster - sluicectl and sluice-policyd on a real 3-master Redis Cluster
+    test_redis_cluster - sluicectl, sluice-policyd and sluice-milter on a real 3-master Redis Cluster
 
 DESCRIPTION
     A 3-master cluster started by the test (harness.Cluster:
@@ -16,11 +16,18 @@ DESCRIPTION
     slot group, doc/redis-keys.md "Cluster hash tags"): limits loaded
     from the cluster, a limit refusal that leaves a limit of another
     slot charged by the same decision given back, suppression from the
-    global, category and tenant scopes, a paused tenant; and a limit
-    exact under a redis-cli --cluster reshard of its counter's slot
-    while requests flow. sluice-milter and sluice-feedback, and policyd
+    global, category and tenant scopes, a paused tenant, one-click
+    unsubscribe; and a limit exact during a redis-cli --cluster reshard
+    of its counter's slot while requests flow. sluice-milter with a real
+    Postfix: the message record, a suppressed recipient removed and its
+    charge refunded, an all-suppressed message refused and refunded. Two
+    Postfix nodes with their own daemons share an exact limit through
+    the cluster (test_multinode's test). sluice-feedback, and policyd
     with block_reaction, still refuse cluster_nodes at start with a
     clear message.
+
+    Each test starts its own cluster: they run in parallel with the
+    rest of the suite (no group, not serial).
 """
 import binascii
 import smtplib
@@ -203,6 +210,26 @@ def test_policyd_decisions_through_the_cluster(root_env):
                             "recipient": "fine@dest.test"})
     assert a.startswith("DEFER_IF_PERMIT 4.7.1") and "bounce rate 9%" in a, a
     assert "CROSSSLOT" not in proc.output(), proc.output()[-3000:]
+
+
+def test_policyd_one_click_unsubscribe_through_the_cluster(root_env):
+    """The entry by the one writer, the day's count by its own call, once."""
+    from test_policyd_http import curl, url_token
+    cl = root_env.cluster()
+    proc, sock, port = start_policyd(root_env, cl, http=True)
+    sasl = keys.key("sasl", "alice")
+    on(cl, sasl, "HSET", sasl, "tenant", "shop1", "category", "news")
+    url = "http://127.0.0.1:%d/u/%s" % (port, url_token(proc, "reader@example.com"))
+    for _ in range(2):                      # the second changes nothing
+        code, body = curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", url)
+        assert code == 200 and "unsubscribed" in body, (code, body)
+    entry = keys.supp("cat:news", "reader@example.com")
+    assert on(cl, entry, "HGET", entry, "reason") == "unsubscribe"
+    stats = keys.key("stats", time.strftime("%Y%m%d", time.gmtime()), "shop1", "news")
+    harness.wait_for(lambda: on(cl, stats, "HGET", stats, "unsub") == "1", 15, "unsubscribe counted")
+    a = policy_query(sock, {"sasl_username": "alice", "recipient": "reader@example.com"})
+    assert a.startswith("550 5.7.1") and "unsubscribe" in a, a
+    assert on(cl, stats, "HGET", stats, "unsub") == "1"
 
 
 def test_policyd_limit_exact_during_a_reshard(root_env):
