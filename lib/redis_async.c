@@ -50,7 +50,9 @@
  *	sends ASKING and the command (EVAL, not EVALSHA: the importing node
  *	may lack the script) to the named node; at most
  *	SL_REDIS_MAX_REDIRECTS redirects, all within the request's one
- *	timeout. A failed or timed-out request, or CLUSTERDOWN, marks the
+ *	timeout; TRYAGAIN (a multi-key command on a slot whose keys are
+ *	half moved) is sent again after TRYAGAIN_MS, as a redirect. A
+ *	failed or timed-out request, or CLUSTERDOWN, marks the
  *	map stale; a timer (REFRESH_MS) then asks CLUSTER SLOTS of a
  *	connected master, never more often than every REFRESH_MS. Nothing
  *	waits: every step is a callback.
@@ -759,6 +761,7 @@ req_send(sl_aredis *ar, struct aredis_req *req, int timeout_ms, int argc,
  * its zero-delay timer (a fail-fast answer).
  */
 #define REFRESH_MS 100 /* the slot map is asked for at most this often */
+#define TRYAGAIN_MS SL_REDIS_TRYAGAIN_MS
 
 struct cluster_req {
 	struct cluster_req *prev, *next; /* ar->creqs */
@@ -904,14 +907,20 @@ creq_answer(struct cluster_req *cr, const sl_reply *reply, const char *err)
 	cb(reply, err, arg); /* may free the handle: nothing after this */
 }
 
-/* creq_timer_cb - a fail-fast answer, delivered outside the caller's call */
+static void creq_send(struct cluster_req *cr, int i, int ask);
+static int creq_route(struct cluster_req *cr);
+
+/* creq_timer_cb - a fail-fast answer outside the caller's call, or a TRYAGAIN resend */
 static void
 creq_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cluster_req *cr = arg;
 
 	(void)fd, (void)what;
-	creq_answer(cr, NULL, cr->fail);
+	if (cr->fail == NULL && !cr->ar->closing)
+		creq_send(cr, creq_route(cr), 0);
+	else
+		creq_answer(cr, NULL, cr->fail ? cr->fail : "shutting down");
 }
 
 /* creq_fail_later - answer err from a zero-delay timer */
@@ -1004,6 +1013,16 @@ cluster_req_cb(const sl_reply *r, const char *err, void *arg)
 	}
 	if (r->type == SL_REPLY_ERROR && strncmp(r->str, "CLUSTERDOWN", 11) == 0)
 		cluster_stale(ar);
+	/* keys of a slot being migrated, some moved: ask again shortly */
+	if (r->type == SL_REPLY_ERROR && strncmp(r->str, "TRYAGAIN", 8) == 0 && !ar->closing &&
+	    ++cr->hops <= SL_REDIS_MAX_REDIRECTS &&
+	    sl_redis_now_ms() + TRYAGAIN_MS < cr->deadline_ms) {
+		struct timeval tv = ms_timeval(TRYAGAIN_MS);
+
+		cr->fail = NULL;
+		evtimer_add(cr->timer, &tv);
+		return;
+	}
 	if (r->type != SL_REPLY_ERROR || ar->closing ||
 	    sl_redis_redirect(r->str, &ask, &slot, host, sizeof(host), &port) != 1) {
 		creq_answer(cr, r, NULL);

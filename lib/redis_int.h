@@ -47,6 +47,7 @@ struct sl_redis_conf {
 #define SL_REDIS_SLOTS		16384
 #define SL_REDIS_MAX_NODES	64	/* masters in a cluster we can track */
 #define SL_REDIS_MAX_REDIRECTS	5
+#define SL_REDIS_TRYAGAIN_MS	20	/* TRYAGAIN (slot mid-migration): again after */
 
 /* redis_cluster.c: which master serves each slot. */
 struct sl_redis_slotmap {
