@@ -172,8 +172,9 @@ def test_policyd_decisions_through_the_cluster(root_env):
     # the limits are applied in name order: a_wide first, b_narrow refuses
     define(cl, "a_wide", key="${client_address}", rate="100/hour")
     define(cl, "b_narrow", key="${sender}", rate="2/hour")
-    wait_loaded(proc, "a_wide")
-    wait_loaded(proc, "b_narrow")
+    define(cl, "c_watch", key="${helo_name}", rate="1/hour", mode="monitor")
+    for name in ("a_wide", "b_narrow", "c_watch"):
+        wait_loaded(proc, name)
     wide, narrow = keys.key("rate", "a_wide", "127.0.0.1"), keys.key("rate", "b_narrow", "s@src.test")
     assert cl.keyslot(wide) != cl.keyslot(narrow)
     answers = [policy_query(sock, {"sender": "s@src.test"}) for _ in range(5)]
@@ -190,6 +191,12 @@ def test_policyd_decisions_through_the_cluster(root_env):
     wstats = keys.key("rulestats", "a_wide")
     harness.wait_for(lambda: on(cl, wstats, "HGET", wstats, "passed") == "2", 10,
                      "a_wide passes flushed")
+    # the monitored limit, last: charged by the first request, would have
+    # deferred the second (counted by its own call), never seen by the refused
+    cstats = keys.key("rulestats", "c_watch")
+    harness.wait_for(lambda: on(cl, cstats, "HGET", cstats, "would_defer") == "1", 10,
+                     "c_watch would_defer counted")
+    assert 0.9 < rate_level(cl, keys.key("rate", "c_watch", "client.test")) <= 1.0
     # suppression, each scope's entry wherever its slot is
     entries = ((keys.supp("global", "g@dest.test"), "manual"),
                (keys.supp("cat:news", "c@dest.test"), "unsubscribe"),
