@@ -1215,7 +1215,7 @@ test_cluster_redirects(void **state)
 	port[1] = port[0] + 1, port[2] = port[0] + 2;
 	for (int i = 0; i < 3; i++) {
 		pid[i] = spawn_cluster_node(port[i]);
-		for (int t = 0; t < 500 && !ping_tcp(port[i]); t++)
+		for (int t = 0; t < 1500 && !ping_tcp(port[i]); t++) /* 15 s: a loaded machine */
 			sleep_ms(10);
 		assert_true(ping_tcp(port[i]));
 		o.host = "127.0.0.1", o.port = port[i];
@@ -1298,6 +1298,38 @@ test_cluster_redirects(void **state)
 	assert_int_equal(ac.type, SL_REPLY_ERROR);
 	assert_int_equal(strncmp(ac.str, "CROSSSLOT", 9), 0);
 	assert_true(sl_aredis_error_replies(car) >= 1);
+	/* TRYAGAIN: {t}a moved, {t}b not yet; asked again until the slot is done */
+	{
+		const char *a_two[] = {"MGET", "{t}a", "{t}b"};
+		char tslot[16];
+		int ts = -1, td;
+
+		snprintf(tslot, sizeof(tslot), "%u", sl_redis_keyslot("t", 1));
+		assert_int_equal(sl_redis_cmd(cr, NULL, "MSET {t}a 1 {t}b 2"), 0);
+		for (int i = 0; i < 3; i++)
+			if (strncmp(node_str(node[i], buf, sizeof(buf), "GET %s", "{t}a", NULL), "MOVED", 5))
+				ts = i;
+		assert_true(ts >= 0);
+		td = (ts + 1) % 3;
+		assert_int_equal(sl_redis_cmd(node[td], NULL, "CLUSTER SETSLOT %s IMPORTING %s", tslot,
+					      ids[ts]), 0);
+		assert_int_equal(sl_redis_cmd(node[ts], NULL, "CLUSTER SETSLOT %s MIGRATING %s", tslot,
+					      ids[td]), 0);
+		snprintf(buf, sizeof(buf), "%d", port[td]);
+		assert_int_equal(sl_redis_cmd(node[ts], NULL, "MIGRATE 127.0.0.1 %s {t}a 0 5000", buf), 0);
+		memset(&ac, 0, sizeof(ac));
+		assert_int_equal(sl_aredis_cmdv(car, 3000, acb, &ac, 3, a_two, NULL), 0);
+		run_for(base, 30);	/* a TRYAGAIN or two, at most */
+		assert_int_equal(ac.calls, 0);
+		assert_int_equal(sl_redis_cmd(node[ts], NULL, "MIGRATE 127.0.0.1 %s {t}b 0 5000", buf), 0);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(sl_redis_cmd(node[i], NULL, "CLUSTER SETSLOT %s NODE %s", tslot,
+						      ids[td]), 0);
+		run_until(base, &ac.calls, 4000);
+		assert_int_equal(ac.calls, 1);
+		assert_int_equal(ac.type, SL_REPLY_ARRAY);
+		assert_int_equal(ac.elements, 2);
+	}
 	/* Keys of two slots in one command: the server's CROSSSLOT, an error reply. */
 	assert_int_equal(sl_redis_cmd(cr, &rep, "MGET %s %s", "foo", "bar"), 0);
 	assert_int_equal(rep->type, SL_REPLY_ERROR);
