@@ -309,6 +309,7 @@ milter {
 }
 policyd {
   listen = { "unix:%(psock)s" }
+  timeout = 5000
   limit "rcpts" { key = '${sasl_username}' window = "day" max = "100000" unit = "recipients" }
   limit "msgs" { key = '${sasl_username}' window = "day" max = "100000" unit = "messages" }
 }
@@ -464,7 +465,11 @@ def test_mail_through_postfix_during_a_reshard(root_env):
     assert got == sorted(sent)
     day = time.strftime("%Y%m%d", time.localtime())
     rk, mk = keys.key("quota", "rcpts", day, "alice"), keys.key("quota", "msgs", day, "alice")
-    harness.wait_for(lambda: on(cl, rk, "GET", rk) == str(len(sent)), 15, "each charged once")
+    try:
+        harness.wait_for(lambda: on(cl, rk, "GET", rk) == str(len(sent)), 15, "each charged once")
+    except TimeoutError:
+        raise AssertionError("%d sent, %s charged\n%s" % (len(sent), on(cl, rk, "GET", rk),
+                                                         policyd.output()[-3000:]))
     assert on(cl, mk, "GET", mk) == str(len(sent))
     stats = keys.key("stats", time.strftime("%Y%m%d", time.gmtime()), "shop1", "transactional")
     harness.wait_for(lambda: on(cl, stats, "HGET", stats, "sent") == str(len(sent)), 15,
