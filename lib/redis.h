@@ -45,7 +45,7 @@
  *	sl_aredis_errstr(), sl_aredis_prefix(); the return value of
  *	sl_aredis_cmdv()/sl_aredis_eval() is specified below. Then the
  *	Sentinel and Cluster options of sl_redis_opts, sl_redis_keyslot()
- *	and sl_redis_hostport(); then sl_aredis_cluster().
+ *	and sl_redis_hostport(); then sl_aredis_cluster() and sl_redis_cluster().
  */
 #ifndef SL_REDIS_H
 #define SL_REDIS_H
