@@ -17,8 +17,9 @@ DESCRIPTION
     from the cluster, a limit refusal that leaves a limit of another
     slot charged by the same decision given back, suppression from the
     global, category and tenant scopes, a paused tenant, one-click
-    unsubscribe; and a limit exact during a redis-cli --cluster reshard
-    of its counter's slot while requests flow. sluice-milter with a real
+    unsubscribe; the fail action while a master is down, and decisions
+    again once it is back; and a limit exact during a redis-cli
+    --cluster reshard of its counter's slot while requests flow. sluice-milter with a real
     Postfix: the message record, a suppressed recipient removed and its
     charge refunded, an all-suppressed message refused and refunded. Two
     Postfix nodes with their own daemons share an exact limit through
@@ -237,6 +238,31 @@ def test_policyd_one_click_unsubscribe_through_the_cluster(root_env):
     a = policy_query(sock, {"sasl_username": "alice", "recipient": "reader@example.com"})
     assert a.startswith("550 5.7.1") and "unsubscribe" in a, a
     assert on(cl, stats, "HGET", stats, "unsub") == "1"
+
+
+def test_policyd_while_a_master_is_down(root_env):
+    """A master killed: the cluster refuses every slot (full coverage), each
+    decision gets the fail action within its timeout; the master restarted,
+    decisions come from the cluster again."""
+    cl = root_env.cluster()
+    proc, sock, _ = start_policyd(root_env, cl, "  limit_fail_action = defer\n"
+                                  "  suppression_fail_action = defer\n", deadline_ms=1000)
+    define(cl, "hourly", key="${sender}", rate="1000/hour")
+    wait_loaded(proc, "hourly")
+    q = {"sender": "s@src.test", "recipient": "r@dest.test"}
+    assert policy_query(sock, q) == "DUNNO"
+    victim = cl.nodes[2]
+    victim.kill()
+    # every answer comes (policy_query would time out on a hang) and is the fail action
+    harness.wait_for(lambda: policy_query(sock, q).startswith("DEFER_IF_PERMIT"), 30,
+                     "the fail action while a master is down")
+    for _ in range(5):
+        assert policy_query(sock, q).startswith("DEFER_IF_PERMIT")
+    victim.start()
+    harness.wait_for(lambda: all("cluster_state:ok" in n.cli("CLUSTER", "INFO") for n in cl.nodes),
+                     60, "cluster_state:ok again")
+    harness.wait_for(lambda: policy_query(sock, q) == "DUNNO", 30, "decisions from the cluster again")
+    assert "redis: " in proc.output()       # the failed decisions said why
 
 
 def test_policyd_limit_exact_during_a_reshard(root_env):
