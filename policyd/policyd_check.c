@@ -410,6 +410,8 @@ decide(pd_query *q)
 	args[a++] = ""; /* not a split step */
 	for (int i = 0; i < q->nscope; i++)
 		args[a++] = q->scope[i].field;
+	if (q->tmode == PD_MODE_OFF && nkeys > 1)
+		argv[0] = argv[1]; /* not read: a key of the decision's one slot (Cluster) */
 	memcpy(argv + nkeys, args, (size_t) a * sizeof(*args));
 	if (!pd_breaker_allow(q->srv->breaker, q->cfg, pd_now_ms())) {
 		fail(q, "circuit breaker open");

@@ -475,3 +475,21 @@ def test_feedback_writes_every_kind_into_buckets(env):
     assert w.feed(msg, tok)[0] == 0
     assert entry("reader@example.org", "cat:letters").startswith("u")
     assert w.cli("KEYS", keys.key("supp", "*", "*")) == ""
+
+
+def test_policyd_on_a_cluster_reads_the_buckets(root_env):
+    """sluice-policyd on a 3-master Redis Cluster in the compact layout: every scope of a
+    recipient is in buckets with one hash tag, looked up and refused as on one Redis."""
+    from test_policyd_util import policy_query, start_policyd
+    cl = root_env.cluster()
+    top = 'suppression {\n  layout = "compact"\n  buckets = %d\n}\n' % BUCKETS
+    proc, sock, _ = start_policyd(root_env, cl, top_extra=top)
+    w = type("W", (), {"conf": proc.conf_path})()
+    addrs = ["pc%02d@dest.test" % i for i in range(12)]
+    for a in addrs:
+        ctl(w, "suppress", "add", a, "--reason", "hard-bounce")
+    assert len({cl.owner(keys.suppb("global", a, BUCKETS)).port for a in addrs}) > 1
+    for a in addrs:
+        got = policy_query(sock, {"recipient": a})
+        assert got.startswith("550 5.1.1 Suppressed: hard-bounce"), (a, got, proc.output()[-2000:])
+    assert not policy_query(sock, {"recipient": "free@dest.test"}).startswith("550")
