@@ -7,6 +7,8 @@ test_keyspace checks the module against the document's examples; keep
 this table in step with lib/keyspace.c's.
 """
 
+import re
+
 PREFIX = "sluice:"
 
 TEMPLATES = {
@@ -51,6 +53,18 @@ def key(kind, *parts, prefix=PREFIX):
         t = t.replace("$%d" % i, str(p))
     assert "$" not in t, (kind, parts)
     return prefix + t
+
+
+def pattern(kind, prefix=PREFIX):
+    """A SCAN/KEYS pattern matching every key of kind."""
+    return key(kind, *["*"] * TEMPLATES[kind].count("$"), prefix=prefix)
+
+
+def is_kind(kind, name, prefix=PREFIX):
+    """Whether name is a key of kind (each part at least one character)."""
+    rx = "".join(".+" if re.fullmatch(r"\$\d", t) else re.escape(t)
+                 for t in re.split(r"(\$\d)", TEMPLATES[kind]) if t)
+    return re.fullmatch(re.escape(prefix) + rx, name) is not None
 
 
 def supp(scope, address, prefix=PREFIX):

@@ -19,6 +19,7 @@ import subprocess
 import threading
 
 import harness
+import keys
 
 
 def ctl(conf, *args):
@@ -27,7 +28,7 @@ def ctl(conf, *args):
 
 
 def key(addr):
-    return "sluice:supp:global:" + addr
+    return keys.supp("global", addr)
 
 
 def start_cluster(env):
