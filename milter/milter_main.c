@@ -53,6 +53,7 @@
 #include <sysexits.h>
 
 #include "conf_check.h"
+#include "keyspace.h"
 #include "log.h"
 #include "milter.h"
 #include "milter_verify.h"
@@ -259,6 +260,8 @@ main(int argc, char **argv)
 	ml_redis_prepare();			/* script SHA1s, before any thread */
 	if (ml_verify_init(err, sizeof(err)) < 0 || ml_milter_setup(c, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
+	if (sl_keyspace_require_opts(&c->redis))
+		return EX_CONFIG; /* a keyspace of an older format: sluicectl migrate */
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
 	if (pidfile && sl_pidfile_write(pidfile, err, sizeof(err)) < 0)
