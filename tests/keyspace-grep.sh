@@ -31,7 +31,7 @@ fi
 # the tests, the benchmarks and the quick start name keys through
 # tests/integration/keys.py only: a string that starts with a prefix and a
 # key name ("sluice:supp:...", 'acme:limits') is spelled by hand
-tpat="[\"'][a-z0-9]+:($names|charge)(:|[\"'])"
+tpat="[\"'][a-z0-9]+:($names|charge)(:|[\"'])|%s($names|charge):"
 tfiles=$(find tests/integration tests/bench contrib -name '*.py' ! -name keys.py -type f | sort)
 hits=$(grep -nHE "$tpat" $tfiles)
 if [ -n "$hits" ]; then
@@ -44,6 +44,6 @@ probe=$(printf '%s\n' 'snprintf(k, n, "%ssupp:%s:%s", p, s, a);' "x = P .. 'stat
 	'ctl_key(ctx, k, n, "limit:%s", name)' | grep -cE "$pat")
 [ "$probe" -eq 3 ] || { echo "keyspace-grep: the pattern misses known spellings"; exit 99; }
 probe=$(printf '%s\n' 'cli("HSET", "sluice:supp:global:" + a)' "cli('GET', 'acme:limits')" \
-	'keys.supp("cat:news", a), "tenant:shop1"' | grep -cE "$tpat")
-[ "$probe" -eq 2 ] || { echo "keyspace-grep: the test pattern misses known spellings"; exit 99; }
+	'keys.supp("cat:news", a), "tenant:shop1"' 'key = "%srcpts:%s" % (prefix, m)' | grep -cE "$tpat")
+[ "$probe" -eq 3 ] || { echo "keyspace-grep: the test pattern misses known spellings"; exit 99; }
 echo "keyspace-grep: $(echo "$files" | wc -l) files, $(echo "$tfiles" | wc -l) test files, no key name outside lib/keyspace* and keys.py"

@@ -7,6 +7,7 @@ test_keyspace checks the module against the document's examples; keep
 this table in step with lib/keyspace.c's.
 """
 
+import binascii
 import re
 
 PREFIX = "sluice:"
@@ -85,6 +86,17 @@ def is_kind(kind, name, prefix=PREFIX):
     rx = "".join(".+" if re.fullmatch(r"\$\d", t) else re.escape(t)
                  for t in re.split(r"(\$\d)", TEMPLATES[kind]) if t)
     return re.fullmatch(re.escape(prefix) + rx, name) is not None
+
+
+def slot(name):
+    """The Redis Cluster slot of a key name: CRC16-XMODEM of its hash tag
+    (the text between the first { and the next }, when not empty), else of
+    the whole name."""
+    i = name.find("{")
+    j = name.find("}", i + 1) if i >= 0 else -1
+    if i >= 0 and j > i + 1:
+        name = name[i + 1:j]
+    return binascii.crc_hqx(name.encode(), 0) % 16384
 
 
 def supp(scope, address, prefix=PREFIX):

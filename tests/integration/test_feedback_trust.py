@@ -58,10 +58,12 @@ def dump(redis):
 
     Stream entry ids are left out (they are times); so are the values that
     are the time of processing (`added`, `expires`, `status_changed`, the
-    done marker's value, soft-bounce scores).
+    done marker's value, soft-bounce scores), and the keyspace format
+    marker, which the first program to meet an empty Redis writes before
+    anything else (lib/keyspace_version.c), whatever the message does.
     """
     out = {}
-    for key in sorted(k for k in redis.cli("KEYS", "*").split("\n") if k):
+    for key in sorted(k for k in redis.cli("KEYS", "*").split("\n") if k and k != keys.key("keyspace")):
         t = redis.cli("TYPE", key)
         ttl = int(redis.cli("TTL", key))
         if t == "hash":
