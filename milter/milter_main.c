@@ -258,10 +258,12 @@ main(int argc, char **argv)
 	}
 	apply_log_level(c);
 	ml_redis_prepare();			/* script SHA1s, before any thread */
+	if (c->use_redis && sl_keyspace_require_opts(&c->redis)) {
+		ml_conf_unref(c); /* a keyspace of an older format: sluicectl migrate */
+		return EX_CONFIG;
+	}
 	if (ml_verify_init(err, sizeof(err)) < 0 || ml_milter_setup(c, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
-	if (sl_keyspace_require_opts(&c->redis))
-		return EX_CONFIG; /* a keyspace of an older format: sluicectl migrate */
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
 	if (pidfile && sl_pidfile_write(pidfile, err, sizeof(err)) < 0)

@@ -5,9 +5,10 @@ NAME
 DESCRIPTION
     Against a real redis-server and the real programs: a Redis holding
     entries under the names of before the hash tags (keys.old(), what the
-    previous version wrote) makes sluice-policyd and sluice-logd refuse to
-    start (exit 78, a log line saying to run sluicectl migrate), sluicectl
-    refuse its commands (78) and sluice-feedback tempfail a message (75:
+    previous version wrote) makes sluice-policyd, sluice-milter and
+    sluice-logd refuse to start (exit 78, a log line saying to run sluicectl
+    migrate), sluicectl refuse its commands (78) and sluice-feedback
+    tempfail a message (75:
     Postfix keeps it); nothing in Redis changes. After sluicectl migrate
     the marker says format 2 and sluice-policyd enforces the old entries:
     a suppressed recipient is refused at RCPT, a limit defined under the
@@ -26,7 +27,20 @@ import pytest
 import feedback_helpers
 import harness
 import keys
+import milter_helpers
 from test_policyd_util import start_policyd, policy_query
+
+
+class Patient:
+    """The test's Redis with a 10 s command timeout in its redis { } block:
+    on a loaded machine a check that times out is skipped with a warning
+    (the daemons start without Redis), which is not what these tests test."""
+
+    def __init__(self, redis):
+        self.redis = redis
+
+    def conf_section(self, prefix="sluice:"):
+        return self.redis.conf_section(prefix, command_timeout=10000)
 
 
 def ctl(conf, *args):
@@ -43,7 +57,7 @@ def start(env):
         'category "news" { subdomain = "news" }\n'
         'tenant "shop1" { subdomain = "shop1" }\n'
         'policyd {\n  strip_tag = true\n  lowercase_local_part = true\n}\n')
-        % (secret, redis.conf_section()))
+        % (secret, Patient(redis).conf_section()))
     return redis, conf
 
 
@@ -60,16 +74,26 @@ def test_format1_refused_until_migrated(env):
     before = dump(redis)
     # sluice-policyd: refuses to start, saying what to do
     with pytest.raises(RuntimeError) as e:
-        start_policyd(env, redis)
+        start_policyd(env, Patient(redis))
     assert "exited with 78" in str(e.value) and "sluicectl migrate" in str(e.value), str(e.value)
     assert gone in str(e.value)                                     # names one old key
     # sluice-logd: the same
     logf = env.file("maillog", "")
     lconf = env.file("logd.conf", '%slogd { log_file = "%s" state_file = "%s" }\n'
-                     % (redis.conf_section(), logf, os.path.join(env.dir, "logd.state")))
+                     % (Patient(redis).conf_section(), logf, os.path.join(env.dir, "logd.state")))
     r = subprocess.run([harness.program("logd", "sluice-logd"), "-f", "-c", lconf],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 78 and "sluicectl migrate" in r.stderr, (r.returncode, r.stderr)
+    # sluice-milter: the same (with redis = true, its default)
+    rsa, _ = harness.dkim_keypair(env, "example", "rsa")
+    mconf, msock = milter_helpers.write_conf(env, (
+        'secret_file = "%s"\ndomain "example.com" {\n  default_category = "news"\n'
+        '  dkim "r1" { algorithm = "rsa-sha256" key = "%s" }\n}\ncategory "news" { }\n'
+        'milter { socket = "{socket}" }\n') % (env.secret("m.key"), rsa), redis=Patient(redis))
+    r = subprocess.run([milter_helpers.milter_binary(), "-f", "-c", mconf],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 78 and "sluicectl migrate" in r.stderr, (r.returncode, r.stderr)
+    assert not os.path.exists(msock)
     # sluicectl: every command but migrate
     r = ctl(conf, "suppress", "check", "gone@dest.test")
     assert r.returncode == 78 and "sluicectl migrate" in r.stderr, (r.returncode, r.stderr)
