@@ -114,4 +114,12 @@ extern sl_script sl_supp_move_script;
 extern sl_script sl_supp_relayout_script;
 extern sl_script sl_supp_prune_script;
 
+/*
+ * sl_keyspace_rename_script (keyspace_version.c, keyspace_rename.lua):
+ * KEYS pairs (a format-1 name, its name today), ARGV a way and a type
+ * per pair; returns {moved, merged, dropped, then name and type of each
+ * key left alone} (sluicectl migrate).
+ */
+extern sl_script sl_keyspace_rename_script;
+
 #endif
