@@ -95,13 +95,13 @@ def received(w, subject, timeout=20):
 def decode_token(conf, local):
     """Run --decode-token; returns (exit status, stdout+stderr)."""
     r = subprocess.run([milter_binary(), "-c", conf, "--decode-token", local],
-                       capture_output=True, text=True, timeout=10)
+                       capture_output=True, text=True, timeout=60)
     return r.returncode, r.stdout + r.stderr
 
 
 def check_conf(conf):
     """Run -n; returns (exit status, output)."""
-    r = subprocess.run([milter_binary(), "-n", "-c", conf], capture_output=True, text=True, timeout=10)
+    r = subprocess.run([milter_binary(), "-n", "-c", conf], capture_output=True, text=True, timeout=60)
     return r.returncode, r.stdout + r.stderr
 
 
