@@ -247,7 +247,7 @@ def test_refused_by_the_milter_at_end_of_headers_is_refunded(world):
     assert err[0] == 550, err                      # another tenant's From: the SASL binding
     settled_to(w, before)
     assert no_records(w)
-    assert "limit charges refunded: 5 (message not accepted)" in w.milter.output()
+    w.milter.wait_output("limit charges refunded: 5 (message not accepted)")
 
 
 def test_all_recipients_suppressed_in_the_final_category_is_refunded(world):

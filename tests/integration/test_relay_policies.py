@@ -225,7 +225,7 @@ def test_ip_client_mapped_signed_and_limited(world):
     assert harness.header_values(raw, "Feedback-ID")[0].startswith("tx:transactional:office:")
     assert any("tenant=office" in l and "from=<printer@office.test>" in l
                for l in policyd_line(world, "state=RCPT")), world.policyd.output()
-    assert "tenant=office" in world.milter.output()
+    world.milter.wait_output("tenant=office")
     # the tenant's daily limit of 2 messages follows the IP client
     send(world, "scanner@office.test", source="127.0.0.2")
     code, text = refused_rcpt(world, "printer@office.test", source="127.0.0.2")
@@ -292,7 +292,7 @@ def test_live_require_tls(world):
             except smtplib.SMTPRecipientsRefused:
                 return False
         harness.wait_for(accepted, 10, "invalid live value ignored")
-        assert 'tenant office (its Redis hash) field require_tls: invalid require_tls "maybe"' in world.policyd.output()
+        world.policyd.wait_output('tenant office (its Redis hash) field require_tls: invalid require_tls "maybe"')
         reset_quota(world)
         send(world, "printer@office.test", source="127.0.0.2")
         send(world, "printer@office.test", source="127.0.0.2")
