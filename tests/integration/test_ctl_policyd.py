@@ -33,7 +33,7 @@ def start(env):
         'secret_file = "%s"\n%s'
         'category "news" { subdomain = "news" }\n'
         'tenant "shop42" { subdomain = "shop42" }\n'
-        'policyd {\n  listen = { "unix:%s" }\n  strip_tag = true\n'
+        'policyd {\n  listen = { "unix:%s" }\n  timeout = 5000\n  strip_tag = true\n'
         '  lowercase_local_part = false\n'
         '  limit "perdomain" { key = \'${recipient_domain}\'  rate = "1000/hour"  burst = "1000" }\n'
         '}\n') % (env.secret(), redis.conf_section(), sock))

@@ -60,6 +60,7 @@ milter {
 }
 policyd {
   listen = { "unix:%(psock)s" }
+  timeout = 5000          # not the 100 ms default, which fails open on a loaded machine (test_policyd_util)
   limit "rcpts" { key = '${sasl_username}' window = "day" max = "100000" unit = "recipients" }
   limit "msgs" { key = '${sasl_username}' window = "day" max = "100000" unit = "messages" }
   limit "hourly" { key = '${sasl_username}' rate = "100/hour" unit = "recipients" }

@@ -55,6 +55,7 @@ milter {
 }
 policyd {
   listen = { "unix:%(policy)s" }
+  timeout = 5000          # not the 100 ms default, which fails open on a loaded machine (test_policyd_util)
   socket_mode = "0666"
   poll_interval = 100
   block_reaction "fake" { mode = "defer" retry = 300 }

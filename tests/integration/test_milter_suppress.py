@@ -55,6 +55,7 @@ milter {
 }
 policyd {
   listen = { "unix:%(psock)s" }
+  timeout = 5000          # not the 100 ms default, which fails open on a loaded machine (test_policyd_util)
   http_listen = "127.0.0.1:%(http)d"
 }
 """
