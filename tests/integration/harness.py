@@ -298,13 +298,16 @@ class Redis:
             raise redis_cli_failed(args, r)
         return r.stdout.rstrip("\n")
 
-    def conf_section(self, prefix="sluice:", command_timeout=500, connect_timeout=2000):
+    def conf_section(self, prefix="sluice:", command_timeout=5000, connect_timeout=500):
         """The redis { } block of sluice.conf for this server.
 
-        connect_timeout bounds the connect and its handshake (AUTH, ROLE ...),
-        and sluice-policyd waits that long for Redis at its start before it
-        answers with the fail actions: under ASan on a loaded machine, 500 ms
-        was seen to pass before a local handshake was through."""
+        command_timeout as long as start_policyd's per-request deadline: a
+        reply late by scheduling alone (ASan, 6 workers, 2 shared cores) would
+        otherwise be a Redis failure (fail actions, tempfails) that the test
+        did not ask for. Tests of Redis going away stop, kill or freeze the
+        server, or write their own block. connect_timeout is also how long
+        sluice-policyd waits for Redis at its start (test_policyd_redis_down
+        times the wait with Redis down)."""
         return ('redis {\n  socket = "%s"\n  prefix = "%s"\n  connect_timeout = %d\n'
                 '  command_timeout = %d\n}\n' % (self.sock, prefix, connect_timeout, command_timeout))
 

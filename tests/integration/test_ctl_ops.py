@@ -152,13 +152,14 @@ def test_events_last_and_follow(env):
     assert 'detail="550 5.1.1 user unknown"' in lines[1]
     assert lines[0][:4] == time.strftime("%Y", time.gmtime())
 
+    conf = env.file("follow.conf", redis.conf_section(command_timeout=500) + CONF_EXTRA)
     p = subprocess.Popen([harness.program("ctl", "sluicectl"), "-c", conf, "events", "--count", "0",
                           "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # It read the last id (XREVRANGE) before its first XREAD: an entry added
         # earlier would be taken as already seen. Wait until it blocks in XREAD
         # on a connection a second old or more (several rounds: command_timeout
-        # is 500 ms, each XREAD BLOCK 300 ms).
+        # is 500 ms here, each XREAD BLOCK 300 ms).
         def following():
             assert p.poll() is None, p.stderr.read()
             return any("cmd=xread" in l and int(l.split(" age=")[1].split()[0]) >= 1
