@@ -54,6 +54,27 @@ void	ctl_glob_escape(const char *in, char *out, size_t outlen);
 void	ctl_print_value(FILE *fp, const char *s);
 
 /*
+ * ctl_opts.c - a subcommand's long options from one table.
+ */
+/*
+ * One long option of a subcommand: "--name VALUE" into *arg (each VALUE
+ * checked by valid, when given, as it comes), or "--name" sets *flag.
+ */
+typedef struct ctl_opt {
+	const char *name;
+	const char **arg;
+	int    *flag;
+	int	(*valid)(const char *value);
+} ctl_opt;
+#define CTL_ARG(name, p)		{(name), (p), NULL, NULL}
+#define CTL_CHECKED(name, p, fn)	{(name), (p), NULL, (fn)}
+#define CTL_FLAG(name, p)		{(name), NULL, (p), NULL}
+#define CTL_OPT_END			{NULL, NULL, NULL, NULL}
+#define CTL_ANY_ARGS 0x7fffffff	/* no upper bound on operands */
+int	ctl_getopt(const ctl_ctx *ctx, int argc, char **argv, const ctl_opt *opts,
+		   int min_args, int max_args);
+
+/*
  * ctl_redis.c - the Redis side: keys, commands that exit on failure, SCAN.
  */
 #define CTL_KEY_MAX 1024

@@ -13,7 +13,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +21,6 @@
 #include "ctl.h"
 #include "log.h"
 #include "provider.h"
-
-static const struct option block_longopts[] = {
-	{"class", required_argument, NULL, 'c'},
-	{"ttl", required_argument, NULL, 't'},
-	{"reason", required_argument, NULL, 'r'},
-	{"no-ramp", no_argument, NULL, 'n'},
-	{NULL, 0, NULL, 0}
-};
 
 /* source_ok - a sending domain (a-z 0-9 . -, at most 253), "-" (unknown) or "*" (all) */
 static int
@@ -167,37 +158,41 @@ drop_ramp(ctl_ctx *ctx, const char *prov, const char *dom)
 	return n;
 }
 
+/* ttl_ok - a block's lifetime in seconds: 1 to 30 days */
+static int
+ttl_ok(const char *s)
+{
+	long long v;
+
+	return ctl_parse_long(s, 1, 30 * 86400, &v) == 0;
+}
+
 /* ctl_block - list, set or clear provider blocks */
 int
 ctl_block(ctl_ctx *ctx, int argc, char **argv)
 {
-	const char *cls = "reputation", *reason = "set by an operator", *what;
+	const char *cls = "reputation", *reason = "set by an operator", *ttl_arg = NULL, *what;
 	long long ttl = 3600;
 	char	key[CTL_KEY_MAX];
-	int	ch, no_ramp = 0;
+	int	no_ramp = 0, i;
+	const ctl_opt opts[] = {CTL_CHECKED("class", &cls, class_ok),
+				CTL_CHECKED("ttl", &ttl_arg, ttl_ok),
+				CTL_ARG("reason", &reason),
+				CTL_FLAG("no-ramp", &no_ramp),
+				CTL_OPT_END};
 
-	while ((ch = getopt_long(argc, argv, "", block_longopts, NULL)) != -1) {
-		if (ch == 'c' && class_ok(optarg))
-			cls = optarg;
-		else if (ch == 't' && ctl_parse_long(optarg, 1, 30 * 86400, &ttl) == 0)
-			;
-		else if (ch == 'r')
-			reason = optarg;
-		else if (ch == 'n')
-			no_ramp = 1;
-		else
-			ctl_usage(ctx);
-	}
-	if (optind >= argc)
-		ctl_usage(ctx);
-	what = argv[optind];
-	if (strcmp(what, "list") == 0 && argc - optind == 1)
+	i = ctl_getopt(ctx, argc, argv, opts, 1, 3);
+	if (ttl_arg)
+		(void) ctl_parse_long(ttl_arg, 1, 30 * 86400, &ttl);
+	argc -= i, argv += i;
+	what = argv[0];
+	if (strcmp(what, "list") == 0 && argc == 1)
 		return block_list(ctx);
-	if (argc - optind != 3 || !sl_provider_name_ok(argv[optind + 1]) || !source_ok(argv[optind + 2])
-	    || ctl_key(ctx, key, sizeof(key), SL_KEY_BLOCK, argv[optind + 1], argv[optind + 2]) < 0)
+	if (argc != 3 || !sl_provider_name_ok(argv[1]) || !source_ok(argv[2])
+	    || ctl_key(ctx, key, sizeof(key), SL_KEY_BLOCK, argv[1], argv[2]) < 0)
 		ctl_usage(ctx);
 	if (strcmp(what, "set") == 0)
-		return block_set(ctx, key, argv[optind + 1], argv[optind + 2], cls, ttl, reason);
+		return block_set(ctx, key, argv[1], argv[2], cls, ttl, reason);
 	if (strcmp(what, "clear") != 0)
 		ctl_usage(ctx);
 	{
@@ -207,10 +202,10 @@ ctl_block(ctl_ctx *ctx, int argc, char **argv)
 
 		sl_reply_free(r);
 		if (no_ramp)
-			n += drop_ramp(ctx, argv[optind + 1], argv[optind + 2]);
+			n += drop_ramp(ctx, argv[1], argv[2]);
 		if (n > 0)
-			block_event(ctx, "block-end", argv[optind + 1], argv[optind + 2], "", "cleared");
-		printf("block %s %s: %s\n", argv[optind + 1], argv[optind + 2],
+			block_event(ctx, "block-end", argv[1], argv[2], "", "cleared");
+		printf("block %s %s: %s\n", argv[1], argv[2],
 		       n > 0 ? "cleared" : "none was in force");
 	}
 	return 0;

@@ -14,7 +14,6 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +23,6 @@
 #include "log.h"
 
 #define DMARC_SOURCES_SHOWN 20
-
-static const struct option dmarc_longopts[] = {
-	{"days", required_argument, NULL, 'd'},
-	{NULL, 0, NULL, 0}
-};
 
 typedef struct dm_source {
 	char	ip[64];
@@ -130,6 +124,15 @@ print_sources(dm_sum *s)
 		printf("... and %zu more sources\n", s->nsrc - DMARC_SOURCES_SHOWN);
 }
 
+/* days_ok - how many days back: 1 to 366 */
+static int
+days_ok(const char *s)
+{
+	long long v;
+
+	return ctl_parse_long(s, 1, 366, &v) == 0;
+}
+
 /* ctl_dmarc - the last days of aggregate reports for a domain */
 int
 ctl_dmarc(ctl_ctx *ctx, int argc, char **argv)
@@ -138,15 +141,16 @@ ctl_dmarc(ctl_ctx *ctx, int argc, char **argv)
 	long long days = 7;
 	dm_sum	total = {0};
 	time_t	now = time(NULL);
-	int	ch;
+	const char *days_arg = NULL, *name;
+	const ctl_opt opts[] = {CTL_CHECKED("days", &days_arg, days_ok), CTL_OPT_END};
 
-	while ((ch = getopt_long(argc, argv, "", dmarc_longopts, NULL)) != -1)
-		if (ch != 'd' || ctl_parse_long(optarg, 1, 366, &days) < 0)
-			ctl_usage(ctx);
-	if (argc - optind != 1 || strlen(argv[optind]) >= sizeof(domain) || argv[optind][0] == '-')
+	name = argv[ctl_getopt(ctx, argc, argv, opts, 1, 1)];
+	if (days_arg)
+		(void) ctl_parse_long(days_arg, 1, 366, &days);
+	if (strlen(name) >= sizeof(domain) || name[0] == '-')
 		ctl_usage(ctx);
-	for (size_t i = 0; i <= strlen(argv[optind]); i++)
-		domain[i] = (char) tolower((unsigned char) argv[optind][i]);
+	for (size_t i = 0; i <= strlen(name); i++)
+		domain[i] = (char) tolower((unsigned char) name[i]);
 	printf("DMARC aggregate reports for %s, last %lld day%s (UTC)\n", domain, days,
 	       days == 1 ? "" : "s");
 	printf("%-10s %8s %10s %10s %10s %8s\n", "DAY", "REPORTS", "MESSAGES", "PASS", "FAIL", "PASS%");

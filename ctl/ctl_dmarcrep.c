@@ -31,7 +31,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,12 +47,6 @@
 
 #define REP_SENT_TTL "345600" /* 4 days, like the rows */
 #define REP_RUA_MAX 8         /* destinations per domain */
-
-static const struct option rep_longopts[] = {{"day", required_argument, NULL, 'd'},
-                                             {"dry-run", required_argument, NULL, 'n'},
-                                             {"sendmail", required_argument, NULL, 's'},
-                                             {"zone", required_argument, NULL, 'z'},
-                                             {NULL, 0, NULL, 0}};
 
 typedef struct rep_buf {
 	char *s;
@@ -540,23 +533,15 @@ ctl_dmarc_send(ctl_ctx *ctx, int argc, char **argv)
 	ml_vopts vo;
 	time_t y = time(NULL) - 86400;
 	struct tm tm;
-	int ch;
+	const ctl_opt opts[] = {CTL_ARG("day", &run.day), CTL_ARG("dry-run", &run.dry),
+	                        CTL_ARG("sendmail", &run.sendmail), CTL_ARG("zone", &zone),
+	                        CTL_OPT_END};
 
 	gmtime_r(&y, &tm);
 	strftime(day, sizeof(day), "%Y%m%d", &tm);
 	run.day = day;
-	while ((ch = getopt_long(argc, argv, "", rep_longopts, NULL)) != -1)
-		if (ch == 'd')
-			run.day = optarg;
-		else if (ch == 'n')
-			run.dry = optarg;
-		else if (ch == 's')
-			run.sendmail = optarg;
-		else if (ch == 'z')
-			zone = optarg;
-		else
-			ctl_usage(ctx);
-	if (optind != argc || day_range(run.day, &run.begin, &run.end) < 0)
+	ctl_getopt(ctx, argc, argv, opts, 0, 0);
+	if (day_range(run.day, &run.begin, &run.end) < 0)
 		ctl_usage(ctx);
 	run.sender = cfg_getstr(in, "dmarc_report_sender");
 	run.org = cfg_getstr(in, "dmarc_report_org");

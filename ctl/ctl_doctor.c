@@ -29,7 +29,6 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,14 +40,6 @@
 #include "milter_verify.h"
 
 #define DOC_MAX_ANSWERS 16
-
-static const struct option doctor_longopts[] = {
-	{"mx", required_argument, NULL, 'm'},
-	{"rua", required_argument, NULL, 'r'},
-	{"nameserver", required_argument, NULL, 'n'},
-	{"zone", required_argument, NULL, 'z'},
-	{NULL, 0, NULL, 0}
-};
 
 enum { DOC_OK, DOC_WARN, DOC_FAIL, DOC_ERROR };
 
@@ -353,22 +344,11 @@ ctl_doctor(ctl_ctx *ctx, int argc, char **argv)
 	doc_run	run = {0};
 	ml_vopts vo;
 	ctl_dns_plan p;
-	int	ch;
+	const ctl_opt opts[] = {CTL_ARG("mx", &mx), CTL_ARG("rua", &rua),
+	                        CTL_ARG("nameserver", &server), CTL_ARG("zone", &zone),
+	                        CTL_OPT_END};
+	const char *domain = argv[ctl_getopt(ctx, argc, argv, opts, 1, 1)];
 
-	while ((ch = getopt_long(argc, argv, "", doctor_longopts, NULL)) != -1) {
-		if (ch == 'm')
-			mx = optarg;
-		else if (ch == 'r')
-			rua = optarg;
-		else if (ch == 'n')
-			server = optarg;
-		else if (ch == 'z')
-			zone = optarg;
-		else
-			ctl_usage(ctx);
-	}
-	if (argc - optind != 1)
-		ctl_usage(ctx);
 	if (ml_vopts_load(cfg_getsec(ctx->conf->cfg, "milter"), &vo, err, sizeof(err)) < 0) {
 		ctl_err("%s", err);
 		return EX_CONFIG;
@@ -383,12 +363,12 @@ ctl_doctor(ctl_ctx *ctx, int argc, char **argv)
 		sl_dns_free(run.dns);
 		ctl_usage(ctx);
 	}
-	if (ctl_dns_plan_make(ctx, argv[optind], mx, rua, NULL, &p) < 0) {
+	if (ctl_dns_plan_make(ctx, domain, mx, rua, NULL, &p) < 0) {
 		sl_dns_free(run.dns);
 		return CTL_NO;
 	}
 	run_checks(&run, &p, mx);
-	preflight(&run, ctx, argv[optind]);
+	preflight(&run, ctx, domain);
 	printf("%d ok, %d warning%s, %d failed, %d lookup error%s\n", run.count[DOC_OK],
 	       run.count[DOC_WARN], run.count[DOC_WARN] == 1 ? "" : "s", run.count[DOC_FAIL],
 	       run.count[DOC_ERROR], run.count[DOC_ERROR] == 1 ? "" : "s");

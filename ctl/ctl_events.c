@@ -11,19 +11,12 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "ctl.h"
-
-static const struct option events_longopts[] = {
-	{"count", required_argument, NULL, 'n'},
-	{"follow", no_argument, NULL, 'f'},
-	{NULL, 0, NULL, 0}
-};
 
 /* print_event - one stream entry [id, [field, value, ...]] */
 static void
@@ -80,23 +73,30 @@ follow_step(ctl_ctx *ctx, const char *key, const char *block, char *last, size_t
 	sl_reply_free(r);
 }
 
+/* count_ok - how many entries to show first: 0 to a million */
+static int
+count_ok(const char *s)
+{
+	long long v;
+
+	return ctl_parse_long(s, 0, 1000000, &v) == 0;
+}
+
 /* ctl_events - the last entries, then new ones with --follow */
 int
 ctl_events(ctl_ctx *ctx, int argc, char **argv)
 {
 	char	key[CTL_KEY_MAX], count[24] = "20", last[64] = "0-0", block[24];
+	const char *count_arg = NULL;
 	long long n, timeout;
-	int	ch, follow = 0;
+	int	follow = 0;
+	const ctl_opt opts[] = {CTL_CHECKED("count", &count_arg, count_ok),
+				CTL_FLAG("follow", &follow), CTL_OPT_END};
 
-	while ((ch = getopt_long(argc, argv, "", events_longopts, NULL)) != -1) {
-		if (ch == 'n' && ctl_parse_long(optarg, 0, 1000000, &n) == 0)
-			snprintf(count, sizeof(count), "%lld", n);
-		else if (ch == 'f')
-			follow = 1;
-		else
-			ctl_usage(ctx);
-	}
-	if (optind != argc || ctl_key(ctx, key, sizeof(key), SL_KEY_EVENTS) < 0)
+	ctl_getopt(ctx, argc, argv, opts, 0, 0);
+	if (count_arg && ctl_parse_long(count_arg, 0, 1000000, &n) == 0)
+		snprintf(count, sizeof(count), "%lld", n);
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_EVENTS) < 0)
 		ctl_usage(ctx);
 	last_events(ctx, key, count, last, sizeof(last));
 	if (!follow)

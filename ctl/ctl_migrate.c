@@ -24,7 +24,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,18 +91,11 @@ migrate_scan(ctl_ctx *ctx, const char *key, void *arg)
 int
 ctl_migrate(ctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'}, {0}};
 	migrate m = {.flags = sl_supp_flags(cfg_getsec(ctx->conf->cfg, "policyd"))};
+	const ctl_opt opts[] = {CTL_FLAG("dry-run", &m.dry), CTL_OPT_END};
 	char pattern[CTL_KEY_MAX], p[256];
-	int ch;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		if (ch == 'n')
-			m.dry = 1;
-		else
-			ctl_usage(ctx);
-	if (optind != argc)
-		ctl_usage(ctx);
+	ctl_getopt(ctx, argc, argv, opts, 0, 0);
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
 	sl_key(pattern, sizeof(pattern), p, SL_KEY_SUPP, "*", "*");
 	ctl_scan(ctx, pattern, migrate_scan, &m);

@@ -32,7 +32,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,12 +62,6 @@ typedef struct od_state {
 	size_t nsigs, capsigs;
 	int errors, skipped;
 } od_state;
-
-static const struct option od_longopts[] = {
-    {"out", required_argument, NULL, 'o'},
-    {"out-dir", required_argument, NULL, 'd'},
-    {NULL, 0, NULL, 0},
-};
 
 /* od_error - one problem that stops the import, with file:line */
 static void
@@ -504,19 +497,12 @@ ctl_import_opendkim(ctl_ctx *ctx, int argc, char **argv)
 	od_conf oc = {0};
 	const char *out = NULL, *dir = NULL;
 	FILE *fp;
-	int ch, rc;
+	int rc;
+	const ctl_opt opts[] = {CTL_ARG("out", &out), CTL_ARG("out-dir", &dir), CTL_OPT_END};
 
-	while ((ch = getopt_long(argc, argv, "", od_longopts, NULL)) != -1) {
-		if (ch == 'o')
-			out = optarg;
-		else if (ch == 'd')
-			dir = optarg;
-		else
-			ctl_usage(ctx);
-	}
-	if (optind != argc - 1 || (out && dir))
+	st.conf = argv[ctl_getopt(ctx, argc, argv, opts, 1, 1)];
+	if (out && dir)
 		ctl_usage(ctx);
-	st.conf = argv[optind];
 	if (read_conf(&st, st.conf, &oc) == 0) {
 		if (*oc.keytable || *oc.signingtable)
 			import_tables(&st, &oc);

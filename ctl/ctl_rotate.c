@@ -73,16 +73,6 @@ typedef struct rot_domain {
 	rot_state st;
 } rot_domain;
 
-static const struct option rotate_longopts[] = {{"selector", required_argument, NULL, 's'},
-                                                {"algorithm", required_argument, NULL, 'a'},
-                                                {"bits", required_argument, NULL, 'b'},
-                                                {"owner", required_argument, NULL, 'u'},
-                                                {"key-dir", required_argument, NULL, 'k'},
-                                                {"switch", no_argument, NULL, 'w'},
-                                                {"retire", no_argument, NULL, 'r'},
-                                                {"nameserver", required_argument, NULL, 'n'},
-                                                {NULL, 0, NULL, 0}};
-
 /* state_field - the value of name=... in a state line, into out */
 static void
 state_field(const char *line, const char *name, char *out, size_t size)
@@ -437,33 +427,17 @@ int
 ctl_dkim_rotate(ctl_ctx *ctx, int argc, char **argv)
 {
 	const char *sel = NULL, *alg = NULL, *bits = NULL, *owner = NULL, *dir = NULL, *ns = NULL;
-	int sw = 0, ret = 0, ch, rc = 0;
+	int sw = 0, ret = 0, rc = 0, i;
 	rot_domain d;
+	const ctl_opt opts[] = {
+	    CTL_ARG("selector", &sel), CTL_ARG("algorithm", &alg), CTL_ARG("bits", &bits),
+	    CTL_ARG("owner", &owner),  CTL_ARG("key-dir", &dir),   CTL_FLAG("switch", &sw),
+	    CTL_FLAG("retire", &ret),  CTL_ARG("nameserver", &ns), CTL_OPT_END};
 
-	while ((ch = getopt_long(argc, argv, "", rotate_longopts, NULL)) != -1) {
-		if (ch == 's')
-			sel = optarg;
-		else if (ch == 'a')
-			alg = optarg;
-		else if (ch == 'b')
-			bits = optarg;
-		else if (ch == 'u')
-			owner = optarg;
-		else if (ch == 'k')
-			dir = optarg;
-		else if (ch == 'w')
-			sw = 1;
-		else if (ch == 'r')
-			ret = 1;
-		else if (ch == 'n')
-			ns = optarg;
-		else
-			ctl_usage(ctx);
-	}
-	if (argc - optind != 1 || (sel != NULL) + sw + ret > 1 ||
-	    ((alg || bits || owner || dir) && !sel) || (ns && !sw))
+	i = ctl_getopt(ctx, argc, argv, opts, 1, 1);
+	if ((sel != NULL) + sw + ret > 1 || ((alg || bits || owner || dir) && !sel) || (ns && !sw))
 		ctl_usage(ctx);
-	if (load_domain(ctx, argv[optind], &d, &rc) < 0)
+	if (load_domain(ctx, argv[i], &d, &rc) < 0)
 		return rc;
 	if (sel)
 		return publish(ctx, &d, sel, alg, bits, owner, dir);

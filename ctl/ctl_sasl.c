@@ -11,20 +11,12 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "live.h"
-
-static const struct option sasl_longopts[] = {
-	{"category", required_argument, NULL, 'c'},
-	{"tenant", required_argument, NULL, 't'},
-	{"domains", required_argument, NULL, 'd'},
-	{NULL, 0, NULL, 0}
-};
 
 /* user_ok - a SASL login name: printable, no blanks, at most 255 bytes */
 static int
@@ -89,23 +81,15 @@ ctl_sasl_set(ctl_ctx *ctx, int argc, char **argv)
 {
 	const char *cat = NULL, *tenant = NULL, *domains = NULL;
 	char	key[CTL_KEY_MAX], dom[1024];
-	int	ch;
+	const ctl_opt opts[] = {CTL_ARG("category", &cat), CTL_ARG("tenant", &tenant),
+	                        CTL_ARG("domains", &domains), CTL_OPT_END};
+	const char *user = argv[ctl_getopt(ctx, argc, argv, opts, 1, 1)];
 
-	while ((ch = getopt_long(argc, argv, "", sasl_longopts, NULL)) != -1) {
-		if (ch == 'c')
-			cat = optarg;
-		else if (ch == 't')
-			tenant = optarg;
-		else if (ch == 'd')
-			domains = optarg;
-		else
-			ctl_usage(ctx);
-	}
-	if (argc - optind != 1 || !user_ok(argv[optind]) || (!cat && !tenant && !domains))
+	if (!user_ok(user) || (!cat && !tenant && !domains))
 		ctl_usage(ctx);
 	if (check_names(ctx, cat, tenant) < 0 || (domains && clean_domains(domains, dom, sizeof(dom)) < 0))
 		ctl_usage(ctx);
-	if (ctl_key(ctx, key, sizeof(key), SL_KEY_SASL, argv[optind]) < 0)
+	if (ctl_key(ctx, key, sizeof(key), SL_KEY_SASL, user) < 0)
 		ctl_usage(ctx);
 	if (cat)
 		set_field(ctx, key, "category", cat);
@@ -113,7 +97,7 @@ ctl_sasl_set(ctl_ctx *ctx, int argc, char **argv)
 		set_field(ctx, key, "tenant", tenant);
 	if (domains)
 		set_field(ctx, key, "domains", dom);
-	printf("sasl user %s updated\n", argv[optind]);
+	printf("sasl user %s updated\n", user);
 	return 0;
 }
 

@@ -25,7 +25,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -120,20 +119,14 @@ service_owner(const ctl_ctx *ctx, uid_t *uid, gid_t *gid)
 int
 ctl_secret_init(ctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
 	const char *path;
 	sl_token_ring ring = {0};
 	uid_t uid;
 	gid_t gid;
-	int ch, force = 0;
+	int force = 0;
+	const ctl_opt opts[] = {CTL_FLAG("force", &force), CTL_OPT_END};
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		if (ch == 'f')
-			force = 1;
-		else
-			ctl_usage(ctx);
-	if (optind != argc)
-		ctl_usage(ctx);
+	ctl_getopt(ctx, argc, argv, opts, 0, 0);
 	path = secret_path(ctx);
 	if (!force && access(path, F_OK) == 0) {
 		ctl_err("%s exists: use \"sluicectl secret rotate\" (or init --force to "

@@ -19,7 +19,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +30,14 @@
 static const char *const stat_fields[] = {"sent", "hard", "soft", "complaint", "unsub",
 					  "sender_fault", "unverified"};
 #define NSTAT (sizeof(stat_fields) / sizeof(stat_fields[0]))
+static const char *const stat_heads[NSTAT] = {"SENT",  "HARD",   "SOFT",   "COMPLAINT",
+					      "UNSUB", "SENDER", "UNVERIF"};
+static const int stat_widths[NSTAT] = {9, 7, 7, 9, 7, 7, 7};
 /* Written by sluice-logd from Postfix's log: recipients per final or retried attempt. */
 static const char *const dlv_fields[] = {"delivered", "deferred", "bounced", "expired"};
 #define NDLV (sizeof(dlv_fields) / sizeof(dlv_fields[0]))
+static const char *const dlv_heads[NDLV] = {"DELIVERED", "DEFERRED", "BOUNCED", "EXPIRED"};
+static const int dlv_widths[NDLV] = {9, 9, 9, 9};
 
 typedef struct stat_row {
 	char	tenant[64], category[64];
@@ -54,12 +58,6 @@ typedef struct prov_rows {
 	size_t	plen;			/* length of "<prefix>provider:<day>:" */
 	const char *tenant;		/* NULL: every tenant */
 } prov_rows;
-
-static const struct option stats_longopts[] = {
-	{"day", required_argument, NULL, 'd'},
-	{"tenant", required_argument, NULL, 't'},
-	{NULL, 0, NULL, 0}
-};
 
 /* row_new - append an empty row */
 static stat_row *
@@ -114,7 +112,28 @@ pct(long long n, long long sent, char *out, size_t outlen)
 		snprintf(out, outlen, "%.2f%%", 100.0 * (double) n / (double) sent);
 }
 
-/* print_row - one line of the table */
+/* print_head - a table's header: tenant, category, n counters, two rates */
+static void
+print_head(const char *const *heads, const int *widths, size_t n, const char *r1, const char *r2)
+{
+	printf("%-16s %-16s", "TENANT", "CATEGORY");
+	for (size_t i = 0; i < n; i++)
+		printf(" %*s", widths[i], heads[i]);
+	printf(" %8s %8s\n", r1, r2);
+}
+
+/* print_cells - one line of a table, in the widths of its header */
+static void
+print_cells(const stat_row *r, const long long *v, const int *widths, size_t n, const char *r1,
+	    const char *r2)
+{
+	printf("%-16s %-16s", r->tenant, r->category);
+	for (size_t i = 0; i < n; i++)
+		printf(" %*lld", widths[i], v[i]);
+	printf(" %8s %8s\n", r1, r2);
+}
+
+/* print_row - one line of the counters table, with the hard bounce and complaint rates */
 static void
 print_row(const stat_row *r)
 {
@@ -122,8 +141,7 @@ print_row(const stat_row *r)
 
 	pct(r->v[1], r->v[0], hr, sizeof(hr));
 	pct(r->v[3], r->v[0], cr, sizeof(cr));
-	printf("%-16s %-16s %9lld %7lld %7lld %9lld %7lld %7lld %7lld %8s %8s\n", r->tenant,
-	       r->category, r->v[0], r->v[1], r->v[2], r->v[3], r->v[4], r->v[5], r->v[6], hr, cr);
+	print_cells(r, r->v, stat_widths, NSTAT, hr, cr);
 }
 
 /*
@@ -139,15 +157,13 @@ print_deliveries(const stat_rows *s, const stat_row *total)
 	if (total->d[0] + total->d[1] + total->d[2] + total->d[3] == 0)
 		return;
 	printf("\ndeliveries (sluice-logd, from Postfix's log)\n");
-	printf("%-16s %-16s %9s %9s %9s %9s %8s %8s\n", "TENANT", "CATEGORY", "DELIVERED",
-	       "DEFERRED", "BOUNCED", "EXPIRED", "BOUNCE%", "COMPL%");
+	print_head(dlv_heads, dlv_widths, NDLV, "BOUNCE%", "COMPL%");
 	for (size_t i = 0; i <= s->n; i++) {
 		const stat_row *r = i < s->n ? &s->rows[i] : total;
 
 		pct(r->d[2], r->d[0] + r->d[2], br, sizeof(br));
 		pct(r->v[3], r->d[0], cr, sizeof(cr));
-		printf("%-16s %-16s %9lld %9lld %9lld %9lld %8s %8s\n", r->tenant, r->category,
-		       r->d[0], r->d[1], r->d[2], r->d[3], br, cr);
+		print_cells(r, r->d, dlv_widths, NDLV, br, cr);
 	}
 }
 
@@ -158,8 +174,7 @@ print_table(stat_rows *s, const char *day)
 	stat_row total = {.tenant = "TOTAL", .category = ""};
 
 	printf("day %s (UTC)\n", day);
-	printf("%-16s %-16s %9s %7s %7s %9s %7s %7s %7s %8s %8s\n", "TENANT", "CATEGORY", "SENT",
-	       "HARD", "SOFT", "COMPLAINT", "UNSUB", "SENDER", "UNVERIF", "HARD%", "COMPL%");
+	print_head(stat_heads, stat_widths, NSTAT, "HARD%", "COMPL%");
 	if (s->n > 1)
 		qsort(s->rows, s->n, sizeof(stat_row), cmp_rows);
 	for (size_t i = 0; i < s->n; i++) {
@@ -189,6 +204,36 @@ prov_has_tenant(const sl_reply *h, const char *tenant)
 	return 0;
 }
 
+/*
+ * join_fields - append ", "-separated "name n" for each field of h named
+ * <prefix>name, at off in line; returns the new offset, at most size - 1
+ */
+static size_t
+join_fields(char *line, size_t size, size_t off, const sl_reply *h, const char *prefix)
+{
+	size_t	plen = strlen(prefix);
+	int	first = 1;
+
+	for (size_t i = 0; i + 1 < h->elements && off + 1 < size; i += 2) {
+		const char *f = h->element[i]->str;
+
+		if (strncmp(f, prefix, plen) != 0)
+			continue;
+		off += (size_t) snprintf(line + off, size - off, "%s%s %s", first ? "" : ", ",
+					 f + plen, h->element[i + 1]->str);
+		first = 0;
+	}
+	return off < size ? off : size - 1;
+}
+
+/* add_line - keep one printed line */
+static void
+add_line(prov_rows *p, const char *line)
+{
+	p->line = sl_grow(p->line, p->n, &p->cap, sizeof(*p->line));
+	p->line[p->n++] = sl_strdup(line);
+}
+
 /* prov_scan - SCAN callback: "provider total  reason n, reason n" per hash */
 static int
 prov_scan(ctl_ctx *ctx, const char *key, void *arg)
@@ -198,7 +243,6 @@ prov_scan(ctl_ctx *ctx, const char *key, void *arg)
 	const char *v;
 	char	line[1024];
 	size_t	off;
-	int	first = 1;
 
 	if (h == NULL)
 		return 0;
@@ -206,17 +250,8 @@ prov_scan(ctl_ctx *ctx, const char *key, void *arg)
 		v = ctl_hget(h, "sender_fault");
 		off = (size_t) snprintf(line, sizeof(line), "%-32s %9s  ", key + p->plen,
 					v ? v : "0");
-		for (size_t i = 0; i + 1 < h->elements && off < sizeof(line); i += 2) {
-			const char *f = h->element[i]->str;
-
-			if (strncmp(f, "sender_fault:", 13) != 0)
-				continue;
-			off += (size_t) snprintf(line + off, sizeof(line) - off, "%s%s %s",
-						 first ? "" : ", ", f + 13, h->element[i + 1]->str);
-			first = 0;
-		}
-		p->line = sl_grow(p->line, p->n, &p->cap, sizeof(*p->line));
-		p->line[p->n++] = sl_strdup(line);
+		join_fields(line, sizeof(line), off, h, "sender_fault:");
+		add_line(p, line);
 	}
 	sl_reply_free(h);
 	return 0;
@@ -244,26 +279,40 @@ cmp_lines(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/*
+ * print_lines - the day's hashes of kind, one line each by scan, sorted,
+ * under a title and a header line; nothing when there are none
+ */
+static void
+print_lines(ctl_ctx *ctx, const char *p, const char *day, enum sl_key_kind kind,
+	    ctl_scan_fn *scan, prov_rows *r, const char *title, const char *header)
+{
+	char	pattern[CTL_KEY_MAX];
+
+	sl_key(pattern, sizeof(pattern), p, kind, day, "*");
+	r->plen = part_offset(ctx, kind, day);
+	ctl_scan(ctx, pattern, scan, r);
+	if (r->n > 1)
+		qsort(r->line, r->n, sizeof(*r->line), cmp_lines);
+	if (r->n > 0)
+		printf("\n%s\n%s\n", title, header);
+	for (size_t i = 0; i < r->n; i++) {
+		printf("%s\n", r->line[i]);
+		free(r->line[i]);
+	}
+	free(r->line);
+}
+
 /* print_providers - the day's sender-side bounces per provider, when there are any */
 static void
 print_providers(ctl_ctx *ctx, const char *p, const char *day, const char *tenant)
 {
 	prov_rows r = {.tenant = tenant};
-	char	pattern[CTL_KEY_MAX];
+	char	header[128];
 
-	sl_key(pattern, sizeof(pattern), p, SL_KEY_PROVIDER, day, "*");
-	r.plen = part_offset(ctx, SL_KEY_PROVIDER, day);
-	ctl_scan(ctx, pattern, prov_scan, &r);
-	if (r.n == 0)
-		return;
-	qsort(r.line, r.n, sizeof(*r.line), cmp_lines);
-	printf("\nsender-side bounces by provider (never suppress; all tenants' reasons)\n");
-	printf("%-32s %9s  %s\n", "PROVIDER", "SENDER", "REASONS");
-	for (size_t i = 0; i < r.n; i++) {
-		printf("%s\n", r.line[i]);
-		free(r.line[i]);
-	}
-	free(r.line);
+	snprintf(header, sizeof(header), "%-32s %9s  %s", "PROVIDER", "SENDER", "REASONS");
+	print_lines(ctx, p, day, SL_KEY_PROVIDER, prov_scan, &r,
+		    "sender-side bounces by provider (never suppress; all tenants' reasons)", header);
 }
 
 /* pstats_scan - SCAN callback: one line per provider of sluice-logd's pstats: hashes */
@@ -275,7 +324,6 @@ pstats_scan(ctl_ctx *ctx, const char *key, void *arg)
 	char	line[1024];
 	size_t	off;
 	const char *v;
-	int	first = 1;
 
 	if (h == NULL)
 		return 0;
@@ -284,17 +332,8 @@ pstats_scan(ctl_ctx *ctx, const char *key, void *arg)
 		off += (size_t) snprintf(line + off, sizeof(line) - off, " %9s",
 					 (v = ctl_hget(h, dlv_fields[i])) ? v : "0");
 	off += (size_t) snprintf(line + off, sizeof(line) - off, "  ");
-	for (size_t i = 0; i + 1 < h->elements && off < sizeof(line); i += 2) {
-		const char *f = h->element[i]->str;
-
-		if (strncmp(f, "class:", 6) != 0)
-			continue;
-		off += (size_t) snprintf(line + off, sizeof(line) - off, "%s%s %s", first ? "" : ", ",
-					 f + 6, h->element[i + 1]->str);
-		first = 0;
-	}
-	p->line = sl_grow(p->line, p->n, &p->cap, sizeof(*p->line));
-	p->line[p->n++] = sl_strdup(line);
+	join_fields(line, sizeof(line), off, h, "class:");
+	add_line(p, line);
 	sl_reply_free(h);
 	return 0;
 }
@@ -304,22 +343,12 @@ static void
 print_pstats(ctl_ctx *ctx, const char *p, const char *day)
 {
 	prov_rows r = {0};
-	char	pattern[CTL_KEY_MAX];
+	char	header[128];
 
-	sl_key(pattern, sizeof(pattern), p, SL_KEY_PSTATS, day, "*");
-	r.plen = part_offset(ctx, SL_KEY_PSTATS, day);
-	ctl_scan(ctx, pattern, pstats_scan, &r);
-	if (r.n == 0)
-		return;
-	qsort(r.line, r.n, sizeof(*r.line), cmp_lines);
-	printf("\ndeliveries by provider (sluice-logd, all tenants)\n");
-	printf("%-16s %9s %9s %9s %9s  %s\n", "PROVIDER", "DELIVERED", "DEFERRED", "BOUNCED",
-	       "EXPIRED", "REFUSALS BY CLASS");
-	for (size_t i = 0; i < r.n; i++) {
-		printf("%s\n", r.line[i]);
-		free(r.line[i]);
-	}
-	free(r.line);
+	snprintf(header, sizeof(header), "%-16s %9s %9s %9s %9s  %s", "PROVIDER", "DELIVERED",
+		 "DEFERRED", "BOUNCED", "EXPIRED", "REFUSALS BY CLASS");
+	print_lines(ctx, p, day, SL_KEY_PSTATS, pstats_scan, &r,
+		    "deliveries by provider (sluice-logd, all tenants)", header);
 }
 
 /* today - yyyymmdd in UTC */
@@ -333,28 +362,36 @@ today(char *out, size_t outlen)
 	strftime(out, outlen, "%Y%m%d", &tm);
 }
 
+/* day_ok - a day as yyyymmdd */
+static int
+day_ok(const char *s)
+{
+	return strlen(s) == 8 && strspn(s, "0123456789") == 8;
+}
+
+/* tenant_ok - a tenant name, or "-" for mail of no tenant */
+static int
+tenant_ok(const char *s)
+{
+	return ctl_label_ok(s) || strcmp(s, "-") == 0;
+}
+
 /* ctl_stats - the counters of one day, optionally of one tenant */
 int
 ctl_stats(ctl_ctx *ctx, int argc, char **argv)
 {
 	char	day[16] = "", pattern[CTL_KEY_MAX], p[256], t[64] = "*";
-	const char *tenant = NULL;
+	const char *tenant = NULL, *day_arg = NULL;
 	stat_rows s = {0};
-	int	ch;
+	const ctl_opt opts[] = {CTL_CHECKED("day", &day_arg, day_ok),
+				CTL_CHECKED("tenant", &tenant, tenant_ok), CTL_OPT_END};
 
-	while ((ch = getopt_long(argc, argv, "", stats_longopts, NULL)) != -1) {
-		if (ch == 'd' && strlen(optarg) == 8 && strspn(optarg, "0123456789") == 8)
-			snprintf(day, sizeof(day), "%s", optarg);
-		else if (ch == 't' && (ctl_label_ok(optarg) || strcmp(optarg, "-") == 0)) {
-			ctl_glob_escape(optarg, t, sizeof(t));
-			tenant = optarg;
-		}
-		else
-			ctl_usage(ctx);
-	}
-	if (optind != argc)
-		ctl_usage(ctx);
-	if (day[0] == '\0')
+	ctl_getopt(ctx, argc, argv, opts, 0, 0);
+	if (tenant)
+		ctl_glob_escape(tenant, t, sizeof(t));
+	if (day_arg)
+		snprintf(day, sizeof(day), "%s", day_arg);
+	else
 		today(day, sizeof(day));
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
 	sl_key(pattern, sizeof(pattern), p, SL_KEY_STATS, day, t, "*");

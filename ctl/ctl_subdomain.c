@@ -22,16 +22,12 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "live.h"
-
-static const struct option subdomain_longopts[] = {{"mx", required_argument, NULL, 'm'},
-                                                   {NULL, 0, NULL, 0}};
 
 /* current_label - the label in force: the override, else the configured one */
 static const char *
@@ -162,27 +158,22 @@ ctl_subdomain(ctl_ctx *ctx, int argc, char **argv)
 {
 	const char *mx = NULL, *what, *kind, *name, *conf_label, *old;
 	char field[64], key[CTL_KEY_MAX], buf[64];
-	int ch;
+	const ctl_opt opts[] = {CTL_ARG("mx", &mx), CTL_OPT_END};
+	int i = ctl_getopt(ctx, argc, argv, opts, 1, CTL_ANY_ARGS);
 
-	while ((ch = getopt_long(argc, argv, "", subdomain_longopts, NULL)) != -1)
-		if (ch == 'm')
-			mx = optarg;
-		else
-			ctl_usage(ctx);
-	if (optind >= argc)
-		ctl_usage(ctx);
-	what = argv[optind];
-	if (strcmp(what, "list") == 0 && argc - optind == 1)
+	argc -= i, argv += i;
+	what = argv[0];
+	if (strcmp(what, "list") == 0 && argc == 1)
 		return list(ctx);
-	if (argc - optind < 3 || ctl_key(ctx, key, sizeof(key), SL_KEY_RELABEL) < 0)
+	if (argc < 3 || ctl_key(ctx, key, sizeof(key), SL_KEY_RELABEL) < 0)
 		ctl_usage(ctx);
-	kind = argv[optind + 1], name = argv[optind + 2];
+	kind = argv[1], name = argv[2];
 	if (strcmp(kind, "category") != 0 && strcmp(kind, "tenant") != 0)
 		ctl_usage(ctx);
 	conf_label = configured(ctx, kind, name);
 	snprintf(field, sizeof(field), "%s:%s", kind, name);
 	old = current_label(ctx, field, conf_label, buf, sizeof(buf));
-	if (strcmp(what, "revert") == 0 && argc - optind == 3) {
+	if (strcmp(what, "revert") == 0 && argc == 3) {
 		const char *del[] = {"HDEL", key, field};
 
 		sl_reply_free(ctl_cmd_ok(ctx, 3, del));
@@ -190,28 +181,27 @@ ctl_subdomain(ctl_ctx *ctx, int argc, char **argv)
 		printf("%s: back to the configured subdomain label \"%s\"\n", field, conf_label);
 		return 0;
 	}
-	if ((strcmp(what, "move") != 0 && strcmp(what, "plan") != 0) || argc - optind != 4 ||
-	    !sl_live_dns_label_ok(argv[optind + 3]))
+	if ((strcmp(what, "move") != 0 && strcmp(what, "plan") != 0) || argc != 4 ||
+	    !sl_live_dns_label_ok(argv[3]))
 		ctl_usage(ctx);
-	if (strcmp(argv[optind + 3], old) == 0) {
+	if (strcmp(argv[3], old) == 0) {
 		ctl_err("%s already sends from the label %s", field, old);
 		ctl_usage(ctx);
 	}
 	if (strcmp(what, "plan") == 0) /* the records only: publish them, then move */
-		return *old && records(ctx, cfg_gettsec(ctx->conf->cfg, kind, name), old,
-		                       argv[optind + 3], mx)
+		return *old && records(ctx, cfg_gettsec(ctx->conf->cfg, kind, name), old, argv[3],
+		                       mx)
 		           ? 1
 		           : 0;
 	{
-		const char *hset[] = {"HSET", key, field, argv[optind + 3]};
+		const char *hset[] = {"HSET", key, field, argv[3]};
 
 		sl_reply_free(ctl_cmd_ok(ctx, 4, hset));
 	}
-	event(ctx, "subdomain-move", field, old, argv[optind + 3]);
-	printf("%s: new mail leaves from the label %s (was %s) within seconds\n", field,
-	       argv[optind + 3], *old ? old : "none");
+	event(ctx, "subdomain-move", field, old, argv[3]);
+	printf("%s: new mail leaves from the label %s (was %s) within seconds\n", field, argv[3],
+	       *old ? old : "none");
 	if (*old == '\0')
 		return 0;
-	return records(ctx, cfg_gettsec(ctx->conf->cfg, kind, name), old, argv[optind + 3], mx) ? 1
-	                                                                                        : 0;
+	return records(ctx, cfg_gettsec(ctx->conf->cfg, kind, name), old, argv[3], mx) ? 1 : 0;
 }

@@ -14,7 +14,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +22,6 @@
 #include "ctl.h"
 #include "live.h"
 #include "log.h"
-
-static const struct option tenant_longopts[] = {
-	{"reason", required_argument, NULL, 'r'},
-	{NULL, 0, NULL, 0}
-};
 
 /* status_ok - one of the three states (lib/live.c decides) */
 static int
@@ -122,17 +116,11 @@ ctl_tenant_status(ctl_ctx *ctx, int argc, char **argv)
 {
 	const char *reason = NULL, *name, *status;
 	char	key[CTL_KEY_MAX];
-	int	ch;
+	const ctl_opt opts[] = {CTL_ARG("reason", &reason), CTL_OPT_END};
+	int	i = ctl_getopt(ctx, argc, argv, opts, 1, 2);
 
-	while ((ch = getopt_long(argc, argv, "", tenant_longopts, NULL)) != -1) {
-		if (ch != 'r')
-			ctl_usage(ctx);
-		reason = optarg;
-	}
-	if (argc - optind < 1 || argc - optind > 2)
-		ctl_usage(ctx);
-	name = argv[optind];
-	status = argc - optind == 2 ? argv[optind + 1] : NULL;
+	name = argv[i];
+	status = argc - i == 2 ? argv[i + 1] : NULL;
 	if (!ctl_label_ok(name)) {
 		ctl_err("tenant \"%s\": a name is 1-15 characters a-z 0-9", name);
 		ctl_usage(ctx);

@@ -9,9 +9,9 @@
  *	reason, hard (and feedback_type for complaints). A DMARC report
  *	gives one object with the report's metadata, policy and records.
  *	Anything else gives one object of kind unknown with a reason.
- *	Strings are escaped per RFC 8259; bytes that are not valid UTF-8
- *	(lib/utf8.c: overlong forms, surrogates and truncated sequences
- *	included) are replaced by U+FFFD, so the output always parses.
+ *	Strings are written by lib/json.c (RFC 8259; control characters as
+ *	\u00XX, bytes that are not valid UTF-8 as \ufffd), so the output
+ *	always parses.
  *	fb_result_sanitize() applies the same validator to every text field
  *	of a result, so what feedback_effects.c stores in Redis is valid
  *	UTF-8 too; fb_classify() calls it on every result it returns.
@@ -21,21 +21,14 @@
 #define _GNU_SOURCE 1
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "json.h"
 #include "utf8.h"
 #include "feedback.h"
-
-/* A growing output string. */
-typedef struct jbuf {
-	char   *s;
-	size_t	len;
-	size_t	cap;
-} jbuf;
 
 /* fb_strlcpy - bounded copy that always terminates */
 void
@@ -175,168 +168,109 @@ fb_kind_name(enum fb_kind kind)
 	}
 }
 
-/* jb_add - append bytes */
-static void
-jb_add(jbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = sl_realloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = 0;
-}
-
-/* jb_printf - append formatted text */
-static void SL_PRINTF(2, 3)
-jb_printf(jbuf *b, const char *fmt, ...)
-{
-	char	tmp[512];
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		jb_add(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n : sizeof(tmp) - 1);
-}
-
-/* jb_str - append a JSON string */
-static void
-jb_str(jbuf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *) s;
-	char	esc[8];
-
-	jb_add(b, "\"", 1);
-	for (; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = *p;
-			jb_add(b, esc, 2);
-		} else if (*p < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			jb_add(b, esc, 6);
-		} else if (*p >= 0x80) {
-			size_t l = sl_utf8_seq(p, strnlen((const char *)p, 4));
-
-			if (l == 0) {
-				jb_add(b, "\\ufffd", 6);
-				continue;
-			}
-			jb_add(b, (const char *) p, l);
-			p += l - 1;
-		} else
-			jb_add(b, (const char *) p, 1);
-	}
-	jb_add(b, "\"", 1);
-}
-
 /* jb_kv - append "key":"value" with a leading comma */
 static void
-jb_kv(jbuf *b, const char *key, const char *val)
+jb_kv(sl_jbuf *b, const char *key, const char *val)
 {
-	jb_printf(b, ",\"%s\":", key);
-	jb_str(b, val);
+	sl_jbuf_printf(b, ",\"%s\":", key);
+	sl_json_str(b, val);
 }
 
 /* json_rcpt - one recipient record */
 static void
-json_rcpt(jbuf *b, const fb_result *res, const fb_rcpt *r, const char *file)
+json_rcpt(sl_jbuf *b, const fb_result *res, const fb_rcpt *r, const char *file)
 {
-	jb_add(b, "{\"file\":", 8);
-	jb_str(b, file);
+	sl_jbuf_add(b, "{\"file\":", 8);
+	sl_json_str(b, file);
 	jb_kv(b, "kind", fb_kind_name(res->kind));
 	jb_kv(b, "recipient", r->addr);
 	jb_kv(b, "status", r->status);
 	jb_kv(b, "reply_code", r->reply_code);
 	jb_kv(b, "reason", r->reason);
-	jb_printf(b, ",\"hard\":%s", r->hard ? "true" : "false");
+	sl_jbuf_printf(b, ",\"hard\":%s", r->hard ? "true" : "false");
 	if (res->defer[0])
 		jb_kv(b, "defer", res->defer);
 	if (res->kind == FB_KIND_COMPLAINT)
 		jb_kv(b, "feedback_type", res->arf.feedback_type);
 	if (r->diag[0])
 		jb_kv(b, "diagnostic", r->diag);
-	jb_add(b, "}\n", 2);
+	sl_jbuf_add(b, "}\n", 2);
 }
 
 /* json_auth - the <auth_results> entries of one method as a JSON array */
 static void
-json_auth(jbuf *b, const fb_dmarc_rec *r, const char *method)
+json_auth(sl_jbuf *b, const fb_dmarc_rec *r, const char *method)
 {
 	size_t i;
 	int n = 0;
 
-	jb_printf(b, "\"%s\":[", method);
+	sl_jbuf_printf(b, "\"%s\":[", method);
 	for (i = 0; i < r->nauth; i++) {
 		const fb_dmarc_auth *a = &r->auth[i];
 
 		if (strcmp(a->method, method) != 0)
 			continue;
 		if (n++)
-			jb_add(b, ",", 1);
-		jb_add(b, "{\"domain\":", 10);
-		jb_str(b, a->domain);
+			sl_jbuf_add(b, ",", 1);
+		sl_jbuf_add(b, "{\"domain\":", 10);
+		sl_json_str(b, a->domain);
 		if (strcmp(method, "dkim") == 0) {
 			jb_kv(b, "selector", a->selector);
 			jb_kv(b, "human_result", a->human_result);
 		} else
 			jb_kv(b, "scope", a->scope);
 		jb_kv(b, "result", a->result);
-		jb_add(b, "}", 1);
+		sl_jbuf_add(b, "}", 1);
 	}
-	jb_add(b, "]", 1);
+	sl_jbuf_add(b, "]", 1);
 }
 
 /* json_dmarc_rec - one <record> */
 static void
-json_dmarc_rec(jbuf *b, const fb_dmarc_rec *r)
+json_dmarc_rec(sl_jbuf *b, const fb_dmarc_rec *r)
 {
 	size_t i;
 
-	jb_add(b, "{\"source_ip\":", 13);
-	jb_str(b, r->source_ip);
-	jb_printf(b, ",\"count\":%lld", r->count);
+	sl_jbuf_add(b, "{\"source_ip\":", 13);
+	sl_json_str(b, r->source_ip);
+	sl_jbuf_printf(b, ",\"count\":%lld", r->count);
 	jb_kv(b, "disposition", r->disposition);
 	jb_kv(b, "dkim", r->dkim);
 	jb_kv(b, "spf", r->spf);
-	jb_add(b, ",\"reasons\":[", 12);
+	sl_jbuf_add(b, ",\"reasons\":[", 12);
 	for (i = 0; i < r->nreason; i++) {
-		jb_add(b, i ? ",{\"type\":" : "{\"type\":", i ? 9 : 8);
-		jb_str(b, r->reason[i].type);
+		sl_jbuf_add(b, i ? ",{\"type\":" : "{\"type\":", i ? 9 : 8);
+		sl_json_str(b, r->reason[i].type);
 		jb_kv(b, "comment", r->reason[i].comment);
-		jb_add(b, "}", 1);
+		sl_jbuf_add(b, "}", 1);
 	}
-	jb_add(b, "]", 1);
+	sl_jbuf_add(b, "]", 1);
 	jb_kv(b, "header_from", r->header_from);
 	jb_kv(b, "envelope_from", r->envelope_from);
 	jb_kv(b, "envelope_to", r->envelope_to);
-	jb_add(b, ",\"auth_results\":{", 17);
+	sl_jbuf_add(b, ",\"auth_results\":{", 17);
 	json_auth(b, r, "dkim");
-	jb_add(b, ",", 1);
+	sl_jbuf_add(b, ",", 1);
 	json_auth(b, r, "spf");
-	jb_add(b, "}}", 2);
+	sl_jbuf_add(b, "}}", 2);
 }
 
 /* json_dmarc - one DMARC report */
 static void
-json_dmarc(jbuf *b, const fb_dmarc *d, const char *file)
+json_dmarc(sl_jbuf *b, const fb_dmarc *d, const char *file)
 {
 	size_t	i;
 
-	jb_add(b, "{\"file\":", 8);
-	jb_str(b, file);
+	sl_jbuf_add(b, "{\"file\":", 8);
+	sl_json_str(b, file);
 	jb_kv(b, "kind", "dmarc-aggregate");
 	jb_kv(b, "version", d->version);
 	jb_kv(b, "org_name", d->org_name);
 	jb_kv(b, "email", d->email);
 	jb_kv(b, "report_id", d->report_id);
 	jb_kv(b, "generator", d->generator);
-	jb_printf(b, ",\"begin\":%lld,\"end\":%lld,\"policy_published\":{\"domain\":", d->begin, d->end);
-	jb_str(b, d->domain);
+	sl_jbuf_printf(b, ",\"begin\":%lld,\"end\":%lld,\"policy_published\":{\"domain\":", d->begin, d->end);
+	sl_json_str(b, d->domain);
 	jb_kv(b, "p", d->p);
 	jb_kv(b, "sp", d->sp);
 	jb_kv(b, "np", d->np);
@@ -346,20 +280,20 @@ json_dmarc(jbuf *b, const fb_dmarc *d, const char *file)
 	jb_kv(b, "fo", d->fo);
 	jb_kv(b, "testing", d->testing);
 	jb_kv(b, "discovery_method", d->discovery_method);
-	jb_add(b, "},\"records\":[", 13);
+	sl_jbuf_add(b, "},\"records\":[", 13);
 	for (i = 0; i < d->nrec; i++) {
 		if (i)
-			jb_add(b, ",", 1);
+			sl_jbuf_add(b, ",", 1);
 		json_dmarc_rec(b, &d->rec[i]);
 	}
-	jb_add(b, "]}\n", 3);
+	sl_jbuf_add(b, "]}\n", 3);
 }
 
 /* fb_json_result - the --classify lines of one result */
 char *
 fb_json_result(const fb_result *res, const char *file)
 {
-	jbuf	b = { 0 };
+	sl_jbuf	b = { 0 };
 	size_t	i;
 
 	if (res->kind == FB_KIND_DMARC && res->dmarc != NULL)
@@ -368,13 +302,13 @@ fb_json_result(const fb_result *res, const char *file)
 		for (i = 0; i < res->nrcpt; i++)
 			json_rcpt(&b, res, &res->rcpt[i], file);
 	else {
-		jb_add(&b, "{\"file\":", 8);
-		jb_str(&b, file);
+		sl_jbuf_add(&b, "{\"file\":", 8);
+		sl_json_str(&b, file);
 		jb_kv(&b, "kind", fb_kind_name(res->kind));
 		jb_kv(&b, "reason", res->why[0] ? res->why : "no recipient found");
 		if (res->defer[0])
 			jb_kv(&b, "defer", res->defer);
-		jb_add(&b, "}\n", 2);
+		sl_jbuf_add(&b, "}\n", 2);
 	}
 	return b.s;
 }

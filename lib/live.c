@@ -16,7 +16,9 @@
  *	A SASL user's entry has category and tenant (names of 1-15 a-z 0-9)
  *	and domains (comma-separated lowercase domains, "*." allowed first).
  *	A tenant hash may also carry the relay policy (tenant_map.c):
- *	require_tls (yes, no) and allowed_senders (domains, users, any).
+ *	require_tls (yes, no) and allowed_senders (domains, users, any);
+ *	sl_live_tenant_senders() is the one reading of a live allowed_senders
+ *	value, for both daemons.
  *	sluicectl refuses what fails here; the daemons ignore it, log it
  *	once with key and field, and count it.
  */
@@ -77,6 +79,20 @@ sl_live_tenant_field(const char *f, const char *v, char *err, size_t errlen)
 	         : strcmp(f, "allowed_senders") == 0 ? "use domains, users or any"
 	                                             : "use active, paused or suspended");
 	return -1;
+}
+
+/*
+ * sl_live_tenant_senders - a live allowed_senders value (NULL: unset):
+ * its enum sl_senders, or -1 when unset or invalid (err says why, "" if unset)
+ */
+int
+sl_live_tenant_senders(const char *v, char *err, size_t errlen)
+{
+	if (errlen)
+		err[0] = '\0';
+	if (v == NULL || sl_live_tenant_field("allowed_senders", v, err, errlen) < 0)
+		return -1;
+	return sl_tenant_senders_parse(v);
 }
 
 /* sl_live_mode - enforce, monitor or off (any case); -1 otherwise */

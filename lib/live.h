@@ -24,6 +24,7 @@ int sl_live_tenant_status(const char *s);
 int sl_live_mode(const char *s);
 int sl_live_yesno(const char *s);
 int sl_live_tenant_field(const char *f, const char *v, char *err, size_t errlen);
+int sl_live_tenant_senders(const char *v, char *err, size_t errlen);
 int sl_live_rate(const char *s, long long *count, double *period_ms);
 int sl_live_window(const char *s);
 int sl_live_count(const char *s, long long *out);

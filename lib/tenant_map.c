@@ -36,7 +36,9 @@
  *	sasl_users (case-insensitive); any: anything. The null sender
  *	(bounces) passes: it names no domain, and the milter still binds the
  *	From. sluice:tenant:<t> may override require_tls and allowed_senders
- *	live (sl_live_tenant_field() checks them); clients are config only.
+ *	live (sl_live_tenant_field() checks them); clients are config only,
+ *	like the Postfix client lists that must grant them relaying too
+ *	(doc/policyd.md, "Why clients is not live").
  */
 #include "config.h"
 

@@ -154,7 +154,6 @@ typedef struct ld_feeder {
 
 void ld_feed(ld_feeder *f, const char *line, size_t len, time_t now);
 void ld_event_json(const ld_event *ev, FILE *fp);
-void ld_json_string(FILE *fp, const char *s);
 
 /* ---- logd_block.c ---- */
 

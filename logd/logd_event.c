@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "logd.h"
-#include "utf8.h"
+#include "json.h"
 
 /* emit - fill the provider and class of an event and hand it on */
 static void
@@ -137,36 +137,12 @@ ld_feed(ld_feeder *f, const char *line, size_t len, time_t now)
 	}
 }
 
-/* ld_json_string - a JSON string; invalid UTF-8 becomes U+FFFD */
-void
-ld_json_string(FILE *fp, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	size_t n = strlen((const char *)p), k;
-
-	putc('"', fp);
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '"' || p[i] == '\\')
-			fprintf(fp, "\\%c", p[i]);
-		else if (p[i] < 0x20 || p[i] == 0x7f)
-			fprintf(fp, "\\u%04x", p[i]);
-		else if (p[i] < 0x80)
-			putc(p[i], fp);
-		else if ((k = sl_utf8_seq(p + i, n - i)) > 0) {
-			fwrite(p + i, 1, k, fp);
-			i += k - 1;
-		} else
-			fputs("\\ufffd", fp);
-	}
-	putc('"', fp);
-}
-
 /* field - one "name":"value" pair after a comma */
 static void
 field(FILE *fp, const char *name, const char *v)
 {
 	fprintf(fp, ",\"%s\":", name);
-	ld_json_string(fp, v);
+	sl_json_fputs(fp, v);
 }
 
 /* ld_event_json - an event as one JSON line (the --parse output) */
@@ -174,7 +150,7 @@ void
 ld_event_json(const ld_event *ev, FILE *fp)
 {
 	fputs("{\"type\":\"delivery\",\"result\":", fp);
-	ld_json_string(fp, ev->result);
+	sl_json_fputs(fp, ev->result);
 	field(fp, "queue_id", ev->qid);
 	field(fp, "recipient", ev->rcpt);
 	field(fp, "orig_recipient", ev->orig_rcpt);

@@ -160,7 +160,9 @@ typedef struct ml_input {
 	const char *from_ambiguous;	/* why the From was refused (ml_from_parse), or NULL */
 	const char *header_category;	/* NULL when absent */
 	const ml_sasl_entry *sasl;	/* NULL when not looked up */
-	int	sasl_down;		/* Redis could not answer for the SASL user */
+	int	sasl_down;		/* Redis could not answer (SASL entry, tenant policy) */
+	int	live_set;		/* the tenant's Redis hash sets allowed_senders: */
+	enum sl_senders live_senders;	/* this value (ml_tenant_senders), not the config's */
 } ml_input;
 
 enum ml_verdict { ML_OK = 0, ML_REJECT, ML_UNSIGNED, ML_DEFER };
@@ -181,6 +183,7 @@ typedef struct ml_decision {
 int	ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d);
 const sl_tenant_rule *ml_ip_tenant(const ml_conf *c, const char *sasl_user,
 				   const char *client_addr, const char *daemon_port);
+const char *ml_policy_tenant(const ml_conf *c, const ml_input *in);
 
 /* milter_relabel.c: subdomains replaced live (sluice:relabel) */
 void	ml_relabel_refresh(const ml_conf *c);
@@ -320,6 +323,8 @@ void	ml_dmarcagg_prepare(void);
 void	ml_dmarcagg_count(const ml_conf *c, const char *ip, const char *env_from,
 			  const struct ml_vresult *r);
 int ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, size_t errlen);
+int ml_tenant_senders(const ml_conf *c, const char *tenant, int *senders, char *err,
+		      size_t errlen);
 /* ---- milter_suppress.c ---- */
 
 enum ml_scope { ML_SCOPE_GLOBAL = 0, ML_SCOPE_CATEGORY, ML_SCOPE_TENANT, ML_SCOPES };
@@ -368,5 +373,6 @@ void	ml_supp_prepare(void);
 
 int	ml_milter_setup(const ml_conf *c, char *err, size_t errlen);
 int	ml_milter_run(void);
+int	ml_milter_drain(int wait_ms);
 
 #endif

@@ -4,6 +4,7 @@
  * SYNOPSIS
  *	ml_milter_setup(conf, err, len)	register, bind the socket (as root)
  *	ml_milter_run()			smfi_main(): until SIGTERM
+ *	ml_milter_drain(ms)		release the sessions still open
  * DESCRIPTION
  *	The only file that includes libmilter. Callbacks stay thin: they
  *	collect what the MTA says into the connection's context and hand it
@@ -31,6 +32,13 @@
  *	the others and for a message refused, tempfailed or abandoned.
  *	A reload never changes the snapshot under a message in flight: it is
  *	pinned in envfrom and released at eom or abort.
+ *	At exit, libmilter leaves the sessions still open blocked in their
+ *	read: ml_milter_drain() releases each one as close would (refunding
+ *	the charges of a message in flight, unpinning its snapshot), at once
+ *	when it is between two callbacks, else when its callback returns;
+ *	from then on every callback answers without touching its session
+ *	(a tempfail where a reply is due), so Postfix applies
+ *	milter_default_action to what those sessions still send.
  * ERRORS
  *	Internal trouble (Redis down for a SASL lookup, a DKIM failure) gets
  *	on_internal_error: 451 4.3.0, or the message leaves unsigned with
@@ -45,6 +53,7 @@
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,11 +98,43 @@ typedef struct msg_ctx {
 } msg_ctx;
 
 typedef struct conn_ctx {
+	struct conn_ctx *prev, *next;	/* the open sessions (conns) */
+	int	busy;			/* inside a callback (conns_lock) */
 	char	addr[INET6_ADDRSTRLEN];
 	char	helo[256];		/* the client's HELO name, for inbound SPF */
 	char	tuple[4][72];		/* client addr, port, server addr, port (macros) */
 	msg_ctx	msg;
 } conn_ctx;
+
+/* The open sessions, for ml_milter_drain(); stopping: drained, hands off. */
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static conn_ctx *conns;
+static int stopping;
+
+/* conn_link - a new session joins the list */
+static void
+conn_link(conn_ctx *c)
+{
+	pthread_mutex_lock(&conns_lock);
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
+	pthread_mutex_unlock(&conns_lock);
+}
+
+/* conn_unlink - a session leaves the list (the caller holds conns_lock) */
+static void
+conn_unlink(conn_ctx *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
 
 /* macro - a Postfix macro value, or "" */
 static const char *
@@ -200,6 +241,7 @@ cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	snprintf(c->tuple[2], sizeof(c->tuple[2]), "%s", macro(ctx, "{daemon_addr}"));
 	snprintf(c->tuple[3], sizeof(c->tuple[3]), "%s", macro(ctx, "{daemon_port}"));
 	smfi_setpriv(ctx, c);
+	conn_link(c);
 	return SMFIS_NOREPLY;
 }
 
@@ -373,6 +415,24 @@ lookup_sasl(msg_ctx *m, ml_sasl_entry *e, char *err, size_t errlen)
 	return ml_sasl_lookup(m->conf, m->sasl, e, err, errlen);
 }
 
+/*
+ * lookup_live - the live allowed_senders of the message's tenant into in;
+ * -1 on Redis trouble
+ */
+static int
+lookup_live(msg_ctx *m, ml_input *in, char *err, size_t errlen)
+{
+	int	senders;
+
+	if (!m->conf->use_redis)
+		return 0;
+	if (ml_tenant_senders(m->conf, ml_policy_tenant(m->conf, in), &senders, err, errlen) < 0)
+		return -1;
+	in->live_set = senders >= 0;
+	in->live_senders = senders >= 0 ? (enum sl_senders) senders : SL_SENDERS_UNSET;
+	return 0;
+}
+
 /* plan_message - header edits and the new envelope sender */
 static int
 plan_message(msg_ctx *m, int full, char *err, size_t errlen)
@@ -434,6 +494,10 @@ cb_eoh(SMFICTX *ctx)
 	in.header_category = ml_header_get(m->headers, m->nheaders, m->conf->category_header);
 	if (lookup_sasl(m, &e, err, sizeof(err)) < 0) {
 		sl_warn("%s: SASL binding decided from the config alone", err);
+		in.sasl = NULL;
+		in.sasl_down = 1;
+	} else if (lookup_live(m, &in, err, sizeof(err)) < 0) {
+		sl_warn("%s: allowed senders decided from the config alone", err);
 		in.sasl = NULL;
 		in.sasl_down = 1;
 	}
@@ -772,11 +836,119 @@ cb_close(SMFICTX *ctx)
 	conn_ctx *c = smfi_getpriv(ctx);
 
 	if (c != NULL) {
+		pthread_mutex_lock(&conns_lock);
+		conn_unlink(c);
+		pthread_mutex_unlock(&conns_lock);
 		msg_reset(&c->msg);
 		free(c);
 		smfi_setpriv(ctx, NULL);
 	}
 	return SMFIS_CONTINUE;
+}
+
+/*
+ * enter - may this callback touch its session? 0 once drained (stopping);
+ * else its session (if any) is marked busy until leave()
+ */
+static int
+enter(SMFICTX *ctx)
+{
+	conn_ctx *c;
+	int	ok;
+
+	pthread_mutex_lock(&conns_lock);
+	ok = !stopping;
+	if (ok && (c = smfi_getpriv(ctx)) != NULL)
+		c->busy = 1;
+	pthread_mutex_unlock(&conns_lock);
+	return ok;
+}
+
+/* leave - the callback is done; after a drain began, release its session now */
+static sfsistat
+leave(SMFICTX *ctx, sfsistat r)
+{
+	conn_ctx *c;
+	int	release = 0;
+
+	pthread_mutex_lock(&conns_lock);
+	if ((c = smfi_getpriv(ctx)) != NULL) {
+		c->busy = 0;
+		if ((release = stopping))
+			conn_unlink(c);
+	}
+	pthread_mutex_unlock(&conns_lock);
+	if (release) {
+		msg_reset(&c->msg);
+		free(c);
+		smfi_setpriv(ctx, NULL);
+	}
+	return r;
+}
+
+/*
+ * The callbacks libmilter calls: each runs its cb_ inside enter()/leave();
+ * once drained, the answer without the session (where a reply is due, a
+ * tempfail; the negotiated no-reply steps, none).
+ */
+#define GUARDED(name, params, call, drained)                                                    \
+	static sfsistat name params                                                             \
+	{                                                                                       \
+		return enter(ctx) ? leave(ctx, call) : (drained);                              \
+	}
+GUARDED(g_connect, (SMFICTX *ctx, char *host, _SOCK_ADDR *sa), cb_connect(ctx, host, sa),
+	SMFIS_NOREPLY)
+GUARDED(g_helo, (SMFICTX *ctx, char *helo), cb_helo(ctx, helo), SMFIS_NOREPLY)
+GUARDED(g_envfrom, (SMFICTX *ctx, char **argv), cb_envfrom(ctx, argv), SMFIS_TEMPFAIL)
+GUARDED(g_envrcpt, (SMFICTX *ctx, char **argv), cb_envrcpt(ctx, argv), SMFIS_NOREPLY)
+GUARDED(g_header, (SMFICTX *ctx, char *name, char *value), cb_header(ctx, name, value),
+	SMFIS_NOREPLY)
+GUARDED(g_eoh, (SMFICTX *ctx), cb_eoh(ctx), SMFIS_TEMPFAIL)
+GUARDED(g_body, (SMFICTX *ctx, unsigned char *buf, size_t len), cb_body(ctx, buf, len),
+	SMFIS_NOREPLY)
+GUARDED(g_eom, (SMFICTX *ctx), cb_eom(ctx), SMFIS_TEMPFAIL)
+GUARDED(g_abort, (SMFICTX *ctx), cb_abort(ctx), SMFIS_CONTINUE)
+GUARDED(g_close, (SMFICTX *ctx), cb_close(ctx), SMFIS_CONTINUE)
+
+/*
+ * ml_milter_drain - after smfi_main() returned: release every session
+ * still open (its message refunded, its snapshot unpinned), waiting up to
+ * wait_ms for those inside a callback; returns how many were open
+ */
+int
+ml_milter_drain(int wait_ms)
+{
+	conn_ctx *idle = NULL, *c, *next;
+	int	n = 0;
+
+	pthread_mutex_lock(&conns_lock);
+	stopping = 1;
+	for (c = conns; c; c = next) {
+		next = c->next;
+		n++;
+		if (!c->busy) {
+			conn_unlink(c);
+			c->next = idle;
+			idle = c;
+		}
+	}
+	pthread_mutex_unlock(&conns_lock);
+	for (c = idle; c; c = next) {
+		next = c->next;
+		msg_reset(&c->msg);
+		free(c);
+	}
+	for (int waited = 0;; waited += 20) {
+		pthread_mutex_lock(&conns_lock);
+		c = conns;
+		pthread_mutex_unlock(&conns_lock);
+		if (c == NULL || waited >= wait_ms)
+			break;
+		usleep(20 * 1000);
+	}
+	if (c != NULL)
+		sl_warn("a session was still busy after %d ms: left to the exit", wait_ms);
+	return n;
 }
 
 /*
@@ -834,16 +1006,16 @@ static struct smfiDesc milter_desc = {
 	.xxfi_name = "sluice-milter",
 	.xxfi_version = SMFI_VERSION,
 	.xxfi_flags = ACTIONS,
-	.xxfi_connect = cb_connect,
-	.xxfi_helo = cb_helo,
-	.xxfi_envfrom = cb_envfrom,
-	.xxfi_envrcpt = cb_envrcpt,
-	.xxfi_header = cb_header,
-	.xxfi_eoh = cb_eoh,
-	.xxfi_body = cb_body,
-	.xxfi_eom = cb_eom,
-	.xxfi_abort = cb_abort,
-	.xxfi_close = cb_close,
+	.xxfi_connect = g_connect,
+	.xxfi_helo = g_helo,
+	.xxfi_envfrom = g_envfrom,
+	.xxfi_envrcpt = g_envrcpt,
+	.xxfi_header = g_header,
+	.xxfi_eoh = g_eoh,
+	.xxfi_body = g_body,
+	.xxfi_eom = g_eom,
+	.xxfi_abort = g_abort,
+	.xxfi_close = g_close,
 	.xxfi_negotiate = cb_negotiate,
 };
 

@@ -20,7 +20,10 @@
  *	From, or narrows it to its users' own addresses. A client that did
  *	not authenticate but is in a tenant's clients (ml_ip_tenant()) is
  *	bound the same way: its From must pass allowed_senders (unset:
- *	domains), and it is signed only for the tenant's domains.
+ *	domains), and it is signed only for the tenant's domains. A live
+ *	allowed_senders in the tenant's Redis hash (sluicectl tenant policy;
+ *	the caller reads it for ml_policy_tenant(), in->live_set) replaces
+ *	the configured one, as it does in sluice-policyd.
  *
  *	Tenant, first found: the Redis entry, the config tenant of the SASL
  *	user, the tenant of an IP-authenticated client, the first matching rule that names one, the config tenant
@@ -119,12 +122,14 @@ ml_ip_tenant(const ml_conf *c, const char *sasl_user, const char *client_addr,
 	return sl_tenant_map_find(c->tmap, NULL, NULL, client_addr, daemon_port, &by_ip);
 }
 
-/* tenant_senders - the allowed_senders of a tenant's section; unset for none */
+/* tenant_senders - the live allowed_senders, else its section's; unset for none */
 static enum sl_senders
-tenant_senders(const ml_conf *c, const char *name)
+tenant_senders(const ml_conf *c, const ml_input *in, const char *name)
 {
-	const sl_tenant_rule *t = sl_tenant_map_get(c->tmap, name);
+	const sl_tenant_rule *t = name ? sl_tenant_map_get(c->tmap, name) : NULL;
 
+	if (in->live_set)
+		return in->live_senders;
 	return t ? t->senders : SL_SENDERS_UNSET;
 }
 
@@ -148,6 +153,28 @@ user_tenant(const ml_conf *c, const ml_input *in)
 	if (e && e->found && e->tenant[0])
 		t = ml_conf_tenant(c, e->tenant);
 	return t ? t : tenant_of_user(c, in->sasl_user);
+}
+
+/*
+ * ml_policy_tenant - the tenant whose relay policy applies, as
+ * sluice-policyd names it: the SASL user's Redis entry's tenant, else the
+ * config tenant listing the user; a client that did not authenticate, the
+ * tenant of its address; NULL for none
+ */
+const char *
+ml_policy_tenant(const ml_conf *c, const ml_input *in)
+{
+	const ml_tenant *t;
+	const sl_tenant_rule *r;
+
+	if (in->sasl_user && *in->sasl_user) {
+		if (in->sasl && in->sasl->found && in->sasl->tenant[0])
+			return in->sasl->tenant;
+		t = tenant_of_user(c, in->sasl_user);
+		return t ? t->name : NULL;
+	}
+	r = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
+	return r ? r->name : NULL;
 }
 
 /* ml_sasl_allows - the authenticated user may send as this From domain */
@@ -457,15 +484,15 @@ static int
 sasl_sender_ok(const ml_conf *c, const ml_input *in, const char *from_domain)
 {
 	const ml_tenant *t = user_tenant(c, in);
-	enum sl_senders s = t ? tenant_senders(c, t->name) : SL_SENDERS_UNSET;
+	enum sl_senders s = tenant_senders(c, in, t ? t->name : NULL);
 
 	if (s == SL_SENDERS_ANY)
 		return 1;
 	if (!ml_sasl_allows(c, in, from_domain))
 		return 0;
 	return s != SL_SENDERS_USERS
-	    || sl_tenant_sender_ok(sl_tenant_map_get(c->tmap, t->name), s, in->sasl_user,
-				   in->from_addr, NULL);
+	    || sl_tenant_sender_ok(t ? sl_tenant_map_get(c->tmap, t->name) : NULL, s,
+				   in->sasl_user, in->from_addr, NULL);
 }
 
 /* ip_sender_ok - an IP-authenticated client's From: allowed_senders (unset: domains) */
@@ -476,8 +503,8 @@ ip_sender_ok(const ml_conf *c, const ml_input *in)
 
 	if (t == NULL)
 		return 1;
-	return sl_tenant_sender_ok(t, sl_tenant_senders_effective(t->senders, 1), NULL,
-				   in->from_addr, NULL);
+	return sl_tenant_sender_ok(t, sl_tenant_senders_effective(tenant_senders(c, in, t->name), 1),
+				   NULL, in->from_addr, NULL);
 }
 
 /* ml_decide - everything the milter needs to know about one message */

@@ -223,7 +223,7 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	int	foreground = 0, check = 0, opt, rc;
+	int	foreground = 0, check = 0, opt, rc, open_sessions;
 	const char *token = NULL, *pidfile = NULL;
 	char	err[512];
 	ml_conf *c;
@@ -269,6 +269,8 @@ main(int argc, char **argv)
 	sl_info("listening on %s", c->socket);
 	rc = serve();
 	sl_notify("STOPPING=1");
+	if ((open_sessions = ml_milter_drain(5000)) > 0)
+		sl_info("%d open session%s released", open_sessions, open_sessions == 1 ? "" : "s");
 	ml_conf_install(NULL);
 	sl_pidfile_remove(pidfile);
 	sl_info("stopped");

@@ -3,6 +3,7 @@
  *	milter_redis 3 - the milter's Redis keys: SASL entries, records, counters
  * SYNOPSIS
  *	ml_sasl_lookup(conf, user, &entry, err, len)	0, or -1 when Redis failed
+ *	ml_tenant_senders(conf, tenant, &senders, err, len)	live allowed_senders
  *	ml_end_message(conf, decision, info, rcpts, nrcpt, &supp, &unchecked,
  *		       &lost, err, len)	suppression and record, one round trip
  *	ml_redis_get(pool), ml_redis_put(pool, handle)	borrow a handle
@@ -11,6 +12,9 @@
  *	Keys (prefix from the redis section, default "sluice:"):
  *	  <prefix>sasl:<user>	hash, written by the operator: category,
  *				tenant, domains (comma-separated From domains)
+ *	  <prefix>tenant:<t>	hash; field allowed_senders, written by
+ *				sluicectl tenant policy (read with one HGET,
+ *				cached for a second per tenant as in policyd)
  *	  <prefix>msg:<qid>	hash written per outbound message: category,
  *				tenant, sasl, sender, msgid (the token's);
  *				expires after message_ttl
@@ -207,23 +211,20 @@ entry_field(ml_sasl_entry *e, const char *name, const char *value)
 }
 
 /*
- * warn_invalid - a field of a SASL entry written by hand that lib/live.c
- * refuses: logged once per key, field and value (the last SEEN_MAX kept),
- * not per message. The value is used as written (an invalid category is
- * unknown, an invalid domain matches nothing): never more than intended.
+ * first_time - has nobody warned about this key, field and value yet?
+ * Records it (the last SEEN_MAX kept), so a value written by hand is
+ * logged once, not per message.
  */
 #define SEEN_MAX 256
-static void
-warn_invalid(const char *key, const char *field, const char *value)
+static int
+first_time(const char *key, const char *field, const char *value)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static char *seen[SEEN_MAX];
 	static int nseen;
-	char	err[300], id[1100];
+	char	id[1100];
 	int	found = 0;
 
-	if (sl_live_sasl_field(field, value, err, sizeof(err)) == 0)
-		return;
 	snprintf(id, sizeof(id), "%s\n%s\n%.200s", key, field, value);
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < nseen && !found; i++)
@@ -237,7 +238,23 @@ warn_invalid(const char *key, const char *field, const char *value)
 		seen[nseen++] = sl_strdup(id);
 	}
 	pthread_mutex_unlock(&lock);
-	if (!found)
+	return !found;
+}
+
+/*
+ * warn_invalid - a field of a SASL entry written by hand that lib/live.c
+ * refuses: logged once per key, field and value. The value is used as
+ * written (an invalid category is unknown, an invalid domain matches
+ * nothing): never more than intended.
+ */
+static void
+warn_invalid(const char *key, const char *field, const char *value)
+{
+	char	err[300];
+
+	if (sl_live_sasl_field(field, value, err, sizeof(err)) == 0)
+		return;
+	if (first_time(key, field, value))
 		sl_warn("%s field %s: %s (written by hand? sluicectl sasl set refuses it)", key,
 			field, err);
 }
@@ -278,6 +295,129 @@ ml_sasl_lookup(const ml_conf *c, const char *user, ml_sasl_entry *e, char *err, 
 				rc = -1;
 			}
 	}
+	sl_reply_free(rep);
+	ml_redis_put(c->pool, r);
+	return rc;
+}
+
+/* One tenant's live allowed_senders, as last read (policyd keeps the same for a second). */
+#define SENDERS_CACHE_MS	1000
+#define SENDERS_CACHE_MAX	256
+typedef struct senders_entry {
+	char	key[SL_KEY_MAX];	/* <prefix>tenant:<t>, so a new prefix misses */
+	int	senders;		/* enum sl_senders, -1 for none */
+	long long fetched_ms;
+} senders_entry;
+
+static pthread_mutex_t senders_lock = PTHREAD_MUTEX_INITIALIZER;
+static senders_entry senders_cache[SENDERS_CACHE_MAX];
+static int senders_n;
+
+/* now_ms - a monotonic clock in milliseconds */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* senders_cached - the cached value of key if fresh (1), else 0 */
+static int
+senders_cached(const char *key, int *senders)
+{
+	int	hit = 0;
+
+	pthread_mutex_lock(&senders_lock);
+	for (int i = 0; i < senders_n && !hit; i++)
+		if (strcmp(senders_cache[i].key, key) == 0
+		    && now_ms() - senders_cache[i].fetched_ms <= SENDERS_CACHE_MS) {
+			*senders = senders_cache[i].senders;
+			hit = 1;
+		}
+	pthread_mutex_unlock(&senders_lock);
+	return hit;
+}
+
+/* senders_store - remember what key said; the cache is cleared when full */
+static void
+senders_store(const char *key, int senders)
+{
+	int	i;
+
+	pthread_mutex_lock(&senders_lock);
+	for (i = 0; i < senders_n && strcmp(senders_cache[i].key, key) != 0; i++)
+		;
+	if (i == senders_n) {
+		if (senders_n == SENDERS_CACHE_MAX)
+			senders_n = 0;
+		i = senders_n++;
+		snprintf(senders_cache[i].key, sizeof(senders_cache[i].key), "%s", key);
+	}
+	senders_cache[i].senders = senders;
+	senders_cache[i].fetched_ms = now_ms();
+	pthread_mutex_unlock(&senders_lock);
+}
+
+/*
+ * senders_reply - the HGET answer as enum sl_senders or -1 (unset, or
+ * invalid: logged once, the configuration applies, as in policyd); -2 for
+ * a Redis error reply (a hash of the wrong type is ignored, with a warning)
+ */
+static int
+senders_reply(const char *key, const sl_reply *rep, char *err, size_t errlen)
+{
+	char	why[200];
+	int	v;
+
+	if (rep->type == SL_REPLY_ERROR && strncmp(rep->str, "WRONGTYPE", 9) == 0) {
+		if (first_time(key, "", "WRONGTYPE"))
+			sl_warn("%s has the wrong type: its relay policy fields are ignored", key);
+		return -1;
+	}
+	if (rep->type == SL_REPLY_ERROR) {
+		snprintf(err, errlen, "redis HGET %s allowed_senders: %s", key, rep->str);
+		return -2;
+	}
+	if (rep->type != SL_REPLY_STRING)
+		return -1;
+	if ((v = sl_live_tenant_senders(rep->str, why, sizeof(why))) < 0
+	    && first_time(key, "allowed_senders", rep->str))
+		sl_warn("%s field allowed_senders: %s: ignored, the configuration applies", key,
+			why);
+	return v;
+}
+
+/*
+ * ml_tenant_senders - the tenant's live allowed_senders (sluice:tenant:<t>,
+ * written by sluicectl tenant policy): *senders is its enum sl_senders, or
+ * -1 when none is in force; -1 on Redis trouble (err says what)
+ */
+int
+ml_tenant_senders(const ml_conf *c, const char *tenant, int *senders, char *err, size_t errlen)
+{
+	char	key[SL_KEY_MAX];
+	const char *argv[3] = {"HGET", key, "allowed_senders"};
+	sl_reply *rep = NULL;
+	sl_redis *r;
+	int	rc = 0;
+
+	*senders = -1;
+	if (c->pool == NULL || tenant == NULL || *tenant == '\0'
+	    || sl_key(key, sizeof(key), c->redis.prefix, SL_KEY_TENANT, tenant) < 0)
+		return 0;
+	if (senders_cached(key, senders))
+		return 0;
+	r = ml_redis_get(c->pool);
+	if (sl_redis_cmdv(r, &rep, 3, argv, NULL) < 0) {
+		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
+		rc = -1;
+	} else if ((*senders = senders_reply(key, rep, err, errlen)) == -2) {
+		*senders = -1;
+		rc = -1;
+	} else
+		senders_store(key, *senders);
 	sl_reply_free(rep);
 	ml_redis_put(c->pool, r);
 	return rc;

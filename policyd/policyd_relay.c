@@ -23,7 +23,7 @@
  *	"530 5.7.10 Must issue a STARTTLS command first" (RFC 5248:
  *	encryption needed); an envelope sender outside allowed_senders is
  *	refused with 550 5.7.1. The milter applies the same allowed_senders
- *	to the header From (from the config only).
+ *	(config, or the same live field) to the header From.
  *
  *	The tenant's mode applies: in monitor mode a refusal is logged and
  *	counted (would_reject), the mail goes on; off skips both checks.

@@ -23,6 +23,11 @@ DESCRIPTION
     - live in Redis: HSET sluice:tenant:office require_tls yes refuses
       the office's plain-text mail within a second; an invalid value is
       logged once and ignored (the config applies).
+    - live allowed_senders (sluicectl tenant policy) reaches the milter's
+      From check too: "any" lets the office's foreign From through,
+      "users" narrows alice's From to her own name (a null envelope
+      sender, so only the milter decides), an invalid value is logged
+      once by the milter and the config applies.
     - the configuration check reports a bad clients entry and a bad
       allowed_senders at their lines, both in one run.
 """
@@ -300,6 +305,47 @@ def test_live_require_tls(world):
         assert world.policyd.output().count('invalid require_tls "maybe"') == 1
     finally:
         world.redis.cli("DEL", keys.key("tenant", "office"))
+        reset_quota(world)
+
+
+def from_refused(w, env_from, from_addr, **kw):
+    """True when the milter refused the message at end of headers (550 5.7.1)."""
+    reset_quota(w)
+    try:
+        subject = send(w, env_from, from_addr=from_addr, **kw)
+    except smtplib.SMTPDataError as e:
+        assert e.smtp_code == 550 and b"5.7.1" in e.smtp_error, e
+        return True
+    received(w, subject)
+    return False
+
+
+def test_live_allowed_senders_reach_the_milter(world):
+    office = keys.key("tenant", "office")
+    shop1 = keys.key("tenant", "shop1")
+    alice = dict(tls=True, auth=("alice", "alicepw"))
+    try:
+        # config: an IP client's From is bound to its domains
+        assert from_refused(world, "printer@office.test", "ceo@other.test", source="127.0.0.2")
+        r = sluicectl(world, "tenant", "policy", "office", "allowed_senders=any")
+        assert r.returncode == 0, r
+        harness.wait_for(lambda: not from_refused(world, "printer@office.test", "ceo@other.test",
+                                                  source="127.0.0.2"), 10, "live any in the milter")
+        # narrowing: alice (config: domains) may then only use her own name as From
+        assert not from_refused(world, "", "app@shop1.test", **alice)
+        r = sluicectl(world, "tenant", "policy", "shop1", "allowed_senders=users")
+        assert r.returncode == 0, r
+        harness.wait_for(lambda: from_refused(world, "", "app@shop1.test", **alice), 10,
+                         "live users in the milter")
+        # an invalid value written by hand: logged once by the milter, the config applies
+        world.redis.cli("HSET", office, "allowed_senders", "everyone")
+        harness.wait_for(lambda: from_refused(world, "printer@office.test", "ceo@other.test",
+                                              source="127.0.0.2"), 10, "invalid value ignored")
+        assert from_refused(world, "printer@office.test", "ceo@other.test", source="127.0.0.2")
+        line = "%s field allowed_senders: invalid allowed_senders \"everyone\"" % office
+        assert world.milter.output().count(line) == 1, world.milter.output()
+    finally:
+        world.redis.cli("DEL", office, shop1)
         reset_quota(world)
 
 

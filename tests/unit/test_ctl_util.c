@@ -3,7 +3,9 @@
  *	test_ctl_util - sluicectl's small helpers (ctl/ctl_util.c)
  * DESCRIPTION
  *	Names and scopes as keys spell them, strict numbers, ages and ISO
- *	times for people, SCAN pattern quoting, and value quoting in output.
+ *	times for people, SCAN pattern quoting, value quoting in output, and
+ *	the subcommands' option table parser (ctl_getopt; ctl_usage is
+ *	replaced here by a longjmp so a usage exit can be seen).
  */
 #define _GNU_SOURCE 1
 #include <setjmp.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <getopt.h>
 
 #include "ctl.h"
 
@@ -159,6 +162,84 @@ test_print_value(void **state)
 	assert_string_equal(printed("a\nb"), "\"a\\x0ab\"");
 }
 
+/* The test's ctl_usage: back to the caller of getopt_run instead of exit(64). */
+static jmp_buf usage_jmp;
+
+void
+ctl_usage(const ctl_ctx *ctx)
+{
+	(void) ctx;
+	longjmp(usage_jmp, 1);
+}
+
+static const char *sel, *dir;
+static int sw;
+
+/* short_ok - the test's validator: at most 3 characters */
+static int
+short_ok(const char *s)
+{
+	return strlen(s) <= 3;
+}
+
+/* getopt_run - ctl_getopt on a NULL-terminated argv; -1 when it called usage */
+static int
+getopt_run(int min_args, int max_args, char **argv)
+{
+	static ctl_ctx ctx = {.usage = "test"};
+	const ctl_opt opts[] = {CTL_CHECKED("selector", &sel, short_ok), CTL_ARG("key-dir", &dir),
+				CTL_FLAG("switch", &sw), CTL_OPT_END};
+	volatile int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	sel = dir = NULL, sw = 0;
+	optind = 0;
+	opterr = 0;
+	if (setjmp(usage_jmp))
+		return -1;
+	return ctl_getopt(&ctx, argc, argv, opts, min_args, max_args);
+}
+
+/* test_getopt - values, flags, operand bounds; everything else is usage */
+static void
+test_getopt(void **state)
+{
+	char *a1[] = {"rotate", "--selector", "s2", "--switch", "example.com", NULL};
+	char *a2[] = {"rotate", "example.com", "--key-dir=/k", NULL};
+	char *a3[] = {"rotate", "--bogus", "example.com", NULL};
+	char *a4[] = {"rotate", "example.com", "--selector", NULL};
+	char *a5[] = {"rotate", NULL};
+	char *a6[] = {"rotate", "a", "b", NULL};
+	char *a7[] = {"rotate", "--switch=yes", "a", NULL};
+	char *a8[] = {"rotate", "--", "--switch", NULL};
+	char *a9[] = {"rotate", "--selector", "toolong", "--selector", "s2", "a", NULL};
+	char *a10[] = {"rotate", "--selector", "s1", "--selector", "s2", "a", NULL};
+
+	(void) state;
+	assert_int_equal(getopt_run(1, 1, a1), 4);
+	assert_string_equal(sel, "s2");
+	assert_int_equal(sw, 1);
+	assert_null(dir);
+	assert_int_equal(getopt_run(1, 1, a2), 2); /* permuted: the operand moves last */
+	assert_string_equal(a2[2], "example.com");
+	assert_string_equal(dir, "/k");
+	assert_int_equal(sw, 0);
+	assert_int_equal(getopt_run(1, 1, a3), -1);
+	assert_int_equal(getopt_run(0, 1, a4), -1); /* a value is required */
+	assert_int_equal(getopt_run(1, 1, a5), -1);
+	assert_int_equal(getopt_run(0, 0, a5), 1);
+	assert_int_equal(getopt_run(1, 1, a6), -1);
+	assert_int_equal(getopt_run(1, CTL_ANY_ARGS, a6), 1);
+	assert_int_equal(getopt_run(1, 1, a7), -1); /* a flag takes no value */
+	assert_int_equal(getopt_run(1, 1, a8), 2);  /* after --, an operand */
+	assert_int_equal(sw, 0);
+	/* each value is checked as it comes: a later good one does not excuse it */
+	assert_int_equal(getopt_run(1, 1, a9), -1);
+	assert_int_equal(getopt_run(1, 1, a10), 5);
+	assert_string_equal(sel, "s2");
+}
+
 int
 main(void)
 {
@@ -170,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_iso_time),
 		cmocka_unit_test(test_glob_escape),
 		cmocka_unit_test(test_print_value),
+		cmocka_unit_test(test_getopt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

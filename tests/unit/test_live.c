@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "live.h"
+#include "tenant_map.h"
 
 /* test_tenant_status - the three states; anything else is invalid */
 static void
@@ -94,6 +95,24 @@ test_printable(void **state)
 	assert_non_null(strstr(out, "..."));
 }
 
+/* test_tenant_senders - the one reading of a live allowed_senders, for both daemons */
+static void
+test_tenant_senders(void **state)
+{
+	char err[200];
+
+	(void) state;
+	assert_int_equal(sl_live_tenant_senders("domains", err, sizeof(err)), SL_SENDERS_DOMAINS);
+	assert_int_equal(sl_live_tenant_senders("users", err, sizeof(err)), SL_SENDERS_USERS);
+	assert_int_equal(sl_live_tenant_senders("any", err, sizeof(err)), SL_SENDERS_ANY);
+	assert_int_equal(sl_live_tenant_senders(NULL, err, sizeof(err)), -1);
+	assert_string_equal(err, "");
+	assert_int_equal(sl_live_tenant_senders("", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "invalid allowed_senders"));
+	assert_int_equal(sl_live_tenant_senders("Any", err, sizeof(err)), -1);
+	assert_string_equal(err, "invalid allowed_senders \"Any\" (use domains, users or any)");
+}
+
 int
 main(void)
 {
@@ -102,6 +121,7 @@ main(void)
 	    cmocka_unit_test(test_limit_check),
 	    cmocka_unit_test(test_sasl),
 	    cmocka_unit_test(test_printable),
+	    cmocka_unit_test(test_tenant_senders),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

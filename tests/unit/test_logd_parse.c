@@ -536,42 +536,11 @@ test_blocks(void **state)
 	ld_blocks_free(b);
 }
 
-/* test_json_string - escapes, valid UTF-8 kept, every invalid sequence U+FFFD */
-static void
-test_json_string(void **state)
-{
-	static const struct {
-		const char *in, *out;
-	} cases[] = {
-	    {"a\"b\\c\n", "\"a\\\"b\\\\c\\u000a\""},
-	    {"caf\xc3\xa9", "\"caf\xc3\xa9\""},
-	    {"\xf0\x9f\x93\xa8", "\"\xf0\x9f\x93\xa8\""},
-	    {"\xf5\x80\x80", "\"\\ufffd\\ufffd\\ufffd\""}, /* no lead byte above F4 */
-	    {"\xc0\xaf", "\"\\ufffd\\ufffd\""},            /* overlong */
-	    {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""}, /* surrogate */
-	    {"\xe2\x82", "\"\\ufffd\\ufffd\""},            /* cut short */
-	};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		char *buf = NULL;
-		size_t len = 0;
-		FILE *fp = open_memstream(&buf, &len);
-
-		assert_non_null(fp);
-		ld_json_string(fp, cases[i].in);
-		fclose(fp);
-		assert_string_equal(buf, cases[i].out);
-		free(buf);
-	}
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_smtp_sent),
-	    cmocka_unit_test(test_json_string),
 	    cmocka_unit_test(test_smtp_deferred_rcpt),
 	    cmocka_unit_test(test_connect_refused),
 	    cmocka_unit_test(test_bounced_and_ipv6),

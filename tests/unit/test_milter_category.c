@@ -363,6 +363,42 @@ test_ip_tenant(void **state)
 	assert_string_equal(d.tenant_name, "shop1");
 }
 
+/* live - ml_decide with a live allowed_senders from the tenant's Redis hash */
+static ml_decision
+live(const char *sasl, const char *client, const char *from, enum sl_senders senders)
+{
+	ml_input in = {.sasl_user = sasl, .client_addr = client, .env_from = "",
+		       .from_addr = from, .live_set = 1, .live_senders = senders};
+	ml_decision d;
+
+	assert_int_equal(ml_decide(conf, &in, &d), 0);
+	return d;
+}
+
+/* test_live_senders - the tenant's live allowed_senders replaces the config's, both ways */
+static void
+test_live_senders(void **state)
+{
+	ml_input ip = {.client_addr = "198.51.100.7"}, sasl = {.sasl_user = "alice"};
+
+	(void) state;
+	assert_string_equal(ml_policy_tenant(conf, &ip), "lan");
+	assert_string_equal(ml_policy_tenant(conf, &sasl), "shop1");
+	ip.client_addr = "192.0.2.1";
+	assert_null(ml_policy_tenant(conf, &ip));
+	/* lan (unset: domains) widened to any, anyone (any) narrowed to domains */
+	assert_int_equal(live("", "198.51.100.7", "a@example.com", SL_SENDERS_ANY).verdict, ML_OK);
+	assert_int_equal(live("", "203.0.113.9", "a@example.com", SL_SENDERS_DOMAINS).verdict,
+			 ML_REJECT);
+	assert_int_equal(live("", "203.0.113.9", "x@mall.test", SL_SENDERS_DOMAINS).verdict, ML_OK);
+	/* alice: users allows only her own name, any lifts the domain binding */
+	assert_int_equal(live("alice", "192.0.2.1", "s@shop1.mall.test", SL_SENDERS_USERS).verdict,
+			 ML_REJECT);
+	assert_int_equal(live("alice", "192.0.2.1", "x@example.com", SL_SENDERS_ANY).verdict, ML_OK);
+	assert_int_equal(live("alice", "192.0.2.1", "x@example.com", SL_SENDERS_UNSET).verdict,
+			 ML_REJECT);
+}
+
 /* test_domain_lists - comma lists and wildcards */
 static void
 test_domain_lists(void **state)
@@ -392,6 +428,7 @@ main(void)
 		cmocka_unit_test(test_unconfigured_domain),
 		cmocka_unit_test(test_domain_lists),
 		cmocka_unit_test(test_ip_tenant),
+		cmocka_unit_test(test_live_senders),
 		cmocka_unit_test(test_sign_domains_bound),
 		cmocka_unit_test(test_redis_down),
 		cmocka_unit_test(test_ambiguous_from),
