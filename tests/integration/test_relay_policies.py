@@ -343,7 +343,8 @@ def test_live_allowed_senders_reach_the_milter(world):
                                               source="127.0.0.2"), 10, "invalid value ignored")
         assert from_refused(world, "printer@office.test", "ceo@other.test", source="127.0.0.2")
         line = "%s field allowed_senders: invalid allowed_senders \"everyone\"" % office
-        assert world.milter.output().count(line) == 1, world.milter.output()
+        out = world.milter.wait_output(line)
+        assert out.count(line) == 1, out
     finally:
         world.redis.cli("DEL", office, shop1)
         reset_quota(world)
