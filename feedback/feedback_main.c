@@ -207,8 +207,9 @@ conf_read(sl_conf *c, fb_conf *fc)
 	conf_categories(c, fc);
 	conf_hard_reasons(c, sec, fc);
 	fc->authserv_id = cfg_getstr(sec, "authserv_id");
-	sl_conf_refuse_cluster(c, "sluice-feedback", "its effect script does not "
-			       "declare its keys");
+	sl_conf_refuse_cluster(c, "sluice-feedback", "its effect script writes the "
+			       "exactly-once marker and every effect (suppression, stats, events, "
+			       "tenant) atomically, keys of several slots");
 }
 
 /* conf_ring - the token keyring */

@@ -31,7 +31,9 @@
  *	rate's level drained to now and lowered by the cost (never below 0:
  *	exactly the level it would have had without the charge), and the
  *	limit's rulestats counts "refunded". A counter that has expired
- *	meanwhile is left alone. Because the claim removes the record
+ *	meanwhile is left alone (sl_charge_refund_script, also used by
+ *	sluice-policyd on Redis Cluster to give back what a decision split
+ *	by slot charged before a later step refused). Because the claim removes the record
  *	first, a charge is refunded at most once, whoever settles.
  *
  *	A caller's own script may claim instead (SL_LUA_CHARGE_CLAIM in
@@ -68,16 +70,20 @@ static sl_script claim_script = {.source = SL_LUA_CHARGE_CLAIM
                                  "return out\n"};
 
 /*
- * KEYS counter, stats per charge; ARGV kind, cost, p1 per charge. A key of
- * the wrong type (written by hand) is skipped. Returns how many were given
- * back.
+ * KEYS: counter, stats per charge, or (for 2n keys) only the n counters;
+ * ARGV kind, cost, p1 per charge (n = #ARGV / 3). Without the stats hashes every
+ * key may be in one Cluster slot (sluice-policyd gives back a decision's
+ * own charges with it, counted nowhere). A key of the wrong type (written
+ * by hand) is skipped. Returns how many were given back.
  */
-static sl_script refund_script = {
+sl_script sl_charge_refund_script = {
     .source = "local t = redis.call('TIME')\n"
               "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-              "local n = 0\n"
-              "for i = 1, #KEYS / 2 do\n"
-              "  local key, stats = KEYS[2 * i - 1], KEYS[2 * i]\n"
+              "local n, nc = 0, #ARGV / 3\n"
+              "local paired = #KEYS == 2 * nc\n"
+              "for i = 1, nc do\n"
+              "  local key = paired and KEYS[2 * i - 1] or KEYS[i]\n"
+              "  local stats = paired and KEYS[2 * i] or nil\n"
               "  local kind, cost, p1 = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), "
               "tonumber(ARGV[3 * i])\n"
               "  local done = false\n"
@@ -103,7 +109,7 @@ static sl_script refund_script = {
               "  end\n"
               "  if done then\n"
               "    n = n + 1\n"
-              "    redis.pcall('HINCRBY', stats, 'refunded', 1)\n"
+              "    if stats then redis.pcall('HINCRBY', stats, 'refunded', 1) end\n"
               "  end\n"
               "end\n"
               "return n\n"};
@@ -143,7 +149,7 @@ void
 sl_charge_prepare(void)
 {
 	(void)sl_script_sha1(&claim_script);
-	(void)sl_script_sha1(&refund_script);
+	(void)sl_script_sha1(&sl_charge_refund_script);
 }
 
 /* claim - take the record away; the reply lists what to refund */
@@ -188,7 +194,7 @@ refund_batch(sl_redis *r, const char *const *c, size_t from, size_t to, char *er
 	for (size_t i = from; i < to; i++)
 		for (size_t f = 0; f < 3; f++)
 			argv[k++] = c[5 * i + f];
-	if (sl_redis_eval(r, &refund_script, &rep, (int)(2 * n), (int)k, argv, NULL) < 0) {
+	if (sl_redis_eval(r, &sl_charge_refund_script, &rep, (int)(2 * n), (int)k, argv, NULL) < 0) {
 		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
 		rc = -1;
 	} else if (rep->type != SL_REPLY_INTEGER) {
@@ -201,11 +207,46 @@ refund_batch(sl_redis *r, const char *const *c, size_t from, size_t to, char *er
 	return rc;
 }
 
+/*
+ * refund_one_slot - on Redis Cluster: charge i alone (its counter), then
+ * its "refunded" statistic by its own call (another slot)
+ */
+static int
+refund_one_slot(sl_redis *r, const char *const *c, size_t i, char *err, size_t errlen)
+{
+	const char *argv[4] = {c[5 * i + 4], c[5 * i], c[5 * i + 1], c[5 * i + 2]};
+	sl_reply *rep = NULL;
+	int rc = 0;
+
+	if (sl_redis_eval(r, &sl_charge_refund_script, &rep, 1, 4, argv, NULL) < 0) {
+		snprintf(err, errlen, "redis: %s", sl_redis_errstr(r));
+		rc = -1;
+	} else if (rep->type != SL_REPLY_INTEGER) {
+		snprintf(err, errlen, "redis: refund: %s",
+		         rep->type == SL_REPLY_ERROR ? rep->str : "unexpected reply");
+		rc = -1;
+	} else if (rep->integer == 1) {
+		sl_reply_free(rep);
+		rep = NULL;
+		if (sl_redis_cmd(r, &rep, "HINCRBY %s refunded 1", c[5 * i + 3]) < 0 ||
+		    rep->type == SL_REPLY_ERROR)
+			sl_warn("redis: refund of %s not counted in %s", c[5 * i + 4], c[5 * i + 3]);
+	}
+	sl_reply_free(rep);
+	return rc;
+}
+
 /* sl_charge_refund - give back n claimed charges (5 strings each); -1 on Redis trouble */
 int
 sl_charge_refund(sl_redis *r, const char *const *charges, size_t n, char *err, size_t errlen)
 {
 	int rc = 0;
+
+	if (sl_redis_cluster(r)) { /* each charge's keys are in slots of their own */
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = refund_one_slot(r, charges, i, err, errlen);
+		return rc < 0 ? -1 : (int)n;
+	}
 
 	for (size_t i = 0; rc == 0 && i < n; i += REFUND_BATCH)
 		rc = refund_batch(r, charges, i, i + REFUND_BATCH < n ? i + REFUND_BATCH : n, err,

@@ -73,6 +73,13 @@ void sl_charge_prepare(void);
 	"  return out, kept\n"                                                                     \
 	"end\n"
 const char **sl_charge_strings(const sl_reply *list, size_t *n, char *err, size_t errlen);
+
+/*
+ * The refund script: KEYS counter and stats hash per charge (the stats
+ * count "refunded"), or the n counters alone; ARGV kind, cost, p1 per
+ * charge, as in a claimed list. Returns how many were given back.
+ */
+extern sl_script sl_charge_refund_script;
 int sl_charge_refund(sl_redis *r, const char *const *charges, size_t n, char *err, size_t errlen);
 
 #endif

@@ -550,7 +550,8 @@ redis_result(sl_redis *r, redisReply *rep, sl_reply **reply)
  * command goes to the master of its first key's slot; MOVED updates the
  * slot and marks the map stale (CLUSTER SLOTS again before the next
  * call) and the command is sent again there; ASK sends ASKING and the
- * command to the named node, once. Redirects are answers, not
+ * command to the named node, once; TRYAGAIN (a multi-key command on a
+ * slot half migrated) waits SL_REDIS_TRYAGAIN_MS and sends it again. Redirects are answers, not
  * executions, so following them never runs a command twice. A
  * connection error drops that node, marks the map stale and fails the
  * call (it may have run); the node is not tried again for 100 ms.
@@ -610,6 +611,7 @@ cluster_refresh_from(sl_redis *r, int i)
 {
 	redisContext *c = cluster_conn(r, i);
 	redisReply *rep;
+	sl_reply *copy;
 	int	ret;
 
 	if (c == NULL)
@@ -619,8 +621,10 @@ cluster_refresh_from(sl_redis *r, int i)
 		cluster_drop(r, i);
 		return -1;
 	}
-	ret = sl_redis_slotmap_load(r->map, rep, r->errstr, sizeof(r->errstr));
+	copy = sl_redis_reply_copy(rep);
 	freeReplyObject(rep);
+	ret = sl_redis_slotmap_load(r->map, copy, r->errstr, sizeof(r->errstr));
+	sl_reply_free(copy);
 	return ret;
 }
 
@@ -694,6 +698,18 @@ cluster_exec(sl_redis *r, sl_reply **reply, struct sl_redis_evalv *ev,
 			noscript_done = 1;
 			hops--;
 			ask = 0;	/* NOSCRIPT came after ASKING: ask again */
+			continue;
+		}
+		/* keys of a slot being migrated, some moved: again shortly */
+		if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "TRYAGAIN", 8) == 0
+		    && hops < SL_REDIS_MAX_REDIRECTS) {
+			struct timespec ts = {0, SL_REDIS_TRYAGAIN_MS * 1000000L};
+
+			freeReplyObject(rep);
+			nanosleep(&ts, NULL);
+			ask = 0;
+			if (slot >= 0 && r->map->node[slot] >= 0)
+				node = r->map->node[slot];
 			continue;
 		}
 		if (rep->type != REDIS_REPLY_ERROR
@@ -842,6 +858,13 @@ sl_redis_connected(const sl_redis *r)
 		return 0;
 	}
 	return r->c != NULL;
+}
+
+/* sl_redis_cluster - is this handle in Redis Cluster mode? */
+int
+sl_redis_cluster(const sl_redis *r)
+{
+	return r != NULL && r->map != NULL;
 }
 
 /* sl_redis_cmd - one command, hiredis printf-like format */

@@ -14,8 +14,8 @@
  *	after NOSCRIPT. This module is the only place that includes hiredis:
  *	replies are deep-copied into sl_reply so callers never see its types.
  *	With sentinels set, both flavours find the master through Redis
- *	Sentinel and follow a failover; with cluster_nodes set, the
- *	synchronous flavour routes by key slot (doc/redis-client.md).
+ *	Sentinel and follow a failover; with cluster_nodes set, both
+ *	flavours route by key slot (doc/redis-client.md).
  * OWNERSHIP
  *	An sl_reply returned to the caller belongs to the caller: free it with
  *	sl_reply_free(). A reply passed to an async callback is borrowed: it
@@ -45,7 +45,7 @@
  *	sl_aredis_errstr(), sl_aredis_prefix(); the return value of
  *	sl_aredis_cmdv()/sl_aredis_eval() is specified below. Then the
  *	Sentinel and Cluster options of sl_redis_opts, sl_redis_keyslot()
- *	and sl_redis_hostport().
+ *	and sl_redis_hostport(); then sl_aredis_cluster() and sl_redis_cluster().
  */
 #ifndef SL_REDIS_H
 #define SL_REDIS_H
@@ -86,7 +86,7 @@ typedef struct sl_redis_opts {
 	const char *master_name;	/* default "mymaster" */
 	const char *sentinel_user;	/* ACL user on the sentinels, or NULL */
 	const char *sentinel_password;	/* NULL: no AUTH to the sentinels */
-	/* Cluster mode when ncluster_nodes > 0 (seeds; sync client only). */
+	/* Cluster mode when ncluster_nodes > 0 (seeds). */
 	const char *const *cluster_nodes; /* "host:port" each */
 	int	ncluster_nodes;
 } sl_redis_opts;
@@ -127,6 +127,7 @@ void	sl_redis_free(sl_redis *r);
 const char *sl_redis_errstr(const sl_redis *r);
 const char *sl_redis_prefix(const sl_redis *r);
 int	sl_redis_connected(const sl_redis *r);
+int	sl_redis_cluster(const sl_redis *r);	/* in Redis Cluster mode? */
 int	sl_redis_cmd(sl_redis *r, sl_reply **reply, const char *fmt, ...);
 int	sl_redis_cmdv(sl_redis *r, sl_reply **reply, int argc,
 		      const char **argv, const size_t *argvlen);
@@ -151,6 +152,10 @@ int	sl_redis_eval(sl_redis *r, sl_script *script, sl_reply **reply,
  * sl_aredis_free() answers every pending request with "shutting down"
  * before it returns; it may be called from inside a callback.
  * sl_aredis_error_replies() counts the error replies handed to callbacks.
+ * sl_aredis_cluster() is true in Cluster mode: requests are routed by
+ * their first key's slot (MOVED/ASK followed within the timeout), and
+ * sl_aredis_connected() means the slot map is loaded and every master
+ * in it is connected.
  */
 typedef struct sl_aredis sl_aredis;
 
@@ -166,6 +171,7 @@ void	sl_aredis_free(sl_aredis *ar);
 int	sl_aredis_connected(const sl_aredis *ar);
 const char *sl_aredis_errstr(const sl_aredis *ar);
 unsigned long long sl_aredis_error_replies(const sl_aredis *ar);
+int	sl_aredis_cluster(const sl_aredis *ar);
 const char *sl_aredis_prefix(const sl_aredis *ar);
 int	sl_aredis_cmdv(sl_aredis *ar, int timeout_ms, sl_aredis_cb *cb,
 		       void *arg, int argc, const char **argv,

@@ -41,7 +41,21 @@
  *	is pipelined behind AUTH/SELECT and must say master. READONLY drops
  *	the connection; so does a stall of max(command timeout, 1 s); and
  *	once a second a sentinel is asked whether the master moved.
- *	Cluster mode is not implemented here (sluice-policyd refuses it).
+ *	Cluster mode (cluster_nodes): one plain handle of this file per
+ *	master (each with its own connection, backoff, NOSCRIPT retry and
+ *	timeouts), and a routing layer above them that uses redis_cluster.c's
+ *	slot map and redirect parser, as the synchronous client does: a
+ *	command goes to the master of its first key's slot; MOVED updates
+ *	that slot, marks the map stale and sends the command there; ASK
+ *	sends ASKING and the command (EVAL, not EVALSHA: the importing node
+ *	may lack the script) to the named node; at most
+ *	SL_REDIS_MAX_REDIRECTS redirects, all within the request's one
+ *	timeout; TRYAGAIN (a multi-key command on a slot whose keys are
+ *	half moved) is sent again after TRYAGAIN_MS, as a redirect. A
+ *	failed or timed-out request, or CLUSTERDOWN, marks the
+ *	map stale; a timer (REFRESH_MS) then asks CLUSTER SLOTS of a
+ *	connected master, never more often than every REFRESH_MS. Nothing
+ *	waits: every step is a callback.
  * OWNERSHIP
  *	The reply passed to a callback is borrowed: freed when it returns.
  *	Callbacks may issue new requests and may call sl_aredis_free().
@@ -102,9 +116,24 @@ struct sl_aredis {
 	struct event *connect_timer;
 	struct aredis_req *reqs;	/* all records we still own */
 	char	errstr[SL_REDIS_ERRSTR_LEN];
+	/* Cluster mode (map != NULL): one plain handle per master. */
+	struct sl_redis_slotmap *map;
+	sl_aredis *node[SL_REDIS_MAX_NODES];
+	char	owns[SL_REDIS_MAX_NODES];	/* serves slots in the last map */
+	int	loaded;			/* a map was loaded once */
+	int	stale;			/* CLUSTER SLOTS again soon */
+	int	refreshing;		/* CLUSTER SLOTS in flight */
+	long long refresh_at;		/* not before (monotonic ms) */
+	struct event *tick;		/* REFRESH_MS, persistent */
+	struct cluster_req *creqs;	/* requests being routed */
 };
 
 static void aredis_connect(sl_aredis *ar);
+static void cluster_new(sl_aredis *ar);
+static void cluster_free(sl_aredis *ar);
+static int cluster_send_new(sl_aredis *ar, sl_script *script, int timeout_ms, sl_aredis_cb *cb,
+                            void *arg, int nkeys, int argc, const char **argv,
+                            const size_t *argvlen);
 
 /* ms_timeval - milliseconds as a struct timeval */
 static struct timeval
@@ -725,6 +754,348 @@ req_send(sl_aredis *ar, struct aredis_req *req, int timeout_ms, int argc,
 	evtimer_add(req->timer, &tv);
 }
 
+/*
+ * Cluster mode. A request (struct cluster_req) owns a copy of its
+ * command and lives until its caller is answered; it is always either
+ * inside one node handle (whose callback answers or redirects it) or on
+ * its zero-delay timer (a fail-fast answer).
+ */
+#define REFRESH_MS 100 /* the slot map is asked for at most this often */
+#define TRYAGAIN_MS SL_REDIS_TRYAGAIN_MS
+
+struct cluster_req {
+	struct cluster_req *prev, *next; /* ar->creqs */
+	sl_aredis *ar;
+	sl_aredis_cb *cb;
+	void *arg;
+	long long deadline_ms;
+	int hops;                 /* redirects followed */
+	int in_node;              /* a node handle will call cluster_req_cb */
+	int nkeys;                /* eval: KEYS count */
+	sl_script *script;        /* eval requests only */
+	struct sl_redis_evalv ev; /* the command (EVALSHA ... for eval) */
+	int skip;                 /* plain command: ev.argv + 3 is the command */
+	struct event *timer;      /* fail-fast delivery */
+	const char *fail;
+};
+
+/* cluster_node - the plain handle to node i, made on first use */
+static sl_aredis *
+cluster_node(sl_aredis *ar, int i)
+{
+	const struct sl_redis_conf *c = &ar->conf;
+	sl_redis_opts o = {.host = ar->map->host[i],
+	                   .port = ar->map->port[i],
+	                   .user = c->user,
+	                   .password = c->password,
+	                   .connect_timeout_ms = c->connect_timeout_ms,
+	                   .command_timeout_ms = c->command_timeout_ms,
+	                   .prefix = c->prefix};
+
+	if (ar->node[i] == NULL)
+		ar->node[i] = sl_aredis_new(ar->base, &o);
+	return ar->node[i];
+}
+
+/* cluster_stale - the map may be wrong: refresh it at the next tick */
+static void
+cluster_stale(sl_aredis *ar)
+{
+	ar->stale = 1;
+}
+
+/* cluster_slots_cb - the answer to CLUSTER SLOTS */
+static void
+cluster_slots_cb(const sl_reply *r, const char *err, void *arg)
+{
+	sl_aredis *ar = arg;
+	char why[SL_REDIS_ERRSTR_LEN];
+
+	ar->refreshing = 0;
+	if (ar->closing)
+		return;
+	if (r == NULL || sl_redis_slotmap_load(ar->map, r, why, sizeof(why)) < 0) {
+		snprintf(ar->errstr, sizeof(ar->errstr), "cluster: %.140s",
+		         r == NULL ? (err ? err : "no reply") : why);
+		sl_debug("redis cluster: %s", ar->errstr);
+		return;
+	}
+	memset(ar->owns, 0, sizeof(ar->owns));
+	for (int s = 0; s < SL_REDIS_SLOTS; s++)
+		if (ar->map->node[s] >= 0)
+			ar->owns[ar->map->node[s]] = 1;
+	for (int i = 0; i < ar->map->nnodes; i++)
+		if (ar->owns[i])
+			(void)cluster_node(ar, i); /* connect now, not at first use */
+	if (!ar->loaded)
+		sl_info("redis cluster: slot map loaded, %d masters", ar->map->nnodes);
+	ar->loaded = 1;
+	ar->stale = 0;
+}
+
+/* cluster_tick - every REFRESH_MS: a stale map is asked for again */
+static void
+cluster_tick(evutil_socket_t fd, short what, void *arg)
+{
+	static const char *argv[] = {"CLUSTER", "SLOTS"};
+	sl_aredis *ar = arg;
+	long long now = sl_redis_now_ms();
+
+	(void)fd, (void)what;
+	if (!ar->stale || ar->refreshing || now < ar->refresh_at)
+		return;
+	for (int i = 0; i < ar->map->nnodes; i++)
+		if (ar->node[i] != NULL && sl_aredis_connected(ar->node[i])) {
+			ar->refresh_at = now + REFRESH_MS;
+			ar->refreshing = sl_aredis_cmdv(ar->node[i], 0, cluster_slots_cb, ar, 2,
+			                                argv, NULL) == 0;
+			return;
+		}
+	snprintf(ar->errstr, sizeof(ar->errstr), "cluster: no master reachable");
+}
+
+/* cluster_new - seeds as the first nodes; the map comes at the first tick */
+static void
+cluster_new(sl_aredis *ar)
+{
+	struct timeval tv = ms_timeval(REFRESH_MS);
+
+	ar->map = sl_calloc(1, sizeof(*ar->map));
+	sl_redis_slotmap_init(ar->map);
+	for (int i = 0; i < ar->conf.ncluster; i++) {
+		int n = sl_redis_slotmap_node(ar->map, ar->conf.cluster_host[i],
+		                              ar->conf.cluster_port[i]);
+
+		if (n >= 0)
+			(void)cluster_node(ar, n);
+	}
+	ar->stale = 1;
+	snprintf(ar->errstr, sizeof(ar->errstr), "cluster: slot map not loaded yet");
+	ar->tick = event_new(ar->base, -1, EV_PERSIST, cluster_tick, ar);
+	if (ar->tick == NULL)
+		sl_panic("redis: event_new failed");
+	evtimer_add(ar->tick, &tv);
+}
+
+/* creq_release - forget a request (after its answer) */
+static void
+creq_release(struct cluster_req *cr)
+{
+	sl_aredis *ar = cr->ar;
+
+	if (cr->prev)
+		cr->prev->next = cr->next;
+	else if (ar != NULL && ar->creqs == cr)
+		ar->creqs = cr->next;
+	if (cr->next)
+		cr->next->prev = cr->prev;
+	event_free(cr->timer);
+	sl_redis_evalv_free(&cr->ev);
+	free(cr);
+}
+
+/* creq_answer - call the caller back once; cr is gone afterwards */
+static void
+creq_answer(struct cluster_req *cr, const sl_reply *reply, const char *err)
+{
+	sl_aredis_cb *cb = cr->cb;
+	void *arg = cr->arg;
+
+	if (reply != NULL && reply->type == SL_REPLY_ERROR && cr->ar != NULL)
+		cr->ar->error_replies++;
+	creq_release(cr);
+	cb(reply, err, arg); /* may free the handle: nothing after this */
+}
+
+static void creq_send(struct cluster_req *cr, int i, int ask);
+static int creq_route(struct cluster_req *cr);
+
+/* creq_timer_cb - a fail-fast answer outside the caller's call, or a TRYAGAIN resend */
+static void
+creq_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cluster_req *cr = arg;
+
+	(void)fd, (void)what;
+	if (cr->fail == NULL && !cr->ar->closing)
+		creq_send(cr, creq_route(cr), 0);
+	else
+		creq_answer(cr, NULL, cr->fail ? cr->fail : "shutting down");
+}
+
+/* creq_fail_later - answer err from a zero-delay timer */
+static void
+creq_fail_later(struct cluster_req *cr, const char *err)
+{
+	struct timeval tv = {0, 0};
+
+	cr->fail = err;
+	evtimer_add(cr->timer, &tv);
+}
+
+static void cluster_req_cb(const sl_reply *r, const char *err, void *arg);
+
+/* asking_cb - the reply to ASKING: its command's reply says what happened */
+static void
+asking_cb(const sl_reply *r, const char *err, void *arg)
+{
+	(void)r, (void)err, (void)arg;
+}
+
+/* creq_send - send to node i (after ASKING when ask); fail later if it cannot */
+static void
+creq_send(struct cluster_req *cr, int i, int ask)
+{
+	static const char *asking[] = {"ASKING"};
+	sl_aredis *ar = cr->ar;
+	long long left = cr->deadline_ms - sl_redis_now_ms();
+	sl_aredis *h;
+	int rc;
+
+	if (left <= 0) {
+		creq_fail_later(cr, "timeout");
+		return;
+	}
+	if (i < 0 || (h = cluster_node(ar, i)) == NULL) {
+		cluster_stale(ar);
+		creq_fail_later(cr, "cluster: no node known for the slot");
+		return;
+	}
+	if (ask && cr->script != NULL)
+		sl_redis_evalv_to_eval(&cr->ev, cr->script); /* the importing node may lack it */
+	if (ask && sl_aredis_cmdv(h, (int)left, asking_cb, NULL, 1, asking, NULL) < 0) {
+		creq_fail_later(cr, "not connected");
+		return;
+	}
+	if (cr->script != NULL && strcmp(cr->ev.argv[0], "EVALSHA") == 0)
+		rc = sl_aredis_eval(h, cr->script, (int)left, cluster_req_cb, cr, cr->nkeys,
+		                    cr->ev.argc - 3, cr->ev.argv + 3, cr->ev.argvlen + 3);
+	else
+		rc = sl_aredis_cmdv(h, (int)left, cluster_req_cb, cr, cr->ev.argc - cr->skip,
+		                    cr->ev.argv + cr->skip, cr->ev.argvlen + cr->skip);
+	if (rc < 0)
+		creq_fail_later(cr, "not connected");
+	else
+		cr->in_node = 1;
+}
+
+/* creq_route - the node of the request's first key (keyless: a connected one) */
+static int
+creq_route(struct cluster_req *cr)
+{
+	sl_aredis *ar = cr->ar;
+	int slot = sl_redis_cmd_slot(cr->ev.argc - cr->skip, cr->ev.argv + cr->skip,
+	                             cr->ev.argvlen + cr->skip);
+
+	if (slot >= 0)
+		return ar->map->node[slot];
+	for (int i = 0; i < ar->map->nnodes; i++)
+		if (ar->node[i] != NULL && sl_aredis_connected(ar->node[i]))
+			return i;
+	return ar->map->nnodes > 0 ? 0 : -1;
+}
+
+/* cluster_req_cb - a node answered: a redirect to follow, or the answer */
+static void
+cluster_req_cb(const sl_reply *r, const char *err, void *arg)
+{
+	struct cluster_req *cr = arg;
+	sl_aredis *ar = cr->ar;
+	char host[256];
+	int ask, slot, port, node;
+
+	cr->in_node = 0;
+	if (r == NULL) {
+		if (!ar->closing)
+			cluster_stale(ar); /* disconnected, not connected, timeout */
+		creq_answer(cr, NULL, err);
+		return;
+	}
+	if (r->type == SL_REPLY_ERROR && strncmp(r->str, "CLUSTERDOWN", 11) == 0)
+		cluster_stale(ar);
+	/* keys of a slot being migrated, some moved: ask again shortly */
+	if (r->type == SL_REPLY_ERROR && strncmp(r->str, "TRYAGAIN", 8) == 0 && !ar->closing &&
+	    ++cr->hops <= SL_REDIS_MAX_REDIRECTS &&
+	    sl_redis_now_ms() + TRYAGAIN_MS < cr->deadline_ms) {
+		struct timeval tv = ms_timeval(TRYAGAIN_MS);
+
+		cr->fail = NULL;
+		evtimer_add(cr->timer, &tv);
+		return;
+	}
+	if (r->type != SL_REPLY_ERROR || ar->closing ||
+	    sl_redis_redirect(r->str, &ask, &slot, host, sizeof(host), &port) != 1) {
+		creq_answer(cr, r, NULL);
+		return;
+	}
+	if (++cr->hops > SL_REDIS_MAX_REDIRECTS) {
+		cluster_stale(ar);
+		creq_answer(cr, NULL, "cluster: too many redirects");
+		return;
+	}
+	if ((node = sl_redis_slotmap_node(ar->map, host, port)) < 0) {
+		creq_answer(cr, NULL, "cluster: too many nodes");
+		return;
+	}
+	if (!ask) {
+		ar->map->node[slot] = (short)node;
+		ar->owns[node] = 1;
+		cluster_stale(ar);
+	}
+	creq_send(cr, node, ask);
+}
+
+/* cluster_send_new - route one command or script; cb is called later, once */
+static int
+cluster_send_new(sl_aredis *ar, sl_script *script, int timeout_ms, sl_aredis_cb *cb, void *arg,
+                 int nkeys, int argc, const char **argv, const size_t *argvlen)
+{
+	static sl_script plain = {.source = "", .sha1 = "-"}; /* argv[0..2] unused */
+	struct cluster_req *cr = sl_calloc(1, sizeof(*cr));
+
+	cr->ar = ar;
+	cr->cb = cb;
+	cr->arg = arg;
+	cr->deadline_ms =
+	    sl_redis_now_ms() + (timeout_ms > 0 ? timeout_ms : ar->conf.command_timeout_ms);
+	cr->script = script;
+	cr->nkeys = nkeys;
+	/* a plain command rides in the same copy, after 3 unused slots */
+	sl_redis_evalv_init(&cr->ev, script ? script : &plain, nkeys, argc, argv, argvlen);
+	cr->skip = script ? 0 : 3;
+	cr->timer = evtimer_new(ar->base, creq_timer_cb, cr);
+	if (cr->timer == NULL)
+		sl_panic("redis: evtimer_new failed");
+	cr->next = ar->creqs;
+	if (ar->creqs)
+		ar->creqs->prev = cr;
+	ar->creqs = cr;
+	creq_send(cr, creq_route(cr), 0);
+	return 0;
+}
+
+/* cluster_free - node handles answer their requests "shutting down" */
+static void
+cluster_free(sl_aredis *ar)
+{
+	struct cluster_req *cr, *next;
+
+	for (int i = 0; i < SL_REDIS_MAX_NODES; i++) {
+		sl_aredis *h = ar->node[i];
+
+		ar->node[i] = NULL;
+		sl_aredis_free(h);
+	}
+	for (cr = ar->creqs; cr != NULL; cr = next) { /* those on their timer */
+		next = cr->next;
+		creq_answer(cr, NULL, "shutting down");
+	}
+	event_free(ar->tick);
+	sl_redis_slotmap_free(ar->map);
+	free(ar->map);
+	ar->map = NULL;
+}
+
 /* sl_aredis_new - a handle on base; connecting starts at once */
 sl_aredis *
 sl_aredis_new(struct event_base *base, const sl_redis_opts *opts)
@@ -751,7 +1122,10 @@ sl_aredis_new(struct event_base *base, const sl_redis_opts *opts)
 		evtimer_add(ar->poll_timer, &tv);
 	}
 	snprintf(ar->errstr, sizeof(ar->errstr), "connecting");
-	aredis_connect(ar);
+	if (ar->conf.ncluster > 0)
+		cluster_new(ar);
+	else
+		aredis_connect(ar);
 	return ar;
 }
 
@@ -789,6 +1163,8 @@ sl_aredis_free(sl_aredis *ar)
 	if (ar == NULL)
 		return;
 	ar->closing = 1;
+	if (ar->map != NULL)
+		cluster_free(ar);
 	aredis_detach_all(ar);
 	if ((ac = ar->ac) != NULL) {
 		ar->ac = NULL;
@@ -808,7 +1184,22 @@ sl_aredis_free(sl_aredis *ar)
 int
 sl_aredis_connected(const sl_aredis *ar)
 {
+	if (ar->map != NULL) {
+		if (!ar->loaded)
+			return 0;
+		for (int i = 0; i < ar->map->nnodes; i++)
+			if (ar->owns[i] && (ar->node[i] == NULL || !sl_aredis_connected(ar->node[i])))
+				return 0;
+		return 1;
+	}
 	return ar->state == AR_READY && ar->ac != NULL;
+}
+
+/* sl_aredis_cluster - is this handle in Redis Cluster mode? */
+int
+sl_aredis_cluster(const sl_aredis *ar)
+{
+	return ar != NULL && ar->map != NULL;
 }
 
 /* sl_aredis_error_replies - error replies handed to callers so far (for metrics) */
@@ -822,6 +1213,12 @@ sl_aredis_error_replies(const sl_aredis *ar)
 const char *
 sl_aredis_errstr(const sl_aredis *ar)
 {
+	if (ar->map != NULL && ar->loaded) {
+		for (int i = 0; i < ar->map->nnodes; i++)
+			if (ar->owns[i] && ar->node[i] != NULL && !sl_aredis_connected(ar->node[i]))
+				return ar->node[i]->errstr;
+		return sl_aredis_connected(ar) ? "" : ar->errstr;
+	}
 	return ar->errstr;
 }
 
@@ -839,6 +1236,8 @@ sl_aredis_cmdv(sl_aredis *ar, int timeout_ms, sl_aredis_cb *cb, void *arg,
 {
 	if (ar == NULL || ar->closing || cb == NULL || argc <= 0 || argv == NULL)
 		return -1;
+	if (ar->map != NULL)
+		return cluster_send_new(ar, NULL, timeout_ms, cb, arg, 0, argc, argv, argvlen);
 	req_send(ar, req_new(ar, cb, arg), timeout_ms, argc, argv, argvlen);
 	return 0;
 }
@@ -854,6 +1253,8 @@ sl_aredis_eval(sl_aredis *ar, sl_script *script, int timeout_ms,
 	if (ar == NULL || ar->closing || cb == NULL || script == NULL
 	    || script->source == NULL || argc < 0 || (argc > 0 && argv == NULL))
 		return -1;
+	if (ar->map != NULL)
+		return cluster_send_new(ar, script, timeout_ms, cb, arg, nkeys, argc, argv, argvlen);
 	req = req_new(ar, cb, arg);
 	req->script = script;
 	sl_redis_evalv_init(&req->ev, script, nkeys, argc, argv, argvlen);

@@ -25,9 +25,11 @@
  *	The slot map (struct sl_redis_slotmap) is filled from CLUSTER SLOTS
  *	and holds the masters only: replicas are never used.
  *	sl_redis_redirect() parses "MOVED <slot> <host>:<port>" and
- *	"ASK <slot> <host>:<port>".
+ *	"ASK <slot> <host>:<port>". Both clients use these: one parser of
+ *	the map (from an sl_reply) and of redirects.
  * SEE ALSO
- *	redis.c (the synchronous client routes with this), doc/redis-client.md
+ *	redis.c and redis_async.c (both clients route with this),
+ *	doc/redis-client.md
  */
 #include "config.h"
 
@@ -175,29 +177,27 @@ sl_redis_slotmap_node(struct sl_redis_slotmap *m, const char *host, int port)
 
 /* slots_range - one CLUSTER SLOTS entry: [start, end, [host, port, ...], ...] */
 static int
-slots_range(struct sl_redis_slotmap *m, const redisReply *e)
+slots_range(struct sl_redis_slotmap *m, const sl_reply *e)
 {
-	const redisReply *master;
-	char host[256];
+	const sl_reply *master;
 	long long lo, hi;
 	int node;
 
-	if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
-	    e->element[0]->type != REDIS_REPLY_INTEGER ||
-	    e->element[1]->type != REDIS_REPLY_INTEGER ||
-	    (master = e->element[2])->type != REDIS_REPLY_ARRAY || master->elements < 2 ||
-	    master->element[0]->type != REDIS_REPLY_STRING ||
-	    master->element[1]->type != REDIS_REPLY_INTEGER)
+	if (e->type != SL_REPLY_ARRAY || e->elements < 3 ||
+	    e->element[0]->type != SL_REPLY_INTEGER || e->element[1]->type != SL_REPLY_INTEGER ||
+	    (master = e->element[2])->type != SL_REPLY_ARRAY || master->elements < 2 ||
+	    master->element[0]->type != SL_REPLY_STRING ||
+	    master->element[1]->type != SL_REPLY_INTEGER)
 		return -1;
 	lo = e->element[0]->integer;
 	hi = e->element[1]->integer;
 	if (lo < 0 || hi >= SL_REDIS_SLOTS || lo > hi || master->element[0]->len == 0 ||
-	    (size_t)master->element[0]->len >= sizeof(host) || master->element[1]->integer < 1 ||
-	    master->element[1]->integer > 65535)
+	    master->element[0]->len >= 256 ||
+	    strlen(master->element[0]->str) != master->element[0]->len ||
+	    master->element[1]->integer < 1 || master->element[1]->integer > 65535)
 		return -1;
-	memcpy(host, master->element[0]->str, master->element[0]->len);
-	host[master->element[0]->len] = '\0';
-	if ((node = sl_redis_slotmap_node(m, host, (int)master->element[1]->integer)) < 0)
+	if ((node = sl_redis_slotmap_node(m, master->element[0]->str,
+	                                  (int)master->element[1]->integer)) < 0)
 		return -1;
 	for (long long s = lo; s <= hi; s++)
 		m->node[s] = (short)node;
@@ -206,11 +206,11 @@ slots_range(struct sl_redis_slotmap *m, const redisReply *e)
 
 /* sl_redis_slotmap_load - fill the map from a CLUSTER SLOTS reply */
 int
-sl_redis_slotmap_load(struct sl_redis_slotmap *m, const redisReply *r, char *err, size_t errlen)
+sl_redis_slotmap_load(struct sl_redis_slotmap *m, const sl_reply *r, char *err, size_t errlen)
 {
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+	if (r == NULL || r->type != SL_REPLY_ARRAY) {
 		snprintf(err, errlen, "CLUSTER SLOTS: %s",
-		         r && r->type == REDIS_REPLY_ERROR ? r->str : "malformed reply");
+		         r && r->type == SL_REPLY_ERROR ? r->str : "malformed reply");
 		return -1;
 	}
 	for (int i = 0; i < SL_REDIS_SLOTS; i++)

@@ -47,6 +47,7 @@ struct sl_redis_conf {
 #define SL_REDIS_SLOTS		16384
 #define SL_REDIS_MAX_NODES	64	/* masters in a cluster we can track */
 #define SL_REDIS_MAX_REDIRECTS	5
+#define SL_REDIS_TRYAGAIN_MS	20	/* TRYAGAIN (slot mid-migration): again after */
 
 /* redis_cluster.c: which master serves each slot. */
 struct sl_redis_slotmap {
@@ -88,7 +89,7 @@ int	sl_redis_redirect(const char *err, int *ask, int *slot, char *host,
 void	sl_redis_slotmap_init(struct sl_redis_slotmap *m);
 void	sl_redis_slotmap_free(struct sl_redis_slotmap *m);
 int	sl_redis_slotmap_node(struct sl_redis_slotmap *m, const char *host, int port);
-int	sl_redis_slotmap_load(struct sl_redis_slotmap *m, const redisReply *r,
+int	sl_redis_slotmap_load(struct sl_redis_slotmap *m, const sl_reply *r,
 			      char *err, size_t errlen);
 
 /* redis_sentinel.c: what both flavours need for Sentinel mode. */

@@ -445,8 +445,6 @@ ml_conf_load(const char *path)
 	load_inbound(c);
 	load_secret(c);
 	sl_conf_redis_opts(sc, &c->redis);
-	sl_conf_refuse_cluster(sc, "sluice-milter", "its suppression lookup and "
-			       "message record read keys of several slots");
 	if (sc->errors) {
 		sl_error("%s: %d error%s", path, sc->errors, sc->errors == 1 ? "" : "s");
 		ml_conf_unref(c);

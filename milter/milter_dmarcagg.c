@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -36,15 +37,21 @@
 
 #define ML_DMARCAGG_ROWS_MAX "10000" /* distinct rows per domain and day; then "overflow" */
 
-/* KEYS agg, pol; ARGV row, ttl, rows max, then field/value pairs of the policy */
+/*
+ * KEYS agg, pol; ARGV row, ttl, rows max, then field/value pairs of the
+ * policy (none: pol is not written, as on Redis Cluster, where it is
+ * written by its own calls)
+ */
 static sl_script agg_script = {
     .source = "local f = ARGV[1]\n"
               "if redis.call('HEXISTS', KEYS[1], f) == 0 and "
               "redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then f = 'overflow' end\n"
               "redis.call('HINCRBY', KEYS[1], f, 1)\n"
               "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
-              "redis.call('HSET', KEYS[2], unpack(ARGV, 4))\n"
-              "redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+              "if #ARGV >= 5 then\n"
+              "  redis.call('HSET', KEYS[2], unpack(ARGV, 4))\n"
+              "  redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+              "end\n"
               "return 1\n",
 };
 
@@ -122,6 +129,41 @@ build_row(const char *ip, const char *env_from, const ml_vresult *r, char *row, 
 		snprintf(row + strlen(row), rowlen - strlen(row), "\t%s", dkim);
 }
 
+/*
+ * agg_cluster - agg_script on Redis Cluster: the row (KEYS agg twice, no
+ * policy), then the policy hash by HSET and EXPIRE (another slot)
+ */
+static void
+agg_cluster(sl_redis *rd, const char **argv, int n)
+{
+	const char *row[5] = {argv[0], argv[0], argv[2], argv[3], argv[4]};
+	const char **pol = sl_calloc((size_t)n, sizeof(*pol));
+	const char *exp[3] = {"EXPIRE", argv[1], argv[3]};
+	sl_reply *rep = NULL;
+	int k = 0;
+
+	if (sl_redis_eval(rd, &agg_script, &rep, 2, 5, row, NULL) < 0 ||
+	    rep->type == SL_REPLY_ERROR)
+		sl_warn("redis: dmarc report row not counted: %s",
+		        rep ? rep->str : sl_redis_errstr(rd));
+	sl_reply_free(rep);
+	rep = NULL;
+	pol[k++] = "HSET", pol[k++] = argv[1];
+	for (int i = 5; i < n; i++)
+		pol[k++] = argv[i];
+	for (int step = 0; step < 2; step++) { /* HSET, then EXPIRE */
+		if (sl_redis_cmdv(rd, &rep, step ? 3 : k, step ? exp : pol, NULL) < 0 ||
+		    rep->type == SL_REPLY_ERROR) {
+			sl_warn("redis: dmarc report policy not recorded: %s",
+			        rep ? rep->str : sl_redis_errstr(rd));
+			step = 2;
+		}
+		sl_reply_free(rep);
+		rep = NULL;
+	}
+	free(pol);
+}
+
 /* ml_dmarcagg_prepare - the script's SHA1, before threads share it */
 void
 ml_dmarcagg_prepare(void)
@@ -165,7 +207,9 @@ ml_dmarcagg_count(const ml_conf *c, const char *ip, const char *env_from, const 
 	argv[n++] = "testing", argv[n++] = t;
 	argv[n++] = "rua", argv[n++] = p->rua;
 	rd = ml_redis_get(c->pool);
-	if (sl_redis_eval(rd, &agg_script, &rep, 2, n, argv, NULL) < 0)
+	if (sl_redis_cluster(rd))
+		agg_cluster(rd, argv, n);
+	else if (sl_redis_eval(rd, &agg_script, &rep, 2, n, argv, NULL) < 0)
 		sl_warn("redis: dmarc report row not counted: %s", sl_redis_errstr(rd));
 	else if (rep->type == SL_REPLY_ERROR)
 		sl_warn("redis: dmarc report row not counted: %s", rep->str);

@@ -73,7 +73,7 @@ struct ml_redis_pool {
  * record of what is sent, and the claim of policyd's limit charges. KEYS
  * stats, msg, rcpts, the charge record, then the suppression keys
  * (supp:<scope>:<address>...). ARGV category, tenant, sasl, sender, msg
- * ttl, count ('1' or '0'), rcpts ttl, msgid, the number of recipients R,
+ * ttl, count ('1', '0', or on Cluster 's' stats only, 'm' msg only), rcpts ttl, msgid, the number of recipients R,
  * claim ('1' or '0'), then R recipient hashes ('' for none), then for each
  * suppression key the (1-based) recipient it is for, then the R
  * recipients normalised as policyd saw them. A suppression entry counts
@@ -116,8 +116,10 @@ static sl_script eom_script = {
 	"  local refund, kept = claim()\n"
 	"  return {out, refund, kept}\n"
 	"end\n"
-	"if ARGV[6] == '1' then\n"
+	"if ARGV[6] == '1' or ARGV[6] == 's' then\n"
 	"  redis.call('HINCRBY', KEYS[1], 'sent', nr - nhit)\n"
+	"end\n"
+	"if ARGV[6] == '1' or ARGV[6] == 'm' then\n"
 	"  redis.call('HSET', KEYS[2], 'category', ARGV[1], 'tenant', ARGV[2],"
 	" 'sasl', ARGV[3], 'sender', ARGV[4], 'msgid', ARGV[8])\n"
 	"  redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
@@ -461,6 +463,211 @@ eom_call(const ml_conf *c, int nkeys, int argc, const char **argv, char *err, si
 	return rep;
 }
 
+/*
+ * Redis Cluster: the end of message script in steps, one per slot, each
+ * the same script with the keys of one slot (the other key positions
+ * repeat one of them and are not touched): the suppression entries
+ * grouped by slot, then the count (stats:), the message (msg:), the
+ * recipients (rcpts:) and the claim, in that order, as in the one
+ * script. The answer has the one script's shape.
+ */
+#define EOM_FIXED 10 /* ARGV before the per-recipient ones */
+
+typedef struct eom_args {
+	const char **keys; /* stats, msg, rcpts, charge, suppression keys */
+	size_t nk;
+	const char **a; /* the one script's ARGV */
+	size_t nrcpt;
+} eom_args;
+
+/* eom_step - the script on key k (x4) plus the nsk suppression keys sk */
+static sl_reply *
+eom_step(const ml_conf *c, const eom_args *e, const char *k, const char *const *sk,
+         const char *const *six, size_t nsk, const char *count, const char *claim,
+         const char *const *hash, const char *const *norm, size_t nr, char *err, size_t errlen)
+{
+	const char **argv = sl_calloc(4 + nsk + EOM_FIXED + 2 * nr + nsk + 1, sizeof(*argv));
+	char n[32];
+	size_t i = 0;
+	sl_reply *rep;
+
+	for (int j = 0; j < 4; j++)
+		argv[i++] = k;
+	for (size_t j = 0; j < nsk; j++)
+		argv[i++] = sk[j];
+	for (int j = 0; j < EOM_FIXED; j++)
+		argv[i++] = e->a[j];
+	snprintf(n, sizeof(n), "%zu", nr);
+	argv[4 + nsk + 5] = count, argv[4 + nsk + 8] = n, argv[4 + nsk + 9] = claim;
+	for (size_t j = 0; j < nr; j++)
+		argv[i++] = hash ? hash[j] : "";
+	for (size_t j = 0; j < nsk; j++)
+		argv[i++] = six[j];
+	for (size_t j = 0; j < nr; j++)
+		argv[i++] = norm ? norm[j] : "";
+	rep = eom_call(c, (int)(4 + nsk), (int)i, argv, err, errlen);
+	free(argv);
+	return rep;
+}
+
+/* eom_supp - the suppression steps: hits by slot, indexes made global; NULL on failure */
+static sl_reply *
+eom_supp(const ml_conf *c, const eom_args *e, char *err, size_t errlen)
+{
+	const char *const *sk = e->keys + 4, *const *six = e->a + EOM_FIXED + e->nrcpt;
+	const char **gk = sl_calloc(e->nk + 1, sizeof(*gk)), **gix = sl_calloc(e->nk + 1, sizeof(*gix));
+	size_t *gi = sl_calloc(e->nk + 1, sizeof(*gi));
+	char *done = sl_calloc(e->nk + 1, 1);
+	sl_reply *out = sl_calloc(1, sizeof(*out));
+
+	out->type = SL_REPLY_ARRAY;
+	out->element = sl_calloc(2 * e->nk + 1, sizeof(*out->element));
+	for (size_t i = 0; i < e->nk && out != NULL; i++) {
+		unsigned slot = sl_redis_keyslot(sk[i], strlen(sk[i]));
+		size_t ng = 0;
+		sl_reply *rep;
+
+		if (done[i])
+			continue;
+		for (size_t j = i; j < e->nk; j++)
+			if (!done[j] && sl_redis_keyslot(sk[j], strlen(sk[j])) == slot)
+				done[j] = 1, gk[ng] = sk[j], gix[ng] = six[j], gi[ng++] = j;
+		rep = eom_step(c, e, gk[0], gk, gix, ng, "0", "0", NULL, NULL, e->nrcpt, err, errlen);
+		if (rep == NULL || rep->type != SL_REPLY_ARRAY || rep->elements != 3 ||
+		    rep->element[0]->type != SL_REPLY_ARRAY || rep->element[0]->elements % 2) {
+			if (rep != NULL)
+				snprintf(err, errlen, "redis: end of message: unexpected reply");
+			sl_reply_free(rep);
+			sl_reply_free(out);
+			out = NULL;
+			break;
+		}
+		for (size_t h = 0; h + 1 < rep->element[0]->elements; h += 2) {
+			sl_reply *ix = rep->element[0]->element[h];
+
+			if (ix->type == SL_REPLY_INTEGER && ix->integer >= 1 && (size_t)ix->integer <= ng)
+				ix->integer = (long long)gi[ix->integer - 1] + 1;
+			out->element[out->elements++] = ix;
+			out->element[out->elements++] = rep->element[0]->element[h + 1];
+		}
+		rep->element[0]->elements = 0; /* moved to out */
+		sl_reply_free(rep);
+	}
+	free(gk), free(gix), free(gi), free(done);
+	return out;
+}
+
+/* empty_array - an array reply with no elements */
+static sl_reply *
+empty_array(void)
+{
+	sl_reply *r = sl_calloc(1, sizeof(*r));
+
+	r->type = SL_REPLY_ARRAY;
+	return r;
+}
+
+/*
+ * eom_split - the end of message script on Cluster, in steps; the one
+ * script's answer {hits, refund, kept}, or NULL with err (the lookup or
+ * a write failed: some writes may have been made, an over-count)
+ */
+static sl_reply *
+eom_split(const ml_conf *c, const eom_args *e, const ml_supp *s, int count, int claim,
+          char *err, size_t errlen)
+{
+	sl_reply *hits, *rep, *out;
+	char *hit = sl_calloc(e->nrcpt + 1, 1);
+	const char **hash = sl_calloc(e->nrcpt + 1, sizeof(*hash));
+	const char **norm = sl_calloc(e->nrcpt + 1, sizeof(*norm));
+	size_t nhit = 0, left, nhash = 0;
+	int ok = 1;
+
+	if ((hits = eom_supp(c, e, err, errlen)) == NULL) {
+		free(hit), free(hash), free(norm);
+		return NULL;
+	}
+	for (size_t i = 0; i + 1 < hits->elements; i += 2) {
+		long long k = hits->element[i]->integer;
+
+		if (hits->element[i]->type == SL_REPLY_INTEGER && k >= 1 && (size_t)k <= e->nk &&
+		    !hit[s->key_rcpt[k - 1]])
+			hit[s->key_rcpt[k - 1]] = 1, nhit++;
+	}
+	left = e->nrcpt - nhit;
+	for (size_t i = 0; i < e->nrcpt; i++) {
+		hash[i] = hit[i] ? "" : e->a[EOM_FIXED + i];
+		/* a suppressed recipient's charges are not kept: a field no record has */
+		norm[i] = hit[i] ? "\n" : e->a[EOM_FIXED + e->nrcpt + e->nk + i];
+		nhash += *hash[i] != '\0';
+	}
+	if (e->nrcpt == 0 || left > 0) {
+		/* as in the script: stats counts the recipients left, with nr = left */
+		if (count && (rep = eom_step(c, e, e->keys[0], NULL, NULL, 0, "s", "0", NULL, NULL,
+		                             left, err, errlen)) != NULL)
+			sl_reply_free(rep);
+		else if (count)
+			sl_warn("%s: message not counted", err);
+		if (count && (rep = eom_step(c, e, e->keys[1], NULL, NULL, 0, "m", "0", NULL, NULL, 0,
+		                             err, errlen)) != NULL)
+			sl_reply_free(rep);
+		else if (count)
+			sl_warn("%s: message not recorded", err);
+		rep = NULL;
+		if (nhash && (rep = eom_step(c, e, e->keys[2], NULL, NULL, 0, "0", "0", hash, NULL,
+		                             e->nrcpt, err, errlen)) == NULL)
+			ok = 0; /* the recipient record: the caller tempfails */
+		sl_reply_free(rep);
+	}
+	out = sl_calloc(1, sizeof(*out));
+	out->type = SL_REPLY_ARRAY, out->elements = 3;
+	out->element = sl_calloc(3, sizeof(*out->element));
+	out->element[0] = hits;
+	rep = !ok || !claim ? NULL
+	      : eom_step(c, e, e->keys[3], NULL, NULL, 0, "0", "1", NULL, norm,
+	                 left > 0 ? e->nrcpt : 0, err, errlen);
+	if (rep != NULL && rep->type == SL_REPLY_ARRAY && rep->elements == 3) {
+		out->element[1] = rep->element[1], out->element[2] = rep->element[2];
+		rep->elements = 1;
+	} else if (claim && ok) { /* claimed() refuses it: ml_charge_settle() claims later */
+		out->element[1] = sl_calloc(1, sizeof(sl_reply));
+		out->element[1]->type = SL_REPLY_ERROR;
+		out->element[1]->str = sl_strdup(rep == NULL ? err : "unexpected reply");
+		out->element[2] = empty_array();
+	} else {
+		out->element[1] = empty_array(), out->element[2] = empty_array();
+	}
+	sl_reply_free(rep);
+	free(hit), free(hash), free(norm);
+	if (!ok) {
+		sl_reply_free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* eom_one_slot - are all the keys of this end of message in one slot? */
+static int
+eom_one_slot(const char *const *keys, size_t n, int count, int nhash, int claim)
+{
+	unsigned first = 0;
+	int have = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned s;
+
+		if ((i == 0 || i == 1) && !count)
+			continue;
+		if ((i == 2 && !nhash) || (i == 3 && !claim))
+			continue;
+		s = sl_redis_keyslot(keys[i], strlen(keys[i]));
+		if (have && s != first)
+			return 0;
+		first = s, have = 1;
+	}
+	return 1;
+}
+
 /* claimed - take the claim lists out of the reply (which cl then owns); -1 if malformed */
 static int
 claimed(sl_reply *rep, ml_claim *cl, char *err, size_t errlen)
@@ -550,8 +757,13 @@ ml_end_message(const ml_conf *c, const ml_decision *d, const ml_msginfo *m,
 	for (size_t i = 0; i < nrcpt; i++) /* one by one: the i-th stays the i-th */
 		if (ml_charge_final(rcpts + i, 1, addr + i, a + 10 + nrcpt + nk + i) == 0)
 			a[10 + nrcpt + nk + i] = "";
-	if ((rep = eom_call(c, (int)(4 + nk), (int)(4 + nk + argc + nk), argv, err, errlen)) ==
-	    NULL) {
+	if (c->pool->opts.ncluster_nodes > 0 && !eom_one_slot(argv, 4 + nk, count, nhash > 0, claim)) {
+		eom_args e = {.keys = argv, .nk = nk, .a = a, .nrcpt = nrcpt};
+
+		rep = eom_split(c, &e, s, count, claim, err, errlen);
+	} else
+		rep = eom_call(c, (int)(4 + nk), (int)(4 + nk + argc + nk), argv, err, errlen);
+	if (rep == NULL) {
 		*unchecked = nk > 0;
 		*lost = nhash > 0;
 		if (!*unchecked && !*lost)

@@ -250,10 +250,21 @@ ml_supp_record(const ml_conf *c, const ml_decision *d, const ml_supp *s,
 		argv[10 + 3 * i] = s->scope[s->hits[i].scope];
 	}
 	r = ml_redis_get(c->pool);
+	if (sl_redis_cluster(r)) {	/* the stats hash is in another slot: its own call */
+		argv[1] = events, argv[3] = "0";
+	}
 	if (sl_redis_eval(r, &record_script, &rep, 2, (int) argc, argv, NULL) < 0)
 		sl_warn("redis: suppressed recipients not recorded: %s", sl_redis_errstr(r));
 	else if (rep->type == SL_REPLY_ERROR)
 		sl_warn("redis: suppressed recipients not recorded: %s", rep->str);
+	else if (sl_redis_cluster(r) && c->stats) {
+		sl_reply_free(rep);
+		rep = NULL;
+		if (sl_redis_cmd(r, &rep, "HINCRBY %s suppressed %s", stats, count) < 0
+		    || rep->type == SL_REPLY_ERROR)
+			sl_warn("redis: suppressed recipients not counted: %s",
+				rep ? rep->str : sl_redis_errstr(r));
+	}
 	sl_reply_free(rep);
 	ml_redis_put(c->pool, r);
 	free(argv);

@@ -65,8 +65,14 @@ typedef struct pd_query {
 	int	charged;
 	char	filter[PD_ANSWER_MAX];	/* a provider block's FILTER, else "" */
 	char	charge[SL_CHARGE_KEY_MAX];	/* the connection's charge record, or "" */
+	struct pd_split *split;	/* Cluster: the decision's steps, or NULL */
 	pd_scope scope[PD_SCOPES]; /* last: not zeroed, only nscope are set */
 } pd_query;
+
+static void split_free(pd_query *q);
+static int split_prepare(pd_query *q);
+static void split_send(pd_query *q);
+static void split_stat(pd_query *q, const pd_limit *l, const char *field);
 
 /* elapsed - seconds since t0 */
 static double
@@ -178,6 +184,7 @@ query_free(pd_query *q)
 	free(q->f.sasl_username);
 	free(q->f.encryption_protocol);
 	free(q->f.server_port);
+	split_free(q);
 	pd_limits_unref(q->limits);
 	pd_config_unref(q->cfg);
 	free(q);
@@ -370,6 +377,10 @@ decide(pd_query *q)
 		finish(q, permit(q), "nothing to check");
 		return;
 	}
+	if (split_prepare(q)) {	/* Cluster, keys in several slots */
+		split_send(q);
+		return;
+	}
 	/* without a tenant the key is not read (tmode x): any name does */
 	(void) sl_key(keys[nkeys], KEY_MAX, q->cfg->redis.prefix, SL_KEY_TENANT,
 		      *q->f.tenant ? q->f.tenant : "-");
@@ -487,6 +498,8 @@ apply_event(pd_query *q, const char *ev)
 	} else if (strncmp(ev, "ml:", 3) == 0 && (l = limit_at(q, ev + 3)) != NULL) {
 		pd_metrics_rule(l->name, l->reject ? "would_reject" : "would_defer");
 		note_add(q, " monitor: limit %s would %s", l->name, l->reject ? "reject" : "defer");
+		if (q->split)	/* on one Redis the script counts it */
+			split_stat(q, l, l->reject ? "would_reject" : "would_defer");
 	} else if (strncmp(ev, "p:", 2) == 0 && (l = limit_at(q, ev + 2)) != NULL) {
 		pd_limits_passed(l->name);
 	} else if (strncmp(ev, "w:", 2) == 0 && (l = limit_at(q, ev + 2)) != NULL) {
@@ -496,6 +509,8 @@ apply_event(pd_query *q, const char *ev)
 		sl_warn("limit %s: warning threshold %s reached (count %s)", l->name, buf,
 			count ? count + 1 : "?");
 		pd_metrics_warn(l->name);
+		if (q->split)
+			split_stat(q, l, "warned");
 	}
 }
 
@@ -550,6 +565,384 @@ answer_verdict(pd_query *q, const sl_reply *r)
 			apply_event(q, r->element[k]->str);
 		answer_limit(q, r->element[nev - 2]->str, r->element[nev - 1]->str);
 	} else {
+		fail(q, "unexpected answer from the script");
+	}
+}
+
+/*
+ * Redis Cluster: a decision split by slot (doc/redis-keys.md, "Cluster
+ * hash tags"). When the keys of a decision are not all in one slot, the
+ * decision script runs once per slot group, in a fixed order: tenant
+ * status, the suppression scopes (grouped by slot), then the limits
+ * grouped by their counter's slot in the limits' order. Each step is
+ * atomic in its slot. When a limit group refuses, the groups already
+ * charged are given back (sl_charge_refund_script, counters only: the
+ * decision counts as never charged, as on one Redis). The statistics
+ * (rulestats) and the charge record are written by separate calls: the
+ * statistics as the events say, the record once every step passed.
+ */
+#define SPLIT_STEPS (1 + PD_SCOPES + QUERY_LIMITS)
+#define SPLIT_EVENTS 64
+
+struct pd_split {
+	char tenant[KEY_MAX];
+	char counter[QUERY_LIMITS][KEY_MAX], stats[QUERY_LIMITS][KEY_MAX];
+	const char *num[QUERY_LIMITS][4], *mode[QUERY_LIMITS];
+	char nbuf[QUERY_LIMITS][2][32];
+	int nstep, step;
+	char kind[SPLIT_STEPS];      /* 't', 's', 'l' */
+	int off[SPLIT_STEPS + 1];    /* step i: item[off[i] .. off[i+1]) */
+	int item[SPLIT_STEPS];       /* scope or limit index (0-based) */
+	unsigned slot[SPLIT_STEPS];
+	char charged[QUERY_LIMITS];
+	char *ev[SPLIT_EVENTS]; /* limit events kept until the decision passed */
+	int nev;
+};
+
+static sl_script charge_note_script = {
+    .source = "local cur = redis.pcall('HGET', KEYS[1], 'instance')\n"
+              "if type(cur) == 'table' or (cur and cur ~= ARGV[1]) then redis.call('DEL', KEYS[1]) end\n"
+              "for i = 3, #ARGV, 2 do\n"
+              "  local was = redis.call('HGET', KEYS[1], ARGV[i]) or ''\n"
+              "  redis.call('HSET', KEYS[1], 'instance', ARGV[1], ARGV[i], was .. ARGV[i + 1])\n"
+              "end\n"
+              "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+              "return 1\n"};
+
+/* split_free - release the steps and the events kept */
+static void
+split_free(pd_query *q)
+{
+	if (q->split == NULL)
+		return;
+	for (int i = 0; i < q->split->nev; i++)
+		free(q->split->ev[i]);
+	free(q->split);
+	q->split = NULL;
+}
+
+/* side_cb - the answer to a statistics write or a refund: only failures matter */
+static void
+side_cb(const sl_reply *r, const char *err, void *arg)
+{
+	const char *what = arg;
+
+	if (r != NULL && r->type == SL_REPLY_ERROR)
+		pd_redis_error(what, r->str);
+	else if (r == NULL)
+		sl_warn("redis: %s: %s", what, err ? err : "no reply");
+}
+
+/* split_stat - HINCRBY a limit's rulestats field (its own call on Cluster) */
+static void
+split_stat(pd_query *q, const pd_limit *l, const char *field)
+{
+	char key[KEY_MAX];
+	const char *argv[4] = {"HINCRBY", key, field, "1"};
+
+	if (sl_key(key, sizeof(key), q->cfg->redis.prefix, SL_KEY_RULESTATS, l->name) == 0)
+		(void)sl_aredis_cmdv(q->srv->redis, 1000, side_cb, "limit statistics", 4, argv, NULL);
+}
+
+/* step_add - a step of kind k for item i at slot s (joins a step of that slot) */
+static void
+step_add(struct pd_split *sp, char k, int i, unsigned s)
+{
+	int at = sp->nstep;
+
+	for (int j = 0; j < sp->nstep; j++)
+		if (sp->kind[j] == k && sp->slot[j] == s)
+			at = j;
+	if (at == sp->nstep) {
+		sp->kind[at] = k, sp->slot[at] = s;
+		sp->off[at] = sp->off[at + 1] = sp->nstep ? sp->off[sp->nstep] : 0;
+		sp->nstep++;
+	}
+	/* items of later steps move up by one */
+	for (int j = sp->off[sp->nstep]; j > sp->off[at + 1]; j--)
+		sp->item[j] = sp->item[j - 1];
+	sp->item[sp->off[at + 1]] = i;
+	for (int j = at + 1; j <= sp->nstep; j++)
+		sp->off[j]++;
+}
+
+/* keyslot - the Cluster slot of a key */
+static unsigned
+keyslot(const char *key)
+{
+	return sl_redis_keyslot(key, strlen(key));
+}
+
+/*
+ * split_prepare - on Cluster, the steps of a decision whose keys are in
+ * several slots: 1 when split (q->split set), 0 for one script
+ */
+static int
+split_prepare(pd_query *q)
+{
+	struct pd_split *sp;
+	unsigned first;
+	int k = 0, one = 1;
+
+	if (!sl_aredis_cluster(q->srv->redis))
+		return 0;
+	sp = q->split = sl_calloc(1, sizeof(*sp));
+	(void)sl_key(sp->tenant, KEY_MAX, q->cfg->redis.prefix, SL_KEY_TENANT,
+	             *q->f.tenant ? q->f.tenant : "-");
+	for (int i = 0; i < q->nlim; i++)
+		if (limit_args(q, i, sp->counter[k], sp->stats[k], sp->num[k], sp->nbuf[k],
+		               &sp->mode[k]) == 0)
+			q->lim[k++] = q->lim[i];
+	q->nlim = k;
+	if (q->tmode != PD_MODE_OFF)
+		step_add(sp, 't', 0, keyslot(sp->tenant));
+	for (int i = 0; q->smode != PD_MODE_OFF && i < q->nscope; i++)
+		step_add(sp, 's', i, keyslot(q->scope[i].key));
+	for (int i = 0; i < q->nlim; i++)
+		step_add(sp, 'l', i, keyslot(sp->counter[i]));
+	first = sp->nstep ? sp->slot[0] : 0;
+	for (int i = 0; i < sp->nstep; i++)
+		one &= sp->slot[i] == first;
+	for (int i = 0; i < q->nlim; i++)
+		one &= keyslot(sp->stats[i]) == first;
+	if (q->nlim > 0 && q->cfg->refunds && q->charge[0] && q->f.instance && *q->f.instance)
+		one &= keyslot(q->charge) == first;
+	if (one || sp->nstep == 0) {
+		split_free(q); /* one slot after all: the one script */
+		return 0;
+	}
+	return 1;
+}
+
+static void split_cb(const sl_reply *r, const char *err, void *arg);
+static void split_refund(pd_query *q);
+
+/* split_send - the decision script for the current step */
+static void
+split_send(pd_query *q)
+{
+	struct pd_split *sp = q->split;
+	int s = sp->step, n = sp->off[s + 1] - sp->off[s], nkeys = 0, a = 0;
+	const char *keys[1 + 2 * QUERY_LIMITS + PD_SCOPES], *args[12 + 8 * QUERY_LIMITS];
+	const char *argv[1 + 2 * QUERY_LIMITS + PD_SCOPES + 12 + 8 * QUERY_LIMITS];
+	char ns[16], nl[16], ttl[16];
+	const int *it = sp->item + sp->off[s];
+
+	snprintf(ns, sizeof(ns), "%d", sp->kind[s] == 's' ? n : 0);
+	snprintf(nl, sizeof(nl), "%d", sp->kind[s] == 'l' ? n : 0);
+	snprintf(ttl, sizeof(ttl), "%d", SL_CHARGE_TTL_S);
+	/* KEYS[1] is the tenant's only in the tenant step (read when tmode is not x) */
+	keys[nkeys++] = sp->kind[s] == 't' ? sp->tenant
+	                : sp->kind[s] == 's' ? q->scope[it[0]].key : sp->counter[it[0]];
+	args[a++] = sp->kind[s] == 't' ? mode_flag(q->tmode) : "x";
+	args[a++] = ns;
+	args[a++] = sp->kind[s] == 's' ? mode_flag(q->smode) : "x";
+	args[a++] = nl;
+	for (int i = 0; sp->kind[s] == 's' && i < n; i++)
+		keys[nkeys++] = q->scope[it[i]].key;
+	for (int i = 0; sp->kind[s] == 'l' && i < n; i++) {
+		const pd_limit *l = &q->limits->limit[q->lim[it[i]]];
+		const char *const *num = sp->num[it[i]];
+
+		keys[nkeys++] = sp->counter[it[i]];
+		keys[nkeys++] = sp->counter[it[i]]; /* the stats position: not written */
+		args[a++] = l->kind == PD_LIMIT_RATE ? "r" : "w";
+		args[a++] = num[0], args[a++] = num[1], args[a++] = num[2];
+		args[a++] = sp->mode[it[i]], args[a++] = num[3], args[a++] = l->reject ? "r" : "d";
+	}
+	args[a++] = "", args[a++] = q->f.recipient;
+	for (int i = 0; sp->kind[s] == 'l' && i < n; i++)
+		args[a++] = q->limits->limit[q->lim[it[i]]].per_recipient ? "r" : "m";
+	args[a++] = ttl, args[a++] = "s";
+	memcpy(argv, keys, (size_t)nkeys * sizeof(*keys));
+	memcpy(argv + nkeys, args, (size_t)a * sizeof(*args));
+	if (!pd_breaker_allow(q->srv->breaker, q->cfg, pd_now_ms())) {
+		split_refund(q);
+		fail(q, "circuit breaker open");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &q->r0);
+	if (sl_aredis_eval(q->srv->redis, &pd_decide_script, remaining_ms(q), split_cb, q, nkeys,
+	                   nkeys + a, argv, NULL) < 0) {
+		pd_breaker_result(q->srv->breaker, q->cfg, 0, pd_now_ms());
+		split_refund(q);
+		fail(q, "cannot send");
+	}
+}
+
+/* split_refund - give back every limit group charged so far (one call per slot) */
+static void
+split_refund(pd_query *q)
+{
+	struct pd_split *sp = q->split;
+
+	for (int s = 0; sp && s < sp->nstep; s++) {
+		const char *argv[4 * QUERY_LIMITS];
+		int n = 0, a;
+
+		if (sp->kind[s] != 'l')
+			continue;
+		for (int j = sp->off[s]; j < sp->off[s + 1]; j++)
+			if (sp->charged[sp->item[j]])
+				argv[n++] = sp->counter[sp->item[j]];
+		a = n;
+		for (int j = sp->off[s]; n > 0 && j < sp->off[s + 1]; j++) {
+			int i = sp->item[j];
+
+			if (!sp->charged[i])
+				continue;
+			argv[a++] = q->limits->limit[q->lim[i]].kind == PD_LIMIT_RATE ? "r" : "w";
+			argv[a++] = sp->num[i][0], argv[a++] = sp->num[i][1];
+			sp->charged[i] = 0;
+		}
+		if (n > 0 && sl_aredis_eval(q->srv->redis, &sl_charge_refund_script, 1000, side_cb,
+		                            "giving back a split decision's charges", n, a, argv,
+		                            NULL) < 0)
+			sl_warn("redis: giving back a split decision's charges: cannot send");
+	}
+}
+
+/* split_event - one event of step s: applied now, kept, or (refusal) dropped */
+static void
+split_event(pd_query *q, const char *ev, int refused)
+{
+	struct pd_split *sp = q->split;
+	const int *it = sp->item + sp->off[sp->step];
+	int n = sp->off[sp->step + 1] - sp->off[sp->step], i;
+	const char *colon = strchr(ev, ':');
+	char buf[64];
+
+	if (sp->kind[sp->step] != 'l' || strncmp(ev, "bad:", 4) == 0 || strncmp(ev, "err:", 4) == 0) {
+		apply_event(q, ev);
+		return;
+	}
+	if (colon == NULL || (i = atoi(colon + 1)) < 1 || i > n)
+		return;
+	/* the step's limit i is the query's limit it[i - 1] + 1 */
+	snprintf(buf, sizeof(buf), "%.*s:%d%s", (int)(colon - ev), ev, it[i - 1] + 1,
+	         strchr(colon + 1, ':') ? strchr(colon + 1, ':') : "");
+	if (strncmp(ev, "sr:", 3) == 0) {
+		const pd_limit *l = limit_at(q, buf + 3);
+
+		if (l)
+			split_stat(q, l, l->reject ? "rejected" : "deferred");
+	} else if (!refused && strncmp(ev, "p:", 2) == 0) {
+		sp->charged[it[i - 1]] = 1;
+		if (sp->nev < SPLIT_EVENTS)
+			sp->ev[sp->nev++] = sl_strdup(buf);
+	} else if (!refused && sp->nev < SPLIT_EVENTS) {
+		sp->ev[sp->nev++] = sl_strdup(buf);
+	}
+}
+
+/* note_cb - the charge record was written (or not: the charges stand) */
+static void
+note_cb(const sl_reply *r, const char *err, void *arg)
+{
+	pd_query *q = arg;
+
+	if (r == NULL || r->type == SL_REPLY_ERROR)
+		sl_warn("redis: charge record %s not written (%s): this message's charges cannot be "
+		        "refunded", q->charge, r ? r->str : err ? err : "no reply");
+	split_free(q);
+	q->charged = 1;
+	finish(q, permit(q), NULL);
+}
+
+/* split_note - every step passed: the charge record, then the answer */
+static void
+split_note(pd_query *q)
+{
+	struct pd_split *sp = q->split;
+	const char *argv[3 + 2 * QUERY_LIMITS];
+	char line[QUERY_LIMITS][2 * KEY_MAX + 64], field[SL_ADDR_MAX + 8], ttl[16];
+	int a = 0;
+
+	for (int i = 0; i < sp->nev; i++)
+		apply_event(q, sp->ev[i]);
+	if (!(q->cfg->refunds && q->charge[0] && q->f.instance && *q->f.instance)) {
+		note_cb(&(sl_reply){.type = SL_REPLY_INTEGER}, NULL, q);
+		return;
+	}
+	snprintf(field, sizeof(field), "r:%s", q->f.recipient);
+	snprintf(ttl, sizeof(ttl), "%d", SL_CHARGE_TTL_S);
+	argv[a++] = q->charge, argv[a++] = q->f.instance, argv[a++] = ttl;
+	for (int i = 0; i < q->nlim; i++) {
+		const pd_limit *l = &q->limits->limit[q->lim[i]];
+
+		if (!sp->charged[i])
+			continue;
+		snprintf(line[i], sizeof(line[i]), "%s %s %s %s %s\n",
+		         l->kind == PD_LIMIT_RATE ? "r" : "w", sp->num[i][0], sp->num[i][1],
+		         sp->stats[i], sp->counter[i]);
+		argv[a++] = l->per_recipient ? field : "m";
+		argv[a++] = line[i];
+	}
+	if (a == 3 || sl_aredis_eval(q->srv->redis, &charge_note_script, remaining_ms(q), note_cb, q,
+	                             1, a, argv, NULL) < 0)
+		note_cb(&(sl_reply){.type = SL_REPLY_INTEGER}, NULL, q);
+}
+
+/* split_cb - one step answered: the verdict, the next step, or the end */
+static void
+split_cb(const sl_reply *r, const char *err, void *arg)
+{
+	pd_query *q = arg;
+	struct pd_split *sp = q->split;
+	const char *v0, *last;
+	size_t nev;
+	int ok = r != NULL && r->type == SL_REPLY_ARRAY && r->elements > 0, i;
+	char idx[16];
+
+	for (size_t k = 0; ok && k < r->elements; k++)
+		ok = r->element[k]->type == SL_REPLY_STRING;
+	pd_metrics_redis(elapsed(&q->r0), ok);
+	pd_breaker_result(q->srv->breaker, q->cfg, ok, pd_now_ms());
+	if (!ok) {
+		if (r != NULL && r->type == SL_REPLY_ERROR)
+			pd_redis_error("decision script", r->str);
+		split_refund(q);
+		split_free(q);
+		fail(q, err ? err : r && r->type == SL_REPLY_ERROR ? "error reply" : "bad reply");
+		return;
+	}
+	nev = r->elements;
+	v0 = r->element[0]->str, last = r->element[nev - 1]->str;
+	if ((strcmp(v0, "tenant") == 0 && nev == 3) || (strcmp(v0, "supp") == 0 && nev == 3)) {
+		/* tenant and suppression steps come before any charge */
+		if (v0[0] == 's' && (i = atoi(r->element[1]->str)) >= 1 &&
+		    i <= sp->off[sp->step + 1] - sp->off[sp->step]) {
+			char gi[16];
+			sl_reply el = {.type = SL_REPLY_STRING, .str = gi}, *els[3];
+			sl_reply fixed = {.type = SL_REPLY_ARRAY, .elements = 3, .element = els};
+
+			snprintf(gi, sizeof(gi), "%d", sp->item[sp->off[sp->step] + i - 1] + 1);
+			els[0] = r->element[0], els[1] = &el, els[2] = r->element[2];
+			split_free(q);
+			answer_verdict(q, &fixed);
+			return;
+		}
+		split_free(q);
+		answer_verdict(q, r);
+	} else if (strcmp(last, "ok") == 0) {
+		for (size_t k = 0; k + 1 < nev; k++)
+			split_event(q, r->element[k]->str, 0);
+		if (++sp->step < sp->nstep)
+			split_send(q);
+		else
+			split_note(q);
+	} else if (nev >= 3 && strcmp(r->element[nev - 3]->str, "limit") == 0 &&
+	           (i = atoi(r->element[nev - 2]->str)) >= 1 &&
+	           i <= sp->off[sp->step + 1] - sp->off[sp->step]) {
+		for (size_t k = 0; k + 3 < nev; k++)
+			split_event(q, r->element[k]->str, 1);
+		snprintf(idx, sizeof(idx), "%d", sp->item[sp->off[sp->step] + i - 1] + 1);
+		split_refund(q);
+		split_free(q);
+		answer_limit(q, idx, r->element[nev - 1]->str);
+	} else {
+		split_refund(q);
+		split_free(q);
 		fail(q, "unexpected answer from the script");
 	}
 }

@@ -210,8 +210,6 @@ pd_config_load(const char *path)
 	config_seeds(pc, c, sec);
 	pc->react = pd_provider_config(c, sec);
 	sl_conf_redis_opts(c, &pc->redis);
-	sl_conf_refuse_cluster(c, "sluice-policyd", "its decision reads keys of "
-			       "several slots, and the asynchronous client does not route");
 	if (c->errors) {
 		sl_error("%s: %d error%s", path, c->errors, c->errors == 1 ? "" : "s");
 		pd_config_unref(pc);

@@ -75,7 +75,11 @@
  * unit (m|r). Each charge is appended to the record (lib/charge.c has
  * its format), which sluice-milter settles when the transaction ends;
  * a record of another instance is a transaction that ended: dropped.
- * Modes: e enforce, m monitor, x skip.
+ * Modes: e enforce, m monitor, x skip. After the TTL, 's' marks one step
+ * of a decision split by Cluster slot (policyd_check.c): the stats
+ * positions then repeat the counter and are not written, the caller
+ * writes the statistics from the events ("sr:<index>" for a refusal),
+ * and there is no charge record (written once the decision passed).
  * A key of the wrong type or value (written by hand) is reported as
  * "bad:<key>" and skipped, never an error for the whole request: reads
  * go through redis.pcall. Any other error reply (a write refused with
@@ -94,6 +98,7 @@ sl_script pd_decide_script = {.source = SL_LUA_SUPP
 	"local ra = 4 + 7 * nl\n"
 	"local inst, rcpt = ARGV[ra + 1] or '', ARGV[ra + 2] or ''\n"
 	"local rec = inst ~= '' and KEYS[2 + ns + 2 * nl] or nil\n"
+	"local split = ARGV[ra + 4 + nl] == 's'\n"
 	"local function get(cmd, key, ...)\n"
 	"  local r = redis.pcall(cmd, key, ...)\n"
 	"  if type(r) == 'table' and r.err then\n"
@@ -175,7 +180,9 @@ sl_script pd_decide_script = {.source = SL_LUA_SUPP
 	"if refuse then\n"
 	"  for i = 1, nl do\n"
 	"    local a = 4 + (i - 1) * 7\n"
-	"    if res[i][2] and ARGV[a+5] == 'e' then\n"
+	"    if res[i][2] and ARGV[a+5] == 'e' and split then\n"
+	"      ev[#ev+1] = 'sr:' .. i\n"
+	"    elseif res[i][2] and ARGV[a+5] == 'e' then\n"
 	"      local k = KEYS[1 + ns + 2 * i]\n"
 	"      local r = redis.pcall('HINCRBY', k, ARGV[a+7] == 'r' and 'rejected' or 'deferred', 1)\n"
 	"      if type(r) == 'table' and r.err then ev[#ev+1] = 'err:HINCRBY ' .. k .. ': ' .. r.err end\n"
@@ -193,7 +200,7 @@ sl_script pd_decide_script = {.source = SL_LUA_SUPP
 	"  local new, warn = res[i][1], tonumber(ARGV[a+6])\n"
 	"  if res[i][3] then\n"
 	"  elseif res[i][2] then\n"
-	"    put('HINCRBY', stats, ARGV[a+7] == 'r' and 'would_reject' or 'would_defer', 1)\n"
+	"    if not split then put('HINCRBY', stats, ARGV[a+7] == 'r' and 'would_reject' or 'would_defer', 1) end\n"
 	"    ev[#ev+1] = 'ml:' .. i\n"
 	"  else\n"
 	"    if ARGV[a+1] == 'r' then\n"
@@ -212,7 +219,7 @@ sl_script pd_decide_script = {.source = SL_LUA_SUPP
 	"      put('EXPIRE', rec, ARGV[ra + 3 + nl])\n"
 	"    end\n"
 	"    if warn > 0 and new >= warn and new - cost < warn then\n"
-	"      put('HINCRBY', stats, 'warned', 1)\n"
+	"      if not split then put('HINCRBY', stats, 'warned', 1) end\n"
 	"      ev[#ev+1] = 'w:' .. i .. ':' .. math.floor(new)\n"
 	"    end\n"
 	"  end\n"
@@ -290,6 +297,7 @@ typedef struct passed_count {
 
 static passed_count *pending, *inflight; /* by limit name; inflight: being written */
 static int npending, ninflight;
+static void cluster_flush(pd_server *srv, const char *const *keys, const char *const *nums, int n);
 
 /* passed_add - n more passes of a limit in the pending table */
 static void
@@ -370,7 +378,9 @@ pd_limits_flush(pd_server *srv)
 	}
 	inflight = pending, ninflight = npending;
 	pending = NULL, npending = 0;
-	if (sl_aredis_eval(srv->redis, &passed_script, 2000, passed_cb, srv, ninflight,
+	if (sl_aredis_cluster(srv->redis))
+		cluster_flush(srv, argv, argv + ninflight, ninflight);
+	else if (sl_aredis_eval(srv->redis, &passed_script, 2000, passed_cb, srv, ninflight,
 	                   2 * ninflight, argv, NULL) < 0) {
 		for (int i = 0; i < ninflight; i++)
 			passed_add(inflight[i].name, inflight[i].n);
@@ -965,6 +975,333 @@ limit_affixes(const char *prefix, char *pre, char *post, size_t len)
 	snprintf(post, len, "%s", m + 1);
 }
 
+/*
+ * ---------- Redis Cluster: the same reads and writes, one key per call ----------
+ * The dump, seed and pass scripts above take keys of several slots (and
+ * build limit:<name> inside): on Cluster they become one command per key,
+ * sent together (multi_send), and their replies are put back into the
+ * shape the callbacks above read.
+ */
+typedef void multi_done_fn(pd_server *srv, sl_reply **rep, const char **err, int n);
+
+typedef struct multi {
+	pd_server *srv;
+	int n, left;
+	sl_reply **rep;            /* copies, NULL when err[i] says why */
+	const char **err;
+	multi_done_fn *done;
+	struct multi_slot {
+		struct multi *m;
+		int i;
+	} *slot;
+} multi;
+
+/* reply_dup - a deep copy of a borrowed reply */
+static sl_reply *
+reply_dup(const sl_reply *r)
+{
+	sl_reply *c = sl_calloc(1, sizeof(*c));
+
+	*c = *r;
+	c->str = NULL, c->element = NULL;
+	if (r->str) {
+		c->str = sl_malloc(r->len + 1);
+		memcpy(c->str, r->str, r->len + 1);
+	}
+	if (r->elements) {
+		c->element = sl_calloc(r->elements, sizeof(*c->element));
+		for (size_t i = 0; i < r->elements; i++)
+			c->element[i] = reply_dup(r->element[i]);
+	}
+	return c;
+}
+
+/* multi_free - release the replies and the record */
+static void
+multi_free(multi *m)
+{
+	for (int i = 0; i < m->n; i++)
+		sl_reply_free(m->rep[i]);
+	free(m->rep);
+	free(m->err);
+	free(m->slot);
+	free(m);
+}
+
+/* multi_cb - one reply in; the last one calls done */
+static void
+multi_cb(const sl_reply *r, const char *err, void *arg)
+{
+	struct multi_slot *s = arg;
+	multi *m = s->m;
+
+	m->rep[s->i] = r ? reply_dup(r) : NULL;
+	m->err[s->i] = r ? NULL : err ? err : "no reply"; /* static strings */
+	if (--m->left == 0) {
+		m->done(m->srv, m->rep, m->err, m->n);
+		multi_free(m);
+	}
+}
+
+/* multi_new - a batch of n calls answered together */
+static multi *
+multi_new(pd_server *srv, int n, multi_done_fn *done)
+{
+	multi *m = sl_calloc(1, sizeof(*m));
+
+	m->srv = srv, m->n = m->left = n, m->done = done;
+	m->rep = sl_calloc((size_t)n + 1, sizeof(*m->rep));
+	m->err = sl_calloc((size_t)n + 1, sizeof(*m->err));
+	m->slot = sl_calloc((size_t)n + 1, sizeof(*m->slot));
+	for (int i = 0; i < n; i++)
+		m->slot[i].m = m, m->slot[i].i = i;
+	return m;
+}
+
+/* multi_cmd - call i of the batch (a command, or a script when script) */
+static void
+multi_cmd(multi *m, int i, sl_script *script, int nkeys, int argc, const char **argv)
+{
+	int rc = script ? sl_aredis_eval(m->srv->redis, script, 2000, multi_cb, &m->slot[i], nkeys,
+	                                 argc, argv, NULL)
+	                : sl_aredis_cmdv(m->srv->redis, 2000, multi_cb, &m->slot[i], argc, argv, NULL);
+
+	if (rc < 0)
+		multi_cb(NULL, "cannot send", &m->slot[i]);
+}
+
+/* multi_fail - the first failure of a batch: an error reply or why none came */
+static int
+multi_fail(sl_reply **rep, const char **err, int n, const sl_reply **bad, const char **why)
+{
+	for (int i = 0; i < n; i++)
+		if (rep[i] == NULL || rep[i]->type == SL_REPLY_ERROR) {
+			*bad = rep[i], *why = err[i];
+			return 1;
+		}
+	return 0;
+}
+
+/* wrongtype - a reply that says the key has another type */
+static int
+wrongtype(const sl_reply *r)
+{
+	return r && r->type == SL_REPLY_ERROR && strncmp(r->str, "WRONGTYPE", 9) == 0;
+}
+
+/* not_hash - the dump script's {'__type__', t} for a key of another type */
+static sl_reply *
+not_hash(void)
+{
+	sl_reply *r = sl_calloc(1, sizeof(*r));
+
+	r->type = SL_REPLY_ARRAY, r->elements = 2;
+	r->element = sl_calloc(2, sizeof(*r->element));
+	for (int i = 0; i < 2; i++) {
+		r->element[i] = sl_calloc(1, sizeof(sl_reply));
+		r->element[i]->type = SL_REPLY_STRING;
+		r->element[i]->str = sl_strdup(i ? "key of another type" : "__type__");
+		r->element[i]->len = strlen(r->element[i]->str);
+	}
+	return r;
+}
+
+static sl_reply *dump_head; /* stage 1 of a Cluster dump: mode hash, marker */
+
+/* cluster_dump_limits_cb - every limit hash in: the dump script's answer */
+static void
+cluster_dump_limits_cb(pd_server *srv, sl_reply **rep, const char **err, int n)
+{
+	sl_reply out = {.type = SL_REPLY_ARRAY}, *head = dump_head;
+
+	dump_head = NULL;
+	out.elements = 2 + 2 * (size_t)n;
+	out.element = sl_calloc(out.elements, sizeof(*out.element));
+	out.element[0] = head->element[1], out.element[1] = head->element[2];
+	for (int i = 0; i < n; i++) {
+		if (rep[i] == NULL || (rep[i]->type == SL_REPLY_ERROR && !wrongtype(rep[i]))) {
+			limits_dump_cb(rep[i], err[i], srv);
+			goto done;
+		}
+		if (wrongtype(rep[i])) {
+			sl_reply_free(rep[i]);
+			rep[i] = not_hash();
+		}
+		out.element[2 + 2 * i] = head->element[0]->element[i];
+		out.element[3 + 2 * i] = rep[i];
+	}
+	limits_dump_cb(&out, NULL, srv);
+done:
+	free(out.element);
+	sl_reply_free(head);
+}
+
+/* name_cmp - qsort: limit names in order, as the dump script sorts them */
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp((*(sl_reply *const *)a)->str, (*(sl_reply *const *)b)->str);
+}
+
+/* cluster_dump_head_cb - the set, the mode hash, the marker: now each limit */
+static void
+cluster_dump_head_cb(pd_server *srv, sl_reply **rep, const char **err, int n)
+{
+	const sl_reply *bad = NULL;
+	const char *why = NULL;
+	char pre[SL_KEY_MAX], post[SL_KEY_MAX];
+	sl_reply *names;
+	multi *m;
+
+	if (wrongtype(rep[0])) { /* not a set: no limits */
+		sl_reply_free(rep[0]);
+		rep[0] = sl_calloc(1, sizeof(sl_reply));
+		rep[0]->type = SL_REPLY_ARRAY;
+	}
+	if (wrongtype(rep[1])) {
+		sl_reply_free(rep[1]);
+		rep[1] = not_hash();
+	}
+	if (multi_fail(rep, err, n, &bad, &why) || rep[0]->type != SL_REPLY_ARRAY) {
+		limits_dump_cb(bad, why, srv);
+		return;
+	}
+	/* keep the three replies: stage 2 answers with them */
+	dump_head = sl_calloc(1, sizeof(*dump_head));
+	dump_head->type = SL_REPLY_ARRAY, dump_head->elements = 3;
+	dump_head->element = sl_calloc(3, sizeof(sl_reply *));
+	for (int i = 0; i < 3; i++)
+		dump_head->element[i] = rep[i], rep[i] = NULL;
+	names = dump_head->element[0];
+	for (size_t i = 0; i < names->elements; i++)
+		if (names->element[i]->type != SL_REPLY_STRING) {
+			sl_reply_free(dump_head);
+			dump_head = NULL;
+			limits_dump_cb(NULL, "bad reply to SMEMBERS", srv);
+			return;
+		}
+	if (names->elements)
+		qsort(names->element, names->elements, sizeof(*names->element), name_cmp);
+	if (names->elements == 0) {
+		cluster_dump_limits_cb(srv, NULL, NULL, 0);
+		return;
+	}
+	limit_affixes(srv->cfg->redis.prefix, pre, post, sizeof(pre));
+	m = multi_new(srv, (int)names->elements, cluster_dump_limits_cb);
+	for (size_t i = 0; i < names->elements; i++) {
+		char key[SL_KEY_MAX * 3];
+		const char *argv[2] = {"HGETALL", key};
+
+		snprintf(key, sizeof(key), "%s%s%s", pre, names->element[i]->str, post);
+		multi_cmd(m, (int)i, NULL, 0, 2, argv);
+	}
+}
+
+/* cluster_dump - limits_dump() on Cluster */
+static int
+cluster_dump(pd_server *srv, const char *set, const char *mode, const char *marker)
+{
+	const char *a0[] = {"SMEMBERS", set}, *a1[] = {"HGETALL", mode}, *a2[] = {"EXISTS", marker};
+	multi *m = multi_new(srv, 3, cluster_dump_head_cb);
+
+	multi_cmd(m, 0, NULL, 0, 2, a0);
+	multi_cmd(m, 1, NULL, 0, 2, a1);
+	multi_cmd(m, 2, NULL, 0, 2, a2);
+	return 0;
+}
+
+/* KEYS[1] one limit's hash; ARGV its fields: written when the hash is new */
+static sl_script seed_one_script = {
+    .source = "if #ARGV > 0 and redis.call('EXISTS', KEYS[1]) == 0 then\n"
+              "  redis.call('HSET', KEYS[1], unpack(ARGV))\n"
+              "end\n"
+              "return 1\n"};
+
+/* cluster_seed_cb - every seed, the set and the marker written (or not) */
+static void
+cluster_seed_cb(pd_server *srv, sl_reply **rep, const char **err, int n)
+{
+	const sl_reply *bad = NULL;
+	const char *why = NULL;
+	sl_reply ok = {.type = SL_REPLY_INTEGER, .integer = 1};
+
+	if (multi_fail(rep, err, n, &bad, &why))
+		limits_seed_cb(bad, why, srv);
+	else
+		limits_seed_cb(&ok, NULL, srv);
+}
+
+/* cluster_seed - seed_script on Cluster: each hash, then SADD, then the marker */
+static int
+cluster_seed(pd_server *srv, const char *set, const char *marker, const char *pre,
+             const char *post)
+{
+	const pd_config *pc = srv->cfg;
+	int ns = pc->nseeds < 64 ? pc->nseeds : 64;
+	multi *m = multi_new(srv, ns + 2, cluster_seed_cb);
+	const char **sadd = sl_calloc((size_t)ns + 2, sizeof(char *));
+	const char *setm[] = {"SET", marker, "1"};
+
+	sadd[0] = "SADD", sadd[1] = set;
+	for (int i = 0; i < ns; i++) {
+		char key[SL_KEY_MAX * 3];
+		const char **argv = sl_calloc((size_t)pc->seeds[i].nfields + 1, sizeof(char *));
+
+		snprintf(key, sizeof(key), "%s%s%s", pre, pc->seeds[i].name, post);
+		argv[0] = key;
+		for (int k = 0; k < pc->seeds[i].nfields; k++)
+			argv[1 + k] = pc->seeds[i].field[k];
+		multi_cmd(m, i, &seed_one_script, 1, 1 + pc->seeds[i].nfields, argv);
+		free(argv);
+		sadd[2 + i] = pc->seeds[i].name;
+	}
+	multi_cmd(m, ns, NULL, 0, ns + 2, sadd);
+	multi_cmd(m, ns + 1, NULL, 0, 3, setm); /* a failure above still retries: seeds_due */
+	free(sadd);
+	return 0;
+}
+
+/* cluster_passed_cb - each limit's passes written, refused (again later) or lost */
+static void
+cluster_passed_cb(pd_server *srv, sl_reply **rep, const char **err, int n)
+{
+	long long lost = 0;
+	const char *why = "no reply";
+
+	for (int i = 0; i < n && i < ninflight; i++) {
+		if (err[i])
+			why = err[i];
+		if (rep[i] != NULL && rep[i]->type == SL_REPLY_ERROR) {
+			pd_redis_error("limit pass counters", rep[i]->str);
+			pd_breaker_result(srv->breaker, srv->cfg, 0, pd_now_ms());
+			passed_add(inflight[i].name, inflight[i].n);
+		} else if (rep[i] == NULL) {
+			lost += inflight[i].n;
+		}
+	}
+	if (lost)
+		sl_warn("limit pass counters: %s: %lld passes not counted", why, lost);
+	passed_free(inflight, ninflight);
+	inflight = NULL;
+	ninflight = 0;
+}
+
+/* cluster_flush - pd_limits_flush() on Cluster: one HINCRBY per limit */
+static void
+cluster_flush(pd_server *srv, const char *const *keys, const char *const *nums, int n)
+{
+	multi *m = multi_new(srv, n, cluster_passed_cb);
+
+	for (int i = 0; i < n; i++) {
+		const char *argv[] = {"HINCRBY", keys[i], "passed", nums[i]};
+
+		if (*keys[i] == '\0')
+			multi_cb(&(sl_reply){.type = SL_REPLY_INTEGER}, NULL, &m->slot[i]);
+		else
+			multi_cmd(m, i, NULL, 0, 4, argv);
+	}
+}
+
 /* limits_seed - write the config's limits that Redis does not have */
 static int
 limits_seed(pd_server *srv)
@@ -989,7 +1326,11 @@ limits_seed(pd_server *srv)
 		for (int k = 0; k < pc->seeds[i].nfields; k++)
 			argv[argc++] = pc->seeds[i].field[k];
 	}
-	rc = sl_aredis_eval(srv->redis, &seed_script, 2000, limits_seed_cb, srv, 2, argc, argv, NULL);
+	if (sl_aredis_cluster(srv->redis))
+		rc = cluster_seed(srv, set, marker, pre, post);
+	else
+		rc = sl_aredis_eval(srv->redis, &seed_script, 2000, limits_seed_cb, srv, 2, argc, argv,
+		                    NULL);
 	free(argv);
 	return rc;
 }
@@ -1007,6 +1348,8 @@ limits_dump(pd_server *srv)
 	sl_key(mode, sizeof(mode), p, SL_KEY_MODE);
 	sl_key(marker, sizeof(marker), p, SL_KEY_LIMITS_SEEDED);
 	limit_affixes(p, pre, post, sizeof(pre));
+	if (sl_aredis_cluster(srv->redis))
+		return cluster_dump(srv, set, mode, marker);
 	return sl_aredis_eval(srv->redis, &dump_script, 2000, limits_dump_cb, srv, 3, 5, argv, NULL);
 }
 

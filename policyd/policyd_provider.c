@@ -232,6 +232,10 @@ pd_provider_config(sl_conf *c, cfg_t *sec)
 	rc->ramp_start = conf_long(c, sec, "block_ramp_start", 1, 1000000);
 	rc->ramp_step = conf_long(c, sec, "block_ramp_step", 1, 86400);
 	rc->nrx = (int)cfg_size(sec, "block_reaction");
+	if (rc->nrx > 0) /* without reactions, the refresh is skipped on Cluster */
+		sl_conf_refuse_cluster(c, "sluice-policyd with block_reaction",
+		                       "its provider refresh reads blocks, ramps, holds and every "
+		                       "block in one script");
 	rc->rx = sl_calloc((size_t)rc->nrx + 1, sizeof(*rc->rx));
 	for (int i = 0; i < rc->nrx; i++) {
 		cfg_t *s = cfg_getnsec(sec, "block_reaction", (unsigned)i);
@@ -455,7 +459,8 @@ react_poll(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd, (void)what;
 	evtimer_add(timer, &tv);
-	if (busy || !sl_aredis_connected(srv->redis))
+	/* Cluster (no block_reaction: config refuses it): the script spans slots */
+	if (busy || !sl_aredis_connected(srv->redis) || sl_aredis_cluster(srv->redis))
 		return;
 	if (sl_key(keys[0], sizeof(keys[0]), p, SL_KEY_BLOCKS) < 0 ||
 	    sl_key(keys[1], sizeof(keys[1]), p, SL_KEY_RAMPS) < 0 ||

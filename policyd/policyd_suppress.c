@@ -28,11 +28,13 @@
  *	pd_suppress_add() records an entry once with the keyspace's one
  *	writer (sl_supp_put_script, mode keep: an existing entry keeps its
  *	first reason and time) and counts the unsubscribe in the day's stats
- *	hash when it was new.
+ *	hash when it was new (on Redis Cluster by a second call: the stats
+ *	hash is in another slot).
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -98,6 +100,38 @@ pd_suppress_answer(const pd_scope *scope, const char *rcpt, const char *reason,
 		snprintf(out, outlen, "550 %s Suppressed: %s (%s list)", code, why, scope->kind);
 }
 
+/* On Cluster the stats hash is in another slot: counted by its own call. */
+typedef struct add_ctx {
+	pd_server *srv;
+	sl_aredis_cb *cb;
+	void   *arg;
+	char	stats[SL_KEY_MAX];
+} add_ctx;
+
+/* count_cb - the unsubscribe counted (a failure is only logged) */
+static void
+count_cb(const sl_reply *r, const char *err, void *arg)
+{
+	(void)arg;
+	if (r != NULL && r->type == SL_REPLY_ERROR)
+		pd_redis_error("unsubscribe counter", r->str);
+	else if (r == NULL)
+		sl_warn("redis: unsubscribe counter: %s", err ? err : "no reply");
+}
+
+/* add_cb - entry written on Cluster: count it when new, then answer */
+static void
+add_cb(const sl_reply *r, const char *err, void *arg)
+{
+	add_ctx *c = arg;
+	const char *argv[4] = {"HINCRBY", c->stats, SL_STAT_UNSUB, "1"};
+
+	if (r != NULL && r->type == SL_REPLY_INTEGER && r->integer > 0)
+		(void)sl_aredis_cmdv(c->srv->redis, 1000, count_cb, NULL, 4, argv, NULL);
+	c->cb(r, err, c->arg);
+	free(c);
+}
+
 /* pd_suppress_add - record a suppression entry unless it exists */
 int
 pd_suppress_add(pd_server *srv, const sl_scope *scope, const char *rcpt, const char *reason,
@@ -107,9 +141,22 @@ pd_suppress_add(pd_server *srv, const sl_scope *scope, const char *rcpt, const c
 	char	key[SL_KEY_MAX], now[32];
 	const char *argv[9] = {key, stats_key, "keep", "0", source, SL_STAT_UNSUB, reason, now,
 			       detail};
+	add_ctx *c;
 
 	if (sl_supp_key(key, sizeof(key), srv->cfg->redis.prefix, scope, rcpt) < 0)
 		return -1;
 	snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
-	return sl_aredis_eval(srv->redis, &sl_supp_put_script, 1000, cb, arg, 2, 9, argv, NULL);
+	if (!sl_aredis_cluster(srv->redis))
+		return sl_aredis_eval(srv->redis, &sl_supp_put_script, 1000, cb, arg, 2, 9, argv,
+				      NULL);
+	c = sl_calloc(1, sizeof(*c));
+	c->srv = srv, c->cb = cb, c->arg = arg;
+	snprintf(c->stats, sizeof(c->stats), "%s", stats_key);
+	argv[1] = key, argv[5] = "";	/* one key, no counter field */
+	if (sl_aredis_eval(srv->redis, &sl_supp_put_script, 1000, add_cb, c, 1, 8, argv + 1,
+			   NULL) < 0) {
+		free(c);
+		return -1;
+	}
+	return 0;
 }

@@ -13,7 +13,10 @@ DESCRIPTION
     (../shared/corpus/bounces, 299 files). In each round each tool runs
     once, in one process, over the corpus repeated K times (so start-up
     weighs little); the order of the tools alternates between rounds.
-    Prints files/s per round, the medians and their ratio, the start-up
+    Prints files/s per round, the medians and their ratio, the CPU time
+    per file (utime + stime from wait4, median over rounds; 10^6 over it
+    is the files/s one core would do, which the machine's load disturbs
+    far less than the wall-clock rate), the start-up
     cost (one file), the peak RSS (wait4's ru_maxrss) and, with valgrind,
     the instructions per file measured by callgrind as the difference
     between a run over the whole corpus and a run over one file.
@@ -166,16 +169,20 @@ def main():
         len(files), args.passes, args.rounds, benchlib.stamp()), flush=True)
 
     rates = {n: [] for n, _ in tools}
+    cpu = {n: [] for n, _ in tools}
     rss = {n: 0 for n, _ in tools}
     for rnd in range(args.rounds):
         order = tools if rnd % 2 == 0 else list(reversed(tools))
         for name, argv_for in order:
-            wall, rc, out, maxrss = benchlib.run_measured(argv_for(files * args.passes))
+            wall, rc, out, ru = benchlib.run_rusage(argv_for(files * args.passes))
             if rc != 0:
                 sys.exit("%s exited with %d" % (name, rc))
-            rates[name].append(len(files) * args.passes / wall)
-            rss[name] = max(rss[name], maxrss)
-            print("round %d  %-16s %9.1f files/s" % (rnd + 1, name, rates[name][-1]), flush=True)
+            n = len(files) * args.passes
+            rates[name].append(n / wall)
+            cpu[name].append((ru.ru_utime + ru.ru_stime) * 1e6 / n)
+            rss[name] = max(rss[name], ru.ru_maxrss)
+            print("round %d  %-16s %9.1f files/s  %7.1f us CPU/file" % (
+                rnd + 1, name, rates[name][-1], cpu[name][-1]), flush=True)
 
     startup = {}
     for name, argv_for in tools:
@@ -194,11 +201,14 @@ def main():
 
     base = median(rates["sluice-feedback"])
     print()
-    head = ["tool", "files/s (median)", "ratio", "start-up ms", "instr/file", "peak RSS MiB"]
+    head = ["tool", "files/s (median)", "ratio", "CPU us/file", "files/s per core (CPU)",
+            "start-up ms", "instr/file", "peak RSS MiB"]
     out = []
     for name, _ in tools:
         m = median(rates[name])
-        out.append([name, "%.0f" % m, "%.2f" % (m / base), "%.0f" % (startup[name] * 1000),
+        c = median(cpu[name])
+        out.append([name, "%.0f" % m, "%.2f" % (m / base), "%.1f" % c, "%.0f" % (1e6 / c),
+                    "%.0f" % (startup[name] * 1000),
                     "%.0f" % ir[name] if ir.get(name) else "-", "%.1f" % (rss[name] / 1024)])
     benchlib.table(out, head)
     print()

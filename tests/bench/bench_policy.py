@@ -206,6 +206,8 @@ def serial():
 class Sluice(Server):
     name = "sluice-policyd"
     program = None      # another build's sluice-policyd (--old-policyd)
+    extra = ""          # more policyd { } options (bench_policy_conns.py)
+    log_level = "warning"
 
     def start(self):
         n = serial()
@@ -221,7 +223,7 @@ class Sluice(Server):
                                   "source", "bench"], check=True, capture_output=True)
         self.addr = os.path.join(env.dir, "policyd-%d.sock" % n)
         conf = env.file("policyd-%d.conf" % n, """
-log_level = "warning"
+log_level = "%s"
 secret_file = "%s"
 redis { socket = "%s" prefix = "sluice:" connect_timeout = 1000 command_timeout = 1000 }
 policyd {
@@ -229,8 +231,8 @@ policyd {
   timeout = 1000
   limit "per-sender" { key = '${sender}' rate = "1000000/hour" burst = "1000000" unit = "recipients" }
   limit "low" { key = '${sender}' match = "sender=%s" rate = "3/hour" burst = "3" unit = "recipients" }
-}
-""" % (env.tokenkey, self.redis_sock, self.addr, LIMITED))
+%s}
+""" % (self.log_level, env.tokenkey, self.redis_sock, self.addr, LIMITED, self.extra))
         self.proc = harness.Proc(env, "sluice-policyd-%d" % n, self.wrap + [
             self.program or harness.program("policyd", "sluice-policyd"), "-f", "-c", conf])
         harness.wait_for(lambda: harness.can_connect(self.addr) or not self.proc.alive(), 60,
@@ -251,6 +253,7 @@ policyd {
 
 class Postfwd(Server):
     name = "postfwd2"
+    args = ()           # more postfwd2 options (bench_policy_conns.py: --max_servers)
 
     def start(self):
         n = serial()
@@ -264,7 +267,7 @@ class Postfwd(Server):
                                         "--server_socket", "tcp:127.0.0.1:%d" % port,
                                         "--cache_socket", "tcp:127.0.0.1:%d" % cport,
                                         "--pidfile", pidfile, "-u", "root", "-g", "root",
-                                        "-c", "0", "-n", "--perfmon"],
+                                        "-c", "0", "-n", "--perfmon"] + list(self.args),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
         self.addr = ("127.0.0.1", port)
         harness.wait_for(lambda: os.path.exists(pidfile) and harness.can_connect(self.addr), 120,

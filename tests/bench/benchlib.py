@@ -4,7 +4,7 @@ NAME
 
 DESCRIPTION
     Figures, not assertions: medians, ratios and a plain table; running a
-    program with its wall time and peak RSS (wait4's ru_maxrss); a
+    program with its wall time and peak RSS or whole rusage (wait4); a
     daemon's peak RSS from /proc/PID/status (VmHWM) and its current PSS
     from /proc/PID/smaps_rollup (summed over its processes, PSS counts a
     shared page once where RSS counts it in every process); callgrind instruction
@@ -53,6 +53,12 @@ def stamp():
 
 def run_measured(argv, stdin=None, env=None, timeout=600):
     """Run argv; returns (wall seconds, exit status, stdout bytes, peak RSS in KiB)."""
+    wall, rc, data, ru = run_rusage(argv, stdin, env, timeout)
+    return wall, rc, data, ru.ru_maxrss
+
+
+def run_rusage(argv, stdin=None, env=None, timeout=600):
+    """Run argv; returns (wall seconds, exit status, stdout bytes, wait4's rusage)."""
     out = tempfile.TemporaryFile()
     inp = open(stdin, "rb") if isinstance(stdin, str) else subprocess.DEVNULL
     t0 = time.monotonic()
@@ -74,7 +80,7 @@ def run_measured(argv, stdin=None, env=None, timeout=600):
     out.close()
     if inp is not subprocess.DEVNULL:
         inp.close()
-    return wall, p.returncode, data, ru.ru_maxrss
+    return wall, p.returncode, data, ru
 
 
 def vm_hwm(pid):

@@ -11,7 +11,11 @@ DESCRIPTION
     the summary and CPU tables must be printed. bench_policy.py (when
     postfwd is installed, contrib/install-deps.sh --bench): a fraction of a
     second per server, sluice-policyd, postfwd and the bare EVALSHA, each
-    with its line in the table. Figures are not asserted, only printed.
+    with its line in the table. bench_feedback_pipe.py: 5 bounces per
+    command through sluice-feedback (each must end suppressed in Redis, the
+    script checks), cat and (when installed) sisimai. bench_policy_conns.py
+    (postfwd installed): 5 connections to sluice-policyd and postfwd.
+    Figures are not asserted, only printed.
 """
 import os
 import shutil
@@ -51,3 +55,24 @@ def test_bench_policy_tiny(env):
     for row in ("sluice-policyd ", "postfwd2 ", "bare EVALSHA (redis-benchmark) "):
         assert "\n" + row in out, row
     assert "bare EVALSHA command: EVALSHA " in out, out
+
+
+def have_sisimai():
+    return subprocess.run(["perl", "-MSisimai", "-e", "1"], capture_output=True).returncode == 0
+
+
+def test_bench_feedback_pipe_tiny():
+    out = run("bench_feedback_pipe.py", "--bounces", "5", "--rounds", "1", "--conc", "1,2",
+              "--no-callgrind", *([] if have_sisimai() else ["--no-sisimai"]))
+    for row in ("sluice-feedback ", "cat (floor) ") + (("sisimai ",) if have_sisimai() else ()):
+        assert "\n" + row in out, row
+    assert "all 5 bounces of every sluice-feedback batch were suppressed" in out, out
+
+
+@pytest.mark.skipif(shutil.which("postfwd2") is None, reason="postfwd not installed (install-deps.sh --bench)")
+def test_bench_policy_conns_tiny():
+    out = run("bench_policy_conns.py", "--levels", "0,5", "--rounds", "1", "--seconds", "0.2",
+              "--no-postfwd-default")
+    for row in ("sluice-policyd ", "postfwd2 "):
+        assert "\n" + row in out, row
+    assert "sluice-policyd's redis-server: RSS" in out, out

@@ -68,9 +68,9 @@ REFUSE = "550 5.1.1 Recipient address rejected: User unknown in local recipient 
 class Node:
     """One MTA node: its own sluice.conf, sluice-policyd, sluice-milter and Postfix."""
 
-    def __init__(self, env, name, redis, secret, sink, main=None, feedback=False):
+    def __init__(self, env, name, redis, secret, sink, main=None, feedback=False, conf=CONF):
         psock = os.path.join(env.dir, "policyd-%s-%s.sock" % (name, uuid.uuid4().hex[:6]))
-        self.conf, sock = write_conf(env, CONF % {"secret": secret, "psock": psock}, redis=redis,
+        self.conf, sock = write_conf(env, conf % {"secret": secret, "psock": psock}, redis=redis,
                                      name="sluice-%s.conf" % name)
         os.chmod(self.conf, 0o644)          # sluice-feedback runs as nobody (pipe user=)
         self.policyd = env.daemon("sluice-policyd-" + name,

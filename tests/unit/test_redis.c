@@ -1091,6 +1091,7 @@ test_slotmap(void **state)
 	struct sl_redis_slotmap m;
 	char	err[128];
 	redisReply *r;
+	sl_reply *c;
 
 	(void) state;
 	sl_redis_slotmap_init(&m);
@@ -1107,7 +1108,9 @@ test_slotmap(void **state)
 				reply_of(REDIS_REPLY_INTEGER, NULL, 16383),
 				reply_arr(2, reply_of(REDIS_REPLY_STRING, "127.0.0.1", 0),
 					  reply_of(REDIS_REPLY_INTEGER, NULL, 7001))));
-	assert_int_equal(sl_redis_slotmap_load(&m, r, err, sizeof(err)), 0);
+	c = sl_redis_reply_copy(r);
+	assert_int_equal(sl_redis_slotmap_load(&m, c, err, sizeof(err)), 0);
+	sl_reply_free(c);
 	assert_int_equal(m.nnodes, 2);	/* masters only: the replica 7003 is not used */
 	assert_int_equal(m.port[m.node[0]], 7000);
 	assert_int_equal(m.port[m.node[8191]], 7000);
@@ -1118,7 +1121,9 @@ test_slotmap(void **state)
 				   reply_of(REDIS_REPLY_INTEGER, NULL, 16384),
 				   reply_arr(2, reply_of(REDIS_REPLY_STRING, "h", 0),
 					     reply_of(REDIS_REPLY_INTEGER, NULL, 1))));
-	assert_int_equal(sl_redis_slotmap_load(&m, r, err, sizeof(err)), -1);
+	c = sl_redis_reply_copy(r);
+	assert_int_equal(sl_redis_slotmap_load(&m, c, err, sizeof(err)), -1);
+	sl_reply_free(c);
 	freeReplyObject(r);
 	sl_redis_slotmap_free(&m);
 }
@@ -1162,11 +1167,28 @@ node_str(sl_redis *r, char *buf, size_t len, const char *fmt, const char *a1,
 	return buf;
 }
 
+/* async_call - one async request on a cluster handle, answered before returning */
+static void
+async_call(struct event_base *base, sl_aredis *ar, struct acall *c, sl_script *script, int argc,
+	   const char **argv)
+{
+	memset(c, 0, sizeof(*c));
+	if (script)
+		assert_int_equal(sl_aredis_eval(ar, script, 3000, acb, c, 1, argc, argv, NULL), 0);
+	else
+		assert_int_equal(sl_aredis_cmdv(ar, 3000, acb, c, argc, argv, NULL), 0);
+	assert_int_equal(c->calls, 0);	/* never from inside the call */
+	run_until(base, &c->calls, 4000);
+	assert_int_equal(c->calls, 1);
+}
+
 /*
  * test_cluster_redirects - one long-lived sync handle on a real 3-master
  * cluster, one seed given: routing, ASK while a slot migrates, MOVED
  * once it moved (the handle's map is stale then), EVALSHA on the new
- * owner (NOSCRIPT there becomes EVAL).
+ * owner (NOSCRIPT there becomes EVAL). The same steps with an async
+ * handle on an event loop: ASK (ASKING + EVAL for a script), MOVED, a
+ * dead master's requests fail within their timeout, the others go on.
  */
 static void
 test_cluster_redirects(void **state)
@@ -1180,6 +1202,11 @@ test_cluster_redirects(void **state)
 	const char *seeds[1] = {seed};
 	const char *k[] = {"foo"};
 	sl_redis_opts o = {.command_timeout_ms = 5000};
+	struct event_base *base = event_base_new();
+	sl_aredis *car;
+	struct acall ac;
+	const char *a_set[] = {"SET", "foo", "bar"}, *a_get[] = {"GET", "foo"};
+	const char *a_mget[] = {"MGET", "foo", "bar"};
 
 	(void) state;
 	srand((unsigned) getpid());
@@ -1188,7 +1215,7 @@ test_cluster_redirects(void **state)
 	port[1] = port[0] + 1, port[2] = port[0] + 2;
 	for (int i = 0; i < 3; i++) {
 		pid[i] = spawn_cluster_node(port[i]);
-		for (int t = 0; t < 500 && !ping_tcp(port[i]); t++)
+		for (int t = 0; t < 1500 && !ping_tcp(port[i]); t++) /* 15 s: a loaded machine */
 			sleep_ms(10);
 		assert_true(ping_tcp(port[i]));
 		o.host = "127.0.0.1", o.port = port[i];
@@ -1214,6 +1241,12 @@ test_cluster_redirects(void **state)
 	assert_int_equal(sl_redis_cmd(cr, &rep, "SET %s %s", "foo", "bar"), 0);
 	assert_int_equal(rep->type, SL_REPLY_STATUS);
 	sl_reply_free(rep);
+	car = sl_aredis_new(base, &(sl_redis_opts) {.cluster_nodes = seeds, .ncluster_nodes = 1,
+						   .command_timeout_ms = 3000});
+	assert_true(sl_aredis_cluster(car));
+	assert_true(wait_connected(base, car, 5000));	/* the map, and all 3 masters */
+	async_call(base, car, &ac, NULL, 3, a_set);
+	assert_int_equal(ac.type, SL_REPLY_STATUS);
 	for (int i = 0; i < 3; i++)	/* the owner answers GET, the others MOVED */
 		if (strcmp(node_str(node[i], buf, sizeof(buf), "GET %s", "foo", NULL), "bar") == 0)
 			src = i;
@@ -1236,6 +1269,12 @@ test_cluster_redirects(void **state)
 	assert_int_equal(rep->type, SL_REPLY_STRING);
 	assert_string_equal(rep->str, "bar");
 	sl_reply_free(rep);
+	async_call(base, car, &ac, NULL, 2, a_get);	/* ASK: ASKING + GET on dst */
+	assert_int_equal(ac.type, SL_REPLY_STRING);
+	assert_string_equal(ac.str, "bar");
+	async_call(base, car, &ac, &get_script, 1, k);	/* ASKING + EVAL: dst lacks it */
+	assert_int_equal(ac.type, SL_REPLY_STRING);
+	assert_string_equal(ac.str, "bar");
 	/* The slot is dst's now; cr's map still says src: MOVED. */
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(sl_redis_cmd(node[i], NULL, "CLUSTER SETSLOT %s NODE %s", slot,
@@ -1249,6 +1288,48 @@ test_cluster_redirects(void **state)
 	assert_int_equal(rep->type, SL_REPLY_STRING);
 	assert_string_equal(rep->str, "bar");
 	sl_reply_free(rep);
+	sl_reply_free(admin(node[dst], "SCRIPT FLUSH", NULL, NULL));
+	async_call(base, car, &ac, &get_script, 1, k);	/* MOVED, then NOSCRIPT -> EVAL */
+	assert_int_equal(ac.type, SL_REPLY_STRING);
+	assert_string_equal(ac.str, "bar");
+	async_call(base, car, &ac, NULL, 2, a_get);	/* the map was updated: no redirect */
+	assert_string_equal(ac.str, "bar");
+	async_call(base, car, &ac, NULL, 3, a_mget);
+	assert_int_equal(ac.type, SL_REPLY_ERROR);
+	assert_int_equal(strncmp(ac.str, "CROSSSLOT", 9), 0);
+	assert_true(sl_aredis_error_replies(car) >= 1);
+	/* TRYAGAIN: {t}a moved, {t}b not yet; asked again until the slot is done */
+	{
+		const char *a_two[] = {"MGET", "{t}a", "{t}b"};
+		char tslot[16];
+		int ts = -1, td;
+
+		snprintf(tslot, sizeof(tslot), "%u", sl_redis_keyslot("t", 1));
+		assert_int_equal(sl_redis_cmd(cr, NULL, "MSET {t}a 1 {t}b 2"), 0);
+		for (int i = 0; i < 3; i++)
+			if (strncmp(node_str(node[i], buf, sizeof(buf), "GET %s", "{t}a", NULL), "MOVED", 5))
+				ts = i;
+		assert_true(ts >= 0);
+		td = (ts + 1) % 3;
+		assert_int_equal(sl_redis_cmd(node[td], NULL, "CLUSTER SETSLOT %s IMPORTING %s", tslot,
+					      ids[ts]), 0);
+		assert_int_equal(sl_redis_cmd(node[ts], NULL, "CLUSTER SETSLOT %s MIGRATING %s", tslot,
+					      ids[td]), 0);
+		snprintf(buf, sizeof(buf), "%d", port[td]);
+		assert_int_equal(sl_redis_cmd(node[ts], NULL, "MIGRATE 127.0.0.1 %s {t}a 0 5000", buf), 0);
+		memset(&ac, 0, sizeof(ac));
+		assert_int_equal(sl_aredis_cmdv(car, 3000, acb, &ac, 3, a_two, NULL), 0);
+		run_for(base, 30);	/* a TRYAGAIN or two, at most */
+		assert_int_equal(ac.calls, 0);
+		assert_int_equal(sl_redis_cmd(node[ts], NULL, "MIGRATE 127.0.0.1 %s {t}b 0 5000", buf), 0);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(sl_redis_cmd(node[i], NULL, "CLUSTER SETSLOT %s NODE %s", tslot,
+						      ids[td]), 0);
+		run_until(base, &ac.calls, 4000);
+		assert_int_equal(ac.calls, 1);
+		assert_int_equal(ac.type, SL_REPLY_ARRAY);
+		assert_int_equal(ac.elements, 2);
+	}
 	/* Keys of two slots in one command: the server's CROSSSLOT, an error reply. */
 	assert_int_equal(sl_redis_cmd(cr, &rep, "MGET %s %s", "foo", "bar"), 0);
 	assert_int_equal(rep->type, SL_REPLY_ERROR);
@@ -1258,6 +1339,15 @@ test_cluster_redirects(void **state)
 	srv_stop(&pid[dst], SIGKILL);
 	assert_int_equal(sl_redis_cmd(cr, &rep, "GET %s", "foo"), -1);
 	print_message("cluster node killed: %s\n", sl_redis_errstr(cr));
+	{
+		long long t0 = now_ms();
+
+		async_call(base, car, &ac, NULL, 2, a_get);
+		assert_true(ac.err[0] != '\0');	/* disconnected / not connected / timeout */
+		assert_true(now_ms() - t0 < 3500);	/* within its timeout */
+		print_message("async, cluster node killed: %s\n", ac.err);
+		assert_false(sl_aredis_connected(car));
+	}
 	for (int i = 0; i < 100; i++) {	/* a key src serves */
 		char	key[16];
 
@@ -1268,9 +1358,18 @@ test_cluster_redirects(void **state)
 		assert_int_equal(sl_redis_cmd(cr, &rep, "SET %s %s", key, "1"), 0);
 		assert_int_equal(rep->type, SL_REPLY_STATUS);
 		sl_reply_free(rep);
+		{
+			const char *a_k[] = {"GET", key};
+
+			async_call(base, car, &ac, NULL, 2, a_k);
+			assert_int_equal(ac.type, SL_REPLY_STRING);
+			assert_string_equal(ac.str, "1");
+		}
 		break;
 	}
 	sl_redis_free(cr);
+	sl_aredis_free(car);
+	event_base_free(base);
 	for (int i = 0; i < 3; i++) {
 		sl_redis_free(node[i]);
 		srv_stop(&pid[i], SIGTERM);
