@@ -52,7 +52,7 @@ def start_milter(env, conf, sock):
     # 328-byte roots with the DKIM keys' sizes) at the milter's exit in 5 of
     # 453 tests of an ASan run and in 1-3 of 39 tests per loaded rerun; none
     # in two reruns without it. A product leak at a connection that comes
-    # during shutdown, not found yet (doc/testing.md).
+    # during shutdown, not found yet.
     if not harness.sanitized(milter_binary()):
         proc.wake = sock
     return proc, "unix:" + sock
