@@ -34,6 +34,7 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 os.environ.setdefault("SLUICE_BUILDDIR", os.path.join(TOP, "build"))
 import harness  # noqa: E402
+import keys  # noqa: E402
 
 CONF = """
 log_level = "info"
@@ -202,7 +203,7 @@ def bounce(w, token, rcpt):
     """A DSN to the token address, through sluice-feedback as Postfix's pipe(8) runs it."""
     r = subprocess.run([harness.program("feedback", "sluice-feedback"), "-c", w["conf"], token],
                        input=(DSN % {"token": token, "rcpt": rcpt}).encode(), capture_output=True, timeout=60)
-    entry = w["redis"].cli("HGET", "sluice:supp:global:" + rcpt, "reason").strip()
+    entry = w["redis"].cli("HGET", keys.supp("global", rcpt), "reason").strip()
     say("   DSN naming %s: exit %d, %s" % (rcpt, r.returncode,
         ("suppressed (%s)" % entry) if entry else "nobody suppressed"))
 
@@ -257,8 +258,8 @@ def tenant_policy(w):
 
 def quota(w):
     """The redis-cli command that shows the billing limit's counter today, and its value."""
-    key = w["redis"].cli("--scan", "--pattern", "sluice:*quota*billing*").split("\n")[0]
-    say("   # redis-cli GET %s" % key)
+    key = w["redis"].cli("--scan", "--pattern", keys.key("quota", "billing", "*", "*")).split("\n")[0]
+    say("   # redis-cli GET '%s'" % key)
     say("     %s" % (w["redis"].cli("GET", key) if key else "(nil)"))
 
 
@@ -296,9 +297,9 @@ def demo(w):
     if send(w, "November news", "reader@dest.example", "X-Sluice-Category: marketing\r\n") is None:
         news = show(w, "November news")
     step(3, "An address that bounced: added with redis-cli, refused at RCPT by sluice-policyd")
-    key = "sluice:supp:global:bounced@dest.example"
+    key = keys.supp("global", "bounced@dest.example")
     w["redis"].cli("HSET", key, "reason", "hard-bounce", "source", "quickstart", "added", int(time.time()))
-    say("   redis-cli HSET %s reason hard-bounce ..." % key)
+    say("   redis-cli HSET '%s' reason hard-bounce ..." % key)
     say("   Postfix answered: %s" % send(w, "To a bounced address", "bounced@dest.example"))
     if news is not None:
         step(4, "One-click unsubscribe (RFC 8058) from the newsletter's List-Unsubscribe")
@@ -314,11 +315,12 @@ def demo(w):
         say("   a receipt to the same reader: %s" % (
             send(w, "Another receipt", "reader@dest.example") or "accepted (transactional mail still flows)"))
     step(5, "A rate limit set live with redis-cli: 2 messages an hour from app@example.com")
-    w["redis"].cli("HSET", "sluice:limit:quickstart", "key", "${sender}", "rate", "2/hour",
+    limit, limits = keys.key("limit", "quickstart"), keys.key("limits")
+    w["redis"].cli("HSET", limit, "key", "${sender}", "rate", "2/hour",
                    "match", "sender=app@example.com", "unit", "messages", "action", "defer")
-    w["redis"].cli("SADD", "sluice:limits", "quickstart")
-    say("   redis-cli HSET sluice:limit:quickstart key '${sender}' rate 2/hour match sender=app@example.com ...")
-    say("   redis-cli SADD sluice:limits quickstart")
+    w["redis"].cli("SADD", limits, "quickstart")
+    say("   redis-cli HSET '%s' key '${sender}' rate 2/hour match sender=app@example.com ..." % limit)
+    say("   redis-cli SADD '%s' quickstart" % limits)
     time.sleep(1.2)  # sluice-policyd re-reads limits every 500 ms
     for n in (1, 2, 3):
         answer = send(w, "Order update %d" % n, "customer@dest.example")

@@ -35,6 +35,7 @@ typedef struct ctl_ctx {
 	sl_redis *redis;		/* connected on first use */
 	const char *prefix;		/* key prefix, "sluice:" by default */
 	const char *usage;		/* "suppress add ADDRESS [...]" */
+	int	any_keyspace;		/* sluicectl migrate: no keyspace format check */
 } ctl_ctx;
 
 typedef int ctl_fn(ctl_ctx *ctx, int argc, char **argv);
@@ -193,6 +194,7 @@ ctl_fn	ctl_transports;
 ctl_fn	ctl_subdomain;
 ctl_fn	ctl_events;
 ctl_fn	ctl_migrate;					/* ctl_migrate.c */
+int	ctl_migrate_names(ctl_ctx *ctx, int dry);	/* ctl_migrate_names.c */
 ctl_fn	ctl_token_decode, ctl_token_encode;
 void	ctl_token_ring(const ctl_ctx *ctx, sl_token_ring *ring);	/* or exit 78 */
 ctl_fn	ctl_secret_init, ctl_secret_rotate, ctl_secret_list;	/* ctl_secret.c */

@@ -64,10 +64,10 @@ names_add(limit_names *l, const char *name, int active)
 static int
 limit_scan(ctl_ctx *ctx, const char *key, void *arg)
 {
-	const char *name = key + strlen(ctx->prefix) + 6;
+	sl_key_parts p;
 
-	if (*name && strchr(name, ':') == NULL)
-		names_add(arg, name, 0);
+	if (sl_key_parse(key, ctx->prefix, SL_KEY_LIMIT, &p) == 0 && strchr(p.part[0], ':') == NULL)
+		names_add(arg, p.part[0], 0);
 	return 0;
 }
 

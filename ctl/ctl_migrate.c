@@ -18,9 +18,16 @@
  *	while the daemons run, and a second run finds nothing to do
  *	(idempotent). When both names exist the longer-lasting entry is
  *	kept. With --dry-run it only counts.
+ *
+ *	First, names of keyspace format 1 (before Cluster hash tags) are
+ *	moved to today's (ctl_migrate_names.c); at the end the marker
+ *	"keyspace" says format SL_KEYSPACE_FORMAT, which the daemons check
+ *	before they start (lib/keyspace_version.c).
  * BUGS
- *	On Redis Cluster a move whose two names fall in different slots
- *	fails with CROSSSLOT (no hash tags yet, doc/redis-keys.md).
+ *	On Redis Cluster a rename from format 1 crosses slots (CROSSSLOT):
+ *	migrate on one Redis before moving to a cluster. The canonical-address
+ *	moves stay in one slot only when both forms share the hash tag, which
+ *	they do not (the tag is the address): also one Redis only.
  */
 #include "config.h"
 
@@ -94,8 +101,11 @@ ctl_migrate(ctl_ctx *ctx, int argc, char **argv)
 	migrate m = {.flags = sl_supp_flags(cfg_getsec(ctx->conf->cfg, "policyd"))};
 	const ctl_opt opts[] = {CTL_FLAG("dry-run", &m.dry), CTL_OPT_END};
 	char pattern[CTL_KEY_MAX], p[256];
+	int left;
 
 	ctl_getopt(ctx, argc, argv, opts, 0, 0);
+	ctx->any_keyspace = 1; /* what it is here for: no format check first */
+	left = ctl_migrate_names(ctx, m.dry);
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
 	sl_key(pattern, sizeof(pattern), p, SL_KEY_SUPP, "*", "*");
 	ctl_scan(ctx, pattern, migrate_scan, &m);
@@ -107,5 +117,15 @@ ctl_migrate(ctl_ctx *ctx, int argc, char **argv)
 		printf("%ld suppression entries, %ld moved to their canonical address, %ld merged "
 		       "with an entry already there\n",
 		       m.seen, m.moved, m.merged);
+	if (m.dry)
+		return 0;
+	if (sl_keyspace_mark(ctx->redis) < 0) {
+		ctl_err("writing the keyspace format marker: %s", sl_redis_errstr(ctx->redis));
+		return 1;
+	}
+	printf("keyspace format %d%s\n", SL_KEYSPACE_FORMAT,
+	       left
+	           ? " (the names left alone above were never read by a daemon: delete or fix them)"
+	           : "");
 	return 0;
 }

@@ -85,6 +85,8 @@ ctl_redis(ctl_ctx *ctx)
 		o.password = password;
 	}
 	ctx->redis = sl_redis_new(&o);
+	if (!ctx->any_keyspace && sl_keyspace_require(ctx->redis))
+		exit(EX_CONFIG); /* names of an older format: sluicectl migrate first */
 	return ctx->redis;
 }
 

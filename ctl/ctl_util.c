@@ -95,14 +95,7 @@ ctl_iso_time(time_t t, char *out, size_t outlen)
 void
 ctl_glob_escape(const char *in, char *out, size_t outlen)
 {
-	size_t	o = 0;
-
-	for (; *in && o + 2 < outlen; in++) {
-		if (strchr("*?[]\\", *in))
-			out[o++] = '\\';
-		out[o++] = *in;
-	}
-	out[o] = '\0';
+	sl_key_glob_escape(in, out, outlen);
 }
 
 /* ctl_print_value - a value as is, or double-quoted with escapes if needed */

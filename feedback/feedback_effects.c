@@ -11,14 +11,14 @@
  *	(feedback_effects_lua.h) applies every effect of it atomically and
  *	at most once. Keys, under the configured prefix, are documented in
  *	doc/feedback.md and doc/redis-keys.md:
- *	  supp:<scope>:<address>	suppression entry
- *	  soft:<address>		soft bounces, one member per original message
+ *	  supp:<scope>:{<address>}	suppression entry
+ *	  soft:{<address>}		soft bounces, one member per original message
  *	  stats:<day>:<tenant|->:<category|->	counters
  *	  provider:<day>:<orgdomain>	sender-side bounces per provider
  *	  tenant:<name>			automatic pause
  *	  dmarc:<domain>:<day>[:unauth]	DMARC summaries
- *	  fbdone:<id>			this message was applied (expires)
- *	  fbseen:<msgid>		recipients counted for an original message
+ *	  fbdone:{<msgid>}:<id>		this message was applied (expires)
+ *	  fbseen:{<msgid>}		recipients counted for an original message
  *	  events			stream
  *	Who may move what: only a record that is verified (a genuine token)
  *	and bound (a recipient of the token's message, rcpt->bound) suppresses
@@ -32,7 +32,9 @@
  * IDENTITY
  *	id is the caller's identity of the feedback message (feedback_main.c:
  *	SHA-256 of the recipient argument and the raw bytes); a retry of the
- *	same delivery finds fbdone:<id> and changes nothing.
+ *	same delivery finds fbdone:{<msgid>}:<id> (msgid: the token's, "-"
+ *	without one; the marker shares a slot with fbseen:{<msgid>}) and
+ *	changes nothing.
  * ERRORS
  *	Every Redis failure is an error: no connection, a timeout, and any
  *	error reply (OOM, READONLY, NOPERM, WRONGTYPE, ...), logged with the
@@ -412,7 +414,7 @@ fx_head(fx_args *a, sl_redis *r, const fb_conf *c, const fb_result *res, const f
 	a->prefix = sl_redis_prefix(r);
 	a->supp_flags = c->supp_flags;
 	fx_suffix(o, sfx, sizeof(sfx));
-	fx_key(a, SL_KEY_FBDONE, id, NULL, NULL);
+	fx_key(a, SL_KEY_FBDONE, o->msgid[0] ? o->msgid : "-", id, NULL);
 	fx_key(a, SL_KEY_STATS, day, o->verified && o->tenant[0] ? o->tenant : "-",
 	       o->verified && o->category[0] ? o->category : "-");
 	fx_key(a, SL_KEY_EVENTS, NULL, NULL, NULL);
@@ -505,7 +507,8 @@ fb_effects_apply(sl_redis *r, const fb_conf *c, const fb_result *res, const fb_o
 	char	marker[SL_KEY_MAX];
 	int	rc;
 
-	if (sl_key(marker, sizeof(marker), sl_redis_prefix(r), SL_KEY_FBDONE, id) < 0)
+	if (sl_key(marker, sizeof(marker), sl_redis_prefix(r), SL_KEY_FBDONE,
+		   o->msgid[0] ? o->msgid : "-", id) < 0)
 		snprintf(marker, sizeof(marker), "%s", id);
 	fx_build(&a, r, c, res, o, id, (time_t) when);
 	for (size_t i = 0; i < a.n; i++)	/* KEYS, then ARGV */

@@ -26,8 +26,8 @@
  *	persisted or replicated script is all or nothing.
  *
  *	KEYS (lib/keyspace.c, every one built in C; "" where a record has
- *	none): 1 the done marker fbdone:<id>, 2 the day's stats hash, 3 the
- *	events stream, 4 the seen set fbseen:<msgid>, 5 the tenant hash,
+ *	none): 1 the done marker fbdone:{<msgid>}:<id>, 2 the day's stats hash, 3 the
+ *	events stream, 4 the seen set fbseen:{<msgid>}, 5 the tenant hash,
  *	then the n stats hashes summed for the rates, then 3 per record:
  *	its suppression entry (canonical address, scope of the record), its
  *	soft-bounce set, its provider hash; then, for a DMARC report, the

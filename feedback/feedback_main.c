@@ -288,7 +288,8 @@ effects(sl_conf *c, const fb_conf *fc, const sl_token_ring *ring, fb_result *res
 
 	sl_conf_redis_opts(c, &ro);
 	r = sl_redis_new(&ro);
-	rc = fb_verify_bind(r, ring, fc, res, o, buf, len);
+	/* a keyspace of an older format: exit 75, Postfix retries after sluicectl migrate */
+	rc = sl_keyspace_require(r) ? -1 : fb_verify_bind(r, ring, fc, res, o, buf, len);
 	if (rc == 0)
 		rc = fb_effects_apply(r, fc, res, o, id, (long long) time(NULL));
 	sl_redis_free(r);

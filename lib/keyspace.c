@@ -17,22 +17,27 @@
 #include "keyspace.h"
 #include "live.h"
 
-/* The templates: literal text and parts $1..$3 (doc/redis-keys.md). */
+/*
+ * The templates: literal text and parts $1..$3 (doc/redis-keys.md). A
+ * part in braces is the key's Redis Cluster hash tag: keys of one
+ * recipient, one limit value, one original message or the limits
+ * configuration share a slot (doc/redis-keys.md, "Cluster hash tags").
+ */
 static const char *const templates[SL_KEYS] = {
-    [SL_KEY_SUPP] = "supp:$1:$2",
-    [SL_KEY_SOFT] = "soft:$1",
+    [SL_KEY_SUPP] = "supp:$1:{$2}",
+    [SL_KEY_SOFT] = "soft:{$1}",
     [SL_KEY_TENANT] = "tenant:$1",
     [SL_KEY_SASL] = "sasl:$1",
     [SL_KEY_STATS] = "stats:$1:$2:$3",
-    [SL_KEY_LIMITS] = "limits",
-    [SL_KEY_LIMIT] = "limit:$1",
-    [SL_KEY_LIMITS_SEEDED] = "limits:seeded",
-    [SL_KEY_MODE] = "mode",
-    [SL_KEY_RATE] = "rate:$1:$2",
-    [SL_KEY_QUOTA] = "quota:$1:$2:$3",
+    [SL_KEY_LIMITS] = "limits{conf}",
+    [SL_KEY_LIMIT] = "limit:$1{conf}",
+    [SL_KEY_LIMITS_SEEDED] = "limits:seeded{conf}",
+    [SL_KEY_MODE] = "mode{conf}",
+    [SL_KEY_RATE] = "rate:$1:{$2}",
+    [SL_KEY_QUOTA] = "quota:$1:$2:{$3}",
     [SL_KEY_RULESTATS] = "rulestats:$1",
     [SL_KEY_MSG] = "msg:$1",
-    [SL_KEY_RCPTS] = "rcpts:$1",
+    [SL_KEY_RCPTS] = "rcpts:{$1}",
     [SL_KEY_BLOCK] = "block:$1:$2",
     [SL_KEY_PSTATS] = "pstats:$1:$2",
     [SL_KEY_DMARC] = "dmarc:$1:$2",
@@ -41,14 +46,34 @@ static const char *const templates[SL_KEYS] = {
     [SL_KEY_DMARCPOL] = "dmarcpol:$1:$2",
     [SL_KEY_DMARCSENT] = "dmarcsent:$1:$2",
     [SL_KEY_PROVIDER] = "provider:$1:$2",
-    [SL_KEY_FBDONE] = "fbdone:$1",
-    [SL_KEY_FBSEEN] = "fbseen:$1",
+    [SL_KEY_FBDONE] = "fbdone:{$1}:$2",
+    [SL_KEY_FBSEEN] = "fbseen:{$1}",
     [SL_KEY_EVENTS] = "events",
     [SL_KEY_BLOCKS] = "blocks",
     [SL_KEY_RAMPS] = "ramps",
     [SL_KEY_PDOMAINS] = "pdomains:$1",
     [SL_KEY_HOLDS] = "holds",
     [SL_KEY_RELABEL] = "relabel",
+    [SL_KEY_CHARGE] = "charge:{$1}",
+    [SL_KEY_KEYSPACE] = "keyspace",
+};
+
+/*
+ * The names of keyspace format 1 (before hash tags), for sluicectl
+ * migrate and the start-up check (keyspace_version.c); NULL: unchanged.
+ */
+static const char *const old_templates[SL_KEYS] = {
+    [SL_KEY_SUPP] = "supp:$1:$2",
+    [SL_KEY_SOFT] = "soft:$1",
+    [SL_KEY_LIMITS] = "limits",
+    [SL_KEY_LIMIT] = "limit:$1",
+    [SL_KEY_LIMITS_SEEDED] = "limits:seeded",
+    [SL_KEY_MODE] = "mode",
+    [SL_KEY_RATE] = "rate:$1:$2",
+    [SL_KEY_QUOTA] = "quota:$1:$2:$3",
+    [SL_KEY_RCPTS] = "rcpts:$1",
+    [SL_KEY_FBDONE] = "fbdone:$1",
+    [SL_KEY_FBSEEN] = "fbseen:$1",
     [SL_KEY_CHARGE] = "charge:$1",
 };
 
@@ -64,16 +89,30 @@ sl_key_template(enum sl_key_kind kind)
 	return (unsigned)kind < SL_KEYS ? templates[kind] : "";
 }
 
+/* sl_key_old_template - a kind's format-1 template, NULL when it did not change */
+const char *
+sl_key_old_template(enum sl_key_kind kind)
+{
+	return (unsigned)kind < SL_KEYS ? old_templates[kind] : NULL;
+}
+
+/* tmpl_nparts - how many parts a template takes */
+static int
+tmpl_nparts(const char *t)
+{
+	int n = 0;
+
+	for (; *t; t++)
+		if (t[0] == '$' && t[1] >= '1' && t[1] <= '0' + SL_KEY_PARTS)
+			n++;
+	return n;
+}
+
 /* sl_key_nparts - how many parts a kind's template takes */
 int
 sl_key_nparts(enum sl_key_kind kind)
 {
-	int n = 0;
-
-	for (const char *t = sl_key_template(kind); *t; t++)
-		if (t[0] == '$' && t[1] >= '1' && t[1] <= '0' + SL_KEY_PARTS)
-			n++;
-	return n;
+	return tmpl_nparts(sl_key_template(kind));
 }
 
 /* put - append a string to out at *o; -1 when it does not fit */
@@ -101,19 +140,15 @@ sl_key(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind, ...)
 	return rc;
 }
 
-/* sl_keyv - sl_key() with a va_list */
-int
-sl_keyv(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind, va_list ap)
+/* expand - prefix + template t with its parts */
+static int
+expand(char *out, size_t outlen, const char *prefix, const char *t, const char *const *part)
 {
-	const char *part[SL_KEY_PARTS] = {NULL}, *t = sl_key_template(kind);
-	int n = sl_key_nparts(kind);
 	size_t o = 0;
 
-	if (outlen == 0 || *t == '\0')
+	if (outlen == 0 || t == NULL || *t == '\0')
 		return -1;
 	out[0] = '\0';
-	for (int i = 0; i < n; i++)
-		part[i] = va_arg(ap, const char *);
 	if (put(out, outlen, &o, prefix ? prefix : "", prefix ? strlen(prefix) : 0) < 0)
 		return -1;
 	for (; *t; t++) {
@@ -127,6 +162,30 @@ sl_keyv(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind, va_
 			return -1;
 	}
 	return 0;
+}
+
+/* sl_keyv - sl_key() with a va_list */
+int
+sl_keyv(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind, va_list ap)
+{
+	const char *part[SL_KEY_PARTS] = {NULL};
+	int n = sl_key_nparts(kind);
+
+	for (int i = 0; i < n; i++)
+		part[i] = va_arg(ap, const char *);
+	return expand(out, outlen, prefix, sl_key_template(kind), part);
+}
+
+/* sl_key_parts_name - prefix + the kind's template filled with parts p */
+int
+sl_key_parts_name(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind,
+                  const sl_key_parts *p)
+{
+	const char *part[SL_KEY_PARTS] = {p->part[0], p->part[1], p->part[2]};
+
+	return p->n == sl_key_nparts(kind)
+	           ? expand(out, outlen, prefix, sl_key_template(kind), part)
+	           : -1;
 }
 
 /* sl_key_template_full - prefix + template, for sl_key_fill() in a script */
@@ -189,16 +248,16 @@ take_part(const char **k, const char *lit, size_t litlen, int last, int scope, c
 	return 0;
 }
 
-/* sl_key_parse - the parts of a key of kind; -1 when it is not one */
-int
-sl_key_parse(const char *key, const char *prefix, enum sl_key_kind kind, sl_key_parts *p)
+/* parse - the parts of key under template t (scope parts: kind's) */
+static int
+parse(const char *t, const char *key, const char *prefix, enum sl_key_kind kind, sl_key_parts *p)
 {
-	const char *t = sl_key_template(kind), *k = key;
+	const char *k = key;
 	size_t plen = prefix ? strlen(prefix) : 0;
-	int n = sl_key_nparts(kind);
+	int n = t ? tmpl_nparts(t) : 0;
 
 	memset(p, 0, sizeof(*p));
-	if (*t == '\0' || strncmp(key, prefix ? prefix : "", plen) != 0)
+	if (t == NULL || *t == '\0' || strncmp(key, prefix ? prefix : "", plen) != 0)
 		return -1;
 	k += plen;
 	while (*t) {
@@ -218,6 +277,44 @@ sl_key_parse(const char *key, const char *prefix, enum sl_key_kind kind, sl_key_
 		p->n++;
 	}
 	return *k == '\0' && p->n == n ? 0 : -1;
+}
+
+/* sl_key_parse - the parts of a key of kind; -1 when it is not one */
+int
+sl_key_parse(const char *key, const char *prefix, enum sl_key_kind kind, sl_key_parts *p)
+{
+	return parse(sl_key_template(kind), key, prefix, kind, p);
+}
+
+/*
+ * sl_key_old_kind - the kind whose format-1 name key is (and not also a
+ * name of today's format), its parts in p; -1 when none
+ */
+int
+sl_key_old_kind(const char *key, const char *prefix, sl_key_parts *p)
+{
+	sl_key_parts now;
+
+	for (int k = 0; k < SL_KEYS; k++)
+		if (old_templates[k] && parse(old_templates[k], key, prefix, k, p) == 0 &&
+		    sl_key_parse(key, prefix, k, &now) < 0)
+			return k;
+	return -1;
+}
+
+/* sl_key_glob_escape - in with SCAN's glob metacharacters escaped */
+void
+sl_key_glob_escape(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *in && o + 2 < outlen; in++) {
+		if (strchr("*?[]\\", *in))
+			out[o++] = '\\';
+		out[o++] = *in;
+	}
+	if (outlen > 0)
+		out[o] = '\0';
 }
 
 /* sl_key_provider_field - "tenant:<tenant|->:<category|->" (doc/redis-keys.md) */

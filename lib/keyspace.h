@@ -43,20 +43,20 @@
 #define SL_KEY_MAX 1024 /* a key name, prefix included, at most */
 
 enum sl_key_kind {
-	SL_KEY_SUPP,          /* supp:<scope>:<address> (hash) */
-	SL_KEY_SOFT,          /* soft:<address> (sorted set) */
+	SL_KEY_SUPP,          /* supp:<scope>:{<address>} (hash) */
+	SL_KEY_SOFT,          /* soft:{<address>} (sorted set) */
 	SL_KEY_TENANT,        /* tenant:<name> (hash) */
 	SL_KEY_SASL,          /* sasl:<user> (hash) */
 	SL_KEY_STATS,         /* stats:<day>:<tenant|->:<category|-> (hash) */
-	SL_KEY_LIMITS,        /* limits (set) */
-	SL_KEY_LIMIT,         /* limit:<name> (hash) */
-	SL_KEY_LIMITS_SEEDED, /* limits:seeded (string) */
-	SL_KEY_MODE,          /* mode (hash) */
-	SL_KEY_RATE,          /* rate:<limit>:<value> (hash) */
-	SL_KEY_QUOTA,         /* quota:<limit>:<period>:<value> (string) */
+	SL_KEY_LIMITS,        /* limits{conf} (set) */
+	SL_KEY_LIMIT,         /* limit:<name>{conf} (hash) */
+	SL_KEY_LIMITS_SEEDED, /* limits:seeded{conf} (string) */
+	SL_KEY_MODE,          /* mode{conf} (hash) */
+	SL_KEY_RATE,          /* rate:<limit>:{<value>} (hash) */
+	SL_KEY_QUOTA,         /* quota:<limit>:<period>:{<value>} (string) */
 	SL_KEY_RULESTATS,     /* rulestats:<limit> (hash) */
 	SL_KEY_MSG,           /* msg:<queue id> (hash) */
-	SL_KEY_RCPTS,         /* rcpts:<msgid> (set) */
+	SL_KEY_RCPTS,         /* rcpts:{<msgid>} (set) */
 	SL_KEY_BLOCK,         /* block:<provider>:<sending domain> (hash) */
 	SL_KEY_PSTATS,        /* pstats:<day>:<provider> (hash) */
 	SL_KEY_DMARC,         /* dmarc:<domain>:<day> (hash) */
@@ -65,15 +65,16 @@ enum sl_key_kind {
 	SL_KEY_DMARCPOL,      /* dmarcpol:<day>:<policy domain> (hash) */
 	SL_KEY_DMARCSENT,     /* dmarcsent:<day>:<policy domain> (string) */
 	SL_KEY_PROVIDER,      /* provider:<day>:<orgdomain> (hash) */
-	SL_KEY_FBDONE,        /* fbdone:<id> (string) */
-	SL_KEY_FBSEEN,        /* fbseen:<msgid> (set) */
+	SL_KEY_FBDONE,        /* fbdone:{<msgid>|->}:<id> (string) */
+	SL_KEY_FBSEEN,        /* fbseen:{<msgid>|->} (set) */
 	SL_KEY_EVENTS,        /* events (stream) */
 	SL_KEY_BLOCKS,        /* blocks (set of <provider>:<sending domain>) */
 	SL_KEY_RAMPS,         /* ramps (sorted set) */
 	SL_KEY_PDOMAINS,      /* pdomains:<provider> (set) */
 	SL_KEY_HOLDS,         /* holds (hash) */
 	SL_KEY_RELABEL,       /* relabel (hash) */
-	SL_KEY_CHARGE,        /* charge:<client>/<port>,<server>/<port> (hash) */
+	SL_KEY_CHARGE,        /* charge:{<client>/<port>,<server>/<port>} (hash) */
+	SL_KEY_KEYSPACE,      /* keyspace (string: the format, SL_KEYSPACE_FORMAT) */
 	SL_KEYS
 };
 
@@ -101,6 +102,45 @@ int sl_key_template_full(char *out, size_t outlen, const char *prefix, enum sl_k
 
 /* The parts of a key of that kind; -1 when the key is not one. */
 int sl_key_parse(const char *key, const char *prefix, enum sl_key_kind kind, sl_key_parts *p);
+
+/* prefix + the kind's template with parts p (as sl_key_parse() gives them) */
+int sl_key_parts_name(char *out, size_t outlen, const char *prefix, enum sl_key_kind kind,
+                      const sl_key_parts *p);
+
+/*
+ * Keyspace formats. 1: names without hash tags (before 2026-12-03);
+ * 2: today's (SL_KEYSPACE_FORMAT). The key "keyspace" holds the format
+ * of the data (keyspace_version.c); sluicectl migrate moves format-1
+ * names to today's.
+ */
+#define SL_KEYSPACE_FORMAT 2
+
+/* A kind's format-1 template ("supp:$1:$2"), NULL when it did not change. */
+const char *sl_key_old_template(enum sl_key_kind kind);
+
+/* The kind of a format-1 name (not also one of today's), parts in p; -1: none. */
+int sl_key_old_kind(const char *key, const char *prefix, sl_key_parts *p);
+
+/*
+ * The format of the data (keyspace_version.c): 0 this version's (the
+ * marker says so, or no format-1 name exists and the marker was written
+ * now), 1 format-1 names are there (run sluicectl migrate), 2 a newer
+ * format, -1 Redis failed; msg says which. sl_keyspace_mark() writes the
+ * marker (sluicectl migrate, when it is done).
+ */
+struct sl_redis;
+int sl_keyspace_check(struct sl_redis *r, char *msg, size_t msglen);
+int sl_keyspace_mark(struct sl_redis *r);
+
+/* sl_keyspace_check() logged: 1 the program must stop (or retry later), 0 go on */
+int sl_keyspace_require(struct sl_redis *r);
+
+/* sl_keyspace_require() on a connection of its own, for a daemon's start */
+struct sl_redis_opts;
+int sl_keyspace_require_opts(const struct sl_redis_opts *o);
+
+/* in with the SCAN MATCH metacharacters * ? [ ] \ escaped */
+void sl_key_glob_escape(const char *in, char *out, size_t outlen);
 
 /* Counter fields of stats:<day>:<tenant>:<category> (doc/redis-keys.md). */
 #define SL_STAT_SENT "sent"

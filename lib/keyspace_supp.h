@@ -35,4 +35,12 @@ extern sl_script sl_supp_get_script;
 extern sl_script sl_supp_put_script;
 extern sl_script sl_supp_move_script;
 
+/*
+ * sl_keyspace_rename_script (keyspace_version.c, keyspace_rename.lua):
+ * KEYS pairs (a format-1 name, its name today), ARGV a way and a type
+ * per pair; returns {moved, merged, dropped, then name and type of each
+ * key left alone} (sluicectl migrate).
+ */
+extern sl_script sl_keyspace_rename_script;
+
 #endif

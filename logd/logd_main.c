@@ -32,11 +32,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sysexits.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
+#include "keyspace.h"
 #include "log.h"
 #include "logd.h"
 #include "privs.h"
@@ -347,6 +349,8 @@ serve(const ld_conf *lc, int foreground)
 	if (*lc->metrics_listen &&
 	    (r.metrics = ld_metrics_new(lc->metrics_listen, err, sizeof(err))) == NULL)
 		sl_fatal("%s", err);
+	if (sl_keyspace_require_opts(&lc->redis))
+		exit(EX_CONFIG); /* a keyspace of an older format: sluicectl migrate */
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
 	if ((f = open_log(lc)) == NULL)

@@ -53,6 +53,7 @@
 #include <sysexits.h>
 
 #include "conf_check.h"
+#include "keyspace.h"
 #include "log.h"
 #include "milter.h"
 #include "milter_verify.h"
@@ -257,6 +258,10 @@ main(int argc, char **argv)
 	}
 	apply_log_level(c);
 	ml_redis_prepare();			/* script SHA1s, before any thread */
+	if (c->use_redis && sl_keyspace_require_opts(&c->redis)) {
+		ml_conf_unref(c); /* a keyspace of an older format: sluicectl migrate */
+		return EX_CONFIG;
+	}
 	if (ml_verify_init(err, sizeof(err)) < 0 || ml_milter_setup(c, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	if (!foreground && daemon(0, 0) < 0)

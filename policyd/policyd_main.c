@@ -43,6 +43,7 @@
 #include <event2/event.h>
 
 #include "conf_check.h"
+#include "keyspace.h"
 #include "log.h"
 #include "policyd.h"
 #include "privs.h"
@@ -199,6 +200,8 @@ server_setup(pd_config *pc, int foreground)
 			sl_fatal("cannot listen on %s", pc->listen[i]);
 	if (pd_http_start(&pd_srv) < 0)
 		sl_fatal("cannot start the http listeners");
+	if (sl_keyspace_require_opts(&pc->redis))
+		exit(EX_CONFIG); /* a keyspace of an older format: sluicectl migrate */
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("cannot detach: %s", strerror(errno));
 	if (pidfile && sl_pidfile_write(pidfile, err, sizeof(err)) < 0)

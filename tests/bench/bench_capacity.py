@@ -41,6 +41,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import keys  # noqa: E402  (the key names, tests/integration/keys.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "..", "..", "lib", "supp_compact.lua")
 
@@ -106,7 +109,7 @@ def measure(srv, name, n, commands, unit):
 
 
 def supp_hash(n, now):
-    return "".join(resp("HSET", "sluice:supp:global:" + address(i), "reason", "import",
+    return "".join(resp("HSET", keys.supp("global", address(i)), "reason", "import",
                         "source", "list.csv", "added", now) for i in range(n))
 
 
@@ -136,16 +139,16 @@ def supp_import(n, now, buckets):
 
 
 def rate(n, now):
-    return "".join(resp("HSET", "sluice:rate:hourly:user%07d@shop%03d.example" % (i, i % 97),
-                        "level", "3.5138", "ts", now * 1000 + 123)
-                   + resp("PEXPIRE", "sluice:rate:hourly:user%07d@shop%03d.example" % (i, i % 97),
-                          126000) for i in range(n))
+    def k(i):
+        return keys.key("rate", "hourly", "user%07d@shop%03d.example" % (i, i % 97))
+    return "".join(resp("HSET", k(i), "level", "3.5138", "ts", now * 1000 + 123)
+                   + resp("PEXPIRE", k(i), 126000) for i in range(n))
 
 
 def quota(n, now):
-    return "".join(resp("SET", "sluice:quota:daily:20261203:user%07d@shop%03d.example" % (i, i % 97), 17)
-                   + resp("EXPIREAT", "sluice:quota:daily:20261203:user%07d@shop%03d.example"
-                          % (i, i % 97), now + 90000) for i in range(n))
+    def k(i):
+        return keys.key("quota", "daily", "20261203", "user%07d@shop%03d.example" % (i, i % 97))
+    return "".join(resp("SET", k(i), 17) + resp("EXPIREAT", k(i), now + 90000) for i in range(n))
 
 
 def message(n, now):
@@ -153,27 +156,28 @@ def message(n, now):
     out = []
     for i in range(n):
         qid, mid = "4PQR%09dZ" % i, "m%07d" % i
-        out.append(resp("HSET", "sluice:msg:" + qid, "category", "news", "tenant", "shop1",
+        out.append(resp("HSET", keys.key("msg", qid), "category", "news", "tenant", "shop1",
                         "sasl", "alice@shop1.example", "sender",
                         "b2a-news-shop1-g1i-%s-6kem6rxivxg4@news.example.com" % mid, "msgid", mid))
-        out.append(resp("EXPIRE", "sluice:msg:" + qid, 604800))
+        out.append(resp("EXPIRE", keys.key("msg", qid), 604800))
     return "".join(out)
 
 
 def rcpts(n, now):
     """rcpts:<msgid> of a one-recipient message (token lifetime + 1 day)."""
-    return "".join(resp("SADD", "sluice:rcpts:m%07d" % i, "%016x" % (i * 7919))
-                   + resp("EXPIRE", "sluice:rcpts:m%07d" % i, 31 * 86400) for i in range(n))
+    return "".join(resp("SADD", keys.key("rcpts", "m%07d" % i), "%016x" % (i * 7919))
+                   + resp("EXPIRE", keys.key("rcpts", "m%07d" % i), 31 * 86400) for i in range(n))
 
 
 def charge(n, now):
     out = []
     for i in range(n):
-        key = "sluice:charge:192.0.2.%d/%d,192.0.2.1/587" % (i % 250, 20000 + i)
-        rc = ("w 1 100000 sluice:rulestats:rcpts sluice:quota:rcpts:20261203:alice\n"
-              "r 1 36000 sluice:rulestats:hourly sluice:rate:hourly:alice\n")
-        out.append(resp("HSET", key, "instance", "3788.6b117fde.%x.0" % i,
-                        "m", "w 1 100000 sluice:rulestats:msgs sluice:quota:msgs:20261203:alice\n",
+        key = keys.key("charge", "192.0.2.%d/%d,192.0.2.1/587" % (i % 250, 20000 + i))
+        rc = "w 1 100000 %s %s\nr 1 36000 %s %s\n" % (
+            keys.key("rulestats", "rcpts"), keys.key("quota", "rcpts", "20261203", "alice"),
+            keys.key("rulestats", "hourly"), keys.key("rate", "hourly", "alice"))
+        m = "w 1 100000 %s %s\n" % (keys.key("rulestats", "msgs"), keys.key("quota", "msgs", "20261203", "alice"))
+        out.append(resp("HSET", key, "instance", "3788.6b117fde.%x.0" % i, "m", m,
                         "r:bob%d@example.net" % i, rc, "r:carol%d@example.org" % i, rc))
         out.append(resp("EXPIRE", key, 3600))
     return "".join(out)

@@ -32,6 +32,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import keys  # noqa: E402  (the key names, tests/integration/keys.py)
+
 BUILD = os.environ.get("SLUICE_BUILDDIR", "build")
 LOGD = os.path.join(BUILD, "logd", "sluice-logd")
 REPLY = ("host gmail-smtp-in.l.google.com[142.250.1.26] said: 421-4.7.28 [192.0.2.1 15] Our "
@@ -91,8 +94,8 @@ def bench_daemon(tmp, path, lines, n):
         while not os.path.exists(sock):
             time.sleep(0.05)
         time.sleep(0.2)
-        cmds = "".join("HSET sluice:msg:%s tenant shop category news sasl alice msgid m%d\n"
-                       % (qid(i), i) for i in range(n))
+        cmds = "".join("HSET %s tenant shop category news sasl alice msgid m%d\n"
+                       % (keys.key("msg", qid(i)), i) for i in range(n))
         redis_cli(sock, stdin=cmds)
         state = os.path.join(tmp, "state")
         with open(state, "w") as f:
@@ -106,7 +109,7 @@ def bench_daemon(tmp, path, lines, n):
         t0 = time.monotonic()
         logd = subprocess.Popen(["taskset", "-c", "0", LOGD, "-f", "-c", conf],
                                 stderr=subprocess.DEVNULL)
-        key = "sluice:stats:%s:shop:news" % day
+        key = keys.key("stats", day, "shop", "news")
         while True:
             got = redis_cli(sock, "HMGET", key, "delivered", "deferred").split("\n")
             if all(g.isdigit() for g in got) and sum(map(int, got)) >= 2 * n:

@@ -64,6 +64,7 @@ import tempfile
 import time
 
 import benchlib
+import keys  # noqa: E402  (benchlib puts tests/integration on the path)
 from benchlib import harness, median
 
 LIMITED = "limited@bench.example"
@@ -219,7 +220,7 @@ class Sluice(Server):
         harness.wait_for(lambda: harness.can_connect(self.redis_sock), 60, "redis")
         cli = ["redis-cli", "-s", self.redis_sock]
         for a in ("gone1@dest1.example", "gone2@dest2.example", "gone3@dest3.example"):
-            subprocess.run(cli + ["HSET", "sluice:supp:global:" + a, "reason", "hard-bounce",
+            subprocess.run(cli + ["HSET", keys.supp("global", a), "reason", "hard-bounce",
                                   "source", "bench"], check=True, capture_output=True)
         self.addr = os.path.join(env.dir, "policyd-%d.sock" % n)
         conf = env.file("policyd-%d.conf" % n, """

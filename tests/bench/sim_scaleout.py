@@ -46,6 +46,7 @@ sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
 from benchlib import harness  # noqa: E402
 from bench_policy import connect  # noqa: E402
+import keys  # noqa: E402
 
 SRC = os.path.join(HERE, "..", "..")
 
@@ -131,15 +132,15 @@ def milter_messages(redis, n):
     lines = []
     for i in range(n):
         r1, r2 = "rcpt%d@dest%d.example" % (i, i % 37), "rcpt%d@dest%d.example" % (i + 1, i % 37)
-        keys = ["sluice:supp:%s:%s" % (sc, r) for r in (r1, r2)
+        supp = [keys.supp(sc, r) for r in (r1, r2)
                 for sc in ("global", "cat:news", "tenant:tenant%d" % (i % 50))]
-        lines.append(resp("EVALSHA", shas[0], len(keys), *keys))
-        lines.append(resp("EVALSHA", shas[1], 3, "sluice:stats:20261203:tenant%d:news" % (i % 50),
-                          "sluice:msg:Q%09d" % i, "sluice:rcpts:m%07d" % i, 2, "news",
+        lines.append(resp("EVALSHA", shas[0], len(supp), *supp))
+        lines.append(resp("EVALSHA", shas[1], 3, keys.key("stats", "20261203", "tenant%d" % (i % 50), "news"),
+                          keys.key("msg", "Q%09d" % i), keys.key("rcpts", "m%07d" % i), 2, "news",
                           "tenant%d" % (i % 50), "user@t.example", "b2a-x@news.example.com",
                           604800, 1, 2764800, "m%07d" % i, "%016x" % i, "%016x" % (i + 1)))
-        lines.append(resp("EVALSHA", shas[2], 1, "sluice:charge:10.9.%d.1/%d,10.0.0.9/587"
-                          % (i % 200, i), "c", r1, r2))
+        lines.append(resp("EVALSHA", shas[2], 1, keys.key("charge", "10.9.%d.1/%d,10.0.0.9/587"
+                                                           % (i % 200, i)), "c", r1, r2))
     before_cpu, before = cpu(redis), cmdstats(redis)
     r = subprocess.run(["redis-cli", "-s", redis.sock, "--pipe"], input="".join(lines).encode(),
                        capture_output=True, check=True)
@@ -190,9 +191,9 @@ def main():
             p = env.daemon("policyd-%d" % n, [harness.program("policyd", "sluice-policyd"), "-f",
                                               "-c", conf], ready=lambda s=sock: harness.can_connect(s))
             procs.append((p, sock))
-        harness.wait_for(lambda: redis.cli("SCARD", "sluice:limits") == "3", 10, "limits seeded")
+        harness.wait_for(lambda: redis.cli("SCARD", keys.key("limits")) == "3", 10, "limits seeded")
         for i in range(0, 3000, 3):
-            redis.cli("HSET", "sluice:supp:global:rcpt%d@dest%d.example" % (i * 1000 + 1, i % 37),
+            redis.cli("HSET", keys.supp("global", "rcpt%d@dest%d.example" % (i * 1000 + 1, i % 37)),
                       "reason", "hard-bounce")
         time.sleep(1.0)                       # every policyd has polled the limits
         q = multiprocessing.Queue()
@@ -220,7 +221,7 @@ def main():
         print("redis CPU            %.1f us per decision (user+sys), decision script %.1f us per call"
               % (rcpu / total * 1e6, eusec / max(1, evals)))
         print("policyd CPU          %.1f us per decision (all policyds)" % (pcpu / total * 1e6))
-        charges = redis.cli("KEYS", "sluice:charge:*")
+        charges = redis.cli("KEYS", keys.pattern("charge"))
         print("keys after           %s (charge records: %d)"
               % (redis.cli("DBSIZE"), len(charges.split("\n")) if charges else 0))
         mcpu, musec = milter_messages(redis, a.messages)

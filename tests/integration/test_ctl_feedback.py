@@ -79,7 +79,7 @@ def test_bounce_and_complaint_show_in_sluicectl(env):
     r = ctl(conf, "suppress", "check", "gone@example.org")
     assert r.returncode == 0, (r.stdout, redis.cli("KEYS", "*"))
     row = r.stdout.strip().split("\n")[1].split()
-    h = redis.cli("HGET", "sluice:supp:global:gone@example.org", "reason")
+    h = redis.cli("HGET", keys.supp("global", "gone@example.org"), "reason")
     assert row[:3] == ["global", "gone@example.org", h] and h
 
     feed(conf, arf("angry@example.org", token), token)
@@ -101,7 +101,7 @@ def test_bounce_reason_is_an_agreed_reason(env):
     token = bounce_address(conf)
     bind(env, redis, token, "gone@example.org")
     feed(conf, dsn("gone@example.org", token), token)
-    assert redis.cli("HGET", "sluice:supp:global:gone@example.org", "reason") == "hard-bounce"
+    assert redis.cli("HGET", keys.supp("global", "gone@example.org"), "reason") == "hard-bounce"
 
 
 def test_bounce_of_tagged_address_found_as_policyd_would(env):

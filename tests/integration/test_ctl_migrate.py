@@ -48,7 +48,7 @@ def test_old_entries_moved_to_the_canonical_address(env):
     redis.cli("EXPIREAT", old_ops, "4102444800")
     redis.cli("HSET", canon, "reason", "complaint", "source", "complaint", "added", "1")
     redis.cli("SET", keys.supp("global", "Str@example.org"), "not a hash")
-    redis.cli("HSET", "other:supp:global:X+y@example.org", "reason", "manual")
+    redis.cli("HSET", keys.supp("global", "X+y@example.org", prefix="other:"), "reason", "manual")
 
     r = ctl(conf, "migrate", "--dry-run")
     assert r.returncode == 0, r.stderr
@@ -67,7 +67,7 @@ def test_old_entries_moved_to_the_canonical_address(env):
     assert int(redis.cli("TTL", moved)) > 86400 * 365      # the expiry went with it
     assert hgetall(redis, canon)["reason"] == "complaint"
     assert redis.cli("GET", keys.supp("global", "Str@example.org")) == "not a hash"
-    assert redis.cli("EXISTS", "other:supp:global:X+y@example.org") == "1"
+    assert redis.cli("EXISTS", keys.supp("global", "X+y@example.org", prefix="other:")) == "1"
 
     r = ctl(conf, "migrate")                                 # idempotent
     assert r.returncode == 0 and "0 moved" in r.stdout and "0 merged" in r.stdout, r.stdout

@@ -14,6 +14,7 @@ import subprocess
 import time
 
 import harness
+import keys
 
 CONF_EXTRA = """
 category "news" { subdomain = "news" }
@@ -43,19 +44,19 @@ def test_tenant_status_show_set_list(env):
     assert r.returncode == 0 and "status: active (no entry)" in r.stdout
     r = ctl(conf, "tenant", "status", "shop42", "paused", "--reason", "complaint rate 0.4%")
     assert r.returncode == 0, r.stderr
-    h = hgetall(redis, "sluice:tenant:shop42")
+    h = hgetall(redis, keys.key("tenant", "shop42"))
     assert h["status"] == "paused" and h["status_reason"] == "complaint rate 0.4%"
     assert abs(int(h["status_changed"]) - time.time()) < 5
     r = ctl(conf, "tenant", "status", "shop42")
     assert "status: paused" in r.stdout and 'status_reason: "complaint rate 0.4%"' in r.stdout
     # Back to active without a reason: the old reason goes away.
     assert ctl(conf, "tenant", "status", "shop42", "active").returncode == 0
-    assert "status_reason" not in hgetall(redis, "sluice:tenant:shop42")
+    assert "status_reason" not in hgetall(redis, keys.key("tenant", "shop42"))
     # Each change is on the events stream.
-    ev = redis.cli("XRANGE", "sluice:events", "-", "+").split("\n")
+    ev = redis.cli("XRANGE", keys.key("events"), "-", "+").split("\n")
     assert ev.count("tenant-status") == 2 and "paused" in ev and "active" in ev
     # A tenant set by hand with redis-cli, and one unknown to the config.
-    redis.cli("HSET", "sluice:tenant:mall7", "status", "suspended", "status_reason", "unpaid")
+    redis.cli("HSET", keys.key("tenant", "mall7"), "status", "suspended", "status_reason", "unpaid")
     r = ctl(conf, "tenant", "status", "ghost", "paused")
     assert r.returncode == 0 and "not defined" in r.stderr
     r = ctl(conf, "tenant", "list")
@@ -75,11 +76,11 @@ def test_sasl_set_show(env):
     r = ctl(conf, "sasl", "set", "alice@shop42", "--category", "news", "--tenant", "shop42",
             "--domains", "Shop42.example, mail.shop42.example")
     assert r.returncode == 0, r.stderr
-    assert hgetall(redis, "sluice:sasl:alice@shop42") == {
+    assert hgetall(redis, keys.key("sasl", "alice@shop42")) == {
         "category": "news", "tenant": "shop42", "domains": "shop42.example,mail.shop42.example"}
     # Only the given fields change; an empty value removes a field.
     assert ctl(conf, "sasl", "set", "alice@shop42", "--tenant", "").returncode == 0
-    assert hgetall(redis, "sluice:sasl:alice@shop42") == {
+    assert hgetall(redis, keys.key("sasl", "alice@shop42")) == {
         "category": "news", "domains": "shop42.example,mail.shop42.example"}
     r = ctl(conf, "sasl", "show", "alice@shop42")
     assert r.returncode == 0
@@ -96,12 +97,12 @@ def test_limits_list_show(env):
     redis, conf = start(env)
     r = ctl(conf, "limits", "list")
     assert r.returncode == 0 and "no limits defined" in r.stdout
-    redis.cli("HSET", "sluice:limit:gmail-bulk", "key", "${sender_orgdomain}", "rate", "50/hour",
+    redis.cli("HSET", keys.key("limit", "gmail-bulk"), "key", "${sender_orgdomain}", "rate", "50/hour",
               "burst", "50", "unit", "messages", "mode", "enforce")
-    redis.cli("SADD", "sluice:limits", "gmail-bulk")
-    redis.cli("HSET", "sluice:limit:draft", "window", "day", "max", "10000")
-    redis.cli("SET", "sluice:limit:gmail-bulk:counter", "3")        # not a limit
-    redis.cli("HSET", "sluice:mode", "global", "enforce", "tenant:shop42", "monitor")
+    redis.cli("SADD", keys.key("limits"), "gmail-bulk")
+    redis.cli("HSET", keys.key("limit", "draft"), "window", "day", "max", "10000")
+    redis.cli("SET", keys.key("limit", "gmail-bulk:counter"), "3")        # not a limit
+    redis.cli("HSET", keys.key("mode"), "global", "enforce", "tenant:shop42", "monitor")
     r = ctl(conf, "limits", "list")
     lines = r.stdout.strip().split("\n")
     assert lines[0].split()[:2] == ["draft", "inactive"] and "max=10000" in lines[0]
@@ -119,11 +120,11 @@ def test_limits_list_show(env):
 def test_stats_table(env):
     redis, conf = start(env)
     day = time.strftime("%Y%m%d", time.gmtime())
-    redis.cli("HSET", "sluice:stats:%s:shop42:news" % day, "sent", "1000", "hard", "12",
+    redis.cli("HSET", keys.key("stats", day, "shop42", "news"), "sent", "1000", "hard", "12",
               "soft", "3", "complaint", "1", "unsub", "4", "sender_fault", "5",
               "sender_fault:blocked", "5", "unverified", "6")
-    redis.cli("HSET", "sluice:stats:%s:-:-" % day, "sent", "50")
-    redis.cli("HSET", "sluice:stats:20240101:shop42:news", "sent", "7", "hard", "7")
+    redis.cli("HSET", keys.key("stats", day, "-", "-"), "sent", "50")
+    redis.cli("HSET", keys.key("stats", "20240101", "shop42", "news"), "sent", "7", "hard", "7")
     r = ctl(conf, "stats")
     assert r.returncode == 0
     rows = [l.split() for l in r.stdout.strip().split("\n")]
@@ -143,7 +144,7 @@ def test_events_last_and_follow(env):
     redis, conf = start(env)
     assert ctl(conf, "events").stdout == ""
     for i in range(5):
-        redis.cli("XADD", "sluice:events", "*", "type", "hard-bounce", "rcpt", "u%d@example.com" % i,
+        redis.cli("XADD", keys.key("events"), "*", "type", "hard-bounce", "rcpt", "u%d@example.com" % i,
                   "detail", "550 5.1.1 user unknown")
     r = ctl(conf, "events", "--count", "2")
     lines = r.stdout.strip().split("\n")
@@ -165,7 +166,7 @@ def test_events_last_and_follow(env):
             return any("cmd=xread" in l and int(l.split(" age=")[1].split()[0]) >= 1
                        for l in redis.cli("CLIENT", "LIST").splitlines())
         harness.wait_for(following, 30, "sluicectl events --follow in XREAD")
-        redis.cli("XADD", "sluice:events", "*", "type", "unsubscribe", "rcpt", "new@example.com")
+        redis.cli("XADD", keys.key("events"), "*", "type", "unsubscribe", "rcpt", "new@example.com")
         ready, _, _ = select.select([p.stdout], [], [], 30)
         assert ready, "no event printed by --follow"
         line = p.stdout.readline()
@@ -208,12 +209,12 @@ def test_dmarc_summary(env):
     yesterday = time.strftime("%Y%m%d", time.gmtime(now - 86400))
     old = time.strftime("%Y%m%d", time.gmtime(now - 30 * 86400))
     # As sluice-feedback writes them (HINCRBY per record of a report).
-    redis.cli("HSET", "sluice:dmarc:example.com:%s" % today, "reports", "2", "messages", "120",
+    redis.cli("HSET", keys.key("dmarc", "example.com", today), "reports", "2", "messages", "120",
               "pass", "118", "fail", "2", "src:192.0.2.1:pass", "100", "src:2001:db8::1:pass", "18",
               "src:198.51.100.7:fail", "2")
-    redis.cli("HSET", "sluice:dmarc:example.com:%s" % yesterday, "reports", "1", "messages", "10",
+    redis.cli("HSET", keys.key("dmarc", "example.com", yesterday), "reports", "1", "messages", "10",
               "pass", "10", "fail", "0", "src:192.0.2.1:pass", "10")
-    redis.cli("HSET", "sluice:dmarc:example.com:%s" % old, "reports", "9", "messages", "999")
+    redis.cli("HSET", keys.key("dmarc", "example.com", old), "reports", "9", "messages", "999")
     r = ctl(conf, "dmarc", "Example.COM", "--days", "3")
     assert r.returncode == 0, r.stderr
     rows = [l.split() for l in r.stdout.strip().split("\n")]
@@ -236,13 +237,13 @@ def test_limits_set_remove_and_modes(env):
     r = ctl(conf, "limits", "set", "per-user", "key=${sasl_username}", "rate=100/hour", "burst=20",
             "unit=recipients")
     assert r.returncode == 0, r.stderr
-    assert hgetall(redis, "sluice:limit:per-user") == {
+    assert hgetall(redis, keys.key("limit", "per-user")) == {
         "key": "${sasl_username}", "rate": "100/hour", "burst": "20", "unit": "recipients"}
-    assert redis.cli("SISMEMBER", "sluice:limits", "per-user") == "1"
+    assert redis.cli("SISMEMBER", keys.key("limits"), "per-user") == "1"
     # Switch it to a calendar window: rate removed (empty value), window and max set.
     assert ctl(conf, "limits", "set", "per-user", "rate=", "burst=", "window=day",
                "max=5000").returncode == 0
-    assert hgetall(redis, "sluice:limit:per-user") == {
+    assert hgetall(redis, keys.key("limit", "per-user")) == {
         "key": "${sasl_username}", "unit": "recipients", "window": "day", "max": "5000"}
     # What policyd would ignore is refused, and nothing is written.
     for args, msg in ((["nokey", "rate=1/hour"], "key template"),
@@ -255,19 +256,19 @@ def test_limits_set_remove_and_modes(env):
                       (["badunit", "key=${sender}", "rate=1/h", "unit=bytes"], 'invalid unit')):
         r = ctl(conf, "limits", "set", *args)
         assert r.returncode == 65 and msg in r.stderr, args
-        assert redis.cli("EXISTS", "sluice:limit:" + args[0]) == "0"
+        assert redis.cli("EXISTS", keys.key("limit", args[0])) == "0"
     for bad in (["limits", "set", "x"], ["limits", "set", "a:b", "key=x"],
                 ["limits", "set", "x", "colour=blue"], ["limits", "set", "x", "novalue"]):
         assert ctl(conf, *bad).returncode == 64, bad
     assert ctl(conf, "limits", "remove", "per-user").returncode == 0
-    assert redis.cli("EXISTS", "sluice:limit:per-user") == "0"
-    assert redis.cli("SISMEMBER", "sluice:limits", "per-user") == "0"
+    assert redis.cli("EXISTS", keys.key("limit", "per-user")) == "0"
+    assert redis.cli("SISMEMBER", keys.key("limits"), "per-user") == "0"
     assert ctl(conf, "limits", "remove", "per-user").returncode == 1
 
     assert "every check is enforced" in ctl(conf, "mode").stdout
     assert ctl(conf, "mode", "tenant:shop42", "monitor").returncode == 0
     assert ctl(conf, "mode", "domain:example.com", "off").returncode == 0
-    assert hgetall(redis, "sluice:mode") == {"tenant:shop42": "monitor", "domain:example.com": "off"}
+    assert hgetall(redis, keys.key("mode")) == {"tenant:shop42": "monitor", "domain:example.com": "off"}
     assert ctl(conf, "mode", "domain:example.com", "inherit").returncode == 0
     assert ctl(conf, "mode").stdout == "tenant:shop42: monitor\n"
     for bad in (["mode", "tenant:shop42", "loud"], ["mode", "planet:x", "off"], ["mode", "global"]):

@@ -17,6 +17,7 @@ import subprocess
 import time
 
 import harness
+import keys
 
 
 def ctl(conf, *args):
@@ -118,7 +119,7 @@ def test_tenant_status_set_by_ctl_is_enforced(env):
 
 def test_limits_seeded_by_policyd_are_listed(env):
     redis, conf, sock = start(env)
-    harness.wait_for(lambda: redis.cli("EXISTS", "sluice:limit:perdomain") == "1", 10,
+    harness.wait_for(lambda: redis.cli("EXISTS", keys.key("limit", "perdomain")) == "1", 10,
                      "policyd to seed its limit")
     r = ctl(conf, "limits", "list")
     assert r.returncode == 0
@@ -146,7 +147,7 @@ def test_limit_and_mode_set_by_ctl_are_enforced(env):
     harness.wait_for(lambda: deferred(ask(sock, "x@tiny.example")), 10, "enforce mode again")
     # policyd's counters of the limit, shown by limits show.
     r = ctl(conf, "limits", "show", "tiny")
-    assert "counters (all time, sluice:rulestats:tiny):" in r.stdout, r.stdout
+    assert "counters (all time, %s):" % keys.key("rulestats", "tiny") in r.stdout, r.stdout
     counters = dict(l.strip().split(": ") for l in r.stdout.split("counters")[1].split("\n")[1:] if l.strip())
     assert int(counters["deferred"]) >= 2 and int(counters["would_defer"]) >= 1, counters
     assert ctl(conf, "limits", "remove", "tiny").returncode == 0

@@ -16,6 +16,7 @@ import subprocess
 import time
 
 import harness
+import keys
 
 
 def ctl(conf, *args, input=None):
@@ -45,20 +46,20 @@ def test_add_check_remove(env):
     r = ctl(conf, "suppress", "add", "Alice@Example.COM", "--reason", "complaint",
             "--detail", "reported by phone")
     assert r.returncode == 0, r.stderr
-    h = hgetall(redis, "sluice:supp:global:Alice@example.com")
+    h = hgetall(redis, keys.supp("global", "Alice@example.com"))
     assert h["reason"] == "complaint"
     assert h["source"] == "sluicectl"
     assert h["detail"] == "reported by phone"
     assert abs(int(h["added"]) - time.time()) < 5
     assert "expires" not in h
-    assert redis.cli("TTL", "sluice:supp:global:Alice@example.com") == "-1"
+    assert redis.cli("TTL", keys.supp("global", "Alice@example.com")) == "-1"
 
     r = ctl(conf, "suppress", "add", "alice@example.com", "--scope", "cat:news", "--ttl", "3600")
     assert r.returncode == 0, r.stderr
-    h = hgetall(redis, "sluice:supp:cat:news:alice@example.com")
+    h = hgetall(redis, keys.supp("cat:news", "alice@example.com"))
     assert h["reason"] == "manual"
     assert int(h["expires"]) - int(h["added"]) in (3599, 3600, 3601)
-    assert 3590 <= int(redis.cli("TTL", "sluice:supp:cat:news:alice@example.com")) <= 3600
+    assert 3590 <= int(redis.cli("TTL", keys.supp("cat:news", "alice@example.com"))) <= 3600
 
     r = ctl(conf, "suppress", "check", "alice@EXAMPLE.com")
     assert r.returncode == 0
@@ -71,7 +72,7 @@ def test_add_check_remove(env):
     assert r.returncode == 1 and "not suppressed" in r.stdout
     # Soft bounces counted by sluice-feedback (sorted set, score = time) are shown.
     now = int(time.time())
-    redis.cli("ZADD", "sluice:soft:nobody@example.com", now - 7200, "m1", now - 3 * 86400, "m2")
+    redis.cli("ZADD", keys.key("soft", "nobody@example.com"), now - 7200, "m1", now - 3 * 86400, "m2")
     r = ctl(conf, "suppress", "check", "nobody@example.com")
     assert r.returncode == 1
     assert "nobody@example.com: 2 soft bounces counted, the last 2h0m ago" in r.stdout
@@ -82,18 +83,18 @@ def test_add_check_remove(env):
     assert r.returncode == 1 and "not suppressed in global" in r.stdout
     r = ctl(conf, "suppress", "remove", "alice@example.com", "--scope", "cat:news")
     assert r.returncode == 0
-    assert redis.cli("EXISTS", "sluice:supp:cat:news:alice@example.com") == "0"
-    assert redis.cli("EXISTS", "sluice:supp:global:Alice@example.com") == "1"
+    assert redis.cli("EXISTS", keys.supp("cat:news", "alice@example.com")) == "0"
+    assert redis.cli("EXISTS", keys.supp("global", "Alice@example.com")) == "1"
 
 
 def test_remove_all_scopes_and_hand_written_entries(env):
     redis, conf = start(env)
     # Entries written with redis-cli, as an operator would.
-    redis.cli("HSET", "sluice:supp:global:bob@example.com", "reason", "hard-bounce",
+    redis.cli("HSET", keys.supp("global", "bob@example.com"), "reason", "hard-bounce",
               "source", "redis-cli", "added", str(int(time.time()) - 3 * 86400))
-    redis.cli("HSET", "sluice:supp:tenant:shop42:bob@example.com", "reason", "unsubscribe",
+    redis.cli("HSET", keys.supp("tenant:shop42", "bob@example.com"), "reason", "unsubscribe",
               "source", "redis-cli", "added", str(int(time.time())))
-    redis.cli("HSET", "sluice:supp:global:notbob@example.com", "reason", "manual")
+    redis.cli("HSET", keys.supp("global", "notbob@example.com"), "reason", "manual")
     r = ctl(conf, "suppress", "check", "bob@example.com")
     assert r.returncode == 0
     rows = sorted(l.split()[:4] for l in r.stdout.strip().split("\n")[1:])
@@ -106,7 +107,7 @@ def test_remove_all_scopes_and_hand_written_entries(env):
     assert r.returncode == 0
     assert sorted(r.stdout.strip().split("\n")) == [
         "removed bob@example.com from global", "removed bob@example.com from tenant:shop42"]
-    assert redis.cli("EXISTS", "sluice:supp:global:notbob@example.com") == "1"
+    assert redis.cli("EXISTS", keys.supp("global", "notbob@example.com")) == "1"
     assert ctl(conf, "suppress", "remove", "bob@example.com", "--all").returncode == 1
 
 
@@ -114,19 +115,19 @@ def test_normalization_follows_policyd(env):
     # policyd strips +tags by default: so must sluicectl, or entries never match.
     redis, conf = start(env)
     assert ctl(conf, "suppress", "add", "Carol+News@Example.ORG").returncode == 0
-    assert redis.cli("EXISTS", "sluice:supp:global:Carol@example.org") == "1"
+    assert redis.cli("EXISTS", keys.supp("global", "Carol@example.org")) == "1"
     env2_conf = env.file("lower.conf", redis.conf_section() +
                          "policyd {\n  strip_tag = false\n  lowercase_local_part = true\n}\n")
     assert ctl(env2_conf, "suppress", "add", "Dan+X@Example.ORG").returncode == 0
-    assert redis.cli("EXISTS", "sluice:supp:global:dan+x@example.org") == "1"
+    assert redis.cli("EXISTS", keys.supp("global", "dan+x@example.org")) == "1"
     # issue 10: the trailing dot and U-labels are stored in policyd's canonical form
     assert ctl(conf, "suppress", "add", "eve@Example.ORG.").returncode == 0
-    assert redis.cli("EXISTS", "sluice:supp:global:eve@example.org") == "1"
+    assert redis.cli("EXISTS", keys.supp("global", "eve@example.org")) == "1"
     assert ctl(conf, "suppress", "add", "fay@b\u00fccher.example").returncode == 0
-    assert redis.cli("EXISTS", "sluice:supp:global:fay@xn--bcher-kva.example") == "1"
+    assert redis.cli("EXISTS", keys.supp("global", "fay@xn--bcher-kva.example")) == "1"
     imported = ctl(conf, "suppress", "import", "-", input="gil@B\u00dcCHER.example.\n")
     assert imported.returncode == 0, imported.stderr
-    assert redis.cli("EXISTS", "sluice:supp:global:gil@xn--bcher-kva.example") == "1"
+    assert redis.cli("EXISTS", keys.supp("global", "gil@xn--bcher-kva.example")) == "1"
 
 
 def test_bad_arguments(env):
@@ -153,8 +154,8 @@ def test_list_uses_scan_and_prefix(env):
     for i in range(30):
         assert ctl(conf, "suppress", "add", "u%02d@example.com" % i,
                    "--scope", "cat:news" if i % 3 == 0 else "global").returncode == 0
-    redis.cli("SET", "acme:supp:oddball", "not a hash")          # skipped, not a crash
-    redis.cli("HSET", "sluice:supp:global:other@example.com", "reason", "manual")  # other prefix
+    redis.cli("SET", keys.supp("oddball", "x", prefix="acme:"), "not a hash")          # skipped, not a crash
+    redis.cli("HSET", keys.supp("global", "other@example.com"), "reason", "manual")  # other prefix
     r = ctl(conf, "suppress", "list")
     assert r.returncode == 0, r.stderr
     rows = r.stdout.strip().split("\n")[1:]
@@ -164,7 +165,7 @@ def test_list_uses_scan_and_prefix(env):
     r = ctl(conf, "suppress", "list", "--scope", "cat:news")
     rows = r.stdout.strip().split("\n")[1:]
     assert len(rows) == 10 and all(row.split()[0] == "cat:news" for row in rows)
-    assert redis.cli("EXISTS", "acme:supp:cat:news:u00@example.com") == "1"
+    assert redis.cli("EXISTS", keys.supp("cat:news", "u00@example.com", prefix="acme:")) == "1"
 
 
 def test_export_then_import_round_trip(env):
@@ -188,10 +189,10 @@ def test_export_then_import_round_trip(env):
     r = ctl(conf2, "suppress", "import", global_csv, "--scope", "cat:news")
     assert r.returncode == 0, r.stderr
     assert "sluicectl" in r.stdout and "1 added to cat:news" in r.stdout
-    h = hgetall(redis, "second:supp:cat:news:a@example.com")
+    h = hgetall(redis, keys.supp("cat:news", "a@example.com", prefix="second:"))
     assert h["reason"] == "hard-bounce"                       # the file's reason column
     assert h["source"] == "import:global.csv"
-    assert h["added"] == hgetall(redis, "sluice:supp:global:a@example.com")["added"]
+    assert h["added"] == hgetall(redis, keys.supp("global", "a@example.com"))["added"]
 
 
 SES_EXPORT = (
@@ -220,25 +221,25 @@ def test_import_messy_ses_export(env):
     assert "Amazon SES" in r.stdout
     assert "10 lines: 4 addresses, 3 added to global, 1 already suppressed, 4 bad lines skipped" in r.stdout
 
-    h = hgetall(redis, "sluice:supp:global:bounced@example.com")
+    h = hgetall(redis, keys.supp("global", "bounced@example.com"))
     assert h["reason"] == "hard-bounce" and h["added"] == "1683237125"
     assert h["source"] == "import:ses-suppressed.csv"
     assert h["detail"] == "Amazon SES reason: BOUNCE"
-    assert hgetall(redis, "sluice:supp:global:complainer@example.net")["reason"] == "complaint"
-    odd = hgetall(redis, "sluice:supp:global:odd@example.org")
+    assert hgetall(redis, keys.supp("global", "complainer@example.net"))["reason"] == "complaint"
+    odd = hgetall(redis, keys.supp("global", "odd@example.org"))
     assert odd["reason"] == "import" and "SOMETHING_NEW" in odd["detail"]
     assert abs(int(odd["added"]) - time.time()) < 10               # unparseable time: now
-    assert hgetall(redis, "sluice:supp:global:kept@example.com")["reason"] == "complaint"
-    assert redis.cli("EXISTS", "sluice:supp:global:no-at-sign") == "0"
+    assert hgetall(redis, keys.supp("global", "kept@example.com"))["reason"] == "complaint"
+    assert redis.cli("EXISTS", keys.supp("global", "no-at-sign")) == "0"
 
     # --replace overwrites; --reason overrides the file; --ttl expires.
     r = ctl(conf, "suppress", "import", path, "--replace", "--reason", "manual", "--ttl", "600",
             "--scope", "tenant:shop42")
     assert r.returncode == 65
     assert "4 added to tenant:shop42" in r.stdout
-    h = hgetall(redis, "sluice:supp:tenant:shop42:kept@example.com")
+    h = hgetall(redis, keys.supp("tenant:shop42", "kept@example.com"))
     assert h["reason"] == "manual" and "expires" in h
-    assert 590 <= int(redis.cli("TTL", "sluice:supp:tenant:shop42:kept@example.com")) <= 600
+    assert 590 <= int(redis.cli("TTL", keys.supp("tenant:shop42", "kept@example.com"))) <= 600
 
 
 def test_import_plain_list_stdin_and_dry_run(env):
@@ -250,8 +251,8 @@ def test_import_plain_list_stdin_and_dry_run(env):
     r = ctl(conf, "suppress", "import", "-", input=text)
     assert r.returncode == 0, r.stderr
     assert "plain list" in r.stdout and "3 added to global" in r.stdout
-    assert redis.cli("EXISTS", "sluice:supp:global:TWO@example.com") == "1"
-    assert hgetall(redis, "sluice:supp:global:one@example.com")["source"] == "import:stdin"
+    assert redis.cli("EXISTS", keys.supp("global", "TWO@example.com")) == "1"
+    assert hgetall(redis, keys.supp("global", "one@example.com"))["source"] == "import:stdin"
     r = ctl(conf, "suppress", "import", os.path.join(env.dir, "missing.csv"))
     assert r.returncode == 66
 
@@ -264,14 +265,14 @@ def test_import_postmark_and_sendgrid(env):
                   "p3@example.com,ManualSuppression,Customer,2024-01-02T03:04:05Z\n")
     r = ctl(conf, "suppress", "import", pm)
     assert r.returncode == 0 and "Postmark" in r.stdout
-    assert [hgetall(redis, "sluice:supp:global:p%d@example.com" % i)["reason"] for i in (1, 2, 3)] == [
+    assert [hgetall(redis, keys.supp("global", "p%d@example.com" % i))["reason"] for i in (1, 2, 3)] == [
         "hard-bounce", "complaint", "manual"]
-    assert hgetall(redis, "sluice:supp:global:p1@example.com")["added"] == "1704182645"
+    assert hgetall(redis, keys.supp("global", "p1@example.com"))["added"] == "1704182645"
     sg = env.file("sendgrid.csv", "email,created,reason,status\n"
                   "s1@example.com,1700000000,\"550 5.1.1 The email account that you tried to reach does not exist, sorry\",5.1.1\n")
     r = ctl(conf, "suppress", "import", sg, "--scope", "cat:news")
     assert r.returncode == 0 and "SendGrid" in r.stdout
-    h = hgetall(redis, "sluice:supp:cat:news:s1@example.com")
+    h = hgetall(redis, keys.supp("cat:news", "s1@example.com"))
     assert h["reason"] == "import" and h["added"] == "1700000000"
     assert "does not exist, sorry" in h["detail"]
 
@@ -288,7 +289,8 @@ def test_import_large_file_in_batches(env):
     r = ctl(conf, "suppress", "import", path)
     assert r.returncode == 0, r.stderr
     assert "%d added" % n in r.stdout
-    assert int(redis.cli("DBSIZE")) == n
+    assert int(redis.cli("DBSIZE")) == n + 1                  # and the keyspace marker
+    assert redis.cli("EXISTS", keys.key("keyspace")) == "1"
     # in batches: a script call per few hundred addresses (counted, not
     # timed: the suite shares 2 cores with ASan builds)
     calls = scripts()
@@ -311,10 +313,10 @@ def test_check_and_remove_every_form_policyd_looks_up(env):
     # Writers differ (feedback lowercases and keeps +tags; an operator's
     # redis-cli keeps case): policyd looks up every form, so must check/remove.
     redis, conf = start(env, extra="policyd {\n  strip_tag = true\n  lowercase_local_part = true\n}\n")
-    redis.cli("HSET", "sluice:supp:global:carol+news@example.org", "reason", "complaint")
-    redis.cli("HSET", "sluice:supp:global:Carol+News@example.org", "reason", "manual")
-    redis.cli("HSET", "sluice:supp:cat:news:carol@example.org", "reason", "unsubscribe")
-    redis.cli("HSET", "sluice:supp:global:carol+other@example.org", "reason", "manual")
+    redis.cli("HSET", keys.supp("global", "carol+news@example.org"), "reason", "complaint")
+    redis.cli("HSET", keys.supp("global", "Carol+News@example.org"), "reason", "manual")
+    redis.cli("HSET", keys.supp("cat:news", "carol@example.org"), "reason", "unsubscribe")
+    redis.cli("HSET", keys.supp("global", "carol+other@example.org"), "reason", "manual")
     r = ctl(conf, "suppress", "check", "Carol+News@EXAMPLE.org")
     assert r.returncode == 0
     rows = sorted(tuple(l.split()[:3]) for l in r.stdout.strip().split("\n")[1:])
@@ -325,10 +327,10 @@ def test_check_and_remove_every_form_policyd_looks_up(env):
     assert r.returncode == 0
     assert sorted(r.stdout.strip().split("\n")) == [
         "removed Carol+News@example.org from global", "removed carol+news@example.org from global"]
-    assert redis.cli("EXISTS", "sluice:supp:cat:news:carol@example.org") == "1"
-    assert redis.cli("EXISTS", "sluice:supp:global:carol+other@example.org") == "1"
+    assert redis.cli("EXISTS", keys.supp("cat:news", "carol@example.org")) == "1"
+    assert redis.cli("EXISTS", keys.supp("global", "carol+other@example.org")) == "1"
     assert ctl(conf, "suppress", "add", "Carol+Y@Example.org").returncode == 0
-    assert redis.cli("EXISTS", "sluice:supp:global:carol@example.org") == "1"   # canonical form
+    assert redis.cli("EXISTS", keys.supp("global", "carol@example.org")) == "1"   # canonical form
     r = ctl(conf, "suppress", "remove", "carol+z@example.org", "--all")
     assert sorted(r.stdout.strip().split("\n")) == [
         "removed carol@example.org from cat:news", "removed carol@example.org from global"]

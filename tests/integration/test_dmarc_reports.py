@@ -28,6 +28,7 @@ import pytest
 import harness
 from inbound_fixtures import World, ZONE
 from milter_helpers import start_milter, write_conf
+import keys
 
 LUA = os.path.join(harness.SRCDIR, "tests", "milter")
 AUTHSERV = "mx.sluice.test"
@@ -70,7 +71,7 @@ def world():
 
 
 def test_milter_counts_rows_and_policy(world):
-    rows = world.redis.cli("HGETALL", "sluice:dmarcagg:%s:example.com" % world.day).split("\n")
+    rows = world.redis.cli("HGETALL", keys.key("dmarcagg", world.day, "example.com")).split("\n")
     counts = dict(zip(rows[0::2], rows[1::2]))
     assert len(counts) == 2, counts
     fields = sorted(r.split("\t") for r in counts)
@@ -79,8 +80,8 @@ def test_milter_counts_rows_and_policy(world):
     assert fields[1][:9] == ["192.0.2.99", "example.com", "example.com", "reject", "fail", "fail", "",
                              "example.com", "fail"]
     assert set(counts.values()) == {"1"}
-    assert int(world.redis.cli("TTL", "sluice:dmarcagg:%s:example.com" % world.day)) > 86400
-    pol = world.redis.cli("HGETALL", "sluice:dmarcpol:%s:example.com" % world.day).split("\n")
+    assert int(world.redis.cli("TTL", keys.key("dmarcagg", world.day, "example.com"))) > 86400
+    pol = world.redis.cli("HGETALL", keys.key("dmarcpol", world.day, "example.com")).split("\n")
     pol = dict(zip(pol[0::2], pol[1::2]))
     assert pol["p"] == "reject" and pol["rua"] == RUA and pol["adkim"] == "r" and pol["testing"] == "n"
 
@@ -120,7 +121,7 @@ def test_dry_run_report_reads_back_field_for_field(world):
     assert recs[1]["auth_results"]["spf"] == [{"domain": "example.com", "scope": "mfrom", "result": "fail"}]
     assert recs[0]["auth_results"]["dkim"] == [] and recs[0]["reasons"] == []
     # a dry run marks nothing
-    assert world.redis.cli("EXISTS", "sluice:dmarcsent:%s:example.com" % world.day) == "0"
+    assert world.redis.cli("EXISTS", keys.key("dmarcsent", world.day, "example.com")) == "0"
 
 
 def test_sendmail_message_format_and_no_resend(world):
@@ -138,7 +139,7 @@ def test_sendmail_message_format_and_no_resend(world):
     assert len(att) == 1 and att[0].get_content_type() == "application/gzip"
     assert att[0].get_filename().startswith("%s!example.com!" % ORG)
     assert b"<report_id>%s</report_id>" % rid.encode() in gzip.decompress(att[0].get_payload(decode=True))
-    assert world.redis.cli("EXISTS", "sluice:dmarcsent:%s:example.com" % world.day) == "1"
+    assert world.redis.cli("EXISTS", keys.key("dmarcsent", world.day, "example.com")) == "1"
     os.unlink(saved)
     r = ctl(world.conf, "dmarc", "send-reports", "--day", world.day, "--sendmail", script)
     assert r.returncode == 0 and not os.path.exists(saved), r.stdout
@@ -146,17 +147,17 @@ def test_sendmail_message_format_and_no_resend(world):
 
 
 def test_failed_sendmail_leaves_the_day_unmarked(world):
-    world.redis.cli("DEL", "sluice:dmarcsent:%s:example.com" % world.day)
+    world.redis.cli("DEL", keys.key("dmarcsent", world.day, "example.com"))
     r = ctl(world.conf, "dmarc", "send-reports", "--day", world.day, "--sendmail", "/bin/false")
     assert r.returncode == 1 and "did not accept" in r.stderr
-    assert world.redis.cli("EXISTS", "sluice:dmarcsent:%s:example.com" % world.day) == "0"
+    assert world.redis.cli("EXISTS", keys.key("dmarcsent", world.day, "example.com")) == "0"
 
 
 def test_markup_in_a_row_is_escaped_and_read_back(world):
     """A selector is the sender's text: XML markup in it stays text."""
     day = "20261101"
-    world.redis.cli("HSET", "sluice:dmarcpol:%s:example.com" % day, "p", "none", "rua", "mailto:d@example.com")
-    world.redis.cli("HSET", "sluice:dmarcagg:%s:example.com" % day,
+    world.redis.cli("HSET", keys.key("dmarcpol", day, "example.com"), "p", "none", "rua", "mailto:d@example.com")
+    world.redis.cli("HSET", keys.key("dmarcagg", day, "example.com"),
                     "192.0.2.7\texample.com\texample.com\tnone\tfail\tfail\t\texample.com\tfail\t"
                     "example.com/a<b>&c\"/fail", "3")
     out = os.path.join(world.env.dir, "dry2")
@@ -229,7 +230,7 @@ def test_dkim_rows_and_arc_override_reason_through_postfix(pfworld):
 
 def test_rows_are_capped_per_domain_and_day(world):
     """A sender varying what it sends cannot grow the hash without bound."""
-    key = "sluice:dmarcagg:%s:example.com" % world.day
+    key = keys.key("dmarcagg", world.day, "example.com")
     world.redis.cli("EVAL", "for i = 1, 10000 do redis.call('HSET', KEYS[1], 'filler' .. i, 1) end", 1, key)
     before = int(world.redis.cli("HLEN", key))
     r = subprocess.run(["miltertest", "-s", os.path.join(LUA, "inbound_verify.lua"), "-D",
@@ -293,10 +294,10 @@ print JSON::PP->new->canonical->encode({meta => plain($a->metadata), pp => plain
 @pytest.fixture(scope="module")
 def rows_report(world):
     """The report of ROWS: its XML text."""
-    world.redis.cli("HSET", "sluice:dmarcpol:%s:example.com" % ROWS_DAY, "p", "reject", "sp", "quarantine",
+    world.redis.cli("HSET", keys.key("dmarcpol", ROWS_DAY, "example.com"), "p", "reject", "sp", "quarantine",
                     "np", "reject", "adkim", "s", "aspf", "r", "testing", "n", "rua", "mailto:d@example.com")
     for row, count in ROWS.items():
-        world.redis.cli("HSET", "sluice:dmarcagg:%s:example.com" % ROWS_DAY, row, count)
+        world.redis.cli("HSET", keys.key("dmarcagg", ROWS_DAY, "example.com"), row, count)
     out = os.path.join(world.env.dir, "dry-rows")
     os.makedirs(out, exist_ok=True)
     r = ctl(world.conf, "dmarc", "send-reports", "--day", ROWS_DAY, "--dry-run", out)

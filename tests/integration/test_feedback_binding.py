@@ -40,6 +40,7 @@ import feedback_helpers
 import harness
 import token_helpers as th
 from milter_helpers import milter_world, start_milter, write_conf
+import keys
 
 CONF = """
 log_level = "info"
@@ -123,13 +124,13 @@ def feed(w, data, rcpt, want=0):
 
 
 def suppressed(w, scope, addr):
-    return w.redis.cli("EXISTS", "sluice:supp:%s:%s" % (scope, addr)) == "1"
+    return w.redis.cli("EXISTS", keys.supp(scope, addr)) == "1"
 
 
 def events(w):
     """The events stream as dicts (redis-cli --raw: an id line, then field and value lines)."""
     out = []
-    for line in w.redis.cli("XRANGE", "sluice:events", "-", "+").split("\n"):
+    for line in w.redis.cli("XRANGE", keys.key("events"), "-", "+").split("\n"):
         if re.fullmatch(r"\d+-\d+", line):
             out.append({})
             key = None
@@ -150,10 +151,10 @@ def test_record_written_per_message(world):
     w = world
     bounce, unsub, msgid = send(w, ["one@dest.test", "Two@Dest.test"])
     assert bounce.startswith("b2a-news-") and unsub.startswith("u2a-news-")
-    members = sorted(w.redis.cli("SMEMBERS", "sluice:rcpts:" + msgid).split("\n"))
-    keys, _ = th.read_ring(w.secret)
-    assert members == sorted(th.rcpt_hash(keys["a"], msgid, a) for a in ("one@dest.test", "two@dest.test"))
-    assert 30 * 86400 < int(w.redis.cli("TTL", "sluice:rcpts:" + msgid)) <= 31 * 86400
+    members = sorted(w.redis.cli("SMEMBERS", keys.key("rcpts", msgid)).split("\n"))
+    ring, _ = th.read_ring(w.secret)
+    assert members == sorted(th.rcpt_hash(ring["a"], msgid, a) for a in ("one@dest.test", "two@dest.test"))
+    assert 30 * 86400 < int(w.redis.cli("TTL", keys.key("rcpts", msgid))) <= 31 * 86400
     assert "one@dest.test" not in w.redis.cli("KEYS", "*")       # hashes only, no addresses
 
 
@@ -177,10 +178,10 @@ def test_milter_tempfails_when_redis_refuses_the_record(world):
 def test_suppressed_recipient_not_in_the_record(world):
     """A recipient the milter removed as suppressed did not get the message: not bound."""
     w = world
-    w.redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "manual")
+    w.redis.cli("HSET", keys.supp("global", "gone@dest.test"), "reason", "manual")
     bounce, _, msgid = send(w, ["gone@dest.test", "here@dest.test"])
-    keys, _ = th.read_ring(w.secret)
-    assert w.redis.cli("SMEMBERS", "sluice:rcpts:" + msgid) == th.rcpt_hash(keys["a"], msgid, "here@dest.test")
+    ring, _ = th.read_ring(w.secret)
+    assert w.redis.cli("SMEMBERS", keys.key("rcpts", msgid)) == th.rcpt_hash(ring["a"], msgid, "here@dest.test")
 
 
 def test_genuine_dsn_suppresses_its_recipient_only(world):
@@ -196,7 +197,7 @@ def test_dsn_rewritten_to_another_address_suppresses_nobody(world):
     bounce, _, _ = send(w, ["keep1@dest.test", "keep2@dest.test"])
     feed(w, dsn(bounce, "victim@third.test"), bounce)
     assert not suppressed(w, "global", "victim@third.test")
-    assert unverified_events(w, "victim@third.test"), w.redis.cli("XRANGE", "sluice:events", "-", "+")
+    assert unverified_events(w, "victim@third.test"), w.redis.cli("XRANGE", keys.key("events"), "-", "+")
     # mixed: the real recipient is acted on, the stranger is not
     feed(w, dsn(bounce, "victim2@third.test", "keep2@dest.test"), bounce)
     assert suppressed(w, "global", "keep2@dest.test")
@@ -209,8 +210,8 @@ def test_redis_error_reply_defers(world):
     """An error reply to the record lookup (here WRONGTYPE) is Redis trouble: exit 75, nothing done."""
     w = world
     bounce, _, msgid = send(w, ["wrongtype@dest.test"])
-    w.redis.cli("DEL", "sluice:rcpts:" + msgid)
-    w.redis.cli("SET", "sluice:rcpts:" + msgid, "not a set")
+    w.redis.cli("DEL", keys.key("rcpts", msgid))
+    w.redis.cli("SET", keys.key("rcpts", msgid), "not a set")
     feed(w, dsn(bounce, "wrongtype@dest.test"), bounce, want=75)
     assert not suppressed(w, "global", "wrongtype@dest.test")
 
@@ -295,7 +296,7 @@ def test_rotation_keeps_old_bounces_verifying_until_the_key_is_removed(world):
     feed(w, dsn(after, "late@dest.test"), after)
     assert suppressed(w, "global", "late@dest.test")
     # the old key removed from the keyring: its tokens suppress nobody
-    keys, _ = th.read_ring(w.secret)
+    ring, _ = th.read_ring(w.secret)
     with open(w.secret) as f:
         lines = f.read().split("\n")
     with open(w.secret, "w") as f:
@@ -306,6 +307,6 @@ def test_rotation_keeps_old_bounces_verifying_until_the_key_is_removed(world):
     # and so do they once the key is retired longer ago than the lifetime
     old = int(time.time()) - 40 * 86400
     with open(w.secret, "a") as f:
-        f.write("a %d %d %s\n" % (old - 86400, old, keys["a"].hex()))
+        f.write("a %d %d %s\n" % (old - 86400, old, ring["a"].hex()))
     feed(w, dsn(before, "early3@dest.test"), before)
     assert not suppressed(w, "global", "early3@dest.test")

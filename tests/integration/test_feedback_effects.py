@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import feedback_helpers  # noqa: E402
 import harness  # noqa: E402
 import token_helpers  # noqa: E402
+import keys
 
 
 def mint(secret, kind="b", category="news", tenant="shop1", msgid="abcd2345", day=None):
@@ -134,7 +135,7 @@ class World:
         return dict(zip(out[0::2], out[1::2])) if out != [""] else {}
 
     def events(self):
-        out = self.cli("XRANGE", "sluice:events", "-", "+")
+        out = self.cli("XRANGE", keys.key("events"), "-", "+")
         return out
 
 
@@ -162,12 +163,12 @@ def test_hard_bounce_suppresses(world):
     world.bind("abcd2345", "gone@example.net")
     rc, err = world.feed(dsn("Gone@Example.NET", token=tok), tok)
     assert rc == 0, err
-    e = world.hgetall("sluice:supp:global:gone@example.net")
+    e = world.hgetall(keys.supp("global", "gone@example.net"))
     assert e["reason"] == "hard-bounce" and e["source"] == "bounce", e
     assert e["bounce_reason"] == "userunknown", e
     assert abs(int(e["added"]) - time.time()) < 60
-    assert "expires" not in e and world.cli("TTL", "sluice:supp:global:gone@example.net") == "-1"
-    st = world.hgetall("sluice:stats:%s:shop1:news" % today())
+    assert "expires" not in e and world.cli("TTL", keys.supp("global", "gone@example.net")) == "-1"
+    st = world.hgetall(keys.key("stats", today(), "shop1", "news"))
     assert st.get("hard") == "1", st
     assert "suppressed" in world.events()
 
@@ -180,13 +181,13 @@ def test_forged_and_missing_token_suppress_nobody(world):
     rc, err = world.feed(dsn("victim@example.net", token="shop@example.com"),
                          "postmaster@bounce.example.com")
     assert rc == 0, err
-    assert world.cli("KEYS", "sluice:supp:*") == ""
+    assert world.cli("KEYS", keys.pattern("supp")) == ""
     ev = world.events()
     assert ev.count("unverified") == 2 and "MAC does not verify" in ev and "no token" in ev
 
 
 def test_soft_bounces_reach_threshold(world):
-    key = "sluice:supp:global:full@example.net"
+    key = keys.supp("global", "full@example.net")
     for i in range(3):
         tok = mint(world.secret, msgid="abcd234%d" % (i + 2)) + "@bounce.example.com"
         world.bind("abcd234%d" % (i + 2), "full@example.net")
@@ -198,7 +199,7 @@ def test_soft_bounces_reach_threshold(world):
     e = world.hgetall(key)
     assert e["reason"] == "soft-bounce-threshold", e
     assert 0 < int(world.cli("TTL", key)) <= 30 * 86400
-    assert world.hgetall("sluice:stats:%s:shop1:news" % today())["soft"] == "3"
+    assert world.hgetall(keys.key("stats", today(), "shop1", "news"))["soft"] == "3"
 
 
 def filtered_dsn(rcpt, tok):
@@ -210,9 +211,9 @@ def test_filtered_is_soft_by_default(world):
     world.bind("abcd2345", "picky@example.net")
     rc, err = world.feed(filtered_dsn("picky@example.net", tok), tok)
     assert rc == 0, err
-    assert world.cli("EXISTS", "sluice:supp:global:picky@example.net") == "0"
-    assert world.cli("ZCARD", "sluice:soft:picky@example.net") == "1"
-    assert world.hgetall("sluice:stats:%s:shop1:news" % today())["soft"] == "1"
+    assert world.cli("EXISTS", keys.supp("global", "picky@example.net")) == "0"
+    assert world.cli("ZCARD", keys.key("soft", "picky@example.net")) == "1"
+    assert world.hgetall(keys.key("stats", today(), "shop1", "news"))["soft"] == "1"
 
 
 def test_hard_reasons_option(env):
@@ -221,9 +222,9 @@ def test_hard_reasons_option(env):
     w.bind("abcd2345", "picky@example.net")
     rc, err = w.feed(filtered_dsn("picky@example.net", tok), tok)
     assert rc == 0, err
-    e = w.hgetall("sluice:supp:global:picky@example.net")
+    e = w.hgetall(keys.supp("global", "picky@example.net"))
     assert e["reason"] == "hard-bounce" and e["bounce_reason"] == "filtered", e
-    assert w.hgetall("sluice:stats:%s:shop1:news" % today())["hard"] == "1"
+    assert w.hgetall(keys.key("stats", today(), "shop1", "news"))["hard"] == "1"
     bad = env.file("bad-reasons.conf", 'secret_file = "%s"\nfeedback {\n hard_reasons = {"nosuch"}\n}\n'
                    % w.secret_path)
     p = subprocess.run([w.exe, "-n", "-c", bad], capture_output=True, text=True)
@@ -235,10 +236,10 @@ def test_complaint_category_scope(world):
     world.bind("abcd2345", "angry@example.org")
     rc, err = world.feed(arf("angry@example.org", tok), "fbl@feedback.example.com")
     assert rc == 0, err
-    e = world.hgetall("sluice:supp:cat:promo:angry@example.org")
+    e = world.hgetall(keys.supp("cat:promo", "angry@example.org"))
     assert e["reason"] == "complaint" and e["detail"] == "abuse", e
-    assert world.cli("EXISTS", "sluice:supp:global:angry@example.org") == "0"
-    assert world.hgetall("sluice:stats:%s:shop1:promo" % today())["complaint"] == "1"
+    assert world.cli("EXISTS", keys.supp("global", "angry@example.org")) == "0"
+    assert world.hgetall(keys.key("stats", today(), "shop1", "promo"))["complaint"] == "1"
 
 
 def test_unsubscribe_by_mail(world):
@@ -248,41 +249,41 @@ def test_unsubscribe_by_mail(world):
         b"\nSubject: unsubscribe\n\nplease\n"
     rc, err = world.feed(msg, tok)
     assert rc == 0, err
-    e = world.hgetall("sluice:supp:cat:letters:reader@example.org")
+    e = world.hgetall(keys.supp("cat:letters", "reader@example.org"))
     assert e["reason"] == "unsubscribe", e
-    assert world.hgetall("sluice:stats:%s:shop1:letters" % today())["unsub"] == "1"
+    assert world.hgetall(keys.key("stats", today(), "shop1", "letters"))["unsub"] == "1"
 
 
 def test_dmarc_summary(world):
     rc, err = world.feed(dmarc_mail(), "rua@feedback.example.com")
     assert rc == 0, err
     day = time.strftime("%Y%m%d", time.gmtime(1700000000))
-    s = world.hgetall("sluice:dmarc:example.com:%s" % day)
+    s = world.hgetall(keys.key("dmarc", "example.com", day))
     assert s["reports"] == "1" and s["messages"] == "10" and s["pass"] == "7" and s["fail"] == "3", s
     assert s["src:198.51.100.9:fail"] == "3" and s["src:192.0.2.10:pass"] == "7"
-    assert world.cli("SMEMBERS", "sluice:dmarc:example.com:%s:unauth" % day) == "198.51.100.9"
+    assert world.cli("SMEMBERS", keys.key("dmarc_unauth", "example.com", day)) == "198.51.100.9"
 
 
 def test_tenant_pause(world):
-    world.cli("HSET", "sluice:stats:%s:shop1:news" % today(), "sent", "10")
-    world.cli("HSET", "sluice:tenant:shop1", "status", "active")
+    world.cli("HSET", keys.key("stats", today(), "shop1", "news"), "sent", "10")
+    world.cli("HSET", keys.key("tenant", "shop1"), "status", "active")
     tok = mint(world.secret) + "@bounce.example.com"
     world.bind("abcd2345", "nobody@example.net")
     rc, err = world.feed(dsn("nobody@example.net", token=tok), tok)
     assert rc == 0, err
-    t = world.hgetall("sluice:tenant:shop1")
+    t = world.hgetall(keys.key("tenant", "shop1"))
     assert t["status"] == "paused" and "bounce rate 10.00%" in t["status_reason"], t
     assert "tenant-paused" in world.events()
 
 
 def test_tenant_pause_monitor_mode(env):
     w = World(env, extra="  pause_mode = monitor\n")
-    w.cli("HSET", "sluice:stats:%s:shop1:news" % today(), "sent", "10")
+    w.cli("HSET", keys.key("stats", today(), "shop1", "news"), "sent", "10")
     tok = mint(w.secret) + "@bounce.example.com"
     w.bind("abcd2345", "nobody@example.net")
     rc, err = w.feed(dsn("nobody@example.net", token=tok), tok)
     assert rc == 0, err
-    assert w.cli("HGET", "sluice:tenant:shop1", "status") == ""
+    assert w.cli("HGET", keys.key("tenant", "shop1"), "status") == ""
     assert "would-pause" in w.events()
 
 
@@ -293,13 +294,13 @@ def test_tenant_pause_sums_categories(env):
     with open(w.conf, "a") as f:
         f.write('category "news" {\n}\ncategory "promo" {\n}\n')
     day = today()
-    w.cli("HSET", "sluice:stats:%s:shop1:news" % day, "sent", "15")
-    w.cli("HSET", "sluice:stats:%s:shop1:promo" % day, "sent", "5")
+    w.cli("HSET", keys.key("stats", day, "shop1", "news"), "sent", "15")
+    w.cli("HSET", keys.key("stats", day, "shop1", "promo"), "sent", "5")
     tok = mint(w.secret, category="promo") + "@bounce.example.com"
     w.bind("abcd2345", "nobody@example.net")
     rc, err = w.feed(dsn("nobody@example.net", token=tok), tok)
     assert rc == 0, err
-    t = w.hgetall("sluice:tenant:shop1")
+    t = w.hgetall(keys.key("tenant", "shop1"))
     assert t.get("status") == "paused" and "(1 of 20)" in t["status_reason"], t
 
 
@@ -307,7 +308,7 @@ def test_unparseable_is_recorded_and_accepted(world):
     rc, err = world.feed(b"\x00\x01 this is not mail at all", "b1-junk@bounce.example.com")
     assert rc == 0, err
     assert "unknown" in world.events()
-    assert world.cli("KEYS", "sluice:supp:*") == ""
+    assert world.cli("KEYS", keys.pattern("supp")) == ""
 
 
 def test_redis_down_tempfails(world):

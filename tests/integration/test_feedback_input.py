@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import token_helpers  # noqa: E402
 from test_feedback_effects import World, mint  # noqa: E402
+import keys
 
 MB = 1 << 20
 RSS_LIMIT_KB = 64 * 1024
@@ -163,7 +164,7 @@ def world(env):
 
 
 def supp_keys(world):
-    out = world.cli("KEYS", "sluice:supp:*")
+    out = world.cli("KEYS", keys.pattern("supp"))
     return [k for k in out.split("\n") if k]
 
 
@@ -176,7 +177,7 @@ def test_dsn_with_50mb_original_is_acted_on(world):
     print("\n50 MB DSN: exit %d, %.1f s, peak RSS %d MB" % (rc, secs, rss // 1024))
     assert rc == 0, err
     assert "judged from its first" in err, err
-    e = world.hgetall("sluice:supp:global:gone@example.net")
+    e = world.hgetall(keys.supp("global", "gone@example.net"))
     assert e.get("reason") == "hard-bounce", (e, err)
 
 
@@ -198,7 +199,7 @@ def test_real_postfix_dsn_with_50mb_original(root_env):
         pf.send(token, ["gone@dest.test"], body)
     except Exception as e:  # the sink refuses the recipient: Postfix queues a bounce
         raise AssertionError("Postfix did not take the message: %r" % e)
-    key = "sluice:supp:global:gone@dest.test"
+    key = keys.supp("global", "gone@dest.test")
     try:
         harness.wait_for(lambda: redis.cli("EXISTS", key) == "1", 180, "suppression entry")
     except TimeoutError:
@@ -249,9 +250,9 @@ def test_dsn_with_1000_recipients_fully_parsed(world):
     rc, _, err, rss, secs = run_measured([world.exe, "-c", world.conf, tok], msg, world.env.dir)
     print("\n1,000-recipient DSN: exit %d, %.1f s, peak RSS %d MB" % (rc, secs, rss // 1024))
     assert rc == 0, err
-    keys = supp_keys(world)
-    assert len(keys) == 1000, len(keys)
-    assert set(keys) == {"sluice:supp:global:" + r for r in rcpts}
+    entries = supp_keys(world)
+    assert len(entries) == 1000, len(entries)
+    assert set(entries) == {keys.supp("global", r) for r in rcpts}
 
 
 def test_dsn_over_recipient_cap_defers(world):
@@ -305,7 +306,7 @@ def test_dmarc_entity_bomb_bounded(world, kind):
                                       data, world.env.dir)
     assert rc == 0, err
     assert rss < RSS_LIMIT_KB
-    assert world.cli("KEYS", "sluice:dmarc:*") == ""
+    assert world.cli("KEYS", keys.pattern("dmarc")) == ""
 
 
 def test_dmarc_giant_record_bounded(world):
@@ -345,7 +346,7 @@ def test_invalid_utf8_is_replaced(world):
     rc, _, err, _, _ = run_measured([world.exe, "-c", world.conf, tok], msg, world.env.dir)
     assert rc == 0, err
     raw = subprocess.run(["redis-cli", "-s", world.redis.sock, "--raw", "HGET",
-                          "sluice:supp:global:gone@example.net", "detail"],
+                          keys.supp("global", "gone@example.net"), "detail"],
                          capture_output=True, timeout=30).stdout
     assert b"no such user" in raw, raw
     raw.decode("utf-8")  # strict: raises on invalid UTF-8

@@ -30,6 +30,7 @@ import harness
 import token_helpers
 from test_feedback_effects import mint
 from test_policyd_util import start_policyd
+import keys
 
 SINK_REPLY = "550 5.1.1 Recipient address rejected: User unknown in local recipient table"
 
@@ -70,7 +71,7 @@ def test_bounce_suppresses_and_policyd_rejects(root_env):
     token = mint(secret, category="news", tenant="shop1") + "@bounce.sluice.test"
     token_helpers.bind(redis, secret, "abcd2345", ["gone@dest.test"])
     assert send(pf, token, "gone@dest.test") is None
-    key = "sluice:supp:global:gone@dest.test"
+    key = keys.supp("global", "gone@dest.test")
     try:
         harness.wait_for(lambda: redis.cli("EXISTS", key) == "1", 60, "suppression entry")
     except TimeoutError:
@@ -82,7 +83,7 @@ def test_bounce_suppresses_and_policyd_rejects(root_env):
     # Postfix logs the pipe delivery after sluice-feedback exited (after its Redis writes)
     harness.wait_for(lambda: "status=sent" in pf.log() and "sluice-feedback" in pf.log(), 30,
                      "the delivery to sluice-feedback logged")
-    stats = redis.cli("HGET", "sluice:stats:%s:shop1:news" % time.strftime("%Y%m%d", time.gmtime()),
+    stats = redis.cli("HGET", keys.key("stats", time.strftime("%Y%m%d", time.gmtime()), "shop1", "news"),
                       "hard")
     assert stats == "1"
     # the next message to that address is refused at RCPT by sluice-policyd
@@ -112,7 +113,7 @@ def test_redis_down_keeps_bounce_queued(root_env):
     redis.start()               # empty: it keeps nothing on disk
     token_helpers.bind(redis, secret, "zzzz2345", ["late@dest.test"])
     pf.flush()
-    key = "sluice:supp:global:late@dest.test"
+    key = keys.supp("global", "late@dest.test")
     harness.wait_for(lambda: redis.cli("EXISTS", key) == "1", 60, "suppression after Redis is back")
     harness.wait_for(lambda: not pf.queue(), 30, "empty queue")
 
@@ -133,12 +134,12 @@ def test_redis_at_maxmemory_keeps_bounce_queued(root_env):
         harness.wait_for(lambda: deferred_by_feedback(pf), 60, "bounce deferred by sluice-feedback")
     except TimeoutError:
         raise AssertionError("bounce not deferred; postfix log:\n" + pf.log()[-4000:])
-    key = "sluice:supp:global:full@dest.test"
+    key = keys.supp("global", "full@dest.test")
     assert redis.cli("EXISTS", key) == "0"
-    assert redis.cli("KEYS", "sluice:stats:*") == "" and redis.cli("EXISTS", "sluice:events") == "0"
+    assert redis.cli("KEYS", keys.pattern("stats")) == "" and redis.cli("EXISTS", keys.key("events")) == "0"
     redis.cli("CONFIG", "SET", "maxmemory", "0")
     pf.flush()
     harness.wait_for(lambda: redis.cli("EXISTS", key) == "1", 60, "suppression once Redis takes writes")
     harness.wait_for(lambda: not pf.queue(), 30, "empty queue")
     day = time.strftime("%Y%m%d", time.gmtime())
-    assert redis.cli("HGET", "sluice:stats:%s:shop1:news" % day, "hard") == "1"
+    assert redis.cli("HGET", keys.key("stats", day, "shop1", "news"), "hard") == "1"

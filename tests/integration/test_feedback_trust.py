@@ -35,6 +35,7 @@ import time
 import feedback_helpers
 import harness
 from test_feedback_effects import World, arf, dsn, mint, today
+import keys
 
 DOMAIN = "bounce.example.com"
 
@@ -57,10 +58,12 @@ def dump(redis):
 
     Stream entry ids are left out (they are times); so are the values that
     are the time of processing (`added`, `expires`, `status_changed`, the
-    done marker's value, soft-bounce scores).
+    done marker's value, soft-bounce scores), and the keyspace format
+    marker, which the first program to meet an empty Redis writes before
+    anything else (lib/keyspace_version.c), whatever the message does.
     """
     out = {}
-    for key in sorted(k for k in redis.cli("KEYS", "*").split("\n") if k):
+    for key in sorted(k for k in redis.cli("KEYS", "*").split("\n") if k and k != keys.key("keyspace")):
         t = redis.cli("TYPE", key)
         ttl = int(redis.cli("TTL", key))
         if t == "hash":
@@ -105,8 +108,8 @@ def test_maxmemory_exits_75_and_writes_nothing(env):
     assert dump(w.redis) == before
     rc, err = feed(w, msg, tok)
     assert rc == 0, err
-    assert w.hgetall("sluice:supp:global:gone@example.net")["reason"] == "hard-bounce"
-    assert w.hgetall("sluice:stats:%s:shop1:news" % today())["hard"] == "1"
+    assert w.hgetall(keys.supp("global", "gone@example.net"))["reason"] == "hard-bounce"
+    assert w.hgetall(keys.key("stats", today(), "shop1", "news"))["hard"] == "1"
 
 
 def test_read_only_replica_exits_75_until_promoted(env):
@@ -118,15 +121,15 @@ def test_read_only_replica_exits_75_until_promoted(env):
                      "replica in sync")
     mw = World(env, redis=master, secret_from=w)
     msg, tok = genuine(mw)
-    harness.wait_for(lambda: replica.cli("EXISTS", "sluice:rcpts:abcd2345") == "1", 10,
+    harness.wait_for(lambda: replica.cli("EXISTS", keys.key("rcpts", "abcd2345")) == "1", 10,
                      "record replicated")
     rc, err = feed(w, msg, tok)
     assert rc == 75 and "READONLY" in err, (rc, err)
-    assert replica.cli("KEYS", "sluice:supp:*") == "" and master.cli("KEYS", "sluice:supp:*") == ""
+    assert replica.cli("KEYS", keys.pattern("supp")) == "" and master.cli("KEYS", keys.pattern("supp")) == ""
     replica.cli("REPLICAOF", "NO", "ONE")                 # the failover
     rc, err = feed(w, msg, tok)
     assert rc == 0, err
-    assert replica.cli("HGET", "sluice:supp:global:gone@example.net", "reason") == "hard-bounce"
+    assert replica.cli("HGET", keys.supp("global", "gone@example.net"), "reason") == "hard-bounce"
 
 
 def acl_world(env, rules):
@@ -148,7 +151,7 @@ def test_acl_user_without_write_rights_exits_75(env):
     w.cli("ACL", "SETUSER", "fb", "+@write")
     rc, err = feed(w, msg, tok, conf)
     assert rc == 0, err
-    assert w.cli("HGET", "sluice:supp:global:gone@example.net", "reason") == "hard-bounce"
+    assert w.cli("HGET", keys.supp("global", "gone@example.net"), "reason") == "hard-bounce"
 
 
 def test_key_of_the_wrong_type_exits_75_and_writes_nothing(env):
@@ -157,7 +160,7 @@ def test_key_of_the_wrong_type_exits_75_and_writes_nothing(env):
     # applied once both are repaired.
     w = World(env)
     msg, tok = genuine(w)
-    stats = "sluice:stats:%s:shop1:news" % today()
+    stats = keys.key("stats", today(), "shop1", "news")
     w.cli("SET", stats, "oops")
     before = dump(w.redis)
     rc, err = feed(w, msg, tok)
@@ -179,13 +182,13 @@ def test_key_of_the_wrong_type_exits_75_and_writes_nothing(env):
 
 def test_run_twice_changes_nothing_the_second_time(env):
     w = World(env)
-    w.cli("HSET", "sluice:stats:%s:shop1:news" % today(), "sent", "10")
+    w.cli("HSET", keys.key("stats", today(), "shop1", "news"), "sent", "10")
     msg, tok = genuine(w)
     rc, err = feed(w, msg, tok)
     assert rc == 0, err
     once = dump(w.redis)
-    assert any(":fbdone:" in k for k in once) and "sluice:supp:global:gone@example.net" in once
-    assert w.cli("HGET", "sluice:tenant:shop1", "status") == "paused"   # 1 of 10
+    assert any(":fbdone:" in k for k in once) and keys.supp("global", "gone@example.net") in once
+    assert w.cli("HGET", keys.key("tenant", "shop1"), "status") == "paused"   # 1 of 10
     rc, err = feed(w, msg, tok)
     assert rc == 0 and "applied before" in err, err
     assert dump(w.redis) == once
@@ -295,7 +298,7 @@ class ReplyLosingProxy:
 
 def test_reply_lost_after_the_script_ran_then_retried(env):
     w = World(env)
-    w.cli("HSET", "sluice:stats:%s:shop1:news" % today(), "sent", "100")
+    w.cli("HSET", keys.key("stats", today(), "shop1", "news"), "sent", "100")
     msg, tok = genuine(w)
     proxy = ReplyLosingProxy(env, w.redis.sock)
     section = ('redis {\n  socket = "%s"\n  connect_timeout = 500\n  command_timeout = 500\n}\n'
@@ -304,13 +307,13 @@ def test_reply_lost_after_the_script_ran_then_retried(env):
     proxy.close()
     assert rc == 75 and proxy.dropped == 1, (rc, err)
     applied = dump(w.redis)
-    assert "sluice:supp:global:gone@example.net" in applied     # it did run
+    assert keys.supp("global", "gone@example.net") in applied     # it did run
     rc, err = feed(w, msg, tok)                                   # Postfix's retry
     assert rc == 0 and "applied before" in err, err
     assert dump(w.redis) == applied
     _, ref = reference(env, w, msg, tok, lambda r: (r.bind("abcd2345", "gone@example.net"),
-                                                 r.cli("HSET", "sluice:stats:%s:shop1:news"
-                                                       % today(), "sent", "100")))
+                                                 r.cli("HSET", keys.key("stats", today(), "shop1", "news"),
+                                                       "sent", "100")))
     assert applied == ref
 
 
@@ -341,7 +344,7 @@ def test_a_second_report_of_the_same_bounce_counts_once(env):
     assert feed(w, msg, tok)[0] == 0
     rc, err = feed(w, msg.replace(b"Subject: Undelivered", b"Subject: Again undelivered"), tok)
     assert rc == 0, err
-    assert w.hgetall("sluice:stats:%s:shop1:news" % today())["hard"] == "1"
+    assert w.hgetall(keys.key("stats", today(), "shop1", "news"))["hard"] == "1"
     assert "duplicate" in w.events()
 
 
@@ -351,12 +354,12 @@ def test_counted_recipients_remembered_as_long_as_tokens_verify(env):
     w = World(env)
     msg, tok = genuine(w)
     assert feed(w, msg, tok)[0] == 0
-    ttl = int(w.cli("TTL", "sluice:fbseen:abcd2345"))
+    ttl = int(w.cli("TTL", keys.key("fbseen", "abcd2345")))
     assert 34 * 86400 < ttl <= 35 * 86400, ttl                    # default lifetime 30 days
     long_conf = w.env.file("%d-long.conf" % w.n, "token_lifetime_days = 100\n" + open(w.conf).read())
     msg, tok = genuine(w, rcpt="late@example.net", msgid="ffff2345")
     assert feed(w, msg, tok, conf=long_conf)[0] == 0
-    ttl = int(w.cli("TTL", "sluice:fbseen:ffff2345"))
+    ttl = int(w.cli("TTL", keys.key("fbseen", "ffff2345")))
     assert 104 * 86400 < ttl <= 105 * 86400, ttl
 
 
@@ -379,12 +382,12 @@ def soft_three(w, rcpt, status, diag, first):
 def test_three_blocked_do_not_suppress_three_mailboxfull_do(env):
     w = World(env)
     soft_three(w, "reader@example.net", "5.7.1", BLOCKED, 2345)
-    assert w.cli("EXISTS", "sluice:supp:global:reader@example.net") == "0"
-    assert w.cli("EXISTS", "sluice:soft:reader@example.net") == "0"
-    st = w.hgetall("sluice:stats:%s:shop1:news" % today())
+    assert w.cli("EXISTS", keys.supp("global", "reader@example.net")) == "0"
+    assert w.cli("EXISTS", keys.key("soft", "reader@example.net")) == "0"
+    st = w.hgetall(keys.key("stats", today(), "shop1", "news"))
     assert st.get("sender_fault") == "3" and st.get("sender_fault:blocked") == "3", st
     assert "soft" not in st and "hard" not in st, st
-    prov = w.hgetall("sluice:provider:%s:example.net" % today())
+    prov = w.hgetall(keys.key("provider", today(), "example.net"))
     assert prov == {"sender_fault": "3", "sender_fault:blocked": "3",
                     "tenant:shop1:news": "3"}, prov
     r = subprocess.run([harness.program("ctl", "sluicectl"), "-c", w.conf, "stats", "--tenant", "shop1"],
@@ -394,9 +397,9 @@ def test_three_blocked_do_not_suppress_three_mailboxfull_do(env):
     assert row[2:9] == ["0", "0", "0", "0", "0", "3", "0"], r.stdout     # SENDER 3
     assert "example.net" in r.stdout and "blocked 3" in r.stdout, r.stdout
     soft_three(w, "reader@example.net", "5.2.2", FULL, 3345)
-    e = w.hgetall("sluice:supp:global:reader@example.net")
+    e = w.hgetall(keys.supp("global", "reader@example.net"))
     assert e.get("reason") == "soft-bounce-threshold" and e["bounce_reason"] == "mailboxfull", e
-    assert w.hgetall("sluice:stats:%s:shop1:news" % today())["soft"] == "3"
+    assert w.hgetall(keys.key("stats", today(), "shop1", "news"))["soft"] == "3"
 
 
 def test_sender_side_reason_refused_in_hard_reasons(env):
@@ -418,8 +421,8 @@ def multi_dsn(rcpts, token):
 def test_forged_reports_with_a_genuine_token_move_nothing(env):
     w = World(env)
     day = today()
-    w.cli("HSET", "sluice:stats:%s:shop1:news" % day, "sent", "1000")
-    w.cli("HSET", "sluice:tenant:shop1", "status", "active")
+    w.cli("HSET", keys.key("stats", day, "shop1", "news"), "sent", "1000")
+    w.cli("HSET", keys.key("tenant", "shop1"), "status", "active")
     w.bind("abcd2345", "reader@example.org")          # the one real recipient
     tok = mint(w.secret) + "@" + DOMAIN
     victims = ["victim%02d@example.net" % i for i in range(60)]
@@ -427,9 +430,9 @@ def test_forged_reports_with_a_genuine_token_move_nothing(env):
     assert rc == 0, err
     rc, err = feed(w, arf("third.party@example.org", tok), "fbl@feedback.example.com")
     assert rc == 0, err
-    assert w.cli("KEYS", "sluice:supp:*") == ""
-    assert w.cli("HGET", "sluice:tenant:shop1", "status") == "active"
-    st = w.hgetall("sluice:stats:%s:shop1:news" % day)
+    assert w.cli("KEYS", keys.pattern("supp")) == ""
+    assert w.cli("HGET", keys.key("tenant", "shop1"), "status") == "active"
+    st = w.hgetall(keys.key("stats", day, "shop1", "news"))
     assert st == {"sent": "1000", "unverified": "51"}, st   # 50 of the DSN (the cap) + 1
     ev = w.events()
     assert ev.count("not a recipient of the message") == 51 and "10 more not shown" in ev
@@ -445,17 +448,17 @@ def test_forged_reports_with_a_genuine_token_move_nothing(env):
 def test_genuine_reports_still_suppress_and_pause(env):
     w = World(env)
     day = today()
-    w.cli("HSET", "sluice:stats:%s:shop1:news" % day, "sent", "1000")
+    w.cli("HSET", keys.key("stats", day, "shop1", "news"), "sent", "1000")
     real = ["real%02d@example.net" % i for i in range(60)]
     w.bind("abcd2345", *real)
     tok = mint(w.secret) + "@" + DOMAIN
     rc, err = feed(w, multi_dsn(real + ["forged@example.net"], tok), tok)
     assert rc == 0, err
-    assert len(w.cli("KEYS", "sluice:supp:global:*").split("\n")) == 60
-    assert w.cli("EXISTS", "sluice:supp:global:forged@example.net") == "0"
-    st = w.hgetall("sluice:stats:%s:shop1:news" % day)
+    assert len(w.cli("KEYS", keys.supp("global", "*")).split("\n")) == 60
+    assert w.cli("EXISTS", keys.supp("global", "forged@example.net")) == "0"
+    st = w.hgetall(keys.key("stats", day, "shop1", "news"))
     assert st["hard"] == "60" and st["unverified"] == "1", st
-    t = w.hgetall("sluice:tenant:shop1")
+    t = w.hgetall(keys.key("tenant", "shop1"))
     assert t["status"] == "paused" and "(60 of 1000)" in t["status_reason"], t
     # a genuine complaint from a real recipient
     w2 = World(env, extra="  pause_mode = off\n")
@@ -463,8 +466,8 @@ def test_genuine_reports_still_suppress_and_pause(env):
     w2.bind("cccc2345", "angry@example.org")
     rc, err = feed(w2, arf("angry@example.org", ctok), "fbl@feedback.example.com")
     assert rc == 0, err
-    assert w2.hgetall("sluice:supp:cat:promo:angry@example.org")["reason"] == "complaint"
-    assert w2.hgetall("sluice:stats:%s:shop1:promo" % day)["complaint"] == "1"
+    assert w2.hgetall(keys.supp("cat:promo", "angry@example.org"))["reason"] == "complaint"
+    assert w2.hgetall(keys.key("stats", day, "shop1", "promo"))["complaint"] == "1"
 
 
 def test_many_records_one_call(env):
@@ -480,10 +483,10 @@ def test_many_records_one_call(env):
     rc, err = feed(w, msg, tok)
     took = time.monotonic() - t0
     assert rc == 0, err
-    n = int(w.hgetall("sluice:stats:%s:shop1:news" % today()).get("hard", "0"))
+    n = int(w.hgetall(keys.key("stats", today(), "shop1", "news")).get("hard", "0"))
     print("1,000-recipient DSN: %d applied in %.2f s" % (n, took))
     # every record parsed is applied (FB_MAX_RCPTS decides how many are parsed)
-    assert n >= 200 and n == len(w.cli("KEYS", "sluice:supp:global:*").split("\n"))
+    assert n >= 200 and n == len(w.cli("KEYS", keys.supp("global", "*")).split("\n"))
 
 
 def test_dmarc_counts_cannot_go_negative_or_overflow(env, monkeypatch):
@@ -498,7 +501,7 @@ def test_dmarc_counts_cannot_go_negative_or_overflow(env, monkeypatch):
         rc, err = feed(w, tfe.dmarc_mail() + b"\n" * (_ + 1), "rua@feedback.example.com")
         assert rc == 0, err
     day = time.strftime("%Y%m%d", time.gmtime(1700000000))
-    s = w.hgetall("sluice:dmarc:example.com:%s" % day)
+    s = w.hgetall(keys.key("dmarc", "example.com", day))
     assert s["reports"] == "2" and s["pass"] == "0" and s["src:192.0.2.10:pass"] == "0", s
     assert s["messages"] == str(2 * 2 ** 32) and s["fail"] == str(2 * 2 ** 32), s
 
@@ -511,7 +514,7 @@ def test_mailto_unsubscribe_from_a_non_recipient_suppresses_nobody(env):
         msg = ("From: <%s>\nTo: %s\nSubject: unsubscribe\n\nplease\n" % (sender, tok)).encode()
         rc, err = feed(w, msg, tok)
         assert rc == 0, err
-        key = "sluice:supp:cat:letters:" + sender
+        key = keys.supp("cat:letters", sender)
         assert w.cli("EXISTS", key) == ("1" if suppressed else "0"), sender
-    st = w.hgetall("sluice:stats:%s:shop1:letters" % today())
+    st = w.hgetall(keys.key("stats", today(), "shop1", "letters"))
     assert st == {"unverified": "1", "unsub": "1"}, st

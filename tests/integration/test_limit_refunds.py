@@ -97,7 +97,7 @@ def world():
                 "check_policy_service { unix:%s, default_action=DUNNO }, "
                 "check_recipient_access inline:{ %s=REJECT }, "
                 "permit_sasl_authenticated, reject" % (psock, BLOCKED)})
-        harness.wait_for(lambda: w.redis.cli("SISMEMBER", "sluice:limits", "hourly") == "1",
+        harness.wait_for(lambda: w.redis.cli("SISMEMBER", keys.key("limits"), "hourly") == "1",
                          5, "limit seeds")
         yield w
     finally:
@@ -107,9 +107,9 @@ def world():
 def counters(w, user="alice"):
     """(recipients today, messages today, the hourly bucket's level drained to now)."""
     day = time.strftime("%Y%m%d", time.localtime())
-    rcpts = w.redis.cli("GET", "sluice:quota:rcpts:%s:%s" % (day, user))
-    msgs = w.redis.cli("GET", "sluice:quota:msgs:%s:%s" % (day, user))
-    level, ts = (w.redis.cli("HMGET", "sluice:rate:hourly:" + user, "level", "ts").split("\n") + ["", ""])[:2]
+    rcpts = w.redis.cli("GET", keys.key("quota", "rcpts", day, user))
+    msgs = w.redis.cli("GET", keys.key("quota", "msgs", day, user))
+    level, ts = (w.redis.cli("HMGET", keys.key("rate", "hourly", user), "level", "ts").split("\n") + ["", ""])[:2]
     sec, usec = w.redis.cli("TIME").split("\n")
     now_ms = int(sec) * 1000 + int(usec) // 1000
     drained = max(0.0, float(level) - (now_ms - float(ts)) / 36000.0) if level else 0.0
@@ -149,7 +149,7 @@ def delivered(w, subject, timeout=20):
 
 
 def no_records(w):
-    return w.redis.cli("--scan", "--pattern", keys.key("charge", "*")) == ""
+    return w.redis.cli("--scan", "--pattern", keys.pattern("charge")) == ""
 
 
 def settled_to(w, expect, timeout=10):
@@ -175,7 +175,7 @@ def test_normal_mail_is_charged_exactly_once(world):
         assert sorted(delivered(w, s)["rcpts"]) == ["n1@dest.test", "n2@dest.test"]
     assert_same(before, counters(w), rcpts=6, msgs=3)
     assert no_records(w)
-    assert w.redis.cli("HGET", "sluice:rulestats:rcpts", "refunded") in ("", "0")
+    assert w.redis.cli("HGET", keys.key("rulestats", "rcpts"), "refunded") in ("", "0")
 
 
 def milter_settling_calls(w, rcpts, **kw):
@@ -205,7 +205,7 @@ def milter_settling_calls(w, rcpts, **kw):
             continue
         nkeys = int(args[2])
         ks = args[3:3 + nkeys]
-        if nkeys == 1 and ks[0].startswith(keys.key("charge", "")):
+        if nkeys == 1 and keys.is_kind("charge", ks[0]):
             calls.append(("claim", 1))
         elif is_refund(ks):
             calls.append(("refund", nkeys // 2))
@@ -216,10 +216,9 @@ def is_refund(ks):
     """lib/charge.c's refund: keys in pairs (counter, its rulestats). Not
     policyd's pass-counter flush, whose keys are all rulestats hashes and
     which runs every poll_interval, so it may fall inside the window."""
-    stats = keys.key("rulestats", "")
     return (len(ks) >= 2 and len(ks) % 2 == 0
-            and all(k.startswith(stats) for k in ks[1::2])
-            and not any(k.startswith(stats) for k in ks[0::2]))
+            and all(keys.is_kind("rulestats", k) for k in ks[1::2])
+            and not any(keys.is_kind("rulestats", k) for k in ks[0::2]))
 
 
 def test_end_of_message_script_claims_the_charges(world):
@@ -231,7 +230,7 @@ def test_end_of_message_script_claims_the_charges(world):
     assert refused == {} and calls == [], calls
     assert_same(before, counters(w), rcpts=2, msgs=1)
     assert no_records(w)
-    w.redis.cli("HSET", "sluice:supp:cat:marketing:gone@dest.test", "reason", "unsubscribe",
+    w.redis.cli("HSET", keys.supp("cat:marketing", "gone@dest.test"), "reason", "unsubscribe",
                 "source", "test", "added", str(int(time.time())))
     before = counters(w)
     subject, refused, calls = milter_settling_calls(w, ["c3@dest.test", "gone@dest.test"],
@@ -253,7 +252,7 @@ def test_refused_by_the_milter_at_end_of_headers_is_refunded(world):
 
 def test_all_recipients_suppressed_in_the_final_category_is_refunded(world):
     w = world
-    w.redis.cli("HSET", "sluice:supp:cat:marketing:gone@dest.test", "reason", "unsubscribe",
+    w.redis.cli("HSET", keys.supp("cat:marketing", "gone@dest.test"), "reason", "unsubscribe",
                 "source", "test", "added", str(int(time.time())))
     before = counters(w)
     _, err = send(w, ["gone@dest.test"], category="marketing")
@@ -263,7 +262,7 @@ def test_all_recipients_suppressed_in_the_final_category_is_refunded(world):
 
 def test_suppressed_recipient_removed_by_the_milter_is_refunded(world):
     w = world
-    w.redis.cli("HSET", "sluice:supp:cat:marketing:left@dest.test", "reason", "unsubscribe",
+    w.redis.cli("HSET", keys.supp("cat:marketing", "left@dest.test"), "reason", "unsubscribe",
                 "source", "test", "added", str(int(time.time())))
     before = counters(w)
     subject, refused = send(w, ["stay@dest.test", "left@dest.test"], category="marketing")
@@ -357,4 +356,4 @@ def test_refunds_off_writes_no_charge_record(env, refunds):
     assert policy_query(sock, attrs) == "DUNNO"
     assert redis.cli("EXISTS", keys.key("charge", "127.0.0.1/40000,127.0.0.1/587")) == ("1" if refunds else "0")
     day = time.strftime("%Y%m%d", time.gmtime())
-    assert redis.cli("GET", "sluice:quota:per-sender:%s:alice@example.com" % day) == "1"
+    assert redis.cli("GET", keys.key("quota", "per-sender", day, "alice@example.com")) == "1"

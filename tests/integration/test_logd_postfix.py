@@ -29,6 +29,7 @@ import pytest
 import conftest
 import harness
 from milter_helpers import start_milter, write_conf
+import keys
 
 CONF = """
 secret_file = "%(secret)s"
@@ -194,7 +195,7 @@ def log_lines(w):
 def events(w):
     """Every delivery event in the stream, as dicts."""
     out = []
-    raw = subprocess.run(["redis-cli", "-s", w.redis.sock, "--json", "XRANGE", "sluice:events",
+    raw = subprocess.run(["redis-cli", "-s", w.redis.sock, "--json", "XRANGE", keys.key("events"),
                           "-", "+"], capture_output=True, text=True, check=True).stdout
     for _id, fields in json.loads(raw or "[]"):
         d = dict(zip(fields[::2], fields[1::2]))
@@ -271,7 +272,7 @@ def test_three_next_hops_one_event_per_recipient_and_attempt(world):
     assert "in reply to RCPT TO command" in by_rcpt["b@refuse.test"]["reply"]
     assert by_rcpt["c@defer.test"]["dsn"].startswith("4.")
     assert by_rcpt["a@accept.test"]["relay_port"] == str(w.ok.port)
-    stats = w.redis.cli("HGETALL", "sluice:stats:%s:shop1:marketing" % day()).split("\n")
+    stats = w.redis.cli("HGETALL", keys.key("stats", day(), "shop1", "marketing")).split("\n")
     stats = dict(zip(stats[::2], stats[1::2]))
     count = lambda res: str(sum(1 for _q, _r, x in got if x == res))
     assert stats.get("delivered") == count("delivered") == "1"
@@ -338,7 +339,7 @@ def test_restart_continues_where_it_stopped(world):
 
 
 def all_events(w, typ):
-    raw = subprocess.run(["redis-cli", "-s", w.redis.sock, "--json", "XRANGE", "sluice:events",
+    raw = subprocess.run(["redis-cli", "-s", w.redis.sock, "--json", "XRANGE", keys.key("events"),
                           "-", "+"], capture_output=True, text=True, check=True).stdout
     out = [dict(zip(f[::2], f[1::2])) for _id, f in json.loads(raw or "[]")]
     return [e for e in out if e.get("type") == typ]
@@ -351,7 +352,7 @@ def test_google_rate_limit_text_declares_a_block_that_ends_after_deliveries(worl
     assert start["provider"] == "fake" and start["class"] == "rate-limited", start
     assert start["source"] == "shop1.mall.test" or start["source"].endswith("mall.test"), start
     assert "4.7.28" in start["reply"] and int(start["count"]) >= 3
-    key = "sluice:block:fake:" + start["source"]
+    key = keys.key("block", "fake", start["source"])
     state = w.redis.cli("HGETALL", key).split("\n")
     state = dict(zip(state[::2], state[1::2]))
     assert state["class"] == "rate-limited" and state["set_by"] == "sluice-logd", state
@@ -390,7 +391,7 @@ def test_sluicectl_sets_lists_and_clears_a_block(world):
     r = ctl(w, "block", "set", "google", "news.shop1.mall.test", "--class", "reputation",
             "--ttl", "600", "--reason", "ticket 42")
     assert r.returncode == 0, r.stderr
-    key = "sluice:block:google:news.shop1.mall.test"
+    key = keys.key("block", "google", "news.shop1.mall.test")
     assert w.redis.cli("HGET", key, "class") == "reputation"
     assert w.redis.cli("HGET", key, "set_by") == "sluicectl"
     assert 0 < int(w.redis.cli("TTL", key)) <= 600

@@ -34,6 +34,7 @@ import pytest
 
 import harness
 from milter_helpers import dkim_results, milter_world, received, start_milter, start_world, write_conf
+import keys
 
 CONF = """
 secret_file = "%(secret)s"
@@ -70,8 +71,8 @@ DAVE_DOMAINS = "p" * (1023 - len(",shop1.mall.test")) + ",shop1.mall.testx"
 @pytest.fixture(scope="module")
 def world():
     with milter_world("milter-binding") as w:
-        w.redis.cli("HSET", "sluice:sasl:carol", "tenant", "shop3", "domains", "shop1.mall.test")
-        w.redis.cli("HSET", "sluice:sasl:dave", "domains", DAVE_DOMAINS)
+        w.redis.cli("HSET", keys.key("sasl", "carol"), "tenant", "shop3", "domains", "shop1.mall.test")
+        w.redis.cli("HSET", keys.key("sasl", "dave"), "domains", DAVE_DOMAINS)
         op, op_txt = harness.dkim_keypair(w.env, "op", "rsa")
         mall, mall_txt = harness.dkim_keypair(w.env, "mall", "rsa")
         shop2, shop2_txt = harness.dkim_keypair(w.env, "shop2", "rsa")
@@ -211,7 +212,7 @@ def test_oversized_redis_entry_is_an_error_not_cut(world):
     accept, and dave is in no config tenant: 451), never a cut list."""
     code, text = refused(world, "d@shop1.mall.test", auth=("dave", "davepw"))
     assert code == 451 and "cannot check what user dave may send" in text, (code, text)
-    world.milter.wait_output("redis HGETALL sluice:sasl:dave: field domains too long")
+    world.milter.wait_output("redis HGETALL %s: field domains too long" % keys.key("sasl", "dave"))
 
 
 def test_redis_down_still_enforces_binding_from_config(world):

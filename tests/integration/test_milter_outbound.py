@@ -19,6 +19,7 @@ import uuid
 import pytest
 
 import harness
+import keys
 from milter_helpers import (decode_token, dkim_results, milter_world, received, start_milter,
                             start_world, write_conf)
 
@@ -67,7 +68,7 @@ SASL = {"alice": "alicepw", "bob": "bobpw", "carol": "carolpw"}
 @pytest.fixture(scope="module")
 def world():
     with milter_world("milter-outbound") as w:
-        w.redis.cli("HSET", "sluice:sasl:carol", "category", "notification", "tenant", "shop3",
+        w.redis.cli("HSET", keys.key("sasl", "carol"), "category", "notification", "tenant", "shop3",
                     "domains", "example.com, *.example.net")
         rsa, w.rsa_txt = harness.dkim_keypair(w.env, "example", "rsa")
         ed, w.ed_txt = harness.dkim_keypair(w.env, "example", "ed25519")
@@ -301,17 +302,17 @@ def test_message_recorded_in_redis(world):
         if "sender=<%s>" % envelope["mail_from"] in line:
             qid = line.split("]: ", 1)[1].split(":")[0]
     assert qid, w.milter.output()
-    rec = w.redis.cli("HGETALL", "sluice:msg:" + qid).splitlines()
+    rec = w.redis.cli("HGETALL", keys.key("msg", qid)).splitlines()
     rec = dict(zip(rec[::2], rec[1::2]))
     rc, out = decode_token(w.conf, envelope["mail_from"].split("@")[0])
     assert rc == 0, out
     assert rec == {"category": "notification", "tenant": "", "sasl": "",
                    "sender": envelope["mail_from"], "msgid": out.split("msgid=")[1].split()[0]}
-    ttl = int(w.redis.cli("TTL", "sluice:msg:" + qid))
+    ttl = int(w.redis.cli("TTL", keys.key("msg", qid)))
     assert 6 * 86400 < ttl <= 7 * 86400
     import time
     day = time.strftime("%Y%m%d", time.gmtime())
-    assert int(w.redis.cli("HGET", "sluice:stats:%s:-:notification" % day, "sent")) >= 3
+    assert int(w.redis.cli("HGET", keys.key("stats", day, "-", "notification"), "sent")) >= 3
 
 
 def test_unknown_category_header_uses_default(world):

@@ -32,6 +32,7 @@ import conftest
 import harness
 from milter_helpers import dkim_results, start_milter, write_conf
 from milter_helpers import received as delivered
+import keys
 
 CONF = """
 log_level = "info"
@@ -119,7 +120,7 @@ def all_delivered(w, subject):
 
 
 def supp(w, scope, addr, reason="unsubscribe", **extra):
-    w.redis.cli("HSET", "sluice:supp:%s:%s" % (scope, addr), "reason", reason, "source", "test",
+    w.redis.cli("HSET", keys.supp(scope, addr), "reason", reason, "source", "test",
                 "added", int(time.time()), *[x for kv in extra.items() for x in kv])
 
 
@@ -128,14 +129,14 @@ def milter_log(w):
 
 
 def stats(w, tenant="-", category="-"):
-    key = "sluice:stats:%s:%s:%s" % (time.strftime("%Y%m%d", time.gmtime()), tenant, category)
+    key = keys.key("stats", time.strftime("%Y%m%d", time.gmtime()), tenant, category)
     flat = w.redis.cli("HGETALL", key).split("\n")
     return dict(zip(flat[0::2], flat[1::2]))
 
 
 def events(w):
     """The sluice:events entries as dicts (redis-cli --raw flattens them: id, field, value, ...)."""
-    out = subprocess.run(["redis-cli", "-s", w.redis.sock, "--raw", "XRANGE", "sluice:events",
+    out = subprocess.run(["redis-cli", "-s", w.redis.sock, "--raw", "XRANGE", keys.key("events"),
                           "-", "+"], capture_output=True, text=True).stdout.split("\n")
     evs, i = [], 0
     while i < len(out):
@@ -229,7 +230,7 @@ def test_one_click_then_next_newsletter_refused(world):
                                  data=b"List-Unsubscribe=One-Click", method="POST")
     with urllib.request.urlopen(req, timeout=30) as r:
         assert r.status == 200
-    assert w.redis.cli("HGET", "sluice:supp:cat:marketing:reader@loop.test", "source") == "one-click"
+    assert w.redis.cli("HGET", keys.supp("cat:marketing", "reader@loop.test"), "source") == "one-click"
 
     subj, err = send(w, ["reader@loop.test"], "marketing")
     assert err == (550, "5.7.1 Suppressed: unsubscribe (category list)"), err

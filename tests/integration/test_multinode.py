@@ -35,6 +35,7 @@ import pytest
 import conftest
 import harness
 from milter_helpers import start_milter, write_conf
+import keys
 
 CONF = """
 log_level = "info"
@@ -120,7 +121,7 @@ def test_per_user_limit_is_exact_across_two_nodes(world):
     w = world
     a = Node(w.env, "a", w.redis, w.secret, w.sink, main=MANY_ERRORS)
     b = Node(w.env, "b", w.redis, w.secret, w.sink, main=MANY_ERRORS)
-    harness.wait_for(lambda: w.redis.cli("HGET", "sluice:limit:hourly", "rate") == "100/hour", 5,
+    harness.wait_for(lambda: w.redis.cli("HGET", keys.key("limit", "hourly"), "rate") == "100/hour", 5,
                      "limit seeded")
     results, threads = [], []
     start = time.monotonic()
@@ -157,7 +158,7 @@ def test_bounce_through_one_node_is_enforced_by_the_other(world):
     a.pf.send("app@shop1.example.com", ["gone@gone.test"],
               b"From: <app@shop1.example.com>\r\nTo: <gone@gone.test>\r\nSubject: x\r\n\r\nhi\r\n",
               auth=AUTH)
-    key = "sluice:supp:global:gone@gone.test"
+    key = keys.supp("global", "gone@gone.test")
     try:
         harness.wait_for(lambda: w.redis.cli("EXISTS", key) == "1", 60, "suppression from node a's bounce")
     except TimeoutError:

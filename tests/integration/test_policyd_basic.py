@@ -10,6 +10,7 @@ DESCRIPTION
 """
 import harness
 from test_policyd_util import start_policyd, policy_query, request_lines
+import keys
 
 
 def test_consulted_for_every_recipient(root_env):
@@ -53,7 +54,7 @@ def test_sighup_reload_and_sigterm(env):
     import time
     from test_policyd_util import policy_query
     redis = env.redis()
-    redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "manual")
+    redis.cli("HSET", keys.supp("global", "gone@dest.test"), "reason", "manual")
     proc, sock, _ = start_policyd(env, redis)
     q = {"recipient": "gone@dest.test"}
     assert policy_query(sock, q).startswith("550 5.7.1 Suppressed: manual")

@@ -15,6 +15,7 @@ import time
 
 import harness
 from test_policyd_util import start_policyd, policy_query, http_get
+import keys
 
 
 def url_token(proc, rcpt, category="news", tenant="shop1", *extra):
@@ -35,24 +36,24 @@ def curl(*args):
 def test_one_click(env):
     redis = env.redis()
     proc, sock, port = start_policyd(env, redis, http=True)
-    redis.cli("HSET", "sluice:sasl:alice", "tenant", "shop1", "category", "news")
+    redis.cli("HSET", keys.key("sasl", "alice"), "tenant", "shop1", "category", "news")
     token = url_token(proc, "Reader+news@Example.COM")
     url = "http://127.0.0.1:%d/u/%s" % (port, token)
 
     code, body = curl(url)                      # GET: a page with a button, nothing recorded
     assert code == 200 and "<form method=\"post\" action=\"\">" in body and "Unsubscribe" in body
-    assert redis.cli("KEYS", "sluice:supp:*") == ""
+    assert redis.cli("KEYS", keys.pattern("supp")) == ""
 
     code, body = curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", url)
     assert code == 200 and "unsubscribed" in body
-    key = "sluice:supp:cat:news:reader@example.com"   # +tag and case per strip_tag, lowercase_local_part
+    key = keys.supp("cat:news", "reader@example.com")   # +tag and case per strip_tag, lowercase_local_part
     assert redis.cli("HGET", key, "reason") == "unsubscribe"
     assert redis.cli("HGET", key, "source") == "one-click"
     added = redis.cli("HGET", key, "added")
     code, _ = curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", url)   # idempotent
     assert code == 200 and redis.cli("HGET", key, "added") == added
-    assert redis.cli("KEYS", "sluice:stats:*:shop1:news") != ""
-    assert redis.cli("HGET", redis.cli("KEYS", "sluice:stats:*:shop1:news"), "unsub") == "1"
+    assert redis.cli("KEYS", keys.key("stats", "*", "shop1", "news")) != ""
+    assert redis.cli("HGET", redis.cli("KEYS", keys.key("stats", "*", "shop1", "news")), "unsub") == "1"
 
     # tampered: one character of the MAC changed, or the payload changed
     bad = token[:-1] + ("a" if token[-1] != "a" else "b")
@@ -64,7 +65,7 @@ def test_one_click(env):
     assert "example" not in base64.urlsafe_b64decode(token[4:] + "==").decode("latin-1").lower()
     code, _ = curl("-X", "POST", "http://127.0.0.1:%d/u/%s" % (port, forged))
     assert code == 400
-    assert redis.cli("EXISTS", "sluice:supp:cat:news:victim@example.com") == "0"
+    assert redis.cli("EXISTS", keys.supp("cat:news", "victim@example.com")) == "0"
 
     # the suppression now applies at RCPT to the category's users
     a = policy_query(sock, {"sasl_username": "alice", "recipient": "reader@example.com"})
@@ -86,11 +87,11 @@ def test_one_click_expired_token_refused(env):
     old = url_token(proc, "late@example.com", "news", "shop1", "--day", str(int(time.time()) // 86400 - 31))
     code, body = curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", "http://127.0.0.1:%d/u/%s" % (port, old))
     assert code == 400 and "not valid" in body
-    assert redis.cli("KEYS", "sluice:supp:*") == ""
+    assert redis.cli("KEYS", keys.pattern("supp")) == ""
     fresh = url_token(proc, "late@example.com", "news", "shop1", "--day", str(int(time.time()) // 86400 - 30))
     code, _ = curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", "http://127.0.0.1:%d/u/%s" % (port, fresh))
     assert code == 200
-    assert redis.cli("EXISTS", "sluice:supp:cat:news:late@example.com") == "1"
+    assert redis.cli("EXISTS", keys.supp("cat:news", "late@example.com")) == "1"
 
 
 def test_healthz(env):

@@ -13,6 +13,7 @@ import re
 import time
 
 import harness
+import keys
 from test_policyd_util import (start_policyd, policy_query, policy_on, send_as, XCLIENT_MAIN,
                                http_get)
 
@@ -21,9 +22,9 @@ def define(redis, name, **fields):
     args = []
     for k, v in fields.items():
         args += [k, v]
-    redis.cli("DEL", "sluice:limit:" + name)
-    redis.cli("HSET", "sluice:limit:" + name, *args)
-    redis.cli("SADD", "sluice:limits", name)
+    redis.cli("DEL", keys.key("limit", name))
+    redis.cli("HSET", keys.key("limit", name), *args)
+    redis.cli("SADD", keys.key("limits"), name)
 
 
 def wait_loaded(proc, name, what="loaded", count=1):
@@ -71,10 +72,10 @@ def test_200_messages_50_per_hour_then_live_change_and_monitor(root_env):
     # Postfix's log goes through postlogd: its lines may come after the replies
     harness.wait_for(lambda: deferred(pf, "a@src.test") >= 150, 30, "150 deferrals logged")
     assert deferred(pf, "a@src.test") == 150
-    assert redis.cli("HGET", "sluice:rulestats:per-sender", "deferred") == "150"
+    assert redis.cli("HGET", keys.key("rulestats", "per-sender"), "deferred") == "150"
 
     # raising the limit with redis-cli takes effect for the next message
-    redis.cli("HSET", "sluice:limit:per-sender", "rate", "60/hour")
+    redis.cli("HSET", keys.key("limit", "per-sender"), "rate", "60/hour")
     wait_loaded(proc, "per-sender", "changed")
     q = {"sender": "a@src.test", "recipient": "r@dest.test"}
     assert policy_query(sock, q) == "DUNNO"
@@ -84,7 +85,7 @@ def test_200_messages_50_per_hour_then_live_change_and_monitor(root_env):
     assert r.returncode == 0, r.stderr
     assert settle(pf, sink, "m@src.test", 200) == 200
     assert deferred(pf, "m@src.test") == 0
-    assert redis.cli("HGET", "sluice:rulestats:watch", "would_defer") == "150"
+    assert redis.cli("HGET", keys.key("rulestats", "watch"), "would_defer") == "150"
     status, body = http_get(http, "/metrics")
     assert status == 200
     assert 'sluice_policyd_rule_total{rule="watch",result="would_defer"} 150' in body, body
@@ -99,7 +100,7 @@ def test_sasl_user_limit(root_env):
                                   ' rate = "5/hour"\n unit = "recipients"\n}\n')
     pf = env.postfix(relay=sink, policy="unix:%s" % sock, main=XCLIENT_MAIN)
     wait_loaded(proc, "per-user")     # seeded from the config file
-    assert redis.cli("HGET", "sluice:limit:per-user", "rate") == "5/hour"
+    assert redis.cli("HGET", keys.key("limit", "per-user"), "rate") == "5/hour"
     results = [send_as(pf, "alice", "alice@shop.test", ["r%d@dest.test" % i]) for i in range(8)]
     accepted = sum(1 for ok, _ in results if ok)
     refused = [list(ref.values())[0] for ok, ref in results if not ok]
@@ -122,9 +123,9 @@ def test_all_or_nothing(env):
     assert answers[:2] == ["DUNNO", "DUNNO"]
     assert all(a.startswith("DEFER_IF_PERMIT 4.7.1 Rate limit exceeded (narrow)") for a in answers[2:])
     # the refused requests charged nothing: "wide" holds 2, not 5
-    level = float(redis.cli("HGET", "sluice:rate:wide:127.0.0.1", "level"))
+    level = float(redis.cli("HGET", keys.key("rate", "wide", "127.0.0.1"), "level"))
     assert 1.9 < level <= 2.0, level
-    assert redis.cli("HGET", "sluice:rulestats:narrow", "deferred") == "3"
+    assert redis.cli("HGET", keys.key("rulestats", "narrow"), "deferred") == "3"
 
 
 def test_calendar_window_reject_and_messages_unit(env):
@@ -146,7 +147,7 @@ def test_calendar_window_reject_and_messages_unit(env):
     assert answers[:5] == ["DUNNO"] * 5, answers
     assert answers[5:] == ["REJECT 5.7.1 Daily quota reached"] * 2
     day = time.strftime("%Y%m%d", time.gmtime(time.time() + 9 * 3600))
-    key = "sluice:quota:daily:%s:src.test" % day
+    key = keys.key("quota", "daily", day, "src.test")
     assert redis.cli("GET", key) == "3"
     assert int(redis.cli("TTL", key)) > 3600
 
@@ -160,7 +161,7 @@ def test_invalid_value_logged_and_ignored(env):
     wait_loaded(proc, "bad", "invalid rate")
     assert policy_query(sock, {"sender": "z@src.test"}) == "DUNNO"
     assert policy_query(sock, {"sender": "z@src.test"}).startswith("DEFER_IF_PERMIT")
-    redis.cli("HSET", "sluice:mode", "global", "sideways")
+    redis.cli("HSET", keys.key("mode"), "global", "sideways")
     proc.wait_output("mode global=\"sideways\"")      # a later poll than the one that logged "bad"
     assert proc.alive()
     assert proc.output().count("limit bad: invalid rate") == 1   # logged once, not every poll
@@ -172,7 +173,7 @@ def test_invalid_value_logged_and_ignored(env):
         policy_query(sock, {"sender": "news@mail.shop.co.uk", "recipient": rcpt})
     proc.wait_output("limit bulk: warning threshold 2 reached")
     day = time.strftime("%Y%m%d", time.gmtime())
-    assert redis.cli("GET", "sluice:quota:bulk:%s:shop.co.uk" % day) == "2"
+    assert redis.cli("GET", keys.key("quota", "bulk", day, "shop.co.uk")) == "2"
 
 
 def test_rate_refills(env):
@@ -200,7 +201,7 @@ def test_rate_refills(env):
             continue
         assert got[0] == "DUNNO"
         assert got[1].startswith("DEFER_IF_PERMIT")
-        ttl = int(redis.cli("PTTL", "sluice:rate:fast:127.0.0.%d" % attempt))
+        ttl = int(redis.cli("PTTL", keys.key("rate", "fast", "127.0.0.%d" % attempt)))
         assert 0 < ttl <= 3100, ttl      # the key lives as long as the bucket takes to drain
         break
     else:
@@ -210,19 +211,19 @@ def test_rate_refills(env):
 def test_keys_of_the_wrong_type(env):
     """Hand-written keys of the wrong type are skipped; everything else still works."""
     redis = env.redis()
-    redis.cli("HSET", "sluice:sasl:wt", "tenant", "t9")
-    redis.cli("SET", "sluice:tenant:t9", "paused")                  # not a hash
-    redis.cli("SET", "sluice:supp:global:w@dest.test", "yes")       # not a hash
-    redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "manual")
-    redis.cli("SET", "sluice:mode", "monitor")                      # not a hash
-    redis.cli("SET", "sluice:limit:stringy", "50/hour")
-    redis.cli("SADD", "sluice:limits", "stringy")
+    redis.cli("HSET", keys.key("sasl", "wt"), "tenant", "t9")
+    redis.cli("SET", keys.key("tenant", "t9"), "paused")                  # not a hash
+    redis.cli("SET", keys.supp("global", "w@dest.test"), "yes")       # not a hash
+    redis.cli("HSET", keys.supp("global", "gone@dest.test"), "reason", "manual")
+    redis.cli("SET", keys.key("mode"), "monitor")                      # not a hash
+    redis.cli("SET", keys.key("limit", "stringy"), "50/hour")
+    redis.cli("SADD", keys.key("limits"), "stringy")
     proc, sock, _ = start_policyd(env, redis)
     define(redis, "ok1", key="${sasl_username}", rate="2/hour")
     define(redis, "broken", key="${client_address}", window="day", max="5")
     wait_loaded(proc, "ok1")
     day = time.strftime("%Y%m%d", time.gmtime())
-    redis.cli("SET", "sluice:quota:broken:%s:127.0.0.1" % day, "lots")  # not a number
+    redis.cli("SET", keys.key("quota", "broken", day, "127.0.0.1"), "lots")  # not a number
     q = {"sasl_username": "wt", "recipient": "w@dest.test"}
     assert policy_query(sock, q) == "DUNNO"
     assert policy_query(sock, q) == "DUNNO"
@@ -253,10 +254,10 @@ def test_passes_counted_off_the_decision_path_same_totals(env):
     r = subprocess.run([load, "-s", sock, "-c", "4", "-n", "400", "-w", "0"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and "dunno=400" in r.stdout, r.stdout + r.stderr
-    harness.wait_for(lambda: redis.cli("HGET", "sluice:rulestats:count", "passed") == "400", 10,
+    harness.wait_for(lambda: redis.cli("HGET", keys.key("rulestats", "count"), "passed") == "400", 10,
                      "400 passes counted")
     for i in range(7):
         assert policy_query(sock, {"sender": "s%d@src.test" % i}) == "DUNNO"
     proc.signal(signal.SIGTERM)
     assert proc.stop() == 0
-    assert redis.cli("HGET", "sluice:rulestats:count", "passed") == "407"
+    assert redis.cli("HGET", keys.key("rulestats", "count"), "passed") == "407"

@@ -21,6 +21,7 @@ import pytest
 
 import harness
 from test_policyd_util import start_policyd_product_timeout as start_policyd, policy_query, request_lines
+import keys
 
 SLACK_MS = 100    # event loop, logging and other test suites on a shared 2-core machine
 
@@ -35,8 +36,8 @@ def test_kill_redis_under_load(root_env):
     redis = env.redis()
     sink = env.sink()
     proc, sock, _ = start_policyd(env, redis)
-    redis.cli("HSET", "sluice:limit:load", "key", "${sender}", "rate", "1000000/hour")
-    redis.cli("SADD", "sluice:limits", "load")
+    redis.cli("HSET", keys.key("limit", "load"), "key", "${sender}", "rate", "1000000/hour")
+    redis.cli("SADD", keys.key("limits"), "load")
     pf = env.postfix(relay=sink, policy="unix:%s" % sock)
     proc.wait_output("limit load: loaded")
     argv = ["smtp-source", "-A", "-s", "5", "-m", "600", "-f", "load@src.test", "-t", "r@dest.test",
@@ -65,7 +66,7 @@ def test_kill_redis_under_load(root_env):
     # machine, test_frozen_redis_timeout_and_defer (serial).
     assert max(times_ms(proc)) < 1000, sorted(times_ms(proc))[-5:]
     # decisions resume when Redis is back
-    redis.cli("HSET", "sluice:supp:global:back@dest.test", "reason", "manual")
+    redis.cli("HSET", keys.supp("global", "back@dest.test"), "reason", "manual")
     harness.wait_for(lambda: policy_query(sock, {"recipient": "back@dest.test"}).startswith("550"),
                      15, "decisions after redis restart", interval=0.2)
     proc.wait_output("circuit breaker closed")
@@ -97,13 +98,13 @@ def test_seeds_rewritten_after_redis_restart(env):
     redis = env.redis()
     proc, sock, _ = start_policyd(env, redis, 'limit "seeded" {\n key = \'${sender}\'\n'
                                   ' rate = "1/hour"\n}\n')
-    harness.wait_for(lambda: redis.cli("HGET", "sluice:limit:seeded", "rate") == "1/hour", 5, "seed")
-    redis.cli("HSET", "sluice:limit:seeded", "rate", "2/hour")      # Redis is the truth now
+    harness.wait_for(lambda: redis.cli("HGET", keys.key("limit", "seeded"), "rate") == "1/hour", 5, "seed")
+    redis.cli("HSET", keys.key("limit", "seeded"), "rate", "2/hour")      # Redis is the truth now
     redis.kill()
     redis.start()                                                  # empty: no persistence
-    harness.wait_for(lambda: redis.cli("HGET", "sluice:limit:seeded", "rate") == "1/hour", 15,
+    harness.wait_for(lambda: redis.cli("HGET", keys.key("limit", "seeded"), "rate") == "1/hour", 15,
                      "seed written again after the restart", interval=0.2)
-    assert redis.cli("SISMEMBER", "sluice:limits", "seeded") == "1"
+    assert redis.cli("SISMEMBER", keys.key("limits"), "seeded") == "1"
     harness.wait_for(lambda: "limit seeded: loaded" in proc.output(), 5, "the table reloaded")
     assert policy_query(sock, {"sender": "q@src.test"}) == "DUNNO"
     assert policy_query(sock, {"sender": "q@src.test"}).startswith("DEFER_IF_PERMIT")
@@ -114,7 +115,7 @@ def test_start_waits_for_redis_then_answers(env):
     """The first request after a start gets a decision, not the fail action;
     with Redis down at start, answers come after the grace, with the fail action."""
     redis = env.redis()
-    redis.cli("HSET", "sluice:supp:global:first@dest.test", "reason", "hard-bounce")
+    redis.cli("HSET", keys.supp("global", "first@dest.test"), "reason", "hard-bounce")
     # The start's wait for Redis is what this is about, not the 100 ms deadline
     # of a request (which a loaded machine overran: "(redis: timeout) 335.6ms").
     _, sock, _ = start_policyd(env, redis, name="up", deadline_ms=5000)

@@ -12,13 +12,14 @@ DESCRIPTION
 """
 import harness
 from test_policyd_util import start_policyd, policy_query, http_get
+import keys
 
 
 def test_maxmemory_defers_and_logs(env):
     redis = env.redis()
     proc, sock, http = start_policyd(env, redis, "limit_fail_action = defer\n", http=True)
-    redis.cli("HSET", "sluice:limit:cap3", "key", "${sasl_username}", "window", "day", "max", "3")
-    redis.cli("SADD", "sluice:limits", "cap3")
+    redis.cli("HSET", keys.key("limit", "cap3"), "key", "${sasl_username}", "window", "day", "max", "3")
+    redis.cli("SADD", keys.key("limits"), "cap3")
     harness.wait_for(lambda: "limit cap3: loaded" in proc.output(), what="limit cap3 loaded")
     proc.wait_output("limit cap3: loaded")
     # fill it, then forbid writes
@@ -46,8 +47,8 @@ def test_maxmemory_when_the_limit_refuses(env):
     """Over the limit, a failed statistics write is reported but the refusal stands."""
     redis = env.redis()
     proc, sock, http = start_policyd(env, redis, "limit_fail_action = dunno\n", http=True)
-    redis.cli("HSET", "sluice:limit:cap3", "key", "${sasl_username}", "window", "day", "max", "3")
-    redis.cli("SADD", "sluice:limits", "cap3")
+    redis.cli("HSET", keys.key("limit", "cap3"), "key", "${sasl_username}", "window", "day", "max", "3")
+    redis.cli("SADD", keys.key("limits"), "cap3")
     harness.wait_for(lambda: "limit cap3: loaded" in proc.output(), what="limit cap3 loaded")
     ok = [policy_query(sock, {"sasl_username": "bob", "recipient": "r%d@dest.test" % i})
           for i in range(3)]

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from test_policyd_util import start_policyd, policy_on, read_answer, request_bytes
+import keys
 
 
 def connect(sock):
@@ -92,7 +93,7 @@ def test_garbage_and_huge_line(env):
 
 def test_pipelined_and_trickled(env):
     redis = env.redis()
-    redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "hard-bounce")
+    redis.cli("HSET", keys.supp("global", "gone@dest.test"), "reason", "hard-bounce")
     # a generous timeout: this is about order, not speed, on a shared machine
     proc, sock, _ = start_policyd(env, redis, "timeout = 5000\n")
     s = connect(sock)

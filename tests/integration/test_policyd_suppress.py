@@ -12,13 +12,14 @@ DESCRIPTION
     defers, suspended rejects) and DISCARD scopes.
 """
 from test_policyd_util import start_policyd, policy_query, send_as, XCLIENT_MAIN
+import keys
 
 
 def sasl_entries(redis):
     # Postfix reports the user with the SASL realm; write both spellings.
     for user, tenant in (("alice", "t1"), ("bob", "t2")):
         for name in (user, user + "@sluice.test"):
-            redis.cli("HSET", "sluice:sasl:" + name, "tenant", tenant, "category", "news",
+            redis.cli("HSET", keys.key("sasl", name), "tenant", tenant, "category", "news",
                       "domains", "shop.test")
 
 
@@ -32,10 +33,10 @@ def test_suppressed_in_own_tenant_only(root_env):
     redis = env.redis()
     sink = env.sink()
     sasl_entries(redis)
-    redis.cli("HSET", "sluice:supp:tenant:t1:gone@dest.test", "reason", "hard-bounce",
+    redis.cli("HSET", keys.supp("tenant:t1", "gone@dest.test"), "reason", "hard-bounce",
               "source", "test", "added", "1700000000", "detail", "550 5.1.1 t1-private-detail")
-    redis.cli("HSET", "sluice:supp:global:blocked@dest.test", "reason", "manual", "source", "test")
-    redis.cli("HSET", "sluice:supp:cat:news:unsub@dest.test", "reason", "unsubscribe")
+    redis.cli("HSET", keys.supp("global", "blocked@dest.test"), "reason", "manual", "source", "test")
+    redis.cli("HSET", keys.supp("cat:news", "unsub@dest.test"), "reason", "unsubscribe")
     proc, sock, _ = start_policyd(env, redis)
     pf = env.postfix(relay=sink, policy="unix:%s" % sock, main=XCLIENT_MAIN)
 
@@ -61,33 +62,33 @@ def test_suppressed_in_own_tenant_only(root_env):
 
 def test_tenant_status_and_discard(env):
     redis = env.redis()
-    redis.cli("HSET", "sluice:sasl:carol", "tenant", "t3", "category", "news")
+    redis.cli("HSET", keys.key("sasl", "carol"), "tenant", "t3", "category", "news")
     proc, sock, _ = start_policyd(env, redis, 'discard_scopes = { "category" }\n')
     q = {"sasl_username": "carol", "recipient": "x@dest.test"}
     assert policy_query(sock, q) == "DUNNO"
-    redis.cli("HSET", "sluice:tenant:t3", "status", "paused", "status_reason", "bounce rate 9%")
+    redis.cli("HSET", keys.key("tenant", "t3"), "status", "paused", "status_reason", "bounce rate 9%")
     import time
     import harness
     # the SASL entry cache lives a second: asked until carol's tenant is read
     a = harness.wait_for(lambda: (lambda a: a.startswith("DEFER_IF_PERMIT") and a)(policy_query(sock, q)),
                          10, "tenant t3 paused")
     assert a.startswith("DEFER_IF_PERMIT 4.7.1") and "paused" in a and "bounce rate 9%" in a, a
-    redis.cli("HSET", "sluice:tenant:t3", "status", "suspended")
+    redis.cli("HSET", keys.key("tenant", "t3"), "status", "suspended")
     a = policy_query(sock, q)
     assert a.startswith("REJECT 5.7.1") and "suspended" in a, a
-    redis.cli("HSET", "sluice:tenant:t3", "status", "active")
+    redis.cli("HSET", keys.key("tenant", "t3"), "status", "active")
     assert policy_query(sock, q) == "DUNNO"
-    redis.cli("HSET", "sluice:supp:cat:news:x@dest.test", "reason", "complaint")
+    redis.cli("HSET", keys.supp("cat:news", "x@dest.test"), "reason", "complaint")
     a = policy_query(sock, q)
     assert a.startswith("DISCARD") and "complaint" in a, a
     # an entry whose expires has passed no longer applies (even without a TTL)
-    redis.cli("HSET", "sluice:supp:global:old@dest.test", "reason", "manual",
+    redis.cli("HSET", keys.supp("global", "old@dest.test"), "reason", "manual",
               "expires", str(int(time.time()) - 10))
     assert policy_query(sock, {"recipient": "old@dest.test"}) == "DUNNO"
-    redis.cli("HSET", "sluice:supp:global:old@dest.test", "expires", str(int(time.time()) + 3600))
+    redis.cli("HSET", keys.supp("global", "old@dest.test"), "expires", str(int(time.time()) + 3600))
     assert policy_query(sock, {"recipient": "old@dest.test"}).startswith("550 5.7.1 Suppressed: manual")
     # monitor mode for the tenant: DUNNO, but counted
-    redis.cli("HSET", "sluice:mode", "tenant:t3", "monitor")
+    redis.cli("HSET", keys.key("mode"), "tenant:t3", "monitor")
     harness.wait_for(lambda: policy_query(sock, q) == "DUNNO", 10, "monitor mode for t3")
     proc.wait_output("monitor: suppressed")
 
@@ -100,8 +101,8 @@ def test_trailing_dot_and_idna_forms(root_env):
     redis = env.redis()
     sink = env.sink()
     sasl_entries(redis)
-    redis.cli("HSET", "sluice:supp:global:gone@dest.test", "reason", "hard-bounce", "source", "test")
-    redis.cli("HSET", "sluice:supp:global:user@xn--bcher-kva.example", "reason", "complaint",
+    redis.cli("HSET", keys.supp("global", "gone@dest.test"), "reason", "hard-bounce", "source", "test")
+    redis.cli("HSET", keys.supp("global", "user@xn--bcher-kva.example"), "reason", "complaint",
               "source", "test")
     proc, sock, _ = start_policyd(env, redis)
     pf = env.postfix(relay=sink, policy="unix:%s" % sock,

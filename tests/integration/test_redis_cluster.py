@@ -30,7 +30,6 @@ DESCRIPTION
     Each test starts its own cluster: they run in parallel with the
     rest of the suite (no group, not serial).
 """
-import binascii
 import smtplib
 import socket
 import subprocess
@@ -50,7 +49,7 @@ def ctl(conf, *args):
 
 
 def key(addr):
-    return "sluice:supp:global:" + addr
+    return keys.supp("global", addr)
 
 
 def start_cluster(env):
@@ -93,9 +92,9 @@ def test_ask_during_a_slot_migration(root_env):
     r = ctl(conf, "suppress", "check", "--scope", "global", a)
     assert r.returncode == 0 and "manual" in r.stdout, (r.stdout, r.stderr)
     # a new key of a migrating slot is created on the importing node
-    # binascii.crc_hqx is CRC16-XMODEM, the cluster's hash (no braces here)
+    # keys.slot: the cluster's hash of the name's tag (the address)
     same_slot = next("n%d@dest.test" % i for i in range(2000000)
-                     if binascii.crc_hqx(key("n%d@dest.test" % i).encode(), 0) % 16384 == slot)
+                     if keys.slot(key("n%d@dest.test" % i)) == slot)
     assert cl.keyslot(key(same_slot)) == slot
     assert ctl(conf, "suppress", "add", same_slot).returncode == 0
     assert src.cli("CLUSTER", "COUNTKEYSINSLOT", slot) == "0"

@@ -21,6 +21,7 @@ import time
 
 import harness
 from test_policyd_util import start_policyd_product_timeout as start_policyd, policy_query, policy_on
+import keys
 
 SUPPRESSED = "gone@dest.test"
 
@@ -29,8 +30,8 @@ def define_limit(node, name, **fields):
     args = []
     for k, v in fields.items():
         args += [k, v]
-    node.cli("HSET", "sluice:limit:" + name, *args)
-    node.cli("SADD", "sluice:limits", name)
+    node.cli("HSET", keys.key("limit", name), *args)
+    node.cli("SADD", keys.key("limits"), name)
 
 
 def script_calls(node):
@@ -81,7 +82,7 @@ def test_policyd_follows_sentinel_failover(root_env):
     env = root_env
     ss = env.sentinels()
     master = ss.master()
-    master.cli("HSET", "sluice:supp:global:" + SUPPRESSED, "reason", "hard-bounce", "source", "test")
+    master.cli("HSET", keys.supp("global", SUPPRESSED), "reason", "hard-bounce", "source", "test")
     define_limit(master, "five", key="${sender}", rate="5/hour")
     proc, sock, _ = start_policyd(env, ss)
     harness.wait_for(lambda: "limit five: loaded" in proc.output(), 10, "limit loaded")
@@ -120,7 +121,7 @@ def test_policyd_follows_sentinel_failover(root_env):
                for i in range(7)]
     assert answers[:5] == ["DUNNO"] * 5, answers
     assert all(a.startswith("DEFER_IF_PERMIT") for a in answers[5:]), answers
-    new.cli("HSET", "sluice:supp:global:new@dest.test", "reason", "complaint", "source", "test")
+    new.cli("HSET", keys.supp("global", "new@dest.test"), "reason", "complaint", "source", "test")
     assert policy_query(sock, {"recipient": "new@dest.test"}).startswith("550 ")
     assert re.search(r"redis %s@127\.0\.0\.1:%d: (connection lost|reconnected)"
                      % (ss.MASTER_NAME, old.port), proc.output()), proc.output()[-3000:]
@@ -137,11 +138,11 @@ def test_sluicectl_through_sentinels_and_failover(root_env):
     conf = env.file("ctl.conf", 'secret_file = "%s"\n%s' % (env.secret(), ss.conf_section()))
     r = ctl(env, conf, "suppress", "add", "one@dest.test")
     assert r.returncode == 0, r.stderr
-    assert ss.master().cli("EXISTS", "sluice:supp:global:one@dest.test") == "1"
+    assert ss.master().cli("EXISTS", keys.supp("global", "one@dest.test")) == "1"
     old, new = ss.failover()
     r = ctl(env, conf, "suppress", "add", "two@dest.test")
     assert r.returncode == 0, r.stderr
-    assert new.cli("EXISTS", "sluice:supp:global:two@dest.test") == "1"
+    assert new.cli("EXISTS", keys.supp("global", "two@dest.test")) == "1"
     r = ctl(env, conf, "suppress", "check", "one@dest.test")
     assert r.returncode == 0 and "one@dest.test" in r.stdout, (r.stdout, r.stderr)
 
@@ -216,7 +217,7 @@ def test_mail_through_postfix_during_failover(root_env):
     assert len(sink.files()) == n
     assert script_calls(old) == before
     # decisions after it come from the new master
-    new.cli("HSET", "sluice:supp:global:" + SUPPRESSED, "reason", "hard-bounce", "source", "test")
+    new.cli("HSET", keys.supp("global", SUPPRESSED), "reason", "hard-bounce", "source", "test")
     assert policy_query(sock, {"recipient": SUPPRESSED}).startswith("550 ")
     lines = request_lines(proc)
     print("\nmail during failover: %d messages delivered, %d policy answers, %d by the fail action"
@@ -228,7 +229,7 @@ def test_sentinel_and_acl_auth(root_env):
     env = root_env
     ss = env.sentinels(auth=True)
     master = ss.master()
-    master.cli("HSET", "sluice:supp:global:" + SUPPRESSED, "reason", "hard-bounce", "source", "test")
+    master.cli("HSET", keys.supp("global", SUPPRESSED), "reason", "hard-bounce", "source", "test")
     proc, sock, _ = start_policyd(env, ss)
     assert policy_query(sock, {"recipient": SUPPRESSED}).startswith("550 ")
     conf = env.file("ctl.conf", 'secret_file = "%s"\n%s' % (env.secret(), ss.conf_section()))
@@ -241,13 +242,13 @@ def test_sentinel_and_acl_auth(root_env):
                      "decisions from the new master")
     r = ctl(env, conf, "suppress", "add", "acl2@dest.test")
     assert r.returncode == 0, r.stderr
-    assert new.cli("EXISTS", "sluice:supp:global:acl2@dest.test") == "1"
+    assert new.cli("EXISTS", keys.supp("global", "acl2@dest.test")) == "1"
     # a wrong sentinel password: a clear error, nothing written anywhere
     bad = env.file("bad.conf", 'secret_file = "%s"\n%s' % (env.secret("b.key"), ss.conf_section(
         extra='  sentinel_password_file = "%s"\n' % env.file("bad.pw", "wrong\n", 0o600))))
     r = ctl(env, bad, "suppress", "add", "nope@dest.test")
     assert r.returncode != 0 and "sentinel" in r.stderr, r.stderr
-    assert new.cli("EXISTS", "sluice:supp:global:nope@dest.test") == "0"
+    assert new.cli("EXISTS", keys.supp("global", "nope@dest.test")) == "0"
 
 
 def test_master_killed(root_env):
@@ -255,8 +256,8 @@ def test_master_killed(root_env):
     env = root_env
     ss = env.sentinels()
     master = ss.master()
-    master.cli("HSET", "sluice:supp:global:" + SUPPRESSED, "reason", "hard-bounce", "source", "test")
-    harness.wait_for(lambda: ss.replica.cli("EXISTS", "sluice:supp:global:" + SUPPRESSED) == "1", 10)
+    master.cli("HSET", keys.supp("global", SUPPRESSED), "reason", "hard-bounce", "source", "test")
+    harness.wait_for(lambda: ss.replica.cli("EXISTS", keys.supp("global", SUPPRESSED)) == "1", 10)
     proc, sock, _ = start_policyd(env, ss)
     load = Load(sock)
     load.start()
@@ -283,7 +284,7 @@ def test_first_sentinel_down(root_env):
     """The first configured sentinel is down: discovery and the once-a-second poll use the others."""
     env = root_env
     ss = env.sentinels()
-    ss.master().cli("HSET", "sluice:supp:global:" + SUPPRESSED, "reason", "hard-bounce", "source", "test")
+    ss.master().cli("HSET", keys.supp("global", SUPPRESSED), "reason", "hard-bounce", "source", "test")
     ss.stop_sentinel(0)
     proc, sock, _ = start_policyd(env, ss)
     assert policy_query(sock, {"recipient": SUPPRESSED}).startswith("550 ")
@@ -297,7 +298,7 @@ def test_first_sentinel_down(root_env):
                      "decisions from the new master")
     r = ctl(env, conf, "suppress", "add", "b@dest.test")
     assert r.returncode == 0, r.stderr
-    assert new.cli("EXISTS", "sluice:supp:global:b@dest.test") == "1"
+    assert new.cli("EXISTS", keys.supp("global", "b@dest.test")) == "1"
 
 
 def test_milter_through_sentinel_failover(root_env):

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+import keys
+
 
 def today():
     return int(time.time()) // 86400
@@ -98,7 +100,7 @@ def rcpt_hash(secret, msgid, addr):
 
 def bind(redis, secret, msgid, addrs, prefix="sluice:", ttl=31 * 86400):
     """The recipient record sluice-milter writes at the end of a message."""
-    key = "%srcpts:%s" % (prefix, msgid)
+    key = keys.key("rcpts", msgid, prefix=prefix)
     redis.cli("SADD", key, *[rcpt_hash(secret, msgid, a) for a in addrs])
     redis.cli("EXPIRE", key, ttl)
 

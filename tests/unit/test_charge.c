@@ -33,9 +33,9 @@ test_names(void **state)
 {
 	(void)state;
 	assert_string_equal(key("192.0.2.7", "50820", "192.0.2.1", "587"),
-	                    "sluice:charge:192.0.2.7/50820,192.0.2.1/587");
+	                    "sluice:charge:{192.0.2.7/50820,192.0.2.1/587}");
 	assert_string_equal(key("2001:db8::7", "50820", "2001:db8::1", "25"),
-	                    "sluice:charge:2001:db8::7/50820,2001:db8::1/25");
+	                    "sluice:charge:{2001:db8::7/50820,2001:db8::1/25}");
 }
 
 /* test_unnamed - no record for a connection that cannot be named safely */

@@ -21,6 +21,7 @@
 
 #include "addr.h"
 #include "keyspace.h"
+#include "redis.h"
 
 #define P "sluice:"
 
@@ -30,47 +31,50 @@ static const struct example {
 	const char *key;
 	const char *part[SL_KEY_PARTS];
 } examples[] = {
-    {SL_KEY_SUPP, P "supp:global:bob@example.net", {"global", "bob@example.net"}},
-    {SL_KEY_SUPP, P "supp:tenant:shop1:carol@example.org", {"tenant:shop1", "carol@example.org"}},
-    {SL_KEY_SUPP, P "supp:cat:news:dave@example.com", {"cat:news", "dave@example.com"}},
-    {SL_KEY_SOFT, P "soft:erin@example.net", {"erin@example.net"}},
+    {SL_KEY_SUPP, P "supp:global:{bob@example.net}", {"global", "bob@example.net"}},
+    {SL_KEY_SUPP, P "supp:tenant:shop1:{carol@example.org}", {"tenant:shop1", "carol@example.org"}},
+    {SL_KEY_SUPP, P "supp:cat:news:{dave@example.com}", {"cat:news", "dave@example.com"}},
+    {SL_KEY_SOFT, P "soft:{erin@example.net}", {"erin@example.net"}},
     {SL_KEY_TENANT, P "tenant:shop1", {"shop1"}},
     {SL_KEY_SASL, P "sasl:alice@shop1.example", {"alice@shop1.example"}},
     {SL_KEY_STATS, P "stats:20261125:shop1:news", {"20261125", "shop1", "news"}},
     {SL_KEY_STATS, P "stats:20261125:-:-", {"20261125", "-", "-"}},
-    {SL_KEY_LIMITS, P "limits", {NULL}},
-    {SL_KEY_LIMIT, P "limit:per-user", {"per-user"}},
-    {SL_KEY_LIMIT, P "limit:tenant-month", {"tenant-month"}},
-    {SL_KEY_LIMIT, P "limit:docomo", {"docomo"}},
-    {SL_KEY_LIMIT, P "limit:gmail-bulk", {"gmail-bulk"}},
-    {SL_KEY_LIMIT, P "limit:hourly", {"hourly"}},
-    {SL_KEY_LIMITS_SEEDED, P "limits:seeded", {NULL}},
-    {SL_KEY_MODE, P "mode", {NULL}},
-    {SL_KEY_RATE, P "rate:hourly:alice@shop1.example", {"hourly", "alice@shop1.example"}},
-    {SL_KEY_RATE, P "rate:t:shop1:gmail.com", {"t", "shop1:gmail.com"}},
+    {SL_KEY_LIMITS, P "limits{conf}", {NULL}},
+    {SL_KEY_LIMIT, P "limit:per-user{conf}", {"per-user"}},
+    {SL_KEY_LIMIT, P "limit:tenant-month{conf}", {"tenant-month"}},
+    {SL_KEY_LIMIT, P "limit:docomo{conf}", {"docomo"}},
+    {SL_KEY_LIMIT, P "limit:gmail-bulk{conf}", {"gmail-bulk"}},
+    {SL_KEY_LIMIT, P "limit:hourly{conf}", {"hourly"}},
+    {SL_KEY_LIMITS_SEEDED, P "limits:seeded{conf}", {NULL}},
+    {SL_KEY_MODE, P "mode{conf}", {NULL}},
+    {SL_KEY_RATE, P "rate:hourly:{alice@shop1.example}", {"hourly", "alice@shop1.example"}},
+    {SL_KEY_RATE, P "rate:t:{shop1:gmail.com}", {"t", "shop1:gmail.com"}},
     {SL_KEY_QUOTA,
-     P "quota:gmail-bulk:20261125:shop1.example",
+     P "quota:gmail-bulk:20261125:{shop1.example}",
      {"gmail-bulk", "20261125", "shop1.example"}},
     {SL_KEY_RULESTATS, P "rulestats:hourly", {"hourly"}},
     {SL_KEY_MSG, P "msg:4PQR1x2Y3Zz8AB", {"4PQR1x2Y3Zz8AB"}},
     {SL_KEY_BLOCK, P "block:google:news.example.com", {"google", "news.example.com"}},
     {SL_KEY_PSTATS, P "pstats:20261203:google", {"20261203", "google"}},
-    {SL_KEY_RCPTS, P "rcpts:a7x2m9qd", {"a7x2m9qd"}},
+    {SL_KEY_RCPTS, P "rcpts:{a7x2m9qd}", {"a7x2m9qd"}},
     {SL_KEY_DMARC, P "dmarc:example.com:20261125", {"example.com", "20261125"}},
     {SL_KEY_DMARC_UNAUTH, P "dmarc:example.com:20261125:unauth", {"example.com", "20261125"}},
     {SL_KEY_DMARCAGG, P "dmarcagg:20261203:example.org", {"20261203", "example.org"}},
     {SL_KEY_DMARCPOL, P "dmarcpol:20261203:example.org", {"20261203", "example.org"}},
     {SL_KEY_DMARCSENT, P "dmarcsent:20261203:example.org", {"20261203", "example.org"}},
     {SL_KEY_PROVIDER, P "provider:20261203:gmail.com", {"20261203", "gmail.com"}},
-    {SL_KEY_FBDONE, P "fbdone:0123abcd", {"0123abcd"}},
-    {SL_KEY_FBSEEN, P "fbseen:a7x2m9qd", {"a7x2m9qd"}},
+    {SL_KEY_FBDONE, P "fbdone:{a7x2m9qd}:0123abcd", {"a7x2m9qd", "0123abcd"}},
+    {SL_KEY_FBDONE, P "fbdone:{-}:0123abcd", {"-", "0123abcd"}},
+    {SL_KEY_FBSEEN, P "fbseen:{a7x2m9qd}", {"a7x2m9qd"}},
     {SL_KEY_EVENTS, P "events", {NULL}},
     {SL_KEY_BLOCKS, P "blocks", {NULL}},
     {SL_KEY_RAMPS, P "ramps", {NULL}},
     {SL_KEY_PDOMAINS, P "pdomains:google", {"google"}},
     {SL_KEY_HOLDS, P "holds", {NULL}},
     {SL_KEY_RELABEL, P "relabel", {NULL}},
-    {SL_KEY_LIMIT, P "limit:warm-gmail", {"warm-gmail"}},
+    {SL_KEY_CHARGE, P "charge:{192.0.2.7/50820,192.0.2.1/587}", {"192.0.2.7/50820,192.0.2.1/587"}},
+    {SL_KEY_KEYSPACE, P "keyspace", {NULL}},
+    {SL_KEY_LIMIT, P "limit:warm-gmail{conf}", {"warm-gmail"}},
 };
 
 /* format - sl_key with up to three parts */
@@ -187,18 +191,20 @@ test_supp_key(void **state)
 	(void)state;
 	assert_int_equal(sl_scope_make(&s, SL_SCOPE_TENANT, "shop1"), 0);
 	assert_int_equal(sl_supp_key(key, sizeof(key), "x:", &s, "a:b@example.org"), 0);
-	assert_string_equal(key, "x:supp:tenant:shop1:a:b@example.org");
+	assert_string_equal(key, "x:supp:tenant:shop1:{a:b@example.org}");
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(sl_supp_key_parse(key, "x:", &s, addr, sizeof(addr)), 0);
 	assert_int_equal(s.kind, SL_SCOPE_TENANT);
 	assert_string_equal(addr, "a:b@example.org");
 	assert_int_equal(
-	    sl_supp_key_parse("x:supp:global:a@b.example", "x:", &s, addr, sizeof(addr)), 0);
+	    sl_supp_key_parse("x:supp:global:{a@b.example}", "x:", &s, addr, sizeof(addr)), 0);
 	assert_int_equal(sl_scope_format(&s, out, sizeof(out)), 0);
 	assert_string_equal(out, "global");
-	assert_int_equal(sl_supp_key_parse("x:supp:user:u:a@b", "x:", &s, addr, sizeof(addr)), -1);
-	assert_int_equal(sl_supp_key_parse("y:supp:global:a@b", "x:", &s, addr, sizeof(addr)), -1);
-	assert_int_equal(sl_supp_key_parse("x:supp:global:", "x:", &s, addr, sizeof(addr)), -1);
+	assert_int_equal(sl_supp_key_parse("x:supp:user:u:{a@b}", "x:", &s, addr, sizeof(addr)),
+	                 -1);
+	assert_int_equal(sl_supp_key_parse("y:supp:global:{a@b}", "x:", &s, addr, sizeof(addr)),
+	                 -1);
+	assert_int_equal(sl_supp_key_parse("x:supp:global:{}", "x:", &s, addr, sizeof(addr)), -1);
 	assert_int_equal(sl_supp_canon("<Bob+News@Example.NET>",
 	                               SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL, addr, sizeof(addr)),
 	                 0);
@@ -225,9 +231,107 @@ test_refused(void **state)
 	assert_int_equal(sl_key_parse(P "dmarc:d:1", P, SL_KEY_DMARC_UNAUTH, &p), -1);
 	assert_int_equal(sl_key_parse(P "limitsx", P, SL_KEY_LIMITS, &p), -1);
 	assert_int_equal(sl_key(key, sizeof(key), P, SL_KEY_SUPP, "*", "a@b"), 0);
-	assert_string_equal(key, P "supp:*:a@b");
+	assert_string_equal(key, P "supp:*:{a@b}");
+	assert_int_equal(
+	    sl_supp_key_parse("x:supp:global:a@b.example", "x:", &(sl_scope){0}, key, sizeof(key)),
+	    -1); /* format 1 */
 	assert_int_equal(sl_key(key, sizeof(key), NULL, SL_KEY_EVENTS), 0);
 	assert_string_equal(key, "events");
+}
+
+/* The names of format 1 (before hash tags) and what they are now. */
+static const struct old {
+	const char *old, *now;
+	enum sl_key_kind kind;
+} olds[] = {
+    {P "supp:global:bob@example.net", P "supp:global:{bob@example.net}", SL_KEY_SUPP},
+    {P "supp:cat:news:Bob+x@example.net", P "supp:cat:news:{Bob+x@example.net}", SL_KEY_SUPP},
+    {P "supp:tenant:shop1:a@b.example", P "supp:tenant:shop1:{a@b.example}", SL_KEY_SUPP},
+    {P "soft:erin@example.net", P "soft:{erin@example.net}", SL_KEY_SOFT},
+    {P "limits", P "limits{conf}", SL_KEY_LIMITS},
+    {P "limit:hourly", P "limit:hourly{conf}", SL_KEY_LIMIT},
+    {P "limits:seeded", P "limits:seeded{conf}", SL_KEY_LIMITS_SEEDED},
+    {P "mode", P "mode{conf}", SL_KEY_MODE},
+    {P "rate:hourly:alice", P "rate:hourly:{alice}", SL_KEY_RATE},
+    {P "rate:t:shop1:gmail.com", P "rate:t:{shop1:gmail.com}", SL_KEY_RATE},
+    {P "quota:daily:20261203:alice", P "quota:daily:20261203:{alice}", SL_KEY_QUOTA},
+    {P "rcpts:a7x2m9qd", P "rcpts:{a7x2m9qd}", SL_KEY_RCPTS},
+    {P "fbseen:a7x2m9qd", P "fbseen:{a7x2m9qd}", SL_KEY_FBSEEN},
+    {P "charge:192.0.2.7/1,192.0.2.1/25", P "charge:{192.0.2.7/1,192.0.2.1/25}", SL_KEY_CHARGE},
+    {P "fbdone:0123abcd", NULL, SL_KEY_FBDONE}, /* dropped by migrate: no msgid */
+};
+
+/* test_old_names - format-1 names recognised and renamed; today's are not old */
+static void
+test_old_names(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(olds) / sizeof(*olds); i++) {
+		sl_key_parts p;
+		char now[SL_KEY_MAX];
+
+		assert_int_equal(sl_key_old_kind(olds[i].old, P, &p), olds[i].kind);
+		if (olds[i].now == NULL) {
+			assert_int_equal(sl_key_parts_name(now, sizeof(now), P, olds[i].kind, &p),
+			                 -1);
+			continue;
+		}
+		assert_int_equal(sl_key_parts_name(now, sizeof(now), P, olds[i].kind, &p), 0);
+		assert_string_equal(now, olds[i].now);
+		assert_int_equal(sl_key_old_kind(olds[i].now, P, &p), -1);
+	}
+	for (size_t i = 0; i < sizeof(examples) / sizeof(*examples); i++) {
+		sl_key_parts p;
+
+		assert_int_equal(sl_key_old_kind(examples[i].key, P, &p), -1);
+	}
+	assert_int_equal(sl_key_old_kind(P "suppb:global:17", P, &(sl_key_parts){0}), -1);
+	assert_int_equal(sl_key_old_kind("other:limits", P, &(sl_key_parts){0}), -1);
+}
+
+/* slot - the Cluster slot of a key */
+static unsigned
+slot(const char *key)
+{
+	return sl_redis_keyslot(key, strlen(key));
+}
+
+/* test_slots - the keys of one decision share a slot (doc/redis-keys.md) */
+static void
+test_slots(void **state)
+{
+	static const char *const addr[] = {"bob@example.net", "a}b@example.org", "x{y@example.com"};
+	char a[SL_KEY_MAX], b[SL_KEY_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(addr) / sizeof(*addr); i++) {
+		sl_key(a, sizeof(a), P, SL_KEY_SUPP, "global", addr[i]);
+		sl_key(b, sizeof(b), P, SL_KEY_SUPP, "cat:news", addr[i]);
+		assert_int_equal(slot(a), slot(b));
+		sl_key(b, sizeof(b), P, SL_KEY_SUPP, "tenant:shop1", addr[i]);
+		assert_int_equal(slot(a), slot(b));
+		sl_key(b, sizeof(b), P, SL_KEY_SOFT, addr[i]);
+		assert_int_equal(slot(a), slot(b));
+		sl_key(b, sizeof(b), "other:", SL_KEY_SUPP, "global", addr[i]);
+		assert_int_equal(slot(a), slot(b)); /* the tag, not the prefix */
+	}
+	sl_key(a, sizeof(a), P, SL_KEY_RATE, "hourly", "alice");
+	sl_key(b, sizeof(b), P, SL_KEY_QUOTA, "daily", "20261203", "alice");
+	assert_int_equal(slot(a), slot(b));
+	sl_key(b, sizeof(b), P, SL_KEY_RATE, "hourly", "bob");
+	assert_int_not_equal(slot(a), slot(b)); /* another value: its own slot */
+	sl_key(a, sizeof(a), P, SL_KEY_LIMITS);
+	sl_key(b, sizeof(b), P, SL_KEY_LIMIT, "hourly");
+	assert_int_equal(slot(a), slot(b));
+	sl_key(b, sizeof(b), P, SL_KEY_MODE);
+	assert_int_equal(slot(a), slot(b));
+	sl_key(b, sizeof(b), P, SL_KEY_LIMITS_SEEDED);
+	assert_int_equal(slot(a), slot(b));
+	sl_key(a, sizeof(a), P, SL_KEY_FBDONE, "a7x2m9qd", "0123abcd");
+	sl_key(b, sizeof(b), P, SL_KEY_FBSEEN, "a7x2m9qd");
+	assert_int_equal(slot(a), slot(b));
+	sl_key(b, sizeof(b), P, SL_KEY_RCPTS, "a7x2m9qd");
+	assert_int_equal(slot(a), slot(b));
 }
 
 /* test_day - the UTC day of stats keys */
@@ -247,9 +351,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_examples), cmocka_unit_test(test_doc_examples),
-	    cmocka_unit_test(test_scope),    cmocka_unit_test(test_supp_key),
-	    cmocka_unit_test(test_refused),  cmocka_unit_test(test_day),
+	    cmocka_unit_test(test_examples),  cmocka_unit_test(test_doc_examples),
+	    cmocka_unit_test(test_scope),     cmocka_unit_test(test_supp_key),
+	    cmocka_unit_test(test_refused),   cmocka_unit_test(test_day),
+	    cmocka_unit_test(test_old_names), cmocka_unit_test(test_slots),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

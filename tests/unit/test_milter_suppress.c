@@ -63,10 +63,10 @@ test_keys_scopes_and_forms(void **state)
 	assert_string_equal(s.scope[ML_SCOPE_CATEGORY], "cat:news");
 	assert_string_equal(s.scope[ML_SCOPE_TENANT], "tenant:shop1");
 	assert_int_equal(s.nkeys, 3 * 4 + 3 * 1);	/* Bob: 4 forms, carol: 1, junk: none */
-	assert_true(has_key(&s, "sluice:supp:global:Bob+x@example.net"));
-	assert_true(has_key(&s, "sluice:supp:cat:news:bob@example.net"));
-	assert_true(has_key(&s, "sluice:supp:tenant:shop1:Bob@example.net"));
-	assert_true(has_key(&s, "sluice:supp:cat:news:carol@example.org"));
+	assert_true(has_key(&s, "sluice:supp:global:{Bob+x@example.net}"));
+	assert_true(has_key(&s, "sluice:supp:cat:news:{bob@example.net}"));
+	assert_true(has_key(&s, "sluice:supp:tenant:shop1:{Bob@example.net}"));
+	assert_true(has_key(&s, "sluice:supp:cat:news:{carol@example.org}"));
 	assert_int_equal(s.key_rcpt[s.nkeys - 1], 1);
 	assert_int_equal(s.key_scope[0], ML_SCOPE_GLOBAL);
 	ml_supp_free(&s);
@@ -76,8 +76,8 @@ test_keys_scopes_and_forms(void **state)
 	assert_string_equal(s.scope[ML_SCOPE_CATEGORY], "");
 	assert_string_equal(s.scope[ML_SCOPE_TENANT], "");
 	assert_int_equal(s.nkeys, 2);
-	assert_string_equal(s.keys[0], "p:supp:global:Bob+x@example.net");
-	assert_string_equal(s.keys[1], "p:supp:global:bob+x@example.net");
+	assert_string_equal(s.keys[0], "p:supp:global:{Bob+x@example.net}");
+	assert_string_equal(s.keys[1], "p:supp:global:{bob+x@example.net}");
 	ml_supp_free(&s);
 	ml_supp_free(&s);			/* a zeroed one is fine */
 	ml_conf_unref(c);
@@ -254,7 +254,7 @@ test_redis_unreachable(void **state)
 	ml_supp_free(&s);
 	/* a charge record to claim needs the call too: its failure leaves it standing */
 	mi.record = 0;
-	mi.charge = "sluice:charge:192.0.2.7/50820,192.0.2.1/587";
+	mi.charge = "sluice:charge:{192.0.2.7/50820,192.0.2.1/587}";
 	assert_int_equal(
 	    ml_end_message(c, &d, &mi, rcpts, 1, &s, &cl, &unchecked, &lost, err, sizeof(err)), 0);
 	assert_false(unchecked || lost);

@@ -286,12 +286,12 @@ test_suppress_keys(void **state)
 	strcpy(facts.category, "news");
 	n = pd_suppress_scopes(&cfg, &facts, sc);
 	assert_int_equal(n, 12);
-	assert_string_equal(sc[0].key, "sluice:supp:global:Bob+x@gmail.com");
-	assert_string_equal(sc[1].key, "sluice:supp:global:bob+x@gmail.com");
-	assert_string_equal(sc[2].key, "sluice:supp:global:Bob@gmail.com");
-	assert_string_equal(sc[3].key, "sluice:supp:global:bob@gmail.com");
-	assert_string_equal(sc[4].key, "sluice:supp:cat:news:Bob+x@gmail.com");
-	assert_string_equal(sc[11].key, "sluice:supp:tenant:shop1:bob@gmail.com");
+	assert_string_equal(sc[0].key, "sluice:supp:global:{Bob+x@gmail.com}");
+	assert_string_equal(sc[1].key, "sluice:supp:global:{bob+x@gmail.com}");
+	assert_string_equal(sc[2].key, "sluice:supp:global:{Bob@gmail.com}");
+	assert_string_equal(sc[3].key, "sluice:supp:global:{bob@gmail.com}");
+	assert_string_equal(sc[4].key, "sluice:supp:cat:news:{Bob+x@gmail.com}");
+	assert_string_equal(sc[11].key, "sluice:supp:tenant:shop1:{bob@gmail.com}");
 	assert_true(sc[11].discard && !sc[0].discard);
 	/* no tenant, no category, nothing to strip: global only, one form */
 	cfg.strip_tag = cfg.lower_local = 0;
