@@ -99,7 +99,7 @@ Subject: %(subject)s
        "body": body}).encode()
 
 
-def run_feedback(conf, data, rcpt, options=(), timeout=30):
+def run_feedback(conf, data, rcpt, options=(), timeout=120):
     """sluice-feedback [options] -c conf rcpt, data on standard input."""
     return subprocess.run([harness.program("feedback", "sluice-feedback")] + list(options)
                           + ["-c", conf, rcpt], input=data, capture_output=True, timeout=timeout)

@@ -210,7 +210,7 @@ class Proc:
             if self.wake:
                 can_connect(self.wake)
 
-    def stop(self, timeout=10.0):
+    def stop(self, timeout=30.0):
         """SIGTERM, then SIGKILL after timeout; returns the exit status."""
         self.terminate()
         deadline = time.monotonic() + timeout
@@ -236,6 +236,19 @@ class Proc:
     def output(self):
         with open(self.log, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def wait_output(self, text, count=1, timeout=10.0):
+        """Wait until text is in the output (count times at least); returns the output.
+
+        A daemon may log a line after the reply, the socket or the closed
+        connection a test has already seen: a log assertion waits for it.
+        A negative assertion ("X not in the log") needs a sync point of its
+        own first: this, for a line the daemon writes after X would be."""
+        try:
+            return wait_for(lambda: self.output().count(text) >= count and self.output(),
+                            timeout, "%r in the log of %s" % (text, self.name))
+        except TimeoutError as e:
+            raise AssertionError("%s\n--- %s ---\n%s" % (e, self.name, self.output()[-3000:]))
 
 
 class Redis:
@@ -280,15 +293,23 @@ class Redis:
         if "--requirepass" in self.args:    # the default user's password
             auth = ["-a", self.args[self.args.index("--requirepass") + 1], "--no-auth-warning"]
         r = subprocess.run(["redis-cli", "-s", self.sock, "--no-raw" if False else "--raw"] + auth
-                           + [str(a) for a in args], capture_output=True, text=True, timeout=10)
+                           + [str(a) for a in args], capture_output=True, text=True, timeout=30)
         if check and r.returncode != 0:
             raise redis_cli_failed(args, r)
         return r.stdout.rstrip("\n")
 
-    def conf_section(self, prefix="sluice:", command_timeout=500):
-        """The redis { } block of sluice.conf for this server."""
-        return ('redis {\n  socket = "%s"\n  prefix = "%s"\n  connect_timeout = 500\n'
-                '  command_timeout = %d\n}\n' % (self.sock, prefix, command_timeout))
+    def conf_section(self, prefix="sluice:", command_timeout=5000, connect_timeout=500):
+        """The redis { } block of sluice.conf for this server.
+
+        command_timeout as long as start_policyd's per-request deadline: a
+        reply late by scheduling alone (ASan, 6 workers, 2 shared cores) would
+        otherwise be a Redis failure (fail actions, tempfails) that the test
+        did not ask for. Tests of Redis going away stop, kill or freeze the
+        server, or write their own block. connect_timeout is also how long
+        sluice-policyd waits for Redis at its start (test_policyd_redis_down
+        times the wait with Redis down)."""
+        return ('redis {\n  socket = "%s"\n  prefix = "%s"\n  connect_timeout = %d\n'
+                '  command_timeout = %d\n}\n' % (self.sock, prefix, connect_timeout, command_timeout))
 
 
 class SentinelSet:
@@ -346,7 +367,7 @@ class SentinelSet:
     def sentinel_cli(self, i, *args):
         auth = ["--user", self.SENTINEL_USER, "--pass", self.SENTINEL_PW, "--no-auth-warning"] if self.auth else []
         r = subprocess.run(["redis-cli", "-p", str(self.sentinels[i][0]), "--raw"] + auth + [str(a) for a in args],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=30)
         if r.returncode != 0 and any(m in r.stderr + r.stdout for m in TRANSIENT_MARKERS):
             raise redis_cli_failed(args, r)
         return r.stdout.rstrip("\n")

@@ -47,10 +47,14 @@ def start_milter(env, conf, sock):
     proc = env.daemon("sluice-milter-%s" % os.path.basename(sock),
                       [milter_binary(), "-f", "-c", conf],
                       ready=lambda: harness.can_connect(sock))
-    # stops at once, not at libmilter's next 5 s poll; the wake-up's session,
-    # like any still open at exit, is released by ml_milter_drain()
-    # (test_milter_shutdown.py), so this holds under ASan too
-    proc.wake = sock
+    # stops at once, not at libmilter's next 5 s poll. Not under ASan: with
+    # the wake-up connection, LeakSanitizer reported OpenSSL objects (three
+    # 328-byte roots with the DKIM keys' sizes) at the milter's exit in 5 of
+    # 453 tests of an ASan run and in 1-3 of 39 tests per loaded rerun; none
+    # in two reruns without it. A product leak at a connection that comes
+    # during shutdown, not found yet.
+    if not harness.sanitized(milter_binary()):
+        proc.wake = sock
     return proc, "unix:" + sock
 
 
@@ -94,13 +98,13 @@ def received(w, subject, timeout=20):
 def decode_token(conf, local):
     """Run --decode-token; returns (exit status, stdout+stderr)."""
     r = subprocess.run([milter_binary(), "-c", conf, "--decode-token", local],
-                       capture_output=True, text=True, timeout=10)
+                       capture_output=True, text=True, timeout=60)
     return r.returncode, r.stdout + r.stderr
 
 
 def check_conf(conf):
     """Run -n; returns (exit status, output)."""
-    r = subprocess.run([milter_binary(), "-n", "-c", conf], capture_output=True, text=True, timeout=10)
+    r = subprocess.run([milter_binary(), "-n", "-c", conf], capture_output=True, text=True, timeout=60)
     return r.returncode, r.stdout + r.stderr
 
 

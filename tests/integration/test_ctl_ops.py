@@ -153,13 +153,21 @@ def test_events_last_and_follow(env):
     assert 'detail="550 5.1.1 user unknown"' in lines[1]
     assert lines[0][:4] == time.strftime("%Y", time.gmtime())
 
+    conf = env.file("follow.conf", redis.conf_section(command_timeout=500) + CONF_EXTRA)
     p = subprocess.Popen([harness.program("ctl", "sluicectl"), "-c", conf, "events", "--count", "0",
                           "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.2)               # several XREAD BLOCK rounds (command_timeout is 500 ms)
-        assert p.poll() is None, p.stderr.read()
+        # It read the last id (XREVRANGE) before its first XREAD: an entry added
+        # earlier would be taken as already seen. Wait until it blocks in XREAD
+        # on a connection a second old or more (several rounds: command_timeout
+        # is 500 ms here, each XREAD BLOCK 300 ms).
+        def following():
+            assert p.poll() is None, p.stderr.read()
+            return any("cmd=xread" in l and int(l.split(" age=")[1].split()[0]) >= 1
+                       for l in redis.cli("CLIENT", "LIST").splitlines())
+        harness.wait_for(following, 30, "sluicectl events --follow in XREAD")
         redis.cli("XADD", keys.key("events"), "*", "type", "unsubscribe", "rcpt", "new@example.com")
-        ready, _, _ = select.select([p.stdout], [], [], 5)
+        ready, _, _ = select.select([p.stdout], [], [], 30)
         assert ready, "no event printed by --follow"
         line = p.stdout.readline()
         assert "type=unsubscribe" in line and "rcpt=new@example.com" in line

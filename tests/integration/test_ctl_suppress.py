@@ -281,14 +281,20 @@ def test_import_large_file_in_batches(env):
     redis, conf = start(env)
     n = 5000
     path = env.file("big.csv", "email\n" + "".join("user%05d@example.com\n" % i for i in range(n)))
-    t0 = time.monotonic()
+    def scripts():
+        """Calls of EVAL/EVALSHA so far (the commands inside a script count apart)."""
+        return sum(int(l.split("calls=")[1].split(",")[0])
+                   for l in redis.cli("INFO", "commandstats").splitlines()
+                   if l.startswith(("cmdstat_eval:", "cmdstat_evalsha:")))
     r = ctl(conf, "suppress", "import", path)
-    took = time.monotonic() - t0
     assert r.returncode == 0, r.stderr
     assert "%d added" % n in r.stdout
     assert int(redis.cli("DBSIZE")) == n + 1                  # and the keyspace marker
     assert redis.cli("EXISTS", keys.key("keyspace")) == "1"
-    assert took < 20, "import of %d addresses took %.1fs" % (n, took)
+    # in batches: a script call per few hundred addresses (counted, not
+    # timed: the suite shares 2 cores with ASan builds)
+    calls = scripts()
+    assert 1 <= calls <= n / 100, "import of %d addresses: %d script calls" % (n, calls)
     r = ctl(conf, "suppress", "import", path)
     assert "0 added to global, %d already suppressed" % n in r.stdout
 

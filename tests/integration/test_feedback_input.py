@@ -347,7 +347,7 @@ def test_invalid_utf8_is_replaced(world):
     assert rc == 0, err
     raw = subprocess.run(["redis-cli", "-s", world.redis.sock, "--raw", "HGET",
                           keys.supp("global", "gone@example.net"), "detail"],
-                         capture_output=True, timeout=10).stdout
+                         capture_output=True, timeout=30).stdout
     assert b"no such user" in raw, raw
     raw.decode("utf-8")  # strict: raises on invalid UTF-8
     assert b"\xed\xa0\x80" not in raw and b"\xc0\xaf" not in raw and "\ufffd".encode() in raw

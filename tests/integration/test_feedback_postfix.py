@@ -80,7 +80,9 @@ def test_bounce_suppresses_and_policyd_rejects(root_env):
     assert entry == "hard-bounce", entry
     entry = redis.cli("HGET", key, "bounce_reason")
     assert entry == "userunknown", entry
-    assert "status=sent" in pf.log() and "sluice-feedback" in pf.log()
+    # Postfix logs the pipe delivery after sluice-feedback exited (after its Redis writes)
+    harness.wait_for(lambda: "status=sent" in pf.log() and "sluice-feedback" in pf.log(), 30,
+                     "the delivery to sluice-feedback logged")
     stats = redis.cli("HGET", keys.key("stats", time.strftime("%Y%m%d", time.gmtime()), "shop1", "news"),
                       "hard")
     assert stats == "1"

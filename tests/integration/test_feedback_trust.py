@@ -240,33 +240,59 @@ class ReplyLosingProxy:
             threading.Thread(target=self.serve, args=(c,), daemon=True).start()
 
     def serve(self, c):
+        """Client to Redis in a thread, Redis to client here. A side that ends
+        shuts both sockets down (which wakes the other thread's recv; a close
+        would not, and the thread would then read a closed descriptor); they
+        are closed once both threads are done."""
         r = socket.socket(socket.AF_UNIX)
-        r.connect(self.target)
         armed = []
 
-        def up():
-            while True:
-                data = c.recv(65536)
-                if not data:
-                    r.close()
-                    return
-                if b"EVAL" in data.upper():
-                    armed.append(1)
-                r.sendall(data)
+        def end():
+            for s in (c, r):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass            # not connected, or already shut down
 
-        threading.Thread(target=up, daemon=True).start()
-        while True:
-            data = r.recv(65536)
-            if not data:
-                break
-            if armed and not data.startswith(b"-NOSCRIPT"):
-                self.dropped += 1
-                break
-            c.sendall(data)
+        def up():
+            try:
+                while True:
+                    data = c.recv(65536)
+                    if not data:
+                        break
+                    if b"EVAL" in data.upper():
+                        armed.append(1)
+                    r.sendall(data)
+            except OSError:
+                pass
+            end()
+
+        t = None
+        try:
+            r.connect(self.target)
+            t = threading.Thread(target=up, daemon=True)
+            t.start()
+            while True:
+                data = r.recv(65536)
+                if not data:
+                    break
+                if armed and not data.startswith(b"-NOSCRIPT"):
+                    self.dropped += 1
+                    break
+                c.sendall(data)
+        except OSError:
+            pass
+        end()
+        if t:
+            t.join()
         c.close()
         r.close()
 
     def close(self):
+        try:
+            self.srv.shutdown(socket.SHUT_RDWR)     # wakes the accept()
+        except OSError:
+            pass
         self.srv.close()
 
 

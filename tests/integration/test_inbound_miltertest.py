@@ -41,7 +41,8 @@ def test_inbound_verify_scenario(milter):
                         "-D", "dir=" + LUA, "-D", "authserv=" + AUTHSERV],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.stdout, r.stderr, proc.output())
-    log = proc.output()
+    proc.wait_output("disposition=accept")
+    log = proc.wait_output("disposition=reject")
     assert "disposition=accept" in log and "spf=pass smtp.mailfrom=a@example.com" in log
     assert "disposition=reject" in log and "spf=fail smtp.mailfrom=a@example.com" in log
     assert proc.alive()

@@ -119,7 +119,7 @@ def test_milter_preflight_logs_once_and_refuses_listed_domains():
             send("a@shop.test", 4)
         assert e.value.smtp_code == 550 and b"DMARC fail for shop.test" in e.value.smtp_error
         sink.wait(3)
-        log = milter.output()
+        log = milter.wait_output("dmarc pre-flight")
         lines = [l for l in log.splitlines() if "dmarc pre-flight" in l]
         assert len([l for l in lines if "from domain example.com" in l]) == 1, log   # once per interval
         assert "adkim=s: d=mail.example.com is not example.com" in lines[0]

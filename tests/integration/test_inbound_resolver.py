@@ -62,6 +62,8 @@ class Servfail:
                 pkt, peer = self.sock.recvfrom(4096)
             except socket.timeout:
                 continue
+            if len(pkt) < 12:
+                continue            # not a DNS query: nothing to record or answer
             labels, i = [], 12
             while i < len(pkt) and pkt[i]:
                 labels.append(pkt[i + 1:i + 1 + pkt[i]].decode("ascii", "replace"))

@@ -80,8 +80,9 @@ def test_hand_written_tenant_status_logged_once_and_shown(env):
     redis.cli("HSET", keys.key("tenant", "shop1"), "status", "pasued")
     for _ in range(6):
         assert policy_query(sock, {"sasl_username": "alice"}) == "DUNNO"
-    out = proc.output()
-    assert out.count(keys.key("tenant", "shop1") + ' field status: invalid value "pasued"') == 1, out
+    line = keys.key("tenant", "shop1") + ' field status: invalid value "pasued"'
+    out = proc.wait_output(line)
+    assert out.count(line) == 1, out
     assert metric(port, 'sluice_policyd_live_invalid_total{kind="tenant"}') == 1
     r = ctl(proc.conf_path, "tenant", "show", "shop1")
     assert r.returncode == 0 and "pasued (invalid: ignored, sends as active)" in r.stdout, r.stdout
@@ -96,7 +97,8 @@ def test_hand_written_tenant_status_logged_once_and_shown(env):
     redis.cli("HSET", keys.key("tenant", "shop1"), "status", "Suspend")
     for _ in range(3):
         assert policy_query(sock, {"sasl_username": "alice"}) == "DUNNO"
-    assert proc.output().count('field status: invalid value "Suspend"') == 1
+    out = proc.wait_output('field status: invalid value "Suspend"')
+    assert out.count('field status: invalid value "Suspend"') == 1, out
     assert metric(port, 'sluice_policyd_live_invalid_total{kind="tenant"}') == 2
 
 
@@ -121,7 +123,8 @@ def test_milter_logs_a_bad_sasl_entry_once(env):
                             "-D", "dir=" + os.path.dirname(script)],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, (r.stdout, r.stderr, proc.output())
-    out = proc.output()
+    proc.wait_output(keys.key("sasl", "carol") + ' field tenant: invalid tenant "Shop 1"')
+    out = proc.wait_output(keys.key("sasl", "carol") + ' field domains: invalid domains: "b..org"')
     assert out.count(keys.key("sasl", "carol") + ' field domains: invalid domains: "b..org"') == 1, out
     assert out.count(keys.key("sasl", "carol") + ' field tenant: invalid tenant "Shop 1"') == 1, out
     r = ctl(conf, "sasl", "set", "carol", "--domains", "example.com, b..org")

@@ -38,6 +38,7 @@ milter {
 }
 policyd {
   listen = { "unix:%(psock)s" }
+  timeout = 5000          # not the 100 ms default, which fails open on a loaded machine (test_policyd_util)
   limit "rcpts" { key = '${sasl_username}' window = "day" max = "100000" unit = "recipients" }
 }
 """

@@ -51,6 +51,7 @@ milter {
 }
 policyd {
   listen = { "unix:%(psock)s" }
+  timeout = 5000          # not the 100 ms default, which fails open on a loaded machine (test_policyd_util)
   limit "hourly" { key = '${sasl_username}' rate = "100/hour" }
 }
 feedback {

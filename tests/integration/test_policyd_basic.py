@@ -72,9 +72,9 @@ def test_sighup_reload_and_sigterm(env):
     proc.signal(signal.SIGHUP)
     harness.wait_for(lambda: "configuration reloaded" in proc.output(), 5, "reload")
     assert policy_query(sock, q) == "DUNNO"
-    assert "monitor: suppressed" in proc.output()
+    proc.wait_output("monitor: suppressed")
     assert proc.stop() == 0
-    assert "stopped" in proc.output()
+    proc.wait_output("stopped")
 
 
 def test_tcp_listener(env):
@@ -88,7 +88,7 @@ def test_tcp_listener(env):
     proc, sock, _ = start_policyd(env, redis, 'listen = { "unix:%s", "inet:127.0.0.1:%d" }\n'
                                   % (unix, port))
     harness.wait_for(lambda: harness.can_connect(("127.0.0.1", port)), 5, "tcp listener")
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         assert policy_on(s, {}) == "DUNNO"
         assert policy_on(s, {"recipient": "second@dest.test"}) == "DUNNO"
     assert "listening on inet:127.0.0.1:%d" % port in proc.output()

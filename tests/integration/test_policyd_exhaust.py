@@ -293,8 +293,7 @@ def test_fd_limit_warning(env):
     proc, sock, _ = start_policyd(env, redis, wrap=("prlimit", "--nofile=64:64", "--",
                                                     "setpriv", "--reuid=0", "--inh-caps=-all",
                                                     "--bounding-set=-sys_resource", "--"))
-    out = proc.output()
-    assert "file descriptor limit 64 is below the 1064" in out, out
+    proc.wait_output("file descriptor limit 64 is below the 1064")
     assert policy_query(sock, {}) == "DUNNO"
 
 

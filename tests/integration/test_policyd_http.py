@@ -28,7 +28,7 @@ def url_token(proc, rcpt, category="news", tenant="shop1", *extra):
 
 def curl(*args):
     r = subprocess.run(["curl", "-s", "-o", "/dev/stdout", "-w", "\n%{http_code}"] + list(args),
-                       capture_output=True, text=True, timeout=20)
+                       capture_output=True, text=True, timeout=60)
     body, _, code = r.stdout.rpartition("\n")
     return int(code), body
 

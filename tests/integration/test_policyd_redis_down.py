@@ -39,7 +39,7 @@ def test_kill_redis_under_load(root_env):
     redis.cli("HSET", keys.key("limit", "load"), "key", "${sender}", "rate", "1000000/hour")
     redis.cli("SADD", keys.key("limits"), "load")
     pf = env.postfix(relay=sink, policy="unix:%s" % sock)
-    time.sleep(0.6)
+    proc.wait_output("limit load: loaded")
     argv = ["smtp-source", "-A", "-s", "5", "-m", "600", "-f", "load@src.test", "-t", "r@dest.test",
             "127.0.0.1:%d" % pf.port]
     src = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -52,19 +52,24 @@ def test_kill_redis_under_load(root_env):
     total = len(request_lines(proc))
     assert total >= 600 and total > killed_at
     # no mail lost: every message accepted and delivered
-    deadline = time.monotonic() + 60
-    while len(sink.files()) < 600 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    try:
+        harness.wait_for(lambda: len(sink.files()) >= 600, 120, "600 messages at smtp-sink")
+    except TimeoutError:
+        pass
     assert len(sink.files()) == 600
     out = proc.output()
     assert "(redis: " in out, "no request was answered without redis"
     assert "circuit breaker open" in out
-    assert max(times_ms(proc)) < 100 + SLACK_MS, sorted(times_ms(proc))[-5:]
+    # This test runs in parallel with others (2 cores, ASan): an answer may be
+    # late by scheduling alone. What it checks is that none waited for Redis to
+    # come back (down 1.5 s); the 100 ms bound itself is timed on an idle
+    # machine, test_frozen_redis_timeout_and_defer (serial).
+    assert max(times_ms(proc)) < 1000, sorted(times_ms(proc))[-5:]
     # decisions resume when Redis is back
     redis.cli("HSET", keys.supp("global", "back@dest.test"), "reason", "manual")
     harness.wait_for(lambda: policy_query(sock, {"recipient": "back@dest.test"}).startswith("550"),
                      15, "decisions after redis restart", interval=0.2)
-    assert "circuit breaker closed" in proc.output()
+    proc.wait_output("circuit breaker closed")
 
 
 @pytest.mark.serial     # times each answer: idle machine
@@ -111,7 +116,9 @@ def test_start_waits_for_redis_then_answers(env):
     with Redis down at start, answers come after the grace, with the fail action."""
     redis = env.redis()
     redis.cli("HSET", keys.supp("global", "first@dest.test"), "reason", "hard-bounce")
-    _, sock, _ = start_policyd(env, redis, name="up")
+    # The start's wait for Redis is what this is about, not the 100 ms deadline
+    # of a request (which a loaded machine overran: "(redis: timeout) 335.6ms").
+    _, sock, _ = start_policyd(env, redis, name="up", deadline_ms=5000)
     assert policy_query(sock, {"recipient": "first@dest.test"}).startswith("550 5.1.1")
 
     redis.stop()
@@ -119,4 +126,4 @@ def test_start_waits_for_redis_then_answers(env):
     proc, sock, _ = start_policyd(env, redis, name="down")
     assert policy_query(sock, {"recipient": "first@dest.test"}) == "DUNNO"
     assert time.monotonic() - t0 < 5
-    assert "redis not connected after" in proc.output()
+    proc.wait_output("redis not connected after")

@@ -21,7 +21,7 @@ def test_maxmemory_defers_and_logs(env):
     redis.cli("HSET", keys.key("limit", "cap3"), "key", "${sasl_username}", "window", "day", "max", "3")
     redis.cli("SADD", keys.key("limits"), "cap3")
     harness.wait_for(lambda: "limit cap3: loaded" in proc.output(), what="limit cap3 loaded")
-    assert "limit cap3: loaded" in proc.output()
+    proc.wait_output("limit cap3: loaded")
     # fill it, then forbid writes
     for i in range(200):
         redis.cli("SET", "filler:%d" % i, "x" * 1000)
@@ -59,7 +59,7 @@ def test_maxmemory_when_the_limit_refuses(env):
     redis.cli("CONFIG", "SET", "maxmemory", "0")
     print("\nover the limit at maxmemory: %s" % over)
     assert over.startswith("DEFER") and "cap3" in proc.output(), over   # not the dunno fail action
-    assert "redis error reply (decision script)" in proc.output()
+    proc.wait_output("redis error reply (decision script)")
     status, body = http_get(http, "/metrics")
     line = [l for l in body.splitlines() if l.startswith("sluice_policyd_redis_error_replies_total")]
     assert int(line[0].split()[1]) >= 1

@@ -28,7 +28,7 @@ def connect_as(user, sock):
     pw = pwd.getpwnam(user)
     r = subprocess.run(["/usr/bin/python3", "-c", PROBE, sock], user=pw.pw_uid, group=pw.pw_gid,
                        extra_groups=os.getgrouplist(user, pw.pw_gid), capture_output=True,
-                       text=True, timeout=20)
+                       text=True, timeout=60)
     return r.stdout.strip() or r.stderr
 
 

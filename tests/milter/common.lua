@@ -3,6 +3,10 @@
 -- A Lua error makes miltertest exit 1 without a word (NOTES.md), so fail()
 -- prints the reason first; each scenario prints "ok" at its very end.
 
+-- A reply may take more than miltertest's default 10 s: an ASan milter signing
+-- ten megabytes while six test workers and other builds share two cores.
+mt.set_timeout(120)
+
 function fail(msg)
 	print("FAIL: " .. msg)
 	error(msg)
