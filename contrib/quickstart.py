@@ -287,6 +287,30 @@ def refund(w):
         % (counts.get("passed", "0"), counts.get("refunded", "0")))
 
 
+def reload(w):
+    """SIGHUP sluice-policyd and sluice-milter; wait until both reloaded their config."""
+    before = [w[d].output().count("configuration reloaded") for d in ("policyd", "milter")]
+    for d in ("policyd", "milter"):
+        w[d].signal(1)
+    for d, n in zip(("policyd", "milter"), before):
+        harness.wait_for(lambda: w[d].output().count("configuration reloaded") > n, 20,
+                         "sluice-%s reloaded" % d)
+
+
+def compact(w):
+    """Step 13: the suppression list moved to the compact layout while mail flows."""
+    with open(w["conf"], "a") as f:
+        f.write('suppression {\n  layout = "compact"\n  migrating = yes\n}\n')
+    say('   sluice.conf: suppression { layout = "compact" migrating = yes }; kill -HUP policyd, milter')
+    reload(w)
+    ctl(w, "suppress", "migrate", "--to", "compact")
+    say("   # redis-cli FCALL sluice_supp_get 0 bounced@dest.example")
+    for line in w["redis"].cli("FCALL", "sluice_supp_get", "0", "bounced@dest.example").splitlines():
+        say("     " + line)
+    say("   Postfix answers: %s" % (send(w, "After the move", "bounced@dest.example")
+                                    or "accepted (NOT expected)"))
+
+
 def demo(w):
     """The sample mail and what came of it."""
     step(1, "A transactional message from app@example.com (client 127.0.0.1, an internal network)")
@@ -352,6 +376,8 @@ def demo(w):
     if news is not None:
         step(12, "A limit refund: a message the milter refuses after RCPT leaves the counter unchanged")
         refund(w)
+    step(13, "Suppression for 100 M addresses: the compact layout (about 59 bytes an address)")
+    compact(w)
 
 
 def main():
