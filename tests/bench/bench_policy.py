@@ -271,8 +271,10 @@ class Postfwd(Server):
                                         "-c", "0", "-n", "--perfmon"] + list(self.args),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
         self.addr = ("127.0.0.1", port)
-        harness.wait_for(lambda: os.path.exists(pidfile) and harness.can_connect(self.addr), 120,
-                         "postfwd2")
+        # the cache daemon too: postfwd2 keeps rate counters there, and a request
+        # answered before it listens is not counted (DUNNO: check_limits fails)
+        harness.wait_for(lambda: os.path.exists(pidfile) and harness.can_connect(self.addr)
+                         and harness.can_connect(("127.0.0.1", cport)), 120, "postfwd2 and its cache")
         self.pid = int(open(pidfile).read().split()[0])
         if p.returncode != 0:
             raise RuntimeError("postfwd2 exited with %d" % p.returncode)
