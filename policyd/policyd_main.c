@@ -195,13 +195,14 @@ server_setup(pd_config *pc, int foreground)
 		sl_fatal("cannot create an event base");
 	pd_srv.cfg = pc;
 	raise_fd_limit(pc);
+	/* before the listeners: a refused start never shows a socket that answers */
+	if (sl_keyspace_require_opts(&pc->redis))
+		exit(EX_CONFIG); /* a keyspace of an older format: sluicectl migrate */
 	for (int i = 0; i < pc->nlisten; i++)
 		if (pd_listen(&pd_srv, pc->listen[i]) < 0)
 			sl_fatal("cannot listen on %s", pc->listen[i]);
 	if (pd_http_start(&pd_srv) < 0)
 		sl_fatal("cannot start the http listeners");
-	if (sl_keyspace_require_opts(&pc->redis))
-		exit(EX_CONFIG); /* a keyspace of an older format: sluicectl migrate */
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("cannot detach: %s", strerror(errno));
 	if (pidfile && sl_pidfile_write(pidfile, err, sizeof(err)) < 0)
