@@ -346,11 +346,12 @@ serve(const ld_conf *lc, int foreground)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGHUP, SIG_IGN); /* rotation is noticed by itself; config changes need a restart */
+	/* before the metrics listener: a refused start never shows a socket that answers */
+	if (sl_keyspace_require_opts(&lc->redis))
+		exit(EX_CONFIG); /* a keyspace of an older format: sluicectl migrate */
 	if (*lc->metrics_listen &&
 	    (r.metrics = ld_metrics_new(lc->metrics_listen, err, sizeof(err))) == NULL)
 		sl_fatal("%s", err);
-	if (sl_keyspace_require_opts(&lc->redis))
-		exit(EX_CONFIG); /* a keyspace of an older format: sluicectl migrate */
 	if (!foreground && daemon(0, 0) < 0)
 		sl_fatal("daemon: %s", strerror(errno));
 	if ((f = open_log(lc)) == NULL)
