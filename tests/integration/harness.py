@@ -464,20 +464,33 @@ class Cluster:
     def keyslot(self, key):
         return int(self.nodes[0].cli("CLUSTER", "KEYSLOT", key))
 
+    def slot_ranges(self, node):
+        """The (first, last) slot ranges node serves, from its own CLUSTER NODES line
+        (slots being migrated, "[...]", left out)."""
+        for line in node.cli("CLUSTER", "NODES").splitlines():
+            f = line.split()
+            if "myself" not in f[2]:
+                continue
+            for rng in f[8:]:
+                if not rng.startswith("["):
+                    lo, _, hi = rng.partition("-")
+                    yield int(lo), int(hi or lo)
+
     def owner(self, key):
         slot = self.keyslot(key)
         for n in self.nodes:
-            for line in n.cli("CLUSTER", "NODES").splitlines():
-                f = line.split()
-                if "myself" not in f[2]:
-                    continue
-                for rng in f[8:]:
-                    if rng.startswith("["):
-                        continue
-                    lo, _, hi = rng.partition("-")
-                    if int(lo) <= slot <= int(hi or lo):
-                        return n
+            if any(lo <= slot <= hi for lo, hi in self.slot_ranges(n)):
+                return n
         raise RuntimeError("no owner for %s" % key)
+
+    def reshard(self, src, dst, nslots=None):
+        """redis-cli --cluster reshard of nslots (all of src's by default) from src to dst."""
+        if nslots is None:
+            nslots = sum(hi - lo + 1 for lo, hi in self.slot_ranges(src))
+        return subprocess.run(["redis-cli", "--cluster", "reshard", "127.0.0.1:%d" % src.port,
+                               "--cluster-from", self.node_id(src), "--cluster-to", self.node_id(dst),
+                               "--cluster-slots", str(nslots), "--cluster-yes"],
+                              capture_output=True, text=True, timeout=300)
 
     def conf_section(self, prefix="sluice:"):
         return ('redis {\n  cluster_nodes = { %s }\n  prefix = "%s"\n'

@@ -120,10 +120,7 @@ def test_reshard_under_load(root_env):
     t.start()
     harness.wait_for(lambda: len(results) >= 10, 60, "some writes before the reshard")
     src, dst = cl.nodes[0], cl.nodes[1]
-    r = subprocess.run(["redis-cli", "--cluster", "reshard", "127.0.0.1:%d" % src.port,
-                        "--cluster-from", cl.node_id(src), "--cluster-to", cl.node_id(dst),
-                        "--cluster-slots", "1500", "--cluster-yes"],
-                       capture_output=True, text=True, timeout=300)
+    r = cl.reshard(src, dst, 1500)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr
     t.join(300)
     failed = [x for x in results if x[1] != 0]
@@ -291,14 +288,7 @@ def test_policyd_limit_exact_during_a_reshard(root_env):
         t.start()
     harness.wait_for(lambda: len(answers) >= 5, 60, "requests before the reshard")
     # move every slot of src to dst, the counter's among them, under load
-    nslots = sum(int(hi or lo) - int(lo) + 1 for line in src.cli("CLUSTER", "NODES").splitlines()
-                 if "myself" in line.split()[2]
-                 for lo, _, hi in (r.partition("-") for r in line.split()[8:]
-                                   if not r.startswith("[")))
-    r = subprocess.run(["redis-cli", "--cluster", "reshard", "127.0.0.1:%d" % src.port,
-                        "--cluster-from", cl.node_id(src), "--cluster-to", cl.node_id(dst),
-                        "--cluster-slots", str(nslots), "--cluster-yes"],
-                       capture_output=True, text=True, timeout=300)
+    r = cl.reshard(src, dst)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr
     harness.wait_for(lambda: cl.owner(counter) is dst, 30, "counter's slot on the destination")
     during = len(answers)
@@ -470,14 +460,7 @@ def test_mail_through_postfix_during_a_reshard(root_env):
     for t in threads:
         t.start()
     harness.wait_for(lambda: len(sent) >= 3, 60, "messages before the reshard")
-    nslots = sum(int(hi or lo) - int(lo) + 1 for line in src.cli("CLUSTER", "NODES").splitlines()
-                 if "myself" in line.split()[2]
-                 for lo, _, hi in (r.partition("-") for r in line.split()[8:]
-                                   if not r.startswith("[")))
-    r = subprocess.run(["redis-cli", "--cluster", "reshard", "127.0.0.1:%d" % src.port,
-                        "--cluster-from", cl.node_id(src), "--cluster-to", cl.node_id(dst),
-                        "--cluster-slots", str(nslots), "--cluster-yes"],
-                       capture_output=True, text=True, timeout=300)
+    r = cl.reshard(src, dst)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr
     during = len(sent)
     harness.wait_for(lambda: len(sent) >= during + 3 or errors, 60, "messages after the reshard")
