@@ -505,15 +505,7 @@ def test_two_nodes_share_an_exact_limit_on_the_cluster(root_env):
     b = mn.Node(env, "b", cl, secret, sink, main=mn.MANY_ERRORS, conf=conf)
     limit = keys.key("limit", "hourly")
     harness.wait_for(lambda: on(cl, limit, "HGET", limit, "rate") == "100/hour", 30, "limit seeded")
-    results, threads = [], []
-    start = time.monotonic()
-    for node in (a, b, a, b, a, b):
-        threads.append(threading.Thread(target=mn.sender_thread, args=(node.pf, 50, results)))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    elapsed = time.monotonic() - start
+    results, elapsed = mn.send_split(a, b)
     assert len(results) == 300, len(results)
     accepted = [r for r in results if r[2] == 250]
     drained = int(elapsed * 100 / 3600)
