@@ -4,6 +4,7 @@
  * SYNOPSIS
  *	milter_load -s /path/milter.sock [-c connections] [-n messages]
  *		    [-b body_bytes] [-p server_pid] [-e signatures] [-w warmup]
+ *		    [-u sasl_users]
  * DESCRIPTION
  *	Speaks the MTA side of the milter protocol (version 6, as Postfix's
  *	smtpd and cleanup do) directly on a unix socket, over -c connections
@@ -20,6 +21,16 @@
  *	DKIM-Signature fields inserted or added (default 1; 0: not checked);
  *	any other reply counts as an error, and a run with errors exits 1.
  *	-w messages per connection go first, unmeasured.
+ *
+ *	-u N makes each message its own, as a relay's traffic is (for the
+ *	milter's Redis work on several nodes, tests/bench/sim_scaleout.py):
+ *	queue id ("i") B<connection><message>, recipient rcpt<n>@dest<n%37>
+ *	.example, SASL login ({auth_authen}) user<n%N>@tenant<n%N%50>
+ *	.example, and a connection of its own per client connection
+ *	({client_addr} 10.9.<c/250>.<c%250+1>, {client_port} 20000+c,
+ *	{daemon_addr} 10.0.0.1, {daemon_port} 587: the name of policyd's
+ *	charge record). Without -u every message has the same queue id and
+ *	recipient, and no login.
  *
  *	Prints one line: connections, messages, body size, seconds, msg/s,
  *	and with -p the server's CPU time per message (utime + stime of all
@@ -67,6 +78,8 @@ typedef struct conn {
 	int fd;
 	unsigned long proto;
 	char *symlist[STAGES]; /* the macros asked for, or NULL: defaults */
+	int id;                /* the connection's number */
+	char qid[32], rcpt[64], user[64], caddr[32], cport[16]; /* -u: this message's */
 	unsigned char in[1 << 17];
 	size_t inlen;
 	unsigned char *out;
@@ -82,19 +95,43 @@ typedef struct job {
 static const char *sock_path;
 static size_t body_bytes = 2048;
 static int want_sigs = 1;
+static int sasl_users; /* -u: messages of their own, with N SASL users */
 static pthread_barrier_t start_line, end_line;
 
 /* Postfix's default macros per stage (milter_*_macros), with bench values */
-static const char *const defaults[STAGES][8] = {
-    {"j", "mta.sluice.test", "{daemon_name}", "smtpd", "v", "Postfix 3.7", NULL},
+static const char *const defaults[STAGES][16] = {
+    {"j", "mta.sluice.test", "{daemon_name}", "smtpd", "v", "Postfix 3.7", "{client_addr}",
+     "127.0.0.1", "{client_port}", "25", "{daemon_addr}", "10.0.0.1", "{daemon_port}", "587", NULL},
     {"{cert_issuer}", "", NULL},
-    {"i", "BENCH0001", "{mail_addr}", "app@example.com", "{auth_type}", "", NULL},
+    {"i", "BENCH0001", "{mail_addr}", "app@example.com", "{auth_type}", "", "{auth_authen}", "",
+     NULL},
     {"{rcpt_addr}", "rcpt@dest.example", "i", "BENCH0001", NULL},
     {"i", "BENCH0001", NULL},
     {"i", "BENCH0001", NULL},
     {"i", "BENCH0001", NULL},
 };
 static const char stage_cmd[STAGES] = {'C', 'H', 'M', 'R', 'T', 'E', 'N'};
+
+/* value - a macro's value: the default, or with -u this message's own */
+static const char *
+value(const conn *c, const char *name, const char *dflt)
+{
+	if (!sasl_users)
+		return dflt;
+	if (strcmp(name, "i") == 0)
+		return c->qid;
+	if (strcmp(name, "{rcpt_addr}") == 0)
+		return c->rcpt;
+	if (strcmp(name, "{auth_authen}") == 0)
+		return c->user;
+	if (strcmp(name, "{auth_type}") == 0)
+		return "PLAIN";
+	if (strcmp(name, "{client_addr}") == 0)
+		return c->caddr;
+	if (strcmp(name, "{client_port}") == 0)
+		return c->cport;
+	return dflt;
+}
 
 /* die - a usage or connection problem */
 static void __attribute__((noreturn)) die(const char *what)
@@ -222,12 +259,13 @@ macros(conn *c, int stage)
 
 	buf[0] = (unsigned char)stage_cmd[stage];
 	for (int i = 0; defaults[stage][i]; i += 2) {
-		size_t kn = strlen(defaults[stage][i]) + 1, vn = strlen(defaults[stage][i + 1]) + 1;
+		const char *v = value(c, defaults[stage][i], defaults[stage][i + 1]);
+		size_t kn = strlen(defaults[stage][i]) + 1, vn = strlen(v) + 1;
 
 		if (c->symlist[stage] && !listed(c->symlist[stage], defaults[stage][i]))
 			continue;
 		memcpy(buf + o, defaults[stage][i], kn);
-		memcpy(buf + o + kn, defaults[stage][i + 1], vn);
+		memcpy(buf + o + kn, v, vn);
 		o += kn + vn;
 	}
 	return o > 1 ? put_cmd(c, 'D', buf, o) : 0;
@@ -269,6 +307,8 @@ negotiate(conn *c, char *err, size_t errlen)
 	uint16_t port = htons(25);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	snprintf(c->caddr, sizeof(c->caddr), "10.9.%d.%d", c->id / 250, c->id % 250 + 1);
+	snprintf(c->cport, sizeof(c->cport), "%d", 20000 + c->id);
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
 	    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		snprintf(err, errlen, "%s: %s", sock_path, strerror(errno));
@@ -372,13 +412,19 @@ eom(conn *c, int *sigs, char *err, size_t errlen)
 static int
 message(conn *c, const char *b, int n, int *sigs, char *err, size_t errlen)
 {
-	char to[64], mid[64], subj[64];
+	char to[64], mid[64], subj[64], arg[80];
 
 	snprintf(to, sizeof(to), "rcpt%d@dest.example", n);
+	snprintf(c->qid, sizeof(c->qid), "B%X", (unsigned)n);
+	snprintf(c->rcpt, sizeof(c->rcpt), "rcpt%d@dest%d.example", n, n % 37);
+	if (sasl_users)
+		snprintf(c->user, sizeof(c->user), "user%d@tenant%d.example", n % sasl_users,
+		         n % sasl_users % 50);
+	snprintf(arg, sizeof(arg), "<%s>", sasl_users ? c->rcpt : "rcpt@dest.example");
 	snprintf(mid, sizeof(mid), "<bench-%d@example.com>", n);
 	snprintf(subj, sizeof(subj), "Benchmark message %d", n);
 	return step(c, 2, 'M', "<app@example.com>", 18, NOMAIL, NR_MAIL, err, errlen) < 0 ||
-			   step(c, 3, 'R', "<rcpt@dest.example>", 20, NORCPT, NR_RCPT, err, errlen) < 0 ||
+			   step(c, 3, 'R', arg, strlen(arg) + 1, NORCPT, NR_RCPT, err, errlen) < 0 ||
 			   step(c, 4, 'T', "", 0, NODATA, NR_DATA, err, errlen) < 0 ||
 			   header(c, "From", "App <app@example.com>", err, errlen) < 0 ||
 			   header(c, "To", to, err, errlen) < 0 || header(c, "Subject", subj, err, errlen) < 0 ||
@@ -419,7 +465,11 @@ worker(void *arg)
 	job *j = arg;
 	conn *c = calloc(1, sizeof(*c));
 	char *b = make_body(), err[256] = "";
-	int ok = c && negotiate(c, err, sizeof(err)) == 0, sigs;
+	int ok, sigs;
+
+	if (c)
+		c->id = j->id;
+	ok = c && negotiate(c, err, sizeof(err)) == 0;
 
 	for (int i = 0; ok && i < j->warmup; i++)
 		ok = message(c, b, j->id * 1000000 + i, &sigs, err, sizeof(err)) == 0;
@@ -460,7 +510,7 @@ main(int argc, char **argv)
 	double t0, t1, s0, s1, c0, c1, k0 = 0, k1 = 0;
 	job *jobs;
 
-	while ((opt = getopt(argc, argv, "s:c:n:b:p:e:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:c:n:b:p:e:w:u:")) != -1) {
 		switch (opt) {
 		case 's': sock_path = optarg; break;
 		case 'c': conns = atoi(optarg); break;
@@ -469,13 +519,14 @@ main(int argc, char **argv)
 		case 'p': pid = atoi(optarg); break;
 		case 'e': want_sigs = atoi(optarg); break;
 		case 'w': warmup = atoi(optarg); break;
-		default: die("usage: milter_load -s socket [-c conns] [-n msgs] [-b bytes] [-p pid] [-e sigs] [-w warmup]");
+		case 'u': sasl_users = atoi(optarg); break;
+		default: die("usage: milter_load -s socket [-c conns] [-n msgs] [-b bytes] [-p pid] [-e sigs] [-w warmup] [-u users]");
 		}
 	}
 	errno = 0;
 	if (sock_path == NULL || conns < 1 || conns > 1024 || messages < conns || body_bytes < 2 ||
-	    body_bytes > 64 * 1024 * 1024 || warmup < 0)
-		die("usage: milter_load -s socket [-c conns] [-n msgs] [-b bytes] [-p pid] [-e sigs] [-w warmup]");
+	    body_bytes > 64 * 1024 * 1024 || warmup < 0 || sasl_users < 0)
+		die("usage: milter_load -s socket [-c conns] [-n msgs] [-b bytes] [-p pid] [-e sigs] [-w warmup] [-u users]");
 	if ((jobs = calloc((size_t)conns, sizeof(*jobs))) == NULL)
 		die("out of memory");
 	pthread_barrier_init(&start_line, NULL, (unsigned)conns + 1);
