@@ -8,7 +8,7 @@ SYNOPSIS
     SLUICE_BUILDDIR=build /usr/bin/python3 tests/bench/sim_scaleout.py
         [--backends single,cluster] [--rounds R] [--policyds P]
         [--connections N] [--seconds S] [--users U] [--messages M]
-        [--milter-connections C] [--no-charge] [--no-global-limit]
+        [--milter-connections C] [--no-charge] [--no-global-limit] [--idle S]
 
 DESCRIPTION
     A scaled-down model of several MTA nodes sharing Redis. Two backends,
@@ -371,13 +371,14 @@ def main():
     ap.add_argument("--no-charge", action="store_true",
                     help="no client_port in the requests: no charge records (refunds off)")
     ap.add_argument("--no-global-limit", action="store_true")
+    ap.add_argument("--idle", type=float, default=2.0, help="seconds of idle CPU measured first")
     a = ap.parse_args()
     if a.users < TENANTS or a.users % TENANTS:
         ap.error("--users must be a multiple of %d" % TENANTS)
     env = harness.Env("sim-scaleout")
     try:
         backends = [Backend(env, name, a) for name in a.backends.split(",")]
-        print("sim_scaleout: %s; %d policyds x %d connections, %d s; %d SASL users; milter %d "
+        print("sim_scaleout: %s; %d policyds x %d connections, %g s; %d SASL users; milter %d "
               "messages x %d connections; %s; %s" % (
                   ", ".join(b.name for b in backends), a.policyds, a.connections, a.seconds, a.users,
                   a.messages, a.milter_connections,
@@ -385,9 +386,9 @@ def main():
                   + ("" if a.no_charge else ", charge records"), benchlib.stamp()))
         for b in backends:
             x = [cpu(m) for m in b.masters]
-            time.sleep(2.0)
+            time.sleep(a.idle)
             print("idle: %s masters use %s ms of CPU per second (cron, cluster bus, the policyds' polls)"
-                  % (b.name, ", ".join("%.1f" % ((cpu(m) - c) / 2.0 * 1e3) for m, c in zip(b.masters, x))))
+                  % (b.name, ", ".join("%.1f" % ((cpu(m) - c) / a.idle * 1e3) for m, c in zip(b.masters, x))))
         res = {b.name: {"decision": [], "milter": []} for b in backends}
         for rnd in range(a.rounds):
             for b in (backends if rnd % 2 == 0 else backends[::-1]):

@@ -15,6 +15,8 @@ DESCRIPTION
     command through sluice-feedback (each must end suppressed in Redis, the
     script checks), cat and (when installed) sisimai. bench_policy_conns.py
     (postfwd installed): 5 connections to sluice-policyd and postfwd.
+    sim_scaleout.py: one short round on one Redis and on a 3-master
+    cluster, two policyds and 100 milter messages each.
     Figures are not asserted, only printed.
 """
 import os
@@ -76,3 +78,15 @@ def test_bench_policy_conns_tiny():
     for row in ("sluice-policyd ", "postfwd2 "):
         assert "\n" + row in out, row
     assert "sluice-policyd's redis-server: RSS" in out, out
+
+
+def test_sim_scaleout_tiny():
+    out = run("sim_scaleout.py", "--rounds", "1", "--seconds", "0.3", "--policyds", "2",
+              "--connections", "2", "--users", "50", "--messages", "100", "--milter-connections", "2",
+              "--idle", "0.1")
+    for kind in ("decision", "milter"):
+        for backend in ("single", "cluster"):
+            assert "round 0 %-8s %-9s " % (kind, backend) in out, (kind, backend)
+    for row in ("decisions/s ", "redis CPU us per decision ", "script calls per decision (slot groups) ",
+                "redis CPU us per milter ", "master 2 (port ", "cluster       2 "):
+        assert "\n" + row in out, row
