@@ -8,7 +8,8 @@ SYNOPSIS
     SLUICE_BUILDDIR=build /usr/bin/python3 tests/bench/sim_scaleout.py
         [--backends single,cluster] [--rounds R] [--policyds P]
         [--connections N] [--seconds S] [--users U] [--messages M]
-        [--milter-connections C] [--no-charge] [--no-global-limit] [--idle S]
+        [--milter-connections C] [--bounces B] [--no-charge] [--no-global-limit]
+        [--idle S]
 
 DESCRIPTION
     A scaled-down model of several MTA nodes sharing Redis. Two backends,
@@ -47,22 +48,27 @@ DESCRIPTION
                   msg:, rcpts:) and the claim of the connection's charge
                   record, split by slot on the cluster as the milter does
                   it (milter_redis.c)
-    Figures per round and backend, each with the load average: decisions/s
-    (all nodes), Redis CPU per decision (INFO cpu, used_cpu_user + sys,
-    summed over the masters), policyd CPU per decision, Redis calls and
-    commands (INFO commandstats: those run inside scripts count too),
-    script calls (EVALSHA/EVAL/FCALL: one per slot group, the decision's
-    round trips) and network reads (INFO stats total_reads_processed, all
-    connections: the round trips, fewer when a client pipelines) per
-    decision, summed over the masters; per master on the cluster its
-    share of the commands and its CPU per decision. The same for the
-    milter's messages (milter msg/s, Redis CPU and calls per message,
-    milter CPU per message). At the end the medians of each backend and
-    the ratio cluster/single, and the keys (DBSIZE) and used_memory of
-    every master.
-
-    sluice-feedback is not run (see doc/scaling.md). Figures only, no
-    assertions; the machine's load is printed with every round.
+      feedback    B one-record hard bounces (--bounces), each through its
+                  own sluice-feedback process as pipe(8) runs it, each for
+                  a message whose recipient record (rcpts:) is in Redis
+                  with a genuine token. A sluice-feedback that refuses the
+                  backend (a build that cannot use Cluster yet says so at
+                  its config check) is reported as such, and the run goes
+                  on without it
+    Figures per round, backend and phase, each with the load average: the
+    rate (decisions/s of all nodes, milter msg/s, bounces/s), Redis CPU
+    per unit (INFO cpu, used_cpu_user + sys, summed over the masters),
+    the policyd's or milter's CPU per unit, and per unit, summed over the
+    masters: commands (INFO commandstats: those run inside scripts count
+    too), script calls (EVALSHA/EVAL/FCALL: one per slot group, the
+    round trips of a decision or message) and network reads (INFO stats
+    total_reads_processed, all connections: fewer than the round trips
+    when a client pipelines); per master on the cluster its share of the
+    commands and its CPU per unit. At the end the medians of each backend
+    and the ratio cluster/single, and the keys (DBSIZE) and used_memory
+    of every master. Before the rounds, each master's idle CPU.
+    Figures only, no assertions; the machine's load is printed with every
+    round.
 """
 import argparse
 import multiprocessing
@@ -79,6 +85,9 @@ import benchlib  # noqa: E402
 from benchlib import harness, median  # noqa: E402
 from bench_policy import connect  # noqa: E402
 import keys  # noqa: E402
+import feedback_helpers  # noqa: E402
+import token_helpers  # noqa: E402
+from test_feedback_effects import dsn, mint  # noqa: E402
 
 TENANTS = 50
 BUCKETS = 4096
@@ -212,6 +221,15 @@ class Backend:
         want = "2" if args.no_global_limit else "3"
         harness.wait_for(lambda: self.on(limits).cli("SCARD", limits) == want, 30, "limits seeded")
         self.milter, self.msock = self.start_milter()
+        self.fbsecret = self.env.secret("%s-fb.key" % name)
+        self.fbconf = self.env.file("%s-feedback.conf" % name, self.common("fb", self.fbsecret)
+                                    + "feedback {\n  pause_min_sent = 10\n}\n", 0o600)
+        # a build of sluice-feedback that cannot use this backend says so at its config check
+        r = subprocess.run([harness.program("feedback", "sluice-feedback"), "-n", "-c", self.fbconf],
+                           capture_output=True, text=True, timeout=30)
+        lines = (r.stdout + r.stderr).strip().splitlines() or ["exit %d" % r.returncode]
+        self.feedback_refused = None if r.returncode == 0 else \
+            ([x for x in lines if "Cluster" in x] or lines)[-1]
         time.sleep(1.0)                       # every policyd has polled the limits
 
     def slot_map(self):
@@ -259,10 +277,10 @@ class Backend:
                     cmds.append((k, "HSET", k, keys.supp_field(addr), value))
         self.pipe(cmds)
 
-    def common(self, n):
+    def common(self, n, secret=None):
         return ('log_level = "warning"\nsecret_file = "%s"\n%s'
                 'suppression {\n  layout = "compact"\n  buckets = %d\n}\n'
-                % (self.env.secret("%s-k%d" % (self.name, n)), self.section, BUCKETS))
+                % (secret or self.env.secret("%s-k%s" % (self.name, n)), self.section, BUCKETS))
 
     def policyd(self, n, args):
         sock = os.path.join(self.env.dir, "%s-policyd-%d.sock" % (self.name, n))
@@ -287,6 +305,34 @@ class Backend:
                                                         "-f", "-c", conf],
                             ready=lambda: harness.can_connect(sock), timeout=30)
         return p, sock
+
+    def feedback(self, args, rnd):
+        """--bounces one-record hard bounces through sluice-feedback, a process each (as
+        pipe(8) runs it), each for a message the milter recorded; None when refused."""
+        if self.feedback_refused:
+            return None
+        with open(self.fbsecret, "rb") as f:
+            secret = f.read().rstrip(b"\n")
+        msgs, cmds = [], []
+        for i in range(args.bounces):
+            msgid = "f%d%06d" % (rnd, i)
+            rcpt = "fb%d.%d@dest%d.example" % (rnd, i, i % 37)
+            k = keys.key("rcpts", msgid)
+            cmds.append((k, "SADD", k, token_helpers.rcpt_hash(secret, msgid, rcpt)))
+            cmds.append((k, "EXPIRE", k, 86400))
+            tok = mint(secret, msgid=msgid, tenant="tenant%d" % (i % TENANTS)) + "@bounce.example.com"
+            msgs.append((dsn(rcpt, token=tok), tok))
+        self.pipe(cmds)
+        a = self.snapshot([])
+        for data, tok in msgs:
+            p = feedback_helpers.run_feedback(self.fbconf, data, tok)
+            if p.returncode != 0:
+                err = p.stderr.decode(errors="replace")
+                raise RuntimeError("%s: sluice-feedback exit %d: %s" % (self.name, p.returncode, err))
+        b = self.snapshot([])
+        d = self.delta(a, b, args.bounces)
+        d["rate"] = args.bounces / d["wall"]
+        return d
 
     def snapshot(self, pids):
         return {"cpu": [cpu(m) for m in self.masters], "calls": [calls(m) for m in self.masters],
@@ -351,9 +397,10 @@ def show(kind, name, rnd, d):
     if len(d["master_us"]) > 1:
         per = "  per master: " + ", ".join("%.0f%% of calls %.1f us" % (s * 100, u)
                                            for s, u in zip(d["share"], d["master_us"]))
-    print("round %d %-8s %-9s %7.0f/s  redis %6.1f us  %s %6.1f us  commands %.2f  scripts %.2f  "
+    proc = {"decision": "policyd %6.1f us" % d["proc_us"], "milter": "milter  %6.1f us" % d["proc_us"]}
+    print("round %d %-8s %-9s %7.0f/s  redis %6.1f us  %s  commands %.2f  scripts %.2f  "
           "reads %.2f  load %s%s" % (rnd, kind, name, d["rate"], d["redis_us"],
-                                     "policyd" if kind == "decision" else "milter ", d["proc_us"],
+                                     proc.get(kind, "(a process per bounce)"),
                                      d["calls"], d["scripts"], d["reads"], d["load"], per))
     sys.stdout.flush()
 
@@ -368,6 +415,8 @@ def main():
     ap.add_argument("--users", type=int, default=1000, help="SASL users (a multiple of 50)")
     ap.add_argument("--messages", type=int, default=5000, help="through the milter, per round")
     ap.add_argument("--milter-connections", type=int, default=8)
+    ap.add_argument("--bounces", type=int, default=200,
+                    help="one-record bounces through sluice-feedback per round (0: none)")
     ap.add_argument("--no-charge", action="store_true",
                     help="no client_port in the requests: no charge records (refunds off)")
     ap.add_argument("--no-global-limit", action="store_true")
@@ -389,7 +438,7 @@ def main():
             time.sleep(a.idle)
             print("idle: %s masters use %s ms of CPU per second (cron, cluster bus, the policyds' polls)"
                   % (b.name, ", ".join("%.1f" % ((cpu(m) - c) / a.idle * 1e3) for m, c in zip(b.masters, x))))
-        res = {b.name: {"decision": [], "milter": []} for b in backends}
+        res = {b.name: {"decision": [], "milter": [], "feedback": []} for b in backends}
         for rnd in range(a.rounds):
             for b in (backends if rnd % 2 == 0 else backends[::-1]):
                 d = b.decisions(a, rnd)
@@ -398,6 +447,10 @@ def main():
                 m = b.messages(a, rnd)
                 res[b.name]["milter"].append(m)
                 show("milter", b.name, rnd, m)
+                f = b.feedback(a, rnd) if a.bounces else None
+                if f is not None:
+                    res[b.name]["feedback"].append(f)
+                    show("feedback", b.name, rnd, f)
         for b in backends:
             print("\n%s: redis calls by command (all rounds):" % b.name)
             for m in b.masters:
@@ -407,19 +460,29 @@ def main():
             "%s %s" % (b.name, res[b.name]["decision"][-1]["actions"]) for b in backends))
         print("\nmedians of %d rounds (%s)" % (a.rounds, benchlib.stamp()))
         rows = []
-        for kind, what in (("decision", "decisions"), ("milter", "milter messages")):
+        for kind, what in (("decision", "decisions"), ("milter", "milter messages"),
+                           ("feedback", "bounces")):
+            if not any(res[b.name][kind] for b in backends):
+                continue
             for field, label in (("rate", "%s/s" % what), ("redis_us", "redis CPU us per %s" % kind),
                                  ("proc_us", "%s CPU us per %s" % ("policyd" if kind == "decision"
                                                                     else "milter", kind)),
                                  ("calls", "redis commands per %s (in scripts too)" % kind),
                                  ("scripts", "script calls per %s (slot groups)" % kind),
                                  ("reads", "redis network reads per %s" % kind)):
+                if kind == "feedback" and field == "proc_us":
+                    continue
                 vals = [median([d[field] for d in res[b.name][kind]]) for b in backends]
-                ratio = "%.2f" % (vals[-1] / vals[0]) if len(vals) > 1 and vals[0] else ""
-                rows.append([label] + ["%.2f" % v if field in ("calls", "scripts", "reads") else "%.1f" % v
-                                       for v in vals] + ([ratio] if len(vals) > 1 else []))
+                ratio = "%.2f" % (vals[-1] / vals[0]) if len(vals) > 1 and vals[0] == vals[0] \
+                    and vals[-1] == vals[-1] and vals[0] else "-"
+                rows.append([label] + ["-" if v != v else "%.2f" % v if field in ("calls", "scripts", "reads")
+                                       else "%.1f" % v for v in vals] + ([ratio] if len(vals) > 1 else []))
         benchlib.table(rows, ["figure"] + [b.name for b in backends]
                        + (["%s/%s" % (backends[-1].name, backends[0].name)] if len(backends) > 1 else []))
+        for b in backends:
+            if b.feedback_refused:
+                print("feedback on %s: not measured, sluice-feedback refused it: %s"
+                      % (b.name, b.feedback_refused))
         for b in backends:
             if len(b.masters) > 1:
                 print("\n%s per master (medians): " % b.name)

@@ -16,7 +16,7 @@ DESCRIPTION
     script checks), cat and (when installed) sisimai. bench_policy_conns.py
     (postfwd installed): 5 connections to sluice-policyd and postfwd.
     sim_scaleout.py: one short round on one Redis and on a 3-master
-    cluster, two policyds and 100 milter messages each.
+    cluster, two policyds, 100 milter messages and 5 bounces each.
     Figures are not asserted, only printed.
 """
 import os
@@ -83,10 +83,13 @@ def test_bench_policy_conns_tiny():
 def test_sim_scaleout_tiny():
     out = run("sim_scaleout.py", "--rounds", "1", "--seconds", "0.3", "--policyds", "2",
               "--connections", "2", "--users", "50", "--messages", "100", "--milter-connections", "2",
-              "--idle", "0.1")
+              "--idle", "0.1", "--bounces", "5")
     for kind in ("decision", "milter"):
         for backend in ("single", "cluster"):
             assert "round 0 %-8s %-9s " % (kind, backend) in out, (kind, backend)
+    assert "round 0 feedback single " in out, out
+    # measured, or said why not (a sluice-feedback that cannot use Cluster)
+    assert ("round 0 feedback cluster " in out) != ("feedback on cluster: not measured" in out), out
     for row in ("decisions/s ", "redis CPU us per decision ", "script calls per decision (slot groups) ",
                 "redis CPU us per milter ", "master 2 (port ", "cluster       2 "):
         assert "\n" + row in out, row
