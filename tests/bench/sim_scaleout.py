@@ -16,7 +16,9 @@ DESCRIPTION
     both on loopback TCP in a temporary directory, without persistence:
     "single", one redis-server, and "cluster", a real 3-master Redis
     Cluster (harness.Cluster: redis-server --cluster-enabled yes three
-    times, redis-cli --cluster create). On each backend run P
+    times, redis-cli --cluster create). A third, "unix", is one
+    redis-server on a unix socket (--backends unix,single: what TCP
+    costs). On each backend run P
     sluice-policyd processes (the "nodes", each with its own config and
     socket) and one sluice-milter, all with the compact suppression
     layout and the limits a relay runs:
@@ -210,10 +212,16 @@ class Backend:
             self.masters, self.cluster = [r], None
             self.section = ('redis {\n  host = "127.0.0.1"\n  port = %d\n  prefix = "sluice:"\n'
                             '  connect_timeout = 500\n  command_timeout = 5000\n}\n' % r.port)
-        else:
+        elif name == "unix":
+            r = env.redis()
+            self.masters, self.cluster = [r], None
+            self.section = r.conf_section()
+        elif name == "cluster":
             cl = self.cluster = env.cluster()
             self.masters = cl.nodes
             self.section = cl.conf_section()
+        else:
+            raise ValueError("backend %s: single, unix or cluster" % name)
         self.slots = self.slot_map()
         self.seed(args.users, args.rounds)
         self.policyds = [self.policyd(n, args) for n in range(args.policyds)]
@@ -458,6 +466,11 @@ def main():
                                        for k, v in sorted(info(m, "commandstats").items())))
         print("\nanswers (last round): " + "; ".join(
             "%s %s" % (b.name, res[b.name]["decision"][-1]["actions"]) for b in backends))
+        for b in backends:      # log_level warning: a failed decision or record would show here
+            lines = [x for p in [p for p, _ in b.policyds] + [b.milter] for x in p.output().splitlines()
+                     if "error" in x or "warning" in x]
+            print("%s: %d warning or error lines in the daemons' output%s"
+                  % (b.name, len(lines), "".join("\n  " + x for x in lines[:5])))
         print("\nmedians of %d rounds (%s)" % (a.rounds, benchlib.stamp()))
         rows = []
         for kind, what in (("decision", "decisions"), ("milter", "milter messages"),
