@@ -66,7 +66,7 @@ DESCRIPTION
     round trips of a decision or message) and network reads (INFO stats
     total_reads_processed, all connections: fewer than the round trips
     when a client pipelines); per master on the cluster its share of the
-    commands and its CPU per unit. At the end the medians of each backend
+    commands, its script calls per second and its CPU per unit. At the end the medians of each backend
     and the ratio cluster/single, and the keys (DBSIZE) and used_memory
     of every master. Before the rounds, each master's idle CPU.
     Figures only, no assertions; the machine's load is printed with every
@@ -356,6 +356,7 @@ class Backend:
                 "calls": tot / n, "scripts": sum(c[1] for c in per_calls) / n,
                 "reads": sum(c[2] for c in per_calls) / n,
                 "share": [c[0] / max(1, tot) for c in per_calls],
+                "steps": [c[1] / max(1e-9, b["t"] - a["t"]) for c in per_calls],
                 "proc_us": (b["pcpu"] - a["pcpu"]) / n * 1e6, "load": load()}
 
     def decisions(self, args, rnd):
@@ -403,8 +404,8 @@ class Backend:
 def show(kind, name, rnd, d):
     per = ""
     if len(d["master_us"]) > 1:
-        per = "  per master: " + ", ".join("%.0f%% of calls %.1f us" % (s * 100, u)
-                                           for s, u in zip(d["share"], d["master_us"]))
+        per = "  per master: " + ", ".join("%.0f%% of commands, %.0f scripts/s, %.1f us" % (s * 100, n, u)
+                                           for s, n, u in zip(d["share"], d["steps"], d["master_us"]))
     proc = {"decision": "policyd %6.1f us" % d["proc_us"], "milter": "milter  %6.1f us" % d["proc_us"]}
     print("round %d %-8s %-9s %7.0f/s  redis %6.1f us  %s  commands %.2f  scripts %.2f  "
           "reads %.2f  load %s%s" % (rnd, kind, name, d["rate"], d["redis_us"],
@@ -504,9 +505,12 @@ def main():
                     rows.append(["master %d (port %d)" % (i, m.port)]
                                 + ["%.0f%%" % (100 * median([d["share"][i] for d in res[b.name][k]]))
                                    for k in ("decision", "milter")]
+                                + ["%.0f" % median([d["steps"][i] for d in res[b.name][k]])
+                                   for k in ("decision", "milter")]
                                 + ["%.1f" % median([d["master_us"][i] for d in res[b.name][k]])
                                    for k in ("decision", "milter")])
                 benchlib.table(rows, ["master", "decision commands", "milter commands",
+                                      "decision scripts/s", "milter scripts/s",
                                       "redis us/decision", "redis us/message"])
         print("\nkeys and memory at the end")
         rows = []
