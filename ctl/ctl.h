@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "keyspace.h"
 #include "redis.h"
+#include "site.h"
 
 /* Exit statuses beyond sysexits(3). */
 #define CTL_NO		1		/* a negative answer */

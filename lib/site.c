@@ -5,6 +5,7 @@
  *	#include "site.h"
  *	sl_site *s = sl_site_build(conf);	errors via sl_conf_error
  *	sl_site_check_milter(s, conf);		what sluice-milter refuses too
+ *	sl_site_key_error(conf, d, k, fmt, ...);	an error at a dkim key's line
  *	sl_site_unref(s);
  * DESCRIPTION
  *	The one reader of the domain "name" { dkim "sel" { } }, category
@@ -43,6 +44,8 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -289,6 +292,7 @@ load_rule(sl_site *s, sl_conf *c, cfg_t *sec, struct sl_site_tenant *t)
 {
 	int snd = sl_tenant_senders_parse(t->allowed_senders);
 
+	t->client_list = pool_list(s, sec, "clients", &t->nclient_list);
 	t->clients = load_clients(s, c, sec);
 	t->ports = load_ports(s, c, sec, &t->nports);
 	t->senders = snd < 0 ? SL_SENDERS_UNSET : (enum sl_senders)snd;
@@ -461,6 +465,20 @@ sl_site_check_milter(const sl_site *s, sl_conf *c)
 	check_domains(s, c);
 	check_categories(s, c);
 	check_tenants(s, c);
+}
+
+/* sl_site_key_error - report a problem of d's key k at its dkim section's file:line in c */
+void
+sl_site_key_error(sl_conf *c, const struct sl_site_domain *d, size_t k, const char *fmt, ...)
+{
+	cfg_t *dom = cfg_gettsec(c->cfg, "domain", d->name);
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sl_conf_error(c, dom ? cfg_gettsec(dom, "dkim", d->keys[k].selector) : NULL, "%s", msg);
 }
 
 /* site_free - release a model nobody references any more */

@@ -76,7 +76,9 @@ struct sl_site_tenant {
 	size_t ndomains;
 	const char **sasl_users;
 	size_t nsasl_users;
-	sl_netlist *clients; /* NULL: not IP-authenticated */
+	const char **client_list; /* clients as written */
+	size_t nclient_list;
+	sl_netlist *clients;      /* the same, parsed; NULL: not IP-authenticated */
 	const char **ports;  /* client_ports: the listeners where clients count; none: all */
 	size_t nports;
 	int require_tls;             /* 1: plain-text submissions refused */
@@ -100,6 +102,8 @@ typedef struct sl_site {
 
 sl_site *sl_site_build(struct sl_conf *c);
 void sl_site_check_milter(const sl_site *s, struct sl_conf *c);
+void sl_site_key_error(struct sl_conf *c, const struct sl_site_domain *d, size_t k,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 sl_site *sl_site_ref(sl_site *s);
 void sl_site_unref(sl_site *s);
 const struct sl_site_domain *sl_site_domain(const sl_site *s, const char *name);
