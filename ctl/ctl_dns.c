@@ -145,8 +145,7 @@ plan_add(ctl_dns_plan *p, enum ctl_rr_kind kind, const char *name, const char *v
 
 /* plan_dkim - every selector's TXT at the domain and each subdomain */
 static void
-plan_dkim(ctl_dns_plan *p, const struct sl_site_domain *dom, const char *domain,
-	  const dns_names *d)
+plan_dkim(ctl_dns_plan *p, const struct sl_site_domain *dom, const char *domain, const dns_names *d)
 {
 	char	txt[2048], err[512], name[600], note[160];
 	const char *first = "DKIM: one record per selector, at each signing domain";
@@ -156,14 +155,16 @@ plan_dkim(ctl_dns_plan *p, const struct sl_site_domain *dom, const char *domain,
 
 		if (ctl_dkim_txt_file(key->path, txt, sizeof(txt), err, sizeof(err)) < 0) {
 			ctl_err("dkim %s: %s", key->selector, err);
-			snprintf(note, sizeof(note), "selector %s: key file unreadable, record not computed",
-				 key->selector);
+			snprintf(note, sizeof(note),
+			         "selector %s: key file unreadable, record not computed",
+			         key->selector);
 			plan_add(p, CTL_RR_NOTE, NULL, NULL, note);
 			p->errors++;
 			continue;
 		}
 		for (int i = -1; i < d->n; i++) {
-			snprintf(name, sizeof(name), "%s._domainkey.%s", key->selector, i < 0 ? domain : d->sub[i]);
+			snprintf(name, sizeof(name), "%s._domainkey.%s", key->selector,
+			         i < 0 ? domain : d->sub[i]);
 			plan_add(p, CTL_RR_DKIM, name, txt, first);
 			first = NULL;
 		}

@@ -56,8 +56,7 @@ map_lines(const sl_site *site, const char *label, const char *transport, const c
 
 /* map_entry - the map lines of one tenant or category; 1 if its transport is bad */
 static int
-map_entry(const sl_site *site, const char *kind, const char *name, const char *t,
-          const char *label)
+map_entry(const sl_site *site, const char *kind, const char *name, const char *t, const char *label)
 {
 	char why[100];
 

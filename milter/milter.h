@@ -144,7 +144,7 @@ typedef struct ml_decision {
 	enum ml_verdict verdict;
 	char	reply[320];		/* text of a rejection or deferral, or why unsigned */
 	const struct sl_site_category *category;
-	const struct sl_site_tenant *tenant;		/* NULL for none, or a Redis-only tenant */
+	const struct sl_site_tenant *tenant;	/* NULL for none, or a Redis-only tenant */
 	char	tenant_name[SL_TOKEN_LABEL_MAX + 1];	/* "" for none */
 	const ml_domain *base;		/* configured domain of the From */
 	char	from_domain[ML_DOMAIN_MAX];
@@ -155,7 +155,7 @@ typedef struct ml_decision {
 
 int	ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d);
 const struct sl_site_tenant *ml_ip_tenant(const ml_conf *c, const char *sasl_user,
-				   const char *client_addr, const char *daemon_port);
+					  const char *client_addr, const char *daemon_port);
 const char *ml_policy_tenant(const ml_conf *c, const ml_input *in);
 
 /* milter_relabel.c: subdomains replaced live (sluice:relabel) */

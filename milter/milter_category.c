@@ -111,7 +111,7 @@ tenant_of_user(const ml_conf *c, const char *user)
 /* ml_ip_tenant - a client that did not authenticate: its tenant by address, or NULL */
 const struct sl_site_tenant *
 ml_ip_tenant(const ml_conf *c, const char *sasl_user, const char *client_addr,
-	     const char *daemon_port)
+             const char *daemon_port)
 {
 	int	by_ip;
 
@@ -375,7 +375,8 @@ ip_signs(const struct sl_site_tenant *t, const char *domain)
 static void
 add_sign(const ml_conf *c, const ml_input *in, ml_decision *d, const char *domain)
 {
-	const struct sl_site_tenant *ipt = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
+	const struct sl_site_tenant *ipt =
+	    ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
 
 	if (in->sasl_user && *in->sasl_user && !ml_sasl_signs(c, in, domain)) {
 		sl_warn("sasl user %s: no signature for d=%s (category %s): "
@@ -488,16 +489,16 @@ sasl_sender_ok(const ml_conf *c, const ml_input *in, const char *from_domain)
 		return 1;
 	if (!ml_sasl_allows(c, in, from_domain))
 		return 0;
-	return s != SL_SENDERS_USERS
-	    || sl_tenant_sender_ok(t, s,
-				   in->sasl_user, in->from_addr, NULL);
+	return s != SL_SENDERS_USERS ||
+	       sl_tenant_sender_ok(t, s, in->sasl_user, in->from_addr, NULL);
 }
 
 /* ip_sender_ok - an IP-authenticated client's From: allowed_senders (unset: domains) */
 static int
 ip_sender_ok(const ml_conf *c, const ml_input *in)
 {
-	const struct sl_site_tenant *t = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
+	const struct sl_site_tenant *t =
+	    ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
 
 	if (t == NULL)
 		return 1;

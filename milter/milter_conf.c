@@ -75,7 +75,8 @@ load_keys(sl_conf *sc, const struct sl_site_domain *sd, ml_domain *d)
 		/* lib/site.c already reported missing or public key files */
 		if (sl_conf_check_private_file(key->path, err, sizeof(err)) == 0
 		    && ml_key_load(key, err, sizeof(err)) < 0)
-			sl_site_key_error(sc, sd, k, "domain %s dkim %s: %s", d->name, key->selector, err);
+			sl_site_key_error(sc, sd, k, "domain %s dkim %s: %s", d->name,
+			                  key->selector, err);
 	}
 }
 
