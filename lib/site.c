@@ -43,7 +43,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,23 +107,9 @@ place(sl_site *s, sl_conf *c, cfg_t *sec, const char **file, int *line)
 	*line = sl_conf_lex_line(c->lex, sec, "");
 }
 
-/* dns_label_ok - one DNS label: 1-63 of a-z 0-9 and inner hyphens */
+/* domain_name_ok - a lowercase domain name of valid DNS labels */
 static int
-dns_label_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (; *s; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '-')
-			return 0;
-	return 1;
-}
-
-/* sl_site_domain_name_ok - a lowercase domain name of valid labels */
-int
-sl_site_domain_name_ok(const char *s)
+domain_name_ok(const char *s)
 {
 	char buf[256], *save = NULL;
 	int labels = 0;
@@ -135,7 +120,7 @@ sl_site_domain_name_ok(const char *s)
 	if (buf[0] == '.' || buf[strlen(buf) - 1] == '.' || strstr(buf, ".."))
 		return 0;
 	for (char *l = strtok_r(buf, ".", &save); l; l = strtok_r(NULL, ".", &save), labels++)
-		if (!dns_label_ok(l))
+		if (!sl_live_dns_label_ok(l))
 			return 0;
 	return labels >= 1;
 }
@@ -352,11 +337,11 @@ check_domains(const sl_site *s, sl_conf *c)
 		const struct sl_site_domain *d = &s->domains[i];
 		cfg_t *sec = cfg_gettsec(c->cfg, "domain", d->name);
 
-		if (!sl_site_domain_name_ok(d->name))
+		if (!domain_name_ok(d->name))
 			sl_conf_error(c, sec, "domain \"%s\": not a lowercase domain name",
 			              d->name);
 		for (size_t k = 0; k < d->nkeys; k++)
-			if (!dns_label_ok(d->keys[k].selector))
+			if (!sl_live_dns_label_ok(d->keys[k].selector))
 				sl_conf_error(
 				    c, sec ? cfg_gettsec(sec, "dkim", d->keys[k].selector) : NULL,
 				    "dkim \"%s\": a selector is one DNS label (a-z 0-9 -)",
@@ -396,7 +381,7 @@ check_categories(const sl_site *s, sl_conf *c)
 		cfg_t *sec = cfg_gettsec(c->cfg, "category", cat->name);
 		const char *ex = cat->list_unsubscribe_existing;
 
-		if (*cat->subdomain && !sl_site_domain_name_ok(cat->subdomain))
+		if (*cat->subdomain && !domain_name_ok(cat->subdomain))
 			sl_conf_error(c, sec,
 			              "category %s: subdomain \"%s\": use DNS labels a-z 0-9 -",
 			              cat->name, cat->subdomain);
@@ -440,7 +425,7 @@ check_tenants(const sl_site *s, sl_conf *c)
 		const struct sl_site_tenant *t = &s->tenants[i];
 		cfg_t *sec = cfg_gettsec(c->cfg, "tenant", t->name);
 
-		if (*t->subdomain && !sl_site_domain_name_ok(t->subdomain))
+		if (*t->subdomain && !domain_name_ok(t->subdomain))
 			sl_conf_error(c, sec,
 			              "tenant %s: subdomain \"%s\": use DNS labels a-z 0-9 -",
 			              t->name, t->subdomain);
@@ -448,8 +433,8 @@ check_tenants(const sl_site *s, sl_conf *c)
 			sl_conf_error(c, sec, "tenant %s: default_category \"%s\" is not defined",
 			              t->name, t->default_category);
 		for (size_t k = 0; k < t->ndomains; k++)
-			if (!sl_site_domain_name_ok(t->domains[k] +
-			                            (strncmp(t->domains[k], "*.", 2) == 0 ? 2 : 0)))
+			if (!domain_name_ok(t->domains[k] +
+			                    (strncmp(t->domains[k], "*.", 2) == 0 ? 2 : 0)))
 				sl_conf_error(c, sec,
 				              "tenant %s: domains \"%s\": not a lowercase "
 				              "domain name (or *.domain)",

@@ -109,6 +109,5 @@ void sl_site_unref(sl_site *s);
 const struct sl_site_domain *sl_site_domain(const sl_site *s, const char *name);
 const struct sl_site_category *sl_site_category(const sl_site *s, const char *name);
 const struct sl_site_tenant *sl_site_tenant(const sl_site *s, const char *name);
-int sl_site_domain_name_ok(const char *s);
 
 #endif
