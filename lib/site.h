@@ -13,6 +13,10 @@
  *	file is loaded, checked there, and kept as immutable typed tables.
  *	Programs read this model, never the libconfuse sections; the one
  *	other reader is the schema (conf_schema.c). See site.c.
+ *	The entry types are written struct sl_site_domain (category, tenant):
+ *	the lookups by name carry the bare names. Each entry records the file
+ *	and line of its section; sl_site_key_error() reports a problem of a
+ *	key at its dkim section, as sl_conf_error() does for a section.
  * OWNERSHIP
  *	The model owns a copy of every string it holds, so a reference
  *	keeps it valid after the sl_conf it came from is freed (a SIGHUP
