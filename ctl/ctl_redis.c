@@ -6,7 +6,8 @@
  *	runs one command on the lazily connected handle and returns its
  *	reply (any type, never NULL); ctl_cmd_ok() also refuses a Redis
  *	error reply. ctl_scan() walks the keys matching a pattern with SCAN
- *	(never KEYS, which blocks the server the daemons depend on).
+ *	(never KEYS, which blocks the server the daemons depend on), on
+ *	Redis Cluster over every master (sl_redis_scan_all()).
  * OWNERSHIP
  *	Replies belong to the caller (sl_reply_free()). ctl_hget() returns
  *	a pointer into the reply it was given.
@@ -182,39 +183,34 @@ ctl_print_hash(FILE *fp, const sl_reply *hash, const char *indent)
 	}
 }
 
-/* scan_batch - one SCAN step: call fn per key, return the next cursor */
-static int
-scan_batch(ctl_ctx *ctx, const char *pattern, char *cursor, size_t curlen,
-	   ctl_scan_fn *fn, void *arg)
-{
-	const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-	sl_reply *r = ctl_cmd_ok(ctx, 6, argv);
-	const sl_reply *keys;
-	int	stop = 0;
+/* One ctl_scan() walk: the callback and its argument. */
+typedef struct scan_walk {
+	ctl_ctx *ctx;
+	ctl_scan_fn *fn;
+	void *arg;
+} scan_walk;
 
-	if (r->type != SL_REPLY_ARRAY || r->elements != 2
-	    || r->element[0]->str == NULL || r->element[1]->type != SL_REPLY_ARRAY) {
-		ctl_err("redis SCAN: unexpected reply");
-		exit(EX_SOFTWARE);
-	}
-	snprintf(cursor, curlen, "%s", r->element[0]->str);
-	keys = r->element[1];
-	for (size_t i = 0; i < keys->elements && !stop; i++)
-		if (keys->element[i]->str)
-			stop = fn(ctx, keys->element[i]->str, arg);
-	sl_reply_free(r);
-	return stop;
+/* scan_key - sl_redis_scan_all() callback: the caller's, with the context */
+static int
+scan_key(const char *key, void *arg)
+{
+	scan_walk *w = arg;
+
+	return w->fn(w->ctx, key, w->arg);
 }
 
-/* ctl_scan - call fn for every key matching pattern; fn != 0 stops early */
+/* ctl_scan - call fn for every key matching pattern (every master on Cluster); fn != 0 stops early */
 int
 ctl_scan(ctl_ctx *ctx, const char *pattern, ctl_scan_fn *fn, void *arg)
 {
-	char	cursor[32] = "0";
-	int	stop;
+	scan_walk w = {ctx, fn, arg};
+	int rc = sl_redis_scan_all(ctl_redis(ctx), pattern, scan_key, &w);
 
-	do {
-		stop = scan_batch(ctx, pattern, cursor, sizeof(cursor), fn, arg);
-	} while (!stop && strcmp(cursor, "0") != 0);
-	return stop;
+	if (rc == -1)
+		fail_unreachable(ctx);
+	if (rc == -2) {
+		ctl_err("redis %s", sl_redis_errstr(ctx->redis));
+		exit(EX_SOFTWARE);
+	}
+	return rc;
 }

@@ -321,7 +321,7 @@ batch_add(ctl_ctx *ctx, supp_batch *b, const sl_supp_loc *loc, const char *reaso
 	  time_t added, const char *detail)
 {
 	char	t[32];
-	unsigned slot = b->cluster ? sl_redis_keyslot(loc->key, strlen(loc->key)) : 0;
+	unsigned slot = b->cluster ? sl_redis_keyslot_str(loc->key) : 0;
 
 	if (b->n > 0 && slot != b->slot)	/* a script's keys share one slot */
 		batch_flush(ctx, b);

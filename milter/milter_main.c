@@ -271,6 +271,7 @@ main(int argc, char **argv)
 	if (sl_drop_privileges(c->user, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	ml_conf_install(c);
+	sl_keyspace_watch(); /* Redis unreachable at the check: asked again meanwhile */
 	sl_info("listening on %s", c->socket);
 	rc = serve();
 	sl_notify("STOPPING=1");
@@ -279,5 +280,7 @@ main(int argc, char **argv)
 	ml_conf_install(NULL);
 	sl_pidfile_remove(pidfile);
 	sl_info("stopped");
+	if (sl_keyspace_refused())
+		return EX_CONFIG; /* the later check found an older keyspace */
 	return rc == 0 ? 0 : 1;
 }
