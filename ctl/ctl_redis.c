@@ -8,6 +8,18 @@
  *	error reply. ctl_scan() walks the keys matching a pattern with SCAN
  *	(never KEYS, which blocks the server the daemons depend on), on
  *	Redis Cluster over every master (sl_redis_scan_all()).
+ *
+ *	ctl_xslot_move() moves one entry between two slots of a Redis
+ *	Cluster, where no script may touch both (sluicectl migrate, suppress
+ *	migrate): the value (a whole key by DUMP, its TTL kept; or one field
+ *	of a hash) is copied to a scratch name in the destination's slot
+ *	(sl_key_scratch()), the caller's one-slot script moves or merges it
+ *	from there, the scratch name is deleted, and then the source is
+ *	deleted only if it still holds what was copied (a script compares
+ *	it). So the entry is readable under one name or the other at every
+ *	moment; a source changed meanwhile is kept (CTL_XSLOT_CHANGED), and a
+ *	run interrupted between the copy and the delete leaves both, which a
+ *	second run merges again (doc/redis-keys.md, "Upgrading").
  * OWNERSHIP
  *	Replies belong to the caller (sl_reply_free()). ctl_hget() returns
  *	a pointer into the reply it was given.
@@ -127,6 +139,116 @@ ctl_cmd_ok(ctl_ctx *ctx, int argc, const char **argv)
 		exit(EX_SOFTWARE);
 	}
 	return reply;
+}
+
+/* cmd_len - one command with argument lengths (binary values); error replies end the process */
+static sl_reply *
+cmd_len(ctl_ctx *ctx, sl_script *script, int nkeys, int argc, const char **argv,
+        const size_t *len)
+{
+	sl_reply *reply = NULL;
+	int rc = script ? sl_redis_eval(ctl_redis(ctx), script, &reply, nkeys, argc, argv, len)
+	                : sl_redis_cmdv(ctl_redis(ctx), &reply, argc, argv, len);
+
+	if (rc < 0 || reply == NULL)
+		fail_unreachable(ctx);
+	if (reply->type == SL_REPLY_ERROR) {
+		ctl_err("redis %s: %s", script ? "script" : argv[0], reply->str);
+		sl_reply_free(reply);
+		exit(EX_SOFTWARE);
+	}
+	return reply;
+}
+
+/* ctl_cluster - is sluicectl configured for Redis Cluster? */
+int
+ctl_cluster(const ctl_ctx *ctx)
+{
+	return ctx->conf->ncluster_nodes > 0;
+}
+
+/* Delete KEYS[1] (ARGV[1] '': all of it, else that field) if it still holds ARGV[2]. */
+static sl_script cas_del_script = {
+    .source = "local f, v = ARGV[1], ARGV[2]\n"
+              "local now = f == '' and redis.call('DUMP', KEYS[1]) or redis.call('HGET', KEYS[1], "
+              "f)\n"
+              "if now ~= v then return 0 end\n"
+              "if f == '' then return redis.call('DEL', KEYS[1]) end\n"
+              "return redis.call('HDEL', KEYS[1], f)\n"};
+
+/* scratch_copy - the value (a DUMP, or a field's) at scratch; 0 when the source is gone */
+static int
+scratch_copy(ctl_ctx *ctx, const char *from, const char *field, const sl_reply *v,
+             const char *scratch)
+{
+	const char *del[] = {"DEL", scratch};
+	char ttl[32] = "0";
+	sl_reply *r;
+
+	sl_reply_free(cmd_len(ctx, NULL, 0, 2, del, NULL));
+	if (*field) {
+		const char *a[] = {"HSET", scratch, field, v->str};
+		size_t l[] = {4, strlen(scratch), strlen(field), v->len};
+
+		sl_reply_free(cmd_len(ctx, NULL, 0, 4, a, l));
+		return 1;
+	} else {
+		const char *p[] = {"PTTL", from};
+
+		r = cmd_len(ctx, NULL, 0, 2, p, NULL);
+		if (r->type == SL_REPLY_INTEGER && r->integer == -2) {
+			sl_reply_free(r);
+			return 0;
+		}
+		if (r->type == SL_REPLY_INTEGER && r->integer > 0)
+			snprintf(ttl, sizeof(ttl), "%lld", r->integer);
+		sl_reply_free(r);
+	}
+	{
+		const char *a[] = {"RESTORE", scratch, ttl, v->str, "REPLACE"};
+		size_t l[] = {7, strlen(scratch), strlen(ttl), v->len, 7};
+
+		sl_reply_free(cmd_len(ctx, NULL, 0, 5, a, l));
+	}
+	return 1;
+}
+
+/* ctl_xslot_move - one entry from one Cluster slot to another (see above) */
+int
+ctl_xslot_move(ctl_ctx *ctx, const char *from, const char *field, const char *to,
+               ctl_pair_fn *pair, void *arg)
+{
+	const char *get[] = {*field ? "HGET" : "DUMP", from, field};
+	char scratch[CTL_KEY_MAX];
+	sl_reply *v, *r;
+	int rc = CTL_XSLOT_LEFT;
+
+	if (sl_key_scratch(scratch, sizeof(scratch), ctx->prefix, to) < 0 ||
+	    sl_redis_keyslot_str(scratch) != sl_redis_keyslot_str(to)) {
+		ctl_err("%s: no scratch name in its slot", to);
+		exit(EX_SOFTWARE);
+	}
+	v = cmd_len(ctx, NULL, 0, *field ? 3 : 2, get, NULL);
+	if (v->type != SL_REPLY_STRING || !scratch_copy(ctx, from, field, v, scratch)) {
+		sl_reply_free(v);
+		return CTL_XSLOT_GONE;
+	}
+	if (pair(ctx, scratch, to, arg)) {
+		const char *a[] = {from, field, v->str};
+		size_t l[] = {strlen(from), strlen(field), v->len};
+
+		r = cmd_len(ctx, &cas_del_script, 1, 3, a, l);
+		rc = r->type == SL_REPLY_INTEGER && r->integer > 0 ? CTL_XSLOT_MOVED
+		                                                    : CTL_XSLOT_CHANGED;
+		sl_reply_free(r);
+	}
+	{
+		const char *del[] = {"DEL", scratch};
+
+		sl_reply_free(cmd_len(ctx, NULL, 0, 2, del, NULL));
+	}
+	sl_reply_free(v);
+	return rc;
 }
 
 /* ctl_eval - run a script; an error reply ends the process like ctl_cmd_ok */

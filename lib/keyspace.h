@@ -148,6 +148,9 @@ int sl_keyspace_require_opts(const struct sl_redis_opts *o);
 void sl_keyspace_watch(void);
 int sl_keyspace_refused(void);
 
+/* <prefix>moving:{<tag>}: a scratch name in key's Cluster slot (moves across slots); -1 */
+int sl_key_scratch(char *out, size_t outlen, const char *prefix, const char *key);
+
 /* in with the SCAN MATCH metacharacters * ? [ ] \ escaped */
 void sl_key_glob_escape(const char *in, char *out, size_t outlen);
 
