@@ -107,7 +107,8 @@ migrate_scan(ctl_ctx *ctx, const char *key, void *arg)
 	}
 	if (ctl_cluster(ctx)) { /* the two forms' hash tags differ: two slots */
 		if (ctl_xslot_move(ctx, key, "", to, xpair, m) == CTL_XSLOT_CHANGED)
-			printf("changed while it moved, kept: %s (run sluicectl migrate again)\n", key);
+			printf("changed while it moved, kept: %s (run sluicectl migrate again)\n",
+			       key);
 		return 0;
 	}
 	m->keys[2 * m->n] = sl_strdup(key);

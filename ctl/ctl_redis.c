@@ -143,8 +143,7 @@ ctl_cmd_ok(ctl_ctx *ctx, int argc, const char **argv)
 
 /* cmd_len - one command with argument lengths (binary values); error replies end the process */
 static sl_reply *
-cmd_len(ctl_ctx *ctx, sl_script *script, int nkeys, int argc, const char **argv,
-        const size_t *len)
+cmd_len(ctl_ctx *ctx, sl_script *script, int nkeys, int argc, const char **argv, const size_t *len)
 {
 	sl_reply *reply = NULL;
 	int rc = script ? sl_redis_eval(ctl_redis(ctx), script, &reply, nkeys, argc, argv, len)
@@ -215,8 +214,8 @@ scratch_copy(ctl_ctx *ctx, const char *from, const char *field, const sl_reply *
 
 /* ctl_xslot_move - one entry from one Cluster slot to another (see above) */
 int
-ctl_xslot_move(ctl_ctx *ctx, const char *from, const char *field, const char *to,
-               ctl_pair_fn *pair, void *arg)
+ctl_xslot_move(ctl_ctx *ctx, const char *from, const char *field, const char *to, ctl_pair_fn *pair,
+               void *arg)
 {
 	const char *get[] = {*field ? "HGET" : "DUMP", from, field};
 	char scratch[CTL_KEY_MAX];
@@ -239,7 +238,7 @@ ctl_xslot_move(ctl_ctx *ctx, const char *from, const char *field, const char *to
 
 		r = cmd_len(ctx, &cas_del_script, 1, 3, a, l);
 		rc = r->type == SL_REPLY_INTEGER && r->integer > 0 ? CTL_XSLOT_MOVED
-		                                                    : CTL_XSLOT_CHANGED;
+		                                                   : CTL_XSLOT_CHANGED;
 		sl_reply_free(r);
 	}
 	{
@@ -321,7 +320,7 @@ scan_key(const char *key, void *arg)
 	return w->fn(w->ctx, key, w->arg);
 }
 
-/* ctl_scan - call fn for every key matching pattern (every master on Cluster); fn != 0 stops early */
+/* ctl_scan - fn for every key matching pattern (every master on Cluster); fn != 0 stops */
 int
 ctl_scan(ctl_ctx *ctx, const char *pattern, ctl_scan_fn *fn, void *arg)
 {

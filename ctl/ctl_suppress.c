@@ -285,15 +285,15 @@ typedef struct supp_batch {
 	char   *keys[CTL_SUPP_BATCH];
 	char   *vals[CTL_SUPP_BATCH * 4];	/* reason, added, detail, field */
 	long	written, sent;
-	struct supp_pend *pend;		/* on Cluster: entries not sorted yet */
-	int	npend;
+	struct supp_pend *pend; /* on Cluster: entries not sorted yet */
+	int npend;
 } supp_batch;
 
 /* An entry waiting, on Cluster, to be sorted into its slot's batch. */
 typedef struct supp_pend {
 	unsigned slot;
-	int	seq;			/* the order read: stable sort */
-	char   *key, *v[4];
+	int seq; /* the order read: stable sort */
+	char *key, *v[4];
 } supp_pend;
 
 /* batch_write - write the batch with one script call */
@@ -329,7 +329,7 @@ batch_write(ctl_ctx *ctx, supp_batch *b)
 static void
 batch_put(ctl_ctx *ctx, supp_batch *b, unsigned slot, char *key, char *const v[4])
 {
-	if (b->n > 0 && slot != b->slot)	/* a script's keys share one slot */
+	if (b->n > 0 && slot != b->slot) /* a script's keys share one slot */
 		batch_write(ctx, b);
 	b->slot = slot;
 	b->keys[b->n] = key;
@@ -354,7 +354,7 @@ pend_cmp(const void *a, const void *b)
 static void
 batch_flush(ctl_ctx *ctx, supp_batch *b)
 {
-	qsort(b->pend, (size_t) b->npend, sizeof(*b->pend), pend_cmp);
+	qsort(b->pend, (size_t)b->npend, sizeof(*b->pend), pend_cmp);
 	for (int i = 0; i < b->npend; i++)
 		batch_put(ctx, b, b->pend[i].slot, b->pend[i].key, b->pend[i].v);
 	b->npend = 0;
@@ -367,7 +367,7 @@ batch_add(ctl_ctx *ctx, supp_batch *b, const sl_supp_loc *loc, const char *reaso
 	  time_t added, const char *detail)
 {
 	char	t[32];
-	char   *v[4];
+	char *v[4];
 
 	snprintf(t, sizeof(t), "%lld", (long long) added);
 	v[0] = sl_strdup(reason);
@@ -380,8 +380,10 @@ batch_add(ctl_ctx *ctx, supp_batch *b, const sl_supp_loc *loc, const char *reaso
 	}
 	if (b->pend == NULL)
 		b->pend = sl_calloc(CTL_SUPP_GROUP, sizeof(*b->pend));
-	b->pend[b->npend] = (supp_pend) {sl_redis_keyslot_str(loc->key), b->npend,
-					 sl_strdup(loc->key), {v[0], v[1], v[2], v[3]}};
+	b->pend[b->npend] = (supp_pend){sl_redis_keyslot_str(loc->key),
+	                                b->npend,
+	                                sl_strdup(loc->key),
+	                                {v[0], v[1], v[2], v[3]}};
 	if (++b->npend == CTL_SUPP_GROUP)
 		batch_flush(ctx, b);
 }

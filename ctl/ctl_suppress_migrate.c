@@ -225,8 +225,9 @@ ctl_suppress_migrate(ctl_ctx *ctx, int argc, char **argv)
 		    "already there, %ld skipped (a reason without a compact code)\n",
 		    m->seen, m->moved, to, m->merged, m->skipped);
 	if (m->changed)
-		printf("%ld entries changed while they moved and stay where they were: run it again\n",
-		       m->changed);
+		printf(
+		    "%ld entries changed while they moved and stay where they were: run it again\n",
+		    m->changed);
 	if (m->hashed)
 		printf("%ld entries under a hashed address (over 48 bytes) stay in the compact "
 		       "layout\n",

@@ -96,7 +96,7 @@ old_name(const char *key, void *arg)
 	return 1;
 }
 
-/* scan_old - SCAN the prefix (every master) for a format-1 name: 1 found (in msg), 0 none, -1 failed */
+/* scan_old - a format-1 name under the prefix (every master): 1 found (in msg), 0 none, -1 */
 static int
 scan_old(sl_redis *r, char *msg, size_t msglen)
 {
@@ -216,8 +216,8 @@ sl_keyspace_require(sl_redis *r)
  * The gate (sl_redis_gate()) holds every other handle of the process
  * meanwhile, so nothing is written to a keyspace of unknown format.
  */
-static sl_redis *pending;      /* the check's own handle (ungated) */
-static atomic_int refused;     /* the later check found an older or newer format */
+static sl_redis *pending;  /* the check's own handle (ungated) */
+static atomic_int refused; /* the later check found an older or newer format */
 
 #define WATCH_MS 250 /* the check is tried again this often (the handle backs off too) */
 

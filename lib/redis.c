@@ -245,7 +245,7 @@ sl_redis_now_ms(void)
 	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static atomic_int gate_closed;		/* sl_redis_gate() */
+static atomic_int gate_closed; /* sl_redis_gate() */
 
 /* sl_redis_gate - close (1) or open (0) the process-wide gate */
 void
@@ -1000,12 +1000,12 @@ scan_keys(const sl_reply *keys, sl_redis_scan_fn *fn, void *arg)
 /* scan_step - one SCAN on node (cluster) or the server; the next cursor in cursor */
 static int
 scan_step(sl_redis *r, int node, const char *pattern, char *cursor, size_t curlen,
-	  sl_redis_scan_fn *fn, void *arg)
+          sl_redis_scan_fn *fn, void *arg)
 {
 	const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
 	sl_reply *rep = NULL;
 	redisContext *c;
-	int	rc;
+	int rc;
 
 	if (node < 0) {
 		if (sl_redis_cmdv(r, &rep, 6, argv, NULL) < 0)
@@ -1023,11 +1023,10 @@ scan_step(sl_redis *r, int node, const char *pattern, char *cursor, size_t curle
 		rep = sl_redis_reply_copy(hr);
 		freeReplyObject(hr);
 	}
-	if (rep->type != SL_REPLY_ARRAY || rep->elements != 2
-	    || rep->element[0]->type != SL_REPLY_STRING
-	    || rep->element[1]->type != SL_REPLY_ARRAY) {
+	if (rep->type != SL_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != SL_REPLY_STRING || rep->element[1]->type != SL_REPLY_ARRAY) {
 		snprintf(r->errstr, sizeof(r->errstr), "SCAN: %s",
-			 rep->type == SL_REPLY_ERROR ? rep->str : "unexpected reply");
+		         rep->type == SL_REPLY_ERROR ? rep->str : "unexpected reply");
 		sl_reply_free(rep);
 		return -2;
 	}
@@ -1041,8 +1040,8 @@ scan_step(sl_redis *r, int node, const char *pattern, char *cursor, size_t curle
 static int
 scan_node(sl_redis *r, int node, const char *pattern, sl_redis_scan_fn *fn, void *arg)
 {
-	char	cursor[32] = "0";
-	int	rc;
+	char cursor[32] = "0";
+	int rc;
 
 	do {
 		if ((rc = scan_step(r, node, pattern, cursor, sizeof(cursor), fn, arg)) != 0)
@@ -1055,13 +1054,13 @@ scan_node(sl_redis *r, int node, const char *pattern, sl_redis_scan_fn *fn, void
 static int
 cluster_masters(sl_redis *r, int *out)
 {
-	char	seen[SL_REDIS_MAX_NODES] = {0};
-	int	n = 0;
+	char seen[SL_REDIS_MAX_NODES] = {0};
+	int n = 0;
 
 	if (r->stale && cluster_refresh(r) < 0)
 		return -1;
 	for (int s = 0; s < SL_REDIS_SLOTS; s++) {
-		int	i = r->map->node[s];
+		int i = r->map->node[s];
 
 		if (i >= 0 && !seen[i]) {
 			seen[i] = 1;
@@ -1077,7 +1076,7 @@ cluster_masters(sl_redis *r, int *out)
 int
 sl_redis_scan_all(sl_redis *r, const char *pattern, sl_redis_scan_fn *fn, void *arg)
 {
-	int	masters[SL_REDIS_MAX_NODES], n, rc;
+	int masters[SL_REDIS_MAX_NODES], n, rc;
 
 	if (gated(r))
 		return -1;

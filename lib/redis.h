@@ -91,7 +91,7 @@ typedef struct sl_redis_opts {
 	/* Cluster mode when ncluster_nodes > 0 (seeds). */
 	const char *const *cluster_nodes; /* "host:port" each */
 	int	ncluster_nodes;
-	int	ungated;		/* not held by sl_redis_gate() */
+	int ungated; /* not held by sl_redis_gate() */
 } sl_redis_opts;
 
 #define SL_REDIS_MAX_SENTINELS	16	/* also the most cluster seeds */
@@ -109,7 +109,7 @@ unsigned sl_redis_keyslot_str(const char *key);
  * checked (sl_keyspace_require_opts(), lib/keyspace_version.c).
  */
 #define SL_REDIS_GATED "redis not used yet (keyspace format not checked)"
-void	sl_redis_gate(int closed);
+void sl_redis_gate(int closed);
 
 /* Split "host:port" or "[v6]:port"; -1 when malformed (config checks). */
 int	sl_redis_hostport(const char *s, char *host, size_t hostlen, int *port);
@@ -163,8 +163,7 @@ int	sl_redis_eval(sl_redis *r, sl_script *script, sl_reply **reply,
  * reshard) may be missed.
  */
 typedef int sl_redis_scan_fn(const char *key, void *arg);
-int	sl_redis_scan_all(sl_redis *r, const char *pattern, sl_redis_scan_fn *fn,
-			  void *arg);
+int sl_redis_scan_all(sl_redis *r, const char *pattern, sl_redis_scan_fn *fn, void *arg);
 
 /*
  * Asynchronous flavour (libevent). sl_aredis_new() copies opts and starts

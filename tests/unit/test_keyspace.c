@@ -401,7 +401,6 @@ test_old_names(void **state)
 	assert_int_equal(sl_key_old_kind("other:limits", P, &(sl_key_parts){0}), -1);
 }
 
-
 /* test_slots - the keys of one decision share a slot (doc/redis-keys.md) */
 static void
 test_slots(void **state)
@@ -419,13 +418,15 @@ test_slots(void **state)
 		sl_key(b, sizeof(b), P, SL_KEY_SOFT, addr[i]);
 		assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 		sl_key(b, sizeof(b), "other:", SL_KEY_SUPP, "global", addr[i]);
-		assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b)); /* the tag, not the prefix */
+		assert_int_equal(sl_redis_keyslot_str(a),
+		                 sl_redis_keyslot_str(b)); /* the tag, not the prefix */
 	}
 	sl_key(a, sizeof(a), P, SL_KEY_RATE, "hourly", "alice");
 	sl_key(b, sizeof(b), P, SL_KEY_QUOTA, "daily", "20261203", "alice");
 	assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 	sl_key(b, sizeof(b), P, SL_KEY_RATE, "hourly", "bob");
-	assert_int_not_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b)); /* another value: its own slot */
+	assert_int_not_equal(sl_redis_keyslot_str(a),
+	                     sl_redis_keyslot_str(b)); /* another value: its own slot */
 	sl_key(a, sizeof(a), P, SL_KEY_LIMITS);
 	sl_key(b, sizeof(b), P, SL_KEY_LIMIT, "hourly");
 	assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
