@@ -454,6 +454,24 @@ test_day(void **state)
 	assert_string_equal(day, "20251202");
 }
 
+/* the scratch name of a move across slots is in its destination's slot */
+static void
+test_scratch(void **state)
+{
+	static const char *const to[] = {P "supp:global:{bob@example.net}", P "suppb:{17}:cat:news",
+	                                 P "limit:hourly{conf}", "untagged", "odd}{name", "x{}y"};
+	char s[SL_KEY_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++) {
+		assert_int_equal(sl_key_scratch(s, sizeof(s), P, to[i]), 0);
+		assert_true(strncmp(s, P "moving:{", strlen(P "moving:{")) == 0);
+		if (i < 4) /* a '}' but no tag: another slot, which ctl_xslot_move() refuses */
+			assert_int_equal(sl_redis_keyslot_str(s), sl_redis_keyslot_str(to[i]));
+	}
+	assert_int_equal(sl_key_scratch(s, 12, P, to[0]), -1);
+}
+
 int
 main(void)
 {
@@ -462,6 +480,7 @@ main(void)
 	    cmocka_unit_test(test_scope),        cmocka_unit_test(test_supp_key),
 	    cmocka_unit_test(test_refused),      cmocka_unit_test(test_day),
 	    cmocka_unit_test(test_old_names),    cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_scratch),
 	    cmocka_unit_test(test_supp_compact), cmocka_unit_test(test_supp_layout_conf),
 	};
 
