@@ -11,10 +11,11 @@
  *
  *	ctl_xslot_move() moves one entry between two slots of a Redis
  *	Cluster, where no script may touch both (sluicectl migrate, suppress
- *	migrate): the value (a whole key by DUMP, its TTL kept; or one field
- *	of a hash) is copied to a scratch name in the destination's slot
- *	(sl_key_scratch()), the caller's one-slot script moves or merges it
- *	from there, the scratch name is deleted, and then the source is
+ *	migrate), in four calls: the value (a whole key by DUMP, its TTL
+ *	kept; or one field of a hash) is read, copied to a scratch name in
+ *	the destination's slot (sl_key_scratch()), the caller's one-slot
+ *	script moves or merges it from there (taking the scratch name with
+ *	it; a scratch name it leaves is deleted), and then the source is
  *	deleted only if it still holds what was copied (a script compares
  *	it). So the entry is readable under one name or the other at every
  *	moment; a source changed meanwhile is kept (CTL_XSLOT_CHANGED), and a
@@ -175,49 +176,32 @@ static sl_script cas_del_script = {
               "if f == '' then return redis.call('DEL', KEYS[1]) end\n"
               "return redis.call('HDEL', KEYS[1], f)\n"};
 
-/* scratch_copy - the value (a DUMP, or a field's) at scratch; 0 when the source is gone */
-static int
-scratch_copy(ctl_ctx *ctx, const char *from, const char *field, const sl_reply *v,
-             const char *scratch)
-{
-	const char *del[] = {"DEL", scratch};
-	char ttl[32] = "0";
-	sl_reply *r;
+/* KEYS[1] (ARGV[1] '': all of it) as {DUMP or the field's value, PTTL}; nil when gone. */
+static sl_script copy_get_script = {
+    .source = "local f = ARGV[1]\n"
+              "if f ~= '' then\n"
+              "  local v = redis.call('HGET', KEYS[1], f)\n"
+              "  if not v then return false end\n"
+              "  return {v, '0'}\n"
+              "end\n"
+              "local v = redis.call('DUMP', KEYS[1])\n"
+              "if not v then return false end\n"
+              "local t = redis.call('PTTL', KEYS[1])\n"
+              "return {v, tostring(t > 0 and t or 0)}\n"};
 
-	sl_reply_free(cmd_len(ctx, NULL, 0, 2, del, NULL));
-	if (*field) {
-		const char *a[] = {"HSET", scratch, field, v->str};
-		size_t l[] = {4, strlen(scratch), strlen(field), v->len};
-
-		sl_reply_free(cmd_len(ctx, NULL, 0, 4, a, l));
-		return 1;
-	} else {
-		const char *p[] = {"PTTL", from};
-
-		r = cmd_len(ctx, NULL, 0, 2, p, NULL);
-		if (r->type == SL_REPLY_INTEGER && r->integer == -2) {
-			sl_reply_free(r);
-			return 0;
-		}
-		if (r->type == SL_REPLY_INTEGER && r->integer > 0)
-			snprintf(ttl, sizeof(ttl), "%lld", r->integer);
-		sl_reply_free(r);
-	}
-	{
-		const char *a[] = {"RESTORE", scratch, ttl, v->str, "REPLACE"};
-		size_t l[] = {7, strlen(scratch), strlen(ttl), v->len, 7};
-
-		sl_reply_free(cmd_len(ctx, NULL, 0, 5, a, l));
-	}
-	return 1;
-}
+/* The copy at KEYS[1], the scratch name: RESTORE (ARGV[1] '') or the one field. */
+static sl_script copy_put_script = {
+    .source = "local f, v, t = ARGV[1], ARGV[2], ARGV[3]\n"
+              "if f == '' then return redis.call('RESTORE', KEYS[1], t, v, 'REPLACE') end\n"
+              "redis.call('DEL', KEYS[1])\n"
+              "return redis.call('HSET', KEYS[1], f, v)\n"};
 
 /* ctl_xslot_move - one entry from one Cluster slot to another (see above) */
 int
 ctl_xslot_move(ctl_ctx *ctx, const char *from, const char *field, const char *to, ctl_pair_fn *pair,
                void *arg)
 {
-	const char *get[] = {*field ? "HGET" : "DUMP", from, field};
+	const char *get[] = {from, field};
 	char scratch[CTL_KEY_MAX];
 	sl_reply *v, *r;
 	int rc = CTL_XSLOT_LEFT;
@@ -227,21 +211,28 @@ ctl_xslot_move(ctl_ctx *ctx, const char *from, const char *field, const char *to
 		ctl_err("%s: no scratch name in its slot", to);
 		exit(EX_SOFTWARE);
 	}
-	v = cmd_len(ctx, NULL, 0, *field ? 3 : 2, get, NULL);
-	if (v->type != SL_REPLY_STRING || !scratch_copy(ctx, from, field, v, scratch)) {
+	v = cmd_len(ctx, &copy_get_script, 1, 2, get, NULL);
+	if (v->type != SL_REPLY_ARRAY || v->elements != 2 ||
+	    v->element[0]->type != SL_REPLY_STRING || v->element[1]->type != SL_REPLY_STRING) {
 		sl_reply_free(v);
 		return CTL_XSLOT_GONE;
 	}
-	if (pair(ctx, scratch, to, arg)) {
-		const char *a[] = {from, field, v->str};
-		size_t l[] = {strlen(from), strlen(field), v->len};
+	{
+		const sl_reply *val = v->element[0], *ttl = v->element[1];
+		const char *a[] = {scratch, field, val->str, ttl->str};
+		size_t l[] = {strlen(scratch), strlen(field), val->len, ttl->len};
+
+		sl_reply_free(cmd_len(ctx, &copy_put_script, 1, 4, a, l));
+	}
+	if (pair(ctx, scratch, to, arg)) { /* its script took the scratch name too */
+		const char *a[] = {from, field, v->element[0]->str};
+		size_t l[] = {strlen(from), strlen(field), v->element[0]->len};
 
 		r = cmd_len(ctx, &cas_del_script, 1, 3, a, l);
 		rc = r->type == SL_REPLY_INTEGER && r->integer > 0 ? CTL_XSLOT_MOVED
 		                                                   : CTL_XSLOT_CHANGED;
 		sl_reply_free(r);
-	}
-	{
+	} else {
 		const char *del[] = {"DEL", scratch};
 
 		sl_reply_free(cmd_len(ctx, NULL, 0, 2, del, NULL));
