@@ -354,7 +354,8 @@ pend_cmp(const void *a, const void *b)
 static void
 batch_flush(ctl_ctx *ctx, supp_batch *b)
 {
-	qsort(b->pend, (size_t)b->npend, sizeof(*b->pend), pend_cmp);
+	if (b->npend > 0)
+		qsort(b->pend, (size_t)b->npend, sizeof(*b->pend), pend_cmp);
 	for (int i = 0; i < b->npend; i++)
 		batch_put(ctx, b, b->pend[i].slot, b->pend[i].key, b->pend[i].v);
 	b->npend = 0;
