@@ -219,7 +219,7 @@ sl_keyspace_require(sl_redis *r)
 static sl_redis *pending;  /* the check's own handle (ungated) */
 static atomic_int refused; /* the later check found an older or newer format */
 
-#define WATCH_MS 250 /* the check is tried again this often (the handle backs off too) */
+#define WATCH_MS 250 /* the check is tried again this often; connects follow the client's backoff */
 
 /* watch - the thread: the check again until it passes (gate opened) or refuses (SIGTERM) */
 static void *
@@ -266,9 +266,9 @@ sl_keyspace_require_opts(const sl_redis_opts *o)
 		sl_redis_free(r);
 		return require_logged(rc, msg);
 	}
-	sl_warn("keyspace format not checked (%s): redis not used until it is (asked again "
-	        "every %d ms)",
-	        msg, WATCH_MS);
+	sl_warn("keyspace format not checked (%s): redis not used until it is (asked again as "
+	        "soon as redis answers)",
+	        msg);
 	sl_redis_gate(1);
 	sl_redis_free(pending);
 	pending = r;

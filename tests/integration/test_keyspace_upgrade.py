@@ -223,7 +223,7 @@ def later_daemons(env, later):
     logd = env.daemon("logd", [harness.program("logd", "sluice-logd"), "-f", "-c", lconf],
                       ready=lambda: True)
     for p in (policyd, milter, logd):
-        p.wait_output("keyspace format not checked")
+        p.wait_output("keyspace format not checked", timeout=60)
     return policyd, sock, milter, logd
 
 
@@ -255,7 +255,7 @@ def test_redis_down_at_start_then_fresh_redis_used(env):
               "source", "test", "added", "1764720000")
     later.up(redis)
     for p in (policyd, milter, logd):
-        p.wait_output("keyspace format checked: redis in use")
+        p.wait_output("keyspace format checked: redis in use", timeout=60)
     assert redis.cli("GET", keys.key("keyspace")) == "2"
     harness.wait_for(lambda: policy_query(sock, {"recipient": "gone@dest.test",
                                                   "sasl_username": "alice"})
