@@ -12,7 +12,8 @@ DESCRIPTION
     (each move across two slots), after which sluice-policyd on the
     cluster refuses a migrated address; and sluicectl migrate of
     format-1 names spread over all three masters (renamed across slots,
-    merged with today's name where both exist, TTLs kept), after which
+    merged with today's name where both exist, TTLs kept) and an entry
+    moved to its canonical address across slots, after which
     the daemons start and a second run moves nothing.
 
     Each test starts its own cluster: they run in parallel with the rest
@@ -151,6 +152,9 @@ def test_migrate_old_names_over_all_three_masters(root_env):
     cl.owner(k).cli("ZADD", k, "100", "m1")
     old.append(k)
     assert spread(cl, old) == {n.port for n in cl.nodes}
+    # today's name under a form policyd never looks up (+tag): to its canonical address
+    fwd = keys.supp("global", "fwd+tag@Dest.test")
+    cl.owner(fwd).cli("HSET", fwd, "reason", "complaint", "source", "test", "added", "1")
     # what an upgraded node wrote meanwhile under today's name: merged
     q = keys.key("quota", "cap", day, "alice")
     cl.owner(q).cli("SET", q, "1", "EX", "86400")
@@ -159,6 +163,10 @@ def test_migrate_old_names_over_all_three_masters(root_env):
     r = ctl(conf, "migrate")
     assert "64 names of keyspace format 1: 63 renamed, 1 merged" in r.stdout, r.stdout
     assert "0 left alone" in r.stdout, r.stdout
+    assert "1 moved to their canonical address" in r.stdout, r.stdout
+    canon = keys.supp("global", "fwd@dest.test")
+    assert cl.owner(canon).cli("HGET", canon, "reason") == "complaint"
+    assert cl.owner(fwd).cli("EXISTS", fwd) == "0"
     for k in old:
         assert cl.owner(k).cli("EXISTS", k) == "0", k
     for i in range(60):
