@@ -209,8 +209,12 @@ class Later:
 
 
 def later_daemons(env, later):
-    """sluice-policyd, sluice-milter and sluice-logd started on a Redis that is not there."""
-    policyd, sock, _ = start_policyd(env, later)
+    """sluice-policyd, sluice-milter and sluice-logd started on a Redis that is not there.
+
+    policyd has a limit in its config: it seeds it into Redis as soon as it may
+    write there (a daemon that wrote before the check would show it)."""
+    policyd, sock, _ = start_policyd(env, later, 'limit "per-user" {\n key = \'${sasl_username}\'\n'
+                                     ' rate = "5/hour"\n unit = "recipients"\n}\n')
     rsa, _ = harness.dkim_keypair(env, "example", "rsa")
     mconf, msock = milter_helpers.write_conf(env, (
         'secret_file = "%s"\ndomain "example.com" {\n  default_category = "news"\n'
@@ -257,6 +261,8 @@ def test_redis_down_at_start_then_fresh_redis_used(env):
     for p in (policyd, milter, logd):
         p.wait_output("keyspace format checked: redis in use", timeout=60)
     assert redis.cli("GET", keys.key("keyspace")) == "2"
+    policyd.wait_output("limit per-user: loaded", timeout=60)          # seeded once in use
+    assert redis.cli("HGET", keys.key("limit", "per-user"), "rate") == "5/hour"
     harness.wait_for(lambda: policy_query(sock, {"recipient": "gone@dest.test",
                                                   "sasl_username": "alice"})
                      == "550 5.1.1 Suppressed: hard-bounce (global list)", 30,
