@@ -226,14 +226,20 @@ static void *
 watch(void *arg)
 {
 	struct timespec ts = {0, WATCH_MS * 1000000L};
-	char msg[512];
+	char msg[512], last[512] = "";
 	int rc;
 
 	(void)arg;
-	do {
+	for (;;) {
 		nanosleep(&ts, NULL);
-		rc = sl_keyspace_check(pending, msg, sizeof(msg));
-	} while (rc < 0);
+		if ((rc = sl_keyspace_check(pending, msg, sizeof(msg))) >= 0)
+			break;
+		if (strstr(msg, "reconnecting") != NULL || strcmp(msg, last) == 0)
+			continue; /* the client's backoff, or the reason already logged */
+		if (*last)
+			sl_warn("keyspace format still not checked: %s", msg); /* a new reason */
+		snprintf(last, sizeof(last), "%s", msg);
+	}
 	sl_redis_free(pending);
 	pending = NULL;
 	if (require_logged(rc, msg)) {
