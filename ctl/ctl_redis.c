@@ -177,17 +177,16 @@ static sl_script cas_del_script = {
               "return redis.call('HDEL', KEYS[1], f)\n"};
 
 /* KEYS[1] (ARGV[1] '': all of it) as {DUMP or the field's value, PTTL}; nil when gone. */
-static sl_script copy_get_script = {
-    .source = "local f = ARGV[1]\n"
-              "if f ~= '' then\n"
-              "  local v = redis.call('HGET', KEYS[1], f)\n"
-              "  if not v then return false end\n"
-              "  return {v, '0'}\n"
-              "end\n"
-              "local v = redis.call('DUMP', KEYS[1])\n"
-              "if not v then return false end\n"
-              "local t = redis.call('PTTL', KEYS[1])\n"
-              "return {v, tostring(t > 0 and t or 0)}\n"};
+static sl_script copy_get_script = {.source = "local f = ARGV[1]\n"
+                                              "if f ~= '' then\n"
+                                              "  local v = redis.call('HGET', KEYS[1], f)\n"
+                                              "  if not v then return false end\n"
+                                              "  return {v, '0'}\n"
+                                              "end\n"
+                                              "local v = redis.call('DUMP', KEYS[1])\n"
+                                              "if not v then return false end\n"
+                                              "local t = redis.call('PTTL', KEYS[1])\n"
+                                              "return {v, tostring(t > 0 and t or 0)}\n"};
 
 /* The copy at KEYS[1], the scratch name: RESTORE (ARGV[1] '') or the one field. */
 static sl_script copy_put_script = {

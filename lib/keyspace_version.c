@@ -219,7 +219,8 @@ sl_keyspace_require(sl_redis *r)
 static sl_redis *pending;  /* the check's own handle (ungated) */
 static atomic_int refused; /* the later check found an older or newer format */
 
-#define WATCH_MS 250 /* the check is tried again this often; connects follow the client's backoff */
+#define WATCH_MS 250 /* the check is tried again this often; connects follow the client's backoff  \
+	              */
 
 /* watch - the thread: the check again until it passes (gate opened) or refuses (SIGTERM) */
 static void *

@@ -458,8 +458,12 @@ test_day(void **state)
 static void
 test_scratch(void **state)
 {
-	static const char *const to[] = {P "supp:global:{bob@example.net}", P "suppb:{17}:cat:news",
-	                                 P "limit:hourly{conf}", "untagged", "odd}{name", "x{}y"};
+	static const char *const to[] = {P "supp:global:{bob@example.net}",
+	                                 P "suppb:{17}:cat:news",
+	                                 P "limit:hourly{conf}",
+	                                 "untagged",
+	                                 "odd}{name",
+	                                 "x{}y"};
 	char s[SL_KEY_MAX];
 
 	(void)state;
@@ -476,12 +480,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_examples),     cmocka_unit_test(test_doc_examples),
-	    cmocka_unit_test(test_scope),        cmocka_unit_test(test_supp_key),
-	    cmocka_unit_test(test_refused),      cmocka_unit_test(test_day),
-	    cmocka_unit_test(test_old_names),    cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_examples),
+	    cmocka_unit_test(test_doc_examples),
+	    cmocka_unit_test(test_scope),
+	    cmocka_unit_test(test_supp_key),
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_day),
+	    cmocka_unit_test(test_old_names),
+	    cmocka_unit_test(test_slots),
 	    cmocka_unit_test(test_scratch),
-	    cmocka_unit_test(test_supp_compact), cmocka_unit_test(test_supp_layout_conf),
+	    cmocka_unit_test(test_supp_compact),
+	    cmocka_unit_test(test_supp_layout_conf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -923,7 +923,7 @@ test_gate(void **state)
 	sl_redis_opts o = {.unix_path = "/nonexistent/redis.sock", .connect_timeout_ms = 100};
 	sl_redis *held, *free_one;
 
-	(void) state;
+	(void)state;
 	held = sl_redis_new(&o);
 	o.ungated = 1;
 	free_one = sl_redis_new(&o);
@@ -1405,27 +1405,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_keyslot),
-		cmocka_unit_test(test_cmd_slot),
-		cmocka_unit_test(test_redirect_parse),
-		cmocka_unit_test(test_hostport),
-		cmocka_unit_test(test_sentinel_replies),
-		cmocka_unit_test(test_slotmap),
-		cmocka_unit_test(test_cluster_redirects),
-		cmocka_unit_test(test_reply_types),
-		cmocka_unit_test(test_eval_noscript),
-		cmocka_unit_test(test_auth_acl),
-		cmocka_unit_test(test_sync_timeout),
-		cmocka_unit_test(test_sync_reconnect),
-		cmocka_unit_test(test_tcp),
-		cmocka_unit_test(test_async_cmds),
-		cmocka_unit_test(test_async_noscript),
-		cmocka_unit_test(test_async_timeout),
-		cmocka_unit_test(test_async_disconnect),
-		cmocka_unit_test(test_async_free_pending),
-		cmocka_unit_test(test_async_auth),
-		cmocka_unit_test(test_async_stall),
-		cmocka_unit_test(test_gate),
+	    cmocka_unit_test(test_keyslot),
+	    cmocka_unit_test(test_cmd_slot),
+	    cmocka_unit_test(test_redirect_parse),
+	    cmocka_unit_test(test_hostport),
+	    cmocka_unit_test(test_sentinel_replies),
+	    cmocka_unit_test(test_slotmap),
+	    cmocka_unit_test(test_cluster_redirects),
+	    cmocka_unit_test(test_reply_types),
+	    cmocka_unit_test(test_eval_noscript),
+	    cmocka_unit_test(test_auth_acl),
+	    cmocka_unit_test(test_sync_timeout),
+	    cmocka_unit_test(test_sync_reconnect),
+	    cmocka_unit_test(test_tcp),
+	    cmocka_unit_test(test_async_cmds),
+	    cmocka_unit_test(test_async_noscript),
+	    cmocka_unit_test(test_async_timeout),
+	    cmocka_unit_test(test_async_disconnect),
+	    cmocka_unit_test(test_async_free_pending),
+	    cmocka_unit_test(test_async_auth),
+	    cmocka_unit_test(test_async_stall),
+	    cmocka_unit_test(test_gate),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
