@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "keyspace.h"
 #include "redis.h"
+#include "site.h"
 
 /* Exit statuses beyond sysexits(3). */
 #define CTL_NO		1		/* a negative answer */
@@ -90,6 +91,12 @@ const char *ctl_hget(const sl_reply *hash, const char *field);
 typedef int ctl_scan_fn(ctl_ctx *ctx, const char *key, void *arg);
 int	ctl_scan(ctl_ctx *ctx, const char *pattern, ctl_scan_fn *fn, void *arg);
 void	ctl_print_hash(FILE *fp, const sl_reply *hash, const char *indent);
+int ctl_cluster(const ctl_ctx *ctx);
+/* moves across Cluster slots: pair() moves scratch to to in one slot, 1 if it took it */
+typedef int ctl_pair_fn(ctl_ctx *ctx, const char *scratch, const char *to, void *arg);
+enum { CTL_XSLOT_GONE, CTL_XSLOT_MOVED, CTL_XSLOT_LEFT, CTL_XSLOT_CHANGED };
+int ctl_xslot_move(ctl_ctx *ctx, const char *from, const char *field, const char *to,
+                   ctl_pair_fn *pair, void *arg);
 
 /*
  * ctl_csv.c - the suppression-list reader (pure: no Redis, no config).

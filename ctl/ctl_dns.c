@@ -93,33 +93,33 @@ add_sub(dns_names *d, char *name, const char *kind, const char *title)
 
 /* tenant_here - does the tenant send for this domain (or for any) */
 static int
-tenant_here(cfg_t *t, const char *domain)
+tenant_here(const struct sl_site_tenant *t, const char *domain)
 {
-	if (cfg_size(t, "domains") == 0)
+	if (t->ndomains == 0)
 		return 1;
-	for (unsigned i = 0; i < cfg_size(t, "domains"); i++)
-		if (strcasecmp(cfg_getnstr(t, "domains", i), domain) == 0)
+	for (size_t i = 0; i < t->ndomains; i++)
+		if (strcasecmp(t->domains[i], domain) == 0)
 			return 1;
 	return 0;
 }
 
 /* collect_subs - the category and tenant subdomains under domain */
 static void
-collect_subs(cfg_t *cfg, const char *domain, dns_names *d)
+collect_subs(const sl_site *s, const char *domain, dns_names *d)
 {
 	char   *name;
 
-	for (unsigned i = 0; i < cfg_size(cfg, "category"); i++) {
-		cfg_t  *c = cfg_getnsec(cfg, "category", i);
+	for (size_t i = 0; i < s->ncategories; i++) {
+		const struct sl_site_category *c = &s->categories[i];
 
-		if ((name = full_name(cfg_getstr(c, "subdomain"), domain)) != NULL)
-			add_sub(d, name, "category", cfg_title(c));
+		if ((name = full_name(c->subdomain, domain)) != NULL)
+			add_sub(d, name, "category", c->name);
 	}
-	for (unsigned i = 0; i < cfg_size(cfg, "tenant"); i++) {
-		cfg_t  *t = cfg_getnsec(cfg, "tenant", i);
+	for (size_t i = 0; i < s->ntenants; i++) {
+		const struct sl_site_tenant *t = &s->tenants[i];
 
-		if (tenant_here(t, domain) && (name = full_name(cfg_getstr(t, "subdomain"), domain)) != NULL)
-			add_sub(d, name, "tenant", cfg_title(t));
+		if (tenant_here(t, domain) && (name = full_name(t->subdomain, domain)) != NULL)
+			add_sub(d, name, "tenant", t->name);
 	}
 }
 
@@ -145,29 +145,31 @@ plan_add(ctl_dns_plan *p, enum ctl_rr_kind kind, const char *name, const char *v
 
 /* plan_dkim - every selector's TXT at the domain and each subdomain */
 static void
-plan_dkim(ctl_dns_plan *p, cfg_t *dom, const char *domain, const dns_names *d)
+plan_dkim(ctl_dns_plan *p, const struct sl_site_domain *dom, const char *domain, const dns_names *d)
 {
 	char	txt[2048], err[512], name[600], note[160];
 	const char *first = "DKIM: one record per selector, at each signing domain";
 
-	for (unsigned k = 0; k < cfg_size(dom, "dkim"); k++) {
-		cfg_t  *key = cfg_getnsec(dom, "dkim", k);
+	for (size_t k = 0; k < dom->nkeys; k++) {
+		const sl_site_key *key = &dom->keys[k];
 
-		if (ctl_dkim_txt_file(cfg_getstr(key, "key"), txt, sizeof(txt), err, sizeof(err)) < 0) {
-			ctl_err("dkim %s: %s", cfg_title(key), err);
-			snprintf(note, sizeof(note), "selector %s: key file unreadable, record not computed",
-				 cfg_title(key));
+		if (ctl_dkim_txt_file(key->path, txt, sizeof(txt), err, sizeof(err)) < 0) {
+			ctl_err("dkim %s: %s", key->selector, err);
+			snprintf(note, sizeof(note),
+			         "selector %s: key file unreadable, record not computed",
+			         key->selector);
 			plan_add(p, CTL_RR_NOTE, NULL, NULL, note);
 			p->errors++;
 			continue;
 		}
 		for (int i = -1; i < d->n; i++) {
-			snprintf(name, sizeof(name), "%s._domainkey.%s", cfg_title(key), i < 0 ? domain : d->sub[i]);
+			snprintf(name, sizeof(name), "%s._domainkey.%s", key->selector,
+			         i < 0 ? domain : d->sub[i]);
 			plan_add(p, CTL_RR_DKIM, name, txt, first);
 			first = NULL;
 		}
 	}
-	if (cfg_size(dom, "dkim") == 0) {
+	if (dom->nkeys == 0) {
 		snprintf(note, sizeof(note), "no dkim selector configured for %s", domain);
 		plan_add(p, CTL_RR_NOTE, NULL, NULL, note);
 	}
@@ -219,14 +221,14 @@ ctl_dns_plan_make(const ctl_ctx *ctx, const char *domain, const char *mx, const 
 	     const char *spf, ctl_dns_plan *p)
 {
 	dns_names d = {.n = 0};
-	cfg_t  *dom;
+	const struct sl_site_domain *dom;
 
 	memset(p, 0, sizeof(*p));
-	if ((dom = cfg_gettsec(ctx->conf->cfg, "domain", domain)) == NULL) {
+	if ((dom = sl_site_domain(ctx->conf->site, domain)) == NULL) {
 		ctl_err("domain %s is not configured in %s", domain, ctx->conf_path);
 		return -1;
 	}
-	collect_subs(ctx->conf->cfg, domain, &d);
+	collect_subs(ctx->conf->site, domain, &d);
 	plan_dkim(p, dom, domain, &d);
 	plan_subs(p, &d, mx, spf);
 	plan_dmarc(p, domain, &d, rua, mx);

@@ -262,20 +262,20 @@ sub_name(const char *sub, const char *domain, char *out, size_t outlen)
 
 /* category_signs - the domains a category signs a From on domain with */
 static size_t
-category_signs(cfg_t *cat, int domain_parent, const char *domain, const char *sub,
-               char out[][SL_DNS_NAME_MAX], size_t max)
+category_signs(const struct sl_site_category *cat, int domain_parent, const char *domain,
+               const char *sub, char out[][SL_DNS_NAME_MAX], size_t max)
 {
-	size_t n = 0, nd = cfg_size(cat, "sign_domains");
+	size_t n = 0, nd = cat->nsign_domains;
 
 	for (size_t i = 0; i < nd && n < max; i++) {
-		const char *v = cfg_getnstr(cat, "sign_domains", (unsigned)i);
+		const char *v = cat->sign_domains[i];
 
 		snprintf(out[n++], SL_DNS_NAME_MAX, "%s", strcmp(v, "subdomain") == 0 ? sub
 		         : strcmp(v, "from") == 0 ? domain : v);
 	}
 	if (nd == 0) {
 		snprintf(out[n++], SL_DNS_NAME_MAX, "%s", sub);
-		if ((cfg_getbool(cat, "sign_parent") || domain_parent) && strcmp(sub, domain) != 0)
+		if ((cat->sign_parent || domain_parent) && strcmp(sub, domain) != 0)
 			snprintf(out[n++], SL_DNS_NAME_MAX, "%s", domain);
 	}
 	return n;
@@ -285,28 +285,27 @@ category_signs(cfg_t *cat, int domain_parent, const char *domain, const char *su
 static void
 check_preflight(doc_run *run, ctl_ctx *ctx, const char *domain, sl_dns *dns)
 {
-	cfg_t *pf = cfg_getsec(cfg_getsec(ctx->conf->cfg, "milter"), "preflight"), *dsec = NULL;
-	size_t nrelay = cfg_size(pf, "relay_addresses"), ncat = cfg_size(ctx->conf->cfg, "category");
+	cfg_t *pf = cfg_getsec(cfg_getsec(ctx->conf->cfg, "milter"), "preflight");
+	const sl_site *site = ctx->conf->site;
+	const struct sl_site_domain *dsec = sl_site_domain(site, domain);
+	size_t nrelay = cfg_size(pf, "relay_addresses"), ncat = site->ncategories;
 	const char *relay[16];
 
-	for (size_t i = 0; i < cfg_size(ctx->conf->cfg, "domain"); i++)
-		if (strcmp(cfg_title(cfg_getnsec(ctx->conf->cfg, "domain", (unsigned)i)), domain) == 0)
-			dsec = cfg_getnsec(ctx->conf->cfg, "domain", (unsigned)i);
 	for (size_t i = 0; i < nrelay && i < 16; i++)
 		relay[i] = cfg_getnstr(pf, "relay_addresses", (unsigned)i);
 	for (size_t c = 0; c < ncat; c++) {
-		cfg_t *cat = cfg_getnsec(ctx->conf->cfg, "category", (unsigned)c);
+		const struct sl_site_category *cat = &site->categories[c];
 		char sub[SL_DNS_NAME_MAX], signs[4][SL_DNS_NAME_MAX], what[SL_DNS_NAME_MAX + 64];
 		const char *sp[4];
 		size_t ns;
 		ml_preflight r;
 
-		sub_name(cfg_getstr(cat, "subdomain"), domain, sub, sizeof(sub));
-		ns = category_signs(cat, dsec && cfg_getbool(dsec, "sign_parent"), domain, sub, signs, 4);
+		sub_name(cat->subdomain, domain, sub, sizeof(sub));
+		ns = category_signs(cat, dsec && dsec->sign_parent, domain, sub, signs, 4);
 		for (size_t i = 0; i < ns; i++)
 			sp[i] = signs[i];
 		ml_preflight_check(dns, domain, sp, ns, sub, relay, nrelay < 16 ? nrelay : 16, &r);
-		snprintf(what, sizeof(what), "%s (category %s)", domain, cfg_title(cat));
+		snprintf(what, sizeof(what), "%s (category %s)", domain, cat->name);
 		if (r.temp)
 			report(run, DOC_ERROR, what, "DMARC", "pre-flight: DNS lookup failed");
 		else if (!r.have_policy)

@@ -16,7 +16,11 @@
  *	deleted, not moved: the first has no msgid for today's name, the
  *	second names counters by their old names. A name holding another
  *	type than its kind (a hand-made key that no daemon ever read) is
- *	left alone and listed.
+ *	left alone and listed. On Redis Cluster an old name and today's are
+ *	in different slots (the old name has no hash tag): there each name
+ *	moves on its own through ctl_xslot_move() (copy to today's slot,
+ *	the same script there, the old name deleted if unchanged), about six
+ *	round trips a name.
  * RETURN VALUE
  *	0 done (or, with dry, counted); the marker is written by the caller.
  */
@@ -58,6 +62,24 @@ typedef struct rename {
 	long seen, moved, merged, dropped, left;
 } rename_batch;
 
+/* count - add a rename script's counts; the names left alone are listed; moved + merged */
+static long
+count(rename_batch *b, const sl_reply *r)
+{
+	long took = 0;
+
+	if (r->type == SL_REPLY_ARRAY && r->elements >= 3) {
+		took = r->element[0]->integer + r->element[1]->integer;
+		b->moved += r->element[0]->integer;
+		b->merged += r->element[1]->integer;
+		b->dropped += r->element[2]->integer;
+		for (size_t i = 3; i + 1 < r->elements; i += 2, b->left++)
+			printf("left alone: %s (a %s, not what its name holds)\n",
+			       r->element[i]->str, r->element[i + 1]->str);
+	}
+	return took;
+}
+
 /* flush - one script call for the batch; the names left alone are listed */
 static void
 flush(ctl_ctx *ctx, rename_batch *b)
@@ -71,18 +93,58 @@ flush(ctl_ctx *ctx, rename_batch *b)
 		b->argv[2 * b->n + i] = b->how[i];
 	}
 	r = ctl_eval(ctx, &sl_keyspace_rename_script, 2 * b->n, 4 * b->n, b->argv);
-	if (r->type == SL_REPLY_ARRAY && r->elements >= 3) {
-		b->moved += r->element[0]->integer;
-		b->merged += r->element[1]->integer;
-		b->dropped += r->element[2]->integer;
-		for (size_t i = 3; i + 1 < r->elements; i += 2, b->left++)
-			printf("left alone: %s (a %s, not what its name holds)\n",
-			       r->element[i]->str, r->element[i + 1]->str);
-	}
+	(void)count(b, r);
 	sl_reply_free(r);
 	for (int i = 0; i < 2 * b->n; i++)
 		free(b->own[i]);
 	b->n = 0;
+}
+
+/* One Cluster move: how, and the batch that counts. */
+typedef struct xmove {
+	rename_batch *b;
+	const char *way, *type;
+} xmove;
+
+/* xpair - ctl_xslot_move() callback: the rename script on (scratch, today's name) */
+static int
+xpair(ctl_ctx *ctx, const char *scratch, const char *to, void *arg)
+{
+	xmove *x = arg;
+	const char *argv[] = {scratch, to, x->way, x->type};
+	sl_reply *r = ctl_eval(ctx, &sl_keyspace_rename_script, 2, 4, argv);
+	long took = count(x->b, r);
+
+	sl_reply_free(r);
+	return took > 0;
+}
+
+/*
+ * rename_cluster - on Redis Cluster, one name at a time: a name to drop is
+ * deleted; a move within one slot is one script call; across slots
+ * (nearly always: the old name has no hash tag) ctl_xslot_move()
+ */
+static void
+rename_cluster(ctl_ctx *ctx, rename_batch *b, const char *key, const char *to, int k)
+{
+	xmove x = {b, ways[k].way, ways[k].type};
+
+	if (strcmp(ways[k].way, "drop") == 0) {
+		const char *argv[] = {"DEL", key};
+		sl_reply *r = ctl_cmd_ok(ctx, 2, argv);
+
+		b->dropped += r->type == SL_REPLY_INTEGER ? r->integer : 0;
+		sl_reply_free(r);
+	} else if (sl_redis_keyslot_str(key) == sl_redis_keyslot_str(to)) {
+		const char *argv[] = {key, to, ways[k].way, ways[k].type};
+		sl_reply *r = ctl_eval(ctx, &sl_keyspace_rename_script, 2, 4, argv);
+
+		(void)count(b, r);
+		sl_reply_free(r);
+	} else if (ctl_xslot_move(ctx, key, "", to, xpair, &x) == CTL_XSLOT_CHANGED) {
+		printf("changed while it moved, kept: %s (run sluicectl migrate again)\n", key);
+		b->left++;
+	}
 }
 
 /* rename_scan - SCAN callback: queue a name of format 1 */
@@ -105,6 +167,10 @@ rename_scan(ctl_ctx *ctx, const char *key, void *arg)
 		printf("would %s %s%s%s\n", strcmp(ways[k].way, "drop") ? "move" : "delete", key,
 		       strcmp(ways[k].way, "drop") ? " -> " : "",
 		       strcmp(ways[k].way, "drop") ? to : "");
+		return 0;
+	}
+	if (ctl_cluster(ctx)) {
+		rename_cluster(ctx, b, key, to, k);
 		return 0;
 	}
 	b->own[2 * b->n] = sl_strdup(key);

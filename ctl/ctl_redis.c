@@ -6,7 +6,21 @@
  *	runs one command on the lazily connected handle and returns its
  *	reply (any type, never NULL); ctl_cmd_ok() also refuses a Redis
  *	error reply. ctl_scan() walks the keys matching a pattern with SCAN
- *	(never KEYS, which blocks the server the daemons depend on).
+ *	(never KEYS, which blocks the server the daemons depend on), on
+ *	Redis Cluster over every master (sl_redis_scan_all()).
+ *
+ *	ctl_xslot_move() moves one entry between two slots of a Redis
+ *	Cluster, where no script may touch both (sluicectl migrate, suppress
+ *	migrate), in four calls: the value (a whole key by DUMP, its TTL
+ *	kept; or one field of a hash) is read, copied to a scratch name in
+ *	the destination's slot (sl_key_scratch()), the caller's one-slot
+ *	script moves or merges it from there (taking the scratch name with
+ *	it; a scratch name it leaves is deleted), and then the source is
+ *	deleted only if it still holds what was copied (a script compares
+ *	it). So the entry is readable under one name or the other at every
+ *	moment; a source changed meanwhile is kept (CTL_XSLOT_CHANGED), and a
+ *	run interrupted between the copy and the delete leaves both, which a
+ *	second run merges again (doc/redis-keys.md, "Upgrading").
  * OWNERSHIP
  *	Replies belong to the caller (sl_reply_free()). ctl_hget() returns
  *	a pointer into the reply it was given.
@@ -128,6 +142,104 @@ ctl_cmd_ok(ctl_ctx *ctx, int argc, const char **argv)
 	return reply;
 }
 
+/* cmd_len - one command with argument lengths (binary values); error replies end the process */
+static sl_reply *
+cmd_len(ctl_ctx *ctx, sl_script *script, int nkeys, int argc, const char **argv, const size_t *len)
+{
+	sl_reply *reply = NULL;
+	int rc = script ? sl_redis_eval(ctl_redis(ctx), script, &reply, nkeys, argc, argv, len)
+	                : sl_redis_cmdv(ctl_redis(ctx), &reply, argc, argv, len);
+
+	if (rc < 0 || reply == NULL)
+		fail_unreachable(ctx);
+	if (reply->type == SL_REPLY_ERROR) {
+		ctl_err("redis %s: %s", script ? "script" : argv[0], reply->str);
+		sl_reply_free(reply);
+		exit(EX_SOFTWARE);
+	}
+	return reply;
+}
+
+/* ctl_cluster - is sluicectl configured for Redis Cluster? */
+int
+ctl_cluster(const ctl_ctx *ctx)
+{
+	return ctx->conf->ncluster_nodes > 0;
+}
+
+/* Delete KEYS[1] (ARGV[1] '': all of it, else that field) if it still holds ARGV[2]. */
+static sl_script cas_del_script = {
+    .source = "local f, v = ARGV[1], ARGV[2]\n"
+              "local now = f == '' and redis.call('DUMP', KEYS[1]) or redis.call('HGET', KEYS[1], "
+              "f)\n"
+              "if now ~= v then return 0 end\n"
+              "if f == '' then return redis.call('DEL', KEYS[1]) end\n"
+              "return redis.call('HDEL', KEYS[1], f)\n"};
+
+/* KEYS[1] (ARGV[1] '': all of it) as {DUMP or the field's value, PTTL}; nil when gone. */
+static sl_script copy_get_script = {.source = "local f = ARGV[1]\n"
+                                              "if f ~= '' then\n"
+                                              "  local v = redis.call('HGET', KEYS[1], f)\n"
+                                              "  if not v then return false end\n"
+                                              "  return {v, '0'}\n"
+                                              "end\n"
+                                              "local v = redis.call('DUMP', KEYS[1])\n"
+                                              "if not v then return false end\n"
+                                              "local t = redis.call('PTTL', KEYS[1])\n"
+                                              "return {v, tostring(t > 0 and t or 0)}\n"};
+
+/* The copy at KEYS[1], the scratch name: RESTORE (ARGV[1] '') or the one field. */
+static sl_script copy_put_script = {
+    .source = "local f, v, t = ARGV[1], ARGV[2], ARGV[3]\n"
+              "if f == '' then return redis.call('RESTORE', KEYS[1], t, v, 'REPLACE') end\n"
+              "redis.call('DEL', KEYS[1])\n"
+              "return redis.call('HSET', KEYS[1], f, v)\n"};
+
+/* ctl_xslot_move - one entry from one Cluster slot to another (see above) */
+int
+ctl_xslot_move(ctl_ctx *ctx, const char *from, const char *field, const char *to, ctl_pair_fn *pair,
+               void *arg)
+{
+	const char *get[] = {from, field};
+	char scratch[CTL_KEY_MAX];
+	sl_reply *v, *r;
+	int rc = CTL_XSLOT_LEFT;
+
+	if (sl_key_scratch(scratch, sizeof(scratch), ctx->prefix, to) < 0 ||
+	    sl_redis_keyslot_str(scratch) != sl_redis_keyslot_str(to)) {
+		ctl_err("%s: no scratch name in its slot", to);
+		exit(EX_SOFTWARE);
+	}
+	v = cmd_len(ctx, &copy_get_script, 1, 2, get, NULL);
+	if (v->type != SL_REPLY_ARRAY || v->elements != 2 ||
+	    v->element[0]->type != SL_REPLY_STRING || v->element[1]->type != SL_REPLY_STRING) {
+		sl_reply_free(v);
+		return CTL_XSLOT_GONE;
+	}
+	{
+		const sl_reply *val = v->element[0], *ttl = v->element[1];
+		const char *a[] = {scratch, field, val->str, ttl->str};
+		size_t l[] = {strlen(scratch), strlen(field), val->len, ttl->len};
+
+		sl_reply_free(cmd_len(ctx, &copy_put_script, 1, 4, a, l));
+	}
+	if (pair(ctx, scratch, to, arg)) { /* its script took the scratch name too */
+		const char *a[] = {from, field, v->element[0]->str};
+		size_t l[] = {strlen(from), strlen(field), v->element[0]->len};
+
+		r = cmd_len(ctx, &cas_del_script, 1, 3, a, l);
+		rc = r->type == SL_REPLY_INTEGER && r->integer > 0 ? CTL_XSLOT_MOVED
+		                                                   : CTL_XSLOT_CHANGED;
+		sl_reply_free(r);
+	} else {
+		const char *del[] = {"DEL", scratch};
+
+		sl_reply_free(cmd_len(ctx, NULL, 0, 2, del, NULL));
+	}
+	sl_reply_free(v);
+	return rc;
+}
+
 /* ctl_eval - run a script; an error reply ends the process like ctl_cmd_ok */
 sl_reply *
 ctl_eval(ctl_ctx *ctx, sl_script *script, int nkeys, int argc, const char **argv)
@@ -182,39 +294,34 @@ ctl_print_hash(FILE *fp, const sl_reply *hash, const char *indent)
 	}
 }
 
-/* scan_batch - one SCAN step: call fn per key, return the next cursor */
-static int
-scan_batch(ctl_ctx *ctx, const char *pattern, char *cursor, size_t curlen,
-	   ctl_scan_fn *fn, void *arg)
-{
-	const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-	sl_reply *r = ctl_cmd_ok(ctx, 6, argv);
-	const sl_reply *keys;
-	int	stop = 0;
+/* One ctl_scan() walk: the callback and its argument. */
+typedef struct scan_walk {
+	ctl_ctx *ctx;
+	ctl_scan_fn *fn;
+	void *arg;
+} scan_walk;
 
-	if (r->type != SL_REPLY_ARRAY || r->elements != 2
-	    || r->element[0]->str == NULL || r->element[1]->type != SL_REPLY_ARRAY) {
-		ctl_err("redis SCAN: unexpected reply");
-		exit(EX_SOFTWARE);
-	}
-	snprintf(cursor, curlen, "%s", r->element[0]->str);
-	keys = r->element[1];
-	for (size_t i = 0; i < keys->elements && !stop; i++)
-		if (keys->element[i]->str)
-			stop = fn(ctx, keys->element[i]->str, arg);
-	sl_reply_free(r);
-	return stop;
+/* scan_key - sl_redis_scan_all() callback: the caller's, with the context */
+static int
+scan_key(const char *key, void *arg)
+{
+	scan_walk *w = arg;
+
+	return w->fn(w->ctx, key, w->arg);
 }
 
-/* ctl_scan - call fn for every key matching pattern; fn != 0 stops early */
+/* ctl_scan - fn for every key matching pattern (every master on Cluster); fn != 0 stops */
 int
 ctl_scan(ctl_ctx *ctx, const char *pattern, ctl_scan_fn *fn, void *arg)
 {
-	char	cursor[32] = "0";
-	int	stop;
+	scan_walk w = {ctx, fn, arg};
+	int rc = sl_redis_scan_all(ctl_redis(ctx), pattern, scan_key, &w);
 
-	do {
-		stop = scan_batch(ctx, pattern, cursor, sizeof(cursor), fn, arg);
-	} while (!stop && strcmp(cursor, "0") != 0);
-	return stop;
+	if (rc == -1)
+		fail_unreachable(ctx);
+	if (rc == -2) {
+		ctl_err("redis %s", sl_redis_errstr(ctx->redis));
+		exit(EX_SOFTWARE);
+	}
+	return rc;
 }

@@ -29,15 +29,15 @@ static const char *const fields[] = {"require_tls", "allowed_senders"};
 static const char *
 config_value(const ctl_ctx *ctx, const char *name, int i)
 {
-	cfg_t *t = cfg_gettsec(ctx->conf->cfg, "tenant", name);
+	const struct sl_site_tenant *t = sl_site_tenant(ctx->conf->site, name);
 	const char *s;
 
 	if (t == NULL)
 		return i == 0 ? "no" : "unset";
 	if (i == 0)
-		return cfg_getbool(t, "require_tls") ? "yes" : "no";
-	s = cfg_getstr(t, "allowed_senders");
-	return *s ? s : cfg_size(t, "clients") ? "unset (domains for IP clients)" : "unset";
+		return t->require_tls ? "yes" : "no";
+	s = t->allowed_senders;
+	return *s ? s : t->nclient_list ? "unset (domains for IP clients)" : "unset";
 }
 
 /* print_policy - each field with where it comes from, then the clients */
@@ -45,7 +45,7 @@ static void
 print_policy(ctl_ctx *ctx, const char *name, const char *key)
 {
 	sl_reply *h = ctl_hgetall(ctx, key);
-	cfg_t *t = cfg_gettsec(ctx->conf->cfg, "tenant", name);
+	const struct sl_site_tenant *t = sl_site_tenant(ctx->conf->site, name);
 	char err[200];
 
 	printf("tenant: %s%s\n", name, t ? "" : " (not in the config file)");
@@ -61,9 +61,9 @@ print_policy(ctl_ctx *ctx, const char *name, const char *key)
 			printf("%s: %s (config)\n", fields[i], config_value(ctx, name, i));
 	}
 	printf("clients:");
-	for (unsigned k = 0; t && k < cfg_size(t, "clients"); k++)
-		printf(" %s", cfg_getnstr(t, "clients", k));
-	printf("%s\n", t && cfg_size(t, "clients") ? "" : " none (SASL only)");
+	for (size_t k = 0; t && k < t->nclient_list; k++)
+		printf(" %s", t->client_list[k]);
+	printf("%s\n", t && t->nclient_list ? "" : " none (SASL only)");
 	sl_reply_free(h);
 }
 

@@ -112,21 +112,23 @@ read_state(rot_domain *d)
 
 /* alone_in_file - no other section of the configuration is in the domain's file */
 static int
-alone_in_file(ctl_ctx *ctx, cfg_t *sec, const char *file)
+alone_in_file(ctl_ctx *ctx, const struct sl_site_domain *dom, const char *file)
 {
-	static const char *titled[] = {"domain", "category", "tenant"};
 	static const char *plain[] = {"redis", "milter", "policyd", "feedback", "logd"};
+	const sl_site *s = ctx->conf->site;
 	cfg_t *cfg = ctx->conf->cfg;
 
 	if (strcmp(file, ctx->conf->path) == 0)
 		return 0;
-	for (size_t t = 0; t < 3; t++)
-		for (unsigned i = 0; i < cfg_size(cfg, titled[t]); i++) {
-			cfg_t *o = cfg_getnsec(cfg, titled[t], i);
-
-			if (o != sec && strcmp(sl_conf_file_of(ctx->conf, o), file) == 0)
-				return 0;
-		}
+	for (size_t i = 0; i < s->ndomains; i++)
+		if (&s->domains[i] != dom && strcmp(s->domains[i].file, file) == 0)
+			return 0;
+	for (size_t i = 0; i < s->ncategories; i++)
+		if (strcmp(s->categories[i].file, file) == 0)
+			return 0;
+	for (size_t i = 0; i < s->ntenants; i++)
+		if (strcmp(s->tenants[i].file, file) == 0)
+			return 0;
 	for (size_t t = 0; t < 5; t++)
 		if (sl_conf_present(ctx->conf, plain[t]) &&
 		    strcmp(sl_conf_file_of(ctx->conf, cfg_getsec(cfg, plain[t])), file) == 0)
@@ -138,7 +140,7 @@ alone_in_file(ctl_ctx *ctx, cfg_t *sec, const char *file)
 static int
 load_domain(ctl_ctx *ctx, const char *name, rot_domain *d, int *rc)
 {
-	cfg_t *sec = cfg_gettsec(ctx->conf->cfg, "domain", name);
+	const struct sl_site_domain *sec = sl_site_domain(ctx->conf->site, name);
 
 	memset(d, 0, sizeof(*d));
 	if (sec == NULL) {
@@ -146,8 +148,8 @@ load_domain(ctl_ctx *ctx, const char *name, rot_domain *d, int *rc)
 		*rc = EX_DATAERR;
 		return -1;
 	}
-	d->name = cfg_title(sec);
-	d->file = sl_conf_file_of(ctx->conf, sec);
+	d->name = sec->name;
+	d->file = sec->file;
 	if (!alone_in_file(ctx, sec, d->file)) {
 		ctl_err(
 		    "domain %s is written in %s with other settings: move its section to a "
@@ -157,15 +159,15 @@ load_domain(ctl_ctx *ctx, const char *name, rot_domain *d, int *rc)
 		*rc = EX_CONFIG;
 		return -1;
 	}
-	d->default_category = cfg_getstr(sec, "default_category");
-	d->sign_parent = cfg_getbool(sec, "sign_parent");
-	for (unsigned i = 0; i < cfg_size(sec, "dkim") && d->nkeys < KEYS_MAX; i++) {
-		cfg_t *k = cfg_getnsec(sec, "dkim", i);
+	d->default_category = sec->default_category;
+	d->sign_parent = sec->sign_parent;
+	for (size_t i = 0; i < sec->nkeys && d->nkeys < KEYS_MAX; i++) {
+		const sl_site_key *k = &sec->keys[i];
 		rot_key *r = &d->keys[d->nkeys++];
 
-		snprintf(r->sel, sizeof(r->sel), "%s", cfg_title(k));
-		snprintf(r->alg, sizeof(r->alg), "%s", cfg_getstr(k, "algorithm"));
-		snprintf(r->path, sizeof(r->path), "%s", cfg_getstr(k, "key"));
+		snprintf(r->sel, sizeof(r->sel), "%s", k->selector);
+		snprintf(r->alg, sizeof(r->alg), "%s", k->algorithm);
+		snprintf(r->path, sizeof(r->path), "%s", k->path);
 	}
 	read_state(d);
 	return 0;

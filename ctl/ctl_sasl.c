@@ -68,9 +68,9 @@ check_names(const ctl_ctx *ctx, const char *cat, const char *tenant)
 		ctl_err("tenant \"%s\": a name is 1-15 characters a-z 0-9", tenant);
 		return -1;
 	}
-	if (cat && *cat && cfg_gettsec(ctx->conf->cfg, "category", cat) == NULL)
+	if (cat && *cat && sl_site_category(ctx->conf->site, cat) == NULL)
 		ctl_err("note: category %s is not defined in %s", cat, ctx->conf_path);
-	if (tenant && *tenant && cfg_gettsec(ctx->conf->cfg, "tenant", tenant) == NULL)
+	if (tenant && *tenant && sl_site_tenant(ctx->conf->site, tenant) == NULL)
 		ctl_err("note: tenant %s is not defined in %s", tenant, ctx->conf_path);
 	return 0;
 }

@@ -69,19 +69,38 @@ print_renamed(const ctl_dns_plan *p, const char *old, const char *new)
 	}
 }
 
+/* entry - a configured category's or tenant's subdomain and transport; 0: not configured */
+static int
+entry(const ctl_ctx *ctx, const char *kind, const char *name, const char **subdomain,
+      const char **transport)
+{
+	const struct sl_site_category *c = NULL;
+	const struct sl_site_tenant *t = NULL;
+
+	if (strcmp(kind, "category") == 0)
+		c = sl_site_category(ctx->conf->site, name);
+	else
+		t = sl_site_tenant(ctx->conf->site, name);
+	*subdomain = c ? c->subdomain : t ? t->subdomain : "";
+	*transport = c ? c->transport : t ? t->transport : "";
+	return c != NULL || t != NULL;
+}
+
 /* records - what to publish for the new label under every configured domain */
 static int
-records(ctl_ctx *ctx, cfg_t *sec, const char *old, const char *new, const char *mx)
+records(ctl_ctx *ctx, const char *kind, const char *name, const char *old, const char *new,
+        const char *mx)
 {
-	const char *transport = sec ? cfg_getstr(sec, "transport") : "";
+	const char *transport, *label;
 	char host[256], o[300], n[300];
-	cfg_t *root = ctx->conf->cfg;
+	const sl_site *site = ctx->conf->site;
 	int rc = 0;
 
+	(void)entry(ctx, kind, name, &label, &transport);
 	if ((mx = ctl_dns_host(mx, host, sizeof(host))) == NULL)
 		return 1;
-	for (unsigned i = 0; i < cfg_size(root, "domain"); i++) {
-		const char *d = cfg_title(cfg_getnsec(root, "domain", i));
+	for (size_t i = 0; i < site->ndomains; i++) {
+		const char *d = site->domains[i].name;
 		ctl_dns_plan p;
 
 		snprintf(o, sizeof(o), "%s.%s", old, d);
@@ -120,16 +139,15 @@ event(ctl_ctx *ctx, const char *type, const char *field, const char *old, const 
 static const char *
 configured(ctl_ctx *ctx, const char *kind, const char *name)
 {
-	cfg_t *s;
+	const char *label, *transport;
 
 	if (!ctl_label_ok(name))
 		ctl_usage(ctx);
-	s = cfg_gettsec(ctx->conf->cfg, kind, name);
-	if (s == NULL && strcmp(kind, "category") == 0) {
+	if (!entry(ctx, kind, name, &label, &transport) && strcmp(kind, "category") == 0) {
 		ctl_err("category %s is not configured in %s", name, ctx->conf_path);
 		ctl_usage(ctx);
 	}
-	return s ? cfg_getstr(s, "subdomain") : ""; /* a tenant may live in Redis only */
+	return label; /* "" for a tenant that lives in Redis only */
 }
 
 /* list - every override in force */
@@ -189,10 +207,7 @@ ctl_subdomain(ctl_ctx *ctx, int argc, char **argv)
 		ctl_usage(ctx);
 	}
 	if (strcmp(what, "plan") == 0) /* the records only: publish them, then move */
-		return *old && records(ctx, cfg_gettsec(ctx->conf->cfg, kind, name), old, argv[3],
-		                       mx)
-		           ? 1
-		           : 0;
+		return *old && records(ctx, kind, name, old, argv[3], mx) ? 1 : 0;
 	{
 		const char *hset[] = {"HSET", key, field, argv[3]};
 
@@ -203,5 +218,5 @@ ctl_subdomain(ctl_ctx *ctx, int argc, char **argv)
 	       *old ? old : "none");
 	if (*old == '\0')
 		return 0;
-	return records(ctx, cfg_gettsec(ctx->conf->cfg, kind, name), old, argv[3], mx) ? 1 : 0;
+	return records(ctx, kind, name, old, argv[3], mx) ? 1 : 0;
 }

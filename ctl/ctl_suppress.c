@@ -21,12 +21,12 @@
  *	existing entries (their reason is better evidence) unless --replace.
  *	Listing, checking and exporting use SCAN, never KEYS.
  *	On Redis Cluster (redis { cluster_nodes }) a batch holds the entries
- *	of one slot only: consecutive entries of the same slot go together,
- *	any other starts a new batch.
- * BUGS
- *	So an unsorted list on Cluster costs about one round trip per
- *	address; grouping a whole import by slot (in the compact layout, by
- *	bucket: its hash tag is the slot) would need the list in memory.
+ *	of one slot only: the import reads CTL_SUPP_GROUP entries, sorts
+ *	them by slot (in the order read within one) and writes each slot's
+ *	in batches. In the compact layout that is a bucket's (its hash tag);
+ *	in the hash layout each address has its own slot, so about one
+ *	round trip per address. list, export and check without --scope SCAN
+ *	every master.
  */
 #include "config.h"
 
@@ -45,6 +45,7 @@
 #include "suppress.h"
 
 #define CTL_SUPP_BATCH 1000
+#define CTL_SUPP_GROUP 65536 /* on Cluster: entries read, then sorted by slot */
 
 enum {
 	O_SCOPE = 1, O_REASON = 2, O_TTL = 4, O_DETAIL = 8, O_ALL = 16,
@@ -284,11 +285,20 @@ typedef struct supp_batch {
 	char   *keys[CTL_SUPP_BATCH];
 	char   *vals[CTL_SUPP_BATCH * 4];	/* reason, added, detail, field */
 	long	written, sent;
+	struct supp_pend *pend; /* on Cluster: entries not sorted yet */
+	int npend;
 } supp_batch;
 
-/* batch_flush - write the batch with one script call */
+/* An entry waiting, on Cluster, to be sorted into its slot's batch. */
+typedef struct supp_pend {
+	unsigned slot;
+	int seq; /* the order read: stable sort */
+	char *key, *v[4];
+} supp_pend;
+
+/* batch_write - write the batch with one script call */
 static void
-batch_flush(ctl_ctx *ctx, supp_batch *b)
+batch_write(ctl_ctx *ctx, supp_batch *b)
 {
 	const char *argv[4 + CTL_SUPP_BATCH * 5];
 	char	expires[32];
@@ -315,24 +325,67 @@ batch_flush(ctl_ctx *ctx, supp_batch *b)
 	b->n = 0;
 }
 
-/* batch_add - queue one entry (its place in the layout written); flushes when the batch is full */
+/* batch_put - one entry into the batch (strings owned by it now); one slot per batch on Cluster */
+static void
+batch_put(ctl_ctx *ctx, supp_batch *b, unsigned slot, char *key, char *const v[4])
+{
+	if (b->n > 0 && slot != b->slot) /* a script's keys share one slot */
+		batch_write(ctx, b);
+	b->slot = slot;
+	b->keys[b->n] = key;
+	for (int i = 0; i < 4; i++)
+		b->vals[b->n * 4 + i] = v[i];
+	if (++b->n == CTL_SUPP_BATCH)
+		batch_write(ctx, b);
+}
+
+/* pend_cmp - by slot, then in the order read */
+static int
+pend_cmp(const void *a, const void *b)
+{
+	const supp_pend *x = a, *y = b;
+
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* batch_flush - on Cluster the waiting entries sorted by slot into batches; then the last batch */
+static void
+batch_flush(ctl_ctx *ctx, supp_batch *b)
+{
+	if (b->npend > 0)
+		qsort(b->pend, (size_t)b->npend, sizeof(*b->pend), pend_cmp);
+	for (int i = 0; i < b->npend; i++)
+		batch_put(ctx, b, b->pend[i].slot, b->pend[i].key, b->pend[i].v);
+	b->npend = 0;
+	batch_write(ctx, b);
+}
+
+/* batch_add - queue one entry (its place in the layout written); written when a batch is full */
 static void
 batch_add(ctl_ctx *ctx, supp_batch *b, const sl_supp_loc *loc, const char *reason,
 	  time_t added, const char *detail)
 {
 	char	t[32];
-	unsigned slot = b->cluster ? sl_redis_keyslot(loc->key, strlen(loc->key)) : 0;
+	char *v[4];
 
-	if (b->n > 0 && slot != b->slot)	/* a script's keys share one slot */
-		batch_flush(ctx, b);
-	b->slot = slot;
 	snprintf(t, sizeof(t), "%lld", (long long) added);
-	b->keys[b->n] = sl_strdup(loc->key);
-	b->vals[b->n * 4] = sl_strdup(reason);
-	b->vals[b->n * 4 + 1] = sl_strdup(t);
-	b->vals[b->n * 4 + 2] = sl_strdup(detail ? detail : "");
-	b->vals[b->n * 4 + 3] = sl_strdup(loc->field);
-	if (++b->n == CTL_SUPP_BATCH)
+	v[0] = sl_strdup(reason);
+	v[1] = sl_strdup(t);
+	v[2] = sl_strdup(detail ? detail : "");
+	v[3] = sl_strdup(loc->field);
+	if (!b->cluster) {
+		batch_put(ctx, b, 0, sl_strdup(loc->key), v);
+		return;
+	}
+	if (b->pend == NULL)
+		b->pend = sl_calloc(CTL_SUPP_GROUP, sizeof(*b->pend));
+	b->pend[b->npend] = (supp_pend){sl_redis_keyslot_str(loc->key),
+	                                b->npend,
+	                                sl_strdup(loc->key),
+	                                {v[0], v[1], v[2], v[3]}};
+	if (++b->npend == CTL_SUPP_GROUP)
 		batch_flush(ctx, b);
 }
 
@@ -852,6 +905,7 @@ ctl_suppress_import(ctl_ctx *ctx, int argc, char **argv)
 	if (fp != stdin)
 		fclose(fp);
 	batch_flush(ctx, &im.b);
+	free(im.b.pend);
 	import_summary(&im, &lay, &st);
 	return st.bad ? EX_DATAERR : 0;
 }

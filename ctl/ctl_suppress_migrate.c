@@ -30,10 +30,12 @@
  *	functions loads the function library (FCALL sluice_supp_get|put|del|
  *	key) with the configured bucket count and prefix, FUNCTION LOAD
  *	REPLACE; --print writes it to stdout instead, for redis-cli.
- * BUGS
- *	On Redis Cluster a move's two keys (supp:<scope>:<address> and its
- *	bucket) are in different slots, so migrate fails with CROSSSLOT
- *	there: migrate on one Redis (or before resharding).
+ *
+ *	On Redis Cluster a move's two keys (supp:<scope>:{<address>} and its
+ *	bucket) are in different slots: there each entry moves on its own
+ *	through ctl_xslot_move() (a copy in the destination's slot, the same
+ *	script there, the source deleted if unchanged; ctl_redis.c), and
+ *	prune sends the buckets of one slot per call.
  */
 #include "config.h"
 
@@ -55,7 +57,7 @@ typedef struct relayout {
 	sl_supp_layout layout;
 	int n;
 	char *keys[2 * CTL_RELAYOUT_BATCH], *fields[2 * CTL_RELAYOUT_BATCH]; /* pairs */
-	long seen, moved, merged, skipped, hashed;
+	long seen, moved, merged, skipped, hashed, changed;
 } relayout;
 
 /* flush - move the batch with one script call: KEYS the pairs, ARGV their fields */
@@ -83,13 +85,46 @@ flush(ctl_ctx *ctx, relayout *m)
 	m->n = 0;
 }
 
-/* queue - one move: from (key, field) to (key, field) */
+/* One Cluster move: the destination's field, and the counts. */
+typedef struct xmove {
+	relayout *m;
+	const char *ff, *tf;
+} xmove;
+
+/* xpair - ctl_xslot_move() callback: the relayout script on (scratch, destination) */
+static int
+xpair(ctl_ctx *ctx, const char *scratch, const char *to, void *arg)
+{
+	xmove *x = arg;
+	const char *v[] = {scratch, to, x->ff, x->tf};
+	sl_reply *r = ctl_eval(ctx, &sl_supp_relayout_script, 2, 4, v);
+	long took = 0;
+
+	if (r->type == SL_REPLY_ARRAY && r->elements == 3) {
+		took = r->element[0]->integer + r->element[1]->integer;
+		x->m->moved += r->element[0]->integer;
+		x->m->merged += r->element[1]->integer;
+		x->m->skipped += r->element[2]->integer;
+	}
+	sl_reply_free(r);
+	return took > 0;
+}
+
+/* queue - one move: from (key, field) to (key, field); on Cluster at once, across slots */
 static void
 queue(ctl_ctx *ctx, relayout *m, const sl_supp_loc *from, const sl_supp_loc *to)
 {
 	m->seen++;
 	if (m->dry)
 		return;
+	if (ctl_cluster(ctx)) { /* an entry's two places are in two slots */
+		xmove x = {m, from->field, to->field};
+
+		if (ctl_xslot_move(ctx, from->key, from->field, to->key, xpair, &x) ==
+		    CTL_XSLOT_CHANGED)
+			m->changed++;
+		return;
+	}
 	m->keys[2 * m->n] = sl_strdup(from->key);
 	m->keys[2 * m->n + 1] = sl_strdup(to->key);
 	m->fields[2 * m->n] = sl_strdup(from->field);
@@ -189,6 +224,10 @@ ctl_suppress_migrate(ctl_ctx *ctx, int argc, char **argv)
 		    "%ld suppression entries: %ld moved to the %s layout, %ld merged with an entry "
 		    "already there, %ld skipped (a reason without a compact code)\n",
 		    m->seen, m->moved, to, m->merged, m->skipped);
+	if (m->changed)
+		printf(
+		    "%ld entries changed while they moved and stay where they were: run it again\n",
+		    m->changed);
 	if (m->hashed)
 		printf("%ld entries under a hashed address (over 48 bytes) stay in the compact "
 		       "layout\n",
@@ -203,7 +242,8 @@ ctl_suppress_migrate(ctl_ctx *ctx, int argc, char **argv)
 
 /* The buckets queued for one prune call, and the counts. */
 typedef struct prune {
-	int n;
+	int n, cluster;
+	unsigned slot; /* of the queued buckets, on Cluster */
 	char *keys[CTL_PRUNE_BATCH];
 	long buckets, dropped;
 } prune;
@@ -235,6 +275,9 @@ prune_scan(ctl_ctx *ctx, const char *key, void *arg)
 	if (sl_supp_bucket_key_parse(key, ctx->prefix, &b, &s) < 0)
 		return 0;
 	p->buckets++;
+	if (p->cluster && p->n > 0 && sl_redis_keyslot_str(key) != p->slot)
+		prune_flush(ctx, p); /* a script's keys share one slot */
+	p->slot = p->cluster ? sl_redis_keyslot_str(key) : 0;
 	p->keys[p->n++] = sl_strdup(key);
 	if (p->n == CTL_PRUNE_BATCH)
 		prune_flush(ctx, p);
@@ -247,7 +290,7 @@ ctl_suppress_prune(ctl_ctx *ctx, int argc, char **argv)
 {
 	const ctl_opt opts[] = {CTL_OPT_END};
 	char pattern[CTL_KEY_MAX], pfx[256];
-	prune p = {0};
+	prune p = {.cluster = ctl_cluster(ctx)};
 
 	ctl_getopt(ctx, argc, argv, opts, 0, 0);
 	ctl_glob_escape(ctx->prefix, pfx, sizeof(pfx));

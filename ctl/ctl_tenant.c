@@ -47,7 +47,7 @@ status_shown(const char *s, char *buf, size_t size)
 static int
 configured(const ctl_ctx *ctx, const char *name)
 {
-	return cfg_gettsec(ctx->conf->cfg, "tenant", name) != NULL;
+	return sl_site_tenant(ctx->conf->site, name) != NULL;
 }
 
 /* show_status - print a tenant's hash, "active" when there is none */
@@ -208,8 +208,8 @@ ctl_tenant_list(ctl_ctx *ctx, int argc, char **argv)
 	if (argc != 1)
 		ctl_usage(ctx);
 	(void) argv;
-	for (unsigned i = 0; i < cfg_size(ctx->conf->cfg, "tenant"); i++)
-		names_add(&l, cfg_title(cfg_getnsec(ctx->conf->cfg, "tenant", i)));
+	for (size_t i = 0; i < ctx->conf->site->ntenants; i++)
+		names_add(&l, ctx->conf->site->tenants[i].name);
 	ctl_glob_escape(ctx->prefix, p, sizeof(p));
 	sl_key(pattern, sizeof(pattern), p, SL_KEY_TENANT, "*");
 	ctl_scan(ctx, pattern, tenant_scan, &l);

@@ -48,42 +48,47 @@ transport_name_ok(const char *s)
 
 /* map_lines - the map lines of one label (category or tenant) under every domain */
 static void
-map_lines(cfg_t *root, const char *label, const char *transport, const char *why)
+map_lines(const sl_site *site, const char *label, const char *transport, const char *why)
 {
-	for (unsigned i = 0; i < cfg_size(root, "domain"); i++)
-		printf("@%s.%s\t%s\t# %s\n", label, cfg_title(cfg_getnsec(root, "domain", i)),
-		       transport, why);
+	for (size_t i = 0; i < site->ndomains; i++)
+		printf("@%s.%s\t%s\t# %s\n", label, site->domains[i].name, transport, why);
+}
+
+/* map_entry - the map lines of one tenant or category; 1 if its transport is bad */
+static int
+map_entry(const sl_site *site, const char *kind, const char *name, const char *t, const char *label)
+{
+	char why[100];
+
+	if (*t == '\0')
+		return 0;
+	snprintf(why, sizeof(why), "%s %s", kind, name);
+	if (!transport_name_ok(t)) {
+		ctl_err("%s: transport \"%s\": a master.cf service name", why, t);
+		return 1;
+	}
+	if (*label == '\0')
+		printf("# %s: transport %s, but no subdomain: its mail cannot be told "
+		       "apart by the envelope sender\n",
+		       why, t);
+	else
+		map_lines(site, label, t, why);
+	return 0;
 }
 
 /* the_map - the sender_dependent_default_transport_maps source; problems counted */
 static int
-the_map(cfg_t *root)
+the_map(const sl_site *site)
 {
-	static const char *const kinds[] = {"tenant", "category"};
 	int bad = 0;
 
 	printf("# /etc/postfix/sluice_transport (then: postmap /etc/postfix/sluice_transport)\n");
-	for (int k = 0; k < 2; k++)
-		for (unsigned i = 0; i < cfg_size(root, kinds[k]); i++) {
-			cfg_t *s = cfg_getnsec(root, kinds[k], i);
-			const char *t = cfg_getstr(s, "transport"),
-			           *label = cfg_getstr(s, "subdomain");
-			char why[100];
-
-			if (*t == '\0')
-				continue;
-			snprintf(why, sizeof(why), "%s %s", kinds[k], cfg_title(s));
-			if (!transport_name_ok(t)) {
-				ctl_err("%s: transport \"%s\": a master.cf service name", why, t);
-				bad++;
-			} else if (*label == '\0')
-				printf(
-				    "# %s: transport %s, but no subdomain: its mail cannot be told "
-				    "apart by the envelope sender\n",
-				    why, t);
-			else
-				map_lines(root, label, t, why);
-		}
+	for (size_t i = 0; i < site->ntenants; i++)
+		bad += map_entry(site, "tenant", site->tenants[i].name, site->tenants[i].transport,
+		                 site->tenants[i].subdomain);
+	for (size_t i = 0; i < site->ncategories; i++)
+		bad += map_entry(site, "category", site->categories[i].name,
+		                 site->categories[i].transport, site->categories[i].subdomain);
 	return bad;
 }
 
@@ -142,20 +147,22 @@ one_service(cfg_t *t, FILE *dns)
 	return bad;
 }
 
+/* missing_one - say so when a transport named by a category or tenant has no section */
+static void
+missing_one(cfg_t *root, const char *t)
+{
+	if (*t && transport_name_ok(t) && cfg_gettsec(root, "transport", t) == NULL)
+		printf("# %s: no transport section; define this service yourself\n", t);
+}
+
 /* missing - transports named by a category or tenant without a section */
 static void
-missing(cfg_t *root)
+missing(cfg_t *root, const sl_site *site)
 {
-	static const char *const kinds[] = {"tenant", "category"};
-
-	for (int k = 0; k < 2; k++)
-		for (unsigned i = 0; i < cfg_size(root, kinds[k]); i++) {
-			const char *t = cfg_getstr(cfg_getnsec(root, kinds[k], i), "transport");
-
-			if (*t && transport_name_ok(t) && cfg_gettsec(root, "transport", t) == NULL)
-				printf("# %s: no transport section; define this service yourself\n",
-				       t);
-		}
+	for (size_t i = 0; i < site->ntenants; i++)
+		missing_one(root, site->tenants[i].transport);
+	for (size_t i = 0; i < site->ncategories; i++)
+		missing_one(root, site->categories[i].transport);
 }
 
 /* ctl_transports - print the main.cf, map, master.cf and DNS lines */
@@ -172,11 +179,11 @@ ctl_transports(ctl_ctx *ctx, int argc, char **argv)
 		ctl_usage(ctx);
 	printf("# main.cf\nsender_dependent_default_transport_maps = "
 	       "hash:/etc/postfix/sluice_transport\n\n");
-	bad += the_map(root);
+	bad += the_map(ctx->conf->site);
 	printf("\n# master.cf\n");
 	for (unsigned i = 0; i < cfg_size(root, "transport"); i++)
 		bad += one_service(cfg_getnsec(root, "transport", i), dns);
-	missing(root);
+	missing(root, ctx->conf->site);
 	printf("\n# DNS: each source address needs a PTR to its HELO name, and the name "
 	       "an address record\n");
 	rewind(dns);

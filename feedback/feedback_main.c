@@ -49,6 +49,7 @@
 #include "keyspace.h"
 #include "log.h"
 #include "redis.h"
+#include "site.h"
 #include "token.h"
 #include "feedback.h"
 
@@ -140,13 +141,13 @@ conf_nonneg(sl_conf *c, cfg_t *sec, const char *name)
 static void
 conf_categories(sl_conf *c, fb_conf *fc)
 {
-	unsigned i, n = cfg_size(c->cfg, "category");
+	size_t i, n = c->site->ncategories;
 
 	if (n > FB_MAX_CATEGORIES)
 		sl_warn("%s: more than %d categories: a tenant's pause rates count only the first %d",
 			c->path, FB_MAX_CATEGORIES, FB_MAX_CATEGORIES);
 	for (i = 0; i < n && fc->ncategories < FB_MAX_CATEGORIES; i++)
-		fc->categories[fc->ncategories++] = cfg_title(cfg_getnsec(c->cfg, "category", i));
+		fc->categories[fc->ncategories++] = c->site->categories[i].name;
 }
 
 /* conf_hard_reasons - reasons the operator wants suppressed at the first bounce */

@@ -22,8 +22,7 @@
 #include "keyspace_supp.h"
 #include "conf_include.h"
 #include "conf_lex.h"
-#include "tenant_map.h"
-#include "live.h"
+#include "site.h"
 #include "conf_schema.h"
 #include "log.h"
 
@@ -103,13 +102,6 @@ void
 sl_conf_set_quiet(int quiet)
 {
 	conf_quiet = quiet;
-}
-
-/* conf_check_label - a category or tenant name usable in tokens and keys */
-static int
-conf_check_label(const char *s)
-{
-	return sl_live_label_ok(s) ? 0 : -1;
 }
 
 /* conf_password_file - read a password file, which must be private */
@@ -216,35 +208,7 @@ conf_check_shared(sl_conf *c, int flags)
 
 	if (sl_log_parse_level(level, &lv) < 0)
 		sl_conf_error(c, cfg, "log_level \"%s\": use debug, info, warning or error", level);
-	for (unsigned i = 0; i < cfg_size(cfg, "category"); i++) {
-		cfg_t  *sec = cfg_getnsec(cfg, "category", i);
-
-		if (conf_check_label(cfg_title(sec)) < 0)
-			sl_conf_error(c, sec, "category \"%s\": a name is 1-15 characters a-z 0-9", cfg_title(sec));
-	}
-	for (unsigned i = 0; i < cfg_size(cfg, "tenant"); i++) {
-		cfg_t  *sec = cfg_getnsec(cfg, "tenant", i);
-
-		if (conf_check_label(cfg_title(sec)) < 0)
-			sl_conf_error(c, sec, "tenant \"%s\": a name is 1-15 characters a-z 0-9", cfg_title(sec));
-	}
-	for (unsigned i = 0; i < cfg_size(cfg, "domain"); i++) {
-		cfg_t  *dom = cfg_getnsec(cfg, "domain", i);
-		const char *def = cfg_getstr(dom, "default_category");
-
-		if (*def && cfg_gettsec(cfg, "category", def) == NULL)
-			sl_conf_error(c, dom, "domain %s: default_category \"%s\" is not defined", cfg_title(dom), def);
-		for (unsigned k = 0; k < cfg_size(dom, "dkim"); k++) {
-			cfg_t  *key = cfg_getnsec(dom, "dkim", k);
-			const char *alg = cfg_getstr(key, "algorithm");
-
-			if (strcmp(alg, "rsa-sha256") != 0 && strcmp(alg, "ed25519-sha256") != 0)
-				sl_conf_error(c, key, "dkim %s: algorithm \"%s\": use rsa-sha256 or ed25519-sha256", cfg_title(key), alg);
-			if (sl_conf_check_private_file(cfg_getstr(key, "key"), err, sizeof(err)) < 0)
-				sl_conf_error(c, key, "dkim %s: %s", cfg_title(key), err);
-		}
-	}
-	sl_tenant_map_check(c);
+	c->site = sl_site_build(c);
 	conf_redis_password(c);
 	conf_redis_sentinels(c);
 	conf_redis_cluster(c);
@@ -332,6 +296,7 @@ sl_conf_free(sl_conf *c)
 {
 	if (c == NULL)
 		return;
+	sl_site_unref(c->site);
 	if (c->cfg)
 		cfg_free(c->cfg);
 	sl_conf_lex_free(c->lex);

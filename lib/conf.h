@@ -8,7 +8,9 @@
  * DESCRIPTION
  *	One file configures every Sluice program; each program reads its own
  *	section (milter, policyd, feedback, ctl) and the shared ones (redis,
- *	domain, category, tenant). The schema lives in conf_schema.c.
+ *	suppression); the domain, category and tenant sections are read once,
+ *	into the typed site model c->site (site.h), which is what programs
+ *	read. The schema lives in conf_schema.c.
  *	include "file" lines (conf_include.c) are expanded first, and every
  *	message names the file and line the text came from.
  *	A syntax pass (conf_lex.c) reports every syntax error at its line and
@@ -22,6 +24,8 @@
  *	logs them once and asks each program only for its own section.
  * OWNERSHIP
  *	The sl_conf owns its cfg_t; strings from cfg_get*() live as long as it.
+ *	It holds one reference to c->site (sl_site_ref() to keep the model
+ *	longer).
  */
 #ifndef SL_CONF_H
 #define SL_CONF_H
@@ -48,6 +52,7 @@ typedef struct sl_conf {
 	int	nsentinels;
 	const char *cluster_nodes[SL_REDIS_MAX_SENTINELS]; /* redis { cluster_nodes } */
 	int	ncluster_nodes;
+	struct sl_site *site;		/* domain, category, tenant (site.h) */
 } sl_conf;
 
 #define SL_CONF_SECRET_MAY_BE_MISSING 1	/* secret_file not created yet */

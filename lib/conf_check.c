@@ -47,6 +47,7 @@
 #include "conf_include.h"
 #include "log.h"
 #include "redis.h"
+#include "site.h"
 
 #ifndef SL_SBINDIR
 #define SL_SBINDIR "/usr/sbin"
@@ -105,24 +106,36 @@ parents_ok(const check_user *u, const char *path, char *why, size_t size)
 	return 0;
 }
 
-/* check_readable - a file the daemon reads again after dropping privileges */
-static void
-check_readable(sl_conf *c, cfg_t *sec, const char *opt, const char *path, const check_user *u)
+/* unreadable - 1 and the message when the user could not read path (again) after the drop */
+static int
+unreadable(const char *opt, const char *path, const check_user *u, char *msg, size_t size)
 {
 	char why[PATH_MAX + 100];
 	struct stat st;
 
 	if (path == NULL || *path == '\0' || stat(path, &st) < 0)
-		return; /* the shared checks said so already */
+		return 0; /* the shared checks said so already */
 	if (parents_ok(u, path, why, sizeof(why)) < 0 ||
 	    (!user_may(u, &st, S_IRUSR, S_IRGRP, S_IROTH) &&
 	     snprintf(why, sizeof(why), "owner %ld, mode %04o", (long)st.st_uid,
-	              (unsigned)(st.st_mode & 07777)) > 0))
-		sl_conf_error(c, sec,
-		              "%s %s: not readable by user \"%s\" (%s): a reload "
-		              "after the privilege drop would fail; chown %s it",
-		              opt, path, *u->name ? u->name : "root", why,
-		              *u->name ? u->name : "root");
+	              (unsigned)(st.st_mode & 07777)) > 0)) {
+		snprintf(msg, size,
+		         "%s %s: not readable by user \"%s\" (%s): a reload "
+		         "after the privilege drop would fail; chown %s it",
+		         opt, path, *u->name ? u->name : "root", why, *u->name ? u->name : "root");
+		return 1;
+	}
+	return 0;
+}
+
+/* check_readable - a file the daemon reads again after dropping privileges */
+static void
+check_readable(sl_conf *c, cfg_t *sec, const char *opt, const char *path, const check_user *u)
+{
+	char msg[2 * PATH_MAX + 300];
+
+	if (unreadable(opt, path, u, msg, sizeof(msg)))
+		sl_conf_error(c, sec, "%s", msg);
 }
 
 /* check_files - keys, secrets and the file itself, as the service user */
@@ -130,19 +143,17 @@ static void
 check_files(sl_conf *c, const check_user *u)
 {
 	cfg_t *cfg = c->cfg;
-	char abs[PATH_MAX];
+	char abs[PATH_MAX], msg[2 * PATH_MAX + 300];
 
 	check_readable(c, cfg, "secret_file", cfg_getstr(cfg, "secret_file"), u);
 	check_readable(c, cfg_getsec(cfg, "redis"), "password_file",
 	               cfg_getstr(cfg_getsec(cfg, "redis"), "password_file"), u);
-	for (unsigned i = 0; i < cfg_size(cfg, "domain"); i++) {
-		cfg_t *dom = cfg_getnsec(cfg, "domain", i);
+	for (size_t i = 0; i < c->site->ndomains; i++) {
+		const struct sl_site_domain *d = &c->site->domains[i];
 
-		for (unsigned k = 0; k < cfg_size(dom, "dkim"); k++) {
-			cfg_t *key = cfg_getnsec(dom, "dkim", k);
-
-			check_readable(c, key, "key", cfg_getstr(key, "key"), u);
-		}
+		for (size_t k = 0; k < d->nkeys; k++)
+			if (unreadable("key", d->keys[k].path, u, msg, sizeof(msg)))
+				sl_site_key_error(c, d, k, "%s", msg);
 	}
 	if (realpath(c->path, abs) != NULL)
 		check_readable(c, NULL, "the configuration file", abs, u);

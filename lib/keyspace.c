@@ -318,6 +318,25 @@ sl_key_glob_escape(const char *in, char *out, size_t outlen)
 		out[o] = '\0';
 }
 
+/*
+ * sl_key_scratch - <prefix>moving:{<tag>}, a name in the Cluster slot of
+ * key (its hash tag, or all of key as the tag) for a value on its way
+ * there from another slot (sluicectl's moves across slots); -1 when it
+ * does not fit
+ */
+int
+sl_key_scratch(char *out, size_t outlen, const char *prefix, const char *key)
+{
+	const char *o = strchr(key, '{'), *c = o ? strchr(o + 1, '}') : NULL;
+	int n;
+
+	if (c != NULL && c > o + 1)
+		n = snprintf(out, outlen, "%smoving:%.*s", prefix, (int)(c - o + 1), o);
+	else
+		n = snprintf(out, outlen, "%smoving:{%s}", prefix, key);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 /* sl_key_provider_field - "tenant:<tenant|->:<category|->" (doc/redis-keys.md) */
 int
 sl_key_provider_field(char *out, size_t outlen, const char *tenant, const char *category)

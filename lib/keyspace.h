@@ -136,9 +136,20 @@ int sl_keyspace_mark(struct sl_redis *r);
 /* sl_keyspace_check() logged: 1 the program must stop (or retry later), 0 go on */
 int sl_keyspace_require(struct sl_redis *r);
 
-/* sl_keyspace_require() on a connection of its own, for a daemon's start */
+/*
+ * A daemon's start: sl_keyspace_require() on a connection of its own; 1
+ * refuse. 0 go on, also when Redis could not be asked: the Redis gate is
+ * then closed (sl_redis_gate()) until sl_keyspace_watch()'s thread, to be
+ * started after daemon(), has checked; when that check refuses, it
+ * sends SIGTERM and sl_keyspace_refused() says to exit 78.
+ */
 struct sl_redis_opts;
 int sl_keyspace_require_opts(const struct sl_redis_opts *o);
+void sl_keyspace_watch(void);
+int sl_keyspace_refused(void);
+
+/* <prefix>moving:{<tag>}: a scratch name in key's Cluster slot (moves across slots); -1 */
+int sl_key_scratch(char *out, size_t outlen, const char *prefix, const char *key);
 
 /* in with the SCAN MATCH metacharacters * ? [ ] \ escaped */
 void sl_key_glob_escape(const char *in, char *out, size_t outlen);

@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,7 @@ sl_redis_conf_init(struct sl_redis_conf *conf, const sl_redis_opts *opts)
 	    opts->command_timeout_ms : 1000;
 	conf->prefix = sl_strdup(opts->prefix ? opts->prefix : "sluice:");
 	conf->backoff_max_ms = SL_REDIS_BACKOFF_MAX_MS;
+	conf->ungated = opts->ungated;
 	conf_init_sentinels(conf, opts);
 	conf->ncluster = conf_init_addrs(opts->cluster_nodes, opts->ncluster_nodes,
 					 conf->cluster_host, conf->cluster_port,
@@ -241,6 +243,32 @@ sl_redis_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static atomic_int gate_closed; /* sl_redis_gate() */
+
+/* sl_redis_gate - close (1) or open (0) the process-wide gate */
+void
+sl_redis_gate(int closed)
+{
+	atomic_store(&gate_closed, closed != 0);
+}
+
+/* sl_redis_gated - does the gate hold this handle's calls right now? */
+int
+sl_redis_gated(const struct sl_redis_conf *conf)
+{
+	return !conf->ungated && atomic_load(&gate_closed);
+}
+
+/* gated - fail a call held by the gate */
+static int
+gated(sl_redis *r)
+{
+	if (!sl_redis_gated(&r->conf))
+		return 0;
+	snprintf(r->errstr, sizeof(r->errstr), "%s", SL_REDIS_GATED);
+	return 1;
 }
 
 /* sl_redis_backoff_next - the delay after this one: doubled, capped */
@@ -879,6 +907,8 @@ sl_redis_cmd(sl_redis *r, sl_reply **reply, const char *fmt, ...)
 
 	if (reply)
 		*reply = NULL;
+	if (gated(r))
+		return -1;
 	if (r->map != NULL) {
 		va_start(ap, fmt);
 		ret = cluster_vcmd(r, reply ? reply : &dummy, fmt, ap);
@@ -905,6 +935,8 @@ sl_redis_cmdv(sl_redis *r, sl_reply **reply, int argc, const char **argv,
 		snprintf(r->errstr, sizeof(r->errstr), "empty command");
 		return -1;
 	}
+	if (gated(r))
+		return -1;
 	if (r->map != NULL) {
 		sl_reply *dummy = NULL;
 		int	ret = cluster_exec(r, reply ? reply : &dummy, NULL, NULL, argc,
@@ -929,6 +961,8 @@ sl_redis_eval(sl_redis *r, sl_script *script, sl_reply **reply, int nkeys,
 
 	if (reply)
 		*reply = NULL;
+	if (gated(r))
+		return -1;
 	if (r->map != NULL) {
 		sl_reply *dummy = NULL;
 
@@ -951,4 +985,107 @@ sl_redis_eval(sl_redis *r, sl_script *script, sl_reply **reply, int nkeys,
 	ret = redis_result(r, rep, reply);
 	sl_redis_evalv_free(&ev);
 	return ret;
+}
+
+/* scan_keys - fn per key of one SCAN reply's batch; 1 when fn stopped */
+static int
+scan_keys(const sl_reply *keys, sl_redis_scan_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < keys->elements; i++)
+		if (keys->element[i]->type == SL_REPLY_STRING && fn(keys->element[i]->str, arg))
+			return 1;
+	return 0;
+}
+
+/* scan_step - one SCAN on node (cluster) or the server; the next cursor in cursor */
+static int
+scan_step(sl_redis *r, int node, const char *pattern, char *cursor, size_t curlen,
+          sl_redis_scan_fn *fn, void *arg)
+{
+	const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+	sl_reply *rep = NULL;
+	redisContext *c;
+	int rc;
+
+	if (node < 0) {
+		if (sl_redis_cmdv(r, &rep, 6, argv, NULL) < 0)
+			return -1;
+	} else {
+		redisReply *hr;
+
+		if ((c = cluster_conn(r, node)) == NULL)
+			return -1;
+		if ((hr = redisCommandArgv(c, 6, argv, NULL)) == NULL) {
+			redis_ioerr(r, "SCAN", c);
+			cluster_drop(r, node);
+			return -1;
+		}
+		rep = sl_redis_reply_copy(hr);
+		freeReplyObject(hr);
+	}
+	if (rep->type != SL_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != SL_REPLY_STRING || rep->element[1]->type != SL_REPLY_ARRAY) {
+		snprintf(r->errstr, sizeof(r->errstr), "SCAN: %s",
+		         rep->type == SL_REPLY_ERROR ? rep->str : "unexpected reply");
+		sl_reply_free(rep);
+		return -2;
+	}
+	snprintf(cursor, curlen, "%s", rep->element[0]->str);
+	rc = scan_keys(rep->element[1], fn, arg);
+	sl_reply_free(rep);
+	return rc;
+}
+
+/* scan_node - a whole SCAN of node (cluster) or the server */
+static int
+scan_node(sl_redis *r, int node, const char *pattern, sl_redis_scan_fn *fn, void *arg)
+{
+	char cursor[32] = "0";
+	int rc;
+
+	do {
+		if ((rc = scan_step(r, node, pattern, cursor, sizeof(cursor), fn, arg)) != 0)
+			return rc;
+	} while (strcmp(cursor, "0") != 0);
+	return 0;
+}
+
+/* cluster_masters - the masters of the slot map (refreshed first when stale) */
+static int
+cluster_masters(sl_redis *r, int *out)
+{
+	char seen[SL_REDIS_MAX_NODES] = {0};
+	int n = 0;
+
+	if (r->stale && cluster_refresh(r) < 0)
+		return -1;
+	for (int s = 0; s < SL_REDIS_SLOTS; s++) {
+		int i = r->map->node[s];
+
+		if (i >= 0 && !seen[i]) {
+			seen[i] = 1;
+			out[n++] = i;
+		}
+	}
+	if (n == 0)
+		snprintf(r->errstr, sizeof(r->errstr), "cluster: no master serves a slot");
+	return n > 0 ? n : -1;
+}
+
+/* sl_redis_scan_all - SCAN over every master (cluster) or the server */
+int
+sl_redis_scan_all(sl_redis *r, const char *pattern, sl_redis_scan_fn *fn, void *arg)
+{
+	int masters[SL_REDIS_MAX_NODES], n, rc;
+
+	if (gated(r))
+		return -1;
+	if (r->map == NULL)
+		return scan_node(r, -1, pattern, fn, arg);
+	if ((n = cluster_masters(r, masters)) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if ((rc = scan_node(r, masters[i], pattern, fn, arg)) != 0)
+			return rc;
+	return 0;
 }

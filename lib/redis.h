@@ -45,7 +45,9 @@
  *	sl_aredis_errstr(), sl_aredis_prefix(); the return value of
  *	sl_aredis_cmdv()/sl_aredis_eval() is specified below. Then the
  *	Sentinel and Cluster options of sl_redis_opts, sl_redis_keyslot()
- *	and sl_redis_hostport(); then sl_aredis_cluster() and sl_redis_cluster().
+ *	and sl_redis_hostport(); then sl_aredis_cluster() and sl_redis_cluster();
+ *	then sl_redis_keyslot_str(), sl_redis_scan_all(), sl_redis_gate() and
+ *	opts.ungated.
  */
 #ifndef SL_REDIS_H
 #define SL_REDIS_H
@@ -89,12 +91,25 @@ typedef struct sl_redis_opts {
 	/* Cluster mode when ncluster_nodes > 0 (seeds). */
 	const char *const *cluster_nodes; /* "host:port" each */
 	int	ncluster_nodes;
+	int ungated; /* not held by sl_redis_gate() */
 } sl_redis_opts;
 
 #define SL_REDIS_MAX_SENTINELS	16	/* also the most cluster seeds */
 
 /* The Redis Cluster slot (0..16383) of a key, hash tags honoured. */
 unsigned sl_redis_keyslot(const char *key, size_t len);
+/* sl_redis_keyslot() of a NUL-terminated key. */
+unsigned sl_redis_keyslot_str(const char *key);
+
+/*
+ * The process-wide gate (open at start): while closed, every call of
+ * every handle of both flavours whose opts had no ungated fails fast
+ * with errstr/err SL_REDIS_GATED, and sl_aredis_connected() is false, as
+ * while Redis is down. A daemon closes it until the keyspace format is
+ * checked (sl_keyspace_require_opts(), lib/keyspace_version.c).
+ */
+#define SL_REDIS_GATED "redis not used yet (keyspace format not checked)"
+void sl_redis_gate(int closed);
 
 /* Split "host:port" or "[v6]:port"; -1 when malformed (config checks). */
 int	sl_redis_hostport(const char *s, char *host, size_t hostlen, int *port);
@@ -134,6 +149,21 @@ int	sl_redis_cmdv(sl_redis *r, sl_reply **reply, int argc,
 int	sl_redis_eval(sl_redis *r, sl_script *script, sl_reply **reply,
 		      int nkeys, int argc, const char **argv,
 		      const size_t *argvlen);
+
+/*
+ * sl_redis_scan_all() walks SCAN MATCH pattern over the whole keyspace:
+ * on Cluster every master of the slot map in turn (the map as it is when
+ * the walk starts), else the one server. fn is called per key (key is
+ * NUL-terminated, borrowed) and may send commands on r meanwhile;
+ * nonzero from fn stops the walk. Returns 0 when the walk ended, 1 when
+ * fn stopped it, -1 when a server could not be reached and -2 when one
+ * answered an error (errstr says which). SCAN's guarantee holds per
+ * master: a key there from start to end is seen at least once (perhaps
+ * twice); a key that moves to another master during the walk (a
+ * reshard) may be missed.
+ */
+typedef int sl_redis_scan_fn(const char *key, void *arg);
+int sl_redis_scan_all(sl_redis *r, const char *pattern, sl_redis_scan_fn *fn, void *arg);
 
 /*
  * Asynchronous flavour (libevent). sl_aredis_new() copies opts and starts

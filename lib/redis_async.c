@@ -790,7 +790,8 @@ cluster_node(sl_aredis *ar, int i)
 	                   .password = c->password,
 	                   .connect_timeout_ms = c->connect_timeout_ms,
 	                   .command_timeout_ms = c->command_timeout_ms,
-	                   .prefix = c->prefix};
+	                   .prefix = c->prefix,
+	                   .ungated = 1}; /* the gate holds the routing handle */
 
 	if (ar->node[i] == NULL)
 		ar->node[i] = sl_aredis_new(ar->base, &o);
@@ -1184,6 +1185,8 @@ sl_aredis_free(sl_aredis *ar)
 int
 sl_aredis_connected(const sl_aredis *ar)
 {
+	if (sl_redis_gated(&ar->conf))
+		return 0;
 	if (ar->map != NULL) {
 		if (!ar->loaded)
 			return 0;
@@ -1213,6 +1216,8 @@ sl_aredis_error_replies(const sl_aredis *ar)
 const char *
 sl_aredis_errstr(const sl_aredis *ar)
 {
+	if (sl_redis_gated(&ar->conf))
+		return SL_REDIS_GATED;
 	if (ar->map != NULL && ar->loaded) {
 		for (int i = 0; i < ar->map->nnodes; i++)
 			if (ar->owns[i] && ar->node[i] != NULL && !sl_aredis_connected(ar->node[i]))
@@ -1229,6 +1234,18 @@ sl_aredis_prefix(const sl_aredis *ar)
 	return ar->conf.prefix;
 }
 
+/* gated_answer - a request held by sl_redis_gate(): answered from a zero-delay timer */
+static int
+gated_answer(sl_aredis *ar, sl_aredis_cb *cb, void *arg)
+{
+	struct aredis_req *req = req_new(ar, cb, arg);
+	struct timeval now = {0, 0};
+
+	req->fail = SL_REDIS_GATED;
+	evtimer_add(req->timer, &now);
+	return 0;
+}
+
 /* sl_aredis_cmdv - one command; cb is called exactly once, later */
 int
 sl_aredis_cmdv(sl_aredis *ar, int timeout_ms, sl_aredis_cb *cb, void *arg,
@@ -1236,6 +1253,8 @@ sl_aredis_cmdv(sl_aredis *ar, int timeout_ms, sl_aredis_cb *cb, void *arg,
 {
 	if (ar == NULL || ar->closing || cb == NULL || argc <= 0 || argv == NULL)
 		return -1;
+	if (sl_redis_gated(&ar->conf))
+		return gated_answer(ar, cb, arg);
 	if (ar->map != NULL)
 		return cluster_send_new(ar, NULL, timeout_ms, cb, arg, 0, argc, argv, argvlen);
 	req_send(ar, req_new(ar, cb, arg), timeout_ms, argc, argv, argvlen);
@@ -1253,6 +1272,8 @@ sl_aredis_eval(sl_aredis *ar, sl_script *script, int timeout_ms,
 	if (ar == NULL || ar->closing || cb == NULL || script == NULL
 	    || script->source == NULL || argc < 0 || (argc > 0 && argv == NULL))
 		return -1;
+	if (sl_redis_gated(&ar->conf))
+		return gated_answer(ar, cb, arg);
 	if (ar->map != NULL)
 		return cluster_send_new(ar, script, timeout_ms, cb, arg, nkeys, argc, argv, argvlen);
 	req = req_new(ar, cb, arg);

@@ -13,7 +13,8 @@
  *
  *	sl_redis_keyslot() is CRC16 (XMODEM) of the key, or of its hash tag
  *	(the part between the first "{" and the next "}" when not empty),
- *	modulo 16384, as CLUSTER KEYSLOT computes it.
+ *	modulo 16384, as CLUSTER KEYSLOT computes it; sl_redis_keyslot_str()
+ *	is the same for a NUL-terminated key.
  *
  *	sl_redis_cmd_slot() finds the slot of a command by its first key:
  *	argv[1] for ordinary commands, the first of KEYS for EVAL, EVALSHA
@@ -71,6 +72,13 @@ sl_redis_keyslot(const char *key, size_t len)
 			       16383;
 	}
 	return crc16((const unsigned char *)key, len) & 16383;
+}
+
+/* sl_redis_keyslot_str - the cluster slot of a NUL-terminated key */
+unsigned
+sl_redis_keyslot_str(const char *key)
+{
+	return sl_redis_keyslot(key, strlen(key));
 }
 
 /* arglen - length of argument i */

@@ -42,6 +42,7 @@ struct sl_redis_conf {
 	int	ncluster;
 	char   *cluster_host[SL_REDIS_MAX_SENTINELS];
 	int	cluster_port[SL_REDIS_MAX_SENTINELS];
+	int ungated; /* sl_redis_gate() does not hold it */
 };
 
 #define SL_REDIS_SLOTS		16384
@@ -74,6 +75,7 @@ void	sl_redis_conf_init(struct sl_redis_conf *conf, const sl_redis_opts *opts);
 void	sl_redis_conf_free(struct sl_redis_conf *conf);
 long long sl_redis_now_ms(void);
 int	sl_redis_backoff_next(int backoff_ms, int max_ms);
+int sl_redis_gated(const struct sl_redis_conf *conf);
 void	sl_redis_ignore_sigpipe(void);
 sl_reply *sl_redis_reply_copy(const redisReply *r);
 int	sl_redis_is_noscript(const redisReply *r);

@@ -358,6 +358,7 @@ serve(const ld_conf *lc, int foreground)
 		return 0;
 	if (*lc->user && sl_drop_privileges(lc->user, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
+	sl_keyspace_watch(); /* Redis unreachable at the check: asked again meanwhile */
 	r.sink =
 	    ld_sink_new(&lc->redis, (size_t)lc->buffer_max, lc->events_maxlen, lc->all_messages);
 	sl_info("started: following %s", lc->log_file);
@@ -372,7 +373,7 @@ serve(const ld_conf *lc, int foreground)
 	ld_blocks_free(r.blocks);
 	ld_alert_free(r.alert);
 	ld_metrics_free(r.metrics);
-	return 0;
+	return sl_keyspace_refused() ? EX_CONFIG : 0; /* the later check found an older keyspace */
 }
 
 /* main - options, config, follow */

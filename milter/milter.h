@@ -29,6 +29,7 @@
 #include "keyspace.h"
 #include "keyspace_supp.h"
 #include "redis.h"
+#include "site.h"
 #include "tenant_map.h"
 #include "token.h"
 
@@ -53,30 +54,6 @@ typedef struct ml_domain {
 	size_t	nkeys;
 } ml_domain;
 
-typedef struct ml_category {
-	const char *name;
-	const char *subdomain;		/* "" for none */
-	int	rewrite_from;
-	int	list_unsubscribe;
-	int	lu_replace;		/* existing List-Unsubscribe: 1 replace, 0 keep */
-	const char *unsubscribe_url;	/* https template with %t, or "" */
-	const char *feedback_type;	/* Feedback-ID message type */
-	int	sign_parent;
-	const char **sign_domains;	/* "subdomain", "from" or a domain */
-	size_t	nsign_domains;
-} ml_category;
-
-typedef struct ml_tenant {
-	const char *name;
-	const char *subdomain;
-	const char *default_category;
-	const char *sender_id;
-	const char **domains;
-	size_t	ndomains;
-	const char **sasl_users;
-	size_t	nsasl_users;
-} ml_tenant;
-
 typedef struct ml_rule {
 	const char *name;
 	const char **senders;		/* fnmatch patterns, lowercase */
@@ -84,8 +61,8 @@ typedef struct ml_rule {
 	const char **froms;
 	size_t	nfroms;
 	sl_netlist *clients;		/* NULL: any */
-	const ml_category *category;
-	const ml_tenant *tenant;
+	const struct sl_site_category *category;
+	const struct sl_site_tenant *tenant;
 } ml_rule;
 
 enum ml_answer { ML_TEMPFAIL = 0, ML_ACCEPT = 1 };
@@ -95,6 +72,7 @@ typedef struct ml_redis_pool ml_redis_pool;
 typedef struct ml_conf {
 	int	refs;			/* atomic; freed when it drops to 0 */
 	sl_conf *conf;			/* owns every borrowed string below */
+	const sl_site *site;		/* conf->site: categories, tenants (lib/site.h) */
 	const char *path;
 	const char *socket;
 	int	socket_mode;
@@ -121,11 +99,6 @@ typedef struct ml_conf {
 	ml_redis_pool *pool;
 	ml_domain *domains;
 	size_t	ndomains;
-	ml_category *categories;
-	size_t	ncategories;
-	ml_tenant *tenants;
-	size_t	ntenants;
-	sl_tenant_map *tmap;		/* tenant mapping shared with policyd (lib/) */
 	ml_rule *rules;
 	size_t	nrules;
 	struct ml_vopts *vopts;		/* milter { inbound { } } (milter_verify.h) */
@@ -138,8 +111,6 @@ ml_conf *ml_conf_ref(ml_conf *c);
 void	ml_conf_unref(ml_conf *c);
 void	ml_conf_install(ml_conf *c);
 ml_conf *ml_conf_current(void);
-const ml_category *ml_conf_category(const ml_conf *c, const char *name);
-const ml_tenant *ml_conf_tenant(const ml_conf *c, const char *name);
 const ml_domain *ml_conf_domain(const ml_conf *c, const char *name);
 const ml_domain *ml_conf_base_domain(const ml_conf *c, const char *domain);
 const ml_domain *ml_conf_key_domain(const ml_conf *c, const char *domain);
@@ -172,8 +143,8 @@ enum ml_verdict { ML_OK = 0, ML_REJECT, ML_UNSIGNED, ML_DEFER };
 typedef struct ml_decision {
 	enum ml_verdict verdict;
 	char	reply[320];		/* text of a rejection or deferral, or why unsigned */
-	const ml_category *category;
-	const ml_tenant *tenant;		/* NULL for none, or a Redis-only tenant */
+	const struct sl_site_category *category;
+	const struct sl_site_tenant *tenant;	/* NULL for none, or a Redis-only tenant */
 	char	tenant_name[SL_TOKEN_LABEL_MAX + 1];	/* "" for none */
 	const ml_domain *base;		/* configured domain of the From */
 	char	from_domain[ML_DOMAIN_MAX];
@@ -183,8 +154,8 @@ typedef struct ml_decision {
 } ml_decision;
 
 int	ml_decide(const ml_conf *c, const ml_input *in, ml_decision *d);
-const sl_tenant_rule *ml_ip_tenant(const ml_conf *c, const char *sasl_user,
-				   const char *client_addr, const char *daemon_port);
+const struct sl_site_tenant *ml_ip_tenant(const ml_conf *c, const char *sasl_user,
+					  const char *client_addr, const char *daemon_port);
 const char *ml_policy_tenant(const ml_conf *c, const ml_input *in);
 
 /* milter_relabel.c: subdomains replaced live (sluice:relabel) */

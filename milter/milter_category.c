@@ -98,35 +98,33 @@ ml_domain_in(const char **list, size_t n, const char *domain)
 }
 
 /* tenant_of_user - the config tenant listing a SASL user (lib/tenant_map.c) */
-static const ml_tenant *
+static const struct sl_site_tenant *
 tenant_of_user(const ml_conf *c, const char *user)
 {
-	const sl_tenant_rule *t;
 	int	by_ip;
 
 	if (user == NULL || *user == '\0')
 		return NULL;
-	t = sl_tenant_map_find(c->tmap, NULL, user, NULL, NULL, &by_ip);
-	return t ? ml_conf_tenant(c, t->name) : NULL;
+	return sl_tenant_map_find(c->site, NULL, user, NULL, NULL, &by_ip);
 }
 
 /* ml_ip_tenant - a client that did not authenticate: its tenant by address, or NULL */
-const sl_tenant_rule *
+const struct sl_site_tenant *
 ml_ip_tenant(const ml_conf *c, const char *sasl_user, const char *client_addr,
-	     const char *daemon_port)
+             const char *daemon_port)
 {
 	int	by_ip;
 
 	if (sasl_user && *sasl_user)
 		return NULL;
-	return sl_tenant_map_find(c->tmap, NULL, NULL, client_addr, daemon_port, &by_ip);
+	return sl_tenant_map_find(c->site, NULL, NULL, client_addr, daemon_port, &by_ip);
 }
 
 /* tenant_senders - the live allowed_senders, else its section's; unset for none */
 static enum sl_senders
 tenant_senders(const ml_conf *c, const ml_input *in, const char *name)
 {
-	const sl_tenant_rule *t = name ? sl_tenant_map_get(c->tmap, name) : NULL;
+	const struct sl_site_tenant *t = name ? sl_site_tenant(c->site, name) : NULL;
 
 	if (in->live_set)
 		return in->live_senders;
@@ -134,24 +132,24 @@ tenant_senders(const ml_conf *c, const ml_input *in, const char *name)
 }
 
 /* tenant_of_domain - the config tenant listing a From domain */
-static const ml_tenant *
+static const struct sl_site_tenant *
 tenant_of_domain(const ml_conf *c, const char *domain)
 {
-	for (size_t i = 0; i < c->ntenants; i++)
-		if (ml_domain_in(c->tenants[i].domains, c->tenants[i].ndomains, domain))
-			return &c->tenants[i];
+	for (size_t i = 0; i < c->site->ntenants; i++)
+		if (ml_domain_in(c->site->tenants[i].domains, c->site->tenants[i].ndomains, domain))
+			return &c->site->tenants[i];
 	return NULL;
 }
 
 /* user_tenant - the tenant whose domains bind the SASL user, or NULL */
-static const ml_tenant *
+static const struct sl_site_tenant *
 user_tenant(const ml_conf *c, const ml_input *in)
 {
 	const ml_sasl_entry *e = in->sasl;
-	const ml_tenant *t = NULL;
+	const struct sl_site_tenant *t = NULL;
 
 	if (e && e->found && e->tenant[0])
-		t = ml_conf_tenant(c, e->tenant);
+		t = sl_site_tenant(c->site, e->tenant);
 	return t ? t : tenant_of_user(c, in->sasl_user);
 }
 
@@ -164,8 +162,8 @@ user_tenant(const ml_conf *c, const ml_input *in)
 const char *
 ml_policy_tenant(const ml_conf *c, const ml_input *in)
 {
-	const ml_tenant *t;
-	const sl_tenant_rule *r;
+	const struct sl_site_tenant *t;
+	const struct sl_site_tenant *r;
 
 	if (in->sasl_user && *in->sasl_user) {
 		if (in->sasl && in->sasl->found && in->sasl->tenant[0])
@@ -182,7 +180,7 @@ int
 ml_sasl_allows(const ml_conf *c, const ml_input *in, const char *from_domain)
 {
 	const ml_sasl_entry *e = in->sasl;
-	const ml_tenant *t;
+	const struct sl_site_tenant *t;
 
 	if (e && e->found && e->domains[0])
 		return ml_domain_listed(e->domains, from_domain);
@@ -212,7 +210,7 @@ int
 ml_sasl_signs(const ml_conf *c, const ml_input *in, const char *domain)
 {
 	const ml_sasl_entry *e = in->sasl;
-	const ml_tenant *t;
+	const struct sl_site_tenant *t;
 
 	if (ml_sasl_allows(c, in, domain))
 		return 1;
@@ -260,7 +258,7 @@ rule_match(const ml_rule *r, const ml_input *in)
 static void
 set_tenant(const ml_conf *c, ml_decision *d, const char *name)
 {
-	d->tenant = ml_conf_tenant(c, name);
+	d->tenant = sl_site_tenant(c->site, name);
 	snprintf(d->tenant_name, sizeof(d->tenant_name), "%s", name);
 }
 
@@ -282,8 +280,8 @@ label_ok(const char *s)
 static void
 choose_tenant(const ml_conf *c, const ml_input *in, ml_decision *d)
 {
-	const ml_tenant *t;
-	const sl_tenant_rule *ipt;
+	const struct sl_site_tenant *t;
+	const struct sl_site_tenant *ipt;
 
 	if (in->sasl && in->sasl->found && in->sasl->tenant[0]) {
 		if (label_ok(in->sasl->tenant)) {
@@ -325,7 +323,7 @@ category_from_header(const ml_conf *c, const ml_input *in, ml_decision *d)
 	snprintf(name, sizeof(name), "%.*s", (int) (n < 63 ? n : 63), h);
 	for (char *p = name; *p; p++)
 		*p = (char) tolower((unsigned char) *p);
-	if ((d->category = ml_conf_category(c, name)) != NULL)
+	if ((d->category = sl_site_category(c->site, name)) != NULL)
 		return 0;
 	if (c->unknown_reject) {
 		d->verdict = ML_REJECT;
@@ -342,7 +340,7 @@ static void
 choose_category(const ml_conf *c, const ml_input *in, ml_decision *d)
 {
 	if (d->category == NULL && in->sasl && in->sasl->found && in->sasl->category[0]) {
-		if ((d->category = ml_conf_category(c, in->sasl->category)) == NULL)
+		if ((d->category = sl_site_category(c->site, in->sasl->category)) == NULL)
 			sl_warn("sasl user %s: category \"%s\" in Redis is not configured, ignored",
 				in->sasl_user, in->sasl->category);
 	}
@@ -350,16 +348,16 @@ choose_category(const ml_conf *c, const ml_input *in, ml_decision *d)
 		if (c->rules[i].category && rule_match(&c->rules[i], in))
 			d->category = c->rules[i].category;
 	if (d->category == NULL && d->tenant && *d->tenant->default_category)
-		d->category = ml_conf_category(c, d->tenant->default_category);
+		d->category = sl_site_category(c->site, d->tenant->default_category);
 	if (d->category == NULL && d->base && *d->base->default_category)
-		d->category = ml_conf_category(c, d->base->default_category);
+		d->category = sl_site_category(c->site, d->base->default_category);
 	if (d->category == NULL && *c->default_category)
-		d->category = ml_conf_category(c, c->default_category);
+		d->category = sl_site_category(c->site, c->default_category);
 }
 
 /* ip_signs - an IP-authenticated tenant's domain, or an exact subdomain of one */
 static int
-ip_signs(const sl_tenant_rule *t, const char *domain)
+ip_signs(const struct sl_site_tenant *t, const char *domain)
 {
 	if (sl_tenant_domain_ok(t->domains, t->ndomains, NULL, domain))
 		return 1;
@@ -377,7 +375,8 @@ ip_signs(const sl_tenant_rule *t, const char *domain)
 static void
 add_sign(const ml_conf *c, const ml_input *in, ml_decision *d, const char *domain)
 {
-	const sl_tenant_rule *ipt = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
+	const struct sl_site_tenant *ipt =
+	    ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
 
 	if (in->sasl_user && *in->sasl_user && !ml_sasl_signs(c, in, domain)) {
 		sl_warn("sasl user %s: no signature for d=%s (category %s): "
@@ -402,7 +401,7 @@ static void
 choose_domains(const ml_conf *c, const ml_input *in, ml_decision *d)
 {
 	const char *label = "", *tl = "";
-	const ml_category *cat = d->category;
+	const struct sl_site_category *cat = d->category;
 	char	tbuf[64], cbuf[64];
 
 	/* the configured labels, unless sluicectl subdomain move replaced one (milter_relabel.c) */
@@ -483,23 +482,23 @@ binding_offline(const ml_conf *c, const ml_input *in, ml_decision *d)
 static int
 sasl_sender_ok(const ml_conf *c, const ml_input *in, const char *from_domain)
 {
-	const ml_tenant *t = user_tenant(c, in);
+	const struct sl_site_tenant *t = user_tenant(c, in);
 	enum sl_senders s = tenant_senders(c, in, t ? t->name : NULL);
 
 	if (s == SL_SENDERS_ANY)
 		return 1;
 	if (!ml_sasl_allows(c, in, from_domain))
 		return 0;
-	return s != SL_SENDERS_USERS
-	    || sl_tenant_sender_ok(t ? sl_tenant_map_get(c->tmap, t->name) : NULL, s,
-				   in->sasl_user, in->from_addr, NULL);
+	return s != SL_SENDERS_USERS ||
+	       sl_tenant_sender_ok(t, s, in->sasl_user, in->from_addr, NULL);
 }
 
 /* ip_sender_ok - an IP-authenticated client's From: allowed_senders (unset: domains) */
 static int
 ip_sender_ok(const ml_conf *c, const ml_input *in)
 {
-	const sl_tenant_rule *t = ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
+	const struct sl_site_tenant *t =
+	    ml_ip_tenant(c, in->sasl_user, in->client_addr, in->daemon_port);
 
 	if (t == NULL)
 		return 1;

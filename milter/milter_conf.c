@@ -7,19 +7,21 @@
  *	ml_conf *m = ml_conf_current();		pin for one message
  *	ml_conf_unref(m);			unpin
  * DESCRIPTION
- *	ml_conf_load() parses sluice.conf (lib/conf.c), then turns the
- *	domain, category, tenant and milter sections into tables of typed
- *	values, reads the DKIM keys and the token secret, and reports every
- *	problem at once as file:line through sl_conf_error(). A snapshot is
+ *	ml_conf_load() parses sluice.conf (lib/conf.c), which builds the
+ *	site model (lib/site.c: domains, categories, tenants, typed and
+ *	checked); adds the site checks the milter makes besides
+ *	(sl_site_check_milter), loads each domain's DKIM keys, turns the
+ *	milter section into typed values, reads the token secret, and reports
+ *	every problem at once as file:line through sl_conf_error(). A snapshot is
  *	immutable once loaded; SIGHUP loads a new one and installs it, while
  *	messages in flight keep the one they pinned until they finish.
  * OWNERSHIP
- *	Strings are borrowed from the libconfuse tree the snapshot owns.
+ *	Strings are borrowed from the libconfuse tree and the site model,
+ *	both owned by the sl_conf the snapshot owns.
  *	The snapshot is freed when its last reference goes.
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,38 +48,6 @@ str_list(cfg_t *sec, const char *name, size_t *n)
 	return v;
 }
 
-/* dns_label_ok - one DNS label: 1-63 of a-z 0-9 and inner hyphens */
-static int
-dns_label_ok(const char *s)
-{
-	size_t	n = strlen(s);
-
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (; *s; s++)
-		if (!islower((unsigned char) *s) && !isdigit((unsigned char) *s) && *s != '-')
-			return 0;
-	return 1;
-}
-
-/* domain_ok - a lowercase domain name of valid labels */
-static int
-domain_ok(const char *s)
-{
-	char	buf[ML_DOMAIN_MAX], *save = NULL;
-	int	labels = 0;
-
-	if (strlen(s) >= sizeof(buf) || *s == '\0')
-		return 0;
-	strcpy(buf, s);
-	if (buf[0] == '.' || buf[strlen(buf) - 1] == '.' || strstr(buf, ".."))
-		return 0;
-	for (char *l = strtok_r(buf, ".", &save); l; l = strtok_r(NULL, ".", &save), labels++)
-		if (!dns_label_ok(l))
-			return 0;
-	return labels >= 1;
-}
-
 /* choose - index of value in a NULL-terminated list of names, or -1 */
 static int
 choose(const char *value, const char *const *names)
@@ -88,161 +58,42 @@ choose(const char *value, const char *const *names)
 	return -1;
 }
 
-/* load_keys - the dkim "selector" { } blocks of one domain */
+/* load_keys - one domain's dkim keys, parsed (the site model has their names and files) */
 static void
-load_keys(sl_conf *sc, cfg_t *dsec, ml_domain *d)
+load_keys(sl_conf *sc, const struct sl_site_domain *sd, ml_domain *d)
 {
 	char	err[512];
 
-	d->nkeys = cfg_size(dsec, "dkim");
+	d->nkeys = sd->nkeys;
 	d->keys = sl_calloc(d->nkeys + 1, sizeof(*d->keys));
 	for (size_t k = 0; k < d->nkeys; k++) {
-		cfg_t  *ks = cfg_getnsec(dsec, "dkim", (unsigned) k);
 		ml_key *key = &d->keys[k];
 
-		key->selector = cfg_title(ks);
-		key->path = cfg_getstr(ks, "key");
-		key->alg = strcmp(cfg_getstr(ks, "algorithm"), "ed25519-sha256") == 0
-		    ? ML_ALG_ED25519 : ML_ALG_RSA;
-		if (!dns_label_ok(key->selector))
-			sl_conf_error(sc, ks, "dkim \"%s\": a selector is one DNS label (a-z 0-9 -)",
-				      key->selector);
-		/* lib/conf.c already reported missing or public key files */
+		key->selector = sd->keys[k].selector;
+		key->path = sd->keys[k].path;
+		key->alg = sd->keys[k].alg == SL_SITE_ED25519 ? ML_ALG_ED25519 : ML_ALG_RSA;
+		/* lib/site.c already reported missing or public key files */
 		if (sl_conf_check_private_file(key->path, err, sizeof(err)) == 0
 		    && ml_key_load(key, err, sizeof(err)) < 0)
-			sl_conf_error(sc, ks, "domain %s dkim %s: %s", d->name, key->selector, err);
+			sl_site_key_error(sc, sd, k, "domain %s dkim %s: %s", d->name,
+			                  key->selector, err);
 	}
 }
 
-/* load_domains - the domain "name" { } sections */
+/* load_domains - the site's domains with their keys loaded */
 static void
 load_domains(ml_conf *c)
 {
-	cfg_t  *cfg = c->conf->cfg;
-
-	c->ndomains = cfg_size(cfg, "domain");
+	c->ndomains = c->site->ndomains;
 	c->domains = sl_calloc(c->ndomains + 1, sizeof(*c->domains));
 	for (size_t i = 0; i < c->ndomains; i++) {
-		cfg_t  *sec = cfg_getnsec(cfg, "domain", (unsigned) i);
+		const struct sl_site_domain *sd = &c->site->domains[i];
 		ml_domain *d = &c->domains[i];
 
-		d->name = cfg_title(sec);
-		d->default_category = cfg_getstr(sec, "default_category");
-		d->sign_parent = cfg_getbool(sec, "sign_parent");
-		if (!domain_ok(d->name))
-			sl_conf_error(c->conf, sec, "domain \"%s\": not a lowercase domain name", d->name);
-		load_keys(c->conf, sec, d);
-	}
-}
-
-/* check_sign_domains - each entry is subdomain, from, or a domain with keys */
-static void
-check_sign_domains(ml_conf *c, cfg_t *sec, const ml_category *cat)
-{
-	for (size_t k = 0; k < cat->nsign_domains; k++) {
-		const char *s = cat->sign_domains[k];
-		const ml_domain *d;
-
-		if (strcmp(s, "subdomain") == 0 || strcmp(s, "from") == 0)
-			continue;
-		if ((d = ml_conf_domain(c, s)) == NULL || d->nkeys == 0)
-			sl_conf_error(c->conf, sec, "category %s: sign_domains \"%s\": use subdomain, "
-				      "from, or a domain section with dkim keys", cat->name, s);
-	}
-	if (cat->nsign_domains > 3)
-		sl_conf_error(c->conf, sec, "category %s: at most 3 sign_domains", cat->name);
-}
-
-/* load_category - one category "name" { } section */
-static void
-load_category(ml_conf *c, cfg_t *sec, ml_category *cat)
-{
-	static const char *const existing[] = {"keep", "replace", NULL};
-	const char *ex = cfg_getstr(sec, "list_unsubscribe_existing");
-
-	cat->name = cfg_title(sec);
-	cat->subdomain = cfg_getstr(sec, "subdomain");
-	cat->rewrite_from = cfg_getbool(sec, "rewrite_from");
-	cat->list_unsubscribe = cfg_getbool(sec, "list_unsubscribe");
-	cat->lu_replace = choose(ex, existing) == 1;
-	cat->unsubscribe_url = cfg_getstr(sec, "unsubscribe_url");
-	cat->feedback_type = cfg_getstr(sec, "feedback_type");
-	if (*cat->feedback_type == '\0')
-		cat->feedback_type = cat->name;
-	cat->sign_parent = cfg_getbool(sec, "sign_parent");
-	cat->sign_domains = str_list(sec, "sign_domains", &cat->nsign_domains);
-	if (*cat->subdomain && !domain_ok(cat->subdomain))
-		sl_conf_error(c->conf, sec, "category %s: subdomain \"%s\": use DNS labels a-z 0-9 -",
-			      cat->name, cat->subdomain);
-	if (choose(ex, existing) < 0)
-		sl_conf_error(c->conf, sec, "category %s: list_unsubscribe_existing \"%s\": use keep or replace",
-			      cat->name, ex);
-	if (*cat->unsubscribe_url && (strncmp(cat->unsubscribe_url, "https://", 8) != 0
-				      || strstr(cat->unsubscribe_url, "%t") == NULL))
-		sl_conf_error(c->conf, sec, "category %s: unsubscribe_url must start with https:// "
-			      "and contain %%t (the token)", cat->name);
-	if (strchr(cat->feedback_type, ':'))
-		sl_conf_error(c->conf, sec, "category %s: feedback_type must not contain ':'", cat->name);
-}
-
-/* load_categories - the category sections; needs the domains loaded */
-static void
-load_categories(ml_conf *c)
-{
-	cfg_t  *cfg = c->conf->cfg;
-
-	c->ncategories = cfg_size(cfg, "category");
-	c->categories = sl_calloc(c->ncategories + 1, sizeof(*c->categories));
-	for (size_t i = 0; i < c->ncategories; i++) {
-		cfg_t  *sec = cfg_getnsec(cfg, "category", (unsigned) i);
-
-		load_category(c, sec, &c->categories[i]);
-		check_sign_domains(c, sec, &c->categories[i]);
-	}
-}
-
-/* check_sasl_unique - a SASL user belongs to one tenant at most */
-static void
-check_sasl_unique(ml_conf *c, cfg_t *sec, const ml_tenant *t)
-{
-	for (size_t u = 0; u < t->nsasl_users; u++)
-		for (const ml_tenant *o = c->tenants; o < t; o++)
-			for (size_t v = 0; v < o->nsasl_users; v++)
-				if (strcmp(t->sasl_users[u], o->sasl_users[v]) == 0)
-					sl_conf_error(c->conf, sec, "tenant %s: sasl user \"%s\" "
-						      "already belongs to tenant %s", t->name,
-						      t->sasl_users[u], o->name);
-}
-
-/* load_tenants - the tenant sections; needs the categories loaded */
-static void
-load_tenants(ml_conf *c)
-{
-	cfg_t  *cfg = c->conf->cfg;
-
-	c->ntenants = cfg_size(cfg, "tenant");
-	c->tenants = sl_calloc(c->ntenants + 1, sizeof(*c->tenants));
-	for (size_t i = 0; i < c->ntenants; i++) {
-		cfg_t  *sec = cfg_getnsec(cfg, "tenant", (unsigned) i);
-		ml_tenant *t = &c->tenants[i];
-
-		t->name = cfg_title(sec);
-		t->subdomain = cfg_getstr(sec, "subdomain");
-		t->default_category = cfg_getstr(sec, "default_category");
-		t->sender_id = cfg_getstr(sec, "sender_id");
-		t->domains = str_list(sec, "domains", &t->ndomains);
-		t->sasl_users = str_list(sec, "sasl_users", &t->nsasl_users);
-		if (*t->subdomain && !domain_ok(t->subdomain))
-			sl_conf_error(c->conf, sec, "tenant %s: subdomain \"%s\": use DNS labels a-z 0-9 -",
-				      t->name, t->subdomain);
-		if (*t->default_category && ml_conf_category(c, t->default_category) == NULL)
-			sl_conf_error(c->conf, sec, "tenant %s: default_category \"%s\" is not defined",
-				      t->name, t->default_category);
-		for (size_t k = 0; k < t->ndomains; k++)
-			if (!domain_ok(t->domains[k] + (strncmp(t->domains[k], "*.", 2) == 0 ? 2 : 0)))
-				sl_conf_error(c->conf, sec, "tenant %s: domains \"%s\": not a lowercase "
-					      "domain name (or *.domain)", t->name, t->domains[k]);
-		check_sasl_unique(c, sec, t);
+		d->name = sd->name;
+		d->default_category = sd->default_category;
+		d->sign_parent = sd->sign_parent;
+		load_keys(c->conf, sd, d);
 	}
 }
 
@@ -265,8 +116,8 @@ load_rule(ml_conf *c, cfg_t *sec, ml_rule *r)
 					      "CIDR network", r->name, clients[k]);
 	}
 	free(clients);
-	r->category = *cat ? ml_conf_category(c, cat) : NULL;
-	r->tenant = *ten ? ml_conf_tenant(c, ten) : NULL;
+	r->category = *cat ? sl_site_category(c->site, cat) : NULL;
+	r->tenant = *ten ? sl_site_tenant(c->site, ten) : NULL;
 	if (*cat && r->category == NULL)
 		sl_conf_error(c->conf, sec, "rule %s: category \"%s\" is not defined", r->name, cat);
 	if (*ten && r->tenant == NULL)
@@ -369,7 +220,7 @@ load_milter(ml_conf *c)
 		sl_conf_error(c->conf, m, "milter: category_header \"%s\" is not a header name",
 			      c->category_header);
 	c->default_category = cfg_getstr(m, "default_category");
-	if (*c->default_category && ml_conf_category(c, c->default_category) == NULL)
+	if (*c->default_category && sl_site_category(c->site, c->default_category) == NULL)
 		sl_conf_error(c->conf, m, "milter: default_category \"%s\" is not defined",
 			      c->default_category);
 	c->sender_id = cfg_getstr(m, "sender_id");
@@ -391,7 +242,7 @@ load_secret(ml_conf *c)
 	char	err[512];
 
 	if (*path == '\0') {
-		if (c->ncategories > 0)
+		if (c->site->ncategories > 0)
 			sl_conf_error(c->conf, c->conf->cfg, "secret_file: required for the bounce "
 				      "tokens of categories");
 		return;
@@ -437,11 +288,10 @@ ml_conf_load(const char *path)
 	c->refs = 1;
 	c->conf = sc;
 	c->path = sc->path;
+	c->site = sc->site;
 	c->user = cfg_getstr(sc->cfg, "user");
+	sl_site_check_milter(c->site, sc);
 	load_domains(c);
-	load_categories(c);
-	load_tenants(c);
-	c->tmap = sl_tenant_map_load(c->conf);
 	load_milter(c);
 	load_inbound(c);
 	load_secret(c);
@@ -472,12 +322,6 @@ conf_free(ml_conf *c)
 			ml_key_free(&c->domains[i].keys[k]);
 		free(c->domains[i].keys);
 	}
-	for (size_t i = 0; i < c->ncategories; i++)
-		free(c->categories[i].sign_domains);
-	for (size_t i = 0; i < c->ntenants; i++) {
-		free(c->tenants[i].domains);
-		free(c->tenants[i].sasl_users);
-	}
 	for (size_t i = 0; i < c->nrules; i++) {
 		free(c->rules[i].senders);
 		free(c->rules[i].froms);
@@ -486,9 +330,6 @@ conf_free(ml_conf *c)
 	ml_redis_pool_free(c->pool);
 	sl_netlist_free(c->internal);
 	free(c->domains);
-	free(c->categories);
-	free(c->tenants);
-	sl_tenant_map_free(c->tmap);
 	free(c->rules);
 	sl_conf_free(c->conf);
 	OPENSSL_cleanse(&c->ring, sizeof(c->ring));
@@ -534,26 +375,6 @@ ml_conf_current(void)
 	c = conf_current ? ml_conf_ref(conf_current) : NULL;
 	pthread_mutex_unlock(&conf_lock);
 	return c;
-}
-
-/* ml_conf_category - a category by name, or NULL */
-const ml_category *
-ml_conf_category(const ml_conf *c, const char *name)
-{
-	for (size_t i = 0; name && i < c->ncategories; i++)
-		if (strcmp(c->categories[i].name, name) == 0)
-			return &c->categories[i];
-	return NULL;
-}
-
-/* ml_conf_tenant - a tenant by name, or NULL */
-const ml_tenant *
-ml_conf_tenant(const ml_conf *c, const char *name)
-{
-	for (size_t i = 0; name && i < c->ntenants; i++)
-		if (strcmp(c->tenants[i].name, name) == 0)
-			return &c->tenants[i];
-	return NULL;
 }
 
 /* ml_conf_domain - the domain section of exactly this name, or NULL */

@@ -52,6 +52,8 @@
 
 #include <sysexits.h>
 
+#include <openssl/crypto.h>
+
 #include "conf_check.h"
 #include "keyspace.h"
 #include "log.h"
@@ -243,6 +245,16 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(EX_USAGE);
+	/*
+	 * No OPENSSL_cleanup() at exit: libmilter's session threads still run
+	 * when main() returns (sessions the MTA keeps open, others ending just
+	 * then), and OpenSSL must not be torn down under threads that use it
+	 * (OPENSSL_cleanup(3)); a thread's OpenSSL state freed at its end while
+	 * the atexit cleanup ran lost objects (LeakSanitizer at a stop with
+	 * connections coming and going). The first OpenSSL call, so it holds.
+	 */
+	if (!OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL))
+		sl_fatal("OPENSSL_init_crypto failed");
 	sl_log_init("sluice-milter", foreground || check || token ? SL_LOG_STDERR : SL_LOG_SYSLOG,
 		    SL_LOG_INFO);
 	if (check)
@@ -271,6 +283,7 @@ main(int argc, char **argv)
 	if (sl_drop_privileges(c->user, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
 	ml_conf_install(c);
+	sl_keyspace_watch(); /* Redis unreachable at the check: asked again meanwhile */
 	sl_info("listening on %s", c->socket);
 	rc = serve();
 	sl_notify("STOPPING=1");
@@ -279,5 +292,7 @@ main(int argc, char **argv)
 	ml_conf_install(NULL);
 	sl_pidfile_remove(pidfile);
 	sl_info("stopped");
+	if (sl_keyspace_refused())
+		return EX_CONFIG; /* the later check found an older keyspace */
 	return rc == 0 ? 0 : 1;
 }

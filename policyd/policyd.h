@@ -69,7 +69,7 @@ typedef struct pd_config {
 	int	max_conns;
 	int	pipeline_max;
 	char   *time_zone;
-	struct sl_tenant_map *tmap;	/* tenant sections (lib/tenant_map.c) */
+	const struct sl_site *site;	/* conf->site: the tenant rules (lib/site.h) */
 	pd_seed *seeds;
 	int	nseeds;
 	sl_redis_opts redis;

@@ -207,7 +207,7 @@ pd_config_load(const char *path)
 	config_numbers(pc, c, sec);
 	config_scopes(pc, c, sec);
 	config_misc(pc, c, sec);
-	pc->tmap = sl_tenant_map_load(c);
+	pc->site = c->site;
 	config_seeds(pc, c, sec);
 	pc->react = pd_provider_config(c, sec);
 	sl_conf_redis_opts(c, &pc->redis);
@@ -243,7 +243,6 @@ pd_config_unref(pd_config *pc)
 	if (pc == NULL || --pc->refs > 0)
 		return;
 	strv_free(pc->listen, pc->nlisten);
-	sl_tenant_map_free(pc->tmap);
 	for (int i = 0; i < pc->nseeds; i++) {
 		free(pc->seeds[i].name);
 		strv_free(pc->seeds[i].field, pc->seeds[i].nfields);

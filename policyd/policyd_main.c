@@ -209,6 +209,7 @@ server_setup(pd_config *pc, int foreground)
 		sl_fatal("%s", err);
 	if (sl_drop_privileges(pc->user, err, sizeof(err)) < 0)
 		sl_fatal("%s", err);
+	sl_keyspace_watch(); /* Redis unreachable at the check: asked again meanwhile */
 	pd_srv.redis = sl_aredis_new(pd_srv.base, &pc->redis);
 	pd_srv.breaker = pd_breaker_new();
 	pd_srv.tenants = pd_tenant_cache_new();
@@ -313,5 +314,5 @@ main(int argc, char **argv)
 	pd_http_stop(&pd_srv);
 	sl_pidfile_remove(pidfile);
 	sl_info("stopped");
-	return 0;
+	return sl_keyspace_refused() ? EX_CONFIG : 0; /* the later check found an older keyspace */
 }

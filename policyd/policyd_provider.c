@@ -62,6 +62,7 @@
 #include "log.h"
 #include "policyd.h"
 #include "provider.h"
+#include "site.h"
 
 #define MEMBER_MAX 300   /* "<provider>:<source>" */
 #define ACTIVE_MAX 10000 /* blocks and ramps kept in memory */
@@ -83,7 +84,7 @@ struct pd_react_conf {
 	reaction *rx;
 	int nrx;
 	long ramp, ramp_start, ramp_step;
-	cfg_t *root; /* domain, category and tenant sections (owned by the sl_conf) */
+	const sl_site *site; /* domains, categories, tenants (the sl_conf's, lib/site.h) */
 };
 
 typedef struct active {
@@ -224,7 +225,7 @@ pd_provider_config(sl_conf *c, cfg_t *sec)
 	pd_react_conf *rc = sl_calloc(1, sizeof(*rc));
 	char err[256];
 
-	rc->root = c->cfg;
+	rc->site = c->site;
 	rc->providers = sl_providers_new();
 	if (sl_providers_conf(rc->providers, cfg_getsec(c->cfg, "logd"), err, sizeof(err)) < 0)
 		sl_conf_error(c, cfg_getsec(c->cfg, "logd"), "logd: %s", err);
@@ -507,16 +508,21 @@ provider_of(const pd_react_conf *rc, const char *domain)
 
 /* label_of - a category's or tenant's label: sluicectl subdomain move's, else the config's */
 static const char *
-label_of(cfg_t *root, const char *section, const char *name)
+label_of(const sl_site *site, const char *section, const char *name)
 {
-	cfg_t *s = *name ? cfg_gettsec(root, section, name) : NULL;
+	const struct sl_site_tenant *t = NULL;
+	const struct sl_site_category *c = NULL;
 	char field[40];
 
+	if (*name && strcmp(section, "tenant") == 0)
+		t = sl_site_tenant(site, name);
+	else if (*name)
+		c = sl_site_category(site, name);
 	snprintf(field, sizeof(field), "%s:%s", section, name);
 	for (int i = 0; *name && i < nrelabels; i++)
 		if (strcmp(relabels[i].field, field) == 0)
 			return relabels[i].label;
-	return s ? cfg_getstr(s, "subdomain") : "";
+	return t ? t->subdomain : c ? c->subdomain : "";
 }
 
 /*
@@ -527,13 +533,13 @@ label_of(cfg_t *root, const char *section, const char *name)
 static void
 predict_source(const pd_react_conf *rc, const pd_facts *f, char *out, size_t outlen)
 {
-	const char *label = label_of(rc->root, "tenant", f->tenant), *base = NULL;
+	const char *label = label_of(rc->site, "tenant", f->tenant), *base = NULL;
 	size_t best = 0;
 
 	if (*label == '\0')
-		label = label_of(rc->root, "category", f->category);
-	for (unsigned i = 0; i < cfg_size(rc->root, "domain"); i++) {
-		const char *d = cfg_title(cfg_getnsec(rc->root, "domain", i));
+		label = label_of(rc->site, "category", f->category);
+	for (size_t i = 0; i < rc->site->ndomains; i++) {
+		const char *d = rc->site->domains[i].name;
 
 		if (strlen(d) > best && sl_domain_is_under(f->sender_domain, d))
 			base = d, best = strlen(d);

@@ -127,7 +127,7 @@ refuse(relay_req *rq, const char *rule, const char *action)
 static void
 evaluate(relay_req *rq, const relay_entry *e)
 {
-	const sl_tenant_rule *t = sl_tenant_map_get(rq->cfg->tmap, rq->f->tenant);
+	const struct sl_site_tenant *t = sl_site_tenant(rq->cfg->site, rq->f->tenant);
 	pd_facts *f = rq->f;
 	int tls = e->require_tls >= 0 ? e->require_tls : t ? t->require_tls : 0;
 	int snd = e->senders >= 0 ? e->senders : t ? (int)t->senders : SL_SENDERS_UNSET;
@@ -205,12 +205,12 @@ fetched(const sl_reply *r, const char *err, void *arg)
 static void
 map_by_address(const pd_config *cfg, pd_facts *f)
 {
-	const sl_tenant_rule *t;
+	const struct sl_site_tenant *t;
 	int by_ip;
 
 	if (*f->tenant || *f->sasl_username)
 		return;
-	t = sl_tenant_map_find(cfg->tmap, NULL, NULL, f->client_address, f->server_port, &by_ip);
+	t = sl_tenant_map_find(cfg->site, NULL, NULL, f->client_address, f->server_port, &by_ip);
 	if (t == NULL)
 		return;
 	snprintf(f->tenant, sizeof(f->tenant), "%s", t->name);

@@ -131,7 +131,7 @@ int
 pd_tenant_lookup(pd_server *srv, const char *user, char *tenant, char *category)
 {
 	tenant_entry *e = cache_find(srv->tenants, user);
-	const sl_tenant_rule *tc;
+	const struct sl_site_tenant *tc;
 	int	by_ip;
 
 	tenant[0] = category[0] = '\0';
@@ -139,7 +139,8 @@ pd_tenant_lookup(pd_server *srv, const char *user, char *tenant, char *category)
 		return 0;
 	strcpy(tenant, e->tenant);
 	strcpy(category, e->category);
-	if (*tenant == '\0' && (tc = sl_tenant_map_find(srv->cfg->tmap, NULL, user, NULL, NULL, &by_ip))) {
+	if (*tenant == '\0' &&
+	    (tc = sl_tenant_map_find(srv->cfg->site, NULL, user, NULL, NULL, &by_ip))) {
 		snprintf(tenant, SL_TOKEN_LABEL_MAX + 1, "%s", tc->name);
 		if (*category == '\0')
 			snprintf(category, SL_TOKEN_LABEL_MAX + 1, "%s", tc->default_category);

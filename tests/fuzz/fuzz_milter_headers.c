@@ -63,9 +63,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static ml_domain base = {.name = "example.com"};
-	static ml_category cat = {.name = "marketing", .subdomain = "news", .rewrite_from = 1,
-				  .list_unsubscribe = 1, .lu_replace = 1,
-				  .unsubscribe_url = "https://u.example.com/%t", .feedback_type = "promo"};
+	static struct sl_site_category cat = {.name = "marketing",
+	                                      .subdomain = "news",
+	                                      .rewrite_from = 1,
+	                                      .list_unsubscribe = 1,
+	                                      .lu_replace = 1,
+	                                      .unsubscribe_url = "https://u.example.com/%t",
+	                                      .feedback_type = "promo"};
 	static ml_conf conf = {.category_header = "X-Sluice-Category", .sender_id = "",
 			       .have_key = 1,
 			       .ring = {.nkeys = 1, .key = {{.kid = 'a', .secret = "0123456789abcdef", .len = 16}}}};

@@ -17,6 +17,11 @@ DESCRIPTION
     keep what each kind needs (the longer suppression, both soft bounces,
     both counts), markers and charge records go, a hand-made key of the
     wrong type is listed and kept, and a second run moves nothing.
+    With Redis unreachable at their start, policyd, the milter and logd
+    start with Redis held (policyd answers its fail action) and check
+    when it comes: old names then stop them with 78 and nothing written,
+    a fresh Redis gets the marker and is used. On a 3-master cluster an
+    old name on a master that is not the first seed is found.
 """
 import os
 import subprocess
@@ -186,3 +191,100 @@ def test_migrate_merges_and_limits_are_enforced(env):
     assert answer.startswith("DEFER_IF_PERMIT") or answer.startswith("REJECT"), answer
     assert policy_query(sock, {"sasl_username": "carol", "recipient": "r@dest.test"}) == "DUNNO"
     assert redis.cli("GET", keys.key("quota", "cap", day, "carol")) == "1"
+
+
+class Later:
+    """A redis { } block naming a unix socket where no Redis listens yet.
+
+    up(redis) makes it reach that Redis at once (a symlink to its socket),
+    so the test fills the server first and the daemons see it whole."""
+
+    conf_section = harness.Redis.conf_section
+
+    def __init__(self, env):
+        self.sock = os.path.join(env.dir, "later.sock")
+
+    def up(self, redis):
+        os.symlink(redis.sock, self.sock)
+
+
+def later_daemons(env, later):
+    """sluice-policyd, sluice-milter and sluice-logd started on a Redis that is not there.
+
+    policyd has a limit in its config: it seeds it into Redis as soon as it may
+    write there (a daemon that wrote before the check would show it)."""
+    policyd, sock, _ = start_policyd(env, later, 'limit "per-user" {\n key = \'${sasl_username}\'\n'
+                                     ' rate = "5/hour"\n unit = "recipients"\n}\n')
+    rsa, _ = harness.dkim_keypair(env, "example", "rsa")
+    mconf, msock = milter_helpers.write_conf(env, (
+        'secret_file = "%s"\ndomain "example.com" {\n  default_category = "news"\n'
+        '  dkim "r1" { algorithm = "rsa-sha256" key = "%s" }\n}\ncategory "news" { }\n'
+        'milter { socket = "{socket}" }\n') % (env.secret("m.key"), rsa), redis=later)
+    milter, _ = milter_helpers.start_milter(env, mconf, msock)
+    logf = env.file("maillog", "")
+    lconf = env.file("logd.conf", '%slogd { log_file = "%s" state_file = "%s" }\n'
+                     % (later.conf_section(), logf, os.path.join(env.dir, "logd.state")))
+    logd = env.daemon("logd", [harness.program("logd", "sluice-logd"), "-f", "-c", lconf],
+                      ready=lambda: True)
+    for p in (policyd, milter, logd):
+        p.wait_output("keyspace format not checked", timeout=60)
+    return policyd, sock, milter, logd
+
+
+def test_redis_down_at_start_then_old_names_refused(env):
+    later = Later(env)
+    policyd, sock, milter, logd = later_daemons(env, later)
+    # while the format is unknown policyd answers as with Redis down (its fail action)
+    assert policy_query(sock, {"recipient": "gone@dest.test", "sasl_username": "alice"}) == "DUNNO"
+    redis = env.redis()
+    gone = keys.old("supp", "global", "gone@dest.test")
+    redis.cli("HSET", gone, "reason", "hard-bounce", "source", "test", "added", "1764720000")
+    before = dump(redis)
+    later.up(redis)
+    for p in (policyd, milter, logd):
+        harness.wait_for(lambda: not p.alive(), 60, "%s to stop on the old keyspace" % p.name)
+        assert p.popen.returncode == 78, (p.name, p.popen.returncode, p.output())
+        out = p.output()
+        assert "sluicectl migrate" in out and gone in out, out
+    assert dump(redis) == before                                    # nobody wrote anything
+    assert redis.cli("EXISTS", keys.key("keyspace")) == "0"
+
+
+def test_redis_down_at_start_then_fresh_redis_used(env):
+    later = Later(env)
+    policyd, sock, milter, logd = later_daemons(env, later)
+    assert policy_query(sock, {"recipient": "gone@dest.test", "sasl_username": "alice"}) == "DUNNO"
+    redis = env.redis()
+    redis.cli("HSET", keys.supp("global", "gone@dest.test"), "reason", "hard-bounce",
+              "source", "test", "added", "1764720000")
+    later.up(redis)
+    for p in (policyd, milter, logd):
+        p.wait_output("keyspace format checked: redis in use", timeout=60)
+    assert redis.cli("GET", keys.key("keyspace")) == "2"
+    policyd.wait_output("limit per-user: loaded", timeout=60)          # seeded once in use
+    assert redis.cli("HGET", keys.key("limit", "per-user"), "rate") == "5/hour"
+    harness.wait_for(lambda: policy_query(sock, {"recipient": "gone@dest.test",
+                                                  "sasl_username": "alice"})
+                     == "550 5.1.1 Suppressed: hard-bounce (global list)", 30,
+                     "policyd to read the suppression list")
+    assert policy_query(sock, {"recipient": "fine@dest.test", "sasl_username": "alice"}) == "DUNNO"
+    assert all(p.alive() for p in (policyd, milter, logd))
+
+
+def test_old_names_on_any_master_of_a_cluster(root_env):
+    env = root_env
+    cl = env.cluster()
+    conf = env.file("ctl.conf", 'secret_file = "%s"\n%s' % (env.secret(), cl.conf_section()))
+    # an old name whose slot is served by a master that is not the first seed
+    n = 0
+    while cl.owner(keys.old("supp", "global", "u%d@dest.test" % n)) is cl.nodes[0]:
+        n += 1
+    gone = keys.old("supp", "global", "u%d@dest.test" % n)
+    cl.owner(gone).cli("HSET", gone, "reason", "hard-bounce", "source", "test", "added", "1")
+    r = ctl(conf, "suppress", "check", "u%d@dest.test" % n)
+    assert r.returncode == 78 and gone in r.stderr, (r.returncode, r.stderr)
+    with pytest.raises(RuntimeError) as e:
+        start_policyd(env, cl)
+    assert "exited with 78" in str(e.value) and gone in str(e.value), str(e.value)
+    marker = keys.key("keyspace")
+    assert cl.owner(marker).cli("EXISTS", marker) == "0"

@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "site.h"
 
 static char dir[] = "/tmp/sluice-test-conf-XXXXXX";
 
@@ -94,7 +95,7 @@ test_good(void **state)
 	c = load("good.conf", errs, sizeof(errs));
 	assert_non_null(c);
 	assert_string_equal(cfg_getstr(cfg_getsec(c->cfg, "redis"), "prefix"), "t1:");
-	assert_non_null(cfg_gettsec(c->cfg, "category", "marketing"));
+	assert_non_null(sl_site_category(c->site, "marketing"));
 	sl_redis_opts o;
 
 	sl_conf_redis_opts(c, &o);
@@ -314,12 +315,12 @@ test_include(void **state)
 		   "include(\"conf.d/none-*.conf\")\ndomain example.com { default_category = news }\n",
 		   0644);
 	assert_non_null(c = load("inc-good.conf", errs, sizeof(errs)));
-	assert_non_null(cfg_gettsec(c->cfg, "category", "news"));
-	assert_non_null(cfg_gettsec(c->cfg, "tenant", "shop1"));
+	assert_non_null(sl_site_category(c->site, "news"));
+	assert_non_null(sl_site_tenant(c->site, "shop1"));
 	snprintf(want, sizeof(want), "%s/conf.d/b.conf", dir);
-	assert_string_equal(sl_conf_file_of(c, cfg_gettsec(c->cfg, "tenant", "shop1")), want);
+	assert_string_equal(sl_site_tenant(c->site, "shop1")->file, want);
 	snprintf(want, sizeof(want), "%s/inc-good.conf", dir);
-	assert_string_equal(sl_conf_file_of(c, cfg_gettsec(c->cfg, "domain", "example.com")), want);
+	assert_string_equal(sl_site_domain(c->site, "example.com")->file, want);
 	sl_conf_free(c);
 
 	/* a syntax error and a semantic one in an included file, one in the main file */

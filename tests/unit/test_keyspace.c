@@ -401,13 +401,6 @@ test_old_names(void **state)
 	assert_int_equal(sl_key_old_kind("other:limits", P, &(sl_key_parts){0}), -1);
 }
 
-/* slot - the Cluster slot of a key */
-static unsigned
-slot(const char *key)
-{
-	return sl_redis_keyslot(key, strlen(key));
-}
-
 /* test_slots - the keys of one decision share a slot (doc/redis-keys.md) */
 static void
 test_slots(void **state)
@@ -419,31 +412,33 @@ test_slots(void **state)
 	for (size_t i = 0; i < sizeof(addr) / sizeof(*addr); i++) {
 		sl_key(a, sizeof(a), P, SL_KEY_SUPP, "global", addr[i]);
 		sl_key(b, sizeof(b), P, SL_KEY_SUPP, "cat:news", addr[i]);
-		assert_int_equal(slot(a), slot(b));
+		assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 		sl_key(b, sizeof(b), P, SL_KEY_SUPP, "tenant:shop1", addr[i]);
-		assert_int_equal(slot(a), slot(b));
+		assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 		sl_key(b, sizeof(b), P, SL_KEY_SOFT, addr[i]);
-		assert_int_equal(slot(a), slot(b));
+		assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 		sl_key(b, sizeof(b), "other:", SL_KEY_SUPP, "global", addr[i]);
-		assert_int_equal(slot(a), slot(b)); /* the tag, not the prefix */
+		assert_int_equal(sl_redis_keyslot_str(a),
+		                 sl_redis_keyslot_str(b)); /* the tag, not the prefix */
 	}
 	sl_key(a, sizeof(a), P, SL_KEY_RATE, "hourly", "alice");
 	sl_key(b, sizeof(b), P, SL_KEY_QUOTA, "daily", "20261203", "alice");
-	assert_int_equal(slot(a), slot(b));
+	assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 	sl_key(b, sizeof(b), P, SL_KEY_RATE, "hourly", "bob");
-	assert_int_not_equal(slot(a), slot(b)); /* another value: its own slot */
+	assert_int_not_equal(sl_redis_keyslot_str(a),
+	                     sl_redis_keyslot_str(b)); /* another value: its own slot */
 	sl_key(a, sizeof(a), P, SL_KEY_LIMITS);
 	sl_key(b, sizeof(b), P, SL_KEY_LIMIT, "hourly");
-	assert_int_equal(slot(a), slot(b));
+	assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 	sl_key(b, sizeof(b), P, SL_KEY_MODE);
-	assert_int_equal(slot(a), slot(b));
+	assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 	sl_key(b, sizeof(b), P, SL_KEY_LIMITS_SEEDED);
-	assert_int_equal(slot(a), slot(b));
+	assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 	sl_key(a, sizeof(a), P, SL_KEY_FBDONE, "a7x2m9qd", "0123abcd");
 	sl_key(b, sizeof(b), P, SL_KEY_FBSEEN, "a7x2m9qd");
-	assert_int_equal(slot(a), slot(b));
+	assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 	sl_key(b, sizeof(b), P, SL_KEY_RCPTS, "a7x2m9qd");
-	assert_int_equal(slot(a), slot(b));
+	assert_int_equal(sl_redis_keyslot_str(a), sl_redis_keyslot_str(b));
 }
 
 /* test_day - the UTC day of stats keys */
@@ -459,15 +454,43 @@ test_day(void **state)
 	assert_string_equal(day, "20251202");
 }
 
+/* the scratch name of a move across slots is in its destination's slot */
+static void
+test_scratch(void **state)
+{
+	static const char *const to[] = {P "supp:global:{bob@example.net}",
+	                                 P "suppb:{17}:cat:news",
+	                                 P "limit:hourly{conf}",
+	                                 "untagged",
+	                                 "odd}{name",
+	                                 "x{}y"};
+	char s[SL_KEY_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++) {
+		assert_int_equal(sl_key_scratch(s, sizeof(s), P, to[i]), 0);
+		assert_true(strncmp(s, P "moving:{", strlen(P "moving:{")) == 0);
+		if (i < 4) /* a '}' but no tag: another slot, which ctl_xslot_move() refuses */
+			assert_int_equal(sl_redis_keyslot_str(s), sl_redis_keyslot_str(to[i]));
+	}
+	assert_int_equal(sl_key_scratch(s, 12, P, to[0]), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_examples),     cmocka_unit_test(test_doc_examples),
-	    cmocka_unit_test(test_scope),        cmocka_unit_test(test_supp_key),
-	    cmocka_unit_test(test_refused),      cmocka_unit_test(test_day),
-	    cmocka_unit_test(test_old_names),    cmocka_unit_test(test_slots),
-	    cmocka_unit_test(test_supp_compact), cmocka_unit_test(test_supp_layout_conf),
+	    cmocka_unit_test(test_examples),
+	    cmocka_unit_test(test_doc_examples),
+	    cmocka_unit_test(test_scope),
+	    cmocka_unit_test(test_supp_key),
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_day),
+	    cmocka_unit_test(test_old_names),
+	    cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_scratch),
+	    cmocka_unit_test(test_supp_compact),
+	    cmocka_unit_test(test_supp_layout_conf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -168,7 +168,7 @@ test_rules(void **state)
 	d = decide(conf, "", "10.1.200.3", "x@example.com", "x@example.com", NULL, NULL);
 	assert_string_equal(d.category->name, "notification");
 	assert_string_equal(d.tenant_name, "shop2");
-	assert_ptr_equal(d.tenant, ml_conf_tenant(conf, "shop2"));
+	assert_ptr_equal(d.tenant, sl_site_tenant(conf->site, "shop2"));
 	d = decide(conf, "", "127.0.0.1", "x@example.com", "ops@alerts.example.com", NULL, NULL);
 	assert_string_equal(d.category->name, "notification");
 	assert_string_equal(d.send_domain, "notify.example.com");

@@ -51,8 +51,8 @@ decision(const char *category, const char *tenant)
 
 	memset(&d, 0, sizeof(d));
 	d.verdict = ML_OK;
-	d.category = ml_conf_category(conf, category);
-	d.tenant = tenant ? ml_conf_tenant(conf, tenant) : NULL;
+	d.category = sl_site_category(conf->site, category);
+	d.tenant = tenant ? sl_site_tenant(conf->site, tenant) : NULL;
 	snprintf(d.tenant_name, sizeof(d.tenant_name), "%s", tenant ? tenant : "");
 	d.base = ml_conf_domain(conf, "example.com");
 	strcpy(d.from_domain, "example.com");

@@ -56,7 +56,7 @@ test_keys_scopes_and_forms(void **state)
 
 	(void) state;
 	assert_non_null(c);
-	d.category = ml_conf_category(c, "news");
+	d.category = sl_site_category(c->site, "news");
 	snprintf(d.tenant_name, sizeof(d.tenant_name), "shop1");
 	ml_supp_init(&s, NULL, "sluice:", &d, SL_ADDR_STRIP_TAG | SL_ADDR_LOWER_LOCAL, rcpts, 3);
 	assert_string_equal(s.scope[ML_SCOPE_GLOBAL], "global");
@@ -221,7 +221,7 @@ test_redis_unreachable(void **state)
 {
 	ml_conf *c = load("redis { socket = \"@DIR@/no-such.sock\" connect_timeout = 200 }\n");
 	const char *rcpts[] = {"a@x.test"};
-	ml_category cat = {.name = "news"};
+	struct sl_site_category cat = {.name = "news"};
 	ml_decision d = {.category = &cat};
 	ml_msginfo mi = {
 	    .qid = "", .sasl = "", .sender = "s@x.test", .msgid = "abcdefgh", .record = 0};

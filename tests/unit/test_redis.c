@@ -916,6 +916,31 @@ test_async_stall(void **state)
 	event_base_free(base);
 }
 
+/* the gate holds every handle but an ungated one, at once, without trying to connect */
+static void
+test_gate(void **state)
+{
+	sl_redis_opts o = {.unix_path = "/nonexistent/redis.sock", .connect_timeout_ms = 100};
+	sl_redis *held, *free_one;
+
+	(void)state;
+	held = sl_redis_new(&o);
+	o.ungated = 1;
+	free_one = sl_redis_new(&o);
+	sl_redis_gate(1);
+	assert_int_equal(sl_redis_cmd(held, NULL, "PING"), -1);
+	assert_string_equal(sl_redis_errstr(held), SL_REDIS_GATED);
+	assert_int_equal(sl_redis_scan_all(held, "*", NULL, NULL), -1);
+	assert_string_equal(sl_redis_errstr(held), SL_REDIS_GATED);
+	assert_int_equal(sl_redis_cmd(free_one, NULL, "PING"), -1);
+	assert_string_not_equal(sl_redis_errstr(free_one), SL_REDIS_GATED);
+	sl_redis_gate(0);
+	assert_int_equal(sl_redis_cmd(held, NULL, "PING"), -1);
+	assert_string_not_equal(sl_redis_errstr(held), SL_REDIS_GATED);
+	sl_redis_free(held);
+	sl_redis_free(free_one);
+}
+
 /* Slots as CLUSTER KEYSLOT printed them (redis-server 7.0.15, cluster-enabled). */
 static void
 test_keyslot(void **state)
@@ -1380,26 +1405,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_keyslot),
-		cmocka_unit_test(test_cmd_slot),
-		cmocka_unit_test(test_redirect_parse),
-		cmocka_unit_test(test_hostport),
-		cmocka_unit_test(test_sentinel_replies),
-		cmocka_unit_test(test_slotmap),
-		cmocka_unit_test(test_cluster_redirects),
-		cmocka_unit_test(test_reply_types),
-		cmocka_unit_test(test_eval_noscript),
-		cmocka_unit_test(test_auth_acl),
-		cmocka_unit_test(test_sync_timeout),
-		cmocka_unit_test(test_sync_reconnect),
-		cmocka_unit_test(test_tcp),
-		cmocka_unit_test(test_async_cmds),
-		cmocka_unit_test(test_async_noscript),
-		cmocka_unit_test(test_async_timeout),
-		cmocka_unit_test(test_async_disconnect),
-		cmocka_unit_test(test_async_free_pending),
-		cmocka_unit_test(test_async_auth),
-		cmocka_unit_test(test_async_stall),
+	    cmocka_unit_test(test_keyslot),
+	    cmocka_unit_test(test_cmd_slot),
+	    cmocka_unit_test(test_redirect_parse),
+	    cmocka_unit_test(test_hostport),
+	    cmocka_unit_test(test_sentinel_replies),
+	    cmocka_unit_test(test_slotmap),
+	    cmocka_unit_test(test_cluster_redirects),
+	    cmocka_unit_test(test_reply_types),
+	    cmocka_unit_test(test_eval_noscript),
+	    cmocka_unit_test(test_auth_acl),
+	    cmocka_unit_test(test_sync_timeout),
+	    cmocka_unit_test(test_sync_reconnect),
+	    cmocka_unit_test(test_tcp),
+	    cmocka_unit_test(test_async_cmds),
+	    cmocka_unit_test(test_async_noscript),
+	    cmocka_unit_test(test_async_timeout),
+	    cmocka_unit_test(test_async_disconnect),
+	    cmocka_unit_test(test_async_free_pending),
+	    cmocka_unit_test(test_async_auth),
+	    cmocka_unit_test(test_async_stall),
+	    cmocka_unit_test(test_gate),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

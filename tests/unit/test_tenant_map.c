@@ -27,7 +27,7 @@
 
 static char path[] = "/tmp/sluice-test-tmap-XXXXXX";
 static sl_conf *conf;
-static sl_tenant_map *map;
+static const sl_site *map;
 
 /* setup - load CONF */
 static int
@@ -41,7 +41,7 @@ setup(void **state)
 	close(fd);
 	if ((conf = sl_conf_load(path)) == NULL)
 		return -1;
-	map = sl_tenant_map_load(conf);
+	map = conf->site;
 	return 0;
 }
 
@@ -50,7 +50,6 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	sl_tenant_map_free(map);
 	sl_conf_free(conf);
 	unlink(path);
 	return 0;
@@ -61,7 +60,7 @@ static void
 test_find_order(void **state)
 {
 	int by_ip;
-	const sl_tenant_rule *t;
+	const struct sl_site_tenant *t;
 
 	(void)state;
 	t = sl_tenant_map_find(map, "office", "alice", "192.0.2.1", NULL, &by_ip);
@@ -96,10 +95,10 @@ static void
 test_policy_read(void **state)
 {
 	(void)state;
-	assert_int_equal(sl_tenant_map_get(map, "shop1")->require_tls, 1);
-	assert_int_equal(sl_tenant_map_get(map, "shop1")->senders, SL_SENDERS_USERS);
-	assert_int_equal(sl_tenant_map_get(map, "office")->require_tls, 0);
-	assert_int_equal(sl_tenant_map_get(map, "office")->senders, SL_SENDERS_UNSET);
+	assert_int_equal(sl_site_tenant(map, "shop1")->require_tls, 1);
+	assert_int_equal(sl_site_tenant(map, "shop1")->senders, SL_SENDERS_USERS);
+	assert_int_equal(sl_site_tenant(map, "office")->require_tls, 0);
+	assert_int_equal(sl_site_tenant(map, "office")->senders, SL_SENDERS_UNSET);
 	assert_int_equal(sl_tenant_senders_effective(SL_SENDERS_UNSET, 1), SL_SENDERS_DOMAINS);
 	assert_int_equal(sl_tenant_senders_effective(SL_SENDERS_UNSET, 0), SL_SENDERS_UNSET);
 	assert_int_equal(sl_tenant_senders_effective(SL_SENDERS_ANY, 1), SL_SENDERS_ANY);
@@ -109,8 +108,8 @@ test_policy_read(void **state)
 static void
 test_senders(void **state)
 {
-	const sl_tenant_rule *shop = sl_tenant_map_get(map, "shop1");
-	const sl_tenant_rule *office = sl_tenant_map_get(map, "office");
+	const struct sl_site_tenant *shop = sl_site_tenant(map, "shop1");
+	const struct sl_site_tenant *office = sl_site_tenant(map, "office");
 
 	(void)state;
 	assert_true(sl_tenant_sender_ok(office, SL_SENDERS_DOMAINS, NULL, "a@office.test", NULL));
